@@ -1,0 +1,25 @@
+//! Table `convention`.
+use sea_orm::entity::prelude::*;
+#[allow(unused_imports)]
+use crate::enums::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "convention")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub comune_istat: String,
+    pub ambito_id: Uuid,
+    pub kind: ConventionKind,
+    pub signed_on: Date,
+    pub valid_from: Date,
+    pub valid_to: Option<Date>,
+    pub document_sha256: Option<String>,
+    pub uploaded_by: Option<Uuid>,
+    pub uploaded_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,26 @@
+//! Table `profile`.
+use sea_orm::entity::prelude::*;
+#[allow(unused_imports)]
+use crate::enums::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "profile")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub operator_id: Uuid,
+    pub role: Role,
+    /// None only for national roles (ministry_admin, national analysts).
+    pub ambito_id: Option<Uuid>,
+    pub valid_from: Date,
+    pub valid_to: Option<Date>,
+    pub funding_source: Option<String>,
+    pub status: ProfileStatus,
+    pub assigned_by: Option<Uuid>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,26 @@
+//! Table `support`.
+use sea_orm::entity::prelude::*;
+#[allow(unused_imports)]
+use crate::enums::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "support")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub case_id: Uuid,
+    /// The pact version the support belongs to; None when activated before the pact.
+    pub pact_id: Option<Uuid>,
+    pub kind: SupportKind,
+    pub provider: String,
+    pub starts_on: Option<Date>,
+    pub ends_on: Option<Date>,
+    pub status: SupportStatus,
+    pub activated_by: Option<Uuid>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

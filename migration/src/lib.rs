@@ -1,0 +1,20 @@
+//! Schema migrations of GePI. One change per file, each with `up` and `down`;
+//! the same statements run on SQLite (embedded default) and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_domain_schema;
+mod m20261126_000002_audit_append_only;
+mod table_def;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_domain_schema::Migration),
+            Box::new(m20261126_000002_audit_append_only::Migration),
+        ]
+    }
+}

@@ -1,0 +1,100 @@
+//! Authentication: turns a request's credentials (a session token as
+//! `Authorization: Bearer` or the session cookie) into a `Principal`, the
+//! (operator, active profile, role, Ambito, Comuni) every authorization decision
+//! starts from. Sessions come from the dev login today and from SPID (a later
+//! module); API keys for integration partners map to the `ApiClient` actor.
+
+pub mod dev_login;
+pub mod graphql;
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderMap};
+use entity::enums::Role;
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// Name of the session cookie set for browsers.
+pub const SESSION_COOKIE: &str = "gepi_session";
+
+/// Who is acting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A person, logged in with one of their profiles.
+    Operator { operator_id: Uuid, profile_id: Uuid, session_id: Uuid },
+    /// An integration partner calling with an API key.
+    ApiClient { client_id: Uuid },
+}
+
+/// The authenticated subject of a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub actor: Actor,
+    pub role: Role,
+    /// The profile's Ambito; None for national roles.
+    pub ambito_id: Option<Uuid>,
+    /// ISTAT codes of the Comuni the profile covers.
+    pub comuni: Arc<Vec<String>>,
+}
+
+impl Principal {
+    pub fn session_id(&self) -> Option<Uuid> {
+        match self.actor {
+            Actor::Operator { session_id, .. } => Some(session_id),
+            Actor::ApiClient { .. } => None,
+        }
+    }
+}
+
+/// What authentication concluded for a request, placed in the GraphQL context.
+#[derive(Debug, Clone)]
+pub enum Authn {
+    /// No credentials were sent.
+    Anonymous,
+    /// Credentials were sent and refused (expired, revoked, unknown): the reason.
+    Rejected(String),
+    Authenticated(Principal),
+}
+
+impl Authn {
+    /// The principal, or `UNAUTHENTICATED` with the reason.
+    pub fn principal(&self) -> Result<&Principal, AppError> {
+        match self {
+            Authn::Authenticated(p) => Ok(p),
+            Authn::Anonymous => Err(AppError::Unauthenticated(
+                "authentication required: send a session token as `Authorization: Bearer <token>`".into(),
+            )),
+            Authn::Rejected(reason) => Err(AppError::Unauthenticated(reason.clone())),
+        }
+    }
+}
+
+/// The session token a request carries: the bearer token first, then the cookie.
+pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let v = v.trim();
+        if let Some(t) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+            return Some(t.trim().to_string());
+        }
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// `Set-Cookie` value carrying a session token.
+pub fn session_cookie(token: &str, max_age_secs: i64) -> String {
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_secs}")
+}
+
+/// `Set-Cookie` value that removes the session cookie.
+pub fn clear_session_cookie() -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
+}

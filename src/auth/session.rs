@@ -1,0 +1,145 @@
+//! Sessions: opaque random tokens of 256 bits, stored only as their SHA-256,
+//! with an absolute expiry and an idle timeout, bound to one operator and one
+//! profile. Sessions live in the database, so any instance can serve any request.
+
+use std::sync::Arc;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::{DateTime, Duration, Utc};
+use entity::{
+    enums::{AuthMethod, OperatorStatus},
+    operator, session,
+};
+use rand::RngCore;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, IntoActiveModel};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{Actor, Principal};
+use crate::{config::Config, error::AppError, operators::service as operators};
+
+/// How often `last_seen_at` is refreshed: at most once a minute per session, so
+/// that reads do not turn into a write each.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A session just issued: the token is shown once and never stored.
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    pub session_id: Uuid,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn issue<C: ConnectionTrait>(
+    db: &C,
+    config: &Config,
+    operator_id: Uuid,
+    profile_id: Uuid,
+    method: AuthMethod,
+    level: i16,
+    now: DateTime<Utc>,
+) -> Result<IssuedSession, AppError> {
+    let token = new_token();
+    let expires_at = now + Duration::seconds(config.session_lifetime_secs);
+    let id = Uuid::now_v7();
+    session::ActiveModel {
+        id: Set(id),
+        token_hash: Set(hash_token(&token)),
+        operator_id: Set(operator_id),
+        profile_id: Set(profile_id),
+        auth_method: Set(method),
+        auth_level: Set(level),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        last_seen_at: Set(now),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    operator::Entity::update_many()
+        .col_expr(operator::Column::LastLoginAt, sea_orm::sea_query::Expr::value(now))
+        .filter(operator::Column::Id.eq(operator_id))
+        .exec(db)
+        .await?;
+    Ok(IssuedSession { session_id: id, token, expires_at })
+}
+
+/// Resolves a token into the principal of its session, refusing unknown,
+/// revoked, expired and idle sessions, and sessions whose operator or profile is
+/// no longer in force.
+pub async fn authenticate<C: ConnectionTrait>(
+    db: &C,
+    config: &Config,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Principal, AppError> {
+    let refused = |why: &str| AppError::Unauthenticated(format!("session refused: {why}; log in again"));
+    let s = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(hash_token(token)))
+        .one(db)
+        .await?
+        .ok_or_else(|| refused("unknown token"))?;
+    if s.revoked_at.is_some() {
+        return Err(refused("it was revoked"));
+    }
+    if s.expires_at <= now {
+        return Err(refused("it expired"));
+    }
+    if s.last_seen_at + Duration::seconds(config.session_idle_secs) <= now {
+        return Err(refused("it was idle too long"));
+    }
+    let op = operators::operator_by_id(db, s.operator_id).await?;
+    if !op.is_some_and(|o| o.status == OperatorStatus::Active) {
+        return Err(refused("the operator is no longer accredited"));
+    }
+    let profile = operators::profile_for_login(db, s.operator_id, s.profile_id, now.date_naive())
+        .await
+        .map_err(|_| refused("the profile is no longer in force"))?;
+    let comuni = operators::profile_comuni(db, profile.id).await?;
+    if (now - s.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS {
+        let mut am = s.clone().into_active_model();
+        am.last_seen_at = Set(now);
+        am.update(db).await?;
+    }
+    Ok(Principal {
+        actor: Actor::Operator { operator_id: s.operator_id, profile_id: profile.id, session_id: s.id },
+        role: profile.role,
+        ambito_id: profile.ambito_id,
+        comuni: Arc::new(comuni),
+    })
+}
+
+/// Revokes a session (logout). Revoking twice is harmless.
+pub async fn revoke<C: ConnectionTrait>(db: &C, session_id: Uuid, now: DateTime<Utc>) -> Result<(), AppError> {
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(session::Column::Id.eq(session_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Binds a session to another profile of the same operator.
+pub async fn switch_profile<C: ConnectionTrait>(
+    db: &C,
+    session_id: Uuid,
+    profile_id: Uuid,
+) -> Result<(), AppError> {
+    session::Entity::update_many()
+        .col_expr(session::Column::ProfileId, sea_orm::sea_query::Expr::value(profile_id))
+        .filter(session::Column::Id.eq(session_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! `AppError`: the one error type at the edge, with the stable `extensions.code`
+//! values clients rely on. Domain errors convert into it; GraphQL resolvers turn it
+//! into an `async_graphql::Error` with `.extend()` (a bare `?` would drop the code).
+
+use async_graphql::ErrorExtensions;
+use axum::{http::StatusCode, response::IntoResponse, Json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Validation,
+    Conflict,
+    Limit,
+    Internal,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::Forbidden => "FORBIDDEN",
+            Code::NotFound => "NOT_FOUND",
+            Code::Validation => "VALIDATION",
+            Code::Conflict => "CONFLICT",
+            Code::Limit => "LIMIT",
+            Code::Internal => "INTERNAL",
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        match self {
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::Forbidden => StatusCode::FORBIDDEN,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::Validation => StatusCode::BAD_REQUEST,
+            Code::Conflict => StatusCode::CONFLICT,
+            Code::Limit => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// Bad input: the offending field (input path) and what is wrong with it.
+    #[error("{message}")]
+    Validation { field: Option<String>, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Limit(String),
+    /// Details go to the log (without personal data), never to the client.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Validation { field: Some(field.into()), message: message.into() }
+    }
+
+    pub fn internal(context: impl std::fmt::Display) -> Self {
+        AppError::Internal(context.to_string())
+    }
+
+    pub fn code(&self) -> Code {
+        match self {
+            AppError::Unauthenticated(_) => Code::Unauthenticated,
+            AppError::Forbidden(_) => Code::Forbidden,
+            AppError::NotFound(_) => Code::NotFound,
+            AppError::Validation { .. } => Code::Validation,
+            AppError::Conflict(_) => Code::Conflict,
+            AppError::Limit(_) => Code::Limit,
+            AppError::Internal(_) => Code::Internal,
+        }
+    }
+
+    fn log_internal(&self) {
+        if let AppError::Internal(detail) = self {
+            tracing::error!(error = %detail, "internal error");
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        // Database errors can quote values; they are logged, never returned.
+        AppError::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<sea_orm::TransactionError<AppError>> for AppError {
+    fn from(e: sea_orm::TransactionError<AppError>) -> Self {
+        match e {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(app) => app,
+        }
+    }
+}
+
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        self.log_internal();
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
+            e.set("code", self.code().as_str());
+            if let AppError::Validation { field: Some(f), .. } = self {
+                e.set("field", f.as_str());
+            }
+        })
+    }
+}
+
+/// Resolver results: `AppError` converted with its code kept.
+pub type GqlResult<T> = async_graphql::Result<T>;
+
+pub trait ResultExt<T> {
+    /// Converts into a GraphQL result keeping `extensions.code`.
+    fn gql(self) -> GqlResult<T>;
+}
+
+impl<T> ResultExt<T> for Result<T, AppError> {
+    fn gql(self) -> GqlResult<T> {
+        self.map_err(|e| e.extend())
+    }
+}
+
+/// JSON error body of the plain HTTP endpoints (`/auth/*`), same codes as GraphQL.
+impl IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        self.log_internal();
+        let code = self.code();
+        let mut body = serde_json::json!({ "error": { "code": code.as_str(), "message": self.to_string() } });
+        if let AppError::Validation { field: Some(f), .. } = &self {
+            body["error"]["field"] = serde_json::Value::String(f.clone());
+        }
+        (code.status(), Json(body)).into_response()
+    }
+}

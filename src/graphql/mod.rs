@@ -1,0 +1,42 @@
+//! Schema assembly: one root per domain merged into `Query` and `Mutation`,
+//! with depth and complexity limits. The SDL printed by `gepi schema` is checked
+//! in as `schema.graphql`; a test fails when the two drift apart.
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+use sea_orm::DatabaseConnection;
+
+use crate::{auth::graphql::{AuthMutation, AuthQuery}, config::Config};
+
+/// Largest nesting of selections a query may have.
+pub const MAX_DEPTH: usize = 12;
+/// Largest complexity (selected fields, lists weighted) a query may have.
+pub const MAX_COMPLEXITY: usize = 5_000;
+
+/// Request id of the HTTP request, for the audit trail.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+#[derive(MergedObject, Default)]
+pub struct Query(AuthQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(AuthMutation);
+
+pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;
+
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+}
+
+pub fn build_schema(db: DatabaseConnection, config: Arc<Config>) -> GepiSchema {
+    builder().data(db).data(config).finish()
+}
+
+/// The SDL of the API, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}

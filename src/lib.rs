@@ -1,0 +1,24 @@
+//! GePI: the platform on which the social services of each Ambito territoriale
+//! and each Comune manage the households that receive the Assegno di Inclusione.
+//!
+//! The crate is organised by domain (see `DESIGN.md` in the shared folder): each
+//! domain has `model` (types and invariants), `service` (use cases over the
+//! database) and `graphql` (thin resolvers). `app(state)` builds the HTTP router
+//! used by `main` and by the integration tests.
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod households;
+pub mod http;
+pub mod ids;
+pub mod operators;
+pub mod seed;
+pub mod state;
+pub mod territory;
+
+pub use http::app;
+pub use state::AppState;

@@ -1,0 +1,229 @@
+//! `gepi`: the command line of the service.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use chrono::{NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+use gepi::{
+    config::{Config, LogFormat},
+    db, operators::service as operators, seed, AppState,
+};
+
+#[derive(Parser)]
+#[command(name = "gepi", version, about = "GePI: Patti per l'inclusione sociale, open implementation")]
+struct Cli {
+    /// Optional TOML configuration file (values there are overridden by GEPI_* variables).
+    #[arg(long, global = true, env = "GEPI_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (migrates the database first).
+    Serve {
+        /// Demo mode: enable the dev login and load the demo data set into an empty database.
+        #[arg(long)]
+        demo: bool,
+        /// Address to listen on (overrides GEPI_BIND).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+    },
+    /// Apply pending migrations (or roll back with --down).
+    Migrate {
+        /// Roll back instead of applying.
+        #[arg(long)]
+        down: bool,
+        /// How many migrations to roll back (all when omitted).
+        #[arg(long, requires = "down")]
+        steps: Option<u32>,
+    },
+    /// Print the GraphQL SDL (schema.graphql is this output).
+    Schema,
+    /// Fill an empty database with synthetic data.
+    Seed {
+        /// The demo data set (2 Ambiti, 300 households).
+        #[arg(long, conflicts_with_all = ["ambiti", "households"])]
+        demo: bool,
+        /// Number of Ambiti (from the embedded table of real Ambiti).
+        #[arg(long, default_value_t = 2)]
+        ambiti: usize,
+        /// Number of households in all.
+        #[arg(long, default_value_t = 1000)]
+        households: usize,
+        /// Seed of the generator: the same seed gives the same data.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Date the data set is built around (default: today).
+        #[arg(long)]
+        today: Option<NaiveDate>,
+    },
+    /// List operators and their profiles, to log in as any of them.
+    Operators {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GEPI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Schema => {
+            print!("{}", gepi::graphql::sdl());
+            Ok(())
+        }
+        Command::Migrate { down, steps } => {
+            init_tracing(config.log_format);
+            let conn = db::connect(&config).await?;
+            if down {
+                db::rollback(&conn, steps).await?;
+                println!("rolled back");
+            } else {
+                db::migrate(&conn).await?;
+                println!("database is up to date");
+            }
+            Ok(())
+        }
+        Command::Seed { demo, ambiti, households, seed: s, today } => {
+            init_tracing(config.log_format);
+            let conn = db::connect(&config).await?;
+            db::migrate(&conn).await?;
+            let today = today.unwrap_or_else(|| Utc::now().date_naive());
+            let mut opts = if demo {
+                seed::SeedOptions::demo(today)
+            } else {
+                seed::SeedOptions { ambiti, households, seed: s, today, progress: true }
+            };
+            opts.progress = true;
+            let started = std::time::Instant::now();
+            let summary = seed::run(&conn, &opts).await?;
+            println!(
+                "seeded {} households in {} Ambiti (seed {}) in {:.1} s:\n{summary}",
+                opts.households,
+                opts.ambiti,
+                opts.seed,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Operators { json } => {
+            let conn = db::connect(&config).await?;
+            let list = operators::listing(&conn).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for o in &list {
+                    for p in &o.profiles {
+                        println!(
+                            "{}  {:<28} {:<28} {:<22} {}  [{}]",
+                            o.fiscal_code,
+                            o.display_name,
+                            p.role.as_str(),
+                            p.ambito.as_deref().unwrap_or("(national)"),
+                            p.profile_id,
+                            p.comuni.join(", ")
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Serve { demo, bind } => {
+            if let Some(b) = bind {
+                config.bind = b;
+            }
+            if demo {
+                config.dev_login = true;
+            }
+            config.validate_for_serve()?;
+            init_tracing(config.log_format);
+            let conn = db::connect(&config).await?;
+            db::migrate(&conn).await?;
+            if demo && seed::is_empty(&conn).await? {
+                let opts = seed::SeedOptions::demo(Utc::now().date_naive());
+                seed::run(&conn, &opts).await?;
+                tracing::info!(households = opts.households, "demo data loaded");
+            }
+            let bind = config.bind;
+            let dev_login = config.dev_login;
+            let state = AppState::new(config, conn.clone());
+            let listener = tokio::net::TcpListener::bind(bind).await?;
+            println!("GePI listening on http://{bind}");
+            println!("  GraphiQL:  http://{bind}/graphiql");
+            println!("  GraphQL:   http://{bind}/graphql  (Authorization: Bearer <token>)");
+            if dev_login {
+                print_demo_logins(&conn, bind).await?;
+            }
+            axum::serve(listener, gepi::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+            Ok(())
+        }
+    }
+}
+
+/// One operator per role, with the request that logs in as them.
+async fn print_demo_logins(conn: &sea_orm::DatabaseConnection, bind: SocketAddr) -> anyhow::Result<()> {
+    let list = operators::listing(conn).await?;
+    let mut seen = std::collections::BTreeSet::new();
+    println!("\nDev login is enabled. Demo operators (one per role; `gepi operators` lists all):");
+    for o in &list {
+        for p in &o.profiles {
+            if seen.insert(p.role.as_str()) {
+                println!(
+                    "  {:<28} {}  {:<26} profileId {}",
+                    p.role.as_str(),
+                    o.fiscal_code,
+                    o.display_name,
+                    p.profile_id
+                );
+            }
+        }
+    }
+    if let Some(o) = list.iter().find(|o| !o.profiles.is_empty()) {
+        println!(
+            "\nLog in, then send the token as `Authorization: Bearer <token>` (GraphiQL: Headers tab):\n  \
+             curl -s -X POST http://{bind}/auth/dev-login -H 'content-type: application/json' \\\n    \
+             -d '{{\"fiscalCode\":\"{}\",\"profileId\":\"{}\"}}'\n",
+            o.fiscal_code, o.profiles[0].profile_id
+        );
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
