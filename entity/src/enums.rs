@@ -11,6 +11,7 @@ macro_rules! string_enum {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
         #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(40))", rename_all = $case)]
+        #[serde(rename_all = $case)]
         pub enum $name { $($(#[$vmeta])* $variant),+ }
     };
 }
@@ -117,7 +118,7 @@ string_enum!(
     /// Kind of meeting.
     MeetingKind, "SCREAMING_SNAKE_CASE", {
     Convocazione, PresentazioneSpontanea,
-    #[sea_orm(string_value = "MONITORAGGIO_90GG")] Monitoraggio90gg,
+    #[sea_orm(string_value = "MONITORAGGIO_90GG")] #[serde(rename = "MONITORAGGIO_90GG")] Monitoraggio90gg,
     VerificaPatto, Equipe });
 string_enum!(
     /// State of a meeting, domain spec §2.5.

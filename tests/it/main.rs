@@ -1,1 +1,10 @@
+//! The integration test binary: every test runs against a fresh database —
+//! a SQLite file by default, or a new PostgreSQL database when
+//! `GEPI_TEST_DATABASE_URL=postgres://...` is set.
 
+mod helpers;
+
+mod auth;
+mod migrations;
+mod schema;
+mod seed;

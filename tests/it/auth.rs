@@ -1,0 +1,326 @@
+//! Sessions and the dev login: who may log in, what `me` answers, and every way
+//! a session stops working.
+
+use axum::{
+    body::Body,
+    http::{header, Method, Request, StatusCode},
+};
+use entity::enums::{OperatorStatus, ProfileStatus, Role};
+use gepi::config::Config;
+use serde_json::json;
+
+use crate::helpers::{builders::*, error_code, TestApp};
+
+const ME: &str = "{ me { operator { id fiscalCode displayName } profile { id role ambito { id name } comuni { istatCode name } } profiles { id role } } }";
+
+struct World {
+    app: TestApp,
+    coordinator_cf: String,
+    coordinator_profile: String,
+    validator_profile: String,
+    cm_cf: String,
+    cm_profile: String,
+}
+
+/// An Ambito with two Comuni; a coordinator holding two profiles; a case manager.
+async fn world() -> World {
+    let app = TestApp::new().await;
+    let db = &app.db;
+    let a = ambito(db, "T-1").await;
+    let desio = comune(db, &a, "108023", "D286", "Desio").await;
+    let varedo = comune(db, &a, "108045", "L677", "Varedo").await;
+    let coord = operator("Teresa", "Gallo").insert(db).await;
+    let p1 = profile(&coord, Role::PaisCoordinator).ambito(&a).comuni(&[&desio, &varedo]).insert(db).await;
+    let p2 = profile(&coord, Role::DisadvantageValidator).ambito(&a).comuni(&[&desio]).insert(db).await;
+    let cm = operator("Luca", "Rossi").insert(db).await;
+    let p3 = profile(&cm, Role::CaseManager).ambito(&a).comuni(&[&varedo]).insert(db).await;
+    World {
+        coordinator_cf: coord.fiscal_code.clone(),
+        coordinator_profile: gid("Profile", p1.id),
+        validator_profile: gid("Profile", p2.id),
+        cm_cf: cm.fiscal_code.clone(),
+        cm_profile: gid("Profile", p3.id),
+        app,
+    }
+}
+
+#[tokio::test]
+async fn dev_login_issues_a_session_and_me_answers_with_the_active_profile() {
+    let w = world().await;
+    let r = w
+        .app
+        .post_json("/auth/dev-login", None, json!({ "fiscalCode": w.cm_cf, "profileId": w.cm_profile }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let token = r.body["token"].as_str().unwrap();
+    assert!(token.len() >= 43, "token of at least 256 bits");
+    assert!(r.body["expiresAt"].is_string());
+    let cookie = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    for attr in ["gepi_session=", "HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(cookie.contains(attr), "cookie lacks {attr}: {cookie}");
+    }
+    // The token is stored only hashed.
+    assert_eq!(w.app.count("session").await, 1);
+    let stored = entity::session::Entity::find_all_hashes(&w.app.db).await;
+    assert!(!stored.contains(&token.to_string()));
+
+    let me = w.app.gql(Some(token), ME, json!({})).await;
+    assert!(me["errors"].is_null(), "{me}");
+    let me = &me["data"]["me"];
+    assert_eq!(me["operator"]["fiscalCode"], w.cm_cf);
+    assert_eq!(me["operator"]["displayName"], "Luca Rossi");
+    assert_eq!(me["profile"]["id"], w.cm_profile);
+    assert_eq!(me["profile"]["role"], "CASE_MANAGER");
+    assert_eq!(me["profile"]["ambito"]["name"], "Ambito T-1");
+    assert_eq!(me["profile"]["comuni"], json!([{ "istatCode": "108045", "name": "Varedo" }]));
+    assert_eq!(me["profiles"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_cookie_authenticates_browsers() {
+    let w = world().await;
+    let token = w.app.login(&w.cm_cf, &w.cm_profile).await;
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/graphql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, format!("other=1; gepi_session={token}"))
+        .body(Body::from(json!({ "query": "{ me { operator { displayName } } }" }).to_string()))
+        .unwrap();
+    let r = w.app.request(req).await;
+    assert_eq!(r.body["data"]["me"]["operator"]["displayName"], "Luca Rossi", "{}", r.body);
+}
+
+#[tokio::test]
+async fn without_a_session_everything_is_unauthenticated() {
+    let w = world().await;
+    let r = w.app.gql(None, ME, json!({})).await;
+    assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "{r}");
+    assert!(r["data"].is_null());
+    let r = w.app.gql(Some("not-a-token"), ME, json!({})).await;
+    assert_eq!(error_code(&r), Some("UNAUTHENTICATED"));
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("unknown token"));
+    let r = w.app.gql(None, "mutation { logout }", json!({})).await;
+    assert_eq!(error_code(&r), Some("UNAUTHENTICATED"));
+}
+
+#[tokio::test]
+async fn expired_idle_and_revoked_sessions_are_refused() {
+    let w = world().await;
+    let app = &w.app;
+    let expired = app.login(&w.cm_cf, &w.cm_profile).await;
+    let idle = app.login(&w.cm_cf, &w.cm_profile).await;
+    let revoked = app.login(&w.cm_cf, &w.cm_profile).await;
+    let hash = |t: &str| gepi::auth::session::hash_token(t);
+    let past = "'2020-01-01T00:00:00+00:00'";
+    app.exec(&format!("UPDATE session SET expires_at = {past} WHERE token_hash = '{}'", hash(&expired))).await;
+    app.exec(&format!("UPDATE session SET last_seen_at = {past} WHERE token_hash = '{}'", hash(&idle))).await;
+    let out = app.gql(Some(&revoked), "mutation { logout }", json!({})).await;
+    assert_eq!(out["data"]["logout"], true, "{out}");
+
+    for (token, why) in [(&expired, "expired"), (&idle, "idle"), (&revoked, "revoked")] {
+        let r = app.gql(Some(token), ME, json!({})).await;
+        assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "{why}: {r}");
+        assert!(r["errors"][0]["message"].as_str().unwrap().contains(why), "{why}: {r}");
+    }
+    // The HTTP logout of a revoked session is refused too.
+    let r = app.post_json("/auth/logout", Some(&revoked), json!({})).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn http_logout_revokes_and_clears_the_cookie() {
+    let w = world().await;
+    let token = w.app.login(&w.cm_cf, &w.cm_profile).await;
+    let r = w.app.post_json("/auth/logout", Some(&token), json!({})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
+    let me = w.app.gql(Some(&token), ME, json!({})).await;
+    assert_eq!(error_code(&me), Some("UNAUTHENTICATED"));
+}
+
+#[tokio::test]
+async fn a_session_dies_with_its_profile_or_operator() {
+    let w = world().await;
+    let token = w.app.login(&w.cm_cf, &w.cm_profile).await;
+    w.app.exec("UPDATE profile SET status = 'REVOKED' WHERE role = 'case_manager'").await;
+    let r = w.app.gql(Some(&token), ME, json!({})).await;
+    assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "{r}");
+    let token = w.app.login(&w.coordinator_cf, &w.coordinator_profile).await;
+    w.app.exec(&format!("UPDATE operator SET status = 'REVOKED' WHERE fiscal_code = '{}'", w.coordinator_cf)).await;
+    let r = w.app.gql(Some(&token), ME, json!({})).await;
+    assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "{r}");
+}
+
+#[tokio::test]
+async fn dev_login_rejects_bad_input_and_foreign_or_inactive_profiles() {
+    let w = world().await;
+    let app = &w.app;
+    // Malformed codice fiscale: VALIDATION naming the field.
+    let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": "RSSMRA80A01H501A", "profileId": w.cm_profile })).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["error"]["code"], "VALIDATION");
+    assert_eq!(r.body["error"]["field"], "fiscalCode");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("check character"));
+    // Malformed profile id.
+    let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": w.cm_cf, "profileId": "nope" })).await;
+    assert_eq!(r.body["error"]["field"], "profileId");
+    // A valid codice fiscale of nobody accredited.
+    let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": "RSSMRA80A01H501U" })).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Another operator's profile.
+    let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": w.cm_cf, "profileId": w.coordinator_profile })).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Several profiles and none chosen.
+    let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": w.coordinator_cf })).await;
+    assert_eq!(r.body["error"]["field"], "profileId", "{}", r.body);
+    // One profile: it may be left out.
+    let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": w.cm_cf })).await;
+    assert_eq!(r.status, StatusCode::OK);
+    // Unknown fields are refused rather than ignored.
+    let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": w.cm_cf, "role": "ambito_admin" })).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.count("session").await, 1, "only the successful login made a session");
+
+    // Revoked and expired profiles, and operators not (or no longer) accredited.
+    let a = entity::ambito::Entity::find_one(&app.db).await;
+    let op = operator("Anna", "Verdi").insert(&app.db).await;
+    let revoked = profile(&op, Role::CaseManager).ambito(&a).status(ProfileStatus::Revoked).insert(&app.db).await;
+    let expired = profile(&op, Role::MeetingRegistrar).ambito(&a).expired().insert(&app.db).await;
+    for p in [revoked, expired] {
+        let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": op.fiscal_code, "profileId": gid("Profile", p.id) })).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    }
+    let pending = operator("Marta", "Neri").status(OperatorStatus::PendingAccreditation).insert(&app.db).await;
+    profile(&pending, Role::CaseManager).ambito(&a).insert(&app.db).await;
+    let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": pending.fiscal_code })).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn dev_login_does_not_exist_unless_enabled() {
+    let app = TestApp::with_config(|c| c.dev_login = false).await;
+    let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": "RSSMRA80A01H501U" })).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn the_server_refuses_to_start_with_dev_login_on_a_non_loopback_address() {
+    let c = Config { dev_login: true, bind: "0.0.0.0:8080".parse().unwrap(), ..Config::default() };
+    let err = c.validate_for_serve().unwrap_err();
+    assert!(err.to_string().contains("not loopback"), "{err}");
+    let c = Config { dev_login: true, bind: "[::1]:8080".parse().unwrap(), ..Config::default() };
+    assert!(c.validate_for_serve().is_ok());
+    let c = Config { dev_login: false, bind: "0.0.0.0:8080".parse().unwrap(), ..Config::default() };
+    assert!(c.validate_for_serve().is_ok());
+}
+
+#[tokio::test]
+async fn switch_profile_rebinds_the_session_and_is_audited() {
+    let w = world().await;
+    let app = &w.app;
+    let token = app.login(&w.coordinator_cf, &w.coordinator_profile).await;
+    let me = app.gql(Some(&token), ME, json!({})).await;
+    assert_eq!(me["data"]["me"]["profile"]["role"], "PAIS_COORDINATOR");
+    assert_eq!(me["data"]["me"]["profiles"].as_array().unwrap().len(), 2);
+
+    let q = "mutation($p: ID!) { switchProfile(profileId: $p) { profile { id role comuni { istatCode } } } }";
+    let r = app.gql(Some(&token), q, json!({ "p": w.validator_profile })).await;
+    assert!(r["errors"].is_null(), "{r}");
+    assert_eq!(r["data"]["switchProfile"]["profile"]["role"], "DISADVANTAGE_VALIDATOR");
+    let me = app.gql(Some(&token), ME, json!({})).await;
+    assert_eq!(me["data"]["me"]["profile"]["id"], w.validator_profile);
+    assert_eq!(me["data"]["me"]["profile"]["comuni"], json!([{ "istatCode": "108023", "name": "Desio" }]));
+
+    // Another operator's profile: refused, nothing changes.
+    let r = app.gql(Some(&token), q, json!({ "p": w.cm_profile })).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+    // A malformed id: VALIDATION.
+    let r = app.gql(Some(&token), q, json!({ "p": "Zm9v" })).await;
+    assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
+    let me = app.gql(Some(&token), ME, json!({})).await;
+    assert_eq!(me["data"]["me"]["profile"]["id"], w.validator_profile);
+
+    let events = entity::audit_event::Entity::all_actions(&app.db).await;
+    assert_eq!(events, vec!["login".to_string(), "switch_profile".to_string()]);
+}
+
+#[tokio::test]
+async fn get_runs_queries_but_never_mutations() {
+    let w = world().await;
+    let token = w.app.login(&w.cm_cf, &w.cm_profile).await;
+    let get = |q: &str| {
+        let uri = format!("/graphql?query={}", urlencode(q));
+        Request::builder()
+            .method(Method::GET)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = w.app.request(get("{ me { operator { displayName } } }")).await;
+    assert_eq!(r.body["data"]["me"]["operator"]["displayName"], "Luca Rossi", "{}", r.body);
+    let r = w.app.request(get("mutation { logout }")).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(error_code(&r.body), Some("VALIDATION"));
+    // The session survived.
+    let me = w.app.gql(Some(&token), ME, json!({})).await;
+    assert!(me["errors"].is_null());
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = TestApp::new().await;
+    let r = app.request(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app.request(Request::get("/readyz").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["status"], "ready");
+    assert!(r.headers.get("x-request-id").is_some(), "every response carries a request id");
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Small read helpers on entities, for assertions.
+trait TestReads {
+    async fn find_all_hashes(db: &sea_orm::DatabaseConnection) -> Vec<String>;
+}
+impl TestReads for entity::session::Entity {
+    async fn find_all_hashes(db: &sea_orm::DatabaseConnection) -> Vec<String> {
+        use sea_orm::EntityTrait;
+        Self::find().all(db).await.unwrap().into_iter().map(|s| s.token_hash).collect()
+    }
+}
+trait FindOne {
+    async fn find_one(db: &sea_orm::DatabaseConnection) -> entity::ambito::Model;
+}
+impl FindOne for entity::ambito::Entity {
+    async fn find_one(db: &sea_orm::DatabaseConnection) -> entity::ambito::Model {
+        use sea_orm::EntityTrait;
+        Self::find().one(db).await.unwrap().unwrap()
+    }
+}
+trait AuditReads {
+    async fn all_actions(db: &sea_orm::DatabaseConnection) -> Vec<String>;
+}
+impl AuditReads for entity::audit_event::Entity {
+    async fn all_actions(db: &sea_orm::DatabaseConnection) -> Vec<String> {
+        use sea_orm::{EntityTrait, QueryOrder};
+        Self::find()
+            .order_by_asc(entity::audit_event::Column::OccurredAt)
+            .order_by_asc(entity::audit_event::Column::Id)
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| serde_json::to_value(e.action).unwrap().as_str().unwrap().to_string())
+            .collect()
+    }
+}

@@ -1,0 +1,142 @@
+//! Typed builders for the records most tests need: an Ambito with Comuni, and
+//! operators with profiles. Defaults are valid; tests change what they test.
+
+use chrono::{Duration, NaiveDate, Utc};
+use entity::{ambito, comune, enums::*, operator, profile, profile_comune};
+use gepi::households::model::CodiceFiscale;
+use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel};
+use uuid::Uuid;
+
+pub fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+pub async fn ambito(db: &DatabaseConnection, code: &str) -> ambito::Model {
+    ambito::Model {
+        id: Uuid::new_v4(),
+        code: code.into(),
+        name: format!("Ambito {code}"),
+        region: "Lombardia".into(),
+        management_form: ManagementForm::Consorzio,
+        created_at: Utc::now(),
+        closed_at: None,
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .expect("insert ambito")
+}
+
+pub async fn comune(db: &DatabaseConnection, ambito: &ambito::Model, istat: &str, belfiore: &str, name: &str) -> comune::Model {
+    comune::Model {
+        istat_code: istat.into(),
+        belfiore_code: belfiore.into(),
+        name: name.into(),
+        province: "MB".into(),
+        ambito_id: ambito.id,
+        social_services_delegated: false,
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .expect("insert comune")
+}
+
+pub struct OperatorBuilder {
+    first_name: String,
+    last_name: String,
+    birth: NaiveDate,
+    status: OperatorStatus,
+}
+
+pub fn operator(first_name: &str, last_name: &str) -> OperatorBuilder {
+    OperatorBuilder {
+        first_name: first_name.into(),
+        last_name: last_name.into(),
+        birth: NaiveDate::from_ymd_opt(1980, 1, 1).unwrap(),
+        status: OperatorStatus::Active,
+    }
+}
+
+impl OperatorBuilder {
+    pub fn status(mut self, s: OperatorStatus) -> Self {
+        self.status = s;
+        self
+    }
+    pub async fn insert(self, db: &DatabaseConnection) -> operator::Model {
+        let cf = CodiceFiscale::compute(&self.last_name, &self.first_name, self.birth, false, "F704");
+        operator::Model {
+            id: Uuid::new_v4(),
+            fiscal_code: cf.to_string(),
+            first_name: self.first_name,
+            last_name: self.last_name,
+            email: None,
+            phone: None,
+            status: self.status,
+            last_login_at: None,
+            created_at: Utc::now(),
+        }
+        .into_active_model()
+        .insert(db)
+        .await
+        .expect("insert operator")
+    }
+}
+
+pub struct ProfileBuilder {
+    operator_id: Uuid,
+    role: Role,
+    ambito_id: Option<Uuid>,
+    comuni: Vec<String>,
+    status: ProfileStatus,
+    valid_to: Option<NaiveDate>,
+}
+
+pub fn profile(op: &operator::Model, role: Role) -> ProfileBuilder {
+    ProfileBuilder { operator_id: op.id, role, ambito_id: None, comuni: vec![], status: ProfileStatus::Active, valid_to: None }
+}
+
+impl ProfileBuilder {
+    pub fn ambito(mut self, a: &ambito::Model) -> Self {
+        self.ambito_id = Some(a.id);
+        self
+    }
+    pub fn comuni(mut self, c: &[&comune::Model]) -> Self {
+        self.comuni = c.iter().map(|c| c.istat_code.clone()).collect();
+        self
+    }
+    pub fn status(mut self, s: ProfileStatus) -> Self {
+        self.status = s;
+        self
+    }
+    pub fn expired(mut self) -> Self {
+        self.valid_to = Some(today() - Duration::days(1));
+        self
+    }
+    pub async fn insert(self, db: &DatabaseConnection) -> profile::Model {
+        let p = profile::Model {
+            id: Uuid::new_v4(),
+            operator_id: self.operator_id,
+            role: self.role,
+            ambito_id: self.ambito_id,
+            valid_from: today() - Duration::days(30),
+            valid_to: self.valid_to,
+            funding_source: Some("Fondo Povertà".into()),
+            status: self.status,
+            assigned_by: None,
+            created_at: Utc::now(),
+        }
+        .into_active_model()
+        .insert(db)
+        .await
+        .expect("insert profile");
+        for c in self.comuni {
+            profile_comune::Model { profile_id: p.id, comune_istat: c }.into_active_model().insert(db).await.expect("link comune");
+        }
+        p
+    }
+}
+
+pub fn gid(kind: &str, id: Uuid) -> String {
+    gepi::ids::encode(kind, id)
+}

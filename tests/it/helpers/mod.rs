@@ -1,0 +1,170 @@
+//! Shared test helpers: `TestApp` (a migrated database and the router, called in
+//! process), typed builders for the main records, and GraphQL execution as a
+//! given session.
+
+pub mod builders;
+
+use axum::{
+    body::Body,
+    http::{header, HeaderMap, Method, Request, StatusCode},
+    Router,
+};
+use gepi::{config::Config, db, AppState};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// Where the test database lives, and how to get rid of it.
+enum DbGuard {
+    SqliteFile(std::path::PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        match self {
+            DbGuard::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            DbGuard::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs outside async: a short-lived runtime on its own thread.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    rt.block_on(async {
+                        if let Ok(admin) = db::connect_url(&admin_url, 1).await {
+                            let _ = admin
+                                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                                .await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// A fresh, empty database (not migrated); returns its URL and its guard.
+async fn fresh_database() -> (String, DbGuard) {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    match std::env::var("GEPI_TEST_DATABASE_URL") {
+        Ok(admin_url) if admin_url.starts_with("postgres") => {
+            let name = format!("gepi_test_{}", &id[..16]);
+            let admin = db::connect_url(&admin_url, 1)
+                .await
+                .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at GEPI_TEST_DATABASE_URL: {e}"));
+            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+            let base = admin_url.rsplit_once('/').map(|(b, _)| b).expect("URL with a database name");
+            (format!("{base}/{name}"), DbGuard::Postgres { admin_url, name })
+        }
+        _ => {
+            let path = std::env::temp_dir().join(format!("gepi-test-{id}.db"));
+            (format!("sqlite://{}?mode=rwc", path.display()), DbGuard::SqliteFile(path))
+        }
+    }
+}
+
+/// The date the seeded test data is built around (fixed: tests are reproducible).
+pub fn seed_today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+pub struct TestApp {
+    #[allow(dead_code)]
+    pub state: AppState,
+    pub router: Router,
+    pub db: DatabaseConnection,
+    _guard: DbGuard,
+}
+
+/// A response: status, headers and the JSON body (Null when not JSON).
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    /// A migrated, empty database with the dev login enabled.
+    pub async fn new() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    pub async fn with_config(f: impl FnOnce(&mut Config)) -> Self {
+        let (url, guard) = fresh_database().await;
+        let mut config = Config { database_url: url, dev_login: true, db_max_connections: 4, ..Config::default() };
+        f(&mut config);
+        let conn = db::connect(&config).await.expect("connect");
+        db::migrate(&conn).await.expect("migrate");
+        let state = AppState::new(config, conn.clone());
+        TestApp { router: gepi::app(state.clone()), state, db: conn, _guard: guard }
+    }
+
+    /// A database that is created but not migrated.
+    pub async fn unmigrated() -> (DatabaseConnection, impl Drop) {
+        let (url, guard) = fresh_database().await;
+        (db::connect_url(&url, 2).await.expect("connect"), guard)
+    }
+
+    /// A migrated database with the demo data set.
+    pub async fn seeded() -> Self {
+        let app = Self::new().await;
+        gepi::seed::run(&app.db, &gepi::seed::SeedOptions::demo(seed_today())).await.expect("seed");
+        app
+    }
+
+    pub async fn request(&self, req: Request<Body>) -> Resp {
+        let resp = self.router.clone().oneshot(req).await.expect("infallible router");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 16 * 1024 * 1024).await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp { status, headers, body }
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        let mut b = Request::builder().method(Method::POST).uri(path).header(header::CONTENT_TYPE, "application/json");
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        self.request(b.body(Body::from(body.to_string())).unwrap()).await
+    }
+
+    /// Dev login; panics unless it succeeds.
+    pub async fn login(&self, fiscal_code: &str, profile_id: &str) -> String {
+        let r = self
+            .post_json("/auth/dev-login", None, json!({ "fiscalCode": fiscal_code, "profileId": profile_id }))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "login failed: {}", r.body);
+        r.body["token"].as_str().expect("token").to_string()
+    }
+
+    /// Executes a GraphQL operation as the session `token` (anonymous when None).
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.post_json("/graphql", token, json!({ "query": query, "variables": variables })).await.body
+    }
+
+    /// Runs a raw statement (test set-up only).
+    pub async fn exec(&self, sql: &str) {
+        self.db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let backend = self.db.get_database_backend();
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(backend, format!("SELECT COUNT(*) AS n FROM {table}")))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+}
+
+/// The `extensions.code` of the first GraphQL error.
+pub fn error_code(resp: &Value) -> Option<&str> {
+    resp["errors"][0]["extensions"]["code"].as_str()
+}
