@@ -23,10 +23,16 @@ use tower_http::{
     trace::TraceLayer,
 };
 
+use std::sync::Arc;
+
+use entity::enums::AuditAction;
+
 use crate::{
+    audit::{self, AuditContext, AuditEntry},
     auth::{self, dev_login, Authn},
+    authz::{gateway::Gateway, RequestAuthz},
     error::{AppError, ResultExt},
-    graphql::RequestId,
+    graphql::{relations::Loaders, RequestId},
     state::AppState,
 };
 
@@ -80,17 +86,123 @@ async fn graphql_handler(
             field: None,
             message: "GET requests may only run queries; send mutations with POST".into(),
         };
-        let resp = async_graphql::Response::from_errors(vec![
-            async_graphql::ErrorExtensions::extend(&err).into_server_error(async_graphql::Pos::default()),
-        ]);
-        return (StatusCode::METHOD_NOT_ALLOWED, GraphQLResponse::from(resp)).into_response();
+        return (StatusCode::METHOD_NOT_ALLOWED, GraphQLResponse::from(error_response(&err))).into_response();
     }
+    let strict = headers
+        .get("x-gepi-strict")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let introspection = req.query.contains("__schema") || req.query.contains("__type");
     let authn = authenticate(&state, &headers).await;
-    if let Some(id) = dev_login::request_id(&headers) {
-        req = req.data(RequestId(id));
+    let request_id = dev_login::request_id(&headers);
+    if let Some(id) = &request_id {
+        req = req.data(RequestId(id.clone()));
     }
+    let authz = match &authn {
+        Authn::Authenticated(p) => {
+            let a = Arc::new(RequestAuthz::new(p.clone(), state.policy.clone()));
+            req = req.data(a.clone()).data(Loaders::new(Gateway::new(state.db.clone(), a.clone())));
+            Some(a)
+        }
+        _ => None,
+    };
     req = req.data(authn);
-    GraphQLResponse::from(state.schema.execute(req).await).into_response()
+    let mut resp = state.schema.execute(req).await;
+    add_error_codes(&mut resp);
+    if let Some(a) = authz {
+        let redactions = a.take_redactions();
+        if strict && !redactions.is_empty() {
+            let err = AppError::Forbidden(format!(
+                "strict mode: the operation selects {} field(s) the role {} may not read (first: {})",
+                redactions.len(),
+                a.role().as_str(),
+                redactions[0].path.join(".")
+            ));
+            return GraphQLResponse::from(error_response(&err)).into_response();
+        }
+        if introspection {
+            hide_unreadable_fields(&mut resp.data, &a);
+        }
+        if !redactions.is_empty() {
+            let v = serde_json::to_value(&redactions).unwrap_or_default();
+            resp.extensions.insert("redactions".into(), async_graphql::Value::from_json(v).unwrap_or_default());
+        }
+        // Case reads are written before the response leaves: no trace, no data.
+        if let Err(e) = audit_case_reads(&state, &a, request_id).await {
+            return GraphQLResponse::from(error_response(&e)).into_response();
+        }
+    }
+    GraphQLResponse::from(resp).into_response()
+}
+
+fn error_response(err: &AppError) -> async_graphql::Response {
+    async_graphql::Response::from_errors(vec![
+        async_graphql::ErrorExtensions::extend(err).into_server_error(async_graphql::Pos::default()),
+    ])
+}
+
+/// Errors raised by the executor itself (parsing, validation, limits) carry no
+/// code; give them the stable ones.
+fn add_error_codes(resp: &mut async_graphql::Response) {
+    for e in &mut resp.errors {
+        let has_code = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let m = e.message.to_ascii_lowercase();
+        let code = if m.contains("too complex") || m.contains("nested too deep") || m.contains("too deep") {
+            "LIMIT"
+        } else if e.path.is_empty() {
+            "VALIDATION"
+        } else {
+            "INTERNAL"
+        };
+        e.extensions.get_or_insert_with(Default::default).set("code", code);
+    }
+}
+
+/// Introspection shows a role only the fields it may read.
+fn hide_unreadable_fields(data: &mut async_graphql::Value, authz: &RequestAuthz) {
+    use async_graphql::Value;
+    match data {
+        Value::Object(map) => {
+            let type_name = match map.get("name") {
+                Some(Value::String(s)) => Some(s.clone()),
+                _ => None,
+            };
+            if let (Some(t), Some(Value::List(fields))) = (type_name, map.get_mut("fields")) {
+                fields.retain(|f| match f {
+                    Value::Object(fm) => match fm.get("name") {
+                        Some(Value::String(n)) => authz.field_scope(&format!("{t}.{n}")).is_some(),
+                        _ => true,
+                    },
+                    _ => true,
+                });
+            }
+            for v in map.values_mut() {
+                hide_unreadable_fields(v, authz);
+            }
+        }
+        Value::List(items) => items.iter_mut().for_each(|v| hide_unreadable_fields(v, authz)),
+        _ => {}
+    }
+}
+
+async fn audit_case_reads(state: &AppState, authz: &RequestAuthz, request_id: Option<String>) -> Result<(), AppError> {
+    let reads = authz.take_case_reads();
+    if reads.is_empty() {
+        return Ok(());
+    }
+    let ctx = AuditContext::of(&authz.principal, request_id);
+    let entries = reads
+        .into_iter()
+        .map(|(case_id, ambito_id)| {
+            let mut e = AuditEntry::new("case_file", case_id, AuditAction::Read);
+            e.ambito_id = Some(ambito_id);
+            e
+        })
+        .collect();
+    audit::record(&state.db, &ctx, entries).await
 }
 
 /// Whether every operation of a document is a query (unparseable documents pass

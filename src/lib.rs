@@ -7,7 +7,9 @@
 //! used by `main` and by the integration tests.
 
 pub mod audit;
+pub mod authz;
 pub mod auth;
+pub mod cases;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -170,7 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let bind = config.bind;
             let dev_login = config.dev_login;
-            let state = AppState::new(config, conn.clone());
+            let state = AppState::new(config, conn.clone()).await?;
             let listener = tokio::net::TcpListener::bind(bind).await?;
             println!("GePI listening on http://{bind}");
             println!("  GraphiQL:  http://{bind}/graphiql");

@@ -1,24 +1,27 @@
 //! `AppState`: everything a request needs that lives as long as the process.
-//! Built once; per-request data (the principal, the request id) travels on the
-//! request itself.
+//! Built once (policies compiled here); per-request data (the principal, the
+//! request id, the loaders) travels on the request itself.
 
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{config::Config, graphql::GepiSchema};
+use crate::{authz::Policy, config::Config, graphql::GepiSchema};
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: DatabaseConnection,
+    pub policy: Arc<Policy>,
     pub schema: GepiSchema,
 }
 
 impl AppState {
-    pub fn new(config: Config, db: DatabaseConnection) -> Self {
+    /// Compiles the policies against the schema; invalid policies fail here.
+    pub async fn new(config: Config, db: DatabaseConnection) -> Result<Self, crate::authz::policy::PolicyError> {
         let config = Arc::new(config);
-        let schema = crate::graphql::build_schema(db.clone(), config.clone());
-        AppState { config, db, schema }
+        let policy = Arc::new(Policy::load(&crate::graphql::sdl()).await?);
+        let schema = crate::graphql::build_schema(db.clone(), config.clone(), policy.clone());
+        Ok(AppState { config, db, policy, schema })
     }
 }

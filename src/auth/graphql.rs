@@ -11,7 +11,8 @@ use crate::{
     error::{AppError, GqlResult, ResultExt},
     graphql::RequestId,
     ids,
-    operators::{graphql::{OperatorView, ProfileView}, service as operators},
+    graphql::views::{OperatorView, ProfileView},
+    operators::service as operators,
 };
 
 /// The principal of the request, or `UNAUTHENTICATED`.
@@ -40,6 +41,7 @@ impl Me {
     }
     /// Every profile of the operator in force today; `switchProfile` activates one.
     async fn profiles(&self, ctx: &Context<'_>) -> GqlResult<Vec<ProfileView>> {
+        crate::authz::request_authz(ctx)?;
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let all = operators::profiles_in_force(db, self.operator.id, Utc::now().date_naive()).await.gql()?;
         Ok(all.into_iter().map(ProfileView).collect())

@@ -2,12 +2,24 @@
 //! with depth and complexity limits. The SDL printed by `gepi schema` is checked
 //! in as `schema.graphql`; a test fails when the two drift apart.
 
+pub mod connection;
+pub mod enums;
+pub mod node;
+pub mod relations;
+pub mod roots;
+pub mod views;
+
 use std::sync::Arc;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::graphql::{AuthMutation, AuthQuery}, config::Config};
+use crate::{
+    auth::graphql::{AuthMutation, AuthQuery},
+    authz::Policy,
+    cases::graphql::CaseQuery,
+    config::Config,
+};
 
 /// Largest nesting of selections a query may have.
 pub const MAX_DEPTH: usize = 12;
@@ -19,7 +31,7 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 pub struct RequestId(pub String);
 
 #[derive(MergedObject, Default)]
-pub struct Query(AuthQuery);
+pub struct Query(AuthQuery, roots::ReadQuery, CaseQuery);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(AuthMutation);
@@ -32,8 +44,8 @@ fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>
         .limit_complexity(MAX_COMPLEXITY)
 }
 
-pub fn build_schema(db: DatabaseConnection, config: Arc<Config>) -> GepiSchema {
-    builder().data(db).data(config).finish()
+pub fn build_schema(db: DatabaseConnection, config: Arc<Config>, policy: Arc<Policy>) -> GepiSchema {
+    builder().data(db).data(config).data(policy).finish()
 }
 
 /// The SDL of the API, as checked in at `schema.graphql`.

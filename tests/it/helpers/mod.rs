@@ -99,7 +99,7 @@ impl TestApp {
         f(&mut config);
         let conn = db::connect(&config).await.expect("connect");
         db::migrate(&conn).await.expect("migrate");
-        let state = AppState::new(config, conn.clone());
+        let state = AppState::new(config, conn.clone()).await.expect("policies compile");
         TestApp { router: gepi::app(state.clone()), state, db: conn, _guard: guard }
     }
 

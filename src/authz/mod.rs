@@ -1,0 +1,140 @@
+//! The thin shared authorization layer.
+//!
+//! casbin decides what a role may do and under which scope (compiled once at
+//! start-up, see [`policy`]); SQL decides which rows (see [`rows`]); every read
+//! goes through the [`gateway::Gateway`], which always applies the row condition.
+//! Fields a role cannot read are never selected, come back `null`, and are listed
+//! in `extensions.redactions`.
+
+pub mod gateway;
+pub mod policy;
+pub mod rows;
+pub mod vocab;
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
+
+use async_graphql::Context;
+use entity::enums::Role;
+use uuid::Uuid;
+
+pub use policy::Policy;
+pub use rows::Scoped;
+pub use vocab::{Action, Class, FieldScope, Object, Scope};
+
+use crate::{auth::Principal, error::AppError};
+
+/// Largest page a role may ask for; analysts get no rows at all.
+pub fn page_cap(role: Role) -> u64 {
+    match role {
+        Role::Analyst => 0,
+        Role::InpsFeed | Role::CpiPartner => 500,
+        _ => 100,
+    }
+}
+
+/// A field left out of the response, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Redaction {
+    pub path: Vec<String>,
+    pub reason: String,
+}
+
+/// Authorization state of one request: the principal, the compiled policy, the
+/// redactions made and the cases whose detail was read (for the audit trail).
+pub struct RequestAuthz {
+    pub principal: Principal,
+    pub policy: Arc<Policy>,
+    redactions: Mutex<Vec<Redaction>>,
+    case_reads: Mutex<BTreeMap<Uuid, Uuid>>,
+}
+
+impl RequestAuthz {
+    pub fn new(principal: Principal, policy: Arc<Policy>) -> Self {
+        RequestAuthz { principal, policy, redactions: Mutex::default(), case_reads: Mutex::default() }
+    }
+
+    pub fn role(&self) -> Role {
+        self.principal.role
+    }
+
+    /// The scope under which the role reads `object`, or `FORBIDDEN`.
+    pub fn read_scope(&self, object: Object) -> Result<Scope, AppError> {
+        self.policy.grant(self.role(), object, Action::Read).ok_or_else(|| {
+            AppError::Forbidden(format!("the role {} may not read {object}", self.role().as_str()))
+        })
+    }
+
+    pub fn can_read(&self, object: Object) -> bool {
+        self.policy.grant(self.role(), object, Action::Read).is_some()
+    }
+
+    /// The field rule for `Type.field` (None: denied). Ungoverned fields are readable.
+    pub fn field_scope(&self, key: &str) -> Option<FieldScope> {
+        match self.policy.field(self.role(), key) {
+            Some(d) => d.scope,
+            None => Some(FieldScope::Any),
+        }
+    }
+
+    /// Rejects filtering or ordering by a field the role cannot read on every row.
+    pub fn require_field(&self, key: &str, what: &str) -> Result<(), AppError> {
+        match self.field_scope(key) {
+            Some(FieldScope::Any) => Ok(()),
+            _ => Err(AppError::Forbidden(format!(
+                "{what} by `{key}` is not allowed: the role {} cannot read that field on every row",
+                self.role().as_str()
+            ))),
+        }
+    }
+
+    pub fn redact(&self, path: Vec<String>, reason: impl Into<String>) {
+        self.redactions.lock().expect("redactions lock").push(Redaction { path, reason: reason.into() });
+    }
+
+    pub fn take_redactions(&self) -> Vec<Redaction> {
+        std::mem::take(&mut *self.redactions.lock().expect("redactions lock"))
+    }
+
+    pub fn record_case_read(&self, case_id: Uuid, ambito_id: Uuid) {
+        self.case_reads.lock().expect("case reads lock").insert(case_id, ambito_id);
+    }
+
+    pub fn take_case_reads(&self) -> BTreeMap<Uuid, Uuid> {
+        std::mem::take(&mut *self.case_reads.lock().expect("case reads lock"))
+    }
+}
+
+/// The request's authorization state, or `UNAUTHENTICATED`.
+pub fn request_authz<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Arc<RequestAuthz>> {
+    use crate::error::ResultExt;
+    match ctx.data_opt::<Arc<RequestAuthz>>() {
+        Some(a) => Ok(a),
+        None => {
+            // No principal: report why (anonymous, expired...).
+            crate::auth::graphql::principal(ctx)?;
+            Err(AppError::Unauthenticated("authentication required".into())).gql()
+        }
+    }
+}
+
+/// Field guard for resolvers: the value when the role may read `key` on this row,
+/// otherwise `None` and a redaction entry at the field's path.
+pub fn show<T>(ctx: &Context<'_>, key: &str, own_row: bool, value: impl FnOnce() -> T) -> Option<T> {
+    let Some(authz) = ctx.data_opt::<Arc<RequestAuthz>>() else { return None };
+    let path = || ctx.path_node.map(|n| n.to_string_vec()).unwrap_or_default();
+    match authz.field_scope(key) {
+        Some(FieldScope::Any) => Some(value()),
+        Some(FieldScope::Own) if own_row => Some(value()),
+        Some(FieldScope::Own) => {
+            authz.redact(path(), format!("{key} is shown to the role {} only on its own rows", authz.role().as_str()));
+            None
+        }
+        None => {
+            authz.redact(path(), format!("the role {} may not read {key}", authz.role().as_str()));
+            None
+        }
+    }
+}

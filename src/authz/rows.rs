@@ -1,0 +1,331 @@
+//! Row rules: for each governed entity, what each scope means as a SQL condition.
+//! This is the one place where "own", "comune", "ambito" and "national" become
+//! `WHERE` clauses; every read goes through [`Scoped::condition`] via the gateway.
+//!
+//! "own" means "assigned to this operator": the cases of a case manager, the
+//! checks of an officer, the projects of a Responsabile PUC. Entities reached
+//! through an anchor (members, households, a case's documents) inherit the rule
+//! of the anchor, so nested traversal can never widen access.
+
+use entity::{enums::Role, *};
+use sea_orm::{
+    sea_query::{Expr, Query, SelectStatement},
+    ColumnTrait, Condition, EntityTrait,
+};
+use uuid::Uuid;
+
+use super::vocab::{Object, Scope};
+use crate::auth::{Actor, Principal};
+
+/// An entity whose rows authorization governs.
+pub trait Scoped: EntityTrait {
+    const OBJECT: Object;
+    /// The rows of `scope` for `p`.
+    fn condition(scope: Scope, p: &Principal) -> Condition;
+}
+
+fn never() -> Condition {
+    Condition::all().add(Expr::cust("1 = 0"))
+}
+
+fn always() -> Condition {
+    Condition::all()
+}
+
+fn me(p: &Principal) -> Option<Uuid> {
+    match p.actor {
+        Actor::Operator { operator_id, .. } => Some(operator_id),
+        Actor::ApiClient { .. } => None,
+    }
+}
+
+fn comuni(p: &Principal) -> Vec<String> {
+    p.comuni.as_ref().clone()
+}
+
+/// `col = principal's Ambito`, or nothing when the principal has none.
+fn in_ambito<C: ColumnTrait>(col: C, p: &Principal) -> Condition {
+    match p.ambito_id {
+        Some(a) => Condition::all().add(col.eq(a)),
+        None => never(),
+    }
+}
+
+/// `col = principal's operator id`, or nothing for API clients.
+fn is_me<C: ColumnTrait>(col: C, p: &Principal) -> Condition {
+    match me(p) {
+        Some(id) => Condition::all().add(col.eq(id)),
+        None => never(),
+    }
+}
+
+/// `SELECT <col> FROM <E> WHERE <cond>`.
+fn ids_of<E: EntityTrait, C: ColumnTrait>(col: C, cond: Condition) -> SelectStatement {
+    Query::select().column(col).from(E::default()).cond_where(cond).to_owned()
+}
+
+/// Ids of the cases the principal may see under `scope`.
+fn case_ids(scope: Scope, p: &Principal) -> SelectStatement {
+    ids_of::<case_file::Entity, _>(case_file::Column::Id, case_file::Entity::condition(scope, p))
+}
+
+macro_rules! via {
+    // Rows whose `$fk` points at a row of `$parent` visible under the same scope.
+    ($fk:expr, $parent:ty, $pid:expr, $scope:expr, $p:expr) => {
+        Condition::all().add($fk.in_subquery(ids_of::<$parent, _>($pid, <$parent>::condition($scope, $p))))
+    };
+}
+
+impl Scoped for ambito::Entity {
+    const OBJECT: Object = Object::Ambito;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match scope {
+            Scope::National => always(),
+            _ => in_ambito(ambito::Column::Id, p),
+        }
+    }
+}
+
+impl Scoped for comune::Entity {
+    const OBJECT: Object = Object::Comune;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match scope {
+            Scope::National => always(),
+            Scope::Ambito => in_ambito(comune::Column::AmbitoId, p),
+            Scope::Comune | Scope::Own => Condition::all().add(comune::Column::IstatCode.is_in(comuni(p))),
+        }
+    }
+}
+
+impl Scoped for convention::Entity {
+    const OBJECT: Object = Object::Convention;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match scope {
+            Scope::National => always(),
+            Scope::Ambito => in_ambito(convention::Column::AmbitoId, p),
+            Scope::Comune | Scope::Own => Condition::all().add(convention::Column::ComuneIstat.is_in(comuni(p))),
+        }
+    }
+}
+
+impl Scoped for operator::Entity {
+    const OBJECT: Object = Object::Operator;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match scope {
+            Scope::National => always(),
+            // Operators holding a profile in the Ambito (or in the Comuni).
+            Scope::Ambito => via!(operator::Column::Id, profile::Entity, profile::Column::OperatorId, Scope::Ambito, p),
+            Scope::Comune => via!(operator::Column::Id, profile::Entity, profile::Column::OperatorId, Scope::Comune, p),
+            Scope::Own => is_me(operator::Column::Id, p),
+        }
+    }
+}
+
+impl Scoped for profile::Entity {
+    const OBJECT: Object = Object::Profile;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match scope {
+            Scope::National => always(),
+            Scope::Ambito => in_ambito(profile::Column::AmbitoId, p),
+            Scope::Comune => Condition::all().add(
+                profile::Column::Id.in_subquery(ids_of::<profile_comune::Entity, _>(
+                    profile_comune::Column::ProfileId,
+                    Condition::all().add(profile_comune::Column::ComuneIstat.is_in(comuni(p))),
+                )),
+            ),
+            Scope::Own => is_me(profile::Column::OperatorId, p),
+        }
+    }
+}
+
+impl Scoped for case_file::Entity {
+    const OBJECT: Object = Object::Case;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match scope {
+            Scope::National => always(),
+            Scope::Ambito => in_ambito(case_file::Column::AmbitoId, p),
+            Scope::Comune => Condition::all().add(case_file::Column::ComuneIstat.is_in(comuni(p))),
+            Scope::Own => is_me(case_file::Column::CaseManagerId, p),
+        }
+    }
+}
+
+impl Scoped for household::Entity {
+    const OBJECT: Object = Object::Household;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match scope {
+            Scope::National => always(),
+            Scope::Ambito => in_ambito(household::Column::AmbitoId, p),
+            Scope::Comune => Condition::all().add(household::Column::ComuneIstat.is_in(comuni(p))),
+            // The households of the principal's own cases.
+            Scope::Own => via!(household::Column::Id, case_file::Entity, case_file::Column::HouseholdId, Scope::Own, p),
+        }
+    }
+}
+
+impl Scoped for member::Entity {
+    const OBJECT: Object = Object::Member;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        // Members are reached through the object the role works on: the check of
+        // a residency officer, the PUC assignment of a Responsabile PUC, the
+        // validation request of the disadvantage validator, else the household.
+        match p.role {
+            Role::RegistryCheckCoordinator | Role::RegistryCheckOfficer => {
+                via!(member::Column::Id, residency_check::Entity, residency_check::Column::MemberId, scope, p)
+            }
+            Role::PucManager => via!(member::Column::Id, puc_assignment::Entity, puc_assignment::Column::MemberId, scope, p),
+            Role::DisadvantageValidator => {
+                via!(member::Column::Id, disadvantage_check::Entity, disadvantage_check::Column::MemberId, scope, p)
+            }
+            _ => via!(member::Column::HouseholdId, household::Entity, household::Column::Id, scope, p),
+        }
+    }
+}
+
+impl Scoped for application::Entity {
+    const OBJECT: Object = Object::Application;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        via!(application::Column::HouseholdId, household::Entity, household::Column::Id, scope, p)
+    }
+}
+
+macro_rules! of_case {
+    ($entity:ident, $object:ident) => {
+        impl Scoped for $entity::Entity {
+            const OBJECT: Object = Object::$object;
+            fn condition(scope: Scope, p: &Principal) -> Condition {
+                Condition::all().add($entity::Column::CaseId.in_subquery(case_ids(scope, p)))
+            }
+        }
+    };
+}
+of_case!(preliminary_analysis, PreliminaryAnalysis);
+of_case!(analysis_framework, AnalysisFramework);
+of_case!(pact, Pact);
+of_case!(support, Support);
+
+impl Scoped for analysis_team_member::Entity {
+    const OBJECT: Object = Object::AnalysisTeamMember;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        via!(analysis_team_member::Column::FrameworkId, analysis_framework::Entity, analysis_framework::Column::Id, scope, p)
+    }
+}
+
+macro_rules! of_pact {
+    ($entity:ident, $object:ident) => {
+        impl Scoped for $entity::Entity {
+            const OBJECT: Object = Object::$object;
+            fn condition(scope: Scope, p: &Principal) -> Condition {
+                via!($entity::Column::PactId, pact::Entity, pact::Column::Id, scope, p)
+            }
+        }
+    };
+}
+of_pact!(pact_objective, PactObjective);
+of_pact!(pact_expected_result, PactExpectedResult);
+of_pact!(pact_commitment, PactCommitment);
+
+impl Scoped for report::Entity {
+    const OBJECT: Object = Object::Report;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match scope {
+            Scope::National => always(),
+            Scope::Ambito => in_ambito(report::Column::AmbitoId, p),
+            Scope::Comune => Condition::all().add(report::Column::ComuneIstat.is_in(comuni(p))),
+            // Raised by the principal, or about the principal's own cases.
+            Scope::Own => Condition::any()
+                .add(is_me(report::Column::CreatedBy, p))
+                .add(report::Column::CaseId.in_subquery(case_ids(Scope::Own, p))),
+        }
+    }
+}
+
+impl Scoped for meeting::Entity {
+    const OBJECT: Object = Object::Meeting;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match scope {
+            Scope::National => always(),
+            Scope::Ambito => in_ambito(meeting::Column::AmbitoId, p),
+            Scope::Comune => Condition::all().add(meeting::Column::ComuneIstat.is_in(comuni(p))),
+            // Held by the principal, or about the principal's own cases.
+            Scope::Own => Condition::any()
+                .add(is_me(meeting::Column::OperatorId, p))
+                .add(meeting::Column::CaseId.in_subquery(case_ids(Scope::Own, p))),
+        }
+    }
+}
+
+impl Scoped for puc_project::Entity {
+    const OBJECT: Object = Object::PucProject;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match scope {
+            Scope::National => always(),
+            Scope::Ambito => in_ambito(puc_project::Column::AmbitoId, p),
+            Scope::Comune => Condition::all().add(puc_project::Column::ComuneIstat.is_in(comuni(p))),
+            Scope::Own => is_me(puc_project::Column::ManagerId, p),
+        }
+    }
+}
+
+impl Scoped for puc_assignment::Entity {
+    const OBJECT: Object = Object::PucAssignment;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match (scope, p.role) {
+            // A case manager's own beneficiaries are those of their own cases.
+            (Scope::Own, Role::CaseManager) => {
+                Condition::all().add(puc_assignment::Column::CaseId.in_subquery(case_ids(Scope::Own, p)))
+            }
+            _ => via!(puc_assignment::Column::ProjectId, puc_project::Entity, puc_project::Column::Id, scope, p),
+        }
+    }
+}
+
+impl Scoped for puc_attendance::Entity {
+    const OBJECT: Object = Object::PucAttendance;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        via!(puc_attendance::Column::AssignmentId, puc_assignment::Entity, puc_assignment::Column::Id, scope, p)
+    }
+}
+
+impl Scoped for residency_check::Entity {
+    const OBJECT: Object = Object::ResidencyCheck;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match scope {
+            Scope::National => always(),
+            Scope::Ambito => in_ambito(residency_check::Column::AmbitoId, p),
+            // The checks a Comune holds now (forwarded ones included).
+            Scope::Comune => Condition::all().add(residency_check::Column::CurrentComuneIstat.is_in(comuni(p))),
+            Scope::Own => is_me(residency_check::Column::OfficerId, p),
+        }
+    }
+}
+
+impl Scoped for residency_period::Entity {
+    const OBJECT: Object = Object::ResidencyPeriod;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        via!(residency_period::Column::CheckId, residency_check::Entity, residency_check::Column::Id, scope, p)
+    }
+}
+
+impl Scoped for disadvantage_check::Entity {
+    const OBJECT: Object = Object::DisadvantageCheck;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match scope {
+            Scope::National => always(),
+            Scope::Ambito => in_ambito(disadvantage_check::Column::AmbitoId, p),
+            Scope::Comune => Condition::all().add(disadvantage_check::Column::CertifyingComuneIstat.is_in(comuni(p))),
+            Scope::Own => is_me(disadvantage_check::Column::DecidedBy, p),
+        }
+    }
+}
+
+impl Scoped for audit_event::Entity {
+    const OBJECT: Object = Object::AuditEvent;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match scope {
+            Scope::National => always(),
+            Scope::Ambito | Scope::Comune => in_ambito(audit_event::Column::AmbitoId, p),
+            Scope::Own => is_me(audit_event::Column::OperatorId, p),
+        }
+    }
+}

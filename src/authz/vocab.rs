@@ -1,0 +1,106 @@
+//! The closed vocabulary policy files may use. A token that is not here fails
+//! start-up (and the tests): a policy line can never silently match nothing.
+
+use std::{fmt, str::FromStr};
+
+use entity::enums::Role;
+use sea_orm::{ActiveEnum, Iterable};
+
+macro_rules! vocabulary {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($(#[$vm])* $v),+ }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$v => $s),+ }
+            }
+        }
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($s => Ok($name::$v),)+
+                    other => Err(format!(
+                        "unknown {} `{other}` (known: {})",
+                        stringify!($name).to_lowercase(),
+                        [$($s),+].join(", ")
+                    )),
+                }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+vocabulary!(
+    /// The types of the graph whose rows authorization governs.
+    Object {
+        Ambito = "Ambito",
+        Comune = "Comune",
+        Convention = "Convention",
+        Operator = "Operator",
+        Profile = "Profile",
+        Household = "Household",
+        Member = "Member",
+        Application = "Application",
+        Case = "Case",
+        PreliminaryAnalysis = "PreliminaryAnalysis",
+        AnalysisFramework = "AnalysisFramework",
+        AnalysisTeamMember = "AnalysisTeamMember",
+        Pact = "Pact",
+        PactObjective = "PactObjective",
+        PactExpectedResult = "PactExpectedResult",
+        PactCommitment = "PactCommitment",
+        Support = "Support",
+        Report = "Report",
+        Meeting = "Meeting",
+        PucProject = "PucProject",
+        PucAssignment = "PucAssignment",
+        PucAttendance = "PucAttendance",
+        ResidencyCheck = "ResidencyCheck",
+        ResidencyPeriod = "ResidencyPeriod",
+        DisadvantageCheck = "DisadvantageCheck",
+        AuditEvent = "AuditEvent",
+    }
+);
+
+vocabulary!(
+    /// What a role does to an object.
+    Action { Read = "read" }
+);
+
+vocabulary!(
+    /// Which rows: assigned to the principal, of their Comuni, of their Ambito, all.
+    Scope { Own = "own", Comune = "comune", Ambito = "ambito", National = "national" }
+);
+
+vocabulary!(
+    /// Where a readable field is shown: on every row the role can see, or only on
+    /// the rows that are the principal's own.
+    FieldScope { Any = "any", Own = "own" }
+);
+
+vocabulary!(
+    /// Data-protection class of a field (`policies/fields.csv`).
+    Class { Public = "public", Personal = "personal", Sensitive = "sensitive", Special = "special" }
+);
+
+vocabulary!(
+    /// Effect of a policy line.
+    Effect { Allow = "allow", Deny = "deny" }
+);
+
+/// Every role a policy may name (profiles and API clients).
+pub fn all_roles() -> Vec<Role> {
+    Role::iter().collect()
+}
+
+pub fn parse_role(s: &str) -> Result<Role, String> {
+    Role::try_from_value(&s.to_string()).map_err(|_| {
+        format!("unknown role `{s}` (known: {})", all_roles().iter().map(|r| r.to_value()).collect::<Vec<_>>().join(", "))
+    })
+}

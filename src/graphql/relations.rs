@@ -1,0 +1,205 @@
+//! Relations between governed types: per-request DataLoaders that batch every
+//! relation of a nesting level into one statement, under the target's row rule.
+//! A relation to a type the role cannot read is redacted, never an error.
+
+use std::{
+    any::{Any, TypeId},
+    collections::HashMap,
+    hash::Hash,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_graphql::{dataloader::{DataLoader, Loader}, Context, ErrorExtensions};
+use entity::{comune, profile_comune};
+use sea_orm::{ColumnTrait, EntityTrait, IdenStatic, QueryFilter, QueryOrder, Value};
+use uuid::Uuid;
+
+use crate::{
+    auth::Actor,
+    authz::{gateway::{Gateway, Projected}, request_authz, show, RequestAuthz},
+    error::{AppError, GqlResult},
+};
+
+/// Batching delay of the loaders: long enough to gather the siblings resolved in
+/// the same poll, far below the default 1 ms per nesting level.
+const LOADER_DELAY: Duration = Duration::from_micros(100);
+
+/// The grouping key of a child row: its foreign key (nullable ones are never
+/// null on rows loaded by that key).
+pub trait IntoKey<K> {
+    fn into_key(self) -> K;
+}
+
+impl<T> IntoKey<T> for T {
+    fn into_key(self) -> T {
+        self
+    }
+}
+
+impl IntoKey<Uuid> for Option<Uuid> {
+    fn into_key(self) -> Uuid {
+        self.unwrap_or_default()
+    }
+}
+
+/// Whether `id` is the principal's operator id.
+pub fn is_me(ctx: &Context<'_>, id: impl Into<Option<Uuid>>) -> bool {
+    let Some(a) = ctx.data_opt::<Arc<RequestAuthz>>() else { return false };
+    match (a.principal.actor.clone(), id.into()) {
+        (Actor::Operator { operator_id, .. }, Some(id)) => operator_id == id,
+        _ => false,
+    }
+}
+
+/// Rows of `E` grouped by the key `key_of` extracts, loaded by `col IN (keys)`.
+pub struct Rel<E: Projected, K> {
+    gw: Gateway,
+    col: E::Column,
+    order: E::Column,
+    key_of: fn(&E::Model) -> K,
+}
+
+impl<E, K> Loader<K> for Rel<E, K>
+where
+    E: Projected,
+    E::Model: Clone + Send + Sync + 'static,
+    E::Column: Send + Sync,
+    K: Into<Value> + Clone + Hash + Eq + Send + Sync + 'static,
+{
+    type Value = Vec<E::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[K]) -> Result<HashMap<K, Vec<E::Model>>, Self::Error> {
+        let rows = self.gw.by_keys::<E, K>(self.col, keys, Some(self.order)).await.map_err(Arc::new)?;
+        let mut out: HashMap<K, Vec<E::Model>> = HashMap::new();
+        for r in rows {
+            out.entry((self.key_of)(&r)).or_default().push(r);
+        }
+        Ok(out)
+    }
+}
+
+/// The loaders of one request. Built per request: they carry the principal's
+/// row conditions, and a loader shared across requests would leak rows.
+pub struct Loaders {
+    gw: Gateway,
+    map: Mutex<HashMap<(TypeId, &'static str, &'static str), Arc<dyn Any + Send + Sync>>>,
+}
+
+impl Loaders {
+    pub fn new(gw: Gateway) -> Self {
+        Loaders { gw, map: Mutex::default() }
+    }
+
+    pub fn gateway(&self) -> &Gateway {
+        &self.gw
+    }
+
+    fn rel<E, K>(&self, col: E::Column, order: E::Column, key_of: fn(&E::Model) -> K) -> Arc<DataLoader<Rel<E, K>>>
+    where
+        E: Projected,
+        E::Model: Clone + Send + Sync + 'static,
+        E::Column: Send + Sync,
+        K: Into<Value> + Clone + Hash + Eq + Send + Sync + 'static,
+    {
+        let key = (TypeId::of::<Rel<E, K>>(), col.as_str(), order.as_str());
+        let mut map = self.map.lock().expect("loaders lock");
+        let entry = map.entry(key).or_insert_with(|| {
+            let loader = Rel::<E, K> { gw: self.gw.clone(), col, order, key_of };
+            Arc::new(Arc::new(DataLoader::new(loader, tokio::spawn).delay(LOADER_DELAY))) as Arc<dyn Any + Send + Sync>
+        });
+        entry.downcast_ref::<Arc<DataLoader<Rel<E, K>>>>().expect("loader type").clone()
+    }
+}
+
+fn loaders<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Loaders> {
+    request_authz(ctx)?;
+    ctx.data::<Loaders>()
+}
+
+/// Whether the relation `key` may be followed; records the redaction otherwise.
+fn may_follow<E: Projected>(ctx: &Context<'_>, key: &str, own: bool) -> GqlResult<bool> {
+    let authz = request_authz(ctx)?;
+    if show(ctx, key, own, || ()).is_none() {
+        return Ok(false);
+    }
+    if !authz.can_read(E::OBJECT) {
+        let path = ctx.path_node.map(|n| n.to_string_vec()).unwrap_or_default();
+        authz.redact(path, format!("the role {} may not read {}", authz.role().as_str(), E::OBJECT));
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// To-one relation: the row of `E` whose `col` is `key`, if visible.
+pub async fn rel_one<E, K>(
+    ctx: &Context<'_>,
+    field: &str,
+    own: bool,
+    col: E::Column,
+    key: Option<K>,
+    key_of: fn(&E::Model) -> K,
+) -> GqlResult<Option<E::Model>>
+where
+    E: Projected,
+    E::Model: Clone + Send + Sync + 'static,
+    E::Column: Send + Sync,
+    K: Into<Value> + Clone + Hash + Eq + Send + Sync + 'static,
+{
+    let Some(key) = key else { return Ok(None) };
+    if !may_follow::<E>(ctx, field, own)? {
+        return Ok(None);
+    }
+    let rows = loaders(ctx)?.rel::<E, K>(col, col, key_of).load_one(key).await.map_err(|e| e.extend())?;
+    Ok(rows.and_then(|v| v.into_iter().next()))
+}
+
+/// To-many relation: the visible rows of `E` whose `col` is `key`, in `order`;
+/// `None` when the relation is redacted.
+pub async fn rel_many<E, K>(
+    ctx: &Context<'_>,
+    field: &str,
+    own: bool,
+    col: E::Column,
+    key: K,
+    key_of: fn(&E::Model) -> K,
+    order: E::Column,
+) -> GqlResult<Option<Vec<E::Model>>>
+where
+    E: Projected,
+    E::Model: Clone + Send + Sync + 'static,
+    E::Column: Send + Sync,
+    K: Into<Value> + Clone + Hash + Eq + Send + Sync + 'static,
+{
+    if !may_follow::<E>(ctx, field, own)? {
+        return Ok(None);
+    }
+    let rows = loaders(ctx)?.rel::<E, K>(col, order, key_of).load_one(key).await.map_err(|e| e.extend())?;
+    Ok(Some(rows.unwrap_or_default()))
+}
+
+/// The Comuni a profile covers (through the link table), under the Comune rule.
+pub async fn profile_comuni(ctx: &Context<'_>, field: &str, own: bool, profile_id: Uuid) -> GqlResult<Option<Vec<comune::Model>>> {
+    if !may_follow::<comune::Entity>(ctx, field, own)? {
+        return Ok(None);
+    }
+    let l = loaders(ctx)?;
+    let codes: Vec<String> = profile_comune::Entity::find()
+        .filter(profile_comune::Column::ProfileId.eq(profile_id))
+        .order_by_asc(profile_comune::Column::ComuneIstat)
+        .all(&l.gw.db)
+        .await
+        .map_err(|e| AppError::from(e).extend())?
+        .into_iter()
+        .map(|r| r.comune_istat)
+        .collect();
+    let found = l
+        .rel::<comune::Entity, String>(comune::Column::IstatCode, comune::Column::IstatCode, |c| c.istat_code.clone())
+        .load_many(codes)
+        .await
+        .map_err(|e| e.extend())?;
+    let mut v: Vec<comune::Model> = found.into_values().flatten().collect();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Some(v))
+}

@@ -1,0 +1,362 @@
+//! Root fields of the read graph, other than cases (see `cases::graphql`). Each
+//! is thin: the request's gateway applies the row rule, filters are checked
+//! against the field rules (no filtering or ordering by a field the role cannot
+//! read), and rows map to the governed views.
+
+use async_graphql::{Context, InputObject, Object, ID};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{enums, *};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, Value};
+
+use super::{
+    connection::Connection,
+    enums::*,
+    node::{by_id, node, Node},
+    relations::Loaders,
+    views::*,
+};
+use crate::{
+    authz::gateway::{Direction, Gateway, PageArgs, SortKey},
+    error::{AppError, GqlResult, ResultExt},
+    ids,
+    territory::model::IstatCode,
+};
+
+/// The request's gateway (requires a session).
+pub fn gateway<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Gateway> {
+    crate::authz::request_authz(ctx)?;
+    Ok(ctx.data::<Loaders>()?.gateway())
+}
+
+pub fn uuid_arg(field: &str, kind: &str, id: &ID) -> GqlResult<uuid::Uuid> {
+    ids::decode_uuid(field, kind, id).gql()
+}
+
+pub fn istat_arg(field: &str, s: &str) -> GqlResult<String> {
+    IstatCode::parse(s).map(|c| c.as_str().to_string()).map_err(|e| AppError::validation(field, e.to_string())).gql()
+}
+
+macro_rules! sort {
+    ($m:ident, $col:ident, $dir:expr, $val:expr) => {
+        SortKey::<$m::Entity> {
+            column: $m::Column::$col,
+            id: $m::Column::Id,
+            direction: $dir,
+            value_of: |r: &$m::Model| (Value::from($val(r)), r.id),
+        }
+    };
+}
+
+/// Date range on a list.
+#[derive(InputObject, Default)]
+pub struct DateRange {
+    /// From this day (inclusive).
+    pub from: Option<NaiveDate>,
+    /// To this day (inclusive).
+    pub to: Option<NaiveDate>,
+}
+
+impl DateRange {
+    pub fn check(&self, field: &str) -> GqlResult<()> {
+        if let (Some(f), Some(t)) = (self.from, self.to) {
+            if f > t {
+                return Err(AppError::validation(field, "`from` is after `to`")).gql();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Filters of `meetings`.
+#[derive(InputObject, Default)]
+pub struct MeetingFilter {
+    /// Only meetings in these states.
+    pub state: Option<Vec<MeetingStateView>>,
+    /// Only meetings at the office of this Comune (ISTAT code).
+    pub comune: Option<String>,
+    /// Only meetings scheduled in this range.
+    pub scheduled: Option<DateRange>,
+}
+
+/// Filters of `residencyChecks`.
+#[derive(InputObject, Default)]
+pub struct ResidencyCheckFilter {
+    /// Only checks in these states.
+    pub state: Option<Vec<ResidencyCheckStateView>>,
+    /// Only checks past their deadline without an outcome.
+    pub overdue: Option<bool>,
+}
+
+/// Filters of `disadvantageChecks`.
+#[derive(InputObject, Default)]
+pub struct DisadvantageCheckFilter {
+    /// Only requests in these stored states.
+    pub state: Option<Vec<DisadvantageStateView>>,
+    /// Only requests received in this range.
+    pub received: Option<DateRange>,
+}
+
+/// Filters of `pucProjects`.
+#[derive(InputObject, Default)]
+pub struct PucProjectFilter {
+    /// Only projects of this Comune (ISTAT code).
+    pub comune: Option<String>,
+    /// Only projects in this field of activity.
+    pub field: Option<PucFieldView>,
+    /// Only projects in these states.
+    pub state: Option<Vec<PucProjectStateView>>,
+}
+
+/// Filters of `auditEvents`.
+#[derive(InputObject, Default)]
+pub struct AuditEventFilter {
+    /// Only events about this entity (e.g. `case_file`).
+    pub entity: Option<String>,
+    /// Only events about this entity id.
+    pub entity_id: Option<String>,
+    /// Only events of this action.
+    pub action: Option<AuditActionView>,
+    /// Only events from this instant.
+    pub since: Option<DateTime<Utc>>,
+}
+
+#[derive(Default)]
+pub struct ReadQuery;
+
+#[Object]
+impl ReadQuery {
+    /// Any object by its global id.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Node> {
+        node(ctx, gateway(ctx)?, &id).await
+    }
+
+    /// Ambiti territoriali the viewer may see, by name.
+    async fn ambiti(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<AmbitoView>> {
+        let gw = gateway(ctx)?;
+        let s = gw.select::<ambito::Entity>().gql()?;
+        let page = gw.page(s, &sort!(ambito, Name, Direction::Asc, |r: &ambito::Model| r.name.clone()), &PageArgs { first, after }).await.gql()?;
+        Ok(Connection::from_page(page, AmbitoView))
+    }
+
+    /// Comuni the viewer may see, by name (a small reference table: not paginated).
+    async fn comuni(&self, ctx: &Context<'_>, ambito_id: Option<ID>) -> GqlResult<Vec<ComuneView>> {
+        let gw = gateway(ctx)?;
+        let mut s = gw.select::<comune::Entity>().gql()?;
+        if let Some(a) = ambito_id {
+            s = s.filter(comune::Column::AmbitoId.eq(uuid_arg("ambitoId", "Ambito", &a)?));
+        }
+        Ok(s.order_by_asc(comune::Column::Name).all(&gw.db).await.map_err(AppError::from).gql()?.into_iter().map(ComuneView).collect())
+    }
+
+    /// Conventions of the Comuni the viewer may see, newest first.
+    async fn conventions(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<ConventionView>> {
+        let gw = gateway(ctx)?;
+        let s = gw.select::<convention::Entity>().gql()?;
+        let page = gw.page(s, &sort!(convention, SignedOn, Direction::Desc, |r: &convention::Model| r.signed_on), &PageArgs { first, after }).await.gql()?;
+        Ok(Connection::from_page(page, ConventionView))
+    }
+
+    /// Operators the viewer may see, by surname.
+    async fn operators(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<OperatorView>> {
+        let gw = gateway(ctx)?;
+        let s = gw.select::<operator::Entity>().gql()?;
+        let page = gw.page(s, &sort!(operator, LastName, Direction::Asc, |r: &operator::Model| r.last_name.clone()), &PageArgs { first, after }).await.gql()?;
+        Ok(Connection::from_page(page, OperatorView))
+    }
+
+    /// One operator by id.
+    async fn operator(&self, ctx: &Context<'_>, id: ID) -> GqlResult<OperatorView> {
+        let gw = gateway(ctx)?;
+        Ok(OperatorView(by_id::<operator::Entity>(gw, operator::Column::Id, uuid_arg("id", "Operator", &id)?, "Operator").await.gql()?))
+    }
+
+    /// Households the viewer may see, oldest first.
+    async fn households(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<HouseholdView>> {
+        let gw = gateway(ctx)?;
+        let s = gw.select::<household::Entity>().gql()?;
+        let page = gw.page(s, &sort!(household, CreatedAt, Direction::Asc, |r: &household::Model| r.created_at), &PageArgs { first, after }).await.gql()?;
+        Ok(Connection::from_page(page, HouseholdView))
+    }
+
+    /// One household by id.
+    async fn household(&self, ctx: &Context<'_>, id: ID) -> GqlResult<HouseholdView> {
+        let gw = gateway(ctx)?;
+        Ok(HouseholdView(by_id::<household::Entity>(gw, household::Column::Id, uuid_arg("id", "Household", &id)?, "Household").await.gql()?))
+    }
+
+    /// Meetings the viewer may see, in calendar order.
+    async fn meetings(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<MeetingFilter>,
+    ) -> GqlResult<Connection<MeetingView>> {
+        let gw = gateway(ctx)?;
+        let f = filter.unwrap_or_default();
+        let mut s = gw.select::<meeting::Entity>().gql()?;
+        if let Some(states) = f.state {
+            gw.authz.require_field("Meeting.state", "filtering").gql()?;
+            s = s.filter(meeting::Column::State.is_in(states.into_iter().map(enums::MeetingState::from)));
+        }
+        if let Some(c) = f.comune {
+            gw.authz.require_field("Meeting.comune", "filtering").gql()?;
+            s = s.filter(meeting::Column::ComuneIstat.eq(istat_arg("filter.comune", &c)?));
+        }
+        if let Some(r) = f.scheduled {
+            gw.authz.require_field("Meeting.scheduledAt", "filtering").gql()?;
+            r.check("filter.scheduled")?;
+            if let Some(from) = r.from {
+                s = s.filter(meeting::Column::ScheduledAt.gte(from.and_hms_opt(0, 0, 0).expect("midnight").and_utc()));
+            }
+            if let Some(to) = r.to {
+                s = s.filter(meeting::Column::ScheduledAt.lt((to + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc()));
+            }
+        }
+        let page = gw.page(s, &sort!(meeting, ScheduledAt, Direction::Asc, |r: &meeting::Model| r.scheduled_at), &PageArgs { first, after }).await.gql()?;
+        Ok(Connection::from_page(page, MeetingView))
+    }
+
+    /// One meeting by id.
+    async fn meeting(&self, ctx: &Context<'_>, id: ID) -> GqlResult<MeetingView> {
+        let gw = gateway(ctx)?;
+        Ok(MeetingView(by_id::<meeting::Entity>(gw, meeting::Column::Id, uuid_arg("id", "Meeting", &id)?, "Meeting").await.gql()?))
+    }
+
+    /// PUC projects the viewer may see, by start date.
+    async fn puc_projects(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<PucProjectFilter>,
+    ) -> GqlResult<Connection<PucProjectView>> {
+        let gw = gateway(ctx)?;
+        let f = filter.unwrap_or_default();
+        let mut s = gw.select::<puc_project::Entity>().gql()?;
+        if let Some(c) = f.comune {
+            gw.authz.require_field("PucProject.comune", "filtering").gql()?;
+            s = s.filter(puc_project::Column::ComuneIstat.eq(istat_arg("filter.comune", &c)?));
+        }
+        if let Some(field) = f.field {
+            gw.authz.require_field("PucProject.field", "filtering").gql()?;
+            s = s.filter(puc_project::Column::Field.eq(enums::PucField::from(field)));
+        }
+        if let Some(states) = f.state {
+            gw.authz.require_field("PucProject.state", "filtering").gql()?;
+            s = s.filter(puc_project::Column::State.is_in(states.into_iter().map(enums::PucProjectState::from)));
+        }
+        let page = gw.page(s, &sort!(puc_project, StartsOn, Direction::Asc, |r: &puc_project::Model| r.starts_on), &PageArgs { first, after }).await.gql()?;
+        Ok(Connection::from_page(page, PucProjectView))
+    }
+
+    /// One PUC project by id.
+    async fn puc_project(&self, ctx: &Context<'_>, id: ID) -> GqlResult<PucProjectView> {
+        let gw = gateway(ctx)?;
+        Ok(PucProjectView(by_id::<puc_project::Entity>(gw, puc_project::Column::Id, uuid_arg("id", "PucProject", &id)?, "PucProject").await.gql()?))
+    }
+
+    /// Residency checks the viewer may see, by deadline.
+    async fn residency_checks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ResidencyCheckFilter>,
+    ) -> GqlResult<Connection<ResidencyCheckView>> {
+        let gw = gateway(ctx)?;
+        let f = filter.unwrap_or_default();
+        let mut s = gw.select::<residency_check::Entity>().gql()?;
+        if let Some(states) = f.state {
+            gw.authz.require_field("ResidencyCheck.state", "filtering").gql()?;
+            s = s.filter(residency_check::Column::State.is_in(states.into_iter().map(enums::ResidencyCheckState::from)));
+        }
+        if let Some(o) = f.overdue {
+            gw.authz.require_field("ResidencyCheck.overdue", "filtering").gql()?;
+            let today = crate::cases::model::today();
+            s = if o {
+                s.filter(residency_check::Column::Outcome.is_null()).filter(residency_check::Column::DueOn.lt(today))
+            } else {
+                s.filter(sea_orm::Condition::any().add(residency_check::Column::Outcome.is_not_null()).add(residency_check::Column::DueOn.gte(today)))
+            };
+        }
+        let page = gw.page(s, &sort!(residency_check, DueOn, Direction::Asc, |r: &residency_check::Model| r.due_on), &PageArgs { first, after }).await.gql()?;
+        Ok(Connection::from_page(page, ResidencyCheckView))
+    }
+
+    /// One residency check by id.
+    async fn residency_check(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ResidencyCheckView> {
+        let gw = gateway(ctx)?;
+        Ok(ResidencyCheckView(by_id::<residency_check::Entity>(gw, residency_check::Column::Id, uuid_arg("id", "ResidencyCheck", &id)?, "ResidencyCheck").await.gql()?))
+    }
+
+    /// Disadvantage validation requests the viewer may see, oldest first.
+    async fn disadvantage_checks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<DisadvantageCheckFilter>,
+    ) -> GqlResult<Connection<DisadvantageCheckView>> {
+        let gw = gateway(ctx)?;
+        let f = filter.unwrap_or_default();
+        let mut s = gw.select::<disadvantage_check::Entity>().gql()?;
+        if let Some(states) = f.state {
+            gw.authz.require_field("DisadvantageCheck.state", "filtering").gql()?;
+            s = s.filter(disadvantage_check::Column::State.is_in(states.into_iter().map(enums::DisadvantageState::from)));
+        }
+        if let Some(r) = f.received {
+            gw.authz.require_field("DisadvantageCheck.receivedOn", "filtering").gql()?;
+            r.check("filter.received")?;
+            if let Some(from) = r.from {
+                s = s.filter(disadvantage_check::Column::ReceivedOn.gte(from));
+            }
+            if let Some(to) = r.to {
+                s = s.filter(disadvantage_check::Column::ReceivedOn.lte(to));
+            }
+        }
+        let page = gw.page(s, &sort!(disadvantage_check, ReceivedOn, Direction::Asc, |r: &disadvantage_check::Model| r.received_on), &PageArgs { first, after }).await.gql()?;
+        Ok(Connection::from_page(page, DisadvantageCheckView))
+    }
+
+    /// One disadvantage validation request by id.
+    async fn disadvantage_check(&self, ctx: &Context<'_>, id: ID) -> GqlResult<DisadvantageCheckView> {
+        let gw = gateway(ctx)?;
+        Ok(DisadvantageCheckView(by_id::<disadvantage_check::Entity>(gw, disadvantage_check::Column::Id, uuid_arg("id", "DisadvantageCheck", &id)?, "DisadvantageCheck").await.gql()?))
+    }
+
+    /// Segnalazioni the viewer may see, newest first.
+    async fn reports(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<ReportView>> {
+        let gw = gateway(ctx)?;
+        let s = gw.select::<report::Entity>().gql()?;
+        let page = gw.page(s, &sort!(report, CreatedAt, Direction::Desc, |r: &report::Model| r.created_at), &PageArgs { first, after }).await.gql()?;
+        Ok(Connection::from_page(page, ReportView))
+    }
+
+    /// The audit trail the viewer may read (the Ambito administrator: its Ambito), newest first.
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<AuditEventFilter>,
+    ) -> GqlResult<Connection<AuditEventView>> {
+        let gw = gateway(ctx)?;
+        let f = filter.unwrap_or_default();
+        let mut s = gw.select::<audit_event::Entity>().gql()?;
+        if let Some(e) = f.entity {
+            s = s.filter(audit_event::Column::Entity.eq(e));
+        }
+        if let Some(e) = f.entity_id {
+            s = s.filter(audit_event::Column::EntityId.eq(e));
+        }
+        if let Some(a) = f.action {
+            s = s.filter(audit_event::Column::Action.eq(enums::AuditAction::from(a)));
+        }
+        if let Some(t) = f.since {
+            s = s.filter(audit_event::Column::OccurredAt.gte(t));
+        }
+        let page = gw.page(s, &sort!(audit_event, OccurredAt, Direction::Desc, |r: &audit_event::Model| r.occurred_at), &PageArgs { first, after }).await.gql()?;
+        Ok(Connection::from_page(page, AuditEventView))
+    }
+}
