@@ -59,11 +59,34 @@ enum Command {
         #[arg(long)]
         today: Option<NaiveDate>,
     },
+    /// Inspect the authorization policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// List operators and their profiles, to log in as any of them.
     Operators {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate the policy files against the schema and run the decision tests.
+    Check,
+    /// Print a decision and the policy line behind it.
+    Explain {
+        /// Role id, e.g. case_manager.
+        #[arg(long)]
+        role: String,
+        /// A type (`Case`) or a field (`Case.preliminaryAnalysis`).
+        #[arg(long)]
+        object: String,
+        /// Action, e.g. read.
+        #[arg(long, default_value = "read")]
+        action: String,
     },
 }
 
@@ -128,6 +151,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 opts.seed,
                 started.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        Command::Policy { command } => {
+            let policy = gepi::authz::Policy::load(&gepi::graphql::sdl()).await?;
+            match command {
+                PolicyCommand::Check => {
+                    let n = gepi::authz::policy::check_decisions(&policy, gepi::authz::policy::DECISIONS_FILE)
+                        .map_err(|f| anyhow::anyhow!("decision tests failed:\n  {}", f.join("\n  ")))?;
+                    let (roles, objects) = gepi::authz::policy::roles_and_objects();
+                    println!(
+                        "policies are valid: {roles} roles x {objects} objects, {} field decisions; {n} decision tests pass",
+                        policy.field_decisions()
+                    );
+                }
+                PolicyCommand::Explain { role, object, action } => {
+                    let role = gepi::authz::vocab::parse_role(&role).map_err(anyhow::Error::msg)?;
+                    let action = action.parse().map_err(anyhow::Error::msg)?;
+                    println!("{}", policy.explain(role, &object, action).map_err(anyhow::Error::msg)?);
+                }
+            }
             Ok(())
         }
         Command::Operators { json } => {

@@ -126,7 +126,7 @@ def render(types):
             if fn in ('case', 'type', 'match', 'ref'):
                 fn = f'r#{fn}'
             kind, args = f['kind'], f['args']
-            detail = '        self.detail(ctx);' if (name == 'Case' and f['class'] != 'public') else None
+            detail = f'        self.detail(ctx, "{key}");' if (name == 'Case' and f['class'] != 'public') else None
             w(f'    /// {f["desc"]}')
             if kind in SCALARS:
                 ty, expr = SCALARS[kind]
@@ -202,10 +202,18 @@ def render(types):
             w('        false')
         w('    }')
         if name == 'Case':
-            w('    /// Records, for the audit trail, that the case\'s detail was read.')
-            w('    fn detail(&self, ctx: &Context<\'_>) {')
+            w('    /// Records, for the audit trail, that the case\'s detail field `key` is read')
+            w('    /// (only when the role may read it on this row).')
+            w('    fn detail(&self, ctx: &Context<\'_>, key: &str) {')
             w('        if let Some(a) = ctx.data_opt::<std::sync::Arc<crate::authz::RequestAuthz>>() {')
-            w('            a.record_case_read(self.0.id, self.0.ambito_id);')
+            w('            let shown = match a.field_scope(key) {')
+            w('                Some(crate::authz::FieldScope::Any) => true,')
+            w('                Some(crate::authz::FieldScope::Own) => self.own(ctx),')
+            w('                None => false,')
+            w('            };')
+            w('            if shown {')
+            w('                a.record_case_read(self.0.id, self.0.ambito_id);')
+            w('            }')
             w('        }')
             w('    }')
         w(f'    pub const OBJECT: Obj = Obj::{name};')

@@ -11,7 +11,7 @@ use crate::{
     error::{AppError, GqlResult, ResultExt},
     graphql::{
         connection::Connection,
-        enums::CaseStateView,
+        enums::{CaseStateView, PathwayTypeView},
         node::by_id,
         roots::{gateway, istat_arg, uuid_arg, DateRange},
         views::CaseView,
@@ -33,6 +33,8 @@ pub struct CaseFilter {
     pub overdue: Option<bool>,
     /// Only cases with no case manager (or, with false, assigned ones).
     pub unassigned: Option<bool>,
+    /// Only cases on this ADI pathway (sensitive: only roles that read it may filter by it).
+    pub pathway_type: Option<PathwayTypeView>,
 }
 
 /// Order of `cases`.
@@ -111,6 +113,10 @@ impl CaseQuery {
             } else {
                 s.filter(case_file::Column::CaseManagerId.is_not_null())
             };
+        }
+        if let Some(p) = f.pathway_type {
+            authz.require_field("Case.pathwayType", "filtering").gql()?;
+            s = s.filter(case_file::Column::PathwayType.eq(enums::PathwayType::from(p)));
         }
         let direction = match order_by.unwrap_or_default() {
             CaseOrder::PadDateAsc => Direction::Asc,

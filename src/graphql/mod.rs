@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// Largest nesting of selections a query may have.
-pub const MAX_DEPTH: usize = 12;
+pub const MAX_DEPTH: usize = 10;
 /// Largest complexity (selected fields, lists weighted) a query may have.
 pub const MAX_COMPLEXITY: usize = 5_000;
 

@@ -1,4 +1,4 @@
-//! Relations between governed types: per-request DataLoaders that batch every
+//! Relations between governed types: per-request loaders that batch every
 //! relation of a nesting level into one statement, under the target's row rule.
 //! A relation to a type the role cannot read is redacted, never an error.
 
@@ -7,10 +7,9 @@ use std::{
     collections::HashMap,
     hash::Hash,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
-use async_graphql::{dataloader::{DataLoader, Loader}, Context, ErrorExtensions};
+use async_graphql::{Context, ErrorExtensions};
 use entity::{comune, profile_comune};
 use sea_orm::{ColumnTrait, EntityTrait, IdenStatic, QueryFilter, QueryOrder, Value};
 use uuid::Uuid;
@@ -20,10 +19,6 @@ use crate::{
     authz::{gateway::{Gateway, Projected}, request_authz, show, RequestAuthz},
     error::{AppError, GqlResult},
 };
-
-/// Batching delay of the loaders: long enough to gather the siblings resolved in
-/// the same poll, far below the default 1 ms per nesting level.
-const LOADER_DELAY: Duration = Duration::from_micros(100);
 
 /// The grouping key of a child row: its foreign key (nullable ones are never
 /// null on rows loaded by that key).
@@ -53,30 +48,103 @@ pub fn is_me(ctx: &Context<'_>, id: impl Into<Option<Uuid>>) -> bool {
 }
 
 /// Rows of `E` grouped by the key `key_of` extracts, loaded by `col IN (keys)`.
+///
+/// Batching does not wait on a timer (timers split batches on a busy or slow
+/// machine): the first caller of a round becomes its leader and yields until a
+/// yield passes with no new key, so every sibling resolved in the same pass of
+/// the executor joins the batch; then one statement loads them all. Results are
+/// cached for the request.
 pub struct Rel<E: Projected, K> {
     gw: Gateway,
     col: E::Column,
     order: E::Column,
     key_of: fn(&E::Model) -> K,
+    state: Mutex<RelState<K, E::Model>>,
+    notify: tokio::sync::Notify,
 }
 
-impl<E, K> Loader<K> for Rel<E, K>
+struct RelState<K, M> {
+    pending: Vec<K>,
+    done: HashMap<K, Vec<M>>,
+    flushing: bool,
+    error: Option<Arc<AppError>>,
+}
+
+impl<E, K> Rel<E, K>
 where
     E: Projected,
     E::Model: Clone + Send + Sync + 'static,
     E::Column: Send + Sync,
     K: Into<Value> + Clone + Hash + Eq + Send + Sync + 'static,
 {
-    type Value = Vec<E::Model>;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[K]) -> Result<HashMap<K, Vec<E::Model>>, Self::Error> {
-        let rows = self.gw.by_keys::<E, K>(self.col, keys, Some(self.order)).await.map_err(Arc::new)?;
-        let mut out: HashMap<K, Vec<E::Model>> = HashMap::new();
-        for r in rows {
-            out.entry((self.key_of)(&r)).or_default().push(r);
+    fn new(gw: Gateway, col: E::Column, order: E::Column, key_of: fn(&E::Model) -> K) -> Self {
+        Rel {
+            gw,
+            col,
+            order,
+            key_of,
+            state: Mutex::new(RelState { pending: Vec::new(), done: HashMap::new(), flushing: false, error: None }),
+            notify: tokio::sync::Notify::new(),
         }
-        Ok(out)
+    }
+
+    /// The rows of key `k`.
+    pub async fn load(&self, k: K) -> Result<Vec<E::Model>, Arc<AppError>> {
+        loop {
+            let wait = {
+                let mut st = self.state.lock().expect("loader lock");
+                if let Some(v) = st.done.get(&k) {
+                    return Ok(v.clone());
+                }
+                if let Some(e) = &st.error {
+                    return Err(e.clone());
+                }
+                if !st.pending.contains(&k) {
+                    st.pending.push(k.clone());
+                }
+                if st.flushing {
+                    // Registered before the lock is released: no wake-up is lost.
+                    Some(self.notify.notified())
+                } else {
+                    st.flushing = true;
+                    None
+                }
+            };
+            match wait {
+                Some(notified) => notified.await,
+                None => self.flush().await,
+            }
+        }
+    }
+
+    async fn flush(&self) {
+        let mut seen = 0;
+        loop {
+            let n = self.state.lock().expect("loader lock").pending.len();
+            if n == seen {
+                break;
+            }
+            seen = n;
+            tokio::task::yield_now().await;
+        }
+        let keys = std::mem::take(&mut self.state.lock().expect("loader lock").pending);
+        let result = self.gw.by_keys::<E, K>(self.col, &keys, Some(self.order)).await;
+        {
+            let mut st = self.state.lock().expect("loader lock");
+            match result {
+                Ok(rows) => {
+                    for k in &keys {
+                        st.done.entry(k.clone()).or_default();
+                    }
+                    for r in rows {
+                        st.done.entry((self.key_of)(&r)).or_default().push(r);
+                    }
+                }
+                Err(e) => st.error = Some(Arc::new(e)),
+            }
+            st.flushing = false;
+        }
+        self.notify.notify_waiters();
     }
 }
 
@@ -96,7 +164,7 @@ impl Loaders {
         &self.gw
     }
 
-    fn rel<E, K>(&self, col: E::Column, order: E::Column, key_of: fn(&E::Model) -> K) -> Arc<DataLoader<Rel<E, K>>>
+    fn rel<E, K>(&self, col: E::Column, order: E::Column, key_of: fn(&E::Model) -> K) -> Arc<Rel<E, K>>
     where
         E: Projected,
         E::Model: Clone + Send + Sync + 'static,
@@ -105,11 +173,10 @@ impl Loaders {
     {
         let key = (TypeId::of::<Rel<E, K>>(), col.as_str(), order.as_str());
         let mut map = self.map.lock().expect("loaders lock");
-        let entry = map.entry(key).or_insert_with(|| {
-            let loader = Rel::<E, K> { gw: self.gw.clone(), col, order, key_of };
-            Arc::new(Arc::new(DataLoader::new(loader, tokio::spawn).delay(LOADER_DELAY))) as Arc<dyn Any + Send + Sync>
-        });
-        entry.downcast_ref::<Arc<DataLoader<Rel<E, K>>>>().expect("loader type").clone()
+        let entry = map
+            .entry(key)
+            .or_insert_with(|| Arc::new(Arc::new(Rel::<E, K>::new(self.gw.clone(), col, order, key_of))) as Arc<dyn Any + Send + Sync>);
+        entry.downcast_ref::<Arc<Rel<E, K>>>().expect("loader type").clone()
     }
 }
 
@@ -151,8 +218,8 @@ where
     if !may_follow::<E>(ctx, field, own)? {
         return Ok(None);
     }
-    let rows = loaders(ctx)?.rel::<E, K>(col, col, key_of).load_one(key).await.map_err(|e| e.extend())?;
-    Ok(rows.and_then(|v| v.into_iter().next()))
+    let rows = loaders(ctx)?.rel::<E, K>(col, col, key_of).load(key).await.map_err(|e| e.extend())?;
+    Ok(rows.into_iter().next())
 }
 
 /// To-many relation: the visible rows of `E` whose `col` is `key`, in `order`;
@@ -175,8 +242,8 @@ where
     if !may_follow::<E>(ctx, field, own)? {
         return Ok(None);
     }
-    let rows = loaders(ctx)?.rel::<E, K>(col, order, key_of).load_one(key).await.map_err(|e| e.extend())?;
-    Ok(Some(rows.unwrap_or_default()))
+    let rows = loaders(ctx)?.rel::<E, K>(col, order, key_of).load(key).await.map_err(|e| e.extend())?;
+    Ok(Some(rows))
 }
 
 /// The Comuni a profile covers (through the link table), under the Comune rule.
@@ -194,12 +261,9 @@ pub async fn profile_comuni(ctx: &Context<'_>, field: &str, own: bool, profile_i
         .into_iter()
         .map(|r| r.comune_istat)
         .collect();
-    let found = l
-        .rel::<comune::Entity, String>(comune::Column::IstatCode, comune::Column::IstatCode, |c| c.istat_code.clone())
-        .load_many(codes)
-        .await
-        .map_err(|e| e.extend())?;
-    let mut v: Vec<comune::Model> = found.into_values().flatten().collect();
+    let rel = l.rel::<comune::Entity, String>(comune::Column::IstatCode, comune::Column::IstatCode, |c| c.istat_code.clone());
+    let found = futures::future::try_join_all(codes.into_iter().map(|c| rel.load(c))).await.map_err(|e| e.extend())?;
+    let mut v: Vec<comune::Model> = found.into_iter().flatten().collect();
     v.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Some(v))
 }

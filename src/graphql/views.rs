@@ -756,7 +756,7 @@ impl CaseView {
     }
     /// ADI pathway type set by the analysis.
     async fn pathway_type(&self, ctx: &Context<'_>) -> Option<PathwayTypeView> {
-        self.detail(ctx);
+        self.detail(ctx, "Case.pathwayType");
         let m = &self.0;
         show(ctx, "Case.pathwayType", self.own(ctx), || m.pathway_type.map(Into::into)).flatten()
     }
@@ -785,21 +785,21 @@ impl CaseView {
     }
     /// The household.
     async fn household(&self, ctx: &Context<'_>) -> GqlResult<Option<HouseholdView>> {
-        self.detail(ctx);
+        self.detail(ctx, "Case.household");
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<household::Entity, _>(ctx, "Case.household", own, household::Column::Id, Some(m.household_id), |r| r.id.clone()).await?.map(HouseholdView))
     }
     /// The application behind the case.
     async fn application(&self, ctx: &Context<'_>) -> GqlResult<Option<ApplicationView>> {
-        self.detail(ctx);
+        self.detail(ctx, "Case.application");
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<application::Entity, _>(ctx, "Case.application", own, application::Column::Id, Some(m.application_id), |r| r.id.clone()).await?.map(ApplicationView))
     }
     /// Meetings of the case, oldest first.
     async fn meetings(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<MeetingView>>> {
-        self.detail(ctx);
+        self.detail(ctx, "Case.meetings");
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<meeting::Entity, _>(ctx, "Case.meetings", own, meeting::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), meeting::Column::ScheduledAt).await?;
@@ -807,7 +807,7 @@ impl CaseView {
     }
     /// The Analisi preliminare.
     async fn preliminary_analysis(&self, ctx: &Context<'_>) -> GqlResult<Option<PreliminaryAnalysisView>> {
-        self.detail(ctx);
+        self.detail(ctx, "Case.preliminaryAnalysis");
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<preliminary_analysis::Entity, _>(ctx, "Case.preliminaryAnalysis", own, preliminary_analysis::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), preliminary_analysis::Column::Id).await?;
@@ -815,7 +815,7 @@ impl CaseView {
     }
     /// The Quadro di analisi.
     async fn analysis_framework(&self, ctx: &Context<'_>) -> GqlResult<Option<AnalysisFrameworkView>> {
-        self.detail(ctx);
+        self.detail(ctx, "Case.analysisFramework");
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<analysis_framework::Entity, _>(ctx, "Case.analysisFramework", own, analysis_framework::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), analysis_framework::Column::Id).await?;
@@ -823,7 +823,7 @@ impl CaseView {
     }
     /// Every version of the Patto, oldest first.
     async fn pacts(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactView>>> {
-        self.detail(ctx);
+        self.detail(ctx, "Case.pacts");
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<pact::Entity, _>(ctx, "Case.pacts", own, pact::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), pact::Column::Revision).await?;
@@ -831,7 +831,7 @@ impl CaseView {
     }
     /// Supports (sostegni) of the case.
     async fn supports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<SupportView>>> {
-        self.detail(ctx);
+        self.detail(ctx, "Case.supports");
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<support::Entity, _>(ctx, "Case.supports", own, support::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), support::Column::Id).await?;
@@ -839,7 +839,7 @@ impl CaseView {
     }
     /// Segnalazioni about the case.
     async fn reports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ReportView>>> {
-        self.detail(ctx);
+        self.detail(ctx, "Case.reports");
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<report::Entity, _>(ctx, "Case.reports", own, report::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), report::Column::CreatedAt).await?;
@@ -854,10 +854,18 @@ impl CaseView {
         let m = &self.0;
         is_me(ctx, m.case_manager_id)
     }
-    /// Records, for the audit trail, that the case's detail was read.
-    fn detail(&self, ctx: &Context<'_>) {
+    /// Records, for the audit trail, that the case's detail field `key` is read
+    /// (only when the role may read it on this row).
+    fn detail(&self, ctx: &Context<'_>, key: &str) {
         if let Some(a) = ctx.data_opt::<std::sync::Arc<crate::authz::RequestAuthz>>() {
-            a.record_case_read(self.0.id, self.0.ambito_id);
+            let shown = match a.field_scope(key) {
+                Some(crate::authz::FieldScope::Any) => true,
+                Some(crate::authz::FieldScope::Own) => self.own(ctx),
+                None => false,
+            };
+            if shown {
+                a.record_case_read(self.0.id, self.0.ambito_id);
+            }
         }
     }
     pub const OBJECT: Obj = Obj::Case;

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod auth;
+mod graph;
 mod migrations;
 mod schema;
 mod seed;

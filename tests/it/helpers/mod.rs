@@ -12,6 +12,7 @@ use axum::{
 use gepi::{config::Config, db, AppState};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 
 /// Where the test database lives, and how to get rid of it.
@@ -75,6 +76,8 @@ pub fn seed_today() -> chrono::NaiveDate {
 pub struct TestApp {
     #[allow(dead_code)]
     pub state: AppState,
+    /// SQL of every statement run while recording (see `record_statements`).
+    statements: Arc<Mutex<Option<Vec<String>>>>,
     pub router: Router,
     pub db: DatabaseConnection,
     _guard: DbGuard,
@@ -97,10 +100,27 @@ impl TestApp {
         let (url, guard) = fresh_database().await;
         let mut config = Config { database_url: url, dev_login: true, db_max_connections: 4, ..Config::default() };
         f(&mut config);
-        let conn = db::connect(&config).await.expect("connect");
+        let mut conn = db::connect(&config).await.expect("connect");
+        let statements: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
+        let log = statements.clone();
+        conn.set_metric_callback(move |info| {
+            if let Some(v) = log.lock().unwrap().as_mut() {
+                v.push(info.statement.sql.clone());
+            }
+        });
         db::migrate(&conn).await.expect("migrate");
         let state = AppState::new(config, conn.clone()).await.expect("policies compile");
-        TestApp { router: gepi::app(state.clone()), state, db: conn, _guard: guard }
+        TestApp { router: gepi::app(state.clone()), state, db: conn, statements, _guard: guard }
+    }
+
+    /// Starts recording the SQL statements the app runs.
+    pub fn record_statements(&self) {
+        *self.statements.lock().unwrap() = Some(Vec::new());
+    }
+
+    /// The statements recorded since `record_statements`, and stops recording.
+    pub fn recorded_statements(&self) -> Vec<String> {
+        self.statements.lock().unwrap().take().unwrap_or_default()
     }
 
     /// A database that is created but not migrated.
@@ -111,9 +131,43 @@ impl TestApp {
 
     /// A migrated database with the demo data set.
     pub async fn seeded() -> Self {
+        Self::seeded_with(gepi::seed::SeedOptions::demo(seed_today())).await
+    }
+
+    pub async fn seeded_with(opts: gepi::seed::SeedOptions) -> Self {
         let app = Self::new().await;
-        gepi::seed::run(&app.db, &gepi::seed::SeedOptions::demo(seed_today())).await.expect("seed");
+        gepi::seed::run(&app.db, &opts).await.expect("seed");
         app
+    }
+
+    /// Logs in as the `nth` operator (by codice fiscale) holding `role`, with that
+    /// profile; returns the token and the profile.
+    pub async fn login_role(&self, role: entity::enums::Role, nth: usize) -> (String, entity::profile::Model, entity::operator::Model) {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        let mut profiles = entity::profile::Entity::find()
+            .filter(entity::profile::Column::Role.eq(role))
+            .order_by_asc(entity::profile::Column::Id)
+            .all(&self.db)
+            .await
+            .unwrap();
+        assert!(profiles.len() > nth, "no {nth}th profile of {role:?}");
+        let p = profiles.remove(nth);
+        let op = entity::operator::Entity::find_by_id(p.operator_id).one(&self.db).await.unwrap().unwrap();
+        let token = self.login(&op.fiscal_code, &gepi::ids::encode("Profile", p.id)).await;
+        (token, p, op)
+    }
+
+    /// Executes GraphQL with extra headers.
+    pub async fn gql_with(&self, token: &str, headers: &[(&str, &str)], query: &str, variables: Value) -> Value {
+        let mut b = Request::builder()
+            .method(Method::POST)
+            .uri("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        self.request(b.body(Body::from(json!({ "query": query, "variables": variables }).to_string())).unwrap()).await.body
     }
 
     pub async fn request(&self, req: Request<Body>) -> Resp {
