@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod graph;
+mod matrix;
 mod migrations;
 mod schema;
 mod seed;
