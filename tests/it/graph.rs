@@ -11,15 +11,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::{error_code, seed_today, TestApp};
 
-fn ids_at(v: &Value, pointer: &str) -> Vec<String> {
-    v.pointer(pointer)
-        .and_then(|e| e.as_array())
-        .unwrap_or_else(|| panic!("no list at {pointer} in {v}"))
-        .iter()
-        .map(|e| e["node"]["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn redacted_paths(v: &Value) -> Vec<String> {
     v["extensions"]["redactions"]
         .as_array()

@@ -7,6 +7,7 @@ mod helpers;
 mod auth;
 mod graph;
 mod matrix;
+mod property;
 mod migrations;
 mod schema;
 mod seed;

@@ -1,0 +1,415 @@
+//! Property-based check of the whole read graph against an independent reference
+//! model of the policies: principals and queries are generated (roots, aliases,
+//! fragments, nesting to depth 3, pagination, filters, by-id and `node` lookups
+//! of in- and out-of-scope ids), and every answer is compared with the rows the
+//! policies allow, computed in plain Rust over the seeded data (not in SQL).
+//! Sentinel values seeded into forbidden fields must appear nowhere in the JSON.
+
+use std::collections::{HashMap, HashSet};
+
+use entity::{enums::Role, *};
+use gepi::{
+    auth::{Actor, Principal},
+    authz::{Action, FieldScope, Object, Policy, Scope},
+    ids,
+};
+use proptest::{prelude::*, test_runner::{Config, TestRunner}};
+use sea_orm::EntityTrait;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{error_code, TestApp};
+
+/// The seeded data, loaded once.
+struct World {
+    cases: Vec<case_file::Model>,
+    households: Vec<household::Model>,
+    members: Vec<member::Model>,
+    meetings: Vec<meeting::Model>,
+    projects: Vec<puc_project::Model>,
+    assignments: Vec<puc_assignment::Model>,
+    checks: Vec<residency_check::Model>,
+    disadvantage: Vec<disadvantage_check::Model>,
+    analyses: Vec<preliminary_analysis::Model>,
+}
+
+/// One logged-in principal.
+struct Who {
+    token: String,
+    principal: Principal,
+    me: Uuid,
+}
+
+/// Rows of each type the policies allow `w` to see, computed without SQL.
+struct Allowed {
+    by_type: HashMap<&'static str, HashSet<Uuid>>,
+}
+
+fn scope(policy: &Policy, role: Role, o: Object) -> Option<Scope> {
+    policy.grant(role, o, Action::Read)
+}
+
+fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
+    let p = &who.principal;
+    let me = who.me;
+    let amb = p.ambito_id;
+    let comuni: HashSet<&str> = p.comuni.iter().map(|s| s.as_str()).collect();
+    let role = p.role;
+    let case_in = |c: &case_file::Model, s: Scope| match s {
+        Scope::National => true,
+        Scope::Ambito => Some(c.ambito_id) == amb,
+        Scope::Comune => comuni.contains(c.comune_istat.as_str()),
+        Scope::Own => c.case_manager_id == Some(me),
+    };
+    let mut by_type: HashMap<&'static str, HashSet<Uuid>> = HashMap::new();
+    let cases: HashSet<Uuid> = match scope(policy, role, Object::Case) {
+        Some(s) => world.cases.iter().filter(|c| case_in(c, s)).map(|c| c.id).collect(),
+        None => HashSet::new(),
+    };
+    by_type.insert("Case", cases);
+    let households: HashSet<Uuid> = match scope(policy, role, Object::Household) {
+        Some(Scope::Own) => world.cases.iter().filter(|c| c.case_manager_id == Some(me)).map(|c| c.household_id).collect(),
+        Some(s) => world
+            .households
+            .iter()
+            .filter(|h| match s {
+                Scope::National => true,
+                Scope::Ambito => Some(h.ambito_id) == amb,
+                _ => comuni.contains(h.comune_istat.as_str()),
+            })
+            .map(|h| h.id)
+            .collect(),
+        None => HashSet::new(),
+    };
+    let members: HashSet<Uuid> = match scope(policy, role, Object::Member) {
+        None => HashSet::new(),
+        Some(s) => match role {
+            Role::RegistryCheckCoordinator | Role::RegistryCheckOfficer => world
+                .checks
+                .iter()
+                .filter(|c| match s {
+                    Scope::Own => c.officer_id == Some(me),
+                    Scope::Comune => comuni.contains(c.current_comune_istat.as_str()),
+                    Scope::Ambito => Some(c.ambito_id) == amb,
+                    Scope::National => true,
+                })
+                .map(|c| c.member_id)
+                .collect(),
+            Role::PucManager => {
+                let projects: HashSet<Uuid> = world
+                    .projects
+                    .iter()
+                    .filter(|p| match s {
+                        Scope::Own => p.manager_id == Some(me),
+                        Scope::Comune => comuni.contains(p.comune_istat.as_str()),
+                        Scope::Ambito => Some(p.ambito_id) == amb,
+                        Scope::National => true,
+                    })
+                    .map(|p| p.id)
+                    .collect();
+                world.assignments.iter().filter(|a| projects.contains(&a.project_id)).map(|a| a.member_id).collect()
+            }
+            Role::DisadvantageValidator => world
+                .disadvantage
+                .iter()
+                .filter(|d| match s {
+                    Scope::Comune | Scope::Own => comuni.contains(d.certifying_comune_istat.as_str()),
+                    Scope::Ambito => Some(d.ambito_id) == amb,
+                    Scope::National => true,
+                })
+                .map(|d| d.member_id)
+                .collect(),
+            _ => {
+                let hh: HashSet<Uuid> = match s {
+                    Scope::Own => world.cases.iter().filter(|c| c.case_manager_id == Some(me)).map(|c| c.household_id).collect(),
+                    Scope::National => world.households.iter().map(|h| h.id).collect(),
+                    Scope::Ambito => world.households.iter().filter(|h| Some(h.ambito_id) == amb).map(|h| h.id).collect(),
+                    Scope::Comune => world.households.iter().filter(|h| comuni.contains(h.comune_istat.as_str())).map(|h| h.id).collect(),
+                };
+                world.members.iter().filter(|m| hh.contains(&m.household_id)).map(|m| m.id).collect()
+            }
+        },
+    };
+    let own_cases: HashSet<Uuid> = world.cases.iter().filter(|c| c.case_manager_id == Some(me)).map(|c| c.id).collect();
+    let meetings: HashSet<Uuid> = match scope(policy, role, Object::Meeting) {
+        Some(s) => world
+            .meetings
+            .iter()
+            .filter(|m| match s {
+                Scope::National => true,
+                Scope::Ambito => Some(m.ambito_id) == amb,
+                Scope::Comune => comuni.contains(m.comune_istat.as_str()),
+                Scope::Own => m.operator_id == Some(me) || m.case_id.is_some_and(|c| own_cases.contains(&c)),
+            })
+            .map(|m| m.id)
+            .collect(),
+        None => HashSet::new(),
+    };
+    let projects: HashSet<Uuid> = match scope(policy, role, Object::PucProject) {
+        Some(s) => world
+            .projects
+            .iter()
+            .filter(|p| match s {
+                Scope::National => true,
+                Scope::Ambito => Some(p.ambito_id) == amb,
+                Scope::Comune => comuni.contains(p.comune_istat.as_str()),
+                Scope::Own => p.manager_id == Some(me),
+            })
+            .map(|p| p.id)
+            .collect(),
+        None => HashSet::new(),
+    };
+    let checks: HashSet<Uuid> = match scope(policy, role, Object::ResidencyCheck) {
+        Some(s) => world
+            .checks
+            .iter()
+            .filter(|c| match s {
+                Scope::National => true,
+                Scope::Ambito => Some(c.ambito_id) == amb,
+                Scope::Comune => comuni.contains(c.current_comune_istat.as_str()),
+                Scope::Own => c.officer_id == Some(me),
+            })
+            .map(|c| c.id)
+            .collect(),
+        None => HashSet::new(),
+    };
+    let disadvantage: HashSet<Uuid> = match scope(policy, role, Object::DisadvantageCheck) {
+        Some(s) => world
+            .disadvantage
+            .iter()
+            .filter(|d| match s {
+                Scope::National => true,
+                Scope::Ambito => Some(d.ambito_id) == amb,
+                Scope::Comune => comuni.contains(d.certifying_comune_istat.as_str()),
+                Scope::Own => d.decided_by == Some(me),
+            })
+            .map(|d| d.id)
+            .collect(),
+        None => HashSet::new(),
+    };
+    by_type.insert("Household", households);
+    by_type.insert("Member", members);
+    by_type.insert("Meeting", meetings);
+    by_type.insert("PucProject", projects);
+    by_type.insert("ResidencyCheck", checks);
+    by_type.insert("DisadvantageCheck", disadvantage);
+    Allowed { by_type }
+}
+
+/// Roots, their node type, and nested selections (relations to depth 3).
+const ROOTS: &[(&str, &str, &[&str])] = &[
+    ("cases", "Case", &[
+        "household { __typename id members { __typename id fiscalCode phone } }",
+        "meetings { __typename id household { __typename id } }",
+        "preliminaryAnalysis { id healthNotes }",
+        "pacts { id commitments { id obligatedMember { __typename id fiscalCode } } }",
+        "household { __typename id cases { __typename id household { __typename id } } }",
+    ]),
+    ("households", "Household", &[
+        "members { __typename id fiscalCode cases { __typename id } }",
+        "cases { __typename id meetings { __typename id } preliminaryAnalysis { healthNotes } }",
+    ]),
+    ("meetings", "Meeting", &[
+        "case { __typename id household { __typename id } }",
+        "household { __typename id members { __typename id fiscalCode } }",
+    ]),
+    ("pucProjects", "PucProject", &[
+        "assignments { id member { __typename id fiscalCode household { __typename id } } }",
+    ]),
+    ("residencyChecks", "ResidencyCheck", &[
+        "member { __typename id fiscalCode household { __typename id } }",
+        "periods { id comune { name } }",
+    ]),
+    ("disadvantageChecks", "DisadvantageCheck", &[
+        "member { __typename id fiscalCode cases { __typename id } }",
+    ]),
+];
+
+/// Every (type, uuid) of an object with `__typename` and `id` in the JSON.
+fn objects(v: &Value, out: &mut Vec<(String, Uuid)>) {
+    match v {
+        Value::Object(m) => {
+            if let (Some(Value::String(t)), Some(Value::String(id))) = (m.get("__typename"), m.get("id")) {
+                if let Ok((_, key)) = ids::decode("id", id) {
+                    if let Ok(u) = Uuid::parse_str(&key) {
+                        out.push((t.clone(), u));
+                    }
+                }
+            }
+            m.values().for_each(|x| objects(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| objects(x, out)),
+        _ => {}
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    who: usize,
+    root: usize,
+    nested: Vec<usize>,
+    first: Option<i32>,
+    paginate: bool,
+    alias: bool,
+    fragment: bool,
+    probe: usize,
+}
+
+fn strategy(principals: usize) -> impl Strategy<Value = Case> {
+    (0..principals, 0..ROOTS.len(), proptest::collection::vec(0usize..8, 0..3), proptest::option::of(1i32..40), any::<bool>(), any::<bool>(), any::<bool>(), 0usize..100_000)
+        .prop_map(|(who, root, nested, first, paginate, alias, fragment, probe)| Case { who, root, nested, first, paginate, alias, fragment, probe })
+}
+
+async fn check(app: &TestApp, world: &World, who: &Who, allowed: &Allowed, forbidden: &[String], c: &Case) {
+    let (root, ty, rels) = ROOTS[c.root];
+    let mut sel: Vec<&str> = c.nested.iter().map(|i| rels[i % rels.len()]).collect();
+    sel.dedup();
+    let body = format!("__typename id {}", sel.join(" "));
+    let node = if c.fragment { format!("...F") } else { body.clone() };
+    let frag = if c.fragment { format!("fragment F on {ty} {{ {body} }}") } else { String::new() };
+    let name = if c.alias { "x" } else { root };
+    let field = if c.alias { format!("x: {root}") } else { root.to_string() };
+    let expected = &allowed.by_type[ty];
+    let mut after: Option<String> = None;
+    let mut seen: HashSet<Uuid> = HashSet::new();
+    for _round in 0..200 {
+        let q = format!(
+            "query($first: Int, $after: String) {{ {field}(first: $first, after: $after) {{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ node {{ {node} }} }} }} }} {frag}"
+        );
+        let r = app.gql(Some(&who.token), &q, json!({ "first": c.first, "after": after })).await;
+        let text = r.to_string();
+        for f in forbidden {
+            assert!(!text.contains(f.as_str()), "forbidden value {f} in the answer to {q}");
+        }
+        if !r["errors"].is_null() {
+            // Only a role that cannot read the root type is refused, with FORBIDDEN.
+            assert!(expected.is_empty(), "{q}: {r}");
+            assert_eq!(error_code(&r), Some("FORBIDDEN"), "{q}: {r}");
+            return;
+        }
+        let conn = &r["data"][name];
+        assert_eq!(conn["totalCount"].as_u64().unwrap() as usize, expected.len(), "totalCount of {root}");
+        let mut objs = Vec::new();
+        objects(conn, &mut objs);
+        for (t, id) in &objs {
+            if let Some(set) = allowed.by_type.get(t.as_str()) {
+                assert!(set.contains(id), "{t} {id} is out of scope but was returned for {q}");
+            }
+        }
+        for e in conn["edges"].as_array().unwrap() {
+            let (_, key) = ids::decode("id", e["node"]["id"].as_str().unwrap()).unwrap();
+            assert!(seen.insert(Uuid::parse_str(&key).unwrap()), "a row came twice");
+        }
+        if !c.paginate || conn["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = conn["pageInfo"]["endCursor"].as_str().map(String::from);
+    }
+    assert!(seen.is_subset(expected));
+    if c.paginate {
+        assert_eq!(&seen, expected, "paging through {root} returns exactly the allowed rows");
+    }
+    // By id and through node: any id of the data set, in scope or not.
+    let all: Vec<Uuid> = match ty {
+        "Case" => world.cases.iter().map(|x| x.id).collect(),
+        "Household" => world.households.iter().map(|x| x.id).collect(),
+        "Meeting" => world.meetings.iter().map(|x| x.id).collect(),
+        "PucProject" => world.projects.iter().map(|x| x.id).collect(),
+        "ResidencyCheck" => world.checks.iter().map(|x| x.id).collect(),
+        _ => world.disadvantage.iter().map(|x| x.id).collect(),
+    };
+    if all.is_empty() {
+        return;
+    }
+    let id = all[c.probe % all.len()];
+    let gid = ids::encode(ty, id);
+    let r = app.gql(Some(&who.token), &format!("query($id: ID!) {{ node(id: $id) {{ __typename id }} }}"), json!({ "id": gid })).await;
+    if expected.contains(&id) {
+        assert_eq!(r["data"]["node"]["id"], gid, "{r}");
+    } else if allowed.by_type[ty].is_empty() && error_code(&r) == Some("FORBIDDEN") {
+        // The role may not read the type at all.
+    } else {
+        assert_eq!(error_code(&r), Some("NOT_FOUND"), "{ty} {id} out of scope: {r}");
+        assert!(r["data"].is_null());
+    }
+}
+
+#[test]
+fn the_graph_answers_as_the_reference_model_of_the_policies() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let app = rt.block_on(TestApp::seeded());
+    // Sentinels: every health note becomes a unique marker.
+    rt.block_on(async {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+        for a in preliminary_analysis::Entity::find().all(&app.db).await.unwrap() {
+            let id = a.id;
+            let mut am = a.into_active_model();
+            am.health_notes = Set(Some(format!("SENTINEL-HN-{id}")));
+            am.update(&app.db).await.unwrap();
+        }
+    });
+    let world = rt.block_on(async {
+        World {
+            cases: case_file::Entity::find().all(&app.db).await.unwrap(),
+            households: household::Entity::find().all(&app.db).await.unwrap(),
+            members: member::Entity::find().all(&app.db).await.unwrap(),
+            meetings: meeting::Entity::find().all(&app.db).await.unwrap(),
+            projects: puc_project::Entity::find().all(&app.db).await.unwrap(),
+            assignments: puc_assignment::Entity::find().all(&app.db).await.unwrap(),
+            checks: residency_check::Entity::find().all(&app.db).await.unwrap(),
+            disadvantage: disadvantage_check::Entity::find().all(&app.db).await.unwrap(),
+            analyses: preliminary_analysis::Entity::find().all(&app.db).await.unwrap(),
+        }
+    });
+    let profiles = rt.block_on(profile::Entity::find().all(&app.db)).unwrap();
+    let policy = app.state.policy.clone();
+    let mut whos = Vec::new();
+    for p in &profiles {
+        let op = rt.block_on(operator::Entity::find_by_id(p.operator_id).one(&app.db)).unwrap().unwrap();
+        let token = rt.block_on(app.login(&op.fiscal_code, &ids::encode("Profile", p.id)));
+        let comuni = rt.block_on(async {
+            use sea_orm::{ColumnTrait, QueryFilter};
+            profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).all(&app.db).await.unwrap()
+        });
+        whos.push(Who {
+            token,
+            me: op.id,
+            principal: Principal {
+                actor: Actor::Operator { operator_id: op.id, profile_id: p.id, session_id: Uuid::nil() },
+                role: p.role,
+                ambito_id: p.ambito_id,
+                comuni: std::sync::Arc::new(comuni.into_iter().map(|l| l.comune_istat).collect()),
+            },
+        });
+    }
+    let allowed: Vec<Allowed> = whos.iter().map(|w| reference(&world, &policy, w)).collect();
+    // Values each principal must never receive: health notes unless it may read
+    // them on that case, codici fiscali of members it may not see.
+    let forbidden: Vec<Vec<String>> = whos
+        .iter()
+        .zip(&allowed)
+        .map(|(w, a)| {
+            let role = w.principal.role;
+            let notes_ok = policy.field(role, "PreliminaryAnalysis.healthNotes").is_some_and(|d| d.scope == Some(FieldScope::Any))
+                && policy.field(role, "Case.preliminaryAnalysis").is_some_and(|d| d.scope.is_some());
+            let cf_ok = policy.field(role, "Member.fiscalCode").is_some_and(|d| d.scope.is_some());
+            let mut v: Vec<String> = world
+                .analyses
+                .iter()
+                .filter(|x| !(notes_ok && a.by_type["Case"].contains(&x.case_id)))
+                .filter_map(|x| x.health_notes.clone())
+                .filter(|n| n.starts_with("SENTINEL"))
+                .collect();
+            v.extend(world.members.iter().filter(|m| !(cf_ok && a.by_type["Member"].contains(&m.id))).map(|m| m.fiscal_code.clone()));
+            v
+        })
+        .collect();
+    let _ = rt.block_on(app.db.ping());
+    let mut runner = TestRunner::new(Config { cases: 48, failure_persistence: None, ..Config::default() });
+    runner
+        .run(&strategy(whos.len()), |c| {
+            rt.block_on(check(&app, &world, &whos[c.who], &allowed[c.who], &forbidden[c.who], &c));
+            Ok(())
+        })
+        .unwrap();
+}
