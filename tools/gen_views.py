@@ -168,7 +168,7 @@ def render(types):
                 w(f'        let own = self.own(ctx);')
                 w(f'        Ok(rel_one::<{tmod}::Entity, _>(ctx, "{key}", own, {tmod}::Column::{pk}, {keyexpr}, |r| r.{snake(pk)}.clone()).await?.map({target}View))')
                 w('    }')
-            elif kind in ('many', 'first'):
+            elif kind in ('many', 'first', 'last'):
                 target, tmod, fkcol, keyexpr = args[0], args[1], args[2], args[3]
                 order = args[4] if len(args) > 4 else 'Id'
                 fk = snake(fkcol)
@@ -183,8 +183,10 @@ def render(types):
                 w(f'        let rows = rel_many::<{tmod}::Entity, _>(ctx, "{key}", own, {tmod}::Column::{fkcol}, {keyexpr}.clone(), {keyof}, {tmod}::Column::{order}).await?;')
                 if kind == 'many':
                     w(f'        Ok(rows.map(|v| v.into_iter().map({target}View).collect()))')
-                else:
+                elif kind == 'first':
                     w(f'        Ok(rows.and_then(|v| v.into_iter().next()).map({target}View))')
+                else:
+                    w(f'        Ok(rows.and_then(|v| v.into_iter().last()).map({target}View))')
                 w('    }')
             else:
                 sys.exit(f'unknown kind {kind} in {key}')

@@ -475,3 +475,52 @@ pub fn check_decisions(policy: &Policy, file: (&str, &str)) -> Result<usize, Vec
 pub fn roles_and_objects() -> (usize, usize) {
     (all_roles().len(), Object::ALL.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SDL: &str = "type Case { id: ID! state: String notes: String }\n";
+
+    async fn load(lines: &str, fields: &str) -> Result<Policy, PolicyError> {
+        // Only `Case` exists in this schema: the other objects are reported missing,
+        // so look for the specific message in the errors.
+        Policy::load_from(MODEL, &[("t.csv".into(), lines.into())], ("f.csv", fields), SDL).await
+    }
+
+    fn has(err: &PolicyError, needle: &str) -> bool {
+        err.0.iter().any(|e| e.contains(needle))
+    }
+
+    #[tokio::test]
+    async fn unknown_tokens_and_unclassified_fields_fail_loading() {
+        let fields = "Case.id, public\nCase.state, public\nCase.notes, special\n";
+        let e = load("p, case_manager, Case, read, everywhere, allow\n", fields).await.unwrap_err();
+        assert!(has(&e, "t.csv:1: unknown scope `everywhere`"), "{e}");
+        let e = load("p, janitor, Case, read, own, allow\n", fields).await.unwrap_err();
+        assert!(has(&e, "unknown role `janitor`"), "{e}");
+        let e = load("p, case_manager, Caso, read, own, allow\n", fields).await.unwrap_err();
+        assert!(has(&e, "unknown object `Caso`"), "{e}");
+        let e = load("p, case_manager, Case.nope, read, any, allow\n", fields).await.unwrap_err();
+        assert!(has(&e, "`Case.nope` is not a field of the schema"), "{e}");
+        let e = load("p, case_manager, Case, write, own, allow\n", fields).await.unwrap_err();
+        assert!(has(&e, "unknown action `write`"), "{e}");
+        let e = load("", "Case.id, public\nCase.state, public\n").await.unwrap_err();
+        assert!(has(&e, "field `Case.notes` is not classified"), "{e}");
+        let e = load("", "Case.id, public\nCase.state, public\nCase.notes, secret\n").await.unwrap_err();
+        assert!(has(&e, "unknown class `secret`"), "{e}");
+        let twice = "p, case_manager, Case, read, own, allow\np, case_manager, Case, read, ambito, allow\n";
+        assert!(has(&load(twice, fields).await.unwrap_err(), "repeats"));
+    }
+
+    #[tokio::test]
+    async fn the_real_policies_load_and_pass_their_decision_tests() {
+        let policy = Policy::load(&crate::graphql::sdl()).await.expect("policies load");
+        let n = check_decisions(&policy, DECISIONS_FILE).unwrap_or_else(|f| panic!("{}", f.join("\n")));
+        assert!(n >= 50, "{n} decision tests");
+        // An explicit deny wins over a class grant.
+        let d = policy.field(Role::PaisCoordinator, "Case.household").unwrap();
+        assert_eq!(d.scope, None);
+        assert!(matches!(&d.source, Source::Line { file, .. } if file == "cases.csv"));
+    }
+}

@@ -829,6 +829,14 @@ impl CaseView {
         let rows = rel_many::<pact::Entity, _>(ctx, "Case.pacts", own, pact::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), pact::Column::Revision).await?;
         Ok(rows.map(|v| v.into_iter().map(PactView).collect()))
     }
+    /// The current version of the Patto (the latest revision).
+    async fn pact(&self, ctx: &Context<'_>) -> GqlResult<Option<PactView>> {
+        self.detail(ctx, "Case.pact");
+        let m = &self.0;
+        let own = self.own(ctx);
+        let rows = rel_many::<pact::Entity, _>(ctx, "Case.pact", own, pact::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), pact::Column::Revision).await?;
+        Ok(rows.and_then(|v| v.into_iter().last()).map(PactView))
+    }
     /// Supports (sostegni) of the case.
     async fn supports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<SupportView>>> {
         self.detail(ctx, "Case.supports");

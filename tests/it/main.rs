@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod graph;
+mod indexes;
 mod matrix;
 mod property;
 mod migrations;
