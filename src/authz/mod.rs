@@ -67,6 +67,13 @@ impl RequestAuthz {
         })
     }
 
+    /// The scope under which the role may do `action` on `object`, or `FORBIDDEN`.
+    pub fn scope_for(&self, object: Object, action: Action) -> Result<Scope, AppError> {
+        self.policy.grant(self.role(), object, action).ok_or_else(|| {
+            AppError::Forbidden(format!("the role {} may not {action} {object}", self.role().as_str()))
+        })
+    }
+
     pub fn can_read(&self, object: Object) -> bool {
         self.policy.grant(self.role(), object, Action::Read).is_some()
     }

@@ -70,7 +70,18 @@ vocabulary!(
 
 vocabulary!(
     /// What a role does to an object.
-    Action { Read = "read" }
+    Action {
+        /// See rows and fields.
+        Read = "read",
+        /// Create new rows (a segnalazione, a support...).
+        Create = "create",
+        /// Change rows and move them through their state machine.
+        Update = "update",
+        /// Assign rows to an operator (cases to case managers).
+        Assign = "assign",
+        /// Approve or reject what others raised (segnalazioni).
+        Approve = "approve",
+    }
 );
 
 vocabulary!(

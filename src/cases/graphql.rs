@@ -1,20 +1,25 @@
-//! Root fields of cases: `cases(first, after, filter, orderBy)` and `case(id)`.
+//! Root fields of cases: `cases(first, after, filter, orderBy)`, `case(id)`, and the
+//! case workflow mutations (thin: decode ids, one service call, re-read the result
+//! through the same authorization as any read).
 
 use async_graphql::{Context, Enum, InputObject, Object, ID};
 use chrono::Duration;
 use entity::{case_file, enums};
 use sea_orm::{ColumnTrait, Condition, QueryFilter, Value};
 
-use super::model::{today, FIRST_MEETING_DAYS};
+use super::{
+    model::{today, FIRST_MEETING_DAYS},
+    service,
+};
 use crate::{
     authz::gateway::{Direction, PageArgs, SortKey},
     error::{AppError, GqlResult, ResultExt},
     graphql::{
         connection::Connection,
-        enums::{CaseStateView, PathwayTypeView},
+        enums::{AnalysisOutcomeView, CaseStateView, PathwayTypeView, ReportKindView},
         node::by_id,
         roots::{gateway, istat_arg, uuid_arg, DateRange},
-        views::CaseView,
+        views::{CaseView, ReportView},
     },
 };
 
@@ -138,5 +143,232 @@ impl CaseQuery {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "Case", &id)?;
         Ok(CaseView(by_id::<case_file::Entity>(gw, case_file::Column::Id, id, "Case").await.gql()?))
+    }
+}
+
+/// A case and the version the client last saw (optimistic concurrency).
+#[derive(InputObject)]
+pub struct CaseRef {
+    /// The case.
+    pub id: ID,
+    /// The case's `version` as the client read it.
+    pub version: i32,
+}
+
+/// Input of `assignCases`.
+#[derive(InputObject)]
+pub struct AssignCasesInput {
+    /// The cases to assign (or reassign), with their versions.
+    pub cases: Vec<CaseRef>,
+    /// The case manager (an operator id) who takes them.
+    pub case_manager_id: ID,
+}
+
+/// Input of `recordFirstMeeting`.
+#[derive(InputObject)]
+pub struct RecordFirstMeetingInput {
+    /// The case.
+    pub case_id: ID,
+    /// The case's version.
+    pub version: i32,
+    /// The day the meeting was held (not in the future, not before the PAD).
+    pub held_on: chrono::NaiveDate,
+    /// The household presented itself without being convened.
+    #[graphql(default)]
+    pub spontaneous: bool,
+    /// Where it was held.
+    pub place: String,
+    /// Who attended.
+    pub attendees: Option<String>,
+}
+
+/// Input of `saveAnalysis`: the draft's texts replace the saved ones.
+#[derive(InputObject)]
+pub struct SaveAnalysisInput {
+    /// The case.
+    pub case_id: ID,
+    /// The analysis's version.
+    pub version: i32,
+    /// Needs of the household and its members.
+    pub needs_notes: Option<String>,
+    /// Resources and capacities.
+    pub resources_notes: Option<String>,
+    /// Health notes (special-category data).
+    pub health_notes: Option<String>,
+}
+
+/// Input of `completeAnalysis`.
+#[derive(InputObject)]
+pub struct CompleteAnalysisInput {
+    /// The case.
+    pub case_id: ID,
+    /// The case's version.
+    pub version: i32,
+    /// Where the analysis routes the case.
+    pub outcome: AnalysisOutcomeView,
+}
+
+/// Input of `reopenAnalysis`.
+#[derive(InputObject)]
+pub struct ReopenAnalysisInput {
+    /// The case.
+    pub case_id: ID,
+    /// The case's version.
+    pub version: i32,
+}
+
+/// Input of `raiseReport`.
+#[derive(InputObject)]
+pub struct RaiseReportInput {
+    /// The case the fact concerns.
+    pub case_id: ID,
+    /// Kind of fact.
+    pub kind: ReportKindView,
+    /// Date of the fact (not in the future, not before the PAD).
+    pub fact_date: chrono::NaiveDate,
+    /// The facts.
+    pub description: String,
+    /// The member concerned, of the household of the case.
+    pub member_id: Option<ID>,
+    /// Keep it as a draft instead of submitting it for approval.
+    #[graphql(default)]
+    pub draft: bool,
+}
+
+/// A segnalazione and the version the client last saw.
+#[derive(InputObject)]
+pub struct SubmitReportInput {
+    /// The segnalazione.
+    pub report_id: ID,
+    /// Its version.
+    pub version: i32,
+}
+
+/// Input of `decideReport`.
+#[derive(InputObject)]
+pub struct DecideReportInput {
+    /// The segnalazione.
+    pub report_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// Approve (it is sent to INPS) or reject.
+    pub approve: bool,
+    /// The coordinator's comment; required to reject.
+    pub comment: Option<String>,
+}
+
+fn acting<'a>(ctx: &'a Context<'_>) -> GqlResult<service::Acting<'a>> {
+    let gw = gateway(ctx)?;
+    Ok(service::Acting { gw, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) })
+}
+
+async fn read_case(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<CaseView> {
+    Ok(CaseView(by_id::<case_file::Entity>(gateway(ctx)?, case_file::Column::Id, id, "Case").await.gql()?))
+}
+
+async fn read_report(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<ReportView> {
+    Ok(ReportView(by_id::<entity::report::Entity>(gateway(ctx)?, entity::report::Column::Id, id, "Report").await.gql()?))
+}
+
+#[derive(Default)]
+pub struct CaseMutation;
+
+#[Object]
+impl CaseMutation {
+    /// Coordinatore per il Patto: assigns or reassigns cases of the Ambito to a case
+    /// manager of the same Ambito. All or nothing.
+    async fn assign_cases(&self, ctx: &Context<'_>, input: AssignCasesInput) -> GqlResult<Vec<CaseView>> {
+        let a = acting(ctx)?;
+        let refs = input
+            .cases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| uuid_arg(&format!("input.cases[{i}].id"), "Case", &c.id).map(|id| (id, c.version)))
+            .collect::<GqlResult<Vec<_>>>()?;
+        let cm = uuid_arg("input.caseManagerId", "Operator", &input.case_manager_id)?;
+        let ids = service::assign_cases(&a, &refs, cm).await.gql()?;
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(read_case(ctx, id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Case manager: records the first meeting or the spontaneous presentation; the
+    /// case moves to the Analisi preliminare.
+    async fn record_first_meeting(&self, ctx: &Context<'_>, input: RecordFirstMeetingInput) -> GqlResult<CaseView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        let m = service::FirstMeeting {
+            held_on: input.held_on,
+            spontaneous: input.spontaneous,
+            place: input.place,
+            attendees: input.attendees,
+        };
+        let id = service::record_first_meeting(&a, id, input.version, m).await.gql()?;
+        read_case(ctx, id).await
+    }
+
+    /// Case manager: saves the draft of the Analisi preliminare.
+    async fn save_analysis(&self, ctx: &Context<'_>, input: SaveAnalysisInput) -> GqlResult<CaseView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        let notes = service::AnalysisNotes {
+            needs_notes: input.needs_notes,
+            resources_notes: input.resources_notes,
+            health_notes: input.health_notes,
+        };
+        service::save_analysis(&a, id, input.version, notes).await.gql()?;
+        read_case(ctx, id).await
+    }
+
+    /// Case manager: completes the Analisi preliminare with its outcome, which routes
+    /// the case (simplified pact, Quadro di analisi, CPI, specialist services).
+    async fn complete_analysis(&self, ctx: &Context<'_>, input: CompleteAnalysisInput) -> GqlResult<CaseView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        service::complete_analysis(&a, id, input.version, input.outcome.into()).await.gql()?;
+        read_case(ctx, id).await
+    }
+
+    /// Case manager: reopens a completed Analisi preliminare.
+    async fn reopen_analysis(&self, ctx: &Context<'_>, input: ReopenAnalysisInput) -> GqlResult<CaseView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        service::reopen_analysis(&a, id, input.version).await.gql()?;
+        read_case(ctx, id).await
+    }
+
+    /// Case manager: raises a segnalazione (non-attendance, refusal to sign or of a
+    /// PUC, other sanctionable facts) for the coordinator's approval.
+    async fn raise_report(&self, ctx: &Context<'_>, input: RaiseReportInput) -> GqlResult<ReportView> {
+        let a = acting(ctx)?;
+        let case_id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        let member_id = input.member_id.as_ref().map(|m| uuid_arg("input.memberId", "Member", m)).transpose()?;
+        let r = service::NewReport {
+            kind: input.kind.into(),
+            fact_date: input.fact_date,
+            description: input.description,
+            member_id,
+            draft: input.draft,
+        };
+        let id = service::raise_report(&a, case_id, r).await.gql()?;
+        read_report(ctx, id).await
+    }
+
+    /// Case manager: submits a draft segnalazione for approval.
+    async fn submit_report(&self, ctx: &Context<'_>, input: SubmitReportInput) -> GqlResult<ReportView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.reportId", "Report", &input.report_id)?;
+        service::submit_report(&a, id, input.version).await.gql()?;
+        read_report(ctx, id).await
+    }
+
+    /// Coordinatore per il Patto: approves (sent to INPS) or rejects a segnalazione.
+    async fn decide_report(&self, ctx: &Context<'_>, input: DecideReportInput) -> GqlResult<ReportView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.reportId", "Report", &input.report_id)?;
+        service::decide_report(&a, id, input.version, input.approve, input.comment).await.gql()?;
+        read_report(ctx, id).await
     }
 }

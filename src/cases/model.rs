@@ -4,7 +4,10 @@
 //! a disadvantage validation request (silence counts as confirmation).
 
 use chrono::{Duration, NaiveDate, Utc};
-use entity::{case_file, disadvantage_check, enums::DisadvantageState};
+use entity::{
+    case_file, disadvantage_check,
+    enums::{AnalysisOutcome, CaseState, DisadvantageState, ReportKind, ReportState},
+};
 
 /// Days from the PAD within which the first meeting must happen (DM 154/2023 art. 9).
 pub const FIRST_MEETING_DAYS: i64 = 120;
@@ -51,6 +54,119 @@ pub fn disadvantage_expired(d: &disadvantage_check::Model, today: NaiveDate) -> 
     matches!(d.state, DisadvantageState::Ricevuta | DisadvantageState::InVerifica) && today > disadvantage_due(d.received_on)
 }
 
+/// What can be done to a case; the state machine of domain spec §2.3 says from
+/// which states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseAction {
+    Assign,
+    RecordFirstMeeting,
+    SaveAnalysis,
+    CompleteAnalysis,
+    ReopenAnalysis,
+    RaiseReport,
+}
+
+impl CaseAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseAction::Assign => "assignCases",
+            CaseAction::RecordFirstMeeting => "recordFirstMeeting",
+            CaseAction::SaveAnalysis => "saveAnalysis",
+            CaseAction::CompleteAnalysis => "completeAnalysis",
+            CaseAction::ReopenAnalysis => "reopenAnalysis",
+            CaseAction::RaiseReport => "raiseReport",
+        }
+    }
+
+    const ALL: [CaseAction; 6] = [
+        CaseAction::Assign,
+        CaseAction::RecordFirstMeeting,
+        CaseAction::SaveAnalysis,
+        CaseAction::CompleteAnalysis,
+        CaseAction::ReopenAnalysis,
+        CaseAction::RaiseReport,
+    ];
+}
+
+/// Whether `action` is allowed on a case in `state`.
+pub fn case_allows(state: CaseState, action: CaseAction) -> bool {
+    use CaseAction::*;
+    use CaseState::*;
+    match action {
+        // Assignment and reassignment, while the case is open.
+        Assign => !matches!(state, Chiuso | Trasferito),
+        RecordFirstMeeting => matches!(state, Assegnato | Convocato),
+        SaveAnalysis | CompleteAnalysis => state == ApInCorso,
+        // Reopening goes back to the analysis from where it routed the case.
+        ReopenAnalysis => matches!(state, QdaInCorso | PattoInDefinizione | InviatoAltroServizio),
+        RaiseReport => !matches!(state, DaAssegnare | Chiuso | Trasferito),
+    }
+}
+
+/// The actions allowed from `state`, for error messages and clients.
+pub fn case_allowed_actions(state: CaseState) -> Vec<&'static str> {
+    CaseAction::ALL.iter().filter(|a| case_allows(state, **a)).map(|a| a.as_str()).collect()
+}
+
+/// The case state an analysis outcome routes to.
+pub fn state_after_analysis(outcome: AnalysisOutcome) -> CaseState {
+    match outcome {
+        AnalysisOutcome::PaisSemplificato => CaseState::PattoInDefinizione,
+        AnalysisOutcome::QuadroAnalisi => CaseState::QdaInCorso,
+        AnalysisOutcome::Cpi | AnalysisOutcome::ServiziSpecialistici | AnalysisOutcome::NessunPercorso => {
+            CaseState::InviatoAltroServizio
+        }
+    }
+}
+
+/// What can be done to a segnalazione (domain spec §2.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportAction {
+    Submit,
+    Decide,
+}
+
+pub fn report_allows(state: ReportState, action: ReportAction) -> bool {
+    match action {
+        ReportAction::Submit => state == ReportState::Bozza,
+        ReportAction::Decide => state == ReportState::DaApprovare,
+    }
+}
+
+pub fn report_allowed_actions(state: ReportState) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if report_allows(state, ReportAction::Submit) {
+        v.push("submitReport");
+    }
+    if report_allows(state, ReportAction::Decide) {
+        v.push("decideReport");
+    }
+    v
+}
+
+/// Working days (Monday to Friday) after `from`.
+pub fn add_working_days(from: NaiveDate, days: u32) -> NaiveDate {
+    use chrono::{Datelike, Weekday};
+    let mut d = from;
+    let mut left = days;
+    while left > 0 {
+        d += Duration::days(1);
+        if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
+            left -= 1;
+        }
+    }
+    d
+}
+
+/// Deadline to send a segnalazione to INPS: 5 days for a refusal to sign the pact,
+/// 10 working days from ascertainment for other sanctionable facts.
+pub fn report_deadline(kind: ReportKind, ascertained_on: NaiveDate) -> NaiveDate {
+    match kind {
+        ReportKind::MancataSottoscrizione => ascertained_on + Duration::days(5),
+        _ => add_working_days(ascertained_on, 10),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +209,26 @@ mod tests {
         assert!(!overdue(&met, day(200)));
         assert_eq!(next_check_due(&met), Some(day(120)));
         assert_eq!(recommended_convocation(pad), day(60));
+    }
+
+    #[test]
+    fn report_deadlines() {
+        // Friday 2 October 2026: ten working days later is Friday 16 October.
+        let fri = NaiveDate::from_ymd_opt(2026, 10, 2).unwrap();
+        assert_eq!(report_deadline(ReportKind::MancataPresentazione, fri), NaiveDate::from_ymd_opt(2026, 10, 16).unwrap());
+        assert_eq!(report_deadline(ReportKind::MancataSottoscrizione, fri), NaiveDate::from_ymd_opt(2026, 10, 7).unwrap());
+    }
+
+    #[test]
+    fn the_case_state_machine() {
+        use CaseAction::*;
+        assert!(case_allows(CaseState::DaAssegnare, Assign));
+        assert!(!case_allows(CaseState::Chiuso, Assign));
+        assert!(!case_allows(CaseState::DaAssegnare, RecordFirstMeeting));
+        assert!(case_allows(CaseState::Convocato, RecordFirstMeeting));
+        assert!(!case_allows(CaseState::ApInCorso, RecordFirstMeeting));
+        assert_eq!(case_allowed_actions(CaseState::ApInCorso), vec!["assignCases", "saveAnalysis", "completeAnalysis", "raiseReport"]);
+        assert_eq!(state_after_analysis(AnalysisOutcome::QuadroAnalisi), CaseState::QdaInCorso);
+        assert_eq!(state_after_analysis(AnalysisOutcome::Cpi), CaseState::InviatoAltroServizio);
     }
 }

@@ -17,7 +17,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     auth::graphql::{AuthMutation, AuthQuery},
     authz::Policy,
-    cases::graphql::CaseQuery,
+    cases::graphql::{CaseMutation, CaseQuery},
     config::Config,
 };
 
@@ -34,7 +34,7 @@ pub struct RequestId(pub String);
 pub struct Query(AuthQuery, roots::ReadQuery, CaseQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation);
+pub struct Mutation(AuthMutation, CaseMutation);
 
 pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;
 

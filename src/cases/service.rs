@@ -1,0 +1,626 @@
+//! Case workflow use cases. Each runs in one transaction: it loads its rows under
+//! the principal's scope for the action (out of scope == not found), checks the
+//! client's version (optimistic concurrency), asks the state machine, writes, and
+//! appends the audit events with the before/after of the changed fields. Bad
+//! input is refused before anything is written.
+
+use chrono::{NaiveDate, Utc};
+use entity::{
+    analysis_framework, case_file,
+    enums::*,
+    meeting, member, operator, preliminary_analysis, profile, report,
+};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
+};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::model::*;
+use crate::{
+    audit::{self, AuditContext, AuditEntry},
+    auth::Actor,
+    authz::{gateway::Gateway, Action, Scoped},
+    error::AppError,
+    operators::service::profile_in_force,
+};
+
+/// Who acts and under which request, for the service calls.
+pub struct Acting<'a> {
+    pub gw: &'a Gateway,
+    pub request_id: Option<String>,
+}
+
+impl Acting<'_> {
+    fn me(&self) -> Result<Uuid, AppError> {
+        match self.gw.authz.principal.actor {
+            Actor::Operator { operator_id, .. } => Ok(operator_id),
+            Actor::ApiClient { .. } => Err(AppError::Forbidden("API clients do not work on cases".into())),
+        }
+    }
+
+    fn audit_ctx(&self) -> AuditContext {
+        AuditContext::of(&self.gw.authz.principal, self.request_id.clone())
+    }
+
+    /// Rows of `E` the principal may act on with `action`.
+    fn scope<E: Scoped>(&self, action: Action) -> Result<Condition, AppError> {
+        let scope = self.gw.authz.scope_for(E::OBJECT, action)?;
+        Ok(E::condition(scope, &self.gw.authz.principal))
+    }
+
+    async fn case(&self, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<case_file::Model, AppError> {
+        case_file::Entity::find()
+            .filter(case_file::Column::Id.eq(id))
+            .filter(self.scope::<case_file::Entity>(action)?)
+            .one(txn)
+            .await?
+            .ok_or_else(|| AppError::NotFound("no case with this id".into()))
+    }
+}
+
+fn stale(what: &str, current: i32, sent: i32) -> AppError {
+    AppError::Conflict(format!(
+        "the {what} was changed by someone else (it is at version {current}, the request was for version {sent}); reload it and retry"
+    ))
+}
+
+fn refuse_case(c: &case_file::Model, action: CaseAction) -> AppError {
+    AppError::Conflict(format!(
+        "{} is not allowed: the case is {}; allowed now: {}",
+        action.as_str(),
+        c.state.to_value_str(),
+        case_allowed_actions(c.state).join(", ")
+    ))
+}
+
+trait ValueStr {
+    fn to_value_str(&self) -> String;
+}
+impl<T: sea_orm::ActiveEnum<Value = String>> ValueStr for T {
+    fn to_value_str(&self) -> String {
+        self.to_value()
+    }
+}
+
+fn check_version(what: &str, current: i32, sent: i32) -> Result<(), AppError> {
+    if current != sent { Err(stale(what, current, sent)) } else { Ok(()) }
+}
+
+fn text(field: &str, v: &str, max: usize) -> Result<String, AppError> {
+    let t = v.trim();
+    if t.is_empty() {
+        return Err(AppError::validation(field, "must not be empty"));
+    }
+    if t.chars().count() > max {
+        return Err(AppError::validation(field, format!("must be at most {max} characters")));
+    }
+    Ok(t.to_string())
+}
+
+fn opt_text(field: &str, v: Option<&str>, max: usize) -> Result<Option<String>, AppError> {
+    match v.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) => text(field, t, max).map(Some),
+    }
+}
+
+fn date_between(field: &str, d: NaiveDate, from: NaiveDate, what_from: &str) -> Result<(), AppError> {
+    if d > today() {
+        return Err(AppError::validation(field, "must not be in the future"));
+    }
+    if d < from {
+        return Err(AppError::validation(field, format!("must not be before {what_from} ({from})")));
+    }
+    Ok(())
+}
+
+/// The changed fields of an update, for the audit trail.
+fn diff(pairs: &[(&str, Value, Value)]) -> Value {
+    let mut m = serde_json::Map::new();
+    for (k, before, after) in pairs {
+        if before != after {
+            m.insert((*k).to_string(), json!({ "before": before, "after": after }));
+        }
+    }
+    Value::Object(m)
+}
+
+/// Compare-and-set of a case: the new state and version, or CONFLICT if someone
+/// else changed it in between.
+async fn update_case(
+    txn: &DatabaseTransaction,
+    c: &case_file::Model,
+    set: impl FnOnce(sea_orm::UpdateMany<case_file::Entity>) -> sea_orm::UpdateMany<case_file::Entity>,
+) -> Result<(), AppError> {
+    let q = case_file::Entity::update_many()
+        .col_expr(case_file::Column::Version, Expr::value(c.version + 1))
+        .col_expr(case_file::Column::UpdatedAt, Expr::value(Utc::now()));
+    let res = set(q)
+        .filter(case_file::Column::Id.eq(c.id))
+        .filter(case_file::Column::Version.eq(c.version))
+        .exec(txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(stale("case", c.version + 1, c.version));
+    }
+    Ok(())
+}
+
+/// Coordinatore per il Patto: assigns (or reassigns) cases of its Ambito to an
+/// accredited case manager of the same Ambito. All or nothing.
+pub async fn assign_cases(a: &Acting<'_>, cases: &[(Uuid, i32)], case_manager: Uuid) -> Result<Vec<Uuid>, AppError> {
+    if cases.is_empty() {
+        return Err(AppError::validation("input.cases", "name at least one case"));
+    }
+    if cases.len() > 500 {
+        return Err(AppError::validation("input.cases", "at most 500 cases at once"));
+    }
+    let me = a.me()?;
+    let txn = a.gw.db.begin().await?;
+    let today = today();
+    let mut entries = Vec::new();
+    for (i, (id, version)) in cases.iter().enumerate() {
+        let c = a.case(&txn, *id, Action::Assign).await.map_err(|e| match e {
+            AppError::NotFound(m) => AppError::NotFound(format!("input.cases[{i}]: {m}")),
+            other => other,
+        })?;
+        check_version("case", c.version, *version)?;
+        if !case_allows(c.state, CaseAction::Assign) {
+            return Err(refuse_case(&c, CaseAction::Assign));
+        }
+        // The target: a case manager in force in the Ambito of the case.
+        let profiles = profile::Entity::find()
+            .filter(profile::Column::OperatorId.eq(case_manager))
+            .filter(profile::Column::Role.eq(Role::CaseManager))
+            .filter(profile::Column::AmbitoId.eq(c.ambito_id))
+            .all(&txn)
+            .await?;
+        let op = operator::Entity::find_by_id(case_manager).one(&txn).await?;
+        if !op.is_some_and(|o| o.status == OperatorStatus::Active) || !profiles.iter().any(|p| profile_in_force(p, today)) {
+            return Err(AppError::validation(
+                "input.caseManagerId",
+                "not an accredited case manager with a profile in force in the Ambito of the case",
+            ));
+        }
+        if c.case_manager_id == Some(case_manager) {
+            continue;
+        }
+        let new_state = if c.state == CaseState::DaAssegnare { CaseState::Assegnato } else { c.state };
+        let now = Utc::now();
+        update_case(&txn, &c, |q| {
+            q.col_expr(case_file::Column::CaseManagerId, Expr::value(case_manager))
+                .col_expr(case_file::Column::AssignedAt, Expr::value(now))
+                .col_expr(case_file::Column::AssignedBy, Expr::value(me))
+                .col_expr(case_file::Column::State, Expr::value(new_state))
+        })
+        .await?;
+        let mut e = AuditEntry::new("case_file", c.id, AuditAction::Assign);
+        e.ambito_id = Some(c.ambito_id);
+        e.changes = Some(diff(&[
+            ("case_manager_id", json!(c.case_manager_id), json!(case_manager)),
+            ("state", json!(c.state), json!(new_state)),
+            ("version", json!(c.version), json!(c.version + 1)),
+        ]));
+        entries.push(e);
+    }
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(cases.iter().map(|(id, _)| *id).collect())
+}
+
+pub struct FirstMeeting {
+    pub held_on: NaiveDate,
+    pub spontaneous: bool,
+    pub place: String,
+    pub attendees: Option<String>,
+}
+
+/// Case manager: records the first meeting (or the household's spontaneous
+/// presentation); the case moves to the Analisi preliminare, opened as a draft.
+pub async fn record_first_meeting(a: &Acting<'_>, case_id: Uuid, version: i32, m: FirstMeeting) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let place = text("input.place", &m.place, 200)?;
+    let attendees = opt_text("input.attendees", m.attendees.as_deref(), 1000)?;
+    let txn = a.gw.db.begin().await?;
+    let c = a.case(&txn, case_id, Action::Update).await?;
+    check_version("case", c.version, version)?;
+    if !case_allows(c.state, CaseAction::RecordFirstMeeting) {
+        return Err(refuse_case(&c, CaseAction::RecordFirstMeeting));
+    }
+    date_between("input.heldOn", m.held_on, c.pad_date, "the PAD")?;
+    let now = Utc::now();
+    let at = m.held_on.and_hms_opt(9, 0, 0).expect("valid time").and_utc();
+    let meeting_id = Uuid::now_v7();
+    meeting::ActiveModel {
+        id: Set(meeting_id),
+        ambito_id: Set(c.ambito_id),
+        comune_istat: Set(c.comune_istat.clone()),
+        case_id: Set(Some(c.id)),
+        household_id: Set(Some(c.household_id)),
+        operator_id: Set(Some(me)),
+        kind: Set(if m.spontaneous { MeetingKind::PresentazioneSpontanea } else { MeetingKind::Convocazione }),
+        state: Set(MeetingState::Svolto),
+        scheduled_at: Set(at),
+        duration_minutes: Set(60),
+        place: Set(place),
+        convocation_channel: Set(None),
+        convocation_ref: Set(None),
+        attendees: Set(attendees),
+        justification: Set(None),
+        recorded_by: Set(Some(me)),
+        recorded_at: Set(Some(now)),
+        version: Set(1),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    update_case(&txn, &c, |q| {
+        q.col_expr(case_file::Column::State, Expr::value(CaseState::ApInCorso))
+            .col_expr(case_file::Column::FirstMeetingOn, Expr::value(m.held_on))
+            .col_expr(case_file::Column::LastMeetingOn, Expr::value(m.held_on))
+    })
+    .await?;
+    let existing = preliminary_analysis::Entity::find()
+        .filter(preliminary_analysis::Column::CaseId.eq(c.id))
+        .one(&txn)
+        .await?;
+    let mut entries = vec![
+        {
+            let mut e = AuditEntry::new("meeting", meeting_id, AuditAction::Create);
+            e.ambito_id = Some(c.ambito_id);
+            e.changes = Some(json!({ "case_id": c.id, "held_on": m.held_on, "spontaneous": m.spontaneous }));
+            e
+        },
+        {
+            let mut e = AuditEntry::new("case_file", c.id, AuditAction::Transition);
+            e.ambito_id = Some(c.ambito_id);
+            e.changes = Some(diff(&[
+                ("state", json!(c.state), json!(CaseState::ApInCorso)),
+                ("first_meeting_on", json!(c.first_meeting_on), json!(m.held_on)),
+                ("last_meeting_on", json!(c.last_meeting_on), json!(m.held_on)),
+                ("version", json!(c.version), json!(c.version + 1)),
+            ]));
+            e
+        },
+    ];
+    if existing.is_none() {
+        let aid = Uuid::now_v7();
+        preliminary_analysis::ActiveModel {
+            id: Set(aid),
+            case_id: Set(c.id),
+            meeting_id: Set(Some(meeting_id)),
+            state: Set(AnalysisState::Bozza),
+            outcome: Set(None),
+            needs_notes: Set(None),
+            resources_notes: Set(None),
+            health_notes: Set(None),
+            completed_at: Set(None),
+            completed_by: Set(None),
+            version: Set(1),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        let mut e = AuditEntry::new("preliminary_analysis", aid, AuditAction::Create);
+        e.ambito_id = Some(c.ambito_id);
+        entries.push(e);
+    }
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+async fn analysis_of(txn: &DatabaseTransaction, c: &case_file::Model) -> Result<preliminary_analysis::Model, AppError> {
+    preliminary_analysis::Entity::find()
+        .filter(preliminary_analysis::Column::CaseId.eq(c.id))
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::Conflict("the case has no Analisi preliminare yet: record the first meeting".into()))
+}
+
+pub struct AnalysisNotes {
+    pub needs_notes: Option<String>,
+    pub resources_notes: Option<String>,
+    pub health_notes: Option<String>,
+}
+
+/// Case manager: saves the draft of the Analisi preliminare.
+pub async fn save_analysis(a: &Acting<'_>, case_id: Uuid, version: i32, n: AnalysisNotes) -> Result<Uuid, AppError> {
+    let needs = opt_text("input.needsNotes", n.needs_notes.as_deref(), 20_000)?;
+    let resources = opt_text("input.resourcesNotes", n.resources_notes.as_deref(), 20_000)?;
+    let health = opt_text("input.healthNotes", n.health_notes.as_deref(), 20_000)?;
+    let txn = a.gw.db.begin().await?;
+    let c = a.case(&txn, case_id, Action::Update).await?;
+    a.scope::<preliminary_analysis::Entity>(Action::Update)?;
+    if !case_allows(c.state, CaseAction::SaveAnalysis) {
+        return Err(refuse_case(&c, CaseAction::SaveAnalysis));
+    }
+    let pa = analysis_of(&txn, &c).await?;
+    check_version("analysis", pa.version, version)?;
+    if pa.state != AnalysisState::Bozza {
+        return Err(AppError::Conflict("the analysis is COMPLETATA; allowed now: reopenAnalysis".into()));
+    }
+    // Changed texts are audited as changed, never copied into the trail.
+    let changed = |b: &Option<String>, n: &Option<String>| if b != n { json!("changed") } else { json!("unchanged") };
+    let changes = json!({
+        "needs_notes": changed(&pa.needs_notes, &needs),
+        "resources_notes": changed(&pa.resources_notes, &resources),
+        "health_notes": changed(&pa.health_notes, &health),
+        "version": { "before": pa.version, "after": pa.version + 1 },
+    });
+    let res = preliminary_analysis::Entity::update_many()
+        .col_expr(preliminary_analysis::Column::NeedsNotes, Expr::value(needs))
+        .col_expr(preliminary_analysis::Column::ResourcesNotes, Expr::value(resources))
+        .col_expr(preliminary_analysis::Column::HealthNotes, Expr::value(health))
+        .col_expr(preliminary_analysis::Column::Version, Expr::value(pa.version + 1))
+        .col_expr(preliminary_analysis::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(preliminary_analysis::Column::Id.eq(pa.id))
+        .filter(preliminary_analysis::Column::Version.eq(pa.version))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(stale("analysis", pa.version + 1, pa.version));
+    }
+    let mut e = AuditEntry::new("preliminary_analysis", pa.id, AuditAction::Update);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(changes);
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(pa.id)
+}
+
+/// Case manager: completes the analysis with its outcome; the case is routed.
+pub async fn complete_analysis(a: &Acting<'_>, case_id: Uuid, version: i32, outcome: AnalysisOutcome) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let txn = a.gw.db.begin().await?;
+    let c = a.case(&txn, case_id, Action::Update).await?;
+    a.scope::<preliminary_analysis::Entity>(Action::Update)?;
+    check_version("case", c.version, version)?;
+    if !case_allows(c.state, CaseAction::CompleteAnalysis) {
+        return Err(refuse_case(&c, CaseAction::CompleteAnalysis));
+    }
+    let pa = analysis_of(&txn, &c).await?;
+    if pa.needs_notes.is_none() {
+        return Err(AppError::validation("input.outcome", "describe the needs (saveAnalysis) before completing the analysis"));
+    }
+    let now = Utc::now();
+    let mut am = pa.clone().into_active_model();
+    am.state = Set(AnalysisState::Completata);
+    am.outcome = Set(Some(outcome));
+    am.completed_at = Set(Some(now));
+    am.completed_by = Set(Some(me));
+    am.version = Set(pa.version + 1);
+    am.updated_at = Set(now);
+    am.update(&txn).await?;
+    let new_state = state_after_analysis(outcome);
+    update_case(&txn, &c, |q| q.col_expr(case_file::Column::State, Expr::value(new_state))).await?;
+    let mut entries = Vec::new();
+    if new_state == CaseState::QdaInCorso {
+        let exists = analysis_framework::Entity::find()
+            .filter(analysis_framework::Column::CaseId.eq(c.id))
+            .one(&txn)
+            .await?
+            .is_some();
+        if !exists {
+            let fid = Uuid::now_v7();
+            analysis_framework::ActiveModel {
+                id: Set(fid),
+                case_id: Set(c.id),
+                state: Set(FrameworkState::DaAvviare),
+                assessment_notes: Set(None),
+                priorities: Set(None),
+                completed_at: Set(None),
+                version: Set(1),
+                updated_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+            let mut e = AuditEntry::new("analysis_framework", fid, AuditAction::Create);
+            e.ambito_id = Some(c.ambito_id);
+            entries.push(e);
+        }
+    }
+    let mut e = AuditEntry::new("preliminary_analysis", pa.id, AuditAction::Transition);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(diff(&[
+        ("state", json!(pa.state), json!(AnalysisState::Completata)),
+        ("outcome", json!(pa.outcome), json!(outcome)),
+    ]));
+    entries.push(e);
+    let mut e = AuditEntry::new("case_file", c.id, AuditAction::Transition);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(diff(&[("state", json!(c.state), json!(new_state)), ("version", json!(c.version), json!(c.version + 1))]));
+    entries.push(e);
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+/// Case manager: reopens a completed analysis (the case goes back to it).
+pub async fn reopen_analysis(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<Uuid, AppError> {
+    let txn = a.gw.db.begin().await?;
+    let c = a.case(&txn, case_id, Action::Update).await?;
+    a.scope::<preliminary_analysis::Entity>(Action::Update)?;
+    check_version("case", c.version, version)?;
+    if !case_allows(c.state, CaseAction::ReopenAnalysis) {
+        return Err(refuse_case(&c, CaseAction::ReopenAnalysis));
+    }
+    let pa = analysis_of(&txn, &c).await?;
+    let mut am = pa.clone().into_active_model();
+    am.state = Set(AnalysisState::Bozza);
+    am.completed_at = Set(None);
+    am.completed_by = Set(None);
+    am.version = Set(pa.version + 1);
+    am.updated_at = Set(Utc::now());
+    am.update(&txn).await?;
+    update_case(&txn, &c, |q| q.col_expr(case_file::Column::State, Expr::value(CaseState::ApInCorso))).await?;
+    let mut e1 = AuditEntry::new("preliminary_analysis", pa.id, AuditAction::Transition);
+    e1.ambito_id = Some(c.ambito_id);
+    e1.changes = Some(diff(&[("state", json!(pa.state), json!(AnalysisState::Bozza))]));
+    let mut e2 = AuditEntry::new("case_file", c.id, AuditAction::Transition);
+    e2.ambito_id = Some(c.ambito_id);
+    e2.changes = Some(diff(&[("state", json!(c.state), json!(CaseState::ApInCorso)), ("version", json!(c.version), json!(c.version + 1))]));
+    audit::record(&txn, &a.audit_ctx(), vec![e1, e2]).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+pub struct NewReport {
+    pub kind: ReportKind,
+    pub fact_date: NaiveDate,
+    pub description: String,
+    pub member_id: Option<Uuid>,
+    /// Keep as a draft instead of submitting it for approval.
+    pub draft: bool,
+}
+
+/// Case manager: raises a segnalazione about one of its cases, for the
+/// coordinator's approval.
+pub async fn raise_report(a: &Acting<'_>, case_id: Uuid, r: NewReport) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    if !matches!(
+        r.kind,
+        ReportKind::MancataPresentazione
+            | ReportKind::MancataSottoscrizione
+            | ReportKind::RifiutoPuc
+            | ReportKind::AbbandonoPuc
+            | ReportKind::AltroFattoSanzionabile
+    ) {
+        return Err(AppError::validation("input.kind", "this kind of segnalazione comes from residency checks, not from a case"));
+    }
+    let description = text("input.description", &r.description, 4000)?;
+    let txn = a.gw.db.begin().await?;
+    a.scope::<report::Entity>(Action::Create)?;
+    let c = a.case(&txn, case_id, Action::Update).await?;
+    if !case_allows(c.state, CaseAction::RaiseReport) {
+        return Err(refuse_case(&c, CaseAction::RaiseReport));
+    }
+    date_between("input.factDate", r.fact_date, c.pad_date, "the PAD")?;
+    if let Some(m) = r.member_id {
+        let belongs = member::Entity::find_by_id(m).one(&txn).await?.is_some_and(|x| x.household_id == c.household_id);
+        if !belongs {
+            return Err(AppError::validation("input.memberId", "not a member of the household of the case"));
+        }
+    }
+    let id = Uuid::now_v7();
+    let state = if r.draft { ReportState::Bozza } else { ReportState::DaApprovare };
+    report::ActiveModel {
+        id: Set(id),
+        ambito_id: Set(c.ambito_id),
+        comune_istat: Set(c.comune_istat.clone()),
+        case_id: Set(Some(c.id)),
+        residency_check_id: Set(None),
+        puc_assignment_id: Set(None),
+        member_id: Set(r.member_id),
+        kind: Set(r.kind),
+        state: Set(state),
+        fact_date: Set(r.fact_date),
+        ascertained_on: Set(today()),
+        description: Set(description),
+        created_by: Set(Some(me)),
+        decided_by: Set(None),
+        decided_at: Set(None),
+        decision_comment: Set(None),
+        sent_at: Set(None),
+        inps_ack: Set(None),
+        rectification_of: Set(None),
+        version: Set(1),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&txn)
+    .await?;
+    let mut e = AuditEntry::new("report", id, AuditAction::Create);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(json!({ "case_id": c.id, "kind": r.kind, "state": state, "fact_date": r.fact_date }));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+async fn load_report(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<report::Model, AppError> {
+    report::Entity::find()
+        .filter(report::Column::Id.eq(id))
+        .filter(a.scope::<report::Entity>(action)?)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no segnalazione with this id".into()))
+}
+
+fn refuse_report(r: &report::Model, what: &str) -> AppError {
+    let allowed = report_allowed_actions(r.state);
+    AppError::Conflict(format!(
+        "{what} is not allowed: the segnalazione is {}; allowed now: {}",
+        r.state.to_value_str(),
+        if allowed.is_empty() { "nothing".to_string() } else { allowed.join(", ") }
+    ))
+}
+
+async fn update_report<C: ConnectionTrait>(
+    txn: &C,
+    r: &report::Model,
+    set: impl FnOnce(sea_orm::UpdateMany<report::Entity>) -> sea_orm::UpdateMany<report::Entity>,
+) -> Result<(), AppError> {
+    let q = report::Entity::update_many().col_expr(report::Column::Version, Expr::value(r.version + 1));
+    let res = set(q).filter(report::Column::Id.eq(r.id)).filter(report::Column::Version.eq(r.version)).exec(txn).await?;
+    if res.rows_affected != 1 {
+        return Err(stale("segnalazione", r.version + 1, r.version));
+    }
+    Ok(())
+}
+
+/// Case manager: submits a draft segnalazione for approval.
+pub async fn submit_report(a: &Acting<'_>, id: Uuid, version: i32) -> Result<Uuid, AppError> {
+    let txn = a.gw.db.begin().await?;
+    let r = load_report(a, &txn, id, Action::Create).await?;
+    check_version("segnalazione", r.version, version)?;
+    if !report_allows(r.state, ReportAction::Submit) {
+        return Err(refuse_report(&r, "submitReport"));
+    }
+    update_report(&txn, &r, |q| q.col_expr(report::Column::State, Expr::value(ReportState::DaApprovare))).await?;
+    let mut e = AuditEntry::new("report", id, AuditAction::Transition);
+    e.ambito_id = Some(r.ambito_id);
+    e.changes = Some(diff(&[("state", json!(r.state), json!(ReportState::DaApprovare))]));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// Coordinatore per il Patto: approves (the segnalazione is sent to INPS) or
+/// rejects it, with a comment (required to reject).
+pub async fn decide_report(a: &Acting<'_>, id: Uuid, version: i32, approve: bool, comment: Option<String>) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let comment = opt_text("input.comment", comment.as_deref(), 2000)?;
+    if !approve && comment.is_none() {
+        return Err(AppError::validation("input.comment", "say why the segnalazione is rejected"));
+    }
+    let txn = a.gw.db.begin().await?;
+    let r = load_report(a, &txn, id, Action::Approve).await?;
+    check_version("segnalazione", r.version, version)?;
+    if !report_allows(r.state, ReportAction::Decide) {
+        return Err(refuse_report(&r, "decideReport"));
+    }
+    let now = Utc::now();
+    let new_state = if approve { ReportState::Inviata } else { ReportState::Rifiutata };
+    let c2 = comment.clone();
+    update_report(&txn, &r, |q| {
+        let q = q
+            .col_expr(report::Column::State, Expr::value(new_state))
+            .col_expr(report::Column::DecidedBy, Expr::value(me))
+            .col_expr(report::Column::DecidedAt, Expr::value(now))
+            .col_expr(report::Column::DecisionComment, Expr::value(c2));
+        if approve { q.col_expr(report::Column::SentAt, Expr::value(now)) } else { q }
+    })
+    .await?;
+    let mut e = AuditEntry::new("report", id, if approve { AuditAction::Transition } else { AuditAction::Transition });
+    e.ambito_id = Some(r.ambito_id);
+    e.changes = Some(diff(&[
+        ("state", json!(r.state), json!(new_state)),
+        ("decided_by", json!(r.decided_by), json!(me)),
+        ("decision_comment", json!(r.decision_comment.is_some()), json!(comment.is_some())),
+    ]));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(id)
+}
