@@ -12,3 +12,4 @@ mod property;
 mod migrations;
 mod schema;
 mod seed;
+mod workflow;

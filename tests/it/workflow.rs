@@ -1,0 +1,333 @@
+//! The case workflow: a case walked from unassigned to the pact's definition and
+//! through each branch; forbidden transitions refused with CONFLICT; every mutation
+//! refused to every other role; stale versions refused; one audit event per change.
+
+use entity::{audit_event, case_file, enums::*, profile, report};
+use gepi::ids;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{error_code, TestApp};
+
+struct Scene {
+    app: TestApp,
+    coordinator: String,
+    cm: String,
+    cm_operator: Uuid,
+    case: case_file::Model,
+}
+
+/// The demo data, a coordinator, an unassigned case of its Ambito and a case
+/// manager of the same Ambito covering the case's Comune.
+async fn scene() -> Scene {
+    let app = TestApp::seeded().await;
+    let (coordinator, cp, _) = app.login_role(Role::PaisCoordinator, 0).await;
+    let ambito = cp.ambito_id.unwrap();
+    let case = case_file::Entity::find()
+        .filter(case_file::Column::AmbitoId.eq(ambito))
+        .filter(case_file::Column::State.eq(CaseState::DaAssegnare))
+        .order_by_asc(case_file::Column::Id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("an unassigned case");
+    let cm_profile = profile::Entity::find()
+        .filter(profile::Column::Role.eq(Role::CaseManager))
+        .filter(profile::Column::AmbitoId.eq(ambito))
+        .order_by_asc(profile::Column::Id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let op = entity::operator::Entity::find_by_id(cm_profile.operator_id).one(&app.db).await.unwrap().unwrap();
+    let cm = app.login(&op.fiscal_code, &ids::encode("Profile", cm_profile.id)).await;
+    Scene { coordinator, cm, cm_operator: op.id, case, app }
+}
+
+async fn case_row(app: &TestApp, id: Uuid) -> case_file::Model {
+    case_file::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap()
+}
+
+const ASSIGN: &str = "mutation($i: AssignCasesInput!) { assignCases(input: $i) { id state version caseManager { id } } }";
+const FIRST: &str = "mutation($i: RecordFirstMeetingInput!) { recordFirstMeeting(input: $i) { id state version firstMeetingOn daysToDeadline preliminaryAnalysis { id state version } meetings { kind state } } }";
+const SAVE: &str = "mutation($i: SaveAnalysisInput!) { saveAnalysis(input: $i) { id version preliminaryAnalysis { state version needsNotes healthNotes } } }";
+const COMPLETE: &str = "mutation($i: CompleteAnalysisInput!) { completeAnalysis(input: $i) { id state version preliminaryAnalysis { state outcome } analysisFramework { state } } }";
+const REOPEN: &str = "mutation($i: ReopenAnalysisInput!) { reopenAnalysis(input: $i) { id state version preliminaryAnalysis { state } } }";
+const RAISE: &str = "mutation($i: RaiseReportInput!) { raiseReport(input: $i) { id state version kind } }";
+const SUBMIT: &str = "mutation($i: SubmitReportInput!) { submitReport(input: $i) { id state version } }";
+const DECIDE: &str = "mutation($i: DecideReportInput!) { decideReport(input: $i) { id state version decidedAt sentAt decisionComment } }";
+
+fn ok(r: &Value) -> &Value {
+    assert!(r["errors"].is_null(), "{r}");
+    &r["data"]
+}
+
+fn gid(kind: &str, id: Uuid) -> String {
+    ids::encode(kind, id)
+}
+
+async fn assign(s: &Scene) -> i64 {
+    let r = s.app.gql(Some(&s.coordinator), ASSIGN, json!({ "i": { "cases": [{ "id": gid("Case", s.case.id), "version": s.case.version }], "caseManagerId": gid("Operator", s.cm_operator) } })).await;
+    let d = ok(&r);
+    assert_eq!(d["assignCases"][0]["state"], "ASSEGNATO");
+    assert_eq!(d["assignCases"][0]["caseManager"]["id"], gid("Operator", s.cm_operator));
+    d["assignCases"][0]["version"].as_i64().unwrap()
+}
+
+async fn first_meeting(s: &Scene, version: i64) -> Value {
+    let held = s.case.pad_date.max(chrono::Utc::now().date_naive() - chrono::Duration::days(1));
+    let r = s.app.gql(Some(&s.cm), FIRST, json!({ "i": { "caseId": gid("Case", s.case.id), "version": version, "heldOn": held, "place": "Servizi sociali", "spontaneous": true } })).await;
+    ok(&r)["recordFirstMeeting"].clone()
+}
+
+async fn to_analysis(s: &Scene) -> (i64, i64) {
+    let v = assign(s).await;
+    let c = first_meeting(s, v).await;
+    assert_eq!(c["state"], "AP_IN_CORSO");
+    assert_eq!(c["preliminaryAnalysis"]["state"], "BOZZA");
+    assert_eq!(c["meetings"][0]["kind"], "PRESENTAZIONE_SPONTANEA");
+    assert!(c["daysToDeadline"].is_null(), "met: no deadline left");
+    let r = s.app.gql(Some(&s.cm), SAVE, json!({ "i": { "caseId": gid("Case", s.case.id), "version": c["preliminaryAnalysis"]["version"], "needsNotes": "Affitto arretrato", "healthNotes": "Nota sanitaria" } })).await;
+    let d = ok(&r);
+    assert_eq!(d["saveAnalysis"]["preliminaryAnalysis"]["needsNotes"], "Affitto arretrato");
+    (d["saveAnalysis"]["version"].as_i64().unwrap(), d["saveAnalysis"]["preliminaryAnalysis"]["version"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn a_case_walks_from_unassigned_to_the_pact_and_back() {
+    let s = scene().await;
+    let (case_version, _) = to_analysis(&s).await;
+    let r = s.app.gql(Some(&s.cm), COMPLETE, json!({ "i": { "caseId": gid("Case", s.case.id), "version": case_version, "outcome": "PAIS_SEMPLIFICATO" } })).await;
+    let d = ok(&r);
+    assert_eq!(d["completeAnalysis"]["state"], "PATTO_IN_DEFINIZIONE");
+    assert_eq!(d["completeAnalysis"]["preliminaryAnalysis"]["state"], "COMPLETATA");
+    assert!(d["completeAnalysis"]["analysisFramework"].is_null());
+    let v = d["completeAnalysis"]["version"].clone();
+    // Reopen: back to the analysis.
+    let r = s.app.gql(Some(&s.cm), REOPEN, json!({ "i": { "caseId": gid("Case", s.case.id), "version": v } })).await;
+    assert_eq!(ok(&r)["reopenAnalysis"]["state"], "AP_IN_CORSO");
+    assert_eq!(ok(&r)["reopenAnalysis"]["preliminaryAnalysis"]["state"], "BOZZA");
+
+    // The audit trail holds one event per change, with the diff.
+    let events = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.ne(AuditAction::Login))
+        .filter(audit_event::Column::Action.ne(AuditAction::Read))
+        .order_by_asc(audit_event::Column::Id)
+        .all(&s.app.db)
+        .await
+        .unwrap();
+    let summary: Vec<String> = events.iter().map(|e| format!("{} {}", e.entity, serde_json::to_value(e.action).unwrap().as_str().unwrap())).collect();
+    assert_eq!(
+        summary,
+        vec![
+            "case_file assign",
+            "meeting create",
+            "case_file transition",
+            "preliminary_analysis create",
+            "preliminary_analysis update",
+            "preliminary_analysis transition",
+            "case_file transition",
+            "preliminary_analysis transition",
+            "case_file transition",
+        ]
+    );
+    let assign: Value = serde_json::from_str(events[0].changes.as_deref().unwrap()).unwrap();
+    assert_eq!(assign["state"], json!({ "before": "DA_ASSEGNARE", "after": "ASSEGNATO" }));
+    assert_eq!(assign["case_manager_id"]["after"], json!(s.cm_operator));
+    // Texts are never copied into the trail.
+    let save = events[4].changes.as_deref().unwrap();
+    assert!(!save.contains("Nota sanitaria") && save.contains("changed"), "{save}");
+}
+
+#[tokio::test]
+async fn the_analysis_routes_complex_needs_and_referrals() {
+    for (outcome, state) in [("QUADRO_ANALISI", "QDA_IN_CORSO"), ("CPI", "INVIATO_ALTRO_SERVIZIO"), ("SERVIZI_SPECIALISTICI", "INVIATO_ALTRO_SERVIZIO")] {
+        let s = scene().await;
+        let (v, _) = to_analysis(&s).await;
+        let r = s.app.gql(Some(&s.cm), COMPLETE, json!({ "i": { "caseId": gid("Case", s.case.id), "version": v, "outcome": outcome } })).await;
+        let d = &ok(&r)["completeAnalysis"];
+        assert_eq!(d["state"], state);
+        assert_eq!(d["preliminaryAnalysis"]["outcome"], outcome);
+        if outcome == "QUADRO_ANALISI" {
+            assert_eq!(d["analysisFramework"]["state"], "DA_AVVIARE");
+        }
+    }
+}
+
+#[tokio::test]
+async fn forbidden_transitions_are_conflicts_that_change_nothing() {
+    let s = scene().await;
+    let id = gid("Case", s.case.id);
+    // The case is not assigned yet: no first meeting.
+    let before = case_row(&s.app, s.case.id).await;
+    let r = s.app.gql(Some(&s.coordinator), FIRST, json!({ "i": { "caseId": id, "version": 1, "heldOn": "2026-01-01", "place": "x" } })).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "the coordinator does not record meetings: {r}");
+    let v = assign(&s).await;
+    // Completing an analysis that does not exist yet.
+    let r = s.app.gql(Some(&s.cm), COMPLETE, json!({ "i": { "caseId": id, "version": v, "outcome": "CPI" } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let msg = r["errors"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("ASSEGNATO") && msg.contains("recordFirstMeeting"), "names the state and the allowed actions: {msg}");
+    let c = first_meeting(&s, v).await;
+    // A second first meeting.
+    let r = s.app.gql(Some(&s.cm), FIRST, json!({ "i": { "caseId": id, "version": c["version"], "heldOn": s.case.pad_date, "place": "x" } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    // Reopening an analysis that is not complete.
+    let r = s.app.gql(Some(&s.cm), REOPEN, json!({ "i": { "caseId": id, "version": c["version"] } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    // Completing without describing the needs is bad input.
+    let r = s.app.gql(Some(&s.cm), COMPLETE, json!({ "i": { "caseId": id, "version": c["version"], "outcome": "CPI" } })).await;
+    assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
+    let after = case_row(&s.app, s.case.id).await;
+    assert_eq!(after.state, CaseState::ApInCorso);
+    assert_eq!(after.version, before.version + 2, "only the assignment and the first meeting changed it");
+}
+
+#[tokio::test]
+async fn stale_versions_are_refused() {
+    let s = scene().await;
+    let id = gid("Case", s.case.id);
+    let v = assign(&s).await;
+    // Someone still holding version 1 reassigns: refused.
+    let r = s.app.gql(Some(&s.coordinator), ASSIGN, json!({ "i": { "cases": [{ "id": id, "version": 1 }], "caseManagerId": gid("Operator", s.cm_operator) } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("version"));
+    let c = first_meeting(&s, v).await;
+    let pa_version = c["preliminaryAnalysis"]["version"].clone();
+    let save = |text: &str| json!({ "i": { "caseId": id, "version": pa_version, "needsNotes": text } });
+    assert!(s.app.gql(Some(&s.cm), SAVE, save("first")).await["errors"].is_null());
+    // The same version again: someone else's edit would be lost.
+    let r = s.app.gql(Some(&s.cm), SAVE, save("second")).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let pa = entity::preliminary_analysis::Entity::find().filter(entity::preliminary_analysis::Column::CaseId.eq(s.case.id)).one(&s.app.db).await.unwrap().unwrap();
+    assert_eq!(pa.needs_notes.as_deref(), Some("first"));
+}
+
+#[tokio::test]
+async fn segnalazioni_are_approved_or_rejected_by_the_coordinator() {
+    let s = scene().await;
+    let (v, _) = to_analysis(&s).await;
+    let _ = v;
+    let member = entity::member::Entity::find().filter(entity::member::Column::HouseholdId.eq(s.case.household_id)).one(&s.app.db).await.unwrap().unwrap();
+    let raise = |draft: bool| json!({ "i": { "caseId": gid("Case", s.case.id), "kind": "MANCATA_PRESENTAZIONE", "factDate": s.case.pad_date, "description": "Assente senza giustificato motivo", "memberId": gid("Member", member.id), "draft": draft } });
+    let r = s.app.gql(Some(&s.cm), RAISE, raise(true)).await;
+    let draft = ok(&r)["raiseReport"].clone();
+    assert_eq!(draft["state"], "BOZZA");
+    // A draft cannot be decided.
+    let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": draft["id"], "version": draft["version"], "approve": true } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let r = s.app.gql(Some(&s.cm), SUBMIT, json!({ "i": { "reportId": draft["id"], "version": draft["version"] } })).await;
+    let submitted = ok(&r)["submitReport"].clone();
+    assert_eq!(submitted["state"], "DA_APPROVARE");
+    // The case manager cannot approve its own segnalazione.
+    let r = s.app.gql(Some(&s.cm), DECIDE, json!({ "i": { "reportId": submitted["id"], "version": submitted["version"], "approve": true } })).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+    let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": submitted["id"], "version": submitted["version"], "approve": true, "comment": "Confermato" } })).await;
+    let approved = &ok(&r)["decideReport"];
+    assert_eq!(approved["state"], "INVIATA");
+    assert!(approved["sentAt"].is_string());
+    // Deciding twice.
+    let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": submitted["id"], "version": approved["version"], "approve": false, "comment": "no" } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+
+    // Rejection needs a comment.
+    let r = s.app.gql(Some(&s.cm), RAISE, raise(false)).await;
+    let second = ok(&r)["raiseReport"].clone();
+    assert_eq!(second["state"], "DA_APPROVARE");
+    let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": second["id"], "version": second["version"], "approve": false } })).await;
+    assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.comment");
+    let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": second["id"], "version": second["version"], "approve": false, "comment": "Assenza giustificata dal certificato" } })).await;
+    assert_eq!(ok(&r)["decideReport"]["state"], "RIFIUTATA");
+
+    // A member of another household is bad input.
+    let other = entity::member::Entity::find().filter(entity::member::Column::HouseholdId.ne(s.case.household_id)).one(&s.app.db).await.unwrap().unwrap();
+    let mut bad = raise(false);
+    bad["i"]["memberId"] = json!(gid("Member", other.id));
+    let r = s.app.gql(Some(&s.cm), RAISE, bad).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.memberId", "{r}");
+    let mut future = raise(false);
+    future["i"]["factDate"] = json!(chrono::Utc::now().date_naive() + chrono::Duration::days(3));
+    let r = s.app.gql(Some(&s.cm), RAISE, future).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.factDate", "{r}");
+    let n = report::Entity::find().filter(report::Column::CaseId.eq(s.case.id)).all(&s.app.db).await.unwrap().len();
+    assert_eq!(n, 2);
+}
+
+#[tokio::test]
+async fn invalid_assignment_targets_change_nothing() {
+    let s = scene().await;
+    let id = gid("Case", s.case.id);
+    // A case manager of another Ambito, an operator without a case-manager profile.
+    let other_cm = profile::Entity::find()
+        .filter(profile::Column::Role.eq(Role::CaseManager))
+        .filter(profile::Column::AmbitoId.ne(s.case.ambito_id))
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let registrar = profile::Entity::find().filter(profile::Column::Role.eq(Role::MeetingRegistrar)).one(&s.app.db).await.unwrap().unwrap();
+    for target in [other_cm.operator_id, registrar.operator_id, Uuid::new_v4()] {
+        let r = s.app.gql(Some(&s.coordinator), ASSIGN, json!({ "i": { "cases": [{ "id": id, "version": 1 }], "caseManagerId": gid("Operator", target) } })).await;
+        assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], "input.caseManagerId");
+    }
+    // One case of another Ambito in the batch: nothing is assigned.
+    let foreign = case_file::Entity::find().filter(case_file::Column::AmbitoId.ne(s.case.ambito_id)).one(&s.app.db).await.unwrap().unwrap();
+    let r = s.app.gql(Some(&s.coordinator), ASSIGN, json!({ "i": { "cases": [{ "id": id, "version": 1 }, { "id": gid("Case", foreign.id), "version": foreign.version }], "caseManagerId": gid("Operator", s.cm_operator) } })).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    assert_eq!(case_row(&s.app, s.case.id).await.state, CaseState::DaAssegnare);
+    assert_eq!(s.app.count("audit_event WHERE action = 'assign'").await, 0);
+}
+
+#[tokio::test]
+async fn every_mutation_is_refused_to_every_other_role() {
+    let s = scene().await;
+    let (v, pav) = to_analysis(&s).await;
+    let id = gid("Case", s.case.id);
+    let r = s.app.gql(Some(&s.cm), RAISE, json!({ "i": { "caseId": id, "kind": "ALTRO_FATTO_SANZIONABILE", "factDate": s.case.pad_date, "description": "x" } })).await;
+    let rep = ok(&r)["raiseReport"].clone();
+    let cases = json!([{ "id": id, "version": v }]);
+    let calls = [
+        ("assignCases", ASSIGN, json!({ "i": { "cases": cases, "caseManagerId": gid("Operator", s.cm_operator) } }), Role::PaisCoordinator),
+        ("recordFirstMeeting", FIRST, json!({ "i": { "caseId": id, "version": v, "heldOn": s.case.pad_date, "place": "x" } }), Role::CaseManager),
+        ("saveAnalysis", SAVE, json!({ "i": { "caseId": id, "version": pav, "needsNotes": "x" } }), Role::CaseManager),
+        ("completeAnalysis", COMPLETE, json!({ "i": { "caseId": id, "version": v, "outcome": "CPI" } }), Role::CaseManager),
+        ("reopenAnalysis", REOPEN, json!({ "i": { "caseId": id, "version": v } }), Role::CaseManager),
+        ("raiseReport", RAISE, json!({ "i": { "caseId": id, "kind": "ALTRO_FATTO_SANZIONABILE", "factDate": s.case.pad_date, "description": "x" } }), Role::CaseManager),
+        ("submitReport", SUBMIT, json!({ "i": { "reportId": rep["id"], "version": rep["version"] } }), Role::CaseManager),
+        ("decideReport", DECIDE, json!({ "i": { "reportId": rep["id"], "version": rep["version"], "approve": true } }), Role::PaisCoordinator),
+    ];
+    let roles = [
+        Role::MinistryAdmin, Role::AmbitoAdmin, Role::PaisCoordinator, Role::CaseManager, Role::RegistryCheckCoordinator,
+        Role::RegistryCheckOfficer, Role::PucManager, Role::SupportActivationOfficer, Role::MeetingRegistrar,
+        Role::DisadvantageValidator, Role::Analyst,
+    ];
+    let before_case = case_row(&s.app, s.case.id).await;
+    let before_events = s.app.count("audit_event WHERE action <> 'login' AND action <> 'read'").await;
+    let mut refused = 0;
+    for role in roles {
+        // Every operator of the role; for the roles that may act, only those who
+        // do not own this case (other case managers, coordinators of other Ambiti).
+        let n = profile::Entity::find().filter(profile::Column::Role.eq(role)).all(&s.app.db).await.unwrap().len();
+        for nth in 0..n {
+            let (token, p, op) = s.app.login_role(role, nth).await;
+            for (name, q, vars, owner_role) in &calls {
+                let owner = role == *owner_role
+                    && ((role == Role::CaseManager && op.id == s.cm_operator) || (role == Role::PaisCoordinator && p.ambito_id == Some(s.case.ambito_id)));
+                if owner {
+                    continue;
+                }
+                let r = s.app.gql(Some(&token), q, vars.clone()).await;
+                let code = error_code(&r);
+                assert!(matches!(code, Some("FORBIDDEN") | Some("NOT_FOUND")), "{} as {} ({nth}): {r}", name, role.as_str());
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 100, "{refused}");
+    let after_case = case_row(&s.app, s.case.id).await;
+    assert_eq!(after_case.version, before_case.version);
+    assert_eq!(s.app.count("audit_event WHERE action <> 'login' AND action <> 'read'").await, before_events);
+}
