@@ -16,7 +16,7 @@ use crate::{
     error::{AppError, GqlResult, ResultExt},
     graphql::{
         connection::Connection,
-        enums::{AnalysisOutcomeView, CaseStateView, PathwayTypeView, ReportKindView},
+        enums::{AnalysisOutcomeView, CaseStateView, NeedAreaView, PathwayTypeView, ReportKindView, SupportKindView, TeamServiceView},
         node::by_id,
         roots::{gateway, istat_arg, uuid_arg, DateRange},
         views::{CaseView, ReportView},
@@ -208,9 +208,10 @@ pub struct CompleteAnalysisInput {
     pub outcome: AnalysisOutcomeView,
 }
 
-/// Input of `reopenAnalysis`.
+/// A case and its version, for actions that need nothing else
+/// (`reopenAnalysis`, `completeFramework`).
 #[derive(InputObject)]
-pub struct ReopenAnalysisInput {
+pub struct CaseVersionInput {
     /// The case.
     pub case_id: ID,
     /// The case's version.
@@ -268,6 +269,153 @@ async fn read_case(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<CaseView> {
 
 async fn read_report(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<ReportView> {
     Ok(ReportView(by_id::<entity::report::Entity>(gateway(ctx)?, entity::report::Column::Id, id, "Report").await.gql()?))
+}
+
+/// A member of the équipe multidisciplinare.
+#[derive(InputObject)]
+pub struct TeamMemberInput {
+    /// Name of the professional.
+    pub full_name: String,
+    /// Service the professional comes from.
+    pub service: TeamServiceView,
+    /// Role in the team.
+    pub team_role: String,
+}
+
+/// Input of `saveFramework`.
+#[derive(InputObject)]
+pub struct SaveFrameworkInput {
+    /// The case.
+    pub case_id: ID,
+    /// The Quadro di analisi's version.
+    pub version: i32,
+    /// Multidimensional assessment.
+    pub assessment_notes: Option<String>,
+    /// Priorities agreed.
+    pub priorities: Option<String>,
+    /// The équipe (replaces the saved one; defining it starts the Quadro).
+    pub team: Option<Vec<TeamMemberInput>>,
+}
+
+/// An expected result of an objective.
+#[derive(InputObject)]
+pub struct ExpectedResultInput {
+    /// How the result is verified.
+    pub indicator: String,
+    /// Due date.
+    pub due_on: chrono::NaiveDate,
+}
+
+/// A general objective of the pact.
+#[derive(InputObject)]
+pub struct ObjectiveInput {
+    /// Area of the multidimensional analysis.
+    pub area: NeedAreaView,
+    /// The objective.
+    pub description: String,
+    /// Its expected results.
+    #[graphql(default)]
+    pub expected_results: Vec<ExpectedResultInput>,
+}
+
+/// A commitment of the pact.
+#[derive(InputObject)]
+pub struct CommitmentInput {
+    /// The commitment.
+    pub description: String,
+    /// The member bound by it (required for a conditionality).
+    pub obligated_member_id: Option<ID>,
+    /// Other members involved (for them it is not a conditionality).
+    #[graphql(default)]
+    pub other_member_ids: Vec<ID>,
+    /// Due date.
+    pub due_on: Option<chrono::NaiveDate>,
+    /// Whether breaching it can cause decadenza.
+    #[graphql(default)]
+    pub is_conditionality: bool,
+}
+
+/// A support (sostegno).
+#[derive(InputObject)]
+pub struct SupportFields {
+    /// Kind of support (LEPS catalogue).
+    pub kind: SupportKindView,
+    /// Who provides it.
+    pub provider: String,
+    /// Start.
+    pub starts_on: Option<chrono::NaiveDate>,
+    /// End.
+    pub ends_on: Option<chrono::NaiveDate>,
+}
+
+/// Input of `savePact`: the draft's content replaces the saved one.
+#[derive(InputObject)]
+pub struct SavePactInput {
+    /// The case.
+    pub case_id: ID,
+    /// The draft's version, or 0 to create the first draft.
+    pub version: i32,
+    /// General objectives with their expected results.
+    #[graphql(default)]
+    pub objectives: Vec<ObjectiveInput>,
+    /// Commitments per member.
+    #[graphql(default)]
+    pub commitments: Vec<CommitmentInput>,
+    /// Supports of this version.
+    #[graphql(default)]
+    pub supports: Vec<SupportFields>,
+    /// How services will convene the household.
+    pub contact_modality: Option<String>,
+    /// Reference person overseeing delivery and monitoring.
+    pub reference_person: Option<String>,
+    /// Next review (default: 90 days after signature).
+    pub next_review_on: Option<chrono::NaiveDate>,
+}
+
+/// Input of `signPact`.
+#[derive(InputObject)]
+pub struct SignPactInput {
+    /// The case.
+    pub case_id: ID,
+    /// The draft's version.
+    pub version: i32,
+    /// The day the household signed.
+    pub signed_on: chrono::NaiveDate,
+}
+
+/// Input of `revisePact`.
+#[derive(InputObject)]
+pub struct RevisePactInput {
+    /// The case.
+    pub case_id: ID,
+    /// The signed version's `version`.
+    pub version: i32,
+}
+
+/// Input of `refusePact`.
+#[derive(InputObject)]
+pub struct RefusePactInput {
+    /// The case.
+    pub case_id: ID,
+    /// The draft's version.
+    pub version: i32,
+    /// The day the household refused.
+    pub fact_date: chrono::NaiveDate,
+    /// What happened (goes into the segnalazione).
+    pub description: String,
+}
+
+/// Input of `activateSupport`.
+#[derive(InputObject)]
+pub struct ActivateSupportInput {
+    /// The case.
+    pub case_id: ID,
+    /// The support.
+    pub support: SupportFields,
+}
+
+fn support_fields(s: SupportFields) -> super::pact::SupportInput {
+    super::pact::SupportInput { kind: s.kind.into(), provider: s.provider, starts_on: s.starts_on, ends_on: s.ends_on }
 }
 
 #[derive(Default)]
@@ -332,7 +480,7 @@ impl CaseMutation {
     }
 
     /// Case manager: reopens a completed Analisi preliminare.
-    async fn reopen_analysis(&self, ctx: &Context<'_>, input: ReopenAnalysisInput) -> GqlResult<CaseView> {
+    async fn reopen_analysis(&self, ctx: &Context<'_>, input: CaseVersionInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         service::reopen_analysis(&a, id, input.version).await.gql()?;
@@ -362,6 +510,108 @@ impl CaseMutation {
         let id = uuid_arg("input.reportId", "Report", &input.report_id)?;
         service::submit_report(&a, id, input.version).await.gql()?;
         read_report(ctx, id).await
+    }
+
+    /// Case manager: saves the Quadro di analisi and its équipe multidisciplinare.
+    async fn save_framework(&self, ctx: &Context<'_>, input: SaveFrameworkInput) -> GqlResult<CaseView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        let f = super::pact::Framework {
+            assessment_notes: input.assessment_notes,
+            priorities: input.priorities,
+            team: input.team.map(|t| {
+                t.into_iter()
+                    .map(|m| super::pact::TeamMember { full_name: m.full_name, service: m.service.into(), team_role: m.team_role })
+                    .collect()
+            }),
+        };
+        super::pact::save_framework(&a, id, input.version, f).await.gql()?;
+        read_case(ctx, id).await
+    }
+
+    /// Case manager: closes the Quadro di analisi; the case moves to the pact.
+    async fn complete_framework(&self, ctx: &Context<'_>, input: CaseVersionInput) -> GqlResult<CaseView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        super::pact::complete_framework(&a, id, input.version).await.gql()?;
+        read_case(ctx, id).await
+    }
+
+    /// Case manager: writes the draft pact: objectives, expected results,
+    /// commitments per member, supports.
+    async fn save_pact(&self, ctx: &Context<'_>, input: SavePactInput) -> GqlResult<CaseView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        let member = |field: String, m: &ID| uuid_arg(&field, "Member", m);
+        let mut commitments = Vec::new();
+        for (i, c) in input.commitments.into_iter().enumerate() {
+            let obligated = c.obligated_member_id.as_ref().map(|m| member(format!("input.commitments[{i}].obligatedMemberId"), m)).transpose()?;
+            let others = c
+                .other_member_ids
+                .iter()
+                .enumerate()
+                .map(|(j, m)| member(format!("input.commitments[{i}].otherMemberIds[{j}]"), m))
+                .collect::<GqlResult<Vec<_>>>()?;
+            commitments.push(super::pact::Commitment {
+                description: c.description,
+                obligated_member_id: obligated,
+                other_member_ids: others,
+                due_on: c.due_on,
+                is_conditionality: c.is_conditionality,
+            });
+        }
+        let content = super::pact::PactContent {
+            objectives: input
+                .objectives
+                .into_iter()
+                .map(|o| super::pact::Objective {
+                    area: o.area.into(),
+                    description: o.description,
+                    expected_results: o.expected_results.into_iter().map(|r| (r.indicator, r.due_on)).collect(),
+                })
+                .collect(),
+            commitments,
+            supports: input.supports.into_iter().map(support_fields).collect(),
+            contact_modality: input.contact_modality,
+            reference_person: input.reference_person,
+            next_review_on: input.next_review_on,
+        };
+        super::pact::save_pact(&a, id, input.version, content).await.gql()?;
+        read_case(ctx, id).await
+    }
+
+    /// Case manager: records the household's signature; the case goes to monitoring.
+    async fn sign_pact(&self, ctx: &Context<'_>, input: SignPactInput) -> GqlResult<CaseView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        super::pact::sign_pact(&a, id, input.version, input.signed_on).await.gql()?;
+        read_case(ctx, id).await
+    }
+
+    /// Case manager: opens a revision of the signed pact as a new draft version,
+    /// keeping the signed one in force until the new one is signed.
+    async fn revise_pact(&self, ctx: &Context<'_>, input: RevisePactInput) -> GqlResult<CaseView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        super::pact::revise_pact(&a, id, input.version).await.gql()?;
+        read_case(ctx, id).await
+    }
+
+    /// Case manager: the household refuses to sign; a segnalazione goes to the coordinator.
+    async fn refuse_pact(&self, ctx: &Context<'_>, input: RefusePactInput) -> GqlResult<CaseView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        super::pact::refuse_pact(&a, id, input.version, input.fact_date, input.description).await.gql()?;
+        read_case(ctx, id).await
+    }
+
+    /// Referente per l'attivazione dei sostegni (or the case manager): activates a
+    /// support on a case.
+    async fn activate_support(&self, ctx: &Context<'_>, input: ActivateSupportInput) -> GqlResult<CaseView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        super::pact::activate_support(&a, id, support_fields(input.support)).await.gql()?;
+        read_case(ctx, id).await
     }
 
     /// Coordinatore per il Patto: approves (sent to INPS) or rejects a segnalazione.

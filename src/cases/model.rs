@@ -6,7 +6,7 @@
 use chrono::{Duration, NaiveDate, Utc};
 use entity::{
     case_file, disadvantage_check,
-    enums::{AnalysisOutcome, CaseState, DisadvantageState, ReportKind, ReportState},
+    enums::{AnalysisOutcome, CaseState, DisadvantageState, PactState, ReportKind, ReportState},
 };
 
 /// Days from the PAD within which the first meeting must happen (DM 154/2023 art. 9).
@@ -117,6 +117,51 @@ pub fn state_after_analysis(outcome: AnalysisOutcome) -> CaseState {
             CaseState::InviatoAltroServizio
         }
     }
+}
+
+/// What can be done to the Quadro di analisi and the Patto, by case state.
+pub fn case_allows_framework(state: CaseState) -> bool {
+    state == CaseState::QdaInCorso
+}
+
+/// The pact can be drafted while it is being defined, and revised in monitoring.
+pub fn case_allows_pact(state: CaseState) -> bool {
+    matches!(state, CaseState::PattoInDefinizione | CaseState::InMonitoraggio)
+}
+
+/// What can be done to a version of the pact (domain spec §2.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PactAction {
+    Save,
+    Sign,
+    Refuse,
+    Revise,
+}
+
+impl PactAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PactAction::Save => "savePact",
+            PactAction::Sign => "signPact",
+            PactAction::Refuse => "refusePact",
+            PactAction::Revise => "revisePact",
+        }
+    }
+}
+
+pub fn pact_allows(state: PactState, action: PactAction) -> bool {
+    match action {
+        PactAction::Save | PactAction::Sign | PactAction::Refuse => state == PactState::Bozza,
+        PactAction::Revise => state == PactState::Sottoscritto,
+    }
+}
+
+pub fn pact_allowed_actions(state: PactState) -> Vec<&'static str> {
+    [PactAction::Save, PactAction::Sign, PactAction::Refuse, PactAction::Revise]
+        .into_iter()
+        .filter(|a| pact_allows(state, *a))
+        .map(|a| a.as_str())
+        .collect()
 }
 
 /// What can be done to a segnalazione (domain spec §2.9).

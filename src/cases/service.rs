@@ -33,24 +33,24 @@ pub struct Acting<'a> {
 }
 
 impl Acting<'_> {
-    fn me(&self) -> Result<Uuid, AppError> {
+    pub(crate) fn me(&self) -> Result<Uuid, AppError> {
         match self.gw.authz.principal.actor {
             Actor::Operator { operator_id, .. } => Ok(operator_id),
             Actor::ApiClient { .. } => Err(AppError::Forbidden("API clients do not work on cases".into())),
         }
     }
 
-    fn audit_ctx(&self) -> AuditContext {
+    pub(crate) fn audit_ctx(&self) -> AuditContext {
         AuditContext::of(&self.gw.authz.principal, self.request_id.clone())
     }
 
     /// Rows of `E` the principal may act on with `action`.
-    fn scope<E: Scoped>(&self, action: Action) -> Result<Condition, AppError> {
+    pub(crate) fn scope<E: Scoped>(&self, action: Action) -> Result<Condition, AppError> {
         let scope = self.gw.authz.scope_for(E::OBJECT, action)?;
         Ok(E::condition(scope, &self.gw.authz.principal))
     }
 
-    async fn case(&self, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<case_file::Model, AppError> {
+    pub(crate) async fn case(&self, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<case_file::Model, AppError> {
         case_file::Entity::find()
             .filter(case_file::Column::Id.eq(id))
             .filter(self.scope::<case_file::Entity>(action)?)
@@ -60,7 +60,7 @@ impl Acting<'_> {
     }
 }
 
-fn stale(what: &str, current: i32, sent: i32) -> AppError {
+pub(crate) fn stale(what: &str, current: i32, sent: i32) -> AppError {
     AppError::Conflict(format!(
         "the {what} was changed by someone else (it is at version {current}, the request was for version {sent}); reload it and retry"
     ))
@@ -84,11 +84,11 @@ impl<T: sea_orm::ActiveEnum<Value = String>> ValueStr for T {
     }
 }
 
-fn check_version(what: &str, current: i32, sent: i32) -> Result<(), AppError> {
+pub(crate) fn check_version(what: &str, current: i32, sent: i32) -> Result<(), AppError> {
     if current != sent { Err(stale(what, current, sent)) } else { Ok(()) }
 }
 
-fn text(field: &str, v: &str, max: usize) -> Result<String, AppError> {
+pub(crate) fn text(field: &str, v: &str, max: usize) -> Result<String, AppError> {
     let t = v.trim();
     if t.is_empty() {
         return Err(AppError::validation(field, "must not be empty"));
@@ -99,17 +99,47 @@ fn text(field: &str, v: &str, max: usize) -> Result<String, AppError> {
     Ok(t.to_string())
 }
 
-fn opt_text(field: &str, v: Option<&str>, max: usize) -> Result<Option<String>, AppError> {
+pub(crate) fn opt_text(field: &str, v: Option<&str>, max: usize) -> Result<Option<String>, AppError> {
     match v.map(str::trim) {
         None | Some("") => Ok(None),
         Some(t) => text(field, t, max).map(Some),
     }
 }
 
-fn date_between(field: &str, d: NaiveDate, from: NaiveDate, what_from: &str) -> Result<(), AppError> {
+pub(crate) fn date_not_future(field: &str, d: NaiveDate) -> Result<(), AppError> {
     if d > today() {
         return Err(AppError::validation(field, "must not be in the future"));
     }
+    Ok(())
+}
+
+/// CONFLICT for an action the case's state does not allow (for actions outside
+/// [`CaseAction`]: the Quadro di analisi, the pact, supports).
+pub(crate) fn refuse_case_state(c: &case_file::Model, action: &str) -> AppError {
+    AppError::Conflict(format!(
+        "{action} is not allowed: the case is {}; allowed now: {}",
+        c.state.to_value_str(),
+        case_allowed_actions(c.state).join(", ")
+    ))
+}
+
+/// A case under an explicit scope (for grants on objects other than Case).
+pub(crate) async fn case_under(
+    a: &Acting<'_>,
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    scope: crate::authz::Scope,
+) -> Result<case_file::Model, AppError> {
+    case_file::Entity::find()
+        .filter(case_file::Column::Id.eq(id))
+        .filter(case_file::Entity::condition(scope, &a.gw.authz.principal))
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no case with this id".into()))
+}
+
+fn date_between(field: &str, d: NaiveDate, from: NaiveDate, what_from: &str) -> Result<(), AppError> {
+    date_not_future(field, d)?;
     if d < from {
         return Err(AppError::validation(field, format!("must not be before {what_from} ({from})")));
     }
@@ -117,7 +147,7 @@ fn date_between(field: &str, d: NaiveDate, from: NaiveDate, what_from: &str) -> 
 }
 
 /// The changed fields of an update, for the audit trail.
-fn diff(pairs: &[(&str, Value, Value)]) -> Value {
+pub(crate) fn diff(pairs: &[(&str, Value, Value)]) -> Value {
     let mut m = serde_json::Map::new();
     for (k, before, after) in pairs {
         if before != after {
@@ -129,7 +159,7 @@ fn diff(pairs: &[(&str, Value, Value)]) -> Value {
 
 /// Compare-and-set of a case: the new state and version, or CONFLICT if someone
 /// else changed it in between.
-async fn update_case(
+pub(crate) async fn update_case(
     txn: &DatabaseTransaction,
     c: &case_file::Model,
     set: impl FnOnce(sea_orm::UpdateMany<case_file::Entity>) -> sea_orm::UpdateMany<case_file::Entity>,

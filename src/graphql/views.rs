@@ -1451,6 +1451,11 @@ impl ReportView {
         let m = &self.0;
         show(ctx, "Report.ascertainedOn", self.own(ctx), || m.ascertained_on)
     }
+    /// Deadline to send it to INPS: 5 days for a refusal to sign, 10 working days for other facts.
+    async fn deadline(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+        let m = &self.0;
+        show(ctx, "Report.deadline", self.own(ctx), || crate::cases::model::report_deadline(m.kind,m.ascertained_on))
+    }
     /// The facts.
     async fn description(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;

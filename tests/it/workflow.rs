@@ -53,7 +53,7 @@ const ASSIGN: &str = "mutation($i: AssignCasesInput!) { assignCases(input: $i) {
 const FIRST: &str = "mutation($i: RecordFirstMeetingInput!) { recordFirstMeeting(input: $i) { id state version firstMeetingOn daysToDeadline preliminaryAnalysis { id state version } meetings { kind state } } }";
 const SAVE: &str = "mutation($i: SaveAnalysisInput!) { saveAnalysis(input: $i) { id version preliminaryAnalysis { state version needsNotes healthNotes } } }";
 const COMPLETE: &str = "mutation($i: CompleteAnalysisInput!) { completeAnalysis(input: $i) { id state version preliminaryAnalysis { state outcome } analysisFramework { state } } }";
-const REOPEN: &str = "mutation($i: ReopenAnalysisInput!) { reopenAnalysis(input: $i) { id state version preliminaryAnalysis { state } } }";
+const REOPEN: &str = "mutation($i: CaseVersionInput!) { reopenAnalysis(input: $i) { id state version preliminaryAnalysis { state } } }";
 const RAISE: &str = "mutation($i: RaiseReportInput!) { raiseReport(input: $i) { id state version kind } }";
 const SUBMIT: &str = "mutation($i: SubmitReportInput!) { submitReport(input: $i) { id state version } }";
 const DECIDE: &str = "mutation($i: DecideReportInput!) { decideReport(input: $i) { id state version decidedAt sentAt decisionComment } }";
@@ -298,6 +298,13 @@ async fn every_mutation_is_refused_to_every_other_role() {
         ("raiseReport", RAISE, json!({ "i": { "caseId": id, "kind": "ALTRO_FATTO_SANZIONABILE", "factDate": s.case.pad_date, "description": "x" } }), Role::CaseManager),
         ("submitReport", SUBMIT, json!({ "i": { "reportId": rep["id"], "version": rep["version"] } }), Role::CaseManager),
         ("decideReport", DECIDE, json!({ "i": { "reportId": rep["id"], "version": rep["version"], "approve": true } }), Role::PaisCoordinator),
+        ("saveFramework", SAVE_FW, json!({ "i": { "caseId": id, "version": 1, "priorities": "x" } }), Role::CaseManager),
+        ("completeFramework", COMPLETE_FW, json!({ "i": { "caseId": id, "version": v } }), Role::CaseManager),
+        ("savePact", SAVE_PACT, json!({ "i": { "caseId": id, "version": 0 } }), Role::CaseManager),
+        ("signPact", SIGN_PACT, json!({ "i": { "caseId": id, "version": 1, "signedOn": s.case.pad_date } }), Role::CaseManager),
+        ("revisePact", REVISE_PACT, json!({ "i": { "caseId": id, "version": 1 } }), Role::CaseManager),
+        ("refusePact", REFUSE_PACT, json!({ "i": { "caseId": id, "version": 1, "factDate": s.case.pad_date, "description": "x" } }), Role::CaseManager),
+        ("activateSupport", ACTIVATE, json!({ "i": { "caseId": id, "support": { "kind": "ALTRO", "provider": "x" } } }), Role::SupportActivationOfficer),
     ];
     let roles = [
         Role::MinistryAdmin, Role::AmbitoAdmin, Role::PaisCoordinator, Role::CaseManager, Role::RegistryCheckCoordinator,
@@ -314,8 +321,9 @@ async fn every_mutation_is_refused_to_every_other_role() {
         for nth in 0..n {
             let (token, p, op) = s.app.login_role(role, nth).await;
             for (name, q, vars, owner_role) in &calls {
-                let owner = role == *owner_role
-                    && ((role == Role::CaseManager && op.id == s.cm_operator) || (role == Role::PaisCoordinator && p.ambito_id == Some(s.case.ambito_id)));
+                let same_ambito = p.ambito_id == Some(s.case.ambito_id);
+                let owner = (role == Role::CaseManager && op.id == s.cm_operator && (*owner_role == Role::CaseManager || *name == "activateSupport"))
+                    || (role == *owner_role && matches!(role, Role::PaisCoordinator | Role::SupportActivationOfficer) && same_ambito);
                 if owner {
                     continue;
                 }
@@ -330,4 +338,139 @@ async fn every_mutation_is_refused_to_every_other_role() {
     let after_case = case_row(&s.app, s.case.id).await;
     assert_eq!(after_case.version, before_case.version);
     assert_eq!(s.app.count("audit_event WHERE action <> 'login' AND action <> 'read'").await, before_events);
+}
+
+const SAVE_PACT: &str = "mutation($i: SavePactInput!) { savePact(input: $i) { id state version pact { id revision state version objectives { area description expectedResults { indicator dueOn } } commitments { description isConditionality obligatedMember { id } } supports { kind status } } } }";
+const SIGN_PACT: &str = "mutation($i: SignPactInput!) { signPact(input: $i) { id state version pact { id revision state version signedOn nextReviewOn supports { status } } pacts { revision state } } }";
+const REVISE_PACT: &str = "mutation($i: RevisePactInput!) { revisePact(input: $i) { id state pact { id revision state version objectives { description } commitments { description } } pacts { revision state } } }";
+const REFUSE_PACT: &str = "mutation($i: RefusePactInput!) { refusePact(input: $i) { id state pact { state } reports { kind state } } }";
+const SAVE_FW: &str = "mutation($i: SaveFrameworkInput!) { saveFramework(input: $i) { id state analysisFramework { state version team { fullName service } } } }";
+const COMPLETE_FW: &str = "mutation($i: CaseVersionInput!) { completeFramework(input: $i) { id state version analysisFramework { state } } }";
+const ACTIVATE: &str = "mutation($i: ActivateSupportInput!) { activateSupport(input: $i) { id supports { kind status } } }";
+
+/// Walks the scene's case to PATTO_IN_DEFINIZIONE; returns the case version.
+async fn to_pact(s: &Scene) -> i64 {
+    let (v, _) = to_analysis(s).await;
+    let r = s.app.gql(Some(&s.cm), COMPLETE, json!({ "i": { "caseId": gid("Case", s.case.id), "version": v, "outcome": "PAIS_SEMPLIFICATO" } })).await;
+    ok(&r)["completeAnalysis"]["version"].as_i64().unwrap()
+}
+
+async fn applicant(s: &Scene) -> entity::member::Model {
+    entity::member::Entity::find()
+        .filter(entity::member::Column::HouseholdId.eq(s.case.household_id))
+        .filter(entity::member::Column::Relation.eq(FamilyRelation::Richiedente))
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn pact_content(s: &Scene, member: Uuid, version: i64) -> Value {
+    json!({ "i": {
+        "caseId": gid("Case", s.case.id), "version": version,
+        "objectives": [{ "area": "SITUAZIONE_LAVORATIVA", "description": "Avvicinamento al lavoro",
+                         "expectedResults": [{ "indicator": "Iscrizione a un corso", "dueOn": "2027-03-01" }] }],
+        "commitments": [{ "description": "Frequentare il corso", "obligatedMemberId": gid("Member", member), "isConditionality": true }],
+        "supports": [{ "kind": "TIROCINIO_INCLUSIONE", "provider": "Cooperativa Il Ponte" }],
+        "referencePerson": "Case manager"
+    } })
+}
+
+#[tokio::test]
+async fn the_pact_is_drafted_signed_and_revised_as_a_new_version() {
+    let s = scene().await;
+    to_pact(&s).await;
+    let m = applicant(&s).await;
+    // Signing with no draft, and creating a draft with a stale version, are refused.
+    let r = s.app.gql(Some(&s.cm), SIGN_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": 0, "signedOn": s.case.pad_date } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let r = s.app.gql(Some(&s.cm), SAVE_PACT, pact_content(&s, m.id, 3)).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let r = s.app.gql(Some(&s.cm), SAVE_PACT, pact_content(&s, m.id, 0)).await;
+    let p = ok(&r)["savePact"]["pact"].clone();
+    assert_eq!(p["revision"], 1);
+    assert_eq!(p["state"], "BOZZA");
+    assert_eq!(p["objectives"][0]["expectedResults"][0]["indicator"], "Iscrizione a un corso");
+    assert_eq!(p["commitments"][0]["obligatedMember"]["id"], gid("Member", m.id));
+    assert_eq!(p["supports"][0]["status"], "DA_ATTIVARE");
+    // A member of another household is bad input, and changes nothing.
+    let other = entity::member::Entity::find().filter(entity::member::Column::HouseholdId.ne(s.case.household_id)).one(&s.app.db).await.unwrap().unwrap();
+    let r = s.app.gql(Some(&s.cm), SAVE_PACT, pact_content(&s, other.id, p["version"].as_i64().unwrap())).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.commitments[0].obligatedMemberId", "{r}");
+    // Sign.
+    let signed_on = chrono::Utc::now().date_naive();
+    let r = s.app.gql(Some(&s.cm), SIGN_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": p["version"], "signedOn": signed_on } })).await;
+    let c = &ok(&r)["signPact"];
+    assert_eq!(c["state"], "IN_MONITORAGGIO");
+    assert_eq!(c["pact"]["state"], "SOTTOSCRITTO");
+    assert_eq!(c["pact"]["nextReviewOn"], json!(signed_on + chrono::Duration::days(90)));
+    assert_eq!(c["pact"]["supports"][0]["status"], "ATTIVO");
+    // Signing again is a conflict.
+    let r = s.app.gql(Some(&s.cm), SIGN_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": c["pact"]["version"], "signedOn": signed_on } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    // Revise: a new draft with the same content; the signed one stays in force.
+    let r = s.app.gql(Some(&s.cm), REVISE_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": c["pact"]["version"] } })).await;
+    let c = &ok(&r)["revisePact"];
+    assert_eq!(c["pact"]["revision"], 2);
+    assert_eq!(c["pact"]["state"], "BOZZA");
+    assert_eq!(c["pact"]["objectives"][0]["description"], "Avvicinamento al lavoro");
+    assert_eq!(c["pacts"], json!([{ "revision": 1, "state": "SOTTOSCRITTO" }, { "revision": 2, "state": "BOZZA" }]));
+    let r = s.app.gql(Some(&s.cm), SIGN_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": c["pact"]["version"], "signedOn": signed_on } })).await;
+    let c = &ok(&r)["signPact"];
+    assert_eq!(c["pacts"], json!([{ "revision": 1, "state": "CHIUSO" }, { "revision": 2, "state": "SOTTOSCRITTO" }]));
+    assert_eq!(c["state"], "IN_MONITORAGGIO");
+}
+
+#[tokio::test]
+async fn a_refusal_to_sign_closes_the_draft_and_raises_a_segnalazione() {
+    let s = scene().await;
+    to_pact(&s).await;
+    let m = applicant(&s).await;
+    let r = s.app.gql(Some(&s.cm), SAVE_PACT, pact_content(&s, m.id, 0)).await;
+    let p = ok(&r)["savePact"]["pact"].clone();
+    let r = s.app.gql(Some(&s.cm), REFUSE_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": p["version"], "factDate": chrono::Utc::now().date_naive(), "description": "Il nucleo rifiuta di firmare" } })).await;
+    let c = &ok(&r)["refusePact"];
+    assert_eq!(c["pact"]["state"], "NON_SOTTOSCRITTO");
+    assert_eq!(c["reports"], json!([{ "kind": "MANCATA_SOTTOSCRIZIONE", "state": "DA_APPROVARE" }]));
+    // The coordinator sees it to approve.
+    let r = s.app.gql(Some(&s.coordinator), "{ reports(first: 100) { edges { node { kind state case { id } } } } }", json!({})).await;
+    let mine: Vec<&Value> = ok(&r)["reports"]["edges"].as_array().unwrap().iter().filter(|e| e["node"]["case"]["id"] == gid("Case", s.case.id)).collect();
+    assert_eq!(mine.len(), 1);
+}
+
+#[tokio::test]
+async fn complex_needs_go_through_the_quadro_di_analisi_with_its_team() {
+    let s = scene().await;
+    let (v, _) = to_analysis(&s).await;
+    let r = s.app.gql(Some(&s.cm), COMPLETE, json!({ "i": { "caseId": gid("Case", s.case.id), "version": v, "outcome": "QUADRO_ANALISI" } })).await;
+    let v = ok(&r)["completeAnalysis"]["version"].clone();
+    // Completing before the team exists is a conflict.
+    let r = s.app.gql(Some(&s.cm), COMPLETE_FW, json!({ "i": { "caseId": gid("Case", s.case.id), "version": v } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let r = s.app.gql(Some(&s.cm), SAVE_FW, json!({ "i": { "caseId": gid("Case", s.case.id), "version": 1, "priorities": "Casa e lavoro",
+        "team": [{ "fullName": "Anna Verdi", "service": "ASL", "teamRole": "Psicologa" }, { "fullName": "Marco Neri", "service": "CPI", "teamRole": "Operatore" }] } })).await;
+    let fw = &ok(&r)["saveFramework"]["analysisFramework"];
+    assert_eq!(fw["state"], "IN_CORSO");
+    assert_eq!(fw["team"].as_array().unwrap().len(), 2);
+    let r = s.app.gql(Some(&s.cm), COMPLETE_FW, json!({ "i": { "caseId": gid("Case", s.case.id), "version": v } })).await;
+    assert_eq!(ok(&r)["completeFramework"]["state"], "PATTO_IN_DEFINIZIONE");
+    assert_eq!(ok(&r)["completeFramework"]["analysisFramework"]["state"], "COMPLETATO");
+}
+
+#[tokio::test]
+async fn the_referente_activates_supports_on_cases_of_its_ambito_only() {
+    let s = scene().await;
+    let (token, p, _) = s.app.login_role(Role::SupportActivationOfficer, 0).await;
+    let mine = case_file::Entity::find().filter(case_file::Column::AmbitoId.eq(p.ambito_id.unwrap())).filter(case_file::Column::State.eq(CaseState::DaAssegnare)).one(&s.app.db).await.unwrap().unwrap();
+    let theirs = case_file::Entity::find().filter(case_file::Column::AmbitoId.ne(p.ambito_id.unwrap())).one(&s.app.db).await.unwrap().unwrap();
+    let input = |c: Uuid| json!({ "i": { "caseId": gid("Case", c), "support": { "kind": "SERVIZIO_SOCIALE_PROFESSIONALE", "provider": "Servizi sociali", "startsOn": "2026-11-01", "endsOn": "2027-11-01" } } });
+    let r = s.app.gql(Some(&token), ACTIVATE, input(mine.id)).await;
+    let sup = ok(&r)["activateSupport"]["supports"].as_array().unwrap().clone();
+    assert!(sup.iter().any(|x| x["kind"] == "SERVIZIO_SOCIALE_PROFESSIONALE" && x["status"] == "ATTIVO"), "{sup:?}");
+    let r = s.app.gql(Some(&token), ACTIVATE, input(theirs.id)).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    let mut bad = input(mine.id);
+    bad["i"]["support"]["endsOn"] = json!("2026-01-01");
+    let r = s.app.gql(Some(&token), ACTIVATE, bad).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.endsOn", "{r}");
 }

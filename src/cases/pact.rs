@@ -1,0 +1,664 @@
+//! The Quadro di analisi with its équipe, the Patto per l'inclusione sociale
+//! (draft, signature, revision as a new version keeping the old one, refusal to
+//! sign) and the supports the Referente activates. Same rules as the rest of the
+//! case workflow: scoped loads, versions, state machines, audited diffs.
+
+use chrono::{Duration, NaiveDate, Utc};
+use entity::{
+    analysis_framework, analysis_team_member, case_file, enums::*, member, pact, pact_commitment,
+    pact_commitment_member, pact_expected_result, pact_objective, report, support,
+};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    model::*,
+    service::{check_version, date_not_future, diff, opt_text, refuse_case_state, stale, text, Acting},
+};
+use crate::{
+    audit::{self, AuditEntry},
+    authz::Action,
+    error::AppError,
+};
+
+/// A member of the équipe multidisciplinare.
+pub struct TeamMember {
+    pub full_name: String,
+    pub service: TeamService,
+    pub team_role: String,
+}
+
+pub struct Framework {
+    pub assessment_notes: Option<String>,
+    pub priorities: Option<String>,
+    pub team: Option<Vec<TeamMember>>,
+}
+
+async fn framework_of(txn: &DatabaseTransaction, c: &case_file::Model) -> Result<analysis_framework::Model, AppError> {
+    analysis_framework::Entity::find()
+        .filter(analysis_framework::Column::CaseId.eq(c.id))
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::Conflict("the case has no Quadro di analisi: complete the analysis with QUADRO_ANALISI".into()))
+}
+
+/// Case manager: saves the Quadro di analisi; defining the team starts it.
+pub async fn save_framework(a: &Acting<'_>, case_id: Uuid, version: i32, f: Framework) -> Result<Uuid, AppError> {
+    let notes = opt_text("input.assessmentNotes", f.assessment_notes.as_deref(), 20_000)?;
+    let priorities = opt_text("input.priorities", f.priorities.as_deref(), 5_000)?;
+    let team = match f.team {
+        None => None,
+        Some(t) => {
+            if t.len() > 30 {
+                return Err(AppError::validation("input.team", "at most 30 members"));
+            }
+            let mut out = Vec::new();
+            for (i, m) in t.into_iter().enumerate() {
+                out.push((
+                    text(&format!("input.team[{i}].fullName"), &m.full_name, 200)?,
+                    m.service,
+                    text(&format!("input.team[{i}].teamRole"), &m.team_role, 200)?,
+                ));
+            }
+            Some(out)
+        }
+    };
+    let txn = a.gw.db.begin().await?;
+    let c = a.case(&txn, case_id, Action::Update).await?;
+    a.scope::<analysis_framework::Entity>(Action::Update)?;
+    if !case_allows_framework(c.state) {
+        return Err(refuse_case_state(&c, "saveFramework"));
+    }
+    let fw = framework_of(&txn, &c).await?;
+    check_version("Quadro di analisi", fw.version, version)?;
+    if fw.state == FrameworkState::Completato {
+        return Err(AppError::Conflict("the Quadro di analisi is COMPLETATO".into()));
+    }
+    let new_state = if team.as_ref().is_some_and(|t| !t.is_empty()) || fw.state == FrameworkState::InCorso {
+        FrameworkState::InCorso
+    } else {
+        FrameworkState::DaAvviare
+    };
+    let res = analysis_framework::Entity::update_many()
+        .col_expr(analysis_framework::Column::AssessmentNotes, Expr::value(notes.clone()))
+        .col_expr(analysis_framework::Column::Priorities, Expr::value(priorities.clone()))
+        .col_expr(analysis_framework::Column::State, Expr::value(new_state))
+        .col_expr(analysis_framework::Column::Version, Expr::value(fw.version + 1))
+        .col_expr(analysis_framework::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(analysis_framework::Column::Id.eq(fw.id))
+        .filter(analysis_framework::Column::Version.eq(fw.version))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(stale("Quadro di analisi", fw.version + 1, fw.version));
+    }
+    let mut team_size = None;
+    if let Some(team) = team {
+        analysis_team_member::Entity::delete_many()
+            .filter(analysis_team_member::Column::FrameworkId.eq(fw.id))
+            .exec(&txn)
+            .await?;
+        team_size = Some(team.len());
+        for (full_name, service, team_role) in team {
+            analysis_team_member::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                framework_id: Set(fw.id),
+                full_name: Set(full_name),
+                service: Set(service),
+                team_role: Set(team_role),
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
+    let mut e = AuditEntry::new("analysis_framework", fw.id, AuditAction::Update);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(json!({
+        "state": { "before": fw.state, "after": new_state },
+        "assessment_notes": if fw.assessment_notes != notes { "changed" } else { "unchanged" },
+        "priorities": if fw.priorities != priorities { "changed" } else { "unchanged" },
+        "team_size": team_size,
+        "version": { "before": fw.version, "after": fw.version + 1 },
+    }));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+/// Case manager: closes the Quadro di analisi; the case moves to the pact.
+pub async fn complete_framework(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<Uuid, AppError> {
+    let txn = a.gw.db.begin().await?;
+    let c = a.case(&txn, case_id, Action::Update).await?;
+    a.scope::<analysis_framework::Entity>(Action::Update)?;
+    check_version("case", c.version, version)?;
+    if !case_allows_framework(c.state) {
+        return Err(refuse_case_state(&c, "completeFramework"));
+    }
+    let fw = framework_of(&txn, &c).await?;
+    if fw.state != FrameworkState::InCorso {
+        return Err(AppError::Conflict(format!(
+            "completeFramework is not allowed: the Quadro di analisi is {}; define the équipe first (saveFramework)",
+            fw.state.to_value_str()
+        )));
+    }
+    analysis_framework::Entity::update_many()
+        .col_expr(analysis_framework::Column::State, Expr::value(FrameworkState::Completato))
+        .col_expr(analysis_framework::Column::CompletedAt, Expr::value(Utc::now()))
+        .col_expr(analysis_framework::Column::Version, Expr::value(fw.version + 1))
+        .filter(analysis_framework::Column::Id.eq(fw.id))
+        .exec(&txn)
+        .await?;
+    super::service::update_case(&txn, &c, |q| q.col_expr(case_file::Column::State, Expr::value(CaseState::PattoInDefinizione))).await?;
+    let mut e1 = AuditEntry::new("analysis_framework", fw.id, AuditAction::Transition);
+    e1.ambito_id = Some(c.ambito_id);
+    e1.changes = Some(diff(&[("state", json!(fw.state), json!(FrameworkState::Completato))]));
+    let mut e2 = AuditEntry::new("case_file", c.id, AuditAction::Transition);
+    e2.ambito_id = Some(c.ambito_id);
+    e2.changes = Some(diff(&[
+        ("state", json!(c.state), json!(CaseState::PattoInDefinizione)),
+        ("version", json!(c.version), json!(c.version + 1)),
+    ]));
+    audit::record(&txn, &a.audit_ctx(), vec![e1, e2]).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+pub struct Objective {
+    pub area: NeedArea,
+    pub description: String,
+    pub expected_results: Vec<(String, NaiveDate)>,
+}
+
+pub struct Commitment {
+    pub description: String,
+    pub obligated_member_id: Option<Uuid>,
+    pub other_member_ids: Vec<Uuid>,
+    pub due_on: Option<NaiveDate>,
+    pub is_conditionality: bool,
+}
+
+pub struct SupportInput {
+    pub kind: SupportKind,
+    pub provider: String,
+    pub starts_on: Option<NaiveDate>,
+    pub ends_on: Option<NaiveDate>,
+}
+
+pub struct PactContent {
+    pub objectives: Vec<Objective>,
+    pub commitments: Vec<Commitment>,
+    pub supports: Vec<SupportInput>,
+    pub contact_modality: Option<String>,
+    pub reference_person: Option<String>,
+    pub next_review_on: Option<NaiveDate>,
+}
+
+fn check_support(field: &str, s: &SupportInput) -> Result<String, AppError> {
+    let provider = text(&format!("{field}.provider"), &s.provider, 200)?;
+    if let (Some(a), Some(b)) = (s.starts_on, s.ends_on) {
+        if b < a {
+            return Err(AppError::validation(format!("{field}.endsOn"), "ends before it starts"));
+        }
+    }
+    Ok(provider)
+}
+
+/// The draft version of the pact (the latest revision), if any.
+async fn current_pact(txn: &DatabaseTransaction, case_id: Uuid) -> Result<Option<pact::Model>, AppError> {
+    Ok(pact::Entity::find()
+        .filter(pact::Column::CaseId.eq(case_id))
+        .order_by_desc(pact::Column::Revision)
+        .one(txn)
+        .await?)
+}
+
+async fn write_content(
+    txn: &DatabaseTransaction,
+    c: &case_file::Model,
+    pact_id: Uuid,
+    content: &PactContent,
+    by: Uuid,
+) -> Result<serde_json::Value, AppError> {
+    let household: Vec<Uuid> = member::Entity::find()
+        .filter(member::Column::HouseholdId.eq(c.household_id))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    // Validate everything before the first write.
+    let mut objectives = Vec::new();
+    for (i, o) in content.objectives.iter().enumerate() {
+        let d = text(&format!("input.objectives[{i}].description"), &o.description, 2000)?;
+        let mut results = Vec::new();
+        for (j, (indicator, due)) in o.expected_results.iter().enumerate() {
+            results.push((text(&format!("input.objectives[{i}].expectedResults[{j}].indicator"), indicator, 1000)?, *due));
+            if *due < c.pad_date {
+                return Err(AppError::validation(format!("input.objectives[{i}].expectedResults[{j}].dueOn"), "before the PAD"));
+            }
+        }
+        objectives.push((o.area, d, results));
+    }
+    let mut commitments = Vec::new();
+    for (i, m) in content.commitments.iter().enumerate() {
+        let d = text(&format!("input.commitments[{i}].description"), &m.description, 2000)?;
+        for (field, id) in m
+            .obligated_member_id
+            .iter()
+            .map(|id| (format!("input.commitments[{i}].obligatedMemberId"), id))
+            .chain(m.other_member_ids.iter().enumerate().map(|(j, id)| (format!("input.commitments[{i}].otherMemberIds[{j}]"), id)))
+        {
+            if !household.contains(id) {
+                return Err(AppError::validation(field, "not a member of the household of the case"));
+            }
+        }
+        if m.is_conditionality && m.obligated_member_id.is_none() {
+            return Err(AppError::validation(format!("input.commitments[{i}].obligatedMemberId"), "a conditionality binds a member"));
+        }
+        commitments.push(d);
+    }
+    let mut providers = Vec::new();
+    for (i, s) in content.supports.iter().enumerate() {
+        providers.push(check_support(&format!("input.supports[{i}]"), s)?);
+    }
+    // Replace the draft's content.
+    pact_objective::Entity::delete_many().filter(pact_objective::Column::PactId.eq(pact_id)).exec(txn).await?;
+    pact_commitment::Entity::delete_many().filter(pact_commitment::Column::PactId.eq(pact_id)).exec(txn).await?;
+    support::Entity::delete_many().filter(support::Column::PactId.eq(pact_id)).exec(txn).await?;
+    for (area, description, results) in objectives {
+        let oid = Uuid::now_v7();
+        pact_objective::ActiveModel { id: Set(oid), pact_id: Set(pact_id), area: Set(area), description: Set(description) }
+            .insert(txn)
+            .await?;
+        for (indicator, due_on) in results {
+            pact_expected_result::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                pact_id: Set(pact_id),
+                objective_id: Set(oid),
+                indicator: Set(indicator),
+                due_on: Set(due_on),
+            }
+            .insert(txn)
+            .await?;
+        }
+    }
+    for (m, description) in content.commitments.iter().zip(commitments) {
+        let cid = Uuid::now_v7();
+        pact_commitment::ActiveModel {
+            id: Set(cid),
+            pact_id: Set(pact_id),
+            description: Set(description),
+            obligated_member_id: Set(m.obligated_member_id),
+            due_on: Set(m.due_on),
+            status: Set(CommitmentStatus::DaAvviare),
+            is_conditionality: Set(m.is_conditionality),
+        }
+        .insert(txn)
+        .await?;
+        for other in &m.other_member_ids {
+            pact_commitment_member::ActiveModel { commitment_id: Set(cid), member_id: Set(*other) }.insert(txn).await?;
+        }
+    }
+    for (s, provider) in content.supports.iter().zip(providers) {
+        support::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            case_id: Set(c.id),
+            pact_id: Set(Some(pact_id)),
+            kind: Set(s.kind),
+            provider: Set(provider),
+            starts_on: Set(s.starts_on),
+            ends_on: Set(s.ends_on),
+            status: Set(SupportStatus::DaAttivare),
+            activated_by: Set(Some(by)),
+            created_at: Set(Utc::now()),
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(json!({
+        "objectives": content.objectives.len(),
+        "commitments": content.commitments.len(),
+        "supports": content.supports.len(),
+    }))
+}
+
+fn pact_conflict(p: &pact::Model, action: PactAction) -> AppError {
+    AppError::Conflict(format!(
+        "{} is not allowed: the pact (revision {}) is {}; allowed now: {}",
+        action.as_str(),
+        p.revision,
+        p.state.to_value_str(),
+        pact_allowed_actions(p.state).join(", ")
+    ))
+}
+
+/// Case manager: writes the draft pact (creating revision 1 when there is none).
+/// `version` is the draft's version, or 0 to create it.
+pub async fn save_pact(a: &Acting<'_>, case_id: Uuid, version: i32, content: PactContent) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let contact = opt_text("input.contactModality", content.contact_modality.as_deref(), 1000)?;
+    let reference = opt_text("input.referencePerson", content.reference_person.as_deref(), 200)?;
+    let txn = a.gw.db.begin().await?;
+    let c = a.case(&txn, case_id, Action::Update).await?;
+    a.scope::<pact::Entity>(Action::Update)?;
+    if !case_allows_pact(c.state) {
+        return Err(refuse_case_state(&c, "savePact"));
+    }
+    let now = Utc::now();
+    let (p, created) = match current_pact(&txn, c.id).await? {
+        Some(p) => {
+            check_version("pact", p.version, version)?;
+            if !pact_allows(p.state, PactAction::Save) {
+                return Err(pact_conflict(&p, PactAction::Save));
+            }
+            (p, false)
+        }
+        None => {
+            if version != 0 {
+                return Err(stale("pact", 0, version));
+            }
+            let p = pact::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                case_id: Set(c.id),
+                revision: Set(1),
+                state: Set(PactState::Bozza),
+                revision_of: Set(None),
+                signed_on: Set(None),
+                next_review_on: Set(None),
+                contact_modality: Set(None),
+                reference_person: Set(None),
+                version: Set(0),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+            (p, true)
+        }
+    };
+    let counts = write_content(&txn, &c, p.id, &content, me).await?;
+    let res = pact::Entity::update_many()
+        .col_expr(pact::Column::ContactModality, Expr::value(contact))
+        .col_expr(pact::Column::ReferencePerson, Expr::value(reference))
+        .col_expr(pact::Column::NextReviewOn, Expr::value(content.next_review_on))
+        .col_expr(pact::Column::Version, Expr::value(p.version + 1))
+        .col_expr(pact::Column::UpdatedAt, Expr::value(now))
+        .filter(pact::Column::Id.eq(p.id))
+        .filter(pact::Column::Version.eq(p.version))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(stale("pact", p.version + 1, p.version));
+    }
+    let mut e = AuditEntry::new("pact", p.id, if created { AuditAction::Create } else { AuditAction::Update });
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(json!({ "revision": p.revision, "content": counts, "version": { "before": p.version, "after": p.version + 1 } }));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+/// Case manager: records the household's signature of the draft. The case goes
+/// to monitoring; a previous signed version is closed.
+pub async fn sign_pact(a: &Acting<'_>, case_id: Uuid, version: i32, signed_on: NaiveDate) -> Result<Uuid, AppError> {
+    let txn = a.gw.db.begin().await?;
+    let c = a.case(&txn, case_id, Action::Update).await?;
+    a.scope::<pact::Entity>(Action::Update)?;
+    if !case_allows_pact(c.state) {
+        return Err(refuse_case_state(&c, "signPact"));
+    }
+    let p = current_pact(&txn, c.id).await?.ok_or_else(|| AppError::Conflict("there is no pact to sign: savePact first".into()))?;
+    check_version("pact", p.version, version)?;
+    if !pact_allows(p.state, PactAction::Sign) {
+        return Err(pact_conflict(&p, PactAction::Sign));
+    }
+    date_not_future("input.signedOn", signed_on)?;
+    if signed_on < c.pad_date {
+        return Err(AppError::validation("input.signedOn", "before the PAD"));
+    }
+    let objectives = pact_objective::Entity::find().filter(pact_objective::Column::PactId.eq(p.id)).all(&txn).await?;
+    let commitments = pact_commitment::Entity::find().filter(pact_commitment::Column::PactId.eq(p.id)).all(&txn).await?;
+    if objectives.is_empty() || commitments.is_empty() {
+        return Err(AppError::Conflict("a pact is signed with at least one objective and one commitment".into()));
+    }
+    let review = p.next_review_on.unwrap_or(signed_on + Duration::days(PERIODIC_CHECK_DAYS));
+    pact::Entity::update_many()
+        .col_expr(pact::Column::State, Expr::value(PactState::Sottoscritto))
+        .col_expr(pact::Column::SignedOn, Expr::value(signed_on))
+        .col_expr(pact::Column::NextReviewOn, Expr::value(review))
+        .col_expr(pact::Column::Version, Expr::value(p.version + 1))
+        .col_expr(pact::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(pact::Column::Id.eq(p.id))
+        .exec(&txn)
+        .await?;
+    let mut entries = Vec::new();
+    if let Some(prev) = p.revision_of {
+        pact::Entity::update_many()
+            .col_expr(pact::Column::State, Expr::value(PactState::Chiuso))
+            .filter(pact::Column::Id.eq(prev))
+            .filter(pact::Column::State.eq(PactState::Sottoscritto))
+            .exec(&txn)
+            .await?;
+        let mut e = AuditEntry::new("pact", prev, AuditAction::Transition);
+        e.ambito_id = Some(c.ambito_id);
+        e.changes = Some(diff(&[("state", json!(PactState::Sottoscritto), json!(PactState::Chiuso))]));
+        entries.push(e);
+    }
+    // Supports of the signed version start.
+    support::Entity::update_many()
+        .col_expr(support::Column::Status, Expr::value(SupportStatus::Attivo))
+        .filter(support::Column::PactId.eq(p.id))
+        .filter(support::Column::Status.eq(SupportStatus::DaAttivare))
+        .exec(&txn)
+        .await?;
+    if c.state != CaseState::InMonitoraggio {
+        super::service::update_case(&txn, &c, |q| q.col_expr(case_file::Column::State, Expr::value(CaseState::InMonitoraggio))).await?;
+        let mut e = AuditEntry::new("case_file", c.id, AuditAction::Transition);
+        e.ambito_id = Some(c.ambito_id);
+        e.changes = Some(diff(&[("state", json!(c.state), json!(CaseState::InMonitoraggio)), ("version", json!(c.version), json!(c.version + 1))]));
+        entries.push(e);
+    }
+    let mut e = AuditEntry::new("pact", p.id, AuditAction::Transition);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(diff(&[
+        ("state", json!(p.state), json!(PactState::Sottoscritto)),
+        ("signed_on", json!(p.signed_on), json!(signed_on)),
+        ("next_review_on", json!(p.next_review_on), json!(review)),
+    ]));
+    entries.push(e);
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+/// Case manager: opens a revision of the signed pact as a new draft version
+/// with the same content; the signed version stays in force until the new one
+/// is signed.
+pub async fn revise_pact(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let txn = a.gw.db.begin().await?;
+    let c = a.case(&txn, case_id, Action::Update).await?;
+    a.scope::<pact::Entity>(Action::Update)?;
+    if c.state != CaseState::InMonitoraggio {
+        return Err(refuse_case_state(&c, "revisePact"));
+    }
+    let p = current_pact(&txn, c.id).await?.ok_or_else(|| AppError::Conflict("there is no pact to revise".into()))?;
+    check_version("pact", p.version, version)?;
+    if !pact_allows(p.state, PactAction::Revise) {
+        return Err(pact_conflict(&p, PactAction::Revise));
+    }
+    let now = Utc::now();
+    let new = pact::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        case_id: Set(c.id),
+        revision: Set(p.revision + 1),
+        state: Set(PactState::Bozza),
+        revision_of: Set(Some(p.id)),
+        signed_on: Set(None),
+        next_review_on: Set(None),
+        contact_modality: Set(p.contact_modality.clone()),
+        reference_person: Set(p.reference_person.clone()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    // Copy the content of the signed version into the draft.
+    let objectives = pact_objective::Entity::find().filter(pact_objective::Column::PactId.eq(p.id)).all(&txn).await?;
+    let results = pact_expected_result::Entity::find().filter(pact_expected_result::Column::PactId.eq(p.id)).all(&txn).await?;
+    let commitments = pact_commitment::Entity::find().filter(pact_commitment::Column::PactId.eq(p.id)).all(&txn).await?;
+    let links = pact_commitment_member::Entity::find()
+        .filter(pact_commitment_member::Column::CommitmentId.is_in(commitments.iter().map(|x| x.id)))
+        .all(&txn)
+        .await?;
+    let supports = support::Entity::find().filter(support::Column::PactId.eq(p.id)).all(&txn).await?;
+    let content = PactContent {
+        objectives: objectives
+            .iter()
+            .map(|o| Objective {
+                area: o.area,
+                description: o.description.clone(),
+                expected_results: results.iter().filter(|r| r.objective_id == o.id).map(|r| (r.indicator.clone(), r.due_on)).collect(),
+            })
+            .collect(),
+        commitments: commitments
+            .iter()
+            .map(|m| Commitment {
+                description: m.description.clone(),
+                obligated_member_id: m.obligated_member_id,
+                other_member_ids: links.iter().filter(|l| l.commitment_id == m.id).map(|l| l.member_id).collect(),
+                due_on: m.due_on,
+                is_conditionality: m.is_conditionality,
+            })
+            .collect(),
+        supports: supports
+            .iter()
+            .map(|s| SupportInput { kind: s.kind, provider: s.provider.clone(), starts_on: s.starts_on, ends_on: s.ends_on })
+            .collect(),
+        contact_modality: None,
+        reference_person: None,
+        next_review_on: None,
+    };
+    write_content(&txn, &c, new.id, &content, me).await?;
+    let mut e = AuditEntry::new("pact", new.id, AuditAction::Create);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(json!({ "revision": new.revision, "revision_of": p.id }));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+/// Case manager: the household refuses to sign. The draft is closed as
+/// NON_SOTTOSCRITTO and a segnalazione goes to the coordinator for approval.
+pub async fn refuse_pact(a: &Acting<'_>, case_id: Uuid, version: i32, fact_date: NaiveDate, description: String) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let description = text("input.description", &description, 4000)?;
+    let txn = a.gw.db.begin().await?;
+    let c = a.case(&txn, case_id, Action::Update).await?;
+    a.scope::<pact::Entity>(Action::Update)?;
+    a.scope::<report::Entity>(Action::Create)?;
+    if !case_allows_pact(c.state) {
+        return Err(refuse_case_state(&c, "refusePact"));
+    }
+    let p = current_pact(&txn, c.id).await?.ok_or_else(|| AppError::Conflict("there is no pact to refuse".into()))?;
+    check_version("pact", p.version, version)?;
+    if !pact_allows(p.state, PactAction::Refuse) {
+        return Err(pact_conflict(&p, PactAction::Refuse));
+    }
+    date_not_future("input.factDate", fact_date)?;
+    pact::Entity::update_many()
+        .col_expr(pact::Column::State, Expr::value(PactState::NonSottoscritto))
+        .col_expr(pact::Column::Version, Expr::value(p.version + 1))
+        .filter(pact::Column::Id.eq(p.id))
+        .exec(&txn)
+        .await?;
+    let rid = Uuid::now_v7();
+    report::ActiveModel {
+        id: Set(rid),
+        ambito_id: Set(c.ambito_id),
+        comune_istat: Set(c.comune_istat.clone()),
+        case_id: Set(Some(c.id)),
+        residency_check_id: Set(None),
+        puc_assignment_id: Set(None),
+        member_id: Set(None),
+        kind: Set(ReportKind::MancataSottoscrizione),
+        state: Set(ReportState::DaApprovare),
+        fact_date: Set(fact_date),
+        ascertained_on: Set(today()),
+        description: Set(description),
+        created_by: Set(Some(me)),
+        decided_by: Set(None),
+        decided_at: Set(None),
+        decision_comment: Set(None),
+        sent_at: Set(None),
+        inps_ack: Set(None),
+        rectification_of: Set(None),
+        version: Set(1),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&txn)
+    .await?;
+    let mut e1 = AuditEntry::new("pact", p.id, AuditAction::Transition);
+    e1.ambito_id = Some(c.ambito_id);
+    e1.changes = Some(diff(&[("state", json!(p.state), json!(PactState::NonSottoscritto))]));
+    let mut e2 = AuditEntry::new("report", rid, AuditAction::Create);
+    e2.ambito_id = Some(c.ambito_id);
+    e2.changes = Some(json!({ "case_id": c.id, "kind": ReportKind::MancataSottoscrizione, "state": ReportState::DaApprovare }));
+    audit::record(&txn, &a.audit_ctx(), vec![e1, e2]).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+/// Referente per l'attivazione dei sostegni: activates a support on a case of the
+/// Ambito, attached to the draft pact when there is one.
+pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let provider = check_support("input", &s)?;
+    let txn = a.gw.db.begin().await?;
+    let c = super::service::case_under(a, &txn, case_id, support_scope(a)?).await?;
+    if matches!(c.state, CaseState::Chiuso | CaseState::Trasferito | CaseState::InviatoAltroServizio) {
+        return Err(refuse_case_state(&c, "activateSupport"));
+    }
+    let draft = current_pact(&txn, c.id).await?.filter(|p| p.state == PactState::Bozza).map(|p| p.id);
+    let id = Uuid::now_v7();
+    support::ActiveModel {
+        id: Set(id),
+        case_id: Set(c.id),
+        pact_id: Set(draft),
+        kind: Set(s.kind),
+        provider: Set(provider),
+        starts_on: Set(s.starts_on),
+        ends_on: Set(s.ends_on),
+        status: Set(SupportStatus::Attivo),
+        activated_by: Set(Some(me)),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&txn)
+    .await?;
+    let mut e = AuditEntry::new("support", id, AuditAction::Create);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(json!({ "case_id": c.id, "kind": s.kind, "status": SupportStatus::Attivo }));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+/// The cases on which the principal may create supports: the scope of its
+/// `create Support` grant, applied to cases.
+fn support_scope(a: &Acting<'_>) -> Result<crate::authz::Scope, AppError> {
+    a.gw.authz.scope_for(crate::authz::Object::Support, Action::Create)
+}
+
+trait ValueStr {
+    fn to_value_str(&self) -> String;
+}
+impl<T: sea_orm::ActiveEnum<Value = String>> ValueStr for T {
+    fn to_value_str(&self) -> String {
+        self.to_value()
+    }
+}
