@@ -1,7 +1,7 @@
 //! Property-based check of the whole read graph against an independent reference
 //! model of the policies: principals and queries are generated (roots, aliases,
 //! fragments, nesting to depth 3, pagination, filters, by-id and `node` lookups
-//! of in- and out-of-scope ids), and every answer is compared with the rows the
+//! of in- and out-of-scope ids, a mutation on any case), and every answer is compared with the rows the
 //! policies allow, computed in plain Rust over the seeded data (not in SQL).
 //! Sentinel values seeded into forbidden fields must appear nowhere in the JSON.
 
@@ -309,6 +309,36 @@ async fn check(app: &TestApp, world: &World, who: &Who, allowed: &Allowed, forbi
     if c.paginate {
         assert_eq!(&seen, expected, "paging through {root} returns exactly the allowed rows");
     }
+    // A mutation on any case: refused unless the policies allow it on that case,
+    // and what it returns goes through the same authorization as reads.
+    let target = &world.cases[c.probe % world.cases.len()];
+    let m = "mutation($i: RaiseReportInput!) { raiseReport(input: $i) { __typename id state case { __typename id household { __typename id members { __typename id fiscalCode } } } } }";
+    let r = app
+        .gql(Some(&who.token), m, json!({ "i": { "caseId": ids::encode("Case", target.id), "kind": "ALTRO_FATTO_SANZIONABILE", "factDate": target.pad_date, "description": "p", "draft": true } }))
+        .await;
+    let text = r.to_string();
+    for f in forbidden {
+        assert!(!text.contains(f.as_str()), "forbidden value {f} in a mutation's answer");
+    }
+    let may_raise = who.principal.role == Role::CaseManager && target.case_manager_id == Some(who.me);
+    if r["errors"].is_null() {
+        assert!(may_raise, "raiseReport accepted for {:?}: {r}", who.principal.role);
+        let mut objs = Vec::new();
+        objects(&r["data"], &mut objs);
+        for (t, id) in &objs {
+            if let Some(set) = allowed.by_type.get(t.as_str()) {
+                assert!(set.contains(id), "{t} {id} returned by a mutation is out of scope");
+            }
+        }
+    } else {
+        let code = error_code(&r);
+        if may_raise {
+            assert_eq!(code, Some("CONFLICT"), "{r}");
+        } else {
+            assert!(matches!(code, Some("FORBIDDEN") | Some("NOT_FOUND")), "{r}");
+        }
+    }
+
     // By id and through node: any id of the data set, in scope or not.
     let all: Vec<Uuid> = match ty {
         "Case" => world.cases.iter().map(|x| x.id).collect(),

@@ -474,3 +474,56 @@ async fn the_referente_activates_supports_on_cases_of_its_ambito_only() {
     let r = s.app.gql(Some(&token), ACTIVATE, bad).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.endsOn", "{r}");
 }
+
+#[tokio::test]
+async fn every_transition_the_state_machine_forbids_is_a_conflict_naming_the_state() {
+    let s = scene().await;
+    let v = assign(&s).await;
+    let _ = v;
+    let id = gid("Case", s.case.id);
+    let states = [
+        "DA_ASSEGNARE", "ASSEGNATO", "CONVOCATO", "AP_IN_CORSO", "QDA_IN_CORSO", "PATTO_IN_DEFINIZIONE",
+        "INVIATO_ALTRO_SERVIZIO", "IN_MONITORAGGIO", "CHIUSO", "TRASFERITO",
+    ];
+    // (mutation, query, states from which the state machine allows it)
+    let table: &[(&str, &str, &[&str])] = &[
+        ("recordFirstMeeting", FIRST, &["ASSEGNATO", "CONVOCATO"]),
+        ("completeAnalysis", COMPLETE, &["AP_IN_CORSO"]),
+        ("reopenAnalysis", REOPEN, &["QDA_IN_CORSO", "PATTO_IN_DEFINIZIONE", "INVIATO_ALTRO_SERVIZIO"]),
+        ("saveFramework", SAVE_FW, &["QDA_IN_CORSO"]),
+        ("completeFramework", COMPLETE_FW, &["QDA_IN_CORSO"]),
+        ("savePact", SAVE_PACT, &["PATTO_IN_DEFINIZIONE", "IN_MONITORAGGIO"]),
+        ("revisePact", REVISE_PACT, &["IN_MONITORAGGIO"]),
+        ("raiseReport", RAISE, &["ASSEGNATO", "CONVOCATO", "AP_IN_CORSO", "QDA_IN_CORSO", "PATTO_IN_DEFINIZIONE", "INVIATO_ALTRO_SERVIZIO", "IN_MONITORAGGIO"]),
+    ];
+    let mut checked = 0;
+    for state in states {
+        // Set the state through SQL, keeping the version the client knows.
+        let row = case_row(&s.app, s.case.id).await;
+        let upd = match s.app.db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => format!("UPDATE case_file SET state = '{state}' WHERE id = '{}'", s.case.id),
+            _ => format!("UPDATE case_file SET state = '{state}' WHERE id = X'{}'", s.case.id.simple()),
+        };
+        s.app.exec(&upd).await;
+        for (name, q, allowed) in table {
+            if allowed.contains(&state) {
+                continue;
+            }
+            let input = match *name {
+                "recordFirstMeeting" => json!({ "caseId": id, "version": row.version, "heldOn": s.case.pad_date, "place": "x" }),
+                "completeAnalysis" => json!({ "caseId": id, "version": row.version, "outcome": "CPI" }),
+                "saveFramework" => json!({ "caseId": id, "version": 1, "priorities": "x" }),
+                "savePact" => json!({ "caseId": id, "version": 0 }),
+                "raiseReport" => json!({ "caseId": id, "kind": "ALTRO_FATTO_SANZIONABILE", "factDate": s.case.pad_date, "description": "x" }),
+                _ => json!({ "caseId": id, "version": row.version }),
+            };
+            let r = s.app.gql(Some(&s.cm), q, json!({ "i": input })).await;
+            assert_eq!(error_code(&r), Some("CONFLICT"), "{name} from {state}: {r}");
+            let msg = r["errors"][0]["message"].as_str().unwrap();
+            assert!(msg.contains(state), "{name} from {state}: the message names the state: {msg}");
+            assert_eq!(case_row(&s.app, s.case.id).await.version, row.version, "{name} from {state} changed the case");
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked}");
+}
