@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cases;
 pub mod config;
 pub mod db;
+pub mod disadvantage;
 pub mod error;
 pub mod graphql;
 pub mod households;

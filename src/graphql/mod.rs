@@ -19,6 +19,7 @@ use crate::{
     authz::Policy,
     cases::graphql::{CaseMutation, CaseQuery},
     config::Config,
+    disadvantage::graphql::DisadvantageMutation,
 };
 
 /// Largest nesting of selections a query may have.
@@ -34,7 +35,7 @@ pub struct RequestId(pub String);
 pub struct Query(AuthQuery, roots::ReadQuery, CaseQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, CaseMutation);
+pub struct Mutation(AuthMutation, CaseMutation, DisadvantageMutation);
 
 pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;
 

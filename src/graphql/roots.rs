@@ -94,6 +94,9 @@ pub struct DisadvantageCheckFilter {
     pub state: Option<Vec<DisadvantageStateView>>,
     /// Only requests received in this range.
     pub received: Option<DateRange>,
+    /// Only requests past the 60-day deadline without a decision (counted as
+    /// confirmed), or, with false, the others.
+    pub expired_by_silence: Option<bool>,
 }
 
 /// Filters of `pucProjects`.
@@ -314,6 +317,15 @@ impl ReadQuery {
             if let Some(to) = r.to {
                 s = s.filter(disadvantage_check::Column::ReceivedOn.lte(to));
             }
+        }
+        if let Some(e) = f.expired_by_silence {
+            gw.authz.require_field("DisadvantageCheck.expiredBySilence", "filtering").gql()?;
+            let limit = crate::cases::model::today() - chrono::Duration::days(crate::cases::model::DISADVANTAGE_RESPONSE_DAYS);
+            let open = [enums::DisadvantageState::Ricevuta, enums::DisadvantageState::InVerifica];
+            let expired = sea_orm::Condition::all()
+                .add(disadvantage_check::Column::State.is_in(open))
+                .add(disadvantage_check::Column::ReceivedOn.lt(limit));
+            s = if e { s.filter(expired) } else { s.filter(expired.not()) };
         }
         let page = gw.page(s, &sort!(disadvantage_check, ReceivedOn, Direction::Asc, |r: &disadvantage_check::Model| r.received_on), &PageArgs { first, after }).await.gql()?;
         Ok(Connection::from_page(page, DisadvantageCheckView))

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod auth;
+mod disadvantage;
 mod graph;
 mod indexes;
 mod matrix;

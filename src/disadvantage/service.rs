@@ -1,0 +1,86 @@
+//! Use cases of the disadvantage validation.
+
+use chrono::Utc;
+use entity::{disadvantage_check, enums::*};
+use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    audit::{self, AuditEntry},
+    authz::Action,
+    cases::{
+        model::{disadvantage_due, disadvantage_expired, today},
+        service::{check_version, diff, opt_text, stale, Acting},
+    },
+    error::AppError,
+};
+
+fn state_str(s: DisadvantageState) -> String {
+    use sea_orm::ActiveEnum;
+    s.to_value()
+}
+
+/// Validator: takes a request into verification, or decides it (confirmed or
+/// not, with notes). Refused once decided, and once expired by silence.
+pub async fn decide(a: &Acting<'_>, id: Uuid, version: i32, decision: Option<bool>, notes: Option<String>) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let notes = opt_text("input.notes", notes.as_deref(), 4000)?;
+    if decision == Some(false) && notes.is_none() {
+        return Err(AppError::validation("input.notes", "say why the condition is not confirmed"));
+    }
+    let txn = a.gw.db.begin().await?;
+    let d = disadvantage_check::Entity::find()
+        .filter(disadvantage_check::Column::Id.eq(id))
+        .filter(a.scope::<disadvantage_check::Entity>(Action::Update)?)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no disadvantage validation request with this id".into()))?;
+    check_version("request", d.version, version)?;
+    if !matches!(d.state, DisadvantageState::Ricevuta | DisadvantageState::InVerifica) {
+        return Err(AppError::Conflict(format!("the request is {}: it was already decided; allowed now: nothing", state_str(d.state))));
+    }
+    if disadvantage_expired(&d, today()) {
+        return Err(AppError::Conflict(format!(
+            "the request expired on {} without an answer and counts as confirmed (silenzio-assenso); allowed now: nothing",
+            disadvantage_due(d.received_on)
+        )));
+    }
+    let new_state = match decision {
+        None => {
+            if d.state == DisadvantageState::InVerifica {
+                return Err(AppError::Conflict("the request is IN_VERIFICA already; allowed now: decide".into()));
+            }
+            DisadvantageState::InVerifica
+        }
+        Some(true) => DisadvantageState::Confermata,
+        Some(false) => DisadvantageState::NonConfermata,
+    };
+    let now = Utc::now();
+    let mut q = disadvantage_check::Entity::update_many()
+        .col_expr(disadvantage_check::Column::State, Expr::value(new_state))
+        .col_expr(disadvantage_check::Column::Version, Expr::value(d.version + 1));
+    if decision.is_some() {
+        q = q
+            .col_expr(disadvantage_check::Column::Notes, Expr::value(notes.clone()))
+            .col_expr(disadvantage_check::Column::DecidedBy, Expr::value(me))
+            .col_expr(disadvantage_check::Column::DecidedAt, Expr::value(now));
+    }
+    let res = q
+        .filter(disadvantage_check::Column::Id.eq(d.id))
+        .filter(disadvantage_check::Column::Version.eq(d.version))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(stale("request", d.version + 1, d.version));
+    }
+    let mut e = AuditEntry::new("disadvantage_check", d.id, AuditAction::Transition);
+    e.ambito_id = Some(d.ambito_id);
+    e.changes = Some(diff(&[
+        ("state", json!(d.state), json!(new_state)),
+        ("notes", json!(d.notes.is_some()), json!(notes.is_some() || d.notes.is_some())),
+    ]));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(d.id)
+}
