@@ -19,6 +19,7 @@ pub mod households;
 pub mod http;
 pub mod ids;
 pub mod operators;
+pub mod residency;
 pub mod seed;
 pub mod state;
 pub mod territory;

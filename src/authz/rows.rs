@@ -236,6 +236,17 @@ of_pact!(pact_commitment, PactCommitment);
 impl Scoped for report::Entity {
     const OBJECT: Object = Object::Report;
     fn condition(scope: Scope, p: &Principal) -> Condition {
+        // Segnalazioni of residency checks belong to the registry roles, the others
+        // to the roles of the Patto: neither sees (or approves) the other's.
+        let kind = match p.role {
+            Role::RegistryCheckCoordinator | Role::RegistryCheckOfficer => report::Column::ResidencyCheckId.is_not_null(),
+            _ => report::Column::ResidencyCheckId.is_null(),
+        };
+        Condition::all().add(kind).add(report_rows(scope, p))
+    }
+}
+
+fn report_rows(scope: Scope, p: &Principal) -> Condition {
         match scope {
             Scope::National => always(),
             Scope::Ambito => in_ambito(report::Column::AmbitoId, p),
@@ -245,7 +256,6 @@ impl Scoped for report::Entity {
                 .add(is_me(report::Column::CreatedBy, p))
                 .add(report::Column::CaseId.in_subquery(case_ids(Scope::Own, p))),
         }
-    }
 }
 
 impl Scoped for meeting::Entity {

@@ -643,14 +643,24 @@ pub async fn decide_report(a: &Acting<'_>, id: Uuid, version: i32, approve: bool
         if approve { q.col_expr(report::Column::SentAt, Expr::value(now)) } else { q }
     })
     .await?;
-    let mut e = AuditEntry::new("report", id, if approve { AuditAction::Transition } else { AuditAction::Transition });
+    let mut entries = Vec::new();
+    // An approved segnalazione of a negative residency check: the check is sent.
+    if approve {
+        if let Some(check_id) = r.residency_check_id {
+            if let Some(c) = crate::residency::service::mark_sent(&txn, check_id).await? {
+                entries.push(crate::residency::service::sent_entry(&c));
+            }
+        }
+    }
+    let mut e = AuditEntry::new("report", id, AuditAction::Transition);
     e.ambito_id = Some(r.ambito_id);
     e.changes = Some(diff(&[
         ("state", json!(r.state), json!(new_state)),
         ("decided_by", json!(r.decided_by), json!(me)),
         ("decision_comment", json!(r.decision_comment.is_some()), json!(comment.is_some())),
     ]));
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    entries.push(e);
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
     txn.commit().await?;
     Ok(id)
 }

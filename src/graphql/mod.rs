@@ -20,6 +20,7 @@ use crate::{
     cases::graphql::{CaseMutation, CaseQuery},
     config::Config,
     disadvantage::graphql::DisadvantageMutation,
+    residency::graphql::ResidencyMutation,
 };
 
 /// Largest nesting of selections a query may have.
@@ -35,7 +36,7 @@ pub struct RequestId(pub String);
 pub struct Query(AuthQuery, roots::ReadQuery, CaseQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, CaseMutation, DisadvantageMutation);
+pub struct Mutation(AuthMutation, CaseMutation, DisadvantageMutation, ResidencyMutation);
 
 pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;
 

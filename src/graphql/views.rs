@@ -2029,6 +2029,19 @@ impl ResidencyCheckView {
         let rows = rel_many::<residency_period::Entity, _>(ctx, "ResidencyCheck.periods", own, residency_period::Column::CheckId, m.id.clone(), |r| r.check_id.clone().into_key(), residency_period::Column::FromOn).await?;
         Ok(rows.map(|v| v.into_iter().map(ResidencyPeriodView).collect()))
     }
+
+    /// Days of residence covered by the recorded periods (overlaps counted once).
+    async fn total_residence_days(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
+        Ok(self.residence(ctx, "ResidencyCheck.totalResidenceDays").await?.map(|s| s.total_days))
+    }
+    /// Days of the latest continuous residence, if it is still open.
+    async fn last_continuous_days(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
+        Ok(self.residence(ctx, "ResidencyCheck.lastContinuousDays").await?.map(|s| s.last_continuous_days))
+    }
+    /// Whether the periods meet the requirement (10 years in all, the last 2 continuous).
+    async fn requirement_met(&self, ctx: &Context<'_>) -> GqlResult<Option<bool>> {
+        Ok(self.residence(ctx, "ResidencyCheck.requirementMet").await?.map(|s| s.requirement_met))
+    }
 }
 
 impl ResidencyCheckView {
@@ -2037,6 +2050,16 @@ impl ResidencyCheckView {
     fn own(&self, ctx: &Context<'_>) -> bool {
         let m = &self.0;
         is_me(ctx, m.officer_id)
+    }
+
+    /// The requirement computed from the periods the viewer may see.
+    async fn residence(&self, ctx: &Context<'_>, key: &str) -> GqlResult<Option<crate::residency::model::ResidenceSummary>> {
+        let own = self.own(ctx);
+        let rows = rel_many::<residency_period::Entity, _>(ctx, key, own, residency_period::Column::CheckId, self.0.id, |r| r.check_id, residency_period::Column::FromOn).await?;
+        Ok(rows.map(|v| {
+            let periods: Vec<_> = v.iter().map(|p| (p.from_on, p.to_on)).collect();
+            crate::residency::model::summarise(&periods, crate::cases::model::today())
+        }))
     }
     pub const OBJECT: Obj = Obj::ResidencyCheck;
 }

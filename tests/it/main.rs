@@ -10,6 +10,7 @@ mod graph;
 mod indexes;
 mod matrix;
 mod property;
+mod residency;
 mod migrations;
 mod schema;
 mod seed;

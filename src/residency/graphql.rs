@@ -1,0 +1,120 @@
+//! Mutations of residency checks.
+
+use async_graphql::{Context, InputObject, Object, ID};
+use entity::residency_check;
+
+use crate::{
+    cases::service::Acting,
+    error::{GqlResult, ResultExt},
+    graphql::{enums::ResidencyOutcomeView, node::by_id, roots::{gateway, uuid_arg}, views::ResidencyCheckView},
+};
+
+/// Input of `assignResidencyCheck`.
+#[derive(InputObject)]
+pub struct AssignResidencyCheckInput {
+    /// The check.
+    pub check_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// The officer (an operator id) who takes it.
+    pub officer_id: ID,
+}
+
+/// A residence period from the registry.
+#[derive(InputObject)]
+pub struct ResidencePeriodInput {
+    /// Comune of residence (ISTAT code).
+    pub comune_istat: String,
+    /// From.
+    pub from: chrono::NaiveDate,
+    /// To; omitted while the residence continues.
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// Input of `recordResidencyPeriods`.
+#[derive(InputObject)]
+pub struct RecordResidencyPeriodsInput {
+    /// The check.
+    pub check_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// Periods to add (they may not overlap the recorded ones).
+    pub periods: Vec<ResidencePeriodInput>,
+}
+
+/// Input of `forwardResidencyCheck`.
+#[derive(InputObject)]
+pub struct ForwardResidencyCheckInput {
+    /// The check.
+    pub check_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// The previous Comune of residence (ISTAT code); omitted: the Comune of birth.
+    pub to_comune: Option<String>,
+}
+
+/// Input of `finaliseResidencyCheck`.
+#[derive(InputObject)]
+pub struct FinaliseResidencyCheckInput {
+    /// The check.
+    pub check_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// The outcome.
+    pub outcome: ResidencyOutcomeView,
+}
+
+async fn done(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<ResidencyCheckView> {
+    Ok(ResidencyCheckView(by_id::<residency_check::Entity>(gateway(ctx)?, residency_check::Column::Id, id, "ResidencyCheck").await.gql()?))
+}
+
+fn acting<'a>(ctx: &'a Context<'_>) -> GqlResult<Acting<'a>> {
+    Ok(Acting { gw: gateway(ctx)?, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) })
+}
+
+#[derive(Default)]
+pub struct ResidencyMutation;
+
+#[Object]
+impl ResidencyMutation {
+    /// Coordinatore per i controlli anagrafici: assigns a check of its Comuni to an officer.
+    async fn assign_residency_check(&self, ctx: &Context<'_>, input: AssignResidencyCheckInput) -> GqlResult<ResidencyCheckView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
+        let officer = uuid_arg("input.officerId", "Operator", &input.officer_id)?;
+        super::service::assign(&a, id, input.version, officer).await.gql()?;
+        done(ctx, id).await
+    }
+
+    /// Responsabile per i controlli anagrafici: records residence periods.
+    async fn record_residency_periods(&self, ctx: &Context<'_>, input: RecordResidencyPeriodsInput) -> GqlResult<ResidencyCheckView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
+        let periods = input
+            .periods
+            .into_iter()
+            .map(|p| super::service::Period { comune_istat: p.comune_istat, from: p.from, to: p.to })
+            .collect();
+        super::service::record_periods(&a, id, input.version, periods).await.gql()?;
+        done(ctx, id).await
+    }
+
+    /// Responsabile: forwards the check to the previous Comune (or the Comune of
+    /// birth), which takes it over with its own deadline. The result is the check as
+    /// the sender still sees it: usually not at all (`NOT_FOUND`), since it left its Comuni.
+    async fn forward_residency_check(&self, ctx: &Context<'_>, input: ForwardResidencyCheckInput) -> GqlResult<Option<ResidencyCheckView>> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
+        super::service::forward(&a, id, input.version, input.to_comune).await.gql()?;
+        let gw = gateway(ctx)?;
+        Ok(gw.by_id::<residency_check::Entity>(residency_check::Column::Id, id).await.gql()?.map(ResidencyCheckView))
+    }
+
+    /// Responsabile of the Comune of residence: finalises the outcome.
+    async fn finalise_residency_check(&self, ctx: &Context<'_>, input: FinaliseResidencyCheckInput) -> GqlResult<ResidencyCheckView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
+        super::service::finalise(&a, id, input.version, input.outcome.into()).await.gql()?;
+        done(ctx, id).await
+    }
+}

@@ -1,0 +1,335 @@
+//! Use cases of residency checks.
+
+use chrono::{Duration, NaiveDate, Utc};
+use entity::{comune, enums::*, member, operator, profile, profile_comune, report, residency_check, residency_period};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::model::*;
+use crate::{
+    audit::{self, AuditEntry},
+    authz::Action,
+    cases::{
+        model::today,
+        service::{check_version, diff, stale, Acting},
+    },
+    error::AppError,
+    operators::service::profile_in_force,
+    territory::model::IstatCode,
+};
+
+fn state_str(s: ResidencyCheckState) -> String {
+    use sea_orm::ActiveEnum;
+    s.to_value()
+}
+
+fn allowed_actions(s: ResidencyCheckState) -> &'static str {
+    use ResidencyCheckState::*;
+    match s {
+        DaAssegnare | Inoltrato => "assignResidencyCheck",
+        Assegnato => "assignResidencyCheck, recordResidencyPeriods",
+        InLavorazione => "assignResidencyCheck, recordResidencyPeriods, forwardResidencyCheck, finaliseResidencyCheck",
+        InAttesaInteressato => "recordResidencyPeriods, finaliseResidencyCheck",
+        EsitoNegativo => "decideReport (coordinator, on its segnalazione)",
+        EsitoPositivo | InviatoInps => "nothing",
+    }
+}
+
+fn refuse(c: &residency_check::Model, action: &str) -> AppError {
+    AppError::Conflict(format!(
+        "{action} is not allowed: the check is {}; allowed now: {}",
+        state_str(c.state),
+        allowed_actions(c.state)
+    ))
+}
+
+async fn load(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<residency_check::Model, AppError> {
+    residency_check::Entity::find()
+        .filter(residency_check::Column::Id.eq(id))
+        .filter(a.scope::<residency_check::Entity>(action)?)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no residency check with this id".into()))
+}
+
+/// Compare-and-set of a check.
+async fn update(
+    txn: &DatabaseTransaction,
+    c: &residency_check::Model,
+    set: impl FnOnce(sea_orm::UpdateMany<residency_check::Entity>) -> sea_orm::UpdateMany<residency_check::Entity>,
+) -> Result<(), AppError> {
+    let q = residency_check::Entity::update_many().col_expr(residency_check::Column::Version, Expr::value(c.version + 1));
+    let res = set(q)
+        .filter(residency_check::Column::Id.eq(c.id))
+        .filter(residency_check::Column::Version.eq(c.version))
+        .exec(txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(stale("check", c.version + 1, c.version));
+    }
+    Ok(())
+}
+
+fn entry(c: &residency_check::Model, action: AuditAction, changes: serde_json::Value) -> AuditEntry {
+    let mut e = AuditEntry::new("residency_check", c.id, action);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(changes);
+    e
+}
+
+async fn comune_row(txn: &DatabaseTransaction, field: &str, istat: &str) -> Result<comune::Model, AppError> {
+    let code = IstatCode::parse(istat).map_err(|e| AppError::validation(field, e.to_string()))?;
+    comune::Entity::find_by_id(code.as_str().to_string())
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::validation(field, format!("no Comune with ISTAT code {code}")))
+}
+
+/// Coordinator: assigns a check of its Comuni to an officer covering the Comune.
+pub async fn assign(a: &Acting<'_>, id: Uuid, version: i32, officer: Uuid) -> Result<Uuid, AppError> {
+    let txn = a.gw.db.begin().await?;
+    let c = load(a, &txn, id, Action::Assign).await?;
+    check_version("check", c.version, version)?;
+    use ResidencyCheckState::*;
+    if !matches!(c.state, DaAssegnare | Assegnato | Inoltrato | InLavorazione) {
+        return Err(refuse(&c, "assignResidencyCheck"));
+    }
+    let op = operator::Entity::find_by_id(officer).one(&txn).await?;
+    let profiles = profile::Entity::find()
+        .filter(profile::Column::OperatorId.eq(officer))
+        .filter(profile::Column::Role.eq(Role::RegistryCheckOfficer))
+        .all(&txn)
+        .await?;
+    let mut covers = false;
+    for p in profiles.iter().filter(|p| profile_in_force(p, today())) {
+        covers |= profile_comune::Entity::find()
+            .filter(profile_comune::Column::ProfileId.eq(p.id))
+            .filter(profile_comune::Column::ComuneIstat.eq(c.current_comune_istat.clone()))
+            .one(&txn)
+            .await?
+            .is_some();
+    }
+    if !op.is_some_and(|o| o.status == OperatorStatus::Active) || !covers {
+        return Err(AppError::validation("input.officerId", "not a Responsabile per i controlli anagrafici in force for the Comune holding the check"));
+    }
+    let new_state = if c.state == InLavorazione { InLavorazione } else { Assegnato };
+    update(&txn, &c, |q| {
+        q.col_expr(residency_check::Column::OfficerId, Expr::value(officer))
+            .col_expr(residency_check::Column::State, Expr::value(new_state))
+    })
+    .await?;
+    let e = entry(&c, AuditAction::Assign, diff(&[("officer_id", json!(c.officer_id), json!(officer)), ("state", json!(c.state), json!(new_state))]));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+/// A period to record.
+pub struct Period {
+    pub comune_istat: String,
+    pub from: NaiveDate,
+    pub to: Option<NaiveDate>,
+}
+
+/// Officer: records residence periods from its Comune's registry.
+pub async fn record_periods(a: &Acting<'_>, id: Uuid, version: i32, periods: Vec<Period>) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    if periods.is_empty() || periods.len() > 50 {
+        return Err(AppError::validation("input.periods", "between 1 and 50 periods"));
+    }
+    let txn = a.gw.db.begin().await?;
+    let c = load(a, &txn, id, Action::Update).await?;
+    check_version("check", c.version, version)?;
+    use ResidencyCheckState::*;
+    if !matches!(c.state, Assegnato | InLavorazione | InAttesaInteressato) {
+        return Err(refuse(&c, "recordResidencyPeriods"));
+    }
+    let existing = residency_period::Entity::find().filter(residency_period::Column::CheckId.eq(c.id)).all(&txn).await?;
+    let mut spans: Vec<(NaiveDate, NaiveDate)> = existing.iter().map(|p| (p.from_on, p.to_on.unwrap_or(today()))).collect();
+    for (i, p) in periods.iter().enumerate() {
+        let field = format!("input.periods[{i}]");
+        comune_row(&txn, &format!("{field}.comuneIstat"), &p.comune_istat).await?;
+        if p.from > today() || p.to.is_some_and(|t| t > today()) {
+            return Err(AppError::validation(format!("{field}.from"), "periods cannot be in the future"));
+        }
+        if p.to.is_some_and(|t| t < p.from) {
+            return Err(AppError::validation(format!("{field}.to"), "ends before it starts"));
+        }
+        let span = (p.from, p.to.unwrap_or(today()));
+        if spans.iter().any(|(f, t)| span.0 <= *t && *f <= span.1) {
+            return Err(AppError::validation(format!("{field}.from"), "overlaps a period already recorded"));
+        }
+        spans.push(span);
+    }
+    for p in &periods {
+        residency_period::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            check_id: Set(c.id),
+            comune_istat: Set(p.comune_istat.trim().to_string()),
+            from_on: Set(p.from),
+            to_on: Set(p.to),
+            entered_by: Set(Some(me)),
+            entered_in_comune: Set(c.current_comune_istat.clone()),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    update(&txn, &c, |q| q.col_expr(residency_check::Column::State, Expr::value(InLavorazione))).await?;
+    let e = entry(&c, AuditAction::Update, json!({ "periods_added": periods.len(), "state": { "before": c.state, "after": InLavorazione } }));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+/// Officer: forwards the check to the previous Comune of residence (or, when that
+/// is unknown, to the Comune of birth); that Comune's coordinator and officers take
+/// it over, with 20 days (30 when it returns to the Comune of residence).
+pub async fn forward(a: &Acting<'_>, id: Uuid, version: i32, to: Option<String>) -> Result<Uuid, AppError> {
+    let txn = a.gw.db.begin().await?;
+    let c = load(a, &txn, id, Action::Update).await?;
+    check_version("check", c.version, version)?;
+    if c.state != ResidencyCheckState::InLavorazione {
+        return Err(refuse(&c, "forwardResidencyCheck"));
+    }
+    let target = match to {
+        Some(code) => comune_row(&txn, "input.toComune", &code).await?,
+        None => {
+            let m = member::Entity::find_by_id(c.member_id).one(&txn).await?.ok_or_else(|| AppError::internal("check without member"))?;
+            comune::Entity::find()
+                .filter(comune::Column::BelfioreCode.eq(m.birth_place_code.clone()))
+                .one(&txn)
+                .await?
+                .ok_or_else(|| AppError::validation("input.toComune", "the Comune of birth is not on GePI (born abroad or unknown): name the Comune to forward to"))?
+        }
+    };
+    if target.istat_code == c.current_comune_istat {
+        return Err(AppError::validation("input.toComune", "the check is already with this Comune"));
+    }
+    let days = if target.istat_code == c.owning_comune_istat { RESIDENCE_COMUNE_DAYS } else { PREVIOUS_COMUNE_DAYS };
+    let due = today() + Duration::days(days);
+    let now = Utc::now();
+    update(&txn, &c, |q| {
+        q.col_expr(residency_check::Column::CurrentComuneIstat, Expr::value(target.istat_code.clone()))
+            .col_expr(residency_check::Column::AmbitoId, Expr::value(target.ambito_id))
+            .col_expr(residency_check::Column::OfficerId, Expr::value(Option::<Uuid>::None))
+            .col_expr(residency_check::Column::State, Expr::value(ResidencyCheckState::Inoltrato))
+            .col_expr(residency_check::Column::DueOn, Expr::value(due))
+            .col_expr(residency_check::Column::ForwardedAt, Expr::value(now))
+    })
+    .await?;
+    let mut e = entry(
+        &c,
+        AuditAction::Transition,
+        diff(&[
+            ("current_comune_istat", json!(c.current_comune_istat), json!(target.istat_code)),
+            ("state", json!(c.state), json!(ResidencyCheckState::Inoltrato)),
+            ("due_on", json!(c.due_on), json!(due)),
+        ]),
+    );
+    // The receiving Ambito's trail sees the check arrive.
+    let mut arrived = e.clone();
+    arrived.ambito_id = Some(target.ambito_id);
+    e.ambito_id = Some(c.ambito_id);
+    let mut entries = vec![e];
+    if target.ambito_id != c.ambito_id {
+        entries.push(arrived);
+    }
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+/// Officer of the Comune of residence: finalises the outcome. A negative outcome
+/// raises a segnalazione for the coordinator; an outcome that cannot be
+/// determined convenes the person within 30 days.
+pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: ResidencyOutcome) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let txn = a.gw.db.begin().await?;
+    let c = load(a, &txn, id, Action::Update).await?;
+    check_version("check", c.version, version)?;
+    use ResidencyCheckState::*;
+    if !matches!(c.state, InLavorazione | InAttesaInteressato) {
+        return Err(refuse(&c, "finaliseResidencyCheck"));
+    }
+    if c.current_comune_istat != c.owning_comune_istat {
+        return Err(AppError::Conflict(
+            "finaliseResidencyCheck is not allowed: only the Comune of residence finalises; forward the check back to it".into(),
+        ));
+    }
+    let now = Utc::now();
+    let (state, final_outcome, due) = match outcome {
+        ResidencyOutcome::Positivo => (EsitoPositivo, Some(outcome), c.due_on),
+        ResidencyOutcome::Negativo => (EsitoNegativo, Some(outcome), c.due_on),
+        ResidencyOutcome::NonDeterminabile => (InAttesaInteressato, None, today() + Duration::days(CONVENE_DAYS)),
+    };
+    update(&txn, &c, |q| {
+        let q = q
+            .col_expr(residency_check::Column::State, Expr::value(state))
+            .col_expr(residency_check::Column::Outcome, Expr::value(final_outcome))
+            .col_expr(residency_check::Column::DueOn, Expr::value(due));
+        if final_outcome.is_some() { q.col_expr(residency_check::Column::FinalisedAt, Expr::value(now)) } else { q }
+    })
+    .await?;
+    let mut entries = vec![entry(&c, AuditAction::Transition, diff(&[("state", json!(c.state), json!(state)), ("outcome", json!(c.outcome), json!(final_outcome))]))];
+    if outcome == ResidencyOutcome::Negativo {
+        let rid = Uuid::now_v7();
+        report::ActiveModel {
+            id: Set(rid),
+            ambito_id: Set(c.ambito_id),
+            comune_istat: Set(c.owning_comune_istat.clone()),
+            case_id: Set(None),
+            residency_check_id: Set(Some(c.id)),
+            puc_assignment_id: Set(None),
+            member_id: Set(Some(c.member_id)),
+            kind: Set(ReportKind::RequisitoResidenza),
+            state: Set(ReportState::DaApprovare),
+            fact_date: Set(today()),
+            ascertained_on: Set(today()),
+            description: Set("Requisito di residenza non soddisfatto all'esito del controllo anagrafico.".into()),
+            created_by: Set(Some(me)),
+            decided_by: Set(None),
+            decided_at: Set(None),
+            decision_comment: Set(None),
+            sent_at: Set(None),
+            inps_ack: Set(None),
+            rectification_of: Set(None),
+            version: Set(1),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        let mut e = AuditEntry::new("report", rid, AuditAction::Create);
+        e.ambito_id = Some(c.ambito_id);
+        e.changes = Some(json!({ "residency_check_id": c.id, "kind": ReportKind::RequisitoResidenza, "state": ReportState::DaApprovare }));
+        entries.push(e);
+    }
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+/// After the coordinator approves the segnalazione of a negative check, the check
+/// is marked as sent to INPS (called inside the decision's transaction).
+pub async fn mark_sent(txn: &DatabaseTransaction, check_id: Uuid) -> Result<Option<residency_check::Model>, AppError> {
+    let c = residency_check::Entity::find_by_id(check_id).one(txn).await?;
+    let Some(c) = c else { return Ok(None) };
+    if c.state != ResidencyCheckState::EsitoNegativo {
+        return Ok(None);
+    }
+    residency_check::Entity::update_many()
+        .col_expr(residency_check::Column::State, Expr::value(ResidencyCheckState::InviatoInps))
+        .col_expr(residency_check::Column::Version, Expr::value(c.version + 1))
+        .filter(residency_check::Column::Id.eq(c.id))
+        .exec(txn)
+        .await?;
+    Ok(Some(c))
+}
+
+/// Entries for [`mark_sent`].
+pub fn sent_entry(c: &residency_check::Model) -> AuditEntry {
+    entry(c, AuditAction::Transition, diff(&[("state", json!(c.state), json!(ResidencyCheckState::InviatoInps))]))
+}

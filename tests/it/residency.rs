@@ -1,0 +1,184 @@
+//! Residency checks: assignment, periods, forwarding across Comuni of different
+//! Ambiti with their deadlines, finalisation by the Comune of residence, and the
+//! segnalazione of a negative outcome approved before it is marked sent.
+
+use chrono::Duration;
+use entity::{comune, enums::*, member, profile, profile_comune, residency_check};
+use gepi::ids;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{error_code, TestApp};
+
+/// Logs in as the operator holding `role` for Comune `istat`.
+async fn login_for(app: &TestApp, role: Role, istat: &str) -> (String, Uuid) {
+    let links = profile_comune::Entity::find().filter(profile_comune::Column::ComuneIstat.eq(istat)).all(&app.db).await.unwrap();
+    for l in links {
+        let p = profile::Entity::find_by_id(l.profile_id).one(&app.db).await.unwrap().unwrap();
+        if p.role == role {
+            let op = entity::operator::Entity::find_by_id(p.operator_id).one(&app.db).await.unwrap().unwrap();
+            return (app.login(&op.fiscal_code, &ids::encode("Profile", p.id)).await, op.id);
+        }
+    }
+    panic!("nobody holds {role:?} for {istat}");
+}
+
+fn ok(r: &Value) -> &Value {
+    assert!(r["errors"].is_null(), "{r}");
+    &r["data"]
+}
+
+const ASSIGN: &str = "mutation($i: AssignResidencyCheckInput!) { assignResidencyCheck(input: $i) { id state version officer { id } dueOn } }";
+const PERIODS: &str = "mutation($i: RecordResidencyPeriodsInput!) { recordResidencyPeriods(input: $i) { id state version totalResidenceDays lastContinuousDays requirementMet periods { fromOn toOn comune { istatCode } } } }";
+const FORWARD: &str = "mutation($i: ForwardResidencyCheckInput!) { forwardResidencyCheck(input: $i) { id state } }";
+const FINALISE: &str = "mutation($i: FinaliseResidencyCheckInput!) { finaliseResidencyCheck(input: $i) { id state version outcome dueOn } }";
+const CHECK: &str = "query($id: ID!) { residencyCheck(id: $id) { id state version dueOn currentComune { istatCode } owningComune { istatCode } member { fiscalCode phone } } }";
+
+#[tokio::test]
+async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_approved() {
+    let app = TestApp::seeded().await;
+    // A check of the first Ambito, reset to its start.
+    let c = residency_check::Entity::find().order_by_asc(residency_check::Column::Id).one(&app.db).await.unwrap().unwrap();
+    let owning = c.owning_comune_istat.clone();
+    let reset = match app.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => vec![
+            format!("DELETE FROM report WHERE residency_check_id = '{}'", c.id),
+            format!("DELETE FROM residency_period WHERE check_id = '{}'", c.id),
+            format!("UPDATE residency_check SET state = 'DA_ASSEGNARE', officer_id = NULL, outcome = NULL, current_comune_istat = owning_comune_istat, version = 1 WHERE id = '{}'", c.id),
+        ],
+        _ => vec![
+            format!("DELETE FROM report WHERE residency_check_id = X'{}'", c.id.simple()),
+            format!("DELETE FROM residency_period WHERE check_id = X'{}'", c.id.simple()),
+            format!("UPDATE residency_check SET state = 'DA_ASSEGNARE', officer_id = NULL, outcome = NULL, current_comune_istat = owning_comune_istat, version = 1 WHERE id = X'{}'", c.id.simple()),
+        ],
+    };
+    for s in reset {
+        app.exec(&s).await;
+    }
+    let owning_comune = comune::Entity::find_by_id(owning.clone()).one(&app.db).await.unwrap().unwrap();
+    let elsewhere = comune::Entity::find().filter(comune::Column::AmbitoId.ne(owning_comune.ambito_id)).one(&app.db).await.unwrap().unwrap();
+    let gid = ids::encode("ResidencyCheck", c.id);
+    let (coord, _) = login_for(&app, Role::RegistryCheckCoordinator, &owning).await;
+    let (officer, officer_id) = login_for(&app, Role::RegistryCheckOfficer, &owning).await;
+
+    // The officer cannot work on it before it is assigned to them.
+    let r = app.gql(Some(&officer), PERIODS, json!({ "i": { "checkId": gid, "version": 1, "periods": [{ "comuneIstat": owning, "from": "2022-01-01" }] } })).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    let r = app.gql(Some(&coord), ASSIGN, json!({ "i": { "checkId": gid, "version": 1, "officerId": ids::encode("Operator", officer_id) } })).await;
+    let v = ok(&r)["assignResidencyCheck"]["version"].clone();
+    assert_eq!(ok(&r)["assignResidencyCheck"]["state"], "ASSEGNATO");
+    // Bad periods change nothing.
+    for (bad, field) in [
+        (json!([{ "comuneIstat": "999999", "from": "2022-01-01" }]), "input.periods[0].comuneIstat"),
+        (json!([{ "comuneIstat": owning, "from": "2022-01-01", "to": "2021-01-01" }]), "input.periods[0].to"),
+        (json!([{ "comuneIstat": owning, "from": "2022-01-01" }, { "comuneIstat": owning, "from": "2023-01-01" }]), "input.periods[1].from"),
+    ] {
+        let r = app.gql(Some(&officer), PERIODS, json!({ "i": { "checkId": gid, "version": v, "periods": bad } })).await;
+        assert_eq!(r["errors"][0]["extensions"]["field"], field, "{r}");
+    }
+    let r = app.gql(Some(&officer), PERIODS, json!({ "i": { "checkId": gid, "version": v, "periods": [{ "comuneIstat": owning, "from": "2023-03-01" }] } })).await;
+    let d = &ok(&r)["recordResidencyPeriods"];
+    assert_eq!(d["state"], "IN_LAVORAZIONE");
+    assert_eq!(d["requirementMet"], false);
+    assert!(d["lastContinuousDays"].as_i64().unwrap() > 365);
+    // Finalising needs the whole history: forward to the previous Comune, in another Ambito.
+    let r = app.gql(Some(&officer), FORWARD, json!({ "i": { "checkId": gid, "version": d["version"], "toComune": elsewhere.istat_code } })).await;
+    assert!(ok(&r)["forwardResidencyCheck"].is_null(), "the sender no longer sees the check");
+    let r = app.gql(Some(&officer), CHECK, json!({ "id": gid })).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"));
+    // The receiving Comune takes it over, with 20 days.
+    let (coord2, _) = login_for(&app, Role::RegistryCheckCoordinator, &elsewhere.istat_code).await;
+    let (officer2, officer2_id) = login_for(&app, Role::RegistryCheckOfficer, &elsewhere.istat_code).await;
+    let r = app.gql(Some(&coord2), CHECK, json!({ "id": gid })).await;
+    let got = &ok(&r)["residencyCheck"];
+    assert_eq!(got["state"], "INOLTRATO");
+    assert_eq!(got["dueOn"], json!(chrono::Utc::now().date_naive() + Duration::days(20)));
+    assert!(got["member"]["fiscalCode"].is_string());
+    assert!(got["member"]["phone"].is_null(), "only the data the check needs");
+    let r = app.gql(Some(&coord2), ASSIGN, json!({ "i": { "checkId": gid, "version": got["version"], "officerId": ids::encode("Operator", officer2_id) } })).await;
+    let v = ok(&r)["assignResidencyCheck"]["version"].clone();
+    let r = app.gql(Some(&officer2), PERIODS, json!({ "i": { "checkId": gid, "version": v, "periods": [{ "comuneIstat": elsewhere.istat_code, "from": "2019-01-01", "to": "2023-02-28" }] } })).await;
+    let d = &ok(&r)["recordResidencyPeriods"];
+    // The previous Comune cannot finalise.
+    let r = app.gql(Some(&officer2), FINALISE, json!({ "i": { "checkId": gid, "version": d["version"], "outcome": "NEGATIVO" } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    // Back to the Comune of residence (30 days), which finalises negatively.
+    let r = app.gql(Some(&officer2), FORWARD, json!({ "i": { "checkId": gid, "version": d["version"], "toComune": owning } })).await;
+    assert!(r["errors"].is_null(), "{r}");
+    let r = app.gql(Some(&coord), CHECK, json!({ "id": gid })).await;
+    let got = ok(&r)["residencyCheck"].clone();
+    assert_eq!(got["dueOn"], json!(chrono::Utc::now().date_naive() + Duration::days(30)));
+    let r = app.gql(Some(&coord), ASSIGN, json!({ "i": { "checkId": gid, "version": got["version"], "officerId": ids::encode("Operator", officer_id) } })).await;
+    let v = ok(&r)["assignResidencyCheck"]["version"].clone();
+    // From ASSEGNATO the check must be worked before it is finalised.
+    let r = app.gql(Some(&officer), FINALISE, json!({ "i": { "checkId": gid, "version": v, "outcome": "NEGATIVO" } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("ASSEGNATO"));
+    let r = app.gql(Some(&officer), PERIODS, json!({ "i": { "checkId": gid, "version": v, "periods": [{ "comuneIstat": owning, "from": "2018-01-01", "to": "2018-06-30" }] } })).await;
+    let d = ok(&r)["recordResidencyPeriods"].clone();
+    assert_eq!(d["periods"].as_array().unwrap().len(), 3);
+    assert_eq!(d["requirementMet"], false, "less than ten years");
+    let r = app.gql(Some(&officer), FINALISE, json!({ "i": { "checkId": gid, "version": d["version"], "outcome": "NEGATIVO" } })).await;
+    assert_eq!(ok(&r)["finaliseResidencyCheck"]["state"], "ESITO_NEGATIVO");
+    // The segnalazione waits for the coordinator of the Comune; the PaIS coordinator never sees it.
+    let q = "{ reports(first: 100) { edges { node { id state version kind residencyCheck { id } } } } }";
+    let r = app.gql(Some(&coord), q, json!({})).await;
+    let rep = ok(&r)["reports"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["residencyCheck"]["id"] == gid).expect("the segnalazione").clone();
+    assert_eq!(rep["node"]["kind"], "REQUISITO_RESIDENZA");
+    assert_eq!(rep["node"]["state"], "DA_APPROVARE");
+    let (pais, _) = login_for(&app, Role::PaisCoordinator, &owning).await;
+    let r = app.gql(Some(&pais), q, json!({})).await;
+    assert!(!ok(&r)["reports"]["edges"].as_array().unwrap().iter().any(|e| e["node"]["id"] == rep["node"]["id"]));
+    let decide = json!({ "i": { "reportId": rep["node"]["id"], "version": rep["node"]["version"], "approve": true } });
+    let r = app.gql(Some(&pais), "mutation($i: DecideReportInput!) { decideReport(input: $i) { state } }", decide.clone()).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    let r = app.gql(Some(&coord), "mutation($i: DecideReportInput!) { decideReport(input: $i) { state } }", decide).await;
+    assert_eq!(ok(&r)["decideReport"]["state"], "INVIATA");
+    let r = app.gql(Some(&coord), CHECK, json!({ "id": gid })).await;
+    assert_eq!(ok(&r)["residencyCheck"]["state"], "INVIATO_INPS");
+    // Both Ambiti's trails saw the check cross.
+    assert!(app.count("audit_event WHERE entity = 'residency_check' AND action = 'transition'").await >= 5);
+}
+
+#[tokio::test]
+async fn forwarding_falls_back_to_the_comune_of_birth_and_other_roles_are_refused() {
+    let app = TestApp::seeded().await;
+    let c = residency_check::Entity::find().order_by_asc(residency_check::Column::Id).one(&app.db).await.unwrap().unwrap();
+    let owning = c.owning_comune_istat.clone();
+    let other = comune::Entity::find().filter(comune::Column::IstatCode.ne(owning.clone())).one(&app.db).await.unwrap().unwrap();
+    // The member was born in a Comune on GePI.
+    let m = member::Entity::find_by_id(c.member_id).one(&app.db).await.unwrap().unwrap();
+    let (set_birth, reset) = match app.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => (
+            format!("UPDATE member SET birth_place_code = '{}' WHERE id = '{}'", other.belfiore_code, m.id),
+            format!("UPDATE residency_check SET state = 'IN_LAVORAZIONE', current_comune_istat = owning_comune_istat, version = 1 WHERE id = '{}'", c.id),
+        ),
+        _ => (
+            format!("UPDATE member SET birth_place_code = '{}' WHERE id = X'{}'", other.belfiore_code, m.id.simple()),
+            format!("UPDATE residency_check SET state = 'IN_LAVORAZIONE', current_comune_istat = owning_comune_istat, version = 1 WHERE id = X'{}'", c.id.simple()),
+        ),
+    };
+    app.exec(&set_birth).await;
+    app.exec(&reset).await;
+    let (officer, officer_id) = login_for(&app, Role::RegistryCheckOfficer, &owning).await;
+    let sql = match app.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => format!("UPDATE residency_check SET officer_id = '{officer_id}' WHERE id = '{}'", c.id),
+        _ => format!("UPDATE residency_check SET officer_id = X'{}' WHERE id = X'{}'", officer_id.simple(), c.id.simple()),
+    };
+    app.exec(&sql).await;
+    let gid = ids::encode("ResidencyCheck", c.id);
+    // Other roles may not forward it.
+    for role in [Role::CaseManager, Role::PaisCoordinator, Role::RegistryCheckCoordinator, Role::MeetingRegistrar, Role::DisadvantageValidator] {
+        let (t, _, _) = app.login_role(role, 0).await;
+        let r = app.gql(Some(&t), FORWARD, json!({ "i": { "checkId": gid, "version": 1 } })).await;
+        assert!(matches!(error_code(&r), Some("FORBIDDEN") | Some("NOT_FOUND")), "{}: {r}", role.as_str());
+    }
+    let r = app.gql(Some(&officer), FORWARD, json!({ "i": { "checkId": gid, "version": 1 } })).await;
+    assert!(r["errors"].is_null(), "{r}");
+    let after = residency_check::Entity::find_by_id(c.id).one(&app.db).await.unwrap().unwrap();
+    assert_eq!(after.current_comune_istat, other.istat_code);
+    assert_eq!(after.state, ResidencyCheckState::Inoltrato);
+    assert_eq!(after.officer_id, None);
+    assert_eq!(after.ambito_id, other.ambito_id);
+}
