@@ -18,6 +18,7 @@ pub mod graphql;
 pub mod households;
 pub mod http;
 pub mod ids;
+pub mod meetings;
 pub mod operators;
 pub mod residency;
 pub mod seed;

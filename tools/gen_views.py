@@ -268,6 +268,12 @@ def render(types):
     w('}')
     return '\n'.join(out) + '\n'
 
+# Output types outside the governed views (their rows come from governed ones).
+STATIC_FIELDS = [
+    ('Calendar.meetings', 'public'), ('Calendar.slots', 'public'),
+    ('CalendarSlot.slot', 'public'), ('CalendarSlot.booked', 'public'),
+]
+
 def fields_csv(types):
     out = ['# Classification of every field of every governed output type:',
            '# public, personal, sensitive or special (health, disability, disadvantage',
@@ -281,6 +287,9 @@ def fields_csv(types):
         for (n, c, _) in EXTRA_FIELDS.get(t['name'], []):
             out.append(f'{t["name"]}.{n}, {c}')
         out.append('')
+    for (k, c) in STATIC_FIELDS:
+        out.append(f'{k}, {c}')
+    out.append('')
     return '\n'.join(out)
 
 types = parse(os.path.join(ROOT, 'tools/views.spec'))

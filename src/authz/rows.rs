@@ -273,6 +273,18 @@ impl Scoped for meeting::Entity {
     }
 }
 
+impl Scoped for office_slot::Entity {
+    const OBJECT: Object = Object::OfficeSlot;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        match scope {
+            Scope::National => always(),
+            Scope::Ambito => via!(office_slot::Column::ComuneIstat, comune::Entity, comune::Column::IstatCode, Scope::Ambito, p),
+            Scope::Comune => Condition::all().add(office_slot::Column::ComuneIstat.is_in(comuni(p))),
+            Scope::Own => is_me(office_slot::Column::OperatorId, p),
+        }
+    }
+}
+
 impl Scoped for puc_project::Entity {
     const OBJECT: Object = Object::PucProject;
     fn condition(scope: Scope, p: &Principal) -> Condition {

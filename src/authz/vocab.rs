@@ -58,6 +58,7 @@ vocabulary!(
         Support = "Support",
         Report = "Report",
         Meeting = "Meeting",
+        OfficeSlot = "OfficeSlot",
         PucProject = "PucProject",
         PucAssignment = "PucAssignment",
         PucAttendance = "PucAttendance",

@@ -453,7 +453,7 @@ impl CaseMutation {
             place: input.place,
             attendees: input.attendees,
         };
-        let id = service::record_first_meeting(&a, id, input.version, m).await.gql()?;
+        let id = service::record_first_meeting(&a, id, input.version, m, service::Recorder::CaseManager).await.gql()?;
         read_case(ctx, id).await
     }
 

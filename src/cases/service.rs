@@ -247,19 +247,35 @@ pub struct FirstMeeting {
     pub attendees: Option<String>,
 }
 
+/// Who records a first meeting: the case manager on its own cases, or the
+/// meeting registrar (a spontaneous presentation) on the cases of its Comuni.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorder {
+    CaseManager,
+    Registrar,
+}
+
 /// Case manager: records the first meeting (or the household's spontaneous
 /// presentation); the case moves to the Analisi preliminare, opened as a draft.
-pub async fn record_first_meeting(a: &Acting<'_>, case_id: Uuid, version: i32, m: FirstMeeting) -> Result<Uuid, AppError> {
+/// The meeting registrar records spontaneous presentations the same way.
+pub async fn record_first_meeting(a: &Acting<'_>, case_id: Uuid, version: i32, m: FirstMeeting, by: Recorder) -> Result<Uuid, AppError> {
     let me = a.me()?;
     let place = text("input.place", &m.place, 200)?;
     let attendees = opt_text("input.attendees", m.attendees.as_deref(), 1000)?;
     let txn = a.gw.db.begin().await?;
-    let c = a.case(&txn, case_id, Action::Update).await?;
+    let c = match by {
+        Recorder::CaseManager => a.case(&txn, case_id, Action::Update).await?,
+        Recorder::Registrar => {
+            let scope = a.gw.authz.scope_for(crate::authz::Object::Meeting, Action::Create)?;
+            case_under(a, &txn, case_id, scope).await?
+        }
+    };
     check_version("case", c.version, version)?;
     if !case_allows(c.state, CaseAction::RecordFirstMeeting) {
         return Err(refuse_case(&c, CaseAction::RecordFirstMeeting));
     }
     date_between("input.heldOn", m.held_on, c.pad_date, "the PAD")?;
+    let spontaneous = m.spontaneous || by == Recorder::Registrar;
     let now = Utc::now();
     let at = m.held_on.and_hms_opt(9, 0, 0).expect("valid time").and_utc();
     let meeting_id = Uuid::now_v7();
@@ -270,7 +286,7 @@ pub async fn record_first_meeting(a: &Acting<'_>, case_id: Uuid, version: i32, m
         case_id: Set(Some(c.id)),
         household_id: Set(Some(c.household_id)),
         operator_id: Set(Some(me)),
-        kind: Set(if m.spontaneous { MeetingKind::PresentazioneSpontanea } else { MeetingKind::Convocazione }),
+        kind: Set(if spontaneous { MeetingKind::PresentazioneSpontanea } else { MeetingKind::Convocazione }),
         state: Set(MeetingState::Svolto),
         scheduled_at: Set(at),
         duration_minutes: Set(60),
@@ -286,35 +302,48 @@ pub async fn record_first_meeting(a: &Acting<'_>, case_id: Uuid, version: i32, m
     }
     .insert(&txn)
     .await?;
-    update_case(&txn, &c, |q| {
+    let mut entries = vec![{
+        let mut e = AuditEntry::new("meeting", meeting_id, AuditAction::Create);
+        e.ambito_id = Some(c.ambito_id);
+        e.changes = Some(json!({ "case_id": c.id, "held_on": m.held_on, "spontaneous": spontaneous }));
+        e
+    }];
+    entries.extend(apply_first_meeting(&txn, &c, m.held_on, meeting_id).await?);
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+/// The effects of a first meeting held on `held_on`: the case moves to the
+/// Analisi preliminare, opened as a draft. Returns the audit entries.
+pub(crate) async fn apply_first_meeting(
+    txn: &DatabaseTransaction,
+    c: &case_file::Model,
+    held_on: NaiveDate,
+    meeting_id: Uuid,
+) -> Result<Vec<AuditEntry>, AppError> {
+    let now = Utc::now();
+    update_case(txn, c, |q| {
         q.col_expr(case_file::Column::State, Expr::value(CaseState::ApInCorso))
-            .col_expr(case_file::Column::FirstMeetingOn, Expr::value(m.held_on))
-            .col_expr(case_file::Column::LastMeetingOn, Expr::value(m.held_on))
+            .col_expr(case_file::Column::FirstMeetingOn, Expr::value(held_on))
+            .col_expr(case_file::Column::LastMeetingOn, Expr::value(held_on))
     })
     .await?;
+    let mut entries = vec![{
+        let mut e = AuditEntry::new("case_file", c.id, AuditAction::Transition);
+        e.ambito_id = Some(c.ambito_id);
+        e.changes = Some(diff(&[
+            ("state", json!(c.state), json!(CaseState::ApInCorso)),
+            ("first_meeting_on", json!(c.first_meeting_on), json!(held_on)),
+            ("last_meeting_on", json!(c.last_meeting_on), json!(held_on)),
+            ("version", json!(c.version), json!(c.version + 1)),
+        ]));
+        e
+    }];
     let existing = preliminary_analysis::Entity::find()
         .filter(preliminary_analysis::Column::CaseId.eq(c.id))
-        .one(&txn)
+        .one(txn)
         .await?;
-    let mut entries = vec![
-        {
-            let mut e = AuditEntry::new("meeting", meeting_id, AuditAction::Create);
-            e.ambito_id = Some(c.ambito_id);
-            e.changes = Some(json!({ "case_id": c.id, "held_on": m.held_on, "spontaneous": m.spontaneous }));
-            e
-        },
-        {
-            let mut e = AuditEntry::new("case_file", c.id, AuditAction::Transition);
-            e.ambito_id = Some(c.ambito_id);
-            e.changes = Some(diff(&[
-                ("state", json!(c.state), json!(CaseState::ApInCorso)),
-                ("first_meeting_on", json!(c.first_meeting_on), json!(m.held_on)),
-                ("last_meeting_on", json!(c.last_meeting_on), json!(m.held_on)),
-                ("version", json!(c.version), json!(c.version + 1)),
-            ]));
-            e
-        },
-    ];
     if existing.is_none() {
         let aid = Uuid::now_v7();
         preliminary_analysis::ActiveModel {
@@ -331,15 +360,13 @@ pub async fn record_first_meeting(a: &Acting<'_>, case_id: Uuid, version: i32, m
             version: Set(1),
             updated_at: Set(now),
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
         let mut e = AuditEntry::new("preliminary_analysis", aid, AuditAction::Create);
         e.ambito_id = Some(c.ambito_id);
         entries.push(e);
     }
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
-    Ok(c.id)
+    Ok(entries)
 }
 
 async fn analysis_of(txn: &DatabaseTransaction, c: &case_file::Model) -> Result<preliminary_analysis::Model, AppError> {

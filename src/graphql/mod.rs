@@ -21,6 +21,7 @@ use crate::{
     config::Config,
     disadvantage::graphql::DisadvantageMutation,
     residency::graphql::ResidencyMutation,
+    meetings::graphql::{MeetingMutation, MeetingQuery},
 };
 
 /// Largest nesting of selections a query may have.
@@ -33,10 +34,10 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 pub struct RequestId(pub String);
 
 #[derive(MergedObject, Default)]
-pub struct Query(AuthQuery, roots::ReadQuery, CaseQuery);
+pub struct Query(AuthQuery, roots::ReadQuery, CaseQuery, MeetingQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, CaseMutation, DisadvantageMutation, ResidencyMutation);
+pub struct Mutation(AuthMutation, CaseMutation, DisadvantageMutation, ResidencyMutation, MeetingMutation);
 
 pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;
 

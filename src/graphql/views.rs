@@ -1642,6 +1642,62 @@ impl MeetingView {
     pub const OBJECT: Obj = Obj::Meeting;
 }
 
+/// An office slot a Comune offers for meetings (availability for the calendar).
+#[derive(Clone)]
+pub struct OfficeSlotView(pub office_slot::Model);
+
+impl Projected for office_slot::Entity {
+    const TYPE: &'static str = "OfficeSlot";
+    fn field_columns() -> Vec<(&'static str, Self::Column)> {
+        vec![("startsAt", office_slot::Column::StartsAt), ("endsAt", office_slot::Column::EndsAt), ("place", office_slot::Column::Place)]
+    }
+}
+
+#[Object(name = "OfficeSlot")]
+impl OfficeSlotView {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        ID(ids::encode("OfficeSlot", self.0.id))
+    }
+    /// Start.
+    async fn starts_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        let m = &self.0;
+        show(ctx, "OfficeSlot.startsAt", self.own(ctx), || m.starts_at)
+    }
+    /// End.
+    async fn ends_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        let m = &self.0;
+        show(ctx, "OfficeSlot.endsAt", self.own(ctx), || m.ends_at)
+    }
+    /// Where.
+    async fn place(&self, ctx: &Context<'_>) -> Option<String> {
+        let m = &self.0;
+        show(ctx, "OfficeSlot.place", self.own(ctx), || m.place.clone())
+    }
+    /// The Comune.
+    async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<comune::Entity, _>(ctx, "OfficeSlot.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
+    }
+    /// The operator the slot belongs to, if any.
+    async fn operator(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<operator::Entity, _>(ctx, "OfficeSlot.operator", own, operator::Column::Id, m.operator_id, |r| r.id.clone()).await?.map(OperatorView))
+    }
+}
+
+impl OfficeSlotView {
+    /// Whether the row is the principal's own (for fields shown on own rows only).
+    #[allow(unused_variables)]
+    fn own(&self, ctx: &Context<'_>) -> bool {
+        let m = &self.0;
+        is_me(ctx, m.operator_id)
+    }
+    pub const OBJECT: Obj = Obj::OfficeSlot;
+}
+
 /// Progetto Utile alla Collettività.
 #[derive(Clone)]
 pub struct PucProjectView(pub puc_project::Model);
@@ -2299,7 +2355,7 @@ impl AuditEventView {
 }
 
 /// Types whose rows can be the principal's own (field scope `own` is defined for them).
-pub const OWN_ROW_TYPES: &[&str] = &["Operator", "Profile", "Case", "Meeting", "PucProject", "ResidencyCheck"];
+pub const OWN_ROW_TYPES: &[&str] = &["Operator", "Profile", "Case", "Meeting", "OfficeSlot", "PucProject", "ResidencyCheck"];
 
 /// Enum placeholders are computed once per variant list; the strings live for
 /// the whole process.

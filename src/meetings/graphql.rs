@@ -1,0 +1,273 @@
+//! The calendar query and the meeting mutations.
+
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use entity::{meeting, office_slot};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+
+use crate::{
+    cases::service::{self as cases, Acting},
+    error::{AppError, GqlResult, ResultExt},
+    graphql::{
+        enums::{ConvocationChannelView, MeetingKindView},
+        node::by_id,
+        roots::{gateway, istat_arg, uuid_arg},
+        views::{CaseView, MeetingView, OfficeSlotView},
+    },
+};
+
+/// Meetings and office availability over a date range, for a week or month view.
+#[derive(SimpleObject)]
+pub struct Calendar {
+    /// Meetings in the range the viewer may see, in time order.
+    pub meetings: Vec<MeetingView>,
+    /// Office slots in the range, in time order, with whether a meeting already takes them.
+    pub slots: Vec<CalendarSlot>,
+}
+
+/// An office slot of the calendar.
+#[derive(SimpleObject)]
+pub struct CalendarSlot {
+    /// The slot.
+    pub slot: OfficeSlotView,
+    /// Whether a planned or convened meeting takes it.
+    pub booked: bool,
+}
+
+/// Input of `planMeeting`.
+#[derive(InputObject)]
+pub struct PlanMeetingInput {
+    /// The case whose household is met.
+    pub case_id: ID,
+    /// Kind of meeting (not a spontaneous presentation: that is recorded).
+    pub kind: MeetingKindView,
+    /// When; or give an office slot.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Duration in minutes (15-480); a slot brings its own.
+    #[graphql(default = 60)]
+    pub duration_minutes: i32,
+    /// Where; a slot brings its own.
+    pub place: Option<String>,
+    /// An office slot of the case's Comune.
+    pub slot_id: Option<ID>,
+}
+
+/// Input of `convokeMeeting`.
+#[derive(InputObject)]
+pub struct ConvokeMeetingInput {
+    /// The meeting.
+    pub meeting_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// Channel the convocation was sent through.
+    pub channel: ConvocationChannelView,
+    /// Reference of the convocation (SMS or e-mail id, registered mail number).
+    pub reference: String,
+}
+
+/// Input of `rescheduleMeeting`.
+#[derive(InputObject)]
+pub struct RescheduleMeetingInput {
+    /// The meeting.
+    pub meeting_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// The new time.
+    pub starts_at: DateTime<Utc>,
+    /// The new duration, if it changes.
+    pub duration_minutes: Option<i32>,
+}
+
+/// A meeting and its version.
+#[derive(InputObject)]
+pub struct MeetingVersionInput {
+    /// The meeting.
+    pub meeting_id: ID,
+    /// Its version.
+    pub version: i32,
+}
+
+/// How a meeting went.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum MeetingOutcome {
+    /// The meeting was held.
+    Held,
+    /// Absent with a justified reason (justification required).
+    AbsentJustified,
+    /// Absent without a justified reason: a segnalazione draft is raised.
+    AbsentUnjustified,
+}
+
+/// Input of `recordMeetingOutcome`.
+#[derive(InputObject)]
+pub struct RecordMeetingOutcomeInput {
+    /// The meeting.
+    pub meeting_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// How it went.
+    pub outcome: MeetingOutcome,
+    /// Who attended.
+    pub attendees: Option<String>,
+    /// Justification of an absence.
+    pub justification: Option<String>,
+}
+
+/// Input of `recordSpontaneousPresentation`.
+#[derive(InputObject)]
+pub struct SpontaneousPresentationInput {
+    /// The case.
+    pub case_id: ID,
+    /// The case's version.
+    pub version: i32,
+    /// The day the household presented itself.
+    pub held_on: NaiveDate,
+    /// Where.
+    pub place: String,
+    /// Who came.
+    pub attendees: Option<String>,
+}
+
+fn acting<'a>(ctx: &'a Context<'_>) -> GqlResult<Acting<'a>> {
+    Ok(Acting { gw: gateway(ctx)?, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) })
+}
+
+async fn done(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<MeetingView> {
+    Ok(MeetingView(by_id::<meeting::Entity>(gateway(ctx)?, meeting::Column::Id, id, "Meeting").await.gql()?))
+}
+
+#[derive(Default)]
+pub struct MeetingQuery;
+
+#[Object]
+impl MeetingQuery {
+    /// The calendar over [from, to] (at most 92 days), for a Comune or an operator.
+    async fn calendar(
+        &self,
+        ctx: &Context<'_>,
+        from: NaiveDate,
+        to: NaiveDate,
+        comune: Option<String>,
+        operator_id: Option<ID>,
+    ) -> GqlResult<Calendar> {
+        let gw = gateway(ctx)?;
+        if to < from {
+            return Err(AppError::validation("to", "before `from`")).gql();
+        }
+        if (to - from).num_days() > 92 {
+            return Err(AppError::Limit("the calendar covers at most 92 days at once".into())).gql();
+        }
+        let start = from.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        let end = (to + Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        let mut mq = gw.select::<meeting::Entity>().gql()?.filter(meeting::Column::ScheduledAt.gte(start)).filter(meeting::Column::ScheduledAt.lt(end));
+        let mut sq = if gw.authz.can_read(crate::authz::Object::OfficeSlot) {
+            Some(gw.select::<office_slot::Entity>().gql()?.filter(office_slot::Column::StartsAt.gte(start)).filter(office_slot::Column::StartsAt.lt(end)))
+        } else {
+            None
+        };
+        if let Some(c) = comune {
+            let c = istat_arg("comune", &c)?;
+            gw.authz.require_field("Meeting.comune", "filtering").gql()?;
+            mq = mq.filter(meeting::Column::ComuneIstat.eq(c.clone()));
+            sq = sq.map(|q| q.filter(office_slot::Column::ComuneIstat.eq(c)));
+        }
+        if let Some(o) = operator_id {
+            let o = uuid_arg("operatorId", "Operator", &o)?;
+            gw.authz.require_field("Meeting.operator", "filtering").gql()?;
+            mq = mq.filter(meeting::Column::OperatorId.eq(o));
+            sq = sq.map(|q| q.filter(office_slot::Column::OperatorId.eq(o)));
+        }
+        let meetings = mq
+            .order_by_asc(meeting::Column::ScheduledAt)
+            .order_by_asc(meeting::Column::Id)
+            .all(&gw.db)
+            .await
+            .map_err(AppError::from)
+            .gql()?;
+        let slots = match sq {
+            Some(q) => q.order_by_asc(office_slot::Column::StartsAt).all(&gw.db).await.map_err(AppError::from).gql()?,
+            None => Vec::new(),
+        };
+        let busy = |s: &office_slot::Model| {
+            meetings.iter().any(|m| {
+                m.scheduled_at == s.starts_at
+                    && m.place == s.place
+                    && matches!(m.state, entity::enums::MeetingState::Pianificato | entity::enums::MeetingState::Convocato)
+            })
+        };
+        let slots = slots.into_iter().map(|s| CalendarSlot { booked: busy(&s), slot: OfficeSlotView(s) }).collect();
+        Ok(Calendar { meetings: meetings.into_iter().map(MeetingView).collect(), slots })
+    }
+}
+
+#[derive(Default)]
+pub struct MeetingMutation;
+
+#[Object]
+impl MeetingMutation {
+    /// Case manager (own cases) or meeting registrar (its Comuni): plans a meeting
+    /// with the household of a case. Double booking of the operator or of an office
+    /// slot is refused.
+    async fn plan_meeting(&self, ctx: &Context<'_>, input: PlanMeetingInput) -> GqlResult<MeetingView> {
+        let a = acting(ctx)?;
+        let case_id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        let slot_id = input.slot_id.as_ref().map(|s| uuid_arg("input.slotId", "OfficeSlot", s)).transpose()?;
+        let p = super::service::Plan {
+            kind: input.kind.into(),
+            starts_at: input.starts_at,
+            duration_minutes: input.duration_minutes,
+            place: input.place,
+            slot_id,
+        };
+        let id = super::service::plan(&a, case_id, p).await.gql()?;
+        done(ctx, id).await
+    }
+
+    /// Records the convocation sent; the case becomes CONVOCATO.
+    async fn convoke_meeting(&self, ctx: &Context<'_>, input: ConvokeMeetingInput) -> GqlResult<MeetingView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
+        super::service::convoke(&a, id, input.version, input.channel.into(), input.reference).await.gql()?;
+        done(ctx, id).await
+    }
+
+    /// Moves a meeting; it needs a new convocation.
+    async fn reschedule_meeting(&self, ctx: &Context<'_>, input: RescheduleMeetingInput) -> GqlResult<MeetingView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
+        super::service::reschedule(&a, id, input.version, input.starts_at, input.duration_minutes).await.gql()?;
+        done(ctx, id).await
+    }
+
+    /// Cancels a planned or convened meeting.
+    async fn cancel_meeting(&self, ctx: &Context<'_>, input: MeetingVersionInput) -> GqlResult<MeetingView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
+        super::service::cancel(&a, id, input.version).await.gql()?;
+        done(ctx, id).await
+    }
+
+    /// Records how a meeting went.
+    async fn record_meeting_outcome(&self, ctx: &Context<'_>, input: RecordMeetingOutcomeInput) -> GqlResult<MeetingView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
+        let outcome = match input.outcome {
+            MeetingOutcome::Held => super::service::Outcome::Held,
+            MeetingOutcome::AbsentJustified => super::service::Outcome::AbsentJustified,
+            MeetingOutcome::AbsentUnjustified => super::service::Outcome::AbsentUnjustified,
+        };
+        super::service::record_outcome(&a, id, input.version, outcome, input.attendees, input.justification).await.gql()?;
+        done(ctx, id).await
+    }
+
+    /// Meeting registrar: the household presented itself spontaneously; it counts as
+    /// the case's first meeting.
+    async fn record_spontaneous_presentation(&self, ctx: &Context<'_>, input: SpontaneousPresentationInput) -> GqlResult<CaseView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        let m = cases::FirstMeeting { held_on: input.held_on, spontaneous: true, place: input.place, attendees: input.attendees };
+        cases::record_first_meeting(&a, id, input.version, m, cases::Recorder::Registrar).await.gql()?;
+        let gw = gateway(ctx)?;
+        Ok(CaseView(by_id::<entity::case_file::Entity>(gw, entity::case_file::Column::Id, id, "Case").await.gql()?))
+    }
+}

@@ -1,0 +1,377 @@
+//! Use cases of meetings.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{case_file, enums::*, meeting, office_slot, report};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
+    QueryFilter, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    audit::{self, AuditEntry},
+    authz::{Action, Object},
+    cases::{
+        model::today,
+        service::{apply_first_meeting, case_under, check_version, diff, opt_text, stale, text, Acting},
+    },
+    error::AppError,
+};
+
+fn state_str(s: MeetingState) -> String {
+    use sea_orm::ActiveEnum;
+    s.to_value()
+}
+
+fn allowed(s: MeetingState) -> &'static str {
+    use MeetingState::*;
+    match s {
+        Pianificato => "convokeMeeting, rescheduleMeeting, cancelMeeting, recordMeetingOutcome",
+        Convocato => "rescheduleMeeting, cancelMeeting, recordMeetingOutcome",
+        AssenteGiustificato => "rescheduleMeeting",
+        Svolto | Valutato | AssenteIngiustificato | Annullato => "nothing",
+    }
+}
+
+fn refuse(m: &meeting::Model, action: &str) -> AppError {
+    AppError::Conflict(format!("{action} is not allowed: the meeting is {}; allowed now: {}", state_str(m.state), allowed(m.state)))
+}
+
+/// A meeting of the same operator overlapping [start, start + minutes) refuses the booking.
+async fn check_free(txn: &DatabaseTransaction, operator: Uuid, start: DateTime<Utc>, minutes: i32, except: Option<Uuid>) -> Result<(), AppError> {
+    let end = start + Duration::minutes(minutes as i64);
+    // Candidates starting within a day before; overlap is checked in Rust
+    // (durations differ per meeting).
+    let mut q = meeting::Entity::find()
+        .filter(meeting::Column::OperatorId.eq(operator))
+        .filter(meeting::Column::State.is_in([MeetingState::Pianificato, MeetingState::Convocato]))
+        .filter(meeting::Column::ScheduledAt.gt(start - Duration::hours(24)))
+        .filter(meeting::Column::ScheduledAt.lt(end));
+    if let Some(id) = except {
+        q = q.filter(meeting::Column::Id.ne(id));
+    }
+    for other in q.all(txn).await? {
+        let o_end = other.scheduled_at + Duration::minutes(other.duration_minutes as i64);
+        if other.scheduled_at < end && start < o_end {
+            return Err(AppError::Conflict(format!(
+                "the operator already has a meeting from {} to {}: double booking refused",
+                other.scheduled_at.format("%Y-%m-%d %H:%M"),
+                o_end.format("%H:%M")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What a new meeting is.
+pub struct Plan {
+    pub kind: MeetingKind,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub duration_minutes: i32,
+    pub place: Option<String>,
+    pub slot_id: Option<Uuid>,
+}
+
+/// Case manager (own cases) or registrar (cases of its Comuni): plans a meeting
+/// with the household of a case, at a time or in an office slot.
+pub async fn plan(a: &Acting<'_>, case_id: Uuid, p: Plan) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    if p.kind == MeetingKind::PresentazioneSpontanea {
+        return Err(AppError::validation("input.kind", "a spontaneous presentation is recorded, not planned (recordSpontaneousPresentation)"));
+    }
+    if !(15..=480).contains(&p.duration_minutes) {
+        return Err(AppError::validation("input.durationMinutes", "between 15 and 480 minutes"));
+    }
+    let txn = a.gw.db.begin().await?;
+    let scope = a.gw.authz.scope_for(Object::Meeting, Action::Create)?;
+    let c = case_under(a, &txn, case_id, scope).await?;
+    if matches!(c.state, CaseState::DaAssegnare | CaseState::Chiuso | CaseState::Trasferito) {
+        return Err(AppError::Conflict(format!(
+            "planMeeting is not allowed: the case is {}; meetings are planned for assigned, open cases",
+            { use sea_orm::ActiveEnum; c.state.to_value() }
+        )));
+    }
+    let (start, place, minutes) = match p.slot_id {
+        Some(slot) => {
+            let s = office_slot::Entity::find_by_id(slot)
+                .filter(office_slot::Column::ComuneIstat.eq(c.comune_istat.clone()))
+                .one(&txn)
+                .await?
+                .ok_or_else(|| AppError::validation("input.slotId", "no office slot of the case's Comune with this id"))?;
+            let taken = meeting::Entity::find()
+                .filter(meeting::Column::ComuneIstat.eq(s.comune_istat.clone()))
+                .filter(meeting::Column::ScheduledAt.eq(s.starts_at))
+                .filter(meeting::Column::Place.eq(s.place.clone()))
+                .filter(meeting::Column::State.is_in([MeetingState::Pianificato, MeetingState::Convocato]))
+                .one(&txn)
+                .await?;
+            if taken.is_some() {
+                return Err(AppError::Conflict("the office slot is already booked: double booking refused".into()));
+            }
+            (s.starts_at, s.place, (s.ends_at - s.starts_at).num_minutes() as i32)
+        }
+        None => {
+            let start = p.starts_at.ok_or_else(|| AppError::validation("input.startsAt", "give a time or an office slot"))?;
+            let place = text("input.place", p.place.as_deref().unwrap_or(""), 200)?;
+            (start, place, p.duration_minutes)
+        }
+    };
+    if start < Utc::now() {
+        return Err(AppError::validation("input.startsAt", "a meeting is planned in the future"));
+    }
+    if start > Utc::now() + Duration::days(366) {
+        return Err(AppError::validation("input.startsAt", "at most a year ahead"));
+    }
+    let operator = c.case_manager_id.unwrap_or(me);
+    check_free(&txn, operator, start, minutes, None).await?;
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    meeting::ActiveModel {
+        id: Set(id),
+        ambito_id: Set(c.ambito_id),
+        comune_istat: Set(c.comune_istat.clone()),
+        case_id: Set(Some(c.id)),
+        household_id: Set(Some(c.household_id)),
+        operator_id: Set(Some(operator)),
+        kind: Set(p.kind),
+        state: Set(MeetingState::Pianificato),
+        scheduled_at: Set(start),
+        duration_minutes: Set(minutes),
+        place: Set(place),
+        convocation_channel: Set(None),
+        convocation_ref: Set(None),
+        attendees: Set(None),
+        justification: Set(None),
+        recorded_by: Set(None),
+        recorded_at: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let mut e = AuditEntry::new("meeting", id, AuditAction::Create);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(json!({ "case_id": c.id, "kind": p.kind, "scheduled_at": start, "operator_id": operator }));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+async fn load(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid) -> Result<meeting::Model, AppError> {
+    meeting::Entity::find()
+        .filter(meeting::Column::Id.eq(id))
+        .filter(a.scope::<meeting::Entity>(Action::Update)?)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no meeting with this id".into()))
+}
+
+async fn update(
+    txn: &DatabaseTransaction,
+    m: &meeting::Model,
+    set: impl FnOnce(sea_orm::UpdateMany<meeting::Entity>) -> sea_orm::UpdateMany<meeting::Entity>,
+) -> Result<(), AppError> {
+    let q = meeting::Entity::update_many().col_expr(meeting::Column::Version, Expr::value(m.version + 1));
+    let res = set(q).filter(meeting::Column::Id.eq(m.id)).filter(meeting::Column::Version.eq(m.version)).exec(txn).await?;
+    if res.rows_affected != 1 {
+        return Err(stale("meeting", m.version + 1, m.version));
+    }
+    Ok(())
+}
+
+fn entry(m: &meeting::Model, action: AuditAction, changes: serde_json::Value) -> AuditEntry {
+    let mut e = AuditEntry::new("meeting", m.id, action);
+    e.ambito_id = Some(m.ambito_id);
+    e.changes = Some(changes);
+    e
+}
+
+/// Records the convocation sent (channel and reference); the case is CONVOCATO.
+pub async fn convoke(a: &Acting<'_>, id: Uuid, version: i32, channel: ConvocationChannel, reference: String) -> Result<Uuid, AppError> {
+    let reference = text("input.reference", &reference, 200)?;
+    let txn = a.gw.db.begin().await?;
+    let m = load(a, &txn, id).await?;
+    check_version("meeting", m.version, version)?;
+    if m.state != MeetingState::Pianificato {
+        return Err(refuse(&m, "convokeMeeting"));
+    }
+    update(&txn, &m, |q| {
+        q.col_expr(meeting::Column::State, Expr::value(MeetingState::Convocato))
+            .col_expr(meeting::Column::ConvocationChannel, Expr::value(channel))
+            .col_expr(meeting::Column::ConvocationRef, Expr::value(reference))
+    })
+    .await?;
+    let mut entries = vec![entry(&m, AuditAction::Transition, diff(&[("state", json!(m.state), json!(MeetingState::Convocato)), ("convocation_channel", json!(null), json!(channel))]))];
+    if let Some(case_id) = m.case_id {
+        let res = case_file::Entity::update_many()
+            .col_expr(case_file::Column::State, Expr::value(CaseState::Convocato))
+            .filter(case_file::Column::Id.eq(case_id))
+            .filter(case_file::Column::State.eq(CaseState::Assegnato))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected == 1 {
+            let mut e = AuditEntry::new("case_file", case_id, AuditAction::Transition);
+            e.ambito_id = Some(m.ambito_id);
+            e.changes = Some(diff(&[("state", json!(CaseState::Assegnato), json!(CaseState::Convocato))]));
+            entries.push(e);
+        }
+    }
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// Moves a meeting (back to PIANIFICATO: a new convocation is needed).
+pub async fn reschedule(a: &Acting<'_>, id: Uuid, version: i32, starts_at: DateTime<Utc>, minutes: Option<i32>) -> Result<Uuid, AppError> {
+    let txn = a.gw.db.begin().await?;
+    let m = load(a, &txn, id).await?;
+    check_version("meeting", m.version, version)?;
+    if !matches!(m.state, MeetingState::Pianificato | MeetingState::Convocato | MeetingState::AssenteGiustificato) {
+        return Err(refuse(&m, "rescheduleMeeting"));
+    }
+    if starts_at < Utc::now() {
+        return Err(AppError::validation("input.startsAt", "a meeting is planned in the future"));
+    }
+    let minutes = minutes.unwrap_or(m.duration_minutes);
+    if !(15..=480).contains(&minutes) {
+        return Err(AppError::validation("input.durationMinutes", "between 15 and 480 minutes"));
+    }
+    if let Some(op) = m.operator_id {
+        check_free(&txn, op, starts_at, minutes, Some(m.id)).await?;
+    }
+    update(&txn, &m, |q| {
+        q.col_expr(meeting::Column::ScheduledAt, Expr::value(starts_at))
+            .col_expr(meeting::Column::DurationMinutes, Expr::value(minutes))
+            .col_expr(meeting::Column::State, Expr::value(MeetingState::Pianificato))
+            .col_expr(meeting::Column::ConvocationChannel, Expr::value(Option::<ConvocationChannel>::None))
+            .col_expr(meeting::Column::ConvocationRef, Expr::value(Option::<String>::None))
+    })
+    .await?;
+    let e = entry(&m, AuditAction::Update, diff(&[("scheduled_at", json!(m.scheduled_at), json!(starts_at)), ("state", json!(m.state), json!(MeetingState::Pianificato))]));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+pub async fn cancel(a: &Acting<'_>, id: Uuid, version: i32) -> Result<Uuid, AppError> {
+    let txn = a.gw.db.begin().await?;
+    let m = load(a, &txn, id).await?;
+    check_version("meeting", m.version, version)?;
+    if !matches!(m.state, MeetingState::Pianificato | MeetingState::Convocato) {
+        return Err(refuse(&m, "cancelMeeting"));
+    }
+    update(&txn, &m, |q| q.col_expr(meeting::Column::State, Expr::value(MeetingState::Annullato))).await?;
+    let e = entry(&m, AuditAction::Transition, diff(&[("state", json!(m.state), json!(MeetingState::Annullato))]));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// How a meeting went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Held,
+    AbsentJustified,
+    AbsentUnjustified,
+}
+
+/// Records the outcome. Held: the case's last meeting (and its first, when it is
+/// one). Absent without justified reason: a segnalazione draft for the case
+/// manager to submit to the coordinator.
+pub async fn record_outcome(
+    a: &Acting<'_>,
+    id: Uuid,
+    version: i32,
+    outcome: Outcome,
+    attendees: Option<String>,
+    justification: Option<String>,
+) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let attendees = opt_text("input.attendees", attendees.as_deref(), 1000)?;
+    let justification = opt_text("input.justification", justification.as_deref(), 2000)?;
+    if outcome == Outcome::AbsentJustified && justification.is_none() {
+        return Err(AppError::validation("input.justification", "record the justification of the absence"));
+    }
+    let txn = a.gw.db.begin().await?;
+    let m = load(a, &txn, id).await?;
+    check_version("meeting", m.version, version)?;
+    if !matches!(m.state, MeetingState::Pianificato | MeetingState::Convocato) {
+        return Err(refuse(&m, "recordMeetingOutcome"));
+    }
+    if m.scheduled_at.date_naive() > today() {
+        return Err(AppError::Conflict("recordMeetingOutcome is not allowed before the day of the meeting".into()));
+    }
+    if outcome == Outcome::AbsentUnjustified && m.state != MeetingState::Convocato {
+        return Err(AppError::Conflict("an absence without justified reason needs a convocation (the meeting is PIANIFICATO)".into()));
+    }
+    let state = match outcome {
+        Outcome::Held => MeetingState::Svolto,
+        Outcome::AbsentJustified => MeetingState::AssenteGiustificato,
+        Outcome::AbsentUnjustified => MeetingState::AssenteIngiustificato,
+    };
+    let now = Utc::now();
+    update(&txn, &m, |q| {
+        q.col_expr(meeting::Column::State, Expr::value(state))
+            .col_expr(meeting::Column::Attendees, Expr::value(attendees))
+            .col_expr(meeting::Column::Justification, Expr::value(justification.clone()))
+            .col_expr(meeting::Column::RecordedBy, Expr::value(me))
+            .col_expr(meeting::Column::RecordedAt, Expr::value(now))
+    })
+    .await?;
+    let mut entries = vec![entry(&m, AuditAction::Transition, diff(&[("state", json!(m.state), json!(state))]))];
+    if let Some(case_id) = m.case_id {
+        let c = case_file::Entity::find_by_id(case_id).one(&txn).await?.ok_or_else(|| AppError::internal("meeting of a missing case"))?;
+        let held_on = m.scheduled_at.date_naive();
+        match outcome {
+            Outcome::Held if matches!(c.state, CaseState::Assegnato | CaseState::Convocato) => {
+                entries.extend(apply_first_meeting(&txn, &c, held_on, m.id).await?);
+            }
+            Outcome::Held => {
+                case_file::Entity::update_many()
+                    .col_expr(case_file::Column::LastMeetingOn, Expr::value(held_on))
+                    .col_expr(case_file::Column::Version, Expr::value(c.version + 1))
+                    .filter(case_file::Column::Id.eq(c.id))
+                    .filter(Condition::any().add(case_file::Column::LastMeetingOn.is_null()).add(case_file::Column::LastMeetingOn.lt(held_on)))
+                    .exec(&txn)
+                    .await?;
+            }
+            Outcome::AbsentUnjustified => {
+                let rid = Uuid::now_v7();
+                report::ActiveModel {
+                    id: Set(rid),
+                    ambito_id: Set(c.ambito_id),
+                    comune_istat: Set(c.comune_istat.clone()),
+                    case_id: Set(Some(c.id)),
+                    residency_check_id: Set(None),
+                    puc_assignment_id: Set(None),
+                    member_id: Set(None),
+                    kind: Set(ReportKind::MancataPresentazione),
+                    state: Set(ReportState::Bozza),
+                    fact_date: Set(held_on),
+                    ascertained_on: Set(today()),
+                    description: Set("Assenza all'incontro convocato senza giustificato motivo.".into()),
+                    created_by: Set(Some(me)),
+                    decided_by: Set(None),
+                    decided_at: Set(None),
+                    decision_comment: Set(None),
+                    sent_at: Set(None),
+                    inps_ack: Set(None),
+                    rectification_of: Set(None),
+                    version: Set(1),
+                    created_at: Set(now),
+                }
+                .insert(&txn)
+                .await?;
+                let mut e = AuditEntry::new("report", rid, AuditAction::Create);
+                e.ambito_id = Some(c.ambito_id);
+                e.changes = Some(json!({ "case_id": c.id, "kind": ReportKind::MancataPresentazione, "state": ReportState::Bozza, "meeting_id": m.id }));
+                entries.push(e);
+            }
+            Outcome::AbsentJustified => {}
+        }
+    }
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(id)
+}
