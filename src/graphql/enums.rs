@@ -78,9 +78,17 @@ gql_enum!(
 gql_enum!(
     /// State of a segnalazione, domain spec §2.9.
     ReportStateView, "ReportState", "entity::enums::ReportState", { Bozza, DaApprovare, Inviata, Rifiutata, Rettificata });
-gql_enum!(
-    /// Kind of meeting.
-    MeetingKindView, "MeetingKind", "entity::enums::MeetingKind", { Convocazione, PresentazioneSpontanea, Monitoraggio90gg, VerificaPatto, Equipe });
+/// Kind of meeting.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "MeetingKind", remote = "entity::enums::MeetingKind")]
+pub enum MeetingKindView {
+    Convocazione,
+    PresentazioneSpontanea,
+    #[graphql(name = "MONITORAGGIO_90GG")]
+    Monitoraggio90gg,
+    VerificaPatto,
+    Equipe,
+}
 gql_enum!(
     /// State of a meeting, domain spec §2.5.
     MeetingStateView, "MeetingState", "entity::enums::MeetingState", { Pianificato, Convocato, Svolto, Valutato, AssenteGiustificato, AssenteIngiustificato, Annullato });

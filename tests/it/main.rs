@@ -9,6 +9,7 @@ mod disadvantage;
 mod graph;
 mod indexes;
 mod matrix;
+mod meetings;
 mod property;
 mod residency;
 mod migrations;

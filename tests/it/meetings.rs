@@ -1,0 +1,188 @@
+//! Meetings: planning with double-booking refusal, convocation, outcomes with
+//! their effects on the case, spontaneous presentations by the registrar, the
+//! calendar, and the registrar kept away from analyses.
+
+use chrono::{Duration, Utc};
+use entity::{case_file, enums::*, office_slot, profile, profile_comune};
+use gepi::ids;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{json, Value};
+
+use crate::helpers::{error_code, TestApp};
+
+fn ok(r: &Value) -> &Value {
+    assert!(r["errors"].is_null(), "{r}");
+    &r["data"]
+}
+
+const PLAN: &str = "mutation($i: PlanMeetingInput!) { planMeeting(input: $i) { id state version scheduledAt place operator { id } } }";
+const CONVOKE: &str = "mutation($i: ConvokeMeetingInput!) { convokeMeeting(input: $i) { id state version convocationChannel case { state } } }";
+const OUTCOME: &str = "mutation($i: RecordMeetingOutcomeInput!) { recordMeetingOutcome(input: $i) { id state version case { state firstMeetingOn reports { kind state } } } }";
+const RESCHEDULE: &str = "mutation($i: RescheduleMeetingInput!) { rescheduleMeeting(input: $i) { id state version scheduledAt } }";
+const CANCEL: &str = "mutation($i: MeetingVersionInput!) { cancelMeeting(input: $i) { id state } }";
+const SPONTANEOUS: &str = "mutation($i: SpontaneousPresentationInput!) { recordSpontaneousPresentation(input: $i) { id state firstMeetingOn meetings { kind } preliminaryAnalysis { id } } }";
+
+/// A case manager and one of its assigned (not yet met) cases.
+async fn assigned_case(app: &TestApp) -> (String, case_file::Model) {
+    let c = case_file::Entity::find()
+        .filter(case_file::Column::State.eq(CaseState::Assegnato))
+        .order_by_asc(case_file::Column::Id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let p = profile::Entity::find()
+        .filter(profile::Column::OperatorId.eq(c.case_manager_id.unwrap()))
+        .filter(profile::Column::Role.eq(Role::CaseManager))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let op = entity::operator::Entity::find_by_id(p.operator_id).one(&app.db).await.unwrap().unwrap();
+    (app.login(&op.fiscal_code, &ids::encode("Profile", p.id)).await, c)
+}
+
+#[tokio::test]
+async fn plan_convoke_and_hold_a_first_meeting_with_double_booking_refused() {
+    let app = TestApp::seeded().await;
+    let (cm, c) = assigned_case(&app).await;
+    let at = (Utc::now() + Duration::days(3)).date_naive().and_hms_opt(10, 0, 0).unwrap().and_utc();
+    let plan = |t: chrono::DateTime<Utc>| json!({ "i": { "caseId": ids::encode("Case", c.id), "kind": "CONVOCAZIONE", "startsAt": t, "durationMinutes": 60, "place": "Ufficio servizi sociali" } });
+    let r = app.gql(Some(&cm), PLAN, plan(at)).await;
+    let m = ok(&r)["planMeeting"].clone();
+    assert_eq!(m["state"], "PIANIFICATO");
+    assert_eq!(m["operator"]["id"], ids::encode("Operator", c.case_manager_id.unwrap()));
+    // Overlapping the same operator: refused; right after: fine.
+    let r = app.gql(Some(&cm), PLAN, plan(at + Duration::minutes(30))).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("double booking"));
+    let r = app.gql(Some(&cm), PLAN, plan(at + Duration::minutes(60))).await;
+    let second = ok(&r)["planMeeting"].clone();
+    let r = app.gql(Some(&cm), CANCEL, json!({ "i": { "meetingId": second["id"], "version": second["version"] } })).await;
+    assert_eq!(ok(&r)["cancelMeeting"]["state"], "ANNULLATO");
+    // In the past: bad input.
+    let r = app.gql(Some(&cm), PLAN, plan(Utc::now() - Duration::days(1))).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.startsAt", "{r}");
+    // Convoke: the case is CONVOCATO.
+    let r = app.gql(Some(&cm), CONVOKE, json!({ "i": { "meetingId": m["id"], "version": m["version"], "channel": "SMS", "reference": "SMS-123" } })).await;
+    let m = ok(&r)["convokeMeeting"].clone();
+    assert_eq!(m["case"]["state"], "CONVOCATO");
+    // Its outcome cannot be recorded before the day: move it to today (past hour) via SQL.
+    let r = app.gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "HELD" } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let (_, key) = ids::decode("id", m["id"].as_str().unwrap()).unwrap();
+    let today_9 = Utc::now().date_naive().and_hms_opt(0, 5, 0).unwrap().and_utc();
+    let sql = match app.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = '{key}'", today_9.to_rfc3339()),
+        _ => format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = X'{}'", today_9.format("%Y-%m-%d %H:%M:%S+00:00"), uuid::Uuid::parse_str(&key).unwrap().simple()),
+    };
+    app.exec(&sql).await;
+    let r = app.gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "HELD", "attendees": "Richiedente" } })).await;
+    let d = &ok(&r)["recordMeetingOutcome"];
+    assert_eq!(d["state"], "SVOLTO");
+    assert_eq!(d["case"]["state"], "AP_IN_CORSO", "the held convocation is the first meeting");
+    assert_eq!(d["case"]["firstMeetingOn"], json!(Utc::now().date_naive()));
+    // Held is final.
+    let r = app.gql(Some(&cm), RESCHEDULE, json!({ "i": { "meetingId": m["id"], "version": d["version"], "startsAt": at } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+}
+
+#[tokio::test]
+async fn an_unjustified_absence_raises_a_segnalazione_draft() {
+    let app = TestApp::seeded().await;
+    let (cm, c) = assigned_case(&app).await;
+    let at = Utc::now() + Duration::days(2);
+    let r = app.gql(Some(&cm), PLAN, json!({ "i": { "caseId": ids::encode("Case", c.id), "kind": "CONVOCAZIONE", "startsAt": at, "place": "Ufficio" } })).await;
+    let m = ok(&r)["planMeeting"].clone();
+    // Absent without justified reason needs a convocation first.
+    let (_, key) = ids::decode("id", m["id"].as_str().unwrap()).unwrap();
+    let back = Utc::now().date_naive().and_hms_opt(0, 1, 0).unwrap().and_utc();
+    let sql = match app.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = '{key}'", back.to_rfc3339()),
+        _ => format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = X'{}'", back.format("%Y-%m-%d %H:%M:%S+00:00"), uuid::Uuid::parse_str(&key).unwrap().simple()),
+    };
+    app.exec(&sql).await;
+    let r = app.gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "ABSENT_UNJUSTIFIED" } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let r = app.gql(Some(&cm), CONVOKE, json!({ "i": { "meetingId": m["id"], "version": m["version"], "channel": "RACCOMANDATA", "reference": "RR-1" } })).await;
+    let m = ok(&r)["convokeMeeting"].clone();
+    let r = app.gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "ABSENT_JUSTIFIED" } })).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.justification", "{r}");
+    let r = app.gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "ABSENT_UNJUSTIFIED" } })).await;
+    let d = &ok(&r)["recordMeetingOutcome"];
+    assert_eq!(d["state"], "ASSENTE_INGIUSTIFICATO");
+    assert_eq!(d["case"]["state"], "CONVOCATO");
+    assert!(d["case"]["reports"].as_array().unwrap().iter().any(|x| x["kind"] == "MANCATA_PRESENTAZIONE" && x["state"] == "BOZZA"), "{d}");
+}
+
+#[tokio::test]
+async fn the_registrar_records_spontaneous_presentations_and_never_sees_analyses() {
+    let app = TestApp::seeded().await;
+    let (token, p, _) = app.login_role(Role::MeetingRegistrar, 0).await;
+    let comuni: Vec<String> = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).all(&app.db).await.unwrap().into_iter().map(|l| l.comune_istat).collect();
+    let c = case_file::Entity::find()
+        .filter(case_file::Column::ComuneIstat.is_in(comuni.clone()))
+        .filter(case_file::Column::State.is_in([CaseState::Assegnato, CaseState::Convocato]))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("an assigned case in the registrar's Comuni");
+    let r = app.gql(Some(&token), SPONTANEOUS, json!({ "i": { "caseId": ids::encode("Case", c.id), "version": c.version, "heldOn": Utc::now().date_naive(), "place": "Sportello" } })).await;
+    let d = &ok(&r)["recordSpontaneousPresentation"];
+    assert_eq!(d["state"], "AP_IN_CORSO");
+    assert!(d["meetings"].as_array().unwrap().iter().any(|m| m["kind"] == "PRESENTAZIONE_SPONTANEA"));
+    assert!(d["preliminaryAnalysis"].is_null(), "the registrar never sees the analysis it opened");
+    assert!(r["extensions"]["redactions"].as_array().unwrap().iter().any(|x| x["path"].to_string().contains("preliminaryAnalysis")));
+    // A case of another Comune: not found.
+    let other = case_file::Entity::find()
+        .filter(case_file::Column::ComuneIstat.is_not_in(comuni))
+        .filter(case_file::Column::State.eq(CaseState::Assegnato))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let r = app.gql(Some(&token), SPONTANEOUS, json!({ "i": { "caseId": ids::encode("Case", other.id), "version": other.version, "heldOn": Utc::now().date_naive(), "place": "x" } })).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    // Analyses stay out of reach whatever the path.
+    for q in ["mutation { saveAnalysis(input: { caseId: \"x\", version: 1 }) { id } }"] {
+        let r = app.gql(Some(&token), q, json!({})).await;
+        assert!(matches!(error_code(&r), Some("VALIDATION") | Some("FORBIDDEN")), "{r}");
+    }
+    let r = app.gql(Some(&token), "mutation($i: SaveAnalysisInput!) { saveAnalysis(input: $i) { id } }", json!({ "i": { "caseId": ids::encode("Case", c.id), "version": 1, "needsNotes": "x" } })).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+}
+
+#[tokio::test]
+async fn the_calendar_shows_meetings_and_slots_and_books_slots_once() {
+    let app = TestApp::seeded().await;
+    let (token, p, _) = app.login_role(Role::MeetingRegistrar, 0).await;
+    let comune = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).one(&app.db).await.unwrap().unwrap().comune_istat;
+    let from = Utc::now().date_naive();
+    let to = from + Duration::days(14);
+    let q = "query($f: NaiveDate!, $t: NaiveDate!, $c: String) { calendar(from: $f, to: $t, comune: $c) { meetings { id scheduledAt comune { istatCode } } slots { booked slot { id startsAt place } } } }";
+    let r = app.gql(Some(&token), q, json!({ "f": from, "t": to, "c": comune })).await;
+    let cal = ok(&r)["calendar"].clone();
+    let slots = cal["slots"].as_array().unwrap();
+    assert!(!slots.is_empty(), "the seed offers slots for the next two weeks");
+    assert!(cal["meetings"].as_array().unwrap().iter().all(|m| m["comune"]["istatCode"] == comune));
+    // Book the first free slot for a case of that Comune; a second booking is refused.
+    let slot = slots.iter().find(|s| s["booked"] == false).unwrap()["slot"]["id"].clone();
+    let c = case_file::Entity::find()
+        .filter(case_file::Column::ComuneIstat.eq(comune.clone()))
+        .filter(case_file::Column::State.is_in([CaseState::Assegnato, CaseState::ApInCorso, CaseState::InMonitoraggio]))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(c.len() >= 2);
+    let book = |case_id: uuid::Uuid| json!({ "i": { "caseId": ids::encode("Case", case_id), "kind": "MONITORAGGIO_90GG", "slotId": slot } });
+    let r = app.gql(Some(&token), PLAN, book(c[0].id)).await;
+    assert!(r["errors"].is_null(), "{r}");
+    let r = app.gql(Some(&token), PLAN, book(c[1].id)).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let r = app.gql(Some(&token), q, json!({ "f": from, "t": to, "c": comune })).await;
+    assert!(ok(&r)["calendar"]["slots"].as_array().unwrap().iter().any(|s| s["slot"]["id"] == slot && s["booked"] == true));
+    // Ranges are bounded.
+    let r = app.gql(Some(&token), q, json!({ "f": from, "t": from + Duration::days(200) })).await;
+    assert_eq!(error_code(&r), Some("LIMIT"), "{r}");
+    let _ = office_slot::Entity::find();
+}
