@@ -47,49 +47,43 @@ pub fn is_me(ctx: &Context<'_>, id: impl Into<Option<Uuid>>) -> bool {
     }
 }
 
-/// Rows of `E` grouped by the key `key_of` extracts, loaded by `col IN (keys)`.
+type Fetch<K, V> = Box<dyn Fn(Vec<K>) -> futures::future::BoxFuture<'static, Result<HashMap<K, V>, AppError>> + Send + Sync>;
+
+/// Per-request batching of lookups by key.
 ///
 /// Batching does not wait on a timer (timers split batches on a busy or slow
 /// machine): the first caller of a round becomes its leader and yields until a
 /// yield passes with no new key, so every sibling resolved in the same pass of
-/// the executor joins the batch; then one statement loads them all. Results are
-/// cached for the request.
-pub struct Rel<E: Projected, K> {
-    gw: Gateway,
-    col: E::Column,
-    order: E::Column,
-    key_of: fn(&E::Model) -> K,
-    state: Mutex<RelState<K, E::Model>>,
+/// the executor joins the batch; then one fetch serves them all. Results are
+/// cached for the request; keys the fetch does not return get `V::default()`.
+pub struct Batcher<K, V> {
+    fetch: Fetch<K, V>,
+    state: Mutex<BatchState<K, V>>,
     notify: tokio::sync::Notify,
 }
 
-struct RelState<K, M> {
+struct BatchState<K, V> {
     pending: Vec<K>,
-    done: HashMap<K, Vec<M>>,
+    done: HashMap<K, V>,
     flushing: bool,
     error: Option<Arc<AppError>>,
 }
 
-impl<E, K> Rel<E, K>
+impl<K, V> Batcher<K, V>
 where
-    E: Projected,
-    E::Model: Clone + Send + Sync + 'static,
-    E::Column: Send + Sync,
-    K: Into<Value> + Clone + Hash + Eq + Send + Sync + 'static,
+    K: Clone + Hash + Eq + Send + Sync + 'static,
+    V: Clone + Default + Send + Sync + 'static,
 {
-    fn new(gw: Gateway, col: E::Column, order: E::Column, key_of: fn(&E::Model) -> K) -> Self {
-        Rel {
-            gw,
-            col,
-            order,
-            key_of,
-            state: Mutex::new(RelState { pending: Vec::new(), done: HashMap::new(), flushing: false, error: None }),
+    pub fn new(fetch: Fetch<K, V>) -> Self {
+        Batcher {
+            fetch,
+            state: Mutex::new(BatchState { pending: Vec::new(), done: HashMap::new(), flushing: false, error: None }),
             notify: tokio::sync::Notify::new(),
         }
     }
 
-    /// The rows of key `k`.
-    pub async fn load(&self, k: K) -> Result<Vec<E::Model>, Arc<AppError>> {
+    /// The value of key `k`.
+    pub async fn load(&self, k: K) -> Result<V, Arc<AppError>> {
         loop {
             let wait = {
                 let mut st = self.state.lock().expect("loader lock");
@@ -128,16 +122,14 @@ where
             tokio::task::yield_now().await;
         }
         let keys = std::mem::take(&mut self.state.lock().expect("loader lock").pending);
-        let result = self.gw.by_keys::<E, K>(self.col, &keys, Some(self.order)).await;
+        let result = (self.fetch)(keys.clone()).await;
         {
             let mut st = self.state.lock().expect("loader lock");
             match result {
-                Ok(rows) => {
-                    for k in &keys {
-                        st.done.entry(k.clone()).or_default();
-                    }
-                    for r in rows {
-                        st.done.entry((self.key_of)(&r)).or_default().push(r);
+                Ok(mut found) => {
+                    for k in keys {
+                        let v = found.remove(&k).unwrap_or_default();
+                        st.done.insert(k, v);
                     }
                 }
                 Err(e) => st.error = Some(Arc::new(e)),
@@ -146,6 +138,30 @@ where
         }
         self.notify.notify_waiters();
     }
+}
+
+/// Rows of `E` whose `col` is one of the keys, under the row condition, grouped
+/// by the key `key_of` extracts: one statement per batch.
+pub type Rel<E, K> = Batcher<K, Vec<<E as sea_orm::EntityTrait>::Model>>;
+
+fn rel_batcher<E, K>(gw: Gateway, col: E::Column, order: E::Column, key_of: fn(&E::Model) -> K) -> Rel<E, K>
+where
+    E: Projected,
+    E::Model: Clone + Send + Sync + 'static,
+    E::Column: Send + Sync,
+    K: Into<Value> + Clone + Hash + Eq + Send + Sync + 'static,
+{
+    Batcher::new(Box::new(move |keys: Vec<K>| {
+        let gw = gw.clone();
+        Box::pin(async move {
+            let rows = gw.by_keys::<E, K>(col, &keys, Some(order)).await?;
+            let mut out: HashMap<K, Vec<E::Model>> = HashMap::new();
+            for r in rows {
+                out.entry(key_of(&r)).or_default().push(r);
+            }
+            Ok(out)
+        })
+    }))
 }
 
 /// The loaders of one request. Built per request: they carry the principal's
@@ -164,6 +180,18 @@ impl Loaders {
         &self.gw
     }
 
+    /// A batcher of this request, created on first use under `name`.
+    pub fn batcher<K, V>(&self, name: &'static str, make: impl FnOnce(&Gateway) -> Batcher<K, V>) -> Arc<Batcher<K, V>>
+    where
+        K: Clone + Hash + Eq + Send + Sync + 'static,
+        V: Clone + Default + Send + Sync + 'static,
+    {
+        let key = (TypeId::of::<Batcher<K, V>>(), name, "");
+        let mut map = self.map.lock().expect("loaders lock");
+        let entry = map.entry(key).or_insert_with(|| Arc::new(Arc::new(make(&self.gw))) as Arc<dyn Any + Send + Sync>);
+        entry.downcast_ref::<Arc<Batcher<K, V>>>().expect("batcher type").clone()
+    }
+
     fn rel<E, K>(&self, col: E::Column, order: E::Column, key_of: fn(&E::Model) -> K) -> Arc<Rel<E, K>>
     where
         E: Projected,
@@ -175,12 +203,12 @@ impl Loaders {
         let mut map = self.map.lock().expect("loaders lock");
         let entry = map
             .entry(key)
-            .or_insert_with(|| Arc::new(Arc::new(Rel::<E, K>::new(self.gw.clone(), col, order, key_of))) as Arc<dyn Any + Send + Sync>);
+            .or_insert_with(|| Arc::new(Arc::new(rel_batcher::<E, K>(self.gw.clone(), col, order, key_of))) as Arc<dyn Any + Send + Sync>);
         entry.downcast_ref::<Arc<Rel<E, K>>>().expect("loader type").clone()
     }
 }
 
-fn loaders<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Loaders> {
+pub fn loaders<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Loaders> {
     request_authz(ctx)?;
     ctx.data::<Loaders>()
 }
