@@ -20,6 +20,7 @@ pub mod http;
 pub mod ids;
 pub mod meetings;
 pub mod operators;
+pub mod puc;
 pub mod residency;
 pub mod seed;
 pub mod state;

@@ -53,6 +53,24 @@ EXTRA['ResidencyCheck'] = '''
         Ok(self.residence(ctx, "ResidencyCheck.requirementMet").await?.map(|s| s.requirement_met))
     }
 '''
+EXTRA['PucProject'] = '''
+    /// Vacancies per source: places minus proposed and active assignments.
+    async fn vacancies(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::puc::graphql::PucVacancies>> {
+        if show(ctx, "PucProject.vacancies", self.own(ctx), || ()).is_none() {
+            return Ok(None);
+        }
+        let taken = crate::puc::graphql::taken(ctx, self.0.id).await?;
+        Ok(Some(crate::puc::service::vacancies_of(&self.0, taken).into()))
+    }
+'''
+EXTRA['PucAssignment'] = '''
+    /// Minutes of activity recorded in the register.
+    async fn total_minutes(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
+        let own = self.own(ctx);
+        let rows = rel_many::<puc_attendance::Entity, _>(ctx, "PucAssignment.totalMinutes", own, puc_attendance::Column::AssignmentId, self.0.id, |r| r.assignment_id, puc_attendance::Column::Day).await?;
+        Ok(rows.map(|v| v.iter().map(|a| a.minutes as i64).sum()))
+    }
+'''
 EXTRA_IMPL = {'ResidencyCheck': '''
     /// The requirement computed from the periods the viewer may see.
     async fn residence(&self, ctx: &Context<'_>, key: &str) -> GqlResult<Option<crate::residency::model::ResidenceSummary>> {
@@ -67,6 +85,8 @@ EXTRA_IMPL = {'ResidencyCheck': '''
 EXTRA_FIELDS = {
     'Profile': [('comuni', 'public', 'Comuni the profile covers, by name.')],
     'ResidencyCheck': [('totalResidenceDays', 'personal', ''), ('lastContinuousDays', 'personal', ''), ('requirementMet', 'personal', '')],
+    'PucProject': [('vacancies', 'public', '')],
+    'PucAssignment': [('totalMinutes', 'personal', '')],
 }
 
 def parse(path):
@@ -272,6 +292,8 @@ def render(types):
 STATIC_FIELDS = [
     ('Calendar.meetings', 'public'), ('Calendar.slots', 'public'),
     ('CalendarSlot.slot', 'public'), ('CalendarSlot.booked', 'public'),
+    ('PucVacancies.comune', 'public'), ('PucVacancies.cpi', 'public'),
+    ('PucVacancies.volunteer', 'public'), ('PucVacancies.total', 'public'),
 ]
 
 def fields_csv(types):

@@ -1822,6 +1822,15 @@ impl PucProjectView {
         let rows = rel_many::<puc_assignment::Entity, _>(ctx, "PucProject.assignments", own, puc_assignment::Column::ProjectId, m.id.clone(), |r| r.project_id.clone().into_key(), puc_assignment::Column::Id).await?;
         Ok(rows.map(|v| v.into_iter().map(PucAssignmentView).collect()))
     }
+
+    /// Vacancies per source: places minus proposed and active assignments.
+    async fn vacancies(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::puc::graphql::PucVacancies>> {
+        if show(ctx, "PucProject.vacancies", self.own(ctx), || ()).is_none() {
+            return Ok(None);
+        }
+        let taken = crate::puc::graphql::taken(ctx, self.0.id).await?;
+        Ok(Some(crate::puc::service::vacancies_of(&self.0, taken).into()))
+    }
 }
 
 impl PucProjectView {
@@ -1922,6 +1931,13 @@ impl PucAssignmentView {
         let own = self.own(ctx);
         let rows = rel_many::<puc_attendance::Entity, _>(ctx, "PucAssignment.attendance", own, puc_attendance::Column::AssignmentId, m.id.clone(), |r| r.assignment_id.clone().into_key(), puc_attendance::Column::Day).await?;
         Ok(rows.map(|v| v.into_iter().map(PucAttendanceView).collect()))
+    }
+
+    /// Minutes of activity recorded in the register.
+    async fn total_minutes(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
+        let own = self.own(ctx);
+        let rows = rel_many::<puc_attendance::Entity, _>(ctx, "PucAssignment.totalMinutes", own, puc_attendance::Column::AssignmentId, self.0.id, |r| r.assignment_id, puc_attendance::Column::Day).await?;
+        Ok(rows.map(|v| v.iter().map(|a| a.minutes as i64).sum()))
     }
 }
 

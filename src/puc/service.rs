@@ -1,0 +1,607 @@
+//! Use cases of PUC.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, Utc};
+use entity::{case_file, comune, enums::*, member, puc_assignment, puc_attendance, puc_project, report};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    QueryFilter, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    audit::{self, AuditEntry},
+    authz::{Action, Object, Scope, Scoped},
+    cases::{
+        model::today,
+        service::{check_version, diff, opt_text, stale, text, Acting},
+    },
+    error::AppError,
+    territory::model::IstatCode,
+};
+
+fn value<T: sea_orm::ActiveEnum<Value = String>>(v: T) -> String {
+    v.to_value()
+}
+
+/// Places of a project per source, and those taken (proposed or active).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Vacancies {
+    pub comune: i32,
+    pub cpi: i32,
+    pub volunteer: i32,
+}
+
+impl Vacancies {
+    pub fn of(&self, s: PlaceSource) -> i32 {
+        match s {
+            PlaceSource::Comune => self.comune,
+            PlaceSource::Cpi => self.cpi,
+            PlaceSource::Volontario => self.volunteer,
+        }
+    }
+    pub fn total(&self) -> i32 {
+        self.comune + self.cpi + self.volunteer
+    }
+}
+
+/// Places taken (proposed or active assignments) per project and source. Counts,
+/// not rows: a viewer of the catalogue learns no one's assignment.
+pub async fn taken_places<C: ConnectionTrait>(db: &C, projects: &[Uuid]) -> Result<HashMap<Uuid, Vacancies>, AppError> {
+    let mut out: HashMap<Uuid, Vacancies> = HashMap::new();
+    for chunk in projects.chunks(1000) {
+        let taken = puc_assignment::Entity::find()
+            .filter(puc_assignment::Column::ProjectId.is_in(chunk.iter().copied()))
+            .filter(puc_assignment::Column::State.is_in([PucAssignmentState::Proposto, PucAssignmentState::Attivo]))
+            .all(db)
+            .await?;
+        for a in taken {
+            let v = out.entry(a.project_id).or_default();
+            match a.source {
+                PlaceSource::Comune => v.comune += 1,
+                PlaceSource::Cpi => v.cpi += 1,
+                PlaceSource::Volontario => v.volunteer += 1,
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Vacancies of a project given the places taken.
+pub fn vacancies_of(p: &puc_project::Model, taken: Vacancies) -> Vacancies {
+    Vacancies {
+        comune: p.places_comune - taken.comune,
+        cpi: p.places_cpi - taken.cpi,
+        volunteer: p.places_volunteer - taken.volunteer,
+    }
+}
+
+/// Vacancies of the given projects.
+pub async fn vacancies<C: ConnectionTrait>(db: &C, projects: &[puc_project::Model]) -> Result<HashMap<Uuid, Vacancies>, AppError> {
+    let ids: Vec<Uuid> = projects.iter().map(|p| p.id).collect();
+    let taken = taken_places(db, &ids).await?;
+    Ok(projects.iter().map(|p| (p.id, vacancies_of(p, taken.get(&p.id).copied().unwrap_or_default()))).collect())
+}
+
+/// The editable fields of a project.
+#[derive(Default)]
+pub struct ProjectFields {
+    pub title: Option<String>,
+    pub field: Option<PucField>,
+    pub description: Option<String>,
+    pub host_body: Option<String>,
+    pub site: Option<String>,
+    pub schedule: Option<String>,
+    pub weekly_hours: Option<i32>,
+    pub places_comune: Option<i32>,
+    pub places_cpi: Option<i32>,
+    pub places_volunteer: Option<i32>,
+    pub starts_on: Option<NaiveDate>,
+    pub ends_on: Option<NaiveDate>,
+    pub min_duration_months: Option<i32>,
+    pub tutor: Option<String>,
+}
+
+/// Applies and validates `f` over `p`.
+fn merge(mut p: puc_project::Model, f: ProjectFields) -> Result<puc_project::Model, AppError> {
+    if let Some(v) = f.title { p.title = text("input.title", &v, 200)?; }
+    if let Some(v) = f.field { p.field = v; }
+    if let Some(v) = f.description { p.description = text("input.description", &v, 4000)?; }
+    if let Some(v) = f.host_body { p.host_body = text("input.hostBody", &v, 200)?; }
+    if let Some(v) = f.site { p.site = text("input.site", &v, 300)?; }
+    if let Some(v) = f.schedule { p.schedule = text("input.schedule", &v, 300)?; }
+    if let Some(v) = f.weekly_hours { p.weekly_hours = v; }
+    if let Some(v) = f.places_comune { p.places_comune = v; }
+    if let Some(v) = f.places_cpi { p.places_cpi = v; }
+    if let Some(v) = f.places_volunteer { p.places_volunteer = v; }
+    if let Some(v) = f.starts_on { p.starts_on = v; }
+    if let Some(v) = f.ends_on { p.ends_on = v; }
+    if let Some(v) = f.min_duration_months { p.min_duration_months = v; }
+    if f.tutor.is_some() { p.tutor = opt_text("input.tutor", f.tutor.as_deref(), 200)?; }
+    if !(8..=16).contains(&p.weekly_hours) {
+        return Err(AppError::validation("input.weeklyHours", "between 8 and 16 hours a week"));
+    }
+    for (field, n) in [("input.placesComune", p.places_comune), ("input.placesCpi", p.places_cpi), ("input.placesVolunteer", p.places_volunteer)] {
+        if !(0..=500).contains(&n) {
+            return Err(AppError::validation(field, "between 0 and 500"));
+        }
+    }
+    if p.places_comune + p.places_cpi + p.places_volunteer == 0 {
+        return Err(AppError::validation("input.placesComune", "a project offers at least one place"));
+    }
+    if p.ends_on < p.starts_on {
+        return Err(AppError::validation("input.endsOn", "ends before it starts"));
+    }
+    if !(1..=18).contains(&p.min_duration_months) {
+        return Err(AppError::validation("input.minDurationMonths", "between 1 and 18 months"));
+    }
+    let months = (p.ends_on - p.starts_on).num_days() / 30;
+    if (p.min_duration_months as i64) > months.max(1) {
+        return Err(AppError::validation("input.minDurationMonths", "longer than the project"));
+    }
+    Ok(p)
+}
+
+/// Responsabile PUC: creates a project (a draft) in one of its Comuni.
+pub async fn create_project(a: &Acting<'_>, comune_istat: &str, f: ProjectFields) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let scope = a.gw.authz.scope_for(Object::PucProject, Action::Create)?;
+    let code = IstatCode::parse(comune_istat).map_err(|e| AppError::validation("input.comuneIstat", e.to_string()))?;
+    let txn = a.gw.db.begin().await?;
+    let c = comune::Entity::find_by_id(code.as_str().to_string())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::validation("input.comuneIstat", format!("no Comune with ISTAT code {code}")))?;
+    let p = &a.gw.authz.principal;
+    let allowed = match scope {
+        Scope::National => true,
+        Scope::Ambito => Some(c.ambito_id) == p.ambito_id,
+        Scope::Comune | Scope::Own => p.comuni.contains(&c.istat_code),
+    };
+    if !allowed {
+        return Err(AppError::Forbidden(format!("the Comune {code} is not one of the profile's")));
+    }
+    let required = |v: Option<String>, field: &str| v.ok_or_else(|| AppError::validation(field, "required"));
+    let now = Utc::now();
+    let draft = puc_project::Model {
+        id: Uuid::now_v7(),
+        ambito_id: c.ambito_id,
+        comune_istat: c.istat_code.clone(),
+        manager_id: Some(me),
+        title: required(f.title.clone(), "input.title")?,
+        field: f.field.ok_or_else(|| AppError::validation("input.field", "required"))?,
+        description: required(f.description.clone(), "input.description")?,
+        host_body: required(f.host_body.clone(), "input.hostBody")?,
+        site: required(f.site.clone(), "input.site")?,
+        schedule: required(f.schedule.clone(), "input.schedule")?,
+        weekly_hours: f.weekly_hours.unwrap_or(8),
+        places_comune: 0,
+        places_cpi: 0,
+        places_volunteer: 0,
+        starts_on: f.starts_on.ok_or_else(|| AppError::validation("input.startsOn", "required"))?,
+        ends_on: f.ends_on.ok_or_else(|| AppError::validation("input.endsOn", "required"))?,
+        min_duration_months: f.min_duration_months.unwrap_or(1),
+        tutor: None,
+        state: PucProjectState::Bozza,
+        version: 1,
+        created_at: now,
+    };
+    let p = merge(draft, f)?;
+    let id = p.id;
+    puc_project::Entity::insert(sea_orm::IntoActiveModel::into_active_model(p.clone())).exec_without_returning(&txn).await?;
+    let mut e = AuditEntry::new("puc_project", id, AuditAction::Create);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(json!({ "comune_istat": p.comune_istat, "places": [p.places_comune, p.places_cpi, p.places_volunteer] }));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+async fn load_project(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<puc_project::Model, AppError> {
+    puc_project::Entity::find()
+        .filter(puc_project::Column::Id.eq(id))
+        .filter(a.scope::<puc_project::Entity>(action)?)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no PUC project with this id".into()))
+}
+
+fn project_entry(p: &puc_project::Model, action: AuditAction, changes: serde_json::Value) -> AuditEntry {
+    let mut e = AuditEntry::new("puc_project", p.id, action);
+    e.ambito_id = Some(p.ambito_id);
+    e.changes = Some(changes);
+    e
+}
+
+/// Responsabile PUC: edits a draft or active project. Places cannot go below
+/// the assignments already proposed or active.
+pub async fn update_project(a: &Acting<'_>, id: Uuid, version: i32, f: ProjectFields) -> Result<Uuid, AppError> {
+    let txn = a.gw.db.begin().await?;
+    let p = load_project(a, &txn, id, Action::Update).await?;
+    check_version("project", p.version, version)?;
+    if !matches!(p.state, PucProjectState::Bozza | PucProjectState::Attivo | PucProjectState::Completo) {
+        return Err(AppError::Conflict(format!("updatePucProject is not allowed: the project is {}", value(p.state))));
+    }
+    let before = p.clone();
+    let new = merge(p, f)?;
+    let v = vacancies(&txn, &[new.clone()]).await?[&new.id];
+    if v.comune < 0 || v.cpi < 0 || v.volunteer < 0 {
+        return Err(AppError::validation("input.placesComune", "fewer places than the assignments proposed or active"));
+    }
+    let state = match new.state {
+        PucProjectState::Attivo | PucProjectState::Completo if v.total() == 0 => PucProjectState::Completo,
+        PucProjectState::Completo => PucProjectState::Attivo,
+        s => s,
+    };
+    let mut am: puc_project::ActiveModel = sea_orm::IntoActiveModel::into_active_model(new.clone());
+    am.title = Set(new.title.clone());
+    am.field = Set(new.field);
+    am.description = Set(new.description.clone());
+    am.host_body = Set(new.host_body.clone());
+    am.site = Set(new.site.clone());
+    am.schedule = Set(new.schedule.clone());
+    am.weekly_hours = Set(new.weekly_hours);
+    am.places_comune = Set(new.places_comune);
+    am.places_cpi = Set(new.places_cpi);
+    am.places_volunteer = Set(new.places_volunteer);
+    am.starts_on = Set(new.starts_on);
+    am.ends_on = Set(new.ends_on);
+    am.min_duration_months = Set(new.min_duration_months);
+    am.tutor = Set(new.tutor.clone());
+    am.state = Set(state);
+    am.version = Set(before.version + 1);
+    let res = puc_project::Entity::update_many()
+        .set(am)
+        .filter(puc_project::Column::Id.eq(before.id))
+        .filter(puc_project::Column::Version.eq(before.version))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(stale("project", before.version + 1, before.version));
+    }
+    let e = project_entry(&before, AuditAction::Update, diff(&[
+        ("weekly_hours", json!(before.weekly_hours), json!(new.weekly_hours)),
+        ("places_comune", json!(before.places_comune), json!(new.places_comune)),
+        ("places_cpi", json!(before.places_cpi), json!(new.places_cpi)),
+        ("places_volunteer", json!(before.places_volunteer), json!(new.places_volunteer)),
+        ("starts_on", json!(before.starts_on), json!(new.starts_on)),
+        ("ends_on", json!(before.ends_on), json!(new.ends_on)),
+        ("min_duration_months", json!(before.min_duration_months), json!(new.min_duration_months)),
+        ("title", json!(before.title), json!(new.title)),
+        ("state", json!(before.state), json!(state)),
+    ]));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// What a project's life allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectStep {
+    Publish,
+    Close,
+    Cancel,
+}
+
+/// Responsabile PUC: publishes to the catalogue, closes, or cancels a project.
+pub async fn step_project(a: &Acting<'_>, id: Uuid, version: i32, step: ProjectStep) -> Result<Uuid, AppError> {
+    let txn = a.gw.db.begin().await?;
+    let p = load_project(a, &txn, id, Action::Update).await?;
+    check_version("project", p.version, version)?;
+    use PucProjectState::*;
+    let (allowed, to, name) = match step {
+        ProjectStep::Publish => (p.state == Bozza, Attivo, "publishPucProject"),
+        ProjectStep::Close => (matches!(p.state, Attivo | Completo), Concluso, "closePucProject"),
+        ProjectStep::Cancel => (matches!(p.state, Bozza | Attivo | Completo), Annullato, "cancelPucProject"),
+    };
+    if !allowed {
+        return Err(AppError::Conflict(format!("{name} is not allowed: the project is {}", value(p.state))));
+    }
+    if step == ProjectStep::Cancel {
+        let active = puc_assignment::Entity::find()
+            .filter(puc_assignment::Column::ProjectId.eq(p.id))
+            .filter(puc_assignment::Column::State.eq(PucAssignmentState::Attivo))
+            .one(&txn)
+            .await?;
+        if active.is_some() {
+            return Err(AppError::Conflict("cancelPucProject is not allowed: beneficiaries are active on it; close it instead".into()));
+        }
+    }
+    let res = puc_project::Entity::update_many()
+        .col_expr(puc_project::Column::State, Expr::value(to))
+        .col_expr(puc_project::Column::Version, Expr::value(p.version + 1))
+        .filter(puc_project::Column::Id.eq(p.id))
+        .filter(puc_project::Column::Version.eq(p.version))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(stale("project", p.version + 1, p.version));
+    }
+    let e = project_entry(&p, AuditAction::Transition, diff(&[("state", json!(p.state), json!(to))]));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// Proposes a member for a project: a case manager for the members of its own
+/// cases, the Responsabile PUC for its Comuni' projects. Refused when the source
+/// has no vacancy, when the member already has an active assignment, or when the
+/// member's residual benefit is shorter than the project's minimum duration.
+pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: PlaceSource) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let scope = a.gw.authz.scope_for(Object::PucAssignment, Action::Create)?;
+    let txn = a.gw.db.begin().await?;
+    // The project: in the catalogue the proposer reads.
+    let project = puc_project::Entity::find()
+        .filter(puc_project::Column::Id.eq(project_id))
+        .filter(a.scope::<puc_project::Entity>(Action::Read)?)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no PUC project with this id".into()))?;
+    let m = member::Entity::find_by_id(member_id).one(&txn).await?;
+    // The member: of the proposer's own cases (case manager) or of the project's Comune.
+    let case = match (scope, a.gw.authz.principal.role) {
+        (Scope::Own, Role::CaseManager) => {
+            let own = case_file::Entity::find()
+                .filter(case_file::Entity::condition(Scope::Own, &a.gw.authz.principal))
+                .filter(case_file::Column::HouseholdId.eq(m.as_ref().map(|m| m.household_id).unwrap_or_default()))
+                .one(&txn)
+                .await?;
+            Some(own.ok_or_else(|| AppError::NotFound("no member with this id among the households of your cases".into()))?)
+        }
+        _ => {
+            let pc = puc_project::Entity::find()
+                .filter(puc_project::Column::Id.eq(project.id))
+                .filter(puc_project::Entity::condition(scope, &a.gw.authz.principal))
+                .one(&txn)
+                .await?;
+            if pc.is_none() {
+                return Err(AppError::NotFound("no PUC project with this id among the projects you manage".into()));
+            }
+            case_file::Entity::find()
+                .filter(case_file::Column::HouseholdId.eq(m.as_ref().map(|m| m.household_id).unwrap_or_default()))
+                .one(&txn)
+                .await?
+        }
+    };
+    let m = m.ok_or_else(|| AppError::NotFound("no member with this id".into()))?;
+    if project.state != PucProjectState::Attivo {
+        return Err(AppError::Conflict(format!("proposePucAssignment is not allowed: the project is {}", value(project.state))));
+    }
+    let v = vacancies(&txn, &[project.clone()]).await?[&project.id];
+    if v.of(source) <= 0 {
+        return Err(AppError::Conflict(format!("the project has no vacancy for {} beneficiaries", value(source))));
+    }
+    let busy = puc_assignment::Entity::find()
+        .filter(puc_assignment::Column::MemberId.eq(m.id))
+        .filter(puc_assignment::Column::State.is_in([PucAssignmentState::Proposto, PucAssignmentState::Attivo]))
+        .one(&txn)
+        .await?;
+    if busy.is_some() {
+        return Err(AppError::Conflict("the member already has a proposed or active PUC assignment".into()));
+    }
+    if m.residual_benefit_months < project.min_duration_months {
+        return Err(AppError::Conflict(format!(
+            "the member's residual benefit ({} months) is shorter than the project's minimum duration ({} months)",
+            m.residual_benefit_months, project.min_duration_months
+        )));
+    }
+    let id = Uuid::now_v7();
+    puc_assignment::ActiveModel {
+        id: Set(id),
+        project_id: Set(project.id),
+        member_id: Set(m.id),
+        case_id: Set(case.as_ref().map(|c| c.id)),
+        source: Set(source),
+        state: Set(PucAssignmentState::Proposto),
+        proposed_by: Set(Some(me)),
+        proposed_at: Set(Some(Utc::now())),
+        starts_on: Set(None),
+        planned_end_on: Set(None),
+        weekly_hours: Set(project.weekly_hours),
+        interruption_reason: Set(None),
+        interrupted_on: Set(None),
+        inail_ref: Set(None),
+        version: Set(1),
+    }
+    .insert(&txn)
+    .await?;
+    let mut entries = Vec::new();
+    if v.total() == 1 {
+        puc_project::Entity::update_many()
+            .col_expr(puc_project::Column::State, Expr::value(PucProjectState::Completo))
+            .filter(puc_project::Column::Id.eq(project.id))
+            .exec(&txn)
+            .await?;
+        entries.push(project_entry(&project, AuditAction::Transition, diff(&[("state", json!(project.state), json!(PucProjectState::Completo))])));
+    }
+    let mut e = AuditEntry::new("puc_assignment", id, AuditAction::Create);
+    e.ambito_id = Some(project.ambito_id);
+    e.changes = Some(json!({ "project_id": project.id, "source": source, "state": PucAssignmentState::Proposto }));
+    entries.push(e);
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+async fn load_assignment(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid) -> Result<(puc_assignment::Model, puc_project::Model), AppError> {
+    let asg = puc_assignment::Entity::find()
+        .filter(puc_assignment::Column::Id.eq(id))
+        .filter(a.scope::<puc_assignment::Entity>(Action::Update)?)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no PUC assignment with this id".into()))?;
+    let p = puc_project::Entity::find_by_id(asg.project_id).one(txn).await?.ok_or_else(|| AppError::internal("assignment without project"))?;
+    Ok((asg, p))
+}
+
+/// What happens to an assignment.
+pub enum AssignmentStep {
+    Start { starts_on: NaiveDate, inail_ref: String },
+    Complete,
+    Interrupt { reason: InterruptionReason, on: NaiveDate, raise_report: bool },
+}
+
+/// Responsabile PUC: starts (INAIL activated), completes or interrupts an
+/// assignment. A refusal or abandonment can raise a segnalazione draft.
+pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: AssignmentStep) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let txn = a.gw.db.begin().await?;
+    let (asg, project) = load_assignment(a, &txn, id).await?;
+    check_version("assignment", asg.version, version)?;
+    use PucAssignmentState::*;
+    let mut q = puc_assignment::Entity::update_many().col_expr(puc_assignment::Column::Version, Expr::value(asg.version + 1));
+    let to = match &step {
+        AssignmentStep::Start { starts_on, inail_ref } => {
+            if asg.state != Proposto {
+                return Err(AppError::Conflict(format!("startPucAssignment is not allowed: the assignment is {}", value(asg.state))));
+            }
+            let inail = text("input.inailRef", inail_ref, 60)?;
+            if *starts_on < project.starts_on || *starts_on > project.ends_on {
+                return Err(AppError::validation("input.startsOn", "outside the project's dates"));
+            }
+            let end = (*starts_on + chrono::Months::new(project.min_duration_months as u32)).min(project.ends_on);
+            q = q
+                .col_expr(puc_assignment::Column::StartsOn, Expr::value(*starts_on))
+                .col_expr(puc_assignment::Column::PlannedEndOn, Expr::value(end))
+                .col_expr(puc_assignment::Column::InailRef, Expr::value(inail));
+            Attivo
+        }
+        AssignmentStep::Complete => {
+            if asg.state != Attivo {
+                return Err(AppError::Conflict(format!("completePucAssignment is not allowed: the assignment is {}", value(asg.state))));
+            }
+            Completato
+        }
+        AssignmentStep::Interrupt { reason, on, .. } => {
+            if !matches!(asg.state, Proposto | Attivo) {
+                return Err(AppError::Conflict(format!("interruptPucAssignment is not allowed: the assignment is {}", value(asg.state))));
+            }
+            if *on > today() {
+                return Err(AppError::validation("input.on", "must not be in the future"));
+            }
+            q = q
+                .col_expr(puc_assignment::Column::InterruptionReason, Expr::value(*reason))
+                .col_expr(puc_assignment::Column::InterruptedOn, Expr::value(*on));
+            Interrotto
+        }
+    };
+    let res = q
+        .col_expr(puc_assignment::Column::State, Expr::value(to))
+        .filter(puc_assignment::Column::Id.eq(asg.id))
+        .filter(puc_assignment::Column::Version.eq(asg.version))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(stale("assignment", asg.version + 1, asg.version));
+    }
+    let mut e = AuditEntry::new("puc_assignment", asg.id, AuditAction::Transition);
+    e.ambito_id = Some(project.ambito_id);
+    e.changes = Some(diff(&[("state", json!(asg.state), json!(to))]));
+    let mut entries = vec![e];
+    // A place freed on a full project reopens it.
+    if matches!(to, Completato | Interrotto) && project.state == PucProjectState::Completo {
+        puc_project::Entity::update_many()
+            .col_expr(puc_project::Column::State, Expr::value(PucProjectState::Attivo))
+            .filter(puc_project::Column::Id.eq(project.id))
+            .exec(&txn)
+            .await?;
+        entries.push(project_entry(&project, AuditAction::Transition, diff(&[("state", json!(PucProjectState::Completo), json!(PucProjectState::Attivo))])));
+    }
+    if let AssignmentStep::Interrupt { reason, on, raise_report: true } = step {
+        let kind = if asg.state == Proposto { ReportKind::RifiutoPuc } else { ReportKind::AbbandonoPuc };
+        let case = match asg.case_id {
+            Some(c) => case_file::Entity::find_by_id(c).one(&txn).await?,
+            None => None,
+        };
+        let rid = Uuid::now_v7();
+        report::ActiveModel {
+            id: Set(rid),
+            ambito_id: Set(project.ambito_id),
+            comune_istat: Set(case.as_ref().map(|c| c.comune_istat.clone()).unwrap_or(project.comune_istat.clone())),
+            case_id: Set(asg.case_id),
+            residency_check_id: Set(None),
+            puc_assignment_id: Set(Some(asg.id)),
+            member_id: Set(Some(asg.member_id)),
+            kind: Set(kind),
+            state: Set(ReportState::Bozza),
+            fact_date: Set(on),
+            ascertained_on: Set(today()),
+            description: Set(format!("Interruzione del PUC per {}.", value(reason).to_lowercase())),
+            created_by: Set(Some(me)),
+            decided_by: Set(None),
+            decided_at: Set(None),
+            decision_comment: Set(None),
+            sent_at: Set(None),
+            inps_ack: Set(None),
+            rectification_of: Set(None),
+            version: Set(1),
+            created_at: Set(Utc::now()),
+        }
+        .insert(&txn)
+        .await?;
+        let mut e = AuditEntry::new("report", rid, AuditAction::Create);
+        e.ambito_id = Some(project.ambito_id);
+        e.changes = Some(json!({ "puc_assignment_id": asg.id, "kind": kind, "state": ReportState::Bozza }));
+        entries.push(e);
+    }
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(asg.id)
+}
+
+/// Responsabile PUC: records (or corrects) a day of the attendance register.
+pub async fn record_attendance(a: &Acting<'_>, id: Uuid, day: NaiveDate, minutes: i32, status: AttendanceStatus, note: Option<String>) -> Result<Uuid, AppError> {
+    let note = opt_text("input.note", note.as_deref(), 500)?;
+    if !(0..=600).contains(&minutes) {
+        return Err(AppError::validation("input.minutes", "between 0 and 600 minutes"));
+    }
+    if status != AttendanceStatus::Presente && minutes != 0 {
+        return Err(AppError::validation("input.minutes", "an absence has no minutes"));
+    }
+    let txn = a.gw.db.begin().await?;
+    let (asg, project) = load_assignment(a, &txn, id).await?;
+    if asg.state != PucAssignmentState::Attivo {
+        return Err(AppError::Conflict(format!("recordPucAttendance is not allowed: the assignment is {}", value(asg.state))));
+    }
+    if day > today() || asg.starts_on.is_some_and(|s| day < s) {
+        return Err(AppError::validation("input.day", "outside the assignment's days so far"));
+    }
+    let existing = puc_attendance::Entity::find()
+        .filter(puc_attendance::Column::AssignmentId.eq(asg.id))
+        .filter(puc_attendance::Column::Day.eq(day))
+        .one(&txn)
+        .await?;
+    let before = existing.as_ref().map(|e| json!({ "minutes": e.minutes, "status": e.status }));
+    match existing {
+        Some(e) => {
+            puc_attendance::Entity::update_many()
+                .col_expr(puc_attendance::Column::Minutes, Expr::value(minutes))
+                .col_expr(puc_attendance::Column::Status, Expr::value(status))
+                .col_expr(puc_attendance::Column::Note, Expr::value(note))
+                .filter(puc_attendance::Column::Id.eq(e.id))
+                .exec(&txn)
+                .await?;
+        }
+        None => {
+            puc_attendance::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                assignment_id: Set(asg.id),
+                day: Set(day),
+                minutes: Set(minutes),
+                status: Set(status),
+                note: Set(note),
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
+    let mut e = AuditEntry::new("puc_assignment", asg.id, AuditAction::Update);
+    e.ambito_id = Some(project.ambito_id);
+    e.changes = Some(json!({ "attendance": { "day": day, "before": before, "after": { "minutes": minutes, "status": status } } }));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(asg.id)
+}
