@@ -11,6 +11,7 @@ mod indexes;
 mod matrix;
 mod meetings;
 mod property;
+mod puc;
 mod residency;
 mod migrations;
 mod schema;

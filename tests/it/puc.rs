@@ -1,0 +1,170 @@
+//! PUC: projects through their states, the catalogue's vacancies, the guards on
+//! proposals (vacancy per source, one active assignment, residual benefit ≥
+//! minimum duration), assignments to the end, attendance and its totals.
+
+use chrono::{Duration, Utc};
+use entity::{case_file, enums::*, member, profile_comune};
+use gepi::ids;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{json, Value};
+
+use crate::helpers::{error_code, TestApp};
+
+fn ok(r: &Value) -> &Value {
+    assert!(r["errors"].is_null(), "{r}");
+    &r["data"]
+}
+
+const CREATE: &str = "mutation($i: CreatePucProjectInput!) { createPucProject(input: $i) { id state version vacancies { comune cpi volunteer total } } }";
+const STATE: &str = "mutation($i: ChangePucProjectStateInput!) { changePucProjectState(input: $i) { id state version vacancies { comune cpi total } } }";
+const UPDATE: &str = "mutation($i: UpdatePucProjectInput!) { updatePucProject(input: $i) { id state version placesComune } }";
+const PROPOSE: &str = "mutation($i: ProposePucAssignmentInput!) { proposePucAssignment(input: $i) { id state version source project { state vacancies { comune cpi total } } } }";
+const STEP: &str = "mutation($i: PucAssignmentStepInput!) { stepPucAssignment(input: $i) { id state version startsOn plannedEndOn inailRef } }";
+const ATTEND: &str = "mutation($i: RecordPucAttendanceInput!) { recordPucAttendance(input: $i) { id totalMinutes attendance { day minutes status } } }";
+
+async fn set_residual(app: &TestApp, m: uuid::Uuid, months: i32) {
+    let sql = match app.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => format!("UPDATE member SET residual_benefit_months = {months} WHERE id = '{m}'"),
+        _ => format!("UPDATE member SET residual_benefit_months = {months} WHERE id = X'{}'", m.simple()),
+    };
+    app.exec(&sql).await;
+}
+
+#[tokio::test]
+async fn a_project_fills_up_and_its_assignments_run_to_the_end() {
+    let app = TestApp::seeded().await;
+    let (pm, p, _) = app.login_role(Role::PucManager, 0).await;
+    let comune = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).one(&app.db).await.unwrap().unwrap().comune_istat;
+    let today = Utc::now().date_naive();
+    let project = |places: i32, min: i32| json!({ "i": { "comuneIstat": comune, "project": {
+        "title": "Cura del verde", "field": "AMBIENTALE", "description": "Parchi", "hostBody": "Comune", "site": "Parco",
+        "schedule": "lun e gio 9-13", "weeklyHours": 8, "placesComune": places, "placesCpi": 1, "placesVolunteer": 0,
+        "startsOn": today - Duration::days(10), "endsOn": today + Duration::days(300), "minDurationMonths": min } } });
+    // Bad input: weekly hours out of 8-16, no places.
+    let mut bad = project(1, 3);
+    bad["i"]["project"]["weeklyHours"] = json!(20);
+    let r = app.gql(Some(&pm), CREATE, bad).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.weeklyHours", "{r}");
+    let mine: Vec<String> = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).all(&app.db).await.unwrap().into_iter().map(|l| l.comune_istat).collect();
+    let foreign = entity::comune::Entity::find().filter(entity::comune::Column::IstatCode.is_not_in(mine)).one(&app.db).await.unwrap().unwrap();
+    let mut other = project(1, 3);
+    other["i"]["comuneIstat"] = json!(foreign.istat_code);
+    let r = app.gql(Some(&pm), CREATE, other).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "not one of its Comuni: {r}");
+    let r = app.gql(Some(&pm), CREATE, project(1, 3)).await;
+    let pr = ok(&r)["createPucProject"].clone();
+    assert_eq!(pr["state"], "BOZZA");
+    assert_eq!(pr["vacancies"], json!({ "comune": 1, "cpi": 1, "volunteer": 0, "total": 2 }));
+    let pid = pr["id"].clone();
+    // A draft takes no proposals.
+    let obligated = member::Entity::find()
+        .filter(member::Column::ResidenceComuneIstat.eq(comune.clone()))
+        .filter(member::Column::ObligatedActivation.eq(true))
+        .order_by_asc(member::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap();
+    let free: Vec<&member::Model> = {
+        let busy: Vec<uuid::Uuid> = entity::puc_assignment::Entity::find().all(&app.db).await.unwrap().into_iter().map(|a| a.member_id).collect();
+        obligated.iter().filter(|m| !busy.contains(&m.id)).collect()
+    };
+    assert!(free.len() >= 3, "the seed has obligated members without assignments");
+    for m in &free[..3] {
+        set_residual(&app, m.id, 12).await;
+    }
+    let propose = |m: &member::Model, source: &str| json!({ "i": { "projectId": pid, "memberId": ids::encode("Member", m.id), "source": source } });
+    let r = app.gql(Some(&pm), PROPOSE, propose(free[0], "COMUNE")).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let r = app.gql(Some(&pm), STATE, json!({ "i": { "projectId": pid, "version": pr["version"], "action": "PUBLISH" } })).await;
+    assert_eq!(ok(&r)["changePucProjectState"]["state"], "ATTIVO");
+    // Residual benefit shorter than the minimum duration.
+    set_residual(&app, free[2].id, 2).await;
+    let r = app.gql(Some(&pm), PROPOSE, propose(free[2], "COMUNE")).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("residual benefit"));
+    // A proposal per source until the places run out.
+    let r = app.gql(Some(&pm), PROPOSE, propose(free[0], "COMUNE")).await;
+    let a0 = ok(&r)["proposePucAssignment"].clone();
+    assert_eq!(a0["state"], "PROPOSTO");
+    assert_eq!(a0["project"]["vacancies"]["comune"], 0);
+    let r = app.gql(Some(&pm), PROPOSE, propose(free[1], "COMUNE")).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "no vacancy for COMUNE: {r}");
+    // The same member again, on the CPI place: already has an active assignment.
+    let r = app.gql(Some(&pm), PROPOSE, propose(free[0], "CPI")).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let r = app.gql(Some(&pm), PROPOSE, propose(free[1], "CPI")).await;
+    let a1 = ok(&r)["proposePucAssignment"].clone();
+    assert_eq!(a1["project"]["state"], "COMPLETO", "no places left");
+    // Places cannot go below the assignments.
+    let r = app.gql(Some(&pm), UPDATE, json!({ "i": { "projectId": pid, "version": 2, "project": { "placesComune": 0 } } })).await;
+    assert!(matches!(error_code(&r), Some("VALIDATION") | Some("CONFLICT")), "{r}");
+    // Start, attendance, complete.
+    let r = app.gql(Some(&pm), STEP, json!({ "i": { "assignmentId": a0["id"], "version": a0["version"], "startOn": today - Duration::days(7), "inailRef": "INAIL-1" } })).await;
+    let s = ok(&r)["stepPucAssignment"].clone();
+    assert_eq!(s["state"], "ATTIVO");
+    assert!(s["plannedEndOn"].is_string());
+    for (d, minutes, status) in [(6, 240, "PRESENTE"), (3, 180, "PRESENTE"), (2, 0, "ASSENTE_GIUSTIFICATO")] {
+        let r = app.gql(Some(&pm), ATTEND, json!({ "i": { "assignmentId": a0["id"], "day": today - Duration::days(d), "minutes": minutes, "status": status } })).await;
+        assert!(r["errors"].is_null(), "{r}");
+    }
+    // Correcting a day replaces it.
+    let r = app.gql(Some(&pm), ATTEND, json!({ "i": { "assignmentId": a0["id"], "day": today - Duration::days(3), "minutes": 120, "status": "PRESENTE" } })).await;
+    assert_eq!(ok(&r)["recordPucAttendance"]["totalMinutes"], 360);
+    assert_eq!(ok(&r)["recordPucAttendance"]["attendance"].as_array().unwrap().len(), 3);
+    let r = app.gql(Some(&pm), ATTEND, json!({ "i": { "assignmentId": a0["id"], "day": today + Duration::days(1), "minutes": 60, "status": "PRESENTE" } })).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.day", "{r}");
+    let r = app.gql(Some(&pm), STEP, json!({ "i": { "assignmentId": a0["id"], "version": s["version"], "complete": true } })).await;
+    assert_eq!(ok(&r)["stepPucAssignment"]["state"], "COMPLETATO");
+    // The freed place reopens the project; an interruption raises a segnalazione draft.
+    let r = app.gql(Some(&pm), STEP, json!({ "i": { "assignmentId": a1["id"], "version": a1["version"], "interrupt": "RINUNCIA", "raiseReport": true } })).await;
+    assert_eq!(ok(&r)["stepPucAssignment"]["state"], "INTERROTTO");
+    let reports = entity::report::Entity::find().filter(entity::report::Column::Kind.eq(ReportKind::RifiutoPuc)).all(&app.db).await.unwrap();
+    assert!(reports.iter().any(|r| r.state == ReportState::Bozza && r.member_id == Some(free[1].id)));
+    let r = app.gql(Some(&pm), "query($id: ID!) { pucProject(id: $id) { state vacancies { total } } }", json!({ "id": pid })).await;
+    assert_eq!(ok(&r)["pucProject"]["state"], "ATTIVO");
+    assert_eq!(ok(&r)["pucProject"]["vacancies"]["total"], 2);
+}
+
+#[tokio::test]
+async fn case_managers_propose_only_their_own_members_and_read_the_catalogue() {
+    let app = TestApp::seeded().await;
+    let (cm, _, op) = app.login_role(Role::CaseManager, 0).await;
+    let own = case_file::Entity::find().filter(case_file::Column::CaseManagerId.eq(op.id)).all(&app.db).await.unwrap();
+    let others = case_file::Entity::find().filter(case_file::Column::CaseManagerId.ne(op.id)).one(&app.db).await.unwrap().unwrap();
+    // A project of the Ambito with places.
+    let r = app.gql(Some(&cm), "{ pucProjects(first: 100, filter: { state: [ATTIVO] }) { edges { node { id minDurationMonths tutor assignments { id } vacancies { comune total } } } } }", json!({})).await;
+    let edges = ok(&r)["pucProjects"]["edges"].as_array().unwrap().clone();
+    assert!(!edges.is_empty());
+    for e in &edges {
+        assert!(e["node"]["assignments"].is_null(), "a case manager does not see other beneficiaries");
+        assert!(e["node"]["tutor"].is_null());
+    }
+    let project = edges.iter().find(|e| e["node"]["vacancies"]["comune"].as_i64().unwrap() > 0).expect("a project with a free place")["node"].clone();
+    let other_member = member::Entity::find().filter(member::Column::HouseholdId.eq(others.household_id)).one(&app.db).await.unwrap().unwrap();
+    let r = app.gql(Some(&cm), PROPOSE, json!({ "i": { "projectId": project["id"], "memberId": ids::encode("Member", other_member.id), "source": "COMUNE" } })).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    let busy: Vec<uuid::Uuid> = entity::puc_assignment::Entity::find().all(&app.db).await.unwrap().into_iter().map(|a| a.member_id).collect();
+    let mine = {
+        let mut found = None;
+        for c in &own {
+            if let Some(m) = member::Entity::find().filter(member::Column::HouseholdId.eq(c.household_id)).all(&app.db).await.unwrap().into_iter().find(|m| !busy.contains(&m.id)) {
+                found = Some(m);
+                break;
+            }
+        }
+        found.expect("a member of an own case without assignments")
+    };
+    set_residual(&app, mine.id, 18).await;
+    let r = app.gql(Some(&cm), PROPOSE, json!({ "i": { "projectId": project["id"], "memberId": ids::encode("Member", mine.id), "source": "COMUNE" } })).await;
+    assert_eq!(ok(&r)["proposePucAssignment"]["state"], "PROPOSTO");
+    // Only the Responsabile PUC runs the assignment.
+    let id = ok(&r)["proposePucAssignment"]["id"].clone();
+    let r = app.gql(Some(&cm), STEP, json!({ "i": { "assignmentId": id, "version": 1, "complete": true } })).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+    // Other roles cannot create projects.
+    for role in [Role::CaseManager, Role::PaisCoordinator, Role::MeetingRegistrar, Role::Analyst] {
+        let (t, _, _) = app.login_role(role, 0).await;
+        let r = app.gql(Some(&t), CREATE, json!({ "i": { "comuneIstat": "108023", "project": { "title": "x" } } })).await;
+        assert_eq!(error_code(&r), Some("FORBIDDEN"), "{}: {r}", role.as_str());
+    }
+}
