@@ -63,7 +63,12 @@ pub fn app(state: AppState) -> Router {
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Authn {
     let Some(token) = auth::token_from_headers(headers) else { return Authn::Anonymous };
-    match auth::session::authenticate(&state.db, &state.config, &token, Utc::now()).await {
+    let result = if auth::api_key::is_api_key(&token) {
+        auth::api_key::authenticate(&state.db, &token).await
+    } else {
+        auth::session::authenticate(&state.db, &state.config, &token, Utc::now()).await
+    };
+    match result {
         Ok(p) => Authn::Authenticated(p),
         Err(AppError::Unauthenticated(reason)) => Authn::Rejected(reason),
         Err(other) => {

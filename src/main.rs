@@ -64,11 +64,44 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Manage API keys of integration partners.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
     /// List operators and their profiles, to log in as any of them.
     Operators {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Create a key; it is printed once and stored only as a hash.
+    Create {
+        /// Name of the integration partner (unique).
+        #[arg(long)]
+        name: String,
+        /// Role: inps_feed or cpi_partner.
+        #[arg(long)]
+        role: String,
+        /// Code of the Ambito the key is limited to, if any.
+        #[arg(long)]
+        ambito: Option<String>,
+    },
+    /// List the keys (never the keys themselves).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke the key of a partner.
+    Revoke {
+        /// Name of the integration partner.
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -169,6 +202,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let role = gepi::authz::vocab::parse_role(&role).map_err(anyhow::Error::msg)?;
                     let action = action.parse().map_err(anyhow::Error::msg)?;
                     println!("{}", policy.explain(role, &object, action).map_err(anyhow::Error::msg)?);
+                }
+            }
+            Ok(())
+        }
+        Command::Apikey { command } => {
+            let conn = db::connect(&config).await?;
+            db::migrate(&conn).await?;
+            match command {
+                ApikeyCommand::Create { name, role, ambito } => {
+                    let role = gepi::authz::vocab::parse_role(&role).map_err(anyhow::Error::msg)?;
+                    let k = gepi::auth::api_key::create(&conn, &name, role, ambito.as_deref()).await?;
+                    println!("{}", k.key);
+                    eprintln!("API key for `{name}` created: it is shown only now; send it as `Authorization: Bearer <key>`.");
+                }
+                ApikeyCommand::List { json } => {
+                    let keys = gepi::auth::api_key::list(&conn).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&keys)?);
+                    } else {
+                        for k in keys {
+                            println!(
+                                "{:<30} {:<12} {}…  created {}  {}",
+                                k.name,
+                                k.role.as_str(),
+                                k.key_prefix,
+                                k.created_at.format("%Y-%m-%d"),
+                                k.revoked_at.map(|r| format!("revoked {}", r.format("%Y-%m-%d"))).unwrap_or_else(|| "active".into())
+                            );
+                        }
+                    }
+                }
+                ApikeyCommand::Revoke { name } => {
+                    gepi::auth::api_key::revoke(&conn, &name).await?;
+                    println!("revoked");
                 }
             }
             Ok(())

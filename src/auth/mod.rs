@@ -4,6 +4,7 @@
 //! starts from. Sessions come from the dev login today and from SPID (a later
 //! module); API keys for integration partners map to the `ApiClient` actor.
 
+pub mod api_key;
 pub mod dev_login;
 pub mod graphql;
 pub mod session;

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod apikeys;
 mod auth;
 mod disadvantage;
 mod graph;

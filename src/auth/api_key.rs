@@ -1,0 +1,158 @@
+//! API keys for integration partners (INPS feed, Centri per l'impiego): created
+//! with `gepi apikey create`, shown once, stored only as SHA-256, sent as
+//! `Authorization: Bearer gepi_...`, revocable. A key carries one API-client
+//! role and optionally an Ambito, and is authorised by the same policies as
+//! everyone else.
+
+use std::sync::Arc;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::{DateTime, Utc};
+use entity::{
+    ambito, api_client,
+    enums::{ActorKind, AuditAction, Role},
+};
+use rand::RngCore;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{session::hash_token, Actor, Principal};
+use crate::{
+    audit::{self, AuditContext, AuditEntry},
+    error::AppError,
+};
+
+/// Every API key starts with this, so a bearer token is routed without a lookup.
+pub const PREFIX: &str = "gepi_";
+
+pub fn is_api_key(token: &str) -> bool {
+    token.starts_with(PREFIX)
+}
+
+fn system_ctx() -> AuditContext {
+    AuditContext {
+        actor_kind: ActorKind::System,
+        operator_id: None,
+        profile_id: None,
+        api_client_id: None,
+        role: None,
+        ambito_id: None,
+        request_id: None,
+    }
+}
+
+/// A key just created: shown once.
+#[derive(Debug)]
+pub struct CreatedKey {
+    pub id: Uuid,
+    pub key: String,
+}
+
+/// Creates a key for an integration partner (`gepi apikey create`).
+pub async fn create<C: ConnectionTrait>(db: &C, name: &str, role: Role, ambito_code: Option<&str>) -> Result<CreatedKey, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(AppError::validation("name", "between 1 and 100 characters"));
+    }
+    if !role.is_api_client_role() {
+        return Err(AppError::validation("role", format!("`{}` is not a role of integration partners (inps_feed, cpi_partner)", role.as_str())));
+    }
+    let ambito_id = match ambito_code {
+        None => None,
+        Some(code) => Some(
+            ambito::Entity::find()
+                .filter(ambito::Column::Code.eq(code))
+                .one(db)
+                .await?
+                .ok_or_else(|| AppError::validation("ambito", format!("no Ambito with code {code}")))?
+                .id,
+        ),
+    };
+    if api_client::Entity::find().filter(api_client::Column::Name.eq(name)).one(db).await?.is_some() {
+        return Err(AppError::Conflict(format!("an API client named `{name}` exists; revoke it or choose another name")));
+    }
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let key = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let id = Uuid::now_v7();
+    api_client::ActiveModel {
+        id: Set(id),
+        name: Set(name.to_string()),
+        role: Set(role),
+        ambito_id: Set(ambito_id),
+        key_hash: Set(hash_token(&key)),
+        key_prefix: Set(key[..12].to_string()),
+        created_at: Set(Utc::now()),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    let mut e = AuditEntry::new("api_client", id, AuditAction::Create);
+    e.ambito_id = ambito_id;
+    e.changes = Some(serde_json::json!({ "name": name, "role": role }));
+    audit::record(db, &system_ctx(), vec![e]).await?;
+    Ok(CreatedKey { id, key })
+}
+
+/// One line of `gepi apikey list`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyListing {
+    pub name: String,
+    pub role: Role,
+    pub ambito_id: Option<Uuid>,
+    pub key_prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<KeyListing>, AppError> {
+    Ok(api_client::Entity::find()
+        .order_by_asc(api_client::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| KeyListing {
+            name: c.name,
+            role: c.role,
+            ambito_id: c.ambito_id,
+            key_prefix: c.key_prefix,
+            created_at: c.created_at,
+            revoked_at: c.revoked_at,
+        })
+        .collect())
+}
+
+/// Revokes the key of the client `name`.
+pub async fn revoke<C: ConnectionTrait>(db: &C, name: &str) -> Result<(), AppError> {
+    let c = api_client::Entity::find()
+        .filter(api_client::Column::Name.eq(name.trim()))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no API client named `{}`", name.trim())))?;
+    if c.revoked_at.is_some() {
+        return Err(AppError::Conflict(format!("the key of `{}` is already revoked", c.name)));
+    }
+    api_client::Entity::update_many()
+        .col_expr(api_client::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
+        .filter(api_client::Column::Id.eq(c.id))
+        .exec(db)
+        .await?;
+    let mut e = AuditEntry::new("api_client", c.id, AuditAction::Update);
+    e.ambito_id = c.ambito_id;
+    e.changes = Some(serde_json::json!({ "revoked": { "before": false, "after": true } }));
+    audit::record(db, &system_ctx(), vec![e]).await?;
+    Ok(())
+}
+
+/// The principal of an API key; unknown and revoked keys are refused alike.
+pub async fn authenticate<C: ConnectionTrait>(db: &C, key: &str) -> Result<Principal, AppError> {
+    let c = api_client::Entity::find()
+        .filter(api_client::Column::KeyHash.eq(hash_token(key)))
+        .filter(api_client::Column::RevokedAt.is_null())
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated("unknown or revoked API key".into()))?;
+    Ok(Principal { actor: Actor::ApiClient { client_id: c.id }, role: c.role, ambito_id: c.ambito_id, comuni: Arc::new(Vec::new()) })
+}

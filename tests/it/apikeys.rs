@@ -1,0 +1,50 @@
+//! API keys of integration partners: created once, used as bearer tokens under
+//! the same policies, refused when wrong or revoked.
+
+use entity::enums::Role;
+use gepi::auth::api_key;
+use sea_orm::EntityTrait;
+use serde_json::json;
+
+use crate::helpers::{error_code, TestApp};
+
+#[tokio::test]
+async fn api_keys_authenticate_partners_under_the_same_policies() {
+    let app = TestApp::seeded().await;
+    let cpi = api_key::create(&app.db, "CPI Monza", Role::CpiPartner, None).await.unwrap();
+    assert!(cpi.key.starts_with("gepi_") && cpi.key.len() > 40);
+    // Stored only hashed.
+    let stored = entity::api_client::Entity::find_by_id(cpi.id).one(&app.db).await.unwrap().unwrap();
+    assert_ne!(stored.key_hash, cpi.key);
+    assert!(cpi.key.starts_with(&stored.key_prefix));
+    // The catalogue: readable, without tutors or beneficiaries.
+    let r = app.gql(Some(&cpi.key), "{ pucProjects(first: 5) { totalCount edges { node { title tutor assignments { id } vacancies { total } } } } }", json!({})).await;
+    assert!(r["data"]["pucProjects"]["totalCount"].as_u64().unwrap() > 0, "{r}");
+    for e in r["data"]["pucProjects"]["edges"].as_array().unwrap() {
+        assert!(e["node"]["tutor"].is_null() && e["node"]["assignments"].is_null());
+        assert!(e["node"]["vacancies"]["total"].is_number());
+    }
+    // A role without access to cases.
+    let r = app.gql(Some(&cpi.key), "{ cases { totalCount } }", json!({})).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+    let r = app.gql(Some(&cpi.key), "{ me { operator { id } } }", json!({})).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+    // INPS reads outcomes, never the category; strict clients are refused instead.
+    let inps = api_key::create(&app.db, "INPS", Role::InpsFeed, None).await.unwrap();
+    let q = "{ disadvantageChecks(first: 5) { edges { node { inpsRequestId state category } } } }";
+    let r = app.gql(Some(&inps.key), q, json!({})).await;
+    assert!(r["data"]["disadvantageChecks"]["edges"].as_array().unwrap().iter().all(|e| e["node"]["category"].is_null()), "{r}");
+    let r = app.gql_with(&inps.key, &[("x-gepi-strict", "true")], q, json!({})).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+    // Wrong and revoked keys.
+    let r = app.gql(Some("gepi_not-a-key"), "{ pucProjects { totalCount } }", json!({})).await;
+    assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "{r}");
+    api_key::revoke(&app.db, "CPI Monza").await.unwrap();
+    let r = app.gql(Some(&cpi.key), "{ pucProjects { totalCount } }", json!({})).await;
+    assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "{r}");
+    assert_eq!(api_key::revoke(&app.db, "CPI Monza").await.unwrap_err().code().as_str(), "CONFLICT");
+    // Keys are only for partner roles, and names are unique.
+    assert_eq!(api_key::create(&app.db, "x", Role::CaseManager, None).await.unwrap_err().code().as_str(), "VALIDATION");
+    assert_eq!(api_key::create(&app.db, "INPS", Role::InpsFeed, None).await.unwrap_err().code().as_str(), "CONFLICT");
+    assert_eq!(api_key::create(&app.db, "y", Role::InpsFeed, Some("NOPE")).await.unwrap_err().code().as_str(), "VALIDATION");
+}
