@@ -200,6 +200,26 @@ impl MeetingQuery {
     }
 }
 
+/// An office slot to publish.
+#[derive(InputObject)]
+pub struct OfficeSlotInput {
+    /// Start.
+    pub starts_at: DateTime<Utc>,
+    /// End (at most 8 hours after the start).
+    pub ends_at: DateTime<Utc>,
+    /// Where.
+    pub place: String,
+}
+
+/// Input of `createOfficeSlots`.
+#[derive(InputObject)]
+pub struct CreateOfficeSlotsInput {
+    /// The Comune (ISTAT code), one of the profile's.
+    pub comune_istat: String,
+    /// The slots (1-200).
+    pub slots: Vec<OfficeSlotInput>,
+}
+
 #[derive(Default)]
 pub struct MeetingMutation;
 
@@ -221,6 +241,20 @@ impl MeetingMutation {
         };
         let id = super::service::plan(&a, case_id, p).await.gql()?;
         done(ctx, id).await
+    }
+
+    /// Meeting registrar: publishes office availability of one of its Comuni.
+    async fn create_office_slots(&self, ctx: &Context<'_>, input: CreateOfficeSlotsInput) -> GqlResult<Vec<OfficeSlotView>> {
+        let a = acting(ctx)?;
+        let slots = input
+            .slots
+            .into_iter()
+            .map(|s| super::service::NewSlot { starts_at: s.starts_at, ends_at: s.ends_at, place: s.place })
+            .collect();
+        let ids = super::service::create_slots(&a, &input.comune_istat, slots).await.gql()?;
+        let gw = gateway(ctx)?;
+        let rows = gw.by_keys::<office_slot::Entity, uuid::Uuid>(office_slot::Column::Id, &ids, Some(office_slot::Column::StartsAt)).await.gql()?;
+        Ok(rows.into_iter().map(OfficeSlotView).collect())
     }
 
     /// Records the convocation sent; the case becomes CONVOCATO.

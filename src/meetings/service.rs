@@ -375,3 +375,83 @@ pub async fn record_outcome(
     txn.commit().await?;
     Ok(id)
 }
+
+/// An office slot to publish.
+pub struct NewSlot {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub place: String,
+}
+
+/// Meeting registrar: publishes office availability of one of its Comuni.
+/// Slots of the same place may not overlap each other or existing ones.
+pub async fn create_slots(a: &Acting<'_>, comune_istat: &str, slots: Vec<NewSlot>) -> Result<Vec<Uuid>, AppError> {
+    let scope = a.gw.authz.scope_for(Object::OfficeSlot, Action::Create)?;
+    let code = crate::territory::model::IstatCode::parse(comune_istat).map_err(|e| AppError::validation("input.comuneIstat", e.to_string()))?;
+    let p = &a.gw.authz.principal;
+    let mine = match scope {
+        crate::authz::Scope::National => true,
+        _ => p.comuni.contains(&code.as_str().to_string()),
+    };
+    if !mine {
+        return Err(AppError::Forbidden(format!("the Comune {code} is not one of the profile's")));
+    }
+    if slots.is_empty() || slots.len() > 200 {
+        return Err(AppError::validation("input.slots", "between 1 and 200 slots"));
+    }
+    let mut checked: Vec<(DateTime<Utc>, DateTime<Utc>, String)> = Vec::new();
+    for (i, s) in slots.iter().enumerate() {
+        let place = text(&format!("input.slots[{i}].place"), &s.place, 200)?;
+        if s.ends_at <= s.starts_at || s.ends_at - s.starts_at > Duration::hours(8) {
+            return Err(AppError::validation(format!("input.slots[{i}].endsAt"), "after the start, at most 8 hours later"));
+        }
+        if s.starts_at < Utc::now() || s.starts_at > Utc::now() + Duration::days(366) {
+            return Err(AppError::validation(format!("input.slots[{i}].startsAt"), "within the next year"));
+        }
+        if checked.iter().any(|(f, t, pl)| *pl == place && s.starts_at < *t && *f < s.ends_at) {
+            return Err(AppError::validation(format!("input.slots[{i}].startsAt"), "overlaps another slot of the same place"));
+        }
+        checked.push((s.starts_at, s.ends_at, place));
+    }
+    let txn = a.gw.db.begin().await?;
+    let min = checked.iter().map(|c| c.0).min().expect("non-empty");
+    let max = checked.iter().map(|c| c.1).max().expect("non-empty");
+    let existing = office_slot::Entity::find()
+        .filter(office_slot::Column::ComuneIstat.eq(code.as_str()))
+        .filter(office_slot::Column::StartsAt.lt(max))
+        .filter(office_slot::Column::EndsAt.gt(min))
+        .all(&txn)
+        .await?;
+    for (i, (f, t, pl)) in checked.iter().enumerate() {
+        if existing.iter().any(|e| e.place == *pl && *f < e.ends_at && e.starts_at < *t) {
+            return Err(AppError::Conflict(format!("input.slots[{i}] overlaps a published slot of the same place")));
+        }
+    }
+    let comune = entity::comune::Entity::find_by_id(code.as_str().to_string())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::validation("input.comuneIstat", format!("no Comune with ISTAT code {code}")))?;
+    let mut ids = Vec::new();
+    let mut entries = Vec::new();
+    for (f, t, place) in checked {
+        let id = Uuid::now_v7();
+        office_slot::ActiveModel {
+            id: Set(id),
+            comune_istat: Set(comune.istat_code.clone()),
+            starts_at: Set(f),
+            ends_at: Set(t),
+            place: Set(place),
+            operator_id: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        let mut e = AuditEntry::new("office_slot", id, AuditAction::Create);
+        e.ambito_id = Some(comune.ambito_id);
+        e.changes = Some(json!({ "comune_istat": comune.istat_code, "starts_at": f, "ends_at": t }));
+        entries.push(e);
+        ids.push(id);
+    }
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(ids)
+}

@@ -186,3 +186,33 @@ async fn the_calendar_shows_meetings_and_slots_and_books_slots_once() {
     assert_eq!(error_code(&r), Some("LIMIT"), "{r}");
     let _ = office_slot::Entity::find();
 }
+
+#[tokio::test]
+async fn registrars_publish_office_slots_of_their_comuni() {
+    let app = TestApp::seeded().await;
+    let (token, p, _) = app.login_role(Role::MeetingRegistrar, 0).await;
+    let mine: Vec<String> = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).all(&app.db).await.unwrap().into_iter().map(|l| l.comune_istat).collect();
+    let day = (Utc::now() + Duration::days(40)).date_naive();
+    let at = |h: u32| day.and_hms_opt(h, 0, 0).unwrap().and_utc();
+    let q = "mutation($i: CreateOfficeSlotsInput!) { createOfficeSlots(input: $i) { id startsAt place comune { istatCode } } }";
+    let input = |comune: &str, slots: Value| json!({ "i": { "comuneIstat": comune, "slots": slots } });
+    let two = json!([{ "startsAt": at(9), "endsAt": at(10), "place": "Sportello 1" }, { "startsAt": at(10), "endsAt": at(11), "place": "Sportello 1" }]);
+    let r = app.gql(Some(&token), q, input(&mine[0], two.clone())).await;
+    assert_eq!(ok(&r)["createOfficeSlots"].as_array().unwrap().len(), 2);
+    // The same again overlaps what is published; overlapping within the input is bad input.
+    let r = app.gql(Some(&token), q, input(&mine[0], two)).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let r = app.gql(Some(&token), q, input(&mine[0], json!([{ "startsAt": at(14), "endsAt": at(16), "place": "A" }, { "startsAt": at(15), "endsAt": at(17), "place": "A" }]))).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.slots[1].startsAt", "{r}");
+    // Not its Comune; not its role.
+    let foreign = entity::comune::Entity::find().filter(entity::comune::Column::IstatCode.is_not_in(mine.clone())).one(&app.db).await.unwrap().unwrap();
+    let one = json!([{ "startsAt": at(12), "endsAt": at(13), "place": "B" }]);
+    let r = app.gql(Some(&token), q, input(&foreign.istat_code, one.clone())).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+    let (cm, _, _) = app.login_role(Role::CaseManager, 0).await;
+    let r = app.gql(Some(&cm), q, input(&mine[0], one)).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+    // The calendar shows them.
+    let r = app.gql(Some(&token), "query($f: NaiveDate!, $c: String) { calendar(from: $f, to: $f, comune: $c) { slots { booked slot { place } } } }", json!({ "f": day, "c": mine[0] })).await;
+    assert_eq!(ok(&r)["calendar"]["slots"].as_array().unwrap().len(), 2, "{r}");
+}
