@@ -339,6 +339,41 @@ async fn check(app: &TestApp, world: &World, who: &Who, allowed: &Allowed, forbi
         }
     }
 
+    // Mutations of the other workflows, on any row: allowed exactly where the
+    // policies put the row in the principal's scope for the action.
+    if !world.disadvantage.is_empty() {
+        let d = &world.disadvantage[c.probe % world.disadvantage.len()];
+        let r = app
+            .gql(Some(&who.token), "mutation($i: DecideDisadvantageCheckInput!) { decideDisadvantageCheck(input: $i) { __typename id member { __typename id fiscalCode } } }",
+                json!({ "i": { "checkId": ids::encode("DisadvantageCheck", d.id), "version": 999, "confirmed": true } }))
+            .await;
+        let may = who.principal.role == Role::DisadvantageValidator && who.principal.comuni.contains(&d.certifying_comune_istat);
+        let code = error_code(&r);
+        if may {
+            assert_eq!(code, Some("CONFLICT"), "a stale version on an allowed row: {r}");
+        } else {
+            assert!(matches!(code, Some("FORBIDDEN") | Some("NOT_FOUND")), "decideDisadvantageCheck for {:?}: {r}", who.principal.role);
+        }
+    }
+    let target = &world.cases[(c.probe / 7) % world.cases.len()];
+    let when = chrono::Utc::now() + chrono::Duration::days(400);
+    let r = app
+        .gql(Some(&who.token), "mutation($i: PlanMeetingInput!) { planMeeting(input: $i) { __typename id case { __typename id household { __typename id } } household { __typename id members { __typename id fiscalCode } } } }",
+            json!({ "i": { "caseId": ids::encode("Case", target.id), "kind": "CONVOCAZIONE", "startsAt": when, "place": "p" } }))
+        .await;
+    let may = match who.principal.role {
+        Role::CaseManager => target.case_manager_id == Some(who.me),
+        Role::MeetingRegistrar => who.principal.comuni.contains(&target.comune_istat),
+        _ => false,
+    };
+    let code = error_code(&r);
+    if may {
+        // More than a year ahead is refused as bad input, or the case's state refuses it.
+        assert!(matches!(code, Some("VALIDATION") | Some("CONFLICT")), "{r}");
+    } else {
+        assert!(matches!(code, Some("FORBIDDEN") | Some("NOT_FOUND")), "planMeeting for {:?}: {r}", who.principal.role);
+    }
+
     // By id and through node: any id of the data set, in scope or not.
     let all: Vec<Uuid> = match ty {
         "Case" => world.cases.iter().map(|x| x.id).collect(),
