@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use gepi::{
     config::{Config, LogFormat},
@@ -168,7 +168,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_tracing(config.log_format);
             let conn = db::connect(&config).await?;
             db::migrate(&conn).await?;
-            let today = today.unwrap_or_else(|| Utc::now().date_naive());
+            let today = today.unwrap_or_else(|| gepi::cases::model::today());
             let mut opts = if demo {
                 seed::SeedOptions::demo(today)
             } else {
@@ -274,7 +274,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let conn = db::connect(&config).await?;
             db::migrate(&conn).await?;
             if demo && seed::is_empty(&conn).await? {
-                let opts = seed::SeedOptions::demo(Utc::now().date_naive());
+                let opts = seed::SeedOptions::demo(gepi::cases::model::today());
                 seed::run(&conn, &opts).await?;
                 tracing::info!(households = opts.households, "demo data loaded");
             }

@@ -56,7 +56,7 @@ pub async fn open_session(
     let op = operators::active_operator_by_fiscal_code(db, cf)
         .await?
         .ok_or_else(|| AppError::Unauthenticated("no accredited operator has this codice fiscale".into()))?;
-    let today = now.date_naive();
+    let today = crate::cases::model::today();
     let profile = match profile_id {
         Some(pid) => operators::profile_for_login(db, op.id, pid, today).await?,
         None => {

@@ -1,7 +1,6 @@
 //! GraphQL: who am I (`me`), switching profile, logging out.
 
 use async_graphql::{Context, Object, ID};
-use chrono::Utc;
 use entity::{enums::AuditAction, profile};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
@@ -43,7 +42,7 @@ impl Me {
     async fn profiles(&self, ctx: &Context<'_>) -> GqlResult<Vec<ProfileView>> {
         crate::authz::request_authz(ctx)?;
         let db = ctx.data_unchecked::<DatabaseConnection>();
-        let all = operators::profiles_in_force(db, self.operator.id, Utc::now().date_naive()).await.gql()?;
+        let all = operators::profiles_in_force(db, self.operator.id, crate::cases::model::today()).await.gql()?;
         Ok(all.into_iter().map(ProfileView).collect())
     }
 }
@@ -55,7 +54,7 @@ async fn load_me(db: &DatabaseConnection, p: &Principal) -> Result<Me, AppError>
     let operator = operators::operator_by_id(db, operator_id)
         .await?
         .ok_or_else(|| AppError::Unauthenticated("operator not found".into()))?;
-    let profile = operators::profile_for_login(db, operator_id, profile_id, Utc::now().date_naive()).await?;
+    let profile = operators::profile_for_login(db, operator_id, profile_id, crate::cases::model::today()).await?;
     Ok(Me { operator, profile })
 }
 
@@ -86,7 +85,7 @@ impl AuthMutation {
         let Actor::Operator { operator_id, session_id, profile_id: from, .. } = p.actor.clone() else {
             return Err(AppError::Forbidden("API clients have no profiles".into())).gql();
         };
-        let target = operators::profile_for_login(db, operator_id, pid, Utc::now().date_naive()).await.gql()?;
+        let target = operators::profile_for_login(db, operator_id, pid, crate::cases::model::today()).await.gql()?;
         let audit_ctx = AuditContext::of(p, request_id);
         db.transaction::<_, (), AppError>(|txn| {
             Box::pin(async move {

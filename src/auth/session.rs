@@ -102,7 +102,7 @@ pub async fn authenticate<C: ConnectionTrait>(
     if !op.is_some_and(|o| o.status == OperatorStatus::Active) {
         return Err(refused("the operator is no longer accredited"));
     }
-    let profile = operators::profile_for_login(db, s.operator_id, s.profile_id, now.date_naive())
+    let profile = operators::profile_for_login(db, s.operator_id, s.profile_id, crate::cases::model::today())
         .await
         .map_err(|_| refused("the profile is no longer in force"))?;
     let comuni = operators::profile_comuni(db, profile.id).await?;

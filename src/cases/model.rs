@@ -1,7 +1,8 @@
 //! Deadlines, computed from the stored dates (never by a background job that
 //! might not run): first meeting within 120 days of the PAD (convening
 //! recommended within 60), a 90-day update after each meeting, 60 days to answer
-//! a disadvantage validation request (silence counts as confirmation).
+//! a disadvantage validation request (silence counts as confirmation). Days are
+//! those of the Italian calendar (Europe/Rome).
 
 use chrono::{Duration, NaiveDate, Utc};
 use entity::{
@@ -18,9 +19,10 @@ pub const PERIODIC_CHECK_DAYS: i64 = 90;
 /// Days the certifying Comune has to answer a disadvantage validation request.
 pub const DISADVANTAGE_RESPONSE_DAYS: i64 = 60;
 
-/// Today's date; deadlines are whole days.
+/// Today's date in Italy: deadlines are whole days of the Italian calendar, so
+/// "today" turns at midnight in Rome, not in UTC.
 pub fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    Utc::now().with_timezone(&chrono_tz::Europe::Rome).date_naive()
 }
 
 pub fn first_meeting_deadline(pad: NaiveDate) -> NaiveDate {

@@ -19,6 +19,11 @@ use crate::{
     error::AppError,
 };
 
+/// The Italian calendar day of an instant.
+fn local_day(t: DateTime<Utc>) -> chrono::NaiveDate {
+    t.with_timezone(&chrono_tz::Europe::Rome).date_naive()
+}
+
 fn state_str(s: MeetingState) -> String {
     use sea_orm::ActiveEnum;
     s.to_value()
@@ -299,7 +304,7 @@ pub async fn record_outcome(
     if !matches!(m.state, MeetingState::Pianificato | MeetingState::Convocato) {
         return Err(refuse(&m, "recordMeetingOutcome"));
     }
-    if m.scheduled_at.date_naive() > today() {
+    if local_day(m.scheduled_at) > today() {
         return Err(AppError::Conflict("recordMeetingOutcome is not allowed before the day of the meeting".into()));
     }
     if outcome == Outcome::AbsentUnjustified && m.state != MeetingState::Convocato {
@@ -322,7 +327,7 @@ pub async fn record_outcome(
     let mut entries = vec![entry(&m, AuditAction::Transition, diff(&[("state", json!(m.state), json!(state))]))];
     if let Some(case_id) = m.case_id {
         let c = case_file::Entity::find_by_id(case_id).one(&txn).await?.ok_or_else(|| AppError::internal("meeting of a missing case"))?;
-        let held_on = m.scheduled_at.date_naive();
+        let held_on = local_day(m.scheduled_at);
         match outcome {
             Outcome::Held if matches!(c.state, CaseState::Assegnato | CaseState::Convocato) => {
                 entries.extend(apply_first_meeting(&txn, &c, held_on, m.id).await?);

@@ -13,7 +13,7 @@ use crate::helpers::{error_code, TestApp};
 const DECIDE: &str = "mutation($i: DecideDisadvantageCheckInput!) { decideDisadvantageCheck(input: $i) { id state version decidedAt notes category expiredBySilence dueOn } }";
 
 async fn set_received(app: &TestApp, id: uuid::Uuid, days_ago: i64, state: &str) {
-    let d = chrono::Utc::now().date_naive() - Duration::days(days_ago);
+    let d = gepi::cases::model::today() - Duration::days(days_ago);
     let sql = match app.db.get_database_backend() {
         sea_orm::DbBackend::Postgres => format!("UPDATE disadvantage_check SET received_on = '{d}', state = '{state}', version = 1 WHERE id = '{id}'"),
         _ => format!("UPDATE disadvantage_check SET received_on = '{d}', state = '{state}', version = 1 WHERE id = X'{}'", id.simple()),

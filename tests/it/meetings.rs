@@ -71,7 +71,7 @@ async fn plan_convoke_and_hold_a_first_meeting_with_double_booking_refused() {
     let r = app.gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "HELD" } })).await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     let (_, key) = ids::decode("id", m["id"].as_str().unwrap()).unwrap();
-    let today_9 = Utc::now().date_naive().and_hms_opt(0, 5, 0).unwrap().and_utc();
+    let today_9 = gepi::cases::model::today().and_hms_opt(0, 5, 0).unwrap().and_utc();
     let sql = match app.db.get_database_backend() {
         sea_orm::DbBackend::Postgres => format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = '{key}'", today_9.to_rfc3339()),
         _ => format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = X'{}'", today_9.format("%Y-%m-%d %H:%M:%S+00:00"), uuid::Uuid::parse_str(&key).unwrap().simple()),
@@ -81,7 +81,7 @@ async fn plan_convoke_and_hold_a_first_meeting_with_double_booking_refused() {
     let d = &ok(&r)["recordMeetingOutcome"];
     assert_eq!(d["state"], "SVOLTO");
     assert_eq!(d["case"]["state"], "AP_IN_CORSO", "the held convocation is the first meeting");
-    assert_eq!(d["case"]["firstMeetingOn"], json!(Utc::now().date_naive()));
+    assert_eq!(d["case"]["firstMeetingOn"], json!(gepi::cases::model::today()));
     // Held is final.
     let r = app.gql(Some(&cm), RESCHEDULE, json!({ "i": { "meetingId": m["id"], "version": d["version"], "startsAt": at } })).await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
@@ -96,7 +96,7 @@ async fn an_unjustified_absence_raises_a_segnalazione_draft() {
     let m = ok(&r)["planMeeting"].clone();
     // Absent without justified reason needs a convocation first.
     let (_, key) = ids::decode("id", m["id"].as_str().unwrap()).unwrap();
-    let back = Utc::now().date_naive().and_hms_opt(0, 1, 0).unwrap().and_utc();
+    let back = gepi::cases::model::today().and_hms_opt(0, 1, 0).unwrap().and_utc();
     let sql = match app.db.get_database_backend() {
         sea_orm::DbBackend::Postgres => format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = '{key}'", back.to_rfc3339()),
         _ => format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = X'{}'", back.format("%Y-%m-%d %H:%M:%S+00:00"), uuid::Uuid::parse_str(&key).unwrap().simple()),
@@ -127,7 +127,7 @@ async fn the_registrar_records_spontaneous_presentations_and_never_sees_analyses
         .await
         .unwrap()
         .expect("an assigned case in the registrar's Comuni");
-    let r = app.gql(Some(&token), SPONTANEOUS, json!({ "i": { "caseId": ids::encode("Case", c.id), "version": c.version, "heldOn": Utc::now().date_naive(), "place": "Sportello" } })).await;
+    let r = app.gql(Some(&token), SPONTANEOUS, json!({ "i": { "caseId": ids::encode("Case", c.id), "version": c.version, "heldOn": gepi::cases::model::today(), "place": "Sportello" } })).await;
     let d = &ok(&r)["recordSpontaneousPresentation"];
     assert_eq!(d["state"], "AP_IN_CORSO");
     assert!(d["meetings"].as_array().unwrap().iter().any(|m| m["kind"] == "PRESENTAZIONE_SPONTANEA"));
@@ -141,7 +141,7 @@ async fn the_registrar_records_spontaneous_presentations_and_never_sees_analyses
         .await
         .unwrap()
         .unwrap();
-    let r = app.gql(Some(&token), SPONTANEOUS, json!({ "i": { "caseId": ids::encode("Case", other.id), "version": other.version, "heldOn": Utc::now().date_naive(), "place": "x" } })).await;
+    let r = app.gql(Some(&token), SPONTANEOUS, json!({ "i": { "caseId": ids::encode("Case", other.id), "version": other.version, "heldOn": gepi::cases::model::today(), "place": "x" } })).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     // Analyses stay out of reach whatever the path.
     for q in ["mutation { saveAnalysis(input: { caseId: \"x\", version: 1 }) { id } }"] {
@@ -157,7 +157,7 @@ async fn the_calendar_shows_meetings_and_slots_and_books_slots_once() {
     let app = TestApp::seeded().await;
     let (token, p, _) = app.login_role(Role::MeetingRegistrar, 0).await;
     let comune = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).one(&app.db).await.unwrap().unwrap().comune_istat;
-    let from = Utc::now().date_naive();
+    let from = gepi::cases::model::today();
     let to = from + Duration::days(14);
     let q = "query($f: NaiveDate!, $t: NaiveDate!, $c: String) { calendar(from: $f, to: $t, comune: $c) { meetings { id scheduledAt comune { istatCode } } slots { booked slot { id startsAt place } } } }";
     let r = app.gql(Some(&token), q, json!({ "f": from, "t": to, "c": comune })).await;

@@ -2,7 +2,7 @@
 //! proposals (vacancy per source, one active assignment, residual benefit ≥
 //! minimum duration), assignments to the end, attendance and its totals.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use entity::{case_file, enums::*, member, profile_comune};
 use gepi::ids;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -35,7 +35,7 @@ async fn a_project_fills_up_and_its_assignments_run_to_the_end() {
     let app = TestApp::seeded().await;
     let (pm, p, _) = app.login_role(Role::PucManager, 0).await;
     let comune = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).one(&app.db).await.unwrap().unwrap().comune_istat;
-    let today = Utc::now().date_naive();
+    let today = gepi::cases::model::today();
     let project = |places: i32, min: i32| json!({ "i": { "comuneIstat": comune, "project": {
         "title": "Cura del verde", "field": "AMBIENTALE", "description": "Parchi", "hostBody": "Comune", "site": "Parco",
         "schedule": "lun e gio 9-13", "weeklyHours": 8, "placesComune": places, "placesCpi": 1, "placesVolunteer": 0,

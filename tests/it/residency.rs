@@ -93,7 +93,7 @@ async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_appr
     let r = app.gql(Some(&coord2), CHECK, json!({ "id": gid })).await;
     let got = &ok(&r)["residencyCheck"];
     assert_eq!(got["state"], "INOLTRATO");
-    assert_eq!(got["dueOn"], json!(chrono::Utc::now().date_naive() + Duration::days(20)));
+    assert_eq!(got["dueOn"], json!(gepi::cases::model::today() + Duration::days(20)));
     assert!(got["member"]["fiscalCode"].is_string());
     assert!(got["member"]["phone"].is_null(), "only the data the check needs");
     let r = app.gql(Some(&coord2), ASSIGN, json!({ "i": { "checkId": gid, "version": got["version"], "officerId": ids::encode("Operator", officer2_id) } })).await;
@@ -108,7 +108,7 @@ async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_appr
     assert!(r["errors"].is_null(), "{r}");
     let r = app.gql(Some(&coord), CHECK, json!({ "id": gid })).await;
     let got = ok(&r)["residencyCheck"].clone();
-    assert_eq!(got["dueOn"], json!(chrono::Utc::now().date_naive() + Duration::days(30)));
+    assert_eq!(got["dueOn"], json!(gepi::cases::model::today() + Duration::days(30)));
     let r = app.gql(Some(&coord), ASSIGN, json!({ "i": { "checkId": gid, "version": got["version"], "officerId": ids::encode("Operator", officer_id) } })).await;
     let v = ok(&r)["assignResidencyCheck"]["version"].clone();
     // From ASSEGNATO the check must be worked before it is finalised.

@@ -76,7 +76,7 @@ async fn assign(s: &Scene) -> i64 {
 }
 
 async fn first_meeting(s: &Scene, version: i64) -> Value {
-    let held = s.case.pad_date.max(chrono::Utc::now().date_naive() - chrono::Duration::days(1));
+    let held = s.case.pad_date.max(gepi::cases::model::today() - chrono::Duration::days(1));
     let r = s.app.gql(Some(&s.cm), FIRST, json!({ "i": { "caseId": gid("Case", s.case.id), "version": version, "heldOn": held, "place": "Servizi sociali", "spontaneous": true } })).await;
     ok(&r)["recordFirstMeeting"].clone()
 }
@@ -248,7 +248,7 @@ async fn segnalazioni_are_approved_or_rejected_by_the_coordinator() {
     let r = s.app.gql(Some(&s.cm), RAISE, bad).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.memberId", "{r}");
     let mut future = raise(false);
-    future["i"]["factDate"] = json!(chrono::Utc::now().date_naive() + chrono::Duration::days(3));
+    future["i"]["factDate"] = json!(gepi::cases::model::today() + chrono::Duration::days(3));
     let r = s.app.gql(Some(&s.cm), RAISE, future).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.factDate", "{r}");
     let n = report::Entity::find().filter(report::Column::CaseId.eq(s.case.id)).all(&s.app.db).await.unwrap().len();
@@ -398,7 +398,7 @@ async fn the_pact_is_drafted_signed_and_revised_as_a_new_version() {
     let r = s.app.gql(Some(&s.cm), SAVE_PACT, pact_content(&s, other.id, p["version"].as_i64().unwrap())).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.commitments[0].obligatedMemberId", "{r}");
     // Sign.
-    let signed_on = chrono::Utc::now().date_naive();
+    let signed_on = gepi::cases::model::today();
     let r = s.app.gql(Some(&s.cm), SIGN_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": p["version"], "signedOn": signed_on } })).await;
     let c = &ok(&r)["signPact"];
     assert_eq!(c["state"], "IN_MONITORAGGIO");
@@ -428,7 +428,7 @@ async fn a_refusal_to_sign_closes_the_draft_and_raises_a_segnalazione() {
     let m = applicant(&s).await;
     let r = s.app.gql(Some(&s.cm), SAVE_PACT, pact_content(&s, m.id, 0)).await;
     let p = ok(&r)["savePact"]["pact"].clone();
-    let r = s.app.gql(Some(&s.cm), REFUSE_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": p["version"], "factDate": chrono::Utc::now().date_naive(), "description": "Il nucleo rifiuta di firmare" } })).await;
+    let r = s.app.gql(Some(&s.cm), REFUSE_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": p["version"], "factDate": gepi::cases::model::today(), "description": "Il nucleo rifiuta di firmare" } })).await;
     let c = &ok(&r)["refusePact"];
     assert_eq!(c["pact"]["state"], "NON_SOTTOSCRITTO");
     assert_eq!(c["reports"], json!([{ "kind": "MANCATA_SOTTOSCRIZIONE", "state": "DA_APPROVARE" }]));

@@ -8,7 +8,7 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel};
 use uuid::Uuid;
 
 pub fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    gepi::cases::model::today()
 }
 
 pub async fn ambito(db: &DatabaseConnection, code: &str) -> ambito::Model {

@@ -70,7 +70,7 @@ async fn fresh_database() -> (String, DbGuard) {
 
 /// The date the seeded test data is built around (fixed: tests are reproducible).
 pub fn seed_today() -> chrono::NaiveDate {
-    chrono::Utc::now().date_naive()
+    gepi::cases::model::today()
 }
 
 pub struct TestApp {
