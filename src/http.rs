@@ -106,6 +106,21 @@ async fn graphql_handler(
     let authz = match &authn {
         Authn::Authenticated(p) => {
             let a = Arc::new(RequestAuthz::new(p.clone(), state.policy.clone()));
+            // Strict clients: a field the role can never read refuses the whole
+            // operation before anything runs (mutations included).
+            if strict {
+                if let Ok(doc) = async_graphql::parser::parse_query(&req.query) {
+                    let never = state.schema_index.never_readable(&doc, &a);
+                    if !never.is_empty() {
+                        let err = AppError::Forbidden(format!(
+                            "strict mode: the role {} may not read {}",
+                            a.role().as_str(),
+                            never.join(", ")
+                        ));
+                        return GraphQLResponse::from(error_response(&err)).into_response();
+                    }
+                }
+            }
             req = req.data(a.clone()).data(Loaders::new(Gateway::new(state.db.clone(), a.clone())));
             Some(a)
         }

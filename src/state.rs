@@ -14,14 +14,18 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub policy: Arc<Policy>,
     pub schema: GepiSchema,
+    /// Field types of the schema, for the strict-mode check before execution.
+    pub schema_index: Arc<crate::authz::strict::SchemaIndex>,
 }
 
 impl AppState {
     /// Compiles the policies against the schema; invalid policies fail here.
     pub async fn new(config: Config, db: DatabaseConnection) -> Result<Self, crate::authz::policy::PolicyError> {
         let config = Arc::new(config);
-        let policy = Arc::new(Policy::load(&crate::graphql::sdl()).await?);
+        let sdl = crate::graphql::sdl();
+        let policy = Arc::new(Policy::load(&sdl).await?);
         let schema = crate::graphql::build_schema(db.clone(), config.clone(), policy.clone());
-        Ok(AppState { config, db, policy, schema })
+        let schema_index = Arc::new(crate::authz::strict::SchemaIndex::from_sdl(&sdl));
+        Ok(AppState { config, db, policy, schema, schema_index })
     }
 }

@@ -9,6 +9,7 @@
 pub mod gateway;
 pub mod policy;
 pub mod rows;
+pub mod strict;
 pub mod vocab;
 
 use std::{

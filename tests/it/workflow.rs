@@ -527,3 +527,21 @@ async fn every_transition_the_state_machine_forbids_is_a_conflict_naming_the_sta
     }
     assert!(checked > 40, "{checked}");
 }
+
+#[tokio::test]
+async fn a_strict_mutation_selecting_a_forbidden_field_does_not_run() {
+    let s = scene().await;
+    let q = "mutation($i: AssignCasesInput!) { assignCases(input: $i) { id state household { id } } }";
+    let vars = json!({ "i": { "cases": [{ "id": gid("Case", s.case.id), "version": s.case.version }], "caseManagerId": gid("Operator", s.cm_operator) } });
+    let r = s.app.gql_with(&s.coordinator, &[("x-gepi-strict", "true")], q, vars.clone()).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("Case.household"));
+    assert_eq!(case_row(&s.app, s.case.id).await.state, CaseState::DaAssegnare, "the mutation did not run");
+    // Through a fragment too; and without the forbidden field it runs.
+    let q2 = "mutation($i: AssignCasesInput!) { assignCases(input: $i) { ...F } } fragment F on Case { id household { id } }";
+    let r = s.app.gql_with(&s.coordinator, &[("x-gepi-strict", "true")], q2, vars.clone()).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+    let r = s.app.gql_with(&s.coordinator, &[("x-gepi-strict", "true")], "mutation($i: AssignCasesInput!) { assignCases(input: $i) { id state } }", vars).await;
+    assert!(r["errors"].is_null(), "{r}");
+    assert_eq!(case_row(&s.app, s.case.id).await.state, CaseState::Assegnato);
+}
