@@ -10,6 +10,7 @@ pub mod audit;
 pub mod authz;
 pub mod auth;
 pub mod cases;
+pub mod codes;
 pub mod config;
 pub mod db;
 pub mod disadvantage;

@@ -142,7 +142,7 @@ pub async fn complete_framework(a: &Acting<'_>, case_id: Uuid, version: i32) -> 
     if fw.state != FrameworkState::InCorso {
         return Err(AppError::Conflict(format!(
             "completeFramework is not allowed: the Quadro di analisi is {}; define the équipe first (saveFramework)",
-            fw.state.to_value_str()
+            crate::codes::code(fw.state)
         )));
     }
     analysis_framework::Entity::update_many()
@@ -331,7 +331,7 @@ fn pact_conflict(p: &pact::Model, action: PactAction) -> AppError {
         "{} is not allowed: the pact (revision {}) is {}; allowed now: {}",
         action.as_str(),
         p.revision,
-        p.state.to_value_str(),
+        crate::codes::code(p.state),
         pact_allowed_actions(p.state).join(", ")
     ))
 }
@@ -652,13 +652,4 @@ pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) ->
 /// `create Support` grant, applied to cases.
 fn support_scope(a: &Acting<'_>) -> Result<crate::authz::Scope, AppError> {
     a.gw.authz.scope_for(crate::authz::Object::Support, Action::Create)
-}
-
-trait ValueStr {
-    fn to_value_str(&self) -> String;
-}
-impl<T: sea_orm::ActiveEnum<Value = String>> ValueStr for T {
-    fn to_value_str(&self) -> String {
-        self.to_value()
-    }
 }

@@ -70,19 +70,11 @@ fn refuse_case(c: &case_file::Model, action: CaseAction) -> AppError {
     AppError::Conflict(format!(
         "{} is not allowed: the case is {}; allowed now: {}",
         action.as_str(),
-        c.state.to_value_str(),
+        crate::codes::code(c.state),
         case_allowed_actions(c.state).join(", ")
     ))
 }
 
-trait ValueStr {
-    fn to_value_str(&self) -> String;
-}
-impl<T: sea_orm::ActiveEnum<Value = String>> ValueStr for T {
-    fn to_value_str(&self) -> String {
-        self.to_value()
-    }
-}
 
 pub(crate) fn check_version(what: &str, current: i32, sent: i32) -> Result<(), AppError> {
     if current != sent { Err(stale(what, current, sent)) } else { Ok(()) }
@@ -118,7 +110,7 @@ pub(crate) fn date_not_future(field: &str, d: NaiveDate) -> Result<(), AppError>
 pub(crate) fn refuse_case_state(c: &case_file::Model, action: &str) -> AppError {
     AppError::Conflict(format!(
         "{action} is not allowed: the case is {}; allowed now: {}",
-        c.state.to_value_str(),
+        crate::codes::code(c.state),
         case_allowed_actions(c.state).join(", ")
     ))
 }
@@ -609,7 +601,7 @@ fn refuse_report(r: &report::Model, what: &str) -> AppError {
     let allowed = report_allowed_actions(r.state);
     AppError::Conflict(format!(
         "{what} is not allowed: the segnalazione is {}; allowed now: {}",
-        r.state.to_value_str(),
+        crate::codes::code(r.state),
         if allowed.is_empty() { "nothing".to_string() } else { allowed.join(", ") }
     ))
 }

@@ -16,11 +16,6 @@ use crate::{
     error::AppError,
 };
 
-fn state_str(s: DisadvantageState) -> String {
-    use sea_orm::ActiveEnum;
-    s.to_value()
-}
-
 /// Validator: takes a request into verification, or decides it (confirmed or
 /// not, with notes). Refused once decided, and once expired by silence.
 pub async fn decide(a: &Acting<'_>, id: Uuid, version: i32, decision: Option<bool>, notes: Option<String>) -> Result<Uuid, AppError> {
@@ -38,7 +33,7 @@ pub async fn decide(a: &Acting<'_>, id: Uuid, version: i32, decision: Option<boo
         .ok_or_else(|| AppError::NotFound("no disadvantage validation request with this id".into()))?;
     check_version("request", d.version, version)?;
     if !matches!(d.state, DisadvantageState::Ricevuta | DisadvantageState::InVerifica) {
-        return Err(AppError::Conflict(format!("the request is {}: it was already decided; allowed now: nothing", state_str(d.state))));
+        return Err(AppError::Conflict(format!("the request is {}: it was already decided; allowed now: nothing", crate::codes::code(d.state))));
     }
     if disadvantage_expired(&d, today()) {
         return Err(AppError::Conflict(format!(

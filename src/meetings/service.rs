@@ -24,11 +24,6 @@ fn local_day(t: DateTime<Utc>) -> chrono::NaiveDate {
     t.with_timezone(&chrono_tz::Europe::Rome).date_naive()
 }
 
-fn state_str(s: MeetingState) -> String {
-    use sea_orm::ActiveEnum;
-    s.to_value()
-}
-
 fn allowed(s: MeetingState) -> &'static str {
     use MeetingState::*;
     match s {
@@ -40,7 +35,7 @@ fn allowed(s: MeetingState) -> &'static str {
 }
 
 fn refuse(m: &meeting::Model, action: &str) -> AppError {
-    AppError::Conflict(format!("{action} is not allowed: the meeting is {}; allowed now: {}", state_str(m.state), allowed(m.state)))
+    AppError::Conflict(format!("{action} is not allowed: the meeting is {}; allowed now: {}", crate::codes::code(m.state), allowed(m.state)))
 }
 
 /// A meeting of the same operator overlapping [start, start + minutes) refuses the booking.
@@ -94,7 +89,7 @@ pub async fn plan(a: &Acting<'_>, case_id: Uuid, p: Plan) -> Result<Uuid, AppErr
     if matches!(c.state, CaseState::DaAssegnare | CaseState::Chiuso | CaseState::Trasferito) {
         return Err(AppError::Conflict(format!(
             "planMeeting is not allowed: the case is {}; meetings are planned for assigned, open cases",
-            { use sea_orm::ActiveEnum; c.state.to_value() }
+            crate::codes::code(c.state)
         )));
     }
     let (start, place, minutes) = match p.slot_id {

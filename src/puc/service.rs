@@ -22,10 +22,6 @@ use crate::{
     territory::model::IstatCode,
 };
 
-fn value<T: sea_orm::ActiveEnum<Value = String>>(v: T) -> String {
-    v.to_value()
-}
-
 /// Places of a project per source, and those taken (proposed or active).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Vacancies {
@@ -222,7 +218,7 @@ pub async fn update_project(a: &Acting<'_>, id: Uuid, version: i32, f: ProjectFi
     let p = load_project(a, &txn, id, Action::Update).await?;
     check_version("project", p.version, version)?;
     if !matches!(p.state, PucProjectState::Bozza | PucProjectState::Attivo | PucProjectState::Completo) {
-        return Err(AppError::Conflict(format!("updatePucProject is not allowed: the project is {}", value(p.state))));
+        return Err(AppError::Conflict(format!("updatePucProject is not allowed: the project is {}", crate::codes::code(p.state))));
     }
     let before = p.clone();
     let new = merge(p, f)?;
@@ -297,7 +293,7 @@ pub async fn step_project(a: &Acting<'_>, id: Uuid, version: i32, step: ProjectS
         ProjectStep::Cancel => (matches!(p.state, Bozza | Attivo | Completo), Annullato, "cancelPucProject"),
     };
     if !allowed {
-        return Err(AppError::Conflict(format!("{name} is not allowed: the project is {}", value(p.state))));
+        return Err(AppError::Conflict(format!("{name} is not allowed: the project is {}", crate::codes::code(p.state))));
     }
     if step == ProjectStep::Cancel {
         let active = puc_assignment::Entity::find()
@@ -368,11 +364,11 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
     };
     let m = m.ok_or_else(|| AppError::NotFound("no member with this id".into()))?;
     if project.state != PucProjectState::Attivo {
-        return Err(AppError::Conflict(format!("proposePucAssignment is not allowed: the project is {}", value(project.state))));
+        return Err(AppError::Conflict(format!("proposePucAssignment is not allowed: the project is {}", crate::codes::code(project.state))));
     }
     let v = vacancies(&txn, &[project.clone()]).await?[&project.id];
     if v.of(source) <= 0 {
-        return Err(AppError::Conflict(format!("the project has no vacancy for {} beneficiaries", value(source))));
+        return Err(AppError::Conflict(format!("the project has no vacancy for {} beneficiaries", crate::codes::code(source))));
     }
     let busy = puc_assignment::Entity::find()
         .filter(puc_assignment::Column::MemberId.eq(m.id))
@@ -456,7 +452,7 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
     let to = match &step {
         AssignmentStep::Start { starts_on, inail_ref } => {
             if asg.state != Proposto {
-                return Err(AppError::Conflict(format!("startPucAssignment is not allowed: the assignment is {}", value(asg.state))));
+                return Err(AppError::Conflict(format!("startPucAssignment is not allowed: the assignment is {}", crate::codes::code(asg.state))));
             }
             let inail = text("input.inailRef", inail_ref, 60)?;
             if *starts_on < project.starts_on || *starts_on > project.ends_on {
@@ -471,13 +467,13 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
         }
         AssignmentStep::Complete => {
             if asg.state != Attivo {
-                return Err(AppError::Conflict(format!("completePucAssignment is not allowed: the assignment is {}", value(asg.state))));
+                return Err(AppError::Conflict(format!("completePucAssignment is not allowed: the assignment is {}", crate::codes::code(asg.state))));
             }
             Completato
         }
         AssignmentStep::Interrupt { reason, on, .. } => {
             if !matches!(asg.state, Proposto | Attivo) {
-                return Err(AppError::Conflict(format!("interruptPucAssignment is not allowed: the assignment is {}", value(asg.state))));
+                return Err(AppError::Conflict(format!("interruptPucAssignment is not allowed: the assignment is {}", crate::codes::code(asg.state))));
             }
             if *on > today() {
                 return Err(AppError::validation("input.on", "must not be in the future"));
@@ -529,7 +525,7 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
             state: Set(ReportState::Bozza),
             fact_date: Set(on),
             ascertained_on: Set(today()),
-            description: Set(format!("Interruzione del PUC per {}.", value(reason).to_lowercase())),
+            description: Set(format!("Interruzione del PUC per {}.", crate::codes::code(reason).to_lowercase())),
             created_by: Set(Some(me)),
             decided_by: Set(None),
             decided_at: Set(None),
@@ -564,7 +560,7 @@ pub async fn record_attendance(a: &Acting<'_>, id: Uuid, day: NaiveDate, minutes
     let txn = a.gw.db.begin().await?;
     let (asg, project) = load_assignment(a, &txn, id).await?;
     if asg.state != PucAssignmentState::Attivo {
-        return Err(AppError::Conflict(format!("recordPucAttendance is not allowed: the assignment is {}", value(asg.state))));
+        return Err(AppError::Conflict(format!("recordPucAttendance is not allowed: the assignment is {}", crate::codes::code(asg.state))));
     }
     if day > today() || asg.starts_on.is_some_and(|s| day < s) {
         return Err(AppError::validation("input.day", "outside the assignment's days so far"));

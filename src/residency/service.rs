@@ -22,11 +22,6 @@ use crate::{
     territory::model::IstatCode,
 };
 
-fn state_str(s: ResidencyCheckState) -> String {
-    use sea_orm::ActiveEnum;
-    s.to_value()
-}
-
 fn allowed_actions(s: ResidencyCheckState) -> &'static str {
     use ResidencyCheckState::*;
     match s {
@@ -42,7 +37,7 @@ fn allowed_actions(s: ResidencyCheckState) -> &'static str {
 fn refuse(c: &residency_check::Model, action: &str) -> AppError {
     AppError::Conflict(format!(
         "{action} is not allowed: the check is {}; allowed now: {}",
-        state_str(c.state),
+        crate::codes::code(c.state),
         allowed_actions(c.state)
     ))
 }
