@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{
     model::*,
-    service::{check_version, date_not_future, diff, opt_text, refuse_case_state, stale, text, Acting},
+    service::{check_version, date_not_future, diff, insert_report, opt_text, refuse_case_state, stale, text, Acting, ReportDraft},
 };
 use crate::{
     audit::{self, AuditEntry},
@@ -577,31 +577,22 @@ pub async fn refuse_pact(a: &Acting<'_>, case_id: Uuid, version: i32, fact_date:
         .filter(pact::Column::Id.eq(p.id))
         .exec(&txn)
         .await?;
-    let rid = Uuid::now_v7();
-    report::ActiveModel {
-        id: Set(rid),
-        ambito_id: Set(c.ambito_id),
-        comune_istat: Set(c.comune_istat.clone()),
-        case_id: Set(Some(c.id)),
-        residency_check_id: Set(None),
-        puc_assignment_id: Set(None),
-        member_id: Set(None),
-        kind: Set(ReportKind::MancataSottoscrizione),
-        state: Set(ReportState::DaApprovare),
-        fact_date: Set(fact_date),
-        ascertained_on: Set(today()),
-        description: Set(description),
-        created_by: Set(Some(me)),
-        decided_by: Set(None),
-        decided_at: Set(None),
-        decision_comment: Set(None),
-        sent_at: Set(None),
-        inps_ack: Set(None),
-        rectification_of: Set(None),
-        version: Set(1),
-        created_at: Set(Utc::now()),
-    }
-    .insert(&txn)
+    let rid = insert_report(
+        &txn,
+        ReportDraft {
+            ambito_id: c.ambito_id,
+            comune_istat: c.comune_istat.clone(),
+            case_id: Some(c.id),
+            residency_check_id: None,
+            puc_assignment_id: None,
+            member_id: None,
+            kind: ReportKind::MancataSottoscrizione,
+            state: ReportState::DaApprovare,
+            fact_date,
+            description,
+            created_by: me,
+        },
+    )
     .await?;
     let mut e1 = AuditEntry::new("pact", p.id, AuditAction::Transition);
     e1.ambito_id = Some(c.ambito_id);

@@ -50,13 +50,26 @@ impl Acting<'_> {
         Ok(E::condition(scope, &self.gw.authz.principal))
     }
 
-    pub(crate) async fn case(&self, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<case_file::Model, AppError> {
-        case_file::Entity::find()
-            .filter(case_file::Column::Id.eq(id))
-            .filter(self.scope::<case_file::Entity>(action)?)
+    /// The row `id` of `E` if the principal may do `action` on it: a row out of
+    /// scope is not found, exactly like a missing one.
+    pub(crate) async fn load<E: Scoped>(
+        &self,
+        txn: &DatabaseTransaction,
+        id_col: E::Column,
+        id: Uuid,
+        action: Action,
+        what: &str,
+    ) -> Result<E::Model, AppError> {
+        E::find()
+            .filter(id_col.eq(id))
+            .filter(self.scope::<E>(action)?)
             .one(txn)
             .await?
-            .ok_or_else(|| AppError::NotFound("no case with this id".into()))
+            .ok_or_else(|| AppError::NotFound(format!("no {what} with this id")))
+    }
+
+    pub(crate) async fn case(&self, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<case_file::Model, AppError> {
+        self.load::<case_file::Entity>(txn, case_file::Column::Id, id, action, "case").await
     }
 }
 
@@ -553,32 +566,23 @@ pub async fn raise_report(a: &Acting<'_>, case_id: Uuid, r: NewReport) -> Result
             return Err(AppError::validation("input.memberId", "not a member of the household of the case"));
         }
     }
-    let id = Uuid::now_v7();
     let state = if r.draft { ReportState::Bozza } else { ReportState::DaApprovare };
-    report::ActiveModel {
-        id: Set(id),
-        ambito_id: Set(c.ambito_id),
-        comune_istat: Set(c.comune_istat.clone()),
-        case_id: Set(Some(c.id)),
-        residency_check_id: Set(None),
-        puc_assignment_id: Set(None),
-        member_id: Set(r.member_id),
-        kind: Set(r.kind),
-        state: Set(state),
-        fact_date: Set(r.fact_date),
-        ascertained_on: Set(today()),
-        description: Set(description),
-        created_by: Set(Some(me)),
-        decided_by: Set(None),
-        decided_at: Set(None),
-        decision_comment: Set(None),
-        sent_at: Set(None),
-        inps_ack: Set(None),
-        rectification_of: Set(None),
-        version: Set(1),
-        created_at: Set(Utc::now()),
-    }
-    .insert(&txn)
+    let id = insert_report(
+        &txn,
+        ReportDraft {
+            ambito_id: c.ambito_id,
+            comune_istat: c.comune_istat.clone(),
+            case_id: Some(c.id),
+            residency_check_id: None,
+            puc_assignment_id: None,
+            member_id: r.member_id,
+            kind: r.kind,
+            state,
+            fact_date: r.fact_date,
+            description,
+            created_by: me,
+        },
+    )
     .await?;
     let mut e = AuditEntry::new("report", id, AuditAction::Create);
     e.ambito_id = Some(c.ambito_id);
@@ -588,13 +592,56 @@ pub async fn raise_report(a: &Acting<'_>, case_id: Uuid, r: NewReport) -> Result
     Ok(id)
 }
 
+/// A segnalazione to raise: what differs between the workflows that raise one
+/// (a case manager, a meeting absence, a refused pact, a PUC interruption, a
+/// negative residency check).
+pub(crate) struct ReportDraft {
+    pub ambito_id: Uuid,
+    pub comune_istat: String,
+    pub case_id: Option<Uuid>,
+    pub residency_check_id: Option<Uuid>,
+    pub puc_assignment_id: Option<Uuid>,
+    pub member_id: Option<Uuid>,
+    pub kind: ReportKind,
+    pub state: ReportState,
+    pub fact_date: NaiveDate,
+    pub description: String,
+    pub created_by: Uuid,
+}
+
+/// Inserts a new segnalazione (ascertained today, version 1); the caller audits it.
+pub(crate) async fn insert_report(txn: &DatabaseTransaction, d: ReportDraft) -> Result<Uuid, AppError> {
+    let id = Uuid::now_v7();
+    report::ActiveModel {
+        id: Set(id),
+        ambito_id: Set(d.ambito_id),
+        comune_istat: Set(d.comune_istat),
+        case_id: Set(d.case_id),
+        residency_check_id: Set(d.residency_check_id),
+        puc_assignment_id: Set(d.puc_assignment_id),
+        member_id: Set(d.member_id),
+        kind: Set(d.kind),
+        state: Set(d.state),
+        fact_date: Set(d.fact_date),
+        ascertained_on: Set(today()),
+        description: Set(d.description),
+        created_by: Set(Some(d.created_by)),
+        decided_by: Set(None),
+        decided_at: Set(None),
+        decision_comment: Set(None),
+        sent_at: Set(None),
+        inps_ack: Set(None),
+        rectification_of: Set(None),
+        version: Set(1),
+        created_at: Set(Utc::now()),
+    }
+    .insert(txn)
+    .await?;
+    Ok(id)
+}
+
 async fn load_report(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<report::Model, AppError> {
-    report::Entity::find()
-        .filter(report::Column::Id.eq(id))
-        .filter(a.scope::<report::Entity>(action)?)
-        .one(txn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no segnalazione with this id".into()))
+    a.load::<report::Entity>(txn, report::Column::Id, id, action, "segnalazione").await
 }
 
 fn refuse_report(r: &report::Model, what: &str) -> AppError {

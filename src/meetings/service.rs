@@ -1,7 +1,7 @@
 //! Use cases of meetings.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{case_file, enums::*, meeting, office_slot, report};
+use entity::{case_file, enums::*, meeting, office_slot};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
     QueryFilter, TransactionTrait,
@@ -14,7 +14,7 @@ use crate::{
     authz::{Action, Object},
     cases::{
         model::today,
-        service::{apply_first_meeting, case_under, check_version, diff, opt_text, stale, text, Acting},
+        service::{apply_first_meeting, case_under, check_version, diff, insert_report, opt_text, stale, text, Acting, ReportDraft},
     },
     error::AppError,
 };
@@ -159,12 +159,7 @@ pub async fn plan(a: &Acting<'_>, case_id: Uuid, p: Plan) -> Result<Uuid, AppErr
 }
 
 async fn load(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid) -> Result<meeting::Model, AppError> {
-    meeting::Entity::find()
-        .filter(meeting::Column::Id.eq(id))
-        .filter(a.scope::<meeting::Entity>(Action::Update)?)
-        .one(txn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no meeting with this id".into()))
+    a.load::<meeting::Entity>(txn, meeting::Column::Id, id, Action::Update, "meeting").await
 }
 
 async fn update(
@@ -337,31 +332,22 @@ pub async fn record_outcome(
                     .await?;
             }
             Outcome::AbsentUnjustified => {
-                let rid = Uuid::now_v7();
-                report::ActiveModel {
-                    id: Set(rid),
-                    ambito_id: Set(c.ambito_id),
-                    comune_istat: Set(c.comune_istat.clone()),
-                    case_id: Set(Some(c.id)),
-                    residency_check_id: Set(None),
-                    puc_assignment_id: Set(None),
-                    member_id: Set(None),
-                    kind: Set(ReportKind::MancataPresentazione),
-                    state: Set(ReportState::Bozza),
-                    fact_date: Set(held_on),
-                    ascertained_on: Set(today()),
-                    description: Set("Assenza all'incontro convocato senza giustificato motivo.".into()),
-                    created_by: Set(Some(me)),
-                    decided_by: Set(None),
-                    decided_at: Set(None),
-                    decision_comment: Set(None),
-                    sent_at: Set(None),
-                    inps_ack: Set(None),
-                    rectification_of: Set(None),
-                    version: Set(1),
-                    created_at: Set(now),
-                }
-                .insert(&txn)
+                let rid = insert_report(
+                    &txn,
+                    ReportDraft {
+                        ambito_id: c.ambito_id,
+                        comune_istat: c.comune_istat.clone(),
+                        case_id: Some(c.id),
+                        residency_check_id: None,
+                        puc_assignment_id: None,
+                        member_id: None,
+                        kind: ReportKind::MancataPresentazione,
+                        state: ReportState::Bozza,
+                        fact_date: held_on,
+                        description: "Assenza all'incontro convocato senza giustificato motivo.".into(),
+                        created_by: me,
+                    },
+                )
                 .await?;
                 let mut e = AuditEntry::new("report", rid, AuditAction::Create);
                 e.ambito_id = Some(c.ambito_id);

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, Utc};
-use entity::{case_file, comune, enums::*, member, puc_assignment, puc_attendance, puc_project, report};
+use entity::{case_file, comune, enums::*, member, puc_assignment, puc_attendance, puc_project};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
     QueryFilter, TransactionTrait,
@@ -16,7 +16,7 @@ use crate::{
     authz::{Action, Object, Scope, Scoped},
     cases::{
         model::today,
-        service::{check_version, diff, opt_text, stale, text, Acting},
+        service::{check_version, diff, insert_report, opt_text, stale, text, Acting, ReportDraft},
     },
     error::AppError,
     territory::model::IstatCode,
@@ -196,12 +196,7 @@ pub async fn create_project(a: &Acting<'_>, comune_istat: &str, f: ProjectFields
 }
 
 async fn load_project(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<puc_project::Model, AppError> {
-    puc_project::Entity::find()
-        .filter(puc_project::Column::Id.eq(id))
-        .filter(a.scope::<puc_project::Entity>(action)?)
-        .one(txn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no PUC project with this id".into()))
+    a.load::<puc_project::Entity>(txn, puc_project::Column::Id, id, action, "PUC project").await
 }
 
 fn project_entry(p: &puc_project::Model, action: AuditAction, changes: serde_json::Value) -> AuditEntry {
@@ -330,12 +325,7 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
     let scope = a.gw.authz.scope_for(Object::PucAssignment, Action::Create)?;
     let txn = a.gw.db.begin().await?;
     // The project: in the catalogue the proposer reads.
-    let project = puc_project::Entity::find()
-        .filter(puc_project::Column::Id.eq(project_id))
-        .filter(a.scope::<puc_project::Entity>(Action::Read)?)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no PUC project with this id".into()))?;
+    let project = a.load::<puc_project::Entity>(&txn, puc_project::Column::Id, project_id, Action::Read, "PUC project").await?;
     let m = member::Entity::find_by_id(member_id).one(&txn).await?;
     // The member: of the proposer's own cases (case manager) or of the project's Comune.
     let case = match (scope, a.gw.authz.principal.role) {
@@ -423,12 +413,7 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
 }
 
 async fn load_assignment(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid) -> Result<(puc_assignment::Model, puc_project::Model), AppError> {
-    let asg = puc_assignment::Entity::find()
-        .filter(puc_assignment::Column::Id.eq(id))
-        .filter(a.scope::<puc_assignment::Entity>(Action::Update)?)
-        .one(txn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no PUC assignment with this id".into()))?;
+    let asg = a.load::<puc_assignment::Entity>(txn, puc_assignment::Column::Id, id, Action::Update, "PUC assignment").await?;
     let p = puc_project::Entity::find_by_id(asg.project_id).one(txn).await?.ok_or_else(|| AppError::internal("assignment without project"))?;
     Ok((asg, p))
 }
@@ -512,31 +497,22 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
             Some(c) => case_file::Entity::find_by_id(c).one(&txn).await?,
             None => None,
         };
-        let rid = Uuid::now_v7();
-        report::ActiveModel {
-            id: Set(rid),
-            ambito_id: Set(project.ambito_id),
-            comune_istat: Set(case.as_ref().map(|c| c.comune_istat.clone()).unwrap_or(project.comune_istat.clone())),
-            case_id: Set(asg.case_id),
-            residency_check_id: Set(None),
-            puc_assignment_id: Set(Some(asg.id)),
-            member_id: Set(Some(asg.member_id)),
-            kind: Set(kind),
-            state: Set(ReportState::Bozza),
-            fact_date: Set(on),
-            ascertained_on: Set(today()),
-            description: Set(format!("Interruzione del PUC per {}.", crate::codes::code(reason).to_lowercase())),
-            created_by: Set(Some(me)),
-            decided_by: Set(None),
-            decided_at: Set(None),
-            decision_comment: Set(None),
-            sent_at: Set(None),
-            inps_ack: Set(None),
-            rectification_of: Set(None),
-            version: Set(1),
-            created_at: Set(Utc::now()),
-        }
-        .insert(&txn)
+        let rid = insert_report(
+            &txn,
+            ReportDraft {
+                ambito_id: project.ambito_id,
+                comune_istat: case.as_ref().map(|c| c.comune_istat.clone()).unwrap_or(project.comune_istat.clone()),
+                case_id: asg.case_id,
+                residency_check_id: None,
+                puc_assignment_id: Some(asg.id),
+                member_id: Some(asg.member_id),
+                kind,
+                state: ReportState::Bozza,
+                fact_date: on,
+                description: format!("Interruzione del PUC per {}.", crate::codes::code(reason).to_lowercase()),
+                created_by: me,
+            },
+        )
         .await?;
         let mut e = AuditEntry::new("report", rid, AuditAction::Create);
         e.ambito_id = Some(project.ambito_id);

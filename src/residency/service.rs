@@ -1,7 +1,7 @@
 //! Use cases of residency checks.
 
 use chrono::{Duration, NaiveDate, Utc};
-use entity::{comune, enums::*, member, operator, profile, profile_comune, report, residency_check, residency_period};
+use entity::{comune, enums::*, member, operator, profile, profile_comune, residency_check, residency_period};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     TransactionTrait,
@@ -15,7 +15,7 @@ use crate::{
     authz::Action,
     cases::{
         model::today,
-        service::{check_version, diff, stale, Acting},
+        service::{check_version, diff, insert_report, stale, Acting, ReportDraft},
     },
     error::AppError,
     operators::service::profile_in_force,
@@ -43,12 +43,7 @@ fn refuse(c: &residency_check::Model, action: &str) -> AppError {
 }
 
 async fn load(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<residency_check::Model, AppError> {
-    residency_check::Entity::find()
-        .filter(residency_check::Column::Id.eq(id))
-        .filter(a.scope::<residency_check::Entity>(action)?)
-        .one(txn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no residency check with this id".into()))
+    a.load::<residency_check::Entity>(txn, residency_check::Column::Id, id, action, "residency check").await
 }
 
 /// Compare-and-set of a check.
@@ -271,31 +266,22 @@ pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: Residency
     .await?;
     let mut entries = vec![entry(&c, AuditAction::Transition, diff(&[("state", json!(c.state), json!(state)), ("outcome", json!(c.outcome), json!(final_outcome))]))];
     if outcome == ResidencyOutcome::Negativo {
-        let rid = Uuid::now_v7();
-        report::ActiveModel {
-            id: Set(rid),
-            ambito_id: Set(c.ambito_id),
-            comune_istat: Set(c.owning_comune_istat.clone()),
-            case_id: Set(None),
-            residency_check_id: Set(Some(c.id)),
-            puc_assignment_id: Set(None),
-            member_id: Set(Some(c.member_id)),
-            kind: Set(ReportKind::RequisitoResidenza),
-            state: Set(ReportState::DaApprovare),
-            fact_date: Set(today()),
-            ascertained_on: Set(today()),
-            description: Set("Requisito di residenza non soddisfatto all'esito del controllo anagrafico.".into()),
-            created_by: Set(Some(me)),
-            decided_by: Set(None),
-            decided_at: Set(None),
-            decision_comment: Set(None),
-            sent_at: Set(None),
-            inps_ack: Set(None),
-            rectification_of: Set(None),
-            version: Set(1),
-            created_at: Set(now),
-        }
-        .insert(&txn)
+        let rid = insert_report(
+            &txn,
+            ReportDraft {
+                ambito_id: c.ambito_id,
+                comune_istat: c.owning_comune_istat.clone(),
+                case_id: None,
+                residency_check_id: Some(c.id),
+                puc_assignment_id: None,
+                member_id: Some(c.member_id),
+                kind: ReportKind::RequisitoResidenza,
+                state: ReportState::DaApprovare,
+                fact_date: today(),
+                description: "Requisito di residenza non soddisfatto all'esito del controllo anagrafico.".into(),
+                created_by: me,
+            },
+        )
         .await?;
         let mut e = AuditEntry::new("report", rid, AuditAction::Create);
         e.ambito_id = Some(c.ambito_id);
