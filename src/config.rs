@@ -26,6 +26,69 @@ pub struct Config {
     pub db_max_connections: u32,
     /// `GEPI_LOG_FORMAT`: `text` or `json`.
     pub log_format: LogFormat,
+    /// `[saml]` / `GEPI_SAML_*`: SPID login; None leaves it off.
+    pub saml: Option<SamlConfig>,
+}
+
+/// Which IdPs a SPID service provider may trust.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SamlProfile {
+    /// Real IdPs only, over https.
+    Production,
+    /// For the offline conformance run (spid-sp-test): loopback addresses only, and
+    /// test IdPs whose private keys are public may be trusted.
+    Conformance,
+}
+
+impl FromStr for SamlProfile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "production" => Ok(SamlProfile::Production),
+            "conformance" => Ok(SamlProfile::Conformance),
+            other => Err(format!("expected `production` or `conformance`, got `{other}`")),
+        }
+    }
+}
+
+/// The SPID service provider: who we are to the IdPs, and which IdPs we trust.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlConfig {
+    /// `GEPI_SAML_ENTITY_ID`: our entityID (the `uri` of the certificate).
+    pub entity_id: String,
+    /// `GEPI_SAML_BASE_URL`: public origin of the service; the ACS is
+    /// `<base>/saml/acs`, the SLO endpoint `<base>/saml/slo`.
+    pub base_url: String,
+    /// `GEPI_SAML_KEY_FILE`: PEM private key (RSA >= 2048) signing requests and metadata.
+    pub key_file: String,
+    /// `GEPI_SAML_CERT_FILE`: PEM certificate published in the metadata.
+    pub cert_file: String,
+    /// `GEPI_SAML_IDP_METADATA`: IdP metadata files (comma-separated in the
+    /// environment): vetted local copies, each holding one EntityDescriptor or an
+    /// EntitiesDescriptor aggregate.
+    pub idp_metadata: Vec<String>,
+    /// `GEPI_SAML_ORGANIZATION_NAME`: full legal name, as in the certificate's O.
+    pub organization_name: String,
+    /// `GEPI_SAML_ORGANIZATION_DISPLAY_NAME`.
+    pub organization_display_name: String,
+    /// `GEPI_SAML_ORGANIZATION_URL`.
+    pub organization_url: String,
+    /// `GEPI_SAML_IPA_CODE`: the entity's code in IndicePA.
+    pub ipa_code: String,
+    /// `GEPI_SAML_CONTACT_EMAIL`: institutional mailbox for the ContactPerson.
+    pub contact_email: String,
+    /// `GEPI_SAML_CONTACT_PHONE`: optional, international format without spaces.
+    #[serde(default)]
+    pub contact_phone: Option<String>,
+    /// `GEPI_SAML_PROFILE`: `production` (default) or `conformance`.
+    #[serde(default = "default_saml_profile")]
+    pub profile: SamlProfile,
+}
+
+fn default_saml_profile() -> SamlProfile {
+    SamlProfile::Production
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -58,6 +121,7 @@ impl Default for Config {
             body_limit_bytes: 1024 * 1024,
             db_max_connections: 10,
             log_format: LogFormat::Text,
+            saml: None,
         }
     }
 }
@@ -75,6 +139,7 @@ struct FileConfig {
     body_limit_bytes: Option<usize>,
     db_max_connections: Option<u32>,
     log_format: Option<LogFormat>,
+    saml: Option<SamlConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +174,9 @@ impl Config {
             macro_rules! overlay { ($($k:ident),*) => { $(if let Some(v) = f.$k { c.$k = v; })* } }
             overlay!(database_url, bind, session_lifetime_secs, session_idle_secs, dev_login,
                 request_timeout_secs, body_limit_bytes, db_max_connections, log_format);
+            if f.saml.is_some() {
+                c.saml = f.saml;
+            }
         }
         fn parse<T: FromStr>(var: &'static str, v: String) -> Result<T, ConfigError>
         where
@@ -143,6 +211,7 @@ impl Config {
         if let Some(v) = env("GEPI_LOG_FORMAT") {
             c.log_format = parse("GEPI_LOG_FORMAT", v)?;
         }
+        saml_from_env(&mut c.saml, &env)?;
         c.validate()?;
         Ok(c)
     }
@@ -162,11 +231,15 @@ impl Config {
         if self.db_max_connections == 0 {
             return Err(ConfigError::Invalid("GEPI_DB_MAX_CONNECTIONS must be at least 1".into()));
         }
+        if let Some(s) = &self.saml {
+            s.validate()?;
+        }
         Ok(())
     }
 
     /// Checks for `serve`: the dev login is a shortcut for a developer's machine and
-    /// must never be reachable from a network.
+    /// must never be reachable from a network; the SPID conformance profile (which
+    /// trusts test IdPs with public keys) neither.
     pub fn validate_for_serve(&self) -> Result<(), ConfigError> {
         self.validate()?;
         if self.dev_login && !self.bind.ip().is_loopback() {
@@ -176,11 +249,128 @@ impl Config {
                 self.bind
             )));
         }
+        if let Some(s) = &self.saml {
+            if s.profile == SamlProfile::Conformance && !self.bind.ip().is_loopback() {
+                return Err(ConfigError::Invalid(format!(
+                    "the SAML conformance profile trusts test IdPs and is for loopback only; \
+                     the bind address {} is not loopback",
+                    self.bind
+                )));
+            }
+        }
         Ok(())
     }
 
     pub fn is_postgres(&self) -> bool {
         self.database_url.starts_with("postgres")
+    }
+}
+
+/// Overlays `GEPI_SAML_*` on the `[saml]` section: setting `GEPI_SAML_ENTITY_ID`
+/// enables SPID from the environment alone.
+fn saml_from_env(saml: &mut Option<SamlConfig>, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    let entity_id = env("GEPI_SAML_ENTITY_ID");
+    if saml.is_none() {
+        let Some(entity_id) = entity_id.clone() else { return Ok(()) };
+        let need = |var: &'static str| {
+            env(var).ok_or_else(|| ConfigError::Env { var, message: "required when GEPI_SAML_ENTITY_ID is set".into() })
+        };
+        *saml = Some(SamlConfig {
+            entity_id,
+            base_url: need("GEPI_SAML_BASE_URL")?,
+            key_file: need("GEPI_SAML_KEY_FILE")?,
+            cert_file: need("GEPI_SAML_CERT_FILE")?,
+            idp_metadata: Vec::new(),
+            organization_name: need("GEPI_SAML_ORGANIZATION_NAME")?,
+            organization_display_name: need("GEPI_SAML_ORGANIZATION_DISPLAY_NAME")?,
+            organization_url: need("GEPI_SAML_ORGANIZATION_URL")?,
+            ipa_code: need("GEPI_SAML_IPA_CODE")?,
+            contact_email: need("GEPI_SAML_CONTACT_EMAIL")?,
+            contact_phone: None,
+            profile: SamlProfile::Production,
+        });
+    }
+    let s = saml.as_mut().expect("set above");
+    macro_rules! set { ($($var:literal => $field:ident),*) => { $(if let Some(v) = env($var) { s.$field = v; })* } }
+    set!("GEPI_SAML_ENTITY_ID" => entity_id, "GEPI_SAML_BASE_URL" => base_url, "GEPI_SAML_KEY_FILE" => key_file,
+        "GEPI_SAML_CERT_FILE" => cert_file, "GEPI_SAML_ORGANIZATION_NAME" => organization_name,
+        "GEPI_SAML_ORGANIZATION_DISPLAY_NAME" => organization_display_name,
+        "GEPI_SAML_ORGANIZATION_URL" => organization_url, "GEPI_SAML_IPA_CODE" => ipa_code,
+        "GEPI_SAML_CONTACT_EMAIL" => contact_email);
+    if let Some(v) = env("GEPI_SAML_CONTACT_PHONE") {
+        s.contact_phone = Some(v);
+    }
+    if let Some(v) = env("GEPI_SAML_IDP_METADATA") {
+        s.idp_metadata = v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect();
+    }
+    if let Some(v) = env("GEPI_SAML_PROFILE") {
+        s.profile = v.trim().parse().map_err(|message| ConfigError::Env { var: "GEPI_SAML_PROFILE", message })?;
+    }
+    Ok(())
+}
+
+/// Host of an http(s) URL, lower-cased (None when it is not one).
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(authority),
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// Whether an http(s) URL points at this machine.
+pub fn is_loopback_url(url: &str) -> bool {
+    url_host(url).is_some_and(|h| {
+        h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+impl SamlConfig {
+    pub fn acs_url(&self) -> String {
+        format!("{}/saml/acs", self.base_url.trim_end_matches('/'))
+    }
+    pub fn slo_url(&self) -> String {
+        format!("{}/saml/slo", self.base_url.trim_end_matches('/'))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if url_host(&self.entity_id).is_none() {
+            return bad(format!("SAML entity id `{}` must be an http(s) URL", self.entity_id));
+        }
+        if url_host(&self.base_url).is_none() {
+            return bad(format!("SAML base URL `{}` must be an http(s) URL", self.base_url));
+        }
+        if self.idp_metadata.is_empty() {
+            return bad("SAML needs at least one IdP metadata file (GEPI_SAML_IDP_METADATA)".into());
+        }
+        if self.ipa_code.trim().is_empty() || self.contact_email.trim().is_empty() {
+            return bad("SAML needs the IPA code and an institutional contact email".into());
+        }
+        match self.profile {
+            SamlProfile::Production => {
+                for url in [&self.entity_id, &self.base_url] {
+                    if !url.starts_with("https://") || is_loopback_url(url) {
+                        return bad(format!(
+                            "SAML production profile: `{url}` must be a public https URL \
+                             (the conformance profile is for loopback tests only)"
+                        ));
+                    }
+                }
+            }
+            SamlProfile::Conformance => {
+                if !is_loopback_url(&self.base_url) {
+                    return bad(format!(
+                        "SAML conformance profile trusts test IdPs whose keys are public: \
+                         its base URL must be loopback, not `{}`",
+                        self.base_url
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -210,6 +400,7 @@ impl fmt::Debug for Config {
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("db_max_connections", &self.db_max_connections)
             .field("log_format", &self.log_format)
+            .field("saml", &self.saml)
             .finish()
     }
 }
@@ -237,6 +428,33 @@ mod tests {
     fn bad_values_are_named() {
         let err = Config::load_from(None, |k| (k == "GEPI_BIND").then(|| "nowhere".into())).unwrap_err();
         assert!(err.to_string().contains("GEPI_BIND"), "{err}");
+    }
+
+    #[test]
+    fn saml_profiles_cannot_mix() {
+        let env = |profile: &'static str, base: &'static str| {
+            move |k: &str| -> Option<String> {
+                Some(match k {
+                    "GEPI_SAML_ENTITY_ID" => "https://gepi.example.it".into(),
+                    "GEPI_SAML_BASE_URL" => base.into(),
+                    "GEPI_SAML_PROFILE" => profile.into(),
+                    "GEPI_SAML_IDP_METADATA" => "idp.xml".into(),
+                    k if k.starts_with("GEPI_SAML_") && k != "GEPI_SAML_CONTACT_PHONE" => "x".into(),
+                    _ => return None,
+                })
+            }
+        };
+        assert!(Config::load_from(None, env("production", "https://gepi.example.it")).is_ok());
+        let e = Config::load_from(None, env("production", "http://127.0.0.1:8080")).unwrap_err();
+        assert!(e.to_string().contains("public https"), "{e}");
+        let e = Config::load_from(None, env("conformance", "https://gepi.example.it")).unwrap_err();
+        assert!(e.to_string().contains("loopback"), "{e}");
+        let mut c = Config::load_from(None, env("conformance", "http://127.0.0.1:8080")).unwrap();
+        assert!(c.validate_for_serve().is_ok());
+        c.bind = "0.0.0.0:8080".parse().unwrap();
+        assert!(c.validate_for_serve().unwrap_err().to_string().contains("loopback"));
+        let e = Config::load_from(None, env("staging", "http://127.0.0.1:8080")).unwrap_err();
+        assert!(e.to_string().contains("GEPI_SAML_PROFILE"), "{e}");
     }
 
     #[test]

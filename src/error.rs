@@ -9,6 +9,7 @@ use axum::{http::StatusCode, response::IntoResponse, Json};
 pub enum Code {
     Unauthenticated,
     Forbidden,
+    ProfileRequired,
     NotFound,
     Validation,
     Conflict,
@@ -21,6 +22,7 @@ impl Code {
         match self {
             Code::Unauthenticated => "UNAUTHENTICATED",
             Code::Forbidden => "FORBIDDEN",
+            Code::ProfileRequired => "PROFILE_REQUIRED",
             Code::NotFound => "NOT_FOUND",
             Code::Validation => "VALIDATION",
             Code::Conflict => "CONFLICT",
@@ -32,7 +34,7 @@ impl Code {
     fn status(self) -> StatusCode {
         match self {
             Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Code::Forbidden => StatusCode::FORBIDDEN,
+            Code::Forbidden | Code::ProfileRequired => StatusCode::FORBIDDEN,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::Validation => StatusCode::BAD_REQUEST,
             Code::Conflict => StatusCode::CONFLICT,
@@ -48,6 +50,9 @@ pub enum AppError {
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A session without a profile tried anything but choosing one.
+    #[error("{0}")]
+    ProfileRequired(String),
     #[error("{0}")]
     NotFound(String),
     /// Bad input: the offending field (input path) and what is wrong with it.
@@ -75,6 +80,7 @@ impl AppError {
         match self {
             AppError::Unauthenticated(_) => Code::Unauthenticated,
             AppError::Forbidden(_) => Code::Forbidden,
+            AppError::ProfileRequired(_) => Code::ProfileRequired,
             AppError::NotFound(_) => Code::NotFound,
             AppError::Validation { .. } => Code::Validation,
             AppError::Conflict(_) => Code::Conflict,

@@ -29,7 +29,7 @@ use entity::enums::AuditAction;
 
 use crate::{
     audit::{self, AuditContext, AuditEntry},
-    auth::{self, dev_login, Authn},
+    auth::{self, dev_login, login, Authn},
     authz::{gateway::Gateway, RequestAuthz},
     error::{AppError, ResultExt},
     graphql::{relations::Loaders, RequestId},
@@ -40,12 +40,17 @@ use crate::{
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/graphql", get(graphql_handler).post(graphql_handler))
+        .route("/", get(home))
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/auth/logout", post(dev_login::logout));
+        .route("/auth/logout", post(login::logout));
     if state.config.dev_login {
         router = router.route("/auth/dev-login", post(dev_login::dev_login));
+    }
+    #[cfg(feature = "spid")]
+    if state.spid.is_some() {
+        router = router.merge(crate::spid::http::routes());
     }
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     let body_limit = state.config.body_limit_bytes;
@@ -64,12 +69,15 @@ pub fn app(state: AppState) -> Router {
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Authn {
     let Some(token) = auth::token_from_headers(headers) else { return Authn::Anonymous };
     let result = if auth::api_key::is_api_key(&token) {
-        auth::api_key::authenticate(&state.db, &token).await
+        auth::api_key::authenticate(&state.db, &token).await.map(Authn::Authenticated)
     } else {
-        auth::session::authenticate(&state.db, &state.config, &token, Utc::now()).await
+        auth::session::authenticate(&state.db, &state.config, &token, Utc::now()).await.map(|s| match s {
+            auth::session::SessionState::Active(p) => Authn::Authenticated(p),
+            auth::session::SessionState::ChooseProfile(p) => Authn::ChooseProfile(p),
+        })
     };
     match result {
-        Ok(p) => Authn::Authenticated(p),
+        Ok(a) => a,
         Err(AppError::Unauthenticated(reason)) => Authn::Rejected(reason),
         Err(other) => {
             // A database failure is not the client's fault: log it, refuse the session.
@@ -99,7 +107,7 @@ async fn graphql_handler(
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let introspection = req.query.contains("__schema") || req.query.contains("__type");
     let authn = authenticate(&state, &headers).await;
-    let request_id = dev_login::request_id(&headers);
+    let request_id = login::request_id(&headers);
     if let Some(id) = &request_id {
         req = req.data(RequestId(id.clone()));
     }
@@ -233,6 +241,39 @@ fn is_query_only(query: &str) -> bool {
         Ok(doc) => doc.operations.iter().all(|(_, op)| op.node.ty == OperationType::Query),
         Err(_) => true,
     }
+}
+
+/// The landing page: where a login ends, and where the SPID button leads from.
+async fn home(State(state): State<AppState>) -> Html<String> {
+    #[cfg(feature = "spid")]
+    let idps: Vec<String> = state.spid.as_ref().map(|sp| sp.idps.keys().cloned().collect()).unwrap_or_default();
+    #[cfg(not(feature = "spid"))]
+    let idps: Vec<String> = Vec::new();
+    let _ = &state;
+    let links: String = idps
+        .iter()
+        .map(|id| {
+            let q: String = url_encode(id);
+            format!(r#"<li><a href="/saml/login?idp={q}">Entra con SPID: {}</a></li>"#, html_escape(id))
+        })
+        .collect();
+    let login = if links.is_empty() { String::new() } else { format!("<h2>Accedi</h2><ul>{links}</ul>") };
+    Html(format!(
+        r#"<!DOCTYPE html><html lang="it"><head><meta charset="utf-8"><title>GePI</title></head><body><h1>GePI</h1><p>Gestione dei Patti per l'inclusione sociale.</p>{login}<p><a href="/graphiql">GraphiQL</a></p></body></html>"#
+    ))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 async fn graphiql() -> Html<String> {

@@ -24,6 +24,8 @@ pub mod operators;
 pub mod puc;
 pub mod residency;
 pub mod seed;
+#[cfg(feature = "spid")]
+pub mod spid;
 pub mod state;
 pub mod territory;
 

@@ -280,7 +280,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let bind = config.bind;
             let dev_login = config.dev_login;
-            let state = AppState::new(config, conn.clone()).await?;
+            let saml = config.saml.clone();
+            #[allow(unused_mut)]
+            let mut state = AppState::new(config, conn.clone()).await?;
+            match saml {
+                #[cfg(feature = "spid")]
+                Some(saml) => {
+                    let sp = gepi::spid::Sp::load(&saml)?;
+                    let purged = gepi::spid::http::purge_expired(&conn, chrono::Utc::now()).await?;
+                    tracing::info!(idps = sp.idps.len(), purged, profile = ?saml.profile, "SPID login enabled");
+                    println!("  SPID:      {} (metadata at {}/saml/metadata)", saml.entity_id, saml.base_url.trim_end_matches('/'));
+                    state = state.with_spid(sp);
+                }
+                #[cfg(not(feature = "spid"))]
+                Some(_) => anyhow::bail!(
+                    "SAML is configured but this build has no SPID support: build with `--features spid`"
+                ),
+                None => {}
+            }
             let listener = tokio::net::TcpListener::bind(bind).await?;
             println!("GePI listening on http://{bind}");
             println!("  GraphiQL:  http://{bind}/graphiql");

@@ -16,6 +16,9 @@ pub struct AppState {
     pub schema: GepiSchema,
     /// Field types of the schema, for the strict-mode check before execution.
     pub schema_index: Arc<crate::authz::strict::SchemaIndex>,
+    /// The SPID service provider, when SAML is configured.
+    #[cfg(feature = "spid")]
+    pub spid: Option<Arc<crate::spid::Sp>>,
 }
 
 impl AppState {
@@ -26,6 +29,21 @@ impl AppState {
         let policy = Arc::new(Policy::load(&sdl).await?);
         let schema = crate::graphql::build_schema(db.clone(), config.clone(), policy.clone());
         let schema_index = Arc::new(crate::authz::strict::SchemaIndex::from_sdl(&sdl));
-        Ok(AppState { config, db, policy, schema, schema_index })
+        Ok(AppState {
+            config,
+            db,
+            policy,
+            schema,
+            schema_index,
+            #[cfg(feature = "spid")]
+            spid: None,
+        })
+    }
+
+    /// The same state with SPID login served by `sp`.
+    #[cfg(feature = "spid")]
+    pub fn with_spid(mut self, sp: Arc<crate::spid::Sp>) -> Self {
+        self.spid = Some(sp);
+        self
     }
 }

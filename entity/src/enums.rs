@@ -168,7 +168,7 @@ string_enum!(
     DisadvantageState, "SCREAMING_SNAKE_CASE", { Ricevuta, InVerifica, Confermata, NonConfermata });
 string_enum!(
     /// Who acted, in an audit event.
-    ActorKind, "snake_case", { Operator, ApiClient, System });
+    ActorKind, "snake_case", { Operator, ApiClient, System, Anonymous });
 string_enum!(
     /// What was done, in an audit event.
     AuditAction, "snake_case", {

@@ -31,5 +31,6 @@ pub mod puc_project;
 pub mod report;
 pub mod residency_check;
 pub mod residency_period;
+pub mod saml_request;
 pub mod session;
 pub mod support;

@@ -12,10 +12,15 @@ pub struct Model {
     #[sea_orm(unique)]
     pub token_hash: String,
     pub operator_id: Uuid,
-    pub profile_id: Uuid,
+    /// The active profile; None until an operator with several profiles chooses one.
+    pub profile_id: Option<Uuid>,
     pub auth_method: AuthMethod,
-    /// SPID level (2) or 0 for the dev login.
+    /// SPID level (2 or 3) or 0 for the dev login.
     pub auth_level: i16,
+    /// SPID logins: the IdP and the NameID it gave (with its qualifier), for single logout.
+    pub idp_entity_id: Option<String>,
+    pub name_id: Option<String>,
+    pub name_id_qualifier: Option<String>,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub last_seen_at: DateTimeUtc,

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_domain_schema;
 mod m20261126_000002_audit_append_only;
+mod m20261126_000003_spid_login;
 mod table_def;
 
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_domain_schema::Migration),
             Box::new(m20261126_000002_audit_append_only::Migration),
+            Box::new(m20261126_000003_spid_login::Migration),
         ]
     }
 }

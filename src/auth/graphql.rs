@@ -1,12 +1,15 @@
-//! GraphQL: who am I (`me`), switching profile, logging out.
+//! GraphQL: who am I (`me`), the profiles to choose from, choosing or switching
+//! profile, logging out.
 
-use async_graphql::{Context, Object, ID};
+use async_graphql::{Context, Object, SimpleObject, ID};
+use chrono::NaiveDate;
 use entity::{enums::AuditAction, profile};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 
-use super::{session, Actor, Authn, Principal};
+use super::{login, session, Authn, PendingSession, Principal};
 use crate::{
-    audit::{self, AuditContext, AuditEntry},
+    audit::{self, AuditEntry},
+    graphql::enums::RoleView,
     error::{AppError, GqlResult, ResultExt},
     graphql::RequestId,
     ids,
@@ -47,8 +50,65 @@ impl Me {
     }
 }
 
+/// The operator's session behind the request, with its principal once a
+/// profile is active; API keys and anonymous requests are refused.
+fn operator_session<'a>(ctx: &'a Context<'_>) -> GqlResult<(PendingSession, Option<&'a Principal>)> {
+    let authn = ctx.data_opt::<Authn>().unwrap_or(&Authn::Anonymous);
+    if let Some(s) = authn.operator_session() {
+        return Ok(s);
+    }
+    authn.principal().gql()?;
+    Err(AppError::Forbidden("API clients have no profiles".into())).gql()
+}
+
+/// One profile an operator may activate: the list shown after login. It is the
+/// operator's own data, readable before any role applies (as `Me`).
+#[derive(SimpleObject)]
+pub struct ProfileChoice {
+    /// Global id of the profile, to pass to `switchProfile`.
+    pub id: ID,
+    pub role: RoleView,
+    /// The profile's Ambito (none for national roles).
+    pub ambito_name: Option<String>,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    /// Whether the session is bound to this profile.
+    pub active: bool,
+}
+
+async fn profile_choices(
+    db: &DatabaseConnection,
+    operator_id: uuid::Uuid,
+    active: Option<uuid::Uuid>,
+) -> Result<Vec<ProfileChoice>, AppError> {
+    let profiles = operators::profiles_in_force(db, operator_id, crate::cases::model::today()).await?;
+    let ambito_ids: Vec<uuid::Uuid> = profiles.iter().filter_map(|p| p.ambito_id).collect();
+    let names: std::collections::HashMap<uuid::Uuid, String> = if ambito_ids.is_empty() {
+        Default::default()
+    } else {
+        entity::ambito::Entity::find()
+            .filter(entity::ambito::Column::Id.is_in(ambito_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.name))
+            .collect()
+    };
+    Ok(profiles
+        .into_iter()
+        .map(|p| ProfileChoice {
+            id: ID(ids::encode("Profile", p.id)),
+            role: p.role.into(),
+            ambito_name: p.ambito_id.and_then(|a| names.get(&a).cloned()),
+            valid_from: p.valid_from,
+            valid_to: p.valid_to,
+            active: Some(p.id) == active,
+        })
+        .collect())
+}
+
 async fn load_me(db: &DatabaseConnection, p: &Principal) -> Result<Me, AppError> {
-    let Actor::Operator { operator_id, profile_id, .. } = p.actor else {
+    let super::Actor::Operator { operator_id, profile_id, .. } = p.actor else {
         return Err(AppError::Forbidden("`me` is for operators; API clients have no operator".into()));
     };
     let operator = operators::operator_by_id(db, operator_id)
@@ -68,6 +128,17 @@ impl AuthQuery {
         let p = principal(ctx)?;
         load_me(ctx.data_unchecked::<DatabaseConnection>(), p).await.gql()
     }
+
+    /// The profiles of the logged-in operator in force today. After a SPID login
+    /// with several profiles the session has none: choose one with `switchProfile`.
+    async fn profile_choices(&self, ctx: &Context<'_>) -> GqlResult<Vec<ProfileChoice>> {
+        let (s, p) = operator_session(ctx)?;
+        let active = p.and_then(|p| match p.actor {
+            super::Actor::Operator { profile_id, .. } => Some(profile_id),
+            super::Actor::ApiClient { .. } => None,
+        });
+        profile_choices(ctx.data_unchecked::<DatabaseConnection>(), s.operator_id, active).await.gql()
+    }
 }
 
 #[derive(Default)]
@@ -75,18 +146,21 @@ pub struct AuthMutation;
 
 #[Object]
 impl AuthMutation {
-    /// Binds the session to another profile of the same operator (explicit, audited).
-    /// Takes effect from the next request.
+    /// Binds the session to one of the operator's profiles in force: the choice
+    /// after a SPID login with several profiles, or a switch later (explicit,
+    /// audited). Takes effect from the next request.
     async fn switch_profile(&self, ctx: &Context<'_>, profile_id: ID) -> GqlResult<Me> {
-        let p = principal(ctx)?;
+        let (s, p) = operator_session(ctx)?;
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.clone());
         let pid = ids::decode_uuid("profileId", "Profile", &profile_id).gql()?;
-        let Actor::Operator { operator_id, session_id, profile_id: from, .. } = p.actor.clone() else {
-            return Err(AppError::Forbidden("API clients have no profiles".into())).gql();
-        };
+        let (operator_id, session_id) = (s.operator_id, s.session_id);
+        let from = p.and_then(|p| match p.actor {
+            super::Actor::Operator { profile_id, .. } => Some(profile_id),
+            super::Actor::ApiClient { .. } => None,
+        });
         let target = operators::profile_for_login(db, operator_id, pid, crate::cases::model::today()).await.gql()?;
-        let audit_ctx = AuditContext::of(p, request_id);
+        let audit_ctx = login::session_audit_context(s, p, request_id);
         db.transaction::<_, (), AppError>(|txn| {
             Box::pin(async move {
                 session::switch_profile(txn, session_id, pid).await?;
@@ -105,12 +179,12 @@ impl AuthMutation {
         Ok(Me { operator, profile: target })
     }
 
-    /// Revokes the current session.
+    /// Revokes the current session (with or without a profile).
     async fn logout(&self, ctx: &Context<'_>) -> GqlResult<bool> {
-        let p = principal(ctx)?;
+        let (s, p) = operator_session(ctx)?;
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.clone());
-        super::dev_login::logout_principal(db, p, request_id).await.gql()?;
+        login::logout_session(db, s, p, request_id).await.gql()?;
         Ok(true)
     }
 }

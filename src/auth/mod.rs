@@ -1,12 +1,13 @@
 //! Authentication: turns a request's credentials (a session token as
 //! `Authorization: Bearer` or the session cookie) into a `Principal`, the
 //! (operator, active profile, role, Ambito, Comuni) every authorization decision
-//! starts from. Sessions come from the dev login today and from SPID (a later
-//! module); API keys for integration partners map to the `ApiClient` actor.
+//! starts from. Sessions come from SPID (`crate::spid`, feature `spid`) or from
+//! the dev login; API keys for integration partners map to the `ApiClient` actor.
 
 pub mod api_key;
 pub mod dev_login;
 pub mod graphql;
+pub mod login;
 pub mod session;
 
 use std::sync::Arc;
@@ -49,6 +50,14 @@ impl Principal {
     }
 }
 
+/// A session whose operator has not chosen a profile yet: it may list the
+/// profiles (`profileChoices`), choose one (`switchProfile`) and log out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingSession {
+    pub operator_id: Uuid,
+    pub session_id: Uuid,
+}
+
 /// What authentication concluded for a request, placed in the GraphQL context.
 #[derive(Debug, Clone)]
 pub enum Authn {
@@ -56,6 +65,8 @@ pub enum Authn {
     Anonymous,
     /// Credentials were sent and refused (expired, revoked, unknown): the reason.
     Rejected(String),
+    /// A valid session that has no profile yet.
+    ChooseProfile(PendingSession),
     Authenticated(Principal),
 }
 
@@ -68,6 +79,24 @@ impl Authn {
                 "authentication required: send a session token as `Authorization: Bearer <token>`".into(),
             )),
             Authn::Rejected(reason) => Err(AppError::Unauthenticated(reason.clone())),
+            Authn::ChooseProfile(_) => Err(AppError::ProfileRequired(
+                "choose a profile first: list them with `profileChoices`, activate one with `switchProfile`".into(),
+            )),
+        }
+    }
+
+    /// The operator's session, with or without a profile (None for API keys and
+    /// anonymous requests).
+    pub fn operator_session(&self) -> Option<(PendingSession, Option<&Principal>)> {
+        match self {
+            Authn::ChooseProfile(p) => Some((*p, None)),
+            Authn::Authenticated(p) => match p.actor {
+                Actor::Operator { operator_id, session_id, .. } => {
+                    Some((PendingSession { operator_id, session_id }, Some(p)))
+                }
+                Actor::ApiClient { .. } => None,
+            },
+            _ => None,
         }
     }
 }
@@ -93,6 +122,14 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
 /// `Set-Cookie` value carrying a session token.
 pub fn session_cookie(token: &str, max_age_secs: i64) -> String {
     format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_secs}")
+}
+
+/// `Set-Cookie` value carrying a session opened by single sign-on: the ACS
+/// answers the IdP's cross-site POST and redirects, so the cookie must be sent
+/// on that top-level navigation (Lax); mutations need POST with JSON, which
+/// browsers do not send cross-site with Lax cookies.
+pub fn sso_session_cookie(token: &str, max_age_secs: i64) -> String {
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age_secs}")
 }
 
 /// `Set-Cookie` value that removes the session cookie.

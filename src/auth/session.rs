@@ -1,6 +1,9 @@
 //! Sessions: opaque random tokens of 256 bits, stored only as their SHA-256,
-//! with an absolute expiry and an idle timeout, bound to one operator and one
-//! profile. Sessions live in the database, so any instance can serve any request.
+//! with an absolute expiry and an idle timeout, bound to one operator and, once
+//! chosen, one profile. A SPID login of an operator with several profiles opens a
+//! session without a profile: until `switchProfile` binds one, it can only list
+//! the profiles, choose, and log out. Sessions live in the database, so any
+//! instance can serve any request.
 
 use std::sync::Arc;
 
@@ -15,7 +18,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, 
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Actor, Principal};
+use super::{Actor, PendingSession, Principal};
 use crate::{config::Config, error::AppError, operators::service as operators};
 
 /// How often `last_seen_at` is refreshed: at most once a minute per session, so
@@ -40,15 +43,32 @@ pub struct IssuedSession {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The SPID identity a session was opened with, kept for single logout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamlIdentity {
+    pub idp_entity_id: String,
+    pub name_id: String,
+    pub name_id_qualifier: String,
+}
+
+/// What a new session is bound to.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub operator_id: Uuid,
+    /// None: the operator chooses a profile after logging in.
+    pub profile_id: Option<Uuid>,
+    pub method: AuthMethod,
+    pub level: i16,
+    pub saml: Option<SamlIdentity>,
+}
+
 pub async fn issue<C: ConnectionTrait>(
     db: &C,
     config: &Config,
-    operator_id: Uuid,
-    profile_id: Uuid,
-    method: AuthMethod,
-    level: i16,
+    new: NewSession,
     now: DateTime<Utc>,
 ) -> Result<IssuedSession, AppError> {
+    let NewSession { operator_id, profile_id, method, level, saml } = new;
     let token = new_token();
     let expires_at = now + Duration::seconds(config.session_lifetime_secs);
     let id = Uuid::now_v7();
@@ -59,6 +79,9 @@ pub async fn issue<C: ConnectionTrait>(
         profile_id: Set(profile_id),
         auth_method: Set(method),
         auth_level: Set(level),
+        idp_entity_id: Set(saml.as_ref().map(|s| s.idp_entity_id.clone())),
+        name_id: Set(saml.as_ref().map(|s| s.name_id.clone())),
+        name_id_qualifier: Set(saml.as_ref().map(|s| s.name_id_qualifier.clone())),
         created_at: Set(now),
         expires_at: Set(expires_at),
         last_seen_at: Set(now),
@@ -74,15 +97,30 @@ pub async fn issue<C: ConnectionTrait>(
     Ok(IssuedSession { session_id: id, token, expires_at })
 }
 
-/// Resolves a token into the principal of its session, refusing unknown,
-/// revoked, expired and idle sessions, and sessions whose operator or profile is
-/// no longer in force.
+/// A valid session: bound to a profile, or waiting for the operator to choose one.
+#[derive(Debug, Clone)]
+pub enum SessionState {
+    Active(Principal),
+    ChooseProfile(PendingSession),
+}
+
+impl SessionState {
+    pub fn session_id(&self) -> Uuid {
+        match self {
+            SessionState::Active(p) => p.session_id().expect("sessions belong to operators"),
+            SessionState::ChooseProfile(p) => p.session_id,
+        }
+    }
+}
+
+/// Resolves a token into its session, refusing unknown, revoked, expired and
+/// idle sessions, and sessions whose operator or profile is no longer in force.
 pub async fn authenticate<C: ConnectionTrait>(
     db: &C,
     config: &Config,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<Principal, AppError> {
+) -> Result<SessionState, AppError> {
     let refused = |why: &str| AppError::Unauthenticated(format!("session refused: {why}; log in again"));
     let s = session::Entity::find()
         .filter(session::Column::TokenHash.eq(hash_token(token)))
@@ -102,21 +140,29 @@ pub async fn authenticate<C: ConnectionTrait>(
     if !op.is_some_and(|o| o.status == OperatorStatus::Active) {
         return Err(refused("the operator is no longer accredited"));
     }
-    let profile = operators::profile_for_login(db, s.operator_id, s.profile_id, crate::cases::model::today())
-        .await
-        .map_err(|_| refused("the profile is no longer in force"))?;
-    let comuni = operators::profile_comuni(db, profile.id).await?;
+    let profile = match s.profile_id {
+        Some(pid) => Some(
+            operators::profile_for_login(db, s.operator_id, pid, crate::cases::model::today())
+                .await
+                .map_err(|_| refused("the profile is no longer in force"))?,
+        ),
+        None => None,
+    };
     if (now - s.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS {
         let mut am = s.clone().into_active_model();
         am.last_seen_at = Set(now);
         am.update(db).await?;
     }
-    Ok(Principal {
+    let Some(profile) = profile else {
+        return Ok(SessionState::ChooseProfile(PendingSession { operator_id: s.operator_id, session_id: s.id }));
+    };
+    let comuni = operators::profile_comuni(db, profile.id).await?;
+    Ok(SessionState::Active(Principal {
         actor: Actor::Operator { operator_id: s.operator_id, profile_id: profile.id, session_id: s.id },
         role: profile.role,
         ambito_id: profile.ambito_id,
         comuni: Arc::new(comuni),
-    })
+    }))
 }
 
 /// Revokes a session (logout). Revoking twice is harmless.
@@ -130,7 +176,21 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, session_id: Uuid, now: DateTime<
     Ok(())
 }
 
-/// Binds a session to another profile of the same operator.
+/// Revokes every live session opened with this SPID identity (single logout);
+/// returns how many were revoked.
+pub async fn revoke_saml<C: ConnectionTrait>(db: &C, idp_entity_id: &str, name_id: &str, now: DateTime<Utc>) -> Result<u64, AppError> {
+    let r = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(session::Column::NameId.eq(name_id))
+        .filter(session::Column::IdpEntityId.eq(idp_entity_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected)
+}
+
+/// Binds a session to a profile of the same operator (the first choice after a
+/// login, or a switch).
 pub async fn switch_profile<C: ConnectionTrait>(
     db: &C,
     session_id: Uuid,

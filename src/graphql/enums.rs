@@ -130,7 +130,7 @@ gql_enum!(
     DisadvantageStateView, "DisadvantageState", "entity::enums::DisadvantageState", { Ricevuta, InVerifica, Confermata, NonConfermata });
 gql_enum!(
     /// Who acted, in an audit event.
-    ActorKindView, "ActorKind", "entity::enums::ActorKind", { Operator, ApiClient, System });
+    ActorKindView, "ActorKind", "entity::enums::ActorKind", { Operator, ApiClient, System, Anonymous });
 gql_enum!(
     /// What was done, in an audit event.
     AuditActionView, "AuditAction", "entity::enums::AuditAction", { Read, Create, Update, Assign, Transition, Export, Login, LoginFailed, Logout, SwitchProfile });

@@ -1,0 +1,161 @@
+//! What every login method ends in: opening a session for an accredited
+//! operator (audited), and logging out (`POST /auth/logout`, the `logout`
+//! mutation, SPID single logout).
+
+use axum::{
+    extract::State,
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use chrono::Utc;
+use entity::enums::{ActorKind, AuditAction, AuthMethod};
+use uuid::Uuid;
+
+use super::{clear_session_cookie, session, token_from_headers, PendingSession};
+use crate::{
+    audit::{self, AuditContext, AuditEntry},
+    error::AppError,
+    households::model::CodiceFiscale,
+    operators::service as operators,
+    state::AppState,
+};
+
+/// Which profile the new session is bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileSelection {
+    /// This one (it must be the operator's and in force).
+    Given(Uuid),
+    /// The only profile in force; several are a validation error.
+    OnlyOne,
+    /// The only profile in force; with several, none: the operator chooses after
+    /// logging in (SPID).
+    OnlyOneOrChooseLater,
+}
+
+/// A session just opened, and the profile it is bound to (None: to be chosen).
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub session: session::IssuedSession,
+    pub operator_id: Uuid,
+    pub profile: Option<entity::profile::Model>,
+}
+
+/// Opens a session for an accredited operator with a profile in force, and
+/// audits the login. An operator without any profile in force is refused.
+pub async fn open_session(
+    state: &AppState,
+    cf: &CodiceFiscale,
+    selection: ProfileSelection,
+    method: AuthMethod,
+    level: i16,
+    saml: Option<session::SamlIdentity>,
+    request_id: Option<String>,
+) -> Result<Opened, AppError> {
+    let now = Utc::now();
+    let db = &state.db;
+    let op = operators::active_operator_by_fiscal_code(db, cf)
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated("no accredited operator has this codice fiscale".into()))?;
+    let today = crate::cases::model::today();
+    let profile = match selection {
+        ProfileSelection::Given(pid) => Some(operators::profile_for_login(db, op.id, pid, today).await?),
+        ProfileSelection::OnlyOne | ProfileSelection::OnlyOneOrChooseLater => {
+            let mut all = operators::profiles_in_force(db, op.id, today).await?;
+            match all.len() {
+                0 => return Err(AppError::Forbidden("the operator has no profile in force".into())),
+                1 => Some(all.remove(0)),
+                _ if selection == ProfileSelection::OnlyOneOrChooseLater => None,
+                n => {
+                    return Err(AppError::validation(
+                        "profileId",
+                        format!("the operator has {n} profiles: choose one with profileId"),
+                    ))
+                }
+            }
+        }
+    };
+    let new = session::NewSession {
+        operator_id: op.id,
+        profile_id: profile.as_ref().map(|p| p.id),
+        method,
+        level,
+        saml,
+    };
+    let issued = session::issue(db, &state.config, new, now).await?;
+    let ctx = AuditContext {
+        actor_kind: ActorKind::Operator,
+        operator_id: Some(op.id),
+        profile_id: profile.as_ref().map(|p| p.id),
+        api_client_id: None,
+        role: profile.as_ref().map(|p| p.role),
+        ambito_id: profile.as_ref().and_then(|p| p.ambito_id),
+        request_id,
+    };
+    let mut entry = AuditEntry::new("session", issued.session_id, AuditAction::Login);
+    entry.changes = Some(serde_json::json!({ "method": method, "level": level }));
+    audit::record(db, &ctx, vec![entry]).await?;
+    tracing::info!(session = %issued.session_id, role = ?profile.as_ref().map(|p| p.role), method = ?method, "login");
+    Ok(Opened { session: issued, operator_id: op.id, profile })
+}
+
+/// The request id set by the tower layer (or sent by the client), bounded.
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(64).collect())
+}
+
+/// `POST /auth/logout`: revokes the session the request carries and clears the cookie.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let token = token_from_headers(&headers)
+        .ok_or_else(|| AppError::Unauthenticated("no session to log out of".into()))?;
+    if super::api_key::is_api_key(&token) {
+        return Err(AppError::Validation { field: None, message: "API keys have no session to log out of".into() });
+    }
+    let s = session::authenticate(&state.db, &state.config, &token, Utc::now()).await?;
+    let (pending, principal) = match &s {
+        session::SessionState::Active(p) => {
+            (PendingSession { operator_id: operator_of(p), session_id: s.session_id() }, Some(p))
+        }
+        session::SessionState::ChooseProfile(p) => (*p, None),
+    };
+    logout_session(&state.db, pending, principal, request_id(&headers)).await?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_session_cookie())]).into_response())
+}
+
+fn operator_of(p: &super::Principal) -> Uuid {
+    match p.actor {
+        super::Actor::Operator { operator_id, .. } => operator_id,
+        super::Actor::ApiClient { client_id } => client_id,
+    }
+}
+
+/// The audit context of an operator's session, with or without a profile.
+pub fn session_audit_context(
+    session: PendingSession,
+    principal: Option<&super::Principal>,
+    request_id: Option<String>,
+) -> AuditContext {
+    match principal {
+        Some(p) => AuditContext::of(p, request_id),
+        None => AuditContext {
+            actor_kind: ActorKind::Operator,
+            operator_id: Some(session.operator_id),
+            profile_id: None,
+            api_client_id: None,
+            role: None,
+            ambito_id: None,
+            request_id,
+        },
+    }
+}
+
+/// Revokes an operator's session and audits it.
+pub async fn logout_session<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    session: PendingSession,
+    principal: Option<&super::Principal>,
+    request_id: Option<String>,
+) -> Result<(), AppError> {
+    session::revoke(db, session.session_id, Utc::now()).await?;
+    let ctx = session_audit_context(session, principal, request_id);
+    audit::record(db, &ctx, vec![AuditEntry::new("session", session.session_id, AuditAction::Logout)]).await
+}

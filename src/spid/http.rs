@@ -1,0 +1,525 @@
+//! The SPID endpoints. Failures of the login answer 403 with a courtesy page
+//! (never a redirect to a page answering 200), set no cookie and are audited
+//! with the IdP, the request id, the outcome and a digest of the fiscal code.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Query, RawQuery, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+    Form, Router,
+};
+use base64::{engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD}, Engine};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use entity::{
+    enums::{ActorKind, AuditAction, AuthMethod},
+    saml_request,
+};
+use rand::RngCore;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde::Deserialize;
+
+use super::{validate, xml, Sp, CLOCK_SKEW_SECS, MIN_LEVEL, REQUESTED_LEVEL, REQUEST_LIFETIME_SECS};
+use crate::{
+    audit::{self, AuditContext, AuditEntry},
+    auth::{
+        login::{open_session, request_id, ProfileSelection},
+        session::{self, hash_token, SamlIdentity},
+        sso_session_cookie,
+    },
+    error::AppError,
+    households::model::CodiceFiscale,
+    state::AppState,
+};
+
+/// Largest SAML message accepted (base64).
+const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/saml/metadata", get(metadata))
+        .route("/metadata", get(metadata))
+        .route("/saml/login", get(login))
+        .route("/saml/acs", axum::routing::post(acs))
+        .route("/saml/slo", get(slo_redirect).post(slo_post))
+}
+
+fn sp(state: &AppState) -> Arc<Sp> {
+    state.spid.clone().expect("SPID routes are mounted only with a service provider")
+}
+
+async fn metadata(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/samlmetadata+xml; charset=utf-8")], sp(&state).metadata.clone()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    /// entityID of the IdP chosen on the login page.
+    pub idp: Option<String>,
+    /// Where to go after the login: a path of this service.
+    pub next: Option<String>,
+    /// `redirect` (default) or `post`.
+    pub binding: Option<String>,
+}
+
+/// A same-origin path: starts with one `/`, no scheme or authority, no
+/// backslashes or control characters.
+pub fn safe_next(next: Option<&str>) -> Result<String, AppError> {
+    let n = next.unwrap_or("/").trim();
+    let ok = n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.contains('\\')
+        && !n.chars().any(|c| c.is_control())
+        && n.len() <= 512;
+    if ok {
+        Ok(n.to_string())
+    } else {
+        Err(AppError::validation("next", "`next` must be a path of this service, such as /cases"))
+    }
+}
+
+fn random_handle() -> String {
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+fn no_store() -> [(header::HeaderName, &'static str); 1] {
+    [(header::CACHE_CONTROL, "no-store")]
+}
+
+/// `GET /saml/login`: records the request, then sends the browser to the IdP.
+async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Result<Response, AppError> {
+    let sp = sp(&state);
+    let idp_id = q.idp.as_deref().ok_or_else(|| AppError::validation("idp", "choose an identity provider (idp)"))?;
+    let idp = sp.idps.get(idp_id).ok_or_else(|| AppError::validation("idp", "unknown identity provider"))?;
+    let next = safe_next(q.next.as_deref())?;
+    let post = match q.binding.as_deref() {
+        None | Some("redirect") => idp.sso_redirect.is_none(),
+        Some("post") => idp.sso_post.is_some(),
+        Some(_) => return Err(AppError::validation("binding", "binding must be `redirect` or `post`")),
+    };
+    let now = Utc::now().duration_trunc(Duration::milliseconds(1)).unwrap_or_else(|_| Utc::now());
+    let id = xml::new_id();
+    let relay = random_handle();
+    saml_request::ActiveModel {
+        id: Set(id.clone()),
+        relay_state_hash: Set(hash_token(&relay)),
+        idp_entity_id: Set(idp.entity_id.clone()),
+        requested_level: Set(REQUESTED_LEVEL.into()),
+        issue_instant: Set(now),
+        next_path: Set(next),
+        expires_at: Set(now + Duration::seconds(REQUEST_LIFETIME_SECS)),
+    }
+    .insert(&state.db)
+    .await?;
+    let entity_id = &sp.cfg.entity_id;
+    if post {
+        let dest = idp.sso_post.as_deref().expect("checked above");
+        let tmpl = xml::signature_template(&id, &sp.keys.cert_b64);
+        let unsigned = xml::authn_request(&id, now, dest, entity_id, REQUESTED_LEVEL, Some(&tmpl));
+        let signed = sp.keys.sign_xml(&unsigned).map_err(AppError::internal)?;
+        let page = xml::post_form(dest, "SAMLRequest", &STANDARD.encode(signed), &relay);
+        Ok((no_store(), Html(page)).into_response())
+    } else {
+        let dest = idp.sso_redirect.as_deref().expect("an IdP has one binding at least");
+        let request = xml::authn_request(&id, now, dest, entity_id, REQUESTED_LEVEL, None);
+        let location = sp
+            .keys
+            .sign_redirect(dest, &[("SAMLRequest", &xml::deflate_base64(&request)), ("RelayState", &relay)])
+            .map_err(AppError::internal)?;
+        Ok((StatusCode::FOUND, no_store(), [(header::LOCATION, location)]).into_response())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    pub saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    pub relay_state: Option<String>,
+}
+
+/// Why a login failed: audited, and shown on the 403 page.
+#[derive(Debug)]
+struct Failure {
+    code: &'static str,
+    /// What the operator reads.
+    message: String,
+    idp: Option<String>,
+    request: Option<String>,
+    fiscal_code_digest: Option<String>,
+}
+
+impl Failure {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Failure { code, message: message.into(), idp: None, request: None, fiscal_code_digest: None }
+    }
+}
+
+const GENERIC: &str = "La risposta del gestore dell'identità non è valida: accesso negato.";
+
+/// `POST /saml/acs`.
+async fn acs(State(state): State<AppState>, headers: HeaderMap, form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>) -> Response {
+    let rid = request_id(&headers);
+    let result = match form {
+        Ok(Form(f)) => acs_inner(&state, f, rid.clone()).await,
+        Err(_) => Err(Failure::new("form_invalid", GENERIC)),
+    };
+    match result {
+        Ok((token, next)) => (
+            StatusCode::SEE_OTHER,
+            no_store(),
+            [(header::SET_COOKIE, sso_session_cookie(&token, state.config.session_lifetime_secs)), (header::LOCATION, next)],
+        )
+            .into_response(),
+        Err(f) => {
+            tracing::warn!(outcome = f.code, idp = f.idp.as_deref().unwrap_or("-"), "SPID login refused");
+            let ctx = AuditContext {
+                actor_kind: ActorKind::Anonymous,
+                operator_id: None,
+                profile_id: None,
+                api_client_id: None,
+                role: None,
+                ambito_id: None,
+                request_id: rid,
+            };
+            let entry = AuditEntry {
+                entity: "saml_login",
+                entity_id: f.request.clone(),
+                action: AuditAction::LoginFailed,
+                ambito_id: None,
+                changes: Some(serde_json::json!({
+                    "idp": f.idp, "outcome": f.code, "fiscal_code_sha256": f.fiscal_code_digest,
+                })),
+            };
+            if let Err(e) = audit::record(&state.db, &ctx, vec![entry]).await {
+                // Not audited, not answered: the failure stays a failure either way.
+                return e.into_response();
+            }
+            refusal_page(&f.message)
+        }
+    }
+}
+
+fn refusal_page(message: &str) -> Response {
+    let page = format!(
+        r#"<!DOCTYPE html><html lang="it"><head><meta charset="utf-8"><title>GePI - accesso non riuscito</title></head><body><h1>Accesso non riuscito</h1><p>{}</p><p><a href="/">Torna alla pagina di accesso</a></p></body></html>"#,
+        xml::esc(message)
+    );
+    (StatusCode::FORBIDDEN, no_store(), Html(page)).into_response()
+}
+
+async fn acs_inner(state: &AppState, form: AcsForm, rid: Option<String>) -> Result<(String, String), Failure> {
+    let sp = sp(state);
+    let b64 = form.saml_response.filter(|s| !s.is_empty()).ok_or_else(|| Failure::new("response_missing", GENERIC))?;
+    if b64.len() > MAX_MESSAGE_BYTES {
+        return Err(Failure::new("response_too_large", GENERIC));
+    }
+    let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let raw = STANDARD
+        .decode(compact)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| Failure::new("response_encoding", GENERIC))?;
+    let doc = validate::parse(&raw).map_err(|r| Failure::new(r.code, GENERIC))?;
+    let env = validate::envelope(&doc).map_err(|r| Failure::new(r.code, GENERIC))?;
+    // The request it answers, consumed now whatever follows: a Response is
+    // accepted at most once, and unsolicited Responses are refused.
+    let irt = env.in_response_to.clone().filter(|s| !s.is_empty());
+    let Some(irt) = irt else { return Err(Failure::new("unsolicited", GENERIC)) };
+    let now = Utc::now();
+    let pending = saml_request::Entity::delete_many()
+        .filter(saml_request::Column::Id.eq(irt.as_str()))
+        .filter(saml_request::Column::ExpiresAt.gt(now))
+        .exec_with_returning(&state.db)
+        .await
+        .map_err(|_| Failure::new("store_unavailable", "Servizio momentaneamente non disponibile: riprova."))?;
+    let Some(pending) = pending.into_iter().next() else {
+        return Err(Failure::new(
+            "request_unknown",
+            "Questa risposta non corrisponde a un accesso in corso (scaduto o già usato): accedi di nuovo.",
+        ));
+    };
+    let fail = |code: &'static str, message: String| Failure {
+        code,
+        message,
+        idp: Some(pending.idp_entity_id.clone()),
+        request: Some(pending.id.clone()),
+        fiscal_code_digest: None,
+    };
+    if let Some(relay) = form.relay_state.as_deref().filter(|r| !r.is_empty()) {
+        if hash_token(relay) != pending.relay_state_hash {
+            return Err(fail("relay_state", GENERIC.into()));
+        }
+    }
+    if env.status.as_deref() != Some(xml::STATUS_SUCCESS) {
+        // Unsigned content picks the courtesy text, and nothing else.
+        let msg = env.spid_error.map(validate::spid_error_message).unwrap_or(GENERIC);
+        return Err(fail("idp_refused", msg.into()));
+    }
+    let Some(idp) = sp.idps.get(&pending.idp_entity_id) else {
+        return Err(fail("idp_unknown", GENERIC.into()));
+    };
+    // Signatures (xmlsec, blocking): every signature present must verify
+    // against the IdP's certificates with an allowed algorithm.
+    let (verifier_sp, xml_owned, req_id) = (sp.clone(), raw.clone(), pending.id.clone());
+    let idp_id = idp.entity_id.clone();
+    let verified = tokio::task::spawn_blocking(move || {
+        let idp = &verifier_sp.idps[&idp_id];
+        idp.verifier.parse_xml_response(&xml_owned, Some(&[req_id.as_str()])).map(|_| ()).map_err(|e| e.to_string())
+    })
+    .await;
+    match verified {
+        Ok(Ok(())) => {}
+        Ok(Err(detail)) => {
+            tracing::debug!(detail = %detail, "samael refused the response");
+            return Err(fail("signature_or_conditions", GENERIC.into()));
+        }
+        Err(_) => return Err(fail("verifier_crashed", GENERIC.into())),
+    }
+    let acs_url = sp.acs_url();
+    let expect = validate::Expect {
+        acs_url: &acs_url,
+        sp_entity_id: &sp.cfg.entity_id,
+        idp_entity_id: &idp.entity_id,
+        request_id: &pending.id,
+        request_issue_instant: pending.issue_instant,
+        now,
+        skew: Duration::seconds(CLOCK_SKEW_SECS),
+        min_level: MIN_LEVEL,
+    };
+    let v = match validate::check(&doc, &expect) {
+        Ok(v) => v,
+        Err(r) => {
+            let msg = r.spid_error.map(validate::spid_error_message).unwrap_or(GENERIC);
+            return Err(fail(r.code, msg.into()));
+        }
+    };
+    let cf_raw = v.fiscal_number.strip_prefix("TINIT-").unwrap_or("");
+    let digest = Some(super::fiscal_code_digest(&v.fiscal_number));
+    let Ok(cf) = CodiceFiscale::parse(cf_raw) else {
+        let mut f = fail("fiscal_number_invalid", GENERIC.into());
+        f.fiscal_code_digest = digest;
+        return Err(f);
+    };
+    let saml = SamlIdentity {
+        idp_entity_id: idp.entity_id.clone(),
+        name_id: v.name_id.clone(),
+        name_id_qualifier: v.name_id_qualifier.clone(),
+    };
+    let opened = open_session(
+        state,
+        &cf,
+        ProfileSelection::OnlyOneOrChooseLater,
+        AuthMethod::Spid,
+        v.level as i16,
+        Some(saml),
+        rid,
+    )
+    .await;
+    match opened {
+        Ok(o) => Ok((o.session.token, pending.next_path.clone())),
+        Err(AppError::Unauthenticated(_)) => {
+            let mut f = fail("operator_unknown", "Non risulti abilitato a GePI: chiedi l'accreditamento al tuo Ambito.".into());
+            f.fiscal_code_digest = digest;
+            Err(f)
+        }
+        Err(AppError::Forbidden(_)) => {
+            let mut f = fail("no_profile", "Non hai un profilo attivo in GePI: rivolgiti all'amministratore del tuo Ambito.".into());
+            f.fiscal_code_digest = digest;
+            Err(f)
+        }
+        Err(e) => {
+            let _ = e.code();
+            Err(fail("session_failed", "Servizio momentaneamente non disponibile: riprova.".into()))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SloForm {
+    #[serde(rename = "SAMLRequest")]
+    pub saml_request: Option<String>,
+    #[serde(rename = "RelayState")]
+    pub relay_state: Option<String>,
+}
+
+fn bad_request(message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, no_store(), Html(format!("<!DOCTYPE html><p>{}</p>", xml::esc(message)))).into_response()
+}
+
+/// The raw (still percent-encoded) value of each query parameter, in order.
+fn raw_pairs(query: &str) -> Vec<(&str, &str)> {
+    query.split('&').filter_map(|kv| kv.split_once('=')).collect()
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    url::form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned())
+}
+
+/// Verifies an HTTP-Redirect signature over the parameters exactly as they
+/// were encoded (SAML bindings 3.4.4.1), with an allow-listed algorithm.
+fn verify_redirect(query: &str, certs: &[samael::crypto::CertificateDer]) -> bool {
+    let pairs = raw_pairs(query);
+    let get = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+    let (Some(msg), Some(sig_alg), Some(sig)) = (get("SAMLRequest"), get("SigAlg"), get("Signature")) else {
+        return false;
+    };
+    let digest = match percent_decode(sig_alg).as_deref() {
+        Some("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256") => openssl::hash::MessageDigest::sha256(),
+        Some("http://www.w3.org/2001/04/xmldsig-more#rsa-sha384") => openssl::hash::MessageDigest::sha384(),
+        Some("http://www.w3.org/2001/04/xmldsig-more#rsa-sha512") => openssl::hash::MessageDigest::sha512(),
+        _ => return false,
+    };
+    let mut signed = format!("SAMLRequest={msg}");
+    if let Some(r) = get("RelayState") {
+        signed.push_str(&format!("&RelayState={r}"));
+    }
+    signed.push_str(&format!("&SigAlg={sig_alg}"));
+    let Some(signature) = percent_decode(sig).and_then(|s| STANDARD.decode(s).ok()) else { return false };
+    certs.iter().any(|c| {
+        let Ok(cert) = openssl::x509::X509::from_der(c.der_data()) else { return false };
+        let Ok(key) = cert.public_key() else { return false };
+        let Ok(mut v) = openssl::sign::Verifier::new(digest, &key) else { return false };
+        v.update(signed.as_bytes()).is_ok() && v.verify(&signature).unwrap_or(false)
+    })
+}
+
+/// A LogoutRequest from an IdP, as needed to answer it.
+struct LogoutRequest {
+    id: String,
+    issuer: String,
+    name_id: String,
+}
+
+fn parse_logout_request(xml_text: &str, slo_url: &str) -> Result<LogoutRequest, &'static str> {
+    let doc = roxmltree::Document::parse(xml_text).map_err(|_| "not well-formed XML")?;
+    let r = doc.root_element();
+    if r.tag_name().name() != "LogoutRequest" || r.tag_name().namespace() != Some(xml::NS_PROTOCOL) {
+        return Err("not a LogoutRequest");
+    }
+    let id = r.attribute("ID").filter(|s| !s.is_empty()).ok_or("LogoutRequest without ID")?;
+    if r.attribute("Version") != Some("2.0") {
+        return Err("LogoutRequest Version must be 2.0");
+    }
+    if let Some(d) = r.attribute("Destination") {
+        if d != slo_url {
+            return Err("LogoutRequest Destination is not this service");
+        }
+    }
+    let child = |name: &str| {
+        r.children()
+            .find(|c| c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(xml::NS_ASSERTION))
+            .and_then(|c| c.text())
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+    };
+    Ok(LogoutRequest {
+        id: id.to_string(),
+        issuer: child("Issuer").ok_or("LogoutRequest without Issuer")?,
+        name_id: child("NameID").ok_or("LogoutRequest without NameID")?,
+    })
+}
+
+/// `GET /saml/slo`: a LogoutRequest over HTTP-Redirect.
+async fn slo_redirect(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let sp = sp(&state);
+    let query = query.unwrap_or_default();
+    let pairs = raw_pairs(&query);
+    let Some(msg) = pairs.iter().find(|(k, _)| *k == "SAMLRequest").and_then(|(_, v)| percent_decode(v)) else {
+        return bad_request("SAMLRequest missing");
+    };
+    let relay = pairs.iter().find(|(k, _)| *k == "RelayState").and_then(|(_, v)| percent_decode(v));
+    let Some(text) = xml::inflate_base64(&msg) else { return bad_request("SAMLRequest is not a DEFLATE message") };
+    let req = match parse_logout_request(&text, &sp.cfg.slo_url()) {
+        Ok(r) => r,
+        Err(m) => return bad_request(m),
+    };
+    let Some(idp) = sp.idps.get(&req.issuer) else { return bad_request("unknown IdP") };
+    if !verify_redirect(&query, &idp.certs) {
+        return bad_request("the LogoutRequest signature is missing or invalid");
+    }
+    answer_logout(&state, &sp, idp, req, relay).await
+}
+
+/// `POST /saml/slo`: a LogoutRequest over HTTP-POST (XML signature).
+async fn slo_post(State(state): State<AppState>, form: Result<Form<SloForm>, axum::extract::rejection::FormRejection>) -> Response {
+    let sp = sp(&state);
+    let Ok(Form(f)) = form else { return bad_request("form expected") };
+    let Some(text) = f.saml_request.and_then(|b| STANDARD.decode(b.trim()).ok()).and_then(|b| String::from_utf8(b).ok())
+    else {
+        return bad_request("SAMLRequest missing or not base64");
+    };
+    let req = match parse_logout_request(&text, &sp.cfg.slo_url()) {
+        Ok(r) => r,
+        Err(m) => return bad_request(m),
+    };
+    let Some(idp) = sp.idps.get(&req.issuer) else { return bad_request("unknown IdP") };
+    let (certs, owned) = (idp.certs.clone(), text.clone());
+    let ok = tokio::task::spawn_blocking(move || {
+        use samael::crypto::{Crypto, CryptoProvider};
+        owned.contains("Signature") && certs.iter().any(|c| Crypto::verify_signed_xml(owned.as_bytes(), c, Some("ID")).is_ok())
+    })
+    .await
+    .unwrap_or(false);
+    if !ok {
+        return bad_request("the LogoutRequest signature is missing or invalid");
+    }
+    answer_logout(&state, &sp, idp, req, f.relay_state).await
+}
+
+/// Ends the sessions of that SPID identity and answers a signed LogoutResponse.
+async fn answer_logout(state: &AppState, sp: &Sp, idp: &super::Idp, req: LogoutRequest, relay: Option<String>) -> Response {
+    let revoked = session::revoke_saml(&state.db, &idp.entity_id, &req.name_id, Utc::now()).await;
+    let partial = revoked.is_err();
+    if let Ok(n) = revoked {
+        let ctx = AuditContext {
+            actor_kind: ActorKind::System,
+            operator_id: None,
+            profile_id: None,
+            api_client_id: None,
+            role: None,
+            ambito_id: None,
+            request_id: None,
+        };
+        let mut e = AuditEntry { entity: "saml_logout", entity_id: Some(req.id.clone()), action: AuditAction::Logout, ambito_id: None, changes: None };
+        e.changes = Some(serde_json::json!({ "idp": idp.entity_id, "sessions_revoked": n }));
+        let _ = audit::record(&state.db, &ctx, vec![e]).await;
+    }
+    let redirect = idp.slo.iter().find(|(b, _)| b == xml::BINDING_REDIRECT).map(|(_, l)| l.clone());
+    let post = idp.slo.iter().find(|(b, _)| b == xml::BINDING_POST).map(|(_, l)| l.clone());
+    let id = xml::new_id();
+    let now = Utc::now();
+    let relay = relay.unwrap_or_default();
+    if let Some(dest) = redirect {
+        let resp = xml::logout_response(&id, now, &req.id, &dest, &sp.cfg.entity_id, partial, None);
+        let mut pairs = vec![("SAMLResponse", xml::deflate_base64(&resp))];
+        if !relay.is_empty() {
+            pairs.push(("RelayState", relay));
+        }
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        match sp.keys.sign_redirect(&dest, &pairs) {
+            Ok(location) => (StatusCode::FOUND, no_store(), [(header::LOCATION, location)]).into_response(),
+            Err(e) => AppError::internal(e).into_response(),
+        }
+    } else if let Some(dest) = post {
+        let tmpl = xml::signature_template(&id, &sp.keys.cert_b64);
+        let unsigned = xml::logout_response(&id, now, &req.id, &dest, &sp.cfg.entity_id, partial, Some(&tmpl));
+        match sp.keys.sign_xml(&unsigned) {
+            Ok(signed) => (no_store(), Html(xml::post_form(&dest, "SAMLResponse", &STANDARD.encode(signed), &relay))).into_response(),
+            Err(e) => AppError::internal(e).into_response(),
+        }
+    } else {
+        (StatusCode::OK, no_store(), Html("<!DOCTYPE html><p>Sessione chiusa.</p>".to_string())).into_response()
+    }
+}
+
+/// Drops AuthnRequests that were never answered (called on start-up and by
+/// `gepi saml purge`); the ACS refuses them anyway once expired.
+pub async fn purge_expired(db: &sea_orm::DatabaseConnection, now: DateTime<Utc>) -> Result<u64, AppError> {
+    let r = saml_request::Entity::delete_many().filter(saml_request::Column::ExpiresAt.lte(now)).exec(db).await?;
+    Ok(r.rows_affected)
+}

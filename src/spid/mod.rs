@@ -1,0 +1,241 @@
+//! SPID login over SAML 2.0 (feature `spid`): GePI as a public-sector Service
+//! Provider at SPID level 2. See `shared/spec/spid.md` for the rules followed
+//! and for what samael 0.0.22 does and lacks.
+//!
+//! - `GET /saml/metadata` (and `/metadata`): our signed metadata, built from our
+//!   own template at start-up.
+//! - `GET /saml/login?idp=…&next=…`: a signed SpidL2 AuthnRequest (HTTP-Redirect;
+//!   `binding=post` for HTTP-POST); the request is kept in `saml_request`.
+//! - `POST /saml/acs`: samael verifies the signatures (allow-listed algorithms,
+//!   bounded clock skew), then [`validate::check`] applies every SPID rule, the
+//!   pending request is consumed once, the `fiscalNumber` is mapped to an
+//!   accredited operator and a session is issued. Every failure is a 403 page,
+//!   audited without personal data.
+//! - `GET|POST /saml/slo`: IdP-initiated single logout, answered with a signed
+//!   LogoutResponse.
+
+pub mod http;
+pub mod validate;
+pub mod xml;
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use chrono::{DateTime, Duration, Utc};
+use openssl::{
+    pkey::{PKey, Private},
+    x509::X509,
+};
+use samael::{
+    crypto::{AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider},
+    metadata::{EntityDescriptor, EntityDescriptorType},
+    service_provider::ServiceProvider,
+};
+
+use crate::config::{is_loopback_url, SamlConfig, SamlProfile};
+
+/// The level GePI requests (Comparison="minimum"): SpidL2 or SpidL3 pass.
+pub const REQUESTED_LEVEL: &str = "https://www.spid.gov.it/SpidL2";
+pub const MIN_LEVEL: u8 = 2;
+/// How long an AuthnRequest waits for its Response.
+pub const REQUEST_LIFETIME_SECS: i64 = 10 * 60;
+/// Clock skew tolerated between us and an IdP.
+pub const CLOCK_SKEW_SECS: i64 = 120;
+
+/// Signature algorithms accepted from IdPs (RSA with SHA-2 only).
+pub const ALLOWED_ALGORITHMS: [AllowedSignatureAlgorithm; 3] = [
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpidSetupError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn invalid(m: impl Into<String>) -> SpidSetupError {
+    SpidSetupError::Invalid(m.into())
+}
+
+/// Our signing key and certificate.
+pub struct Keys {
+    pub key: PKey<Private>,
+    key_der: Vec<u8>,
+    /// The certificate, base64 DER, as it goes into `X509Certificate`.
+    pub cert_b64: String,
+}
+
+impl Keys {
+    pub fn from_pem(key_pem: &[u8], cert_pem: &[u8]) -> Result<Self, SpidSetupError> {
+        let key = PKey::private_key_from_pem(key_pem).map_err(|e| invalid(format!("SAML key: {e}")))?;
+        let rsa = key.rsa().map_err(|_| invalid("the SAML key must be an RSA key"))?;
+        if rsa.size() * 8 < 2048 {
+            return Err(invalid("the SAML key must be RSA of at least 2048 bits"));
+        }
+        let cert = X509::from_pem(cert_pem).map_err(|e| invalid(format!("SAML certificate: {e}")))?;
+        let cert_key = cert.public_key().map_err(|e| invalid(format!("SAML certificate: {e}")))?;
+        if !cert_key.public_eq(&key) {
+            return Err(invalid("the SAML certificate does not match the SAML key"));
+        }
+        let key_der = key.private_key_to_der().map_err(|e| invalid(format!("SAML key: {e}")))?;
+        let cert_der = cert.to_der().map_err(|e| invalid(format!("SAML certificate: {e}")))?;
+        Ok(Keys { key, key_der, cert_b64: STANDARD.encode(cert_der) })
+    }
+
+    /// Signs the (only) empty signature template in `xml`.
+    pub fn sign_xml(&self, xml: &str) -> Result<String, String> {
+        Crypto::sign_xml(xml, &self.key_der).map_err(|e| format!("signing failed: {e}"))
+    }
+
+    /// Signs an HTTP-Redirect query (`SAMLRequest=…&RelayState=…` or
+    /// `SAMLResponse=…`), appending `SigAlg` and `Signature`.
+    pub fn sign_redirect(&self, location: &str, pairs: &[(&str, &str)]) -> Result<String, String> {
+        let mut url = url::Url::parse(location).map_err(|e| format!("bad location {location}: {e}"))?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.clear();
+            for (k, v) in pairs {
+                q.append_pair(k, v);
+            }
+        }
+        samael::crypto::sign_url(url, &self.key).map(|u| u.to_string()).map_err(|e| format!("signing failed: {e}"))
+    }
+}
+
+/// One trusted IdP.
+pub struct Idp {
+    pub entity_id: String,
+    pub sso_redirect: Option<String>,
+    pub sso_post: Option<String>,
+    /// SingleLogoutService: (binding, where LogoutResponses go).
+    pub slo: Vec<(String, String)>,
+    pub certs: Vec<CertificateDer>,
+    /// samael's verifier for this IdP (one per IdP, see spec §3.3 item 12).
+    pub verifier: ServiceProvider,
+}
+
+/// The service provider: configuration, keys, signed metadata, trusted IdPs.
+pub struct Sp {
+    pub cfg: SamlConfig,
+    pub keys: Keys,
+    pub metadata: String,
+    pub idps: BTreeMap<String, Idp>,
+}
+
+/// The entity ids of IdPs that are only for tests: their private keys are public.
+fn is_test_idp(entity_id: &str) -> bool {
+    is_loopback_url(entity_id) || entity_id.contains("localhost")
+}
+
+impl Sp {
+    /// Reads the key, certificate and IdP metadata files named by the configuration.
+    pub fn load(cfg: &SamlConfig) -> Result<Arc<Sp>, SpidSetupError> {
+        let read = |p: &str| std::fs::read(p).map_err(|source| SpidSetupError::Read { path: p.into(), source });
+        let keys = Keys::from_pem(&read(&cfg.key_file)?, &read(&cfg.cert_file)?)?;
+        let mut metadata_files = Vec::new();
+        for path in &cfg.idp_metadata {
+            let text = String::from_utf8(read(path)?).map_err(|_| invalid(format!("{path}: not UTF-8")))?;
+            metadata_files.push((path.clone(), text));
+        }
+        Self::new(cfg.clone(), keys, &metadata_files).map(Arc::new)
+    }
+
+    /// Builds the SP from loaded material: refuses IdPs without a signing
+    /// certificate and, outside the conformance profile, test IdPs.
+    pub fn new(cfg: SamlConfig, keys: Keys, idp_metadata: &[(String, String)]) -> Result<Sp, SpidSetupError> {
+        let mut idps = BTreeMap::new();
+        for (path, text) in idp_metadata {
+            let parsed: EntityDescriptorType =
+                text.parse().map_err(|e| invalid(format!("{path}: not SAML metadata: {e}")))?;
+            for ed in parsed.iter() {
+                let idp = Self::idp(&cfg, ed.clone()).map_err(|m| invalid(format!("{path}: {m}")))?;
+                if let Some(idp) = idp {
+                    idps.insert(idp.entity_id.clone(), idp);
+                }
+            }
+        }
+        if idps.is_empty() {
+            return Err(invalid("no IdP found in the SAML IdP metadata files"));
+        }
+        let id = xml::new_id();
+        let unsigned = xml::metadata(&xml::MetadataParams {
+            id: &id,
+            entity_id: &cfg.entity_id,
+            cert_b64: &keys.cert_b64,
+            acs_url: &cfg.acs_url(),
+            slo_url: &cfg.slo_url(),
+            organization_name: &cfg.organization_name,
+            organization_display_name: &cfg.organization_display_name,
+            organization_url: &cfg.organization_url,
+            ipa_code: &cfg.ipa_code,
+            contact_email: &cfg.contact_email,
+            contact_phone: cfg.contact_phone.as_deref(),
+        });
+        let metadata = keys.sign_xml(&unsigned).map_err(|e| invalid(format!("SP metadata: {e}")))?;
+        Ok(Sp { cfg, keys, metadata, idps })
+    }
+
+    /// One EntityDescriptor: None when it is not an IdP.
+    fn idp(cfg: &SamlConfig, ed: EntityDescriptor) -> Result<Option<Idp>, String> {
+        let Some(descriptors) = ed.idp_sso_descriptors.clone() else { return Ok(None) };
+        let entity_id = ed.entity_id.clone().unwrap_or_default();
+        if entity_id.is_empty() {
+            return Err("an IdP without entityID".into());
+        }
+        if is_test_idp(&entity_id) && cfg.profile != SamlProfile::Conformance {
+            return Err(format!(
+                "IdP {entity_id} is a test IdP (its private key is public): it may be trusted only in the conformance profile"
+            ));
+        }
+        let verifier = ServiceProvider {
+            entity_id: Some(cfg.entity_id.clone()),
+            acs_url: Some(cfg.acs_url()),
+            slo_url: Some(cfg.slo_url()),
+            metadata_url: None,
+            idp_metadata: ed,
+            allowed_signature_algorithms: Some(ALLOWED_ALGORITHMS.to_vec()),
+            max_clock_skew: Duration::seconds(CLOCK_SKEW_SECS),
+            max_issue_delay: Duration::seconds(REQUEST_LIFETIME_SECS),
+            ..ServiceProvider::default()
+        };
+        // samael verifies nothing when an IdP has no signing key (spec §3.3 item 1).
+        let certs = match verifier.idp_signing_certs() {
+            Ok(Some(c)) if !c.is_empty() => c,
+            Ok(_) => return Err(format!("IdP {entity_id} has no signing certificate in its metadata: refused")),
+            Err(e) => return Err(format!("IdP {entity_id}: unreadable signing certificate: {e}")),
+        };
+        let find = |binding: &str| {
+            descriptors.iter().flat_map(|d| &d.single_sign_on_services).find(|s| s.binding == binding).map(|s| s.location.clone())
+        };
+        let slo = descriptors
+            .iter()
+            .flat_map(|d| &d.single_logout_services)
+            .map(|s| (s.binding.clone(), s.response_location.clone().unwrap_or_else(|| s.location.clone())))
+            .collect();
+        let (sso_redirect, sso_post) = (find(xml::BINDING_REDIRECT), find(xml::BINDING_POST));
+        if sso_redirect.is_none() && sso_post.is_none() {
+            return Err(format!("IdP {entity_id} has no SingleSignOnService"));
+        }
+        Ok(Some(Idp { entity_id, sso_redirect, sso_post, slo, certs, verifier }))
+    }
+
+    pub fn acs_url(&self) -> String {
+        self.cfg.acs_url()
+    }
+}
+
+/// SHA-256 of a codice fiscale, for audit entries about refused logins (the code
+/// itself never reaches a log or the audit trail).
+pub fn fiscal_code_digest(cf: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(format!("gepi-cf:{}", cf.trim().to_ascii_uppercase()).as_bytes()))
+}
+
+/// The instant `t` is within `[lo, hi]`.
+pub fn within(t: DateTime<Utc>, lo: DateTime<Utc>, hi: DateTime<Utc>) -> bool {
+    t >= lo && t <= hi
+}

@@ -1,0 +1,363 @@
+//! The strict SPID validator: everything the technical rules require of a
+//! Response that samael lets through (`shared/spec/spid.md` §3.2, §3.5). It runs
+//! on the raw document, after samael has verified every signature in it: the
+//! structure checks here (exactly one Assertion, a direct child of the
+//! Response, carrying its own enveloped signature over its own ID with only
+//! canonicalisation transforms) make sure that what is read below is what was
+//! signed.
+//!
+//! Each refusal has a stable `code` (audited, asserted by the tests) and a
+//! message; user-side IdP errors (`ErrorCode nrXX`) carry the code for the
+//! courtesy page.
+
+use chrono::{DateTime, Duration, Utc};
+use roxmltree::{Document, Node};
+
+use super::xml::{CM_BEARER, NAMEID_ENTITY, NAMEID_TRANSIENT, NS_ASSERTION, NS_DSIG, NS_PROTOCOL, STATUS_SUCCESS};
+
+/// Why a Response was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Stable code, e.g. `assertion_nameid_format`.
+    pub code: &'static str,
+    pub detail: String,
+    /// The SPID error number (19-30) of a user-side failure at the IdP.
+    pub spid_error: Option<u8>,
+}
+
+fn refuse<T>(code: &'static str, detail: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal { code, detail: detail.into(), spid_error: None })
+}
+
+/// What is read from a Response before anything is verified: only to find the
+/// pending request and the IdP, never trusted for anything else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    pub in_response_to: Option<String>,
+    pub issuer: Option<String>,
+    /// Top-level StatusCode value.
+    pub status: Option<String>,
+    /// `ErrorCode nrXX`, when the IdP reports a user-side failure.
+    pub spid_error: Option<u8>,
+}
+
+/// What the Response must match.
+#[derive(Debug, Clone)]
+pub struct Expect<'a> {
+    pub acs_url: &'a str,
+    pub sp_entity_id: &'a str,
+    pub idp_entity_id: &'a str,
+    pub request_id: &'a str,
+    pub request_issue_instant: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    pub skew: Duration,
+    /// Lowest SPID level accepted (the level requested with Comparison="minimum").
+    pub min_level: u8,
+}
+
+/// What a valid Response says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub name_id: String,
+    pub name_id_qualifier: String,
+    pub level: u8,
+    /// The `fiscalNumber` attribute as sent (`TINIT-...`).
+    pub fiscal_number: String,
+}
+
+/// Parses the document, refusing DTDs (roxmltree refuses them by default).
+pub fn parse(xml: &str) -> Result<Document<'_>, Refusal> {
+    Document::parse(xml).or_else(|e| refuse("xml_malformed", format!("the Response is not well-formed XML: {e}")))
+}
+
+fn is(n: &Node, ns: &str, name: &str) -> bool {
+    n.is_element() && n.tag_name().name() == name && n.tag_name().namespace() == Some(ns)
+}
+
+fn children<'a, 'i>(n: Node<'a, 'i>, ns: &'a str, name: &'a str) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
+    n.children().filter(move |c| is(c, ns, name))
+}
+
+fn only_child<'a, 'i>(n: Node<'a, 'i>, ns: &'a str, name: &'a str) -> Option<Node<'a, 'i>> {
+    let mut it = children(n, ns, name);
+    let first = it.next()?;
+    it.next().is_none().then_some(first)
+}
+
+fn text(n: Node) -> String {
+    n.text().unwrap_or("").trim().to_string()
+}
+
+/// A required, non-empty attribute: `missing` when absent, `empty` when blank.
+fn attr<'a>(n: Node<'a, '_>, name: &str, code: &'static str, what: &str) -> Result<&'a str, Refusal> {
+    match n.attribute(name) {
+        None => refuse(code, format!("{what} is missing")),
+        Some(v) if v.trim().is_empty() => refuse(code, format!("{what} is empty")),
+        Some(v) => Ok(v),
+    }
+}
+
+/// An xs:dateTime in UTC (SAML core 1.3.3: no time zone other than Z).
+fn utc(v: &str, code: &'static str, what: &str) -> Result<DateTime<Utc>, Refusal> {
+    if !v.ends_with('Z') {
+        return refuse(code, format!("{what} `{v}` is not a UTC instant"));
+    }
+    DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| refuse(code, format!("{what} `{v}` is not a valid instant")))
+}
+
+fn spid_error_number(message: &str) -> Option<u8> {
+    let m = message.trim();
+    let n = m.strip_prefix("ErrorCode nr")?;
+    n.trim().parse().ok()
+}
+
+/// Reads the envelope (InResponseTo, Issuer, Status) of a Response.
+pub fn envelope(doc: &Document) -> Result<Envelope, Refusal> {
+    let root = doc.root_element();
+    if !is(&root, NS_PROTOCOL, "Response") {
+        return refuse("not_a_response", "the message is not a samlp:Response");
+    }
+    let status_code = only_child(root, NS_PROTOCOL, "Status").and_then(|s| only_child(s, NS_PROTOCOL, "StatusCode"));
+    let message = only_child(root, NS_PROTOCOL, "Status")
+        .and_then(|s| only_child(s, NS_PROTOCOL, "StatusMessage"))
+        .map(text);
+    Ok(Envelope {
+        in_response_to: root.attribute("InResponseTo").map(str::to_string),
+        issuer: only_child(root, NS_ASSERTION, "Issuer").map(text),
+        status: status_code.and_then(|c| c.attribute("Value")).map(str::to_string),
+        spid_error: message.as_deref().and_then(spid_error_number),
+    })
+}
+
+/// Every check of RT "Processamento della Response" and of spid-sp-test's
+/// response suite, on a document whose signatures samael has verified.
+pub fn check(doc: &Document, e: &Expect) -> Result<Verified, Refusal> {
+    let r = doc.root_element();
+    if !is(&r, NS_PROTOCOL, "Response") {
+        return refuse("not_a_response", "the message is not a samlp:Response");
+    }
+    // The Response.
+    attr(r, "ID", "response_id", "Response ID")?;
+    if r.attribute("Version") != Some("2.0") {
+        return refuse("response_version", "Response Version must be 2.0");
+    }
+    let issued = utc(attr(r, "IssueInstant", "response_issue_instant", "Response IssueInstant")?, "response_issue_instant", "Response IssueInstant")?;
+    if issued < e.request_issue_instant - e.skew {
+        return refuse("response_issue_instant", "Response IssueInstant is before the request was sent");
+    }
+    if issued > e.now + e.skew {
+        return refuse("response_issue_instant", "Response IssueInstant is in the future");
+    }
+    if attr(r, "InResponseTo", "response_in_response_to", "Response InResponseTo")? != e.request_id {
+        return refuse("response_in_response_to", "Response InResponseTo does not match the request");
+    }
+    if attr(r, "Destination", "response_destination", "Response Destination")? != e.acs_url {
+        return refuse("response_destination", "Response Destination is not this service's ACS");
+    }
+    let status = only_child(r, NS_PROTOCOL, "Status").ok_or_else(|| Refusal {
+        code: "response_status",
+        detail: "Response Status is missing".into(),
+        spid_error: None,
+    })?;
+    let code = only_child(status, NS_PROTOCOL, "StatusCode").and_then(|c| c.attribute("Value"));
+    match code {
+        Some(STATUS_SUCCESS) => {}
+        Some(other) if !other.trim().is_empty() => {
+            let spid_error = only_child(status, NS_PROTOCOL, "StatusMessage").map(text).as_deref().and_then(spid_error_number);
+            return Err(Refusal { code: "response_status", detail: format!("the IdP answered {other}"), spid_error });
+        }
+        _ => return refuse("response_status", "Response StatusCode is missing or empty"),
+    }
+    let issuer = only_child(r, NS_ASSERTION, "Issuer").ok_or_else(|| Refusal {
+        code: "response_issuer",
+        detail: "Response Issuer is missing".into(),
+        spid_error: None,
+    })?;
+    if text(issuer) != e.idp_entity_id {
+        return refuse("response_issuer", "Response Issuer is not the IdP the request went to");
+    }
+    if let Some(f) = issuer.attribute("Format") {
+        if f != NAMEID_ENTITY {
+            return refuse("response_issuer_format", "Response Issuer Format must be absent or entity");
+        }
+    }
+    // Exactly one Assertion, a direct child, signed on its own.
+    let all: Vec<Node> = doc.descendants().filter(|n| is(n, NS_ASSERTION, "Assertion")).collect();
+    if doc.descendants().any(|n| is(&n, NS_ASSERTION, "EncryptedAssertion")) {
+        return refuse("assertion_encrypted", "encrypted assertions are not used by SPID");
+    }
+    let a = match all.as_slice() {
+        [a] if a.parent() == Some(r) => *a,
+        [] => return refuse("assertion_missing", "the Response carries no Assertion"),
+        [_] => return refuse("assertion_position", "the Assertion is not a direct child of the Response"),
+        _ => return refuse("assertion_count", "the Response carries more than one Assertion"),
+    };
+    let aid = attr(a, "ID", "assertion_id", "Assertion ID")?;
+    assertion_signature(a, aid)?;
+    if a.attribute("Version") != Some("2.0") {
+        return refuse("assertion_version", "Assertion Version must be 2.0");
+    }
+    let a_issued = utc(attr(a, "IssueInstant", "assertion_issue_instant", "Assertion IssueInstant")?, "assertion_issue_instant", "Assertion IssueInstant")?;
+    if a_issued < e.request_issue_instant - e.skew {
+        return refuse("assertion_issue_instant", "Assertion IssueInstant is before the request was sent");
+    }
+    if a_issued > e.now + e.skew {
+        return refuse("assertion_issue_instant", "Assertion IssueInstant is in the future");
+    }
+    // Subject and NameID.
+    let subject = only_child(a, NS_ASSERTION, "Subject").filter(|s| s.children().any(|c| c.is_element()));
+    let Some(subject) = subject else { return refuse("assertion_subject", "Assertion Subject is missing or empty") };
+    let Some(name_id) = only_child(subject, NS_ASSERTION, "NameID") else {
+        return refuse("assertion_nameid", "Subject NameID is missing");
+    };
+    let name_id_value = text(name_id);
+    if name_id_value.is_empty() {
+        return refuse("assertion_nameid", "Subject NameID is empty");
+    }
+    if attr(name_id, "Format", "assertion_nameid_format", "NameID Format")? != NAMEID_TRANSIENT {
+        return refuse("assertion_nameid_format", "NameID Format must be transient");
+    }
+    let qualifier = attr(name_id, "NameQualifier", "assertion_nameid_qualifier", "NameID NameQualifier")?.to_string();
+    // SubjectConfirmation: bearer, for our ACS, for this request, not expired.
+    let Some(sc) = only_child(subject, NS_ASSERTION, "SubjectConfirmation").filter(|s| s.attributes().len() > 0 || s.has_children())
+    else {
+        return refuse("assertion_subject_confirmation", "SubjectConfirmation is missing or empty");
+    };
+    if attr(sc, "Method", "assertion_subject_confirmation", "SubjectConfirmation Method")? != CM_BEARER {
+        return refuse("assertion_subject_confirmation", "SubjectConfirmation Method must be bearer");
+    }
+    let Some(scd) = only_child(sc, NS_ASSERTION, "SubjectConfirmationData") else {
+        return refuse("assertion_subject_confirmation_data", "SubjectConfirmationData is missing");
+    };
+    if attr(scd, "Recipient", "assertion_recipient", "SubjectConfirmationData Recipient")? != e.acs_url {
+        return refuse("assertion_recipient", "SubjectConfirmationData Recipient is not this service's ACS");
+    }
+    if attr(scd, "InResponseTo", "assertion_in_response_to", "SubjectConfirmationData InResponseTo")? != e.request_id {
+        return refuse("assertion_in_response_to", "SubjectConfirmationData InResponseTo does not match the request");
+    }
+    let scd_until = utc(attr(scd, "NotOnOrAfter", "assertion_subject_expiry", "SubjectConfirmationData NotOnOrAfter")?, "assertion_subject_expiry", "SubjectConfirmationData NotOnOrAfter")?;
+    if scd_until + e.skew <= e.now {
+        return refuse("assertion_subject_expiry", "SubjectConfirmationData has expired");
+    }
+    // Assertion Issuer.
+    let Some(a_issuer) = only_child(a, NS_ASSERTION, "Issuer") else {
+        return refuse("assertion_issuer", "Assertion Issuer is missing");
+    };
+    if text(a_issuer) != e.idp_entity_id {
+        return refuse("assertion_issuer", "Assertion Issuer is not the IdP the request went to");
+    }
+    if attr(a_issuer, "Format", "assertion_issuer_format", "Assertion Issuer Format")? != NAMEID_ENTITY {
+        return refuse("assertion_issuer_format", "Assertion Issuer Format must be entity");
+    }
+    // Conditions: both bounds and our audience.
+    let Some(cond) = only_child(a, NS_ASSERTION, "Conditions").filter(|c| c.attributes().len() > 0 || c.children().any(|x| x.is_element()))
+    else {
+        return refuse("assertion_conditions", "Conditions are missing or empty");
+    };
+    let not_before = utc(attr(cond, "NotBefore", "assertion_not_before", "Conditions NotBefore")?, "assertion_not_before", "Conditions NotBefore")?;
+    if not_before > e.now + e.skew {
+        return refuse("assertion_not_before", "the Assertion is not valid yet");
+    }
+    let not_after = utc(attr(cond, "NotOnOrAfter", "assertion_not_on_or_after", "Conditions NotOnOrAfter")?, "assertion_not_on_or_after", "Conditions NotOnOrAfter")?;
+    if not_after + e.skew <= e.now {
+        return refuse("assertion_not_on_or_after", "the Assertion has expired");
+    }
+    let Some(ar) = only_child(cond, NS_ASSERTION, "AudienceRestriction").filter(|x| x.children().any(|c| c.is_element()))
+    else {
+        return refuse("assertion_audience", "AudienceRestriction is missing or empty");
+    };
+    let audiences: Vec<String> = children(ar, NS_ASSERTION, "Audience").map(text).collect();
+    if audiences.is_empty() || audiences.iter().all(|a| a.is_empty()) {
+        return refuse("assertion_audience", "Audience is missing or empty");
+    }
+    if !audiences.iter().any(|a| a == e.sp_entity_id) {
+        return refuse("assertion_audience", "the Assertion is meant for another service provider");
+    }
+    // AuthnStatement and the level.
+    let Some(st) = only_child(a, NS_ASSERTION, "AuthnStatement").filter(|s| s.children().any(|c| c.is_element())) else {
+        return refuse("assertion_authn_statement", "AuthnStatement is missing or empty");
+    };
+    let Some(ctx) = only_child(st, NS_ASSERTION, "AuthnContext").filter(|s| s.children().any(|c| c.is_element())) else {
+        return refuse("assertion_authn_context", "AuthnContext is missing or empty");
+    };
+    let Some(class_ref) = only_child(ctx, NS_ASSERTION, "AuthnContextClassRef") else {
+        return refuse("assertion_authn_context", "AuthnContextClassRef is missing");
+    };
+    let level = match text(class_ref).as_str() {
+        "https://www.spid.gov.it/SpidL1" => 1,
+        "https://www.spid.gov.it/SpidL2" => 2,
+        "https://www.spid.gov.it/SpidL3" => 3,
+        "" => return refuse("assertion_authn_context", "AuthnContextClassRef is empty"),
+        other => return refuse("assertion_level", format!("unknown AuthnContextClassRef `{other}`")),
+    };
+    if level < e.min_level {
+        return refuse("assertion_level", format!("SpidL{level} is below the SpidL{} required", e.min_level));
+    }
+    // Attributes: a statement, when present, has some; fiscalNumber is required.
+    let statements: Vec<Node> = children(a, NS_ASSERTION, "AttributeStatement").collect();
+    let mut fiscal_number = None;
+    for s in &statements {
+        let attrs: Vec<Node> = children(*s, NS_ASSERTION, "Attribute").collect();
+        if attrs.is_empty() {
+            return refuse("assertion_attributes", "AttributeStatement without Attribute");
+        }
+        for at in attrs {
+            if at.attribute("Name") == Some("fiscalNumber") {
+                fiscal_number = children(at, NS_ASSERTION, "AttributeValue").next().map(text);
+            }
+        }
+    }
+    let Some(fiscal_number) = fiscal_number.filter(|f| !f.is_empty()) else {
+        return refuse("fiscal_number_missing", "the IdP did not send the fiscalNumber attribute");
+    };
+    Ok(Verified { name_id: name_id_value, name_id_qualifier: qualifier, level, fiscal_number })
+}
+
+/// The Assertion carries its own enveloped signature: a direct ds:Signature
+/// child with one Reference to the Assertion's ID and canonicalisation
+/// transforms only.
+fn assertion_signature(a: Node, id: &str) -> Result<(), Refusal> {
+    let sigs: Vec<Node> = children(a, NS_DSIG, "Signature").collect();
+    let [sig] = sigs.as_slice() else {
+        return refuse("assertion_unsigned", "the Assertion must carry exactly one signature of its own");
+    };
+    let refs: Vec<Node> = sig
+        .descendants()
+        .filter(|n| is(n, NS_DSIG, "Reference") && n.parent().is_some_and(|p| is(&p, NS_DSIG, "SignedInfo")))
+        .collect();
+    let [reference] = refs.as_slice() else {
+        return refuse("assertion_unsigned", "the Assertion signature must have exactly one reference");
+    };
+    if reference.attribute("URI") != Some(&format!("#{id}")) {
+        return refuse("assertion_unsigned", "the Assertion signature does not cover the Assertion");
+    }
+    const ALLOWED: [&str; 5] = [
+        "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+        "http://www.w3.org/2001/10/xml-exc-c14n#",
+        "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+        "http://www.w3.org/2006/12/xml-c14n11",
+    ];
+    for t in reference.descendants().filter(|n| is(n, NS_DSIG, "Transform")) {
+        if !t.attribute("Algorithm").is_some_and(|a| ALLOWED.contains(&a)) {
+            return refuse("assertion_unsigned", "the Assertion signature uses a transform that is not allowed");
+        }
+    }
+    Ok(())
+}
+
+/// The courtesy text for a user-side failure at the IdP (RT messaggi-errore.rst).
+pub fn spid_error_message(n: u8) -> &'static str {
+    match n {
+        19 => "Autenticazione non riuscita: troppi tentativi con credenziali errate.",
+        20 => "Non hai credenziali SPID del livello richiesto (SPID livello 2).",
+        21 => "Il tempo per completare l'autenticazione è scaduto.",
+        22 => "Hai negato il consenso all'invio dei dati.",
+        23 => "La tua identità SPID risulta sospesa o revocata, o le credenziali sono bloccate.",
+        25 => "Hai annullato l'autenticazione.",
+        30 => "L'identità usata non è del tipo richiesto (serve un'identità SPID per persona fisica).",
+        _ => "Il gestore dell'identità ha rifiutato l'autenticazione.",
+    }
+}
