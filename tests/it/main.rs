@@ -17,4 +17,6 @@ mod residency;
 mod migrations;
 mod schema;
 mod seed;
+#[cfg(feature = "spid")]
+mod spid;
 mod workflow;

@@ -113,6 +113,23 @@ impl TestApp {
         TestApp { router: gepi::app(state.clone()), state, db: conn, statements, _guard: guard }
     }
 
+    /// The same app serving SPID login with `sp`.
+    #[cfg(feature = "spid")]
+    pub fn with_spid(mut self, sp: std::sync::Arc<gepi::spid::Sp>) -> Self {
+        self.state = self.state.clone().with_spid(sp);
+        self.router = gepi::app(self.state.clone());
+        self
+    }
+
+    /// Sends a request; the body comes back as text.
+    pub async fn request_text(&self, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
+        let resp = self.router.clone().oneshot(req).await.expect("infallible router");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 16 * 1024 * 1024).await.expect("body");
+        (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// Starts recording the SQL statements the app runs.
     pub fn record_statements(&self) {
         *self.statements.lock().unwrap() = Some(Vec::new());
