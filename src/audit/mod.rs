@@ -24,6 +24,20 @@ pub struct AuditContext {
 }
 
 impl AuditContext {
+    /// Nobody in particular: the service itself (CLI tasks, IdP-initiated logout),
+    /// or an anonymous caller (a refused login).
+    pub fn unattributed(actor_kind: ActorKind, request_id: Option<String>) -> Self {
+        AuditContext {
+            actor_kind,
+            operator_id: None,
+            profile_id: None,
+            api_client_id: None,
+            role: None,
+            ambito_id: None,
+            request_id,
+        }
+    }
+
     pub fn of(principal: &Principal, request_id: Option<String>) -> Self {
         let (operator_id, profile_id, api_client_id, actor_kind) = match principal.actor {
             Actor::Operator { operator_id, profile_id, .. } => {

@@ -31,15 +31,7 @@ pub fn is_api_key(token: &str) -> bool {
 }
 
 fn system_ctx() -> AuditContext {
-    AuditContext {
-        actor_kind: ActorKind::System,
-        operator_id: None,
-        profile_id: None,
-        api_client_id: None,
-        role: None,
-        ambito_id: None,
-        request_id: None,
-    }
+    AuditContext::unattributed(ActorKind::System, None)
 }
 
 /// A key just created: shown once.

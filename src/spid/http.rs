@@ -177,15 +177,7 @@ async fn acs(State(state): State<AppState>, headers: HeaderMap, form: Result<For
             .into_response(),
         Err(f) => {
             tracing::warn!(outcome = f.code, idp = f.idp.as_deref().unwrap_or("-"), "SPID login refused");
-            let ctx = AuditContext {
-                actor_kind: ActorKind::Anonymous,
-                operator_id: None,
-                profile_id: None,
-                api_client_id: None,
-                role: None,
-                ambito_id: None,
-                request_id: rid,
-            };
+            let ctx = AuditContext::unattributed(ActorKind::Anonymous, rid);
             let entry = AuditEntry {
                 entity: "saml_login",
                 entity_id: f.request.clone(),
@@ -476,18 +468,12 @@ async fn answer_logout(state: &AppState, sp: &Sp, idp: &super::Idp, req: LogoutR
     let revoked = session::revoke_saml(&state.db, &idp.entity_id, &req.name_id, Utc::now()).await;
     let partial = revoked.is_err();
     if let Ok(n) = revoked {
-        let ctx = AuditContext {
-            actor_kind: ActorKind::System,
-            operator_id: None,
-            profile_id: None,
-            api_client_id: None,
-            role: None,
-            ambito_id: None,
-            request_id: None,
-        };
-        let mut e = AuditEntry { entity: "saml_logout", entity_id: Some(req.id.clone()), action: AuditAction::Logout, ambito_id: None, changes: None };
+        let ctx = AuditContext::unattributed(ActorKind::System, None);
+        let mut e = AuditEntry::new("saml_logout", &req.id, AuditAction::Logout);
         e.changes = Some(serde_json::json!({ "idp": idp.entity_id, "sessions_revoked": n }));
-        let _ = audit::record(&state.db, &ctx, vec![e]).await;
+        if let Err(e) = audit::record(&state.db, &ctx, vec![e]).await {
+            return e.into_response();
+        }
     }
     let redirect = idp.slo.iter().find(|(b, _)| b == xml::BINDING_REDIRECT).map(|(_, l)| l.clone());
     let post = idp.slo.iter().find(|(b, _)| b == xml::BINDING_POST).map(|(_, l)| l.clone());

@@ -21,7 +21,7 @@ pub mod xml;
 use std::{collections::BTreeMap, sync::Arc};
 
 use base64::{engine::general_purpose::STANDARD, Engine};
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use openssl::{
     pkey::{PKey, Private},
     x509::X509,
@@ -233,9 +233,4 @@ impl Sp {
 pub fn fiscal_code_digest(cf: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(format!("gepi-cf:{}", cf.trim().to_ascii_uppercase()).as_bytes()))
-}
-
-/// The instant `t` is within `[lo, hi]`.
-pub fn within(t: DateTime<Utc>, lo: DateTime<Utc>, hi: DateTime<Utc>) -> bool {
-    t >= lo && t <= hi
 }

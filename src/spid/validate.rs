@@ -140,16 +140,7 @@ pub fn check(doc: &Document, e: &Expect) -> Result<Verified, Refusal> {
     }
     // The Response.
     attr(r, "ID", "response_id", "Response ID")?;
-    if r.attribute("Version") != Some("2.0") {
-        return refuse("response_version", "Response Version must be 2.0");
-    }
-    let issued = utc(attr(r, "IssueInstant", "response_issue_instant", "Response IssueInstant")?, "response_issue_instant", "Response IssueInstant")?;
-    if issued < e.request_issue_instant - e.skew {
-        return refuse("response_issue_instant", "Response IssueInstant is before the request was sent");
-    }
-    if issued > e.now + e.skew {
-        return refuse("response_issue_instant", "Response IssueInstant is in the future");
-    }
+    version_and_issue_instant(r, e, "Response", "response_version", "response_issue_instant")?;
     if attr(r, "InResponseTo", "response_in_response_to", "Response InResponseTo")? != e.request_id {
         return refuse("response_in_response_to", "Response InResponseTo does not match the request");
     }
@@ -196,16 +187,7 @@ pub fn check(doc: &Document, e: &Expect) -> Result<Verified, Refusal> {
     };
     let aid = attr(a, "ID", "assertion_id", "Assertion ID")?;
     assertion_signature(a, aid)?;
-    if a.attribute("Version") != Some("2.0") {
-        return refuse("assertion_version", "Assertion Version must be 2.0");
-    }
-    let a_issued = utc(attr(a, "IssueInstant", "assertion_issue_instant", "Assertion IssueInstant")?, "assertion_issue_instant", "Assertion IssueInstant")?;
-    if a_issued < e.request_issue_instant - e.skew {
-        return refuse("assertion_issue_instant", "Assertion IssueInstant is before the request was sent");
-    }
-    if a_issued > e.now + e.skew {
-        return refuse("assertion_issue_instant", "Assertion IssueInstant is in the future");
-    }
+    version_and_issue_instant(a, e, "Assertion", "assertion_version", "assertion_issue_instant")?;
     // Subject and NameID.
     let subject = only_child(a, NS_ASSERTION, "Subject").filter(|s| s.children().any(|c| c.is_element()));
     let Some(subject) = subject else { return refuse("assertion_subject", "Assertion Subject is missing or empty") };
@@ -237,7 +219,7 @@ pub fn check(doc: &Document, e: &Expect) -> Result<Verified, Refusal> {
     if attr(scd, "InResponseTo", "assertion_in_response_to", "SubjectConfirmationData InResponseTo")? != e.request_id {
         return refuse("assertion_in_response_to", "SubjectConfirmationData InResponseTo does not match the request");
     }
-    let scd_until = utc(attr(scd, "NotOnOrAfter", "assertion_subject_expiry", "SubjectConfirmationData NotOnOrAfter")?, "assertion_subject_expiry", "SubjectConfirmationData NotOnOrAfter")?;
+    let scd_until = instant_attr(scd, "NotOnOrAfter", "assertion_subject_expiry", "SubjectConfirmationData NotOnOrAfter")?;
     if scd_until + e.skew <= e.now {
         return refuse("assertion_subject_expiry", "SubjectConfirmationData has expired");
     }
@@ -256,11 +238,11 @@ pub fn check(doc: &Document, e: &Expect) -> Result<Verified, Refusal> {
     else {
         return refuse("assertion_conditions", "Conditions are missing or empty");
     };
-    let not_before = utc(attr(cond, "NotBefore", "assertion_not_before", "Conditions NotBefore")?, "assertion_not_before", "Conditions NotBefore")?;
+    let not_before = instant_attr(cond, "NotBefore", "assertion_not_before", "Conditions NotBefore")?;
     if not_before > e.now + e.skew {
         return refuse("assertion_not_before", "the Assertion is not valid yet");
     }
-    let not_after = utc(attr(cond, "NotOnOrAfter", "assertion_not_on_or_after", "Conditions NotOnOrAfter")?, "assertion_not_on_or_after", "Conditions NotOnOrAfter")?;
+    let not_after = instant_attr(cond, "NotOnOrAfter", "assertion_not_on_or_after", "Conditions NotOnOrAfter")?;
     if not_after + e.skew <= e.now {
         return refuse("assertion_not_on_or_after", "the Assertion has expired");
     }
@@ -313,6 +295,32 @@ pub fn check(doc: &Document, e: &Expect) -> Result<Verified, Refusal> {
         return refuse("fiscal_number_missing", "the IdP did not send the fiscalNumber attribute");
     };
     Ok(Verified { name_id: name_id_value, name_id_qualifier: qualifier, level, fiscal_number })
+}
+
+/// A required UTC instant attribute.
+fn instant_attr(n: Node, name: &str, code: &'static str, what: &str) -> Result<DateTime<Utc>, Refusal> {
+    utc(attr(n, name, code, what)?, code, what)
+}
+
+/// `Version="2.0"`, and an IssueInstant between the request and now (with skew).
+fn version_and_issue_instant(
+    n: Node,
+    e: &Expect,
+    what: &str,
+    version_code: &'static str,
+    instant_code: &'static str,
+) -> Result<(), Refusal> {
+    if n.attribute("Version") != Some("2.0") {
+        return refuse(version_code, format!("{what} Version must be 2.0"));
+    }
+    let issued = instant_attr(n, "IssueInstant", instant_code, &format!("{what} IssueInstant"))?;
+    if issued < e.request_issue_instant - e.skew {
+        return refuse(instant_code, format!("{what} IssueInstant is before the request was sent"));
+    }
+    if issued > e.now + e.skew {
+        return refuse(instant_code, format!("{what} IssueInstant is in the future"));
+    }
+    Ok(())
 }
 
 /// The Assertion carries its own enveloped signature: a direct ds:Signature

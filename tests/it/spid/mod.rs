@@ -100,15 +100,9 @@ fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// `GET /saml/login`: the AuthnRequest sent to the IdP and the RelayState.
-async fn start_login(app: &TestApp, next: &str) -> (Request, String, String) {
-    let uri = format!("/saml/login?idp={}&next={}", enc(IDP_ENTITY_ID), enc(next));
-    let (status, headers, _) =
-        app.request_text(HttpRequest::builder().uri(uri).body(Body::empty()).unwrap()).await;
-    assert_eq!(status, StatusCode::FOUND);
-    let location = headers[header::LOCATION].to_str().unwrap().to_string();
-    let url = url::Url::parse(&location).unwrap();
-    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+/// The AuthnRequest (id, instant) and RelayState carried by a signed redirect to the IdP.
+fn request_from(location: &str) -> (Request, String) {
+    let q = verified_redirect(location);
     let request_xml = xml::inflate_base64(&q["SAMLRequest"]).expect("DEFLATE + base64");
     let doc = roxmltree::Document::parse(&request_xml).unwrap();
     let root = doc.root_element();
@@ -118,7 +112,18 @@ async fn start_login(app: &TestApp, next: &str) -> (Request, String, String) {
         acs_url: ACS.into(),
         sp_entity_id: SP_ENTITY_ID.into(),
     };
-    (req, q["RelayState"].clone(), location)
+    (req, q["RelayState"].clone())
+}
+
+/// `GET /saml/login`: the AuthnRequest sent to the IdP, the RelayState, the redirect.
+async fn start_login(app: &TestApp, next: &str) -> (Request, String, String) {
+    let uri = format!("/saml/login?idp={}&next={}", enc(IDP_ENTITY_ID), enc(next));
+    let (status, headers, _) =
+        app.request_text(HttpRequest::builder().uri(uri).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let location = headers[header::LOCATION].to_str().unwrap().to_string();
+    let (req, relay) = request_from(&location);
+    (req, relay, location)
 }
 
 /// `POST /saml/acs` with a Response.
@@ -141,6 +146,20 @@ fn session_token(headers: &HeaderMap) -> Option<String> {
     let c = headers.get(header::SET_COOKIE)?.to_str().ok()?;
     let v = c.strip_prefix("gepi_session=")?.split(';').next()?;
     Some(v.to_string())
+}
+
+/// Checks the query-string signature of an HTTP-Redirect `location` against the
+/// SP certificate, and returns the decoded parameters.
+fn verified_redirect(location: &str) -> std::collections::HashMap<String, String> {
+    let query = location.split_once('?').expect("a query").1;
+    let (signed, sig) = query.rsplit_once("&Signature=").expect("signed last");
+    let sig = url::form_urlencoded::parse(format!("s={sig}").as_bytes()).next().unwrap().1.into_owned();
+    let sig = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sig).unwrap();
+    let pk = keys().sp.cert.public_key().unwrap();
+    let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &pk).unwrap();
+    v.update(signed.as_bytes()).unwrap();
+    assert!(v.verify(&sig).unwrap(), "the Redirect signature verifies with the metadata certificate");
+    url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
 }
 
 type Mutate = fn(&mut Spec, &Request);
@@ -452,28 +471,100 @@ async fn user_side_idp_errors_show_the_spid_message_and_audit_no_personal_data()
     assert!(events.iter().any(|e| e.changes.as_deref().unwrap_or("").contains("fiscal_code_sha256\":\"")));
 }
 
+/// A plain HTTP/1.1 client over a loopback socket (one request per connection).
+struct Http(std::net::SocketAddr);
+
+struct HttpResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl HttpResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+impl Http {
+    /// Serves the app on 127.0.0.1 on a free port.
+    async fn serve(app: &TestApp) -> Http {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = app.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Http(addr)
+    }
+
+    async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.0).await.unwrap();
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.0, body.len());
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
+        stream.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, rest) = text.split_once("\r\n\r\n").expect("headers end");
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+        let body = if chunked { dechunk(rest) } else { rest.to_string() };
+        HttpResponse { status, headers, body }
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
 #[tokio::test]
-async fn login_acs_session_and_graphql_me_end_to_end() {
+async fn login_acs_session_and_graphql_me_end_to_end_over_http() {
     let w = world().await;
-    let (req, relay, location) = start_login(&w.app, "/cases?tab=mine").await;
+    let http = Http::serve(&w.app).await;
+    // The browser asks to log in and is sent to the IdP.
+    let login = format!("/saml/login?idp={}&next={}", enc(IDP_ENTITY_ID), enc("/cases?tab=mine"));
+    let r = http.send("GET", &login, &[], "").await;
+    assert_eq!(r.status, 302);
+    let location = r.header("location").unwrap().to_string();
     assert!(location.starts_with(fake_idp::IDP_SSO), "the browser goes to the IdP's SSO endpoint");
-    let xml = Spec::valid(&req, &w.cf, 2).build();
-    let (status, headers, _) = post_acs(&w.app, &xml, Some(&relay)).await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(headers[header::LOCATION], "/cases?tab=mine");
-    let cookie = headers[header::SET_COOKIE].to_str().unwrap();
+    let (req, relay) = request_from(&location);
+    // The IdP posts its signed Response back through the browser.
+    let xml_resp = Spec::valid(&req, &w.cf, 2).build();
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("SAMLResponse", &fake_idp::encode(&xml_resp)).append_pair("RelayState", &relay);
+    let form = form.finish();
+    let form_type = [("Content-Type", "application/x-www-form-urlencoded")];
+    let r = http.send("POST", "/saml/acs", &form_type, &form).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/cases?tab=mine"));
+    let cookie = r.header("set-cookie").unwrap().to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Lax"), "{cookie}");
-    let token = session_token(&headers).unwrap();
+    let token = cookie.strip_prefix("gepi_session=").unwrap().split(';').next().unwrap().to_string();
     // The cookie authenticates GraphQL.
-    let req = HttpRequest::builder()
-        .method(Method::POST)
-        .uri("/graphql")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::COOKIE, format!("gepi_session={token}"))
-        .body(Body::from(json!({ "query": "{ me { operator { fiscalCode } profile { role } } }" }).to_string()))
-        .unwrap();
-    let r = w.app.request(req).await;
-    assert_eq!(r.body["data"]["me"]["operator"]["fiscalCode"], w.cf, "{}", r.body);
+    let body = json!({ "query": "{ me { operator { fiscalCode } profile { role } } }" }).to_string();
+    let cookie_header = format!("gepi_session={token}");
+    let r = http.send("POST", "/graphql", &[("Content-Type", "application/json"), ("Cookie", &cookie_header)], &body).await;
+    assert_eq!(r.status, 200);
+    let me: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(me["data"]["me"]["operator"]["fiscalCode"], w.cf, "{me}");
     // The session records the method, the level and the SPID identity.
     let s = entity::session::Entity::find().all(&w.app.db).await.unwrap();
     let s = s.iter().find(|s| s.idp_entity_id.is_some()).expect("a SPID session");
@@ -482,10 +573,16 @@ async fn login_acs_session_and_graphql_me_end_to_end() {
     assert_eq!(s.idp_entity_id.as_deref(), Some(IDP_ENTITY_ID));
     assert!(s.profile_id.is_some(), "one profile: straight in");
     // Replaying the same Response fails: the request was consumed.
-    let (status, headers, body) = post_acs(&w.app, &xml, Some(&relay)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(headers.get(header::SET_COOKIE).is_none());
-    assert!(body.contains("già usato"), "{body}");
+    let r = http.send("POST", "/saml/acs", &form_type, &form).await;
+    assert_eq!(r.status, 403);
+    assert!(r.header("set-cookie").is_none());
+    assert!(r.body.contains("già usato"), "{}", r.body);
+    // Logging out ends the session.
+    let r = http.send("POST", "/auth/logout", &[("Cookie", &cookie_header)], "").await;
+    assert_eq!(r.status, 204);
+    let r = http.send("POST", "/graphql", &[("Content-Type", "application/json"), ("Cookie", &cookie_header)], &body).await;
+    let me: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(me["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{me}");
 }
 
 #[tokio::test]
@@ -595,15 +692,7 @@ async fn metadata_and_authn_request_are_signed_and_spid_shaped() {
     // The Redirect AuthnRequest: signed query, SPID content.
     let (_, relay, location) = start_login(&w.app, "/").await;
     assert!(relay.len() >= 22 && !relay.contains('/'), "an opaque one-time handle");
-    let query = location.split_once('?').unwrap().1;
-    let (signed, sig) = query.rsplit_once("&Signature=").unwrap();
-    let sig = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, url::form_urlencoded::parse(format!("s={sig}").as_bytes()).next().unwrap().1.as_bytes()).unwrap();
-    let pk = keys().sp.cert.public_key().unwrap();
-    let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &pk).unwrap();
-    v.update(signed.as_bytes()).unwrap();
-    assert!(v.verify(&sig).unwrap(), "the Redirect signature verifies with the metadata certificate");
-    let q: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let q = verified_redirect(&location);
     let authn = xml::inflate_base64(&q["SAMLRequest"]).unwrap();
     for needle in [
         r#"ForceAuthn="true""#,
@@ -673,14 +762,7 @@ async fn idp_initiated_logout_ends_the_sessions_and_answers_a_signed_logout_resp
     assert_eq!(status, StatusCode::FOUND);
     let location = headers[header::LOCATION].to_str().unwrap();
     assert!(location.starts_with(fake_idp::IDP_SLO));
-    let query = location.split_once('?').unwrap().1;
-    let (signed, sig) = query.rsplit_once("&Signature=").unwrap();
-    let sig = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, url::form_urlencoded::parse(format!("s={sig}").as_bytes()).next().unwrap().1.as_bytes()).unwrap();
-    let pk = keys().sp.cert.public_key().unwrap();
-    let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &pk).unwrap();
-    v.update(signed.as_bytes()).unwrap();
-    assert!(v.verify(&sig).unwrap());
-    let q: std::collections::HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let q = verified_redirect(location);
     let resp = xml::inflate_base64(&q["SAMLResponse"]).unwrap();
     assert!(resp.contains(r#"InResponseTo="_lr1""#) && resp.contains("status:Success"), "{resp}");
     assert_eq!(q["RelayState"], "r1");
