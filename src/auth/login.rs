@@ -74,6 +74,7 @@ pub async fn open_session(
             }
         }
     };
+    let idp = saml.as_ref().map(|s| s.idp_entity_id.clone());
     let new = session::NewSession {
         operator_id: op.id,
         profile_id: profile.as_ref().map(|p| p.id),
@@ -92,7 +93,10 @@ pub async fn open_session(
         request_id,
     };
     let mut entry = AuditEntry::new("session", issued.session_id, AuditAction::Login);
-    entry.changes = Some(serde_json::json!({ "method": method, "level": level }));
+    entry.changes = Some(match idp {
+        Some(idp) => serde_json::json!({ "method": method, "level": level, "idp": idp }),
+        None => serde_json::json!({ "method": method, "level": level }),
+    });
     audit::record(db, &ctx, vec![entry]).await?;
     tracing::info!(session = %issued.session_id, role = ?profile.as_ref().map(|p| p.role), method = ?method, "login");
     Ok(Opened { session: issued, operator_id: op.id, profile })

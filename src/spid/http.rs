@@ -115,6 +115,8 @@ async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Re
     }
     .insert(&state.db)
     .await?;
+    // Requests never answered go away with the next logins (indexed on expires_at).
+    purge_expired(&state.db, now).await?;
     let entity_id = &sp.cfg.entity_id;
     if post {
         let dest = idp.sso_post.as_deref().expect("checked above");
@@ -387,13 +389,28 @@ struct LogoutRequest {
     name_id: String,
 }
 
-fn parse_logout_request(xml_text: &str, slo_url: &str) -> Result<LogoutRequest, &'static str> {
+/// Reads a LogoutRequest. `enveloped`: it came over HTTP-POST, so it must carry
+/// exactly one XML signature, a direct child of the root referencing the root's
+/// ID (a signature over some other element, e.g. a copied Assertion, does not
+/// make the request authentic).
+fn parse_logout_request(xml_text: &str, slo_url: &str, enveloped: bool) -> Result<LogoutRequest, &'static str> {
     let doc = roxmltree::Document::parse(xml_text).map_err(|_| "not well-formed XML")?;
     let r = doc.root_element();
     if r.tag_name().name() != "LogoutRequest" || r.tag_name().namespace() != Some(xml::NS_PROTOCOL) {
         return Err("not a LogoutRequest");
     }
     let id = r.attribute("ID").filter(|s| !s.is_empty()).ok_or("LogoutRequest without ID")?;
+    if enveloped {
+        let is_sig = |n: &roxmltree::Node| n.is_element() && n.tag_name().name() == "Signature" && n.tag_name().namespace() == Some(xml::NS_DSIG);
+        let all: Vec<_> = doc.descendants().filter(is_sig).collect();
+        let reference = all.first().and_then(|s| {
+            s.descendants().find(|n| n.is_element() && n.tag_name().name() == "Reference").and_then(|n| n.attribute("URI"))
+        });
+        let own = all.len() == 1 && all[0].parent() == Some(r) && reference == Some(&format!("#{id}"));
+        if !own {
+            return Err("the LogoutRequest must carry one signature of its own");
+        }
+    }
     if r.attribute("Version") != Some("2.0") {
         return Err("LogoutRequest Version must be 2.0");
     }
@@ -426,7 +443,7 @@ async fn slo_redirect(State(state): State<AppState>, RawQuery(query): RawQuery) 
     };
     let relay = pairs.iter().find(|(k, _)| *k == "RelayState").and_then(|(_, v)| percent_decode(v));
     let Some(text) = xml::inflate_base64(&msg) else { return bad_request("SAMLRequest is not a DEFLATE message") };
-    let req = match parse_logout_request(&text, &sp.cfg.slo_url()) {
+    let req = match parse_logout_request(&text, &sp.cfg.slo_url(), false) {
         Ok(r) => r,
         Err(m) => return bad_request(m),
     };
@@ -445,7 +462,7 @@ async fn slo_post(State(state): State<AppState>, form: Result<Form<SloForm>, axu
     else {
         return bad_request("SAMLRequest missing or not base64");
     };
-    let req = match parse_logout_request(&text, &sp.cfg.slo_url()) {
+    let req = match parse_logout_request(&text, &sp.cfg.slo_url(), true) {
         Ok(r) => r,
         Err(m) => return bad_request(m),
     };
@@ -453,7 +470,7 @@ async fn slo_post(State(state): State<AppState>, form: Result<Form<SloForm>, axu
     let (certs, owned) = (idp.certs.clone(), text.clone());
     let ok = tokio::task::spawn_blocking(move || {
         use samael::crypto::{Crypto, CryptoProvider};
-        owned.contains("Signature") && certs.iter().any(|c| Crypto::verify_signed_xml(owned.as_bytes(), c, Some("ID")).is_ok())
+        certs.iter().any(|c| Crypto::verify_signed_xml(owned.as_bytes(), c, Some("ID")).is_ok())
     })
     .await
     .unwrap_or(false);

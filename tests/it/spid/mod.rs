@@ -768,6 +768,42 @@ async fn idp_initiated_logout_ends_the_sessions_and_answers_a_signed_logout_resp
     assert_eq!(q["RelayState"], "r1");
     let r = w.app.gql(Some(&token), "{ me { operator { id } } }", json!({})).await;
     assert_eq!(crate::helpers::error_code(&r), Some("UNAUTHENTICATED"), "{r}");
+
+    // Over HTTP-POST: the request must carry its own signature.
+    let (req, relay, _) = start_login(&w.app, "/").await;
+    let xml_resp = Spec::valid(&req, &w.cf, 2).build();
+    let (_, headers, _) = post_acs(&w.app, &xml_resp, Some(&relay)).await;
+    let token = session_token(&headers).unwrap();
+    let name_id = element(&xml_resp, "saml:NameID").2.split('>').nth(1).unwrap().split('<').next().unwrap().to_string();
+    let logout = logout.replace("_lr1", "_lr2").replace(
+        &logout.split("<saml:NameID").nth(1).unwrap().split("</saml:NameID>").next().unwrap().to_string(),
+        &format!(r#" Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" NameQualifier="{IDP_ENTITY_ID}">{name_id}"#),
+    );
+    let post_slo = |body: String| {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("SAMLRequest", &fake_idp::encode(&body));
+        HttpRequest::builder()
+            .method(Method::POST)
+            .uri("/saml/slo")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form.finish()))
+            .unwrap()
+    };
+    // An IdP-signed Assertion smuggled into an unsigned LogoutRequest is no signature.
+    let smuggled = logout.replace("</samlp:LogoutRequest>", &format!("<samlp:Extensions>{}</samlp:Extensions></samlp:LogoutRequest>", element(&xml_resp, "saml:Assertion").2));
+    let (status, _, _) = w.app.request_text(post_slo(smuggled)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let r = w.app.gql(Some(&token), "{ me { operator { id } } }", json!({})).await;
+    assert!(r["errors"].is_null(), "still logged in: {r}");
+    let tmpl = xml::signature_template("_lr2", &keys().idp.cert_b64());
+    let unsigned = logout.replacen("</saml:Issuer>", &format!("</saml:Issuer>{tmpl}"), 1);
+    let signed = idp_keys.sign_xml(&unsigned).unwrap();
+    let (status, headers, _) = w.app.request_text(post_slo(signed)).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let q = verified_redirect(headers[header::LOCATION].to_str().unwrap());
+    assert!(xml::inflate_base64(&q["SAMLResponse"]).unwrap().contains(r#"InResponseTo="_lr2""#));
+    let r = w.app.gql(Some(&token), "{ me { operator { id } } }", json!({})).await;
+    assert_eq!(crate::helpers::error_code(&r), Some("UNAUTHENTICATED"), "{r}");
 }
 
 #[test]
