@@ -68,6 +68,11 @@ pub fn app(state: AppState) -> Router {
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Authn {
     let Some(token) = auth::token_from_headers(headers) else { return Authn::Anonymous };
+    if auth::cookie_used_cross_site(headers) {
+        return Authn::Rejected(
+            "the session cookie is not accepted on requests from another site; send the token as a bearer token".into(),
+        );
+    }
     let result = if auth::api_key::is_api_key(&token) {
         auth::api_key::authenticate(&state.db, &token).await.map(Authn::Authenticated)
     } else {

@@ -111,6 +111,9 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     let token = token_from_headers(&headers)
         .ok_or_else(|| AppError::Unauthenticated("no session to log out of".into()))?;
+    if super::cookie_used_cross_site(&headers) {
+        return Err(AppError::Unauthenticated("the session cookie is not accepted on requests from another site".into()));
+    }
     if super::api_key::is_api_key(&token) {
         return Err(AppError::Validation { field: None, message: "API keys have no session to log out of".into() });
     }

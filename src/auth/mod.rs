@@ -103,12 +103,36 @@ impl Authn {
 
 /// The session token a request carries: the bearer token first, then the cookie.
 pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let v = v.trim();
-        if let Some(t) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
-            return Some(t.trim().to_string());
-        }
+    bearer_token(headers).or_else(|| cookie_token(headers))
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())?.trim();
+    v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).map(|t| t.trim().to_string())
+}
+
+/// Whether a request that authenticates with the cookie comes from another
+/// site (CSRF): browsers say so in `Sec-Fetch-Site`, and in an `Origin` whose
+/// host is not the request's. A bearer token cannot be sent by another site,
+/// so it is not subject to this.
+pub fn cookie_used_cross_site(headers: &HeaderMap) -> bool {
+    if bearer_token(headers).is_some() || cookie_token(headers).is_none() {
+        return false;
     }
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if matches!(fetch_site, Some("cross-site") | Some("same-site")) {
+        return true;
+    }
+    let origin_host = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| *o != "null")
+        .and_then(|o| o.split_once("://").map(|(_, h)| h.to_string()));
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    matches!((origin_host, host), (Some(o), Some(h)) if !o.eq_ignore_ascii_case(h))
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

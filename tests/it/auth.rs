@@ -89,6 +89,40 @@ async fn the_cookie_authenticates_browsers() {
         .unwrap();
     let r = w.app.request(req).await;
     assert_eq!(r.body["data"]["me"]["operator"]["displayName"], "Luca Rossi", "{}", r.body);
+    // Not from another site (CSRF): the cookie is refused there, a bearer token is not.
+    for (name, value) in [("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")] {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/graphql")
+            .header(header::HOST, "gepi.example.it")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::COOKIE, format!("gepi_session={token}"))
+            .header(name, value)
+            .body(Body::from(json!({ "query": "{ me { operator { displayName } } }" }).to_string()))
+            .unwrap();
+        let r = w.app.request(req).await;
+        assert_eq!(error_code(&r.body), Some("UNAUTHENTICATED"), "{name}: {}", r.body);
+    }
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/graphql")
+        .header(header::HOST, "gepi.example.it")
+        .header(header::ORIGIN, "https://gepi.example.it")
+        .header("sec-fetch-site", "same-origin")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, format!("gepi_session={token}"))
+        .body(Body::from(json!({ "query": "{ me { operator { displayName } } }" }).to_string()))
+        .unwrap();
+    assert_eq!(w.app.request(req).await.body["data"]["me"]["operator"]["displayName"], "Luca Rossi");
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/graphql")
+        .header("sec-fetch-site", "cross-site")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({ "query": "{ me { operator { displayName } } }" }).to_string()))
+        .unwrap();
+    assert_eq!(w.app.request(req).await.body["data"]["me"]["operator"]["displayName"], "Luca Rossi");
 }
 
 #[tokio::test]
