@@ -257,6 +257,9 @@ async fn acs_inner(state: &AppState, form: AcsForm, rid: Option<String>) -> Resu
     let Some(idp) = sp.idps.get(&pending.idp_entity_id) else {
         return Err(fail("idp_unknown", GENERIC.into()));
     };
+    if let Err(r) = validate::algorithms_allowed(&doc) {
+        return Err(fail(r.code, GENERIC.into()));
+    }
     // Signatures (xmlsec, blocking): every signature present must verify
     // against the IdP's certificates with an allowed algorithm.
     let (verifier_sp, xml_owned, req_id) = (sp.clone(), raw.clone(), pending.id.clone());
@@ -401,6 +404,7 @@ fn parse_logout_request(xml_text: &str, slo_url: &str, enveloped: bool) -> Resul
     }
     let id = r.attribute("ID").filter(|s| !s.is_empty()).ok_or("LogoutRequest without ID")?;
     if enveloped {
+        validate::algorithms_allowed(&doc).map_err(|_| "the LogoutRequest signature uses an algorithm that is not allowed")?;
         let is_sig = |n: &roxmltree::Node| n.is_element() && n.tag_name().name() == "Signature" && n.tag_name().namespace() == Some(xml::NS_DSIG);
         let all: Vec<_> = doc.descendants().filter(is_sig).collect();
         let reference = all.first().and_then(|s| {

@@ -113,6 +113,44 @@ fn spid_error_number(message: &str) -> Option<u8> {
     n.trim().parse().ok()
 }
 
+/// Canonicalisation and transform algorithms a signature may use.
+const ALLOWED_TRANSFORMS: [&str; 5] = [
+    "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+    "http://www.w3.org/2001/10/xml-exc-c14n#",
+    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+    "http://www.w3.org/2006/12/xml-c14n11",
+];
+const ALLOWED_SIGNATURE_METHODS: [&str; 3] = [
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+];
+const ALLOWED_DIGESTS: [&str; 3] = [
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512",
+];
+
+/// Before any signature is verified: every algorithm named by every signature
+/// in the document is on the allow-list. This keeps XSLT, XPath and the like
+/// from ever being run by xmlsec, and SHA-1 from being considered.
+pub fn algorithms_allowed(doc: &Document) -> Result<(), Refusal> {
+    for n in doc.descendants().filter(|n| n.is_element() && n.tag_name().namespace() == Some(NS_DSIG)) {
+        let alg = n.attribute("Algorithm").unwrap_or("");
+        let ok = match n.tag_name().name() {
+            "Transform" | "CanonicalizationMethod" => ALLOWED_TRANSFORMS.contains(&alg),
+            "SignatureMethod" => ALLOWED_SIGNATURE_METHODS.contains(&alg),
+            "DigestMethod" => ALLOWED_DIGESTS.contains(&alg),
+            _ => true,
+        };
+        if !ok {
+            return refuse("signature_algorithm", format!("signature algorithm `{alg}` is not allowed"));
+        }
+    }
+    Ok(())
+}
+
 /// Reads the envelope (InResponseTo, Issuer, Status) of a Response.
 pub fn envelope(doc: &Document) -> Result<Envelope, Refusal> {
     let root = doc.root_element();
@@ -341,15 +379,8 @@ fn assertion_signature(a: Node, id: &str) -> Result<(), Refusal> {
     if reference.attribute("URI") != Some(&format!("#{id}")) {
         return refuse("assertion_unsigned", "the Assertion signature does not cover the Assertion");
     }
-    const ALLOWED: [&str; 5] = [
-        "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
-        "http://www.w3.org/2001/10/xml-exc-c14n#",
-        "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
-        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
-        "http://www.w3.org/2006/12/xml-c14n11",
-    ];
     for t in reference.descendants().filter(|n| is(n, NS_DSIG, "Transform")) {
-        if !t.attribute("Algorithm").is_some_and(|a| ALLOWED.contains(&a)) {
+        if !t.attribute("Algorithm").is_some_and(|a| ALLOWED_TRANSFORMS.contains(&a)) {
             return refuse("assertion_unsigned", "the Assertion signature uses a transform that is not allowed");
         }
     }
