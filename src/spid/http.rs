@@ -186,7 +186,7 @@ async fn acs(State(state): State<AppState>, headers: HeaderMap, form: Result<For
                 action: AuditAction::LoginFailed,
                 ambito_id: None,
                 changes: Some(serde_json::json!({
-                    "idp": f.idp, "outcome": f.code, "fiscal_code_sha256": f.fiscal_code_digest,
+                    "idp": f.idp, "outcome": f.code, "fiscal_code_hmac": f.fiscal_code_digest,
                 })),
             };
             if let Err(e) = audit::record(&state.db, &ctx, vec![entry]).await {
@@ -296,7 +296,7 @@ async fn acs_inner(state: &AppState, form: AcsForm, rid: Option<String>) -> Resu
         }
     };
     let cf_raw = v.fiscal_number.strip_prefix("TINIT-").unwrap_or("");
-    let digest = Some(super::fiscal_code_digest(&v.fiscal_number));
+    let digest = Some(sp.keys.fiscal_code_digest(&v.fiscal_number));
     let Ok(cf) = CodiceFiscale::parse(cf_raw) else {
         let mut f = fail("fiscal_number_invalid", GENERIC.into());
         f.fiscal_code_digest = digest;

@@ -67,6 +67,8 @@ pub struct Keys {
     key_der: Vec<u8>,
     /// The certificate, base64 DER, as it goes into `X509Certificate`.
     pub cert_b64: String,
+    /// HMAC key for fiscal codes in audit entries, derived from the signing key.
+    audit_key: Vec<u8>,
 }
 
 impl Keys {
@@ -83,7 +85,26 @@ impl Keys {
         }
         let key_der = key.private_key_to_der().map_err(|e| invalid(format!("SAML key: {e}")))?;
         let cert_der = cert.to_der().map_err(|e| invalid(format!("SAML certificate: {e}")))?;
-        Ok(Keys { key, key_der, cert_b64: STANDARD.encode(cert_der) })
+        let audit_key = {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            h.update(b"gepi-audit-fiscal-code:");
+            h.update(&key_der);
+            h.finalize().to_vec()
+        };
+        Ok(Keys { key, key_der, cert_b64: STANDARD.encode(cert_der), audit_key })
+    }
+
+    /// A keyed digest (HMAC-SHA256) of a codice fiscale, for audit entries about
+    /// refused logins: it lets the same person's attempts be correlated, the code
+    /// itself never reaches a log or the audit trail, and without the service's
+    /// key the digest cannot be reversed by trying every codice fiscale.
+    pub fn fiscal_code_digest(&self, cf: &str) -> String {
+        let normalised = cf.trim().trim_start_matches("TINIT-").to_ascii_uppercase();
+        let key = PKey::hmac(&self.audit_key).expect("HMAC key");
+        let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).expect("HMAC");
+        signer.update(normalised.as_bytes()).expect("HMAC");
+        hex::encode(signer.sign_to_vec().expect("HMAC"))
     }
 
     /// Signs the (only) empty signature template in `xml`.
@@ -226,11 +247,4 @@ impl Sp {
     pub fn acs_url(&self) -> String {
         self.cfg.acs_url()
     }
-}
-
-/// SHA-256 of a codice fiscale, for audit entries about refused logins (the code
-/// itself never reaches a log or the audit trail).
-pub fn fiscal_code_digest(cf: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(format!("gepi-cf:{}", cf.trim().to_ascii_uppercase()).as_bytes()))
 }
