@@ -251,15 +251,19 @@ fn is_query_only(query: &str) -> bool {
 /// The landing page: where a login ends, and where the SPID button leads from.
 async fn home(State(state): State<AppState>) -> Html<String> {
     #[cfg(feature = "spid")]
-    let idps: Vec<String> = state.spid.as_ref().map(|sp| sp.idps.keys().cloned().collect()).unwrap_or_default();
+    let idps: Vec<(String, String)> = state
+        .spid
+        .as_ref()
+        .map(|sp| sp.idps.values().map(|i| (i.entity_id.clone(), i.name.clone())).collect())
+        .unwrap_or_default();
     #[cfg(not(feature = "spid"))]
-    let idps: Vec<String> = Vec::new();
+    let idps: Vec<(String, String)> = Vec::new();
     let _ = &state;
     let links: String = idps
         .iter()
-        .map(|id| {
+        .map(|(id, name)| {
             let q: String = url_encode(id);
-            format!(r#"<li><a href="/saml/login?idp={q}">Entra con SPID: {}</a></li>"#, html_escape(id))
+            format!(r#"<li><a href="/saml/login?idp={q}">Entra con SPID: {}</a></li>"#, html_escape(name))
         })
         .collect();
     let login = if links.is_empty() { String::new() } else { format!("<h2>Accedi</h2><ul>{links}</ul>") };

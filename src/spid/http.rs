@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/saml/metadata", get(metadata))
         .route("/metadata", get(metadata))
+        .route("/saml/idps", get(idps))
         .route("/saml/login", get(login))
         .route("/saml/acs", axum::routing::post(acs))
         .route("/saml/slo", get(slo_redirect).post(slo_post))
@@ -52,6 +53,22 @@ fn sp(state: &AppState) -> Arc<Sp> {
 
 async fn metadata(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "application/samlmetadata+xml; charset=utf-8")], sp(&state).metadata.clone()).into_response()
+}
+
+/// `GET /saml/idps`: the trusted IdPs, for the SPID button of web clients:
+/// `[{"entityId", "name", "loginUrl"}]`, sorted by name.
+async fn idps(State(state): State<AppState>) -> Response {
+    let sp = sp(&state);
+    let mut list: Vec<serde_json::Value> = sp
+        .idps
+        .values()
+        .map(|i| {
+            let q: String = url::form_urlencoded::byte_serialize(i.entity_id.as_bytes()).collect();
+            serde_json::json!({ "entityId": i.entity_id, "name": i.name, "loginUrl": format!("/saml/login?idp={q}") })
+        })
+        .collect();
+    list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    axum::Json(list).into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -130,6 +130,8 @@ impl Keys {
 /// One trusted IdP.
 pub struct Idp {
     pub entity_id: String,
+    /// Display name from the metadata's Organization (Italian first), for the login page.
+    pub name: String,
     pub sso_redirect: Option<String>,
     pub sso_post: Option<String>,
     /// SingleLogoutService: (binding, where LogoutResponses go).
@@ -238,10 +240,23 @@ impl Sp {
             .map(|s| (s.binding.clone(), s.response_location.clone().unwrap_or_else(|| s.location.clone())))
             .collect();
         let (sso_redirect, sso_post) = (find(xml::BINDING_REDIRECT), find(xml::BINDING_POST));
+        let names: Vec<_> = verifier
+            .idp_metadata
+            .organization
+            .iter()
+            .flat_map(|o| o.organization_display_names.iter().chain(o.organization_names.iter()).flatten())
+            .collect();
+        let name = names
+            .iter()
+            .find(|n| n.lang.as_deref() == Some("it"))
+            .or(names.first())
+            .map(|n| n.value.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| entity_id.clone());
         if sso_redirect.is_none() && sso_post.is_none() {
             return Err(format!("IdP {entity_id} has no SingleSignOnService"));
         }
-        Ok(Some(Idp { entity_id, sso_redirect, sso_post, slo, certs, verifier }))
+        Ok(Some(Idp { entity_id, name, sso_redirect, sso_post, slo, certs, verifier }))
     }
 
     pub fn acs_url(&self) -> String {

@@ -687,6 +687,11 @@ async fn metadata_and_authn_request_are_signed_and_spid_shaped() {
     ] {
         assert!(meta.contains(needle), "metadata lacks {needle}");
     }
+    // The IdP list for the SPID button, and the landing page.
+    let r = w.app.request(HttpRequest::builder().uri("/saml/idps").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.body, json!([{ "entityId": IDP_ENTITY_ID, "name": "Prova ID", "loginUrl": "/saml/login?idp=https%3A%2F%2Fidp.spid.test" }]));
+    let (_, _, home) = w.app.request_text(HttpRequest::builder().uri("/").body(Body::empty()).unwrap()).await;
+    assert!(home.contains(r#"href="/saml/login?idp=https%3A%2F%2Fidp.spid.test">Entra con SPID: Prova ID<"#), "{home}");
     // Tampering breaks the signature.
     let tampered = meta.replace("c_f257", "c_h501");
     assert!(Crypto::verify_signed_xml(tampered.as_bytes(), &sp_cert, Some("ID")).is_err());
