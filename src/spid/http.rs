@@ -547,3 +547,17 @@ pub async fn purge_expired(db: &sea_orm::DatabaseConnection, now: DateTime<Utc>)
     let r = saml_request::Entity::delete_many().filter(saml_request::Column::ExpiresAt.lte(now)).exec(db).await?;
     Ok(r.rows_affected)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_a_path_of_this_service() {
+        assert_eq!(safe_next(None).unwrap(), "/");
+        assert_eq!(safe_next(Some("/cases?tab=mine")).unwrap(), "/cases?tab=mine");
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "cases", "/a\nb", ""] {
+            assert!(safe_next(Some(bad)).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -400,3 +400,48 @@ pub fn spid_error_message(n: u8) -> &'static str {
         _ => "Il gestore dell'identità ha rifiutato l'autenticazione.",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_are_utc_xs_datetimes() {
+        assert!(utc("2026-11-26T08:00:00Z", "c", "t").is_ok());
+        assert!(utc("2026-11-26T08:00:00.123Z", "c", "t").is_ok());
+        for bad in ["2018-09-04", "2018-09-06 16:00", "2026-11-26T08:00:00+01:00", "10-09-2018", ""] {
+            assert_eq!(utc(bad, "c", "t").unwrap_err().code, "c", "{bad}");
+        }
+    }
+
+    #[test]
+    fn spid_error_codes_are_read_from_the_status_message() {
+        assert_eq!(spid_error_number("ErrorCode nr19"), Some(19));
+        assert_eq!(spid_error_number(" ErrorCode nr25 "), Some(25));
+        assert_eq!(spid_error_number("Authentication failed"), None);
+        assert!(spid_error_message(22).contains("consenso"));
+    }
+
+    #[test]
+    fn only_allow_listed_algorithms_reach_xmlsec() {
+        let sig = |transform: &str, digest: &str| {
+            format!(
+                r##"<r xmlns:ds="{NS_DSIG}"><ds:Signature><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#x"><ds:Transforms><ds:Transform Algorithm="{transform}"/></ds:Transforms><ds:DigestMethod Algorithm="{digest}"/></ds:Reference></ds:SignedInfo></ds:Signature></r>"##
+            )
+        };
+        let sha256 = "http://www.w3.org/2001/04/xmlenc#sha256";
+        let enveloped = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+        let ok = sig(enveloped, sha256);
+        assert!(algorithms_allowed(&parse(&ok).unwrap()).is_ok());
+        let xslt = sig("http://www.w3.org/TR/1999/REC-xslt-19991116", sha256);
+        assert_eq!(algorithms_allowed(&parse(&xslt).unwrap()).unwrap_err().code, "signature_algorithm");
+        let sha1 = sig(enveloped, "http://www.w3.org/2000/09/xmldsig#sha1");
+        assert_eq!(algorithms_allowed(&parse(&sha1).unwrap()).unwrap_err().code, "signature_algorithm");
+    }
+
+    #[test]
+    fn dtds_are_refused() {
+        let err = parse("<!DOCTYPE r [<!ENTITY x 'y'>]><r>&x;</r>").unwrap_err();
+        assert_eq!(err.code, "xml_malformed");
+    }
+}
