@@ -611,6 +611,14 @@ async fn an_operator_with_several_profiles_chooses_one_after_login() {
     let r = w.app.gql(Some(&token), "{ me { profile { id } } profileChoices { id active } }", json!({})).await;
     assert_eq!(r["data"]["me"]["profile"]["id"], chosen, "{r}");
     assert_eq!(r["data"]["profileChoices"].as_array().unwrap().iter().filter(|c| c["active"] == true).count(), 1);
+    // A session still without a profile can log out.
+    let (req, relay, _) = start_login(&w.app, "/").await;
+    let (_, headers, _) = post_acs(&w.app, &Spec::valid(&req, &w.multi_cf, 2).build(), Some(&relay)).await;
+    let pending = session_token(&headers).unwrap();
+    let r = w.app.gql(Some(&pending), "mutation { logout }", json!({})).await;
+    assert_eq!(r["data"]["logout"], true, "{r}");
+    let r = w.app.gql(Some(&pending), "{ profileChoices { id } }", json!({})).await;
+    assert_eq!(crate::helpers::error_code(&r), Some("UNAUTHENTICATED"), "{r}");
     // A profile of someone else is refused.
     let foreign = profile::Entity::find().one(&w.app.db).await.unwrap().unwrap();
     let r = w
