@@ -76,10 +76,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Authn {
     let result = if auth::api_key::is_api_key(&token) {
         auth::api_key::authenticate(&state.db, &token).await.map(Authn::Authenticated)
     } else {
-        auth::session::authenticate(&state.db, &state.config, &token, Utc::now()).await.map(|s| match s {
-            auth::session::SessionState::Active(p) => Authn::Authenticated(p),
-            auth::session::SessionState::ChooseProfile(p) => Authn::ChooseProfile(p),
-        })
+        auth::session::authenticate(&state.db, &state.config, &token, Utc::now()).await.map(Authn::from)
     };
     match result {
         Ok(a) => a,
@@ -251,38 +248,15 @@ fn is_query_only(query: &str) -> bool {
 /// The landing page: where a login ends, and where the SPID button leads from.
 async fn home(State(state): State<AppState>) -> Html<String> {
     #[cfg(feature = "spid")]
-    let idps: Vec<(String, String)> = state
-        .spid
-        .as_ref()
-        .map(|sp| sp.idps.values().map(|i| (i.entity_id.clone(), i.name.clone())).collect())
-        .unwrap_or_default();
+    let login = state.spid.as_deref().map(crate::spid::http::login_links).unwrap_or_default();
     #[cfg(not(feature = "spid"))]
-    let idps: Vec<(String, String)> = Vec::new();
-    let _ = &state;
-    let links: String = idps
-        .iter()
-        .map(|(id, name)| {
-            let q: String = url_encode(id);
-            format!(r#"<li><a href="/saml/login?idp={q}">Entra con SPID: {}</a></li>"#, html_escape(name))
-        })
-        .collect();
-    let login = if links.is_empty() { String::new() } else { format!("<h2>Accedi</h2><ul>{links}</ul>") };
+    let login = {
+        let _ = &state;
+        String::new()
+    };
     Html(format!(
         r#"<!DOCTYPE html><html lang="it"><head><meta charset="utf-8"><title>GePI</title></head><body><h1>GePI</h1><p>Gestione dei Patti per l'inclusione sociale.</p>{login}<p><a href="/graphiql">GraphiQL</a></p></body></html>"#
     ))
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn graphiql() -> Html<String> {

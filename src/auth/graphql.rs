@@ -133,10 +133,7 @@ impl AuthQuery {
     /// with several profiles the session has none: choose one with `switchProfile`.
     async fn profile_choices(&self, ctx: &Context<'_>) -> GqlResult<Vec<ProfileChoice>> {
         let (s, p) = operator_session(ctx)?;
-        let active = p.and_then(|p| match p.actor {
-            super::Actor::Operator { profile_id, .. } => Some(profile_id),
-            super::Actor::ApiClient { .. } => None,
-        });
+        let active = p.and_then(Principal::profile_id);
         profile_choices(ctx.data_unchecked::<DatabaseConnection>(), s.operator_id, active).await.gql()
     }
 }
@@ -155,10 +152,7 @@ impl AuthMutation {
         let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.clone());
         let pid = ids::decode_uuid("profileId", "Profile", &profile_id).gql()?;
         let (operator_id, session_id) = (s.operator_id, s.session_id);
-        let from = p.and_then(|p| match p.actor {
-            super::Actor::Operator { profile_id, .. } => Some(profile_id),
-            super::Actor::ApiClient { .. } => None,
-        });
+        let from = p.and_then(Principal::profile_id);
         let target = operators::profile_for_login(db, operator_id, pid, crate::cases::model::today()).await.gql()?;
         let audit_ctx = login::session_audit_context(s, p, request_id);
         db.transaction::<_, (), AppError>(|txn| {

@@ -11,7 +11,7 @@ use chrono::Utc;
 use entity::enums::{ActorKind, AuditAction, AuthMethod};
 use uuid::Uuid;
 
-use super::{clear_session_cookie, session, token_from_headers, PendingSession};
+use super::{clear_session_cookie, session, token_from_headers, Authn, PendingSession};
 use crate::{
     audit::{self, AuditContext, AuditEntry},
     error::AppError,
@@ -84,13 +84,11 @@ pub async fn open_session(
     };
     let issued = session::issue(db, &state.config, new, now).await?;
     let ctx = AuditContext {
-        actor_kind: ActorKind::Operator,
         operator_id: Some(op.id),
         profile_id: profile.as_ref().map(|p| p.id),
-        api_client_id: None,
         role: profile.as_ref().map(|p| p.role),
         ambito_id: profile.as_ref().and_then(|p| p.ambito_id),
-        request_id,
+        ..AuditContext::unattributed(ActorKind::Operator, request_id)
     };
     let mut entry = AuditEntry::new("session", issued.session_id, AuditAction::Login);
     entry.changes = Some(match idp {
@@ -117,22 +115,10 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result
     if super::api_key::is_api_key(&token) {
         return Err(AppError::Validation { field: None, message: "API keys have no session to log out of".into() });
     }
-    let s = session::authenticate(&state.db, &state.config, &token, Utc::now()).await?;
-    let (pending, principal) = match &s {
-        session::SessionState::Active(p) => {
-            (PendingSession { operator_id: operator_of(p), session_id: s.session_id() }, Some(p))
-        }
-        session::SessionState::ChooseProfile(p) => (*p, None),
-    };
+    let authn = Authn::from(session::authenticate(&state.db, &state.config, &token, Utc::now()).await?);
+    let (pending, principal) = authn.operator_session().expect("a session belongs to an operator");
     logout_session(&state.db, pending, principal, request_id(&headers)).await?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_session_cookie())]).into_response())
-}
-
-fn operator_of(p: &super::Principal) -> Uuid {
-    match p.actor {
-        super::Actor::Operator { operator_id, .. } => operator_id,
-        super::Actor::ApiClient { client_id } => client_id,
-    }
 }
 
 /// The audit context of an operator's session, with or without a profile.
@@ -144,13 +130,8 @@ pub fn session_audit_context(
     match principal {
         Some(p) => AuditContext::of(p, request_id),
         None => AuditContext {
-            actor_kind: ActorKind::Operator,
             operator_id: Some(session.operator_id),
-            profile_id: None,
-            api_client_id: None,
-            role: None,
-            ambito_id: None,
-            request_id,
+            ..AuditContext::unattributed(ActorKind::Operator, request_id)
         },
     }
 }

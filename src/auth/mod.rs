@@ -42,9 +42,10 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub fn session_id(&self) -> Option<Uuid> {
+    /// The active profile (None for API clients).
+    pub fn profile_id(&self) -> Option<Uuid> {
         match self.actor {
-            Actor::Operator { session_id, .. } => Some(session_id),
+            Actor::Operator { profile_id, .. } => Some(profile_id),
             Actor::ApiClient { .. } => None,
         }
     }

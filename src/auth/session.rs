@@ -104,11 +104,11 @@ pub enum SessionState {
     ChooseProfile(PendingSession),
 }
 
-impl SessionState {
-    pub fn session_id(&self) -> Uuid {
-        match self {
-            SessionState::Active(p) => p.session_id().expect("sessions belong to operators"),
-            SessionState::ChooseProfile(p) => p.session_id,
+impl From<SessionState> for super::Authn {
+    fn from(s: SessionState) -> Self {
+        match s {
+            SessionState::Active(p) => super::Authn::Authenticated(p),
+            SessionState::ChooseProfile(p) => super::Authn::ChooseProfile(p),
         }
     }
 }

@@ -55,6 +55,22 @@ async fn metadata(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "application/samlmetadata+xml; charset=utf-8")], sp(&state).metadata.clone()).into_response()
 }
 
+/// Where the SPID button of an IdP leads.
+pub fn login_url(entity_id: &str) -> String {
+    let q: String = url::form_urlencoded::byte_serialize(entity_id.as_bytes()).collect();
+    format!("/saml/login?idp={q}")
+}
+
+/// The login section of the landing page: one link per trusted IdP.
+pub fn login_links(sp: &Sp) -> String {
+    let links: String = sp
+        .idps
+        .values()
+        .map(|i| format!(r#"<li><a href="{}">Entra con SPID: {}</a></li>"#, xml::esc(&login_url(&i.entity_id)), xml::esc(&i.name)))
+        .collect();
+    format!("<h2>Accedi</h2><ul>{links}</ul>")
+}
+
 /// `GET /saml/idps`: the trusted IdPs, for the SPID button of web clients:
 /// `[{"entityId", "name", "loginUrl"}]`, sorted by name.
 async fn idps(State(state): State<AppState>) -> Response {
@@ -62,10 +78,7 @@ async fn idps(State(state): State<AppState>) -> Response {
     let mut list: Vec<serde_json::Value> = sp
         .idps
         .values()
-        .map(|i| {
-            let q: String = url::form_urlencoded::byte_serialize(i.entity_id.as_bytes()).collect();
-            serde_json::json!({ "entityId": i.entity_id, "name": i.name, "loginUrl": format!("/saml/login?idp={q}") })
-        })
+        .map(|i| serde_json::json!({ "entityId": i.entity_id, "name": i.name, "loginUrl": login_url(&i.entity_id) }))
         .collect();
     list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     axum::Json(list).into_response()
@@ -313,11 +326,11 @@ async fn acs_inner(state: &AppState, form: AcsForm, rid: Option<String>) -> Resu
         }
     };
     let cf_raw = v.fiscal_number.strip_prefix("TINIT-").unwrap_or("");
-    let digest = Some(sp.keys.fiscal_code_digest(&v.fiscal_number));
+    // From here on a refusal names the person, by a keyed digest only.
+    let digest = sp.keys.fiscal_code_digest(&v.fiscal_number);
+    let fail_person = |code: &'static str, message: &str| Failure { fiscal_code_digest: Some(digest.clone()), ..fail(code, message.into()) };
     let Ok(cf) = CodiceFiscale::parse(cf_raw) else {
-        let mut f = fail("fiscal_number_invalid", GENERIC.into());
-        f.fiscal_code_digest = digest;
-        return Err(f);
+        return Err(fail_person("fiscal_number_invalid", GENERIC));
     };
     let saml = SamlIdentity {
         idp_entity_id: idp.entity_id.clone(),
@@ -337,17 +350,13 @@ async fn acs_inner(state: &AppState, form: AcsForm, rid: Option<String>) -> Resu
     match opened {
         Ok(o) => Ok((o.session.token, pending.next_path.clone())),
         Err(AppError::Unauthenticated(_)) => {
-            let mut f = fail("operator_unknown", "Non risulti abilitato a GePI: chiedi l'accreditamento al tuo Ambito.".into());
-            f.fiscal_code_digest = digest;
-            Err(f)
+            Err(fail_person("operator_unknown", "Non risulti abilitato a GePI: chiedi l'accreditamento al tuo Ambito."))
         }
         Err(AppError::Forbidden(_)) => {
-            let mut f = fail("no_profile", "Non hai un profilo attivo in GePI: rivolgiti all'amministratore del tuo Ambito.".into());
-            f.fiscal_code_digest = digest;
-            Err(f)
+            Err(fail_person("no_profile", "Non hai un profilo attivo in GePI: rivolgiti all'amministratore del tuo Ambito."))
         }
         Err(e) => {
-            let _ = e.code();
+            tracing::error!(error = ?e, "a SPID session could not be opened");
             Err(fail("session_failed", "Servizio momentaneamente non disponibile: riprova.".into()))
         }
     }
