@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{
     model::*,
-    service::{check_version, date_not_future, diff, insert_report, opt_text, refuse_case_state, stale, text, Acting, ReportDraft},
+    service::{check_version, compare_and_set, date_not_future, diff, insert_report, opt_text, refuse_case_state, stale, text, Acting, ReportDraft},
 };
 use crate::{
     audit::{self, AuditEntry},
@@ -83,19 +83,13 @@ pub async fn save_framework(a: &Acting<'_>, case_id: Uuid, version: i32, f: Fram
     } else {
         FrameworkState::DaAvviare
     };
-    let res = analysis_framework::Entity::update_many()
+    let q = analysis_framework::Entity::update_many()
         .col_expr(analysis_framework::Column::AssessmentNotes, Expr::value(notes.clone()))
         .col_expr(analysis_framework::Column::Priorities, Expr::value(priorities.clone()))
         .col_expr(analysis_framework::Column::State, Expr::value(new_state))
-        .col_expr(analysis_framework::Column::Version, Expr::value(fw.version + 1))
-        .col_expr(analysis_framework::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(analysis_framework::Column::Id.eq(fw.id))
-        .filter(analysis_framework::Column::Version.eq(fw.version))
-        .exec(&txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(stale("Quadro di analisi", fw.version + 1, fw.version));
-    }
+        .col_expr(analysis_framework::Column::UpdatedAt, Expr::value(Utc::now()));
+    let (key, at) = ((analysis_framework::Column::Id, fw.id), (analysis_framework::Column::Version, fw.version));
+    compare_and_set(&txn, "Quadro di analisi", key, at, q).await?;
     let mut team_size = None;
     if let Some(team) = team {
         analysis_team_member::Entity::delete_many()
@@ -381,19 +375,12 @@ pub async fn save_pact(a: &Acting<'_>, case_id: Uuid, version: i32, content: Pac
         }
     };
     let counts = write_content(&txn, &c, p.id, &content, me).await?;
-    let res = pact::Entity::update_many()
+    let q = pact::Entity::update_many()
         .col_expr(pact::Column::ContactModality, Expr::value(contact))
         .col_expr(pact::Column::ReferencePerson, Expr::value(reference))
         .col_expr(pact::Column::NextReviewOn, Expr::value(content.next_review_on))
-        .col_expr(pact::Column::Version, Expr::value(p.version + 1))
-        .col_expr(pact::Column::UpdatedAt, Expr::value(now))
-        .filter(pact::Column::Id.eq(p.id))
-        .filter(pact::Column::Version.eq(p.version))
-        .exec(&txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(stale("pact", p.version + 1, p.version));
-    }
+        .col_expr(pact::Column::UpdatedAt, Expr::value(now));
+    compare_and_set(&txn, "pact", (pact::Column::Id, p.id), (pact::Column::Version, p.version), q).await?;
     let mut e = AuditEntry::new("pact", p.id, if created { AuditAction::Create } else { AuditAction::Update });
     e.ambito_id = Some(c.ambito_id);
     e.changes = Some(json!({ "revision": p.revision, "content": counts, "version": { "before": p.version, "after": p.version + 1 } }));

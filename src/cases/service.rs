@@ -73,6 +73,28 @@ impl Acting<'_> {
     }
 }
 
+/// Compare-and-set (optimistic concurrency): `update` is applied to the row
+/// `id` only while it is still at `version`, and moves it to `version + 1`;
+/// otherwise someone else changed it first and the answer is `stale`.
+pub(crate) async fn compare_and_set<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    what: &str,
+    (id_col, id): (E::Column, Uuid),
+    (version_col, version): (E::Column, i32),
+    update: sea_orm::UpdateMany<E>,
+) -> Result<(), AppError> {
+    let res = update
+        .col_expr(version_col, Expr::value(version + 1))
+        .filter(id_col.eq(id))
+        .filter(version_col.eq(version))
+        .exec(db)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(stale(what, version + 1, version));
+    }
+    Ok(())
+}
+
 pub(crate) fn stale(what: &str, current: i32, sent: i32) -> AppError {
     AppError::Conflict(format!(
         "the {what} was changed by someone else (it is at version {current}, the request was for version {sent}); reload it and retry"
@@ -169,18 +191,8 @@ pub(crate) async fn update_case(
     c: &case_file::Model,
     set: impl FnOnce(sea_orm::UpdateMany<case_file::Entity>) -> sea_orm::UpdateMany<case_file::Entity>,
 ) -> Result<(), AppError> {
-    let q = case_file::Entity::update_many()
-        .col_expr(case_file::Column::Version, Expr::value(c.version + 1))
-        .col_expr(case_file::Column::UpdatedAt, Expr::value(Utc::now()));
-    let res = set(q)
-        .filter(case_file::Column::Id.eq(c.id))
-        .filter(case_file::Column::Version.eq(c.version))
-        .exec(txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(stale("case", c.version + 1, c.version));
-    }
-    Ok(())
+    let q = case_file::Entity::update_many().col_expr(case_file::Column::UpdatedAt, Expr::value(Utc::now()));
+    compare_and_set(txn, "case", (case_file::Column::Id, c.id), (case_file::Column::Version, c.version), set(q)).await
 }
 
 /// Coordinatore per il Patto: assigns (or reassigns) cases of its Ambito to an
@@ -412,19 +424,13 @@ pub async fn save_analysis(a: &Acting<'_>, case_id: Uuid, version: i32, n: Analy
         "health_notes": changed(&pa.health_notes, &health),
         "version": { "before": pa.version, "after": pa.version + 1 },
     });
-    let res = preliminary_analysis::Entity::update_many()
+    let q = preliminary_analysis::Entity::update_many()
         .col_expr(preliminary_analysis::Column::NeedsNotes, Expr::value(needs))
         .col_expr(preliminary_analysis::Column::ResourcesNotes, Expr::value(resources))
         .col_expr(preliminary_analysis::Column::HealthNotes, Expr::value(health))
-        .col_expr(preliminary_analysis::Column::Version, Expr::value(pa.version + 1))
-        .col_expr(preliminary_analysis::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(preliminary_analysis::Column::Id.eq(pa.id))
-        .filter(preliminary_analysis::Column::Version.eq(pa.version))
-        .exec(&txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(stale("analysis", pa.version + 1, pa.version));
-    }
+        .col_expr(preliminary_analysis::Column::UpdatedAt, Expr::value(Utc::now()));
+    let (key, at) = ((preliminary_analysis::Column::Id, pa.id), (preliminary_analysis::Column::Version, pa.version));
+    compare_and_set(&txn, "analysis", key, at, q).await?;
     let mut e = AuditEntry::new("preliminary_analysis", pa.id, AuditAction::Update);
     e.ambito_id = Some(c.ambito_id);
     e.changes = Some(changes);
@@ -658,12 +664,8 @@ async fn update_report<C: ConnectionTrait>(
     r: &report::Model,
     set: impl FnOnce(sea_orm::UpdateMany<report::Entity>) -> sea_orm::UpdateMany<report::Entity>,
 ) -> Result<(), AppError> {
-    let q = report::Entity::update_many().col_expr(report::Column::Version, Expr::value(r.version + 1));
-    let res = set(q).filter(report::Column::Id.eq(r.id)).filter(report::Column::Version.eq(r.version)).exec(txn).await?;
-    if res.rows_affected != 1 {
-        return Err(stale("segnalazione", r.version + 1, r.version));
-    }
-    Ok(())
+    let q = set(report::Entity::update_many());
+    compare_and_set(txn, "segnalazione", (report::Column::Id, r.id), (report::Column::Version, r.version), q).await
 }
 
 /// Case manager: submits a draft segnalazione for approval.

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use entity::{disadvantage_check, enums::*};
-use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{sea_query::Expr, EntityTrait, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -11,7 +11,7 @@ use crate::{
     authz::Action,
     cases::{
         model::{disadvantage_due, disadvantage_expired, today},
-        service::{check_version, diff, opt_text, stale, Acting},
+        service::{check_version, compare_and_set, diff, opt_text, Acting},
     },
     error::AppError,
 };
@@ -48,22 +48,15 @@ pub async fn decide(a: &Acting<'_>, id: Uuid, version: i32, decision: Option<boo
     };
     let now = Utc::now();
     let mut q = disadvantage_check::Entity::update_many()
-        .col_expr(disadvantage_check::Column::State, Expr::value(new_state))
-        .col_expr(disadvantage_check::Column::Version, Expr::value(d.version + 1));
+        .col_expr(disadvantage_check::Column::State, Expr::value(new_state));
     if decision.is_some() {
         q = q
             .col_expr(disadvantage_check::Column::Notes, Expr::value(notes.clone()))
             .col_expr(disadvantage_check::Column::DecidedBy, Expr::value(me))
             .col_expr(disadvantage_check::Column::DecidedAt, Expr::value(now));
     }
-    let res = q
-        .filter(disadvantage_check::Column::Id.eq(d.id))
-        .filter(disadvantage_check::Column::Version.eq(d.version))
-        .exec(&txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(stale("request", d.version + 1, d.version));
-    }
+    let (key, at) = ((disadvantage_check::Column::Id, d.id), (disadvantage_check::Column::Version, d.version));
+    compare_and_set(&txn, "request", key, at, q).await?;
     let mut e = AuditEntry::new("disadvantage_check", d.id, AuditAction::Transition);
     e.ambito_id = Some(d.ambito_id);
     e.changes = Some(diff(&[

@@ -14,7 +14,7 @@ use crate::{
     authz::{Action, Object},
     cases::{
         model::today,
-        service::{apply_first_meeting, case_under, check_version, diff, insert_report, opt_text, stale, text, Acting, ReportDraft},
+        service::{apply_first_meeting, case_under, check_version, compare_and_set, diff, insert_report, opt_text, text, Acting, ReportDraft},
     },
     error::AppError,
 };
@@ -167,12 +167,8 @@ async fn update(
     m: &meeting::Model,
     set: impl FnOnce(sea_orm::UpdateMany<meeting::Entity>) -> sea_orm::UpdateMany<meeting::Entity>,
 ) -> Result<(), AppError> {
-    let q = meeting::Entity::update_many().col_expr(meeting::Column::Version, Expr::value(m.version + 1));
-    let res = set(q).filter(meeting::Column::Id.eq(m.id)).filter(meeting::Column::Version.eq(m.version)).exec(txn).await?;
-    if res.rows_affected != 1 {
-        return Err(stale("meeting", m.version + 1, m.version));
-    }
-    Ok(())
+    let q = set(meeting::Entity::update_many());
+    compare_and_set(txn, "meeting", (meeting::Column::Id, m.id), (meeting::Column::Version, m.version), q).await
 }
 
 fn entry(m: &meeting::Model, action: AuditAction, changes: serde_json::Value) -> AuditEntry {

@@ -16,7 +16,7 @@ use crate::{
     authz::{Action, Object, Scope, Scoped},
     cases::{
         model::today,
-        service::{check_version, diff, insert_report, opt_text, stale, text, Acting, ReportDraft},
+        service::{check_version, compare_and_set, diff, insert_report, opt_text, text, Acting, ReportDraft},
     },
     error::AppError,
     territory::model::IstatCode,
@@ -242,16 +242,8 @@ pub async fn update_project(a: &Acting<'_>, id: Uuid, version: i32, f: ProjectFi
     am.min_duration_months = Set(new.min_duration_months);
     am.tutor = Set(new.tutor.clone());
     am.state = Set(state);
-    am.version = Set(before.version + 1);
-    let res = puc_project::Entity::update_many()
-        .set(am)
-        .filter(puc_project::Column::Id.eq(before.id))
-        .filter(puc_project::Column::Version.eq(before.version))
-        .exec(&txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(stale("project", before.version + 1, before.version));
-    }
+    let (key, at) = ((puc_project::Column::Id, before.id), (puc_project::Column::Version, before.version));
+    compare_and_set(&txn, "project", key, at, puc_project::Entity::update_many().set(am)).await?;
     let e = project_entry(&before, AuditAction::Update, diff(&[
         ("weekly_hours", json!(before.weekly_hours), json!(new.weekly_hours)),
         ("places_comune", json!(before.places_comune), json!(new.places_comune)),
@@ -300,16 +292,8 @@ pub async fn step_project(a: &Acting<'_>, id: Uuid, version: i32, step: ProjectS
             return Err(AppError::Conflict("cancelPucProject is not allowed: beneficiaries are active on it; close it instead".into()));
         }
     }
-    let res = puc_project::Entity::update_many()
-        .col_expr(puc_project::Column::State, Expr::value(to))
-        .col_expr(puc_project::Column::Version, Expr::value(p.version + 1))
-        .filter(puc_project::Column::Id.eq(p.id))
-        .filter(puc_project::Column::Version.eq(p.version))
-        .exec(&txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(stale("project", p.version + 1, p.version));
-    }
+    let q = puc_project::Entity::update_many().col_expr(puc_project::Column::State, Expr::value(to));
+    compare_and_set(&txn, "project", (puc_project::Column::Id, p.id), (puc_project::Column::Version, p.version), q).await?;
     let e = project_entry(&p, AuditAction::Transition, diff(&[("state", json!(p.state), json!(to))]));
     audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
     txn.commit().await?;
@@ -433,7 +417,7 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
     let (asg, project) = load_assignment(a, &txn, id).await?;
     check_version("assignment", asg.version, version)?;
     use PucAssignmentState::*;
-    let mut q = puc_assignment::Entity::update_many().col_expr(puc_assignment::Column::Version, Expr::value(asg.version + 1));
+    let mut q = puc_assignment::Entity::update_many();
     let to = match &step {
         AssignmentStep::Start { starts_on, inail_ref } => {
             if asg.state != Proposto {
@@ -469,15 +453,9 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
             Interrotto
         }
     };
-    let res = q
-        .col_expr(puc_assignment::Column::State, Expr::value(to))
-        .filter(puc_assignment::Column::Id.eq(asg.id))
-        .filter(puc_assignment::Column::Version.eq(asg.version))
-        .exec(&txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(stale("assignment", asg.version + 1, asg.version));
-    }
+    let q = q.col_expr(puc_assignment::Column::State, Expr::value(to));
+    let (key, at) = ((puc_assignment::Column::Id, asg.id), (puc_assignment::Column::Version, asg.version));
+    compare_and_set(&txn, "assignment", key, at, q).await?;
     let mut e = AuditEntry::new("puc_assignment", asg.id, AuditAction::Transition);
     e.ambito_id = Some(project.ambito_id);
     e.changes = Some(diff(&[("state", json!(asg.state), json!(to))]));

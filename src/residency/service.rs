@@ -15,7 +15,7 @@ use crate::{
     authz::Action,
     cases::{
         model::today,
-        service::{check_version, diff, insert_report, stale, Acting, ReportDraft},
+        service::{check_version, compare_and_set, diff, insert_report, Acting, ReportDraft},
     },
     error::AppError,
     operators::service::profile_in_force,
@@ -52,16 +52,8 @@ async fn update(
     c: &residency_check::Model,
     set: impl FnOnce(sea_orm::UpdateMany<residency_check::Entity>) -> sea_orm::UpdateMany<residency_check::Entity>,
 ) -> Result<(), AppError> {
-    let q = residency_check::Entity::update_many().col_expr(residency_check::Column::Version, Expr::value(c.version + 1));
-    let res = set(q)
-        .filter(residency_check::Column::Id.eq(c.id))
-        .filter(residency_check::Column::Version.eq(c.version))
-        .exec(txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(stale("check", c.version + 1, c.version));
-    }
-    Ok(())
+    let q = set(residency_check::Entity::update_many());
+    compare_and_set(txn, "check", (residency_check::Column::Id, c.id), (residency_check::Column::Version, c.version), q).await
 }
 
 fn entry(c: &residency_check::Model, action: AuditAction, changes: serde_json::Value) -> AuditEntry {
