@@ -294,6 +294,10 @@ STATIC_FIELDS = [
     ('CalendarSlot.slot', 'public'), ('CalendarSlot.booked', 'public'),
     ('PucVacancies.comune', 'public'), ('PucVacancies.cpi', 'public'),
     ('PucVacancies.volunteer', 'public'), ('PucVacancies.total', 'public'),
+    # The operator's own profiles, listed to choose one after login.
+    ('ProfileChoice.id', 'public'), ('ProfileChoice.role', 'public'),
+    ('ProfileChoice.ambitoName', 'public'), ('ProfileChoice.validFrom', 'public'),
+    ('ProfileChoice.validTo', 'public'), ('ProfileChoice.active', 'public'),
 ]
 
 def fields_csv(types):

@@ -109,7 +109,7 @@ impl Target {
 
 /// Types that are plumbing, not data: exempt from classification.
 fn is_plumbing(type_name: &str) -> bool {
-    matches!(type_name, "Query" | "Mutation" | "PageInfo" | "Me" | "ProfileChoice")
+    matches!(type_name, "Query" | "Mutation" | "PageInfo" | "Me")
         || type_name.ends_with("Connection")
         || type_name.ends_with("Edge")
 }
