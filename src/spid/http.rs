@@ -307,7 +307,7 @@ async fn acs_inner(state: &AppState, form: AcsForm, rid: Option<String>) -> Resu
         }
         Err(_) => return Err(fail("verifier_crashed", GENERIC.into())),
     }
-    let acs_url = sp.acs_url();
+    let acs_url = sp.cfg.acs_url();
     let expect = validate::Expect {
         acs_url: &acs_url,
         sp_entity_id: &sp.cfg.entity_id,

@@ -258,8 +258,4 @@ impl Sp {
         }
         Ok(Some(Idp { entity_id, name, sso_redirect, sso_post, slo, certs, verifier }))
     }
-
-    pub fn acs_url(&self) -> String {
-        self.cfg.acs_url()
-    }
 }
