@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
+};
 
 use crate::config::Config;
 
@@ -20,24 +22,58 @@ pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConn
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
+    // Per-connection settings go into the driver's connect options, so that
+    // every connection of the pool has them (a PRAGMA sent through the pool
+    // reaches one connection only). WAL lets readers proceed while a writer
+    // commits; the schema relies on foreign keys.
+    opts.map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal).foreign_keys(true)
+    });
     let db = Database::connect(opts).await?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        // WAL lets readers proceed while a writer commits; foreign keys are on by
-        // default in the driver, asserted here because the schema relies on them.
-        db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
-        db.execute_unprepared("PRAGMA foreign_keys = ON").await?;
-    }
     Ok(db)
 }
 
-/// Applies every pending migration.
+/// Applies every pending migration, all or nothing (see [`migrate_with`]).
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    migrate_with::<Migrator>(db).await
 }
 
-/// Rolls back `steps` migrations (all when `None`).
+/// Rolls back `steps` migrations (all when `None`), all or nothing.
 pub async fn rollback(db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
-    Migrator::down(db, steps).await
+    rollback_with::<Migrator>(db, steps).await
+}
+
+/// Runs the pending migrations of `M` in one transaction, hence on one
+/// connection of the pool. sea-orm-migration runs a migration outside any
+/// transaction on SQLite, statement by statement on whichever pooled
+/// connection is free, so a chain could fail half way (and did, under load:
+/// a statement ran on a connection whose view of the schema was older than the
+/// previous statement's) and leave a schema that is neither the old nor the
+/// new one. Here a failure rolls everything back: the schema and the migration
+/// table stay as they were. On PostgreSQL a transaction-scoped advisory lock
+/// makes instances that start together migrate one after the other.
+pub async fn migrate_with<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let txn = migration_transaction(db).await?;
+    M::up(&txn, None).await?;
+    txn.commit().await
+}
+
+/// The rollback counterpart of [`migrate_with`].
+pub async fn rollback_with<M: MigratorTrait>(db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
+    let txn = migration_transaction(db).await?;
+    M::down(&txn, steps).await?;
+    txn.commit().await
+}
+
+/// Key of the advisory lock that serialises migrations on PostgreSQL.
+const MIGRATION_LOCK_KEY: i64 = 0x6765_7069_6d69_6772; // "gepimigr"
+
+async fn migration_transaction(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")).await?;
+    }
+    Ok(txn)
 }
 
 /// Liveness of the database, for `/readyz`.

@@ -367,6 +367,11 @@ fn tables() -> Vec<TableDef> {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// Atomic on every backend (sea-orm-migration's default leaves SQLite without a transaction).
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for t in tables() {
             t.create(manager).await?;

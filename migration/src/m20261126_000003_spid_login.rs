@@ -69,6 +69,11 @@ async fn drop_session(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// Atomic on every backend (sea-orm-migration's default leaves SQLite without a transaction).
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_session(manager).await?;
         session(true, true).create(manager).await?;

@@ -8,6 +8,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::Utc;
+use sea_orm::TransactionTrait;
 use entity::enums::{ActorKind, AuditAction, AuthMethod};
 use uuid::Uuid;
 
@@ -82,7 +83,10 @@ pub async fn open_session(
         level,
         saml,
     };
-    let issued = session::issue(db, &state.config, new, now).await?;
+    // The session, the operator's last login and the audit entry commit together
+    // (one connection, one transaction): no session without its audit.
+    let txn = db.begin().await?;
+    let issued = session::issue(&txn, &state.config, new, now).await?;
     let ctx = AuditContext {
         operator_id: Some(op.id),
         profile_id: profile.as_ref().map(|p| p.id),
@@ -95,7 +99,8 @@ pub async fn open_session(
         Some(idp) => serde_json::json!({ "method": method, "level": level, "idp": idp }),
         None => serde_json::json!({ "method": method, "level": level }),
     });
-    audit::record(db, &ctx, vec![entry]).await?;
+    audit::record(&txn, &ctx, vec![entry]).await?;
+    txn.commit().await?;
     tracing::info!(session = %issued.session_id, role = ?profile.as_ref().map(|p| p.role), method = ?method, "login");
     Ok(Opened { session: issued, operator_id: op.id, profile })
 }
