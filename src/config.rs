@@ -24,6 +24,11 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// `GEPI_DB_MAX_CONNECTIONS`: size of the database pool.
     pub db_max_connections: u32,
+    /// `GEPI_LOGIN_RATE_PER_MINUTE`: requests per minute one source address may
+    /// make to the anonymous login endpoints (`/saml/*`, `/auth/dev-login`).
+    pub login_rate_per_minute: u32,
+    /// `GEPI_LOGIN_RATE_BURST`: how many of those it may make at once.
+    pub login_rate_burst: u32,
     /// `GEPI_LOG_FORMAT`: `text` or `json`.
     pub log_format: LogFormat,
     /// `[saml]` / `GEPI_SAML_*`: SPID login; None leaves it off.
@@ -120,6 +125,10 @@ impl Default for Config {
             request_timeout_secs: 30,
             body_limit_bytes: 1024 * 1024,
             db_max_connections: 10,
+            // Generous for an office of operators behind one address at nine in
+            // the morning; a flood from one address gets 5 requests a second.
+            login_rate_per_minute: 300,
+            login_rate_burst: 60,
             log_format: LogFormat::Text,
             saml: None,
         }
@@ -138,6 +147,8 @@ struct FileConfig {
     request_timeout_secs: Option<u64>,
     body_limit_bytes: Option<usize>,
     db_max_connections: Option<u32>,
+    login_rate_per_minute: Option<u32>,
+    login_rate_burst: Option<u32>,
     log_format: Option<LogFormat>,
     saml: Option<SamlConfig>,
 }
@@ -173,7 +184,8 @@ impl Config {
                 .map_err(|e| ConfigError::File { path: path.display().to_string(), message: e.to_string() })?;
             macro_rules! overlay { ($($k:ident),*) => { $(if let Some(v) = f.$k { c.$k = v; })* } }
             overlay!(database_url, bind, session_lifetime_secs, session_idle_secs, dev_login,
-                request_timeout_secs, body_limit_bytes, db_max_connections, log_format);
+                request_timeout_secs, body_limit_bytes, db_max_connections, login_rate_per_minute,
+                login_rate_burst, log_format);
             if f.saml.is_some() {
                 c.saml = f.saml;
             }
@@ -208,6 +220,12 @@ impl Config {
         if let Some(v) = env("GEPI_DB_MAX_CONNECTIONS") {
             c.db_max_connections = parse("GEPI_DB_MAX_CONNECTIONS", v)?;
         }
+        if let Some(v) = env("GEPI_LOGIN_RATE_PER_MINUTE") {
+            c.login_rate_per_minute = parse("GEPI_LOGIN_RATE_PER_MINUTE", v)?;
+        }
+        if let Some(v) = env("GEPI_LOGIN_RATE_BURST") {
+            c.login_rate_burst = parse("GEPI_LOGIN_RATE_BURST", v)?;
+        }
         if let Some(v) = env("GEPI_LOG_FORMAT") {
             c.log_format = parse("GEPI_LOG_FORMAT", v)?;
         }
@@ -230,6 +248,9 @@ impl Config {
         }
         if self.db_max_connections == 0 {
             return Err(ConfigError::Invalid("GEPI_DB_MAX_CONNECTIONS must be at least 1".into()));
+        }
+        if self.login_rate_per_minute == 0 || self.login_rate_burst == 0 {
+            return Err(ConfigError::Invalid("GEPI_LOGIN_RATE_PER_MINUTE and GEPI_LOGIN_RATE_BURST must be at least 1".into()));
         }
         if let Some(s) = &self.saml {
             s.validate()?;
@@ -399,6 +420,8 @@ impl fmt::Debug for Config {
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("db_max_connections", &self.db_max_connections)
+            .field("login_rate_per_minute", &self.login_rate_per_minute)
+            .field("login_rate_burst", &self.login_rate_burst)
             .field("log_format", &self.log_format)
             .field("saml", &self.saml)
             .finish()

@@ -4,12 +4,16 @@
 //! method, path, status and latency, never query strings or bodies (they hold
 //! personal data).
 
-use std::time::Duration;
+use std::{
+    net::{IpAddr, SocketAddr},
+    num::NonZeroU32,
+    time::Duration,
+};
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::{
-    extract::State,
+    extract::{ConnectInfo, State},
     http::{HeaderMap, Method, Request, StatusCode},
     response::{Html, IntoResponse, Response},
     routing::{get, post},
@@ -44,6 +48,7 @@ pub fn app(state: AppState) -> Router {
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/auth/logout", post(login::logout));
     if state.config.dev_login {
         router = router.route("/auth/dev-login", post(dev_login::dev_login));
@@ -55,8 +60,10 @@ pub fn app(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     let body_limit = state.config.body_limit_bytes;
     router
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limit_logins))
+        .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(axum::middleware::map_response_with_state(state, count_refusals))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -261,6 +268,79 @@ async fn home(State(state): State<AppState>) -> Html<String> {
 
 async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").title("GePI GraphiQL").finish())
+}
+
+/// The per-address limiter of the anonymous login endpoints.
+pub type LoginLimiter = governor::DefaultKeyedRateLimiter<IpAddr>;
+
+pub fn login_limiter(config: &crate::config::Config) -> LoginLimiter {
+    let per_minute = NonZeroU32::new(config.login_rate_per_minute.max(1)).expect("at least 1");
+    let burst = NonZeroU32::new(config.login_rate_burst.max(1)).expect("at least 1");
+    governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute).allow_burst(burst))
+}
+
+/// The key of a source address: IPv4 as is, IPv6 by its /64 (one host holds a
+/// whole /64). Requests without a peer address (only in-process calls) share
+/// one key.
+fn source_key(req: &Request<axum::body::Body>) -> IpAddr {
+    match req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) {
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        Some(v4) => v4,
+        None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    }
+}
+
+/// Anonymous endpoints that write (a pending request, an audit row, a session)
+/// or sign something: one source address may not flood them. Over the limit:
+/// 429 with `Retry-After`, counted, nothing else done.
+async fn limit_logins(
+    State(state): State<AppState>,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let endpoint = match req.uri().path() {
+        "/saml/login" => "saml_login",
+        "/saml/acs" => "saml_acs",
+        "/saml/slo" => "saml_slo",
+        "/auth/dev-login" => "dev_login",
+        _ => return next.run(req).await,
+    };
+    let key = source_key(&req);
+    let limiter = &state.login_limiter;
+    if limiter.len() > 100_000 {
+        limiter.retain_recent();
+    }
+    match limiter.check_key(&key) {
+        Ok(()) => next.run(req).await,
+        Err(not_until) => {
+            use governor::clock::Clock;
+            state.metrics.rate_limited.with_label_values(&[endpoint]).inc();
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let body = Json(serde_json::json!({ "error": {
+                "code": "LIMIT", "message": format!("too many requests from this address: retry in {} s", secs.max(1)),
+            }}));
+            (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, secs.max(1).to_string())], body).into_response()
+        }
+    }
+}
+
+/// Requests the body limit refused (413) leave a trace: a counter and a log
+/// line without the body.
+async fn count_refusals(State(state): State<AppState>, resp: Response) -> Response {
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        state.metrics.body_too_large.inc();
+        tracing::warn!("request body over the limit: 413");
+    }
+    resp
+}
+
+/// `GET /metrics`: the counters, Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }
 
 async fn healthz() -> &'static str {

@@ -20,6 +20,7 @@ pub mod households;
 pub mod http;
 pub mod ids;
 pub mod meetings;
+pub mod metrics;
 pub mod operators;
 pub mod puc;
 pub mod residency;

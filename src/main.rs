@@ -305,7 +305,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if dev_login {
                 print_demo_logins(&conn, bind).await?;
             }
-            axum::serve(listener, gepi::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+            // The peer address keys the login rate limit.
+            let app = gepi::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
             Ok(())
         }
     }

@@ -172,4 +172,4 @@ string_enum!(
 string_enum!(
     /// What was done, in an audit event.
     AuditAction, "snake_case", {
-    Read, Create, Update, Assign, Transition, Export, Login, LoginFailed, Logout, SwitchProfile });
+    Read, Create, Update, Assign, Transition, Export, Login, LoginFailed, Logout, LogoutRefused, SwitchProfile });

@@ -31,6 +31,7 @@ pub mod puc_project;
 pub mod report;
 pub mod residency_check;
 pub mod residency_period;
+pub mod saml_logout_request;
 pub mod saml_request;
 pub mod session;
 pub mod support;

@@ -133,7 +133,7 @@ gql_enum!(
     ActorKindView, "ActorKind", "entity::enums::ActorKind", { Operator, ApiClient, System, Anonymous });
 gql_enum!(
     /// What was done, in an audit event.
-    AuditActionView, "AuditAction", "entity::enums::AuditAction", { Read, Create, Update, Assign, Transition, Export, Login, LoginFailed, Logout, SwitchProfile });
+    AuditActionView, "AuditAction", "entity::enums::AuditAction", { Read, Create, Update, Assign, Transition, Export, Login, LoginFailed, Logout, LogoutRefused, SwitchProfile });
 
 gql_enum!(
     /// A role of a profile or API client (the policy ids of `policies/`).

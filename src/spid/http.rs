@@ -21,7 +21,7 @@ use rand::RngCore;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
-use super::{validate, xml, Sp, CLOCK_SKEW_SECS, MIN_LEVEL, REQUESTED_LEVEL, REQUEST_LIFETIME_SECS};
+use super::{guard, validate, xml, Sp, CLOCK_SKEW_SECS, REQUESTED_LEVEL, REQUEST_LIFETIME_SECS};
 use crate::{
     audit::{self, AuditContext, AuditEntry},
     auth::{
@@ -183,11 +183,19 @@ struct Failure {
     idp: Option<String>,
     request: Option<String>,
     fiscal_code_digest: Option<String>,
+    /// Refusals of posts that are not even a readable SAML Response (no form,
+    /// not base64, not UTF-8, too deep, not XML) are counted, not audited: an
+    /// anonymous flood of garbage must not fill the audit trail.
+    audited: bool,
 }
 
 impl Failure {
     fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Failure { code, message: message.into(), idp: None, request: None, fiscal_code_digest: None }
+        Failure { code, message: message.into(), idp: None, request: None, fiscal_code_digest: None, audited: true }
+    }
+
+    fn unreadable(code: &'static str) -> Self {
+        Failure { audited: false, ..Failure::new(code, GENERIC) }
     }
 }
 
@@ -198,7 +206,7 @@ async fn acs(State(state): State<AppState>, headers: HeaderMap, form: Result<For
     let rid = request_id(&headers);
     let result = match form {
         Ok(Form(f)) => acs_inner(&state, f, rid.clone()).await,
-        Err(_) => Err(Failure::new("form_invalid", GENERIC)),
+        Err(_) => Err(Failure::unreadable("form_invalid")),
     };
     match result {
         Ok((token, next)) => (
@@ -209,19 +217,22 @@ async fn acs(State(state): State<AppState>, headers: HeaderMap, form: Result<For
             .into_response(),
         Err(f) => {
             tracing::warn!(outcome = f.code, idp = f.idp.as_deref().unwrap_or("-"), "SPID login refused");
-            let ctx = AuditContext::unattributed(ActorKind::Anonymous, rid);
-            let entry = AuditEntry {
-                entity: "saml_login",
-                entity_id: f.request.clone(),
-                action: AuditAction::LoginFailed,
-                ambito_id: None,
-                changes: Some(serde_json::json!({
-                    "idp": f.idp, "outcome": f.code, "fiscal_code_hmac": f.fiscal_code_digest,
-                })),
-            };
-            if let Err(e) = audit::record(&state.db, &ctx, vec![entry]).await {
-                // Not audited, not answered: the failure stays a failure either way.
-                return e.into_response();
+            state.metrics.saml_refused.with_label_values(&["acs", f.code]).inc();
+            if f.audited {
+                let ctx = AuditContext::unattributed(ActorKind::Anonymous, rid);
+                let entry = AuditEntry {
+                    entity: "saml_login",
+                    entity_id: f.request.clone(),
+                    action: AuditAction::LoginFailed,
+                    ambito_id: None,
+                    changes: Some(serde_json::json!({
+                        "idp": f.idp, "outcome": f.code, "fiscal_code_hmac": f.fiscal_code_digest,
+                    })),
+                };
+                if let Err(e) = audit::record(&state.db, &ctx, vec![entry]).await {
+                    // Not audited, not answered: the failure stays a failure either way.
+                    return e.into_response();
+                }
             }
             refusal_page(&f.message)
         }
@@ -236,43 +247,52 @@ fn refusal_page(message: &str) -> Response {
     (StatusCode::FORBIDDEN, no_store(), Html(page)).into_response()
 }
 
+/// Decodes a base64 message (whitespace allowed) and passes it through the
+/// guard: UTF-8 only, no DTD, bounded depth. Nothing parses it before this.
+fn decode_message(b64: &str) -> Result<String, validate::Refusal> {
+    let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = STANDARD.decode(compact).map_err(|_| validate::Refusal {
+        code: "message_encoding",
+        detail: "the message is not base64".into(),
+        spid_error: None,
+    })?;
+    guard::untrusted_xml(&bytes).map(str::to_string)
+}
+
 async fn acs_inner(state: &AppState, form: AcsForm, rid: Option<String>) -> Result<(String, String), Failure> {
     let sp = sp(state);
-    let b64 = form.saml_response.filter(|s| !s.is_empty()).ok_or_else(|| Failure::new("response_missing", GENERIC))?;
+    let b64 = form.saml_response.filter(|s| !s.is_empty()).ok_or_else(|| Failure::unreadable("response_missing"))?;
     if b64.len() > MAX_MESSAGE_BYTES {
-        return Err(Failure::new("response_too_large", GENERIC));
+        return Err(Failure::unreadable("response_too_large"));
     }
-    let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let raw = STANDARD
-        .decode(compact)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| Failure::new("response_encoding", GENERIC))?;
-    let doc = validate::parse(&raw).map_err(|r| Failure::new(r.code, GENERIC))?;
+    let raw = decode_message(&b64).map_err(|r| Failure::unreadable(r.code))?;
+    // Bounded in size and depth by now: this parse is linear and short.
+    let doc = validate::parse(&raw).map_err(|r| Failure::unreadable(r.code))?;
     let env = validate::envelope(&doc).map_err(|r| Failure::new(r.code, GENERIC))?;
-    // The request it answers, consumed now whatever follows: a Response is
-    // accepted at most once, and unsolicited Responses are refused.
+    drop(doc);
+    // The request it answers: looked up here, consumed only once the Response
+    // has been verified (an unsigned post quoting someone's pending request id
+    // must not burn that person's login).
     let irt = env.in_response_to.clone().filter(|s| !s.is_empty());
     let Some(irt) = irt else { return Err(Failure::new("unsolicited", GENERIC)) };
     let now = Utc::now();
-    let pending = saml_request::Entity::delete_many()
-        .filter(saml_request::Column::Id.eq(irt.as_str()))
-        .filter(saml_request::Column::ExpiresAt.gt(now))
-        .exec_with_returning(&state.db)
-        .await
-        .map_err(|_| Failure::new("store_unavailable", "Servizio momentaneamente non disponibile: riprova."))?;
-    let Some(pending) = pending.into_iter().next() else {
-        return Err(Failure::new(
+    let unknown = || {
+        Failure::new(
             "request_unknown",
             "Questa risposta non corrisponde a un accesso in corso (scaduto o già usato): accedi di nuovo.",
-        ));
+        )
     };
+    let unavailable = || Failure::new("store_unavailable", "Servizio momentaneamente non disponibile: riprova.");
+    let pending = saml_request::Entity::find_by_id(irt.as_str())
+        .filter(saml_request::Column::ExpiresAt.gt(now))
+        .one(&state.db)
+        .await
+        .map_err(|_| unavailable())?
+        .ok_or_else(unknown)?;
     let fail = |code: &'static str, message: String| Failure {
-        code,
-        message,
         idp: Some(pending.idp_entity_id.clone()),
         request: Some(pending.id.clone()),
-        fiscal_code_digest: None,
+        ..Failure::new(code, message)
     };
     if let Some(relay) = form.relay_state.as_deref().filter(|r| !r.is_empty()) {
         if hash_token(relay) != pending.relay_state_hash {
@@ -287,44 +307,37 @@ async fn acs_inner(state: &AppState, form: AcsForm, rid: Option<String>) -> Resu
     let Some(idp) = sp.idps.get(&pending.idp_entity_id) else {
         return Err(fail("idp_unknown", GENERIC.into()));
     };
-    if let Err(r) = validate::algorithms_allowed(&doc) {
-        return Err(fail(r.code, GENERIC.into()));
-    }
-    // Signatures (xmlsec, blocking): every signature present must verify
-    // against the IdP's certificates with an allowed algorithm.
-    let (verifier_sp, xml_owned, req_id) = (sp.clone(), raw.clone(), pending.id.clone());
-    let idp_id = idp.entity_id.clone();
-    let verified = tokio::task::spawn_blocking(move || {
-        let idp = &verifier_sp.idps[&idp_id];
-        idp.verifier.parse_xml_response(&xml_owned, Some(&[req_id.as_str()])).map(|_| ()).map_err(|e| e.to_string())
-    })
-    .await;
-    match verified {
-        Ok(Ok(())) => {}
-        Ok(Err(detail)) => {
-            tracing::debug!(detail = %detail, "samael refused the response");
-            return Err(fail("signature_or_conditions", GENERIC.into()));
-        }
-        Err(_) => return Err(fail("verifier_crashed", GENERIC.into())),
-    }
-    let acs_url = sp.cfg.acs_url();
-    let expect = validate::Expect {
-        acs_url: &acs_url,
-        sp_entity_id: &sp.cfg.entity_id,
-        idp_entity_id: &idp.entity_id,
-        request_id: &pending.id,
+    // Signatures (xmlsec) and every SPID rule, on a blocking thread.
+    let check = super::ResponseCheck {
+        acs_url: sp.cfg.acs_url(),
+        sp_entity_id: sp.cfg.entity_id.clone(),
+        idp_entity_id: idp.entity_id.clone(),
+        request_id: pending.id.clone(),
         request_issue_instant: pending.issue_instant,
         now,
-        skew: Duration::seconds(CLOCK_SKEW_SECS),
-        min_level: MIN_LEVEL,
     };
-    let v = match validate::check(&doc, &expect) {
-        Ok(v) => v,
-        Err(r) => {
+    let certs = idp.certs.clone();
+    let verified = tokio::task::spawn_blocking(move || super::verify_response(&raw, &certs, &check)).await;
+    let v = match verified {
+        Ok(Ok(v)) => v,
+        Ok(Err(r)) => {
+            tracing::debug!(outcome = r.code, detail = %r.detail, "SPID Response refused");
             let msg = r.spid_error.map(validate::spid_error_message).unwrap_or(GENERIC);
             return Err(fail(r.code, msg.into()));
         }
+        Err(_) => return Err(fail("verifier_crashed", GENERIC.into())),
     };
+    // Verified: now the request is consumed, in one statement, so that a
+    // Response is accepted at most once even when posted twice at once.
+    let consumed = saml_request::Entity::delete_many()
+        .filter(saml_request::Column::Id.eq(pending.id.as_str()))
+        .filter(saml_request::Column::ExpiresAt.gt(now))
+        .exec(&state.db)
+        .await
+        .map_err(|_| unavailable())?;
+    if consumed.rows_affected != 1 {
+        return Err(Failure { idp: Some(pending.idp_entity_id.clone()), request: Some(pending.id.clone()), ..unknown() });
+    }
     let cf_raw = v.fiscal_number.strip_prefix("TINIT-").unwrap_or("");
     // From here on a refusal names the person, by a keyed digest only.
     let digest = sp.keys.fiscal_code_digest(&v.fiscal_number);
@@ -412,106 +425,231 @@ fn verify_redirect(query: &str, certs: &[samael::crypto::CertificateDer]) -> boo
 }
 
 /// A LogoutRequest from an IdP, as needed to answer it.
+#[derive(Debug, PartialEq, Eq)]
 struct LogoutRequest {
     id: String,
     issuer: String,
     name_id: String,
+    issue_instant: DateTime<Utc>,
 }
 
-/// Reads a LogoutRequest. `enveloped`: it came over HTTP-POST, so it must carry
-/// exactly one XML signature, a direct child of the root referencing the root's
-/// ID (a signature over some other element, e.g. a copied Assertion, does not
-/// make the request authentic).
-fn parse_logout_request(xml_text: &str, slo_url: &str, enveloped: bool) -> Result<LogoutRequest, &'static str> {
-    let doc = roxmltree::Document::parse(xml_text).map_err(|_| "not well-formed XML")?;
-    let r = doc.root_element();
+/// How far in the past a LogoutRequest's IssueInstant may be (plus the clock
+/// skew); its id is remembered for as long, so a captured request cannot be
+/// played again later.
+pub const LOGOUT_WINDOW_SECS: i64 = REQUEST_LIFETIME_SECS;
+
+/// Why a LogoutRequest was refused: a stable code (audited) and a message.
+type SloRefusal = (&'static str, &'static str);
+
+/// Reads the fields of a LogoutRequest element and checks its version,
+/// Destination and IssueInstant (inside the window around `now`).
+fn read_logout_request(r: roxmltree::Node, slo_url: &str, now: DateTime<Utc>) -> Result<LogoutRequest, SloRefusal> {
     if r.tag_name().name() != "LogoutRequest" || r.tag_name().namespace() != Some(xml::NS_PROTOCOL) {
-        return Err("not a LogoutRequest");
+        return Err(("not_a_logout_request", "not a LogoutRequest"));
     }
-    let id = r.attribute("ID").filter(|s| !s.is_empty()).ok_or("LogoutRequest without ID")?;
+    let id = r.attribute("ID").filter(|s| !s.is_empty()).ok_or(("logout_id", "LogoutRequest without ID"))?;
+    if r.attribute("Version") != Some("2.0") {
+        return Err(("logout_version", "LogoutRequest Version must be 2.0"));
+    }
+    if let Some(d) = r.attribute("Destination") {
+        if d != slo_url {
+            return Err(("logout_destination", "LogoutRequest Destination is not this service"));
+        }
+    }
+    let issued = r
+        .attribute("IssueInstant")
+        .filter(|v| v.ends_with('Z'))
+        .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or(("logout_issue_instant", "LogoutRequest IssueInstant is missing or not a UTC instant"))?;
+    let skew = Duration::seconds(CLOCK_SKEW_SECS);
+    if issued > now + skew || issued < now - Duration::seconds(LOGOUT_WINDOW_SECS) - skew {
+        return Err(("logout_issue_instant", "LogoutRequest IssueInstant is outside the accepted window"));
+    }
+    let child = |name: &str| {
+        r.children()
+            .find(|c| c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(xml::NS_ASSERTION))
+            // Every text node (a comment may split a signed value).
+            .map(|c| c.children().filter(|t| t.is_text()).filter_map(|t| t.text()).collect::<String>().trim().to_string())
+            .filter(|t| !t.is_empty())
+    };
+    Ok(LogoutRequest {
+        id: id.to_string(),
+        issuer: child("Issuer").ok_or(("logout_issuer", "LogoutRequest without Issuer"))?,
+        name_id: child("NameID").ok_or(("logout_name_id", "LogoutRequest without NameID"))?,
+        issue_instant: issued,
+    })
+}
+
+/// Reads a LogoutRequest that passed the guard. `enveloped`: it came over
+/// HTTP-POST, so it must carry exactly one XML signature, a direct child of
+/// the root referencing the root's ID (a signature over some other element,
+/// e.g. a copied Assertion, does not make the request authentic).
+fn parse_logout_request(xml_text: &str, slo_url: &str, enveloped: bool, now: DateTime<Utc>) -> Result<LogoutRequest, SloRefusal> {
+    let doc = roxmltree::Document::parse(xml_text).map_err(|_| ("xml_malformed", "not well-formed XML"))?;
+    let r = doc.root_element();
+    let req = read_logout_request(r, slo_url, now)?;
     if enveloped {
-        validate::algorithms_allowed(&doc).map_err(|_| "the LogoutRequest signature uses an algorithm that is not allowed")?;
+        validate::algorithms_allowed(&doc)
+            .map_err(|_| ("signature_algorithm", "the LogoutRequest signature uses an algorithm that is not allowed"))?;
         let is_sig = |n: &roxmltree::Node| n.is_element() && n.tag_name().name() == "Signature" && n.tag_name().namespace() == Some(xml::NS_DSIG);
         let all: Vec<_> = doc.descendants().filter(is_sig).collect();
         let reference = all.first().and_then(|s| {
             s.descendants().find(|n| n.is_element() && n.tag_name().name() == "Reference").and_then(|n| n.attribute("URI"))
         });
-        let own = all.len() == 1 && all[0].parent() == Some(r) && reference == Some(&format!("#{id}"));
+        let own = all.len() == 1 && all[0].parent() == Some(r) && reference == Some(&format!("#{}", req.id));
         if !own {
-            return Err("the LogoutRequest must carry one signature of its own");
+            return Err(("logout_unsigned", "the LogoutRequest must carry one signature of its own"));
         }
     }
-    if r.attribute("Version") != Some("2.0") {
-        return Err("LogoutRequest Version must be 2.0");
-    }
-    if let Some(d) = r.attribute("Destination") {
-        if d != slo_url {
-            return Err("LogoutRequest Destination is not this service");
+    Ok(req)
+}
+
+/// The IdP a refused LogoutRequest claims to come from (when we trust it),
+/// and its ID: what the audit entry of the refusal names. Nothing here is
+/// verified; it only says who the message pretended to be.
+fn claimed(sp: &Sp, text: &str) -> (Option<String>, Option<String>) {
+    let Ok(doc) = roxmltree::Document::parse(text) else { return (None, None) };
+    let r = doc.root_element();
+    let issuer = r
+        .children()
+        .find(|c| c.is_element() && c.tag_name().name() == "Issuer" && c.tag_name().namespace() == Some(xml::NS_ASSERTION))
+        .and_then(|c| c.text())
+        .map(str::trim)
+        .filter(|i| sp.idps.contains_key(*i))
+        .map(str::to_string);
+    let id = issuer.as_ref().and(r.attribute("ID")).map(|id| id.chars().take(256).collect());
+    (issuer, id)
+}
+
+/// A refused LogoutRequest: counted, audited when it named an IdP we trust
+/// (garbage is only counted), answered 400.
+async fn refuse_logout(state: &AppState, idp: Option<&str>, request: Option<&str>, (code, message): SloRefusal) -> Response {
+    state.metrics.saml_refused.with_label_values(&["slo", code]).inc();
+    tracing::warn!(outcome = code, idp = idp.unwrap_or("-"), "SPID logout refused");
+    if let Some(idp) = idp {
+        let ctx = AuditContext::unattributed(ActorKind::Anonymous, None);
+        let mut e = AuditEntry::new("saml_logout", request.unwrap_or("-"), AuditAction::LogoutRefused);
+        e.changes = Some(serde_json::json!({ "idp": idp, "outcome": code }));
+        if let Err(e) = audit::record(&state.db, &ctx, vec![e]).await {
+            return e.into_response();
         }
     }
-    let child = |name: &str| {
-        r.children()
-            .find(|c| c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(xml::NS_ASSERTION))
-            .and_then(|c| c.text())
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
+    bad_request(message)
+}
+
+fn slo_message(b64_or_deflated: Option<String>, deflated: bool) -> Result<String, SloRefusal> {
+    let m = b64_or_deflated.ok_or(("message_missing", "SAMLRequest missing"))?;
+    if m.len() > MAX_MESSAGE_BYTES {
+        return Err(("message_too_large", "SAMLRequest is too large"));
+    }
+    let bytes = if deflated {
+        xml::inflate_base64_bytes(&m).map_err(|e| match e {
+            xml::Inflate::TooLarge => ("message_too_large", "SAMLRequest inflates past 256 KB"),
+            xml::Inflate::Invalid => ("message_encoding", "SAMLRequest is not a DEFLATE message"),
+        })?
+    } else {
+        STANDARD.decode(m.trim()).map_err(|_| ("message_encoding", "SAMLRequest is not base64"))?
     };
-    Ok(LogoutRequest {
-        id: id.to_string(),
-        issuer: child("Issuer").ok_or("LogoutRequest without Issuer")?,
-        name_id: child("NameID").ok_or("LogoutRequest without NameID")?,
+    guard::untrusted_xml(&bytes).map(str::to_string).map_err(|r| match r.code {
+        "xml_too_deep" => ("xml_too_deep", "the message is nested too deeply"),
+        "xml_dtd" => ("xml_dtd", "document type declarations are not accepted"),
+        _ => ("xml_encoding", "the message must be UTF-8"),
     })
 }
 
-/// `GET /saml/slo`: a LogoutRequest over HTTP-Redirect.
+/// `GET /saml/slo`: a LogoutRequest over HTTP-Redirect. The signature covers
+/// the exact bytes of the deflated message, so what is read is what was signed.
 async fn slo_redirect(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let sp = sp(&state);
     let query = query.unwrap_or_default();
     let pairs = raw_pairs(&query);
-    let Some(msg) = pairs.iter().find(|(k, _)| *k == "SAMLRequest").and_then(|(_, v)| percent_decode(v)) else {
-        return bad_request("SAMLRequest missing");
-    };
+    let msg = pairs.iter().find(|(k, _)| *k == "SAMLRequest").and_then(|(_, v)| percent_decode(v));
     let relay = pairs.iter().find(|(k, _)| *k == "RelayState").and_then(|(_, v)| percent_decode(v));
-    let Some(text) = xml::inflate_base64(&msg) else { return bad_request("SAMLRequest is not a DEFLATE message") };
-    let req = match parse_logout_request(&text, &sp.cfg.slo_url(), false) {
-        Ok(r) => r,
-        Err(m) => return bad_request(m),
+    let text = match slo_message(msg, true) {
+        Ok(t) => t,
+        Err(r) => return refuse_logout(&state, None, None, r).await,
     };
-    let Some(idp) = sp.idps.get(&req.issuer) else { return bad_request("unknown IdP") };
+    let req = match parse_logout_request(&text, &sp.cfg.slo_url(), false, Utc::now()) {
+        Ok(r) => r,
+        Err(r) => {
+            let (idp, id) = claimed(&sp, &text);
+            return refuse_logout(&state, idp.as_deref(), id.as_deref(), r).await;
+        }
+    };
+    let Some(idp) = sp.idps.get(&req.issuer) else {
+        return refuse_logout(&state, None, None, ("idp_unknown", "unknown IdP")).await;
+    };
     if !verify_redirect(&query, &idp.certs) {
-        return bad_request("the LogoutRequest signature is missing or invalid");
+        return refuse_logout(&state, Some(&idp.entity_id), Some(&req.id), ("signature_invalid", "the LogoutRequest signature is missing or invalid")).await;
     }
     answer_logout(&state, &sp, idp, req, relay).await
 }
 
-/// `POST /saml/slo`: a LogoutRequest over HTTP-POST (XML signature).
+/// `POST /saml/slo`: a LogoutRequest over HTTP-POST (XML signature). What is
+/// acted on is read from the signed part (xmlsec's view), and must equal what
+/// the document as received says.
 async fn slo_post(State(state): State<AppState>, form: Result<Form<SloForm>, axum::extract::rejection::FormRejection>) -> Response {
     let sp = sp(&state);
-    let Ok(Form(f)) = form else { return bad_request("form expected") };
-    let Some(text) = f.saml_request.and_then(|b| STANDARD.decode(b.trim()).ok()).and_then(|b| String::from_utf8(b).ok())
-    else {
-        return bad_request("SAMLRequest missing or not base64");
+    let Ok(Form(f)) = form else { return refuse_logout(&state, None, None, ("form_invalid", "form expected")).await };
+    let text = match slo_message(f.saml_request, false) {
+        Ok(t) => t,
+        Err(r) => return refuse_logout(&state, None, None, r).await,
     };
-    let req = match parse_logout_request(&text, &sp.cfg.slo_url(), true) {
+    let now = Utc::now();
+    let slo_url = sp.cfg.slo_url();
+    let req = match parse_logout_request(&text, &slo_url, true, now) {
         Ok(r) => r,
-        Err(m) => return bad_request(m),
+        Err(r) => {
+            let (idp, id) = claimed(&sp, &text);
+            return refuse_logout(&state, idp.as_deref(), id.as_deref(), r).await;
+        }
     };
-    let Some(idp) = sp.idps.get(&req.issuer) else { return bad_request("unknown IdP") };
-    let (certs, owned) = (idp.certs.clone(), text.clone());
-    let ok = tokio::task::spawn_blocking(move || {
-        use samael::crypto::{Crypto, CryptoProvider};
-        certs.iter().any(|c| Crypto::verify_signed_xml(owned.as_bytes(), c, Some("ID")).is_ok())
+    let Some(idp) = sp.idps.get(&req.issuer) else {
+        return refuse_logout(&state, None, None, ("idp_unknown", "unknown IdP")).await;
+    };
+    let certs = idp.certs.clone();
+    let signed = tokio::task::spawn_blocking(move || {
+        let signed_xml = super::signed_part(&text, &certs).map_err(|_| ("signature_invalid", "the LogoutRequest signature is missing or invalid"))?;
+        let doc = roxmltree::Document::parse(&signed_xml).map_err(|_| ("signature_scope", "the signed part is not a LogoutRequest"))?;
+        read_logout_request(doc.root_element(), &slo_url, now)
     })
     .await
-    .unwrap_or(false);
-    if !ok {
-        return bad_request("the LogoutRequest signature is missing or invalid");
-    }
-    answer_logout(&state, &sp, idp, req, f.relay_state).await
+    .unwrap_or(Err(("verifier_crashed", "the LogoutRequest could not be verified")));
+    let signed = match signed {
+        Ok(s) if s == req => s,
+        Ok(_) => {
+            let r = ("parser_differential", "the signed LogoutRequest and the LogoutRequest as received differ");
+            return refuse_logout(&state, Some(&idp.entity_id), Some(&req.id), r).await;
+        }
+        Err(r) => return refuse_logout(&state, Some(&idp.entity_id), Some(&req.id), r).await,
+    };
+    answer_logout(&state, &sp, idp, signed, f.relay_state).await
+}
+
+/// Remembers a LogoutRequest id until its IssueInstant leaves the window;
+/// false when it was already there (a replay). Expired ids are purged first.
+async fn first_time(db: &sea_orm::DatabaseConnection, idp: &str, req: &LogoutRequest, now: DateTime<Utc>) -> Result<bool, sea_orm::DbErr> {
+    use entity::saml_logout_request as seen;
+    seen::Entity::delete_many().filter(seen::Column::ExpiresAt.lte(now)).exec(db).await?;
+    let expires_at = req.issue_instant + Duration::seconds(LOGOUT_WINDOW_SECS + 2 * CLOCK_SKEW_SECS);
+    let row = seen::ActiveModel { idp_entity_id: Set(idp.to_string()), id: Set(req.id.clone()), expires_at: Set(expires_at) };
+    let inserted = seen::Entity::insert(row)
+        .on_conflict(sea_orm::sea_query::OnConflict::columns([seen::Column::IdpEntityId, seen::Column::Id]).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted == 1)
 }
 
 /// Ends the sessions of that SPID identity and answers a signed LogoutResponse.
 async fn answer_logout(state: &AppState, sp: &Sp, idp: &super::Idp, req: LogoutRequest, relay: Option<String>) -> Response {
+    match first_time(&state.db, &idp.entity_id, &req, Utc::now()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return refuse_logout(state, Some(&idp.entity_id), Some(&req.id), ("logout_replayed", "this LogoutRequest was already received")).await
+        }
+        Err(e) => return AppError::from(e).into_response(),
+    }
     let revoked = session::revoke_saml(&state.db, &idp.entity_id, &req.name_id, Utc::now()).await;
     let partial = revoked.is_err();
     if let Ok(n) = revoked {

@@ -6,14 +6,27 @@
 //!   own template at start-up.
 //! - `GET /saml/login?idp=…&next=…`: a signed SpidL2 AuthnRequest (HTTP-Redirect;
 //!   `binding=post` for HTTP-POST); the request is kept in `saml_request`.
-//! - `POST /saml/acs`: samael verifies the signatures (allow-listed algorithms,
-//!   bounded clock skew), then [`validate::check`] applies every SPID rule, the
-//!   pending request is consumed once, the `fiscalNumber` is mapped to an
-//!   accredited operator and a session is issued. Every failure is a 403 page,
-//!   audited without personal data.
-//! - `GET|POST /saml/slo`: IdP-initiated single logout, answered with a signed
-//!   LogoutResponse.
+//! - `POST /saml/acs`: [`guard`] first (UTF-8 only, no DTD, bounded depth),
+//!   then the pending request is looked up (not consumed), samael/xmlsec
+//!   verifies the signatures and returns what they cover ([`signed_part`]),
+//!   [`validate::check`] applies every SPID rule to that signed part and to the
+//!   document as received and requires them to agree, and only then is the
+//!   pending request consumed (once), the `fiscalNumber` *of the signed part*
+//!   mapped to an accredited operator and a session issued. Every failure is a
+//!   403 page; readable ones are audited without personal data, unreadable
+//!   ones only counted.
+//! - `GET|POST /saml/slo`: IdP-initiated single logout, through the same guard,
+//!   inside an IssueInstant window, at most once per request id, answered with
+//!   a signed LogoutResponse; over POST the request acted on is the signed part.
+//!
+//! Why the identity cannot be forged with a message that two parsers read
+//! differently: nothing we act on is read from a document that xmlsec did not
+//! verify. The guard removes the known way to make libxml2 and roxmltree
+//! disagree (a declared encoding); the structure removes the consequence of any
+//! unknown one (the identity comes from the signed part, and the two readings
+//! must match).
 
+pub mod guard;
 pub mod http;
 pub mod validate;
 pub mod xml;
@@ -27,7 +40,7 @@ use openssl::{
     x509::X509,
 };
 use samael::{
-    crypto::{AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider},
+    crypto::{AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode},
     metadata::{EntityDescriptor, EntityDescriptorType},
     service_provider::ServiceProvider,
 };
@@ -64,6 +77,8 @@ fn invalid(m: impl Into<String>) -> SpidSetupError {
 /// Our signing key and certificate.
 pub struct Keys {
     pub key: PKey<Private>,
+    /// The certificate published in the metadata.
+    pub cert: X509,
     key_der: Vec<u8>,
     /// The certificate, base64 DER, as it goes into `X509Certificate`.
     pub cert_b64: String,
@@ -92,7 +107,7 @@ impl Keys {
             h.update(&key_der);
             h.finalize().to_vec()
         };
-        Ok(Keys { key, key_der, cert_b64: STANDARD.encode(cert_der), audit_key })
+        Ok(Keys { key, cert, key_der, cert_b64: STANDARD.encode(cert_der), audit_key })
     }
 
     /// A keyed digest (HMAC-SHA256) of a codice fiscale, for audit entries about
@@ -125,6 +140,44 @@ impl Keys {
         }
         samael::crypto::sign_url(url, &self.key).map(|u| u.to_string()).map_err(|e| format!("signing failed: {e}"))
     }
+}
+
+/// The value of a subject attribute of `cert`, by OID (dotted) or short name.
+fn subject_entry(cert: &X509, field: &str) -> Option<String> {
+    let want = openssl::asn1::Asn1Object::from_str(field).ok()?.to_string();
+    cert.subject_name()
+        .entries()
+        .find(|e| e.object().to_string() == want)
+        .and_then(|e| e.data().to_string().ok())
+}
+
+/// Outside the conformance profile the configuration must say what the
+/// signing certificate says (Avviso 29 v3, spec §5.5): the entityID is the
+/// certificate's `uri` (2.5.4.83), the Organization name its O, and the IPA
+/// code its organizationIdentifier `PA:IT-<code>` (2.5.4.97). A mismatched
+/// set-up would start, pass the offline conformance run, and be refused by
+/// AgID and the IdPs later.
+pub fn config_matches_certificate(cfg: &SamlConfig, cert: &X509) -> Result<(), SpidSetupError> {
+    let mismatch = |what: &str, config: &str, cert_value: Option<String>| {
+        invalid(format!(
+            "the SAML certificate does not match the configuration: {what} is `{config}` in the configuration but {} in the certificate",
+            cert_value.map(|v| format!("`{v}`")).unwrap_or_else(|| "absent".into())
+        ))
+    };
+    let uri = subject_entry(cert, "2.5.4.83");
+    if uri.as_deref() != Some(cfg.entity_id.as_str()) {
+        return Err(mismatch("the entityID (uri)", &cfg.entity_id, uri));
+    }
+    let org = subject_entry(cert, "O");
+    if org.as_deref() != Some(cfg.organization_name.as_str()) {
+        return Err(mismatch("the organisation name (O)", &cfg.organization_name, org));
+    }
+    let org_id = subject_entry(cert, "2.5.4.97");
+    let expected = format!("PA:IT-{}", cfg.ipa_code);
+    if org_id.as_deref() != Some(expected.as_str()) {
+        return Err(mismatch("the IPA code (organizationIdentifier)", &expected, org_id));
+    }
+    Ok(())
 }
 
 /// One trusted IdP.
@@ -170,6 +223,9 @@ impl Sp {
     /// Builds the SP from loaded material: refuses IdPs without a signing
     /// certificate and, outside the conformance profile, test IdPs.
     pub fn new(cfg: SamlConfig, keys: Keys, idp_metadata: &[(String, String)]) -> Result<Sp, SpidSetupError> {
+        if cfg.profile != SamlProfile::Conformance {
+            config_matches_certificate(&cfg, &keys.cert)?;
+        }
         let mut idps = BTreeMap::new();
         for (path, text) in idp_metadata {
             let parsed: EntityDescriptorType =
@@ -258,4 +314,56 @@ impl Sp {
         }
         Ok(Some(Idp { entity_id, name, sso_redirect, sso_post, slo, certs, verifier }))
     }
+}
+
+/// Verifies every XML signature in `raw` against `certs` (xmlsec through
+/// samael, allow-listed algorithms only) and returns what the signatures
+/// cover: the signed element(s) as libxml2 read them, every unsigned node
+/// removed, serialised again as UTF-8. Blocking: call off the async threads.
+pub fn signed_part(raw: &str, certs: &[CertificateDer]) -> Result<String, validate::Refusal> {
+    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+        raw,
+        certs,
+        ReduceMode::ValidateAndMarkNoAncestors,
+        Some(&ALLOWED_ALGORITHMS),
+    )
+    .map_err(|e| validate::Refusal {
+        code: "signature_invalid",
+        detail: format!("a signature does not verify with the IdP's certificates: {e}"),
+        spid_error: None,
+    })
+}
+
+/// The parts of a Response check that outlive the request: owned, so the
+/// check can run on a blocking thread.
+#[derive(Debug, Clone)]
+pub struct ResponseCheck {
+    pub acs_url: String,
+    pub sp_entity_id: String,
+    pub idp_entity_id: String,
+    pub request_id: String,
+    pub request_issue_instant: chrono::DateTime<chrono::Utc>,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// The whole verification of a Response that passed [`guard::untrusted_xml`]:
+/// algorithms allow-listed, every signature verified, then every SPID rule on
+/// the signed part and on the document as received ([`validate::check`]).
+/// Blocking (xmlsec): call off the async threads.
+pub fn verify_response(raw: &str, certs: &[CertificateDer], c: &ResponseCheck) -> Result<validate::Verified, validate::Refusal> {
+    let doc = validate::parse(raw)?;
+    validate::algorithms_allowed(&doc)?;
+    let signed_xml = signed_part(raw, certs)?;
+    let signed = validate::parse(&signed_xml)?;
+    let expect = validate::Expect {
+        acs_url: &c.acs_url,
+        sp_entity_id: &c.sp_entity_id,
+        idp_entity_id: &c.idp_entity_id,
+        request_id: &c.request_id,
+        request_issue_instant: c.request_issue_instant,
+        now: c.now,
+        skew: Duration::seconds(CLOCK_SKEW_SECS),
+        min_level: MIN_LEVEL,
+    };
+    validate::check(&doc, &signed, &expect)
 }

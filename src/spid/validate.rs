@@ -84,8 +84,14 @@ fn only_child<'a, 'i>(n: Node<'a, 'i>, ns: &'a str, name: &'a str) -> Option<Nod
     it.next().is_none().then_some(first)
 }
 
+/// All the text of an element's own text nodes, trimmed. Not roxmltree's
+/// `text()`, which stops at the first node: a comment inside a signed value
+/// (`TINIT-AAA<!---->BBB`) does not change the digest under exclusive
+/// canonicalisation, and reading only the part before it would read another
+/// value than the one signed.
 fn text(n: Node) -> String {
-    n.text().unwrap_or("").trim().to_string()
+    let all: String = n.children().filter(|c| c.is_text()).filter_map(|c| c.text()).collect();
+    all.trim().to_string()
 }
 
 /// A required, non-empty attribute: `missing` when absent, `empty` when blank.
@@ -170,13 +176,58 @@ pub fn envelope(doc: &Document) -> Result<Envelope, Refusal> {
 }
 
 /// Every check of RT "Processamento della Response" and of spid-sp-test's
-/// response suite, on a document whose signatures samael has verified.
-pub fn check(doc: &Document, e: &Expect) -> Result<Verified, Refusal> {
-    let r = doc.root_element();
+/// response suite.
+///
+/// `raw` is the document as received; `signed` is what samael's xmlsec
+/// verification kept of it (`reduce_xml_to_signed`: only the content that a
+/// verified signature covers, as libxml2 read it, serialised again as UTF-8).
+/// Why the answer can be trusted:
+///
+/// - The identity and every value of the Assertion that we act on (ID,
+///   Issuer, NameID, SubjectConfirmation, Conditions, Audience, level,
+///   `fiscalNumber`) are read from `signed`: from what the IdP's key covers,
+///   as the signature checker saw it, not from a second reading of the bytes.
+/// - The same checks also run on `raw` (where spid-sp-test's structural rules
+///   live: exactly one Assertion, a direct child, with its own signature), and
+///   the two readings must agree. They always do for an honest message; a
+///   difference means two parsers read two documents from one message (the
+///   UTF-7 attack of `guard`), and the message is refused.
+/// - Response-level values (Destination, InResponseTo, Status, Issuer) are
+///   signed only when the IdP signs the Response too; they are checked on the
+///   raw document and, when signed, on the signed one as well. The pending
+///   request is found by the raw InResponseTo but consumed only after this
+///   check, whose Assertion must carry the same InResponseTo under signature.
+pub fn check(raw: &Document, signed: &Document, e: &Expect) -> Result<Verified, Refusal> {
+    let r = raw.root_element();
+    response(r, e)?;
+    let a = the_assertion(raw, r)?;
+    let aid = attr(a, "ID", "assertion_id", "Assertion ID")?;
+    assertion_signature(a, aid)?;
+    let as_received = assertion(a, e)?;
+    let s = signed.root_element();
+    let signed_assertion = if is(&s, NS_PROTOCOL, "Response") {
+        response(s, e)?;
+        the_assertion(signed, s)?
+    } else if is(&s, NS_ASSERTION, "Assertion") {
+        s
+    } else {
+        return refuse("signature_scope", "the signatures cover neither the Response nor an Assertion");
+    };
+    if signed_assertion.attribute("ID") != Some(aid) {
+        return refuse("signature_mismatch", "the Assertion read is not the Assertion that was signed");
+    }
+    let verified = assertion(signed_assertion, e)?;
+    if verified != as_received {
+        return refuse("parser_differential", "the signed Assertion and the Assertion as received say different things");
+    }
+    Ok(verified)
+}
+
+/// The Response element: attributes, Status and Issuer.
+fn response(r: Node, e: &Expect) -> Result<(), Refusal> {
     if !is(&r, NS_PROTOCOL, "Response") {
         return refuse("not_a_response", "the message is not a samlp:Response");
     }
-    // The Response.
     attr(r, "ID", "response_id", "Response ID")?;
     version_and_issue_instant(r, e, "Response", "response_version", "response_issue_instant")?;
     if attr(r, "InResponseTo", "response_in_response_to", "Response InResponseTo")? != e.request_id {
@@ -212,19 +263,26 @@ pub fn check(doc: &Document, e: &Expect) -> Result<Verified, Refusal> {
             return refuse("response_issuer_format", "Response Issuer Format must be absent or entity");
         }
     }
-    // Exactly one Assertion, a direct child, signed on its own.
+    Ok(())
+}
+
+/// Exactly one Assertion, a direct child of the Response `r`, not encrypted.
+fn the_assertion<'a, 'i>(doc: &'a Document<'i>, r: Node<'a, 'i>) -> Result<Node<'a, 'i>, Refusal> {
     let all: Vec<Node> = doc.descendants().filter(|n| is(n, NS_ASSERTION, "Assertion")).collect();
     if doc.descendants().any(|n| is(&n, NS_ASSERTION, "EncryptedAssertion")) {
         return refuse("assertion_encrypted", "encrypted assertions are not used by SPID");
     }
-    let a = match all.as_slice() {
-        [a] if a.parent() == Some(r) => *a,
-        [] => return refuse("assertion_missing", "the Response carries no Assertion"),
-        [_] => return refuse("assertion_position", "the Assertion is not a direct child of the Response"),
-        _ => return refuse("assertion_count", "the Response carries more than one Assertion"),
-    };
-    let aid = attr(a, "ID", "assertion_id", "Assertion ID")?;
-    assertion_signature(a, aid)?;
+    match all.as_slice() {
+        [a] if a.parent() == Some(r) => Ok(*a),
+        [] => refuse("assertion_missing", "the Response carries no Assertion"),
+        [_] => refuse("assertion_position", "the Assertion is not a direct child of the Response"),
+        _ => refuse("assertion_count", "the Response carries more than one Assertion"),
+    }
+}
+
+/// The Assertion's own content, on either reading of the message.
+fn assertion(a: Node, e: &Expect) -> Result<Verified, Refusal> {
+    attr(a, "ID", "assertion_id", "Assertion ID")?;
     version_and_issue_instant(a, e, "Assertion", "assertion_version", "assertion_issue_instant")?;
     // Subject and NameID.
     let subject = only_child(a, NS_ASSERTION, "Subject").filter(|s| s.children().any(|c| c.is_element()));

@@ -157,13 +157,37 @@ pub fn deflate_base64(xml: &str) -> String {
     STANDARD.encode(enc.finish().expect("writing to memory"))
 }
 
-/// Decodes an HTTP-Redirect message: base64, then inflate (bounded).
-pub fn inflate_base64(b64: &str) -> Option<String> {
+/// The largest inflated HTTP-Redirect message (a deflate bomb stops here).
+pub const MAX_INFLATED_BYTES: u64 = 256 * 1024;
+
+/// Why an HTTP-Redirect message could not be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inflate {
+    /// Not base64, or not a DEFLATE stream.
+    Invalid,
+    /// Inflates past [`MAX_INFLATED_BYTES`].
+    TooLarge,
+}
+
+/// Decodes an HTTP-Redirect message: base64, then inflate, bounded to
+/// [`MAX_INFLATED_BYTES`] (longer is refused, not cut).
+pub fn inflate_base64_bytes(b64: &str) -> Result<Vec<u8>, Inflate> {
     use std::io::Read;
-    let raw = STANDARD.decode(b64.trim()).ok()?;
-    let mut out = String::new();
-    flate2::read::DeflateDecoder::new(&raw[..]).take(256 * 1024).read_to_string(&mut out).ok()?;
-    Some(out)
+    let raw = STANDARD.decode(b64.trim()).map_err(|_| Inflate::Invalid)?;
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(&raw[..])
+        .take(MAX_INFLATED_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|_| Inflate::Invalid)?;
+    if out.len() as u64 > MAX_INFLATED_BYTES {
+        return Err(Inflate::TooLarge);
+    }
+    Ok(out)
+}
+
+/// [`inflate_base64_bytes`] as text (our own messages, in tests and tools).
+pub fn inflate_base64(b64: &str) -> Option<String> {
+    String::from_utf8(inflate_base64_bytes(b64).ok()?).ok()
 }
 
 /// An HTML page that posts a SAML message (HTTP-POST binding). The form

@@ -98,7 +98,16 @@ impl TestApp {
 
     pub async fn with_config(f: impl FnOnce(&mut Config)) -> Self {
         let (url, guard) = fresh_database().await;
-        let mut config = Config { database_url: url, dev_login: true, db_max_connections: 4, ..Config::default() };
+        // Tests log in many times from one (absent) address: the login rate limit
+        // is lifted unless a test sets it.
+        let mut config = Config {
+            database_url: url,
+            dev_login: true,
+            db_max_connections: 4,
+            login_rate_per_minute: 1_000_000,
+            login_rate_burst: 1_000_000,
+            ..Config::default()
+        };
         f(&mut config);
         let mut conn = db::connect(&config).await.expect("connect");
         let statements: Arc<Mutex<Option<Vec<String>>>> = Arc::default();

@@ -30,10 +30,25 @@ pub struct Credentials {
 
 impl Credentials {
     pub fn generate(cn: &str) -> Self {
+        Self::generate_with(cn, &[])
+    }
+
+    /// A public-sector SP certificate shaped as Avviso 29 v3 asks: the
+    /// entityID as `uri` (2.5.4.83), the organisation as O, the IPA code as
+    /// organizationIdentifier (2.5.4.97) `PA:IT-<code>`.
+    pub fn generate_sp(entity_id: &str, organization: &str, ipa_code: &str) -> Self {
+        let org_id = format!("PA:IT-{ipa_code}");
+        Self::generate_with("gepi.test", &[("O", organization), ("2.5.4.97", &org_id), ("2.5.4.83", entity_id)])
+    }
+
+    fn generate_with(cn: &str, extra: &[(&str, &str)]) -> Self {
         let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
         let mut name = X509NameBuilder::new().unwrap();
         name.append_entry_by_text("CN", cn).unwrap();
         name.append_entry_by_text("C", "IT").unwrap();
+        for (field, value) in extra {
+            name.append_entry_by_text(field, value).unwrap();
+        }
         let name = name.build();
         let mut b = X509::builder().unwrap();
         b.set_version(2).unwrap();
@@ -73,7 +88,7 @@ pub fn keys() -> &'static Keyring {
     K.get_or_init(|| Keyring {
         idp: Credentials::generate("idp.spid.test"),
         other: Credentials::generate("attacker.example"),
-        sp: Credentials::generate("gepi.test"),
+        sp: Credentials::generate_sp("https://gepi.test", "Comune di Desio", "c_f257"),
     })
 }
 
@@ -295,4 +310,44 @@ pub fn evil_assertion(xml: &str, cf: &str, evil_cf: &str, new_id: bool) -> Strin
 /// Base64 for the ACS form.
 pub fn encode(xml: &str) -> String {
     STANDARD.encode(xml)
+}
+
+/// A signature element that looks right to a structural check (one Reference
+/// to `id`, allow-listed algorithms) and verifies nothing: what a forger puts
+/// in an unsigned Assertion.
+pub fn fake_signature(id: &str) -> String {
+    format!(
+        r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>AAAA</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature>"##
+    )
+}
+
+/// `xml` without its XML declaration (what `Crypto::sign_xml` puts first).
+pub fn without_declaration(xml: &str) -> &str {
+    let t = xml.trim_start();
+    match t.strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map(|(_, r)| r.trim_start()).unwrap_or(t),
+        None => t,
+    }
+}
+
+/// UTF-7 (RFC 2152) for `s` with every character shifted: `+`, the modified
+/// base64 of its UTF-16BE, `-`. To a UTF-8 reader it is plain text of
+/// letters, digits, `+` and `/`.
+pub fn utf7(s: &str) -> String {
+    let utf16: Vec<u8> = s.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+    format!("+{}-", base64::engine::general_purpose::STANDARD_NO_PAD.encode(utf16))
+}
+
+/// One message, two documents. Declared UTF-7, it reads to libxml2 (and so
+/// to xmlsec) as `genuine`, followed by a comment holding `forged`; read as
+/// UTF-8 (roxmltree) it is `forged` between two processing instructions whose
+/// text is the shifted `genuine`. `forged` must be plain markup without `--`,
+/// `+`, `\` or `~` (it sits, raw, inside libxml2's comment).
+pub fn utf7_polyglot(genuine: &str, forged: &str) -> String {
+    assert!(!forged.contains("--") && !forged.contains('+') && !forged.contains('\\') && !forged.contains('~'));
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-7"?><?x {}?>{forged}<?y {}?>"#,
+        utf7(&format!("?>{}<!--", without_declaration(genuine))),
+        utf7("--><?z "),
+    )
 }

@@ -4,6 +4,7 @@
 //! profile to choose, and IdP-initiated single logout.
 
 mod fake_idp;
+mod hardening;
 
 use std::sync::Arc;
 
