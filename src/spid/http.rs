@@ -174,7 +174,11 @@ pub struct AcsForm {
     pub relay_state: Option<String>,
 }
 
-/// Why a login failed: audited, and shown on the 403 page.
+/// Why a login failed: shown on the 403 page; audited when it concerns a
+/// login in flight (`request` names a pending AuthnRequest), otherwise only
+/// counted: posts that name no pending request (garbage, unsolicited
+/// Responses, made-up request ids) come from anyone, and an anonymous flood
+/// must not fill the audit trail.
 #[derive(Debug)]
 struct Failure {
     code: &'static str,
@@ -183,19 +187,15 @@ struct Failure {
     idp: Option<String>,
     request: Option<String>,
     fiscal_code_digest: Option<String>,
-    /// Refusals of posts that are not even a readable SAML Response (no form,
-    /// not base64, not UTF-8, too deep, not XML) are counted, not audited: an
-    /// anonymous flood of garbage must not fill the audit trail.
-    audited: bool,
 }
 
 impl Failure {
     fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Failure { code, message: message.into(), idp: None, request: None, fiscal_code_digest: None, audited: true }
+        Failure { code, message: message.into(), idp: None, request: None, fiscal_code_digest: None }
     }
 
     fn unreadable(code: &'static str) -> Self {
-        Failure { audited: false, ..Failure::new(code, GENERIC) }
+        Failure::new(code, GENERIC)
     }
 }
 
@@ -218,7 +218,7 @@ async fn acs(State(state): State<AppState>, headers: HeaderMap, form: Result<For
         Err(f) => {
             tracing::warn!(outcome = f.code, idp = f.idp.as_deref().unwrap_or("-"), "SPID login refused");
             state.metrics.saml_refused.with_label_values(&["acs", f.code]).inc();
-            if f.audited {
+            if f.request.is_some() {
                 let ctx = AuditContext::unattributed(ActorKind::Anonymous, rid);
                 let entry = AuditEntry {
                     entity: "saml_login",
@@ -317,7 +317,14 @@ async fn acs_inner(state: &AppState, form: AcsForm, rid: Option<String>) -> Resu
         now,
     };
     let certs = idp.certs.clone();
-    let verified = tokio::task::spawn_blocking(move || super::verify_response(&raw, &certs, &check)).await;
+    // The permit travels with the work: a request cut by the timeout does not
+    // free its slot while its verification still runs.
+    let permit = sp.verifications.clone().acquire_owned().await.map_err(|_| fail("verifier_crashed", GENERIC.into()))?;
+    let verified = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        super::verify_response(&raw, &certs, &check)
+    })
+    .await;
     let v = match verified {
         Ok(Ok(v)) => v,
         Ok(Err(r)) => {
@@ -441,9 +448,10 @@ pub const LOGOUT_WINDOW_SECS: i64 = REQUEST_LIFETIME_SECS;
 /// Why a LogoutRequest was refused: a stable code (audited) and a message.
 type SloRefusal = (&'static str, &'static str);
 
-/// Reads the fields of a LogoutRequest element and checks its version,
-/// Destination and IssueInstant (inside the window around `now`).
-fn read_logout_request(r: roxmltree::Node, slo_url: &str, now: DateTime<Utc>) -> Result<LogoutRequest, SloRefusal> {
+/// Reads the fields of a LogoutRequest element and checks its version and
+/// Destination (required: SAML bindings 3.4.5.2 and 3.5.5.2 for signed
+/// messages). The IssueInstant is read here and judged after the signature.
+fn read_logout_request(r: roxmltree::Node, slo_url: &str) -> Result<LogoutRequest, SloRefusal> {
     if r.tag_name().name() != "LogoutRequest" || r.tag_name().namespace() != Some(xml::NS_PROTOCOL) {
         return Err(("not_a_logout_request", "not a LogoutRequest"));
     }
@@ -451,10 +459,8 @@ fn read_logout_request(r: roxmltree::Node, slo_url: &str, now: DateTime<Utc>) ->
     if r.attribute("Version") != Some("2.0") {
         return Err(("logout_version", "LogoutRequest Version must be 2.0"));
     }
-    if let Some(d) = r.attribute("Destination") {
-        if d != slo_url {
-            return Err(("logout_destination", "LogoutRequest Destination is not this service"));
-        }
+    if r.attribute("Destination") != Some(slo_url) {
+        return Err(("logout_destination", "LogoutRequest Destination is missing or not this service"));
     }
     let issued = r
         .attribute("IssueInstant")
@@ -462,10 +468,6 @@ fn read_logout_request(r: roxmltree::Node, slo_url: &str, now: DateTime<Utc>) ->
         .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
         .map(|t| t.with_timezone(&Utc))
         .ok_or(("logout_issue_instant", "LogoutRequest IssueInstant is missing or not a UTC instant"))?;
-    let skew = Duration::seconds(CLOCK_SKEW_SECS);
-    if issued > now + skew || issued < now - Duration::seconds(LOGOUT_WINDOW_SECS) - skew {
-        return Err(("logout_issue_instant", "LogoutRequest IssueInstant is outside the accepted window"));
-    }
     let child = |name: &str| {
         r.children()
             .find(|c| c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(xml::NS_ASSERTION))
@@ -481,23 +483,33 @@ fn read_logout_request(r: roxmltree::Node, slo_url: &str, now: DateTime<Utc>) ->
     })
 }
 
+/// The IssueInstant is inside the window: not in the future (beyond the
+/// skew), not older than [`LOGOUT_WINDOW_SECS`].
+fn in_window(req: &LogoutRequest, now: DateTime<Utc>) -> Result<(), SloRefusal> {
+    let skew = Duration::seconds(CLOCK_SKEW_SECS);
+    if req.issue_instant > now + skew || req.issue_instant < now - Duration::seconds(LOGOUT_WINDOW_SECS) - skew {
+        return Err(("logout_issue_instant", "LogoutRequest IssueInstant is outside the accepted window"));
+    }
+    Ok(())
+}
+
 /// Reads a LogoutRequest that passed the guard. `enveloped`: it came over
 /// HTTP-POST, so it must carry exactly one XML signature, a direct child of
 /// the root referencing the root's ID (a signature over some other element,
-/// e.g. a copied Assertion, does not make the request authentic).
-fn parse_logout_request(xml_text: &str, slo_url: &str, enveloped: bool, now: DateTime<Utc>) -> Result<LogoutRequest, SloRefusal> {
-    let doc = roxmltree::Document::parse(xml_text).map_err(|_| ("xml_malformed", "not well-formed XML"))?;
+/// e.g. a copied Assertion, does not make the request authentic), pointing
+/// nowhere outside the message.
+fn parse_logout_request(xml_text: &str, slo_url: &str, enveloped: bool) -> Result<LogoutRequest, SloRefusal> {
+    let doc = validate::parse(xml_text).map_err(|_| ("xml_malformed", "not well-formed XML"))?;
     let r = doc.root_element();
-    let req = read_logout_request(r, slo_url, now)?;
+    let req = read_logout_request(r, slo_url)?;
     if enveloped {
         validate::algorithms_allowed(&doc)
             .map_err(|_| ("signature_algorithm", "the LogoutRequest signature uses an algorithm that is not allowed"))?;
+        validate::signatures_are_local(&doc)
+            .map_err(|_| ("signature_reference", "the LogoutRequest signature may only reference the request itself"))?;
         let is_sig = |n: &roxmltree::Node| n.is_element() && n.tag_name().name() == "Signature" && n.tag_name().namespace() == Some(xml::NS_DSIG);
         let all: Vec<_> = doc.descendants().filter(is_sig).collect();
-        let reference = all.first().and_then(|s| {
-            s.descendants().find(|n| n.is_element() && n.tag_name().name() == "Reference").and_then(|n| n.attribute("URI"))
-        });
-        let own = all.len() == 1 && all[0].parent() == Some(r) && reference == Some(&format!("#{}", req.id));
+        let own = all.len() == 1 && all[0].parent() == Some(r);
         if !own {
             return Err(("logout_unsigned", "the LogoutRequest must carry one signature of its own"));
         }
@@ -505,31 +517,15 @@ fn parse_logout_request(xml_text: &str, slo_url: &str, enveloped: bool, now: Dat
     Ok(req)
 }
 
-/// The IdP a refused LogoutRequest claims to come from (when we trust it),
-/// and its ID: what the audit entry of the refusal names. Nothing here is
-/// verified; it only says who the message pretended to be.
-fn claimed(sp: &Sp, text: &str) -> (Option<String>, Option<String>) {
-    let Ok(doc) = roxmltree::Document::parse(text) else { return (None, None) };
-    let r = doc.root_element();
-    let issuer = r
-        .children()
-        .find(|c| c.is_element() && c.tag_name().name() == "Issuer" && c.tag_name().namespace() == Some(xml::NS_ASSERTION))
-        .and_then(|c| c.text())
-        .map(str::trim)
-        .filter(|i| sp.idps.contains_key(*i))
-        .map(str::to_string);
-    let id = issuer.as_ref().and(r.attribute("ID")).map(|id| id.chars().take(256).collect());
-    (issuer, id)
-}
-
-/// A refused LogoutRequest: counted, audited when it named an IdP we trust
-/// (garbage is only counted), answered 400.
-async fn refuse_logout(state: &AppState, idp: Option<&str>, request: Option<&str>, (code, message): SloRefusal) -> Response {
+/// A refused LogoutRequest: counted, and audited when its signature was
+/// verified (`idp`: who signed it); unverified messages come from anyone and
+/// are only counted. Answered 400.
+async fn refuse_logout(state: &AppState, verified: Option<(&str, &str)>, (code, message): SloRefusal) -> Response {
     state.metrics.saml_refused.with_label_values(&["slo", code]).inc();
-    tracing::warn!(outcome = code, idp = idp.unwrap_or("-"), "SPID logout refused");
-    if let Some(idp) = idp {
+    tracing::warn!(outcome = code, idp = verified.map(|v| v.0).unwrap_or("-"), "SPID logout refused");
+    if let Some((idp, request)) = verified {
         let ctx = AuditContext::unattributed(ActorKind::Anonymous, None);
-        let mut e = AuditEntry::new("saml_logout", request.unwrap_or("-"), AuditAction::LogoutRefused);
+        let mut e = AuditEntry::new("saml_logout", request, AuditAction::LogoutRefused);
         e.changes = Some(serde_json::json!({ "idp": idp, "outcome": code }));
         if let Err(e) = audit::record(&state.db, &ctx, vec![e]).await {
             return e.into_response();
@@ -568,20 +564,17 @@ async fn slo_redirect(State(state): State<AppState>, RawQuery(query): RawQuery) 
     let relay = pairs.iter().find(|(k, _)| *k == "RelayState").and_then(|(_, v)| percent_decode(v));
     let text = match slo_message(msg, true) {
         Ok(t) => t,
-        Err(r) => return refuse_logout(&state, None, None, r).await,
+        Err(r) => return refuse_logout(&state, None, r).await,
     };
-    let req = match parse_logout_request(&text, &sp.cfg.slo_url(), false, Utc::now()) {
+    let req = match parse_logout_request(&text, &sp.cfg.slo_url(), false) {
         Ok(r) => r,
-        Err(r) => {
-            let (idp, id) = claimed(&sp, &text);
-            return refuse_logout(&state, idp.as_deref(), id.as_deref(), r).await;
-        }
+        Err(r) => return refuse_logout(&state, None, r).await,
     };
     let Some(idp) = sp.idps.get(&req.issuer) else {
-        return refuse_logout(&state, None, None, ("idp_unknown", "unknown IdP")).await;
+        return refuse_logout(&state, None, ("idp_unknown", "unknown IdP")).await;
     };
     if !verify_redirect(&query, &idp.certs) {
-        return refuse_logout(&state, Some(&idp.entity_id), Some(&req.id), ("signature_invalid", "the LogoutRequest signature is missing or invalid")).await;
+        return refuse_logout(&state, None, ("signature_invalid", "the LogoutRequest signature is missing or invalid")).await;
     }
     answer_logout(&state, &sp, idp, req, relay).await
 }
@@ -591,38 +584,39 @@ async fn slo_redirect(State(state): State<AppState>, RawQuery(query): RawQuery) 
 /// the document as received says.
 async fn slo_post(State(state): State<AppState>, form: Result<Form<SloForm>, axum::extract::rejection::FormRejection>) -> Response {
     let sp = sp(&state);
-    let Ok(Form(f)) = form else { return refuse_logout(&state, None, None, ("form_invalid", "form expected")).await };
+    let Ok(Form(f)) = form else { return refuse_logout(&state, None, ("form_invalid", "form expected")).await };
     let text = match slo_message(f.saml_request, false) {
         Ok(t) => t,
-        Err(r) => return refuse_logout(&state, None, None, r).await,
+        Err(r) => return refuse_logout(&state, None, r).await,
     };
-    let now = Utc::now();
     let slo_url = sp.cfg.slo_url();
-    let req = match parse_logout_request(&text, &slo_url, true, now) {
+    let req = match parse_logout_request(&text, &slo_url, true) {
         Ok(r) => r,
-        Err(r) => {
-            let (idp, id) = claimed(&sp, &text);
-            return refuse_logout(&state, idp.as_deref(), id.as_deref(), r).await;
-        }
+        Err(r) => return refuse_logout(&state, None, r).await,
     };
     let Some(idp) = sp.idps.get(&req.issuer) else {
-        return refuse_logout(&state, None, None, ("idp_unknown", "unknown IdP")).await;
+        return refuse_logout(&state, None, ("idp_unknown", "unknown IdP")).await;
     };
     let certs = idp.certs.clone();
+    let Ok(permit) = sp.verifications.clone().acquire_owned().await else {
+        return refuse_logout(&state, None, ("verifier_crashed", "the LogoutRequest could not be verified")).await;
+    };
     let signed = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let signed_xml = super::signed_part(&text, &certs).map_err(|_| ("signature_invalid", "the LogoutRequest signature is missing or invalid"))?;
-        let doc = roxmltree::Document::parse(&signed_xml).map_err(|_| ("signature_scope", "the signed part is not a LogoutRequest"))?;
-        read_logout_request(doc.root_element(), &slo_url, now)
+        let doc = validate::parse(&signed_xml).map_err(|_| ("signature_scope", "the signed part is not a LogoutRequest"))?;
+        read_logout_request(doc.root_element(), &slo_url).map(Some).or(Ok(None))
     })
     .await
     .unwrap_or(Err(("verifier_crashed", "the LogoutRequest could not be verified")));
     let signed = match signed {
-        Ok(s) if s == req => s,
+        Ok(Some(s)) if s == req => s,
+        // Signed by the IdP, but not the request we read: audited.
         Ok(_) => {
             let r = ("parser_differential", "the signed LogoutRequest and the LogoutRequest as received differ");
-            return refuse_logout(&state, Some(&idp.entity_id), Some(&req.id), r).await;
+            return refuse_logout(&state, Some((&idp.entity_id, &req.id)), r).await;
         }
-        Err(r) => return refuse_logout(&state, Some(&idp.entity_id), Some(&req.id), r).await,
+        Err(r) => return refuse_logout(&state, None, r).await,
     };
     answer_logout(&state, &sp, idp, signed, f.relay_state).await
 }
@@ -642,11 +636,17 @@ async fn first_time(db: &sea_orm::DatabaseConnection, idp: &str, req: &LogoutReq
 }
 
 /// Ends the sessions of that SPID identity and answers a signed LogoutResponse.
+/// The request's signature has been verified: a refusal from here on is audited.
 async fn answer_logout(state: &AppState, sp: &Sp, idp: &super::Idp, req: LogoutRequest, relay: Option<String>) -> Response {
-    match first_time(&state.db, &idp.entity_id, &req, Utc::now()).await {
+    let now = Utc::now();
+    if let Err(r) = in_window(&req, now) {
+        return refuse_logout(state, Some((&idp.entity_id, &req.id)), r).await;
+    }
+    match first_time(&state.db, &idp.entity_id, &req, now).await {
         Ok(true) => {}
         Ok(false) => {
-            return refuse_logout(state, Some(&idp.entity_id), Some(&req.id), ("logout_replayed", "this LogoutRequest was already received")).await
+            let r = ("logout_replayed", "this LogoutRequest was already received");
+            return refuse_logout(state, Some((&idp.entity_id, &req.id)), r).await;
         }
         Err(e) => return AppError::from(e).into_response(),
     }

@@ -200,6 +200,9 @@ pub struct Sp {
     pub keys: Keys,
     pub metadata: String,
     pub idps: BTreeMap<String, Idp>,
+    /// Signature verifications running at once (one per core): a flood of
+    /// posts queues here instead of filling the blocking thread pool.
+    pub verifications: Arc<tokio::sync::Semaphore>,
 }
 
 /// The entity ids of IdPs that are only for tests: their private keys are public.
@@ -255,7 +258,8 @@ impl Sp {
             contact_phone: cfg.contact_phone.as_deref(),
         });
         let metadata = keys.sign_xml(&unsigned).map_err(|e| invalid(format!("SP metadata: {e}")))?;
-        Ok(Sp { cfg, keys, metadata, idps })
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Ok(Sp { cfg, keys, metadata, idps, verifications: Arc::new(tokio::sync::Semaphore::new(cores)) })
     }
 
     /// One EntityDescriptor: None when it is not an IdP.
@@ -317,7 +321,8 @@ impl Sp {
 }
 
 /// Verifies every XML signature in `raw` against `certs` (xmlsec through
-/// samael, allow-listed algorithms only) and returns what the signatures
+/// samael, allow-listed algorithms only; call it only on a message that
+/// passed [`validate::signatures_are_local`]) and returns what the signatures
 /// cover: the signed element(s) as libxml2 read them, every unsigned node
 /// removed, serialised again as UTF-8. Blocking: call off the async threads.
 pub fn signed_part(raw: &str, certs: &[CertificateDer]) -> Result<String, validate::Refusal> {
@@ -353,6 +358,7 @@ pub struct ResponseCheck {
 pub fn verify_response(raw: &str, certs: &[CertificateDer], c: &ResponseCheck) -> Result<validate::Verified, validate::Refusal> {
     let doc = validate::parse(raw)?;
     validate::algorithms_allowed(&doc)?;
+    validate::signatures_are_local(&doc)?;
     let signed_xml = signed_part(raw, certs)?;
     let signed = validate::parse(&signed_xml)?;
     let expect = validate::Expect {

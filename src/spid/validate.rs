@@ -65,9 +65,10 @@ pub struct Verified {
     pub fiscal_number: String,
 }
 
-/// Parses the document, refusing DTDs (roxmltree refuses them by default).
+/// Parses a message, refusing DTDs and more than [`MAX_NODES`] nodes.
 pub fn parse(xml: &str) -> Result<Document<'_>, Refusal> {
-    Document::parse(xml).or_else(|e| refuse("xml_malformed", format!("the Response is not well-formed XML: {e}")))
+    let opt = roxmltree::ParsingOptions { allow_dtd: false, nodes_limit: MAX_NODES };
+    Document::parse_with_options(xml, opt).or_else(|e| refuse("xml_malformed", format!("the message is not well-formed XML: {e}")))
 }
 
 fn is(n: &Node, ns: &str, name: &str) -> bool {
@@ -152,6 +153,60 @@ pub fn algorithms_allowed(doc: &Document) -> Result<(), Refusal> {
         };
         if !ok {
             return refuse("signature_algorithm", format!("signature algorithm `{alg}` is not allowed"));
+        }
+    }
+    Ok(())
+}
+
+/// The most nodes a SAML message may have (a SPID Response has about 60):
+/// the parses and samael's reduction stay cheap whatever is posted.
+pub const MAX_NODES: u32 = 4_096;
+
+fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Before xmlsec sees a message, every signature in it may only point inside
+/// it. xmlsec dereferences any Reference URI (`file:`, `http:`, XPointer
+/// expressions, References in a `ds:Manifest` inside `ds:Object`, a KeyInfo
+/// `RetrievalMethod`) and computes every digest before it checks the
+/// SignatureValue: left alone, one unsigned message could read a local file,
+/// reach an internal host, or keep a core busy for good. So: at most two
+/// signatures (the Response's and the Assertion's), each a direct child of
+/// the element it signs, with exactly one Reference whose URI is `#` and that
+/// element's `ID` (an NCName); no Object, Manifest or RetrievalMethod at all.
+pub fn signatures_are_local(doc: &Document) -> Result<(), Refusal> {
+    let dsig = |n: &Node, name: &str| is(n, NS_DSIG, name);
+    let mut signatures = 0;
+    for n in doc.descendants().filter(|n| n.is_element() && n.tag_name().namespace() == Some(NS_DSIG)) {
+        match n.tag_name().name() {
+            "Object" | "Manifest" | "RetrievalMethod" => {
+                return refuse("signature_reference", format!("ds:{} is not accepted", n.tag_name().name()));
+            }
+            "Reference" => {
+                let in_signed_info = n.parent().is_some_and(|p| dsig(&p, "SignedInfo"));
+                let signature = n.parent().and_then(|p| p.parent()).filter(|s| dsig(s, "Signature"));
+                let signed = signature.and_then(|s| s.parent()).filter(|e| e.is_element());
+                let target = n.attribute("URI").and_then(|u| u.strip_prefix('#')).filter(|id| is_ncname(id));
+                let ok = in_signed_info && matches!((signed, target), (Some(e), Some(id)) if e.attribute("ID") == Some(id));
+                if !ok {
+                    return refuse("signature_reference", "a signature Reference must be `#ID` of the element that holds the signature");
+                }
+            }
+            "Signature" => {
+                signatures += 1;
+                let refs = n
+                    .children()
+                    .filter(|c| dsig(c, "SignedInfo"))
+                    .flat_map(|si| si.children().filter(|c| dsig(c, "Reference")))
+                    .count();
+                if refs != 1 || signatures > 2 {
+                    return refuse("signature_reference", "one Reference per signature, two signatures at most");
+                }
+            }
+            _ => {}
         }
     }
     Ok(())

@@ -479,3 +479,51 @@ fn both_xml_parsers_read_every_document_of_the_spid_table_alike() {
     assert_ne!(rox, lib, "the polyglot is two documents");
     assert_eq!(spid::guard::untrusted_xml(polyglot.as_bytes()).unwrap_err().code, "xml_encoding");
 }
+
+/// xmlsec dereferences whatever a Reference names, and digests before it
+/// checks the signature value: a signature pointing outside the message must
+/// be refused before xmlsec sees it, or one unsigned post reads local files,
+/// reaches internal hosts (SSRF) or keeps a core busy for good.
+#[tokio::test]
+async fn signatures_that_point_outside_the_message_never_reach_xmlsec() {
+    let w = world().await;
+    // Anything that connects here is xmlsec following a URI.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let probe = format!("http://{}/probe", listener.local_addr().unwrap());
+    let manifest = |uri: &str| {
+        format!(r#"<ds:Object><ds:Manifest><ds:Reference URI="{uri}"><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>AAAA</ds:DigestValue></ds:Reference></ds:Manifest></ds:Object></ds:Signature>"#)
+    };
+    type Tamper = Box<dyn Fn(&str, &str) -> String>;
+    let p = probe.clone();
+    let variants: Vec<(&str, Tamper)> = vec![
+        ("Reference to file:///dev/zero", Box::new(|x, aid| x.replacen(&format!(r##"URI="#{aid}""##), r#"URI="file:///dev/zero""#, 1))),
+        ("Reference to an internal host", Box::new(move |x, aid| x.replacen(&format!(r##"URI="#{aid}""##), &format!(r#"URI="{p}""#), 1))),
+        ("XPointer expression", Box::new(|x, aid| x.replacen(&format!(r##"URI="#{aid}""##), r##"URI="#xpointer(//*[count(//*)>0])""##, 1))),
+        ("Manifest in an Object", Box::new(move |x, _| x.replacen("</ds:Signature>", &manifest("file:///dev/zero"), 1))),
+        ("KeyInfo RetrievalMethod", {
+            let p = probe.clone();
+            Box::new(move |x, _| x.replacen("<ds:KeyInfo>", &format!(r#"<ds:KeyInfo><ds:RetrievalMethod URI="{p}"/>"#), 1))
+        }),
+    ];
+    for (what, tamper) in &variants {
+        let (req, relay, _) = start_login(&w.app, "/").await;
+        let genuine = Spec::valid(&req, &w.cf, 2).build();
+        let message = tamper(&genuine, &assertion_id(&genuine));
+        assert_ne!(message, genuine, "{what}: tampered");
+        let posted = tokio::time::timeout(std::time::Duration::from_secs(20), post_acs(&w.app, &message, Some(&relay))).await;
+        let (status, headers, _) = posted.unwrap_or_else(|_| panic!("{what}: the ACS must answer at once"));
+        assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+        assert!(headers.get(header::SET_COOKIE).is_none(), "{what}");
+    }
+    let refused = metric(&w.app, r#"gepi_saml_refused_total{endpoint="acs",outcome="signature_reference"}"#).await;
+    assert_eq!(refused, variants.len() as u64);
+    // The same over single logout.
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let logout = signed_logout("_lr_ssrf", "_n1", &now);
+    for tampered in [logout.replacen(r##"URI="#_lr_ssrf""##, &format!(r#"URI="{probe}""#), 1), logout.replacen("</ds:Signature>", &manifest(&probe), 1)] {
+        let (status, _, _) = tokio::time::timeout(std::time::Duration::from_secs(20), w.app.request_text(post_slo(&tampered))).await.expect("answered at once");
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    assert!(listener.accept().is_err(), "nothing connected to the probe");
+}
