@@ -154,7 +154,7 @@ async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Re
         let unsigned = xml::authn_request(&id, now, dest, entity_id, REQUESTED_LEVEL, Some(&tmpl));
         let signed = sp.keys.sign_xml(&unsigned).map_err(AppError::internal)?;
         let page = xml::post_form(dest, "SAMLRequest", &STANDARD.encode(signed), &relay);
-        Ok((no_store(), Html(page)).into_response())
+        Ok((no_store(), [(header::SET_COOKIE, browser_cookie(&sp, &relay))], Html(page)).into_response())
     } else {
         let dest = idp.sso_redirect.as_deref().expect("an IdP has one binding at least");
         let request = xml::authn_request(&id, now, dest, entity_id, REQUESTED_LEVEL, None);
@@ -162,8 +162,39 @@ async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Re
             .keys
             .sign_redirect(dest, &[("SAMLRequest", &xml::deflate_base64(&request)), ("RelayState", &relay)])
             .map_err(AppError::internal)?;
-        Ok((StatusCode::FOUND, no_store(), [(header::LOCATION, location)]).into_response())
+        Ok((StatusCode::FOUND, no_store(), [(header::LOCATION, location), (header::SET_COOKIE, browser_cookie(&sp, &relay))])
+            .into_response())
     }
+}
+
+/// The cookie that binds a login to the browser that started it: the
+/// RelayState handle, which only this browser and the IdP see. Without it a
+/// Response could be posted from someone else's browser (login CSRF: the
+/// attacker's own genuine Response, auto-posted by a page the victim visits,
+/// would log the victim in as the attacker). Over https it is `__Host-`
+/// (no subdomain can set it), `Secure` and `SameSite=None` (the IdP's POST to
+/// the ACS is cross-site); the conformance profile serves http on loopback,
+/// where a browser would drop a `Secure` cookie.
+fn browser_cookie(sp: &Sp, relay: &str) -> String {
+    let name = browser_cookie_name(sp);
+    if sp.cfg.base_url.starts_with("https://") {
+        format!("{name}={relay}; Path=/; HttpOnly; Secure; SameSite=None; Max-Age={REQUEST_LIFETIME_SECS}")
+    } else {
+        format!("{name}={relay}; Path=/; HttpOnly; Max-Age={REQUEST_LIFETIME_SECS}")
+    }
+}
+
+fn browser_cookie_name(sp: &Sp) -> &'static str {
+    if sp.cfg.base_url.starts_with("https://") {
+        "__Host-gepi_saml"
+    } else {
+        "gepi_saml"
+    }
+}
+
+fn clear_browser_cookie(sp: &Sp) -> String {
+    let secure = if sp.cfg.base_url.starts_with("https://") { "; Secure; SameSite=None" } else { "" };
+    format!("{}=; Path=/; HttpOnly{secure}; Max-Age=0", browser_cookie_name(sp))
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,17 +235,24 @@ const GENERIC: &str = "La risposta del gestore dell'identità non è valida: acc
 /// `POST /saml/acs`.
 async fn acs(State(state): State<AppState>, headers: HeaderMap, form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>) -> Response {
     let rid = request_id(&headers);
+    let browser = crate::auth::cookie_value(&headers, browser_cookie_name(&sp(&state)));
     let result = match form {
-        Ok(Form(f)) => acs_inner(&state, f, rid.clone()).await,
+        Ok(Form(f)) => acs_inner(&state, f, browser, rid.clone()).await,
         Err(_) => Err(Failure::unreadable("form_invalid")),
     };
     match result {
-        Ok((token, next)) => (
-            StatusCode::SEE_OTHER,
-            no_store(),
-            [(header::SET_COOKIE, sso_session_cookie(&token, state.config.session_lifetime_secs)), (header::LOCATION, next)],
-        )
-            .into_response(),
+        Ok((token, next)) => {
+            let mut resp = (
+                StatusCode::SEE_OTHER,
+                no_store(),
+                [(header::SET_COOKIE, sso_session_cookie(&token, state.config.session_lifetime_secs)), (header::LOCATION, next)],
+            )
+                .into_response();
+            if let Ok(v) = header::HeaderValue::from_str(&clear_browser_cookie(&sp(&state))) {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+            resp
+        }
         Err(f) => {
             tracing::warn!(outcome = f.code, idp = f.idp.as_deref().unwrap_or("-"), "SPID login refused");
             state.metrics.saml_refused.with_label_values(&["acs", f.code]).inc();
@@ -259,7 +297,7 @@ fn decode_message(b64: &str) -> Result<String, validate::Refusal> {
     guard::untrusted_xml(&bytes).map(str::to_string)
 }
 
-async fn acs_inner(state: &AppState, form: AcsForm, rid: Option<String>) -> Result<(String, String), Failure> {
+async fn acs_inner(state: &AppState, form: AcsForm, browser: Option<String>, rid: Option<String>) -> Result<(String, String), Failure> {
     let sp = sp(state);
     let b64 = form.saml_response.filter(|s| !s.is_empty()).ok_or_else(|| Failure::unreadable("response_missing"))?;
     if b64.len() > MAX_MESSAGE_BYTES {
@@ -298,6 +336,10 @@ async fn acs_inner(state: &AppState, form: AcsForm, rid: Option<String>) -> Resu
         if hash_token(relay) != pending.relay_state_hash {
             return Err(fail("relay_state", GENERIC.into()));
         }
+    }
+    // The browser posting the Response is the one that started this login.
+    if !browser.is_some_and(|b| hash_token(&b) == pending.relay_state_hash) {
+        return Err(fail("browser_mismatch", "Completa l'accesso dallo stesso browser da cui lo hai iniziato: accedi di nuovo.".into()));
     }
     if env.status.as_deref() != Some(xml::STATUS_SUCCESS) {
         // Unsigned content picks the courtesy text, and nothing else.

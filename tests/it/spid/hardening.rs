@@ -164,8 +164,49 @@ fn post_acs_bytes(body: &[u8], relay: &str) -> HttpRequest<Body> {
         .method(Method::POST)
         .uri("/saml/acs")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, format!("{}={relay}", super::BROWSER_COOKIE))
         .body(Body::from(form.finish()))
         .unwrap()
+}
+
+/// Login CSRF: the attacker's own genuine Response, posted from the victim's
+/// browser (which never started that login), must not log the victim in as
+/// the attacker.
+#[tokio::test]
+async fn a_response_posted_from_another_browser_than_the_one_that_started_the_login_is_refused() {
+    let w = world().await;
+    let (req, relay, _) = start_login(&w.app, "/").await;
+    let genuine = Spec::valid(&req, &w.cf, 2).build();
+    let form = |relay: &str| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("SAMLResponse", &fake_idp::encode(&genuine))
+            .append_pair("RelayState", relay)
+            .finish()
+    };
+    let post = |cookie: Option<String>| {
+        let mut b = HttpRequest::builder()
+            .method(Method::POST)
+            .uri("/saml/acs")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        b.body(Body::from(form(&relay))).unwrap()
+    };
+    let (_, victims_own, _) = start_login(&w.app, "/").await;
+    for cookie in [None, Some(format!("{}={victims_own}", super::BROWSER_COOKIE)), Some(format!("gepi_saml={relay}"))] {
+        let sessions = w.app.count("session").await;
+        let (status, headers, body) = w.app.request_text(post(cookie.clone())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{cookie:?}");
+        assert!(headers.get(header::SET_COOKIE).is_none(), "{cookie:?}");
+        assert!(body.contains("stesso browser"), "{body}");
+        assert_eq!(w.app.count("session").await, sessions);
+    }
+    // The browser that started it still completes it, and the binding cookie is cleared.
+    let (status, headers, _) = w.app.request_text(post(Some(format!("{}={relay}", super::BROWSER_COOKIE)))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cleared = headers.get_all(header::SET_COOKIE).iter().any(|v| v.to_str().unwrap().starts_with("__Host-gepi_saml=;"));
+    assert!(cleared, "{headers:?}");
 }
 
 #[tokio::test]

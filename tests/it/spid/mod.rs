@@ -127,21 +127,26 @@ async fn start_login(app: &TestApp, next: &str) -> (Request, String, String) {
     (req, relay, location)
 }
 
-/// `POST /saml/acs` with a Response.
+/// `POST /saml/acs` with a Response, from the browser that started the login
+/// with `relay` (it carries the login's cookie, whose value is the RelayState).
 async fn post_acs(app: &TestApp, response_xml: &str, relay: Option<&str>) -> (StatusCode, HeaderMap, String) {
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     form.append_pair("SAMLResponse", &fake_idp::encode(response_xml));
     if let Some(r) = relay {
         form.append_pair("RelayState", r);
     }
-    let req = HttpRequest::builder()
+    let mut req = HttpRequest::builder()
         .method(Method::POST)
         .uri("/saml/acs")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form.finish()))
-        .unwrap();
-    app.request_text(req).await
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(r) = relay {
+        req = req.header(header::COOKIE, format!("{BROWSER_COOKIE}={r}"));
+    }
+    app.request_text(req.body(Body::from(form.finish())).unwrap()).await
 }
+
+/// The cookie that binds a login to its browser (https: `__Host-`).
+const BROWSER_COOKIE: &str = "__Host-gepi_saml";
 
 fn session_token(headers: &HeaderMap) -> Option<String> {
     let c = headers.get(header::SET_COOKIE)?.to_str().ok()?;
@@ -554,12 +559,19 @@ async fn login_acs_session_and_graphql_me_end_to_end_over_http() {
     let location = r.header("location").unwrap().to_string();
     assert!(location.starts_with(fake_idp::IDP_SSO), "the browser goes to the IdP's SSO endpoint");
     let (req, relay) = request_from(&location);
+    // The login is bound to this browser by a cookie it cannot be given by a
+    // subdomain (`__Host-`), sent back on the IdP's cross-site POST.
+    let binding = r.header("set-cookie").unwrap().to_string();
+    for attr in ["__Host-gepi_saml=", "; Path=/", "; HttpOnly", "; Secure", "; SameSite=None", "; Max-Age=600"] {
+        assert!(binding.contains(attr), "{binding} lacks {attr}");
+    }
+    let binding = binding.split(';').next().unwrap().to_string();
     // The IdP posts its signed Response back through the browser.
     let xml_resp = Spec::valid(&req, &w.cf, 2).build();
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     form.append_pair("SAMLResponse", &fake_idp::encode(&xml_resp)).append_pair("RelayState", &relay);
     let form = form.finish();
-    let form_type = [("Content-Type", "application/x-www-form-urlencoded")];
+    let form_type = [("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", binding.as_str())];
     let r = http.send("POST", "/saml/acs", &form_type, &form).await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(r.header("location"), Some("/cases?tab=mine"));
