@@ -48,16 +48,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = validate::envelope(&doc);
     let _ = validate::algorithms_allowed(&doc);
     let c = &f.check;
-    let expect = validate::Expect {
-        acs_url: &c.acs_url,
-        sp_entity_id: &c.sp_entity_id,
-        idp_entity_id: &c.idp_entity_id,
-        request_id: &c.request_id,
-        request_issue_instant: c.request_issue_instant,
-        now: c.now,
-        skew: chrono::Duration::seconds(spid::CLOCK_SKEW_SECS),
-        min_level: spid::MIN_LEVEL,
-    };
-    let _ = validate::check(&doc, &doc, &expect);
+    let _ = validate::check(&doc, &doc, &c.expect());
     let _ = spid::verify_response(text, &f.certs, c);
 });

@@ -351,6 +351,22 @@ pub struct ResponseCheck {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
+impl ResponseCheck {
+    /// What the validator checks the Response against (our skew and level).
+    pub fn expect(&self) -> validate::Expect<'_> {
+        validate::Expect {
+            acs_url: &self.acs_url,
+            sp_entity_id: &self.sp_entity_id,
+            idp_entity_id: &self.idp_entity_id,
+            request_id: &self.request_id,
+            request_issue_instant: self.request_issue_instant,
+            now: self.now,
+            skew: Duration::seconds(CLOCK_SKEW_SECS),
+            min_level: MIN_LEVEL,
+        }
+    }
+}
+
 /// The whole verification of a Response that passed [`guard::untrusted_xml`]:
 /// algorithms allow-listed, every signature verified, then every SPID rule on
 /// the signed part and on the document as received ([`validate::check`]).
@@ -361,15 +377,5 @@ pub fn verify_response(raw: &str, certs: &[CertificateDer], c: &ResponseCheck) -
     validate::signatures_are_local(&doc)?;
     let signed_xml = signed_part(raw, certs)?;
     let signed = validate::parse(&signed_xml)?;
-    let expect = validate::Expect {
-        acs_url: &c.acs_url,
-        sp_entity_id: &c.sp_entity_id,
-        idp_entity_id: &c.idp_entity_id,
-        request_id: &c.request_id,
-        request_issue_instant: c.request_issue_instant,
-        now: c.now,
-        skew: Duration::seconds(CLOCK_SKEW_SECS),
-        min_level: MIN_LEVEL,
-    };
-    validate::check(&doc, &signed, &expect)
+    validate::check(&doc, &signed, &c.expect())
 }

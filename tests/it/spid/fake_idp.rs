@@ -351,3 +351,16 @@ pub fn utf7_polyglot(genuine: &str, forged: &str) -> String {
         utf7("--><?z "),
     )
 }
+
+/// A LogoutRequest from the fake IdP for `name_id`, with `signature` (a
+/// template to sign, a forged element, or nothing) after the Issuer.
+pub fn logout_request(id: &str, name_id: &str, issue_instant: &str, signature: &str) -> String {
+    format!(
+        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{issue_instant}" Destination="https://gepi.test/saml/slo"><saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity" NameQualifier="{IDP_ENTITY_ID}">{IDP_ENTITY_ID}</saml:Issuer>{signature}<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" NameQualifier="{IDP_ENTITY_ID}">{name_id}</saml:NameID><samlp:SessionIndex>_s1</samlp:SessionIndex></samlp:LogoutRequest>"#
+    )
+}
+
+/// The NameID value of a Response built by [`Spec::build`].
+pub fn name_id_of(response_xml: &str) -> String {
+    element(response_xml, "saml:NameID").2.split('>').nth(1).unwrap().split('<').next().unwrap().to_string()
+}

@@ -19,7 +19,7 @@ use samael::crypto::CertificateDer;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
-use super::fake_idp::{self, element, fake_signature, keys, utf7_polyglot, Request, Spec, IDP_ENTITY_ID};
+use super::fake_idp::{self, element, fake_signature, keys, logout_request, name_id_of, utf7_polyglot, Request, Spec, IDP_ENTITY_ID};
 use super::{post_acs, saml_config, service_provider, session_token, sp_keys, start_login, world, ACS, SP_ENTITY_ID};
 use crate::helpers::TestApp;
 
@@ -122,13 +122,9 @@ async fn a_utf7_logout_request_cannot_end_someone_elses_session() {
     let resp = Spec::valid(&req, &w.cf, 2).build();
     let (_, headers, _) = post_acs(&w.app, &resp, Some(&relay)).await;
     let victim_token = session_token(&headers).unwrap();
-    let victim_name_id = element(&resp, "saml:NameID").2.split('>').nth(1).unwrap().split('<').next().unwrap().to_string();
-    let logout = |id: &str, name_id: &str, signature: &str| {
-        format!(
-            r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{}" Destination="https://gepi.test/saml/slo"><saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity" NameQualifier="{IDP_ENTITY_ID}">{IDP_ENTITY_ID}</saml:Issuer>{signature}<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" NameQualifier="{IDP_ENTITY_ID}">{name_id}</saml:NameID><samlp:SessionIndex>_s1</samlp:SessionIndex></samlp:LogoutRequest>"#,
-            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        )
-    };
+    let victim_name_id = name_id_of(&resp);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let logout = |id: &str, name_id: &str, signature: &str| logout_request(id, name_id, &now, signature);
     // A genuine, IdP-signed LogoutRequest for somebody else...
     let idp_keys = Keys::from_pem(&keys().idp.key_pem(), &keys().idp.cert_pem()).unwrap();
     let genuine = idp_keys.sign_xml(&logout("_lrG", "_somebody_else", &xml::signature_template("_lrG", &keys().idp.cert_b64()))).unwrap();
@@ -306,10 +302,7 @@ async fn an_unsigned_post_quoting_a_pending_request_does_not_burn_the_genuine_lo
 
 /// Signs a LogoutRequest as the fake IdP would, over HTTP-POST.
 fn signed_logout(id: &str, name_id: &str, issue_instant: &str) -> String {
-    let xml = format!(
-        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{issue_instant}" Destination="https://gepi.test/saml/slo"><saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity" NameQualifier="{IDP_ENTITY_ID}">{IDP_ENTITY_ID}</saml:Issuer>{}<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" NameQualifier="{IDP_ENTITY_ID}">{name_id}</saml:NameID><samlp:SessionIndex>_s1</samlp:SessionIndex></samlp:LogoutRequest>"#,
-        xml::signature_template(id, &keys().idp.cert_b64())
-    );
+    let xml = logout_request(id, name_id, issue_instant, &xml::signature_template(id, &keys().idp.cert_b64()));
     Keys::from_pem(&keys().idp.key_pem(), &keys().idp.cert_pem()).unwrap().sign_xml(&xml).unwrap()
 }
 
@@ -331,7 +324,7 @@ async fn logout_requests_from_long_ago_or_played_twice_are_refused_and_audited()
     let resp = Spec::valid(&req, &w.cf, 2).build();
     let (_, headers, _) = post_acs(&w.app, &resp, Some(&relay)).await;
     let token = session_token(&headers).unwrap();
-    let name_id = element(&resp, "saml:NameID").2.split('>').nth(1).unwrap().split('<').next().unwrap().to_string();
+    let name_id = name_id_of(&resp);
     // Signed by the IdP, but from 2000: refused, audited, the session lives on.
     let (status, _, _) = w.app.request_text(post_slo(&signed_logout("_old", &name_id, "2000-01-01T00:00:00Z"))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
