@@ -29,6 +29,10 @@ pub struct Config {
     pub login_rate_per_minute: u32,
     /// `GEPI_LOGIN_RATE_BURST`: how many of those it may make at once.
     pub login_rate_burst: u32,
+    /// `GEPI_CLIENT_IP_HEADER`: behind a reverse proxy, the header in which it
+    /// puts the client's address (e.g. `X-Forwarded-For`; the last entry counts).
+    /// Unset: the peer address. Set it only when a proxy you run sets it.
+    pub client_ip_header: Option<String>,
     /// `GEPI_LOG_FORMAT`: `text` or `json`.
     pub log_format: LogFormat,
     /// `[saml]` / `GEPI_SAML_*`: SPID login; None leaves it off.
@@ -129,6 +133,7 @@ impl Default for Config {
             // the morning; a flood from one address gets 5 requests a second.
             login_rate_per_minute: 300,
             login_rate_burst: 60,
+            client_ip_header: None,
             log_format: LogFormat::Text,
             saml: None,
         }
@@ -149,6 +154,7 @@ struct FileConfig {
     db_max_connections: Option<u32>,
     login_rate_per_minute: Option<u32>,
     login_rate_burst: Option<u32>,
+    client_ip_header: Option<String>,
     log_format: Option<LogFormat>,
     saml: Option<SamlConfig>,
 }
@@ -189,6 +195,9 @@ impl Config {
             if f.saml.is_some() {
                 c.saml = f.saml;
             }
+            if f.client_ip_header.is_some() {
+                c.client_ip_header = f.client_ip_header;
+            }
         }
         fn parse<T: FromStr>(var: &'static str, v: String) -> Result<T, ConfigError>
         where
@@ -226,6 +235,9 @@ impl Config {
         if let Some(v) = env("GEPI_LOGIN_RATE_BURST") {
             c.login_rate_burst = parse("GEPI_LOGIN_RATE_BURST", v)?;
         }
+        if let Some(v) = env("GEPI_CLIENT_IP_HEADER") {
+            c.client_ip_header = Some(v.trim().to_string()).filter(|h| !h.is_empty());
+        }
         if let Some(v) = env("GEPI_LOG_FORMAT") {
             c.log_format = parse("GEPI_LOG_FORMAT", v)?;
         }
@@ -248,6 +260,11 @@ impl Config {
         }
         if self.db_max_connections == 0 {
             return Err(ConfigError::Invalid("GEPI_DB_MAX_CONNECTIONS must be at least 1".into()));
+        }
+        if let Some(h) = &self.client_ip_header {
+            if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                return Err(ConfigError::Invalid(format!("GEPI_CLIENT_IP_HEADER `{h}` is not a header name")));
+            }
         }
         if self.login_rate_per_minute == 0 || self.login_rate_burst == 0 {
             return Err(ConfigError::Invalid("GEPI_LOGIN_RATE_PER_MINUTE and GEPI_LOGIN_RATE_BURST must be at least 1".into()));
@@ -422,6 +439,7 @@ impl fmt::Debug for Config {
             .field("db_max_connections", &self.db_max_connections)
             .field("login_rate_per_minute", &self.login_rate_per_minute)
             .field("login_rate_burst", &self.login_rate_burst)
+            .field("client_ip_header", &self.client_ip_header)
             .field("log_format", &self.log_format)
             .field("saml", &self.saml)
             .finish()

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::config::Config;
@@ -69,7 +69,11 @@ pub async fn rollback_with<M: MigratorTrait>(db: &DatabaseConnection, steps: Opt
 const MIGRATION_LOCK_KEY: i64 = 0x6765_7069_6d69_6772; // "gepimigr"
 
 async fn migration_transaction(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let txn = db.begin().await?;
+    // SQLite: IMMEDIATE takes the write lock at BEGIN, so two processes
+    // migrating one file wait for each other instead of failing on the upgrade
+    // of a read lock (the second then finds nothing pending).
+    let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
+    let txn = db.begin_with_options(options).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")).await?;
     }

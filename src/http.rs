@@ -270,26 +270,60 @@ async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").title("GePI GraphiQL").finish())
 }
 
-/// The per-address limiter of the anonymous login endpoints.
-pub type LoginLimiter = governor::DefaultKeyedRateLimiter<IpAddr>;
-
-pub fn login_limiter(config: &crate::config::Config) -> LoginLimiter {
-    let per_minute = NonZeroU32::new(config.login_rate_per_minute.max(1)).expect("at least 1");
-    let burst = NonZeroU32::new(config.login_rate_burst.max(1)).expect("at least 1");
-    governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute).allow_burst(burst))
+/// The per-address limiter of the anonymous login endpoints (per instance:
+/// each instance counts the requests it receives).
+pub struct LoginLimiter {
+    limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
+    /// Checks so far: every [`PURGE_EVERY`] checks, addresses whose budget is
+    /// full again are forgotten (the map stays as small as the active set).
+    checks: std::sync::atomic::AtomicU64,
+    /// `GEPI_CLIENT_IP_HEADER`: where a trusted reverse proxy puts the client.
+    client_ip_header: Option<axum::http::HeaderName>,
 }
 
-/// The key of a source address: IPv4 as is, IPv6 by its /64 (one host holds a
-/// whole /64). Requests without a peer address (only in-process calls) share
-/// one key.
-fn source_key(req: &Request<axum::body::Body>) -> IpAddr {
-    match req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) {
-        Some(IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+const PURGE_EVERY: u64 = 4_096;
+
+pub fn login_limiter(config: &crate::config::Config) -> LoginLimiter {
+    let per_minute = NonZeroU32::new(config.login_rate_per_minute).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(config.login_rate_burst).unwrap_or(NonZeroU32::MIN);
+    LoginLimiter {
+        limiter: governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute).allow_burst(burst)),
+        checks: Default::default(),
+        client_ip_header: config.client_ip_header.as_deref().and_then(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).ok()),
+    }
+}
+
+impl LoginLimiter {
+    /// The client of a request: the last address of the configured header when
+    /// a trusted proxy sets it (the proxy appends what it saw, so the last
+    /// entry is the one a client cannot forge), else the peer address; then
+    /// IPv4-mapped IPv6 as IPv4, and IPv6 by its /64 (one host holds a whole
+    /// /64). Requests without either (only in-process calls) share one key.
+    fn key(&self, req: &Request<axum::body::Body>) -> IpAddr {
+        let from_proxy = self.client_ip_header.as_ref().and_then(|h| {
+            let v = req.headers().get_all(h).iter().last()?.to_str().ok()?;
+            v.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+        });
+        let peer = || req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        match from_proxy.or_else(peer).map(|ip| ip.to_canonical()) {
+            Some(IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+            Some(v4) => v4,
+            None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
         }
-        Some(v4) => v4,
-        None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    }
+
+    /// Ok, or how long the client must wait.
+    fn check(&self, req: &Request<axum::body::Body>) -> Result<(), Duration> {
+        use governor::clock::Clock;
+        if self.checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % PURGE_EVERY == PURGE_EVERY - 1 {
+            self.limiter.retain_recent();
+        }
+        self.limiter
+            .check_key(&self.key(req))
+            .map_err(|not_until| not_until.wait_time_from(governor::clock::DefaultClock::default().now()))
     }
 }
 
@@ -308,22 +342,16 @@ async fn limit_logins(
         "/auth/dev-login" => "dev_login",
         _ => return next.run(req).await,
     };
-    let key = source_key(&req);
-    let limiter = &state.login_limiter;
-    if limiter.len() > 100_000 {
-        limiter.retain_recent();
-    }
-    match limiter.check_key(&key) {
+    match state.login_limiter.check(&req) {
         Ok(()) => next.run(req).await,
-        Err(not_until) => {
-            use governor::clock::Clock;
+        Err(wait) => {
             state.metrics.rate_limited.with_label_values(&[endpoint]).inc();
-            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let body = Json(serde_json::json!({ "error": {
-                "code": "LIMIT", "message": format!("too many requests from this address: retry in {} s", secs.max(1)),
-            }}));
-            (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, secs.max(1).to_string())], body).into_response()
+            let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+            let mut resp =
+                AppError::Limit(format!("too many login requests from this address: retry in {secs} s")).into_response();
+            *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+            resp
         }
     }
 }

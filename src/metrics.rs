@@ -1,6 +1,6 @@
-//! Counters of what the service refuses without writing a row, served at
-//! `/metrics` in the Prometheus text format: SAML messages refused (by
-//! endpoint and outcome; unreadable posts are only counted, never audited),
+//! Counters of what the service refuses, served at `/metrics` in the
+//! Prometheus text format: SAML messages refused (by endpoint and outcome,
+//! every refusal; only those whose IdP signature verified are also audited),
 //! request bodies over the limit, and requests over the login rate limit.
 //! One registry per [`crate::AppState`], not a process-wide one, so that two
 //! services in one process (the tests) count apart. Labels are closed

@@ -50,4 +50,5 @@ fuzz_target!(|data: &[u8]| {
     let c = &f.check;
     let _ = validate::check(&doc, &doc, &c.expect());
     let _ = spid::verify_response(text, &f.certs, c);
+    let _ = spid::signature_verifies(text, &f.certs);
 });

@@ -69,7 +69,9 @@ async fn drop_session(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
-    /// Atomic on every backend (sea-orm-migration's default leaves SQLite without a transaction).
+    /// Atomic even when run on its own through sea-orm-migration (whose default
+    /// leaves SQLite without a transaction); `gepi::db::migrate` also wraps the
+    /// whole chain in one transaction.
     fn use_transaction(&self) -> Option<bool> {
         Some(true)
     }

@@ -18,7 +18,9 @@ fn saml_logout_request() -> TableDef {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
-    /// Atomic on every backend (sea-orm-migration's default leaves SQLite without a transaction).
+    /// Atomic even when run on its own through sea-orm-migration (whose default
+    /// leaves SQLite without a transaction); `gepi::db::migrate` also wraps the
+    /// whole chain in one transaction.
     fn use_transaction(&self) -> Option<bool> {
         Some(true)
     }

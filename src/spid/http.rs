@@ -1,6 +1,7 @@
 //! The SPID endpoints. Failures of the login answer 403 with a courtesy page
-//! (never a redirect to a page answering 200), set no cookie and are audited
-//! with the IdP, the request id, the outcome and a digest of the fiscal code.
+//! (never a redirect to a page answering 200), set no cookie and are counted;
+//! those of a Response whose IdP signature verified are also audited with
+//! the IdP, the request id, the outcome and a digest of the fiscal code.
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use entity::{
     saml_request,
 };
 use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde::Deserialize;
 
 use super::{guard, validate, xml, Sp, CLOCK_SKEW_SECS, REQUESTED_LEVEL, REQUEST_LIFETIME_SECS};
@@ -205,11 +206,12 @@ pub struct AcsForm {
     pub relay_state: Option<String>,
 }
 
-/// Why a login failed: shown on the 403 page; audited when it concerns a
-/// login in flight (`request` names a pending AuthnRequest), otherwise only
-/// counted: posts that name no pending request (garbage, unsolicited
-/// Responses, made-up request ids) come from anyone, and an anonymous flood
-/// must not fill the audit trail.
+/// Why a login failed: shown on the 403 page, counted, and audited when the
+/// Response carried a signature of the IdP that verified (a real attempt: a
+/// genuine Response refused by a rule, someone not accredited, a replay).
+/// Anything unsigned — garbage, unsolicited or made-up Responses, a post from
+/// the wrong browser — can come from anyone, and an anonymous flood must not
+/// fill the audit trail.
 #[derive(Debug)]
 struct Failure {
     code: &'static str,
@@ -218,11 +220,12 @@ struct Failure {
     idp: Option<String>,
     request: Option<String>,
     fiscal_code_digest: Option<String>,
+    audited: bool,
 }
 
 impl Failure {
     fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Failure { code, message: message.into(), idp: None, request: None, fiscal_code_digest: None }
+        Failure { code, message: message.into(), idp: None, request: None, fiscal_code_digest: None, audited: false }
     }
 
     fn unreadable(code: &'static str) -> Self {
@@ -256,7 +259,7 @@ async fn acs(State(state): State<AppState>, headers: HeaderMap, form: Result<For
         Err(f) => {
             tracing::warn!(outcome = f.code, idp = f.idp.as_deref().unwrap_or("-"), "SPID login refused");
             state.metrics.saml_refused.with_label_values(&["acs", f.code]).inc();
-            if f.request.is_some() {
+            if f.audited {
                 let ctx = AuditContext::unattributed(ActorKind::Anonymous, rid);
                 let entry = AuditEntry {
                     entity: "saml_login",
@@ -332,6 +335,8 @@ async fn acs_inner(state: &AppState, form: AcsForm, browser: Option<String>, rid
         request: Some(pending.id.clone()),
         ..Failure::new(code, message)
     };
+    // A refusal of a Response whose IdP signature verified.
+    let fail_signed = |code: &'static str, message: String| Failure { audited: true, ..fail(code, message) };
     if let Some(relay) = form.relay_state.as_deref().filter(|r| !r.is_empty()) {
         if hash_token(relay) != pending.relay_state_hash {
             return Err(fail("relay_state", GENERIC.into()));
@@ -341,14 +346,23 @@ async fn acs_inner(state: &AppState, form: AcsForm, browser: Option<String>, rid
     if !browser.is_some_and(|b| hash_token(&b) == pending.relay_state_hash) {
         return Err(fail("browser_mismatch", "Completa l'accesso dallo stesso browser da cui lo hai iniziato: accedi di nuovo.".into()));
     }
-    if env.status.as_deref() != Some(xml::STATUS_SUCCESS) {
-        // Unsigned content picks the courtesy text, and nothing else.
-        let msg = env.spid_error.map(validate::spid_error_message).unwrap_or(GENERIC);
-        return Err(fail("idp_refused", msg.into()));
-    }
     let Some(idp) = sp.idps.get(&pending.idp_entity_id) else {
         return Err(fail("idp_unknown", GENERIC.into()));
     };
+    if env.status.as_deref() != Some(xml::STATUS_SUCCESS) {
+        // Unsigned content picks the courtesy text, and nothing else; the IdP's
+        // answer (a user-side failure) is audited when its signature verifies.
+        let msg = env.spid_error.map(validate::spid_error_message).unwrap_or(GENERIC);
+        let certs = idp.certs.clone();
+        let permit = sp.verifications.clone().acquire_owned().await.map_err(|_| fail("verifier_crashed", GENERIC.into()))?;
+        let signed = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            super::signature_verifies(&raw, &certs)
+        })
+        .await
+        .unwrap_or(false);
+        return Err(if signed { fail_signed("idp_refused", msg.into()) } else { fail("idp_refused", msg.into()) });
+    }
     // Signatures (xmlsec) and every SPID rule, on a blocking thread.
     let check = super::ResponseCheck {
         acs_url: sp.cfg.acs_url(),
@@ -369,10 +383,10 @@ async fn acs_inner(state: &AppState, form: AcsForm, browser: Option<String>, rid
     .await;
     let v = match verified {
         Ok(Ok(v)) => v,
-        Ok(Err(r)) => {
+        Ok(Err(super::Rejected { refusal: r, signed })) => {
             tracing::debug!(outcome = r.code, detail = %r.detail, "SPID Response refused");
             let msg = r.spid_error.map(validate::spid_error_message).unwrap_or(GENERIC);
-            return Err(fail(r.code, msg.into()));
+            return Err(if signed { fail_signed(r.code, msg.into()) } else { fail(r.code, msg.into()) });
         }
         Err(_) => return Err(fail("verifier_crashed", GENERIC.into())),
     };
@@ -385,12 +399,19 @@ async fn acs_inner(state: &AppState, form: AcsForm, browser: Option<String>, rid
         .await
         .map_err(|_| unavailable())?;
     if consumed.rows_affected != 1 {
-        return Err(Failure { idp: Some(pending.idp_entity_id.clone()), request: Some(pending.id.clone()), ..unknown() });
+        // Verified, but the request was consumed meanwhile: a replay.
+        return Err(Failure {
+            idp: Some(pending.idp_entity_id.clone()),
+            request: Some(pending.id.clone()),
+            audited: true,
+            ..unknown()
+        });
     }
     let cf_raw = v.fiscal_number.strip_prefix("TINIT-").unwrap_or("");
     // From here on a refusal names the person, by a keyed digest only.
     let digest = sp.keys.fiscal_code_digest(&v.fiscal_number);
-    let fail_person = |code: &'static str, message: &str| Failure { fiscal_code_digest: Some(digest.clone()), ..fail(code, message.into()) };
+    let fail_person =
+        |code: &'static str, message: &str| Failure { fiscal_code_digest: Some(digest.clone()), ..fail_signed(code, message.into()) };
     let Ok(cf) = CodiceFiscale::parse(cf_raw) else {
         return Err(fail_person("fiscal_number_invalid", GENERIC));
     };
@@ -419,7 +440,7 @@ async fn acs_inner(state: &AppState, form: AcsForm, browser: Option<String>, rid
         }
         Err(e) => {
             tracing::error!(error = ?e, "a SPID session could not be opened");
-            Err(fail("session_failed", "Servizio momentaneamente non disponibile: riprova.".into()))
+            Err(fail_signed("session_failed", "Servizio momentaneamente non disponibile: riprova.".into()))
         }
     }
 }
@@ -497,7 +518,11 @@ fn read_logout_request(r: roxmltree::Node, slo_url: &str) -> Result<LogoutReques
     if r.tag_name().name() != "LogoutRequest" || r.tag_name().namespace() != Some(xml::NS_PROTOCOL) {
         return Err(("not_a_logout_request", "not a LogoutRequest"));
     }
-    let id = r.attribute("ID").filter(|s| !s.is_empty()).ok_or(("logout_id", "LogoutRequest without ID"))?;
+    // An ID as SAML IDs are (xs:ID) and as long as the audit trail keeps.
+    let id = r
+        .attribute("ID")
+        .filter(|s| (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)))
+        .ok_or(("logout_id", "LogoutRequest ID is missing, longer than 64 characters or not an xs:ID"))?;
     if r.attribute("Version") != Some("2.0") {
         return Err(("logout_version", "LogoutRequest Version must be 2.0"));
     }
@@ -566,10 +591,8 @@ async fn refuse_logout(state: &AppState, verified: Option<(&str, &str)>, (code, 
     state.metrics.saml_refused.with_label_values(&["slo", code]).inc();
     tracing::warn!(outcome = code, idp = verified.map(|v| v.0).unwrap_or("-"), "SPID logout refused");
     if let Some((idp, request)) = verified {
-        let ctx = AuditContext::unattributed(ActorKind::Anonymous, None);
-        let mut e = AuditEntry::new("saml_logout", request, AuditAction::LogoutRefused);
-        e.changes = Some(serde_json::json!({ "idp": idp, "outcome": code }));
-        if let Err(e) = audit::record(&state.db, &ctx, vec![e]).await {
+        let ctx = AuditContext::unattributed(ActorKind::System, None);
+        if let Err(e) = audit::record(&state.db, &ctx, vec![logout_refusal_entry(idp, request, code)]).await {
             return e.into_response();
         }
     }
@@ -663,12 +686,20 @@ async fn slo_post(State(state): State<AppState>, form: Result<Form<SloForm>, axu
     answer_logout(&state, &sp, idp, signed, f.relay_state).await
 }
 
-/// Remembers a LogoutRequest id until its IssueInstant leaves the window;
-/// false when it was already there (a replay). Expired ids are purged first.
-async fn first_time(db: &sea_orm::DatabaseConnection, idp: &str, req: &LogoutRequest, now: DateTime<Utc>) -> Result<bool, sea_orm::DbErr> {
+/// Remembers a LogoutRequest id (fresh: until its IssueInstant leaves the
+/// window; stale: for a window from now, so that its refusal is audited
+/// once); false when it was already there. Expired ids are purged first.
+async fn first_time<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    idp: &str,
+    req: &LogoutRequest,
+    now: DateTime<Utc>,
+    fresh: bool,
+) -> Result<bool, sea_orm::DbErr> {
     use entity::saml_logout_request as seen;
     seen::Entity::delete_many().filter(seen::Column::ExpiresAt.lte(now)).exec(db).await?;
-    let expires_at = req.issue_instant + Duration::seconds(LOGOUT_WINDOW_SECS + 2 * CLOCK_SKEW_SECS);
+    let from = if fresh { req.issue_instant } else { now };
+    let expires_at = from + Duration::seconds(LOGOUT_WINDOW_SECS + 2 * CLOCK_SKEW_SECS);
     let row = seen::ActiveModel { idp_entity_id: Set(idp.to_string()), id: Set(req.id.clone()), expires_at: Set(expires_at) };
     let inserted = seen::Entity::insert(row)
         .on_conflict(sea_orm::sea_query::OnConflict::columns([seen::Column::IdpEntityId, seen::Column::Id]).do_nothing().to_owned())
@@ -677,31 +708,54 @@ async fn first_time(db: &sea_orm::DatabaseConnection, idp: &str, req: &LogoutReq
     Ok(inserted == 1)
 }
 
+/// The audit entry of a refused LogoutRequest whose signature verified.
+fn logout_refusal_entry(idp: &str, request: &str, code: &str) -> AuditEntry {
+    let mut e = AuditEntry::new("saml_logout", request, AuditAction::LogoutRefused);
+    e.changes = Some(serde_json::json!({ "idp": idp, "outcome": code }));
+    e
+}
+
 /// Ends the sessions of that SPID identity and answers a signed LogoutResponse.
-/// The request's signature has been verified: a refusal from here on is audited.
+/// The request's signature has been verified. The replay cache, the
+/// revocation and the audit entry commit together: a failure leaves none of
+/// them, and the IdP's retry is not taken for a replay. A request outside the
+/// window is refused and audited the first time it is seen; a replay is only
+/// counted (the logout it repeats was audited).
 async fn answer_logout(state: &AppState, sp: &Sp, idp: &super::Idp, req: LogoutRequest, relay: Option<String>) -> Response {
     let now = Utc::now();
-    if let Err(r) = in_window(&req, now) {
-        return refuse_logout(state, Some((&idp.entity_id, &req.id)), r).await;
+    let window = in_window(&req, now);
+    let ctx = AuditContext::unattributed(ActorKind::System, None);
+    let outcome: Result<Result<u64, SloRefusal>, AppError> = async {
+        let txn = state.db.begin().await?;
+        let first = first_time(&txn, &idp.entity_id, &req, now, window.is_ok()).await?;
+        let result = match (window, first) {
+            (Err(r), true) => {
+                audit::record(&txn, &ctx, vec![logout_refusal_entry(&idp.entity_id, &req.id, r.0)]).await?;
+                Err(r)
+            }
+            (Err(r), false) => Err(r),
+            (Ok(()), false) => Err(("logout_replayed", "this LogoutRequest was already received")),
+            (Ok(()), true) => {
+                let n = session::revoke_saml(&txn, &idp.entity_id, &req.name_id, now).await?;
+                let mut e = AuditEntry::new("saml_logout", &req.id, AuditAction::Logout);
+                e.changes = Some(serde_json::json!({ "idp": idp.entity_id, "sessions_revoked": n }));
+                audit::record(&txn, &ctx, vec![e]).await?;
+                Ok(n)
+            }
+        };
+        txn.commit().await?;
+        Ok(result)
     }
-    match first_time(&state.db, &idp.entity_id, &req, now).await {
-        Ok(true) => {}
-        Ok(false) => {
-            let r = ("logout_replayed", "this LogoutRequest was already received");
-            return refuse_logout(state, Some((&idp.entity_id, &req.id)), r).await;
+    .await;
+    let partial = match outcome {
+        Ok(Ok(_)) => false,
+        Ok(Err(r)) => return refuse_logout(state, None, r).await,
+        Err(e) => {
+            // Nothing was recorded: answer PartialLogout, the IdP may retry.
+            tracing::error!(error = ?e, "a SPID logout could not be recorded");
+            true
         }
-        Err(e) => return AppError::from(e).into_response(),
-    }
-    let revoked = session::revoke_saml(&state.db, &idp.entity_id, &req.name_id, Utc::now()).await;
-    let partial = revoked.is_err();
-    if let Ok(n) = revoked {
-        let ctx = AuditContext::unattributed(ActorKind::System, None);
-        let mut e = AuditEntry::new("saml_logout", &req.id, AuditAction::Logout);
-        e.changes = Some(serde_json::json!({ "idp": idp.entity_id, "sessions_revoked": n }));
-        if let Err(e) = audit::record(&state.db, &ctx, vec![e]).await {
-            return e.into_response();
-        }
-    }
+    };
     let redirect = idp.slo.iter().find(|(b, _)| b == xml::BINDING_REDIRECT).map(|(_, l)| l.clone());
     let post = idp.slo.iter().find(|(b, _)| b == xml::BINDING_POST).map(|(_, l)| l.clone());
     let id = xml::new_id();

@@ -367,15 +367,40 @@ impl ResponseCheck {
     }
 }
 
-/// The whole verification of a Response that passed [`guard::untrusted_xml`]:
-/// algorithms allow-listed, every signature verified, then every SPID rule on
-/// the signed part and on the document as received ([`validate::check`]).
-/// Blocking (xmlsec): call off the async threads.
-pub fn verify_response(raw: &str, certs: &[CertificateDer], c: &ResponseCheck) -> Result<validate::Verified, validate::Refusal> {
+/// A Response [`verify_response`] refused: why, and whether the IdP's
+/// signature on it verified. Only a signed refusal is a real attempt worth an
+/// audit entry (a genuine Response failing a rule: a level too low, expired,
+/// someone not accredited); anything unsigned can come from anyone and is
+/// only counted.
+#[derive(Debug)]
+pub struct Rejected {
+    pub refusal: validate::Refusal,
+    pub signed: bool,
+}
+
+/// Parses `raw`, checks that its signatures use allowed algorithms and point
+/// only inside it, and returns what they cover (xmlsec).
+fn verified_parts(raw: &str, certs: &[CertificateDer]) -> Result<String, validate::Refusal> {
     let doc = validate::parse(raw)?;
     validate::algorithms_allowed(&doc)?;
     validate::signatures_are_local(&doc)?;
-    let signed_xml = signed_part(raw, certs)?;
-    let signed = validate::parse(&signed_xml)?;
-    validate::check(&doc, &signed, &c.expect())
+    signed_part(raw, certs)
+}
+
+/// Whether `raw` carries signatures of the IdP that verify (for the error
+/// Responses of an IdP, which carry no Assertion). Blocking.
+pub fn signature_verifies(raw: &str, certs: &[CertificateDer]) -> bool {
+    verified_parts(raw, certs).is_ok()
+}
+
+/// The whole verification of a Response that passed [`guard::untrusted_xml`]:
+/// algorithms allow-listed, signatures local and verified, then every SPID
+/// rule on the signed part and on the document as received
+/// ([`validate::check`]). Blocking (xmlsec): call off the async threads.
+pub fn verify_response(raw: &str, certs: &[CertificateDer], c: &ResponseCheck) -> Result<validate::Verified, Rejected> {
+    let signed_xml = verified_parts(raw, certs).map_err(|refusal| Rejected { refusal, signed: false })?;
+    let rejected = |refusal| Rejected { refusal, signed: true };
+    let doc = validate::parse(raw).map_err(rejected)?;
+    let signed = validate::parse(&signed_xml).map_err(rejected)?;
+    validate::check(&doc, &signed, &c.expect()).map_err(rejected)
 }

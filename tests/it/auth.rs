@@ -358,3 +358,21 @@ impl AuditReads for entity::audit_event::Entity {
             .collect()
     }
 }
+
+/// A body over the limit is refused with 413, and counted (nothing else is kept of it).
+#[tokio::test]
+async fn bodies_over_the_limit_are_counted() {
+    let app = TestApp::with_config(|c| c.body_limit_bytes = 1024).await;
+    let big = json!({ "query": format!("{{ me {{ operator {{ id }} }} }} #{}", "x".repeat(4096)) }).to_string();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/graphql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, big.len())
+        .body(Body::from(big))
+        .unwrap();
+    let (status, _, _) = app.request_text(req).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (_, _, metrics) = app.request_text(Request::builder().uri("/metrics").body(Body::empty()).unwrap()).await;
+    assert!(metrics.lines().any(|l| l == "gepi_http_body_too_large_total 1"), "{metrics}");
+}

@@ -147,7 +147,7 @@ impl MigratorTrait for ChainFailingHalfWay {
 }
 
 #[tokio::test]
-async fn every_migration_runs_in_a_transaction_on_every_backend() {
+async fn every_migration_asks_for_a_transaction_of_its_own() {
     for m in Migrator::migrations() {
         assert_eq!(m.use_transaction(), Some(true), "{} must be atomic on SQLite too", m.name());
     }

@@ -107,11 +107,11 @@ async fn the_identity_is_read_from_what_was_signed_and_must_match_the_document_a
         // A forged Assertion of its own id: the signed Assertion is another one.
         let polyglot = utf7_polyglot(&genuine, &forged_response(&req, victim, None));
         let err = spid::verify_response(&polyglot, &certs, &check).unwrap_err();
-        assert_eq!(err.code, "signature_mismatch", "sign_response={sign_response}: {err:?}");
+        assert_eq!(err.refusal.code, "signature_mismatch", "sign_response={sign_response}: {err:?}");
         // The same id as the signed one: the two readings disagree on the person.
         let same_id = forged_response(&req, victim, Some(&assertion_id(&genuine)));
         let err = spid::verify_response(&utf7_polyglot(&genuine, &same_id), &certs, &check).unwrap_err();
-        assert_eq!(err.code, "parser_differential", "sign_response={sign_response}: {err:?}");
+        assert_eq!(err.refusal.code, "parser_differential", "sign_response={sign_response}: {err:?}");
     }
 }
 
@@ -342,9 +342,73 @@ async fn logout_requests_from_long_ago_or_played_twice_are_refused_and_audited()
     assert_eq!(status, StatusCode::FOUND);
     let r = w.app.gql(Some(&token), "{ me { operator { id } } }", json!({})).await;
     assert_eq!(crate::helpers::error_code(&r), Some("UNAUTHENTICATED"), "{r}");
+    let replays = metric(&w.app, r#"gepi_saml_refused_total{endpoint="slo",outcome="logout_replayed"}"#).await;
     let (status, _, _) = w.app.request_text(post_slo(&fresh)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "a replay");
-    assert!(refused_logouts(&w.app).await.iter().any(|c| c.contains("logout_replayed")));
+    assert_eq!(metric(&w.app, r#"gepi_saml_refused_total{endpoint="slo",outcome="logout_replayed"}"#).await, replays + 1);
+    // Played again and again, an old request is audited once, then counted.
+    for _ in 0..3 {
+        let (status, _, _) = w.app.request_text(post_slo(&signed_logout("_old", &name_id, "2000-01-01T00:00:00Z"))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    let audits = refused_logouts(&w.app).await;
+    assert_eq!(audits.len(), 2, "one row per refused request, not per post: {audits:?}");
+}
+
+/// Only a Response carrying a signature of the IdP that verifies is a real
+/// attempt: its refusal is audited. Anything unsigned (anyone can post it,
+/// for any pending request anyone can create) is counted only.
+#[tokio::test]
+async fn refusals_are_audited_only_when_the_idp_signature_verified() {
+    let w = world().await;
+    let failed_logins = |app: &TestApp| {
+        let db = app.db.clone();
+        async move {
+            entity::audit_event::Entity::find()
+                .filter(entity::audit_event::Column::Action.eq(AuditAction::LoginFailed))
+                .all(&db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.changes.unwrap_or_default())
+                .collect::<Vec<_>>()
+        }
+    };
+    // Genuine and signed, but SpidL1: audited.
+    let (req, relay, _) = start_login(&w.app, "/").await;
+    let mut spec = Spec::valid(&req, &w.cf, 1);
+    spec.set("AUTHN_CONTEXT", "<saml:AuthnContext><saml:AuthnContextClassRef>https://www.spid.gov.it/SpidL1</saml:AuthnContextClassRef></saml:AuthnContext>");
+    assert_eq!(post_acs(&w.app, &spec.build(), Some(&relay)).await.0, StatusCode::FORBIDDEN);
+    let audited = failed_logins(&w.app).await;
+    assert_eq!(audited.len(), 1);
+    assert!(audited[0].contains("assertion_level"), "{audited:?}");
+    // Unsigned, forged, from the wrong browser, unsolicited, signed by someone else: counted only.
+    let (req, relay, _) = start_login(&w.app, "/").await;
+    let mut foreign = Spec::valid(&req, &w.cf, 2);
+    foreign.foreign_assertion_key = true;
+    foreign.foreign_response_key = true;
+    let mut unsolicited = Spec::valid(&req, &w.cf, 2);
+    unsolicited.drop("R_IN_RESPONSE_TO");
+    for (what, xml, relay) in [
+        ("forged", forged_response(&req, &w.other_cf, None), Some(relay.as_str())),
+        ("foreign key", foreign.build(), Some(relay.as_str())),
+        ("wrong browser", Spec::valid(&req, &w.cf, 2).build(), None),
+        ("unsolicited", unsolicited.build(), Some(relay.as_str())),
+    ] {
+        assert_eq!(post_acs(&w.app, &xml, relay).await.0, StatusCode::FORBIDDEN, "{what}");
+        assert_eq!(failed_logins(&w.app).await.len(), 1, "{what}: not audited");
+    }
+    // An IdP's error Response: audited when signed, counted when not.
+    let (req, relay, _) = start_login(&w.app, "/").await;
+    let mut err = Spec::valid(&req, &w.cf, 2);
+    super::idp_error(&mut err, 25);
+    assert_eq!(post_acs(&w.app, &err.build(), Some(&relay)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(failed_logins(&w.app).await.len(), 1, "unsigned error: not audited");
+    err.sign_response = true;
+    assert_eq!(post_acs(&w.app, &err.build(), Some(&relay)).await.0, StatusCode::FORBIDDEN);
+    let audited = failed_logins(&w.app).await;
+    assert_eq!(audited.len(), 2);
+    assert!(audited.iter().any(|c| c.contains("idp_refused")), "{audited:?}");
 }
 
 #[test]
@@ -394,9 +458,14 @@ async fn anonymous_floods_are_throttled_per_address_and_garbage_writes_no_rows()
     let retry: u64 = r.headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     assert_eq!(app.count("saml_request").await, 3, "the refused request stored nothing");
+    // The same address over IPv6 (a dual-stack listener) is the same client.
+    let mut mapped = HttpRequest::builder().uri(login.clone()).body(Body::empty()).unwrap();
+    let v6: std::net::IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+    mapped.extensions_mut().insert(ConnectInfo(std::net::SocketAddr::new(v6, 40000)));
+    assert_eq!(app.request(mapped).await.status, StatusCode::TOO_MANY_REQUESTS);
     // Another address is not affected.
     assert_eq!(app.request(from([192, 0, 2, 2], &login)).await.status, StatusCode::FOUND);
-    assert_eq!(metric(&app, r#"gepi_http_rate_limited_total{endpoint="saml_login"}"#).await, 1);
+    assert_eq!(metric(&app, r#"gepi_http_rate_limited_total{endpoint="saml_login"}"#).await, 2);
 
     // Garbage on the ACS is refused and counted, and writes no audit row.
     let audits = app.count("audit_event").await;
@@ -417,21 +486,6 @@ async fn anonymous_floods_are_throttled_per_address_and_garbage_writes_no_rows()
     assert_eq!(metric(&app, r#"gepi_saml_refused_total{endpoint="acs",outcome="response_missing"}"#).await, 2);
 }
 
-#[tokio::test]
-async fn bodies_over_the_limit_are_counted() {
-    let app = TestApp::with_config(|c| c.body_limit_bytes = 1024).await;
-    let big = json!({ "query": format!("{{ me {{ operator {{ id }} }} }} #{}", "x".repeat(4096)) }).to_string();
-    let req = HttpRequest::builder()
-        .method(Method::POST)
-        .uri("/graphql")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CONTENT_LENGTH, big.len())
-        .body(Body::from(big))
-        .unwrap();
-    let (status, _, _) = app.request_text(req).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(metric(&app, "gepi_http_body_too_large_total").await, 1);
-}
 
 /// An element as a parser reads it: namespace, local name, attributes
 /// (local name and value, sorted), its own text (trimmed), and its children.
