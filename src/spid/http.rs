@@ -241,6 +241,8 @@ async fn acs(State(state): State<AppState>, headers: HeaderMap, form: Result<For
     let browser = crate::auth::cookie_value(&headers, browser_cookie_name(&sp(&state)));
     let result = match form {
         Ok(Form(f)) => acs_inner(&state, f, browser, rid.clone()).await,
+        // A body over the limit (sent without Content-Length) is a 413, counted as such.
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return rejection.into_response(),
         Err(_) => Err(Failure::unreadable("form_invalid")),
     };
     match result {
@@ -610,7 +612,9 @@ fn slo_message(b64_or_deflated: Option<String>, deflated: bool) -> Result<String
             xml::Inflate::Invalid => ("message_encoding", "SAMLRequest is not a DEFLATE message"),
         })?
     } else {
-        STANDARD.decode(m.trim()).map_err(|_| ("message_encoding", "SAMLRequest is not base64"))?
+        // Whitespace allowed, as on the ACS (IdPs wrap base64 lines).
+        let compact: String = m.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        STANDARD.decode(compact).map_err(|_| ("message_encoding", "SAMLRequest is not base64"))?
     };
     guard::untrusted_xml(&bytes).map(str::to_string).map_err(|r| match r.code {
         "xml_too_deep" => ("xml_too_deep", "the message is nested too deeply"),

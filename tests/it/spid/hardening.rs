@@ -133,6 +133,7 @@ async fn a_utf7_logout_request_cannot_end_someone_elses_session() {
     let message = utf7_polyglot(&genuine, &forged);
     let (status, _, _) = w.app.request_text(post_slo(&message)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(metric(&w.app, r#"gepi_saml_refused_total{endpoint="slo",outcome="xml_encoding"}"#).await, 1, "refused by the gate");
     let r = w.app.gql(Some(&victim_token), "{ me { operator { id } } }", json!({})).await;
     assert!(r["errors"].is_null(), "the victim is still logged in: {r}");
 }
@@ -163,6 +164,23 @@ fn post_acs_bytes(body: &[u8], relay: &str) -> HttpRequest<Body> {
         .header(header::COOKIE, format!("{}={relay}", super::BROWSER_COOKIE))
         .body(Body::from(form.finish()))
         .unwrap()
+}
+
+/// An ACS post over the body limit without a Content-Length (streamed) is a
+/// 413 and counted, like one that announces its length.
+#[tokio::test]
+async fn a_streamed_acs_post_over_the_body_limit_is_413() {
+    let app = TestApp::with_config(|c| c.body_limit_bytes = 1024).await.with_spid(service_provider());
+    let chunks = futures::stream::iter((0..8).map(|_| Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b'a'; 512]))));
+    let req = HttpRequest::builder()
+        .method(Method::POST)
+        .uri("/saml/acs")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from_stream(chunks))
+        .unwrap();
+    let (status, _, _) = app.request_text(req).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(metric(&app, "gepi_http_body_too_large_total").await, 1);
 }
 
 /// Login CSRF: the attacker's own genuine Response, posted from the victim's

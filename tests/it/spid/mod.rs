@@ -778,11 +778,8 @@ async fn idp_initiated_logout_ends_the_sessions_and_answers_a_signed_logout_resp
     let xml_resp = Spec::valid(&req, &w.cf, 2).build();
     let (_, headers, _) = post_acs(&w.app, &xml_resp, Some(&relay)).await;
     let token = session_token(&headers).unwrap();
-    let name_id = element(&xml_resp, "saml:NameID").2.split('>').nth(1).unwrap().split('<').next().unwrap().to_string();
-    let logout = format!(
-        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_lr1" Version="2.0" IssueInstant="{}" Destination="https://gepi.test/saml/slo"><saml:Issuer Format="{ENTITY}" NameQualifier="{IDP_ENTITY_ID}">{IDP_ENTITY_ID}</saml:Issuer><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" NameQualifier="{IDP_ENTITY_ID}">{name_id}</saml:NameID><samlp:SessionIndex>_s1</samlp:SessionIndex></samlp:LogoutRequest>"#,
-        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+    let name_id = fake_idp::name_id_of(&xml_resp);
+    let logout = fake_idp::logout_request("_lr1", &name_id, &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "");
     let idp_keys = Keys::from_pem(&keys().idp.key_pem(), &keys().idp.cert_pem()).unwrap();
     let signed_url = idp_keys
         .sign_redirect("https://gepi.test/saml/slo", &[("SAMLRequest", &xml::deflate_base64(&logout)), ("RelayState", "r1")])
@@ -818,7 +815,7 @@ async fn idp_initiated_logout_ends_the_sessions_and_answers_a_signed_logout_resp
     let xml_resp = Spec::valid(&req, &w.cf, 2).build();
     let (_, headers, _) = post_acs(&w.app, &xml_resp, Some(&relay)).await;
     let token = session_token(&headers).unwrap();
-    let name_id = element(&xml_resp, "saml:NameID").2.split('>').nth(1).unwrap().split('<').next().unwrap().to_string();
+    let name_id = fake_idp::name_id_of(&xml_resp);
     let logout = logout.replace("_lr1", "_lr2").replace(
         &logout.split("<saml:NameID").nth(1).unwrap().split("</saml:NameID>").next().unwrap().to_string(),
         &format!(r#" Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" NameQualifier="{IDP_ENTITY_ID}">{name_id}"#),
