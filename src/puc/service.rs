@@ -310,17 +310,21 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
     let txn = a.gw.db.begin().await?;
     // The project: in the catalogue the proposer reads.
     let project = a.load::<puc_project::Entity>(&txn, puc_project::Column::Id, project_id, Action::Read, "PUC project").await?;
-    let m = member::Entity::find_by_id(member_id).one(&txn).await?;
-    // The member: of the proposer's own cases (case manager) or of the project's Comune.
+    // The member, before any other rule: one the proposer may propose — a
+    // member of one of the case manager's own cases; for the Responsabile PUC,
+    // of a household with a case in the project's Comune. Any other id answers
+    // exactly as an id that does not exist, so that neither the answer nor the
+    // rules checked after it (busy, residual benefit) tell anything about a
+    // person out of scope.
+    let not_found = || AppError::NotFound("no member with this id that you may propose for this project".into());
+    let m = member::Entity::find_by_id(member_id).one(&txn).await?.ok_or_else(not_found)?;
     let case = match (scope, a.gw.authz.principal.role) {
-        (Scope::Own, Role::CaseManager) => {
-            let own = case_file::Entity::find()
-                .filter(case_file::Entity::condition(Scope::Own, &a.gw.authz.principal))
-                .filter(case_file::Column::HouseholdId.eq(m.as_ref().map(|m| m.household_id).unwrap_or_default()))
-                .one(&txn)
-                .await?;
-            Some(own.ok_or_else(|| AppError::NotFound("no member with this id among the households of your cases".into()))?)
-        }
+        (Scope::Own, Role::CaseManager) => case_file::Entity::find()
+            .filter(case_file::Entity::condition(Scope::Own, &a.gw.authz.principal))
+            .filter(case_file::Column::HouseholdId.eq(m.household_id))
+            .one(&txn)
+            .await?
+            .ok_or_else(not_found)?,
         _ => {
             let pc = puc_project::Entity::find()
                 .filter(puc_project::Column::Id.eq(project.id))
@@ -331,12 +335,13 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
                 return Err(AppError::NotFound("no PUC project with this id among the projects you manage".into()));
             }
             case_file::Entity::find()
-                .filter(case_file::Column::HouseholdId.eq(m.as_ref().map(|m| m.household_id).unwrap_or_default()))
+                .filter(case_file::Column::HouseholdId.eq(m.household_id))
+                .filter(case_file::Column::ComuneIstat.eq(project.comune_istat.clone()))
                 .one(&txn)
                 .await?
+                .ok_or_else(not_found)?
         }
     };
-    let m = m.ok_or_else(|| AppError::NotFound("no member with this id".into()))?;
     if project.state != PucProjectState::Attivo {
         return Err(AppError::Conflict(format!("proposePucAssignment is not allowed: the project is {}", crate::codes::code(project.state))));
     }
@@ -363,7 +368,7 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
         id: Set(id),
         project_id: Set(project.id),
         member_id: Set(m.id),
-        case_id: Set(case.as_ref().map(|c| c.id)),
+        case_id: Set(Some(case.id)),
         source: Set(source),
         state: Set(PucAssignmentState::Proposto),
         proposed_by: Set(Some(me)),

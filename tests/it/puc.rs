@@ -168,3 +168,60 @@ async fn case_managers_propose_only_their_own_members_and_read_the_catalogue() {
         assert_eq!(error_code(&r), Some("FORBIDDEN"), "{}: {r}", role.as_str());
     }
 }
+
+/// A proposal names a person: one the proposer may not propose answers exactly
+/// as an id that does not exist (same code, same message), before any other
+/// rule, and writes nothing. It used to be accepted (and the answer carried
+/// the person's data) or refused with their residual benefit or assignments.
+#[tokio::test]
+async fn proposing_a_member_out_of_scope_answers_as_a_missing_id_and_changes_nothing() {
+    let app = TestApp::seeded().await;
+    let (pm, p, _) = app.login_role(Role::PucManager, 0).await;
+    let comune = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).one(&app.db).await.unwrap().unwrap().comune_istat;
+    let today = gepi::cases::model::today();
+    let r = app.gql(Some(&pm), CREATE, json!({ "i": { "comuneIstat": comune, "project": {
+        "title": "Biblioteca", "field": "CULTURALE", "description": "Prestiti", "hostBody": "Comune", "site": "Biblioteca",
+        "schedule": "mar e ven 9-13", "weeklyHours": 8, "placesComune": 5, "placesCpi": 5, "placesVolunteer": 0,
+        "startsOn": today - Duration::days(10), "endsOn": today + Duration::days(300), "minDurationMonths": 1 } } })).await;
+    let pr = ok(&r)["createPucProject"].clone();
+    let r = app.gql(Some(&pm), STATE, json!({ "i": { "projectId": pr["id"], "version": pr["version"], "action": "PUBLISH" } })).await;
+    assert_eq!(ok(&r)["changePucProjectState"]["state"], "ATTIVO");
+    // Members of households whose cases are all in other Comuni: out of scope,
+    // with a residual benefit long enough that nothing else would refuse them.
+    let in_comune: Vec<uuid::Uuid> = case_file::Entity::find()
+        .filter(case_file::Column::ComuneIstat.eq(comune.clone()))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.household_id)
+        .collect();
+    let outsiders: Vec<member::Model> = member::Entity::find()
+        .filter(member::Column::HouseholdId.is_not_in(in_comune))
+        .order_by_asc(member::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap();
+    let mut probe: Vec<uuid::Uuid> = outsiders.iter().take(2).map(|m| m.id).collect();
+    assert_eq!(probe.len(), 2);
+    for id in &probe {
+        set_residual(&app, *id, 24).await;
+    }
+    // One already busy with an assignment elsewhere: that must not show either.
+    let assigned: Vec<uuid::Uuid> = entity::puc_assignment::Entity::find().all(&app.db).await.unwrap().into_iter().map(|a| a.member_id).collect();
+    let busy = outsiders.iter().find(|m| assigned.contains(&m.id)).expect("the seed has PUC assignments in other Comuni");
+    probe.push(busy.id);
+    let propose = |member_id: String| json!({ "i": { "projectId": pr["id"], "memberId": member_id, "source": "COMUNE" } });
+    let assignments = app.count("puc_assignment").await;
+    let audits = app.count("audit_event").await;
+    let missing = app.gql(Some(&pm), PROPOSE, propose(ids::encode("Member", uuid::Uuid::new_v4()))).await;
+    assert_eq!(error_code(&missing), Some("NOT_FOUND"), "{missing}");
+    for id in probe {
+        let r = app.gql(Some(&pm), PROPOSE, propose(ids::encode("Member", id))).await;
+        assert_eq!(r["errors"], missing["errors"], "out of scope answers exactly as a missing id");
+        assert!(r["data"].is_null() || r["data"]["proposePucAssignment"].is_null(), "{r}");
+    }
+    assert_eq!(app.count("puc_assignment").await, assignments, "nothing written");
+    assert_eq!(app.count("audit_event").await, audits, "nothing audited");
+}
+
