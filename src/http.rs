@@ -4,11 +4,7 @@
 //! method, path, status and latency, never query strings or bodies (they hold
 //! personal data).
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    num::NonZeroU32,
-    time::Duration,
-};
+use std::{net::SocketAddr, time::Duration};
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
@@ -270,63 +266,6 @@ async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").title("GePI GraphiQL").finish())
 }
 
-/// The per-address limiter of the anonymous login endpoints (per instance:
-/// each instance counts the requests it receives).
-pub struct LoginLimiter {
-    limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
-    /// Checks so far: every [`PURGE_EVERY`] checks, addresses whose budget is
-    /// full again are forgotten (the map stays as small as the active set).
-    checks: std::sync::atomic::AtomicU64,
-    /// `GEPI_CLIENT_IP_HEADER`: where a trusted reverse proxy puts the client.
-    client_ip_header: Option<axum::http::HeaderName>,
-}
-
-const PURGE_EVERY: u64 = 4_096;
-
-pub fn login_limiter(config: &crate::config::Config) -> LoginLimiter {
-    let per_minute = NonZeroU32::new(config.login_rate_per_minute).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(config.login_rate_burst).unwrap_or(NonZeroU32::MIN);
-    LoginLimiter {
-        limiter: governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute).allow_burst(burst)),
-        checks: Default::default(),
-        client_ip_header: config.client_ip_header.as_deref().and_then(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).ok()),
-    }
-}
-
-impl LoginLimiter {
-    /// The client of a request: the last address of the configured header when
-    /// a trusted proxy sets it (the proxy appends what it saw, so the last
-    /// entry is the one a client cannot forge), else the peer address; then
-    /// IPv4-mapped IPv6 as IPv4, and IPv6 by its /64 (one host holds a whole
-    /// /64). Requests without either (only in-process calls) share one key.
-    fn key(&self, req: &Request<axum::body::Body>) -> IpAddr {
-        let from_proxy = self.client_ip_header.as_ref().and_then(|h| {
-            let v = req.headers().get_all(h).iter().last()?.to_str().ok()?;
-            v.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
-        });
-        let peer = || req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        match from_proxy.or_else(peer).map(|ip| ip.to_canonical()) {
-            Some(IpAddr::V6(v6)) => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-            Some(v4) => v4,
-            None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-        }
-    }
-
-    /// Ok, or how long the client must wait.
-    fn check(&self, req: &Request<axum::body::Body>) -> Result<(), Duration> {
-        use governor::clock::Clock;
-        if self.checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % PURGE_EVERY == PURGE_EVERY - 1 {
-            self.limiter.retain_recent();
-        }
-        self.limiter
-            .check_key(&self.key(req))
-            .map_err(|not_until| not_until.wait_time_from(governor::clock::DefaultClock::default().now()))
-    }
-}
-
 /// Anonymous endpoints that write (a pending request, an audit row, a session)
 /// or sign something: one source address may not flood them. Over the limit:
 /// 429 with `Retry-After`, counted, nothing else done.
@@ -342,7 +281,7 @@ async fn limit_logins(
         "/auth/dev-login" => "dev_login",
         _ => return next.run(req).await,
     };
-    match state.login_limiter.check(&req) {
+    match state.login_limiter.check(req.headers(), req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())) {
         Ok(()) => next.run(req).await,
         Err(wait) => {
             state.metrics.rate_limited.with_label_values(&[endpoint]).inc();

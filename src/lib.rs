@@ -23,6 +23,7 @@ pub mod meetings;
 pub mod metrics;
 pub mod operators;
 pub mod puc;
+pub mod ratelimit;
 pub mod residency;
 pub mod seed;
 #[cfg(feature = "spid")]

@@ -19,7 +19,7 @@ pub struct AppState {
     /// Counters served at `/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Per source address limit on the anonymous login endpoints.
-    pub login_limiter: Arc<crate::http::LoginLimiter>,
+    pub login_limiter: Arc<crate::ratelimit::LoginLimiter>,
     /// The SPID service provider, when SAML is configured.
     #[cfg(feature = "spid")]
     pub spid: Option<Arc<crate::spid::Sp>>,
@@ -33,7 +33,7 @@ impl AppState {
         let policy = Arc::new(Policy::load(&sdl).await?);
         let schema = crate::graphql::build_schema(db.clone(), config.clone(), policy.clone());
         let schema_index = Arc::new(crate::authz::strict::SchemaIndex::from_sdl(&sdl));
-        let login_limiter = Arc::new(crate::http::login_limiter(&config));
+        let login_limiter = Arc::new(crate::ratelimit::login_limiter(&config));
         Ok(AppState {
             metrics: crate::metrics::Metrics::new(),
             login_limiter,
