@@ -19,7 +19,7 @@ use samael::crypto::CertificateDer;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
-use super::fake_idp::{self, element, fake_signature, keys, logout_request, name_id_of, utf7_polyglot, Request, Spec, IDP_ENTITY_ID};
+use super::fake_idp::{self, element, fake_signature, keys, logout_request, utf7_polyglot, Request, Spec, IDP_ENTITY_ID};
 use super::{post_acs, saml_config, service_provider, session_token, sp_keys, start_login, world, ACS, SP_ENTITY_ID};
 use crate::helpers::TestApp;
 
@@ -118,11 +118,7 @@ async fn the_identity_is_read_from_what_was_signed_and_must_match_the_document_a
 #[tokio::test]
 async fn a_utf7_logout_request_cannot_end_someone_elses_session() {
     let w = world().await;
-    let (req, relay, _) = start_login(&w.app, "/").await;
-    let resp = Spec::valid(&req, &w.cf, 2).build();
-    let (_, headers, _) = post_acs(&w.app, &resp, Some(&relay)).await;
-    let victim_token = session_token(&headers).unwrap();
-    let victim_name_id = name_id_of(&resp);
+    let (victim_token, victim_name_id) = super::logged_in(&w).await;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let logout = |id: &str, name_id: &str, signature: &str| logout_request(id, name_id, &now, signature);
     // A genuine, IdP-signed LogoutRequest for somebody else...
@@ -338,11 +334,7 @@ async fn refused_logouts(app: &TestApp) -> Vec<String> {
 #[tokio::test]
 async fn logout_requests_from_long_ago_or_played_twice_are_refused_and_audited() {
     let w = world().await;
-    let (req, relay, _) = start_login(&w.app, "/").await;
-    let resp = Spec::valid(&req, &w.cf, 2).build();
-    let (_, headers, _) = post_acs(&w.app, &resp, Some(&relay)).await;
-    let token = session_token(&headers).unwrap();
-    let name_id = name_id_of(&resp);
+    let (token, name_id) = super::logged_in(&w).await;
     // Signed by the IdP, but from 2000: refused, audited, the session lives on.
     let (status, _, _) = w.app.request_text(post_slo(&signed_logout("_old", &name_id, "2000-01-01T00:00:00Z"))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

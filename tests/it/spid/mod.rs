@@ -413,6 +413,14 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// `w.cf` logs in through SPID: the session token and the Response's NameID.
+async fn logged_in(w: &World) -> (String, String) {
+    let (req, relay, _) = start_login(&w.app, "/").await;
+    let resp = Spec::valid(&req, &w.cf, 2).build();
+    let (_, headers, _) = post_acs(&w.app, &resp, Some(&relay)).await;
+    (session_token(&headers).expect("logged in"), fake_idp::name_id_of(&resp))
+}
+
 /// Every SAML refusal counted at `/metrics`, all outcomes together.
 async fn refusals_counted(app: &TestApp) -> u64 {
     let (_, _, text) = app.request_text(HttpRequest::builder().uri("/metrics").body(Body::empty()).unwrap()).await;
@@ -774,11 +782,7 @@ async fn metadata_and_authn_request_are_signed_and_spid_shaped() {
 #[tokio::test]
 async fn idp_initiated_logout_ends_the_sessions_and_answers_a_signed_logout_response() {
     let w = world().await;
-    let (req, relay, _) = start_login(&w.app, "/").await;
-    let xml_resp = Spec::valid(&req, &w.cf, 2).build();
-    let (_, headers, _) = post_acs(&w.app, &xml_resp, Some(&relay)).await;
-    let token = session_token(&headers).unwrap();
-    let name_id = fake_idp::name_id_of(&xml_resp);
+    let (token, name_id) = logged_in(&w).await;
     let logout = fake_idp::logout_request("_lr1", &name_id, &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "");
     let idp_keys = Keys::from_pem(&keys().idp.key_pem(), &keys().idp.cert_pem()).unwrap();
     let signed_url = idp_keys
