@@ -53,8 +53,10 @@ pub enum AppError {
     /// A session without a profile tried anything but choosing one.
     #[error("{0}")]
     ProfileRequired(String),
-    #[error("{0}")]
-    NotFound(String),
+    /// Missing, or out of the actor's scope (the two answer alike); `field` is
+    /// the input path when the id came in an input.
+    #[error("{message}")]
+    NotFound { field: Option<String>, message: String },
     /// Bad input: the offending field (input path) and what is wrong with it.
     #[error("{message}")]
     Validation { field: Option<String>, message: String },
@@ -72,6 +74,23 @@ impl AppError {
         AppError::Validation { field: Some(field.into()), message: message.into() }
     }
 
+    pub fn not_found(message: impl Into<String>) -> Self {
+        AppError::NotFound { field: None, message: message.into() }
+    }
+
+    /// An id given at input path `field` names no row the actor may see.
+    pub fn not_found_at(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::NotFound { field: Some(field.into()), message: message.into() }
+    }
+
+    /// The input path the error is about, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AppError::Validation { field, .. } | AppError::NotFound { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn internal(context: impl std::fmt::Display) -> Self {
         AppError::Internal(context.to_string())
     }
@@ -81,7 +100,7 @@ impl AppError {
             AppError::Unauthenticated(_) => Code::Unauthenticated,
             AppError::Forbidden(_) => Code::Forbidden,
             AppError::ProfileRequired(_) => Code::ProfileRequired,
-            AppError::NotFound(_) => Code::NotFound,
+            AppError::NotFound { .. } => Code::NotFound,
             AppError::Validation { .. } => Code::Validation,
             AppError::Conflict(_) => Code::Conflict,
             AppError::Limit(_) => Code::Limit,
@@ -117,8 +136,8 @@ impl ErrorExtensions for AppError {
         self.log_internal();
         async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
             e.set("code", self.code().as_str());
-            if let AppError::Validation { field: Some(f), .. } = self {
-                e.set("field", f.as_str());
+            if let Some(f) = self.field() {
+                e.set("field", f);
             }
         })
     }
@@ -144,8 +163,8 @@ impl IntoResponse for AppError {
         self.log_internal();
         let code = self.code();
         let mut body = serde_json::json!({ "error": { "code": code.as_str(), "message": self.to_string() } });
-        if let AppError::Validation { field: Some(f), .. } = &self {
-            body["error"]["field"] = serde_json::Value::String(f.clone());
+        if let Some(f) = self.field() {
+            body["error"]["field"] = serde_json::Value::String(f.to_string());
         }
         (code.status(), Json(body)).into_response()
     }

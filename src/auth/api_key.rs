@@ -122,7 +122,7 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, name: &str) -> Result<(), AppErr
         .filter(api_client::Column::Name.eq(name.trim()))
         .one(db)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("no API client named `{}`", name.trim())))?;
+        .ok_or_else(|| AppError::not_found(format!("no API client named `{}`", name.trim())))?;
     if c.revoked_at.is_some() {
         return Err(AppError::Conflict(format!("the key of `{}` is already revoked", c.name)));
     }

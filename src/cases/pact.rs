@@ -211,6 +211,7 @@ async fn current_pact(txn: &DatabaseTransaction, case_id: Uuid) -> Result<Option
 }
 
 async fn write_content(
+    a: &Acting<'_>,
     txn: &DatabaseTransaction,
     c: &case_file::Model,
     pact_id: Uuid,
@@ -247,6 +248,9 @@ async fn write_content(
             .chain(m.other_member_ids.iter().enumerate().map(|(j, id)| (format!("input.commitments[{i}].otherMemberIds[{j}]"), id)))
         {
             if !household.contains(id) {
+                // Read under the actor's scope first: a member out of scope answers
+                // as a missing id, one in scope as a member of another household.
+                a.named::<member::Entity>(txn, (member::Column::Id, *id), &field, "member").await?;
                 return Err(AppError::validation(field, "not a member of the household of the case"));
             }
         }
@@ -374,7 +378,7 @@ pub async fn save_pact(a: &Acting<'_>, case_id: Uuid, version: i32, content: Pac
             (p, true)
         }
     };
-    let counts = write_content(&txn, &c, p.id, &content, me).await?;
+    let counts = write_content(a, &txn, &c, p.id, &content, me).await?;
     let q = pact::Entity::update_many()
         .col_expr(pact::Column::ContactModality, Expr::value(contact))
         .col_expr(pact::Column::ReferencePerson, Expr::value(reference))
@@ -531,7 +535,7 @@ pub async fn revise_pact(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<
         reference_person: None,
         next_review_on: None,
     };
-    write_content(&txn, &c, new.id, &content, me).await?;
+    write_content(a, &txn, &c, new.id, &content, me).await?;
     let mut e = AuditEntry::new("pact", new.id, AuditAction::Create);
     e.ambito_id = Some(c.ambito_id);
     e.changes = Some(json!({ "revision": new.revision, "revision_of": p.id }));

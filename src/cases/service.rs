@@ -58,18 +58,35 @@ impl Acting<'_> {
         id_col: E::Column,
         id: Uuid,
         action: Action,
-        what: &str,
+        (field, what): (&str, &str),
     ) -> Result<E::Model, AppError> {
         E::find()
             .filter(id_col.eq(id))
             .filter(self.scope::<E>(action)?)
             .one(txn)
             .await?
-            .ok_or_else(|| AppError::NotFound(format!("no {what} with this id")))
+            .ok_or_else(|| AppError::not_found_at(field, format!("no {what} with this id")))
+    }
+
+    /// A row an input names besides the one acted on (a member, an operator, an
+    /// office slot): read under the actor's read scope, inside the transaction,
+    /// before any rule about it. A row out of scope — or of a type the role may
+    /// not read — answers exactly like a missing id: `NOT_FOUND` on `field`,
+    /// with nothing about the row.
+    pub(crate) async fn named<E: Scoped>(
+        &self,
+        txn: &DatabaseTransaction,
+        (id_col, id): (E::Column, Uuid),
+        field: &str,
+        what: &str,
+    ) -> Result<E::Model, AppError> {
+        let missing = || AppError::not_found_at(field, format!("no {what} with this id"));
+        let Ok(cond) = self.gw.condition::<E>() else { return Err(missing()) };
+        E::find().filter(id_col.eq(id)).filter(cond).one(txn).await?.ok_or_else(missing)
     }
 
     pub(crate) async fn case(&self, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<case_file::Model, AppError> {
-        self.load::<case_file::Entity>(txn, case_file::Column::Id, id, action, "case").await
+        self.load::<case_file::Entity>(txn, case_file::Column::Id, id, action, ("input.caseId", "case")).await
     }
 }
 
@@ -162,7 +179,7 @@ pub(crate) async fn case_under(
         .filter(case_file::Entity::condition(scope, &a.gw.authz.principal))
         .one(txn)
         .await?
-        .ok_or_else(|| AppError::NotFound("no case with this id".into()))
+        .ok_or_else(|| AppError::not_found_at("input.caseId", "no case with this id"))
 }
 
 fn date_between(field: &str, d: NaiveDate, from: NaiveDate, what_from: &str) -> Result<(), AppError> {
@@ -210,7 +227,7 @@ pub async fn assign_cases(a: &Acting<'_>, cases: &[(Uuid, i32)], case_manager: U
     let mut entries = Vec::new();
     for (i, (id, version)) in cases.iter().enumerate() {
         let c = a.case(&txn, *id, Action::Assign).await.map_err(|e| match e {
-            AppError::NotFound(m) => AppError::NotFound(format!("input.cases[{i}]: {m}")),
+            AppError::NotFound { message, .. } => AppError::not_found_at(format!("input.cases[{i}].id"), message),
             other => other,
         })?;
         check_version("case", c.version, *version)?;
@@ -224,8 +241,8 @@ pub async fn assign_cases(a: &Acting<'_>, cases: &[(Uuid, i32)], case_manager: U
             .filter(profile::Column::AmbitoId.eq(c.ambito_id))
             .all(&txn)
             .await?;
-        let op = operator::Entity::find_by_id(case_manager).one(&txn).await?;
-        if !op.is_some_and(|o| o.status == OperatorStatus::Active) || !profiles.iter().any(|p| profile_in_force(p, today)) {
+        let op = a.named::<operator::Entity>(&txn, (operator::Column::Id, case_manager), "input.caseManagerId", "operator").await?;
+        if op.status != OperatorStatus::Active || !profiles.iter().any(|p| profile_in_force(p, today)) {
             return Err(AppError::validation(
                 "input.caseManagerId",
                 "not an accredited case manager with a profile in force in the Ambito of the case",
@@ -567,8 +584,8 @@ pub async fn raise_report(a: &Acting<'_>, case_id: Uuid, r: NewReport) -> Result
     }
     date_between("input.factDate", r.fact_date, c.pad_date, "the PAD")?;
     if let Some(m) = r.member_id {
-        let belongs = member::Entity::find_by_id(m).one(&txn).await?.is_some_and(|x| x.household_id == c.household_id);
-        if !belongs {
+        let member = a.named::<member::Entity>(&txn, (member::Column::Id, m), "input.memberId", "member").await?;
+        if member.household_id != c.household_id {
             return Err(AppError::validation("input.memberId", "not a member of the household of the case"));
         }
     }
@@ -647,7 +664,7 @@ pub(crate) async fn insert_report(txn: &DatabaseTransaction, d: ReportDraft) -> 
 }
 
 async fn load_report(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<report::Model, AppError> {
-    a.load::<report::Entity>(txn, report::Column::Id, id, action, "segnalazione").await
+    a.load::<report::Entity>(txn, report::Column::Id, id, action, ("input.reportId", "segnalazione")).await
 }
 
 fn refuse_report(r: &report::Model, what: &str) -> AppError {

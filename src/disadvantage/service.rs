@@ -25,7 +25,7 @@ pub async fn decide(a: &Acting<'_>, id: Uuid, version: i32, decision: Option<boo
         return Err(AppError::validation("input.notes", "say why the condition is not confirmed"));
     }
     let txn = a.gw.db.begin().await?;
-    let d = a.load::<disadvantage_check::Entity>(&txn, disadvantage_check::Column::Id, id, Action::Update, "disadvantage validation request").await?;
+    let d = a.load::<disadvantage_check::Entity>(&txn, disadvantage_check::Column::Id, id, Action::Update, ("input.checkId", "disadvantage validation request")).await?;
     check_version("request", d.version, version)?;
     if !matches!(d.state, DisadvantageState::Ricevuta | DisadvantageState::InVerifica) {
         return Err(AppError::Conflict(format!("the request is {}: it was already decided; allowed now: nothing", crate::codes::code(d.state))));

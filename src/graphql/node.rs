@@ -47,7 +47,7 @@ pub enum Node {
 }
 
 pub fn not_found(what: &str) -> AppError {
-    AppError::NotFound(format!("no {what} with this id"))
+    AppError::not_found(format!("no {what} with this id"))
 }
 
 /// One row by uuid under the gateway; NOT_FOUND when missing or out of scope,

@@ -94,11 +94,10 @@ pub async fn plan(a: &Acting<'_>, case_id: Uuid, p: Plan) -> Result<Uuid, AppErr
     }
     let (start, place, minutes) = match p.slot_id {
         Some(slot) => {
-            let s = office_slot::Entity::find_by_id(slot)
-                .filter(office_slot::Column::ComuneIstat.eq(c.comune_istat.clone()))
-                .one(&txn)
-                .await?
-                .ok_or_else(|| AppError::validation("input.slotId", "no office slot of the case's Comune with this id"))?;
+            let s = a.named::<office_slot::Entity>(&txn, (office_slot::Column::Id, slot), "input.slotId", "office slot").await?;
+            if s.comune_istat != c.comune_istat {
+                return Err(AppError::validation("input.slotId", "the office slot is not in the case's Comune"));
+            }
             let taken = meeting::Entity::find()
                 .filter(meeting::Column::ComuneIstat.eq(s.comune_istat.clone()))
                 .filter(meeting::Column::ScheduledAt.eq(s.starts_at))
@@ -159,7 +158,7 @@ pub async fn plan(a: &Acting<'_>, case_id: Uuid, p: Plan) -> Result<Uuid, AppErr
 }
 
 async fn load(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid) -> Result<meeting::Model, AppError> {
-    a.load::<meeting::Entity>(txn, meeting::Column::Id, id, Action::Update, "meeting").await
+    a.load::<meeting::Entity>(txn, meeting::Column::Id, id, Action::Update, ("input.meetingId", "meeting")).await
 }
 
 async fn update(

@@ -196,7 +196,7 @@ pub async fn create_project(a: &Acting<'_>, comune_istat: &str, f: ProjectFields
 }
 
 async fn load_project(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<puc_project::Model, AppError> {
-    a.load::<puc_project::Entity>(txn, puc_project::Column::Id, id, action, "PUC project").await
+    a.load::<puc_project::Entity>(txn, puc_project::Column::Id, id, action, ("input.projectId", "PUC project")).await
 }
 
 fn project_entry(p: &puc_project::Model, action: AuditAction, changes: serde_json::Value) -> AuditEntry {
@@ -309,14 +309,14 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
     let scope = a.gw.authz.scope_for(Object::PucAssignment, Action::Create)?;
     let txn = a.gw.db.begin().await?;
     // The project: in the catalogue the proposer reads.
-    let project = a.load::<puc_project::Entity>(&txn, puc_project::Column::Id, project_id, Action::Read, "PUC project").await?;
+    let project = a.named::<puc_project::Entity>(&txn, (puc_project::Column::Id, project_id), "input.projectId", "PUC project").await?;
     // The member, before any other rule: one the proposer may propose — a
     // member of one of the case manager's own cases; for the Responsabile PUC,
     // of a household with a case in the project's Comune. Any other id answers
     // exactly as an id that does not exist, so that neither the answer nor the
     // rules checked after it (busy, residual benefit) tell anything about a
     // person out of scope.
-    let not_found = || AppError::NotFound("no member with this id that you may propose for this project".into());
+    let not_found = || AppError::not_found_at("input.memberId", "no member with this id that you may propose for this project");
     let m = member::Entity::find_by_id(member_id).one(&txn).await?.ok_or_else(not_found)?;
     let case = match (scope, a.gw.authz.principal.role) {
         (Scope::Own, Role::CaseManager) => case_file::Entity::find()
@@ -332,7 +332,7 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
                 .one(&txn)
                 .await?;
             if pc.is_none() {
-                return Err(AppError::NotFound("no PUC project with this id among the projects you manage".into()));
+                return Err(AppError::not_found_at("input.projectId", "no PUC project with this id among the projects you manage"));
             }
             case_file::Entity::find()
                 .filter(case_file::Column::HouseholdId.eq(m.household_id))
@@ -402,7 +402,7 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
 }
 
 async fn load_assignment(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid) -> Result<(puc_assignment::Model, puc_project::Model), AppError> {
-    let asg = a.load::<puc_assignment::Entity>(txn, puc_assignment::Column::Id, id, Action::Update, "PUC assignment").await?;
+    let asg = a.load::<puc_assignment::Entity>(txn, puc_assignment::Column::Id, id, Action::Update, ("input.assignmentId", "PUC assignment")).await?;
     let p = puc_project::Entity::find_by_id(asg.project_id).one(txn).await?.ok_or_else(|| AppError::internal("assignment without project"))?;
     Ok((asg, p))
 }

@@ -43,7 +43,7 @@ fn refuse(c: &residency_check::Model, action: &str) -> AppError {
 }
 
 async fn load(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<residency_check::Model, AppError> {
-    a.load::<residency_check::Entity>(txn, residency_check::Column::Id, id, action, "residency check").await
+    a.load::<residency_check::Entity>(txn, residency_check::Column::Id, id, action, ("input.checkId", "residency check")).await
 }
 
 /// Compare-and-set of a check.
@@ -80,7 +80,7 @@ pub async fn assign(a: &Acting<'_>, id: Uuid, version: i32, officer: Uuid) -> Re
     if !matches!(c.state, DaAssegnare | Assegnato | Inoltrato | InLavorazione) {
         return Err(refuse(&c, "assignResidencyCheck"));
     }
-    let op = operator::Entity::find_by_id(officer).one(&txn).await?;
+    let op = a.named::<operator::Entity>(&txn, (operator::Column::Id, officer), "input.officerId", "operator").await?;
     let profiles = profile::Entity::find()
         .filter(profile::Column::OperatorId.eq(officer))
         .filter(profile::Column::Role.eq(Role::RegistryCheckOfficer))
@@ -95,7 +95,7 @@ pub async fn assign(a: &Acting<'_>, id: Uuid, version: i32, officer: Uuid) -> Re
             .await?
             .is_some();
     }
-    if !op.is_some_and(|o| o.status == OperatorStatus::Active) || !covers {
+    if op.status != OperatorStatus::Active || !covers {
         return Err(AppError::validation("input.officerId", "not a Responsabile per i controlli anagrafici in force for the Comune holding the check"));
     }
     let new_state = if c.state == InLavorazione { InLavorazione } else { Assegnato };

@@ -13,6 +13,7 @@ mod matrix;
 mod meetings;
 mod property;
 mod puc;
+mod references;
 mod residency;
 mod migrations;
 mod schema;

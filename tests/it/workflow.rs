@@ -268,11 +268,18 @@ async fn invalid_assignment_targets_change_nothing() {
         .unwrap()
         .unwrap();
     let registrar = profile::Entity::find().filter(profile::Column::Role.eq(Role::MeetingRegistrar)).one(&s.app.db).await.unwrap().unwrap();
-    for target in [other_cm.operator_id, registrar.operator_id, Uuid::new_v4()] {
-        let r = s.app.gql(Some(&s.coordinator), ASSIGN, json!({ "i": { "cases": [{ "id": id, "version": 1 }], "caseManagerId": gid("Operator", target) } })).await;
-        assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
-        assert_eq!(r["errors"][0]["extensions"]["field"], "input.caseManagerId");
-    }
+    let assign = |target: Uuid| json!({ "i": { "cases": [{ "id": id, "version": 1 }], "caseManagerId": gid("Operator", target) } });
+    // An operator the coordinator does not see (another Ambito's) answers as a
+    // random id; one it sees but who is no case manager of the Ambito, as invalid.
+    let random = s.app.gql(Some(&s.coordinator), ASSIGN, assign(Uuid::new_v4())).await;
+    assert_eq!(error_code(&random), Some("NOT_FOUND"), "{random}");
+    assert_eq!(random["errors"][0]["extensions"]["field"], "input.caseManagerId");
+    let r = s.app.gql(Some(&s.coordinator), ASSIGN, assign(other_cm.operator_id)).await;
+    assert_eq!(r, random, "out of scope answers as a random id");
+    let r = s.app.gql(Some(&s.coordinator), ASSIGN, assign(registrar.operator_id)).await;
+    let expected = if registrar.ambito_id == Some(s.case.ambito_id) { "VALIDATION" } else { "NOT_FOUND" };
+    assert_eq!(error_code(&r), Some(expected), "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.caseManagerId");
     // One case of another Ambito in the batch: nothing is assigned.
     let foreign = case_file::Entity::find().filter(case_file::Column::AmbitoId.ne(s.case.ambito_id)).one(&s.app.db).await.unwrap().unwrap();
     let r = s.app.gql(Some(&s.coordinator), ASSIGN, json!({ "i": { "cases": [{ "id": id, "version": 1 }, { "id": gid("Case", foreign.id), "version": foreign.version }], "caseManagerId": gid("Operator", s.cm_operator) } })).await;
