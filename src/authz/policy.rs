@@ -372,8 +372,10 @@ fn parse_line(
     let action: Action = cols[3].parse()?;
     let effect: Effect = cols[5].parse()?;
     match target {
-        Target::Type(_) => {
-            cols[4].parse::<Scope>()?;
+        Target::Type(o) => {
+            if cols[4].parse::<Scope>()? == Scope::Unassigned && !super::rows::unassigned_applies(o) {
+                return Err(format!("the scope `unassigned` is defined for a case and what hangs off it, not for {o}"));
+            }
         }
         _ => {
             cols[4].parse::<FieldScope>()?;

@@ -6,6 +6,10 @@
 //! checks of an officer, the projects of a Responsabile PUC. Entities reached
 //! through an anchor (members, households, a case's documents) inherit the rule
 //! of the anchor, so nested traversal can never widen access.
+//!
+//! "unassigned" means "a case of the principal's Ambito with no case manager
+//! yet", and reaches only what hangs off such a case; on any other entity it
+//! is no rows (and `policies/` may not use it there, see [`unassigned_applies`]).
 
 use entity::{enums::Role, *};
 use sea_orm::{
@@ -84,11 +88,23 @@ macro_rules! via {
     };
 }
 
+/// The objects on which the scope `unassigned` means something: the case and
+/// what hangs off it. Policy lines with `unassigned` on anything else fail to load.
+pub fn unassigned_applies(o: Object) -> bool {
+    use Object::*;
+    matches!(
+        o,
+        Case | Household | Member | Application | PreliminaryAnalysis | AnalysisFramework | AnalysisTeamMember | Pact
+            | PactObjective | PactExpectedResult | PactCommitment | Support | Report | Meeting
+    )
+}
+
 impl Scoped for ambito::Entity {
     const OBJECT: Object = Object::Ambito;
     fn condition(scope: Scope, p: &Principal) -> Condition {
         match scope {
             Scope::National => always(),
+            Scope::Unassigned => never(),
             _ => in_ambito(ambito::Column::Id, p),
         }
     }
@@ -101,6 +117,7 @@ impl Scoped for comune::Entity {
             Scope::National => always(),
             Scope::Ambito => in_ambito(comune::Column::AmbitoId, p),
             Scope::Comune | Scope::Own => Condition::all().add(comune::Column::IstatCode.is_in(comuni(p))),
+            Scope::Unassigned => never(),
         }
     }
 }
@@ -112,6 +129,7 @@ impl Scoped for convention::Entity {
             Scope::National => always(),
             Scope::Ambito => in_ambito(convention::Column::AmbitoId, p),
             Scope::Comune | Scope::Own => Condition::all().add(convention::Column::ComuneIstat.is_in(comuni(p))),
+            Scope::Unassigned => never(),
         }
     }
 }
@@ -125,6 +143,7 @@ impl Scoped for operator::Entity {
             Scope::Ambito => via!(operator::Column::Id, profile::Entity, profile::Column::OperatorId, Scope::Ambito, p),
             Scope::Comune => via!(operator::Column::Id, profile::Entity, profile::Column::OperatorId, Scope::Comune, p),
             Scope::Own => is_me(operator::Column::Id, p),
+            Scope::Unassigned => never(),
         }
     }
 }
@@ -142,6 +161,7 @@ impl Scoped for profile::Entity {
                 )),
             ),
             Scope::Own => is_me(profile::Column::OperatorId, p),
+            Scope::Unassigned => never(),
         }
     }
 }
@@ -154,6 +174,7 @@ impl Scoped for case_file::Entity {
             Scope::Ambito => in_ambito(case_file::Column::AmbitoId, p),
             Scope::Comune => in_comuni(case_file::Column::AmbitoId, case_file::Column::ComuneIstat, p),
             Scope::Own => is_me(case_file::Column::CaseManagerId, p),
+            Scope::Unassigned => in_ambito(case_file::Column::AmbitoId, p).add(case_file::Column::CaseManagerId.is_null()),
         }
     }
 }
@@ -165,8 +186,8 @@ impl Scoped for household::Entity {
             Scope::National => always(),
             Scope::Ambito => in_ambito(household::Column::AmbitoId, p),
             Scope::Comune => in_comuni(household::Column::AmbitoId, household::Column::ComuneIstat, p),
-            // The households of the principal's own cases.
-            Scope::Own => via!(household::Column::Id, case_file::Entity, case_file::Column::HouseholdId, Scope::Own, p),
+            // The households of the principal's own (or not yet assigned) cases.
+            Scope::Own | Scope::Unassigned => via!(household::Column::Id, case_file::Entity, case_file::Column::HouseholdId, scope, p),
         }
     }
 }
@@ -255,6 +276,7 @@ fn report_rows(scope: Scope, p: &Principal) -> Condition {
             Scope::Own => Condition::any()
                 .add(is_me(report::Column::CreatedBy, p))
                 .add(report::Column::CaseId.in_subquery(case_ids(Scope::Own, p))),
+            Scope::Unassigned => Condition::all().add(report::Column::CaseId.in_subquery(case_ids(Scope::Unassigned, p))),
         }
 }
 
@@ -269,6 +291,7 @@ impl Scoped for meeting::Entity {
             Scope::Own => Condition::any()
                 .add(is_me(meeting::Column::OperatorId, p))
                 .add(meeting::Column::CaseId.in_subquery(case_ids(Scope::Own, p))),
+            Scope::Unassigned => Condition::all().add(meeting::Column::CaseId.in_subquery(case_ids(Scope::Unassigned, p))),
         }
     }
 }
@@ -281,6 +304,7 @@ impl Scoped for office_slot::Entity {
             Scope::Ambito => via!(office_slot::Column::ComuneIstat, comune::Entity, comune::Column::IstatCode, Scope::Ambito, p),
             Scope::Comune => Condition::all().add(office_slot::Column::ComuneIstat.is_in(comuni(p))),
             Scope::Own => is_me(office_slot::Column::OperatorId, p),
+            Scope::Unassigned => never(),
         }
     }
 }
@@ -293,6 +317,7 @@ impl Scoped for puc_project::Entity {
             Scope::Ambito => in_ambito(puc_project::Column::AmbitoId, p),
             Scope::Comune => in_comuni(puc_project::Column::AmbitoId, puc_project::Column::ComuneIstat, p),
             Scope::Own => is_me(puc_project::Column::ManagerId, p),
+            Scope::Unassigned => never(),
         }
     }
 }
@@ -326,6 +351,7 @@ impl Scoped for residency_check::Entity {
             // The checks a Comune holds now (forwarded ones included).
             Scope::Comune => Condition::all().add(residency_check::Column::CurrentComuneIstat.is_in(comuni(p))),
             Scope::Own => is_me(residency_check::Column::OfficerId, p),
+            Scope::Unassigned => never(),
         }
     }
 }
@@ -345,6 +371,7 @@ impl Scoped for disadvantage_check::Entity {
             Scope::Ambito => in_ambito(disadvantage_check::Column::AmbitoId, p),
             Scope::Comune => Condition::all().add(disadvantage_check::Column::CertifyingComuneIstat.is_in(comuni(p))),
             Scope::Own => is_me(disadvantage_check::Column::DecidedBy, p),
+            Scope::Unassigned => never(),
         }
     }
 }
@@ -356,6 +383,7 @@ impl Scoped for audit_event::Entity {
             Scope::National => always(),
             Scope::Ambito | Scope::Comune => in_ambito(audit_event::Column::AmbitoId, p),
             Scope::Own => is_me(audit_event::Column::OperatorId, p),
+            Scope::Unassigned => never(),
         }
     }
 }

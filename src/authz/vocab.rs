@@ -86,8 +86,11 @@ vocabulary!(
 );
 
 vocabulary!(
-    /// Which rows: assigned to the principal, of their Comuni, of their Ambito, all.
-    Scope { Own = "own", Comune = "comune", Ambito = "ambito", National = "national" }
+    /// Which rows: assigned to the principal, of their Comuni, of their Ambito, all;
+    /// or the cases of their Ambito not yet assigned to a case manager (and what
+    /// hangs off them: household, members, analysis, supports), the window in
+    /// which the Referente per l'attivazione dei sostegni works.
+    Scope { Own = "own", Comune = "comune", Ambito = "ambito", National = "national", Unassigned = "unassigned" }
 );
 
 vocabulary!(

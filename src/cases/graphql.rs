@@ -414,6 +414,26 @@ pub struct ActivateSupportInput {
     pub support: SupportFields,
 }
 
+/// What to do with a support once it is active (or still planned).
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum SupportAction {
+    /// `ATTIVO → CONCLUSO`: the support ended (on `on`, default today).
+    Conclude,
+    /// `DA_ATTIVARE | ATTIVO → ANNULLATO`: the support will not take place, or stops.
+    Cancel,
+}
+
+/// Input of `changeSupportState`.
+#[derive(InputObject)]
+pub struct ChangeSupportStateInput {
+    /// The support.
+    pub support_id: ID,
+    /// What to do.
+    pub action: SupportAction,
+    /// The day the support ended (`CONCLUDE`; default today, not in the future).
+    pub on: Option<chrono::NaiveDate>,
+}
+
 fn support_fields(s: SupportFields) -> super::pact::SupportInput {
     super::pact::SupportInput { kind: s.kind.into(), provider: s.provider, starts_on: s.starts_on, ends_on: s.ends_on }
 }
@@ -605,13 +625,31 @@ impl CaseMutation {
         read_case(ctx, id).await
     }
 
-    /// Referente per l'attivazione dei sostegni (or the case manager): activates a
-    /// support on a case.
+    /// Referente per l'attivazione dei sostegni (cases not yet distributed) or the
+    /// case manager (its own cases): activates a support on a case. A support of
+    /// that kind planned in the pact (`DA_ATTIVARE`) is the one activated (same
+    /// provider, else the only one of the kind); only when none is planned is a
+    /// new active support recorded. The same kind and provider already active is
+    /// a conflict.
     async fn activate_support(&self, ctx: &Context<'_>, input: ActivateSupportInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         super::pact::activate_support(&a, id, support_fields(input.support)).await.gql()?;
         read_case(ctx, id).await
+    }
+
+    /// Case manager (its own cases) or Referente (cases not yet distributed):
+    /// concludes an active support or cancels a planned or active one. Returns
+    /// the case.
+    async fn change_support_state(&self, ctx: &Context<'_>, input: ChangeSupportStateInput) -> GqlResult<CaseView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.supportId", "Support", &input.support_id)?;
+        let step = match input.action {
+            SupportAction::Conclude => super::pact::SupportStep::Conclude,
+            SupportAction::Cancel => super::pact::SupportStep::Cancel,
+        };
+        let case_id = super::pact::step_support(&a, id, step, input.on).await.gql()?;
+        read_case(ctx, case_id).await
     }
 
     /// Coordinatore per il Patto: approves (sent to INPS) or rejects a segnalazione.

@@ -216,7 +216,6 @@ async fn write_content(
     c: &case_file::Model,
     pact_id: Uuid,
     content: &PactContent,
-    by: Uuid,
 ) -> Result<serde_json::Value, AppError> {
     let household: Vec<Uuid> = member::Entity::find()
         .filter(member::Column::HouseholdId.eq(c.household_id))
@@ -266,7 +265,19 @@ async fn write_content(
     // Replace the draft's content.
     pact_objective::Entity::delete_many().filter(pact_objective::Column::PactId.eq(pact_id)).exec(txn).await?;
     pact_commitment::Entity::delete_many().filter(pact_commitment::Column::PactId.eq(pact_id)).exec(txn).await?;
-    support::Entity::delete_many().filter(support::Column::PactId.eq(pact_id)).exec(txn).await?;
+    // Supports already started (active, concluded, cancelled) are facts of
+    // their own lifecycle: only the planned ones are replaced, and a planned one
+    // that is already running is not planned twice.
+    support::Entity::delete_many()
+        .filter(support::Column::PactId.eq(pact_id))
+        .filter(support::Column::Status.eq(SupportStatus::DaAttivare))
+        .exec(txn)
+        .await?;
+    let running = support::Entity::find()
+        .filter(support::Column::CaseId.eq(c.id))
+        .filter(support::Column::Status.eq(SupportStatus::Attivo))
+        .all(txn)
+        .await?;
     for (area, description, results) in objectives {
         let oid = Uuid::now_v7();
         pact_objective::ActiveModel { id: Set(oid), pact_id: Set(pact_id), area: Set(area), description: Set(description) }
@@ -302,6 +313,9 @@ async fn write_content(
         }
     }
     for (s, provider) in content.supports.iter().zip(providers) {
+        if running.iter().any(|r| r.kind == s.kind && r.provider == provider) {
+            continue;
+        }
         support::ActiveModel {
             id: Set(Uuid::now_v7()),
             case_id: Set(c.id),
@@ -311,7 +325,7 @@ async fn write_content(
             starts_on: Set(s.starts_on),
             ends_on: Set(s.ends_on),
             status: Set(SupportStatus::DaAttivare),
-            activated_by: Set(Some(by)),
+            activated_by: Set(None),
             created_at: Set(Utc::now()),
         }
         .insert(txn)
@@ -337,7 +351,7 @@ fn pact_conflict(p: &pact::Model, action: PactAction) -> AppError {
 /// Case manager: writes the draft pact (creating revision 1 when there is none).
 /// `version` is the draft's version, or 0 to create it.
 pub async fn save_pact(a: &Acting<'_>, case_id: Uuid, version: i32, content: PactContent) -> Result<Uuid, AppError> {
-    let me = a.me()?;
+    a.me()?;
     let contact = opt_text("input.contactModality", content.contact_modality.as_deref(), 1000)?;
     let reference = opt_text("input.referencePerson", content.reference_person.as_deref(), 200)?;
     let txn = a.gw.db.begin().await?;
@@ -378,7 +392,7 @@ pub async fn save_pact(a: &Acting<'_>, case_id: Uuid, version: i32, content: Pac
             (p, true)
         }
     };
-    let counts = write_content(a, &txn, &c, p.id, &content, me).await?;
+    let counts = write_content(a, &txn, &c, p.id, &content).await?;
     let q = pact::Entity::update_many()
         .col_expr(pact::Column::ContactModality, Expr::value(contact))
         .col_expr(pact::Column::ReferencePerson, Expr::value(reference))
@@ -439,13 +453,9 @@ pub async fn sign_pact(a: &Acting<'_>, case_id: Uuid, version: i32, signed_on: N
         e.changes = Some(diff(&[("state", json!(PactState::Sottoscritto), json!(PactState::Chiuso))]));
         entries.push(e);
     }
-    // Supports of the signed version start.
-    support::Entity::update_many()
-        .col_expr(support::Column::Status, Expr::value(SupportStatus::Attivo))
-        .filter(support::Column::PactId.eq(p.id))
-        .filter(support::Column::Status.eq(SupportStatus::DaAttivare))
-        .exec(&txn)
-        .await?;
+    // The supports of the pact stay as they are: each is activated by
+    // `activateSupport` (the Referente before distribution, then the case
+    // manager), an audited step of its own.
     if c.state != CaseState::InMonitoraggio {
         super::service::update_case(&txn, &c, |q| q.col_expr(case_file::Column::State, Expr::value(CaseState::InMonitoraggio))).await?;
         let mut e = AuditEntry::new("case_file", c.id, AuditAction::Transition);
@@ -470,7 +480,7 @@ pub async fn sign_pact(a: &Acting<'_>, case_id: Uuid, version: i32, signed_on: N
 /// with the same content; the signed version stays in force until the new one
 /// is signed.
 pub async fn revise_pact(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<Uuid, AppError> {
-    let me = a.me()?;
+    a.me()?;
     let txn = a.gw.db.begin().await?;
     let c = a.case(&txn, case_id, Action::Update).await?;
     a.scope::<pact::Entity>(Action::Update)?;
@@ -507,7 +517,6 @@ pub async fn revise_pact(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<
         .filter(pact_commitment_member::Column::CommitmentId.is_in(commitments.iter().map(|x| x.id)))
         .all(&txn)
         .await?;
-    let supports = support::Entity::find().filter(support::Column::PactId.eq(p.id)).all(&txn).await?;
     let content = PactContent {
         objectives: objectives
             .iter()
@@ -527,18 +536,24 @@ pub async fn revise_pact(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<
                 is_conditionality: m.is_conditionality,
             })
             .collect(),
-        supports: supports
-            .iter()
-            .map(|s| SupportInput { kind: s.kind, provider: s.provider.clone(), starts_on: s.starts_on, ends_on: s.ends_on })
-            .collect(),
+        supports: Vec::new(),
         contact_modality: None,
         reference_person: None,
         next_review_on: None,
     };
-    write_content(a, &txn, &c, new.id, &content, me).await?;
+    write_content(a, &txn, &c, new.id, &content).await?;
+    // The supports still planned move to the draft (the same supports, not
+    // copies); the started ones stay with the version they started under.
+    let carried = support::Entity::update_many()
+        .col_expr(support::Column::PactId, Expr::value(new.id))
+        .filter(support::Column::PactId.eq(p.id))
+        .filter(support::Column::Status.eq(SupportStatus::DaAttivare))
+        .exec(&txn)
+        .await?
+        .rows_affected;
     let mut e = AuditEntry::new("pact", new.id, AuditAction::Create);
     e.ambito_id = Some(c.ambito_id);
-    e.changes = Some(json!({ "revision": new.revision, "revision_of": p.id }));
+    e.changes = Some(json!({ "revision": new.revision, "revision_of": p.id, "planned_supports_carried": carried }));
     audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
     txn.commit().await?;
     Ok(c.id)
@@ -596,42 +611,169 @@ pub async fn refuse_pact(a: &Acting<'_>, case_id: Uuid, version: i32, fact_date:
     Ok(c.id)
 }
 
-/// Referente per l'attivazione dei sostegni: activates a support on a case of the
-/// Ambito, attached to the draft pact when there is one.
+/// Activates a support on a case: the Referente per l'attivazione dei sostegni
+/// on the cases not yet distributed, the case manager on its own. A support of
+/// that kind planned in the case's pact (`DA_ATTIVARE`) is the one activated
+/// (the one with the same provider, else the only one of the kind), never a
+/// second row; only when none is planned is a new support recorded, active,
+/// attached to the draft pact if there is one. A support of the same kind and
+/// provider already active is a conflict.
 pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) -> Result<Uuid, AppError> {
     let me = a.me()?;
     let provider = check_support("input", &s)?;
     let txn = a.gw.db.begin().await?;
-    let c = super::service::case_under(a, &txn, case_id, support_scope(a)?).await?;
+    let c = super::service::case_under(a, &txn, case_id, support_scope(a, Action::Create)?).await?;
     if matches!(c.state, CaseState::Chiuso | CaseState::Trasferito | CaseState::InviatoAltroServizio) {
         return Err(refuse_case_state(&c, "activateSupport"));
     }
-    let draft = current_pact(&txn, c.id).await?.filter(|p| p.state == PactState::Bozza).map(|p| p.id);
-    let id = Uuid::now_v7();
-    support::ActiveModel {
-        id: Set(id),
-        case_id: Set(c.id),
-        pact_id: Set(draft),
-        kind: Set(s.kind),
-        provider: Set(provider),
-        starts_on: Set(s.starts_on),
-        ends_on: Set(s.ends_on),
-        status: Set(SupportStatus::Attivo),
-        activated_by: Set(Some(me)),
-        created_at: Set(Utc::now()),
+    let of_kind: Vec<support::Model> = support::Entity::find()
+        .filter(support::Column::CaseId.eq(c.id))
+        .filter(support::Column::Kind.eq(s.kind))
+        .filter(support::Column::Status.is_in([SupportStatus::DaAttivare, SupportStatus::Attivo]))
+        .all(&txn)
+        .await?;
+    if of_kind.iter().any(|x| x.status == SupportStatus::Attivo && x.provider == provider) {
+        return Err(AppError::Conflict(format!(
+            "activateSupport is not allowed: a support {} by this provider is already active on the case",
+            crate::codes::code(s.kind)
+        )));
     }
-    .insert(&txn)
-    .await?;
-    let mut e = AuditEntry::new("support", id, AuditAction::Create);
+    let planned: Vec<&support::Model> = of_kind.iter().filter(|x| x.status == SupportStatus::DaAttivare).collect();
+    let chosen = planned.iter().find(|x| x.provider == provider).or(if planned.len() == 1 { planned.first() } else { None });
+    let entry = match chosen {
+        Some(x) => {
+            let starts_on = s.starts_on.or(x.starts_on);
+            let ends_on = s.ends_on.or(x.ends_on);
+            if let (Some(f), Some(t)) = (starts_on, ends_on) {
+                if t < f {
+                    return Err(AppError::validation("input.endsOn", "before the start"));
+                }
+            }
+            let res = support::Entity::update_many()
+                .col_expr(support::Column::Status, Expr::value(SupportStatus::Attivo))
+                .col_expr(support::Column::ActivatedBy, Expr::value(me))
+                .col_expr(support::Column::StartsOn, Expr::value(starts_on))
+                .col_expr(support::Column::EndsOn, Expr::value(ends_on))
+                .filter(support::Column::Id.eq(x.id))
+                .filter(support::Column::Status.eq(SupportStatus::DaAttivare))
+                .exec(&txn)
+                .await?;
+            if res.rows_affected != 1 {
+                return Err(AppError::Conflict("the support was changed by someone else; reload the case and retry".into()));
+            }
+            let mut e = AuditEntry::new("support", x.id, AuditAction::Transition);
+            e.changes = Some(diff(&[
+                ("status", json!(x.status), json!(SupportStatus::Attivo)),
+                ("activated_by", json!(x.activated_by), json!(me)),
+                ("starts_on", json!(x.starts_on), json!(starts_on)),
+                ("ends_on", json!(x.ends_on), json!(ends_on)),
+            ]));
+            e
+        }
+        None => {
+            let draft = current_pact(&txn, c.id).await?.filter(|p| p.state == PactState::Bozza).map(|p| p.id);
+            let id = Uuid::now_v7();
+            support::ActiveModel {
+                id: Set(id),
+                case_id: Set(c.id),
+                pact_id: Set(draft),
+                kind: Set(s.kind),
+                provider: Set(provider),
+                starts_on: Set(s.starts_on),
+                ends_on: Set(s.ends_on),
+                status: Set(SupportStatus::Attivo),
+                activated_by: Set(Some(me)),
+                created_at: Set(Utc::now()),
+            }
+            .insert(&txn)
+            .await?;
+            let mut e = AuditEntry::new("support", id, AuditAction::Create);
+            e.changes = Some(json!({ "case_id": c.id, "kind": s.kind, "status": SupportStatus::Attivo }));
+            e
+        }
+    };
+    let mut e = entry;
     e.ambito_id = Some(c.ambito_id);
-    e.changes = Some(json!({ "case_id": c.id, "kind": s.kind, "status": SupportStatus::Attivo }));
     audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
     txn.commit().await?;
     Ok(c.id)
 }
 
-/// The cases on which the principal may create supports: the scope of its
-/// `create Support` grant, applied to cases.
-fn support_scope(a: &Acting<'_>) -> Result<crate::authz::Scope, AppError> {
-    a.gw.authz.scope_for(crate::authz::Object::Support, Action::Create)
+/// A step of a support after activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupportStep {
+    /// `ATTIVO → CONCLUSO`, on the given day (the support's end).
+    Conclude,
+    /// `DA_ATTIVARE | ATTIVO → ANNULLATO`.
+    Cancel,
+}
+
+impl SupportStep {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SupportStep::Conclude => "concludeSupport",
+            SupportStep::Cancel => "cancelSupport",
+        }
+    }
+}
+
+/// The states a support may take `step` from.
+pub fn support_allows(from: SupportStatus, step: SupportStep) -> bool {
+    use SupportStatus::*;
+    match step {
+        SupportStep::Conclude => from == Attivo,
+        SupportStep::Cancel => matches!(from, DaAttivare | Attivo),
+    }
+}
+
+/// Concludes or cancels a support: the case manager on its own cases, the
+/// Referente on the cases not yet distributed. Audited with before/after.
+/// Returns the case.
+pub async fn step_support(a: &Acting<'_>, support_id: Uuid, step: SupportStep, on: Option<NaiveDate>) -> Result<Uuid, AppError> {
+    let txn = a.gw.db.begin().await?;
+    let x = a.load::<support::Entity>(&txn, support::Column::Id, support_id, Action::Update, ("input.supportId", "support")).await?;
+    let c = super::service::case_under(a, &txn, x.case_id, support_scope(a, Action::Update)?).await?;
+    if !support_allows(x.status, step) {
+        let allowed: Vec<&str> =
+            [SupportStep::Conclude, SupportStep::Cancel].into_iter().filter(|s| support_allows(x.status, *s)).map(SupportStep::as_str).collect();
+        return Err(AppError::Conflict(format!(
+            "{} is not allowed: the support is {}; allowed now: {}",
+            step.as_str(),
+            crate::codes::code(x.status),
+            if allowed.is_empty() { "nothing (final state)".to_string() } else { allowed.join(", ") }
+        )));
+    }
+    let (to, ends_on) = match step {
+        SupportStep::Conclude => {
+            let on = on.unwrap_or_else(super::model::today);
+            date_not_future("input.on", on)?;
+            if x.starts_on.is_some_and(|f| on < f) {
+                return Err(AppError::validation("input.on", "before the start of the support"));
+            }
+            (SupportStatus::Concluso, Some(on))
+        }
+        SupportStep::Cancel => (SupportStatus::Annullato, x.ends_on),
+    };
+    let res = support::Entity::update_many()
+        .col_expr(support::Column::Status, Expr::value(to))
+        .col_expr(support::Column::EndsOn, Expr::value(ends_on))
+        .filter(support::Column::Id.eq(x.id))
+        .filter(support::Column::Status.eq(x.status))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(AppError::Conflict("the support was changed by someone else; reload the case and retry".into()));
+    }
+    let mut e = AuditEntry::new("support", x.id, AuditAction::Transition);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(diff(&[("status", json!(x.status), json!(to)), ("ends_on", json!(x.ends_on), json!(ends_on))]));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(c.id)
+}
+
+/// The cases on which the principal may `action` supports: the scope of its
+/// grant on Support, applied to cases.
+fn support_scope(a: &Acting<'_>, action: Action) -> Result<crate::authz::Scope, AppError> {
+    a.gw.authz.scope_for(crate::authz::Object::Support, action)
 }

@@ -155,6 +155,7 @@ pub async fn create_project(a: &Acting<'_>, comune_istat: &str, f: ProjectFields
         Scope::National => true,
         Scope::Ambito => Some(c.ambito_id) == p.ambito_id,
         Scope::Comune | Scope::Own => p.comuni.contains(&c.istat_code),
+        Scope::Unassigned => false,
     };
     if !allowed {
         return Err(AppError::Forbidden(format!("the Comune {code} is not one of the profile's")));

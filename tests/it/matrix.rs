@@ -204,7 +204,8 @@ async fn the_field_matrix_matches_the_policies_and_the_golden_file() {
         std::fs::write(golden, &out).unwrap();
     }
     let expected = std::fs::read_to_string(golden).unwrap_or_default();
-    assert!(cells > 10_000, "only {cells} cells checked");
+    // (9,070 since the Referente sees only the cases not yet assigned.)
+    assert!(cells > 9_000, "only {cells} cells checked");
     assert!(
         expected == out,
         "the field matrix changed ({} role x field rows, {cells} cells checked); if intended, regenerate with \

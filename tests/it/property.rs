@@ -60,6 +60,7 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
         Scope::Ambito => Some(c.ambito_id) == amb,
         Scope::Comune => comuni.contains(c.comune_istat.as_str()),
         Scope::Own => c.case_manager_id == Some(me),
+        Scope::Unassigned => Some(c.ambito_id) == amb && c.case_manager_id.is_none(),
     };
     let mut by_type: HashMap<&'static str, HashSet<Uuid>> = HashMap::new();
     let cases: HashSet<Uuid> = match scope(policy, role, Object::Case) {
@@ -68,7 +69,7 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
     };
     by_type.insert("Case", cases);
     let households: HashSet<Uuid> = match scope(policy, role, Object::Household) {
-        Some(Scope::Own) => world.cases.iter().filter(|c| c.case_manager_id == Some(me)).map(|c| c.household_id).collect(),
+        Some(s @ (Scope::Own | Scope::Unassigned)) => world.cases.iter().filter(|c| case_in(c, s)).map(|c| c.household_id).collect(),
         Some(s) => world
             .households
             .iter()
@@ -92,6 +93,7 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
                     Scope::Comune => comuni.contains(c.current_comune_istat.as_str()),
                     Scope::Ambito => Some(c.ambito_id) == amb,
                     Scope::National => true,
+                    Scope::Unassigned => false,
                 })
                 .map(|c| c.member_id)
                 .collect(),
@@ -104,6 +106,7 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
                         Scope::Comune => comuni.contains(p.comune_istat.as_str()),
                         Scope::Ambito => Some(p.ambito_id) == amb,
                         Scope::National => true,
+                        Scope::Unassigned => false,
                     })
                     .map(|p| p.id)
                     .collect();
@@ -116,12 +119,13 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
                     Scope::Comune | Scope::Own => comuni.contains(d.certifying_comune_istat.as_str()),
                     Scope::Ambito => Some(d.ambito_id) == amb,
                     Scope::National => true,
+                    Scope::Unassigned => false,
                 })
                 .map(|d| d.member_id)
                 .collect(),
             _ => {
                 let hh: HashSet<Uuid> = match s {
-                    Scope::Own => world.cases.iter().filter(|c| c.case_manager_id == Some(me)).map(|c| c.household_id).collect(),
+                    Scope::Own | Scope::Unassigned => world.cases.iter().filter(|c| case_in(c, s)).map(|c| c.household_id).collect(),
                     Scope::National => world.households.iter().map(|h| h.id).collect(),
                     Scope::Ambito => world.households.iter().filter(|h| Some(h.ambito_id) == amb).map(|h| h.id).collect(),
                     Scope::Comune => world.households.iter().filter(|h| comuni.contains(h.comune_istat.as_str())).map(|h| h.id).collect(),
@@ -140,6 +144,7 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
                 Scope::Ambito => Some(m.ambito_id) == amb,
                 Scope::Comune => comuni.contains(m.comune_istat.as_str()),
                 Scope::Own => m.operator_id == Some(me) || m.case_id.is_some_and(|c| own_cases.contains(&c)),
+                Scope::Unassigned => m.case_id.is_some_and(|c| world.cases.iter().any(|x| x.id == c && case_in(x, Scope::Unassigned))),
             })
             .map(|m| m.id)
             .collect(),
@@ -154,6 +159,7 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
                 Scope::Ambito => Some(p.ambito_id) == amb,
                 Scope::Comune => comuni.contains(p.comune_istat.as_str()),
                 Scope::Own => p.manager_id == Some(me),
+                Scope::Unassigned => false,
             })
             .map(|p| p.id)
             .collect(),
@@ -168,6 +174,7 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
                 Scope::Ambito => Some(c.ambito_id) == amb,
                 Scope::Comune => comuni.contains(c.current_comune_istat.as_str()),
                 Scope::Own => c.officer_id == Some(me),
+                Scope::Unassigned => false,
             })
             .map(|c| c.id)
             .collect(),
@@ -182,6 +189,7 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
                 Scope::Ambito => Some(d.ambito_id) == amb,
                 Scope::Comune => comuni.contains(d.certifying_comune_istat.as_str()),
                 Scope::Own => d.decided_by == Some(me),
+                Scope::Unassigned => false,
             })
             .map(|d| d.id)
             .collect(),

@@ -411,7 +411,8 @@ async fn the_pact_is_drafted_signed_and_revised_as_a_new_version() {
     assert_eq!(c["state"], "IN_MONITORAGGIO");
     assert_eq!(c["pact"]["state"], "SOTTOSCRITTO");
     assert_eq!(c["pact"]["nextReviewOn"], json!(signed_on + chrono::Duration::days(90)));
-    assert_eq!(c["pact"]["supports"][0]["status"], "ATTIVO");
+    // Signing activates nothing by itself: each support is activated on its own.
+    assert_eq!(c["pact"]["supports"][0]["status"], "DA_ATTIVARE");
     // Signing again is a conflict.
     let r = s.app.gql(Some(&s.cm), SIGN_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": c["pact"]["version"], "signedOn": signed_on } })).await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
@@ -465,21 +466,143 @@ async fn complex_needs_go_through_the_quadro_di_analisi_with_its_team() {
 }
 
 #[tokio::test]
-async fn the_referente_activates_supports_on_cases_of_its_ambito_only() {
+async fn the_referente_works_on_the_cases_not_yet_assigned_only() {
     let s = scene().await;
     let (token, p, _) = s.app.login_role(Role::SupportActivationOfficer, 0).await;
-    let mine = case_file::Entity::find().filter(case_file::Column::AmbitoId.eq(p.ambito_id.unwrap())).filter(case_file::Column::State.eq(CaseState::DaAssegnare)).one(&s.app.db).await.unwrap().unwrap();
-    let theirs = case_file::Entity::find().filter(case_file::Column::AmbitoId.ne(p.ambito_id.unwrap())).one(&s.app.db).await.unwrap().unwrap();
+    let ambito = p.ambito_id.unwrap();
+    let of_ambito = case_file::Entity::find().filter(case_file::Column::AmbitoId.eq(ambito)).all(&s.app.db).await.unwrap();
+    let unassigned: Vec<&case_file::Model> = of_ambito.iter().filter(|c| c.case_manager_id.is_none()).collect();
+    let assigned: Vec<&case_file::Model> = of_ambito.iter().filter(|c| c.case_manager_id.is_some()).collect();
+    assert!(!unassigned.is_empty() && !assigned.is_empty(), "the seed has both");
+    // Lists and totals: the cases with no case manager, nothing else.
+    let r = s.app.gql(Some(&token), "{ cases(first: 100) { totalCount } }", json!({})).await;
+    assert_eq!(ok(&r)["cases"]["totalCount"], unassigned.len(), "{r}");
+    // By id: an assigned case, its household and its members are not there.
+    let taken = assigned[0];
+    let member = entity::member::Entity::find().filter(entity::member::Column::HouseholdId.eq(taken.household_id)).one(&s.app.db).await.unwrap().unwrap();
+    let others_of_household = of_ambito.iter().filter(|c| c.household_id == taken.household_id && c.case_manager_id.is_none()).count();
+    for (ty, id) in [("Case", taken.id), ("Household", taken.household_id), ("Member", member.id)] {
+        if ty != "Case" && others_of_household > 0 {
+            continue;
+        }
+        let r = s.app.gql(Some(&token), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": gid(ty, id) })).await;
+        assert!(r["data"]["node"].is_null(), "{ty} of an assigned case: {r}");
+    }
+    // Activation: on an unassigned case it works; on an assigned case of the
+    // same Ambito, and on another Ambito's, it answers as a missing case.
     let input = |c: Uuid| json!({ "i": { "caseId": gid("Case", c), "support": { "kind": "SERVIZIO_SOCIALE_PROFESSIONALE", "provider": "Servizi sociali", "startsOn": "2026-11-01", "endsOn": "2027-11-01" } } });
+    let mine = unassigned[0];
     let r = s.app.gql(Some(&token), ACTIVATE, input(mine.id)).await;
     let sup = ok(&r)["activateSupport"]["supports"].as_array().unwrap().clone();
     assert!(sup.iter().any(|x| x["kind"] == "SERVIZIO_SOCIALE_PROFESSIONALE" && x["status"] == "ATTIVO"), "{sup:?}");
-    let r = s.app.gql(Some(&token), ACTIVATE, input(theirs.id)).await;
-    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
-    let mut bad = input(mine.id);
+    let supports = s.app.count("support").await;
+    let random = s.app.gql(Some(&token), ACTIVATE, input(Uuid::new_v4())).await;
+    assert_eq!(error_code(&random), Some("NOT_FOUND"), "{random}");
+    let theirs = case_file::Entity::find().filter(case_file::Column::AmbitoId.ne(ambito)).one(&s.app.db).await.unwrap().unwrap();
+    for c in [taken.id, theirs.id] {
+        let r = s.app.gql(Some(&token), ACTIVATE, input(c)).await;
+        assert_eq!(r["errors"], random["errors"], "{r}");
+    }
+    assert_eq!(s.app.count("support").await, supports, "nothing written");
+    // Once the coordinator assigns the case, the Referente no longer sees it.
+    let r = s.app.gql(Some(&s.coordinator), ASSIGN, json!({ "i": { "cases": [{ "id": gid("Case", mine.id), "version": mine.version }], "caseManagerId": gid("Operator", s.cm_operator) } })).await;
+    if mine.ambito_id == s.case.ambito_id {
+        ok(&r);
+        let r = s.app.gql(Some(&token), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": gid("Case", mine.id) })).await;
+        assert!(r["data"]["node"].is_null(), "{r}");
+    }
+    let mut bad = input(unassigned[1].id);
     bad["i"]["support"]["endsOn"] = json!("2026-01-01");
     let r = s.app.gql(Some(&token), ACTIVATE, bad).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.endsOn", "{r}");
+}
+
+const SUPPORT_STATE: &str = "mutation($i: ChangeSupportStateInput!) { changeSupportState(input: $i) { id supports { id kind provider status endsOn } } }";
+
+async fn support_events(app: &TestApp) -> Vec<Value> {
+    let rows = entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::Entity.eq("support"))
+        .order_by_asc(entity::audit_event::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap();
+    rows.into_iter()
+        .map(|e| json!({ "action": e.action, "changes": e.changes.map(|c| serde_json::from_str::<Value>(&c).unwrap()) }))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_support_is_one_state_machine_activated_concluded_or_cancelled_and_audited() {
+    let s = scene().await;
+    let v = to_pact(&s).await;
+    let m = applicant(&s).await;
+    let r = s.app.gql(Some(&s.cm), SAVE_PACT, pact_content(&s, m.id, 0)).await;
+    let p = ok(&r)["savePact"]["pact"].clone();
+    let _ = v;
+    assert_eq!(p["supports"], json!([{ "kind": "TIROCINIO_INCLUSIONE", "status": "DA_ATTIVARE" }]));
+    assert!(support_events(&s.app).await.is_empty(), "planning is the pact's event");
+    // Signing does not activate it.
+    let r = s.app.gql(Some(&s.cm), SIGN_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": p["version"], "signedOn": gepi::cases::model::today() } })).await;
+    assert_eq!(ok(&r)["signPact"]["pact"]["supports"], json!([{ "status": "DA_ATTIVARE" }]));
+    // Activating the planned kind activates that support: no second row.
+    let act = json!({ "i": { "caseId": gid("Case", s.case.id), "support": { "kind": "TIROCINIO_INCLUSIONE", "provider": "Cooperativa Il Ponte", "startsOn": "2026-11-20" } } });
+    let r = s.app.gql(Some(&s.cm), ACTIVATE, act.clone()).await;
+    assert_eq!(ok(&r)["activateSupport"]["supports"], json!([{ "kind": "TIROCINIO_INCLUSIONE", "status": "ATTIVO" }]));
+    let of_case = entity::support::Entity::find().filter(entity::support::Column::CaseId.eq(s.case.id)).all(&s.app.db).await.unwrap();
+    assert_eq!(of_case.len(), 1, "{of_case:?}");
+    assert_eq!(of_case[0].activated_by, Some(s.cm_operator));
+    let events = support_events(&s.app).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["action"], "transition");
+    assert_eq!(events[0]["changes"]["status"], json!({ "before": "DA_ATTIVARE", "after": "ATTIVO" }), "{events:?}");
+    // The same kind and provider again is a conflict, and writes nothing.
+    let before = s.app.count("support").await;
+    let r = s.app.gql(Some(&s.cm), ACTIVATE, act).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    assert_eq!(s.app.count("support").await, before);
+    // Conclude it; concluding again (or cancelling a concluded one) is a conflict.
+    let r = s.app.gql(Some(&s.cm), "query($id: ID!) { node(id: $id) { ... on Case { supports { id } } } }", json!({ "id": gid("Case", s.case.id) })).await;
+    let sid = ok(&r)["node"]["supports"][0]["id"].clone();
+    let today = gepi::cases::model::today();
+    let r = s.app.gql(Some(&s.cm), SUPPORT_STATE, json!({ "i": { "supportId": sid, "action": "CONCLUDE", "on": today } })).await;
+    let sup = &ok(&r)["changeSupportState"]["supports"][0];
+    assert_eq!(sup["status"], "CONCLUSO");
+    assert_eq!(sup["endsOn"], json!(today));
+    for action in ["CONCLUDE", "CANCEL"] {
+        let r = s.app.gql(Some(&s.cm), SUPPORT_STATE, json!({ "i": { "supportId": sid, "action": action } })).await;
+        assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+        assert!(r["errors"][0]["message"].as_str().unwrap().contains("CONCLUSO"), "{r}");
+    }
+    let events = support_events(&s.app).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1]["changes"]["status"], json!({ "before": "ATTIVO", "after": "CONCLUSO" }));
+    // A new one, not planned, is recorded active; then cancelled.
+    let r = s.app.gql(Some(&s.cm), ACTIVATE, json!({ "i": { "caseId": gid("Case", s.case.id), "support": { "kind": "MEDIAZIONE_FAMILIARE", "provider": "Consultorio" } } })).await;
+    let sups = ok(&r)["activateSupport"]["supports"].as_array().unwrap().clone();
+    assert_eq!(sups.len(), 2);
+    let r = s.app.gql(Some(&s.cm), "query($id: ID!) { node(id: $id) { ... on Case { supports { id kind } } } }", json!({ "id": gid("Case", s.case.id) })).await;
+    let new_id = ok(&r)["node"]["supports"].as_array().unwrap().iter().find(|x| x["kind"] == "MEDIAZIONE_FAMILIARE").unwrap()["id"].clone();
+    let r = s.app.gql(Some(&s.cm), SUPPORT_STATE, json!({ "i": { "supportId": new_id, "action": "CANCEL" } })).await;
+    let statuses: Vec<Value> = ok(&r)["changeSupportState"]["supports"].as_array().unwrap().iter().map(|x| x["status"].clone()).collect();
+    assert!(statuses.contains(&json!("ANNULLATO")), "{statuses:?}");
+    let events = support_events(&s.app).await;
+    assert_eq!(events.len(), 4, "create, then cancel: {events:?}");
+    assert_eq!(events[2]["action"], "create");
+    assert_eq!(events[3]["changes"]["status"], json!({ "before": "ATTIVO", "after": "ANNULLATO" }));
+    // Another case manager's support answers as a missing id.
+    let other_profile = profile::Entity::find()
+        .filter(profile::Column::Role.eq(Role::CaseManager))
+        .filter(profile::Column::OperatorId.ne(s.cm_operator))
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let other_op = entity::operator::Entity::find_by_id(other_profile.operator_id).one(&s.app.db).await.unwrap().unwrap();
+    let other = s.app.login(&other_op.fiscal_code, &ids::encode("Profile", other_profile.id)).await;
+    let r = s.app.gql(Some(&other), SUPPORT_STATE, json!({ "i": { "supportId": new_id, "action": "CANCEL" } })).await;
+    let random = s.app.gql(Some(&other), SUPPORT_STATE, json!({ "i": { "supportId": gid("Support", Uuid::new_v4()), "action": "CANCEL" } })).await;
+    assert_eq!(error_code(&random), Some("NOT_FOUND"), "{random}");
+    assert_eq!(r["errors"], random["errors"]);
 }
 
 #[tokio::test]
