@@ -25,10 +25,9 @@ use tower_http::{
 
 use std::sync::Arc;
 
-use entity::enums::AuditAction;
 
 use crate::{
-    audit::{self, AuditContext, AuditEntry},
+    audit::{self, AuditContext},
     auth::{self, dev_login, login, Authn},
     authz::{gateway::Gateway, RequestAuthz},
     error::{AppError, ResultExt},
@@ -160,8 +159,9 @@ async fn graphql_handler(
             let v = serde_json::to_value(&redactions).unwrap_or_default();
             resp.extensions.insert("redactions".into(), async_graphql::Value::from_json(v).unwrap_or_default());
         }
-        // Case reads are written before the response leaves: no trace, no data.
-        if let Err(e) = audit_case_reads(&state, &a, request_id).await {
+        // Reads of case content are written before the response leaves: no
+        // trace, no data.
+        if let Err(e) = audit_reads(&state, &a, request_id).await {
             return GraphQLResponse::from(error_response(&e)).into_response();
         }
     }
@@ -221,21 +221,12 @@ fn hide_unreadable_fields(data: &mut async_graphql::Value, authz: &RequestAuthz)
     }
 }
 
-async fn audit_case_reads(state: &AppState, authz: &RequestAuthz, request_id: Option<String>) -> Result<(), AppError> {
-    let reads = authz.take_case_reads();
+async fn audit_reads(state: &AppState, authz: &RequestAuthz, request_id: Option<String>) -> Result<(), AppError> {
+    let reads = authz.take_reads();
     if reads.is_empty() {
         return Ok(());
     }
-    let ctx = AuditContext::of(&authz.principal, request_id);
-    let entries = reads
-        .into_iter()
-        .map(|(case_id, ambito_id)| {
-            let mut e = AuditEntry::new("case_file", case_id, AuditAction::Read);
-            e.ambito_id = Some(ambito_id);
-            e
-        })
-        .collect();
-    audit::record(&state.db, &ctx, entries).await
+    audit::reads::record(&state.db, &AuditContext::of(&authz.principal, request_id), reads).await
 }
 
 /// Whether every operation of a document is a query (unparseable documents pass

@@ -98,14 +98,48 @@ def parse(path):
             continue
         if line.startswith('type '):
             head, desc = line[5:].split('|', 1)
-            name, module, own = head.split()
-            cur = {'name': name, 'module': module, 'own': None if own == '-' else own[4:], 'desc': desc.strip(), 'fields': []}
+            parts = head.split()
+            name, module, own = parts[:3]
+            audit = None
+            for extra in parts[3:]:
+                if not extra.startswith('audit='):
+                    sys.exit(f'unknown token {extra} on type {name}')
+                audit = extra[6:]
+            cur = {'name': name, 'module': module, 'own': None if own == '-' else own[4:], 'audit': audit, 'desc': desc.strip(), 'fields': []}
             types.append(cur)
             continue
         spec, cls, desc = [p.strip() for p in line.split('|')]
         parts = spec.split()
         cur['fields'].append({'name': parts[0], 'kind': parts[1], 'args': parts[2:], 'class': cls, 'desc': desc})
     return types
+
+OWNER_KINDS = {
+    'household': 'Household({0})', 'case': 'Case({0})', 'pact': 'Pact({0})',
+    'assignment': 'Assignment({0})',
+    'ambito': 'Ambito {{ ambito: {0}, case: {1} }}', 'project': 'Project {{ project: {0}, case: {1} }}',
+}
+
+def owner_expr(t):
+    """The `Owner` of a row of `t`, or None when its reads are not audited."""
+    a = t['audit']
+    if a is None:
+        if any(f['class'] in ('sensitive', 'special') for f in t['fields']):
+            sys.exit(f'type {t["name"]} has sensitive or special fields: give it audit=<owner> (or audit=-)')
+        return None
+    if a == '-':
+        return None
+    kind, *args = a.split(':')
+    if kind not in OWNER_KINDS:
+        sys.exit(f'unknown owner kind {kind} on type {t["name"]}')
+    return 'crate::audit::reads::Owner::' + OWNER_KINDS[kind].format(*args)
+
+def audited(t, f):
+    """Whether showing field `f` of `t` records the row as read."""
+    if owner_expr(t) is None:
+        return False
+    if t['name'] == 'Case':
+        return f['class'] != 'public'
+    return f['class'] in ('sensitive', 'special')
 
 def render(types):
     out = []
@@ -174,28 +208,36 @@ def render(types):
             if fn in ('case', 'type', 'match', 'ref'):
                 fn = f'r#{fn}'
             kind, args = f['kind'], f['args']
-            detail = f'        self.detail(ctx, "{key}");' if (name == 'Case' and f['class'] != 'public') else None
+            audit = audited(t, f)
             w(f'    /// {f["desc"]}')
+
+            def finish(value, present, ok=False):
+                # The value, and — for an audited field actually returned (shown and
+                # not null, or a non-empty list) — the row recorded as read.
+                if audit:
+                    w(f'        let v = {value};')
+                    w(f'        if {present} {{')
+                    w(f'            self.audit(ctx, "{key}");')
+                    w('        }')
+                    w('        Ok(v)' if ok else '        v')
+                else:
+                    w(f'        Ok({value})' if ok else f'        {value}')
+
             if kind in SCALARS:
                 ty, expr = SCALARS[kind]
                 expr = expr.format(c=snake(f['name']))
                 w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> Option<{ty}> {{')
-                if detail: w(detail)
                 w(f'        let m = &self.0;')
-                w(f'        show(ctx, "{key}", self.own(ctx), || {expr})')
+                finish(f'show(ctx, "{key}", self.own(ctx), || {expr})', 'matches!(v, Some(Some(_)))' if ty.startswith('Option<') else 'v.is_some()')
                 w('    }')
             elif kind in ('enum', 'oenum'):
                 e = args[0]
                 c = snake(f['name'])
-                ty = f'{e}View' if kind == 'enum' else f'Option<{e}View>'
                 expr = f'm.{c}.into()' if kind == 'enum' else f'm.{c}.map(Into::into)'
                 w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> Option<{e}View> {{')
-                if detail: w(detail)
                 w(f'        let m = &self.0;')
-                if kind == 'enum':
-                    w(f'        show(ctx, "{key}", self.own(ctx), || {expr})')
-                else:
-                    w(f'        show(ctx, "{key}", self.own(ctx), || {expr}).flatten()')
+                flat = '' if kind == 'enum' else '.flatten()'
+                finish(f'show(ctx, "{key}", self.own(ctx), || {expr}){flat}', 'v.is_some()')
                 w('    }')
             elif kind == 'calc':
                 ty = args[0]
@@ -203,18 +245,16 @@ def render(types):
                 opt = ty.startswith('Option<')
                 rty = ty if opt else f'Option<{ty}>'
                 w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> {rty} {{')
-                if detail: w(detail)
                 w(f'        let m = &self.0;')
-                w(f'        show(ctx, "{key}", self.own(ctx), || {expr}){".flatten()" if opt else ""}')
+                finish(f'show(ctx, "{key}", self.own(ctx), || {expr}){".flatten()" if opt else ""}', 'v.is_some()')
                 w('    }')
             elif kind == 'one':
                 target, tmod, keyexpr = args[0], args[1], ' '.join(args[2:])
                 pk = 'IstatCode' if target == 'Comune' else 'Id'
                 w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> GqlResult<Option<{target}View>> {{')
-                if detail: w(detail)
                 w(f'        let m = &self.0;')
                 w(f'        let own = self.own(ctx);')
-                w(f'        Ok(rel_one::<{tmod}::Entity, _>(ctx, "{key}", own, {tmod}::Column::{pk}, {keyexpr}, |r| r.{snake(pk)}.clone()).await?.map({target}View))')
+                finish(f'rel_one::<{tmod}::Entity, _>(ctx, "{key}", own, {tmod}::Column::{pk}, {keyexpr}, |r| r.{snake(pk)}.clone()).await?.map({target}View)', 'v.is_some()', ok=True)
                 w('    }')
             elif kind in ('many', 'first', 'last'):
                 target, tmod, fkcol, keyexpr = args[0], args[1], args[2], args[3]
@@ -225,16 +265,15 @@ def render(types):
                     w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> GqlResult<Option<Vec<{target}View>>> {{')
                 else:
                     w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> GqlResult<Option<{target}View>> {{')
-                if detail: w(detail)
                 w(f'        let m = &self.0;')
                 w(f'        let own = self.own(ctx);')
                 w(f'        let rows = rel_many::<{tmod}::Entity, _>(ctx, "{key}", own, {tmod}::Column::{fkcol}, {keyexpr}.clone(), {keyof}, {tmod}::Column::{order}).await?;')
                 if kind == 'many':
-                    w(f'        Ok(rows.map(|v| v.into_iter().map({target}View).collect()))')
+                    finish(f'rows.map(|v| v.into_iter().map({target}View).collect::<Vec<_>>())', 'v.as_ref().is_some_and(|x| !x.is_empty())', ok=True)
                 elif kind == 'first':
-                    w(f'        Ok(rows.and_then(|v| v.into_iter().next()).map({target}View))')
+                    finish(f'rows.and_then(|v| v.into_iter().next()).map({target}View)', 'v.is_some()', ok=True)
                 else:
-                    w(f'        Ok(rows.and_then(|v| v.into_iter().last()).map({target}View))')
+                    finish(f'rows.and_then(|v| v.into_iter().last()).map({target}View)', 'v.is_some()', ok=True)
                 w('    }')
             else:
                 sys.exit(f'unknown kind {kind} in {key}')
@@ -251,20 +290,12 @@ def render(types):
         else:
             w('        false')
         w('    }')
-        if name == 'Case':
-            w('    /// Records, for the audit trail, that the case\'s detail field `key` is read')
-            w('    /// (only when the role may read it on this row).')
-            w('    fn detail(&self, ctx: &Context<\'_>, key: &str) {')
-            w('        if let Some(a) = ctx.data_opt::<std::sync::Arc<crate::authz::RequestAuthz>>() {')
-            w('            let shown = match a.field_scope(key) {')
-            w('                Some(crate::authz::FieldScope::Any) => true,')
-            w('                Some(crate::authz::FieldScope::Own) => self.own(ctx),')
-            w('                None => false,')
-            w('            };')
-            w('            if shown {')
-            w('                a.record_case_read(self.0.id, self.0.ambito_id);')
-            w('            }')
-            w('        }')
+        owner = owner_expr(t)
+        if owner:
+            w('    /// For the audit trail: the field `key` of the row is in the response.')
+            w('    fn audit(&self, ctx: &Context<\'_>, key: &str) {')
+            w('        let m = &self.0;')
+            w(f'        crate::authz::audit_read(ctx, key, ("{mod}", m.id), || {owner});')
             w('    }')
         if name in EXTRA_IMPL:
             out.append(EXTRA_IMPL[name].rstrip('\n'))

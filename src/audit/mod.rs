@@ -4,6 +4,8 @@
 //! Entries never carry personal data beyond ids; changes hold the before/after of
 //! the changed fields.
 
+pub mod reads;
+
 use chrono::Utc;
 use entity::{audit_event, enums::{ActorKind, AuditAction, Role}};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};

@@ -13,7 +13,7 @@ pub mod strict;
 pub mod vocab;
 
 use std::{
-    collections::BTreeMap,
+    collections::BTreeSet,
     sync::{Arc, Mutex},
 };
 
@@ -25,7 +25,11 @@ pub use policy::Policy;
 pub use rows::Scoped;
 pub use vocab::{Action, Class, FieldScope, Object, Scope};
 
-use crate::{auth::Principal, error::AppError};
+use crate::{
+    audit::reads::{Owner, Read, Reads},
+    auth::Principal,
+    error::AppError,
+};
 
 /// Largest page a role may ask for; analysts get no rows at all.
 pub fn page_cap(role: Role) -> u64 {
@@ -44,17 +48,17 @@ pub struct Redaction {
 }
 
 /// Authorization state of one request: the principal, the compiled policy, the
-/// redactions made and the cases whose detail was read (for the audit trail).
+/// redactions made and the rows whose content was read (for the audit trail).
 pub struct RequestAuthz {
     pub principal: Principal,
     pub policy: Arc<Policy>,
     redactions: Mutex<Vec<Redaction>>,
-    case_reads: Mutex<BTreeMap<Uuid, Uuid>>,
+    reads: Mutex<Reads>,
 }
 
 impl RequestAuthz {
     pub fn new(principal: Principal, policy: Arc<Policy>) -> Self {
-        RequestAuthz { principal, policy, redactions: Mutex::default(), case_reads: Mutex::default() }
+        RequestAuthz { principal, policy, redactions: Mutex::default(), reads: Mutex::default() }
     }
 
     pub fn role(&self) -> Role {
@@ -106,12 +110,16 @@ impl RequestAuthz {
         std::mem::take(&mut *self.redactions.lock().expect("redactions lock"))
     }
 
-    pub fn record_case_read(&self, case_id: Uuid, ambito_id: Uuid) {
-        self.case_reads.lock().expect("case reads lock").insert(case_id, ambito_id);
+    /// Records that the field `key` of the row `(entity, id)` is in the response
+    /// (the caller checked that it is shown): once per row, with every class read.
+    pub fn record_read(&self, key: &str, (entity, id): (&'static str, Uuid), owner: impl FnOnce() -> Owner) {
+        let class = self.policy.class_of(key).unwrap_or(Class::Public);
+        let mut reads = self.reads.lock().expect("reads lock");
+        reads.entry((entity, id)).or_insert_with(|| Read { owner: owner(), classes: BTreeSet::new() }).classes.insert(class);
     }
 
-    pub fn take_case_reads(&self) -> BTreeMap<Uuid, Uuid> {
-        std::mem::take(&mut *self.case_reads.lock().expect("case reads lock"))
+    pub fn take_reads(&self) -> Reads {
+        std::mem::take(&mut *self.reads.lock().expect("reads lock"))
     }
 }
 
@@ -144,5 +152,13 @@ pub fn show<T>(ctx: &Context<'_>, key: &str, own_row: bool, value: impl FnOnce()
             authz.redact(path(), format!("the role {} may not read {key}", authz.role().as_str()));
             None
         }
+    }
+}
+
+/// For the audit trail: the field `key` of this row is in the response (shown
+/// to the role, not null); the row is recorded as read, once per request.
+pub fn audit_read(ctx: &Context<'_>, key: &str, row: (&'static str, Uuid), owner: impl FnOnce() -> Owner) {
+    if let Some(authz) = ctx.data_opt::<Arc<RequestAuthz>>() {
+        authz.record_read(key, row, owner);
     }
 }

@@ -63,7 +63,7 @@ impl AmbitoView {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<comune::Entity, _>(ctx, "Ambito.comuni", own, comune::Column::AmbitoId, m.id.clone(), |r| r.ambito_id.clone().into_key(), comune::Column::Name).await?;
-        Ok(rows.map(|v| v.into_iter().map(ComuneView).collect()))
+        Ok(rows.map(|v| v.into_iter().map(ComuneView).collect::<Vec<_>>()))
     }
 }
 
@@ -281,7 +281,7 @@ impl OperatorView {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<profile::Entity, _>(ctx, "Operator.profiles", own, profile::Column::OperatorId, m.id.clone(), |r| r.operator_id.clone().into_key(), profile::Column::Role).await?;
-        Ok(rows.map(|v| v.into_iter().map(ProfileView).collect()))
+        Ok(rows.map(|v| v.into_iter().map(ProfileView).collect::<Vec<_>>()))
     }
 }
 
@@ -424,21 +424,21 @@ impl HouseholdView {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<member::Entity, _>(ctx, "Household.members", own, member::Column::HouseholdId, m.id.clone(), |r| r.household_id.clone().into_key(), member::Column::Id).await?;
-        Ok(rows.map(|v| v.into_iter().map(MemberView).collect()))
+        Ok(rows.map(|v| v.into_iter().map(MemberView).collect::<Vec<_>>()))
     }
     /// Cases (prese in carico) of the household.
     async fn cases(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<CaseView>>> {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<case_file::Entity, _>(ctx, "Household.cases", own, case_file::Column::HouseholdId, m.id.clone(), |r| r.household_id.clone().into_key(), case_file::Column::PadDate).await?;
-        Ok(rows.map(|v| v.into_iter().map(CaseView).collect()))
+        Ok(rows.map(|v| v.into_iter().map(CaseView).collect::<Vec<_>>()))
     }
     /// Applications (domande) of the household.
     async fn applications(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ApplicationView>>> {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<application::Entity, _>(ctx, "Household.applications", own, application::Column::HouseholdId, m.id.clone(), |r| r.household_id.clone().into_key(), application::Column::SubmittedOn).await?;
-        Ok(rows.map(|v| v.into_iter().map(ApplicationView).collect()))
+        Ok(rows.map(|v| v.into_iter().map(ApplicationView).collect::<Vec<_>>()))
     }
 }
 
@@ -519,17 +519,29 @@ impl MemberView {
     /// Counted in the ISEE equivalence scale.
     async fn in_equivalence_scale(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        show(ctx, "Member.inEquivalenceScale", self.own(ctx), || m.in_equivalence_scale)
+        let v = show(ctx, "Member.inEquivalenceScale", self.own(ctx), || m.in_equivalence_scale);
+        if v.is_some() {
+            self.audit(ctx, "Member.inEquivalenceScale");
+        }
+        v
     }
     /// Bound to work activation (PAD individuale and PSP at the CPI).
     async fn obligated_activation(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        show(ctx, "Member.obligatedActivation", self.own(ctx), || m.obligated_activation)
+        let v = show(ctx, "Member.obligatedActivation", self.own(ctx), || m.obligated_activation);
+        if v.is_some() {
+            self.audit(ctx, "Member.obligatedActivation");
+        }
+        v
     }
     /// Disabled under the ISEE definition (health data).
     async fn disabled(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        show(ctx, "Member.disabled", self.own(ctx), || m.disabled)
+        let v = show(ctx, "Member.disabled", self.own(ctx), || m.disabled);
+        if v.is_some() {
+            self.audit(ctx, "Member.disabled");
+        }
+        v
     }
     /// Contact e-mail given with the application.
     async fn email(&self, ctx: &Context<'_>) -> Option<Option<String>> {
@@ -544,17 +556,29 @@ impl MemberView {
     /// Permit of stay type (applicant).
     async fn permit_type(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "Member.permitType", self.own(ctx), || m.permit_type.clone())
+        let v = show(ctx, "Member.permitType", self.own(ctx), || m.permit_type.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "Member.permitType");
+        }
+        v
     }
     /// Permit of stay expiry (applicant).
     async fn permit_expiry(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "Member.permitExpiry", self.own(ctx), || m.permit_expiry)
+        let v = show(ctx, "Member.permitExpiry", self.own(ctx), || m.permit_expiry);
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "Member.permitExpiry");
+        }
+        v
     }
     /// Months of benefit still to be paid.
     async fn residual_benefit_months(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "Member.residualBenefitMonths", self.own(ctx), || m.residual_benefit_months)
+        let v = show(ctx, "Member.residualBenefitMonths", self.own(ctx), || m.residual_benefit_months);
+        if v.is_some() {
+            self.audit(ctx, "Member.residualBenefitMonths");
+        }
+        v
     }
     /// Comune of residence.
     async fn residence_comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
@@ -573,14 +597,14 @@ impl MemberView {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<case_file::Entity, _>(ctx, "Member.cases", own, case_file::Column::HouseholdId, m.household_id.clone(), |r| r.household_id.clone().into_key(), case_file::Column::PadDate).await?;
-        Ok(rows.map(|v| v.into_iter().map(CaseView).collect()))
+        Ok(rows.map(|v| v.into_iter().map(CaseView).collect::<Vec<_>>()))
     }
     /// PUC assignments of the member.
     async fn puc_assignments(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PucAssignmentView>>> {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<puc_assignment::Entity, _>(ctx, "Member.pucAssignments", own, puc_assignment::Column::MemberId, m.id.clone(), |r| r.member_id.clone().into_key(), puc_assignment::Column::Id).await?;
-        Ok(rows.map(|v| v.into_iter().map(PucAssignmentView).collect()))
+        Ok(rows.map(|v| v.into_iter().map(PucAssignmentView).collect::<Vec<_>>()))
     }
 }
 
@@ -589,6 +613,11 @@ impl MemberView {
     #[allow(unused_variables)]
     fn own(&self, ctx: &Context<'_>) -> bool {
         false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("member", m.id), || crate::audit::reads::Owner::Household(m.household_id));
     }
     pub const OBJECT: Obj = Obj::Member;
 }
@@ -646,7 +675,11 @@ impl ApplicationView {
     /// DSU/ISEE protocol.
     async fn isee_protocol(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "Application.iseeProtocol", self.own(ctx), || m.isee_protocol.clone())
+        let v = show(ctx, "Application.iseeProtocol", self.own(ctx), || m.isee_protocol.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "Application.iseeProtocol");
+        }
+        v
     }
     /// Date the household signed the PAD: the 120-day clock starts here.
     async fn pad_signed_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
@@ -661,7 +694,11 @@ impl ApplicationView {
     /// Monthly payments made.
     async fn months_paid(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "Application.monthsPaid", self.own(ctx), || m.months_paid)
+        let v = show(ctx, "Application.monthsPaid", self.own(ctx), || m.months_paid);
+        if v.is_some() {
+            self.audit(ctx, "Application.monthsPaid");
+        }
+        v
     }
     /// The household.
     async fn household(&self, ctx: &Context<'_>) -> GqlResult<Option<HouseholdView>> {
@@ -676,6 +713,11 @@ impl ApplicationView {
     #[allow(unused_variables)]
     fn own(&self, ctx: &Context<'_>) -> bool {
         false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("application", m.id), || crate::audit::reads::Owner::Household(m.household_id));
     }
     pub const OBJECT: Obj = Obj::Application;
 }
@@ -756,9 +798,12 @@ impl CaseView {
     }
     /// ADI pathway type set by the analysis.
     async fn pathway_type(&self, ctx: &Context<'_>) -> Option<PathwayTypeView> {
-        self.detail(ctx, "Case.pathwayType");
         let m = &self.0;
-        show(ctx, "Case.pathwayType", self.own(ctx), || m.pathway_type.map(Into::into)).flatten()
+        let v = show(ctx, "Case.pathwayType", self.own(ctx), || m.pathway_type.map(Into::into)).flatten();
+        if v.is_some() {
+            self.audit(ctx, "Case.pathwayType");
+        }
+        v
     }
     /// Optimistic-concurrency version.
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
@@ -785,73 +830,100 @@ impl CaseView {
     }
     /// The household.
     async fn household(&self, ctx: &Context<'_>) -> GqlResult<Option<HouseholdView>> {
-        self.detail(ctx, "Case.household");
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<household::Entity, _>(ctx, "Case.household", own, household::Column::Id, Some(m.household_id), |r| r.id.clone()).await?.map(HouseholdView))
+        let v = rel_one::<household::Entity, _>(ctx, "Case.household", own, household::Column::Id, Some(m.household_id), |r| r.id.clone()).await?.map(HouseholdView);
+        if v.is_some() {
+            self.audit(ctx, "Case.household");
+        }
+        Ok(v)
     }
     /// The application behind the case.
     async fn application(&self, ctx: &Context<'_>) -> GqlResult<Option<ApplicationView>> {
-        self.detail(ctx, "Case.application");
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<application::Entity, _>(ctx, "Case.application", own, application::Column::Id, Some(m.application_id), |r| r.id.clone()).await?.map(ApplicationView))
+        let v = rel_one::<application::Entity, _>(ctx, "Case.application", own, application::Column::Id, Some(m.application_id), |r| r.id.clone()).await?.map(ApplicationView);
+        if v.is_some() {
+            self.audit(ctx, "Case.application");
+        }
+        Ok(v)
     }
     /// Meetings of the case, oldest first.
     async fn meetings(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<MeetingView>>> {
-        self.detail(ctx, "Case.meetings");
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<meeting::Entity, _>(ctx, "Case.meetings", own, meeting::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), meeting::Column::ScheduledAt).await?;
-        Ok(rows.map(|v| v.into_iter().map(MeetingView).collect()))
+        let v = rows.map(|v| v.into_iter().map(MeetingView).collect::<Vec<_>>());
+        if v.as_ref().is_some_and(|x| !x.is_empty()) {
+            self.audit(ctx, "Case.meetings");
+        }
+        Ok(v)
     }
     /// The Analisi preliminare.
     async fn preliminary_analysis(&self, ctx: &Context<'_>) -> GqlResult<Option<PreliminaryAnalysisView>> {
-        self.detail(ctx, "Case.preliminaryAnalysis");
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<preliminary_analysis::Entity, _>(ctx, "Case.preliminaryAnalysis", own, preliminary_analysis::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), preliminary_analysis::Column::Id).await?;
-        Ok(rows.and_then(|v| v.into_iter().next()).map(PreliminaryAnalysisView))
+        let v = rows.and_then(|v| v.into_iter().next()).map(PreliminaryAnalysisView);
+        if v.is_some() {
+            self.audit(ctx, "Case.preliminaryAnalysis");
+        }
+        Ok(v)
     }
     /// The Quadro di analisi.
     async fn analysis_framework(&self, ctx: &Context<'_>) -> GqlResult<Option<AnalysisFrameworkView>> {
-        self.detail(ctx, "Case.analysisFramework");
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<analysis_framework::Entity, _>(ctx, "Case.analysisFramework", own, analysis_framework::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), analysis_framework::Column::Id).await?;
-        Ok(rows.and_then(|v| v.into_iter().next()).map(AnalysisFrameworkView))
+        let v = rows.and_then(|v| v.into_iter().next()).map(AnalysisFrameworkView);
+        if v.is_some() {
+            self.audit(ctx, "Case.analysisFramework");
+        }
+        Ok(v)
     }
     /// Every version of the Patto, oldest first.
     async fn pacts(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactView>>> {
-        self.detail(ctx, "Case.pacts");
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<pact::Entity, _>(ctx, "Case.pacts", own, pact::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), pact::Column::Revision).await?;
-        Ok(rows.map(|v| v.into_iter().map(PactView).collect()))
+        let v = rows.map(|v| v.into_iter().map(PactView).collect::<Vec<_>>());
+        if v.as_ref().is_some_and(|x| !x.is_empty()) {
+            self.audit(ctx, "Case.pacts");
+        }
+        Ok(v)
     }
     /// The current version of the Patto (the latest revision).
     async fn pact(&self, ctx: &Context<'_>) -> GqlResult<Option<PactView>> {
-        self.detail(ctx, "Case.pact");
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<pact::Entity, _>(ctx, "Case.pact", own, pact::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), pact::Column::Revision).await?;
-        Ok(rows.and_then(|v| v.into_iter().last()).map(PactView))
+        let v = rows.and_then(|v| v.into_iter().last()).map(PactView);
+        if v.is_some() {
+            self.audit(ctx, "Case.pact");
+        }
+        Ok(v)
     }
     /// Supports (sostegni) of the case.
     async fn supports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<SupportView>>> {
-        self.detail(ctx, "Case.supports");
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<support::Entity, _>(ctx, "Case.supports", own, support::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), support::Column::Id).await?;
-        Ok(rows.map(|v| v.into_iter().map(SupportView).collect()))
+        let v = rows.map(|v| v.into_iter().map(SupportView).collect::<Vec<_>>());
+        if v.as_ref().is_some_and(|x| !x.is_empty()) {
+            self.audit(ctx, "Case.supports");
+        }
+        Ok(v)
     }
     /// Segnalazioni about the case.
     async fn reports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ReportView>>> {
-        self.detail(ctx, "Case.reports");
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<report::Entity, _>(ctx, "Case.reports", own, report::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), report::Column::CreatedAt).await?;
-        Ok(rows.map(|v| v.into_iter().map(ReportView).collect()))
+        let v = rows.map(|v| v.into_iter().map(ReportView).collect::<Vec<_>>());
+        if v.as_ref().is_some_and(|x| !x.is_empty()) {
+            self.audit(ctx, "Case.reports");
+        }
+        Ok(v)
     }
 }
 
@@ -862,19 +934,10 @@ impl CaseView {
         let m = &self.0;
         is_me(ctx, m.case_manager_id)
     }
-    /// Records, for the audit trail, that the case's detail field `key` is read
-    /// (only when the role may read it on this row).
-    fn detail(&self, ctx: &Context<'_>, key: &str) {
-        if let Some(a) = ctx.data_opt::<std::sync::Arc<crate::authz::RequestAuthz>>() {
-            let shown = match a.field_scope(key) {
-                Some(crate::authz::FieldScope::Any) => true,
-                Some(crate::authz::FieldScope::Own) => self.own(ctx),
-                None => false,
-            };
-            if shown {
-                a.record_case_read(self.0.id, self.0.ambito_id);
-            }
-        }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("case_file", m.id), || crate::audit::reads::Owner::Ambito { ambito: m.ambito_id, case: Some(m.id) });
     }
     pub const OBJECT: Obj = Obj::Case;
 }
@@ -911,22 +974,38 @@ impl PreliminaryAnalysisView {
     /// Routing decided by the analysis.
     async fn outcome(&self, ctx: &Context<'_>) -> Option<AnalysisOutcomeView> {
         let m = &self.0;
-        show(ctx, "PreliminaryAnalysis.outcome", self.own(ctx), || m.outcome.map(Into::into)).flatten()
+        let v = show(ctx, "PreliminaryAnalysis.outcome", self.own(ctx), || m.outcome.map(Into::into)).flatten();
+        if v.is_some() {
+            self.audit(ctx, "PreliminaryAnalysis.outcome");
+        }
+        v
     }
     /// Needs of the household and its members.
     async fn needs_notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "PreliminaryAnalysis.needsNotes", self.own(ctx), || m.needs_notes.clone())
+        let v = show(ctx, "PreliminaryAnalysis.needsNotes", self.own(ctx), || m.needs_notes.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "PreliminaryAnalysis.needsNotes");
+        }
+        v
     }
     /// Resources and capacities.
     async fn resources_notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "PreliminaryAnalysis.resourcesNotes", self.own(ctx), || m.resources_notes.clone())
+        let v = show(ctx, "PreliminaryAnalysis.resourcesNotes", self.own(ctx), || m.resources_notes.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "PreliminaryAnalysis.resourcesNotes");
+        }
+        v
     }
     /// Health notes (special-category data).
     async fn health_notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "PreliminaryAnalysis.healthNotes", self.own(ctx), || m.health_notes.clone())
+        let v = show(ctx, "PreliminaryAnalysis.healthNotes", self.own(ctx), || m.health_notes.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "PreliminaryAnalysis.healthNotes");
+        }
+        v
     }
     /// When the analysis was completed.
     async fn completed_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
@@ -951,6 +1030,11 @@ impl PreliminaryAnalysisView {
     #[allow(unused_variables)]
     fn own(&self, ctx: &Context<'_>) -> bool {
         false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("preliminary_analysis", m.id), || crate::audit::reads::Owner::Case(m.case_id));
     }
     pub const OBJECT: Obj = Obj::PreliminaryAnalysis;
 }
@@ -987,12 +1071,20 @@ impl AnalysisFrameworkView {
     /// Multidimensional assessment.
     async fn assessment_notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "AnalysisFramework.assessmentNotes", self.own(ctx), || m.assessment_notes.clone())
+        let v = show(ctx, "AnalysisFramework.assessmentNotes", self.own(ctx), || m.assessment_notes.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "AnalysisFramework.assessmentNotes");
+        }
+        v
     }
     /// Priorities agreed.
     async fn priorities(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "AnalysisFramework.priorities", self.own(ctx), || m.priorities.clone())
+        let v = show(ctx, "AnalysisFramework.priorities", self.own(ctx), || m.priorities.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "AnalysisFramework.priorities");
+        }
+        v
     }
     /// When it was completed.
     async fn completed_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
@@ -1009,7 +1101,11 @@ impl AnalysisFrameworkView {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<analysis_team_member::Entity, _>(ctx, "AnalysisFramework.team", own, analysis_team_member::Column::FrameworkId, m.id.clone(), |r| r.framework_id.clone().into_key(), analysis_team_member::Column::Id).await?;
-        Ok(rows.map(|v| v.into_iter().map(AnalysisTeamMemberView).collect()))
+        let v = rows.map(|v| v.into_iter().map(AnalysisTeamMemberView).collect::<Vec<_>>());
+        if v.as_ref().is_some_and(|x| !x.is_empty()) {
+            self.audit(ctx, "AnalysisFramework.team");
+        }
+        Ok(v)
     }
     /// The case.
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
@@ -1024,6 +1120,11 @@ impl AnalysisFrameworkView {
     #[allow(unused_variables)]
     fn own(&self, ctx: &Context<'_>) -> bool {
         false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("analysis_framework", m.id), || crate::audit::reads::Owner::Case(m.case_id));
     }
     pub const OBJECT: Obj = Obj::AnalysisFramework;
 }
@@ -1148,28 +1249,44 @@ impl PactView {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<pact_objective::Entity, _>(ctx, "Pact.objectives", own, pact_objective::Column::PactId, m.id.clone(), |r| r.pact_id.clone().into_key(), pact_objective::Column::Id).await?;
-        Ok(rows.map(|v| v.into_iter().map(PactObjectiveView).collect()))
+        let v = rows.map(|v| v.into_iter().map(PactObjectiveView).collect::<Vec<_>>());
+        if v.as_ref().is_some_and(|x| !x.is_empty()) {
+            self.audit(ctx, "Pact.objectives");
+        }
+        Ok(v)
     }
     /// Expected results (milestones).
     async fn expected_results(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactExpectedResultView>>> {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<pact_expected_result::Entity, _>(ctx, "Pact.expectedResults", own, pact_expected_result::Column::PactId, m.id.clone(), |r| r.pact_id.clone().into_key(), pact_expected_result::Column::DueOn).await?;
-        Ok(rows.map(|v| v.into_iter().map(PactExpectedResultView).collect()))
+        let v = rows.map(|v| v.into_iter().map(PactExpectedResultView).collect::<Vec<_>>());
+        if v.as_ref().is_some_and(|x| !x.is_empty()) {
+            self.audit(ctx, "Pact.expectedResults");
+        }
+        Ok(v)
     }
     /// Commitments (impegni) per member.
     async fn commitments(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactCommitmentView>>> {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<pact_commitment::Entity, _>(ctx, "Pact.commitments", own, pact_commitment::Column::PactId, m.id.clone(), |r| r.pact_id.clone().into_key(), pact_commitment::Column::Id).await?;
-        Ok(rows.map(|v| v.into_iter().map(PactCommitmentView).collect()))
+        let v = rows.map(|v| v.into_iter().map(PactCommitmentView).collect::<Vec<_>>());
+        if v.as_ref().is_some_and(|x| !x.is_empty()) {
+            self.audit(ctx, "Pact.commitments");
+        }
+        Ok(v)
     }
     /// Supports of this version.
     async fn supports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<SupportView>>> {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<support::Entity, _>(ctx, "Pact.supports", own, support::Column::PactId, m.id.clone(), |r| r.pact_id.clone().into_key(), support::Column::Id).await?;
-        Ok(rows.map(|v| v.into_iter().map(SupportView).collect()))
+        let v = rows.map(|v| v.into_iter().map(SupportView).collect::<Vec<_>>());
+        if v.as_ref().is_some_and(|x| !x.is_empty()) {
+            self.audit(ctx, "Pact.supports");
+        }
+        Ok(v)
     }
     /// The case.
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
@@ -1184,6 +1301,11 @@ impl PactView {
     #[allow(unused_variables)]
     fn own(&self, ctx: &Context<'_>) -> bool {
         false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("pact", m.id), || crate::audit::reads::Owner::Case(m.case_id));
     }
     pub const OBJECT: Obj = Obj::Pact;
 }
@@ -1215,19 +1337,31 @@ impl PactObjectiveView {
     /// Area of the multidimensional analysis.
     async fn area(&self, ctx: &Context<'_>) -> Option<NeedAreaView> {
         let m = &self.0;
-        show(ctx, "PactObjective.area", self.own(ctx), || m.area.into())
+        let v = show(ctx, "PactObjective.area", self.own(ctx), || m.area.into());
+        if v.is_some() {
+            self.audit(ctx, "PactObjective.area");
+        }
+        v
     }
     /// The objective.
     async fn description(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "PactObjective.description", self.own(ctx), || m.description.clone())
+        let v = show(ctx, "PactObjective.description", self.own(ctx), || m.description.clone());
+        if v.is_some() {
+            self.audit(ctx, "PactObjective.description");
+        }
+        v
     }
     /// Expected results of the objective.
     async fn expected_results(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactExpectedResultView>>> {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<pact_expected_result::Entity, _>(ctx, "PactObjective.expectedResults", own, pact_expected_result::Column::ObjectiveId, m.id.clone(), |r| r.objective_id.clone().into_key(), pact_expected_result::Column::DueOn).await?;
-        Ok(rows.map(|v| v.into_iter().map(PactExpectedResultView).collect()))
+        let v = rows.map(|v| v.into_iter().map(PactExpectedResultView).collect::<Vec<_>>());
+        if v.as_ref().is_some_and(|x| !x.is_empty()) {
+            self.audit(ctx, "PactObjective.expectedResults");
+        }
+        Ok(v)
     }
 }
 
@@ -1236,6 +1370,11 @@ impl PactObjectiveView {
     #[allow(unused_variables)]
     fn own(&self, ctx: &Context<'_>) -> bool {
         false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("pact_objective", m.id), || crate::audit::reads::Owner::Pact(m.pact_id));
     }
     pub const OBJECT: Obj = Obj::PactObjective;
 }
@@ -1260,7 +1399,11 @@ impl PactExpectedResultView {
     /// How the result is verified.
     async fn indicator(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "PactExpectedResult.indicator", self.own(ctx), || m.indicator.clone())
+        let v = show(ctx, "PactExpectedResult.indicator", self.own(ctx), || m.indicator.clone());
+        if v.is_some() {
+            self.audit(ctx, "PactExpectedResult.indicator");
+        }
+        v
     }
     /// Due date.
     async fn due_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
@@ -1274,6 +1417,11 @@ impl PactExpectedResultView {
     #[allow(unused_variables)]
     fn own(&self, ctx: &Context<'_>) -> bool {
         false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("pact_expected_result", m.id), || crate::audit::reads::Owner::Pact(m.pact_id));
     }
     pub const OBJECT: Obj = Obj::PactExpectedResult;
 }
@@ -1305,7 +1453,11 @@ impl PactCommitmentView {
     /// The commitment.
     async fn description(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "PactCommitment.description", self.own(ctx), || m.description.clone())
+        let v = show(ctx, "PactCommitment.description", self.own(ctx), || m.description.clone());
+        if v.is_some() {
+            self.audit(ctx, "PactCommitment.description");
+        }
+        v
     }
     /// Due date.
     async fn due_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
@@ -1315,12 +1467,20 @@ impl PactCommitmentView {
     /// Progress.
     async fn status(&self, ctx: &Context<'_>) -> Option<CommitmentStatusView> {
         let m = &self.0;
-        show(ctx, "PactCommitment.status", self.own(ctx), || m.status.into())
+        let v = show(ctx, "PactCommitment.status", self.own(ctx), || m.status.into());
+        if v.is_some() {
+            self.audit(ctx, "PactCommitment.status");
+        }
+        v
     }
     /// Whether breaching it can cause decadenza.
     async fn is_conditionality(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        show(ctx, "PactCommitment.isConditionality", self.own(ctx), || m.is_conditionality)
+        let v = show(ctx, "PactCommitment.isConditionality", self.own(ctx), || m.is_conditionality);
+        if v.is_some() {
+            self.audit(ctx, "PactCommitment.isConditionality");
+        }
+        v
     }
     /// The member bound by the commitment.
     async fn obligated_member(&self, ctx: &Context<'_>) -> GqlResult<Option<MemberView>> {
@@ -1335,6 +1495,11 @@ impl PactCommitmentView {
     #[allow(unused_variables)]
     fn own(&self, ctx: &Context<'_>) -> bool {
         false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("pact_commitment", m.id), || crate::audit::reads::Owner::Pact(m.pact_id));
     }
     pub const OBJECT: Obj = Obj::PactCommitment;
 }
@@ -1367,12 +1532,20 @@ impl SupportView {
     /// Kind of support.
     async fn kind(&self, ctx: &Context<'_>) -> Option<SupportKindView> {
         let m = &self.0;
-        show(ctx, "Support.kind", self.own(ctx), || m.kind.into())
+        let v = show(ctx, "Support.kind", self.own(ctx), || m.kind.into());
+        if v.is_some() {
+            self.audit(ctx, "Support.kind");
+        }
+        v
     }
     /// Who provides it.
     async fn provider(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Support.provider", self.own(ctx), || m.provider.clone())
+        let v = show(ctx, "Support.provider", self.own(ctx), || m.provider.clone());
+        if v.is_some() {
+            self.audit(ctx, "Support.provider");
+        }
+        v
     }
     /// Start.
     async fn starts_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
@@ -1402,6 +1575,11 @@ impl SupportView {
     #[allow(unused_variables)]
     fn own(&self, ctx: &Context<'_>) -> bool {
         false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("support", m.id), || crate::audit::reads::Owner::Case(m.case_id));
     }
     pub const OBJECT: Obj = Obj::Support;
 }
@@ -1459,7 +1637,11 @@ impl ReportView {
     /// The facts.
     async fn description(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Report.description", self.own(ctx), || m.description.clone())
+        let v = show(ctx, "Report.description", self.own(ctx), || m.description.clone());
+        if v.is_some() {
+            self.audit(ctx, "Report.description");
+        }
+        v
     }
     /// When the coordinator decided.
     async fn decided_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
@@ -1469,7 +1651,11 @@ impl ReportView {
     /// The coordinator's comment.
     async fn decision_comment(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "Report.decisionComment", self.own(ctx), || m.decision_comment.clone())
+        let v = show(ctx, "Report.decisionComment", self.own(ctx), || m.decision_comment.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "Report.decisionComment");
+        }
+        v
     }
     /// When it was sent to INPS.
     async fn sent_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
@@ -1522,6 +1708,11 @@ impl ReportView {
     #[allow(unused_variables)]
     fn own(&self, ctx: &Context<'_>) -> bool {
         false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("report", m.id), || crate::audit::reads::Owner::Ambito { ambito: m.ambito_id, case: m.case_id });
     }
     pub const OBJECT: Obj = Obj::Report;
 }
@@ -1594,7 +1785,11 @@ impl MeetingView {
     /// Justification of an absence.
     async fn justification(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "Meeting.justification", self.own(ctx), || m.justification.clone())
+        let v = show(ctx, "Meeting.justification", self.own(ctx), || m.justification.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "Meeting.justification");
+        }
+        v
     }
     /// When the outcome was recorded.
     async fn recorded_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
@@ -1638,6 +1833,11 @@ impl MeetingView {
     fn own(&self, ctx: &Context<'_>) -> bool {
         let m = &self.0;
         is_me(ctx, m.operator_id)
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("meeting", m.id), || crate::audit::reads::Owner::Ambito { ambito: m.ambito_id, case: m.case_id });
     }
     pub const OBJECT: Obj = Obj::Meeting;
 }
@@ -1820,7 +2020,7 @@ impl PucProjectView {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<puc_assignment::Entity, _>(ctx, "PucProject.assignments", own, puc_assignment::Column::ProjectId, m.id.clone(), |r| r.project_id.clone().into_key(), puc_assignment::Column::Id).await?;
-        Ok(rows.map(|v| v.into_iter().map(PucAssignmentView).collect()))
+        Ok(rows.map(|v| v.into_iter().map(PucAssignmentView).collect::<Vec<_>>()))
     }
 
     /// Vacancies per source: places minus proposed and active assignments.
@@ -1896,7 +2096,11 @@ impl PucAssignmentView {
     /// Why it was interrupted.
     async fn interruption_reason(&self, ctx: &Context<'_>) -> Option<InterruptionReasonView> {
         let m = &self.0;
-        show(ctx, "PucAssignment.interruptionReason", self.own(ctx), || m.interruption_reason.map(Into::into)).flatten()
+        let v = show(ctx, "PucAssignment.interruptionReason", self.own(ctx), || m.interruption_reason.map(Into::into)).flatten();
+        if v.is_some() {
+            self.audit(ctx, "PucAssignment.interruptionReason");
+        }
+        v
     }
     /// When it was interrupted.
     async fn interrupted_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
@@ -1930,7 +2134,7 @@ impl PucAssignmentView {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<puc_attendance::Entity, _>(ctx, "PucAssignment.attendance", own, puc_attendance::Column::AssignmentId, m.id.clone(), |r| r.assignment_id.clone().into_key(), puc_attendance::Column::Day).await?;
-        Ok(rows.map(|v| v.into_iter().map(PucAttendanceView).collect()))
+        Ok(rows.map(|v| v.into_iter().map(PucAttendanceView).collect::<Vec<_>>()))
     }
 
     /// Minutes of activity recorded in the register.
@@ -1946,6 +2150,11 @@ impl PucAssignmentView {
     #[allow(unused_variables)]
     fn own(&self, ctx: &Context<'_>) -> bool {
         false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("puc_assignment", m.id), || crate::audit::reads::Owner::Project { project: m.project_id, case: m.case_id });
     }
     pub const OBJECT: Obj = Obj::PucAssignment;
 }
@@ -1987,12 +2196,20 @@ impl PucAttendanceView {
     /// Present, justified or unjustified absence.
     async fn status(&self, ctx: &Context<'_>) -> Option<AttendanceStatusView> {
         let m = &self.0;
-        show(ctx, "PucAttendance.status", self.own(ctx), || m.status.into())
+        let v = show(ctx, "PucAttendance.status", self.own(ctx), || m.status.into());
+        if v.is_some() {
+            self.audit(ctx, "PucAttendance.status");
+        }
+        v
     }
     /// Note.
     async fn note(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "PucAttendance.note", self.own(ctx), || m.note.clone())
+        let v = show(ctx, "PucAttendance.note", self.own(ctx), || m.note.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "PucAttendance.note");
+        }
+        v
     }
 }
 
@@ -2001,6 +2218,11 @@ impl PucAttendanceView {
     #[allow(unused_variables)]
     fn own(&self, ctx: &Context<'_>) -> bool {
         false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("puc_attendance", m.id), || crate::audit::reads::Owner::Assignment(m.assignment_id));
     }
     pub const OBJECT: Obj = Obj::PucAttendance;
 }
@@ -2099,7 +2321,7 @@ impl ResidencyCheckView {
         let m = &self.0;
         let own = self.own(ctx);
         let rows = rel_many::<residency_period::Entity, _>(ctx, "ResidencyCheck.periods", own, residency_period::Column::CheckId, m.id.clone(), |r| r.check_id.clone().into_key(), residency_period::Column::FromOn).await?;
-        Ok(rows.map(|v| v.into_iter().map(ResidencyPeriodView).collect()))
+        Ok(rows.map(|v| v.into_iter().map(ResidencyPeriodView).collect::<Vec<_>>()))
     }
 
     /// Days of residence covered by the recorded periods (overlaps counted once).
@@ -2213,22 +2435,38 @@ impl DisadvantageCheckView {
     /// Declared category (special-category data).
     async fn category(&self, ctx: &Context<'_>) -> Option<DisadvantageCategoryView> {
         let m = &self.0;
-        show(ctx, "DisadvantageCheck.category", self.own(ctx), || m.category.into())
+        let v = show(ctx, "DisadvantageCheck.category", self.own(ctx), || m.category.into());
+        if v.is_some() {
+            self.audit(ctx, "DisadvantageCheck.category");
+        }
+        v
     }
     /// Protocol of the certifying act.
     async fn certificate_protocol(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "DisadvantageCheck.certificateProtocol", self.own(ctx), || m.certificate_protocol.clone())
+        let v = show(ctx, "DisadvantageCheck.certificateProtocol", self.own(ctx), || m.certificate_protocol.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "DisadvantageCheck.certificateProtocol");
+        }
+        v
     }
     /// Start of the certified period.
     async fn certificate_from(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "DisadvantageCheck.certificateFrom", self.own(ctx), || m.certificate_from)
+        let v = show(ctx, "DisadvantageCheck.certificateFrom", self.own(ctx), || m.certificate_from);
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "DisadvantageCheck.certificateFrom");
+        }
+        v
     }
     /// End of the certified period.
     async fn certificate_to(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "DisadvantageCheck.certificateTo", self.own(ctx), || m.certificate_to)
+        let v = show(ctx, "DisadvantageCheck.certificateTo", self.own(ctx), || m.certificate_to);
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "DisadvantageCheck.certificateTo");
+        }
+        v
     }
     /// When the request arrived.
     async fn received_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
@@ -2253,7 +2491,11 @@ impl DisadvantageCheckView {
     /// Notes of the validator.
     async fn notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "DisadvantageCheck.notes", self.own(ctx), || m.notes.clone())
+        let v = show(ctx, "DisadvantageCheck.notes", self.own(ctx), || m.notes.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "DisadvantageCheck.notes");
+        }
+        v
     }
     /// When it was decided.
     async fn decided_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
@@ -2284,6 +2526,11 @@ impl DisadvantageCheckView {
     #[allow(unused_variables)]
     fn own(&self, ctx: &Context<'_>) -> bool {
         false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("disadvantage_check", m.id), || crate::audit::reads::Owner::Ambito { ambito: m.ambito_id, case: None });
     }
     pub const OBJECT: Obj = Obj::DisadvantageCheck;
 }

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod apikeys;
+mod audit_reads;
 mod auth;
 mod disadvantage;
 mod graph;

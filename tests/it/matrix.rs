@@ -54,7 +54,7 @@ const ROLES: &[Role] = &[
 ];
 
 /// Leaf (scalar and enum) fields of every object type of the schema.
-fn leaf_fields() -> BTreeMap<String, Vec<String>> {
+pub(crate) fn leaf_fields() -> BTreeMap<String, Vec<String>> {
     let doc = async_graphql::parser::parse_schema(gepi::graphql::sdl()).unwrap();
     let mut objects = HashSet::new();
     for d in &doc.definitions {

@@ -522,6 +522,7 @@ const SUPPORT_STATE: &str = "mutation($i: ChangeSupportStateInput!) { changeSupp
 async fn support_events(app: &TestApp) -> Vec<Value> {
     let rows = entity::audit_event::Entity::find()
         .filter(entity::audit_event::Column::Entity.eq("support"))
+        .filter(entity::audit_event::Column::Action.ne(AuditAction::Read))
         .order_by_asc(entity::audit_event::Column::Id)
         .all(&app.db)
         .await
