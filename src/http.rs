@@ -1,6 +1,7 @@
 //! The HTTP surface: `/graphql` (POST; GET for queries only), `/graphiql`,
-//! `/healthz`, `/readyz`, and `/auth/*`. Tower layers give every request an id
-//! (echoed as `x-request-id`), a timeout and a body limit. Access logs carry the
+//! `/healthz`, `/readyz`, and `/auth/*`. Tower layers give every request the
+//! server's own id (echoed as `x-request-id`; a client's id is kept beside it as
+//! `x-client-request-id`), a timeout and a body limit. Access logs carry the
 //! method, path, status and latency, never query strings or bodies (they hold
 //! personal data).
 
@@ -18,7 +19,7 @@ use axum::{
 use chrono::Utc;
 use tower_http::{
     limit::RequestBodyLimitLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::PropagateRequestIdLayer,
     timeout::TimeoutLayer,
     trace::TraceLayer,
 };
@@ -38,7 +39,7 @@ use crate::{
 /// The application router; `main` serves it and the tests call it in process.
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
-        .route("/graphql", get(graphql_handler).post(graphql_handler))
+        .route("/graphql", get(graphql_handler).post(graphql_handler).layer(axum::middleware::from_fn(graphql_json_only)))
         .route("/", get(home))
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(healthz))
@@ -62,17 +63,30 @@ pub fn app(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                path = %req.uri().path(),
+                request_id = %header("x-request-id"),
+                client_request_id = %header("x-client-request-id")
+            )
         }))
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::map_request(server_request_id))
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Authn {
+/// The principal of a request. `state_changing` (a POST): the session cookie
+/// must come with proof of a same-origin request.
+async fn authenticate(state: &AppState, headers: &HeaderMap, state_changing: bool) -> Authn {
     let Some(token) = auth::token_from_headers(headers) else { return Authn::Anonymous };
     if auth::cookie_used_cross_site(headers) {
         return Authn::Rejected(
             "the session cookie is not accepted on requests from another site; send the token as a bearer token".into(),
+        );
+    }
+    if state_changing && auth::cookie_post_not_same_origin(headers) {
+        return Authn::Rejected(
+            "the session cookie is accepted on a POST only from GePI's own pages (Sec-Fetch-Site: same-origin, or an Origin naming this host); send the token as a bearer token otherwise".into(),
         );
     }
     let result = if auth::api_key::is_api_key(&token) {
@@ -110,7 +124,7 @@ async fn graphql_handler(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let introspection = req.query.contains("__schema") || req.query.contains("__type");
-    let authn = authenticate(&state, &headers).await;
+    let authn = authenticate(&state, &headers, method == Method::POST).await;
     let request_id = login::request_id(&headers);
     if let Some(id) = &request_id {
         req = req.data(RequestId(id.clone()));
@@ -227,6 +241,47 @@ async fn audit_reads(state: &AppState, authz: &RequestAuthz, request_id: Option<
         return Ok(());
     }
     audit::reads::record(&state.db, &AuditContext::of(&authz.principal, request_id), reads).await
+}
+
+/// A GraphQL POST must declare its body as GraphQL JSON (GraphQL over HTTP):
+/// anything else — `text/plain` and the form encodings a cross-site form can
+/// send without a preflight, multipart — is refused with 415 before the body
+/// is read.
+async fn graphql_json_only(req: Request<axum::body::Body>, next: axum::middleware::Next) -> Response {
+    let json = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .is_some_and(|e| e == "application/json" || e == "application/graphql-response+json");
+    if req.method() == Method::POST && !json {
+        let err = AppError::Validation {
+            field: None,
+            message: "a GraphQL POST is application/json (or application/graphql-response+json)".into(),
+        };
+        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, GraphQLResponse::from(error_response(&err))).into_response();
+    }
+    next.run(req).await
+}
+
+/// The request's id: always the server's own (a UUID), so that the audit trail
+/// and the logs correlate on a value no client chose. A client's
+/// `x-request-id`, when it is a plausible id (1 to 64 characters of letters,
+/// digits and `-_.:`), moves to `x-client-request-id` (logged beside ours,
+/// never in its place); anything else is dropped.
+async fn server_request_id(mut req: Request<axum::body::Body>) -> Request<axum::body::Body> {
+    let headers = req.headers_mut();
+    let client = headers.remove("x-request-id");
+    headers.remove("x-client-request-id");
+    if let Some(v) = client.filter(|v| {
+        let b = v.as_bytes();
+        (1..=64).contains(&b.len()) && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+    }) {
+        headers.insert("x-client-request-id", v);
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    headers.insert("x-request-id", axum::http::HeaderValue::from_str(&id).expect("a UUID is a header value"));
+    req
 }
 
 /// Whether every operation of a document is a query (unparseable documents pass

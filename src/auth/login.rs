@@ -105,7 +105,7 @@ pub async fn open_session(
     Ok(Opened { session: issued, operator_id: op.id, profile })
 }
 
-/// The request id set by the tower layer (or sent by the client), bounded.
+/// The request's id, set by the server for every request (see `http::server_request_id`).
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
     headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(64).collect())
 }
@@ -114,8 +114,10 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     let token = token_from_headers(&headers)
         .ok_or_else(|| AppError::Unauthenticated("no session to log out of".into()))?;
-    if super::cookie_used_cross_site(&headers) {
-        return Err(AppError::Unauthenticated("the session cookie is not accepted on requests from another site".into()));
+    if super::cookie_used_cross_site(&headers) || super::cookie_post_not_same_origin(&headers) {
+        return Err(AppError::Unauthenticated(
+            "the session cookie is accepted on a POST only from GePI's own pages (Sec-Fetch-Site: same-origin, or an Origin naming this host)".into(),
+        ));
     }
     if super::api_key::is_api_key(&token) {
         return Err(AppError::Validation { field: None, message: "API keys have no session to log out of".into() });

@@ -133,6 +133,28 @@ pub fn cookie_used_cross_site(headers: &HeaderMap) -> bool {
     matches!((origin_host, host), (Some(o), Some(h)) if !o.eq_ignore_ascii_case(h))
 }
 
+/// Whether a state-changing request (a POST) authenticated by the session cookie
+/// fails to prove it comes from GePI's own pages. Browsers send
+/// `Sec-Fetch-Site`, or at least an `Origin`, on every POST; it must say
+/// `same-origin`, or name the request's own host. `Origin: null` (sandboxed
+/// frames, some redirects), another host, or neither header is refused. A
+/// bearer token cannot be attached by another site, so it needs no proof.
+pub fn cookie_post_not_same_origin(headers: &HeaderMap) -> bool {
+    if bearer_token(headers).is_some() || cookie_token(headers).is_none() {
+        return false;
+    }
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site != "same-origin";
+    }
+    let origin_host = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| *o != "null")
+        .and_then(|o| o.split_once("://").map(|(_, h)| h.to_string()));
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    !matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
     cookie_value(headers, SESSION_COOKIE)
 }

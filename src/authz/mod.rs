@@ -67,16 +67,26 @@ impl RequestAuthz {
 
     /// The scope under which the role reads `object`, or `FORBIDDEN`.
     pub fn read_scope(&self, object: Object) -> Result<Scope, AppError> {
-        self.policy.grant(self.role(), object, Action::Read).ok_or_else(|| {
+        self.policy.grant(self.role(), object, Action::Read).map(|s| self.narrow(s)).ok_or_else(|| {
             AppError::Forbidden(format!("the role {} may not read {object}", self.role().as_str()))
         })
     }
 
     /// The scope under which the role may do `action` on `object`, or `FORBIDDEN`.
     pub fn scope_for(&self, object: Object, action: Action) -> Result<Scope, AppError> {
-        self.policy.grant(self.role(), object, action).ok_or_else(|| {
+        self.policy.grant(self.role(), object, action).map(|s| self.narrow(s)).ok_or_else(|| {
             AppError::Forbidden(format!("the role {} may not {action} {object}", self.role().as_str()))
         })
+    }
+
+    /// An API key created for one Ambito (`gepi apikey create --ambito`) works in
+    /// that Ambito only, even when its role's grant is national: every read and
+    /// write it makes is narrowed here, the one place scopes are handed out.
+    fn narrow(&self, scope: Scope) -> Scope {
+        match (&self.principal.actor, self.principal.ambito_id, scope) {
+            (crate::auth::Actor::ApiClient { .. }, Some(_), Scope::National) => Scope::Ambito,
+            _ => scope,
+        }
     }
 
     pub fn can_read(&self, object: Object) -> bool {

@@ -48,3 +48,34 @@ async fn api_keys_authenticate_partners_under_the_same_policies() {
     assert_eq!(api_key::create(&app.db, "INPS", Role::InpsFeed, None).await.unwrap_err().code().as_str(), "CONFLICT");
     assert_eq!(api_key::create(&app.db, "y", Role::InpsFeed, Some("NOPE")).await.unwrap_err().code().as_str(), "VALIDATION");
 }
+
+#[tokio::test]
+async fn a_key_created_for_one_ambito_reads_that_ambito_only_even_with_a_national_grant() {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let app = TestApp::seeded().await;
+    let ambiti = entity::ambito::Entity::find().all(&app.db).await.unwrap();
+    let (mine, other) = (&ambiti[0], &ambiti[1]);
+    let cpi = api_key::create(&app.db, "CPI Desio", Role::CpiPartner, Some(&mine.code)).await.unwrap();
+    let inps = api_key::create(&app.db, "INPS Desio", Role::InpsFeed, Some(&mine.code)).await.unwrap();
+    let national = api_key::create(&app.db, "CPI nazionale", Role::CpiPartner, None).await.unwrap();
+    let projects = entity::puc_project::Entity::find().all(&app.db).await.unwrap();
+    let in_mine = projects.iter().filter(|p| p.ambito_id == mine.id).count();
+    assert!(in_mine > 0 && in_mine < projects.len(), "the seed has projects in both Ambiti");
+    let q = "{ pucProjects(first: 500) { totalCount edges { node { id } } } }";
+    let r = app.gql(Some(&cpi.key), q, json!({})).await;
+    assert_eq!(r["data"]["pucProjects"]["totalCount"], in_mine, "{r}");
+    assert_eq!(r["data"]["pucProjects"]["edges"].as_array().unwrap().len(), in_mine);
+    let r = app.gql(Some(&national.key), q, json!({})).await;
+    assert_eq!(r["data"]["pucProjects"]["totalCount"], projects.len(), "{r}");
+    // By id, a project of the other Ambito is not there.
+    let theirs = projects.iter().find(|p| p.ambito_id == other.id).unwrap();
+    let r = app.gql(Some(&cpi.key), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": gepi::ids::encode("PucProject", theirs.id) })).await;
+    assert!(r["data"]["node"].is_null(), "{r}");
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    // INPS limited to the Ambito: its disadvantage checks only.
+    let checks = entity::disadvantage_check::Entity::find().filter(entity::disadvantage_check::Column::AmbitoId.eq(mine.id)).all(&app.db).await.unwrap();
+    let r = app.gql(Some(&inps.key), "{ disadvantageChecks(first: 500) { totalCount } }", json!({})).await;
+    assert_eq!(r["data"]["disadvantageChecks"]["totalCount"], checks.len(), "{r}");
+    let all = entity::disadvantage_check::Entity::find().all(&app.db).await.unwrap();
+    assert!(checks.len() < all.len());
+}

@@ -7,6 +7,7 @@ use axum::{
 };
 use entity::enums::{OperatorStatus, ProfileStatus, Role};
 use gepi::config::Config;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 
 use crate::helpers::{builders::*, error_code, TestApp};
@@ -84,6 +85,7 @@ async fn the_cookie_authenticates_browsers() {
         .method(Method::POST)
         .uri("/graphql")
         .header(header::CONTENT_TYPE, "application/json")
+        .header("sec-fetch-site", "same-origin")
         .header(header::COOKIE, format!("other=1; gepi_session={token}"))
         .body(Body::from(json!({ "query": "{ me { operator { displayName } } }" }).to_string()))
         .unwrap();
@@ -123,6 +125,84 @@ async fn the_cookie_authenticates_browsers() {
         .body(Body::from(json!({ "query": "{ me { operator { displayName } } }" }).to_string()))
         .unwrap();
     assert_eq!(w.app.request(req).await.body["data"]["me"]["operator"]["displayName"], "Luca Rossi");
+}
+
+/// A POST to `uri` with the session cookie, the given headers and body.
+fn cookie_post(uri: &str, token: &str, headers: &[(&str, &str)], content_type: &str, body: String) -> Request<Body> {
+    let mut b = Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::HOST, "gepi.example.it")
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::COOKIE, format!("gepi_session={token}"));
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(Body::from(body)).unwrap()
+}
+
+#[tokio::test]
+async fn a_cookie_post_must_come_from_our_own_pages_and_be_graphql_json() {
+    let w = world().await;
+    let token = w.app.login(&w.cm_cf, &w.cm_profile).await;
+    let me = json!({ "query": "{ me { operator { displayName } } }" }).to_string();
+    let logout = json!({ "query": "mutation { logout }" }).to_string();
+    // Origin: null, or neither Origin nor Sec-Fetch-Site: refused, nothing runs.
+    for headers in [&[("origin", "null")][..], &[][..], &[("sec-fetch-site", "none")][..]] {
+        let r = w.app.request(cookie_post("/graphql", &token, headers, "application/json", logout.clone())).await;
+        assert_eq!(error_code(&r.body), Some("UNAUTHENTICATED"), "{headers:?}: {}", r.body);
+        let r = w.app.request(cookie_post("/auth/logout", &token, headers, "application/json", String::new())).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{headers:?}: {}", r.body);
+    }
+    // A text/plain (or form) POST is 415 even from our pages: a cross-site form
+    // can send those without a preflight.
+    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+        let r = w.app.request(cookie_post("/graphql", &token, &[("sec-fetch-site", "same-origin")], ct, logout.clone())).await;
+        assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}");
+        assert_eq!(error_code(&r.body), Some("VALIDATION"), "{ct}: {}", r.body);
+    }
+    // The session survived all of it; from our pages (either proof) it works.
+    for headers in [&[("sec-fetch-site", "same-origin")][..], &[("origin", "https://gepi.example.it")][..]] {
+        let r = w.app.request(cookie_post("/graphql", &token, headers, "application/json; charset=utf-8", me.clone())).await;
+        assert_eq!(r.body["data"]["me"]["operator"]["displayName"], "Luca Rossi", "{headers:?}: {}", r.body);
+    }
+    // A bearer token needs no proof (another site cannot attach it).
+    let r = w.app.gql(Some(&token), "{ me { operator { displayName } } }", json!({})).await;
+    assert_eq!(r["data"]["me"]["operator"]["displayName"], "Luca Rossi", "{r}");
+    let r = w.app.request(cookie_post("/auth/logout", &token, &[("sec-fetch-site", "same-origin")], "application/json", String::new())).await;
+    assert!(r.status.is_success(), "{}: {}", r.status, r.body);
+    let r = w.app.gql(Some(&token), "{ me { operator { displayName } } }", json!({})).await;
+    assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "{r}");
+}
+
+#[tokio::test]
+async fn the_request_id_is_the_servers_own_and_a_clients_is_kept_beside_it() {
+    let w = world().await;
+    let req = |id: &str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/auth/dev-login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-request-id", id)
+            .body(Body::from(json!({ "fiscalCode": w.cm_cf, "profileId": w.cm_profile }).to_string()))
+            .unwrap()
+    };
+    for client in ["chosen-by-the-client", "a b", "x".repeat(200).as_str()] {
+        let r = w.app.request(req(client)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let echoed = r.headers.get("x-request-id").unwrap().to_str().unwrap().to_string();
+        assert!(uuid::Uuid::parse_str(&echoed).is_ok(), "the server's id, not {echoed}");
+        let login = entity::audit_event::Entity::find()
+            .filter(entity::audit_event::Column::Action.eq(entity::enums::AuditAction::Login))
+            .order_by_desc(entity::audit_event::Column::OccurredAt)
+            .one(&w.app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(login.request_id.as_deref(), Some(echoed.as_str()), "the audit trail correlates on the server's id");
+    }
+    let n = w.app.count("audit_event WHERE request_id = 'chosen-by-the-client'").await;
+    assert_eq!(n, 0);
 }
 
 #[tokio::test]
