@@ -22,6 +22,9 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// `GEPI_BODY_LIMIT_BYTES`: largest accepted request body.
     pub body_limit_bytes: usize,
+    /// `GEPI_RESPONSE_LIMIT_BYTES`: largest GraphQL answer (the JSON of `data`);
+    /// a larger one is refused with `LIMIT`.
+    pub response_limit_bytes: usize,
     /// `GEPI_DB_MAX_CONNECTIONS`: size of the database pool.
     pub db_max_connections: u32,
     /// `GEPI_LOGIN_RATE_PER_MINUTE`: requests per minute one source address may
@@ -128,6 +131,7 @@ impl Default for Config {
             dev_login: false,
             request_timeout_secs: 30,
             body_limit_bytes: 1024 * 1024,
+            response_limit_bytes: 4 * 1024 * 1024,
             db_max_connections: 10,
             // Generous for an office of operators behind one address at nine in
             // the morning; a flood from one address gets 5 requests a second.
@@ -151,6 +155,7 @@ struct FileConfig {
     dev_login: Option<bool>,
     request_timeout_secs: Option<u64>,
     body_limit_bytes: Option<usize>,
+    response_limit_bytes: Option<usize>,
     db_max_connections: Option<u32>,
     login_rate_per_minute: Option<u32>,
     login_rate_burst: Option<u32>,
@@ -190,7 +195,7 @@ impl Config {
                 .map_err(|e| ConfigError::File { path: path.display().to_string(), message: e.to_string() })?;
             macro_rules! overlay { ($($k:ident),*) => { $(if let Some(v) = f.$k { c.$k = v; })* } }
             overlay!(database_url, bind, session_lifetime_secs, session_idle_secs, dev_login,
-                request_timeout_secs, body_limit_bytes, db_max_connections, login_rate_per_minute,
+                request_timeout_secs, body_limit_bytes, response_limit_bytes, db_max_connections, login_rate_per_minute,
                 login_rate_burst, log_format);
             if f.saml.is_some() {
                 c.saml = f.saml;
@@ -225,6 +230,9 @@ impl Config {
         }
         if let Some(v) = env("GEPI_BODY_LIMIT_BYTES") {
             c.body_limit_bytes = parse("GEPI_BODY_LIMIT_BYTES", v)?;
+        }
+        if let Some(v) = env("GEPI_RESPONSE_LIMIT_BYTES") {
+            c.response_limit_bytes = parse("GEPI_RESPONSE_LIMIT_BYTES", v)?;
         }
         if let Some(v) = env("GEPI_DB_MAX_CONNECTIONS") {
             c.db_max_connections = parse("GEPI_DB_MAX_CONNECTIONS", v)?;
@@ -436,6 +444,7 @@ impl fmt::Debug for Config {
             .field("dev_login", &self.dev_login)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("response_limit_bytes", &self.response_limit_bytes)
             .field("db_max_connections", &self.db_max_connections)
             .field("login_rate_per_minute", &self.login_rate_per_minute)
             .field("login_rate_burst", &self.login_rate_burst)

@@ -112,6 +112,10 @@ async fn graphql_handler(
     req: GraphQLRequest,
 ) -> Response {
     let mut req = req.into_inner();
+    // Bounds first: a flood of tokens or aliases costs nothing beyond counting.
+    if let Err(e) = crate::graphql::limits::check(&req.query) {
+        return GraphQLResponse::from(error_response(&e)).into_response();
+    }
     if method == Method::GET && !is_query_only(&req.query) {
         let err = AppError::Validation {
             field: None,
@@ -155,6 +159,11 @@ async fn graphql_handler(
     req = req.data(authn);
     let mut resp = state.schema.execute(req).await;
     add_error_codes(&mut resp);
+    // The size of the answer, counted without building it: over the cap, no data
+    // leaves (and no read of it is recorded).
+    if let Err(e) = crate::graphql::limits::check_response_size(json_size(&resp.data), state.config.response_limit_bytes) {
+        return GraphQLResponse::from(error_response(&e)).into_response();
+    }
     if let Some(a) = authz {
         let redactions = a.take_redactions();
         if strict && !redactions.is_empty() {
@@ -186,6 +195,23 @@ fn error_response(err: &AppError) -> async_graphql::Response {
     async_graphql::Response::from_errors(vec![
         async_graphql::ErrorExtensions::extend(err).into_server_error(async_graphql::Pos::default()),
     ])
+}
+
+/// Bytes of the JSON of `v`, counted while serialising into nothing.
+fn json_size(v: &async_graphql::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 /// Errors raised by the executor itself (parsing, validation, limits) carry no

@@ -58,6 +58,7 @@ pub struct CaseQuery;
 #[Object]
 impl CaseQuery {
     /// Cases the viewer may see.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
     async fn cases(
         &self,
         ctx: &Context<'_>,

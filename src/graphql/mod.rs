@@ -4,6 +4,7 @@
 
 pub mod connection;
 pub mod enums;
+pub mod limits;
 pub mod node;
 pub mod relations;
 pub mod roots;
@@ -25,10 +26,7 @@ use crate::{
     puc::graphql::PucMutation,
 };
 
-/// Largest nesting of selections a query may have.
-pub const MAX_DEPTH: usize = 10;
-/// Largest complexity (selected fields, lists weighted) a query may have.
-pub const MAX_COMPLEXITY: usize = 5_000;
+pub use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 
 /// Request id of the HTTP request, for the audit trail.
 #[derive(Debug, Clone)]
@@ -43,9 +41,7 @@ pub struct Mutation(AuthMutation, CaseMutation, DisadvantageMutation, ResidencyM
 pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).extension(limits::Bounds)
 }
 
 pub fn build_schema(db: DatabaseConnection, config: Arc<Config>, policy: Arc<Policy>) -> GepiSchema {

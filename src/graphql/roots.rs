@@ -134,6 +134,7 @@ impl ReadQuery {
     }
 
     /// Ambiti territoriali the viewer may see, by name.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
     async fn ambiti(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<AmbitoView>> {
         let gw = gateway(ctx)?;
         let s = gw.select::<ambito::Entity>().gql()?;
@@ -152,6 +153,7 @@ impl ReadQuery {
     }
 
     /// Conventions of the Comuni the viewer may see, newest first.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
     async fn conventions(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<ConventionView>> {
         let gw = gateway(ctx)?;
         let s = gw.select::<convention::Entity>().gql()?;
@@ -160,6 +162,7 @@ impl ReadQuery {
     }
 
     /// Operators the viewer may see, by surname.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
     async fn operators(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<OperatorView>> {
         let gw = gateway(ctx)?;
         let s = gw.select::<operator::Entity>().gql()?;
@@ -174,6 +177,7 @@ impl ReadQuery {
     }
 
     /// Households the viewer may see, oldest first.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
     async fn households(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<HouseholdView>> {
         let gw = gateway(ctx)?;
         let s = gw.select::<household::Entity>().gql()?;
@@ -188,6 +192,7 @@ impl ReadQuery {
     }
 
     /// Meetings the viewer may see, in calendar order.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
     async fn meetings(
         &self,
         ctx: &Context<'_>,
@@ -227,6 +232,7 @@ impl ReadQuery {
     }
 
     /// PUC projects the viewer may see, by start date.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
     async fn puc_projects(
         &self,
         ctx: &Context<'_>,
@@ -260,6 +266,7 @@ impl ReadQuery {
     }
 
     /// Residency checks the viewer may see, by deadline.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
     async fn residency_checks(
         &self,
         ctx: &Context<'_>,
@@ -294,6 +301,7 @@ impl ReadQuery {
     }
 
     /// Disadvantage validation requests the viewer may see, oldest first.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
     async fn disadvantage_checks(
         &self,
         ctx: &Context<'_>,
@@ -338,6 +346,7 @@ impl ReadQuery {
     }
 
     /// Segnalazioni the viewer may see, newest first.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
     async fn reports(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<ReportView>> {
         let gw = gateway(ctx)?;
         let s = gw.select::<report::Entity>().gql()?;
@@ -346,6 +355,7 @@ impl ReadQuery {
     }
 
     /// The audit trail the viewer may read (the Ambito administrator: its Ambito), newest first.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,

@@ -595,10 +595,11 @@ async fn login_acs_session_and_graphql_me_end_to_end_over_http() {
     let cookie = r.header("set-cookie").unwrap().to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Lax"), "{cookie}");
     let token = cookie.strip_prefix("gepi_session=").unwrap().split(';').next().unwrap().to_string();
-    // The cookie authenticates GraphQL.
+    // The cookie authenticates GraphQL (a POST from GePI's own pages).
     let body = json!({ "query": "{ me { operator { fiscalCode } profile { role } } }" }).to_string();
     let cookie_header = format!("gepi_session={token}");
-    let r = http.send("POST", "/graphql", &[("Content-Type", "application/json"), ("Cookie", &cookie_header)], &body).await;
+    let headers = [("Content-Type", "application/json"), ("Cookie", cookie_header.as_str()), ("Sec-Fetch-Site", "same-origin")];
+    let r = http.send("POST", "/graphql", &headers, &body).await;
     assert_eq!(r.status, 200);
     let me: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(me["data"]["me"]["operator"]["fiscalCode"], w.cf, "{me}");
@@ -615,9 +616,9 @@ async fn login_acs_session_and_graphql_me_end_to_end_over_http() {
     assert!(r.header("set-cookie").is_none());
     assert!(r.body.contains("già usato"), "{}", r.body);
     // Logging out ends the session.
-    let r = http.send("POST", "/auth/logout", &[("Cookie", &cookie_header)], "").await;
+    let r = http.send("POST", "/auth/logout", &[("Cookie", cookie_header.as_str()), ("Sec-Fetch-Site", "same-origin")], "").await;
     assert_eq!(r.status, 204);
-    let r = http.send("POST", "/graphql", &[("Content-Type", "application/json"), ("Cookie", &cookie_header)], &body).await;
+    let r = http.send("POST", "/graphql", &headers, &body).await;
     let me: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(me["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{me}");
 }

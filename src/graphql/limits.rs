@@ -1,0 +1,260 @@
+//! Bounds on what one operation may cost, checked before it runs (tokens,
+//! aliases, directives; depth and complexity in the executor) and after (the
+//! size of the response). Every refusal is `LIMIT`, naming the limit and the
+//! value; an unknown directive is a validation error, as the GraphQL
+//! specification makes it.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation},
+    parser::{
+        parse_query,
+        types::{Directive, ExecutableDocument, Selection, SelectionSet},
+        Positioned,
+    },
+    ErrorExtensions, ServerError, ValidationResult,
+};
+
+use crate::{authz::gateway::DEFAULT_PAGE, error::AppError};
+
+/// Lexical tokens an operation document may have (punctuators, names, values;
+/// whitespace, commas and comments are not tokens). The largest operation the
+/// web client sends has under 600; GraphiQL's introspection query about 300.
+pub const MAX_TOKENS: usize = 3_000;
+/// Aliased fields an operation document may have.
+pub const MAX_ALIASES: usize = 30;
+/// Directives one field (or fragment) may carry.
+pub const MAX_DIRECTIVES_PER_FIELD: usize = 3;
+/// The directives an operation may use: the executable ones the schema defines.
+pub const EXECUTABLE_DIRECTIVES: &[&str] = &["skip", "include"];
+/// The largest page any role may ask for (the complexity of a list is weighed
+/// by its page size, capped here; the resolver refuses a larger `first`).
+const LARGEST_PAGE: usize = 500;
+
+/// Largest nesting of selections a query may have.
+pub const MAX_DEPTH: usize = 10;
+/// Largest complexity a query may have: every selected field counts one, and a
+/// paginated list counts its page size (`first`, default 20) times the cost of a
+/// row ([`page_cost`]), so the limit bounds the rows an operation reads.
+pub const MAX_COMPLEXITY: usize = 10_000;
+
+/// Depth and complexity, checked after validation computed them: `LIMIT`, with
+/// the limit and the value in the message (the executor's own limits say
+/// neither).
+pub struct Bounds;
+
+impl ExtensionFactory for Bounds {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Bounds)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Bounds {
+    async fn validation(&self, ctx: &ExtensionContext<'_>, next: NextValidation<'_>) -> Result<ValidationResult, Vec<ServerError>> {
+        let r = next.run(ctx).await?;
+        let refuse = |m: String| Err(vec![AppError::Limit(m).extend().into_server_error(async_graphql::Pos::default())]);
+        if r.depth > MAX_DEPTH {
+            return refuse(format!("the operation nests {} levels, over the depth limit of {MAX_DEPTH}", r.depth));
+        }
+        if r.complexity > MAX_COMPLEXITY {
+            return refuse(format!(
+                "the operation's complexity is {}, over the limit of {MAX_COMPLEXITY} (a list weighs its page size, `first`, times the fields of a row)",
+                r.complexity
+            ));
+        }
+        Ok(r)
+    }
+}
+
+/// Complexity of a paginated list: its page size times the cost of one row,
+/// so that the complexity limit bounds the rows an operation may read.
+pub fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first.map_or(DEFAULT_PAGE as usize, |n| n.clamp(1, LARGEST_PAGE as i32) as usize);
+    rows.saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// Checks an operation document before anything parses or runs it in full.
+pub fn check(query: &str) -> Result<(), AppError> {
+    let tokens = count_tokens(query, MAX_TOKENS + 1);
+    if tokens > MAX_TOKENS {
+        return Err(AppError::Limit(format!("the operation has more than {MAX_TOKENS} tokens (the limit)")));
+    }
+    // An unparseable document is the executor's to report (a syntax error).
+    let Ok(doc) = parse_query(query) else { return Ok(()) };
+    let mut walk = Walk::default();
+    walk.document(&doc);
+    if let Some(e) = walk.error {
+        return Err(e);
+    }
+    if walk.aliases > MAX_ALIASES {
+        return Err(AppError::Limit(format!("the operation has {} aliases, over the limit of {MAX_ALIASES}", walk.aliases)));
+    }
+    Ok(())
+}
+
+/// The size check of a response's data (`GEPI_RESPONSE_LIMIT_BYTES`, 4 MiB by default).
+pub fn check_response_size(bytes: usize, limit: usize) -> Result<(), AppError> {
+    if bytes > limit {
+        return Err(AppError::Limit(format!(
+            "the response would be {bytes} bytes, over the limit of {limit}; ask for smaller pages or fewer fields"
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Walk {
+    aliases: usize,
+    error: Option<AppError>,
+}
+
+impl Walk {
+    fn document(&mut self, doc: &ExecutableDocument) {
+        for (_, op) in doc.operations.iter() {
+            self.directives(&op.node.directives);
+            for v in &op.node.variable_definitions {
+                self.directives(&v.node.directives);
+            }
+            self.selections(&op.node.selection_set);
+        }
+        for f in doc.fragments.values() {
+            self.directives(&f.node.directives);
+            self.selections(&f.node.selection_set);
+        }
+    }
+
+    fn selections(&mut self, set: &Positioned<SelectionSet>) {
+        for item in &set.node.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    if f.node.alias.is_some() {
+                        self.aliases += 1;
+                    }
+                    self.directives(&f.node.directives);
+                    self.selections(&f.node.selection_set);
+                }
+                Selection::FragmentSpread(s) => self.directives(&s.node.directives),
+                Selection::InlineFragment(i) => {
+                    self.directives(&i.node.directives);
+                    self.selections(&i.node.selection_set);
+                }
+            }
+        }
+    }
+
+    fn directives(&mut self, ds: &[Positioned<Directive>]) {
+        if self.error.is_some() {
+            return;
+        }
+        if ds.len() > MAX_DIRECTIVES_PER_FIELD {
+            self.error = Some(AppError::Limit(format!(
+                "a selection carries {} directives, over the limit of {MAX_DIRECTIVES_PER_FIELD}",
+                ds.len()
+            )));
+            return;
+        }
+        for d in ds {
+            let name = d.node.name.node.as_str();
+            if !EXECUTABLE_DIRECTIVES.contains(&name) {
+                self.error = Some(AppError::Validation {
+                    field: None,
+                    message: format!("unknown directive @{name}: operations may use @skip and @include"),
+                });
+                return;
+            }
+        }
+    }
+}
+
+/// Lexical tokens of a GraphQL document, counted up to `stop`.
+fn count_tokens(s: &str, stop: usize) -> usize {
+    let b = s.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    while i < b.len() && n < stop {
+        match b[i] {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => i += 1,
+            0xEF if b[i..].starts_with(&[0xEF, 0xBB, 0xBF]) => i += 3,
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' && b[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if b[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < b.len() && !b[i..].starts_with(b"\"\"\"") {
+                    i += if b[i..].starts_with(b"\\\"\"\"") { 4 } else { 1 };
+                }
+                i += 3;
+                n += 1;
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+                n += 1;
+            }
+            b'.' if b[i..].starts_with(b"...") => {
+                i += 3;
+                n += 1;
+            }
+            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' => {
+                // A name or a number (with its sign, fraction and exponent).
+                i += 1;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.' || b[i] == b'+' || (b[i] == b'-' && matches!(b[i - 1], b'e' | b'E'))) {
+                    i += 1;
+                }
+                n += 1;
+            }
+            _ => {
+                // A punctuator, or a character the parser will refuse.
+                i += s[i..].chars().next().map_or(1, char::len_utf8);
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_counted_as_the_grammar_defines_them() {
+        assert_eq!(count_tokens("{ me { id } }", 100), 6);
+        // Commas, whitespace and comments are not tokens; strings are one.
+        assert_eq!(count_tokens("query Q($a: Int = -1.5e+3) { # note\n f(a: $a, s: \"x, y { }\") }", 100), 22);
+        assert_eq!(count_tokens("{ a ...F } fragment F on T { b }", 100), 12);
+        assert_eq!(count_tokens(r#"{ f(s: """block "" { } """) }"#, 100), 8);
+        assert_eq!(count_tokens(&"{ a ".repeat(10_000), 50), 50, "counting stops at the bound");
+    }
+
+    #[test]
+    fn aliases_directives_and_tokens_are_bounded() {
+        let aliases: String = (0..=MAX_ALIASES).map(|i| format!("a{i}: me {{ id }} ")).collect();
+        let e = check(&format!("{{ {aliases} }}")).unwrap_err();
+        assert!(matches!(&e, AppError::Limit(m) if m.contains(&format!("{} aliases", MAX_ALIASES + 1)) && m.contains(&MAX_ALIASES.to_string())), "{e:?}");
+        let e = check(&format!("{{ me {{ {} }} }}", "id ".repeat(MAX_TOKENS))).unwrap_err();
+        assert!(matches!(&e, AppError::Limit(m) if m.contains(&MAX_TOKENS.to_string())), "{e:?}");
+        let e = check("{ me @nonexistent { id } }").unwrap_err();
+        assert_eq!(e.code().as_str(), "VALIDATION");
+        assert!(e.to_string().contains("@nonexistent"));
+        let e = check("query { ...F } fragment F on Query @deprecated { me { id } }").unwrap_err();
+        assert_eq!(e.code().as_str(), "VALIDATION");
+        let e = check("{ me @skip(if: false) @include(if: true) @skip(if: false) @include(if: true) { id } }").unwrap_err();
+        assert_eq!(e.code().as_str(), "LIMIT");
+        check("query($x: Boolean!) { me @include(if: $x) { id } a: me { id } }").unwrap();
+    }
+
+    #[test]
+    fn a_page_weighs_its_rows() {
+        assert_eq!(page_cost(Some(100), 10), 1_001);
+        assert_eq!(page_cost(None, 10), DEFAULT_PAGE as usize * 10 + 1);
+        assert_eq!(page_cost(Some(-5), 10), 11);
+        assert_eq!(page_cost(Some(i32::MAX), 10), LARGEST_PAGE * 10 + 1);
+    }
+}

@@ -1,0 +1,80 @@
+//! Issue 11, point 5: bounded operations. Tokens, aliases and directives are
+//! checked before anything runs, the complexity of a list follows its page
+//! size, and the answer has a size cap; every refusal is `LIMIT`, naming the
+//! limit and the value, and runs nothing.
+
+use entity::enums::Role;
+use gepi::graphql::limits::{MAX_ALIASES, MAX_TOKENS};
+use serde_json::json;
+
+use crate::helpers::{error_code, TestApp};
+
+fn message(r: &serde_json::Value) -> String {
+    r["errors"][0]["message"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn operations_over_the_token_alias_and_directive_limits_are_refused_before_running() {
+    let app = TestApp::seeded().await;
+    let (token, _, _) = app.login_role(Role::CaseManager, 0).await;
+    // Aliases: at the limit it runs, one more is refused.
+    let aliased = |n: usize| format!("{{ {} }}", (0..n).map(|i| format!("a{i}: me {{ operator {{ id }} }}")).collect::<Vec<_>>().join(" "));
+    let r = app.gql(Some(&token), &aliased(MAX_ALIASES), json!({})).await;
+    assert!(r["errors"].is_null(), "{r}");
+    let r = app.gql(Some(&token), &aliased(MAX_ALIASES + 1), json!({})).await;
+    assert_eq!(error_code(&r), Some("LIMIT"), "{r}");
+    assert!(message(&r).contains(&(MAX_ALIASES + 1).to_string()) && message(&r).contains(&MAX_ALIASES.to_string()), "{r}");
+    assert!(r["data"].is_null());
+    // 12,000 repeated fields: over the token limit.
+    let repeated = format!("{{ me {{ operator {{ {} }} }} }}", "id ".repeat(12_000));
+    let r = app.gql(Some(&token), &repeated, json!({})).await;
+    assert_eq!(error_code(&r), Some("LIMIT"), "{r}");
+    assert!(message(&r).contains(&MAX_TOKENS.to_string()), "{r}");
+    // A mutation over the limit does not run.
+    let audits = app.count("audit_event").await;
+    let logouts = format!("mutation {{ {} }}", (0..=MAX_ALIASES).map(|i| format!("l{i}: logout")).collect::<Vec<_>>().join(" "));
+    let r = app.gql(Some(&token), &logouts, json!({})).await;
+    assert_eq!(error_code(&r), Some("LIMIT"), "{r}");
+    assert_eq!(app.count("audit_event").await, audits);
+    let r = app.gql(Some(&token), "{ me { operator { id } } }", json!({})).await;
+    assert!(r["errors"].is_null(), "the session is still open: {r}");
+    // Unknown directives are a validation error; too many directives a limit.
+    let r = app.gql(Some(&token), "{ me @nonexistent { operator { id } } }", json!({})).await;
+    assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
+    assert!(message(&r).contains("@nonexistent"), "{r}");
+    let r = app.gql(Some(&token), "{ me @include(if: true) @skip(if: false) @include(if: true) @skip(if: false) { operator { id } } }", json!({})).await;
+    assert_eq!(error_code(&r), Some("LIMIT"), "{r}");
+    let r = app.gql(Some(&token), "query($x: Boolean!) { me @include(if: $x) { operator { id } } }", json!({ "x": true })).await;
+    assert!(r["errors"].is_null(), "{r}");
+}
+
+#[tokio::test]
+async fn the_complexity_of_a_list_follows_its_page_size() {
+    let app = TestApp::seeded().await;
+    let (token, _, _) = app.login_role(Role::CaseManager, 0).await;
+    let fields = "id state padDate pathwayType household { id members { id fiscalCode firstName lastName birthDate disabled phone email } }";
+    // Six pages of cases: the cost is the rows they may read, not the text.
+    let q = |first: usize| (0..6).map(|i| format!("p{i}: cases(first: {first}) {{ edges {{ node {{ {fields} }} }} }}")).collect::<Vec<_>>().join(" ");
+    let r = app.gql(Some(&token), &format!("{{ {} }}", q(20)), json!({})).await;
+    assert!(r["errors"].is_null(), "{}", &r.to_string()[..300.min(r.to_string().len())]);
+    // The same selection over pages of 100: five times the cost, over the limit.
+    let r = app.gql(Some(&token), &format!("{{ {} }}", q(100)), json!({})).await;
+    assert_eq!(error_code(&r), Some("LIMIT"), "{}", &r.to_string()[..300.min(r.to_string().len())]);
+    assert!(message(&r).contains("complexity is") && message(&r).contains("10000"), "{r}");
+    assert!(r["data"].is_null());
+}
+
+#[tokio::test]
+async fn an_answer_over_the_size_cap_is_refused_and_its_reads_not_recorded() {
+    let app = TestApp::with_config(|c| c.response_limit_bytes = 2_000).await;
+    gepi::seed::run(&app.db, &gepi::seed::SeedOptions::demo(crate::helpers::seed_today())).await.unwrap();
+    let (token, _, _) = app.login_role(Role::CaseManager, 0).await;
+    let r = app.gql(Some(&token), "{ me { operator { id } } }", json!({})).await;
+    assert!(r["errors"].is_null(), "small answers pass: {r}");
+    let reads = app.count("audit_event WHERE action = 'read'").await;
+    let r = app.gql(Some(&token), "{ cases(first: 50) { edges { node { id pathwayType household { members { fiscalCode firstName lastName } } } } } }", json!({})).await;
+    assert_eq!(error_code(&r), Some("LIMIT"), "{r}");
+    assert!(message(&r).contains("2000"), "{r}");
+    assert!(r["data"].is_null(), "{r}");
+    assert_eq!(app.count("audit_event WHERE action = 'read'").await, reads, "nothing left, nothing recorded");
+}
