@@ -18,6 +18,10 @@ pub struct Config {
     pub session_idle_secs: i64,
     /// `GEPI_DEV_LOGIN`: enables `POST /auth/dev-login` (loopback binds only).
     pub dev_login: bool,
+    /// Set by `serve --demo` (never from the environment or a file): the demo
+    /// server also answers unknown fields with "Did you mean …" suggestions,
+    /// which elsewhere would name fields a role is not shown.
+    pub demo: bool,
     /// `GEPI_REQUEST_TIMEOUT_SECS`: requests running longer are cut.
     pub request_timeout_secs: u64,
     /// `GEPI_BODY_LIMIT_BYTES`: largest accepted request body.
@@ -129,6 +133,7 @@ impl Default for Config {
             session_lifetime_secs: 12 * 3600,
             session_idle_secs: 30 * 60,
             dev_login: false,
+            demo: false,
             request_timeout_secs: 30,
             body_limit_bytes: 1024 * 1024,
             response_limit_bytes: 4 * 1024 * 1024,
@@ -442,6 +447,7 @@ impl fmt::Debug for Config {
             .field("session_lifetime_secs", &self.session_lifetime_secs)
             .field("session_idle_secs", &self.session_idle_secs)
             .field("dev_login", &self.dev_login)
+            .field("demo", &self.demo)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("response_limit_bytes", &self.response_limit_bytes)

@@ -127,7 +127,6 @@ async fn graphql_handler(
         .get("x-gepi-strict")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let introspection = req.query.contains("__schema") || req.query.contains("__type");
     let authn = authenticate(&state, &headers, method == Method::POST).await;
     let request_id = login::request_id(&headers);
     if let Some(id) = &request_id {
@@ -174,9 +173,6 @@ async fn graphql_handler(
                 redactions[0].path.join(".")
             ));
             return GraphQLResponse::from(error_response(&err)).into_response();
-        }
-        if introspection {
-            hide_unreadable_fields(&mut resp.data, &a);
         }
         if !redactions.is_empty() {
             let v = serde_json::to_value(&redactions).unwrap_or_default();
@@ -231,33 +227,6 @@ fn add_error_codes(resp: &mut async_graphql::Response) {
             "INTERNAL"
         };
         e.extensions.get_or_insert_with(Default::default).set("code", code);
-    }
-}
-
-/// Introspection shows a role only the fields it may read.
-fn hide_unreadable_fields(data: &mut async_graphql::Value, authz: &RequestAuthz) {
-    use async_graphql::Value;
-    match data {
-        Value::Object(map) => {
-            let type_name = match map.get("name") {
-                Some(Value::String(s)) => Some(s.clone()),
-                _ => None,
-            };
-            if let (Some(t), Some(Value::List(fields))) = (type_name, map.get_mut("fields")) {
-                fields.retain(|f| match f {
-                    Value::Object(fm) => match fm.get("name") {
-                        Some(Value::String(n)) => authz.field_scope(&format!("{t}.{n}")).is_some(),
-                        _ => true,
-                    },
-                    _ => true,
-                });
-            }
-            for v in map.values_mut() {
-                hide_unreadable_fields(v, authz);
-            }
-        }
-        Value::List(items) => items.iter_mut().for_each(|v| hide_unreadable_fields(v, authz)),
-        _ => {}
     }
 }
 

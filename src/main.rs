@@ -268,6 +268,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if demo {
                 config.dev_login = true;
+                config.demo = true;
             }
             config.validate_for_serve()?;
             init_tracing(config.log_format);

@@ -33,6 +33,7 @@ SCALARS = {
 EXTRA = {
     'Profile': '''
     /// Comuni the profile covers, by name.
+    #[graphql(visible = "vis::profile_comuni")]
     async fn comuni(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ComuneView>>> {
         let own = self.own(ctx);
         Ok(profile_comuni(ctx, "Profile.comuni", own, self.0.id).await?.map(|v| v.into_iter().map(ComuneView).collect()))
@@ -41,20 +42,24 @@ EXTRA = {
 }
 EXTRA['ResidencyCheck'] = '''
     /// Days of residence covered by the recorded periods (overlaps counted once).
+    #[graphql(visible = "vis::residency_check_total_residence_days")]
     async fn total_residence_days(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
         Ok(self.residence(ctx, "ResidencyCheck.totalResidenceDays").await?.map(|s| s.total_days))
     }
     /// Days of the latest continuous residence, if it is still open.
+    #[graphql(visible = "vis::residency_check_last_continuous_days")]
     async fn last_continuous_days(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
         Ok(self.residence(ctx, "ResidencyCheck.lastContinuousDays").await?.map(|s| s.last_continuous_days))
     }
     /// Whether the periods meet the requirement (10 years in all, the last 2 continuous).
+    #[graphql(visible = "vis::residency_check_requirement_met")]
     async fn requirement_met(&self, ctx: &Context<'_>) -> GqlResult<Option<bool>> {
         Ok(self.residence(ctx, "ResidencyCheck.requirementMet").await?.map(|s| s.requirement_met))
     }
 '''
 EXTRA['PucProject'] = '''
     /// Vacancies per source: places minus proposed and active assignments.
+    #[graphql(visible = "vis::puc_project_vacancies")]
     async fn vacancies(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::puc::graphql::PucVacancies>> {
         if show(ctx, "PucProject.vacancies", self.own(ctx), || ()).is_none() {
             return Ok(None);
@@ -65,6 +70,7 @@ EXTRA['PucProject'] = '''
 '''
 EXTRA['PucAssignment'] = '''
     /// Minutes of activity recorded in the register.
+    #[graphql(visible = "vis::puc_assignment_total_minutes")]
     async fn total_minutes(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
         let own = self.own(ctx);
         let rows = rel_many::<puc_attendance::Entity, _>(ctx, "PucAssignment.totalMinutes", own, puc_attendance::Column::AssignmentId, self.0.id, |r| r.assignment_id, puc_attendance::Column::Day).await?;
@@ -190,15 +196,17 @@ def render(types):
             w('    }')
         w('}')
         w('')
-        w(f'#[Object(name = "{name}")]')
+        w(f'#[Object(name = "{name}", visible = "vis::type_{snake(name)}")]')
         w(f'impl {view} {{')
         if name == 'Comune':
             w('    /// Global id of the Comune.')
+            w(f'    #[graphql(visible = "vis::type_{snake(name)}")]')
             w('    pub async fn id(&self) -> ID {')
             w(f'        ID(ids::encode("Comune", &self.0.istat_code))')
             w('    }')
         else:
             w(f'    /// Global id.')
+            w(f'    #[graphql(visible = "vis::type_{snake(name)}")]')
             w('    pub async fn id(&self) -> ID {')
             w(f'        ID(ids::encode("{name}", self.0.id))')
             w('    }')
@@ -210,6 +218,7 @@ def render(types):
             kind, args = f['kind'], f['args']
             audit = audited(t, f)
             w(f'    /// {f["desc"]}')
+            w(f'    #[graphql(visible = "vis::{snake(name)}_{snake(f["name"])}")]')
 
             def finish(value, present, ok=False):
                 # The value, and — for an audited field actually returned (shown and
@@ -302,6 +311,27 @@ def render(types):
         w(f'    pub const OBJECT: Obj = Obj::{name};')
         w('}')
         w('')
+    w('/// What each role\'s introspection shows (see `graphql::visibility`): a type')
+    w('/// when the role may read it, a field when it may read the field on some rows.')
+    w('mod vis {')
+    w('    use async_graphql::Context;')
+    w('    use crate::graphql::visibility::{field, reads};')
+    w('    use crate::authz::Object;')
+    for t in types:
+        if t['name'] in ('Operator', 'Profile'):
+            # `switchProfile` answers with them: shown (with their ids) on the login surface too.
+            w(f'    pub fn type_{snake(t["name"])}(ctx: &Context<\'_>) -> bool {{ reads(ctx, Object::{t["name"]}) || !crate::graphql::visibility::signed_in(ctx) }}')
+        else:
+            w(f'    pub fn type_{snake(t["name"])}(ctx: &Context<\'_>) -> bool {{ reads(ctx, Object::{t["name"]}) }}')
+        for f in t['fields']:
+            n = f['name']
+            # A relation is shown when its target type is too (the schema shown stays closed).
+            target = f' && reads(ctx, Object::{f["args"][0]})' if f['kind'] in ('one', 'many', 'first', 'last') else ''
+            w(f'    pub fn {snake(t["name"])}_{snake(n)}(ctx: &Context<\'_>) -> bool {{ field(ctx, "{t["name"]}.{n}"){target} }}')
+        for (n, _, _) in EXTRA_FIELDS.get(t['name'], []):
+            w(f'    pub fn {snake(t["name"])}_{snake(n)}(ctx: &Context<\'_>) -> bool {{ field(ctx, "{t["name"]}.{n}") }}')
+    w('}')
+    w('')
     owns = ', '.join('"%s"' % t['name'] for t in types if t['own'])
     w('/// Types whose rows can be the principal\'s own (field scope `own` is defined for them).')
     w(f'pub const OWN_ROW_TYPES: &[&str] = &[{owns}];')

@@ -124,6 +124,7 @@ pub struct AuthQuery;
 #[Object]
 impl AuthQuery {
     /// The logged-in operator, the active profile and the other profiles.
+    #[graphql(visible = "crate::graphql::visibility::operator")]
     async fn me(&self, ctx: &Context<'_>) -> GqlResult<Me> {
         let p = principal(ctx)?;
         load_me(ctx.data_unchecked::<DatabaseConnection>(), p).await.gql()
@@ -146,6 +147,7 @@ impl AuthMutation {
     /// Binds the session to one of the operator's profiles in force: the choice
     /// after a SPID login with several profiles, or a switch later (explicit,
     /// audited). Takes effect from the next request.
+    #[graphql(visible = "crate::graphql::visibility::login_surface")]
     async fn switch_profile(&self, ctx: &Context<'_>, profile_id: ID) -> GqlResult<Me> {
         let (s, p) = operator_session(ctx)?;
         let db = ctx.data_unchecked::<DatabaseConnection>();

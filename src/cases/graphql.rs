@@ -27,18 +27,25 @@ use crate::{
 #[derive(InputObject, Default)]
 pub struct CaseFilter {
     /// Only cases in these states.
+    #[graphql(visible = "crate::graphql::visibility::case_state")]
     pub state: Option<Vec<CaseStateView>>,
     /// Only cases of this Comune (ISTAT code).
+    #[graphql(visible = "crate::graphql::visibility::case_comune")]
     pub comune: Option<String>,
     /// Only cases whose PAD was signed in this range.
+    #[graphql(visible = "crate::graphql::visibility::case_pad_date")]
     pub pad_date: Option<DateRange>,
     /// Only cases whose first-meeting deadline falls within this many days (no meeting yet).
+    #[graphql(visible = "crate::graphql::visibility::case_due")]
     pub due_within_days: Option<i32>,
     /// Only cases past the first-meeting deadline without a meeting (or, with false, the others).
+    #[graphql(visible = "crate::graphql::visibility::case_overdue")]
     pub overdue: Option<bool>,
     /// Only cases with no case manager (or, with false, assigned ones).
+    #[graphql(visible = "crate::graphql::visibility::case_unassigned")]
     pub unassigned: Option<bool>,
     /// Only cases on this ADI pathway (sensitive: only roles that read it may filter by it).
+    #[graphql(visible = "crate::graphql::visibility::case_pathway_type")]
     pub pathway_type: Option<PathwayTypeView>,
 }
 
@@ -58,7 +65,7 @@ pub struct CaseQuery;
 #[Object]
 impl CaseQuery {
     /// Cases the viewer may see.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_case")]
     async fn cases(
         &self,
         ctx: &Context<'_>,
@@ -140,6 +147,7 @@ impl CaseQuery {
     }
 
     /// One case by id; an id out of the viewer's scope answers like a missing one.
+    #[graphql(visible = "crate::graphql::visibility::reads_case")]
     async fn case(&self, ctx: &Context<'_>, id: ID) -> GqlResult<CaseView> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "Case", &id)?;
@@ -446,6 +454,7 @@ pub struct CaseMutation;
 impl CaseMutation {
     /// Coordinatore per il Patto: assigns or reassigns cases of the Ambito to a case
     /// manager of the same Ambito. All or nothing.
+    #[graphql(visible = "crate::graphql::visibility::assigns_case")]
     async fn assign_cases(&self, ctx: &Context<'_>, input: AssignCasesInput) -> GqlResult<Vec<CaseView>> {
         let a = acting(ctx)?;
         let refs = input
@@ -465,6 +474,7 @@ impl CaseMutation {
 
     /// Case manager: records the first meeting or the spontaneous presentation; the
     /// case moves to the Analisi preliminare.
+    #[graphql(visible = "crate::graphql::visibility::updates_case")]
     async fn record_first_meeting(&self, ctx: &Context<'_>, input: RecordFirstMeetingInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
@@ -479,6 +489,7 @@ impl CaseMutation {
     }
 
     /// Case manager: saves the draft of the Analisi preliminare.
+    #[graphql(visible = "crate::graphql::visibility::updates_preliminary_analysis")]
     async fn save_analysis(&self, ctx: &Context<'_>, input: SaveAnalysisInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
@@ -493,6 +504,7 @@ impl CaseMutation {
 
     /// Case manager: completes the Analisi preliminare with its outcome, which routes
     /// the case (simplified pact, Quadro di analisi, CPI, specialist services).
+    #[graphql(visible = "crate::graphql::visibility::updates_preliminary_analysis")]
     async fn complete_analysis(&self, ctx: &Context<'_>, input: CompleteAnalysisInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
@@ -501,6 +513,7 @@ impl CaseMutation {
     }
 
     /// Case manager: reopens a completed Analisi preliminare.
+    #[graphql(visible = "crate::graphql::visibility::updates_preliminary_analysis")]
     async fn reopen_analysis(&self, ctx: &Context<'_>, input: CaseVersionInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
@@ -510,6 +523,7 @@ impl CaseMutation {
 
     /// Case manager: raises a segnalazione (non-attendance, refusal to sign or of a
     /// PUC, other sanctionable facts) for the coordinator's approval.
+    #[graphql(visible = "crate::graphql::visibility::creates_report")]
     async fn raise_report(&self, ctx: &Context<'_>, input: RaiseReportInput) -> GqlResult<ReportView> {
         let a = acting(ctx)?;
         let case_id = uuid_arg("input.caseId", "Case", &input.case_id)?;
@@ -526,6 +540,7 @@ impl CaseMutation {
     }
 
     /// Case manager: submits a draft segnalazione for approval.
+    #[graphql(visible = "crate::graphql::visibility::creates_report")]
     async fn submit_report(&self, ctx: &Context<'_>, input: SubmitReportInput) -> GqlResult<ReportView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.reportId", "Report", &input.report_id)?;
@@ -534,6 +549,7 @@ impl CaseMutation {
     }
 
     /// Case manager: saves the Quadro di analisi and its équipe multidisciplinare.
+    #[graphql(visible = "crate::graphql::visibility::updates_analysis_framework")]
     async fn save_framework(&self, ctx: &Context<'_>, input: SaveFrameworkInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
@@ -551,6 +567,7 @@ impl CaseMutation {
     }
 
     /// Case manager: closes the Quadro di analisi; the case moves to the pact.
+    #[graphql(visible = "crate::graphql::visibility::updates_analysis_framework")]
     async fn complete_framework(&self, ctx: &Context<'_>, input: CaseVersionInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
@@ -560,6 +577,7 @@ impl CaseMutation {
 
     /// Case manager: writes the draft pact: objectives, expected results,
     /// commitments per member, supports.
+    #[graphql(visible = "crate::graphql::visibility::updates_pact")]
     async fn save_pact(&self, ctx: &Context<'_>, input: SavePactInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
@@ -602,6 +620,7 @@ impl CaseMutation {
     }
 
     /// Case manager: records the household's signature; the case goes to monitoring.
+    #[graphql(visible = "crate::graphql::visibility::updates_pact")]
     async fn sign_pact(&self, ctx: &Context<'_>, input: SignPactInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
@@ -611,6 +630,7 @@ impl CaseMutation {
 
     /// Case manager: opens a revision of the signed pact as a new draft version,
     /// keeping the signed one in force until the new one is signed.
+    #[graphql(visible = "crate::graphql::visibility::updates_pact")]
     async fn revise_pact(&self, ctx: &Context<'_>, input: RevisePactInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
@@ -619,6 +639,7 @@ impl CaseMutation {
     }
 
     /// Case manager: the household refuses to sign; a segnalazione goes to the coordinator.
+    #[graphql(visible = "crate::graphql::visibility::updates_pact")]
     async fn refuse_pact(&self, ctx: &Context<'_>, input: RefusePactInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
@@ -632,6 +653,7 @@ impl CaseMutation {
     /// provider, else the only one of the kind); only when none is planned is a
     /// new active support recorded. The same kind and provider already active is
     /// a conflict.
+    #[graphql(visible = "crate::graphql::visibility::creates_support")]
     async fn activate_support(&self, ctx: &Context<'_>, input: ActivateSupportInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
@@ -642,6 +664,7 @@ impl CaseMutation {
     /// Case manager (its own cases) or Referente (cases not yet distributed):
     /// concludes an active support or cancels a planned or active one. Returns
     /// the case.
+    #[graphql(visible = "crate::graphql::visibility::updates_support")]
     async fn change_support_state(&self, ctx: &Context<'_>, input: ChangeSupportStateInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.supportId", "Support", &input.support_id)?;
@@ -654,6 +677,7 @@ impl CaseMutation {
     }
 
     /// Coordinatore per il Patto: approves (sent to INPS) or rejects a segnalazione.
+    #[graphql(visible = "crate::graphql::visibility::approves_report")]
     async fn decide_report(&self, ctx: &Context<'_>, input: DecideReportInput) -> GqlResult<ReportView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.reportId", "Report", &input.report_id)?;

@@ -29,6 +29,7 @@ pub struct DisadvantageMutation;
 impl DisadvantageMutation {
     /// Responsabile condizione di svantaggio: takes a request into verification or
     /// decides it, within 60 days of receipt (afterwards it counts as confirmed).
+    #[graphql(visible = "crate::graphql::visibility::updates_disadvantage_check")]
     async fn decide_disadvantage_check(&self, ctx: &Context<'_>, input: DecideDisadvantageCheckInput) -> GqlResult<DisadvantageCheckView> {
         let gw = gateway(ctx)?;
         let a = Acting { gw, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) };

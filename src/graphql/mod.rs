@@ -9,6 +9,7 @@ pub mod node;
 pub mod relations;
 pub mod roots;
 pub mod views;
+pub mod visibility;
 
 use std::sync::Arc;
 
@@ -45,7 +46,9 @@ fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>
 }
 
 pub fn build_schema(db: DatabaseConnection, config: Arc<Config>, policy: Arc<Policy>) -> GepiSchema {
-    builder().data(db).data(config).data(policy).finish()
+    // "Did you mean …" would name fields a role is not shown: only the demo has it.
+    let b = if config.demo { builder() } else { builder().disable_suggestions() };
+    b.data(db).data(config).data(policy).finish()
 }
 
 /// The SDL of the API, as checked in at `schema.graphql`.

@@ -71,10 +71,13 @@ impl DateRange {
 #[derive(InputObject, Default)]
 pub struct MeetingFilter {
     /// Only meetings in these states.
+    #[graphql(visible = "crate::graphql::visibility::meeting_state")]
     pub state: Option<Vec<MeetingStateView>>,
     /// Only meetings at the office of this Comune (ISTAT code).
+    #[graphql(visible = "crate::graphql::visibility::meeting_comune")]
     pub comune: Option<String>,
     /// Only meetings scheduled in this range.
+    #[graphql(visible = "crate::graphql::visibility::meeting_scheduled")]
     pub scheduled: Option<DateRange>,
 }
 
@@ -82,8 +85,10 @@ pub struct MeetingFilter {
 #[derive(InputObject, Default)]
 pub struct ResidencyCheckFilter {
     /// Only checks in these states.
+    #[graphql(visible = "crate::graphql::visibility::residency_check_state")]
     pub state: Option<Vec<ResidencyCheckStateView>>,
     /// Only checks past their deadline without an outcome.
+    #[graphql(visible = "crate::graphql::visibility::residency_check_overdue")]
     pub overdue: Option<bool>,
 }
 
@@ -91,11 +96,14 @@ pub struct ResidencyCheckFilter {
 #[derive(InputObject, Default)]
 pub struct DisadvantageCheckFilter {
     /// Only requests in these stored states.
+    #[graphql(visible = "crate::graphql::visibility::disadvantage_check_state")]
     pub state: Option<Vec<DisadvantageStateView>>,
     /// Only requests received in this range.
+    #[graphql(visible = "crate::graphql::visibility::disadvantage_check_received")]
     pub received: Option<DateRange>,
     /// Only requests past the 60-day deadline without a decision (counted as
     /// confirmed), or, with false, the others.
+    #[graphql(visible = "crate::graphql::visibility::disadvantage_check_expired")]
     pub expired_by_silence: Option<bool>,
 }
 
@@ -103,10 +111,13 @@ pub struct DisadvantageCheckFilter {
 #[derive(InputObject, Default)]
 pub struct PucProjectFilter {
     /// Only projects of this Comune (ISTAT code).
+    #[graphql(visible = "crate::graphql::visibility::puc_project_comune")]
     pub comune: Option<String>,
     /// Only projects in this field of activity.
+    #[graphql(visible = "crate::graphql::visibility::puc_project_field")]
     pub field: Option<PucFieldView>,
     /// Only projects in these states.
+    #[graphql(visible = "crate::graphql::visibility::puc_project_state")]
     pub state: Option<Vec<PucProjectStateView>>,
 }
 
@@ -129,12 +140,13 @@ pub struct ReadQuery;
 #[Object]
 impl ReadQuery {
     /// Any object by its global id.
+    #[graphql(visible = "crate::graphql::visibility::node")]
     async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Node> {
         node(ctx, gateway(ctx)?, &id).await
     }
 
     /// Ambiti territoriali the viewer may see, by name.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_ambito")]
     async fn ambiti(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<AmbitoView>> {
         let gw = gateway(ctx)?;
         let s = gw.select::<ambito::Entity>().gql()?;
@@ -143,6 +155,7 @@ impl ReadQuery {
     }
 
     /// Comuni the viewer may see, by name (a small reference table: not paginated).
+    #[graphql(visible = "crate::graphql::visibility::reads_comune")]
     async fn comuni(&self, ctx: &Context<'_>, ambito_id: Option<ID>) -> GqlResult<Vec<ComuneView>> {
         let gw = gateway(ctx)?;
         let mut s = gw.select::<comune::Entity>().gql()?;
@@ -153,7 +166,7 @@ impl ReadQuery {
     }
 
     /// Conventions of the Comuni the viewer may see, newest first.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_convention")]
     async fn conventions(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<ConventionView>> {
         let gw = gateway(ctx)?;
         let s = gw.select::<convention::Entity>().gql()?;
@@ -162,7 +175,7 @@ impl ReadQuery {
     }
 
     /// Operators the viewer may see, by surname.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_operator")]
     async fn operators(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<OperatorView>> {
         let gw = gateway(ctx)?;
         let s = gw.select::<operator::Entity>().gql()?;
@@ -171,13 +184,14 @@ impl ReadQuery {
     }
 
     /// One operator by id.
+    #[graphql(visible = "crate::graphql::visibility::reads_operator")]
     async fn operator(&self, ctx: &Context<'_>, id: ID) -> GqlResult<OperatorView> {
         let gw = gateway(ctx)?;
         Ok(OperatorView(by_id::<operator::Entity>(gw, operator::Column::Id, uuid_arg("id", "Operator", &id)?, "Operator").await.gql()?))
     }
 
     /// Households the viewer may see, oldest first.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_household")]
     async fn households(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<HouseholdView>> {
         let gw = gateway(ctx)?;
         let s = gw.select::<household::Entity>().gql()?;
@@ -186,13 +200,14 @@ impl ReadQuery {
     }
 
     /// One household by id.
+    #[graphql(visible = "crate::graphql::visibility::reads_household")]
     async fn household(&self, ctx: &Context<'_>, id: ID) -> GqlResult<HouseholdView> {
         let gw = gateway(ctx)?;
         Ok(HouseholdView(by_id::<household::Entity>(gw, household::Column::Id, uuid_arg("id", "Household", &id)?, "Household").await.gql()?))
     }
 
     /// Meetings the viewer may see, in calendar order.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_meeting")]
     async fn meetings(
         &self,
         ctx: &Context<'_>,
@@ -226,13 +241,14 @@ impl ReadQuery {
     }
 
     /// One meeting by id.
+    #[graphql(visible = "crate::graphql::visibility::reads_meeting")]
     async fn meeting(&self, ctx: &Context<'_>, id: ID) -> GqlResult<MeetingView> {
         let gw = gateway(ctx)?;
         Ok(MeetingView(by_id::<meeting::Entity>(gw, meeting::Column::Id, uuid_arg("id", "Meeting", &id)?, "Meeting").await.gql()?))
     }
 
     /// PUC projects the viewer may see, by start date.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_puc_project")]
     async fn puc_projects(
         &self,
         ctx: &Context<'_>,
@@ -260,13 +276,14 @@ impl ReadQuery {
     }
 
     /// One PUC project by id.
+    #[graphql(visible = "crate::graphql::visibility::reads_puc_project")]
     async fn puc_project(&self, ctx: &Context<'_>, id: ID) -> GqlResult<PucProjectView> {
         let gw = gateway(ctx)?;
         Ok(PucProjectView(by_id::<puc_project::Entity>(gw, puc_project::Column::Id, uuid_arg("id", "PucProject", &id)?, "PucProject").await.gql()?))
     }
 
     /// Residency checks the viewer may see, by deadline.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_residency_check")]
     async fn residency_checks(
         &self,
         ctx: &Context<'_>,
@@ -295,13 +312,14 @@ impl ReadQuery {
     }
 
     /// One residency check by id.
+    #[graphql(visible = "crate::graphql::visibility::reads_residency_check")]
     async fn residency_check(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ResidencyCheckView> {
         let gw = gateway(ctx)?;
         Ok(ResidencyCheckView(by_id::<residency_check::Entity>(gw, residency_check::Column::Id, uuid_arg("id", "ResidencyCheck", &id)?, "ResidencyCheck").await.gql()?))
     }
 
     /// Disadvantage validation requests the viewer may see, oldest first.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_disadvantage_check")]
     async fn disadvantage_checks(
         &self,
         ctx: &Context<'_>,
@@ -340,13 +358,14 @@ impl ReadQuery {
     }
 
     /// One disadvantage validation request by id.
+    #[graphql(visible = "crate::graphql::visibility::reads_disadvantage_check")]
     async fn disadvantage_check(&self, ctx: &Context<'_>, id: ID) -> GqlResult<DisadvantageCheckView> {
         let gw = gateway(ctx)?;
         Ok(DisadvantageCheckView(by_id::<disadvantage_check::Entity>(gw, disadvantage_check::Column::Id, uuid_arg("id", "DisadvantageCheck", &id)?, "DisadvantageCheck").await.gql()?))
     }
 
     /// Segnalazioni the viewer may see, newest first.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_report")]
     async fn reports(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<ReportView>> {
         let gw = gateway(ctx)?;
         let s = gw.select::<report::Entity>().gql()?;
@@ -355,7 +374,7 @@ impl ReadQuery {
     }
 
     /// The audit trail the viewer may read (the Ambito administrator: its Ambito), newest first.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_audit_event")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,

@@ -32,33 +32,39 @@ impl Projected for ambito::Entity {
     }
 }
 
-#[Object(name = "Ambito")]
+#[Object(name = "Ambito", visible = "vis::type_ambito")]
 impl AmbitoView {
     /// Global id.
+    #[graphql(visible = "vis::type_ambito")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("Ambito", self.0.id))
     }
     /// National code of the Ambito.
+    #[graphql(visible = "vis::ambito_code")]
     async fn code(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Ambito.code", self.own(ctx), || m.code.clone())
     }
     /// Name of the Ambito.
+    #[graphql(visible = "vis::ambito_name")]
     async fn name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Ambito.name", self.own(ctx), || m.name.clone())
     }
     /// Regione.
+    #[graphql(visible = "vis::ambito_region")]
     async fn region(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Ambito.region", self.own(ctx), || m.region.clone())
     }
     /// Form of associated management (capofila Comune, consortium, azienda speciale).
+    #[graphql(visible = "vis::ambito_management_form")]
     async fn management_form(&self, ctx: &Context<'_>) -> Option<ManagementFormView> {
         let m = &self.0;
         show(ctx, "Ambito.managementForm", self.own(ctx), || m.management_form.into())
     }
     /// The Comuni of the Ambito, by name.
+    #[graphql(visible = "vis::ambito_comuni")]
     async fn comuni(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ComuneView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -87,38 +93,45 @@ impl Projected for comune::Entity {
     }
 }
 
-#[Object(name = "Comune")]
+#[Object(name = "Comune", visible = "vis::type_comune")]
 impl ComuneView {
     /// Global id of the Comune.
+    #[graphql(visible = "vis::type_comune")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("Comune", &self.0.istat_code))
     }
     /// ISTAT code (six digits).
+    #[graphql(visible = "vis::comune_istat_code")]
     async fn istat_code(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Comune.istatCode", self.own(ctx), || m.istat_code.clone())
     }
     /// Cadastral (Belfiore) code, as used in codici fiscali.
+    #[graphql(visible = "vis::comune_belfiore_code")]
     async fn belfiore_code(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Comune.belfioreCode", self.own(ctx), || m.belfiore_code.clone())
     }
     /// Name of the Comune.
+    #[graphql(visible = "vis::comune_name")]
     async fn name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Comune.name", self.own(ctx), || m.name.clone())
     }
     /// Province abbreviation (sigla).
+    #[graphql(visible = "vis::comune_province")]
     async fn province(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Comune.province", self.own(ctx), || m.province.clone())
     }
     /// Whether the Comune delegated case handling to its Ambito.
+    #[graphql(visible = "vis::comune_social_services_delegated")]
     async fn social_services_delegated(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
         show(ctx, "Comune.socialServicesDelegated", self.own(ctx), || m.social_services_delegated)
     }
     /// The Ambito the Comune belongs to.
+    #[graphql(visible = "vis::comune_ambito")]
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -153,49 +166,58 @@ impl Projected for convention::Entity {
     }
 }
 
-#[Object(name = "Convention")]
+#[Object(name = "Convention", visible = "vis::type_convention")]
 impl ConventionView {
     /// Global id.
+    #[graphql(visible = "vis::type_convention")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("Convention", self.0.id))
     }
     /// USO_GEPI or PUC.
+    #[graphql(visible = "vis::convention_kind")]
     async fn kind(&self, ctx: &Context<'_>) -> Option<ConventionKindView> {
         let m = &self.0;
         show(ctx, "Convention.kind", self.own(ctx), || m.kind.into())
     }
     /// Date of signature.
+    #[graphql(visible = "vis::convention_signed_on")]
     async fn signed_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "Convention.signedOn", self.own(ctx), || m.signed_on)
     }
     /// First day of validity.
+    #[graphql(visible = "vis::convention_valid_from")]
     async fn valid_from(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "Convention.validFrom", self.own(ctx), || m.valid_from)
     }
     /// Last day of validity.
+    #[graphql(visible = "vis::convention_valid_to")]
     async fn valid_to(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         show(ctx, "Convention.validTo", self.own(ctx), || m.valid_to)
     }
     /// SHA-256 of the signed document.
+    #[graphql(visible = "vis::convention_document_sha256")]
     async fn document_sha256(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "Convention.documentSha256", self.own(ctx), || m.document_sha256.clone())
     }
     /// When the Ambito administrator uploaded it.
+    #[graphql(visible = "vis::convention_uploaded_at")]
     async fn uploaded_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
         let m = &self.0;
         show(ctx, "Convention.uploadedAt", self.own(ctx), || m.uploaded_at)
     }
     /// The Comune party to the convention.
+    #[graphql(visible = "vis::convention_comune")]
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(ctx, "Convention.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
     }
     /// The Ambito party to the convention.
+    #[graphql(visible = "vis::convention_ambito")]
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -230,53 +252,63 @@ impl Projected for operator::Entity {
     }
 }
 
-#[Object(name = "Operator")]
+#[Object(name = "Operator", visible = "vis::type_operator")]
 impl OperatorView {
     /// Global id.
+    #[graphql(visible = "vis::type_operator")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("Operator", self.0.id))
     }
     /// Codice fiscale.
+    #[graphql(visible = "vis::operator_fiscal_code")]
     async fn fiscal_code(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Operator.fiscalCode", self.own(ctx), || m.fiscal_code.clone())
     }
     /// Nome.
+    #[graphql(visible = "vis::operator_first_name")]
     async fn first_name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Operator.firstName", self.own(ctx), || m.first_name.clone())
     }
     /// Cognome.
+    #[graphql(visible = "vis::operator_last_name")]
     async fn last_name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Operator.lastName", self.own(ctx), || m.last_name.clone())
     }
     /// Name and surname, as shown in the user interface.
+    #[graphql(visible = "vis::operator_display_name")]
     async fn display_name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Operator.displayName", self.own(ctx), || format!("{} {}",m.first_name,m.last_name))
     }
     /// Work e-mail address.
+    #[graphql(visible = "vis::operator_email")]
     async fn email(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "Operator.email", self.own(ctx), || m.email.clone())
     }
     /// Work phone.
+    #[graphql(visible = "vis::operator_phone")]
     async fn phone(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "Operator.phone", self.own(ctx), || m.phone.clone())
     }
     /// Accreditation state.
+    #[graphql(visible = "vis::operator_status")]
     async fn status(&self, ctx: &Context<'_>) -> Option<OperatorStatusView> {
         let m = &self.0;
         show(ctx, "Operator.status", self.own(ctx), || m.status.into())
     }
     /// Last login.
+    #[graphql(visible = "vis::operator_last_login_at")]
     async fn last_login_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
         show(ctx, "Operator.lastLoginAt", self.own(ctx), || m.last_login_at)
     }
     /// The operator's profiles (role assignments).
+    #[graphql(visible = "vis::operator_profiles")]
     async fn profiles(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ProfileView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -314,44 +346,52 @@ impl Projected for profile::Entity {
     }
 }
 
-#[Object(name = "Profile")]
+#[Object(name = "Profile", visible = "vis::type_profile")]
 impl ProfileView {
     /// Global id.
+    #[graphql(visible = "vis::type_profile")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("Profile", self.0.id))
     }
     /// Role of the profile.
+    #[graphql(visible = "vis::profile_role")]
     async fn role(&self, ctx: &Context<'_>) -> Option<RoleView> {
         let m = &self.0;
         show(ctx, "Profile.role", self.own(ctx), || m.role.into())
     }
     /// First day the profile is valid.
+    #[graphql(visible = "vis::profile_valid_from")]
     async fn valid_from(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "Profile.validFrom", self.own(ctx), || m.valid_from)
     }
     /// Last day the profile is valid; null when open-ended.
+    #[graphql(visible = "vis::profile_valid_to")]
     async fn valid_to(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         show(ctx, "Profile.validTo", self.own(ctx), || m.valid_to)
     }
     /// Fund paying for the operator's contract (e.g. Fondo Povertà, PON Inclusione).
+    #[graphql(visible = "vis::profile_funding_source")]
     async fn funding_source(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "Profile.fundingSource", self.own(ctx), || m.funding_source.clone())
     }
     /// Whether the profile is in force.
+    #[graphql(visible = "vis::profile_status")]
     async fn status(&self, ctx: &Context<'_>) -> Option<ProfileStatusView> {
         let m = &self.0;
         show(ctx, "Profile.status", self.own(ctx), || m.status.into())
     }
     /// Ambito of the profile; null for national roles.
+    #[graphql(visible = "vis::profile_ambito")]
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<ambito::Entity, _>(ctx, "Profile.ambito", own, ambito::Column::Id, m.ambito_id, |r| r.id.clone()).await?.map(AmbitoView))
     }
     /// The operator holding the profile.
+    #[graphql(visible = "vis::profile_operator")]
     async fn operator(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -359,6 +399,7 @@ impl ProfileView {
     }
 
     /// Comuni the profile covers, by name.
+    #[graphql(visible = "vis::profile_comuni")]
     async fn comuni(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ComuneView>>> {
         let own = self.own(ctx);
         Ok(profile_comuni(ctx, "Profile.comuni", own, self.0.id).await?.map(|v| v.into_iter().map(ComuneView).collect()))
@@ -386,40 +427,47 @@ impl Projected for household::Entity {
     }
 }
 
-#[Object(name = "Household")]
+#[Object(name = "Household", visible = "vis::type_household")]
 impl HouseholdView {
     /// Global id.
+    #[graphql(visible = "vis::type_household")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("Household", self.0.id))
     }
     /// INPS protocol of the application that brought the household.
+    #[graphql(visible = "vis::household_inps_protocol")]
     async fn inps_protocol(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Household.inpsProtocol", self.own(ctx), || m.inps_protocol.clone())
     }
     /// Version of the household composition.
+    #[graphql(visible = "vis::household_composition_version")]
     async fn composition_version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "Household.compositionVersion", self.own(ctx), || m.composition_version)
     }
     /// Date of the composition.
+    #[graphql(visible = "vis::household_composition_date")]
     async fn composition_date(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "Household.compositionDate", self.own(ctx), || m.composition_date)
     }
     /// Comune of residence.
+    #[graphql(visible = "vis::household_comune")]
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(ctx, "Household.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
     }
     /// Ambito of the Comune of residence.
+    #[graphql(visible = "vis::household_ambito")]
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<ambito::Entity, _>(ctx, "Household.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| r.id.clone()).await?.map(AmbitoView))
     }
     /// Members of the household.
+    #[graphql(visible = "vis::household_members")]
     async fn members(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<MemberView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -427,6 +475,7 @@ impl HouseholdView {
         Ok(rows.map(|v| v.into_iter().map(MemberView).collect::<Vec<_>>()))
     }
     /// Cases (prese in carico) of the household.
+    #[graphql(visible = "vis::household_cases")]
     async fn cases(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<CaseView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -434,6 +483,7 @@ impl HouseholdView {
         Ok(rows.map(|v| v.into_iter().map(CaseView).collect::<Vec<_>>()))
     }
     /// Applications (domande) of the household.
+    #[graphql(visible = "vis::household_applications")]
     async fn applications(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ApplicationView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -470,53 +520,63 @@ impl Projected for member::Entity {
     }
 }
 
-#[Object(name = "Member")]
+#[Object(name = "Member", visible = "vis::type_member")]
 impl MemberView {
     /// Global id.
+    #[graphql(visible = "vis::type_member")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("Member", self.0.id))
     }
     /// Codice fiscale.
+    #[graphql(visible = "vis::member_fiscal_code")]
     async fn fiscal_code(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Member.fiscalCode", self.own(ctx), || m.fiscal_code.clone())
     }
     /// Nome.
+    #[graphql(visible = "vis::member_first_name")]
     async fn first_name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Member.firstName", self.own(ctx), || m.first_name.clone())
     }
     /// Cognome.
+    #[graphql(visible = "vis::member_last_name")]
     async fn last_name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Member.lastName", self.own(ctx), || m.last_name.clone())
     }
     /// Date of birth.
+    #[graphql(visible = "vis::member_birth_date")]
     async fn birth_date(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "Member.birthDate", self.own(ctx), || m.birth_date)
     }
     /// Belfiore code of the Comune or foreign state of birth.
+    #[graphql(visible = "vis::member_birth_place_code")]
     async fn birth_place_code(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Member.birthPlaceCode", self.own(ctx), || m.birth_place_code.clone())
     }
     /// Registry sex.
+    #[graphql(visible = "vis::member_sex")]
     async fn sex(&self, ctx: &Context<'_>) -> Option<SexView> {
         let m = &self.0;
         show(ctx, "Member.sex", self.own(ctx), || m.sex.into())
     }
     /// Citizenship (ISO 3166 alpha-3).
+    #[graphql(visible = "vis::member_citizenship")]
     async fn citizenship(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Member.citizenship", self.own(ctx), || m.citizenship.clone())
     }
     /// Relation to the applicant.
+    #[graphql(visible = "vis::member_relation")]
     async fn relation(&self, ctx: &Context<'_>) -> Option<FamilyRelationView> {
         let m = &self.0;
         show(ctx, "Member.relation", self.own(ctx), || m.relation.into())
     }
     /// Counted in the ISEE equivalence scale.
+    #[graphql(visible = "vis::member_in_equivalence_scale")]
     async fn in_equivalence_scale(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
         let v = show(ctx, "Member.inEquivalenceScale", self.own(ctx), || m.in_equivalence_scale);
@@ -526,6 +586,7 @@ impl MemberView {
         v
     }
     /// Bound to work activation (PAD individuale and PSP at the CPI).
+    #[graphql(visible = "vis::member_obligated_activation")]
     async fn obligated_activation(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
         let v = show(ctx, "Member.obligatedActivation", self.own(ctx), || m.obligated_activation);
@@ -535,6 +596,7 @@ impl MemberView {
         v
     }
     /// Disabled under the ISEE definition (health data).
+    #[graphql(visible = "vis::member_disabled")]
     async fn disabled(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
         let v = show(ctx, "Member.disabled", self.own(ctx), || m.disabled);
@@ -544,16 +606,19 @@ impl MemberView {
         v
     }
     /// Contact e-mail given with the application.
+    #[graphql(visible = "vis::member_email")]
     async fn email(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "Member.email", self.own(ctx), || m.email.clone())
     }
     /// Contact phone given with the application.
+    #[graphql(visible = "vis::member_phone")]
     async fn phone(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "Member.phone", self.own(ctx), || m.phone.clone())
     }
     /// Permit of stay type (applicant).
+    #[graphql(visible = "vis::member_permit_type")]
     async fn permit_type(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         let v = show(ctx, "Member.permitType", self.own(ctx), || m.permit_type.clone());
@@ -563,6 +628,7 @@ impl MemberView {
         v
     }
     /// Permit of stay expiry (applicant).
+    #[graphql(visible = "vis::member_permit_expiry")]
     async fn permit_expiry(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         let v = show(ctx, "Member.permitExpiry", self.own(ctx), || m.permit_expiry);
@@ -572,6 +638,7 @@ impl MemberView {
         v
     }
     /// Months of benefit still to be paid.
+    #[graphql(visible = "vis::member_residual_benefit_months")]
     async fn residual_benefit_months(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         let v = show(ctx, "Member.residualBenefitMonths", self.own(ctx), || m.residual_benefit_months);
@@ -581,18 +648,21 @@ impl MemberView {
         v
     }
     /// Comune of residence.
+    #[graphql(visible = "vis::member_residence_comune")]
     async fn residence_comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(ctx, "Member.residenceComune", own, comune::Column::IstatCode, Some(m.residence_comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
     }
     /// The member's household.
+    #[graphql(visible = "vis::member_household")]
     async fn household(&self, ctx: &Context<'_>) -> GqlResult<Option<HouseholdView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<household::Entity, _>(ctx, "Member.household", own, household::Column::Id, Some(m.household_id), |r| r.id.clone()).await?.map(HouseholdView))
     }
     /// The cases of the member's household.
+    #[graphql(visible = "vis::member_cases")]
     async fn cases(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<CaseView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -600,6 +670,7 @@ impl MemberView {
         Ok(rows.map(|v| v.into_iter().map(CaseView).collect::<Vec<_>>()))
     }
     /// PUC assignments of the member.
+    #[graphql(visible = "vis::member_puc_assignments")]
     async fn puc_assignments(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PucAssignmentView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -641,38 +712,45 @@ impl Projected for application::Entity {
     }
 }
 
-#[Object(name = "Application")]
+#[Object(name = "Application", visible = "vis::type_application")]
 impl ApplicationView {
     /// Global id.
+    #[graphql(visible = "vis::type_application")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("Application", self.0.id))
     }
     /// INPS protocol.
+    #[graphql(visible = "vis::application_inps_protocol")]
     async fn inps_protocol(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Application.inpsProtocol", self.own(ctx), || m.inps_protocol.clone())
     }
     /// ADI, RDC, PDC or SFL.
+    #[graphql(visible = "vis::application_measure")]
     async fn measure(&self, ctx: &Context<'_>) -> Option<MeasureView> {
         let m = &self.0;
         show(ctx, "Application.measure", self.own(ctx), || m.measure.into())
     }
     /// Codice fiscale of the applicant.
+    #[graphql(visible = "vis::application_applicant_fiscal_code")]
     async fn applicant_fiscal_code(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Application.applicantFiscalCode", self.own(ctx), || m.applicant_fiscal_code.clone())
     }
     /// Date of submission.
+    #[graphql(visible = "vis::application_submitted_on")]
     async fn submitted_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "Application.submittedOn", self.own(ctx), || m.submitted_on)
     }
     /// Submission channel (online, patronato, CAF).
+    #[graphql(visible = "vis::application_channel")]
     async fn channel(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Application.channel", self.own(ctx), || m.channel.clone())
     }
     /// DSU/ISEE protocol.
+    #[graphql(visible = "vis::application_isee_protocol")]
     async fn isee_protocol(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         let v = show(ctx, "Application.iseeProtocol", self.own(ctx), || m.isee_protocol.clone());
@@ -682,16 +760,19 @@ impl ApplicationView {
         v
     }
     /// Date the household signed the PAD: the 120-day clock starts here.
+    #[graphql(visible = "vis::application_pad_signed_on")]
     async fn pad_signed_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         show(ctx, "Application.padSignedOn", self.own(ctx), || m.pad_signed_on)
     }
     /// INPS-side state.
+    #[graphql(visible = "vis::application_status")]
     async fn status(&self, ctx: &Context<'_>) -> Option<ApplicationStatusView> {
         let m = &self.0;
         show(ctx, "Application.status", self.own(ctx), || m.status.into())
     }
     /// Monthly payments made.
+    #[graphql(visible = "vis::application_months_paid")]
     async fn months_paid(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         let v = show(ctx, "Application.monthsPaid", self.own(ctx), || m.months_paid);
@@ -701,6 +782,7 @@ impl ApplicationView {
         v
     }
     /// The household.
+    #[graphql(visible = "vis::application_household")]
     async fn household(&self, ctx: &Context<'_>) -> GqlResult<Option<HouseholdView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -740,63 +822,75 @@ impl Projected for case_file::Entity {
     }
 }
 
-#[Object(name = "Case")]
+#[Object(name = "Case", visible = "vis::type_case")]
 impl CaseView {
     /// Global id.
+    #[graphql(visible = "vis::type_case")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("Case", self.0.id))
     }
     /// Stato del caso.
+    #[graphql(visible = "vis::case_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<CaseStateView> {
         let m = &self.0;
         show(ctx, "Case.state", self.own(ctx), || m.state.into())
     }
     /// Date of the PAD signature.
+    #[graphql(visible = "vis::case_pad_date")]
     async fn pad_date(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "Case.padDate", self.own(ctx), || m.pad_date)
     }
     /// When the case was assigned to its case manager.
+    #[graphql(visible = "vis::case_assigned_at")]
     async fn assigned_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
         show(ctx, "Case.assignedAt", self.own(ctx), || m.assigned_at)
     }
     /// Date of the first meeting (or spontaneous presentation).
+    #[graphql(visible = "vis::case_first_meeting_on")]
     async fn first_meeting_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         show(ctx, "Case.firstMeetingOn", self.own(ctx), || m.first_meeting_on)
     }
     /// Date of the last meeting held.
+    #[graphql(visible = "vis::case_last_meeting_on")]
     async fn last_meeting_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         show(ctx, "Case.lastMeetingOn", self.own(ctx), || m.last_meeting_on)
     }
     /// Legal deadline of the first meeting: 120 days from the PAD.
+    #[graphql(visible = "vis::case_first_meeting_deadline")]
     async fn first_meeting_deadline(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "Case.firstMeetingDeadline", self.own(ctx), || crate::cases::model::first_meeting_deadline(m.pad_date))
     }
     /// Convening is recommended within 60 days from the PAD.
+    #[graphql(visible = "vis::case_recommended_convocation_by")]
     async fn recommended_convocation_by(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "Case.recommendedConvocationBy", self.own(ctx), || crate::cases::model::recommended_convocation(m.pad_date))
     }
     /// 90-day update due, from the last meeting.
+    #[graphql(visible = "vis::case_next_check_due")]
     async fn next_check_due(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "Case.nextCheckDue", self.own(ctx), || crate::cases::model::next_check_due(m)).flatten()
     }
     /// Days left to the first-meeting deadline (negative when past); null once met.
+    #[graphql(visible = "vis::case_days_to_deadline")]
     async fn days_to_deadline(&self, ctx: &Context<'_>) -> Option<i64> {
         let m = &self.0;
         show(ctx, "Case.daysToDeadline", self.own(ctx), || crate::cases::model::days_to_deadline(m,crate::cases::model::today())).flatten()
     }
     /// Whether the first-meeting deadline passed without a meeting.
+    #[graphql(visible = "vis::case_overdue")]
     async fn overdue(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
         show(ctx, "Case.overdue", self.own(ctx), || crate::cases::model::overdue(m,crate::cases::model::today()))
     }
     /// ADI pathway type set by the analysis.
+    #[graphql(visible = "vis::case_pathway_type")]
     async fn pathway_type(&self, ctx: &Context<'_>) -> Option<PathwayTypeView> {
         let m = &self.0;
         let v = show(ctx, "Case.pathwayType", self.own(ctx), || m.pathway_type.map(Into::into)).flatten();
@@ -806,29 +900,34 @@ impl CaseView {
         v
     }
     /// Optimistic-concurrency version.
+    #[graphql(visible = "vis::case_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "Case.version", self.own(ctx), || m.version)
     }
     /// Ambito of the case.
+    #[graphql(visible = "vis::case_ambito")]
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<ambito::Entity, _>(ctx, "Case.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| r.id.clone()).await?.map(AmbitoView))
     }
     /// Comune of residence of the household.
+    #[graphql(visible = "vis::case_comune")]
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(ctx, "Case.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
     }
     /// The case manager the case is assigned to.
+    #[graphql(visible = "vis::case_case_manager")]
     async fn case_manager(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<operator::Entity, _>(ctx, "Case.caseManager", own, operator::Column::Id, m.case_manager_id, |r| r.id.clone()).await?.map(OperatorView))
     }
     /// The household.
+    #[graphql(visible = "vis::case_household")]
     async fn household(&self, ctx: &Context<'_>) -> GqlResult<Option<HouseholdView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -839,6 +938,7 @@ impl CaseView {
         Ok(v)
     }
     /// The application behind the case.
+    #[graphql(visible = "vis::case_application")]
     async fn application(&self, ctx: &Context<'_>) -> GqlResult<Option<ApplicationView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -849,6 +949,7 @@ impl CaseView {
         Ok(v)
     }
     /// Meetings of the case, oldest first.
+    #[graphql(visible = "vis::case_meetings")]
     async fn meetings(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<MeetingView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -860,6 +961,7 @@ impl CaseView {
         Ok(v)
     }
     /// The Analisi preliminare.
+    #[graphql(visible = "vis::case_preliminary_analysis")]
     async fn preliminary_analysis(&self, ctx: &Context<'_>) -> GqlResult<Option<PreliminaryAnalysisView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -871,6 +973,7 @@ impl CaseView {
         Ok(v)
     }
     /// The Quadro di analisi.
+    #[graphql(visible = "vis::case_analysis_framework")]
     async fn analysis_framework(&self, ctx: &Context<'_>) -> GqlResult<Option<AnalysisFrameworkView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -882,6 +985,7 @@ impl CaseView {
         Ok(v)
     }
     /// Every version of the Patto, oldest first.
+    #[graphql(visible = "vis::case_pacts")]
     async fn pacts(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -893,6 +997,7 @@ impl CaseView {
         Ok(v)
     }
     /// The current version of the Patto (the latest revision).
+    #[graphql(visible = "vis::case_pact")]
     async fn pact(&self, ctx: &Context<'_>) -> GqlResult<Option<PactView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -904,6 +1009,7 @@ impl CaseView {
         Ok(v)
     }
     /// Supports (sostegni) of the case.
+    #[graphql(visible = "vis::case_supports")]
     async fn supports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<SupportView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -915,6 +1021,7 @@ impl CaseView {
         Ok(v)
     }
     /// Segnalazioni about the case.
+    #[graphql(visible = "vis::case_reports")]
     async fn reports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ReportView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -960,18 +1067,21 @@ impl Projected for preliminary_analysis::Entity {
     }
 }
 
-#[Object(name = "PreliminaryAnalysis")]
+#[Object(name = "PreliminaryAnalysis", visible = "vis::type_preliminary_analysis")]
 impl PreliminaryAnalysisView {
     /// Global id.
+    #[graphql(visible = "vis::type_preliminary_analysis")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("PreliminaryAnalysis", self.0.id))
     }
     /// BOZZA or COMPLETATA.
+    #[graphql(visible = "vis::preliminary_analysis_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<AnalysisStateView> {
         let m = &self.0;
         show(ctx, "PreliminaryAnalysis.state", self.own(ctx), || m.state.into())
     }
     /// Routing decided by the analysis.
+    #[graphql(visible = "vis::preliminary_analysis_outcome")]
     async fn outcome(&self, ctx: &Context<'_>) -> Option<AnalysisOutcomeView> {
         let m = &self.0;
         let v = show(ctx, "PreliminaryAnalysis.outcome", self.own(ctx), || m.outcome.map(Into::into)).flatten();
@@ -981,6 +1091,7 @@ impl PreliminaryAnalysisView {
         v
     }
     /// Needs of the household and its members.
+    #[graphql(visible = "vis::preliminary_analysis_needs_notes")]
     async fn needs_notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         let v = show(ctx, "PreliminaryAnalysis.needsNotes", self.own(ctx), || m.needs_notes.clone());
@@ -990,6 +1101,7 @@ impl PreliminaryAnalysisView {
         v
     }
     /// Resources and capacities.
+    #[graphql(visible = "vis::preliminary_analysis_resources_notes")]
     async fn resources_notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         let v = show(ctx, "PreliminaryAnalysis.resourcesNotes", self.own(ctx), || m.resources_notes.clone());
@@ -999,6 +1111,7 @@ impl PreliminaryAnalysisView {
         v
     }
     /// Health notes (special-category data).
+    #[graphql(visible = "vis::preliminary_analysis_health_notes")]
     async fn health_notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         let v = show(ctx, "PreliminaryAnalysis.healthNotes", self.own(ctx), || m.health_notes.clone());
@@ -1008,16 +1121,19 @@ impl PreliminaryAnalysisView {
         v
     }
     /// When the analysis was completed.
+    #[graphql(visible = "vis::preliminary_analysis_completed_at")]
     async fn completed_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
         show(ctx, "PreliminaryAnalysis.completedAt", self.own(ctx), || m.completed_at)
     }
     /// Optimistic-concurrency version.
+    #[graphql(visible = "vis::preliminary_analysis_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "PreliminaryAnalysis.version", self.own(ctx), || m.version)
     }
     /// The case.
+    #[graphql(visible = "vis::preliminary_analysis_case")]
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1057,18 +1173,21 @@ impl Projected for analysis_framework::Entity {
     }
 }
 
-#[Object(name = "AnalysisFramework")]
+#[Object(name = "AnalysisFramework", visible = "vis::type_analysis_framework")]
 impl AnalysisFrameworkView {
     /// Global id.
+    #[graphql(visible = "vis::type_analysis_framework")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("AnalysisFramework", self.0.id))
     }
     /// DA_AVVIARE, IN_CORSO or COMPLETATO.
+    #[graphql(visible = "vis::analysis_framework_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<FrameworkStateView> {
         let m = &self.0;
         show(ctx, "AnalysisFramework.state", self.own(ctx), || m.state.into())
     }
     /// Multidimensional assessment.
+    #[graphql(visible = "vis::analysis_framework_assessment_notes")]
     async fn assessment_notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         let v = show(ctx, "AnalysisFramework.assessmentNotes", self.own(ctx), || m.assessment_notes.clone());
@@ -1078,6 +1197,7 @@ impl AnalysisFrameworkView {
         v
     }
     /// Priorities agreed.
+    #[graphql(visible = "vis::analysis_framework_priorities")]
     async fn priorities(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         let v = show(ctx, "AnalysisFramework.priorities", self.own(ctx), || m.priorities.clone());
@@ -1087,16 +1207,19 @@ impl AnalysisFrameworkView {
         v
     }
     /// When it was completed.
+    #[graphql(visible = "vis::analysis_framework_completed_at")]
     async fn completed_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
         show(ctx, "AnalysisFramework.completedAt", self.own(ctx), || m.completed_at)
     }
     /// Optimistic-concurrency version.
+    #[graphql(visible = "vis::analysis_framework_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "AnalysisFramework.version", self.own(ctx), || m.version)
     }
     /// The équipe multidisciplinare.
+    #[graphql(visible = "vis::analysis_framework_team")]
     async fn team(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<AnalysisTeamMemberView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1108,6 +1231,7 @@ impl AnalysisFrameworkView {
         Ok(v)
     }
     /// The case.
+    #[graphql(visible = "vis::analysis_framework_case")]
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1147,23 +1271,27 @@ impl Projected for analysis_team_member::Entity {
     }
 }
 
-#[Object(name = "AnalysisTeamMember")]
+#[Object(name = "AnalysisTeamMember", visible = "vis::type_analysis_team_member")]
 impl AnalysisTeamMemberView {
     /// Global id.
+    #[graphql(visible = "vis::type_analysis_team_member")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("AnalysisTeamMember", self.0.id))
     }
     /// Name of the professional.
+    #[graphql(visible = "vis::analysis_team_member_full_name")]
     async fn full_name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "AnalysisTeamMember.fullName", self.own(ctx), || m.full_name.clone())
     }
     /// Service the professional comes from.
+    #[graphql(visible = "vis::analysis_team_member_service")]
     async fn service(&self, ctx: &Context<'_>) -> Option<TeamServiceView> {
         let m = &self.0;
         show(ctx, "AnalysisTeamMember.service", self.own(ctx), || m.service.into())
     }
     /// Role in the team.
+    #[graphql(visible = "vis::analysis_team_member_team_role")]
     async fn team_role(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "AnalysisTeamMember.teamRole", self.own(ctx), || m.team_role.clone())
@@ -1197,54 +1325,64 @@ impl Projected for pact::Entity {
     }
 }
 
-#[Object(name = "Pact")]
+#[Object(name = "Pact", visible = "vis::type_pact")]
 impl PactView {
     /// Global id.
+    #[graphql(visible = "vis::type_pact")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("Pact", self.0.id))
     }
     /// 1 for the first pact, +1 for each revision.
+    #[graphql(visible = "vis::pact_revision")]
     async fn revision(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "Pact.revision", self.own(ctx), || m.revision)
     }
     /// BOZZA, SOTTOSCRITTO, CHIUSO or NON_SOTTOSCRITTO.
+    #[graphql(visible = "vis::pact_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<PactStateView> {
         let m = &self.0;
         show(ctx, "Pact.state", self.own(ctx), || m.state.into())
     }
     /// Date of signature.
+    #[graphql(visible = "vis::pact_signed_on")]
     async fn signed_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         show(ctx, "Pact.signedOn", self.own(ctx), || m.signed_on)
     }
     /// Next review.
+    #[graphql(visible = "vis::pact_next_review_on")]
     async fn next_review_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         show(ctx, "Pact.nextReviewOn", self.own(ctx), || m.next_review_on)
     }
     /// How services will convene the household.
+    #[graphql(visible = "vis::pact_contact_modality")]
     async fn contact_modality(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "Pact.contactModality", self.own(ctx), || m.contact_modality.clone())
     }
     /// Reference person overseeing delivery and monitoring.
+    #[graphql(visible = "vis::pact_reference_person")]
     async fn reference_person(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "Pact.referencePerson", self.own(ctx), || m.reference_person.clone())
     }
     /// Optimistic-concurrency version.
+    #[graphql(visible = "vis::pact_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "Pact.version", self.own(ctx), || m.version)
     }
     /// The version this one revises.
+    #[graphql(visible = "vis::pact_revision_of")]
     async fn revision_of(&self, ctx: &Context<'_>) -> GqlResult<Option<PactView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<pact::Entity, _>(ctx, "Pact.revisionOf", own, pact::Column::Id, m.revision_of, |r| r.id.clone()).await?.map(PactView))
     }
     /// General objectives.
+    #[graphql(visible = "vis::pact_objectives")]
     async fn objectives(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactObjectiveView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1256,6 +1394,7 @@ impl PactView {
         Ok(v)
     }
     /// Expected results (milestones).
+    #[graphql(visible = "vis::pact_expected_results")]
     async fn expected_results(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactExpectedResultView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1267,6 +1406,7 @@ impl PactView {
         Ok(v)
     }
     /// Commitments (impegni) per member.
+    #[graphql(visible = "vis::pact_commitments")]
     async fn commitments(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactCommitmentView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1278,6 +1418,7 @@ impl PactView {
         Ok(v)
     }
     /// Supports of this version.
+    #[graphql(visible = "vis::pact_supports")]
     async fn supports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<SupportView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1289,6 +1430,7 @@ impl PactView {
         Ok(v)
     }
     /// The case.
+    #[graphql(visible = "vis::pact_case")]
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1328,13 +1470,15 @@ impl Projected for pact_objective::Entity {
     }
 }
 
-#[Object(name = "PactObjective")]
+#[Object(name = "PactObjective", visible = "vis::type_pact_objective")]
 impl PactObjectiveView {
     /// Global id.
+    #[graphql(visible = "vis::type_pact_objective")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("PactObjective", self.0.id))
     }
     /// Area of the multidimensional analysis.
+    #[graphql(visible = "vis::pact_objective_area")]
     async fn area(&self, ctx: &Context<'_>) -> Option<NeedAreaView> {
         let m = &self.0;
         let v = show(ctx, "PactObjective.area", self.own(ctx), || m.area.into());
@@ -1344,6 +1488,7 @@ impl PactObjectiveView {
         v
     }
     /// The objective.
+    #[graphql(visible = "vis::pact_objective_description")]
     async fn description(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         let v = show(ctx, "PactObjective.description", self.own(ctx), || m.description.clone());
@@ -1353,6 +1498,7 @@ impl PactObjectiveView {
         v
     }
     /// Expected results of the objective.
+    #[graphql(visible = "vis::pact_objective_expected_results")]
     async fn expected_results(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactExpectedResultView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1390,13 +1536,15 @@ impl Projected for pact_expected_result::Entity {
     }
 }
 
-#[Object(name = "PactExpectedResult")]
+#[Object(name = "PactExpectedResult", visible = "vis::type_pact_expected_result")]
 impl PactExpectedResultView {
     /// Global id.
+    #[graphql(visible = "vis::type_pact_expected_result")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("PactExpectedResult", self.0.id))
     }
     /// How the result is verified.
+    #[graphql(visible = "vis::pact_expected_result_indicator")]
     async fn indicator(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         let v = show(ctx, "PactExpectedResult.indicator", self.own(ctx), || m.indicator.clone());
@@ -1406,6 +1554,7 @@ impl PactExpectedResultView {
         v
     }
     /// Due date.
+    #[graphql(visible = "vis::pact_expected_result_due_on")]
     async fn due_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "PactExpectedResult.dueOn", self.own(ctx), || m.due_on)
@@ -1444,13 +1593,15 @@ impl Projected for pact_commitment::Entity {
     }
 }
 
-#[Object(name = "PactCommitment")]
+#[Object(name = "PactCommitment", visible = "vis::type_pact_commitment")]
 impl PactCommitmentView {
     /// Global id.
+    #[graphql(visible = "vis::type_pact_commitment")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("PactCommitment", self.0.id))
     }
     /// The commitment.
+    #[graphql(visible = "vis::pact_commitment_description")]
     async fn description(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         let v = show(ctx, "PactCommitment.description", self.own(ctx), || m.description.clone());
@@ -1460,11 +1611,13 @@ impl PactCommitmentView {
         v
     }
     /// Due date.
+    #[graphql(visible = "vis::pact_commitment_due_on")]
     async fn due_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         show(ctx, "PactCommitment.dueOn", self.own(ctx), || m.due_on)
     }
     /// Progress.
+    #[graphql(visible = "vis::pact_commitment_status")]
     async fn status(&self, ctx: &Context<'_>) -> Option<CommitmentStatusView> {
         let m = &self.0;
         let v = show(ctx, "PactCommitment.status", self.own(ctx), || m.status.into());
@@ -1474,6 +1627,7 @@ impl PactCommitmentView {
         v
     }
     /// Whether breaching it can cause decadenza.
+    #[graphql(visible = "vis::pact_commitment_is_conditionality")]
     async fn is_conditionality(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
         let v = show(ctx, "PactCommitment.isConditionality", self.own(ctx), || m.is_conditionality);
@@ -1483,6 +1637,7 @@ impl PactCommitmentView {
         v
     }
     /// The member bound by the commitment.
+    #[graphql(visible = "vis::pact_commitment_obligated_member")]
     async fn obligated_member(&self, ctx: &Context<'_>) -> GqlResult<Option<MemberView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1523,13 +1678,15 @@ impl Projected for support::Entity {
     }
 }
 
-#[Object(name = "Support")]
+#[Object(name = "Support", visible = "vis::type_support")]
 impl SupportView {
     /// Global id.
+    #[graphql(visible = "vis::type_support")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("Support", self.0.id))
     }
     /// Kind of support.
+    #[graphql(visible = "vis::support_kind")]
     async fn kind(&self, ctx: &Context<'_>) -> Option<SupportKindView> {
         let m = &self.0;
         let v = show(ctx, "Support.kind", self.own(ctx), || m.kind.into());
@@ -1539,6 +1696,7 @@ impl SupportView {
         v
     }
     /// Who provides it.
+    #[graphql(visible = "vis::support_provider")]
     async fn provider(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         let v = show(ctx, "Support.provider", self.own(ctx), || m.provider.clone());
@@ -1548,21 +1706,25 @@ impl SupportView {
         v
     }
     /// Start.
+    #[graphql(visible = "vis::support_starts_on")]
     async fn starts_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         show(ctx, "Support.startsOn", self.own(ctx), || m.starts_on)
     }
     /// End.
+    #[graphql(visible = "vis::support_ends_on")]
     async fn ends_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         show(ctx, "Support.endsOn", self.own(ctx), || m.ends_on)
     }
     /// Activation state.
+    #[graphql(visible = "vis::support_status")]
     async fn status(&self, ctx: &Context<'_>) -> Option<SupportStatusView> {
         let m = &self.0;
         show(ctx, "Support.status", self.own(ctx), || m.status.into())
     }
     /// The case.
+    #[graphql(visible = "vis::support_case")]
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1603,38 +1765,45 @@ impl Projected for report::Entity {
     }
 }
 
-#[Object(name = "Report")]
+#[Object(name = "Report", visible = "vis::type_report")]
 impl ReportView {
     /// Global id.
+    #[graphql(visible = "vis::type_report")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("Report", self.0.id))
     }
     /// Kind of fact.
+    #[graphql(visible = "vis::report_kind")]
     async fn kind(&self, ctx: &Context<'_>) -> Option<ReportKindView> {
         let m = &self.0;
         show(ctx, "Report.kind", self.own(ctx), || m.kind.into())
     }
     /// BOZZA, DA_APPROVARE, INVIATA, RIFIUTATA or RETTIFICATA.
+    #[graphql(visible = "vis::report_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<ReportStateView> {
         let m = &self.0;
         show(ctx, "Report.state", self.own(ctx), || m.state.into())
     }
     /// Date of the fact.
+    #[graphql(visible = "vis::report_fact_date")]
     async fn fact_date(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "Report.factDate", self.own(ctx), || m.fact_date)
     }
     /// Date the fact was ascertained.
+    #[graphql(visible = "vis::report_ascertained_on")]
     async fn ascertained_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "Report.ascertainedOn", self.own(ctx), || m.ascertained_on)
     }
     /// Deadline to send it to INPS: 5 days for a refusal to sign, 10 working days for other facts.
+    #[graphql(visible = "vis::report_deadline")]
     async fn deadline(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "Report.deadline", self.own(ctx), || crate::cases::model::report_deadline(m.kind,m.ascertained_on))
     }
     /// The facts.
+    #[graphql(visible = "vis::report_description")]
     async fn description(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         let v = show(ctx, "Report.description", self.own(ctx), || m.description.clone());
@@ -1644,11 +1813,13 @@ impl ReportView {
         v
     }
     /// When the coordinator decided.
+    #[graphql(visible = "vis::report_decided_at")]
     async fn decided_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
         show(ctx, "Report.decidedAt", self.own(ctx), || m.decided_at)
     }
     /// The coordinator's comment.
+    #[graphql(visible = "vis::report_decision_comment")]
     async fn decision_comment(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         let v = show(ctx, "Report.decisionComment", self.own(ctx), || m.decision_comment.clone());
@@ -1658,44 +1829,52 @@ impl ReportView {
         v
     }
     /// When it was sent to INPS.
+    #[graphql(visible = "vis::report_sent_at")]
     async fn sent_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
         show(ctx, "Report.sentAt", self.own(ctx), || m.sent_at)
     }
     /// INPS acknowledgement.
+    #[graphql(visible = "vis::report_inps_ack")]
     async fn inps_ack(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "Report.inpsAck", self.own(ctx), || m.inps_ack.clone())
     }
     /// When it was raised.
+    #[graphql(visible = "vis::report_created_at")]
     async fn created_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
         let m = &self.0;
         show(ctx, "Report.createdAt", self.own(ctx), || m.created_at)
     }
     /// Optimistic-concurrency version.
+    #[graphql(visible = "vis::report_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "Report.version", self.own(ctx), || m.version)
     }
     /// Comune concerned.
+    #[graphql(visible = "vis::report_comune")]
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(ctx, "Report.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
     }
     /// The case, for case facts.
+    #[graphql(visible = "vis::report_case")]
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<case_file::Entity, _>(ctx, "Report.case", own, case_file::Column::Id, m.case_id, |r| r.id.clone()).await?.map(CaseView))
     }
     /// The residency check, for failed checks.
+    #[graphql(visible = "vis::report_residency_check")]
     async fn residency_check(&self, ctx: &Context<'_>) -> GqlResult<Option<ResidencyCheckView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<residency_check::Entity, _>(ctx, "Report.residencyCheck", own, residency_check::Column::Id, m.residency_check_id, |r| r.id.clone()).await?.map(ResidencyCheckView))
     }
     /// The member concerned.
+    #[graphql(visible = "vis::report_member")]
     async fn member(&self, ctx: &Context<'_>) -> GqlResult<Option<MemberView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1736,53 +1915,63 @@ impl Projected for meeting::Entity {
     }
 }
 
-#[Object(name = "Meeting")]
+#[Object(name = "Meeting", visible = "vis::type_meeting")]
 impl MeetingView {
     /// Global id.
+    #[graphql(visible = "vis::type_meeting")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("Meeting", self.0.id))
     }
     /// Kind of meeting.
+    #[graphql(visible = "vis::meeting_kind")]
     async fn kind(&self, ctx: &Context<'_>) -> Option<MeetingKindView> {
         let m = &self.0;
         show(ctx, "Meeting.kind", self.own(ctx), || m.kind.into())
     }
     /// State of the meeting.
+    #[graphql(visible = "vis::meeting_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<MeetingStateView> {
         let m = &self.0;
         show(ctx, "Meeting.state", self.own(ctx), || m.state.into())
     }
     /// Date and time.
+    #[graphql(visible = "vis::meeting_scheduled_at")]
     async fn scheduled_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
         let m = &self.0;
         show(ctx, "Meeting.scheduledAt", self.own(ctx), || m.scheduled_at)
     }
     /// Planned duration.
+    #[graphql(visible = "vis::meeting_duration_minutes")]
     async fn duration_minutes(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "Meeting.durationMinutes", self.own(ctx), || m.duration_minutes)
     }
     /// Where.
+    #[graphql(visible = "vis::meeting_place")]
     async fn place(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "Meeting.place", self.own(ctx), || m.place.clone())
     }
     /// Channel the convocation was sent through.
+    #[graphql(visible = "vis::meeting_convocation_channel")]
     async fn convocation_channel(&self, ctx: &Context<'_>) -> Option<ConvocationChannelView> {
         let m = &self.0;
         show(ctx, "Meeting.convocationChannel", self.own(ctx), || m.convocation_channel.map(Into::into)).flatten()
     }
     /// Reference of the convocation (SMS or e-mail id).
+    #[graphql(visible = "vis::meeting_convocation_ref")]
     async fn convocation_ref(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "Meeting.convocationRef", self.own(ctx), || m.convocation_ref.clone())
     }
     /// Who attended.
+    #[graphql(visible = "vis::meeting_attendees")]
     async fn attendees(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "Meeting.attendees", self.own(ctx), || m.attendees.clone())
     }
     /// Justification of an absence.
+    #[graphql(visible = "vis::meeting_justification")]
     async fn justification(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         let v = show(ctx, "Meeting.justification", self.own(ctx), || m.justification.clone());
@@ -1792,34 +1981,40 @@ impl MeetingView {
         v
     }
     /// When the outcome was recorded.
+    #[graphql(visible = "vis::meeting_recorded_at")]
     async fn recorded_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
         show(ctx, "Meeting.recordedAt", self.own(ctx), || m.recorded_at)
     }
     /// Optimistic-concurrency version.
+    #[graphql(visible = "vis::meeting_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "Meeting.version", self.own(ctx), || m.version)
     }
     /// Comune of the office.
+    #[graphql(visible = "vis::meeting_comune")]
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(ctx, "Meeting.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
     }
     /// The case.
+    #[graphql(visible = "vis::meeting_case")]
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<case_file::Entity, _>(ctx, "Meeting.case", own, case_file::Column::Id, m.case_id, |r| r.id.clone()).await?.map(CaseView))
     }
     /// The household met.
+    #[graphql(visible = "vis::meeting_household")]
     async fn household(&self, ctx: &Context<'_>) -> GqlResult<Option<HouseholdView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<household::Entity, _>(ctx, "Meeting.household", own, household::Column::Id, m.household_id, |r| r.id.clone()).await?.map(HouseholdView))
     }
     /// The operator holding the meeting.
+    #[graphql(visible = "vis::meeting_operator")]
     async fn operator(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1853,34 +2048,40 @@ impl Projected for office_slot::Entity {
     }
 }
 
-#[Object(name = "OfficeSlot")]
+#[Object(name = "OfficeSlot", visible = "vis::type_office_slot")]
 impl OfficeSlotView {
     /// Global id.
+    #[graphql(visible = "vis::type_office_slot")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("OfficeSlot", self.0.id))
     }
     /// Start.
+    #[graphql(visible = "vis::office_slot_starts_at")]
     async fn starts_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
         let m = &self.0;
         show(ctx, "OfficeSlot.startsAt", self.own(ctx), || m.starts_at)
     }
     /// End.
+    #[graphql(visible = "vis::office_slot_ends_at")]
     async fn ends_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
         let m = &self.0;
         show(ctx, "OfficeSlot.endsAt", self.own(ctx), || m.ends_at)
     }
     /// Where.
+    #[graphql(visible = "vis::office_slot_place")]
     async fn place(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "OfficeSlot.place", self.own(ctx), || m.place.clone())
     }
     /// The Comune.
+    #[graphql(visible = "vis::office_slot_comune")]
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(ctx, "OfficeSlot.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
     }
     /// The operator the slot belongs to, if any.
+    #[graphql(visible = "vis::office_slot_operator")]
     async fn operator(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1917,105 +2118,125 @@ impl Projected for puc_project::Entity {
     }
 }
 
-#[Object(name = "PucProject")]
+#[Object(name = "PucProject", visible = "vis::type_puc_project")]
 impl PucProjectView {
     /// Global id.
+    #[graphql(visible = "vis::type_puc_project")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("PucProject", self.0.id))
     }
     /// Title.
+    #[graphql(visible = "vis::puc_project_title")]
     async fn title(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "PucProject.title", self.own(ctx), || m.title.clone())
     }
     /// Field of activity.
+    #[graphql(visible = "vis::puc_project_field")]
     async fn field(&self, ctx: &Context<'_>) -> Option<PucFieldView> {
         let m = &self.0;
         show(ctx, "PucProject.field", self.own(ctx), || m.field.into())
     }
     /// Description and objectives.
+    #[graphql(visible = "vis::puc_project_description")]
     async fn description(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "PucProject.description", self.own(ctx), || m.description.clone())
     }
     /// Host body (ente attuatore).
+    #[graphql(visible = "vis::puc_project_host_body")]
     async fn host_body(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "PucProject.hostBody", self.own(ctx), || m.host_body.clone())
     }
     /// Site (postazione).
+    #[graphql(visible = "vis::puc_project_site")]
     async fn site(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "PucProject.site", self.own(ctx), || m.site.clone())
     }
     /// Days and hours.
+    #[graphql(visible = "vis::puc_project_schedule")]
     async fn schedule(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "PucProject.schedule", self.own(ctx), || m.schedule.clone())
     }
     /// Weekly hours (8-16).
+    #[graphql(visible = "vis::puc_project_weekly_hours")]
     async fn weekly_hours(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "PucProject.weeklyHours", self.own(ctx), || m.weekly_hours)
     }
     /// Places for beneficiaries of the Comune.
+    #[graphql(visible = "vis::puc_project_places_comune")]
     async fn places_comune(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "PucProject.placesComune", self.own(ctx), || m.places_comune)
     }
     /// Places for beneficiaries of the CPI.
+    #[graphql(visible = "vis::puc_project_places_cpi")]
     async fn places_cpi(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "PucProject.placesCpi", self.own(ctx), || m.places_cpi)
     }
     /// Places for volunteers.
+    #[graphql(visible = "vis::puc_project_places_volunteer")]
     async fn places_volunteer(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "PucProject.placesVolunteer", self.own(ctx), || m.places_volunteer)
     }
     /// Start date.
+    #[graphql(visible = "vis::puc_project_starts_on")]
     async fn starts_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "PucProject.startsOn", self.own(ctx), || m.starts_on)
     }
     /// End date.
+    #[graphql(visible = "vis::puc_project_ends_on")]
     async fn ends_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "PucProject.endsOn", self.own(ctx), || m.ends_on)
     }
     /// Minimum participation in months.
+    #[graphql(visible = "vis::puc_project_min_duration_months")]
     async fn min_duration_months(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "PucProject.minDurationMonths", self.own(ctx), || m.min_duration_months)
     }
     /// Tutor or contact person.
+    #[graphql(visible = "vis::puc_project_tutor")]
     async fn tutor(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "PucProject.tutor", self.own(ctx), || m.tutor.clone())
     }
     /// State of the project.
+    #[graphql(visible = "vis::puc_project_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<PucProjectStateView> {
         let m = &self.0;
         show(ctx, "PucProject.state", self.own(ctx), || m.state.into())
     }
     /// Optimistic-concurrency version.
+    #[graphql(visible = "vis::puc_project_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "PucProject.version", self.own(ctx), || m.version)
     }
     /// Comune owning the project.
+    #[graphql(visible = "vis::puc_project_comune")]
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(ctx, "PucProject.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
     }
     /// The Responsabile PUC.
+    #[graphql(visible = "vis::puc_project_manager")]
     async fn manager(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<operator::Entity, _>(ctx, "PucProject.manager", own, operator::Column::Id, m.manager_id, |r| r.id.clone()).await?.map(OperatorView))
     }
     /// Assignments of beneficiaries.
+    #[graphql(visible = "vis::puc_project_assignments")]
     async fn assignments(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PucAssignmentView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -2024,6 +2245,7 @@ impl PucProjectView {
     }
 
     /// Vacancies per source: places minus proposed and active assignments.
+    #[graphql(visible = "vis::puc_project_vacancies")]
     async fn vacancies(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::puc::graphql::PucVacancies>> {
         if show(ctx, "PucProject.vacancies", self.own(ctx), || ()).is_none() {
             return Ok(None);
@@ -2062,38 +2284,45 @@ impl Projected for puc_assignment::Entity {
     }
 }
 
-#[Object(name = "PucAssignment")]
+#[Object(name = "PucAssignment", visible = "vis::type_puc_assignment")]
 impl PucAssignmentView {
     /// Global id.
+    #[graphql(visible = "vis::type_puc_assignment")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("PucAssignment", self.0.id))
     }
     /// Which places it uses (Comune, CPI, volunteers).
+    #[graphql(visible = "vis::puc_assignment_source")]
     async fn source(&self, ctx: &Context<'_>) -> Option<PlaceSourceView> {
         let m = &self.0;
         show(ctx, "PucAssignment.source", self.own(ctx), || m.source.into())
     }
     /// State of the assignment.
+    #[graphql(visible = "vis::puc_assignment_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<PucAssignmentStateView> {
         let m = &self.0;
         show(ctx, "PucAssignment.state", self.own(ctx), || m.state.into())
     }
     /// Start.
+    #[graphql(visible = "vis::puc_assignment_starts_on")]
     async fn starts_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         show(ctx, "PucAssignment.startsOn", self.own(ctx), || m.starts_on)
     }
     /// Planned end.
+    #[graphql(visible = "vis::puc_assignment_planned_end_on")]
     async fn planned_end_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         show(ctx, "PucAssignment.plannedEndOn", self.own(ctx), || m.planned_end_on)
     }
     /// Weekly hours.
+    #[graphql(visible = "vis::puc_assignment_weekly_hours")]
     async fn weekly_hours(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "PucAssignment.weeklyHours", self.own(ctx), || m.weekly_hours)
     }
     /// Why it was interrupted.
+    #[graphql(visible = "vis::puc_assignment_interruption_reason")]
     async fn interruption_reason(&self, ctx: &Context<'_>) -> Option<InterruptionReasonView> {
         let m = &self.0;
         let v = show(ctx, "PucAssignment.interruptionReason", self.own(ctx), || m.interruption_reason.map(Into::into)).flatten();
@@ -2103,33 +2332,39 @@ impl PucAssignmentView {
         v
     }
     /// When it was interrupted.
+    #[graphql(visible = "vis::puc_assignment_interrupted_on")]
     async fn interrupted_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         show(ctx, "PucAssignment.interruptedOn", self.own(ctx), || m.interrupted_on)
     }
     /// INAIL activation reference.
+    #[graphql(visible = "vis::puc_assignment_inail_ref")]
     async fn inail_ref(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "PucAssignment.inailRef", self.own(ctx), || m.inail_ref.clone())
     }
     /// Optimistic-concurrency version.
+    #[graphql(visible = "vis::puc_assignment_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "PucAssignment.version", self.own(ctx), || m.version)
     }
     /// The project.
+    #[graphql(visible = "vis::puc_assignment_project")]
     async fn project(&self, ctx: &Context<'_>) -> GqlResult<Option<PucProjectView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<puc_project::Entity, _>(ctx, "PucAssignment.project", own, puc_project::Column::Id, Some(m.project_id), |r| r.id.clone()).await?.map(PucProjectView))
     }
     /// The beneficiary.
+    #[graphql(visible = "vis::puc_assignment_member")]
     async fn member(&self, ctx: &Context<'_>) -> GqlResult<Option<MemberView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<member::Entity, _>(ctx, "PucAssignment.member", own, member::Column::Id, Some(m.member_id), |r| r.id.clone()).await?.map(MemberView))
     }
     /// Attendance register.
+    #[graphql(visible = "vis::puc_assignment_attendance")]
     async fn attendance(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PucAttendanceView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -2138,6 +2373,7 @@ impl PucAssignmentView {
     }
 
     /// Minutes of activity recorded in the register.
+    #[graphql(visible = "vis::puc_assignment_total_minutes")]
     async fn total_minutes(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
         let own = self.own(ctx);
         let rows = rel_many::<puc_attendance::Entity, _>(ctx, "PucAssignment.totalMinutes", own, puc_attendance::Column::AssignmentId, self.0.id, |r| r.assignment_id, puc_attendance::Column::Day).await?;
@@ -2177,23 +2413,27 @@ impl Projected for puc_attendance::Entity {
     }
 }
 
-#[Object(name = "PucAttendance")]
+#[Object(name = "PucAttendance", visible = "vis::type_puc_attendance")]
 impl PucAttendanceView {
     /// Global id.
+    #[graphql(visible = "vis::type_puc_attendance")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("PucAttendance", self.0.id))
     }
     /// The day.
+    #[graphql(visible = "vis::puc_attendance_day")]
     async fn day(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "PucAttendance.day", self.own(ctx), || m.day)
     }
     /// Minutes of activity.
+    #[graphql(visible = "vis::puc_attendance_minutes")]
     async fn minutes(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "PucAttendance.minutes", self.own(ctx), || m.minutes)
     }
     /// Present, justified or unjustified absence.
+    #[graphql(visible = "vis::puc_attendance_status")]
     async fn status(&self, ctx: &Context<'_>) -> Option<AttendanceStatusView> {
         let m = &self.0;
         let v = show(ctx, "PucAttendance.status", self.own(ctx), || m.status.into());
@@ -2203,6 +2443,7 @@ impl PucAttendanceView {
         v
     }
     /// Note.
+    #[graphql(visible = "vis::puc_attendance_note")]
     async fn note(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         let v = show(ctx, "PucAttendance.note", self.own(ctx), || m.note.clone());
@@ -2246,77 +2487,91 @@ impl Projected for residency_check::Entity {
     }
 }
 
-#[Object(name = "ResidencyCheck")]
+#[Object(name = "ResidencyCheck", visible = "vis::type_residency_check")]
 impl ResidencyCheckView {
     /// Global id.
+    #[graphql(visible = "vis::type_residency_check")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("ResidencyCheck", self.0.id))
     }
     /// What is checked.
+    #[graphql(visible = "vis::residency_check_kind")]
     async fn kind(&self, ctx: &Context<'_>) -> Option<ResidencyCheckKindView> {
         let m = &self.0;
         show(ctx, "ResidencyCheck.kind", self.own(ctx), || m.kind.into())
     }
     /// State of the check.
+    #[graphql(visible = "vis::residency_check_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<ResidencyCheckStateView> {
         let m = &self.0;
         show(ctx, "ResidencyCheck.state", self.own(ctx), || m.state.into())
     }
     /// Deadline of the Comune holding the check.
+    #[graphql(visible = "vis::residency_check_due_on")]
     async fn due_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "ResidencyCheck.dueOn", self.own(ctx), || m.due_on)
     }
     /// When it was forwarded to the present Comune.
+    #[graphql(visible = "vis::residency_check_forwarded_at")]
     async fn forwarded_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
         show(ctx, "ResidencyCheck.forwardedAt", self.own(ctx), || m.forwarded_at)
     }
     /// Outcome.
+    #[graphql(visible = "vis::residency_check_outcome")]
     async fn outcome(&self, ctx: &Context<'_>) -> Option<ResidencyOutcomeView> {
         let m = &self.0;
         show(ctx, "ResidencyCheck.outcome", self.own(ctx), || m.outcome.map(Into::into)).flatten()
     }
     /// When the outcome was finalised.
+    #[graphql(visible = "vis::residency_check_finalised_at")]
     async fn finalised_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
         show(ctx, "ResidencyCheck.finalisedAt", self.own(ctx), || m.finalised_at)
     }
     /// Whether the deadline passed without an outcome.
+    #[graphql(visible = "vis::residency_check_overdue")]
     async fn overdue(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
         show(ctx, "ResidencyCheck.overdue", self.own(ctx), || m.outcome.is_none()&&m.due_on<crate::cases::model::today())
     }
     /// Optimistic-concurrency version.
+    #[graphql(visible = "vis::residency_check_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "ResidencyCheck.version", self.own(ctx), || m.version)
     }
     /// Comune of residence named in the application.
+    #[graphql(visible = "vis::residency_check_owning_comune")]
     async fn owning_comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(ctx, "ResidencyCheck.owningComune", own, comune::Column::IstatCode, Some(m.owning_comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
     }
     /// Comune holding the check now.
+    #[graphql(visible = "vis::residency_check_current_comune")]
     async fn current_comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(ctx, "ResidencyCheck.currentComune", own, comune::Column::IstatCode, Some(m.current_comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
     }
     /// The Responsabile assigned.
+    #[graphql(visible = "vis::residency_check_officer")]
     async fn officer(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<operator::Entity, _>(ctx, "ResidencyCheck.officer", own, operator::Column::Id, m.officer_id, |r| r.id.clone()).await?.map(OperatorView))
     }
     /// The person whose requirement is checked.
+    #[graphql(visible = "vis::residency_check_member")]
     async fn member(&self, ctx: &Context<'_>) -> GqlResult<Option<MemberView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<member::Entity, _>(ctx, "ResidencyCheck.member", own, member::Column::Id, Some(m.member_id), |r| r.id.clone()).await?.map(MemberView))
     }
     /// Residence periods recorded.
+    #[graphql(visible = "vis::residency_check_periods")]
     async fn periods(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ResidencyPeriodView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -2325,14 +2580,17 @@ impl ResidencyCheckView {
     }
 
     /// Days of residence covered by the recorded periods (overlaps counted once).
+    #[graphql(visible = "vis::residency_check_total_residence_days")]
     async fn total_residence_days(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
         Ok(self.residence(ctx, "ResidencyCheck.totalResidenceDays").await?.map(|s| s.total_days))
     }
     /// Days of the latest continuous residence, if it is still open.
+    #[graphql(visible = "vis::residency_check_last_continuous_days")]
     async fn last_continuous_days(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
         Ok(self.residence(ctx, "ResidencyCheck.lastContinuousDays").await?.map(|s| s.last_continuous_days))
     }
     /// Whether the periods meet the requirement (10 years in all, the last 2 continuous).
+    #[graphql(visible = "vis::residency_check_requirement_met")]
     async fn requirement_met(&self, ctx: &Context<'_>) -> GqlResult<Option<bool>> {
         Ok(self.residence(ctx, "ResidencyCheck.requirementMet").await?.map(|s| s.requirement_met))
     }
@@ -2369,23 +2627,27 @@ impl Projected for residency_period::Entity {
     }
 }
 
-#[Object(name = "ResidencyPeriod")]
+#[Object(name = "ResidencyPeriod", visible = "vis::type_residency_period")]
 impl ResidencyPeriodView {
     /// Global id.
+    #[graphql(visible = "vis::type_residency_period")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("ResidencyPeriod", self.0.id))
     }
     /// From.
+    #[graphql(visible = "vis::residency_period_from_on")]
     async fn from_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "ResidencyPeriod.fromOn", self.own(ctx), || m.from_on)
     }
     /// To; null while current.
+    #[graphql(visible = "vis::residency_period_to_on")]
     async fn to_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         show(ctx, "ResidencyPeriod.toOn", self.own(ctx), || m.to_on)
     }
     /// The Comune of residence in the period.
+    #[graphql(visible = "vis::residency_period_comune")]
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -2421,18 +2683,21 @@ impl Projected for disadvantage_check::Entity {
     }
 }
 
-#[Object(name = "DisadvantageCheck")]
+#[Object(name = "DisadvantageCheck", visible = "vis::type_disadvantage_check")]
 impl DisadvantageCheckView {
     /// Global id.
+    #[graphql(visible = "vis::type_disadvantage_check")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("DisadvantageCheck", self.0.id))
     }
     /// Request id assigned by INPS.
+    #[graphql(visible = "vis::disadvantage_check_inps_request_id")]
     async fn inps_request_id(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "DisadvantageCheck.inpsRequestId", self.own(ctx), || m.inps_request_id.clone())
     }
     /// Declared category (special-category data).
+    #[graphql(visible = "vis::disadvantage_check_category")]
     async fn category(&self, ctx: &Context<'_>) -> Option<DisadvantageCategoryView> {
         let m = &self.0;
         let v = show(ctx, "DisadvantageCheck.category", self.own(ctx), || m.category.into());
@@ -2442,6 +2707,7 @@ impl DisadvantageCheckView {
         v
     }
     /// Protocol of the certifying act.
+    #[graphql(visible = "vis::disadvantage_check_certificate_protocol")]
     async fn certificate_protocol(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         let v = show(ctx, "DisadvantageCheck.certificateProtocol", self.own(ctx), || m.certificate_protocol.clone());
@@ -2451,6 +2717,7 @@ impl DisadvantageCheckView {
         v
     }
     /// Start of the certified period.
+    #[graphql(visible = "vis::disadvantage_check_certificate_from")]
     async fn certificate_from(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         let v = show(ctx, "DisadvantageCheck.certificateFrom", self.own(ctx), || m.certificate_from);
@@ -2460,6 +2727,7 @@ impl DisadvantageCheckView {
         v
     }
     /// End of the certified period.
+    #[graphql(visible = "vis::disadvantage_check_certificate_to")]
     async fn certificate_to(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
         let v = show(ctx, "DisadvantageCheck.certificateTo", self.own(ctx), || m.certificate_to);
@@ -2469,26 +2737,31 @@ impl DisadvantageCheckView {
         v
     }
     /// When the request arrived.
+    #[graphql(visible = "vis::disadvantage_check_received_on")]
     async fn received_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "DisadvantageCheck.receivedOn", self.own(ctx), || m.received_on)
     }
     /// Response deadline: 60 days from receipt.
+    #[graphql(visible = "vis::disadvantage_check_due_on")]
     async fn due_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
         show(ctx, "DisadvantageCheck.dueOn", self.own(ctx), || crate::cases::model::disadvantage_due(m.received_on))
     }
     /// Past the deadline without a decision: counted as confirmed (silenzio-assenso).
+    #[graphql(visible = "vis::disadvantage_check_expired_by_silence")]
     async fn expired_by_silence(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
         show(ctx, "DisadvantageCheck.expiredBySilence", self.own(ctx), || crate::cases::model::disadvantage_expired(m,crate::cases::model::today()))
     }
     /// Stored state of the validation.
+    #[graphql(visible = "vis::disadvantage_check_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<DisadvantageStateView> {
         let m = &self.0;
         show(ctx, "DisadvantageCheck.state", self.own(ctx), || m.state.into())
     }
     /// Notes of the validator.
+    #[graphql(visible = "vis::disadvantage_check_notes")]
     async fn notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         let v = show(ctx, "DisadvantageCheck.notes", self.own(ctx), || m.notes.clone());
@@ -2498,22 +2771,26 @@ impl DisadvantageCheckView {
         v
     }
     /// When it was decided.
+    #[graphql(visible = "vis::disadvantage_check_decided_at")]
     async fn decided_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
         show(ctx, "DisadvantageCheck.decidedAt", self.own(ctx), || m.decided_at)
     }
     /// Optimistic-concurrency version.
+    #[graphql(visible = "vis::disadvantage_check_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
         show(ctx, "DisadvantageCheck.version", self.own(ctx), || m.version)
     }
     /// Comune that issued the certification.
+    #[graphql(visible = "vis::disadvantage_check_certifying_comune")]
     async fn certifying_comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(ctx, "DisadvantageCheck.certifyingComune", own, comune::Column::IstatCode, Some(m.certifying_comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
     }
     /// The member.
+    #[graphql(visible = "vis::disadvantage_check_member")]
     async fn member(&self, ctx: &Context<'_>) -> GqlResult<Option<MemberView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -2554,53 +2831,63 @@ impl Projected for audit_event::Entity {
     }
 }
 
-#[Object(name = "AuditEvent")]
+#[Object(name = "AuditEvent", visible = "vis::type_audit_event")]
 impl AuditEventView {
     /// Global id.
+    #[graphql(visible = "vis::type_audit_event")]
     pub async fn id(&self) -> ID {
         ID(ids::encode("AuditEvent", self.0.id))
     }
     /// When.
+    #[graphql(visible = "vis::audit_event_occurred_at")]
     async fn occurred_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
         let m = &self.0;
         show(ctx, "AuditEvent.occurredAt", self.own(ctx), || m.occurred_at)
     }
     /// Request id of the HTTP request.
+    #[graphql(visible = "vis::audit_event_request_id")]
     async fn request_id(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "AuditEvent.requestId", self.own(ctx), || m.request_id.clone())
     }
     /// Operator, API client or system.
+    #[graphql(visible = "vis::audit_event_actor_kind")]
     async fn actor_kind(&self, ctx: &Context<'_>) -> Option<ActorKindView> {
         let m = &self.0;
         show(ctx, "AuditEvent.actorKind", self.own(ctx), || m.actor_kind.into())
     }
     /// Role of the actor.
+    #[graphql(visible = "vis::audit_event_role")]
     async fn role(&self, ctx: &Context<'_>) -> Option<RoleView> {
         let m = &self.0;
         show(ctx, "AuditEvent.role", self.own(ctx), || m.role.map(Into::into)).flatten()
     }
     /// Entity concerned.
+    #[graphql(visible = "vis::audit_event_entity")]
     async fn entity(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
         show(ctx, "AuditEvent.entity", self.own(ctx), || m.entity.clone())
     }
     /// Id of the entity concerned.
+    #[graphql(visible = "vis::audit_event_entity_id")]
     async fn entity_id(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "AuditEvent.entityId", self.own(ctx), || m.entity_id.clone())
     }
     /// What was done.
+    #[graphql(visible = "vis::audit_event_action")]
     async fn action(&self, ctx: &Context<'_>) -> Option<AuditActionView> {
         let m = &self.0;
         show(ctx, "AuditEvent.action", self.own(ctx), || m.action.into())
     }
     /// Before/after of the changed fields (JSON).
+    #[graphql(visible = "vis::audit_event_changes")]
     async fn changes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         show(ctx, "AuditEvent.changes", self.own(ctx), || m.changes.clone())
     }
     /// The operator who acted.
+    #[graphql(visible = "vis::audit_event_operator")]
     async fn operator(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -2615,6 +2902,301 @@ impl AuditEventView {
         false
     }
     pub const OBJECT: Obj = Obj::AuditEvent;
+}
+
+/// What each role's introspection shows (see `graphql::visibility`): a type
+/// when the role may read it, a field when it may read the field on some rows.
+mod vis {
+    use async_graphql::Context;
+    use crate::graphql::visibility::{field, reads};
+    use crate::authz::Object;
+    pub fn type_ambito(ctx: &Context<'_>) -> bool { reads(ctx, Object::Ambito) }
+    pub fn ambito_code(ctx: &Context<'_>) -> bool { field(ctx, "Ambito.code") }
+    pub fn ambito_name(ctx: &Context<'_>) -> bool { field(ctx, "Ambito.name") }
+    pub fn ambito_region(ctx: &Context<'_>) -> bool { field(ctx, "Ambito.region") }
+    pub fn ambito_management_form(ctx: &Context<'_>) -> bool { field(ctx, "Ambito.managementForm") }
+    pub fn ambito_comuni(ctx: &Context<'_>) -> bool { field(ctx, "Ambito.comuni") && reads(ctx, Object::Comune) }
+    pub fn type_comune(ctx: &Context<'_>) -> bool { reads(ctx, Object::Comune) }
+    pub fn comune_istat_code(ctx: &Context<'_>) -> bool { field(ctx, "Comune.istatCode") }
+    pub fn comune_belfiore_code(ctx: &Context<'_>) -> bool { field(ctx, "Comune.belfioreCode") }
+    pub fn comune_name(ctx: &Context<'_>) -> bool { field(ctx, "Comune.name") }
+    pub fn comune_province(ctx: &Context<'_>) -> bool { field(ctx, "Comune.province") }
+    pub fn comune_social_services_delegated(ctx: &Context<'_>) -> bool { field(ctx, "Comune.socialServicesDelegated") }
+    pub fn comune_ambito(ctx: &Context<'_>) -> bool { field(ctx, "Comune.ambito") && reads(ctx, Object::Ambito) }
+    pub fn type_convention(ctx: &Context<'_>) -> bool { reads(ctx, Object::Convention) }
+    pub fn convention_kind(ctx: &Context<'_>) -> bool { field(ctx, "Convention.kind") }
+    pub fn convention_signed_on(ctx: &Context<'_>) -> bool { field(ctx, "Convention.signedOn") }
+    pub fn convention_valid_from(ctx: &Context<'_>) -> bool { field(ctx, "Convention.validFrom") }
+    pub fn convention_valid_to(ctx: &Context<'_>) -> bool { field(ctx, "Convention.validTo") }
+    pub fn convention_document_sha256(ctx: &Context<'_>) -> bool { field(ctx, "Convention.documentSha256") }
+    pub fn convention_uploaded_at(ctx: &Context<'_>) -> bool { field(ctx, "Convention.uploadedAt") }
+    pub fn convention_comune(ctx: &Context<'_>) -> bool { field(ctx, "Convention.comune") && reads(ctx, Object::Comune) }
+    pub fn convention_ambito(ctx: &Context<'_>) -> bool { field(ctx, "Convention.ambito") && reads(ctx, Object::Ambito) }
+    pub fn type_operator(ctx: &Context<'_>) -> bool { reads(ctx, Object::Operator) || !crate::graphql::visibility::signed_in(ctx) }
+    pub fn operator_fiscal_code(ctx: &Context<'_>) -> bool { field(ctx, "Operator.fiscalCode") }
+    pub fn operator_first_name(ctx: &Context<'_>) -> bool { field(ctx, "Operator.firstName") }
+    pub fn operator_last_name(ctx: &Context<'_>) -> bool { field(ctx, "Operator.lastName") }
+    pub fn operator_display_name(ctx: &Context<'_>) -> bool { field(ctx, "Operator.displayName") }
+    pub fn operator_email(ctx: &Context<'_>) -> bool { field(ctx, "Operator.email") }
+    pub fn operator_phone(ctx: &Context<'_>) -> bool { field(ctx, "Operator.phone") }
+    pub fn operator_status(ctx: &Context<'_>) -> bool { field(ctx, "Operator.status") }
+    pub fn operator_last_login_at(ctx: &Context<'_>) -> bool { field(ctx, "Operator.lastLoginAt") }
+    pub fn operator_profiles(ctx: &Context<'_>) -> bool { field(ctx, "Operator.profiles") && reads(ctx, Object::Profile) }
+    pub fn type_profile(ctx: &Context<'_>) -> bool { reads(ctx, Object::Profile) || !crate::graphql::visibility::signed_in(ctx) }
+    pub fn profile_role(ctx: &Context<'_>) -> bool { field(ctx, "Profile.role") }
+    pub fn profile_valid_from(ctx: &Context<'_>) -> bool { field(ctx, "Profile.validFrom") }
+    pub fn profile_valid_to(ctx: &Context<'_>) -> bool { field(ctx, "Profile.validTo") }
+    pub fn profile_funding_source(ctx: &Context<'_>) -> bool { field(ctx, "Profile.fundingSource") }
+    pub fn profile_status(ctx: &Context<'_>) -> bool { field(ctx, "Profile.status") }
+    pub fn profile_ambito(ctx: &Context<'_>) -> bool { field(ctx, "Profile.ambito") && reads(ctx, Object::Ambito) }
+    pub fn profile_operator(ctx: &Context<'_>) -> bool { field(ctx, "Profile.operator") && reads(ctx, Object::Operator) }
+    pub fn profile_comuni(ctx: &Context<'_>) -> bool { field(ctx, "Profile.comuni") }
+    pub fn type_household(ctx: &Context<'_>) -> bool { reads(ctx, Object::Household) }
+    pub fn household_inps_protocol(ctx: &Context<'_>) -> bool { field(ctx, "Household.inpsProtocol") }
+    pub fn household_composition_version(ctx: &Context<'_>) -> bool { field(ctx, "Household.compositionVersion") }
+    pub fn household_composition_date(ctx: &Context<'_>) -> bool { field(ctx, "Household.compositionDate") }
+    pub fn household_comune(ctx: &Context<'_>) -> bool { field(ctx, "Household.comune") && reads(ctx, Object::Comune) }
+    pub fn household_ambito(ctx: &Context<'_>) -> bool { field(ctx, "Household.ambito") && reads(ctx, Object::Ambito) }
+    pub fn household_members(ctx: &Context<'_>) -> bool { field(ctx, "Household.members") && reads(ctx, Object::Member) }
+    pub fn household_cases(ctx: &Context<'_>) -> bool { field(ctx, "Household.cases") && reads(ctx, Object::Case) }
+    pub fn household_applications(ctx: &Context<'_>) -> bool { field(ctx, "Household.applications") && reads(ctx, Object::Application) }
+    pub fn type_member(ctx: &Context<'_>) -> bool { reads(ctx, Object::Member) }
+    pub fn member_fiscal_code(ctx: &Context<'_>) -> bool { field(ctx, "Member.fiscalCode") }
+    pub fn member_first_name(ctx: &Context<'_>) -> bool { field(ctx, "Member.firstName") }
+    pub fn member_last_name(ctx: &Context<'_>) -> bool { field(ctx, "Member.lastName") }
+    pub fn member_birth_date(ctx: &Context<'_>) -> bool { field(ctx, "Member.birthDate") }
+    pub fn member_birth_place_code(ctx: &Context<'_>) -> bool { field(ctx, "Member.birthPlaceCode") }
+    pub fn member_sex(ctx: &Context<'_>) -> bool { field(ctx, "Member.sex") }
+    pub fn member_citizenship(ctx: &Context<'_>) -> bool { field(ctx, "Member.citizenship") }
+    pub fn member_relation(ctx: &Context<'_>) -> bool { field(ctx, "Member.relation") }
+    pub fn member_in_equivalence_scale(ctx: &Context<'_>) -> bool { field(ctx, "Member.inEquivalenceScale") }
+    pub fn member_obligated_activation(ctx: &Context<'_>) -> bool { field(ctx, "Member.obligatedActivation") }
+    pub fn member_disabled(ctx: &Context<'_>) -> bool { field(ctx, "Member.disabled") }
+    pub fn member_email(ctx: &Context<'_>) -> bool { field(ctx, "Member.email") }
+    pub fn member_phone(ctx: &Context<'_>) -> bool { field(ctx, "Member.phone") }
+    pub fn member_permit_type(ctx: &Context<'_>) -> bool { field(ctx, "Member.permitType") }
+    pub fn member_permit_expiry(ctx: &Context<'_>) -> bool { field(ctx, "Member.permitExpiry") }
+    pub fn member_residual_benefit_months(ctx: &Context<'_>) -> bool { field(ctx, "Member.residualBenefitMonths") }
+    pub fn member_residence_comune(ctx: &Context<'_>) -> bool { field(ctx, "Member.residenceComune") && reads(ctx, Object::Comune) }
+    pub fn member_household(ctx: &Context<'_>) -> bool { field(ctx, "Member.household") && reads(ctx, Object::Household) }
+    pub fn member_cases(ctx: &Context<'_>) -> bool { field(ctx, "Member.cases") && reads(ctx, Object::Case) }
+    pub fn member_puc_assignments(ctx: &Context<'_>) -> bool { field(ctx, "Member.pucAssignments") && reads(ctx, Object::PucAssignment) }
+    pub fn type_application(ctx: &Context<'_>) -> bool { reads(ctx, Object::Application) }
+    pub fn application_inps_protocol(ctx: &Context<'_>) -> bool { field(ctx, "Application.inpsProtocol") }
+    pub fn application_measure(ctx: &Context<'_>) -> bool { field(ctx, "Application.measure") }
+    pub fn application_applicant_fiscal_code(ctx: &Context<'_>) -> bool { field(ctx, "Application.applicantFiscalCode") }
+    pub fn application_submitted_on(ctx: &Context<'_>) -> bool { field(ctx, "Application.submittedOn") }
+    pub fn application_channel(ctx: &Context<'_>) -> bool { field(ctx, "Application.channel") }
+    pub fn application_isee_protocol(ctx: &Context<'_>) -> bool { field(ctx, "Application.iseeProtocol") }
+    pub fn application_pad_signed_on(ctx: &Context<'_>) -> bool { field(ctx, "Application.padSignedOn") }
+    pub fn application_status(ctx: &Context<'_>) -> bool { field(ctx, "Application.status") }
+    pub fn application_months_paid(ctx: &Context<'_>) -> bool { field(ctx, "Application.monthsPaid") }
+    pub fn application_household(ctx: &Context<'_>) -> bool { field(ctx, "Application.household") && reads(ctx, Object::Household) }
+    pub fn type_case(ctx: &Context<'_>) -> bool { reads(ctx, Object::Case) }
+    pub fn case_state(ctx: &Context<'_>) -> bool { field(ctx, "Case.state") }
+    pub fn case_pad_date(ctx: &Context<'_>) -> bool { field(ctx, "Case.padDate") }
+    pub fn case_assigned_at(ctx: &Context<'_>) -> bool { field(ctx, "Case.assignedAt") }
+    pub fn case_first_meeting_on(ctx: &Context<'_>) -> bool { field(ctx, "Case.firstMeetingOn") }
+    pub fn case_last_meeting_on(ctx: &Context<'_>) -> bool { field(ctx, "Case.lastMeetingOn") }
+    pub fn case_first_meeting_deadline(ctx: &Context<'_>) -> bool { field(ctx, "Case.firstMeetingDeadline") }
+    pub fn case_recommended_convocation_by(ctx: &Context<'_>) -> bool { field(ctx, "Case.recommendedConvocationBy") }
+    pub fn case_next_check_due(ctx: &Context<'_>) -> bool { field(ctx, "Case.nextCheckDue") }
+    pub fn case_days_to_deadline(ctx: &Context<'_>) -> bool { field(ctx, "Case.daysToDeadline") }
+    pub fn case_overdue(ctx: &Context<'_>) -> bool { field(ctx, "Case.overdue") }
+    pub fn case_pathway_type(ctx: &Context<'_>) -> bool { field(ctx, "Case.pathwayType") }
+    pub fn case_version(ctx: &Context<'_>) -> bool { field(ctx, "Case.version") }
+    pub fn case_ambito(ctx: &Context<'_>) -> bool { field(ctx, "Case.ambito") && reads(ctx, Object::Ambito) }
+    pub fn case_comune(ctx: &Context<'_>) -> bool { field(ctx, "Case.comune") && reads(ctx, Object::Comune) }
+    pub fn case_case_manager(ctx: &Context<'_>) -> bool { field(ctx, "Case.caseManager") && reads(ctx, Object::Operator) }
+    pub fn case_household(ctx: &Context<'_>) -> bool { field(ctx, "Case.household") && reads(ctx, Object::Household) }
+    pub fn case_application(ctx: &Context<'_>) -> bool { field(ctx, "Case.application") && reads(ctx, Object::Application) }
+    pub fn case_meetings(ctx: &Context<'_>) -> bool { field(ctx, "Case.meetings") && reads(ctx, Object::Meeting) }
+    pub fn case_preliminary_analysis(ctx: &Context<'_>) -> bool { field(ctx, "Case.preliminaryAnalysis") && reads(ctx, Object::PreliminaryAnalysis) }
+    pub fn case_analysis_framework(ctx: &Context<'_>) -> bool { field(ctx, "Case.analysisFramework") && reads(ctx, Object::AnalysisFramework) }
+    pub fn case_pacts(ctx: &Context<'_>) -> bool { field(ctx, "Case.pacts") && reads(ctx, Object::Pact) }
+    pub fn case_pact(ctx: &Context<'_>) -> bool { field(ctx, "Case.pact") && reads(ctx, Object::Pact) }
+    pub fn case_supports(ctx: &Context<'_>) -> bool { field(ctx, "Case.supports") && reads(ctx, Object::Support) }
+    pub fn case_reports(ctx: &Context<'_>) -> bool { field(ctx, "Case.reports") && reads(ctx, Object::Report) }
+    pub fn type_preliminary_analysis(ctx: &Context<'_>) -> bool { reads(ctx, Object::PreliminaryAnalysis) }
+    pub fn preliminary_analysis_state(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.state") }
+    pub fn preliminary_analysis_outcome(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.outcome") }
+    pub fn preliminary_analysis_needs_notes(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.needsNotes") }
+    pub fn preliminary_analysis_resources_notes(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.resourcesNotes") }
+    pub fn preliminary_analysis_health_notes(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.healthNotes") }
+    pub fn preliminary_analysis_completed_at(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.completedAt") }
+    pub fn preliminary_analysis_version(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.version") }
+    pub fn preliminary_analysis_case(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.case") && reads(ctx, Object::Case) }
+    pub fn type_analysis_framework(ctx: &Context<'_>) -> bool { reads(ctx, Object::AnalysisFramework) }
+    pub fn analysis_framework_state(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisFramework.state") }
+    pub fn analysis_framework_assessment_notes(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisFramework.assessmentNotes") }
+    pub fn analysis_framework_priorities(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisFramework.priorities") }
+    pub fn analysis_framework_completed_at(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisFramework.completedAt") }
+    pub fn analysis_framework_version(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisFramework.version") }
+    pub fn analysis_framework_team(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisFramework.team") && reads(ctx, Object::AnalysisTeamMember) }
+    pub fn analysis_framework_case(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisFramework.case") && reads(ctx, Object::Case) }
+    pub fn type_analysis_team_member(ctx: &Context<'_>) -> bool { reads(ctx, Object::AnalysisTeamMember) }
+    pub fn analysis_team_member_full_name(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisTeamMember.fullName") }
+    pub fn analysis_team_member_service(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisTeamMember.service") }
+    pub fn analysis_team_member_team_role(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisTeamMember.teamRole") }
+    pub fn type_pact(ctx: &Context<'_>) -> bool { reads(ctx, Object::Pact) }
+    pub fn pact_revision(ctx: &Context<'_>) -> bool { field(ctx, "Pact.revision") }
+    pub fn pact_state(ctx: &Context<'_>) -> bool { field(ctx, "Pact.state") }
+    pub fn pact_signed_on(ctx: &Context<'_>) -> bool { field(ctx, "Pact.signedOn") }
+    pub fn pact_next_review_on(ctx: &Context<'_>) -> bool { field(ctx, "Pact.nextReviewOn") }
+    pub fn pact_contact_modality(ctx: &Context<'_>) -> bool { field(ctx, "Pact.contactModality") }
+    pub fn pact_reference_person(ctx: &Context<'_>) -> bool { field(ctx, "Pact.referencePerson") }
+    pub fn pact_version(ctx: &Context<'_>) -> bool { field(ctx, "Pact.version") }
+    pub fn pact_revision_of(ctx: &Context<'_>) -> bool { field(ctx, "Pact.revisionOf") && reads(ctx, Object::Pact) }
+    pub fn pact_objectives(ctx: &Context<'_>) -> bool { field(ctx, "Pact.objectives") && reads(ctx, Object::PactObjective) }
+    pub fn pact_expected_results(ctx: &Context<'_>) -> bool { field(ctx, "Pact.expectedResults") && reads(ctx, Object::PactExpectedResult) }
+    pub fn pact_commitments(ctx: &Context<'_>) -> bool { field(ctx, "Pact.commitments") && reads(ctx, Object::PactCommitment) }
+    pub fn pact_supports(ctx: &Context<'_>) -> bool { field(ctx, "Pact.supports") && reads(ctx, Object::Support) }
+    pub fn pact_case(ctx: &Context<'_>) -> bool { field(ctx, "Pact.case") && reads(ctx, Object::Case) }
+    pub fn type_pact_objective(ctx: &Context<'_>) -> bool { reads(ctx, Object::PactObjective) }
+    pub fn pact_objective_area(ctx: &Context<'_>) -> bool { field(ctx, "PactObjective.area") }
+    pub fn pact_objective_description(ctx: &Context<'_>) -> bool { field(ctx, "PactObjective.description") }
+    pub fn pact_objective_expected_results(ctx: &Context<'_>) -> bool { field(ctx, "PactObjective.expectedResults") && reads(ctx, Object::PactExpectedResult) }
+    pub fn type_pact_expected_result(ctx: &Context<'_>) -> bool { reads(ctx, Object::PactExpectedResult) }
+    pub fn pact_expected_result_indicator(ctx: &Context<'_>) -> bool { field(ctx, "PactExpectedResult.indicator") }
+    pub fn pact_expected_result_due_on(ctx: &Context<'_>) -> bool { field(ctx, "PactExpectedResult.dueOn") }
+    pub fn type_pact_commitment(ctx: &Context<'_>) -> bool { reads(ctx, Object::PactCommitment) }
+    pub fn pact_commitment_description(ctx: &Context<'_>) -> bool { field(ctx, "PactCommitment.description") }
+    pub fn pact_commitment_due_on(ctx: &Context<'_>) -> bool { field(ctx, "PactCommitment.dueOn") }
+    pub fn pact_commitment_status(ctx: &Context<'_>) -> bool { field(ctx, "PactCommitment.status") }
+    pub fn pact_commitment_is_conditionality(ctx: &Context<'_>) -> bool { field(ctx, "PactCommitment.isConditionality") }
+    pub fn pact_commitment_obligated_member(ctx: &Context<'_>) -> bool { field(ctx, "PactCommitment.obligatedMember") && reads(ctx, Object::Member) }
+    pub fn type_support(ctx: &Context<'_>) -> bool { reads(ctx, Object::Support) }
+    pub fn support_kind(ctx: &Context<'_>) -> bool { field(ctx, "Support.kind") }
+    pub fn support_provider(ctx: &Context<'_>) -> bool { field(ctx, "Support.provider") }
+    pub fn support_starts_on(ctx: &Context<'_>) -> bool { field(ctx, "Support.startsOn") }
+    pub fn support_ends_on(ctx: &Context<'_>) -> bool { field(ctx, "Support.endsOn") }
+    pub fn support_status(ctx: &Context<'_>) -> bool { field(ctx, "Support.status") }
+    pub fn support_case(ctx: &Context<'_>) -> bool { field(ctx, "Support.case") && reads(ctx, Object::Case) }
+    pub fn type_report(ctx: &Context<'_>) -> bool { reads(ctx, Object::Report) }
+    pub fn report_kind(ctx: &Context<'_>) -> bool { field(ctx, "Report.kind") }
+    pub fn report_state(ctx: &Context<'_>) -> bool { field(ctx, "Report.state") }
+    pub fn report_fact_date(ctx: &Context<'_>) -> bool { field(ctx, "Report.factDate") }
+    pub fn report_ascertained_on(ctx: &Context<'_>) -> bool { field(ctx, "Report.ascertainedOn") }
+    pub fn report_deadline(ctx: &Context<'_>) -> bool { field(ctx, "Report.deadline") }
+    pub fn report_description(ctx: &Context<'_>) -> bool { field(ctx, "Report.description") }
+    pub fn report_decided_at(ctx: &Context<'_>) -> bool { field(ctx, "Report.decidedAt") }
+    pub fn report_decision_comment(ctx: &Context<'_>) -> bool { field(ctx, "Report.decisionComment") }
+    pub fn report_sent_at(ctx: &Context<'_>) -> bool { field(ctx, "Report.sentAt") }
+    pub fn report_inps_ack(ctx: &Context<'_>) -> bool { field(ctx, "Report.inpsAck") }
+    pub fn report_created_at(ctx: &Context<'_>) -> bool { field(ctx, "Report.createdAt") }
+    pub fn report_version(ctx: &Context<'_>) -> bool { field(ctx, "Report.version") }
+    pub fn report_comune(ctx: &Context<'_>) -> bool { field(ctx, "Report.comune") && reads(ctx, Object::Comune) }
+    pub fn report_case(ctx: &Context<'_>) -> bool { field(ctx, "Report.case") && reads(ctx, Object::Case) }
+    pub fn report_residency_check(ctx: &Context<'_>) -> bool { field(ctx, "Report.residencyCheck") && reads(ctx, Object::ResidencyCheck) }
+    pub fn report_member(ctx: &Context<'_>) -> bool { field(ctx, "Report.member") && reads(ctx, Object::Member) }
+    pub fn type_meeting(ctx: &Context<'_>) -> bool { reads(ctx, Object::Meeting) }
+    pub fn meeting_kind(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.kind") }
+    pub fn meeting_state(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.state") }
+    pub fn meeting_scheduled_at(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.scheduledAt") }
+    pub fn meeting_duration_minutes(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.durationMinutes") }
+    pub fn meeting_place(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.place") }
+    pub fn meeting_convocation_channel(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.convocationChannel") }
+    pub fn meeting_convocation_ref(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.convocationRef") }
+    pub fn meeting_attendees(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.attendees") }
+    pub fn meeting_justification(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.justification") }
+    pub fn meeting_recorded_at(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.recordedAt") }
+    pub fn meeting_version(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.version") }
+    pub fn meeting_comune(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.comune") && reads(ctx, Object::Comune) }
+    pub fn meeting_case(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.case") && reads(ctx, Object::Case) }
+    pub fn meeting_household(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.household") && reads(ctx, Object::Household) }
+    pub fn meeting_operator(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.operator") && reads(ctx, Object::Operator) }
+    pub fn type_office_slot(ctx: &Context<'_>) -> bool { reads(ctx, Object::OfficeSlot) }
+    pub fn office_slot_starts_at(ctx: &Context<'_>) -> bool { field(ctx, "OfficeSlot.startsAt") }
+    pub fn office_slot_ends_at(ctx: &Context<'_>) -> bool { field(ctx, "OfficeSlot.endsAt") }
+    pub fn office_slot_place(ctx: &Context<'_>) -> bool { field(ctx, "OfficeSlot.place") }
+    pub fn office_slot_comune(ctx: &Context<'_>) -> bool { field(ctx, "OfficeSlot.comune") && reads(ctx, Object::Comune) }
+    pub fn office_slot_operator(ctx: &Context<'_>) -> bool { field(ctx, "OfficeSlot.operator") && reads(ctx, Object::Operator) }
+    pub fn type_puc_project(ctx: &Context<'_>) -> bool { reads(ctx, Object::PucProject) }
+    pub fn puc_project_title(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.title") }
+    pub fn puc_project_field(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.field") }
+    pub fn puc_project_description(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.description") }
+    pub fn puc_project_host_body(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.hostBody") }
+    pub fn puc_project_site(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.site") }
+    pub fn puc_project_schedule(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.schedule") }
+    pub fn puc_project_weekly_hours(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.weeklyHours") }
+    pub fn puc_project_places_comune(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.placesComune") }
+    pub fn puc_project_places_cpi(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.placesCpi") }
+    pub fn puc_project_places_volunteer(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.placesVolunteer") }
+    pub fn puc_project_starts_on(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.startsOn") }
+    pub fn puc_project_ends_on(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.endsOn") }
+    pub fn puc_project_min_duration_months(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.minDurationMonths") }
+    pub fn puc_project_tutor(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.tutor") }
+    pub fn puc_project_state(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.state") }
+    pub fn puc_project_version(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.version") }
+    pub fn puc_project_comune(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.comune") && reads(ctx, Object::Comune) }
+    pub fn puc_project_manager(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.manager") && reads(ctx, Object::Operator) }
+    pub fn puc_project_assignments(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.assignments") && reads(ctx, Object::PucAssignment) }
+    pub fn puc_project_vacancies(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.vacancies") }
+    pub fn type_puc_assignment(ctx: &Context<'_>) -> bool { reads(ctx, Object::PucAssignment) }
+    pub fn puc_assignment_source(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.source") }
+    pub fn puc_assignment_state(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.state") }
+    pub fn puc_assignment_starts_on(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.startsOn") }
+    pub fn puc_assignment_planned_end_on(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.plannedEndOn") }
+    pub fn puc_assignment_weekly_hours(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.weeklyHours") }
+    pub fn puc_assignment_interruption_reason(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.interruptionReason") }
+    pub fn puc_assignment_interrupted_on(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.interruptedOn") }
+    pub fn puc_assignment_inail_ref(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.inailRef") }
+    pub fn puc_assignment_version(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.version") }
+    pub fn puc_assignment_project(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.project") && reads(ctx, Object::PucProject) }
+    pub fn puc_assignment_member(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.member") && reads(ctx, Object::Member) }
+    pub fn puc_assignment_attendance(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.attendance") && reads(ctx, Object::PucAttendance) }
+    pub fn puc_assignment_total_minutes(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.totalMinutes") }
+    pub fn type_puc_attendance(ctx: &Context<'_>) -> bool { reads(ctx, Object::PucAttendance) }
+    pub fn puc_attendance_day(ctx: &Context<'_>) -> bool { field(ctx, "PucAttendance.day") }
+    pub fn puc_attendance_minutes(ctx: &Context<'_>) -> bool { field(ctx, "PucAttendance.minutes") }
+    pub fn puc_attendance_status(ctx: &Context<'_>) -> bool { field(ctx, "PucAttendance.status") }
+    pub fn puc_attendance_note(ctx: &Context<'_>) -> bool { field(ctx, "PucAttendance.note") }
+    pub fn type_residency_check(ctx: &Context<'_>) -> bool { reads(ctx, Object::ResidencyCheck) }
+    pub fn residency_check_kind(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.kind") }
+    pub fn residency_check_state(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.state") }
+    pub fn residency_check_due_on(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.dueOn") }
+    pub fn residency_check_forwarded_at(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.forwardedAt") }
+    pub fn residency_check_outcome(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.outcome") }
+    pub fn residency_check_finalised_at(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.finalisedAt") }
+    pub fn residency_check_overdue(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.overdue") }
+    pub fn residency_check_version(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.version") }
+    pub fn residency_check_owning_comune(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.owningComune") && reads(ctx, Object::Comune) }
+    pub fn residency_check_current_comune(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.currentComune") && reads(ctx, Object::Comune) }
+    pub fn residency_check_officer(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.officer") && reads(ctx, Object::Operator) }
+    pub fn residency_check_member(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.member") && reads(ctx, Object::Member) }
+    pub fn residency_check_periods(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.periods") && reads(ctx, Object::ResidencyPeriod) }
+    pub fn residency_check_total_residence_days(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.totalResidenceDays") }
+    pub fn residency_check_last_continuous_days(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.lastContinuousDays") }
+    pub fn residency_check_requirement_met(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.requirementMet") }
+    pub fn type_residency_period(ctx: &Context<'_>) -> bool { reads(ctx, Object::ResidencyPeriod) }
+    pub fn residency_period_from_on(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyPeriod.fromOn") }
+    pub fn residency_period_to_on(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyPeriod.toOn") }
+    pub fn residency_period_comune(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyPeriod.comune") && reads(ctx, Object::Comune) }
+    pub fn type_disadvantage_check(ctx: &Context<'_>) -> bool { reads(ctx, Object::DisadvantageCheck) }
+    pub fn disadvantage_check_inps_request_id(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.inpsRequestId") }
+    pub fn disadvantage_check_category(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.category") }
+    pub fn disadvantage_check_certificate_protocol(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.certificateProtocol") }
+    pub fn disadvantage_check_certificate_from(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.certificateFrom") }
+    pub fn disadvantage_check_certificate_to(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.certificateTo") }
+    pub fn disadvantage_check_received_on(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.receivedOn") }
+    pub fn disadvantage_check_due_on(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.dueOn") }
+    pub fn disadvantage_check_expired_by_silence(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.expiredBySilence") }
+    pub fn disadvantage_check_state(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.state") }
+    pub fn disadvantage_check_notes(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.notes") }
+    pub fn disadvantage_check_decided_at(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.decidedAt") }
+    pub fn disadvantage_check_version(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.version") }
+    pub fn disadvantage_check_certifying_comune(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.certifyingComune") && reads(ctx, Object::Comune) }
+    pub fn disadvantage_check_member(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.member") && reads(ctx, Object::Member) }
+    pub fn type_audit_event(ctx: &Context<'_>) -> bool { reads(ctx, Object::AuditEvent) }
+    pub fn audit_event_occurred_at(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.occurredAt") }
+    pub fn audit_event_request_id(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.requestId") }
+    pub fn audit_event_actor_kind(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.actorKind") }
+    pub fn audit_event_role(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.role") }
+    pub fn audit_event_entity(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.entity") }
+    pub fn audit_event_entity_id(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.entityId") }
+    pub fn audit_event_action(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.action") }
+    pub fn audit_event_changes(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.changes") }
+    pub fn audit_event_operator(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.operator") && reads(ctx, Object::Operator) }
 }
 
 /// Types whose rows can be the principal's own (field scope `own` is defined for them).

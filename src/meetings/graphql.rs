@@ -142,6 +142,7 @@ pub struct MeetingQuery;
 #[Object]
 impl MeetingQuery {
     /// The calendar over [from, to] (at most 92 days), for a Comune or an operator.
+    #[graphql(visible = "crate::graphql::visibility::reads_meeting")]
     async fn calendar(
         &self,
         ctx: &Context<'_>,
@@ -228,6 +229,7 @@ impl MeetingMutation {
     /// Case manager (own cases) or meeting registrar (its Comuni): plans a meeting
     /// with the household of a case. Double booking of the operator or of an office
     /// slot is refused.
+    #[graphql(visible = "crate::graphql::visibility::creates_meeting")]
     async fn plan_meeting(&self, ctx: &Context<'_>, input: PlanMeetingInput) -> GqlResult<MeetingView> {
         let a = acting(ctx)?;
         let case_id = uuid_arg("input.caseId", "Case", &input.case_id)?;
@@ -244,6 +246,7 @@ impl MeetingMutation {
     }
 
     /// Meeting registrar: publishes office availability of one of its Comuni.
+    #[graphql(visible = "crate::graphql::visibility::creates_office_slot")]
     async fn create_office_slots(&self, ctx: &Context<'_>, input: CreateOfficeSlotsInput) -> GqlResult<Vec<OfficeSlotView>> {
         let a = acting(ctx)?;
         let slots = input
@@ -258,6 +261,7 @@ impl MeetingMutation {
     }
 
     /// Records the convocation sent; the case becomes CONVOCATO.
+    #[graphql(visible = "crate::graphql::visibility::updates_meeting")]
     async fn convoke_meeting(&self, ctx: &Context<'_>, input: ConvokeMeetingInput) -> GqlResult<MeetingView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
@@ -266,6 +270,7 @@ impl MeetingMutation {
     }
 
     /// Moves a meeting; it needs a new convocation.
+    #[graphql(visible = "crate::graphql::visibility::updates_meeting")]
     async fn reschedule_meeting(&self, ctx: &Context<'_>, input: RescheduleMeetingInput) -> GqlResult<MeetingView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
@@ -274,6 +279,7 @@ impl MeetingMutation {
     }
 
     /// Cancels a planned or convened meeting.
+    #[graphql(visible = "crate::graphql::visibility::updates_meeting")]
     async fn cancel_meeting(&self, ctx: &Context<'_>, input: MeetingVersionInput) -> GqlResult<MeetingView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
@@ -282,6 +288,7 @@ impl MeetingMutation {
     }
 
     /// Records how a meeting went.
+    #[graphql(visible = "crate::graphql::visibility::updates_meeting")]
     async fn record_meeting_outcome(&self, ctx: &Context<'_>, input: RecordMeetingOutcomeInput) -> GqlResult<MeetingView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
@@ -296,6 +303,7 @@ impl MeetingMutation {
 
     /// Meeting registrar: the household presented itself spontaneously; it counts as
     /// the case's first meeting.
+    #[graphql(visible = "crate::graphql::visibility::creates_meeting")]
     async fn record_spontaneous_presentation(&self, ctx: &Context<'_>, input: SpontaneousPresentationInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;

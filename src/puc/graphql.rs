@@ -212,6 +212,7 @@ pub struct PucMutation;
 #[Object]
 impl PucMutation {
     /// Responsabile PUC: creates a project (a draft) in one of its Comuni.
+    #[graphql(visible = "crate::graphql::visibility::creates_puc_project")]
     async fn create_puc_project(&self, ctx: &Context<'_>, input: CreatePucProjectInput) -> GqlResult<PucProjectView> {
         let a = acting(ctx)?;
         let id = svc::create_project(&a, &input.comune_istat, input.project.into()).await.gql()?;
@@ -219,6 +220,7 @@ impl PucMutation {
     }
 
     /// Responsabile PUC: edits a project.
+    #[graphql(visible = "crate::graphql::visibility::updates_puc_project")]
     async fn update_puc_project(&self, ctx: &Context<'_>, input: UpdatePucProjectInput) -> GqlResult<PucProjectView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.projectId", "PucProject", &input.project_id)?;
@@ -227,6 +229,7 @@ impl PucMutation {
     }
 
     /// Responsabile PUC: publishes to the catalogue, closes or cancels a project.
+    #[graphql(visible = "crate::graphql::visibility::updates_puc_project")]
     async fn change_puc_project_state(&self, ctx: &Context<'_>, input: ChangePucProjectStateInput) -> GqlResult<PucProjectView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.projectId", "PucProject", &input.project_id)?;
@@ -242,6 +245,7 @@ impl PucMutation {
     /// Case manager (members of its cases) or Responsabile PUC (its projects):
     /// proposes a member for a project. Refused without a vacancy for the source,
     /// with another active assignment, or with too short a residual benefit.
+    #[graphql(visible = "crate::graphql::visibility::creates_puc_assignment")]
     async fn propose_puc_assignment(&self, ctx: &Context<'_>, input: ProposePucAssignmentInput) -> GqlResult<PucAssignmentView> {
         let a = acting(ctx)?;
         let pid = uuid_arg("input.projectId", "PucProject", &input.project_id)?;
@@ -251,6 +255,7 @@ impl PucMutation {
     }
 
     /// Responsabile PUC: starts, completes or interrupts an assignment (exactly one).
+    #[graphql(visible = "crate::graphql::visibility::updates_puc_assignment")]
     async fn step_puc_assignment(&self, ctx: &Context<'_>, input: PucAssignmentStepInput) -> GqlResult<PucAssignmentView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.assignmentId", "PucAssignment", &input.assignment_id)?;
@@ -274,6 +279,7 @@ impl PucMutation {
     }
 
     /// Responsabile PUC: records (or corrects) a day of the attendance register.
+    #[graphql(visible = "crate::graphql::visibility::updates_puc_assignment")]
     async fn record_puc_attendance(&self, ctx: &Context<'_>, input: RecordPucAttendanceInput) -> GqlResult<PucAssignmentView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.assignmentId", "PucAssignment", &input.assignment_id)?;

@@ -78,6 +78,7 @@ pub struct ResidencyMutation;
 #[Object]
 impl ResidencyMutation {
     /// Coordinatore per i controlli anagrafici: assigns a check of its Comuni to an officer.
+    #[graphql(visible = "crate::graphql::visibility::assigns_residency_check")]
     async fn assign_residency_check(&self, ctx: &Context<'_>, input: AssignResidencyCheckInput) -> GqlResult<ResidencyCheckView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
@@ -87,6 +88,7 @@ impl ResidencyMutation {
     }
 
     /// Responsabile per i controlli anagrafici: records residence periods.
+    #[graphql(visible = "crate::graphql::visibility::updates_residency_check")]
     async fn record_residency_periods(&self, ctx: &Context<'_>, input: RecordResidencyPeriodsInput) -> GqlResult<ResidencyCheckView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
@@ -102,6 +104,7 @@ impl ResidencyMutation {
     /// Responsabile: forwards the check to the previous Comune (or the Comune of
     /// birth), which takes it over with its own deadline. The result is the check as
     /// the sender still sees it: usually not at all (`NOT_FOUND`), since it left its Comuni.
+    #[graphql(visible = "crate::graphql::visibility::updates_residency_check")]
     async fn forward_residency_check(&self, ctx: &Context<'_>, input: ForwardResidencyCheckInput) -> GqlResult<Option<ResidencyCheckView>> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
@@ -111,6 +114,7 @@ impl ResidencyMutation {
     }
 
     /// Responsabile of the Comune of residence: finalises the outcome.
+    #[graphql(visible = "crate::graphql::visibility::updates_residency_check")]
     async fn finalise_residency_check(&self, ctx: &Context<'_>, input: FinaliseResidencyCheckInput) -> GqlResult<ResidencyCheckView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;

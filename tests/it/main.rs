@@ -10,6 +10,7 @@ mod auth;
 mod disadvantage;
 mod graph;
 mod indexes;
+mod introspection;
 mod limits;
 mod matrix;
 mod meetings;

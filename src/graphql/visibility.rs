@@ -1,0 +1,126 @@
+//! What a role's introspection shows: the schema itself is per role (async-graphql's
+//! `visible`), so the answer is the same however it is asked for — with or without
+//! aliases or fragments — and covers types, fields, arguments, input fields and
+//! enum values alike. A field is visible when the role may read it (on some rows);
+//! a root list or lookup when the role may read its type; a mutation when the role
+//! holds the grant it needs. Callers without a profile (anonymous, a revoked or
+//! expired token, a SPID session still choosing its profile) see only what logging
+//! in needs: `profileChoices`, `switchProfile` and `logout`.
+//!
+//! Visibility is about the schema a role is shown, not about access: selecting a
+//! hidden field is still answered by the field guard (`null` and a redaction, or
+//! `FORBIDDEN` in strict mode), and every resolver still checks its own grant.
+
+use std::{str::FromStr, sync::Arc};
+
+use async_graphql::Context;
+
+use crate::authz::{Action, Object, RequestAuthz};
+
+fn authz<'a>(ctx: &'a Context<'_>) -> Option<&'a Arc<RequestAuthz>> {
+    ctx.data_opt::<Arc<RequestAuthz>>()
+}
+
+/// Whether `Type.field` is shown to the role: the type is readable and the field
+/// is readable on some rows (ungoverned fields of a readable type are).
+pub fn field(ctx: &Context<'_>, key: &str) -> bool {
+    let Some(a) = authz(ctx) else { return false };
+    let ty = key.split('.').next().unwrap_or(key);
+    Object::from_str(ty).map_or(true, |o| a.can_read(o)) && a.field_scope(key).is_some()
+}
+
+/// Whether the role may read rows of `object`.
+pub fn reads(ctx: &Context<'_>, object: Object) -> bool {
+    authz(ctx).is_some_and(|a| a.can_read(object))
+}
+
+/// Whether the role holds a grant to do `action` on `object`.
+pub fn may(ctx: &Context<'_>, object: Object, action: Action) -> bool {
+    authz(ctx).is_some_and(|a| a.policy.grant(a.role(), object, action).is_some())
+}
+
+/// Whether the request has a principal with a profile.
+pub fn signed_in(ctx: &Context<'_>) -> bool {
+    authz(ctx).is_some()
+}
+
+macro_rules! reads {
+    ($($f:ident => $o:ident),+ $(,)?) => {
+        $(#[doc = concat!("Visible when the role may read `", stringify!($o), "`.")]
+        pub fn $f(ctx: &Context<'_>) -> bool { reads(ctx, Object::$o) })+
+    };
+}
+
+macro_rules! may {
+    ($($f:ident => $o:ident $a:ident),+ $(,)?) => {
+        $(#[doc = concat!("Visible when the role may `", stringify!($a), "` `", stringify!($o), "`.")]
+        pub fn $f(ctx: &Context<'_>) -> bool { may(ctx, Object::$o, Action::$a) })+
+    };
+}
+
+reads! {
+    reads_ambito => Ambito, reads_comune => Comune, reads_convention => Convention,
+    reads_operator => Operator, reads_household => Household, reads_meeting => Meeting,
+    reads_puc_project => PucProject, reads_residency_check => ResidencyCheck,
+    reads_disadvantage_check => DisadvantageCheck, reads_report => Report,
+    reads_audit_event => AuditEvent, reads_case => Case, reads_office_slot => OfficeSlot,
+}
+
+may! {
+    assigns_case => Case Assign,
+    updates_case => Case Update,
+    updates_preliminary_analysis => PreliminaryAnalysis Update,
+    updates_analysis_framework => AnalysisFramework Update,
+    updates_pact => Pact Update,
+    creates_support => Support Create,
+    updates_support => Support Update,
+    creates_report => Report Create,
+    approves_report => Report Approve,
+    updates_disadvantage_check => DisadvantageCheck Update,
+    assigns_residency_check => ResidencyCheck Assign,
+    updates_residency_check => ResidencyCheck Update,
+    creates_meeting => Meeting Create,
+    updates_meeting => Meeting Update,
+    creates_office_slot => OfficeSlot Create,
+    creates_puc_project => PucProject Create,
+    updates_puc_project => PucProject Update,
+    creates_puc_assignment => PucAssignment Create,
+    updates_puc_assignment => PucAssignment Update,
+}
+
+/// Filter fields: shown when the role may filter by the fields they test.
+macro_rules! filters {
+    ($($f:ident => [$($k:literal),+]),+ $(,)?) => {
+        $(#[doc = concat!("Visible when the role reads ", $("`", $k, "` "),+, "on every row.")]
+        pub fn $f(ctx: &Context<'_>) -> bool {
+            authz(ctx).is_some_and(|a| [$($k),+].iter().all(|k| a.require_field(k, "filtering").is_ok()))
+        })+
+    };
+}
+
+filters! {
+    case_state => ["Case.state"], case_comune => ["Case.comune"], case_pad_date => ["Case.padDate"],
+    case_due => ["Case.firstMeetingDeadline", "Case.firstMeetingOn"], case_overdue => ["Case.overdue"],
+    case_unassigned => ["Case.caseManager"], case_pathway_type => ["Case.pathwayType"],
+    meeting_state => ["Meeting.state"], meeting_comune => ["Meeting.comune"], meeting_scheduled => ["Meeting.scheduledAt"],
+    puc_project_comune => ["PucProject.comune"], puc_project_field => ["PucProject.field"], puc_project_state => ["PucProject.state"],
+    residency_check_state => ["ResidencyCheck.state"], residency_check_overdue => ["ResidencyCheck.overdue"],
+    disadvantage_check_state => ["DisadvantageCheck.state"], disadvantage_check_received => ["DisadvantageCheck.receivedOn"],
+    disadvantage_check_expired => ["DisadvantageCheck.expiredBySilence"],
+}
+
+/// `me`: an operator with a profile (API keys have no operator).
+pub fn operator(ctx: &Context<'_>) -> bool {
+    authz(ctx).is_some_and(|a| matches!(a.principal.actor, crate::auth::Actor::Operator { .. }))
+}
+
+/// `switchProfile`, and the `Operator` and `Profile` types it answers with: the
+/// login surface (no profile yet) and operators; not API keys.
+pub fn login_surface(ctx: &Context<'_>) -> bool {
+    !signed_in(ctx) || operator(ctx)
+}
+
+/// `node(id:)`: any principal with a profile.
+pub fn node(ctx: &Context<'_>) -> bool {
+    signed_in(ctx)
+}
