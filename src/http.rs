@@ -127,7 +127,15 @@ async fn graphql_handler(
         .get("x-gepi-strict")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let authn = authenticate(&state, &headers, method == Method::POST).await;
+    let authn = authenticate(&state, &headers, method != Method::GET).await;
+    // Without a profile, only the login surface runs; anything else is refused
+    // before validation, whose messages (a required argument, an input field's
+    // type) would describe the schema such a caller is not shown.
+    if let Err(e) = authn.principal() {
+        if !crate::graphql::visibility::login_surface_only(&req.query) {
+            return GraphQLResponse::from(error_response(&e)).into_response();
+        }
+    }
     let request_id = login::request_id(&headers);
     if let Some(id) = &request_id {
         req = req.data(RequestId(id.clone()));
@@ -249,6 +257,10 @@ async fn graphql_json_only(req: Request<axum::body::Body>, next: axum::middlewar
         .and_then(|v| v.to_str().ok())
         .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
         .is_some_and(|e| e == "application/json" || e == "application/graphql-response+json");
+    if req.method() != Method::GET && req.method() != Method::POST {
+        let err = AppError::Validation { field: None, message: "GraphQL is served over GET (queries) and POST".into() };
+        return (StatusCode::METHOD_NOT_ALLOWED, GraphQLResponse::from(error_response(&err))).into_response();
+    }
     if req.method() == Method::POST && !json {
         let err = AppError::Validation {
             field: None,

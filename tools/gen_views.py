@@ -218,7 +218,9 @@ def render(types):
             kind, args = f['kind'], f['args']
             audit = audited(t, f)
             w(f'    /// {f["desc"]}')
-            w(f'    #[graphql(visible = "vis::{snake(name)}_{snake(f["name"])}")]')
+            # A relation to many rows weighs its rows (it has no page size).
+            cost = ', complexity = "crate::graphql::limits::nested_cost(child_complexity)"' if kind == 'many' else ''
+            w(f'    #[graphql(visible = "vis::{snake(name)}_{snake(f["name"])}"{cost})]')
 
             def finish(value, present, ok=False):
                 # The value, and — for an audited field actually returned (shown and

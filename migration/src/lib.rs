@@ -7,6 +7,7 @@ mod m20261126_000001_domain_schema;
 mod m20261126_000002_audit_append_only;
 mod m20261126_000003_spid_login;
 mod m20261202_000001_saml_logout_replay;
+mod m20261202_000002_support_active_once;
 mod table_def;
 
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_audit_append_only::Migration),
             Box::new(m20261126_000003_spid_login::Migration),
             Box::new(m20261202_000001_saml_logout_replay::Migration),
+            Box::new(m20261202_000002_support_active_once::Migration),
         ]
     }
 }

@@ -21,7 +21,7 @@ use crate::{authz::Class, error::AppError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Owner {
     /// A row that carries its Ambito (and, when it has one, its case).
-    Ambito { ambito: Uuid, case: Option<Uuid> },
+    Ambito { ambito: Option<Uuid>, case: Option<Uuid> },
     /// A document of a case (analysis, framework, pact, support).
     Case(Uuid),
     /// A member or an application of a household.
@@ -144,7 +144,7 @@ async fn resolve<C: ConnectionTrait>(db: &C, reads: &Reads) -> Result<HashMap<Ow
     for o in owners {
         let case = case_of(o);
         let ambito = match o {
-            Owner::Ambito { ambito, .. } => Some(ambito),
+            Owner::Ambito { ambito, .. } => ambito,
             Owner::Household(h) => household_ambito.get(&h).copied(),
             Owner::Project { .. } | Owner::Assignment(_) => project_of(o).and_then(|p| project_ambito.get(&p).copied()),
             _ => case.and_then(|c| case_ambito.get(&c).copied()),

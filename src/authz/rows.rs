@@ -287,9 +287,11 @@ impl Scoped for meeting::Entity {
             Scope::National => always(),
             Scope::Ambito => in_ambito(meeting::Column::AmbitoId, p),
             Scope::Comune => in_comuni(meeting::Column::AmbitoId, meeting::Column::ComuneIstat, p),
-            // Held by the principal, or about the principal's own cases.
+            // About the principal's own cases, or held by the principal and about
+            // no case: once a case is reassigned, its meetings follow it to the new
+            // case manager (the old one no longer sees or moves them).
             Scope::Own => Condition::any()
-                .add(is_me(meeting::Column::OperatorId, p))
+                .add(Condition::all().add(meeting::Column::CaseId.is_null()).add(is_me(meeting::Column::OperatorId, p)))
                 .add(meeting::Column::CaseId.in_subquery(case_ids(Scope::Own, p))),
             Scope::Unassigned => Condition::all().add(meeting::Column::CaseId.in_subquery(case_ids(Scope::Unassigned, p))),
         }

@@ -312,10 +312,12 @@ async fn write_content(
             pact_commitment_member::ActiveModel { commitment_id: Set(cid), member_id: Set(*other) }.insert(txn).await?;
         }
     }
+    let mut planned = 0;
     for (s, provider) in content.supports.iter().zip(providers) {
         if running.iter().any(|r| r.kind == s.kind && r.provider == provider) {
             continue;
         }
+        planned += 1;
         support::ActiveModel {
             id: Set(Uuid::now_v7()),
             case_id: Set(c.id),
@@ -334,7 +336,7 @@ async fn write_content(
     Ok(json!({
         "objectives": content.objectives.len(),
         "commitments": content.commitments.len(),
-        "supports": content.supports.len(),
+        "supports_planned": planned,
     }))
 }
 
@@ -614,10 +616,12 @@ pub async fn refuse_pact(a: &Acting<'_>, case_id: Uuid, version: i32, fact_date:
 /// Activates a support on a case: the Referente per l'attivazione dei sostegni
 /// on the cases not yet distributed, the case manager on its own. A support of
 /// that kind planned in the case's pact (`DA_ATTIVARE`) is the one activated
-/// (the one with the same provider, else the only one of the kind), never a
-/// second row; only when none is planned is a new support recorded, active,
-/// attached to the draft pact if there is one. A support of the same kind and
-/// provider already active is a conflict.
+/// (the one with the same provider, else the only one of the kind, which then
+/// takes the provider that actually delivers it — recorded in the trail),
+/// never a second row; only when none is planned is a new support recorded,
+/// active, attached to the draft pact if there is one. A support of the same
+/// kind and provider already active is a conflict (also when two activations
+/// race: the database holds one active row per case, kind and provider).
 pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) -> Result<Uuid, AppError> {
     let me = a.me()?;
     let provider = check_support("input", &s)?;
@@ -651,19 +655,22 @@ pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) ->
             }
             let res = support::Entity::update_many()
                 .col_expr(support::Column::Status, Expr::value(SupportStatus::Attivo))
+                .col_expr(support::Column::Provider, Expr::value(provider.clone()))
                 .col_expr(support::Column::ActivatedBy, Expr::value(me))
                 .col_expr(support::Column::StartsOn, Expr::value(starts_on))
                 .col_expr(support::Column::EndsOn, Expr::value(ends_on))
                 .filter(support::Column::Id.eq(x.id))
                 .filter(support::Column::Status.eq(SupportStatus::DaAttivare))
                 .exec(&txn)
-                .await?;
+                .await
+                .map_err(already_active)?;
             if res.rows_affected != 1 {
                 return Err(AppError::Conflict("the support was changed by someone else; reload the case and retry".into()));
             }
             let mut e = AuditEntry::new("support", x.id, AuditAction::Transition);
             e.changes = Some(diff(&[
                 ("status", json!(x.status), json!(SupportStatus::Attivo)),
+                ("provider", json!(x.provider), json!(provider)),
                 ("activated_by", json!(x.activated_by), json!(me)),
                 ("starts_on", json!(x.starts_on), json!(starts_on)),
                 ("ends_on", json!(x.ends_on), json!(ends_on)),
@@ -686,7 +693,8 @@ pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) ->
                 created_at: Set(Utc::now()),
             }
             .insert(&txn)
-            .await?;
+            .await
+            .map_err(already_active)?;
             let mut e = AuditEntry::new("support", id, AuditAction::Create);
             e.changes = Some(json!({ "case_id": c.id, "kind": s.kind, "status": SupportStatus::Attivo }));
             e
@@ -697,6 +705,16 @@ pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) ->
     audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
     txn.commit().await?;
     Ok(c.id)
+}
+
+/// The one-active-row index refused a second active support (a race lost).
+fn already_active(e: sea_orm::DbErr) -> AppError {
+    match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            AppError::Conflict("activateSupport is not allowed: a support of this kind by this provider is already active on the case".into())
+        }
+        _ => e.into(),
+    }
 }
 
 /// A step of a support after activation.

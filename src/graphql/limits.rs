@@ -24,6 +24,14 @@ use crate::{authz::gateway::DEFAULT_PAGE, error::AppError};
 pub const MAX_TOKENS: usize = 3_000;
 /// Aliased fields an operation document may have.
 pub const MAX_ALIASES: usize = 30;
+/// Field selections an operation may have once its fragments are expanded
+/// (each spread counts the fields it brings, every time): a few hundred tokens
+/// of nested spreads would otherwise expand to billions of fields, which the
+/// executor walks before any other limit applies.
+pub const MAX_SELECTIONS: usize = 5_000;
+/// Weight of a nested list (a relation to many rows, which has no page size):
+/// the cost of its row times this.
+pub const NESTED_LIST_WEIGHT: usize = 5;
 /// Directives one field (or fragment) may carry.
 pub const MAX_DIRECTIVES_PER_FIELD: usize = 3;
 /// The directives an operation may use: the executable ones the schema defines.
@@ -68,6 +76,17 @@ impl Extension for Bounds {
     }
 }
 
+/// Complexity of the calendar (up to 92 days of one Comune or operator, not
+/// paginated): weighed as a page of 100 rows.
+pub fn calendar_cost(child_complexity: usize) -> usize {
+    page_cost(Some(100), child_complexity)
+}
+
+/// Complexity of a nested list (a relation to many rows).
+pub fn nested_cost(child_complexity: usize) -> usize {
+    NESTED_LIST_WEIGHT.saturating_mul(child_complexity).saturating_add(1)
+}
+
 /// Complexity of a paginated list: its page size times the cost of one row,
 /// so that the complexity limit bounds the rows an operation may read.
 pub fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
@@ -88,6 +107,12 @@ pub fn check(query: &str) -> Result<(), AppError> {
     if let Some(e) = walk.error {
         return Err(e);
     }
+    let selections = expanded(&doc);
+    if selections > MAX_SELECTIONS {
+        return Err(AppError::Limit(format!(
+            "the operation selects {selections} fields once its fragments are expanded, over the limit of {MAX_SELECTIONS}"
+        )));
+    }
     if walk.aliases > MAX_ALIASES {
         return Err(AppError::Limit(format!("the operation has {} aliases, over the limit of {MAX_ALIASES}", walk.aliases)));
     }
@@ -102,6 +127,44 @@ pub fn check_response_size(bytes: usize, limit: usize) -> Result<(), AppError> {
         )));
     }
     Ok(())
+}
+
+/// Field selections of every operation with its fragments expanded, computed in
+/// one pass per fragment (memoised), saturating; a spread of a fragment being
+/// expanded (a cycle, refused by validation) counts nothing.
+fn expanded(doc: &ExecutableDocument) -> usize {
+    use std::collections::HashMap;
+    fn set<'a>(
+        s: &'a SelectionSet,
+        doc: &'a ExecutableDocument,
+        memo: &mut HashMap<&'a str, usize>,
+        stack: &mut Vec<&'a str>,
+    ) -> usize {
+        s.items.iter().fold(0usize, |n, item| {
+            n.saturating_add(match &item.node {
+                Selection::Field(f) => 1usize.saturating_add(set(&f.node.selection_set.node, doc, memo, stack)),
+                Selection::InlineFragment(i) => set(&i.node.selection_set.node, doc, memo, stack),
+                Selection::FragmentSpread(sp) => {
+                    let name = sp.node.fragment_name.node.as_str();
+                    if let Some(n) = memo.get(name) {
+                        *n
+                    } else if stack.contains(&name) {
+                        0
+                    } else if let Some(f) = doc.fragments.get(&sp.node.fragment_name.node) {
+                        stack.push(name);
+                        let n = set(&f.node.selection_set.node, doc, memo, stack);
+                        stack.pop();
+                        memo.insert(name, n);
+                        n
+                    } else {
+                        0
+                    }
+                }
+            })
+        })
+    }
+    let mut memo = HashMap::new();
+    doc.operations.iter().fold(0usize, |n, (_, op)| n.saturating_add(set(&op.node.selection_set.node, doc, &mut memo, &mut Vec::new())))
 }
 
 #[derive(Default)]
@@ -201,11 +264,34 @@ fn count_tokens(s: &str, stop: usize) -> usize {
                 i += 3;
                 n += 1;
             }
-            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' => {
-                // A name or a number (with its sign, fraction and exponent).
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                // A name: letters, digits and underscores, nothing else.
                 i += 1;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.' || b[i] == b'+' || (b[i] == b'-' && matches!(b[i - 1], b'e' | b'E'))) {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
                     i += 1;
+                }
+                n += 1;
+            }
+            c if c.is_ascii_digit() || c == b'-' => {
+                // A number: sign, digits, a fraction only when a digit follows the
+                // point, an exponent only when a digit (after its sign) follows.
+                let digits = |i: &mut usize| {
+                    while *i < b.len() && b[*i].is_ascii_digit() {
+                        *i += 1;
+                    }
+                };
+                i += 1;
+                digits(&mut i);
+                if i + 1 < b.len() && b[i] == b'.' && b[i + 1].is_ascii_digit() {
+                    i += 1;
+                    digits(&mut i);
+                }
+                if i < b.len() && matches!(b[i], b'e' | b'E') {
+                    let sign = usize::from(i + 1 < b.len() && matches!(b[i + 1], b'+' | b'-'));
+                    if i + 1 + sign < b.len() && b[i + 1 + sign].is_ascii_digit() {
+                        i += 1 + sign;
+                        digits(&mut i);
+                    }
                 }
                 n += 1;
             }
@@ -231,6 +317,9 @@ mod tests {
         assert_eq!(count_tokens("{ a ...F } fragment F on T { b }", 100), 12);
         assert_eq!(count_tokens(r#"{ f(s: """block "" { } """) }"#, 100), 8);
         assert_eq!(count_tokens(&"{ a ".repeat(10_000), 50), 50, "counting stops at the bound");
+        // A name never swallows the punctuator after it.
+        assert_eq!(count_tokens("a...F...F...F", 100), 7);
+        assert_eq!(count_tokens("f(x: 1.5e3) g(y: 12.x)", 100), 14);
     }
 
     #[test]
@@ -248,6 +337,24 @@ mod tests {
         let e = check("{ me @skip(if: false) @include(if: true) @skip(if: false) @include(if: true) { id } }").unwrap_err();
         assert_eq!(e.code().as_str(), "LIMIT");
         check("query($x: Boolean!) { me @include(if: $x) { id } a: me { id } }").unwrap();
+    }
+
+    #[test]
+    fn fragments_are_counted_expanded() {
+        // 31 levels of doubling spreads: a few hundred tokens, 2^31 fields.
+        let mut q = String::from("query { ...F0 }");
+        for i in 0..31 {
+            q += &format!(" fragment F{i} on Query {{ ...F{} ...F{} }}", i + 1, i + 1);
+        }
+        q += " fragment F31 on Query { __typename }";
+        assert!(count_tokens(&q, MAX_TOKENS + 1) < MAX_TOKENS);
+        let e = check(&q).unwrap_err();
+        assert!(matches!(&e, AppError::Limit(m) if m.contains("2147483648") && m.contains(&MAX_SELECTIONS.to_string())), "{e:?}");
+        // A fragment used twice counts twice; a cycle counts nothing (validation refuses it).
+        let doc = parse_query("{ a { ...F } b { ...F } } fragment F on T { x y }").unwrap();
+        assert_eq!(expanded(&doc), 6);
+        let doc = parse_query("{ ...A } fragment A on Q { x ...B } fragment B on Q { y ...A }").unwrap();
+        assert_eq!(expanded(&doc), 2);
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl AmbitoView {
         show(ctx, "Ambito.managementForm", self.own(ctx), || m.management_form.into())
     }
     /// The Comuni of the Ambito, by name.
-    #[graphql(visible = "vis::ambito_comuni")]
+    #[graphql(visible = "vis::ambito_comuni", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn comuni(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ComuneView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -308,7 +308,7 @@ impl OperatorView {
         show(ctx, "Operator.lastLoginAt", self.own(ctx), || m.last_login_at)
     }
     /// The operator's profiles (role assignments).
-    #[graphql(visible = "vis::operator_profiles")]
+    #[graphql(visible = "vis::operator_profiles", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn profiles(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ProfileView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -467,7 +467,7 @@ impl HouseholdView {
         Ok(rel_one::<ambito::Entity, _>(ctx, "Household.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| r.id.clone()).await?.map(AmbitoView))
     }
     /// Members of the household.
-    #[graphql(visible = "vis::household_members")]
+    #[graphql(visible = "vis::household_members", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn members(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<MemberView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -475,7 +475,7 @@ impl HouseholdView {
         Ok(rows.map(|v| v.into_iter().map(MemberView).collect::<Vec<_>>()))
     }
     /// Cases (prese in carico) of the household.
-    #[graphql(visible = "vis::household_cases")]
+    #[graphql(visible = "vis::household_cases", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn cases(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<CaseView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -483,7 +483,7 @@ impl HouseholdView {
         Ok(rows.map(|v| v.into_iter().map(CaseView).collect::<Vec<_>>()))
     }
     /// Applications (domande) of the household.
-    #[graphql(visible = "vis::household_applications")]
+    #[graphql(visible = "vis::household_applications", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn applications(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ApplicationView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -662,7 +662,7 @@ impl MemberView {
         Ok(rel_one::<household::Entity, _>(ctx, "Member.household", own, household::Column::Id, Some(m.household_id), |r| r.id.clone()).await?.map(HouseholdView))
     }
     /// The cases of the member's household.
-    #[graphql(visible = "vis::member_cases")]
+    #[graphql(visible = "vis::member_cases", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn cases(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<CaseView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -670,7 +670,7 @@ impl MemberView {
         Ok(rows.map(|v| v.into_iter().map(CaseView).collect::<Vec<_>>()))
     }
     /// PUC assignments of the member.
-    #[graphql(visible = "vis::member_puc_assignments")]
+    #[graphql(visible = "vis::member_puc_assignments", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn puc_assignments(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PucAssignmentView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -949,7 +949,7 @@ impl CaseView {
         Ok(v)
     }
     /// Meetings of the case, oldest first.
-    #[graphql(visible = "vis::case_meetings")]
+    #[graphql(visible = "vis::case_meetings", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn meetings(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<MeetingView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -985,7 +985,7 @@ impl CaseView {
         Ok(v)
     }
     /// Every version of the Patto, oldest first.
-    #[graphql(visible = "vis::case_pacts")]
+    #[graphql(visible = "vis::case_pacts", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn pacts(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1009,7 +1009,7 @@ impl CaseView {
         Ok(v)
     }
     /// Supports (sostegni) of the case.
-    #[graphql(visible = "vis::case_supports")]
+    #[graphql(visible = "vis::case_supports", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn supports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<SupportView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1021,7 +1021,7 @@ impl CaseView {
         Ok(v)
     }
     /// Segnalazioni about the case.
-    #[graphql(visible = "vis::case_reports")]
+    #[graphql(visible = "vis::case_reports", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn reports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ReportView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1044,7 +1044,7 @@ impl CaseView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("case_file", m.id), || crate::audit::reads::Owner::Ambito { ambito: m.ambito_id, case: Some(m.id) });
+        crate::authz::audit_read(ctx, key, ("case_file", m.id), || crate::audit::reads::Owner::Ambito { ambito: Some(m.ambito_id), case: Some(m.id) });
     }
     pub const OBJECT: Obj = Obj::Case;
 }
@@ -1219,7 +1219,7 @@ impl AnalysisFrameworkView {
         show(ctx, "AnalysisFramework.version", self.own(ctx), || m.version)
     }
     /// The équipe multidisciplinare.
-    #[graphql(visible = "vis::analysis_framework_team")]
+    #[graphql(visible = "vis::analysis_framework_team", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn team(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<AnalysisTeamMemberView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1382,7 +1382,7 @@ impl PactView {
         Ok(rel_one::<pact::Entity, _>(ctx, "Pact.revisionOf", own, pact::Column::Id, m.revision_of, |r| r.id.clone()).await?.map(PactView))
     }
     /// General objectives.
-    #[graphql(visible = "vis::pact_objectives")]
+    #[graphql(visible = "vis::pact_objectives", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn objectives(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactObjectiveView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1394,7 +1394,7 @@ impl PactView {
         Ok(v)
     }
     /// Expected results (milestones).
-    #[graphql(visible = "vis::pact_expected_results")]
+    #[graphql(visible = "vis::pact_expected_results", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn expected_results(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactExpectedResultView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1406,7 +1406,7 @@ impl PactView {
         Ok(v)
     }
     /// Commitments (impegni) per member.
-    #[graphql(visible = "vis::pact_commitments")]
+    #[graphql(visible = "vis::pact_commitments", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn commitments(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactCommitmentView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1418,7 +1418,7 @@ impl PactView {
         Ok(v)
     }
     /// Supports of this version.
-    #[graphql(visible = "vis::pact_supports")]
+    #[graphql(visible = "vis::pact_supports", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn supports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<SupportView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1498,7 +1498,7 @@ impl PactObjectiveView {
         v
     }
     /// Expected results of the objective.
-    #[graphql(visible = "vis::pact_objective_expected_results")]
+    #[graphql(visible = "vis::pact_objective_expected_results", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn expected_results(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactExpectedResultView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -1891,7 +1891,7 @@ impl ReportView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("report", m.id), || crate::audit::reads::Owner::Ambito { ambito: m.ambito_id, case: m.case_id });
+        crate::authz::audit_read(ctx, key, ("report", m.id), || crate::audit::reads::Owner::Ambito { ambito: Some(m.ambito_id), case: m.case_id });
     }
     pub const OBJECT: Obj = Obj::Report;
 }
@@ -2032,7 +2032,7 @@ impl MeetingView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("meeting", m.id), || crate::audit::reads::Owner::Ambito { ambito: m.ambito_id, case: m.case_id });
+        crate::authz::audit_read(ctx, key, ("meeting", m.id), || crate::audit::reads::Owner::Ambito { ambito: Some(m.ambito_id), case: m.case_id });
     }
     pub const OBJECT: Obj = Obj::Meeting;
 }
@@ -2236,7 +2236,7 @@ impl PucProjectView {
         Ok(rel_one::<operator::Entity, _>(ctx, "PucProject.manager", own, operator::Column::Id, m.manager_id, |r| r.id.clone()).await?.map(OperatorView))
     }
     /// Assignments of beneficiaries.
-    #[graphql(visible = "vis::puc_project_assignments")]
+    #[graphql(visible = "vis::puc_project_assignments", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn assignments(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PucAssignmentView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -2364,7 +2364,7 @@ impl PucAssignmentView {
         Ok(rel_one::<member::Entity, _>(ctx, "PucAssignment.member", own, member::Column::Id, Some(m.member_id), |r| r.id.clone()).await?.map(MemberView))
     }
     /// Attendance register.
-    #[graphql(visible = "vis::puc_assignment_attendance")]
+    #[graphql(visible = "vis::puc_assignment_attendance", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn attendance(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PucAttendanceView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -2571,7 +2571,7 @@ impl ResidencyCheckView {
         Ok(rel_one::<member::Entity, _>(ctx, "ResidencyCheck.member", own, member::Column::Id, Some(m.member_id), |r| r.id.clone()).await?.map(MemberView))
     }
     /// Residence periods recorded.
-    #[graphql(visible = "vis::residency_check_periods")]
+    #[graphql(visible = "vis::residency_check_periods", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn periods(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ResidencyPeriodView>>> {
         let m = &self.0;
         let own = self.own(ctx);
@@ -2807,7 +2807,7 @@ impl DisadvantageCheckView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("disadvantage_check", m.id), || crate::audit::reads::Owner::Ambito { ambito: m.ambito_id, case: None });
+        crate::authz::audit_read(ctx, key, ("disadvantage_check", m.id), || crate::audit::reads::Owner::Ambito { ambito: Some(m.ambito_id), case: None });
     }
     pub const OBJECT: Obj = Obj::DisadvantageCheck;
 }
@@ -2884,7 +2884,11 @@ impl AuditEventView {
     #[graphql(visible = "vis::audit_event_changes")]
     async fn changes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "AuditEvent.changes", self.own(ctx), || m.changes.clone())
+        let v = show(ctx, "AuditEvent.changes", self.own(ctx), || m.changes.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, "AuditEvent.changes");
+        }
+        v
     }
     /// The operator who acted.
     #[graphql(visible = "vis::audit_event_operator")]
@@ -2900,6 +2904,11 @@ impl AuditEventView {
     #[allow(unused_variables)]
     fn own(&self, ctx: &Context<'_>) -> bool {
         false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    fn audit(&self, ctx: &Context<'_>, key: &str) {
+        let m = &self.0;
+        crate::authz::audit_read(ctx, key, ("audit_event", m.id), || crate::audit::reads::Owner::Ambito { ambito: m.ambito_id, case: None });
     }
     pub const OBJECT: Obj = Obj::AuditEvent;
 }

@@ -120,6 +120,33 @@ pub fn login_surface(ctx: &Context<'_>) -> bool {
     !signed_in(ctx) || operator(ctx)
 }
 
+/// The root fields a caller without a profile may ask for: the login surface,
+/// `me` (which says why there is no session) and introspection.
+const LOGIN_SURFACE: &[&str] = &["profileChoices", "switchProfile", "logout", "me", "__typename", "__schema", "__type"];
+
+/// Whether every root field of every operation of `query` is on the login
+/// surface (an unparseable document is the executor's to report).
+pub fn login_surface_only(query: &str) -> bool {
+    use async_graphql::parser::types::Selection;
+    let Ok(doc) = async_graphql::parser::parse_query(query) else { return true };
+    let frags = &doc.fragments;
+    fn roots_ok(
+        set: &async_graphql::parser::types::SelectionSet,
+        frags: &std::collections::HashMap<async_graphql::Name, async_graphql::Positioned<async_graphql::parser::types::FragmentDefinition>>,
+        depth: usize,
+    ) -> bool {
+        depth < 8
+            && set.items.iter().all(|i| match &i.node {
+                Selection::Field(f) => LOGIN_SURFACE.contains(&f.node.name.node.as_str()),
+                Selection::InlineFragment(x) => roots_ok(&x.node.selection_set.node, frags, depth + 1),
+                Selection::FragmentSpread(sp) => {
+                    frags.get(&sp.node.fragment_name.node).is_some_and(|f| roots_ok(&f.node.selection_set.node, frags, depth + 1))
+                }
+            })
+    }
+    doc.operations.iter().all(|(_, op)| roots_ok(&op.node.selection_set.node, frags, 0))
+}
+
 /// `node(id:)`: any principal with a profile.
 pub fn node(ctx: &Context<'_>) -> bool {
     signed_in(ctx)

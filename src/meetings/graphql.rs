@@ -142,7 +142,7 @@ pub struct MeetingQuery;
 #[Object]
 impl MeetingQuery {
     /// The calendar over [from, to] (at most 92 days), for a Comune or an operator.
-    #[graphql(visible = "crate::graphql::visibility::reads_meeting")]
+    #[graphql(visible = "crate::graphql::visibility::reads_meeting", complexity = "crate::graphql::limits::calendar_cost(child_complexity)")]
     async fn calendar(
         &self,
         ctx: &Context<'_>,

@@ -915,6 +915,15 @@ impl Generator {
             activated_by: cm,
             created_at: Self::noon(signed_on),
         };
+        // One active support per case, kind and provider (a database invariant):
+        // the one of an earlier version of the pact ended when this one started.
+        // A case's supports are pushed together, so the scan stops at the case.
+        for earlier in self.rows.supports.iter_mut().rev().take_while(|x| x.case_id == case_id) {
+            if earlier.status == SupportStatus::Attivo && earlier.kind == row.kind && earlier.provider == row.provider {
+                earlier.status = SupportStatus::Concluso;
+                earlier.ends_on = Some(signed_on);
+            }
+        }
         self.rows.supports.push(row);
     }
 

@@ -166,6 +166,10 @@ async fn a_cookie_post_must_come_from_our_own_pages_and_be_graphql_json() {
         let r = w.app.request(cookie_post("/graphql", &token, headers, "application/json; charset=utf-8", me.clone())).await;
         assert_eq!(r.body["data"]["me"]["operator"]["displayName"], "Luca Rossi", "{headers:?}: {}", r.body);
     }
+    // HEAD (and any method but GET and POST) is refused before it runs anything.
+    let mut head = cookie_post("/graphql", &token, &[], "application/json", logout.clone());
+    *head.method_mut() = Method::HEAD;
+    assert_eq!(w.app.request(head).await.status, StatusCode::METHOD_NOT_ALLOWED);
     // A bearer token needs no proof (another site cannot attach it).
     let r = w.app.gql(Some(&token), "{ me { operator { displayName } } }", json!({})).await;
     assert_eq!(r["data"]["me"]["operator"]["displayName"], "Luca Rossi", "{r}");

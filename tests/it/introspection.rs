@@ -226,6 +226,14 @@ async fn each_role_sees_one_schema_however_it_asks_and_the_golden_files_hold() {
         }
     }
     assert!(changed.is_empty(), "the introspection of {changed:?} changed; if intended, regenerate with GEPI_UPDATE_GOLDEN=1 and review the diff");
+    // Without a profile, validation does not describe the hidden schema either:
+    // anything beyond the login surface is refused before it.
+    for q in ["mutation { assignCases }", "mutation { assignCases(input: {}) { id } }", "{ cases { edges { node { nope } } } }"] {
+        let r = app.gql(None, q, json!({})).await;
+        assert_eq!(r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{q}: {r}");
+        let text = r["errors"].to_string();
+        assert!(!text.contains("AssignCasesInput") && !text.contains("is required") && !text.contains("Unknown"), "{q}: {text}");
+    }
     // The review's probe: the analyst asking for Case through aliases.
     let (analyst, _, _) = app.login_role(Role::Analyst, 0).await;
     let r = app.gql(Some(&analyst), r#"{ t: __type(name: "Case") { f: fields { n: name } } }"#, json!({})).await;

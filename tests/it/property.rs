@@ -143,7 +143,7 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
                 Scope::National => true,
                 Scope::Ambito => Some(m.ambito_id) == amb,
                 Scope::Comune => comuni.contains(m.comune_istat.as_str()),
-                Scope::Own => m.operator_id == Some(me) || m.case_id.is_some_and(|c| own_cases.contains(&c)),
+                Scope::Own => (m.case_id.is_none() && m.operator_id == Some(me)) || m.case_id.is_some_and(|c| own_cases.contains(&c)),
                 Scope::Unassigned => m.case_id.is_some_and(|c| world.cases.iter().any(|x| x.id == c && case_in(x, Scope::Unassigned))),
             })
             .map(|m| m.id)

@@ -556,6 +556,12 @@ async fn a_support_is_one_state_machine_activated_concluded_or_cancelled_and_aud
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["action"], "transition");
     assert_eq!(events[0]["changes"]["status"], json!({ "before": "DA_ATTIVARE", "after": "ATTIVO" }), "{events:?}");
+    // The database holds one active row per case, kind and provider, whatever races.
+    let mut dup = of_case[0].clone();
+    dup.id = Uuid::new_v4();
+    let dup: entity::support::ActiveModel = dup.into();
+    let err = entity::support::Entity::insert(sea_orm::ActiveModelTrait::reset_all(dup)).exec(&s.app.db).await.unwrap_err();
+    assert!(matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))), "{err}");
     // The same kind and provider again is a conflict, and writes nothing.
     let before = s.app.count("support").await;
     let r = s.app.gql(Some(&s.cm), ACTIVATE, act).await;
@@ -675,4 +681,41 @@ async fn a_strict_mutation_selecting_a_forbidden_field_does_not_run() {
     let r = s.app.gql_with(&s.coordinator, &[("x-gepi-strict", "true")], "mutation($i: AssignCasesInput!) { assignCases(input: $i) { id state } }", vars).await;
     assert!(r["errors"].is_null(), "{r}");
     assert_eq!(case_row(&s.app, s.case.id).await.state, CaseState::Assegnato);
+}
+
+#[tokio::test]
+async fn a_reassigned_case_takes_its_meetings_with_it() {
+    let s = scene().await;
+    let v = assign(&s).await;
+    let _ = v;
+    let plan = "mutation($i: PlanMeetingInput!) { planMeeting(input: $i) { id version } }";
+    let when = format!("{}T10:00:00Z", gepi::cases::model::today() + chrono::Duration::days(5));
+    let r = s.app.gql(Some(&s.cm), plan, json!({ "i": { "caseId": gid("Case", s.case.id), "kind": "CONVOCAZIONE", "startsAt": when, "place": "Sede" } })).await;
+    let m = ok(&r)["planMeeting"].clone();
+    // The coordinator gives the case to another case manager of the Ambito.
+    let other = profile::Entity::find()
+        .filter(profile::Column::Role.eq(Role::CaseManager))
+        .filter(profile::Column::AmbitoId.eq(s.case.ambito_id))
+        .filter(profile::Column::OperatorId.ne(s.cm_operator))
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .expect("a second case manager in the Ambito");
+    let c = case_row(&s.app, s.case.id).await;
+    let r = s.app.gql(Some(&s.coordinator), ASSIGN, json!({ "i": { "cases": [{ "id": gid("Case", c.id), "version": c.version }], "caseManagerId": gid("Operator", other.operator_id) } })).await;
+    ok(&r);
+    // The old case manager no longer sees the meeting, nor moves it.
+    let r = s.app.gql(Some(&s.cm), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": m["id"] })).await;
+    assert!(r["data"]["node"].is_null(), "{r}");
+    let convoke = "mutation($i: ConvokeMeetingInput!) { convokeMeeting(input: $i) { id } }";
+    let input = |id: &Value| json!({ "i": { "meetingId": id, "version": m["version"], "channel": "SMS", "reference": "x" } });
+    let r = s.app.gql(Some(&s.cm), convoke, input(&m["id"])).await;
+    let random = s.app.gql(Some(&s.cm), convoke, input(&json!(gid("Meeting", Uuid::new_v4())))).await;
+    assert_eq!(error_code(&random), Some("NOT_FOUND"), "{random}");
+    assert_eq!(r["errors"], random["errors"], "{r}");
+    // The new one has it.
+    let op = entity::operator::Entity::find_by_id(other.operator_id).one(&s.app.db).await.unwrap().unwrap();
+    let token = s.app.login(&op.fiscal_code, &ids::encode("Profile", other.id)).await;
+    let r = s.app.gql(Some(&token), convoke, input(&m["id"])).await;
+    assert_eq!(ok(&r)["convokeMeeting"]["id"], m["id"]);
 }
