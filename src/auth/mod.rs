@@ -124,13 +124,16 @@ pub fn cookie_used_cross_site(headers: &HeaderMap) -> bool {
     if matches!(fetch_site, Some("cross-site") | Some("same-site")) {
         return true;
     }
-    let origin_host = headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .filter(|o| *o != "null")
-        .and_then(|o| o.split_once("://").map(|(_, h)| h.to_string()));
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    matches!((origin_host, host), (Some(o), Some(h)) if !o.eq_ignore_ascii_case(h))
+    origin_is_own_host(headers) == Some(false)
+}
+
+/// Whether the request's `Origin` names its own `Host`: `None` when either is
+/// missing or the origin is `null`.
+fn origin_is_own_host(headers: &HeaderMap) -> Option<bool> {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).filter(|o| *o != "null")?;
+    let (_, origin_host) = origin.split_once("://")?;
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok())?;
+    Some(origin_host.eq_ignore_ascii_case(host))
 }
 
 /// Whether a state-changing request (a POST) authenticated by the session cookie
@@ -146,13 +149,7 @@ pub fn cookie_post_not_same_origin(headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return site != "same-origin";
     }
-    let origin_host = headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .filter(|o| *o != "null")
-        .and_then(|o| o.split_once("://").map(|(_, h)| h.to_string()));
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    !matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+    origin_is_own_host(headers) != Some(true)
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {

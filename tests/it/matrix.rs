@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::helpers::TestApp;
 
 /// Where each governed type is reached from: a root list and a path of relations.
-const PROBES: &[(&str, &[&str], &str)] = &[
+pub(crate) const PROBES: &[(&str, &[&str], &str)] = &[
     ("ambiti", &[], "Ambito"),
     ("conventions", &[], "Convention"),
     ("operators", &[], "Operator"),
