@@ -218,18 +218,16 @@ fn json_size(v: &async_graphql::Value) -> usize {
     c.0
 }
 
-/// Errors raised by the executor itself (parsing, validation, limits) carry no
-/// code; give them the stable ones.
+/// Errors raised by the executor itself (parsing, validation) carry no code;
+/// give them the stable ones. The limits are ours (`graphql::limits`) and carry
+/// `LIMIT` already.
 fn add_error_codes(resp: &mut async_graphql::Response) {
     for e in &mut resp.errors {
         let has_code = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
         if has_code {
             continue;
         }
-        let m = e.message.to_ascii_lowercase();
-        let code = if m.contains("too complex") || m.contains("nested too deep") || m.contains("too deep") {
-            "LIMIT"
-        } else if e.path.is_empty() {
+        let code = if e.path.is_empty() {
             "VALIDATION"
         } else {
             "INTERNAL"

@@ -15,7 +15,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{AuditContext, AuditEntry};
-use crate::{authz::Class, error::AppError};
+use crate::error::AppError;
 
 /// What a row hangs off, to find the Ambito (and the case) its read belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -38,7 +38,8 @@ pub enum Owner {
 #[derive(Debug, Clone)]
 pub struct Read {
     pub owner: Owner,
-    pub classes: BTreeSet<Class>,
+    /// The data-protection classes read (`personal`, `sensitive`, `special`...).
+    pub classes: BTreeSet<&'static str>,
 }
 
 /// The reads of a request, keyed by (table, row id).
@@ -64,7 +65,7 @@ pub async fn record<C: ConnectionTrait>(db: &C, ctx: &AuditContext, reads: Reads
             let place = places.get(&read.owner).copied().unwrap_or_default();
             let mut e = AuditEntry::new(entity, id, AuditAction::Read);
             e.ambito_id = place.ambito;
-            let mut changes = json!({ "classes": read.classes.iter().map(|c| c.as_str()).collect::<Vec<_>>() });
+            let mut changes = json!({ "classes": read.classes.iter().collect::<Vec<_>>() });
             if let Some(c) = place.case.filter(|c| !(entity == "case_file" && *c == id)) {
                 changes["case_id"] = json!(c);
             }

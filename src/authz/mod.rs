@@ -125,7 +125,7 @@ impl RequestAuthz {
     pub fn record_read(&self, key: &str, (entity, id): (&'static str, Uuid), owner: impl FnOnce() -> Owner) {
         let class = self.policy.class_of(key).unwrap_or(Class::Public);
         let mut reads = self.reads.lock().expect("reads lock");
-        reads.entry((entity, id)).or_insert_with(|| Read { owner: owner(), classes: BTreeSet::new() }).classes.insert(class);
+        reads.entry((entity, id)).or_insert_with(|| Read { owner: owner(), classes: BTreeSet::new() }).classes.insert(class.as_str());
     }
 
     pub fn take_reads(&self) -> Reads {
