@@ -67,6 +67,10 @@ pub enum AppError {
     /// Details go to the log (without personal data), never to the client.
     #[error("internal error")]
     Internal(String),
+    /// Any other error about one input field (a conflict or a refusal caused by
+    /// what the client put at `field`): its code, with `extensions.field` set.
+    #[error("{inner}")]
+    At { field: String, inner: Box<AppError> },
 }
 
 impl AppError {
@@ -83,10 +87,32 @@ impl AppError {
         AppError::NotFound { field: Some(field.into()), message: message.into() }
     }
 
+    /// The same error, about the input at `field`.
+    pub fn at(self, field: impl Into<String>) -> Self {
+        match self {
+            AppError::Validation { message, .. } => AppError::Validation { field: Some(field.into()), message },
+            AppError::NotFound { message, .. } => AppError::NotFound { field: Some(field.into()), message },
+            AppError::At { inner, .. } => AppError::At { field: field.into(), inner },
+            AppError::Internal(_) => self,
+            other => AppError::At { field: field.into(), inner: Box::new(other) },
+        }
+    }
+
+    /// A conflict (a state or an invariant refuses the change) caused by the input at `field`.
+    pub fn conflict_at(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Conflict(message.into()).at(field)
+    }
+
+    /// A refusal caused by the input at `field` (a role the caller may not grant).
+    pub fn forbidden_at(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Forbidden(message.into()).at(field)
+    }
+
     /// The input path the error is about, if any.
     pub fn field(&self) -> Option<&str> {
         match self {
             AppError::Validation { field, .. } | AppError::NotFound { field, .. } => field.as_deref(),
+            AppError::At { field, .. } => Some(field),
             _ => None,
         }
     }
@@ -105,6 +131,7 @@ impl AppError {
             AppError::Conflict(_) => Code::Conflict,
             AppError::Limit(_) => Code::Limit,
             AppError::Internal(_) => Code::Internal,
+            AppError::At { inner, .. } => inner.code(),
         }
     }
 

@@ -30,6 +30,7 @@ pub mod seed;
 pub mod spid;
 pub mod state;
 pub mod territory;
+pub mod workflow;
 
 pub use http::app;
 pub use state::AppState;

@@ -361,6 +361,10 @@ STATIC_FIELDS = [
     ('ProfileChoice.id', 'public'), ('ProfileChoice.role', 'public'),
     ('ProfileChoice.ambitoName', 'public'), ('ProfileChoice.validFrom', 'public'),
     ('ProfileChoice.validTo', 'public'), ('ProfileChoice.active', 'public'),
+    # The answer of changeProfileStatus: the profile (governed) and counts of work.
+    ('ProfileStatusChange.profile', 'public'), ('ProfileStatusChange.orphanedWork', 'public'),
+    ('OrphanedWork.cases', 'public'), ('OrphanedWork.residencyChecks', 'public'),
+    ('OrphanedWork.pucProjects', 'public'),
 ]
 
 def fields_csv(types):

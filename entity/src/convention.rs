@@ -17,6 +17,9 @@ pub struct Model {
     pub document_sha256: Option<String>,
     pub uploaded_by: Option<Uuid>,
     pub uploaded_at: DateTimeUtc,
+    pub version: i32,
+    /// Size in bytes of the signed document.
+    pub document_size: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

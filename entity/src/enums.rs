@@ -37,10 +37,17 @@ impl Role {
 
 string_enum!(
     /// Accreditation state of an operator (domain spec §2.1).
-    OperatorStatus, "SCREAMING_SNAKE_CASE", { Requested, PendingAccreditation, Active, Revoked });
+    OperatorStatus, "SCREAMING_SNAKE_CASE", { Requested, PendingAccreditation, Active, Suspended, Revoked });
 string_enum!(
-    /// Whether a role assignment is in force.
-    ProfileStatus, "SCREAMING_SNAKE_CASE", { Active, Revoked });
+    /// Whether a role assignment is in force: `SUSPENDED` can be reinstated, `REVOKED` is final.
+    ProfileStatus, "SCREAMING_SNAKE_CASE", { Active, Suspended, Revoked });
+string_enum!(
+    /// Fund paying for an accredited professional (domain spec §1.4): the Quota
+    /// servizi of the Fondo Povertà, the PON Inclusione 2014-2020, the PN Inclusione
+    /// e lotta alla povertà 2021-2027, a regional FSE+ programme, the budget of a
+    /// Comune or of the Ambito, or another source.
+    FundingSource, "SCREAMING_SNAKE_CASE", {
+    FondoPoverta, PonInclusione, PnInclusione, FsePlusRegionale, BilancioComunale, BilancioAmbito, Altro });
 string_enum!(
     /// Form of associated management of an Ambito.
     ManagementForm, "SCREAMING_SNAKE_CASE", { CapofilaComune, Consorzio, AziendaSpeciale, Altro });

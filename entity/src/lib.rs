@@ -11,6 +11,7 @@ pub mod audit_event;
 pub mod case_file;
 pub mod comune;
 pub mod convention;
+pub mod convention_document;
 pub mod disadvantage_check;
 pub mod household;
 pub mod meeting;

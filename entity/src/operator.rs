@@ -17,6 +17,10 @@ pub struct Model {
     pub status: OperatorStatus,
     pub last_login_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// The Ambito whose administrator manages the operator; None for the Ministry's own.
+    pub ambito_id: Option<Uuid>,
+    /// Optimistic-concurrency version, moved by every change of accreditation.
+    pub version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,10 +14,12 @@ pub struct Model {
     pub ambito_id: Option<Uuid>,
     pub valid_from: Date,
     pub valid_to: Option<Date>,
-    pub funding_source: Option<String>,
+    /// Codes of `FundingSource`, comma-separated in code order; None for roles paid by nobody in particular (national, administrators).
+    pub funding_sources: Option<String>,
     pub status: ProfileStatus,
     pub assigned_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
+    pub version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,7 +8,11 @@ mod m20261126_000002_audit_append_only;
 mod m20261126_000003_spid_login;
 mod m20261202_000001_saml_logout_replay;
 mod m20261202_000002_support_active_once;
+mod m20261202_000003_accreditation;
 mod table_def;
+
+/// What the database answers when a change would break the Ambito administrator rules.
+pub use m20261202_000003_accreditation::ONE_ADMIN as ONE_AMBITO_ADMIN;
 
 pub struct Migrator;
 
@@ -21,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_spid_login::Migration),
             Box::new(m20261202_000001_saml_logout_replay::Migration),
             Box::new(m20261202_000002_support_active_once::Migration),
+            Box::new(m20261202_000003_accreditation::Migration),
         ]
     }
 }

@@ -139,8 +139,10 @@ impl Scoped for operator::Entity {
     fn condition(scope: Scope, p: &Principal) -> Condition {
         match scope {
             Scope::National => always(),
-            // Operators holding a profile in the Ambito (or in the Comuni).
-            Scope::Ambito => via!(operator::Column::Id, profile::Entity, profile::Column::OperatorId, Scope::Ambito, p),
+            // Operators of the Ambito: recorded there (pending ones too), or holding a profile there.
+            Scope::Ambito => Condition::any()
+                .add(in_ambito(operator::Column::AmbitoId, p))
+                .add(via!(operator::Column::Id, profile::Entity, profile::Column::OperatorId, Scope::Ambito, p)),
             Scope::Comune => via!(operator::Column::Id, profile::Entity, profile::Column::OperatorId, Scope::Comune, p),
             Scope::Own => is_me(operator::Column::Id, p),
             Scope::Unassigned => never(),

@@ -11,111 +11,27 @@ use entity::{
     meeting, member, operator, preliminary_analysis, profile, report,
 };
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction,
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
     EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::model::*;
+pub use crate::workflow::Acting;
+pub(crate) use crate::workflow::{check_version, compare_and_set, diff, opt_text, stale, text};
 use crate::{
-    audit::{self, AuditContext, AuditEntry},
-    auth::Actor,
-    authz::{gateway::Gateway, Action, Scoped},
+    audit::{self, AuditEntry},
+    authz::{Action, Scoped},
     error::AppError,
     operators::service::profile_in_force,
 };
 
-/// Who acts and under which request, for the service calls.
-pub struct Acting<'a> {
-    pub gw: &'a Gateway,
-    pub request_id: Option<String>,
-}
-
+/// Case-specific lookups of the use-case kernel.
 impl Acting<'_> {
-    pub(crate) fn me(&self) -> Result<Uuid, AppError> {
-        match self.gw.authz.principal.actor {
-            Actor::Operator { operator_id, .. } => Ok(operator_id),
-            Actor::ApiClient { .. } => Err(AppError::Forbidden("API clients do not work on cases".into())),
-        }
-    }
-
-    pub(crate) fn audit_ctx(&self) -> AuditContext {
-        AuditContext::of(&self.gw.authz.principal, self.request_id.clone())
-    }
-
-    /// Rows of `E` the principal may act on with `action`.
-    pub(crate) fn scope<E: Scoped>(&self, action: Action) -> Result<Condition, AppError> {
-        let scope = self.gw.authz.scope_for(E::OBJECT, action)?;
-        Ok(E::condition(scope, &self.gw.authz.principal))
-    }
-
-    /// The row `id` of `E` if the principal may do `action` on it: a row out of
-    /// scope is not found, exactly like a missing one.
-    pub(crate) async fn load<E: Scoped>(
-        &self,
-        txn: &DatabaseTransaction,
-        id_col: E::Column,
-        id: Uuid,
-        action: Action,
-        (field, what): (&str, &str),
-    ) -> Result<E::Model, AppError> {
-        E::find()
-            .filter(id_col.eq(id))
-            .filter(self.scope::<E>(action)?)
-            .one(txn)
-            .await?
-            .ok_or_else(|| AppError::not_found_at(field, format!("no {what} with this id")))
-    }
-
-    /// A row an input names besides the one acted on (a member, an operator, an
-    /// office slot): read under the actor's read scope, inside the transaction,
-    /// before any rule about it. A row out of scope — or of a type the role may
-    /// not read — answers exactly like a missing id: `NOT_FOUND` on `field`,
-    /// with nothing about the row.
-    pub(crate) async fn named<E: Scoped>(
-        &self,
-        txn: &DatabaseTransaction,
-        (id_col, id): (E::Column, Uuid),
-        field: &str,
-        what: &str,
-    ) -> Result<E::Model, AppError> {
-        let missing = || AppError::not_found_at(field, format!("no {what} with this id"));
-        let Ok(cond) = self.gw.condition::<E>() else { return Err(missing()) };
-        E::find().filter(id_col.eq(id)).filter(cond).one(txn).await?.ok_or_else(missing)
-    }
-
     pub(crate) async fn case(&self, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<case_file::Model, AppError> {
         self.load::<case_file::Entity>(txn, case_file::Column::Id, id, action, ("input.caseId", "case")).await
     }
-}
-
-/// Compare-and-set (optimistic concurrency): `update` is applied to the row
-/// `id` only while it is still at `version`, and moves it to `version + 1`;
-/// otherwise someone else changed it first and the answer is `stale`.
-pub(crate) async fn compare_and_set<E: EntityTrait, C: ConnectionTrait>(
-    db: &C,
-    what: &str,
-    (id_col, id): (E::Column, Uuid),
-    (version_col, version): (E::Column, i32),
-    update: sea_orm::UpdateMany<E>,
-) -> Result<(), AppError> {
-    let res = update
-        .col_expr(version_col, Expr::value(version + 1))
-        .filter(id_col.eq(id))
-        .filter(version_col.eq(version))
-        .exec(db)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(stale(what, version + 1, version));
-    }
-    Ok(())
-}
-
-pub(crate) fn stale(what: &str, current: i32, sent: i32) -> AppError {
-    AppError::Conflict(format!(
-        "the {what} was changed by someone else (it is at version {current}, the request was for version {sent}); reload it and retry"
-    ))
 }
 
 fn refuse_case(c: &case_file::Model, action: CaseAction) -> AppError {
@@ -127,28 +43,6 @@ fn refuse_case(c: &case_file::Model, action: CaseAction) -> AppError {
     ))
 }
 
-
-pub(crate) fn check_version(what: &str, current: i32, sent: i32) -> Result<(), AppError> {
-    if current != sent { Err(stale(what, current, sent)) } else { Ok(()) }
-}
-
-pub(crate) fn text(field: &str, v: &str, max: usize) -> Result<String, AppError> {
-    let t = v.trim();
-    if t.is_empty() {
-        return Err(AppError::validation(field, "must not be empty"));
-    }
-    if t.chars().count() > max {
-        return Err(AppError::validation(field, format!("must be at most {max} characters")));
-    }
-    Ok(t.to_string())
-}
-
-pub(crate) fn opt_text(field: &str, v: Option<&str>, max: usize) -> Result<Option<String>, AppError> {
-    match v.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(t) => text(field, t, max).map(Some),
-    }
-}
 
 pub(crate) fn date_not_future(field: &str, d: NaiveDate) -> Result<(), AppError> {
     if d > today() {
@@ -188,17 +82,6 @@ fn date_between(field: &str, d: NaiveDate, from: NaiveDate, what_from: &str) -> 
         return Err(AppError::validation(field, format!("must not be before {what_from} ({from})")));
     }
     Ok(())
-}
-
-/// The changed fields of an update, for the audit trail.
-pub(crate) fn diff(pairs: &[(&str, Value, Value)]) -> Value {
-    let mut m = serde_json::Map::new();
-    for (k, before, after) in pairs {
-        if before != after {
-            m.insert((*k).to_string(), json!({ "before": before, "after": after }));
-        }
-    }
-    Value::Object(m)
 }
 
 /// Compare-and-set of a case: the new state and version, or CONFLICT if someone

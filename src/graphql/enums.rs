@@ -14,10 +14,15 @@ macro_rules! gql_enum {
 
 gql_enum!(
     /// Accreditation state of an operator (domain spec §2.1).
-    OperatorStatusView, "OperatorStatus", "entity::enums::OperatorStatus", { Requested, PendingAccreditation, Active, Revoked });
+    OperatorStatusView, "OperatorStatus", "entity::enums::OperatorStatus", { Requested, PendingAccreditation, Active, Suspended, Revoked });
 gql_enum!(
-    /// Whether a role assignment is in force.
-    ProfileStatusView, "ProfileStatus", "entity::enums::ProfileStatus", { Active, Revoked });
+    /// Whether a role assignment is in force: `SUSPENDED` can be reinstated, `REVOKED` is final.
+    ProfileStatusView, "ProfileStatus", "entity::enums::ProfileStatus", { Active, Suspended, Revoked });
+gql_enum!(
+    /// Fund paying for an accredited professional: Quota servizi del Fondo Povertà,
+    /// PON Inclusione 2014-2020, PN Inclusione e lotta alla povertà 2021-2027, a
+    /// regional FSE+ programme, the budget of a Comune or of the Ambito, other.
+    FundingSourceView, "FundingSource", "entity::enums::FundingSource", { FondoPoverta, PonInclusione, PnInclusione, FsePlusRegionale, BilancioComunale, BilancioAmbito, Altro });
 gql_enum!(
     /// Form of associated management of an Ambito.
     ManagementFormView, "ManagementForm", "entity::enums::ManagementForm", { CapofilaComune, Consorzio, AziendaSpeciale, Altro });

@@ -24,6 +24,7 @@ use crate::{
     disadvantage::graphql::DisadvantageMutation,
     residency::graphql::ResidencyMutation,
     meetings::graphql::{MeetingMutation, MeetingQuery},
+    operators::graphql::OperatorMutation,
     puc::graphql::PucMutation,
 };
 
@@ -37,7 +38,7 @@ pub struct RequestId(pub String);
 pub struct Query(AuthQuery, roots::ReadQuery, CaseQuery, MeetingQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, CaseMutation, DisadvantageMutation, ResidencyMutation, MeetingMutation, PucMutation);
+pub struct Mutation(AuthMutation, OperatorMutation, CaseMutation, DisadvantageMutation, ResidencyMutation, MeetingMutation, PucMutation);
 
 pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -241,7 +241,7 @@ pub struct OperatorView(pub operator::Model);
 impl Projected for operator::Entity {
     const TYPE: &'static str = "Operator";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("fiscalCode", operator::Column::FiscalCode), ("firstName", operator::Column::FirstName), ("lastName", operator::Column::LastName), ("email", operator::Column::Email), ("phone", operator::Column::Phone), ("status", operator::Column::Status), ("lastLoginAt", operator::Column::LastLoginAt)]
+        vec![("fiscalCode", operator::Column::FiscalCode), ("firstName", operator::Column::FirstName), ("lastName", operator::Column::LastName), ("email", operator::Column::Email), ("phone", operator::Column::Phone), ("status", operator::Column::Status), ("version", operator::Column::Version), ("lastLoginAt", operator::Column::LastLoginAt)]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
@@ -301,6 +301,12 @@ impl OperatorView {
         let m = &self.0;
         show(ctx, "Operator.status", self.own(ctx), || m.status.into())
     }
+    /// Version for the optimistic check of accreditation changes.
+    #[graphql(visible = "vis::operator_version")]
+    async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
+        let m = &self.0;
+        show(ctx, "Operator.version", self.own(ctx), || m.version)
+    }
     /// Last login.
     #[graphql(visible = "vis::operator_last_login_at")]
     async fn last_login_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
@@ -334,7 +340,7 @@ pub struct ProfileView(pub profile::Model);
 impl Projected for profile::Entity {
     const TYPE: &'static str = "Profile";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("role", profile::Column::Role), ("validFrom", profile::Column::ValidFrom), ("validTo", profile::Column::ValidTo), ("fundingSource", profile::Column::FundingSource), ("status", profile::Column::Status)]
+        vec![("role", profile::Column::Role), ("validFrom", profile::Column::ValidFrom), ("validTo", profile::Column::ValidTo), ("status", profile::Column::Status), ("version", profile::Column::Version)]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
@@ -371,17 +377,23 @@ impl ProfileView {
         let m = &self.0;
         show(ctx, "Profile.validTo", self.own(ctx), || m.valid_to)
     }
-    /// Fund paying for the operator's contract (e.g. Fondo Povertà, PON Inclusione).
-    #[graphql(visible = "vis::profile_funding_source")]
-    async fn funding_source(&self, ctx: &Context<'_>) -> Option<Option<String>> {
+    /// Funds paying for the professional's contract (Fondo Povertà, PN Inclusione, ...).
+    #[graphql(visible = "vis::profile_funding_sources")]
+    async fn funding_sources(&self, ctx: &Context<'_>) -> Option<Vec<FundingSourceView>> {
         let m = &self.0;
-        show(ctx, "Profile.fundingSource", self.own(ctx), || m.funding_source.clone())
+        show(ctx, "Profile.fundingSources", self.own(ctx), || crate::operators::model::funding_of(m.funding_sources.as_deref()).into_iter().map(Into::into).collect())
     }
-    /// Whether the profile is in force.
+    /// Whether the profile is in force (active, suspended, revoked).
     #[graphql(visible = "vis::profile_status")]
     async fn status(&self, ctx: &Context<'_>) -> Option<ProfileStatusView> {
         let m = &self.0;
         show(ctx, "Profile.status", self.own(ctx), || m.status.into())
+    }
+    /// Version for the optimistic check of changes to the profile.
+    #[graphql(visible = "vis::profile_version")]
+    async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
+        let m = &self.0;
+        show(ctx, "Profile.version", self.own(ctx), || m.version)
     }
     /// Ambito of the profile; null for national roles.
     #[graphql(visible = "vis::profile_ambito")]
@@ -2949,14 +2961,16 @@ mod vis {
     pub fn operator_email(ctx: &Context<'_>) -> bool { field(ctx, "Operator.email") }
     pub fn operator_phone(ctx: &Context<'_>) -> bool { field(ctx, "Operator.phone") }
     pub fn operator_status(ctx: &Context<'_>) -> bool { field(ctx, "Operator.status") }
+    pub fn operator_version(ctx: &Context<'_>) -> bool { field(ctx, "Operator.version") }
     pub fn operator_last_login_at(ctx: &Context<'_>) -> bool { field(ctx, "Operator.lastLoginAt") }
     pub fn operator_profiles(ctx: &Context<'_>) -> bool { field(ctx, "Operator.profiles") && reads(ctx, Object::Profile) }
     pub fn type_profile(ctx: &Context<'_>) -> bool { reads(ctx, Object::Profile) || !crate::graphql::visibility::signed_in(ctx) }
     pub fn profile_role(ctx: &Context<'_>) -> bool { field(ctx, "Profile.role") }
     pub fn profile_valid_from(ctx: &Context<'_>) -> bool { field(ctx, "Profile.validFrom") }
     pub fn profile_valid_to(ctx: &Context<'_>) -> bool { field(ctx, "Profile.validTo") }
-    pub fn profile_funding_source(ctx: &Context<'_>) -> bool { field(ctx, "Profile.fundingSource") }
+    pub fn profile_funding_sources(ctx: &Context<'_>) -> bool { field(ctx, "Profile.fundingSources") }
     pub fn profile_status(ctx: &Context<'_>) -> bool { field(ctx, "Profile.status") }
+    pub fn profile_version(ctx: &Context<'_>) -> bool { field(ctx, "Profile.version") }
     pub fn profile_ambito(ctx: &Context<'_>) -> bool { field(ctx, "Profile.ambito") && reads(ctx, Object::Ambito) }
     pub fn profile_operator(ctx: &Context<'_>) -> bool { field(ctx, "Profile.operator") && reads(ctx, Object::Operator) }
     pub fn profile_comuni(ctx: &Context<'_>) -> bool { field(ctx, "Profile.comuni") }

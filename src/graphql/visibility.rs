@@ -67,6 +67,10 @@ reads! {
 }
 
 may! {
+    creates_operator => Operator Create,
+    updates_operator => Operator Update,
+    creates_profile => Profile Create,
+    updates_profile => Profile Update,
     assigns_case => Case Assign,
     updates_case => Case Update,
     updates_preliminary_analysis => PreliminaryAnalysis Update,

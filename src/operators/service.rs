@@ -132,3 +132,611 @@ pub async fn listing<C: ConnectionTrait>(db: &C) -> Result<Vec<OperatorListing>,
         })
         .collect())
 }
+
+// ---------------------------------------------------------------------------
+// Accreditation (domain spec §2.1). Every use case runs in one transaction with
+// its audit entries; the administrator invariants are checked here with a clear
+// error and kept by the database as well (migration `accreditation`).
+
+use chrono::Utc;
+use entity::{case_file, convention, enums::{AuditAction, ConventionKind, FundingSource}, puc_project, residency_check, session};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, Condition, DatabaseTransaction, QuerySelect, QueryTrait,
+    TransactionTrait,
+};
+use serde_json::json;
+
+use super::model::{self, Validity};
+use crate::{
+    audit::{self, AuditContext, AuditEntry},
+    authz::Action,
+    workflow::{check_version, compare_and_set, diff, Acting},
+};
+
+/// A person as the administrator records them.
+#[derive(Debug, Clone)]
+pub struct PersonInput {
+    pub fiscal_code: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: Option<String>,
+}
+
+/// A role assignment to accredit.
+#[derive(Debug, Clone)]
+pub struct ProfileInput {
+    pub role: Role,
+    pub comuni: Vec<String>,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub funding: Vec<FundingSource>,
+}
+
+/// Work assigned to an operator who holds no profile in force for it any more:
+/// it shows up as "to reassign" to the coordinators (`toReassign` filters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OrphanedWork {
+    pub cases: u64,
+    pub residency_checks: u64,
+    pub puc_projects: u64,
+}
+
+/// The rows whose owner column names an operator that holds no profile of
+/// `role` in force today (revoked, suspended, expired), or is no longer active.
+pub fn without_owner<Col: ColumnTrait>(owner: Col, role: Role, today: NaiveDate) -> Condition {
+    let active_ops = operator::Entity::find()
+        .select_only()
+        .column(operator::Column::Id)
+        .filter(operator::Column::Status.eq(OperatorStatus::Active))
+        .into_query();
+    let in_force = profile::Entity::find()
+        .select_only()
+        .column(profile::Column::OperatorId)
+        .filter(profile::Column::Role.eq(role))
+        .filter(profile::Column::Status.eq(ProfileStatus::Active))
+        .filter(profile::Column::ValidFrom.lte(today))
+        .filter(Condition::any().add(profile::Column::ValidTo.is_null()).add(profile::Column::ValidTo.gte(today)))
+        .filter(profile::Column::OperatorId.in_subquery(active_ops))
+        .into_query();
+    Condition::all().add(owner.is_not_null()).add(owner.not_in_subquery(in_force))
+}
+
+/// Open cases, checks and projects of `operator_id` left without an owner.
+pub async fn orphaned_work<C: ConnectionTrait>(db: &C, operator_id: Uuid, today: NaiveDate) -> Result<OrphanedWork, AppError> {
+    use entity::enums::{CaseState, PucProjectState, ResidencyCheckState};
+    use sea_orm::PaginatorTrait;
+    let cases = case_file::Entity::find()
+        .filter(case_file::Column::CaseManagerId.eq(operator_id))
+        .filter(case_file::Column::State.is_not_in([CaseState::Chiuso, CaseState::Trasferito]))
+        .filter(without_owner(case_file::Column::CaseManagerId, Role::CaseManager, today))
+        .count(db)
+        .await?;
+    let residency_checks = residency_check::Entity::find()
+        .filter(residency_check::Column::OfficerId.eq(operator_id))
+        .filter(residency_check::Column::State.is_not_in([
+            ResidencyCheckState::EsitoPositivo,
+            ResidencyCheckState::EsitoNegativo,
+            ResidencyCheckState::InviatoInps,
+        ]))
+        .filter(without_owner(residency_check::Column::OfficerId, Role::RegistryCheckOfficer, today))
+        .count(db)
+        .await?;
+    let puc_projects = puc_project::Entity::find()
+        .filter(puc_project::Column::ManagerId.eq(operator_id))
+        .filter(puc_project::Column::State.is_not_in([PucProjectState::Concluso, PucProjectState::Annullato]))
+        .filter(without_owner(puc_project::Column::ManagerId, Role::PucManager, today))
+        .count(db)
+        .await?;
+    Ok(OrphanedWork { cases, residency_checks, puc_projects })
+}
+
+/// Ends at once every live session bound to the profile (or, with `None`, every
+/// session of the operator); returns how many.
+async fn end_sessions<C: ConnectionTrait>(db: &C, operator_id: Uuid, profile_id: Option<Uuid>) -> Result<u64, AppError> {
+    let mut q = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(session::Column::OperatorId.eq(operator_id))
+        .filter(session::Column::RevokedAt.is_null());
+    if let Some(p) = profile_id {
+        q = q.filter(session::Column::ProfileId.eq(p));
+    }
+    Ok(q.exec(db).await?.rows_affected)
+}
+
+/// The trigger of the administrator rules refused a change (a race lost to a
+/// concurrent accreditation, or data written around the service).
+fn admin_rule(e: sea_orm::DbErr) -> AppError {
+    if e.to_string().contains(migration::ONE_AMBITO_ADMIN) {
+        AppError::Conflict(
+            "the Ambito has one administrator in force, who holds no other profile in the Ambito: this change would break that".into(),
+        )
+    } else {
+        e.into()
+    }
+}
+
+/// Checks a person's details; the codice fiscale comes back normalised.
+fn person(p: &PersonInput) -> Result<(CodiceFiscale, String, String, String, Option<String>), AppError> {
+    let cf = CodiceFiscale::parse(&p.fiscal_code).map_err(|e| AppError::validation("input.fiscalCode", e.to_string()))?;
+    let first = model::person_name("input.firstName", &p.first_name)?;
+    let last = model::person_name("input.lastName", &p.last_name)?;
+    let email = model::email("input.email", &p.email)?;
+    let phone = match p.phone.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(v) => Some(model::phone("input.phone", v)?),
+    };
+    Ok((cf, first, last, email, phone))
+}
+
+/// Records a person as `PENDING_ACCREDITATION` in `ambito_id` (None: the
+/// Ministry's own). A codice fiscale already recorded anywhere is a conflict:
+/// one person, one SPID identity, one operator.
+async fn insert_operator(
+    txn: &DatabaseTransaction,
+    p: &PersonInput,
+    ambito_id: Option<Uuid>,
+) -> Result<(operator::Model, AuditEntry), AppError> {
+    let (cf, first, last, email, phone) = person(p)?;
+    let exists = operator::Entity::find().filter(operator::Column::FiscalCode.eq(cf.as_str())).one(txn).await?;
+    if exists.is_some() {
+        return Err(AppError::conflict_at("input.fiscalCode", "an operator with this codice fiscale is already recorded"));
+    }
+    let row = operator::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        fiscal_code: Set(cf.as_str().to_string()),
+        first_name: Set(first),
+        last_name: Set(last),
+        email: Set(Some(email)),
+        phone: Set(phone),
+        status: Set(OperatorStatus::PendingAccreditation),
+        last_login_at: Set(None),
+        created_at: Set(Utc::now()),
+        ambito_id: Set(ambito_id),
+        version: Set(1),
+    }
+    .insert(txn)
+    .await?;
+    let mut e = AuditEntry::new("operator", row.id, AuditAction::Create);
+    e.ambito_id = ambito_id;
+    // Personal details are recorded as present, never copied into the trail.
+    e.changes = Some(json!({
+        "status": { "before": null, "after": row.status },
+        "ambito_id": { "before": null, "after": ambito_id },
+        "personal_details": { "before": null, "after": "recorded" },
+    }));
+    Ok((row, e))
+}
+
+/// Checks the Comuni of a profile of `role` in `ambito_id`: in the Ambito, and
+/// for Comune-level roles with a convention for GePI in force from the first
+/// day the profile matters.
+async fn check_comuni(
+    txn: &DatabaseTransaction,
+    role: Role,
+    ambito_id: Uuid,
+    comuni: &[String],
+    validity: Validity,
+    today: NaiveDate,
+) -> Result<Vec<String>, AppError> {
+    if comuni.is_empty() {
+        return Err(AppError::validation("input.comuni", "name at least one Comune of competence"));
+    }
+    if comuni.len() > 500 {
+        return Err(AppError::validation("input.comuni", "at most 500 Comuni"));
+    }
+    let mut out = Vec::new();
+    let on = validity.effective(today);
+    for (i, c) in comuni.iter().enumerate() {
+        let field = format!("input.comuni[{i}]");
+        let code = crate::territory::model::IstatCode::parse(c).map_err(|e| AppError::validation(&field, e.to_string()))?;
+        let code = code.as_str().to_string();
+        if out.contains(&code) {
+            return Err(AppError::validation(&field, "named twice"));
+        }
+        let found = comune::Entity::find_by_id(code.clone()).one(txn).await?;
+        if !found.is_some_and(|m| m.ambito_id == ambito_id) {
+            return Err(AppError::validation(&field, "not a Comune of the Ambito"));
+        }
+        if model::comune_level(role) {
+            let conv = convention::Entity::find()
+                .filter(convention::Column::ComuneIstat.eq(code.clone()))
+                .filter(convention::Column::Kind.eq(ConventionKind::UsoGepi))
+                .filter(convention::Column::ValidFrom.lte(on))
+                .filter(Condition::any().add(convention::Column::ValidTo.is_null()).add(convention::Column::ValidTo.gte(on)))
+                .one(txn)
+                .await?;
+            if conv.is_none() {
+                return Err(AppError::validation(
+                    &field,
+                    format!("the Comune has no convention for the use of GePI in force on {on}: a {} works on its data only under one", role.as_str()),
+                ));
+            }
+        }
+        out.push(code);
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Inserts a checked profile with its Comuni; returns its audit entry.
+#[allow(clippy::too_many_arguments)]
+async fn insert_profile(
+    txn: &DatabaseTransaction,
+    op: &operator::Model,
+    role: Role,
+    ambito_id: Option<Uuid>,
+    comuni: &[String],
+    validity: Validity,
+    funding: &[FundingSource],
+    assigned_by: Option<Uuid>,
+) -> Result<(profile::Model, AuditEntry), AppError> {
+    let funding_sources = (!funding.is_empty()).then(|| model::funding_codes(funding));
+    let row = profile::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        operator_id: Set(op.id),
+        role: Set(role),
+        ambito_id: Set(ambito_id),
+        valid_from: Set(validity.from),
+        valid_to: Set(validity.to),
+        funding_sources: Set(funding_sources.clone()),
+        status: Set(ProfileStatus::Active),
+        assigned_by: Set(assigned_by),
+        created_at: Set(Utc::now()),
+        version: Set(1),
+    }
+    .insert(txn)
+    .await
+    .map_err(admin_rule)?;
+    if !comuni.is_empty() {
+        profile_comune::Entity::insert_many(
+            comuni.iter().map(|c| profile_comune::ActiveModel { profile_id: Set(row.id), comune_istat: Set(c.clone()) }),
+        )
+        .exec(txn)
+        .await?;
+    }
+    let mut e = AuditEntry::new("profile", row.id, AuditAction::Create);
+    e.ambito_id = ambito_id;
+    e.changes = Some(json!({
+        "operator_id": { "before": null, "after": op.id },
+        "role": { "before": null, "after": role },
+        "comuni": { "before": null, "after": comuni },
+        "valid_from": { "before": null, "after": validity.from },
+        "valid_to": { "before": null, "after": validity.to },
+        "funding_sources": { "before": null, "after": funding_sources },
+        "status": { "before": null, "after": ProfileStatus::Active },
+    }));
+    Ok((row, e))
+}
+
+/// Active profiles of the operator overlapping `validity` (for the checks that
+/// give a clear error before the database would refuse).
+async fn overlapping<C: ConnectionTrait>(db: &C, filter: Condition, validity: Validity) -> Result<Vec<profile::Model>, AppError> {
+    Ok(profile::Entity::find()
+        .filter(filter)
+        .filter(profile::Column::Status.eq(ProfileStatus::Active))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|p| validity.overlaps(p.valid_from, p.valid_to))
+        .collect())
+}
+
+/// Moves a pending operator to `ACTIVE` once it holds a profile.
+async fn activate<C: ConnectionTrait>(db: &C, op: &operator::Model) -> Result<Option<AuditEntry>, AppError> {
+    if op.status != OperatorStatus::PendingAccreditation {
+        return Ok(None);
+    }
+    let q = operator::Entity::update_many().col_expr(operator::Column::Status, Expr::value(OperatorStatus::Active));
+    compare_and_set(db, "operator", (operator::Column::Id, op.id), (operator::Column::Version, op.version), q).await?;
+    let mut e = AuditEntry::new("operator", op.id, AuditAction::Transition);
+    e.ambito_id = op.ambito_id;
+    e.changes = Some(diff(&[
+        ("status", json!(op.status), json!(OperatorStatus::Active)),
+        ("version", json!(op.version), json!(op.version + 1)),
+    ]));
+    Ok(Some(e))
+}
+
+/// The Ambito administrator records a person a Comune indicated: the operator
+/// is `PENDING_ACCREDITATION` in the administrator's Ambito until a profile is
+/// accredited.
+pub async fn add_operator(a: &Acting<'_>, p: &PersonInput) -> Result<Uuid, AppError> {
+    let scope = a.gw.authz.scope_for(crate::authz::Object::Operator, Action::Create)?;
+    let ambito = match scope {
+        crate::authz::Scope::Ambito => a.gw.authz.principal.ambito_id,
+        _ => None,
+    }
+    .ok_or_else(|| AppError::Forbidden("operators are recorded by the administrator of their Ambito".into()))?;
+    let txn = a.gw.db.begin().await?;
+    let (row, e) = insert_operator(&txn, p, Some(ambito)).await?;
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(row.id)
+}
+
+/// The Ambito administrator accredits a profile of an operator of its Ambito;
+/// a pending operator becomes `ACTIVE`. The first Coordinatore per il Patto of
+/// an Ambito without a disadvantage validator in force also receives that role
+/// (domain spec §1.4), on its Comuni that have a convention for GePI.
+pub async fn accredit_profile(a: &Acting<'_>, operator_id: Uuid, version: i32, p: &ProfileInput) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let today = crate::cases::model::today();
+    if !model::may_grant(a.gw.authz.role(), p.role) {
+        return Err(AppError::forbidden_at(
+            "input.role",
+            format!("the role {} may not accredit a {} profile", a.gw.authz.role().as_str(), p.role.as_str()),
+        ));
+    }
+    let validity = Validity::checked(p.valid_from, p.valid_to, today, "input")?;
+    if model::needs_funding(p.role) && p.funding.is_empty() {
+        return Err(AppError::validation("input.fundingSources", "name the fund(s) paying for this professional"));
+    }
+    let txn = a.gw.db.begin().await?;
+    let op = a.load::<operator::Entity>(&txn, operator::Column::Id, operator_id, Action::Update, ("input.operatorId", "operator")).await?;
+    check_version("operator", op.version, version)?;
+    if !matches!(op.status, OperatorStatus::PendingAccreditation | OperatorStatus::Active) {
+        return Err(AppError::conflict_at(
+            "input.operatorId",
+            format!("the operator is {}: only pending or active operators are accredited", crate::codes::code(op.status)),
+        ));
+    }
+    let ambito_id = op.ambito_id.ok_or_else(|| AppError::not_found_at("input.operatorId", "no operator with this id"))?;
+    let comuni = check_comuni(&txn, p.role, ambito_id, &p.comuni, validity, today).await?;
+    let clash = overlapping(&txn, Condition::all().add(profile::Column::OperatorId.eq(op.id)).add(profile::Column::AmbitoId.eq(ambito_id)), validity).await?;
+    if clash.iter().any(|c| c.role == p.role) {
+        return Err(AppError::conflict_at("input.role", "the operator already holds a profile of this role in the period: change that one"));
+    }
+    if clash.iter().any(|c| c.role == Role::AmbitoAdmin) {
+        return Err(AppError::conflict_at("input.operatorId", "the operator is the Ambito administrator, who holds no other profile in the Ambito"));
+    }
+    let mut entries = Vec::new();
+    let (row, e) = insert_profile(&txn, &op, p.role, Some(ambito_id), &comuni, validity, &p.funding, Some(me)).await?;
+    entries.push(e);
+    if p.role == Role::PaisCoordinator {
+        let validators = overlapping(
+            &txn,
+            Condition::all().add(profile::Column::AmbitoId.eq(ambito_id)).add(profile::Column::Role.eq(Role::DisadvantageValidator)),
+            validity,
+        )
+        .await?;
+        if validators.is_empty() && !clash.iter().any(|c| c.role == Role::DisadvantageValidator) {
+            let mut covered = Vec::new();
+            for c in &comuni {
+                if check_comuni(&txn, Role::DisadvantageValidator, ambito_id, std::slice::from_ref(c), validity, today).await.is_ok() {
+                    covered.push(c.clone());
+                }
+            }
+            if !covered.is_empty() {
+                let (_, e) = insert_profile(&txn, &op, Role::DisadvantageValidator, Some(ambito_id), &covered, validity, &p.funding, Some(me)).await?;
+                entries.push(e);
+            }
+        }
+    }
+    entries.extend(activate(&txn, &op).await?);
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(row.id)
+}
+
+/// The Ministry designates and accredits the administrator of an Ambito: the
+/// person is recorded in that Ambito if new; with `replace`, the administrator
+/// in force is revoked at once (its sessions end) in the same transaction.
+pub async fn designate_ambito_admin(
+    a: &Acting<'_>,
+    ambito_id: Uuid,
+    person_in: &PersonInput,
+    valid_from: NaiveDate,
+    valid_to: Option<NaiveDate>,
+    replace: bool,
+) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let today = crate::cases::model::today();
+    if !model::may_grant(a.gw.authz.role(), Role::AmbitoAdmin) {
+        return Err(AppError::Forbidden(format!("the role {} may not designate Ambito administrators", a.gw.authz.role().as_str())));
+    }
+    let validity = Validity::checked(valid_from, valid_to, today, "input")?;
+    let txn = a.gw.db.begin().await?;
+    a.load::<entity::ambito::Entity>(&txn, entity::ambito::Column::Id, ambito_id, Action::Read, ("input.ambitoId", "Ambito")).await?;
+    let (cf, ..) = person(person_in)?;
+    let mut entries = Vec::new();
+    let op = match operator::Entity::find().filter(operator::Column::FiscalCode.eq(cf.as_str())).one(&txn).await? {
+        Some(op) if op.ambito_id == Some(ambito_id) && matches!(op.status, OperatorStatus::Active | OperatorStatus::PendingAccreditation) => op,
+        Some(_) => {
+            return Err(AppError::conflict_at(
+                "input.fiscalCode",
+                "an operator with this codice fiscale is already recorded, outside this Ambito or no longer active",
+            ))
+        }
+        None => {
+            let (op, e) = insert_operator(&txn, person_in, Some(ambito_id)).await?;
+            entries.push(e);
+            op
+        }
+    };
+    let own = overlapping(&txn, Condition::all().add(profile::Column::OperatorId.eq(op.id)).add(profile::Column::AmbitoId.eq(ambito_id)), validity).await?;
+    if !own.is_empty() {
+        return Err(AppError::conflict_at("input.fiscalCode", "the person holds other profiles in the Ambito: the administrator holds none"));
+    }
+    let current = overlapping(
+        &txn,
+        Condition::all().add(profile::Column::AmbitoId.eq(ambito_id)).add(profile::Column::Role.eq(Role::AmbitoAdmin)),
+        validity,
+    )
+    .await?;
+    for old in &current {
+        if !replace {
+            return Err(AppError::conflict_at(
+                "input.ambitoId",
+                "the Ambito already has an administrator in force in the period: replace it (replace: true) or revoke it first",
+            ));
+        }
+        entries.push(set_profile_status(&txn, old, ProfileStatus::Revoked).await?);
+        end_sessions(&txn, old.operator_id, Some(old.id)).await?;
+    }
+    let all: Vec<String> = comune::Entity::find()
+        .filter(comune::Column::AmbitoId.eq(ambito_id))
+        .order_by_asc(comune::Column::IstatCode)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|c| c.istat_code)
+        .collect();
+    let (row, e) = insert_profile(&txn, &op, Role::AmbitoAdmin, Some(ambito_id), &all, validity, &[], Some(me)).await?;
+    entries.push(e);
+    entries.extend(activate(&txn, &op).await?);
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(row.id)
+}
+
+/// What an administrator does to a profile in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileChange {
+    /// `ACTIVE → SUSPENDED`: its sessions end; it can be reinstated.
+    Suspend,
+    /// `SUSPENDED → ACTIVE`.
+    Reinstate,
+    /// `ACTIVE | SUSPENDED → REVOKED`, final: its sessions end.
+    Revoke,
+}
+
+async fn set_profile_status(txn: &DatabaseTransaction, p: &profile::Model, to: ProfileStatus) -> Result<AuditEntry, AppError> {
+    let q = profile::Entity::update_many().col_expr(profile::Column::Status, Expr::value(to));
+    compare_and_set(txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q).await.map_err(|e| match e {
+        AppError::Internal(m) if m.contains(migration::ONE_AMBITO_ADMIN) => admin_rule(sea_orm::DbErr::Custom(m)),
+        other => other,
+    })?;
+    let mut e = AuditEntry::new("profile", p.id, AuditAction::Transition);
+    e.ambito_id = p.ambito_id;
+    e.changes = Some(diff(&[
+        ("status", json!(p.status), json!(to)),
+        ("version", json!(p.version), json!(p.version + 1)),
+    ]));
+    Ok(e)
+}
+
+/// Suspends, reinstates or revokes a profile the caller may grant. Suspension
+/// and revocation end the profile's sessions at once; the answer lists the
+/// work its operator leaves without an owner.
+pub async fn change_profile_status(a: &Acting<'_>, profile_id: Uuid, version: i32, change: ProfileChange) -> Result<OrphanedWork, AppError> {
+    let txn = a.gw.db.begin().await?;
+    let p = a.load::<profile::Entity>(&txn, profile::Column::Id, profile_id, Action::Update, ("input.profileId", "profile")).await?;
+    if !model::may_grant(a.gw.authz.role(), p.role) {
+        return Err(AppError::forbidden_at(
+            "input.profileId",
+            format!("the role {} may not change a {} profile", a.gw.authz.role().as_str(), p.role.as_str()),
+        ));
+    }
+    check_version("profile", p.version, version)?;
+    let to = match (change, p.status) {
+        (ProfileChange::Suspend, ProfileStatus::Active) => ProfileStatus::Suspended,
+        (ProfileChange::Reinstate, ProfileStatus::Suspended) => ProfileStatus::Active,
+        (ProfileChange::Revoke, ProfileStatus::Active | ProfileStatus::Suspended) => ProfileStatus::Revoked,
+        (c, s) => {
+            return Err(AppError::Conflict(format!("{c:?} is not allowed: the profile is {}", crate::codes::code(s)).to_lowercase()))
+        }
+    };
+    let entries = vec![set_profile_status(&txn, &p, to).await?];
+    if to != ProfileStatus::Active {
+        end_sessions(&txn, p.operator_id, Some(p.id)).await?;
+    }
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    let orphaned = orphaned_work(&txn, p.operator_id, crate::cases::model::today()).await?;
+    txn.commit().await?;
+    Ok(orphaned)
+}
+
+// ---------------------------------------------------------------------------
+// The command line of the installation: the first Ministry administrator of an
+// empty database, and emergency revocation. Audited as the system.
+
+/// `gepi operators add`: records a person (in an Ambito, by its code, or national).
+pub async fn cli_add(db: &sea_orm::DatabaseConnection, p: &PersonInput, ambito_code: Option<&str>) -> Result<operator::Model, AppError> {
+    let txn = db.begin().await?;
+    let ambito_id = match ambito_code {
+        Some(code) => Some(
+            ambito::Entity::find()
+                .filter(ambito::Column::Code.eq(code))
+                .one(&txn)
+                .await?
+                .ok_or_else(|| AppError::not_found_at("--ambito", format!("no Ambito with code `{code}`")))?
+                .id,
+        ),
+        None => None,
+    };
+    let (row, e) = insert_operator(&txn, p, ambito_id).await?;
+    audit::record(&txn, &AuditContext::unattributed(entity::enums::ActorKind::System, None), vec![e]).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// `gepi operators accredit`: the command line grants only `ministry_admin`
+/// (nobody can through the API); every other role is accredited through the API
+/// by the role that grants it.
+pub async fn cli_accredit(
+    db: &sea_orm::DatabaseConnection,
+    fiscal_code: &str,
+    role: Role,
+    valid_from: NaiveDate,
+    valid_to: Option<NaiveDate>,
+) -> Result<profile::Model, AppError> {
+    if role != Role::MinistryAdmin {
+        return Err(AppError::validation(
+            "--role",
+            "the command line accredits only ministry_admin; the Ministry designates Ambito administrators and they accredit the other roles through the API",
+        ));
+    }
+    let today = crate::cases::model::today();
+    let validity = Validity::checked(valid_from, valid_to, today, "--valid")?;
+    let cf = CodiceFiscale::parse(fiscal_code).map_err(|e| AppError::validation("--fiscal-code", e.to_string()))?;
+    let txn = db.begin().await?;
+    let op = operator::Entity::find()
+        .filter(operator::Column::FiscalCode.eq(cf.as_str()))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found_at("--fiscal-code", "no operator with this codice fiscale: add it first"))?;
+    if op.ambito_id.is_some() || !matches!(op.status, OperatorStatus::PendingAccreditation | OperatorStatus::Active) {
+        return Err(AppError::conflict_at("--fiscal-code", "a Ministry administrator is a national operator (added without --ambito), pending or active"));
+    }
+    if !overlapping(&txn, Condition::all().add(profile::Column::OperatorId.eq(op.id)).add(profile::Column::Role.eq(role)), validity).await?.is_empty() {
+        return Err(AppError::conflict_at("--role", "the operator already holds this role in the period"));
+    }
+    let (row, e) = insert_profile(&txn, &op, role, None, &[], validity, &[], None).await?;
+    let mut entries = vec![e];
+    entries.extend(activate(&txn, &op).await?);
+    audit::record(&txn, &AuditContext::unattributed(entity::enums::ActorKind::System, None), entries).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// `gepi operators revoke`: revokes every profile of the operator and the
+/// operator itself, ending its sessions at once.
+pub async fn cli_revoke(db: &sea_orm::DatabaseConnection, fiscal_code: &str) -> Result<OrphanedWork, AppError> {
+    let cf = CodiceFiscale::parse(fiscal_code).map_err(|e| AppError::validation("--fiscal-code", e.to_string()))?;
+    let txn = db.begin().await?;
+    let op = operator::Entity::find()
+        .filter(operator::Column::FiscalCode.eq(cf.as_str()))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found_at("--fiscal-code", "no operator with this codice fiscale"))?;
+    let mut entries = Vec::new();
+    for p in profile::Entity::find().filter(profile::Column::OperatorId.eq(op.id)).all(&txn).await? {
+        if p.status != ProfileStatus::Revoked {
+            entries.push(set_profile_status(&txn, &p, ProfileStatus::Revoked).await?);
+        }
+    }
+    if op.status != OperatorStatus::Revoked {
+        let q = operator::Entity::update_many().col_expr(operator::Column::Status, Expr::value(OperatorStatus::Revoked));
+        compare_and_set(&txn, "operator", (operator::Column::Id, op.id), (operator::Column::Version, op.version), q).await?;
+        let mut e = AuditEntry::new("operator", op.id, AuditAction::Transition);
+        e.ambito_id = op.ambito_id;
+        e.changes = Some(diff(&[("status", json!(op.status), json!(OperatorStatus::Revoked))]));
+        entries.push(e);
+    }
+    end_sessions(&txn, op.id, None).await?;
+    audit::record(&txn, &AuditContext::unattributed(entity::enums::ActorKind::System, None), entries).await?;
+    let orphaned = orphaned_work(&txn, op.id, crate::cases::model::today()).await?;
+    txn.commit().await?;
+    Ok(orphaned)
+}

@@ -240,10 +240,10 @@ impl Generator {
 
         // National operators.
         for _ in 0..2 {
-            let op = self.operator();
+            let op = self.operator(None);
             self.profile(op, Role::MinistryAdmin, None, &[]);
         }
-        let op = self.operator();
+        let op = self.operator(None);
         self.profile(op, Role::Analyst, None, &[]);
 
         let mut seeds = Vec::new();
@@ -282,7 +282,7 @@ impl Generator {
         Ok(SeedSummary(self.counts))
     }
 
-    fn operator(&mut self) -> Uuid {
+    fn operator(&mut self, ambito_id: Option<Uuid>) -> Uuid {
         let female = self.chance(0.6);
         let age = self.range(28, 62) as i32;
         let (first, last, _, _, _, cf) = self.person(female, None, age);
@@ -298,6 +298,8 @@ impl Generator {
             status: OperatorStatus::Active,
             last_login_at: None,
             created_at: created,
+            ambito_id,
+            version: 1,
         };
         self.rows.operators.push(row);
         id
@@ -305,8 +307,9 @@ impl Generator {
 
     fn profile(&mut self, operator_id: Uuid, role: Role, ambito_id: Option<Uuid>, comuni: &[&'static str]) -> Uuid {
         let id = self.uuid();
-        let funding = ["Fondo Povertà", "PON Inclusione", "Bilancio comunale"];
-        let funding_source = (ambito_id.is_some() && role != Role::AmbitoAdmin).then(|| self.pick(&funding).to_string());
+        let funding = [FundingSource::FondoPoverta, FundingSource::PnInclusione, FundingSource::BilancioComunale];
+        let funding_sources = (ambito_id.is_some() && role != Role::AmbitoAdmin)
+            .then(|| crate::operators::model::funding_codes(&[self.pick(&funding)]));
         let row = profile::Model {
             id,
             operator_id,
@@ -314,10 +317,11 @@ impl Generator {
             ambito_id,
             valid_from: self.today() - Duration::days(730),
             valid_to: None,
-            funding_source,
+            funding_sources,
             status: ProfileStatus::Active,
             assigned_by: None,
             created_at: Self::noon(self.today() - Duration::days(730)),
+            version: 1,
         };
         self.rows.profiles.push(row);
         for c in comuni {
@@ -352,7 +356,7 @@ impl Generator {
             };
             self.rows.comuni.push(row);
         }
-        let admin = self.operator();
+        let admin = self.operator(Some(id));
         self.profile(admin, Role::AmbitoAdmin, Some(id), &all);
         for c in a.comuni {
             for kind in [ConventionKind::UsoGepi, ConventionKind::Puc] {
@@ -369,21 +373,23 @@ impl Generator {
                     document_sha256: Some(hex::encode(self.rng.gen::<[u8; 32]>())),
                     uploaded_by: Some(admin),
                     uploaded_at: Self::noon(signed + Duration::days(3)),
+                    version: 1,
+                    document_size: None,
                 };
                 self.rows.conventions.push(row);
             }
         }
         // The Coordinatore PaIS also holds the disadvantage validator role by default.
-        let coordinator = self.operator();
+        let coordinator = self.operator(Some(id));
         self.profile(coordinator, Role::PaisCoordinator, Some(id), &all);
         self.profile(coordinator, Role::DisadvantageValidator, Some(id), &all);
-        let validator = self.operator();
+        let validator = self.operator(Some(id));
         self.profile(validator, Role::DisadvantageValidator, Some(id), &all);
-        let analyst = self.operator();
+        let analyst = self.operator(Some(id));
         self.profile(analyst, Role::Analyst, Some(id), &all);
         let mut support_officers = Vec::new();
         for _ in 0..2 {
-            let op = self.operator();
+            let op = self.operator(Some(id));
             self.profile(op, Role::SupportActivationOfficer, Some(id), &all);
             support_officers.push(op);
         }
@@ -399,7 +405,7 @@ impl Generator {
         let split = |g: &mut Self, role: Role| -> HashMap<&'static str, Vec<Uuid>> {
             let mut by: HashMap<&'static str, Vec<Uuid>> = HashMap::new();
             for half in &halves {
-                let op = g.operator();
+                let op = g.operator(Some(id));
                 g.profile(op, role, Some(id), half);
                 for c in half {
                     by.entry(*c).or_default().push(op);
@@ -420,7 +426,7 @@ impl Generator {
             } else {
                 vec![all[i % all.len()]]
             };
-            let op = self.operator();
+            let op = self.operator(Some(id));
             self.profile(op, Role::CaseManager, Some(id), &covered);
             for c in covered {
                 case_managers.entry(c).or_default().push(op);

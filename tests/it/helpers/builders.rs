@@ -75,6 +75,8 @@ impl OperatorBuilder {
             status: self.status,
             last_login_at: None,
             created_at: Utc::now(),
+            ambito_id: None,
+            version: 1,
         }
         .into_active_model()
         .insert(db)
@@ -121,10 +123,11 @@ impl ProfileBuilder {
             ambito_id: self.ambito_id,
             valid_from: today() - Duration::days(30),
             valid_to: self.valid_to,
-            funding_source: Some("Fondo Povertà".into()),
+            funding_sources: Some("FONDO_POVERTA".into()),
             status: self.status,
             assigned_by: None,
             created_at: Utc::now(),
+            version: 1,
         }
         .into_active_model()
         .insert(db)

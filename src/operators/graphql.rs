@@ -1,0 +1,207 @@
+//! Mutations of accreditation (thin: decode ids, one service call, re-read the
+//! result through the same authorization as any read).
+
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use chrono::NaiveDate;
+use entity::{operator, profile};
+
+use super::service::{self, OrphanedWork, PersonInput, ProfileChange, ProfileInput};
+use crate::{
+    error::{GqlResult, ResultExt},
+    graphql::{
+        enums::{FundingSourceView, RoleView},
+        node::by_id,
+        roots::{gateway, uuid_arg},
+        views::{OperatorView, ProfileView},
+    },
+    workflow::Acting,
+};
+
+fn acting<'a>(ctx: &'a Context<'_>) -> GqlResult<Acting<'a>> {
+    Ok(Acting { gw: gateway(ctx)?, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) })
+}
+
+/// A person as the administrator records them.
+#[derive(InputObject)]
+pub struct AddOperatorInput {
+    /// Codice fiscale (the identity SPID asserts at login).
+    pub fiscal_code: String,
+    /// Nome.
+    pub first_name: String,
+    /// Cognome.
+    pub last_name: String,
+    /// Institutional e-mail address.
+    pub email: String,
+    /// Institutional phone.
+    pub phone: Option<String>,
+}
+
+impl From<&AddOperatorInput> for PersonInput {
+    fn from(i: &AddOperatorInput) -> Self {
+        PersonInput {
+            fiscal_code: i.fiscal_code.clone(),
+            first_name: i.first_name.clone(),
+            last_name: i.last_name.clone(),
+            email: i.email.clone(),
+            phone: i.phone.clone(),
+        }
+    }
+}
+
+/// Input of `accreditProfile`.
+#[derive(InputObject)]
+pub struct AccreditProfileInput {
+    /// The operator (of the administrator's Ambito).
+    pub operator_id: ID,
+    /// The operator's version.
+    pub version: i32,
+    /// Role of the profile (an operational role; never an administrator).
+    pub role: RoleView,
+    /// ISTAT codes of the Comuni of competence (of the Ambito; for Comune-level
+    /// roles, with a convention for GePI in force).
+    pub comuni: Vec<String>,
+    /// First day of validity.
+    pub valid_from: NaiveDate,
+    /// Last day of validity; omitted when open-ended.
+    pub valid_to: Option<NaiveDate>,
+    /// Funds paying for the professional's contract.
+    pub funding_sources: Vec<FundingSourceView>,
+}
+
+/// Input of `designateAmbitoAdmin`.
+#[derive(InputObject)]
+pub struct DesignateAmbitoAdminInput {
+    /// The Ambito.
+    pub ambito_id: ID,
+    /// The person the Ambito named to the Ministry (recorded if new).
+    pub person: AddOperatorInput,
+    /// First day of validity.
+    pub valid_from: NaiveDate,
+    /// Last day of validity; omitted when open-ended.
+    pub valid_to: Option<NaiveDate>,
+    /// Revoke the administrator in force (its sessions end) instead of refusing.
+    #[graphql(default)]
+    pub replace: bool,
+}
+
+/// A change of a profile's state.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "ProfileChange")]
+pub enum ProfileChangeView {
+    /// Active → suspended: its sessions end at once; it can be reinstated.
+    Suspend,
+    /// Suspended → active.
+    Reinstate,
+    /// Active or suspended → revoked, final: its sessions end at once.
+    Revoke,
+}
+
+/// Input of `changeProfileStatus`.
+#[derive(InputObject)]
+pub struct ChangeProfileStatusInput {
+    /// The profile.
+    pub profile_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// What to do.
+    pub change: ProfileChangeView,
+}
+
+/// Open work assigned to the operator that no profile in force covers any more:
+/// the coordinators see it with the `toReassign` filters.
+#[derive(SimpleObject)]
+#[graphql(name = "OrphanedWork")]
+pub struct OrphanedWorkView {
+    /// Open cases of the operator as case manager.
+    pub cases: u64,
+    /// Open residency checks of the operator as officer.
+    pub residency_checks: u64,
+    /// Open PUC projects of the operator as manager.
+    pub puc_projects: u64,
+}
+
+impl From<OrphanedWork> for OrphanedWorkView {
+    fn from(o: OrphanedWork) -> Self {
+        OrphanedWorkView { cases: o.cases, residency_checks: o.residency_checks, puc_projects: o.puc_projects }
+    }
+}
+
+/// Answer of `changeProfileStatus`.
+#[derive(SimpleObject)]
+pub struct ProfileStatusChange {
+    /// The profile after the change.
+    pub profile: ProfileView,
+    /// What its operator leaves without an owner.
+    pub orphaned_work: OrphanedWorkView,
+}
+
+#[derive(Default)]
+pub struct OperatorMutation;
+
+#[Object]
+impl OperatorMutation {
+    /// Amministratore dell'Ambito: records a person a Comune indicated, pending
+    /// accreditation.
+    #[graphql(visible = "crate::graphql::visibility::creates_operator")]
+    async fn add_operator(&self, ctx: &Context<'_>, input: AddOperatorInput) -> GqlResult<OperatorView> {
+        let a = acting(ctx)?;
+        let id = service::add_operator(&a, &PersonInput::from(&input)).await.gql()?;
+        Ok(OperatorView(by_id::<operator::Entity>(a.gw, operator::Column::Id, id, "Operator").await.gql()?))
+    }
+
+    /// Amministratore dell'Ambito: accredits a profile (role, Comuni, validity,
+    /// funding) of an operator of the Ambito; a pending operator becomes active.
+    #[graphql(visible = "crate::graphql::visibility::updates_operator")]
+    async fn accredit_profile(&self, ctx: &Context<'_>, input: AccreditProfileInput) -> GqlResult<ProfileView> {
+        let a = acting(ctx)?;
+        let op = uuid_arg("input.operatorId", "Operator", &input.operator_id)?;
+        let p = ProfileInput {
+            role: input.role.into(),
+            comuni: input.comuni,
+            valid_from: input.valid_from,
+            valid_to: input.valid_to,
+            funding: input.funding_sources.into_iter().map(Into::into).collect(),
+        };
+        let id = service::accredit_profile(&a, op, input.version, &p).await.gql()?;
+        Ok(ProfileView(by_id::<profile::Entity>(a.gw, profile::Column::Id, id, "Profile").await.gql()?))
+    }
+
+    /// Ministero: designates and accredits the one administrator of an Ambito
+    /// (the person is recorded if new), replacing the one in force if asked.
+    #[graphql(visible = "crate::graphql::visibility::creates_profile")]
+    async fn designate_ambito_admin(&self, ctx: &Context<'_>, input: DesignateAmbitoAdminInput) -> GqlResult<ProfileView> {
+        let a = acting(ctx)?;
+        let ambito = uuid_arg("input.ambitoId", "Ambito", &input.ambito_id)?;
+        let person = PersonInput::from(&input.person);
+        let id = service::designate_ambito_admin(&a, ambito, &person, input.valid_from, input.valid_to, input.replace)
+            .await
+            .map_err(|e| prefix_person(e))
+            .gql()?;
+        Ok(ProfileView(by_id::<profile::Entity>(a.gw, profile::Column::Id, id, "Profile").await.gql()?))
+    }
+
+    /// Suspends, reinstates or revokes a profile the caller may grant; its
+    /// sessions end at once; the answer counts the work left without an owner.
+    #[graphql(visible = "crate::graphql::visibility::updates_profile")]
+    async fn change_profile_status(&self, ctx: &Context<'_>, input: ChangeProfileStatusInput) -> GqlResult<ProfileStatusChange> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.profileId", "Profile", &input.profile_id)?;
+        let change = match input.change {
+            ProfileChangeView::Suspend => ProfileChange::Suspend,
+            ProfileChangeView::Reinstate => ProfileChange::Reinstate,
+            ProfileChangeView::Revoke => ProfileChange::Revoke,
+        };
+        let orphaned = service::change_profile_status(&a, id, input.version, change).await.gql()?;
+        let profile = ProfileView(by_id::<profile::Entity>(a.gw, profile::Column::Id, id, "Profile").await.gql()?);
+        Ok(ProfileStatusChange { profile, orphaned_work: orphaned.into() })
+    }
+}
+
+/// The person's fields sit under `input.person` in `designateAmbitoAdmin`.
+fn prefix_person(e: crate::error::AppError) -> crate::error::AppError {
+    const PERSON: [&str; 5] = ["input.fiscalCode", "input.firstName", "input.lastName", "input.email", "input.phone"];
+    match e.field().filter(|f| PERSON.contains(f)).map(|f| f.replacen("input.", "input.person.", 1)) {
+        Some(f) => e.at(f),
+        None => e,
+    }
+}
