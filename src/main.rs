@@ -69,11 +69,72 @@ enum Command {
         #[command(subcommand)]
         command: ApikeyCommand,
     },
-    /// List operators and their profiles, to log in as any of them.
+    /// Operators: list them (to log in as any of them), or bootstrap a new
+    /// installation (add a person, accredit the first Ministry administrator,
+    /// revoke in an emergency). Every other accreditation goes through the API.
     Operators {
-        /// Print JSON instead of a table.
+        /// Print JSON instead of a table (listing).
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        command: Option<OperatorsCommand>,
+    },
+    /// Reference data of the territory.
+    Territory {
+        #[command(subcommand)]
+        command: TerritoryCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorsCommand {
+    /// Record a person, pending accreditation.
+    Add {
+        /// Codice fiscale.
+        #[arg(long)]
+        fiscal_code: String,
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        /// Institutional e-mail address.
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        phone: Option<String>,
+        /// Code of the Ambito the person belongs to; omitted for the Ministry's own.
+        #[arg(long)]
+        ambito: Option<String>,
+    },
+    /// Accredit a national operator as ministry_admin (the only role the command
+    /// line grants: the first administrator of an empty database).
+    Accredit {
+        #[arg(long)]
+        fiscal_code: String,
+        /// Role: ministry_admin.
+        #[arg(long)]
+        role: String,
+        /// First day of validity (default: today).
+        #[arg(long)]
+        valid_from: Option<NaiveDate>,
+        /// Last day of validity (default: open-ended).
+        #[arg(long)]
+        valid_to: Option<NaiveDate>,
+    },
+    /// Revoke an operator and all its profiles at once; its sessions end.
+    Revoke {
+        #[arg(long)]
+        fiscal_code: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TerritoryCommand {
+    /// Load Ambiti and Comuni from a semicolon-separated file with the header
+    /// `ambito_code;ambito_name;region;istat_code;belfiore_code;comune_name;province`.
+    Import {
+        #[arg(long)]
+        file: PathBuf,
     },
 }
 
@@ -139,7 +200,10 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            match e.downcast_ref::<gepi::error::AppError>().and_then(|a| a.field().map(|f| (a.code(), f))) {
+                Some((code, field)) => eprintln!("error ({}, {field}): {e:#}", code.as_str()),
+                None => eprintln!("error: {e:#}"),
+            }
             ExitCode::FAILURE
         }
     }
@@ -240,7 +304,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Operators { json } => {
+        Command::Territory { command: TerritoryCommand::Import { file } } => {
+            let conn = db::connect(&config).await?;
+            db::migrate(&conn).await?;
+            let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let n = gepi::territory::service::import(&conn, &text).await?;
+            println!("imported {} Ambiti and {} Comuni", n.ambiti, n.comuni);
+            Ok(())
+        }
+        Command::Operators { command: Some(command), .. } => {
+            let conn = db::connect(&config).await?;
+            db::migrate(&conn).await?;
+            match command {
+                OperatorsCommand::Add { fiscal_code, first_name, last_name, email, phone, ambito } => {
+                    let p = operators::PersonInput { fiscal_code, first_name, last_name, email, phone };
+                    let op = operators::cli_add(&conn, &p, ambito.as_deref()).await?;
+                    println!("{}", gepi::ids::encode("Operator", op.id));
+                    eprintln!("operator recorded, pending accreditation");
+                }
+                OperatorsCommand::Accredit { fiscal_code, role, valid_from, valid_to } => {
+                    let role = gepi::authz::vocab::parse_role(&role).map_err(anyhow::Error::msg)?;
+                    let from = valid_from.unwrap_or_else(gepi::cases::model::today);
+                    let p = operators::cli_accredit(&conn, &fiscal_code, role, from, valid_to).await?;
+                    println!("{}", gepi::ids::encode("Profile", p.id));
+                    eprintln!("{} profile accredited", role.as_str());
+                }
+                OperatorsCommand::Revoke { fiscal_code } => {
+                    let o = operators::cli_revoke(&conn, &fiscal_code).await?;
+                    println!(
+                        "revoked; left without an owner: {} cases, {} residency checks, {} PUC projects",
+                        o.cases, o.residency_checks, o.puc_projects
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Operators { json, command: None } => {
             let conn = db::connect(&config).await?;
             let list = operators::listing(&conn).await?;
             if json {

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod accreditation;
 mod apikeys;
 mod audit_reads;
 mod auth;

@@ -80,6 +80,8 @@ pub struct TestApp {
     statements: Arc<Mutex<Option<Vec<String>>>>,
     pub router: Router,
     pub db: DatabaseConnection,
+    /// The database URL (for running the `gepi` binary against the same database).
+    pub url: String,
     _guard: DbGuard,
 }
 
@@ -109,6 +111,7 @@ impl TestApp {
             ..Config::default()
         };
         f(&mut config);
+        let url = config.database_url.clone();
         let mut conn = db::connect(&config).await.expect("connect");
         let statements: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
         let log = statements.clone();
@@ -119,7 +122,7 @@ impl TestApp {
         });
         db::migrate(&conn).await.expect("migrate");
         let state = AppState::new(config, conn.clone()).await.expect("policies compile");
-        TestApp { router: gepi::app(state.clone()), state, db: conn, statements, _guard: guard }
+        TestApp { router: gepi::app(state.clone()), state, db: conn, url, statements, _guard: guard }
     }
 
     /// The same app serving SPID login with `sp`.

@@ -1,0 +1,387 @@
+//! Accreditation (issue 12): a fresh database walked from the command-line
+//! bootstrap to a case manager working a case, every step after the first
+//! Ministry administrator done through the API by the role the platform names;
+//! revocation ends a live session; bad input is refused with its code and field
+//! and writes nothing; the database keeps the administrator rules on its own.
+
+use chrono::{Duration, NaiveDate};
+use entity::enums::{ApplicationStatus, CaseState, Measure, Role};
+use gepi::households::model::CodiceFiscale;
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{builders, error_code, TestApp};
+
+fn today() -> NaiveDate {
+    gepi::cases::model::today()
+}
+
+fn cf(last: &str, first: &str, year: i32, female: bool) -> String {
+    CodiceFiscale::compute(last, first, NaiveDate::from_ymd_opt(year, 3, 14).unwrap(), female, "F704").to_string()
+}
+
+fn ok(r: &Value) -> &Value {
+    assert!(r["errors"].is_null(), "{r}");
+    &r["data"]
+}
+
+fn err(r: &Value) -> (String, String) {
+    assert!(r["data"].is_null() || r["errors"].is_array(), "{r}");
+    let e = &r["errors"][0];
+    (
+        e["extensions"]["code"].as_str().unwrap_or_default().to_string(),
+        e["extensions"]["field"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// Runs the `gepi` binary against the test database; returns stdout.
+fn gepi(app: &TestApp, args: &[&str]) -> Result<String, String> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gepi"))
+        .args(args)
+        .env("GEPI_DATABASE_URL", &app.url)
+        .env_remove("GEPI_CONFIG")
+        .output()
+        .expect("run gepi");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).to_string())
+    }
+}
+
+const TERRITORY: &str = "ambito_code;ambito_name;region;istat_code;belfiore_code;comune_name;province
+LOM-MB-DESIO;Ambito di Desio;Lombardia;108023;D286;Desio;MB
+LOM-MB-DESIO;Ambito di Desio;Lombardia;108045;L677;Varedo;MB
+PUG-BA-BARI;Ambito di Bari;Puglia;072006;A662;Bari;BA
+";
+
+const DESIGNATE: &str = "mutation($i: DesignateAmbitoAdminInput!) { designateAmbitoAdmin(input: $i) { id role status version operator { id status version fiscalCode } comuni { istatCode } } }";
+const ADD: &str = "mutation($i: AddOperatorInput!) { addOperator(input: $i) { id status version fiscalCode email } }";
+const ACCREDIT: &str = "mutation($i: AccreditProfileInput!) { accreditProfile(input: $i) { id role status version fundingSources validFrom validTo comuni { istatCode } operator { id status version } } }";
+const CHANGE: &str = "mutation($i: ChangeProfileStatusInput!) { changeProfileStatus(input: $i) { profile { id status version } orphanedWork { cases residencyChecks pucProjects } } }";
+
+/// A fresh installation: territory and the first Ministry administrator from
+/// the command line; returns the Ministry's token.
+async fn bootstrap(app: &TestApp) -> String {
+    let file = std::env::temp_dir().join(format!("gepi-territory-{}.csv", Uuid::new_v4().simple()));
+    std::fs::write(&file, TERRITORY).unwrap();
+    let out = gepi(app, &["territory", "import", "--file", file.to_str().unwrap()]).expect("territory import");
+    std::fs::remove_file(&file).ok();
+    assert_eq!(out, "imported 2 Ambiti and 3 Comuni");
+    let minister = cf("Verdi", "Paola", 1970, true);
+    gepi(app, &["operators", "add", "--fiscal-code", &minister, "--first-name", "Paola", "--last-name", "Verdi", "--email", "p.verdi@lavoro.gov.it"])
+        .expect("operators add");
+    // The command line grants only ministry_admin.
+    let refused = gepi(app, &["operators", "accredit", "--fiscal-code", &minister, "--role", "case_manager"]).unwrap_err();
+    assert!(refused.contains("VALIDATION, --role"), "{refused}");
+    let profile_id = gepi(app, &["operators", "accredit", "--fiscal-code", &minister, "--role", "ministry_admin"]).expect("accredit");
+    app.login(&minister, &profile_id).await
+}
+
+async fn ambito_id(app: &TestApp, token: &str, code: &str) -> String {
+    let r = app.gql(Some(token), "{ ambiti(first: 10) { nodes { id code } } }", json!({})).await;
+    ok(&r)["ambiti"]["nodes"].as_array().unwrap().iter().find(|a| a["code"] == code).unwrap()["id"].as_str().unwrap().to_string()
+}
+
+fn person(cf: &str, first: &str, last: &str) -> Value {
+    json!({ "fiscalCode": cf, "firstName": first, "lastName": last, "email": format!("{}@comune.desio.mb.it", first.to_lowercase()), "phone": "+39 0362 3921" })
+}
+
+/// A case as the INPS feed brings it (issue 16 builds the feed): a household
+/// of Desio with an ADI application and a case to assign.
+async fn incoming_case(app: &TestApp, ambito: Uuid) -> entity::case_file::Model {
+    let now = chrono::Utc::now();
+    let household = entity::household::Model {
+        id: Uuid::now_v7(),
+        inps_protocol: "INPS-ADI-2026-000001".into(),
+        ambito_id: ambito,
+        comune_istat: "108023".into(),
+        composition_version: 1,
+        composition_date: today() - Duration::days(20),
+        created_at: now,
+    }
+    .into_active_model()
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let application = entity::application::Model {
+        id: Uuid::now_v7(),
+        household_id: household.id,
+        inps_protocol: "INPS-ADI-2026-000001".into(),
+        measure: Measure::Adi,
+        applicant_fiscal_code: cf("Bianchi", "Luca", 1985, false),
+        submitted_on: today() - Duration::days(30),
+        channel: "INPS".into(),
+        isee_protocol: None,
+        pad_signed_on: Some(today() - Duration::days(10)),
+        status: ApplicationStatus::Accolta,
+        months_paid: 1,
+        renewal_of: None,
+    }
+    .into_active_model()
+    .insert(&app.db)
+    .await
+    .unwrap();
+    entity::case_file::Model {
+        id: Uuid::now_v7(),
+        household_id: household.id,
+        application_id: application.id,
+        ambito_id: ambito,
+        comune_istat: "108023".into(),
+        state: CaseState::DaAssegnare,
+        case_manager_id: None,
+        assigned_at: None,
+        assigned_by: None,
+        pad_date: today() - Duration::days(10),
+        first_meeting_on: None,
+        last_meeting_on: None,
+        pathway_type: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+    .into_active_model()
+    .insert(&app.db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_fresh_installation_reaches_a_case_manager_working_a_case() {
+    let app = TestApp::new().await;
+    let ministry = bootstrap(&app).await;
+    let desio = ambito_id(&app, &ministry, "LOM-MB-DESIO").await;
+
+    // The Ministry designates the administrator the Ambito named.
+    let admin_cf = cf("Neri", "Marta", 1975, true);
+    let r = app
+        .gql(Some(&ministry), DESIGNATE, json!({ "i": { "ambitoId": desio, "person": person(&admin_cf, "Marta", "Neri"), "validFrom": today() } }))
+        .await;
+    let admin = ok(&r)["designateAmbitoAdmin"].clone();
+    assert_eq!(admin["role"], "AMBITO_ADMIN");
+    assert_eq!(admin["operator"]["status"], "ACTIVE");
+    assert_eq!(admin["comuni"].as_array().unwrap().len(), 2, "the administrator covers the Ambito");
+    // A second one is refused unless it replaces the first.
+    let other = cf("Gallo", "Piero", 1968, false);
+    let r = app.gql(Some(&ministry), DESIGNATE, json!({ "i": { "ambitoId": desio, "person": person(&other, "Piero", "Gallo"), "validFrom": today() } })).await;
+    assert_eq!(err(&r), ("CONFLICT".into(), "input.ambitoId".into()));
+    // The Ministry grants nothing else.
+    let r = app.gql(Some(&ministry), ADD, json!({ "i": person(&other, "Piero", "Gallo") })).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+
+    // The administrator records and accredits a case manager and a coordinator.
+    let admin_token = app.login(&admin_cf, admin["id"].as_str().unwrap()).await;
+    let cm_cf = cf("Russo", "Anna", 1988, true);
+    let r = app.gql(Some(&admin_token), ADD, json!({ "i": person(&cm_cf, "Anna", "Russo") })).await;
+    let cm_op = ok(&r)["addOperator"].clone();
+    assert_eq!(cm_op["status"], "PENDING_ACCREDITATION");
+    assert_eq!(cm_op["fiscalCode"], cm_cf);
+    let r = app
+        .gql(
+            Some(&admin_token),
+            ACCREDIT,
+            json!({ "i": { "operatorId": cm_op["id"], "version": cm_op["version"], "role": "CASE_MANAGER", "comuni": ["108023"],
+                           "validFrom": today(), "fundingSources": ["PN_INCLUSIONE", "FONDO_POVERTA"] } }),
+        )
+        .await;
+    let cm_profile = ok(&r)["accreditProfile"].clone();
+    assert_eq!(cm_profile["operator"]["status"], "ACTIVE", "accredited: pending → active");
+    assert_eq!(cm_profile["fundingSources"], json!(["FONDO_POVERTA", "PN_INCLUSIONE"]));
+
+    let co_cf = cf("Conti", "Sara", 1980, true);
+    let r = app.gql(Some(&admin_token), ADD, json!({ "i": person(&co_cf, "Sara", "Conti") })).await;
+    let co_op = ok(&r)["addOperator"].clone();
+    let r = app
+        .gql(
+            Some(&admin_token),
+            ACCREDIT,
+            json!({ "i": { "operatorId": co_op["id"], "version": co_op["version"], "role": "PAIS_COORDINATOR", "comuni": ["108023", "108045"],
+                           "validFrom": today(), "fundingSources": ["FONDO_POVERTA"] } }),
+        )
+        .await;
+    let co_profile = ok(&r)["accreditProfile"].clone();
+
+    // A case arrives; the coordinator assigns it; the case manager works it.
+    let desio_uuid = gepi::ids::decode_uuid("id", "Ambito", &async_graphql::ID(desio.clone())).unwrap();
+    let case = incoming_case(&app, desio_uuid).await;
+    let coordinator = app.login(&co_cf, co_profile["id"].as_str().unwrap()).await;
+    let r = app
+        .gql(
+            Some(&coordinator),
+            "mutation($i: AssignCasesInput!) { assignCases(input: $i) { id state version } }",
+            json!({ "i": { "cases": [{ "id": gepi::ids::encode("Case", case.id), "version": case.version }], "caseManagerId": cm_op["id"] } }),
+        )
+        .await;
+    let assigned = ok(&r)["assignCases"][0].clone();
+    assert_eq!(assigned["state"], "ASSEGNATO");
+    let cm = app.login(&cm_cf, cm_profile["id"].as_str().unwrap()).await;
+    let r = app
+        .gql(
+            Some(&cm),
+            "mutation($i: RecordFirstMeetingInput!) { recordFirstMeeting(input: $i) { id state } }",
+            json!({ "i": { "caseId": assigned["id"], "version": assigned["version"], "heldOn": today(), "place": "Servizi sociali di Desio", "spontaneous": false } }),
+        )
+        .await;
+    assert_eq!(ok(&r)["recordFirstMeeting"]["state"], "AP_IN_CORSO");
+
+    // Revocation ends the live session at once and counts the case left without an owner.
+    let r = app
+        .gql(Some(&admin_token), CHANGE, json!({ "i": { "profileId": cm_profile["id"], "version": cm_profile["version"], "change": "REVOKE" } }))
+        .await;
+    let d = ok(&r)["changeProfileStatus"].clone();
+    assert_eq!(d["profile"]["status"], "REVOKED");
+    assert_eq!(d["orphanedWork"], json!({ "cases": 1, "residencyChecks": 0, "pucProjects": 0 }));
+    let r = app.gql(Some(&cm), "{ me { operator { id } } }", json!({})).await;
+    assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "the revoked profile's session is over: {r}");
+    // Revoked is final.
+    let r = app
+        .gql(Some(&admin_token), CHANGE, json!({ "i": { "profileId": cm_profile["id"], "version": d["profile"]["version"], "change": "REINSTATE" } }))
+        .await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+
+    // Every change is in the audit trail of the Ambito, role changes with before/after.
+    let events = entity::audit_event::Entity::find().all(&app.db).await.unwrap();
+    let transitions: Vec<_> = events.iter().filter(|e| e.entity == "profile" && e.changes.as_deref().is_some_and(|c| c.contains("REVOKED"))).collect();
+    assert_eq!(transitions.len(), 1);
+    assert_eq!(transitions[0].ambito_id, Some(desio_uuid));
+    assert!(
+        events.iter().all(|e| !e.changes.as_deref().unwrap_or_default().contains(&cm_cf)),
+        "no codice fiscale in the audit trail"
+    );
+}
+
+#[tokio::test]
+async fn bad_accreditation_input_is_refused_with_its_field_and_writes_nothing() {
+    let app = TestApp::new().await;
+    let ministry = bootstrap(&app).await;
+    let desio = ambito_id(&app, &ministry, "LOM-MB-DESIO").await;
+    let admin_cf = cf("Neri", "Marta", 1975, true);
+    let r = app.gql(Some(&ministry), DESIGNATE, json!({ "i": { "ambitoId": desio, "person": person(&admin_cf, "Marta", "Neri"), "validFrom": today() } })).await;
+    let admin = ok(&r)["designateAmbitoAdmin"].clone();
+    let admin_token = app.login(&admin_cf, admin["id"].as_str().unwrap()).await;
+    let cm_cf = cf("Russo", "Anna", 1988, true);
+    let r = app.gql(Some(&admin_token), ADD, json!({ "i": person(&cm_cf, "Anna", "Russo") })).await;
+    let op = ok(&r)["addOperator"].clone();
+
+    let before = (app.count("operator").await, app.count("profile").await, app.count("audit_event").await);
+    let mut bad_cf = cm_cf.clone();
+    bad_cf.replace_range(15..16, if cm_cf.ends_with('A') { "B" } else { "A" });
+    let cases: Vec<(&str, Value, (&str, &str))> = vec![
+        (ADD, json!({ "i": person(&bad_cf, "Luca", "Bianchi") }), ("VALIDATION", "input.fiscalCode")),
+        (ADD, json!({ "i": person(&cm_cf, "Anna", "Russo") }), ("CONFLICT", "input.fiscalCode")),
+        (ADD, json!({ "i": { "fiscalCode": cf("Ferri", "Ugo", 1990, false), "firstName": "Ugo", "lastName": "Ferri", "email": "ugo" } }), ("VALIDATION", "input.email")),
+        (
+            ACCREDIT,
+            json!({ "i": { "operatorId": op["id"], "version": op["version"], "role": "CASE_MANAGER", "comuni": ["072006"], "validFrom": today(), "fundingSources": ["FONDO_POVERTA"] } }),
+            ("VALIDATION", "input.comuni[0]"),
+        ),
+        (
+            ACCREDIT,
+            json!({ "i": { "operatorId": op["id"], "version": op["version"], "role": "REGISTRY_CHECK_OFFICER", "comuni": ["108023"], "validFrom": today(), "fundingSources": ["FONDO_POVERTA"] } }),
+            ("VALIDATION", "input.comuni[0]"),
+        ),
+        (
+            ACCREDIT,
+            json!({ "i": { "operatorId": op["id"], "version": op["version"], "role": "CASE_MANAGER", "comuni": ["108023"], "validFrom": today(), "validTo": today() - Duration::days(1), "fundingSources": ["FONDO_POVERTA"] } }),
+            ("VALIDATION", "input.validTo"),
+        ),
+        (
+            ACCREDIT,
+            json!({ "i": { "operatorId": op["id"], "version": op["version"], "role": "AMBITO_ADMIN", "comuni": ["108023"], "validFrom": today(), "fundingSources": [] } }),
+            ("FORBIDDEN", "input.role"),
+        ),
+        (
+            ACCREDIT,
+            json!({ "i": { "operatorId": op["id"], "version": op["version"], "role": "CASE_MANAGER", "comuni": ["108023"], "validFrom": today(), "fundingSources": [] } }),
+            ("VALIDATION", "input.fundingSources"),
+        ),
+        (
+            ACCREDIT,
+            json!({ "i": { "operatorId": op["id"], "version": op["version"].as_i64().unwrap() + 1, "role": "CASE_MANAGER", "comuni": ["108023"], "validFrom": today(), "fundingSources": ["ALTRO"] } }),
+            ("CONFLICT", ""),
+        ),
+        // The administrator holds no other profile in its Ambito.
+        (
+            ACCREDIT,
+            json!({ "i": { "operatorId": admin["operator"]["id"], "version": admin["operator"]["version"], "role": "CASE_MANAGER", "comuni": ["108023"], "validFrom": today(), "fundingSources": ["ALTRO"] } }),
+            ("CONFLICT", "input.operatorId"),
+        ),
+    ];
+    for (q, vars, (code, field)) in &cases {
+        let r = app.gql(Some(&admin_token), q, vars.clone()).await;
+        assert_eq!(err(&r), (code.to_string(), field.to_string()), "{vars}: {r}");
+    }
+    let r = app.gql(Some(&admin_token), ACCREDIT, json!({ "i": { "operatorId": op["id"], "version": 1, "role": "CASE_MANAGER", "comuni": ["108023"], "validFrom": today(), "fundingSources": ["NOT_A_FUND"] } })).await;
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("NOT_A_FUND"), "unknown funding source refused at the edge: {r}");
+    assert_eq!(
+        (app.count("operator").await, app.count("profile").await, app.count("audit_event").await),
+        before,
+        "refused input writes nothing"
+    );
+
+    // An operator of another Ambito answers like one that does not exist.
+    let bari = ambito_id(&app, &ministry, "PUG-BA-BARI").await;
+    let bari_cf = cf("Greco", "Rosa", 1972, true);
+    let r = app.gql(Some(&ministry), DESIGNATE, json!({ "i": { "ambitoId": bari, "person": person(&bari_cf, "Rosa", "Greco"), "validFrom": today() } })).await;
+    let bari_admin = ok(&r)["designateAmbitoAdmin"].clone();
+    let r = app
+        .gql(
+            Some(&admin_token),
+            ACCREDIT,
+            json!({ "i": { "operatorId": bari_admin["operator"]["id"], "version": 1, "role": "CASE_MANAGER", "comuni": ["108023"], "validFrom": today(), "fundingSources": ["ALTRO"] } }),
+        )
+        .await;
+    let missing = app
+        .gql(
+            Some(&admin_token),
+            ACCREDIT,
+            json!({ "i": { "operatorId": gepi::ids::encode("Operator", Uuid::now_v7()), "version": 1, "role": "CASE_MANAGER", "comuni": ["108023"], "validFrom": today(), "fundingSources": ["ALTRO"] } }),
+        )
+        .await;
+    assert_eq!(err(&r), ("NOT_FOUND".into(), "input.operatorId".into()));
+    assert_eq!(r["errors"][0]["message"], missing["errors"][0]["message"]);
+    // Nor can it touch the administrator profile of its own Ambito.
+    let r = app.gql(Some(&admin_token), CHANGE, json!({ "i": { "profileId": admin["id"], "version": admin["version"], "change": "SUSPEND" } })).await;
+    assert_eq!(err(&r), ("FORBIDDEN".into(), "input.profileId".into()));
+}
+
+#[tokio::test]
+async fn the_database_keeps_one_administrator_per_ambito_holding_no_other_profile() {
+    let app = TestApp::new().await;
+    let a = builders::ambito(&app.db, "LOM-MB-DESIO").await;
+    let first = builders::operator("Marta", "Neri").insert(&app.db).await;
+    let second = builders::operator("Piero", "Gallo").insert(&app.db).await;
+    builders::profile(&first, Role::AmbitoAdmin).ambito(&a).insert(&app.db).await;
+    // Written around the service, a second administrator or a second profile of
+    // the administrator is refused by the database itself.
+    let attempt = |op: entity::operator::Model, role: Role| {
+        let db = app.db.clone();
+        let ambito = a.id;
+        async move {
+            entity::profile::Model {
+                id: Uuid::now_v7(),
+                operator_id: op.id,
+                role,
+                ambito_id: Some(ambito),
+                valid_from: today(),
+                valid_to: None,
+                funding_sources: None,
+                status: entity::enums::ProfileStatus::Active,
+                assigned_by: None,
+                created_at: chrono::Utc::now(),
+                version: 1,
+            }
+            .into_active_model()
+            .insert(&db)
+            .await
+        }
+    };
+    let e = attempt(second.clone(), Role::AmbitoAdmin).await.unwrap_err();
+    assert!(e.to_string().contains(migration::ONE_AMBITO_ADMIN), "{e}");
+    let e = attempt(first.clone(), Role::CaseManager).await.unwrap_err();
+    assert!(e.to_string().contains(migration::ONE_AMBITO_ADMIN), "{e}");
+    // Other roles coexist freely.
+    attempt(second.clone(), Role::CaseManager).await.expect("a case manager");
+    attempt(second, Role::PaisCoordinator).await.expect("and a coordinator");
+}
