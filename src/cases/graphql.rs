@@ -44,6 +44,10 @@ pub struct CaseFilter {
     /// Only cases with no case manager (or, with false, assigned ones).
     #[graphql(visible = "crate::graphql::visibility::case_unassigned")]
     pub unassigned: Option<bool>,
+    /// Only cases whose case manager no longer holds a case-manager profile in
+    /// force (revoked, suspended, expired): work to reassign (or, with false, the others).
+    #[graphql(visible = "crate::graphql::visibility::case_unassigned")]
+    pub to_reassign: Option<bool>,
     /// Only cases on this ADI pathway (sensitive: only roles that read it may filter by it).
     #[graphql(visible = "crate::graphql::visibility::case_pathway_type")]
     pub pathway_type: Option<PathwayTypeView>,
@@ -126,6 +130,11 @@ impl CaseQuery {
             } else {
                 s.filter(case_file::Column::CaseManagerId.is_not_null())
             };
+        }
+        if let Some(r) = f.to_reassign {
+            authz.require_field("Case.caseManager", "filtering").gql()?;
+            let orphan = crate::operators::service::without_owner(case_file::Column::CaseManagerId, enums::Role::CaseManager, today());
+            s = if r { s.filter(orphan) } else { s.filter(orphan.not()) };
         }
         if let Some(p) = f.pathway_type {
             authz.require_field("Case.pathwayType", "filtering").gql()?;

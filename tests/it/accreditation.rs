@@ -234,6 +234,14 @@ async fn a_fresh_installation_reaches_a_case_manager_working_a_case() {
     assert_eq!(d["orphanedWork"], json!({ "cases": 1, "residencyChecks": 0, "pucProjects": 0 }));
     let r = app.gql(Some(&cm), "{ me { operator { id } } }", json!({})).await;
     assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "the revoked profile's session is over: {r}");
+    // The coordinator sees the case as work to reassign.
+    let list = |to_reassign: bool| {
+        let q = "query($f: CaseFilter) { cases(first: 10, filter: $f) { totalCount nodes { id } } }";
+        app.gql(Some(&coordinator), q, json!({ "f": { "toReassign": to_reassign } }))
+    };
+    let r = list(true).await;
+    assert_eq!(ok(&r)["cases"]["nodes"], json!([{ "id": assigned["id"] }]));
+    assert_eq!(ok(&list(false).await)["cases"]["totalCount"], 0);
     // Revoked is final.
     let r = app
         .gql(Some(&admin_token), CHANGE, json!({ "i": { "profileId": cm_profile["id"], "version": d["profile"]["version"], "change": "REINSTATE" } }))
