@@ -8,7 +8,8 @@
 //! code, on SQLite and PostgreSQL alike: at most one Ambito administrator
 //! profile in force per Ambito on any date, and the administrator holds no other
 //! profile in that Ambito. Triggers check overlapping validity among active
-//! profiles; on PostgreSQL the Ambito row is locked first, so two transactions
+//! profiles; on PostgreSQL the Ambito row is locked first (`FOR NO KEY UPDATE`,
+//! which does not block the foreign-key checks of ordinary work), so two transactions
 //! racing past the service's own check cannot both commit.
 
 use sea_orm_migration::prelude::*;
@@ -122,7 +123,7 @@ impl MigrationTrait for Migration {
                        IF NEW.status = 'ACTIVE' AND NEW.ambito_id IS NOT NULL THEN
                          -- Serialise changes of profiles in this Ambito: the check below
                          -- then sees every committed competitor.
-                         PERFORM 1 FROM ambito WHERE id = NEW.ambito_id FOR UPDATE;
+                         PERFORM 1 FROM ambito WHERE id = NEW.ambito_id FOR NO KEY UPDATE;
                          IF EXISTS ({CLASH}) THEN
                            RAISE EXCEPTION '{ONE_ADMIN}' USING ERRCODE = 'check_violation';
                          END IF;

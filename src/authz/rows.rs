@@ -139,10 +139,12 @@ impl Scoped for operator::Entity {
     fn condition(scope: Scope, p: &Principal) -> Condition {
         match scope {
             Scope::National => always(),
-            // Operators of the Ambito: recorded there (pending ones too), or holding a profile there.
-            Scope::Ambito => Condition::any()
+            // Operators holding a profile in the Ambito; the administrator also
+            // sees the people recorded there and not accredited yet.
+            Scope::Ambito if p.role == entity::enums::Role::AmbitoAdmin => Condition::any()
                 .add(in_ambito(operator::Column::AmbitoId, p))
                 .add(via!(operator::Column::Id, profile::Entity, profile::Column::OperatorId, Scope::Ambito, p)),
+            Scope::Ambito => via!(operator::Column::Id, profile::Entity, profile::Column::OperatorId, Scope::Ambito, p),
             Scope::Comune => via!(operator::Column::Id, profile::Entity, profile::Column::OperatorId, Scope::Comune, p),
             Scope::Own => is_me(operator::Column::Id, p),
             Scope::Unassigned => never(),

@@ -151,7 +151,7 @@ pub fn phone(field: &str, v: &str) -> Result<String, AppError> {
     let t = v.trim();
     let rest = t.strip_prefix('+').unwrap_or(t);
     let digits = rest.chars().filter(char::is_ascii_digit).count();
-    if !rest.chars().all(|c| c.is_ascii_digit() || c == ' ') || !(6..=20).contains(&digits) {
+    if t.len() > 32 || !rest.chars().all(|c| c.is_ascii_digit() || c == ' ') || !(6..=20).contains(&digits) {
         return Err(AppError::validation(field, "is not a phone number (digits, spaces, an optional leading +)"));
     }
     Ok(t.to_string())
@@ -196,6 +196,7 @@ mod tests {
         }
         assert!(phone("p", "+39 0362 123456").is_ok());
         assert!(phone("p", "12-34").is_err());
+    assert!(phone("p", "+1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0").is_err(), "longer than its column");
         assert!(person_name("n", "D'Angelo").is_ok());
         assert!(person_name("n", "<script>").is_err());
     }

@@ -296,7 +296,13 @@ async fn insert_operator(
         version: Set(1),
     }
     .insert(txn)
-    .await?;
+    .await
+    .map_err(|e| match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            AppError::conflict_at("input.fiscalCode", "an operator with this codice fiscale is already recorded")
+        }
+        _ => e.into(),
+    })?;
     let mut e = AuditEntry::new("operator", row.id, AuditAction::Create);
     e.ambito_id = ambito_id;
     // Personal details are recorded as present, never copied into the trail.
@@ -422,13 +428,17 @@ async fn overlapping<C: ConnectionTrait>(db: &C, filter: Condition, validity: Va
         .collect())
 }
 
-/// Moves a pending operator to `ACTIVE` once it holds a profile.
+/// After a profile is accredited: the operator's version moves (so two
+/// accreditations racing on one operator cannot both pass their checks), and a
+/// pending operator becomes `ACTIVE`.
 async fn activate<C: ConnectionTrait>(db: &C, op: &operator::Model) -> Result<Option<AuditEntry>, AppError> {
-    if op.status != OperatorStatus::PendingAccreditation {
+    let pending = op.status == OperatorStatus::PendingAccreditation;
+    let status = if pending { OperatorStatus::Active } else { op.status };
+    let q = operator::Entity::update_many().col_expr(operator::Column::Status, Expr::value(status));
+    compare_and_set(db, "operator", (operator::Column::Id, op.id), (operator::Column::Version, op.version), q).await?;
+    if !pending {
         return Ok(None);
     }
-    let q = operator::Entity::update_many().col_expr(operator::Column::Status, Expr::value(OperatorStatus::Active));
-    compare_and_set(db, "operator", (operator::Column::Id, op.id), (operator::Column::Version, op.version), q).await?;
     let mut e = AuditEntry::new("operator", op.id, AuditAction::Transition);
     e.ambito_id = op.ambito_id;
     e.changes = Some(diff(&[
@@ -481,7 +491,13 @@ pub async fn accredit_profile(a: &Acting<'_>, operator_id: Uuid, version: i32, p
             format!("the operator is {}: only pending or active operators are accredited", crate::codes::code(op.status)),
         ));
     }
-    let ambito_id = op.ambito_id.ok_or_else(|| AppError::not_found_at("input.operatorId", "no operator with this id"))?;
+    // Profiles are accredited in the operator's own Ambito, by that Ambito's
+    // administrator: an operator merely visible from elsewhere is not found.
+    let mine = a.gw.authz.principal.ambito_id;
+    let ambito_id = op
+        .ambito_id
+        .filter(|id| Some(*id) == mine)
+        .ok_or_else(|| AppError::not_found_at("input.operatorId", "no operator with this id"))?;
     let comuni = check_comuni(&txn, p.role, ambito_id, &p.comuni, validity, today).await?;
     let clash = overlapping(&txn, Condition::all().add(profile::Column::OperatorId.eq(op.id)).add(profile::Column::AmbitoId.eq(ambito_id)), validity).await?;
     if clash.iter().any(|c| c.role == p.role) {
@@ -503,8 +519,10 @@ pub async fn accredit_profile(a: &Acting<'_>, operator_id: Uuid, version: i32, p
         if validators.is_empty() && !clash.iter().any(|c| c.role == Role::DisadvantageValidator) {
             let mut covered = Vec::new();
             for c in &comuni {
-                if check_comuni(&txn, Role::DisadvantageValidator, ambito_id, std::slice::from_ref(c), validity, today).await.is_ok() {
-                    covered.push(c.clone());
+                match check_comuni(&txn, Role::DisadvantageValidator, ambito_id, std::slice::from_ref(c), validity, today).await {
+                    Ok(_) => covered.push(c.clone()),
+                    Err(AppError::Validation { .. }) => {}
+                    Err(e) => return Err(e),
                 }
             }
             if !covered.is_empty() {
@@ -637,6 +655,16 @@ pub async fn change_profile_status(a: &Acting<'_>, profile_id: Uuid, version: i3
             return Err(AppError::Conflict(format!("{c:?} is not allowed: the profile is {}", crate::codes::code(s)).to_lowercase()))
         }
     };
+    if to == ProfileStatus::Active {
+        let validity = Validity { from: p.valid_from, to: p.valid_to };
+        let same = Condition::all()
+            .add(profile::Column::OperatorId.eq(p.operator_id))
+            .add(profile::Column::Role.eq(p.role))
+            .add(profile::Column::AmbitoId.eq(p.ambito_id));
+        if overlapping(&txn, same, validity).await?.iter().any(|o| o.id != p.id) {
+            return Err(AppError::conflict_at("input.profileId", "the operator holds another profile of this role in the period: it cannot be reinstated"));
+        }
+    }
     let entries = vec![set_profile_status(&txn, &p, to).await?];
     if to != ProfileStatus::Active {
         end_sessions(&txn, p.operator_id, Some(p.id)).await?;

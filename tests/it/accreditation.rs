@@ -202,6 +202,17 @@ async fn a_fresh_installation_reaches_a_case_manager_working_a_case() {
         .await;
     let co_profile = ok(&r)["accreditProfile"].clone();
 
+    // People recorded but not accredited are the administrator's business only.
+    let pending_cf = cf("Ferri", "Ugo", 1990, false);
+    let r = app.gql(Some(&admin_token), ADD, json!({ "i": person(&pending_cf, "Ugo", "Ferri") })).await;
+    let pending = ok(&r)["addOperator"]["id"].clone();
+    let q = "query($id: ID!) { operator(id: $id) { id } }";
+    let r = app.gql(Some(&admin_token), q, json!({ "id": pending })).await;
+    assert_eq!(ok(&r)["operator"]["id"], pending);
+    let co_token = app.login(&co_cf, co_profile["id"].as_str().unwrap()).await;
+    let r = app.gql(Some(&co_token), q, json!({ "id": pending })).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+
     // A case arrives; the coordinator assigns it; the case manager works it.
     let desio_uuid = gepi::ids::decode_uuid("id", "Ambito", &async_graphql::ID(desio.clone())).unwrap();
     let case = incoming_case(&app, desio_uuid).await;
@@ -349,6 +360,22 @@ async fn bad_accreditation_input_is_refused_with_its_field_and_writes_nothing() 
         .await;
     assert_eq!(err(&r), ("NOT_FOUND".into(), "input.operatorId".into()));
     assert_eq!(r["errors"][0]["message"], missing["errors"][0]["message"]);
+    // A suspended profile cannot be reinstated over a newer one of the same role.
+    let accredit = |version: i64| {
+        app.gql(
+            Some(&admin_token),
+            ACCREDIT,
+            json!({ "i": { "operatorId": op["id"], "version": version, "role": "CASE_MANAGER", "comuni": ["108023"], "validFrom": today(), "fundingSources": ["ALTRO"] } }),
+        )
+    };
+    let first = ok(&accredit(op["version"].as_i64().unwrap()).await)["accreditProfile"].clone();
+    let r = app.gql(Some(&admin_token), CHANGE, json!({ "i": { "profileId": first["id"], "version": first["version"], "change": "SUSPEND" } })).await;
+    let suspended = ok(&r)["changeProfileStatus"]["profile"].clone();
+    assert_eq!(suspended["status"], "SUSPENDED");
+    let r = accredit(first["operator"]["version"].as_i64().unwrap()).await;
+    assert!(r["errors"].is_null(), "a new profile of the role while the old one is suspended: {r}");
+    let r = app.gql(Some(&admin_token), CHANGE, json!({ "i": { "profileId": first["id"], "version": suspended["version"], "change": "REINSTATE" } })).await;
+    assert_eq!(err(&r), ("CONFLICT".into(), "input.profileId".into()));
     // Nor can it touch the administrator profile of its own Ambito.
     let r = app.gql(Some(&admin_token), CHANGE, json!({ "i": { "profileId": admin["id"], "version": admin["version"], "change": "SUSPEND" } })).await;
     assert_eq!(err(&r), ("FORBIDDEN".into(), "input.profileId".into()));
