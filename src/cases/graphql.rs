@@ -276,10 +276,7 @@ pub struct DecideReportInput {
     pub comment: Option<String>,
 }
 
-fn acting<'a>(ctx: &'a Context<'_>) -> GqlResult<service::Acting<'a>> {
-    let gw = gateway(ctx)?;
-    Ok(service::Acting { gw, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) })
-}
+use crate::graphql::roots::acting;
 
 async fn read_case(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<CaseView> {
     Ok(CaseView(by_id::<case_file::Entity>(gateway(ctx)?, case_file::Column::Id, id, "Case").await.gql()?))

@@ -6,7 +6,7 @@ use entity::{meeting, office_slot};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
 
 use crate::{
-    cases::service::{self as cases, Acting},
+    cases::service::{self as cases},
     error::{AppError, GqlResult, ResultExt},
     graphql::{
         enums::{ConvocationChannelView, MeetingKindView},
@@ -128,9 +128,7 @@ pub struct SpontaneousPresentationInput {
     pub attendees: Option<String>,
 }
 
-fn acting<'a>(ctx: &'a Context<'_>) -> GqlResult<Acting<'a>> {
-    Ok(Acting { gw: gateway(ctx)?, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) })
-}
+use crate::graphql::roots::acting;
 
 async fn done(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<MeetingView> {
     Ok(MeetingView(by_id::<meeting::Entity>(gateway(ctx)?, meeting::Column::Id, id, "Meeting").await.gql()?))

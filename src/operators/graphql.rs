@@ -11,15 +11,12 @@ use crate::{
     graphql::{
         enums::{FundingSourceView, RoleView},
         node::by_id,
-        roots::{gateway, uuid_arg},
+        roots::uuid_arg,
         views::{OperatorView, ProfileView},
     },
-    workflow::Acting,
 };
 
-fn acting<'a>(ctx: &'a Context<'_>) -> GqlResult<Acting<'a>> {
-    Ok(Acting { gw: gateway(ctx)?, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) })
-}
+use crate::graphql::roots::acting;
 
 /// A person as the administrator records them.
 #[derive(InputObject)]

@@ -699,6 +699,16 @@ pub async fn cli_add(db: &sea_orm::DatabaseConnection, p: &PersonInput, ambito_c
     Ok(row)
 }
 
+/// The operator a command names by codice fiscale.
+async fn cli_operator(txn: &DatabaseTransaction, fiscal_code: &str) -> Result<operator::Model, AppError> {
+    let cf = CodiceFiscale::parse(fiscal_code).map_err(|e| AppError::validation("--fiscal-code", e.to_string()))?;
+    operator::Entity::find()
+        .filter(operator::Column::FiscalCode.eq(cf.as_str()))
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::not_found_at("--fiscal-code", "no operator with this codice fiscale (add it with `gepi operators add`)"))
+}
+
 /// `gepi operators accredit`: the command line grants only `ministry_admin`
 /// (nobody can through the API); every other role is accredited through the API
 /// by the role that grants it.
@@ -717,13 +727,8 @@ pub async fn cli_accredit(
     }
     let today = crate::cases::model::today();
     let validity = Validity::checked(valid_from, valid_to, today, "--valid")?;
-    let cf = CodiceFiscale::parse(fiscal_code).map_err(|e| AppError::validation("--fiscal-code", e.to_string()))?;
     let txn = db.begin().await?;
-    let op = operator::Entity::find()
-        .filter(operator::Column::FiscalCode.eq(cf.as_str()))
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::not_found_at("--fiscal-code", "no operator with this codice fiscale: add it first"))?;
+    let op = cli_operator(&txn, fiscal_code).await?;
     if op.ambito_id.is_some() || !matches!(op.status, OperatorStatus::PendingAccreditation | OperatorStatus::Active) {
         return Err(AppError::conflict_at("--fiscal-code", "a Ministry administrator is a national operator (added without --ambito), pending or active"));
     }
@@ -741,13 +746,8 @@ pub async fn cli_accredit(
 /// `gepi operators revoke`: revokes every profile of the operator and the
 /// operator itself, ending its sessions at once.
 pub async fn cli_revoke(db: &sea_orm::DatabaseConnection, fiscal_code: &str) -> Result<OrphanedWork, AppError> {
-    let cf = CodiceFiscale::parse(fiscal_code).map_err(|e| AppError::validation("--fiscal-code", e.to_string()))?;
     let txn = db.begin().await?;
-    let op = operator::Entity::find()
-        .filter(operator::Column::FiscalCode.eq(cf.as_str()))
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::not_found_at("--fiscal-code", "no operator with this codice fiscale"))?;
+    let op = cli_operator(&txn, fiscal_code).await?;
     let mut entries = Vec::new();
     for p in profile::Entity::find().filter(profile::Column::OperatorId.eq(op.id)).all(&txn).await? {
         if p.status != ProfileStatus::Revoked {

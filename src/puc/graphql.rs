@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use super::service::{self as svc, Vacancies};
 use crate::{
-    cases::service::Acting,
     error::{GqlResult, ResultExt},
     graphql::{
         enums::{AttendanceStatusView, InterruptionReasonView, PlaceSourceView, PucFieldView},
@@ -194,9 +193,7 @@ pub struct RecordPucAttendanceInput {
     pub note: Option<String>,
 }
 
-fn acting<'a>(ctx: &'a Context<'_>) -> GqlResult<Acting<'a>> {
-    Ok(Acting { gw: gateway(ctx)?, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) })
-}
+use crate::graphql::roots::acting;
 
 async fn project(ctx: &Context<'_>, id: Uuid) -> GqlResult<PucProjectView> {
     Ok(PucProjectView(by_id::<puc_project::Entity>(gateway(ctx)?, puc_project::Column::Id, id, "PucProject").await.gql()?))

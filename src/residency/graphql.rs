@@ -4,7 +4,6 @@ use async_graphql::{Context, InputObject, Object, ID};
 use entity::residency_check;
 
 use crate::{
-    cases::service::Acting,
     error::{GqlResult, ResultExt},
     graphql::{enums::ResidencyOutcomeView, node::by_id, roots::{gateway, uuid_arg}, views::ResidencyCheckView},
 };
@@ -68,9 +67,7 @@ async fn done(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<ResidencyCheckView
     Ok(ResidencyCheckView(by_id::<residency_check::Entity>(gateway(ctx)?, residency_check::Column::Id, id, "ResidencyCheck").await.gql()?))
 }
 
-fn acting<'a>(ctx: &'a Context<'_>) -> GqlResult<Acting<'a>> {
-    Ok(Acting { gw: gateway(ctx)?, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) })
-}
+use crate::graphql::roots::acting;
 
 #[derive(Default)]
 pub struct ResidencyMutation;
