@@ -84,6 +84,37 @@ enum Command {
         #[command(subcommand)]
         command: TerritoryCommand,
     },
+    /// Conventions of the Comuni (for the bootstrap of an installation; the
+    /// Ambito administrator uploads them through the API afterwards).
+    Conventions {
+        #[command(subcommand)]
+        command: ConventionsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConventionsCommand {
+    /// Record a signed convention of a Comune with its PDF.
+    Add {
+        /// ISTAT code of the Comune.
+        #[arg(long)]
+        comune: String,
+        /// USO_GEPI or PUC.
+        #[arg(long)]
+        kind: String,
+        /// Date of signature.
+        #[arg(long)]
+        signed_on: NaiveDate,
+        /// First day of validity (default: the signing date).
+        #[arg(long)]
+        valid_from: Option<NaiveDate>,
+        /// Last day of validity (default: open-ended).
+        #[arg(long)]
+        valid_to: Option<NaiveDate>,
+        /// The signed document (PDF).
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -312,6 +343,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("imported {} Ambiti and {} Comuni", n.ambiti, n.comuni);
             Ok(())
         }
+        Command::Conventions { command: ConventionsCommand::Add { comune, kind, signed_on, valid_from, valid_to, file } } => {
+            use entity::enums::ConventionKind;
+            let kind = match kind.to_ascii_uppercase().as_str() {
+                "USO_GEPI" => ConventionKind::UsoGepi,
+                "PUC" => ConventionKind::Puc,
+                _ => return Err(gepi::error::AppError::validation("--kind", format!("`{kind}` is not a kind of convention: USO_GEPI or PUC")).into()),
+            };
+            let document = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let conn = db::connect(&config).await?;
+            db::migrate(&conn).await?;
+            let c = gepi::territory::service::ConventionInput {
+                comune,
+                kind,
+                signed_on,
+                valid_from: valid_from.unwrap_or(signed_on),
+                valid_to,
+                document,
+            };
+            let row = gepi::territory::service::cli_add_convention(&conn, &c).await?;
+            println!("{}", gepi::ids::encode("Convention", row.id));
+            eprintln!("convention recorded (SHA-256 {})", row.document_sha256.unwrap_or_default());
+            Ok(())
+        }
         Command::Operators { command: Some(command), .. } => {
             let conn = db::connect(&config).await?;
             db::migrate(&conn).await?;
@@ -439,6 +493,11 @@ async fn print_demo_logins(conn: &sea_orm::DatabaseConnection, bind: SocketAddr)
             o.fiscal_code, o.profiles[0].profile_id
         );
     }
+    println!(
+        "Accreditation, as ambito_admin: addOperator, accreditProfile, changeProfile, changeProfileStatus,\n  \
+         changeOperatorStatus, moveDisadvantageValidator, uploadConvention; as ministry_admin: designateAmbitoAdmin.\n  \
+         Work left by a revoked operator: the `toReassign` filter of cases, residencyChecks and pucProjects.\n"
+    );
     Ok(())
 }
 

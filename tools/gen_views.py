@@ -40,6 +40,17 @@ EXTRA = {
     }
 ''',
 }
+EXTRA['Convention'] = '''
+    /// Profiles in force that work on the Comune's data under this convention
+    /// and outlast it (no later convention for GePI takes over): to renew the
+    /// convention or to change them before it expires. Empty for PUC and
+    /// open-ended conventions.
+    #[graphql(visible = "vis::convention_dependent_profiles")]
+    async fn dependent_profiles(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ProfileView>>> {
+        let own = self.own(ctx);
+        Ok(dependent_profiles(ctx, "Convention.dependentProfiles", own, &self.0).await?.map(|v| v.into_iter().map(ProfileView).collect()))
+    }
+'''
 EXTRA['ResidencyCheck'] = '''
     /// Days of residence covered by the recorded periods (overlaps counted once).
     #[graphql(visible = "vis::residency_check_total_residence_days")]
@@ -90,6 +101,7 @@ EXTRA_IMPL = {'ResidencyCheck': '''
 '''}
 EXTRA_FIELDS = {
     'Profile': [('comuni', 'public', 'Comuni the profile covers, by name.')],
+    'Convention': [('dependentProfiles', 'public', '')],
     'ResidencyCheck': [('totalResidenceDays', 'personal', ''), ('lastContinuousDays', 'personal', ''), ('requirementMet', 'personal', '')],
     'PucProject': [('vacancies', 'public', '')],
     'PucAssignment': [('totalMinutes', 'personal', '')],
@@ -365,6 +377,7 @@ STATIC_FIELDS = [
     ('ProfileStatusChange.profile', 'public'), ('ProfileStatusChange.orphanedWork', 'public'),
     ('OrphanedWork.cases', 'public'), ('OrphanedWork.residencyChecks', 'public'),
     ('OrphanedWork.pucProjects', 'public'),
+    ('OperatorStatusChange.operator', 'public'), ('OperatorStatusChange.orphanedWork', 'public'),
 ]
 
 def fields_csv(types):

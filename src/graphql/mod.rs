@@ -25,6 +25,7 @@ use crate::{
     residency::graphql::ResidencyMutation,
     meetings::graphql::{MeetingMutation, MeetingQuery},
     operators::graphql::OperatorMutation,
+    territory::graphql::TerritoryMutation,
     puc::graphql::PucMutation,
 };
 
@@ -38,7 +39,7 @@ pub struct RequestId(pub String);
 pub struct Query(AuthQuery, roots::ReadQuery, CaseQuery, MeetingQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, OperatorMutation, CaseMutation, DisadvantageMutation, ResidencyMutation, MeetingMutation, PucMutation);
+pub struct Mutation(AuthMutation, OperatorMutation, TerritoryMutation, CaseMutation, DisadvantageMutation, ResidencyMutation, MeetingMutation, PucMutation);
 
 pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -295,3 +295,54 @@ pub async fn profile_comuni(ctx: &Context<'_>, field: &str, own: bool, profile_i
     v.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Some(v))
 }
+
+/// The profiles in force, of Comune-level roles, covering the convention's
+/// Comune and outlasting it, when no later convention for GePI of that Comune
+/// starts by the day after it ends; under the Profile row rule.
+pub async fn dependent_profiles(
+    ctx: &Context<'_>,
+    field: &str,
+    own: bool,
+    c: &entity::convention::Model,
+) -> GqlResult<Option<Vec<entity::profile::Model>>> {
+    use entity::{convention, enums::{ConventionKind, ProfileStatus}, profile};
+    use sea_orm::{Condition, QuerySelect, QueryTrait};
+    if !may_follow::<profile::Entity>(ctx, field, own)? {
+        return Ok(None);
+    }
+    let Some(ends) = c.valid_to.filter(|_| c.kind == ConventionKind::UsoGepi) else { return Ok(Some(Vec::new())) };
+    let l = loaders(ctx)?;
+    let db_err = |e: sea_orm::DbErr| AppError::from(e).extend();
+    let next_day = ends.succ_opt().unwrap_or(ends);
+    let successor = convention::Entity::find()
+        .filter(convention::Column::ComuneIstat.eq(c.comune_istat.clone()))
+        .filter(convention::Column::Kind.eq(ConventionKind::UsoGepi))
+        .filter(convention::Column::Id.ne(c.id))
+        .filter(convention::Column::ValidFrom.lte(next_day))
+        .filter(Condition::any().add(convention::Column::ValidTo.is_null()).add(convention::Column::ValidTo.gte(next_day)))
+        .one(&l.gw.db)
+        .await
+        .map_err(db_err)?;
+    if successor.is_some() {
+        return Ok(Some(Vec::new()));
+    }
+    let covering = profile_comune::Entity::find()
+        .select_only()
+        .column(profile_comune::Column::ProfileId)
+        .filter(profile_comune::Column::ComuneIstat.eq(c.comune_istat.clone()))
+        .into_query();
+    let rows = l
+        .gw
+        .select::<profile::Entity>()
+        .map_err(|e| e.extend())?
+        .filter(profile::Column::Id.in_subquery(covering))
+        .filter(profile::Column::Status.eq(ProfileStatus::Active))
+        .filter(Condition::any().add(profile::Column::ValidTo.is_null()).add(profile::Column::ValidTo.gt(ends)))
+        .order_by_asc(profile::Column::Role)
+        .order_by_asc(profile::Column::Id)
+        .limit(1000)
+        .all(&l.gw.db)
+        .await
+        .map_err(db_err)?;
+    Ok(Some(rows.into_iter().filter(|p| crate::operators::model::comune_level(p.role)).collect()))
+}

@@ -6,7 +6,7 @@
 use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{enums, *};
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, Value};
+use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder, Value};
 
 use super::{
     connection::Connection,
@@ -95,6 +95,10 @@ pub struct ResidencyCheckFilter {
     /// Only checks past their deadline without an outcome.
     #[graphql(visible = "crate::graphql::visibility::residency_check_overdue")]
     pub overdue: Option<bool>,
+    /// Only open checks whose officer no longer holds an officer profile in
+    /// force (revoked, suspended, expired): work to reassign (or, with false, the others).
+    #[graphql(visible = "crate::graphql::visibility::residency_check_unassigned")]
+    pub to_reassign: Option<bool>,
 }
 
 /// Filters of `disadvantageChecks`.
@@ -124,6 +128,32 @@ pub struct PucProjectFilter {
     /// Only projects in these states.
     #[graphql(visible = "crate::graphql::visibility::puc_project_state")]
     pub state: Option<Vec<PucProjectStateView>>,
+    /// Only projects whose Responsabile PUC no longer holds a PUC-manager
+    /// profile in force: work to reassign (or, with false, the others).
+    #[graphql(visible = "crate::graphql::visibility::puc_project_unassigned")]
+    pub to_reassign: Option<bool>,
+}
+
+/// Filters of `operators`. The profile filters match a profile the viewer may
+/// read, in force today (active and within its validity), all on the same profile.
+#[derive(InputObject, Default)]
+pub struct OperatorFilter {
+    /// Only operators in these accreditation states.
+    #[graphql(visible = "crate::graphql::visibility::operator_status")]
+    pub status: Option<Vec<OperatorStatusView>>,
+    /// Only operators with a profile of this role.
+    #[graphql(visible = "crate::graphql::visibility::profile_role")]
+    pub role: Option<RoleView>,
+    /// Only operators with a profile covering this Comune (ISTAT code).
+    #[graphql(visible = "crate::graphql::visibility::profile_comuni")]
+    pub comune: Option<String>,
+    /// Only operators with a profile paid by this fund.
+    #[graphql(visible = "crate::graphql::visibility::profile_funding_sources")]
+    pub funding_source: Option<FundingSourceView>,
+    /// Only operators with a profile whose validity ends within this many days
+    /// from today (0-3650), today included.
+    #[graphql(visible = "crate::graphql::visibility::profile_valid_to")]
+    pub expiring_within_days: Option<i32>,
 }
 
 /// Filters of `auditEvents`.
@@ -172,18 +202,75 @@ impl ReadQuery {
 
     /// Conventions of the Comuni the viewer may see, newest first.
     #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_convention")]
-    async fn conventions(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<ConventionView>> {
+    async fn conventions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(desc = "Only conventions whose validity ends within this many days from today (0-3650), today included; see `dependentProfiles`.")]
+        expiring_within_days: Option<i32>,
+    ) -> GqlResult<Connection<ConventionView>> {
         let gw = gateway(ctx)?;
-        let s = gw.select::<convention::Entity>().gql()?;
+        let mut s = gw.select::<convention::Entity>().gql()?;
+        if let Some(days) = expiring_within_days {
+            let (from, to) = crate::operators::model::within_days("expiringWithinDays", days).gql()?;
+            s = s.filter(convention::Column::ValidTo.gte(from)).filter(convention::Column::ValidTo.lte(to));
+        }
         let page = gw.page(s, &sort!(convention, SignedOn, Direction::Desc, |r: &convention::Model| r.signed_on), &PageArgs { first, after }).await.gql()?;
         Ok(Connection::from_page(page, ConventionView))
     }
 
     /// Operators the viewer may see, by surname.
     #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_operator")]
-    async fn operators(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<OperatorView>> {
+    async fn operators(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<OperatorFilter>,
+    ) -> GqlResult<Connection<OperatorView>> {
+        use sea_orm::{EntityTrait, QuerySelect, QueryTrait};
         let gw = gateway(ctx)?;
-        let s = gw.select::<operator::Entity>().gql()?;
+        let f = filter.unwrap_or_default();
+        let mut s = gw.select::<operator::Entity>().gql()?;
+        if let Some(states) = f.status {
+            gw.authz.require_field("Operator.status", "filtering").gql()?;
+            s = s.filter(operator::Column::Status.is_in(states.into_iter().map(enums::OperatorStatus::from)));
+        }
+        if f.role.is_some() || f.comune.is_some() || f.funding_source.is_some() || f.expiring_within_days.is_some() {
+            // Profiles under the viewer's own Profile rule: an operator is never
+            // found through a profile the viewer could not read.
+            let today = crate::cases::model::today();
+            let mut p = gw
+                .select::<profile::Entity>()
+                .gql()?
+                .filter(profile::Column::Status.eq(enums::ProfileStatus::Active))
+                .filter(profile::Column::ValidFrom.lte(today))
+                .filter(Condition::any().add(profile::Column::ValidTo.is_null()).add(profile::Column::ValidTo.gte(today)));
+            if let Some(r) = f.role {
+                gw.authz.require_field("Profile.role", "filtering").gql()?;
+                p = p.filter(profile::Column::Role.eq(enums::Role::from(r)));
+            }
+            if let Some(c) = f.comune {
+                gw.authz.require_field("Profile.comuni", "filtering").gql()?;
+                let covering = profile_comune::Entity::find()
+                    .select_only()
+                    .column(profile_comune::Column::ProfileId)
+                    .filter(profile_comune::Column::ComuneIstat.eq(istat_arg("filter.comune", &c)?))
+                    .into_query();
+                p = p.filter(profile::Column::Id.in_subquery(covering));
+            }
+            if let Some(fund) = f.funding_source {
+                gw.authz.require_field("Profile.fundingSources", "filtering").gql()?;
+                p = p.filter(crate::operators::model::paid_by(enums::FundingSource::from(fund)));
+            }
+            if let Some(days) = f.expiring_within_days {
+                gw.authz.require_field("Profile.validTo", "filtering").gql()?;
+                let (_, to) = crate::operators::model::within_days("filter.expiringWithinDays", days).gql()?;
+                p = p.filter(profile::Column::ValidTo.lte(to));
+            }
+            s = s.filter(operator::Column::Id.in_subquery(p.select_only().column(profile::Column::OperatorId).into_query()));
+        }
         let page = gw.page(s, &sort!(operator, LastName, Direction::Asc, |r: &operator::Model| r.last_name.clone()), &PageArgs { first, after }).await.gql()?;
         Ok(Connection::from_page(page, OperatorView))
     }
@@ -276,6 +363,13 @@ impl ReadQuery {
             gw.authz.require_field("PucProject.state", "filtering").gql()?;
             s = s.filter(puc_project::Column::State.is_in(states.into_iter().map(enums::PucProjectState::from)));
         }
+        if let Some(r) = f.to_reassign {
+            gw.authz.require_field("PucProject.manager", "filtering").gql()?;
+            let orphan = Condition::all()
+                .add(puc_project::Column::State.is_not_in([enums::PucProjectState::Concluso, enums::PucProjectState::Annullato]))
+                .add(crate::operators::service::without_owner(puc_project::Column::ManagerId, enums::Role::PucManager, crate::cases::model::today()));
+            s = if r { s.filter(orphan) } else { s.filter(orphan.not()) };
+        }
         let page = gw.page(s, &sort!(puc_project, StartsOn, Direction::Asc, |r: &puc_project::Model| r.starts_on), &PageArgs { first, after }).await.gql()?;
         Ok(Connection::from_page(page, PucProjectView))
     }
@@ -311,6 +405,13 @@ impl ReadQuery {
             } else {
                 s.filter(sea_orm::Condition::any().add(residency_check::Column::Outcome.is_not_null()).add(residency_check::Column::DueOn.gte(today)))
             };
+        }
+        if let Some(r) = f.to_reassign {
+            gw.authz.require_field("ResidencyCheck.officer", "filtering").gql()?;
+            let orphan = Condition::all()
+                .add(residency_check::Column::State.is_not_in(crate::residency::model::CLOSED_STATES))
+                .add(crate::operators::service::without_owner(residency_check::Column::OfficerId, enums::Role::RegistryCheckOfficer, crate::cases::model::today()));
+            s = if r { s.filter(orphan) } else { s.filter(orphan.not()) };
         }
         let page = gw.page(s, &sort!(residency_check, DueOn, Direction::Asc, |r: &residency_check::Model| r.due_on), &PageArgs { first, after }).await.gql()?;
         Ok(Connection::from_page(page, ResidencyCheckView))

@@ -155,7 +155,7 @@ pub struct ConventionView(pub convention::Model);
 impl Projected for convention::Entity {
     const TYPE: &'static str = "Convention";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("kind", convention::Column::Kind), ("signedOn", convention::Column::SignedOn), ("validFrom", convention::Column::ValidFrom), ("validTo", convention::Column::ValidTo), ("documentSha256", convention::Column::DocumentSha256), ("uploadedAt", convention::Column::UploadedAt)]
+        vec![("kind", convention::Column::Kind), ("signedOn", convention::Column::SignedOn), ("validFrom", convention::Column::ValidFrom), ("validTo", convention::Column::ValidTo), ("documentSha256", convention::Column::DocumentSha256), ("uploadedAt", convention::Column::UploadedAt), ("version", convention::Column::Version)]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
@@ -203,11 +203,23 @@ impl ConventionView {
         let m = &self.0;
         show(ctx, "Convention.documentSha256", self.own(ctx), || m.document_sha256.clone())
     }
+    /// Size of the signed document in bytes.
+    #[graphql(visible = "vis::convention_document_size")]
+    async fn document_size(&self, ctx: &Context<'_>) -> Option<i32> {
+        let m = &self.0;
+        show(ctx, "Convention.documentSize", self.own(ctx), || m.document_size.and_then(crate::territory::model::size_as_int)).flatten()
+    }
     /// When the Ambito administrator uploaded it.
     #[graphql(visible = "vis::convention_uploaded_at")]
     async fn uploaded_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
         let m = &self.0;
         show(ctx, "Convention.uploadedAt", self.own(ctx), || m.uploaded_at)
+    }
+    /// Optimistic-concurrency version.
+    #[graphql(visible = "vis::convention_version")]
+    async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
+        let m = &self.0;
+        show(ctx, "Convention.version", self.own(ctx), || m.version)
     }
     /// The Comune party to the convention.
     #[graphql(visible = "vis::convention_comune")]
@@ -222,6 +234,16 @@ impl ConventionView {
         let m = &self.0;
         let own = self.own(ctx);
         Ok(rel_one::<ambito::Entity, _>(ctx, "Convention.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| r.id.clone()).await?.map(AmbitoView))
+    }
+
+    /// Profiles in force that work on the Comune's data under this convention
+    /// and outlast it (no later convention for GePI takes over): to renew the
+    /// convention or to change them before it expires. Empty for PUC and
+    /// open-ended conventions.
+    #[graphql(visible = "vis::convention_dependent_profiles")]
+    async fn dependent_profiles(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ProfileView>>> {
+        let own = self.own(ctx);
+        Ok(dependent_profiles(ctx, "Convention.dependentProfiles", own, &self.0).await?.map(|v| v.into_iter().map(ProfileView).collect()))
     }
 }
 
@@ -2950,9 +2972,12 @@ mod vis {
     pub fn convention_valid_from(ctx: &Context<'_>) -> bool { field(ctx, "Convention.validFrom") }
     pub fn convention_valid_to(ctx: &Context<'_>) -> bool { field(ctx, "Convention.validTo") }
     pub fn convention_document_sha256(ctx: &Context<'_>) -> bool { field(ctx, "Convention.documentSha256") }
+    pub fn convention_document_size(ctx: &Context<'_>) -> bool { field(ctx, "Convention.documentSize") }
     pub fn convention_uploaded_at(ctx: &Context<'_>) -> bool { field(ctx, "Convention.uploadedAt") }
+    pub fn convention_version(ctx: &Context<'_>) -> bool { field(ctx, "Convention.version") }
     pub fn convention_comune(ctx: &Context<'_>) -> bool { field(ctx, "Convention.comune") && reads(ctx, Object::Comune) }
     pub fn convention_ambito(ctx: &Context<'_>) -> bool { field(ctx, "Convention.ambito") && reads(ctx, Object::Ambito) }
+    pub fn convention_dependent_profiles(ctx: &Context<'_>) -> bool { field(ctx, "Convention.dependentProfiles") }
     pub fn type_operator(ctx: &Context<'_>) -> bool { reads(ctx, Object::Operator) || !crate::graphql::visibility::signed_in(ctx) }
     pub fn operator_fiscal_code(ctx: &Context<'_>) -> bool { field(ctx, "Operator.fiscalCode") }
     pub fn operator_first_name(ctx: &Context<'_>) -> bool { field(ctx, "Operator.firstName") }

@@ -71,6 +71,7 @@ may! {
     updates_operator => Operator Update,
     creates_profile => Profile Create,
     updates_profile => Profile Update,
+    creates_convention => Convention Create,
     assigns_case => Case Assign,
     updates_case => Case Update,
     updates_preliminary_analysis => PreliminaryAnalysis Update,
@@ -111,6 +112,9 @@ filters! {
     residency_check_state => ["ResidencyCheck.state"], residency_check_overdue => ["ResidencyCheck.overdue"],
     disadvantage_check_state => ["DisadvantageCheck.state"], disadvantage_check_received => ["DisadvantageCheck.receivedOn"],
     disadvantage_check_expired => ["DisadvantageCheck.expiredBySilence"],
+    residency_check_unassigned => ["ResidencyCheck.officer"], puc_project_unassigned => ["PucProject.manager"],
+    operator_status => ["Operator.status"], profile_role => ["Profile.role"], profile_comuni => ["Profile.comuni"],
+    profile_funding_sources => ["Profile.fundingSources"], profile_valid_to => ["Profile.validTo"],
 }
 
 /// `me`: an operator with a profile (API keys have no operator).

@@ -1,11 +1,11 @@
 //! Mutations of accreditation (thin: decode ids, one service call, re-read the
 //! result through the same authorization as any read).
 
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use chrono::NaiveDate;
 use entity::{operator, profile};
 
-use super::service::{self, OrphanedWork, PersonInput, ProfileChange, ProfileInput};
+use super::service::{self, OperatorChange, OrphanedWork, PersonInput, ProfileChange, ProfileEdit, ProfileInput};
 use crate::{
     error::{GqlResult, ResultExt},
     graphql::{
@@ -132,6 +132,68 @@ pub struct ProfileStatusChange {
     pub orphaned_work: OrphanedWorkView,
 }
 
+/// Input of `changeProfile`: omitted parts stay as they are.
+#[derive(InputObject)]
+pub struct ChangeProfileInput {
+    /// The profile (active or suspended).
+    pub profile_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// The Comuni of competence, replacing the current ones.
+    pub comuni: Option<Vec<String>>,
+    /// New first day of validity.
+    pub valid_from: Option<NaiveDate>,
+    /// New last day of validity; null makes the profile open-ended.
+    pub valid_to: MaybeUndefined<NaiveDate>,
+    /// The funds paying for the professional, replacing the current ones.
+    pub funding_sources: Option<Vec<FundingSourceView>>,
+}
+
+/// A change of a whole operator's state.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "OperatorChange")]
+pub enum OperatorChangeView {
+    /// Active → suspended: no login, its sessions end at once; profiles stay.
+    Suspend,
+    /// Suspended → active.
+    Reinstate,
+    /// Final: every profile is revoked and its sessions end at once.
+    Revoke,
+}
+
+/// Input of `changeOperatorStatus`.
+#[derive(InputObject)]
+pub struct ChangeOperatorStatusInput {
+    /// The operator (of the administrator's Ambito).
+    pub operator_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// What to do.
+    pub change: OperatorChangeView,
+}
+
+/// Answer of `changeOperatorStatus`.
+#[derive(SimpleObject)]
+pub struct OperatorStatusChange {
+    /// The operator after the change.
+    pub operator: OperatorView,
+    /// What it leaves without an owner.
+    pub orphaned_work: OrphanedWorkView,
+}
+
+/// Input of `moveDisadvantageValidator`.
+#[derive(InputObject)]
+pub struct MoveDisadvantageValidatorInput {
+    /// The operator who becomes the validator (active, of the Ambito).
+    pub operator_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// Comuni to validate for; default: those of the profiles replaced.
+    pub comuni: Option<Vec<String>>,
+    /// Funds paying for it; default: those of the profiles replaced.
+    pub funding_sources: Option<Vec<FundingSourceView>>,
+}
+
 #[derive(Default)]
 pub struct OperatorMutation;
 
@@ -191,6 +253,53 @@ impl OperatorMutation {
         let orphaned = service::change_profile_status(&a, id, input.version, change).await.gql()?;
         let profile = ProfileView(by_id::<profile::Entity>(a.gw, profile::Column::Id, id, "Profile").await.gql()?);
         Ok(ProfileStatusChange { profile, orphaned_work: orphaned.into() })
+    }
+
+    /// Changes the Comuni, validity or funding of a profile the caller may grant.
+    #[graphql(visible = "crate::graphql::visibility::updates_profile")]
+    async fn change_profile(&self, ctx: &Context<'_>, input: ChangeProfileInput) -> GqlResult<ProfileView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.profileId", "Profile", &input.profile_id)?;
+        let edit = ProfileEdit {
+            comuni: input.comuni,
+            valid_from: input.valid_from,
+            valid_to: match input.valid_to {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(d) => Some(Some(d)),
+            },
+            funding: input.funding_sources.map(|v| v.into_iter().map(Into::into).collect()),
+        };
+        service::change_profile(&a, id, input.version, &edit).await.gql()?;
+        Ok(ProfileView(by_id::<profile::Entity>(a.gw, profile::Column::Id, id, "Profile").await.gql()?))
+    }
+
+    /// Amministratore dell'Ambito: suspends, reinstates or revokes a whole
+    /// operator of the Ambito; its sessions end at once; the answer counts the
+    /// work left without an owner.
+    #[graphql(visible = "crate::graphql::visibility::updates_operator")]
+    async fn change_operator_status(&self, ctx: &Context<'_>, input: ChangeOperatorStatusInput) -> GqlResult<OperatorStatusChange> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.operatorId", "Operator", &input.operator_id)?;
+        let change = match input.change {
+            OperatorChangeView::Suspend => OperatorChange::Suspend,
+            OperatorChangeView::Reinstate => OperatorChange::Reinstate,
+            OperatorChangeView::Revoke => OperatorChange::Revoke,
+        };
+        let orphaned = service::change_operator_status(&a, id, input.version, change).await.gql()?;
+        let operator = OperatorView(by_id::<operator::Entity>(a.gw, operator::Column::Id, id, "Operator").await.gql()?);
+        Ok(OperatorStatusChange { operator, orphaned_work: orphaned.into() })
+    }
+
+    /// Amministratore dell'Ambito: moves the disadvantage validator to another
+    /// operator (the validator profiles in force are revoked, one accredited).
+    #[graphql(visible = "crate::graphql::visibility::updates_operator")]
+    async fn move_disadvantage_validator(&self, ctx: &Context<'_>, input: MoveDisadvantageValidatorInput) -> GqlResult<ProfileView> {
+        let a = acting(ctx)?;
+        let op = uuid_arg("input.operatorId", "Operator", &input.operator_id)?;
+        let funding = input.funding_sources.map(|v| v.into_iter().map(Into::into).collect());
+        let id = service::move_disadvantage_validator(&a, op, input.version, input.comuni, funding).await.gql()?;
+        Ok(ProfileView(by_id::<profile::Entity>(a.gw, profile::Column::Id, id, "Profile").await.gql()?))
     }
 }
 

@@ -65,6 +65,21 @@ pub fn funding_codes(list: &[FundingSource]) -> String {
     v.iter().map(|f| f.to_value()).collect::<Vec<_>>().join(",")
 }
 
+/// Profiles paid (among others) by `fund`: its code is one element of the
+/// comma-joined column (codes hold `_`, a LIKE wildcard, hence the escape).
+pub fn paid_by(fund: FundingSource) -> sea_orm::Condition {
+    use sea_orm::{sea_query::LikeExpr, ColumnTrait};
+    let col = entity::profile::Column::FundingSources;
+    let code = fund.to_value();
+    let esc = code.replace('_', "\\_");
+    let like = |p: String| col.like(LikeExpr::new(p).escape('\\'));
+    sea_orm::Condition::any()
+        .add(col.eq(code))
+        .add(like(format!("{esc},%")))
+        .add(like(format!("%,{esc}")))
+        .add(like(format!("%,{esc},%")))
+}
+
 /// The funding sources of a stored profile (unknown codes are skipped: the
 /// column is written only through [`funding_codes`]).
 pub fn funding_of(stored: Option<&str>) -> Vec<FundingSource> {
@@ -97,6 +112,13 @@ pub struct Validity {
 impl Validity {
     /// Refuses a period that ends before it starts, or that is over already.
     pub fn checked(from: NaiveDate, to: Option<NaiveDate>, today: NaiveDate, field: &str) -> Result<Self, AppError> {
+        let last = NaiveDate::from_ymd_opt(2099, 12, 31).expect("valid date");
+        if from > last {
+            return Err(AppError::validation(format!("{field}.validFrom"), format!("is after {last}")));
+        }
+        if to.is_some_and(|t| t > last) {
+            return Err(AppError::validation(format!("{field}.validTo"), format!("is after {last}: leave it out for an open-ended period")));
+        }
         if let Some(t) = to {
             if t < from {
                 return Err(AppError::validation(format!("{field}.validTo"), format!("ends ({t}) before it starts ({from})")));
@@ -108,6 +130,15 @@ impl Validity {
         Ok(Validity { from, to })
     }
 
+    /// A period granted now starts today or later: authority is never granted
+    /// in the past (what an operator did before was not under it).
+    pub fn granted(from: NaiveDate, to: Option<NaiveDate>, today: NaiveDate, field: &str) -> Result<Self, AppError> {
+        if from < today {
+            return Err(AppError::validation(format!("{field}.validFrom"), format!("is in the past ({from}): a profile starts today or later")));
+        }
+        Self::checked(from, to, today, field)
+    }
+
     pub fn overlaps(&self, from: NaiveDate, to: Option<NaiveDate>) -> bool {
         self.from <= to.unwrap_or(NaiveDate::MAX) && from <= self.to.unwrap_or(NaiveDate::MAX)
     }
@@ -116,6 +147,16 @@ impl Validity {
     pub fn effective(&self, today: NaiveDate) -> NaiveDate {
         self.from.max(today)
     }
+}
+
+/// The days from today to `days` days ahead, both included, for the
+/// "expiring within" filters; `days` runs from 0 to ten years.
+pub fn within_days(field: &str, days: i32) -> Result<(NaiveDate, NaiveDate), AppError> {
+    if !(0..=3650).contains(&days) {
+        return Err(AppError::validation(field, "must be between 0 and 3650 days"));
+    }
+    let today = crate::cases::model::today();
+    Ok((today, today + chrono::Duration::days(i64::from(days))))
 }
 
 /// A name as recorded: trimmed, 1 to 100 characters, letters and the marks
@@ -187,6 +228,8 @@ mod tests {
         let today = d("2026-12-02");
         assert!(Validity::checked(d("2027-01-01"), Some(d("2026-12-31")), today, "input").is_err());
         assert!(Validity::checked(d("2026-01-01"), Some(d("2026-06-30")), today, "input").is_err());
+        assert!(Validity::checked(d("2026-01-01"), NaiveDate::from_ymd_opt(10000, 1, 1), today, "input").is_err());
+        assert!(Validity::granted(d("2026-01-01"), None, today, "input").is_err());
         let v = Validity::checked(d("2026-01-01"), None, today, "input").unwrap();
         assert!(v.overlaps(d("2030-01-01"), None));
         assert_eq!(v.effective(today), today);

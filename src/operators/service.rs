@@ -204,7 +204,7 @@ pub fn without_owner<Col: ColumnTrait>(owner: Col, role: Role, today: NaiveDate)
 
 /// Open cases, checks and projects of `operator_id` left without an owner.
 pub async fn orphaned_work<C: ConnectionTrait>(db: &C, operator_id: Uuid, today: NaiveDate) -> Result<OrphanedWork, AppError> {
-    use entity::enums::{CaseState, PucProjectState, ResidencyCheckState};
+    use entity::enums::{CaseState, PucProjectState};
     use sea_orm::PaginatorTrait;
     let cases = case_file::Entity::find()
         .filter(case_file::Column::CaseManagerId.eq(operator_id))
@@ -214,11 +214,7 @@ pub async fn orphaned_work<C: ConnectionTrait>(db: &C, operator_id: Uuid, today:
         .await?;
     let residency_checks = residency_check::Entity::find()
         .filter(residency_check::Column::OfficerId.eq(operator_id))
-        .filter(residency_check::Column::State.is_not_in([
-            ResidencyCheckState::EsitoPositivo,
-            ResidencyCheckState::EsitoNegativo,
-            ResidencyCheckState::InviatoInps,
-        ]))
+        .filter(residency_check::Column::State.is_not_in(crate::residency::model::CLOSED_STATES))
         .filter(without_owner(residency_check::Column::OfficerId, Role::RegistryCheckOfficer, today))
         .count(db)
         .await?;
@@ -478,7 +474,7 @@ pub async fn accredit_profile(a: &Acting<'_>, operator_id: Uuid, version: i32, p
             format!("the role {} may not accredit a {} profile", a.gw.authz.role().as_str(), p.role.as_str()),
         ));
     }
-    let validity = Validity::checked(p.valid_from, p.valid_to, today, "input")?;
+    let validity = Validity::granted(p.valid_from, p.valid_to, today, "input")?;
     if model::needs_funding(p.role) && p.funding.is_empty() {
         return Err(AppError::validation("input.fundingSources", "name the fund(s) paying for this professional"));
     }
@@ -553,7 +549,7 @@ pub async fn designate_ambito_admin(
     if !model::may_grant(a.gw.authz.role(), Role::AmbitoAdmin) {
         return Err(AppError::Forbidden(format!("the role {} may not designate Ambito administrators", a.gw.authz.role().as_str())));
     }
-    let validity = Validity::checked(valid_from, valid_to, today, "input")?;
+    let validity = Validity::granted(valid_from, valid_to, today, "input")?;
     let txn = a.gw.db.begin().await?;
     a.load::<entity::ambito::Entity>(&txn, entity::ambito::Column::Id, ambito_id, Action::Read, ("input.ambitoId", "Ambito")).await?;
     let (cf, ..) = person(person_in)?;
@@ -726,7 +722,7 @@ pub async fn cli_accredit(
         ));
     }
     let today = crate::cases::model::today();
-    let validity = Validity::checked(valid_from, valid_to, today, "--valid")?;
+    let validity = Validity::granted(valid_from, valid_to, today, "--valid")?;
     let txn = db.begin().await?;
     let op = cli_operator(&txn, fiscal_code).await?;
     if op.ambito_id.is_some() || !matches!(op.status, OperatorStatus::PendingAccreditation | OperatorStatus::Active) {
@@ -767,4 +763,225 @@ pub async fn cli_revoke(db: &sea_orm::DatabaseConnection, fiscal_code: &str) -> 
     let orphaned = orphaned_work(&txn, op.id, crate::cases::model::today()).await?;
     txn.commit().await?;
     Ok(orphaned)
+}
+
+// ---------------------------------------------------------------------------
+// Changes to a profile in force, to a whole operator, and the move of the
+// disadvantage validator.
+
+/// What `change_profile` changes; `None` leaves a part as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileEdit {
+    pub comuni: Option<Vec<String>>,
+    pub valid_from: Option<NaiveDate>,
+    /// `Some(None)`: open-ended from now on.
+    pub valid_to: Option<Option<NaiveDate>>,
+    pub funding: Option<Vec<FundingSource>>,
+}
+
+/// Changes the Comuni, validity or funding of an active or suspended profile
+/// the caller may grant, under the same checks as its accreditation. Comuni
+/// dropped from a profile take effect at once (sessions stay: every request
+/// reads the profile's Comuni afresh).
+pub async fn change_profile(a: &Acting<'_>, profile_id: Uuid, version: i32, edit: &ProfileEdit) -> Result<(), AppError> {
+    let today = crate::cases::model::today();
+    let txn = a.gw.db.begin().await?;
+    let p = a.load::<profile::Entity>(&txn, profile::Column::Id, profile_id, Action::Update, ("input.profileId", "profile")).await?;
+    if !model::may_grant(a.gw.authz.role(), p.role) {
+        return Err(AppError::forbidden_at(
+            "input.profileId",
+            format!("the role {} may not change a {} profile", a.gw.authz.role().as_str(), p.role.as_str()),
+        ));
+    }
+    check_version("profile", p.version, version)?;
+    if p.status == ProfileStatus::Revoked {
+        return Err(AppError::conflict_at("input.profileId", "the profile is revoked: accredit a new one"));
+    }
+    let from = edit.valid_from.unwrap_or(p.valid_from);
+    let to = edit.valid_to.unwrap_or(p.valid_to);
+    let validity = match edit.valid_from {
+        Some(f) if f != p.valid_from => Validity::granted(from, to, today, "input")?,
+        _ => Validity::checked(from, to, today, "input")?,
+    };
+    let before_comuni = profile_comuni(&txn, p.id).await?;
+    let comuni = match (&edit.comuni, p.ambito_id) {
+        (Some(_), _) if p.role == Role::AmbitoAdmin => {
+            return Err(AppError::validation("input.comuni", "the Ambito administrator covers every Comune of the Ambito"))
+        }
+        (Some(list), Some(ambito)) => check_comuni(&txn, p.role, ambito, list, validity, today).await?,
+        (Some(_), None) => return Err(AppError::validation("input.comuni", "a national profile covers no Comuni")),
+        (None, Some(ambito)) if edit.valid_from.is_some() || edit.valid_to.is_some() => {
+            // A longer validity must still be covered by the conventions.
+            check_comuni(&txn, p.role, ambito, &before_comuni, validity, today).await.map_err(|e| match e {
+                AppError::Validation { message, .. } => AppError::validation("input.validFrom", message),
+                other => other,
+            })?
+        }
+        (None, _) => before_comuni.clone(),
+    };
+    let funding = edit.funding.clone().unwrap_or_else(|| model::funding_of(p.funding_sources.as_deref()));
+    if model::needs_funding(p.role) && funding.is_empty() {
+        return Err(AppError::validation("input.fundingSources", "name the fund(s) paying for this professional"));
+    }
+    let funding_sources = (!funding.is_empty()).then(|| model::funding_codes(&funding));
+    let same = Condition::all()
+        .add(profile::Column::OperatorId.eq(p.operator_id))
+        .add(profile::Column::Role.eq(p.role))
+        .add(profile::Column::Id.ne(p.id));
+    if !overlapping(&txn, same, validity).await?.is_empty() {
+        return Err(AppError::conflict_at("input.validFrom", "the operator holds another profile of this role in that period"));
+    }
+    let q = profile::Entity::update_many()
+        .col_expr(profile::Column::ValidFrom, Expr::value(validity.from))
+        .col_expr(profile::Column::ValidTo, Expr::value(validity.to))
+        .col_expr(profile::Column::FundingSources, Expr::value(funding_sources.clone()));
+    compare_and_set(&txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q).await.map_err(|e| match e {
+        AppError::Internal(m) if m.contains(migration::ONE_AMBITO_ADMIN) => admin_rule(sea_orm::DbErr::Custom(m)),
+        other => other,
+    })?;
+    if comuni != before_comuni {
+        profile_comune::Entity::delete_many().filter(profile_comune::Column::ProfileId.eq(p.id)).exec(&txn).await?;
+        profile_comune::Entity::insert_many(
+            comuni.iter().map(|c| profile_comune::ActiveModel { profile_id: Set(p.id), comune_istat: Set(c.clone()) }),
+        )
+        .exec(&txn)
+        .await?;
+    }
+    let mut e = AuditEntry::new("profile", p.id, AuditAction::Update);
+    e.ambito_id = p.ambito_id;
+    e.changes = Some(diff(&[
+        ("comuni", json!(before_comuni), json!(comuni)),
+        ("valid_from", json!(p.valid_from), json!(validity.from)),
+        ("valid_to", json!(p.valid_to), json!(validity.to)),
+        ("funding_sources", json!(p.funding_sources), json!(funding_sources)),
+        ("version", json!(p.version), json!(p.version + 1)),
+    ]));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// What an administrator does to a whole operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorChange {
+    /// `ACTIVE → SUSPENDED`: no login, its sessions end; its profiles stay.
+    Suspend,
+    /// `SUSPENDED → ACTIVE`.
+    Reinstate,
+    /// Final: every profile revoked, its sessions end.
+    Revoke,
+}
+
+/// Suspends, reinstates or revokes an operator of the administrator's Ambito
+/// whose profiles the administrator may all grant (never itself or another
+/// administrator). Returns the work left without an owner.
+pub async fn change_operator_status(a: &Acting<'_>, operator_id: Uuid, version: i32, change: OperatorChange) -> Result<OrphanedWork, AppError> {
+    let txn = a.gw.db.begin().await?;
+    let op = a.load::<operator::Entity>(&txn, operator::Column::Id, operator_id, Action::Update, ("input.operatorId", "operator")).await?;
+    let mine = a.gw.authz.principal.ambito_id;
+    if op.ambito_id.is_none() || op.ambito_id != mine {
+        return Err(AppError::not_found_at("input.operatorId", "no operator with this id"));
+    }
+    check_version("operator", op.version, version)?;
+    let profiles = profile::Entity::find().filter(profile::Column::OperatorId.eq(op.id)).all(&txn).await?;
+    if let Some(p) = profiles.iter().find(|p| p.status != ProfileStatus::Revoked && !model::may_grant(a.gw.authz.role(), p.role)) {
+        return Err(AppError::forbidden_at(
+            "input.operatorId",
+            format!("the operator holds a {} profile, which the role {} may not change", p.role.as_str(), a.gw.authz.role().as_str()),
+        ));
+    }
+    let to = match (change, op.status) {
+        (OperatorChange::Suspend, OperatorStatus::Active) => OperatorStatus::Suspended,
+        (OperatorChange::Reinstate, OperatorStatus::Suspended) => OperatorStatus::Active,
+        (OperatorChange::Revoke, OperatorStatus::Active | OperatorStatus::Suspended | OperatorStatus::PendingAccreditation) => {
+            OperatorStatus::Revoked
+        }
+        (c, s) => {
+            return Err(AppError::conflict_at("input.change", format!("{c:?} is not allowed: the operator is {}", crate::codes::code(s)).to_lowercase()))
+        }
+    };
+    let mut entries = Vec::new();
+    if to == OperatorStatus::Revoked {
+        for p in profiles.iter().filter(|p| p.status != ProfileStatus::Revoked) {
+            entries.push(set_profile_status(&txn, p, ProfileStatus::Revoked).await?);
+        }
+    }
+    let q = operator::Entity::update_many().col_expr(operator::Column::Status, Expr::value(to));
+    compare_and_set(&txn, "operator", (operator::Column::Id, op.id), (operator::Column::Version, op.version), q).await?;
+    let mut e = AuditEntry::new("operator", op.id, AuditAction::Transition);
+    e.ambito_id = op.ambito_id;
+    e.changes = Some(diff(&[("status", json!(op.status), json!(to)), ("version", json!(op.version), json!(op.version + 1))]));
+    entries.push(e);
+    if to != OperatorStatus::Active {
+        end_sessions(&txn, op.id, None).await?;
+    }
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    let orphaned = orphaned_work(&txn, op.id, crate::cases::model::today()).await?;
+    txn.commit().await?;
+    Ok(orphaned)
+}
+
+/// Moves the disadvantage validator of the administrator's Ambito to another
+/// operator: the validator profiles in force are revoked (their sessions end)
+/// and one is accredited to `operator_id`, on `comuni` (default: those of the
+/// profiles it replaces) and `funding` (default: theirs), in one transaction.
+pub async fn move_disadvantage_validator(
+    a: &Acting<'_>,
+    operator_id: Uuid,
+    version: i32,
+    comuni: Option<Vec<String>>,
+    funding: Option<Vec<FundingSource>>,
+) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let today = crate::cases::model::today();
+    if !model::may_grant(a.gw.authz.role(), Role::DisadvantageValidator) {
+        return Err(AppError::Forbidden(format!("the role {} may not assign the disadvantage validator", a.gw.authz.role().as_str())));
+    }
+    let txn = a.gw.db.begin().await?;
+    let op = a.load::<operator::Entity>(&txn, operator::Column::Id, operator_id, Action::Update, ("input.operatorId", "operator")).await?;
+    let ambito_id = op
+        .ambito_id
+        .filter(|id| Some(*id) == a.gw.authz.principal.ambito_id)
+        .ok_or_else(|| AppError::not_found_at("input.operatorId", "no operator with this id"))?;
+    check_version("operator", op.version, version)?;
+    if op.status != OperatorStatus::Active {
+        return Err(AppError::conflict_at("input.operatorId", "the disadvantage validator is an active operator"));
+    }
+    let validity = Validity { from: today, to: None };
+    let own = overlapping(&txn, Condition::all().add(profile::Column::OperatorId.eq(op.id)).add(profile::Column::AmbitoId.eq(ambito_id)), validity).await?;
+    if own.iter().any(|p| p.role == Role::AmbitoAdmin) {
+        return Err(AppError::conflict_at("input.operatorId", "the operator is the Ambito administrator, who holds no other profile in the Ambito"));
+    }
+    let current: Vec<profile::Model> = overlapping(
+        &txn,
+        Condition::all().add(profile::Column::AmbitoId.eq(ambito_id)).add(profile::Column::Role.eq(Role::DisadvantageValidator)),
+        validity,
+    )
+    .await?;
+    if current.iter().any(|p| p.operator_id == op.id) {
+        return Err(AppError::conflict_at("input.operatorId", "the operator is a disadvantage validator already: change that profile's Comuni instead"));
+    }
+    let mut inherited_comuni = Vec::new();
+    let mut inherited_funding = Vec::new();
+    let mut entries = Vec::new();
+    for old in &current {
+        inherited_comuni.extend(profile_comuni(&txn, old.id).await?);
+        inherited_funding.extend(model::funding_of(old.funding_sources.as_deref()));
+        entries.push(set_profile_status(&txn, old, ProfileStatus::Revoked).await?);
+        end_sessions(&txn, old.operator_id, Some(old.id)).await?;
+    }
+    inherited_comuni.sort();
+    inherited_comuni.dedup();
+    let comuni = comuni.unwrap_or(inherited_comuni);
+    let comuni = check_comuni(&txn, Role::DisadvantageValidator, ambito_id, &comuni, validity, today).await?;
+    let funding = funding.unwrap_or(inherited_funding);
+    if funding.is_empty() {
+        return Err(AppError::validation("input.fundingSources", "name the fund(s) paying for this professional"));
+    }
+    let (row, e) = insert_profile(&txn, &op, Role::DisadvantageValidator, Some(ambito_id), &comuni, validity, &funding, Some(me)).await?;
+    entries.push(e);
+    entries.extend(activate(&txn, &op).await?);
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(row.id)
 }

@@ -44,6 +44,11 @@ impl fmt::Debug for IstatCode {
     }
 }
 
+/// A document size as GraphQL's `Int` carries it (documents are far below 2 GiB).
+pub fn size_as_int(bytes: i64) -> Option<i32> {
+    i32::try_from(bytes).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,3 +111,163 @@ pub async fn import(db: &sea_orm::DatabaseConnection, text: &str) -> Result<Impo
     txn.commit().await?;
     Ok(out)
 }
+
+// ---------------------------------------------------------------------------
+// Conventions (domain spec §1.3): the Ambito administrator uploads the signed
+// conventions of its Comuni. The document is kept apart from the row
+// (`convention_document`) with its SHA-256 and size; its content never reaches
+// a log or the audit trail.
+
+use chrono::NaiveDate;
+use entity::{convention, convention_document, enums::{AuditAction, ConventionKind}};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, Condition, DatabaseTransaction, TransactionTrait};
+
+use crate::audit::{self, AuditContext, AuditEntry};
+
+/// Largest signed convention GePI keeps, in bytes. Through the API the request
+/// body limit (`GEPI_BODY_LIMIT_BYTES`, base64 adds a third) may be the tighter one.
+pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// A convention to record.
+#[derive(Debug, Clone)]
+pub struct ConventionInput {
+    pub comune: String,
+    pub kind: ConventionKind,
+    pub signed_on: NaiveDate,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub document: Vec<u8>,
+}
+
+/// Dates GePI accepts on a convention: from the platform's start to the end of the century.
+fn plausible(field: &str, d: NaiveDate) -> Result<NaiveDate, AppError> {
+    let first = NaiveDate::from_ymd_opt(2019, 1, 1).expect("valid date");
+    let last = NaiveDate::from_ymd_opt(2099, 12, 31).expect("valid date");
+    if d < first || d > last {
+        return Err(AppError::validation(field, format!("{d} is outside {first}..{last}")));
+    }
+    Ok(d)
+}
+
+/// A signed PDF: not empty, within the size limit, starting with the PDF header.
+pub fn check_document(field: &str, doc: &[u8]) -> Result<(), AppError> {
+    if doc.is_empty() {
+        return Err(AppError::validation(field, "the signed document is empty"));
+    }
+    if doc.len() > MAX_DOCUMENT_BYTES {
+        return Err(AppError::validation(field, format!("the document is {} bytes, the limit is {MAX_DOCUMENT_BYTES}", doc.len())));
+    }
+    // A PDF starts with `%PDF-` (ISO 32000 allows it within the first 1024 bytes).
+    let head = &doc[..doc.len().min(1024)];
+    if !head.windows(5).any(|w| w == b"%PDF-") {
+        return Err(AppError::validation(field, "the document is not a PDF (no %PDF- header)"));
+    }
+    Ok(())
+}
+
+/// Records a convention of a Comune of `ambito_id` with its document, audited
+/// in the same transaction. Field names are those of the API input (`prefix` is
+/// `input` there, the option names on the command line map onto them).
+pub async fn add_convention(
+    txn: &DatabaseTransaction,
+    ambito_id: Uuid,
+    c: &ConventionInput,
+    uploaded_by: Option<Uuid>,
+    ctx: &AuditContext,
+) -> Result<convention::Model, AppError> {
+    use sha2::{Digest, Sha256};
+    let today = crate::cases::model::today();
+    let code = crate::territory::model::IstatCode::parse(&c.comune).map_err(|e| AppError::validation("input.comune", e.to_string()))?;
+    let found = comune::Entity::find_by_id(code.as_str().to_string()).one(txn).await?;
+    if !found.is_some_and(|m| m.ambito_id == ambito_id) {
+        return Err(AppError::validation("input.comune", "not a Comune of the Ambito"));
+    }
+    let signed_on = plausible("input.signedOn", c.signed_on)?;
+    if signed_on > today {
+        return Err(AppError::validation("input.signedOn", format!("{signed_on} is in the future: record a convention once signed")));
+    }
+    let from = plausible("input.validFrom", c.valid_from)?;
+    if let Some(to) = c.valid_to {
+        plausible("input.validTo", to)?;
+        if to < from {
+            return Err(AppError::validation("input.validTo", format!("ends ({to}) before it starts ({from})")));
+        }
+    }
+    check_document("input.document", &c.document)?;
+    let overlapping = convention::Entity::find()
+        .filter(convention::Column::ComuneIstat.eq(code.as_str()))
+        .filter(convention::Column::Kind.eq(c.kind))
+        .filter(Condition::any().add(convention::Column::ValidTo.is_null()).add(convention::Column::ValidTo.gte(from)))
+        .filter(match c.valid_to {
+            Some(to) => Condition::all().add(convention::Column::ValidFrom.lte(to)),
+            None => Condition::all(),
+        })
+        .one(txn)
+        .await?;
+    if overlapping.is_some() {
+        return Err(AppError::conflict_at(
+            "input.validFrom",
+            "the Comune has a convention of this kind in force in the period: a renewal starts after it ends",
+        ));
+    }
+    let sha = hex::encode(Sha256::digest(&c.document));
+    let size = c.document.len() as i64;
+    let row = convention::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        comune_istat: Set(code.as_str().to_string()),
+        ambito_id: Set(ambito_id),
+        kind: Set(c.kind),
+        signed_on: Set(signed_on),
+        valid_from: Set(from),
+        valid_to: Set(c.valid_to),
+        document_sha256: Set(Some(sha.clone())),
+        uploaded_by: Set(uploaded_by),
+        uploaded_at: Set(chrono::Utc::now()),
+        version: Set(1),
+        document_size: Set(Some(size)),
+    }
+    .insert(txn)
+    .await?;
+    convention_document::ActiveModel { convention_id: Set(row.id), content: Set(c.document.clone()) }.insert(txn).await?;
+    let mut e = AuditEntry::new("convention", row.id, AuditAction::Create);
+    e.ambito_id = Some(ambito_id);
+    e.changes = Some(serde_json::json!({
+        "comune_istat": { "before": null, "after": row.comune_istat },
+        "kind": { "before": null, "after": row.kind },
+        "signed_on": { "before": null, "after": row.signed_on },
+        "valid_from": { "before": null, "after": row.valid_from },
+        "valid_to": { "before": null, "after": row.valid_to },
+        "document_sha256": { "before": null, "after": sha },
+        "document_size": { "before": null, "after": size },
+    }));
+    audit::record(txn, ctx, vec![e]).await?;
+    Ok(row)
+}
+
+/// `gepi conventions add`: for the bootstrap of an installation, as the system.
+pub async fn cli_add_convention(db: &sea_orm::DatabaseConnection, c: &ConventionInput) -> Result<convention::Model, AppError> {
+    let txn = db.begin().await?;
+    let code = crate::territory::model::IstatCode::parse(&c.comune).map_err(|e| AppError::validation("--comune", e.to_string()))?;
+    let ambito_id = comune::Entity::find_by_id(code.as_str().to_string())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found_at("--comune", "no Comune with this ISTAT code (import the territory first)"))?
+        .ambito_id;
+    let ctx = AuditContext::unattributed(entity::enums::ActorKind::System, None);
+    let row = add_convention(&txn, ambito_id, c, None, &ctx).await.map_err(|e| match e.field() {
+        Some(f) if f.starts_with("input.") => {
+            let opt = match f {
+                "input.comune" => "--comune".to_string(),
+                "input.signedOn" => "--signed-on".into(),
+                "input.validFrom" => "--valid-from".into(),
+                "input.validTo" => "--valid-to".into(),
+                "input.document" => "--file".into(),
+                other => other.to_string(),
+            };
+            e.at(opt)
+        }
+        _ => e,
+    })?;
+    txn.commit().await?;
+    Ok(row)
+}

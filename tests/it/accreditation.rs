@@ -147,10 +147,21 @@ async fn incoming_case(app: &TestApp, ambito: Uuid) -> entity::case_file::Model 
     .unwrap()
 }
 
-#[tokio::test]
-async fn a_fresh_installation_reaches_a_case_manager_working_a_case() {
-    let app = TestApp::new().await;
-    let ministry = bootstrap(&app).await;
+/// Where the walk from a fresh installation has got to when the case manager
+/// first logs in: the case is assigned to it.
+pub(crate) struct Walk {
+    pub admin_token: String,
+    pub coordinator: String,
+    pub cm_cf: String,
+    pub cm_profile: Value,
+    pub assigned: Value,
+    pub desio: Uuid,
+}
+
+/// From the command-line bootstrap to a case assigned to a case manager, every
+/// step after the first Ministry administrator through the API by its role.
+pub(crate) async fn walk_to_an_assigned_case(app: &TestApp) -> Walk {
+    let ministry = bootstrap(app).await;
     let desio = ambito_id(&app, &ministry, "LOM-MB-DESIO").await;
 
     // The Ministry designates the administrator the Ambito named.
@@ -226,15 +237,27 @@ async fn a_fresh_installation_reaches_a_case_manager_working_a_case() {
         .await;
     let assigned = ok(&r)["assignCases"][0].clone();
     assert_eq!(assigned["state"], "ASSEGNATO");
-    let cm = app.login(&cm_cf, cm_profile["id"].as_str().unwrap()).await;
+    Walk { admin_token, coordinator, cm_cf, cm_profile, assigned, desio: desio_uuid }
+}
+
+/// The case manager records the first meeting of its case.
+pub(crate) async fn first_meeting(app: &TestApp, cm: &str, assigned: &Value) {
     let r = app
         .gql(
-            Some(&cm),
+            Some(cm),
             "mutation($i: RecordFirstMeetingInput!) { recordFirstMeeting(input: $i) { id state } }",
             json!({ "i": { "caseId": assigned["id"], "version": assigned["version"], "heldOn": today(), "place": "Servizi sociali di Desio", "spontaneous": false } }),
         )
         .await;
     assert_eq!(ok(&r)["recordFirstMeeting"]["state"], "AP_IN_CORSO");
+}
+
+#[tokio::test]
+async fn a_fresh_installation_reaches_a_case_manager_working_a_case() {
+    let app = TestApp::new().await;
+    let Walk { admin_token, coordinator, cm_cf, cm_profile, assigned, desio: desio_uuid } = walk_to_an_assigned_case(&app).await;
+    let cm = app.login(&cm_cf, cm_profile["id"].as_str().unwrap()).await;
+    first_meeting(&app, &cm, &assigned).await;
 
     // Revocation ends the live session at once and counts the case left without an owner.
     let r = app
@@ -419,4 +442,226 @@ async fn the_database_keeps_one_administrator_per_ambito_holding_no_other_profil
     // Other roles coexist freely.
     attempt(second.clone(), Role::CaseManager).await.expect("a case manager");
     attempt(second, Role::PaisCoordinator).await.expect("and a coordinator");
+}
+
+const UPLOAD: &str = "mutation($i: UploadConventionInput!) { uploadConvention(input: $i) { id kind signedOn validFrom validTo documentSha256 documentSize version comune { istatCode } } }";
+const EDIT: &str = "mutation($i: ChangeProfileInput!) { changeProfile(input: $i) { id version validTo fundingSources comuni { istatCode } } }";
+const OPERATOR_STATUS: &str = "mutation($i: ChangeOperatorStatusInput!) { changeOperatorStatus(input: $i) { operator { id status version } orphanedWork { cases } } }";
+const MOVE_VALIDATOR: &str = "mutation($i: MoveDisadvantageValidatorInput!) { moveDisadvantageValidator(input: $i) { id role status comuni { istatCode } operator { id } } }";
+
+/// A small but well-formed PDF.
+fn pdf(text: &str) -> Vec<u8> {
+    format!("%PDF-1.4\n% convenzione {text}\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n").into_bytes()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test]
+async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_profiles_and_operators() {
+    use sha2::Digest;
+    let app = TestApp::new().await;
+    let ministry = bootstrap(&app).await;
+    let desio = ambito_id(&app, &ministry, "LOM-MB-DESIO").await;
+    let admin_cf = cf("Neri", "Marta", 1975, true);
+    let r = app.gql(Some(&ministry), DESIGNATE, json!({ "i": { "ambitoId": desio, "person": person(&admin_cf, "Marta", "Neri"), "validFrom": today() } })).await;
+    let admin = ok(&r)["designateAmbitoAdmin"].clone();
+    let admin_token = app.login(&admin_cf, admin["id"].as_str().unwrap()).await;
+
+    // Bad uploads: each refused with its field, nothing written.
+    let doc = pdf("Desio USO_GEPI");
+    let upload = |vars: Value| app.gql(Some(&admin_token), UPLOAD, json!({ "i": vars }));
+    let base = json!({ "comune": "108023", "kind": "USO_GEPI", "signedOn": today() - Duration::days(5), "validFrom": today() - Duration::days(5),
+                       "validTo": today() + Duration::days(20), "document": b64(&doc) });
+    let with = |k: &str, v: Value| {
+        let mut x = base.clone();
+        x[k] = v;
+        x
+    };
+    let before = (app.count("convention").await, app.count("convention_document").await, app.count("audit_event").await);
+    let bad = vec![
+        (with("document", json!("%%% not base64")), ("VALIDATION", "input.document")),
+        (with("document", json!(b64(b"PK\x03\x04 a zip, not a PDF"))), ("VALIDATION", "input.document")),
+        (with("document", json!("")), ("VALIDATION", "input.document")),
+        (with("comune", json!("072006")), ("VALIDATION", "input.comune")),
+        (with("comune", json!("12345")), ("VALIDATION", "input.comune")),
+        (with("validTo", json!(today() - Duration::days(6))), ("VALIDATION", "input.validTo")),
+        (with("signedOn", json!(today() + Duration::days(1))), ("VALIDATION", "input.signedOn")),
+        (with("validFrom", json!("1990-01-01")), ("VALIDATION", "input.validFrom")),
+    ];
+    for (vars, (code, field)) in &bad {
+        let r = upload(vars.clone()).await;
+        assert_eq!(err(&r), (code.to_string(), field.to_string()), "{vars}: {r}");
+    }
+    assert_eq!((app.count("convention").await, app.count("convention_document").await, app.count("audit_event").await), before);
+
+    // Before the convention, no Comune-level profile on the Comune.
+    let add = |cf: String, first: &'static str, last: &'static str| {
+        let token = admin_token.clone();
+        let app = &app;
+        async move { ok(&app.gql(Some(&token), ADD, json!({ "i": person(&cf, first, last) })).await)["addOperator"].clone() }
+    };
+    let officer_cf = cf("Villa", "Carlo", 1983, false);
+    let officer = add(officer_cf.clone(), "Carlo", "Villa").await;
+    let accredit_officer = |version: &Value| {
+        app.gql(
+            Some(&admin_token),
+            ACCREDIT,
+            json!({ "i": { "operatorId": officer["id"], "version": version, "role": "REGISTRY_CHECK_OFFICER", "comuni": ["108023"],
+                           "validFrom": today(), "fundingSources": ["BILANCIO_COMUNALE"] } }),
+        )
+    };
+    assert_eq!(err(&accredit_officer(&officer["version"]).await), ("VALIDATION".into(), "input.comuni[0]".into()));
+
+    // The upload: SHA-256 and size kept, the content apart, never in the audit trail.
+    let r = upload(base.clone()).await;
+    let conv = ok(&r)["uploadConvention"].clone();
+    assert_eq!(conv["documentSha256"], hex::encode(sha2::Sha256::digest(&doc)));
+    assert_eq!(conv["documentSize"], doc.len());
+    assert_eq!(conv["comune"]["istatCode"], "108023");
+    let conv_id = gepi::ids::decode_uuid("id", "Convention", &async_graphql::ID(conv["id"].as_str().unwrap().into())).unwrap();
+    let stored = entity::convention_document::Entity::find_by_id(conv_id).one(&app.db).await.unwrap().expect("document stored");
+    assert_eq!(stored.content, doc);
+    let events = entity::audit_event::Entity::find().all(&app.db).await.unwrap();
+    let created: Vec<_> = events.iter().filter(|e| e.entity == "convention").collect();
+    assert_eq!(created.len(), 1);
+    assert!(created[0].changes.as_deref().unwrap().contains(conv["documentSha256"].as_str().unwrap()));
+    assert!(events.iter().all(|e| !e.changes.as_deref().unwrap_or_default().contains("convenzione Desio")), "no document content in the trail");
+    // A second convention of the kind overlapping the first is a conflict.
+    let r = upload(with("validFrom", json!(today()))).await;
+    assert_eq!(err(&r), ("CONFLICT".into(), "input.validFrom".into()));
+
+    // Now the officer is accredited; the convention lists it as depending on it.
+    let officer_profile = ok(&accredit_officer(&officer["version"]).await)["accreditProfile"].clone();
+    let q = "query($d: Int) { conventions(first: 10, expiringWithinDays: $d) { totalCount nodes { id dependentProfiles { id role } } } }";
+    let r = app.gql(Some(&admin_token), q, json!({ "d": 30 })).await;
+    assert_eq!(ok(&r)["conventions"]["nodes"], json!([{ "id": conv["id"], "dependentProfiles": [{ "id": officer_profile["id"], "role": "REGISTRY_CHECK_OFFICER" }] }]));
+    assert_eq!(ok(&app.gql(Some(&admin_token), q, json!({ "d": 10 })).await)["conventions"]["totalCount"], 0);
+    assert_eq!(err(&app.gql(Some(&admin_token), q, json!({ "d": -1 })).await), ("VALIDATION".into(), "expiringWithinDays".into()));
+    // A renewal from the command line takes over: nothing depends on the expiry any more.
+    let file = std::env::temp_dir().join(format!("gepi-convention-{}.pdf", Uuid::new_v4().simple()));
+    std::fs::write(&file, b"not a pdf").unwrap();
+    let renew = |from: NaiveDate| {
+        vec![
+            "conventions".to_string(), "add".into(), "--comune".into(), "108023".into(), "--kind".into(), "USO_GEPI".into(),
+            "--signed-on".into(), today().to_string(), "--valid-from".into(), from.to_string(), "--file".into(), file.to_str().unwrap().to_string(),
+        ]
+    };
+    let args = renew(today() + Duration::days(21));
+    let refused = gepi(&app, &args.iter().map(String::as_str).collect::<Vec<_>>()).unwrap_err();
+    assert!(refused.contains("VALIDATION, --file"), "{refused}");
+    std::fs::write(&file, pdf("rinnovo")).unwrap();
+    gepi(&app, &args.iter().map(String::as_str).collect::<Vec<_>>()).expect("renewal recorded");
+    std::fs::remove_file(&file).ok();
+    let r = app.gql(Some(&admin_token), q, json!({ "d": 30 })).await;
+    assert_eq!(ok(&r)["conventions"]["nodes"][0]["dependentProfiles"], json!([]));
+
+    // The operators list filters, under the administrator's rules.
+    let ops = |f: Value| {
+        let q = "query($f: OperatorFilter) { operators(first: 20, filter: $f) { totalCount nodes { id } } }";
+        app.gql(Some(&admin_token), q, json!({ "f": f }))
+    };
+    assert_eq!(ok(&ops(json!({ "role": "REGISTRY_CHECK_OFFICER" })).await)["operators"]["nodes"], json!([{ "id": officer["id"] }]));
+    assert_eq!(ok(&ops(json!({ "comune": "108023", "fundingSource": "BILANCIO_COMUNALE" })).await)["operators"]["nodes"], json!([{ "id": officer["id"] }]));
+    assert_eq!(ok(&ops(json!({ "fundingSource": "FONDO_POVERTA" })).await)["operators"]["totalCount"], 0);
+    assert_eq!(ok(&ops(json!({ "comune": "108045", "role": "REGISTRY_CHECK_OFFICER" })).await)["operators"]["totalCount"], 0);
+    assert_eq!(ok(&ops(json!({ "expiringWithinDays": 365 })).await)["operators"]["totalCount"], 0, "open-ended profiles do not expire");
+    assert_eq!(ok(&ops(json!({ "status": ["PENDING_ACCREDITATION"] })).await)["operators"]["totalCount"], 0);
+
+    // changeProfile: funding and an end date; a Comune without convention refused; stale versions conflict.
+    let edit = |vars: Value| app.gql(Some(&admin_token), EDIT, json!({ "i": vars }));
+    let r = edit(json!({ "profileId": officer_profile["id"], "version": officer_profile["version"], "comuni": ["108045"] })).await;
+    assert_eq!(err(&r), ("VALIDATION".into(), "input.comuni[0]".into()));
+    let r = edit(json!({ "profileId": officer_profile["id"], "version": officer_profile["version"], "fundingSources": ["PN_INCLUSIONE"], "validTo": today() + Duration::days(90) })).await;
+    let edited = ok(&r)["changeProfile"].clone();
+    assert_eq!(edited["fundingSources"], json!(["PN_INCLUSIONE"]));
+    assert_eq!(edited["validTo"], json!(today() + Duration::days(90)));
+    assert_eq!(edited["version"], officer_profile["version"].as_i64().unwrap() + 1);
+    assert_eq!(ok(&ops(json!({ "expiringWithinDays": 90 })).await)["operators"]["nodes"], json!([{ "id": officer["id"] }]));
+    let r = edit(json!({ "profileId": officer_profile["id"], "version": officer_profile["version"], "validTo": null })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "stale version: {r}");
+    let r = edit(json!({ "profileId": officer_profile["id"], "version": edited["version"], "validTo": null })).await;
+    assert_eq!(ok(&r)["changeProfile"]["validTo"], Value::Null, "null makes it open-ended");
+    let audit_update = entity::audit_event::Entity::find().all(&app.db).await.unwrap();
+    assert!(audit_update.iter().any(|e| e.entity == "profile" && e.changes.as_deref().is_some_and(|c| c.contains("PN_INCLUSIONE") && c.contains("BILANCIO_COMUNALE"))), "before/after of the change");
+
+    // The whole operator: suspension ends the live session; reinstatement lets it back in.
+    let officer_token = app.login(&officer_cf, officer_profile["id"].as_str().unwrap()).await;
+    let op_now = |id: &Value| {
+        let q = "query($id: ID!) { operator(id: $id) { version } }";
+        let id = id.clone();
+        let token = admin_token.clone();
+        let app = &app;
+        async move { ok(&app.gql(Some(&token), q, json!({ "id": id })).await)["operator"]["version"].clone() }
+    };
+    let v = op_now(&officer["id"]).await;
+    let r = app.gql(Some(&admin_token), OPERATOR_STATUS, json!({ "i": { "operatorId": officer["id"], "version": v, "change": "SUSPEND" } })).await;
+    let suspended = ok(&r)["changeOperatorStatus"]["operator"].clone();
+    assert_eq!(suspended["status"], "SUSPENDED");
+    let r = app.gql(Some(&officer_token), "{ me { operator { id } } }", json!({})).await;
+    assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "{r}");
+    let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": officer_cf, "profileId": officer_profile["id"] })).await;
+    assert_ne!(r.status.as_u16(), 200, "a suspended operator cannot log in: {}", r.body);
+    let r = app.gql(Some(&admin_token), OPERATOR_STATUS, json!({ "i": { "operatorId": officer["id"], "version": suspended["version"], "change": "SUSPEND" } })).await;
+    assert_eq!(err(&r), ("CONFLICT".into(), "input.change".into()));
+    let r = app.gql(Some(&admin_token), OPERATOR_STATUS, json!({ "i": { "operatorId": officer["id"], "version": suspended["version"], "change": "REINSTATE" } })).await;
+    assert_eq!(ok(&r)["changeOperatorStatus"]["operator"]["status"], "ACTIVE");
+    app.login(&officer_cf, officer_profile["id"].as_str().unwrap()).await;
+    // The administrator cannot suspend itself.
+    let r = app.gql(Some(&admin_token), OPERATOR_STATUS, json!({ "i": { "operatorId": admin["operator"]["id"], "version": op_now(&admin["operator"]["id"]).await, "change": "SUSPEND" } })).await;
+    assert_eq!(err(&r), ("FORBIDDEN".into(), "input.operatorId".into()));
+
+    // The disadvantage validator: by default the first coordinator; the administrator moves it.
+    let co_cf = cf("Conti", "Sara", 1980, true);
+    let co = add(co_cf.clone(), "Sara", "Conti").await;
+    let r = app
+        .gql(
+            Some(&admin_token),
+            ACCREDIT,
+            json!({ "i": { "operatorId": co["id"], "version": co["version"], "role": "PAIS_COORDINATOR", "comuni": ["108023", "108045"], "validFrom": today(), "fundingSources": ["FONDO_POVERTA"] } }),
+        )
+        .await;
+    ok(&r);
+    let validators = || {
+        let q = "query { operators(first: 20, filter: { role: DISADVANTAGE_VALIDATOR }) { nodes { id } } }";
+        let token = admin_token.clone();
+        let app = &app;
+        async move { ok(&app.gql(Some(&token), q, json!({})).await)["operators"]["nodes"].clone() }
+    };
+    assert_eq!(validators().await, json!([{ "id": co["id"] }]), "the coordinator validates by default (on the Comune with a convention)");
+    let v = op_now(&officer["id"]).await;
+    let r = app.gql(Some(&admin_token), MOVE_VALIDATOR, json!({ "i": { "operatorId": officer["id"], "version": v } })).await;
+    let moved = ok(&r)["moveDisadvantageValidator"].clone();
+    assert_eq!(moved["role"], "DISADVANTAGE_VALIDATOR");
+    assert_eq!(moved["comuni"], json!([{ "istatCode": "108023" }]), "the Comuni of the profile it replaces");
+    assert_eq!(validators().await, json!([{ "id": officer["id"] }]));
+    let r = app.gql(Some(&admin_token), MOVE_VALIDATOR, json!({ "i": { "operatorId": officer["id"], "version": op_now(&officer["id"]).await } })).await;
+    assert_eq!(err(&r), ("CONFLICT".into(), "input.operatorId".into()));
+
+    // Revoking the whole operator revokes every profile.
+    let v = op_now(&officer["id"]).await;
+    let r = app.gql(Some(&admin_token), OPERATOR_STATUS, json!({ "i": { "operatorId": officer["id"], "version": v, "change": "REVOKE" } })).await;
+    assert_eq!(ok(&r)["changeOperatorStatus"]["operator"]["status"], "REVOKED");
+    let officer_uuid = gepi::ids::decode_uuid("id", "Operator", &async_graphql::ID(officer["id"].as_str().unwrap().into())).unwrap();
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let left = entity::profile::Entity::find()
+        .filter(entity::profile::Column::OperatorId.eq(officer_uuid))
+        .filter(entity::profile::Column::Status.ne(entity::enums::ProfileStatus::Revoked))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+
+    // Others may not upload conventions.
+    let co_profile = entity::profile::Entity::find()
+        .filter(entity::profile::Column::Role.eq(Role::PaisCoordinator))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let co_token = app.login(&co_cf, &gepi::ids::encode("Profile", co_profile.id)).await;
+    let r = app.gql(Some(&co_token), UPLOAD, json!({ "i": with("comune", json!("108045")) })).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
 }

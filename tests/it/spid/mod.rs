@@ -413,6 +413,23 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// Issue 12's walk with SPID: a case manager that exists only because the
+/// Ministry and the Ambito administrator accredited it through the API logs in
+/// with SPID (level 2) and works its case.
+#[tokio::test]
+async fn a_case_manager_accredited_through_the_api_logs_in_with_spid_and_works_its_case() {
+    let app = TestApp::new().await.with_spid(service_provider());
+    let walk = crate::accreditation::walk_to_an_assigned_case(&app).await;
+    let (req, relay, _) = start_login(&app, "/").await;
+    let resp = Spec::valid(&req, &walk.cm_cf, 2).build();
+    let (status, headers, body) = post_acs(&app, &resp, Some(&relay)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let token = session_token(&headers).expect("a session bound to its one profile");
+    let r = app.gql(Some(&token), "{ me { profile { id role } } }", json!({})).await;
+    assert_eq!(r["data"]["me"]["profile"]["id"], walk.cm_profile["id"], "{r}");
+    crate::accreditation::first_meeting(&app, &token, &walk.assigned).await;
+}
+
 /// `w.cf` logs in through SPID: the session token and the Response's NameID.
 async fn logged_in(w: &World) -> (String, String) {
     let (req, relay, _) = start_login(&w.app, "/").await;
