@@ -350,7 +350,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "PUC" => ConventionKind::Puc,
                 _ => return Err(gepi::error::AppError::validation("--kind", format!("`{kind}` is not a kind of convention: USO_GEPI or PUC")).into()),
             };
-            let document = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let unreadable = |e: std::io::Error| gepi::error::AppError::validation("--file", format!("cannot read {}: {e}", file.display()));
+            let size = std::fs::metadata(&file).map_err(unreadable)?.len();
+            if size > gepi::territory::service::MAX_DOCUMENT_BYTES as u64 {
+                let limit = gepi::territory::service::MAX_DOCUMENT_BYTES;
+                return Err(gepi::error::AppError::validation("--file", format!("the document is {size} bytes, the limit is {limit}")).into());
+            }
+            let document = std::fs::read(&file).map_err(unreadable)?;
             let conn = db::connect(&config).await?;
             db::migrate(&conn).await?;
             let c = gepi::territory::service::ConventionInput {

@@ -156,7 +156,7 @@ pub async fn authenticate<C: ConnectionTrait>(
     let Some(profile) = profile else {
         return Ok(SessionState::ChooseProfile(PendingSession { operator_id: s.operator_id, session_id: s.id }));
     };
-    let comuni = operators::profile_comuni(db, profile.id).await?;
+    let comuni = operators::profile_comuni_in_force(db, &profile, crate::cases::model::today()).await?;
     Ok(SessionState::Active(Principal {
         actor: Actor::Operator { operator_id: s.operator_id, profile_id: profile.id, session_id: s.id },
         role: profile.role,

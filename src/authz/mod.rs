@@ -112,6 +112,20 @@ impl RequestAuthz {
         }
     }
 
+    /// Rejects a `toReassign` filter on the owner field `key`: it tells whether
+    /// another operator holds a profile in force, which only roles reading the
+    /// profiles of the Ambito (or nationally) may know.
+    pub fn require_reassign(&self, key: &str) -> Result<(), AppError> {
+        self.require_field(key, "filtering")?;
+        match self.scope_for(Object::Profile, Action::Read) {
+            Ok(Scope::Ambito | Scope::National) => Ok(()),
+            _ => Err(AppError::Forbidden(format!(
+                "filtering by `{key}` for work to reassign is not allowed: the role {} does not read the profiles of the Ambito",
+                self.role().as_str()
+            ))),
+        }
+    }
+
     pub fn redact(&self, path: Vec<String>, reason: impl Into<String>) {
         self.redactions.lock().expect("redactions lock").push(Redaction { path, reason: reason.into() });
     }

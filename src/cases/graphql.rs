@@ -46,7 +46,7 @@ pub struct CaseFilter {
     pub unassigned: Option<bool>,
     /// Only cases whose case manager no longer holds a case-manager profile in
     /// force (revoked, suspended, expired): work to reassign (or, with false, the others).
-    #[graphql(visible = "crate::graphql::visibility::case_unassigned")]
+    #[graphql(visible = "crate::graphql::visibility::case_to_reassign")]
     pub to_reassign: Option<bool>,
     /// Only cases on this ADI pathway (sensitive: only roles that read it may filter by it).
     #[graphql(visible = "crate::graphql::visibility::case_pathway_type")]
@@ -132,7 +132,7 @@ impl CaseQuery {
             };
         }
         if let Some(r) = f.to_reassign {
-            authz.require_field("Case.caseManager", "filtering").gql()?;
+            authz.require_reassign("Case.caseManager").gql()?;
             let orphan = crate::operators::service::without_owner(case_file::Column::CaseManagerId, enums::Role::CaseManager, today());
             s = if r { s.filter(orphan) } else { s.filter(orphan.not()) };
         }

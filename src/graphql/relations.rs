@@ -336,6 +336,7 @@ pub async fn dependent_profiles(
         .select::<profile::Entity>()
         .map_err(|e| e.extend())?
         .filter(profile::Column::Id.in_subquery(covering))
+        .filter(profile::Column::Role.is_in(crate::operators::model::COMUNE_LEVEL_ROLES))
         .filter(profile::Column::Status.eq(ProfileStatus::Active))
         .filter(Condition::any().add(profile::Column::ValidTo.is_null()).add(profile::Column::ValidTo.gt(ends)))
         .order_by_asc(profile::Column::Role)
@@ -344,5 +345,5 @@ pub async fn dependent_profiles(
         .all(&l.gw.db)
         .await
         .map_err(db_err)?;
-    Ok(Some(rows.into_iter().filter(|p| crate::operators::model::comune_level(p.role)).collect()))
+    Ok(Some(rows))
 }

@@ -364,7 +364,7 @@ impl ReadQuery {
             s = s.filter(puc_project::Column::State.is_in(states.into_iter().map(enums::PucProjectState::from)));
         }
         if let Some(r) = f.to_reassign {
-            gw.authz.require_field("PucProject.manager", "filtering").gql()?;
+            gw.authz.require_reassign("PucProject.manager").gql()?;
             let orphan = Condition::all()
                 .add(puc_project::Column::State.is_not_in([enums::PucProjectState::Concluso, enums::PucProjectState::Annullato]))
                 .add(crate::operators::service::without_owner(puc_project::Column::ManagerId, enums::Role::PucManager, crate::cases::model::today()));
@@ -407,7 +407,7 @@ impl ReadQuery {
             };
         }
         if let Some(r) = f.to_reassign {
-            gw.authz.require_field("ResidencyCheck.officer", "filtering").gql()?;
+            gw.authz.require_reassign("ResidencyCheck.officer").gql()?;
             let orphan = Condition::all()
                 .add(residency_check::Column::State.is_not_in(crate::residency::model::CLOSED_STATES))
                 .add(crate::operators::service::without_owner(residency_check::Column::OfficerId, enums::Role::RegistryCheckOfficer, crate::cases::model::today()));

@@ -112,9 +112,25 @@ filters! {
     residency_check_state => ["ResidencyCheck.state"], residency_check_overdue => ["ResidencyCheck.overdue"],
     disadvantage_check_state => ["DisadvantageCheck.state"], disadvantage_check_received => ["DisadvantageCheck.receivedOn"],
     disadvantage_check_expired => ["DisadvantageCheck.expiredBySilence"],
-    residency_check_unassigned => ["ResidencyCheck.officer"], puc_project_unassigned => ["PucProject.manager"],
     operator_status => ["Operator.status"], profile_role => ["Profile.role"], profile_comuni => ["Profile.comuni"],
     profile_funding_sources => ["Profile.fundingSources"], profile_valid_to => ["Profile.validTo"],
+}
+
+/// `toReassign` filters: shown when the role may filter by the owner field and
+/// reads the profiles of the Ambito (`RequestAuthz::require_reassign`).
+macro_rules! reassign_filters {
+    ($($f:ident => $k:literal),+ $(,)?) => {
+        $(#[doc = concat!("Visible when the role may filter `", $k, "` for work to reassign.")]
+        pub fn $f(ctx: &Context<'_>) -> bool {
+            authz(ctx).is_some_and(|a| a.require_reassign($k).is_ok())
+        })+
+    };
+}
+
+reassign_filters! {
+    case_to_reassign => "Case.caseManager",
+    residency_check_unassigned => "ResidencyCheck.officer",
+    puc_project_unassigned => "PucProject.manager",
 }
 
 /// `me`: an operator with a profile (API keys have no operator).

@@ -41,15 +41,16 @@ pub fn may_grant(by: Role, role: Role) -> bool {
 /// them covers only Comuni with a convention for GePI in force, because the
 /// Comune is the controller of those data on the basis of that convention
 /// (domain spec §1.3).
+pub const COMUNE_LEVEL_ROLES: [Role; 5] = [
+    Role::RegistryCheckCoordinator,
+    Role::RegistryCheckOfficer,
+    Role::PucManager,
+    Role::MeetingRegistrar,
+    Role::DisadvantageValidator,
+];
+
 pub fn comune_level(role: Role) -> bool {
-    matches!(
-        role,
-        Role::RegistryCheckCoordinator
-            | Role::RegistryCheckOfficer
-            | Role::PucManager
-            | Role::MeetingRegistrar
-            | Role::DisadvantageValidator
-    )
+    COMUNE_LEVEL_ROLES.contains(&role)
 }
 
 /// Roles whose professionals are paid from a fund the administrator records.

@@ -75,6 +75,27 @@ pub async fn profile_comuni<C: ConnectionTrait>(db: &C, profile_id: Uuid) -> Res
         .collect())
 }
 
+/// The Comuni a profile works on today: those it covers, and for Comune-level
+/// roles only those whose convention for GePI is in force — the Comune is the
+/// controller of those data on the basis of that convention (domain spec §1.3),
+/// so when it lapses without a renewal the profile stops reaching them.
+pub async fn profile_comuni_in_force<C: ConnectionTrait>(db: &C, p: &profile::Model, today: NaiveDate) -> Result<Vec<String>, AppError> {
+    use entity::{convention, enums::ConventionKind};
+    use sea_orm::{Condition, QuerySelect, QueryTrait};
+    let mut q = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id));
+    if super::model::comune_level(p.role) {
+        let in_force = convention::Entity::find()
+            .select_only()
+            .column(convention::Column::ComuneIstat)
+            .filter(convention::Column::Kind.eq(ConventionKind::UsoGepi))
+            .filter(convention::Column::ValidFrom.lte(today))
+            .filter(Condition::any().add(convention::Column::ValidTo.is_null()).add(convention::Column::ValidTo.gte(today)))
+            .into_query();
+        q = q.filter(profile_comune::Column::ComuneIstat.in_subquery(in_force));
+    }
+    Ok(q.order_by_asc(profile_comune::Column::ComuneIstat).all(db).await?.into_iter().map(|r| r.comune_istat).collect())
+}
+
 /// One line of `gepi operators`: enough to log in as any demo operator.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -249,6 +270,14 @@ fn admin_rule(e: sea_orm::DbErr) -> AppError {
         )
     } else {
         e.into()
+    }
+}
+
+/// [`admin_rule`] for an error that came back through [`compare_and_set`].
+fn admin_rule_in(e: AppError) -> AppError {
+    match e {
+        AppError::Internal(m) if m.contains(migration::ONE_AMBITO_ADMIN) => admin_rule(sea_orm::DbErr::Custom(m)),
+        other => other,
     }
 }
 
@@ -444,6 +473,13 @@ async fn activate<C: ConnectionTrait>(db: &C, op: &operator::Model) -> Result<Op
     Ok(Some(e))
 }
 
+/// Moves the version of the operator holding a profile being changed.
+async fn bump_operator(txn: &DatabaseTransaction, operator_id: Uuid) -> Result<(), AppError> {
+    let op = operator::Entity::find_by_id(operator_id).one(txn).await?.ok_or_else(|| AppError::Internal("a profile without its operator".into()))?;
+    activate(txn, &op).await?;
+    Ok(())
+}
+
 /// The Ambito administrator records a person a Comune indicated: the operator
 /// is `PENDING_ACCREDITATION` in the administrator's Ambito until a profile is
 /// accredited.
@@ -551,7 +587,10 @@ pub async fn designate_ambito_admin(
     }
     let validity = Validity::granted(valid_from, valid_to, today, "input")?;
     let txn = a.gw.db.begin().await?;
-    a.load::<entity::ambito::Entity>(&txn, entity::ambito::Column::Id, ambito_id, Action::Read, ("input.ambitoId", "Ambito")).await?;
+    let amb = a.load::<entity::ambito::Entity>(&txn, entity::ambito::Column::Id, ambito_id, Action::Read, ("input.ambitoId", "Ambito")).await?;
+    if amb.closed_at.is_some() {
+        return Err(AppError::conflict_at("input.ambitoId", "the Ambito is closed"));
+    }
     let (cf, ..) = person(person_in)?;
     let mut entries = Vec::new();
     let op = match operator::Entity::find().filter(operator::Column::FiscalCode.eq(cf.as_str())).one(&txn).await? {
@@ -585,8 +624,13 @@ pub async fn designate_ambito_admin(
                 "the Ambito already has an administrator in force in the period: replace it (replace: true) or revoke it first",
             ));
         }
-        entries.push(set_profile_status(&txn, old, ProfileStatus::Revoked).await?);
-        end_sessions(&txn, old.operator_id, Some(old.id)).await?;
+        // A successor starting later: the one in force ends the day before, so
+        // the Ambito is never without an administrator; otherwise it is revoked now.
+        let day_before = validity.from.pred_opt().filter(|d| *d >= today && *d >= old.valid_from);
+        match day_before {
+            Some(end) => entries.push(end_profile_on(&txn, old, end).await?),
+            None => entries.push(set_profile_status(&txn, old, ProfileStatus::Revoked).await?),
+        }
     }
     let all: Vec<String> = comune::Entity::find()
         .filter(comune::Column::AmbitoId.eq(ambito_id))
@@ -617,17 +661,37 @@ pub enum ProfileChange {
 
 async fn set_profile_status(txn: &DatabaseTransaction, p: &profile::Model, to: ProfileStatus) -> Result<AuditEntry, AppError> {
     let q = profile::Entity::update_many().col_expr(profile::Column::Status, Expr::value(to));
-    compare_and_set(txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q).await.map_err(|e| match e {
-        AppError::Internal(m) if m.contains(migration::ONE_AMBITO_ADMIN) => admin_rule(sea_orm::DbErr::Custom(m)),
-        other => other,
-    })?;
+    compare_and_set(txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q).await.map_err(admin_rule_in)?;
     let mut e = AuditEntry::new("profile", p.id, AuditAction::Transition);
     e.ambito_id = p.ambito_id;
-    e.changes = Some(diff(&[
+    let mut changes = diff(&[
         ("status", json!(p.status), json!(to)),
         ("version", json!(p.version), json!(p.version + 1)),
-    ]));
+    ]);
+    // Out of force: its live sessions end in the same transaction, and the trail says how many.
+    if to != ProfileStatus::Active {
+        let ended = end_sessions(txn, p.operator_id, Some(p.id)).await?;
+        sessions_ended(&mut changes, ended);
+    }
+    e.changes = Some(changes);
     Ok(e)
+}
+
+/// Ends a profile in force on `end` (its successor starts the day after).
+async fn end_profile_on(txn: &DatabaseTransaction, p: &profile::Model, end: NaiveDate) -> Result<AuditEntry, AppError> {
+    let q = profile::Entity::update_many().col_expr(profile::Column::ValidTo, Expr::value(Some(end)));
+    compare_and_set(txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q).await.map_err(admin_rule_in)?;
+    let mut e = AuditEntry::new("profile", p.id, AuditAction::Update);
+    e.ambito_id = p.ambito_id;
+    e.changes = Some(diff(&[("valid_to", json!(p.valid_to), json!(end)), ("version", json!(p.version), json!(p.version + 1))]));
+    Ok(e)
+}
+
+/// Records in an audit entry's before/after that `n` live sessions were ended.
+fn sessions_ended(changes: &mut serde_json::Value, n: u64) {
+    if n > 0 {
+        changes["live_sessions"] = json!({ "before": n, "after": 0 });
+    }
 }
 
 /// Suspends, reinstates or revokes a profile the caller may grant. Suspension
@@ -660,11 +724,9 @@ pub async fn change_profile_status(a: &Acting<'_>, profile_id: Uuid, version: i3
         if overlapping(&txn, same, validity).await?.iter().any(|o| o.id != p.id) {
             return Err(AppError::conflict_at("input.profileId", "the operator holds another profile of this role in the period: it cannot be reinstated"));
         }
+        bump_operator(&txn, p.operator_id).await?;
     }
     let entries = vec![set_profile_status(&txn, &p, to).await?];
-    if to != ProfileStatus::Active {
-        end_sessions(&txn, p.operator_id, Some(p.id)).await?;
-    }
     audit::record(&txn, &a.audit_ctx(), entries).await?;
     let orphaned = orphaned_work(&txn, p.operator_id, crate::cases::model::today()).await?;
     txn.commit().await?;
@@ -755,10 +817,14 @@ pub async fn cli_revoke(db: &sea_orm::DatabaseConnection, fiscal_code: &str) -> 
         compare_and_set(&txn, "operator", (operator::Column::Id, op.id), (operator::Column::Version, op.version), q).await?;
         let mut e = AuditEntry::new("operator", op.id, AuditAction::Transition);
         e.ambito_id = op.ambito_id;
-        e.changes = Some(diff(&[("status", json!(op.status), json!(OperatorStatus::Revoked))]));
+        let mut changes = diff(&[
+            ("status", json!(op.status), json!(OperatorStatus::Revoked)),
+            ("version", json!(op.version), json!(op.version + 1)),
+        ]);
+        sessions_ended(&mut changes, end_sessions(&txn, op.id, None).await?);
+        e.changes = Some(changes);
         entries.push(e);
     }
-    end_sessions(&txn, op.id, None).await?;
     audit::record(&txn, &AuditContext::unattributed(entity::enums::ActorKind::System, None), entries).await?;
     let orphaned = orphaned_work(&txn, op.id, crate::cases::model::today()).await?;
     txn.commit().await?;
@@ -831,14 +897,14 @@ pub async fn change_profile(a: &Acting<'_>, profile_id: Uuid, version: i32, edit
     if !overlapping(&txn, same, validity).await?.is_empty() {
         return Err(AppError::conflict_at("input.validFrom", "the operator holds another profile of this role in that period"));
     }
+    // The operator's version moves too: a concurrent accreditation or change of
+    // the same operator conflicts instead of passing the same overlap check.
+    bump_operator(&txn, p.operator_id).await?;
     let q = profile::Entity::update_many()
         .col_expr(profile::Column::ValidFrom, Expr::value(validity.from))
         .col_expr(profile::Column::ValidTo, Expr::value(validity.to))
         .col_expr(profile::Column::FundingSources, Expr::value(funding_sources.clone()));
-    compare_and_set(&txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q).await.map_err(|e| match e {
-        AppError::Internal(m) if m.contains(migration::ONE_AMBITO_ADMIN) => admin_rule(sea_orm::DbErr::Custom(m)),
-        other => other,
-    })?;
+    compare_and_set(&txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q).await.map_err(admin_rule_in)?;
     if comuni != before_comuni {
         profile_comune::Entity::delete_many().filter(profile_comune::Column::ProfileId.eq(p.id)).exec(&txn).await?;
         profile_comune::Entity::insert_many(
@@ -910,11 +976,12 @@ pub async fn change_operator_status(a: &Acting<'_>, operator_id: Uuid, version: 
     compare_and_set(&txn, "operator", (operator::Column::Id, op.id), (operator::Column::Version, op.version), q).await?;
     let mut e = AuditEntry::new("operator", op.id, AuditAction::Transition);
     e.ambito_id = op.ambito_id;
-    e.changes = Some(diff(&[("status", json!(op.status), json!(to)), ("version", json!(op.version), json!(op.version + 1))]));
-    entries.push(e);
+    let mut changes = diff(&[("status", json!(op.status), json!(to)), ("version", json!(op.version), json!(op.version + 1))]);
     if to != OperatorStatus::Active {
-        end_sessions(&txn, op.id, None).await?;
+        sessions_ended(&mut changes, end_sessions(&txn, op.id, None).await?);
     }
+    e.changes = Some(changes);
+    entries.push(e);
     audit::record(&txn, &a.audit_ctx(), entries).await?;
     let orphaned = orphaned_work(&txn, op.id, crate::cases::model::today()).await?;
     txn.commit().await?;
@@ -952,12 +1019,16 @@ pub async fn move_disadvantage_validator(
     if own.iter().any(|p| p.role == Role::AmbitoAdmin) {
         return Err(AppError::conflict_at("input.operatorId", "the operator is the Ambito administrator, who holds no other profile in the Ambito"));
     }
-    let current: Vec<profile::Model> = overlapping(
-        &txn,
-        Condition::all().add(profile::Column::AmbitoId.eq(ambito_id)).add(profile::Column::Role.eq(Role::DisadvantageValidator)),
-        validity,
-    )
-    .await?;
+    // Suspended validators go too: reinstated later they would make two.
+    let current: Vec<profile::Model> = profile::Entity::find()
+        .filter(profile::Column::AmbitoId.eq(ambito_id))
+        .filter(profile::Column::Role.eq(Role::DisadvantageValidator))
+        .filter(profile::Column::Status.is_in([ProfileStatus::Active, ProfileStatus::Suspended]))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .filter(|p| validity.overlaps(p.valid_from, p.valid_to))
+        .collect();
     if current.iter().any(|p| p.operator_id == op.id) {
         return Err(AppError::conflict_at("input.operatorId", "the operator is a disadvantage validator already: change that profile's Comuni instead"));
     }
@@ -968,12 +1039,18 @@ pub async fn move_disadvantage_validator(
         inherited_comuni.extend(profile_comuni(&txn, old.id).await?);
         inherited_funding.extend(model::funding_of(old.funding_sources.as_deref()));
         entries.push(set_profile_status(&txn, old, ProfileStatus::Revoked).await?);
-        end_sessions(&txn, old.operator_id, Some(old.id)).await?;
     }
     inherited_comuni.sort();
     inherited_comuni.dedup();
-    let comuni = comuni.unwrap_or(inherited_comuni);
-    let comuni = check_comuni(&txn, Role::DisadvantageValidator, ambito_id, &comuni, validity, today).await?;
+    let comuni = match comuni {
+        Some(list) => check_comuni(&txn, Role::DisadvantageValidator, ambito_id, &list, validity, today).await?,
+        None => check_comuni(&txn, Role::DisadvantageValidator, ambito_id, &inherited_comuni, validity, today).await.map_err(|e| match e {
+            AppError::Validation { message, .. } => {
+                AppError::validation("input.comuni", format!("of the validator in force ({}): {message}; name the Comuni", inherited_comuni.join(", ")))
+            }
+            other => other,
+        })?,
+    };
     let funding = funding.unwrap_or(inherited_funding);
     if funding.is_empty() {
         return Err(AppError::validation("input.fundingSources", "name the fund(s) paying for this professional"));

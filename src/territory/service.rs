@@ -178,7 +178,12 @@ pub async fn add_convention(
     use sha2::{Digest, Sha256};
     let today = crate::cases::model::today();
     let code = crate::territory::model::IstatCode::parse(&c.comune).map_err(|e| AppError::validation("input.comune", e.to_string()))?;
-    let found = comune::Entity::find_by_id(code.as_str().to_string()).one(txn).await?;
+    // The Comune's row is locked (PostgreSQL; SQLite serialises writers) so
+    // that two uploads cannot both pass the overlap check below.
+    let found = comune::Entity::find_by_id(code.as_str().to_string())
+        .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+        .one(txn)
+        .await?;
     if !found.is_some_and(|m| m.ambito_id == ambito_id) {
         return Err(AppError::validation("input.comune", "not a Comune of the Ambito"));
     }

@@ -287,6 +287,8 @@ async fn a_fresh_installation_reaches_a_case_manager_working_a_case() {
     let transitions: Vec<_> = events.iter().filter(|e| e.entity == "profile" && e.changes.as_deref().is_some_and(|c| c.contains("REVOKED"))).collect();
     assert_eq!(transitions.len(), 1);
     assert_eq!(transitions[0].ambito_id, Some(desio_uuid));
+    let changes: Value = serde_json::from_str(transitions[0].changes.as_deref().unwrap()).unwrap();
+    assert_eq!(changes["live_sessions"], json!({ "before": 1, "after": 0 }), "the trail says the live session was ended: {changes}");
     assert!(
         events.iter().all(|e| !e.changes.as_deref().unwrap_or_default().contains(&cm_cf)),
         "no codice fiscale in the audit trail"
@@ -402,6 +404,19 @@ async fn bad_accreditation_input_is_refused_with_its_field_and_writes_nothing() 
     // Nor can it touch the administrator profile of its own Ambito.
     let r = app.gql(Some(&admin_token), CHANGE, json!({ "i": { "profileId": admin["id"], "version": admin["version"], "change": "SUSPEND" } })).await;
     assert_eq!(err(&r), ("FORBIDDEN".into(), "input.profileId".into()));
+
+    // A successor designated from a later day: the administrator in force stays
+    // until the day before (the Ambito is never without one), its session alive.
+    let bari_token = app.login(&bari_cf, bari_admin["id"].as_str().unwrap()).await;
+    let next_cf = cf("Lupo", "Enzo", 1979, false);
+    let starts = today() + Duration::days(30);
+    let r = app
+        .gql(Some(&ministry), DESIGNATE, json!({ "i": { "ambitoId": bari, "person": person(&next_cf, "Enzo", "Lupo"), "validFrom": starts, "replace": true } }))
+        .await;
+    ok(&r);
+    let q = "{ me { profile { status validTo } } }";
+    let r = app.gql(Some(&bari_token), q, json!({})).await;
+    assert_eq!(ok(&r)["me"]["profile"], json!({ "status": "ACTIVE", "validTo": starts - Duration::days(1) }));
 }
 
 #[tokio::test]
@@ -527,8 +542,15 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
     let events = entity::audit_event::Entity::find().all(&app.db).await.unwrap();
     let created: Vec<_> = events.iter().filter(|e| e.entity == "convention").collect();
     assert_eq!(created.len(), 1);
-    assert!(created[0].changes.as_deref().unwrap().contains(conv["documentSha256"].as_str().unwrap()));
-    assert!(events.iter().all(|e| !e.changes.as_deref().unwrap_or_default().contains("convenzione Desio")), "no document content in the trail");
+    let changes: Value = serde_json::from_str(created[0].changes.as_deref().unwrap()).unwrap();
+    let mut keys: Vec<&str> = changes.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["comune_istat", "document_sha256", "document_size", "kind", "signed_on", "valid_from", "valid_to"]);
+    assert_eq!(changes["document_sha256"]["after"], conv["documentSha256"]);
+    for e in &events {
+        let c = e.changes.as_deref().unwrap_or_default();
+        assert!(!c.contains("convenzione Desio") && !c.contains(&b64(&doc)) && !c.contains(&hex::encode(&doc)), "no document content in the trail: {c}");
+    }
     // A second convention of the kind overlapping the first is a conflict.
     let r = upload(with("validFrom", json!(today()))).await;
     assert_eq!(err(&r), ("CONFLICT".into(), "input.validFrom".into()));
@@ -603,11 +625,27 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
     let r = app.gql(Some(&officer_token), "{ me { operator { id } } }", json!({})).await;
     assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "{r}");
     let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": officer_cf, "profileId": officer_profile["id"] })).await;
-    assert_ne!(r.status.as_u16(), 200, "a suspended operator cannot log in: {}", r.body);
+    assert!(matches!(r.status.as_u16(), 401 | 403), "a suspended operator cannot log in: {} {}", r.status, r.body);
+    let sessions_live = |op: Uuid| {
+        use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+        let db = app.db.clone();
+        async move {
+            entity::session::Entity::find()
+                .filter(entity::session::Column::OperatorId.eq(op))
+                .filter(entity::session::Column::RevokedAt.is_null())
+                .count(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let officer_uuid = gepi::ids::decode_uuid("id", "Operator", &async_graphql::ID(officer["id"].as_str().unwrap().into())).unwrap();
+    assert_eq!(sessions_live(officer_uuid).await, 0, "suspension ended the session itself, not only its use");
     let r = app.gql(Some(&admin_token), OPERATOR_STATUS, json!({ "i": { "operatorId": officer["id"], "version": suspended["version"], "change": "SUSPEND" } })).await;
     assert_eq!(err(&r), ("CONFLICT".into(), "input.change".into()));
     let r = app.gql(Some(&admin_token), OPERATOR_STATUS, json!({ "i": { "operatorId": officer["id"], "version": suspended["version"], "change": "REINSTATE" } })).await;
     assert_eq!(ok(&r)["changeOperatorStatus"]["operator"]["status"], "ACTIVE");
+    let r = app.gql(Some(&officer_token), "{ me { operator { id } } }", json!({})).await;
+    assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "the session ended by the suspension stays ended: {r}");
     app.login(&officer_cf, officer_profile["id"].as_str().unwrap()).await;
     // The administrator cannot suspend itself.
     let r = app.gql(Some(&admin_token), OPERATOR_STATUS, json!({ "i": { "operatorId": admin["operator"]["id"], "version": op_now(&admin["operator"]["id"]).await, "change": "SUSPEND" } })).await;
@@ -631,6 +669,34 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
         async move { ok(&app.gql(Some(&token), q, json!({})).await)["operators"]["nodes"].clone() }
     };
     assert_eq!(validators().await, json!([{ "id": co["id"] }]), "the coordinator validates by default (on the Comune with a convention)");
+    // The profile filters match one profile: the coordinator covers Varedo (as
+    // coordinator) and validates on Desio, not on Varedo.
+    assert_eq!(ok(&ops(json!({ "comune": "108045", "role": "DISADVANTAGE_VALIDATOR" })).await)["operators"]["totalCount"], 0);
+    assert_eq!(ok(&ops(json!({ "comune": "108023", "role": "DISADVANTAGE_VALIDATOR" })).await)["operators"]["nodes"], json!([{ "id": co["id"] }]));
+    // A case manager sees the operators of its Ambito but only its own
+    // profiles: it finds nobody through someone else's profile.
+    let cm_cf = cf("Russo", "Anna", 1988, true);
+    let cm = add(cm_cf.clone(), "Anna", "Russo").await;
+    let r = app
+        .gql(
+            Some(&admin_token),
+            ACCREDIT,
+            json!({ "i": { "operatorId": cm["id"], "version": cm["version"], "role": "CASE_MANAGER", "comuni": ["108023"], "validFrom": today(), "fundingSources": ["FONDO_POVERTA"] } }),
+        )
+        .await;
+    let cm_token = app.login(&cm_cf, ok(&r)["accreditProfile"]["id"].as_str().unwrap()).await;
+    let as_cm = |f: Value| {
+        let q = "query($f: OperatorFilter) { operators(first: 20, filter: $f) { totalCount nodes { id } } }";
+        app.gql(Some(&cm_token), q, json!({ "f": f }))
+    };
+    assert!(ok(&as_cm(json!({})).await)["operators"]["totalCount"].as_i64().unwrap() >= 3, "it sees the operators of the Ambito");
+    assert_eq!(ok(&as_cm(json!({ "role": "PAIS_COORDINATOR" })).await)["operators"]["totalCount"], 0);
+    assert_eq!(ok(&as_cm(json!({ "role": "CASE_MANAGER" })).await)["operators"]["nodes"], json!([{ "id": cm["id"] }]));
+    // Nor may it ask whose work is left without an owner: that tells whose profiles are in force.
+    for q in ["{ cases(first: 1, filter: { toReassign: true }) { totalCount } }", "{ pucProjects(first: 1, filter: { toReassign: true }) { totalCount } }"] {
+        let r = app.gql(Some(&cm_token), q, json!({})).await;
+        assert_eq!(error_code(&r), Some("FORBIDDEN"), "{q}: {r}");
+    }
     let v = op_now(&officer["id"]).await;
     let r = app.gql(Some(&admin_token), MOVE_VALIDATOR, json!({ "i": { "operatorId": officer["id"], "version": v } })).await;
     let moved = ok(&r)["moveDisadvantageValidator"].clone();
@@ -644,7 +710,6 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
     let v = op_now(&officer["id"]).await;
     let r = app.gql(Some(&admin_token), OPERATOR_STATUS, json!({ "i": { "operatorId": officer["id"], "version": v, "change": "REVOKE" } })).await;
     assert_eq!(ok(&r)["changeOperatorStatus"]["operator"]["status"], "REVOKED");
-    let officer_uuid = gepi::ids::decode_uuid("id", "Operator", &async_graphql::ID(officer["id"].as_str().unwrap().into())).unwrap();
     use sea_orm::{ColumnTrait, QueryFilter};
     let left = entity::profile::Entity::find()
         .filter(entity::profile::Column::OperatorId.eq(officer_uuid))
@@ -653,6 +718,28 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
         .await
         .unwrap();
     assert!(left.is_empty(), "{left:?}");
+
+    // Another Ambito's administrator: every id of Desio answers like one that does not exist.
+    let bari = ambito_id(&app, &ministry, "PUG-BA-BARI").await;
+    let bari_cf = cf("Greco", "Rosa", 1972, true);
+    let r = app.gql(Some(&ministry), DESIGNATE, json!({ "i": { "ambitoId": bari, "person": person(&bari_cf, "Rosa", "Greco"), "validFrom": today() } })).await;
+    let bari_token = app.login(&bari_cf, ok(&r)["designateAmbitoAdmin"]["id"].as_str().unwrap()).await;
+    let random_profile = gepi::ids::encode("Profile", Uuid::now_v7());
+    let random_operator = gepi::ids::encode("Operator", Uuid::now_v7());
+    let co_version = op_now(&co["id"]).await;
+    let probes: Vec<(&str, Value, Value, &str)> = vec![
+        (EDIT, json!({ "profileId": edited["id"], "version": 1, "fundingSources": ["ALTRO"] }), json!({ "profileId": random_profile, "version": 1, "fundingSources": ["ALTRO"] }), "input.profileId"),
+        (OPERATOR_STATUS, json!({ "operatorId": co["id"], "version": co_version, "change": "SUSPEND" }), json!({ "operatorId": random_operator, "version": 1, "change": "SUSPEND" }), "input.operatorId"),
+        (MOVE_VALIDATOR, json!({ "operatorId": co["id"], "version": co_version }), json!({ "operatorId": random_operator, "version": 1 }), "input.operatorId"),
+    ];
+    for (q, theirs, missing, field) in probes {
+        let a = app.gql(Some(&bari_token), q, json!({ "i": theirs })).await;
+        let b = app.gql(Some(&bari_token), q, json!({ "i": missing })).await;
+        assert_eq!(err(&a), ("NOT_FOUND".to_string(), field.to_string()), "{a}");
+        assert_eq!(a["errors"][0]["message"], b["errors"][0]["message"]);
+    }
+    let r = app.gql(Some(&bari_token), UPLOAD, json!({ "i": with("validFrom", json!(today() + Duration::days(400))) })).await;
+    assert_eq!(err(&r), ("VALIDATION".into(), "input.comune".into()), "Desio is not a Comune of Bari: {r}");
 
     // Others may not upload conventions.
     let co_profile = entity::profile::Entity::find()
@@ -664,4 +751,35 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
     let co_token = app.login(&co_cf, &gepi::ids::encode("Profile", co_profile.id)).await;
     let r = app.gql(Some(&co_token), UPLOAD, json!({ "i": with("comune", json!("108045")) })).await;
     assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+}
+
+#[tokio::test]
+async fn a_comune_level_role_stops_reaching_a_comune_whose_convention_lapsed() {
+    use sea_orm::{sea_query::Expr, ColumnTrait, QueryFilter};
+    let app = TestApp::new().await;
+    let a = builders::ambito(&app.db, "LOM-MB-DESIO").await;
+    let desio = builders::comune(&app.db, &a, "108023", "D286", "Desio").await;
+    let varedo = builders::comune(&app.db, &a, "108045", "L677", "Varedo").await;
+    let op = builders::operator("Carlo", "Villa").insert(&app.db).await;
+    let p = builders::profile(&op, Role::PucManager).ambito(&a).comuni(&[&desio, &varedo]).insert(&app.db).await;
+    let token = app.login(&op.fiscal_code, &builders::gid("Profile", p.id)).await;
+    let q = "{ conventions(first: 10) { nodes { comune { istatCode } } } me { profile { comuni { istatCode } } } }";
+    let both = json!([{ "istatCode": "108023" }, { "istatCode": "108045" }]);
+    let r = app.gql(Some(&token), q, json!({})).await;
+    let mut seen: Vec<Value> = ok(&r)["conventions"]["nodes"].as_array().unwrap().iter().map(|n| n["comune"].clone()).collect();
+    seen.sort_by_key(|c| c["istatCode"].as_str().unwrap().to_string());
+    assert_eq!(Value::Array(seen), both);
+    // Desio's convention lapsed yesterday and nobody renewed it.
+    entity::convention::Entity::update_many()
+        .col_expr(entity::convention::Column::ValidTo, Expr::value(Some(today() - Duration::days(1))))
+        .filter(entity::convention::Column::ComuneIstat.eq("108023"))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let r = app.gql(Some(&token), q, json!({})).await;
+    assert_eq!(ok(&r)["conventions"]["nodes"], json!([{ "comune": { "istatCode": "108045" } }]), "the live session no longer reaches Desio");
+    // The assignment is unchanged (the administrator sees what to renew); only its reach is.
+    let mut assigned = ok(&r)["me"]["profile"]["comuni"].as_array().unwrap().clone();
+    assigned.sort_by_key(|c| c["istatCode"].as_str().unwrap().to_string());
+    assert_eq!(Value::Array(assigned), both);
 }

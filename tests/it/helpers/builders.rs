@@ -133,7 +133,11 @@ impl ProfileBuilder {
         .insert(db)
         .await
         .expect("insert profile");
+        let comune_level = gepi::operators::model::comune_level(self.role);
         for c in self.comuni {
+            if comune_level {
+                convention_in_force(db, &c).await;
+            }
             profile_comune::Model { profile_id: p.id, comune_istat: c }.into_active_model().insert(db).await.expect("link comune");
         }
         p
@@ -142,4 +146,39 @@ impl ProfileBuilder {
 
 pub fn gid(kind: &str, id: Uuid) -> String {
     gepi::ids::encode(kind, id)
+}
+
+/// A convention for GePI in force for the Comune (inserted unless one is): a
+/// Comune-level profile reaches a Comune's data only under one.
+pub async fn convention_in_force(db: &DatabaseConnection, istat: &str) {
+    use entity::{convention, enums::ConventionKind};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let exists = convention::Entity::find()
+        .filter(convention::Column::ComuneIstat.eq(istat))
+        .filter(convention::Column::Kind.eq(ConventionKind::UsoGepi))
+        .one(db)
+        .await
+        .expect("read conventions");
+    if exists.is_some() {
+        return;
+    }
+    let c = comune::Entity::find_by_id(istat.to_string()).one(db).await.expect("read comune").expect("the Comune exists");
+    convention::Model {
+        id: Uuid::new_v4(),
+        comune_istat: c.istat_code,
+        ambito_id: c.ambito_id,
+        kind: ConventionKind::UsoGepi,
+        signed_on: today() - Duration::days(365),
+        valid_from: today() - Duration::days(365),
+        valid_to: None,
+        document_sha256: None,
+        uploaded_by: None,
+        uploaded_at: Utc::now(),
+        version: 1,
+        document_size: None,
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .expect("insert convention");
 }
