@@ -18,14 +18,10 @@ use axum::{
 };
 use chrono::Utc;
 use tower_http::{
-    limit::RequestBodyLimitLayer,
-    request_id::PropagateRequestIdLayer,
-    timeout::TimeoutLayer,
-    trace::TraceLayer,
+    limit::RequestBodyLimitLayer, request_id::PropagateRequestIdLayer, timeout::TimeoutLayer, trace::TraceLayer,
 };
 
 use std::sync::Arc;
-
 
 use crate::{
     audit::{self, AuditContext},
@@ -39,7 +35,10 @@ use crate::{
 /// The application router; `main` serves it and the tests call it in process.
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
-        .route("/graphql", get(graphql_handler).post(graphql_handler).layer(axum::middleware::from_fn(graphql_json_only)))
+        .route(
+            "/graphql",
+            get(graphql_handler).post(graphql_handler).layer(axum::middleware::from_fn(graphql_json_only)),
+        )
         .route("/", get(home))
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(healthz))
@@ -59,7 +58,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit_logins))
         .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(axum::middleware::map_response_with_state(state, count_refusals))
+        .layer(axum::middleware::from_fn_with_state(state, count_refusals))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -123,10 +122,8 @@ async fn graphql_handler(
         };
         return (StatusCode::METHOD_NOT_ALLOWED, GraphQLResponse::from(error_response(&err))).into_response();
     }
-    let strict = headers
-        .get("x-gepi-strict")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let strict =
+        headers.get("x-gepi-strict").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let authn = authenticate(&state, &headers, method != Method::GET).await;
     // Without a profile, only the login surface runs; anything else is refused
     // before validation, whose messages (a required argument, an input field's
@@ -168,7 +165,9 @@ async fn graphql_handler(
     add_error_codes(&mut resp);
     // The size of the answer, counted without building it: over the cap, no data
     // leaves (and no read of it is recorded).
-    if let Err(e) = crate::graphql::limits::check_response_size(json_size(&resp.data), state.config.response_limit_bytes) {
+    if let Err(e) =
+        crate::graphql::limits::check_response_size(json_size(&resp.data), state.config.response_limit_bytes)
+    {
         return GraphQLResponse::from(error_response(&e)).into_response();
     }
     if let Some(a) = authz {
@@ -197,7 +196,7 @@ async fn graphql_handler(
 
 fn error_response(err: &AppError) -> async_graphql::Response {
     async_graphql::Response::from_errors(vec![
-        async_graphql::ErrorExtensions::extend(err).into_server_error(async_graphql::Pos::default()),
+        async_graphql::ErrorExtensions::extend(err).into_server_error(async_graphql::Pos::default())
     ])
 }
 
@@ -227,11 +226,7 @@ fn add_error_codes(resp: &mut async_graphql::Response) {
         if has_code {
             continue;
         }
-        let code = if e.path.is_empty() {
-            "VALIDATION"
-        } else {
-            "INTERNAL"
-        };
+        let code = if e.path.is_empty() { "VALIDATION" } else { "INTERNAL" };
         e.extensions.get_or_insert_with(Default::default).set("code", code);
     }
 }
@@ -332,13 +327,14 @@ async fn limit_logins(
         "/auth/dev-login" => "dev_login",
         _ => return next.run(req).await,
     };
-    match state.login_limiter.check(req.headers(), req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())) {
+    match state.login_limiter.check(req.headers(), req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
+    {
         Ok(()) => next.run(req).await,
         Err(wait) => {
             state.metrics.rate_limited.with_label_values(&[endpoint]).inc();
             let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
-            let mut resp =
-                AppError::Limit(format!("too many login requests from this address: retry in {secs} s")).into_response();
+            let mut resp = AppError::Limit(format!("too many login requests from this address: retry in {secs} s"))
+                .into_response();
             *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             resp.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
             resp
@@ -346,14 +342,28 @@ async fn limit_logins(
     }
 }
 
-/// Requests the body limit refused (413) leave a trace: a counter and a log
-/// line without the body.
-async fn count_refusals(State(state): State<AppState>, resp: Response) -> Response {
-    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        state.metrics.body_too_large.inc();
-        tracing::warn!("request body over the limit: 413");
+/// Requests the body limit refused (413) leave a trace (a counter and a log
+/// line without the body) and are answered like every other refusal, with the
+/// code `LIMIT`: GraphQL's error shape on `/graphql`, the plain one elsewhere.
+async fn count_refusals(
+    State(state): State<AppState>,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let graphql = req.uri().path() == "/graphql";
+    let resp = next.run(req).await;
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return resp;
     }
-    resp
+    state.metrics.body_too_large.inc();
+    tracing::warn!("request body over the limit: 413");
+    let limit = state.config.body_limit_bytes;
+    let err = AppError::Limit(format!("the request body is over the limit of {limit} bytes (GEPI_BODY_LIMIT_BYTES)"));
+    if graphql {
+        (StatusCode::PAYLOAD_TOO_LARGE, GraphQLResponse::from(error_response(&err))).into_response()
+    } else {
+        err.into_response()
+    }
 }
 
 /// `GET /metrics`: the counters, Prometheus text format.

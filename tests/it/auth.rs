@@ -48,10 +48,7 @@ async fn world() -> World {
 #[tokio::test]
 async fn dev_login_issues_a_session_and_me_answers_with_the_active_profile() {
     let w = world().await;
-    let r = w
-        .app
-        .post_json("/auth/dev-login", None, json!({ "fiscalCode": w.cm_cf, "profileId": w.cm_profile }))
-        .await;
+    let r = w.app.post_json("/auth/dev-login", None, json!({ "fiscalCode": w.cm_cf, "profileId": w.cm_profile })).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let token = r.body["token"].as_str().unwrap();
     assert!(token.len() >= 43, "token of at least 256 bits");
@@ -157,13 +154,19 @@ async fn a_cookie_post_must_come_from_our_own_pages_and_be_graphql_json() {
     // A text/plain (or form) POST is 415 even from our pages: a cross-site form
     // can send those without a preflight.
     for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
-        let r = w.app.request(cookie_post("/graphql", &token, &[("sec-fetch-site", "same-origin")], ct, logout.clone())).await;
+        let r = w
+            .app
+            .request(cookie_post("/graphql", &token, &[("sec-fetch-site", "same-origin")], ct, logout.clone()))
+            .await;
         assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}");
         assert_eq!(error_code(&r.body), Some("VALIDATION"), "{ct}: {}", r.body);
     }
     // The session survived all of it; from our pages (either proof) it works.
     for headers in [&[("sec-fetch-site", "same-origin")][..], &[("origin", "https://gepi.example.it")][..]] {
-        let r = w.app.request(cookie_post("/graphql", &token, headers, "application/json; charset=utf-8", me.clone())).await;
+        let r = w
+            .app
+            .request(cookie_post("/graphql", &token, headers, "application/json; charset=utf-8", me.clone()))
+            .await;
         assert_eq!(r.body["data"]["me"]["operator"]["displayName"], "Luca Rossi", "{headers:?}: {}", r.body);
     }
     // HEAD (and any method but GET and POST) is refused before it runs anything.
@@ -173,7 +176,16 @@ async fn a_cookie_post_must_come_from_our_own_pages_and_be_graphql_json() {
     // A bearer token needs no proof (another site cannot attach it).
     let r = w.app.gql(Some(&token), "{ me { operator { displayName } } }", json!({})).await;
     assert_eq!(r["data"]["me"]["operator"]["displayName"], "Luca Rossi", "{r}");
-    let r = w.app.request(cookie_post("/auth/logout", &token, &[("sec-fetch-site", "same-origin")], "application/json", String::new())).await;
+    let r = w
+        .app
+        .request(cookie_post(
+            "/auth/logout",
+            &token,
+            &[("sec-fetch-site", "same-origin")],
+            "application/json",
+            String::new(),
+        ))
+        .await;
     assert!(r.status.is_success(), "{}: {}", r.status, r.body);
     let r = w.app.gql(Some(&token), "{ me { operator { displayName } } }", json!({})).await;
     assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "{r}");
@@ -275,7 +287,9 @@ async fn dev_login_rejects_bad_input_and_foreign_or_inactive_profiles() {
     let w = world().await;
     let app = &w.app;
     // Malformed codice fiscale: VALIDATION naming the field.
-    let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": "RSSMRA80A01H501A", "profileId": w.cm_profile })).await;
+    let r = app
+        .post_json("/auth/dev-login", None, json!({ "fiscalCode": "RSSMRA80A01H501A", "profileId": w.cm_profile }))
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.body["error"]["code"], "VALIDATION");
     assert_eq!(r.body["error"]["field"], "fiscalCode");
@@ -287,7 +301,9 @@ async fn dev_login_rejects_bad_input_and_foreign_or_inactive_profiles() {
     let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": "RSSMRA80A01H501U" })).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // Another operator's profile.
-    let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": w.cm_cf, "profileId": w.coordinator_profile })).await;
+    let r = app
+        .post_json("/auth/dev-login", None, json!({ "fiscalCode": w.cm_cf, "profileId": w.coordinator_profile }))
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // Several profiles and none chosen.
     let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": w.coordinator_cf })).await;
@@ -306,7 +322,13 @@ async fn dev_login_rejects_bad_input_and_foreign_or_inactive_profiles() {
     let revoked = profile(&op, Role::CaseManager).ambito(&a).status(ProfileStatus::Revoked).insert(&app.db).await;
     let expired = profile(&op, Role::MeetingRegistrar).ambito(&a).expired().insert(&app.db).await;
     for p in [revoked, expired] {
-        let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": op.fiscal_code, "profileId": gid("Profile", p.id) })).await;
+        let r = app
+            .post_json(
+                "/auth/dev-login",
+                None,
+                json!({ "fiscalCode": op.fiscal_code, "profileId": gid("Profile", p.id) }),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     }
     let pending = operator("Marta", "Neri").status(OperatorStatus::PendingAccreditation).insert(&app.db).await;
@@ -443,7 +465,8 @@ impl AuditReads for entity::audit_event::Entity {
     }
 }
 
-/// A body over the limit is refused with 413, and counted (nothing else is kept of it).
+/// A body over the limit is refused with 413 and the LIMIT code, and counted
+/// (nothing else is kept of it).
 #[tokio::test]
 async fn bodies_over_the_limit_are_counted() {
     let app = TestApp::with_config(|c| c.body_limit_bytes = 1024).await;
@@ -455,8 +478,26 @@ async fn bodies_over_the_limit_are_counted() {
         .header(header::CONTENT_LENGTH, big.len())
         .body(Body::from(big))
         .unwrap();
-    let (status, _, _) = app.request_text(req).await;
+    let (status, headers, body) = app.request_text(req).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Answered like any GraphQL refusal: JSON with a stable code, the limit named.
+    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().contains("json"), "{headers:?}");
+    let body: serde_json::Value = serde_json::from_str(&body).expect("a JSON answer");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("1024 bytes"), "{body}");
+    // The plain endpoints answer in their own shape.
+    let big_login = json!({ "fiscalCode": "x".repeat(4096) }).to_string();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/auth/dev-login")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, big_login.len())
+        .body(Body::from(big_login))
+        .unwrap();
+    let (status, _, body) = app.request_text(req).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let body: serde_json::Value = serde_json::from_str(&body).expect("a JSON answer");
+    assert_eq!(body["error"]["code"], "LIMIT", "{body}");
     let (_, _, metrics) = app.request_text(Request::builder().uri("/metrics").body(Body::empty()).unwrap()).await;
-    assert!(metrics.lines().any(|l| l == "gepi_http_body_too_large_total 1"), "{metrics}");
+    assert!(metrics.lines().any(|l| l == "gepi_http_body_too_large_total 2"), "{metrics}");
 }
