@@ -188,10 +188,7 @@ impl Config {
     }
 
     /// As [`Config::load`], with the environment given as a lookup (for tests).
-    pub fn load_from(
-        file: Option<&Path>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
+    pub fn load_from(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut c = Config::default();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
@@ -199,9 +196,20 @@ impl Config {
             let f: FileConfig = toml::from_str(&text)
                 .map_err(|e| ConfigError::File { path: path.display().to_string(), message: e.to_string() })?;
             macro_rules! overlay { ($($k:ident),*) => { $(if let Some(v) = f.$k { c.$k = v; })* } }
-            overlay!(database_url, bind, session_lifetime_secs, session_idle_secs, dev_login,
-                request_timeout_secs, body_limit_bytes, response_limit_bytes, db_max_connections, login_rate_per_minute,
-                login_rate_burst, log_format);
+            overlay!(
+                database_url,
+                bind,
+                session_lifetime_secs,
+                session_idle_secs,
+                dev_login,
+                request_timeout_secs,
+                body_limit_bytes,
+                response_limit_bytes,
+                db_max_connections,
+                login_rate_per_minute,
+                login_rate_burst,
+                log_format
+            );
             if f.saml.is_some() {
                 c.saml = f.saml;
             }
@@ -261,12 +269,11 @@ impl Config {
 
     /// Checks that hold for every command.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres://")
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://"))
         {
-            return Err(ConfigError::Invalid(
-                "GEPI_DATABASE_URL must start with sqlite: or postgres://".into(),
-            ));
+            return Err(ConfigError::Invalid("GEPI_DATABASE_URL must start with sqlite: or postgres://".into()));
         }
         if self.session_lifetime_secs <= 0 || self.session_idle_secs <= 0 {
             return Err(ConfigError::Invalid("session lifetimes must be positive".into()));
@@ -280,7 +287,9 @@ impl Config {
             }
         }
         if self.login_rate_per_minute == 0 || self.login_rate_burst == 0 {
-            return Err(ConfigError::Invalid("GEPI_LOGIN_RATE_PER_MINUTE and GEPI_LOGIN_RATE_BURST must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "GEPI_LOGIN_RATE_PER_MINUTE and GEPI_LOGIN_RATE_BURST must be at least 1".into(),
+            ));
         }
         if let Some(s) = &self.saml {
             s.validate()?;
@@ -373,9 +382,7 @@ fn url_host(url: &str) -> Option<String> {
 
 /// Whether an http(s) URL points at this machine.
 pub fn is_loopback_url(url: &str) -> bool {
-    url_host(url).is_some_and(|h| {
-        h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-    })
+    url_host(url).is_some_and(|h| h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
 }
 
 impl SamlConfig {
@@ -471,10 +478,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("gepi.toml");
         std::fs::write(&file, "bind = \"127.0.0.1:9000\"\nsession_idle_secs = 60\n").unwrap();
-        let c = Config::load_from(Some(&file), |k| {
-            (k == "GEPI_SESSION_IDLE_SECS").then(|| "120".to_string())
-        })
-        .unwrap();
+        let c = Config::load_from(Some(&file), |k| (k == "GEPI_SESSION_IDLE_SECS").then(|| "120".to_string())).unwrap();
         assert_eq!(c.bind.port(), 9000);
         assert_eq!(c.session_idle_secs, 120);
         assert_eq!(c.session_lifetime_secs, Config::default().session_lifetime_secs);

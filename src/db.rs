@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::config::Config;
@@ -26,9 +27,7 @@ pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConn
     // every connection of the pool has them (a PRAGMA sent through the pool
     // reaches one connection only). WAL lets readers proceed while a writer
     // commits; the schema relies on foreign keys.
-    opts.map_sqlx_sqlite_opts(|o| {
-        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal).foreign_keys(true)
-    });
+    opts.map_sqlx_sqlite_opts(|o| o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal).foreign_keys(true));
     let db = Database::connect(opts).await?;
     Ok(db)
 }
@@ -72,7 +71,8 @@ async fn migration_transaction(db: &DatabaseConnection) -> Result<DatabaseTransa
     // SQLite: IMMEDIATE takes the write lock at BEGIN, so two processes
     // migrating one file wait for each other instead of failing on the upgrade
     // of a read lock (the second then finds nothing pending).
-    let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
+    let options =
+        TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
     let txn = db.begin_with_options(options).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")).await?;

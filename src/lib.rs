@@ -7,8 +7,9 @@
 //! used by `main` and by the integration tests.
 
 pub mod audit;
-pub mod authz;
 pub mod auth;
+pub mod authz;
+pub mod calendar;
 pub mod cases;
 pub mod codes;
 pub mod config;

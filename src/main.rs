@@ -6,7 +6,9 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use gepi::{
     config::{Config, LogFormat},
-    db, operators::service as operators, seed, AppState,
+    db,
+    operators::service as operators,
+    seed, AppState,
 };
 
 #[derive(Parser)]
@@ -263,7 +265,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_tracing(config.log_format);
             let conn = db::connect(&config).await?;
             db::migrate(&conn).await?;
-            let today = today.unwrap_or_else(|| gepi::cases::model::today());
+            let today = today.unwrap_or_else(|| gepi::calendar::today());
             let mut opts = if demo {
                 seed::SeedOptions::demo(today)
             } else {
@@ -309,7 +311,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let role = gepi::authz::vocab::parse_role(&role).map_err(anyhow::Error::msg)?;
                     let k = gepi::auth::api_key::create(&conn, &name, role, ambito.as_deref()).await?;
                     println!("{}", k.key);
-                    eprintln!("API key for `{name}` created: it is shown only now; send it as `Authorization: Bearer <key>`.");
+                    eprintln!(
+                        "API key for `{name}` created: it is shown only now; send it as `Authorization: Bearer <key>`."
+                    );
                 }
                 ApikeyCommand::List { json } => {
                     let keys = gepi::auth::api_key::list(&conn).await?;
@@ -323,7 +327,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                                 k.role.as_str(),
                                 k.key_prefix,
                                 k.created_at.format("%Y-%m-%d"),
-                                k.revoked_at.map(|r| format!("revoked {}", r.format("%Y-%m-%d"))).unwrap_or_else(|| "active".into())
+                                k.revoked_at
+                                    .map(|r| format!("revoked {}", r.format("%Y-%m-%d")))
+                                    .unwrap_or_else(|| "active".into())
                             );
                         }
                     }
@@ -338,23 +344,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Territory { command: TerritoryCommand::Import { file } } => {
             let conn = db::connect(&config).await?;
             db::migrate(&conn).await?;
-            let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
             let n = gepi::territory::service::import(&conn, &text).await?;
             println!("imported {} Ambiti and {} Comuni", n.ambiti, n.comuni);
             Ok(())
         }
-        Command::Conventions { command: ConventionsCommand::Add { comune, kind, signed_on, valid_from, valid_to, file } } => {
+        Command::Conventions {
+            command: ConventionsCommand::Add { comune, kind, signed_on, valid_from, valid_to, file },
+        } => {
             use entity::enums::ConventionKind;
             let kind = match kind.to_ascii_uppercase().as_str() {
                 "USO_GEPI" => ConventionKind::UsoGepi,
                 "PUC" => ConventionKind::Puc,
-                _ => return Err(gepi::error::AppError::validation("--kind", format!("`{kind}` is not a kind of convention: USO_GEPI or PUC")).into()),
+                _ => {
+                    return Err(gepi::error::AppError::validation(
+                        "--kind",
+                        format!("`{kind}` is not a kind of convention: USO_GEPI or PUC"),
+                    )
+                    .into())
+                }
             };
-            let unreadable = |e: std::io::Error| gepi::error::AppError::validation("--file", format!("cannot read {}: {e}", file.display()));
+            let unreadable = |e: std::io::Error| {
+                gepi::error::AppError::validation("--file", format!("cannot read {}: {e}", file.display()))
+            };
             let size = std::fs::metadata(&file).map_err(unreadable)?.len();
             if size > gepi::territory::service::MAX_DOCUMENT_BYTES as u64 {
                 let limit = gepi::territory::service::MAX_DOCUMENT_BYTES;
-                return Err(gepi::error::AppError::validation("--file", format!("the document is {size} bytes, the limit is {limit}")).into());
+                return Err(gepi::error::AppError::validation(
+                    "--file",
+                    format!("the document is {size} bytes, the limit is {limit}"),
+                )
+                .into());
             }
             let document = std::fs::read(&file).map_err(unreadable)?;
             let conn = db::connect(&config).await?;
@@ -384,7 +405,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 OperatorsCommand::Accredit { fiscal_code, role, valid_from, valid_to } => {
                     let role = gepi::authz::vocab::parse_role(&role).map_err(anyhow::Error::msg)?;
-                    let from = valid_from.unwrap_or_else(gepi::cases::model::today);
+                    let from = valid_from.unwrap_or_else(gepi::calendar::today);
                     let p = operators::cli_accredit(&conn, &fiscal_code, role, from, valid_to).await?;
                     println!("{}", gepi::ids::encode("Profile", p.id));
                     eprintln!("{} profile accredited", role.as_str());
@@ -434,7 +455,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let conn = db::connect(&config).await?;
             db::migrate(&conn).await?;
             if demo && seed::is_empty(&conn).await? {
-                let opts = seed::SeedOptions::demo(gepi::cases::model::today());
+                let opts = seed::SeedOptions::demo(gepi::calendar::today());
                 seed::run(&conn, &opts).await?;
                 tracing::info!(households = opts.households, "demo data loaded");
             }
@@ -449,13 +470,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let sp = gepi::spid::Sp::load(&saml)?;
                     let purged = gepi::spid::http::purge_expired(&conn, chrono::Utc::now()).await?;
                     tracing::info!(idps = sp.idps.len(), purged, profile = ?saml.profile, "SPID login enabled");
-                    println!("  SPID:      {} (metadata at {}/saml/metadata)", saml.entity_id, saml.base_url.trim_end_matches('/'));
+                    println!(
+                        "  SPID:      {} (metadata at {}/saml/metadata)",
+                        saml.entity_id,
+                        saml.base_url.trim_end_matches('/')
+                    );
                     state = state.with_spid(sp);
                 }
                 #[cfg(not(feature = "spid"))]
-                Some(_) => anyhow::bail!(
-                    "SAML is configured but this build has no SPID support: build with `--features spid`"
-                ),
+                Some(_) => {
+                    anyhow::bail!("SAML is configured but this build has no SPID support: build with `--features spid`")
+                }
                 None => {}
             }
             let listener = tokio::net::TcpListener::bind(bind).await?;

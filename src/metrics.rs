@@ -29,13 +29,18 @@ impl Metrics {
         )
         .expect("valid metric");
         let body_too_large =
-            IntCounter::new("gepi_http_body_too_large_total", "Requests refused with 413: body over the limit").expect("valid metric");
+            IntCounter::new("gepi_http_body_too_large_total", "Requests refused with 413: body over the limit")
+                .expect("valid metric");
         let rate_limited = IntCounterVec::new(
             Opts::new("gepi_http_rate_limited_total", "Requests refused with 429: over the login rate limit"),
             &["endpoint"],
         )
         .expect("valid metric");
-        for c in [Box::new(saml_refused.clone()) as Box<dyn prometheus::core::Collector>, Box::new(body_too_large.clone()), Box::new(rate_limited.clone())] {
+        for c in [
+            Box::new(saml_refused.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(body_too_large.clone()),
+            Box::new(rate_limited.clone()),
+        ] {
             registry.register(c).expect("metric registered once");
         }
         Metrics { registry, saml_refused, body_too_large, rate_limited }

@@ -68,4 +68,3 @@ impl LoginLimiter {
             .map_err(|not_until| not_until.wait_time_from(governor::clock::DefaultClock::default().now()))
     }
 }
-

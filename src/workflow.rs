@@ -27,7 +27,9 @@ impl Acting<'_> {
     pub(crate) fn me(&self) -> Result<Uuid, AppError> {
         match self.gw.authz.principal.actor {
             Actor::Operator { operator_id, .. } => Ok(operator_id),
-            Actor::ApiClient { .. } => Err(AppError::Forbidden("this is done by an operator, not by an API client".into())),
+            Actor::ApiClient { .. } => {
+                Err(AppError::Forbidden("this is done by an operator, not by an API client".into()))
+            }
         }
     }
 
@@ -75,7 +77,6 @@ impl Acting<'_> {
         let Ok(cond) = self.gw.condition::<E>() else { return Err(missing()) };
         E::find().filter(id_col.eq(id)).filter(cond).one(txn).await?.ok_or_else(missing)
     }
-
 }
 
 /// Compare-and-set (optimistic concurrency): `update` is applied to the row
@@ -107,7 +108,11 @@ pub(crate) fn stale(what: &str, current: i32, sent: i32) -> AppError {
 }
 
 pub(crate) fn check_version(what: &str, current: i32, sent: i32) -> Result<(), AppError> {
-    if current != sent { Err(stale(what, current, sent)) } else { Ok(()) }
+    if current != sent {
+        Err(stale(what, current, sent))
+    } else {
+        Ok(())
+    }
 }
 
 pub(crate) fn text(field: &str, v: &str, max: usize) -> Result<String, AppError> {
@@ -138,4 +143,3 @@ pub(crate) fn diff(pairs: &[(&str, Value, Value)]) -> Value {
     }
     Value::Object(m)
 }
-

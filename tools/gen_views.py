@@ -7,6 +7,9 @@ comes back null with a redaction, and relations load through per-request
 DataLoaders under the target's row rule. Run it after editing the spec:
 
     python3 tools/gen_views.py && cargo run -- schema > schema.graphql
+
+With `--check` it writes nothing and fails when the files on disk differ from
+what the spec renders (CI runs it: the generated files never drift).
 """
 import re, sys, os
 
@@ -95,7 +98,7 @@ EXTRA_IMPL = {'ResidencyCheck': '''
         let rows = rel_many::<residency_period::Entity, _>(ctx, key, own, residency_period::Column::CheckId, self.0.id, |r| r.check_id, residency_period::Column::FromOn).await?;
         Ok(rows.map(|v| {
             let periods: Vec<_> = v.iter().map(|p| (p.from_on, p.to_on)).collect();
-            crate::residency::model::summarise(&periods, crate::cases::model::today())
+            crate::residency::model::summarise(&periods, crate::calendar::today())
         }))
     }
 '''}
@@ -398,7 +401,26 @@ def fields_csv(types):
     out.append('')
     return '\n'.join(out)
 
+def rustfmt(code):
+    """The code as `cargo fmt` leaves it (the workspace's rustfmt.toml)."""
+    import subprocess
+    r = subprocess.run(['rustfmt', '--edition', '2021', '--emit', 'stdout', '--config-path', os.path.join(ROOT, 'rustfmt.toml')],
+                       input=code, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit('rustfmt failed on the generated code:\n' + r.stderr)
+    return r.stdout
+
 types = parse(os.path.join(ROOT, 'tools/views.spec'))
-open(os.path.join(ROOT, 'src/graphql/views.rs'), 'w').write(render(types))
-open(os.path.join(ROOT, 'policies/fields.csv'), 'w').write(fields_csv(types))
-print(f'{len(types)} types, {sum(len(t["fields"]) + 1 for t in types)} fields')
+outputs = {
+    'src/graphql/views.rs': rustfmt(render(types)),
+    'policies/fields.csv': fields_csv(types),
+}
+if '--check' in sys.argv[1:]:
+    stale = [p for p, text in outputs.items() if open(os.path.join(ROOT, p)).read() != text]
+    if stale:
+        sys.exit('generated files differ from tools/views.spec: ' + ', '.join(stale) + ' (run python3 tools/gen_views.py)')
+    print('generated files match tools/views.spec')
+else:
+    for p, text in outputs.items():
+        open(os.path.join(ROOT, p), 'w').write(text)
+    print(f'{len(types)} types, {sum(len(t["fields"]) + 1 for t in types)} fields')

@@ -1,7 +1,6 @@
 //! sea-orm entities of GePI: one module per table. Table rows only: no business
 //! logic and no GraphQL here (domain types live in the service crate).
 
-pub mod enums;
 pub mod ambito;
 pub mod analysis_framework;
 pub mod analysis_team_member;
@@ -13,6 +12,7 @@ pub mod comune;
 pub mod convention;
 pub mod convention_document;
 pub mod disadvantage_check;
+pub mod enums;
 pub mod household;
 pub mod meeting;
 pub mod member;

@@ -1,7 +1,7 @@
 //! Table `support`.
-use sea_orm::entity::prelude::*;
 #[allow(unused_imports)]
 use crate::enums::*;
+use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "support")]

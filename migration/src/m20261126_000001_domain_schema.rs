@@ -34,29 +34,50 @@ fn ts_null(name: &'static str) -> ColumnDef {
 fn tables() -> Vec<TableDef> {
     vec![
         TableDef::new("ambito").cols([
-            pk_uuid("id"), string_len_uniq("code", 20), string("name"), string("region"),
-            code("management_form"), ts("created_at"), ts_null("closed_at"),
+            pk_uuid("id"),
+            string_len_uniq("code", 20),
+            string("name"),
+            string("region"),
+            code("management_form"),
+            ts("created_at"),
+            ts_null("closed_at"),
         ]),
         TableDef::new("comune")
             .cols([
-                string_len("istat_code", 6).primary_key().take(), string_len_uniq("belfiore_code", 4),
-                string("name"), string_len("province", 2), uuid("ambito_id"),
+                string_len("istat_code", 6).primary_key().take(),
+                string_len_uniq("belfiore_code", 4),
+                string("name"),
+                string_len("province", 2),
+                uuid("ambito_id"),
                 boolean("social_services_delegated"),
             ])
             .fk("ambito_id", "ambito", "id")
             .idx(&["ambito_id", "istat_code"]),
         TableDef::new("operator")
             .cols([
-                pk_uuid("id"), string_len_uniq("fiscal_code", 16), string("first_name"),
-                string("last_name"), string_null("email"), string_len_null("phone", 32),
-                code("status"), ts_null("last_login_at"), ts("created_at"),
+                pk_uuid("id"),
+                string_len_uniq("fiscal_code", 16),
+                string("first_name"),
+                string("last_name"),
+                string_null("email"),
+                string_len_null("phone", 32),
+                code("status"),
+                ts_null("last_login_at"),
+                ts("created_at"),
             ])
             .idx(&["last_name", "first_name", "id"]),
         TableDef::new("convention")
             .cols([
-                pk_uuid("id"), istat("comune_istat"), uuid("ambito_id"), code("kind"),
-                date("signed_on"), date("valid_from"), date_null("valid_to"),
-                string_len_null("document_sha256", 64), uuid_null("uploaded_by"), ts("uploaded_at"),
+                pk_uuid("id"),
+                istat("comune_istat"),
+                uuid("ambito_id"),
+                code("kind"),
+                date("signed_on"),
+                date("valid_from"),
+                date_null("valid_to"),
+                string_len_null("document_sha256", 64),
+                uuid_null("uploaded_by"),
+                ts("uploaded_at"),
             ])
             .fk("comune_istat", "comune", "istat_code")
             .fk("ambito_id", "ambito", "id")
@@ -65,9 +86,16 @@ fn tables() -> Vec<TableDef> {
             .idx(&["comune_istat", "signed_on", "id"]),
         TableDef::new("profile")
             .cols([
-                pk_uuid("id"), uuid("operator_id"), code("role"), uuid_null("ambito_id"),
-                date("valid_from"), date_null("valid_to"), string_null("funding_source"),
-                code("status"), uuid_null("assigned_by"), ts("created_at"),
+                pk_uuid("id"),
+                uuid("operator_id"),
+                code("role"),
+                uuid_null("ambito_id"),
+                date("valid_from"),
+                date_null("valid_to"),
+                string_null("funding_source"),
+                code("status"),
+                uuid_null("assigned_by"),
+                ts("created_at"),
             ])
             .fk("operator_id", "operator", "id")
             .fk("ambito_id", "ambito", "id")
@@ -82,9 +110,16 @@ fn tables() -> Vec<TableDef> {
             .idx(&["comune_istat"]),
         TableDef::new("session")
             .cols([
-                pk_uuid("id"), string_len_uniq("token_hash", 64), uuid("operator_id"),
-                uuid("profile_id"), code("auth_method"), small_integer("auth_level"),
-                ts("created_at"), ts("expires_at"), ts("last_seen_at"), ts_null("revoked_at"),
+                pk_uuid("id"),
+                string_len_uniq("token_hash", 64),
+                uuid("operator_id"),
+                uuid("profile_id"),
+                code("auth_method"),
+                small_integer("auth_level"),
+                ts("created_at"),
+                ts("expires_at"),
+                ts("last_seen_at"),
+                ts_null("revoked_at"),
             ])
             .fk("operator_id", "operator", "id")
             .fk("profile_id", "profile", "id")
@@ -92,15 +127,24 @@ fn tables() -> Vec<TableDef> {
             .idx(&["profile_id"]),
         TableDef::new("api_client")
             .cols([
-                pk_uuid("id"), string_len_uniq("name", 100), code("role"), uuid_null("ambito_id"),
-                string_len_uniq("key_hash", 64), string_len("key_prefix", 16), ts("created_at"),
+                pk_uuid("id"),
+                string_len_uniq("name", 100),
+                code("role"),
+                uuid_null("ambito_id"),
+                string_len_uniq("key_hash", 64),
+                string_len("key_prefix", 16),
+                ts("created_at"),
                 ts_null("revoked_at"),
             ])
             .fk("ambito_id", "ambito", "id"),
         TableDef::new("household")
             .cols([
-                pk_uuid("id"), string_len("inps_protocol", 40), uuid("ambito_id"),
-                istat("comune_istat"), integer("composition_version"), date("composition_date"),
+                pk_uuid("id"),
+                string_len("inps_protocol", 40),
+                uuid("ambito_id"),
+                istat("comune_istat"),
+                integer("composition_version"),
+                date("composition_date"),
                 ts("created_at"),
             ])
             .fk("ambito_id", "ambito", "id")
@@ -110,13 +154,25 @@ fn tables() -> Vec<TableDef> {
             .idx(&["inps_protocol"]),
         TableDef::new("member")
             .cols([
-                pk_uuid("id"), uuid("household_id"), string_len("fiscal_code", 16),
-                string("first_name"), string("last_name"), date("birth_date"),
-                string_len("birth_place_code", 4), code("sex"), string_len("citizenship", 3),
-                code("relation"), istat("residence_comune_istat"), boolean("in_equivalence_scale"),
-                boolean("obligated_activation"), boolean("disabled"), string_null("email"),
-                string_len_null("phone", 32), string_len_null("permit_type", 40),
-                date_null("permit_expiry"), integer("residual_benefit_months"),
+                pk_uuid("id"),
+                uuid("household_id"),
+                string_len("fiscal_code", 16),
+                string("first_name"),
+                string("last_name"),
+                date("birth_date"),
+                string_len("birth_place_code", 4),
+                code("sex"),
+                string_len("citizenship", 3),
+                code("relation"),
+                istat("residence_comune_istat"),
+                boolean("in_equivalence_scale"),
+                boolean("obligated_activation"),
+                boolean("disabled"),
+                string_null("email"),
+                string_len_null("phone", 32),
+                string_len_null("permit_type", 40),
+                date_null("permit_expiry"),
+                integer("residual_benefit_months"),
             ])
             .fk_cascade("household_id", "household", "id")
             .fk("residence_comune_istat", "comune", "istat_code")
@@ -124,10 +180,17 @@ fn tables() -> Vec<TableDef> {
             .idx(&["fiscal_code"]),
         TableDef::new("application")
             .cols([
-                pk_uuid("id"), uuid("household_id"), string_len_uniq("inps_protocol", 40),
-                code("measure"), string_len("applicant_fiscal_code", 16), date("submitted_on"),
-                string_len("channel", 40), string_len_null("isee_protocol", 40),
-                date_null("pad_signed_on"), code("status"), integer("months_paid"),
+                pk_uuid("id"),
+                uuid("household_id"),
+                string_len_uniq("inps_protocol", 40),
+                code("measure"),
+                string_len("applicant_fiscal_code", 16),
+                date("submitted_on"),
+                string_len("channel", 40),
+                string_len_null("isee_protocol", 40),
+                date_null("pad_signed_on"),
+                code("status"),
+                integer("months_paid"),
                 uuid_null("renewal_of"),
             ])
             .fk("household_id", "household", "id")
@@ -135,11 +198,22 @@ fn tables() -> Vec<TableDef> {
             .idx(&["household_id"]),
         TableDef::new("case_file")
             .cols([
-                pk_uuid("id"), uuid("household_id"), uuid("application_id"), uuid("ambito_id"),
-                istat("comune_istat"), code("state"), uuid_null("case_manager_id"),
-                ts_null("assigned_at"), uuid_null("assigned_by"), date("pad_date"),
-                date_null("first_meeting_on"), date_null("last_meeting_on"),
-                code_null("pathway_type"), integer("version"), ts("created_at"), ts("updated_at"),
+                pk_uuid("id"),
+                uuid("household_id"),
+                uuid("application_id"),
+                uuid("ambito_id"),
+                istat("comune_istat"),
+                code("state"),
+                uuid_null("case_manager_id"),
+                ts_null("assigned_at"),
+                uuid_null("assigned_by"),
+                date("pad_date"),
+                date_null("first_meeting_on"),
+                date_null("last_meeting_on"),
+                code_null("pathway_type"),
+                integer("version"),
+                ts("created_at"),
+                ts("updated_at"),
             ])
             .fk("household_id", "household", "id")
             .fk("application_id", "application", "id")
@@ -154,12 +228,25 @@ fn tables() -> Vec<TableDef> {
             .idx(&["household_id"]),
         TableDef::new("meeting")
             .cols([
-                pk_uuid("id"), uuid("ambito_id"), istat("comune_istat"), uuid_null("case_id"),
-                uuid_null("household_id"), uuid_null("operator_id"), code("kind"), code("state"),
-                ts("scheduled_at"), integer("duration_minutes"), string("place"),
-                code_null("convocation_channel"), string_null("convocation_ref"),
-                text_null("attendees"), text_null("justification"), uuid_null("recorded_by"),
-                ts_null("recorded_at"), integer("version"), ts("created_at"),
+                pk_uuid("id"),
+                uuid("ambito_id"),
+                istat("comune_istat"),
+                uuid_null("case_id"),
+                uuid_null("household_id"),
+                uuid_null("operator_id"),
+                code("kind"),
+                code("state"),
+                ts("scheduled_at"),
+                integer("duration_minutes"),
+                string("place"),
+                code_null("convocation_channel"),
+                string_null("convocation_ref"),
+                text_null("attendees"),
+                text_null("justification"),
+                uuid_null("recorded_by"),
+                ts_null("recorded_at"),
+                integer("version"),
+                ts("created_at"),
             ])
             .fk("ambito_id", "ambito", "id")
             .fk("comune_istat", "comune", "istat_code")
@@ -173,41 +260,64 @@ fn tables() -> Vec<TableDef> {
             .idx(&["case_id", "scheduled_at"]),
         TableDef::new("office_slot")
             .cols([
-                pk_uuid("id"), istat("comune_istat"), ts("starts_at"), ts("ends_at"),
-                string("place"), uuid_null("operator_id"),
+                pk_uuid("id"),
+                istat("comune_istat"),
+                ts("starts_at"),
+                ts("ends_at"),
+                string("place"),
+                uuid_null("operator_id"),
             ])
             .fk("comune_istat", "comune", "istat_code")
             .fk("operator_id", "operator", "id")
             .idx(&["comune_istat", "starts_at"]),
         TableDef::new("preliminary_analysis")
             .cols([
-                pk_uuid("id"), uuid_uniq("case_id"), uuid_null("meeting_id"), code("state"),
-                code_null("outcome"), text_null("needs_notes"), text_null("resources_notes"),
-                text_null("health_notes"), ts_null("completed_at"), uuid_null("completed_by"),
-                integer("version"), ts("updated_at"),
+                pk_uuid("id"),
+                uuid_uniq("case_id"),
+                uuid_null("meeting_id"),
+                code("state"),
+                code_null("outcome"),
+                text_null("needs_notes"),
+                text_null("resources_notes"),
+                text_null("health_notes"),
+                ts_null("completed_at"),
+                uuid_null("completed_by"),
+                integer("version"),
+                ts("updated_at"),
             ])
             .fk("case_id", "case_file", "id")
             .fk("meeting_id", "meeting", "id")
             .fk("completed_by", "operator", "id"),
         TableDef::new("analysis_framework")
             .cols([
-                pk_uuid("id"), uuid_uniq("case_id"), code("state"), text_null("assessment_notes"),
-                text_null("priorities"), ts_null("completed_at"), integer("version"), ts("updated_at"),
+                pk_uuid("id"),
+                uuid_uniq("case_id"),
+                code("state"),
+                text_null("assessment_notes"),
+                text_null("priorities"),
+                ts_null("completed_at"),
+                integer("version"),
+                ts("updated_at"),
             ])
             .fk("case_id", "case_file", "id"),
         TableDef::new("analysis_team_member")
-            .cols([
-                pk_uuid("id"), uuid("framework_id"), string("full_name"), code("service"),
-                string("team_role"),
-            ])
+            .cols([pk_uuid("id"), uuid("framework_id"), string("full_name"), code("service"), string("team_role")])
             .fk_cascade("framework_id", "analysis_framework", "id")
             .idx(&["framework_id"]),
         TableDef::new("pact")
             .cols([
-                pk_uuid("id"), uuid("case_id"), integer("revision"), code("state"),
-                uuid_null("revision_of"), date_null("signed_on"), date_null("next_review_on"),
-                string_null("contact_modality"), string_null("reference_person"), integer("version"),
-                ts("created_at"), ts("updated_at"),
+                pk_uuid("id"),
+                uuid("case_id"),
+                integer("revision"),
+                code("state"),
+                uuid_null("revision_of"),
+                date_null("signed_on"),
+                date_null("next_review_on"),
+                string_null("contact_modality"),
+                string_null("reference_person"),
+                integer("version"),
+                ts("created_at"),
+                ts("updated_at"),
             ])
             .fk("case_id", "case_file", "id")
             .fk("revision_of", "pact", "id")
@@ -217,17 +327,20 @@ fn tables() -> Vec<TableDef> {
             .fk_cascade("pact_id", "pact", "id")
             .idx(&["pact_id"]),
         TableDef::new("pact_expected_result")
-            .cols([
-                pk_uuid("id"), uuid("pact_id"), uuid("objective_id"), text("indicator"), date("due_on"),
-            ])
+            .cols([pk_uuid("id"), uuid("pact_id"), uuid("objective_id"), text("indicator"), date("due_on")])
             .fk_cascade("pact_id", "pact", "id")
             .fk_cascade("objective_id", "pact_objective", "id")
             .idx(&["pact_id"])
             .idx(&["objective_id"]),
         TableDef::new("pact_commitment")
             .cols([
-                pk_uuid("id"), uuid("pact_id"), text("description"), uuid_null("obligated_member_id"),
-                date_null("due_on"), code("status"), boolean("is_conditionality"),
+                pk_uuid("id"),
+                uuid("pact_id"),
+                text("description"),
+                uuid_null("obligated_member_id"),
+                date_null("due_on"),
+                code("status"),
+                boolean("is_conditionality"),
             ])
             .fk_cascade("pact_id", "pact", "id")
             .fk("obligated_member_id", "member", "id")
@@ -239,9 +352,16 @@ fn tables() -> Vec<TableDef> {
             .fk("member_id", "member", "id"),
         TableDef::new("support")
             .cols([
-                pk_uuid("id"), uuid("case_id"), uuid_null("pact_id"), code("kind"), string("provider"),
-                date_null("starts_on"), date_null("ends_on"), code("status"),
-                uuid_null("activated_by"), ts("created_at"),
+                pk_uuid("id"),
+                uuid("case_id"),
+                uuid_null("pact_id"),
+                code("kind"),
+                string("provider"),
+                date_null("starts_on"),
+                date_null("ends_on"),
+                code("status"),
+                uuid_null("activated_by"),
+                ts("created_at"),
             ])
             .fk("case_id", "case_file", "id")
             .fk("pact_id", "pact", "id")
@@ -250,11 +370,26 @@ fn tables() -> Vec<TableDef> {
             .idx(&["pact_id"]),
         TableDef::new("puc_project")
             .cols([
-                pk_uuid("id"), uuid("ambito_id"), istat("comune_istat"), uuid_null("manager_id"),
-                string("title"), code("field"), text("description"), string("host_body"),
-                string("site"), string("schedule"), integer("weekly_hours"), integer("places_comune"),
-                integer("places_cpi"), integer("places_volunteer"), date("starts_on"), date("ends_on"),
-                integer("min_duration_months"), string_null("tutor"), code("state"), integer("version"),
+                pk_uuid("id"),
+                uuid("ambito_id"),
+                istat("comune_istat"),
+                uuid_null("manager_id"),
+                string("title"),
+                code("field"),
+                text("description"),
+                string("host_body"),
+                string("site"),
+                string("schedule"),
+                integer("weekly_hours"),
+                integer("places_comune"),
+                integer("places_cpi"),
+                integer("places_volunteer"),
+                date("starts_on"),
+                date("ends_on"),
+                integer("min_duration_months"),
+                string_null("tutor"),
+                code("state"),
+                integer("version"),
                 ts("created_at"),
             ])
             .fk("ambito_id", "ambito", "id")
@@ -265,11 +400,21 @@ fn tables() -> Vec<TableDef> {
             .idx(&["manager_id", "starts_on", "id"]),
         TableDef::new("puc_assignment")
             .cols([
-                pk_uuid("id"), uuid("project_id"), uuid("member_id"), uuid_null("case_id"),
-                code("source"), code("state"), uuid_null("proposed_by"), ts_null("proposed_at"),
-                date_null("starts_on"), date_null("planned_end_on"), integer("weekly_hours"),
-                code_null("interruption_reason"), date_null("interrupted_on"),
-                string_null("inail_ref"), integer("version"),
+                pk_uuid("id"),
+                uuid("project_id"),
+                uuid("member_id"),
+                uuid_null("case_id"),
+                code("source"),
+                code("state"),
+                uuid_null("proposed_by"),
+                ts_null("proposed_at"),
+                date_null("starts_on"),
+                date_null("planned_end_on"),
+                integer("weekly_hours"),
+                code_null("interruption_reason"),
+                date_null("interrupted_on"),
+                string_null("inail_ref"),
+                integer("version"),
             ])
             .fk("project_id", "puc_project", "id")
             .fk("member_id", "member", "id")
@@ -280,18 +425,33 @@ fn tables() -> Vec<TableDef> {
             .idx(&["case_id"]),
         TableDef::new("puc_attendance")
             .cols([
-                pk_uuid("id"), uuid("assignment_id"), date("day"), integer("minutes"),
-                code("status"), string_null("note"),
+                pk_uuid("id"),
+                uuid("assignment_id"),
+                date("day"),
+                integer("minutes"),
+                code("status"),
+                string_null("note"),
             ])
             .fk_cascade("assignment_id", "puc_assignment", "id")
             .uniq(&["assignment_id", "day"]),
         TableDef::new("residency_check")
             .cols([
-                pk_uuid("id"), code("kind"), uuid("household_id"), uuid("member_id"),
-                uuid_null("application_id"), istat("owning_comune_istat"),
-                istat("current_comune_istat"), uuid("ambito_id"), uuid_null("officer_id"),
-                code("state"), date("due_on"), ts_null("forwarded_at"), code_null("outcome"),
-                ts_null("finalised_at"), integer("version"), ts("created_at"),
+                pk_uuid("id"),
+                code("kind"),
+                uuid("household_id"),
+                uuid("member_id"),
+                uuid_null("application_id"),
+                istat("owning_comune_istat"),
+                istat("current_comune_istat"),
+                uuid("ambito_id"),
+                uuid_null("officer_id"),
+                code("state"),
+                date("due_on"),
+                ts_null("forwarded_at"),
+                code_null("outcome"),
+                ts_null("finalised_at"),
+                integer("version"),
+                ts("created_at"),
             ])
             .fk("household_id", "household", "id")
             .fk("member_id", "member", "id")
@@ -305,8 +465,13 @@ fn tables() -> Vec<TableDef> {
             .idx(&["ambito_id", "due_on", "id"]),
         TableDef::new("residency_period")
             .cols([
-                pk_uuid("id"), uuid("check_id"), istat("comune_istat"), date("from_on"),
-                date_null("to_on"), uuid_null("entered_by"), istat("entered_in_comune"),
+                pk_uuid("id"),
+                uuid("check_id"),
+                istat("comune_istat"),
+                date("from_on"),
+                date_null("to_on"),
+                uuid_null("entered_by"),
+                istat("entered_in_comune"),
             ])
             .fk_cascade("check_id", "residency_check", "id")
             .fk("comune_istat", "comune", "istat_code")
@@ -314,11 +479,22 @@ fn tables() -> Vec<TableDef> {
             .idx(&["check_id", "from_on"]),
         TableDef::new("disadvantage_check")
             .cols([
-                pk_uuid("id"), string_len_uniq("inps_request_id", 40), uuid("household_id"),
-                uuid("member_id"), uuid("ambito_id"), istat("certifying_comune_istat"),
-                code("category"), string_null("certificate_protocol"), date_null("certificate_from"),
-                date_null("certificate_to"), date("received_on"), code("state"), text_null("notes"),
-                uuid_null("decided_by"), ts_null("decided_at"), ts_null("sent_to_inps_at"),
+                pk_uuid("id"),
+                string_len_uniq("inps_request_id", 40),
+                uuid("household_id"),
+                uuid("member_id"),
+                uuid("ambito_id"),
+                istat("certifying_comune_istat"),
+                code("category"),
+                string_null("certificate_protocol"),
+                date_null("certificate_from"),
+                date_null("certificate_to"),
+                date("received_on"),
+                code("state"),
+                text_null("notes"),
+                uuid_null("decided_by"),
+                ts_null("decided_at"),
+                ts_null("sent_to_inps_at"),
                 integer("version"),
             ])
             .fk("household_id", "household", "id")
@@ -331,12 +507,26 @@ fn tables() -> Vec<TableDef> {
             .idx(&["member_id"]),
         TableDef::new("report")
             .cols([
-                pk_uuid("id"), uuid("ambito_id"), istat("comune_istat"), uuid_null("case_id"),
-                uuid_null("residency_check_id"), uuid_null("puc_assignment_id"), uuid_null("member_id"),
-                code("kind"), code("state"), date("fact_date"), date("ascertained_on"),
-                text("description"), uuid_null("created_by"), uuid_null("decided_by"),
-                ts_null("decided_at"), text_null("decision_comment"), ts_null("sent_at"),
-                string_null("inps_ack"), uuid_null("rectification_of"), integer("version"),
+                pk_uuid("id"),
+                uuid("ambito_id"),
+                istat("comune_istat"),
+                uuid_null("case_id"),
+                uuid_null("residency_check_id"),
+                uuid_null("puc_assignment_id"),
+                uuid_null("member_id"),
+                code("kind"),
+                code("state"),
+                date("fact_date"),
+                date("ascertained_on"),
+                text("description"),
+                uuid_null("created_by"),
+                uuid_null("decided_by"),
+                ts_null("decided_at"),
+                text_null("decision_comment"),
+                ts_null("sent_at"),
+                string_null("inps_ack"),
+                uuid_null("rectification_of"),
+                integer("version"),
                 ts("created_at"),
             ])
             .fk("ambito_id", "ambito", "id")
@@ -354,10 +544,19 @@ fn tables() -> Vec<TableDef> {
             .idx(&["residency_check_id"]),
         TableDef::new("audit_event")
             .cols([
-                pk_uuid("id"), ts("occurred_at"), string_len_null("request_id", 64), code("actor_kind"),
-                uuid_null("operator_id"), uuid_null("profile_id"), uuid_null("api_client_id"),
-                code_null("role"), uuid_null("ambito_id"), string_len("entity", 40),
-                string_len_null("entity_id", 64), code("action"), text_null("changes"),
+                pk_uuid("id"),
+                ts("occurred_at"),
+                string_len_null("request_id", 64),
+                code("actor_kind"),
+                uuid_null("operator_id"),
+                uuid_null("profile_id"),
+                uuid_null("api_client_id"),
+                code_null("role"),
+                uuid_null("ambito_id"),
+                string_len("entity", 40),
+                string_len_null("entity_id", 64),
+                code("action"),
+                text_null("changes"),
             ])
             // No foreign keys: the trail must outlive what it talks about.
             .idx(&["ambito_id", "occurred_at", "id"])

@@ -41,7 +41,11 @@ fn session(profile_nullable: bool, saml_columns: bool) -> TableDef {
         .fk("profile_id", "profile", "id")
         .idx(&["operator_id"])
         .idx(&["profile_id"]);
-    if saml_columns { t.idx(&["name_id"]) } else { t }
+    if saml_columns {
+        t.idx(&["name_id"])
+    } else {
+        t
+    }
 }
 
 fn saml_request() -> TableDef {

@@ -141,7 +141,9 @@ impl MigrationTrait for Migration {
             DatabaseBackend::Sqlite => {
                 // SQLite has no DATE literal: dates are ISO text, compared as text.
                 let clash = CLASH.replace("DATE '9999-12-31'", "'9999-12-31'");
-                for (name, event) in [("profile_admin_rules_insert", "INSERT"), ("profile_admin_rules_update", "UPDATE")] {
+                for (name, event) in
+                    [("profile_admin_rules_insert", "INSERT"), ("profile_admin_rules_update", "UPDATE")]
+                {
                     db.execute_unprepared(&format!(
                         "CREATE TRIGGER {name} BEFORE {event} ON profile
                          WHEN NEW.status = 'ACTIVE' AND NEW.ambito_id IS NOT NULL
@@ -174,7 +176,11 @@ impl MigrationTrait for Migration {
         manager
             .alter_table(Table::alter().table("profile").rename_column("funding_sources", "funding_source").to_owned())
             .await?;
-        manager.drop_index(Index::drop().name("ix_operator_ambito_id_last_name_first_name_id").table("operator").to_owned()).await?;
+        manager
+            .drop_index(
+                Index::drop().name("ix_operator_ambito_id_last_name_first_name_id").table("operator").to_owned(),
+            )
+            .await?;
         if manager.get_database_backend() == DatabaseBackend::Postgres {
             db.execute_unprepared("ALTER TABLE operator DROP CONSTRAINT IF EXISTS fk_operator_ambito_id").await?;
         }

@@ -7,11 +7,17 @@
 pub mod reads;
 
 use chrono::Utc;
-use entity::{audit_event, enums::{ActorKind, AuditAction, Role}};
+use entity::{
+    audit_event,
+    enums::{ActorKind, AuditAction, Role},
+};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
-use crate::{auth::{Actor, Principal}, error::AppError};
+use crate::{
+    auth::{Actor, Principal},
+    error::AppError,
+};
 
 /// Who acts, and under which request: the fixed part of every entry.
 #[derive(Debug, Clone)]

@@ -94,7 +94,13 @@ async fn resolve<C: ConnectionTrait>(db: &C, reads: &Reads) -> Result<HashMap<Ow
     let pact_case: HashMap<Uuid, Uuid> = if pacts.is_empty() {
         HashMap::new()
     } else {
-        pact::Entity::find().filter(pact::Column::Id.is_in(pacts)).all(db).await?.into_iter().map(|p| (p.id, p.case_id)).collect()
+        pact::Entity::find()
+            .filter(pact::Column::Id.is_in(pacts))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.case_id))
+            .collect()
     };
     let assignment_of: HashMap<Uuid, (Uuid, Option<Uuid>)> = if assignments.is_empty() {
         HashMap::new()
@@ -129,17 +135,35 @@ async fn resolve<C: ConnectionTrait>(db: &C, reads: &Reads) -> Result<HashMap<Ow
     let case_ambito: HashMap<Uuid, Uuid> = if cases.is_empty() {
         HashMap::new()
     } else {
-        case_file::Entity::find().filter(case_file::Column::Id.is_in(cases)).all(db).await?.into_iter().map(|c| (c.id, c.ambito_id)).collect()
+        case_file::Entity::find()
+            .filter(case_file::Column::Id.is_in(cases))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.ambito_id))
+            .collect()
     };
     let project_ambito: HashMap<Uuid, Uuid> = if projects.is_empty() {
         HashMap::new()
     } else {
-        puc_project::Entity::find().filter(puc_project::Column::Id.is_in(projects)).all(db).await?.into_iter().map(|p| (p.id, p.ambito_id)).collect()
+        puc_project::Entity::find()
+            .filter(puc_project::Column::Id.is_in(projects))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.ambito_id))
+            .collect()
     };
     let household_ambito: HashMap<Uuid, Uuid> = if households.is_empty() {
         HashMap::new()
     } else {
-        household::Entity::find().filter(household::Column::Id.is_in(households)).all(db).await?.into_iter().map(|h| (h.id, h.ambito_id)).collect()
+        household::Entity::find()
+            .filter(household::Column::Id.is_in(households))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|h| (h.id, h.ambito_id))
+            .collect()
     };
     let mut out = HashMap::new();
     for o in owners {

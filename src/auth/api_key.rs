@@ -42,13 +42,21 @@ pub struct CreatedKey {
 }
 
 /// Creates a key for an integration partner (`gepi apikey create`).
-pub async fn create<C: ConnectionTrait>(db: &C, name: &str, role: Role, ambito_code: Option<&str>) -> Result<CreatedKey, AppError> {
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+    role: Role,
+    ambito_code: Option<&str>,
+) -> Result<CreatedKey, AppError> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(AppError::validation("name", "between 1 and 100 characters"));
     }
     if !role.is_api_client_role() {
-        return Err(AppError::validation("role", format!("`{}` is not a role of integration partners (inps_feed, cpi_partner)", role.as_str())));
+        return Err(AppError::validation(
+            "role",
+            format!("`{}` is not a role of integration partners (inps_feed, cpi_partner)", role.as_str()),
+        ));
     }
     let ambito_id = match ambito_code {
         None => None,
@@ -62,7 +70,9 @@ pub async fn create<C: ConnectionTrait>(db: &C, name: &str, role: Role, ambito_c
         ),
     };
     if api_client::Entity::find().filter(api_client::Column::Name.eq(name)).one(db).await?.is_some() {
-        return Err(AppError::Conflict(format!("an API client named `{name}` exists; revoke it or choose another name")));
+        return Err(AppError::Conflict(format!(
+            "an API client named `{name}` exists; revoke it or choose another name"
+        )));
     }
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -146,5 +156,10 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, key: &str) -> Result<Princ
         .one(db)
         .await?
         .ok_or_else(|| AppError::Unauthenticated("unknown or revoked API key".into()))?;
-    Ok(Principal { actor: Actor::ApiClient { client_id: c.id }, role: c.role, ambito_id: c.ambito_id, comuni: Arc::new(Vec::new()) })
+    Ok(Principal {
+        actor: Actor::ApiClient { client_id: c.id },
+        role: c.role,
+        ambito_id: c.ambito_id,
+        comuni: Arc::new(Vec::new()),
+    })
 }

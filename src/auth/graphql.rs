@@ -9,11 +9,11 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Transac
 use super::{login, session, Authn, PendingSession, Principal};
 use crate::{
     audit::{self, AuditEntry},
-    graphql::enums::RoleView,
     error::{AppError, GqlResult, ResultExt},
+    graphql::enums::RoleView,
+    graphql::views::{OperatorView, ProfileView},
     graphql::RequestId,
     ids,
-    graphql::views::{OperatorView, ProfileView},
     operators::service as operators,
 };
 
@@ -45,7 +45,7 @@ impl Me {
     async fn profiles(&self, ctx: &Context<'_>) -> GqlResult<Vec<ProfileView>> {
         crate::authz::request_authz(ctx)?;
         let db = ctx.data_unchecked::<DatabaseConnection>();
-        let all = operators::profiles_in_force(db, self.operator.id, crate::cases::model::today()).await.gql()?;
+        let all = operators::profiles_in_force(db, self.operator.id, crate::calendar::today()).await.gql()?;
         Ok(all.into_iter().map(ProfileView).collect())
     }
 }
@@ -81,7 +81,7 @@ async fn profile_choices(
     operator_id: uuid::Uuid,
     active: Option<uuid::Uuid>,
 ) -> Result<Vec<ProfileChoice>, AppError> {
-    let profiles = operators::profiles_in_force(db, operator_id, crate::cases::model::today()).await?;
+    let profiles = operators::profiles_in_force(db, operator_id, crate::calendar::today()).await?;
     let ambito_ids: Vec<uuid::Uuid> = profiles.iter().filter_map(|p| p.ambito_id).collect();
     let names: std::collections::HashMap<uuid::Uuid, String> = if ambito_ids.is_empty() {
         Default::default()
@@ -114,7 +114,7 @@ async fn load_me(db: &DatabaseConnection, p: &Principal) -> Result<Me, AppError>
     let operator = operators::operator_by_id(db, operator_id)
         .await?
         .ok_or_else(|| AppError::Unauthenticated("operator not found".into()))?;
-    let profile = operators::profile_for_login(db, operator_id, profile_id, crate::cases::model::today()).await?;
+    let profile = operators::profile_for_login(db, operator_id, profile_id, crate::calendar::today()).await?;
     Ok(Me { operator, profile })
 }
 
@@ -155,7 +155,7 @@ impl AuthMutation {
         let pid = ids::decode_uuid("profileId", "Profile", &profile_id).gql()?;
         let (operator_id, session_id) = (s.operator_id, s.session_id);
         let from = p.and_then(Principal::profile_id);
-        let target = operators::profile_for_login(db, operator_id, pid, crate::cases::model::today()).await.gql()?;
+        let target = operators::profile_for_login(db, operator_id, pid, crate::calendar::today()).await.gql()?;
         let audit_ctx = login::session_audit_context(s, p, request_id);
         db.transaction::<_, (), AppError>(|txn| {
             Box::pin(async move {
@@ -170,8 +170,11 @@ impl AuthMutation {
         .await
         .map_err(AppError::from)
         .gql()?;
-        let operator = operators::operator_by_id(db, operator_id).await.gql()?
-            .ok_or_else(|| AppError::Unauthenticated("operator not found".into())).gql()?;
+        let operator = operators::operator_by_id(db, operator_id)
+            .await
+            .gql()?
+            .ok_or_else(|| AppError::Unauthenticated("operator not found".into()))
+            .gql()?;
         Ok(Me { operator, profile: target })
     }
 

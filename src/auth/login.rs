@@ -8,8 +8,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::Utc;
-use sea_orm::TransactionTrait;
 use entity::enums::{ActorKind, AuditAction, AuthMethod};
+use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 use super::{clear_session_cookie, session, token_from_headers, Authn, PendingSession};
@@ -57,7 +57,7 @@ pub async fn open_session(
     let op = operators::active_operator_by_fiscal_code(db, cf)
         .await?
         .ok_or_else(|| AppError::Unauthenticated("no accredited operator has this codice fiscale".into()))?;
-    let today = crate::cases::model::today();
+    let today = crate::calendar::today();
     let profile = match selection {
         ProfileSelection::Given(pid) => Some(operators::profile_for_login(db, op.id, pid, today).await?),
         ProfileSelection::OnlyOne | ProfileSelection::OnlyOneOrChooseLater => {
@@ -76,13 +76,8 @@ pub async fn open_session(
         }
     };
     let idp = saml.as_ref().map(|s| s.idp_entity_id.clone());
-    let new = session::NewSession {
-        operator_id: op.id,
-        profile_id: profile.as_ref().map(|p| p.id),
-        method,
-        level,
-        saml,
-    };
+    let new =
+        session::NewSession { operator_id: op.id, profile_id: profile.as_ref().map(|p| p.id), method, level, saml };
     // The session, the operator's last login and the audit entry commit together
     // (one connection, one transaction): no session without its audit.
     let txn = db.begin().await?;
@@ -112,8 +107,8 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
 
 /// `POST /auth/logout`: revokes the session the request carries and clears the cookie.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
-    let token = token_from_headers(&headers)
-        .ok_or_else(|| AppError::Unauthenticated("no session to log out of".into()))?;
+    let token =
+        token_from_headers(&headers).ok_or_else(|| AppError::Unauthenticated("no session to log out of".into()))?;
     if super::cookie_used_cross_site(&headers) || super::cookie_post_not_same_origin(&headers) {
         return Err(AppError::Unauthenticated(
             "the session cookie is accepted on a POST only from GePI's own pages (Sec-Fetch-Site: same-origin, or an Origin naming this host)".into(),

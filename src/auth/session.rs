@@ -14,7 +14,9 @@ use entity::{
     operator, session,
 };
 use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, IntoActiveModel};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -142,7 +144,7 @@ pub async fn authenticate<C: ConnectionTrait>(
     }
     let profile = match s.profile_id {
         Some(pid) => Some(
-            operators::profile_for_login(db, s.operator_id, pid, crate::cases::model::today())
+            operators::profile_for_login(db, s.operator_id, pid, crate::calendar::today())
                 .await
                 .map_err(|_| refused("the profile is no longer in force"))?,
         ),
@@ -156,7 +158,7 @@ pub async fn authenticate<C: ConnectionTrait>(
     let Some(profile) = profile else {
         return Ok(SessionState::ChooseProfile(PendingSession { operator_id: s.operator_id, session_id: s.id }));
     };
-    let comuni = operators::profile_comuni_in_force(db, &profile, crate::cases::model::today()).await?;
+    let comuni = operators::profile_comuni_in_force(db, &profile, crate::calendar::today()).await?;
     Ok(SessionState::Active(Principal {
         actor: Actor::Operator { operator_id: s.operator_id, profile_id: profile.id, session_id: s.id },
         role: profile.role,
@@ -178,7 +180,12 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, session_id: Uuid, now: DateTime<
 
 /// Revokes every live session opened with this SPID identity (single logout);
 /// returns how many were revoked.
-pub async fn revoke_saml<C: ConnectionTrait>(db: &C, idp_entity_id: &str, name_id: &str, now: DateTime<Utc>) -> Result<u64, AppError> {
+pub async fn revoke_saml<C: ConnectionTrait>(
+    db: &C,
+    idp_entity_id: &str,
+    name_id: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, AppError> {
     let r = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
         .filter(session::Column::NameId.eq(name_id))
@@ -191,11 +198,7 @@ pub async fn revoke_saml<C: ConnectionTrait>(db: &C, idp_entity_id: &str, name_i
 
 /// Binds a session to a profile of the same operator (the first choice after a
 /// login, or a switch).
-pub async fn switch_profile<C: ConnectionTrait>(
-    db: &C,
-    session_id: Uuid,
-    profile_id: Uuid,
-) -> Result<(), AppError> {
+pub async fn switch_profile<C: ConnectionTrait>(db: &C, session_id: Uuid, profile_id: Uuid) -> Result<(), AppError> {
     session::Entity::update_many()
         .col_expr(session::Column::ProfileId, sea_orm::sea_query::Expr::value(profile_id))
         .filter(session::Column::Id.eq(session_id))

@@ -9,8 +9,8 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement, SimpleExpr},
-    ColumnTrait, ColumnType, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic, Iterable, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, Statement, Value,
+    ColumnTrait, ColumnType, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic, Iterable,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -98,7 +98,11 @@ impl CountQuery {
             .from_subquery(self.stmt.clone(), Alias::new("scoped"))
             .to_owned();
         let backend = self.db.get_database_backend();
-        let row = self.db.query_one_raw(backend.build(&q)).await?.ok_or_else(|| AppError::internal("count returned no row"))?;
+        let row = self
+            .db
+            .query_one_raw(backend.build(&q))
+            .await?
+            .ok_or_else(|| AppError::internal("count returned no row"))?;
         let n: i64 = row.try_get("", "n")?;
         Ok(n as u64)
     }
@@ -155,7 +159,8 @@ impl Gateway {
         let mapping = E::field_columns();
         let mut hidden = Vec::new();
         for col in E::Column::iter() {
-            let fields: Vec<&str> = mapping.iter().filter(|(_, c)| c.as_str() == col.as_str()).map(|(f, _)| *f).collect();
+            let fields: Vec<&str> =
+                mapping.iter().filter(|(_, c)| c.as_str() == col.as_str()).map(|(f, _)| *f).collect();
             if fields.is_empty() {
                 continue;
             }
@@ -184,14 +189,20 @@ impl Gateway {
 
     /// Rows of `E` whose `col` is one of `keys`, under the row condition; keys are
     /// sent in chunks (one statement per 1,000 keys).
-    pub async fn by_keys<E, K>(&self, col: E::Column, keys: &[K], order: Option<E::Column>) -> Result<Vec<E::Model>, AppError>
+    pub async fn by_keys<E, K>(
+        &self,
+        col: E::Column,
+        keys: &[K],
+        order: Option<E::Column>,
+    ) -> Result<Vec<E::Model>, AppError>
     where
         E: Projected,
         K: Into<Value> + Clone,
     {
         let mut out = Vec::new();
         for chunk in keys.chunks(1000) {
-            let mut q = self.select::<E>()?.filter(col.is_in(chunk.iter().cloned().map(Into::into).collect::<Vec<Value>>()));
+            let mut q =
+                self.select::<E>()?.filter(col.is_in(chunk.iter().cloned().map(Into::into).collect::<Vec<Value>>()));
             if let Some(o) = order {
                 q = q.order_by_asc(o);
             }
@@ -211,7 +222,12 @@ impl Gateway {
 
     /// A keyset page of `select` (which already carries the row condition and the
     /// filters) in the order of `sort`.
-    pub async fn page<E>(&self, select: Select<E>, sort: &SortKey<E>, args: &PageArgs) -> Result<Page<E::Model>, AppError>
+    pub async fn page<E>(
+        &self,
+        select: Select<E>,
+        sort: &SortKey<E>,
+        args: &PageArgs,
+    ) -> Result<Page<E::Model>, AppError>
     where
         E: Projected,
     {

@@ -67,16 +67,18 @@ impl RequestAuthz {
 
     /// The scope under which the role reads `object`, or `FORBIDDEN`.
     pub fn read_scope(&self, object: Object) -> Result<Scope, AppError> {
-        self.policy.grant(self.role(), object, Action::Read).map(|s| self.narrow(s)).ok_or_else(|| {
-            AppError::Forbidden(format!("the role {} may not read {object}", self.role().as_str()))
-        })
+        self.policy
+            .grant(self.role(), object, Action::Read)
+            .map(|s| self.narrow(s))
+            .ok_or_else(|| AppError::Forbidden(format!("the role {} may not read {object}", self.role().as_str())))
     }
 
     /// The scope under which the role may do `action` on `object`, or `FORBIDDEN`.
     pub fn scope_for(&self, object: Object, action: Action) -> Result<Scope, AppError> {
-        self.policy.grant(self.role(), object, action).map(|s| self.narrow(s)).ok_or_else(|| {
-            AppError::Forbidden(format!("the role {} may not {action} {object}", self.role().as_str()))
-        })
+        self.policy
+            .grant(self.role(), object, action)
+            .map(|s| self.narrow(s))
+            .ok_or_else(|| AppError::Forbidden(format!("the role {} may not {action} {object}", self.role().as_str())))
     }
 
     /// An API key created for one Ambito (`gepi apikey create --ambito`) works in
@@ -139,7 +141,11 @@ impl RequestAuthz {
     pub fn record_read(&self, key: &str, (entity, id): (&'static str, Uuid), owner: impl FnOnce() -> Owner) {
         let class = self.policy.class_of(key).unwrap_or(Class::Public);
         let mut reads = self.reads.lock().expect("reads lock");
-        reads.entry((entity, id)).or_insert_with(|| Read { owner: owner(), classes: BTreeSet::new() }).classes.insert(class.as_str());
+        reads
+            .entry((entity, id))
+            .or_insert_with(|| Read { owner: owner(), classes: BTreeSet::new() })
+            .classes
+            .insert(class.as_str());
     }
 
     pub fn take_reads(&self) -> Reads {

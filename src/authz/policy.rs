@@ -33,7 +33,11 @@ pub const DECISIONS_FILE: (&str, &str) = ("decisions.csv", include_str!("../../p
 /// Where a decision comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    Line { file: String, line: usize, text: String },
+    Line {
+        file: String,
+        line: usize,
+        text: String,
+    },
     /// No line: the built-in default, with why.
     Default(&'static str),
 }
@@ -225,7 +229,9 @@ impl Policy {
         }
         let mut seen: HashMap<(Role, Target, Action, Effect), String> = HashMap::new();
         for l in &lines {
-            if let Some(prev) = seen.insert((l.role, l.target.clone(), l.action, l.effect), format!("{}:{}", l.file, l.line)) {
+            if let Some(prev) =
+                seen.insert((l.role, l.target.clone(), l.action, l.effect), format!("{}:{}", l.file, l.line))
+            {
                 errors.push(format!(
                     "policies/{}:{}: repeats policies/{prev} (one line per role, object, action and effect)",
                     l.file, l.line
@@ -256,7 +262,10 @@ impl Policy {
                     let target = Target::Type(*o);
                     let allowed = enforce(&enforcer, role, &target, *a).map_err(|e| PolicyError(vec![e]))?;
                     let grant = decide(&lines, role, &target, *a, allowed, "no policy line grants it (default deny)");
-                    grants.insert((role, *o, *a), Grant { scope: grant.0.map(|s| s.parse().expect("validated")), source: grant.1 });
+                    grants.insert(
+                        (role, *o, *a),
+                        Grant { scope: grant.0.map(|s| s.parse().expect("validated")), source: grant.1 },
+                    );
                 }
             }
         }
@@ -274,17 +283,27 @@ impl Policy {
                         let class_target = Target::Class(*o, class);
                         let has = |t: &Target| lines.iter().any(|l| l.role == role && &l.target == t);
                         if has(&field_target) {
-                            let allowed = enforce(&enforcer, role, &field_target, Action::Read).map_err(|e| PolicyError(vec![e]))?;
+                            let allowed = enforce(&enforcer, role, &field_target, Action::Read)
+                                .map_err(|e| PolicyError(vec![e]))?;
                             let (s, src) = decide(&lines, role, &field_target, Action::Read, allowed, "");
                             FieldDecision { scope: s.map(|s| s.parse().expect("validated")), class, source: src }
                         } else if has(&class_target) {
-                            let allowed = enforce(&enforcer, role, &class_target, Action::Read).map_err(|e| PolicyError(vec![e]))?;
+                            let allowed = enforce(&enforcer, role, &class_target, Action::Read)
+                                .map_err(|e| PolicyError(vec![e]))?;
                             let (s, src) = decide(&lines, role, &class_target, Action::Read, allowed, "");
                             FieldDecision { scope: s.map(|s| s.parse().expect("validated")), class, source: src }
                         } else if class == Class::Public {
-                            FieldDecision { scope: Some(FieldScope::Any), class, source: Source::Default("public fields of a readable type are readable") }
+                            FieldDecision {
+                                scope: Some(FieldScope::Any),
+                                class,
+                                source: Source::Default("public fields of a readable type are readable"),
+                            }
                         } else {
-                            FieldDecision { scope: None, class, source: Source::Default("no line grants this field or its class (default deny)") }
+                            FieldDecision {
+                                scope: None,
+                                class,
+                                source: Source::Default("no line grants this field or its class (default deny)"),
+                            }
                         }
                     };
                     fields.insert((role, key), d);
@@ -332,12 +351,7 @@ impl Policy {
                 Some(s) => format!("allow (rows: {s})"),
                 None => "deny".to_string(),
             };
-            return Ok(format!(
-                "{} {action} {object} [{}]: {decision}\n  by {}",
-                role.as_str(),
-                d.class,
-                d.source
-            ));
+            return Ok(format!("{} {action} {object} [{}]: {decision}\n  by {}", role.as_str(), d.class, d.source));
         }
         let o: Object = object.parse()?;
         let g = self.grant_explained(role, o, action);
@@ -392,7 +406,9 @@ async fn build_enforcer(model: &str, lines: &[Line]) -> Result<Enforcer, String>
     let mut e = Enforcer::new(m, MemoryAdapter::default()).await.map_err(|e| format!("casbin: {e}"))?;
     let rules: Vec<Vec<String>> = lines
         .iter()
-        .map(|l| vec![l.role.as_str(), l.target.casbin_object(), l.action.to_string(), l.scope.clone(), l.effect.to_string()])
+        .map(|l| {
+            vec![l.role.as_str(), l.target.casbin_object(), l.action.to_string(), l.scope.clone(), l.effect.to_string()]
+        })
         .collect();
     if !rules.is_empty() {
         e.add_policies(rules).await.map_err(|e| format!("casbin: {e}"))?;
@@ -405,8 +421,16 @@ fn enforce(e: &Enforcer, role: Role, target: &Target, action: Action) -> Result<
 }
 
 /// Given casbin's verdict, the scope and the line behind it.
-fn decide(lines: &[Line], role: Role, target: &Target, action: Action, allowed: bool, default: &'static str) -> (Option<String>, Source) {
-    let matching: Vec<&Line> = lines.iter().filter(|l| l.role == role && &l.target == target && l.action == action).collect();
+fn decide(
+    lines: &[Line],
+    role: Role,
+    target: &Target,
+    action: Action,
+    allowed: bool,
+    default: &'static str,
+) -> (Option<String>, Source) {
+    let matching: Vec<&Line> =
+        lines.iter().filter(|l| l.role == role && &l.target == target && l.action == action).collect();
     let src = |l: &Line| Source::Line { file: l.file.clone(), line: l.line, text: l.text.clone() };
     if allowed {
         let l = matching.iter().find(|l| l.effect == Effect::Allow).expect("casbin allowed without an allow line");
@@ -467,10 +491,17 @@ pub fn check_decisions(policy: &Policy, file: (&str, &str)) -> Result<usize, Vec
             }
         };
         if actual != cols[3] {
-            failures.push(format!("{at}: {} {} {}: expected {}, policies say {actual}", cols[0], cols[2], cols[1], cols[3]));
+            failures.push(format!(
+                "{at}: {} {} {}: expected {}, policies say {actual}",
+                cols[0], cols[2], cols[1], cols[3]
+            ));
         }
     }
-    if failures.is_empty() { Ok(n) } else { Err(failures) }
+    if failures.is_empty() {
+        Ok(n)
+    } else {
+        Err(failures)
+    }
 }
 
 /// Roles × governed objects: the size of the decision table (for the closing note).

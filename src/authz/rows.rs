@@ -94,8 +94,19 @@ pub fn unassigned_applies(o: Object) -> bool {
     use Object::*;
     matches!(
         o,
-        Case | Household | Member | Application | PreliminaryAnalysis | AnalysisFramework | AnalysisTeamMember | Pact
-            | PactObjective | PactExpectedResult | PactCommitment | Support | Report | Meeting
+        Case | Household
+            | Member
+            | Application
+            | PreliminaryAnalysis
+            | AnalysisFramework
+            | AnalysisTeamMember
+            | Pact
+            | PactObjective
+            | PactExpectedResult
+            | PactCommitment
+            | Support
+            | Report
+            | Meeting
     )
 }
 
@@ -158,12 +169,12 @@ impl Scoped for profile::Entity {
         match scope {
             Scope::National => always(),
             Scope::Ambito => in_ambito(profile::Column::AmbitoId, p),
-            Scope::Comune => Condition::all().add(
-                profile::Column::Id.in_subquery(ids_of::<profile_comune::Entity, _>(
+            Scope::Comune => {
+                Condition::all().add(profile::Column::Id.in_subquery(ids_of::<profile_comune::Entity, _>(
                     profile_comune::Column::ProfileId,
                     Condition::all().add(profile_comune::Column::ComuneIstat.is_in(comuni(p))),
-                )),
-            ),
+                )))
+            }
             Scope::Own => is_me(profile::Column::OperatorId, p),
             Scope::Unassigned => never(),
         }
@@ -178,7 +189,9 @@ impl Scoped for case_file::Entity {
             Scope::Ambito => in_ambito(case_file::Column::AmbitoId, p),
             Scope::Comune => in_comuni(case_file::Column::AmbitoId, case_file::Column::ComuneIstat, p),
             Scope::Own => is_me(case_file::Column::CaseManagerId, p),
-            Scope::Unassigned => in_ambito(case_file::Column::AmbitoId, p).add(case_file::Column::CaseManagerId.is_null()),
+            Scope::Unassigned => {
+                in_ambito(case_file::Column::AmbitoId, p).add(case_file::Column::CaseManagerId.is_null())
+            }
         }
     }
 }
@@ -191,7 +204,9 @@ impl Scoped for household::Entity {
             Scope::Ambito => in_ambito(household::Column::AmbitoId, p),
             Scope::Comune => in_comuni(household::Column::AmbitoId, household::Column::ComuneIstat, p),
             // The households of the principal's own (or not yet assigned) cases.
-            Scope::Own | Scope::Unassigned => via!(household::Column::Id, case_file::Entity, case_file::Column::HouseholdId, scope, p),
+            Scope::Own | Scope::Unassigned => {
+                via!(household::Column::Id, case_file::Entity, case_file::Column::HouseholdId, scope, p)
+            }
         }
     }
 }
@@ -206,7 +221,9 @@ impl Scoped for member::Entity {
             Role::RegistryCheckCoordinator | Role::RegistryCheckOfficer => {
                 via!(member::Column::Id, residency_check::Entity, residency_check::Column::MemberId, scope, p)
             }
-            Role::PucManager => via!(member::Column::Id, puc_assignment::Entity, puc_assignment::Column::MemberId, scope, p),
+            Role::PucManager => {
+                via!(member::Column::Id, puc_assignment::Entity, puc_assignment::Column::MemberId, scope, p)
+            }
             Role::DisadvantageValidator => {
                 via!(member::Column::Id, disadvantage_check::Entity, disadvantage_check::Column::MemberId, scope, p)
             }
@@ -240,7 +257,13 @@ of_case!(support, Support);
 impl Scoped for analysis_team_member::Entity {
     const OBJECT: Object = Object::AnalysisTeamMember;
     fn condition(scope: Scope, p: &Principal) -> Condition {
-        via!(analysis_team_member::Column::FrameworkId, analysis_framework::Entity, analysis_framework::Column::Id, scope, p)
+        via!(
+            analysis_team_member::Column::FrameworkId,
+            analysis_framework::Entity,
+            analysis_framework::Column::Id,
+            scope,
+            p
+        )
     }
 }
 
@@ -264,7 +287,9 @@ impl Scoped for report::Entity {
         // Segnalazioni of residency checks belong to the registry roles, the others
         // to the roles of the Patto: neither sees (or approves) the other's.
         let kind = match p.role {
-            Role::RegistryCheckCoordinator | Role::RegistryCheckOfficer => report::Column::ResidencyCheckId.is_not_null(),
+            Role::RegistryCheckCoordinator | Role::RegistryCheckOfficer => {
+                report::Column::ResidencyCheckId.is_not_null()
+            }
             _ => report::Column::ResidencyCheckId.is_null(),
         };
         Condition::all().add(kind).add(report_rows(scope, p))
@@ -272,16 +297,16 @@ impl Scoped for report::Entity {
 }
 
 fn report_rows(scope: Scope, p: &Principal) -> Condition {
-        match scope {
-            Scope::National => always(),
-            Scope::Ambito => in_ambito(report::Column::AmbitoId, p),
-            Scope::Comune => Condition::all().add(report::Column::ComuneIstat.is_in(comuni(p))),
-            // Raised by the principal, or about the principal's own cases.
-            Scope::Own => Condition::any()
-                .add(is_me(report::Column::CreatedBy, p))
-                .add(report::Column::CaseId.in_subquery(case_ids(Scope::Own, p))),
-            Scope::Unassigned => Condition::all().add(report::Column::CaseId.in_subquery(case_ids(Scope::Unassigned, p))),
-        }
+    match scope {
+        Scope::National => always(),
+        Scope::Ambito => in_ambito(report::Column::AmbitoId, p),
+        Scope::Comune => Condition::all().add(report::Column::ComuneIstat.is_in(comuni(p))),
+        // Raised by the principal, or about the principal's own cases.
+        Scope::Own => Condition::any()
+            .add(is_me(report::Column::CreatedBy, p))
+            .add(report::Column::CaseId.in_subquery(case_ids(Scope::Own, p))),
+        Scope::Unassigned => Condition::all().add(report::Column::CaseId.in_subquery(case_ids(Scope::Unassigned, p))),
+    }
 }
 
 impl Scoped for meeting::Entity {
@@ -297,7 +322,9 @@ impl Scoped for meeting::Entity {
             Scope::Own => Condition::any()
                 .add(Condition::all().add(meeting::Column::CaseId.is_null()).add(is_me(meeting::Column::OperatorId, p)))
                 .add(meeting::Column::CaseId.in_subquery(case_ids(Scope::Own, p))),
-            Scope::Unassigned => Condition::all().add(meeting::Column::CaseId.in_subquery(case_ids(Scope::Unassigned, p))),
+            Scope::Unassigned => {
+                Condition::all().add(meeting::Column::CaseId.in_subquery(case_ids(Scope::Unassigned, p)))
+            }
         }
     }
 }
@@ -307,7 +334,9 @@ impl Scoped for office_slot::Entity {
     fn condition(scope: Scope, p: &Principal) -> Condition {
         match scope {
             Scope::National => always(),
-            Scope::Ambito => via!(office_slot::Column::ComuneIstat, comune::Entity, comune::Column::IstatCode, Scope::Ambito, p),
+            Scope::Ambito => {
+                via!(office_slot::Column::ComuneIstat, comune::Entity, comune::Column::IstatCode, Scope::Ambito, p)
+            }
             Scope::Comune => Condition::all().add(office_slot::Column::ComuneIstat.is_in(comuni(p))),
             Scope::Own => is_me(office_slot::Column::OperatorId, p),
             Scope::Unassigned => never(),

@@ -66,7 +66,15 @@ impl SchemaIndex {
         out
     }
 
-    fn walk(&self, doc: &ExecutableDocument, ty: &str, set: &SelectionSet, authz: &RequestAuthz, out: &mut Vec<String>, depth: usize) {
+    fn walk(
+        &self,
+        doc: &ExecutableDocument,
+        ty: &str,
+        set: &SelectionSet,
+        authz: &RequestAuthz,
+        out: &mut Vec<String>,
+        depth: usize,
+    ) {
         if depth > 32 {
             return;
         }
@@ -87,7 +95,12 @@ impl SchemaIndex {
                     }
                 }
                 Selection::InlineFragment(frag) => {
-                    let t = frag.node.type_condition.as_ref().map(|c| c.node.on.node.to_string()).unwrap_or_else(|| ty.to_string());
+                    let t = frag
+                        .node
+                        .type_condition
+                        .as_ref()
+                        .map(|c| c.node.on.node.to_string())
+                        .unwrap_or_else(|| ty.to_string());
                     self.walk(doc, &t, &frag.node.selection_set.node, authz, out, depth + 1);
                 }
                 Selection::FragmentSpread(spread) => {

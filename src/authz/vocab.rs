@@ -116,6 +116,9 @@ pub fn all_roles() -> Vec<Role> {
 
 pub fn parse_role(s: &str) -> Result<Role, String> {
     Role::try_from_value(&s.to_string()).map_err(|_| {
-        format!("unknown role `{s}` (known: {})", all_roles().iter().map(|r| r.to_value()).collect::<Vec<_>>().join(", "))
+        format!(
+            "unknown role `{s}` (known: {})",
+            all_roles().iter().map(|r| r.to_value()).collect::<Vec<_>>().join(", ")
+        )
     })
 }

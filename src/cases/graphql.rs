@@ -7,16 +7,17 @@ use chrono::Duration;
 use entity::{case_file, enums};
 use sea_orm::{ColumnTrait, Condition, QueryFilter, Value};
 
-use super::{
-    model::{today, FIRST_MEETING_DAYS},
-    service,
-};
+use super::{model::FIRST_MEETING_DAYS, service};
+use crate::calendar::today;
 use crate::{
     authz::gateway::{Direction, PageArgs, SortKey},
     error::{AppError, GqlResult, ResultExt},
     graphql::{
         connection::Connection,
-        enums::{AnalysisOutcomeView, CaseStateView, NeedAreaView, PathwayTypeView, ReportKindView, SupportKindView, TeamServiceView},
+        enums::{
+            AnalysisOutcomeView, CaseStateView, NeedAreaView, PathwayTypeView, ReportKindView, SupportKindView,
+            TeamServiceView,
+        },
         node::by_id,
         roots::{gateway, istat_arg, uuid_arg, DateRange},
         views::{CaseView, ReportView},
@@ -69,7 +70,10 @@ pub struct CaseQuery;
 #[Object]
 impl CaseQuery {
     /// Cases the viewer may see.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_case")]
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_case"
+    )]
     async fn cases(
         &self,
         ctx: &Context<'_>,
@@ -120,7 +124,11 @@ impl CaseQuery {
             s = if o {
                 s.filter(case_file::Column::FirstMeetingOn.is_null()).filter(case_file::Column::PadDate.lt(limit))
             } else {
-                s.filter(Condition::any().add(case_file::Column::FirstMeetingOn.is_not_null()).add(case_file::Column::PadDate.gte(limit)))
+                s.filter(
+                    Condition::any()
+                        .add(case_file::Column::FirstMeetingOn.is_not_null())
+                        .add(case_file::Column::PadDate.gte(limit)),
+                )
             };
         }
         if let Some(u) = f.unassigned {
@@ -133,7 +141,11 @@ impl CaseQuery {
         }
         if let Some(r) = f.to_reassign {
             authz.require_reassign("Case.caseManager").gql()?;
-            let orphan = crate::operators::service::without_owner(case_file::Column::CaseManagerId, enums::Role::CaseManager, today());
+            let orphan = crate::operators::service::without_owner(
+                case_file::Column::CaseManagerId,
+                enums::Role::CaseManager,
+                today(),
+            );
             s = if r { s.filter(orphan) } else { s.filter(orphan.not()) };
         }
         if let Some(p) = f.pathway_type {
@@ -283,7 +295,9 @@ async fn read_case(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<CaseView> {
 }
 
 async fn read_report(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<ReportView> {
-    Ok(ReportView(by_id::<entity::report::Entity>(gateway(ctx)?, entity::report::Column::Id, id, "Report").await.gql()?))
+    Ok(ReportView(
+        by_id::<entity::report::Entity>(gateway(ctx)?, entity::report::Column::Id, id, "Report").await.gql()?,
+    ))
 }
 
 /// A member of the équipe multidisciplinare.
@@ -564,7 +578,11 @@ impl CaseMutation {
             priorities: input.priorities,
             team: input.team.map(|t| {
                 t.into_iter()
-                    .map(|m| super::pact::TeamMember { full_name: m.full_name, service: m.service.into(), team_role: m.team_role })
+                    .map(|m| super::pact::TeamMember {
+                        full_name: m.full_name,
+                        service: m.service.into(),
+                        team_role: m.team_role,
+                    })
                     .collect()
             }),
         };
@@ -590,7 +608,11 @@ impl CaseMutation {
         let member = |field: String, m: &ID| uuid_arg(&field, "Member", m);
         let mut commitments = Vec::new();
         for (i, c) in input.commitments.into_iter().enumerate() {
-            let obligated = c.obligated_member_id.as_ref().map(|m| member(format!("input.commitments[{i}].obligatedMemberId"), m)).transpose()?;
+            let obligated = c
+                .obligated_member_id
+                .as_ref()
+                .map(|m| member(format!("input.commitments[{i}].obligatedMemberId"), m))
+                .transpose()?;
             let others = c
                 .other_member_ids
                 .iter()

@@ -1,13 +1,14 @@
-//! Deadlines, computed from the stored dates (never by a background job that
-//! might not run): first meeting within 120 days of the PAD (convening
-//! recommended within 60), a 90-day update after each meeting, 60 days to answer
-//! a disadvantage validation request (silence counts as confirmation). Days are
-//! those of the Italian calendar (Europe/Rome).
+//! Deadlines of a case, computed from the stored dates (never by a background
+//! job that might not run): first meeting within 120 days of the PAD (convening
+//! recommended within 60), a 90-day update after each meeting. Days are those of
+//! the Italian calendar (`crate::calendar`).
 
-use chrono::{Duration, NaiveDate, Utc};
+#[cfg(test)]
+use chrono::Utc;
+use chrono::{Duration, NaiveDate};
 use entity::{
-    case_file, disadvantage_check,
-    enums::{AnalysisOutcome, CaseState, DisadvantageState, PactState, ReportKind, ReportState},
+    case_file,
+    enums::{AnalysisOutcome, CaseState, PactState, ReportKind, ReportState},
 };
 
 /// Days from the PAD within which the first meeting must happen (DM 154/2023 art. 9).
@@ -16,14 +17,6 @@ pub const FIRST_MEETING_DAYS: i64 = 120;
 pub const RECOMMENDED_CONVOCATION_DAYS: i64 = 60;
 /// Cadence of the periodic update after a meeting.
 pub const PERIODIC_CHECK_DAYS: i64 = 90;
-/// Days the certifying Comune has to answer a disadvantage validation request.
-pub const DISADVANTAGE_RESPONSE_DAYS: i64 = 60;
-
-/// Today's date in Italy: deadlines are whole days of the Italian calendar, so
-/// "today" turns at midnight in Rome, not in UTC.
-pub fn today() -> NaiveDate {
-    Utc::now().with_timezone(&chrono_tz::Europe::Rome).date_naive()
-}
 
 pub fn first_meeting_deadline(pad: NaiveDate) -> NaiveDate {
     pad + Duration::days(FIRST_MEETING_DAYS)
@@ -45,15 +38,6 @@ pub fn days_to_deadline(c: &case_file::Model, today: NaiveDate) -> Option<i64> {
 /// The first-meeting deadline passed and no meeting was recorded.
 pub fn overdue(c: &case_file::Model, today: NaiveDate) -> bool {
     c.first_meeting_on.is_none() && today > first_meeting_deadline(c.pad_date)
-}
-
-pub fn disadvantage_due(received: NaiveDate) -> NaiveDate {
-    received + Duration::days(DISADVANTAGE_RESPONSE_DAYS)
-}
-
-/// Undecided past the deadline: INPS counts it as confirmed.
-pub fn disadvantage_expired(d: &disadvantage_check::Model, today: NaiveDate) -> bool {
-    matches!(d.state, DisadvantageState::Ricevuta | DisadvantageState::InVerifica) && today > disadvantage_due(d.received_on)
 }
 
 /// What can be done to a case; the state machine of domain spec §2.3 says from
@@ -191,26 +175,12 @@ pub fn report_allowed_actions(state: ReportState) -> Vec<&'static str> {
     v
 }
 
-/// Working days (Monday to Friday) after `from`.
-pub fn add_working_days(from: NaiveDate, days: u32) -> NaiveDate {
-    use chrono::{Datelike, Weekday};
-    let mut d = from;
-    let mut left = days;
-    while left > 0 {
-        d += Duration::days(1);
-        if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
-            left -= 1;
-        }
-    }
-    d
-}
-
 /// Deadline to send a segnalazione to INPS: 5 days for a refusal to sign the pact,
 /// 10 working days from ascertainment for other sanctionable facts.
 pub fn report_deadline(kind: ReportKind, ascertained_on: NaiveDate) -> NaiveDate {
     match kind {
         ReportKind::MancataSottoscrizione => ascertained_on + Duration::days(5),
-        _ => add_working_days(ascertained_on, 10),
+        _ => crate::calendar::add_working_days(ascertained_on, 10),
     }
 }
 
@@ -262,8 +232,14 @@ mod tests {
     fn report_deadlines() {
         // Friday 2 October 2026: ten working days later is Friday 16 October.
         let fri = NaiveDate::from_ymd_opt(2026, 10, 2).unwrap();
-        assert_eq!(report_deadline(ReportKind::MancataPresentazione, fri), NaiveDate::from_ymd_opt(2026, 10, 16).unwrap());
-        assert_eq!(report_deadline(ReportKind::MancataSottoscrizione, fri), NaiveDate::from_ymd_opt(2026, 10, 7).unwrap());
+        assert_eq!(
+            report_deadline(ReportKind::MancataPresentazione, fri),
+            NaiveDate::from_ymd_opt(2026, 10, 16).unwrap()
+        );
+        assert_eq!(
+            report_deadline(ReportKind::MancataSottoscrizione, fri),
+            NaiveDate::from_ymd_opt(2026, 10, 7).unwrap()
+        );
     }
 
     #[test]
@@ -274,7 +250,10 @@ mod tests {
         assert!(!case_allows(CaseState::DaAssegnare, RecordFirstMeeting));
         assert!(case_allows(CaseState::Convocato, RecordFirstMeeting));
         assert!(!case_allows(CaseState::ApInCorso, RecordFirstMeeting));
-        assert_eq!(case_allowed_actions(CaseState::ApInCorso), vec!["assignCases", "saveAnalysis", "completeAnalysis", "raiseReport"]);
+        assert_eq!(
+            case_allowed_actions(CaseState::ApInCorso),
+            vec!["assignCases", "saveAnalysis", "completeAnalysis", "raiseReport"]
+        );
         assert_eq!(state_after_analysis(AnalysisOutcome::QuadroAnalisi), CaseState::QdaInCorso);
         assert_eq!(state_after_analysis(AnalysisOutcome::Cpi), CaseState::InviatoAltroServizio);
     }

@@ -17,7 +17,10 @@ use uuid::Uuid;
 
 use super::{
     model::*,
-    service::{check_version, compare_and_set, date_not_future, diff, insert_report, opt_text, refuse_case_state, stale, text, Acting, ReportDraft},
+    service::{
+        check_version, compare_and_set, date_not_future, diff, insert_report, opt_text, refuse_case_state, stale, text,
+        Acting, ReportDraft,
+    },
 };
 use crate::{
     audit::{self, AuditEntry},
@@ -39,11 +42,9 @@ pub struct Framework {
 }
 
 async fn framework_of(txn: &DatabaseTransaction, c: &case_file::Model) -> Result<analysis_framework::Model, AppError> {
-    analysis_framework::Entity::find()
-        .filter(analysis_framework::Column::CaseId.eq(c.id))
-        .one(txn)
-        .await?
-        .ok_or_else(|| AppError::Conflict("the case has no Quadro di analisi: complete the analysis with QUADRO_ANALISI".into()))
+    analysis_framework::Entity::find().filter(analysis_framework::Column::CaseId.eq(c.id)).one(txn).await?.ok_or_else(
+        || AppError::Conflict("the case has no Quadro di analisi: complete the analysis with QUADRO_ANALISI".into()),
+    )
 }
 
 /// Case manager: saves the Quadro di analisi; defining the team starts it.
@@ -146,7 +147,10 @@ pub async fn complete_framework(a: &Acting<'_>, case_id: Uuid, version: i32) -> 
         .filter(analysis_framework::Column::Id.eq(fw.id))
         .exec(&txn)
         .await?;
-    super::service::update_case(&txn, &c, |q| q.col_expr(case_file::Column::State, Expr::value(CaseState::PattoInDefinizione))).await?;
+    super::service::update_case(&txn, &c, |q| {
+        q.col_expr(case_file::Column::State, Expr::value(CaseState::PattoInDefinizione))
+    })
+    .await?;
     let mut e1 = AuditEntry::new("analysis_framework", fw.id, AuditAction::Transition);
     e1.ambito_id = Some(c.ambito_id);
     e1.changes = Some(diff(&[("state", json!(fw.state), json!(FrameworkState::Completato))]));
@@ -230,9 +234,13 @@ async fn write_content(
         let d = text(&format!("input.objectives[{i}].description"), &o.description, 2000)?;
         let mut results = Vec::new();
         for (j, (indicator, due)) in o.expected_results.iter().enumerate() {
-            results.push((text(&format!("input.objectives[{i}].expectedResults[{j}].indicator"), indicator, 1000)?, *due));
+            results
+                .push((text(&format!("input.objectives[{i}].expectedResults[{j}].indicator"), indicator, 1000)?, *due));
             if *due < c.pad_date {
-                return Err(AppError::validation(format!("input.objectives[{i}].expectedResults[{j}].dueOn"), "before the PAD"));
+                return Err(AppError::validation(
+                    format!("input.objectives[{i}].expectedResults[{j}].dueOn"),
+                    "before the PAD",
+                ));
             }
         }
         objectives.push((o.area, d, results));
@@ -240,11 +248,13 @@ async fn write_content(
     let mut commitments = Vec::new();
     for (i, m) in content.commitments.iter().enumerate() {
         let d = text(&format!("input.commitments[{i}].description"), &m.description, 2000)?;
-        for (field, id) in m
-            .obligated_member_id
-            .iter()
-            .map(|id| (format!("input.commitments[{i}].obligatedMemberId"), id))
-            .chain(m.other_member_ids.iter().enumerate().map(|(j, id)| (format!("input.commitments[{i}].otherMemberIds[{j}]"), id)))
+        for (field, id) in
+            m.obligated_member_id.iter().map(|id| (format!("input.commitments[{i}].obligatedMemberId"), id)).chain(
+                m.other_member_ids
+                    .iter()
+                    .enumerate()
+                    .map(|(j, id)| (format!("input.commitments[{i}].otherMemberIds[{j}]"), id)),
+            )
         {
             if !household.contains(id) {
                 // Read under the actor's scope first: a member out of scope answers
@@ -254,7 +264,10 @@ async fn write_content(
             }
         }
         if m.is_conditionality && m.obligated_member_id.is_none() {
-            return Err(AppError::validation(format!("input.commitments[{i}].obligatedMemberId"), "a conditionality binds a member"));
+            return Err(AppError::validation(
+                format!("input.commitments[{i}].obligatedMemberId"),
+                "a conditionality binds a member",
+            ));
         }
         commitments.push(d);
     }
@@ -280,9 +293,14 @@ async fn write_content(
         .await?;
     for (area, description, results) in objectives {
         let oid = Uuid::now_v7();
-        pact_objective::ActiveModel { id: Set(oid), pact_id: Set(pact_id), area: Set(area), description: Set(description) }
-            .insert(txn)
-            .await?;
+        pact_objective::ActiveModel {
+            id: Set(oid),
+            pact_id: Set(pact_id),
+            area: Set(area),
+            description: Set(description),
+        }
+        .insert(txn)
+        .await?;
         for (indicator, due_on) in results {
             pact_expected_result::ActiveModel {
                 id: Set(Uuid::now_v7()),
@@ -403,7 +421,9 @@ pub async fn save_pact(a: &Acting<'_>, case_id: Uuid, version: i32, content: Pac
     compare_and_set(&txn, "pact", (pact::Column::Id, p.id), (pact::Column::Version, p.version), q).await?;
     let mut e = AuditEntry::new("pact", p.id, if created { AuditAction::Create } else { AuditAction::Update });
     e.ambito_id = Some(c.ambito_id);
-    e.changes = Some(json!({ "revision": p.revision, "content": counts, "version": { "before": p.version, "after": p.version + 1 } }));
+    e.changes = Some(
+        json!({ "revision": p.revision, "content": counts, "version": { "before": p.version, "after": p.version + 1 } }),
+    );
     audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
     txn.commit().await?;
     Ok(c.id)
@@ -418,7 +438,9 @@ pub async fn sign_pact(a: &Acting<'_>, case_id: Uuid, version: i32, signed_on: N
     if !case_allows_pact(c.state) {
         return Err(refuse_case_state(&c, "signPact"));
     }
-    let p = current_pact(&txn, c.id).await?.ok_or_else(|| AppError::Conflict("there is no pact to sign: savePact first".into()))?;
+    let p = current_pact(&txn, c.id)
+        .await?
+        .ok_or_else(|| AppError::Conflict("there is no pact to sign: savePact first".into()))?;
     check_version("pact", p.version, version)?;
     if !pact_allows(p.state, PactAction::Sign) {
         return Err(pact_conflict(&p, PactAction::Sign));
@@ -428,7 +450,8 @@ pub async fn sign_pact(a: &Acting<'_>, case_id: Uuid, version: i32, signed_on: N
         return Err(AppError::validation("input.signedOn", "before the PAD"));
     }
     let objectives = pact_objective::Entity::find().filter(pact_objective::Column::PactId.eq(p.id)).all(&txn).await?;
-    let commitments = pact_commitment::Entity::find().filter(pact_commitment::Column::PactId.eq(p.id)).all(&txn).await?;
+    let commitments =
+        pact_commitment::Entity::find().filter(pact_commitment::Column::PactId.eq(p.id)).all(&txn).await?;
     if objectives.is_empty() || commitments.is_empty() {
         return Err(AppError::Conflict("a pact is signed with at least one objective and one commitment".into()));
     }
@@ -459,10 +482,16 @@ pub async fn sign_pact(a: &Acting<'_>, case_id: Uuid, version: i32, signed_on: N
     // `activateSupport` (the Referente before distribution, then the case
     // manager), an audited step of its own.
     if c.state != CaseState::InMonitoraggio {
-        super::service::update_case(&txn, &c, |q| q.col_expr(case_file::Column::State, Expr::value(CaseState::InMonitoraggio))).await?;
+        super::service::update_case(&txn, &c, |q| {
+            q.col_expr(case_file::Column::State, Expr::value(CaseState::InMonitoraggio))
+        })
+        .await?;
         let mut e = AuditEntry::new("case_file", c.id, AuditAction::Transition);
         e.ambito_id = Some(c.ambito_id);
-        e.changes = Some(diff(&[("state", json!(c.state), json!(CaseState::InMonitoraggio)), ("version", json!(c.version), json!(c.version + 1))]));
+        e.changes = Some(diff(&[
+            ("state", json!(c.state), json!(CaseState::InMonitoraggio)),
+            ("version", json!(c.version), json!(c.version + 1)),
+        ]));
         entries.push(e);
     }
     let mut e = AuditEntry::new("pact", p.id, AuditAction::Transition);
@@ -513,8 +542,10 @@ pub async fn revise_pact(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<
     .await?;
     // Copy the content of the signed version into the draft.
     let objectives = pact_objective::Entity::find().filter(pact_objective::Column::PactId.eq(p.id)).all(&txn).await?;
-    let results = pact_expected_result::Entity::find().filter(pact_expected_result::Column::PactId.eq(p.id)).all(&txn).await?;
-    let commitments = pact_commitment::Entity::find().filter(pact_commitment::Column::PactId.eq(p.id)).all(&txn).await?;
+    let results =
+        pact_expected_result::Entity::find().filter(pact_expected_result::Column::PactId.eq(p.id)).all(&txn).await?;
+    let commitments =
+        pact_commitment::Entity::find().filter(pact_commitment::Column::PactId.eq(p.id)).all(&txn).await?;
     let links = pact_commitment_member::Entity::find()
         .filter(pact_commitment_member::Column::CommitmentId.is_in(commitments.iter().map(|x| x.id)))
         .all(&txn)
@@ -525,7 +556,11 @@ pub async fn revise_pact(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<
             .map(|o| Objective {
                 area: o.area,
                 description: o.description.clone(),
-                expected_results: results.iter().filter(|r| r.objective_id == o.id).map(|r| (r.indicator.clone(), r.due_on)).collect(),
+                expected_results: results
+                    .iter()
+                    .filter(|r| r.objective_id == o.id)
+                    .map(|r| (r.indicator.clone(), r.due_on))
+                    .collect(),
             })
             .collect(),
         commitments: commitments
@@ -563,7 +598,13 @@ pub async fn revise_pact(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<
 
 /// Case manager: the household refuses to sign. The draft is closed as
 /// NON_SOTTOSCRITTO and a segnalazione goes to the coordinator for approval.
-pub async fn refuse_pact(a: &Acting<'_>, case_id: Uuid, version: i32, fact_date: NaiveDate, description: String) -> Result<Uuid, AppError> {
+pub async fn refuse_pact(
+    a: &Acting<'_>,
+    case_id: Uuid,
+    version: i32,
+    fact_date: NaiveDate,
+    description: String,
+) -> Result<Uuid, AppError> {
     let me = a.me()?;
     let description = text("input.description", &description, 4000)?;
     let txn = a.gw.db.begin().await?;
@@ -607,7 +648,8 @@ pub async fn refuse_pact(a: &Acting<'_>, case_id: Uuid, version: i32, fact_date:
     e1.changes = Some(diff(&[("state", json!(p.state), json!(PactState::NonSottoscritto))]));
     let mut e2 = AuditEntry::new("report", rid, AuditAction::Create);
     e2.ambito_id = Some(c.ambito_id);
-    e2.changes = Some(json!({ "case_id": c.id, "kind": ReportKind::MancataSottoscrizione, "state": ReportState::DaApprovare }));
+    e2.changes =
+        Some(json!({ "case_id": c.id, "kind": ReportKind::MancataSottoscrizione, "state": ReportState::DaApprovare }));
     audit::record(&txn, &a.audit_ctx(), vec![e1, e2]).await?;
     txn.commit().await?;
     Ok(c.id)
@@ -643,7 +685,8 @@ pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) ->
         )));
     }
     let planned: Vec<&support::Model> = of_kind.iter().filter(|x| x.status == SupportStatus::DaAttivare).collect();
-    let chosen = planned.iter().find(|x| x.provider == provider).or(if planned.len() == 1 { planned.first() } else { None });
+    let chosen =
+        planned.iter().find(|x| x.provider == provider).or(if planned.len() == 1 { planned.first() } else { None });
     let entry = match chosen {
         Some(x) => {
             let starts_on = s.starts_on.or(x.starts_on);
@@ -665,7 +708,9 @@ pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) ->
                 .await
                 .map_err(already_active)?;
             if res.rows_affected != 1 {
-                return Err(AppError::Conflict("the support was changed by someone else; reload the case and retry".into()));
+                return Err(AppError::Conflict(
+                    "the support was changed by someone else; reload the case and retry".into(),
+                ));
             }
             let mut e = AuditEntry::new("support", x.id, AuditAction::Transition);
             e.changes = Some(diff(&[
@@ -710,9 +755,10 @@ pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) ->
 /// The one-active-row index refused a second active support (a race lost).
 fn already_active(e: sea_orm::DbErr) -> AppError {
     match e.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-            AppError::Conflict("activateSupport is not allowed: a support of this kind by this provider is already active on the case".into())
-        }
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => AppError::Conflict(
+            "activateSupport is not allowed: a support of this kind by this provider is already active on the case"
+                .into(),
+        ),
         _ => e.into(),
     }
 }
@@ -747,13 +793,23 @@ pub fn support_allows(from: SupportStatus, step: SupportStep) -> bool {
 /// Concludes or cancels a support: the case manager on its own cases, the
 /// Referente on the cases not yet distributed. Audited with before/after.
 /// Returns the case.
-pub async fn step_support(a: &Acting<'_>, support_id: Uuid, step: SupportStep, on: Option<NaiveDate>) -> Result<Uuid, AppError> {
+pub async fn step_support(
+    a: &Acting<'_>,
+    support_id: Uuid,
+    step: SupportStep,
+    on: Option<NaiveDate>,
+) -> Result<Uuid, AppError> {
     let txn = a.gw.db.begin().await?;
-    let x = a.load::<support::Entity>(&txn, support::Column::Id, support_id, Action::Update, ("input.supportId", "support")).await?;
+    let x = a
+        .load::<support::Entity>(&txn, support::Column::Id, support_id, Action::Update, ("input.supportId", "support"))
+        .await?;
     let c = super::service::case_under(a, &txn, x.case_id, support_scope(a, Action::Update)?).await?;
     if !support_allows(x.status, step) {
-        let allowed: Vec<&str> =
-            [SupportStep::Conclude, SupportStep::Cancel].into_iter().filter(|s| support_allows(x.status, *s)).map(SupportStep::as_str).collect();
+        let allowed: Vec<&str> = [SupportStep::Conclude, SupportStep::Cancel]
+            .into_iter()
+            .filter(|s| support_allows(x.status, *s))
+            .map(SupportStep::as_str)
+            .collect();
         return Err(AppError::Conflict(format!(
             "{} is not allowed: the support is {}; allowed now: {}",
             step.as_str(),
@@ -763,7 +819,7 @@ pub async fn step_support(a: &Acting<'_>, support_id: Uuid, step: SupportStep, o
     }
     let (to, ends_on) = match step {
         SupportStep::Conclude => {
-            let on = on.unwrap_or_else(super::model::today);
+            let on = on.unwrap_or_else(crate::calendar::today);
             date_not_future("input.on", on)?;
             if x.starts_on.is_some_and(|f| on < f) {
                 return Err(AppError::validation("input.on", "before the start of the support"));

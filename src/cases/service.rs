@@ -6,9 +6,7 @@
 
 use chrono::{NaiveDate, Utc};
 use entity::{
-    analysis_framework, case_file,
-    enums::*,
-    meeting, member, operator, preliminary_analysis, profile, report,
+    analysis_framework, case_file, enums::*, meeting, member, operator, preliminary_analysis, profile, report,
 };
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
@@ -18,6 +16,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::model::*;
+use crate::calendar::today;
 pub use crate::workflow::Acting;
 pub(crate) use crate::workflow::{check_version, compare_and_set, diff, opt_text, stale, text};
 use crate::{
@@ -29,7 +28,12 @@ use crate::{
 
 /// Case-specific lookups of the use-case kernel.
 impl Acting<'_> {
-    pub(crate) async fn case(&self, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<case_file::Model, AppError> {
+    pub(crate) async fn case(
+        &self,
+        txn: &DatabaseTransaction,
+        id: Uuid,
+        action: Action,
+    ) -> Result<case_file::Model, AppError> {
         self.load::<case_file::Entity>(txn, case_file::Column::Id, id, action, ("input.caseId", "case")).await
     }
 }
@@ -42,7 +46,6 @@ fn refuse_case(c: &case_file::Model, action: CaseAction) -> AppError {
         case_allowed_actions(c.state).join(", ")
     ))
 }
-
 
 pub(crate) fn date_not_future(field: &str, d: NaiveDate) -> Result<(), AppError> {
     if d > today() {
@@ -124,7 +127,9 @@ pub async fn assign_cases(a: &Acting<'_>, cases: &[(Uuid, i32)], case_manager: U
             .filter(profile::Column::AmbitoId.eq(c.ambito_id))
             .all(&txn)
             .await?;
-        let op = a.named::<operator::Entity>(&txn, (operator::Column::Id, case_manager), "input.caseManagerId", "operator").await?;
+        let op = a
+            .named::<operator::Entity>(&txn, (operator::Column::Id, case_manager), "input.caseManagerId", "operator")
+            .await?;
         if op.status != OperatorStatus::Active || !profiles.iter().any(|p| profile_in_force(p, today)) {
             return Err(AppError::validation(
                 "input.caseManagerId",
@@ -175,7 +180,13 @@ pub enum Recorder {
 /// Case manager: records the first meeting (or the household's spontaneous
 /// presentation); the case moves to the Analisi preliminare, opened as a draft.
 /// The meeting registrar records spontaneous presentations the same way.
-pub async fn record_first_meeting(a: &Acting<'_>, case_id: Uuid, version: i32, m: FirstMeeting, by: Recorder) -> Result<Uuid, AppError> {
+pub async fn record_first_meeting(
+    a: &Acting<'_>,
+    case_id: Uuid,
+    version: i32,
+    m: FirstMeeting,
+    by: Recorder,
+) -> Result<Uuid, AppError> {
     let me = a.me()?;
     let place = text("input.place", &m.place, 200)?;
     let attendees = opt_text("input.attendees", m.attendees.as_deref(), 1000)?;
@@ -257,10 +268,8 @@ pub(crate) async fn apply_first_meeting(
         ]));
         e
     }];
-    let existing = preliminary_analysis::Entity::find()
-        .filter(preliminary_analysis::Column::CaseId.eq(c.id))
-        .one(txn)
-        .await?;
+    let existing =
+        preliminary_analysis::Entity::find().filter(preliminary_analysis::Column::CaseId.eq(c.id)).one(txn).await?;
     if existing.is_none() {
         let aid = Uuid::now_v7();
         preliminary_analysis::ActiveModel {
@@ -340,7 +349,12 @@ pub async fn save_analysis(a: &Acting<'_>, case_id: Uuid, version: i32, n: Analy
 }
 
 /// Case manager: completes the analysis with its outcome; the case is routed.
-pub async fn complete_analysis(a: &Acting<'_>, case_id: Uuid, version: i32, outcome: AnalysisOutcome) -> Result<Uuid, AppError> {
+pub async fn complete_analysis(
+    a: &Acting<'_>,
+    case_id: Uuid,
+    version: i32,
+    outcome: AnalysisOutcome,
+) -> Result<Uuid, AppError> {
     let me = a.me()?;
     let txn = a.gw.db.begin().await?;
     let c = a.case(&txn, case_id, Action::Update).await?;
@@ -351,7 +365,10 @@ pub async fn complete_analysis(a: &Acting<'_>, case_id: Uuid, version: i32, outc
     }
     let pa = analysis_of(&txn, &c).await?;
     if pa.needs_notes.is_none() {
-        return Err(AppError::validation("input.outcome", "describe the needs (saveAnalysis) before completing the analysis"));
+        return Err(AppError::validation(
+            "input.outcome",
+            "describe the needs (saveAnalysis) before completing the analysis",
+        ));
     }
     let now = Utc::now();
     let mut am = pa.clone().into_active_model();
@@ -399,7 +416,8 @@ pub async fn complete_analysis(a: &Acting<'_>, case_id: Uuid, version: i32, outc
     entries.push(e);
     let mut e = AuditEntry::new("case_file", c.id, AuditAction::Transition);
     e.ambito_id = Some(c.ambito_id);
-    e.changes = Some(diff(&[("state", json!(c.state), json!(new_state)), ("version", json!(c.version), json!(c.version + 1))]));
+    e.changes =
+        Some(diff(&[("state", json!(c.state), json!(new_state)), ("version", json!(c.version), json!(c.version + 1))]));
     entries.push(e);
     audit::record(&txn, &a.audit_ctx(), entries).await?;
     txn.commit().await?;
@@ -429,7 +447,10 @@ pub async fn reopen_analysis(a: &Acting<'_>, case_id: Uuid, version: i32) -> Res
     e1.changes = Some(diff(&[("state", json!(pa.state), json!(AnalysisState::Bozza))]));
     let mut e2 = AuditEntry::new("case_file", c.id, AuditAction::Transition);
     e2.ambito_id = Some(c.ambito_id);
-    e2.changes = Some(diff(&[("state", json!(c.state), json!(CaseState::ApInCorso)), ("version", json!(c.version), json!(c.version + 1))]));
+    e2.changes = Some(diff(&[
+        ("state", json!(c.state), json!(CaseState::ApInCorso)),
+        ("version", json!(c.version), json!(c.version + 1)),
+    ]));
     audit::record(&txn, &a.audit_ctx(), vec![e1, e2]).await?;
     txn.commit().await?;
     Ok(c.id)
@@ -456,7 +477,10 @@ pub async fn raise_report(a: &Acting<'_>, case_id: Uuid, r: NewReport) -> Result
             | ReportKind::AbbandonoPuc
             | ReportKind::AltroFattoSanzionabile
     ) {
-        return Err(AppError::validation("input.kind", "this kind of segnalazione comes from residency checks, not from a case"));
+        return Err(AppError::validation(
+            "input.kind",
+            "this kind of segnalazione comes from residency checks, not from a case",
+        ));
     }
     let description = text("input.description", &r.description, 4000)?;
     let txn = a.gw.db.begin().await?;
@@ -546,7 +570,12 @@ pub(crate) async fn insert_report(txn: &DatabaseTransaction, d: ReportDraft) -> 
     Ok(id)
 }
 
-async fn load_report(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<report::Model, AppError> {
+async fn load_report(
+    a: &Acting<'_>,
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    action: Action,
+) -> Result<report::Model, AppError> {
     a.load::<report::Entity>(txn, report::Column::Id, id, action, ("input.reportId", "segnalazione")).await
 }
 
@@ -587,7 +616,13 @@ pub async fn submit_report(a: &Acting<'_>, id: Uuid, version: i32) -> Result<Uui
 
 /// Coordinatore per il Patto: approves (the segnalazione is sent to INPS) or
 /// rejects it, with a comment (required to reject).
-pub async fn decide_report(a: &Acting<'_>, id: Uuid, version: i32, approve: bool, comment: Option<String>) -> Result<Uuid, AppError> {
+pub async fn decide_report(
+    a: &Acting<'_>,
+    id: Uuid,
+    version: i32,
+    approve: bool,
+    comment: Option<String>,
+) -> Result<Uuid, AppError> {
     let me = a.me()?;
     let comment = opt_text("input.comment", comment.as_deref(), 2000)?;
     if !approve && comment.is_none() {
@@ -608,7 +643,11 @@ pub async fn decide_report(a: &Acting<'_>, id: Uuid, version: i32, approve: bool
             .col_expr(report::Column::DecidedBy, Expr::value(me))
             .col_expr(report::Column::DecidedAt, Expr::value(now))
             .col_expr(report::Column::DecisionComment, Expr::value(c2));
-        if approve { q.col_expr(report::Column::SentAt, Expr::value(now)) } else { q }
+        if approve {
+            q.col_expr(report::Column::SentAt, Expr::value(now))
+        } else {
+            q
+        }
     })
     .await?;
     let mut entries = Vec::new();

@@ -4,9 +4,13 @@ use async_graphql::{Context, InputObject, Object, ID};
 use entity::disadvantage_check;
 
 use crate::{
-    cases::service::Acting,
     error::{GqlResult, ResultExt},
-    graphql::{node::by_id, roots::{gateway, uuid_arg}, views::DisadvantageCheckView},
+    graphql::{
+        node::by_id,
+        roots::{gateway, uuid_arg},
+        views::DisadvantageCheckView,
+    },
+    workflow::Acting,
 };
 
 /// Input of `decideDisadvantageCheck`.
@@ -30,13 +34,19 @@ impl DisadvantageMutation {
     /// Responsabile condizione di svantaggio: takes a request into verification or
     /// decides it, within 60 days of receipt (afterwards it counts as confirmed).
     #[graphql(visible = "crate::graphql::visibility::updates_disadvantage_check")]
-    async fn decide_disadvantage_check(&self, ctx: &Context<'_>, input: DecideDisadvantageCheckInput) -> GqlResult<DisadvantageCheckView> {
+    async fn decide_disadvantage_check(
+        &self,
+        ctx: &Context<'_>,
+        input: DecideDisadvantageCheckInput,
+    ) -> GqlResult<DisadvantageCheckView> {
         let gw = gateway(ctx)?;
         let a = Acting { gw, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) };
         let id = uuid_arg("input.checkId", "DisadvantageCheck", &input.check_id)?;
         super::service::decide(&a, id, input.version, input.confirmed, input.notes).await.gql()?;
         Ok(DisadvantageCheckView(
-            by_id::<disadvantage_check::Entity>(gw, disadvantage_check::Column::Id, id, "DisadvantageCheck").await.gql()?,
+            by_id::<disadvantage_check::Entity>(gw, disadvantage_check::Column::Id, id, "DisadvantageCheck")
+                .await
+                .gql()?,
         ))
     }
 }

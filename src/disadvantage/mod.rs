@@ -1,7 +1,8 @@
 //! Validation of the condizione di svantaggio (domain spec §1.13, §2.7): INPS asks
 //! the certifying Comune to confirm the declared category; the validator answers
 //! within 60 days, and silence counts as confirmation (computed from the dates,
-//! see `cases::model::disadvantage_expired`).
+//! see `model::disadvantage_expired`).
 
 pub mod graphql;
+pub mod model;
 pub mod service;

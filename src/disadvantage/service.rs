@@ -6,29 +6,45 @@ use sea_orm::{sea_query::Expr, EntityTrait, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::model::{disadvantage_due, disadvantage_expired};
 use crate::{
     audit::{self, AuditEntry},
     authz::Action,
-    cases::{
-        model::{disadvantage_due, disadvantage_expired, today},
-        service::{check_version, compare_and_set, diff, opt_text, Acting},
-    },
+    calendar::today,
     error::AppError,
+    workflow::{check_version, compare_and_set, diff, opt_text, Acting},
 };
 
 /// Validator: takes a request into verification, or decides it (confirmed or
 /// not, with notes). Refused once decided, and once expired by silence.
-pub async fn decide(a: &Acting<'_>, id: Uuid, version: i32, decision: Option<bool>, notes: Option<String>) -> Result<Uuid, AppError> {
+pub async fn decide(
+    a: &Acting<'_>,
+    id: Uuid,
+    version: i32,
+    decision: Option<bool>,
+    notes: Option<String>,
+) -> Result<Uuid, AppError> {
     let me = a.me()?;
     let notes = opt_text("input.notes", notes.as_deref(), 4000)?;
     if decision == Some(false) && notes.is_none() {
         return Err(AppError::validation("input.notes", "say why the condition is not confirmed"));
     }
     let txn = a.gw.db.begin().await?;
-    let d = a.load::<disadvantage_check::Entity>(&txn, disadvantage_check::Column::Id, id, Action::Update, ("input.checkId", "disadvantage validation request")).await?;
+    let d = a
+        .load::<disadvantage_check::Entity>(
+            &txn,
+            disadvantage_check::Column::Id,
+            id,
+            Action::Update,
+            ("input.checkId", "disadvantage validation request"),
+        )
+        .await?;
     check_version("request", d.version, version)?;
     if !matches!(d.state, DisadvantageState::Ricevuta | DisadvantageState::InVerifica) {
-        return Err(AppError::Conflict(format!("the request is {}: it was already decided; allowed now: nothing", crate::codes::code(d.state))));
+        return Err(AppError::Conflict(format!(
+            "the request is {}: it was already decided; allowed now: nothing",
+            crate::codes::code(d.state)
+        )));
     }
     if disadvantage_expired(&d, today()) {
         return Err(AppError::Conflict(format!(
@@ -47,8 +63,8 @@ pub async fn decide(a: &Acting<'_>, id: Uuid, version: i32, decision: Option<boo
         Some(false) => DisadvantageState::NonConfermata,
     };
     let now = Utc::now();
-    let mut q = disadvantage_check::Entity::update_many()
-        .col_expr(disadvantage_check::Column::State, Expr::value(new_state));
+    let mut q =
+        disadvantage_check::Entity::update_many().col_expr(disadvantage_check::Column::State, Expr::value(new_state));
     if decision.is_some() {
         q = q
             .col_expr(disadvantage_check::Column::Notes, Expr::value(notes.clone()))

@@ -60,9 +60,14 @@ impl ExtensionFactory for Bounds {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for Bounds {
-    async fn validation(&self, ctx: &ExtensionContext<'_>, next: NextValidation<'_>) -> Result<ValidationResult, Vec<ServerError>> {
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
         let r = next.run(ctx).await?;
-        let refuse = |m: String| Err(vec![AppError::Limit(m).extend().into_server_error(async_graphql::Pos::default())]);
+        let refuse =
+            |m: String| Err(vec![AppError::Limit(m).extend().into_server_error(async_graphql::Pos::default())]);
         if r.depth > MAX_DEPTH {
             return refuse(format!("the operation nests {} levels, over the depth limit of {MAX_DEPTH}", r.depth));
         }
@@ -114,7 +119,10 @@ pub fn check(query: &str) -> Result<(), AppError> {
         )));
     }
     if walk.aliases > MAX_ALIASES {
-        return Err(AppError::Limit(format!("the operation has {} aliases, over the limit of {MAX_ALIASES}", walk.aliases)));
+        return Err(AppError::Limit(format!(
+            "the operation has {} aliases, over the limit of {MAX_ALIASES}",
+            walk.aliases
+        )));
     }
     Ok(())
 }
@@ -164,7 +172,9 @@ fn expanded(doc: &ExecutableDocument) -> usize {
         })
     }
     let mut memo = HashMap::new();
-    doc.operations.iter().fold(0usize, |n, (_, op)| n.saturating_add(set(&op.node.selection_set.node, doc, &mut memo, &mut Vec::new())))
+    doc.operations
+        .iter()
+        .fold(0usize, |n, (_, op)| n.saturating_add(set(&op.node.selection_set.node, doc, &mut memo, &mut Vec::new())))
 }
 
 #[derive(Default)]
@@ -326,7 +336,10 @@ mod tests {
     fn aliases_directives_and_tokens_are_bounded() {
         let aliases: String = (0..=MAX_ALIASES).map(|i| format!("a{i}: me {{ id }} ")).collect();
         let e = check(&format!("{{ {aliases} }}")).unwrap_err();
-        assert!(matches!(&e, AppError::Limit(m) if m.contains(&format!("{} aliases", MAX_ALIASES + 1)) && m.contains(&MAX_ALIASES.to_string())), "{e:?}");
+        assert!(
+            matches!(&e, AppError::Limit(m) if m.contains(&format!("{} aliases", MAX_ALIASES + 1)) && m.contains(&MAX_ALIASES.to_string())),
+            "{e:?}"
+        );
         let e = check(&format!("{{ me {{ {} }} }}", "id ".repeat(MAX_TOKENS))).unwrap_err();
         assert!(matches!(&e, AppError::Limit(m) if m.contains(&MAX_TOKENS.to_string())), "{e:?}");
         let e = check("{ me @nonexistent { id } }").unwrap_err();
@@ -334,7 +347,8 @@ mod tests {
         assert!(e.to_string().contains("@nonexistent"));
         let e = check("query { ...F } fragment F on Query @deprecated { me { id } }").unwrap_err();
         assert_eq!(e.code().as_str(), "VALIDATION");
-        let e = check("{ me @skip(if: false) @include(if: true) @skip(if: false) @include(if: true) { id } }").unwrap_err();
+        let e =
+            check("{ me @skip(if: false) @include(if: true) @skip(if: false) @include(if: true) { id } }").unwrap_err();
         assert_eq!(e.code().as_str(), "LIMIT");
         check("query($x: Boolean!) { me @include(if: $x) { id } a: me { id } }").unwrap();
     }
@@ -349,7 +363,10 @@ mod tests {
         q += " fragment F31 on Query { __typename }";
         assert!(count_tokens(&q, MAX_TOKENS + 1) < MAX_TOKENS);
         let e = check(&q).unwrap_err();
-        assert!(matches!(&e, AppError::Limit(m) if m.contains("2147483648") && m.contains(&MAX_SELECTIONS.to_string())), "{e:?}");
+        assert!(
+            matches!(&e, AppError::Limit(m) if m.contains("2147483648") && m.contains(&MAX_SELECTIONS.to_string())),
+            "{e:?}"
+        );
         // A fragment used twice counts twice; a cycle counts nothing (validation refuses it).
         let doc = parse_query("{ a { ...F } b { ...F } } fragment F on T { x y }").unwrap();
         assert_eq!(expanded(&doc), 6);

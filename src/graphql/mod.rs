@@ -22,11 +22,11 @@ use crate::{
     cases::graphql::{CaseMutation, CaseQuery},
     config::Config,
     disadvantage::graphql::DisadvantageMutation,
-    residency::graphql::ResidencyMutation,
     meetings::graphql::{MeetingMutation, MeetingQuery},
     operators::graphql::OperatorMutation,
-    territory::graphql::TerritoryMutation,
     puc::graphql::PucMutation,
+    residency::graphql::ResidencyMutation,
+    territory::graphql::TerritoryMutation,
 };
 
 pub use limits::{MAX_COMPLEXITY, MAX_DEPTH};
@@ -39,7 +39,16 @@ pub struct RequestId(pub String);
 pub struct Query(AuthQuery, roots::ReadQuery, CaseQuery, MeetingQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, OperatorMutation, TerritoryMutation, CaseMutation, DisadvantageMutation, ResidencyMutation, MeetingMutation, PucMutation);
+pub struct Mutation(
+    AuthMutation,
+    OperatorMutation,
+    TerritoryMutation,
+    CaseMutation,
+    DisadvantageMutation,
+    ResidencyMutation,
+    MeetingMutation,
+    PucMutation,
+);
 
 pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -16,7 +16,10 @@ use uuid::Uuid;
 
 use crate::{
     auth::Actor,
-    authz::{gateway::{Gateway, Projected}, request_authz, show, RequestAuthz},
+    authz::{
+        gateway::{Gateway, Projected},
+        request_authz, show, RequestAuthz,
+    },
     error::{AppError, GqlResult},
 };
 
@@ -47,7 +50,8 @@ pub fn is_me(ctx: &Context<'_>, id: impl Into<Option<Uuid>>) -> bool {
     }
 }
 
-type Fetch<K, V> = Box<dyn Fn(Vec<K>) -> futures::future::BoxFuture<'static, Result<HashMap<K, V>, AppError>> + Send + Sync>;
+type Fetch<K, V> =
+    Box<dyn Fn(Vec<K>) -> futures::future::BoxFuture<'static, Result<HashMap<K, V>, AppError>> + Send + Sync>;
 
 /// Per-request batching of lookups by key.
 ///
@@ -201,9 +205,9 @@ impl Loaders {
     {
         let key = (TypeId::of::<Rel<E, K>>(), col.as_str(), order.as_str());
         let mut map = self.map.lock().expect("loaders lock");
-        let entry = map
-            .entry(key)
-            .or_insert_with(|| Arc::new(Arc::new(rel_batcher::<E, K>(self.gw.clone(), col, order, key_of))) as Arc<dyn Any + Send + Sync>);
+        let entry = map.entry(key).or_insert_with(|| {
+            Arc::new(Arc::new(rel_batcher::<E, K>(self.gw.clone(), col, order, key_of))) as Arc<dyn Any + Send + Sync>
+        });
         entry.downcast_ref::<Arc<Rel<E, K>>>().expect("loader type").clone()
     }
 }
@@ -275,7 +279,12 @@ where
 }
 
 /// The Comuni a profile covers (through the link table), under the Comune rule.
-pub async fn profile_comuni(ctx: &Context<'_>, field: &str, own: bool, profile_id: Uuid) -> GqlResult<Option<Vec<comune::Model>>> {
+pub async fn profile_comuni(
+    ctx: &Context<'_>,
+    field: &str,
+    own: bool,
+    profile_id: Uuid,
+) -> GqlResult<Option<Vec<comune::Model>>> {
     if !may_follow::<comune::Entity>(ctx, field, own)? {
         return Ok(None);
     }
@@ -289,7 +298,8 @@ pub async fn profile_comuni(ctx: &Context<'_>, field: &str, own: bool, profile_i
         .into_iter()
         .map(|r| r.comune_istat)
         .collect();
-    let rel = l.rel::<comune::Entity, String>(comune::Column::IstatCode, comune::Column::IstatCode, |c| c.istat_code.clone());
+    let rel =
+        l.rel::<comune::Entity, String>(comune::Column::IstatCode, comune::Column::IstatCode, |c| c.istat_code.clone());
     let found = futures::future::try_join_all(codes.into_iter().map(|c| rel.load(c))).await.map_err(|e| e.extend())?;
     let mut v: Vec<comune::Model> = found.into_iter().flatten().collect();
     v.sort_by(|a, b| a.name.cmp(&b.name));
@@ -305,7 +315,11 @@ pub async fn dependent_profiles(
     own: bool,
     c: &entity::convention::Model,
 ) -> GqlResult<Option<Vec<entity::profile::Model>>> {
-    use entity::{convention, enums::{ConventionKind, ProfileStatus}, profile};
+    use entity::{
+        convention,
+        enums::{ConventionKind, ProfileStatus},
+        profile,
+    };
     use sea_orm::{Condition, QuerySelect, QueryTrait};
     if !may_follow::<profile::Entity>(ctx, field, own)? {
         return Ok(None);
@@ -319,7 +333,9 @@ pub async fn dependent_profiles(
         .filter(convention::Column::Kind.eq(ConventionKind::UsoGepi))
         .filter(convention::Column::Id.ne(c.id))
         .filter(convention::Column::ValidFrom.lte(next_day))
-        .filter(Condition::any().add(convention::Column::ValidTo.is_null()).add(convention::Column::ValidTo.gte(next_day)))
+        .filter(
+            Condition::any().add(convention::Column::ValidTo.is_null()).add(convention::Column::ValidTo.gte(next_day)),
+        )
         .one(&l.gw.db)
         .await
         .map_err(db_err)?;
@@ -331,19 +347,18 @@ pub async fn dependent_profiles(
         .column(profile_comune::Column::ProfileId)
         .filter(profile_comune::Column::ComuneIstat.eq(c.comune_istat.clone()))
         .into_query();
-    let rows = l
-        .gw
-        .select::<profile::Entity>()
-        .map_err(|e| e.extend())?
-        .filter(profile::Column::Id.in_subquery(covering))
-        .filter(profile::Column::Role.is_in(crate::operators::model::COMUNE_LEVEL_ROLES))
-        .filter(profile::Column::Status.eq(ProfileStatus::Active))
-        .filter(Condition::any().add(profile::Column::ValidTo.is_null()).add(profile::Column::ValidTo.gt(ends)))
-        .order_by_asc(profile::Column::Role)
-        .order_by_asc(profile::Column::Id)
-        .limit(1000)
-        .all(&l.gw.db)
-        .await
-        .map_err(db_err)?;
+    let rows =
+        l.gw.select::<profile::Entity>()
+            .map_err(|e| e.extend())?
+            .filter(profile::Column::Id.in_subquery(covering))
+            .filter(profile::Column::Role.is_in(crate::operators::model::COMUNE_LEVEL_ROLES))
+            .filter(profile::Column::Status.eq(ProfileStatus::Active))
+            .filter(Condition::any().add(profile::Column::ValidTo.is_null()).add(profile::Column::ValidTo.gt(ends)))
+            .order_by_asc(profile::Column::Role)
+            .order_by_asc(profile::Column::Id)
+            .limit(1000)
+            .all(&l.gw.db)
+            .await
+            .map_err(db_err)?;
     Ok(Some(rows))
 }

@@ -30,7 +30,10 @@ pub fn gateway<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Gateway> {
 
 /// Who acts in a mutation: the request's gateway and request id.
 pub fn acting<'a>(ctx: &'a Context<'_>) -> GqlResult<crate::workflow::Acting<'a>> {
-    Ok(crate::workflow::Acting { gw: gateway(ctx)?, request_id: ctx.data_opt::<super::RequestId>().map(|r| r.0.clone()) })
+    Ok(crate::workflow::Acting {
+        gw: gateway(ctx)?,
+        request_id: ctx.data_opt::<super::RequestId>().map(|r| r.0.clone()),
+    })
 }
 
 pub fn uuid_arg(field: &str, kind: &str, id: &ID) -> GqlResult<uuid::Uuid> {
@@ -181,11 +184,26 @@ impl ReadQuery {
     }
 
     /// Ambiti territoriali the viewer may see, by name.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_ambito")]
-    async fn ambiti(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<AmbitoView>> {
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_ambito"
+    )]
+    async fn ambiti(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Connection<AmbitoView>> {
         let gw = gateway(ctx)?;
         let s = gw.select::<ambito::Entity>().gql()?;
-        let page = gw.page(s, &sort!(ambito, Name, Direction::Asc, |r: &ambito::Model| r.name.clone()), &PageArgs { first, after }).await.gql()?;
+        let page = gw
+            .page(
+                s,
+                &sort!(ambito, Name, Direction::Asc, |r: &ambito::Model| r.name.clone()),
+                &PageArgs { first, after },
+            )
+            .await
+            .gql()?;
         Ok(Connection::from_page(page, AmbitoView))
     }
 
@@ -197,17 +215,29 @@ impl ReadQuery {
         if let Some(a) = ambito_id {
             s = s.filter(comune::Column::AmbitoId.eq(uuid_arg("ambitoId", "Ambito", &a)?));
         }
-        Ok(s.order_by_asc(comune::Column::Name).all(&gw.db).await.map_err(AppError::from).gql()?.into_iter().map(ComuneView).collect())
+        Ok(s.order_by_asc(comune::Column::Name)
+            .all(&gw.db)
+            .await
+            .map_err(AppError::from)
+            .gql()?
+            .into_iter()
+            .map(ComuneView)
+            .collect())
     }
 
     /// Conventions of the Comuni the viewer may see, newest first.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_convention")]
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_convention"
+    )]
     async fn conventions(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-        #[graphql(desc = "Only conventions whose validity ends within this many days from today (0-3650), today included; see `dependentProfiles`.")]
+        #[graphql(
+            desc = "Only conventions whose validity ends within this many days from today (0-3650), today included; see `dependentProfiles`."
+        )]
         expiring_within_days: Option<i32>,
     ) -> GqlResult<Connection<ConventionView>> {
         let gw = gateway(ctx)?;
@@ -216,12 +246,22 @@ impl ReadQuery {
             let (from, to) = crate::operators::model::within_days("expiringWithinDays", days).gql()?;
             s = s.filter(convention::Column::ValidTo.gte(from)).filter(convention::Column::ValidTo.lte(to));
         }
-        let page = gw.page(s, &sort!(convention, SignedOn, Direction::Desc, |r: &convention::Model| r.signed_on), &PageArgs { first, after }).await.gql()?;
+        let page = gw
+            .page(
+                s,
+                &sort!(convention, SignedOn, Direction::Desc, |r: &convention::Model| r.signed_on),
+                &PageArgs { first, after },
+            )
+            .await
+            .gql()?;
         Ok(Connection::from_page(page, ConventionView))
     }
 
     /// Operators the viewer may see, by surname.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_operator")]
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_operator"
+    )]
     async fn operators(
         &self,
         ctx: &Context<'_>,
@@ -240,13 +280,15 @@ impl ReadQuery {
         if f.role.is_some() || f.comune.is_some() || f.funding_source.is_some() || f.expiring_within_days.is_some() {
             // Profiles under the viewer's own Profile rule: an operator is never
             // found through a profile the viewer could not read.
-            let today = crate::cases::model::today();
+            let today = crate::calendar::today();
             let mut p = gw
                 .select::<profile::Entity>()
                 .gql()?
                 .filter(profile::Column::Status.eq(enums::ProfileStatus::Active))
                 .filter(profile::Column::ValidFrom.lte(today))
-                .filter(Condition::any().add(profile::Column::ValidTo.is_null()).add(profile::Column::ValidTo.gte(today)));
+                .filter(
+                    Condition::any().add(profile::Column::ValidTo.is_null()).add(profile::Column::ValidTo.gte(today)),
+                );
             if let Some(r) = f.role {
                 gw.authz.require_field("Profile.role", "filtering").gql()?;
                 p = p.filter(profile::Column::Role.eq(enums::Role::from(r)));
@@ -269,9 +311,18 @@ impl ReadQuery {
                 let (_, to) = crate::operators::model::within_days("filter.expiringWithinDays", days).gql()?;
                 p = p.filter(profile::Column::ValidTo.lte(to));
             }
-            s = s.filter(operator::Column::Id.in_subquery(p.select_only().column(profile::Column::OperatorId).into_query()));
+            s = s.filter(
+                operator::Column::Id.in_subquery(p.select_only().column(profile::Column::OperatorId).into_query()),
+            );
         }
-        let page = gw.page(s, &sort!(operator, LastName, Direction::Asc, |r: &operator::Model| r.last_name.clone()), &PageArgs { first, after }).await.gql()?;
+        let page = gw
+            .page(
+                s,
+                &sort!(operator, LastName, Direction::Asc, |r: &operator::Model| r.last_name.clone()),
+                &PageArgs { first, after },
+            )
+            .await
+            .gql()?;
         Ok(Connection::from_page(page, OperatorView))
     }
 
@@ -279,15 +330,34 @@ impl ReadQuery {
     #[graphql(visible = "crate::graphql::visibility::reads_operator")]
     async fn operator(&self, ctx: &Context<'_>, id: ID) -> GqlResult<OperatorView> {
         let gw = gateway(ctx)?;
-        Ok(OperatorView(by_id::<operator::Entity>(gw, operator::Column::Id, uuid_arg("id", "Operator", &id)?, "Operator").await.gql()?))
+        Ok(OperatorView(
+            by_id::<operator::Entity>(gw, operator::Column::Id, uuid_arg("id", "Operator", &id)?, "Operator")
+                .await
+                .gql()?,
+        ))
     }
 
     /// Households the viewer may see, oldest first.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_household")]
-    async fn households(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<HouseholdView>> {
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_household"
+    )]
+    async fn households(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Connection<HouseholdView>> {
         let gw = gateway(ctx)?;
         let s = gw.select::<household::Entity>().gql()?;
-        let page = gw.page(s, &sort!(household, CreatedAt, Direction::Asc, |r: &household::Model| r.created_at), &PageArgs { first, after }).await.gql()?;
+        let page = gw
+            .page(
+                s,
+                &sort!(household, CreatedAt, Direction::Asc, |r: &household::Model| r.created_at),
+                &PageArgs { first, after },
+            )
+            .await
+            .gql()?;
         Ok(Connection::from_page(page, HouseholdView))
     }
 
@@ -295,11 +365,18 @@ impl ReadQuery {
     #[graphql(visible = "crate::graphql::visibility::reads_household")]
     async fn household(&self, ctx: &Context<'_>, id: ID) -> GqlResult<HouseholdView> {
         let gw = gateway(ctx)?;
-        Ok(HouseholdView(by_id::<household::Entity>(gw, household::Column::Id, uuid_arg("id", "Household", &id)?, "Household").await.gql()?))
+        Ok(HouseholdView(
+            by_id::<household::Entity>(gw, household::Column::Id, uuid_arg("id", "Household", &id)?, "Household")
+                .await
+                .gql()?,
+        ))
     }
 
     /// Meetings the viewer may see, in calendar order.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_meeting")]
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_meeting"
+    )]
     async fn meetings(
         &self,
         ctx: &Context<'_>,
@@ -325,10 +402,20 @@ impl ReadQuery {
                 s = s.filter(meeting::Column::ScheduledAt.gte(from.and_hms_opt(0, 0, 0).expect("midnight").and_utc()));
             }
             if let Some(to) = r.to {
-                s = s.filter(meeting::Column::ScheduledAt.lt((to + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc()));
+                s = s.filter(
+                    meeting::Column::ScheduledAt
+                        .lt((to + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc()),
+                );
             }
         }
-        let page = gw.page(s, &sort!(meeting, ScheduledAt, Direction::Asc, |r: &meeting::Model| r.scheduled_at), &PageArgs { first, after }).await.gql()?;
+        let page = gw
+            .page(
+                s,
+                &sort!(meeting, ScheduledAt, Direction::Asc, |r: &meeting::Model| r.scheduled_at),
+                &PageArgs { first, after },
+            )
+            .await
+            .gql()?;
         Ok(Connection::from_page(page, MeetingView))
     }
 
@@ -336,11 +423,18 @@ impl ReadQuery {
     #[graphql(visible = "crate::graphql::visibility::reads_meeting")]
     async fn meeting(&self, ctx: &Context<'_>, id: ID) -> GqlResult<MeetingView> {
         let gw = gateway(ctx)?;
-        Ok(MeetingView(by_id::<meeting::Entity>(gw, meeting::Column::Id, uuid_arg("id", "Meeting", &id)?, "Meeting").await.gql()?))
+        Ok(MeetingView(
+            by_id::<meeting::Entity>(gw, meeting::Column::Id, uuid_arg("id", "Meeting", &id)?, "Meeting")
+                .await
+                .gql()?,
+        ))
     }
 
     /// PUC projects the viewer may see, by start date.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_puc_project")]
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_puc_project"
+    )]
     async fn puc_projects(
         &self,
         ctx: &Context<'_>,
@@ -366,11 +460,25 @@ impl ReadQuery {
         if let Some(r) = f.to_reassign {
             gw.authz.require_reassign("PucProject.manager").gql()?;
             let orphan = Condition::all()
-                .add(puc_project::Column::State.is_not_in([enums::PucProjectState::Concluso, enums::PucProjectState::Annullato]))
-                .add(crate::operators::service::without_owner(puc_project::Column::ManagerId, enums::Role::PucManager, crate::cases::model::today()));
+                .add(
+                    puc_project::Column::State
+                        .is_not_in([enums::PucProjectState::Concluso, enums::PucProjectState::Annullato]),
+                )
+                .add(crate::operators::service::without_owner(
+                    puc_project::Column::ManagerId,
+                    enums::Role::PucManager,
+                    crate::calendar::today(),
+                ));
             s = if r { s.filter(orphan) } else { s.filter(orphan.not()) };
         }
-        let page = gw.page(s, &sort!(puc_project, StartsOn, Direction::Asc, |r: &puc_project::Model| r.starts_on), &PageArgs { first, after }).await.gql()?;
+        let page = gw
+            .page(
+                s,
+                &sort!(puc_project, StartsOn, Direction::Asc, |r: &puc_project::Model| r.starts_on),
+                &PageArgs { first, after },
+            )
+            .await
+            .gql()?;
         Ok(Connection::from_page(page, PucProjectView))
     }
 
@@ -378,11 +486,18 @@ impl ReadQuery {
     #[graphql(visible = "crate::graphql::visibility::reads_puc_project")]
     async fn puc_project(&self, ctx: &Context<'_>, id: ID) -> GqlResult<PucProjectView> {
         let gw = gateway(ctx)?;
-        Ok(PucProjectView(by_id::<puc_project::Entity>(gw, puc_project::Column::Id, uuid_arg("id", "PucProject", &id)?, "PucProject").await.gql()?))
+        Ok(PucProjectView(
+            by_id::<puc_project::Entity>(gw, puc_project::Column::Id, uuid_arg("id", "PucProject", &id)?, "PucProject")
+                .await
+                .gql()?,
+        ))
     }
 
     /// Residency checks the viewer may see, by deadline.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_residency_check")]
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_residency_check"
+    )]
     async fn residency_checks(
         &self,
         ctx: &Context<'_>,
@@ -395,25 +510,41 @@ impl ReadQuery {
         let mut s = gw.select::<residency_check::Entity>().gql()?;
         if let Some(states) = f.state {
             gw.authz.require_field("ResidencyCheck.state", "filtering").gql()?;
-            s = s.filter(residency_check::Column::State.is_in(states.into_iter().map(enums::ResidencyCheckState::from)));
+            s = s
+                .filter(residency_check::Column::State.is_in(states.into_iter().map(enums::ResidencyCheckState::from)));
         }
         if let Some(o) = f.overdue {
             gw.authz.require_field("ResidencyCheck.overdue", "filtering").gql()?;
-            let today = crate::cases::model::today();
+            let today = crate::calendar::today();
             s = if o {
                 s.filter(residency_check::Column::Outcome.is_null()).filter(residency_check::Column::DueOn.lt(today))
             } else {
-                s.filter(sea_orm::Condition::any().add(residency_check::Column::Outcome.is_not_null()).add(residency_check::Column::DueOn.gte(today)))
+                s.filter(
+                    sea_orm::Condition::any()
+                        .add(residency_check::Column::Outcome.is_not_null())
+                        .add(residency_check::Column::DueOn.gte(today)),
+                )
             };
         }
         if let Some(r) = f.to_reassign {
             gw.authz.require_reassign("ResidencyCheck.officer").gql()?;
             let orphan = Condition::all()
                 .add(residency_check::Column::State.is_not_in(crate::residency::model::CLOSED_STATES))
-                .add(crate::operators::service::without_owner(residency_check::Column::OfficerId, enums::Role::RegistryCheckOfficer, crate::cases::model::today()));
+                .add(crate::operators::service::without_owner(
+                    residency_check::Column::OfficerId,
+                    enums::Role::RegistryCheckOfficer,
+                    crate::calendar::today(),
+                ));
             s = if r { s.filter(orphan) } else { s.filter(orphan.not()) };
         }
-        let page = gw.page(s, &sort!(residency_check, DueOn, Direction::Asc, |r: &residency_check::Model| r.due_on), &PageArgs { first, after }).await.gql()?;
+        let page = gw
+            .page(
+                s,
+                &sort!(residency_check, DueOn, Direction::Asc, |r: &residency_check::Model| r.due_on),
+                &PageArgs { first, after },
+            )
+            .await
+            .gql()?;
         Ok(Connection::from_page(page, ResidencyCheckView))
     }
 
@@ -421,11 +552,23 @@ impl ReadQuery {
     #[graphql(visible = "crate::graphql::visibility::reads_residency_check")]
     async fn residency_check(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ResidencyCheckView> {
         let gw = gateway(ctx)?;
-        Ok(ResidencyCheckView(by_id::<residency_check::Entity>(gw, residency_check::Column::Id, uuid_arg("id", "ResidencyCheck", &id)?, "ResidencyCheck").await.gql()?))
+        Ok(ResidencyCheckView(
+            by_id::<residency_check::Entity>(
+                gw,
+                residency_check::Column::Id,
+                uuid_arg("id", "ResidencyCheck", &id)?,
+                "ResidencyCheck",
+            )
+            .await
+            .gql()?,
+        ))
     }
 
     /// Disadvantage validation requests the viewer may see, oldest first.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_disadvantage_check")]
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_disadvantage_check"
+    )]
     async fn disadvantage_checks(
         &self,
         ctx: &Context<'_>,
@@ -438,7 +581,9 @@ impl ReadQuery {
         let mut s = gw.select::<disadvantage_check::Entity>().gql()?;
         if let Some(states) = f.state {
             gw.authz.require_field("DisadvantageCheck.state", "filtering").gql()?;
-            s = s.filter(disadvantage_check::Column::State.is_in(states.into_iter().map(enums::DisadvantageState::from)));
+            s = s.filter(
+                disadvantage_check::Column::State.is_in(states.into_iter().map(enums::DisadvantageState::from)),
+            );
         }
         if let Some(r) = f.received {
             gw.authz.require_field("DisadvantageCheck.receivedOn", "filtering").gql()?;
@@ -452,14 +597,22 @@ impl ReadQuery {
         }
         if let Some(e) = f.expired_by_silence {
             gw.authz.require_field("DisadvantageCheck.expiredBySilence", "filtering").gql()?;
-            let limit = crate::cases::model::today() - chrono::Duration::days(crate::cases::model::DISADVANTAGE_RESPONSE_DAYS);
+            let limit = crate::calendar::today()
+                - chrono::Duration::days(crate::disadvantage::model::DISADVANTAGE_RESPONSE_DAYS);
             let open = [enums::DisadvantageState::Ricevuta, enums::DisadvantageState::InVerifica];
             let expired = sea_orm::Condition::all()
                 .add(disadvantage_check::Column::State.is_in(open))
                 .add(disadvantage_check::Column::ReceivedOn.lt(limit));
             s = if e { s.filter(expired) } else { s.filter(expired.not()) };
         }
-        let page = gw.page(s, &sort!(disadvantage_check, ReceivedOn, Direction::Asc, |r: &disadvantage_check::Model| r.received_on), &PageArgs { first, after }).await.gql()?;
+        let page = gw
+            .page(
+                s,
+                &sort!(disadvantage_check, ReceivedOn, Direction::Asc, |r: &disadvantage_check::Model| r.received_on),
+                &PageArgs { first, after },
+            )
+            .await
+            .gql()?;
         Ok(Connection::from_page(page, DisadvantageCheckView))
     }
 
@@ -467,20 +620,47 @@ impl ReadQuery {
     #[graphql(visible = "crate::graphql::visibility::reads_disadvantage_check")]
     async fn disadvantage_check(&self, ctx: &Context<'_>, id: ID) -> GqlResult<DisadvantageCheckView> {
         let gw = gateway(ctx)?;
-        Ok(DisadvantageCheckView(by_id::<disadvantage_check::Entity>(gw, disadvantage_check::Column::Id, uuid_arg("id", "DisadvantageCheck", &id)?, "DisadvantageCheck").await.gql()?))
+        Ok(DisadvantageCheckView(
+            by_id::<disadvantage_check::Entity>(
+                gw,
+                disadvantage_check::Column::Id,
+                uuid_arg("id", "DisadvantageCheck", &id)?,
+                "DisadvantageCheck",
+            )
+            .await
+            .gql()?,
+        ))
     }
 
     /// Segnalazioni the viewer may see, newest first.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_report")]
-    async fn reports(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> GqlResult<Connection<ReportView>> {
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_report"
+    )]
+    async fn reports(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Connection<ReportView>> {
         let gw = gateway(ctx)?;
         let s = gw.select::<report::Entity>().gql()?;
-        let page = gw.page(s, &sort!(report, CreatedAt, Direction::Desc, |r: &report::Model| r.created_at), &PageArgs { first, after }).await.gql()?;
+        let page = gw
+            .page(
+                s,
+                &sort!(report, CreatedAt, Direction::Desc, |r: &report::Model| r.created_at),
+                &PageArgs { first, after },
+            )
+            .await
+            .gql()?;
         Ok(Connection::from_page(page, ReportView))
     }
 
     /// The audit trail the viewer may read (the Ambito administrator: its Ambito), newest first.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity)", visible = "crate::graphql::visibility::reads_audit_event")]
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_audit_event"
+    )]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
@@ -503,7 +683,14 @@ impl ReadQuery {
         if let Some(t) = f.since {
             s = s.filter(audit_event::Column::OccurredAt.gte(t));
         }
-        let page = gw.page(s, &sort!(audit_event, OccurredAt, Direction::Desc, |r: &audit_event::Model| r.occurred_at), &PageArgs { first, after }).await.gql()?;
+        let page = gw
+            .page(
+                s,
+                &sort!(audit_event, OccurredAt, Direction::Desc, |r: &audit_event::Model| r.occurred_at),
+                &PageArgs { first, after },
+            )
+            .await
+            .gql()?;
         Ok(Connection::from_page(page, AuditEventView))
     }
 }

@@ -12,7 +12,11 @@ use entity::*;
 
 use super::enums::*;
 use super::relations::*;
-use crate::{authz::{gateway::Projected, show, Object as Obj}, error::GqlResult, ids};
+use crate::{
+    authz::{gateway::Projected, show, Object as Obj},
+    error::GqlResult,
+    ids,
+};
 
 /// Ambito territoriale sociale (L. 328/2000 art. 8): the Comuni that manage the Patti together.
 #[derive(Clone)]
@@ -21,12 +25,19 @@ pub struct AmbitoView(pub ambito::Model);
 impl Projected for ambito::Entity {
     const TYPE: &'static str = "Ambito";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("code", ambito::Column::Code), ("name", ambito::Column::Name), ("region", ambito::Column::Region), ("managementForm", ambito::Column::ManagementForm)]
+        vec![
+            ("code", ambito::Column::Code),
+            ("name", ambito::Column::Name),
+            ("region", ambito::Column::Region),
+            ("managementForm", ambito::Column::ManagementForm),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            ambito::Column::ManagementForm => Some(leak(entity::enums::ManagementForm::iter().next().expect("variant").to_value())),
+            ambito::Column::ManagementForm => {
+                Some(leak(entity::enums::ManagementForm::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -68,7 +79,16 @@ impl AmbitoView {
     async fn comuni(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ComuneView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<comune::Entity, _>(ctx, "Ambito.comuni", own, comune::Column::AmbitoId, m.id.clone(), |r| r.ambito_id.clone().into_key(), comune::Column::Name).await?;
+        let rows = rel_many::<comune::Entity, _>(
+            ctx,
+            "Ambito.comuni",
+            own,
+            comune::Column::AmbitoId,
+            m.id.clone(),
+            |r| r.ambito_id.clone().into_key(),
+            comune::Column::Name,
+        )
+        .await?;
         Ok(rows.map(|v| v.into_iter().map(ComuneView).collect::<Vec<_>>()))
     }
 }
@@ -89,7 +109,13 @@ pub struct ComuneView(pub comune::Model);
 impl Projected for comune::Entity {
     const TYPE: &'static str = "Comune";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("istatCode", comune::Column::IstatCode), ("belfioreCode", comune::Column::BelfioreCode), ("name", comune::Column::Name), ("province", comune::Column::Province), ("socialServicesDelegated", comune::Column::SocialServicesDelegated)]
+        vec![
+            ("istatCode", comune::Column::IstatCode),
+            ("belfioreCode", comune::Column::BelfioreCode),
+            ("name", comune::Column::Name),
+            ("province", comune::Column::Province),
+            ("socialServicesDelegated", comune::Column::SocialServicesDelegated),
+        ]
     }
 }
 
@@ -135,7 +161,11 @@ impl ComuneView {
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<ambito::Entity, _>(ctx, "Comune.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| r.id.clone()).await?.map(AmbitoView))
+        Ok(rel_one::<ambito::Entity, _>(ctx, "Comune.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(AmbitoView))
     }
 }
 
@@ -155,12 +185,22 @@ pub struct ConventionView(pub convention::Model);
 impl Projected for convention::Entity {
     const TYPE: &'static str = "Convention";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("kind", convention::Column::Kind), ("signedOn", convention::Column::SignedOn), ("validFrom", convention::Column::ValidFrom), ("validTo", convention::Column::ValidTo), ("documentSha256", convention::Column::DocumentSha256), ("uploadedAt", convention::Column::UploadedAt), ("version", convention::Column::Version)]
+        vec![
+            ("kind", convention::Column::Kind),
+            ("signedOn", convention::Column::SignedOn),
+            ("validFrom", convention::Column::ValidFrom),
+            ("validTo", convention::Column::ValidTo),
+            ("documentSha256", convention::Column::DocumentSha256),
+            ("uploadedAt", convention::Column::UploadedAt),
+            ("version", convention::Column::Version),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            convention::Column::Kind => Some(leak(entity::enums::ConventionKind::iter().next().expect("variant").to_value())),
+            convention::Column::Kind => {
+                Some(leak(entity::enums::ConventionKind::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -207,7 +247,10 @@ impl ConventionView {
     #[graphql(visible = "vis::convention_document_size")]
     async fn document_size(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "Convention.documentSize", self.own(ctx), || m.document_size.and_then(crate::territory::model::size_as_int)).flatten()
+        show(ctx, "Convention.documentSize", self.own(ctx), || {
+            m.document_size.and_then(crate::territory::model::size_as_int)
+        })
+        .flatten()
     }
     /// When the Ambito administrator uploaded it.
     #[graphql(visible = "vis::convention_uploaded_at")]
@@ -226,14 +269,27 @@ impl ConventionView {
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<comune::Entity, _>(ctx, "Convention.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            "Convention.comune",
+            own,
+            comune::Column::IstatCode,
+            Some(m.comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
     }
     /// The Ambito party to the convention.
     #[graphql(visible = "vis::convention_ambito")]
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<ambito::Entity, _>(ctx, "Convention.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| r.id.clone()).await?.map(AmbitoView))
+        Ok(rel_one::<ambito::Entity, _>(ctx, "Convention.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(AmbitoView))
     }
 
     /// Profiles in force that work on the Comune's data under this convention
@@ -243,7 +299,9 @@ impl ConventionView {
     #[graphql(visible = "vis::convention_dependent_profiles")]
     async fn dependent_profiles(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ProfileView>>> {
         let own = self.own(ctx);
-        Ok(dependent_profiles(ctx, "Convention.dependentProfiles", own, &self.0).await?.map(|v| v.into_iter().map(ProfileView).collect()))
+        Ok(dependent_profiles(ctx, "Convention.dependentProfiles", own, &self.0)
+            .await?
+            .map(|v| v.into_iter().map(ProfileView).collect()))
     }
 }
 
@@ -263,12 +321,23 @@ pub struct OperatorView(pub operator::Model);
 impl Projected for operator::Entity {
     const TYPE: &'static str = "Operator";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("fiscalCode", operator::Column::FiscalCode), ("firstName", operator::Column::FirstName), ("lastName", operator::Column::LastName), ("email", operator::Column::Email), ("phone", operator::Column::Phone), ("status", operator::Column::Status), ("version", operator::Column::Version), ("lastLoginAt", operator::Column::LastLoginAt)]
+        vec![
+            ("fiscalCode", operator::Column::FiscalCode),
+            ("firstName", operator::Column::FirstName),
+            ("lastName", operator::Column::LastName),
+            ("email", operator::Column::Email),
+            ("phone", operator::Column::Phone),
+            ("status", operator::Column::Status),
+            ("version", operator::Column::Version),
+            ("lastLoginAt", operator::Column::LastLoginAt),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            operator::Column::Status => Some(leak(entity::enums::OperatorStatus::iter().next().expect("variant").to_value())),
+            operator::Column::Status => {
+                Some(leak(entity::enums::OperatorStatus::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -303,7 +372,7 @@ impl OperatorView {
     #[graphql(visible = "vis::operator_display_name")]
     async fn display_name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Operator.displayName", self.own(ctx), || format!("{} {}",m.first_name,m.last_name))
+        show(ctx, "Operator.displayName", self.own(ctx), || format!("{} {}", m.first_name, m.last_name))
     }
     /// Work e-mail address.
     #[graphql(visible = "vis::operator_email")]
@@ -340,7 +409,16 @@ impl OperatorView {
     async fn profiles(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ProfileView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<profile::Entity, _>(ctx, "Operator.profiles", own, profile::Column::OperatorId, m.id.clone(), |r| r.operator_id.clone().into_key(), profile::Column::Role).await?;
+        let rows = rel_many::<profile::Entity, _>(
+            ctx,
+            "Operator.profiles",
+            own,
+            profile::Column::OperatorId,
+            m.id.clone(),
+            |r| r.operator_id.clone().into_key(),
+            profile::Column::Role,
+        )
+        .await?;
         Ok(rows.map(|v| v.into_iter().map(ProfileView).collect::<Vec<_>>()))
     }
 }
@@ -362,13 +440,21 @@ pub struct ProfileView(pub profile::Model);
 impl Projected for profile::Entity {
     const TYPE: &'static str = "Profile";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("role", profile::Column::Role), ("validFrom", profile::Column::ValidFrom), ("validTo", profile::Column::ValidTo), ("status", profile::Column::Status), ("version", profile::Column::Version)]
+        vec![
+            ("role", profile::Column::Role),
+            ("validFrom", profile::Column::ValidFrom),
+            ("validTo", profile::Column::ValidTo),
+            ("status", profile::Column::Status),
+            ("version", profile::Column::Version),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
             profile::Column::Role => Some(leak(entity::enums::Role::iter().next().expect("variant").to_value())),
-            profile::Column::Status => Some(leak(entity::enums::ProfileStatus::iter().next().expect("variant").to_value())),
+            profile::Column::Status => {
+                Some(leak(entity::enums::ProfileStatus::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -403,7 +489,9 @@ impl ProfileView {
     #[graphql(visible = "vis::profile_funding_sources")]
     async fn funding_sources(&self, ctx: &Context<'_>) -> Option<Vec<FundingSourceView>> {
         let m = &self.0;
-        show(ctx, "Profile.fundingSources", self.own(ctx), || crate::operators::model::funding_of(m.funding_sources.as_deref()).into_iter().map(Into::into).collect())
+        show(ctx, "Profile.fundingSources", self.own(ctx), || {
+            crate::operators::model::funding_of(m.funding_sources.as_deref()).into_iter().map(Into::into).collect()
+        })
     }
     /// Whether the profile is in force (active, suspended, revoked).
     #[graphql(visible = "vis::profile_status")]
@@ -422,21 +510,34 @@ impl ProfileView {
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<ambito::Entity, _>(ctx, "Profile.ambito", own, ambito::Column::Id, m.ambito_id, |r| r.id.clone()).await?.map(AmbitoView))
+        Ok(rel_one::<ambito::Entity, _>(ctx, "Profile.ambito", own, ambito::Column::Id, m.ambito_id, |r| r.id.clone())
+            .await?
+            .map(AmbitoView))
     }
     /// The operator holding the profile.
     #[graphql(visible = "vis::profile_operator")]
     async fn operator(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<operator::Entity, _>(ctx, "Profile.operator", own, operator::Column::Id, Some(m.operator_id), |r| r.id.clone()).await?.map(OperatorView))
+        Ok(rel_one::<operator::Entity, _>(
+            ctx,
+            "Profile.operator",
+            own,
+            operator::Column::Id,
+            Some(m.operator_id),
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(OperatorView))
     }
 
     /// Comuni the profile covers, by name.
     #[graphql(visible = "vis::profile_comuni")]
     async fn comuni(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ComuneView>>> {
         let own = self.own(ctx);
-        Ok(profile_comuni(ctx, "Profile.comuni", own, self.0.id).await?.map(|v| v.into_iter().map(ComuneView).collect()))
+        Ok(profile_comuni(ctx, "Profile.comuni", own, self.0.id)
+            .await?
+            .map(|v| v.into_iter().map(ComuneView).collect()))
     }
 }
 
@@ -457,7 +558,11 @@ pub struct HouseholdView(pub household::Model);
 impl Projected for household::Entity {
     const TYPE: &'static str = "Household";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("inpsProtocol", household::Column::InpsProtocol), ("compositionVersion", household::Column::CompositionVersion), ("compositionDate", household::Column::CompositionDate)]
+        vec![
+            ("inpsProtocol", household::Column::InpsProtocol),
+            ("compositionVersion", household::Column::CompositionVersion),
+            ("compositionDate", household::Column::CompositionDate),
+        ]
     }
 }
 
@@ -491,21 +596,43 @@ impl HouseholdView {
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<comune::Entity, _>(ctx, "Household.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            "Household.comune",
+            own,
+            comune::Column::IstatCode,
+            Some(m.comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
     }
     /// Ambito of the Comune of residence.
     #[graphql(visible = "vis::household_ambito")]
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<ambito::Entity, _>(ctx, "Household.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| r.id.clone()).await?.map(AmbitoView))
+        Ok(rel_one::<ambito::Entity, _>(ctx, "Household.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(AmbitoView))
     }
     /// Members of the household.
     #[graphql(visible = "vis::household_members", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn members(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<MemberView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<member::Entity, _>(ctx, "Household.members", own, member::Column::HouseholdId, m.id.clone(), |r| r.household_id.clone().into_key(), member::Column::Id).await?;
+        let rows = rel_many::<member::Entity, _>(
+            ctx,
+            "Household.members",
+            own,
+            member::Column::HouseholdId,
+            m.id.clone(),
+            |r| r.household_id.clone().into_key(),
+            member::Column::Id,
+        )
+        .await?;
         Ok(rows.map(|v| v.into_iter().map(MemberView).collect::<Vec<_>>()))
     }
     /// Cases (prese in carico) of the household.
@@ -513,15 +640,36 @@ impl HouseholdView {
     async fn cases(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<CaseView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<case_file::Entity, _>(ctx, "Household.cases", own, case_file::Column::HouseholdId, m.id.clone(), |r| r.household_id.clone().into_key(), case_file::Column::PadDate).await?;
+        let rows = rel_many::<case_file::Entity, _>(
+            ctx,
+            "Household.cases",
+            own,
+            case_file::Column::HouseholdId,
+            m.id.clone(),
+            |r| r.household_id.clone().into_key(),
+            case_file::Column::PadDate,
+        )
+        .await?;
         Ok(rows.map(|v| v.into_iter().map(CaseView).collect::<Vec<_>>()))
     }
     /// Applications (domande) of the household.
-    #[graphql(visible = "vis::household_applications", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
+    #[graphql(
+        visible = "vis::household_applications",
+        complexity = "crate::graphql::limits::nested_cost(child_complexity)"
+    )]
     async fn applications(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ApplicationView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<application::Entity, _>(ctx, "Household.applications", own, application::Column::HouseholdId, m.id.clone(), |r| r.household_id.clone().into_key(), application::Column::SubmittedOn).await?;
+        let rows = rel_many::<application::Entity, _>(
+            ctx,
+            "Household.applications",
+            own,
+            application::Column::HouseholdId,
+            m.id.clone(),
+            |r| r.household_id.clone().into_key(),
+            application::Column::SubmittedOn,
+        )
+        .await?;
         Ok(rows.map(|v| v.into_iter().map(ApplicationView).collect::<Vec<_>>()))
     }
 }
@@ -542,13 +690,32 @@ pub struct MemberView(pub member::Model);
 impl Projected for member::Entity {
     const TYPE: &'static str = "Member";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("fiscalCode", member::Column::FiscalCode), ("firstName", member::Column::FirstName), ("lastName", member::Column::LastName), ("birthDate", member::Column::BirthDate), ("birthPlaceCode", member::Column::BirthPlaceCode), ("sex", member::Column::Sex), ("citizenship", member::Column::Citizenship), ("relation", member::Column::Relation), ("inEquivalenceScale", member::Column::InEquivalenceScale), ("obligatedActivation", member::Column::ObligatedActivation), ("disabled", member::Column::Disabled), ("email", member::Column::Email), ("phone", member::Column::Phone), ("permitType", member::Column::PermitType), ("permitExpiry", member::Column::PermitExpiry), ("residualBenefitMonths", member::Column::ResidualBenefitMonths)]
+        vec![
+            ("fiscalCode", member::Column::FiscalCode),
+            ("firstName", member::Column::FirstName),
+            ("lastName", member::Column::LastName),
+            ("birthDate", member::Column::BirthDate),
+            ("birthPlaceCode", member::Column::BirthPlaceCode),
+            ("sex", member::Column::Sex),
+            ("citizenship", member::Column::Citizenship),
+            ("relation", member::Column::Relation),
+            ("inEquivalenceScale", member::Column::InEquivalenceScale),
+            ("obligatedActivation", member::Column::ObligatedActivation),
+            ("disabled", member::Column::Disabled),
+            ("email", member::Column::Email),
+            ("phone", member::Column::Phone),
+            ("permitType", member::Column::PermitType),
+            ("permitExpiry", member::Column::PermitExpiry),
+            ("residualBenefitMonths", member::Column::ResidualBenefitMonths),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
             member::Column::Sex => Some(leak(entity::enums::Sex::iter().next().expect("variant").to_value())),
-            member::Column::Relation => Some(leak(entity::enums::FamilyRelation::iter().next().expect("variant").to_value())),
+            member::Column::Relation => {
+                Some(leak(entity::enums::FamilyRelation::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -686,29 +853,68 @@ impl MemberView {
     async fn residence_comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<comune::Entity, _>(ctx, "Member.residenceComune", own, comune::Column::IstatCode, Some(m.residence_comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            "Member.residenceComune",
+            own,
+            comune::Column::IstatCode,
+            Some(m.residence_comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
     }
     /// The member's household.
     #[graphql(visible = "vis::member_household")]
     async fn household(&self, ctx: &Context<'_>) -> GqlResult<Option<HouseholdView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<household::Entity, _>(ctx, "Member.household", own, household::Column::Id, Some(m.household_id), |r| r.id.clone()).await?.map(HouseholdView))
+        Ok(rel_one::<household::Entity, _>(
+            ctx,
+            "Member.household",
+            own,
+            household::Column::Id,
+            Some(m.household_id),
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(HouseholdView))
     }
     /// The cases of the member's household.
     #[graphql(visible = "vis::member_cases", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn cases(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<CaseView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<case_file::Entity, _>(ctx, "Member.cases", own, case_file::Column::HouseholdId, m.household_id.clone(), |r| r.household_id.clone().into_key(), case_file::Column::PadDate).await?;
+        let rows = rel_many::<case_file::Entity, _>(
+            ctx,
+            "Member.cases",
+            own,
+            case_file::Column::HouseholdId,
+            m.household_id.clone(),
+            |r| r.household_id.clone().into_key(),
+            case_file::Column::PadDate,
+        )
+        .await?;
         Ok(rows.map(|v| v.into_iter().map(CaseView).collect::<Vec<_>>()))
     }
     /// PUC assignments of the member.
-    #[graphql(visible = "vis::member_puc_assignments", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
+    #[graphql(
+        visible = "vis::member_puc_assignments",
+        complexity = "crate::graphql::limits::nested_cost(child_complexity)"
+    )]
     async fn puc_assignments(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PucAssignmentView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<puc_assignment::Entity, _>(ctx, "Member.pucAssignments", own, puc_assignment::Column::MemberId, m.id.clone(), |r| r.member_id.clone().into_key(), puc_assignment::Column::Id).await?;
+        let rows = rel_many::<puc_assignment::Entity, _>(
+            ctx,
+            "Member.pucAssignments",
+            own,
+            puc_assignment::Column::MemberId,
+            m.id.clone(),
+            |r| r.member_id.clone().into_key(),
+            puc_assignment::Column::Id,
+        )
+        .await?;
         Ok(rows.map(|v| v.into_iter().map(PucAssignmentView).collect::<Vec<_>>()))
     }
 }
@@ -734,13 +940,27 @@ pub struct ApplicationView(pub application::Model);
 impl Projected for application::Entity {
     const TYPE: &'static str = "Application";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("inpsProtocol", application::Column::InpsProtocol), ("measure", application::Column::Measure), ("applicantFiscalCode", application::Column::ApplicantFiscalCode), ("submittedOn", application::Column::SubmittedOn), ("channel", application::Column::Channel), ("iseeProtocol", application::Column::IseeProtocol), ("padSignedOn", application::Column::PadSignedOn), ("status", application::Column::Status), ("monthsPaid", application::Column::MonthsPaid)]
+        vec![
+            ("inpsProtocol", application::Column::InpsProtocol),
+            ("measure", application::Column::Measure),
+            ("applicantFiscalCode", application::Column::ApplicantFiscalCode),
+            ("submittedOn", application::Column::SubmittedOn),
+            ("channel", application::Column::Channel),
+            ("iseeProtocol", application::Column::IseeProtocol),
+            ("padSignedOn", application::Column::PadSignedOn),
+            ("status", application::Column::Status),
+            ("monthsPaid", application::Column::MonthsPaid),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            application::Column::Measure => Some(leak(entity::enums::Measure::iter().next().expect("variant").to_value())),
-            application::Column::Status => Some(leak(entity::enums::ApplicationStatus::iter().next().expect("variant").to_value())),
+            application::Column::Measure => {
+                Some(leak(entity::enums::Measure::iter().next().expect("variant").to_value()))
+            }
+            application::Column::Status => {
+                Some(leak(entity::enums::ApplicationStatus::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -820,7 +1040,16 @@ impl ApplicationView {
     async fn household(&self, ctx: &Context<'_>) -> GqlResult<Option<HouseholdView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<household::Entity, _>(ctx, "Application.household", own, household::Column::Id, Some(m.household_id), |r| r.id.clone()).await?.map(HouseholdView))
+        Ok(rel_one::<household::Entity, _>(
+            ctx,
+            "Application.household",
+            own,
+            household::Column::Id,
+            Some(m.household_id),
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(HouseholdView))
     }
 }
 
@@ -833,7 +1062,9 @@ impl ApplicationView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("application", m.id), || crate::audit::reads::Owner::Household(m.household_id));
+        crate::authz::audit_read(ctx, key, ("application", m.id), || {
+            crate::audit::reads::Owner::Household(m.household_id)
+        });
     }
     pub const OBJECT: Obj = Obj::Application;
 }
@@ -845,12 +1076,22 @@ pub struct CaseView(pub case_file::Model);
 impl Projected for case_file::Entity {
     const TYPE: &'static str = "Case";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("state", case_file::Column::State), ("padDate", case_file::Column::PadDate), ("assignedAt", case_file::Column::AssignedAt), ("firstMeetingOn", case_file::Column::FirstMeetingOn), ("lastMeetingOn", case_file::Column::LastMeetingOn), ("pathwayType", case_file::Column::PathwayType), ("version", case_file::Column::Version)]
+        vec![
+            ("state", case_file::Column::State),
+            ("padDate", case_file::Column::PadDate),
+            ("assignedAt", case_file::Column::AssignedAt),
+            ("firstMeetingOn", case_file::Column::FirstMeetingOn),
+            ("lastMeetingOn", case_file::Column::LastMeetingOn),
+            ("pathwayType", case_file::Column::PathwayType),
+            ("version", case_file::Column::Version),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            case_file::Column::State => Some(leak(entity::enums::CaseState::iter().next().expect("variant").to_value())),
+            case_file::Column::State => {
+                Some(leak(entity::enums::CaseState::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -897,13 +1138,17 @@ impl CaseView {
     #[graphql(visible = "vis::case_first_meeting_deadline")]
     async fn first_meeting_deadline(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Case.firstMeetingDeadline", self.own(ctx), || crate::cases::model::first_meeting_deadline(m.pad_date))
+        show(ctx, "Case.firstMeetingDeadline", self.own(ctx), || {
+            crate::cases::model::first_meeting_deadline(m.pad_date)
+        })
     }
     /// Convening is recommended within 60 days from the PAD.
     #[graphql(visible = "vis::case_recommended_convocation_by")]
     async fn recommended_convocation_by(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Case.recommendedConvocationBy", self.own(ctx), || crate::cases::model::recommended_convocation(m.pad_date))
+        show(ctx, "Case.recommendedConvocationBy", self.own(ctx), || {
+            crate::cases::model::recommended_convocation(m.pad_date)
+        })
     }
     /// 90-day update due, from the last meeting.
     #[graphql(visible = "vis::case_next_check_due")]
@@ -915,13 +1160,16 @@ impl CaseView {
     #[graphql(visible = "vis::case_days_to_deadline")]
     async fn days_to_deadline(&self, ctx: &Context<'_>) -> Option<i64> {
         let m = &self.0;
-        show(ctx, "Case.daysToDeadline", self.own(ctx), || crate::cases::model::days_to_deadline(m,crate::cases::model::today())).flatten()
+        show(ctx, "Case.daysToDeadline", self.own(ctx), || {
+            crate::cases::model::days_to_deadline(m, crate::calendar::today())
+        })
+        .flatten()
     }
     /// Whether the first-meeting deadline passed without a meeting.
     #[graphql(visible = "vis::case_overdue")]
     async fn overdue(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        show(ctx, "Case.overdue", self.own(ctx), || crate::cases::model::overdue(m,crate::cases::model::today()))
+        show(ctx, "Case.overdue", self.own(ctx), || crate::cases::model::overdue(m, crate::calendar::today()))
     }
     /// ADI pathway type set by the analysis.
     #[graphql(visible = "vis::case_pathway_type")]
@@ -944,28 +1192,54 @@ impl CaseView {
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<ambito::Entity, _>(ctx, "Case.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| r.id.clone()).await?.map(AmbitoView))
+        Ok(rel_one::<ambito::Entity, _>(ctx, "Case.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(AmbitoView))
     }
     /// Comune of residence of the household.
     #[graphql(visible = "vis::case_comune")]
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<comune::Entity, _>(ctx, "Case.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            "Case.comune",
+            own,
+            comune::Column::IstatCode,
+            Some(m.comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
     }
     /// The case manager the case is assigned to.
     #[graphql(visible = "vis::case_case_manager")]
     async fn case_manager(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<operator::Entity, _>(ctx, "Case.caseManager", own, operator::Column::Id, m.case_manager_id, |r| r.id.clone()).await?.map(OperatorView))
+        Ok(rel_one::<operator::Entity, _>(ctx, "Case.caseManager", own, operator::Column::Id, m.case_manager_id, |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(OperatorView))
     }
     /// The household.
     #[graphql(visible = "vis::case_household")]
     async fn household(&self, ctx: &Context<'_>) -> GqlResult<Option<HouseholdView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let v = rel_one::<household::Entity, _>(ctx, "Case.household", own, household::Column::Id, Some(m.household_id), |r| r.id.clone()).await?.map(HouseholdView);
+        let v = rel_one::<household::Entity, _>(
+            ctx,
+            "Case.household",
+            own,
+            household::Column::Id,
+            Some(m.household_id),
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(HouseholdView);
         if v.is_some() {
             self.audit(ctx, "Case.household");
         }
@@ -976,7 +1250,16 @@ impl CaseView {
     async fn application(&self, ctx: &Context<'_>) -> GqlResult<Option<ApplicationView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let v = rel_one::<application::Entity, _>(ctx, "Case.application", own, application::Column::Id, Some(m.application_id), |r| r.id.clone()).await?.map(ApplicationView);
+        let v = rel_one::<application::Entity, _>(
+            ctx,
+            "Case.application",
+            own,
+            application::Column::Id,
+            Some(m.application_id),
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(ApplicationView);
         if v.is_some() {
             self.audit(ctx, "Case.application");
         }
@@ -987,7 +1270,16 @@ impl CaseView {
     async fn meetings(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<MeetingView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<meeting::Entity, _>(ctx, "Case.meetings", own, meeting::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), meeting::Column::ScheduledAt).await?;
+        let rows = rel_many::<meeting::Entity, _>(
+            ctx,
+            "Case.meetings",
+            own,
+            meeting::Column::CaseId,
+            m.id.clone(),
+            |r| r.case_id.clone().into_key(),
+            meeting::Column::ScheduledAt,
+        )
+        .await?;
         let v = rows.map(|v| v.into_iter().map(MeetingView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
             self.audit(ctx, "Case.meetings");
@@ -999,7 +1291,16 @@ impl CaseView {
     async fn preliminary_analysis(&self, ctx: &Context<'_>) -> GqlResult<Option<PreliminaryAnalysisView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<preliminary_analysis::Entity, _>(ctx, "Case.preliminaryAnalysis", own, preliminary_analysis::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), preliminary_analysis::Column::Id).await?;
+        let rows = rel_many::<preliminary_analysis::Entity, _>(
+            ctx,
+            "Case.preliminaryAnalysis",
+            own,
+            preliminary_analysis::Column::CaseId,
+            m.id.clone(),
+            |r| r.case_id.clone().into_key(),
+            preliminary_analysis::Column::Id,
+        )
+        .await?;
         let v = rows.and_then(|v| v.into_iter().next()).map(PreliminaryAnalysisView);
         if v.is_some() {
             self.audit(ctx, "Case.preliminaryAnalysis");
@@ -1011,7 +1312,16 @@ impl CaseView {
     async fn analysis_framework(&self, ctx: &Context<'_>) -> GqlResult<Option<AnalysisFrameworkView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<analysis_framework::Entity, _>(ctx, "Case.analysisFramework", own, analysis_framework::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), analysis_framework::Column::Id).await?;
+        let rows = rel_many::<analysis_framework::Entity, _>(
+            ctx,
+            "Case.analysisFramework",
+            own,
+            analysis_framework::Column::CaseId,
+            m.id.clone(),
+            |r| r.case_id.clone().into_key(),
+            analysis_framework::Column::Id,
+        )
+        .await?;
         let v = rows.and_then(|v| v.into_iter().next()).map(AnalysisFrameworkView);
         if v.is_some() {
             self.audit(ctx, "Case.analysisFramework");
@@ -1023,7 +1333,16 @@ impl CaseView {
     async fn pacts(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<pact::Entity, _>(ctx, "Case.pacts", own, pact::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), pact::Column::Revision).await?;
+        let rows = rel_many::<pact::Entity, _>(
+            ctx,
+            "Case.pacts",
+            own,
+            pact::Column::CaseId,
+            m.id.clone(),
+            |r| r.case_id.clone().into_key(),
+            pact::Column::Revision,
+        )
+        .await?;
         let v = rows.map(|v| v.into_iter().map(PactView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
             self.audit(ctx, "Case.pacts");
@@ -1035,7 +1354,16 @@ impl CaseView {
     async fn pact(&self, ctx: &Context<'_>) -> GqlResult<Option<PactView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<pact::Entity, _>(ctx, "Case.pact", own, pact::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), pact::Column::Revision).await?;
+        let rows = rel_many::<pact::Entity, _>(
+            ctx,
+            "Case.pact",
+            own,
+            pact::Column::CaseId,
+            m.id.clone(),
+            |r| r.case_id.clone().into_key(),
+            pact::Column::Revision,
+        )
+        .await?;
         let v = rows.and_then(|v| v.into_iter().last()).map(PactView);
         if v.is_some() {
             self.audit(ctx, "Case.pact");
@@ -1047,7 +1375,16 @@ impl CaseView {
     async fn supports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<SupportView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<support::Entity, _>(ctx, "Case.supports", own, support::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), support::Column::Id).await?;
+        let rows = rel_many::<support::Entity, _>(
+            ctx,
+            "Case.supports",
+            own,
+            support::Column::CaseId,
+            m.id.clone(),
+            |r| r.case_id.clone().into_key(),
+            support::Column::Id,
+        )
+        .await?;
         let v = rows.map(|v| v.into_iter().map(SupportView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
             self.audit(ctx, "Case.supports");
@@ -1059,7 +1396,16 @@ impl CaseView {
     async fn reports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ReportView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<report::Entity, _>(ctx, "Case.reports", own, report::Column::CaseId, m.id.clone(), |r| r.case_id.clone().into_key(), report::Column::CreatedAt).await?;
+        let rows = rel_many::<report::Entity, _>(
+            ctx,
+            "Case.reports",
+            own,
+            report::Column::CaseId,
+            m.id.clone(),
+            |r| r.case_id.clone().into_key(),
+            report::Column::CreatedAt,
+        )
+        .await?;
         let v = rows.map(|v| v.into_iter().map(ReportView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
             self.audit(ctx, "Case.reports");
@@ -1078,7 +1424,10 @@ impl CaseView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("case_file", m.id), || crate::audit::reads::Owner::Ambito { ambito: Some(m.ambito_id), case: Some(m.id) });
+        crate::authz::audit_read(ctx, key, ("case_file", m.id), || crate::audit::reads::Owner::Ambito {
+            ambito: Some(m.ambito_id),
+            case: Some(m.id),
+        });
     }
     pub const OBJECT: Obj = Obj::Case;
 }
@@ -1090,12 +1439,22 @@ pub struct PreliminaryAnalysisView(pub preliminary_analysis::Model);
 impl Projected for preliminary_analysis::Entity {
     const TYPE: &'static str = "PreliminaryAnalysis";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("state", preliminary_analysis::Column::State), ("outcome", preliminary_analysis::Column::Outcome), ("needsNotes", preliminary_analysis::Column::NeedsNotes), ("resourcesNotes", preliminary_analysis::Column::ResourcesNotes), ("healthNotes", preliminary_analysis::Column::HealthNotes), ("completedAt", preliminary_analysis::Column::CompletedAt), ("version", preliminary_analysis::Column::Version)]
+        vec![
+            ("state", preliminary_analysis::Column::State),
+            ("outcome", preliminary_analysis::Column::Outcome),
+            ("needsNotes", preliminary_analysis::Column::NeedsNotes),
+            ("resourcesNotes", preliminary_analysis::Column::ResourcesNotes),
+            ("healthNotes", preliminary_analysis::Column::HealthNotes),
+            ("completedAt", preliminary_analysis::Column::CompletedAt),
+            ("version", preliminary_analysis::Column::Version),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            preliminary_analysis::Column::State => Some(leak(entity::enums::AnalysisState::iter().next().expect("variant").to_value())),
+            preliminary_analysis::Column::State => {
+                Some(leak(entity::enums::AnalysisState::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -1171,7 +1530,16 @@ impl PreliminaryAnalysisView {
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<case_file::Entity, _>(ctx, "PreliminaryAnalysis.case", own, case_file::Column::Id, Some(m.case_id), |r| r.id.clone()).await?.map(CaseView))
+        Ok(rel_one::<case_file::Entity, _>(
+            ctx,
+            "PreliminaryAnalysis.case",
+            own,
+            case_file::Column::Id,
+            Some(m.case_id),
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(CaseView))
     }
 }
 
@@ -1184,7 +1552,9 @@ impl PreliminaryAnalysisView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("preliminary_analysis", m.id), || crate::audit::reads::Owner::Case(m.case_id));
+        crate::authz::audit_read(ctx, key, ("preliminary_analysis", m.id), || {
+            crate::audit::reads::Owner::Case(m.case_id)
+        });
     }
     pub const OBJECT: Obj = Obj::PreliminaryAnalysis;
 }
@@ -1196,12 +1566,20 @@ pub struct AnalysisFrameworkView(pub analysis_framework::Model);
 impl Projected for analysis_framework::Entity {
     const TYPE: &'static str = "AnalysisFramework";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("state", analysis_framework::Column::State), ("assessmentNotes", analysis_framework::Column::AssessmentNotes), ("priorities", analysis_framework::Column::Priorities), ("completedAt", analysis_framework::Column::CompletedAt), ("version", analysis_framework::Column::Version)]
+        vec![
+            ("state", analysis_framework::Column::State),
+            ("assessmentNotes", analysis_framework::Column::AssessmentNotes),
+            ("priorities", analysis_framework::Column::Priorities),
+            ("completedAt", analysis_framework::Column::CompletedAt),
+            ("version", analysis_framework::Column::Version),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            analysis_framework::Column::State => Some(leak(entity::enums::FrameworkState::iter().next().expect("variant").to_value())),
+            analysis_framework::Column::State => {
+                Some(leak(entity::enums::FrameworkState::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -1253,11 +1631,23 @@ impl AnalysisFrameworkView {
         show(ctx, "AnalysisFramework.version", self.own(ctx), || m.version)
     }
     /// The équipe multidisciplinare.
-    #[graphql(visible = "vis::analysis_framework_team", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
+    #[graphql(
+        visible = "vis::analysis_framework_team",
+        complexity = "crate::graphql::limits::nested_cost(child_complexity)"
+    )]
     async fn team(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<AnalysisTeamMemberView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<analysis_team_member::Entity, _>(ctx, "AnalysisFramework.team", own, analysis_team_member::Column::FrameworkId, m.id.clone(), |r| r.framework_id.clone().into_key(), analysis_team_member::Column::Id).await?;
+        let rows = rel_many::<analysis_team_member::Entity, _>(
+            ctx,
+            "AnalysisFramework.team",
+            own,
+            analysis_team_member::Column::FrameworkId,
+            m.id.clone(),
+            |r| r.framework_id.clone().into_key(),
+            analysis_team_member::Column::Id,
+        )
+        .await?;
         let v = rows.map(|v| v.into_iter().map(AnalysisTeamMemberView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
             self.audit(ctx, "AnalysisFramework.team");
@@ -1269,7 +1659,16 @@ impl AnalysisFrameworkView {
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<case_file::Entity, _>(ctx, "AnalysisFramework.case", own, case_file::Column::Id, Some(m.case_id), |r| r.id.clone()).await?.map(CaseView))
+        Ok(rel_one::<case_file::Entity, _>(
+            ctx,
+            "AnalysisFramework.case",
+            own,
+            case_file::Column::Id,
+            Some(m.case_id),
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(CaseView))
     }
 }
 
@@ -1282,7 +1681,9 @@ impl AnalysisFrameworkView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("analysis_framework", m.id), || crate::audit::reads::Owner::Case(m.case_id));
+        crate::authz::audit_read(ctx, key, ("analysis_framework", m.id), || {
+            crate::audit::reads::Owner::Case(m.case_id)
+        });
     }
     pub const OBJECT: Obj = Obj::AnalysisFramework;
 }
@@ -1294,12 +1695,18 @@ pub struct AnalysisTeamMemberView(pub analysis_team_member::Model);
 impl Projected for analysis_team_member::Entity {
     const TYPE: &'static str = "AnalysisTeamMember";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("fullName", analysis_team_member::Column::FullName), ("service", analysis_team_member::Column::Service), ("teamRole", analysis_team_member::Column::TeamRole)]
+        vec![
+            ("fullName", analysis_team_member::Column::FullName),
+            ("service", analysis_team_member::Column::Service),
+            ("teamRole", analysis_team_member::Column::TeamRole),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            analysis_team_member::Column::Service => Some(leak(entity::enums::TeamService::iter().next().expect("variant").to_value())),
+            analysis_team_member::Column::Service => {
+                Some(leak(entity::enums::TeamService::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -1348,7 +1755,15 @@ pub struct PactView(pub pact::Model);
 impl Projected for pact::Entity {
     const TYPE: &'static str = "Pact";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("revision", pact::Column::Revision), ("state", pact::Column::State), ("signedOn", pact::Column::SignedOn), ("nextReviewOn", pact::Column::NextReviewOn), ("contactModality", pact::Column::ContactModality), ("referencePerson", pact::Column::ReferencePerson), ("version", pact::Column::Version)]
+        vec![
+            ("revision", pact::Column::Revision),
+            ("state", pact::Column::State),
+            ("signedOn", pact::Column::SignedOn),
+            ("nextReviewOn", pact::Column::NextReviewOn),
+            ("contactModality", pact::Column::ContactModality),
+            ("referencePerson", pact::Column::ReferencePerson),
+            ("version", pact::Column::Version),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
@@ -1413,14 +1828,25 @@ impl PactView {
     async fn revision_of(&self, ctx: &Context<'_>) -> GqlResult<Option<PactView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<pact::Entity, _>(ctx, "Pact.revisionOf", own, pact::Column::Id, m.revision_of, |r| r.id.clone()).await?.map(PactView))
+        Ok(rel_one::<pact::Entity, _>(ctx, "Pact.revisionOf", own, pact::Column::Id, m.revision_of, |r| r.id.clone())
+            .await?
+            .map(PactView))
     }
     /// General objectives.
     #[graphql(visible = "vis::pact_objectives", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
     async fn objectives(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactObjectiveView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<pact_objective::Entity, _>(ctx, "Pact.objectives", own, pact_objective::Column::PactId, m.id.clone(), |r| r.pact_id.clone().into_key(), pact_objective::Column::Id).await?;
+        let rows = rel_many::<pact_objective::Entity, _>(
+            ctx,
+            "Pact.objectives",
+            own,
+            pact_objective::Column::PactId,
+            m.id.clone(),
+            |r| r.pact_id.clone().into_key(),
+            pact_objective::Column::Id,
+        )
+        .await?;
         let v = rows.map(|v| v.into_iter().map(PactObjectiveView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
             self.audit(ctx, "Pact.objectives");
@@ -1428,11 +1854,23 @@ impl PactView {
         Ok(v)
     }
     /// Expected results (milestones).
-    #[graphql(visible = "vis::pact_expected_results", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
+    #[graphql(
+        visible = "vis::pact_expected_results",
+        complexity = "crate::graphql::limits::nested_cost(child_complexity)"
+    )]
     async fn expected_results(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactExpectedResultView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<pact_expected_result::Entity, _>(ctx, "Pact.expectedResults", own, pact_expected_result::Column::PactId, m.id.clone(), |r| r.pact_id.clone().into_key(), pact_expected_result::Column::DueOn).await?;
+        let rows = rel_many::<pact_expected_result::Entity, _>(
+            ctx,
+            "Pact.expectedResults",
+            own,
+            pact_expected_result::Column::PactId,
+            m.id.clone(),
+            |r| r.pact_id.clone().into_key(),
+            pact_expected_result::Column::DueOn,
+        )
+        .await?;
         let v = rows.map(|v| v.into_iter().map(PactExpectedResultView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
             self.audit(ctx, "Pact.expectedResults");
@@ -1444,7 +1882,16 @@ impl PactView {
     async fn commitments(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactCommitmentView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<pact_commitment::Entity, _>(ctx, "Pact.commitments", own, pact_commitment::Column::PactId, m.id.clone(), |r| r.pact_id.clone().into_key(), pact_commitment::Column::Id).await?;
+        let rows = rel_many::<pact_commitment::Entity, _>(
+            ctx,
+            "Pact.commitments",
+            own,
+            pact_commitment::Column::PactId,
+            m.id.clone(),
+            |r| r.pact_id.clone().into_key(),
+            pact_commitment::Column::Id,
+        )
+        .await?;
         let v = rows.map(|v| v.into_iter().map(PactCommitmentView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
             self.audit(ctx, "Pact.commitments");
@@ -1456,7 +1903,16 @@ impl PactView {
     async fn supports(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<SupportView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<support::Entity, _>(ctx, "Pact.supports", own, support::Column::PactId, m.id.clone(), |r| r.pact_id.clone().into_key(), support::Column::Id).await?;
+        let rows = rel_many::<support::Entity, _>(
+            ctx,
+            "Pact.supports",
+            own,
+            support::Column::PactId,
+            m.id.clone(),
+            |r| r.pact_id.clone().into_key(),
+            support::Column::Id,
+        )
+        .await?;
         let v = rows.map(|v| v.into_iter().map(SupportView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
             self.audit(ctx, "Pact.supports");
@@ -1468,7 +1924,11 @@ impl PactView {
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<case_file::Entity, _>(ctx, "Pact.case", own, case_file::Column::Id, Some(m.case_id), |r| r.id.clone()).await?.map(CaseView))
+        Ok(rel_one::<case_file::Entity, _>(ctx, "Pact.case", own, case_file::Column::Id, Some(m.case_id), |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(CaseView))
     }
 }
 
@@ -1498,7 +1958,9 @@ impl Projected for pact_objective::Entity {
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            pact_objective::Column::Area => Some(leak(entity::enums::NeedArea::iter().next().expect("variant").to_value())),
+            pact_objective::Column::Area => {
+                Some(leak(entity::enums::NeedArea::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -1532,11 +1994,23 @@ impl PactObjectiveView {
         v
     }
     /// Expected results of the objective.
-    #[graphql(visible = "vis::pact_objective_expected_results", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
+    #[graphql(
+        visible = "vis::pact_objective_expected_results",
+        complexity = "crate::graphql::limits::nested_cost(child_complexity)"
+    )]
     async fn expected_results(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PactExpectedResultView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<pact_expected_result::Entity, _>(ctx, "PactObjective.expectedResults", own, pact_expected_result::Column::ObjectiveId, m.id.clone(), |r| r.objective_id.clone().into_key(), pact_expected_result::Column::DueOn).await?;
+        let rows = rel_many::<pact_expected_result::Entity, _>(
+            ctx,
+            "PactObjective.expectedResults",
+            own,
+            pact_expected_result::Column::ObjectiveId,
+            m.id.clone(),
+            |r| r.objective_id.clone().into_key(),
+            pact_expected_result::Column::DueOn,
+        )
+        .await?;
         let v = rows.map(|v| v.into_iter().map(PactExpectedResultView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
             self.audit(ctx, "PactObjective.expectedResults");
@@ -1604,7 +2078,9 @@ impl PactExpectedResultView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("pact_expected_result", m.id), || crate::audit::reads::Owner::Pact(m.pact_id));
+        crate::authz::audit_read(ctx, key, ("pact_expected_result", m.id), || {
+            crate::audit::reads::Owner::Pact(m.pact_id)
+        });
     }
     pub const OBJECT: Obj = Obj::PactExpectedResult;
 }
@@ -1616,12 +2092,19 @@ pub struct PactCommitmentView(pub pact_commitment::Model);
 impl Projected for pact_commitment::Entity {
     const TYPE: &'static str = "PactCommitment";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("description", pact_commitment::Column::Description), ("dueOn", pact_commitment::Column::DueOn), ("status", pact_commitment::Column::Status), ("isConditionality", pact_commitment::Column::IsConditionality)]
+        vec![
+            ("description", pact_commitment::Column::Description),
+            ("dueOn", pact_commitment::Column::DueOn),
+            ("status", pact_commitment::Column::Status),
+            ("isConditionality", pact_commitment::Column::IsConditionality),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            pact_commitment::Column::Status => Some(leak(entity::enums::CommitmentStatus::iter().next().expect("variant").to_value())),
+            pact_commitment::Column::Status => {
+                Some(leak(entity::enums::CommitmentStatus::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -1675,7 +2158,16 @@ impl PactCommitmentView {
     async fn obligated_member(&self, ctx: &Context<'_>) -> GqlResult<Option<MemberView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<member::Entity, _>(ctx, "PactCommitment.obligatedMember", own, member::Column::Id, m.obligated_member_id, |r| r.id.clone()).await?.map(MemberView))
+        Ok(rel_one::<member::Entity, _>(
+            ctx,
+            "PactCommitment.obligatedMember",
+            own,
+            member::Column::Id,
+            m.obligated_member_id,
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(MemberView))
     }
 }
 
@@ -1700,13 +2192,21 @@ pub struct SupportView(pub support::Model);
 impl Projected for support::Entity {
     const TYPE: &'static str = "Support";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("kind", support::Column::Kind), ("provider", support::Column::Provider), ("startsOn", support::Column::StartsOn), ("endsOn", support::Column::EndsOn), ("status", support::Column::Status)]
+        vec![
+            ("kind", support::Column::Kind),
+            ("provider", support::Column::Provider),
+            ("startsOn", support::Column::StartsOn),
+            ("endsOn", support::Column::EndsOn),
+            ("status", support::Column::Status),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
             support::Column::Kind => Some(leak(entity::enums::SupportKind::iter().next().expect("variant").to_value())),
-            support::Column::Status => Some(leak(entity::enums::SupportStatus::iter().next().expect("variant").to_value())),
+            support::Column::Status => {
+                Some(leak(entity::enums::SupportStatus::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -1762,7 +2262,11 @@ impl SupportView {
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<case_file::Entity, _>(ctx, "Support.case", own, case_file::Column::Id, Some(m.case_id), |r| r.id.clone()).await?.map(CaseView))
+        Ok(rel_one::<case_file::Entity, _>(ctx, "Support.case", own, case_file::Column::Id, Some(m.case_id), |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(CaseView))
     }
 }
 
@@ -1787,7 +2291,19 @@ pub struct ReportView(pub report::Model);
 impl Projected for report::Entity {
     const TYPE: &'static str = "Report";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("kind", report::Column::Kind), ("state", report::Column::State), ("factDate", report::Column::FactDate), ("ascertainedOn", report::Column::AscertainedOn), ("description", report::Column::Description), ("decidedAt", report::Column::DecidedAt), ("decisionComment", report::Column::DecisionComment), ("sentAt", report::Column::SentAt), ("inpsAck", report::Column::InpsAck), ("createdAt", report::Column::CreatedAt), ("version", report::Column::Version)]
+        vec![
+            ("kind", report::Column::Kind),
+            ("state", report::Column::State),
+            ("factDate", report::Column::FactDate),
+            ("ascertainedOn", report::Column::AscertainedOn),
+            ("description", report::Column::Description),
+            ("decidedAt", report::Column::DecidedAt),
+            ("decisionComment", report::Column::DecisionComment),
+            ("sentAt", report::Column::SentAt),
+            ("inpsAck", report::Column::InpsAck),
+            ("createdAt", report::Column::CreatedAt),
+            ("version", report::Column::Version),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
@@ -1834,7 +2350,7 @@ impl ReportView {
     #[graphql(visible = "vis::report_deadline")]
     async fn deadline(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Report.deadline", self.own(ctx), || crate::cases::model::report_deadline(m.kind,m.ascertained_on))
+        show(ctx, "Report.deadline", self.own(ctx), || crate::cases::model::report_deadline(m.kind, m.ascertained_on))
     }
     /// The facts.
     #[graphql(visible = "vis::report_description")]
@@ -1891,28 +2407,50 @@ impl ReportView {
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<comune::Entity, _>(ctx, "Report.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            "Report.comune",
+            own,
+            comune::Column::IstatCode,
+            Some(m.comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
     }
     /// The case, for case facts.
     #[graphql(visible = "vis::report_case")]
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<case_file::Entity, _>(ctx, "Report.case", own, case_file::Column::Id, m.case_id, |r| r.id.clone()).await?.map(CaseView))
+        Ok(rel_one::<case_file::Entity, _>(ctx, "Report.case", own, case_file::Column::Id, m.case_id, |r| r.id.clone())
+            .await?
+            .map(CaseView))
     }
     /// The residency check, for failed checks.
     #[graphql(visible = "vis::report_residency_check")]
     async fn residency_check(&self, ctx: &Context<'_>) -> GqlResult<Option<ResidencyCheckView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<residency_check::Entity, _>(ctx, "Report.residencyCheck", own, residency_check::Column::Id, m.residency_check_id, |r| r.id.clone()).await?.map(ResidencyCheckView))
+        Ok(rel_one::<residency_check::Entity, _>(
+            ctx,
+            "Report.residencyCheck",
+            own,
+            residency_check::Column::Id,
+            m.residency_check_id,
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(ResidencyCheckView))
     }
     /// The member concerned.
     #[graphql(visible = "vis::report_member")]
     async fn member(&self, ctx: &Context<'_>) -> GqlResult<Option<MemberView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<member::Entity, _>(ctx, "Report.member", own, member::Column::Id, m.member_id, |r| r.id.clone()).await?.map(MemberView))
+        Ok(rel_one::<member::Entity, _>(ctx, "Report.member", own, member::Column::Id, m.member_id, |r| r.id.clone())
+            .await?
+            .map(MemberView))
     }
 }
 
@@ -1925,7 +2463,10 @@ impl ReportView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("report", m.id), || crate::audit::reads::Owner::Ambito { ambito: Some(m.ambito_id), case: m.case_id });
+        crate::authz::audit_read(ctx, key, ("report", m.id), || crate::audit::reads::Owner::Ambito {
+            ambito: Some(m.ambito_id),
+            case: m.case_id,
+        });
     }
     pub const OBJECT: Obj = Obj::Report;
 }
@@ -1937,13 +2478,27 @@ pub struct MeetingView(pub meeting::Model);
 impl Projected for meeting::Entity {
     const TYPE: &'static str = "Meeting";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("kind", meeting::Column::Kind), ("state", meeting::Column::State), ("scheduledAt", meeting::Column::ScheduledAt), ("durationMinutes", meeting::Column::DurationMinutes), ("place", meeting::Column::Place), ("convocationChannel", meeting::Column::ConvocationChannel), ("convocationRef", meeting::Column::ConvocationRef), ("attendees", meeting::Column::Attendees), ("justification", meeting::Column::Justification), ("recordedAt", meeting::Column::RecordedAt), ("version", meeting::Column::Version)]
+        vec![
+            ("kind", meeting::Column::Kind),
+            ("state", meeting::Column::State),
+            ("scheduledAt", meeting::Column::ScheduledAt),
+            ("durationMinutes", meeting::Column::DurationMinutes),
+            ("place", meeting::Column::Place),
+            ("convocationChannel", meeting::Column::ConvocationChannel),
+            ("convocationRef", meeting::Column::ConvocationRef),
+            ("attendees", meeting::Column::Attendees),
+            ("justification", meeting::Column::Justification),
+            ("recordedAt", meeting::Column::RecordedAt),
+            ("version", meeting::Column::Version),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
             meeting::Column::Kind => Some(leak(entity::enums::MeetingKind::iter().next().expect("variant").to_value())),
-            meeting::Column::State => Some(leak(entity::enums::MeetingState::iter().next().expect("variant").to_value())),
+            meeting::Column::State => {
+                Some(leak(entity::enums::MeetingState::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -2031,28 +2586,49 @@ impl MeetingView {
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<comune::Entity, _>(ctx, "Meeting.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            "Meeting.comune",
+            own,
+            comune::Column::IstatCode,
+            Some(m.comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
     }
     /// The case.
     #[graphql(visible = "vis::meeting_case")]
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<case_file::Entity, _>(ctx, "Meeting.case", own, case_file::Column::Id, m.case_id, |r| r.id.clone()).await?.map(CaseView))
+        Ok(rel_one::<case_file::Entity, _>(ctx, "Meeting.case", own, case_file::Column::Id, m.case_id, |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(CaseView))
     }
     /// The household met.
     #[graphql(visible = "vis::meeting_household")]
     async fn household(&self, ctx: &Context<'_>) -> GqlResult<Option<HouseholdView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<household::Entity, _>(ctx, "Meeting.household", own, household::Column::Id, m.household_id, |r| r.id.clone()).await?.map(HouseholdView))
+        Ok(rel_one::<household::Entity, _>(ctx, "Meeting.household", own, household::Column::Id, m.household_id, |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(HouseholdView))
     }
     /// The operator holding the meeting.
     #[graphql(visible = "vis::meeting_operator")]
     async fn operator(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<operator::Entity, _>(ctx, "Meeting.operator", own, operator::Column::Id, m.operator_id, |r| r.id.clone()).await?.map(OperatorView))
+        Ok(rel_one::<operator::Entity, _>(ctx, "Meeting.operator", own, operator::Column::Id, m.operator_id, |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(OperatorView))
     }
 }
 
@@ -2066,7 +2642,10 @@ impl MeetingView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("meeting", m.id), || crate::audit::reads::Owner::Ambito { ambito: Some(m.ambito_id), case: m.case_id });
+        crate::authz::audit_read(ctx, key, ("meeting", m.id), || crate::audit::reads::Owner::Ambito {
+            ambito: Some(m.ambito_id),
+            case: m.case_id,
+        });
     }
     pub const OBJECT: Obj = Obj::Meeting;
 }
@@ -2078,7 +2657,11 @@ pub struct OfficeSlotView(pub office_slot::Model);
 impl Projected for office_slot::Entity {
     const TYPE: &'static str = "OfficeSlot";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("startsAt", office_slot::Column::StartsAt), ("endsAt", office_slot::Column::EndsAt), ("place", office_slot::Column::Place)]
+        vec![
+            ("startsAt", office_slot::Column::StartsAt),
+            ("endsAt", office_slot::Column::EndsAt),
+            ("place", office_slot::Column::Place),
+        ]
     }
 }
 
@@ -2112,14 +2695,27 @@ impl OfficeSlotView {
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<comune::Entity, _>(ctx, "OfficeSlot.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            "OfficeSlot.comune",
+            own,
+            comune::Column::IstatCode,
+            Some(m.comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
     }
     /// The operator the slot belongs to, if any.
     #[graphql(visible = "vis::office_slot_operator")]
     async fn operator(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<operator::Entity, _>(ctx, "OfficeSlot.operator", own, operator::Column::Id, m.operator_id, |r| r.id.clone()).await?.map(OperatorView))
+        Ok(rel_one::<operator::Entity, _>(ctx, "OfficeSlot.operator", own, operator::Column::Id, m.operator_id, |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(OperatorView))
     }
 }
 
@@ -2140,13 +2736,34 @@ pub struct PucProjectView(pub puc_project::Model);
 impl Projected for puc_project::Entity {
     const TYPE: &'static str = "PucProject";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("title", puc_project::Column::Title), ("field", puc_project::Column::Field), ("description", puc_project::Column::Description), ("hostBody", puc_project::Column::HostBody), ("site", puc_project::Column::Site), ("schedule", puc_project::Column::Schedule), ("weeklyHours", puc_project::Column::WeeklyHours), ("placesComune", puc_project::Column::PlacesComune), ("placesCpi", puc_project::Column::PlacesCpi), ("placesVolunteer", puc_project::Column::PlacesVolunteer), ("startsOn", puc_project::Column::StartsOn), ("endsOn", puc_project::Column::EndsOn), ("minDurationMonths", puc_project::Column::MinDurationMonths), ("tutor", puc_project::Column::Tutor), ("state", puc_project::Column::State), ("version", puc_project::Column::Version)]
+        vec![
+            ("title", puc_project::Column::Title),
+            ("field", puc_project::Column::Field),
+            ("description", puc_project::Column::Description),
+            ("hostBody", puc_project::Column::HostBody),
+            ("site", puc_project::Column::Site),
+            ("schedule", puc_project::Column::Schedule),
+            ("weeklyHours", puc_project::Column::WeeklyHours),
+            ("placesComune", puc_project::Column::PlacesComune),
+            ("placesCpi", puc_project::Column::PlacesCpi),
+            ("placesVolunteer", puc_project::Column::PlacesVolunteer),
+            ("startsOn", puc_project::Column::StartsOn),
+            ("endsOn", puc_project::Column::EndsOn),
+            ("minDurationMonths", puc_project::Column::MinDurationMonths),
+            ("tutor", puc_project::Column::Tutor),
+            ("state", puc_project::Column::State),
+            ("version", puc_project::Column::Version),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            puc_project::Column::Field => Some(leak(entity::enums::PucField::iter().next().expect("variant").to_value())),
-            puc_project::Column::State => Some(leak(entity::enums::PucProjectState::iter().next().expect("variant").to_value())),
+            puc_project::Column::Field => {
+                Some(leak(entity::enums::PucField::iter().next().expect("variant").to_value()))
+            }
+            puc_project::Column::State => {
+                Some(leak(entity::enums::PucProjectState::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -2260,21 +2877,46 @@ impl PucProjectView {
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<comune::Entity, _>(ctx, "PucProject.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            "PucProject.comune",
+            own,
+            comune::Column::IstatCode,
+            Some(m.comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
     }
     /// The Responsabile PUC.
     #[graphql(visible = "vis::puc_project_manager")]
     async fn manager(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<operator::Entity, _>(ctx, "PucProject.manager", own, operator::Column::Id, m.manager_id, |r| r.id.clone()).await?.map(OperatorView))
+        Ok(rel_one::<operator::Entity, _>(ctx, "PucProject.manager", own, operator::Column::Id, m.manager_id, |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(OperatorView))
     }
     /// Assignments of beneficiaries.
-    #[graphql(visible = "vis::puc_project_assignments", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
+    #[graphql(
+        visible = "vis::puc_project_assignments",
+        complexity = "crate::graphql::limits::nested_cost(child_complexity)"
+    )]
     async fn assignments(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PucAssignmentView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<puc_assignment::Entity, _>(ctx, "PucProject.assignments", own, puc_assignment::Column::ProjectId, m.id.clone(), |r| r.project_id.clone().into_key(), puc_assignment::Column::Id).await?;
+        let rows = rel_many::<puc_assignment::Entity, _>(
+            ctx,
+            "PucProject.assignments",
+            own,
+            puc_assignment::Column::ProjectId,
+            m.id.clone(),
+            |r| r.project_id.clone().into_key(),
+            puc_assignment::Column::Id,
+        )
+        .await?;
         Ok(rows.map(|v| v.into_iter().map(PucAssignmentView).collect::<Vec<_>>()))
     }
 
@@ -2306,13 +2948,27 @@ pub struct PucAssignmentView(pub puc_assignment::Model);
 impl Projected for puc_assignment::Entity {
     const TYPE: &'static str = "PucAssignment";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("source", puc_assignment::Column::Source), ("state", puc_assignment::Column::State), ("startsOn", puc_assignment::Column::StartsOn), ("plannedEndOn", puc_assignment::Column::PlannedEndOn), ("weeklyHours", puc_assignment::Column::WeeklyHours), ("interruptionReason", puc_assignment::Column::InterruptionReason), ("interruptedOn", puc_assignment::Column::InterruptedOn), ("inailRef", puc_assignment::Column::InailRef), ("version", puc_assignment::Column::Version)]
+        vec![
+            ("source", puc_assignment::Column::Source),
+            ("state", puc_assignment::Column::State),
+            ("startsOn", puc_assignment::Column::StartsOn),
+            ("plannedEndOn", puc_assignment::Column::PlannedEndOn),
+            ("weeklyHours", puc_assignment::Column::WeeklyHours),
+            ("interruptionReason", puc_assignment::Column::InterruptionReason),
+            ("interruptedOn", puc_assignment::Column::InterruptedOn),
+            ("inailRef", puc_assignment::Column::InailRef),
+            ("version", puc_assignment::Column::Version),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            puc_assignment::Column::Source => Some(leak(entity::enums::PlaceSource::iter().next().expect("variant").to_value())),
-            puc_assignment::Column::State => Some(leak(entity::enums::PucAssignmentState::iter().next().expect("variant").to_value())),
+            puc_assignment::Column::Source => {
+                Some(leak(entity::enums::PlaceSource::iter().next().expect("variant").to_value()))
+            }
+            puc_assignment::Column::State => {
+                Some(leak(entity::enums::PucAssignmentState::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -2359,7 +3015,8 @@ impl PucAssignmentView {
     #[graphql(visible = "vis::puc_assignment_interruption_reason")]
     async fn interruption_reason(&self, ctx: &Context<'_>) -> Option<InterruptionReasonView> {
         let m = &self.0;
-        let v = show(ctx, "PucAssignment.interruptionReason", self.own(ctx), || m.interruption_reason.map(Into::into)).flatten();
+        let v = show(ctx, "PucAssignment.interruptionReason", self.own(ctx), || m.interruption_reason.map(Into::into))
+            .flatten();
         if v.is_some() {
             self.audit(ctx, "PucAssignment.interruptionReason");
         }
@@ -2388,21 +3045,46 @@ impl PucAssignmentView {
     async fn project(&self, ctx: &Context<'_>) -> GqlResult<Option<PucProjectView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<puc_project::Entity, _>(ctx, "PucAssignment.project", own, puc_project::Column::Id, Some(m.project_id), |r| r.id.clone()).await?.map(PucProjectView))
+        Ok(rel_one::<puc_project::Entity, _>(
+            ctx,
+            "PucAssignment.project",
+            own,
+            puc_project::Column::Id,
+            Some(m.project_id),
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(PucProjectView))
     }
     /// The beneficiary.
     #[graphql(visible = "vis::puc_assignment_member")]
     async fn member(&self, ctx: &Context<'_>) -> GqlResult<Option<MemberView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<member::Entity, _>(ctx, "PucAssignment.member", own, member::Column::Id, Some(m.member_id), |r| r.id.clone()).await?.map(MemberView))
+        Ok(rel_one::<member::Entity, _>(ctx, "PucAssignment.member", own, member::Column::Id, Some(m.member_id), |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(MemberView))
     }
     /// Attendance register.
-    #[graphql(visible = "vis::puc_assignment_attendance", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
+    #[graphql(
+        visible = "vis::puc_assignment_attendance",
+        complexity = "crate::graphql::limits::nested_cost(child_complexity)"
+    )]
     async fn attendance(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<PucAttendanceView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<puc_attendance::Entity, _>(ctx, "PucAssignment.attendance", own, puc_attendance::Column::AssignmentId, m.id.clone(), |r| r.assignment_id.clone().into_key(), puc_attendance::Column::Day).await?;
+        let rows = rel_many::<puc_attendance::Entity, _>(
+            ctx,
+            "PucAssignment.attendance",
+            own,
+            puc_attendance::Column::AssignmentId,
+            m.id.clone(),
+            |r| r.assignment_id.clone().into_key(),
+            puc_attendance::Column::Day,
+        )
+        .await?;
         Ok(rows.map(|v| v.into_iter().map(PucAttendanceView).collect::<Vec<_>>()))
     }
 
@@ -2410,7 +3092,16 @@ impl PucAssignmentView {
     #[graphql(visible = "vis::puc_assignment_total_minutes")]
     async fn total_minutes(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
         let own = self.own(ctx);
-        let rows = rel_many::<puc_attendance::Entity, _>(ctx, "PucAssignment.totalMinutes", own, puc_attendance::Column::AssignmentId, self.0.id, |r| r.assignment_id, puc_attendance::Column::Day).await?;
+        let rows = rel_many::<puc_attendance::Entity, _>(
+            ctx,
+            "PucAssignment.totalMinutes",
+            own,
+            puc_attendance::Column::AssignmentId,
+            self.0.id,
+            |r| r.assignment_id,
+            puc_attendance::Column::Day,
+        )
+        .await?;
         Ok(rows.map(|v| v.iter().map(|a| a.minutes as i64).sum()))
     }
 }
@@ -2424,7 +3115,10 @@ impl PucAssignmentView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("puc_assignment", m.id), || crate::audit::reads::Owner::Project { project: m.project_id, case: m.case_id });
+        crate::authz::audit_read(ctx, key, ("puc_assignment", m.id), || crate::audit::reads::Owner::Project {
+            project: m.project_id,
+            case: m.case_id,
+        });
     }
     pub const OBJECT: Obj = Obj::PucAssignment;
 }
@@ -2436,12 +3130,19 @@ pub struct PucAttendanceView(pub puc_attendance::Model);
 impl Projected for puc_attendance::Entity {
     const TYPE: &'static str = "PucAttendance";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("day", puc_attendance::Column::Day), ("minutes", puc_attendance::Column::Minutes), ("status", puc_attendance::Column::Status), ("note", puc_attendance::Column::Note)]
+        vec![
+            ("day", puc_attendance::Column::Day),
+            ("minutes", puc_attendance::Column::Minutes),
+            ("status", puc_attendance::Column::Status),
+            ("note", puc_attendance::Column::Note),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            puc_attendance::Column::Status => Some(leak(entity::enums::AttendanceStatus::iter().next().expect("variant").to_value())),
+            puc_attendance::Column::Status => {
+                Some(leak(entity::enums::AttendanceStatus::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -2497,7 +3198,9 @@ impl PucAttendanceView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("puc_attendance", m.id), || crate::audit::reads::Owner::Assignment(m.assignment_id));
+        crate::authz::audit_read(ctx, key, ("puc_attendance", m.id), || {
+            crate::audit::reads::Owner::Assignment(m.assignment_id)
+        });
     }
     pub const OBJECT: Obj = Obj::PucAttendance;
 }
@@ -2509,13 +3212,25 @@ pub struct ResidencyCheckView(pub residency_check::Model);
 impl Projected for residency_check::Entity {
     const TYPE: &'static str = "ResidencyCheck";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("kind", residency_check::Column::Kind), ("state", residency_check::Column::State), ("dueOn", residency_check::Column::DueOn), ("forwardedAt", residency_check::Column::ForwardedAt), ("outcome", residency_check::Column::Outcome), ("finalisedAt", residency_check::Column::FinalisedAt), ("version", residency_check::Column::Version)]
+        vec![
+            ("kind", residency_check::Column::Kind),
+            ("state", residency_check::Column::State),
+            ("dueOn", residency_check::Column::DueOn),
+            ("forwardedAt", residency_check::Column::ForwardedAt),
+            ("outcome", residency_check::Column::Outcome),
+            ("finalisedAt", residency_check::Column::FinalisedAt),
+            ("version", residency_check::Column::Version),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            residency_check::Column::Kind => Some(leak(entity::enums::ResidencyCheckKind::iter().next().expect("variant").to_value())),
-            residency_check::Column::State => Some(leak(entity::enums::ResidencyCheckState::iter().next().expect("variant").to_value())),
+            residency_check::Column::Kind => {
+                Some(leak(entity::enums::ResidencyCheckKind::iter().next().expect("variant").to_value()))
+            }
+            residency_check::Column::State => {
+                Some(leak(entity::enums::ResidencyCheckState::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -2568,7 +3283,9 @@ impl ResidencyCheckView {
     #[graphql(visible = "vis::residency_check_overdue")]
     async fn overdue(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        show(ctx, "ResidencyCheck.overdue", self.own(ctx), || m.outcome.is_none()&&m.due_on<crate::cases::model::today())
+        show(ctx, "ResidencyCheck.overdue", self.own(ctx), || {
+            m.outcome.is_none() && m.due_on < crate::calendar::today()
+        })
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::residency_check_version")]
@@ -2581,35 +3298,83 @@ impl ResidencyCheckView {
     async fn owning_comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<comune::Entity, _>(ctx, "ResidencyCheck.owningComune", own, comune::Column::IstatCode, Some(m.owning_comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            "ResidencyCheck.owningComune",
+            own,
+            comune::Column::IstatCode,
+            Some(m.owning_comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
     }
     /// Comune holding the check now.
     #[graphql(visible = "vis::residency_check_current_comune")]
     async fn current_comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<comune::Entity, _>(ctx, "ResidencyCheck.currentComune", own, comune::Column::IstatCode, Some(m.current_comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            "ResidencyCheck.currentComune",
+            own,
+            comune::Column::IstatCode,
+            Some(m.current_comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
     }
     /// The Responsabile assigned.
     #[graphql(visible = "vis::residency_check_officer")]
     async fn officer(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<operator::Entity, _>(ctx, "ResidencyCheck.officer", own, operator::Column::Id, m.officer_id, |r| r.id.clone()).await?.map(OperatorView))
+        Ok(rel_one::<operator::Entity, _>(
+            ctx,
+            "ResidencyCheck.officer",
+            own,
+            operator::Column::Id,
+            m.officer_id,
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(OperatorView))
     }
     /// The person whose requirement is checked.
     #[graphql(visible = "vis::residency_check_member")]
     async fn member(&self, ctx: &Context<'_>) -> GqlResult<Option<MemberView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<member::Entity, _>(ctx, "ResidencyCheck.member", own, member::Column::Id, Some(m.member_id), |r| r.id.clone()).await?.map(MemberView))
+        Ok(rel_one::<member::Entity, _>(
+            ctx,
+            "ResidencyCheck.member",
+            own,
+            member::Column::Id,
+            Some(m.member_id),
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(MemberView))
     }
     /// Residence periods recorded.
-    #[graphql(visible = "vis::residency_check_periods", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
+    #[graphql(
+        visible = "vis::residency_check_periods",
+        complexity = "crate::graphql::limits::nested_cost(child_complexity)"
+    )]
     async fn periods(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ResidencyPeriodView>>> {
         let m = &self.0;
         let own = self.own(ctx);
-        let rows = rel_many::<residency_period::Entity, _>(ctx, "ResidencyCheck.periods", own, residency_period::Column::CheckId, m.id.clone(), |r| r.check_id.clone().into_key(), residency_period::Column::FromOn).await?;
+        let rows = rel_many::<residency_period::Entity, _>(
+            ctx,
+            "ResidencyCheck.periods",
+            own,
+            residency_period::Column::CheckId,
+            m.id.clone(),
+            |r| r.check_id.clone().into_key(),
+            residency_period::Column::FromOn,
+        )
+        .await?;
         Ok(rows.map(|v| v.into_iter().map(ResidencyPeriodView).collect::<Vec<_>>()))
     }
 
@@ -2639,12 +3404,25 @@ impl ResidencyCheckView {
     }
 
     /// The requirement computed from the periods the viewer may see.
-    async fn residence(&self, ctx: &Context<'_>, key: &str) -> GqlResult<Option<crate::residency::model::ResidenceSummary>> {
+    async fn residence(
+        &self,
+        ctx: &Context<'_>,
+        key: &str,
+    ) -> GqlResult<Option<crate::residency::model::ResidenceSummary>> {
         let own = self.own(ctx);
-        let rows = rel_many::<residency_period::Entity, _>(ctx, key, own, residency_period::Column::CheckId, self.0.id, |r| r.check_id, residency_period::Column::FromOn).await?;
+        let rows = rel_many::<residency_period::Entity, _>(
+            ctx,
+            key,
+            own,
+            residency_period::Column::CheckId,
+            self.0.id,
+            |r| r.check_id,
+            residency_period::Column::FromOn,
+        )
+        .await?;
         Ok(rows.map(|v| {
             let periods: Vec<_> = v.iter().map(|p| (p.from_on, p.to_on)).collect();
-            crate::residency::model::summarise(&periods, crate::cases::model::today())
+            crate::residency::model::summarise(&periods, crate::calendar::today())
         }))
     }
     pub const OBJECT: Obj = Obj::ResidencyCheck;
@@ -2685,7 +3463,16 @@ impl ResidencyPeriodView {
     async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<comune::Entity, _>(ctx, "ResidencyPeriod.comune", own, comune::Column::IstatCode, Some(m.comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            "ResidencyPeriod.comune",
+            own,
+            comune::Column::IstatCode,
+            Some(m.comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
     }
 }
 
@@ -2705,13 +3492,28 @@ pub struct DisadvantageCheckView(pub disadvantage_check::Model);
 impl Projected for disadvantage_check::Entity {
     const TYPE: &'static str = "DisadvantageCheck";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("inpsRequestId", disadvantage_check::Column::InpsRequestId), ("category", disadvantage_check::Column::Category), ("certificateProtocol", disadvantage_check::Column::CertificateProtocol), ("certificateFrom", disadvantage_check::Column::CertificateFrom), ("certificateTo", disadvantage_check::Column::CertificateTo), ("receivedOn", disadvantage_check::Column::ReceivedOn), ("state", disadvantage_check::Column::State), ("notes", disadvantage_check::Column::Notes), ("decidedAt", disadvantage_check::Column::DecidedAt), ("version", disadvantage_check::Column::Version)]
+        vec![
+            ("inpsRequestId", disadvantage_check::Column::InpsRequestId),
+            ("category", disadvantage_check::Column::Category),
+            ("certificateProtocol", disadvantage_check::Column::CertificateProtocol),
+            ("certificateFrom", disadvantage_check::Column::CertificateFrom),
+            ("certificateTo", disadvantage_check::Column::CertificateTo),
+            ("receivedOn", disadvantage_check::Column::ReceivedOn),
+            ("state", disadvantage_check::Column::State),
+            ("notes", disadvantage_check::Column::Notes),
+            ("decidedAt", disadvantage_check::Column::DecidedAt),
+            ("version", disadvantage_check::Column::Version),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            disadvantage_check::Column::Category => Some(leak(entity::enums::DisadvantageCategory::iter().next().expect("variant").to_value())),
-            disadvantage_check::Column::State => Some(leak(entity::enums::DisadvantageState::iter().next().expect("variant").to_value())),
+            disadvantage_check::Column::Category => {
+                Some(leak(entity::enums::DisadvantageCategory::iter().next().expect("variant").to_value()))
+            }
+            disadvantage_check::Column::State => {
+                Some(leak(entity::enums::DisadvantageState::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -2780,13 +3582,17 @@ impl DisadvantageCheckView {
     #[graphql(visible = "vis::disadvantage_check_due_on")]
     async fn due_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "DisadvantageCheck.dueOn", self.own(ctx), || crate::cases::model::disadvantage_due(m.received_on))
+        show(ctx, "DisadvantageCheck.dueOn", self.own(ctx), || {
+            crate::disadvantage::model::disadvantage_due(m.received_on)
+        })
     }
     /// Past the deadline without a decision: counted as confirmed (silenzio-assenso).
     #[graphql(visible = "vis::disadvantage_check_expired_by_silence")]
     async fn expired_by_silence(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        show(ctx, "DisadvantageCheck.expiredBySilence", self.own(ctx), || crate::cases::model::disadvantage_expired(m,crate::cases::model::today()))
+        show(ctx, "DisadvantageCheck.expiredBySilence", self.own(ctx), || {
+            crate::disadvantage::model::disadvantage_expired(m, crate::calendar::today())
+        })
     }
     /// Stored state of the validation.
     #[graphql(visible = "vis::disadvantage_check_state")]
@@ -2821,14 +3627,32 @@ impl DisadvantageCheckView {
     async fn certifying_comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<comune::Entity, _>(ctx, "DisadvantageCheck.certifyingComune", own, comune::Column::IstatCode, Some(m.certifying_comune_istat.clone()), |r| r.istat_code.clone()).await?.map(ComuneView))
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            "DisadvantageCheck.certifyingComune",
+            own,
+            comune::Column::IstatCode,
+            Some(m.certifying_comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
     }
     /// The member.
     #[graphql(visible = "vis::disadvantage_check_member")]
     async fn member(&self, ctx: &Context<'_>) -> GqlResult<Option<MemberView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<member::Entity, _>(ctx, "DisadvantageCheck.member", own, member::Column::Id, Some(m.member_id), |r| r.id.clone()).await?.map(MemberView))
+        Ok(rel_one::<member::Entity, _>(
+            ctx,
+            "DisadvantageCheck.member",
+            own,
+            member::Column::Id,
+            Some(m.member_id),
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(MemberView))
     }
 }
 
@@ -2841,7 +3665,10 @@ impl DisadvantageCheckView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("disadvantage_check", m.id), || crate::audit::reads::Owner::Ambito { ambito: Some(m.ambito_id), case: None });
+        crate::authz::audit_read(ctx, key, ("disadvantage_check", m.id), || crate::audit::reads::Owner::Ambito {
+            ambito: Some(m.ambito_id),
+            case: None,
+        });
     }
     pub const OBJECT: Obj = Obj::DisadvantageCheck;
 }
@@ -2853,13 +3680,26 @@ pub struct AuditEventView(pub audit_event::Model);
 impl Projected for audit_event::Entity {
     const TYPE: &'static str = "AuditEvent";
     fn field_columns() -> Vec<(&'static str, Self::Column)> {
-        vec![("occurredAt", audit_event::Column::OccurredAt), ("requestId", audit_event::Column::RequestId), ("actorKind", audit_event::Column::ActorKind), ("role", audit_event::Column::Role), ("entity", audit_event::Column::Entity), ("entityId", audit_event::Column::EntityId), ("action", audit_event::Column::Action), ("changes", audit_event::Column::Changes)]
+        vec![
+            ("occurredAt", audit_event::Column::OccurredAt),
+            ("requestId", audit_event::Column::RequestId),
+            ("actorKind", audit_event::Column::ActorKind),
+            ("role", audit_event::Column::Role),
+            ("entity", audit_event::Column::Entity),
+            ("entityId", audit_event::Column::EntityId),
+            ("action", audit_event::Column::Action),
+            ("changes", audit_event::Column::Changes),
+        ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
         use sea_orm::{ActiveEnum, Iterable};
         match col {
-            audit_event::Column::ActorKind => Some(leak(entity::enums::ActorKind::iter().next().expect("variant").to_value())),
-            audit_event::Column::Action => Some(leak(entity::enums::AuditAction::iter().next().expect("variant").to_value())),
+            audit_event::Column::ActorKind => {
+                Some(leak(entity::enums::ActorKind::iter().next().expect("variant").to_value()))
+            }
+            audit_event::Column::Action => {
+                Some(leak(entity::enums::AuditAction::iter().next().expect("variant").to_value()))
+            }
             _ => None,
         }
     }
@@ -2929,7 +3769,11 @@ impl AuditEventView {
     async fn operator(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<operator::Entity, _>(ctx, "AuditEvent.operator", own, operator::Column::Id, m.operator_id, |r| r.id.clone()).await?.map(OperatorView))
+        Ok(rel_one::<operator::Entity, _>(ctx, "AuditEvent.operator", own, operator::Column::Id, m.operator_id, |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(OperatorView))
     }
 }
 
@@ -2942,7 +3786,10 @@ impl AuditEventView {
     /// For the audit trail: the field `key` of the row is in the response.
     fn audit(&self, ctx: &Context<'_>, key: &str) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("audit_event", m.id), || crate::audit::reads::Owner::Ambito { ambito: m.ambito_id, case: None });
+        crate::authz::audit_read(ctx, key, ("audit_event", m.id), || crate::audit::reads::Owner::Ambito {
+            ambito: m.ambito_id,
+            case: None,
+        });
     }
     pub const OBJECT: Obj = Obj::AuditEvent;
 }
@@ -2950,313 +3797,903 @@ impl AuditEventView {
 /// What each role's introspection shows (see `graphql::visibility`): a type
 /// when the role may read it, a field when it may read the field on some rows.
 mod vis {
-    use async_graphql::Context;
-    use crate::graphql::visibility::{field, reads};
     use crate::authz::Object;
-    pub fn type_ambito(ctx: &Context<'_>) -> bool { reads(ctx, Object::Ambito) }
-    pub fn ambito_code(ctx: &Context<'_>) -> bool { field(ctx, "Ambito.code") }
-    pub fn ambito_name(ctx: &Context<'_>) -> bool { field(ctx, "Ambito.name") }
-    pub fn ambito_region(ctx: &Context<'_>) -> bool { field(ctx, "Ambito.region") }
-    pub fn ambito_management_form(ctx: &Context<'_>) -> bool { field(ctx, "Ambito.managementForm") }
-    pub fn ambito_comuni(ctx: &Context<'_>) -> bool { field(ctx, "Ambito.comuni") && reads(ctx, Object::Comune) }
-    pub fn type_comune(ctx: &Context<'_>) -> bool { reads(ctx, Object::Comune) }
-    pub fn comune_istat_code(ctx: &Context<'_>) -> bool { field(ctx, "Comune.istatCode") }
-    pub fn comune_belfiore_code(ctx: &Context<'_>) -> bool { field(ctx, "Comune.belfioreCode") }
-    pub fn comune_name(ctx: &Context<'_>) -> bool { field(ctx, "Comune.name") }
-    pub fn comune_province(ctx: &Context<'_>) -> bool { field(ctx, "Comune.province") }
-    pub fn comune_social_services_delegated(ctx: &Context<'_>) -> bool { field(ctx, "Comune.socialServicesDelegated") }
-    pub fn comune_ambito(ctx: &Context<'_>) -> bool { field(ctx, "Comune.ambito") && reads(ctx, Object::Ambito) }
-    pub fn type_convention(ctx: &Context<'_>) -> bool { reads(ctx, Object::Convention) }
-    pub fn convention_kind(ctx: &Context<'_>) -> bool { field(ctx, "Convention.kind") }
-    pub fn convention_signed_on(ctx: &Context<'_>) -> bool { field(ctx, "Convention.signedOn") }
-    pub fn convention_valid_from(ctx: &Context<'_>) -> bool { field(ctx, "Convention.validFrom") }
-    pub fn convention_valid_to(ctx: &Context<'_>) -> bool { field(ctx, "Convention.validTo") }
-    pub fn convention_document_sha256(ctx: &Context<'_>) -> bool { field(ctx, "Convention.documentSha256") }
-    pub fn convention_document_size(ctx: &Context<'_>) -> bool { field(ctx, "Convention.documentSize") }
-    pub fn convention_uploaded_at(ctx: &Context<'_>) -> bool { field(ctx, "Convention.uploadedAt") }
-    pub fn convention_version(ctx: &Context<'_>) -> bool { field(ctx, "Convention.version") }
-    pub fn convention_comune(ctx: &Context<'_>) -> bool { field(ctx, "Convention.comune") && reads(ctx, Object::Comune) }
-    pub fn convention_ambito(ctx: &Context<'_>) -> bool { field(ctx, "Convention.ambito") && reads(ctx, Object::Ambito) }
-    pub fn convention_dependent_profiles(ctx: &Context<'_>) -> bool { field(ctx, "Convention.dependentProfiles") }
-    pub fn type_operator(ctx: &Context<'_>) -> bool { reads(ctx, Object::Operator) || !crate::graphql::visibility::signed_in(ctx) }
-    pub fn operator_fiscal_code(ctx: &Context<'_>) -> bool { field(ctx, "Operator.fiscalCode") }
-    pub fn operator_first_name(ctx: &Context<'_>) -> bool { field(ctx, "Operator.firstName") }
-    pub fn operator_last_name(ctx: &Context<'_>) -> bool { field(ctx, "Operator.lastName") }
-    pub fn operator_display_name(ctx: &Context<'_>) -> bool { field(ctx, "Operator.displayName") }
-    pub fn operator_email(ctx: &Context<'_>) -> bool { field(ctx, "Operator.email") }
-    pub fn operator_phone(ctx: &Context<'_>) -> bool { field(ctx, "Operator.phone") }
-    pub fn operator_status(ctx: &Context<'_>) -> bool { field(ctx, "Operator.status") }
-    pub fn operator_version(ctx: &Context<'_>) -> bool { field(ctx, "Operator.version") }
-    pub fn operator_last_login_at(ctx: &Context<'_>) -> bool { field(ctx, "Operator.lastLoginAt") }
-    pub fn operator_profiles(ctx: &Context<'_>) -> bool { field(ctx, "Operator.profiles") && reads(ctx, Object::Profile) }
-    pub fn type_profile(ctx: &Context<'_>) -> bool { reads(ctx, Object::Profile) || !crate::graphql::visibility::signed_in(ctx) }
-    pub fn profile_role(ctx: &Context<'_>) -> bool { field(ctx, "Profile.role") }
-    pub fn profile_valid_from(ctx: &Context<'_>) -> bool { field(ctx, "Profile.validFrom") }
-    pub fn profile_valid_to(ctx: &Context<'_>) -> bool { field(ctx, "Profile.validTo") }
-    pub fn profile_funding_sources(ctx: &Context<'_>) -> bool { field(ctx, "Profile.fundingSources") }
-    pub fn profile_status(ctx: &Context<'_>) -> bool { field(ctx, "Profile.status") }
-    pub fn profile_version(ctx: &Context<'_>) -> bool { field(ctx, "Profile.version") }
-    pub fn profile_ambito(ctx: &Context<'_>) -> bool { field(ctx, "Profile.ambito") && reads(ctx, Object::Ambito) }
-    pub fn profile_operator(ctx: &Context<'_>) -> bool { field(ctx, "Profile.operator") && reads(ctx, Object::Operator) }
-    pub fn profile_comuni(ctx: &Context<'_>) -> bool { field(ctx, "Profile.comuni") }
-    pub fn type_household(ctx: &Context<'_>) -> bool { reads(ctx, Object::Household) }
-    pub fn household_inps_protocol(ctx: &Context<'_>) -> bool { field(ctx, "Household.inpsProtocol") }
-    pub fn household_composition_version(ctx: &Context<'_>) -> bool { field(ctx, "Household.compositionVersion") }
-    pub fn household_composition_date(ctx: &Context<'_>) -> bool { field(ctx, "Household.compositionDate") }
-    pub fn household_comune(ctx: &Context<'_>) -> bool { field(ctx, "Household.comune") && reads(ctx, Object::Comune) }
-    pub fn household_ambito(ctx: &Context<'_>) -> bool { field(ctx, "Household.ambito") && reads(ctx, Object::Ambito) }
-    pub fn household_members(ctx: &Context<'_>) -> bool { field(ctx, "Household.members") && reads(ctx, Object::Member) }
-    pub fn household_cases(ctx: &Context<'_>) -> bool { field(ctx, "Household.cases") && reads(ctx, Object::Case) }
-    pub fn household_applications(ctx: &Context<'_>) -> bool { field(ctx, "Household.applications") && reads(ctx, Object::Application) }
-    pub fn type_member(ctx: &Context<'_>) -> bool { reads(ctx, Object::Member) }
-    pub fn member_fiscal_code(ctx: &Context<'_>) -> bool { field(ctx, "Member.fiscalCode") }
-    pub fn member_first_name(ctx: &Context<'_>) -> bool { field(ctx, "Member.firstName") }
-    pub fn member_last_name(ctx: &Context<'_>) -> bool { field(ctx, "Member.lastName") }
-    pub fn member_birth_date(ctx: &Context<'_>) -> bool { field(ctx, "Member.birthDate") }
-    pub fn member_birth_place_code(ctx: &Context<'_>) -> bool { field(ctx, "Member.birthPlaceCode") }
-    pub fn member_sex(ctx: &Context<'_>) -> bool { field(ctx, "Member.sex") }
-    pub fn member_citizenship(ctx: &Context<'_>) -> bool { field(ctx, "Member.citizenship") }
-    pub fn member_relation(ctx: &Context<'_>) -> bool { field(ctx, "Member.relation") }
-    pub fn member_in_equivalence_scale(ctx: &Context<'_>) -> bool { field(ctx, "Member.inEquivalenceScale") }
-    pub fn member_obligated_activation(ctx: &Context<'_>) -> bool { field(ctx, "Member.obligatedActivation") }
-    pub fn member_disabled(ctx: &Context<'_>) -> bool { field(ctx, "Member.disabled") }
-    pub fn member_email(ctx: &Context<'_>) -> bool { field(ctx, "Member.email") }
-    pub fn member_phone(ctx: &Context<'_>) -> bool { field(ctx, "Member.phone") }
-    pub fn member_permit_type(ctx: &Context<'_>) -> bool { field(ctx, "Member.permitType") }
-    pub fn member_permit_expiry(ctx: &Context<'_>) -> bool { field(ctx, "Member.permitExpiry") }
-    pub fn member_residual_benefit_months(ctx: &Context<'_>) -> bool { field(ctx, "Member.residualBenefitMonths") }
-    pub fn member_residence_comune(ctx: &Context<'_>) -> bool { field(ctx, "Member.residenceComune") && reads(ctx, Object::Comune) }
-    pub fn member_household(ctx: &Context<'_>) -> bool { field(ctx, "Member.household") && reads(ctx, Object::Household) }
-    pub fn member_cases(ctx: &Context<'_>) -> bool { field(ctx, "Member.cases") && reads(ctx, Object::Case) }
-    pub fn member_puc_assignments(ctx: &Context<'_>) -> bool { field(ctx, "Member.pucAssignments") && reads(ctx, Object::PucAssignment) }
-    pub fn type_application(ctx: &Context<'_>) -> bool { reads(ctx, Object::Application) }
-    pub fn application_inps_protocol(ctx: &Context<'_>) -> bool { field(ctx, "Application.inpsProtocol") }
-    pub fn application_measure(ctx: &Context<'_>) -> bool { field(ctx, "Application.measure") }
-    pub fn application_applicant_fiscal_code(ctx: &Context<'_>) -> bool { field(ctx, "Application.applicantFiscalCode") }
-    pub fn application_submitted_on(ctx: &Context<'_>) -> bool { field(ctx, "Application.submittedOn") }
-    pub fn application_channel(ctx: &Context<'_>) -> bool { field(ctx, "Application.channel") }
-    pub fn application_isee_protocol(ctx: &Context<'_>) -> bool { field(ctx, "Application.iseeProtocol") }
-    pub fn application_pad_signed_on(ctx: &Context<'_>) -> bool { field(ctx, "Application.padSignedOn") }
-    pub fn application_status(ctx: &Context<'_>) -> bool { field(ctx, "Application.status") }
-    pub fn application_months_paid(ctx: &Context<'_>) -> bool { field(ctx, "Application.monthsPaid") }
-    pub fn application_household(ctx: &Context<'_>) -> bool { field(ctx, "Application.household") && reads(ctx, Object::Household) }
-    pub fn type_case(ctx: &Context<'_>) -> bool { reads(ctx, Object::Case) }
-    pub fn case_state(ctx: &Context<'_>) -> bool { field(ctx, "Case.state") }
-    pub fn case_pad_date(ctx: &Context<'_>) -> bool { field(ctx, "Case.padDate") }
-    pub fn case_assigned_at(ctx: &Context<'_>) -> bool { field(ctx, "Case.assignedAt") }
-    pub fn case_first_meeting_on(ctx: &Context<'_>) -> bool { field(ctx, "Case.firstMeetingOn") }
-    pub fn case_last_meeting_on(ctx: &Context<'_>) -> bool { field(ctx, "Case.lastMeetingOn") }
-    pub fn case_first_meeting_deadline(ctx: &Context<'_>) -> bool { field(ctx, "Case.firstMeetingDeadline") }
-    pub fn case_recommended_convocation_by(ctx: &Context<'_>) -> bool { field(ctx, "Case.recommendedConvocationBy") }
-    pub fn case_next_check_due(ctx: &Context<'_>) -> bool { field(ctx, "Case.nextCheckDue") }
-    pub fn case_days_to_deadline(ctx: &Context<'_>) -> bool { field(ctx, "Case.daysToDeadline") }
-    pub fn case_overdue(ctx: &Context<'_>) -> bool { field(ctx, "Case.overdue") }
-    pub fn case_pathway_type(ctx: &Context<'_>) -> bool { field(ctx, "Case.pathwayType") }
-    pub fn case_version(ctx: &Context<'_>) -> bool { field(ctx, "Case.version") }
-    pub fn case_ambito(ctx: &Context<'_>) -> bool { field(ctx, "Case.ambito") && reads(ctx, Object::Ambito) }
-    pub fn case_comune(ctx: &Context<'_>) -> bool { field(ctx, "Case.comune") && reads(ctx, Object::Comune) }
-    pub fn case_case_manager(ctx: &Context<'_>) -> bool { field(ctx, "Case.caseManager") && reads(ctx, Object::Operator) }
-    pub fn case_household(ctx: &Context<'_>) -> bool { field(ctx, "Case.household") && reads(ctx, Object::Household) }
-    pub fn case_application(ctx: &Context<'_>) -> bool { field(ctx, "Case.application") && reads(ctx, Object::Application) }
-    pub fn case_meetings(ctx: &Context<'_>) -> bool { field(ctx, "Case.meetings") && reads(ctx, Object::Meeting) }
-    pub fn case_preliminary_analysis(ctx: &Context<'_>) -> bool { field(ctx, "Case.preliminaryAnalysis") && reads(ctx, Object::PreliminaryAnalysis) }
-    pub fn case_analysis_framework(ctx: &Context<'_>) -> bool { field(ctx, "Case.analysisFramework") && reads(ctx, Object::AnalysisFramework) }
-    pub fn case_pacts(ctx: &Context<'_>) -> bool { field(ctx, "Case.pacts") && reads(ctx, Object::Pact) }
-    pub fn case_pact(ctx: &Context<'_>) -> bool { field(ctx, "Case.pact") && reads(ctx, Object::Pact) }
-    pub fn case_supports(ctx: &Context<'_>) -> bool { field(ctx, "Case.supports") && reads(ctx, Object::Support) }
-    pub fn case_reports(ctx: &Context<'_>) -> bool { field(ctx, "Case.reports") && reads(ctx, Object::Report) }
-    pub fn type_preliminary_analysis(ctx: &Context<'_>) -> bool { reads(ctx, Object::PreliminaryAnalysis) }
-    pub fn preliminary_analysis_state(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.state") }
-    pub fn preliminary_analysis_outcome(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.outcome") }
-    pub fn preliminary_analysis_needs_notes(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.needsNotes") }
-    pub fn preliminary_analysis_resources_notes(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.resourcesNotes") }
-    pub fn preliminary_analysis_health_notes(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.healthNotes") }
-    pub fn preliminary_analysis_completed_at(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.completedAt") }
-    pub fn preliminary_analysis_version(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.version") }
-    pub fn preliminary_analysis_case(ctx: &Context<'_>) -> bool { field(ctx, "PreliminaryAnalysis.case") && reads(ctx, Object::Case) }
-    pub fn type_analysis_framework(ctx: &Context<'_>) -> bool { reads(ctx, Object::AnalysisFramework) }
-    pub fn analysis_framework_state(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisFramework.state") }
-    pub fn analysis_framework_assessment_notes(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisFramework.assessmentNotes") }
-    pub fn analysis_framework_priorities(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisFramework.priorities") }
-    pub fn analysis_framework_completed_at(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisFramework.completedAt") }
-    pub fn analysis_framework_version(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisFramework.version") }
-    pub fn analysis_framework_team(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisFramework.team") && reads(ctx, Object::AnalysisTeamMember) }
-    pub fn analysis_framework_case(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisFramework.case") && reads(ctx, Object::Case) }
-    pub fn type_analysis_team_member(ctx: &Context<'_>) -> bool { reads(ctx, Object::AnalysisTeamMember) }
-    pub fn analysis_team_member_full_name(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisTeamMember.fullName") }
-    pub fn analysis_team_member_service(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisTeamMember.service") }
-    pub fn analysis_team_member_team_role(ctx: &Context<'_>) -> bool { field(ctx, "AnalysisTeamMember.teamRole") }
-    pub fn type_pact(ctx: &Context<'_>) -> bool { reads(ctx, Object::Pact) }
-    pub fn pact_revision(ctx: &Context<'_>) -> bool { field(ctx, "Pact.revision") }
-    pub fn pact_state(ctx: &Context<'_>) -> bool { field(ctx, "Pact.state") }
-    pub fn pact_signed_on(ctx: &Context<'_>) -> bool { field(ctx, "Pact.signedOn") }
-    pub fn pact_next_review_on(ctx: &Context<'_>) -> bool { field(ctx, "Pact.nextReviewOn") }
-    pub fn pact_contact_modality(ctx: &Context<'_>) -> bool { field(ctx, "Pact.contactModality") }
-    pub fn pact_reference_person(ctx: &Context<'_>) -> bool { field(ctx, "Pact.referencePerson") }
-    pub fn pact_version(ctx: &Context<'_>) -> bool { field(ctx, "Pact.version") }
-    pub fn pact_revision_of(ctx: &Context<'_>) -> bool { field(ctx, "Pact.revisionOf") && reads(ctx, Object::Pact) }
-    pub fn pact_objectives(ctx: &Context<'_>) -> bool { field(ctx, "Pact.objectives") && reads(ctx, Object::PactObjective) }
-    pub fn pact_expected_results(ctx: &Context<'_>) -> bool { field(ctx, "Pact.expectedResults") && reads(ctx, Object::PactExpectedResult) }
-    pub fn pact_commitments(ctx: &Context<'_>) -> bool { field(ctx, "Pact.commitments") && reads(ctx, Object::PactCommitment) }
-    pub fn pact_supports(ctx: &Context<'_>) -> bool { field(ctx, "Pact.supports") && reads(ctx, Object::Support) }
-    pub fn pact_case(ctx: &Context<'_>) -> bool { field(ctx, "Pact.case") && reads(ctx, Object::Case) }
-    pub fn type_pact_objective(ctx: &Context<'_>) -> bool { reads(ctx, Object::PactObjective) }
-    pub fn pact_objective_area(ctx: &Context<'_>) -> bool { field(ctx, "PactObjective.area") }
-    pub fn pact_objective_description(ctx: &Context<'_>) -> bool { field(ctx, "PactObjective.description") }
-    pub fn pact_objective_expected_results(ctx: &Context<'_>) -> bool { field(ctx, "PactObjective.expectedResults") && reads(ctx, Object::PactExpectedResult) }
-    pub fn type_pact_expected_result(ctx: &Context<'_>) -> bool { reads(ctx, Object::PactExpectedResult) }
-    pub fn pact_expected_result_indicator(ctx: &Context<'_>) -> bool { field(ctx, "PactExpectedResult.indicator") }
-    pub fn pact_expected_result_due_on(ctx: &Context<'_>) -> bool { field(ctx, "PactExpectedResult.dueOn") }
-    pub fn type_pact_commitment(ctx: &Context<'_>) -> bool { reads(ctx, Object::PactCommitment) }
-    pub fn pact_commitment_description(ctx: &Context<'_>) -> bool { field(ctx, "PactCommitment.description") }
-    pub fn pact_commitment_due_on(ctx: &Context<'_>) -> bool { field(ctx, "PactCommitment.dueOn") }
-    pub fn pact_commitment_status(ctx: &Context<'_>) -> bool { field(ctx, "PactCommitment.status") }
-    pub fn pact_commitment_is_conditionality(ctx: &Context<'_>) -> bool { field(ctx, "PactCommitment.isConditionality") }
-    pub fn pact_commitment_obligated_member(ctx: &Context<'_>) -> bool { field(ctx, "PactCommitment.obligatedMember") && reads(ctx, Object::Member) }
-    pub fn type_support(ctx: &Context<'_>) -> bool { reads(ctx, Object::Support) }
-    pub fn support_kind(ctx: &Context<'_>) -> bool { field(ctx, "Support.kind") }
-    pub fn support_provider(ctx: &Context<'_>) -> bool { field(ctx, "Support.provider") }
-    pub fn support_starts_on(ctx: &Context<'_>) -> bool { field(ctx, "Support.startsOn") }
-    pub fn support_ends_on(ctx: &Context<'_>) -> bool { field(ctx, "Support.endsOn") }
-    pub fn support_status(ctx: &Context<'_>) -> bool { field(ctx, "Support.status") }
-    pub fn support_case(ctx: &Context<'_>) -> bool { field(ctx, "Support.case") && reads(ctx, Object::Case) }
-    pub fn type_report(ctx: &Context<'_>) -> bool { reads(ctx, Object::Report) }
-    pub fn report_kind(ctx: &Context<'_>) -> bool { field(ctx, "Report.kind") }
-    pub fn report_state(ctx: &Context<'_>) -> bool { field(ctx, "Report.state") }
-    pub fn report_fact_date(ctx: &Context<'_>) -> bool { field(ctx, "Report.factDate") }
-    pub fn report_ascertained_on(ctx: &Context<'_>) -> bool { field(ctx, "Report.ascertainedOn") }
-    pub fn report_deadline(ctx: &Context<'_>) -> bool { field(ctx, "Report.deadline") }
-    pub fn report_description(ctx: &Context<'_>) -> bool { field(ctx, "Report.description") }
-    pub fn report_decided_at(ctx: &Context<'_>) -> bool { field(ctx, "Report.decidedAt") }
-    pub fn report_decision_comment(ctx: &Context<'_>) -> bool { field(ctx, "Report.decisionComment") }
-    pub fn report_sent_at(ctx: &Context<'_>) -> bool { field(ctx, "Report.sentAt") }
-    pub fn report_inps_ack(ctx: &Context<'_>) -> bool { field(ctx, "Report.inpsAck") }
-    pub fn report_created_at(ctx: &Context<'_>) -> bool { field(ctx, "Report.createdAt") }
-    pub fn report_version(ctx: &Context<'_>) -> bool { field(ctx, "Report.version") }
-    pub fn report_comune(ctx: &Context<'_>) -> bool { field(ctx, "Report.comune") && reads(ctx, Object::Comune) }
-    pub fn report_case(ctx: &Context<'_>) -> bool { field(ctx, "Report.case") && reads(ctx, Object::Case) }
-    pub fn report_residency_check(ctx: &Context<'_>) -> bool { field(ctx, "Report.residencyCheck") && reads(ctx, Object::ResidencyCheck) }
-    pub fn report_member(ctx: &Context<'_>) -> bool { field(ctx, "Report.member") && reads(ctx, Object::Member) }
-    pub fn type_meeting(ctx: &Context<'_>) -> bool { reads(ctx, Object::Meeting) }
-    pub fn meeting_kind(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.kind") }
-    pub fn meeting_state(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.state") }
-    pub fn meeting_scheduled_at(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.scheduledAt") }
-    pub fn meeting_duration_minutes(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.durationMinutes") }
-    pub fn meeting_place(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.place") }
-    pub fn meeting_convocation_channel(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.convocationChannel") }
-    pub fn meeting_convocation_ref(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.convocationRef") }
-    pub fn meeting_attendees(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.attendees") }
-    pub fn meeting_justification(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.justification") }
-    pub fn meeting_recorded_at(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.recordedAt") }
-    pub fn meeting_version(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.version") }
-    pub fn meeting_comune(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.comune") && reads(ctx, Object::Comune) }
-    pub fn meeting_case(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.case") && reads(ctx, Object::Case) }
-    pub fn meeting_household(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.household") && reads(ctx, Object::Household) }
-    pub fn meeting_operator(ctx: &Context<'_>) -> bool { field(ctx, "Meeting.operator") && reads(ctx, Object::Operator) }
-    pub fn type_office_slot(ctx: &Context<'_>) -> bool { reads(ctx, Object::OfficeSlot) }
-    pub fn office_slot_starts_at(ctx: &Context<'_>) -> bool { field(ctx, "OfficeSlot.startsAt") }
-    pub fn office_slot_ends_at(ctx: &Context<'_>) -> bool { field(ctx, "OfficeSlot.endsAt") }
-    pub fn office_slot_place(ctx: &Context<'_>) -> bool { field(ctx, "OfficeSlot.place") }
-    pub fn office_slot_comune(ctx: &Context<'_>) -> bool { field(ctx, "OfficeSlot.comune") && reads(ctx, Object::Comune) }
-    pub fn office_slot_operator(ctx: &Context<'_>) -> bool { field(ctx, "OfficeSlot.operator") && reads(ctx, Object::Operator) }
-    pub fn type_puc_project(ctx: &Context<'_>) -> bool { reads(ctx, Object::PucProject) }
-    pub fn puc_project_title(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.title") }
-    pub fn puc_project_field(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.field") }
-    pub fn puc_project_description(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.description") }
-    pub fn puc_project_host_body(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.hostBody") }
-    pub fn puc_project_site(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.site") }
-    pub fn puc_project_schedule(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.schedule") }
-    pub fn puc_project_weekly_hours(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.weeklyHours") }
-    pub fn puc_project_places_comune(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.placesComune") }
-    pub fn puc_project_places_cpi(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.placesCpi") }
-    pub fn puc_project_places_volunteer(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.placesVolunteer") }
-    pub fn puc_project_starts_on(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.startsOn") }
-    pub fn puc_project_ends_on(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.endsOn") }
-    pub fn puc_project_min_duration_months(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.minDurationMonths") }
-    pub fn puc_project_tutor(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.tutor") }
-    pub fn puc_project_state(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.state") }
-    pub fn puc_project_version(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.version") }
-    pub fn puc_project_comune(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.comune") && reads(ctx, Object::Comune) }
-    pub fn puc_project_manager(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.manager") && reads(ctx, Object::Operator) }
-    pub fn puc_project_assignments(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.assignments") && reads(ctx, Object::PucAssignment) }
-    pub fn puc_project_vacancies(ctx: &Context<'_>) -> bool { field(ctx, "PucProject.vacancies") }
-    pub fn type_puc_assignment(ctx: &Context<'_>) -> bool { reads(ctx, Object::PucAssignment) }
-    pub fn puc_assignment_source(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.source") }
-    pub fn puc_assignment_state(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.state") }
-    pub fn puc_assignment_starts_on(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.startsOn") }
-    pub fn puc_assignment_planned_end_on(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.plannedEndOn") }
-    pub fn puc_assignment_weekly_hours(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.weeklyHours") }
-    pub fn puc_assignment_interruption_reason(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.interruptionReason") }
-    pub fn puc_assignment_interrupted_on(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.interruptedOn") }
-    pub fn puc_assignment_inail_ref(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.inailRef") }
-    pub fn puc_assignment_version(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.version") }
-    pub fn puc_assignment_project(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.project") && reads(ctx, Object::PucProject) }
-    pub fn puc_assignment_member(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.member") && reads(ctx, Object::Member) }
-    pub fn puc_assignment_attendance(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.attendance") && reads(ctx, Object::PucAttendance) }
-    pub fn puc_assignment_total_minutes(ctx: &Context<'_>) -> bool { field(ctx, "PucAssignment.totalMinutes") }
-    pub fn type_puc_attendance(ctx: &Context<'_>) -> bool { reads(ctx, Object::PucAttendance) }
-    pub fn puc_attendance_day(ctx: &Context<'_>) -> bool { field(ctx, "PucAttendance.day") }
-    pub fn puc_attendance_minutes(ctx: &Context<'_>) -> bool { field(ctx, "PucAttendance.minutes") }
-    pub fn puc_attendance_status(ctx: &Context<'_>) -> bool { field(ctx, "PucAttendance.status") }
-    pub fn puc_attendance_note(ctx: &Context<'_>) -> bool { field(ctx, "PucAttendance.note") }
-    pub fn type_residency_check(ctx: &Context<'_>) -> bool { reads(ctx, Object::ResidencyCheck) }
-    pub fn residency_check_kind(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.kind") }
-    pub fn residency_check_state(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.state") }
-    pub fn residency_check_due_on(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.dueOn") }
-    pub fn residency_check_forwarded_at(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.forwardedAt") }
-    pub fn residency_check_outcome(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.outcome") }
-    pub fn residency_check_finalised_at(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.finalisedAt") }
-    pub fn residency_check_overdue(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.overdue") }
-    pub fn residency_check_version(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.version") }
-    pub fn residency_check_owning_comune(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.owningComune") && reads(ctx, Object::Comune) }
-    pub fn residency_check_current_comune(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.currentComune") && reads(ctx, Object::Comune) }
-    pub fn residency_check_officer(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.officer") && reads(ctx, Object::Operator) }
-    pub fn residency_check_member(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.member") && reads(ctx, Object::Member) }
-    pub fn residency_check_periods(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.periods") && reads(ctx, Object::ResidencyPeriod) }
-    pub fn residency_check_total_residence_days(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.totalResidenceDays") }
-    pub fn residency_check_last_continuous_days(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.lastContinuousDays") }
-    pub fn residency_check_requirement_met(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyCheck.requirementMet") }
-    pub fn type_residency_period(ctx: &Context<'_>) -> bool { reads(ctx, Object::ResidencyPeriod) }
-    pub fn residency_period_from_on(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyPeriod.fromOn") }
-    pub fn residency_period_to_on(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyPeriod.toOn") }
-    pub fn residency_period_comune(ctx: &Context<'_>) -> bool { field(ctx, "ResidencyPeriod.comune") && reads(ctx, Object::Comune) }
-    pub fn type_disadvantage_check(ctx: &Context<'_>) -> bool { reads(ctx, Object::DisadvantageCheck) }
-    pub fn disadvantage_check_inps_request_id(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.inpsRequestId") }
-    pub fn disadvantage_check_category(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.category") }
-    pub fn disadvantage_check_certificate_protocol(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.certificateProtocol") }
-    pub fn disadvantage_check_certificate_from(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.certificateFrom") }
-    pub fn disadvantage_check_certificate_to(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.certificateTo") }
-    pub fn disadvantage_check_received_on(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.receivedOn") }
-    pub fn disadvantage_check_due_on(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.dueOn") }
-    pub fn disadvantage_check_expired_by_silence(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.expiredBySilence") }
-    pub fn disadvantage_check_state(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.state") }
-    pub fn disadvantage_check_notes(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.notes") }
-    pub fn disadvantage_check_decided_at(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.decidedAt") }
-    pub fn disadvantage_check_version(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.version") }
-    pub fn disadvantage_check_certifying_comune(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.certifyingComune") && reads(ctx, Object::Comune) }
-    pub fn disadvantage_check_member(ctx: &Context<'_>) -> bool { field(ctx, "DisadvantageCheck.member") && reads(ctx, Object::Member) }
-    pub fn type_audit_event(ctx: &Context<'_>) -> bool { reads(ctx, Object::AuditEvent) }
-    pub fn audit_event_occurred_at(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.occurredAt") }
-    pub fn audit_event_request_id(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.requestId") }
-    pub fn audit_event_actor_kind(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.actorKind") }
-    pub fn audit_event_role(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.role") }
-    pub fn audit_event_entity(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.entity") }
-    pub fn audit_event_entity_id(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.entityId") }
-    pub fn audit_event_action(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.action") }
-    pub fn audit_event_changes(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.changes") }
-    pub fn audit_event_operator(ctx: &Context<'_>) -> bool { field(ctx, "AuditEvent.operator") && reads(ctx, Object::Operator) }
+    use crate::graphql::visibility::{field, reads};
+    use async_graphql::Context;
+    pub fn type_ambito(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::Ambito)
+    }
+    pub fn ambito_code(ctx: &Context<'_>) -> bool {
+        field(ctx, "Ambito.code")
+    }
+    pub fn ambito_name(ctx: &Context<'_>) -> bool {
+        field(ctx, "Ambito.name")
+    }
+    pub fn ambito_region(ctx: &Context<'_>) -> bool {
+        field(ctx, "Ambito.region")
+    }
+    pub fn ambito_management_form(ctx: &Context<'_>) -> bool {
+        field(ctx, "Ambito.managementForm")
+    }
+    pub fn ambito_comuni(ctx: &Context<'_>) -> bool {
+        field(ctx, "Ambito.comuni") && reads(ctx, Object::Comune)
+    }
+    pub fn type_comune(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::Comune)
+    }
+    pub fn comune_istat_code(ctx: &Context<'_>) -> bool {
+        field(ctx, "Comune.istatCode")
+    }
+    pub fn comune_belfiore_code(ctx: &Context<'_>) -> bool {
+        field(ctx, "Comune.belfioreCode")
+    }
+    pub fn comune_name(ctx: &Context<'_>) -> bool {
+        field(ctx, "Comune.name")
+    }
+    pub fn comune_province(ctx: &Context<'_>) -> bool {
+        field(ctx, "Comune.province")
+    }
+    pub fn comune_social_services_delegated(ctx: &Context<'_>) -> bool {
+        field(ctx, "Comune.socialServicesDelegated")
+    }
+    pub fn comune_ambito(ctx: &Context<'_>) -> bool {
+        field(ctx, "Comune.ambito") && reads(ctx, Object::Ambito)
+    }
+    pub fn type_convention(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::Convention)
+    }
+    pub fn convention_kind(ctx: &Context<'_>) -> bool {
+        field(ctx, "Convention.kind")
+    }
+    pub fn convention_signed_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "Convention.signedOn")
+    }
+    pub fn convention_valid_from(ctx: &Context<'_>) -> bool {
+        field(ctx, "Convention.validFrom")
+    }
+    pub fn convention_valid_to(ctx: &Context<'_>) -> bool {
+        field(ctx, "Convention.validTo")
+    }
+    pub fn convention_document_sha256(ctx: &Context<'_>) -> bool {
+        field(ctx, "Convention.documentSha256")
+    }
+    pub fn convention_document_size(ctx: &Context<'_>) -> bool {
+        field(ctx, "Convention.documentSize")
+    }
+    pub fn convention_uploaded_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "Convention.uploadedAt")
+    }
+    pub fn convention_version(ctx: &Context<'_>) -> bool {
+        field(ctx, "Convention.version")
+    }
+    pub fn convention_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, "Convention.comune") && reads(ctx, Object::Comune)
+    }
+    pub fn convention_ambito(ctx: &Context<'_>) -> bool {
+        field(ctx, "Convention.ambito") && reads(ctx, Object::Ambito)
+    }
+    pub fn convention_dependent_profiles(ctx: &Context<'_>) -> bool {
+        field(ctx, "Convention.dependentProfiles")
+    }
+    pub fn type_operator(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::Operator) || !crate::graphql::visibility::signed_in(ctx)
+    }
+    pub fn operator_fiscal_code(ctx: &Context<'_>) -> bool {
+        field(ctx, "Operator.fiscalCode")
+    }
+    pub fn operator_first_name(ctx: &Context<'_>) -> bool {
+        field(ctx, "Operator.firstName")
+    }
+    pub fn operator_last_name(ctx: &Context<'_>) -> bool {
+        field(ctx, "Operator.lastName")
+    }
+    pub fn operator_display_name(ctx: &Context<'_>) -> bool {
+        field(ctx, "Operator.displayName")
+    }
+    pub fn operator_email(ctx: &Context<'_>) -> bool {
+        field(ctx, "Operator.email")
+    }
+    pub fn operator_phone(ctx: &Context<'_>) -> bool {
+        field(ctx, "Operator.phone")
+    }
+    pub fn operator_status(ctx: &Context<'_>) -> bool {
+        field(ctx, "Operator.status")
+    }
+    pub fn operator_version(ctx: &Context<'_>) -> bool {
+        field(ctx, "Operator.version")
+    }
+    pub fn operator_last_login_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "Operator.lastLoginAt")
+    }
+    pub fn operator_profiles(ctx: &Context<'_>) -> bool {
+        field(ctx, "Operator.profiles") && reads(ctx, Object::Profile)
+    }
+    pub fn type_profile(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::Profile) || !crate::graphql::visibility::signed_in(ctx)
+    }
+    pub fn profile_role(ctx: &Context<'_>) -> bool {
+        field(ctx, "Profile.role")
+    }
+    pub fn profile_valid_from(ctx: &Context<'_>) -> bool {
+        field(ctx, "Profile.validFrom")
+    }
+    pub fn profile_valid_to(ctx: &Context<'_>) -> bool {
+        field(ctx, "Profile.validTo")
+    }
+    pub fn profile_funding_sources(ctx: &Context<'_>) -> bool {
+        field(ctx, "Profile.fundingSources")
+    }
+    pub fn profile_status(ctx: &Context<'_>) -> bool {
+        field(ctx, "Profile.status")
+    }
+    pub fn profile_version(ctx: &Context<'_>) -> bool {
+        field(ctx, "Profile.version")
+    }
+    pub fn profile_ambito(ctx: &Context<'_>) -> bool {
+        field(ctx, "Profile.ambito") && reads(ctx, Object::Ambito)
+    }
+    pub fn profile_operator(ctx: &Context<'_>) -> bool {
+        field(ctx, "Profile.operator") && reads(ctx, Object::Operator)
+    }
+    pub fn profile_comuni(ctx: &Context<'_>) -> bool {
+        field(ctx, "Profile.comuni")
+    }
+    pub fn type_household(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::Household)
+    }
+    pub fn household_inps_protocol(ctx: &Context<'_>) -> bool {
+        field(ctx, "Household.inpsProtocol")
+    }
+    pub fn household_composition_version(ctx: &Context<'_>) -> bool {
+        field(ctx, "Household.compositionVersion")
+    }
+    pub fn household_composition_date(ctx: &Context<'_>) -> bool {
+        field(ctx, "Household.compositionDate")
+    }
+    pub fn household_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, "Household.comune") && reads(ctx, Object::Comune)
+    }
+    pub fn household_ambito(ctx: &Context<'_>) -> bool {
+        field(ctx, "Household.ambito") && reads(ctx, Object::Ambito)
+    }
+    pub fn household_members(ctx: &Context<'_>) -> bool {
+        field(ctx, "Household.members") && reads(ctx, Object::Member)
+    }
+    pub fn household_cases(ctx: &Context<'_>) -> bool {
+        field(ctx, "Household.cases") && reads(ctx, Object::Case)
+    }
+    pub fn household_applications(ctx: &Context<'_>) -> bool {
+        field(ctx, "Household.applications") && reads(ctx, Object::Application)
+    }
+    pub fn type_member(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::Member)
+    }
+    pub fn member_fiscal_code(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.fiscalCode")
+    }
+    pub fn member_first_name(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.firstName")
+    }
+    pub fn member_last_name(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.lastName")
+    }
+    pub fn member_birth_date(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.birthDate")
+    }
+    pub fn member_birth_place_code(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.birthPlaceCode")
+    }
+    pub fn member_sex(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.sex")
+    }
+    pub fn member_citizenship(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.citizenship")
+    }
+    pub fn member_relation(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.relation")
+    }
+    pub fn member_in_equivalence_scale(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.inEquivalenceScale")
+    }
+    pub fn member_obligated_activation(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.obligatedActivation")
+    }
+    pub fn member_disabled(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.disabled")
+    }
+    pub fn member_email(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.email")
+    }
+    pub fn member_phone(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.phone")
+    }
+    pub fn member_permit_type(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.permitType")
+    }
+    pub fn member_permit_expiry(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.permitExpiry")
+    }
+    pub fn member_residual_benefit_months(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.residualBenefitMonths")
+    }
+    pub fn member_residence_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.residenceComune") && reads(ctx, Object::Comune)
+    }
+    pub fn member_household(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.household") && reads(ctx, Object::Household)
+    }
+    pub fn member_cases(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.cases") && reads(ctx, Object::Case)
+    }
+    pub fn member_puc_assignments(ctx: &Context<'_>) -> bool {
+        field(ctx, "Member.pucAssignments") && reads(ctx, Object::PucAssignment)
+    }
+    pub fn type_application(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::Application)
+    }
+    pub fn application_inps_protocol(ctx: &Context<'_>) -> bool {
+        field(ctx, "Application.inpsProtocol")
+    }
+    pub fn application_measure(ctx: &Context<'_>) -> bool {
+        field(ctx, "Application.measure")
+    }
+    pub fn application_applicant_fiscal_code(ctx: &Context<'_>) -> bool {
+        field(ctx, "Application.applicantFiscalCode")
+    }
+    pub fn application_submitted_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "Application.submittedOn")
+    }
+    pub fn application_channel(ctx: &Context<'_>) -> bool {
+        field(ctx, "Application.channel")
+    }
+    pub fn application_isee_protocol(ctx: &Context<'_>) -> bool {
+        field(ctx, "Application.iseeProtocol")
+    }
+    pub fn application_pad_signed_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "Application.padSignedOn")
+    }
+    pub fn application_status(ctx: &Context<'_>) -> bool {
+        field(ctx, "Application.status")
+    }
+    pub fn application_months_paid(ctx: &Context<'_>) -> bool {
+        field(ctx, "Application.monthsPaid")
+    }
+    pub fn application_household(ctx: &Context<'_>) -> bool {
+        field(ctx, "Application.household") && reads(ctx, Object::Household)
+    }
+    pub fn type_case(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::Case)
+    }
+    pub fn case_state(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.state")
+    }
+    pub fn case_pad_date(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.padDate")
+    }
+    pub fn case_assigned_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.assignedAt")
+    }
+    pub fn case_first_meeting_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.firstMeetingOn")
+    }
+    pub fn case_last_meeting_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.lastMeetingOn")
+    }
+    pub fn case_first_meeting_deadline(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.firstMeetingDeadline")
+    }
+    pub fn case_recommended_convocation_by(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.recommendedConvocationBy")
+    }
+    pub fn case_next_check_due(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.nextCheckDue")
+    }
+    pub fn case_days_to_deadline(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.daysToDeadline")
+    }
+    pub fn case_overdue(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.overdue")
+    }
+    pub fn case_pathway_type(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.pathwayType")
+    }
+    pub fn case_version(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.version")
+    }
+    pub fn case_ambito(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.ambito") && reads(ctx, Object::Ambito)
+    }
+    pub fn case_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.comune") && reads(ctx, Object::Comune)
+    }
+    pub fn case_case_manager(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.caseManager") && reads(ctx, Object::Operator)
+    }
+    pub fn case_household(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.household") && reads(ctx, Object::Household)
+    }
+    pub fn case_application(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.application") && reads(ctx, Object::Application)
+    }
+    pub fn case_meetings(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.meetings") && reads(ctx, Object::Meeting)
+    }
+    pub fn case_preliminary_analysis(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.preliminaryAnalysis") && reads(ctx, Object::PreliminaryAnalysis)
+    }
+    pub fn case_analysis_framework(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.analysisFramework") && reads(ctx, Object::AnalysisFramework)
+    }
+    pub fn case_pacts(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.pacts") && reads(ctx, Object::Pact)
+    }
+    pub fn case_pact(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.pact") && reads(ctx, Object::Pact)
+    }
+    pub fn case_supports(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.supports") && reads(ctx, Object::Support)
+    }
+    pub fn case_reports(ctx: &Context<'_>) -> bool {
+        field(ctx, "Case.reports") && reads(ctx, Object::Report)
+    }
+    pub fn type_preliminary_analysis(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::PreliminaryAnalysis)
+    }
+    pub fn preliminary_analysis_state(ctx: &Context<'_>) -> bool {
+        field(ctx, "PreliminaryAnalysis.state")
+    }
+    pub fn preliminary_analysis_outcome(ctx: &Context<'_>) -> bool {
+        field(ctx, "PreliminaryAnalysis.outcome")
+    }
+    pub fn preliminary_analysis_needs_notes(ctx: &Context<'_>) -> bool {
+        field(ctx, "PreliminaryAnalysis.needsNotes")
+    }
+    pub fn preliminary_analysis_resources_notes(ctx: &Context<'_>) -> bool {
+        field(ctx, "PreliminaryAnalysis.resourcesNotes")
+    }
+    pub fn preliminary_analysis_health_notes(ctx: &Context<'_>) -> bool {
+        field(ctx, "PreliminaryAnalysis.healthNotes")
+    }
+    pub fn preliminary_analysis_completed_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "PreliminaryAnalysis.completedAt")
+    }
+    pub fn preliminary_analysis_version(ctx: &Context<'_>) -> bool {
+        field(ctx, "PreliminaryAnalysis.version")
+    }
+    pub fn preliminary_analysis_case(ctx: &Context<'_>) -> bool {
+        field(ctx, "PreliminaryAnalysis.case") && reads(ctx, Object::Case)
+    }
+    pub fn type_analysis_framework(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::AnalysisFramework)
+    }
+    pub fn analysis_framework_state(ctx: &Context<'_>) -> bool {
+        field(ctx, "AnalysisFramework.state")
+    }
+    pub fn analysis_framework_assessment_notes(ctx: &Context<'_>) -> bool {
+        field(ctx, "AnalysisFramework.assessmentNotes")
+    }
+    pub fn analysis_framework_priorities(ctx: &Context<'_>) -> bool {
+        field(ctx, "AnalysisFramework.priorities")
+    }
+    pub fn analysis_framework_completed_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "AnalysisFramework.completedAt")
+    }
+    pub fn analysis_framework_version(ctx: &Context<'_>) -> bool {
+        field(ctx, "AnalysisFramework.version")
+    }
+    pub fn analysis_framework_team(ctx: &Context<'_>) -> bool {
+        field(ctx, "AnalysisFramework.team") && reads(ctx, Object::AnalysisTeamMember)
+    }
+    pub fn analysis_framework_case(ctx: &Context<'_>) -> bool {
+        field(ctx, "AnalysisFramework.case") && reads(ctx, Object::Case)
+    }
+    pub fn type_analysis_team_member(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::AnalysisTeamMember)
+    }
+    pub fn analysis_team_member_full_name(ctx: &Context<'_>) -> bool {
+        field(ctx, "AnalysisTeamMember.fullName")
+    }
+    pub fn analysis_team_member_service(ctx: &Context<'_>) -> bool {
+        field(ctx, "AnalysisTeamMember.service")
+    }
+    pub fn analysis_team_member_team_role(ctx: &Context<'_>) -> bool {
+        field(ctx, "AnalysisTeamMember.teamRole")
+    }
+    pub fn type_pact(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::Pact)
+    }
+    pub fn pact_revision(ctx: &Context<'_>) -> bool {
+        field(ctx, "Pact.revision")
+    }
+    pub fn pact_state(ctx: &Context<'_>) -> bool {
+        field(ctx, "Pact.state")
+    }
+    pub fn pact_signed_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "Pact.signedOn")
+    }
+    pub fn pact_next_review_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "Pact.nextReviewOn")
+    }
+    pub fn pact_contact_modality(ctx: &Context<'_>) -> bool {
+        field(ctx, "Pact.contactModality")
+    }
+    pub fn pact_reference_person(ctx: &Context<'_>) -> bool {
+        field(ctx, "Pact.referencePerson")
+    }
+    pub fn pact_version(ctx: &Context<'_>) -> bool {
+        field(ctx, "Pact.version")
+    }
+    pub fn pact_revision_of(ctx: &Context<'_>) -> bool {
+        field(ctx, "Pact.revisionOf") && reads(ctx, Object::Pact)
+    }
+    pub fn pact_objectives(ctx: &Context<'_>) -> bool {
+        field(ctx, "Pact.objectives") && reads(ctx, Object::PactObjective)
+    }
+    pub fn pact_expected_results(ctx: &Context<'_>) -> bool {
+        field(ctx, "Pact.expectedResults") && reads(ctx, Object::PactExpectedResult)
+    }
+    pub fn pact_commitments(ctx: &Context<'_>) -> bool {
+        field(ctx, "Pact.commitments") && reads(ctx, Object::PactCommitment)
+    }
+    pub fn pact_supports(ctx: &Context<'_>) -> bool {
+        field(ctx, "Pact.supports") && reads(ctx, Object::Support)
+    }
+    pub fn pact_case(ctx: &Context<'_>) -> bool {
+        field(ctx, "Pact.case") && reads(ctx, Object::Case)
+    }
+    pub fn type_pact_objective(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::PactObjective)
+    }
+    pub fn pact_objective_area(ctx: &Context<'_>) -> bool {
+        field(ctx, "PactObjective.area")
+    }
+    pub fn pact_objective_description(ctx: &Context<'_>) -> bool {
+        field(ctx, "PactObjective.description")
+    }
+    pub fn pact_objective_expected_results(ctx: &Context<'_>) -> bool {
+        field(ctx, "PactObjective.expectedResults") && reads(ctx, Object::PactExpectedResult)
+    }
+    pub fn type_pact_expected_result(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::PactExpectedResult)
+    }
+    pub fn pact_expected_result_indicator(ctx: &Context<'_>) -> bool {
+        field(ctx, "PactExpectedResult.indicator")
+    }
+    pub fn pact_expected_result_due_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "PactExpectedResult.dueOn")
+    }
+    pub fn type_pact_commitment(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::PactCommitment)
+    }
+    pub fn pact_commitment_description(ctx: &Context<'_>) -> bool {
+        field(ctx, "PactCommitment.description")
+    }
+    pub fn pact_commitment_due_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "PactCommitment.dueOn")
+    }
+    pub fn pact_commitment_status(ctx: &Context<'_>) -> bool {
+        field(ctx, "PactCommitment.status")
+    }
+    pub fn pact_commitment_is_conditionality(ctx: &Context<'_>) -> bool {
+        field(ctx, "PactCommitment.isConditionality")
+    }
+    pub fn pact_commitment_obligated_member(ctx: &Context<'_>) -> bool {
+        field(ctx, "PactCommitment.obligatedMember") && reads(ctx, Object::Member)
+    }
+    pub fn type_support(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::Support)
+    }
+    pub fn support_kind(ctx: &Context<'_>) -> bool {
+        field(ctx, "Support.kind")
+    }
+    pub fn support_provider(ctx: &Context<'_>) -> bool {
+        field(ctx, "Support.provider")
+    }
+    pub fn support_starts_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "Support.startsOn")
+    }
+    pub fn support_ends_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "Support.endsOn")
+    }
+    pub fn support_status(ctx: &Context<'_>) -> bool {
+        field(ctx, "Support.status")
+    }
+    pub fn support_case(ctx: &Context<'_>) -> bool {
+        field(ctx, "Support.case") && reads(ctx, Object::Case)
+    }
+    pub fn type_report(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::Report)
+    }
+    pub fn report_kind(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.kind")
+    }
+    pub fn report_state(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.state")
+    }
+    pub fn report_fact_date(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.factDate")
+    }
+    pub fn report_ascertained_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.ascertainedOn")
+    }
+    pub fn report_deadline(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.deadline")
+    }
+    pub fn report_description(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.description")
+    }
+    pub fn report_decided_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.decidedAt")
+    }
+    pub fn report_decision_comment(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.decisionComment")
+    }
+    pub fn report_sent_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.sentAt")
+    }
+    pub fn report_inps_ack(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.inpsAck")
+    }
+    pub fn report_created_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.createdAt")
+    }
+    pub fn report_version(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.version")
+    }
+    pub fn report_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.comune") && reads(ctx, Object::Comune)
+    }
+    pub fn report_case(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.case") && reads(ctx, Object::Case)
+    }
+    pub fn report_residency_check(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.residencyCheck") && reads(ctx, Object::ResidencyCheck)
+    }
+    pub fn report_member(ctx: &Context<'_>) -> bool {
+        field(ctx, "Report.member") && reads(ctx, Object::Member)
+    }
+    pub fn type_meeting(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::Meeting)
+    }
+    pub fn meeting_kind(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.kind")
+    }
+    pub fn meeting_state(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.state")
+    }
+    pub fn meeting_scheduled_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.scheduledAt")
+    }
+    pub fn meeting_duration_minutes(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.durationMinutes")
+    }
+    pub fn meeting_place(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.place")
+    }
+    pub fn meeting_convocation_channel(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.convocationChannel")
+    }
+    pub fn meeting_convocation_ref(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.convocationRef")
+    }
+    pub fn meeting_attendees(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.attendees")
+    }
+    pub fn meeting_justification(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.justification")
+    }
+    pub fn meeting_recorded_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.recordedAt")
+    }
+    pub fn meeting_version(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.version")
+    }
+    pub fn meeting_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.comune") && reads(ctx, Object::Comune)
+    }
+    pub fn meeting_case(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.case") && reads(ctx, Object::Case)
+    }
+    pub fn meeting_household(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.household") && reads(ctx, Object::Household)
+    }
+    pub fn meeting_operator(ctx: &Context<'_>) -> bool {
+        field(ctx, "Meeting.operator") && reads(ctx, Object::Operator)
+    }
+    pub fn type_office_slot(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::OfficeSlot)
+    }
+    pub fn office_slot_starts_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "OfficeSlot.startsAt")
+    }
+    pub fn office_slot_ends_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "OfficeSlot.endsAt")
+    }
+    pub fn office_slot_place(ctx: &Context<'_>) -> bool {
+        field(ctx, "OfficeSlot.place")
+    }
+    pub fn office_slot_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, "OfficeSlot.comune") && reads(ctx, Object::Comune)
+    }
+    pub fn office_slot_operator(ctx: &Context<'_>) -> bool {
+        field(ctx, "OfficeSlot.operator") && reads(ctx, Object::Operator)
+    }
+    pub fn type_puc_project(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::PucProject)
+    }
+    pub fn puc_project_title(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.title")
+    }
+    pub fn puc_project_field(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.field")
+    }
+    pub fn puc_project_description(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.description")
+    }
+    pub fn puc_project_host_body(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.hostBody")
+    }
+    pub fn puc_project_site(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.site")
+    }
+    pub fn puc_project_schedule(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.schedule")
+    }
+    pub fn puc_project_weekly_hours(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.weeklyHours")
+    }
+    pub fn puc_project_places_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.placesComune")
+    }
+    pub fn puc_project_places_cpi(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.placesCpi")
+    }
+    pub fn puc_project_places_volunteer(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.placesVolunteer")
+    }
+    pub fn puc_project_starts_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.startsOn")
+    }
+    pub fn puc_project_ends_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.endsOn")
+    }
+    pub fn puc_project_min_duration_months(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.minDurationMonths")
+    }
+    pub fn puc_project_tutor(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.tutor")
+    }
+    pub fn puc_project_state(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.state")
+    }
+    pub fn puc_project_version(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.version")
+    }
+    pub fn puc_project_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.comune") && reads(ctx, Object::Comune)
+    }
+    pub fn puc_project_manager(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.manager") && reads(ctx, Object::Operator)
+    }
+    pub fn puc_project_assignments(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.assignments") && reads(ctx, Object::PucAssignment)
+    }
+    pub fn puc_project_vacancies(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucProject.vacancies")
+    }
+    pub fn type_puc_assignment(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::PucAssignment)
+    }
+    pub fn puc_assignment_source(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAssignment.source")
+    }
+    pub fn puc_assignment_state(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAssignment.state")
+    }
+    pub fn puc_assignment_starts_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAssignment.startsOn")
+    }
+    pub fn puc_assignment_planned_end_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAssignment.plannedEndOn")
+    }
+    pub fn puc_assignment_weekly_hours(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAssignment.weeklyHours")
+    }
+    pub fn puc_assignment_interruption_reason(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAssignment.interruptionReason")
+    }
+    pub fn puc_assignment_interrupted_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAssignment.interruptedOn")
+    }
+    pub fn puc_assignment_inail_ref(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAssignment.inailRef")
+    }
+    pub fn puc_assignment_version(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAssignment.version")
+    }
+    pub fn puc_assignment_project(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAssignment.project") && reads(ctx, Object::PucProject)
+    }
+    pub fn puc_assignment_member(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAssignment.member") && reads(ctx, Object::Member)
+    }
+    pub fn puc_assignment_attendance(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAssignment.attendance") && reads(ctx, Object::PucAttendance)
+    }
+    pub fn puc_assignment_total_minutes(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAssignment.totalMinutes")
+    }
+    pub fn type_puc_attendance(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::PucAttendance)
+    }
+    pub fn puc_attendance_day(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAttendance.day")
+    }
+    pub fn puc_attendance_minutes(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAttendance.minutes")
+    }
+    pub fn puc_attendance_status(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAttendance.status")
+    }
+    pub fn puc_attendance_note(ctx: &Context<'_>) -> bool {
+        field(ctx, "PucAttendance.note")
+    }
+    pub fn type_residency_check(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::ResidencyCheck)
+    }
+    pub fn residency_check_kind(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.kind")
+    }
+    pub fn residency_check_state(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.state")
+    }
+    pub fn residency_check_due_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.dueOn")
+    }
+    pub fn residency_check_forwarded_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.forwardedAt")
+    }
+    pub fn residency_check_outcome(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.outcome")
+    }
+    pub fn residency_check_finalised_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.finalisedAt")
+    }
+    pub fn residency_check_overdue(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.overdue")
+    }
+    pub fn residency_check_version(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.version")
+    }
+    pub fn residency_check_owning_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.owningComune") && reads(ctx, Object::Comune)
+    }
+    pub fn residency_check_current_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.currentComune") && reads(ctx, Object::Comune)
+    }
+    pub fn residency_check_officer(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.officer") && reads(ctx, Object::Operator)
+    }
+    pub fn residency_check_member(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.member") && reads(ctx, Object::Member)
+    }
+    pub fn residency_check_periods(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.periods") && reads(ctx, Object::ResidencyPeriod)
+    }
+    pub fn residency_check_total_residence_days(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.totalResidenceDays")
+    }
+    pub fn residency_check_last_continuous_days(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.lastContinuousDays")
+    }
+    pub fn residency_check_requirement_met(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyCheck.requirementMet")
+    }
+    pub fn type_residency_period(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::ResidencyPeriod)
+    }
+    pub fn residency_period_from_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyPeriod.fromOn")
+    }
+    pub fn residency_period_to_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyPeriod.toOn")
+    }
+    pub fn residency_period_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, "ResidencyPeriod.comune") && reads(ctx, Object::Comune)
+    }
+    pub fn type_disadvantage_check(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::DisadvantageCheck)
+    }
+    pub fn disadvantage_check_inps_request_id(ctx: &Context<'_>) -> bool {
+        field(ctx, "DisadvantageCheck.inpsRequestId")
+    }
+    pub fn disadvantage_check_category(ctx: &Context<'_>) -> bool {
+        field(ctx, "DisadvantageCheck.category")
+    }
+    pub fn disadvantage_check_certificate_protocol(ctx: &Context<'_>) -> bool {
+        field(ctx, "DisadvantageCheck.certificateProtocol")
+    }
+    pub fn disadvantage_check_certificate_from(ctx: &Context<'_>) -> bool {
+        field(ctx, "DisadvantageCheck.certificateFrom")
+    }
+    pub fn disadvantage_check_certificate_to(ctx: &Context<'_>) -> bool {
+        field(ctx, "DisadvantageCheck.certificateTo")
+    }
+    pub fn disadvantage_check_received_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "DisadvantageCheck.receivedOn")
+    }
+    pub fn disadvantage_check_due_on(ctx: &Context<'_>) -> bool {
+        field(ctx, "DisadvantageCheck.dueOn")
+    }
+    pub fn disadvantage_check_expired_by_silence(ctx: &Context<'_>) -> bool {
+        field(ctx, "DisadvantageCheck.expiredBySilence")
+    }
+    pub fn disadvantage_check_state(ctx: &Context<'_>) -> bool {
+        field(ctx, "DisadvantageCheck.state")
+    }
+    pub fn disadvantage_check_notes(ctx: &Context<'_>) -> bool {
+        field(ctx, "DisadvantageCheck.notes")
+    }
+    pub fn disadvantage_check_decided_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "DisadvantageCheck.decidedAt")
+    }
+    pub fn disadvantage_check_version(ctx: &Context<'_>) -> bool {
+        field(ctx, "DisadvantageCheck.version")
+    }
+    pub fn disadvantage_check_certifying_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, "DisadvantageCheck.certifyingComune") && reads(ctx, Object::Comune)
+    }
+    pub fn disadvantage_check_member(ctx: &Context<'_>) -> bool {
+        field(ctx, "DisadvantageCheck.member") && reads(ctx, Object::Member)
+    }
+    pub fn type_audit_event(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::AuditEvent)
+    }
+    pub fn audit_event_occurred_at(ctx: &Context<'_>) -> bool {
+        field(ctx, "AuditEvent.occurredAt")
+    }
+    pub fn audit_event_request_id(ctx: &Context<'_>) -> bool {
+        field(ctx, "AuditEvent.requestId")
+    }
+    pub fn audit_event_actor_kind(ctx: &Context<'_>) -> bool {
+        field(ctx, "AuditEvent.actorKind")
+    }
+    pub fn audit_event_role(ctx: &Context<'_>) -> bool {
+        field(ctx, "AuditEvent.role")
+    }
+    pub fn audit_event_entity(ctx: &Context<'_>) -> bool {
+        field(ctx, "AuditEvent.entity")
+    }
+    pub fn audit_event_entity_id(ctx: &Context<'_>) -> bool {
+        field(ctx, "AuditEvent.entityId")
+    }
+    pub fn audit_event_action(ctx: &Context<'_>) -> bool {
+        field(ctx, "AuditEvent.action")
+    }
+    pub fn audit_event_changes(ctx: &Context<'_>) -> bool {
+        field(ctx, "AuditEvent.changes")
+    }
+    pub fn audit_event_operator(ctx: &Context<'_>) -> bool {
+        field(ctx, "AuditEvent.operator") && reads(ctx, Object::Operator)
+    }
 }
 
 /// Types whose rows can be the principal's own (field scope `own` is defined for them).
-pub const OWN_ROW_TYPES: &[&str] = &["Operator", "Profile", "Case", "Meeting", "OfficeSlot", "PucProject", "ResidencyCheck"];
+pub const OWN_ROW_TYPES: &[&str] =
+    &["Operator", "Profile", "Case", "Meeting", "OfficeSlot", "PucProject", "ResidencyCheck"];
 
 /// Enum placeholders are computed once per variant list; the strings live for
 /// the whole process.
 fn leak(s: String) -> &'static str {
-    use std::{collections::HashMap, sync::{Mutex, OnceLock}};
+    use std::{
+        collections::HashMap,
+        sync::{Mutex, OnceLock},
+    };
     static CACHE: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
     let mut m = CACHE.get_or_init(Default::default).lock().expect("placeholder cache");
-    if let Some(v) = m.get(&s) { return v; }
+    if let Some(v) = m.get(&s) {
+        return v;
+    }
     let v: &'static str = Box::leak(s.clone().into_boxed_str());
     m.insert(s, v);
     v

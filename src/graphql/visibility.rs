@@ -156,16 +156,19 @@ pub fn login_surface_only(query: &str) -> bool {
     let frags = &doc.fragments;
     fn roots_ok(
         set: &async_graphql::parser::types::SelectionSet,
-        frags: &std::collections::HashMap<async_graphql::Name, async_graphql::Positioned<async_graphql::parser::types::FragmentDefinition>>,
+        frags: &std::collections::HashMap<
+            async_graphql::Name,
+            async_graphql::Positioned<async_graphql::parser::types::FragmentDefinition>,
+        >,
         depth: usize,
     ) -> bool {
         depth < 8
             && set.items.iter().all(|i| match &i.node {
                 Selection::Field(f) => LOGIN_SURFACE.contains(&f.node.name.node.as_str()),
                 Selection::InlineFragment(x) => roots_ok(&x.node.selection_set.node, frags, depth + 1),
-                Selection::FragmentSpread(sp) => {
-                    frags.get(&sp.node.fragment_name.node).is_some_and(|f| roots_ok(&f.node.selection_set.node, frags, depth + 1))
-                }
+                Selection::FragmentSpread(sp) => frags
+                    .get(&sp.node.fragment_name.node)
+                    .is_some_and(|f| roots_ok(&f.node.selection_set.node, frags, depth + 1)),
             })
     }
     doc.operations.iter().all(|(_, op)| roots_ok(&op.node.selection_set.node, frags, 0))

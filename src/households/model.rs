@@ -36,7 +36,11 @@ pub enum CodiceFiscaleError {
 }
 
 fn value_index(c: u8) -> usize {
-    if c.is_ascii_digit() { (c - b'0') as usize } else { (c - b'A') as usize + 10 }
+    if c.is_ascii_digit() {
+        (c - b'0') as usize
+    } else {
+        (c - b'A') as usize + 10
+    }
 }
 
 /// The check character of the first 15 characters.
@@ -84,11 +88,8 @@ impl CodiceFiscale {
                 true
             };
             if !ok {
-                let expected = if DIGIT_POSITIONS.contains(&i) {
-                    "a digit (or its omocodia letter L-V)"
-                } else {
-                    "a letter"
-                };
+                let expected =
+                    if DIGIT_POSITIONS.contains(&i) { "a digit (or its omocodia letter L-V)" } else { "a letter" };
                 return Err(CodiceFiscaleError::Character { position: i + 1, expected });
             }
         }

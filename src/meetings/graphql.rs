@@ -140,7 +140,10 @@ pub struct MeetingQuery;
 #[Object]
 impl MeetingQuery {
     /// The calendar over [from, to] (at most 92 days), for a Comune or an operator.
-    #[graphql(visible = "crate::graphql::visibility::reads_meeting", complexity = "crate::graphql::limits::calendar_cost(child_complexity)")]
+    #[graphql(
+        visible = "crate::graphql::visibility::reads_meeting",
+        complexity = "crate::graphql::limits::calendar_cost(child_complexity)"
+    )]
     async fn calendar(
         &self,
         ctx: &Context<'_>,
@@ -158,9 +161,18 @@ impl MeetingQuery {
         }
         let start = from.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
         let end = (to + Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-        let mut mq = gw.select::<meeting::Entity>().gql()?.filter(meeting::Column::ScheduledAt.gte(start)).filter(meeting::Column::ScheduledAt.lt(end));
+        let mut mq = gw
+            .select::<meeting::Entity>()
+            .gql()?
+            .filter(meeting::Column::ScheduledAt.gte(start))
+            .filter(meeting::Column::ScheduledAt.lt(end));
         let mut sq = if gw.authz.can_read(crate::authz::Object::OfficeSlot) {
-            Some(gw.select::<office_slot::Entity>().gql()?.filter(office_slot::Column::StartsAt.gte(start)).filter(office_slot::Column::StartsAt.lt(end)))
+            Some(
+                gw.select::<office_slot::Entity>()
+                    .gql()?
+                    .filter(office_slot::Column::StartsAt.gte(start))
+                    .filter(office_slot::Column::StartsAt.lt(end)),
+            )
         } else {
             None
         };
@@ -191,7 +203,10 @@ impl MeetingQuery {
             meetings.iter().any(|m| {
                 m.scheduled_at == s.starts_at
                     && m.place == s.place
-                    && matches!(m.state, entity::enums::MeetingState::Pianificato | entity::enums::MeetingState::Convocato)
+                    && matches!(
+                        m.state,
+                        entity::enums::MeetingState::Pianificato | entity::enums::MeetingState::Convocato
+                    )
             })
         };
         let slots = slots.into_iter().map(|s| CalendarSlot { booked: busy(&s), slot: OfficeSlotView(s) }).collect();
@@ -245,7 +260,11 @@ impl MeetingMutation {
 
     /// Meeting registrar: publishes office availability of one of its Comuni.
     #[graphql(visible = "crate::graphql::visibility::creates_office_slot")]
-    async fn create_office_slots(&self, ctx: &Context<'_>, input: CreateOfficeSlotsInput) -> GqlResult<Vec<OfficeSlotView>> {
+    async fn create_office_slots(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateOfficeSlotsInput,
+    ) -> GqlResult<Vec<OfficeSlotView>> {
         let a = acting(ctx)?;
         let slots = input
             .slots
@@ -254,7 +273,14 @@ impl MeetingMutation {
             .collect();
         let ids = super::service::create_slots(&a, &input.comune_istat, slots).await.gql()?;
         let gw = gateway(ctx)?;
-        let rows = gw.by_keys::<office_slot::Entity, uuid::Uuid>(office_slot::Column::Id, &ids, Some(office_slot::Column::StartsAt)).await.gql()?;
+        let rows = gw
+            .by_keys::<office_slot::Entity, uuid::Uuid>(
+                office_slot::Column::Id,
+                &ids,
+                Some(office_slot::Column::StartsAt),
+            )
+            .await
+            .gql()?;
         Ok(rows.into_iter().map(OfficeSlotView).collect())
     }
 
@@ -287,7 +313,11 @@ impl MeetingMutation {
 
     /// Records how a meeting went.
     #[graphql(visible = "crate::graphql::visibility::updates_meeting")]
-    async fn record_meeting_outcome(&self, ctx: &Context<'_>, input: RecordMeetingOutcomeInput) -> GqlResult<MeetingView> {
+    async fn record_meeting_outcome(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordMeetingOutcomeInput,
+    ) -> GqlResult<MeetingView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
         let outcome = match input.outcome {
@@ -295,17 +325,28 @@ impl MeetingMutation {
             MeetingOutcome::AbsentJustified => super::service::Outcome::AbsentJustified,
             MeetingOutcome::AbsentUnjustified => super::service::Outcome::AbsentUnjustified,
         };
-        super::service::record_outcome(&a, id, input.version, outcome, input.attendees, input.justification).await.gql()?;
+        super::service::record_outcome(&a, id, input.version, outcome, input.attendees, input.justification)
+            .await
+            .gql()?;
         done(ctx, id).await
     }
 
     /// Meeting registrar: the household presented itself spontaneously; it counts as
     /// the case's first meeting.
     #[graphql(visible = "crate::graphql::visibility::creates_meeting")]
-    async fn record_spontaneous_presentation(&self, ctx: &Context<'_>, input: SpontaneousPresentationInput) -> GqlResult<CaseView> {
+    async fn record_spontaneous_presentation(
+        &self,
+        ctx: &Context<'_>,
+        input: SpontaneousPresentationInput,
+    ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
-        let m = cases::FirstMeeting { held_on: input.held_on, spontaneous: true, place: input.place, attendees: input.attendees };
+        let m = cases::FirstMeeting {
+            held_on: input.held_on,
+            spontaneous: true,
+            place: input.place,
+            attendees: input.attendees,
+        };
         cases::record_first_meeting(&a, id, input.version, m, cases::Recorder::Registrar).await.gql()?;
         let gw = gateway(ctx)?;
         Ok(CaseView(by_id::<entity::case_file::Entity>(gw, entity::case_file::Column::Id, id, "Case").await.gql()?))

@@ -12,11 +12,10 @@ use uuid::Uuid;
 use crate::{
     audit::{self, AuditEntry},
     authz::{Action, Object},
-    cases::{
-        model::today,
-        service::{apply_first_meeting, case_under, check_version, compare_and_set, diff, insert_report, opt_text, text, Acting, ReportDraft},
-    },
+    calendar::today,
+    cases::service::{apply_first_meeting, case_under, insert_report, ReportDraft},
     error::AppError,
+    workflow::{check_version, compare_and_set, diff, opt_text, text, Acting},
 };
 
 /// The Italian calendar day of an instant.
@@ -35,11 +34,21 @@ fn allowed(s: MeetingState) -> &'static str {
 }
 
 fn refuse(m: &meeting::Model, action: &str) -> AppError {
-    AppError::Conflict(format!("{action} is not allowed: the meeting is {}; allowed now: {}", crate::codes::code(m.state), allowed(m.state)))
+    AppError::Conflict(format!(
+        "{action} is not allowed: the meeting is {}; allowed now: {}",
+        crate::codes::code(m.state),
+        allowed(m.state)
+    ))
 }
 
 /// A meeting of the same operator overlapping [start, start + minutes) refuses the booking.
-async fn check_free(txn: &DatabaseTransaction, operator: Uuid, start: DateTime<Utc>, minutes: i32, except: Option<Uuid>) -> Result<(), AppError> {
+async fn check_free(
+    txn: &DatabaseTransaction,
+    operator: Uuid,
+    start: DateTime<Utc>,
+    minutes: i32,
+    except: Option<Uuid>,
+) -> Result<(), AppError> {
     let end = start + Duration::minutes(minutes as i64);
     // Candidates starting within a day before; overlap is checked in Rust
     // (durations differ per meeting).
@@ -78,7 +87,10 @@ pub struct Plan {
 pub async fn plan(a: &Acting<'_>, case_id: Uuid, p: Plan) -> Result<Uuid, AppError> {
     let me = a.me()?;
     if p.kind == MeetingKind::PresentazioneSpontanea {
-        return Err(AppError::validation("input.kind", "a spontaneous presentation is recorded, not planned (recordSpontaneousPresentation)"));
+        return Err(AppError::validation(
+            "input.kind",
+            "a spontaneous presentation is recorded, not planned (recordSpontaneousPresentation)",
+        ));
     }
     if !(15..=480).contains(&p.duration_minutes) {
         return Err(AppError::validation("input.durationMinutes", "between 15 and 480 minutes"));
@@ -94,7 +106,9 @@ pub async fn plan(a: &Acting<'_>, case_id: Uuid, p: Plan) -> Result<Uuid, AppErr
     }
     let (start, place, minutes) = match p.slot_id {
         Some(slot) => {
-            let s = a.named::<office_slot::Entity>(&txn, (office_slot::Column::Id, slot), "input.slotId", "office slot").await?;
+            let s = a
+                .named::<office_slot::Entity>(&txn, (office_slot::Column::Id, slot), "input.slotId", "office slot")
+                .await?;
             if s.comune_istat != c.comune_istat {
                 return Err(AppError::validation("input.slotId", "the office slot is not in the case's Comune"));
             }
@@ -111,7 +125,8 @@ pub async fn plan(a: &Acting<'_>, case_id: Uuid, p: Plan) -> Result<Uuid, AppErr
             (s.starts_at, s.place, (s.ends_at - s.starts_at).num_minutes() as i32)
         }
         None => {
-            let start = p.starts_at.ok_or_else(|| AppError::validation("input.startsAt", "give a time or an office slot"))?;
+            let start =
+                p.starts_at.ok_or_else(|| AppError::validation("input.startsAt", "give a time or an office slot"))?;
             let place = text("input.place", p.place.as_deref().unwrap_or(""), 200)?;
             (start, place, p.duration_minutes)
         }
@@ -178,7 +193,13 @@ fn entry(m: &meeting::Model, action: AuditAction, changes: serde_json::Value) ->
 }
 
 /// Records the convocation sent (channel and reference); the case is CONVOCATO.
-pub async fn convoke(a: &Acting<'_>, id: Uuid, version: i32, channel: ConvocationChannel, reference: String) -> Result<Uuid, AppError> {
+pub async fn convoke(
+    a: &Acting<'_>,
+    id: Uuid,
+    version: i32,
+    channel: ConvocationChannel,
+    reference: String,
+) -> Result<Uuid, AppError> {
     let reference = text("input.reference", &reference, 200)?;
     let txn = a.gw.db.begin().await?;
     let m = load(a, &txn, id).await?;
@@ -192,7 +213,14 @@ pub async fn convoke(a: &Acting<'_>, id: Uuid, version: i32, channel: Convocatio
             .col_expr(meeting::Column::ConvocationRef, Expr::value(reference))
     })
     .await?;
-    let mut entries = vec![entry(&m, AuditAction::Transition, diff(&[("state", json!(m.state), json!(MeetingState::Convocato)), ("convocation_channel", json!(null), json!(channel))]))];
+    let mut entries = vec![entry(
+        &m,
+        AuditAction::Transition,
+        diff(&[
+            ("state", json!(m.state), json!(MeetingState::Convocato)),
+            ("convocation_channel", json!(null), json!(channel)),
+        ]),
+    )];
     if let Some(case_id) = m.case_id {
         let res = case_file::Entity::update_many()
             .col_expr(case_file::Column::State, Expr::value(CaseState::Convocato))
@@ -213,7 +241,13 @@ pub async fn convoke(a: &Acting<'_>, id: Uuid, version: i32, channel: Convocatio
 }
 
 /// Moves a meeting (back to PIANIFICATO: a new convocation is needed).
-pub async fn reschedule(a: &Acting<'_>, id: Uuid, version: i32, starts_at: DateTime<Utc>, minutes: Option<i32>) -> Result<Uuid, AppError> {
+pub async fn reschedule(
+    a: &Acting<'_>,
+    id: Uuid,
+    version: i32,
+    starts_at: DateTime<Utc>,
+    minutes: Option<i32>,
+) -> Result<Uuid, AppError> {
     let txn = a.gw.db.begin().await?;
     let m = load(a, &txn, id).await?;
     check_version("meeting", m.version, version)?;
@@ -238,7 +272,14 @@ pub async fn reschedule(a: &Acting<'_>, id: Uuid, version: i32, starts_at: DateT
             .col_expr(meeting::Column::ConvocationRef, Expr::value(Option::<String>::None))
     })
     .await?;
-    let e = entry(&m, AuditAction::Update, diff(&[("scheduled_at", json!(m.scheduled_at), json!(starts_at)), ("state", json!(m.state), json!(MeetingState::Pianificato))]));
+    let e = entry(
+        &m,
+        AuditAction::Update,
+        diff(&[
+            ("scheduled_at", json!(m.scheduled_at), json!(starts_at)),
+            ("state", json!(m.state), json!(MeetingState::Pianificato)),
+        ]),
+    );
     audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
     txn.commit().await?;
     Ok(id)
@@ -293,7 +334,9 @@ pub async fn record_outcome(
         return Err(AppError::Conflict("recordMeetingOutcome is not allowed before the day of the meeting".into()));
     }
     if outcome == Outcome::AbsentUnjustified && m.state != MeetingState::Convocato {
-        return Err(AppError::Conflict("an absence without justified reason needs a convocation (the meeting is PIANIFICATO)".into()));
+        return Err(AppError::Conflict(
+            "an absence without justified reason needs a convocation (the meeting is PIANIFICATO)".into(),
+        ));
     }
     let state = match outcome {
         Outcome::Held => MeetingState::Svolto,
@@ -311,7 +354,10 @@ pub async fn record_outcome(
     .await?;
     let mut entries = vec![entry(&m, AuditAction::Transition, diff(&[("state", json!(m.state), json!(state))]))];
     if let Some(case_id) = m.case_id {
-        let c = case_file::Entity::find_by_id(case_id).one(&txn).await?.ok_or_else(|| AppError::internal("meeting of a missing case"))?;
+        let c = case_file::Entity::find_by_id(case_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| AppError::internal("meeting of a missing case"))?;
         let held_on = local_day(m.scheduled_at);
         match outcome {
             Outcome::Held if matches!(c.state, CaseState::Assegnato | CaseState::Convocato) => {
@@ -322,7 +368,11 @@ pub async fn record_outcome(
                     .col_expr(case_file::Column::LastMeetingOn, Expr::value(held_on))
                     .col_expr(case_file::Column::Version, Expr::value(c.version + 1))
                     .filter(case_file::Column::Id.eq(c.id))
-                    .filter(Condition::any().add(case_file::Column::LastMeetingOn.is_null()).add(case_file::Column::LastMeetingOn.lt(held_on)))
+                    .filter(
+                        Condition::any()
+                            .add(case_file::Column::LastMeetingOn.is_null())
+                            .add(case_file::Column::LastMeetingOn.lt(held_on)),
+                    )
                     .exec(&txn)
                     .await?;
             }
@@ -346,7 +396,9 @@ pub async fn record_outcome(
                 .await?;
                 let mut e = AuditEntry::new("report", rid, AuditAction::Create);
                 e.ambito_id = Some(c.ambito_id);
-                e.changes = Some(json!({ "case_id": c.id, "kind": ReportKind::MancataPresentazione, "state": ReportState::Bozza, "meeting_id": m.id }));
+                e.changes = Some(
+                    json!({ "case_id": c.id, "kind": ReportKind::MancataPresentazione, "state": ReportState::Bozza, "meeting_id": m.id }),
+                );
                 entries.push(e);
             }
             Outcome::AbsentJustified => {}
@@ -368,7 +420,8 @@ pub struct NewSlot {
 /// Slots of the same place may not overlap each other or existing ones.
 pub async fn create_slots(a: &Acting<'_>, comune_istat: &str, slots: Vec<NewSlot>) -> Result<Vec<Uuid>, AppError> {
     let scope = a.gw.authz.scope_for(Object::OfficeSlot, Action::Create)?;
-    let code = crate::territory::model::IstatCode::parse(comune_istat).map_err(|e| AppError::validation("input.comuneIstat", e.to_string()))?;
+    let code = crate::territory::model::IstatCode::parse(comune_istat)
+        .map_err(|e| AppError::validation("input.comuneIstat", e.to_string()))?;
     let p = &a.gw.authz.principal;
     let mine = match scope {
         crate::authz::Scope::National => true,
@@ -384,13 +437,19 @@ pub async fn create_slots(a: &Acting<'_>, comune_istat: &str, slots: Vec<NewSlot
     for (i, s) in slots.iter().enumerate() {
         let place = text(&format!("input.slots[{i}].place"), &s.place, 200)?;
         if s.ends_at <= s.starts_at || s.ends_at - s.starts_at > Duration::hours(8) {
-            return Err(AppError::validation(format!("input.slots[{i}].endsAt"), "after the start, at most 8 hours later"));
+            return Err(AppError::validation(
+                format!("input.slots[{i}].endsAt"),
+                "after the start, at most 8 hours later",
+            ));
         }
         if s.starts_at < Utc::now() || s.starts_at > Utc::now() + Duration::days(366) {
             return Err(AppError::validation(format!("input.slots[{i}].startsAt"), "within the next year"));
         }
         if checked.iter().any(|(f, t, pl)| *pl == place && s.starts_at < *t && *f < s.ends_at) {
-            return Err(AppError::validation(format!("input.slots[{i}].startsAt"), "overlaps another slot of the same place"));
+            return Err(AppError::validation(
+                format!("input.slots[{i}].startsAt"),
+                "overlaps another slot of the same place",
+            ));
         }
         checked.push((s.starts_at, s.ends_at, place));
     }

@@ -228,7 +228,11 @@ impl OperatorMutation {
     /// Ministero: designates and accredits the one administrator of an Ambito
     /// (the person is recorded if new), replacing the one in force if asked.
     #[graphql(visible = "crate::graphql::visibility::creates_profile")]
-    async fn designate_ambito_admin(&self, ctx: &Context<'_>, input: DesignateAmbitoAdminInput) -> GqlResult<ProfileView> {
+    async fn designate_ambito_admin(
+        &self,
+        ctx: &Context<'_>,
+        input: DesignateAmbitoAdminInput,
+    ) -> GqlResult<ProfileView> {
         let a = acting(ctx)?;
         let ambito = uuid_arg("input.ambitoId", "Ambito", &input.ambito_id)?;
         let person = PersonInput::from(&input.person);
@@ -242,7 +246,11 @@ impl OperatorMutation {
     /// Suspends, reinstates or revokes a profile the caller may grant; its
     /// sessions end at once; the answer counts the work left without an owner.
     #[graphql(visible = "crate::graphql::visibility::updates_profile")]
-    async fn change_profile_status(&self, ctx: &Context<'_>, input: ChangeProfileStatusInput) -> GqlResult<ProfileStatusChange> {
+    async fn change_profile_status(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangeProfileStatusInput,
+    ) -> GqlResult<ProfileStatusChange> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.profileId", "Profile", &input.profile_id)?;
         let change = match input.change {
@@ -278,7 +286,11 @@ impl OperatorMutation {
     /// operator of the Ambito; its sessions end at once; the answer counts the
     /// work left without an owner.
     #[graphql(visible = "crate::graphql::visibility::updates_operator")]
-    async fn change_operator_status(&self, ctx: &Context<'_>, input: ChangeOperatorStatusInput) -> GqlResult<OperatorStatusChange> {
+    async fn change_operator_status(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangeOperatorStatusInput,
+    ) -> GqlResult<OperatorStatusChange> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.operatorId", "Operator", &input.operator_id)?;
         let change = match input.change {
@@ -294,7 +306,11 @@ impl OperatorMutation {
     /// Amministratore dell'Ambito: moves the disadvantage validator to another
     /// operator (the validator profiles in force are revoked, one accredited).
     #[graphql(visible = "crate::graphql::visibility::updates_operator")]
-    async fn move_disadvantage_validator(&self, ctx: &Context<'_>, input: MoveDisadvantageValidatorInput) -> GqlResult<ProfileView> {
+    async fn move_disadvantage_validator(
+        &self,
+        ctx: &Context<'_>,
+        input: MoveDisadvantageValidatorInput,
+    ) -> GqlResult<ProfileView> {
         let a = acting(ctx)?;
         let op = uuid_arg("input.operatorId", "Operator", &input.operator_id)?;
         let funding = input.funding_sources.map(|v| v.into_iter().map(Into::into).collect());

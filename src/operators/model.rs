@@ -118,14 +118,23 @@ impl Validity {
             return Err(AppError::validation(format!("{field}.validFrom"), format!("is after {last}")));
         }
         if to.is_some_and(|t| t > last) {
-            return Err(AppError::validation(format!("{field}.validTo"), format!("is after {last}: leave it out for an open-ended period")));
+            return Err(AppError::validation(
+                format!("{field}.validTo"),
+                format!("is after {last}: leave it out for an open-ended period"),
+            ));
         }
         if let Some(t) = to {
             if t < from {
-                return Err(AppError::validation(format!("{field}.validTo"), format!("ends ({t}) before it starts ({from})")));
+                return Err(AppError::validation(
+                    format!("{field}.validTo"),
+                    format!("ends ({t}) before it starts ({from})"),
+                ));
             }
             if t < today {
-                return Err(AppError::validation(format!("{field}.validTo"), format!("is in the past ({t}): the period would be over already")));
+                return Err(AppError::validation(
+                    format!("{field}.validTo"),
+                    format!("is in the past ({t}): the period would be over already"),
+                ));
             }
         }
         Ok(Validity { from, to })
@@ -135,7 +144,10 @@ impl Validity {
     /// in the past (what an operator did before was not under it).
     pub fn granted(from: NaiveDate, to: Option<NaiveDate>, today: NaiveDate, field: &str) -> Result<Self, AppError> {
         if from < today {
-            return Err(AppError::validation(format!("{field}.validFrom"), format!("is in the past ({from}): a profile starts today or later")));
+            return Err(AppError::validation(
+                format!("{field}.validFrom"),
+                format!("is in the past ({from}): a profile starts today or later"),
+            ));
         }
         Self::checked(from, to, today, field)
     }
@@ -156,7 +168,7 @@ pub fn within_days(field: &str, days: i32) -> Result<(NaiveDate, NaiveDate), App
     if !(0..=3650).contains(&days) {
         return Err(AppError::validation(field, "must be between 0 and 3650 days"));
     }
-    let today = crate::cases::model::today();
+    let today = crate::calendar::today();
     Ok((today, today + chrono::Duration::days(i64::from(days))))
 }
 
@@ -182,7 +194,13 @@ pub fn email(field: &str, v: &str) -> Result<String, AppError> {
         return Err(bad());
     }
     let (local, domain) = t.split_once('@').ok_or_else(bad)?;
-    if local.is_empty() || domain.contains('@') || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+    if local.is_empty()
+        || domain.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains("..")
+    {
         return Err(bad());
     }
     Ok(t.to_lowercase())
@@ -240,7 +258,7 @@ mod tests {
         }
         assert!(phone("p", "+39 0362 123456").is_ok());
         assert!(phone("p", "12-34").is_err());
-    assert!(phone("p", "+1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0").is_err(), "longer than its column");
+        assert!(phone("p", "+1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0").is_err(), "longer than its column");
         assert!(person_name("n", "D'Angelo").is_ok());
         assert!(person_name("n", "<script>").is_err());
     }

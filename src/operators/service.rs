@@ -2,8 +2,9 @@
 
 use chrono::NaiveDate;
 use entity::{
-    ambito, comune, operator, profile, profile_comune,
+    ambito, comune,
     enums::{OperatorStatus, ProfileStatus, Role},
+    operator, profile, profile_comune,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
@@ -79,7 +80,11 @@ pub async fn profile_comuni<C: ConnectionTrait>(db: &C, profile_id: Uuid) -> Res
 /// roles only those whose convention for GePI is in force — the Comune is the
 /// controller of those data on the basis of that convention (domain spec §1.3),
 /// so when it lapses without a renewal the profile stops reaching them.
-pub async fn profile_comuni_in_force<C: ConnectionTrait>(db: &C, p: &profile::Model, today: NaiveDate) -> Result<Vec<String>, AppError> {
+pub async fn profile_comuni_in_force<C: ConnectionTrait>(
+    db: &C,
+    p: &profile::Model,
+    today: NaiveDate,
+) -> Result<Vec<String>, AppError> {
     use entity::{convention, enums::ConventionKind};
     use sea_orm::{Condition, QuerySelect, QueryTrait};
     let mut q = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id));
@@ -89,7 +94,9 @@ pub async fn profile_comuni_in_force<C: ConnectionTrait>(db: &C, p: &profile::Mo
             .column(convention::Column::ComuneIstat)
             .filter(convention::Column::Kind.eq(ConventionKind::UsoGepi))
             .filter(convention::Column::ValidFrom.lte(today))
-            .filter(Condition::any().add(convention::Column::ValidTo.is_null()).add(convention::Column::ValidTo.gte(today)))
+            .filter(
+                Condition::any().add(convention::Column::ValidTo.is_null()).add(convention::Column::ValidTo.gte(today)),
+            )
             .into_query();
         q = q.filter(profile_comune::Column::ComuneIstat.in_subquery(in_force));
     }
@@ -160,7 +167,11 @@ pub async fn listing<C: ConnectionTrait>(db: &C) -> Result<Vec<OperatorListing>,
 // error and kept by the database as well (migration `accreditation`).
 
 use chrono::Utc;
-use entity::{case_file, convention, enums::{AuditAction, ConventionKind, FundingSource}, puc_project, residency_check, session};
+use entity::{
+    case_file, convention,
+    enums::{AuditAction, ConventionKind, FundingSource},
+    puc_project, residency_check, session,
+};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, Condition, DatabaseTransaction, QuerySelect, QueryTrait,
     TransactionTrait,
@@ -224,7 +235,11 @@ pub fn without_owner<Col: ColumnTrait>(owner: Col, role: Role, today: NaiveDate)
 }
 
 /// Open cases, checks and projects of `operator_id` left without an owner.
-pub async fn orphaned_work<C: ConnectionTrait>(db: &C, operator_id: Uuid, today: NaiveDate) -> Result<OrphanedWork, AppError> {
+pub async fn orphaned_work<C: ConnectionTrait>(
+    db: &C,
+    operator_id: Uuid,
+    today: NaiveDate,
+) -> Result<OrphanedWork, AppError> {
     use entity::enums::{CaseState, PucProjectState};
     use sea_orm::PaginatorTrait;
     let cases = case_file::Entity::find()
@@ -250,7 +265,11 @@ pub async fn orphaned_work<C: ConnectionTrait>(db: &C, operator_id: Uuid, today:
 
 /// Ends at once every live session bound to the profile (or, with `None`, every
 /// session of the operator); returns how many.
-async fn end_sessions<C: ConnectionTrait>(db: &C, operator_id: Uuid, profile_id: Option<Uuid>) -> Result<u64, AppError> {
+async fn end_sessions<C: ConnectionTrait>(
+    db: &C,
+    operator_id: Uuid,
+    profile_id: Option<Uuid>,
+) -> Result<u64, AppError> {
     let mut q = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(session::Column::OperatorId.eq(operator_id))
@@ -283,7 +302,8 @@ fn admin_rule_in(e: AppError) -> AppError {
 
 /// Checks a person's details; the codice fiscale comes back normalised.
 fn person(p: &PersonInput) -> Result<(CodiceFiscale, String, String, String, Option<String>), AppError> {
-    let cf = CodiceFiscale::parse(&p.fiscal_code).map_err(|e| AppError::validation("input.fiscalCode", e.to_string()))?;
+    let cf =
+        CodiceFiscale::parse(&p.fiscal_code).map_err(|e| AppError::validation("input.fiscalCode", e.to_string()))?;
     let first = model::person_name("input.firstName", &p.first_name)?;
     let last = model::person_name("input.lastName", &p.last_name)?;
     let email = model::email("input.email", &p.email)?;
@@ -305,7 +325,10 @@ async fn insert_operator(
     let (cf, first, last, email, phone) = person(p)?;
     let exists = operator::Entity::find().filter(operator::Column::FiscalCode.eq(cf.as_str())).one(txn).await?;
     if exists.is_some() {
-        return Err(AppError::conflict_at("input.fiscalCode", "an operator with this codice fiscale is already recorded"));
+        return Err(AppError::conflict_at(
+            "input.fiscalCode",
+            "an operator with this codice fiscale is already recorded",
+        ));
     }
     let row = operator::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -360,7 +383,8 @@ async fn check_comuni(
     let on = validity.effective(today);
     for (i, c) in comuni.iter().enumerate() {
         let field = format!("input.comuni[{i}]");
-        let code = crate::territory::model::IstatCode::parse(c).map_err(|e| AppError::validation(&field, e.to_string()))?;
+        let code =
+            crate::territory::model::IstatCode::parse(c).map_err(|e| AppError::validation(&field, e.to_string()))?;
         let code = code.as_str().to_string();
         if out.contains(&code) {
             return Err(AppError::validation(&field, "named twice"));
@@ -374,7 +398,11 @@ async fn check_comuni(
                 .filter(convention::Column::ComuneIstat.eq(code.clone()))
                 .filter(convention::Column::Kind.eq(ConventionKind::UsoGepi))
                 .filter(convention::Column::ValidFrom.lte(on))
-                .filter(Condition::any().add(convention::Column::ValidTo.is_null()).add(convention::Column::ValidTo.gte(on)))
+                .filter(
+                    Condition::any()
+                        .add(convention::Column::ValidTo.is_null())
+                        .add(convention::Column::ValidTo.gte(on)),
+                )
                 .one(txn)
                 .await?;
             if conv.is_none() {
@@ -421,7 +449,9 @@ async fn insert_profile(
     .map_err(admin_rule)?;
     if !comuni.is_empty() {
         profile_comune::Entity::insert_many(
-            comuni.iter().map(|c| profile_comune::ActiveModel { profile_id: Set(row.id), comune_istat: Set(c.clone()) }),
+            comuni
+                .iter()
+                .map(|c| profile_comune::ActiveModel { profile_id: Set(row.id), comune_istat: Set(c.clone()) }),
         )
         .exec(txn)
         .await?;
@@ -442,7 +472,11 @@ async fn insert_profile(
 
 /// Active profiles of the operator overlapping `validity` (for the checks that
 /// give a clear error before the database would refuse).
-async fn overlapping<C: ConnectionTrait>(db: &C, filter: Condition, validity: Validity) -> Result<Vec<profile::Model>, AppError> {
+async fn overlapping<C: ConnectionTrait>(
+    db: &C,
+    filter: Condition,
+    validity: Validity,
+) -> Result<Vec<profile::Model>, AppError> {
     Ok(profile::Entity::find()
         .filter(filter)
         .filter(profile::Column::Status.eq(ProfileStatus::Active))
@@ -475,7 +509,10 @@ async fn activate<C: ConnectionTrait>(db: &C, op: &operator::Model) -> Result<Op
 
 /// Moves the version of the operator holding a profile being changed.
 async fn bump_operator(txn: &DatabaseTransaction, operator_id: Uuid) -> Result<(), AppError> {
-    let op = operator::Entity::find_by_id(operator_id).one(txn).await?.ok_or_else(|| AppError::Internal("a profile without its operator".into()))?;
+    let op = operator::Entity::find_by_id(operator_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::Internal("a profile without its operator".into()))?;
     activate(txn, &op).await?;
     Ok(())
 }
@@ -501,9 +538,14 @@ pub async fn add_operator(a: &Acting<'_>, p: &PersonInput) -> Result<Uuid, AppEr
 /// a pending operator becomes `ACTIVE`. The first Coordinatore per il Patto of
 /// an Ambito without a disadvantage validator in force also receives that role
 /// (domain spec §1.4), on its Comuni that have a convention for GePI.
-pub async fn accredit_profile(a: &Acting<'_>, operator_id: Uuid, version: i32, p: &ProfileInput) -> Result<Uuid, AppError> {
+pub async fn accredit_profile(
+    a: &Acting<'_>,
+    operator_id: Uuid,
+    version: i32,
+    p: &ProfileInput,
+) -> Result<Uuid, AppError> {
     let me = a.me()?;
-    let today = crate::cases::model::today();
+    let today = crate::calendar::today();
     if !model::may_grant(a.gw.authz.role(), p.role) {
         return Err(AppError::forbidden_at(
             "input.role",
@@ -515,12 +557,23 @@ pub async fn accredit_profile(a: &Acting<'_>, operator_id: Uuid, version: i32, p
         return Err(AppError::validation("input.fundingSources", "name the fund(s) paying for this professional"));
     }
     let txn = a.gw.db.begin().await?;
-    let op = a.load::<operator::Entity>(&txn, operator::Column::Id, operator_id, Action::Update, ("input.operatorId", "operator")).await?;
+    let op = a
+        .load::<operator::Entity>(
+            &txn,
+            operator::Column::Id,
+            operator_id,
+            Action::Update,
+            ("input.operatorId", "operator"),
+        )
+        .await?;
     check_version("operator", op.version, version)?;
     if !matches!(op.status, OperatorStatus::PendingAccreditation | OperatorStatus::Active) {
         return Err(AppError::conflict_at(
             "input.operatorId",
-            format!("the operator is {}: only pending or active operators are accredited", crate::codes::code(op.status)),
+            format!(
+                "the operator is {}: only pending or active operators are accredited",
+                crate::codes::code(op.status)
+            ),
         ));
     }
     // Profiles are accredited in the operator's own Ambito, by that Ambito's
@@ -531,12 +584,23 @@ pub async fn accredit_profile(a: &Acting<'_>, operator_id: Uuid, version: i32, p
         .filter(|id| Some(*id) == mine)
         .ok_or_else(|| AppError::not_found_at("input.operatorId", "no operator with this id"))?;
     let comuni = check_comuni(&txn, p.role, ambito_id, &p.comuni, validity, today).await?;
-    let clash = overlapping(&txn, Condition::all().add(profile::Column::OperatorId.eq(op.id)).add(profile::Column::AmbitoId.eq(ambito_id)), validity).await?;
+    let clash = overlapping(
+        &txn,
+        Condition::all().add(profile::Column::OperatorId.eq(op.id)).add(profile::Column::AmbitoId.eq(ambito_id)),
+        validity,
+    )
+    .await?;
     if clash.iter().any(|c| c.role == p.role) {
-        return Err(AppError::conflict_at("input.role", "the operator already holds a profile of this role in the period: change that one"));
+        return Err(AppError::conflict_at(
+            "input.role",
+            "the operator already holds a profile of this role in the period: change that one",
+        ));
     }
     if clash.iter().any(|c| c.role == Role::AmbitoAdmin) {
-        return Err(AppError::conflict_at("input.operatorId", "the operator is the Ambito administrator, who holds no other profile in the Ambito"));
+        return Err(AppError::conflict_at(
+            "input.operatorId",
+            "the operator is the Ambito administrator, who holds no other profile in the Ambito",
+        ));
     }
     let mut entries = Vec::new();
     let (row, e) = insert_profile(&txn, &op, p.role, Some(ambito_id), &comuni, validity, &p.funding, Some(me)).await?;
@@ -544,21 +608,42 @@ pub async fn accredit_profile(a: &Acting<'_>, operator_id: Uuid, version: i32, p
     if p.role == Role::PaisCoordinator {
         let validators = overlapping(
             &txn,
-            Condition::all().add(profile::Column::AmbitoId.eq(ambito_id)).add(profile::Column::Role.eq(Role::DisadvantageValidator)),
+            Condition::all()
+                .add(profile::Column::AmbitoId.eq(ambito_id))
+                .add(profile::Column::Role.eq(Role::DisadvantageValidator)),
             validity,
         )
         .await?;
         if validators.is_empty() && !clash.iter().any(|c| c.role == Role::DisadvantageValidator) {
             let mut covered = Vec::new();
             for c in &comuni {
-                match check_comuni(&txn, Role::DisadvantageValidator, ambito_id, std::slice::from_ref(c), validity, today).await {
+                match check_comuni(
+                    &txn,
+                    Role::DisadvantageValidator,
+                    ambito_id,
+                    std::slice::from_ref(c),
+                    validity,
+                    today,
+                )
+                .await
+                {
                     Ok(_) => covered.push(c.clone()),
                     Err(AppError::Validation { .. }) => {}
                     Err(e) => return Err(e),
                 }
             }
             if !covered.is_empty() {
-                let (_, e) = insert_profile(&txn, &op, Role::DisadvantageValidator, Some(ambito_id), &covered, validity, &p.funding, Some(me)).await?;
+                let (_, e) = insert_profile(
+                    &txn,
+                    &op,
+                    Role::DisadvantageValidator,
+                    Some(ambito_id),
+                    &covered,
+                    validity,
+                    &p.funding,
+                    Some(me),
+                )
+                .await?;
                 entries.push(e);
             }
         }
@@ -581,20 +666,36 @@ pub async fn designate_ambito_admin(
     replace: bool,
 ) -> Result<Uuid, AppError> {
     let me = a.me()?;
-    let today = crate::cases::model::today();
+    let today = crate::calendar::today();
     if !model::may_grant(a.gw.authz.role(), Role::AmbitoAdmin) {
-        return Err(AppError::Forbidden(format!("the role {} may not designate Ambito administrators", a.gw.authz.role().as_str())));
+        return Err(AppError::Forbidden(format!(
+            "the role {} may not designate Ambito administrators",
+            a.gw.authz.role().as_str()
+        )));
     }
     let validity = Validity::granted(valid_from, valid_to, today, "input")?;
     let txn = a.gw.db.begin().await?;
-    let amb = a.load::<entity::ambito::Entity>(&txn, entity::ambito::Column::Id, ambito_id, Action::Read, ("input.ambitoId", "Ambito")).await?;
+    let amb = a
+        .load::<entity::ambito::Entity>(
+            &txn,
+            entity::ambito::Column::Id,
+            ambito_id,
+            Action::Read,
+            ("input.ambitoId", "Ambito"),
+        )
+        .await?;
     if amb.closed_at.is_some() {
         return Err(AppError::conflict_at("input.ambitoId", "the Ambito is closed"));
     }
     let (cf, ..) = person(person_in)?;
     let mut entries = Vec::new();
     let op = match operator::Entity::find().filter(operator::Column::FiscalCode.eq(cf.as_str())).one(&txn).await? {
-        Some(op) if op.ambito_id == Some(ambito_id) && matches!(op.status, OperatorStatus::Active | OperatorStatus::PendingAccreditation) => op,
+        Some(op)
+            if op.ambito_id == Some(ambito_id)
+                && matches!(op.status, OperatorStatus::Active | OperatorStatus::PendingAccreditation) =>
+        {
+            op
+        }
         Some(_) => {
             return Err(AppError::conflict_at(
                 "input.fiscalCode",
@@ -607,9 +708,17 @@ pub async fn designate_ambito_admin(
             op
         }
     };
-    let own = overlapping(&txn, Condition::all().add(profile::Column::OperatorId.eq(op.id)).add(profile::Column::AmbitoId.eq(ambito_id)), validity).await?;
+    let own = overlapping(
+        &txn,
+        Condition::all().add(profile::Column::OperatorId.eq(op.id)).add(profile::Column::AmbitoId.eq(ambito_id)),
+        validity,
+    )
+    .await?;
     if !own.is_empty() {
-        return Err(AppError::conflict_at("input.fiscalCode", "the person holds other profiles in the Ambito: the administrator holds none"));
+        return Err(AppError::conflict_at(
+            "input.fiscalCode",
+            "the person holds other profiles in the Ambito: the administrator holds none",
+        ));
     }
     let current = overlapping(
         &txn,
@@ -659,15 +768,19 @@ pub enum ProfileChange {
     Revoke,
 }
 
-async fn set_profile_status(txn: &DatabaseTransaction, p: &profile::Model, to: ProfileStatus) -> Result<AuditEntry, AppError> {
+async fn set_profile_status(
+    txn: &DatabaseTransaction,
+    p: &profile::Model,
+    to: ProfileStatus,
+) -> Result<AuditEntry, AppError> {
     let q = profile::Entity::update_many().col_expr(profile::Column::Status, Expr::value(to));
-    compare_and_set(txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q).await.map_err(admin_rule_in)?;
+    compare_and_set(txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q)
+        .await
+        .map_err(admin_rule_in)?;
     let mut e = AuditEntry::new("profile", p.id, AuditAction::Transition);
     e.ambito_id = p.ambito_id;
-    let mut changes = diff(&[
-        ("status", json!(p.status), json!(to)),
-        ("version", json!(p.version), json!(p.version + 1)),
-    ]);
+    let mut changes =
+        diff(&[("status", json!(p.status), json!(to)), ("version", json!(p.version), json!(p.version + 1))]);
     // Out of force: its live sessions end in the same transaction, and the trail says how many.
     if to != ProfileStatus::Active {
         let ended = end_sessions(txn, p.operator_id, Some(p.id)).await?;
@@ -680,10 +793,13 @@ async fn set_profile_status(txn: &DatabaseTransaction, p: &profile::Model, to: P
 /// Ends a profile in force on `end` (its successor starts the day after).
 async fn end_profile_on(txn: &DatabaseTransaction, p: &profile::Model, end: NaiveDate) -> Result<AuditEntry, AppError> {
     let q = profile::Entity::update_many().col_expr(profile::Column::ValidTo, Expr::value(Some(end)));
-    compare_and_set(txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q).await.map_err(admin_rule_in)?;
+    compare_and_set(txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q)
+        .await
+        .map_err(admin_rule_in)?;
     let mut e = AuditEntry::new("profile", p.id, AuditAction::Update);
     e.ambito_id = p.ambito_id;
-    e.changes = Some(diff(&[("valid_to", json!(p.valid_to), json!(end)), ("version", json!(p.version), json!(p.version + 1))]));
+    e.changes =
+        Some(diff(&[("valid_to", json!(p.valid_to), json!(end)), ("version", json!(p.version), json!(p.version + 1))]));
     Ok(e)
 }
 
@@ -697,9 +813,16 @@ fn sessions_ended(changes: &mut serde_json::Value, n: u64) {
 /// Suspends, reinstates or revokes a profile the caller may grant. Suspension
 /// and revocation end the profile's sessions at once; the answer lists the
 /// work its operator leaves without an owner.
-pub async fn change_profile_status(a: &Acting<'_>, profile_id: Uuid, version: i32, change: ProfileChange) -> Result<OrphanedWork, AppError> {
+pub async fn change_profile_status(
+    a: &Acting<'_>,
+    profile_id: Uuid,
+    version: i32,
+    change: ProfileChange,
+) -> Result<OrphanedWork, AppError> {
     let txn = a.gw.db.begin().await?;
-    let p = a.load::<profile::Entity>(&txn, profile::Column::Id, profile_id, Action::Update, ("input.profileId", "profile")).await?;
+    let p = a
+        .load::<profile::Entity>(&txn, profile::Column::Id, profile_id, Action::Update, ("input.profileId", "profile"))
+        .await?;
     if !model::may_grant(a.gw.authz.role(), p.role) {
         return Err(AppError::forbidden_at(
             "input.profileId",
@@ -712,7 +835,9 @@ pub async fn change_profile_status(a: &Acting<'_>, profile_id: Uuid, version: i3
         (ProfileChange::Reinstate, ProfileStatus::Suspended) => ProfileStatus::Active,
         (ProfileChange::Revoke, ProfileStatus::Active | ProfileStatus::Suspended) => ProfileStatus::Revoked,
         (c, s) => {
-            return Err(AppError::Conflict(format!("{c:?} is not allowed: the profile is {}", crate::codes::code(s)).to_lowercase()))
+            return Err(AppError::Conflict(
+                format!("{c:?} is not allowed: the profile is {}", crate::codes::code(s)).to_lowercase(),
+            ))
         }
     };
     if to == ProfileStatus::Active {
@@ -722,13 +847,16 @@ pub async fn change_profile_status(a: &Acting<'_>, profile_id: Uuid, version: i3
             .add(profile::Column::Role.eq(p.role))
             .add(profile::Column::AmbitoId.eq(p.ambito_id));
         if overlapping(&txn, same, validity).await?.iter().any(|o| o.id != p.id) {
-            return Err(AppError::conflict_at("input.profileId", "the operator holds another profile of this role in the period: it cannot be reinstated"));
+            return Err(AppError::conflict_at(
+                "input.profileId",
+                "the operator holds another profile of this role in the period: it cannot be reinstated",
+            ));
         }
         bump_operator(&txn, p.operator_id).await?;
     }
     let entries = vec![set_profile_status(&txn, &p, to).await?];
     audit::record(&txn, &a.audit_ctx(), entries).await?;
-    let orphaned = orphaned_work(&txn, p.operator_id, crate::cases::model::today()).await?;
+    let orphaned = orphaned_work(&txn, p.operator_id, crate::calendar::today()).await?;
     txn.commit().await?;
     Ok(orphaned)
 }
@@ -738,7 +866,11 @@ pub async fn change_profile_status(a: &Acting<'_>, profile_id: Uuid, version: i3
 // empty database, and emergency revocation. Audited as the system.
 
 /// `gepi operators add`: records a person (in an Ambito, by its code, or national).
-pub async fn cli_add(db: &sea_orm::DatabaseConnection, p: &PersonInput, ambito_code: Option<&str>) -> Result<operator::Model, AppError> {
+pub async fn cli_add(
+    db: &sea_orm::DatabaseConnection,
+    p: &PersonInput,
+    ambito_code: Option<&str>,
+) -> Result<operator::Model, AppError> {
     let txn = db.begin().await?;
     let ambito_id = match ambito_code {
         Some(code) => Some(
@@ -760,11 +892,12 @@ pub async fn cli_add(db: &sea_orm::DatabaseConnection, p: &PersonInput, ambito_c
 /// The operator a command names by codice fiscale.
 async fn cli_operator(txn: &DatabaseTransaction, fiscal_code: &str) -> Result<operator::Model, AppError> {
     let cf = CodiceFiscale::parse(fiscal_code).map_err(|e| AppError::validation("--fiscal-code", e.to_string()))?;
-    operator::Entity::find()
-        .filter(operator::Column::FiscalCode.eq(cf.as_str()))
-        .one(txn)
-        .await?
-        .ok_or_else(|| AppError::not_found_at("--fiscal-code", "no operator with this codice fiscale (add it with `gepi operators add`)"))
+    operator::Entity::find().filter(operator::Column::FiscalCode.eq(cf.as_str())).one(txn).await?.ok_or_else(|| {
+        AppError::not_found_at(
+            "--fiscal-code",
+            "no operator with this codice fiscale (add it with `gepi operators add`)",
+        )
+    })
 }
 
 /// `gepi operators accredit`: the command line grants only `ministry_admin`
@@ -783,14 +916,24 @@ pub async fn cli_accredit(
             "the command line accredits only ministry_admin; the Ministry designates Ambito administrators and they accredit the other roles through the API",
         ));
     }
-    let today = crate::cases::model::today();
+    let today = crate::calendar::today();
     let validity = Validity::granted(valid_from, valid_to, today, "--valid")?;
     let txn = db.begin().await?;
     let op = cli_operator(&txn, fiscal_code).await?;
     if op.ambito_id.is_some() || !matches!(op.status, OperatorStatus::PendingAccreditation | OperatorStatus::Active) {
-        return Err(AppError::conflict_at("--fiscal-code", "a Ministry administrator is a national operator (added without --ambito), pending or active"));
+        return Err(AppError::conflict_at(
+            "--fiscal-code",
+            "a Ministry administrator is a national operator (added without --ambito), pending or active",
+        ));
     }
-    if !overlapping(&txn, Condition::all().add(profile::Column::OperatorId.eq(op.id)).add(profile::Column::Role.eq(role)), validity).await?.is_empty() {
+    if !overlapping(
+        &txn,
+        Condition::all().add(profile::Column::OperatorId.eq(op.id)).add(profile::Column::Role.eq(role)),
+        validity,
+    )
+    .await?
+    .is_empty()
+    {
         return Err(AppError::conflict_at("--role", "the operator already holds this role in the period"));
     }
     let (row, e) = insert_profile(&txn, &op, role, None, &[], validity, &[], None).await?;
@@ -813,8 +956,10 @@ pub async fn cli_revoke(db: &sea_orm::DatabaseConnection, fiscal_code: &str) -> 
         }
     }
     if op.status != OperatorStatus::Revoked {
-        let q = operator::Entity::update_many().col_expr(operator::Column::Status, Expr::value(OperatorStatus::Revoked));
-        compare_and_set(&txn, "operator", (operator::Column::Id, op.id), (operator::Column::Version, op.version), q).await?;
+        let q =
+            operator::Entity::update_many().col_expr(operator::Column::Status, Expr::value(OperatorStatus::Revoked));
+        compare_and_set(&txn, "operator", (operator::Column::Id, op.id), (operator::Column::Version, op.version), q)
+            .await?;
         let mut e = AuditEntry::new("operator", op.id, AuditAction::Transition);
         e.ambito_id = op.ambito_id;
         let mut changes = diff(&[
@@ -826,7 +971,7 @@ pub async fn cli_revoke(db: &sea_orm::DatabaseConnection, fiscal_code: &str) -> 
         entries.push(e);
     }
     audit::record(&txn, &AuditContext::unattributed(entity::enums::ActorKind::System, None), entries).await?;
-    let orphaned = orphaned_work(&txn, op.id, crate::cases::model::today()).await?;
+    let orphaned = orphaned_work(&txn, op.id, crate::calendar::today()).await?;
     txn.commit().await?;
     Ok(orphaned)
 }
@@ -849,10 +994,17 @@ pub struct ProfileEdit {
 /// the caller may grant, under the same checks as its accreditation. Comuni
 /// dropped from a profile take effect at once (sessions stay: every request
 /// reads the profile's Comuni afresh).
-pub async fn change_profile(a: &Acting<'_>, profile_id: Uuid, version: i32, edit: &ProfileEdit) -> Result<(), AppError> {
-    let today = crate::cases::model::today();
+pub async fn change_profile(
+    a: &Acting<'_>,
+    profile_id: Uuid,
+    version: i32,
+    edit: &ProfileEdit,
+) -> Result<(), AppError> {
+    let today = crate::calendar::today();
     let txn = a.gw.db.begin().await?;
-    let p = a.load::<profile::Entity>(&txn, profile::Column::Id, profile_id, Action::Update, ("input.profileId", "profile")).await?;
+    let p = a
+        .load::<profile::Entity>(&txn, profile::Column::Id, profile_id, Action::Update, ("input.profileId", "profile"))
+        .await?;
     if !model::may_grant(a.gw.authz.role(), p.role) {
         return Err(AppError::forbidden_at(
             "input.profileId",
@@ -872,7 +1024,10 @@ pub async fn change_profile(a: &Acting<'_>, profile_id: Uuid, version: i32, edit
     let before_comuni = profile_comuni(&txn, p.id).await?;
     let comuni = match (&edit.comuni, p.ambito_id) {
         (Some(_), _) if p.role == Role::AmbitoAdmin => {
-            return Err(AppError::validation("input.comuni", "the Ambito administrator covers every Comune of the Ambito"))
+            return Err(AppError::validation(
+                "input.comuni",
+                "the Ambito administrator covers every Comune of the Ambito",
+            ))
         }
         (Some(list), Some(ambito)) => check_comuni(&txn, p.role, ambito, list, validity, today).await?,
         (Some(_), None) => return Err(AppError::validation("input.comuni", "a national profile covers no Comuni")),
@@ -895,7 +1050,10 @@ pub async fn change_profile(a: &Acting<'_>, profile_id: Uuid, version: i32, edit
         .add(profile::Column::Role.eq(p.role))
         .add(profile::Column::Id.ne(p.id));
     if !overlapping(&txn, same, validity).await?.is_empty() {
-        return Err(AppError::conflict_at("input.validFrom", "the operator holds another profile of this role in that period"));
+        return Err(AppError::conflict_at(
+            "input.validFrom",
+            "the operator holds another profile of this role in that period",
+        ));
     }
     // The operator's version moves too: a concurrent accreditation or change of
     // the same operator conflicts instead of passing the same overlap check.
@@ -904,7 +1062,9 @@ pub async fn change_profile(a: &Acting<'_>, profile_id: Uuid, version: i32, edit
         .col_expr(profile::Column::ValidFrom, Expr::value(validity.from))
         .col_expr(profile::Column::ValidTo, Expr::value(validity.to))
         .col_expr(profile::Column::FundingSources, Expr::value(funding_sources.clone()));
-    compare_and_set(&txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q).await.map_err(admin_rule_in)?;
+    compare_and_set(&txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q)
+        .await
+        .map_err(admin_rule_in)?;
     if comuni != before_comuni {
         profile_comune::Entity::delete_many().filter(profile_comune::Column::ProfileId.eq(p.id)).exec(&txn).await?;
         profile_comune::Entity::insert_many(
@@ -941,29 +1101,52 @@ pub enum OperatorChange {
 /// Suspends, reinstates or revokes an operator of the administrator's Ambito
 /// whose profiles the administrator may all grant (never itself or another
 /// administrator). Returns the work left without an owner.
-pub async fn change_operator_status(a: &Acting<'_>, operator_id: Uuid, version: i32, change: OperatorChange) -> Result<OrphanedWork, AppError> {
+pub async fn change_operator_status(
+    a: &Acting<'_>,
+    operator_id: Uuid,
+    version: i32,
+    change: OperatorChange,
+) -> Result<OrphanedWork, AppError> {
     let txn = a.gw.db.begin().await?;
-    let op = a.load::<operator::Entity>(&txn, operator::Column::Id, operator_id, Action::Update, ("input.operatorId", "operator")).await?;
+    let op = a
+        .load::<operator::Entity>(
+            &txn,
+            operator::Column::Id,
+            operator_id,
+            Action::Update,
+            ("input.operatorId", "operator"),
+        )
+        .await?;
     let mine = a.gw.authz.principal.ambito_id;
     if op.ambito_id.is_none() || op.ambito_id != mine {
         return Err(AppError::not_found_at("input.operatorId", "no operator with this id"));
     }
     check_version("operator", op.version, version)?;
     let profiles = profile::Entity::find().filter(profile::Column::OperatorId.eq(op.id)).all(&txn).await?;
-    if let Some(p) = profiles.iter().find(|p| p.status != ProfileStatus::Revoked && !model::may_grant(a.gw.authz.role(), p.role)) {
+    if let Some(p) =
+        profiles.iter().find(|p| p.status != ProfileStatus::Revoked && !model::may_grant(a.gw.authz.role(), p.role))
+    {
         return Err(AppError::forbidden_at(
             "input.operatorId",
-            format!("the operator holds a {} profile, which the role {} may not change", p.role.as_str(), a.gw.authz.role().as_str()),
+            format!(
+                "the operator holds a {} profile, which the role {} may not change",
+                p.role.as_str(),
+                a.gw.authz.role().as_str()
+            ),
         ));
     }
     let to = match (change, op.status) {
         (OperatorChange::Suspend, OperatorStatus::Active) => OperatorStatus::Suspended,
         (OperatorChange::Reinstate, OperatorStatus::Suspended) => OperatorStatus::Active,
-        (OperatorChange::Revoke, OperatorStatus::Active | OperatorStatus::Suspended | OperatorStatus::PendingAccreditation) => {
-            OperatorStatus::Revoked
-        }
+        (
+            OperatorChange::Revoke,
+            OperatorStatus::Active | OperatorStatus::Suspended | OperatorStatus::PendingAccreditation,
+        ) => OperatorStatus::Revoked,
         (c, s) => {
-            return Err(AppError::conflict_at("input.change", format!("{c:?} is not allowed: the operator is {}", crate::codes::code(s)).to_lowercase()))
+            return Err(AppError::conflict_at(
+                "input.change",
+                format!("{c:?} is not allowed: the operator is {}", crate::codes::code(s)).to_lowercase(),
+            ))
         }
     };
     let mut entries = Vec::new();
@@ -973,17 +1156,19 @@ pub async fn change_operator_status(a: &Acting<'_>, operator_id: Uuid, version: 
         }
     }
     let q = operator::Entity::update_many().col_expr(operator::Column::Status, Expr::value(to));
-    compare_and_set(&txn, "operator", (operator::Column::Id, op.id), (operator::Column::Version, op.version), q).await?;
+    compare_and_set(&txn, "operator", (operator::Column::Id, op.id), (operator::Column::Version, op.version), q)
+        .await?;
     let mut e = AuditEntry::new("operator", op.id, AuditAction::Transition);
     e.ambito_id = op.ambito_id;
-    let mut changes = diff(&[("status", json!(op.status), json!(to)), ("version", json!(op.version), json!(op.version + 1))]);
+    let mut changes =
+        diff(&[("status", json!(op.status), json!(to)), ("version", json!(op.version), json!(op.version + 1))]);
     if to != OperatorStatus::Active {
         sessions_ended(&mut changes, end_sessions(&txn, op.id, None).await?);
     }
     e.changes = Some(changes);
     entries.push(e);
     audit::record(&txn, &a.audit_ctx(), entries).await?;
-    let orphaned = orphaned_work(&txn, op.id, crate::cases::model::today()).await?;
+    let orphaned = orphaned_work(&txn, op.id, crate::calendar::today()).await?;
     txn.commit().await?;
     Ok(orphaned)
 }
@@ -1000,12 +1185,23 @@ pub async fn move_disadvantage_validator(
     funding: Option<Vec<FundingSource>>,
 ) -> Result<Uuid, AppError> {
     let me = a.me()?;
-    let today = crate::cases::model::today();
+    let today = crate::calendar::today();
     if !model::may_grant(a.gw.authz.role(), Role::DisadvantageValidator) {
-        return Err(AppError::Forbidden(format!("the role {} may not assign the disadvantage validator", a.gw.authz.role().as_str())));
+        return Err(AppError::Forbidden(format!(
+            "the role {} may not assign the disadvantage validator",
+            a.gw.authz.role().as_str()
+        )));
     }
     let txn = a.gw.db.begin().await?;
-    let op = a.load::<operator::Entity>(&txn, operator::Column::Id, operator_id, Action::Update, ("input.operatorId", "operator")).await?;
+    let op = a
+        .load::<operator::Entity>(
+            &txn,
+            operator::Column::Id,
+            operator_id,
+            Action::Update,
+            ("input.operatorId", "operator"),
+        )
+        .await?;
     let ambito_id = op
         .ambito_id
         .filter(|id| Some(*id) == a.gw.authz.principal.ambito_id)
@@ -1015,9 +1211,17 @@ pub async fn move_disadvantage_validator(
         return Err(AppError::conflict_at("input.operatorId", "the disadvantage validator is an active operator"));
     }
     let validity = Validity { from: today, to: None };
-    let own = overlapping(&txn, Condition::all().add(profile::Column::OperatorId.eq(op.id)).add(profile::Column::AmbitoId.eq(ambito_id)), validity).await?;
+    let own = overlapping(
+        &txn,
+        Condition::all().add(profile::Column::OperatorId.eq(op.id)).add(profile::Column::AmbitoId.eq(ambito_id)),
+        validity,
+    )
+    .await?;
     if own.iter().any(|p| p.role == Role::AmbitoAdmin) {
-        return Err(AppError::conflict_at("input.operatorId", "the operator is the Ambito administrator, who holds no other profile in the Ambito"));
+        return Err(AppError::conflict_at(
+            "input.operatorId",
+            "the operator is the Ambito administrator, who holds no other profile in the Ambito",
+        ));
     }
     // Suspended validators go too: reinstated later they would make two.
     let current: Vec<profile::Model> = profile::Entity::find()
@@ -1030,7 +1234,10 @@ pub async fn move_disadvantage_validator(
         .filter(|p| validity.overlaps(p.valid_from, p.valid_to))
         .collect();
     if current.iter().any(|p| p.operator_id == op.id) {
-        return Err(AppError::conflict_at("input.operatorId", "the operator is a disadvantage validator already: change that profile's Comuni instead"));
+        return Err(AppError::conflict_at(
+            "input.operatorId",
+            "the operator is a disadvantage validator already: change that profile's Comuni instead",
+        ));
     }
     let mut inherited_comuni = Vec::new();
     let mut inherited_funding = Vec::new();
@@ -1044,18 +1251,23 @@ pub async fn move_disadvantage_validator(
     inherited_comuni.dedup();
     let comuni = match comuni {
         Some(list) => check_comuni(&txn, Role::DisadvantageValidator, ambito_id, &list, validity, today).await?,
-        None => check_comuni(&txn, Role::DisadvantageValidator, ambito_id, &inherited_comuni, validity, today).await.map_err(|e| match e {
-            AppError::Validation { message, .. } => {
-                AppError::validation("input.comuni", format!("of the validator in force ({}): {message}; name the Comuni", inherited_comuni.join(", ")))
-            }
-            other => other,
-        })?,
+        None => check_comuni(&txn, Role::DisadvantageValidator, ambito_id, &inherited_comuni, validity, today)
+            .await
+            .map_err(|e| match e {
+                AppError::Validation { message, .. } => AppError::validation(
+                    "input.comuni",
+                    format!("of the validator in force ({}): {message}; name the Comuni", inherited_comuni.join(", ")),
+                ),
+                other => other,
+            })?,
     };
     let funding = funding.unwrap_or(inherited_funding);
     if funding.is_empty() {
         return Err(AppError::validation("input.fundingSources", "name the fund(s) paying for this professional"));
     }
-    let (row, e) = insert_profile(&txn, &op, Role::DisadvantageValidator, Some(ambito_id), &comuni, validity, &funding, Some(me)).await?;
+    let (row, e) =
+        insert_profile(&txn, &op, Role::DisadvantageValidator, Some(ambito_id), &comuni, validity, &funding, Some(me))
+            .await?;
     entries.push(e);
     entries.extend(activate(&txn, &op).await?);
     audit::record(&txn, &a.audit_ctx(), entries).await?;

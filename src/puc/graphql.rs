@@ -196,11 +196,15 @@ pub struct RecordPucAttendanceInput {
 use crate::graphql::roots::acting;
 
 async fn project(ctx: &Context<'_>, id: Uuid) -> GqlResult<PucProjectView> {
-    Ok(PucProjectView(by_id::<puc_project::Entity>(gateway(ctx)?, puc_project::Column::Id, id, "PucProject").await.gql()?))
+    Ok(PucProjectView(
+        by_id::<puc_project::Entity>(gateway(ctx)?, puc_project::Column::Id, id, "PucProject").await.gql()?,
+    ))
 }
 
 async fn assignment(ctx: &Context<'_>, id: Uuid) -> GqlResult<PucAssignmentView> {
-    Ok(PucAssignmentView(by_id::<puc_assignment::Entity>(gateway(ctx)?, puc_assignment::Column::Id, id, "PucAssignment").await.gql()?))
+    Ok(PucAssignmentView(
+        by_id::<puc_assignment::Entity>(gateway(ctx)?, puc_assignment::Column::Id, id, "PucAssignment").await.gql()?,
+    ))
 }
 
 #[derive(Default)]
@@ -227,7 +231,11 @@ impl PucMutation {
 
     /// Responsabile PUC: publishes to the catalogue, closes or cancels a project.
     #[graphql(visible = "crate::graphql::visibility::updates_puc_project")]
-    async fn change_puc_project_state(&self, ctx: &Context<'_>, input: ChangePucProjectStateInput) -> GqlResult<PucProjectView> {
+    async fn change_puc_project_state(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangePucProjectStateInput,
+    ) -> GqlResult<PucProjectView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.projectId", "PucProject", &input.project_id)?;
         let step = match input.action {
@@ -243,7 +251,11 @@ impl PucMutation {
     /// proposes a member for a project. Refused without a vacancy for the source,
     /// with another active assignment, or with too short a residual benefit.
     #[graphql(visible = "crate::graphql::visibility::creates_puc_assignment")]
-    async fn propose_puc_assignment(&self, ctx: &Context<'_>, input: ProposePucAssignmentInput) -> GqlResult<PucAssignmentView> {
+    async fn propose_puc_assignment(
+        &self,
+        ctx: &Context<'_>,
+        input: ProposePucAssignmentInput,
+    ) -> GqlResult<PucAssignmentView> {
         let a = acting(ctx)?;
         let pid = uuid_arg("input.projectId", "PucProject", &input.project_id)?;
         let mid = uuid_arg("input.memberId", "Member", &input.member_id)?;
@@ -253,12 +265,21 @@ impl PucMutation {
 
     /// Responsabile PUC: starts, completes or interrupts an assignment (exactly one).
     #[graphql(visible = "crate::graphql::visibility::updates_puc_assignment")]
-    async fn step_puc_assignment(&self, ctx: &Context<'_>, input: PucAssignmentStepInput) -> GqlResult<PucAssignmentView> {
+    async fn step_puc_assignment(
+        &self,
+        ctx: &Context<'_>,
+        input: PucAssignmentStepInput,
+    ) -> GqlResult<PucAssignmentView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.assignmentId", "PucAssignment", &input.assignment_id)?;
-        let chosen = [input.start_on.is_some(), input.complete, input.interrupt.is_some()].iter().filter(|x| **x).count();
+        let chosen =
+            [input.start_on.is_some(), input.complete, input.interrupt.is_some()].iter().filter(|x| **x).count();
         if chosen != 1 {
-            return Err(crate::error::AppError::validation("input", "give exactly one of startOn, complete, interrupt")).gql();
+            return Err(crate::error::AppError::validation(
+                "input",
+                "give exactly one of startOn, complete, interrupt",
+            ))
+            .gql();
         }
         let step = if let Some(on) = input.start_on {
             svc::AssignmentStep::Start { starts_on: on, inail_ref: input.inail_ref.unwrap_or_default() }
@@ -267,7 +288,7 @@ impl PucMutation {
         } else {
             svc::AssignmentStep::Interrupt {
                 reason: input.interrupt.expect("checked").into(),
-                on: input.interrupted_on.unwrap_or_else(crate::cases::model::today),
+                on: input.interrupted_on.unwrap_or_else(crate::calendar::today),
                 raise_report: input.raise_report,
             }
         };
@@ -277,7 +298,11 @@ impl PucMutation {
 
     /// Responsabile PUC: records (or corrects) a day of the attendance register.
     #[graphql(visible = "crate::graphql::visibility::updates_puc_assignment")]
-    async fn record_puc_attendance(&self, ctx: &Context<'_>, input: RecordPucAttendanceInput) -> GqlResult<PucAssignmentView> {
+    async fn record_puc_attendance(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordPucAttendanceInput,
+    ) -> GqlResult<PucAssignmentView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.assignmentId", "PucAssignment", &input.assignment_id)?;
         svc::record_attendance(&a, id, input.day, input.minutes, input.status.into(), input.note).await.gql()?;

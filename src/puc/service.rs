@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, Utc};
 use entity::{case_file, comune, enums::*, member, puc_assignment, puc_attendance, puc_project};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    QueryFilter, TransactionTrait,
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, QueryFilter, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -14,12 +14,11 @@ use uuid::Uuid;
 use crate::{
     audit::{self, AuditEntry},
     authz::{Action, Object, Scope, Scoped},
-    cases::{
-        model::today,
-        service::{check_version, compare_and_set, diff, insert_report, opt_text, text, Acting, ReportDraft},
-    },
+    calendar::today,
+    cases::service::{insert_report, ReportDraft},
     error::AppError,
     territory::model::IstatCode,
+    workflow::{check_version, compare_and_set, diff, opt_text, text, Acting},
 };
 
 /// Places of a project per source, and those taken (proposed or active).
@@ -75,7 +74,10 @@ pub fn vacancies_of(p: &puc_project::Model, taken: Vacancies) -> Vacancies {
 }
 
 /// Vacancies of the given projects.
-pub async fn vacancies<C: ConnectionTrait>(db: &C, projects: &[puc_project::Model]) -> Result<HashMap<Uuid, Vacancies>, AppError> {
+pub async fn vacancies<C: ConnectionTrait>(
+    db: &C,
+    projects: &[puc_project::Model],
+) -> Result<HashMap<Uuid, Vacancies>, AppError> {
     let ids: Vec<Uuid> = projects.iter().map(|p| p.id).collect();
     let taken = taken_places(db, &ids).await?;
     Ok(projects.iter().map(|p| (p.id, vacancies_of(p, taken.get(&p.id).copied().unwrap_or_default()))).collect())
@@ -102,24 +104,56 @@ pub struct ProjectFields {
 
 /// Applies and validates `f` over `p`.
 fn merge(mut p: puc_project::Model, f: ProjectFields) -> Result<puc_project::Model, AppError> {
-    if let Some(v) = f.title { p.title = text("input.title", &v, 200)?; }
-    if let Some(v) = f.field { p.field = v; }
-    if let Some(v) = f.description { p.description = text("input.description", &v, 4000)?; }
-    if let Some(v) = f.host_body { p.host_body = text("input.hostBody", &v, 200)?; }
-    if let Some(v) = f.site { p.site = text("input.site", &v, 300)?; }
-    if let Some(v) = f.schedule { p.schedule = text("input.schedule", &v, 300)?; }
-    if let Some(v) = f.weekly_hours { p.weekly_hours = v; }
-    if let Some(v) = f.places_comune { p.places_comune = v; }
-    if let Some(v) = f.places_cpi { p.places_cpi = v; }
-    if let Some(v) = f.places_volunteer { p.places_volunteer = v; }
-    if let Some(v) = f.starts_on { p.starts_on = v; }
-    if let Some(v) = f.ends_on { p.ends_on = v; }
-    if let Some(v) = f.min_duration_months { p.min_duration_months = v; }
-    if f.tutor.is_some() { p.tutor = opt_text("input.tutor", f.tutor.as_deref(), 200)?; }
+    if let Some(v) = f.title {
+        p.title = text("input.title", &v, 200)?;
+    }
+    if let Some(v) = f.field {
+        p.field = v;
+    }
+    if let Some(v) = f.description {
+        p.description = text("input.description", &v, 4000)?;
+    }
+    if let Some(v) = f.host_body {
+        p.host_body = text("input.hostBody", &v, 200)?;
+    }
+    if let Some(v) = f.site {
+        p.site = text("input.site", &v, 300)?;
+    }
+    if let Some(v) = f.schedule {
+        p.schedule = text("input.schedule", &v, 300)?;
+    }
+    if let Some(v) = f.weekly_hours {
+        p.weekly_hours = v;
+    }
+    if let Some(v) = f.places_comune {
+        p.places_comune = v;
+    }
+    if let Some(v) = f.places_cpi {
+        p.places_cpi = v;
+    }
+    if let Some(v) = f.places_volunteer {
+        p.places_volunteer = v;
+    }
+    if let Some(v) = f.starts_on {
+        p.starts_on = v;
+    }
+    if let Some(v) = f.ends_on {
+        p.ends_on = v;
+    }
+    if let Some(v) = f.min_duration_months {
+        p.min_duration_months = v;
+    }
+    if f.tutor.is_some() {
+        p.tutor = opt_text("input.tutor", f.tutor.as_deref(), 200)?;
+    }
     if !(8..=16).contains(&p.weekly_hours) {
         return Err(AppError::validation("input.weeklyHours", "between 8 and 16 hours a week"));
     }
-    for (field, n) in [("input.placesComune", p.places_comune), ("input.placesCpi", p.places_cpi), ("input.placesVolunteer", p.places_volunteer)] {
+    for (field, n) in [
+        ("input.placesComune", p.places_comune),
+        ("input.placesCpi", p.places_cpi),
+        ("input.placesVolunteer", p.places_volunteer),
+    ] {
         if !(0..=500).contains(&n) {
             return Err(AppError::validation(field, "between 0 and 500"));
         }
@@ -187,16 +221,24 @@ pub async fn create_project(a: &Acting<'_>, comune_istat: &str, f: ProjectFields
     };
     let p = merge(draft, f)?;
     let id = p.id;
-    puc_project::Entity::insert(sea_orm::IntoActiveModel::into_active_model(p.clone())).exec_without_returning(&txn).await?;
+    puc_project::Entity::insert(sea_orm::IntoActiveModel::into_active_model(p.clone()))
+        .exec_without_returning(&txn)
+        .await?;
     let mut e = AuditEntry::new("puc_project", id, AuditAction::Create);
     e.ambito_id = Some(c.ambito_id);
-    e.changes = Some(json!({ "comune_istat": p.comune_istat, "places": [p.places_comune, p.places_cpi, p.places_volunteer] }));
+    e.changes =
+        Some(json!({ "comune_istat": p.comune_istat, "places": [p.places_comune, p.places_cpi, p.places_volunteer] }));
     audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
     txn.commit().await?;
     Ok(id)
 }
 
-async fn load_project(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<puc_project::Model, AppError> {
+async fn load_project(
+    a: &Acting<'_>,
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    action: Action,
+) -> Result<puc_project::Model, AppError> {
     a.load::<puc_project::Entity>(txn, puc_project::Column::Id, id, action, ("input.projectId", "PUC project")).await
 }
 
@@ -214,7 +256,10 @@ pub async fn update_project(a: &Acting<'_>, id: Uuid, version: i32, f: ProjectFi
     let p = load_project(a, &txn, id, Action::Update).await?;
     check_version("project", p.version, version)?;
     if !matches!(p.state, PucProjectState::Bozza | PucProjectState::Attivo | PucProjectState::Completo) {
-        return Err(AppError::Conflict(format!("updatePucProject is not allowed: the project is {}", crate::codes::code(p.state))));
+        return Err(AppError::Conflict(format!(
+            "updatePucProject is not allowed: the project is {}",
+            crate::codes::code(p.state)
+        )));
     }
     let before = p.clone();
     let new = merge(p, f)?;
@@ -245,17 +290,21 @@ pub async fn update_project(a: &Acting<'_>, id: Uuid, version: i32, f: ProjectFi
     am.state = Set(state);
     let (key, at) = ((puc_project::Column::Id, before.id), (puc_project::Column::Version, before.version));
     compare_and_set(&txn, "project", key, at, puc_project::Entity::update_many().set(am)).await?;
-    let e = project_entry(&before, AuditAction::Update, diff(&[
-        ("weekly_hours", json!(before.weekly_hours), json!(new.weekly_hours)),
-        ("places_comune", json!(before.places_comune), json!(new.places_comune)),
-        ("places_cpi", json!(before.places_cpi), json!(new.places_cpi)),
-        ("places_volunteer", json!(before.places_volunteer), json!(new.places_volunteer)),
-        ("starts_on", json!(before.starts_on), json!(new.starts_on)),
-        ("ends_on", json!(before.ends_on), json!(new.ends_on)),
-        ("min_duration_months", json!(before.min_duration_months), json!(new.min_duration_months)),
-        ("title", json!(before.title), json!(new.title)),
-        ("state", json!(before.state), json!(state)),
-    ]));
+    let e = project_entry(
+        &before,
+        AuditAction::Update,
+        diff(&[
+            ("weekly_hours", json!(before.weekly_hours), json!(new.weekly_hours)),
+            ("places_comune", json!(before.places_comune), json!(new.places_comune)),
+            ("places_cpi", json!(before.places_cpi), json!(new.places_cpi)),
+            ("places_volunteer", json!(before.places_volunteer), json!(new.places_volunteer)),
+            ("starts_on", json!(before.starts_on), json!(new.starts_on)),
+            ("ends_on", json!(before.ends_on), json!(new.ends_on)),
+            ("min_duration_months", json!(before.min_duration_months), json!(new.min_duration_months)),
+            ("title", json!(before.title), json!(new.title)),
+            ("state", json!(before.state), json!(state)),
+        ]),
+    );
     audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
     txn.commit().await?;
     Ok(id)
@@ -281,7 +330,10 @@ pub async fn step_project(a: &Acting<'_>, id: Uuid, version: i32, step: ProjectS
         ProjectStep::Cancel => (matches!(p.state, Bozza | Attivo | Completo), Annullato, "cancelPucProject"),
     };
     if !allowed {
-        return Err(AppError::Conflict(format!("{name} is not allowed: the project is {}", crate::codes::code(p.state))));
+        return Err(AppError::Conflict(format!(
+            "{name} is not allowed: the project is {}",
+            crate::codes::code(p.state)
+        )));
     }
     if step == ProjectStep::Cancel {
         let active = puc_assignment::Entity::find()
@@ -290,11 +342,14 @@ pub async fn step_project(a: &Acting<'_>, id: Uuid, version: i32, step: ProjectS
             .one(&txn)
             .await?;
         if active.is_some() {
-            return Err(AppError::Conflict("cancelPucProject is not allowed: beneficiaries are active on it; close it instead".into()));
+            return Err(AppError::Conflict(
+                "cancelPucProject is not allowed: beneficiaries are active on it; close it instead".into(),
+            ));
         }
     }
     let q = puc_project::Entity::update_many().col_expr(puc_project::Column::State, Expr::value(to));
-    compare_and_set(&txn, "project", (puc_project::Column::Id, p.id), (puc_project::Column::Version, p.version), q).await?;
+    compare_and_set(&txn, "project", (puc_project::Column::Id, p.id), (puc_project::Column::Version, p.version), q)
+        .await?;
     let e = project_entry(&p, AuditAction::Transition, diff(&[("state", json!(p.state), json!(to))]));
     audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
     txn.commit().await?;
@@ -310,14 +365,17 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
     let scope = a.gw.authz.scope_for(Object::PucAssignment, Action::Create)?;
     let txn = a.gw.db.begin().await?;
     // The project: in the catalogue the proposer reads.
-    let project = a.named::<puc_project::Entity>(&txn, (puc_project::Column::Id, project_id), "input.projectId", "PUC project").await?;
+    let project = a
+        .named::<puc_project::Entity>(&txn, (puc_project::Column::Id, project_id), "input.projectId", "PUC project")
+        .await?;
     // The member, before any other rule: one the proposer may propose — a
     // member of one of the case manager's own cases; for the Responsabile PUC,
     // of a household with a case in the project's Comune. Any other id answers
     // exactly as an id that does not exist, so that neither the answer nor the
     // rules checked after it (busy, residual benefit) tell anything about a
     // person out of scope.
-    let not_found = || AppError::not_found_at("input.memberId", "no member with this id that you may propose for this project");
+    let not_found =
+        || AppError::not_found_at("input.memberId", "no member with this id that you may propose for this project");
     let m = member::Entity::find_by_id(member_id).one(&txn).await?.ok_or_else(not_found)?;
     let case = match (scope, a.gw.authz.principal.role) {
         (Scope::Own, Role::CaseManager) => case_file::Entity::find()
@@ -333,7 +391,10 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
                 .one(&txn)
                 .await?;
             if pc.is_none() {
-                return Err(AppError::not_found_at("input.projectId", "no PUC project with this id among the projects you manage"));
+                return Err(AppError::not_found_at(
+                    "input.projectId",
+                    "no PUC project with this id among the projects you manage",
+                ));
             }
             case_file::Entity::find()
                 .filter(case_file::Column::HouseholdId.eq(m.household_id))
@@ -344,11 +405,17 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
         }
     };
     if project.state != PucProjectState::Attivo {
-        return Err(AppError::Conflict(format!("proposePucAssignment is not allowed: the project is {}", crate::codes::code(project.state))));
+        return Err(AppError::Conflict(format!(
+            "proposePucAssignment is not allowed: the project is {}",
+            crate::codes::code(project.state)
+        )));
     }
     let v = vacancies(&txn, &[project.clone()]).await?[&project.id];
     if v.of(source) <= 0 {
-        return Err(AppError::Conflict(format!("the project has no vacancy for {} beneficiaries", crate::codes::code(source))));
+        return Err(AppError::Conflict(format!(
+            "the project has no vacancy for {} beneficiaries",
+            crate::codes::code(source)
+        )));
     }
     let busy = puc_assignment::Entity::find()
         .filter(puc_assignment::Column::MemberId.eq(m.id))
@@ -391,7 +458,11 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
             .filter(puc_project::Column::Id.eq(project.id))
             .exec(&txn)
             .await?;
-        entries.push(project_entry(&project, AuditAction::Transition, diff(&[("state", json!(project.state), json!(PucProjectState::Completo))])));
+        entries.push(project_entry(
+            &project,
+            AuditAction::Transition,
+            diff(&[("state", json!(project.state), json!(PucProjectState::Completo))]),
+        ));
     }
     let mut e = AuditEntry::new("puc_assignment", id, AuditAction::Create);
     e.ambito_id = Some(project.ambito_id);
@@ -402,9 +473,24 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
     Ok(id)
 }
 
-async fn load_assignment(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid) -> Result<(puc_assignment::Model, puc_project::Model), AppError> {
-    let asg = a.load::<puc_assignment::Entity>(txn, puc_assignment::Column::Id, id, Action::Update, ("input.assignmentId", "PUC assignment")).await?;
-    let p = puc_project::Entity::find_by_id(asg.project_id).one(txn).await?.ok_or_else(|| AppError::internal("assignment without project"))?;
+async fn load_assignment(
+    a: &Acting<'_>,
+    txn: &DatabaseTransaction,
+    id: Uuid,
+) -> Result<(puc_assignment::Model, puc_project::Model), AppError> {
+    let asg = a
+        .load::<puc_assignment::Entity>(
+            txn,
+            puc_assignment::Column::Id,
+            id,
+            Action::Update,
+            ("input.assignmentId", "PUC assignment"),
+        )
+        .await?;
+    let p = puc_project::Entity::find_by_id(asg.project_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::internal("assignment without project"))?;
     Ok((asg, p))
 }
 
@@ -427,7 +513,10 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
     let to = match &step {
         AssignmentStep::Start { starts_on, inail_ref } => {
             if asg.state != Proposto {
-                return Err(AppError::Conflict(format!("startPucAssignment is not allowed: the assignment is {}", crate::codes::code(asg.state))));
+                return Err(AppError::Conflict(format!(
+                    "startPucAssignment is not allowed: the assignment is {}",
+                    crate::codes::code(asg.state)
+                )));
             }
             let inail = text("input.inailRef", inail_ref, 60)?;
             if *starts_on < project.starts_on || *starts_on > project.ends_on {
@@ -442,13 +531,19 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
         }
         AssignmentStep::Complete => {
             if asg.state != Attivo {
-                return Err(AppError::Conflict(format!("completePucAssignment is not allowed: the assignment is {}", crate::codes::code(asg.state))));
+                return Err(AppError::Conflict(format!(
+                    "completePucAssignment is not allowed: the assignment is {}",
+                    crate::codes::code(asg.state)
+                )));
             }
             Completato
         }
         AssignmentStep::Interrupt { reason, on, .. } => {
             if !matches!(asg.state, Proposto | Attivo) {
-                return Err(AppError::Conflict(format!("interruptPucAssignment is not allowed: the assignment is {}", crate::codes::code(asg.state))));
+                return Err(AppError::Conflict(format!(
+                    "interruptPucAssignment is not allowed: the assignment is {}",
+                    crate::codes::code(asg.state)
+                )));
             }
             if *on > today() {
                 return Err(AppError::validation("input.on", "must not be in the future"));
@@ -473,7 +568,11 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
             .filter(puc_project::Column::Id.eq(project.id))
             .exec(&txn)
             .await?;
-        entries.push(project_entry(&project, AuditAction::Transition, diff(&[("state", json!(PucProjectState::Completo), json!(PucProjectState::Attivo))])));
+        entries.push(project_entry(
+            &project,
+            AuditAction::Transition,
+            diff(&[("state", json!(PucProjectState::Completo), json!(PucProjectState::Attivo))]),
+        ));
     }
     if let AssignmentStep::Interrupt { reason, on, raise_report: true } = step {
         let kind = if asg.state == Proposto { ReportKind::RifiutoPuc } else { ReportKind::AbbandonoPuc };
@@ -509,7 +608,14 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
 }
 
 /// Responsabile PUC: records (or corrects) a day of the attendance register.
-pub async fn record_attendance(a: &Acting<'_>, id: Uuid, day: NaiveDate, minutes: i32, status: AttendanceStatus, note: Option<String>) -> Result<Uuid, AppError> {
+pub async fn record_attendance(
+    a: &Acting<'_>,
+    id: Uuid,
+    day: NaiveDate,
+    minutes: i32,
+    status: AttendanceStatus,
+    note: Option<String>,
+) -> Result<Uuid, AppError> {
     let note = opt_text("input.note", note.as_deref(), 500)?;
     if !(0..=600).contains(&minutes) {
         return Err(AppError::validation("input.minutes", "between 0 and 600 minutes"));
@@ -520,7 +626,10 @@ pub async fn record_attendance(a: &Acting<'_>, id: Uuid, day: NaiveDate, minutes
     let txn = a.gw.db.begin().await?;
     let (asg, project) = load_assignment(a, &txn, id).await?;
     if asg.state != PucAssignmentState::Attivo {
-        return Err(AppError::Conflict(format!("recordPucAttendance is not allowed: the assignment is {}", crate::codes::code(asg.state))));
+        return Err(AppError::Conflict(format!(
+            "recordPucAttendance is not allowed: the assignment is {}",
+            crate::codes::code(asg.state)
+        )));
     }
     if day > today() || asg.starts_on.is_some_and(|s| day < s) {
         return Err(AppError::validation("input.day", "outside the assignment's days so far"));
@@ -556,7 +665,9 @@ pub async fn record_attendance(a: &Acting<'_>, id: Uuid, day: NaiveDate, minutes
     }
     let mut e = AuditEntry::new("puc_assignment", asg.id, AuditAction::Update);
     e.ambito_id = Some(project.ambito_id);
-    e.changes = Some(json!({ "attendance": { "day": day, "before": before, "after": { "minutes": minutes, "status": status } } }));
+    e.changes = Some(
+        json!({ "attendance": { "day": day, "before": before, "after": { "minutes": minutes, "status": status } } }),
+    );
     audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
     txn.commit().await?;
     Ok(asg.id)

@@ -5,7 +5,12 @@ use entity::residency_check;
 
 use crate::{
     error::{GqlResult, ResultExt},
-    graphql::{enums::ResidencyOutcomeView, node::by_id, roots::{gateway, uuid_arg}, views::ResidencyCheckView},
+    graphql::{
+        enums::ResidencyOutcomeView,
+        node::by_id,
+        roots::{gateway, uuid_arg},
+        views::ResidencyCheckView,
+    },
 };
 
 /// Input of `assignResidencyCheck`.
@@ -64,7 +69,11 @@ pub struct FinaliseResidencyCheckInput {
 }
 
 async fn done(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<ResidencyCheckView> {
-    Ok(ResidencyCheckView(by_id::<residency_check::Entity>(gateway(ctx)?, residency_check::Column::Id, id, "ResidencyCheck").await.gql()?))
+    Ok(ResidencyCheckView(
+        by_id::<residency_check::Entity>(gateway(ctx)?, residency_check::Column::Id, id, "ResidencyCheck")
+            .await
+            .gql()?,
+    ))
 }
 
 use crate::graphql::roots::acting;
@@ -76,7 +85,11 @@ pub struct ResidencyMutation;
 impl ResidencyMutation {
     /// Coordinatore per i controlli anagrafici: assigns a check of its Comuni to an officer.
     #[graphql(visible = "crate::graphql::visibility::assigns_residency_check")]
-    async fn assign_residency_check(&self, ctx: &Context<'_>, input: AssignResidencyCheckInput) -> GqlResult<ResidencyCheckView> {
+    async fn assign_residency_check(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignResidencyCheckInput,
+    ) -> GqlResult<ResidencyCheckView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
         let officer = uuid_arg("input.officerId", "Operator", &input.officer_id)?;
@@ -86,7 +99,11 @@ impl ResidencyMutation {
 
     /// Responsabile per i controlli anagrafici: records residence periods.
     #[graphql(visible = "crate::graphql::visibility::updates_residency_check")]
-    async fn record_residency_periods(&self, ctx: &Context<'_>, input: RecordResidencyPeriodsInput) -> GqlResult<ResidencyCheckView> {
+    async fn record_residency_periods(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordResidencyPeriodsInput,
+    ) -> GqlResult<ResidencyCheckView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
         let periods = input
@@ -102,7 +119,11 @@ impl ResidencyMutation {
     /// birth), which takes it over with its own deadline. The result is the check as
     /// the sender still sees it: usually not at all (`NOT_FOUND`), since it left its Comuni.
     #[graphql(visible = "crate::graphql::visibility::updates_residency_check")]
-    async fn forward_residency_check(&self, ctx: &Context<'_>, input: ForwardResidencyCheckInput) -> GqlResult<Option<ResidencyCheckView>> {
+    async fn forward_residency_check(
+        &self,
+        ctx: &Context<'_>,
+        input: ForwardResidencyCheckInput,
+    ) -> GqlResult<Option<ResidencyCheckView>> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
         super::service::forward(&a, id, input.version, input.to_comune).await.gql()?;
@@ -112,7 +133,11 @@ impl ResidencyMutation {
 
     /// Responsabile of the Comune of residence: finalises the outcome.
     #[graphql(visible = "crate::graphql::visibility::updates_residency_check")]
-    async fn finalise_residency_check(&self, ctx: &Context<'_>, input: FinaliseResidencyCheckInput) -> GqlResult<ResidencyCheckView> {
+    async fn finalise_residency_check(
+        &self,
+        ctx: &Context<'_>,
+        input: FinaliseResidencyCheckInput,
+    ) -> GqlResult<ResidencyCheckView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
         super::service::finalise(&a, id, input.version, input.outcome.into()).await.gql()?;

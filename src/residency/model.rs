@@ -29,7 +29,8 @@ pub struct ResidenceSummary {
 
 /// Merges the periods (an open period runs to `today`) and measures them.
 pub fn summarise(periods: &[(NaiveDate, Option<NaiveDate>)], today: NaiveDate) -> ResidenceSummary {
-    let mut spans: Vec<(NaiveDate, NaiveDate)> = periods.iter().map(|(f, t)| (*f, t.unwrap_or(today).min(today))).filter(|(f, t)| f <= t).collect();
+    let mut spans: Vec<(NaiveDate, NaiveDate)> =
+        periods.iter().map(|(f, t)| (*f, t.unwrap_or(today).min(today))).filter(|(f, t)| f <= t).collect();
     spans.sort();
     let mut merged: Vec<(NaiveDate, NaiveDate)> = Vec::new();
     for (f, t) in spans {

@@ -13,13 +13,12 @@ use super::model::*;
 use crate::{
     audit::{self, AuditEntry},
     authz::Action,
-    cases::{
-        model::today,
-        service::{check_version, compare_and_set, diff, insert_report, Acting, ReportDraft},
-    },
+    calendar::today,
+    cases::service::{insert_report, ReportDraft},
     error::AppError,
     operators::service::profile_in_force,
     territory::model::IstatCode,
+    workflow::{check_version, compare_and_set, diff, Acting},
 };
 
 fn allowed_actions(s: ResidencyCheckState) -> &'static str {
@@ -42,8 +41,20 @@ fn refuse(c: &residency_check::Model, action: &str) -> AppError {
     ))
 }
 
-async fn load(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid, action: Action) -> Result<residency_check::Model, AppError> {
-    a.load::<residency_check::Entity>(txn, residency_check::Column::Id, id, action, ("input.checkId", "residency check")).await
+async fn load(
+    a: &Acting<'_>,
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    action: Action,
+) -> Result<residency_check::Model, AppError> {
+    a.load::<residency_check::Entity>(
+        txn,
+        residency_check::Column::Id,
+        id,
+        action,
+        ("input.checkId", "residency check"),
+    )
+    .await
 }
 
 /// Compare-and-set of a check.
@@ -53,7 +64,8 @@ async fn update(
     set: impl FnOnce(sea_orm::UpdateMany<residency_check::Entity>) -> sea_orm::UpdateMany<residency_check::Entity>,
 ) -> Result<(), AppError> {
     let q = set(residency_check::Entity::update_many());
-    compare_and_set(txn, "check", (residency_check::Column::Id, c.id), (residency_check::Column::Version, c.version), q).await
+    compare_and_set(txn, "check", (residency_check::Column::Id, c.id), (residency_check::Column::Version, c.version), q)
+        .await
 }
 
 fn entry(c: &residency_check::Model, action: AuditAction, changes: serde_json::Value) -> AuditEntry {
@@ -96,7 +108,10 @@ pub async fn assign(a: &Acting<'_>, id: Uuid, version: i32, officer: Uuid) -> Re
             .is_some();
     }
     if op.status != OperatorStatus::Active || !covers {
-        return Err(AppError::validation("input.officerId", "not a Responsabile per i controlli anagrafici in force for the Comune holding the check"));
+        return Err(AppError::validation(
+            "input.officerId",
+            "not a Responsabile per i controlli anagrafici in force for the Comune holding the check",
+        ));
     }
     let new_state = if c.state == InLavorazione { InLavorazione } else { Assegnato };
     update(&txn, &c, |q| {
@@ -104,7 +119,11 @@ pub async fn assign(a: &Acting<'_>, id: Uuid, version: i32, officer: Uuid) -> Re
             .col_expr(residency_check::Column::State, Expr::value(new_state))
     })
     .await?;
-    let e = entry(&c, AuditAction::Assign, diff(&[("officer_id", json!(c.officer_id), json!(officer)), ("state", json!(c.state), json!(new_state))]));
+    let e = entry(
+        &c,
+        AuditAction::Assign,
+        diff(&[("officer_id", json!(c.officer_id), json!(officer)), ("state", json!(c.state), json!(new_state))]),
+    );
     audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
     txn.commit().await?;
     Ok(c.id)
@@ -130,8 +149,10 @@ pub async fn record_periods(a: &Acting<'_>, id: Uuid, version: i32, periods: Vec
     if !matches!(c.state, Assegnato | InLavorazione | InAttesaInteressato) {
         return Err(refuse(&c, "recordResidencyPeriods"));
     }
-    let existing = residency_period::Entity::find().filter(residency_period::Column::CheckId.eq(c.id)).all(&txn).await?;
-    let mut spans: Vec<(NaiveDate, NaiveDate)> = existing.iter().map(|p| (p.from_on, p.to_on.unwrap_or(today()))).collect();
+    let existing =
+        residency_period::Entity::find().filter(residency_period::Column::CheckId.eq(c.id)).all(&txn).await?;
+    let mut spans: Vec<(NaiveDate, NaiveDate)> =
+        existing.iter().map(|p| (p.from_on, p.to_on.unwrap_or(today()))).collect();
     for (i, p) in periods.iter().enumerate() {
         let field = format!("input.periods[{i}]");
         comune_row(&txn, &format!("{field}.comuneIstat"), &p.comune_istat).await?;
@@ -161,7 +182,11 @@ pub async fn record_periods(a: &Acting<'_>, id: Uuid, version: i32, periods: Vec
         .await?;
     }
     update(&txn, &c, |q| q.col_expr(residency_check::Column::State, Expr::value(InLavorazione))).await?;
-    let e = entry(&c, AuditAction::Update, json!({ "periods_added": periods.len(), "state": { "before": c.state, "after": InLavorazione } }));
+    let e = entry(
+        &c,
+        AuditAction::Update,
+        json!({ "periods_added": periods.len(), "state": { "before": c.state, "after": InLavorazione } }),
+    );
     audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
     txn.commit().await?;
     Ok(c.id)
@@ -180,12 +205,20 @@ pub async fn forward(a: &Acting<'_>, id: Uuid, version: i32, to: Option<String>)
     let target = match to {
         Some(code) => comune_row(&txn, "input.toComune", &code).await?,
         None => {
-            let m = member::Entity::find_by_id(c.member_id).one(&txn).await?.ok_or_else(|| AppError::internal("check without member"))?;
+            let m = member::Entity::find_by_id(c.member_id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| AppError::internal("check without member"))?;
             comune::Entity::find()
                 .filter(comune::Column::BelfioreCode.eq(m.birth_place_code.clone()))
                 .one(&txn)
                 .await?
-                .ok_or_else(|| AppError::validation("input.toComune", "the Comune of birth is not on GePI (born abroad or unknown): name the Comune to forward to"))?
+                .ok_or_else(|| {
+                    AppError::validation(
+                        "input.toComune",
+                        "the Comune of birth is not on GePI (born abroad or unknown): name the Comune to forward to",
+                    )
+                })?
         }
     };
     if target.istat_code == c.current_comune_istat {
@@ -253,10 +286,18 @@ pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: Residency
             .col_expr(residency_check::Column::State, Expr::value(state))
             .col_expr(residency_check::Column::Outcome, Expr::value(final_outcome))
             .col_expr(residency_check::Column::DueOn, Expr::value(due));
-        if final_outcome.is_some() { q.col_expr(residency_check::Column::FinalisedAt, Expr::value(now)) } else { q }
+        if final_outcome.is_some() {
+            q.col_expr(residency_check::Column::FinalisedAt, Expr::value(now))
+        } else {
+            q
+        }
     })
     .await?;
-    let mut entries = vec![entry(&c, AuditAction::Transition, diff(&[("state", json!(c.state), json!(state)), ("outcome", json!(c.outcome), json!(final_outcome))]))];
+    let mut entries = vec![entry(
+        &c,
+        AuditAction::Transition,
+        diff(&[("state", json!(c.state), json!(state)), ("outcome", json!(c.outcome), json!(final_outcome))]),
+    )];
     if outcome == ResidencyOutcome::Negativo {
         let rid = insert_report(
             &txn,
@@ -277,7 +318,9 @@ pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: Residency
         .await?;
         let mut e = AuditEntry::new("report", rid, AuditAction::Create);
         e.ambito_id = Some(c.ambito_id);
-        e.changes = Some(json!({ "residency_check_id": c.id, "kind": ReportKind::RequisitoResidenza, "state": ReportState::DaApprovare }));
+        e.changes = Some(
+            json!({ "residency_check_id": c.id, "kind": ReportKind::RequisitoResidenza, "state": ReportState::DaApprovare }),
+        );
         entries.push(e);
     }
     audit::record(&txn, &a.audit_ctx(), entries).await?;

@@ -51,7 +51,11 @@ struct Rows {
     reports: Vec<report::Model>,
 }
 
-async fn insert_all<E, C>(db: &C, rows: &mut Vec<E::Model>, counts: &mut BTreeMap<&'static str, u64>) -> Result<(), DbErr>
+async fn insert_all<E, C>(
+    db: &C,
+    rows: &mut Vec<E::Model>,
+    counts: &mut BTreeMap<&'static str, u64>,
+) -> Result<(), DbErr>
 where
     E: EntityTrait + Default,
     E::Model: IntoActiveModel<E::ActiveModel>,
@@ -76,7 +80,11 @@ where
 }
 
 impl Rows {
-    async fn flush<C: ConnectionTrait>(&mut self, db: &C, counts: &mut BTreeMap<&'static str, u64>) -> Result<(), DbErr> {
+    async fn flush<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        counts: &mut BTreeMap<&'static str, u64>,
+    ) -> Result<(), DbErr> {
         insert_all::<ambito::Entity, _>(db, &mut self.ambiti, counts).await?;
         insert_all::<comune::Entity, _>(db, &mut self.comuni, counts).await?;
         insert_all::<operator::Entity, _>(db, &mut self.operators, counts).await?;
@@ -205,7 +213,12 @@ impl Generator {
     }
 
     /// A person: names, sex, birth date, place of birth, and a unique codice fiscale.
-    fn person(&mut self, female: bool, last_name: Option<&'static str>, age: i32) -> (String, String, NaiveDate, String, String, String) {
+    fn person(
+        &mut self,
+        female: bool,
+        last_name: Option<&'static str>,
+        age: i32,
+    ) -> (String, String, NaiveDate, String, String, String) {
         loop {
             let first = if female { self.pick(data::FEMALE_NAMES) } else { self.pick(data::MALE_NAMES) };
             let last = last_name.unwrap_or_else(|| self.pick(data::LAST_NAMES));
@@ -339,7 +352,11 @@ impl Generator {
             code: a.code.into(),
             name: a.name.into(),
             region: a.region.into(),
-            management_form: if a.comuni.len() > 1 { ManagementForm::Consorzio } else { ManagementForm::CapofilaComune },
+            management_form: if a.comuni.len() > 1 {
+                ManagementForm::Consorzio
+            } else {
+                ManagementForm::CapofilaComune
+            },
             created_at: Self::noon(today - Duration::days(2000)),
             closed_at: None,
         };
@@ -397,10 +414,7 @@ impl Generator {
         let halves: [Vec<&'static str>; 2] = if all.len() == 1 {
             [all.clone(), all.clone()]
         } else {
-            [
-                all.iter().step_by(2).copied().collect(),
-                all.iter().skip(1).step_by(2).copied().collect(),
-            ]
+            [all.iter().step_by(2).copied().collect(), all.iter().skip(1).step_by(2).copied().collect()]
         };
         let split = |g: &mut Self, role: Role| -> HashMap<&'static str, Vec<Uuid>> {
             let mut by: HashMap<&'static str, Vec<Uuid>> = HashMap::new();
@@ -448,7 +462,8 @@ impl Generator {
                     continue;
                 }
                 for hour in [9, 11, 15] {
-                    let starts = Utc.from_utc_datetime(&day.and_time(NaiveTime::from_hms_opt(hour, 0, 0).expect("hour")));
+                    let starts =
+                        Utc.from_utc_datetime(&day.and_time(NaiveTime::from_hms_opt(hour, 0, 0).expect("hour")));
                     let sid = self.uuid();
                     let street = self.pick(data::STREETS);
                     let row = office_slot::Model {
@@ -488,7 +503,13 @@ impl Generator {
         let places = [self.range(2, 8) as i32, self.range(1, 4) as i32, self.range(0, 2) as i32];
         let min_months = self.range(2, 6) as i32;
         let weekly_hours = self.pick(&[8, 10, 12, 16]);
-        let state = if ends_on < self.today() { PucProjectState::Concluso } else if self.chance(0.1) { PucProjectState::Bozza } else { PucProjectState::Attivo };
+        let state = if ends_on < self.today() {
+            PucProjectState::Concluso
+        } else if self.chance(0.1) {
+            PucProjectState::Bozza
+        } else {
+            PucProjectState::Attivo
+        };
         let row = puc_project::Model {
             id,
             ambito_id,
@@ -496,7 +517,10 @@ impl Generator {
             manager_id: Some(manager),
             title: format!("{title} - {}", c.name),
             field,
-            description: format!("{title}: attività di utilità collettiva a {}, complementare ai servizi ordinari.", c.name),
+            description: format!(
+                "{title}: attività di utilità collettiva a {}, complementare ai servizi ordinari.",
+                c.name
+            ),
             host_body: if host == "Comune" { format!("Comune di {}", c.name) } else { host.into() },
             site: format!("{street} {}, {}", self.range(1, 120), c.name),
             schedule: "lunedì e giovedì 9-13".into(),
@@ -578,7 +602,12 @@ impl Generator {
                 1 if applicant_age > 45 && self.chance(0.3) => {
                     (self.chance(0.6), applicant_age + 25, Some(family_name), FamilyRelation::Genitore)
                 }
-                _ => (self.chance(0.5), self.range(0, (applicant_age - 18).clamp(0, 25) as i64) as i32, Some(family_name), FamilyRelation::Figlio),
+                _ => (
+                    self.chance(0.5),
+                    self.range(0, (applicant_age - 18).clamp(0, 25) as i64) as i32,
+                    Some(family_name),
+                    FamilyRelation::Figlio,
+                ),
             };
             let (first, last_name, birth, place, citizenship, cf) = self.person(female, last, age);
             let adult = age >= 18;
@@ -589,7 +618,8 @@ impl Generator {
             if k == 0 {
                 applicant_cf = cf.clone();
             }
-            let non_eu = !citizenship.eq("ITA") && !data::FOREIGN_STATES.iter().any(|(_, iso, eu)| *iso == citizenship && *eu);
+            let non_eu =
+                !citizenship.eq("ITA") && !data::FOREIGN_STATES.iter().any(|(_, iso, eu)| *iso == citizenship && *eu);
             let row = member::Model {
                 id,
                 household_id: hh_id,
@@ -605,7 +635,14 @@ impl Generator {
                 in_equivalence_scale: true,
                 obligated_activation: obligated,
                 disabled,
-                email: (k == 0).then(|| format!("{}.{}{}@mail.example.it", fold(&first).to_lowercase(), fold(&last_name).to_lowercase(), serial)),
+                email: (k == 0).then(|| {
+                    format!(
+                        "{}.{}{}@mail.example.it",
+                        fold(&first).to_lowercase(),
+                        fold(&last_name).to_lowercase(),
+                        serial
+                    )
+                }),
                 phone: (k == 0).then(|| format!("+39 3{:02} {:07}", self.range(20, 99), self.range(0, 9_999_999))),
                 permit_type: (k == 0 && non_eu).then(|| "PERMESSO_LUNGO_PERIODO".to_string()),
                 permit_expiry: (k == 0 && non_eu).then(|| today + Duration::days(self.range(60, 1500))),
@@ -643,7 +680,15 @@ impl Generator {
         }
     }
 
-    fn case(&mut self, s: &mut AmbitoSeed, comune: &'static data::ComuneRef, hh: Uuid, app: Uuid, pad: NaiveDate, members: &[MemberSeed]) {
+    fn case(
+        &mut self,
+        s: &mut AmbitoSeed,
+        comune: &'static data::ComuneRef,
+        hh: Uuid,
+        app: Uuid,
+        pad: NaiveDate,
+        members: &[MemberSeed],
+    ) {
         let today = self.today();
         let states = [
             (CaseState::DaAssegnare, 12),
@@ -685,14 +730,36 @@ impl Generator {
         if state == CaseState::Convocato {
             let when = today + Duration::days(self.range(1, 30));
             let at = self.at(when);
-            self.meeting(s.id, comune, case_id, hh, cm, MeetingKind::Convocazione, MeetingState::Convocato, at, &place, Some(registrar));
+            self.meeting(
+                s.id,
+                comune,
+                case_id,
+                hh,
+                cm,
+                MeetingKind::Convocazione,
+                MeetingState::Convocato,
+                at,
+                &place,
+                Some(registrar),
+            );
         }
         if let Some(first) = first_meeting {
             let spontaneous = self.chance(0.15);
             let kind = if spontaneous { MeetingKind::PresentazioneSpontanea } else { MeetingKind::Convocazione };
             let at = self.at(first);
             let recorder = if spontaneous { registrar } else { cm.expect("assigned") };
-            ap_meeting = Some(self.meeting(s.id, comune, case_id, hh, cm, kind, MeetingState::Svolto, at, &place, Some(recorder)));
+            ap_meeting = Some(self.meeting(
+                s.id,
+                comune,
+                case_id,
+                hh,
+                cm,
+                kind,
+                MeetingState::Svolto,
+                at,
+                &place,
+                Some(recorder),
+            ));
         }
         if state == CaseState::InMonitoraggio {
             let first = first_meeting.expect("met");
@@ -701,19 +768,42 @@ impl Generator {
             let st = if self.chance(0.1) { MeetingState::AssenteIngiustificato } else { MeetingState::Svolto };
             let mid = self.meeting(s.id, comune, case_id, hh, cm, MeetingKind::Monitoraggio90gg, st, at, &place, cm);
             if st == MeetingState::AssenteIngiustificato {
-                self.report(s, comune, Some(case_id), None, members[0].id, ReportKind::MancataPresentazione, d, cm, ReportState::DaApprovare);
+                self.report(
+                    s,
+                    comune,
+                    Some(case_id),
+                    None,
+                    members[0].id,
+                    ReportKind::MancataPresentazione,
+                    d,
+                    cm,
+                    ReportState::DaApprovare,
+                );
             } else {
                 last_meeting = Some(d);
             }
             let _ = mid;
             let next = today + Duration::days(self.range(1, 45));
             let at = self.at(next);
-            self.meeting(s.id, comune, case_id, hh, cm, MeetingKind::Monitoraggio90gg, MeetingState::Pianificato, at, &place, None);
+            self.meeting(
+                s.id,
+                comune,
+                case_id,
+                hh,
+                cm,
+                MeetingKind::Monitoraggio90gg,
+                MeetingState::Pianificato,
+                at,
+                &place,
+                None,
+            );
         }
         // Analisi preliminare.
         let outcome = match state {
             CaseState::QdaInCorso => Some(AnalysisOutcome::QuadroAnalisi),
-            CaseState::InviatoAltroServizio => Some(if self.chance(0.6) { AnalysisOutcome::Cpi } else { AnalysisOutcome::ServiziSpecialistici }),
+            CaseState::InviatoAltroServizio => {
+                Some(if self.chance(0.6) { AnalysisOutcome::Cpi } else { AnalysisOutcome::ServiziSpecialistici })
+            }
             CaseState::PattoInDefinizione | CaseState::InMonitoraggio | CaseState::Chiuso | CaseState::Trasferito => {
                 Some(if self.chance(0.3) { AnalysisOutcome::QuadroAnalisi } else { AnalysisOutcome::PaisSemplificato })
             }
@@ -739,7 +829,9 @@ impl Generator {
                 outcome,
                 needs_notes: Some(need.into()),
                 resources_notes: Some("Disponibilità a percorsi di formazione; rete amicale presente.".into()),
-                health_notes: self.chance(0.3).then(|| "Patologia cronica di un componente in carico ai servizi sanitari.".into()),
+                health_notes: self
+                    .chance(0.3)
+                    .then(|| "Patologia cronica di un componente in carico ai servizi sanitari.".into()),
                 completed_at: completed.then(|| Self::noon(completed_on)),
                 completed_by: if completed { cm } else { None },
                 version: 1,
@@ -764,14 +856,29 @@ impl Generator {
             self.rows.frameworks.push(row);
             for _ in 0..self.range(2, 4) {
                 let tid = self.uuid();
-                let service = self.pick(&[TeamService::ServiziSociali, TeamService::Asl, TeamService::Cpi, TeamService::Scuola, TeamService::Csm, TeamService::TerzoSettore]);
+                let service = self.pick(&[
+                    TeamService::ServiziSociali,
+                    TeamService::Asl,
+                    TeamService::Cpi,
+                    TeamService::Scuola,
+                    TeamService::Csm,
+                    TeamService::TerzoSettore,
+                ]);
                 let full_name = format!("{} {}", self.pick(data::FEMALE_NAMES), self.pick(data::LAST_NAMES));
                 let row = analysis_team_member::Model {
                     id: tid,
                     framework_id: fid,
                     full_name,
                     service,
-                    team_role: self.pick(&["Assistente sociale", "Educatore", "Psicologo", "Operatore CPI", "Referente scolastico"]).into(),
+                    team_role: self
+                        .pick(&[
+                            "Assistente sociale",
+                            "Educatore",
+                            "Psicologo",
+                            "Operatore CPI",
+                            "Referente scolastico",
+                        ])
+                        .into(),
                 };
                 self.rows.team.push(row);
             }
@@ -839,7 +946,17 @@ impl Generator {
         }
         // A refusal to sign or another sanctionable fact, now and then.
         if state == CaseState::PattoInDefinizione && self.chance(0.05) {
-            self.report(s, comune, Some(case_id), None, members[0].id, ReportKind::MancataSottoscrizione, today - Duration::days(3), cm, ReportState::Bozza);
+            self.report(
+                s,
+                comune,
+                Some(case_id),
+                None,
+                members[0].id,
+                ReportKind::MancataSottoscrizione,
+                today - Duration::days(3),
+                cm,
+                ReportState::Bozza,
+            );
         }
         let row = case_file::Model {
             id: case_id,
@@ -862,8 +979,21 @@ impl Generator {
         self.rows.cases.push(row);
     }
 
-    fn pact_content(&mut self, pact_id: Uuid, case_id: Uuid, members: &[MemberSeed], signed_on: NaiveDate, cm: Option<Uuid>) {
-        let areas = [NeedArea::SituazioneLavorativa, NeedArea::CondizioneAbitativa, NeedArea::RetiFamiliariSociali, NeedArea::SituazioneEconomica, NeedArea::EducazioneFormazione];
+    fn pact_content(
+        &mut self,
+        pact_id: Uuid,
+        case_id: Uuid,
+        members: &[MemberSeed],
+        signed_on: NaiveDate,
+        cm: Option<Uuid>,
+    ) {
+        let areas = [
+            NeedArea::SituazioneLavorativa,
+            NeedArea::CondizioneAbitativa,
+            NeedArea::RetiFamiliariSociali,
+            NeedArea::SituazioneEconomica,
+            NeedArea::EducazioneFormazione,
+        ];
         for k in 0..self.range(1, 3) as usize {
             let oid = self.uuid();
             let area = areas[k % areas.len()];
@@ -896,25 +1026,42 @@ impl Generator {
             let row = pact_commitment::Model {
                 id: cid,
                 pact_id,
-                description: if m.obligated { "Partecipare alle attività concordate e agli incontri di verifica".into() } else { "Partecipazione volontaria alle attività del patto".into() },
+                description: if m.obligated {
+                    "Partecipare alle attività concordate e agli incontri di verifica".into()
+                } else {
+                    "Partecipazione volontaria alle attività del patto".into()
+                },
                 obligated_member_id: Some(m.id),
                 due_on: Some(signed_on + Duration::days(self.range(30, 180))),
-                status: self.pick(&[CommitmentStatus::DaAvviare, CommitmentStatus::InCorso, CommitmentStatus::Rispettato]),
+                status: self.pick(&[
+                    CommitmentStatus::DaAvviare,
+                    CommitmentStatus::InCorso,
+                    CommitmentStatus::Rispettato,
+                ]),
                 is_conditionality: m.obligated,
             };
             self.rows.commitments.push(row);
             for other in members.iter().filter(|o| o.id != m.id).take(1) {
-                self.rows.commitment_members.push(pact_commitment_member::Model { commitment_id: cid, member_id: other.id });
+                self.rows
+                    .commitment_members
+                    .push(pact_commitment_member::Model { commitment_id: cid, member_id: other.id });
             }
         }
         let sid = self.uuid();
-        let kind = self.pick(&[SupportKind::SostegnoSocioEducativo, SupportKind::TirocinioInclusione, SupportKind::SostegnoGenitorialita, SupportKind::AssistenzaDomiciliare]);
+        let kind = self.pick(&[
+            SupportKind::SostegnoSocioEducativo,
+            SupportKind::TirocinioInclusione,
+            SupportKind::SostegnoGenitorialita,
+            SupportKind::AssistenzaDomiciliare,
+        ]);
         let row = support::Model {
             id: sid,
             case_id,
             pact_id: Some(pact_id),
             kind,
-            provider: self.pick(&["Servizi sociali comunali", "Cooperativa sociale Il Ponte", "Consultorio familiare ASL"]).into(),
+            provider: self
+                .pick(&["Servizi sociali comunali", "Cooperativa sociale Il Ponte", "Consultorio familiare ASL"])
+                .into(),
             starts_on: Some(signed_on),
             ends_on: Some(signed_on + Duration::days(self.range(90, 365))),
             status: SupportStatus::Attivo,
@@ -948,7 +1095,10 @@ impl Generator {
         recorded_by: Option<Uuid>,
     ) -> Uuid {
         let id = self.uuid();
-        let held = matches!(state, MeetingState::Svolto | MeetingState::AssenteIngiustificato | MeetingState::AssenteGiustificato);
+        let held = matches!(
+            state,
+            MeetingState::Svolto | MeetingState::AssenteIngiustificato | MeetingState::AssenteGiustificato
+        );
         let convened = kind != MeetingKind::PresentazioneSpontanea && state != MeetingState::Pianificato;
         let row = meeting::Model {
             id,
@@ -1002,7 +1152,9 @@ impl Generator {
             fact_date: fact,
             ascertained_on: fact,
             description: match kind {
-                ReportKind::MancataPresentazione => "Assenza all'incontro di monitoraggio senza giustificato motivo.".into(),
+                ReportKind::MancataPresentazione => {
+                    "Assenza all'incontro di monitoraggio senza giustificato motivo.".into()
+                }
                 ReportKind::MancataSottoscrizione => "Il nucleo non ha sottoscritto il patto.".into(),
                 ReportKind::RequisitoResidenza => "Requisito di residenza non soddisfatto.".into(),
                 _ => "Fatto rilevante ai fini sanzionatori.".into(),
@@ -1020,16 +1172,31 @@ impl Generator {
         self.rows.reports.push(row);
     }
 
-    fn puc_assignment(&mut self, s: &mut AmbitoSeed, comune: &data::ComuneRef, case_id: Uuid, m: &MemberSeed, cm: Option<Uuid>) {
+    fn puc_assignment(
+        &mut self,
+        s: &mut AmbitoSeed,
+        comune: &data::ComuneRef,
+        case_id: Uuid,
+        m: &MemberSeed,
+        cm: Option<Uuid>,
+    ) {
         let today = self.today();
         let Some(projects) = s.projects.get_mut(comune.istat) else { return };
         // Guards: a free place for the source, residual benefit ≥ minimum duration.
         let source_idx = if self.rng.gen_bool(0.7) { 0 } else { 1 };
-        let Some(p) = projects.iter_mut().find(|p| p.free[source_idx] > 0 && m.residual_months >= p.min_months) else { return };
+        let Some(p) = projects.iter_mut().find(|p| p.free[source_idx] > 0 && m.residual_months >= p.min_months) else {
+            return;
+        };
         p.free[source_idx] -= 1;
         let (pid, min_months, p_start) = (p.id, p.min_months, p.starts_on);
         let id = self.uuid();
-        let state = self.pick(&[PucAssignmentState::Proposto, PucAssignmentState::Attivo, PucAssignmentState::Attivo, PucAssignmentState::Completato, PucAssignmentState::Interrotto]);
+        let state = self.pick(&[
+            PucAssignmentState::Proposto,
+            PucAssignmentState::Attivo,
+            PucAssignmentState::Attivo,
+            PucAssignmentState::Completato,
+            PucAssignmentState::Interrotto,
+        ]);
         let starts_on = (p_start + Duration::days(self.range(0, 30))).min(today);
         let interrupted = state == PucAssignmentState::Interrotto;
         let row = puc_assignment::Model {
@@ -1046,7 +1213,8 @@ impl Generator {
             weekly_hours: 8,
             interruption_reason: interrupted.then_some(InterruptionReason::Rinuncia),
             interrupted_on: interrupted.then(|| (starts_on + Duration::days(20)).min(today)),
-            inail_ref: (state != PucAssignmentState::Proposto).then(|| format!("INAIL-{}", self.range(1_000_000, 9_999_999))),
+            inail_ref: (state != PucAssignmentState::Proposto)
+                .then(|| format!("INAIL-{}", self.range(1_000_000, 9_999_999))),
             version: 1,
         };
         self.rows.assignments.push(row);
@@ -1076,7 +1244,15 @@ impl Generator {
         }
     }
 
-    fn residency_check(&mut self, s: &mut AmbitoSeed, comune: &data::ComuneRef, hh: Uuid, app: Uuid, member: Uuid, pad: NaiveDate) {
+    fn residency_check(
+        &mut self,
+        s: &mut AmbitoSeed,
+        comune: &data::ComuneRef,
+        hh: Uuid,
+        app: Uuid,
+        member: Uuid,
+        pad: NaiveDate,
+    ) {
         let today = self.today();
         let id = self.uuid();
         let state = self.pick(&[
@@ -1099,11 +1275,8 @@ impl Generator {
         } else {
             state
         };
-        let current = if state == ResidencyCheckState::Inoltrato {
-            others[self.rng.gen_range(0..others.len())]
-        } else {
-            comune
-        };
+        let current =
+            if state == ResidencyCheckState::Inoltrato { others[self.rng.gen_range(0..others.len())] } else { comune };
         let started = pad + Duration::days(self.range(1, 20));
         let outcome = match state {
             ResidencyCheckState::EsitoPositivo => Some(ResidencyOutcome::Positivo),
@@ -1121,8 +1294,13 @@ impl Generator {
             ambito_id: s.id,
             officer_id: if current.istat == comune.istat { officer } else { None },
             state,
-            due_on: if state == ResidencyCheckState::Inoltrato { today + Duration::days(self.range(-5, 20)) } else { started + Duration::days(30) },
-            forwarded_at: (state == ResidencyCheckState::Inoltrato).then(|| Self::noon(today - Duration::days(self.range(1, 20)))),
+            due_on: if state == ResidencyCheckState::Inoltrato {
+                today + Duration::days(self.range(-5, 20))
+            } else {
+                started + Duration::days(30)
+            },
+            forwarded_at: (state == ResidencyCheckState::Inoltrato)
+                .then(|| Self::noon(today - Duration::days(self.range(1, 20)))),
             outcome,
             finalised_at: outcome.map(|_| Self::noon((started + Duration::days(self.range(5, 25))).min(today))),
             version: 1,
@@ -1144,7 +1322,17 @@ impl Generator {
             self.rows.periods.push(row);
         }
         if state == ResidencyCheckState::EsitoNegativo {
-            self.report(s, comune, None, Some(id), member, ReportKind::RequisitoResidenza, today - Duration::days(2), officer, ReportState::DaApprovare);
+            self.report(
+                s,
+                comune,
+                None,
+                Some(id),
+                member,
+                ReportKind::RequisitoResidenza,
+                today - Duration::days(2),
+                officer,
+                ReportState::DaApprovare,
+            );
         }
     }
 
@@ -1163,7 +1351,12 @@ impl Generator {
             DisadvantageCategory::SenzaDimora,
             DisadvantageCategory::NeomaggiorenniFuoriFamiglia,
         ]);
-        let state = self.pick(&[DisadvantageState::Ricevuta, DisadvantageState::InVerifica, DisadvantageState::Confermata, DisadvantageState::NonConfermata]);
+        let state = self.pick(&[
+            DisadvantageState::Ricevuta,
+            DisadvantageState::InVerifica,
+            DisadvantageState::Confermata,
+            DisadvantageState::NonConfermata,
+        ]);
         let decided = matches!(state, DisadvantageState::Confermata | DisadvantageState::NonConfermata);
         let validator = s.staff.validators[self.rng.gen_range(0..s.staff.validators.len())];
         let serial = self.next_serial();

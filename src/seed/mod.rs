@@ -62,7 +62,11 @@ pub async fn run(db: &DatabaseConnection, opts: &SeedOptions) -> Result<SeedSumm
     if opts.ambiti == 0 || opts.ambiti > data::AMBITI.len() {
         return Err(AppError::validation(
             "ambiti",
-            format!("choose between 1 and {} Ambiti (the embedded table has {})", data::AMBITI.len(), data::AMBITI.len()),
+            format!(
+                "choose between 1 and {} Ambiti (the embedded table has {})",
+                data::AMBITI.len(),
+                data::AMBITI.len()
+            ),
         ));
     }
     if opts.households == 0 {

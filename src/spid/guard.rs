@@ -67,7 +67,10 @@ fn declared_encoding_is_utf8(body: &str) -> Result<(), Refusal> {
         })?;
         for (name, value) in pseudo_attributes(&body[5..end])? {
             if name == "encoding" && !value.eq_ignore_ascii_case("UTF-8") {
-                return refuse("xml_encoding", format!("the XML declaration names encoding `{value}`: only UTF-8 is accepted"));
+                return refuse(
+                    "xml_encoding",
+                    format!("the XML declaration names encoding `{value}`: only UTF-8 is accepted"),
+                );
             }
         }
     }
@@ -175,7 +178,23 @@ mod tests {
         assert_eq!(code(br#"<?xml version='1.0' encoding='utf-8' standalone='yes'?><r/>"#), None);
         assert_eq!(code(b"\xEF\xBB\xBF<r/>"), None);
         assert_eq!(code(b"<r>caf\xC3\xA9</r>"), None);
-        for enc in ["UTF-7", "utf-7", "UTF-16", "UTF-16LE", "ISO-8859-1", "latin1", "US-ASCII", "UTF8", "EBCDIC-US", "IBM037", "CP037", "IBM1047", "UTF-32", "UCS-4", "Shift_JIS"] {
+        for enc in [
+            "UTF-7",
+            "utf-7",
+            "UTF-16",
+            "UTF-16LE",
+            "ISO-8859-1",
+            "latin1",
+            "US-ASCII",
+            "UTF8",
+            "EBCDIC-US",
+            "IBM037",
+            "CP037",
+            "IBM1047",
+            "UTF-32",
+            "UCS-4",
+            "Shift_JIS",
+        ] {
             let doc = format!(r#"<?xml version="1.0" encoding="{enc}"?><r/>"#);
             assert_eq!(code(doc.as_bytes()), Some("xml_encoding"), "{enc}");
             let spaced = format!("<?xml version='1.0'\n  encoding = '{enc}' ?><r/>");
@@ -210,7 +229,8 @@ mod tests {
         // Siblings, self-closing tags, `>` and `/>` inside values, comments, CDATA, PIs.
         let wide = format!("<r>{}</r>", "<a x='/>'/><b y=\"a>b\"></b>".repeat(10_000));
         assert_eq!(code(wide.as_bytes()), None);
-        let hidden = format!("<r><!--{}--><![CDATA[{}]]><?pi {}?></r>", "<a>".repeat(100), "<a>".repeat(100), "<a>".repeat(100));
+        let hidden =
+            format!("<r><!--{}--><![CDATA[{}]]><?pi {}?></r>", "<a>".repeat(100), "<a>".repeat(100), "<a>".repeat(100));
         assert_eq!(code(hidden.as_bytes()), None);
         // A quote that never closes swallows the rest: counted as one open element.
         assert_eq!(code(format!("<a x=\"{}", "<a>".repeat(100)).as_bytes()), None);

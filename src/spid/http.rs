@@ -12,7 +12,10 @@ use axum::{
     routing::get,
     Form, Router,
 };
-use base64::{engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD}, Engine};
+use base64::{
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+    Engine,
+};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use entity::{
     enums::{ActorKind, AuditAction, AuthMethod},
@@ -53,7 +56,8 @@ fn sp(state: &AppState) -> Arc<Sp> {
 }
 
 async fn metadata(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "application/samlmetadata+xml; charset=utf-8")], sp(&state).metadata.clone()).into_response()
+    ([(header::CONTENT_TYPE, "application/samlmetadata+xml; charset=utf-8")], sp(&state).metadata.clone())
+        .into_response()
 }
 
 /// Where the SPID button of an IdP leads.
@@ -67,7 +71,13 @@ pub fn login_links(sp: &Sp) -> String {
     let links: String = sp
         .idps
         .values()
-        .map(|i| format!(r#"<li><a href="{}">Entra con SPID: {}</a></li>"#, xml::esc(&login_url(&i.entity_id)), xml::esc(&i.name)))
+        .map(|i| {
+            format!(
+                r#"<li><a href="{}">Entra con SPID: {}</a></li>"#,
+                xml::esc(&login_url(&i.entity_id)),
+                xml::esc(&i.name)
+            )
+        })
         .collect();
     format!("<h2>Accedi</h2><ul>{links}</ul>")
 }
@@ -163,7 +173,11 @@ async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Re
             .keys
             .sign_redirect(dest, &[("SAMLRequest", &xml::deflate_base64(&request)), ("RelayState", &relay)])
             .map_err(AppError::internal)?;
-        Ok((StatusCode::FOUND, no_store(), [(header::LOCATION, location), (header::SET_COOKIE, browser_cookie(&sp, &relay))])
+        Ok((
+            StatusCode::FOUND,
+            no_store(),
+            [(header::LOCATION, location), (header::SET_COOKIE, browser_cookie(&sp, &relay))],
+        )
             .into_response())
     }
 }
@@ -236,7 +250,11 @@ impl Failure {
 const GENERIC: &str = "La risposta del gestore dell'identità non è valida: accesso negato.";
 
 /// `POST /saml/acs`.
-async fn acs(State(state): State<AppState>, headers: HeaderMap, form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>) -> Response {
+async fn acs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
     let rid = request_id(&headers);
     let browser = crate::auth::cookie_value(&headers, browser_cookie_name(&sp(&state)));
     let result = match form {
@@ -250,7 +268,10 @@ async fn acs(State(state): State<AppState>, headers: HeaderMap, form: Result<For
             let mut resp = (
                 StatusCode::SEE_OTHER,
                 no_store(),
-                [(header::SET_COOKIE, sso_session_cookie(&token, state.config.session_lifetime_secs)), (header::LOCATION, next)],
+                [
+                    (header::SET_COOKIE, sso_session_cookie(&token, state.config.session_lifetime_secs)),
+                    (header::LOCATION, next),
+                ],
             )
                 .into_response();
             if let Ok(v) = header::HeaderValue::from_str(&clear_browser_cookie(&sp(&state))) {
@@ -302,7 +323,12 @@ fn decode_message(b64: &str) -> Result<String, validate::Refusal> {
     guard::untrusted_xml(&bytes).map(str::to_string)
 }
 
-async fn acs_inner(state: &AppState, form: AcsForm, browser: Option<String>, rid: Option<String>) -> Result<(String, String), Failure> {
+async fn acs_inner(
+    state: &AppState,
+    form: AcsForm,
+    browser: Option<String>,
+    rid: Option<String>,
+) -> Result<(String, String), Failure> {
     let sp = sp(state);
     let b64 = form.saml_response.filter(|s| !s.is_empty()).ok_or_else(|| Failure::unreadable("response_missing"))?;
     if b64.len() > MAX_MESSAGE_BYTES {
@@ -346,7 +372,10 @@ async fn acs_inner(state: &AppState, form: AcsForm, browser: Option<String>, rid
     }
     // The browser posting the Response is the one that started this login.
     if !browser.is_some_and(|b| hash_token(&b) == pending.relay_state_hash) {
-        return Err(fail("browser_mismatch", "Completa l'accesso dallo stesso browser da cui lo hai iniziato: accedi di nuovo.".into()));
+        return Err(fail(
+            "browser_mismatch",
+            "Completa l'accesso dallo stesso browser da cui lo hai iniziato: accedi di nuovo.".into(),
+        ));
     }
     let Some(idp) = sp.idps.get(&pending.idp_entity_id) else {
         return Err(fail("idp_unknown", GENERIC.into()));
@@ -356,7 +385,8 @@ async fn acs_inner(state: &AppState, form: AcsForm, browser: Option<String>, rid
         // answer (a user-side failure) is audited when its signature verifies.
         let msg = env.spid_error.map(validate::spid_error_message).unwrap_or(GENERIC);
         let certs = idp.certs.clone();
-        let permit = sp.verifications.clone().acquire_owned().await.map_err(|_| fail("verifier_crashed", GENERIC.into()))?;
+        let permit =
+            sp.verifications.clone().acquire_owned().await.map_err(|_| fail("verifier_crashed", GENERIC.into()))?;
         let signed = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             super::signature_verifies(&raw, &certs)
@@ -377,7 +407,8 @@ async fn acs_inner(state: &AppState, form: AcsForm, browser: Option<String>, rid
     let certs = idp.certs.clone();
     // The permit travels with the work: a request cut by the timeout does not
     // free its slot while its verification still runs.
-    let permit = sp.verifications.clone().acquire_owned().await.map_err(|_| fail("verifier_crashed", GENERIC.into()))?;
+    let permit =
+        sp.verifications.clone().acquire_owned().await.map_err(|_| fail("verifier_crashed", GENERIC.into()))?;
     let verified = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         super::verify_response(&raw, &certs, &check)
@@ -412,8 +443,10 @@ async fn acs_inner(state: &AppState, form: AcsForm, browser: Option<String>, rid
     let cf_raw = v.fiscal_number.strip_prefix("TINIT-").unwrap_or("");
     // From here on a refusal names the person, by a keyed digest only.
     let digest = sp.keys.fiscal_code_digest(&v.fiscal_number);
-    let fail_person =
-        |code: &'static str, message: &str| Failure { fiscal_code_digest: Some(digest.clone()), ..fail_signed(code, message.into()) };
+    let fail_person = |code: &'static str, message: &str| Failure {
+        fiscal_code_digest: Some(digest.clone()),
+        ..fail_signed(code, message.into())
+    };
     let Ok(cf) = CodiceFiscale::parse(cf_raw) else {
         return Err(fail_person("fiscal_number_invalid", GENERIC));
     };
@@ -437,9 +470,10 @@ async fn acs_inner(state: &AppState, form: AcsForm, browser: Option<String>, rid
         Err(AppError::Unauthenticated(_)) => {
             Err(fail_person("operator_unknown", "Non risulti abilitato a GePI: chiedi l'accreditamento al tuo Ambito."))
         }
-        Err(AppError::Forbidden(_)) => {
-            Err(fail_person("no_profile", "Non hai un profilo attivo in GePI: rivolgiti all'amministratore del tuo Ambito."))
-        }
+        Err(AppError::Forbidden(_)) => Err(fail_person(
+            "no_profile",
+            "Non hai un profilo attivo in GePI: rivolgiti all'amministratore del tuo Ambito.",
+        )),
         Err(e) => {
             tracing::error!(error = ?e, "a SPID session could not be opened");
             Err(fail_signed("session_failed", "Servizio momentaneamente non disponibile: riprova.".into()))
@@ -539,9 +573,13 @@ fn read_logout_request(r: roxmltree::Node, slo_url: &str) -> Result<LogoutReques
         .ok_or(("logout_issue_instant", "LogoutRequest IssueInstant is missing or not a UTC instant"))?;
     let child = |name: &str| {
         r.children()
-            .find(|c| c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(xml::NS_ASSERTION))
+            .find(|c| {
+                c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(xml::NS_ASSERTION)
+            })
             // Every text node (a comment may split a signed value).
-            .map(|c| c.children().filter(|t| t.is_text()).filter_map(|t| t.text()).collect::<String>().trim().to_string())
+            .map(|c| {
+                c.children().filter(|t| t.is_text()).filter_map(|t| t.text()).collect::<String>().trim().to_string()
+            })
             .filter(|t| !t.is_empty())
     };
     Ok(LogoutRequest {
@@ -572,11 +610,15 @@ fn parse_logout_request(xml_text: &str, slo_url: &str, enveloped: bool) -> Resul
     let r = doc.root_element();
     let req = read_logout_request(r, slo_url)?;
     if enveloped {
-        validate::algorithms_allowed(&doc)
-            .map_err(|_| ("signature_algorithm", "the LogoutRequest signature uses an algorithm that is not allowed"))?;
-        validate::signatures_are_local(&doc)
-            .map_err(|_| ("signature_reference", "the LogoutRequest signature may only reference the request itself"))?;
-        let is_sig = |n: &roxmltree::Node| n.is_element() && n.tag_name().name() == "Signature" && n.tag_name().namespace() == Some(xml::NS_DSIG);
+        validate::algorithms_allowed(&doc).map_err(|_| {
+            ("signature_algorithm", "the LogoutRequest signature uses an algorithm that is not allowed")
+        })?;
+        validate::signatures_are_local(&doc).map_err(|_| {
+            ("signature_reference", "the LogoutRequest signature may only reference the request itself")
+        })?;
+        let is_sig = |n: &roxmltree::Node| {
+            n.is_element() && n.tag_name().name() == "Signature" && n.tag_name().namespace() == Some(xml::NS_DSIG)
+        };
         let all: Vec<_> = doc.descendants().filter(is_sig).collect();
         let own = all.len() == 1 && all[0].parent() == Some(r);
         if !own {
@@ -643,7 +685,8 @@ async fn slo_redirect(State(state): State<AppState>, RawQuery(query): RawQuery) 
         return refuse_logout(&state, None, ("idp_unknown", "unknown IdP")).await;
     };
     if !verify_redirect(&query, &idp.certs) {
-        return refuse_logout(&state, None, ("signature_invalid", "the LogoutRequest signature is missing or invalid")).await;
+        return refuse_logout(&state, None, ("signature_invalid", "the LogoutRequest signature is missing or invalid"))
+            .await;
     }
     answer_logout(&state, &sp, idp, req, relay).await
 }
@@ -651,7 +694,10 @@ async fn slo_redirect(State(state): State<AppState>, RawQuery(query): RawQuery) 
 /// `POST /saml/slo`: a LogoutRequest over HTTP-POST (XML signature). What is
 /// acted on is read from the signed part (xmlsec's view), and must equal what
 /// the document as received says.
-async fn slo_post(State(state): State<AppState>, form: Result<Form<SloForm>, axum::extract::rejection::FormRejection>) -> Response {
+async fn slo_post(
+    State(state): State<AppState>,
+    form: Result<Form<SloForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
     let sp = sp(&state);
     let Ok(Form(f)) = form else { return refuse_logout(&state, None, ("form_invalid", "form expected")).await };
     let text = match slo_message(f.saml_request, false) {
@@ -672,8 +718,10 @@ async fn slo_post(State(state): State<AppState>, form: Result<Form<SloForm>, axu
     };
     let signed = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let signed_xml = super::signed_part(&text, &certs).map_err(|_| ("signature_invalid", "the LogoutRequest signature is missing or invalid"))?;
-        let doc = validate::parse(&signed_xml).map_err(|_| ("signature_scope", "the signed part is not a LogoutRequest"))?;
+        let signed_xml = super::signed_part(&text, &certs)
+            .map_err(|_| ("signature_invalid", "the LogoutRequest signature is missing or invalid"))?;
+        let doc =
+            validate::parse(&signed_xml).map_err(|_| ("signature_scope", "the signed part is not a LogoutRequest"))?;
         read_logout_request(doc.root_element(), &slo_url).map(Some).or(Ok(None))
     })
     .await
@@ -704,9 +752,14 @@ async fn first_time<C: sea_orm::ConnectionTrait>(
     seen::Entity::delete_many().filter(seen::Column::ExpiresAt.lte(now)).exec(db).await?;
     let from = if fresh { req.issue_instant } else { now };
     let expires_at = from + Duration::seconds(LOGOUT_WINDOW_SECS + 2 * CLOCK_SKEW_SECS);
-    let row = seen::ActiveModel { idp_entity_id: Set(idp.to_string()), id: Set(req.id.clone()), expires_at: Set(expires_at) };
+    let row =
+        seen::ActiveModel { idp_entity_id: Set(idp.to_string()), id: Set(req.id.clone()), expires_at: Set(expires_at) };
     let inserted = seen::Entity::insert(row)
-        .on_conflict(sea_orm::sea_query::OnConflict::columns([seen::Column::IdpEntityId, seen::Column::Id]).do_nothing().to_owned())
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([seen::Column::IdpEntityId, seen::Column::Id])
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(db)
         .await?;
     Ok(inserted == 1)
@@ -725,7 +778,13 @@ fn logout_refusal_entry(idp: &str, request: &str, code: &str) -> AuditEntry {
 /// them, and the IdP's retry is not taken for a replay. A request outside the
 /// window is refused and audited the first time it is seen; a replay is only
 /// counted (the logout it repeats was audited).
-async fn answer_logout(state: &AppState, sp: &Sp, idp: &super::Idp, req: LogoutRequest, relay: Option<String>) -> Response {
+async fn answer_logout(
+    state: &AppState,
+    sp: &Sp,
+    idp: &super::Idp,
+    req: LogoutRequest,
+    relay: Option<String>,
+) -> Response {
     let now = Utc::now();
     let window = in_window(&req, now);
     let ctx = AuditContext::unattributed(ActorKind::System, None);
@@ -780,7 +839,8 @@ async fn answer_logout(state: &AppState, sp: &Sp, idp: &super::Idp, req: LogoutR
         let tmpl = xml::signature_template(&id, &sp.keys.cert_b64);
         let unsigned = xml::logout_response(&id, now, &req.id, &dest, &sp.cfg.entity_id, partial, Some(&tmpl));
         match sp.keys.sign_xml(&unsigned) {
-            Ok(signed) => (no_store(), Html(xml::post_form(&dest, "SAMLResponse", &STANDARD.encode(signed), &relay))).into_response(),
+            Ok(signed) => (no_store(), Html(xml::post_form(&dest, "SAMLResponse", &STANDARD.encode(signed), &relay)))
+                .into_response(),
             Err(e) => AppError::internal(e).into_response(),
         }
     } else {

@@ -56,11 +56,8 @@ pub const REQUEST_LIFETIME_SECS: i64 = 10 * 60;
 pub const CLOCK_SKEW_SECS: i64 = 120;
 
 /// Signature algorithms accepted from IdPs (RSA with SHA-2 only).
-pub const ALLOWED_ALGORITHMS: [AllowedSignatureAlgorithm; 3] = [
-    AllowedSignatureAlgorithm::RsaSha256,
-    AllowedSignatureAlgorithm::RsaSha384,
-    AllowedSignatureAlgorithm::RsaSha512,
-];
+pub const ALLOWED_ALGORITHMS: [AllowedSignatureAlgorithm; 3] =
+    [AllowedSignatureAlgorithm::RsaSha256, AllowedSignatureAlgorithm::RsaSha384, AllowedSignatureAlgorithm::RsaSha512];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpidSetupError {
@@ -145,10 +142,7 @@ impl Keys {
 /// The value of a subject attribute of `cert`, by OID (dotted) or short name.
 fn subject_entry(cert: &X509, field: &str) -> Option<String> {
     let want = openssl::asn1::Asn1Object::from_str(field).ok()?.to_string();
-    cert.subject_name()
-        .entries()
-        .find(|e| e.object().to_string() == want)
-        .and_then(|e| e.data().to_string().ok())
+    cert.subject_name().entries().find(|e| e.object().to_string() == want).and_then(|e| e.data().to_string().ok())
 }
 
 /// Outside the conformance profile the configuration must say what the
@@ -292,7 +286,11 @@ impl Sp {
             Err(e) => return Err(format!("IdP {entity_id}: unreadable signing certificate: {e}")),
         };
         let find = |binding: &str| {
-            descriptors.iter().flat_map(|d| &d.single_sign_on_services).find(|s| s.binding == binding).map(|s| s.location.clone())
+            descriptors
+                .iter()
+                .flat_map(|d| &d.single_sign_on_services)
+                .find(|s| s.binding == binding)
+                .map(|s| s.location.clone())
         };
         let slo = descriptors
             .iter()

@@ -68,7 +68,8 @@ pub struct Verified {
 /// Parses a message, refusing DTDs and more than [`MAX_NODES`] nodes.
 pub fn parse(xml: &str) -> Result<Document<'_>, Refusal> {
     let opt = roxmltree::ParsingOptions { allow_dtd: false, nodes_limit: MAX_NODES };
-    Document::parse_with_options(xml, opt).or_else(|e| refuse("xml_malformed", format!("the message is not well-formed XML: {e}")))
+    Document::parse_with_options(xml, opt)
+        .or_else(|e| refuse("xml_malformed", format!("the message is not well-formed XML: {e}")))
 }
 
 fn is(n: &Node, ns: &str, name: &str) -> bool {
@@ -190,9 +191,13 @@ pub fn signatures_are_local(doc: &Document) -> Result<(), Refusal> {
                 let signature = n.parent().and_then(|p| p.parent()).filter(|s| dsig(s, "Signature"));
                 let signed = signature.and_then(|s| s.parent()).filter(|e| e.is_element());
                 let target = n.attribute("URI").and_then(|u| u.strip_prefix('#')).filter(|id| is_ncname(id));
-                let ok = in_signed_info && matches!((signed, target), (Some(e), Some(id)) if e.attribute("ID") == Some(id));
+                let ok =
+                    in_signed_info && matches!((signed, target), (Some(e), Some(id)) if e.attribute("ID") == Some(id));
                 if !ok {
-                    return refuse("signature_reference", "a signature Reference must be `#ID` of the element that holds the signature");
+                    return refuse(
+                        "signature_reference",
+                        "a signature Reference must be `#ID` of the element that holds the signature",
+                    );
                 }
             }
             "Signature" => {
@@ -219,9 +224,8 @@ pub fn envelope(doc: &Document) -> Result<Envelope, Refusal> {
         return refuse("not_a_response", "the message is not a samlp:Response");
     }
     let status_code = only_child(root, NS_PROTOCOL, "Status").and_then(|s| only_child(s, NS_PROTOCOL, "StatusCode"));
-    let message = only_child(root, NS_PROTOCOL, "Status")
-        .and_then(|s| only_child(s, NS_PROTOCOL, "StatusMessage"))
-        .map(text);
+    let message =
+        only_child(root, NS_PROTOCOL, "Status").and_then(|s| only_child(s, NS_PROTOCOL, "StatusMessage")).map(text);
     Ok(Envelope {
         in_response_to: root.attribute("InResponseTo").map(str::to_string),
         issuer: only_child(root, NS_ASSERTION, "Issuer").map(text),
@@ -273,7 +277,10 @@ pub fn check(raw: &Document, signed: &Document, e: &Expect) -> Result<Verified, 
     }
     let verified = assertion(signed_assertion, e)?;
     if verified != as_received {
-        return refuse("parser_differential", "the signed Assertion and the Assertion as received say different things");
+        return refuse(
+            "parser_differential",
+            "the signed Assertion and the Assertion as received say different things",
+        );
     }
     Ok(verified)
 }
@@ -300,7 +307,8 @@ fn response(r: Node, e: &Expect) -> Result<(), Refusal> {
     match code {
         Some(STATUS_SUCCESS) => {}
         Some(other) if !other.trim().is_empty() => {
-            let spid_error = only_child(status, NS_PROTOCOL, "StatusMessage").map(text).as_deref().and_then(spid_error_number);
+            let spid_error =
+                only_child(status, NS_PROTOCOL, "StatusMessage").map(text).as_deref().and_then(spid_error_number);
             return Err(Refusal { code: "response_status", detail: format!("the IdP answered {other}"), spid_error });
         }
         _ => return refuse("response_status", "Response StatusCode is missing or empty"),
@@ -354,7 +362,8 @@ fn assertion(a: Node, e: &Expect) -> Result<Verified, Refusal> {
     }
     let qualifier = attr(name_id, "NameQualifier", "assertion_nameid_qualifier", "NameID NameQualifier")?.to_string();
     // SubjectConfirmation: bearer, for our ACS, for this request, not expired.
-    let Some(sc) = only_child(subject, NS_ASSERTION, "SubjectConfirmation").filter(|s| s.attributes().len() > 0 || s.has_children())
+    let Some(sc) = only_child(subject, NS_ASSERTION, "SubjectConfirmation")
+        .filter(|s| s.attributes().len() > 0 || s.has_children())
     else {
         return refuse("assertion_subject_confirmation", "SubjectConfirmation is missing or empty");
     };
@@ -370,7 +379,8 @@ fn assertion(a: Node, e: &Expect) -> Result<Verified, Refusal> {
     if attr(scd, "InResponseTo", "assertion_in_response_to", "SubjectConfirmationData InResponseTo")? != e.request_id {
         return refuse("assertion_in_response_to", "SubjectConfirmationData InResponseTo does not match the request");
     }
-    let scd_until = instant_attr(scd, "NotOnOrAfter", "assertion_subject_expiry", "SubjectConfirmationData NotOnOrAfter")?;
+    let scd_until =
+        instant_attr(scd, "NotOnOrAfter", "assertion_subject_expiry", "SubjectConfirmationData NotOnOrAfter")?;
     if scd_until + e.skew <= e.now {
         return refuse("assertion_subject_expiry", "SubjectConfirmationData has expired");
     }
@@ -385,7 +395,8 @@ fn assertion(a: Node, e: &Expect) -> Result<Verified, Refusal> {
         return refuse("assertion_issuer_format", "Assertion Issuer Format must be entity");
     }
     // Conditions: both bounds and our audience.
-    let Some(cond) = only_child(a, NS_ASSERTION, "Conditions").filter(|c| c.attributes().len() > 0 || c.children().any(|x| x.is_element()))
+    let Some(cond) = only_child(a, NS_ASSERTION, "Conditions")
+        .filter(|c| c.attributes().len() > 0 || c.children().any(|x| x.is_element()))
     else {
         return refuse("assertion_conditions", "Conditions are missing or empty");
     };
@@ -397,7 +408,8 @@ fn assertion(a: Node, e: &Expect) -> Result<Verified, Refusal> {
     if not_after + e.skew <= e.now {
         return refuse("assertion_not_on_or_after", "the Assertion has expired");
     }
-    let Some(ar) = only_child(cond, NS_ASSERTION, "AudienceRestriction").filter(|x| x.children().any(|c| c.is_element()))
+    let Some(ar) =
+        only_child(cond, NS_ASSERTION, "AudienceRestriction").filter(|x| x.children().any(|c| c.is_element()))
     else {
         return refuse("assertion_audience", "AudienceRestriction is missing or empty");
     };
@@ -409,10 +421,12 @@ fn assertion(a: Node, e: &Expect) -> Result<Verified, Refusal> {
         return refuse("assertion_audience", "the Assertion is meant for another service provider");
     }
     // AuthnStatement and the level.
-    let Some(st) = only_child(a, NS_ASSERTION, "AuthnStatement").filter(|s| s.children().any(|c| c.is_element())) else {
+    let Some(st) = only_child(a, NS_ASSERTION, "AuthnStatement").filter(|s| s.children().any(|c| c.is_element()))
+    else {
         return refuse("assertion_authn_statement", "AuthnStatement is missing or empty");
     };
-    let Some(ctx) = only_child(st, NS_ASSERTION, "AuthnContext").filter(|s| s.children().any(|c| c.is_element())) else {
+    let Some(ctx) = only_child(st, NS_ASSERTION, "AuthnContext").filter(|s| s.children().any(|c| c.is_element()))
+    else {
         return refuse("assertion_authn_context", "AuthnContext is missing or empty");
     };
     let Some(class_ref) = only_child(ctx, NS_ASSERTION, "AuthnContextClassRef") else {

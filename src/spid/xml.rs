@@ -80,9 +80,14 @@ pub struct MetadataParams<'a> {
 pub fn metadata(p: &MetadataParams) -> String {
     let attrs: String = REQUESTED_ATTRIBUTES
         .iter()
-        .map(|a| format!(r#"<md:RequestedAttribute Name="{a}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic"/>"#))
+        .map(|a| {
+            format!(
+                r#"<md:RequestedAttribute Name="{a}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic"/>"#
+            )
+        })
         .collect();
-    let phone = p.contact_phone.map(|t| format!("<md:TelephoneNumber>{}</md:TelephoneNumber>", esc(t))).unwrap_or_default();
+    let phone =
+        p.contact_phone.map(|t| format!("<md:TelephoneNumber>{}</md:TelephoneNumber>", esc(t))).unwrap_or_default();
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="{NS_DSIG}" xmlns:spid="https://spid.gov.it/saml-extensions" entityID="{entity_id}" ID="{id}">{signature}<md:SPSSODescriptor protocolSupportEnumeration="{NS_PROTOCOL}" AuthnRequestsSigned="true" WantAssertionsSigned="true"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleLogoutService Binding="{BINDING_REDIRECT}" Location="{slo}"/><md:SingleLogoutService Binding="{BINDING_POST}" Location="{slo}"/><md:NameIDFormat>{NAMEID_TRANSIENT}</md:NameIDFormat><md:AssertionConsumerService Binding="{BINDING_POST}" Location="{acs}" index="0" isDefault="true"/><md:AttributeConsumingService index="0"><md:ServiceName xml:lang="it">GePI</md:ServiceName>{attrs}</md:AttributeConsumingService></md:SPSSODescriptor><md:Organization><md:OrganizationName xml:lang="it">{org}</md:OrganizationName><md:OrganizationDisplayName xml:lang="it">{org_display}</md:OrganizationDisplayName><md:OrganizationURL xml:lang="it">{org_url}</md:OrganizationURL></md:Organization><md:ContactPerson contactType="other"><md:Extensions><spid:IPACode>{ipa}</spid:IPACode><spid:Public/></md:Extensions><md:Company>{org}</md:Company><md:EmailAddress>{email}</md:EmailAddress>{phone}</md:ContactPerson></md:EntityDescriptor>"#,

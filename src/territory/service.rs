@@ -57,7 +57,9 @@ pub async fn import(db: &sea_orm::DatabaseConnection, text: &str) -> Result<Impo
             return Err(at(format!("expected 7 fields separated by `;`, found {}", cols.len())));
         };
         if code.is_empty() || code.len() > 20 || name.is_empty() || region.is_empty() || comune_name.is_empty() {
-            return Err(at("the Ambito code (1-20 characters), its name, the region and the Comune's name are required".into()));
+            return Err(at(
+                "the Ambito code (1-20 characters), its name, the region and the Comune's name are required".into(),
+            ));
         }
         let istat = crate::territory::model::IstatCode::parse(istat).map_err(|e| at(e.to_string()))?;
         if belfiore.len() != 4 || !belfiore.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -101,7 +103,9 @@ pub async fn import(db: &sea_orm::DatabaseConnection, text: &str) -> Result<Impo
                 .insert(&txn)
                 .await
                 .map_err(|e| match e.sql_err() {
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => at(format!("the Belfiore code {belfiore} is already recorded")),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                        at(format!("the Belfiore code {belfiore} is already recorded"))
+                    }
                     _ => e.into(),
                 })?;
                 out.comuni += 1;
@@ -119,7 +123,10 @@ pub async fn import(db: &sea_orm::DatabaseConnection, text: &str) -> Result<Impo
 // a log or the audit trail.
 
 use chrono::NaiveDate;
-use entity::{convention, convention_document, enums::{AuditAction, ConventionKind}};
+use entity::{
+    convention, convention_document,
+    enums::{AuditAction, ConventionKind},
+};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, Condition, DatabaseTransaction, TransactionTrait};
 
 use crate::audit::{self, AuditContext, AuditEntry};
@@ -155,7 +162,10 @@ pub fn check_document(field: &str, doc: &[u8]) -> Result<(), AppError> {
         return Err(AppError::validation(field, "the signed document is empty"));
     }
     if doc.len() > MAX_DOCUMENT_BYTES {
-        return Err(AppError::validation(field, format!("the document is {} bytes, the limit is {MAX_DOCUMENT_BYTES}", doc.len())));
+        return Err(AppError::validation(
+            field,
+            format!("the document is {} bytes, the limit is {MAX_DOCUMENT_BYTES}", doc.len()),
+        ));
     }
     // A PDF starts with `%PDF-` (ISO 32000 allows it within the first 1024 bytes).
     let head = &doc[..doc.len().min(1024)];
@@ -176,8 +186,9 @@ pub async fn add_convention(
     ctx: &AuditContext,
 ) -> Result<convention::Model, AppError> {
     use sha2::{Digest, Sha256};
-    let today = crate::cases::model::today();
-    let code = crate::territory::model::IstatCode::parse(&c.comune).map_err(|e| AppError::validation("input.comune", e.to_string()))?;
+    let today = crate::calendar::today();
+    let code = crate::territory::model::IstatCode::parse(&c.comune)
+        .map_err(|e| AppError::validation("input.comune", e.to_string()))?;
     // The Comune's row is locked (PostgreSQL; SQLite serialises writers) so
     // that two uploads cannot both pass the overlap check below.
     let found = comune::Entity::find_by_id(code.as_str().to_string())
@@ -189,7 +200,10 @@ pub async fn add_convention(
     }
     let signed_on = plausible("input.signedOn", c.signed_on)?;
     if signed_on > today {
-        return Err(AppError::validation("input.signedOn", format!("{signed_on} is in the future: record a convention once signed")));
+        return Err(AppError::validation(
+            "input.signedOn",
+            format!("{signed_on} is in the future: record a convention once signed"),
+        ));
     }
     let from = plausible("input.validFrom", c.valid_from)?;
     if let Some(to) = c.valid_to {
@@ -233,7 +247,9 @@ pub async fn add_convention(
     }
     .insert(txn)
     .await?;
-    convention_document::ActiveModel { convention_id: Set(row.id), content: Set(c.document.clone()) }.insert(txn).await?;
+    convention_document::ActiveModel { convention_id: Set(row.id), content: Set(c.document.clone()) }
+        .insert(txn)
+        .await?;
     let mut e = AuditEntry::new("convention", row.id, AuditAction::Create);
     e.ambito_id = Some(ambito_id);
     e.changes = Some(serde_json::json!({
@@ -250,13 +266,19 @@ pub async fn add_convention(
 }
 
 /// `gepi conventions add`: for the bootstrap of an installation, as the system.
-pub async fn cli_add_convention(db: &sea_orm::DatabaseConnection, c: &ConventionInput) -> Result<convention::Model, AppError> {
+pub async fn cli_add_convention(
+    db: &sea_orm::DatabaseConnection,
+    c: &ConventionInput,
+) -> Result<convention::Model, AppError> {
     let txn = db.begin().await?;
-    let code = crate::territory::model::IstatCode::parse(&c.comune).map_err(|e| AppError::validation("--comune", e.to_string()))?;
+    let code = crate::territory::model::IstatCode::parse(&c.comune)
+        .map_err(|e| AppError::validation("--comune", e.to_string()))?;
     let ambito_id = comune::Entity::find_by_id(code.as_str().to_string())
         .one(&txn)
         .await?
-        .ok_or_else(|| AppError::not_found_at("--comune", "no Comune with this ISTAT code (import the territory first)"))?
+        .ok_or_else(|| {
+            AppError::not_found_at("--comune", "no Comune with this ISTAT code (import the territory first)")
+        })?
         .ambito_id;
     let ctx = AuditContext::unattributed(entity::enums::ActorKind::System, None);
     let row = add_convention(&txn, ambito_id, c, None, &ctx).await.map_err(|e| match e.field() {

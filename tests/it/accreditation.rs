@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::helpers::{builders, error_code, TestApp};
 
 fn today() -> NaiveDate {
-    gepi::cases::model::today()
+    gepi::calendar::today()
 }
 
 fn cf(last: &str, first: &str, year: i32, female: bool) -> String {
@@ -70,18 +70,37 @@ async fn bootstrap(app: &TestApp) -> String {
     std::fs::remove_file(&file).ok();
     assert_eq!(out, "imported 2 Ambiti and 3 Comuni");
     let minister = cf("Verdi", "Paola", 1970, true);
-    gepi(app, &["operators", "add", "--fiscal-code", &minister, "--first-name", "Paola", "--last-name", "Verdi", "--email", "p.verdi@lavoro.gov.it"])
-        .expect("operators add");
+    gepi(
+        app,
+        &[
+            "operators",
+            "add",
+            "--fiscal-code",
+            &minister,
+            "--first-name",
+            "Paola",
+            "--last-name",
+            "Verdi",
+            "--email",
+            "p.verdi@lavoro.gov.it",
+        ],
+    )
+    .expect("operators add");
     // The command line grants only ministry_admin.
-    let refused = gepi(app, &["operators", "accredit", "--fiscal-code", &minister, "--role", "case_manager"]).unwrap_err();
+    let refused =
+        gepi(app, &["operators", "accredit", "--fiscal-code", &minister, "--role", "case_manager"]).unwrap_err();
     assert!(refused.contains("VALIDATION, --role"), "{refused}");
-    let profile_id = gepi(app, &["operators", "accredit", "--fiscal-code", &minister, "--role", "ministry_admin"]).expect("accredit");
+    let profile_id = gepi(app, &["operators", "accredit", "--fiscal-code", &minister, "--role", "ministry_admin"])
+        .expect("accredit");
     app.login(&minister, &profile_id).await
 }
 
 async fn ambito_id(app: &TestApp, token: &str, code: &str) -> String {
     let r = app.gql(Some(token), "{ ambiti(first: 10) { nodes { id code } } }", json!({})).await;
-    ok(&r)["ambiti"]["nodes"].as_array().unwrap().iter().find(|a| a["code"] == code).unwrap()["id"].as_str().unwrap().to_string()
+    ok(&r)["ambiti"]["nodes"].as_array().unwrap().iter().find(|a| a["code"] == code).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn person(cf: &str, first: &str, last: &str) -> Value {
@@ -167,7 +186,11 @@ pub(crate) async fn walk_to_an_assigned_case(app: &TestApp) -> Walk {
     // The Ministry designates the administrator the Ambito named.
     let admin_cf = cf("Neri", "Marta", 1975, true);
     let r = app
-        .gql(Some(&ministry), DESIGNATE, json!({ "i": { "ambitoId": desio, "person": person(&admin_cf, "Marta", "Neri"), "validFrom": today() } }))
+        .gql(
+            Some(&ministry),
+            DESIGNATE,
+            json!({ "i": { "ambitoId": desio, "person": person(&admin_cf, "Marta", "Neri"), "validFrom": today() } }),
+        )
         .await;
     let admin = ok(&r)["designateAmbitoAdmin"].clone();
     assert_eq!(admin["role"], "AMBITO_ADMIN");
@@ -175,7 +198,13 @@ pub(crate) async fn walk_to_an_assigned_case(app: &TestApp) -> Walk {
     assert_eq!(admin["comuni"].as_array().unwrap().len(), 2, "the administrator covers the Ambito");
     // A second one is refused unless it replaces the first.
     let other = cf("Gallo", "Piero", 1968, false);
-    let r = app.gql(Some(&ministry), DESIGNATE, json!({ "i": { "ambitoId": desio, "person": person(&other, "Piero", "Gallo"), "validFrom": today() } })).await;
+    let r = app
+        .gql(
+            Some(&ministry),
+            DESIGNATE,
+            json!({ "i": { "ambitoId": desio, "person": person(&other, "Piero", "Gallo"), "validFrom": today() } }),
+        )
+        .await;
     assert_eq!(err(&r), ("CONFLICT".into(), "input.ambitoId".into()));
     // The Ministry grants nothing else.
     let r = app.gql(Some(&ministry), ADD, json!({ "i": person(&other, "Piero", "Gallo") })).await;
@@ -255,13 +284,18 @@ pub(crate) async fn first_meeting(app: &TestApp, cm: &str, assigned: &Value) {
 #[tokio::test]
 async fn a_fresh_installation_reaches_a_case_manager_working_a_case() {
     let app = TestApp::new().await;
-    let Walk { admin_token, coordinator, cm_cf, cm_profile, assigned, desio: desio_uuid } = walk_to_an_assigned_case(&app).await;
+    let Walk { admin_token, coordinator, cm_cf, cm_profile, assigned, desio: desio_uuid } =
+        walk_to_an_assigned_case(&app).await;
     let cm = app.login(&cm_cf, cm_profile["id"].as_str().unwrap()).await;
     first_meeting(&app, &cm, &assigned).await;
 
     // Revocation ends the live session at once and counts the case left without an owner.
     let r = app
-        .gql(Some(&admin_token), CHANGE, json!({ "i": { "profileId": cm_profile["id"], "version": cm_profile["version"], "change": "REVOKE" } }))
+        .gql(
+            Some(&admin_token),
+            CHANGE,
+            json!({ "i": { "profileId": cm_profile["id"], "version": cm_profile["version"], "change": "REVOKE" } }),
+        )
         .await;
     let d = ok(&r)["changeProfileStatus"].clone();
     assert_eq!(d["profile"]["status"], "REVOKED");
@@ -284,11 +318,18 @@ async fn a_fresh_installation_reaches_a_case_manager_working_a_case() {
 
     // Every change is in the audit trail of the Ambito, role changes with before/after.
     let events = entity::audit_event::Entity::find().all(&app.db).await.unwrap();
-    let transitions: Vec<_> = events.iter().filter(|e| e.entity == "profile" && e.changes.as_deref().is_some_and(|c| c.contains("REVOKED"))).collect();
+    let transitions: Vec<_> = events
+        .iter()
+        .filter(|e| e.entity == "profile" && e.changes.as_deref().is_some_and(|c| c.contains("REVOKED")))
+        .collect();
     assert_eq!(transitions.len(), 1);
     assert_eq!(transitions[0].ambito_id, Some(desio_uuid));
     let changes: Value = serde_json::from_str(transitions[0].changes.as_deref().unwrap()).unwrap();
-    assert_eq!(changes["live_sessions"], json!({ "before": 1, "after": 0 }), "the trail says the live session was ended: {changes}");
+    assert_eq!(
+        changes["live_sessions"],
+        json!({ "before": 1, "after": 0 }),
+        "the trail says the live session was ended: {changes}"
+    );
     assert!(
         events.iter().all(|e| !e.changes.as_deref().unwrap_or_default().contains(&cm_cf)),
         "no codice fiscale in the audit trail"
@@ -301,7 +342,13 @@ async fn bad_accreditation_input_is_refused_with_its_field_and_writes_nothing() 
     let ministry = bootstrap(&app).await;
     let desio = ambito_id(&app, &ministry, "LOM-MB-DESIO").await;
     let admin_cf = cf("Neri", "Marta", 1975, true);
-    let r = app.gql(Some(&ministry), DESIGNATE, json!({ "i": { "ambitoId": desio, "person": person(&admin_cf, "Marta", "Neri"), "validFrom": today() } })).await;
+    let r = app
+        .gql(
+            Some(&ministry),
+            DESIGNATE,
+            json!({ "i": { "ambitoId": desio, "person": person(&admin_cf, "Marta", "Neri"), "validFrom": today() } }),
+        )
+        .await;
     let admin = ok(&r)["designateAmbitoAdmin"].clone();
     let admin_token = app.login(&admin_cf, admin["id"].as_str().unwrap()).await;
     let cm_cf = cf("Russo", "Anna", 1988, true);
@@ -314,7 +361,11 @@ async fn bad_accreditation_input_is_refused_with_its_field_and_writes_nothing() 
     let cases: Vec<(&str, Value, (&str, &str))> = vec![
         (ADD, json!({ "i": person(&bad_cf, "Luca", "Bianchi") }), ("VALIDATION", "input.fiscalCode")),
         (ADD, json!({ "i": person(&cm_cf, "Anna", "Russo") }), ("CONFLICT", "input.fiscalCode")),
-        (ADD, json!({ "i": { "fiscalCode": cf("Ferri", "Ugo", 1990, false), "firstName": "Ugo", "lastName": "Ferri", "email": "ugo" } }), ("VALIDATION", "input.email")),
+        (
+            ADD,
+            json!({ "i": { "fiscalCode": cf("Ferri", "Ugo", 1990, false), "firstName": "Ugo", "lastName": "Ferri", "email": "ugo" } }),
+            ("VALIDATION", "input.email"),
+        ),
         (
             ACCREDIT,
             json!({ "i": { "operatorId": op["id"], "version": op["version"], "role": "CASE_MANAGER", "comuni": ["072006"], "validFrom": today(), "fundingSources": ["FONDO_POVERTA"] } }),
@@ -357,7 +408,10 @@ async fn bad_accreditation_input_is_refused_with_its_field_and_writes_nothing() 
         assert_eq!(err(&r), (code.to_string(), field.to_string()), "{vars}: {r}");
     }
     let r = app.gql(Some(&admin_token), ACCREDIT, json!({ "i": { "operatorId": op["id"], "version": 1, "role": "CASE_MANAGER", "comuni": ["108023"], "validFrom": today(), "fundingSources": ["NOT_A_FUND"] } })).await;
-    assert!(r["errors"][0]["message"].as_str().unwrap().contains("NOT_A_FUND"), "unknown funding source refused at the edge: {r}");
+    assert!(
+        r["errors"][0]["message"].as_str().unwrap().contains("NOT_A_FUND"),
+        "unknown funding source refused at the edge: {r}"
+    );
     assert_eq!(
         (app.count("operator").await, app.count("profile").await, app.count("audit_event").await),
         before,
@@ -367,7 +421,13 @@ async fn bad_accreditation_input_is_refused_with_its_field_and_writes_nothing() 
     // An operator of another Ambito answers like one that does not exist.
     let bari = ambito_id(&app, &ministry, "PUG-BA-BARI").await;
     let bari_cf = cf("Greco", "Rosa", 1972, true);
-    let r = app.gql(Some(&ministry), DESIGNATE, json!({ "i": { "ambitoId": bari, "person": person(&bari_cf, "Rosa", "Greco"), "validFrom": today() } })).await;
+    let r = app
+        .gql(
+            Some(&ministry),
+            DESIGNATE,
+            json!({ "i": { "ambitoId": bari, "person": person(&bari_cf, "Rosa", "Greco"), "validFrom": today() } }),
+        )
+        .await;
     let bari_admin = ok(&r)["designateAmbitoAdmin"].clone();
     let r = app
         .gql(
@@ -394,15 +454,33 @@ async fn bad_accreditation_input_is_refused_with_its_field_and_writes_nothing() 
         )
     };
     let first = ok(&accredit(op["version"].as_i64().unwrap()).await)["accreditProfile"].clone();
-    let r = app.gql(Some(&admin_token), CHANGE, json!({ "i": { "profileId": first["id"], "version": first["version"], "change": "SUSPEND" } })).await;
+    let r = app
+        .gql(
+            Some(&admin_token),
+            CHANGE,
+            json!({ "i": { "profileId": first["id"], "version": first["version"], "change": "SUSPEND" } }),
+        )
+        .await;
     let suspended = ok(&r)["changeProfileStatus"]["profile"].clone();
     assert_eq!(suspended["status"], "SUSPENDED");
     let r = accredit(first["operator"]["version"].as_i64().unwrap()).await;
     assert!(r["errors"].is_null(), "a new profile of the role while the old one is suspended: {r}");
-    let r = app.gql(Some(&admin_token), CHANGE, json!({ "i": { "profileId": first["id"], "version": suspended["version"], "change": "REINSTATE" } })).await;
+    let r = app
+        .gql(
+            Some(&admin_token),
+            CHANGE,
+            json!({ "i": { "profileId": first["id"], "version": suspended["version"], "change": "REINSTATE" } }),
+        )
+        .await;
     assert_eq!(err(&r), ("CONFLICT".into(), "input.profileId".into()));
     // Nor can it touch the administrator profile of its own Ambito.
-    let r = app.gql(Some(&admin_token), CHANGE, json!({ "i": { "profileId": admin["id"], "version": admin["version"], "change": "SUSPEND" } })).await;
+    let r = app
+        .gql(
+            Some(&admin_token),
+            CHANGE,
+            json!({ "i": { "profileId": admin["id"], "version": admin["version"], "change": "SUSPEND" } }),
+        )
+        .await;
     assert_eq!(err(&r), ("FORBIDDEN".into(), "input.profileId".into()));
 
     // A successor designated from a later day: the administrator in force stays
@@ -466,7 +544,8 @@ const MOVE_VALIDATOR: &str = "mutation($i: MoveDisadvantageValidatorInput!) { mo
 
 /// A small but well-formed PDF.
 fn pdf(text: &str) -> Vec<u8> {
-    format!("%PDF-1.4\n% convenzione {text}\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n").into_bytes()
+    format!("%PDF-1.4\n% convenzione {text}\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+        .into_bytes()
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -481,7 +560,13 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
     let ministry = bootstrap(&app).await;
     let desio = ambito_id(&app, &ministry, "LOM-MB-DESIO").await;
     let admin_cf = cf("Neri", "Marta", 1975, true);
-    let r = app.gql(Some(&ministry), DESIGNATE, json!({ "i": { "ambitoId": desio, "person": person(&admin_cf, "Marta", "Neri"), "validFrom": today() } })).await;
+    let r = app
+        .gql(
+            Some(&ministry),
+            DESIGNATE,
+            json!({ "i": { "ambitoId": desio, "person": person(&admin_cf, "Marta", "Neri"), "validFrom": today() } }),
+        )
+        .await;
     let admin = ok(&r)["designateAmbitoAdmin"].clone();
     let admin_token = app.login(&admin_cf, admin["id"].as_str().unwrap()).await;
 
@@ -495,7 +580,8 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
         x[k] = v;
         x
     };
-    let before = (app.count("convention").await, app.count("convention_document").await, app.count("audit_event").await);
+    let before =
+        (app.count("convention").await, app.count("convention_document").await, app.count("audit_event").await);
     let bad = vec![
         (with("document", json!("%%% not base64")), ("VALIDATION", "input.document")),
         (with("document", json!(b64(b"PK\x03\x04 a zip, not a PDF"))), ("VALIDATION", "input.document")),
@@ -510,7 +596,10 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
         let r = upload(vars.clone()).await;
         assert_eq!(err(&r), (code.to_string(), field.to_string()), "{vars}: {r}");
     }
-    assert_eq!((app.count("convention").await, app.count("convention_document").await, app.count("audit_event").await), before);
+    assert_eq!(
+        (app.count("convention").await, app.count("convention_document").await, app.count("audit_event").await),
+        before
+    );
 
     // Before the convention, no Comune-level profile on the Comune.
     let add = |cf: String, first: &'static str, last: &'static str| {
@@ -536,8 +625,10 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
     assert_eq!(conv["documentSha256"], hex::encode(sha2::Sha256::digest(&doc)));
     assert_eq!(conv["documentSize"], doc.len());
     assert_eq!(conv["comune"]["istatCode"], "108023");
-    let conv_id = gepi::ids::decode_uuid("id", "Convention", &async_graphql::ID(conv["id"].as_str().unwrap().into())).unwrap();
-    let stored = entity::convention_document::Entity::find_by_id(conv_id).one(&app.db).await.unwrap().expect("document stored");
+    let conv_id =
+        gepi::ids::decode_uuid("id", "Convention", &async_graphql::ID(conv["id"].as_str().unwrap().into())).unwrap();
+    let stored =
+        entity::convention_document::Entity::find_by_id(conv_id).one(&app.db).await.unwrap().expect("document stored");
     assert_eq!(stored.content, doc);
     let events = entity::audit_event::Entity::find().all(&app.db).await.unwrap();
     let created: Vec<_> = events.iter().filter(|e| e.entity == "convention").collect();
@@ -545,11 +636,17 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
     let changes: Value = serde_json::from_str(created[0].changes.as_deref().unwrap()).unwrap();
     let mut keys: Vec<&str> = changes.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(keys, ["comune_istat", "document_sha256", "document_size", "kind", "signed_on", "valid_from", "valid_to"]);
+    assert_eq!(
+        keys,
+        ["comune_istat", "document_sha256", "document_size", "kind", "signed_on", "valid_from", "valid_to"]
+    );
     assert_eq!(changes["document_sha256"]["after"], conv["documentSha256"]);
     for e in &events {
         let c = e.changes.as_deref().unwrap_or_default();
-        assert!(!c.contains("convenzione Desio") && !c.contains(&b64(&doc)) && !c.contains(&hex::encode(&doc)), "no document content in the trail: {c}");
+        assert!(
+            !c.contains("convenzione Desio") && !c.contains(&b64(&doc)) && !c.contains(&hex::encode(&doc)),
+            "no document content in the trail: {c}"
+        );
     }
     // A second convention of the kind overlapping the first is a conflict.
     let r = upload(with("validFrom", json!(today()))).await;
@@ -559,16 +656,32 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
     let officer_profile = ok(&accredit_officer(&officer["version"]).await)["accreditProfile"].clone();
     let q = "query($d: Int) { conventions(first: 10, expiringWithinDays: $d) { totalCount nodes { id dependentProfiles { id role } } } }";
     let r = app.gql(Some(&admin_token), q, json!({ "d": 30 })).await;
-    assert_eq!(ok(&r)["conventions"]["nodes"], json!([{ "id": conv["id"], "dependentProfiles": [{ "id": officer_profile["id"], "role": "REGISTRY_CHECK_OFFICER" }] }]));
+    assert_eq!(
+        ok(&r)["conventions"]["nodes"],
+        json!([{ "id": conv["id"], "dependentProfiles": [{ "id": officer_profile["id"], "role": "REGISTRY_CHECK_OFFICER" }] }])
+    );
     assert_eq!(ok(&app.gql(Some(&admin_token), q, json!({ "d": 10 })).await)["conventions"]["totalCount"], 0);
-    assert_eq!(err(&app.gql(Some(&admin_token), q, json!({ "d": -1 })).await), ("VALIDATION".into(), "expiringWithinDays".into()));
+    assert_eq!(
+        err(&app.gql(Some(&admin_token), q, json!({ "d": -1 })).await),
+        ("VALIDATION".into(), "expiringWithinDays".into())
+    );
     // A renewal from the command line takes over: nothing depends on the expiry any more.
     let file = std::env::temp_dir().join(format!("gepi-convention-{}.pdf", Uuid::new_v4().simple()));
     std::fs::write(&file, b"not a pdf").unwrap();
     let renew = |from: NaiveDate| {
         vec![
-            "conventions".to_string(), "add".into(), "--comune".into(), "108023".into(), "--kind".into(), "USO_GEPI".into(),
-            "--signed-on".into(), today().to_string(), "--valid-from".into(), from.to_string(), "--file".into(), file.to_str().unwrap().to_string(),
+            "conventions".to_string(),
+            "add".into(),
+            "--comune".into(),
+            "108023".into(),
+            "--kind".into(),
+            "USO_GEPI".into(),
+            "--signed-on".into(),
+            today().to_string(),
+            "--valid-from".into(),
+            from.to_string(),
+            "--file".into(),
+            file.to_str().unwrap().to_string(),
         ]
     };
     let args = renew(today() + Duration::days(21));
@@ -585,29 +698,53 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
         let q = "query($f: OperatorFilter) { operators(first: 20, filter: $f) { totalCount nodes { id } } }";
         app.gql(Some(&admin_token), q, json!({ "f": f }))
     };
-    assert_eq!(ok(&ops(json!({ "role": "REGISTRY_CHECK_OFFICER" })).await)["operators"]["nodes"], json!([{ "id": officer["id"] }]));
-    assert_eq!(ok(&ops(json!({ "comune": "108023", "fundingSource": "BILANCIO_COMUNALE" })).await)["operators"]["nodes"], json!([{ "id": officer["id"] }]));
+    assert_eq!(
+        ok(&ops(json!({ "role": "REGISTRY_CHECK_OFFICER" })).await)["operators"]["nodes"],
+        json!([{ "id": officer["id"] }])
+    );
+    assert_eq!(
+        ok(&ops(json!({ "comune": "108023", "fundingSource": "BILANCIO_COMUNALE" })).await)["operators"]["nodes"],
+        json!([{ "id": officer["id"] }])
+    );
     assert_eq!(ok(&ops(json!({ "fundingSource": "FONDO_POVERTA" })).await)["operators"]["totalCount"], 0);
-    assert_eq!(ok(&ops(json!({ "comune": "108045", "role": "REGISTRY_CHECK_OFFICER" })).await)["operators"]["totalCount"], 0);
-    assert_eq!(ok(&ops(json!({ "expiringWithinDays": 365 })).await)["operators"]["totalCount"], 0, "open-ended profiles do not expire");
+    assert_eq!(
+        ok(&ops(json!({ "comune": "108045", "role": "REGISTRY_CHECK_OFFICER" })).await)["operators"]["totalCount"],
+        0
+    );
+    assert_eq!(
+        ok(&ops(json!({ "expiringWithinDays": 365 })).await)["operators"]["totalCount"],
+        0,
+        "open-ended profiles do not expire"
+    );
     assert_eq!(ok(&ops(json!({ "status": ["PENDING_ACCREDITATION"] })).await)["operators"]["totalCount"], 0);
 
     // changeProfile: funding and an end date; a Comune without convention refused; stale versions conflict.
     let edit = |vars: Value| app.gql(Some(&admin_token), EDIT, json!({ "i": vars }));
-    let r = edit(json!({ "profileId": officer_profile["id"], "version": officer_profile["version"], "comuni": ["108045"] })).await;
+    let r = edit(
+        json!({ "profileId": officer_profile["id"], "version": officer_profile["version"], "comuni": ["108045"] }),
+    )
+    .await;
     assert_eq!(err(&r), ("VALIDATION".into(), "input.comuni[0]".into()));
     let r = edit(json!({ "profileId": officer_profile["id"], "version": officer_profile["version"], "fundingSources": ["PN_INCLUSIONE"], "validTo": today() + Duration::days(90) })).await;
     let edited = ok(&r)["changeProfile"].clone();
     assert_eq!(edited["fundingSources"], json!(["PN_INCLUSIONE"]));
     assert_eq!(edited["validTo"], json!(today() + Duration::days(90)));
     assert_eq!(edited["version"], officer_profile["version"].as_i64().unwrap() + 1);
-    assert_eq!(ok(&ops(json!({ "expiringWithinDays": 90 })).await)["operators"]["nodes"], json!([{ "id": officer["id"] }]));
-    let r = edit(json!({ "profileId": officer_profile["id"], "version": officer_profile["version"], "validTo": null })).await;
+    assert_eq!(
+        ok(&ops(json!({ "expiringWithinDays": 90 })).await)["operators"]["nodes"],
+        json!([{ "id": officer["id"] }])
+    );
+    let r = edit(json!({ "profileId": officer_profile["id"], "version": officer_profile["version"], "validTo": null }))
+        .await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "stale version: {r}");
     let r = edit(json!({ "profileId": officer_profile["id"], "version": edited["version"], "validTo": null })).await;
     assert_eq!(ok(&r)["changeProfile"]["validTo"], Value::Null, "null makes it open-ended");
     let audit_update = entity::audit_event::Entity::find().all(&app.db).await.unwrap();
-    assert!(audit_update.iter().any(|e| e.entity == "profile" && e.changes.as_deref().is_some_and(|c| c.contains("PN_INCLUSIONE") && c.contains("BILANCIO_COMUNALE"))), "before/after of the change");
+    assert!(
+        audit_update.iter().any(|e| e.entity == "profile"
+            && e.changes.as_deref().is_some_and(|c| c.contains("PN_INCLUSIONE") && c.contains("BILANCIO_COMUNALE"))),
+        "before/after of the change"
+    );
 
     // The whole operator: suspension ends the live session; reinstatement lets it back in.
     let officer_token = app.login(&officer_cf, officer_profile["id"].as_str().unwrap()).await;
@@ -619,12 +756,20 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
         async move { ok(&app.gql(Some(&token), q, json!({ "id": id })).await)["operator"]["version"].clone() }
     };
     let v = op_now(&officer["id"]).await;
-    let r = app.gql(Some(&admin_token), OPERATOR_STATUS, json!({ "i": { "operatorId": officer["id"], "version": v, "change": "SUSPEND" } })).await;
+    let r = app
+        .gql(
+            Some(&admin_token),
+            OPERATOR_STATUS,
+            json!({ "i": { "operatorId": officer["id"], "version": v, "change": "SUSPEND" } }),
+        )
+        .await;
     let suspended = ok(&r)["changeOperatorStatus"]["operator"].clone();
     assert_eq!(suspended["status"], "SUSPENDED");
     let r = app.gql(Some(&officer_token), "{ me { operator { id } } }", json!({})).await;
     assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "{r}");
-    let r = app.post_json("/auth/dev-login", None, json!({ "fiscalCode": officer_cf, "profileId": officer_profile["id"] })).await;
+    let r = app
+        .post_json("/auth/dev-login", None, json!({ "fiscalCode": officer_cf, "profileId": officer_profile["id"] }))
+        .await;
     assert!(matches!(r.status.as_u16(), 401 | 403), "a suspended operator cannot log in: {} {}", r.status, r.body);
     let sessions_live = |op: Uuid| {
         use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
@@ -638,11 +783,24 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
                 .unwrap()
         }
     };
-    let officer_uuid = gepi::ids::decode_uuid("id", "Operator", &async_graphql::ID(officer["id"].as_str().unwrap().into())).unwrap();
+    let officer_uuid =
+        gepi::ids::decode_uuid("id", "Operator", &async_graphql::ID(officer["id"].as_str().unwrap().into())).unwrap();
     assert_eq!(sessions_live(officer_uuid).await, 0, "suspension ended the session itself, not only its use");
-    let r = app.gql(Some(&admin_token), OPERATOR_STATUS, json!({ "i": { "operatorId": officer["id"], "version": suspended["version"], "change": "SUSPEND" } })).await;
+    let r = app
+        .gql(
+            Some(&admin_token),
+            OPERATOR_STATUS,
+            json!({ "i": { "operatorId": officer["id"], "version": suspended["version"], "change": "SUSPEND" } }),
+        )
+        .await;
     assert_eq!(err(&r), ("CONFLICT".into(), "input.change".into()));
-    let r = app.gql(Some(&admin_token), OPERATOR_STATUS, json!({ "i": { "operatorId": officer["id"], "version": suspended["version"], "change": "REINSTATE" } })).await;
+    let r = app
+        .gql(
+            Some(&admin_token),
+            OPERATOR_STATUS,
+            json!({ "i": { "operatorId": officer["id"], "version": suspended["version"], "change": "REINSTATE" } }),
+        )
+        .await;
     assert_eq!(ok(&r)["changeOperatorStatus"]["operator"]["status"], "ACTIVE");
     let r = app.gql(Some(&officer_token), "{ me { operator { id } } }", json!({})).await;
     assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "the session ended by the suspension stays ended: {r}");
@@ -668,11 +826,21 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
         let app = &app;
         async move { ok(&app.gql(Some(&token), q, json!({})).await)["operators"]["nodes"].clone() }
     };
-    assert_eq!(validators().await, json!([{ "id": co["id"] }]), "the coordinator validates by default (on the Comune with a convention)");
+    assert_eq!(
+        validators().await,
+        json!([{ "id": co["id"] }]),
+        "the coordinator validates by default (on the Comune with a convention)"
+    );
     // The profile filters match one profile: the coordinator covers Varedo (as
     // coordinator) and validates on Desio, not on Varedo.
-    assert_eq!(ok(&ops(json!({ "comune": "108045", "role": "DISADVANTAGE_VALIDATOR" })).await)["operators"]["totalCount"], 0);
-    assert_eq!(ok(&ops(json!({ "comune": "108023", "role": "DISADVANTAGE_VALIDATOR" })).await)["operators"]["nodes"], json!([{ "id": co["id"] }]));
+    assert_eq!(
+        ok(&ops(json!({ "comune": "108045", "role": "DISADVANTAGE_VALIDATOR" })).await)["operators"]["totalCount"],
+        0
+    );
+    assert_eq!(
+        ok(&ops(json!({ "comune": "108023", "role": "DISADVANTAGE_VALIDATOR" })).await)["operators"]["nodes"],
+        json!([{ "id": co["id"] }])
+    );
     // A case manager sees the operators of its Ambito but only its own
     // profiles: it finds nobody through someone else's profile.
     let cm_cf = cf("Russo", "Anna", 1988, true);
@@ -689,26 +857,46 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
         let q = "query($f: OperatorFilter) { operators(first: 20, filter: $f) { totalCount nodes { id } } }";
         app.gql(Some(&cm_token), q, json!({ "f": f }))
     };
-    assert!(ok(&as_cm(json!({})).await)["operators"]["totalCount"].as_i64().unwrap() >= 3, "it sees the operators of the Ambito");
+    assert!(
+        ok(&as_cm(json!({})).await)["operators"]["totalCount"].as_i64().unwrap() >= 3,
+        "it sees the operators of the Ambito"
+    );
     assert_eq!(ok(&as_cm(json!({ "role": "PAIS_COORDINATOR" })).await)["operators"]["totalCount"], 0);
     assert_eq!(ok(&as_cm(json!({ "role": "CASE_MANAGER" })).await)["operators"]["nodes"], json!([{ "id": cm["id"] }]));
     // Nor may it ask whose work is left without an owner: that tells whose profiles are in force.
-    for q in ["{ cases(first: 1, filter: { toReassign: true }) { totalCount } }", "{ pucProjects(first: 1, filter: { toReassign: true }) { totalCount } }"] {
+    for q in [
+        "{ cases(first: 1, filter: { toReassign: true }) { totalCount } }",
+        "{ pucProjects(first: 1, filter: { toReassign: true }) { totalCount } }",
+    ] {
         let r = app.gql(Some(&cm_token), q, json!({})).await;
         assert_eq!(error_code(&r), Some("FORBIDDEN"), "{q}: {r}");
     }
     let v = op_now(&officer["id"]).await;
-    let r = app.gql(Some(&admin_token), MOVE_VALIDATOR, json!({ "i": { "operatorId": officer["id"], "version": v } })).await;
+    let r = app
+        .gql(Some(&admin_token), MOVE_VALIDATOR, json!({ "i": { "operatorId": officer["id"], "version": v } }))
+        .await;
     let moved = ok(&r)["moveDisadvantageValidator"].clone();
     assert_eq!(moved["role"], "DISADVANTAGE_VALIDATOR");
     assert_eq!(moved["comuni"], json!([{ "istatCode": "108023" }]), "the Comuni of the profile it replaces");
     assert_eq!(validators().await, json!([{ "id": officer["id"] }]));
-    let r = app.gql(Some(&admin_token), MOVE_VALIDATOR, json!({ "i": { "operatorId": officer["id"], "version": op_now(&officer["id"]).await } })).await;
+    let r = app
+        .gql(
+            Some(&admin_token),
+            MOVE_VALIDATOR,
+            json!({ "i": { "operatorId": officer["id"], "version": op_now(&officer["id"]).await } }),
+        )
+        .await;
     assert_eq!(err(&r), ("CONFLICT".into(), "input.operatorId".into()));
 
     // Revoking the whole operator revokes every profile.
     let v = op_now(&officer["id"]).await;
-    let r = app.gql(Some(&admin_token), OPERATOR_STATUS, json!({ "i": { "operatorId": officer["id"], "version": v, "change": "REVOKE" } })).await;
+    let r = app
+        .gql(
+            Some(&admin_token),
+            OPERATOR_STATUS,
+            json!({ "i": { "operatorId": officer["id"], "version": v, "change": "REVOKE" } }),
+        )
+        .await;
     assert_eq!(ok(&r)["changeOperatorStatus"]["operator"]["status"], "REVOKED");
     use sea_orm::{ColumnTrait, QueryFilter};
     let left = entity::profile::Entity::find()
@@ -722,15 +910,36 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
     // Another Ambito's administrator: every id of Desio answers like one that does not exist.
     let bari = ambito_id(&app, &ministry, "PUG-BA-BARI").await;
     let bari_cf = cf("Greco", "Rosa", 1972, true);
-    let r = app.gql(Some(&ministry), DESIGNATE, json!({ "i": { "ambitoId": bari, "person": person(&bari_cf, "Rosa", "Greco"), "validFrom": today() } })).await;
+    let r = app
+        .gql(
+            Some(&ministry),
+            DESIGNATE,
+            json!({ "i": { "ambitoId": bari, "person": person(&bari_cf, "Rosa", "Greco"), "validFrom": today() } }),
+        )
+        .await;
     let bari_token = app.login(&bari_cf, ok(&r)["designateAmbitoAdmin"]["id"].as_str().unwrap()).await;
     let random_profile = gepi::ids::encode("Profile", Uuid::now_v7());
     let random_operator = gepi::ids::encode("Operator", Uuid::now_v7());
     let co_version = op_now(&co["id"]).await;
     let probes: Vec<(&str, Value, Value, &str)> = vec![
-        (EDIT, json!({ "profileId": edited["id"], "version": 1, "fundingSources": ["ALTRO"] }), json!({ "profileId": random_profile, "version": 1, "fundingSources": ["ALTRO"] }), "input.profileId"),
-        (OPERATOR_STATUS, json!({ "operatorId": co["id"], "version": co_version, "change": "SUSPEND" }), json!({ "operatorId": random_operator, "version": 1, "change": "SUSPEND" }), "input.operatorId"),
-        (MOVE_VALIDATOR, json!({ "operatorId": co["id"], "version": co_version }), json!({ "operatorId": random_operator, "version": 1 }), "input.operatorId"),
+        (
+            EDIT,
+            json!({ "profileId": edited["id"], "version": 1, "fundingSources": ["ALTRO"] }),
+            json!({ "profileId": random_profile, "version": 1, "fundingSources": ["ALTRO"] }),
+            "input.profileId",
+        ),
+        (
+            OPERATOR_STATUS,
+            json!({ "operatorId": co["id"], "version": co_version, "change": "SUSPEND" }),
+            json!({ "operatorId": random_operator, "version": 1, "change": "SUSPEND" }),
+            "input.operatorId",
+        ),
+        (
+            MOVE_VALIDATOR,
+            json!({ "operatorId": co["id"], "version": co_version }),
+            json!({ "operatorId": random_operator, "version": 1 }),
+            "input.operatorId",
+        ),
     ];
     for (q, theirs, missing, field) in probes {
         let a = app.gql(Some(&bari_token), q, json!({ "i": theirs })).await;
@@ -738,7 +947,9 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
         assert_eq!(err(&a), ("NOT_FOUND".to_string(), field.to_string()), "{a}");
         assert_eq!(a["errors"][0]["message"], b["errors"][0]["message"]);
     }
-    let r = app.gql(Some(&bari_token), UPLOAD, json!({ "i": with("validFrom", json!(today() + Duration::days(400))) })).await;
+    let r = app
+        .gql(Some(&bari_token), UPLOAD, json!({ "i": with("validFrom", json!(today() + Duration::days(400))) }))
+        .await;
     assert_eq!(err(&r), ("VALIDATION".into(), "input.comune".into()), "Desio is not a Comune of Bari: {r}");
 
     // Others may not upload conventions.
@@ -766,7 +977,8 @@ async fn a_comune_level_role_stops_reaching_a_comune_whose_convention_lapsed() {
     let q = "{ conventions(first: 10) { nodes { comune { istatCode } } } me { profile { comuni { istatCode } } } }";
     let both = json!([{ "istatCode": "108023" }, { "istatCode": "108045" }]);
     let r = app.gql(Some(&token), q, json!({})).await;
-    let mut seen: Vec<Value> = ok(&r)["conventions"]["nodes"].as_array().unwrap().iter().map(|n| n["comune"].clone()).collect();
+    let mut seen: Vec<Value> =
+        ok(&r)["conventions"]["nodes"].as_array().unwrap().iter().map(|n| n["comune"].clone()).collect();
     seen.sort_by_key(|c| c["istatCode"].as_str().unwrap().to_string());
     assert_eq!(Value::Array(seen), both);
     // Desio's convention lapsed yesterday and nobody renewed it.
@@ -777,7 +989,11 @@ async fn a_comune_level_role_stops_reaching_a_comune_whose_convention_lapsed() {
         .await
         .unwrap();
     let r = app.gql(Some(&token), q, json!({})).await;
-    assert_eq!(ok(&r)["conventions"]["nodes"], json!([{ "comune": { "istatCode": "108045" } }]), "the live session no longer reaches Desio");
+    assert_eq!(
+        ok(&r)["conventions"]["nodes"],
+        json!([{ "comune": { "istatCode": "108045" } }]),
+        "the live session no longer reaches Desio"
+    );
     // The assignment is unchanged (the administrator sees what to renew); only its reach is.
     let mut assigned = ok(&r)["me"]["profile"]["comuni"].as_array().unwrap().clone();
     assigned.sort_by_key(|c| c["istatCode"].as_str().unwrap().to_string());

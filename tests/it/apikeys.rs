@@ -33,7 +33,10 @@ async fn api_keys_authenticate_partners_under_the_same_policies() {
     let inps = api_key::create(&app.db, "INPS", Role::InpsFeed, None).await.unwrap();
     let q = "{ disadvantageChecks(first: 5) { edges { node { inpsRequestId state category } } } }";
     let r = app.gql(Some(&inps.key), q, json!({})).await;
-    assert!(r["data"]["disadvantageChecks"]["edges"].as_array().unwrap().iter().all(|e| e["node"]["category"].is_null()), "{r}");
+    assert!(
+        r["data"]["disadvantageChecks"]["edges"].as_array().unwrap().iter().all(|e| e["node"]["category"].is_null()),
+        "{r}"
+    );
     let r = app.gql_with(&inps.key, &[("x-gepi-strict", "true")], q, json!({})).await;
     assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
     // Wrong and revoked keys.
@@ -46,7 +49,10 @@ async fn api_keys_authenticate_partners_under_the_same_policies() {
     // Keys are only for partner roles, and names are unique.
     assert_eq!(api_key::create(&app.db, "x", Role::CaseManager, None).await.unwrap_err().code().as_str(), "VALIDATION");
     assert_eq!(api_key::create(&app.db, "INPS", Role::InpsFeed, None).await.unwrap_err().code().as_str(), "CONFLICT");
-    assert_eq!(api_key::create(&app.db, "y", Role::InpsFeed, Some("NOPE")).await.unwrap_err().code().as_str(), "VALIDATION");
+    assert_eq!(
+        api_key::create(&app.db, "y", Role::InpsFeed, Some("NOPE")).await.unwrap_err().code().as_str(),
+        "VALIDATION"
+    );
 }
 
 #[tokio::test]
@@ -69,11 +75,21 @@ async fn a_key_created_for_one_ambito_reads_that_ambito_only_even_with_a_nationa
     assert_eq!(r["data"]["pucProjects"]["totalCount"], projects.len(), "{r}");
     // By id, a project of the other Ambito is not there.
     let theirs = projects.iter().find(|p| p.ambito_id == other.id).unwrap();
-    let r = app.gql(Some(&cpi.key), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": gepi::ids::encode("PucProject", theirs.id) })).await;
+    let r = app
+        .gql(
+            Some(&cpi.key),
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": gepi::ids::encode("PucProject", theirs.id) }),
+        )
+        .await;
     assert!(r["data"]["node"].is_null(), "{r}");
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     // INPS limited to the Ambito: its disadvantage checks only.
-    let checks = entity::disadvantage_check::Entity::find().filter(entity::disadvantage_check::Column::AmbitoId.eq(mine.id)).all(&app.db).await.unwrap();
+    let checks = entity::disadvantage_check::Entity::find()
+        .filter(entity::disadvantage_check::Column::AmbitoId.eq(mine.id))
+        .all(&app.db)
+        .await
+        .unwrap();
     let r = app.gql(Some(&inps.key), "{ disadvantageChecks(first: 500) { totalCount } }", json!({})).await;
     assert_eq!(r["data"]["disadvantageChecks"]["totalCount"], checks.len(), "{r}");
     let all = entity::disadvantage_check::Entity::find().all(&app.db).await.unwrap();

@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-
 use entity::{audit_event, enums::*};
 use gepi::{authz::Class, ids};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -20,16 +19,34 @@ use crate::helpers::TestApp;
 /// carry no sensitive or special field).
 fn probes() -> impl Iterator<Item = &'static (&'static str, &'static [&'static str], &'static str)> {
     const AUDITED: &[&str] = &[
-        "Member", "Application", "Case", "PreliminaryAnalysis", "AnalysisFramework", "Pact", "PactObjective",
-        "PactExpectedResult", "PactCommitment", "Support", "Report", "Meeting", "PucAssignment", "PucAttendance",
+        "Member",
+        "Application",
+        "Case",
+        "PreliminaryAnalysis",
+        "AnalysisFramework",
+        "Pact",
+        "PactObjective",
+        "PactExpectedResult",
+        "PactCommitment",
+        "Support",
+        "Report",
+        "Meeting",
+        "PucAssignment",
+        "PucAttendance",
         "DisadvantageCheck",
     ];
     crate::matrix::PROBES.iter().filter(|(_, _, ty)| AUDITED.contains(ty))
 }
 
 const ROLES: &[Role] = &[
-    Role::PaisCoordinator, Role::CaseManager, Role::RegistryCheckCoordinator, Role::RegistryCheckOfficer,
-    Role::PucManager, Role::SupportActivationOfficer, Role::MeetingRegistrar, Role::DisadvantageValidator,
+    Role::PaisCoordinator,
+    Role::CaseManager,
+    Role::RegistryCheckCoordinator,
+    Role::RegistryCheckOfficer,
+    Role::PucManager,
+    Role::SupportActivationOfficer,
+    Role::MeetingRegistrar,
+    Role::DisadvantageValidator,
 ];
 
 fn table(ty: &str) -> String {
@@ -51,7 +68,8 @@ fn audited(app: &TestApp, ty: &str, fields: &[&str]) -> Vec<(String, Class)> {
         .iter()
         .filter_map(|f| {
             let class = app.state.policy.class_of(&format!("{ty}.{f}"))?;
-            let counts = if ty == "Case" { class != Class::Public } else { matches!(class, Class::Sensitive | Class::Special) };
+            let counts =
+                if ty == "Case" { class != Class::Public } else { matches!(class, Class::Sensitive | Class::Special) };
             counts.then(|| (f.to_string(), class))
         })
         .collect()
@@ -94,12 +112,20 @@ async fn last_reads(app: &TestApp, before: i64) -> BTreeMap<(String, String), Ve
 }
 
 /// Checks the events of one response against the rows it carries.
-fn check(what: &str, ty: &str, objects: &[&Value], audited: &[(String, Class)], events: &BTreeMap<(String, String), Vec<audit_event::Model>>, failures: &mut Vec<String>) -> usize {
+fn check(
+    what: &str,
+    ty: &str,
+    objects: &[&Value],
+    audited: &[(String, Class)],
+    events: &BTreeMap<(String, String), Vec<audit_event::Model>>,
+    failures: &mut Vec<String>,
+) -> usize {
     let mut checked = 0;
     for o in objects {
         let Some(gid) = o["id"].as_str() else { continue };
         let (_, uuid) = ids::decode("id", &async_graphql::ID(gid.to_string())).unwrap();
-        let read: BTreeSet<&str> = audited.iter().filter(|(f, _)| !o[f.as_str()].is_null()).map(|(_, c)| c.as_str()).collect();
+        let read: BTreeSet<&str> =
+            audited.iter().filter(|(f, _)| !o[f.as_str()].is_null()).map(|(_, c)| c.as_str()).collect();
         let key = (table(ty), uuid.to_string());
         let got = events.get(&key).map(Vec::as_slice).unwrap_or_default();
         if read.is_empty() {
@@ -114,7 +140,10 @@ fn check(what: &str, ty: &str, objects: &[&Value], audited: &[(String, Class)], 
         match got {
             [e] => {
                 let classes: Value = serde_json::from_str(e.changes.as_deref().unwrap_or("{}")).unwrap();
-                let recorded: BTreeSet<&str> = classes["classes"].as_array().map(|a| a.iter().filter_map(|c| c.as_str()).collect()).unwrap_or_default();
+                let recorded: BTreeSet<&str> = classes["classes"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
+                    .unwrap_or_default();
                 if !read.is_subset(&recorded) {
                     failures.push(format!("{what}: {ty} {uuid} read {read:?}, recorded {recorded:?}"));
                 }
@@ -143,7 +172,8 @@ async fn every_read_of_case_content_is_recorded_once_per_row_whatever_the_path()
             let audited = audited(&app, ty, &fields);
             let what = format!("{} {root}.{}", role.as_str(), path.join("."));
             let before = app.count("audit_event WHERE action = 'read'").await;
-            let q = format!("{{ {root}(first: 20) {{ edges {{ node {{ {} }} }} }} }}", selection(path, &fields.join(" ")));
+            let q =
+                format!("{{ {root}(first: 20) {{ edges {{ node {{ {} }} }} }} }}", selection(path, &fields.join(" ")));
             let r = app.gql(Some(&token), &q, json!({})).await;
             let mut objects = Vec::new();
             reached(&r["data"][*root]["edges"], &[&["node"], *path].concat(), &mut objects);

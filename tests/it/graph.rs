@@ -14,7 +14,13 @@ use crate::helpers::{error_code, seed_today, TestApp};
 fn redacted_paths(v: &Value) -> Vec<String> {
     v["extensions"]["redactions"]
         .as_array()
-        .map(|a| a.iter().map(|r| r["path"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect::<Vec<_>>().join(".")).collect())
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    r["path"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect::<Vec<_>>().join(".")
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -37,7 +43,8 @@ const CASES: &str = "query($first: Int, $after: String) { cases(first: $first, a
 async fn a_case_manager_sees_exactly_its_own_cases_with_their_content() {
     let app = TestApp::seeded().await;
     let (token, _, op) = app.login_role(Role::CaseManager, 0).await;
-    let expected = case_file::Entity::find().filter(case_file::Column::CaseManagerId.eq(op.id)).count(&app.db).await.unwrap();
+    let expected =
+        case_file::Entity::find().filter(case_file::Column::CaseManagerId.eq(op.id)).count(&app.db).await.unwrap();
     assert!(expected > 0);
     let mut seen = BTreeSet::new();
     let mut after: Option<String> = None;
@@ -64,7 +71,8 @@ async fn the_coordinator_sees_every_case_of_the_ambito_as_a_projection_only() {
     let app = TestApp::seeded().await;
     let (token, profile, _) = app.login_role(Role::PaisCoordinator, 0).await;
     let ambito = profile.ambito_id.unwrap();
-    let expected = case_file::Entity::find().filter(case_file::Column::AmbitoId.eq(ambito)).count(&app.db).await.unwrap();
+    let expected =
+        case_file::Entity::find().filter(case_file::Column::AmbitoId.eq(ambito)).count(&app.db).await.unwrap();
     let q = "{ cases(first: 5) { totalCount edges { node { id state firstMeetingDeadline overdue caseManager { id }
               household { id } preliminaryAnalysis { healthNotes } pathwayType } } } }";
     let r = app.gql(Some(&token), q, json!({})).await;
@@ -86,7 +94,13 @@ async fn the_coordinator_sees_every_case_of_the_ambito_as_a_projection_only() {
     assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
     assert!(r["data"].is_null());
     // Filtering by a field the role cannot read is refused.
-    let r = app.gql(Some(&token), "{ cases(filter: { pathwayType: OBBLIGO_SOCIALE_OPZIONE_LAVORO }) { totalCount } }", json!({})).await;
+    let r = app
+        .gql(
+            Some(&token),
+            "{ cases(filter: { pathwayType: OBBLIGO_SOCIALE_OPZIONE_LAVORO }) { totalCount } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
     // Filters on what it reads work, under the same scope.
     let unassigned = case_file::Entity::find()
@@ -135,11 +149,17 @@ async fn out_of_scope_ids_answer_like_missing_ones_on_every_path() {
 async fn roles_without_rows_are_refused_and_analysts_see_nothing() {
     let app = TestApp::seeded().await;
     let (analyst, _, _) = app.login_role(Role::Analyst, 0).await;
-    for q in ["{ cases { totalCount } }", "{ households { totalCount } }", "{ meetings { totalCount } }", "{ auditEvents { totalCount } }"] {
+    for q in [
+        "{ cases { totalCount } }",
+        "{ households { totalCount } }",
+        "{ meetings { totalCount } }",
+        "{ auditEvents { totalCount } }",
+    ] {
         let r = app.gql(Some(&analyst), q, json!({})).await;
         assert_eq!(error_code(&r), Some("FORBIDDEN"), "{q}: {r}");
     }
-    let me = app.gql(Some(&analyst), "{ me { operator { displayName fiscalCode } profile { role } } }", json!({})).await;
+    let me =
+        app.gql(Some(&analyst), "{ me { operator { displayName fiscalCode } profile { role } } }", json!({})).await;
     assert!(me["errors"].is_null(), "{me}");
     assert!(me["data"]["me"]["operator"]["fiscalCode"].is_string(), "own record is readable");
     let (admin, _, _) = app.login_role(Role::AmbitoAdmin, 0).await;
@@ -285,7 +305,12 @@ async fn introspection_hides_what_the_role_cannot_read() {
     let app = TestApp::seeded().await;
     let q = "{ __type(name: \"Case\") { name fields { name } } }";
     let names = |r: &Value| -> Vec<String> {
-        r["data"]["__type"]["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_string()).collect()
+        r["data"]["__type"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_string())
+            .collect()
     };
     let (coord, _, _) = app.login_role(Role::PaisCoordinator, 0).await;
     let r = app.gql(Some(&coord), q, json!({})).await;
@@ -331,8 +356,8 @@ async fn each_role_sees_only_its_scope_of_every_list() {
     // Meeting registrar: meetings of its Comuni.
     let (token, profile, _) = app.login_role(Role::MeetingRegistrar, 0).await;
     let comuni = comuni_of(&app, profile.id).await;
-    let expected = meeting::Entity::find().filter(meeting::Column::ComuneIstat.is_in(comuni)).count(&app.db).await.unwrap();
+    let expected =
+        meeting::Entity::find().filter(meeting::Column::ComuneIstat.is_in(comuni)).count(&app.db).await.unwrap();
     let r = app.gql(Some(&token), "{ meetings { totalCount } }", json!({})).await;
     assert_eq!(r["data"]["meetings"]["totalCount"], expected, "{r}");
 }
-

@@ -42,7 +42,8 @@ async fn default_lists_are_index_range_scans_on_postgres() {
     txn.execute_unprepared("SET LOCAL enable_sort = off").await.unwrap();
     txn.execute_unprepared("SET LOCAL enable_bitmapscan = off").await.unwrap();
     for (what, sql) in lists {
-        let rows = txn.query_all_raw(Statement::from_string(DbBackend::Postgres, format!("EXPLAIN {sql}"))).await.unwrap();
+        let rows =
+            txn.query_all_raw(Statement::from_string(DbBackend::Postgres, format!("EXPLAIN {sql}"))).await.unwrap();
         let plan: Vec<String> = rows.into_iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect();
         let text = plan.join("\n");
         assert!(text.contains("Index Scan") || text.contains("Index Only Scan"), "{what}: no index scan\n{text}");

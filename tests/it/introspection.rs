@@ -57,7 +57,10 @@ fn ty(t: &Value, k: [&str; 3]) -> String {
 /// A canonical text of an introspection answer; `k` names its keys (plain or aliased).
 fn render(schema: &Value, k: &Keys) -> String {
     let names = |v: &Value| -> Vec<String> {
-        let mut n: Vec<String> = v.as_array().map(|a| a.iter().map(|x| x[k.name].as_str().unwrap().to_string()).collect()).unwrap_or_default();
+        let mut n: Vec<String> = v
+            .as_array()
+            .map(|a| a.iter().map(|x| x[k.name].as_str().unwrap().to_string()).collect())
+            .unwrap_or_default();
         n.sort();
         n
     };
@@ -85,7 +88,12 @@ fn render(schema: &Value, k: &Keys) -> String {
             .map(|a| {
                 a.iter()
                     .map(|f| {
-                        let mut args: Vec<String> = f[k.args].as_array().unwrap().iter().map(|x| format!("{}: {}", x[k.name].as_str().unwrap(), ty(&x[k.ty], tk))).collect();
+                        let mut args: Vec<String> = f[k.args]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|x| format!("{}: {}", x[k.name].as_str().unwrap(), ty(&x[k.ty], tk)))
+                            .collect();
                         args.sort();
                         let args = if args.is_empty() { String::new() } else { format!("({})", args.join(", ")) };
                         format!("  {}{args}: {}", f[k.name].as_str().unwrap(), ty(&f[k.ty], tk))
@@ -93,7 +101,16 @@ fn render(schema: &Value, k: &Keys) -> String {
                     .collect()
             })
             .unwrap_or_default();
-        fields.extend(t[k.inputs].as_array().map(|a| a.iter().map(|f| format!("  {}: {}", f[k.name].as_str().unwrap(), ty(&f[k.ty], tk))).collect::<Vec<_>>()).unwrap_or_default());
+        fields.extend(
+            t[k.inputs]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|f| format!("  {}: {}", f[k.name].as_str().unwrap(), ty(&f[k.ty], tk)))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
+        );
         fields.extend(names(&t[k.enums]).into_iter().map(|v| format!("  {v}")));
         fields.sort();
         for f in fields {
@@ -120,18 +137,46 @@ struct Keys {
 }
 
 const PLAIN: Keys = Keys {
-    kind: "kind", name: "name", ty: "type", query: "queryType", mutation: "mutationType", types: "types",
-    fields: "fields", args: "args", inputs: "inputFields", enums: "enumValues", interfaces: "interfaces", possible: "possibleTypes",
+    kind: "kind",
+    name: "name",
+    ty: "type",
+    query: "queryType",
+    mutation: "mutationType",
+    types: "types",
+    fields: "fields",
+    args: "args",
+    inputs: "inputFields",
+    enums: "enumValues",
+    interfaces: "interfaces",
+    possible: "possibleTypes",
 };
 const SHORT: Keys = Keys {
-    kind: "k", name: "n", ty: "t", query: "q", mutation: "m", types: "t", fields: "f", args: "a", inputs: "i",
-    enums: "e", interfaces: "x", possible: "p",
+    kind: "k",
+    name: "n",
+    ty: "t",
+    query: "q",
+    mutation: "m",
+    types: "t",
+    fields: "f",
+    args: "a",
+    inputs: "i",
+    enums: "e",
+    interfaces: "x",
+    possible: "p",
 };
 
 const ROLES: &[Role] = &[
-    Role::MinistryAdmin, Role::AmbitoAdmin, Role::PaisCoordinator, Role::CaseManager, Role::RegistryCheckCoordinator,
-    Role::RegistryCheckOfficer, Role::PucManager, Role::SupportActivationOfficer, Role::MeetingRegistrar,
-    Role::DisadvantageValidator, Role::Analyst,
+    Role::MinistryAdmin,
+    Role::AmbitoAdmin,
+    Role::PaisCoordinator,
+    Role::CaseManager,
+    Role::RegistryCheckCoordinator,
+    Role::RegistryCheckOfficer,
+    Role::PucManager,
+    Role::SupportActivationOfficer,
+    Role::MeetingRegistrar,
+    Role::DisadvantageValidator,
+    Role::Analyst,
 ];
 
 async fn schema_of(app: &TestApp, token: Option<&str>, who: &str) -> String {
@@ -147,12 +192,20 @@ async fn schema_of(app: &TestApp, token: Option<&str>, who: &str) -> String {
 
 /// Every type a shown field, argument, interface or member names is shown too.
 fn closed(rendered: &str) -> Result<(), String> {
-    let defined: BTreeSet<&str> = rendered.lines().filter(|l| !l.starts_with(' ')).filter_map(|l| l.split(' ').nth(1)).collect();
+    let defined: BTreeSet<&str> =
+        rendered.lines().filter(|l| !l.starts_with(' ')).filter_map(|l| l.split(' ').nth(1)).collect();
     for l in rendered.lines() {
         let refs: Vec<&str> = if let Some(f) = l.strip_prefix("  ") {
-            f.split(|c: char| !(c.is_alphanumeric() || c == '_')).skip(1).filter(|w| w.chars().next().is_some_and(char::is_uppercase)).collect()
+            f.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .skip(1)
+                .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
+                .collect()
         } else {
-            l.split(['=', '|', '&']).skip(1).flat_map(|p| p.split_whitespace()).chain(l.split(" implements ").nth(1).into_iter().flat_map(|p| p.split(" & "))).collect()
+            l.split(['=', '|', '&'])
+                .skip(1)
+                .flat_map(|p| p.split_whitespace())
+                .chain(l.split(" implements ").nth(1).into_iter().flat_map(|p| p.split(" & ")))
+                .collect()
         };
         for r in refs {
             let r = r.trim();
@@ -165,7 +218,8 @@ fn closed(rendered: &str) -> Result<(), String> {
 }
 
 fn fields_of(rendered: &str, ty: &str) -> BTreeSet<String> {
-    let mut lines = rendered.lines().skip_while(|l| *l != format!("OBJECT {ty}") && !l.starts_with(&format!("OBJECT {ty} ")));
+    let mut lines =
+        rendered.lines().skip_while(|l| *l != format!("OBJECT {ty}") && !l.starts_with(&format!("OBJECT {ty} ")));
     if lines.next().is_none() {
         return BTreeSet::new();
     }
@@ -202,7 +256,11 @@ async fn each_role_sees_one_schema_however_it_asks_and_the_golden_files_hold() {
         match name.as_str() {
             "anonymous" | "revoked_token" => {
                 assert_eq!(fields_of(&rendered, "Query"), BTreeSet::from(["profileChoices".to_string()]), "{name}");
-                assert_eq!(fields_of(&rendered, "Mutation"), BTreeSet::from(["logout".to_string(), "switchProfile".to_string()]), "{name}");
+                assert_eq!(
+                    fields_of(&rendered, "Mutation"),
+                    BTreeSet::from(["logout".to_string(), "switchProfile".to_string()]),
+                    "{name}"
+                );
                 assert!(!rendered.contains("OBJECT Case ") && !rendered.contains("OBJECT Member "), "{name}");
             }
             "analyst" => {
@@ -211,11 +269,17 @@ async fn each_role_sees_one_schema_however_it_asks_and_the_golden_files_hold() {
             }
             "pais_coordinator" => {
                 let case = fields_of(&rendered, "Case");
-                assert!(case.contains("state") && !case.contains("preliminaryAnalysis") && !case.contains("pathwayType"), "{case:?}");
+                assert!(
+                    case.contains("state") && !case.contains("preliminaryAnalysis") && !case.contains("pathwayType"),
+                    "{case:?}"
+                );
                 assert!(fields_of(&rendered, "Mutation").contains("assignCases"));
                 assert!(!fields_of(&rendered, "Mutation").contains("savePact"));
                 assert!(!rendered.contains("INPUT_OBJECT SavePactInput"), "inputs of hidden mutations are hidden");
-                assert!(!rendered.contains("  pathwayType: PathwayType\n"), "the CaseFilter of the coordinator has no pathwayType");
+                assert!(
+                    !rendered.contains("  pathwayType: PathwayType\n"),
+                    "the CaseFilter of the coordinator has no pathwayType"
+                );
             }
             "case_manager" => {
                 assert!(fields_of(&rendered, "Case").contains("preliminaryAnalysis"));
@@ -228,11 +292,18 @@ async fn each_role_sees_one_schema_however_it_asks_and_the_golden_files_hold() {
     assert!(changed.is_empty(), "the introspection of {changed:?} changed; if intended, regenerate with GEPI_UPDATE_GOLDEN=1 and review the diff");
     // Without a profile, validation does not describe the hidden schema either:
     // anything beyond the login surface is refused before it.
-    for q in ["mutation { assignCases }", "mutation { assignCases(input: {}) { id } }", "{ cases { edges { node { nope } } } }"] {
+    for q in [
+        "mutation { assignCases }",
+        "mutation { assignCases(input: {}) { id } }",
+        "{ cases { edges { node { nope } } } }",
+    ] {
         let r = app.gql(None, q, json!({})).await;
         assert_eq!(r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{q}: {r}");
         let text = r["errors"].to_string();
-        assert!(!text.contains("AssignCasesInput") && !text.contains("is required") && !text.contains("Unknown"), "{q}: {text}");
+        assert!(
+            !text.contains("AssignCasesInput") && !text.contains("is required") && !text.contains("Unknown"),
+            "{q}: {text}"
+        );
     }
     // The review's probe: the analyst asking for Case through aliases.
     let (analyst, _, _) = app.login_role(Role::Analyst, 0).await;
@@ -244,11 +315,18 @@ async fn each_role_sees_one_schema_however_it_asks_and_the_golden_files_hold() {
 async fn unknown_fields_get_no_suggestions_outside_the_demo() {
     let app = TestApp::seeded().await;
     let (coordinator, _, _) = app.login_role(Role::PaisCoordinator, 0).await;
-    for q in ["{ cases { edges { node { preliminaryAnalysi { id } } } } }", "{ cases { edges { node { pathwayTyp } } } }", "{ case { id } }"] {
+    for q in [
+        "{ cases { edges { node { preliminaryAnalysi { id } } } } }",
+        "{ cases { edges { node { pathwayTyp } } } }",
+        "{ case { id } }",
+    ] {
         let r = app.gql(Some(&coordinator), q, json!({})).await;
         let text = r["errors"].to_string();
         assert!(!r["errors"].is_null(), "{r}");
-        assert!(!text.contains("Did you mean") && !text.contains("preliminaryAnalysis") && !text.contains("pathwayType"), "{text}");
+        assert!(
+            !text.contains("Did you mean") && !text.contains("preliminaryAnalysis") && !text.contains("pathwayType"),
+            "{text}"
+        );
     }
     let demo = TestApp::with_config(|c| c.demo = true).await;
     gepi::seed::run(&demo.db, &gepi::seed::SeedOptions::demo(crate::helpers::seed_today())).await.unwrap();

@@ -18,12 +18,17 @@ async fn operations_over_the_token_alias_and_directive_limits_are_refused_before
     let app = TestApp::seeded().await;
     let (token, _, _) = app.login_role(Role::CaseManager, 0).await;
     // Aliases: at the limit it runs, one more is refused.
-    let aliased = |n: usize| format!("{{ {} }}", (0..n).map(|i| format!("a{i}: me {{ operator {{ id }} }}")).collect::<Vec<_>>().join(" "));
+    let aliased = |n: usize| {
+        format!("{{ {} }}", (0..n).map(|i| format!("a{i}: me {{ operator {{ id }} }}")).collect::<Vec<_>>().join(" "))
+    };
     let r = app.gql(Some(&token), &aliased(MAX_ALIASES), json!({})).await;
     assert!(r["errors"].is_null(), "{r}");
     let r = app.gql(Some(&token), &aliased(MAX_ALIASES + 1), json!({})).await;
     assert_eq!(error_code(&r), Some("LIMIT"), "{r}");
-    assert!(message(&r).contains(&(MAX_ALIASES + 1).to_string()) && message(&r).contains(&MAX_ALIASES.to_string()), "{r}");
+    assert!(
+        message(&r).contains(&(MAX_ALIASES + 1).to_string()) && message(&r).contains(&MAX_ALIASES.to_string()),
+        "{r}"
+    );
     assert!(r["data"].is_null());
     // 12,000 repeated fields: over the token limit.
     let repeated = format!("{{ me {{ operator {{ {} }} }} }}", "id ".repeat(12_000));
@@ -32,7 +37,8 @@ async fn operations_over_the_token_alias_and_directive_limits_are_refused_before
     assert!(message(&r).contains(&MAX_TOKENS.to_string()), "{r}");
     // A mutation over the limit does not run.
     let audits = app.count("audit_event").await;
-    let logouts = format!("mutation {{ {} }}", (0..=MAX_ALIASES).map(|i| format!("l{i}: logout")).collect::<Vec<_>>().join(" "));
+    let logouts =
+        format!("mutation {{ {} }}", (0..=MAX_ALIASES).map(|i| format!("l{i}: logout")).collect::<Vec<_>>().join(" "));
     let r = app.gql(Some(&token), &logouts, json!({})).await;
     assert_eq!(error_code(&r), Some("LIMIT"), "{r}");
     assert_eq!(app.count("audit_event").await, audits);
@@ -42,9 +48,17 @@ async fn operations_over_the_token_alias_and_directive_limits_are_refused_before
     let r = app.gql(Some(&token), "{ me @nonexistent { operator { id } } }", json!({})).await;
     assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
     assert!(message(&r).contains("@nonexistent"), "{r}");
-    let r = app.gql(Some(&token), "{ me @include(if: true) @skip(if: false) @include(if: true) @skip(if: false) { operator { id } } }", json!({})).await;
+    let r = app
+        .gql(
+            Some(&token),
+            "{ me @include(if: true) @skip(if: false) @include(if: true) @skip(if: false) { operator { id } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(error_code(&r), Some("LIMIT"), "{r}");
-    let r = app.gql(Some(&token), "query($x: Boolean!) { me @include(if: $x) { operator { id } } }", json!({ "x": true })).await;
+    let r = app
+        .gql(Some(&token), "query($x: Boolean!) { me @include(if: $x) { operator { id } } }", json!({ "x": true }))
+        .await;
     assert!(r["errors"].is_null(), "{r}");
 }
 
@@ -54,7 +68,12 @@ async fn the_complexity_of_a_list_follows_its_page_size() {
     let (token, _, _) = app.login_role(Role::CaseManager, 0).await;
     let fields = "id state padDate pathwayType household { id members { id fiscalCode firstName lastName birthDate disabled phone email } }";
     // Six pages of cases: the cost is the rows they may read, not the text.
-    let q = |first: usize| (0..6).map(|i| format!("p{i}: cases(first: {first}) {{ edges {{ node {{ {fields} }} }} }}")).collect::<Vec<_>>().join(" ");
+    let q = |first: usize| {
+        (0..6)
+            .map(|i| format!("p{i}: cases(first: {first}) {{ edges {{ node {{ {fields} }} }} }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let r = app.gql(Some(&token), &format!("{{ {} }}", q(20)), json!({})).await;
     assert!(r["errors"].is_null(), "{}", &r.to_string()[..300.min(r.to_string().len())]);
     // The same selection over pages of 100: five times the cost, over the limit.

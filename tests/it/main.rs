@@ -15,11 +15,11 @@ mod introspection;
 mod limits;
 mod matrix;
 mod meetings;
+mod migrations;
 mod property;
 mod puc;
 mod references;
 mod residency;
-mod migrations;
 mod schema;
 mod seed;
 #[cfg(feature = "spid")]

@@ -48,9 +48,17 @@ pub(crate) const PROBES: &[(&str, &[&str], &str)] = &[
 ];
 
 const ROLES: &[Role] = &[
-    Role::MinistryAdmin, Role::AmbitoAdmin, Role::PaisCoordinator, Role::CaseManager,
-    Role::RegistryCheckCoordinator, Role::RegistryCheckOfficer, Role::PucManager,
-    Role::SupportActivationOfficer, Role::MeetingRegistrar, Role::DisadvantageValidator, Role::Analyst,
+    Role::MinistryAdmin,
+    Role::AmbitoAdmin,
+    Role::PaisCoordinator,
+    Role::CaseManager,
+    Role::RegistryCheckCoordinator,
+    Role::RegistryCheckOfficer,
+    Role::PucManager,
+    Role::SupportActivationOfficer,
+    Role::MeetingRegistrar,
+    Role::DisadvantageValidator,
+    Role::Analyst,
 ];
 
 /// Leaf (scalar and enum) fields of every object type of the schema.
@@ -128,7 +136,14 @@ enum Seen {
 #[tokio::test]
 async fn the_field_matrix_matches_the_policies_and_the_golden_file() {
     let today = chrono::NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
-    let app = TestApp::seeded_with(gepi::seed::SeedOptions { ambiti: 2, households: 300, seed: 2026, today, progress: false }).await;
+    let app = TestApp::seeded_with(gepi::seed::SeedOptions {
+        ambiti: 2,
+        households: 300,
+        seed: 2026,
+        today,
+        progress: false,
+    })
+    .await;
     let leaves = leaf_fields();
     let policy = &app.state.policy;
     let mut observed: BTreeMap<(String, String), BTreeSet<Seen>> = BTreeMap::new();
@@ -141,11 +156,28 @@ async fn the_field_matrix_matches_the_policies_and_the_golden_file() {
             let r = app.gql(Some(&token), &q, json!({})).await;
             let redactions: HashSet<String> = r["extensions"]["redactions"]
                 .as_array()
-                .map(|a| a.iter().map(|x| x["path"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect::<Vec<_>>().join(".")).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|x| {
+                            x["path"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .map(|s| s.as_str().unwrap())
+                                .collect::<Vec<_>>()
+                                .join(".")
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
             let mut objects = Vec::new();
             if r["errors"].is_null() {
-                reached(&r["data"][*root]["edges"], vec![root.to_string(), "edges".into()], &[&["node"], *path].concat(), &mut objects);
+                reached(
+                    &r["data"][*root]["edges"],
+                    vec![root.to_string(), "edges".into()],
+                    &[&["node"], *path].concat(),
+                    &mut objects,
+                );
             }
             for f in fields {
                 let key = (role.as_str(), format!("{ty}.{f}"));
@@ -169,7 +201,9 @@ async fn the_field_matrix_matches_the_policies_and_the_golden_file() {
                     let decision = policy.field(*role, &key.1).map(|d| d.scope).unwrap_or(Some(FieldScope::Any));
                     match decision {
                         None => assert_eq!(seen, Seen::Redacted, "{} read {} at {at}", key.0, key.1),
-                        Some(FieldScope::Any) => assert_ne!(seen, Seen::Redacted, "{} redacted {} at {at}", key.0, key.1),
+                        Some(FieldScope::Any) => {
+                            assert_ne!(seen, Seen::Redacted, "{} redacted {} at {at}", key.0, key.1)
+                        }
                         Some(FieldScope::Own) => {}
                     }
                 }

@@ -15,10 +15,12 @@ fn ok(r: &Value) -> &Value {
     &r["data"]
 }
 
-const PLAN: &str = "mutation($i: PlanMeetingInput!) { planMeeting(input: $i) { id state version scheduledAt place operator { id } } }";
+const PLAN: &str =
+    "mutation($i: PlanMeetingInput!) { planMeeting(input: $i) { id state version scheduledAt place operator { id } } }";
 const CONVOKE: &str = "mutation($i: ConvokeMeetingInput!) { convokeMeeting(input: $i) { id state version convocationChannel case { state } } }";
 const OUTCOME: &str = "mutation($i: RecordMeetingOutcomeInput!) { recordMeetingOutcome(input: $i) { id state version case { state firstMeetingOn reports { kind state } } } }";
-const RESCHEDULE: &str = "mutation($i: RescheduleMeetingInput!) { rescheduleMeeting(input: $i) { id state version scheduledAt } }";
+const RESCHEDULE: &str =
+    "mutation($i: RescheduleMeetingInput!) { rescheduleMeeting(input: $i) { id state version scheduledAt } }";
 const CANCEL: &str = "mutation($i: MeetingVersionInput!) { cancelMeeting(input: $i) { id state } }";
 const SPONTANEOUS: &str = "mutation($i: SpontaneousPresentationInput!) { recordSpontaneousPresentation(input: $i) { id state firstMeetingOn meetings { kind } preliminaryAnalysis { id } } }";
 
@@ -58,32 +60,49 @@ async fn plan_convoke_and_hold_a_first_meeting_with_double_booking_refused() {
     assert!(r["errors"][0]["message"].as_str().unwrap().contains("double booking"));
     let r = app.gql(Some(&cm), PLAN, plan(at + Duration::minutes(60))).await;
     let second = ok(&r)["planMeeting"].clone();
-    let r = app.gql(Some(&cm), CANCEL, json!({ "i": { "meetingId": second["id"], "version": second["version"] } })).await;
+    let r =
+        app.gql(Some(&cm), CANCEL, json!({ "i": { "meetingId": second["id"], "version": second["version"] } })).await;
     assert_eq!(ok(&r)["cancelMeeting"]["state"], "ANNULLATO");
     // In the past: bad input.
     let r = app.gql(Some(&cm), PLAN, plan(Utc::now() - Duration::days(1))).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.startsAt", "{r}");
     // Convoke: the case is CONVOCATO.
-    let r = app.gql(Some(&cm), CONVOKE, json!({ "i": { "meetingId": m["id"], "version": m["version"], "channel": "SMS", "reference": "SMS-123" } })).await;
+    let r = app
+        .gql(
+            Some(&cm),
+            CONVOKE,
+            json!({ "i": { "meetingId": m["id"], "version": m["version"], "channel": "SMS", "reference": "SMS-123" } }),
+        )
+        .await;
     let m = ok(&r)["convokeMeeting"].clone();
     assert_eq!(m["case"]["state"], "CONVOCATO");
     // Its outcome cannot be recorded before the day: move it to today (past hour) via SQL.
-    let r = app.gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "HELD" } })).await;
+    let r = app
+        .gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "HELD" } }))
+        .await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     let (_, key) = ids::decode("id", m["id"].as_str().unwrap()).unwrap();
-    let today_9 = gepi::cases::model::today().and_hms_opt(0, 5, 0).unwrap().and_utc();
+    let today_9 = gepi::calendar::today().and_hms_opt(0, 5, 0).unwrap().and_utc();
     let sql = match app.db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = '{key}'", today_9.to_rfc3339()),
-        _ => format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = X'{}'", today_9.format("%Y-%m-%d %H:%M:%S+00:00"), uuid::Uuid::parse_str(&key).unwrap().simple()),
+        sea_orm::DbBackend::Postgres => {
+            format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = '{key}'", today_9.to_rfc3339())
+        }
+        _ => format!(
+            "UPDATE meeting SET scheduled_at = '{}' WHERE id = X'{}'",
+            today_9.format("%Y-%m-%d %H:%M:%S+00:00"),
+            uuid::Uuid::parse_str(&key).unwrap().simple()
+        ),
     };
     app.exec(&sql).await;
     let r = app.gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "HELD", "attendees": "Richiedente" } })).await;
     let d = &ok(&r)["recordMeetingOutcome"];
     assert_eq!(d["state"], "SVOLTO");
     assert_eq!(d["case"]["state"], "AP_IN_CORSO", "the held convocation is the first meeting");
-    assert_eq!(d["case"]["firstMeetingOn"], json!(gepi::cases::model::today()));
+    assert_eq!(d["case"]["firstMeetingOn"], json!(gepi::calendar::today()));
     // Held is final.
-    let r = app.gql(Some(&cm), RESCHEDULE, json!({ "i": { "meetingId": m["id"], "version": d["version"], "startsAt": at } })).await;
+    let r = app
+        .gql(Some(&cm), RESCHEDULE, json!({ "i": { "meetingId": m["id"], "version": d["version"], "startsAt": at } }))
+        .await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
 }
 
@@ -96,30 +115,68 @@ async fn an_unjustified_absence_raises_a_segnalazione_draft() {
     let m = ok(&r)["planMeeting"].clone();
     // Absent without justified reason needs a convocation first.
     let (_, key) = ids::decode("id", m["id"].as_str().unwrap()).unwrap();
-    let back = gepi::cases::model::today().and_hms_opt(0, 1, 0).unwrap().and_utc();
+    let back = gepi::calendar::today().and_hms_opt(0, 1, 0).unwrap().and_utc();
     let sql = match app.db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = '{key}'", back.to_rfc3339()),
-        _ => format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = X'{}'", back.format("%Y-%m-%d %H:%M:%S+00:00"), uuid::Uuid::parse_str(&key).unwrap().simple()),
+        sea_orm::DbBackend::Postgres => {
+            format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = '{key}'", back.to_rfc3339())
+        }
+        _ => format!(
+            "UPDATE meeting SET scheduled_at = '{}' WHERE id = X'{}'",
+            back.format("%Y-%m-%d %H:%M:%S+00:00"),
+            uuid::Uuid::parse_str(&key).unwrap().simple()
+        ),
     };
     app.exec(&sql).await;
-    let r = app.gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "ABSENT_UNJUSTIFIED" } })).await;
+    let r = app
+        .gql(
+            Some(&cm),
+            OUTCOME,
+            json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "ABSENT_UNJUSTIFIED" } }),
+        )
+        .await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     let r = app.gql(Some(&cm), CONVOKE, json!({ "i": { "meetingId": m["id"], "version": m["version"], "channel": "RACCOMANDATA", "reference": "RR-1" } })).await;
     let m = ok(&r)["convokeMeeting"].clone();
-    let r = app.gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "ABSENT_JUSTIFIED" } })).await;
+    let r = app
+        .gql(
+            Some(&cm),
+            OUTCOME,
+            json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "ABSENT_JUSTIFIED" } }),
+        )
+        .await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.justification", "{r}");
-    let r = app.gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "ABSENT_UNJUSTIFIED" } })).await;
+    let r = app
+        .gql(
+            Some(&cm),
+            OUTCOME,
+            json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "ABSENT_UNJUSTIFIED" } }),
+        )
+        .await;
     let d = &ok(&r)["recordMeetingOutcome"];
     assert_eq!(d["state"], "ASSENTE_INGIUSTIFICATO");
     assert_eq!(d["case"]["state"], "CONVOCATO");
-    assert!(d["case"]["reports"].as_array().unwrap().iter().any(|x| x["kind"] == "MANCATA_PRESENTAZIONE" && x["state"] == "BOZZA"), "{d}");
+    assert!(
+        d["case"]["reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["kind"] == "MANCATA_PRESENTAZIONE" && x["state"] == "BOZZA"),
+        "{d}"
+    );
 }
 
 #[tokio::test]
 async fn the_registrar_records_spontaneous_presentations_and_never_sees_analyses() {
     let app = TestApp::seeded().await;
     let (token, p, _) = app.login_role(Role::MeetingRegistrar, 0).await;
-    let comuni: Vec<String> = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).all(&app.db).await.unwrap().into_iter().map(|l| l.comune_istat).collect();
+    let comuni: Vec<String> = profile_comune::Entity::find()
+        .filter(profile_comune::Column::ProfileId.eq(p.id))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.comune_istat)
+        .collect();
     let c = case_file::Entity::find()
         .filter(case_file::Column::ComuneIstat.is_in(comuni.clone()))
         .filter(case_file::Column::State.is_in([CaseState::Assegnato, CaseState::Convocato]))
@@ -127,12 +184,16 @@ async fn the_registrar_records_spontaneous_presentations_and_never_sees_analyses
         .await
         .unwrap()
         .expect("an assigned case in the registrar's Comuni");
-    let r = app.gql(Some(&token), SPONTANEOUS, json!({ "i": { "caseId": ids::encode("Case", c.id), "version": c.version, "heldOn": gepi::cases::model::today(), "place": "Sportello" } })).await;
+    let r = app.gql(Some(&token), SPONTANEOUS, json!({ "i": { "caseId": ids::encode("Case", c.id), "version": c.version, "heldOn": gepi::calendar::today(), "place": "Sportello" } })).await;
     let d = &ok(&r)["recordSpontaneousPresentation"];
     assert_eq!(d["state"], "AP_IN_CORSO");
     assert!(d["meetings"].as_array().unwrap().iter().any(|m| m["kind"] == "PRESENTAZIONE_SPONTANEA"));
     assert!(d["preliminaryAnalysis"].is_null(), "the registrar never sees the analysis it opened");
-    assert!(r["extensions"]["redactions"].as_array().unwrap().iter().any(|x| x["path"].to_string().contains("preliminaryAnalysis")));
+    assert!(r["extensions"]["redactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["path"].to_string().contains("preliminaryAnalysis")));
     // A case of another Comune: not found.
     let other = case_file::Entity::find()
         .filter(case_file::Column::ComuneIstat.is_not_in(comuni))
@@ -141,14 +202,20 @@ async fn the_registrar_records_spontaneous_presentations_and_never_sees_analyses
         .await
         .unwrap()
         .unwrap();
-    let r = app.gql(Some(&token), SPONTANEOUS, json!({ "i": { "caseId": ids::encode("Case", other.id), "version": other.version, "heldOn": gepi::cases::model::today(), "place": "x" } })).await;
+    let r = app.gql(Some(&token), SPONTANEOUS, json!({ "i": { "caseId": ids::encode("Case", other.id), "version": other.version, "heldOn": gepi::calendar::today(), "place": "x" } })).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     // Analyses stay out of reach whatever the path.
     for q in ["mutation { saveAnalysis(input: { caseId: \"x\", version: 1 }) { id } }"] {
         let r = app.gql(Some(&token), q, json!({})).await;
         assert!(matches!(error_code(&r), Some("VALIDATION") | Some("FORBIDDEN")), "{r}");
     }
-    let r = app.gql(Some(&token), "mutation($i: SaveAnalysisInput!) { saveAnalysis(input: $i) { id } }", json!({ "i": { "caseId": ids::encode("Case", c.id), "version": 1, "needsNotes": "x" } })).await;
+    let r = app
+        .gql(
+            Some(&token),
+            "mutation($i: SaveAnalysisInput!) { saveAnalysis(input: $i) { id } }",
+            json!({ "i": { "caseId": ids::encode("Case", c.id), "version": 1, "needsNotes": "x" } }),
+        )
+        .await;
     assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
 }
 
@@ -156,8 +223,14 @@ async fn the_registrar_records_spontaneous_presentations_and_never_sees_analyses
 async fn the_calendar_shows_meetings_and_slots_and_books_slots_once() {
     let app = TestApp::seeded().await;
     let (token, p, _) = app.login_role(Role::MeetingRegistrar, 0).await;
-    let comune = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).one(&app.db).await.unwrap().unwrap().comune_istat;
-    let from = gepi::cases::model::today();
+    let comune = profile_comune::Entity::find()
+        .filter(profile_comune::Column::ProfileId.eq(p.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .comune_istat;
+    let from = gepi::calendar::today();
     let to = from + Duration::days(14);
     let q = "query($f: NaiveDate!, $t: NaiveDate!, $c: String) { calendar(from: $f, to: $t, comune: $c) { meetings { id scheduledAt comune { istatCode } } slots { booked slot { id startsAt place } } } }";
     let r = app.gql(Some(&token), q, json!({ "f": from, "t": to, "c": comune })).await;
@@ -180,7 +253,11 @@ async fn the_calendar_shows_meetings_and_slots_and_books_slots_once() {
     let r = app.gql(Some(&token), PLAN, book(c[1].id)).await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     let r = app.gql(Some(&token), q, json!({ "f": from, "t": to, "c": comune })).await;
-    assert!(ok(&r)["calendar"]["slots"].as_array().unwrap().iter().any(|s| s["slot"]["id"] == slot && s["booked"] == true));
+    assert!(ok(&r)["calendar"]["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["slot"]["id"] == slot && s["booked"] == true));
     // Ranges are bounded.
     let r = app.gql(Some(&token), q, json!({ "f": from, "t": from + Duration::days(200) })).await;
     assert_eq!(error_code(&r), Some("LIMIT"), "{r}");
@@ -191,7 +268,14 @@ async fn the_calendar_shows_meetings_and_slots_and_books_slots_once() {
 async fn registrars_publish_office_slots_of_their_comuni() {
     let app = TestApp::seeded().await;
     let (token, p, _) = app.login_role(Role::MeetingRegistrar, 0).await;
-    let mine: Vec<String> = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).all(&app.db).await.unwrap().into_iter().map(|l| l.comune_istat).collect();
+    let mine: Vec<String> = profile_comune::Entity::find()
+        .filter(profile_comune::Column::ProfileId.eq(p.id))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.comune_istat)
+        .collect();
     let day = (Utc::now() + Duration::days(40)).date_naive();
     let at = |h: u32| day.and_hms_opt(h, 0, 0).unwrap().and_utc();
     let q = "mutation($i: CreateOfficeSlotsInput!) { createOfficeSlots(input: $i) { id startsAt place comune { istatCode } } }";
@@ -205,7 +289,12 @@ async fn registrars_publish_office_slots_of_their_comuni() {
     let r = app.gql(Some(&token), q, input(&mine[0], json!([{ "startsAt": at(14), "endsAt": at(16), "place": "A" }, { "startsAt": at(15), "endsAt": at(17), "place": "A" }]))).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.slots[1].startsAt", "{r}");
     // Not its Comune; not its role.
-    let foreign = entity::comune::Entity::find().filter(entity::comune::Column::IstatCode.is_not_in(mine.clone())).one(&app.db).await.unwrap().unwrap();
+    let foreign = entity::comune::Entity::find()
+        .filter(entity::comune::Column::IstatCode.is_not_in(mine.clone()))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
     let one = json!([{ "startsAt": at(12), "endsAt": at(13), "place": "B" }]);
     let r = app.gql(Some(&token), q, input(&foreign.istat_code, one.clone())).await;
     assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");

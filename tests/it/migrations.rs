@@ -28,11 +28,36 @@ async fn migrations_go_up_down_and_up_again() {
     Migrator::up(&db, None).await.expect("up");
     let tables = user_tables(&db).await;
     for t in [
-        "ambito", "comune", "convention", "operator", "profile", "profile_comune", "session", "api_client",
-        "household", "member", "application", "case_file", "preliminary_analysis", "analysis_framework",
-        "analysis_team_member", "pact", "pact_objective", "pact_expected_result", "pact_commitment",
-        "pact_commitment_member", "support", "report", "meeting", "office_slot", "puc_project",
-        "puc_assignment", "puc_attendance", "residency_check", "residency_period", "disadvantage_check",
+        "ambito",
+        "comune",
+        "convention",
+        "operator",
+        "profile",
+        "profile_comune",
+        "session",
+        "api_client",
+        "household",
+        "member",
+        "application",
+        "case_file",
+        "preliminary_analysis",
+        "analysis_framework",
+        "analysis_team_member",
+        "pact",
+        "pact_objective",
+        "pact_expected_result",
+        "pact_commitment",
+        "pact_commitment_member",
+        "support",
+        "report",
+        "meeting",
+        "office_slot",
+        "puc_project",
+        "puc_assignment",
+        "puc_attendance",
+        "residency_check",
+        "residency_period",
+        "disadvantage_check",
         "audit_event",
     ] {
         assert!(tables.contains(&t.to_string()), "table {t} missing after up: {tables:?}");
@@ -72,10 +97,14 @@ async fn foreign_keys_are_enforced() {
     let app = TestApp::new().await;
     // A Comune in an Ambito that does not exist.
     let sql = match app.db.get_database_backend() {
-        DbBackend::Postgres => "INSERT INTO comune (istat_code, belfiore_code, name, province, ambito_id, social_services_delegated) \
-                                VALUES ('108023', 'D286', 'Desio', 'MB', '00000000-0000-0000-0000-000000000001', false)".to_string(),
+        DbBackend::Postgres => {
+            "INSERT INTO comune (istat_code, belfiore_code, name, province, ambito_id, social_services_delegated) \
+                                VALUES ('108023', 'D286', 'Desio', 'MB', '00000000-0000-0000-0000-000000000001', false)"
+                .to_string()
+        }
         _ => "INSERT INTO comune (istat_code, belfiore_code, name, province, ambito_id, social_services_delegated) \
-              VALUES ('108023', 'D286', 'Desio', 'MB', X'00000000000000000000000000000001', 0)".to_string(),
+              VALUES ('108023', 'D286', 'Desio', 'MB', X'00000000000000000000000000000001', 0)"
+            .to_string(),
     };
     assert!(app.db.execute_unprepared(&sql).await.is_err(), "a dangling foreign key must be refused");
 }
@@ -173,10 +202,9 @@ async fn a_migration_that_fails_half_way_leaves_the_schema_and_the_migration_tab
     // of the first migration's down) fails after every later migration's down
     // has run.
     let (ambito_id, blocker) = match db.get_database_backend() {
-        DbBackend::Postgres => (
-            "'00000000-0000-0000-0000-000000000001'",
-            "CREATE TABLE blocker (ambito_id uuid REFERENCES ambito (id))",
-        ),
+        DbBackend::Postgres => {
+            ("'00000000-0000-0000-0000-000000000001'", "CREATE TABLE blocker (ambito_id uuid REFERENCES ambito (id))")
+        }
         _ => ("X'00000000000000000000000000000001'", "CREATE TABLE blocker (ambito_id BLOB REFERENCES ambito (id))"),
     };
     db.execute_unprepared(&format!(
@@ -226,7 +254,11 @@ async fn migration_chains_on_many_sqlite_databases_at_once_never_fail() {
                     .await
                     .map_err(|e| e.to_string())?;
                 if !out.status.success() {
-                    return Err(format!("database {i}, gepi {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)));
+                    return Err(format!(
+                        "database {i}, gepi {}: {}",
+                        args.join(" "),
+                        String::from_utf8_lossy(&out.stderr)
+                    ));
                 }
             }
             Ok::<bool, String>(true)
@@ -243,5 +275,7 @@ async fn migration_chains_on_many_sqlite_databases_at_once_never_fail() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{} of {} chains failed: {failures:?}", failures.len(), ran + failures.len());
     assert!(ran >= 50, "only {ran} chains ran within {budget:?}: too few for the proof");
-    eprintln!("{ran} migration chains (up, down, up) by the binary on fresh SQLite databases, {AT_ONCE} at a time: 0 failed");
+    eprintln!(
+        "{ran} migration chains (up, down, up) by the binary on fresh SQLite databases, {AT_ONCE} at a time: 0 failed"
+    );
 }

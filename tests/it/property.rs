@@ -13,7 +13,10 @@ use gepi::{
     authz::{Action, FieldScope, Object, Policy, Scope},
     ids,
 };
-use proptest::{prelude::*, test_runner::{Config, TestRunner}};
+use proptest::{
+    prelude::*,
+    test_runner::{Config, TestRunner},
+};
 use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -69,7 +72,9 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
     };
     by_type.insert("Case", cases);
     let households: HashSet<Uuid> = match scope(policy, role, Object::Household) {
-        Some(s @ (Scope::Own | Scope::Unassigned)) => world.cases.iter().filter(|c| case_in(c, s)).map(|c| c.household_id).collect(),
+        Some(s @ (Scope::Own | Scope::Unassigned)) => {
+            world.cases.iter().filter(|c| case_in(c, s)).map(|c| c.household_id).collect()
+        }
         Some(s) => world
             .households
             .iter()
@@ -125,10 +130,19 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
                 .collect(),
             _ => {
                 let hh: HashSet<Uuid> = match s {
-                    Scope::Own | Scope::Unassigned => world.cases.iter().filter(|c| case_in(c, s)).map(|c| c.household_id).collect(),
+                    Scope::Own | Scope::Unassigned => {
+                        world.cases.iter().filter(|c| case_in(c, s)).map(|c| c.household_id).collect()
+                    }
                     Scope::National => world.households.iter().map(|h| h.id).collect(),
-                    Scope::Ambito => world.households.iter().filter(|h| Some(h.ambito_id) == amb).map(|h| h.id).collect(),
-                    Scope::Comune => world.households.iter().filter(|h| comuni.contains(h.comune_istat.as_str())).map(|h| h.id).collect(),
+                    Scope::Ambito => {
+                        world.households.iter().filter(|h| Some(h.ambito_id) == amb).map(|h| h.id).collect()
+                    }
+                    Scope::Comune => world
+                        .households
+                        .iter()
+                        .filter(|h| comuni.contains(h.comune_istat.as_str()))
+                        .map(|h| h.id)
+                        .collect(),
                 };
                 world.members.iter().filter(|m| hh.contains(&m.household_id)).map(|m| m.id).collect()
             }
@@ -143,8 +157,13 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
                 Scope::National => true,
                 Scope::Ambito => Some(m.ambito_id) == amb,
                 Scope::Comune => comuni.contains(m.comune_istat.as_str()),
-                Scope::Own => (m.case_id.is_none() && m.operator_id == Some(me)) || m.case_id.is_some_and(|c| own_cases.contains(&c)),
-                Scope::Unassigned => m.case_id.is_some_and(|c| world.cases.iter().any(|x| x.id == c && case_in(x, Scope::Unassigned))),
+                Scope::Own => {
+                    (m.case_id.is_none() && m.operator_id == Some(me))
+                        || m.case_id.is_some_and(|c| own_cases.contains(&c))
+                }
+                Scope::Unassigned => {
+                    m.case_id.is_some_and(|c| world.cases.iter().any(|x| x.id == c && case_in(x, Scope::Unassigned)))
+                }
             })
             .map(|m| m.id)
             .collect(),
@@ -206,31 +225,44 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
 
 /// Roots, their node type, and nested selections (relations to depth 3).
 const ROOTS: &[(&str, &str, &[&str])] = &[
-    ("cases", "Case", &[
-        "household { __typename id members { __typename id fiscalCode phone } }",
-        "meetings { __typename id household { __typename id } }",
-        "preliminaryAnalysis { id healthNotes }",
-        "pacts { id commitments { id obligatedMember { __typename id fiscalCode } } }",
-        "household { __typename id cases { __typename id household { __typename id } } }",
-    ]),
-    ("households", "Household", &[
-        "members { __typename id fiscalCode cases { __typename id } }",
-        "cases { __typename id meetings { __typename id } preliminaryAnalysis { healthNotes } }",
-    ]),
-    ("meetings", "Meeting", &[
-        "case { __typename id household { __typename id } }",
-        "household { __typename id members { __typename id fiscalCode } }",
-    ]),
-    ("pucProjects", "PucProject", &[
-        "assignments { id member { __typename id fiscalCode household { __typename id } } }",
-    ]),
-    ("residencyChecks", "ResidencyCheck", &[
-        "member { __typename id fiscalCode household { __typename id } }",
-        "periods { id comune { name } }",
-    ]),
-    ("disadvantageChecks", "DisadvantageCheck", &[
-        "member { __typename id fiscalCode cases { __typename id } }",
-    ]),
+    (
+        "cases",
+        "Case",
+        &[
+            "household { __typename id members { __typename id fiscalCode phone } }",
+            "meetings { __typename id household { __typename id } }",
+            "preliminaryAnalysis { id healthNotes }",
+            "pacts { id commitments { id obligatedMember { __typename id fiscalCode } } }",
+            "household { __typename id cases { __typename id household { __typename id } } }",
+        ],
+    ),
+    (
+        "households",
+        "Household",
+        &[
+            "members { __typename id fiscalCode cases { __typename id } }",
+            "cases { __typename id meetings { __typename id } preliminaryAnalysis { healthNotes } }",
+        ],
+    ),
+    (
+        "meetings",
+        "Meeting",
+        &[
+            "case { __typename id household { __typename id } }",
+            "household { __typename id members { __typename id fiscalCode } }",
+        ],
+    ),
+    (
+        "pucProjects",
+        "PucProject",
+        &["assignments { id member { __typename id fiscalCode household { __typename id } } }"],
+    ),
+    (
+        "residencyChecks",
+        "ResidencyCheck",
+        &["member { __typename id fiscalCode household { __typename id } }", "periods { id comune { name } }"],
+    ),
+    ("disadvantageChecks", "DisadvantageCheck", &["member { __typename id fiscalCode cases { __typename id } }"]),
 ];
 
 /// Every (type, uuid) of an object with `__typename` and `id` in the JSON.
@@ -264,8 +296,26 @@ struct Case {
 }
 
 fn strategy(principals: usize) -> impl Strategy<Value = Case> {
-    (0..principals, 0..ROOTS.len(), proptest::collection::vec(0usize..8, 0..3), proptest::option::of(1i32..40), any::<bool>(), any::<bool>(), any::<bool>(), 0usize..100_000)
-        .prop_map(|(who, root, nested, first, paginate, alias, fragment, probe)| Case { who, root, nested, first, paginate, alias, fragment, probe })
+    (
+        0..principals,
+        0..ROOTS.len(),
+        proptest::collection::vec(0usize..8, 0..3),
+        proptest::option::of(1i32..40),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        0usize..100_000,
+    )
+        .prop_map(|(who, root, nested, first, paginate, alias, fragment, probe)| Case {
+            who,
+            root,
+            nested,
+            first,
+            paginate,
+            alias,
+            fragment,
+            probe,
+        })
 }
 
 async fn check(app: &TestApp, world: &World, who: &Who, allowed: &Allowed, forbidden: &[String], c: &Case) {
@@ -355,12 +405,17 @@ async fn check(app: &TestApp, world: &World, who: &Who, allowed: &Allowed, forbi
             .gql(Some(&who.token), "mutation($i: DecideDisadvantageCheckInput!) { decideDisadvantageCheck(input: $i) { __typename id member { __typename id fiscalCode } } }",
                 json!({ "i": { "checkId": ids::encode("DisadvantageCheck", d.id), "version": 999, "confirmed": true } }))
             .await;
-        let may = who.principal.role == Role::DisadvantageValidator && who.principal.comuni.contains(&d.certifying_comune_istat);
+        let may = who.principal.role == Role::DisadvantageValidator
+            && who.principal.comuni.contains(&d.certifying_comune_istat);
         let code = error_code(&r);
         if may {
             assert_eq!(code, Some("CONFLICT"), "a stale version on an allowed row: {r}");
         } else {
-            assert!(matches!(code, Some("FORBIDDEN") | Some("NOT_FOUND")), "decideDisadvantageCheck for {:?}: {r}", who.principal.role);
+            assert!(
+                matches!(code, Some("FORBIDDEN") | Some("NOT_FOUND")),
+                "decideDisadvantageCheck for {:?}: {r}",
+                who.principal.role
+            );
         }
     }
     let target = &world.cases[(c.probe / 7) % world.cases.len()];
@@ -396,7 +451,13 @@ async fn check(app: &TestApp, world: &World, who: &Who, allowed: &Allowed, forbi
     }
     let id = all[c.probe % all.len()];
     let gid = ids::encode(ty, id);
-    let r = app.gql(Some(&who.token), &format!("query($id: ID!) {{ node(id: $id) {{ __typename id }} }}"), json!({ "id": gid })).await;
+    let r = app
+        .gql(
+            Some(&who.token),
+            &format!("query($id: ID!) {{ node(id: $id) {{ __typename id }} }}"),
+            json!({ "id": gid }),
+        )
+        .await;
     if expected.contains(&id) {
         assert_eq!(r["data"]["node"]["id"], gid, "{r}");
     } else if allowed.by_type[ty].is_empty() && error_code(&r) == Some("FORBIDDEN") {
@@ -442,7 +503,11 @@ fn the_graph_answers_as_the_reference_model_of_the_policies() {
         let token = rt.block_on(app.login(&op.fiscal_code, &ids::encode("Profile", p.id)));
         let comuni = rt.block_on(async {
             use sea_orm::{ColumnTrait, QueryFilter};
-            profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).all(&app.db).await.unwrap()
+            profile_comune::Entity::find()
+                .filter(profile_comune::Column::ProfileId.eq(p.id))
+                .all(&app.db)
+                .await
+                .unwrap()
         });
         whos.push(Who {
             token,
@@ -463,8 +528,9 @@ fn the_graph_answers_as_the_reference_model_of_the_policies() {
         .zip(&allowed)
         .map(|(w, a)| {
             let role = w.principal.role;
-            let notes_ok = policy.field(role, "PreliminaryAnalysis.healthNotes").is_some_and(|d| d.scope == Some(FieldScope::Any))
-                && policy.field(role, "Case.preliminaryAnalysis").is_some_and(|d| d.scope.is_some());
+            let notes_ok =
+                policy.field(role, "PreliminaryAnalysis.healthNotes").is_some_and(|d| d.scope == Some(FieldScope::Any))
+                    && policy.field(role, "Case.preliminaryAnalysis").is_some_and(|d| d.scope.is_some());
             let cf_ok = policy.field(role, "Member.fiscalCode").is_some_and(|d| d.scope.is_some());
             let mut v: Vec<String> = world
                 .analyses
@@ -473,7 +539,13 @@ fn the_graph_answers_as_the_reference_model_of_the_policies() {
                 .filter_map(|x| x.health_notes.clone())
                 .filter(|n| n.starts_with("SENTINEL"))
                 .collect();
-            v.extend(world.members.iter().filter(|m| !(cf_ok && a.by_type["Member"].contains(&m.id))).map(|m| m.fiscal_code.clone()));
+            v.extend(
+                world
+                    .members
+                    .iter()
+                    .filter(|m| !(cf_ok && a.by_type["Member"].contains(&m.id)))
+                    .map(|m| m.fiscal_code.clone()),
+            );
             v
         })
         .collect();

@@ -17,14 +17,17 @@ fn ok(r: &Value) -> &Value {
 
 const CREATE: &str = "mutation($i: CreatePucProjectInput!) { createPucProject(input: $i) { id state version vacancies { comune cpi volunteer total } } }";
 const STATE: &str = "mutation($i: ChangePucProjectStateInput!) { changePucProjectState(input: $i) { id state version vacancies { comune cpi total } } }";
-const UPDATE: &str = "mutation($i: UpdatePucProjectInput!) { updatePucProject(input: $i) { id state version placesComune } }";
+const UPDATE: &str =
+    "mutation($i: UpdatePucProjectInput!) { updatePucProject(input: $i) { id state version placesComune } }";
 const PROPOSE: &str = "mutation($i: ProposePucAssignmentInput!) { proposePucAssignment(input: $i) { id state version source project { state vacancies { comune cpi total } } } }";
 const STEP: &str = "mutation($i: PucAssignmentStepInput!) { stepPucAssignment(input: $i) { id state version startsOn plannedEndOn inailRef } }";
 const ATTEND: &str = "mutation($i: RecordPucAttendanceInput!) { recordPucAttendance(input: $i) { id totalMinutes attendance { day minutes status } } }";
 
 async fn set_residual(app: &TestApp, m: uuid::Uuid, months: i32) {
     let sql = match app.db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => format!("UPDATE member SET residual_benefit_months = {months} WHERE id = '{m}'"),
+        sea_orm::DbBackend::Postgres => {
+            format!("UPDATE member SET residual_benefit_months = {months} WHERE id = '{m}'")
+        }
         _ => format!("UPDATE member SET residual_benefit_months = {months} WHERE id = X'{}'", m.simple()),
     };
     app.exec(&sql).await;
@@ -34,19 +37,39 @@ async fn set_residual(app: &TestApp, m: uuid::Uuid, months: i32) {
 async fn a_project_fills_up_and_its_assignments_run_to_the_end() {
     let app = TestApp::seeded().await;
     let (pm, p, _) = app.login_role(Role::PucManager, 0).await;
-    let comune = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).one(&app.db).await.unwrap().unwrap().comune_istat;
-    let today = gepi::cases::model::today();
-    let project = |places: i32, min: i32| json!({ "i": { "comuneIstat": comune, "project": {
+    let comune = profile_comune::Entity::find()
+        .filter(profile_comune::Column::ProfileId.eq(p.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .comune_istat;
+    let today = gepi::calendar::today();
+    let project = |places: i32, min: i32| {
+        json!({ "i": { "comuneIstat": comune, "project": {
         "title": "Cura del verde", "field": "AMBIENTALE", "description": "Parchi", "hostBody": "Comune", "site": "Parco",
         "schedule": "lun e gio 9-13", "weeklyHours": 8, "placesComune": places, "placesCpi": 1, "placesVolunteer": 0,
-        "startsOn": today - Duration::days(10), "endsOn": today + Duration::days(300), "minDurationMonths": min } } });
+        "startsOn": today - Duration::days(10), "endsOn": today + Duration::days(300), "minDurationMonths": min } } })
+    };
     // Bad input: weekly hours out of 8-16, no places.
     let mut bad = project(1, 3);
     bad["i"]["project"]["weeklyHours"] = json!(20);
     let r = app.gql(Some(&pm), CREATE, bad).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.weeklyHours", "{r}");
-    let mine: Vec<String> = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).all(&app.db).await.unwrap().into_iter().map(|l| l.comune_istat).collect();
-    let foreign = entity::comune::Entity::find().filter(entity::comune::Column::IstatCode.is_not_in(mine)).one(&app.db).await.unwrap().unwrap();
+    let mine: Vec<String> = profile_comune::Entity::find()
+        .filter(profile_comune::Column::ProfileId.eq(p.id))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.comune_istat)
+        .collect();
+    let foreign = entity::comune::Entity::find()
+        .filter(entity::comune::Column::IstatCode.is_not_in(mine))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
     let mut other = project(1, 3);
     other["i"]["comuneIstat"] = json!(foreign.istat_code);
     let r = app.gql(Some(&pm), CREATE, other).await;
@@ -65,7 +88,13 @@ async fn a_project_fills_up_and_its_assignments_run_to_the_end() {
         .await
         .unwrap();
     let free: Vec<&member::Model> = {
-        let busy: Vec<uuid::Uuid> = entity::puc_assignment::Entity::find().all(&app.db).await.unwrap().into_iter().map(|a| a.member_id).collect();
+        let busy: Vec<uuid::Uuid> = entity::puc_assignment::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.member_id)
+            .collect();
         obligated.iter().filter(|m| !busy.contains(&m.id)).collect()
     };
     assert!(free.len() >= 3, "the seed has obligated members without assignments");
@@ -75,7 +104,9 @@ async fn a_project_fills_up_and_its_assignments_run_to_the_end() {
     let propose = |m: &member::Model, source: &str| json!({ "i": { "projectId": pid, "memberId": ids::encode("Member", m.id), "source": source } });
     let r = app.gql(Some(&pm), PROPOSE, propose(free[0], "COMUNE")).await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
-    let r = app.gql(Some(&pm), STATE, json!({ "i": { "projectId": pid, "version": pr["version"], "action": "PUBLISH" } })).await;
+    let r = app
+        .gql(Some(&pm), STATE, json!({ "i": { "projectId": pid, "version": pr["version"], "action": "PUBLISH" } }))
+        .await;
     assert_eq!(ok(&r)["changePucProjectState"]["state"], "ATTIVO");
     // Residual benefit shorter than the minimum duration.
     set_residual(&app, free[2].id, 2).await;
@@ -96,7 +127,9 @@ async fn a_project_fills_up_and_its_assignments_run_to_the_end() {
     let a1 = ok(&r)["proposePucAssignment"].clone();
     assert_eq!(a1["project"]["state"], "COMPLETO", "no places left");
     // Places cannot go below the assignments.
-    let r = app.gql(Some(&pm), UPDATE, json!({ "i": { "projectId": pid, "version": 2, "project": { "placesComune": 0 } } })).await;
+    let r = app
+        .gql(Some(&pm), UPDATE, json!({ "i": { "projectId": pid, "version": 2, "project": { "placesComune": 0 } } }))
+        .await;
     assert!(matches!(error_code(&r), Some("VALIDATION") | Some("CONFLICT")), "{r}");
     // Start, attendance, complete.
     let r = app.gql(Some(&pm), STEP, json!({ "i": { "assignmentId": a0["id"], "version": a0["version"], "startOn": today - Duration::days(7), "inailRef": "INAIL-1" } })).await;
@@ -113,14 +146,22 @@ async fn a_project_fills_up_and_its_assignments_run_to_the_end() {
     assert_eq!(ok(&r)["recordPucAttendance"]["attendance"].as_array().unwrap().len(), 3);
     let r = app.gql(Some(&pm), ATTEND, json!({ "i": { "assignmentId": a0["id"], "day": today + Duration::days(1), "minutes": 60, "status": "PRESENTE" } })).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.day", "{r}");
-    let r = app.gql(Some(&pm), STEP, json!({ "i": { "assignmentId": a0["id"], "version": s["version"], "complete": true } })).await;
+    let r = app
+        .gql(Some(&pm), STEP, json!({ "i": { "assignmentId": a0["id"], "version": s["version"], "complete": true } }))
+        .await;
     assert_eq!(ok(&r)["stepPucAssignment"]["state"], "COMPLETATO");
     // The freed place reopens the project; an interruption raises a segnalazione draft.
     let r = app.gql(Some(&pm), STEP, json!({ "i": { "assignmentId": a1["id"], "version": a1["version"], "interrupt": "RINUNCIA", "raiseReport": true } })).await;
     assert_eq!(ok(&r)["stepPucAssignment"]["state"], "INTERROTTO");
-    let reports = entity::report::Entity::find().filter(entity::report::Column::Kind.eq(ReportKind::RifiutoPuc)).all(&app.db).await.unwrap();
+    let reports = entity::report::Entity::find()
+        .filter(entity::report::Column::Kind.eq(ReportKind::RifiutoPuc))
+        .all(&app.db)
+        .await
+        .unwrap();
     assert!(reports.iter().any(|r| r.state == ReportState::Bozza && r.member_id == Some(free[1].id)));
-    let r = app.gql(Some(&pm), "query($id: ID!) { pucProject(id: $id) { state vacancies { total } } }", json!({ "id": pid })).await;
+    let r = app
+        .gql(Some(&pm), "query($id: ID!) { pucProject(id: $id) { state vacancies { total } } }", json!({ "id": pid }))
+        .await;
     assert_eq!(ok(&r)["pucProject"]["state"], "ATTIVO");
     assert_eq!(ok(&r)["pucProject"]["vacancies"]["total"], 2);
 }
@@ -130,7 +171,12 @@ async fn case_managers_propose_only_their_own_members_and_read_the_catalogue() {
     let app = TestApp::seeded().await;
     let (cm, _, op) = app.login_role(Role::CaseManager, 0).await;
     let own = case_file::Entity::find().filter(case_file::Column::CaseManagerId.eq(op.id)).all(&app.db).await.unwrap();
-    let others = case_file::Entity::find().filter(case_file::Column::CaseManagerId.ne(op.id)).one(&app.db).await.unwrap().unwrap();
+    let others = case_file::Entity::find()
+        .filter(case_file::Column::CaseManagerId.ne(op.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
     // A project of the Ambito with places.
     let r = app.gql(Some(&cm), "{ pucProjects(first: 100, filter: { state: [ATTIVO] }) { edges { node { id minDurationMonths tutor assignments { id } vacancies { comune total } } } } }", json!({})).await;
     let edges = ok(&r)["pucProjects"]["edges"].as_array().unwrap().clone();
@@ -139,15 +185,32 @@ async fn case_managers_propose_only_their_own_members_and_read_the_catalogue() {
         assert!(e["node"]["assignments"].is_null(), "a case manager does not see other beneficiaries");
         assert!(e["node"]["tutor"].is_null());
     }
-    let project = edges.iter().find(|e| e["node"]["vacancies"]["comune"].as_i64().unwrap() > 0).expect("a project with a free place")["node"].clone();
-    let other_member = member::Entity::find().filter(member::Column::HouseholdId.eq(others.household_id)).one(&app.db).await.unwrap().unwrap();
+    let project = edges
+        .iter()
+        .find(|e| e["node"]["vacancies"]["comune"].as_i64().unwrap() > 0)
+        .expect("a project with a free place")["node"]
+        .clone();
+    let other_member = member::Entity::find()
+        .filter(member::Column::HouseholdId.eq(others.household_id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
     let r = app.gql(Some(&cm), PROPOSE, json!({ "i": { "projectId": project["id"], "memberId": ids::encode("Member", other_member.id), "source": "COMUNE" } })).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
-    let busy: Vec<uuid::Uuid> = entity::puc_assignment::Entity::find().all(&app.db).await.unwrap().into_iter().map(|a| a.member_id).collect();
+    let busy: Vec<uuid::Uuid> =
+        entity::puc_assignment::Entity::find().all(&app.db).await.unwrap().into_iter().map(|a| a.member_id).collect();
     let mine = {
         let mut found = None;
         for c in &own {
-            if let Some(m) = member::Entity::find().filter(member::Column::HouseholdId.eq(c.household_id)).all(&app.db).await.unwrap().into_iter().find(|m| !busy.contains(&m.id)) {
+            if let Some(m) = member::Entity::find()
+                .filter(member::Column::HouseholdId.eq(c.household_id))
+                .all(&app.db)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|m| !busy.contains(&m.id))
+            {
                 found = Some(m);
                 break;
             }
@@ -164,7 +227,8 @@ async fn case_managers_propose_only_their_own_members_and_read_the_catalogue() {
     // Other roles cannot create projects.
     for role in [Role::CaseManager, Role::PaisCoordinator, Role::MeetingRegistrar, Role::Analyst] {
         let (t, _, _) = app.login_role(role, 0).await;
-        let r = app.gql(Some(&t), CREATE, json!({ "i": { "comuneIstat": "108023", "project": { "title": "x" } } })).await;
+        let r =
+            app.gql(Some(&t), CREATE, json!({ "i": { "comuneIstat": "108023", "project": { "title": "x" } } })).await;
         assert_eq!(error_code(&r), Some("FORBIDDEN"), "{}: {r}", role.as_str());
     }
 }
@@ -177,14 +241,22 @@ async fn case_managers_propose_only_their_own_members_and_read_the_catalogue() {
 async fn proposing_a_member_out_of_scope_answers_as_a_missing_id_and_changes_nothing() {
     let app = TestApp::seeded().await;
     let (pm, p, _) = app.login_role(Role::PucManager, 0).await;
-    let comune = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id)).one(&app.db).await.unwrap().unwrap().comune_istat;
-    let today = gepi::cases::model::today();
+    let comune = profile_comune::Entity::find()
+        .filter(profile_comune::Column::ProfileId.eq(p.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .comune_istat;
+    let today = gepi::calendar::today();
     let r = app.gql(Some(&pm), CREATE, json!({ "i": { "comuneIstat": comune, "project": {
         "title": "Biblioteca", "field": "CULTURALE", "description": "Prestiti", "hostBody": "Comune", "site": "Biblioteca",
         "schedule": "mar e ven 9-13", "weeklyHours": 8, "placesComune": 5, "placesCpi": 5, "placesVolunteer": 0,
         "startsOn": today - Duration::days(10), "endsOn": today + Duration::days(300), "minDurationMonths": 1 } } })).await;
     let pr = ok(&r)["createPucProject"].clone();
-    let r = app.gql(Some(&pm), STATE, json!({ "i": { "projectId": pr["id"], "version": pr["version"], "action": "PUBLISH" } })).await;
+    let r = app
+        .gql(Some(&pm), STATE, json!({ "i": { "projectId": pr["id"], "version": pr["version"], "action": "PUBLISH" } }))
+        .await;
     assert_eq!(ok(&r)["changePucProjectState"]["state"], "ATTIVO");
     // Members of households whose cases are all in other Comuni: out of scope,
     // with a residual benefit long enough that nothing else would refuse them.
@@ -208,10 +280,13 @@ async fn proposing_a_member_out_of_scope_answers_as_a_missing_id_and_changes_not
         set_residual(&app, *id, 24).await;
     }
     // One already busy with an assignment elsewhere: that must not show either.
-    let assigned: Vec<uuid::Uuid> = entity::puc_assignment::Entity::find().all(&app.db).await.unwrap().into_iter().map(|a| a.member_id).collect();
-    let busy = outsiders.iter().find(|m| assigned.contains(&m.id)).expect("the seed has PUC assignments in other Comuni");
+    let assigned: Vec<uuid::Uuid> =
+        entity::puc_assignment::Entity::find().all(&app.db).await.unwrap().into_iter().map(|a| a.member_id).collect();
+    let busy =
+        outsiders.iter().find(|m| assigned.contains(&m.id)).expect("the seed has PUC assignments in other Comuni");
     probe.push(busy.id);
-    let propose = |member_id: String| json!({ "i": { "projectId": pr["id"], "memberId": member_id, "source": "COMUNE" } });
+    let propose =
+        |member_id: String| json!({ "i": { "projectId": pr["id"], "memberId": member_id, "source": "COMUNE" } });
     let assignments = app.count("puc_assignment").await;
     let audits = app.count("audit_event").await;
     let missing = app.gql(Some(&pm), PROPOSE, propose(ids::encode("Member", uuid::Uuid::new_v4()))).await;
@@ -224,4 +299,3 @@ async fn proposing_a_member_out_of_scope_answers_as_a_missing_id_and_changes_not
     assert_eq!(app.count("puc_assignment").await, assignments, "nothing written");
     assert_eq!(app.count("audit_event").await, audits, "nothing audited");
 }
-

@@ -39,7 +39,14 @@ struct Arg {
     hidden_in_ambito: bool,
 }
 
-fn arg(role: Role, mutation: &'static str, input_type: &'static str, ty: &'static str, field: &'static str, input: Value) -> Arg {
+fn arg(
+    role: Role,
+    mutation: &'static str,
+    input_type: &'static str,
+    ty: &'static str,
+    field: &'static str,
+    input: Value,
+) -> Arg {
     Arg { role, mutation, input_type, ty, field, input, primary: None, hidden_in_ambito: true }
 }
 
@@ -73,11 +80,33 @@ fn table() -> Vec<Arg> {
         v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         v
     };
-    let report = json!({ "caseId": "$ID", "kind": "ALTRO_FATTO_SANZIONABILE", "factDate": today, "description": "fatto" });
+    let report =
+        json!({ "caseId": "$ID", "kind": "ALTRO_FATTO_SANZIONABILE", "factDate": today, "description": "fatto" });
     let mut out = vec![
-        arg(CaseManager, "recordFirstMeeting", "RecordFirstMeetingInput", "Case", "input.caseId", case_v(json!({ "heldOn": today, "place": "Sede" }))),
-        arg(CaseManager, "saveAnalysis", "SaveAnalysisInput", "Case", "input.caseId", case_v(json!({ "needsNotes": "bisogni" }))),
-        arg(CaseManager, "completeAnalysis", "CompleteAnalysisInput", "Case", "input.caseId", case_v(json!({ "outcome": "QUADRO_ANALISI" }))),
+        arg(
+            CaseManager,
+            "recordFirstMeeting",
+            "RecordFirstMeetingInput",
+            "Case",
+            "input.caseId",
+            case_v(json!({ "heldOn": today, "place": "Sede" })),
+        ),
+        arg(
+            CaseManager,
+            "saveAnalysis",
+            "SaveAnalysisInput",
+            "Case",
+            "input.caseId",
+            case_v(json!({ "needsNotes": "bisogni" })),
+        ),
+        arg(
+            CaseManager,
+            "completeAnalysis",
+            "CompleteAnalysisInput",
+            "Case",
+            "input.caseId",
+            case_v(json!({ "outcome": "QUADRO_ANALISI" })),
+        ),
         arg(CaseManager, "reopenAnalysis", "CaseVersionInput", "Case", "input.caseId", case_v(json!({}))),
         arg(CaseManager, "raiseReport", "RaiseReportInput", "Case", "input.caseId", report.clone()),
         secondary(
@@ -89,70 +118,308 @@ fn table() -> Vec<Arg> {
             }),
             "Case",
         ),
-        arg(CaseManager, "submitReport", "SubmitReportInput", "Report", "input.reportId", json!({ "reportId": "$ID", "version": "$V" })),
-        arg(CaseManager, "saveFramework", "SaveFrameworkInput", "Case", "input.caseId", case_v(json!({ "priorities": "lavoro" }))),
+        arg(
+            CaseManager,
+            "submitReport",
+            "SubmitReportInput",
+            "Report",
+            "input.reportId",
+            json!({ "reportId": "$ID", "version": "$V" }),
+        ),
+        arg(
+            CaseManager,
+            "saveFramework",
+            "SaveFrameworkInput",
+            "Case",
+            "input.caseId",
+            case_v(json!({ "priorities": "lavoro" })),
+        ),
         arg(CaseManager, "completeFramework", "CaseVersionInput", "Case", "input.caseId", case_v(json!({}))),
-        arg(CaseManager, "savePact", "SavePactInput", "Case", "input.caseId", case_v(json!({ "contactModality": "telefono" }))),
+        arg(
+            CaseManager,
+            "savePact",
+            "SavePactInput",
+            "Case",
+            "input.caseId",
+            case_v(json!({ "contactModality": "telefono" })),
+        ),
         secondary(
-            arg(CaseManager, "savePact", "SavePactInput", "Member", "input.commitments[0].obligatedMemberId", json!({
-                "caseId": "$P", "version": "$PV", "commitments": [{ "description": "impegno", "obligatedMemberId": "$ID" }] })),
+            arg(
+                CaseManager,
+                "savePact",
+                "SavePactInput",
+                "Member",
+                "input.commitments[0].obligatedMemberId",
+                json!({
+                "caseId": "$P", "version": "$PV", "commitments": [{ "description": "impegno", "obligatedMemberId": "$ID" }] }),
+            ),
             "Case",
         ),
         secondary(
-            arg(CaseManager, "savePact", "SavePactInput", "Member", "input.commitments[0].otherMemberIds[0]", json!({
-                "caseId": "$P", "version": "$PV", "commitments": [{ "description": "impegno", "otherMemberIds": ["$ID"] }] })),
+            arg(
+                CaseManager,
+                "savePact",
+                "SavePactInput",
+                "Member",
+                "input.commitments[0].otherMemberIds[0]",
+                json!({
+                "caseId": "$P", "version": "$PV", "commitments": [{ "description": "impegno", "otherMemberIds": ["$ID"] }] }),
+            ),
             "Case",
         ),
         arg(CaseManager, "signPact", "SignPactInput", "Case", "input.caseId", case_v(json!({ "signedOn": today }))),
         arg(CaseManager, "revisePact", "RevisePactInput", "Case", "input.caseId", case_v(json!({}))),
-        arg(CaseManager, "refusePact", "RefusePactInput", "Case", "input.caseId", case_v(json!({ "factDate": today, "description": "rifiuto" }))),
-        arg(CaseManager, "activateSupport", "ActivateSupportInput", "Case", "input.caseId", json!({ "caseId": "$ID", "support": { "kind": "ALTRO", "provider": "Servizio" } })),
-        arg(CaseManager, "planMeeting", "PlanMeetingInput", "Case", "input.caseId", json!({ "caseId": "$ID", "kind": "VERIFICA_PATTO", "startsAt": tomorrow, "place": "Sede" })),
+        arg(
+            CaseManager,
+            "refusePact",
+            "RefusePactInput",
+            "Case",
+            "input.caseId",
+            case_v(json!({ "factDate": today, "description": "rifiuto" })),
+        ),
+        arg(
+            CaseManager,
+            "activateSupport",
+            "ActivateSupportInput",
+            "Case",
+            "input.caseId",
+            json!({ "caseId": "$ID", "support": { "kind": "ALTRO", "provider": "Servizio" } }),
+        ),
+        arg(
+            CaseManager,
+            "planMeeting",
+            "PlanMeetingInput",
+            "Case",
+            "input.caseId",
+            json!({ "caseId": "$ID", "kind": "VERIFICA_PATTO", "startsAt": tomorrow, "place": "Sede" }),
+        ),
         secondary(
-            arg(CaseManager, "planMeeting", "PlanMeetingInput", "OfficeSlot", "input.slotId", json!({ "caseId": "$P", "kind": "VERIFICA_PATTO", "slotId": "$ID" })),
+            arg(
+                CaseManager,
+                "planMeeting",
+                "PlanMeetingInput",
+                "OfficeSlot",
+                "input.slotId",
+                json!({ "caseId": "$P", "kind": "VERIFICA_PATTO", "slotId": "$ID" }),
+            ),
             "Case",
         ),
-        arg(CaseManager, "convokeMeeting", "ConvokeMeetingInput", "Meeting", "input.meetingId", meeting_v(json!({ "channel": "SMS", "reference": "rif" }))),
-        arg(CaseManager, "rescheduleMeeting", "RescheduleMeetingInput", "Meeting", "input.meetingId", meeting_v(json!({ "startsAt": tomorrow }))),
+        arg(
+            CaseManager,
+            "convokeMeeting",
+            "ConvokeMeetingInput",
+            "Meeting",
+            "input.meetingId",
+            meeting_v(json!({ "channel": "SMS", "reference": "rif" })),
+        ),
+        arg(
+            CaseManager,
+            "rescheduleMeeting",
+            "RescheduleMeetingInput",
+            "Meeting",
+            "input.meetingId",
+            meeting_v(json!({ "startsAt": tomorrow })),
+        ),
         arg(CaseManager, "cancelMeeting", "MeetingVersionInput", "Meeting", "input.meetingId", meeting_v(json!({}))),
-        arg(CaseManager, "recordMeetingOutcome", "RecordMeetingOutcomeInput", "Meeting", "input.meetingId", meeting_v(json!({ "outcome": "HELD" }))),
-        arg(CaseManager, "proposePucAssignment", "ProposePucAssignmentInput", "PucProject", "input.projectId", json!({ "projectId": "$ID", "memberId": "$RANDOM:Member", "source": "COMUNE" })),
+        arg(
+            CaseManager,
+            "recordMeetingOutcome",
+            "RecordMeetingOutcomeInput",
+            "Meeting",
+            "input.meetingId",
+            meeting_v(json!({ "outcome": "HELD" })),
+        ),
+        arg(
+            CaseManager,
+            "proposePucAssignment",
+            "ProposePucAssignmentInput",
+            "PucProject",
+            "input.projectId",
+            json!({ "projectId": "$ID", "memberId": "$RANDOM:Member", "source": "COMUNE" }),
+        ),
         secondary(
-            arg(CaseManager, "proposePucAssignment", "ProposePucAssignmentInput", "Member", "input.memberId", json!({ "projectId": "$P", "memberId": "$ID", "source": "COMUNE" })),
+            arg(
+                CaseManager,
+                "proposePucAssignment",
+                "ProposePucAssignmentInput",
+                "Member",
+                "input.memberId",
+                json!({ "projectId": "$P", "memberId": "$ID", "source": "COMUNE" }),
+            ),
             "PucProject",
         ),
-        arg(PaisCoordinator, "assignCases", "AssignCasesInput", "Case", "input.cases[0].id", json!({ "cases": [{ "id": "$ID", "version": "$V" }], "caseManagerId": "$RANDOM:Operator" })),
+        arg(
+            PaisCoordinator,
+            "assignCases",
+            "AssignCasesInput",
+            "Case",
+            "input.cases[0].id",
+            json!({ "cases": [{ "id": "$ID", "version": "$V" }], "caseManagerId": "$RANDOM:Operator" }),
+        ),
         secondary(
-            arg(PaisCoordinator, "assignCases", "AssignCasesInput", "Operator", "input.caseManagerId", json!({ "cases": [{ "id": "$P", "version": "$PV" }], "caseManagerId": "$ID" })),
+            arg(
+                PaisCoordinator,
+                "assignCases",
+                "AssignCasesInput",
+                "Operator",
+                "input.caseManagerId",
+                json!({ "cases": [{ "id": "$P", "version": "$PV" }], "caseManagerId": "$ID" }),
+            ),
             "Case",
         ),
-        arg(PaisCoordinator, "decideReport", "DecideReportInput", "Report", "input.reportId", json!({ "reportId": "$ID", "version": "$V", "approve": false, "comment": "no" })),
-        arg(MeetingRegistrar, "planMeeting", "PlanMeetingInput", "Case", "input.caseId", json!({ "caseId": "$ID", "kind": "CONVOCAZIONE", "startsAt": tomorrow, "place": "Sede" })),
+        arg(
+            PaisCoordinator,
+            "decideReport",
+            "DecideReportInput",
+            "Report",
+            "input.reportId",
+            json!({ "reportId": "$ID", "version": "$V", "approve": false, "comment": "no" }),
+        ),
+        arg(
+            MeetingRegistrar,
+            "planMeeting",
+            "PlanMeetingInput",
+            "Case",
+            "input.caseId",
+            json!({ "caseId": "$ID", "kind": "CONVOCAZIONE", "startsAt": tomorrow, "place": "Sede" }),
+        ),
         secondary(
-            arg(MeetingRegistrar, "planMeeting", "PlanMeetingInput", "OfficeSlot", "input.slotId", json!({ "caseId": "$P", "kind": "CONVOCAZIONE", "slotId": "$ID" })),
+            arg(
+                MeetingRegistrar,
+                "planMeeting",
+                "PlanMeetingInput",
+                "OfficeSlot",
+                "input.slotId",
+                json!({ "caseId": "$P", "kind": "CONVOCAZIONE", "slotId": "$ID" }),
+            ),
             "Case",
         ),
-        arg(MeetingRegistrar, "convokeMeeting", "ConvokeMeetingInput", "Meeting", "input.meetingId", meeting_v(json!({ "channel": "EMAIL", "reference": "rif" }))),
-        arg(MeetingRegistrar, "recordSpontaneousPresentation", "SpontaneousPresentationInput", "Case", "input.caseId", case_v(json!({ "heldOn": today, "place": "Sportello" }))),
-        arg(SupportActivationOfficer, "activateSupport", "ActivateSupportInput", "Case", "input.caseId", json!({ "caseId": "$ID", "support": { "kind": "ALTRO", "provider": "Servizio" } })),
-        arg(PucManager, "updatePucProject", "UpdatePucProjectInput", "PucProject", "input.projectId", json!({ "projectId": "$ID", "version": "$V", "project": { "title": "Nuovo titolo" } })),
-        arg(PucManager, "changePucProjectState", "ChangePucProjectStateInput", "PucProject", "input.projectId", json!({ "projectId": "$ID", "version": "$V", "action": "CLOSE" })),
-        arg(PucManager, "proposePucAssignment", "ProposePucAssignmentInput", "PucProject", "input.projectId", json!({ "projectId": "$ID", "memberId": "$RANDOM:Member", "source": "COMUNE" })),
+        arg(
+            MeetingRegistrar,
+            "convokeMeeting",
+            "ConvokeMeetingInput",
+            "Meeting",
+            "input.meetingId",
+            meeting_v(json!({ "channel": "EMAIL", "reference": "rif" })),
+        ),
+        arg(
+            MeetingRegistrar,
+            "recordSpontaneousPresentation",
+            "SpontaneousPresentationInput",
+            "Case",
+            "input.caseId",
+            case_v(json!({ "heldOn": today, "place": "Sportello" })),
+        ),
+        arg(
+            SupportActivationOfficer,
+            "activateSupport",
+            "ActivateSupportInput",
+            "Case",
+            "input.caseId",
+            json!({ "caseId": "$ID", "support": { "kind": "ALTRO", "provider": "Servizio" } }),
+        ),
+        arg(
+            PucManager,
+            "updatePucProject",
+            "UpdatePucProjectInput",
+            "PucProject",
+            "input.projectId",
+            json!({ "projectId": "$ID", "version": "$V", "project": { "title": "Nuovo titolo" } }),
+        ),
+        arg(
+            PucManager,
+            "changePucProjectState",
+            "ChangePucProjectStateInput",
+            "PucProject",
+            "input.projectId",
+            json!({ "projectId": "$ID", "version": "$V", "action": "CLOSE" }),
+        ),
+        arg(
+            PucManager,
+            "proposePucAssignment",
+            "ProposePucAssignmentInput",
+            "PucProject",
+            "input.projectId",
+            json!({ "projectId": "$ID", "memberId": "$RANDOM:Member", "source": "COMUNE" }),
+        ),
         proposed_beyond_reads(secondary(
-            arg(PucManager, "proposePucAssignment", "ProposePucAssignmentInput", "Member", "input.memberId", json!({ "projectId": "$P", "memberId": "$ID", "source": "COMUNE" })),
+            arg(
+                PucManager,
+                "proposePucAssignment",
+                "ProposePucAssignmentInput",
+                "Member",
+                "input.memberId",
+                json!({ "projectId": "$P", "memberId": "$ID", "source": "COMUNE" }),
+            ),
             "PucProject",
         )),
-        arg(PucManager, "stepPucAssignment", "PucAssignmentStepInput", "PucAssignment", "input.assignmentId", json!({ "assignmentId": "$ID", "version": "$V", "complete": true })),
-        arg(PucManager, "recordPucAttendance", "RecordPucAttendanceInput", "PucAssignment", "input.assignmentId", json!({ "assignmentId": "$ID", "day": today, "minutes": 120, "status": "PRESENTE" })),
-        arg(RegistryCheckCoordinator, "assignResidencyCheck", "AssignResidencyCheckInput", "ResidencyCheck", "input.checkId", json!({ "checkId": "$ID", "version": "$V", "officerId": "$RANDOM:Operator" })),
+        arg(
+            PucManager,
+            "stepPucAssignment",
+            "PucAssignmentStepInput",
+            "PucAssignment",
+            "input.assignmentId",
+            json!({ "assignmentId": "$ID", "version": "$V", "complete": true }),
+        ),
+        arg(
+            PucManager,
+            "recordPucAttendance",
+            "RecordPucAttendanceInput",
+            "PucAssignment",
+            "input.assignmentId",
+            json!({ "assignmentId": "$ID", "day": today, "minutes": 120, "status": "PRESENTE" }),
+        ),
+        arg(
+            RegistryCheckCoordinator,
+            "assignResidencyCheck",
+            "AssignResidencyCheckInput",
+            "ResidencyCheck",
+            "input.checkId",
+            json!({ "checkId": "$ID", "version": "$V", "officerId": "$RANDOM:Operator" }),
+        ),
         secondary(
-            arg(RegistryCheckCoordinator, "assignResidencyCheck", "AssignResidencyCheckInput", "Operator", "input.officerId", json!({ "checkId": "$P", "version": "$PV", "officerId": "$ID" })),
+            arg(
+                RegistryCheckCoordinator,
+                "assignResidencyCheck",
+                "AssignResidencyCheckInput",
+                "Operator",
+                "input.officerId",
+                json!({ "checkId": "$P", "version": "$PV", "officerId": "$ID" }),
+            ),
             "ResidencyCheck",
         ),
-        arg(RegistryCheckOfficer, "recordResidencyPeriods", "RecordResidencyPeriodsInput", "ResidencyCheck", "input.checkId", json!({ "checkId": "$ID", "version": "$V", "periods": [{ "comuneIstat": "072006", "from": "2020-01-01" }] })),
-        arg(RegistryCheckOfficer, "forwardResidencyCheck", "ForwardResidencyCheckInput", "ResidencyCheck", "input.checkId", json!({ "checkId": "$ID", "version": "$V" })),
-        arg(RegistryCheckOfficer, "finaliseResidencyCheck", "FinaliseResidencyCheckInput", "ResidencyCheck", "input.checkId", json!({ "checkId": "$ID", "version": "$V", "outcome": "POSITIVO" })),
-        arg(DisadvantageValidator, "decideDisadvantageCheck", "DecideDisadvantageCheckInput", "DisadvantageCheck", "input.checkId", json!({ "checkId": "$ID", "version": "$V", "confirmed": true })),
+        arg(
+            RegistryCheckOfficer,
+            "recordResidencyPeriods",
+            "RecordResidencyPeriodsInput",
+            "ResidencyCheck",
+            "input.checkId",
+            json!({ "checkId": "$ID", "version": "$V", "periods": [{ "comuneIstat": "072006", "from": "2020-01-01" }] }),
+        ),
+        arg(
+            RegistryCheckOfficer,
+            "forwardResidencyCheck",
+            "ForwardResidencyCheckInput",
+            "ResidencyCheck",
+            "input.checkId",
+            json!({ "checkId": "$ID", "version": "$V" }),
+        ),
+        arg(
+            RegistryCheckOfficer,
+            "finaliseResidencyCheck",
+            "FinaliseResidencyCheckInput",
+            "ResidencyCheck",
+            "input.checkId",
+            json!({ "checkId": "$ID", "version": "$V", "outcome": "POSITIVO" }),
+        ),
+        arg(
+            DisadvantageValidator,
+            "decideDisadvantageCheck",
+            "DecideDisadvantageCheckInput",
+            "DisadvantageCheck",
+            "input.checkId",
+            json!({ "checkId": "$ID", "version": "$V", "confirmed": true }),
+        ),
     ];
     // `switchProfile` takes its id as an argument, not an input object.
     out.push(Arg { input_type: "", ..arg(CaseManager, "switchProfile", "", "Profile", "profileId", json!("$ID")) });
@@ -165,32 +432,117 @@ type Row = (Uuid, i32, Option<Uuid>);
 async fn rows(app: &TestApp, ty: &str) -> Vec<Row> {
     let db = &app.db;
     match ty {
-        "Case" => case_file::Entity::find().order_by_asc(case_file::Column::Id).all(db).await.unwrap().into_iter().map(|r| (r.id, r.version, Some(r.ambito_id))).collect(),
+        "Case" => case_file::Entity::find()
+            .order_by_asc(case_file::Column::Id)
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.version, Some(r.ambito_id)))
+            .collect(),
         "Member" => {
-            let households: BTreeMap<Uuid, Uuid> = household::Entity::find().all(db).await.unwrap().into_iter().map(|h| (h.id, h.ambito_id)).collect();
-            member::Entity::find().order_by_asc(member::Column::Id).all(db).await.unwrap().into_iter().map(|r| (r.id, 0, households.get(&r.household_id).copied())).collect()
+            let households: BTreeMap<Uuid, Uuid> =
+                household::Entity::find().all(db).await.unwrap().into_iter().map(|h| (h.id, h.ambito_id)).collect();
+            member::Entity::find()
+                .order_by_asc(member::Column::Id)
+                .all(db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.id, 0, households.get(&r.household_id).copied()))
+                .collect()
         }
         "Operator" => {
             let profiles = profile::Entity::find().all(db).await.unwrap();
-            operator::Entity::find().order_by_asc(operator::Column::Id).all(db).await.unwrap().into_iter().map(|r| {
-                let amb = profiles.iter().find(|p| p.operator_id == r.id).and_then(|p| p.ambito_id);
-                (r.id, 0, amb)
-            }).collect()
+            operator::Entity::find()
+                .order_by_asc(operator::Column::Id)
+                .all(db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| {
+                    let amb = profiles.iter().find(|p| p.operator_id == r.id).and_then(|p| p.ambito_id);
+                    (r.id, 0, amb)
+                })
+                .collect()
         }
-        "Profile" => profile::Entity::find().order_by_asc(profile::Column::Id).all(db).await.unwrap().into_iter().map(|r| (r.id, 0, r.ambito_id)).collect(),
-        "Report" => report::Entity::find().order_by_asc(report::Column::Id).all(db).await.unwrap().into_iter().map(|r| (r.id, r.version, Some(r.ambito_id))).collect(),
-        "Meeting" => meeting::Entity::find().order_by_asc(meeting::Column::Id).all(db).await.unwrap().into_iter().map(|r| (r.id, r.version, Some(r.ambito_id))).collect(),
+        "Profile" => profile::Entity::find()
+            .order_by_asc(profile::Column::Id)
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, 0, r.ambito_id))
+            .collect(),
+        "Report" => report::Entity::find()
+            .order_by_asc(report::Column::Id)
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.version, Some(r.ambito_id)))
+            .collect(),
+        "Meeting" => meeting::Entity::find()
+            .order_by_asc(meeting::Column::Id)
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.version, Some(r.ambito_id)))
+            .collect(),
         "OfficeSlot" => {
-            let comuni: BTreeMap<String, Uuid> = comune::Entity::find().all(db).await.unwrap().into_iter().map(|c| (c.istat_code, c.ambito_id)).collect();
-            office_slot::Entity::find().order_by_asc(office_slot::Column::Id).all(db).await.unwrap().into_iter().map(|r| (r.id, 0, comuni.get(&r.comune_istat).copied())).collect()
+            let comuni: BTreeMap<String, Uuid> = comune::Entity::find()
+                .all(db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.istat_code, c.ambito_id))
+                .collect();
+            office_slot::Entity::find()
+                .order_by_asc(office_slot::Column::Id)
+                .all(db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.id, 0, comuni.get(&r.comune_istat).copied()))
+                .collect()
         }
-        "PucProject" => puc_project::Entity::find().order_by_asc(puc_project::Column::Id).all(db).await.unwrap().into_iter().map(|r| (r.id, r.version, Some(r.ambito_id))).collect(),
+        "PucProject" => puc_project::Entity::find()
+            .order_by_asc(puc_project::Column::Id)
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.version, Some(r.ambito_id)))
+            .collect(),
         "PucAssignment" => {
-            let projects: BTreeMap<Uuid, Uuid> = puc_project::Entity::find().all(db).await.unwrap().into_iter().map(|p| (p.id, p.ambito_id)).collect();
-            puc_assignment::Entity::find().order_by_asc(puc_assignment::Column::Id).all(db).await.unwrap().into_iter().map(|r| (r.id, r.version, projects.get(&r.project_id).copied())).collect()
+            let projects: BTreeMap<Uuid, Uuid> =
+                puc_project::Entity::find().all(db).await.unwrap().into_iter().map(|p| (p.id, p.ambito_id)).collect();
+            puc_assignment::Entity::find()
+                .order_by_asc(puc_assignment::Column::Id)
+                .all(db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.id, r.version, projects.get(&r.project_id).copied()))
+                .collect()
         }
-        "ResidencyCheck" => residency_check::Entity::find().order_by_asc(residency_check::Column::Id).all(db).await.unwrap().into_iter().map(|r| (r.id, r.version, Some(r.ambito_id))).collect(),
-        "DisadvantageCheck" => disadvantage_check::Entity::find().order_by_asc(disadvantage_check::Column::Id).all(db).await.unwrap().into_iter().map(|r| (r.id, r.version, Some(r.ambito_id))).collect(),
+        "ResidencyCheck" => residency_check::Entity::find()
+            .order_by_asc(residency_check::Column::Id)
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.version, Some(r.ambito_id)))
+            .collect(),
+        "DisadvantageCheck" => disadvantage_check::Entity::find()
+            .order_by_asc(disadvantage_check::Column::Id)
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.version, Some(r.ambito_id)))
+            .collect(),
         other => panic!("no rows for {other}"),
     }
 }
@@ -247,13 +599,20 @@ async fn run(app: &TestApp, token: &str, a: &Arg, id: &(Uuid, i32), primary: Opt
 }
 
 async fn visible(app: &TestApp, token: &str, ty: &str, id: Uuid) -> bool {
-    let r = app.gql(Some(token), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": ids::encode(ty, id) })).await;
+    let r =
+        app.gql(Some(token), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": ids::encode(ty, id) })).await;
     !r["data"]["node"].is_null()
 }
 
 /// Up to one invisible row of the actor's Ambito and one of another Ambito, and
 /// every visible row (in order, own Ambito first).
-async fn split(app: &TestApp, token: &str, ty: &str, ambito: Option<Uuid>, hidden_in_ambito: bool) -> (Vec<(Uuid, i32)>, Vec<(Uuid, i32)>) {
+async fn split(
+    app: &TestApp,
+    token: &str,
+    ty: &str,
+    ambito: Option<Uuid>,
+    hidden_in_ambito: bool,
+) -> (Vec<(Uuid, i32)>, Vec<(Uuid, i32)>) {
     let all = rows(app, ty).await;
     let (mine, others): (Vec<Row>, Vec<Row>) = all.into_iter().partition(|r| r.2.is_some() && r.2 == ambito);
     let mut hidden = Vec::new();
@@ -336,7 +695,8 @@ async fn an_id_out_of_scope_in_any_mutation_answers_as_a_random_id_and_writes_no
         }
         let after = fingerprint(&app).await;
         if before != after {
-            let changed: Vec<_> = before.iter().filter(|(t, v)| after.get(*t) != Some(v)).map(|(t, _)| t.clone()).collect();
+            let changed: Vec<_> =
+                before.iter().filter(|(t, v)| after.get(*t) != Some(v)).map(|(t, _)| t.clone()).collect();
             failures.push(format!("{what}: refused calls changed {changed:?}"));
         }
         // The control: some row the actor sees is looked up (answers otherwise).

@@ -13,7 +13,11 @@ use crate::helpers::{error_code, TestApp};
 
 /// Logs in as the operator holding `role` for Comune `istat`.
 async fn login_for(app: &TestApp, role: Role, istat: &str) -> (String, Uuid) {
-    let links = profile_comune::Entity::find().filter(profile_comune::Column::ComuneIstat.eq(istat)).all(&app.db).await.unwrap();
+    let links = profile_comune::Entity::find()
+        .filter(profile_comune::Column::ComuneIstat.eq(istat))
+        .all(&app.db)
+        .await
+        .unwrap();
     for l in links {
         let p = profile::Entity::find_by_id(l.profile_id).one(&app.db).await.unwrap().unwrap();
         if p.role == role {
@@ -39,7 +43,8 @@ const CHECK: &str = "query($id: ID!) { residencyCheck(id: $id) { id state versio
 async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_approved() {
     let app = TestApp::seeded().await;
     // A check of the first Ambito, reset to its start.
-    let c = residency_check::Entity::find().order_by_asc(residency_check::Column::Id).one(&app.db).await.unwrap().unwrap();
+    let c =
+        residency_check::Entity::find().order_by_asc(residency_check::Column::Id).one(&app.db).await.unwrap().unwrap();
     let owning = c.owning_comune_istat.clone();
     let reset = match app.db.get_database_backend() {
         sea_orm::DbBackend::Postgres => vec![
@@ -57,7 +62,12 @@ async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_appr
         app.exec(&s).await;
     }
     let owning_comune = comune::Entity::find_by_id(owning.clone()).one(&app.db).await.unwrap().unwrap();
-    let elsewhere = comune::Entity::find().filter(comune::Column::AmbitoId.ne(owning_comune.ambito_id)).one(&app.db).await.unwrap().unwrap();
+    let elsewhere = comune::Entity::find()
+        .filter(comune::Column::AmbitoId.ne(owning_comune.ambito_id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
     let gid = ids::encode("ResidencyCheck", c.id);
     let (coord, _) = login_for(&app, Role::RegistryCheckCoordinator, &owning).await;
     let (officer, officer_id) = login_for(&app, Role::RegistryCheckOfficer, &owning).await;
@@ -65,16 +75,26 @@ async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_appr
     // The officer cannot work on it before it is assigned to them.
     let r = app.gql(Some(&officer), PERIODS, json!({ "i": { "checkId": gid, "version": 1, "periods": [{ "comuneIstat": owning, "from": "2022-01-01" }] } })).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
-    let r = app.gql(Some(&coord), ASSIGN, json!({ "i": { "checkId": gid, "version": 1, "officerId": ids::encode("Operator", officer_id) } })).await;
+    let r = app
+        .gql(
+            Some(&coord),
+            ASSIGN,
+            json!({ "i": { "checkId": gid, "version": 1, "officerId": ids::encode("Operator", officer_id) } }),
+        )
+        .await;
     let v = ok(&r)["assignResidencyCheck"]["version"].clone();
     assert_eq!(ok(&r)["assignResidencyCheck"]["state"], "ASSEGNATO");
     // Bad periods change nothing.
     for (bad, field) in [
         (json!([{ "comuneIstat": "999999", "from": "2022-01-01" }]), "input.periods[0].comuneIstat"),
         (json!([{ "comuneIstat": owning, "from": "2022-01-01", "to": "2021-01-01" }]), "input.periods[0].to"),
-        (json!([{ "comuneIstat": owning, "from": "2022-01-01" }, { "comuneIstat": owning, "from": "2023-01-01" }]), "input.periods[1].from"),
+        (
+            json!([{ "comuneIstat": owning, "from": "2022-01-01" }, { "comuneIstat": owning, "from": "2023-01-01" }]),
+            "input.periods[1].from",
+        ),
     ] {
-        let r = app.gql(Some(&officer), PERIODS, json!({ "i": { "checkId": gid, "version": v, "periods": bad } })).await;
+        let r =
+            app.gql(Some(&officer), PERIODS, json!({ "i": { "checkId": gid, "version": v, "periods": bad } })).await;
         assert_eq!(r["errors"][0]["extensions"]["field"], field, "{r}");
     }
     let r = app.gql(Some(&officer), PERIODS, json!({ "i": { "checkId": gid, "version": v, "periods": [{ "comuneIstat": owning, "from": "2023-03-01" }] } })).await;
@@ -83,7 +103,13 @@ async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_appr
     assert_eq!(d["requirementMet"], false);
     assert!(d["lastContinuousDays"].as_i64().unwrap() > 365);
     // Finalising needs the whole history: forward to the previous Comune, in another Ambito.
-    let r = app.gql(Some(&officer), FORWARD, json!({ "i": { "checkId": gid, "version": d["version"], "toComune": elsewhere.istat_code } })).await;
+    let r = app
+        .gql(
+            Some(&officer),
+            FORWARD,
+            json!({ "i": { "checkId": gid, "version": d["version"], "toComune": elsewhere.istat_code } }),
+        )
+        .await;
     assert!(ok(&r)["forwardResidencyCheck"].is_null(), "the sender no longer sees the check");
     let r = app.gql(Some(&officer), CHECK, json!({ "id": gid })).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"));
@@ -93,7 +119,7 @@ async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_appr
     let r = app.gql(Some(&coord2), CHECK, json!({ "id": gid })).await;
     let got = &ok(&r)["residencyCheck"];
     assert_eq!(got["state"], "INOLTRATO");
-    assert_eq!(got["dueOn"], json!(gepi::cases::model::today() + Duration::days(20)));
+    assert_eq!(got["dueOn"], json!(gepi::calendar::today() + Duration::days(20)));
     assert!(got["member"]["fiscalCode"].is_string());
     assert!(got["member"]["phone"].is_null(), "only the data the check needs");
     let r = app.gql(Some(&coord2), ASSIGN, json!({ "i": { "checkId": gid, "version": got["version"], "officerId": ids::encode("Operator", officer2_id) } })).await;
@@ -101,39 +127,64 @@ async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_appr
     let r = app.gql(Some(&officer2), PERIODS, json!({ "i": { "checkId": gid, "version": v, "periods": [{ "comuneIstat": elsewhere.istat_code, "from": "2019-01-01", "to": "2023-02-28" }] } })).await;
     let d = &ok(&r)["recordResidencyPeriods"];
     // The previous Comune cannot finalise.
-    let r = app.gql(Some(&officer2), FINALISE, json!({ "i": { "checkId": gid, "version": d["version"], "outcome": "NEGATIVO" } })).await;
+    let r = app
+        .gql(
+            Some(&officer2),
+            FINALISE,
+            json!({ "i": { "checkId": gid, "version": d["version"], "outcome": "NEGATIVO" } }),
+        )
+        .await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     // Back to the Comune of residence (30 days), which finalises negatively.
-    let r = app.gql(Some(&officer2), FORWARD, json!({ "i": { "checkId": gid, "version": d["version"], "toComune": owning } })).await;
+    let r = app
+        .gql(Some(&officer2), FORWARD, json!({ "i": { "checkId": gid, "version": d["version"], "toComune": owning } }))
+        .await;
     assert!(r["errors"].is_null(), "{r}");
     let r = app.gql(Some(&coord), CHECK, json!({ "id": gid })).await;
     let got = ok(&r)["residencyCheck"].clone();
-    assert_eq!(got["dueOn"], json!(gepi::cases::model::today() + Duration::days(30)));
+    assert_eq!(got["dueOn"], json!(gepi::calendar::today() + Duration::days(30)));
     let r = app.gql(Some(&coord), ASSIGN, json!({ "i": { "checkId": gid, "version": got["version"], "officerId": ids::encode("Operator", officer_id) } })).await;
     let v = ok(&r)["assignResidencyCheck"]["version"].clone();
     // From ASSEGNATO the check must be worked before it is finalised.
-    let r = app.gql(Some(&officer), FINALISE, json!({ "i": { "checkId": gid, "version": v, "outcome": "NEGATIVO" } })).await;
+    let r = app
+        .gql(Some(&officer), FINALISE, json!({ "i": { "checkId": gid, "version": v, "outcome": "NEGATIVO" } }))
+        .await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     assert!(r["errors"][0]["message"].as_str().unwrap().contains("ASSEGNATO"));
     let r = app.gql(Some(&officer), PERIODS, json!({ "i": { "checkId": gid, "version": v, "periods": [{ "comuneIstat": owning, "from": "2018-01-01", "to": "2018-06-30" }] } })).await;
     let d = ok(&r)["recordResidencyPeriods"].clone();
     assert_eq!(d["periods"].as_array().unwrap().len(), 3);
     assert_eq!(d["requirementMet"], false, "less than ten years");
-    let r = app.gql(Some(&officer), FINALISE, json!({ "i": { "checkId": gid, "version": d["version"], "outcome": "NEGATIVO" } })).await;
+    let r = app
+        .gql(
+            Some(&officer),
+            FINALISE,
+            json!({ "i": { "checkId": gid, "version": d["version"], "outcome": "NEGATIVO" } }),
+        )
+        .await;
     assert_eq!(ok(&r)["finaliseResidencyCheck"]["state"], "ESITO_NEGATIVO");
     // The segnalazione waits for the coordinator of the Comune; the PaIS coordinator never sees it.
     let q = "{ reports(first: 100) { edges { node { id state version kind residencyCheck { id } } } } }";
     let r = app.gql(Some(&coord), q, json!({})).await;
-    let rep = ok(&r)["reports"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["residencyCheck"]["id"] == gid).expect("the segnalazione").clone();
+    let rep = ok(&r)["reports"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["residencyCheck"]["id"] == gid)
+        .expect("the segnalazione")
+        .clone();
     assert_eq!(rep["node"]["kind"], "REQUISITO_RESIDENZA");
     assert_eq!(rep["node"]["state"], "DA_APPROVARE");
     let (pais, _) = login_for(&app, Role::PaisCoordinator, &owning).await;
     let r = app.gql(Some(&pais), q, json!({})).await;
     assert!(!ok(&r)["reports"]["edges"].as_array().unwrap().iter().any(|e| e["node"]["id"] == rep["node"]["id"]));
     let decide = json!({ "i": { "reportId": rep["node"]["id"], "version": rep["node"]["version"], "approve": true } });
-    let r = app.gql(Some(&pais), "mutation($i: DecideReportInput!) { decideReport(input: $i) { state } }", decide.clone()).await;
+    let r = app
+        .gql(Some(&pais), "mutation($i: DecideReportInput!) { decideReport(input: $i) { state } }", decide.clone())
+        .await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
-    let r = app.gql(Some(&coord), "mutation($i: DecideReportInput!) { decideReport(input: $i) { state } }", decide).await;
+    let r =
+        app.gql(Some(&coord), "mutation($i: DecideReportInput!) { decideReport(input: $i) { state } }", decide).await;
     assert_eq!(ok(&r)["decideReport"]["state"], "INVIATA");
     let r = app.gql(Some(&coord), CHECK, json!({ "id": gid })).await;
     assert_eq!(ok(&r)["residencyCheck"]["state"], "INVIATO_INPS");
@@ -144,9 +195,15 @@ async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_appr
 #[tokio::test]
 async fn forwarding_falls_back_to_the_comune_of_birth_and_other_roles_are_refused() {
     let app = TestApp::seeded().await;
-    let c = residency_check::Entity::find().order_by_asc(residency_check::Column::Id).one(&app.db).await.unwrap().unwrap();
+    let c =
+        residency_check::Entity::find().order_by_asc(residency_check::Column::Id).one(&app.db).await.unwrap().unwrap();
     let owning = c.owning_comune_istat.clone();
-    let other = comune::Entity::find().filter(comune::Column::IstatCode.ne(owning.clone())).one(&app.db).await.unwrap().unwrap();
+    let other = comune::Entity::find()
+        .filter(comune::Column::IstatCode.ne(owning.clone()))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
     // The member was born in a Comune on GePI.
     let m = member::Entity::find_by_id(c.member_id).one(&app.db).await.unwrap().unwrap();
     let (set_birth, reset) = match app.db.get_database_backend() {
@@ -163,13 +220,25 @@ async fn forwarding_falls_back_to_the_comune_of_birth_and_other_roles_are_refuse
     app.exec(&reset).await;
     let (officer, officer_id) = login_for(&app, Role::RegistryCheckOfficer, &owning).await;
     let sql = match app.db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => format!("UPDATE residency_check SET officer_id = '{officer_id}' WHERE id = '{}'", c.id),
-        _ => format!("UPDATE residency_check SET officer_id = X'{}' WHERE id = X'{}'", officer_id.simple(), c.id.simple()),
+        sea_orm::DbBackend::Postgres => {
+            format!("UPDATE residency_check SET officer_id = '{officer_id}' WHERE id = '{}'", c.id)
+        }
+        _ => format!(
+            "UPDATE residency_check SET officer_id = X'{}' WHERE id = X'{}'",
+            officer_id.simple(),
+            c.id.simple()
+        ),
     };
     app.exec(&sql).await;
     let gid = ids::encode("ResidencyCheck", c.id);
     // Other roles may not forward it.
-    for role in [Role::CaseManager, Role::PaisCoordinator, Role::RegistryCheckCoordinator, Role::MeetingRegistrar, Role::DisadvantageValidator] {
+    for role in [
+        Role::CaseManager,
+        Role::PaisCoordinator,
+        Role::RegistryCheckCoordinator,
+        Role::MeetingRegistrar,
+        Role::DisadvantageValidator,
+    ] {
         let (t, _, _) = app.login_role(role, 0).await;
         let r = app.gql(Some(&t), FORWARD, json!({ "i": { "checkId": gid, "version": 1 } })).await;
         assert!(matches!(error_code(&r), Some("FORBIDDEN") | Some("NOT_FOUND")), "{}: {r}", role.as_str());

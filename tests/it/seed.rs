@@ -26,7 +26,11 @@ async fn dump(app: &TestApp) -> String {
     );
     out += &format!(
         "{:?}",
-        entity::pact_commitment::Entity::find().order_by_asc(entity::pact_commitment::Column::Id).all(db).await.unwrap()
+        entity::pact_commitment::Entity::find()
+            .order_by_asc(entity::pact_commitment::Column::Id)
+            .all(db)
+            .await
+            .unwrap()
     );
     out
 }
@@ -61,17 +65,27 @@ async fn seeded_data_is_valid_and_covers_every_role_and_case_state() {
     // Every person role has at least two operators, with different Ambiti or Comuni.
     let mut by_role: BTreeMap<String, BTreeSet<(Option<uuid::Uuid>, Vec<String>)>> = BTreeMap::new();
     for p in &profiles {
-        let mut comuni: Vec<String> = links.iter().filter(|l| l.profile_id == p.id).map(|l| l.comune_istat.clone()).collect();
+        let mut comuni: Vec<String> =
+            links.iter().filter(|l| l.profile_id == p.id).map(|l| l.comune_istat.clone()).collect();
         comuni.sort();
         by_role.entry(p.role.as_str()).or_default().insert((p.ambito_id, comuni));
     }
     for role in [
-        Role::MinistryAdmin, Role::AmbitoAdmin, Role::PaisCoordinator, Role::CaseManager,
-        Role::RegistryCheckCoordinator, Role::RegistryCheckOfficer, Role::PucManager,
-        Role::SupportActivationOfficer, Role::MeetingRegistrar, Role::DisadvantageValidator, Role::Analyst,
+        Role::MinistryAdmin,
+        Role::AmbitoAdmin,
+        Role::PaisCoordinator,
+        Role::CaseManager,
+        Role::RegistryCheckCoordinator,
+        Role::RegistryCheckOfficer,
+        Role::PucManager,
+        Role::SupportActivationOfficer,
+        Role::MeetingRegistrar,
+        Role::DisadvantageValidator,
+        Role::Analyst,
     ] {
         let scopes = by_role.get(&role.as_str()).map_or(0, |s| s.len());
-        let operators = profiles.iter().filter(|p| p.role == role).map(|p| p.operator_id).collect::<BTreeSet<_>>().len();
+        let operators =
+            profiles.iter().filter(|p| p.role == role).map(|p| p.operator_id).collect::<BTreeSet<_>>().len();
         assert!(operators >= 2, "role {} has {operators} operators", role.as_str());
         // National roles have no territorial scope to differ in.
         if role != Role::MinistryAdmin {

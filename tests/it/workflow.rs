@@ -49,11 +49,13 @@ async fn case_row(app: &TestApp, id: Uuid) -> case_file::Model {
     case_file::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap()
 }
 
-const ASSIGN: &str = "mutation($i: AssignCasesInput!) { assignCases(input: $i) { id state version caseManager { id } } }";
+const ASSIGN: &str =
+    "mutation($i: AssignCasesInput!) { assignCases(input: $i) { id state version caseManager { id } } }";
 const FIRST: &str = "mutation($i: RecordFirstMeetingInput!) { recordFirstMeeting(input: $i) { id state version firstMeetingOn daysToDeadline preliminaryAnalysis { id state version } meetings { kind state } } }";
 const SAVE: &str = "mutation($i: SaveAnalysisInput!) { saveAnalysis(input: $i) { id version preliminaryAnalysis { state version needsNotes healthNotes } } }";
 const COMPLETE: &str = "mutation($i: CompleteAnalysisInput!) { completeAnalysis(input: $i) { id state version preliminaryAnalysis { state outcome } analysisFramework { state } } }";
-const REOPEN: &str = "mutation($i: CaseVersionInput!) { reopenAnalysis(input: $i) { id state version preliminaryAnalysis { state } } }";
+const REOPEN: &str =
+    "mutation($i: CaseVersionInput!) { reopenAnalysis(input: $i) { id state version preliminaryAnalysis { state } } }";
 const RAISE: &str = "mutation($i: RaiseReportInput!) { raiseReport(input: $i) { id state version kind } }";
 const SUBMIT: &str = "mutation($i: SubmitReportInput!) { submitReport(input: $i) { id state version } }";
 const DECIDE: &str = "mutation($i: DecideReportInput!) { decideReport(input: $i) { id state version decidedAt sentAt decisionComment } }";
@@ -76,7 +78,7 @@ async fn assign(s: &Scene) -> i64 {
 }
 
 async fn first_meeting(s: &Scene, version: i64) -> Value {
-    let held = s.case.pad_date.max(gepi::cases::model::today() - chrono::Duration::days(1));
+    let held = s.case.pad_date.max(gepi::calendar::today() - chrono::Duration::days(1));
     let r = s.app.gql(Some(&s.cm), FIRST, json!({ "i": { "caseId": gid("Case", s.case.id), "version": version, "heldOn": held, "place": "Servizi sociali", "spontaneous": true } })).await;
     ok(&r)["recordFirstMeeting"].clone()
 }
@@ -91,7 +93,10 @@ async fn to_analysis(s: &Scene) -> (i64, i64) {
     let r = s.app.gql(Some(&s.cm), SAVE, json!({ "i": { "caseId": gid("Case", s.case.id), "version": c["preliminaryAnalysis"]["version"], "needsNotes": "Affitto arretrato", "healthNotes": "Nota sanitaria" } })).await;
     let d = ok(&r);
     assert_eq!(d["saveAnalysis"]["preliminaryAnalysis"]["needsNotes"], "Affitto arretrato");
-    (d["saveAnalysis"]["version"].as_i64().unwrap(), d["saveAnalysis"]["preliminaryAnalysis"]["version"].as_i64().unwrap())
+    (
+        d["saveAnalysis"]["version"].as_i64().unwrap(),
+        d["saveAnalysis"]["preliminaryAnalysis"]["version"].as_i64().unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -117,7 +122,10 @@ async fn a_case_walks_from_unassigned_to_the_pact_and_back() {
         .all(&s.app.db)
         .await
         .unwrap();
-    let summary: Vec<String> = events.iter().map(|e| format!("{} {}", e.entity, serde_json::to_value(e.action).unwrap().as_str().unwrap())).collect();
+    let summary: Vec<String> = events
+        .iter()
+        .map(|e| format!("{} {}", e.entity, serde_json::to_value(e.action).unwrap().as_str().unwrap()))
+        .collect();
     assert_eq!(
         summary,
         vec![
@@ -142,10 +150,21 @@ async fn a_case_walks_from_unassigned_to_the_pact_and_back() {
 
 #[tokio::test]
 async fn the_analysis_routes_complex_needs_and_referrals() {
-    for (outcome, state) in [("QUADRO_ANALISI", "QDA_IN_CORSO"), ("CPI", "INVIATO_ALTRO_SERVIZIO"), ("SERVIZI_SPECIALISTICI", "INVIATO_ALTRO_SERVIZIO")] {
+    for (outcome, state) in [
+        ("QUADRO_ANALISI", "QDA_IN_CORSO"),
+        ("CPI", "INVIATO_ALTRO_SERVIZIO"),
+        ("SERVIZI_SPECIALISTICI", "INVIATO_ALTRO_SERVIZIO"),
+    ] {
         let s = scene().await;
         let (v, _) = to_analysis(&s).await;
-        let r = s.app.gql(Some(&s.cm), COMPLETE, json!({ "i": { "caseId": gid("Case", s.case.id), "version": v, "outcome": outcome } })).await;
+        let r = s
+            .app
+            .gql(
+                Some(&s.cm),
+                COMPLETE,
+                json!({ "i": { "caseId": gid("Case", s.case.id), "version": v, "outcome": outcome } }),
+            )
+            .await;
         let d = &ok(&r)["completeAnalysis"];
         assert_eq!(d["state"], state);
         assert_eq!(d["preliminaryAnalysis"]["outcome"], outcome);
@@ -161,23 +180,43 @@ async fn forbidden_transitions_are_conflicts_that_change_nothing() {
     let id = gid("Case", s.case.id);
     // The case is not assigned yet: no first meeting.
     let before = case_row(&s.app, s.case.id).await;
-    let r = s.app.gql(Some(&s.coordinator), FIRST, json!({ "i": { "caseId": id, "version": 1, "heldOn": "2026-01-01", "place": "x" } })).await;
+    let r = s
+        .app
+        .gql(
+            Some(&s.coordinator),
+            FIRST,
+            json!({ "i": { "caseId": id, "version": 1, "heldOn": "2026-01-01", "place": "x" } }),
+        )
+        .await;
     assert_eq!(error_code(&r), Some("FORBIDDEN"), "the coordinator does not record meetings: {r}");
     let v = assign(&s).await;
     // Completing an analysis that does not exist yet.
     let r = s.app.gql(Some(&s.cm), COMPLETE, json!({ "i": { "caseId": id, "version": v, "outcome": "CPI" } })).await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     let msg = r["errors"][0]["message"].as_str().unwrap();
-    assert!(msg.contains("ASSEGNATO") && msg.contains("recordFirstMeeting"), "names the state and the allowed actions: {msg}");
+    assert!(
+        msg.contains("ASSEGNATO") && msg.contains("recordFirstMeeting"),
+        "names the state and the allowed actions: {msg}"
+    );
     let c = first_meeting(&s, v).await;
     // A second first meeting.
-    let r = s.app.gql(Some(&s.cm), FIRST, json!({ "i": { "caseId": id, "version": c["version"], "heldOn": s.case.pad_date, "place": "x" } })).await;
+    let r = s
+        .app
+        .gql(
+            Some(&s.cm),
+            FIRST,
+            json!({ "i": { "caseId": id, "version": c["version"], "heldOn": s.case.pad_date, "place": "x" } }),
+        )
+        .await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     // Reopening an analysis that is not complete.
     let r = s.app.gql(Some(&s.cm), REOPEN, json!({ "i": { "caseId": id, "version": c["version"] } })).await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     // Completing without describing the needs is bad input.
-    let r = s.app.gql(Some(&s.cm), COMPLETE, json!({ "i": { "caseId": id, "version": c["version"], "outcome": "CPI" } })).await;
+    let r = s
+        .app
+        .gql(Some(&s.cm), COMPLETE, json!({ "i": { "caseId": id, "version": c["version"], "outcome": "CPI" } }))
+        .await;
     assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
     let after = case_row(&s.app, s.case.id).await;
     assert_eq!(after.state, CaseState::ApInCorso);
@@ -190,7 +229,14 @@ async fn stale_versions_are_refused() {
     let id = gid("Case", s.case.id);
     let v = assign(&s).await;
     // Someone still holding version 1 reassigns: refused.
-    let r = s.app.gql(Some(&s.coordinator), ASSIGN, json!({ "i": { "cases": [{ "id": id, "version": 1 }], "caseManagerId": gid("Operator", s.cm_operator) } })).await;
+    let r = s
+        .app
+        .gql(
+            Some(&s.coordinator),
+            ASSIGN,
+            json!({ "i": { "cases": [{ "id": id, "version": 1 }], "caseManagerId": gid("Operator", s.cm_operator) } }),
+        )
+        .await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     assert!(r["errors"][0]["message"].as_str().unwrap().contains("version"));
     let c = first_meeting(&s, v).await;
@@ -200,7 +246,12 @@ async fn stale_versions_are_refused() {
     // The same version again: someone else's edit would be lost.
     let r = s.app.gql(Some(&s.cm), SAVE, save("second")).await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
-    let pa = entity::preliminary_analysis::Entity::find().filter(entity::preliminary_analysis::Column::CaseId.eq(s.case.id)).one(&s.app.db).await.unwrap().unwrap();
+    let pa = entity::preliminary_analysis::Entity::find()
+        .filter(entity::preliminary_analysis::Column::CaseId.eq(s.case.id))
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(pa.needs_notes.as_deref(), Some("first"));
 }
 
@@ -209,19 +260,39 @@ async fn segnalazioni_are_approved_or_rejected_by_the_coordinator() {
     let s = scene().await;
     let (v, _) = to_analysis(&s).await;
     let _ = v;
-    let member = entity::member::Entity::find().filter(entity::member::Column::HouseholdId.eq(s.case.household_id)).one(&s.app.db).await.unwrap().unwrap();
+    let member = entity::member::Entity::find()
+        .filter(entity::member::Column::HouseholdId.eq(s.case.household_id))
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
     let raise = |draft: bool| json!({ "i": { "caseId": gid("Case", s.case.id), "kind": "MANCATA_PRESENTAZIONE", "factDate": s.case.pad_date, "description": "Assente senza giustificato motivo", "memberId": gid("Member", member.id), "draft": draft } });
     let r = s.app.gql(Some(&s.cm), RAISE, raise(true)).await;
     let draft = ok(&r)["raiseReport"].clone();
     assert_eq!(draft["state"], "BOZZA");
     // A draft cannot be decided.
-    let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": draft["id"], "version": draft["version"], "approve": true } })).await;
+    let r = s
+        .app
+        .gql(
+            Some(&s.coordinator),
+            DECIDE,
+            json!({ "i": { "reportId": draft["id"], "version": draft["version"], "approve": true } }),
+        )
+        .await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
-    let r = s.app.gql(Some(&s.cm), SUBMIT, json!({ "i": { "reportId": draft["id"], "version": draft["version"] } })).await;
+    let r =
+        s.app.gql(Some(&s.cm), SUBMIT, json!({ "i": { "reportId": draft["id"], "version": draft["version"] } })).await;
     let submitted = ok(&r)["submitReport"].clone();
     assert_eq!(submitted["state"], "DA_APPROVARE");
     // The case manager cannot approve its own segnalazione.
-    let r = s.app.gql(Some(&s.cm), DECIDE, json!({ "i": { "reportId": submitted["id"], "version": submitted["version"], "approve": true } })).await;
+    let r = s
+        .app
+        .gql(
+            Some(&s.cm),
+            DECIDE,
+            json!({ "i": { "reportId": submitted["id"], "version": submitted["version"], "approve": true } }),
+        )
+        .await;
     assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
     let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": submitted["id"], "version": submitted["version"], "approve": true, "comment": "Confermato" } })).await;
     let approved = &ok(&r)["decideReport"];
@@ -235,20 +306,32 @@ async fn segnalazioni_are_approved_or_rejected_by_the_coordinator() {
     let r = s.app.gql(Some(&s.cm), RAISE, raise(false)).await;
     let second = ok(&r)["raiseReport"].clone();
     assert_eq!(second["state"], "DA_APPROVARE");
-    let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": second["id"], "version": second["version"], "approve": false } })).await;
+    let r = s
+        .app
+        .gql(
+            Some(&s.coordinator),
+            DECIDE,
+            json!({ "i": { "reportId": second["id"], "version": second["version"], "approve": false } }),
+        )
+        .await;
     assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.comment");
     let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": second["id"], "version": second["version"], "approve": false, "comment": "Assenza giustificata dal certificato" } })).await;
     assert_eq!(ok(&r)["decideReport"]["state"], "RIFIUTATA");
 
     // A member of another household is bad input.
-    let other = entity::member::Entity::find().filter(entity::member::Column::HouseholdId.ne(s.case.household_id)).one(&s.app.db).await.unwrap().unwrap();
+    let other = entity::member::Entity::find()
+        .filter(entity::member::Column::HouseholdId.ne(s.case.household_id))
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
     let mut bad = raise(false);
     bad["i"]["memberId"] = json!(gid("Member", other.id));
     let r = s.app.gql(Some(&s.cm), RAISE, bad).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.memberId", "{r}");
     let mut future = raise(false);
-    future["i"]["factDate"] = json!(gepi::cases::model::today() + chrono::Duration::days(3));
+    future["i"]["factDate"] = json!(gepi::calendar::today() + chrono::Duration::days(3));
     let r = s.app.gql(Some(&s.cm), RAISE, future).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.factDate", "{r}");
     let n = report::Entity::find().filter(report::Column::CaseId.eq(s.case.id)).all(&s.app.db).await.unwrap().len();
@@ -267,7 +350,12 @@ async fn invalid_assignment_targets_change_nothing() {
         .await
         .unwrap()
         .unwrap();
-    let registrar = profile::Entity::find().filter(profile::Column::Role.eq(Role::MeetingRegistrar)).one(&s.app.db).await.unwrap().unwrap();
+    let registrar = profile::Entity::find()
+        .filter(profile::Column::Role.eq(Role::MeetingRegistrar))
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
     let assign = |target: Uuid| json!({ "i": { "cases": [{ "id": id, "version": 1 }], "caseManagerId": gid("Operator", target) } });
     // An operator the coordinator does not see (another Ambito's) answers as a
     // random id; one it sees but who is no case manager of the Ambito, as invalid.
@@ -281,7 +369,12 @@ async fn invalid_assignment_targets_change_nothing() {
     assert_eq!(error_code(&r), Some(expected), "{r}");
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.caseManagerId");
     // One case of another Ambito in the batch: nothing is assigned.
-    let foreign = case_file::Entity::find().filter(case_file::Column::AmbitoId.ne(s.case.ambito_id)).one(&s.app.db).await.unwrap().unwrap();
+    let foreign = case_file::Entity::find()
+        .filter(case_file::Column::AmbitoId.ne(s.case.ambito_id))
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
     let r = s.app.gql(Some(&s.coordinator), ASSIGN, json!({ "i": { "cases": [{ "id": id, "version": 1 }, { "id": gid("Case", foreign.id), "version": foreign.version }], "caseManagerId": gid("Operator", s.cm_operator) } })).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     assert_eq!(case_row(&s.app, s.case.id).await.state, CaseState::DaAssegnare);
@@ -297,26 +390,84 @@ async fn every_mutation_is_refused_to_every_other_role() {
     let rep = ok(&r)["raiseReport"].clone();
     let cases = json!([{ "id": id, "version": v }]);
     let calls = [
-        ("assignCases", ASSIGN, json!({ "i": { "cases": cases, "caseManagerId": gid("Operator", s.cm_operator) } }), Role::PaisCoordinator),
-        ("recordFirstMeeting", FIRST, json!({ "i": { "caseId": id, "version": v, "heldOn": s.case.pad_date, "place": "x" } }), Role::CaseManager),
+        (
+            "assignCases",
+            ASSIGN,
+            json!({ "i": { "cases": cases, "caseManagerId": gid("Operator", s.cm_operator) } }),
+            Role::PaisCoordinator,
+        ),
+        (
+            "recordFirstMeeting",
+            FIRST,
+            json!({ "i": { "caseId": id, "version": v, "heldOn": s.case.pad_date, "place": "x" } }),
+            Role::CaseManager,
+        ),
         ("saveAnalysis", SAVE, json!({ "i": { "caseId": id, "version": pav, "needsNotes": "x" } }), Role::CaseManager),
-        ("completeAnalysis", COMPLETE, json!({ "i": { "caseId": id, "version": v, "outcome": "CPI" } }), Role::CaseManager),
+        (
+            "completeAnalysis",
+            COMPLETE,
+            json!({ "i": { "caseId": id, "version": v, "outcome": "CPI" } }),
+            Role::CaseManager,
+        ),
         ("reopenAnalysis", REOPEN, json!({ "i": { "caseId": id, "version": v } }), Role::CaseManager),
-        ("raiseReport", RAISE, json!({ "i": { "caseId": id, "kind": "ALTRO_FATTO_SANZIONABILE", "factDate": s.case.pad_date, "description": "x" } }), Role::CaseManager),
-        ("submitReport", SUBMIT, json!({ "i": { "reportId": rep["id"], "version": rep["version"] } }), Role::CaseManager),
-        ("decideReport", DECIDE, json!({ "i": { "reportId": rep["id"], "version": rep["version"], "approve": true } }), Role::PaisCoordinator),
-        ("saveFramework", SAVE_FW, json!({ "i": { "caseId": id, "version": 1, "priorities": "x" } }), Role::CaseManager),
+        (
+            "raiseReport",
+            RAISE,
+            json!({ "i": { "caseId": id, "kind": "ALTRO_FATTO_SANZIONABILE", "factDate": s.case.pad_date, "description": "x" } }),
+            Role::CaseManager,
+        ),
+        (
+            "submitReport",
+            SUBMIT,
+            json!({ "i": { "reportId": rep["id"], "version": rep["version"] } }),
+            Role::CaseManager,
+        ),
+        (
+            "decideReport",
+            DECIDE,
+            json!({ "i": { "reportId": rep["id"], "version": rep["version"], "approve": true } }),
+            Role::PaisCoordinator,
+        ),
+        (
+            "saveFramework",
+            SAVE_FW,
+            json!({ "i": { "caseId": id, "version": 1, "priorities": "x" } }),
+            Role::CaseManager,
+        ),
         ("completeFramework", COMPLETE_FW, json!({ "i": { "caseId": id, "version": v } }), Role::CaseManager),
         ("savePact", SAVE_PACT, json!({ "i": { "caseId": id, "version": 0 } }), Role::CaseManager),
-        ("signPact", SIGN_PACT, json!({ "i": { "caseId": id, "version": 1, "signedOn": s.case.pad_date } }), Role::CaseManager),
+        (
+            "signPact",
+            SIGN_PACT,
+            json!({ "i": { "caseId": id, "version": 1, "signedOn": s.case.pad_date } }),
+            Role::CaseManager,
+        ),
         ("revisePact", REVISE_PACT, json!({ "i": { "caseId": id, "version": 1 } }), Role::CaseManager),
-        ("refusePact", REFUSE_PACT, json!({ "i": { "caseId": id, "version": 1, "factDate": s.case.pad_date, "description": "x" } }), Role::CaseManager),
-        ("activateSupport", ACTIVATE, json!({ "i": { "caseId": id, "support": { "kind": "ALTRO", "provider": "x" } } }), Role::SupportActivationOfficer),
+        (
+            "refusePact",
+            REFUSE_PACT,
+            json!({ "i": { "caseId": id, "version": 1, "factDate": s.case.pad_date, "description": "x" } }),
+            Role::CaseManager,
+        ),
+        (
+            "activateSupport",
+            ACTIVATE,
+            json!({ "i": { "caseId": id, "support": { "kind": "ALTRO", "provider": "x" } } }),
+            Role::SupportActivationOfficer,
+        ),
     ];
     let roles = [
-        Role::MinistryAdmin, Role::AmbitoAdmin, Role::PaisCoordinator, Role::CaseManager, Role::RegistryCheckCoordinator,
-        Role::RegistryCheckOfficer, Role::PucManager, Role::SupportActivationOfficer, Role::MeetingRegistrar,
-        Role::DisadvantageValidator, Role::Analyst,
+        Role::MinistryAdmin,
+        Role::AmbitoAdmin,
+        Role::PaisCoordinator,
+        Role::CaseManager,
+        Role::RegistryCheckCoordinator,
+        Role::RegistryCheckOfficer,
+        Role::PucManager,
+        Role::SupportActivationOfficer,
+        Role::MeetingRegistrar,
+        Role::DisadvantageValidator,
+        Role::Analyst,
     ];
     let before_case = case_row(&s.app, s.case.id).await;
     let before_events = s.app.count("audit_event WHERE action <> 'login' AND action <> 'read'").await;
@@ -329,14 +480,23 @@ async fn every_mutation_is_refused_to_every_other_role() {
             let (token, p, op) = s.app.login_role(role, nth).await;
             for (name, q, vars, owner_role) in &calls {
                 let same_ambito = p.ambito_id == Some(s.case.ambito_id);
-                let owner = (role == Role::CaseManager && op.id == s.cm_operator && (*owner_role == Role::CaseManager || *name == "activateSupport"))
-                    || (role == *owner_role && matches!(role, Role::PaisCoordinator | Role::SupportActivationOfficer) && same_ambito);
+                let owner = (role == Role::CaseManager
+                    && op.id == s.cm_operator
+                    && (*owner_role == Role::CaseManager || *name == "activateSupport"))
+                    || (role == *owner_role
+                        && matches!(role, Role::PaisCoordinator | Role::SupportActivationOfficer)
+                        && same_ambito);
                 if owner {
                     continue;
                 }
                 let r = s.app.gql(Some(&token), q, vars.clone()).await;
                 let code = error_code(&r);
-                assert!(matches!(code, Some("FORBIDDEN") | Some("NOT_FOUND")), "{} as {} ({nth}): {r}", name, role.as_str());
+                assert!(
+                    matches!(code, Some("FORBIDDEN") | Some("NOT_FOUND")),
+                    "{} as {} ({nth}): {r}",
+                    name,
+                    role.as_str()
+                );
                 refused += 1;
             }
         }
@@ -350,15 +510,25 @@ async fn every_mutation_is_refused_to_every_other_role() {
 const SAVE_PACT: &str = "mutation($i: SavePactInput!) { savePact(input: $i) { id state version pact { id revision state version objectives { area description expectedResults { indicator dueOn } } commitments { description isConditionality obligatedMember { id } } supports { kind status } } } }";
 const SIGN_PACT: &str = "mutation($i: SignPactInput!) { signPact(input: $i) { id state version pact { id revision state version signedOn nextReviewOn supports { status } } pacts { revision state } } }";
 const REVISE_PACT: &str = "mutation($i: RevisePactInput!) { revisePact(input: $i) { id state pact { id revision state version objectives { description } commitments { description } } pacts { revision state } } }";
-const REFUSE_PACT: &str = "mutation($i: RefusePactInput!) { refusePact(input: $i) { id state pact { state } reports { kind state } } }";
+const REFUSE_PACT: &str =
+    "mutation($i: RefusePactInput!) { refusePact(input: $i) { id state pact { state } reports { kind state } } }";
 const SAVE_FW: &str = "mutation($i: SaveFrameworkInput!) { saveFramework(input: $i) { id state analysisFramework { state version team { fullName service } } } }";
-const COMPLETE_FW: &str = "mutation($i: CaseVersionInput!) { completeFramework(input: $i) { id state version analysisFramework { state } } }";
-const ACTIVATE: &str = "mutation($i: ActivateSupportInput!) { activateSupport(input: $i) { id supports { kind status } } }";
+const COMPLETE_FW: &str =
+    "mutation($i: CaseVersionInput!) { completeFramework(input: $i) { id state version analysisFramework { state } } }";
+const ACTIVATE: &str =
+    "mutation($i: ActivateSupportInput!) { activateSupport(input: $i) { id supports { kind status } } }";
 
 /// Walks the scene's case to PATTO_IN_DEFINIZIONE; returns the case version.
 async fn to_pact(s: &Scene) -> i64 {
     let (v, _) = to_analysis(s).await;
-    let r = s.app.gql(Some(&s.cm), COMPLETE, json!({ "i": { "caseId": gid("Case", s.case.id), "version": v, "outcome": "PAIS_SEMPLIFICATO" } })).await;
+    let r = s
+        .app
+        .gql(
+            Some(&s.cm),
+            COMPLETE,
+            json!({ "i": { "caseId": gid("Case", s.case.id), "version": v, "outcome": "PAIS_SEMPLIFICATO" } }),
+        )
+        .await;
     ok(&r)["completeAnalysis"]["version"].as_i64().unwrap()
 }
 
@@ -389,7 +559,14 @@ async fn the_pact_is_drafted_signed_and_revised_as_a_new_version() {
     to_pact(&s).await;
     let m = applicant(&s).await;
     // Signing with no draft, and creating a draft with a stale version, are refused.
-    let r = s.app.gql(Some(&s.cm), SIGN_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": 0, "signedOn": s.case.pad_date } })).await;
+    let r = s
+        .app
+        .gql(
+            Some(&s.cm),
+            SIGN_PACT,
+            json!({ "i": { "caseId": gid("Case", s.case.id), "version": 0, "signedOn": s.case.pad_date } }),
+        )
+        .await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     let r = s.app.gql(Some(&s.cm), SAVE_PACT, pact_content(&s, m.id, 3)).await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
@@ -401,12 +578,24 @@ async fn the_pact_is_drafted_signed_and_revised_as_a_new_version() {
     assert_eq!(p["commitments"][0]["obligatedMember"]["id"], gid("Member", m.id));
     assert_eq!(p["supports"][0]["status"], "DA_ATTIVARE");
     // A member of another household is bad input, and changes nothing.
-    let other = entity::member::Entity::find().filter(entity::member::Column::HouseholdId.ne(s.case.household_id)).one(&s.app.db).await.unwrap().unwrap();
+    let other = entity::member::Entity::find()
+        .filter(entity::member::Column::HouseholdId.ne(s.case.household_id))
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
     let r = s.app.gql(Some(&s.cm), SAVE_PACT, pact_content(&s, other.id, p["version"].as_i64().unwrap())).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.commitments[0].obligatedMemberId", "{r}");
     // Sign.
-    let signed_on = gepi::cases::model::today();
-    let r = s.app.gql(Some(&s.cm), SIGN_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": p["version"], "signedOn": signed_on } })).await;
+    let signed_on = gepi::calendar::today();
+    let r = s
+        .app
+        .gql(
+            Some(&s.cm),
+            SIGN_PACT,
+            json!({ "i": { "caseId": gid("Case", s.case.id), "version": p["version"], "signedOn": signed_on } }),
+        )
+        .await;
     let c = &ok(&r)["signPact"];
     assert_eq!(c["state"], "IN_MONITORAGGIO");
     assert_eq!(c["pact"]["state"], "SOTTOSCRITTO");
@@ -417,7 +606,14 @@ async fn the_pact_is_drafted_signed_and_revised_as_a_new_version() {
     let r = s.app.gql(Some(&s.cm), SIGN_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": c["pact"]["version"], "signedOn": signed_on } })).await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     // Revise: a new draft with the same content; the signed one stays in force.
-    let r = s.app.gql(Some(&s.cm), REVISE_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": c["pact"]["version"] } })).await;
+    let r = s
+        .app
+        .gql(
+            Some(&s.cm),
+            REVISE_PACT,
+            json!({ "i": { "caseId": gid("Case", s.case.id), "version": c["pact"]["version"] } }),
+        )
+        .await;
     let c = &ok(&r)["revisePact"];
     assert_eq!(c["pact"]["revision"], 2);
     assert_eq!(c["pact"]["state"], "BOZZA");
@@ -436,13 +632,21 @@ async fn a_refusal_to_sign_closes_the_draft_and_raises_a_segnalazione() {
     let m = applicant(&s).await;
     let r = s.app.gql(Some(&s.cm), SAVE_PACT, pact_content(&s, m.id, 0)).await;
     let p = ok(&r)["savePact"]["pact"].clone();
-    let r = s.app.gql(Some(&s.cm), REFUSE_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": p["version"], "factDate": gepi::cases::model::today(), "description": "Il nucleo rifiuta di firmare" } })).await;
+    let r = s.app.gql(Some(&s.cm), REFUSE_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": p["version"], "factDate": gepi::calendar::today(), "description": "Il nucleo rifiuta di firmare" } })).await;
     let c = &ok(&r)["refusePact"];
     assert_eq!(c["pact"]["state"], "NON_SOTTOSCRITTO");
     assert_eq!(c["reports"], json!([{ "kind": "MANCATA_SOTTOSCRIZIONE", "state": "DA_APPROVARE" }]));
     // The coordinator sees it to approve.
-    let r = s.app.gql(Some(&s.coordinator), "{ reports(first: 100) { edges { node { kind state case { id } } } } }", json!({})).await;
-    let mine: Vec<&Value> = ok(&r)["reports"]["edges"].as_array().unwrap().iter().filter(|e| e["node"]["case"]["id"] == gid("Case", s.case.id)).collect();
+    let r = s
+        .app
+        .gql(Some(&s.coordinator), "{ reports(first: 100) { edges { node { kind state case { id } } } } }", json!({}))
+        .await;
+    let mine: Vec<&Value> = ok(&r)["reports"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["case"]["id"] == gid("Case", s.case.id))
+        .collect();
     assert_eq!(mine.len(), 1);
 }
 
@@ -450,17 +654,26 @@ async fn a_refusal_to_sign_closes_the_draft_and_raises_a_segnalazione() {
 async fn complex_needs_go_through_the_quadro_di_analisi_with_its_team() {
     let s = scene().await;
     let (v, _) = to_analysis(&s).await;
-    let r = s.app.gql(Some(&s.cm), COMPLETE, json!({ "i": { "caseId": gid("Case", s.case.id), "version": v, "outcome": "QUADRO_ANALISI" } })).await;
+    let r = s
+        .app
+        .gql(
+            Some(&s.cm),
+            COMPLETE,
+            json!({ "i": { "caseId": gid("Case", s.case.id), "version": v, "outcome": "QUADRO_ANALISI" } }),
+        )
+        .await;
     let v = ok(&r)["completeAnalysis"]["version"].clone();
     // Completing before the team exists is a conflict.
-    let r = s.app.gql(Some(&s.cm), COMPLETE_FW, json!({ "i": { "caseId": gid("Case", s.case.id), "version": v } })).await;
+    let r =
+        s.app.gql(Some(&s.cm), COMPLETE_FW, json!({ "i": { "caseId": gid("Case", s.case.id), "version": v } })).await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     let r = s.app.gql(Some(&s.cm), SAVE_FW, json!({ "i": { "caseId": gid("Case", s.case.id), "version": 1, "priorities": "Casa e lavoro",
         "team": [{ "fullName": "Anna Verdi", "service": "ASL", "teamRole": "Psicologa" }, { "fullName": "Marco Neri", "service": "CPI", "teamRole": "Operatore" }] } })).await;
     let fw = &ok(&r)["saveFramework"]["analysisFramework"];
     assert_eq!(fw["state"], "IN_CORSO");
     assert_eq!(fw["team"].as_array().unwrap().len(), 2);
-    let r = s.app.gql(Some(&s.cm), COMPLETE_FW, json!({ "i": { "caseId": gid("Case", s.case.id), "version": v } })).await;
+    let r =
+        s.app.gql(Some(&s.cm), COMPLETE_FW, json!({ "i": { "caseId": gid("Case", s.case.id), "version": v } })).await;
     assert_eq!(ok(&r)["completeFramework"]["state"], "PATTO_IN_DEFINIZIONE");
     assert_eq!(ok(&r)["completeFramework"]["analysisFramework"]["state"], "COMPLETATO");
 }
@@ -470,7 +683,8 @@ async fn the_referente_works_on_the_cases_not_yet_assigned_only() {
     let s = scene().await;
     let (token, p, _) = s.app.login_role(Role::SupportActivationOfficer, 0).await;
     let ambito = p.ambito_id.unwrap();
-    let of_ambito = case_file::Entity::find().filter(case_file::Column::AmbitoId.eq(ambito)).all(&s.app.db).await.unwrap();
+    let of_ambito =
+        case_file::Entity::find().filter(case_file::Column::AmbitoId.eq(ambito)).all(&s.app.db).await.unwrap();
     let unassigned: Vec<&case_file::Model> = of_ambito.iter().filter(|c| c.case_manager_id.is_none()).collect();
     let assigned: Vec<&case_file::Model> = of_ambito.iter().filter(|c| c.case_manager_id.is_some()).collect();
     assert!(!unassigned.is_empty() && !assigned.is_empty(), "the seed has both");
@@ -479,8 +693,14 @@ async fn the_referente_works_on_the_cases_not_yet_assigned_only() {
     assert_eq!(ok(&r)["cases"]["totalCount"], unassigned.len(), "{r}");
     // By id: an assigned case, its household and its members are not there.
     let taken = assigned[0];
-    let member = entity::member::Entity::find().filter(entity::member::Column::HouseholdId.eq(taken.household_id)).one(&s.app.db).await.unwrap().unwrap();
-    let others_of_household = of_ambito.iter().filter(|c| c.household_id == taken.household_id && c.case_manager_id.is_none()).count();
+    let member = entity::member::Entity::find()
+        .filter(entity::member::Column::HouseholdId.eq(taken.household_id))
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let others_of_household =
+        of_ambito.iter().filter(|c| c.household_id == taken.household_id && c.case_manager_id.is_none()).count();
     for (ty, id) in [("Case", taken.id), ("Household", taken.household_id), ("Member", member.id)] {
         if ty != "Case" && others_of_household > 0 {
             continue;
@@ -498,7 +718,8 @@ async fn the_referente_works_on_the_cases_not_yet_assigned_only() {
     let supports = s.app.count("support").await;
     let random = s.app.gql(Some(&token), ACTIVATE, input(Uuid::new_v4())).await;
     assert_eq!(error_code(&random), Some("NOT_FOUND"), "{random}");
-    let theirs = case_file::Entity::find().filter(case_file::Column::AmbitoId.ne(ambito)).one(&s.app.db).await.unwrap().unwrap();
+    let theirs =
+        case_file::Entity::find().filter(case_file::Column::AmbitoId.ne(ambito)).one(&s.app.db).await.unwrap().unwrap();
     for c in [taken.id, theirs.id] {
         let r = s.app.gql(Some(&token), ACTIVATE, input(c)).await;
         assert_eq!(r["errors"], random["errors"], "{r}");
@@ -508,7 +729,10 @@ async fn the_referente_works_on_the_cases_not_yet_assigned_only() {
     let r = s.app.gql(Some(&s.coordinator), ASSIGN, json!({ "i": { "cases": [{ "id": gid("Case", mine.id), "version": mine.version }], "caseManagerId": gid("Operator", s.cm_operator) } })).await;
     if mine.ambito_id == s.case.ambito_id {
         ok(&r);
-        let r = s.app.gql(Some(&token), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": gid("Case", mine.id) })).await;
+        let r = s
+            .app
+            .gql(Some(&token), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": gid("Case", mine.id) }))
+            .await;
         assert!(r["data"]["node"].is_null(), "{r}");
     }
     let mut bad = input(unassigned[1].id);
@@ -528,7 +752,9 @@ async fn support_events(app: &TestApp) -> Vec<Value> {
         .await
         .unwrap();
     rows.into_iter()
-        .map(|e| json!({ "action": e.action, "changes": e.changes.map(|c| serde_json::from_str::<Value>(&c).unwrap()) }))
+        .map(
+            |e| json!({ "action": e.action, "changes": e.changes.map(|c| serde_json::from_str::<Value>(&c).unwrap()) }),
+        )
         .collect()
 }
 
@@ -543,13 +769,17 @@ async fn a_support_is_one_state_machine_activated_concluded_or_cancelled_and_aud
     assert_eq!(p["supports"], json!([{ "kind": "TIROCINIO_INCLUSIONE", "status": "DA_ATTIVARE" }]));
     assert!(support_events(&s.app).await.is_empty(), "planning is the pact's event");
     // Signing does not activate it.
-    let r = s.app.gql(Some(&s.cm), SIGN_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": p["version"], "signedOn": gepi::cases::model::today() } })).await;
+    let r = s.app.gql(Some(&s.cm), SIGN_PACT, json!({ "i": { "caseId": gid("Case", s.case.id), "version": p["version"], "signedOn": gepi::calendar::today() } })).await;
     assert_eq!(ok(&r)["signPact"]["pact"]["supports"], json!([{ "status": "DA_ATTIVARE" }]));
     // Activating the planned kind activates that support: no second row.
     let act = json!({ "i": { "caseId": gid("Case", s.case.id), "support": { "kind": "TIROCINIO_INCLUSIONE", "provider": "Cooperativa Il Ponte", "startsOn": "2026-11-20" } } });
     let r = s.app.gql(Some(&s.cm), ACTIVATE, act.clone()).await;
     assert_eq!(ok(&r)["activateSupport"]["supports"], json!([{ "kind": "TIROCINIO_INCLUSIONE", "status": "ATTIVO" }]));
-    let of_case = entity::support::Entity::find().filter(entity::support::Column::CaseId.eq(s.case.id)).all(&s.app.db).await.unwrap();
+    let of_case = entity::support::Entity::find()
+        .filter(entity::support::Column::CaseId.eq(s.case.id))
+        .all(&s.app.db)
+        .await
+        .unwrap();
     assert_eq!(of_case.len(), 1, "{of_case:?}");
     assert_eq!(of_case[0].activated_by, Some(s.cm_operator));
     let events = support_events(&s.app).await;
@@ -560,7 +790,8 @@ async fn a_support_is_one_state_machine_activated_concluded_or_cancelled_and_aud
     let mut dup = of_case[0].clone();
     dup.id = Uuid::new_v4();
     let dup: entity::support::ActiveModel = dup.into();
-    let err = entity::support::Entity::insert(sea_orm::ActiveModelTrait::reset_all(dup)).exec(&s.app.db).await.unwrap_err();
+    let err =
+        entity::support::Entity::insert(sea_orm::ActiveModelTrait::reset_all(dup)).exec(&s.app.db).await.unwrap_err();
     assert!(matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))), "{err}");
     // The same kind and provider again is a conflict, and writes nothing.
     let before = s.app.count("support").await;
@@ -568,10 +799,20 @@ async fn a_support_is_one_state_machine_activated_concluded_or_cancelled_and_aud
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     assert_eq!(s.app.count("support").await, before);
     // Conclude it; concluding again (or cancelling a concluded one) is a conflict.
-    let r = s.app.gql(Some(&s.cm), "query($id: ID!) { node(id: $id) { ... on Case { supports { id } } } }", json!({ "id": gid("Case", s.case.id) })).await;
+    let r = s
+        .app
+        .gql(
+            Some(&s.cm),
+            "query($id: ID!) { node(id: $id) { ... on Case { supports { id } } } }",
+            json!({ "id": gid("Case", s.case.id) }),
+        )
+        .await;
     let sid = ok(&r)["node"]["supports"][0]["id"].clone();
-    let today = gepi::cases::model::today();
-    let r = s.app.gql(Some(&s.cm), SUPPORT_STATE, json!({ "i": { "supportId": sid, "action": "CONCLUDE", "on": today } })).await;
+    let today = gepi::calendar::today();
+    let r = s
+        .app
+        .gql(Some(&s.cm), SUPPORT_STATE, json!({ "i": { "supportId": sid, "action": "CONCLUDE", "on": today } }))
+        .await;
     let sup = &ok(&r)["changeSupportState"]["supports"][0];
     assert_eq!(sup["status"], "CONCLUSO");
     assert_eq!(sup["endsOn"], json!(today));
@@ -587,10 +828,21 @@ async fn a_support_is_one_state_machine_activated_concluded_or_cancelled_and_aud
     let r = s.app.gql(Some(&s.cm), ACTIVATE, json!({ "i": { "caseId": gid("Case", s.case.id), "support": { "kind": "MEDIAZIONE_FAMILIARE", "provider": "Consultorio" } } })).await;
     let sups = ok(&r)["activateSupport"]["supports"].as_array().unwrap().clone();
     assert_eq!(sups.len(), 2);
-    let r = s.app.gql(Some(&s.cm), "query($id: ID!) { node(id: $id) { ... on Case { supports { id kind } } } }", json!({ "id": gid("Case", s.case.id) })).await;
-    let new_id = ok(&r)["node"]["supports"].as_array().unwrap().iter().find(|x| x["kind"] == "MEDIAZIONE_FAMILIARE").unwrap()["id"].clone();
+    let r = s
+        .app
+        .gql(
+            Some(&s.cm),
+            "query($id: ID!) { node(id: $id) { ... on Case { supports { id kind } } } }",
+            json!({ "id": gid("Case", s.case.id) }),
+        )
+        .await;
+    let new_id =
+        ok(&r)["node"]["supports"].as_array().unwrap().iter().find(|x| x["kind"] == "MEDIAZIONE_FAMILIARE").unwrap()
+            ["id"]
+            .clone();
     let r = s.app.gql(Some(&s.cm), SUPPORT_STATE, json!({ "i": { "supportId": new_id, "action": "CANCEL" } })).await;
-    let statuses: Vec<Value> = ok(&r)["changeSupportState"]["supports"].as_array().unwrap().iter().map(|x| x["status"].clone()).collect();
+    let statuses: Vec<Value> =
+        ok(&r)["changeSupportState"]["supports"].as_array().unwrap().iter().map(|x| x["status"].clone()).collect();
     assert!(statuses.contains(&json!("ANNULLATO")), "{statuses:?}");
     let events = support_events(&s.app).await;
     assert_eq!(events.len(), 4, "create, then cancel: {events:?}");
@@ -604,10 +856,18 @@ async fn a_support_is_one_state_machine_activated_concluded_or_cancelled_and_aud
         .await
         .unwrap()
         .unwrap();
-    let other_op = entity::operator::Entity::find_by_id(other_profile.operator_id).one(&s.app.db).await.unwrap().unwrap();
+    let other_op =
+        entity::operator::Entity::find_by_id(other_profile.operator_id).one(&s.app.db).await.unwrap().unwrap();
     let other = s.app.login(&other_op.fiscal_code, &ids::encode("Profile", other_profile.id)).await;
     let r = s.app.gql(Some(&other), SUPPORT_STATE, json!({ "i": { "supportId": new_id, "action": "CANCEL" } })).await;
-    let random = s.app.gql(Some(&other), SUPPORT_STATE, json!({ "i": { "supportId": gid("Support", Uuid::new_v4()), "action": "CANCEL" } })).await;
+    let random = s
+        .app
+        .gql(
+            Some(&other),
+            SUPPORT_STATE,
+            json!({ "i": { "supportId": gid("Support", Uuid::new_v4()), "action": "CANCEL" } }),
+        )
+        .await;
     assert_eq!(error_code(&random), Some("NOT_FOUND"), "{random}");
     assert_eq!(r["errors"], random["errors"]);
 }
@@ -619,8 +879,16 @@ async fn every_transition_the_state_machine_forbids_is_a_conflict_naming_the_sta
     let _ = v;
     let id = gid("Case", s.case.id);
     let states = [
-        "DA_ASSEGNARE", "ASSEGNATO", "CONVOCATO", "AP_IN_CORSO", "QDA_IN_CORSO", "PATTO_IN_DEFINIZIONE",
-        "INVIATO_ALTRO_SERVIZIO", "IN_MONITORAGGIO", "CHIUSO", "TRASFERITO",
+        "DA_ASSEGNARE",
+        "ASSEGNATO",
+        "CONVOCATO",
+        "AP_IN_CORSO",
+        "QDA_IN_CORSO",
+        "PATTO_IN_DEFINIZIONE",
+        "INVIATO_ALTRO_SERVIZIO",
+        "IN_MONITORAGGIO",
+        "CHIUSO",
+        "TRASFERITO",
     ];
     // (mutation, query, states from which the state machine allows it)
     let table: &[(&str, &str, &[&str])] = &[
@@ -631,14 +899,28 @@ async fn every_transition_the_state_machine_forbids_is_a_conflict_naming_the_sta
         ("completeFramework", COMPLETE_FW, &["QDA_IN_CORSO"]),
         ("savePact", SAVE_PACT, &["PATTO_IN_DEFINIZIONE", "IN_MONITORAGGIO"]),
         ("revisePact", REVISE_PACT, &["IN_MONITORAGGIO"]),
-        ("raiseReport", RAISE, &["ASSEGNATO", "CONVOCATO", "AP_IN_CORSO", "QDA_IN_CORSO", "PATTO_IN_DEFINIZIONE", "INVIATO_ALTRO_SERVIZIO", "IN_MONITORAGGIO"]),
+        (
+            "raiseReport",
+            RAISE,
+            &[
+                "ASSEGNATO",
+                "CONVOCATO",
+                "AP_IN_CORSO",
+                "QDA_IN_CORSO",
+                "PATTO_IN_DEFINIZIONE",
+                "INVIATO_ALTRO_SERVIZIO",
+                "IN_MONITORAGGIO",
+            ],
+        ),
     ];
     let mut checked = 0;
     for state in states {
         // Set the state through SQL, keeping the version the client knows.
         let row = case_row(&s.app, s.case.id).await;
         let upd = match s.app.db.get_database_backend() {
-            sea_orm::DbBackend::Postgres => format!("UPDATE case_file SET state = '{state}' WHERE id = '{}'", s.case.id),
+            sea_orm::DbBackend::Postgres => {
+                format!("UPDATE case_file SET state = '{state}' WHERE id = '{}'", s.case.id)
+            }
             _ => format!("UPDATE case_file SET state = '{state}' WHERE id = X'{}'", s.case.id.simple()),
         };
         s.app.exec(&upd).await;
@@ -647,11 +929,15 @@ async fn every_transition_the_state_machine_forbids_is_a_conflict_naming_the_sta
                 continue;
             }
             let input = match *name {
-                "recordFirstMeeting" => json!({ "caseId": id, "version": row.version, "heldOn": s.case.pad_date, "place": "x" }),
+                "recordFirstMeeting" => {
+                    json!({ "caseId": id, "version": row.version, "heldOn": s.case.pad_date, "place": "x" })
+                }
                 "completeAnalysis" => json!({ "caseId": id, "version": row.version, "outcome": "CPI" }),
                 "saveFramework" => json!({ "caseId": id, "version": 1, "priorities": "x" }),
                 "savePact" => json!({ "caseId": id, "version": 0 }),
-                "raiseReport" => json!({ "caseId": id, "kind": "ALTRO_FATTO_SANZIONABILE", "factDate": s.case.pad_date, "description": "x" }),
+                "raiseReport" => {
+                    json!({ "caseId": id, "kind": "ALTRO_FATTO_SANZIONABILE", "factDate": s.case.pad_date, "description": "x" })
+                }
                 _ => json!({ "caseId": id, "version": row.version }),
             };
             let r = s.app.gql(Some(&s.cm), q, json!({ "i": input })).await;
@@ -678,7 +964,15 @@ async fn a_strict_mutation_selecting_a_forbidden_field_does_not_run() {
     let q2 = "mutation($i: AssignCasesInput!) { assignCases(input: $i) { ...F } } fragment F on Case { id household { id } }";
     let r = s.app.gql_with(&s.coordinator, &[("x-gepi-strict", "true")], q2, vars.clone()).await;
     assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
-    let r = s.app.gql_with(&s.coordinator, &[("x-gepi-strict", "true")], "mutation($i: AssignCasesInput!) { assignCases(input: $i) { id state } }", vars).await;
+    let r = s
+        .app
+        .gql_with(
+            &s.coordinator,
+            &[("x-gepi-strict", "true")],
+            "mutation($i: AssignCasesInput!) { assignCases(input: $i) { id state } }",
+            vars,
+        )
+        .await;
     assert!(r["errors"].is_null(), "{r}");
     assert_eq!(case_row(&s.app, s.case.id).await.state, CaseState::Assegnato);
 }
@@ -689,7 +983,7 @@ async fn a_reassigned_case_takes_its_meetings_with_it() {
     let v = assign(&s).await;
     let _ = v;
     let plan = "mutation($i: PlanMeetingInput!) { planMeeting(input: $i) { id version } }";
-    let when = format!("{}T10:00:00Z", gepi::cases::model::today() + chrono::Duration::days(5));
+    let when = format!("{}T10:00:00Z", gepi::calendar::today() + chrono::Duration::days(5));
     let r = s.app.gql(Some(&s.cm), plan, json!({ "i": { "caseId": gid("Case", s.case.id), "kind": "CONVOCAZIONE", "startsAt": when, "place": "Sede" } })).await;
     let m = ok(&r)["planMeeting"].clone();
     // The coordinator gives the case to another case manager of the Ambito.
@@ -708,7 +1002,8 @@ async fn a_reassigned_case_takes_its_meetings_with_it() {
     let r = s.app.gql(Some(&s.cm), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": m["id"] })).await;
     assert!(r["data"]["node"].is_null(), "{r}");
     let convoke = "mutation($i: ConvokeMeetingInput!) { convokeMeeting(input: $i) { id } }";
-    let input = |id: &Value| json!({ "i": { "meetingId": id, "version": m["version"], "channel": "SMS", "reference": "x" } });
+    let input =
+        |id: &Value| json!({ "i": { "meetingId": id, "version": m["version"], "channel": "SMS", "reference": "x" } });
     let r = s.app.gql(Some(&s.cm), convoke, input(&m["id"])).await;
     let random = s.app.gql(Some(&s.cm), convoke, input(&json!(gid("Meeting", Uuid::new_v4())))).await;
     assert_eq!(error_code(&random), Some("NOT_FOUND"), "{random}");

@@ -8,7 +8,7 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel};
 use uuid::Uuid;
 
 pub fn today() -> NaiveDate {
-    gepi::cases::model::today()
+    gepi::calendar::today()
 }
 
 pub async fn ambito(db: &DatabaseConnection, code: &str) -> ambito::Model {
@@ -27,7 +27,13 @@ pub async fn ambito(db: &DatabaseConnection, code: &str) -> ambito::Model {
     .expect("insert ambito")
 }
 
-pub async fn comune(db: &DatabaseConnection, ambito: &ambito::Model, istat: &str, belfiore: &str, name: &str) -> comune::Model {
+pub async fn comune(
+    db: &DatabaseConnection,
+    ambito: &ambito::Model,
+    istat: &str,
+    belfiore: &str,
+    name: &str,
+) -> comune::Model {
     comune::Model {
         istat_code: istat.into(),
         belfiore_code: belfiore.into(),
@@ -95,7 +101,14 @@ pub struct ProfileBuilder {
 }
 
 pub fn profile(op: &operator::Model, role: Role) -> ProfileBuilder {
-    ProfileBuilder { operator_id: op.id, role, ambito_id: None, comuni: vec![], status: ProfileStatus::Active, valid_to: None }
+    ProfileBuilder {
+        operator_id: op.id,
+        role,
+        ambito_id: None,
+        comuni: vec![],
+        status: ProfileStatus::Active,
+        valid_to: None,
+    }
 }
 
 impl ProfileBuilder {
@@ -138,7 +151,11 @@ impl ProfileBuilder {
             if comune_level {
                 convention_in_force(db, &c).await;
             }
-            profile_comune::Model { profile_id: p.id, comune_istat: c }.into_active_model().insert(db).await.expect("link comune");
+            profile_comune::Model { profile_id: p.id, comune_istat: c }
+                .into_active_model()
+                .insert(db)
+                .await
+                .expect("link comune");
         }
         p
     }
@@ -162,7 +179,8 @@ pub async fn convention_in_force(db: &DatabaseConnection, istat: &str) {
     if exists.is_some() {
         return;
     }
-    let c = comune::Entity::find_by_id(istat.to_string()).one(db).await.expect("read comune").expect("the Comune exists");
+    let c =
+        comune::Entity::find_by_id(istat.to_string()).one(db).await.expect("read comune").expect("the Comune exists");
     convention::Model {
         id: Uuid::new_v4(),
         comune_istat: c.istat_code,

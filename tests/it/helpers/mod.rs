@@ -70,7 +70,7 @@ async fn fresh_database() -> (String, DbGuard) {
 
 /// The date the seeded test data is built around (fixed: tests are reproducible).
 pub fn seed_today() -> chrono::NaiveDate {
-    gepi::cases::model::today()
+    gepi::calendar::today()
 }
 
 pub struct TestApp {
@@ -171,7 +171,11 @@ impl TestApp {
 
     /// Logs in as the `nth` operator (by codice fiscale) holding `role`, with that
     /// profile; returns the token and the profile.
-    pub async fn login_role(&self, role: entity::enums::Role, nth: usize) -> (String, entity::profile::Model, entity::operator::Model) {
+    pub async fn login_role(
+        &self,
+        role: entity::enums::Role,
+        nth: usize,
+    ) -> (String, entity::profile::Model, entity::operator::Model) {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
         let mut profiles = entity::profile::Entity::find()
             .filter(entity::profile::Column::Role.eq(role))
@@ -196,7 +200,9 @@ impl TestApp {
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
-        self.request(b.body(Body::from(json!({ "query": query, "variables": variables }).to_string())).unwrap()).await.body
+        self.request(b.body(Body::from(json!({ "query": query, "variables": variables }).to_string())).unwrap())
+            .await
+            .body
     }
 
     pub async fn request(&self, req: Request<Body>) -> Resp {

@@ -152,7 +152,9 @@ impl Spec {
         let assertion_id = format!("_{}", uuid::Uuid::new_v4());
         let name_id = format!("_{}", uuid::Uuid::new_v4());
         let attr = |name: &str, ty: &str, value: &str| {
-            format!(r#"<saml:Attribute Name="{name}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic"><saml:AttributeValue xsi:type="xs:{ty}">{value}</saml:AttributeValue></saml:Attribute>"#)
+            format!(
+                r#"<saml:Attribute Name="{name}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic"><saml:AttributeValue xsi:type="xs:{ty}">{value}</saml:AttributeValue></saml:Attribute>"#
+            )
         };
         let mut p = BTreeMap::new();
         let mut set = |k: &'static str, v: String| {
@@ -164,19 +166,58 @@ impl Spec {
         set("R_IN_RESPONSE_TO", format!(r#"InResponseTo="{}""#, req.id));
         set("R_ISSUE_INSTANT", format!(r#"IssueInstant="{issued}""#));
         set("R_VERSION", r#"Version="2.0""#.into());
-        set("R_ISSUER", format!(r#"<saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">{IDP_ENTITY_ID}</saml:Issuer>"#));
-        set("STATUS", r#"<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>"#.into());
+        set(
+            "R_ISSUER",
+            format!(
+                r#"<saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">{IDP_ENTITY_ID}</saml:Issuer>"#
+            ),
+        );
+        set(
+            "STATUS",
+            r#"<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>"#
+                .into(),
+        );
         set("ASSERTION", ASSERTION.into());
         set("A_ID", format!(r#"ID="{assertion_id}""#));
         set("A_ISSUE_INSTANT", format!(r#"IssueInstant="{issued}""#));
         set("A_VERSION", r#"Version="2.0""#.into());
-        set("A_ISSUER", format!(r#"<saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">{IDP_ENTITY_ID}</saml:Issuer>"#));
+        set(
+            "A_ISSUER",
+            format!(
+                r#"<saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">{IDP_ENTITY_ID}</saml:Issuer>"#
+            ),
+        );
         set("SUBJECT", "<saml:Subject>{NAME_ID}{SUBJECT_CONFIRMATION}</saml:Subject>".into());
-        set("NAME_ID", format!(r#"<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" NameQualifier="{IDP_ENTITY_ID}">{name_id}</saml:NameID>"#));
-        set("SUBJECT_CONFIRMATION", format!(r#"<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData InResponseTo="{}" NotOnOrAfter="{until}" Recipient="{}"/></saml:SubjectConfirmation>"#, req.id, req.acs_url));
-        set("CONDITIONS", format!(r#"<saml:Conditions NotBefore="{issued}" NotOnOrAfter="{until}">{{AUDIENCE_RESTRICTION}}</saml:Conditions>"#));
-        set("AUDIENCE_RESTRICTION", format!("<saml:AudienceRestriction><saml:Audience>{}</saml:Audience></saml:AudienceRestriction>", req.sp_entity_id));
-        set("AUTHN_STATEMENT", format!(r#"<saml:AuthnStatement AuthnInstant="{issued}">{{AUTHN_CONTEXT}}</saml:AuthnStatement>"#));
+        set(
+            "NAME_ID",
+            format!(
+                r#"<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" NameQualifier="{IDP_ENTITY_ID}">{name_id}</saml:NameID>"#
+            ),
+        );
+        set(
+            "SUBJECT_CONFIRMATION",
+            format!(
+                r#"<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData InResponseTo="{}" NotOnOrAfter="{until}" Recipient="{}"/></saml:SubjectConfirmation>"#,
+                req.id, req.acs_url
+            ),
+        );
+        set(
+            "CONDITIONS",
+            format!(
+                r#"<saml:Conditions NotBefore="{issued}" NotOnOrAfter="{until}">{{AUDIENCE_RESTRICTION}}</saml:Conditions>"#
+            ),
+        );
+        set(
+            "AUDIENCE_RESTRICTION",
+            format!(
+                "<saml:AudienceRestriction><saml:Audience>{}</saml:Audience></saml:AudienceRestriction>",
+                req.sp_entity_id
+            ),
+        );
+        set(
+            "AUTHN_STATEMENT",
+            format!(r#"<saml:AuthnStatement AuthnInstant="{issued}">{{AUTHN_CONTEXT}}</saml:AuthnStatement>"#),
+        );
         set("AUTHN_CONTEXT", format!("<saml:AuthnContext><saml:AuthnContextClassRef>https://www.spid.gov.it/SpidL{level}</saml:AuthnContextClassRef></saml:AuthnContext>"));
         set("ATTRIBUTE_STATEMENT", "<saml:AttributeStatement>{ATTRIBUTES}</saml:AttributeStatement>".into());
         set(

@@ -119,8 +119,7 @@ fn request_from(location: &str) -> (Request, String) {
 /// `GET /saml/login`: the AuthnRequest sent to the IdP, the RelayState, the redirect.
 async fn start_login(app: &TestApp, next: &str) -> (Request, String, String) {
     let uri = format!("/saml/login?idp={}&next={}", enc(IDP_ENTITY_ID), enc(next));
-    let (status, headers, _) =
-        app.request_text(HttpRequest::builder().uri(uri).body(Body::empty()).unwrap()).await;
+    let (status, headers, _) = app.request_text(HttpRequest::builder().uri(uri).body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::FOUND);
     let location = headers[header::LOCATION].to_str().unwrap().to_string();
     let (req, relay) = request_from(&location);
@@ -185,7 +184,14 @@ const fn case(id: &'static str, ok: bool, mutate: Mutate) -> Case {
 }
 
 const fn wrapped(id: &'static str, wrap: Wrap) -> Case {
-    Case { id, ok: false, mutate: |s, _| { s.sign_response = false; }, wrap: Some(wrap) }
+    Case {
+        id,
+        ok: false,
+        mutate: |s, _| {
+            s.sign_response = false;
+        },
+        wrap: Some(wrap),
+    }
 }
 
 fn nothing(_: &mut Spec, _: &Request) {}
@@ -197,7 +203,8 @@ fn sc(s: &mut Spec, method: &str, data: &str) {
 
 fn scd(r: &Request, irt: Option<&str>, until: Option<&str>, recipient: Option<&str>) -> String {
     let a = |n: &str, v: Option<&str>| v.map(|v| format!(r#" {n}="{v}""#)).unwrap_or_default();
-    let default_until = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let default_until =
+        (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let until = match until {
         Some("default") => Some(default_until.as_str()),
         other => other,
@@ -210,7 +217,12 @@ fn scd(r: &Request, irt: Option<&str>, until: Option<&str>, recipient: Option<&s
         Some("default") => Some(ACS),
         other => other,
     };
-    format!("<saml:SubjectConfirmationData{}{}{}/>", a("InResponseTo", irt), a("NotOnOrAfter", until), a("Recipient", recipient))
+    format!(
+        "<saml:SubjectConfirmationData{}{}{}/>",
+        a("InResponseTo", irt),
+        a("NotOnOrAfter", until),
+        a("Recipient", recipient)
+    )
 }
 
 const BEARER: &str = r#"Method="urn:oasis:names:tc:SAML:2.0:cm:bearer""#;
@@ -218,15 +230,37 @@ const ENTITY: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity";
 
 fn name_id(s: &mut Spec, format: Option<&str>, qualifier: Option<&str>, value: &str) {
     let a = |n: &str, v: Option<&str>| v.map(|v| format!(r#" {n}="{v}""#)).unwrap_or_default();
-    s.set("NAME_ID", format!("<saml:NameID{}{}>{value}</saml:NameID>", a("Format", format), a("NameQualifier", qualifier)));
+    s.set(
+        "NAME_ID",
+        format!("<saml:NameID{}{}>{value}</saml:NameID>", a("Format", format), a("NameQualifier", qualifier)),
+    );
 }
 
 fn conditions(s: &mut Spec, not_before: Option<&str>, not_after: Option<&str>) {
     let a = |n: &str, v: Option<&str>| v.map(|v| format!(r#" {n}="{v}""#)).unwrap_or_default();
     let now = chrono::Utc::now();
-    let nb = not_before.map(|v| if v == "default" { (now - chrono::Duration::seconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true) } else { v.to_string() });
-    let na = not_after.map(|v| if v == "default" { (now + chrono::Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true) } else { v.to_string() });
-    s.set("CONDITIONS", format!("<saml:Conditions{}{}>{{AUDIENCE_RESTRICTION}}</saml:Conditions>", a("NotBefore", nb.as_deref()), a("NotOnOrAfter", na.as_deref())));
+    let nb = not_before.map(|v| {
+        if v == "default" {
+            (now - chrono::Duration::seconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        } else {
+            v.to_string()
+        }
+    });
+    let na = not_after.map(|v| {
+        if v == "default" {
+            (now + chrono::Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        } else {
+            v.to_string()
+        }
+    });
+    s.set(
+        "CONDITIONS",
+        format!(
+            "<saml:Conditions{}{}>{{AUDIENCE_RESTRICTION}}</saml:Conditions>",
+            a("NotBefore", nb.as_deref()),
+            a("NotOnOrAfter", na.as_deref())
+        ),
+    );
 }
 
 fn idp_error(s: &mut Spec, n: u8) {
@@ -237,7 +271,12 @@ fn idp_error(s: &mut Spec, n: u8) {
 }
 
 fn level(s: &mut Spec, class_ref: &str) {
-    s.set("AUTHN_CONTEXT", format!("<saml:AuthnContext><saml:AuthnContextClassRef>{class_ref}</saml:AuthnContextClassRef></saml:AuthnContext>"));
+    s.set(
+        "AUTHN_CONTEXT",
+        format!(
+            "<saml:AuthnContext><saml:AuthnContextClassRef>{class_ref}</saml:AuthnContextClassRef></saml:AuthnContext>"
+        ),
+    );
 }
 
 /// Replaces the signed Assertion in `xml` with `with` (which may contain it).
@@ -254,14 +293,32 @@ fn signed_assertion(xml: &str) -> String {
 fn cases() -> Vec<Case> {
     vec![
         case("1", true, nothing),
-        case("2", false, |s, _| { s.sign_response = false; s.sign_assertion = false; }),
-        case("3", false, |s, _| { s.sign_assertion = false; }),
-        case("4", false, |s, _| { s.foreign_assertion_key = true; s.foreign_response_key = true; }),
-        case("5", false, |s, _| { s.foreign_assertion_key = true; s.foreign_response_key = true; s.claim_idp_certificate = true; }),
+        case("2", false, |s, _| {
+            s.sign_response = false;
+            s.sign_assertion = false;
+        }),
+        case("3", false, |s, _| {
+            s.sign_assertion = false;
+        }),
+        case("4", false, |s, _| {
+            s.foreign_assertion_key = true;
+            s.foreign_response_key = true;
+        }),
+        case("5", false, |s, _| {
+            s.foreign_assertion_key = true;
+            s.foreign_response_key = true;
+            s.claim_idp_certificate = true;
+        }),
         // Wrapping: an unsigned Assertion about someone else next to, around or
         // inside the signed one.
-        wrapped("xsw1", |x, cf, evil| { let e = evil_assertion(&x, cf, evil, true); replace_assertion(&x, &format!("{e}{}", signed_assertion(&x))) }),
-        wrapped("xsw2", |x, cf, evil| { let e = evil_assertion(&x, cf, evil, true); replace_assertion(&x, &format!("{}{e}", signed_assertion(&x))) }),
+        wrapped("xsw1", |x, cf, evil| {
+            let e = evil_assertion(&x, cf, evil, true);
+            replace_assertion(&x, &format!("{e}{}", signed_assertion(&x)))
+        }),
+        wrapped("xsw2", |x, cf, evil| {
+            let e = evil_assertion(&x, cf, evil, true);
+            replace_assertion(&x, &format!("{}{e}", signed_assertion(&x)))
+        }),
         wrapped("xsw3", |x, cf, evil| {
             let e = evil_assertion(&x, cf, evil, true);
             let moved = replace_assertion(&x, &e);
@@ -288,126 +345,331 @@ fn cases() -> Vec<Case> {
             let at = e.find("<saml:Subject").unwrap();
             replace_assertion(&x, &format!("{}{with_obj}{}", &e[..at], &e[at..]))
         }),
-        wrapped("xsw7", |x, cf, evil| { let e = evil_assertion(&x, cf, evil, false); replace_assertion(&x, &format!("{e}{}", signed_assertion(&x))) }),
+        wrapped("xsw7", |x, cf, evil| {
+            let e = evil_assertion(&x, cf, evil, false);
+            replace_assertion(&x, &format!("{e}{}", signed_assertion(&x)))
+        }),
         wrapped("xsw8", |x, cf, evil| {
             let e = evil_assertion(&x, cf, evil, true);
             let original = signed_assertion(&x);
-            replace_assertion(&x, &original.replacen("</ds:Signature>", &format!("<ds:Object>{e}</ds:Object></ds:Signature>"), 1))
+            replace_assertion(
+                &x,
+                &original.replacen("</ds:Signature>", &format!("<ds:Object>{e}</ds:Object></ds:Signature>"), 1),
+            )
         }),
         wrapped("xslt", |x, _, _| {
             let t = r#"<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"><xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="1.0"><xsl:template match="/"><xsl:value-of select="'pwned'"/></xsl:template></xsl:stylesheet></ds:Transform>"#;
             x.replacen("<ds:Transforms>", &format!("<ds:Transforms>{t}"), 1)
         }),
         // Response attributes.
-        case("8", false, |s, _| { s.set("R_ID", r#"ID="""#); }),
-        case("9", false, |s, _| { s.drop("R_ID"); }),
-        case("10", false, |s, _| { s.set("R_VERSION", r#"Version="1.0""#); }),
-        case("11", false, |s, _| { s.set("R_ISSUE_INSTANT", r#"IssueInstant="""#); }),
-        case("12", false, |s, _| { s.drop("R_ISSUE_INSTANT"); }),
-        case("13", false, |s, _| { s.set("R_ISSUE_INSTANT", r#"IssueInstant="2018-09-04""#); }),
-        case("14", false, |s, _| { s.set("R_ISSUE_INSTANT", r#"IssueInstant="2018-01-01T00:00:00Z""#); }),
-        case("15", false, |s, _| { s.set("R_ISSUE_INSTANT", r#"IssueInstant="2099-01-01T00:00:00Z""#); }),
-        case("16", false, |s, r| { s.set("R_IN_RESPONSE_TO", r#"InResponseTo="""#); sc(s, BEARER, &scd(r, Some(""), Some("default"), Some("default"))); }),
-        case("17", false, |s, r| { s.drop("R_IN_RESPONSE_TO"); sc(s, BEARER, &scd(r, None, Some("default"), Some("default"))); }),
-        case("18", false, |s, r| { s.set("R_IN_RESPONSE_TO", r#"InResponseTo="inresponsetodiversodaidrequest""#); sc(s, BEARER, &scd(r, Some("inresponsetodiversodaidrequest"), Some("default"), Some("default"))); }),
-        case("19", false, |s, _| { s.set("R_DESTINATION", r#"Destination="""#); }),
-        case("20", false, |s, _| { s.drop("R_DESTINATION"); }),
-        case("21", false, |s, r| { s.set("R_DESTINATION", r#"Destination="diversodaassertionconsumerserviceurl""#); sc(s, BEARER, &scd(r, Some("default"), Some("default"), Some("diversodaassertionconsumerserviceurl"))); }),
+        case("8", false, |s, _| {
+            s.set("R_ID", r#"ID="""#);
+        }),
+        case("9", false, |s, _| {
+            s.drop("R_ID");
+        }),
+        case("10", false, |s, _| {
+            s.set("R_VERSION", r#"Version="1.0""#);
+        }),
+        case("11", false, |s, _| {
+            s.set("R_ISSUE_INSTANT", r#"IssueInstant="""#);
+        }),
+        case("12", false, |s, _| {
+            s.drop("R_ISSUE_INSTANT");
+        }),
+        case("13", false, |s, _| {
+            s.set("R_ISSUE_INSTANT", r#"IssueInstant="2018-09-04""#);
+        }),
+        case("14", false, |s, _| {
+            s.set("R_ISSUE_INSTANT", r#"IssueInstant="2018-01-01T00:00:00Z""#);
+        }),
+        case("15", false, |s, _| {
+            s.set("R_ISSUE_INSTANT", r#"IssueInstant="2099-01-01T00:00:00Z""#);
+        }),
+        case("16", false, |s, r| {
+            s.set("R_IN_RESPONSE_TO", r#"InResponseTo="""#);
+            sc(s, BEARER, &scd(r, Some(""), Some("default"), Some("default")));
+        }),
+        case("17", false, |s, r| {
+            s.drop("R_IN_RESPONSE_TO");
+            sc(s, BEARER, &scd(r, None, Some("default"), Some("default")));
+        }),
+        case("18", false, |s, r| {
+            s.set("R_IN_RESPONSE_TO", r#"InResponseTo="inresponsetodiversodaidrequest""#);
+            sc(s, BEARER, &scd(r, Some("inresponsetodiversodaidrequest"), Some("default"), Some("default")));
+        }),
+        case("19", false, |s, _| {
+            s.set("R_DESTINATION", r#"Destination="""#);
+        }),
+        case("20", false, |s, _| {
+            s.drop("R_DESTINATION");
+        }),
+        case("21", false, |s, r| {
+            s.set("R_DESTINATION", r#"Destination="diversodaassertionconsumerserviceurl""#);
+            sc(s, BEARER, &scd(r, Some("default"), Some("default"), Some("diversodaassertionconsumerserviceurl")));
+        }),
         // Status.
-        case("22", false, |s, _| { s.set("STATUS", "<samlp:Status></samlp:Status>"); }),
-        case("23", false, |s, _| { s.drop("STATUS"); }),
-        case("24", false, |s, _| { s.set("STATUS", r#"<samlp:Status><samlp:StatusCode Value=""/></samlp:Status>"#); }),
-        case("26", false, |s, _| { s.set("STATUS", r#"<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:statuscodenonvalido"/></samlp:Status>"#); }),
+        case("22", false, |s, _| {
+            s.set("STATUS", "<samlp:Status></samlp:Status>");
+        }),
+        case("23", false, |s, _| {
+            s.drop("STATUS");
+        }),
+        case("24", false, |s, _| {
+            s.set("STATUS", r#"<samlp:Status><samlp:StatusCode Value=""/></samlp:Status>"#);
+        }),
+        case("26", false, |s, _| {
+            s.set("STATUS", r#"<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:statuscodenonvalido"/></samlp:Status>"#);
+        }),
         // Response Issuer.
-        case("27", false, |s, _| { s.set("R_ISSUER", format!(r#"<saml:Issuer Format="{ENTITY}"></saml:Issuer>"#)); }),
-        case("28", false, |s, _| { s.drop("R_ISSUER"); }),
-        case("29", false, |s, _| { s.set("R_ISSUER", format!(r#"<saml:Issuer Format="{ENTITY}">diversodaentityididp</saml:Issuer>"#)); }),
-        case("30", false, |s, _| { s.set("R_ISSUER", format!(r#"<saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:diversodaentity">{IDP_ENTITY_ID}</saml:Issuer>"#)); }),
-        case("31", true, |s, _| { s.set("R_ISSUER", format!("<saml:Issuer>{IDP_ENTITY_ID}</saml:Issuer>")); }),
-        case("32", false, |s, _| { s.drop("ASSERTION"); }),
+        case("27", false, |s, _| {
+            s.set("R_ISSUER", format!(r#"<saml:Issuer Format="{ENTITY}"></saml:Issuer>"#));
+        }),
+        case("28", false, |s, _| {
+            s.drop("R_ISSUER");
+        }),
+        case("29", false, |s, _| {
+            s.set("R_ISSUER", format!(r#"<saml:Issuer Format="{ENTITY}">diversodaentityididp</saml:Issuer>"#));
+        }),
+        case("30", false, |s, _| {
+            s.set("R_ISSUER", format!(r#"<saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:diversodaentity">{IDP_ENTITY_ID}</saml:Issuer>"#));
+        }),
+        case("31", true, |s, _| {
+            s.set("R_ISSUER", format!("<saml:Issuer>{IDP_ENTITY_ID}</saml:Issuer>"));
+        }),
+        case("32", false, |s, _| {
+            s.drop("ASSERTION");
+        }),
         // Assertion attributes.
-        case("33", false, |s, _| { s.set("A_ID", r#"ID="""#); }),
-        case("34", false, |s, _| { s.drop("A_ID"); }),
-        case("35", false, |s, _| { s.set("A_VERSION", r#"Version="1.0""#); }),
-        case("36", false, |s, _| { s.set("A_ISSUE_INSTANT", r#"IssueInstant="""#); }),
-        case("37", false, |s, _| { s.drop("A_ISSUE_INSTANT"); }),
-        case("38", false, |s, _| { s.set("A_ISSUE_INSTANT", r#"IssueInstant="2018-09-06 16:00""#); }),
-        case("39", false, |s, _| { s.set("A_ISSUE_INSTANT", r#"IssueInstant="2000-01-01T12:00:00Z""#); }),
-        case("40", false, |s, _| { s.set("A_ISSUE_INSTANT", r#"IssueInstant="2099-01-01T00:00:00Z""#); }),
+        case("33", false, |s, _| {
+            s.set("A_ID", r#"ID="""#);
+        }),
+        case("34", false, |s, _| {
+            s.drop("A_ID");
+        }),
+        case("35", false, |s, _| {
+            s.set("A_VERSION", r#"Version="1.0""#);
+        }),
+        case("36", false, |s, _| {
+            s.set("A_ISSUE_INSTANT", r#"IssueInstant="""#);
+        }),
+        case("37", false, |s, _| {
+            s.drop("A_ISSUE_INSTANT");
+        }),
+        case("38", false, |s, _| {
+            s.set("A_ISSUE_INSTANT", r#"IssueInstant="2018-09-06 16:00""#);
+        }),
+        case("39", false, |s, _| {
+            s.set("A_ISSUE_INSTANT", r#"IssueInstant="2000-01-01T12:00:00Z""#);
+        }),
+        case("40", false, |s, _| {
+            s.set("A_ISSUE_INSTANT", r#"IssueInstant="2099-01-01T00:00:00Z""#);
+        }),
         // Subject and NameID.
-        case("41", false, |s, _| { s.set("SUBJECT", "<saml:Subject></saml:Subject>"); }),
-        case("42", false, |s, _| { s.drop("SUBJECT"); }),
-        case("43", false, |s, _| { name_id(s, Some(fake_idp_transient()), Some(""), ""); }),
-        case("44", false, |s, _| { s.drop("NAME_ID"); }),
-        case("45", false, |s, _| { name_id(s, Some(""), Some(IDP_ENTITY_ID), "_n1"); }),
-        case("46", false, |s, _| { name_id(s, None, Some(IDP_ENTITY_ID), "_n1"); }),
-        case("47", false, |s, _| { name_id(s, Some("urn:oasis:names:tc:SAML:2.0:nameid-format:diversodatransient"), Some(IDP_ENTITY_ID), "_n1"); }),
-        case("48", false, |s, _| { name_id(s, Some(fake_idp_transient()), Some(""), "_n1"); }),
-        case("49", false, |s, _| { name_id(s, Some(fake_idp_transient()), None, "_n1"); }),
+        case("41", false, |s, _| {
+            s.set("SUBJECT", "<saml:Subject></saml:Subject>");
+        }),
+        case("42", false, |s, _| {
+            s.drop("SUBJECT");
+        }),
+        case("43", false, |s, _| {
+            name_id(s, Some(fake_idp_transient()), Some(""), "");
+        }),
+        case("44", false, |s, _| {
+            s.drop("NAME_ID");
+        }),
+        case("45", false, |s, _| {
+            name_id(s, Some(""), Some(IDP_ENTITY_ID), "_n1");
+        }),
+        case("46", false, |s, _| {
+            name_id(s, None, Some(IDP_ENTITY_ID), "_n1");
+        }),
+        case("47", false, |s, _| {
+            name_id(
+                s,
+                Some("urn:oasis:names:tc:SAML:2.0:nameid-format:diversodatransient"),
+                Some(IDP_ENTITY_ID),
+                "_n1",
+            );
+        }),
+        case("48", false, |s, _| {
+            name_id(s, Some(fake_idp_transient()), Some(""), "_n1");
+        }),
+        case("49", false, |s, _| {
+            name_id(s, Some(fake_idp_transient()), None, "_n1");
+        }),
         // SubjectConfirmation.
-        case("51", false, |s, _| { sc(s, BEARER, ""); }),
-        case("52", false, |s, _| { s.drop("SUBJECT_CONFIRMATION"); }),
-        case("53", false, |s, r| { sc(s, r#"Method="""#, &scd(r, Some("default"), Some("default"), Some("default"))); }),
-        case("54", false, |s, r| { sc(s, "", &scd(r, Some("default"), Some("default"), Some("default"))); }),
-        case("55", false, |s, r| { sc(s, r#"Method="urn:oasis:names:tc:SAML:2.0:cm:diversodabearer""#, &scd(r, Some("default"), Some("default"), Some("default"))); }),
-        case("56", false, |s, _| { sc(s, BEARER, " "); }),
-        case("57", false, |s, r| { sc(s, BEARER, &scd(r, Some("default"), Some("default"), Some(""))); }),
-        case("58", false, |s, r| { sc(s, BEARER, &scd(r, Some("default"), Some("default"), None)); }),
-        case("59", false, |s, r| { sc(s, BEARER, &scd(r, Some("default"), Some("default"), Some("diversodaassertionconsumerserviceurl"))); }),
-        case("60", false, |s, r| { sc(s, BEARER, &scd(r, Some(""), Some("default"), Some("default"))); }),
-        case("61", false, |s, r| { sc(s, BEARER, &scd(r, None, Some("default"), Some("default"))); }),
-        case("62", false, |s, r| { sc(s, BEARER, &scd(r, Some("diversodaauthnrequestid"), Some("default"), Some("default"))); }),
-        case("63", false, |s, r| { sc(s, BEARER, &scd(r, Some("default"), Some(""), Some("default"))); }),
-        case("64", false, |s, r| { sc(s, BEARER, &scd(r, Some("default"), None, Some("default"))); }),
-        case("65", false, |s, r| { sc(s, BEARER, &scd(r, Some("default"), Some("2018.09.18"), Some("default"))); }),
-        case("66", false, |s, r| { sc(s, BEARER, &scd(r, Some("default"), Some("2000-01-01T00:00:00Z"), Some("default"))); }),
+        case("51", false, |s, _| {
+            sc(s, BEARER, "");
+        }),
+        case("52", false, |s, _| {
+            s.drop("SUBJECT_CONFIRMATION");
+        }),
+        case("53", false, |s, r| {
+            sc(s, r#"Method="""#, &scd(r, Some("default"), Some("default"), Some("default")));
+        }),
+        case("54", false, |s, r| {
+            sc(s, "", &scd(r, Some("default"), Some("default"), Some("default")));
+        }),
+        case("55", false, |s, r| {
+            sc(
+                s,
+                r#"Method="urn:oasis:names:tc:SAML:2.0:cm:diversodabearer""#,
+                &scd(r, Some("default"), Some("default"), Some("default")),
+            );
+        }),
+        case("56", false, |s, _| {
+            sc(s, BEARER, " ");
+        }),
+        case("57", false, |s, r| {
+            sc(s, BEARER, &scd(r, Some("default"), Some("default"), Some("")));
+        }),
+        case("58", false, |s, r| {
+            sc(s, BEARER, &scd(r, Some("default"), Some("default"), None));
+        }),
+        case("59", false, |s, r| {
+            sc(s, BEARER, &scd(r, Some("default"), Some("default"), Some("diversodaassertionconsumerserviceurl")));
+        }),
+        case("60", false, |s, r| {
+            sc(s, BEARER, &scd(r, Some(""), Some("default"), Some("default")));
+        }),
+        case("61", false, |s, r| {
+            sc(s, BEARER, &scd(r, None, Some("default"), Some("default")));
+        }),
+        case("62", false, |s, r| {
+            sc(s, BEARER, &scd(r, Some("diversodaauthnrequestid"), Some("default"), Some("default")));
+        }),
+        case("63", false, |s, r| {
+            sc(s, BEARER, &scd(r, Some("default"), Some(""), Some("default")));
+        }),
+        case("64", false, |s, r| {
+            sc(s, BEARER, &scd(r, Some("default"), None, Some("default")));
+        }),
+        case("65", false, |s, r| {
+            sc(s, BEARER, &scd(r, Some("default"), Some("2018.09.18"), Some("default")));
+        }),
+        case("66", false, |s, r| {
+            sc(s, BEARER, &scd(r, Some("default"), Some("2000-01-01T00:00:00Z"), Some("default")));
+        }),
         // Assertion Issuer.
-        case("68", false, |s, _| { s.drop("A_ISSUER"); }),
-        case("69", false, |s, _| { s.set("A_ISSUER", format!(r#"<saml:Issuer Format="{ENTITY}">diversodaentityididp</saml:Issuer>"#)); }),
-        case("70", false, |s, _| { s.set("A_ISSUER", format!(r#"<saml:Issuer Format="">{IDP_ENTITY_ID}</saml:Issuer>"#)); }),
-        case("71", false, |s, _| { s.set("A_ISSUER", format!("<saml:Issuer>{IDP_ENTITY_ID}</saml:Issuer>")); }),
-        case("72", false, |s, _| { s.set("A_ISSUER", format!(r#"<saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:diversodaentity">{IDP_ENTITY_ID}</saml:Issuer>"#)); }),
+        case("68", false, |s, _| {
+            s.drop("A_ISSUER");
+        }),
+        case("69", false, |s, _| {
+            s.set("A_ISSUER", format!(r#"<saml:Issuer Format="{ENTITY}">diversodaentityididp</saml:Issuer>"#));
+        }),
+        case("70", false, |s, _| {
+            s.set("A_ISSUER", format!(r#"<saml:Issuer Format="">{IDP_ENTITY_ID}</saml:Issuer>"#));
+        }),
+        case("71", false, |s, _| {
+            s.set("A_ISSUER", format!("<saml:Issuer>{IDP_ENTITY_ID}</saml:Issuer>"));
+        }),
+        case("72", false, |s, _| {
+            s.set("A_ISSUER", format!(r#"<saml:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:diversodaentity">{IDP_ENTITY_ID}</saml:Issuer>"#));
+        }),
         // Conditions.
-        case("73", false, |s, _| { s.drop("AUDIENCE_RESTRICTION"); }),
-        case("74", false, |s, _| { s.drop("CONDITIONS"); }),
-        case("75", false, |s, _| { conditions(s, Some(""), Some("default")); }),
-        case("76", false, |s, _| { conditions(s, None, Some("default")); }),
-        case("77", false, |s, _| { conditions(s, Some("2018/09/10"), Some("default")); }),
-        case("78", false, |s, _| { conditions(s, Some("2099-01-01T00:00:00Z"), Some("default")); }),
-        case("79", false, |s, _| { conditions(s, Some("default"), Some("")); }),
-        case("80", false, |s, _| { conditions(s, Some("default"), None); }),
-        case("81", false, |s, _| { conditions(s, Some("default"), Some("10-09-2018")); }),
-        case("82", false, |s, _| { conditions(s, Some("default"), Some("2000-01-01T00:00:00Z")); }),
-        case("83", false, |s, _| { s.set("AUDIENCE_RESTRICTION", "<saml:AudienceRestriction></saml:AudienceRestriction>"); }),
-        case("85", false, |s, _| { s.set("AUDIENCE_RESTRICTION", "<saml:AudienceRestriction><saml:Audience></saml:Audience></saml:AudienceRestriction>"); }),
-        case("86", false, |s, _| { s.set("AUDIENCE_RESTRICTION", "<saml:AudienceRestriction> </saml:AudienceRestriction>"); }),
-        case("87", false, |s, _| { s.set("AUDIENCE_RESTRICTION", "<saml:AudienceRestriction><saml:Audience>diversodaentityidsp</saml:Audience></saml:AudienceRestriction>"); }),
+        case("73", false, |s, _| {
+            s.drop("AUDIENCE_RESTRICTION");
+        }),
+        case("74", false, |s, _| {
+            s.drop("CONDITIONS");
+        }),
+        case("75", false, |s, _| {
+            conditions(s, Some(""), Some("default"));
+        }),
+        case("76", false, |s, _| {
+            conditions(s, None, Some("default"));
+        }),
+        case("77", false, |s, _| {
+            conditions(s, Some("2018/09/10"), Some("default"));
+        }),
+        case("78", false, |s, _| {
+            conditions(s, Some("2099-01-01T00:00:00Z"), Some("default"));
+        }),
+        case("79", false, |s, _| {
+            conditions(s, Some("default"), Some(""));
+        }),
+        case("80", false, |s, _| {
+            conditions(s, Some("default"), None);
+        }),
+        case("81", false, |s, _| {
+            conditions(s, Some("default"), Some("10-09-2018"));
+        }),
+        case("82", false, |s, _| {
+            conditions(s, Some("default"), Some("2000-01-01T00:00:00Z"));
+        }),
+        case("83", false, |s, _| {
+            s.set("AUDIENCE_RESTRICTION", "<saml:AudienceRestriction></saml:AudienceRestriction>");
+        }),
+        case("85", false, |s, _| {
+            s.set(
+                "AUDIENCE_RESTRICTION",
+                "<saml:AudienceRestriction><saml:Audience></saml:Audience></saml:AudienceRestriction>",
+            );
+        }),
+        case("86", false, |s, _| {
+            s.set("AUDIENCE_RESTRICTION", "<saml:AudienceRestriction> </saml:AudienceRestriction>");
+        }),
+        case("87", false, |s, _| {
+            s.set("AUDIENCE_RESTRICTION", "<saml:AudienceRestriction><saml:Audience>diversodaentityidsp</saml:Audience></saml:AudienceRestriction>");
+        }),
         // AuthnStatement and level (SpidL2 requested, minimum).
-        case("88", false, |s, _| { s.drop("AUTHN_CONTEXT"); }),
-        case("89", false, |s, _| { s.drop("AUTHN_STATEMENT"); }),
-        case("90", false, |s, _| { s.set("AUTHN_CONTEXT", "<saml:AuthnContext></saml:AuthnContext>"); }),
-        case("92", false, |s, _| { level(s, ""); }),
-        case("93", false, |s, _| { s.set("AUTHN_CONTEXT", "<saml:AuthnContext> </saml:AuthnContext>"); }),
-        case("94", false, |s, _| { level(s, "https://www.spid.gov.it/SpidL1"); }),
-        case("95", true, |s, _| { level(s, "https://www.spid.gov.it/SpidL2"); }),
-        case("96", true, |s, _| { level(s, "https://www.spid.gov.it/SpidL3"); }),
-        case("97", false, |s, _| { level(s, "urn:oasis:names:tc:SAML:2.0:ac:classes:SpidL1"); }),
+        case("88", false, |s, _| {
+            s.drop("AUTHN_CONTEXT");
+        }),
+        case("89", false, |s, _| {
+            s.drop("AUTHN_STATEMENT");
+        }),
+        case("90", false, |s, _| {
+            s.set("AUTHN_CONTEXT", "<saml:AuthnContext></saml:AuthnContext>");
+        }),
+        case("92", false, |s, _| {
+            level(s, "");
+        }),
+        case("93", false, |s, _| {
+            s.set("AUTHN_CONTEXT", "<saml:AuthnContext> </saml:AuthnContext>");
+        }),
+        case("94", false, |s, _| {
+            level(s, "https://www.spid.gov.it/SpidL1");
+        }),
+        case("95", true, |s, _| {
+            level(s, "https://www.spid.gov.it/SpidL2");
+        }),
+        case("96", true, |s, _| {
+            level(s, "https://www.spid.gov.it/SpidL3");
+        }),
+        case("97", false, |s, _| {
+            level(s, "urn:oasis:names:tc:SAML:2.0:ac:classes:SpidL1");
+        }),
         // Attributes.
-        case("98", false, |s, _| { s.set("ATTRIBUTES", ""); }),
-        case("99", false, |s, _| { s.set("ATTRIBUTES", r#"<saml:Attribute Name="spidCode" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic"></saml:Attribute>"#); }),
-        case("100", false, |s, _| { s.foreign_assertion_key = true; }),
+        case("98", false, |s, _| {
+            s.set("ATTRIBUTES", "");
+        }),
+        case("99", false, |s, _| {
+            s.set("ATTRIBUTES", r#"<saml:Attribute Name="spidCode" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic"></saml:Attribute>"#);
+        }),
+        case("100", false, |s, _| {
+            s.foreign_assertion_key = true;
+        }),
         // Not the attributes asked for: without fiscalNumber nobody can be identified.
-        case("103", false, |s, _| { s.set("ATTRIBUTES", r#"<saml:Attribute Name="spidCode"><saml:AttributeValue xsi:type="xs:string">AGID-001</saml:AttributeValue></saml:Attribute><saml:Attribute Name="address"><saml:AttributeValue xsi:type="xs:string">via Test</saml:AttributeValue></saml:Attribute>"#); }),
+        case("103", false, |s, _| {
+            s.set("ATTRIBUTES", r#"<saml:Attribute Name="spidCode"><saml:AttributeValue xsi:type="xs:string">AGID-001</saml:AttributeValue></saml:Attribute><saml:Attribute Name="address"><saml:AttributeValue xsi:type="xs:string">via Test</saml:AttributeValue></saml:Attribute>"#);
+        }),
         // User-side failures at the IdP: a courtesy page.
         case("104", false, |s, _| idp_error(s, 19)),
         case("105", false, |s, _| idp_error(s, 20)),
         case("106", false, |s, _| idp_error(s, 21)),
         case("107", false, |s, _| idp_error(s, 22)),
         case("108", false, |s, _| idp_error(s, 23)),
-        case("109", true, |s, _| { s.set("PRE", r#"<?xml version="1.0" encoding="UTF-8" ?>"#); }),
+        case("109", true, |s, _| {
+            s.set("PRE", r#"<?xml version="1.0" encoding="UTF-8" ?>"#);
+        }),
         case("110", true, |s, r| {
             let t = r.issue_instant + chrono::Duration::milliseconds(123);
-            s.set("R_ISSUE_INSTANT", format!(r#"IssueInstant="{}""#, t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+            s.set(
+                "R_ISSUE_INSTANT",
+                format!(r#"IssueInstant="{}""#, t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            );
         }),
         case("111", false, |s, _| idp_error(s, 25)),
     ]
@@ -515,7 +777,10 @@ async fn user_side_idp_errors_show_the_spid_message_and_audit_no_personal_data()
         assert_eq!(e.entity_id.as_deref().map(|s| s.starts_with('_')), Some(true), "the request id is recorded");
     }
     let digest = service_provider().keys.fiscal_code_digest(stranger);
-    assert!(events.iter().any(|e| e.changes.as_deref().unwrap_or("").contains(&digest)), "the attempt is traceable by its keyed digest");
+    assert!(
+        events.iter().any(|e| e.changes.as_deref().unwrap_or("").contains(&digest)),
+        "the attempt is traceable by its keyed digest"
+    );
 }
 
 /// A plain HTTP/1.1 client over a loopback socket (one request per connection).
@@ -546,7 +811,11 @@ impl Http {
     async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(self.0).await.unwrap();
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.0, body.len());
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.0,
+            body.len()
+        );
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -615,7 +884,8 @@ async fn login_acs_session_and_graphql_me_end_to_end_over_http() {
     // The cookie authenticates GraphQL (a POST from GePI's own pages).
     let body = json!({ "query": "{ me { operator { fiscalCode } profile { role } } }" }).to_string();
     let cookie_header = format!("gepi_session={token}");
-    let headers = [("Content-Type", "application/json"), ("Cookie", cookie_header.as_str()), ("Sec-Fetch-Site", "same-origin")];
+    let headers =
+        [("Content-Type", "application/json"), ("Cookie", cookie_header.as_str()), ("Sec-Fetch-Site", "same-origin")];
     let r = http.send("POST", "/graphql", &headers, &body).await;
     assert_eq!(r.status, 200);
     let me: serde_json::Value = serde_json::from_str(&r.body).unwrap();
@@ -633,7 +903,9 @@ async fn login_acs_session_and_graphql_me_end_to_end_over_http() {
     assert!(r.header("set-cookie").is_none());
     assert!(r.body.contains("già usato"), "{}", r.body);
     // Logging out ends the session.
-    let r = http.send("POST", "/auth/logout", &[("Cookie", cookie_header.as_str()), ("Sec-Fetch-Site", "same-origin")], "").await;
+    let r = http
+        .send("POST", "/auth/logout", &[("Cookie", cookie_header.as_str()), ("Sec-Fetch-Site", "same-origin")], "")
+        .await;
     assert_eq!(r.status, 204);
     let r = http.send("POST", "/graphql", &headers, &body).await;
     let me: serde_json::Value = serde_json::from_str(&r.body).unwrap();
@@ -659,7 +931,11 @@ async fn an_operator_with_several_profiles_chooses_one_after_login() {
     let chosen = choices[1]["id"].as_str().unwrap();
     let r = w
         .app
-        .gql(Some(&token), "mutation($p: ID!) { switchProfile(profileId: $p) { profile { id role } } }", json!({ "p": chosen }))
+        .gql(
+            Some(&token),
+            "mutation($p: ID!) { switchProfile(profileId: $p) { profile { id role } } }",
+            json!({ "p": chosen }),
+        )
         .await;
     assert_eq!(r["data"]["switchProfile"]["profile"]["id"], chosen, "{r}");
     let r = w.app.gql(Some(&token), "{ me { profile { id } } profileChoices { id active } }", json!({})).await;
@@ -677,7 +953,11 @@ async fn an_operator_with_several_profiles_chooses_one_after_login() {
     let foreign = profile::Entity::find().one(&w.app.db).await.unwrap().unwrap();
     let r = w
         .app
-        .gql(Some(&token), "mutation($p: ID!) { switchProfile(profileId: $p) { profile { id } } }", json!({ "p": gepi::ids::encode("Profile", foreign.id) }))
+        .gql(
+            Some(&token),
+            "mutation($p: ID!) { switchProfile(profileId: $p) { profile { id } } }",
+            json!({ "p": gepi::ids::encode("Profile", foreign.id) }),
+        )
         .await;
     assert_eq!(crate::helpers::error_code(&r), Some("FORBIDDEN"), "{r}");
 }
@@ -693,8 +973,18 @@ async fn unknown_operators_expired_and_unsolicited_responses_are_refused() {
     assert!(body.contains("Non risulti abilitato"), "{body}");
     assert_eq!(w.app.count("operator").await, before);
     // An operator without a profile in force.
-    let op = operator::Entity::find().filter(operator::Column::FiscalCode.eq(w.other_cf.clone())).one(&w.app.db).await.unwrap().unwrap();
-    w.app.exec(&format!("UPDATE profile SET valid_to = '2000-01-01' WHERE operator_id = {}", uuid_literal(&w.app, op.id))).await;
+    let op = operator::Entity::find()
+        .filter(operator::Column::FiscalCode.eq(w.other_cf.clone()))
+        .one(&w.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    w.app
+        .exec(&format!(
+            "UPDATE profile SET valid_to = '2000-01-01' WHERE operator_id = {}",
+            uuid_literal(&w.app, op.id)
+        ))
+        .await;
     let (req, relay, _) = start_login(&w.app, "/").await;
     let (status, _, body) = post_acs(&w.app, &Spec::valid(&req, &w.other_cf, 2).build(), Some(&relay)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -751,7 +1041,10 @@ async fn metadata_and_authn_request_are_signed_and_spid_shaped() {
     }
     // The IdP list for the SPID button, and the landing page.
     let r = w.app.request(HttpRequest::builder().uri("/saml/idps").body(Body::empty()).unwrap()).await;
-    assert_eq!(r.body, json!([{ "entityId": IDP_ENTITY_ID, "name": "Prova ID", "loginUrl": "/saml/login?idp=https%3A%2F%2Fidp.spid.test" }]));
+    assert_eq!(
+        r.body,
+        json!([{ "entityId": IDP_ENTITY_ID, "name": "Prova ID", "loginUrl": "/saml/login?idp=https%3A%2F%2Fidp.spid.test" }])
+    );
     let (_, _, home) = w.app.request_text(HttpRequest::builder().uri("/").body(Body::empty()).unwrap()).await;
     assert!(home.contains(r#"href="/saml/login?idp=https%3A%2F%2Fidp.spid.test">Entra con SPID: Prova ID<"#), "{home}");
     // Tampering breaks the signature.
@@ -779,8 +1072,10 @@ async fn metadata_and_authn_request_are_signed_and_spid_shaped() {
     let (status, _, page) = w.app.request_text(HttpRequest::builder().uri(uri).body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     let b64 = page.split(r#"name="SAMLRequest" value=""#).nth(1).unwrap().split('"').next().unwrap();
-    let signed_xml = String::from_utf8(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap()).unwrap();
-    Crypto::verify_signed_xml(signed_xml.as_bytes(), &sp_cert, Some("ID")).expect("POST AuthnRequest signature verifies");
+    let signed_xml =
+        String::from_utf8(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap()).unwrap();
+    Crypto::verify_signed_xml(signed_xml.as_bytes(), &sp_cert, Some("ID"))
+        .expect("POST AuthnRequest signature verifies");
     // Bad input: unknown IdP, open redirect, unknown binding.
     for uri in [
         "/saml/login?idp=https%3A%2F%2Fevil.example".to_string(),
@@ -801,16 +1096,27 @@ async fn metadata_and_authn_request_are_signed_and_spid_shaped() {
 async fn idp_initiated_logout_ends_the_sessions_and_answers_a_signed_logout_response() {
     let w = world().await;
     let (token, name_id) = logged_in(&w).await;
-    let logout = fake_idp::logout_request("_lr1", &name_id, &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "");
+    let logout = fake_idp::logout_request(
+        "_lr1",
+        &name_id,
+        &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "",
+    );
     let idp_keys = Keys::from_pem(&keys().idp.key_pem(), &keys().idp.cert_pem()).unwrap();
     let signed_url = idp_keys
-        .sign_redirect("https://gepi.test/saml/slo", &[("SAMLRequest", &xml::deflate_base64(&logout)), ("RelayState", "r1")])
+        .sign_redirect(
+            "https://gepi.test/saml/slo",
+            &[("SAMLRequest", &xml::deflate_base64(&logout)), ("RelayState", "r1")],
+        )
         .unwrap();
     let path = format!("/saml/slo?{}", signed_url.split_once('?').unwrap().1);
     // Signed by someone else: refused, and the session lives on.
     let other = Keys::from_pem(&keys().other.key_pem(), &keys().other.cert_pem()).unwrap();
     let forged = other
-        .sign_redirect("https://gepi.test/saml/slo", &[("SAMLRequest", &xml::deflate_base64(&logout)), ("RelayState", "r1")])
+        .sign_redirect(
+            "https://gepi.test/saml/slo",
+            &[("SAMLRequest", &xml::deflate_base64(&logout)), ("RelayState", "r1")],
+        )
         .unwrap();
     let forged_path = format!("/saml/slo?{}", forged.split_once('?').unwrap().1);
     let (status, _, _) = w.app.request_text(HttpRequest::builder().uri(forged_path).body(Body::empty()).unwrap()).await;
@@ -840,7 +1146,9 @@ async fn idp_initiated_logout_ends_the_sessions_and_answers_a_signed_logout_resp
     let name_id = fake_idp::name_id_of(&xml_resp);
     let logout = logout.replace("_lr1", "_lr2").replace(
         &logout.split("<saml:NameID").nth(1).unwrap().split("</saml:NameID>").next().unwrap().to_string(),
-        &format!(r#" Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" NameQualifier="{IDP_ENTITY_ID}">{name_id}"#),
+        &format!(
+            r#" Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" NameQualifier="{IDP_ENTITY_ID}">{name_id}"#
+        ),
     );
     let post_slo = |body: String| {
         let mut form = url::form_urlencoded::Serializer::new(String::new());
@@ -853,7 +1161,13 @@ async fn idp_initiated_logout_ends_the_sessions_and_answers_a_signed_logout_resp
             .unwrap()
     };
     // An IdP-signed Assertion smuggled into an unsigned LogoutRequest is no signature.
-    let smuggled = logout.replace("</samlp:LogoutRequest>", &format!("<samlp:Extensions>{}</samlp:Extensions></samlp:LogoutRequest>", element(&xml_resp, "saml:Assertion").2));
+    let smuggled = logout.replace(
+        "</samlp:LogoutRequest>",
+        &format!(
+            "<samlp:Extensions>{}</samlp:Extensions></samlp:LogoutRequest>",
+            element(&xml_resp, "saml:Assertion").2
+        ),
+    );
     let (status, _, _) = w.app.request_text(post_slo(smuggled)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let r = w.app.gql(Some(&token), "{ me { operator { id } } }", json!({})).await;
