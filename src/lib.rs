@@ -6,6 +6,7 @@
 //! database) and `graphql` (thin resolvers). `app(state)` builds the HTTP router
 //! used by `main` and by the integration tests.
 
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod authz;
@@ -23,9 +24,12 @@ pub mod ids;
 pub mod meetings;
 pub mod metrics;
 pub mod operators;
+pub mod principal;
 pub mod puc;
 pub mod ratelimit;
+pub mod reports;
 pub mod residency;
+pub mod schema;
 pub mod seed;
 #[cfg(feature = "spid")]
 pub mod spid;

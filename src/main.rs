@@ -246,7 +246,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Schema => {
-            print!("{}", gepi::graphql::sdl());
+            print!("{}", gepi::schema::sdl());
             Ok(())
         }
         Command::Migrate { down, steps } => {
@@ -284,7 +284,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Policy { command } => {
-            let policy = gepi::authz::Policy::load(&gepi::graphql::sdl()).await?;
+            let policy = gepi::authz::Policy::load(&gepi::schema::sdl(), gepi::api::views::OWN_ROW_TYPES).await?;
             match command {
                 PolicyCommand::Check => {
                     let n = gepi::authz::policy::check_decisions(&policy, gepi::authz::policy::DECISIONS_FILE)
@@ -468,7 +468,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 #[cfg(feature = "spid")]
                 Some(saml) => {
                     let sp = gepi::spid::Sp::load(&saml)?;
-                    let purged = gepi::spid::http::purge_expired(&conn, chrono::Utc::now()).await?;
+                    let purged = gepi::spid::purge_expired(&conn, chrono::Utc::now()).await?;
                     tracing::info!(idps = sp.idps.len(), purged, profile = ?saml.profile, "SPID login enabled");
                     println!(
                         "  SPID:      {} (metadata at {}/saml/metadata)",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{authz::Policy, config::Config, graphql::GepiSchema};
+use crate::{authz::Policy, config::Config, schema::GepiSchema};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -29,9 +29,9 @@ impl AppState {
     /// Compiles the policies against the schema; invalid policies fail here.
     pub async fn new(config: Config, db: DatabaseConnection) -> Result<Self, crate::authz::policy::PolicyError> {
         let config = Arc::new(config);
-        let sdl = crate::graphql::sdl();
-        let policy = Arc::new(Policy::load(&sdl).await?);
-        let schema = crate::graphql::build_schema(db.clone(), config.clone(), policy.clone());
+        let sdl = crate::schema::sdl();
+        let policy = Arc::new(Policy::load(&sdl, crate::api::views::OWN_ROW_TYPES).await?);
+        let schema = crate::schema::build_schema(db.clone(), config.clone(), policy.clone());
         let schema_index = Arc::new(crate::authz::strict::SchemaIndex::from_sdl(&sdl));
         let login_limiter = Arc::new(crate::ratelimit::login_limiter(&config));
         Ok(AppState {

@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use crate::{
     audit::AuditContext,
-    auth::Actor,
     authz::{gateway::Gateway, Action, Scoped},
     error::AppError,
+    principal::Actor,
 };
 
 /// Who acts and under which request, for the service calls.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Renders tools/views.spec into src/graphql/views.rs and policies/fields.csv.
+"""Renders tools/views.spec into src/api/views.rs and policies/fields.csv.
 
 Each governed GraphQL type wraps its entity row; every field goes through the
 field guard (`show`) or a relation helper, so that a field the role cannot read
@@ -74,11 +74,11 @@ EXTRA['ResidencyCheck'] = '''
 EXTRA['PucProject'] = '''
     /// Vacancies per source: places minus proposed and active assignments.
     #[graphql(visible = "vis::puc_project_vacancies")]
-    async fn vacancies(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::puc::graphql::PucVacancies>> {
+    async fn vacancies(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::api::puc::PucVacancies>> {
         if show(ctx, "PucProject.vacancies", self.own(ctx), || ()).is_none() {
             return Ok(None);
         }
-        let taken = crate::puc::graphql::taken(ctx, self.0.id).await?;
+        let taken = crate::api::puc::taken(ctx, self.0.id).await?;
         Ok(Some(crate::puc::service::vacancies_of(&self.0, taken).into()))
     }
 '''
@@ -412,7 +412,7 @@ def rustfmt(code):
 
 types = parse(os.path.join(ROOT, 'tools/views.spec'))
 outputs = {
-    'src/graphql/views.rs': rustfmt(render(types)),
+    'src/api/views.rs': rustfmt(render(types)),
     'policies/fields.csv': fields_csv(types),
 }
 if '--check' in sys.argv[1:]:

@@ -15,8 +15,8 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
 use crate::{
-    auth::{Actor, Principal},
     error::AppError,
+    principal::{Actor, Principal},
 };
 
 /// Who acts, and under which request: the fixed part of every entry.

@@ -17,7 +17,8 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, 
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{session::hash_token, Actor, Principal};
+use super::session::hash_token;
+use crate::principal::{Actor, Principal};
 use crate::{
     audit::{self, AuditContext, AuditEntry},
     error::AppError,

@@ -6,24 +6,17 @@ use chrono::NaiveDate;
 use entity::{enums::AuditAction, profile};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 
-use super::{login, session, Authn, PendingSession, Principal};
+use super::{login, session};
 use crate::{
+    api::views::{OperatorView, ProfileView},
     audit::{self, AuditEntry},
     error::{AppError, GqlResult, ResultExt},
     graphql::enums::RoleView,
-    graphql::views::{OperatorView, ProfileView},
     graphql::RequestId,
     ids,
     operators::service as operators,
+    principal::{from_context as principal, Authn, PendingSession, Principal},
 };
-
-/// The principal of the request, or `UNAUTHENTICATED`.
-pub fn principal<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Principal> {
-    match ctx.data_opt::<Authn>() {
-        Some(a) => a.principal().gql(),
-        None => Err(AppError::Unauthenticated("authentication required".into())).gql(),
-    }
-}
 
 /// The logged-in operator and the profile the session is bound to.
 pub struct Me {
@@ -108,7 +101,7 @@ async fn profile_choices(
 }
 
 async fn load_me(db: &DatabaseConnection, p: &Principal) -> Result<Me, AppError> {
-    let super::Actor::Operator { operator_id, profile_id, .. } = p.actor else {
+    let crate::principal::Actor::Operator { operator_id, profile_id, .. } = p.actor else {
         return Err(AppError::Forbidden("`me` is for operators; API clients have no operator".into()));
     };
     let operator = operators::operator_by_id(db, operator_id)

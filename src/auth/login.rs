@@ -1,24 +1,21 @@
 //! What every login method ends in: opening a session for an accredited
-//! operator (audited), and logging out (`POST /auth/logout`, the `logout`
-//! mutation, SPID single logout).
+//! operator (audited), and logging out (the HTTP endpoint `POST /auth/logout`
+//! in `http`, the `logout` mutation, SPID single logout).
 
-use axum::{
-    extract::State,
-    http::{header, HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
-};
+use axum::http::HeaderMap;
 use chrono::Utc;
 use entity::enums::{ActorKind, AuditAction, AuthMethod};
 use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
-use super::{clear_session_cookie, session, token_from_headers, Authn, PendingSession};
+use super::session;
+use crate::principal::PendingSession;
 use crate::{
     audit::{self, AuditContext, AuditEntry},
+    config::Config,
     error::AppError,
     households::model::CodiceFiscale,
     operators::service as operators,
-    state::AppState,
 };
 
 /// Which profile the new session is bound to.
@@ -43,8 +40,10 @@ pub struct Opened {
 
 /// Opens a session for an accredited operator with a profile in force, and
 /// audits the login. An operator without any profile in force is refused.
+#[allow(clippy::too_many_arguments)]
 pub async fn open_session(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
+    config: &Config,
     cf: &CodiceFiscale,
     selection: ProfileSelection,
     method: AuthMethod,
@@ -53,7 +52,6 @@ pub async fn open_session(
     request_id: Option<String>,
 ) -> Result<Opened, AppError> {
     let now = Utc::now();
-    let db = &state.db;
     let op = operators::active_operator_by_fiscal_code(db, cf)
         .await?
         .ok_or_else(|| AppError::Unauthenticated("no accredited operator has this codice fiscale".into()))?;
@@ -81,7 +79,7 @@ pub async fn open_session(
     // The session, the operator's last login and the audit entry commit together
     // (one connection, one transaction): no session without its audit.
     let txn = db.begin().await?;
-    let issued = session::issue(&txn, &state.config, new, now).await?;
+    let issued = session::issue(&txn, config, new, now).await?;
     let ctx = AuditContext {
         operator_id: Some(op.id),
         profile_id: profile.as_ref().map(|p| p.id),
@@ -105,28 +103,10 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
     headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(64).collect())
 }
 
-/// `POST /auth/logout`: revokes the session the request carries and clears the cookie.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
-    let token =
-        token_from_headers(&headers).ok_or_else(|| AppError::Unauthenticated("no session to log out of".into()))?;
-    if super::cookie_used_cross_site(&headers) || super::cookie_post_not_same_origin(&headers) {
-        return Err(AppError::Unauthenticated(
-            "the session cookie is accepted on a POST only from GePI's own pages (Sec-Fetch-Site: same-origin, or an Origin naming this host)".into(),
-        ));
-    }
-    if super::api_key::is_api_key(&token) {
-        return Err(AppError::Validation { field: None, message: "API keys have no session to log out of".into() });
-    }
-    let authn = Authn::from(session::authenticate(&state.db, &state.config, &token, Utc::now()).await?);
-    let (pending, principal) = authn.operator_session().expect("a session belongs to an operator");
-    logout_session(&state.db, pending, principal, request_id(&headers)).await?;
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_session_cookie())]).into_response())
-}
-
 /// The audit context of an operator's session, with or without a profile.
 pub fn session_audit_context(
     session: PendingSession,
-    principal: Option<&super::Principal>,
+    principal: Option<&crate::principal::Principal>,
     request_id: Option<String>,
 ) -> AuditContext {
     match principal {
@@ -142,7 +122,7 @@ pub fn session_audit_context(
 pub async fn logout_session<C: sea_orm::ConnectionTrait>(
     db: &C,
     session: PendingSession,
-    principal: Option<&super::Principal>,
+    principal: Option<&crate::principal::Principal>,
     request_id: Option<String>,
 ) -> Result<(), AppError> {
     session::revoke(db, session.session_id, Utc::now()).await?;

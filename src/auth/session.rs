@@ -20,7 +20,7 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Actor, PendingSession, Principal};
+use crate::principal::{Actor, PendingSession, Principal};
 use crate::{config::Config, error::AppError, operators::service as operators};
 
 /// How often `last_seen_at` is refreshed: at most once a minute per session, so
@@ -106,11 +106,11 @@ pub enum SessionState {
     ChooseProfile(PendingSession),
 }
 
-impl From<SessionState> for super::Authn {
+impl From<SessionState> for crate::principal::Authn {
     fn from(s: SessionState) -> Self {
         match s {
-            SessionState::Active(p) => super::Authn::Authenticated(p),
-            SessionState::ChooseProfile(p) => super::Authn::ChooseProfile(p),
+            SessionState::Active(p) => crate::principal::Authn::Authenticated(p),
+            SessionState::ChooseProfile(p) => crate::principal::Authn::ChooseProfile(p),
         }
     }
 }

@@ -27,8 +27,8 @@ pub use vocab::{Action, Class, FieldScope, Object, Scope};
 
 use crate::{
     audit::reads::{Owner, Read, Reads},
-    auth::Principal,
     error::AppError,
+    principal::Principal,
 };
 
 /// Largest page a role may ask for; analysts get no rows at all.
@@ -86,7 +86,7 @@ impl RequestAuthz {
     /// write it makes is narrowed here, the one place scopes are handed out.
     fn narrow(&self, scope: Scope) -> Scope {
         match (&self.principal.actor, self.principal.ambito_id, scope) {
-            (crate::auth::Actor::ApiClient { .. }, Some(_), Scope::National) => Scope::Ambito,
+            (crate::principal::Actor::ApiClient { .. }, Some(_), Scope::National) => Scope::Ambito,
             _ => scope,
         }
     }
@@ -160,7 +160,7 @@ pub fn request_authz<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Arc<
         Some(a) => Ok(a),
         None => {
             // No principal: report why (anonymous, expired...).
-            crate::auth::graphql::principal(ctx)?;
+            crate::principal::from_context(ctx)?;
             Err(AppError::Unauthenticated("authentication required".into())).gql()
         }
     }

@@ -19,7 +19,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::vocab::{Object, Scope};
-use crate::auth::{Actor, Principal};
+use crate::principal::{Actor, Principal};
 
 /// An entity whose rows authorization governs.
 pub trait Scoped: EntityTrait {

@@ -8,7 +8,7 @@ use chrono::Utc;
 use chrono::{Duration, NaiveDate};
 use entity::{
     case_file,
-    enums::{AnalysisOutcome, CaseState, PactState, ReportKind, ReportState},
+    enums::{AnalysisOutcome, CaseState, PactState},
 };
 
 /// Days from the PAD within which the first meeting must happen (DM 154/2023 art. 9).
@@ -150,40 +150,6 @@ pub fn pact_allowed_actions(state: PactState) -> Vec<&'static str> {
         .collect()
 }
 
-/// What can be done to a segnalazione (domain spec §2.9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportAction {
-    Submit,
-    Decide,
-}
-
-pub fn report_allows(state: ReportState, action: ReportAction) -> bool {
-    match action {
-        ReportAction::Submit => state == ReportState::Bozza,
-        ReportAction::Decide => state == ReportState::DaApprovare,
-    }
-}
-
-pub fn report_allowed_actions(state: ReportState) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    if report_allows(state, ReportAction::Submit) {
-        v.push("submitReport");
-    }
-    if report_allows(state, ReportAction::Decide) {
-        v.push("decideReport");
-    }
-    v
-}
-
-/// Deadline to send a segnalazione to INPS: 5 days for a refusal to sign the pact,
-/// 10 working days from ascertainment for other sanctionable facts.
-pub fn report_deadline(kind: ReportKind, ascertained_on: NaiveDate) -> NaiveDate {
-    match kind {
-        ReportKind::MancataSottoscrizione => ascertained_on + Duration::days(5),
-        _ => crate::calendar::add_working_days(ascertained_on, 10),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,20 +192,6 @@ mod tests {
         assert!(!overdue(&met, day(200)));
         assert_eq!(next_check_due(&met), Some(day(120)));
         assert_eq!(recommended_convocation(pad), day(60));
-    }
-
-    #[test]
-    fn report_deadlines() {
-        // Friday 2 October 2026: ten working days later is Friday 16 October.
-        let fri = NaiveDate::from_ymd_opt(2026, 10, 2).unwrap();
-        assert_eq!(
-            report_deadline(ReportKind::MancataPresentazione, fri),
-            NaiveDate::from_ymd_opt(2026, 10, 16).unwrap()
-        );
-        assert_eq!(
-            report_deadline(ReportKind::MancataSottoscrizione, fri),
-            NaiveDate::from_ymd_opt(2026, 10, 7).unwrap()
-        );
     }
 
     #[test]

@@ -18,14 +18,14 @@ use uuid::Uuid;
 use super::{
     model::*,
     service::{
-        check_version, compare_and_set, date_not_future, diff, insert_report, opt_text, refuse_case_state, stale, text,
-        Acting, ReportDraft,
+        check_version, compare_and_set, date_not_future, diff, opt_text, refuse_case_state, stale, text, Acting,
     },
 };
 use crate::{
     audit::{self, AuditEntry},
     authz::Action,
     error::AppError,
+    reports::service::{insert_report, ReportDraft},
 };
 
 /// A member of the équipe multidisciplinare.

@@ -3,6 +3,5 @@
 //! within 60 days, and silence counts as confirmation (computed from the dates,
 //! see `model::disadvantage_expired`).
 
-pub mod graphql;
 pub mod model;
 pub mod service;

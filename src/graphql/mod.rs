@@ -1,68 +1,17 @@
-//! Schema assembly: one root per domain merged into `Query` and `Mutation`,
-//! with depth and complexity limits. The SDL printed by `gepi schema` is checked
-//! in as `schema.graphql`; a test fails when the two drift apart.
+//! The GraphQL kit: connections, enums, limits, `node`/`by_id`, relations and
+//! their loaders, visibility, and the generated views of the governed types.
+//! The schema is assembled above the domains, in `crate::schema`.
 
 pub mod connection;
+pub mod context;
 pub mod enums;
 pub mod limits;
 pub mod node;
 pub mod relations;
-pub mod roots;
-pub mod views;
 pub mod visibility;
-
-use std::sync::Arc;
-
-use async_graphql::{EmptySubscription, MergedObject, Schema};
-use sea_orm::DatabaseConnection;
-
-use crate::{
-    auth::graphql::{AuthMutation, AuthQuery},
-    authz::Policy,
-    cases::graphql::{CaseMutation, CaseQuery},
-    config::Config,
-    disadvantage::graphql::DisadvantageMutation,
-    meetings::graphql::{MeetingMutation, MeetingQuery},
-    operators::graphql::OperatorMutation,
-    puc::graphql::PucMutation,
-    residency::graphql::ResidencyMutation,
-    territory::graphql::TerritoryMutation,
-};
 
 pub use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 
 /// Request id of the HTTP request, for the audit trail.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
-
-#[derive(MergedObject, Default)]
-pub struct Query(AuthQuery, roots::ReadQuery, CaseQuery, MeetingQuery);
-
-#[derive(MergedObject, Default)]
-pub struct Mutation(
-    AuthMutation,
-    OperatorMutation,
-    TerritoryMutation,
-    CaseMutation,
-    DisadvantageMutation,
-    ResidencyMutation,
-    MeetingMutation,
-    PucMutation,
-);
-
-pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;
-
-fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).extension(limits::Bounds)
-}
-
-pub fn build_schema(db: DatabaseConnection, config: Arc<Config>, policy: Arc<Policy>) -> GepiSchema {
-    // "Did you mean …" would name fields a role is not shown: only the demo has it.
-    let b = if config.demo { builder() } else { builder().disable_suggestions() };
-    b.data(db).data(config).data(policy).finish()
-}
-
-/// The SDL of the API, as checked in at `schema.graphql`.
-pub fn sdl() -> String {
-    builder().finish().sdl()
-}

@@ -10,17 +10,16 @@ use std::{
 };
 
 use async_graphql::{Context, ErrorExtensions};
-use entity::{comune, profile_comune};
-use sea_orm::{ColumnTrait, EntityTrait, IdenStatic, QueryFilter, QueryOrder, Value};
+use sea_orm::{IdenStatic, Value};
 use uuid::Uuid;
 
 use crate::{
-    auth::Actor,
     authz::{
         gateway::{Gateway, Projected},
         request_authz, show, RequestAuthz,
     },
     error::{AppError, GqlResult},
+    principal::Actor,
 };
 
 /// The grouping key of a child row: its foreign key (nullable ones are never
@@ -196,7 +195,7 @@ impl Loaders {
         entry.downcast_ref::<Arc<Batcher<K, V>>>().expect("batcher type").clone()
     }
 
-    fn rel<E, K>(&self, col: E::Column, order: E::Column, key_of: fn(&E::Model) -> K) -> Arc<Rel<E, K>>
+    pub fn rel<E, K>(&self, col: E::Column, order: E::Column, key_of: fn(&E::Model) -> K) -> Arc<Rel<E, K>>
     where
         E: Projected,
         E::Model: Clone + Send + Sync + 'static,
@@ -218,7 +217,7 @@ pub fn loaders<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Loaders> {
 }
 
 /// Whether the relation `key` may be followed; records the redaction otherwise.
-fn may_follow<E: Projected>(ctx: &Context<'_>, key: &str, own: bool) -> GqlResult<bool> {
+pub fn may_follow<E: Projected>(ctx: &Context<'_>, key: &str, own: bool) -> GqlResult<bool> {
     let authz = request_authz(ctx)?;
     if show(ctx, key, own, || ()).is_none() {
         return Ok(false);
@@ -275,90 +274,5 @@ where
         return Ok(None);
     }
     let rows = loaders(ctx)?.rel::<E, K>(col, order, key_of).load(key).await.map_err(|e| e.extend())?;
-    Ok(Some(rows))
-}
-
-/// The Comuni a profile covers (through the link table), under the Comune rule.
-pub async fn profile_comuni(
-    ctx: &Context<'_>,
-    field: &str,
-    own: bool,
-    profile_id: Uuid,
-) -> GqlResult<Option<Vec<comune::Model>>> {
-    if !may_follow::<comune::Entity>(ctx, field, own)? {
-        return Ok(None);
-    }
-    let l = loaders(ctx)?;
-    let codes: Vec<String> = profile_comune::Entity::find()
-        .filter(profile_comune::Column::ProfileId.eq(profile_id))
-        .order_by_asc(profile_comune::Column::ComuneIstat)
-        .all(&l.gw.db)
-        .await
-        .map_err(|e| AppError::from(e).extend())?
-        .into_iter()
-        .map(|r| r.comune_istat)
-        .collect();
-    let rel =
-        l.rel::<comune::Entity, String>(comune::Column::IstatCode, comune::Column::IstatCode, |c| c.istat_code.clone());
-    let found = futures::future::try_join_all(codes.into_iter().map(|c| rel.load(c))).await.map_err(|e| e.extend())?;
-    let mut v: Vec<comune::Model> = found.into_iter().flatten().collect();
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Some(v))
-}
-
-/// The profiles in force, of Comune-level roles, covering the convention's
-/// Comune and outlasting it, when no later convention for GePI of that Comune
-/// starts by the day after it ends; under the Profile row rule.
-pub async fn dependent_profiles(
-    ctx: &Context<'_>,
-    field: &str,
-    own: bool,
-    c: &entity::convention::Model,
-) -> GqlResult<Option<Vec<entity::profile::Model>>> {
-    use entity::{
-        convention,
-        enums::{ConventionKind, ProfileStatus},
-        profile,
-    };
-    use sea_orm::{Condition, QuerySelect, QueryTrait};
-    if !may_follow::<profile::Entity>(ctx, field, own)? {
-        return Ok(None);
-    }
-    let Some(ends) = c.valid_to.filter(|_| c.kind == ConventionKind::UsoGepi) else { return Ok(Some(Vec::new())) };
-    let l = loaders(ctx)?;
-    let db_err = |e: sea_orm::DbErr| AppError::from(e).extend();
-    let next_day = ends.succ_opt().unwrap_or(ends);
-    let successor = convention::Entity::find()
-        .filter(convention::Column::ComuneIstat.eq(c.comune_istat.clone()))
-        .filter(convention::Column::Kind.eq(ConventionKind::UsoGepi))
-        .filter(convention::Column::Id.ne(c.id))
-        .filter(convention::Column::ValidFrom.lte(next_day))
-        .filter(
-            Condition::any().add(convention::Column::ValidTo.is_null()).add(convention::Column::ValidTo.gte(next_day)),
-        )
-        .one(&l.gw.db)
-        .await
-        .map_err(db_err)?;
-    if successor.is_some() {
-        return Ok(Some(Vec::new()));
-    }
-    let covering = profile_comune::Entity::find()
-        .select_only()
-        .column(profile_comune::Column::ProfileId)
-        .filter(profile_comune::Column::ComuneIstat.eq(c.comune_istat.clone()))
-        .into_query();
-    let rows =
-        l.gw.select::<profile::Entity>()
-            .map_err(|e| e.extend())?
-            .filter(profile::Column::Id.in_subquery(covering))
-            .filter(profile::Column::Role.is_in(crate::operators::model::COMUNE_LEVEL_ROLES))
-            .filter(profile::Column::Status.eq(ProfileStatus::Active))
-            .filter(Condition::any().add(profile::Column::ValidTo.is_null()).add(profile::Column::ValidTo.gt(ends)))
-            .order_by_asc(profile::Column::Role)
-            .order_by_asc(profile::Column::Id)
-            .limit(1000)
-            .all(&l.gw.db)
-            .await
-            .map_err(db_err)?;
     Ok(Some(rows))
 }

@@ -135,7 +135,7 @@ reassign_filters! {
 
 /// `me`: an operator with a profile (API keys have no operator).
 pub fn operator(ctx: &Context<'_>) -> bool {
-    authz(ctx).is_some_and(|a| matches!(a.principal.actor, crate::auth::Actor::Operator { .. }))
+    authz(ctx).is_some_and(|a| matches!(a.principal.actor, crate::principal::Actor::Operator { .. }))
 }
 
 /// `switchProfile`, and the `Operator` and `Profile` types it answers with: the

@@ -3,5 +3,4 @@
 //! outcomes. A meeting held counts as the case's first meeting when it is one;
 //! an absence without justified reason raises a segnalazione draft.
 
-pub mod graphql;
 pub mod service;

@@ -13,8 +13,9 @@ use crate::{
     audit::{self, AuditEntry},
     authz::{Action, Object},
     calendar::today,
-    cases::service::{apply_first_meeting, case_under, insert_report, ReportDraft},
+    cases::service::{apply_first_meeting, case_under},
     error::AppError,
+    reports::service::{insert_report, ReportDraft},
     workflow::{check_version, compare_and_set, diff, opt_text, text, Acting},
 };
 

@@ -2,6 +2,5 @@
 //! profiles: one role assignment each — role, Ambito, the Comuni it covers,
 //! validity dates and funding source. A login is bound to one profile at a time.
 
-pub mod graphql;
 pub mod model;
 pub mod service;

@@ -240,23 +240,22 @@ pub async fn orphaned_work<C: ConnectionTrait>(
     operator_id: Uuid,
     today: NaiveDate,
 ) -> Result<OrphanedWork, AppError> {
-    use entity::enums::{CaseState, PucProjectState};
     use sea_orm::PaginatorTrait;
     let cases = case_file::Entity::find()
         .filter(case_file::Column::CaseManagerId.eq(operator_id))
-        .filter(case_file::Column::State.is_not_in([CaseState::Chiuso, CaseState::Trasferito]))
+        .filter(case_file::Column::State.is_not_in(crate::codes::CASE_CLOSED))
         .filter(without_owner(case_file::Column::CaseManagerId, Role::CaseManager, today))
         .count(db)
         .await?;
     let residency_checks = residency_check::Entity::find()
         .filter(residency_check::Column::OfficerId.eq(operator_id))
-        .filter(residency_check::Column::State.is_not_in(crate::residency::model::CLOSED_STATES))
+        .filter(residency_check::Column::State.is_not_in(crate::codes::RESIDENCY_CHECK_CLOSED))
         .filter(without_owner(residency_check::Column::OfficerId, Role::RegistryCheckOfficer, today))
         .count(db)
         .await?;
     let puc_projects = puc_project::Entity::find()
         .filter(puc_project::Column::ManagerId.eq(operator_id))
-        .filter(puc_project::Column::State.is_not_in([PucProjectState::Concluso, PucProjectState::Annullato]))
+        .filter(puc_project::Column::State.is_not_in(crate::codes::PUC_PROJECT_CLOSED))
         .filter(without_owner(puc_project::Column::ManagerId, Role::PucManager, today))
         .count(db)
         .await?;

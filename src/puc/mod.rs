@@ -4,5 +4,4 @@
 //! assignment per member and the member's residual benefit, and the attendance
 //! register.
 
-pub mod graphql;
 pub mod service;

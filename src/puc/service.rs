@@ -15,8 +15,8 @@ use crate::{
     audit::{self, AuditEntry},
     authz::{Action, Object, Scope, Scoped},
     calendar::today,
-    cases::service::{insert_report, ReportDraft},
     error::AppError,
+    reports::service::{insert_report, ReportDraft},
     territory::model::IstatCode,
     workflow::{check_version, compare_and_set, diff, opt_text, text, Acting},
 };

@@ -5,6 +5,5 @@
 //! outcome. A negative outcome raises a segnalazione that the coordinator
 //! approves before it is sent to INPS.
 
-pub mod graphql;
 pub mod model;
 pub mod service;

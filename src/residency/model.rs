@@ -11,13 +11,6 @@ pub const RESIDENCE_COMUNE_DAYS: i64 = 30;
 pub const PREVIOUS_COMUNE_DAYS: i64 = 20;
 pub const CONVENE_DAYS: i64 = 30;
 
-/// States in which a check is over: its officer's work is done.
-pub const CLOSED_STATES: [entity::enums::ResidencyCheckState; 3] = [
-    entity::enums::ResidencyCheckState::EsitoPositivo,
-    entity::enums::ResidencyCheckState::EsitoNegativo,
-    entity::enums::ResidencyCheckState::InviatoInps,
-];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResidenceSummary {
     /// Days covered by the periods, overlaps counted once.

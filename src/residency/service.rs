@@ -14,9 +14,9 @@ use crate::{
     audit::{self, AuditEntry},
     authz::Action,
     calendar::today,
-    cases::service::{insert_report, ReportDraft},
     error::AppError,
     operators::service::profile_in_force,
+    reports::service::{insert_report, ReportDraft},
     territory::model::IstatCode,
     workflow::{check_version, compare_and_set, diff, Acting},
 };
@@ -326,26 +326,4 @@ pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: Residency
     audit::record(&txn, &a.audit_ctx(), entries).await?;
     txn.commit().await?;
     Ok(c.id)
-}
-
-/// After the coordinator approves the segnalazione of a negative check, the check
-/// is marked as sent to INPS (called inside the decision's transaction).
-pub async fn mark_sent(txn: &DatabaseTransaction, check_id: Uuid) -> Result<Option<residency_check::Model>, AppError> {
-    let c = residency_check::Entity::find_by_id(check_id).one(txn).await?;
-    let Some(c) = c else { return Ok(None) };
-    if c.state != ResidencyCheckState::EsitoNegativo {
-        return Ok(None);
-    }
-    residency_check::Entity::update_many()
-        .col_expr(residency_check::Column::State, Expr::value(ResidencyCheckState::InviatoInps))
-        .col_expr(residency_check::Column::Version, Expr::value(c.version + 1))
-        .filter(residency_check::Column::Id.eq(c.id))
-        .exec(txn)
-        .await?;
-    Ok(Some(c))
-}
-
-/// Entries for [`mark_sent`].
-pub fn sent_entry(c: &residency_check::Model) -> AuditEntry {
-    entry(c, AuditAction::Transition, diff(&[("state", json!(c.state), json!(ResidencyCheckState::InviatoInps))]))
 }

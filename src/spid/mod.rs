@@ -27,7 +27,6 @@
 //! must match).
 
 pub mod guard;
-pub mod http;
 pub mod validate;
 pub mod xml;
 
@@ -401,4 +400,19 @@ pub fn verify_response(raw: &str, certs: &[CertificateDer], c: &ResponseCheck) -
     let doc = validate::parse(raw).map_err(rejected)?;
     let signed = validate::parse(&signed_xml).map_err(rejected)?;
     validate::check(&doc, &signed, &c.expect()).map_err(rejected)
+}
+
+/// Drops AuthnRequests that were never answered (called on start-up and by
+/// `gepi saml purge`); the ACS refuses them anyway once expired.
+pub async fn purge_expired(
+    db: &sea_orm::DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, crate::error::AppError> {
+    let r = {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        entity::saml_request::Entity::delete_many().filter(entity::saml_request::Column::ExpiresAt.lte(now))
+    }
+    .exec(db)
+    .await?;
+    Ok(r.rows_affected)
 }

@@ -12,6 +12,7 @@ mod disadvantage;
 mod graph;
 mod indexes;
 mod introspection;
+mod layering;
 mod limits;
 mod matrix;
 mod meetings;

@@ -63,7 +63,7 @@ const ROLES: &[Role] = &[
 
 /// Leaf (scalar and enum) fields of every object type of the schema.
 pub(crate) fn leaf_fields() -> BTreeMap<String, Vec<String>> {
-    let doc = async_graphql::parser::parse_schema(gepi::graphql::sdl()).unwrap();
+    let doc = async_graphql::parser::parse_schema(gepi::schema::sdl()).unwrap();
     let mut objects = HashSet::new();
     for d in &doc.definitions {
         if let TypeSystemDefinition::Type(t) = d {
@@ -246,4 +246,17 @@ async fn the_field_matrix_matches_the_policies_and_the_golden_file() {
          GEPI_UPDATE_GOLDEN=1 cargo test --test it matrix and review the diff",
         observed.len()
     );
+}
+
+/// The embedded policies load against the real schema and pass their decision
+/// tests; an explicit deny wins over a class grant.
+#[tokio::test]
+async fn the_real_policies_load_and_pass_their_decision_tests() {
+    use gepi::authz::policy::{check_decisions, Policy, Source, DECISIONS_FILE};
+    let policy = Policy::load(&gepi::schema::sdl(), gepi::api::views::OWN_ROW_TYPES).await.expect("policies load");
+    let n = check_decisions(&policy, DECISIONS_FILE).unwrap_or_else(|f| panic!("{}", f.join("\n")));
+    assert!(n >= 50, "{n} decision tests");
+    let d = policy.field(Role::PaisCoordinator, "Case.household").unwrap();
+    assert_eq!(d.scope, None);
+    assert!(matches!(&d.source, Source::Line { file, .. } if file == "cases.csv"));
 }

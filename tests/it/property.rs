@@ -9,9 +9,9 @@ use std::collections::{HashMap, HashSet};
 
 use entity::{enums::Role, *};
 use gepi::{
-    auth::{Actor, Principal},
     authz::{Action, FieldScope, Object, Policy, Scope},
     ids,
+    principal::{Actor, Principal},
 };
 use proptest::{
     prelude::*,

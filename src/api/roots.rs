@@ -1,4 +1,4 @@
-//! Root fields of the read graph, other than cases (see `cases::graphql`). Each
+//! Root fields of the read graph, other than cases (see `api::cases`). Each
 //! is thin: the request's gateway applies the row rule, filters are checked
 //! against the field rules (no filtering or ordering by a field the role cannot
 //! read), and rows map to the governed views.
@@ -9,36 +9,16 @@ use entity::{enums, *};
 use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder, Value};
 
 use super::{
-    connection::Connection,
-    enums::*,
-    node::{by_id, node, Node},
-    relations::Loaders,
+    node::{node, Node},
     views::*,
 };
+pub use crate::graphql::context::{acting, gateway, uuid_arg};
 use crate::{
-    authz::gateway::{Direction, Gateway, PageArgs, SortKey},
+    authz::gateway::{Direction, PageArgs, SortKey},
     error::{AppError, GqlResult, ResultExt},
-    ids,
+    graphql::{connection::Connection, enums::*, node::by_id},
     territory::model::IstatCode,
 };
-
-/// The request's gateway (requires a session).
-pub fn gateway<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Gateway> {
-    crate::authz::request_authz(ctx)?;
-    Ok(ctx.data::<Loaders>()?.gateway())
-}
-
-/// Who acts in a mutation: the request's gateway and request id.
-pub fn acting<'a>(ctx: &'a Context<'_>) -> GqlResult<crate::workflow::Acting<'a>> {
-    Ok(crate::workflow::Acting {
-        gw: gateway(ctx)?,
-        request_id: ctx.data_opt::<super::RequestId>().map(|r| r.0.clone()),
-    })
-}
-
-pub fn uuid_arg(field: &str, kind: &str, id: &ID) -> GqlResult<uuid::Uuid> {
-    ids::decode_uuid(field, kind, id).gql()
-}
 
 pub fn istat_arg(field: &str, s: &str) -> GqlResult<String> {
     IstatCode::parse(s).map(|c| c.as_str().to_string()).map_err(|e| AppError::validation(field, e.to_string())).gql()
@@ -460,10 +440,7 @@ impl ReadQuery {
         if let Some(r) = f.to_reassign {
             gw.authz.require_reassign("PucProject.manager").gql()?;
             let orphan = Condition::all()
-                .add(
-                    puc_project::Column::State
-                        .is_not_in([enums::PucProjectState::Concluso, enums::PucProjectState::Annullato]),
-                )
+                .add(puc_project::Column::State.is_not_in(crate::codes::PUC_PROJECT_CLOSED))
                 .add(crate::operators::service::without_owner(
                     puc_project::Column::ManagerId,
                     enums::Role::PucManager,
@@ -529,7 +506,7 @@ impl ReadQuery {
         if let Some(r) = f.to_reassign {
             gw.authz.require_reassign("ResidencyCheck.officer").gql()?;
             let orphan = Condition::all()
-                .add(residency_check::Column::State.is_not_in(crate::residency::model::CLOSED_STATES))
+                .add(residency_check::Column::State.is_not_in(crate::codes::RESIDENCY_CHECK_CLOSED))
                 .add(crate::operators::service::without_owner(
                     residency_check::Column::OfficerId,
                     enums::Role::RegistryCheckOfficer,

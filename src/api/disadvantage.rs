@@ -4,11 +4,11 @@ use async_graphql::{Context, InputObject, Object, ID};
 use entity::disadvantage_check;
 
 use crate::{
+    api::views::DisadvantageCheckView,
     error::{GqlResult, ResultExt},
     graphql::{
+        context::{gateway, uuid_arg},
         node::by_id,
-        roots::{gateway, uuid_arg},
-        views::DisadvantageCheckView,
     },
     workflow::Acting,
 };
@@ -42,7 +42,7 @@ impl DisadvantageMutation {
         let gw = gateway(ctx)?;
         let a = Acting { gw, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) };
         let id = uuid_arg("input.checkId", "DisadvantageCheck", &input.check_id)?;
-        super::service::decide(&a, id, input.version, input.confirmed, input.notes).await.gql()?;
+        crate::disadvantage::service::decide(&a, id, input.version, input.confirmed, input.notes).await.gql()?;
         Ok(DisadvantageCheckView(
             by_id::<disadvantage_check::Entity>(gw, disadvantage_check::Column::Id, id, "DisadvantageCheck")
                 .await

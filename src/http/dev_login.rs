@@ -3,7 +3,7 @@
 //! The dev login trusts the codice fiscale it is given: it exists only with
 //! `--demo` or `GEPI_DEV_LOGIN=true`, and the server refuses to start with it on a
 //! non-loopback address (see `Config::validate_for_serve`). SPID replaces it in
-//! production; both end in [`super::login::open_session`].
+//! production; both end in [`crate::auth::login::open_session`].
 
 use axum::{
     extract::State,
@@ -15,11 +15,16 @@ use chrono::{DateTime, Utc};
 use entity::enums::AuthMethod;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    login::{open_session, request_id, ProfileSelection},
-    session_cookie,
+use crate::{
+    auth::{
+        login::{open_session, request_id, ProfileSelection},
+        session_cookie,
+    },
+    error::AppError,
+    households::model::CodiceFiscale,
+    ids,
+    state::AppState,
 };
-use crate::{error::AppError, households::model::CodiceFiscale, ids, state::AppState};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -47,7 +52,8 @@ pub async fn dev_login(
         Some(p) => ProfileSelection::Given(ids::decode_uuid("profileId", "Profile", p)?),
         None => ProfileSelection::OnlyOne,
     };
-    let opened = open_session(&state, &cf, selection, AuthMethod::Dev, 0, None, request_id(&headers)).await?;
+    let opened =
+        open_session(&state.db, &state.config, &cf, selection, AuthMethod::Dev, 0, None, request_id(&headers)).await?;
     let issued = opened.session;
     let cookie = session_cookie(&issued.token, state.config.session_lifetime_secs);
     Ok((

@@ -8,11 +8,12 @@ use chrono::NaiveDate;
 use entity::convention;
 use sea_orm::TransactionTrait;
 
-use super::service::{self, ConventionInput};
+use crate::territory::service::{self, ConventionInput};
 use crate::{
+    api::views::ConventionView,
     authz::{Action, Object as AuthzObject, Scope},
     error::{AppError, GqlResult, ResultExt},
-    graphql::{enums::ConventionKindView, node::by_id, roots::acting, views::ConventionView},
+    graphql::{context::acting, enums::ConventionKindView, node::by_id},
 };
 
 /// Input of `uploadConvention`.

@@ -5,15 +5,15 @@ use chrono::NaiveDate;
 use entity::{puc_assignment, puc_project};
 use uuid::Uuid;
 
-use super::service::{self as svc, Vacancies};
+use crate::puc::service::{self as svc, Vacancies};
 use crate::{
+    api::views::{PucAssignmentView, PucProjectView},
     error::{GqlResult, ResultExt},
     graphql::{
+        context::{gateway, uuid_arg},
         enums::{AttendanceStatusView, InterruptionReasonView, PlaceSourceView, PucFieldView},
         node::by_id,
         relations::{loaders, Batcher},
-        roots::{gateway, uuid_arg},
-        views::{PucAssignmentView, PucProjectView},
     },
 };
 
@@ -193,7 +193,7 @@ pub struct RecordPucAttendanceInput {
     pub note: Option<String>,
 }
 
-use crate::graphql::roots::acting;
+use crate::graphql::context::acting;
 
 async fn project(ctx: &Context<'_>, id: Uuid) -> GqlResult<PucProjectView> {
     Ok(PucProjectView(

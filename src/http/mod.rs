@@ -5,6 +5,10 @@
 //! method, path, status and latency, never query strings or bodies (they hold
 //! personal data).
 
+mod dev_login;
+#[cfg(feature = "spid")]
+mod spid;
+
 use std::{net::SocketAddr, time::Duration};
 
 use async_graphql::http::GraphiQLSource;
@@ -25,10 +29,11 @@ use std::sync::Arc;
 
 use crate::{
     audit::{self, AuditContext},
-    auth::{self, dev_login, login, Authn},
+    auth::{self, login},
     authz::{gateway::Gateway, RequestAuthz},
     error::{AppError, ResultExt},
     graphql::{relations::Loaders, RequestId},
+    principal::Authn,
     state::AppState,
 };
 
@@ -44,13 +49,13 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/auth/logout", post(login::logout));
+        .route("/auth/logout", post(logout));
     if state.config.dev_login {
         router = router.route("/auth/dev-login", post(dev_login::dev_login));
     }
     #[cfg(feature = "spid")]
     if state.spid.is_some() {
-        router = router.merge(crate::spid::http::routes());
+        router = router.merge(spid::routes());
     }
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     let body_limit = state.config.body_limit_bytes;
@@ -297,7 +302,7 @@ fn is_query_only(query: &str) -> bool {
 /// The landing page: where a login ends, and where the SPID button leads from.
 async fn home(State(state): State<AppState>) -> Html<String> {
     #[cfg(feature = "spid")]
-    let login = state.spid.as_deref().map(crate::spid::http::login_links).unwrap_or_default();
+    let login = state.spid.as_deref().map(spid::login_links).unwrap_or_default();
     #[cfg(not(feature = "spid"))]
     let login = {
         let _ = &state;
@@ -384,4 +389,22 @@ async fn readyz(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// `POST /auth/logout`: revokes the session the request carries and clears the cookie.
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let token = auth::token_from_headers(&headers)
+        .ok_or_else(|| AppError::Unauthenticated("no session to log out of".into()))?;
+    if auth::cookie_used_cross_site(&headers) || auth::cookie_post_not_same_origin(&headers) {
+        return Err(AppError::Unauthenticated(
+            "the session cookie is accepted on a POST only from GePI's own pages (Sec-Fetch-Site: same-origin, or an Origin naming this host)".into(),
+        ));
+    }
+    if auth::api_key::is_api_key(&token) {
+        return Err(AppError::Validation { field: None, message: "API keys have no session to log out of".into() });
+    }
+    let authn = Authn::from(auth::session::authenticate(&state.db, &state.config, &token, Utc::now()).await?);
+    let (pending, principal) = authn.operator_session().expect("a session belongs to an operator");
+    login::logout_session(&state.db, pending, principal, login::request_id(&headers)).await?;
+    Ok((StatusCode::NO_CONTENT, [(axum::http::header::SET_COOKIE, auth::clear_session_cookie())]).into_response())
 }

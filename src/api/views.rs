@@ -2350,7 +2350,7 @@ impl ReportView {
     #[graphql(visible = "vis::report_deadline")]
     async fn deadline(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Report.deadline", self.own(ctx), || crate::cases::model::report_deadline(m.kind, m.ascertained_on))
+        show(ctx, "Report.deadline", self.own(ctx), || crate::reports::model::report_deadline(m.kind, m.ascertained_on))
     }
     /// The facts.
     #[graphql(visible = "vis::report_description")]
@@ -2922,11 +2922,11 @@ impl PucProjectView {
 
     /// Vacancies per source: places minus proposed and active assignments.
     #[graphql(visible = "vis::puc_project_vacancies")]
-    async fn vacancies(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::puc::graphql::PucVacancies>> {
+    async fn vacancies(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::api::puc::PucVacancies>> {
         if show(ctx, "PucProject.vacancies", self.own(ctx), || ()).is_none() {
             return Ok(None);
         }
-        let taken = crate::puc::graphql::taken(ctx, self.0.id).await?;
+        let taken = crate::api::puc::taken(ctx, self.0.id).await?;
         Ok(Some(crate::puc::service::vacancies_of(&self.0, taken).into()))
     }
 }

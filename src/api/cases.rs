@@ -7,20 +7,23 @@ use chrono::Duration;
 use entity::{case_file, enums};
 use sea_orm::{ColumnTrait, Condition, QueryFilter, Value};
 
-use super::{model::FIRST_MEETING_DAYS, service};
 use crate::calendar::today;
+use crate::cases::{model::FIRST_MEETING_DAYS, service};
 use crate::{
+    api::{
+        roots::{istat_arg, DateRange},
+        views::{CaseView, ReportView},
+    },
     authz::gateway::{Direction, PageArgs, SortKey},
     error::{AppError, GqlResult, ResultExt},
     graphql::{
         connection::Connection,
+        context::{gateway, uuid_arg},
         enums::{
             AnalysisOutcomeView, CaseStateView, NeedAreaView, PathwayTypeView, ReportKindView, SupportKindView,
             TeamServiceView,
         },
         node::by_id,
-        roots::{gateway, istat_arg, uuid_arg, DateRange},
-        views::{CaseView, ReportView},
     },
 };
 
@@ -288,7 +291,7 @@ pub struct DecideReportInput {
     pub comment: Option<String>,
 }
 
-use crate::graphql::roots::acting;
+use crate::graphql::context::acting;
 
 async fn read_case(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<CaseView> {
     Ok(CaseView(by_id::<case_file::Entity>(gateway(ctx)?, case_file::Column::Id, id, "Case").await.gql()?))
@@ -463,8 +466,13 @@ pub struct ChangeSupportStateInput {
     pub on: Option<chrono::NaiveDate>,
 }
 
-fn support_fields(s: SupportFields) -> super::pact::SupportInput {
-    super::pact::SupportInput { kind: s.kind.into(), provider: s.provider, starts_on: s.starts_on, ends_on: s.ends_on }
+fn support_fields(s: SupportFields) -> crate::cases::pact::SupportInput {
+    crate::cases::pact::SupportInput {
+        kind: s.kind.into(),
+        provider: s.provider,
+        starts_on: s.starts_on,
+        ends_on: s.ends_on,
+    }
 }
 
 #[derive(Default)]
@@ -564,7 +572,7 @@ impl CaseMutation {
     async fn submit_report(&self, ctx: &Context<'_>, input: SubmitReportInput) -> GqlResult<ReportView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.reportId", "Report", &input.report_id)?;
-        service::submit_report(&a, id, input.version).await.gql()?;
+        crate::reports::service::submit_report(&a, id, input.version).await.gql()?;
         read_report(ctx, id).await
     }
 
@@ -573,12 +581,12 @@ impl CaseMutation {
     async fn save_framework(&self, ctx: &Context<'_>, input: SaveFrameworkInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
-        let f = super::pact::Framework {
+        let f = crate::cases::pact::Framework {
             assessment_notes: input.assessment_notes,
             priorities: input.priorities,
             team: input.team.map(|t| {
                 t.into_iter()
-                    .map(|m| super::pact::TeamMember {
+                    .map(|m| crate::cases::pact::TeamMember {
                         full_name: m.full_name,
                         service: m.service.into(),
                         team_role: m.team_role,
@@ -586,7 +594,7 @@ impl CaseMutation {
                     .collect()
             }),
         };
-        super::pact::save_framework(&a, id, input.version, f).await.gql()?;
+        crate::cases::pact::save_framework(&a, id, input.version, f).await.gql()?;
         read_case(ctx, id).await
     }
 
@@ -595,7 +603,7 @@ impl CaseMutation {
     async fn complete_framework(&self, ctx: &Context<'_>, input: CaseVersionInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
-        super::pact::complete_framework(&a, id, input.version).await.gql()?;
+        crate::cases::pact::complete_framework(&a, id, input.version).await.gql()?;
         read_case(ctx, id).await
     }
 
@@ -619,7 +627,7 @@ impl CaseMutation {
                 .enumerate()
                 .map(|(j, m)| member(format!("input.commitments[{i}].otherMemberIds[{j}]"), m))
                 .collect::<GqlResult<Vec<_>>>()?;
-            commitments.push(super::pact::Commitment {
+            commitments.push(crate::cases::pact::Commitment {
                 description: c.description,
                 obligated_member_id: obligated,
                 other_member_ids: others,
@@ -627,11 +635,11 @@ impl CaseMutation {
                 is_conditionality: c.is_conditionality,
             });
         }
-        let content = super::pact::PactContent {
+        let content = crate::cases::pact::PactContent {
             objectives: input
                 .objectives
                 .into_iter()
-                .map(|o| super::pact::Objective {
+                .map(|o| crate::cases::pact::Objective {
                     area: o.area.into(),
                     description: o.description,
                     expected_results: o.expected_results.into_iter().map(|r| (r.indicator, r.due_on)).collect(),
@@ -643,7 +651,7 @@ impl CaseMutation {
             reference_person: input.reference_person,
             next_review_on: input.next_review_on,
         };
-        super::pact::save_pact(&a, id, input.version, content).await.gql()?;
+        crate::cases::pact::save_pact(&a, id, input.version, content).await.gql()?;
         read_case(ctx, id).await
     }
 
@@ -652,7 +660,7 @@ impl CaseMutation {
     async fn sign_pact(&self, ctx: &Context<'_>, input: SignPactInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
-        super::pact::sign_pact(&a, id, input.version, input.signed_on).await.gql()?;
+        crate::cases::pact::sign_pact(&a, id, input.version, input.signed_on).await.gql()?;
         read_case(ctx, id).await
     }
 
@@ -662,7 +670,7 @@ impl CaseMutation {
     async fn revise_pact(&self, ctx: &Context<'_>, input: RevisePactInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
-        super::pact::revise_pact(&a, id, input.version).await.gql()?;
+        crate::cases::pact::revise_pact(&a, id, input.version).await.gql()?;
         read_case(ctx, id).await
     }
 
@@ -671,7 +679,7 @@ impl CaseMutation {
     async fn refuse_pact(&self, ctx: &Context<'_>, input: RefusePactInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
-        super::pact::refuse_pact(&a, id, input.version, input.fact_date, input.description).await.gql()?;
+        crate::cases::pact::refuse_pact(&a, id, input.version, input.fact_date, input.description).await.gql()?;
         read_case(ctx, id).await
     }
 
@@ -685,7 +693,7 @@ impl CaseMutation {
     async fn activate_support(&self, ctx: &Context<'_>, input: ActivateSupportInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
-        super::pact::activate_support(&a, id, support_fields(input.support)).await.gql()?;
+        crate::cases::pact::activate_support(&a, id, support_fields(input.support)).await.gql()?;
         read_case(ctx, id).await
     }
 
@@ -697,10 +705,10 @@ impl CaseMutation {
         let a = acting(ctx)?;
         let id = uuid_arg("input.supportId", "Support", &input.support_id)?;
         let step = match input.action {
-            SupportAction::Conclude => super::pact::SupportStep::Conclude,
-            SupportAction::Cancel => super::pact::SupportStep::Cancel,
+            SupportAction::Conclude => crate::cases::pact::SupportStep::Conclude,
+            SupportAction::Cancel => crate::cases::pact::SupportStep::Cancel,
         };
-        let case_id = super::pact::step_support(&a, id, step, input.on).await.gql()?;
+        let case_id = crate::cases::pact::step_support(&a, id, step, input.on).await.gql()?;
         read_case(ctx, case_id).await
     }
 
@@ -709,7 +717,7 @@ impl CaseMutation {
     async fn decide_report(&self, ctx: &Context<'_>, input: DecideReportInput) -> GqlResult<ReportView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.reportId", "Report", &input.report_id)?;
-        service::decide_report(&a, id, input.version, input.approve, input.comment).await.gql()?;
+        crate::reports::service::decide_report(&a, id, input.version, input.approve, input.comment).await.gql()?;
         read_report(ctx, id).await
     }
 }

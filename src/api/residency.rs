@@ -4,12 +4,12 @@ use async_graphql::{Context, InputObject, Object, ID};
 use entity::residency_check;
 
 use crate::{
+    api::views::ResidencyCheckView,
     error::{GqlResult, ResultExt},
     graphql::{
+        context::{gateway, uuid_arg},
         enums::ResidencyOutcomeView,
         node::by_id,
-        roots::{gateway, uuid_arg},
-        views::ResidencyCheckView,
     },
 };
 
@@ -76,7 +76,7 @@ async fn done(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<ResidencyCheckView
     ))
 }
 
-use crate::graphql::roots::acting;
+use crate::graphql::context::acting;
 
 #[derive(Default)]
 pub struct ResidencyMutation;
@@ -93,7 +93,7 @@ impl ResidencyMutation {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
         let officer = uuid_arg("input.officerId", "Operator", &input.officer_id)?;
-        super::service::assign(&a, id, input.version, officer).await.gql()?;
+        crate::residency::service::assign(&a, id, input.version, officer).await.gql()?;
         done(ctx, id).await
     }
 
@@ -109,9 +109,9 @@ impl ResidencyMutation {
         let periods = input
             .periods
             .into_iter()
-            .map(|p| super::service::Period { comune_istat: p.comune_istat, from: p.from, to: p.to })
+            .map(|p| crate::residency::service::Period { comune_istat: p.comune_istat, from: p.from, to: p.to })
             .collect();
-        super::service::record_periods(&a, id, input.version, periods).await.gql()?;
+        crate::residency::service::record_periods(&a, id, input.version, periods).await.gql()?;
         done(ctx, id).await
     }
 
@@ -126,7 +126,7 @@ impl ResidencyMutation {
     ) -> GqlResult<Option<ResidencyCheckView>> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
-        super::service::forward(&a, id, input.version, input.to_comune).await.gql()?;
+        crate::residency::service::forward(&a, id, input.version, input.to_comune).await.gql()?;
         let gw = gateway(ctx)?;
         Ok(gw.by_id::<residency_check::Entity>(residency_check::Column::Id, id).await.gql()?.map(ResidencyCheckView))
     }
@@ -140,7 +140,7 @@ impl ResidencyMutation {
     ) -> GqlResult<ResidencyCheckView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
-        super::service::finalise(&a, id, input.version, input.outcome.into()).await.gql()?;
+        crate::residency::service::finalise(&a, id, input.version, input.outcome.into()).await.gql()?;
         done(ctx, id).await
     }
 }

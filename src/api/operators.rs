@@ -5,18 +5,20 @@ use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, SimpleOb
 use chrono::NaiveDate;
 use entity::{operator, profile};
 
-use super::service::{self, OperatorChange, OrphanedWork, PersonInput, ProfileChange, ProfileEdit, ProfileInput};
+use crate::operators::service::{
+    self, OperatorChange, OrphanedWork, PersonInput, ProfileChange, ProfileEdit, ProfileInput,
+};
 use crate::{
+    api::views::{OperatorView, ProfileView},
     error::{GqlResult, ResultExt},
     graphql::{
+        context::uuid_arg,
         enums::{FundingSourceView, RoleView},
         node::by_id,
-        roots::uuid_arg,
-        views::{OperatorView, ProfileView},
     },
 };
 
-use crate::graphql::roots::acting;
+use crate::graphql::context::acting;
 
 /// A person as the administrator records them.
 #[derive(InputObject)]

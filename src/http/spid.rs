@@ -25,7 +25,7 @@ use rand::RngCore;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde::Deserialize;
 
-use super::{guard, validate, xml, Sp, CLOCK_SKEW_SECS, REQUESTED_LEVEL, REQUEST_LIFETIME_SECS};
+use crate::spid::{guard, purge_expired, validate, xml, Sp, CLOCK_SKEW_SECS, REQUESTED_LEVEL, REQUEST_LIFETIME_SECS};
 use crate::{
     audit::{self, AuditContext, AuditEntry},
     auth::{
@@ -389,14 +389,14 @@ async fn acs_inner(
             sp.verifications.clone().acquire_owned().await.map_err(|_| fail("verifier_crashed", GENERIC.into()))?;
         let signed = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            super::signature_verifies(&raw, &certs)
+            crate::spid::signature_verifies(&raw, &certs)
         })
         .await
         .unwrap_or(false);
         return Err(if signed { fail_signed("idp_refused", msg.into()) } else { fail("idp_refused", msg.into()) });
     }
     // Signatures (xmlsec) and every SPID rule, on a blocking thread.
-    let check = super::ResponseCheck {
+    let check = crate::spid::ResponseCheck {
         acs_url: sp.cfg.acs_url(),
         sp_entity_id: sp.cfg.entity_id.clone(),
         idp_entity_id: idp.entity_id.clone(),
@@ -411,12 +411,12 @@ async fn acs_inner(
         sp.verifications.clone().acquire_owned().await.map_err(|_| fail("verifier_crashed", GENERIC.into()))?;
     let verified = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        super::verify_response(&raw, &certs, &check)
+        crate::spid::verify_response(&raw, &certs, &check)
     })
     .await;
     let v = match verified {
         Ok(Ok(v)) => v,
-        Ok(Err(super::Rejected { refusal: r, signed })) => {
+        Ok(Err(crate::spid::Rejected { refusal: r, signed })) => {
             tracing::debug!(outcome = r.code, detail = %r.detail, "SPID Response refused");
             let msg = r.spid_error.map(validate::spid_error_message).unwrap_or(GENERIC);
             return Err(if signed { fail_signed(r.code, msg.into()) } else { fail(r.code, msg.into()) });
@@ -456,7 +456,8 @@ async fn acs_inner(
         name_id_qualifier: v.name_id_qualifier.clone(),
     };
     let opened = open_session(
-        state,
+        &state.db,
+        &state.config,
         &cf,
         ProfileSelection::OnlyOneOrChooseLater,
         AuthMethod::Spid,
@@ -718,7 +719,7 @@ async fn slo_post(
     };
     let signed = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let signed_xml = super::signed_part(&text, &certs)
+        let signed_xml = crate::spid::signed_part(&text, &certs)
             .map_err(|_| ("signature_invalid", "the LogoutRequest signature is missing or invalid"))?;
         let doc =
             validate::parse(&signed_xml).map_err(|_| ("signature_scope", "the signed part is not a LogoutRequest"))?;
@@ -781,7 +782,7 @@ fn logout_refusal_entry(idp: &str, request: &str, code: &str) -> AuditEntry {
 async fn answer_logout(
     state: &AppState,
     sp: &Sp,
-    idp: &super::Idp,
+    idp: &crate::spid::Idp,
     req: LogoutRequest,
     relay: Option<String>,
 ) -> Response {
@@ -846,13 +847,6 @@ async fn answer_logout(
     } else {
         (StatusCode::OK, no_store(), Html("<!DOCTYPE html><p>Sessione chiusa.</p>".to_string())).into_response()
     }
-}
-
-/// Drops AuthnRequests that were never answered (called on start-up and by
-/// `gepi saml purge`); the ACS refuses them anyway once expired.
-pub async fn purge_expired(db: &sea_orm::DatabaseConnection, now: DateTime<Utc>) -> Result<u64, AppError> {
-    let r = saml_request::Entity::delete_many().filter(saml_request::Column::ExpiresAt.lte(now)).exec(db).await?;
-    Ok(r.rows_affected)
 }
 
 #[cfg(test)]

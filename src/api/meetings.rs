@@ -6,13 +6,16 @@ use entity::{meeting, office_slot};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
 
 use crate::{
+    api::{
+        roots::istat_arg,
+        views::{CaseView, MeetingView, OfficeSlotView},
+    },
     cases::service::{self as cases},
     error::{AppError, GqlResult, ResultExt},
     graphql::{
+        context::{gateway, uuid_arg},
         enums::{ConvocationChannelView, MeetingKindView},
         node::by_id,
-        roots::{gateway, istat_arg, uuid_arg},
-        views::{CaseView, MeetingView, OfficeSlotView},
     },
 };
 
@@ -128,7 +131,7 @@ pub struct SpontaneousPresentationInput {
     pub attendees: Option<String>,
 }
 
-use crate::graphql::roots::acting;
+use crate::graphql::context::acting;
 
 async fn done(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<MeetingView> {
     Ok(MeetingView(by_id::<meeting::Entity>(gateway(ctx)?, meeting::Column::Id, id, "Meeting").await.gql()?))
@@ -247,14 +250,14 @@ impl MeetingMutation {
         let a = acting(ctx)?;
         let case_id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         let slot_id = input.slot_id.as_ref().map(|s| uuid_arg("input.slotId", "OfficeSlot", s)).transpose()?;
-        let p = super::service::Plan {
+        let p = crate::meetings::service::Plan {
             kind: input.kind.into(),
             starts_at: input.starts_at,
             duration_minutes: input.duration_minutes,
             place: input.place,
             slot_id,
         };
-        let id = super::service::plan(&a, case_id, p).await.gql()?;
+        let id = crate::meetings::service::plan(&a, case_id, p).await.gql()?;
         done(ctx, id).await
     }
 
@@ -269,9 +272,9 @@ impl MeetingMutation {
         let slots = input
             .slots
             .into_iter()
-            .map(|s| super::service::NewSlot { starts_at: s.starts_at, ends_at: s.ends_at, place: s.place })
+            .map(|s| crate::meetings::service::NewSlot { starts_at: s.starts_at, ends_at: s.ends_at, place: s.place })
             .collect();
-        let ids = super::service::create_slots(&a, &input.comune_istat, slots).await.gql()?;
+        let ids = crate::meetings::service::create_slots(&a, &input.comune_istat, slots).await.gql()?;
         let gw = gateway(ctx)?;
         let rows = gw
             .by_keys::<office_slot::Entity, uuid::Uuid>(
@@ -289,7 +292,7 @@ impl MeetingMutation {
     async fn convoke_meeting(&self, ctx: &Context<'_>, input: ConvokeMeetingInput) -> GqlResult<MeetingView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
-        super::service::convoke(&a, id, input.version, input.channel.into(), input.reference).await.gql()?;
+        crate::meetings::service::convoke(&a, id, input.version, input.channel.into(), input.reference).await.gql()?;
         done(ctx, id).await
     }
 
@@ -298,7 +301,9 @@ impl MeetingMutation {
     async fn reschedule_meeting(&self, ctx: &Context<'_>, input: RescheduleMeetingInput) -> GqlResult<MeetingView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
-        super::service::reschedule(&a, id, input.version, input.starts_at, input.duration_minutes).await.gql()?;
+        crate::meetings::service::reschedule(&a, id, input.version, input.starts_at, input.duration_minutes)
+            .await
+            .gql()?;
         done(ctx, id).await
     }
 
@@ -307,7 +312,7 @@ impl MeetingMutation {
     async fn cancel_meeting(&self, ctx: &Context<'_>, input: MeetingVersionInput) -> GqlResult<MeetingView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
-        super::service::cancel(&a, id, input.version).await.gql()?;
+        crate::meetings::service::cancel(&a, id, input.version).await.gql()?;
         done(ctx, id).await
     }
 
@@ -321,11 +326,11 @@ impl MeetingMutation {
         let a = acting(ctx)?;
         let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
         let outcome = match input.outcome {
-            MeetingOutcome::Held => super::service::Outcome::Held,
-            MeetingOutcome::AbsentJustified => super::service::Outcome::AbsentJustified,
-            MeetingOutcome::AbsentUnjustified => super::service::Outcome::AbsentUnjustified,
+            MeetingOutcome::Held => crate::meetings::service::Outcome::Held,
+            MeetingOutcome::AbsentJustified => crate::meetings::service::Outcome::AbsentJustified,
+            MeetingOutcome::AbsentUnjustified => crate::meetings::service::Outcome::AbsentUnjustified,
         };
-        super::service::record_outcome(&a, id, input.version, outcome, input.attendees, input.justification)
+        crate::meetings::service::record_outcome(&a, id, input.version, outcome, input.attendees, input.justification)
             .await
             .gql()?;
         done(ctx, id).await

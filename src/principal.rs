@@ -1,0 +1,102 @@
+//! Who acts in a request: an operator logged in with one of its profiles, or an
+//! integration partner with an API key, and what authentication concluded.
+//! Kernel of identity: authentication (`auth`, `spid`) produces these types,
+//! authorization, audit and every use case consume them; it imports nothing of
+//! the crate above `error`.
+
+use std::sync::Arc;
+
+use async_graphql::Context;
+use entity::enums::Role;
+use uuid::Uuid;
+
+use crate::error::{AppError, GqlResult, ResultExt};
+
+/// Who is acting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A person, logged in with one of their profiles.
+    Operator { operator_id: Uuid, profile_id: Uuid, session_id: Uuid },
+    /// An integration partner calling with an API key.
+    ApiClient { client_id: Uuid },
+}
+
+/// The authenticated subject of a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub actor: Actor,
+    pub role: Role,
+    /// The profile's Ambito; None for national roles.
+    pub ambito_id: Option<Uuid>,
+    /// ISTAT codes of the Comuni the profile covers.
+    pub comuni: Arc<Vec<String>>,
+}
+
+impl Principal {
+    /// The active profile (None for API clients).
+    pub fn profile_id(&self) -> Option<Uuid> {
+        match self.actor {
+            Actor::Operator { profile_id, .. } => Some(profile_id),
+            Actor::ApiClient { .. } => None,
+        }
+    }
+}
+
+/// A session whose operator has not chosen a profile yet: it may list the
+/// profiles (`profileChoices`), choose one (`switchProfile`) and log out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingSession {
+    pub operator_id: Uuid,
+    pub session_id: Uuid,
+}
+
+/// What authentication concluded for a request, placed in the GraphQL context.
+#[derive(Debug, Clone)]
+pub enum Authn {
+    /// No credentials were sent.
+    Anonymous,
+    /// Credentials were sent and refused (expired, revoked, unknown): the reason.
+    Rejected(String),
+    /// A valid session that has no profile yet.
+    ChooseProfile(PendingSession),
+    Authenticated(Principal),
+}
+
+impl Authn {
+    /// The principal, or `UNAUTHENTICATED` with the reason.
+    pub fn principal(&self) -> Result<&Principal, AppError> {
+        match self {
+            Authn::Authenticated(p) => Ok(p),
+            Authn::Anonymous => Err(AppError::Unauthenticated(
+                "authentication required: send a session token as `Authorization: Bearer <token>`".into(),
+            )),
+            Authn::Rejected(reason) => Err(AppError::Unauthenticated(reason.clone())),
+            Authn::ChooseProfile(_) => Err(AppError::ProfileRequired(
+                "choose a profile first: list them with `profileChoices`, activate one with `switchProfile`".into(),
+            )),
+        }
+    }
+
+    /// The operator's session, with or without a profile (None for API keys and
+    /// anonymous requests).
+    pub fn operator_session(&self) -> Option<(PendingSession, Option<&Principal>)> {
+        match self {
+            Authn::ChooseProfile(p) => Some((*p, None)),
+            Authn::Authenticated(p) => match p.actor {
+                Actor::Operator { operator_id, session_id, .. } => {
+                    Some((PendingSession { operator_id, session_id }, Some(p)))
+                }
+                Actor::ApiClient { .. } => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// The principal of a GraphQL request, or `UNAUTHENTICATED` with the reason.
+pub fn from_context<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Principal> {
+    match ctx.data_opt::<Authn>() {
+        Some(a) => a.principal().gql(),
+        None => Err(AppError::Unauthenticated("authentication required".into())).gql(),
+    }
+}

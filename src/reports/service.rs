@@ -1,0 +1,195 @@
+//! Use cases on segnalazioni: inserting one for the workflow that raises it,
+//! submitting a draft, deciding one. Sending an approved segnalazione of a
+//! negative residency check marks the check as sent to INPS.
+
+use chrono::{NaiveDate, Utc};
+use entity::{
+    enums::{AuditAction, ReportKind, ReportState, ResidencyCheckState},
+    report, residency_check,
+};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::model::*;
+use crate::{
+    audit::{self, AuditEntry},
+    authz::Action,
+    calendar::today,
+    error::AppError,
+    workflow::{check_version, compare_and_set, diff, opt_text, Acting},
+};
+
+/// A segnalazione to raise: what differs between the workflows that raise one
+/// (a case manager, a meeting absence, a refused pact, a PUC interruption, a
+/// negative residency check).
+pub struct ReportDraft {
+    pub ambito_id: Uuid,
+    pub comune_istat: String,
+    pub case_id: Option<Uuid>,
+    pub residency_check_id: Option<Uuid>,
+    pub puc_assignment_id: Option<Uuid>,
+    pub member_id: Option<Uuid>,
+    pub kind: ReportKind,
+    pub state: ReportState,
+    pub fact_date: NaiveDate,
+    pub description: String,
+    pub created_by: Uuid,
+}
+
+/// Inserts a new segnalazione (ascertained today, version 1); the caller audits it.
+pub async fn insert_report(txn: &DatabaseTransaction, d: ReportDraft) -> Result<Uuid, AppError> {
+    let id = Uuid::now_v7();
+    report::ActiveModel {
+        id: Set(id),
+        ambito_id: Set(d.ambito_id),
+        comune_istat: Set(d.comune_istat),
+        case_id: Set(d.case_id),
+        residency_check_id: Set(d.residency_check_id),
+        puc_assignment_id: Set(d.puc_assignment_id),
+        member_id: Set(d.member_id),
+        kind: Set(d.kind),
+        state: Set(d.state),
+        fact_date: Set(d.fact_date),
+        ascertained_on: Set(today()),
+        description: Set(d.description),
+        created_by: Set(Some(d.created_by)),
+        decided_by: Set(None),
+        decided_at: Set(None),
+        decision_comment: Set(None),
+        sent_at: Set(None),
+        inps_ack: Set(None),
+        rectification_of: Set(None),
+        version: Set(1),
+        created_at: Set(Utc::now()),
+    }
+    .insert(txn)
+    .await?;
+    Ok(id)
+}
+
+async fn load_report(
+    a: &Acting<'_>,
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    action: Action,
+) -> Result<report::Model, AppError> {
+    a.load::<report::Entity>(txn, report::Column::Id, id, action, ("input.reportId", "segnalazione")).await
+}
+
+fn refuse_report(r: &report::Model, what: &str) -> AppError {
+    let allowed = report_allowed_actions(r.state);
+    AppError::Conflict(format!(
+        "{what} is not allowed: the segnalazione is {}; allowed now: {}",
+        crate::codes::code(r.state),
+        if allowed.is_empty() { "nothing".to_string() } else { allowed.join(", ") }
+    ))
+}
+
+async fn update_report<C: ConnectionTrait>(
+    txn: &C,
+    r: &report::Model,
+    set: impl FnOnce(sea_orm::UpdateMany<report::Entity>) -> sea_orm::UpdateMany<report::Entity>,
+) -> Result<(), AppError> {
+    let q = set(report::Entity::update_many());
+    compare_and_set(txn, "segnalazione", (report::Column::Id, r.id), (report::Column::Version, r.version), q).await
+}
+
+/// Case manager: submits a draft segnalazione for approval.
+pub async fn submit_report(a: &Acting<'_>, id: Uuid, version: i32) -> Result<Uuid, AppError> {
+    let txn = a.gw.db.begin().await?;
+    let r = load_report(a, &txn, id, Action::Create).await?;
+    check_version("segnalazione", r.version, version)?;
+    if !report_allows(r.state, ReportAction::Submit) {
+        return Err(refuse_report(&r, "submitReport"));
+    }
+    update_report(&txn, &r, |q| q.col_expr(report::Column::State, Expr::value(ReportState::DaApprovare))).await?;
+    let mut e = AuditEntry::new("report", id, AuditAction::Transition);
+    e.ambito_id = Some(r.ambito_id);
+    e.changes = Some(diff(&[("state", json!(r.state), json!(ReportState::DaApprovare))]));
+    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// Coordinatore per il Patto: approves (the segnalazione is sent to INPS) or
+/// rejects it, with a comment (required to reject).
+pub async fn decide_report(
+    a: &Acting<'_>,
+    id: Uuid,
+    version: i32,
+    approve: bool,
+    comment: Option<String>,
+) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let comment = opt_text("input.comment", comment.as_deref(), 2000)?;
+    if !approve && comment.is_none() {
+        return Err(AppError::validation("input.comment", "say why the segnalazione is rejected"));
+    }
+    let txn = a.gw.db.begin().await?;
+    let r = load_report(a, &txn, id, Action::Approve).await?;
+    check_version("segnalazione", r.version, version)?;
+    if !report_allows(r.state, ReportAction::Decide) {
+        return Err(refuse_report(&r, "decideReport"));
+    }
+    let now = Utc::now();
+    let new_state = if approve { ReportState::Inviata } else { ReportState::Rifiutata };
+    let c2 = comment.clone();
+    update_report(&txn, &r, |q| {
+        let q = q
+            .col_expr(report::Column::State, Expr::value(new_state))
+            .col_expr(report::Column::DecidedBy, Expr::value(me))
+            .col_expr(report::Column::DecidedAt, Expr::value(now))
+            .col_expr(report::Column::DecisionComment, Expr::value(c2));
+        if approve {
+            q.col_expr(report::Column::SentAt, Expr::value(now))
+        } else {
+            q
+        }
+    })
+    .await?;
+    let mut entries = Vec::new();
+    // An approved segnalazione of a negative residency check: the check is sent.
+    if approve {
+        if let Some(check_id) = r.residency_check_id {
+            entries.extend(mark_check_sent(&txn, check_id).await?);
+        }
+    }
+    let mut e = AuditEntry::new("report", id, AuditAction::Transition);
+    e.ambito_id = Some(r.ambito_id);
+    e.changes = Some(diff(&[
+        ("state", json!(r.state), json!(new_state)),
+        ("decided_by", json!(r.decided_by), json!(me)),
+        ("decision_comment", json!(r.decision_comment.is_some()), json!(comment.is_some())),
+    ]));
+    entries.push(e);
+    audit::record(&txn, &a.audit_ctx(), entries).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// A negative residency check whose segnalazione was approved is sent to INPS
+/// (`ESITO_NEGATIVO → INVIATO_INPS`); returns its audit entry.
+async fn mark_check_sent(txn: &DatabaseTransaction, check_id: Uuid) -> Result<Option<AuditEntry>, AppError> {
+    let Some(c) = residency_check::Entity::find_by_id(check_id).one(txn).await? else { return Ok(None) };
+    if c.state != ResidencyCheckState::EsitoNegativo {
+        return Ok(None);
+    }
+    let q = residency_check::Entity::update_many()
+        .col_expr(residency_check::Column::State, Expr::value(ResidencyCheckState::InviatoInps));
+    compare_and_set(
+        txn,
+        "residency check",
+        (residency_check::Column::Id, c.id),
+        (residency_check::Column::Version, c.version),
+        q,
+    )
+    .await?;
+    let mut e = AuditEntry::new("residency_check", c.id, AuditAction::Transition);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(diff(&[("state", json!(c.state), json!(ResidencyCheckState::InviatoInps))]));
+    Ok(Some(e))
+}

@@ -1,0 +1,58 @@
+//! Schema assembly: one root per domain merged into `Query` and `Mutation`,
+//! with depth and complexity limits. Above every domain: it is the one place
+//! that names them all. The SDL printed by `gepi schema` is checked in as
+//! `schema.graphql`; a test fails when the two drift apart.
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    api::{
+        cases::{CaseMutation, CaseQuery},
+        disadvantage::DisadvantageMutation,
+        meetings::{MeetingMutation, MeetingQuery},
+        operators::OperatorMutation,
+        puc::PucMutation,
+        residency::ResidencyMutation,
+        roots,
+        territory::TerritoryMutation,
+    },
+    auth::graphql::{AuthMutation, AuthQuery},
+    authz::Policy,
+    config::Config,
+    graphql::limits,
+};
+
+#[derive(MergedObject, Default)]
+pub struct Query(AuthQuery, roots::ReadQuery, CaseQuery, MeetingQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    AuthMutation,
+    OperatorMutation,
+    TerritoryMutation,
+    CaseMutation,
+    DisadvantageMutation,
+    ResidencyMutation,
+    MeetingMutation,
+    PucMutation,
+);
+
+pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;
+
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).extension(limits::Bounds)
+}
+
+pub fn build_schema(db: DatabaseConnection, config: Arc<Config>, policy: Arc<Policy>) -> GepiSchema {
+    // "Did you mean …" would name fields a role is not shown: only the demo has it.
+    let b = if config.demo { builder() } else { builder().disable_suggestions() };
+    b.data(db).data(config).data(policy).finish()
+}
+
+/// The SDL of the API, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
