@@ -265,7 +265,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_tracing(config.log_format);
             let conn = db::connect(&config).await?;
             db::migrate(&conn).await?;
-            let today = today.unwrap_or_else(|| gepi::calendar::today());
+            let today = today.unwrap_or_else(gepi::calendar::today);
             let mut opts = if demo {
                 seed::SeedOptions::demo(today)
             } else {

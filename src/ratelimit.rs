@@ -44,7 +44,7 @@ impl LoginLimiter {
     /// /64). Requests without either (only in-process calls) share one key.
     fn key(&self, headers: &HeaderMap, peer: Option<IpAddr>) -> IpAddr {
         let from_proxy = self.client_ip_header.as_ref().and_then(|h| {
-            let v = headers.get_all(h).iter().last()?.to_str().ok()?;
+            let v = headers.get_all(h).iter().next_back()?.to_str().ok()?;
             v.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
         });
         match from_proxy.or(peer).map(|ip| ip.to_canonical()) {

@@ -59,8 +59,10 @@ pub async fn node(ctx: &Context<'_>, gw: &Gateway, id: &ID) -> GqlResult<Node> {
     Ok(match kind.as_str() {
         "Ambito" => load!(ambito, Ambito, AmbitoView),
         "Comune" => {
-            let rows =
-                gw.by_keys::<comune::Entity, String>(comune::Column::IstatCode, &[key.clone()], None).await.gql()?;
+            let rows = gw
+                .by_keys::<comune::Entity, String>(comune::Column::IstatCode, std::slice::from_ref(&key), None)
+                .await
+                .gql()?;
             Node::Comune(ComuneView(rows.into_iter().next().ok_or_else(|| not_found("Comune")).gql()?))
         }
         "Convention" => load!(convention, Convention, ConventionView),

@@ -240,7 +240,7 @@ impl OperatorMutation {
         let person = PersonInput::from(&input.person);
         let id = service::designate_ambito_admin(&a, ambito, &person, input.valid_from, input.valid_to, input.replace)
             .await
-            .map_err(|e| prefix_person(e))
+            .map_err(prefix_person)
             .gql()?;
         Ok(ProfileView(by_id::<profile::Entity>(a.gw, profile::Column::Id, id, "Profile").await.gql()?))
     }

@@ -139,7 +139,7 @@ pub async fn authenticate<C: ConnectionTrait>(
         return Err(refused("it was idle too long"));
     }
     let op = operators::operator_by_id(db, s.operator_id).await?;
-    if !op.is_some_and(|o| o.status == OperatorStatus::Active) {
+    if op.is_none_or(|o| o.status != OperatorStatus::Active) {
         return Err(refused("the operator is no longer accredited"));
     }
     let profile = match s.profile_id {

@@ -37,7 +37,7 @@ fn placeholder<E: Projected>(col: E::Column) -> Option<SimpleExpr> {
         return Some(Expr::cust("NULL"));
     }
     if let Some(v) = E::enum_placeholder(col) {
-        return Some(Expr::val(v).into());
+        return Some(Expr::val(v));
     }
     let v: Value = match def.get_column_type() {
         ColumnType::String(_) | ColumnType::Text | ColumnType::Char(_) => "".into(),
@@ -50,7 +50,7 @@ fn placeholder<E: Projected>(col: E::Column) -> Option<SimpleExpr> {
         ColumnType::Uuid => Uuid::nil().into(),
         _ => return None,
     };
-    Some(Expr::val(v).into())
+    Some(Expr::val(v))
 }
 
 /// Sort direction of a list.

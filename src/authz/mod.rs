@@ -169,7 +169,7 @@ pub fn request_authz<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Arc<
 /// Field guard for resolvers: the value when the role may read `key` on this row,
 /// otherwise `None` and a redaction entry at the field's path.
 pub fn show<T>(ctx: &Context<'_>, key: &str, own_row: bool, value: impl FnOnce() -> T) -> Option<T> {
-    let Some(authz) = ctx.data_opt::<Arc<RequestAuthz>>() else { return None };
+    let authz = ctx.data_opt::<Arc<RequestAuthz>>()?;
     let path = || ctx.path_node.map(|n| n.to_string_vec()).unwrap_or_default();
     match authz.field_scope(key) {
         Some(FieldScope::Any) => Some(value()),

@@ -167,11 +167,14 @@ where
     }))
 }
 
+/// A loader per (target type, key column, order column).
+type LoaderKey = (TypeId, &'static str, &'static str);
+
 /// The loaders of one request. Built per request: they carry the principal's
 /// row conditions, and a loader shared across requests would leak rows.
 pub struct Loaders {
     gw: Gateway,
-    map: Mutex<HashMap<(TypeId, &'static str, &'static str), Arc<dyn Any + Send + Sync>>>,
+    map: Mutex<HashMap<LoaderKey, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Loaders {

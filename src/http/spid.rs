@@ -371,7 +371,7 @@ async fn acs_inner(
         }
     }
     // The browser posting the Response is the one that started this login.
-    if !browser.is_some_and(|b| hash_token(&b) == pending.relay_state_hash) {
+    if browser.is_none_or(|b| hash_token(&b) != pending.relay_state_hash) {
         return Err(fail(
             "browser_mismatch",
             "Completa l'accesso dallo stesso browser da cui lo hai iniziato: accedi di nuovo.".into(),

@@ -389,7 +389,7 @@ async fn check_comuni(
             return Err(AppError::validation(&field, "named twice"));
         }
         let found = comune::Entity::find_by_id(code.clone()).one(txn).await?;
-        if !found.is_some_and(|m| m.ambito_id == ambito_id) {
+        if found.is_none_or(|m| m.ambito_id != ambito_id) {
             return Err(AppError::validation(&field, "not a Comune of the Ambito"));
         }
         if model::comune_level(role) {

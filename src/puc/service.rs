@@ -263,7 +263,7 @@ pub async fn update_project(a: &Acting<'_>, id: Uuid, version: i32, f: ProjectFi
     }
     let before = p.clone();
     let new = merge(p, f)?;
-    let v = vacancies(&txn, &[new.clone()]).await?[&new.id];
+    let v = vacancies(&txn, std::slice::from_ref(&new)).await?[&new.id];
     if v.comune < 0 || v.cpi < 0 || v.volunteer < 0 {
         return Err(AppError::validation("input.placesComune", "fewer places than the assignments proposed or active"));
     }
@@ -410,7 +410,7 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
             crate::codes::code(project.state)
         )));
     }
-    let v = vacancies(&txn, &[project.clone()]).await?[&project.id];
+    let v = vacancies(&txn, std::slice::from_ref(&project)).await?[&project.id];
     if v.of(source) <= 0 {
         return Err(AppError::Conflict(format!(
             "the project has no vacancy for {} beneficiaries",

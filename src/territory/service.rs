@@ -195,7 +195,7 @@ pub async fn add_convention(
         .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
         .one(txn)
         .await?;
-    if !found.is_some_and(|m| m.ambito_id == ambito_id) {
+    if found.is_none_or(|m| m.ambito_id != ambito_id) {
         return Err(AppError::validation("input.comune", "not a Comune of the Ambito"));
     }
     let signed_on = plausible("input.signedOn", c.signed_on)?;

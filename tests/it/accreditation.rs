@@ -181,7 +181,7 @@ pub(crate) struct Walk {
 /// step after the first Ministry administrator through the API by its role.
 pub(crate) async fn walk_to_an_assigned_case(app: &TestApp) -> Walk {
     let ministry = bootstrap(app).await;
-    let desio = ambito_id(&app, &ministry, "LOM-MB-DESIO").await;
+    let desio = ambito_id(app, &ministry, "LOM-MB-DESIO").await;
 
     // The Ministry designates the administrator the Ambito named.
     let admin_cf = cf("Neri", "Marta", 1975, true);
@@ -255,7 +255,7 @@ pub(crate) async fn walk_to_an_assigned_case(app: &TestApp) -> Walk {
 
     // A case arrives; the coordinator assigns it; the case manager works it.
     let desio_uuid = gepi::ids::decode_uuid("id", "Ambito", &async_graphql::ID(desio.clone())).unwrap();
-    let case = incoming_case(&app, desio_uuid).await;
+    let case = incoming_case(app, desio_uuid).await;
     let coordinator = app.login(&co_cf, co_profile["id"].as_str().unwrap()).await;
     let r = app
         .gql(

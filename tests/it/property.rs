@@ -323,7 +323,7 @@ async fn check(app: &TestApp, world: &World, who: &Who, allowed: &Allowed, forbi
     let mut sel: Vec<&str> = c.nested.iter().map(|i| rels[i % rels.len()]).collect();
     sel.dedup();
     let body = format!("__typename id {}", sel.join(" "));
-    let node = if c.fragment { format!("...F") } else { body.clone() };
+    let node = if c.fragment { "...F".to_string() } else { body.clone() };
     let frag = if c.fragment { format!("fragment F on {ty} {{ {body} }}") } else { String::new() };
     let name = if c.alias { "x" } else { root };
     let field = if c.alias { format!("x: {root}") } else { root.to_string() };
@@ -451,13 +451,8 @@ async fn check(app: &TestApp, world: &World, who: &Who, allowed: &Allowed, forbi
     }
     let id = all[c.probe % all.len()];
     let gid = ids::encode(ty, id);
-    let r = app
-        .gql(
-            Some(&who.token),
-            &format!("query($id: ID!) {{ node(id: $id) {{ __typename id }} }}"),
-            json!({ "id": gid }),
-        )
-        .await;
+    let r =
+        app.gql(Some(&who.token), "query($id: ID!) { node(id: $id) { __typename id } }", json!({ "id": gid })).await;
     if expected.contains(&id) {
         assert_eq!(r["data"]["node"]["id"], gid, "{r}");
     } else if allowed.by_type[ty].is_empty() && error_code(&r) == Some("FORBIDDEN") {

@@ -63,7 +63,8 @@ async fn seeded_data_is_valid_and_covers_every_role_and_case_state() {
     let profiles = profile::Entity::find().all(db).await.unwrap();
     let links = profile_comune::Entity::find().all(db).await.unwrap();
     // Every person role has at least two operators, with different Ambiti or Comuni.
-    let mut by_role: BTreeMap<String, BTreeSet<(Option<uuid::Uuid>, Vec<String>)>> = BTreeMap::new();
+    type Assignments = BTreeSet<(Option<uuid::Uuid>, Vec<String>)>;
+    let mut by_role: BTreeMap<String, Assignments> = BTreeMap::new();
     for p in &profiles {
         let mut comuni: Vec<String> =
             links.iter().filter(|l| l.profile_id == p.id).map(|l| l.comune_istat.clone()).collect();

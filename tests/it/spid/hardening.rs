@@ -463,7 +463,8 @@ async fn refusals_are_audited_only_when_the_idp_signature_verified() {
 fn a_configuration_that_does_not_match_the_certificate_does_not_start() {
     let meta = vec![("fake-idp.xml".to_string(), fake_idp::idp_metadata(true))];
     assert!(Sp::new(saml_config(SamlProfile::Production), sp_keys(), &meta).is_ok(), "matching set-up starts");
-    let cases: [(&str, fn(&mut gepi::config::SamlConfig)); 3] = [
+    type Break = fn(&mut gepi::config::SamlConfig);
+    let cases: [(&str, Break); 3] = [
         ("entityID", |c| c.entity_id = "https://altro.example".into()),
         ("organisation name", |c| c.organization_name = "Comune di Monza".into()),
         ("IPA code", |c| c.ipa_code = "c_f704".into()),
