@@ -95,11 +95,21 @@ impl RequestAuthz {
         self.policy.grant(self.role(), object, Action::Read).is_some()
     }
 
-    /// The field rule for `Type.field` (None: denied). Ungoverned fields are readable.
+    /// The field rule for `Type.field` (None: denied). Fields of ungoverned types
+    /// are readable; a key the policies do not know on a governed type is denied
+    /// (a misspelt hand-written key fails closed, never open).
     pub fn field_scope(&self, key: &str) -> Option<FieldScope> {
         match self.policy.field(self.role(), key) {
             Some(d) => d.scope,
-            None => Some(FieldScope::Any),
+            None => {
+                let governed = key.split_once('.').is_some_and(|(ty, _)| ty.parse::<Object>().is_ok());
+                if governed {
+                    tracing::error!(key, "a field key the policies do not know: denied");
+                    None
+                } else {
+                    Some(FieldScope::Any)
+                }
+            }
         }
     }
 
