@@ -756,6 +756,27 @@ pub async fn designate_ambito_admin(
     Ok(row.id)
 }
 
+/// The profile `profile_id` the caller may change: in the scope of its update
+/// grant (out of scope is not found), of a role it may grant, at `version`.
+async fn profile_to_change(
+    a: &Acting<'_>,
+    txn: &DatabaseTransaction,
+    profile_id: Uuid,
+    version: i32,
+) -> Result<profile::Model, AppError> {
+    let p = a
+        .load::<profile::Entity>(txn, profile::Column::Id, profile_id, Action::Update, ("input.profileId", "profile"))
+        .await?;
+    if !model::may_grant(a.gw.authz.role(), p.role) {
+        return Err(AppError::forbidden_at(
+            "input.profileId",
+            format!("the role {} may not change a {} profile", a.gw.authz.role().as_str(), p.role.as_str()),
+        ));
+    }
+    check_version("profile", p.version, version)?;
+    Ok(p)
+}
+
 /// What an administrator does to a profile in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProfileChange {
@@ -819,16 +840,7 @@ pub async fn change_profile_status(
     change: ProfileChange,
 ) -> Result<OrphanedWork, AppError> {
     let txn = a.gw.db.begin().await?;
-    let p = a
-        .load::<profile::Entity>(&txn, profile::Column::Id, profile_id, Action::Update, ("input.profileId", "profile"))
-        .await?;
-    if !model::may_grant(a.gw.authz.role(), p.role) {
-        return Err(AppError::forbidden_at(
-            "input.profileId",
-            format!("the role {} may not change a {} profile", a.gw.authz.role().as_str(), p.role.as_str()),
-        ));
-    }
-    check_version("profile", p.version, version)?;
+    let p = profile_to_change(a, &txn, profile_id, version).await?;
     let to = match (change, p.status) {
         (ProfileChange::Suspend, ProfileStatus::Active) => ProfileStatus::Suspended,
         (ProfileChange::Reinstate, ProfileStatus::Suspended) => ProfileStatus::Active,
@@ -1001,16 +1013,7 @@ pub async fn change_profile(
 ) -> Result<(), AppError> {
     let today = crate::calendar::today();
     let txn = a.gw.db.begin().await?;
-    let p = a
-        .load::<profile::Entity>(&txn, profile::Column::Id, profile_id, Action::Update, ("input.profileId", "profile"))
-        .await?;
-    if !model::may_grant(a.gw.authz.role(), p.role) {
-        return Err(AppError::forbidden_at(
-            "input.profileId",
-            format!("the role {} may not change a {} profile", a.gw.authz.role().as_str(), p.role.as_str()),
-        ));
-    }
-    check_version("profile", p.version, version)?;
+    let p = profile_to_change(a, &txn, profile_id, version).await?;
     if p.status == ProfileStatus::Revoked {
         return Err(AppError::conflict_at("input.profileId", "the profile is revoked: accredit a new one"));
     }
