@@ -32,84 +32,6 @@ SCALARS = {
     'ots': ('Option<DateTime<Utc>>', 'm.{c}'),
 }
 
-# Extra hand-written methods per type (fields the spec language cannot express).
-EXTRA = {
-    'Profile': '''
-    /// Comuni the profile covers, by name.
-    #[graphql(visible = "vis::profile_comuni")]
-    async fn comuni(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ComuneView>>> {
-        let own = self.own(ctx);
-        Ok(profile_comuni(ctx, "Profile.comuni", own, self.0.id).await?.map(|v| v.into_iter().map(ComuneView).collect()))
-    }
-''',
-}
-EXTRA['Convention'] = '''
-    /// Profiles in force that work on the Comune's data under this convention
-    /// and outlast it (no later convention for GePI takes over): to renew the
-    /// convention or to change them before it expires. Empty for PUC and
-    /// open-ended conventions.
-    #[graphql(visible = "vis::convention_dependent_profiles")]
-    async fn dependent_profiles(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ProfileView>>> {
-        let own = self.own(ctx);
-        Ok(dependent_profiles(ctx, "Convention.dependentProfiles", own, &self.0).await?.map(|v| v.into_iter().map(ProfileView).collect()))
-    }
-'''
-EXTRA['ResidencyCheck'] = '''
-    /// Days of residence covered by the recorded periods (overlaps counted once).
-    #[graphql(visible = "vis::residency_check_total_residence_days")]
-    async fn total_residence_days(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
-        Ok(self.residence(ctx, "ResidencyCheck.totalResidenceDays").await?.map(|s| s.total_days))
-    }
-    /// Days of the latest continuous residence, if it is still open.
-    #[graphql(visible = "vis::residency_check_last_continuous_days")]
-    async fn last_continuous_days(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
-        Ok(self.residence(ctx, "ResidencyCheck.lastContinuousDays").await?.map(|s| s.last_continuous_days))
-    }
-    /// Whether the periods meet the requirement (10 years in all, the last 2 continuous).
-    #[graphql(visible = "vis::residency_check_requirement_met")]
-    async fn requirement_met(&self, ctx: &Context<'_>) -> GqlResult<Option<bool>> {
-        Ok(self.residence(ctx, "ResidencyCheck.requirementMet").await?.map(|s| s.requirement_met))
-    }
-'''
-EXTRA['PucProject'] = '''
-    /// Vacancies per source: places minus proposed and active assignments.
-    #[graphql(visible = "vis::puc_project_vacancies")]
-    async fn vacancies(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::api::puc::PucVacancies>> {
-        if show(ctx, "PucProject.vacancies", self.own(ctx), || ()).is_none() {
-            return Ok(None);
-        }
-        let taken = crate::api::puc::taken(ctx, self.0.id).await?;
-        Ok(Some(crate::puc::service::vacancies_of(&self.0, taken).into()))
-    }
-'''
-EXTRA['PucAssignment'] = '''
-    /// Minutes of activity recorded in the register.
-    #[graphql(visible = "vis::puc_assignment_total_minutes")]
-    async fn total_minutes(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
-        let own = self.own(ctx);
-        let rows = rel_many::<puc_attendance::Entity, _>(ctx, "PucAssignment.totalMinutes", own, puc_attendance::Column::AssignmentId, self.0.id, |r| r.assignment_id, puc_attendance::Column::Day).await?;
-        Ok(rows.map(|v| v.iter().map(|a| a.minutes as i64).sum()))
-    }
-'''
-EXTRA_IMPL = {'ResidencyCheck': '''
-    /// The requirement computed from the periods the viewer may see.
-    async fn residence(&self, ctx: &Context<'_>, key: &str) -> GqlResult<Option<crate::residency::model::ResidenceSummary>> {
-        let own = self.own(ctx);
-        let rows = rel_many::<residency_period::Entity, _>(ctx, key, own, residency_period::Column::CheckId, self.0.id, |r| r.check_id, residency_period::Column::FromOn).await?;
-        Ok(rows.map(|v| {
-            let periods: Vec<_> = v.iter().map(|p| (p.from_on, p.to_on)).collect();
-            crate::residency::model::summarise(&periods, crate::calendar::today())
-        }))
-    }
-'''}
-EXTRA_FIELDS = {
-    'Profile': [('comuni', 'public', 'Comuni the profile covers, by name.')],
-    'Convention': [('dependentProfiles', 'public', '')],
-    'ResidencyCheck': [('totalResidenceDays', 'personal', ''), ('lastContinuousDays', 'personal', ''), ('requirementMet', 'personal', '')],
-    'PucProject': [('vacancies', 'public', '')],
-    'PucAssignment': [('totalMinutes', 'personal', '')],
-}
-
 def parse(path):
     types = []
     cur = None
@@ -121,12 +43,19 @@ def parse(path):
             head, desc = line[5:].split('|', 1)
             parts = head.split()
             name, module, own = parts[:3]
-            audit = None
-            for extra in parts[3:]:
-                if not extra.startswith('audit='):
-                    sys.exit(f'unknown token {extra} on type {name}')
-                audit = extra[6:]
-            cur = {'name': name, 'module': module, 'own': None if own == '-' else own[4:], 'audit': audit, 'desc': desc.strip(), 'fields': []}
+            cur = {'name': name, 'module': module, 'own': None if own == '-' else own[4:], 'audit': None,
+                   'audit_nonpublic': False, 'login': False, 'id': None, 'desc': desc.strip(), 'fields': []}
+            for flag in parts[3:]:
+                if flag.startswith('audit='):
+                    cur['audit'] = flag[6:]
+                elif flag == 'audit-nonpublic':
+                    cur['audit_nonpublic'] = True
+                elif flag == 'login':
+                    cur['login'] = True
+                elif flag.startswith('id='):
+                    cur['id'] = flag[3:]
+                else:
+                    sys.exit(f'unknown token {flag} on type {name}')
             types.append(cur)
             continue
         spec, cls, desc = [p.strip() for p in line.split('|')]
@@ -158,11 +87,16 @@ def audited(t, f):
     """Whether showing field `f` of `t` records the row as read."""
     if owner_expr(t) is None:
         return False
-    if t['name'] == 'Case':
+    if t['audit_nonpublic']:
         return f['class'] != 'public'
     return f['class'] in ('sensitive', 'special')
 
+def key_const(ty, field):
+    """The generated constant naming the field key `ty.field` (see `authz::keys`)."""
+    return f'keys::{snake(ty)}::{snake(field).upper()}'
+
 def render(types):
+    by_name = {t['name']: t for t in types}
     out = []
     w = out.append
     w('//! The governed GraphQL types. GENERATED by `tools/gen_views.py` from')
@@ -179,7 +113,7 @@ def render(types):
     w('')
     w('use super::enums::*;')
     w('use super::relations::*;')
-    w('use crate::{authz::{gateway::Projected, show, Object as Obj}, error::GqlResult, ids};')
+    w('use crate::{authz::{gateway::Projected, keys, show, Object as Obj}, error::GqlResult, ids};')
     w('')
     for t in types:
         name, mod = t['name'], t['module']
@@ -211,13 +145,15 @@ def render(types):
             w('    }')
         w('}')
         w('')
+        w(f'/// {t["desc"]}')
         w(f'#[Object(name = "{name}", visible = "vis::type_{snake(name)}")]')
         w(f'impl {view} {{')
-        if name == 'Comune':
-            w('    /// Global id of the Comune.')
+        if t['id']:
+            # A type identified by a natural key (`id=<column>`), not a UUID.
+            w(f'    /// Global id of the {name}.')
             w(f'    #[graphql(visible = "vis::type_{snake(name)}")]')
             w('    pub async fn id(&self) -> ID {')
-            w(f'        ID(ids::encode("Comune", &self.0.istat_code))')
+            w(f'        ID(ids::encode("{name}", &self.0.{t["id"]}))')
             w('    }')
         else:
             w(f'    /// Global id.')
@@ -226,7 +162,7 @@ def render(types):
             w(f'        ID(ids::encode("{name}", self.0.id))')
             w('    }')
         for f in t['fields']:
-            key = f'{name}.{f["name"]}'
+            key = key_const(name, f['name'])
             fn = snake(f['name'])
             if fn in ('case', 'type', 'match', 'ref'):
                 fn = f'r#{fn}'
@@ -243,7 +179,7 @@ def render(types):
                 if audit:
                     w(f'        let v = {value};')
                     w(f'        if {present} {{')
-                    w(f'            self.audit(ctx, "{key}");')
+                    w(f'            self.audit(ctx, {key});')
                     w('        }')
                     w('        Ok(v)' if ok else '        v')
                 else:
@@ -254,7 +190,7 @@ def render(types):
                 expr = expr.format(c=snake(f['name']))
                 w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> Option<{ty}> {{')
                 w(f'        let m = &self.0;')
-                finish(f'show(ctx, "{key}", self.own(ctx), || {expr})', 'matches!(v, Some(Some(_)))' if ty.startswith('Option<') else 'v.is_some()')
+                finish(f'show(ctx, {key}, self.own(ctx), || {expr})', 'matches!(v, Some(Some(_)))' if ty.startswith('Option<') else 'v.is_some()')
                 w('    }')
             elif kind in ('enum', 'oenum'):
                 e = args[0]
@@ -263,7 +199,7 @@ def render(types):
                 w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> Option<{e}View> {{')
                 w(f'        let m = &self.0;')
                 flat = '' if kind == 'enum' else '.flatten()'
-                finish(f'show(ctx, "{key}", self.own(ctx), || {expr}){flat}', 'v.is_some()')
+                finish(f'show(ctx, {key}, self.own(ctx), || {expr}){flat}', 'v.is_some()')
                 w('    }')
             elif kind == 'calc':
                 ty = args[0]
@@ -272,15 +208,16 @@ def render(types):
                 rty = ty if opt else f'Option<{ty}>'
                 w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> {rty} {{')
                 w(f'        let m = &self.0;')
-                finish(f'show(ctx, "{key}", self.own(ctx), || {expr}){".flatten()" if opt else ""}', 'v.is_some()')
+                finish(f'show(ctx, {key}, self.own(ctx), || {expr}){".flatten()" if opt else ""}', 'v.is_some()')
                 w('    }')
             elif kind == 'one':
                 target, tmod, keyexpr = args[0], args[1], ' '.join(args[2:])
-                pk = 'IstatCode' if target == 'Comune' else 'Id'
+                tid = by_name[target]['id'] if target in by_name else None
+                pk = camel_upper(tid) if tid else 'Id'
                 w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> GqlResult<Option<{target}View>> {{')
                 w(f'        let m = &self.0;')
                 w(f'        let own = self.own(ctx);')
-                finish(f'rel_one::<{tmod}::Entity, _>(ctx, "{key}", own, {tmod}::Column::{pk}, {keyexpr}, |r| r.{snake(pk)}.clone()).await?.map({target}View)', 'v.is_some()', ok=True)
+                finish(f'rel_one::<{tmod}::Entity, _>(ctx, {key}, own, {tmod}::Column::{pk}, {keyexpr}, |r| r.{snake(pk)}.clone()).await?.map({target}View)', 'v.is_some()', ok=True)
                 w('    }')
             elif kind in ('many', 'first', 'last'):
                 target, tmod, fkcol, keyexpr = args[0], args[1], args[2], args[3]
@@ -293,7 +230,7 @@ def render(types):
                     w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> GqlResult<Option<{target}View>> {{')
                 w(f'        let m = &self.0;')
                 w(f'        let own = self.own(ctx);')
-                w(f'        let rows = rel_many::<{tmod}::Entity, _>(ctx, "{key}", own, {tmod}::Column::{fkcol}, {keyexpr}.clone(), {keyof}, {tmod}::Column::{order}).await?;')
+                w(f'        let rows = rel_many::<{tmod}::Entity, _>(ctx, {key}, own, {tmod}::Column::{fkcol}, {keyexpr}.clone(), {keyof}, {tmod}::Column::{order}).await?;')
                 if kind == 'many':
                     finish(f'rows.map(|v| v.into_iter().map({target}View).collect::<Vec<_>>())', 'v.as_ref().is_some_and(|x| !x.is_empty())', ok=True)
                 elif kind == 'first':
@@ -301,15 +238,22 @@ def render(types):
                 else:
                     finish(f'rows.and_then(|v| v.into_iter().last()).map({target}View)', 'v.is_some()', ok=True)
                 w('    }')
+            elif kind == 'ext':
+                if audit:
+                    sys.exit(f'{name}.{f["name"]}: an ext field cannot be audited by the generator')
+                # A field the spec language cannot express: hand-written in
+                # `api/views_ext.rs`, which applies the field guard itself.
+                w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> {args[0]} {{')
+                w(f'        super::views_ext::{snake(name)}_{snake(f["name"])}(self, ctx).await')
+                w('    }')
             else:
                 sys.exit(f'unknown kind {kind} in {key}')
-        out.append(EXTRA.get(name, '').rstrip('\n')) if name in EXTRA else None
         w('}')
         w('')
         w(f'impl {view} {{')
         w('    /// Whether the row is the principal\'s own (for fields shown on own rows only).')
         w('    #[allow(unused_variables)]')
-        w('    fn own(&self, ctx: &Context<\'_>) -> bool {')
+        w('    pub(super) fn own(&self, ctx: &Context<\'_>) -> bool {')
         if t['own']:
             w(f'        let m = &self.0;')
             w(f'        is_me(ctx, {t["own"]})')
@@ -319,12 +263,10 @@ def render(types):
         owner = owner_expr(t)
         if owner:
             w('    /// For the audit trail: the field `key` of the row is in the response.')
-            w('    fn audit(&self, ctx: &Context<\'_>, key: &str) {')
+            w('    pub(super) fn audit(&self, ctx: &Context<\'_>, key: crate::authz::FieldKey) {')
             w('        let m = &self.0;')
             w(f'        crate::authz::audit_read(ctx, key, ("{mod}", m.id), || {owner});')
             w('    }')
-        if name in EXTRA_IMPL:
-            out.append(EXTRA_IMPL[name].rstrip('\n'))
         w(f'    pub const OBJECT: Obj = Obj::{name};')
         w('}')
         w('')
@@ -335,7 +277,7 @@ def render(types):
     w('    use crate::graphql::visibility::{field, reads};')
     w('    use crate::authz::Object;')
     for t in types:
-        if t['name'] in ('Operator', 'Profile'):
+        if t['login']:
             # `switchProfile` answers with them: shown (with their ids) on the login surface too.
             w(f'    pub fn type_{snake(t["name"])}(ctx: &Context<\'_>) -> bool {{ reads(ctx, Object::{t["name"]}) || !crate::graphql::visibility::signed_in(ctx) }}')
         else:
@@ -344,14 +286,11 @@ def render(types):
             n = f['name']
             # A relation is shown when its target type is too (the schema shown stays closed).
             target = f' && reads(ctx, Object::{f["args"][0]})' if f['kind'] in ('one', 'many', 'first', 'last') else ''
-            w(f'    pub fn {snake(t["name"])}_{snake(n)}(ctx: &Context<\'_>) -> bool {{ field(ctx, "{t["name"]}.{n}"){target} }}')
-        for (n, _, _) in EXTRA_FIELDS.get(t['name'], []):
-            w(f'    pub fn {snake(t["name"])}_{snake(n)}(ctx: &Context<\'_>) -> bool {{ field(ctx, "{t["name"]}.{n}") }}')
+            w(f'    pub fn {snake(t["name"])}_{snake(n)}(ctx: &Context<\'_>) -> bool {{ field(ctx, crate::authz::{key_const(t["name"], n)}){target} }}')
     w('}')
     w('')
-    owns = ', '.join('"%s"' % t['name'] for t in types if t['own'])
     w('/// Types whose rows can be the principal\'s own (field scope `own` is defined for them).')
-    w(f'pub const OWN_ROW_TYPES: &[&str] = &[{owns}];')
+    w('pub use crate::authz::keys::OWN_ROW_TYPES;')
     w('')
     w('/// Enum placeholders are computed once per variant list; the strings live for')
     w('/// the whole process.')
@@ -366,23 +305,6 @@ def render(types):
     w('}')
     return '\n'.join(out) + '\n'
 
-# Output types outside the governed views (their rows come from governed ones).
-STATIC_FIELDS = [
-    ('Calendar.meetings', 'public'), ('Calendar.slots', 'public'),
-    ('CalendarSlot.slot', 'public'), ('CalendarSlot.booked', 'public'),
-    ('PucVacancies.comune', 'public'), ('PucVacancies.cpi', 'public'),
-    ('PucVacancies.volunteer', 'public'), ('PucVacancies.total', 'public'),
-    # The operator's own profiles, listed to choose one after login.
-    ('ProfileChoice.id', 'public'), ('ProfileChoice.role', 'public'),
-    ('ProfileChoice.ambitoName', 'public'), ('ProfileChoice.validFrom', 'public'),
-    ('ProfileChoice.validTo', 'public'), ('ProfileChoice.active', 'public'),
-    # The answer of changeProfileStatus: the profile (governed) and counts of work.
-    ('ProfileStatusChange.profile', 'public'), ('ProfileStatusChange.orphanedWork', 'public'),
-    ('OrphanedWork.cases', 'public'), ('OrphanedWork.residencyChecks', 'public'),
-    ('OrphanedWork.pucProjects', 'public'),
-    ('OperatorStatusChange.operator', 'public'), ('OperatorStatusChange.orphanedWork', 'public'),
-]
-
 def fields_csv(types):
     out = ['# Classification of every field of every governed output type:',
            '# public, personal, sensitive or special (health, disability, disadvantage',
@@ -393,12 +315,44 @@ def fields_csv(types):
         out.append(f'{t["name"]}.id, public')
         for f in t['fields']:
             out.append(f'{t["name"]}.{f["name"]}, {f["class"]}')
-        for (n, c, _) in EXTRA_FIELDS.get(t['name'], []):
-            out.append(f'{t["name"]}.{n}, {c}')
         out.append('')
-    for (k, c) in STATIC_FIELDS:
-        out.append(f'{k}, {c}')
+    return '\n'.join(out)
+
+def static_fields():
+    """`Type.field` of the hand-written output types, from their hand-written
+    classification (policies/fields_static.csv)."""
+    keys = []
+    for raw in open(os.path.join(ROOT, 'policies/fields_static.csv')):
+        line = raw.strip()
+        if line and not line.startswith('#'):
+            keys.append(line.split(',')[0].strip())
+    return keys
+
+def keys_rs(types):
+    """One constant per field key: the only way to name a field to the field rules."""
+    groups = {}
+    for t in types:
+        groups.setdefault(t['name'], ['id'] + [f['name'] for f in t['fields']])
+    for k in static_fields():
+        ty, f = k.split('.', 1)
+        groups.setdefault(ty, []).append(f)
+    out = ['//! The key of every field the field rules know, `Type.field`. GENERATED by',
+           '//! `tools/gen_views.py` from `tools/views.spec` (governed types) and',
+           '//! `policies/fields_static.csv` (hand-written output types): a key is named',
+           '//! through these constants only, so a misspelt key does not compile.',
+           '']
+    owns = ', '.join('"%s"' % t['name'] for t in types if t['own'])
+    out.append('/// Types whose rows can be the principal\'s own (field scope `own` is defined for them).')
+    out.append(f'pub const OWN_ROW_TYPES: &[&str] = &[{owns}];')
     out.append('')
+    for ty, fields in groups.items():
+        out.append(f'/// Fields of `{ty}`.')
+        out.append(f'pub mod {snake(ty)} {{')
+        out.append('    use crate::authz::FieldKey;')
+        for f in fields:
+            out.append(f'    pub const {snake(f).upper()}: FieldKey = FieldKey("{ty}.{f}");')
+        out.append('}')
+        out.append('')
     return '\n'.join(out)
 
 def rustfmt(code):
@@ -414,6 +368,7 @@ types = parse(os.path.join(ROOT, 'tools/views.spec'))
 outputs = {
     'src/api/views.rs': rustfmt(render(types)),
     'policies/fields.csv': fields_csv(types),
+    'src/authz/keys.rs': rustfmt(keys_rs(types)),
 }
 if '--check' in sys.argv[1:]:
     stale = [p for p, text in outputs.items() if open(os.path.join(ROOT, p)).read() != text]

@@ -7,6 +7,7 @@ use chrono::Duration;
 use entity::{case_file, enums};
 use sea_orm::{ColumnTrait, Condition, QueryFilter, Value};
 
+use crate::authz::keys;
 use crate::calendar::today;
 use crate::cases::{model::FIRST_MEETING_DAYS, service};
 use crate::{
@@ -90,15 +91,15 @@ impl CaseQuery {
         let f = filter.unwrap_or_default();
         let mut s = gw.select::<case_file::Entity>().gql()?;
         if let Some(states) = f.state {
-            authz.require_field("Case.state", "filtering").gql()?;
+            authz.require_field(keys::case::STATE, "filtering").gql()?;
             s = s.filter(case_file::Column::State.is_in(states.into_iter().map(enums::CaseState::from)));
         }
         if let Some(c) = f.comune {
-            authz.require_field("Case.comune", "filtering").gql()?;
+            authz.require_field(keys::case::COMUNE, "filtering").gql()?;
             s = s.filter(case_file::Column::ComuneIstat.eq(istat_arg("filter.comune", &c)?));
         }
         if let Some(r) = f.pad_date {
-            authz.require_field("Case.padDate", "filtering").gql()?;
+            authz.require_field(keys::case::PAD_DATE, "filtering").gql()?;
             r.check("filter.padDate")?;
             if let Some(from) = r.from {
                 s = s.filter(case_file::Column::PadDate.gte(from));
@@ -108,8 +109,8 @@ impl CaseQuery {
             }
         }
         if let Some(n) = f.due_within_days {
-            authz.require_field("Case.firstMeetingDeadline", "filtering").gql()?;
-            authz.require_field("Case.firstMeetingOn", "filtering").gql()?;
+            authz.require_field(keys::case::FIRST_MEETING_DEADLINE, "filtering").gql()?;
+            authz.require_field(keys::case::FIRST_MEETING_ON, "filtering").gql()?;
             if !(0..=3650).contains(&n) {
                 return Err(AppError::validation("filter.dueWithinDays", "must be between 0 and 3650")).gql();
             }
@@ -122,7 +123,7 @@ impl CaseQuery {
                 .filter(case_file::Column::PadDate.lte(hi));
         }
         if let Some(o) = f.overdue {
-            authz.require_field("Case.overdue", "filtering").gql()?;
+            authz.require_field(keys::case::OVERDUE, "filtering").gql()?;
             let limit = today() - Duration::days(FIRST_MEETING_DAYS);
             s = if o {
                 s.filter(case_file::Column::FirstMeetingOn.is_null()).filter(case_file::Column::PadDate.lt(limit))
@@ -135,7 +136,7 @@ impl CaseQuery {
             };
         }
         if let Some(u) = f.unassigned {
-            authz.require_field("Case.caseManager", "filtering").gql()?;
+            authz.require_field(keys::case::CASE_MANAGER, "filtering").gql()?;
             s = if u {
                 s.filter(case_file::Column::CaseManagerId.is_null())
             } else {
@@ -143,7 +144,7 @@ impl CaseQuery {
             };
         }
         if let Some(r) = f.to_reassign {
-            authz.require_reassign("Case.caseManager").gql()?;
+            authz.require_reassign(keys::case::CASE_MANAGER).gql()?;
             let orphan = crate::operators::service::without_owner(
                 case_file::Column::CaseManagerId,
                 enums::Role::CaseManager,
@@ -152,14 +153,14 @@ impl CaseQuery {
             s = if r { s.filter(orphan) } else { s.filter(orphan.not()) };
         }
         if let Some(p) = f.pathway_type {
-            authz.require_field("Case.pathwayType", "filtering").gql()?;
+            authz.require_field(keys::case::PATHWAY_TYPE, "filtering").gql()?;
             s = s.filter(case_file::Column::PathwayType.eq(enums::PathwayType::from(p)));
         }
         let direction = match order_by.unwrap_or_default() {
             CaseOrder::PadDateAsc => Direction::Asc,
             CaseOrder::PadDateDesc => Direction::Desc,
         };
-        authz.require_field("Case.padDate", "ordering").gql()?;
+        authz.require_field(keys::case::PAD_DATE, "ordering").gql()?;
         let sort = SortKey::<case_file::Entity> {
             column: case_file::Column::PadDate,
             id: case_file::Column::Id,

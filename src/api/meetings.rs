@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{meeting, office_slot};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
 
+use crate::authz::keys;
 use crate::{
     api::{
         roots::istat_arg,
@@ -181,13 +182,13 @@ impl MeetingQuery {
         };
         if let Some(c) = comune {
             let c = istat_arg("comune", &c)?;
-            gw.authz.require_field("Meeting.comune", "filtering").gql()?;
+            gw.authz.require_field(keys::meeting::COMUNE, "filtering").gql()?;
             mq = mq.filter(meeting::Column::ComuneIstat.eq(c.clone()));
             sq = sq.map(|q| q.filter(office_slot::Column::ComuneIstat.eq(c)));
         }
         if let Some(o) = operator_id {
             let o = uuid_arg("operatorId", "Operator", &o)?;
-            gw.authz.require_field("Meeting.operator", "filtering").gql()?;
+            gw.authz.require_field(keys::meeting::OPERATOR, "filtering").gql()?;
             mq = mq.filter(meeting::Column::OperatorId.eq(o));
             sq = sq.map(|q| q.filter(office_slot::Column::OperatorId.eq(o)));
         }

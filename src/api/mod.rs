@@ -16,6 +16,7 @@ pub mod residency;
 pub mod roots;
 pub mod territory;
 pub mod views;
+mod views_ext;
 
 /// The kit's enums, as the generated views name them (`super::enums`).
 pub use crate::graphql::enums;

@@ -7,13 +7,16 @@ use entity::{comune, profile_comune};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::error::{AppError, GqlResult};
 pub use crate::graphql::relations::*;
+use crate::{
+    authz::FieldKey,
+    error::{AppError, GqlResult},
+};
 
 /// The Comuni a profile covers (through the link table), under the Comune rule.
 pub async fn profile_comuni(
     ctx: &Context<'_>,
-    field: &str,
+    field: FieldKey,
     own: bool,
     profile_id: Uuid,
 ) -> GqlResult<Option<Vec<comune::Model>>> {
@@ -43,7 +46,7 @@ pub async fn profile_comuni(
 /// starts by the day after it ends; under the Profile row rule.
 pub async fn dependent_profiles(
     ctx: &Context<'_>,
-    field: &str,
+    field: FieldKey,
     own: bool,
     c: &entity::convention::Model,
 ) -> GqlResult<Option<Vec<entity::profile::Model>>> {

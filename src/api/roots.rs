@@ -12,6 +12,7 @@ use super::{
     node::{node, Node},
     views::*,
 };
+use crate::authz::keys;
 pub use crate::graphql::context::{acting, gateway, uuid_arg};
 use crate::{
     authz::gateway::{Direction, PageArgs, SortKey},
@@ -254,7 +255,7 @@ impl ReadQuery {
         let f = filter.unwrap_or_default();
         let mut s = gw.select::<operator::Entity>().gql()?;
         if let Some(states) = f.status {
-            gw.authz.require_field("Operator.status", "filtering").gql()?;
+            gw.authz.require_field(keys::operator::STATUS, "filtering").gql()?;
             s = s.filter(operator::Column::Status.is_in(states.into_iter().map(enums::OperatorStatus::from)));
         }
         if f.role.is_some() || f.comune.is_some() || f.funding_source.is_some() || f.expiring_within_days.is_some() {
@@ -270,11 +271,11 @@ impl ReadQuery {
                     Condition::any().add(profile::Column::ValidTo.is_null()).add(profile::Column::ValidTo.gte(today)),
                 );
             if let Some(r) = f.role {
-                gw.authz.require_field("Profile.role", "filtering").gql()?;
+                gw.authz.require_field(keys::profile::ROLE, "filtering").gql()?;
                 p = p.filter(profile::Column::Role.eq(enums::Role::from(r)));
             }
             if let Some(c) = f.comune {
-                gw.authz.require_field("Profile.comuni", "filtering").gql()?;
+                gw.authz.require_field(keys::profile::COMUNI, "filtering").gql()?;
                 let covering = profile_comune::Entity::find()
                     .select_only()
                     .column(profile_comune::Column::ProfileId)
@@ -283,11 +284,11 @@ impl ReadQuery {
                 p = p.filter(profile::Column::Id.in_subquery(covering));
             }
             if let Some(fund) = f.funding_source {
-                gw.authz.require_field("Profile.fundingSources", "filtering").gql()?;
+                gw.authz.require_field(keys::profile::FUNDING_SOURCES, "filtering").gql()?;
                 p = p.filter(crate::operators::model::paid_by(enums::FundingSource::from(fund)));
             }
             if let Some(days) = f.expiring_within_days {
-                gw.authz.require_field("Profile.validTo", "filtering").gql()?;
+                gw.authz.require_field(keys::profile::VALID_TO, "filtering").gql()?;
                 let (_, to) = crate::operators::model::within_days("filter.expiringWithinDays", days).gql()?;
                 p = p.filter(profile::Column::ValidTo.lte(to));
             }
@@ -368,15 +369,15 @@ impl ReadQuery {
         let f = filter.unwrap_or_default();
         let mut s = gw.select::<meeting::Entity>().gql()?;
         if let Some(states) = f.state {
-            gw.authz.require_field("Meeting.state", "filtering").gql()?;
+            gw.authz.require_field(keys::meeting::STATE, "filtering").gql()?;
             s = s.filter(meeting::Column::State.is_in(states.into_iter().map(enums::MeetingState::from)));
         }
         if let Some(c) = f.comune {
-            gw.authz.require_field("Meeting.comune", "filtering").gql()?;
+            gw.authz.require_field(keys::meeting::COMUNE, "filtering").gql()?;
             s = s.filter(meeting::Column::ComuneIstat.eq(istat_arg("filter.comune", &c)?));
         }
         if let Some(r) = f.scheduled {
-            gw.authz.require_field("Meeting.scheduledAt", "filtering").gql()?;
+            gw.authz.require_field(keys::meeting::SCHEDULED_AT, "filtering").gql()?;
             r.check("filter.scheduled")?;
             if let Some(from) = r.from {
                 s = s.filter(meeting::Column::ScheduledAt.gte(from.and_hms_opt(0, 0, 0).expect("midnight").and_utc()));
@@ -426,19 +427,19 @@ impl ReadQuery {
         let f = filter.unwrap_or_default();
         let mut s = gw.select::<puc_project::Entity>().gql()?;
         if let Some(c) = f.comune {
-            gw.authz.require_field("PucProject.comune", "filtering").gql()?;
+            gw.authz.require_field(keys::puc_project::COMUNE, "filtering").gql()?;
             s = s.filter(puc_project::Column::ComuneIstat.eq(istat_arg("filter.comune", &c)?));
         }
         if let Some(field) = f.field {
-            gw.authz.require_field("PucProject.field", "filtering").gql()?;
+            gw.authz.require_field(keys::puc_project::FIELD, "filtering").gql()?;
             s = s.filter(puc_project::Column::Field.eq(enums::PucField::from(field)));
         }
         if let Some(states) = f.state {
-            gw.authz.require_field("PucProject.state", "filtering").gql()?;
+            gw.authz.require_field(keys::puc_project::STATE, "filtering").gql()?;
             s = s.filter(puc_project::Column::State.is_in(states.into_iter().map(enums::PucProjectState::from)));
         }
         if let Some(r) = f.to_reassign {
-            gw.authz.require_reassign("PucProject.manager").gql()?;
+            gw.authz.require_reassign(keys::puc_project::MANAGER).gql()?;
             let orphan = Condition::all()
                 .add(puc_project::Column::State.is_not_in(crate::codes::PUC_PROJECT_CLOSED))
                 .add(crate::operators::service::without_owner(
@@ -486,12 +487,12 @@ impl ReadQuery {
         let f = filter.unwrap_or_default();
         let mut s = gw.select::<residency_check::Entity>().gql()?;
         if let Some(states) = f.state {
-            gw.authz.require_field("ResidencyCheck.state", "filtering").gql()?;
+            gw.authz.require_field(keys::residency_check::STATE, "filtering").gql()?;
             s = s
                 .filter(residency_check::Column::State.is_in(states.into_iter().map(enums::ResidencyCheckState::from)));
         }
         if let Some(o) = f.overdue {
-            gw.authz.require_field("ResidencyCheck.overdue", "filtering").gql()?;
+            gw.authz.require_field(keys::residency_check::OVERDUE, "filtering").gql()?;
             let today = crate::calendar::today();
             s = if o {
                 s.filter(residency_check::Column::Outcome.is_null()).filter(residency_check::Column::DueOn.lt(today))
@@ -504,7 +505,7 @@ impl ReadQuery {
             };
         }
         if let Some(r) = f.to_reassign {
-            gw.authz.require_reassign("ResidencyCheck.officer").gql()?;
+            gw.authz.require_reassign(keys::residency_check::OFFICER).gql()?;
             let orphan = Condition::all()
                 .add(residency_check::Column::State.is_not_in(crate::codes::RESIDENCY_CHECK_CLOSED))
                 .add(crate::operators::service::without_owner(
@@ -557,13 +558,13 @@ impl ReadQuery {
         let f = filter.unwrap_or_default();
         let mut s = gw.select::<disadvantage_check::Entity>().gql()?;
         if let Some(states) = f.state {
-            gw.authz.require_field("DisadvantageCheck.state", "filtering").gql()?;
+            gw.authz.require_field(keys::disadvantage_check::STATE, "filtering").gql()?;
             s = s.filter(
                 disadvantage_check::Column::State.is_in(states.into_iter().map(enums::DisadvantageState::from)),
             );
         }
         if let Some(r) = f.received {
-            gw.authz.require_field("DisadvantageCheck.receivedOn", "filtering").gql()?;
+            gw.authz.require_field(keys::disadvantage_check::RECEIVED_ON, "filtering").gql()?;
             r.check("filter.received")?;
             if let Some(from) = r.from {
                 s = s.filter(disadvantage_check::Column::ReceivedOn.gte(from));
@@ -573,7 +574,7 @@ impl ReadQuery {
             }
         }
         if let Some(e) = f.expired_by_silence {
-            gw.authz.require_field("DisadvantageCheck.expiredBySilence", "filtering").gql()?;
+            gw.authz.require_field(keys::disadvantage_check::EXPIRED_BY_SILENCE, "filtering").gql()?;
             let limit = crate::calendar::today()
                 - chrono::Duration::days(crate::disadvantage::model::DISADVANTAGE_RESPONSE_DAYS);
             let open = [enums::DisadvantageState::Ricevuta, enums::DisadvantageState::InVerifica];

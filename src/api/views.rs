@@ -13,7 +13,7 @@ use entity::*;
 use super::enums::*;
 use super::relations::*;
 use crate::{
-    authz::{gateway::Projected, show, Object as Obj},
+    authz::{gateway::Projected, keys, show, Object as Obj},
     error::GqlResult,
     ids,
 };
@@ -43,6 +43,7 @@ impl Projected for ambito::Entity {
     }
 }
 
+/// Ambito territoriale sociale (L. 328/2000 art. 8): the Comuni that manage the Patti together.
 #[Object(name = "Ambito", visible = "vis::type_ambito")]
 impl AmbitoView {
     /// Global id.
@@ -54,25 +55,25 @@ impl AmbitoView {
     #[graphql(visible = "vis::ambito_code")]
     async fn code(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Ambito.code", self.own(ctx), || m.code.clone())
+        show(ctx, keys::ambito::CODE, self.own(ctx), || m.code.clone())
     }
     /// Name of the Ambito.
     #[graphql(visible = "vis::ambito_name")]
     async fn name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Ambito.name", self.own(ctx), || m.name.clone())
+        show(ctx, keys::ambito::NAME, self.own(ctx), || m.name.clone())
     }
     /// Regione.
     #[graphql(visible = "vis::ambito_region")]
     async fn region(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Ambito.region", self.own(ctx), || m.region.clone())
+        show(ctx, keys::ambito::REGION, self.own(ctx), || m.region.clone())
     }
     /// Form of associated management (capofila Comune, consortium, azienda speciale).
     #[graphql(visible = "vis::ambito_management_form")]
     async fn management_form(&self, ctx: &Context<'_>) -> Option<ManagementFormView> {
         let m = &self.0;
-        show(ctx, "Ambito.managementForm", self.own(ctx), || m.management_form.into())
+        show(ctx, keys::ambito::MANAGEMENT_FORM, self.own(ctx), || m.management_form.into())
     }
     /// The Comuni of the Ambito, by name.
     #[graphql(visible = "vis::ambito_comuni", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
@@ -81,7 +82,7 @@ impl AmbitoView {
         let own = self.own(ctx);
         let rows = rel_many::<comune::Entity, _>(
             ctx,
-            "Ambito.comuni",
+            keys::ambito::COMUNI,
             own,
             comune::Column::AmbitoId,
             m.id.clone(),
@@ -96,7 +97,7 @@ impl AmbitoView {
 impl AmbitoView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     pub const OBJECT: Obj = Obj::Ambito;
@@ -119,6 +120,7 @@ impl Projected for comune::Entity {
     }
 }
 
+/// A Comune, identified by its ISTAT code.
 #[Object(name = "Comune", visible = "vis::type_comune")]
 impl ComuneView {
     /// Global id of the Comune.
@@ -130,38 +132,38 @@ impl ComuneView {
     #[graphql(visible = "vis::comune_istat_code")]
     async fn istat_code(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Comune.istatCode", self.own(ctx), || m.istat_code.clone())
+        show(ctx, keys::comune::ISTAT_CODE, self.own(ctx), || m.istat_code.clone())
     }
     /// Cadastral (Belfiore) code, as used in codici fiscali.
     #[graphql(visible = "vis::comune_belfiore_code")]
     async fn belfiore_code(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Comune.belfioreCode", self.own(ctx), || m.belfiore_code.clone())
+        show(ctx, keys::comune::BELFIORE_CODE, self.own(ctx), || m.belfiore_code.clone())
     }
     /// Name of the Comune.
     #[graphql(visible = "vis::comune_name")]
     async fn name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Comune.name", self.own(ctx), || m.name.clone())
+        show(ctx, keys::comune::NAME, self.own(ctx), || m.name.clone())
     }
     /// Province abbreviation (sigla).
     #[graphql(visible = "vis::comune_province")]
     async fn province(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Comune.province", self.own(ctx), || m.province.clone())
+        show(ctx, keys::comune::PROVINCE, self.own(ctx), || m.province.clone())
     }
     /// Whether the Comune delegated case handling to its Ambito.
     #[graphql(visible = "vis::comune_social_services_delegated")]
     async fn social_services_delegated(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        show(ctx, "Comune.socialServicesDelegated", self.own(ctx), || m.social_services_delegated)
+        show(ctx, keys::comune::SOCIAL_SERVICES_DELEGATED, self.own(ctx), || m.social_services_delegated)
     }
     /// The Ambito the Comune belongs to.
     #[graphql(visible = "vis::comune_ambito")]
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<ambito::Entity, _>(ctx, "Comune.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| {
+        Ok(rel_one::<ambito::Entity, _>(ctx, keys::comune::AMBITO, own, ambito::Column::Id, Some(m.ambito_id), |r| {
             r.id.clone()
         })
         .await?
@@ -172,7 +174,7 @@ impl ComuneView {
 impl ComuneView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     pub const OBJECT: Obj = Obj::Comune;
@@ -206,6 +208,7 @@ impl Projected for convention::Entity {
     }
 }
 
+/// Convention under which a Comune uses GePI or runs PUC.
 #[Object(name = "Convention", visible = "vis::type_convention")]
 impl ConventionView {
     /// Global id.
@@ -217,37 +220,37 @@ impl ConventionView {
     #[graphql(visible = "vis::convention_kind")]
     async fn kind(&self, ctx: &Context<'_>) -> Option<ConventionKindView> {
         let m = &self.0;
-        show(ctx, "Convention.kind", self.own(ctx), || m.kind.into())
+        show(ctx, keys::convention::KIND, self.own(ctx), || m.kind.into())
     }
     /// Date of signature.
     #[graphql(visible = "vis::convention_signed_on")]
     async fn signed_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Convention.signedOn", self.own(ctx), || m.signed_on)
+        show(ctx, keys::convention::SIGNED_ON, self.own(ctx), || m.signed_on)
     }
     /// First day of validity.
     #[graphql(visible = "vis::convention_valid_from")]
     async fn valid_from(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Convention.validFrom", self.own(ctx), || m.valid_from)
+        show(ctx, keys::convention::VALID_FROM, self.own(ctx), || m.valid_from)
     }
     /// Last day of validity.
     #[graphql(visible = "vis::convention_valid_to")]
     async fn valid_to(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "Convention.validTo", self.own(ctx), || m.valid_to)
+        show(ctx, keys::convention::VALID_TO, self.own(ctx), || m.valid_to)
     }
     /// SHA-256 of the signed document.
     #[graphql(visible = "vis::convention_document_sha256")]
     async fn document_sha256(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "Convention.documentSha256", self.own(ctx), || m.document_sha256.clone())
+        show(ctx, keys::convention::DOCUMENT_SHA256, self.own(ctx), || m.document_sha256.clone())
     }
     /// Size of the signed document in bytes.
     #[graphql(visible = "vis::convention_document_size")]
     async fn document_size(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "Convention.documentSize", self.own(ctx), || {
+        show(ctx, keys::convention::DOCUMENT_SIZE, self.own(ctx), || {
             m.document_size.and_then(crate::territory::model::size_as_int)
         })
         .flatten()
@@ -256,13 +259,13 @@ impl ConventionView {
     #[graphql(visible = "vis::convention_uploaded_at")]
     async fn uploaded_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
         let m = &self.0;
-        show(ctx, "Convention.uploadedAt", self.own(ctx), || m.uploaded_at)
+        show(ctx, keys::convention::UPLOADED_AT, self.own(ctx), || m.uploaded_at)
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::convention_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "Convention.version", self.own(ctx), || m.version)
+        show(ctx, keys::convention::VERSION, self.own(ctx), || m.version)
     }
     /// The Comune party to the convention.
     #[graphql(visible = "vis::convention_comune")]
@@ -271,7 +274,7 @@ impl ConventionView {
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(
             ctx,
-            "Convention.comune",
+            keys::convention::COMUNE,
             own,
             comune::Column::IstatCode,
             Some(m.comune_istat.clone()),
@@ -285,30 +288,28 @@ impl ConventionView {
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<ambito::Entity, _>(ctx, "Convention.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| {
-            r.id.clone()
-        })
+        Ok(rel_one::<ambito::Entity, _>(
+            ctx,
+            keys::convention::AMBITO,
+            own,
+            ambito::Column::Id,
+            Some(m.ambito_id),
+            |r| r.id.clone(),
+        )
         .await?
         .map(AmbitoView))
     }
-
-    /// Profiles in force that work on the Comune's data under this convention
-    /// and outlast it (no later convention for GePI takes over): to renew the
-    /// convention or to change them before it expires. Empty for PUC and
-    /// open-ended conventions.
+    /// Profiles in force that work on the Comune's data under this convention and outlast it (no later convention for GePI takes over): to renew the convention or to change them before it expires. Empty for PUC and open-ended conventions.
     #[graphql(visible = "vis::convention_dependent_profiles")]
     async fn dependent_profiles(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ProfileView>>> {
-        let own = self.own(ctx);
-        Ok(dependent_profiles(ctx, "Convention.dependentProfiles", own, &self.0)
-            .await?
-            .map(|v| v.into_iter().map(ProfileView).collect()))
+        super::views_ext::convention_dependent_profiles(self, ctx).await
     }
 }
 
 impl ConventionView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     pub const OBJECT: Obj = Obj::Convention;
@@ -343,6 +344,7 @@ impl Projected for operator::Entity {
     }
 }
 
+/// An operator: a person accredited on GePI, identified by the codice fiscale SPID asserts.
 #[Object(name = "Operator", visible = "vis::type_operator")]
 impl OperatorView {
     /// Global id.
@@ -354,55 +356,55 @@ impl OperatorView {
     #[graphql(visible = "vis::operator_fiscal_code")]
     async fn fiscal_code(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Operator.fiscalCode", self.own(ctx), || m.fiscal_code.clone())
+        show(ctx, keys::operator::FISCAL_CODE, self.own(ctx), || m.fiscal_code.clone())
     }
     /// Nome.
     #[graphql(visible = "vis::operator_first_name")]
     async fn first_name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Operator.firstName", self.own(ctx), || m.first_name.clone())
+        show(ctx, keys::operator::FIRST_NAME, self.own(ctx), || m.first_name.clone())
     }
     /// Cognome.
     #[graphql(visible = "vis::operator_last_name")]
     async fn last_name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Operator.lastName", self.own(ctx), || m.last_name.clone())
+        show(ctx, keys::operator::LAST_NAME, self.own(ctx), || m.last_name.clone())
     }
     /// Name and surname, as shown in the user interface.
     #[graphql(visible = "vis::operator_display_name")]
     async fn display_name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Operator.displayName", self.own(ctx), || format!("{} {}", m.first_name, m.last_name))
+        show(ctx, keys::operator::DISPLAY_NAME, self.own(ctx), || format!("{} {}", m.first_name, m.last_name))
     }
     /// Work e-mail address.
     #[graphql(visible = "vis::operator_email")]
     async fn email(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "Operator.email", self.own(ctx), || m.email.clone())
+        show(ctx, keys::operator::EMAIL, self.own(ctx), || m.email.clone())
     }
     /// Work phone.
     #[graphql(visible = "vis::operator_phone")]
     async fn phone(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "Operator.phone", self.own(ctx), || m.phone.clone())
+        show(ctx, keys::operator::PHONE, self.own(ctx), || m.phone.clone())
     }
     /// Accreditation state.
     #[graphql(visible = "vis::operator_status")]
     async fn status(&self, ctx: &Context<'_>) -> Option<OperatorStatusView> {
         let m = &self.0;
-        show(ctx, "Operator.status", self.own(ctx), || m.status.into())
+        show(ctx, keys::operator::STATUS, self.own(ctx), || m.status.into())
     }
     /// Version for the optimistic check of accreditation changes.
     #[graphql(visible = "vis::operator_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "Operator.version", self.own(ctx), || m.version)
+        show(ctx, keys::operator::VERSION, self.own(ctx), || m.version)
     }
     /// Last login.
     #[graphql(visible = "vis::operator_last_login_at")]
     async fn last_login_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
-        show(ctx, "Operator.lastLoginAt", self.own(ctx), || m.last_login_at)
+        show(ctx, keys::operator::LAST_LOGIN_AT, self.own(ctx), || m.last_login_at)
     }
     /// The operator's profiles (role assignments).
     #[graphql(visible = "vis::operator_profiles", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
@@ -411,7 +413,7 @@ impl OperatorView {
         let own = self.own(ctx);
         let rows = rel_many::<profile::Entity, _>(
             ctx,
-            "Operator.profiles",
+            keys::operator::PROFILES,
             own,
             profile::Column::OperatorId,
             m.id.clone(),
@@ -426,7 +428,7 @@ impl OperatorView {
 impl OperatorView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         let m = &self.0;
         is_me(ctx, m.id)
     }
@@ -460,6 +462,7 @@ impl Projected for profile::Entity {
     }
 }
 
+/// A profile: one role assignment of an operator (role, Ambito, Comuni covered, validity).
 #[Object(name = "Profile", visible = "vis::type_profile")]
 impl ProfileView {
     /// Global id.
@@ -471,25 +474,25 @@ impl ProfileView {
     #[graphql(visible = "vis::profile_role")]
     async fn role(&self, ctx: &Context<'_>) -> Option<RoleView> {
         let m = &self.0;
-        show(ctx, "Profile.role", self.own(ctx), || m.role.into())
+        show(ctx, keys::profile::ROLE, self.own(ctx), || m.role.into())
     }
     /// First day the profile is valid.
     #[graphql(visible = "vis::profile_valid_from")]
     async fn valid_from(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Profile.validFrom", self.own(ctx), || m.valid_from)
+        show(ctx, keys::profile::VALID_FROM, self.own(ctx), || m.valid_from)
     }
     /// Last day the profile is valid; null when open-ended.
     #[graphql(visible = "vis::profile_valid_to")]
     async fn valid_to(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "Profile.validTo", self.own(ctx), || m.valid_to)
+        show(ctx, keys::profile::VALID_TO, self.own(ctx), || m.valid_to)
     }
     /// Funds paying for the professional's contract (Fondo Povertà, PN Inclusione, ...).
     #[graphql(visible = "vis::profile_funding_sources")]
     async fn funding_sources(&self, ctx: &Context<'_>) -> Option<Vec<FundingSourceView>> {
         let m = &self.0;
-        show(ctx, "Profile.fundingSources", self.own(ctx), || {
+        show(ctx, keys::profile::FUNDING_SOURCES, self.own(ctx), || {
             crate::operators::model::funding_of(m.funding_sources.as_deref()).into_iter().map(Into::into).collect()
         })
     }
@@ -497,22 +500,24 @@ impl ProfileView {
     #[graphql(visible = "vis::profile_status")]
     async fn status(&self, ctx: &Context<'_>) -> Option<ProfileStatusView> {
         let m = &self.0;
-        show(ctx, "Profile.status", self.own(ctx), || m.status.into())
+        show(ctx, keys::profile::STATUS, self.own(ctx), || m.status.into())
     }
     /// Version for the optimistic check of changes to the profile.
     #[graphql(visible = "vis::profile_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "Profile.version", self.own(ctx), || m.version)
+        show(ctx, keys::profile::VERSION, self.own(ctx), || m.version)
     }
     /// Ambito of the profile; null for national roles.
     #[graphql(visible = "vis::profile_ambito")]
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<ambito::Entity, _>(ctx, "Profile.ambito", own, ambito::Column::Id, m.ambito_id, |r| r.id.clone())
-            .await?
-            .map(AmbitoView))
+        Ok(rel_one::<ambito::Entity, _>(ctx, keys::profile::AMBITO, own, ambito::Column::Id, m.ambito_id, |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(AmbitoView))
     }
     /// The operator holding the profile.
     #[graphql(visible = "vis::profile_operator")]
@@ -521,7 +526,7 @@ impl ProfileView {
         let own = self.own(ctx);
         Ok(rel_one::<operator::Entity, _>(
             ctx,
-            "Profile.operator",
+            keys::profile::OPERATOR,
             own,
             operator::Column::Id,
             Some(m.operator_id),
@@ -530,21 +535,17 @@ impl ProfileView {
         .await?
         .map(OperatorView))
     }
-
     /// Comuni the profile covers, by name.
     #[graphql(visible = "vis::profile_comuni")]
     async fn comuni(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ComuneView>>> {
-        let own = self.own(ctx);
-        Ok(profile_comuni(ctx, "Profile.comuni", own, self.0.id)
-            .await?
-            .map(|v| v.into_iter().map(ComuneView).collect()))
+        super::views_ext::profile_comuni(self, ctx).await
     }
 }
 
 impl ProfileView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         let m = &self.0;
         is_me(ctx, m.operator_id)
     }
@@ -566,6 +567,7 @@ impl Projected for household::Entity {
     }
 }
 
+/// Nucleo familiare, as declared for ISEE and received from INPS.
 #[Object(name = "Household", visible = "vis::type_household")]
 impl HouseholdView {
     /// Global id.
@@ -577,19 +579,19 @@ impl HouseholdView {
     #[graphql(visible = "vis::household_inps_protocol")]
     async fn inps_protocol(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Household.inpsProtocol", self.own(ctx), || m.inps_protocol.clone())
+        show(ctx, keys::household::INPS_PROTOCOL, self.own(ctx), || m.inps_protocol.clone())
     }
     /// Version of the household composition.
     #[graphql(visible = "vis::household_composition_version")]
     async fn composition_version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "Household.compositionVersion", self.own(ctx), || m.composition_version)
+        show(ctx, keys::household::COMPOSITION_VERSION, self.own(ctx), || m.composition_version)
     }
     /// Date of the composition.
     #[graphql(visible = "vis::household_composition_date")]
     async fn composition_date(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Household.compositionDate", self.own(ctx), || m.composition_date)
+        show(ctx, keys::household::COMPOSITION_DATE, self.own(ctx), || m.composition_date)
     }
     /// Comune of residence.
     #[graphql(visible = "vis::household_comune")]
@@ -598,7 +600,7 @@ impl HouseholdView {
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(
             ctx,
-            "Household.comune",
+            keys::household::COMUNE,
             own,
             comune::Column::IstatCode,
             Some(m.comune_istat.clone()),
@@ -612,9 +614,14 @@ impl HouseholdView {
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<ambito::Entity, _>(ctx, "Household.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| {
-            r.id.clone()
-        })
+        Ok(rel_one::<ambito::Entity, _>(
+            ctx,
+            keys::household::AMBITO,
+            own,
+            ambito::Column::Id,
+            Some(m.ambito_id),
+            |r| r.id.clone(),
+        )
         .await?
         .map(AmbitoView))
     }
@@ -625,7 +632,7 @@ impl HouseholdView {
         let own = self.own(ctx);
         let rows = rel_many::<member::Entity, _>(
             ctx,
-            "Household.members",
+            keys::household::MEMBERS,
             own,
             member::Column::HouseholdId,
             m.id.clone(),
@@ -642,7 +649,7 @@ impl HouseholdView {
         let own = self.own(ctx);
         let rows = rel_many::<case_file::Entity, _>(
             ctx,
-            "Household.cases",
+            keys::household::CASES,
             own,
             case_file::Column::HouseholdId,
             m.id.clone(),
@@ -662,7 +669,7 @@ impl HouseholdView {
         let own = self.own(ctx);
         let rows = rel_many::<application::Entity, _>(
             ctx,
-            "Household.applications",
+            keys::household::APPLICATIONS,
             own,
             application::Column::HouseholdId,
             m.id.clone(),
@@ -677,7 +684,7 @@ impl HouseholdView {
 impl HouseholdView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     pub const OBJECT: Obj = Obj::Household;
@@ -721,6 +728,7 @@ impl Projected for member::Entity {
     }
 }
 
+/// A member of a household.
 #[Object(name = "Member", visible = "vis::type_member")]
 impl MemberView {
     /// Global id.
@@ -732,57 +740,57 @@ impl MemberView {
     #[graphql(visible = "vis::member_fiscal_code")]
     async fn fiscal_code(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Member.fiscalCode", self.own(ctx), || m.fiscal_code.clone())
+        show(ctx, keys::member::FISCAL_CODE, self.own(ctx), || m.fiscal_code.clone())
     }
     /// Nome.
     #[graphql(visible = "vis::member_first_name")]
     async fn first_name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Member.firstName", self.own(ctx), || m.first_name.clone())
+        show(ctx, keys::member::FIRST_NAME, self.own(ctx), || m.first_name.clone())
     }
     /// Cognome.
     #[graphql(visible = "vis::member_last_name")]
     async fn last_name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Member.lastName", self.own(ctx), || m.last_name.clone())
+        show(ctx, keys::member::LAST_NAME, self.own(ctx), || m.last_name.clone())
     }
     /// Date of birth.
     #[graphql(visible = "vis::member_birth_date")]
     async fn birth_date(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Member.birthDate", self.own(ctx), || m.birth_date)
+        show(ctx, keys::member::BIRTH_DATE, self.own(ctx), || m.birth_date)
     }
     /// Belfiore code of the Comune or foreign state of birth.
     #[graphql(visible = "vis::member_birth_place_code")]
     async fn birth_place_code(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Member.birthPlaceCode", self.own(ctx), || m.birth_place_code.clone())
+        show(ctx, keys::member::BIRTH_PLACE_CODE, self.own(ctx), || m.birth_place_code.clone())
     }
     /// Registry sex.
     #[graphql(visible = "vis::member_sex")]
     async fn sex(&self, ctx: &Context<'_>) -> Option<SexView> {
         let m = &self.0;
-        show(ctx, "Member.sex", self.own(ctx), || m.sex.into())
+        show(ctx, keys::member::SEX, self.own(ctx), || m.sex.into())
     }
     /// Citizenship (ISO 3166 alpha-3).
     #[graphql(visible = "vis::member_citizenship")]
     async fn citizenship(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Member.citizenship", self.own(ctx), || m.citizenship.clone())
+        show(ctx, keys::member::CITIZENSHIP, self.own(ctx), || m.citizenship.clone())
     }
     /// Relation to the applicant.
     #[graphql(visible = "vis::member_relation")]
     async fn relation(&self, ctx: &Context<'_>) -> Option<FamilyRelationView> {
         let m = &self.0;
-        show(ctx, "Member.relation", self.own(ctx), || m.relation.into())
+        show(ctx, keys::member::RELATION, self.own(ctx), || m.relation.into())
     }
     /// Counted in the ISEE equivalence scale.
     #[graphql(visible = "vis::member_in_equivalence_scale")]
     async fn in_equivalence_scale(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        let v = show(ctx, "Member.inEquivalenceScale", self.own(ctx), || m.in_equivalence_scale);
+        let v = show(ctx, keys::member::IN_EQUIVALENCE_SCALE, self.own(ctx), || m.in_equivalence_scale);
         if v.is_some() {
-            self.audit(ctx, "Member.inEquivalenceScale");
+            self.audit(ctx, keys::member::IN_EQUIVALENCE_SCALE);
         }
         v
     }
@@ -790,9 +798,9 @@ impl MemberView {
     #[graphql(visible = "vis::member_obligated_activation")]
     async fn obligated_activation(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        let v = show(ctx, "Member.obligatedActivation", self.own(ctx), || m.obligated_activation);
+        let v = show(ctx, keys::member::OBLIGATED_ACTIVATION, self.own(ctx), || m.obligated_activation);
         if v.is_some() {
-            self.audit(ctx, "Member.obligatedActivation");
+            self.audit(ctx, keys::member::OBLIGATED_ACTIVATION);
         }
         v
     }
@@ -800,9 +808,9 @@ impl MemberView {
     #[graphql(visible = "vis::member_disabled")]
     async fn disabled(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        let v = show(ctx, "Member.disabled", self.own(ctx), || m.disabled);
+        let v = show(ctx, keys::member::DISABLED, self.own(ctx), || m.disabled);
         if v.is_some() {
-            self.audit(ctx, "Member.disabled");
+            self.audit(ctx, keys::member::DISABLED);
         }
         v
     }
@@ -810,21 +818,21 @@ impl MemberView {
     #[graphql(visible = "vis::member_email")]
     async fn email(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "Member.email", self.own(ctx), || m.email.clone())
+        show(ctx, keys::member::EMAIL, self.own(ctx), || m.email.clone())
     }
     /// Contact phone given with the application.
     #[graphql(visible = "vis::member_phone")]
     async fn phone(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "Member.phone", self.own(ctx), || m.phone.clone())
+        show(ctx, keys::member::PHONE, self.own(ctx), || m.phone.clone())
     }
     /// Permit of stay type (applicant).
     #[graphql(visible = "vis::member_permit_type")]
     async fn permit_type(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        let v = show(ctx, "Member.permitType", self.own(ctx), || m.permit_type.clone());
+        let v = show(ctx, keys::member::PERMIT_TYPE, self.own(ctx), || m.permit_type.clone());
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "Member.permitType");
+            self.audit(ctx, keys::member::PERMIT_TYPE);
         }
         v
     }
@@ -832,9 +840,9 @@ impl MemberView {
     #[graphql(visible = "vis::member_permit_expiry")]
     async fn permit_expiry(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        let v = show(ctx, "Member.permitExpiry", self.own(ctx), || m.permit_expiry);
+        let v = show(ctx, keys::member::PERMIT_EXPIRY, self.own(ctx), || m.permit_expiry);
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "Member.permitExpiry");
+            self.audit(ctx, keys::member::PERMIT_EXPIRY);
         }
         v
     }
@@ -842,9 +850,9 @@ impl MemberView {
     #[graphql(visible = "vis::member_residual_benefit_months")]
     async fn residual_benefit_months(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        let v = show(ctx, "Member.residualBenefitMonths", self.own(ctx), || m.residual_benefit_months);
+        let v = show(ctx, keys::member::RESIDUAL_BENEFIT_MONTHS, self.own(ctx), || m.residual_benefit_months);
         if v.is_some() {
-            self.audit(ctx, "Member.residualBenefitMonths");
+            self.audit(ctx, keys::member::RESIDUAL_BENEFIT_MONTHS);
         }
         v
     }
@@ -855,7 +863,7 @@ impl MemberView {
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(
             ctx,
-            "Member.residenceComune",
+            keys::member::RESIDENCE_COMUNE,
             own,
             comune::Column::IstatCode,
             Some(m.residence_comune_istat.clone()),
@@ -871,7 +879,7 @@ impl MemberView {
         let own = self.own(ctx);
         Ok(rel_one::<household::Entity, _>(
             ctx,
-            "Member.household",
+            keys::member::HOUSEHOLD,
             own,
             household::Column::Id,
             Some(m.household_id),
@@ -887,7 +895,7 @@ impl MemberView {
         let own = self.own(ctx);
         let rows = rel_many::<case_file::Entity, _>(
             ctx,
-            "Member.cases",
+            keys::member::CASES,
             own,
             case_file::Column::HouseholdId,
             m.household_id.clone(),
@@ -907,7 +915,7 @@ impl MemberView {
         let own = self.own(ctx);
         let rows = rel_many::<puc_assignment::Entity, _>(
             ctx,
-            "Member.pucAssignments",
+            keys::member::PUC_ASSIGNMENTS,
             own,
             puc_assignment::Column::MemberId,
             m.id.clone(),
@@ -922,11 +930,11 @@ impl MemberView {
 impl MemberView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("member", m.id), || crate::audit::reads::Owner::Household(m.household_id));
     }
@@ -966,6 +974,7 @@ impl Projected for application::Entity {
     }
 }
 
+/// Domanda: an application for a measure (ADI, RdC...) as received from INPS.
 #[Object(name = "Application", visible = "vis::type_application")]
 impl ApplicationView {
     /// Global id.
@@ -977,39 +986,39 @@ impl ApplicationView {
     #[graphql(visible = "vis::application_inps_protocol")]
     async fn inps_protocol(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Application.inpsProtocol", self.own(ctx), || m.inps_protocol.clone())
+        show(ctx, keys::application::INPS_PROTOCOL, self.own(ctx), || m.inps_protocol.clone())
     }
     /// ADI, RDC, PDC or SFL.
     #[graphql(visible = "vis::application_measure")]
     async fn measure(&self, ctx: &Context<'_>) -> Option<MeasureView> {
         let m = &self.0;
-        show(ctx, "Application.measure", self.own(ctx), || m.measure.into())
+        show(ctx, keys::application::MEASURE, self.own(ctx), || m.measure.into())
     }
     /// Codice fiscale of the applicant.
     #[graphql(visible = "vis::application_applicant_fiscal_code")]
     async fn applicant_fiscal_code(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Application.applicantFiscalCode", self.own(ctx), || m.applicant_fiscal_code.clone())
+        show(ctx, keys::application::APPLICANT_FISCAL_CODE, self.own(ctx), || m.applicant_fiscal_code.clone())
     }
     /// Date of submission.
     #[graphql(visible = "vis::application_submitted_on")]
     async fn submitted_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Application.submittedOn", self.own(ctx), || m.submitted_on)
+        show(ctx, keys::application::SUBMITTED_ON, self.own(ctx), || m.submitted_on)
     }
     /// Submission channel (online, patronato, CAF).
     #[graphql(visible = "vis::application_channel")]
     async fn channel(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Application.channel", self.own(ctx), || m.channel.clone())
+        show(ctx, keys::application::CHANNEL, self.own(ctx), || m.channel.clone())
     }
     /// DSU/ISEE protocol.
     #[graphql(visible = "vis::application_isee_protocol")]
     async fn isee_protocol(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        let v = show(ctx, "Application.iseeProtocol", self.own(ctx), || m.isee_protocol.clone());
+        let v = show(ctx, keys::application::ISEE_PROTOCOL, self.own(ctx), || m.isee_protocol.clone());
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "Application.iseeProtocol");
+            self.audit(ctx, keys::application::ISEE_PROTOCOL);
         }
         v
     }
@@ -1017,21 +1026,21 @@ impl ApplicationView {
     #[graphql(visible = "vis::application_pad_signed_on")]
     async fn pad_signed_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "Application.padSignedOn", self.own(ctx), || m.pad_signed_on)
+        show(ctx, keys::application::PAD_SIGNED_ON, self.own(ctx), || m.pad_signed_on)
     }
     /// INPS-side state.
     #[graphql(visible = "vis::application_status")]
     async fn status(&self, ctx: &Context<'_>) -> Option<ApplicationStatusView> {
         let m = &self.0;
-        show(ctx, "Application.status", self.own(ctx), || m.status.into())
+        show(ctx, keys::application::STATUS, self.own(ctx), || m.status.into())
     }
     /// Monthly payments made.
     #[graphql(visible = "vis::application_months_paid")]
     async fn months_paid(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        let v = show(ctx, "Application.monthsPaid", self.own(ctx), || m.months_paid);
+        let v = show(ctx, keys::application::MONTHS_PAID, self.own(ctx), || m.months_paid);
         if v.is_some() {
-            self.audit(ctx, "Application.monthsPaid");
+            self.audit(ctx, keys::application::MONTHS_PAID);
         }
         v
     }
@@ -1042,7 +1051,7 @@ impl ApplicationView {
         let own = self.own(ctx);
         Ok(rel_one::<household::Entity, _>(
             ctx,
-            "Application.household",
+            keys::application::HOUSEHOLD,
             own,
             household::Column::Id,
             Some(m.household_id),
@@ -1056,11 +1065,11 @@ impl ApplicationView {
 impl ApplicationView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("application", m.id), || {
             crate::audit::reads::Owner::Household(m.household_id)
@@ -1097,6 +1106,7 @@ impl Projected for case_file::Entity {
     }
 }
 
+/// Presa in carico: the case of a household at the social services.
 #[Object(name = "Case", visible = "vis::type_case")]
 impl CaseView {
     /// Global id.
@@ -1108,37 +1118,37 @@ impl CaseView {
     #[graphql(visible = "vis::case_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<CaseStateView> {
         let m = &self.0;
-        show(ctx, "Case.state", self.own(ctx), || m.state.into())
+        show(ctx, keys::case::STATE, self.own(ctx), || m.state.into())
     }
     /// Date of the PAD signature.
     #[graphql(visible = "vis::case_pad_date")]
     async fn pad_date(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Case.padDate", self.own(ctx), || m.pad_date)
+        show(ctx, keys::case::PAD_DATE, self.own(ctx), || m.pad_date)
     }
     /// When the case was assigned to its case manager.
     #[graphql(visible = "vis::case_assigned_at")]
     async fn assigned_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
-        show(ctx, "Case.assignedAt", self.own(ctx), || m.assigned_at)
+        show(ctx, keys::case::ASSIGNED_AT, self.own(ctx), || m.assigned_at)
     }
     /// Date of the first meeting (or spontaneous presentation).
     #[graphql(visible = "vis::case_first_meeting_on")]
     async fn first_meeting_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "Case.firstMeetingOn", self.own(ctx), || m.first_meeting_on)
+        show(ctx, keys::case::FIRST_MEETING_ON, self.own(ctx), || m.first_meeting_on)
     }
     /// Date of the last meeting held.
     #[graphql(visible = "vis::case_last_meeting_on")]
     async fn last_meeting_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "Case.lastMeetingOn", self.own(ctx), || m.last_meeting_on)
+        show(ctx, keys::case::LAST_MEETING_ON, self.own(ctx), || m.last_meeting_on)
     }
     /// Legal deadline of the first meeting: 120 days from the PAD.
     #[graphql(visible = "vis::case_first_meeting_deadline")]
     async fn first_meeting_deadline(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Case.firstMeetingDeadline", self.own(ctx), || {
+        show(ctx, keys::case::FIRST_MEETING_DEADLINE, self.own(ctx), || {
             crate::cases::model::first_meeting_deadline(m.pad_date)
         })
     }
@@ -1146,7 +1156,7 @@ impl CaseView {
     #[graphql(visible = "vis::case_recommended_convocation_by")]
     async fn recommended_convocation_by(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Case.recommendedConvocationBy", self.own(ctx), || {
+        show(ctx, keys::case::RECOMMENDED_CONVOCATION_BY, self.own(ctx), || {
             crate::cases::model::recommended_convocation(m.pad_date)
         })
     }
@@ -1154,13 +1164,13 @@ impl CaseView {
     #[graphql(visible = "vis::case_next_check_due")]
     async fn next_check_due(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Case.nextCheckDue", self.own(ctx), || crate::cases::model::next_check_due(m)).flatten()
+        show(ctx, keys::case::NEXT_CHECK_DUE, self.own(ctx), || crate::cases::model::next_check_due(m)).flatten()
     }
     /// Days left to the first-meeting deadline (negative when past); null once met.
     #[graphql(visible = "vis::case_days_to_deadline")]
     async fn days_to_deadline(&self, ctx: &Context<'_>) -> Option<i64> {
         let m = &self.0;
-        show(ctx, "Case.daysToDeadline", self.own(ctx), || {
+        show(ctx, keys::case::DAYS_TO_DEADLINE, self.own(ctx), || {
             crate::cases::model::days_to_deadline(m, crate::calendar::today())
         })
         .flatten()
@@ -1169,15 +1179,15 @@ impl CaseView {
     #[graphql(visible = "vis::case_overdue")]
     async fn overdue(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        show(ctx, "Case.overdue", self.own(ctx), || crate::cases::model::overdue(m, crate::calendar::today()))
+        show(ctx, keys::case::OVERDUE, self.own(ctx), || crate::cases::model::overdue(m, crate::calendar::today()))
     }
     /// ADI pathway type set by the analysis.
     #[graphql(visible = "vis::case_pathway_type")]
     async fn pathway_type(&self, ctx: &Context<'_>) -> Option<PathwayTypeView> {
         let m = &self.0;
-        let v = show(ctx, "Case.pathwayType", self.own(ctx), || m.pathway_type.map(Into::into)).flatten();
+        let v = show(ctx, keys::case::PATHWAY_TYPE, self.own(ctx), || m.pathway_type.map(Into::into)).flatten();
         if v.is_some() {
-            self.audit(ctx, "Case.pathwayType");
+            self.audit(ctx, keys::case::PATHWAY_TYPE);
         }
         v
     }
@@ -1185,14 +1195,14 @@ impl CaseView {
     #[graphql(visible = "vis::case_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "Case.version", self.own(ctx), || m.version)
+        show(ctx, keys::case::VERSION, self.own(ctx), || m.version)
     }
     /// Ambito of the case.
     #[graphql(visible = "vis::case_ambito")]
     async fn ambito(&self, ctx: &Context<'_>) -> GqlResult<Option<AmbitoView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<ambito::Entity, _>(ctx, "Case.ambito", own, ambito::Column::Id, Some(m.ambito_id), |r| {
+        Ok(rel_one::<ambito::Entity, _>(ctx, keys::case::AMBITO, own, ambito::Column::Id, Some(m.ambito_id), |r| {
             r.id.clone()
         })
         .await?
@@ -1205,7 +1215,7 @@ impl CaseView {
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(
             ctx,
-            "Case.comune",
+            keys::case::COMUNE,
             own,
             comune::Column::IstatCode,
             Some(m.comune_istat.clone()),
@@ -1219,9 +1229,14 @@ impl CaseView {
     async fn case_manager(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<operator::Entity, _>(ctx, "Case.caseManager", own, operator::Column::Id, m.case_manager_id, |r| {
-            r.id.clone()
-        })
+        Ok(rel_one::<operator::Entity, _>(
+            ctx,
+            keys::case::CASE_MANAGER,
+            own,
+            operator::Column::Id,
+            m.case_manager_id,
+            |r| r.id.clone(),
+        )
         .await?
         .map(OperatorView))
     }
@@ -1232,7 +1247,7 @@ impl CaseView {
         let own = self.own(ctx);
         let v = rel_one::<household::Entity, _>(
             ctx,
-            "Case.household",
+            keys::case::HOUSEHOLD,
             own,
             household::Column::Id,
             Some(m.household_id),
@@ -1241,7 +1256,7 @@ impl CaseView {
         .await?
         .map(HouseholdView);
         if v.is_some() {
-            self.audit(ctx, "Case.household");
+            self.audit(ctx, keys::case::HOUSEHOLD);
         }
         Ok(v)
     }
@@ -1252,7 +1267,7 @@ impl CaseView {
         let own = self.own(ctx);
         let v = rel_one::<application::Entity, _>(
             ctx,
-            "Case.application",
+            keys::case::APPLICATION,
             own,
             application::Column::Id,
             Some(m.application_id),
@@ -1261,7 +1276,7 @@ impl CaseView {
         .await?
         .map(ApplicationView);
         if v.is_some() {
-            self.audit(ctx, "Case.application");
+            self.audit(ctx, keys::case::APPLICATION);
         }
         Ok(v)
     }
@@ -1272,7 +1287,7 @@ impl CaseView {
         let own = self.own(ctx);
         let rows = rel_many::<meeting::Entity, _>(
             ctx,
-            "Case.meetings",
+            keys::case::MEETINGS,
             own,
             meeting::Column::CaseId,
             m.id.clone(),
@@ -1282,7 +1297,7 @@ impl CaseView {
         .await?;
         let v = rows.map(|v| v.into_iter().map(MeetingView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
-            self.audit(ctx, "Case.meetings");
+            self.audit(ctx, keys::case::MEETINGS);
         }
         Ok(v)
     }
@@ -1293,7 +1308,7 @@ impl CaseView {
         let own = self.own(ctx);
         let rows = rel_many::<preliminary_analysis::Entity, _>(
             ctx,
-            "Case.preliminaryAnalysis",
+            keys::case::PRELIMINARY_ANALYSIS,
             own,
             preliminary_analysis::Column::CaseId,
             m.id.clone(),
@@ -1303,7 +1318,7 @@ impl CaseView {
         .await?;
         let v = rows.and_then(|v| v.into_iter().next()).map(PreliminaryAnalysisView);
         if v.is_some() {
-            self.audit(ctx, "Case.preliminaryAnalysis");
+            self.audit(ctx, keys::case::PRELIMINARY_ANALYSIS);
         }
         Ok(v)
     }
@@ -1314,7 +1329,7 @@ impl CaseView {
         let own = self.own(ctx);
         let rows = rel_many::<analysis_framework::Entity, _>(
             ctx,
-            "Case.analysisFramework",
+            keys::case::ANALYSIS_FRAMEWORK,
             own,
             analysis_framework::Column::CaseId,
             m.id.clone(),
@@ -1324,7 +1339,7 @@ impl CaseView {
         .await?;
         let v = rows.and_then(|v| v.into_iter().next()).map(AnalysisFrameworkView);
         if v.is_some() {
-            self.audit(ctx, "Case.analysisFramework");
+            self.audit(ctx, keys::case::ANALYSIS_FRAMEWORK);
         }
         Ok(v)
     }
@@ -1335,7 +1350,7 @@ impl CaseView {
         let own = self.own(ctx);
         let rows = rel_many::<pact::Entity, _>(
             ctx,
-            "Case.pacts",
+            keys::case::PACTS,
             own,
             pact::Column::CaseId,
             m.id.clone(),
@@ -1345,7 +1360,7 @@ impl CaseView {
         .await?;
         let v = rows.map(|v| v.into_iter().map(PactView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
-            self.audit(ctx, "Case.pacts");
+            self.audit(ctx, keys::case::PACTS);
         }
         Ok(v)
     }
@@ -1356,7 +1371,7 @@ impl CaseView {
         let own = self.own(ctx);
         let rows = rel_many::<pact::Entity, _>(
             ctx,
-            "Case.pact",
+            keys::case::PACT,
             own,
             pact::Column::CaseId,
             m.id.clone(),
@@ -1366,7 +1381,7 @@ impl CaseView {
         .await?;
         let v = rows.and_then(|v| v.into_iter().last()).map(PactView);
         if v.is_some() {
-            self.audit(ctx, "Case.pact");
+            self.audit(ctx, keys::case::PACT);
         }
         Ok(v)
     }
@@ -1377,7 +1392,7 @@ impl CaseView {
         let own = self.own(ctx);
         let rows = rel_many::<support::Entity, _>(
             ctx,
-            "Case.supports",
+            keys::case::SUPPORTS,
             own,
             support::Column::CaseId,
             m.id.clone(),
@@ -1387,7 +1402,7 @@ impl CaseView {
         .await?;
         let v = rows.map(|v| v.into_iter().map(SupportView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
-            self.audit(ctx, "Case.supports");
+            self.audit(ctx, keys::case::SUPPORTS);
         }
         Ok(v)
     }
@@ -1398,7 +1413,7 @@ impl CaseView {
         let own = self.own(ctx);
         let rows = rel_many::<report::Entity, _>(
             ctx,
-            "Case.reports",
+            keys::case::REPORTS,
             own,
             report::Column::CaseId,
             m.id.clone(),
@@ -1408,7 +1423,7 @@ impl CaseView {
         .await?;
         let v = rows.map(|v| v.into_iter().map(ReportView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
-            self.audit(ctx, "Case.reports");
+            self.audit(ctx, keys::case::REPORTS);
         }
         Ok(v)
     }
@@ -1417,12 +1432,12 @@ impl CaseView {
 impl CaseView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         let m = &self.0;
         is_me(ctx, m.case_manager_id)
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("case_file", m.id), || crate::audit::reads::Owner::Ambito {
             ambito: Some(m.ambito_id),
@@ -1460,6 +1475,7 @@ impl Projected for preliminary_analysis::Entity {
     }
 }
 
+/// Analisi preliminare: the first, always required, tool of the assessment.
 #[Object(name = "PreliminaryAnalysis", visible = "vis::type_preliminary_analysis")]
 impl PreliminaryAnalysisView {
     /// Global id.
@@ -1471,15 +1487,15 @@ impl PreliminaryAnalysisView {
     #[graphql(visible = "vis::preliminary_analysis_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<AnalysisStateView> {
         let m = &self.0;
-        show(ctx, "PreliminaryAnalysis.state", self.own(ctx), || m.state.into())
+        show(ctx, keys::preliminary_analysis::STATE, self.own(ctx), || m.state.into())
     }
     /// Routing decided by the analysis.
     #[graphql(visible = "vis::preliminary_analysis_outcome")]
     async fn outcome(&self, ctx: &Context<'_>) -> Option<AnalysisOutcomeView> {
         let m = &self.0;
-        let v = show(ctx, "PreliminaryAnalysis.outcome", self.own(ctx), || m.outcome.map(Into::into)).flatten();
+        let v = show(ctx, keys::preliminary_analysis::OUTCOME, self.own(ctx), || m.outcome.map(Into::into)).flatten();
         if v.is_some() {
-            self.audit(ctx, "PreliminaryAnalysis.outcome");
+            self.audit(ctx, keys::preliminary_analysis::OUTCOME);
         }
         v
     }
@@ -1487,9 +1503,9 @@ impl PreliminaryAnalysisView {
     #[graphql(visible = "vis::preliminary_analysis_needs_notes")]
     async fn needs_notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        let v = show(ctx, "PreliminaryAnalysis.needsNotes", self.own(ctx), || m.needs_notes.clone());
+        let v = show(ctx, keys::preliminary_analysis::NEEDS_NOTES, self.own(ctx), || m.needs_notes.clone());
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "PreliminaryAnalysis.needsNotes");
+            self.audit(ctx, keys::preliminary_analysis::NEEDS_NOTES);
         }
         v
     }
@@ -1497,9 +1513,9 @@ impl PreliminaryAnalysisView {
     #[graphql(visible = "vis::preliminary_analysis_resources_notes")]
     async fn resources_notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        let v = show(ctx, "PreliminaryAnalysis.resourcesNotes", self.own(ctx), || m.resources_notes.clone());
+        let v = show(ctx, keys::preliminary_analysis::RESOURCES_NOTES, self.own(ctx), || m.resources_notes.clone());
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "PreliminaryAnalysis.resourcesNotes");
+            self.audit(ctx, keys::preliminary_analysis::RESOURCES_NOTES);
         }
         v
     }
@@ -1507,9 +1523,9 @@ impl PreliminaryAnalysisView {
     #[graphql(visible = "vis::preliminary_analysis_health_notes")]
     async fn health_notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        let v = show(ctx, "PreliminaryAnalysis.healthNotes", self.own(ctx), || m.health_notes.clone());
+        let v = show(ctx, keys::preliminary_analysis::HEALTH_NOTES, self.own(ctx), || m.health_notes.clone());
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "PreliminaryAnalysis.healthNotes");
+            self.audit(ctx, keys::preliminary_analysis::HEALTH_NOTES);
         }
         v
     }
@@ -1517,13 +1533,13 @@ impl PreliminaryAnalysisView {
     #[graphql(visible = "vis::preliminary_analysis_completed_at")]
     async fn completed_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
-        show(ctx, "PreliminaryAnalysis.completedAt", self.own(ctx), || m.completed_at)
+        show(ctx, keys::preliminary_analysis::COMPLETED_AT, self.own(ctx), || m.completed_at)
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::preliminary_analysis_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "PreliminaryAnalysis.version", self.own(ctx), || m.version)
+        show(ctx, keys::preliminary_analysis::VERSION, self.own(ctx), || m.version)
     }
     /// The case.
     #[graphql(visible = "vis::preliminary_analysis_case")]
@@ -1532,7 +1548,7 @@ impl PreliminaryAnalysisView {
         let own = self.own(ctx);
         Ok(rel_one::<case_file::Entity, _>(
             ctx,
-            "PreliminaryAnalysis.case",
+            keys::preliminary_analysis::CASE,
             own,
             case_file::Column::Id,
             Some(m.case_id),
@@ -1546,11 +1562,11 @@ impl PreliminaryAnalysisView {
 impl PreliminaryAnalysisView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("preliminary_analysis", m.id), || {
             crate::audit::reads::Owner::Case(m.case_id)
@@ -1585,6 +1601,7 @@ impl Projected for analysis_framework::Entity {
     }
 }
 
+/// Quadro di analisi: the in-depth assessment with the équipe multidisciplinare.
 #[Object(name = "AnalysisFramework", visible = "vis::type_analysis_framework")]
 impl AnalysisFrameworkView {
     /// Global id.
@@ -1596,15 +1613,15 @@ impl AnalysisFrameworkView {
     #[graphql(visible = "vis::analysis_framework_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<FrameworkStateView> {
         let m = &self.0;
-        show(ctx, "AnalysisFramework.state", self.own(ctx), || m.state.into())
+        show(ctx, keys::analysis_framework::STATE, self.own(ctx), || m.state.into())
     }
     /// Multidimensional assessment.
     #[graphql(visible = "vis::analysis_framework_assessment_notes")]
     async fn assessment_notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        let v = show(ctx, "AnalysisFramework.assessmentNotes", self.own(ctx), || m.assessment_notes.clone());
+        let v = show(ctx, keys::analysis_framework::ASSESSMENT_NOTES, self.own(ctx), || m.assessment_notes.clone());
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "AnalysisFramework.assessmentNotes");
+            self.audit(ctx, keys::analysis_framework::ASSESSMENT_NOTES);
         }
         v
     }
@@ -1612,9 +1629,9 @@ impl AnalysisFrameworkView {
     #[graphql(visible = "vis::analysis_framework_priorities")]
     async fn priorities(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        let v = show(ctx, "AnalysisFramework.priorities", self.own(ctx), || m.priorities.clone());
+        let v = show(ctx, keys::analysis_framework::PRIORITIES, self.own(ctx), || m.priorities.clone());
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "AnalysisFramework.priorities");
+            self.audit(ctx, keys::analysis_framework::PRIORITIES);
         }
         v
     }
@@ -1622,13 +1639,13 @@ impl AnalysisFrameworkView {
     #[graphql(visible = "vis::analysis_framework_completed_at")]
     async fn completed_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
-        show(ctx, "AnalysisFramework.completedAt", self.own(ctx), || m.completed_at)
+        show(ctx, keys::analysis_framework::COMPLETED_AT, self.own(ctx), || m.completed_at)
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::analysis_framework_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "AnalysisFramework.version", self.own(ctx), || m.version)
+        show(ctx, keys::analysis_framework::VERSION, self.own(ctx), || m.version)
     }
     /// The équipe multidisciplinare.
     #[graphql(
@@ -1640,7 +1657,7 @@ impl AnalysisFrameworkView {
         let own = self.own(ctx);
         let rows = rel_many::<analysis_team_member::Entity, _>(
             ctx,
-            "AnalysisFramework.team",
+            keys::analysis_framework::TEAM,
             own,
             analysis_team_member::Column::FrameworkId,
             m.id.clone(),
@@ -1650,7 +1667,7 @@ impl AnalysisFrameworkView {
         .await?;
         let v = rows.map(|v| v.into_iter().map(AnalysisTeamMemberView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
-            self.audit(ctx, "AnalysisFramework.team");
+            self.audit(ctx, keys::analysis_framework::TEAM);
         }
         Ok(v)
     }
@@ -1661,7 +1678,7 @@ impl AnalysisFrameworkView {
         let own = self.own(ctx);
         Ok(rel_one::<case_file::Entity, _>(
             ctx,
-            "AnalysisFramework.case",
+            keys::analysis_framework::CASE,
             own,
             case_file::Column::Id,
             Some(m.case_id),
@@ -1675,11 +1692,11 @@ impl AnalysisFrameworkView {
 impl AnalysisFrameworkView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("analysis_framework", m.id), || {
             crate::audit::reads::Owner::Case(m.case_id)
@@ -1712,6 +1729,7 @@ impl Projected for analysis_team_member::Entity {
     }
 }
 
+/// A member of the équipe multidisciplinare.
 #[Object(name = "AnalysisTeamMember", visible = "vis::type_analysis_team_member")]
 impl AnalysisTeamMemberView {
     /// Global id.
@@ -1723,26 +1741,26 @@ impl AnalysisTeamMemberView {
     #[graphql(visible = "vis::analysis_team_member_full_name")]
     async fn full_name(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "AnalysisTeamMember.fullName", self.own(ctx), || m.full_name.clone())
+        show(ctx, keys::analysis_team_member::FULL_NAME, self.own(ctx), || m.full_name.clone())
     }
     /// Service the professional comes from.
     #[graphql(visible = "vis::analysis_team_member_service")]
     async fn service(&self, ctx: &Context<'_>) -> Option<TeamServiceView> {
         let m = &self.0;
-        show(ctx, "AnalysisTeamMember.service", self.own(ctx), || m.service.into())
+        show(ctx, keys::analysis_team_member::SERVICE, self.own(ctx), || m.service.into())
     }
     /// Role in the team.
     #[graphql(visible = "vis::analysis_team_member_team_role")]
     async fn team_role(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "AnalysisTeamMember.teamRole", self.own(ctx), || m.team_role.clone())
+        show(ctx, keys::analysis_team_member::TEAM_ROLE, self.own(ctx), || m.team_role.clone())
     }
 }
 
 impl AnalysisTeamMemberView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     pub const OBJECT: Obj = Obj::AnalysisTeamMember;
@@ -1774,6 +1792,7 @@ impl Projected for pact::Entity {
     }
 }
 
+/// A version of the Patto per l'inclusione sociale.
 #[Object(name = "Pact", visible = "vis::type_pact")]
 impl PactView {
     /// Global id.
@@ -1785,52 +1804,54 @@ impl PactView {
     #[graphql(visible = "vis::pact_revision")]
     async fn revision(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "Pact.revision", self.own(ctx), || m.revision)
+        show(ctx, keys::pact::REVISION, self.own(ctx), || m.revision)
     }
     /// BOZZA, SOTTOSCRITTO, CHIUSO or NON_SOTTOSCRITTO.
     #[graphql(visible = "vis::pact_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<PactStateView> {
         let m = &self.0;
-        show(ctx, "Pact.state", self.own(ctx), || m.state.into())
+        show(ctx, keys::pact::STATE, self.own(ctx), || m.state.into())
     }
     /// Date of signature.
     #[graphql(visible = "vis::pact_signed_on")]
     async fn signed_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "Pact.signedOn", self.own(ctx), || m.signed_on)
+        show(ctx, keys::pact::SIGNED_ON, self.own(ctx), || m.signed_on)
     }
     /// Next review.
     #[graphql(visible = "vis::pact_next_review_on")]
     async fn next_review_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "Pact.nextReviewOn", self.own(ctx), || m.next_review_on)
+        show(ctx, keys::pact::NEXT_REVIEW_ON, self.own(ctx), || m.next_review_on)
     }
     /// How services will convene the household.
     #[graphql(visible = "vis::pact_contact_modality")]
     async fn contact_modality(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "Pact.contactModality", self.own(ctx), || m.contact_modality.clone())
+        show(ctx, keys::pact::CONTACT_MODALITY, self.own(ctx), || m.contact_modality.clone())
     }
     /// Reference person overseeing delivery and monitoring.
     #[graphql(visible = "vis::pact_reference_person")]
     async fn reference_person(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "Pact.referencePerson", self.own(ctx), || m.reference_person.clone())
+        show(ctx, keys::pact::REFERENCE_PERSON, self.own(ctx), || m.reference_person.clone())
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::pact_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "Pact.version", self.own(ctx), || m.version)
+        show(ctx, keys::pact::VERSION, self.own(ctx), || m.version)
     }
     /// The version this one revises.
     #[graphql(visible = "vis::pact_revision_of")]
     async fn revision_of(&self, ctx: &Context<'_>) -> GqlResult<Option<PactView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<pact::Entity, _>(ctx, "Pact.revisionOf", own, pact::Column::Id, m.revision_of, |r| r.id.clone())
-            .await?
-            .map(PactView))
+        Ok(rel_one::<pact::Entity, _>(ctx, keys::pact::REVISION_OF, own, pact::Column::Id, m.revision_of, |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(PactView))
     }
     /// General objectives.
     #[graphql(visible = "vis::pact_objectives", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
@@ -1839,7 +1860,7 @@ impl PactView {
         let own = self.own(ctx);
         let rows = rel_many::<pact_objective::Entity, _>(
             ctx,
-            "Pact.objectives",
+            keys::pact::OBJECTIVES,
             own,
             pact_objective::Column::PactId,
             m.id.clone(),
@@ -1849,7 +1870,7 @@ impl PactView {
         .await?;
         let v = rows.map(|v| v.into_iter().map(PactObjectiveView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
-            self.audit(ctx, "Pact.objectives");
+            self.audit(ctx, keys::pact::OBJECTIVES);
         }
         Ok(v)
     }
@@ -1863,7 +1884,7 @@ impl PactView {
         let own = self.own(ctx);
         let rows = rel_many::<pact_expected_result::Entity, _>(
             ctx,
-            "Pact.expectedResults",
+            keys::pact::EXPECTED_RESULTS,
             own,
             pact_expected_result::Column::PactId,
             m.id.clone(),
@@ -1873,7 +1894,7 @@ impl PactView {
         .await?;
         let v = rows.map(|v| v.into_iter().map(PactExpectedResultView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
-            self.audit(ctx, "Pact.expectedResults");
+            self.audit(ctx, keys::pact::EXPECTED_RESULTS);
         }
         Ok(v)
     }
@@ -1884,7 +1905,7 @@ impl PactView {
         let own = self.own(ctx);
         let rows = rel_many::<pact_commitment::Entity, _>(
             ctx,
-            "Pact.commitments",
+            keys::pact::COMMITMENTS,
             own,
             pact_commitment::Column::PactId,
             m.id.clone(),
@@ -1894,7 +1915,7 @@ impl PactView {
         .await?;
         let v = rows.map(|v| v.into_iter().map(PactCommitmentView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
-            self.audit(ctx, "Pact.commitments");
+            self.audit(ctx, keys::pact::COMMITMENTS);
         }
         Ok(v)
     }
@@ -1905,7 +1926,7 @@ impl PactView {
         let own = self.own(ctx);
         let rows = rel_many::<support::Entity, _>(
             ctx,
-            "Pact.supports",
+            keys::pact::SUPPORTS,
             own,
             support::Column::PactId,
             m.id.clone(),
@@ -1915,7 +1936,7 @@ impl PactView {
         .await?;
         let v = rows.map(|v| v.into_iter().map(SupportView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
-            self.audit(ctx, "Pact.supports");
+            self.audit(ctx, keys::pact::SUPPORTS);
         }
         Ok(v)
     }
@@ -1924,7 +1945,7 @@ impl PactView {
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<case_file::Entity, _>(ctx, "Pact.case", own, case_file::Column::Id, Some(m.case_id), |r| {
+        Ok(rel_one::<case_file::Entity, _>(ctx, keys::pact::CASE, own, case_file::Column::Id, Some(m.case_id), |r| {
             r.id.clone()
         })
         .await?
@@ -1935,11 +1956,11 @@ impl PactView {
 impl PactView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("pact", m.id), || crate::audit::reads::Owner::Case(m.case_id));
     }
@@ -1966,6 +1987,7 @@ impl Projected for pact_objective::Entity {
     }
 }
 
+/// A general objective of the pact.
 #[Object(name = "PactObjective", visible = "vis::type_pact_objective")]
 impl PactObjectiveView {
     /// Global id.
@@ -1977,9 +1999,9 @@ impl PactObjectiveView {
     #[graphql(visible = "vis::pact_objective_area")]
     async fn area(&self, ctx: &Context<'_>) -> Option<NeedAreaView> {
         let m = &self.0;
-        let v = show(ctx, "PactObjective.area", self.own(ctx), || m.area.into());
+        let v = show(ctx, keys::pact_objective::AREA, self.own(ctx), || m.area.into());
         if v.is_some() {
-            self.audit(ctx, "PactObjective.area");
+            self.audit(ctx, keys::pact_objective::AREA);
         }
         v
     }
@@ -1987,9 +2009,9 @@ impl PactObjectiveView {
     #[graphql(visible = "vis::pact_objective_description")]
     async fn description(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        let v = show(ctx, "PactObjective.description", self.own(ctx), || m.description.clone());
+        let v = show(ctx, keys::pact_objective::DESCRIPTION, self.own(ctx), || m.description.clone());
         if v.is_some() {
-            self.audit(ctx, "PactObjective.description");
+            self.audit(ctx, keys::pact_objective::DESCRIPTION);
         }
         v
     }
@@ -2003,7 +2025,7 @@ impl PactObjectiveView {
         let own = self.own(ctx);
         let rows = rel_many::<pact_expected_result::Entity, _>(
             ctx,
-            "PactObjective.expectedResults",
+            keys::pact_objective::EXPECTED_RESULTS,
             own,
             pact_expected_result::Column::ObjectiveId,
             m.id.clone(),
@@ -2013,7 +2035,7 @@ impl PactObjectiveView {
         .await?;
         let v = rows.map(|v| v.into_iter().map(PactExpectedResultView).collect::<Vec<_>>());
         if v.as_ref().is_some_and(|x| !x.is_empty()) {
-            self.audit(ctx, "PactObjective.expectedResults");
+            self.audit(ctx, keys::pact_objective::EXPECTED_RESULTS);
         }
         Ok(v)
     }
@@ -2022,11 +2044,11 @@ impl PactObjectiveView {
 impl PactObjectiveView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("pact_objective", m.id), || crate::audit::reads::Owner::Pact(m.pact_id));
     }
@@ -2044,6 +2066,7 @@ impl Projected for pact_expected_result::Entity {
     }
 }
 
+/// An expected result (milestone) of an objective.
 #[Object(name = "PactExpectedResult", visible = "vis::type_pact_expected_result")]
 impl PactExpectedResultView {
     /// Global id.
@@ -2055,9 +2078,9 @@ impl PactExpectedResultView {
     #[graphql(visible = "vis::pact_expected_result_indicator")]
     async fn indicator(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        let v = show(ctx, "PactExpectedResult.indicator", self.own(ctx), || m.indicator.clone());
+        let v = show(ctx, keys::pact_expected_result::INDICATOR, self.own(ctx), || m.indicator.clone());
         if v.is_some() {
-            self.audit(ctx, "PactExpectedResult.indicator");
+            self.audit(ctx, keys::pact_expected_result::INDICATOR);
         }
         v
     }
@@ -2065,18 +2088,18 @@ impl PactExpectedResultView {
     #[graphql(visible = "vis::pact_expected_result_due_on")]
     async fn due_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "PactExpectedResult.dueOn", self.own(ctx), || m.due_on)
+        show(ctx, keys::pact_expected_result::DUE_ON, self.own(ctx), || m.due_on)
     }
 }
 
 impl PactExpectedResultView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("pact_expected_result", m.id), || {
             crate::audit::reads::Owner::Pact(m.pact_id)
@@ -2110,6 +2133,7 @@ impl Projected for pact_commitment::Entity {
     }
 }
 
+/// A commitment (impegno) of the pact.
 #[Object(name = "PactCommitment", visible = "vis::type_pact_commitment")]
 impl PactCommitmentView {
     /// Global id.
@@ -2121,9 +2145,9 @@ impl PactCommitmentView {
     #[graphql(visible = "vis::pact_commitment_description")]
     async fn description(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        let v = show(ctx, "PactCommitment.description", self.own(ctx), || m.description.clone());
+        let v = show(ctx, keys::pact_commitment::DESCRIPTION, self.own(ctx), || m.description.clone());
         if v.is_some() {
-            self.audit(ctx, "PactCommitment.description");
+            self.audit(ctx, keys::pact_commitment::DESCRIPTION);
         }
         v
     }
@@ -2131,15 +2155,15 @@ impl PactCommitmentView {
     #[graphql(visible = "vis::pact_commitment_due_on")]
     async fn due_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "PactCommitment.dueOn", self.own(ctx), || m.due_on)
+        show(ctx, keys::pact_commitment::DUE_ON, self.own(ctx), || m.due_on)
     }
     /// Progress.
     #[graphql(visible = "vis::pact_commitment_status")]
     async fn status(&self, ctx: &Context<'_>) -> Option<CommitmentStatusView> {
         let m = &self.0;
-        let v = show(ctx, "PactCommitment.status", self.own(ctx), || m.status.into());
+        let v = show(ctx, keys::pact_commitment::STATUS, self.own(ctx), || m.status.into());
         if v.is_some() {
-            self.audit(ctx, "PactCommitment.status");
+            self.audit(ctx, keys::pact_commitment::STATUS);
         }
         v
     }
@@ -2147,9 +2171,9 @@ impl PactCommitmentView {
     #[graphql(visible = "vis::pact_commitment_is_conditionality")]
     async fn is_conditionality(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        let v = show(ctx, "PactCommitment.isConditionality", self.own(ctx), || m.is_conditionality);
+        let v = show(ctx, keys::pact_commitment::IS_CONDITIONALITY, self.own(ctx), || m.is_conditionality);
         if v.is_some() {
-            self.audit(ctx, "PactCommitment.isConditionality");
+            self.audit(ctx, keys::pact_commitment::IS_CONDITIONALITY);
         }
         v
     }
@@ -2160,7 +2184,7 @@ impl PactCommitmentView {
         let own = self.own(ctx);
         Ok(rel_one::<member::Entity, _>(
             ctx,
-            "PactCommitment.obligatedMember",
+            keys::pact_commitment::OBLIGATED_MEMBER,
             own,
             member::Column::Id,
             m.obligated_member_id,
@@ -2174,11 +2198,11 @@ impl PactCommitmentView {
 impl PactCommitmentView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("pact_commitment", m.id), || crate::audit::reads::Owner::Pact(m.pact_id));
     }
@@ -2212,6 +2236,7 @@ impl Projected for support::Entity {
     }
 }
 
+/// A support (sostegno) from the LEPS catalogue.
 #[Object(name = "Support", visible = "vis::type_support")]
 impl SupportView {
     /// Global id.
@@ -2223,9 +2248,9 @@ impl SupportView {
     #[graphql(visible = "vis::support_kind")]
     async fn kind(&self, ctx: &Context<'_>) -> Option<SupportKindView> {
         let m = &self.0;
-        let v = show(ctx, "Support.kind", self.own(ctx), || m.kind.into());
+        let v = show(ctx, keys::support::KIND, self.own(ctx), || m.kind.into());
         if v.is_some() {
-            self.audit(ctx, "Support.kind");
+            self.audit(ctx, keys::support::KIND);
         }
         v
     }
@@ -2233,9 +2258,9 @@ impl SupportView {
     #[graphql(visible = "vis::support_provider")]
     async fn provider(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        let v = show(ctx, "Support.provider", self.own(ctx), || m.provider.clone());
+        let v = show(ctx, keys::support::PROVIDER, self.own(ctx), || m.provider.clone());
         if v.is_some() {
-            self.audit(ctx, "Support.provider");
+            self.audit(ctx, keys::support::PROVIDER);
         }
         v
     }
@@ -2243,28 +2268,33 @@ impl SupportView {
     #[graphql(visible = "vis::support_starts_on")]
     async fn starts_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "Support.startsOn", self.own(ctx), || m.starts_on)
+        show(ctx, keys::support::STARTS_ON, self.own(ctx), || m.starts_on)
     }
     /// End.
     #[graphql(visible = "vis::support_ends_on")]
     async fn ends_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "Support.endsOn", self.own(ctx), || m.ends_on)
+        show(ctx, keys::support::ENDS_ON, self.own(ctx), || m.ends_on)
     }
     /// Activation state.
     #[graphql(visible = "vis::support_status")]
     async fn status(&self, ctx: &Context<'_>) -> Option<SupportStatusView> {
         let m = &self.0;
-        show(ctx, "Support.status", self.own(ctx), || m.status.into())
+        show(ctx, keys::support::STATUS, self.own(ctx), || m.status.into())
     }
     /// The case.
     #[graphql(visible = "vis::support_case")]
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<case_file::Entity, _>(ctx, "Support.case", own, case_file::Column::Id, Some(m.case_id), |r| {
-            r.id.clone()
-        })
+        Ok(rel_one::<case_file::Entity, _>(
+            ctx,
+            keys::support::CASE,
+            own,
+            case_file::Column::Id,
+            Some(m.case_id),
+            |r| r.id.clone(),
+        )
         .await?
         .map(CaseView))
     }
@@ -2273,11 +2303,11 @@ impl SupportView {
 impl SupportView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("support", m.id), || crate::audit::reads::Owner::Case(m.case_id));
     }
@@ -2315,6 +2345,7 @@ impl Projected for report::Entity {
     }
 }
 
+/// Segnalazione: a report of a sanctionable fact or failed check, approved by a coordinator before INPS.
 #[Object(name = "Report", visible = "vis::type_report")]
 impl ReportView {
     /// Global id.
@@ -2326,39 +2357,41 @@ impl ReportView {
     #[graphql(visible = "vis::report_kind")]
     async fn kind(&self, ctx: &Context<'_>) -> Option<ReportKindView> {
         let m = &self.0;
-        show(ctx, "Report.kind", self.own(ctx), || m.kind.into())
+        show(ctx, keys::report::KIND, self.own(ctx), || m.kind.into())
     }
     /// BOZZA, DA_APPROVARE, INVIATA, RIFIUTATA or RETTIFICATA.
     #[graphql(visible = "vis::report_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<ReportStateView> {
         let m = &self.0;
-        show(ctx, "Report.state", self.own(ctx), || m.state.into())
+        show(ctx, keys::report::STATE, self.own(ctx), || m.state.into())
     }
     /// Date of the fact.
     #[graphql(visible = "vis::report_fact_date")]
     async fn fact_date(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Report.factDate", self.own(ctx), || m.fact_date)
+        show(ctx, keys::report::FACT_DATE, self.own(ctx), || m.fact_date)
     }
     /// Date the fact was ascertained.
     #[graphql(visible = "vis::report_ascertained_on")]
     async fn ascertained_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Report.ascertainedOn", self.own(ctx), || m.ascertained_on)
+        show(ctx, keys::report::ASCERTAINED_ON, self.own(ctx), || m.ascertained_on)
     }
     /// Deadline to send it to INPS: 5 days for a refusal to sign, 10 working days for other facts.
     #[graphql(visible = "vis::report_deadline")]
     async fn deadline(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "Report.deadline", self.own(ctx), || crate::reports::model::report_deadline(m.kind, m.ascertained_on))
+        show(ctx, keys::report::DEADLINE, self.own(ctx), || {
+            crate::reports::model::report_deadline(m.kind, m.ascertained_on)
+        })
     }
     /// The facts.
     #[graphql(visible = "vis::report_description")]
     async fn description(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        let v = show(ctx, "Report.description", self.own(ctx), || m.description.clone());
+        let v = show(ctx, keys::report::DESCRIPTION, self.own(ctx), || m.description.clone());
         if v.is_some() {
-            self.audit(ctx, "Report.description");
+            self.audit(ctx, keys::report::DESCRIPTION);
         }
         v
     }
@@ -2366,15 +2399,15 @@ impl ReportView {
     #[graphql(visible = "vis::report_decided_at")]
     async fn decided_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
-        show(ctx, "Report.decidedAt", self.own(ctx), || m.decided_at)
+        show(ctx, keys::report::DECIDED_AT, self.own(ctx), || m.decided_at)
     }
     /// The coordinator's comment.
     #[graphql(visible = "vis::report_decision_comment")]
     async fn decision_comment(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        let v = show(ctx, "Report.decisionComment", self.own(ctx), || m.decision_comment.clone());
+        let v = show(ctx, keys::report::DECISION_COMMENT, self.own(ctx), || m.decision_comment.clone());
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "Report.decisionComment");
+            self.audit(ctx, keys::report::DECISION_COMMENT);
         }
         v
     }
@@ -2382,25 +2415,25 @@ impl ReportView {
     #[graphql(visible = "vis::report_sent_at")]
     async fn sent_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
-        show(ctx, "Report.sentAt", self.own(ctx), || m.sent_at)
+        show(ctx, keys::report::SENT_AT, self.own(ctx), || m.sent_at)
     }
     /// INPS acknowledgement.
     #[graphql(visible = "vis::report_inps_ack")]
     async fn inps_ack(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "Report.inpsAck", self.own(ctx), || m.inps_ack.clone())
+        show(ctx, keys::report::INPS_ACK, self.own(ctx), || m.inps_ack.clone())
     }
     /// When it was raised.
     #[graphql(visible = "vis::report_created_at")]
     async fn created_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
         let m = &self.0;
-        show(ctx, "Report.createdAt", self.own(ctx), || m.created_at)
+        show(ctx, keys::report::CREATED_AT, self.own(ctx), || m.created_at)
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::report_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "Report.version", self.own(ctx), || m.version)
+        show(ctx, keys::report::VERSION, self.own(ctx), || m.version)
     }
     /// Comune concerned.
     #[graphql(visible = "vis::report_comune")]
@@ -2409,7 +2442,7 @@ impl ReportView {
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(
             ctx,
-            "Report.comune",
+            keys::report::COMUNE,
             own,
             comune::Column::IstatCode,
             Some(m.comune_istat.clone()),
@@ -2423,9 +2456,11 @@ impl ReportView {
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<case_file::Entity, _>(ctx, "Report.case", own, case_file::Column::Id, m.case_id, |r| r.id.clone())
-            .await?
-            .map(CaseView))
+        Ok(rel_one::<case_file::Entity, _>(ctx, keys::report::CASE, own, case_file::Column::Id, m.case_id, |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(CaseView))
     }
     /// The residency check, for failed checks.
     #[graphql(visible = "vis::report_residency_check")]
@@ -2434,7 +2469,7 @@ impl ReportView {
         let own = self.own(ctx);
         Ok(rel_one::<residency_check::Entity, _>(
             ctx,
-            "Report.residencyCheck",
+            keys::report::RESIDENCY_CHECK,
             own,
             residency_check::Column::Id,
             m.residency_check_id,
@@ -2448,20 +2483,22 @@ impl ReportView {
     async fn member(&self, ctx: &Context<'_>) -> GqlResult<Option<MemberView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<member::Entity, _>(ctx, "Report.member", own, member::Column::Id, m.member_id, |r| r.id.clone())
-            .await?
-            .map(MemberView))
+        Ok(rel_one::<member::Entity, _>(ctx, keys::report::MEMBER, own, member::Column::Id, m.member_id, |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(MemberView))
     }
 }
 
 impl ReportView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("report", m.id), || crate::audit::reads::Owner::Ambito {
             ambito: Some(m.ambito_id),
@@ -2504,6 +2541,7 @@ impl Projected for meeting::Entity {
     }
 }
 
+/// Incontro: a meeting with a household (convocation, spontaneous presentation, monitoring...).
 #[Object(name = "Meeting", visible = "vis::type_meeting")]
 impl MeetingView {
     /// Global id.
@@ -2515,57 +2553,57 @@ impl MeetingView {
     #[graphql(visible = "vis::meeting_kind")]
     async fn kind(&self, ctx: &Context<'_>) -> Option<MeetingKindView> {
         let m = &self.0;
-        show(ctx, "Meeting.kind", self.own(ctx), || m.kind.into())
+        show(ctx, keys::meeting::KIND, self.own(ctx), || m.kind.into())
     }
     /// State of the meeting.
     #[graphql(visible = "vis::meeting_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<MeetingStateView> {
         let m = &self.0;
-        show(ctx, "Meeting.state", self.own(ctx), || m.state.into())
+        show(ctx, keys::meeting::STATE, self.own(ctx), || m.state.into())
     }
     /// Date and time.
     #[graphql(visible = "vis::meeting_scheduled_at")]
     async fn scheduled_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
         let m = &self.0;
-        show(ctx, "Meeting.scheduledAt", self.own(ctx), || m.scheduled_at)
+        show(ctx, keys::meeting::SCHEDULED_AT, self.own(ctx), || m.scheduled_at)
     }
     /// Planned duration.
     #[graphql(visible = "vis::meeting_duration_minutes")]
     async fn duration_minutes(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "Meeting.durationMinutes", self.own(ctx), || m.duration_minutes)
+        show(ctx, keys::meeting::DURATION_MINUTES, self.own(ctx), || m.duration_minutes)
     }
     /// Where.
     #[graphql(visible = "vis::meeting_place")]
     async fn place(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "Meeting.place", self.own(ctx), || m.place.clone())
+        show(ctx, keys::meeting::PLACE, self.own(ctx), || m.place.clone())
     }
     /// Channel the convocation was sent through.
     #[graphql(visible = "vis::meeting_convocation_channel")]
     async fn convocation_channel(&self, ctx: &Context<'_>) -> Option<ConvocationChannelView> {
         let m = &self.0;
-        show(ctx, "Meeting.convocationChannel", self.own(ctx), || m.convocation_channel.map(Into::into)).flatten()
+        show(ctx, keys::meeting::CONVOCATION_CHANNEL, self.own(ctx), || m.convocation_channel.map(Into::into)).flatten()
     }
     /// Reference of the convocation (SMS or e-mail id).
     #[graphql(visible = "vis::meeting_convocation_ref")]
     async fn convocation_ref(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "Meeting.convocationRef", self.own(ctx), || m.convocation_ref.clone())
+        show(ctx, keys::meeting::CONVOCATION_REF, self.own(ctx), || m.convocation_ref.clone())
     }
     /// Who attended.
     #[graphql(visible = "vis::meeting_attendees")]
     async fn attendees(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "Meeting.attendees", self.own(ctx), || m.attendees.clone())
+        show(ctx, keys::meeting::ATTENDEES, self.own(ctx), || m.attendees.clone())
     }
     /// Justification of an absence.
     #[graphql(visible = "vis::meeting_justification")]
     async fn justification(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        let v = show(ctx, "Meeting.justification", self.own(ctx), || m.justification.clone());
+        let v = show(ctx, keys::meeting::JUSTIFICATION, self.own(ctx), || m.justification.clone());
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "Meeting.justification");
+            self.audit(ctx, keys::meeting::JUSTIFICATION);
         }
         v
     }
@@ -2573,13 +2611,13 @@ impl MeetingView {
     #[graphql(visible = "vis::meeting_recorded_at")]
     async fn recorded_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
-        show(ctx, "Meeting.recordedAt", self.own(ctx), || m.recorded_at)
+        show(ctx, keys::meeting::RECORDED_AT, self.own(ctx), || m.recorded_at)
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::meeting_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "Meeting.version", self.own(ctx), || m.version)
+        show(ctx, keys::meeting::VERSION, self.own(ctx), || m.version)
     }
     /// Comune of the office.
     #[graphql(visible = "vis::meeting_comune")]
@@ -2588,7 +2626,7 @@ impl MeetingView {
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(
             ctx,
-            "Meeting.comune",
+            keys::meeting::COMUNE,
             own,
             comune::Column::IstatCode,
             Some(m.comune_istat.clone()),
@@ -2602,7 +2640,7 @@ impl MeetingView {
     async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<case_file::Entity, _>(ctx, "Meeting.case", own, case_file::Column::Id, m.case_id, |r| {
+        Ok(rel_one::<case_file::Entity, _>(ctx, keys::meeting::CASE, own, case_file::Column::Id, m.case_id, |r| {
             r.id.clone()
         })
         .await?
@@ -2613,9 +2651,14 @@ impl MeetingView {
     async fn household(&self, ctx: &Context<'_>) -> GqlResult<Option<HouseholdView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<household::Entity, _>(ctx, "Meeting.household", own, household::Column::Id, m.household_id, |r| {
-            r.id.clone()
-        })
+        Ok(rel_one::<household::Entity, _>(
+            ctx,
+            keys::meeting::HOUSEHOLD,
+            own,
+            household::Column::Id,
+            m.household_id,
+            |r| r.id.clone(),
+        )
         .await?
         .map(HouseholdView))
     }
@@ -2624,9 +2667,14 @@ impl MeetingView {
     async fn operator(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<operator::Entity, _>(ctx, "Meeting.operator", own, operator::Column::Id, m.operator_id, |r| {
-            r.id.clone()
-        })
+        Ok(rel_one::<operator::Entity, _>(
+            ctx,
+            keys::meeting::OPERATOR,
+            own,
+            operator::Column::Id,
+            m.operator_id,
+            |r| r.id.clone(),
+        )
         .await?
         .map(OperatorView))
     }
@@ -2635,12 +2683,12 @@ impl MeetingView {
 impl MeetingView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         let m = &self.0;
         is_me(ctx, m.operator_id)
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("meeting", m.id), || crate::audit::reads::Owner::Ambito {
             ambito: Some(m.ambito_id),
@@ -2665,6 +2713,7 @@ impl Projected for office_slot::Entity {
     }
 }
 
+/// An office slot a Comune offers for meetings (availability for the calendar).
 #[Object(name = "OfficeSlot", visible = "vis::type_office_slot")]
 impl OfficeSlotView {
     /// Global id.
@@ -2676,19 +2725,19 @@ impl OfficeSlotView {
     #[graphql(visible = "vis::office_slot_starts_at")]
     async fn starts_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
         let m = &self.0;
-        show(ctx, "OfficeSlot.startsAt", self.own(ctx), || m.starts_at)
+        show(ctx, keys::office_slot::STARTS_AT, self.own(ctx), || m.starts_at)
     }
     /// End.
     #[graphql(visible = "vis::office_slot_ends_at")]
     async fn ends_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
         let m = &self.0;
-        show(ctx, "OfficeSlot.endsAt", self.own(ctx), || m.ends_at)
+        show(ctx, keys::office_slot::ENDS_AT, self.own(ctx), || m.ends_at)
     }
     /// Where.
     #[graphql(visible = "vis::office_slot_place")]
     async fn place(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "OfficeSlot.place", self.own(ctx), || m.place.clone())
+        show(ctx, keys::office_slot::PLACE, self.own(ctx), || m.place.clone())
     }
     /// The Comune.
     #[graphql(visible = "vis::office_slot_comune")]
@@ -2697,7 +2746,7 @@ impl OfficeSlotView {
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(
             ctx,
-            "OfficeSlot.comune",
+            keys::office_slot::COMUNE,
             own,
             comune::Column::IstatCode,
             Some(m.comune_istat.clone()),
@@ -2711,9 +2760,14 @@ impl OfficeSlotView {
     async fn operator(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<operator::Entity, _>(ctx, "OfficeSlot.operator", own, operator::Column::Id, m.operator_id, |r| {
-            r.id.clone()
-        })
+        Ok(rel_one::<operator::Entity, _>(
+            ctx,
+            keys::office_slot::OPERATOR,
+            own,
+            operator::Column::Id,
+            m.operator_id,
+            |r| r.id.clone(),
+        )
         .await?
         .map(OperatorView))
     }
@@ -2722,7 +2776,7 @@ impl OfficeSlotView {
 impl OfficeSlotView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         let m = &self.0;
         is_me(ctx, m.operator_id)
     }
@@ -2769,6 +2823,7 @@ impl Projected for puc_project::Entity {
     }
 }
 
+/// Progetto Utile alla Collettività.
 #[Object(name = "PucProject", visible = "vis::type_puc_project")]
 impl PucProjectView {
     /// Global id.
@@ -2780,97 +2835,97 @@ impl PucProjectView {
     #[graphql(visible = "vis::puc_project_title")]
     async fn title(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "PucProject.title", self.own(ctx), || m.title.clone())
+        show(ctx, keys::puc_project::TITLE, self.own(ctx), || m.title.clone())
     }
     /// Field of activity.
     #[graphql(visible = "vis::puc_project_field")]
     async fn field(&self, ctx: &Context<'_>) -> Option<PucFieldView> {
         let m = &self.0;
-        show(ctx, "PucProject.field", self.own(ctx), || m.field.into())
+        show(ctx, keys::puc_project::FIELD, self.own(ctx), || m.field.into())
     }
     /// Description and objectives.
     #[graphql(visible = "vis::puc_project_description")]
     async fn description(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "PucProject.description", self.own(ctx), || m.description.clone())
+        show(ctx, keys::puc_project::DESCRIPTION, self.own(ctx), || m.description.clone())
     }
     /// Host body (ente attuatore).
     #[graphql(visible = "vis::puc_project_host_body")]
     async fn host_body(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "PucProject.hostBody", self.own(ctx), || m.host_body.clone())
+        show(ctx, keys::puc_project::HOST_BODY, self.own(ctx), || m.host_body.clone())
     }
     /// Site (postazione).
     #[graphql(visible = "vis::puc_project_site")]
     async fn site(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "PucProject.site", self.own(ctx), || m.site.clone())
+        show(ctx, keys::puc_project::SITE, self.own(ctx), || m.site.clone())
     }
     /// Days and hours.
     #[graphql(visible = "vis::puc_project_schedule")]
     async fn schedule(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "PucProject.schedule", self.own(ctx), || m.schedule.clone())
+        show(ctx, keys::puc_project::SCHEDULE, self.own(ctx), || m.schedule.clone())
     }
     /// Weekly hours (8-16).
     #[graphql(visible = "vis::puc_project_weekly_hours")]
     async fn weekly_hours(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "PucProject.weeklyHours", self.own(ctx), || m.weekly_hours)
+        show(ctx, keys::puc_project::WEEKLY_HOURS, self.own(ctx), || m.weekly_hours)
     }
     /// Places for beneficiaries of the Comune.
     #[graphql(visible = "vis::puc_project_places_comune")]
     async fn places_comune(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "PucProject.placesComune", self.own(ctx), || m.places_comune)
+        show(ctx, keys::puc_project::PLACES_COMUNE, self.own(ctx), || m.places_comune)
     }
     /// Places for beneficiaries of the CPI.
     #[graphql(visible = "vis::puc_project_places_cpi")]
     async fn places_cpi(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "PucProject.placesCpi", self.own(ctx), || m.places_cpi)
+        show(ctx, keys::puc_project::PLACES_CPI, self.own(ctx), || m.places_cpi)
     }
     /// Places for volunteers.
     #[graphql(visible = "vis::puc_project_places_volunteer")]
     async fn places_volunteer(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "PucProject.placesVolunteer", self.own(ctx), || m.places_volunteer)
+        show(ctx, keys::puc_project::PLACES_VOLUNTEER, self.own(ctx), || m.places_volunteer)
     }
     /// Start date.
     #[graphql(visible = "vis::puc_project_starts_on")]
     async fn starts_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "PucProject.startsOn", self.own(ctx), || m.starts_on)
+        show(ctx, keys::puc_project::STARTS_ON, self.own(ctx), || m.starts_on)
     }
     /// End date.
     #[graphql(visible = "vis::puc_project_ends_on")]
     async fn ends_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "PucProject.endsOn", self.own(ctx), || m.ends_on)
+        show(ctx, keys::puc_project::ENDS_ON, self.own(ctx), || m.ends_on)
     }
     /// Minimum participation in months.
     #[graphql(visible = "vis::puc_project_min_duration_months")]
     async fn min_duration_months(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "PucProject.minDurationMonths", self.own(ctx), || m.min_duration_months)
+        show(ctx, keys::puc_project::MIN_DURATION_MONTHS, self.own(ctx), || m.min_duration_months)
     }
     /// Tutor or contact person.
     #[graphql(visible = "vis::puc_project_tutor")]
     async fn tutor(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "PucProject.tutor", self.own(ctx), || m.tutor.clone())
+        show(ctx, keys::puc_project::TUTOR, self.own(ctx), || m.tutor.clone())
     }
     /// State of the project.
     #[graphql(visible = "vis::puc_project_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<PucProjectStateView> {
         let m = &self.0;
-        show(ctx, "PucProject.state", self.own(ctx), || m.state.into())
+        show(ctx, keys::puc_project::STATE, self.own(ctx), || m.state.into())
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::puc_project_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "PucProject.version", self.own(ctx), || m.version)
+        show(ctx, keys::puc_project::VERSION, self.own(ctx), || m.version)
     }
     /// Comune owning the project.
     #[graphql(visible = "vis::puc_project_comune")]
@@ -2879,7 +2934,7 @@ impl PucProjectView {
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(
             ctx,
-            "PucProject.comune",
+            keys::puc_project::COMUNE,
             own,
             comune::Column::IstatCode,
             Some(m.comune_istat.clone()),
@@ -2893,9 +2948,14 @@ impl PucProjectView {
     async fn manager(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<operator::Entity, _>(ctx, "PucProject.manager", own, operator::Column::Id, m.manager_id, |r| {
-            r.id.clone()
-        })
+        Ok(rel_one::<operator::Entity, _>(
+            ctx,
+            keys::puc_project::MANAGER,
+            own,
+            operator::Column::Id,
+            m.manager_id,
+            |r| r.id.clone(),
+        )
         .await?
         .map(OperatorView))
     }
@@ -2909,7 +2969,7 @@ impl PucProjectView {
         let own = self.own(ctx);
         let rows = rel_many::<puc_assignment::Entity, _>(
             ctx,
-            "PucProject.assignments",
+            keys::puc_project::ASSIGNMENTS,
             own,
             puc_assignment::Column::ProjectId,
             m.id.clone(),
@@ -2919,22 +2979,17 @@ impl PucProjectView {
         .await?;
         Ok(rows.map(|v| v.into_iter().map(PucAssignmentView).collect::<Vec<_>>()))
     }
-
     /// Vacancies per source: places minus proposed and active assignments.
     #[graphql(visible = "vis::puc_project_vacancies")]
-    async fn vacancies(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::api::puc::PucVacancies>> {
-        if show(ctx, "PucProject.vacancies", self.own(ctx), || ()).is_none() {
-            return Ok(None);
-        }
-        let taken = crate::api::puc::taken(ctx, self.0.id).await?;
-        Ok(Some(crate::puc::service::vacancies_of(&self.0, taken).into()))
+    async fn vacancies(&self, ctx: &Context<'_>) -> GqlResult<Option<super::puc::PucVacancies>> {
+        super::views_ext::puc_project_vacancies(self, ctx).await
     }
 }
 
 impl PucProjectView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         let m = &self.0;
         is_me(ctx, m.manager_id)
     }
@@ -2974,6 +3029,7 @@ impl Projected for puc_assignment::Entity {
     }
 }
 
+/// Assignment of a beneficiary to a PUC.
 #[Object(name = "PucAssignment", visible = "vis::type_puc_assignment")]
 impl PucAssignmentView {
     /// Global id.
@@ -2985,40 +3041,42 @@ impl PucAssignmentView {
     #[graphql(visible = "vis::puc_assignment_source")]
     async fn source(&self, ctx: &Context<'_>) -> Option<PlaceSourceView> {
         let m = &self.0;
-        show(ctx, "PucAssignment.source", self.own(ctx), || m.source.into())
+        show(ctx, keys::puc_assignment::SOURCE, self.own(ctx), || m.source.into())
     }
     /// State of the assignment.
     #[graphql(visible = "vis::puc_assignment_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<PucAssignmentStateView> {
         let m = &self.0;
-        show(ctx, "PucAssignment.state", self.own(ctx), || m.state.into())
+        show(ctx, keys::puc_assignment::STATE, self.own(ctx), || m.state.into())
     }
     /// Start.
     #[graphql(visible = "vis::puc_assignment_starts_on")]
     async fn starts_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "PucAssignment.startsOn", self.own(ctx), || m.starts_on)
+        show(ctx, keys::puc_assignment::STARTS_ON, self.own(ctx), || m.starts_on)
     }
     /// Planned end.
     #[graphql(visible = "vis::puc_assignment_planned_end_on")]
     async fn planned_end_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "PucAssignment.plannedEndOn", self.own(ctx), || m.planned_end_on)
+        show(ctx, keys::puc_assignment::PLANNED_END_ON, self.own(ctx), || m.planned_end_on)
     }
     /// Weekly hours.
     #[graphql(visible = "vis::puc_assignment_weekly_hours")]
     async fn weekly_hours(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "PucAssignment.weeklyHours", self.own(ctx), || m.weekly_hours)
+        show(ctx, keys::puc_assignment::WEEKLY_HOURS, self.own(ctx), || m.weekly_hours)
     }
     /// Why it was interrupted.
     #[graphql(visible = "vis::puc_assignment_interruption_reason")]
     async fn interruption_reason(&self, ctx: &Context<'_>) -> Option<InterruptionReasonView> {
         let m = &self.0;
-        let v = show(ctx, "PucAssignment.interruptionReason", self.own(ctx), || m.interruption_reason.map(Into::into))
-            .flatten();
+        let v = show(ctx, keys::puc_assignment::INTERRUPTION_REASON, self.own(ctx), || {
+            m.interruption_reason.map(Into::into)
+        })
+        .flatten();
         if v.is_some() {
-            self.audit(ctx, "PucAssignment.interruptionReason");
+            self.audit(ctx, keys::puc_assignment::INTERRUPTION_REASON);
         }
         v
     }
@@ -3026,19 +3084,19 @@ impl PucAssignmentView {
     #[graphql(visible = "vis::puc_assignment_interrupted_on")]
     async fn interrupted_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "PucAssignment.interruptedOn", self.own(ctx), || m.interrupted_on)
+        show(ctx, keys::puc_assignment::INTERRUPTED_ON, self.own(ctx), || m.interrupted_on)
     }
     /// INAIL activation reference.
     #[graphql(visible = "vis::puc_assignment_inail_ref")]
     async fn inail_ref(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "PucAssignment.inailRef", self.own(ctx), || m.inail_ref.clone())
+        show(ctx, keys::puc_assignment::INAIL_REF, self.own(ctx), || m.inail_ref.clone())
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::puc_assignment_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "PucAssignment.version", self.own(ctx), || m.version)
+        show(ctx, keys::puc_assignment::VERSION, self.own(ctx), || m.version)
     }
     /// The project.
     #[graphql(visible = "vis::puc_assignment_project")]
@@ -3047,7 +3105,7 @@ impl PucAssignmentView {
         let own = self.own(ctx);
         Ok(rel_one::<puc_project::Entity, _>(
             ctx,
-            "PucAssignment.project",
+            keys::puc_assignment::PROJECT,
             own,
             puc_project::Column::Id,
             Some(m.project_id),
@@ -3061,9 +3119,14 @@ impl PucAssignmentView {
     async fn member(&self, ctx: &Context<'_>) -> GqlResult<Option<MemberView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<member::Entity, _>(ctx, "PucAssignment.member", own, member::Column::Id, Some(m.member_id), |r| {
-            r.id.clone()
-        })
+        Ok(rel_one::<member::Entity, _>(
+            ctx,
+            keys::puc_assignment::MEMBER,
+            own,
+            member::Column::Id,
+            Some(m.member_id),
+            |r| r.id.clone(),
+        )
         .await?
         .map(MemberView))
     }
@@ -3077,7 +3140,7 @@ impl PucAssignmentView {
         let own = self.own(ctx);
         let rows = rel_many::<puc_attendance::Entity, _>(
             ctx,
-            "PucAssignment.attendance",
+            keys::puc_assignment::ATTENDANCE,
             own,
             puc_attendance::Column::AssignmentId,
             m.id.clone(),
@@ -3087,33 +3150,21 @@ impl PucAssignmentView {
         .await?;
         Ok(rows.map(|v| v.into_iter().map(PucAttendanceView).collect::<Vec<_>>()))
     }
-
     /// Minutes of activity recorded in the register.
     #[graphql(visible = "vis::puc_assignment_total_minutes")]
     async fn total_minutes(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
-        let own = self.own(ctx);
-        let rows = rel_many::<puc_attendance::Entity, _>(
-            ctx,
-            "PucAssignment.totalMinutes",
-            own,
-            puc_attendance::Column::AssignmentId,
-            self.0.id,
-            |r| r.assignment_id,
-            puc_attendance::Column::Day,
-        )
-        .await?;
-        Ok(rows.map(|v| v.iter().map(|a| a.minutes as i64).sum()))
+        super::views_ext::puc_assignment_total_minutes(self, ctx).await
     }
 }
 
 impl PucAssignmentView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("puc_assignment", m.id), || crate::audit::reads::Owner::Project {
             project: m.project_id,
@@ -3148,6 +3199,7 @@ impl Projected for puc_attendance::Entity {
     }
 }
 
+/// A day in the attendance register of a PUC assignment.
 #[Object(name = "PucAttendance", visible = "vis::type_puc_attendance")]
 impl PucAttendanceView {
     /// Global id.
@@ -3159,21 +3211,21 @@ impl PucAttendanceView {
     #[graphql(visible = "vis::puc_attendance_day")]
     async fn day(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "PucAttendance.day", self.own(ctx), || m.day)
+        show(ctx, keys::puc_attendance::DAY, self.own(ctx), || m.day)
     }
     /// Minutes of activity.
     #[graphql(visible = "vis::puc_attendance_minutes")]
     async fn minutes(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "PucAttendance.minutes", self.own(ctx), || m.minutes)
+        show(ctx, keys::puc_attendance::MINUTES, self.own(ctx), || m.minutes)
     }
     /// Present, justified or unjustified absence.
     #[graphql(visible = "vis::puc_attendance_status")]
     async fn status(&self, ctx: &Context<'_>) -> Option<AttendanceStatusView> {
         let m = &self.0;
-        let v = show(ctx, "PucAttendance.status", self.own(ctx), || m.status.into());
+        let v = show(ctx, keys::puc_attendance::STATUS, self.own(ctx), || m.status.into());
         if v.is_some() {
-            self.audit(ctx, "PucAttendance.status");
+            self.audit(ctx, keys::puc_attendance::STATUS);
         }
         v
     }
@@ -3181,9 +3233,9 @@ impl PucAttendanceView {
     #[graphql(visible = "vis::puc_attendance_note")]
     async fn note(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        let v = show(ctx, "PucAttendance.note", self.own(ctx), || m.note.clone());
+        let v = show(ctx, keys::puc_attendance::NOTE, self.own(ctx), || m.note.clone());
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "PucAttendance.note");
+            self.audit(ctx, keys::puc_attendance::NOTE);
         }
         v
     }
@@ -3192,11 +3244,11 @@ impl PucAttendanceView {
 impl PucAttendanceView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("puc_attendance", m.id), || {
             crate::audit::reads::Owner::Assignment(m.assignment_id)
@@ -3236,6 +3288,7 @@ impl Projected for residency_check::Entity {
     }
 }
 
+/// Controllo anagrafico: a check of the residence (or permit, or composition) requirement.
 #[Object(name = "ResidencyCheck", visible = "vis::type_residency_check")]
 impl ResidencyCheckView {
     /// Global id.
@@ -3247,43 +3300,43 @@ impl ResidencyCheckView {
     #[graphql(visible = "vis::residency_check_kind")]
     async fn kind(&self, ctx: &Context<'_>) -> Option<ResidencyCheckKindView> {
         let m = &self.0;
-        show(ctx, "ResidencyCheck.kind", self.own(ctx), || m.kind.into())
+        show(ctx, keys::residency_check::KIND, self.own(ctx), || m.kind.into())
     }
     /// State of the check.
     #[graphql(visible = "vis::residency_check_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<ResidencyCheckStateView> {
         let m = &self.0;
-        show(ctx, "ResidencyCheck.state", self.own(ctx), || m.state.into())
+        show(ctx, keys::residency_check::STATE, self.own(ctx), || m.state.into())
     }
     /// Deadline of the Comune holding the check.
     #[graphql(visible = "vis::residency_check_due_on")]
     async fn due_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "ResidencyCheck.dueOn", self.own(ctx), || m.due_on)
+        show(ctx, keys::residency_check::DUE_ON, self.own(ctx), || m.due_on)
     }
     /// When it was forwarded to the present Comune.
     #[graphql(visible = "vis::residency_check_forwarded_at")]
     async fn forwarded_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
-        show(ctx, "ResidencyCheck.forwardedAt", self.own(ctx), || m.forwarded_at)
+        show(ctx, keys::residency_check::FORWARDED_AT, self.own(ctx), || m.forwarded_at)
     }
     /// Outcome.
     #[graphql(visible = "vis::residency_check_outcome")]
     async fn outcome(&self, ctx: &Context<'_>) -> Option<ResidencyOutcomeView> {
         let m = &self.0;
-        show(ctx, "ResidencyCheck.outcome", self.own(ctx), || m.outcome.map(Into::into)).flatten()
+        show(ctx, keys::residency_check::OUTCOME, self.own(ctx), || m.outcome.map(Into::into)).flatten()
     }
     /// When the outcome was finalised.
     #[graphql(visible = "vis::residency_check_finalised_at")]
     async fn finalised_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
-        show(ctx, "ResidencyCheck.finalisedAt", self.own(ctx), || m.finalised_at)
+        show(ctx, keys::residency_check::FINALISED_AT, self.own(ctx), || m.finalised_at)
     }
     /// Whether the deadline passed without an outcome.
     #[graphql(visible = "vis::residency_check_overdue")]
     async fn overdue(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        show(ctx, "ResidencyCheck.overdue", self.own(ctx), || {
+        show(ctx, keys::residency_check::OVERDUE, self.own(ctx), || {
             m.outcome.is_none() && m.due_on < crate::calendar::today()
         })
     }
@@ -3291,7 +3344,7 @@ impl ResidencyCheckView {
     #[graphql(visible = "vis::residency_check_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "ResidencyCheck.version", self.own(ctx), || m.version)
+        show(ctx, keys::residency_check::VERSION, self.own(ctx), || m.version)
     }
     /// Comune of residence named in the application.
     #[graphql(visible = "vis::residency_check_owning_comune")]
@@ -3300,7 +3353,7 @@ impl ResidencyCheckView {
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(
             ctx,
-            "ResidencyCheck.owningComune",
+            keys::residency_check::OWNING_COMUNE,
             own,
             comune::Column::IstatCode,
             Some(m.owning_comune_istat.clone()),
@@ -3316,7 +3369,7 @@ impl ResidencyCheckView {
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(
             ctx,
-            "ResidencyCheck.currentComune",
+            keys::residency_check::CURRENT_COMUNE,
             own,
             comune::Column::IstatCode,
             Some(m.current_comune_istat.clone()),
@@ -3332,7 +3385,7 @@ impl ResidencyCheckView {
         let own = self.own(ctx);
         Ok(rel_one::<operator::Entity, _>(
             ctx,
-            "ResidencyCheck.officer",
+            keys::residency_check::OFFICER,
             own,
             operator::Column::Id,
             m.officer_id,
@@ -3348,7 +3401,7 @@ impl ResidencyCheckView {
         let own = self.own(ctx);
         Ok(rel_one::<member::Entity, _>(
             ctx,
-            "ResidencyCheck.member",
+            keys::residency_check::MEMBER,
             own,
             member::Column::Id,
             Some(m.member_id),
@@ -3367,7 +3420,7 @@ impl ResidencyCheckView {
         let own = self.own(ctx);
         let rows = rel_many::<residency_period::Entity, _>(
             ctx,
-            "ResidencyCheck.periods",
+            keys::residency_check::PERIODS,
             own,
             residency_period::Column::CheckId,
             m.id.clone(),
@@ -3377,53 +3430,29 @@ impl ResidencyCheckView {
         .await?;
         Ok(rows.map(|v| v.into_iter().map(ResidencyPeriodView).collect::<Vec<_>>()))
     }
-
     /// Days of residence covered by the recorded periods (overlaps counted once).
     #[graphql(visible = "vis::residency_check_total_residence_days")]
     async fn total_residence_days(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
-        Ok(self.residence(ctx, "ResidencyCheck.totalResidenceDays").await?.map(|s| s.total_days))
+        super::views_ext::residency_check_total_residence_days(self, ctx).await
     }
     /// Days of the latest continuous residence, if it is still open.
     #[graphql(visible = "vis::residency_check_last_continuous_days")]
     async fn last_continuous_days(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
-        Ok(self.residence(ctx, "ResidencyCheck.lastContinuousDays").await?.map(|s| s.last_continuous_days))
+        super::views_ext::residency_check_last_continuous_days(self, ctx).await
     }
     /// Whether the periods meet the requirement (10 years in all, the last 2 continuous).
     #[graphql(visible = "vis::residency_check_requirement_met")]
     async fn requirement_met(&self, ctx: &Context<'_>) -> GqlResult<Option<bool>> {
-        Ok(self.residence(ctx, "ResidencyCheck.requirementMet").await?.map(|s| s.requirement_met))
+        super::views_ext::residency_check_requirement_met(self, ctx).await
     }
 }
 
 impl ResidencyCheckView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         let m = &self.0;
         is_me(ctx, m.officer_id)
-    }
-
-    /// The requirement computed from the periods the viewer may see.
-    async fn residence(
-        &self,
-        ctx: &Context<'_>,
-        key: &str,
-    ) -> GqlResult<Option<crate::residency::model::ResidenceSummary>> {
-        let own = self.own(ctx);
-        let rows = rel_many::<residency_period::Entity, _>(
-            ctx,
-            key,
-            own,
-            residency_period::Column::CheckId,
-            self.0.id,
-            |r| r.check_id,
-            residency_period::Column::FromOn,
-        )
-        .await?;
-        Ok(rows.map(|v| {
-            let periods: Vec<_> = v.iter().map(|p| (p.from_on, p.to_on)).collect();
-            crate::residency::model::summarise(&periods, crate::calendar::today())
-        }))
     }
     pub const OBJECT: Obj = Obj::ResidencyCheck;
 }
@@ -3439,6 +3468,7 @@ impl Projected for residency_period::Entity {
     }
 }
 
+/// A residence period recorded by a Comune.
 #[Object(name = "ResidencyPeriod", visible = "vis::type_residency_period")]
 impl ResidencyPeriodView {
     /// Global id.
@@ -3450,13 +3480,13 @@ impl ResidencyPeriodView {
     #[graphql(visible = "vis::residency_period_from_on")]
     async fn from_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "ResidencyPeriod.fromOn", self.own(ctx), || m.from_on)
+        show(ctx, keys::residency_period::FROM_ON, self.own(ctx), || m.from_on)
     }
     /// To; null while current.
     #[graphql(visible = "vis::residency_period_to_on")]
     async fn to_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        show(ctx, "ResidencyPeriod.toOn", self.own(ctx), || m.to_on)
+        show(ctx, keys::residency_period::TO_ON, self.own(ctx), || m.to_on)
     }
     /// The Comune of residence in the period.
     #[graphql(visible = "vis::residency_period_comune")]
@@ -3465,7 +3495,7 @@ impl ResidencyPeriodView {
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(
             ctx,
-            "ResidencyPeriod.comune",
+            keys::residency_period::COMUNE,
             own,
             comune::Column::IstatCode,
             Some(m.comune_istat.clone()),
@@ -3479,7 +3509,7 @@ impl ResidencyPeriodView {
 impl ResidencyPeriodView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     pub const OBJECT: Obj = Obj::ResidencyPeriod;
@@ -3519,6 +3549,7 @@ impl Projected for disadvantage_check::Entity {
     }
 }
 
+/// Validation of the condizione di svantaggio declared for a member.
 #[Object(name = "DisadvantageCheck", visible = "vis::type_disadvantage_check")]
 impl DisadvantageCheckView {
     /// Global id.
@@ -3530,15 +3561,15 @@ impl DisadvantageCheckView {
     #[graphql(visible = "vis::disadvantage_check_inps_request_id")]
     async fn inps_request_id(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "DisadvantageCheck.inpsRequestId", self.own(ctx), || m.inps_request_id.clone())
+        show(ctx, keys::disadvantage_check::INPS_REQUEST_ID, self.own(ctx), || m.inps_request_id.clone())
     }
     /// Declared category (special-category data).
     #[graphql(visible = "vis::disadvantage_check_category")]
     async fn category(&self, ctx: &Context<'_>) -> Option<DisadvantageCategoryView> {
         let m = &self.0;
-        let v = show(ctx, "DisadvantageCheck.category", self.own(ctx), || m.category.into());
+        let v = show(ctx, keys::disadvantage_check::CATEGORY, self.own(ctx), || m.category.into());
         if v.is_some() {
-            self.audit(ctx, "DisadvantageCheck.category");
+            self.audit(ctx, keys::disadvantage_check::CATEGORY);
         }
         v
     }
@@ -3546,9 +3577,10 @@ impl DisadvantageCheckView {
     #[graphql(visible = "vis::disadvantage_check_certificate_protocol")]
     async fn certificate_protocol(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        let v = show(ctx, "DisadvantageCheck.certificateProtocol", self.own(ctx), || m.certificate_protocol.clone());
+        let v =
+            show(ctx, keys::disadvantage_check::CERTIFICATE_PROTOCOL, self.own(ctx), || m.certificate_protocol.clone());
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "DisadvantageCheck.certificateProtocol");
+            self.audit(ctx, keys::disadvantage_check::CERTIFICATE_PROTOCOL);
         }
         v
     }
@@ -3556,9 +3588,9 @@ impl DisadvantageCheckView {
     #[graphql(visible = "vis::disadvantage_check_certificate_from")]
     async fn certificate_from(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        let v = show(ctx, "DisadvantageCheck.certificateFrom", self.own(ctx), || m.certificate_from);
+        let v = show(ctx, keys::disadvantage_check::CERTIFICATE_FROM, self.own(ctx), || m.certificate_from);
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "DisadvantageCheck.certificateFrom");
+            self.audit(ctx, keys::disadvantage_check::CERTIFICATE_FROM);
         }
         v
     }
@@ -3566,9 +3598,9 @@ impl DisadvantageCheckView {
     #[graphql(visible = "vis::disadvantage_check_certificate_to")]
     async fn certificate_to(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
         let m = &self.0;
-        let v = show(ctx, "DisadvantageCheck.certificateTo", self.own(ctx), || m.certificate_to);
+        let v = show(ctx, keys::disadvantage_check::CERTIFICATE_TO, self.own(ctx), || m.certificate_to);
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "DisadvantageCheck.certificateTo");
+            self.audit(ctx, keys::disadvantage_check::CERTIFICATE_TO);
         }
         v
     }
@@ -3576,13 +3608,13 @@ impl DisadvantageCheckView {
     #[graphql(visible = "vis::disadvantage_check_received_on")]
     async fn received_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "DisadvantageCheck.receivedOn", self.own(ctx), || m.received_on)
+        show(ctx, keys::disadvantage_check::RECEIVED_ON, self.own(ctx), || m.received_on)
     }
     /// Response deadline: 60 days from receipt.
     #[graphql(visible = "vis::disadvantage_check_due_on")]
     async fn due_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
         let m = &self.0;
-        show(ctx, "DisadvantageCheck.dueOn", self.own(ctx), || {
+        show(ctx, keys::disadvantage_check::DUE_ON, self.own(ctx), || {
             crate::disadvantage::model::disadvantage_due(m.received_on)
         })
     }
@@ -3590,7 +3622,7 @@ impl DisadvantageCheckView {
     #[graphql(visible = "vis::disadvantage_check_expired_by_silence")]
     async fn expired_by_silence(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;
-        show(ctx, "DisadvantageCheck.expiredBySilence", self.own(ctx), || {
+        show(ctx, keys::disadvantage_check::EXPIRED_BY_SILENCE, self.own(ctx), || {
             crate::disadvantage::model::disadvantage_expired(m, crate::calendar::today())
         })
     }
@@ -3598,15 +3630,15 @@ impl DisadvantageCheckView {
     #[graphql(visible = "vis::disadvantage_check_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<DisadvantageStateView> {
         let m = &self.0;
-        show(ctx, "DisadvantageCheck.state", self.own(ctx), || m.state.into())
+        show(ctx, keys::disadvantage_check::STATE, self.own(ctx), || m.state.into())
     }
     /// Notes of the validator.
     #[graphql(visible = "vis::disadvantage_check_notes")]
     async fn notes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        let v = show(ctx, "DisadvantageCheck.notes", self.own(ctx), || m.notes.clone());
+        let v = show(ctx, keys::disadvantage_check::NOTES, self.own(ctx), || m.notes.clone());
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "DisadvantageCheck.notes");
+            self.audit(ctx, keys::disadvantage_check::NOTES);
         }
         v
     }
@@ -3614,13 +3646,13 @@ impl DisadvantageCheckView {
     #[graphql(visible = "vis::disadvantage_check_decided_at")]
     async fn decided_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
         let m = &self.0;
-        show(ctx, "DisadvantageCheck.decidedAt", self.own(ctx), || m.decided_at)
+        show(ctx, keys::disadvantage_check::DECIDED_AT, self.own(ctx), || m.decided_at)
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::disadvantage_check_version")]
     async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
         let m = &self.0;
-        show(ctx, "DisadvantageCheck.version", self.own(ctx), || m.version)
+        show(ctx, keys::disadvantage_check::VERSION, self.own(ctx), || m.version)
     }
     /// Comune that issued the certification.
     #[graphql(visible = "vis::disadvantage_check_certifying_comune")]
@@ -3629,7 +3661,7 @@ impl DisadvantageCheckView {
         let own = self.own(ctx);
         Ok(rel_one::<comune::Entity, _>(
             ctx,
-            "DisadvantageCheck.certifyingComune",
+            keys::disadvantage_check::CERTIFYING_COMUNE,
             own,
             comune::Column::IstatCode,
             Some(m.certifying_comune_istat.clone()),
@@ -3645,7 +3677,7 @@ impl DisadvantageCheckView {
         let own = self.own(ctx);
         Ok(rel_one::<member::Entity, _>(
             ctx,
-            "DisadvantageCheck.member",
+            keys::disadvantage_check::MEMBER,
             own,
             member::Column::Id,
             Some(m.member_id),
@@ -3659,11 +3691,11 @@ impl DisadvantageCheckView {
 impl DisadvantageCheckView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("disadvantage_check", m.id), || crate::audit::reads::Owner::Ambito {
             ambito: Some(m.ambito_id),
@@ -3705,6 +3737,7 @@ impl Projected for audit_event::Entity {
     }
 }
 
+/// An entry of the append-only audit trail.
 #[Object(name = "AuditEvent", visible = "vis::type_audit_event")]
 impl AuditEventView {
     /// Global id.
@@ -3716,51 +3749,51 @@ impl AuditEventView {
     #[graphql(visible = "vis::audit_event_occurred_at")]
     async fn occurred_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
         let m = &self.0;
-        show(ctx, "AuditEvent.occurredAt", self.own(ctx), || m.occurred_at)
+        show(ctx, keys::audit_event::OCCURRED_AT, self.own(ctx), || m.occurred_at)
     }
     /// Request id of the HTTP request.
     #[graphql(visible = "vis::audit_event_request_id")]
     async fn request_id(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "AuditEvent.requestId", self.own(ctx), || m.request_id.clone())
+        show(ctx, keys::audit_event::REQUEST_ID, self.own(ctx), || m.request_id.clone())
     }
     /// Operator, API client or system.
     #[graphql(visible = "vis::audit_event_actor_kind")]
     async fn actor_kind(&self, ctx: &Context<'_>) -> Option<ActorKindView> {
         let m = &self.0;
-        show(ctx, "AuditEvent.actorKind", self.own(ctx), || m.actor_kind.into())
+        show(ctx, keys::audit_event::ACTOR_KIND, self.own(ctx), || m.actor_kind.into())
     }
     /// Role of the actor.
     #[graphql(visible = "vis::audit_event_role")]
     async fn role(&self, ctx: &Context<'_>) -> Option<RoleView> {
         let m = &self.0;
-        show(ctx, "AuditEvent.role", self.own(ctx), || m.role.map(Into::into)).flatten()
+        show(ctx, keys::audit_event::ROLE, self.own(ctx), || m.role.map(Into::into)).flatten()
     }
     /// Entity concerned.
     #[graphql(visible = "vis::audit_event_entity")]
     async fn entity(&self, ctx: &Context<'_>) -> Option<String> {
         let m = &self.0;
-        show(ctx, "AuditEvent.entity", self.own(ctx), || m.entity.clone())
+        show(ctx, keys::audit_event::ENTITY, self.own(ctx), || m.entity.clone())
     }
     /// Id of the entity concerned.
     #[graphql(visible = "vis::audit_event_entity_id")]
     async fn entity_id(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, "AuditEvent.entityId", self.own(ctx), || m.entity_id.clone())
+        show(ctx, keys::audit_event::ENTITY_ID, self.own(ctx), || m.entity_id.clone())
     }
     /// What was done.
     #[graphql(visible = "vis::audit_event_action")]
     async fn action(&self, ctx: &Context<'_>) -> Option<AuditActionView> {
         let m = &self.0;
-        show(ctx, "AuditEvent.action", self.own(ctx), || m.action.into())
+        show(ctx, keys::audit_event::ACTION, self.own(ctx), || m.action.into())
     }
     /// Before/after of the changed fields (JSON).
     #[graphql(visible = "vis::audit_event_changes")]
     async fn changes(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        let v = show(ctx, "AuditEvent.changes", self.own(ctx), || m.changes.clone());
+        let v = show(ctx, keys::audit_event::CHANGES, self.own(ctx), || m.changes.clone());
         if matches!(v, Some(Some(_))) {
-            self.audit(ctx, "AuditEvent.changes");
+            self.audit(ctx, keys::audit_event::CHANGES);
         }
         v
     }
@@ -3769,9 +3802,14 @@ impl AuditEventView {
     async fn operator(&self, ctx: &Context<'_>) -> GqlResult<Option<OperatorView>> {
         let m = &self.0;
         let own = self.own(ctx);
-        Ok(rel_one::<operator::Entity, _>(ctx, "AuditEvent.operator", own, operator::Column::Id, m.operator_id, |r| {
-            r.id.clone()
-        })
+        Ok(rel_one::<operator::Entity, _>(
+            ctx,
+            keys::audit_event::OPERATOR,
+            own,
+            operator::Column::Id,
+            m.operator_id,
+            |r| r.id.clone(),
+        )
         .await?
         .map(OperatorView))
     }
@@ -3780,11 +3818,11 @@ impl AuditEventView {
 impl AuditEventView {
     /// Whether the row is the principal's own (for fields shown on own rows only).
     #[allow(unused_variables)]
-    fn own(&self, ctx: &Context<'_>) -> bool {
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
         false
     }
     /// For the audit trail: the field `key` of the row is in the response.
-    fn audit(&self, ctx: &Context<'_>, key: &str) {
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
         crate::authz::audit_read(ctx, key, ("audit_event", m.id), || crate::audit::reads::Owner::Ambito {
             ambito: m.ambito_id,
@@ -3804,883 +3842,882 @@ mod vis {
         reads(ctx, Object::Ambito)
     }
     pub fn ambito_code(ctx: &Context<'_>) -> bool {
-        field(ctx, "Ambito.code")
+        field(ctx, crate::authz::keys::ambito::CODE)
     }
     pub fn ambito_name(ctx: &Context<'_>) -> bool {
-        field(ctx, "Ambito.name")
+        field(ctx, crate::authz::keys::ambito::NAME)
     }
     pub fn ambito_region(ctx: &Context<'_>) -> bool {
-        field(ctx, "Ambito.region")
+        field(ctx, crate::authz::keys::ambito::REGION)
     }
     pub fn ambito_management_form(ctx: &Context<'_>) -> bool {
-        field(ctx, "Ambito.managementForm")
+        field(ctx, crate::authz::keys::ambito::MANAGEMENT_FORM)
     }
     pub fn ambito_comuni(ctx: &Context<'_>) -> bool {
-        field(ctx, "Ambito.comuni") && reads(ctx, Object::Comune)
+        field(ctx, crate::authz::keys::ambito::COMUNI) && reads(ctx, Object::Comune)
     }
     pub fn type_comune(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Comune)
     }
     pub fn comune_istat_code(ctx: &Context<'_>) -> bool {
-        field(ctx, "Comune.istatCode")
+        field(ctx, crate::authz::keys::comune::ISTAT_CODE)
     }
     pub fn comune_belfiore_code(ctx: &Context<'_>) -> bool {
-        field(ctx, "Comune.belfioreCode")
+        field(ctx, crate::authz::keys::comune::BELFIORE_CODE)
     }
     pub fn comune_name(ctx: &Context<'_>) -> bool {
-        field(ctx, "Comune.name")
+        field(ctx, crate::authz::keys::comune::NAME)
     }
     pub fn comune_province(ctx: &Context<'_>) -> bool {
-        field(ctx, "Comune.province")
+        field(ctx, crate::authz::keys::comune::PROVINCE)
     }
     pub fn comune_social_services_delegated(ctx: &Context<'_>) -> bool {
-        field(ctx, "Comune.socialServicesDelegated")
+        field(ctx, crate::authz::keys::comune::SOCIAL_SERVICES_DELEGATED)
     }
     pub fn comune_ambito(ctx: &Context<'_>) -> bool {
-        field(ctx, "Comune.ambito") && reads(ctx, Object::Ambito)
+        field(ctx, crate::authz::keys::comune::AMBITO) && reads(ctx, Object::Ambito)
     }
     pub fn type_convention(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Convention)
     }
     pub fn convention_kind(ctx: &Context<'_>) -> bool {
-        field(ctx, "Convention.kind")
+        field(ctx, crate::authz::keys::convention::KIND)
     }
     pub fn convention_signed_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "Convention.signedOn")
+        field(ctx, crate::authz::keys::convention::SIGNED_ON)
     }
     pub fn convention_valid_from(ctx: &Context<'_>) -> bool {
-        field(ctx, "Convention.validFrom")
+        field(ctx, crate::authz::keys::convention::VALID_FROM)
     }
     pub fn convention_valid_to(ctx: &Context<'_>) -> bool {
-        field(ctx, "Convention.validTo")
+        field(ctx, crate::authz::keys::convention::VALID_TO)
     }
     pub fn convention_document_sha256(ctx: &Context<'_>) -> bool {
-        field(ctx, "Convention.documentSha256")
+        field(ctx, crate::authz::keys::convention::DOCUMENT_SHA256)
     }
     pub fn convention_document_size(ctx: &Context<'_>) -> bool {
-        field(ctx, "Convention.documentSize")
+        field(ctx, crate::authz::keys::convention::DOCUMENT_SIZE)
     }
     pub fn convention_uploaded_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "Convention.uploadedAt")
+        field(ctx, crate::authz::keys::convention::UPLOADED_AT)
     }
     pub fn convention_version(ctx: &Context<'_>) -> bool {
-        field(ctx, "Convention.version")
+        field(ctx, crate::authz::keys::convention::VERSION)
     }
     pub fn convention_comune(ctx: &Context<'_>) -> bool {
-        field(ctx, "Convention.comune") && reads(ctx, Object::Comune)
+        field(ctx, crate::authz::keys::convention::COMUNE) && reads(ctx, Object::Comune)
     }
     pub fn convention_ambito(ctx: &Context<'_>) -> bool {
-        field(ctx, "Convention.ambito") && reads(ctx, Object::Ambito)
+        field(ctx, crate::authz::keys::convention::AMBITO) && reads(ctx, Object::Ambito)
     }
     pub fn convention_dependent_profiles(ctx: &Context<'_>) -> bool {
-        field(ctx, "Convention.dependentProfiles")
+        field(ctx, crate::authz::keys::convention::DEPENDENT_PROFILES)
     }
     pub fn type_operator(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Operator) || !crate::graphql::visibility::signed_in(ctx)
     }
     pub fn operator_fiscal_code(ctx: &Context<'_>) -> bool {
-        field(ctx, "Operator.fiscalCode")
+        field(ctx, crate::authz::keys::operator::FISCAL_CODE)
     }
     pub fn operator_first_name(ctx: &Context<'_>) -> bool {
-        field(ctx, "Operator.firstName")
+        field(ctx, crate::authz::keys::operator::FIRST_NAME)
     }
     pub fn operator_last_name(ctx: &Context<'_>) -> bool {
-        field(ctx, "Operator.lastName")
+        field(ctx, crate::authz::keys::operator::LAST_NAME)
     }
     pub fn operator_display_name(ctx: &Context<'_>) -> bool {
-        field(ctx, "Operator.displayName")
+        field(ctx, crate::authz::keys::operator::DISPLAY_NAME)
     }
     pub fn operator_email(ctx: &Context<'_>) -> bool {
-        field(ctx, "Operator.email")
+        field(ctx, crate::authz::keys::operator::EMAIL)
     }
     pub fn operator_phone(ctx: &Context<'_>) -> bool {
-        field(ctx, "Operator.phone")
+        field(ctx, crate::authz::keys::operator::PHONE)
     }
     pub fn operator_status(ctx: &Context<'_>) -> bool {
-        field(ctx, "Operator.status")
+        field(ctx, crate::authz::keys::operator::STATUS)
     }
     pub fn operator_version(ctx: &Context<'_>) -> bool {
-        field(ctx, "Operator.version")
+        field(ctx, crate::authz::keys::operator::VERSION)
     }
     pub fn operator_last_login_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "Operator.lastLoginAt")
+        field(ctx, crate::authz::keys::operator::LAST_LOGIN_AT)
     }
     pub fn operator_profiles(ctx: &Context<'_>) -> bool {
-        field(ctx, "Operator.profiles") && reads(ctx, Object::Profile)
+        field(ctx, crate::authz::keys::operator::PROFILES) && reads(ctx, Object::Profile)
     }
     pub fn type_profile(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Profile) || !crate::graphql::visibility::signed_in(ctx)
     }
     pub fn profile_role(ctx: &Context<'_>) -> bool {
-        field(ctx, "Profile.role")
+        field(ctx, crate::authz::keys::profile::ROLE)
     }
     pub fn profile_valid_from(ctx: &Context<'_>) -> bool {
-        field(ctx, "Profile.validFrom")
+        field(ctx, crate::authz::keys::profile::VALID_FROM)
     }
     pub fn profile_valid_to(ctx: &Context<'_>) -> bool {
-        field(ctx, "Profile.validTo")
+        field(ctx, crate::authz::keys::profile::VALID_TO)
     }
     pub fn profile_funding_sources(ctx: &Context<'_>) -> bool {
-        field(ctx, "Profile.fundingSources")
+        field(ctx, crate::authz::keys::profile::FUNDING_SOURCES)
     }
     pub fn profile_status(ctx: &Context<'_>) -> bool {
-        field(ctx, "Profile.status")
+        field(ctx, crate::authz::keys::profile::STATUS)
     }
     pub fn profile_version(ctx: &Context<'_>) -> bool {
-        field(ctx, "Profile.version")
+        field(ctx, crate::authz::keys::profile::VERSION)
     }
     pub fn profile_ambito(ctx: &Context<'_>) -> bool {
-        field(ctx, "Profile.ambito") && reads(ctx, Object::Ambito)
+        field(ctx, crate::authz::keys::profile::AMBITO) && reads(ctx, Object::Ambito)
     }
     pub fn profile_operator(ctx: &Context<'_>) -> bool {
-        field(ctx, "Profile.operator") && reads(ctx, Object::Operator)
+        field(ctx, crate::authz::keys::profile::OPERATOR) && reads(ctx, Object::Operator)
     }
     pub fn profile_comuni(ctx: &Context<'_>) -> bool {
-        field(ctx, "Profile.comuni")
+        field(ctx, crate::authz::keys::profile::COMUNI)
     }
     pub fn type_household(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Household)
     }
     pub fn household_inps_protocol(ctx: &Context<'_>) -> bool {
-        field(ctx, "Household.inpsProtocol")
+        field(ctx, crate::authz::keys::household::INPS_PROTOCOL)
     }
     pub fn household_composition_version(ctx: &Context<'_>) -> bool {
-        field(ctx, "Household.compositionVersion")
+        field(ctx, crate::authz::keys::household::COMPOSITION_VERSION)
     }
     pub fn household_composition_date(ctx: &Context<'_>) -> bool {
-        field(ctx, "Household.compositionDate")
+        field(ctx, crate::authz::keys::household::COMPOSITION_DATE)
     }
     pub fn household_comune(ctx: &Context<'_>) -> bool {
-        field(ctx, "Household.comune") && reads(ctx, Object::Comune)
+        field(ctx, crate::authz::keys::household::COMUNE) && reads(ctx, Object::Comune)
     }
     pub fn household_ambito(ctx: &Context<'_>) -> bool {
-        field(ctx, "Household.ambito") && reads(ctx, Object::Ambito)
+        field(ctx, crate::authz::keys::household::AMBITO) && reads(ctx, Object::Ambito)
     }
     pub fn household_members(ctx: &Context<'_>) -> bool {
-        field(ctx, "Household.members") && reads(ctx, Object::Member)
+        field(ctx, crate::authz::keys::household::MEMBERS) && reads(ctx, Object::Member)
     }
     pub fn household_cases(ctx: &Context<'_>) -> bool {
-        field(ctx, "Household.cases") && reads(ctx, Object::Case)
+        field(ctx, crate::authz::keys::household::CASES) && reads(ctx, Object::Case)
     }
     pub fn household_applications(ctx: &Context<'_>) -> bool {
-        field(ctx, "Household.applications") && reads(ctx, Object::Application)
+        field(ctx, crate::authz::keys::household::APPLICATIONS) && reads(ctx, Object::Application)
     }
     pub fn type_member(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Member)
     }
     pub fn member_fiscal_code(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.fiscalCode")
+        field(ctx, crate::authz::keys::member::FISCAL_CODE)
     }
     pub fn member_first_name(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.firstName")
+        field(ctx, crate::authz::keys::member::FIRST_NAME)
     }
     pub fn member_last_name(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.lastName")
+        field(ctx, crate::authz::keys::member::LAST_NAME)
     }
     pub fn member_birth_date(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.birthDate")
+        field(ctx, crate::authz::keys::member::BIRTH_DATE)
     }
     pub fn member_birth_place_code(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.birthPlaceCode")
+        field(ctx, crate::authz::keys::member::BIRTH_PLACE_CODE)
     }
     pub fn member_sex(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.sex")
+        field(ctx, crate::authz::keys::member::SEX)
     }
     pub fn member_citizenship(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.citizenship")
+        field(ctx, crate::authz::keys::member::CITIZENSHIP)
     }
     pub fn member_relation(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.relation")
+        field(ctx, crate::authz::keys::member::RELATION)
     }
     pub fn member_in_equivalence_scale(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.inEquivalenceScale")
+        field(ctx, crate::authz::keys::member::IN_EQUIVALENCE_SCALE)
     }
     pub fn member_obligated_activation(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.obligatedActivation")
+        field(ctx, crate::authz::keys::member::OBLIGATED_ACTIVATION)
     }
     pub fn member_disabled(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.disabled")
+        field(ctx, crate::authz::keys::member::DISABLED)
     }
     pub fn member_email(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.email")
+        field(ctx, crate::authz::keys::member::EMAIL)
     }
     pub fn member_phone(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.phone")
+        field(ctx, crate::authz::keys::member::PHONE)
     }
     pub fn member_permit_type(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.permitType")
+        field(ctx, crate::authz::keys::member::PERMIT_TYPE)
     }
     pub fn member_permit_expiry(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.permitExpiry")
+        field(ctx, crate::authz::keys::member::PERMIT_EXPIRY)
     }
     pub fn member_residual_benefit_months(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.residualBenefitMonths")
+        field(ctx, crate::authz::keys::member::RESIDUAL_BENEFIT_MONTHS)
     }
     pub fn member_residence_comune(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.residenceComune") && reads(ctx, Object::Comune)
+        field(ctx, crate::authz::keys::member::RESIDENCE_COMUNE) && reads(ctx, Object::Comune)
     }
     pub fn member_household(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.household") && reads(ctx, Object::Household)
+        field(ctx, crate::authz::keys::member::HOUSEHOLD) && reads(ctx, Object::Household)
     }
     pub fn member_cases(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.cases") && reads(ctx, Object::Case)
+        field(ctx, crate::authz::keys::member::CASES) && reads(ctx, Object::Case)
     }
     pub fn member_puc_assignments(ctx: &Context<'_>) -> bool {
-        field(ctx, "Member.pucAssignments") && reads(ctx, Object::PucAssignment)
+        field(ctx, crate::authz::keys::member::PUC_ASSIGNMENTS) && reads(ctx, Object::PucAssignment)
     }
     pub fn type_application(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Application)
     }
     pub fn application_inps_protocol(ctx: &Context<'_>) -> bool {
-        field(ctx, "Application.inpsProtocol")
+        field(ctx, crate::authz::keys::application::INPS_PROTOCOL)
     }
     pub fn application_measure(ctx: &Context<'_>) -> bool {
-        field(ctx, "Application.measure")
+        field(ctx, crate::authz::keys::application::MEASURE)
     }
     pub fn application_applicant_fiscal_code(ctx: &Context<'_>) -> bool {
-        field(ctx, "Application.applicantFiscalCode")
+        field(ctx, crate::authz::keys::application::APPLICANT_FISCAL_CODE)
     }
     pub fn application_submitted_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "Application.submittedOn")
+        field(ctx, crate::authz::keys::application::SUBMITTED_ON)
     }
     pub fn application_channel(ctx: &Context<'_>) -> bool {
-        field(ctx, "Application.channel")
+        field(ctx, crate::authz::keys::application::CHANNEL)
     }
     pub fn application_isee_protocol(ctx: &Context<'_>) -> bool {
-        field(ctx, "Application.iseeProtocol")
+        field(ctx, crate::authz::keys::application::ISEE_PROTOCOL)
     }
     pub fn application_pad_signed_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "Application.padSignedOn")
+        field(ctx, crate::authz::keys::application::PAD_SIGNED_ON)
     }
     pub fn application_status(ctx: &Context<'_>) -> bool {
-        field(ctx, "Application.status")
+        field(ctx, crate::authz::keys::application::STATUS)
     }
     pub fn application_months_paid(ctx: &Context<'_>) -> bool {
-        field(ctx, "Application.monthsPaid")
+        field(ctx, crate::authz::keys::application::MONTHS_PAID)
     }
     pub fn application_household(ctx: &Context<'_>) -> bool {
-        field(ctx, "Application.household") && reads(ctx, Object::Household)
+        field(ctx, crate::authz::keys::application::HOUSEHOLD) && reads(ctx, Object::Household)
     }
     pub fn type_case(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Case)
     }
     pub fn case_state(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.state")
+        field(ctx, crate::authz::keys::case::STATE)
     }
     pub fn case_pad_date(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.padDate")
+        field(ctx, crate::authz::keys::case::PAD_DATE)
     }
     pub fn case_assigned_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.assignedAt")
+        field(ctx, crate::authz::keys::case::ASSIGNED_AT)
     }
     pub fn case_first_meeting_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.firstMeetingOn")
+        field(ctx, crate::authz::keys::case::FIRST_MEETING_ON)
     }
     pub fn case_last_meeting_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.lastMeetingOn")
+        field(ctx, crate::authz::keys::case::LAST_MEETING_ON)
     }
     pub fn case_first_meeting_deadline(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.firstMeetingDeadline")
+        field(ctx, crate::authz::keys::case::FIRST_MEETING_DEADLINE)
     }
     pub fn case_recommended_convocation_by(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.recommendedConvocationBy")
+        field(ctx, crate::authz::keys::case::RECOMMENDED_CONVOCATION_BY)
     }
     pub fn case_next_check_due(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.nextCheckDue")
+        field(ctx, crate::authz::keys::case::NEXT_CHECK_DUE)
     }
     pub fn case_days_to_deadline(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.daysToDeadline")
+        field(ctx, crate::authz::keys::case::DAYS_TO_DEADLINE)
     }
     pub fn case_overdue(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.overdue")
+        field(ctx, crate::authz::keys::case::OVERDUE)
     }
     pub fn case_pathway_type(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.pathwayType")
+        field(ctx, crate::authz::keys::case::PATHWAY_TYPE)
     }
     pub fn case_version(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.version")
+        field(ctx, crate::authz::keys::case::VERSION)
     }
     pub fn case_ambito(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.ambito") && reads(ctx, Object::Ambito)
+        field(ctx, crate::authz::keys::case::AMBITO) && reads(ctx, Object::Ambito)
     }
     pub fn case_comune(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.comune") && reads(ctx, Object::Comune)
+        field(ctx, crate::authz::keys::case::COMUNE) && reads(ctx, Object::Comune)
     }
     pub fn case_case_manager(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.caseManager") && reads(ctx, Object::Operator)
+        field(ctx, crate::authz::keys::case::CASE_MANAGER) && reads(ctx, Object::Operator)
     }
     pub fn case_household(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.household") && reads(ctx, Object::Household)
+        field(ctx, crate::authz::keys::case::HOUSEHOLD) && reads(ctx, Object::Household)
     }
     pub fn case_application(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.application") && reads(ctx, Object::Application)
+        field(ctx, crate::authz::keys::case::APPLICATION) && reads(ctx, Object::Application)
     }
     pub fn case_meetings(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.meetings") && reads(ctx, Object::Meeting)
+        field(ctx, crate::authz::keys::case::MEETINGS) && reads(ctx, Object::Meeting)
     }
     pub fn case_preliminary_analysis(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.preliminaryAnalysis") && reads(ctx, Object::PreliminaryAnalysis)
+        field(ctx, crate::authz::keys::case::PRELIMINARY_ANALYSIS) && reads(ctx, Object::PreliminaryAnalysis)
     }
     pub fn case_analysis_framework(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.analysisFramework") && reads(ctx, Object::AnalysisFramework)
+        field(ctx, crate::authz::keys::case::ANALYSIS_FRAMEWORK) && reads(ctx, Object::AnalysisFramework)
     }
     pub fn case_pacts(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.pacts") && reads(ctx, Object::Pact)
+        field(ctx, crate::authz::keys::case::PACTS) && reads(ctx, Object::Pact)
     }
     pub fn case_pact(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.pact") && reads(ctx, Object::Pact)
+        field(ctx, crate::authz::keys::case::PACT) && reads(ctx, Object::Pact)
     }
     pub fn case_supports(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.supports") && reads(ctx, Object::Support)
+        field(ctx, crate::authz::keys::case::SUPPORTS) && reads(ctx, Object::Support)
     }
     pub fn case_reports(ctx: &Context<'_>) -> bool {
-        field(ctx, "Case.reports") && reads(ctx, Object::Report)
+        field(ctx, crate::authz::keys::case::REPORTS) && reads(ctx, Object::Report)
     }
     pub fn type_preliminary_analysis(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::PreliminaryAnalysis)
     }
     pub fn preliminary_analysis_state(ctx: &Context<'_>) -> bool {
-        field(ctx, "PreliminaryAnalysis.state")
+        field(ctx, crate::authz::keys::preliminary_analysis::STATE)
     }
     pub fn preliminary_analysis_outcome(ctx: &Context<'_>) -> bool {
-        field(ctx, "PreliminaryAnalysis.outcome")
+        field(ctx, crate::authz::keys::preliminary_analysis::OUTCOME)
     }
     pub fn preliminary_analysis_needs_notes(ctx: &Context<'_>) -> bool {
-        field(ctx, "PreliminaryAnalysis.needsNotes")
+        field(ctx, crate::authz::keys::preliminary_analysis::NEEDS_NOTES)
     }
     pub fn preliminary_analysis_resources_notes(ctx: &Context<'_>) -> bool {
-        field(ctx, "PreliminaryAnalysis.resourcesNotes")
+        field(ctx, crate::authz::keys::preliminary_analysis::RESOURCES_NOTES)
     }
     pub fn preliminary_analysis_health_notes(ctx: &Context<'_>) -> bool {
-        field(ctx, "PreliminaryAnalysis.healthNotes")
+        field(ctx, crate::authz::keys::preliminary_analysis::HEALTH_NOTES)
     }
     pub fn preliminary_analysis_completed_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "PreliminaryAnalysis.completedAt")
+        field(ctx, crate::authz::keys::preliminary_analysis::COMPLETED_AT)
     }
     pub fn preliminary_analysis_version(ctx: &Context<'_>) -> bool {
-        field(ctx, "PreliminaryAnalysis.version")
+        field(ctx, crate::authz::keys::preliminary_analysis::VERSION)
     }
     pub fn preliminary_analysis_case(ctx: &Context<'_>) -> bool {
-        field(ctx, "PreliminaryAnalysis.case") && reads(ctx, Object::Case)
+        field(ctx, crate::authz::keys::preliminary_analysis::CASE) && reads(ctx, Object::Case)
     }
     pub fn type_analysis_framework(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::AnalysisFramework)
     }
     pub fn analysis_framework_state(ctx: &Context<'_>) -> bool {
-        field(ctx, "AnalysisFramework.state")
+        field(ctx, crate::authz::keys::analysis_framework::STATE)
     }
     pub fn analysis_framework_assessment_notes(ctx: &Context<'_>) -> bool {
-        field(ctx, "AnalysisFramework.assessmentNotes")
+        field(ctx, crate::authz::keys::analysis_framework::ASSESSMENT_NOTES)
     }
     pub fn analysis_framework_priorities(ctx: &Context<'_>) -> bool {
-        field(ctx, "AnalysisFramework.priorities")
+        field(ctx, crate::authz::keys::analysis_framework::PRIORITIES)
     }
     pub fn analysis_framework_completed_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "AnalysisFramework.completedAt")
+        field(ctx, crate::authz::keys::analysis_framework::COMPLETED_AT)
     }
     pub fn analysis_framework_version(ctx: &Context<'_>) -> bool {
-        field(ctx, "AnalysisFramework.version")
+        field(ctx, crate::authz::keys::analysis_framework::VERSION)
     }
     pub fn analysis_framework_team(ctx: &Context<'_>) -> bool {
-        field(ctx, "AnalysisFramework.team") && reads(ctx, Object::AnalysisTeamMember)
+        field(ctx, crate::authz::keys::analysis_framework::TEAM) && reads(ctx, Object::AnalysisTeamMember)
     }
     pub fn analysis_framework_case(ctx: &Context<'_>) -> bool {
-        field(ctx, "AnalysisFramework.case") && reads(ctx, Object::Case)
+        field(ctx, crate::authz::keys::analysis_framework::CASE) && reads(ctx, Object::Case)
     }
     pub fn type_analysis_team_member(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::AnalysisTeamMember)
     }
     pub fn analysis_team_member_full_name(ctx: &Context<'_>) -> bool {
-        field(ctx, "AnalysisTeamMember.fullName")
+        field(ctx, crate::authz::keys::analysis_team_member::FULL_NAME)
     }
     pub fn analysis_team_member_service(ctx: &Context<'_>) -> bool {
-        field(ctx, "AnalysisTeamMember.service")
+        field(ctx, crate::authz::keys::analysis_team_member::SERVICE)
     }
     pub fn analysis_team_member_team_role(ctx: &Context<'_>) -> bool {
-        field(ctx, "AnalysisTeamMember.teamRole")
+        field(ctx, crate::authz::keys::analysis_team_member::TEAM_ROLE)
     }
     pub fn type_pact(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Pact)
     }
     pub fn pact_revision(ctx: &Context<'_>) -> bool {
-        field(ctx, "Pact.revision")
+        field(ctx, crate::authz::keys::pact::REVISION)
     }
     pub fn pact_state(ctx: &Context<'_>) -> bool {
-        field(ctx, "Pact.state")
+        field(ctx, crate::authz::keys::pact::STATE)
     }
     pub fn pact_signed_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "Pact.signedOn")
+        field(ctx, crate::authz::keys::pact::SIGNED_ON)
     }
     pub fn pact_next_review_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "Pact.nextReviewOn")
+        field(ctx, crate::authz::keys::pact::NEXT_REVIEW_ON)
     }
     pub fn pact_contact_modality(ctx: &Context<'_>) -> bool {
-        field(ctx, "Pact.contactModality")
+        field(ctx, crate::authz::keys::pact::CONTACT_MODALITY)
     }
     pub fn pact_reference_person(ctx: &Context<'_>) -> bool {
-        field(ctx, "Pact.referencePerson")
+        field(ctx, crate::authz::keys::pact::REFERENCE_PERSON)
     }
     pub fn pact_version(ctx: &Context<'_>) -> bool {
-        field(ctx, "Pact.version")
+        field(ctx, crate::authz::keys::pact::VERSION)
     }
     pub fn pact_revision_of(ctx: &Context<'_>) -> bool {
-        field(ctx, "Pact.revisionOf") && reads(ctx, Object::Pact)
+        field(ctx, crate::authz::keys::pact::REVISION_OF) && reads(ctx, Object::Pact)
     }
     pub fn pact_objectives(ctx: &Context<'_>) -> bool {
-        field(ctx, "Pact.objectives") && reads(ctx, Object::PactObjective)
+        field(ctx, crate::authz::keys::pact::OBJECTIVES) && reads(ctx, Object::PactObjective)
     }
     pub fn pact_expected_results(ctx: &Context<'_>) -> bool {
-        field(ctx, "Pact.expectedResults") && reads(ctx, Object::PactExpectedResult)
+        field(ctx, crate::authz::keys::pact::EXPECTED_RESULTS) && reads(ctx, Object::PactExpectedResult)
     }
     pub fn pact_commitments(ctx: &Context<'_>) -> bool {
-        field(ctx, "Pact.commitments") && reads(ctx, Object::PactCommitment)
+        field(ctx, crate::authz::keys::pact::COMMITMENTS) && reads(ctx, Object::PactCommitment)
     }
     pub fn pact_supports(ctx: &Context<'_>) -> bool {
-        field(ctx, "Pact.supports") && reads(ctx, Object::Support)
+        field(ctx, crate::authz::keys::pact::SUPPORTS) && reads(ctx, Object::Support)
     }
     pub fn pact_case(ctx: &Context<'_>) -> bool {
-        field(ctx, "Pact.case") && reads(ctx, Object::Case)
+        field(ctx, crate::authz::keys::pact::CASE) && reads(ctx, Object::Case)
     }
     pub fn type_pact_objective(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::PactObjective)
     }
     pub fn pact_objective_area(ctx: &Context<'_>) -> bool {
-        field(ctx, "PactObjective.area")
+        field(ctx, crate::authz::keys::pact_objective::AREA)
     }
     pub fn pact_objective_description(ctx: &Context<'_>) -> bool {
-        field(ctx, "PactObjective.description")
+        field(ctx, crate::authz::keys::pact_objective::DESCRIPTION)
     }
     pub fn pact_objective_expected_results(ctx: &Context<'_>) -> bool {
-        field(ctx, "PactObjective.expectedResults") && reads(ctx, Object::PactExpectedResult)
+        field(ctx, crate::authz::keys::pact_objective::EXPECTED_RESULTS) && reads(ctx, Object::PactExpectedResult)
     }
     pub fn type_pact_expected_result(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::PactExpectedResult)
     }
     pub fn pact_expected_result_indicator(ctx: &Context<'_>) -> bool {
-        field(ctx, "PactExpectedResult.indicator")
+        field(ctx, crate::authz::keys::pact_expected_result::INDICATOR)
     }
     pub fn pact_expected_result_due_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "PactExpectedResult.dueOn")
+        field(ctx, crate::authz::keys::pact_expected_result::DUE_ON)
     }
     pub fn type_pact_commitment(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::PactCommitment)
     }
     pub fn pact_commitment_description(ctx: &Context<'_>) -> bool {
-        field(ctx, "PactCommitment.description")
+        field(ctx, crate::authz::keys::pact_commitment::DESCRIPTION)
     }
     pub fn pact_commitment_due_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "PactCommitment.dueOn")
+        field(ctx, crate::authz::keys::pact_commitment::DUE_ON)
     }
     pub fn pact_commitment_status(ctx: &Context<'_>) -> bool {
-        field(ctx, "PactCommitment.status")
+        field(ctx, crate::authz::keys::pact_commitment::STATUS)
     }
     pub fn pact_commitment_is_conditionality(ctx: &Context<'_>) -> bool {
-        field(ctx, "PactCommitment.isConditionality")
+        field(ctx, crate::authz::keys::pact_commitment::IS_CONDITIONALITY)
     }
     pub fn pact_commitment_obligated_member(ctx: &Context<'_>) -> bool {
-        field(ctx, "PactCommitment.obligatedMember") && reads(ctx, Object::Member)
+        field(ctx, crate::authz::keys::pact_commitment::OBLIGATED_MEMBER) && reads(ctx, Object::Member)
     }
     pub fn type_support(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Support)
     }
     pub fn support_kind(ctx: &Context<'_>) -> bool {
-        field(ctx, "Support.kind")
+        field(ctx, crate::authz::keys::support::KIND)
     }
     pub fn support_provider(ctx: &Context<'_>) -> bool {
-        field(ctx, "Support.provider")
+        field(ctx, crate::authz::keys::support::PROVIDER)
     }
     pub fn support_starts_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "Support.startsOn")
+        field(ctx, crate::authz::keys::support::STARTS_ON)
     }
     pub fn support_ends_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "Support.endsOn")
+        field(ctx, crate::authz::keys::support::ENDS_ON)
     }
     pub fn support_status(ctx: &Context<'_>) -> bool {
-        field(ctx, "Support.status")
+        field(ctx, crate::authz::keys::support::STATUS)
     }
     pub fn support_case(ctx: &Context<'_>) -> bool {
-        field(ctx, "Support.case") && reads(ctx, Object::Case)
+        field(ctx, crate::authz::keys::support::CASE) && reads(ctx, Object::Case)
     }
     pub fn type_report(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Report)
     }
     pub fn report_kind(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.kind")
+        field(ctx, crate::authz::keys::report::KIND)
     }
     pub fn report_state(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.state")
+        field(ctx, crate::authz::keys::report::STATE)
     }
     pub fn report_fact_date(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.factDate")
+        field(ctx, crate::authz::keys::report::FACT_DATE)
     }
     pub fn report_ascertained_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.ascertainedOn")
+        field(ctx, crate::authz::keys::report::ASCERTAINED_ON)
     }
     pub fn report_deadline(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.deadline")
+        field(ctx, crate::authz::keys::report::DEADLINE)
     }
     pub fn report_description(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.description")
+        field(ctx, crate::authz::keys::report::DESCRIPTION)
     }
     pub fn report_decided_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.decidedAt")
+        field(ctx, crate::authz::keys::report::DECIDED_AT)
     }
     pub fn report_decision_comment(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.decisionComment")
+        field(ctx, crate::authz::keys::report::DECISION_COMMENT)
     }
     pub fn report_sent_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.sentAt")
+        field(ctx, crate::authz::keys::report::SENT_AT)
     }
     pub fn report_inps_ack(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.inpsAck")
+        field(ctx, crate::authz::keys::report::INPS_ACK)
     }
     pub fn report_created_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.createdAt")
+        field(ctx, crate::authz::keys::report::CREATED_AT)
     }
     pub fn report_version(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.version")
+        field(ctx, crate::authz::keys::report::VERSION)
     }
     pub fn report_comune(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.comune") && reads(ctx, Object::Comune)
+        field(ctx, crate::authz::keys::report::COMUNE) && reads(ctx, Object::Comune)
     }
     pub fn report_case(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.case") && reads(ctx, Object::Case)
+        field(ctx, crate::authz::keys::report::CASE) && reads(ctx, Object::Case)
     }
     pub fn report_residency_check(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.residencyCheck") && reads(ctx, Object::ResidencyCheck)
+        field(ctx, crate::authz::keys::report::RESIDENCY_CHECK) && reads(ctx, Object::ResidencyCheck)
     }
     pub fn report_member(ctx: &Context<'_>) -> bool {
-        field(ctx, "Report.member") && reads(ctx, Object::Member)
+        field(ctx, crate::authz::keys::report::MEMBER) && reads(ctx, Object::Member)
     }
     pub fn type_meeting(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Meeting)
     }
     pub fn meeting_kind(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.kind")
+        field(ctx, crate::authz::keys::meeting::KIND)
     }
     pub fn meeting_state(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.state")
+        field(ctx, crate::authz::keys::meeting::STATE)
     }
     pub fn meeting_scheduled_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.scheduledAt")
+        field(ctx, crate::authz::keys::meeting::SCHEDULED_AT)
     }
     pub fn meeting_duration_minutes(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.durationMinutes")
+        field(ctx, crate::authz::keys::meeting::DURATION_MINUTES)
     }
     pub fn meeting_place(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.place")
+        field(ctx, crate::authz::keys::meeting::PLACE)
     }
     pub fn meeting_convocation_channel(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.convocationChannel")
+        field(ctx, crate::authz::keys::meeting::CONVOCATION_CHANNEL)
     }
     pub fn meeting_convocation_ref(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.convocationRef")
+        field(ctx, crate::authz::keys::meeting::CONVOCATION_REF)
     }
     pub fn meeting_attendees(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.attendees")
+        field(ctx, crate::authz::keys::meeting::ATTENDEES)
     }
     pub fn meeting_justification(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.justification")
+        field(ctx, crate::authz::keys::meeting::JUSTIFICATION)
     }
     pub fn meeting_recorded_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.recordedAt")
+        field(ctx, crate::authz::keys::meeting::RECORDED_AT)
     }
     pub fn meeting_version(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.version")
+        field(ctx, crate::authz::keys::meeting::VERSION)
     }
     pub fn meeting_comune(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.comune") && reads(ctx, Object::Comune)
+        field(ctx, crate::authz::keys::meeting::COMUNE) && reads(ctx, Object::Comune)
     }
     pub fn meeting_case(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.case") && reads(ctx, Object::Case)
+        field(ctx, crate::authz::keys::meeting::CASE) && reads(ctx, Object::Case)
     }
     pub fn meeting_household(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.household") && reads(ctx, Object::Household)
+        field(ctx, crate::authz::keys::meeting::HOUSEHOLD) && reads(ctx, Object::Household)
     }
     pub fn meeting_operator(ctx: &Context<'_>) -> bool {
-        field(ctx, "Meeting.operator") && reads(ctx, Object::Operator)
+        field(ctx, crate::authz::keys::meeting::OPERATOR) && reads(ctx, Object::Operator)
     }
     pub fn type_office_slot(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::OfficeSlot)
     }
     pub fn office_slot_starts_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "OfficeSlot.startsAt")
+        field(ctx, crate::authz::keys::office_slot::STARTS_AT)
     }
     pub fn office_slot_ends_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "OfficeSlot.endsAt")
+        field(ctx, crate::authz::keys::office_slot::ENDS_AT)
     }
     pub fn office_slot_place(ctx: &Context<'_>) -> bool {
-        field(ctx, "OfficeSlot.place")
+        field(ctx, crate::authz::keys::office_slot::PLACE)
     }
     pub fn office_slot_comune(ctx: &Context<'_>) -> bool {
-        field(ctx, "OfficeSlot.comune") && reads(ctx, Object::Comune)
+        field(ctx, crate::authz::keys::office_slot::COMUNE) && reads(ctx, Object::Comune)
     }
     pub fn office_slot_operator(ctx: &Context<'_>) -> bool {
-        field(ctx, "OfficeSlot.operator") && reads(ctx, Object::Operator)
+        field(ctx, crate::authz::keys::office_slot::OPERATOR) && reads(ctx, Object::Operator)
     }
     pub fn type_puc_project(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::PucProject)
     }
     pub fn puc_project_title(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.title")
+        field(ctx, crate::authz::keys::puc_project::TITLE)
     }
     pub fn puc_project_field(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.field")
+        field(ctx, crate::authz::keys::puc_project::FIELD)
     }
     pub fn puc_project_description(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.description")
+        field(ctx, crate::authz::keys::puc_project::DESCRIPTION)
     }
     pub fn puc_project_host_body(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.hostBody")
+        field(ctx, crate::authz::keys::puc_project::HOST_BODY)
     }
     pub fn puc_project_site(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.site")
+        field(ctx, crate::authz::keys::puc_project::SITE)
     }
     pub fn puc_project_schedule(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.schedule")
+        field(ctx, crate::authz::keys::puc_project::SCHEDULE)
     }
     pub fn puc_project_weekly_hours(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.weeklyHours")
+        field(ctx, crate::authz::keys::puc_project::WEEKLY_HOURS)
     }
     pub fn puc_project_places_comune(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.placesComune")
+        field(ctx, crate::authz::keys::puc_project::PLACES_COMUNE)
     }
     pub fn puc_project_places_cpi(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.placesCpi")
+        field(ctx, crate::authz::keys::puc_project::PLACES_CPI)
     }
     pub fn puc_project_places_volunteer(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.placesVolunteer")
+        field(ctx, crate::authz::keys::puc_project::PLACES_VOLUNTEER)
     }
     pub fn puc_project_starts_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.startsOn")
+        field(ctx, crate::authz::keys::puc_project::STARTS_ON)
     }
     pub fn puc_project_ends_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.endsOn")
+        field(ctx, crate::authz::keys::puc_project::ENDS_ON)
     }
     pub fn puc_project_min_duration_months(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.minDurationMonths")
+        field(ctx, crate::authz::keys::puc_project::MIN_DURATION_MONTHS)
     }
     pub fn puc_project_tutor(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.tutor")
+        field(ctx, crate::authz::keys::puc_project::TUTOR)
     }
     pub fn puc_project_state(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.state")
+        field(ctx, crate::authz::keys::puc_project::STATE)
     }
     pub fn puc_project_version(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.version")
+        field(ctx, crate::authz::keys::puc_project::VERSION)
     }
     pub fn puc_project_comune(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.comune") && reads(ctx, Object::Comune)
+        field(ctx, crate::authz::keys::puc_project::COMUNE) && reads(ctx, Object::Comune)
     }
     pub fn puc_project_manager(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.manager") && reads(ctx, Object::Operator)
+        field(ctx, crate::authz::keys::puc_project::MANAGER) && reads(ctx, Object::Operator)
     }
     pub fn puc_project_assignments(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.assignments") && reads(ctx, Object::PucAssignment)
+        field(ctx, crate::authz::keys::puc_project::ASSIGNMENTS) && reads(ctx, Object::PucAssignment)
     }
     pub fn puc_project_vacancies(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucProject.vacancies")
+        field(ctx, crate::authz::keys::puc_project::VACANCIES)
     }
     pub fn type_puc_assignment(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::PucAssignment)
     }
     pub fn puc_assignment_source(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAssignment.source")
+        field(ctx, crate::authz::keys::puc_assignment::SOURCE)
     }
     pub fn puc_assignment_state(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAssignment.state")
+        field(ctx, crate::authz::keys::puc_assignment::STATE)
     }
     pub fn puc_assignment_starts_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAssignment.startsOn")
+        field(ctx, crate::authz::keys::puc_assignment::STARTS_ON)
     }
     pub fn puc_assignment_planned_end_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAssignment.plannedEndOn")
+        field(ctx, crate::authz::keys::puc_assignment::PLANNED_END_ON)
     }
     pub fn puc_assignment_weekly_hours(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAssignment.weeklyHours")
+        field(ctx, crate::authz::keys::puc_assignment::WEEKLY_HOURS)
     }
     pub fn puc_assignment_interruption_reason(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAssignment.interruptionReason")
+        field(ctx, crate::authz::keys::puc_assignment::INTERRUPTION_REASON)
     }
     pub fn puc_assignment_interrupted_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAssignment.interruptedOn")
+        field(ctx, crate::authz::keys::puc_assignment::INTERRUPTED_ON)
     }
     pub fn puc_assignment_inail_ref(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAssignment.inailRef")
+        field(ctx, crate::authz::keys::puc_assignment::INAIL_REF)
     }
     pub fn puc_assignment_version(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAssignment.version")
+        field(ctx, crate::authz::keys::puc_assignment::VERSION)
     }
     pub fn puc_assignment_project(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAssignment.project") && reads(ctx, Object::PucProject)
+        field(ctx, crate::authz::keys::puc_assignment::PROJECT) && reads(ctx, Object::PucProject)
     }
     pub fn puc_assignment_member(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAssignment.member") && reads(ctx, Object::Member)
+        field(ctx, crate::authz::keys::puc_assignment::MEMBER) && reads(ctx, Object::Member)
     }
     pub fn puc_assignment_attendance(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAssignment.attendance") && reads(ctx, Object::PucAttendance)
+        field(ctx, crate::authz::keys::puc_assignment::ATTENDANCE) && reads(ctx, Object::PucAttendance)
     }
     pub fn puc_assignment_total_minutes(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAssignment.totalMinutes")
+        field(ctx, crate::authz::keys::puc_assignment::TOTAL_MINUTES)
     }
     pub fn type_puc_attendance(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::PucAttendance)
     }
     pub fn puc_attendance_day(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAttendance.day")
+        field(ctx, crate::authz::keys::puc_attendance::DAY)
     }
     pub fn puc_attendance_minutes(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAttendance.minutes")
+        field(ctx, crate::authz::keys::puc_attendance::MINUTES)
     }
     pub fn puc_attendance_status(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAttendance.status")
+        field(ctx, crate::authz::keys::puc_attendance::STATUS)
     }
     pub fn puc_attendance_note(ctx: &Context<'_>) -> bool {
-        field(ctx, "PucAttendance.note")
+        field(ctx, crate::authz::keys::puc_attendance::NOTE)
     }
     pub fn type_residency_check(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::ResidencyCheck)
     }
     pub fn residency_check_kind(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.kind")
+        field(ctx, crate::authz::keys::residency_check::KIND)
     }
     pub fn residency_check_state(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.state")
+        field(ctx, crate::authz::keys::residency_check::STATE)
     }
     pub fn residency_check_due_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.dueOn")
+        field(ctx, crate::authz::keys::residency_check::DUE_ON)
     }
     pub fn residency_check_forwarded_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.forwardedAt")
+        field(ctx, crate::authz::keys::residency_check::FORWARDED_AT)
     }
     pub fn residency_check_outcome(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.outcome")
+        field(ctx, crate::authz::keys::residency_check::OUTCOME)
     }
     pub fn residency_check_finalised_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.finalisedAt")
+        field(ctx, crate::authz::keys::residency_check::FINALISED_AT)
     }
     pub fn residency_check_overdue(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.overdue")
+        field(ctx, crate::authz::keys::residency_check::OVERDUE)
     }
     pub fn residency_check_version(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.version")
+        field(ctx, crate::authz::keys::residency_check::VERSION)
     }
     pub fn residency_check_owning_comune(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.owningComune") && reads(ctx, Object::Comune)
+        field(ctx, crate::authz::keys::residency_check::OWNING_COMUNE) && reads(ctx, Object::Comune)
     }
     pub fn residency_check_current_comune(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.currentComune") && reads(ctx, Object::Comune)
+        field(ctx, crate::authz::keys::residency_check::CURRENT_COMUNE) && reads(ctx, Object::Comune)
     }
     pub fn residency_check_officer(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.officer") && reads(ctx, Object::Operator)
+        field(ctx, crate::authz::keys::residency_check::OFFICER) && reads(ctx, Object::Operator)
     }
     pub fn residency_check_member(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.member") && reads(ctx, Object::Member)
+        field(ctx, crate::authz::keys::residency_check::MEMBER) && reads(ctx, Object::Member)
     }
     pub fn residency_check_periods(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.periods") && reads(ctx, Object::ResidencyPeriod)
+        field(ctx, crate::authz::keys::residency_check::PERIODS) && reads(ctx, Object::ResidencyPeriod)
     }
     pub fn residency_check_total_residence_days(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.totalResidenceDays")
+        field(ctx, crate::authz::keys::residency_check::TOTAL_RESIDENCE_DAYS)
     }
     pub fn residency_check_last_continuous_days(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.lastContinuousDays")
+        field(ctx, crate::authz::keys::residency_check::LAST_CONTINUOUS_DAYS)
     }
     pub fn residency_check_requirement_met(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyCheck.requirementMet")
+        field(ctx, crate::authz::keys::residency_check::REQUIREMENT_MET)
     }
     pub fn type_residency_period(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::ResidencyPeriod)
     }
     pub fn residency_period_from_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyPeriod.fromOn")
+        field(ctx, crate::authz::keys::residency_period::FROM_ON)
     }
     pub fn residency_period_to_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyPeriod.toOn")
+        field(ctx, crate::authz::keys::residency_period::TO_ON)
     }
     pub fn residency_period_comune(ctx: &Context<'_>) -> bool {
-        field(ctx, "ResidencyPeriod.comune") && reads(ctx, Object::Comune)
+        field(ctx, crate::authz::keys::residency_period::COMUNE) && reads(ctx, Object::Comune)
     }
     pub fn type_disadvantage_check(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::DisadvantageCheck)
     }
     pub fn disadvantage_check_inps_request_id(ctx: &Context<'_>) -> bool {
-        field(ctx, "DisadvantageCheck.inpsRequestId")
+        field(ctx, crate::authz::keys::disadvantage_check::INPS_REQUEST_ID)
     }
     pub fn disadvantage_check_category(ctx: &Context<'_>) -> bool {
-        field(ctx, "DisadvantageCheck.category")
+        field(ctx, crate::authz::keys::disadvantage_check::CATEGORY)
     }
     pub fn disadvantage_check_certificate_protocol(ctx: &Context<'_>) -> bool {
-        field(ctx, "DisadvantageCheck.certificateProtocol")
+        field(ctx, crate::authz::keys::disadvantage_check::CERTIFICATE_PROTOCOL)
     }
     pub fn disadvantage_check_certificate_from(ctx: &Context<'_>) -> bool {
-        field(ctx, "DisadvantageCheck.certificateFrom")
+        field(ctx, crate::authz::keys::disadvantage_check::CERTIFICATE_FROM)
     }
     pub fn disadvantage_check_certificate_to(ctx: &Context<'_>) -> bool {
-        field(ctx, "DisadvantageCheck.certificateTo")
+        field(ctx, crate::authz::keys::disadvantage_check::CERTIFICATE_TO)
     }
     pub fn disadvantage_check_received_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "DisadvantageCheck.receivedOn")
+        field(ctx, crate::authz::keys::disadvantage_check::RECEIVED_ON)
     }
     pub fn disadvantage_check_due_on(ctx: &Context<'_>) -> bool {
-        field(ctx, "DisadvantageCheck.dueOn")
+        field(ctx, crate::authz::keys::disadvantage_check::DUE_ON)
     }
     pub fn disadvantage_check_expired_by_silence(ctx: &Context<'_>) -> bool {
-        field(ctx, "DisadvantageCheck.expiredBySilence")
+        field(ctx, crate::authz::keys::disadvantage_check::EXPIRED_BY_SILENCE)
     }
     pub fn disadvantage_check_state(ctx: &Context<'_>) -> bool {
-        field(ctx, "DisadvantageCheck.state")
+        field(ctx, crate::authz::keys::disadvantage_check::STATE)
     }
     pub fn disadvantage_check_notes(ctx: &Context<'_>) -> bool {
-        field(ctx, "DisadvantageCheck.notes")
+        field(ctx, crate::authz::keys::disadvantage_check::NOTES)
     }
     pub fn disadvantage_check_decided_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "DisadvantageCheck.decidedAt")
+        field(ctx, crate::authz::keys::disadvantage_check::DECIDED_AT)
     }
     pub fn disadvantage_check_version(ctx: &Context<'_>) -> bool {
-        field(ctx, "DisadvantageCheck.version")
+        field(ctx, crate::authz::keys::disadvantage_check::VERSION)
     }
     pub fn disadvantage_check_certifying_comune(ctx: &Context<'_>) -> bool {
-        field(ctx, "DisadvantageCheck.certifyingComune") && reads(ctx, Object::Comune)
+        field(ctx, crate::authz::keys::disadvantage_check::CERTIFYING_COMUNE) && reads(ctx, Object::Comune)
     }
     pub fn disadvantage_check_member(ctx: &Context<'_>) -> bool {
-        field(ctx, "DisadvantageCheck.member") && reads(ctx, Object::Member)
+        field(ctx, crate::authz::keys::disadvantage_check::MEMBER) && reads(ctx, Object::Member)
     }
     pub fn type_audit_event(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::AuditEvent)
     }
     pub fn audit_event_occurred_at(ctx: &Context<'_>) -> bool {
-        field(ctx, "AuditEvent.occurredAt")
+        field(ctx, crate::authz::keys::audit_event::OCCURRED_AT)
     }
     pub fn audit_event_request_id(ctx: &Context<'_>) -> bool {
-        field(ctx, "AuditEvent.requestId")
+        field(ctx, crate::authz::keys::audit_event::REQUEST_ID)
     }
     pub fn audit_event_actor_kind(ctx: &Context<'_>) -> bool {
-        field(ctx, "AuditEvent.actorKind")
+        field(ctx, crate::authz::keys::audit_event::ACTOR_KIND)
     }
     pub fn audit_event_role(ctx: &Context<'_>) -> bool {
-        field(ctx, "AuditEvent.role")
+        field(ctx, crate::authz::keys::audit_event::ROLE)
     }
     pub fn audit_event_entity(ctx: &Context<'_>) -> bool {
-        field(ctx, "AuditEvent.entity")
+        field(ctx, crate::authz::keys::audit_event::ENTITY)
     }
     pub fn audit_event_entity_id(ctx: &Context<'_>) -> bool {
-        field(ctx, "AuditEvent.entityId")
+        field(ctx, crate::authz::keys::audit_event::ENTITY_ID)
     }
     pub fn audit_event_action(ctx: &Context<'_>) -> bool {
-        field(ctx, "AuditEvent.action")
+        field(ctx, crate::authz::keys::audit_event::ACTION)
     }
     pub fn audit_event_changes(ctx: &Context<'_>) -> bool {
-        field(ctx, "AuditEvent.changes")
+        field(ctx, crate::authz::keys::audit_event::CHANGES)
     }
     pub fn audit_event_operator(ctx: &Context<'_>) -> bool {
-        field(ctx, "AuditEvent.operator") && reads(ctx, Object::Operator)
+        field(ctx, crate::authz::keys::audit_event::OPERATOR) && reads(ctx, Object::Operator)
     }
 }
 
 /// Types whose rows can be the principal's own (field scope `own` is defined for them).
-pub const OWN_ROW_TYPES: &[&str] =
-    &["Operator", "Profile", "Case", "Meeting", "OfficeSlot", "PucProject", "ResidencyCheck"];
+pub use crate::authz::keys::OWN_ROW_TYPES;
 
 /// Enum placeholders are computed once per variant list; the strings live for
 /// the whole process.

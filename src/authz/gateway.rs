@@ -164,7 +164,7 @@ impl Gateway {
             if fields.is_empty() {
                 continue;
             }
-            let readable = fields.iter().any(|f| self.authz.field_scope(&format!("{}.{f}", E::TYPE)).is_some());
+            let readable = fields.iter().any(|f| self.authz.field_scope_named(&format!("{}.{f}", E::TYPE)).is_some());
             if !readable {
                 hidden.push(col);
             }
@@ -277,7 +277,7 @@ impl Gateway {
     }
 
     /// Whether the role may read `key` on rows it owns or on all rows.
-    pub fn field_scope(&self, key: &str) -> Option<FieldScope> {
+    pub fn field_scope(&self, key: super::FieldKey) -> Option<FieldScope> {
         self.authz.field_scope(key)
     }
 

@@ -7,6 +7,7 @@
 //! in `extensions.redactions`.
 
 pub mod gateway;
+pub mod keys;
 pub mod policy;
 pub mod rows;
 pub mod strict;
@@ -37,6 +38,24 @@ pub fn page_cap(role: Role) -> u64 {
         Role::Analyst => 0,
         Role::InpsFeed | Role::CpiPartner => 500,
         _ => 100,
+    }
+}
+
+/// The key of a field of the schema, `Type.field`, as the field rules know it.
+/// Only the generated [`keys`] name one (its field is private to this module):
+/// a misspelt key does not compile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldKey(&'static str);
+
+impl FieldKey {
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for FieldKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
     }
 }
 
@@ -95,10 +114,16 @@ impl RequestAuthz {
         self.policy.grant(self.role(), object, Action::Read).is_some()
     }
 
-    /// The field rule for `Type.field` (None: denied). Fields of ungoverned types
-    /// are readable; a key the policies do not know on a governed type is denied
-    /// (a misspelt hand-written key fails closed, never open).
-    pub fn field_scope(&self, key: &str) -> Option<FieldScope> {
+    /// The field rule for `key` (None: denied).
+    pub fn field_scope(&self, key: FieldKey) -> Option<FieldScope> {
+        self.field_scope_named(key.as_str())
+    }
+
+    /// The field rule for `Type.field` spelt out (the gateway's projection and
+    /// strict mode build keys from the schema). Fields of ungoverned types are
+    /// readable; a key the policies do not know on a governed type is denied
+    /// (fails closed, never open).
+    fn field_scope_named(&self, key: &str) -> Option<FieldScope> {
         match self.policy.field(self.role(), key) {
             Some(d) => d.scope,
             None => {
@@ -114,7 +139,7 @@ impl RequestAuthz {
     }
 
     /// Rejects filtering or ordering by a field the role cannot read on every row.
-    pub fn require_field(&self, key: &str, what: &str) -> Result<(), AppError> {
+    pub fn require_field(&self, key: FieldKey, what: &str) -> Result<(), AppError> {
         match self.field_scope(key) {
             Some(FieldScope::Any) => Ok(()),
             _ => Err(AppError::Forbidden(format!(
@@ -127,7 +152,7 @@ impl RequestAuthz {
     /// Rejects a `toReassign` filter on the owner field `key`: it tells whether
     /// another operator holds a profile in force, which only roles reading the
     /// profiles of the Ambito (or nationally) may know.
-    pub fn require_reassign(&self, key: &str) -> Result<(), AppError> {
+    pub fn require_reassign(&self, key: FieldKey) -> Result<(), AppError> {
         self.require_field(key, "filtering")?;
         match self.scope_for(Object::Profile, Action::Read) {
             Ok(Scope::Ambito | Scope::National) => Ok(()),
@@ -148,8 +173,8 @@ impl RequestAuthz {
 
     /// Records that the field `key` of the row `(entity, id)` is in the response
     /// (the caller checked that it is shown): once per row, with every class read.
-    pub fn record_read(&self, key: &str, (entity, id): (&'static str, Uuid), owner: impl FnOnce() -> Owner) {
-        let class = self.policy.class_of(key).unwrap_or(Class::Public);
+    pub fn record_read(&self, key: FieldKey, (entity, id): (&'static str, Uuid), owner: impl FnOnce() -> Owner) {
+        let class = self.policy.class_of(key.as_str()).unwrap_or(Class::Public);
         let mut reads = self.reads.lock().expect("reads lock");
         reads
             .entry((entity, id))
@@ -178,7 +203,7 @@ pub fn request_authz<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Arc<
 
 /// Field guard for resolvers: the value when the role may read `key` on this row,
 /// otherwise `None` and a redaction entry at the field's path.
-pub fn show<T>(ctx: &Context<'_>, key: &str, own_row: bool, value: impl FnOnce() -> T) -> Option<T> {
+pub fn show<T>(ctx: &Context<'_>, key: FieldKey, own_row: bool, value: impl FnOnce() -> T) -> Option<T> {
     let authz = ctx.data_opt::<Arc<RequestAuthz>>()?;
     let path = || ctx.path_node.map(|n| n.to_string_vec()).unwrap_or_default();
     match authz.field_scope(key) {
@@ -197,8 +222,39 @@ pub fn show<T>(ctx: &Context<'_>, key: &str, own_row: bool, value: impl FnOnce()
 
 /// For the audit trail: the field `key` of this row is in the response (shown
 /// to the role, not null); the row is recorded as read, once per request.
-pub fn audit_read(ctx: &Context<'_>, key: &str, row: (&'static str, Uuid), owner: impl FnOnce() -> Owner) {
+pub fn audit_read(ctx: &Context<'_>, key: FieldKey, row: (&'static str, Uuid), owner: impl FnOnce() -> Owner) {
     if let Some(authz) = ctx.data_opt::<Arc<RequestAuthz>>() {
         authz.record_read(key, row, owner);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::principal::Actor;
+
+    /// Keys spelt out (the gateway's projection, strict mode) fail closed on a
+    /// governed type; typed keys cannot be misspelt at all.
+    #[tokio::test]
+    async fn field_keys_of_governed_types_fail_closed() {
+        let policy =
+            Policy::load(include_str!("../../schema.graphql"), keys::OWN_ROW_TYPES).await.expect("policies load");
+        let principal = Principal {
+            actor: Actor::Operator { operator_id: Uuid::nil(), profile_id: Uuid::nil(), session_id: Uuid::nil() },
+            role: Role::PaisCoordinator,
+            ambito_id: Some(Uuid::nil()),
+            comuni: Arc::new(vec![]),
+        };
+        let authz = RequestAuthz::new(principal, Arc::new(policy));
+        assert_eq!(authz.field_scope(keys::case::STATE), Some(FieldScope::Any), "a known public field");
+        assert_eq!(authz.field_scope(keys::case::HOUSEHOLD), None, "a known denied field");
+        assert!(authz.require_field(keys::case::HOUSEHOLD, "filtering").is_err());
+        assert_eq!(authz.field_scope_named("Case.state"), Some(FieldScope::Any));
+        assert_eq!(authz.field_scope_named("Case.caseManagr"), None, "a misspelt key of a governed type");
+        assert_eq!(
+            authz.field_scope_named("PageInfo.hasNextPage"),
+            Some(FieldScope::Any),
+            "ungoverned types are readable"
+        );
     }
 }

@@ -27,7 +27,12 @@ pub const POLICY_FILES: &[(&str, &str)] = &[
     ("disadvantage.csv", include_str!("../../policies/disadvantage.csv")),
     ("audit.csv", include_str!("../../policies/audit.csv")),
 ];
-pub const FIELDS_FILE: (&str, &str) = ("fields.csv", include_str!("../../policies/fields.csv"));
+/// The classification of fields: generated for the governed types, written by
+/// hand for the output types around them.
+pub const FIELDS_FILES: &[(&str, &str)] = &[
+    ("fields.csv", include_str!("../../policies/fields.csv")),
+    ("fields_static.csv", include_str!("../../policies/fields_static.csv")),
+];
 pub const DECISIONS_FILE: (&str, &str) = ("decisions.csv", include_str!("../../policies/decisions.csv"));
 
 /// Where a decision comes from.
@@ -146,13 +151,13 @@ impl Policy {
     /// authorization does not depend on the GraphQL layer above it.
     pub async fn load(sdl: &str, own_row_types: &[&str]) -> Result<Policy, PolicyError> {
         let files: Vec<(String, String)> = POLICY_FILES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
-        Self::load_from(MODEL, &files, FIELDS_FILE, sdl, own_row_types).await
+        Self::load_from(MODEL, &files, FIELDS_FILES, sdl, own_row_types).await
     }
 
     pub async fn load_from(
         model: &str,
         files: &[(String, String)],
-        fields_file: (&str, &str),
+        fields_files: &[(&str, &str)],
         sdl: &str,
         own_row_types: &[&str],
     ) -> Result<Policy, PolicyError> {
@@ -170,12 +175,14 @@ impl Policy {
 
         // Classification: every field of every data type, nothing else.
         let mut classes = BTreeMap::new();
-        for (i, raw) in fields_file.1.lines().enumerate() {
+        for (i, raw, file) in
+            fields_files.iter().flat_map(|(name, text)| text.lines().enumerate().map(move |(i, l)| (i, l, *name)))
+        {
             let text = raw.trim();
             if text.is_empty() || text.starts_with('#') {
                 continue;
             }
-            let at = format!("policies/{}:{}", fields_file.0, i + 1);
+            let at = format!("policies/{file}:{}", i + 1);
             let cols = split_csv(text);
             if cols.len() != 2 {
                 errors.push(format!("{at}: expected `Type.field, class`"));
@@ -203,7 +210,8 @@ impl Policy {
             for f in fields {
                 let key = format!("{ty}.{f}");
                 if !classes.contains_key(&key) {
-                    errors.push(format!("field `{key}` is not classified in policies/{}", fields_file.0));
+                    let files: Vec<String> = fields_files.iter().map(|(n, _)| format!("policies/{n}")).collect();
+                    errors.push(format!("field `{key}` is not classified in {}", files.join(" or ")));
                 }
             }
         }
@@ -523,7 +531,7 @@ mod tests {
     async fn load(lines: &str, fields: &str) -> Result<Policy, PolicyError> {
         // Only `Case` exists in this schema: the other objects are reported missing,
         // so look for the specific message in the errors.
-        Policy::load_from(MODEL, &[("t.csv".into(), lines.into())], ("f.csv", fields), SDL, &["Case"]).await
+        Policy::load_from(MODEL, &[("t.csv".into(), lines.into())], &[("f.csv", fields)], SDL, &["Case"]).await
     }
 
     fn has(err: &PolicyError, needle: &str) -> bool {

@@ -86,7 +86,7 @@ impl SchemaIndex {
                         continue;
                     }
                     let key = format!("{ty}.{name}");
-                    if authz.field_scope(&key).is_none() {
+                    if authz.field_scope_named(&key).is_none() {
                         out.push(key);
                         continue;
                     }

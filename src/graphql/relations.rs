@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::{
     authz::{
         gateway::{Gateway, Projected},
-        request_authz, show, RequestAuthz,
+        request_authz, show, FieldKey, RequestAuthz,
     },
     error::{AppError, GqlResult},
     principal::Actor,
@@ -220,7 +220,7 @@ pub fn loaders<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Loaders> {
 }
 
 /// Whether the relation `key` may be followed; records the redaction otherwise.
-pub fn may_follow<E: Projected>(ctx: &Context<'_>, key: &str, own: bool) -> GqlResult<bool> {
+pub fn may_follow<E: Projected>(ctx: &Context<'_>, key: FieldKey, own: bool) -> GqlResult<bool> {
     let authz = request_authz(ctx)?;
     if show(ctx, key, own, || ()).is_none() {
         return Ok(false);
@@ -236,7 +236,7 @@ pub fn may_follow<E: Projected>(ctx: &Context<'_>, key: &str, own: bool) -> GqlR
 /// To-one relation: the row of `E` whose `col` is `key`, if visible.
 pub async fn rel_one<E, K>(
     ctx: &Context<'_>,
-    field: &str,
+    field: FieldKey,
     own: bool,
     col: E::Column,
     key: Option<K>,
@@ -260,7 +260,7 @@ where
 /// `None` when the relation is redacted.
 pub async fn rel_many<E, K>(
     ctx: &Context<'_>,
-    field: &str,
+    field: FieldKey,
     own: bool,
     col: E::Column,
     key: K,

@@ -15,7 +15,7 @@ use std::{str::FromStr, sync::Arc};
 
 use async_graphql::Context;
 
-use crate::authz::{Action, Object, RequestAuthz};
+use crate::authz::{keys, Action, FieldKey, Object, RequestAuthz};
 
 fn authz<'a>(ctx: &'a Context<'_>) -> Option<&'a Arc<RequestAuthz>> {
     ctx.data_opt::<Arc<RequestAuthz>>()
@@ -23,9 +23,9 @@ fn authz<'a>(ctx: &'a Context<'_>) -> Option<&'a Arc<RequestAuthz>> {
 
 /// Whether `Type.field` is shown to the role: the type is readable and the field
 /// is readable on some rows (ungoverned fields of a readable type are).
-pub fn field(ctx: &Context<'_>, key: &str) -> bool {
+pub fn field(ctx: &Context<'_>, key: FieldKey) -> bool {
     let Some(a) = authz(ctx) else { return false };
-    let ty = key.split('.').next().unwrap_or(key);
+    let ty = key.as_str().split('.').next().unwrap_or(key.as_str());
     Object::from_str(ty).map_or(true, |o| a.can_read(o)) && a.field_scope(key).is_some()
 }
 
@@ -95,32 +95,32 @@ may! {
 
 /// Filter fields: shown when the role may filter by the fields they test.
 macro_rules! filters {
-    ($($f:ident => [$($k:literal),+]),+ $(,)?) => {
-        $(#[doc = concat!("Visible when the role reads ", $("`", $k, "` "),+, "on every row.")]
+    ($($f:ident => [$($k:expr),+]),+ $(,)?) => {
+        $(#[doc = concat!("Visible when the role reads ", $("`", stringify!($k), "` "),+, "on every row.")]
         pub fn $f(ctx: &Context<'_>) -> bool {
-            authz(ctx).is_some_and(|a| [$($k),+].iter().all(|k| a.require_field(k, "filtering").is_ok()))
+            authz(ctx).is_some_and(|a| [$($k),+].into_iter().all(|k| a.require_field(k, "filtering").is_ok()))
         })+
     };
 }
 
 filters! {
-    case_state => ["Case.state"], case_comune => ["Case.comune"], case_pad_date => ["Case.padDate"],
-    case_due => ["Case.firstMeetingDeadline", "Case.firstMeetingOn"], case_overdue => ["Case.overdue"],
-    case_unassigned => ["Case.caseManager"], case_pathway_type => ["Case.pathwayType"],
-    meeting_state => ["Meeting.state"], meeting_comune => ["Meeting.comune"], meeting_scheduled => ["Meeting.scheduledAt"],
-    puc_project_comune => ["PucProject.comune"], puc_project_field => ["PucProject.field"], puc_project_state => ["PucProject.state"],
-    residency_check_state => ["ResidencyCheck.state"], residency_check_overdue => ["ResidencyCheck.overdue"],
-    disadvantage_check_state => ["DisadvantageCheck.state"], disadvantage_check_received => ["DisadvantageCheck.receivedOn"],
-    disadvantage_check_expired => ["DisadvantageCheck.expiredBySilence"],
-    operator_status => ["Operator.status"], profile_role => ["Profile.role"], profile_comuni => ["Profile.comuni"],
-    profile_funding_sources => ["Profile.fundingSources"], profile_valid_to => ["Profile.validTo"],
+    case_state => [keys::case::STATE], case_comune => [keys::case::COMUNE], case_pad_date => [keys::case::PAD_DATE],
+    case_due => [keys::case::FIRST_MEETING_DEADLINE, keys::case::FIRST_MEETING_ON], case_overdue => [keys::case::OVERDUE],
+    case_unassigned => [keys::case::CASE_MANAGER], case_pathway_type => [keys::case::PATHWAY_TYPE],
+    meeting_state => [keys::meeting::STATE], meeting_comune => [keys::meeting::COMUNE], meeting_scheduled => [keys::meeting::SCHEDULED_AT],
+    puc_project_comune => [keys::puc_project::COMUNE], puc_project_field => [keys::puc_project::FIELD], puc_project_state => [keys::puc_project::STATE],
+    residency_check_state => [keys::residency_check::STATE], residency_check_overdue => [keys::residency_check::OVERDUE],
+    disadvantage_check_state => [keys::disadvantage_check::STATE], disadvantage_check_received => [keys::disadvantage_check::RECEIVED_ON],
+    disadvantage_check_expired => [keys::disadvantage_check::EXPIRED_BY_SILENCE],
+    operator_status => [keys::operator::STATUS], profile_role => [keys::profile::ROLE], profile_comuni => [keys::profile::COMUNI],
+    profile_funding_sources => [keys::profile::FUNDING_SOURCES], profile_valid_to => [keys::profile::VALID_TO],
 }
 
 /// `toReassign` filters: shown when the role may filter by the owner field and
 /// reads the profiles of the Ambito (`RequestAuthz::require_reassign`).
 macro_rules! reassign_filters {
-    ($($f:ident => $k:literal),+ $(,)?) => {
-        $(#[doc = concat!("Visible when the role may filter `", $k, "` for work to reassign.")]
+    ($($f:ident => $k:expr),+ $(,)?) => {
+        $(#[doc = concat!("Visible when the role may filter `", stringify!($k), "` for work to reassign.")]
         pub fn $f(ctx: &Context<'_>) -> bool {
             authz(ctx).is_some_and(|a| a.require_reassign($k).is_ok())
         })+
@@ -128,9 +128,9 @@ macro_rules! reassign_filters {
 }
 
 reassign_filters! {
-    case_to_reassign => "Case.caseManager",
-    residency_check_unassigned => "ResidencyCheck.officer",
-    puc_project_unassigned => "PucProject.manager",
+    case_to_reassign => keys::case::CASE_MANAGER,
+    residency_check_unassigned => keys::residency_check::OFFICER,
+    puc_project_unassigned => keys::puc_project::MANAGER,
 }
 
 /// `me`: an operator with a profile (API keys have no operator).
