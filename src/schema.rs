@@ -10,14 +10,17 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     api::{
+        audit::AuditQuery,
         cases::{CaseMutation, CaseQuery},
-        disadvantage::DisadvantageMutation,
+        disadvantage::{DisadvantageMutation, DisadvantageQuery},
+        households::HouseholdQuery,
         meetings::{MeetingMutation, MeetingQuery},
-        operators::OperatorMutation,
-        puc::PucMutation,
-        residency::ResidencyMutation,
-        roots,
-        territory::TerritoryMutation,
+        node::NodeQuery,
+        operators::{OperatorMutation, OperatorQuery},
+        puc::{PucMutation, PucQuery},
+        reports::ReportQuery,
+        residency::{ResidencyMutation, ResidencyQuery},
+        territory::{TerritoryMutation, TerritoryQuery},
     },
     auth::graphql::{AuthMutation, AuthQuery},
     authz::Policy,
@@ -26,7 +29,20 @@ use crate::{
 };
 
 #[derive(MergedObject, Default)]
-pub struct Query(AuthQuery, roots::ReadQuery, CaseQuery, MeetingQuery);
+pub struct Query(
+    AuthQuery,
+    NodeQuery,
+    TerritoryQuery,
+    OperatorQuery,
+    HouseholdQuery,
+    MeetingQuery,
+    PucQuery,
+    ResidencyQuery,
+    DisadvantageQuery,
+    ReportQuery,
+    AuditQuery,
+    CaseQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(

@@ -126,6 +126,24 @@ pub(crate) fn text(field: &str, v: &str, max: usize) -> Result<String, AppError>
     Ok(t.to_string())
 }
 
+/// The days from today to `days` days ahead, both included, for the
+/// "expiring within" filters; `days` runs from 0 to ten years.
+pub fn within_days(field: &str, days: i32) -> Result<(chrono::NaiveDate, chrono::NaiveDate), AppError> {
+    if !(0..=3650).contains(&days) {
+        return Err(AppError::validation(field, "must be between 0 and 3650 days"));
+    }
+    let today = crate::calendar::today();
+    Ok((today, today + chrono::Duration::days(i64::from(days))))
+}
+
+/// A range of days given as a filter: `from` must not be after `to`.
+pub fn check_range(field: &str, r: &crate::calendar::DayRange) -> Result<(), AppError> {
+    if r.is_reversed() {
+        return Err(AppError::validation(field, "`from` is after `to`"));
+    }
+    Ok(())
+}
+
 pub(crate) fn opt_text(field: &str, v: Option<&str>, max: usize) -> Result<Option<String>, AppError> {
     match v.map(str::trim) {
         None | Some("") => Ok(None),

@@ -3,20 +3,14 @@
 //! through the same authorization as any read).
 
 use async_graphql::{Context, Enum, InputObject, Object, ID};
-use chrono::Duration;
-use entity::{case_file, enums};
-use sea_orm::{ColumnTrait, Condition, QueryFilter, Value};
+use entity::case_file;
 
-use crate::authz::keys;
-use crate::calendar::today;
-use crate::cases::{model::FIRST_MEETING_DAYS, service};
+use super::lists::{page_of, sort, DateRange};
+use crate::cases::{lists, service};
 use crate::{
-    api::{
-        roots::{istat_arg, DateRange},
-        views::{CaseView, ReportView},
-    },
-    authz::gateway::{Direction, PageArgs, SortKey},
-    error::{AppError, GqlResult, ResultExt},
+    api::views::{CaseView, ReportView},
+    authz::gateway::{Direction, Gateway},
+    error::{GqlResult, ResultExt},
     graphql::{
         connection::Connection,
         context::{gateway, uuid_arg},
@@ -86,89 +80,28 @@ impl CaseQuery {
         filter: Option<CaseFilter>,
         order_by: Option<CaseOrder>,
     ) -> GqlResult<Connection<CaseView>> {
-        let gw = gateway(ctx)?;
-        let authz = &gw.authz;
         let f = filter.unwrap_or_default();
-        let mut s = gw.select::<case_file::Entity>().gql()?;
-        if let Some(states) = f.state {
-            authz.require_field(keys::case::STATE, "filtering").gql()?;
-            s = s.filter(case_file::Column::State.is_in(states.into_iter().map(enums::CaseState::from)));
-        }
-        if let Some(c) = f.comune {
-            authz.require_field(keys::case::COMUNE, "filtering").gql()?;
-            s = s.filter(case_file::Column::ComuneIstat.eq(istat_arg("filter.comune", &c)?));
-        }
-        if let Some(r) = f.pad_date {
-            authz.require_field(keys::case::PAD_DATE, "filtering").gql()?;
-            r.check("filter.padDate")?;
-            if let Some(from) = r.from {
-                s = s.filter(case_file::Column::PadDate.gte(from));
-            }
-            if let Some(to) = r.to {
-                s = s.filter(case_file::Column::PadDate.lte(to));
-            }
-        }
-        if let Some(n) = f.due_within_days {
-            authz.require_field(keys::case::FIRST_MEETING_DEADLINE, "filtering").gql()?;
-            authz.require_field(keys::case::FIRST_MEETING_ON, "filtering").gql()?;
-            if !(0..=3650).contains(&n) {
-                return Err(AppError::validation("filter.dueWithinDays", "must be between 0 and 3650")).gql();
-            }
-            // deadline = pad + 120 in [today, today + n]  <=>  pad in [today - 120, today + n - 120]
-            let lo = today() - Duration::days(FIRST_MEETING_DAYS);
-            let hi = today() + Duration::days(n as i64 - FIRST_MEETING_DAYS);
-            s = s
-                .filter(case_file::Column::FirstMeetingOn.is_null())
-                .filter(case_file::Column::PadDate.gte(lo))
-                .filter(case_file::Column::PadDate.lte(hi));
-        }
-        if let Some(o) = f.overdue {
-            authz.require_field(keys::case::OVERDUE, "filtering").gql()?;
-            let limit = today() - Duration::days(FIRST_MEETING_DAYS);
-            s = if o {
-                s.filter(case_file::Column::FirstMeetingOn.is_null()).filter(case_file::Column::PadDate.lt(limit))
-            } else {
-                s.filter(
-                    Condition::any()
-                        .add(case_file::Column::FirstMeetingOn.is_not_null())
-                        .add(case_file::Column::PadDate.gte(limit)),
-                )
-            };
-        }
-        if let Some(u) = f.unassigned {
-            authz.require_field(keys::case::CASE_MANAGER, "filtering").gql()?;
-            s = if u {
-                s.filter(case_file::Column::CaseManagerId.is_null())
-            } else {
-                s.filter(case_file::Column::CaseManagerId.is_not_null())
-            };
-        }
-        if let Some(r) = f.to_reassign {
-            authz.require_reassign(keys::case::CASE_MANAGER).gql()?;
-            let orphan = crate::operators::service::without_owner(
-                case_file::Column::CaseManagerId,
-                enums::Role::CaseManager,
-                today(),
-            );
-            s = if r { s.filter(orphan) } else { s.filter(orphan.not()) };
-        }
-        if let Some(p) = f.pathway_type {
-            authz.require_field(keys::case::PATHWAY_TYPE, "filtering").gql()?;
-            s = s.filter(case_file::Column::PathwayType.eq(enums::PathwayType::from(p)));
-        }
+        let f = lists::CaseFilter {
+            states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
+            comune: f.comune,
+            pad_date: f.pad_date.map(Into::into),
+            due_within_days: f.due_within_days,
+            overdue: f.overdue,
+            unassigned: f.unassigned,
+            to_reassign: f.to_reassign,
+            pathway_type: f.pathway_type.map(Into::into),
+        };
         let direction = match order_by.unwrap_or_default() {
             CaseOrder::PadDateAsc => Direction::Asc,
             CaseOrder::PadDateDesc => Direction::Desc,
         };
-        authz.require_field(keys::case::PAD_DATE, "ordering").gql()?;
-        let sort = SortKey::<case_file::Entity> {
-            column: case_file::Column::PadDate,
-            id: case_file::Column::Id,
-            direction,
-            value_of: |r| (Value::from(r.pad_date), r.id),
+        let sort = sort!(case_file, PadDate, direction, |r: &case_file::Model| r.pad_date);
+        let filter = |gw: &Gateway| {
+            let c = lists::case_list(&gw.authz, f)?;
+            lists::may_order_by_pad_date(&gw.authz)?;
+            Ok(c)
         };
-        let page = gw.page(s, &sort, &PageArgs { first, after }).await.gql()?;
-        Ok(Connection::from_page(page, CaseView))
+        page_of(ctx, filter, &sort, (first, after), CaseView).await
     }
 
     /// One case by id; an id out of the viewer's scope answers like a missing one.

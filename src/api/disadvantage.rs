@@ -3,11 +3,16 @@
 use async_graphql::{Context, InputObject, Object, ID};
 use entity::disadvantage_check;
 
+use super::lists::{page_of, sort, DateRange};
 use crate::{
     api::views::DisadvantageCheckView,
+    authz::gateway::Direction,
+    disadvantage::lists,
     error::{GqlResult, ResultExt},
     graphql::{
+        connection::Connection,
         context::{gateway, uuid_arg},
+        enums::DisadvantageStateView,
         node::by_id,
     },
     workflow::Acting,
@@ -43,6 +48,61 @@ impl DisadvantageMutation {
         let a = Acting { gw, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) };
         let id = uuid_arg("input.checkId", "DisadvantageCheck", &input.check_id)?;
         crate::disadvantage::service::decide(&a, id, input.version, input.confirmed, input.notes).await.gql()?;
+        Ok(DisadvantageCheckView(
+            by_id::<disadvantage_check::Entity>(gw, disadvantage_check::Column::Id, id, "DisadvantageCheck")
+                .await
+                .gql()?,
+        ))
+    }
+}
+
+/// Filters of `disadvantageChecks`.
+#[derive(InputObject, Default)]
+pub struct DisadvantageCheckFilter {
+    /// Only requests in these stored states.
+    #[graphql(visible = "crate::graphql::visibility::disadvantage_check_state")]
+    pub state: Option<Vec<DisadvantageStateView>>,
+    /// Only requests received in this range.
+    #[graphql(visible = "crate::graphql::visibility::disadvantage_check_received")]
+    pub received: Option<DateRange>,
+    /// Only requests past the 60-day deadline without a decision (counted as
+    /// confirmed), or, with false, the others.
+    #[graphql(visible = "crate::graphql::visibility::disadvantage_check_expired")]
+    pub expired_by_silence: Option<bool>,
+}
+
+#[derive(Default)]
+pub struct DisadvantageQuery;
+
+#[Object]
+impl DisadvantageQuery {
+    /// Disadvantage validation requests the viewer may see, oldest first.
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_disadvantage_check"
+    )]
+    async fn disadvantage_checks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<DisadvantageCheckFilter>,
+    ) -> GqlResult<Connection<DisadvantageCheckView>> {
+        let f = filter.unwrap_or_default();
+        let f = lists::DisadvantageCheckFilter {
+            states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
+            received: f.received.map(Into::into),
+            expired_by_silence: f.expired_by_silence,
+        };
+        let sort = sort!(disadvantage_check, ReceivedOn, Direction::Asc, |r: &disadvantage_check::Model| r.received_on);
+        page_of(ctx, |gw| lists::check_list(&gw.authz, f), &sort, (first, after), DisadvantageCheckView).await
+    }
+
+    /// One disadvantage validation request by id.
+    #[graphql(visible = "crate::graphql::visibility::reads_disadvantage_check")]
+    async fn disadvantage_check(&self, ctx: &Context<'_>, id: ID) -> GqlResult<DisadvantageCheckView> {
+        let gw = gateway(ctx)?;
+        let id = uuid_arg("id", "DisadvantageCheck", &id)?;
         Ok(DisadvantageCheckView(
             by_id::<disadvantage_check::Entity>(gw, disadvantage_check::Column::Id, id, "DisadvantageCheck")
                 .await

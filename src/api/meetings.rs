@@ -1,21 +1,21 @@
-//! The calendar query and the meeting mutations.
+//! Root fields of meetings (the list, one by id, the calendar) and the meeting
+//! mutations.
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{meeting, office_slot};
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
 
-use crate::authz::keys;
+use super::lists::{page_of, sort, DateRange};
+use crate::meetings::lists;
 use crate::{
-    api::{
-        roots::istat_arg,
-        views::{CaseView, MeetingView, OfficeSlotView},
-    },
+    api::views::{CaseView, MeetingView, OfficeSlotView},
+    authz::gateway::Direction,
     cases::service::{self as cases},
-    error::{AppError, GqlResult, ResultExt},
+    error::{GqlResult, ResultExt},
     graphql::{
+        connection::Connection,
         context::{gateway, uuid_arg},
-        enums::{ConvocationChannelView, MeetingKindView},
+        enums::{ConvocationChannelView, MeetingKindView, MeetingStateView},
         node::by_id,
     },
 };
@@ -138,11 +138,55 @@ async fn done(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<MeetingView> {
     Ok(MeetingView(by_id::<meeting::Entity>(gateway(ctx)?, meeting::Column::Id, id, "Meeting").await.gql()?))
 }
 
+/// Filters of `meetings`.
+#[derive(InputObject, Default)]
+pub struct MeetingFilter {
+    /// Only meetings in these states.
+    #[graphql(visible = "crate::graphql::visibility::meeting_state")]
+    pub state: Option<Vec<MeetingStateView>>,
+    /// Only meetings at the office of this Comune (ISTAT code).
+    #[graphql(visible = "crate::graphql::visibility::meeting_comune")]
+    pub comune: Option<String>,
+    /// Only meetings scheduled in this range.
+    #[graphql(visible = "crate::graphql::visibility::meeting_scheduled")]
+    pub scheduled: Option<DateRange>,
+}
+
 #[derive(Default)]
 pub struct MeetingQuery;
 
 #[Object]
 impl MeetingQuery {
+    /// Meetings the viewer may see, in calendar order.
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_meeting"
+    )]
+    async fn meetings(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<MeetingFilter>,
+    ) -> GqlResult<Connection<MeetingView>> {
+        let f = filter.unwrap_or_default();
+        let f = lists::MeetingFilter {
+            states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
+            comune: f.comune,
+            scheduled: f.scheduled.map(Into::into),
+        };
+        let sort = sort!(meeting, ScheduledAt, Direction::Asc, |r: &meeting::Model| r.scheduled_at);
+        page_of(ctx, |gw| lists::meeting_list(&gw.authz, f), &sort, (first, after), MeetingView).await
+    }
+
+    /// One meeting by id.
+    #[graphql(visible = "crate::graphql::visibility::reads_meeting")]
+    async fn meeting(&self, ctx: &Context<'_>, id: ID) -> GqlResult<MeetingView> {
+        let gw = gateway(ctx)?;
+        let id = uuid_arg("id", "Meeting", &id)?;
+        Ok(MeetingView(by_id::<meeting::Entity>(gw, meeting::Column::Id, id, "Meeting").await.gql()?))
+    }
+
     /// The calendar over [from, to] (at most 92 days), for a Comune or an operator.
     #[graphql(
         visible = "crate::graphql::visibility::reads_meeting",
@@ -157,64 +201,10 @@ impl MeetingQuery {
         operator_id: Option<ID>,
     ) -> GqlResult<Calendar> {
         let gw = gateway(ctx)?;
-        if to < from {
-            return Err(AppError::validation("to", "before `from`")).gql();
-        }
-        if (to - from).num_days() > 92 {
-            return Err(AppError::Limit("the calendar covers at most 92 days at once".into())).gql();
-        }
-        let start = from.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-        let end = (to + Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-        let mut mq = gw
-            .select::<meeting::Entity>()
-            .gql()?
-            .filter(meeting::Column::ScheduledAt.gte(start))
-            .filter(meeting::Column::ScheduledAt.lt(end));
-        let mut sq = if gw.authz.can_read(crate::authz::Object::OfficeSlot) {
-            Some(
-                gw.select::<office_slot::Entity>()
-                    .gql()?
-                    .filter(office_slot::Column::StartsAt.gte(start))
-                    .filter(office_slot::Column::StartsAt.lt(end)),
-            )
-        } else {
-            None
-        };
-        if let Some(c) = comune {
-            let c = istat_arg("comune", &c)?;
-            gw.authz.require_field(keys::meeting::COMUNE, "filtering").gql()?;
-            mq = mq.filter(meeting::Column::ComuneIstat.eq(c.clone()));
-            sq = sq.map(|q| q.filter(office_slot::Column::ComuneIstat.eq(c)));
-        }
-        if let Some(o) = operator_id {
-            let o = uuid_arg("operatorId", "Operator", &o)?;
-            gw.authz.require_field(keys::meeting::OPERATOR, "filtering").gql()?;
-            mq = mq.filter(meeting::Column::OperatorId.eq(o));
-            sq = sq.map(|q| q.filter(office_slot::Column::OperatorId.eq(o)));
-        }
-        let meetings = mq
-            .order_by_asc(meeting::Column::ScheduledAt)
-            .order_by_asc(meeting::Column::Id)
-            .all(&gw.db)
-            .await
-            .map_err(AppError::from)
-            .gql()?;
-        let slots = match sq {
-            Some(q) => q.order_by_asc(office_slot::Column::StartsAt).all(&gw.db).await.map_err(AppError::from).gql()?,
-            None => Vec::new(),
-        };
-        let busy = |s: &office_slot::Model| {
-            meetings.iter().any(|m| {
-                m.scheduled_at == s.starts_at
-                    && m.place == s.place
-                    && matches!(
-                        m.state,
-                        entity::enums::MeetingState::Pianificato | entity::enums::MeetingState::Convocato
-                    )
-            })
-        };
-        let slots = slots.into_iter().map(|s| CalendarSlot { booked: busy(&s), slot: OfficeSlotView(s) }).collect();
-        Ok(Calendar { meetings: meetings.into_iter().map(MeetingView).collect(), slots })
+        let operator = operator_id.map(|o| uuid_arg("operatorId", "Operator", &o)).transpose()?;
+        let c = lists::calendar(gw, (from, to), comune, operator).await.gql()?;
+        let slots = c.slots.into_iter().map(|(s, booked)| CalendarSlot { booked, slot: OfficeSlotView(s) }).collect();
+        Ok(Calendar { meetings: c.meetings.into_iter().map(MeetingView).collect(), slots })
     }
 }
 

@@ -2,7 +2,7 @@
 //! other path. An id out of the viewer's scope answers exactly like an id that
 //! does not exist.
 
-use async_graphql::{Context, Interface, ID};
+use async_graphql::{Context, Interface, Object, ID};
 use entity::*;
 use uuid::Uuid;
 
@@ -92,4 +92,16 @@ pub async fn node(ctx: &Context<'_>, gw: &Gateway, id: &ID) -> GqlResult<Node> {
         "AuditEvent" => load!(audit_event, AuditEvent, AuditEventView),
         _ => return Err(not_found("object")).gql(),
     })
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Any object by its global id.
+    #[graphql(visible = "crate::graphql::visibility::node")]
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Node> {
+        node(ctx, crate::graphql::context::gateway(ctx)?, &id).await
+    }
 }

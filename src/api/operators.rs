@@ -5,15 +5,19 @@ use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, SimpleOb
 use chrono::NaiveDate;
 use entity::{operator, profile};
 
-use crate::operators::service::{
-    self, OperatorChange, OrphanedWork, PersonInput, ProfileChange, ProfileEdit, ProfileInput,
+use super::lists::{page_of, sort};
+use crate::operators::{
+    lists,
+    service::{self, OperatorChange, OrphanedWork, PersonInput, ProfileChange, ProfileEdit, ProfileInput},
 };
 use crate::{
     api::views::{OperatorView, ProfileView},
+    authz::gateway::Direction,
     error::{GqlResult, ResultExt},
     graphql::{
-        context::uuid_arg,
-        enums::{FundingSourceView, RoleView},
+        connection::Connection,
+        context::{gateway, uuid_arg},
+        enums::{FundingSourceView, OperatorStatusView, RoleView},
         node::by_id,
     },
 };
@@ -327,5 +331,70 @@ fn prefix_person(e: crate::error::AppError) -> crate::error::AppError {
     match e.field().filter(|f| PERSON.contains(f)).map(|f| f.replacen("input.", "input.person.", 1)) {
         Some(f) => e.at(f),
         None => e,
+    }
+}
+
+/// Filters of `operators`. The profile filters match a profile the viewer may
+/// read, in force today (active and within its validity), all on the same profile.
+#[derive(InputObject, Default)]
+pub struct OperatorFilter {
+    /// Only operators in these accreditation states.
+    #[graphql(visible = "crate::graphql::visibility::operator_status")]
+    pub status: Option<Vec<OperatorStatusView>>,
+    /// Only operators with a profile of this role.
+    #[graphql(visible = "crate::graphql::visibility::profile_role")]
+    pub role: Option<RoleView>,
+    /// Only operators with a profile covering this Comune (ISTAT code).
+    #[graphql(visible = "crate::graphql::visibility::profile_comuni")]
+    pub comune: Option<String>,
+    /// Only operators with a profile paid by this fund.
+    #[graphql(visible = "crate::graphql::visibility::profile_funding_sources")]
+    pub funding_source: Option<FundingSourceView>,
+    /// Only operators with a profile whose validity ends within this many days
+    /// from today (0-3650), today included.
+    #[graphql(visible = "crate::graphql::visibility::profile_valid_to")]
+    pub expiring_within_days: Option<i32>,
+}
+
+impl From<OperatorFilter> for lists::OperatorFilter {
+    fn from(f: OperatorFilter) -> Self {
+        lists::OperatorFilter {
+            status: f.status.map(|v| v.into_iter().map(Into::into).collect()),
+            role: f.role.map(Into::into),
+            comune: f.comune,
+            funding_source: f.funding_source.map(Into::into),
+            expiring_within_days: f.expiring_within_days,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct OperatorQuery;
+
+#[Object]
+impl OperatorQuery {
+    /// Operators the viewer may see, by surname.
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_operator"
+    )]
+    async fn operators(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<OperatorFilter>,
+    ) -> GqlResult<Connection<OperatorView>> {
+        let f = filter.unwrap_or_default().into();
+        let sort = sort!(operator, LastName, Direction::Asc, |r: &operator::Model| r.last_name.clone());
+        page_of(ctx, |gw| lists::operator_list(gw, f), &sort, (first, after), OperatorView).await
+    }
+
+    /// One operator by id.
+    #[graphql(visible = "crate::graphql::visibility::reads_operator")]
+    async fn operator(&self, ctx: &Context<'_>, id: ID) -> GqlResult<OperatorView> {
+        let gw = gateway(ctx)?;
+        let id = uuid_arg("id", "Operator", &id)?;
+        Ok(OperatorView(by_id::<operator::Entity>(gw, operator::Column::Id, id, "Operator").await.gql()?))
     }
 }

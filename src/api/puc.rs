@@ -5,13 +5,19 @@ use chrono::NaiveDate;
 use entity::{puc_assignment, puc_project};
 use uuid::Uuid;
 
-use crate::puc::service::{self as svc, Vacancies};
+use super::lists::{page_of, sort};
+use crate::puc::{
+    lists,
+    service::{self as svc, Vacancies},
+};
 use crate::{
     api::views::{PucAssignmentView, PucProjectView},
+    authz::gateway::Direction,
     error::{GqlResult, ResultExt},
     graphql::{
+        connection::Connection,
         context::{gateway, uuid_arg},
-        enums::{AttendanceStatusView, InterruptionReasonView, PlaceSourceView, PucFieldView},
+        enums::{AttendanceStatusView, InterruptionReasonView, PlaceSourceView, PucFieldView, PucProjectStateView},
         node::by_id,
         relations::{loaders, Batcher},
     },
@@ -307,5 +313,60 @@ impl PucMutation {
         let id = uuid_arg("input.assignmentId", "PucAssignment", &input.assignment_id)?;
         svc::record_attendance(&a, id, input.day, input.minutes, input.status.into(), input.note).await.gql()?;
         assignment(ctx, id).await
+    }
+}
+
+/// Filters of `pucProjects`.
+#[derive(InputObject, Default)]
+pub struct PucProjectFilter {
+    /// Only projects of this Comune (ISTAT code).
+    #[graphql(visible = "crate::graphql::visibility::puc_project_comune")]
+    pub comune: Option<String>,
+    /// Only projects in this field of activity.
+    #[graphql(visible = "crate::graphql::visibility::puc_project_field")]
+    pub field: Option<PucFieldView>,
+    /// Only projects in these states.
+    #[graphql(visible = "crate::graphql::visibility::puc_project_state")]
+    pub state: Option<Vec<PucProjectStateView>>,
+    /// Only projects whose Responsabile PUC no longer holds a PUC-manager
+    /// profile in force: work to reassign (or, with false, the others).
+    #[graphql(visible = "crate::graphql::visibility::puc_project_unassigned")]
+    pub to_reassign: Option<bool>,
+}
+
+#[derive(Default)]
+pub struct PucQuery;
+
+#[Object]
+impl PucQuery {
+    /// PUC projects the viewer may see, by start date.
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_puc_project"
+    )]
+    async fn puc_projects(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<PucProjectFilter>,
+    ) -> GqlResult<Connection<PucProjectView>> {
+        let f = filter.unwrap_or_default();
+        let f = lists::PucProjectFilter {
+            comune: f.comune,
+            field: f.field.map(Into::into),
+            states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
+            to_reassign: f.to_reassign,
+        };
+        let sort = sort!(puc_project, StartsOn, Direction::Asc, |r: &puc_project::Model| r.starts_on);
+        page_of(ctx, |gw| lists::project_list(&gw.authz, f), &sort, (first, after), PucProjectView).await
+    }
+
+    /// One PUC project by id.
+    #[graphql(visible = "crate::graphql::visibility::reads_puc_project")]
+    async fn puc_project(&self, ctx: &Context<'_>, id: ID) -> GqlResult<PucProjectView> {
+        let gw = gateway(ctx)?;
+        let id = uuid_arg("id", "PucProject", &id)?;
+        Ok(PucProjectView(by_id::<puc_project::Entity>(gw, puc_project::Column::Id, id, "PucProject").await.gql()?))
     }
 }

@@ -3,12 +3,17 @@
 use async_graphql::{Context, InputObject, Object, ID};
 use entity::residency_check;
 
+use crate::residency::lists;
+
+use super::lists::{page_of, sort};
 use crate::{
     api::views::ResidencyCheckView,
+    authz::gateway::Direction,
     error::{GqlResult, ResultExt},
     graphql::{
+        connection::Connection,
         context::{gateway, uuid_arg},
-        enums::ResidencyOutcomeView,
+        enums::{ResidencyCheckStateView, ResidencyOutcomeView},
         node::by_id,
     },
 };
@@ -142,5 +147,58 @@ impl ResidencyMutation {
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
         crate::residency::service::finalise(&a, id, input.version, input.outcome.into()).await.gql()?;
         done(ctx, id).await
+    }
+}
+
+/// Filters of `residencyChecks`.
+#[derive(InputObject, Default)]
+pub struct ResidencyCheckFilter {
+    /// Only checks in these states.
+    #[graphql(visible = "crate::graphql::visibility::residency_check_state")]
+    pub state: Option<Vec<ResidencyCheckStateView>>,
+    /// Only checks past their deadline without an outcome.
+    #[graphql(visible = "crate::graphql::visibility::residency_check_overdue")]
+    pub overdue: Option<bool>,
+    /// Only open checks whose officer no longer holds an officer profile in
+    /// force (revoked, suspended, expired): work to reassign (or, with false, the others).
+    #[graphql(visible = "crate::graphql::visibility::residency_check_unassigned")]
+    pub to_reassign: Option<bool>,
+}
+
+#[derive(Default)]
+pub struct ResidencyQuery;
+
+#[Object]
+impl ResidencyQuery {
+    /// Residency checks the viewer may see, by deadline.
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_residency_check"
+    )]
+    async fn residency_checks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ResidencyCheckFilter>,
+    ) -> GqlResult<Connection<ResidencyCheckView>> {
+        let f = filter.unwrap_or_default();
+        let f = lists::ResidencyCheckFilter {
+            states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
+            overdue: f.overdue,
+            to_reassign: f.to_reassign,
+        };
+        let sort = sort!(residency_check, DueOn, Direction::Asc, |r: &residency_check::Model| r.due_on);
+        page_of(ctx, |gw| lists::check_list(&gw.authz, f), &sort, (first, after), ResidencyCheckView).await
+    }
+
+    /// One residency check by id.
+    #[graphql(visible = "crate::graphql::visibility::reads_residency_check")]
+    async fn residency_check(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ResidencyCheckView> {
+        let gw = gateway(ctx)?;
+        let id = uuid_arg("id", "ResidencyCheck", &id)?;
+        Ok(ResidencyCheckView(
+            by_id::<residency_check::Entity>(gw, residency_check::Column::Id, id, "ResidencyCheck").await.gql()?,
+        ))
     }
 }

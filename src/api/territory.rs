@@ -2,18 +2,27 @@
 //! document, one service call, re-read the row through the same authorization
 //! as any read).
 
-use async_graphql::{Context, InputObject, Object};
+use async_graphql::{Context, InputObject, Object, ID};
 use base64::Engine;
 use chrono::NaiveDate;
-use entity::convention;
-use sea_orm::TransactionTrait;
+use entity::{ambito, comune, convention};
+use sea_orm::{QueryFilter, QueryOrder, TransactionTrait};
 
-use crate::territory::service::{self, ConventionInput};
+use super::lists::{all, page_of, sort};
+use crate::territory::{
+    lists,
+    service::{self, ConventionInput},
+};
 use crate::{
-    api::views::ConventionView,
-    authz::{Action, Object as AuthzObject, Scope},
+    api::views::{AmbitoView, ComuneView, ConventionView},
+    authz::{gateway::Direction, Action, Object as AuthzObject, Scope},
     error::{AppError, GqlResult, ResultExt},
-    graphql::{context::acting, enums::ConventionKindView, node::by_id},
+    graphql::{
+        connection::Connection,
+        context::{acting, gateway, uuid_arg},
+        enums::ConventionKindView,
+        node::by_id,
+    },
 };
 
 /// Input of `uploadConvention`.
@@ -66,5 +75,62 @@ impl TerritoryMutation {
         let row = service::add_convention(&txn, ambito, &c, Some(me), &a.audit_ctx()).await.gql()?;
         txn.commit().await.map_err(AppError::from).gql()?;
         Ok(ConventionView(by_id::<convention::Entity>(a.gw, convention::Column::Id, row.id, "Convention").await.gql()?))
+    }
+}
+
+#[derive(Default)]
+pub struct TerritoryQuery;
+
+#[Object]
+impl TerritoryQuery {
+    /// Ambiti territoriali the viewer may see, by name.
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_ambito"
+    )]
+    async fn ambiti(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Connection<AmbitoView>> {
+        let sort = sort!(ambito, Name, Direction::Asc, |r: &ambito::Model| r.name.clone());
+        page_of(ctx, all, &sort, (first, after), AmbitoView).await
+    }
+
+    /// Comuni the viewer may see, by name (a small reference table: not paginated).
+    #[graphql(visible = "crate::graphql::visibility::reads_comune")]
+    async fn comuni(&self, ctx: &Context<'_>, ambito_id: Option<ID>) -> GqlResult<Vec<ComuneView>> {
+        let gw = gateway(ctx)?;
+        let ambito = ambito_id.map(|a| uuid_arg("ambitoId", "Ambito", &a)).transpose()?;
+        let rows = gw
+            .select::<comune::Entity>()
+            .gql()?
+            .filter(lists::comune_list(ambito))
+            .order_by_asc(comune::Column::Name)
+            .all(&gw.db)
+            .await
+            .map_err(AppError::from)
+            .gql()?;
+        Ok(rows.into_iter().map(ComuneView).collect())
+    }
+
+    /// Conventions of the Comuni the viewer may see, newest first.
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_convention"
+    )]
+    async fn conventions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(
+            desc = "Only conventions whose validity ends within this many days from today (0-3650), today included; see `dependentProfiles`."
+        )]
+        expiring_within_days: Option<i32>,
+    ) -> GqlResult<Connection<ConventionView>> {
+        let sort = sort!(convention, SignedOn, Direction::Desc, |r: &convention::Model| r.signed_on);
+        page_of(ctx, |_| lists::convention_list(expiring_within_days), &sort, (first, after), ConventionView).await
     }
 }

@@ -4,6 +4,7 @@
 //! Entries never carry personal data beyond ids; changes hold the before/after of
 //! the changed fields.
 
+pub mod lists;
 pub mod reads;
 
 use chrono::Utc;

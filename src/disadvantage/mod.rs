@@ -3,5 +3,6 @@
 //! within 60 days, and silence counts as confirmation (computed from the dates,
 //! see `model::disadvantage_expired`).
 
+pub mod lists;
 pub mod model;
 pub mod service;

@@ -3,4 +3,5 @@
 //! outcomes. A meeting held counts as the case's first meeting when it is one;
 //! an absence without justified reason raises a segnalazione draft.
 
+pub mod lists;
 pub mod service;

@@ -2,5 +2,6 @@
 //! profiles: one role assignment each — role, Ambito, the Comuni it covers,
 //! validity dates and funding source. A login is bound to one profile at a time.
 
+pub mod lists;
 pub mod model;
 pub mod service;

@@ -162,16 +162,6 @@ impl Validity {
     }
 }
 
-/// The days from today to `days` days ahead, both included, for the
-/// "expiring within" filters; `days` runs from 0 to ten years.
-pub fn within_days(field: &str, days: i32) -> Result<(NaiveDate, NaiveDate), AppError> {
-    if !(0..=3650).contains(&days) {
-        return Err(AppError::validation(field, "must be between 0 and 3650 days"));
-    }
-    let today = crate::calendar::today();
-    Ok((today, today + chrono::Duration::days(i64::from(days))))
-}
-
 /// A name as recorded: trimmed, 1 to 100 characters, letters and the marks
 /// Italian names use.
 pub fn person_name(field: &str, v: &str) -> Result<String, AppError> {

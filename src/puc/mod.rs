@@ -4,4 +4,5 @@
 //! assignment per member and the member's residual benefit, and the attendance
 //! register.
 
+pub mod lists;
 pub mod service;

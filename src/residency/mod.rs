@@ -5,5 +5,6 @@
 //! outcome. A negative outcome raises a segnalazione that the coordinator
 //! approves before it is sent to INPS.
 
+pub mod lists;
 pub mod model;
 pub mod service;

@@ -30,6 +30,11 @@ impl IstatCode {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The code given as input `field`, or a validation error on that field.
+    pub fn parse_at(field: &str, input: &str) -> Result<String, crate::error::AppError> {
+        IstatCode::parse(input).map(|c| c.0).map_err(|e| crate::error::AppError::validation(field, e.to_string()))
+    }
 }
 
 impl fmt::Display for IstatCode {

@@ -1,0 +1,47 @@
+//! Root fields of households: `households` and `household(id)`.
+
+use async_graphql::{Context, Object, ID};
+use entity::household;
+
+use super::{
+    lists::{all, page_of, sort},
+    views::HouseholdView,
+};
+use crate::{
+    authz::gateway::Direction,
+    error::{GqlResult, ResultExt},
+    graphql::{
+        connection::Connection,
+        context::{gateway, uuid_arg},
+        node::by_id,
+    },
+};
+
+#[derive(Default)]
+pub struct HouseholdQuery;
+
+#[Object]
+impl HouseholdQuery {
+    /// Households the viewer may see, oldest first.
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_household"
+    )]
+    async fn households(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Connection<HouseholdView>> {
+        let sort = sort!(household, CreatedAt, Direction::Asc, |r: &household::Model| r.created_at);
+        page_of(ctx, all, &sort, (first, after), HouseholdView).await
+    }
+
+    /// One household by id.
+    #[graphql(visible = "crate::graphql::visibility::reads_household")]
+    async fn household(&self, ctx: &Context<'_>, id: ID) -> GqlResult<HouseholdView> {
+        let gw = gateway(ctx)?;
+        let id = uuid_arg("id", "Household", &id)?;
+        Ok(HouseholdView(by_id::<household::Entity>(gw, household::Column::Id, id, "Household").await.gql()?))
+    }
+}
