@@ -1,17 +1,22 @@
 //! The use-case kernel every domain's services share: who acts (`Acting`: the
-//! request's gateway and request id), loading the rows an action names under
-//! the scope the policies give that action (out of scope answers exactly like
-//! missing), the optimistic check (`compare_and_set`), text checks and the
-//! before/after of the audit trail.
+//! request's gateway and request id), one unit of work per use case (`Work`:
+//! begin, then commit with the audit entries of the change), loading the rows
+//! an action names under the scope the policies give that action (out of scope
+//! answers exactly like missing), the optimistic check on `Versioned` rows
+//! (`compare_and_set`), text checks and the before/after of the audit trail.
+
+use std::ops::Deref;
 
 use sea_orm::{
-    sea_query::Expr, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait},
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, ExecResult,
+    ModelTrait, QueryFilter, QueryResult, Statement, TransactionTrait,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{
-    audit::AuditContext,
+    audit::{self, AuditContext, AuditEntry},
     authz::{gateway::Gateway, Action, Scoped},
     error::AppError,
     principal::Actor,
@@ -24,6 +29,11 @@ pub struct Acting<'a> {
 }
 
 impl Acting<'_> {
+    /// Opens the unit of work of one use case.
+    pub(crate) async fn begin(&self) -> Result<Work, AppError> {
+        Ok(Work { txn: self.gw.db.begin().await?, audit: self.audit_ctx() })
+    }
+
     pub(crate) fn me(&self) -> Result<Uuid, AppError> {
         match self.gw.authz.principal.actor {
             Actor::Operator { operator_id, .. } => Ok(operator_id),
@@ -79,26 +89,128 @@ impl Acting<'_> {
     }
 }
 
-/// Compare-and-set (optimistic concurrency): `update` is applied to the row
-/// `id` only while it is still at `version`, and moves it to `version + 1`;
+/// The unit of work of one use case: a transaction that commits only with the
+/// audit entries of its changes (`commit` records them first, in the same
+/// transaction), so a change never lands without its trail. Dropped without a
+/// commit (an error, a refusal), it rolls back. It reads and writes like the
+/// transaction it holds.
+pub struct Work {
+    txn: DatabaseTransaction,
+    audit: AuditContext,
+}
+
+impl Work {
+    /// Records `entries` (who did what, with the before/after of each change),
+    /// then commits.
+    pub(crate) async fn commit(self, entries: Vec<AuditEntry>) -> Result<(), AppError> {
+        audit::record(&self.txn, &self.audit, entries).await?;
+        self.txn.commit().await?;
+        Ok(())
+    }
+}
+
+impl Deref for Work {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Work {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+}
+
+/// A row under optimistic concurrency: every change moves its `version` on by
+/// one, and a change made from a stale version is refused (`CONFLICT`).
+pub trait Versioned: ModelTrait {
+    /// What the row is, for the stale-version message ("case").
+    const WHAT: &'static str;
+    fn id_col() -> <Self::Entity as EntityTrait>::Column;
+    fn version_col() -> <Self::Entity as EntityTrait>::Column;
+    fn row_id(&self) -> Uuid;
+    fn row_version(&self) -> i32;
+}
+
+macro_rules! versioned {
+    ($($m:ident => $what:literal),+ $(,)?) => {$(
+        impl Versioned for entity::$m::Model {
+            const WHAT: &'static str = $what;
+            fn id_col() -> entity::$m::Column {
+                entity::$m::Column::Id
+            }
+            fn version_col() -> entity::$m::Column {
+                entity::$m::Column::Version
+            }
+            fn row_id(&self) -> Uuid {
+                self.id
+            }
+            fn row_version(&self) -> i32 {
+                self.version
+            }
+        }
+    )+};
+}
+
+versioned! {
+    analysis_framework => "Quadro di analisi",
+    case_file => "case",
+    convention => "convention",
+    disadvantage_check => "request",
+    meeting => "meeting",
+    operator => "operator",
+    pact => "pact",
+    preliminary_analysis => "analysis",
+    profile => "profile",
+    puc_assignment => "assignment",
+    puc_project => "project",
+    report => "segnalazione",
+    residency_check => "residency check",
+}
+
+/// Compare-and-set (optimistic concurrency): `update` is applied to `row` only
+/// while it is still at the version it was read at, and moves it on by one;
 /// otherwise someone else changed it first and the answer is `stale`.
-pub(crate) async fn compare_and_set<E: EntityTrait, C: ConnectionTrait>(
+pub(crate) async fn compare_and_set<M: Versioned, C: ConnectionTrait>(
     db: &C,
-    what: &str,
-    (id_col, id): (E::Column, Uuid),
-    (version_col, version): (E::Column, i32),
-    update: sea_orm::UpdateMany<E>,
+    row: &M,
+    update: sea_orm::UpdateMany<M::Entity>,
 ) -> Result<(), AppError> {
+    let version = row.row_version();
     let res = update
-        .col_expr(version_col, Expr::value(version + 1))
-        .filter(id_col.eq(id))
-        .filter(version_col.eq(version))
+        .col_expr(M::version_col(), Expr::value(version + 1))
+        .filter(M::id_col().eq(row.row_id()))
+        .filter(M::version_col().eq(version))
         .exec(db)
         .await?;
     if res.rows_affected != 1 {
-        return Err(stale(what, version + 1, version));
+        return Err(stale(M::WHAT, version + 1, version));
     }
     Ok(())
+}
+
+/// For an update that may rightly touch no row (it carries its own condition):
+/// moves the version on by one in SQL, whatever it is now, so that a concurrent
+/// change is never hidden behind a version written back.
+pub(crate) fn bump_version<M: Versioned>(update: sea_orm::UpdateMany<M::Entity>) -> sea_orm::UpdateMany<M::Entity> {
+    update.col_expr(M::version_col(), Expr::col(M::version_col()).add(1))
 }
 
 pub(crate) fn stale(what: &str, current: i32, sent: i32) -> AppError {

@@ -7,6 +7,7 @@ use entity::case_file;
 
 use super::lists::{page_of, sort, DateRange};
 use crate::cases::{lists, service};
+use crate::meetings::service as meetings;
 use crate::{
     api::views::{CaseView, ReportView},
     authz::gateway::{Direction, Gateway},
@@ -440,13 +441,14 @@ impl CaseMutation {
     async fn record_first_meeting(&self, ctx: &Context<'_>, input: RecordFirstMeetingInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
-        let m = service::FirstMeeting {
+        let m = meetings::FirstMeeting {
             held_on: input.held_on,
             spontaneous: input.spontaneous,
             place: input.place,
             attendees: input.attendees,
         };
-        let id = service::record_first_meeting(&a, id, input.version, m, service::Recorder::CaseManager).await.gql()?;
+        let id =
+            meetings::record_first_meeting(&a, id, input.version, m, meetings::Recorder::CaseManager).await.gql()?;
         read_case(ctx, id).await
     }
 

@@ -10,7 +10,6 @@ use crate::meetings::lists;
 use crate::{
     api::views::{CaseView, MeetingView, OfficeSlotView},
     authz::gateway::Direction,
-    cases::service::{self as cases},
     error::{GqlResult, ResultExt},
     graphql::{
         connection::Connection,
@@ -337,13 +336,21 @@ impl MeetingMutation {
     ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
-        let m = cases::FirstMeeting {
+        let m = crate::meetings::service::FirstMeeting {
             held_on: input.held_on,
             spontaneous: true,
             place: input.place,
             attendees: input.attendees,
         };
-        cases::record_first_meeting(&a, id, input.version, m, cases::Recorder::Registrar).await.gql()?;
+        crate::meetings::service::record_first_meeting(
+            &a,
+            id,
+            input.version,
+            m,
+            crate::meetings::service::Recorder::Registrar,
+        )
+        .await
+        .gql()?;
         let gw = gateway(ctx)?;
         Ok(CaseView(by_id::<entity::case_file::Entity>(gw, entity::case_file::Column::Id, id, "Case").await.gql()?))
     }

@@ -6,7 +6,7 @@ use async_graphql::{Context, InputObject, Object, ID};
 use base64::Engine;
 use chrono::NaiveDate;
 use entity::{ambito, comune, convention};
-use sea_orm::{QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{QueryFilter, QueryOrder};
 
 use super::lists::{all, page_of, sort};
 use crate::territory::{
@@ -15,7 +15,7 @@ use crate::territory::{
 };
 use crate::{
     api::views::{AmbitoView, ComuneView, ConventionView},
-    authz::{gateway::Direction, Action, Object as AuthzObject, Scope},
+    authz::gateway::Direction,
     error::{AppError, GqlResult, ResultExt},
     graphql::{
         connection::Connection,
@@ -52,13 +52,6 @@ impl TerritoryMutation {
     #[graphql(visible = "crate::graphql::visibility::creates_convention")]
     async fn upload_convention(&self, ctx: &Context<'_>, input: UploadConventionInput) -> GqlResult<ConventionView> {
         let a = acting(ctx)?;
-        let me = a.me().gql()?;
-        let ambito = match a.gw.authz.scope_for(AuthzObject::Convention, Action::Create).gql()? {
-            Scope::Ambito => a.gw.authz.principal.ambito_id,
-            _ => None,
-        }
-        .ok_or_else(|| AppError::Forbidden("conventions are uploaded by the administrator of the Ambito".into()))
-        .gql()?;
         let document = base64::engine::general_purpose::STANDARD
             .decode(input.document.trim())
             .map_err(|_| AppError::validation("input.document", "is not base64 (standard alphabet, padded)"))
@@ -71,10 +64,8 @@ impl TerritoryMutation {
             valid_to: input.valid_to,
             document,
         };
-        let txn = a.gw.db.begin().await.map_err(AppError::from).gql()?;
-        let row = service::add_convention(&txn, ambito, &c, Some(me), &a.audit_ctx()).await.gql()?;
-        txn.commit().await.map_err(AppError::from).gql()?;
-        Ok(ConventionView(by_id::<convention::Entity>(a.gw, convention::Column::Id, row.id, "Convention").await.gql()?))
+        let id = service::upload_convention(&a, &c).await.gql()?;
+        Ok(ConventionView(by_id::<convention::Entity>(a.gw, convention::Column::Id, id, "Convention").await.gql()?))
     }
 }
 

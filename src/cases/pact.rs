@@ -10,19 +10,18 @@ use entity::{
 };
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{
     model::*,
-    service::{
-        check_version, compare_and_set, date_not_future, diff, opt_text, refuse_case_state, stale, text, Acting,
-    },
+    service::{date_not_future, refuse_case_state},
 };
+use crate::workflow::{bump_version, check_version, compare_and_set, diff, opt_text, stale, text, Acting};
 use crate::{
-    audit::{self, AuditEntry},
+    audit::AuditEntry,
     authz::Action,
     error::AppError,
     reports::service::{insert_report, ReportDraft},
@@ -68,7 +67,7 @@ pub async fn save_framework(a: &Acting<'_>, case_id: Uuid, version: i32, f: Fram
             Some(out)
         }
     };
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = a.case(&txn, case_id, Action::Update).await?;
     a.scope::<analysis_framework::Entity>(Action::Update)?;
     if !case_allows_framework(c.state) {
@@ -89,8 +88,7 @@ pub async fn save_framework(a: &Acting<'_>, case_id: Uuid, version: i32, f: Fram
         .col_expr(analysis_framework::Column::Priorities, Expr::value(priorities.clone()))
         .col_expr(analysis_framework::Column::State, Expr::value(new_state))
         .col_expr(analysis_framework::Column::UpdatedAt, Expr::value(Utc::now()));
-    let (key, at) = ((analysis_framework::Column::Id, fw.id), (analysis_framework::Column::Version, fw.version));
-    compare_and_set(&txn, "Quadro di analisi", key, at, q).await?;
+    compare_and_set(&txn, &fw, q).await?;
     let mut team_size = None;
     if let Some(team) = team {
         analysis_team_member::Entity::delete_many()
@@ -119,14 +117,13 @@ pub async fn save_framework(a: &Acting<'_>, case_id: Uuid, version: i32, f: Fram
         "team_size": team_size,
         "version": { "before": fw.version, "after": fw.version + 1 },
     }));
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(c.id)
 }
 
 /// Case manager: closes the Quadro di analisi; the case moves to the pact.
 pub async fn complete_framework(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<Uuid, AppError> {
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = a.case(&txn, case_id, Action::Update).await?;
     a.scope::<analysis_framework::Entity>(Action::Update)?;
     check_version("case", c.version, version)?;
@@ -140,13 +137,10 @@ pub async fn complete_framework(a: &Acting<'_>, case_id: Uuid, version: i32) -> 
             crate::codes::code(fw.state)
         )));
     }
-    analysis_framework::Entity::update_many()
+    let q = analysis_framework::Entity::update_many()
         .col_expr(analysis_framework::Column::State, Expr::value(FrameworkState::Completato))
-        .col_expr(analysis_framework::Column::CompletedAt, Expr::value(Utc::now()))
-        .col_expr(analysis_framework::Column::Version, Expr::value(fw.version + 1))
-        .filter(analysis_framework::Column::Id.eq(fw.id))
-        .exec(&txn)
-        .await?;
+        .col_expr(analysis_framework::Column::CompletedAt, Expr::value(Utc::now()));
+    compare_and_set(&txn, &fw, q).await?;
     super::service::update_case(&txn, &c, |q| {
         q.col_expr(case_file::Column::State, Expr::value(CaseState::PattoInDefinizione))
     })
@@ -160,8 +154,7 @@ pub async fn complete_framework(a: &Acting<'_>, case_id: Uuid, version: i32) -> 
         ("state", json!(c.state), json!(CaseState::PattoInDefinizione)),
         ("version", json!(c.version), json!(c.version + 1)),
     ]));
-    audit::record(&txn, &a.audit_ctx(), vec![e1, e2]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e1, e2]).await?;
     Ok(c.id)
 }
 
@@ -374,7 +367,7 @@ pub async fn save_pact(a: &Acting<'_>, case_id: Uuid, version: i32, content: Pac
     a.me()?;
     let contact = opt_text("input.contactModality", content.contact_modality.as_deref(), 1000)?;
     let reference = opt_text("input.referencePerson", content.reference_person.as_deref(), 200)?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = a.case(&txn, case_id, Action::Update).await?;
     a.scope::<pact::Entity>(Action::Update)?;
     if !case_allows_pact(c.state) {
@@ -418,21 +411,20 @@ pub async fn save_pact(a: &Acting<'_>, case_id: Uuid, version: i32, content: Pac
         .col_expr(pact::Column::ReferencePerson, Expr::value(reference))
         .col_expr(pact::Column::NextReviewOn, Expr::value(content.next_review_on))
         .col_expr(pact::Column::UpdatedAt, Expr::value(now));
-    compare_and_set(&txn, "pact", (pact::Column::Id, p.id), (pact::Column::Version, p.version), q).await?;
+    compare_and_set(&txn, &p, q).await?;
     let mut e = AuditEntry::new("pact", p.id, if created { AuditAction::Create } else { AuditAction::Update });
     e.ambito_id = Some(c.ambito_id);
     e.changes = Some(
         json!({ "revision": p.revision, "content": counts, "version": { "before": p.version, "after": p.version + 1 } }),
     );
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(c.id)
 }
 
 /// Case manager: records the household's signature of the draft. The case goes
 /// to monitoring; a previous signed version is closed.
 pub async fn sign_pact(a: &Acting<'_>, case_id: Uuid, version: i32, signed_on: NaiveDate) -> Result<Uuid, AppError> {
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = a.case(&txn, case_id, Action::Update).await?;
     a.scope::<pact::Entity>(Action::Update)?;
     if !case_allows_pact(c.state) {
@@ -456,18 +448,15 @@ pub async fn sign_pact(a: &Acting<'_>, case_id: Uuid, version: i32, signed_on: N
         return Err(AppError::Conflict("a pact is signed with at least one objective and one commitment".into()));
     }
     let review = p.next_review_on.unwrap_or(signed_on + Duration::days(PERIODIC_CHECK_DAYS));
-    pact::Entity::update_many()
+    let q = pact::Entity::update_many()
         .col_expr(pact::Column::State, Expr::value(PactState::Sottoscritto))
         .col_expr(pact::Column::SignedOn, Expr::value(signed_on))
         .col_expr(pact::Column::NextReviewOn, Expr::value(review))
-        .col_expr(pact::Column::Version, Expr::value(p.version + 1))
-        .col_expr(pact::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(pact::Column::Id.eq(p.id))
-        .exec(&txn)
-        .await?;
+        .col_expr(pact::Column::UpdatedAt, Expr::value(Utc::now()));
+    compare_and_set(&txn, &p, q).await?;
     let mut entries = Vec::new();
     if let Some(prev) = p.revision_of {
-        pact::Entity::update_many()
+        bump_version::<pact::Model>(pact::Entity::update_many())
             .col_expr(pact::Column::State, Expr::value(PactState::Chiuso))
             .filter(pact::Column::Id.eq(prev))
             .filter(pact::Column::State.eq(PactState::Sottoscritto))
@@ -502,8 +491,7 @@ pub async fn sign_pact(a: &Acting<'_>, case_id: Uuid, version: i32, signed_on: N
         ("next_review_on", json!(p.next_review_on), json!(review)),
     ]));
     entries.push(e);
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(c.id)
 }
 
@@ -512,7 +500,7 @@ pub async fn sign_pact(a: &Acting<'_>, case_id: Uuid, version: i32, signed_on: N
 /// is signed.
 pub async fn revise_pact(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<Uuid, AppError> {
     a.me()?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = a.case(&txn, case_id, Action::Update).await?;
     a.scope::<pact::Entity>(Action::Update)?;
     if c.state != CaseState::InMonitoraggio {
@@ -591,8 +579,7 @@ pub async fn revise_pact(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<
     let mut e = AuditEntry::new("pact", new.id, AuditAction::Create);
     e.ambito_id = Some(c.ambito_id);
     e.changes = Some(json!({ "revision": new.revision, "revision_of": p.id, "planned_supports_carried": carried }));
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(c.id)
 }
 
@@ -607,7 +594,7 @@ pub async fn refuse_pact(
 ) -> Result<Uuid, AppError> {
     let me = a.me()?;
     let description = text("input.description", &description, 4000)?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = a.case(&txn, case_id, Action::Update).await?;
     a.scope::<pact::Entity>(Action::Update)?;
     a.scope::<report::Entity>(Action::Create)?;
@@ -620,12 +607,8 @@ pub async fn refuse_pact(
         return Err(pact_conflict(&p, PactAction::Refuse));
     }
     date_not_future("input.factDate", fact_date)?;
-    pact::Entity::update_many()
-        .col_expr(pact::Column::State, Expr::value(PactState::NonSottoscritto))
-        .col_expr(pact::Column::Version, Expr::value(p.version + 1))
-        .filter(pact::Column::Id.eq(p.id))
-        .exec(&txn)
-        .await?;
+    let q = pact::Entity::update_many().col_expr(pact::Column::State, Expr::value(PactState::NonSottoscritto));
+    compare_and_set(&txn, &p, q).await?;
     let rid = insert_report(
         &txn,
         ReportDraft {
@@ -650,8 +633,7 @@ pub async fn refuse_pact(
     e2.ambito_id = Some(c.ambito_id);
     e2.changes =
         Some(json!({ "case_id": c.id, "kind": ReportKind::MancataSottoscrizione, "state": ReportState::DaApprovare }));
-    audit::record(&txn, &a.audit_ctx(), vec![e1, e2]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e1, e2]).await?;
     Ok(c.id)
 }
 
@@ -667,7 +649,7 @@ pub async fn refuse_pact(
 pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) -> Result<Uuid, AppError> {
     let me = a.me()?;
     let provider = check_support("input", &s)?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = super::service::case_under(a, &txn, case_id, support_scope(a, Action::Create)?).await?;
     if matches!(c.state, CaseState::Chiuso | CaseState::Trasferito | CaseState::InviatoAltroServizio) {
         return Err(refuse_case_state(&c, "activateSupport"));
@@ -747,8 +729,7 @@ pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) ->
     };
     let mut e = entry;
     e.ambito_id = Some(c.ambito_id);
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(c.id)
 }
 
@@ -799,7 +780,7 @@ pub async fn step_support(
     step: SupportStep,
     on: Option<NaiveDate>,
 ) -> Result<Uuid, AppError> {
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let x = a
         .load::<support::Entity>(&txn, support::Column::Id, support_id, Action::Update, ("input.supportId", "support"))
         .await?;
@@ -841,8 +822,7 @@ pub async fn step_support(
     let mut e = AuditEntry::new("support", x.id, AuditAction::Transition);
     e.ambito_id = Some(c.ambito_id);
     e.changes = Some(diff(&[("status", json!(x.status), json!(to)), ("ends_on", json!(x.ends_on), json!(ends_on))]));
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(c.id)
 }
 

@@ -5,12 +5,10 @@
 //! input is refused before anything is written.
 
 use chrono::{NaiveDate, Utc};
-use entity::{
-    analysis_framework, case_file, enums::*, meeting, member, operator, preliminary_analysis, profile, report,
-};
+use entity::{analysis_framework, case_file, enums::*, member, operator, preliminary_analysis, profile, report};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, TransactionTrait,
+    IntoActiveModel, QueryFilter,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -18,9 +16,9 @@ use uuid::Uuid;
 use super::model::*;
 use crate::calendar::today;
 pub use crate::workflow::Acting;
-pub(crate) use crate::workflow::{check_version, compare_and_set, diff, opt_text, stale, text};
+use crate::workflow::{check_version, compare_and_set, diff, opt_text, text};
 use crate::{
-    audit::{self, AuditEntry},
+    audit::AuditEntry,
     authz::{Action, Scoped},
     error::AppError,
     operators::service::profile_in_force,
@@ -39,7 +37,7 @@ impl Acting<'_> {
     }
 }
 
-fn refuse_case(c: &case_file::Model, action: CaseAction) -> AppError {
+pub(crate) fn refuse_case(c: &case_file::Model, action: CaseAction) -> AppError {
     AppError::Conflict(format!(
         "{} is not allowed: the case is {}; allowed now: {}",
         action.as_str(),
@@ -80,7 +78,7 @@ pub(crate) async fn case_under(
         .ok_or_else(|| AppError::not_found_at("input.caseId", "no case with this id"))
 }
 
-fn date_between(field: &str, d: NaiveDate, from: NaiveDate, what_from: &str) -> Result<(), AppError> {
+pub(crate) fn date_between(field: &str, d: NaiveDate, from: NaiveDate, what_from: &str) -> Result<(), AppError> {
     date_not_future(field, d)?;
     if d < from {
         return Err(AppError::validation(field, format!("must not be before {what_from} ({from})")));
@@ -96,7 +94,7 @@ pub(crate) async fn update_case(
     set: impl FnOnce(sea_orm::UpdateMany<case_file::Entity>) -> sea_orm::UpdateMany<case_file::Entity>,
 ) -> Result<(), AppError> {
     let q = case_file::Entity::update_many().col_expr(case_file::Column::UpdatedAt, Expr::value(Utc::now()));
-    compare_and_set(txn, "case", (case_file::Column::Id, c.id), (case_file::Column::Version, c.version), set(q)).await
+    compare_and_set(txn, c, set(q)).await
 }
 
 /// Coordinatore per il Patto: assigns (or reassigns) cases of its Ambito to an
@@ -109,7 +107,7 @@ pub async fn assign_cases(a: &Acting<'_>, cases: &[(Uuid, i32)], case_manager: U
         return Err(AppError::validation("input.cases", "at most 500 cases at once"));
     }
     let me = a.me()?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let today = today();
     let mut entries = Vec::new();
     for (i, (id, version)) in cases.iter().enumerate() {
@@ -158,89 +156,8 @@ pub async fn assign_cases(a: &Acting<'_>, cases: &[(Uuid, i32)], case_manager: U
         ]));
         entries.push(e);
     }
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(cases.iter().map(|(id, _)| *id).collect())
-}
-
-pub struct FirstMeeting {
-    pub held_on: NaiveDate,
-    pub spontaneous: bool,
-    pub place: String,
-    pub attendees: Option<String>,
-}
-
-/// Who records a first meeting: the case manager on its own cases, or the
-/// meeting registrar (a spontaneous presentation) on the cases of its Comuni.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recorder {
-    CaseManager,
-    Registrar,
-}
-
-/// Case manager: records the first meeting (or the household's spontaneous
-/// presentation); the case moves to the Analisi preliminare, opened as a draft.
-/// The meeting registrar records spontaneous presentations the same way.
-pub async fn record_first_meeting(
-    a: &Acting<'_>,
-    case_id: Uuid,
-    version: i32,
-    m: FirstMeeting,
-    by: Recorder,
-) -> Result<Uuid, AppError> {
-    let me = a.me()?;
-    let place = text("input.place", &m.place, 200)?;
-    let attendees = opt_text("input.attendees", m.attendees.as_deref(), 1000)?;
-    let txn = a.gw.db.begin().await?;
-    let c = match by {
-        Recorder::CaseManager => a.case(&txn, case_id, Action::Update).await?,
-        Recorder::Registrar => {
-            let scope = a.gw.authz.scope_for(crate::authz::Object::Meeting, Action::Create)?;
-            case_under(a, &txn, case_id, scope).await?
-        }
-    };
-    check_version("case", c.version, version)?;
-    if !case_allows(c.state, CaseAction::RecordFirstMeeting) {
-        return Err(refuse_case(&c, CaseAction::RecordFirstMeeting));
-    }
-    date_between("input.heldOn", m.held_on, c.pad_date, "the PAD")?;
-    let spontaneous = m.spontaneous || by == Recorder::Registrar;
-    let now = Utc::now();
-    let at = m.held_on.and_hms_opt(9, 0, 0).expect("valid time").and_utc();
-    let meeting_id = Uuid::now_v7();
-    meeting::ActiveModel {
-        id: Set(meeting_id),
-        ambito_id: Set(c.ambito_id),
-        comune_istat: Set(c.comune_istat.clone()),
-        case_id: Set(Some(c.id)),
-        household_id: Set(Some(c.household_id)),
-        operator_id: Set(Some(me)),
-        kind: Set(if spontaneous { MeetingKind::PresentazioneSpontanea } else { MeetingKind::Convocazione }),
-        state: Set(MeetingState::Svolto),
-        scheduled_at: Set(at),
-        duration_minutes: Set(60),
-        place: Set(place),
-        convocation_channel: Set(None),
-        convocation_ref: Set(None),
-        attendees: Set(attendees),
-        justification: Set(None),
-        recorded_by: Set(Some(me)),
-        recorded_at: Set(Some(now)),
-        version: Set(1),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    let mut entries = vec![{
-        let mut e = AuditEntry::new("meeting", meeting_id, AuditAction::Create);
-        e.ambito_id = Some(c.ambito_id);
-        e.changes = Some(json!({ "case_id": c.id, "held_on": m.held_on, "spontaneous": spontaneous }));
-        e
-    }];
-    entries.extend(apply_first_meeting(&txn, &c, m.held_on, meeting_id).await?);
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
-    Ok(c.id)
 }
 
 /// The effects of a first meeting held on `held_on`: the case moves to the
@@ -315,7 +232,7 @@ pub async fn save_analysis(a: &Acting<'_>, case_id: Uuid, version: i32, n: Analy
     let needs = opt_text("input.needsNotes", n.needs_notes.as_deref(), 20_000)?;
     let resources = opt_text("input.resourcesNotes", n.resources_notes.as_deref(), 20_000)?;
     let health = opt_text("input.healthNotes", n.health_notes.as_deref(), 20_000)?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = a.case(&txn, case_id, Action::Update).await?;
     a.scope::<preliminary_analysis::Entity>(Action::Update)?;
     if !case_allows(c.state, CaseAction::SaveAnalysis) {
@@ -339,13 +256,11 @@ pub async fn save_analysis(a: &Acting<'_>, case_id: Uuid, version: i32, n: Analy
         .col_expr(preliminary_analysis::Column::ResourcesNotes, Expr::value(resources))
         .col_expr(preliminary_analysis::Column::HealthNotes, Expr::value(health))
         .col_expr(preliminary_analysis::Column::UpdatedAt, Expr::value(Utc::now()));
-    let (key, at) = ((preliminary_analysis::Column::Id, pa.id), (preliminary_analysis::Column::Version, pa.version));
-    compare_and_set(&txn, "analysis", key, at, q).await?;
+    compare_and_set(&txn, &pa, q).await?;
     let mut e = AuditEntry::new("preliminary_analysis", pa.id, AuditAction::Update);
     e.ambito_id = Some(c.ambito_id);
     e.changes = Some(changes);
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(pa.id)
 }
 
@@ -357,7 +272,7 @@ pub async fn complete_analysis(
     outcome: AnalysisOutcome,
 ) -> Result<Uuid, AppError> {
     let me = a.me()?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = a.case(&txn, case_id, Action::Update).await?;
     a.scope::<preliminary_analysis::Entity>(Action::Update)?;
     check_version("case", c.version, version)?;
@@ -377,9 +292,8 @@ pub async fn complete_analysis(
     am.outcome = Set(Some(outcome));
     am.completed_at = Set(Some(now));
     am.completed_by = Set(Some(me));
-    am.version = Set(pa.version + 1);
     am.updated_at = Set(now);
-    am.update(&txn).await?;
+    compare_and_set(&txn, &pa, preliminary_analysis::Entity::update_many().set(am)).await?;
     let new_state = state_after_analysis(outcome);
     update_case(&txn, &c, |q| q.col_expr(case_file::Column::State, Expr::value(new_state))).await?;
     let mut entries = Vec::new();
@@ -420,14 +334,13 @@ pub async fn complete_analysis(
     e.changes =
         Some(diff(&[("state", json!(c.state), json!(new_state)), ("version", json!(c.version), json!(c.version + 1))]));
     entries.push(e);
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(c.id)
 }
 
 /// Case manager: reopens a completed analysis (the case goes back to it).
 pub async fn reopen_analysis(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<Uuid, AppError> {
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = a.case(&txn, case_id, Action::Update).await?;
     a.scope::<preliminary_analysis::Entity>(Action::Update)?;
     check_version("case", c.version, version)?;
@@ -439,9 +352,8 @@ pub async fn reopen_analysis(a: &Acting<'_>, case_id: Uuid, version: i32) -> Res
     am.state = Set(AnalysisState::Bozza);
     am.completed_at = Set(None);
     am.completed_by = Set(None);
-    am.version = Set(pa.version + 1);
     am.updated_at = Set(Utc::now());
-    am.update(&txn).await?;
+    compare_and_set(&txn, &pa, preliminary_analysis::Entity::update_many().set(am)).await?;
     update_case(&txn, &c, |q| q.col_expr(case_file::Column::State, Expr::value(CaseState::ApInCorso))).await?;
     let mut e1 = AuditEntry::new("preliminary_analysis", pa.id, AuditAction::Transition);
     e1.ambito_id = Some(c.ambito_id);
@@ -452,8 +364,7 @@ pub async fn reopen_analysis(a: &Acting<'_>, case_id: Uuid, version: i32) -> Res
         ("state", json!(c.state), json!(CaseState::ApInCorso)),
         ("version", json!(c.version), json!(c.version + 1)),
     ]));
-    audit::record(&txn, &a.audit_ctx(), vec![e1, e2]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e1, e2]).await?;
     Ok(c.id)
 }
 
@@ -484,7 +395,7 @@ pub async fn raise_report(a: &Acting<'_>, case_id: Uuid, r: NewReport) -> Result
         ));
     }
     let description = text("input.description", &r.description, 4000)?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     a.scope::<report::Entity>(Action::Create)?;
     let c = a.case(&txn, case_id, Action::Update).await?;
     if !case_allows(c.state, CaseAction::RaiseReport) {
@@ -518,7 +429,6 @@ pub async fn raise_report(a: &Acting<'_>, case_id: Uuid, r: NewReport) -> Result
     let mut e = AuditEntry::new("report", id, AuditAction::Create);
     e.ambito_id = Some(c.ambito_id);
     e.changes = Some(json!({ "case_id": c.id, "kind": r.kind, "state": state, "fact_date": r.fact_date }));
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(id)
 }

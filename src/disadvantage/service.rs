@@ -2,13 +2,13 @@
 
 use chrono::Utc;
 use entity::{disadvantage_check, enums::*};
-use sea_orm::{sea_query::Expr, EntityTrait, TransactionTrait};
+use sea_orm::{sea_query::Expr, EntityTrait};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{disadvantage_due, disadvantage_expired};
 use crate::{
-    audit::{self, AuditEntry},
+    audit::AuditEntry,
     authz::Action,
     calendar::today,
     error::AppError,
@@ -29,7 +29,7 @@ pub async fn decide(
     if decision == Some(false) && notes.is_none() {
         return Err(AppError::validation("input.notes", "say why the condition is not confirmed"));
     }
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let d = a
         .load::<disadvantage_check::Entity>(
             &txn,
@@ -71,15 +71,13 @@ pub async fn decide(
             .col_expr(disadvantage_check::Column::DecidedBy, Expr::value(me))
             .col_expr(disadvantage_check::Column::DecidedAt, Expr::value(now));
     }
-    let (key, at) = ((disadvantage_check::Column::Id, d.id), (disadvantage_check::Column::Version, d.version));
-    compare_and_set(&txn, "request", key, at, q).await?;
+    compare_and_set(&txn, &d, q).await?;
     let mut e = AuditEntry::new("disadvantage_check", d.id, AuditAction::Transition);
     e.ambito_id = Some(d.ambito_id);
     e.changes = Some(diff(&[
         ("state", json!(d.state), json!(new_state)),
         ("notes", json!(d.notes.is_some()), json!(notes.is_some() || d.notes.is_some())),
     ]));
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(d.id)
 }

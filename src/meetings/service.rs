@@ -1,22 +1,25 @@
 //! Use cases of meetings.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{case_file, enums::*, meeting, office_slot};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
-    QueryFilter, TransactionTrait,
+    QueryFilter,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    audit::{self, AuditEntry},
+    audit::AuditEntry,
     authz::{Action, Object},
     calendar::today,
-    cases::service::{apply_first_meeting, case_under},
+    cases::{
+        model::{case_allows, CaseAction},
+        service::{apply_first_meeting, case_under, date_between, refuse_case},
+    },
     error::AppError,
     reports::service::{insert_report, ReportDraft},
-    workflow::{check_version, compare_and_set, diff, opt_text, text, Acting},
+    workflow::{bump_version, check_version, compare_and_set, diff, opt_text, text, Acting},
 };
 
 /// The Italian calendar day of an instant.
@@ -96,7 +99,7 @@ pub async fn plan(a: &Acting<'_>, case_id: Uuid, p: Plan) -> Result<Uuid, AppErr
     if !(15..=480).contains(&p.duration_minutes) {
         return Err(AppError::validation("input.durationMinutes", "between 15 and 480 minutes"));
     }
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let scope = a.gw.authz.scope_for(Object::Meeting, Action::Create)?;
     let c = case_under(a, &txn, case_id, scope).await?;
     if matches!(c.state, CaseState::DaAssegnare | CaseState::Chiuso | CaseState::Trasferito) {
@@ -140,6 +143,39 @@ pub async fn plan(a: &Acting<'_>, case_id: Uuid, p: Plan) -> Result<Uuid, AppErr
     }
     let operator = c.case_manager_id.unwrap_or(me);
     check_free(&txn, operator, start, minutes, None).await?;
+    let new = NewMeeting {
+        kind: p.kind,
+        state: MeetingState::Pianificato,
+        operator,
+        at: start,
+        minutes,
+        place,
+        attendees: None,
+        recorded_by: None,
+    };
+    let id = insert_meeting(&txn, &c, new).await?;
+    let mut e = AuditEntry::new("meeting", id, AuditAction::Create);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(json!({ "case_id": c.id, "kind": p.kind, "scheduled_at": start, "operator_id": operator }));
+    txn.commit(vec![e]).await?;
+    Ok(id)
+}
+
+/// A new meeting with the household of a case: planned, or already held (a
+/// first meeting recorded after the fact).
+struct NewMeeting {
+    kind: MeetingKind,
+    state: MeetingState,
+    operator: Uuid,
+    at: DateTime<Utc>,
+    minutes: i32,
+    place: String,
+    attendees: Option<String>,
+    recorded_by: Option<Uuid>,
+}
+
+/// Inserts `m` for the case `c` (its Ambito, Comune and household) at version 1.
+async fn insert_meeting(txn: &DatabaseTransaction, c: &case_file::Model, m: NewMeeting) -> Result<Uuid, AppError> {
     let id = Uuid::now_v7();
     let now = Utc::now();
     meeting::ActiveModel {
@@ -148,29 +184,94 @@ pub async fn plan(a: &Acting<'_>, case_id: Uuid, p: Plan) -> Result<Uuid, AppErr
         comune_istat: Set(c.comune_istat.clone()),
         case_id: Set(Some(c.id)),
         household_id: Set(Some(c.household_id)),
-        operator_id: Set(Some(operator)),
-        kind: Set(p.kind),
-        state: Set(MeetingState::Pianificato),
-        scheduled_at: Set(start),
-        duration_minutes: Set(minutes),
-        place: Set(place),
+        operator_id: Set(Some(m.operator)),
+        kind: Set(m.kind),
+        state: Set(m.state),
+        scheduled_at: Set(m.at),
+        duration_minutes: Set(m.minutes),
+        place: Set(m.place),
         convocation_channel: Set(None),
         convocation_ref: Set(None),
-        attendees: Set(None),
+        attendees: Set(m.attendees),
         justification: Set(None),
-        recorded_by: Set(None),
-        recorded_at: Set(None),
+        recorded_by: Set(m.recorded_by),
+        recorded_at: Set(m.recorded_by.map(|_| now)),
         version: Set(1),
         created_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    let mut e = AuditEntry::new("meeting", id, AuditAction::Create);
-    e.ambito_id = Some(c.ambito_id);
-    e.changes = Some(json!({ "case_id": c.id, "kind": p.kind, "scheduled_at": start, "operator_id": operator }));
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
     Ok(id)
+}
+
+/// A first meeting to record, held on a past day.
+pub struct FirstMeeting {
+    pub held_on: NaiveDate,
+    pub spontaneous: bool,
+    pub place: String,
+    pub attendees: Option<String>,
+}
+
+/// Who records a first meeting: the case manager on its own cases, or the
+/// meeting registrar (a spontaneous presentation) on the cases of its Comuni.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorder {
+    CaseManager,
+    Registrar,
+}
+
+/// Case manager: records the first meeting (or the household's spontaneous
+/// presentation); the case moves to the Analisi preliminare, opened as a draft.
+/// The meeting registrar records spontaneous presentations the same way.
+pub async fn record_first_meeting(
+    a: &Acting<'_>,
+    case_id: Uuid,
+    version: i32,
+    m: FirstMeeting,
+    by: Recorder,
+) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let place = text("input.place", &m.place, 200)?;
+    let attendees = opt_text("input.attendees", m.attendees.as_deref(), 1000)?;
+    let txn = a.begin().await?;
+    let c = match by {
+        Recorder::CaseManager => a.case(&txn, case_id, Action::Update).await?,
+        Recorder::Registrar => {
+            let scope = a.gw.authz.scope_for(crate::authz::Object::Meeting, Action::Create)?;
+            case_under(a, &txn, case_id, scope).await?
+        }
+    };
+    check_version("case", c.version, version)?;
+    if !case_allows(c.state, CaseAction::RecordFirstMeeting) {
+        return Err(refuse_case(&c, CaseAction::RecordFirstMeeting));
+    }
+    date_between("input.heldOn", m.held_on, c.pad_date, "the PAD")?;
+    let spontaneous = m.spontaneous || by == Recorder::Registrar;
+    let at = m.held_on.and_hms_opt(9, 0, 0).expect("valid time").and_utc();
+    let meeting_id = insert_meeting(
+        &txn,
+        &c,
+        NewMeeting {
+            kind: if spontaneous { MeetingKind::PresentazioneSpontanea } else { MeetingKind::Convocazione },
+            state: MeetingState::Svolto,
+            operator: me,
+            at,
+            minutes: 60,
+            place,
+            attendees,
+            recorded_by: Some(me),
+        },
+    )
+    .await?;
+    let mut entries = vec![{
+        let mut e = AuditEntry::new("meeting", meeting_id, AuditAction::Create);
+        e.ambito_id = Some(c.ambito_id);
+        e.changes = Some(json!({ "case_id": c.id, "held_on": m.held_on, "spontaneous": spontaneous }));
+        e
+    }];
+    entries.extend(apply_first_meeting(&txn, &c, m.held_on, meeting_id).await?);
+    txn.commit(entries).await?;
+    Ok(c.id)
 }
 
 async fn load(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid) -> Result<meeting::Model, AppError> {
@@ -183,7 +284,7 @@ async fn update(
     set: impl FnOnce(sea_orm::UpdateMany<meeting::Entity>) -> sea_orm::UpdateMany<meeting::Entity>,
 ) -> Result<(), AppError> {
     let q = set(meeting::Entity::update_many());
-    compare_and_set(txn, "meeting", (meeting::Column::Id, m.id), (meeting::Column::Version, m.version), q).await
+    compare_and_set(txn, m, q).await
 }
 
 fn entry(m: &meeting::Model, action: AuditAction, changes: serde_json::Value) -> AuditEntry {
@@ -202,7 +303,7 @@ pub async fn convoke(
     reference: String,
 ) -> Result<Uuid, AppError> {
     let reference = text("input.reference", &reference, 200)?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let m = load(a, &txn, id).await?;
     check_version("meeting", m.version, version)?;
     if m.state != MeetingState::Pianificato {
@@ -223,7 +324,7 @@ pub async fn convoke(
         ]),
     )];
     if let Some(case_id) = m.case_id {
-        let res = case_file::Entity::update_many()
+        let res = bump_version::<case_file::Model>(case_file::Entity::update_many())
             .col_expr(case_file::Column::State, Expr::value(CaseState::Convocato))
             .filter(case_file::Column::Id.eq(case_id))
             .filter(case_file::Column::State.eq(CaseState::Assegnato))
@@ -236,8 +337,7 @@ pub async fn convoke(
             entries.push(e);
         }
     }
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(id)
 }
 
@@ -249,7 +349,7 @@ pub async fn reschedule(
     starts_at: DateTime<Utc>,
     minutes: Option<i32>,
 ) -> Result<Uuid, AppError> {
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let m = load(a, &txn, id).await?;
     check_version("meeting", m.version, version)?;
     if !matches!(m.state, MeetingState::Pianificato | MeetingState::Convocato | MeetingState::AssenteGiustificato) {
@@ -281,13 +381,12 @@ pub async fn reschedule(
             ("state", json!(m.state), json!(MeetingState::Pianificato)),
         ]),
     );
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(id)
 }
 
 pub async fn cancel(a: &Acting<'_>, id: Uuid, version: i32) -> Result<Uuid, AppError> {
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let m = load(a, &txn, id).await?;
     check_version("meeting", m.version, version)?;
     if !matches!(m.state, MeetingState::Pianificato | MeetingState::Convocato) {
@@ -295,8 +394,7 @@ pub async fn cancel(a: &Acting<'_>, id: Uuid, version: i32) -> Result<Uuid, AppE
     }
     update(&txn, &m, |q| q.col_expr(meeting::Column::State, Expr::value(MeetingState::Annullato))).await?;
     let e = entry(&m, AuditAction::Transition, diff(&[("state", json!(m.state), json!(MeetingState::Annullato))]));
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(id)
 }
 
@@ -325,7 +423,7 @@ pub async fn record_outcome(
     if outcome == Outcome::AbsentJustified && justification.is_none() {
         return Err(AppError::validation("input.justification", "record the justification of the absence"));
     }
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let m = load(a, &txn, id).await?;
     check_version("meeting", m.version, version)?;
     if !matches!(m.state, MeetingState::Pianificato | MeetingState::Convocato) {
@@ -365,9 +463,8 @@ pub async fn record_outcome(
                 entries.extend(apply_first_meeting(&txn, &c, held_on, m.id).await?);
             }
             Outcome::Held => {
-                case_file::Entity::update_many()
+                bump_version::<case_file::Model>(case_file::Entity::update_many())
                     .col_expr(case_file::Column::LastMeetingOn, Expr::value(held_on))
-                    .col_expr(case_file::Column::Version, Expr::value(c.version + 1))
                     .filter(case_file::Column::Id.eq(c.id))
                     .filter(
                         Condition::any()
@@ -405,8 +502,7 @@ pub async fn record_outcome(
             Outcome::AbsentJustified => {}
         }
     }
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(id)
 }
 
@@ -454,7 +550,7 @@ pub async fn create_slots(a: &Acting<'_>, comune_istat: &str, slots: Vec<NewSlot
         }
         checked.push((s.starts_at, s.ends_at, place));
     }
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let min = checked.iter().map(|c| c.0).min().expect("non-empty");
     let max = checked.iter().map(|c| c.1).max().expect("non-empty");
     let existing = office_slot::Entity::find()
@@ -492,7 +588,6 @@ pub async fn create_slots(a: &Acting<'_>, comune_istat: &str, slots: Vec<NewSlot
         entries.push(e);
         ids.push(id);
     }
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(ids)
 }

@@ -493,7 +493,7 @@ async fn activate<C: ConnectionTrait>(db: &C, op: &operator::Model) -> Result<Op
     let pending = op.status == OperatorStatus::PendingAccreditation;
     let status = if pending { OperatorStatus::Active } else { op.status };
     let q = operator::Entity::update_many().col_expr(operator::Column::Status, Expr::value(status));
-    compare_and_set(db, "operator", (operator::Column::Id, op.id), (operator::Column::Version, op.version), q).await?;
+    compare_and_set(db, op, q).await?;
     if !pending {
         return Ok(None);
     }
@@ -526,10 +526,9 @@ pub async fn add_operator(a: &Acting<'_>, p: &PersonInput) -> Result<Uuid, AppEr
         _ => None,
     }
     .ok_or_else(|| AppError::Forbidden("operators are recorded by the administrator of their Ambito".into()))?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let (row, e) = insert_operator(&txn, p, Some(ambito)).await?;
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(row.id)
 }
 
@@ -555,7 +554,7 @@ pub async fn accredit_profile(
     if model::needs_funding(p.role) && p.funding.is_empty() {
         return Err(AppError::validation("input.fundingSources", "name the fund(s) paying for this professional"));
     }
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let op = a
         .load::<operator::Entity>(
             &txn,
@@ -648,8 +647,7 @@ pub async fn accredit_profile(
         }
     }
     entries.extend(activate(&txn, &op).await?);
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(row.id)
 }
 
@@ -673,7 +671,7 @@ pub async fn designate_ambito_admin(
         )));
     }
     let validity = Validity::granted(valid_from, valid_to, today, "input")?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let amb = a
         .load::<entity::ambito::Entity>(
             &txn,
@@ -751,8 +749,7 @@ pub async fn designate_ambito_admin(
     let (row, e) = insert_profile(&txn, &op, Role::AmbitoAdmin, Some(ambito_id), &all, validity, &[], Some(me)).await?;
     entries.push(e);
     entries.extend(activate(&txn, &op).await?);
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(row.id)
 }
 
@@ -794,9 +791,7 @@ async fn set_profile_status(
     to: ProfileStatus,
 ) -> Result<AuditEntry, AppError> {
     let q = profile::Entity::update_many().col_expr(profile::Column::Status, Expr::value(to));
-    compare_and_set(txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q)
-        .await
-        .map_err(admin_rule_in)?;
+    compare_and_set(txn, p, q).await.map_err(admin_rule_in)?;
     let mut e = AuditEntry::new("profile", p.id, AuditAction::Transition);
     e.ambito_id = p.ambito_id;
     let mut changes =
@@ -813,9 +808,7 @@ async fn set_profile_status(
 /// Ends a profile in force on `end` (its successor starts the day after).
 async fn end_profile_on(txn: &DatabaseTransaction, p: &profile::Model, end: NaiveDate) -> Result<AuditEntry, AppError> {
     let q = profile::Entity::update_many().col_expr(profile::Column::ValidTo, Expr::value(Some(end)));
-    compare_and_set(txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q)
-        .await
-        .map_err(admin_rule_in)?;
+    compare_and_set(txn, p, q).await.map_err(admin_rule_in)?;
     let mut e = AuditEntry::new("profile", p.id, AuditAction::Update);
     e.ambito_id = p.ambito_id;
     e.changes =
@@ -839,7 +832,7 @@ pub async fn change_profile_status(
     version: i32,
     change: ProfileChange,
 ) -> Result<OrphanedWork, AppError> {
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let p = profile_to_change(a, &txn, profile_id, version).await?;
     let to = match (change, p.status) {
         (ProfileChange::Suspend, ProfileStatus::Active) => ProfileStatus::Suspended,
@@ -866,9 +859,8 @@ pub async fn change_profile_status(
         bump_operator(&txn, p.operator_id).await?;
     }
     let entries = vec![set_profile_status(&txn, &p, to).await?];
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
     let orphaned = orphaned_work(&txn, p.operator_id, crate::calendar::today()).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(orphaned)
 }
 
@@ -969,8 +961,7 @@ pub async fn cli_revoke(db: &sea_orm::DatabaseConnection, fiscal_code: &str) -> 
     if op.status != OperatorStatus::Revoked {
         let q =
             operator::Entity::update_many().col_expr(operator::Column::Status, Expr::value(OperatorStatus::Revoked));
-        compare_and_set(&txn, "operator", (operator::Column::Id, op.id), (operator::Column::Version, op.version), q)
-            .await?;
+        compare_and_set(&txn, &op, q).await?;
         let mut e = AuditEntry::new("operator", op.id, AuditAction::Transition);
         e.ambito_id = op.ambito_id;
         let mut changes = diff(&[
@@ -1012,7 +1003,7 @@ pub async fn change_profile(
     edit: &ProfileEdit,
 ) -> Result<(), AppError> {
     let today = crate::calendar::today();
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let p = profile_to_change(a, &txn, profile_id, version).await?;
     if p.status == ProfileStatus::Revoked {
         return Err(AppError::conflict_at("input.profileId", "the profile is revoked: accredit a new one"));
@@ -1064,9 +1055,7 @@ pub async fn change_profile(
         .col_expr(profile::Column::ValidFrom, Expr::value(validity.from))
         .col_expr(profile::Column::ValidTo, Expr::value(validity.to))
         .col_expr(profile::Column::FundingSources, Expr::value(funding_sources.clone()));
-    compare_and_set(&txn, "profile", (profile::Column::Id, p.id), (profile::Column::Version, p.version), q)
-        .await
-        .map_err(admin_rule_in)?;
+    compare_and_set(&txn, &p, q).await.map_err(admin_rule_in)?;
     if comuni != before_comuni {
         profile_comune::Entity::delete_many().filter(profile_comune::Column::ProfileId.eq(p.id)).exec(&txn).await?;
         profile_comune::Entity::insert_many(
@@ -1084,8 +1073,7 @@ pub async fn change_profile(
         ("funding_sources", json!(p.funding_sources), json!(funding_sources)),
         ("version", json!(p.version), json!(p.version + 1)),
     ]));
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(())
 }
 
@@ -1109,7 +1097,7 @@ pub async fn change_operator_status(
     version: i32,
     change: OperatorChange,
 ) -> Result<OrphanedWork, AppError> {
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let op = a
         .load::<operator::Entity>(
             &txn,
@@ -1158,8 +1146,7 @@ pub async fn change_operator_status(
         }
     }
     let q = operator::Entity::update_many().col_expr(operator::Column::Status, Expr::value(to));
-    compare_and_set(&txn, "operator", (operator::Column::Id, op.id), (operator::Column::Version, op.version), q)
-        .await?;
+    compare_and_set(&txn, &op, q).await?;
     let mut e = AuditEntry::new("operator", op.id, AuditAction::Transition);
     e.ambito_id = op.ambito_id;
     let mut changes =
@@ -1169,9 +1156,8 @@ pub async fn change_operator_status(
     }
     e.changes = Some(changes);
     entries.push(e);
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
     let orphaned = orphaned_work(&txn, op.id, crate::calendar::today()).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(orphaned)
 }
 
@@ -1194,7 +1180,7 @@ pub async fn move_disadvantage_validator(
             a.gw.authz.role().as_str()
         )));
     }
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let op = a
         .load::<operator::Entity>(
             &txn,
@@ -1272,7 +1258,6 @@ pub async fn move_disadvantage_validator(
             .await?;
     entries.push(e);
     entries.extend(activate(&txn, &op).await?);
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(row.id)
 }

@@ -6,19 +6,19 @@ use chrono::{NaiveDate, Utc};
 use entity::{case_file, comune, enums::*, member, puc_assignment, puc_attendance, puc_project};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, TransactionTrait,
+    EntityTrait, QueryFilter,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    audit::{self, AuditEntry},
+    audit::AuditEntry,
     authz::{Action, Object, Scope, Scoped},
     calendar::today,
     error::AppError,
     reports::service::{insert_report, ReportDraft},
     territory::model::IstatCode,
-    workflow::{check_version, compare_and_set, diff, opt_text, text, Acting},
+    workflow::{bump_version, check_version, compare_and_set, diff, opt_text, text, Acting},
 };
 
 /// Places of a project per source, and those taken (proposed or active).
@@ -179,7 +179,7 @@ pub async fn create_project(a: &Acting<'_>, comune_istat: &str, f: ProjectFields
     let me = a.me()?;
     let scope = a.gw.authz.scope_for(Object::PucProject, Action::Create)?;
     let code = IstatCode::parse(comune_istat).map_err(|e| AppError::validation("input.comuneIstat", e.to_string()))?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = comune::Entity::find_by_id(code.as_str().to_string())
         .one(&txn)
         .await?
@@ -228,8 +228,7 @@ pub async fn create_project(a: &Acting<'_>, comune_istat: &str, f: ProjectFields
     e.ambito_id = Some(c.ambito_id);
     e.changes =
         Some(json!({ "comune_istat": p.comune_istat, "places": [p.places_comune, p.places_cpi, p.places_volunteer] }));
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(id)
 }
 
@@ -252,7 +251,7 @@ fn project_entry(p: &puc_project::Model, action: AuditAction, changes: serde_jso
 /// Responsabile PUC: edits a draft or active project. Places cannot go below
 /// the assignments already proposed or active.
 pub async fn update_project(a: &Acting<'_>, id: Uuid, version: i32, f: ProjectFields) -> Result<Uuid, AppError> {
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let p = load_project(a, &txn, id, Action::Update).await?;
     check_version("project", p.version, version)?;
     if !matches!(p.state, PucProjectState::Bozza | PucProjectState::Attivo | PucProjectState::Completo) {
@@ -288,8 +287,7 @@ pub async fn update_project(a: &Acting<'_>, id: Uuid, version: i32, f: ProjectFi
     am.min_duration_months = Set(new.min_duration_months);
     am.tutor = Set(new.tutor.clone());
     am.state = Set(state);
-    let (key, at) = ((puc_project::Column::Id, before.id), (puc_project::Column::Version, before.version));
-    compare_and_set(&txn, "project", key, at, puc_project::Entity::update_many().set(am)).await?;
+    compare_and_set(&txn, &before, puc_project::Entity::update_many().set(am)).await?;
     let e = project_entry(
         &before,
         AuditAction::Update,
@@ -305,8 +303,7 @@ pub async fn update_project(a: &Acting<'_>, id: Uuid, version: i32, f: ProjectFi
             ("state", json!(before.state), json!(state)),
         ]),
     );
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(id)
 }
 
@@ -320,7 +317,7 @@ pub enum ProjectStep {
 
 /// Responsabile PUC: publishes to the catalogue, closes, or cancels a project.
 pub async fn step_project(a: &Acting<'_>, id: Uuid, version: i32, step: ProjectStep) -> Result<Uuid, AppError> {
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let p = load_project(a, &txn, id, Action::Update).await?;
     check_version("project", p.version, version)?;
     use PucProjectState::*;
@@ -348,11 +345,9 @@ pub async fn step_project(a: &Acting<'_>, id: Uuid, version: i32, step: ProjectS
         }
     }
     let q = puc_project::Entity::update_many().col_expr(puc_project::Column::State, Expr::value(to));
-    compare_and_set(&txn, "project", (puc_project::Column::Id, p.id), (puc_project::Column::Version, p.version), q)
-        .await?;
+    compare_and_set(&txn, &p, q).await?;
     let e = project_entry(&p, AuditAction::Transition, diff(&[("state", json!(p.state), json!(to))]));
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(id)
 }
 
@@ -363,7 +358,7 @@ pub async fn step_project(a: &Acting<'_>, id: Uuid, version: i32, step: ProjectS
 pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: PlaceSource) -> Result<Uuid, AppError> {
     let me = a.me()?;
     let scope = a.gw.authz.scope_for(Object::PucAssignment, Action::Create)?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     // The project: in the catalogue the proposer reads.
     let project = a
         .named::<puc_project::Entity>(&txn, (puc_project::Column::Id, project_id), "input.projectId", "PUC project")
@@ -453,7 +448,7 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
     .await?;
     let mut entries = Vec::new();
     if v.total() == 1 {
-        puc_project::Entity::update_many()
+        bump_version::<puc_project::Model>(puc_project::Entity::update_many())
             .col_expr(puc_project::Column::State, Expr::value(PucProjectState::Completo))
             .filter(puc_project::Column::Id.eq(project.id))
             .exec(&txn)
@@ -468,8 +463,7 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
     e.ambito_id = Some(project.ambito_id);
     e.changes = Some(json!({ "project_id": project.id, "source": source, "state": PucAssignmentState::Proposto }));
     entries.push(e);
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(id)
 }
 
@@ -505,7 +499,7 @@ pub enum AssignmentStep {
 /// assignment. A refusal or abandonment can raise a segnalazione draft.
 pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: AssignmentStep) -> Result<Uuid, AppError> {
     let me = a.me()?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let (asg, project) = load_assignment(a, &txn, id).await?;
     check_version("assignment", asg.version, version)?;
     use PucAssignmentState::*;
@@ -555,15 +549,14 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
         }
     };
     let q = q.col_expr(puc_assignment::Column::State, Expr::value(to));
-    let (key, at) = ((puc_assignment::Column::Id, asg.id), (puc_assignment::Column::Version, asg.version));
-    compare_and_set(&txn, "assignment", key, at, q).await?;
+    compare_and_set(&txn, &asg, q).await?;
     let mut e = AuditEntry::new("puc_assignment", asg.id, AuditAction::Transition);
     e.ambito_id = Some(project.ambito_id);
     e.changes = Some(diff(&[("state", json!(asg.state), json!(to))]));
     let mut entries = vec![e];
     // A place freed on a full project reopens it.
     if matches!(to, Completato | Interrotto) && project.state == PucProjectState::Completo {
-        puc_project::Entity::update_many()
+        bump_version::<puc_project::Model>(puc_project::Entity::update_many())
             .col_expr(puc_project::Column::State, Expr::value(PucProjectState::Attivo))
             .filter(puc_project::Column::Id.eq(project.id))
             .exec(&txn)
@@ -602,8 +595,7 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
         e.changes = Some(json!({ "puc_assignment_id": asg.id, "kind": kind, "state": ReportState::Bozza }));
         entries.push(e);
     }
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(asg.id)
 }
 
@@ -623,7 +615,7 @@ pub async fn record_attendance(
     if status != AttendanceStatus::Presente && minutes != 0 {
         return Err(AppError::validation("input.minutes", "an absence has no minutes"));
     }
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let (asg, project) = load_assignment(a, &txn, id).await?;
     if asg.state != PucAssignmentState::Attivo {
         return Err(AppError::Conflict(format!(
@@ -668,7 +660,6 @@ pub async fn record_attendance(
     e.changes = Some(
         json!({ "attendance": { "day": day, "before": before, "after": { "minutes": minutes, "status": status } } }),
     );
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(asg.id)
 }

@@ -7,16 +7,13 @@ use entity::{
     enums::{AuditAction, ReportKind, ReportState, ResidencyCheckState},
     report, residency_check,
 };
-use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    TransactionTrait,
-};
+use sea_orm::{sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::model::*;
 use crate::{
-    audit::{self, AuditEntry},
+    audit::AuditEntry,
     authz::Action,
     calendar::today,
     error::AppError,
@@ -95,12 +92,12 @@ async fn update_report<C: ConnectionTrait>(
     set: impl FnOnce(sea_orm::UpdateMany<report::Entity>) -> sea_orm::UpdateMany<report::Entity>,
 ) -> Result<(), AppError> {
     let q = set(report::Entity::update_many());
-    compare_and_set(txn, "segnalazione", (report::Column::Id, r.id), (report::Column::Version, r.version), q).await
+    compare_and_set(txn, r, q).await
 }
 
 /// Case manager: submits a draft segnalazione for approval.
 pub async fn submit_report(a: &Acting<'_>, id: Uuid, version: i32) -> Result<Uuid, AppError> {
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let r = load_report(a, &txn, id, Action::Create).await?;
     check_version("segnalazione", r.version, version)?;
     if !report_allows(r.state, ReportAction::Submit) {
@@ -110,8 +107,7 @@ pub async fn submit_report(a: &Acting<'_>, id: Uuid, version: i32) -> Result<Uui
     let mut e = AuditEntry::new("report", id, AuditAction::Transition);
     e.ambito_id = Some(r.ambito_id);
     e.changes = Some(diff(&[("state", json!(r.state), json!(ReportState::DaApprovare))]));
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(id)
 }
 
@@ -129,7 +125,7 @@ pub async fn decide_report(
     if !approve && comment.is_none() {
         return Err(AppError::validation("input.comment", "say why the segnalazione is rejected"));
     }
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let r = load_report(a, &txn, id, Action::Approve).await?;
     check_version("segnalazione", r.version, version)?;
     if !report_allows(r.state, ReportAction::Decide) {
@@ -166,8 +162,7 @@ pub async fn decide_report(
         ("decision_comment", json!(r.decision_comment.is_some()), json!(comment.is_some())),
     ]));
     entries.push(e);
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(id)
 }
 
@@ -180,14 +175,7 @@ async fn mark_check_sent(txn: &DatabaseTransaction, check_id: Uuid) -> Result<Op
     }
     let q = residency_check::Entity::update_many()
         .col_expr(residency_check::Column::State, Expr::value(ResidencyCheckState::InviatoInps));
-    compare_and_set(
-        txn,
-        "residency check",
-        (residency_check::Column::Id, c.id),
-        (residency_check::Column::Version, c.version),
-        q,
-    )
-    .await?;
+    compare_and_set(txn, &c, q).await?;
     let mut e = AuditEntry::new("residency_check", c.id, AuditAction::Transition);
     e.ambito_id = Some(c.ambito_id);
     e.changes = Some(diff(&[("state", json!(c.state), json!(ResidencyCheckState::InviatoInps))]));

@@ -4,14 +4,13 @@ use chrono::{Duration, NaiveDate, Utc};
 use entity::{comune, enums::*, member, operator, profile, profile_comune, residency_check, residency_period};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use super::model::*;
 use crate::{
-    audit::{self, AuditEntry},
+    audit::AuditEntry,
     authz::Action,
     calendar::today,
     error::AppError,
@@ -64,8 +63,7 @@ async fn update(
     set: impl FnOnce(sea_orm::UpdateMany<residency_check::Entity>) -> sea_orm::UpdateMany<residency_check::Entity>,
 ) -> Result<(), AppError> {
     let q = set(residency_check::Entity::update_many());
-    compare_and_set(txn, "check", (residency_check::Column::Id, c.id), (residency_check::Column::Version, c.version), q)
-        .await
+    compare_and_set(txn, c, q).await
 }
 
 fn entry(c: &residency_check::Model, action: AuditAction, changes: serde_json::Value) -> AuditEntry {
@@ -85,7 +83,7 @@ async fn comune_row(txn: &DatabaseTransaction, field: &str, istat: &str) -> Resu
 
 /// Coordinator: assigns a check of its Comuni to an officer covering the Comune.
 pub async fn assign(a: &Acting<'_>, id: Uuid, version: i32, officer: Uuid) -> Result<Uuid, AppError> {
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = load(a, &txn, id, Action::Assign).await?;
     check_version("check", c.version, version)?;
     use ResidencyCheckState::*;
@@ -124,8 +122,7 @@ pub async fn assign(a: &Acting<'_>, id: Uuid, version: i32, officer: Uuid) -> Re
         AuditAction::Assign,
         diff(&[("officer_id", json!(c.officer_id), json!(officer)), ("state", json!(c.state), json!(new_state))]),
     );
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(c.id)
 }
 
@@ -142,7 +139,7 @@ pub async fn record_periods(a: &Acting<'_>, id: Uuid, version: i32, periods: Vec
     if periods.is_empty() || periods.len() > 50 {
         return Err(AppError::validation("input.periods", "between 1 and 50 periods"));
     }
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = load(a, &txn, id, Action::Update).await?;
     check_version("check", c.version, version)?;
     use ResidencyCheckState::*;
@@ -187,8 +184,7 @@ pub async fn record_periods(a: &Acting<'_>, id: Uuid, version: i32, periods: Vec
         AuditAction::Update,
         json!({ "periods_added": periods.len(), "state": { "before": c.state, "after": InLavorazione } }),
     );
-    audit::record(&txn, &a.audit_ctx(), vec![e]).await?;
-    txn.commit().await?;
+    txn.commit(vec![e]).await?;
     Ok(c.id)
 }
 
@@ -196,7 +192,7 @@ pub async fn record_periods(a: &Acting<'_>, id: Uuid, version: i32, periods: Vec
 /// is unknown, to the Comune of birth); that Comune's coordinator and officers take
 /// it over, with 20 days (30 when it returns to the Comune of residence).
 pub async fn forward(a: &Acting<'_>, id: Uuid, version: i32, to: Option<String>) -> Result<Uuid, AppError> {
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = load(a, &txn, id, Action::Update).await?;
     check_version("check", c.version, version)?;
     if c.state != ResidencyCheckState::InLavorazione {
@@ -253,8 +249,7 @@ pub async fn forward(a: &Acting<'_>, id: Uuid, version: i32, to: Option<String>)
     if target.ambito_id != c.ambito_id {
         entries.push(arrived);
     }
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(c.id)
 }
 
@@ -263,7 +258,7 @@ pub async fn forward(a: &Acting<'_>, id: Uuid, version: i32, to: Option<String>)
 /// determined convenes the person within 30 days.
 pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: ResidencyOutcome) -> Result<Uuid, AppError> {
     let me = a.me()?;
-    let txn = a.gw.db.begin().await?;
+    let txn = a.begin().await?;
     let c = load(a, &txn, id, Action::Update).await?;
     check_version("check", c.version, version)?;
     use ResidencyCheckState::*;
@@ -323,7 +318,6 @@ pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: Residency
         );
         entries.push(e);
     }
-    audit::record(&txn, &a.audit_ctx(), entries).await?;
-    txn.commit().await?;
+    txn.commit(entries).await?;
     Ok(c.id)
 }

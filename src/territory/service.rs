@@ -265,6 +265,23 @@ pub async fn add_convention(
     Ok(row)
 }
 
+/// `uploadConvention`: the Ambito administrator records a convention of a
+/// Comune of its Ambito.
+pub async fn upload_convention(a: &crate::workflow::Acting<'_>, c: &ConventionInput) -> Result<Uuid, AppError> {
+    use crate::authz::{Action, Object, Scope};
+    let me = a.me()?;
+    let ambito = match a.gw.authz.scope_for(Object::Convention, Action::Create)? {
+        Scope::Ambito => a.gw.authz.principal.ambito_id,
+        _ => None,
+    }
+    .ok_or_else(|| AppError::Forbidden("conventions are uploaded by the administrator of the Ambito".into()))?;
+    let txn = a.begin().await?;
+    let row = add_convention(&txn, ambito, c, Some(me), &a.audit_ctx()).await?;
+    // add_convention recorded its entry in the transaction (the CLI shares it).
+    txn.commit(Vec::new()).await?;
+    Ok(row.id)
+}
+
 /// `gepi conventions add`: for the bootstrap of an installation, as the system.
 pub async fn cli_add_convention(
     db: &sea_orm::DatabaseConnection,
