@@ -1,10 +1,11 @@
 //! GePI: the platform on which the social services of each Ambito territoriale
 //! and each Comune manage the households that receive the Assegno di Inclusione.
 //!
-//! The crate is organised by domain (see `DESIGN.md` in the shared folder): each
-//! domain has `model` (types and invariants), `service` (use cases over the
-//! database) and `graphql` (thin resolvers). `app(state)` builds the HTTP router
-//! used by `main` and by the integration tests.
+//! The crate is organised in layers and by domain (see `ARCHITECTURE.md`): each
+//! domain folder has `model` (types and invariants), `service` (use cases over
+//! the database) and `lists` (its lists' filters); its resolvers are in
+//! `api/<domain>.rs`. `app(state)` builds the HTTP router used by `main` and by
+//! the integration tests.
 
 pub mod api;
 pub mod audit;
@@ -35,6 +36,7 @@ pub mod seed;
 pub mod spid;
 pub mod state;
 pub mod territory;
+pub mod unscoped;
 pub mod workflow;
 
 pub use http::app;

@@ -4,10 +4,11 @@
 
 use async_graphql::{Context, ErrorExtensions};
 use entity::{comune, profile_comune};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 pub use crate::graphql::relations::*;
+use crate::unscoped::Unscoped;
 use crate::{
     authz::FieldKey,
     error::{AppError, GqlResult},
@@ -24,7 +25,8 @@ pub async fn profile_comuni(
         return Ok(None);
     }
     let l = loaders(ctx)?;
-    let codes: Vec<String> = profile_comune::Entity::find()
+    let codes: Vec<String> = Unscoped::Child
+        .find::<profile_comune::Entity>()
         .filter(profile_comune::Column::ProfileId.eq(profile_id))
         .order_by_asc(profile_comune::Column::ComuneIstat)
         .all(&l.gateway().db)
@@ -63,7 +65,8 @@ pub async fn dependent_profiles(
     let l = loaders(ctx)?;
     let db_err = |e: sea_orm::DbErr| AppError::from(e).extend();
     let next_day = ends.succ_opt().unwrap_or(ends);
-    let successor = convention::Entity::find()
+    let successor = Unscoped::Rule
+        .find::<convention::Entity>()
         .filter(convention::Column::ComuneIstat.eq(c.comune_istat.clone()))
         .filter(convention::Column::Kind.eq(ConventionKind::UsoGepi))
         .filter(convention::Column::Id.ne(c.id))
@@ -77,7 +80,8 @@ pub async fn dependent_profiles(
     if successor.is_some() {
         return Ok(Some(Vec::new()));
     }
-    let covering = profile_comune::Entity::find()
+    let covering = Unscoped::Child
+        .find::<profile_comune::Entity>()
         .select_only()
         .column(profile_comune::Column::ProfileId)
         .filter(profile_comune::Column::ComuneIstat.eq(c.comune_istat.clone()))

@@ -10,12 +10,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use entity::{case_file, enums::AuditAction, household, pact, puc_assignment, puc_project};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{AuditContext, AuditEntry};
 use crate::error::AppError;
+use crate::unscoped::Unscoped;
 
 /// What a row hangs off, to find the Ambito (and the case) its read belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -94,7 +95,8 @@ async fn resolve<C: ConnectionTrait>(db: &C, reads: &Reads) -> Result<HashMap<Ow
     let pact_case: HashMap<Uuid, Uuid> = if pacts.is_empty() {
         HashMap::new()
     } else {
-        pact::Entity::find()
+        Unscoped::Audit
+            .find::<pact::Entity>()
             .filter(pact::Column::Id.is_in(pacts))
             .all(db)
             .await?
@@ -105,7 +107,8 @@ async fn resolve<C: ConnectionTrait>(db: &C, reads: &Reads) -> Result<HashMap<Ow
     let assignment_of: HashMap<Uuid, (Uuid, Option<Uuid>)> = if assignments.is_empty() {
         HashMap::new()
     } else {
-        puc_assignment::Entity::find()
+        Unscoped::Audit
+            .find::<puc_assignment::Entity>()
             .filter(puc_assignment::Column::Id.is_in(assignments))
             .all(db)
             .await?
@@ -135,7 +138,8 @@ async fn resolve<C: ConnectionTrait>(db: &C, reads: &Reads) -> Result<HashMap<Ow
     let case_ambito: HashMap<Uuid, Uuid> = if cases.is_empty() {
         HashMap::new()
     } else {
-        case_file::Entity::find()
+        Unscoped::Audit
+            .find::<case_file::Entity>()
             .filter(case_file::Column::Id.is_in(cases))
             .all(db)
             .await?
@@ -146,7 +150,8 @@ async fn resolve<C: ConnectionTrait>(db: &C, reads: &Reads) -> Result<HashMap<Ow
     let project_ambito: HashMap<Uuid, Uuid> = if projects.is_empty() {
         HashMap::new()
     } else {
-        puc_project::Entity::find()
+        Unscoped::Audit
+            .find::<puc_project::Entity>()
             .filter(puc_project::Column::Id.is_in(projects))
             .all(db)
             .await?
@@ -157,7 +162,8 @@ async fn resolve<C: ConnectionTrait>(db: &C, reads: &Reads) -> Result<HashMap<Ow
     let household_ambito: HashMap<Uuid, Uuid> = if households.is_empty() {
         HashMap::new()
     } else {
-        household::Entity::find()
+        Unscoped::Audit
+            .find::<household::Entity>()
             .filter(household::Column::Id.is_in(households))
             .all(db)
             .await?

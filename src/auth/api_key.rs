@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::session::hash_token;
 use crate::principal::{Actor, Principal};
+use crate::unscoped::Unscoped;
 use crate::{
     audit::{self, AuditContext, AuditEntry},
     error::AppError,
@@ -62,7 +63,8 @@ pub async fn create<C: ConnectionTrait>(
     let ambito_id = match ambito_code {
         None => None,
         Some(code) => Some(
-            ambito::Entity::find()
+            Unscoped::System
+                .find::<ambito::Entity>()
                 .filter(ambito::Column::Code.eq(code))
                 .one(db)
                 .await?
@@ -70,7 +72,8 @@ pub async fn create<C: ConnectionTrait>(
                 .id,
         ),
     };
-    if api_client::Entity::find().filter(api_client::Column::Name.eq(name)).one(db).await?.is_some() {
+    if Unscoped::System.find::<api_client::Entity>().filter(api_client::Column::Name.eq(name)).one(db).await?.is_some()
+    {
         return Err(AppError::Conflict(format!(
             "an API client named `{name}` exists; revoke it or choose another name"
         )));
@@ -111,7 +114,8 @@ pub struct KeyListing {
 }
 
 pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<KeyListing>, AppError> {
-    Ok(api_client::Entity::find()
+    Ok(Unscoped::System
+        .find::<api_client::Entity>()
         .order_by_asc(api_client::Column::Name)
         .all(db)
         .await?
@@ -129,7 +133,8 @@ pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<KeyListing>, AppErro
 
 /// Revokes the key of the client `name`.
 pub async fn revoke<C: ConnectionTrait>(db: &C, name: &str) -> Result<(), AppError> {
-    let c = api_client::Entity::find()
+    let c = Unscoped::System
+        .find::<api_client::Entity>()
         .filter(api_client::Column::Name.eq(name.trim()))
         .one(db)
         .await?
@@ -151,7 +156,8 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, name: &str) -> Result<(), AppErr
 
 /// The principal of an API key; unknown and revoked keys are refused alike.
 pub async fn authenticate<C: ConnectionTrait>(db: &C, key: &str) -> Result<Principal, AppError> {
-    let c = api_client::Entity::find()
+    let c = Unscoped::Login
+        .find::<api_client::Entity>()
         .filter(api_client::Column::KeyHash.eq(hash_token(key)))
         .filter(api_client::Column::RevokedAt.is_null())
         .one(db)

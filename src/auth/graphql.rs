@@ -4,9 +4,10 @@
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::NaiveDate;
 use entity::{enums::AuditAction, profile};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, TransactionTrait};
 
 use super::{login, session};
+use crate::unscoped::Unscoped;
 use crate::{
     api::views::{OperatorView, ProfileView},
     audit::{self, AuditEntry},
@@ -79,7 +80,8 @@ async fn profile_choices(
     let names: std::collections::HashMap<uuid::Uuid, String> = if ambito_ids.is_empty() {
         Default::default()
     } else {
-        entity::ambito::Entity::find()
+        Unscoped::Login
+            .find::<entity::ambito::Entity>()
             .filter(entity::ambito::Column::Id.is_in(ambito_ids))
             .all(db)
             .await?

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::principal::{Actor, PendingSession, Principal};
+use crate::unscoped::Unscoped;
 use crate::{config::Config, error::AppError, operators::service as operators};
 
 /// How often `last_seen_at` is refreshed: at most once a minute per session, so
@@ -124,7 +125,8 @@ pub async fn authenticate<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<SessionState, AppError> {
     let refused = |why: &str| AppError::Unauthenticated(format!("session refused: {why}; log in again"));
-    let s = session::Entity::find()
+    let s = Unscoped::Login
+        .find::<session::Entity>()
         .filter(session::Column::TokenHash.eq(hash_token(token)))
         .one(db)
         .await?

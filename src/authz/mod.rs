@@ -23,7 +23,7 @@ use entity::enums::Role;
 use uuid::Uuid;
 
 pub use policy::Policy;
-pub use rows::Scoped;
+pub use rows::{find_under, Scoped};
 pub use vocab::{Action, Class, FieldScope, Object, Scope};
 
 use crate::{

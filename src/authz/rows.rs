@@ -422,3 +422,10 @@ impl Scoped for audit_event::Entity {
         }
     }
 }
+
+/// The rows of `E` in `scope` for `p`: for a use case that checks a grant on
+/// another object (a meeting planned on a case under the Meeting scope).
+pub fn find_under<E: Scoped>(scope: Scope, p: &Principal) -> sea_orm::Select<E> {
+    use sea_orm::QueryFilter;
+    E::find().filter(E::condition(scope, p))
+}

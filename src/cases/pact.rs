@@ -19,6 +19,7 @@ use super::{
     model::*,
     service::{date_not_future, refuse_case_state},
 };
+use crate::unscoped::Unscoped;
 use crate::workflow::{bump_version, check_version, compare_and_set, diff, opt_text, stale, text, Acting};
 use crate::{
     audit::AuditEntry,
@@ -41,9 +42,14 @@ pub struct Framework {
 }
 
 async fn framework_of(txn: &DatabaseTransaction, c: &case_file::Model) -> Result<analysis_framework::Model, AppError> {
-    analysis_framework::Entity::find().filter(analysis_framework::Column::CaseId.eq(c.id)).one(txn).await?.ok_or_else(
-        || AppError::Conflict("the case has no Quadro di analisi: complete the analysis with QUADRO_ANALISI".into()),
-    )
+    Unscoped::Child
+        .find::<analysis_framework::Entity>()
+        .filter(analysis_framework::Column::CaseId.eq(c.id))
+        .one(txn)
+        .await?
+        .ok_or_else(|| {
+            AppError::Conflict("the case has no Quadro di analisi: complete the analysis with QUADRO_ANALISI".into())
+        })
 }
 
 /// Case manager: saves the Quadro di analisi; defining the team starts it.
@@ -200,7 +206,8 @@ fn check_support(field: &str, s: &SupportInput) -> Result<String, AppError> {
 
 /// The draft version of the pact (the latest revision), if any.
 async fn current_pact(txn: &DatabaseTransaction, case_id: Uuid) -> Result<Option<pact::Model>, AppError> {
-    Ok(pact::Entity::find()
+    Ok(Unscoped::Child
+        .find::<pact::Entity>()
         .filter(pact::Column::CaseId.eq(case_id))
         .order_by_desc(pact::Column::Revision)
         .one(txn)
@@ -214,7 +221,8 @@ async fn write_content(
     pact_id: Uuid,
     content: &PactContent,
 ) -> Result<serde_json::Value, AppError> {
-    let household: Vec<Uuid> = member::Entity::find()
+    let household: Vec<Uuid> = Unscoped::Child
+        .find::<member::Entity>()
         .filter(member::Column::HouseholdId.eq(c.household_id))
         .all(txn)
         .await?
@@ -279,7 +287,8 @@ async fn write_content(
         .filter(support::Column::Status.eq(SupportStatus::DaAttivare))
         .exec(txn)
         .await?;
-    let running = support::Entity::find()
+    let running = Unscoped::Child
+        .find::<support::Entity>()
         .filter(support::Column::CaseId.eq(c.id))
         .filter(support::Column::Status.eq(SupportStatus::Attivo))
         .all(txn)
@@ -441,9 +450,16 @@ pub async fn sign_pact(a: &Acting<'_>, case_id: Uuid, version: i32, signed_on: N
     if signed_on < c.pad_date {
         return Err(AppError::validation("input.signedOn", "before the PAD"));
     }
-    let objectives = pact_objective::Entity::find().filter(pact_objective::Column::PactId.eq(p.id)).all(&txn).await?;
-    let commitments =
-        pact_commitment::Entity::find().filter(pact_commitment::Column::PactId.eq(p.id)).all(&txn).await?;
+    let objectives = Unscoped::Child
+        .find::<pact_objective::Entity>()
+        .filter(pact_objective::Column::PactId.eq(p.id))
+        .all(&txn)
+        .await?;
+    let commitments = Unscoped::Child
+        .find::<pact_commitment::Entity>()
+        .filter(pact_commitment::Column::PactId.eq(p.id))
+        .all(&txn)
+        .await?;
     if objectives.is_empty() || commitments.is_empty() {
         return Err(AppError::Conflict("a pact is signed with at least one objective and one commitment".into()));
     }
@@ -529,12 +545,23 @@ pub async fn revise_pact(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<
     .insert(&txn)
     .await?;
     // Copy the content of the signed version into the draft.
-    let objectives = pact_objective::Entity::find().filter(pact_objective::Column::PactId.eq(p.id)).all(&txn).await?;
-    let results =
-        pact_expected_result::Entity::find().filter(pact_expected_result::Column::PactId.eq(p.id)).all(&txn).await?;
-    let commitments =
-        pact_commitment::Entity::find().filter(pact_commitment::Column::PactId.eq(p.id)).all(&txn).await?;
-    let links = pact_commitment_member::Entity::find()
+    let objectives = Unscoped::Child
+        .find::<pact_objective::Entity>()
+        .filter(pact_objective::Column::PactId.eq(p.id))
+        .all(&txn)
+        .await?;
+    let results = Unscoped::Child
+        .find::<pact_expected_result::Entity>()
+        .filter(pact_expected_result::Column::PactId.eq(p.id))
+        .all(&txn)
+        .await?;
+    let commitments = Unscoped::Child
+        .find::<pact_commitment::Entity>()
+        .filter(pact_commitment::Column::PactId.eq(p.id))
+        .all(&txn)
+        .await?;
+    let links = Unscoped::Child
+        .find::<pact_commitment_member::Entity>()
         .filter(pact_commitment_member::Column::CommitmentId.is_in(commitments.iter().map(|x| x.id)))
         .all(&txn)
         .await?;
@@ -654,7 +681,8 @@ pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) ->
     if matches!(c.state, CaseState::Chiuso | CaseState::Trasferito | CaseState::InviatoAltroServizio) {
         return Err(refuse_case_state(&c, "activateSupport"));
     }
-    let of_kind: Vec<support::Model> = support::Entity::find()
+    let of_kind: Vec<support::Model> = Unscoped::Child
+        .find::<support::Entity>()
         .filter(support::Column::CaseId.eq(c.id))
         .filter(support::Column::Kind.eq(s.kind))
         .filter(support::Column::Status.is_in([SupportStatus::DaAttivare, SupportStatus::Attivo]))

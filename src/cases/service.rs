@@ -19,11 +19,12 @@ pub use crate::workflow::Acting;
 use crate::workflow::{check_version, compare_and_set, diff, opt_text, text};
 use crate::{
     audit::AuditEntry,
-    authz::{Action, Scoped},
+    authz::Action,
     error::AppError,
     operators::service::profile_in_force,
     reports::service::{insert_report, ReportDraft},
 };
+use crate::{authz::find_under, unscoped::Unscoped};
 
 /// Case-specific lookups of the use-case kernel.
 impl Acting<'_> {
@@ -70,9 +71,8 @@ pub(crate) async fn case_under(
     id: Uuid,
     scope: crate::authz::Scope,
 ) -> Result<case_file::Model, AppError> {
-    case_file::Entity::find()
+    find_under::<case_file::Entity>(scope, &a.gw.authz.principal)
         .filter(case_file::Column::Id.eq(id))
-        .filter(case_file::Entity::condition(scope, &a.gw.authz.principal))
         .one(txn)
         .await?
         .ok_or_else(|| AppError::not_found_at("input.caseId", "no case with this id"))
@@ -120,7 +120,8 @@ pub async fn assign_cases(a: &Acting<'_>, cases: &[(Uuid, i32)], case_manager: U
             return Err(refuse_case(&c, CaseAction::Assign));
         }
         // The target: a case manager in force in the Ambito of the case.
-        let profiles = profile::Entity::find()
+        let profiles = Unscoped::Rule
+            .find::<profile::Entity>()
             .filter(profile::Column::OperatorId.eq(case_manager))
             .filter(profile::Column::Role.eq(Role::CaseManager))
             .filter(profile::Column::AmbitoId.eq(c.ambito_id))
@@ -186,8 +187,11 @@ pub(crate) async fn apply_first_meeting(
         ]));
         e
     }];
-    let existing =
-        preliminary_analysis::Entity::find().filter(preliminary_analysis::Column::CaseId.eq(c.id)).one(txn).await?;
+    let existing = Unscoped::Child
+        .find::<preliminary_analysis::Entity>()
+        .filter(preliminary_analysis::Column::CaseId.eq(c.id))
+        .one(txn)
+        .await?;
     if existing.is_none() {
         let aid = Uuid::now_v7();
         preliminary_analysis::ActiveModel {
@@ -214,7 +218,8 @@ pub(crate) async fn apply_first_meeting(
 }
 
 async fn analysis_of(txn: &DatabaseTransaction, c: &case_file::Model) -> Result<preliminary_analysis::Model, AppError> {
-    preliminary_analysis::Entity::find()
+    Unscoped::Child
+        .find::<preliminary_analysis::Entity>()
         .filter(preliminary_analysis::Column::CaseId.eq(c.id))
         .one(txn)
         .await?
@@ -298,7 +303,8 @@ pub async fn complete_analysis(
     update_case(&txn, &c, |q| q.col_expr(case_file::Column::State, Expr::value(new_state))).await?;
     let mut entries = Vec::new();
     if new_state == CaseState::QdaInCorso {
-        let exists = analysis_framework::Entity::find()
+        let exists = Unscoped::Child
+            .find::<analysis_framework::Entity>()
             .filter(analysis_framework::Column::CaseId.eq(c.id))
             .one(&txn)
             .await?

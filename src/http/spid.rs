@@ -26,6 +26,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 use serde::Deserialize;
 
 use crate::spid::{guard, purge_expired, validate, xml, Sp, CLOCK_SKEW_SECS, REQUESTED_LEVEL, REQUEST_LIFETIME_SECS};
+use crate::unscoped::Unscoped;
 use crate::{
     audit::{self, AuditContext, AuditEntry},
     auth::{
@@ -352,7 +353,8 @@ async fn acs_inner(
         )
     };
     let unavailable = || Failure::new("store_unavailable", "Servizio momentaneamente non disponibile: riprova.");
-    let pending = saml_request::Entity::find_by_id(irt.as_str())
+    let pending = Unscoped::Login
+        .find_by_id::<saml_request::Entity>(irt.as_str())
         .filter(saml_request::Column::ExpiresAt.gt(now))
         .one(&state.db)
         .await

@@ -9,6 +9,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::unscoped::Unscoped;
 use crate::{
     audit::AuditEntry,
     authz::{Action, Object},
@@ -56,7 +57,8 @@ async fn check_free(
     let end = start + Duration::minutes(minutes as i64);
     // Candidates starting within a day before; overlap is checked in Rust
     // (durations differ per meeting).
-    let mut q = meeting::Entity::find()
+    let mut q = Unscoped::Rule
+        .find::<meeting::Entity>()
         .filter(meeting::Column::OperatorId.eq(operator))
         .filter(meeting::Column::State.is_in([MeetingState::Pianificato, MeetingState::Convocato]))
         .filter(meeting::Column::ScheduledAt.gt(start - Duration::hours(24)))
@@ -116,7 +118,8 @@ pub async fn plan(a: &Acting<'_>, case_id: Uuid, p: Plan) -> Result<Uuid, AppErr
             if s.comune_istat != c.comune_istat {
                 return Err(AppError::validation("input.slotId", "the office slot is not in the case's Comune"));
             }
-            let taken = meeting::Entity::find()
+            let taken = Unscoped::Rule
+                .find::<meeting::Entity>()
                 .filter(meeting::Column::ComuneIstat.eq(s.comune_istat.clone()))
                 .filter(meeting::Column::ScheduledAt.eq(s.starts_at))
                 .filter(meeting::Column::Place.eq(s.place.clone()))
@@ -453,7 +456,8 @@ pub async fn record_outcome(
     .await?;
     let mut entries = vec![entry(&m, AuditAction::Transition, diff(&[("state", json!(m.state), json!(state))]))];
     if let Some(case_id) = m.case_id {
-        let c = case_file::Entity::find_by_id(case_id)
+        let c = Unscoped::Child
+            .find_by_id::<case_file::Entity>(case_id)
             .one(&txn)
             .await?
             .ok_or_else(|| AppError::internal("meeting of a missing case"))?;
@@ -553,7 +557,8 @@ pub async fn create_slots(a: &Acting<'_>, comune_istat: &str, slots: Vec<NewSlot
     let txn = a.begin().await?;
     let min = checked.iter().map(|c| c.0).min().expect("non-empty");
     let max = checked.iter().map(|c| c.1).max().expect("non-empty");
-    let existing = office_slot::Entity::find()
+    let existing = Unscoped::Rule
+        .find::<office_slot::Entity>()
         .filter(office_slot::Column::ComuneIstat.eq(code.as_str()))
         .filter(office_slot::Column::StartsAt.lt(max))
         .filter(office_slot::Column::EndsAt.gt(min))
@@ -564,10 +569,12 @@ pub async fn create_slots(a: &Acting<'_>, comune_istat: &str, slots: Vec<NewSlot
             return Err(AppError::Conflict(format!("input.slots[{i}] overlaps a published slot of the same place")));
         }
     }
-    let comune = entity::comune::Entity::find_by_id(code.as_str().to_string())
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::validation("input.comuneIstat", format!("no Comune with ISTAT code {code}")))?;
+    let comune =
+        Unscoped::Reference
+            .find_by_id::<entity::comune::Entity>(code.as_str().to_string())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| AppError::validation("input.comuneIstat", format!("no Comune with ISTAT code {code}")))?;
     let mut ids = Vec::new();
     let mut entries = Vec::new();
     for (f, t, place) in checked {

@@ -7,9 +7,10 @@ use entity::{
     enums::{FundingSource, OperatorStatus, ProfileStatus, Role},
     operator, profile, profile_comune,
 };
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{ColumnTrait, Condition, QueryFilter, QuerySelect, QueryTrait};
 
 use super::model::paid_by;
+use crate::unscoped::Unscoped;
 use crate::{
     authz::{gateway::Gateway, keys},
     calendar::today,
@@ -54,7 +55,8 @@ pub fn operator_list(gw: &Gateway, f: OperatorFilter) -> Result<Condition, AppEr
     if let Some(comune) = f.comune {
         authz.require_field(keys::profile::COMUNI, "filtering")?;
         // The link rows of the profiles above: the subquery is limited by them.
-        let covering = profile_comune::Entity::find()
+        let covering = Unscoped::Child
+            .find::<profile_comune::Entity>()
             .select_only()
             .column(profile_comune::Column::ProfileId)
             .filter(profile_comune::Column::ComuneIstat.eq(IstatCode::parse_at("filter.comune", &comune)?))

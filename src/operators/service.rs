@@ -10,6 +10,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::unscoped::Unscoped;
 use crate::{error::AppError, households::model::CodiceFiscale};
 
 /// An accredited (active) operator by codice fiscale.
@@ -17,7 +18,8 @@ pub async fn active_operator_by_fiscal_code<C: ConnectionTrait>(
     db: &C,
     cf: &CodiceFiscale,
 ) -> Result<Option<operator::Model>, AppError> {
-    Ok(operator::Entity::find()
+    Ok(Unscoped::Login
+        .find::<operator::Entity>()
         .filter(operator::Column::FiscalCode.eq(cf.as_str()))
         .filter(operator::Column::Status.eq(OperatorStatus::Active))
         .one(db)
@@ -25,7 +27,7 @@ pub async fn active_operator_by_fiscal_code<C: ConnectionTrait>(
 }
 
 pub async fn operator_by_id<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<operator::Model>, AppError> {
-    Ok(operator::Entity::find_by_id(id).one(db).await?)
+    Ok(Unscoped::Login.find_by_id::<operator::Entity>(id).one(db).await?)
 }
 
 /// Whether a profile is in force on `today`.
@@ -39,7 +41,8 @@ pub async fn profiles_in_force<C: ConnectionTrait>(
     operator_id: Uuid,
     today: NaiveDate,
 ) -> Result<Vec<profile::Model>, AppError> {
-    let all = profile::Entity::find()
+    let all = Unscoped::Login
+        .find::<profile::Entity>()
         .filter(profile::Column::OperatorId.eq(operator_id))
         .order_by_asc(profile::Column::Role)
         .order_by_asc(profile::Column::Id)
@@ -57,7 +60,7 @@ pub async fn profile_for_login<C: ConnectionTrait>(
     profile_id: Uuid,
     today: NaiveDate,
 ) -> Result<profile::Model, AppError> {
-    let p = profile::Entity::find_by_id(profile_id).one(db).await?;
+    let p = Unscoped::Login.find_by_id::<profile::Entity>(profile_id).one(db).await?;
     match p {
         Some(p) if p.operator_id == operator_id && profile_in_force(&p, today) => Ok(p),
         _ => Err(AppError::Forbidden("this profile is not an active profile of the operator".into())),
@@ -66,7 +69,8 @@ pub async fn profile_for_login<C: ConnectionTrait>(
 
 /// ISTAT codes of the Comuni a profile covers.
 pub async fn profile_comuni<C: ConnectionTrait>(db: &C, profile_id: Uuid) -> Result<Vec<String>, AppError> {
-    Ok(profile_comune::Entity::find()
+    Ok(Unscoped::Login
+        .find::<profile_comune::Entity>()
         .filter(profile_comune::Column::ProfileId.eq(profile_id))
         .order_by_asc(profile_comune::Column::ComuneIstat)
         .all(db)
@@ -87,9 +91,10 @@ pub async fn profile_comuni_in_force<C: ConnectionTrait>(
 ) -> Result<Vec<String>, AppError> {
     use entity::{convention, enums::ConventionKind};
     use sea_orm::{Condition, QuerySelect, QueryTrait};
-    let mut q = profile_comune::Entity::find().filter(profile_comune::Column::ProfileId.eq(p.id));
+    let mut q = Unscoped::Login.find::<profile_comune::Entity>().filter(profile_comune::Column::ProfileId.eq(p.id));
     if super::model::comune_level(p.role) {
-        let in_force = convention::Entity::find()
+        let in_force = Unscoped::Login
+            .find::<convention::Entity>()
             .select_only()
             .column(convention::Column::ComuneIstat)
             .filter(convention::Column::Kind.eq(ConventionKind::UsoGepi))
@@ -124,19 +129,20 @@ pub struct ProfileListing {
 
 /// Every operator with its profiles (operator tooling; not exposed over the API).
 pub async fn listing<C: ConnectionTrait>(db: &C) -> Result<Vec<OperatorListing>, AppError> {
-    let operators = operator::Entity::find()
+    let operators = Unscoped::System
+        .find::<operator::Entity>()
         .order_by_asc(operator::Column::LastName)
         .order_by_asc(operator::Column::FirstName)
         .order_by_asc(operator::Column::Id)
         .all(db)
         .await?;
-    let profiles = profile::Entity::find().order_by_asc(profile::Column::Role).all(db).await?;
+    let profiles = Unscoped::System.find::<profile::Entity>().order_by_asc(profile::Column::Role).all(db).await?;
     let ambiti: std::collections::HashMap<Uuid, String> =
-        ambito::Entity::find().all(db).await?.into_iter().map(|a| (a.id, a.name)).collect();
+        Unscoped::System.find::<ambito::Entity>().all(db).await?.into_iter().map(|a| (a.id, a.name)).collect();
     let comuni: std::collections::HashMap<String, String> =
-        comune::Entity::find().all(db).await?.into_iter().map(|c| (c.istat_code, c.name)).collect();
+        Unscoped::System.find::<comune::Entity>().all(db).await?.into_iter().map(|c| (c.istat_code, c.name)).collect();
     let mut links: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
-    for l in profile_comune::Entity::find().all(db).await? {
+    for l in Unscoped::System.find::<profile_comune::Entity>().all(db).await? {
         let name = comuni.get(&l.comune_istat).cloned().unwrap_or_default();
         links.entry(l.profile_id).or_default().push(format!("{} {}", l.comune_istat, name));
     }
@@ -217,12 +223,14 @@ pub struct OrphanedWork {
 /// The rows whose owner column names an operator that holds no profile of
 /// `role` in force today (revoked, suspended, expired), or is no longer active.
 pub fn without_owner<Col: ColumnTrait>(owner: Col, role: Role, today: NaiveDate) -> Condition {
-    let active_ops = operator::Entity::find()
+    let active_ops = Unscoped::Rule
+        .find::<operator::Entity>()
         .select_only()
         .column(operator::Column::Id)
         .filter(operator::Column::Status.eq(OperatorStatus::Active))
         .into_query();
-    let in_force = profile::Entity::find()
+    let in_force = Unscoped::Rule
+        .find::<profile::Entity>()
         .select_only()
         .column(profile::Column::OperatorId)
         .filter(profile::Column::Role.eq(role))
@@ -241,19 +249,22 @@ pub async fn orphaned_work<C: ConnectionTrait>(
     today: NaiveDate,
 ) -> Result<OrphanedWork, AppError> {
     use sea_orm::PaginatorTrait;
-    let cases = case_file::Entity::find()
+    let cases = Unscoped::Rule
+        .find::<case_file::Entity>()
         .filter(case_file::Column::CaseManagerId.eq(operator_id))
         .filter(case_file::Column::State.is_not_in(crate::codes::CASE_CLOSED))
         .filter(without_owner(case_file::Column::CaseManagerId, Role::CaseManager, today))
         .count(db)
         .await?;
-    let residency_checks = residency_check::Entity::find()
+    let residency_checks = Unscoped::Rule
+        .find::<residency_check::Entity>()
         .filter(residency_check::Column::OfficerId.eq(operator_id))
         .filter(residency_check::Column::State.is_not_in(crate::codes::RESIDENCY_CHECK_CLOSED))
         .filter(without_owner(residency_check::Column::OfficerId, Role::RegistryCheckOfficer, today))
         .count(db)
         .await?;
-    let puc_projects = puc_project::Entity::find()
+    let puc_projects = Unscoped::Rule
+        .find::<puc_project::Entity>()
         .filter(puc_project::Column::ManagerId.eq(operator_id))
         .filter(puc_project::Column::State.is_not_in(crate::codes::PUC_PROJECT_CLOSED))
         .filter(without_owner(puc_project::Column::ManagerId, Role::PucManager, today))
@@ -322,7 +333,8 @@ async fn insert_operator(
     ambito_id: Option<Uuid>,
 ) -> Result<(operator::Model, AuditEntry), AppError> {
     let (cf, first, last, email, phone) = person(p)?;
-    let exists = operator::Entity::find().filter(operator::Column::FiscalCode.eq(cf.as_str())).one(txn).await?;
+    let exists =
+        Unscoped::Rule.find::<operator::Entity>().filter(operator::Column::FiscalCode.eq(cf.as_str())).one(txn).await?;
     if exists.is_some() {
         return Err(AppError::conflict_at(
             "input.fiscalCode",
@@ -388,12 +400,13 @@ async fn check_comuni(
         if out.contains(&code) {
             return Err(AppError::validation(&field, "named twice"));
         }
-        let found = comune::Entity::find_by_id(code.clone()).one(txn).await?;
+        let found = Unscoped::Reference.find_by_id::<comune::Entity>(code.clone()).one(txn).await?;
         if found.is_none_or(|m| m.ambito_id != ambito_id) {
             return Err(AppError::validation(&field, "not a Comune of the Ambito"));
         }
         if model::comune_level(role) {
-            let conv = convention::Entity::find()
+            let conv = Unscoped::Rule
+                .find::<convention::Entity>()
                 .filter(convention::Column::ComuneIstat.eq(code.clone()))
                 .filter(convention::Column::Kind.eq(ConventionKind::UsoGepi))
                 .filter(convention::Column::ValidFrom.lte(on))
@@ -476,7 +489,8 @@ async fn overlapping<C: ConnectionTrait>(
     filter: Condition,
     validity: Validity,
 ) -> Result<Vec<profile::Model>, AppError> {
-    Ok(profile::Entity::find()
+    Ok(Unscoped::Rule
+        .find::<profile::Entity>()
         .filter(filter)
         .filter(profile::Column::Status.eq(ProfileStatus::Active))
         .all(db)
@@ -508,7 +522,8 @@ async fn activate<C: ConnectionTrait>(db: &C, op: &operator::Model) -> Result<Op
 
 /// Moves the version of the operator holding a profile being changed.
 async fn bump_operator(txn: &DatabaseTransaction, operator_id: Uuid) -> Result<(), AppError> {
-    let op = operator::Entity::find_by_id(operator_id)
+    let op = Unscoped::Child
+        .find_by_id::<operator::Entity>(operator_id)
         .one(txn)
         .await?
         .ok_or_else(|| AppError::Internal("a profile without its operator".into()))?;
@@ -686,7 +701,12 @@ pub async fn designate_ambito_admin(
     }
     let (cf, ..) = person(person_in)?;
     let mut entries = Vec::new();
-    let op = match operator::Entity::find().filter(operator::Column::FiscalCode.eq(cf.as_str())).one(&txn).await? {
+    let op = match Unscoped::Rule
+        .find::<operator::Entity>()
+        .filter(operator::Column::FiscalCode.eq(cf.as_str()))
+        .one(&txn)
+        .await?
+    {
         Some(op)
             if op.ambito_id == Some(ambito_id)
                 && matches!(op.status, OperatorStatus::Active | OperatorStatus::PendingAccreditation) =>
@@ -738,7 +758,8 @@ pub async fn designate_ambito_admin(
             None => entries.push(set_profile_status(&txn, old, ProfileStatus::Revoked).await?),
         }
     }
-    let all: Vec<String> = comune::Entity::find()
+    let all: Vec<String> = Unscoped::Reference
+        .find::<comune::Entity>()
         .filter(comune::Column::AmbitoId.eq(ambito_id))
         .order_by_asc(comune::Column::IstatCode)
         .all(&txn)
@@ -877,7 +898,8 @@ pub async fn cli_add(
     let txn = db.begin().await?;
     let ambito_id = match ambito_code {
         Some(code) => Some(
-            ambito::Entity::find()
+            Unscoped::System
+                .find::<ambito::Entity>()
                 .filter(ambito::Column::Code.eq(code))
                 .one(&txn)
                 .await?
@@ -895,12 +917,17 @@ pub async fn cli_add(
 /// The operator a command names by codice fiscale.
 async fn cli_operator(txn: &DatabaseTransaction, fiscal_code: &str) -> Result<operator::Model, AppError> {
     let cf = CodiceFiscale::parse(fiscal_code).map_err(|e| AppError::validation("--fiscal-code", e.to_string()))?;
-    operator::Entity::find().filter(operator::Column::FiscalCode.eq(cf.as_str())).one(txn).await?.ok_or_else(|| {
-        AppError::not_found_at(
-            "--fiscal-code",
-            "no operator with this codice fiscale (add it with `gepi operators add`)",
-        )
-    })
+    Unscoped::System
+        .find::<operator::Entity>()
+        .filter(operator::Column::FiscalCode.eq(cf.as_str()))
+        .one(txn)
+        .await?
+        .ok_or_else(|| {
+            AppError::not_found_at(
+                "--fiscal-code",
+                "no operator with this codice fiscale (add it with `gepi operators add`)",
+            )
+        })
 }
 
 /// `gepi operators accredit`: the command line grants only `ministry_admin`
@@ -953,7 +980,7 @@ pub async fn cli_revoke(db: &sea_orm::DatabaseConnection, fiscal_code: &str) -> 
     let txn = db.begin().await?;
     let op = cli_operator(&txn, fiscal_code).await?;
     let mut entries = Vec::new();
-    for p in profile::Entity::find().filter(profile::Column::OperatorId.eq(op.id)).all(&txn).await? {
+    for p in Unscoped::System.find::<profile::Entity>().filter(profile::Column::OperatorId.eq(op.id)).all(&txn).await? {
         if p.status != ProfileStatus::Revoked {
             entries.push(set_profile_status(&txn, &p, ProfileStatus::Revoked).await?);
         }
@@ -1112,7 +1139,8 @@ pub async fn change_operator_status(
         return Err(AppError::not_found_at("input.operatorId", "no operator with this id"));
     }
     check_version("operator", op.version, version)?;
-    let profiles = profile::Entity::find().filter(profile::Column::OperatorId.eq(op.id)).all(&txn).await?;
+    let profiles =
+        Unscoped::Child.find::<profile::Entity>().filter(profile::Column::OperatorId.eq(op.id)).all(&txn).await?;
     if let Some(p) =
         profiles.iter().find(|p| p.status != ProfileStatus::Revoked && !model::may_grant(a.gw.authz.role(), p.role))
     {
@@ -1212,7 +1240,8 @@ pub async fn move_disadvantage_validator(
         ));
     }
     // Suspended validators go too: reinstated later they would make two.
-    let current: Vec<profile::Model> = profile::Entity::find()
+    let current: Vec<profile::Model> = Unscoped::Rule
+        .find::<profile::Entity>()
         .filter(profile::Column::AmbitoId.eq(ambito_id))
         .filter(profile::Column::Role.eq(Role::DisadvantageValidator))
         .filter(profile::Column::Status.is_in([ProfileStatus::Active, ProfileStatus::Suspended]))

@@ -13,13 +13,14 @@ use uuid::Uuid;
 
 use crate::{
     audit::AuditEntry,
-    authz::{Action, Object, Scope, Scoped},
+    authz::{Action, Object, Scope},
     calendar::today,
     error::AppError,
     reports::service::{insert_report, ReportDraft},
     territory::model::IstatCode,
     workflow::{bump_version, check_version, compare_and_set, diff, opt_text, text, Acting},
 };
+use crate::{authz::find_under, unscoped::Unscoped};
 
 /// Places of a project per source, and those taken (proposed or active).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,7 +48,8 @@ impl Vacancies {
 pub async fn taken_places<C: ConnectionTrait>(db: &C, projects: &[Uuid]) -> Result<HashMap<Uuid, Vacancies>, AppError> {
     let mut out: HashMap<Uuid, Vacancies> = HashMap::new();
     for chunk in projects.chunks(1000) {
-        let taken = puc_assignment::Entity::find()
+        let taken = Unscoped::Rule
+            .find::<puc_assignment::Entity>()
             .filter(puc_assignment::Column::ProjectId.is_in(chunk.iter().copied()))
             .filter(puc_assignment::Column::State.is_in([PucAssignmentState::Proposto, PucAssignmentState::Attivo]))
             .all(db)
@@ -180,7 +182,8 @@ pub async fn create_project(a: &Acting<'_>, comune_istat: &str, f: ProjectFields
     let scope = a.gw.authz.scope_for(Object::PucProject, Action::Create)?;
     let code = IstatCode::parse(comune_istat).map_err(|e| AppError::validation("input.comuneIstat", e.to_string()))?;
     let txn = a.begin().await?;
-    let c = comune::Entity::find_by_id(code.as_str().to_string())
+    let c = Unscoped::Reference
+        .find_by_id::<comune::Entity>(code.as_str().to_string())
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::validation("input.comuneIstat", format!("no Comune with ISTAT code {code}")))?;
@@ -333,7 +336,8 @@ pub async fn step_project(a: &Acting<'_>, id: Uuid, version: i32, step: ProjectS
         )));
     }
     if step == ProjectStep::Cancel {
-        let active = puc_assignment::Entity::find()
+        let active = Unscoped::Child
+            .find::<puc_assignment::Entity>()
             .filter(puc_assignment::Column::ProjectId.eq(p.id))
             .filter(puc_assignment::Column::State.eq(PucAssignmentState::Attivo))
             .one(&txn)
@@ -371,18 +375,16 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
     // person out of scope.
     let not_found =
         || AppError::not_found_at("input.memberId", "no member with this id that you may propose for this project");
-    let m = member::Entity::find_by_id(member_id).one(&txn).await?.ok_or_else(not_found)?;
+    let m = Unscoped::Rule.find_by_id::<member::Entity>(member_id).one(&txn).await?.ok_or_else(not_found)?;
     let case = match (scope, a.gw.authz.principal.role) {
-        (Scope::Own, Role::CaseManager) => case_file::Entity::find()
-            .filter(case_file::Entity::condition(Scope::Own, &a.gw.authz.principal))
+        (Scope::Own, Role::CaseManager) => find_under::<case_file::Entity>(Scope::Own, &a.gw.authz.principal)
             .filter(case_file::Column::HouseholdId.eq(m.household_id))
             .one(&txn)
             .await?
             .ok_or_else(not_found)?,
         _ => {
-            let pc = puc_project::Entity::find()
+            let pc = find_under::<puc_project::Entity>(scope, &a.gw.authz.principal)
                 .filter(puc_project::Column::Id.eq(project.id))
-                .filter(puc_project::Entity::condition(scope, &a.gw.authz.principal))
                 .one(&txn)
                 .await?;
             if pc.is_none() {
@@ -391,7 +393,8 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
                     "no PUC project with this id among the projects you manage",
                 ));
             }
-            case_file::Entity::find()
+            Unscoped::Rule
+                .find::<case_file::Entity>()
                 .filter(case_file::Column::HouseholdId.eq(m.household_id))
                 .filter(case_file::Column::ComuneIstat.eq(project.comune_istat.clone()))
                 .one(&txn)
@@ -412,7 +415,8 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
             crate::codes::code(source)
         )));
     }
-    let busy = puc_assignment::Entity::find()
+    let busy = Unscoped::Rule
+        .find::<puc_assignment::Entity>()
         .filter(puc_assignment::Column::MemberId.eq(m.id))
         .filter(puc_assignment::Column::State.is_in([PucAssignmentState::Proposto, PucAssignmentState::Attivo]))
         .one(&txn)
@@ -481,7 +485,8 @@ async fn load_assignment(
             ("input.assignmentId", "PUC assignment"),
         )
         .await?;
-    let p = puc_project::Entity::find_by_id(asg.project_id)
+    let p = Unscoped::Child
+        .find_by_id::<puc_project::Entity>(asg.project_id)
         .one(txn)
         .await?
         .ok_or_else(|| AppError::internal("assignment without project"))?;
@@ -570,7 +575,7 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
     if let AssignmentStep::Interrupt { reason, on, raise_report: true } = step {
         let kind = if asg.state == Proposto { ReportKind::RifiutoPuc } else { ReportKind::AbbandonoPuc };
         let case = match asg.case_id {
-            Some(c) => case_file::Entity::find_by_id(c).one(&txn).await?,
+            Some(c) => Unscoped::Child.find_by_id::<case_file::Entity>(c).one(&txn).await?,
             None => None,
         };
         let rid = insert_report(
@@ -626,7 +631,8 @@ pub async fn record_attendance(
     if day > today() || asg.starts_on.is_some_and(|s| day < s) {
         return Err(AppError::validation("input.day", "outside the assignment's days so far"));
     }
-    let existing = puc_attendance::Entity::find()
+    let existing = Unscoped::Child
+        .find::<puc_attendance::Entity>()
         .filter(puc_attendance::Column::AssignmentId.eq(asg.id))
         .filter(puc_attendance::Column::Day.eq(day))
         .one(&txn)

@@ -12,6 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::model::*;
+use crate::unscoped::Unscoped;
 use crate::{
     audit::AuditEntry,
     authz::Action,
@@ -169,7 +170,9 @@ pub async fn decide_report(
 /// A negative residency check whose segnalazione was approved is sent to INPS
 /// (`ESITO_NEGATIVO → INVIATO_INPS`); returns its audit entry.
 async fn mark_check_sent(txn: &DatabaseTransaction, check_id: Uuid) -> Result<Option<AuditEntry>, AppError> {
-    let Some(c) = residency_check::Entity::find_by_id(check_id).one(txn).await? else { return Ok(None) };
+    let Some(c) = Unscoped::Child.find_by_id::<residency_check::Entity>(check_id).one(txn).await? else {
+        return Ok(None);
+    };
     if c.state != ResidencyCheckState::EsitoNegativo {
         return Ok(None);
     }

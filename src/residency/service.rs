@@ -9,6 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::model::*;
+use crate::unscoped::Unscoped;
 use crate::{
     audit::AuditEntry,
     authz::Action,
@@ -75,7 +76,8 @@ fn entry(c: &residency_check::Model, action: AuditAction, changes: serde_json::V
 
 async fn comune_row(txn: &DatabaseTransaction, field: &str, istat: &str) -> Result<comune::Model, AppError> {
     let code = IstatCode::parse(istat).map_err(|e| AppError::validation(field, e.to_string()))?;
-    comune::Entity::find_by_id(code.as_str().to_string())
+    Unscoped::Reference
+        .find_by_id::<comune::Entity>(code.as_str().to_string())
         .one(txn)
         .await?
         .ok_or_else(|| AppError::validation(field, format!("no Comune with ISTAT code {code}")))
@@ -91,14 +93,16 @@ pub async fn assign(a: &Acting<'_>, id: Uuid, version: i32, officer: Uuid) -> Re
         return Err(refuse(&c, "assignResidencyCheck"));
     }
     let op = a.named::<operator::Entity>(&txn, (operator::Column::Id, officer), "input.officerId", "operator").await?;
-    let profiles = profile::Entity::find()
+    let profiles = Unscoped::Rule
+        .find::<profile::Entity>()
         .filter(profile::Column::OperatorId.eq(officer))
         .filter(profile::Column::Role.eq(Role::RegistryCheckOfficer))
         .all(&txn)
         .await?;
     let mut covers = false;
     for p in profiles.iter().filter(|p| profile_in_force(p, today())) {
-        covers |= profile_comune::Entity::find()
+        covers |= Unscoped::Rule
+            .find::<profile_comune::Entity>()
             .filter(profile_comune::Column::ProfileId.eq(p.id))
             .filter(profile_comune::Column::ComuneIstat.eq(c.current_comune_istat.clone()))
             .one(&txn)
@@ -146,8 +150,11 @@ pub async fn record_periods(a: &Acting<'_>, id: Uuid, version: i32, periods: Vec
     if !matches!(c.state, Assegnato | InLavorazione | InAttesaInteressato) {
         return Err(refuse(&c, "recordResidencyPeriods"));
     }
-    let existing =
-        residency_period::Entity::find().filter(residency_period::Column::CheckId.eq(c.id)).all(&txn).await?;
+    let existing = Unscoped::Child
+        .find::<residency_period::Entity>()
+        .filter(residency_period::Column::CheckId.eq(c.id))
+        .all(&txn)
+        .await?;
     let mut spans: Vec<(NaiveDate, NaiveDate)> =
         existing.iter().map(|p| (p.from_on, p.to_on.unwrap_or(today()))).collect();
     for (i, p) in periods.iter().enumerate() {
@@ -201,11 +208,13 @@ pub async fn forward(a: &Acting<'_>, id: Uuid, version: i32, to: Option<String>)
     let target = match to {
         Some(code) => comune_row(&txn, "input.toComune", &code).await?,
         None => {
-            let m = member::Entity::find_by_id(c.member_id)
+            let m = Unscoped::Child
+                .find_by_id::<member::Entity>(c.member_id)
                 .one(&txn)
                 .await?
                 .ok_or_else(|| AppError::internal("check without member"))?;
-            comune::Entity::find()
+            Unscoped::Reference
+                .find::<comune::Entity>()
                 .filter(comune::Column::BelfioreCode.eq(m.birth_place_code.clone()))
                 .one(&txn)
                 .await?

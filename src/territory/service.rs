@@ -1,28 +1,11 @@
 //! Use cases on the territory.
 
-use entity::{ambito, comune, profile_comune};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
+use entity::{ambito, comune};
+use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::error::AppError;
-
-pub async fn ambito<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<ambito::Model>, AppError> {
-    Ok(ambito::Entity::find_by_id(id).one(db).await?)
-}
-
-/// The Comuni a profile covers, ordered by name.
-pub async fn comuni_of_profile<C: ConnectionTrait>(db: &C, profile_id: Uuid) -> Result<Vec<comune::Model>, AppError> {
-    let covered = profile_comune::Entity::find()
-        .select_only()
-        .column(profile_comune::Column::ComuneIstat)
-        .filter(profile_comune::Column::ProfileId.eq(profile_id))
-        .into_query();
-    Ok(comune::Entity::find()
-        .filter(comune::Column::IstatCode.in_subquery(covered))
-        .order_by_asc(comune::Column::Name)
-        .all(db)
-        .await?)
-}
+use crate::unscoped::Unscoped;
 
 /// Header of the file `gepi territory import` reads: one Comune per line,
 /// semicolon-separated (the separator of ISTAT's own lists), UTF-8.
@@ -49,7 +32,7 @@ pub async fn import(db: &sea_orm::DatabaseConnection, text: &str) -> Result<Impo
     let txn = db.begin().await?;
     let mut out = Imported::default();
     let mut ambiti: std::collections::HashMap<String, Uuid> =
-        ambito::Entity::find().all(&txn).await?.into_iter().map(|a| (a.code, a.id)).collect();
+        Unscoped::System.find::<ambito::Entity>().all(&txn).await?.into_iter().map(|a| (a.code, a.id)).collect();
     for (i, line) in lines {
         let at = |m: String| AppError::validation(format!("line {}", i + 1), m);
         let cols: Vec<&str> = line.split(';').map(str::trim).collect();
@@ -88,7 +71,7 @@ pub async fn import(db: &sea_orm::DatabaseConnection, text: &str) -> Result<Impo
                 id
             }
         };
-        match comune::Entity::find_by_id(istat.as_str().to_string()).one(&txn).await? {
+        match Unscoped::System.find_by_id::<comune::Entity>(istat.as_str().to_string()).one(&txn).await? {
             Some(c) if c.ambito_id == ambito_id => {}
             Some(_) => return Err(at(format!("the Comune {istat} is already recorded in another Ambito"))),
             None => {
@@ -191,7 +174,8 @@ pub async fn add_convention(
         .map_err(|e| AppError::validation("input.comune", e.to_string()))?;
     // The Comune's row is locked (PostgreSQL; SQLite serialises writers) so
     // that two uploads cannot both pass the overlap check below.
-    let found = comune::Entity::find_by_id(code.as_str().to_string())
+    let found = Unscoped::Reference
+        .find_by_id::<comune::Entity>(code.as_str().to_string())
         .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
         .one(txn)
         .await?;
@@ -213,7 +197,8 @@ pub async fn add_convention(
         }
     }
     check_document("input.document", &c.document)?;
-    let overlapping = convention::Entity::find()
+    let overlapping = Unscoped::Rule
+        .find::<convention::Entity>()
         .filter(convention::Column::ComuneIstat.eq(code.as_str()))
         .filter(convention::Column::Kind.eq(c.kind))
         .filter(Condition::any().add(convention::Column::ValidTo.is_null()).add(convention::Column::ValidTo.gte(from)))
@@ -290,7 +275,8 @@ pub async fn cli_add_convention(
     let txn = db.begin().await?;
     let code = crate::territory::model::IstatCode::parse(&c.comune)
         .map_err(|e| AppError::validation("--comune", e.to_string()))?;
-    let ambito_id = comune::Entity::find_by_id(code.as_str().to_string())
+    let ambito_id = Unscoped::System
+        .find_by_id::<comune::Entity>(code.as_str().to_string())
         .one(&txn)
         .await?
         .ok_or_else(|| {

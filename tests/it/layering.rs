@@ -142,3 +142,50 @@ fn no_import_cycle_between_top_level_modules() {
     }
     assert!(cycles.is_empty(), "import cycles between top-level modules:\n  {}", cycles.join("\n  "));
 }
+
+/// Direct reads of a table in `code`: `Entity::find()`, `find_by_id`, and the
+/// related-row finders of sea-orm, each with its line.
+fn direct_reads(code: &str) -> Vec<(usize, String)> {
+    const CALLS: &[&str] =
+        &["::find()", "::find_by_id(", ".find_related(", ".find_also_related(", ".find_with_related(", ".find_linked("];
+    code.lines()
+        .enumerate()
+        .filter(|(_, l)| CALLS.iter().any(|c| l.contains(c)))
+        .map(|(i, l)| (i + 1, l.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn the_read_finder_sees_direct_reads_only() {
+    let src = "let a = case_file::Entity::find().one(db);\nlet b = Unscoped::Child.find::<member::Entity>();\nlet c = E::find_by_id(id);\n";
+    let found: Vec<usize> = direct_reads(src).into_iter().map(|(l, _)| l).collect();
+    assert_eq!(found, [1, 3]);
+}
+
+/// Every read of a table outside the authorization layer goes through a door
+/// that applies a row rule (the gateway, `Acting::load`/`named`, `find_under`)
+/// or names why none applies (`unscoped::Unscoped`). The doors live in
+/// `src/authz/`, the use-case kernel `src/workflow.rs` and `src/unscoped.rs`;
+/// the seed writes the demo data as the system.
+#[test]
+fn tables_are_read_only_through_the_doors() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let mut found = Vec::new();
+    for f in &files {
+        let rel = f.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+        if rel.starts_with("authz/") || rel.starts_with("seed/") || rel == "workflow.rs" || rel == "unscoped.rs" {
+            continue;
+        }
+        for (line, text) in direct_reads(&code(&fs::read_to_string(f).unwrap())) {
+            found.push(format!("src/{rel}:{line}: {text}"));
+        }
+    }
+    assert!(files.len() > 50, "the sources are read");
+    assert!(
+        found.is_empty(),
+        "direct reads of a table (read through the gateway, Acting::load, find_under, or Unscoped::<why>):\n{}",
+        found.join("\n")
+    );
+}
