@@ -3,61 +3,59 @@
 //! be decided.
 
 use chrono::Duration;
-use entity::{disadvantage_check, enums::*, profile_comune};
+use entity::{disadvantage_check, enums::*};
 use gepi::ids;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::EntityTrait;
 use serde_json::json;
 
-use crate::helpers::{error_code, TestApp};
+use crate::helpers::{
+    builders::{self, today},
+    error_code, TestApp,
+};
 
 const DECIDE: &str = "mutation($i: DecideDisadvantageCheckInput!) { decideDisadvantageCheck(input: $i) { id state version decidedAt notes category expiredBySilence dueOn } }";
 
-async fn set_received(app: &TestApp, id: uuid::Uuid, days_ago: i64, state: &str) {
-    let d = gepi::calendar::today() - Duration::days(days_ago);
-    let sql = match app.db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => format!(
-            "UPDATE disadvantage_check SET received_on = '{d}', state = '{state}', version = 1 WHERE id = '{id}'"
-        ),
-        _ => format!(
-            "UPDATE disadvantage_check SET received_on = '{d}', state = '{state}', version = 1 WHERE id = X'{}'",
-            id.simple()
-        ),
-    };
-    app.exec(&sql).await;
+/// An Ambito with two Comuni, a household of the first, and the validator of
+/// the first Comune, logged in.
+struct Scene {
+    app: TestApp,
+    token: String,
+    desio: entity::comune::Model,
+    varedo: entity::comune::Model,
+    household: builders::Household,
+}
+
+async fn scene(app: TestApp) -> Scene {
+    let a = builders::ambito(&app.db, "LOM-MB-PROVA").await;
+    let desio = builders::comune(&app.db, &a, "108991", "Z981", "Desio di Prova").await;
+    let varedo = builders::comune(&app.db, &a, "108992", "Z982", "Varedo di Prova").await;
+    let op = builders::operator("Lucia", "Riva").insert(&app.db).await;
+    let p = builders::profile(&op, Role::DisadvantageValidator).ambito(&a).comuni(&[&desio]).insert(&app.db).await;
+    let token = app.login(&op.fiscal_code, &builders::gid("Profile", p.id)).await;
+    let household = builders::household(&desio).insert(&app.db).await;
+    Scene { app, token, desio, varedo, household }
 }
 
 #[tokio::test]
 async fn the_validator_decides_within_sixty_days_and_silence_counts_as_consent() {
-    let app = TestApp::seeded().await;
-    let (token, p, _) = app.login_role(Role::DisadvantageValidator, 0).await;
-    let comuni: Vec<String> = profile_comune::Entity::find()
-        .filter(profile_comune::Column::ProfileId.eq(p.id))
-        .all(&app.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.comune_istat)
-        .collect();
-    let mine = disadvantage_check::Entity::find()
-        .filter(disadvantage_check::Column::CertifyingComuneIstat.is_in(comuni.clone()))
-        .all(&app.db)
-        .await
-        .unwrap();
-    assert!(!mine.is_empty(), "the seed has requests for the validator's Comuni");
-    let d = &mine[0];
-    let gid = ids::encode("DisadvantageCheck", d.id);
+    let s = scene(TestApp::new().await).await;
+    let (app, token) = (&s.app, &s.token);
     // Deadline edges: day 59 and 60 are in time, 61 is expired.
     for (days, expired) in [(59, false), (60, false), (61, true)] {
-        set_received(&app, d.id, days, "RICEVUTA").await;
+        let d = builders::disadvantage_check(&s.household, 0)
+            .received_on(today() - Duration::days(days))
+            .insert(&app.db)
+            .await;
+        let gid = ids::encode("DisadvantageCheck", d.id);
         let r = app
             .gql(
-                Some(&token),
+                Some(token),
                 "query($id: ID!) { node(id: $id) { ... on DisadvantageCheck { expiredBySilence } } }",
                 json!({ "id": gid }),
             )
             .await;
         assert_eq!(r["data"]["node"]["expiredBySilence"], expired, "day {days}: {r}");
-        let r = app.gql(Some(&token), DECIDE, json!({ "i": { "checkId": gid, "version": 1, "confirmed": true, "notes": "Presa in carico verificata" } })).await;
+        let r = app.gql(Some(token), DECIDE, json!({ "i": { "checkId": gid, "version": 1, "confirmed": true, "notes": "Presa in carico verificata" } })).await;
         if expired {
             assert_eq!(error_code(&r), Some("CONFLICT"), "day {days}: {r}");
             assert!(r["errors"][0]["message"].as_str().unwrap().contains("silenzio-assenso"));
@@ -67,7 +65,7 @@ async fn the_validator_decides_within_sixty_days_and_silence_counts_as_consent()
             // Decided: no second decision.
             let r = app
                 .gql(
-                    Some(&token),
+                    Some(token),
                     DECIDE,
                     json!({ "i": { "checkId": gid, "version": 2, "confirmed": false, "notes": "x" } }),
                 )
@@ -76,20 +74,34 @@ async fn the_validator_decides_within_sixty_days_and_silence_counts_as_consent()
         }
     }
     // The expired filter and the computed field agree.
-    set_received(&app, d.id, 90, "IN_VERIFICA").await;
-    let r = app.gql(Some(&token), "{ disadvantageChecks(first: 100, filter: { expiredBySilence: true }) { edges { node { id expiredBySilence } } } }", json!({})).await;
-    let edges = r["data"]["disadvantageChecks"]["edges"].as_array().unwrap();
-    assert!(edges.iter().any(|e| e["node"]["id"] == gid), "{r}");
-    assert!(edges.iter().all(|e| e["node"]["expiredBySilence"] == true));
+    let old = builders::disadvantage_check(&s.household, 1)
+        .state(DisadvantageState::InVerifica)
+        .received_on(today() - Duration::days(90))
+        .insert(&app.db)
+        .await;
+    let recent = builders::disadvantage_check(&s.household, 1).insert(&app.db).await;
+    let r = app.gql(Some(token), "{ disadvantageChecks(first: 100, filter: { expiredBySilence: true }) { edges { node { id expiredBySilence } } } }", json!({})).await;
+    let ids_of = |r: &serde_json::Value| -> Vec<String> {
+        r["data"]["disadvantageChecks"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let expired = ids_of(&r);
+    assert!(expired.contains(&ids::encode("DisadvantageCheck", old.id)), "{r}");
+    assert!(!expired.contains(&ids::encode("DisadvantageCheck", recent.id)), "{r}");
+    assert_eq!(expired.len(), 2, "the request of day 61 and the old one: {r}");
     // Not confirming needs notes; taking into verification moves RICEVUTA on.
-    set_received(&app, d.id, 10, "RICEVUTA").await;
-    let r = app.gql(Some(&token), DECIDE, json!({ "i": { "checkId": gid, "version": 1, "confirmed": false } })).await;
+    let gid = ids::encode("DisadvantageCheck", recent.id);
+    let r = app.gql(Some(token), DECIDE, json!({ "i": { "checkId": gid, "version": 1, "confirmed": false } })).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.notes", "{r}");
-    let r = app.gql(Some(&token), DECIDE, json!({ "i": { "checkId": gid, "version": 1 } })).await;
+    let r = app.gql(Some(token), DECIDE, json!({ "i": { "checkId": gid, "version": 1 } })).await;
     assert_eq!(r["data"]["decideDisadvantageCheck"]["state"], "IN_VERIFICA", "{r}");
     let r = app
         .gql(
-            Some(&token),
+            Some(token),
             DECIDE,
             json!({ "i": { "checkId": gid, "version": 2, "confirmed": false, "notes": "Nessuna presa in carico" } }),
         )
@@ -100,26 +112,16 @@ async fn the_validator_decides_within_sixty_days_and_silence_counts_as_consent()
 
 #[tokio::test]
 async fn other_roles_and_other_comuni_cannot_decide() {
-    let app = TestApp::seeded().await;
-    let (token, p, _) = app.login_role(Role::DisadvantageValidator, 0).await;
-    let comuni: Vec<String> = profile_comune::Entity::find()
-        .filter(profile_comune::Column::ProfileId.eq(p.id))
-        .all(&app.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.comune_istat)
-        .collect();
-    let foreign = disadvantage_check::Entity::find()
-        .filter(disadvantage_check::Column::CertifyingComuneIstat.is_not_in(comuni))
-        .one(&app.db)
-        .await
-        .unwrap();
-    if let Some(f) = foreign {
-        let r = app.gql(Some(&token), DECIDE, json!({ "i": { "checkId": ids::encode("DisadvantageCheck", f.id), "version": f.version, "confirmed": true } })).await;
-        assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
-    }
-    let d = disadvantage_check::Entity::find().one(&app.db).await.unwrap().unwrap();
+    // The demo data gives one operator of every role.
+    let s = scene(TestApp::seeded().await).await;
+    let app = &s.app;
+    // A request of another Comune of the validator's Ambito is not the validator's.
+    let other = builders::household(&s.varedo).insert(&app.db).await;
+    let foreign = builders::disadvantage_check(&other, 0).insert(&app.db).await;
+    let r = app.gql(Some(&s.token), DECIDE, json!({ "i": { "checkId": ids::encode("DisadvantageCheck", foreign.id), "version": 1, "confirmed": true } })).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    let d = builders::disadvantage_check(&s.household, 0).insert(&app.db).await;
+    assert_eq!(d.certifying_comune_istat, s.desio.istat_code);
     for role in [
         Role::CaseManager,
         Role::PaisCoordinator,
@@ -134,7 +136,8 @@ async fn other_roles_and_other_comuni_cannot_decide() {
         let r = app.gql(Some(&t), DECIDE, json!({ "i": { "checkId": ids::encode("DisadvantageCheck", d.id), "version": d.version, "confirmed": true } })).await;
         assert_eq!(error_code(&r), Some("FORBIDDEN"), "{}: {r}", role.as_str());
     }
-    let after = disadvantage_check::Entity::find_by_id(d.id).one(&app.db).await.unwrap().unwrap();
-    assert_eq!(after.version, d.version);
-    let _ = DisadvantageState::Ricevuta;
+    for row in [&d, &foreign] {
+        let after = disadvantage_check::Entity::find_by_id(row.id).one(&app.db).await.unwrap().unwrap();
+        assert_eq!((after.version, after.state), (1, DisadvantageState::Ricevuta));
+    }
 }

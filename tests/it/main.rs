@@ -23,6 +23,7 @@ mod references;
 mod residency;
 mod schema;
 mod seed;
+mod snapshots;
 #[cfg(feature = "spid")]
 mod spid;
 mod workflow;

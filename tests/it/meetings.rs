@@ -3,12 +3,12 @@
 //! calendar, and the registrar kept away from analyses.
 
 use chrono::{Duration, Utc};
-use entity::{case_file, enums::*, office_slot, profile, profile_comune};
+use entity::{case_file, enums::*, office_slot, profile_comune};
 use gepi::ids;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
-use crate::helpers::{error_code, TestApp};
+use crate::helpers::{builders, error_code, TestApp};
 
 fn ok(r: &Value) -> &Value {
     assert!(r["errors"].is_null(), "{r}");
@@ -24,24 +24,16 @@ const RESCHEDULE: &str =
 const CANCEL: &str = "mutation($i: MeetingVersionInput!) { cancelMeeting(input: $i) { id state } }";
 const SPONTANEOUS: &str = "mutation($i: SpontaneousPresentationInput!) { recordSpontaneousPresentation(input: $i) { id state firstMeetingOn meetings { kind } preliminaryAnalysis { id } } }";
 
-/// A case manager and one of its assigned (not yet met) cases.
+/// A case manager and one of its assigned (not yet met) cases, built in a
+/// Comune of its own beside the demo data.
 async fn assigned_case(app: &TestApp) -> (String, case_file::Model) {
-    let c = case_file::Entity::find()
-        .filter(case_file::Column::State.eq(CaseState::Assegnato))
-        .order_by_asc(case_file::Column::Id)
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let p = profile::Entity::find()
-        .filter(profile::Column::OperatorId.eq(c.case_manager_id.unwrap()))
-        .filter(profile::Column::Role.eq(Role::CaseManager))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let op = entity::operator::Entity::find_by_id(p.operator_id).one(&app.db).await.unwrap().unwrap();
-    (app.login(&op.fiscal_code, &ids::encode("Profile", p.id)).await, c)
+    let a = builders::ambito(&app.db, "LOM-MB-PROVA").await;
+    let c = builders::comune(&app.db, &a, "108997", "Z988", "Incontri di Prova").await;
+    let op = builders::operator("Anna", "Colombo").insert(&app.db).await;
+    let p = builders::profile(&op, Role::CaseManager).ambito(&a).comuni(&[&c]).insert(&app.db).await;
+    let h = builders::household(&c).insert(&app.db).await;
+    let case = builders::case_of(&h).state(CaseState::Assegnato).manager(&op).insert(&app.db).await;
+    (app.login(&op.fiscal_code, &ids::encode("Profile", p.id)).await, case)
 }
 
 #[tokio::test]
@@ -110,23 +102,11 @@ async fn plan_convoke_and_hold_a_first_meeting_with_double_booking_refused() {
 async fn an_unjustified_absence_raises_a_segnalazione_draft() {
     let app = TestApp::seeded().await;
     let (cm, c) = assigned_case(&app).await;
-    let at = Utc::now() + Duration::days(2);
-    let r = app.gql(Some(&cm), PLAN, json!({ "i": { "caseId": ids::encode("Case", c.id), "kind": "CONVOCAZIONE", "startsAt": at, "place": "Ufficio" } })).await;
-    let m = ok(&r)["planMeeting"].clone();
-    // Absent without justified reason needs a convocation first.
-    let (_, key) = ids::decode("id", m["id"].as_str().unwrap()).unwrap();
+    // A meeting planned for earlier today, not convened.
     let back = gepi::calendar::today().and_hms_opt(0, 1, 0).unwrap().and_utc();
-    let sql = match app.db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => {
-            format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = '{key}'", back.to_rfc3339())
-        }
-        _ => format!(
-            "UPDATE meeting SET scheduled_at = '{}' WHERE id = X'{}'",
-            back.format("%Y-%m-%d %H:%M:%S+00:00"),
-            uuid::Uuid::parse_str(&key).unwrap().simple()
-        ),
-    };
-    app.exec(&sql).await;
+    let planned = builders::meeting_of(&c).at(back).insert(&app.db).await;
+    let m = json!({ "id": ids::encode("Meeting", planned.id), "version": planned.version });
+    // Absent without justified reason needs a convocation first.
     let r = app
         .gql(
             Some(&cm),

@@ -8,7 +8,7 @@ use gepi::ids;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 
-use crate::helpers::{error_code, TestApp};
+use crate::helpers::{builders, error_code, TestApp};
 
 fn ok(r: &Value) -> &Value {
     assert!(r["errors"].is_null(), "{r}");
@@ -239,17 +239,15 @@ async fn case_managers_propose_only_their_own_members_and_read_the_catalogue() {
 /// the person's data) or refused with their residual benefit or assignments.
 #[tokio::test]
 async fn proposing_a_member_out_of_scope_answers_as_a_missing_id_and_changes_nothing() {
-    let app = TestApp::seeded().await;
-    let (pm, p, _) = app.login_role(Role::PucManager, 0).await;
-    let comune = profile_comune::Entity::find()
-        .filter(profile_comune::Column::ProfileId.eq(p.id))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .comune_istat;
+    let app = TestApp::new().await;
+    let a = builders::ambito(&app.db, "LOM-MB-PROVA").await;
+    let mine = builders::comune(&app.db, &a, "108995", "Z986", "Progetto di Prova").await;
+    let other = builders::comune(&app.db, &a, "108996", "Z987", "Altrove di Prova").await;
+    let op = builders::operator("Carlo", "Villa").insert(&app.db).await;
+    let p = builders::profile(&op, Role::PucManager).ambito(&a).comuni(&[&mine]).insert(&app.db).await;
+    let pm = app.login(&op.fiscal_code, &builders::gid("Profile", p.id)).await;
     let today = gepi::calendar::today();
-    let r = app.gql(Some(&pm), CREATE, json!({ "i": { "comuneIstat": comune, "project": {
+    let r = app.gql(Some(&pm), CREATE, json!({ "i": { "comuneIstat": mine.istat_code, "project": {
         "title": "Biblioteca", "field": "CULTURALE", "description": "Prestiti", "hostBody": "Comune", "site": "Biblioteca",
         "schedule": "mar e ven 9-13", "weeklyHours": 8, "placesComune": 5, "placesCpi": 5, "placesVolunteer": 0,
         "startsOn": today - Duration::days(10), "endsOn": today + Duration::days(300), "minDurationMonths": 1 } } })).await;
@@ -258,33 +256,19 @@ async fn proposing_a_member_out_of_scope_answers_as_a_missing_id_and_changes_not
         .gql(Some(&pm), STATE, json!({ "i": { "projectId": pr["id"], "version": pr["version"], "action": "PUBLISH" } }))
         .await;
     assert_eq!(ok(&r)["changePucProjectState"]["state"], "ATTIVO");
-    // Members of households whose cases are all in other Comuni: out of scope,
-    // with a residual benefit long enough that nothing else would refuse them.
-    let in_comune: Vec<uuid::Uuid> = case_file::Entity::find()
-        .filter(case_file::Column::ComuneIstat.eq(comune.clone()))
-        .all(&app.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.household_id)
-        .collect();
-    let outsiders: Vec<member::Model> = member::Entity::find()
-        .filter(member::Column::HouseholdId.is_not_in(in_comune))
-        .order_by_asc(member::Column::Id)
-        .all(&app.db)
-        .await
-        .unwrap();
-    let mut probe: Vec<uuid::Uuid> = outsiders.iter().take(2).map(|m| m.id).collect();
-    assert_eq!(probe.len(), 2);
-    for id in &probe {
-        set_residual(&app, *id, 24).await;
-    }
+    // Members of a household whose case is in another Comune: out of scope, with
+    // a residual benefit long enough that nothing else would refuse them.
+    let cm = builders::operator("Marco", "Ferri").insert(&app.db).await;
+    builders::profile(&cm, Role::CaseManager).ambito(&a).comuni(&[&other]).insert(&app.db).await;
+    let outsiders = builders::household(&other).residual_months(24).insert(&app.db).await;
+    builders::case_of(&outsiders).state(CaseState::Assegnato).manager(&cm).insert(&app.db).await;
+    let mut probe: Vec<uuid::Uuid> = outsiders.members.iter().map(|m| m.id).collect();
     // One already busy with an assignment elsewhere: that must not show either.
-    let assigned: Vec<uuid::Uuid> =
-        entity::puc_assignment::Entity::find().all(&app.db).await.unwrap().into_iter().map(|a| a.member_id).collect();
-    let busy =
-        outsiders.iter().find(|m| assigned.contains(&m.id)).expect("the seed has PUC assignments in other Comuni");
-    probe.push(busy.id);
+    let busy = builders::household(&other).residual_months(24).insert(&app.db).await;
+    let busy_case = builders::case_of(&busy).state(CaseState::Assegnato).manager(&cm).insert(&app.db).await;
+    let elsewhere = builders::puc_project(&other).insert(&app.db).await;
+    builders::puc_assignment(&app.db, &elsewhere, &busy, 0, &busy_case).await;
+    probe.push(busy.members[0].id);
     let propose =
         |member_id: String| json!({ "i": { "projectId": pr["id"], "memberId": member_id, "source": "COMUNE" } });
     let assignments = app.count("puc_assignment").await;

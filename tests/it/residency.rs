@@ -3,13 +3,13 @@
 //! segnalazione of a negative outcome approved before it is marked sent.
 
 use chrono::Duration;
-use entity::{comune, enums::*, member, profile, profile_comune, residency_check};
+use entity::{comune, enums::*, profile, profile_comune, residency_check};
 use gepi::ids;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{error_code, TestApp};
+use crate::helpers::{builders, error_code, TestApp};
 
 /// Logs in as the operator holding `role` for Comune `istat`.
 async fn login_for(app: &TestApp, role: Role, istat: &str) -> (String, Uuid) {
@@ -194,42 +194,23 @@ async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_appr
 
 #[tokio::test]
 async fn forwarding_falls_back_to_the_comune_of_birth_and_other_roles_are_refused() {
+    // The demo data gives an operator of every other role.
     let app = TestApp::seeded().await;
-    let c =
-        residency_check::Entity::find().order_by_asc(residency_check::Column::Id).one(&app.db).await.unwrap().unwrap();
-    let owning = c.owning_comune_istat.clone();
-    let other = comune::Entity::find()
-        .filter(comune::Column::IstatCode.ne(owning.clone()))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
-    // The member was born in a Comune on GePI.
-    let m = member::Entity::find_by_id(c.member_id).one(&app.db).await.unwrap().unwrap();
-    let (set_birth, reset) = match app.db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => (
-            format!("UPDATE member SET birth_place_code = '{}' WHERE id = '{}'", other.belfiore_code, m.id),
-            format!("UPDATE residency_check SET state = 'IN_LAVORAZIONE', current_comune_istat = owning_comune_istat, version = 1 WHERE id = '{}'", c.id),
-        ),
-        _ => (
-            format!("UPDATE member SET birth_place_code = '{}' WHERE id = X'{}'", other.belfiore_code, m.id.simple()),
-            format!("UPDATE residency_check SET state = 'IN_LAVORAZIONE', current_comune_istat = owning_comune_istat, version = 1 WHERE id = X'{}'", c.id.simple()),
-        ),
-    };
-    app.exec(&set_birth).await;
-    app.exec(&reset).await;
-    let (officer, officer_id) = login_for(&app, Role::RegistryCheckOfficer, &owning).await;
-    let sql = match app.db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => {
-            format!("UPDATE residency_check SET officer_id = '{officer_id}' WHERE id = '{}'", c.id)
-        }
-        _ => format!(
-            "UPDATE residency_check SET officer_id = X'{}' WHERE id = X'{}'",
-            officer_id.simple(),
-            c.id.simple()
-        ),
-    };
-    app.exec(&sql).await;
+    // A member resident in one Ambito, born in a Comune of another on GePI, with
+    // no other residence recorded: the check goes to the Comune of birth.
+    let here = builders::ambito(&app.db, "LOM-MB-PROVA").await;
+    let owning = builders::comune(&app.db, &here, "108994", "Z984", "Residenza di Prova").await;
+    let there = builders::ambito(&app.db, "LOM-CO-PROVA").await;
+    let birth = builders::comune(&app.db, &there, "013994", "Z985", "Nascita di Prova").await;
+    let h = builders::household(&owning).born_in(&birth).insert(&app.db).await;
+    let op = builders::operator("Sara", "Villa").insert(&app.db).await;
+    let p = builders::profile(&op, Role::RegistryCheckOfficer).ambito(&here).comuni(&[&owning]).insert(&app.db).await;
+    let officer = app.login(&op.fiscal_code, &builders::gid("Profile", p.id)).await;
+    let c = builders::residency_check(&h, 0, &owning)
+        .officer(&op)
+        .state(ResidencyCheckState::InLavorazione)
+        .insert(&app.db)
+        .await;
     let gid = ids::encode("ResidencyCheck", c.id);
     // Other roles may not forward it.
     for role in [
@@ -246,8 +227,8 @@ async fn forwarding_falls_back_to_the_comune_of_birth_and_other_roles_are_refuse
     let r = app.gql(Some(&officer), FORWARD, json!({ "i": { "checkId": gid, "version": 1 } })).await;
     assert!(r["errors"].is_null(), "{r}");
     let after = residency_check::Entity::find_by_id(c.id).one(&app.db).await.unwrap().unwrap();
-    assert_eq!(after.current_comune_istat, other.istat_code);
+    assert_eq!(after.current_comune_istat, birth.istat_code);
     assert_eq!(after.state, ResidencyCheckState::Inoltrato);
     assert_eq!(after.officer_id, None);
-    assert_eq!(after.ambito_id, other.ambito_id);
+    assert_eq!(after.ambito_id, there.id);
 }

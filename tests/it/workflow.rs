@@ -8,41 +8,34 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{error_code, TestApp};
+use crate::helpers::{builders, error_code, TestApp};
 
 struct Scene {
     app: TestApp,
     coordinator: String,
     cm: String,
     cm_operator: Uuid,
+    ambito: entity::ambito::Model,
+    /// A Comune of the coordinator's Ambito, built for the scene.
+    comune: entity::comune::Model,
+    household: builders::Household,
     case: case_file::Model,
 }
 
-/// The demo data, a coordinator, an unassigned case of its Ambito and a case
-/// manager of the same Ambito covering the case's Comune.
+/// The demo data (every role logged in by `login_role`), and, built for the
+/// scene in the Ambito of its coordinator: a Comune, a household of three, its
+/// unassigned case, and a case manager covering the Comune.
 async fn scene() -> Scene {
     let app = TestApp::seeded().await;
     let (coordinator, cp, _) = app.login_role(Role::PaisCoordinator, 0).await;
-    let ambito = cp.ambito_id.unwrap();
-    let case = case_file::Entity::find()
-        .filter(case_file::Column::AmbitoId.eq(ambito))
-        .filter(case_file::Column::State.eq(CaseState::DaAssegnare))
-        .order_by_asc(case_file::Column::Id)
-        .one(&app.db)
-        .await
-        .unwrap()
-        .expect("an unassigned case");
-    let cm_profile = profile::Entity::find()
-        .filter(profile::Column::Role.eq(Role::CaseManager))
-        .filter(profile::Column::AmbitoId.eq(ambito))
-        .order_by_asc(profile::Column::Id)
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let op = entity::operator::Entity::find_by_id(cm_profile.operator_id).one(&app.db).await.unwrap().unwrap();
-    let cm = app.login(&op.fiscal_code, &ids::encode("Profile", cm_profile.id)).await;
-    Scene { coordinator, cm, cm_operator: op.id, case, app }
+    let ambito = entity::ambito::Entity::find_by_id(cp.ambito_id.unwrap()).one(&app.db).await.unwrap().unwrap();
+    let comune = builders::comune(&app.db, &ambito, "108990", "Z990", "Borgo di Prova").await;
+    let household = builders::household(&comune).members(3).insert(&app.db).await;
+    let case = builders::case_of(&household).insert(&app.db).await;
+    let op = builders::operator("Marco", "Ferri").insert(&app.db).await;
+    let p = builders::profile(&op, Role::CaseManager).ambito(&ambito).comuni(&[&comune]).insert(&app.db).await;
+    let cm = app.login(&op.fiscal_code, &ids::encode("Profile", p.id)).await;
+    Scene { coordinator, cm, cm_operator: op.id, ambito, comune, household, case, app }
 }
 
 async fn case_row(app: &TestApp, id: Uuid) -> case_file::Model {
@@ -260,12 +253,7 @@ async fn segnalazioni_are_approved_or_rejected_by_the_coordinator() {
     let s = scene().await;
     let (v, _) = to_analysis(&s).await;
     let _ = v;
-    let member = entity::member::Entity::find()
-        .filter(entity::member::Column::HouseholdId.eq(s.case.household_id))
-        .one(&s.app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let member = s.household.members[0].clone();
     let raise = |draft: bool| json!({ "i": { "caseId": gid("Case", s.case.id), "kind": "MANCATA_PRESENTAZIONE", "factDate": s.case.pad_date, "description": "Assente senza giustificato motivo", "memberId": gid("Member", member.id), "draft": draft } });
     let r = s.app.gql(Some(&s.cm), RAISE, raise(true)).await;
     let draft = ok(&r)["raiseReport"].clone();
@@ -319,13 +307,8 @@ async fn segnalazioni_are_approved_or_rejected_by_the_coordinator() {
     let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": second["id"], "version": second["version"], "approve": false, "comment": "Assenza giustificata dal certificato" } })).await;
     assert_eq!(ok(&r)["decideReport"]["state"], "RIFIUTATA");
 
-    // A member of another household is bad input.
-    let other = entity::member::Entity::find()
-        .filter(entity::member::Column::HouseholdId.ne(s.case.household_id))
-        .one(&s.app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    // A member of another household (of the same Comune) is bad input.
+    let other = builders::household(&s.comune).insert(&s.app.db).await.members[0].clone();
     let mut bad = raise(false);
     bad["i"]["memberId"] = json!(gid("Member", other.id));
     let r = s.app.gql(Some(&s.cm), RAISE, bad).await;
@@ -342,20 +325,19 @@ async fn segnalazioni_are_approved_or_rejected_by_the_coordinator() {
 async fn invalid_assignment_targets_change_nothing() {
     let s = scene().await;
     let id = gid("Case", s.case.id);
-    // A case manager of another Ambito, an operator without a case-manager profile.
-    let other_cm = profile::Entity::find()
-        .filter(profile::Column::Role.eq(Role::CaseManager))
-        .filter(profile::Column::AmbitoId.ne(s.case.ambito_id))
-        .one(&s.app.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let registrar = profile::Entity::find()
-        .filter(profile::Column::Role.eq(Role::MeetingRegistrar))
-        .one(&s.app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    // A case manager of another Ambito, an operator of this one without a
+    // case-manager profile.
+    let elsewhere = builders::ambito(&s.app.db, "LOM-CO-PROVA").await;
+    let far = builders::comune(&s.app.db, &elsewhere, "013991", "Z991", "Lontano").await;
+    let other_cm_op = builders::operator("Piero", "Gallo").insert(&s.app.db).await;
+    let other_cm =
+        builders::profile(&other_cm_op, Role::CaseManager).ambito(&elsewhere).comuni(&[&far]).insert(&s.app.db).await;
+    let registrar_op = builders::operator("Rita", "Sala").insert(&s.app.db).await;
+    let registrar = builders::profile(&registrar_op, Role::MeetingRegistrar)
+        .ambito(&s.ambito)
+        .comuni(&[&s.comune])
+        .insert(&s.app.db)
+        .await;
     let assign = |target: Uuid| json!({ "i": { "cases": [{ "id": id, "version": 1 }], "caseManagerId": gid("Operator", target) } });
     // An operator the coordinator does not see (another Ambito's) answers as a
     // random id; one it sees but who is no case manager of the Ambito, as invalid.
@@ -365,16 +347,10 @@ async fn invalid_assignment_targets_change_nothing() {
     let r = s.app.gql(Some(&s.coordinator), ASSIGN, assign(other_cm.operator_id)).await;
     assert_eq!(r, random, "out of scope answers as a random id");
     let r = s.app.gql(Some(&s.coordinator), ASSIGN, assign(registrar.operator_id)).await;
-    let expected = if registrar.ambito_id == Some(s.case.ambito_id) { "VALIDATION" } else { "NOT_FOUND" };
-    assert_eq!(error_code(&r), Some(expected), "{r}");
+    assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.caseManagerId");
     // One case of another Ambito in the batch: nothing is assigned.
-    let foreign = case_file::Entity::find()
-        .filter(case_file::Column::AmbitoId.ne(s.case.ambito_id))
-        .one(&s.app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let foreign = builders::case_of(&builders::household(&far).insert(&s.app.db).await).insert(&s.app.db).await;
     let r = s.app.gql(Some(&s.coordinator), ASSIGN, json!({ "i": { "cases": [{ "id": id, "version": 1 }, { "id": gid("Case", foreign.id), "version": foreign.version }], "caseManagerId": gid("Operator", s.cm_operator) } })).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     assert_eq!(case_row(&s.app, s.case.id).await.state, CaseState::DaAssegnare);
@@ -533,13 +509,9 @@ async fn to_pact(s: &Scene) -> i64 {
 }
 
 async fn applicant(s: &Scene) -> entity::member::Model {
-    entity::member::Entity::find()
-        .filter(entity::member::Column::HouseholdId.eq(s.case.household_id))
-        .filter(entity::member::Column::Relation.eq(FamilyRelation::Richiedente))
-        .one(&s.app.db)
-        .await
-        .unwrap()
-        .unwrap()
+    let m = s.household.members[0].clone();
+    assert_eq!(m.relation, FamilyRelation::Richiedente);
+    m
 }
 
 fn pact_content(s: &Scene, member: Uuid, version: i64) -> Value {
