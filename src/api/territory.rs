@@ -52,6 +52,8 @@ impl TerritoryMutation {
     #[graphql(visible = "crate::graphql::visibility::creates_convention")]
     async fn upload_convention(&self, ctx: &Context<'_>, input: UploadConventionInput) -> GqlResult<ConventionView> {
         let a = acting(ctx)?;
+        // Who may upload, before the input is looked at.
+        let ambito = service::uploader_ambito(&a).gql()?;
         let document = base64::engine::general_purpose::STANDARD
             .decode(input.document.trim())
             .map_err(|_| AppError::validation("input.document", "is not base64 (standard alphabet, padded)"))
@@ -64,7 +66,7 @@ impl TerritoryMutation {
             valid_to: input.valid_to,
             document,
         };
-        let id = service::upload_convention(&a, &c).await.gql()?;
+        let id = service::upload_convention(&a, ambito, &c).await.gql()?;
         Ok(ConventionView(by_id::<convention::Entity>(a.gw, convention::Column::Id, id, "Convention").await.gql()?))
     }
 }

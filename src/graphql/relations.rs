@@ -49,14 +49,17 @@ pub fn is_me(ctx: &Context<'_>, id: impl Into<Option<Uuid>>) -> bool {
     }
 }
 
+/// Passes of the executor without a new key after which a batch is fetched.
+const QUIET_PASSES: u32 = 2;
+
 type Fetch<K, V> =
     Box<dyn Fn(Vec<K>) -> futures::future::BoxFuture<'static, Result<HashMap<K, V>, AppError>> + Send + Sync>;
 
 /// Per-request batching of lookups by key.
 ///
 /// Batching does not wait on a timer (timers split batches on a busy or slow
-/// machine): the first caller of a round becomes its leader and yields until a
-/// yield passes with no new key, so every sibling resolved in the same pass of
+/// machine): the first caller of a round becomes its leader and yields until two
+/// yields in a row pass with no new key, so every sibling resolved in the same pass of
 /// the executor joins the batch; then one fetch serves them all. Results are
 /// cached for the request; keys the fetch does not return get `V::default()`.
 pub struct Batcher<K, V> {
@@ -115,14 +118,15 @@ where
     }
 
     async fn flush(&self) {
-        let mut seen = 0;
-        loop {
-            let n = self.state.lock().expect("loader lock").pending.len();
-            if n == seen {
-                break;
-            }
-            seen = n;
+        // Two passes in a row with no new key: a sibling the executor polls late
+        // in a pass (a long list is polled in slices, and a busy runtime spreads
+        // the slices out) still joins this batch rather than starting another.
+        let (mut seen, mut quiet) = (0, 0);
+        while quiet < QUIET_PASSES {
             tokio::task::yield_now().await;
+            let n = self.state.lock().expect("loader lock").pending.len();
+            quiet = if n == seen { quiet + 1 } else { 0 };
+            seen = n;
         }
         let keys = std::mem::take(&mut self.state.lock().expect("loader lock").pending);
         let result = (self.fetch)(keys.clone()).await;

@@ -67,9 +67,10 @@ pub async fn profile_for_login<C: ConnectionTrait>(
     }
 }
 
-/// ISTAT codes of the Comuni a profile covers.
+/// ISTAT codes of the Comuni a profile covers (the principal's own at login,
+/// or a profile already loaded under the actor's scope).
 pub async fn profile_comuni<C: ConnectionTrait>(db: &C, profile_id: Uuid) -> Result<Vec<String>, AppError> {
-    Ok(Unscoped::Login
+    Ok(Unscoped::Child
         .find::<profile_comune::Entity>()
         .filter(profile_comune::Column::ProfileId.eq(profile_id))
         .order_by_asc(profile_comune::Column::ComuneIstat)
@@ -1239,8 +1240,9 @@ pub async fn move_disadvantage_validator(
             "the operator is the Ambito administrator, who holds no other profile in the Ambito",
         ));
     }
-    // Suspended validators go too: reinstated later they would make two.
-    let current: Vec<profile::Model> = Unscoped::Rule
+    // Suspended validators go too: reinstated later they would make two. They
+    // are profiles of the administrator's own Ambito (`ambito_id` is its Ambito).
+    let current: Vec<profile::Model> = Unscoped::Child
         .find::<profile::Entity>()
         .filter(profile::Column::AmbitoId.eq(ambito_id))
         .filter(profile::Column::Role.eq(Role::DisadvantageValidator))

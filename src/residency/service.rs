@@ -87,7 +87,7 @@ async fn comune_row(txn: &DatabaseTransaction, field: &str, istat: &str) -> Resu
 pub async fn assign(a: &Acting<'_>, id: Uuid, version: i32, officer: Uuid) -> Result<Uuid, AppError> {
     let txn = a.begin().await?;
     let c = load(a, &txn, id, Action::Assign).await?;
-    check_version("check", c.version, version)?;
+    check_version("residency check", c.version, version)?;
     use ResidencyCheckState::*;
     if !matches!(c.state, DaAssegnare | Assegnato | Inoltrato | InLavorazione) {
         return Err(refuse(&c, "assignResidencyCheck"));
@@ -145,7 +145,7 @@ pub async fn record_periods(a: &Acting<'_>, id: Uuid, version: i32, periods: Vec
     }
     let txn = a.begin().await?;
     let c = load(a, &txn, id, Action::Update).await?;
-    check_version("check", c.version, version)?;
+    check_version("residency check", c.version, version)?;
     use ResidencyCheckState::*;
     if !matches!(c.state, Assegnato | InLavorazione | InAttesaInteressato) {
         return Err(refuse(&c, "recordResidencyPeriods"));
@@ -201,7 +201,7 @@ pub async fn record_periods(a: &Acting<'_>, id: Uuid, version: i32, periods: Vec
 pub async fn forward(a: &Acting<'_>, id: Uuid, version: i32, to: Option<String>) -> Result<Uuid, AppError> {
     let txn = a.begin().await?;
     let c = load(a, &txn, id, Action::Update).await?;
-    check_version("check", c.version, version)?;
+    check_version("residency check", c.version, version)?;
     if c.state != ResidencyCheckState::InLavorazione {
         return Err(refuse(&c, "forwardResidencyCheck"));
     }
@@ -269,7 +269,7 @@ pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: Residency
     let me = a.me()?;
     let txn = a.begin().await?;
     let c = load(a, &txn, id, Action::Update).await?;
-    check_version("check", c.version, version)?;
+    check_version("residency check", c.version, version)?;
     use ResidencyCheckState::*;
     if !matches!(c.state, InLavorazione | InAttesaInteressato) {
         return Err(refuse(&c, "finaliseResidencyCheck"));

@@ -250,16 +250,26 @@ pub async fn add_convention(
     Ok(row)
 }
 
-/// `uploadConvention`: the Ambito administrator records a convention of a
-/// Comune of its Ambito.
-pub async fn upload_convention(a: &crate::workflow::Acting<'_>, c: &ConventionInput) -> Result<Uuid, AppError> {
+/// The Ambito whose conventions the actor uploads: the Ambito administrator's
+/// own, and nobody else's.
+pub fn uploader_ambito(a: &crate::workflow::Acting<'_>) -> Result<Uuid, AppError> {
     use crate::authz::{Action, Object, Scope};
-    let me = a.me()?;
-    let ambito = match a.gw.authz.scope_for(Object::Convention, Action::Create)? {
+    a.me()?;
+    match a.gw.authz.scope_for(Object::Convention, Action::Create)? {
         Scope::Ambito => a.gw.authz.principal.ambito_id,
         _ => None,
     }
-    .ok_or_else(|| AppError::Forbidden("conventions are uploaded by the administrator of the Ambito".into()))?;
+    .ok_or_else(|| AppError::Forbidden("conventions are uploaded by the administrator of the Ambito".into()))
+}
+
+/// `uploadConvention`: the Ambito administrator records a convention of a
+/// Comune of its Ambito (`ambito`, from `uploader_ambito`).
+pub async fn upload_convention(
+    a: &crate::workflow::Acting<'_>,
+    ambito: Uuid,
+    c: &ConventionInput,
+) -> Result<Uuid, AppError> {
+    let me = a.me()?;
     let txn = a.begin().await?;
     let row = add_convention(&txn, ambito, c, Some(me), &a.audit_ctx()).await?;
     // add_convention recorded its entry in the transaction (the CLI shares it).

@@ -237,6 +237,7 @@ async fn statements_do_not_grow_with_page_size() {
     let (token, _, _) = app.login_role(Role::MeetingRegistrar, 0).await;
     let q = "query($n: Int) { cases(first: $n) { totalCount edges { node { id state comune { name } household { id members { fiscalCode firstName lastName } } meetings { id scheduledAt state } } } } }";
     let mut counts = Vec::new();
+    let mut reads = Vec::new();
     for n in [10, 100] {
         app.record_statements();
         let r = app.gql(Some(&token), q, json!({ "n": n })).await;
@@ -244,10 +245,16 @@ async fn statements_do_not_grow_with_page_size() {
         assert_eq!(r["data"]["cases"]["edges"].as_array().unwrap().len(), n as usize, "page of {n}");
         let stmts = app.recorded_statements();
         // Session check and audit aside, count the reads of the graph.
-        counts.push(stmts.iter().filter(|s| s.trim_start().starts_with("SELECT")).count());
+        let selects: Vec<String> = stmts.into_iter().filter(|s| s.trim_start().starts_with("SELECT")).collect();
+        counts.push(selects.len());
+        reads.push(selects.iter().map(|s| s.chars().take(90).collect::<String>()).collect::<Vec<_>>().join("\n  "));
     }
     eprintln!("SELECT statements for pages of 10 and 100 cases: {counts:?}");
-    assert_eq!(counts[0], counts[1], "statements for 10 vs 100 cases: {counts:?}");
+    assert_eq!(
+        counts[0], counts[1],
+        "statements for 10 vs 100 cases: {counts:?}\n10:\n  {}\n100:\n  {}",
+        reads[0], reads[1]
+    );
     assert!(counts[0] <= 12, "{counts:?}");
 }
 
