@@ -6,11 +6,10 @@
 
 use std::sync::Arc;
 
-use async_graphql::Context;
 use entity::enums::Role;
 use uuid::Uuid;
 
-use crate::error::{AppError, GqlResult, ResultExt};
+use crate::error::AppError;
 
 /// Who is acting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,13 +89,5 @@ impl Authn {
             },
             _ => None,
         }
-    }
-}
-
-/// The principal of a GraphQL request, or `UNAUTHENTICATED` with the reason.
-pub fn from_context<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Principal> {
-    match ctx.data_opt::<Authn>() {
-        Some(a) => a.principal().gql(),
-        None => Err(AppError::Unauthenticated("authentication required".into())).gql(),
     }
 }

@@ -115,7 +115,7 @@ def render(types):
     w('')
     w('use super::enums::*;')
     w('use super::relations::*;')
-    w('use crate::{authz::{gateway::Projected, keys, show, Object as Obj}, error::GqlResult, ids};')
+    w('use crate::{authz::{gateway::Projected, keys, Object as Obj}, error::GqlResult, graphql::guard::show, ids};')
     w('')
     for t in types:
         name, mod = t['name'], t['module']
@@ -267,7 +267,7 @@ def render(types):
             w('    /// For the audit trail: the field `key` of the row is in the response.')
             w('    pub(super) fn audit(&self, ctx: &Context<\'_>, key: crate::authz::FieldKey) {')
             w('        let m = &self.0;')
-            w(f'        crate::authz::audit_read(ctx, key, ("{mod}", m.id), || {owner});')
+            w(f'        crate::graphql::guard::audit_read(ctx, key, ("{mod}", m.id), || {owner});')
             w('    }')
         w(f'    pub const OBJECT: Obj = Obj::{name};')
         w('}')

@@ -13,8 +13,9 @@ use entity::*;
 use super::enums::*;
 use super::relations::*;
 use crate::{
-    authz::{gateway::Projected, keys, show, Object as Obj},
+    authz::{gateway::Projected, keys, Object as Obj},
     error::GqlResult,
+    graphql::guard::show,
     ids,
 };
 
@@ -936,7 +937,9 @@ impl MemberView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("member", m.id), || crate::audit::reads::Owner::Household(m.household_id));
+        crate::graphql::guard::audit_read(ctx, key, ("member", m.id), || {
+            crate::audit::reads::Owner::Household(m.household_id)
+        });
     }
     pub const OBJECT: Obj = Obj::Member;
 }
@@ -1071,7 +1074,7 @@ impl ApplicationView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("application", m.id), || {
+        crate::graphql::guard::audit_read(ctx, key, ("application", m.id), || {
             crate::audit::reads::Owner::Household(m.household_id)
         });
     }
@@ -1439,7 +1442,7 @@ impl CaseView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("case_file", m.id), || crate::audit::reads::Owner::Ambito {
+        crate::graphql::guard::audit_read(ctx, key, ("case_file", m.id), || crate::audit::reads::Owner::Ambito {
             ambito: Some(m.ambito_id),
             case: Some(m.id),
         });
@@ -1568,7 +1571,7 @@ impl PreliminaryAnalysisView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("preliminary_analysis", m.id), || {
+        crate::graphql::guard::audit_read(ctx, key, ("preliminary_analysis", m.id), || {
             crate::audit::reads::Owner::Case(m.case_id)
         });
     }
@@ -1698,7 +1701,7 @@ impl AnalysisFrameworkView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("analysis_framework", m.id), || {
+        crate::graphql::guard::audit_read(ctx, key, ("analysis_framework", m.id), || {
             crate::audit::reads::Owner::Case(m.case_id)
         });
     }
@@ -1962,7 +1965,7 @@ impl PactView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("pact", m.id), || crate::audit::reads::Owner::Case(m.case_id));
+        crate::graphql::guard::audit_read(ctx, key, ("pact", m.id), || crate::audit::reads::Owner::Case(m.case_id));
     }
     pub const OBJECT: Obj = Obj::Pact;
 }
@@ -2050,7 +2053,9 @@ impl PactObjectiveView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("pact_objective", m.id), || crate::audit::reads::Owner::Pact(m.pact_id));
+        crate::graphql::guard::audit_read(ctx, key, ("pact_objective", m.id), || {
+            crate::audit::reads::Owner::Pact(m.pact_id)
+        });
     }
     pub const OBJECT: Obj = Obj::PactObjective;
 }
@@ -2101,7 +2106,7 @@ impl PactExpectedResultView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("pact_expected_result", m.id), || {
+        crate::graphql::guard::audit_read(ctx, key, ("pact_expected_result", m.id), || {
             crate::audit::reads::Owner::Pact(m.pact_id)
         });
     }
@@ -2204,7 +2209,9 @@ impl PactCommitmentView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("pact_commitment", m.id), || crate::audit::reads::Owner::Pact(m.pact_id));
+        crate::graphql::guard::audit_read(ctx, key, ("pact_commitment", m.id), || {
+            crate::audit::reads::Owner::Pact(m.pact_id)
+        });
     }
     pub const OBJECT: Obj = Obj::PactCommitment;
 }
@@ -2309,7 +2316,7 @@ impl SupportView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("support", m.id), || crate::audit::reads::Owner::Case(m.case_id));
+        crate::graphql::guard::audit_read(ctx, key, ("support", m.id), || crate::audit::reads::Owner::Case(m.case_id));
     }
     pub const OBJECT: Obj = Obj::Support;
 }
@@ -2500,7 +2507,7 @@ impl ReportView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("report", m.id), || crate::audit::reads::Owner::Ambito {
+        crate::graphql::guard::audit_read(ctx, key, ("report", m.id), || crate::audit::reads::Owner::Ambito {
             ambito: Some(m.ambito_id),
             case: m.case_id,
         });
@@ -2690,7 +2697,7 @@ impl MeetingView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("meeting", m.id), || crate::audit::reads::Owner::Ambito {
+        crate::graphql::guard::audit_read(ctx, key, ("meeting", m.id), || crate::audit::reads::Owner::Ambito {
             ambito: Some(m.ambito_id),
             case: m.case_id,
         });
@@ -3166,7 +3173,7 @@ impl PucAssignmentView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("puc_assignment", m.id), || crate::audit::reads::Owner::Project {
+        crate::graphql::guard::audit_read(ctx, key, ("puc_assignment", m.id), || crate::audit::reads::Owner::Project {
             project: m.project_id,
             case: m.case_id,
         });
@@ -3250,7 +3257,7 @@ impl PucAttendanceView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("puc_attendance", m.id), || {
+        crate::graphql::guard::audit_read(ctx, key, ("puc_attendance", m.id), || {
             crate::audit::reads::Owner::Assignment(m.assignment_id)
         });
     }
@@ -3697,9 +3704,8 @@ impl DisadvantageCheckView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("disadvantage_check", m.id), || crate::audit::reads::Owner::Ambito {
-            ambito: Some(m.ambito_id),
-            case: None,
+        crate::graphql::guard::audit_read(ctx, key, ("disadvantage_check", m.id), || {
+            crate::audit::reads::Owner::Ambito { ambito: Some(m.ambito_id), case: None }
         });
     }
     pub const OBJECT: Obj = Obj::DisadvantageCheck;
@@ -3824,7 +3830,7 @@ impl AuditEventView {
     /// For the audit trail: the field `key` of the row is in the response.
     pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
         let m = &self.0;
-        crate::authz::audit_read(ctx, key, ("audit_event", m.id), || crate::audit::reads::Owner::Ambito {
+        crate::graphql::guard::audit_read(ctx, key, ("audit_event", m.id), || crate::audit::reads::Owner::Ambito {
             ambito: m.ambito_id,
             case: None,
         });

@@ -9,8 +9,9 @@ use entity::{puc_attendance, residency_period};
 
 use super::{puc::PucVacancies, relations, views::*};
 use crate::{
-    authz::{keys, show, FieldKey},
+    authz::{keys, FieldKey},
     error::GqlResult,
+    graphql::guard::show,
     residency::model::{summarise, ResidenceSummary},
 };
 

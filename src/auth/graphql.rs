@@ -12,11 +12,12 @@ use crate::{
     api::views::{OperatorView, ProfileView},
     audit::{self, AuditEntry},
     error::{AppError, GqlResult, ResultExt},
+    graphql::context::principal,
     graphql::enums::RoleView,
     graphql::RequestId,
     ids,
     operators::service as operators,
-    principal::{from_context as principal, Authn, PendingSession, Principal},
+    principal::{Authn, PendingSession, Principal},
 };
 
 /// The logged-in operator and the profile the session is bound to.
@@ -37,7 +38,7 @@ impl Me {
     }
     /// Every profile of the operator in force today; `switchProfile` activates one.
     async fn profiles(&self, ctx: &Context<'_>) -> GqlResult<Vec<ProfileView>> {
-        crate::authz::request_authz(ctx)?;
+        crate::graphql::guard::request_authz(ctx)?;
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let all = operators::profiles_in_force(db, self.operator.id, crate::calendar::today()).await.gql()?;
         Ok(all.into_iter().map(ProfileView).collect())

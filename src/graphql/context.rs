@@ -1,5 +1,6 @@
-//! Context accessors every resolver uses: the request's gateway (the row rules
-//! of its principal), who acts in a mutation, ids decoded from arguments.
+//! Context accessors every resolver uses: the principal, the request's gateway
+//! (the row rules of its principal), who acts in a mutation, ids decoded from
+//! arguments.
 
 use async_graphql::{Context, ID};
 
@@ -12,7 +13,7 @@ use crate::{
 
 /// The request's gateway (requires a session).
 pub fn gateway<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Gateway> {
-    crate::authz::request_authz(ctx)?;
+    super::guard::request_authz(ctx)?;
     Ok(ctx.data::<Loaders>()?.gateway())
 }
 
@@ -23,4 +24,12 @@ pub fn acting<'a>(ctx: &'a Context<'_>) -> GqlResult<crate::workflow::Acting<'a>
 
 pub fn uuid_arg(field: &str, kind: &str, id: &ID) -> GqlResult<uuid::Uuid> {
     ids::decode_uuid(field, kind, id).gql()
+}
+
+/// The principal of a GraphQL request, or `UNAUTHENTICATED` with the reason.
+pub fn principal<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a crate::principal::Principal> {
+    match ctx.data_opt::<crate::principal::Authn>() {
+        Some(a) => a.principal().gql(),
+        None => Err(crate::error::AppError::Unauthenticated("authentication required".into())).gql(),
+    }
 }

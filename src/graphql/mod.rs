@@ -5,6 +5,7 @@
 pub mod connection;
 pub mod context;
 pub mod enums;
+pub mod guard;
 pub mod limits;
 pub mod node;
 pub mod relations;

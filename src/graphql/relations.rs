@@ -16,9 +16,10 @@ use uuid::Uuid;
 use crate::{
     authz::{
         gateway::{Gateway, Projected},
-        request_authz, show, FieldKey, RequestAuthz,
+        FieldKey, RequestAuthz,
     },
     error::{AppError, GqlResult},
+    graphql::guard::{request_authz, show},
     principal::Actor,
 };
 
