@@ -243,259 +243,288 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut config = Config::load(cli.config.as_deref())?;
+    let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Schema => {
             print!("{}", gepi::schema::sdl());
             Ok(())
         }
-        Command::Migrate { down, steps } => {
-            init_tracing(config.log_format);
-            let conn = db::connect(&config).await?;
-            if down {
-                db::rollback(&conn, steps).await?;
-                println!("rolled back");
-            } else {
-                db::migrate(&conn).await?;
-                println!("database is up to date");
-            }
-            Ok(())
-        }
+        Command::Migrate { down, steps } => migrate(&config, down, steps).await,
         Command::Seed { demo, ambiti, households, seed: s, today } => {
-            init_tracing(config.log_format);
-            let conn = db::connect(&config).await?;
-            db::migrate(&conn).await?;
-            let today = today.unwrap_or_else(gepi::calendar::today);
-            let mut opts = if demo {
-                seed::SeedOptions::demo(today)
-            } else {
-                seed::SeedOptions { ambiti, households, seed: s, today, progress: true }
-            };
-            opts.progress = true;
-            let started = std::time::Instant::now();
-            let summary = seed::run(&conn, &opts).await?;
+            seed_database(&config, demo, (ambiti, households, s), today).await
+        }
+        Command::Policy { command } => policy(command).await,
+        Command::Apikey { command } => apikey(&config, command).await,
+        Command::Territory { command: TerritoryCommand::Import { file } } => import_territory(&config, file).await,
+        Command::Conventions { command } => add_convention(&config, command).await,
+        Command::Operators { command: Some(command), .. } => operators_command(&config, command).await,
+        Command::Operators { json, command: None } => list_operators(&config, json).await,
+        Command::Serve { demo, bind } => serve(config, demo, bind).await,
+    }
+}
+
+/// `gepi migrate [--down [--steps N]]`.
+async fn migrate(config: &Config, down: bool, steps: Option<u32>) -> anyhow::Result<()> {
+    init_tracing(config.log_format);
+    let conn = db::connect(config).await?;
+    if down {
+        db::rollback(&conn, steps).await?;
+        println!("rolled back");
+    } else {
+        db::migrate(&conn).await?;
+        println!("database is up to date");
+    }
+    Ok(())
+}
+
+/// `gepi seed`: the demo data set, or a generated one of the size asked.
+async fn seed_database(
+    config: &Config,
+    demo: bool,
+    (ambiti, households, s): (usize, usize, u64),
+    today: Option<chrono::NaiveDate>,
+) -> anyhow::Result<()> {
+    init_tracing(config.log_format);
+    let conn = db::connect(config).await?;
+    db::migrate(&conn).await?;
+    let today = today.unwrap_or_else(gepi::calendar::today);
+    let mut opts = if demo {
+        seed::SeedOptions::demo(today)
+    } else {
+        seed::SeedOptions { ambiti, households, seed: s, today, progress: true }
+    };
+    opts.progress = true;
+    let started = std::time::Instant::now();
+    let summary = seed::run(&conn, &opts).await?;
+    println!(
+        "seeded {} households in {} Ambiti (seed {}) in {:.1} s:\n{summary}",
+        opts.households,
+        opts.ambiti,
+        opts.seed,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `gepi policy check|explain`.
+async fn policy(command: PolicyCommand) -> anyhow::Result<()> {
+    let policy = gepi::authz::Policy::load(&gepi::schema::sdl(), gepi::api::views::OWN_ROW_TYPES).await?;
+    match command {
+        PolicyCommand::Check => {
+            let n = gepi::authz::policy::check_decisions(&policy, gepi::authz::policy::DECISIONS_FILE)
+                .map_err(|f| anyhow::anyhow!("decision tests failed:\n  {}", f.join("\n  ")))?;
+            let (roles, objects) = gepi::authz::policy::roles_and_objects();
             println!(
-                "seeded {} households in {} Ambiti (seed {}) in {:.1} s:\n{summary}",
-                opts.households,
-                opts.ambiti,
-                opts.seed,
-                started.elapsed().as_secs_f64()
+                "policies are valid: {roles} roles x {objects} objects, {} field decisions; {n} decision tests pass",
+                policy.field_decisions()
             );
-            Ok(())
         }
-        Command::Policy { command } => {
-            let policy = gepi::authz::Policy::load(&gepi::schema::sdl(), gepi::api::views::OWN_ROW_TYPES).await?;
-            match command {
-                PolicyCommand::Check => {
-                    let n = gepi::authz::policy::check_decisions(&policy, gepi::authz::policy::DECISIONS_FILE)
-                        .map_err(|f| anyhow::anyhow!("decision tests failed:\n  {}", f.join("\n  ")))?;
-                    let (roles, objects) = gepi::authz::policy::roles_and_objects();
-                    println!(
-                        "policies are valid: {roles} roles x {objects} objects, {} field decisions; {n} decision tests pass",
-                        policy.field_decisions()
-                    );
-                }
-                PolicyCommand::Explain { role, object, action } => {
-                    let role = gepi::authz::vocab::parse_role(&role).map_err(anyhow::Error::msg)?;
-                    let action = action.parse().map_err(anyhow::Error::msg)?;
-                    println!("{}", policy.explain(role, &object, action).map_err(anyhow::Error::msg)?);
-                }
-            }
-            Ok(())
-        }
-        Command::Apikey { command } => {
-            let conn = db::connect(&config).await?;
-            db::migrate(&conn).await?;
-            match command {
-                ApikeyCommand::Create { name, role, ambito } => {
-                    let role = gepi::authz::vocab::parse_role(&role).map_err(anyhow::Error::msg)?;
-                    let k = gepi::auth::api_key::create(&conn, &name, role, ambito.as_deref()).await?;
-                    println!("{}", k.key);
-                    eprintln!(
-                        "API key for `{name}` created: it is shown only now; send it as `Authorization: Bearer <key>`."
-                    );
-                }
-                ApikeyCommand::List { json } => {
-                    let keys = gepi::auth::api_key::list(&conn).await?;
-                    if json {
-                        println!("{}", serde_json::to_string_pretty(&keys)?);
-                    } else {
-                        for k in keys {
-                            println!(
-                                "{:<30} {:<12} {}…  created {}  {}",
-                                k.name,
-                                k.role.as_str(),
-                                k.key_prefix,
-                                k.created_at.format("%Y-%m-%d"),
-                                k.revoked_at
-                                    .map(|r| format!("revoked {}", r.format("%Y-%m-%d")))
-                                    .unwrap_or_else(|| "active".into())
-                            );
-                        }
-                    }
-                }
-                ApikeyCommand::Revoke { name } => {
-                    gepi::auth::api_key::revoke(&conn, &name).await?;
-                    println!("revoked");
-                }
-            }
-            Ok(())
-        }
-        Command::Territory { command: TerritoryCommand::Import { file } } => {
-            let conn = db::connect(&config).await?;
-            db::migrate(&conn).await?;
-            let text =
-                std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-            let n = gepi::territory::service::import(&conn, &text).await?;
-            println!("imported {} Ambiti and {} Comuni", n.ambiti, n.comuni);
-            Ok(())
-        }
-        Command::Conventions {
-            command: ConventionsCommand::Add { comune, kind, signed_on, valid_from, valid_to, file },
-        } => {
-            use entity::enums::ConventionKind;
-            let kind = match kind.to_ascii_uppercase().as_str() {
-                "USO_GEPI" => ConventionKind::UsoGepi,
-                "PUC" => ConventionKind::Puc,
-                _ => {
-                    return Err(gepi::error::AppError::validation(
-                        "--kind",
-                        format!("`{kind}` is not a kind of convention: USO_GEPI or PUC"),
-                    )
-                    .into())
-                }
-            };
-            let unreadable = |e: std::io::Error| {
-                gepi::error::AppError::validation("--file", format!("cannot read {}: {e}", file.display()))
-            };
-            let size = std::fs::metadata(&file).map_err(unreadable)?.len();
-            if size > gepi::territory::service::MAX_DOCUMENT_BYTES as u64 {
-                let limit = gepi::territory::service::MAX_DOCUMENT_BYTES;
-                return Err(gepi::error::AppError::validation(
-                    "--file",
-                    format!("the document is {size} bytes, the limit is {limit}"),
-                )
-                .into());
-            }
-            let document = std::fs::read(&file).map_err(unreadable)?;
-            let conn = db::connect(&config).await?;
-            db::migrate(&conn).await?;
-            let c = gepi::territory::service::ConventionInput {
-                comune,
-                kind,
-                signed_on,
-                valid_from: valid_from.unwrap_or(signed_on),
-                valid_to,
-                document,
-            };
-            let row = gepi::territory::service::cli_add_convention(&conn, &c).await?;
-            println!("{}", gepi::ids::encode("Convention", row.id));
-            eprintln!("convention recorded (SHA-256 {})", row.document_sha256.unwrap_or_default());
-            Ok(())
-        }
-        Command::Operators { command: Some(command), .. } => {
-            let conn = db::connect(&config).await?;
-            db::migrate(&conn).await?;
-            match command {
-                OperatorsCommand::Add { fiscal_code, first_name, last_name, email, phone, ambito } => {
-                    let p = operators::PersonInput { fiscal_code, first_name, last_name, email, phone };
-                    let op = operators::cli_add(&conn, &p, ambito.as_deref()).await?;
-                    println!("{}", gepi::ids::encode("Operator", op.id));
-                    eprintln!("operator recorded, pending accreditation");
-                }
-                OperatorsCommand::Accredit { fiscal_code, role, valid_from, valid_to } => {
-                    let role = gepi::authz::vocab::parse_role(&role).map_err(anyhow::Error::msg)?;
-                    let from = valid_from.unwrap_or_else(gepi::calendar::today);
-                    let p = operators::cli_accredit(&conn, &fiscal_code, role, from, valid_to).await?;
-                    println!("{}", gepi::ids::encode("Profile", p.id));
-                    eprintln!("{} profile accredited", role.as_str());
-                }
-                OperatorsCommand::Revoke { fiscal_code } => {
-                    let o = operators::cli_revoke(&conn, &fiscal_code).await?;
-                    println!(
-                        "revoked; left without an owner: {} cases, {} residency checks, {} PUC projects",
-                        o.cases, o.residency_checks, o.puc_projects
-                    );
-                }
-            }
-            Ok(())
-        }
-        Command::Operators { json, command: None } => {
-            let conn = db::connect(&config).await?;
-            let list = operators::listing(&conn).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else {
-                for o in &list {
-                    for p in &o.profiles {
-                        println!(
-                            "{}  {:<28} {:<28} {:<22} {}  [{}]",
-                            o.fiscal_code,
-                            o.display_name,
-                            p.role.as_str(),
-                            p.ambito.as_deref().unwrap_or("(national)"),
-                            p.profile_id,
-                            p.comuni.join(", ")
-                        );
-                    }
-                }
-            }
-            Ok(())
-        }
-        Command::Serve { demo, bind } => {
-            if let Some(b) = bind {
-                config.bind = b;
-            }
-            if demo {
-                config.dev_login = true;
-                config.demo = true;
-            }
-            config.validate_for_serve()?;
-            init_tracing(config.log_format);
-            let conn = db::connect(&config).await?;
-            db::migrate(&conn).await?;
-            if demo && seed::is_empty(&conn).await? {
-                let opts = seed::SeedOptions::demo(gepi::calendar::today());
-                seed::run(&conn, &opts).await?;
-                tracing::info!(households = opts.households, "demo data loaded");
-            }
-            let bind = config.bind;
-            let dev_login = config.dev_login;
-            let saml = config.saml.clone();
-            #[allow(unused_mut)]
-            let mut state = AppState::new(config, conn.clone()).await?;
-            match saml {
-                #[cfg(feature = "spid")]
-                Some(saml) => {
-                    let sp = gepi::spid::Sp::load(&saml)?;
-                    let purged = gepi::spid::purge_expired(&conn, chrono::Utc::now()).await?;
-                    tracing::info!(idps = sp.idps.len(), purged, profile = ?saml.profile, "SPID login enabled");
-                    println!(
-                        "  SPID:      {} (metadata at {}/saml/metadata)",
-                        saml.entity_id,
-                        saml.base_url.trim_end_matches('/')
-                    );
-                    state = state.with_spid(sp);
-                }
-                #[cfg(not(feature = "spid"))]
-                Some(_) => {
-                    anyhow::bail!("SAML is configured but this build has no SPID support: build with `--features spid`")
-                }
-                None => {}
-            }
-            let listener = tokio::net::TcpListener::bind(bind).await?;
-            println!("GePI listening on http://{bind}");
-            println!("  GraphiQL:  http://{bind}/graphiql");
-            println!("  GraphQL:   http://{bind}/graphql  (Authorization: Bearer <token>)");
-            if dev_login {
-                print_demo_logins(&conn, bind).await?;
-            }
-            // The peer address keys the login rate limit.
-            let app = gepi::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
-            Ok(())
+        PolicyCommand::Explain { role, object, action } => {
+            let role = gepi::authz::vocab::parse_role(&role).map_err(anyhow::Error::msg)?;
+            let action = action.parse().map_err(anyhow::Error::msg)?;
+            println!("{}", policy.explain(role, &object, action).map_err(anyhow::Error::msg)?);
         }
     }
+    Ok(())
+}
+
+/// `gepi apikey create|list|revoke`.
+async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
+    let conn = db::connect(config).await?;
+    db::migrate(&conn).await?;
+    match command {
+        ApikeyCommand::Create { name, role, ambito } => {
+            let role = gepi::authz::vocab::parse_role(&role).map_err(anyhow::Error::msg)?;
+            let k = gepi::auth::api_key::create(&conn, &name, role, ambito.as_deref()).await?;
+            println!("{}", k.key);
+            eprintln!("API key for `{name}` created: it is shown only now; send it as `Authorization: Bearer <key>`.");
+        }
+        ApikeyCommand::List { json } => {
+            let keys = gepi::auth::api_key::list(&conn).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&keys)?);
+            } else {
+                for k in keys {
+                    println!(
+                        "{:<30} {:<12} {}…  created {}  {}",
+                        k.name,
+                        k.role.as_str(),
+                        k.key_prefix,
+                        k.created_at.format("%Y-%m-%d"),
+                        k.revoked_at
+                            .map(|r| format!("revoked {}", r.format("%Y-%m-%d")))
+                            .unwrap_or_else(|| "active".into())
+                    );
+                }
+            }
+        }
+        ApikeyCommand::Revoke { name } => {
+            gepi::auth::api_key::revoke(&conn, &name).await?;
+            println!("revoked");
+        }
+    }
+    Ok(())
+}
+
+/// `gepi territory import FILE`.
+async fn import_territory(config: &Config, file: std::path::PathBuf) -> anyhow::Result<()> {
+    let conn = db::connect(config).await?;
+    db::migrate(&conn).await?;
+    let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let n = gepi::territory::service::import(&conn, &text).await?;
+    println!("imported {} Ambiti and {} Comuni", n.ambiti, n.comuni);
+    Ok(())
+}
+
+/// `gepi conventions add`: for the bootstrap of an installation.
+async fn add_convention(config: &Config, command: ConventionsCommand) -> anyhow::Result<()> {
+    let ConventionsCommand::Add { comune, kind, signed_on, valid_from, valid_to, file } = command;
+    use entity::enums::ConventionKind;
+    let kind = match kind.to_ascii_uppercase().as_str() {
+        "USO_GEPI" => ConventionKind::UsoGepi,
+        "PUC" => ConventionKind::Puc,
+        _ => {
+            return Err(gepi::error::AppError::validation(
+                "--kind",
+                format!("`{kind}` is not a kind of convention: USO_GEPI or PUC"),
+            )
+            .into())
+        }
+    };
+    let unreadable =
+        |e: std::io::Error| gepi::error::AppError::validation("--file", format!("cannot read {}: {e}", file.display()));
+    let size = std::fs::metadata(&file).map_err(unreadable)?.len();
+    if size > gepi::territory::service::MAX_DOCUMENT_BYTES as u64 {
+        let limit = gepi::territory::service::MAX_DOCUMENT_BYTES;
+        return Err(gepi::error::AppError::validation(
+            "--file",
+            format!("the document is {size} bytes, the limit is {limit}"),
+        )
+        .into());
+    }
+    let document = std::fs::read(&file).map_err(unreadable)?;
+    let conn = db::connect(config).await?;
+    db::migrate(&conn).await?;
+    let c = gepi::territory::service::ConventionInput {
+        comune,
+        kind,
+        signed_on,
+        valid_from: valid_from.unwrap_or(signed_on),
+        valid_to,
+        document,
+    };
+    let row = gepi::territory::service::cli_add_convention(&conn, &c).await?;
+    println!("{}", gepi::ids::encode("Convention", row.id));
+    eprintln!("convention recorded (SHA-256 {})", row.document_sha256.unwrap_or_default());
+    Ok(())
+}
+
+/// `gepi operators add|accredit|revoke`.
+async fn operators_command(config: &Config, command: OperatorsCommand) -> anyhow::Result<()> {
+    let conn = db::connect(config).await?;
+    db::migrate(&conn).await?;
+    match command {
+        OperatorsCommand::Add { fiscal_code, first_name, last_name, email, phone, ambito } => {
+            let p = operators::PersonInput { fiscal_code, first_name, last_name, email, phone };
+            let op = operators::cli_add(&conn, &p, ambito.as_deref()).await?;
+            println!("{}", gepi::ids::encode("Operator", op.id));
+            eprintln!("operator recorded, pending accreditation");
+        }
+        OperatorsCommand::Accredit { fiscal_code, role, valid_from, valid_to } => {
+            let role = gepi::authz::vocab::parse_role(&role).map_err(anyhow::Error::msg)?;
+            let from = valid_from.unwrap_or_else(gepi::calendar::today);
+            let p = operators::cli_accredit(&conn, &fiscal_code, role, from, valid_to).await?;
+            println!("{}", gepi::ids::encode("Profile", p.id));
+            eprintln!("{} profile accredited", role.as_str());
+        }
+        OperatorsCommand::Revoke { fiscal_code } => {
+            let o = operators::cli_revoke(&conn, &fiscal_code).await?;
+            println!(
+                "revoked; left without an owner: {} cases, {} residency checks, {} PUC projects",
+                o.cases, o.residency_checks, o.puc_projects
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `gepi operators [--json]`: every operator with its profiles.
+async fn list_operators(config: &Config, json: bool) -> anyhow::Result<()> {
+    let conn = db::connect(config).await?;
+    let list = operators::listing(&conn).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        for o in &list {
+            for p in &o.profiles {
+                println!(
+                    "{}  {:<28} {:<28} {:<22} {}  [{}]",
+                    o.fiscal_code,
+                    o.display_name,
+                    p.role.as_str(),
+                    p.ambito.as_deref().unwrap_or("(national)"),
+                    p.profile_id,
+                    p.comuni.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `gepi serve`: the HTTP service (with the demo data and dev login under `--demo`).
+async fn serve(mut config: Config, demo: bool, bind: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    if let Some(b) = bind {
+        config.bind = b;
+    }
+    if demo {
+        config.dev_login = true;
+        config.demo = true;
+    }
+    config.validate_for_serve()?;
+    init_tracing(config.log_format);
+    let conn = db::connect(&config).await?;
+    db::migrate(&conn).await?;
+    if demo && seed::is_empty(&conn).await? {
+        let opts = seed::SeedOptions::demo(gepi::calendar::today());
+        seed::run(&conn, &opts).await?;
+        tracing::info!(households = opts.households, "demo data loaded");
+    }
+    let bind = config.bind;
+    let dev_login = config.dev_login;
+    let saml = config.saml.clone();
+    #[allow(unused_mut)]
+    let mut state = AppState::new(config, conn.clone()).await?;
+    match saml {
+        #[cfg(feature = "spid")]
+        Some(saml) => {
+            let sp = gepi::spid::Sp::load(&saml)?;
+            let purged = gepi::spid::purge_expired(&conn, chrono::Utc::now()).await?;
+            tracing::info!(idps = sp.idps.len(), purged, profile = ?saml.profile, "SPID login enabled");
+            println!(
+                "  SPID:      {} (metadata at {}/saml/metadata)",
+                saml.entity_id,
+                saml.base_url.trim_end_matches('/')
+            );
+            state = state.with_spid(sp);
+        }
+        #[cfg(not(feature = "spid"))]
+        Some(_) => {
+            anyhow::bail!("SAML is configured but this build has no SPID support: build with `--features spid`")
+        }
+        None => {}
+    }
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    println!("GePI listening on http://{bind}");
+    println!("  GraphiQL:  http://{bind}/graphiql");
+    println!("  GraphQL:   http://{bind}/graphql  (Authorization: Bearer <token>)");
+    if dev_login {
+        print_demo_logins(&conn, bind).await?;
+    }
+    // The peer address keys the login rate limit.
+    let app = gepi::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    Ok(())
 }
 
 /// One operator per role, with the request that logs in as them.
