@@ -483,7 +483,9 @@ async fn serve(mut config: Config, demo: bool, bind: Option<std::net::SocketAddr
     }
     config.validate_for_serve()?;
     init_tracing(config.log_format);
-    let conn = db::connect(&config).await?;
+    let mut conn = db::connect(&config).await?;
+    let metrics = gepi::metrics::Metrics::new();
+    metrics.count_statements(&mut conn);
     db::migrate(&conn).await?;
     if demo && seed::is_empty(&conn).await? {
         let opts = seed::SeedOptions::demo(gepi::calendar::today());
@@ -494,7 +496,7 @@ async fn serve(mut config: Config, demo: bool, bind: Option<std::net::SocketAddr
     let dev_login = config.dev_login;
     let saml = config.saml.clone();
     #[allow(unused_mut)]
-    let mut state = AppState::new(config, conn.clone()).await?;
+    let mut state = AppState::with_metrics(config, conn.clone(), metrics).await?;
     match saml {
         #[cfg(feature = "spid")]
         Some(saml) => {

@@ -28,6 +28,16 @@ pub struct AppState {
 impl AppState {
     /// Compiles the policies against the schema; invalid policies fail here.
     pub async fn new(config: Config, db: DatabaseConnection) -> Result<Self, crate::authz::policy::PolicyError> {
+        Self::with_metrics(config, db, crate::metrics::Metrics::new()).await
+    }
+
+    /// The state serving `metrics` (the server counts the statements of its
+    /// connection into them: see [`crate::metrics::Metrics::count_statements`]).
+    pub async fn with_metrics(
+        config: Config,
+        db: DatabaseConnection,
+        metrics: crate::metrics::Metrics,
+    ) -> Result<Self, crate::authz::policy::PolicyError> {
         let config = Arc::new(config);
         let sdl = crate::schema::sdl();
         let policy = Arc::new(Policy::load(&sdl, crate::api::views::OWN_ROW_TYPES).await?);
@@ -35,7 +45,7 @@ impl AppState {
         let schema_index = Arc::new(crate::authz::strict::SchemaIndex::from_sdl(&sdl));
         let login_limiter = Arc::new(crate::ratelimit::login_limiter(&config));
         Ok(AppState {
-            metrics: crate::metrics::Metrics::new(),
+            metrics,
             login_limiter,
             config,
             db,

@@ -501,3 +501,19 @@ async fn bodies_over_the_limit_are_counted() {
     let (_, _, metrics) = app.request_text(Request::builder().uri("/metrics").body(Body::empty()).unwrap()).await;
     assert!(metrics.lines().any(|l| l == "gepi_http_body_too_large_total 2"), "{metrics}");
 }
+
+/// The server counts the SQL statements it runs (`gepi_db_statements_total`):
+/// statements per request are measured, not guessed (the benchmark reads it).
+#[tokio::test]
+async fn the_statements_run_on_the_database_are_counted() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let (mut db, _guard) = TestApp::unmigrated().await;
+    let metrics = gepi::metrics::Metrics::new();
+    metrics.count_statements(&mut db);
+    let shared = db.clone();
+    for _ in 0..3 {
+        shared.query_one_raw(Statement::from_string(shared.get_database_backend(), "SELECT 1")).await.unwrap();
+    }
+    assert_eq!(metrics.db_statements.get(), 3);
+    assert!(metrics.render().lines().any(|l| l == "gepi_db_statements_total 3"), "{}", metrics.render());
+}
