@@ -22,14 +22,39 @@ pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConn
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
+        // A connection idle for 30 s is pinged before use (a server, proxy or
+        // firewall may have dropped it); a hot one is not: the driver's default
+        // pings on every checkout, a round trip before every statement.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
     // Per-connection settings go into the driver's connect options, so that
     // every connection of the pool has them (a PRAGMA sent through the pool
     // reaches one connection only). WAL lets readers proceed while a writer
     // commits; the schema relies on foreign keys.
     opts.map_sqlx_sqlite_opts(|o| o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal).foreign_keys(true));
+    // PostgreSQL on this host (loopback or a Unix socket): plaintext unless the
+    // URL asks for `sslmode`. TLS there protects nothing, and costs a stall:
+    // the driver's sockets have no TCP_NODELAY, so a statement spanning two TLS
+    // records waits for the server's delayed ACK (about 40 ms; a 100-row audit
+    // insert is one). A remote server keeps the driver's `prefer`.
+    let explicit_ssl = url.contains("sslmode=");
+    opts.map_sqlx_postgres_opts(move |o| {
+        if !explicit_ssl && on_this_host(o.get_host()) {
+            o.ssl_mode(sea_orm::sqlx::postgres::PgSslMode::Disable)
+        } else {
+            o
+        }
+    });
     let db = Database::connect(opts).await?;
     Ok(db)
+}
+
+/// Whether a PostgreSQL host is this machine: a loopback name or address, or a
+/// Unix socket directory.
+fn on_this_host(host: &str) -> bool {
+    host.starts_with('/')
+        || host.eq_ignore_ascii_case("localhost")
+        || host.trim_matches(|c| c == '[' || c == ']').parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Applies every pending migration, all or nothing (see [`migrate_with`]).
@@ -83,4 +108,17 @@ async fn migration_transaction(db: &DatabaseConnection) -> Result<DatabaseTransa
 /// Liveness of the database, for `/readyz`.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loopback_hosts_and_sockets_are_this_host() {
+        for h in ["localhost", "LOCALHOST", "127.0.0.1", "127.0.0.2", "::1", "[::1]", "/var/run/postgresql"] {
+            assert!(super::on_this_host(h), "{h}");
+        }
+        for h in ["db.example.it", "10.0.0.5", "192.168.1.2", "::ffff:10.0.0.1", "localhost.example.it"] {
+            assert!(!super::on_this_host(h), "{h}");
+        }
+    }
 }
