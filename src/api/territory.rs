@@ -53,7 +53,7 @@ impl TerritoryMutation {
     async fn upload_convention(&self, ctx: &Context<'_>, input: UploadConventionInput) -> GqlResult<ConventionView> {
         let a = acting(ctx)?;
         // Who may upload, before the input is looked at.
-        let ambito = service::uploader_ambito(&a).gql()?;
+        let by = service::uploader(&a).gql()?;
         let document = base64::engine::general_purpose::STANDARD
             .decode(input.document.trim())
             .map_err(|_| AppError::validation("input.document", "is not base64 (standard alphabet, padded)"))
@@ -66,7 +66,7 @@ impl TerritoryMutation {
             valid_to: input.valid_to,
             document,
         };
-        let id = service::upload_convention(&a, ambito, &c).await.gql()?;
+        let id = service::upload_convention(&a, by, &c).await.gql()?;
         Ok(ConventionView(by_id::<convention::Entity>(a.gw, convention::Column::Id, id, "Convention").await.gql()?))
     }
 }

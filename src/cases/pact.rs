@@ -204,6 +204,16 @@ fn check_support(field: &str, s: &SupportInput) -> Result<String, AppError> {
     Ok(provider)
 }
 
+/// The rows of a child table of the pact `pact_id` (objectives, expected
+/// results, commitments), which the use case loaded under its scope.
+async fn of_pact<E: EntityTrait>(
+    txn: &DatabaseTransaction,
+    pact_col: E::Column,
+    pact_id: Uuid,
+) -> Result<Vec<E::Model>, AppError> {
+    Ok(Unscoped::Child.find::<E>().filter(pact_col.eq(pact_id)).all(txn).await?)
+}
+
 /// The draft version of the pact (the latest revision), if any.
 async fn current_pact(txn: &DatabaseTransaction, case_id: Uuid) -> Result<Option<pact::Model>, AppError> {
     Ok(Unscoped::Child
@@ -450,16 +460,8 @@ pub async fn sign_pact(a: &Acting<'_>, case_id: Uuid, version: i32, signed_on: N
     if signed_on < c.pad_date {
         return Err(AppError::validation("input.signedOn", "before the PAD"));
     }
-    let objectives = Unscoped::Child
-        .find::<pact_objective::Entity>()
-        .filter(pact_objective::Column::PactId.eq(p.id))
-        .all(&txn)
-        .await?;
-    let commitments = Unscoped::Child
-        .find::<pact_commitment::Entity>()
-        .filter(pact_commitment::Column::PactId.eq(p.id))
-        .all(&txn)
-        .await?;
+    let objectives = of_pact::<pact_objective::Entity>(&txn, pact_objective::Column::PactId, p.id).await?;
+    let commitments = of_pact::<pact_commitment::Entity>(&txn, pact_commitment::Column::PactId, p.id).await?;
     if objectives.is_empty() || commitments.is_empty() {
         return Err(AppError::Conflict("a pact is signed with at least one objective and one commitment".into()));
     }
@@ -545,21 +547,9 @@ pub async fn revise_pact(a: &Acting<'_>, case_id: Uuid, version: i32) -> Result<
     .insert(&txn)
     .await?;
     // Copy the content of the signed version into the draft.
-    let objectives = Unscoped::Child
-        .find::<pact_objective::Entity>()
-        .filter(pact_objective::Column::PactId.eq(p.id))
-        .all(&txn)
-        .await?;
-    let results = Unscoped::Child
-        .find::<pact_expected_result::Entity>()
-        .filter(pact_expected_result::Column::PactId.eq(p.id))
-        .all(&txn)
-        .await?;
-    let commitments = Unscoped::Child
-        .find::<pact_commitment::Entity>()
-        .filter(pact_commitment::Column::PactId.eq(p.id))
-        .all(&txn)
-        .await?;
+    let objectives = of_pact::<pact_objective::Entity>(&txn, pact_objective::Column::PactId, p.id).await?;
+    let results = of_pact::<pact_expected_result::Entity>(&txn, pact_expected_result::Column::PactId, p.id).await?;
+    let commitments = of_pact::<pact_commitment::Entity>(&txn, pact_commitment::Column::PactId, p.id).await?;
     let links = Unscoped::Child
         .find::<pact_commitment_member::Entity>()
         .filter(pact_commitment_member::Column::CommitmentId.is_in(commitments.iter().map(|x| x.id)))

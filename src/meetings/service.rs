@@ -521,12 +521,11 @@ pub struct NewSlot {
 /// Slots of the same place may not overlap each other or existing ones.
 pub async fn create_slots(a: &Acting<'_>, comune_istat: &str, slots: Vec<NewSlot>) -> Result<Vec<Uuid>, AppError> {
     let scope = a.gw.authz.scope_for(Object::OfficeSlot, Action::Create)?;
-    let code = crate::territory::model::IstatCode::parse(comune_istat)
-        .map_err(|e| AppError::validation("input.comuneIstat", e.to_string()))?;
+    let code = crate::territory::model::IstatCode::parse_at("input.comuneIstat", comune_istat)?;
     let p = &a.gw.authz.principal;
     let mine = match scope {
         crate::authz::Scope::National => true,
-        _ => p.comuni.contains(&code.as_str().to_string()),
+        _ => p.comuni.contains(&code),
     };
     if !mine {
         return Err(AppError::Forbidden(format!("the Comune {code} is not one of the profile's")));

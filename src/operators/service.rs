@@ -395,9 +395,7 @@ async fn check_comuni(
     let on = validity.effective(today);
     for (i, c) in comuni.iter().enumerate() {
         let field = format!("input.comuni[{i}]");
-        let code =
-            crate::territory::model::IstatCode::parse(c).map_err(|e| AppError::validation(&field, e.to_string()))?;
-        let code = code.as_str().to_string();
+        let code = crate::territory::model::IstatCode::parse_at(&field, c)?;
         if out.contains(&code) {
             return Err(AppError::validation(&field, "named twice"));
         }

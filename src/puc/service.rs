@@ -180,7 +180,7 @@ fn merge(mut p: puc_project::Model, f: ProjectFields) -> Result<puc_project::Mod
 pub async fn create_project(a: &Acting<'_>, comune_istat: &str, f: ProjectFields) -> Result<Uuid, AppError> {
     let me = a.me()?;
     let scope = a.gw.authz.scope_for(Object::PucProject, Action::Create)?;
-    let code = IstatCode::parse(comune_istat).map_err(|e| AppError::validation("input.comuneIstat", e.to_string()))?;
+    let code = IstatCode::parse_at("input.comuneIstat", comune_istat)?;
     let txn = a.begin().await?;
     let c = Unscoped::Reference
         .find_by_id::<comune::Entity>(code.as_str().to_string())

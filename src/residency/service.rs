@@ -75,7 +75,7 @@ fn entry(c: &residency_check::Model, action: AuditAction, changes: serde_json::V
 }
 
 async fn comune_row(txn: &DatabaseTransaction, field: &str, istat: &str) -> Result<comune::Model, AppError> {
-    let code = IstatCode::parse(istat).map_err(|e| AppError::validation(field, e.to_string()))?;
+    let code = IstatCode::parse_at(field, istat)?;
     Unscoped::Reference
         .find_by_id::<comune::Entity>(code.as_str().to_string())
         .one(txn)

@@ -170,8 +170,7 @@ pub async fn add_convention(
 ) -> Result<convention::Model, AppError> {
     use sha2::{Digest, Sha256};
     let today = crate::calendar::today();
-    let code = crate::territory::model::IstatCode::parse(&c.comune)
-        .map_err(|e| AppError::validation("input.comune", e.to_string()))?;
+    let code = crate::territory::model::IstatCode::parse_at("input.comune", &c.comune)?;
     // The Comune's row is locked (PostgreSQL; SQLite serialises writers) so
     // that two uploads cannot both pass the overlap check below.
     let found = Unscoped::Reference
@@ -250,28 +249,34 @@ pub async fn add_convention(
     Ok(row)
 }
 
-/// The Ambito whose conventions the actor uploads: the Ambito administrator's
-/// own, and nobody else's.
-pub fn uploader_ambito(a: &crate::workflow::Acting<'_>) -> Result<Uuid, AppError> {
+/// Who uploads conventions, and for which Ambito: the Ambito administrator,
+/// for its own, and nobody else.
+pub struct Uploader {
+    operator: Uuid,
+    ambito: Uuid,
+}
+
+/// The uploader the actor is, or `FORBIDDEN`: checked before the input is read.
+pub fn uploader(a: &crate::workflow::Acting<'_>) -> Result<Uploader, AppError> {
     use crate::authz::{Action, Object, Scope};
-    a.me()?;
-    match a.gw.authz.scope_for(Object::Convention, Action::Create)? {
+    let operator = a.me()?;
+    let ambito = match a.gw.authz.scope_for(Object::Convention, Action::Create)? {
         Scope::Ambito => a.gw.authz.principal.ambito_id,
         _ => None,
     }
-    .ok_or_else(|| AppError::Forbidden("conventions are uploaded by the administrator of the Ambito".into()))
+    .ok_or_else(|| AppError::Forbidden("conventions are uploaded by the administrator of the Ambito".into()))?;
+    Ok(Uploader { operator, ambito })
 }
 
 /// `uploadConvention`: the Ambito administrator records a convention of a
-/// Comune of its Ambito (`ambito`, from `uploader_ambito`).
+/// Comune of its Ambito.
 pub async fn upload_convention(
     a: &crate::workflow::Acting<'_>,
-    ambito: Uuid,
+    by: Uploader,
     c: &ConventionInput,
 ) -> Result<Uuid, AppError> {
-    let me = a.me()?;
     let txn = a.begin().await?;
-    let row = add_convention(&txn, ambito, c, Some(me), &a.audit_ctx()).await?;
+    let row = add_convention(&txn, by.ambito, c, Some(by.operator), &a.audit_ctx()).await?;
     // add_convention recorded its entry in the transaction (the CLI shares it).
     txn.commit(Vec::new()).await?;
     Ok(row.id)
@@ -283,8 +288,7 @@ pub async fn cli_add_convention(
     c: &ConventionInput,
 ) -> Result<convention::Model, AppError> {
     let txn = db.begin().await?;
-    let code = crate::territory::model::IstatCode::parse(&c.comune)
-        .map_err(|e| AppError::validation("--comune", e.to_string()))?;
+    let code = crate::territory::model::IstatCode::parse_at("--comune", &c.comune)?;
     let ambito_id = Unscoped::System
         .find_by_id::<comune::Entity>(code.as_str().to_string())
         .one(&txn)
