@@ -10,6 +10,17 @@ pub fn today() -> NaiveDate {
     Utc::now().with_timezone(&chrono_tz::Europe::Rome).date_naive()
 }
 
+/// The instant the Italian day after the one of `now` begins: what holds "today"
+/// (a profile in force, a convention) is computed again from then.
+pub fn next_day_starts(now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let rome = chrono_tz::Europe::Rome;
+    let tomorrow = now.with_timezone(&rome).date_naive() + Duration::days(1);
+    let local = tomorrow.and_hms_opt(0, 0, 0).expect("midnight");
+    // Italian clocks change at two or three in the morning: midnight always exists.
+    rome.from_local_datetime(&local).earliest().map_or(midnight(tomorrow), |t| t.with_timezone(&Utc))
+}
+
 /// A range of days, both ends included, either end open (a list filter).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DayRange {
@@ -55,6 +66,18 @@ pub fn add_working_days(from: NaiveDate, days: u32) -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_day_starts_at_midnight_in_rome() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        // Winter (UTC+1): 23:30 UTC is already tomorrow in Rome.
+        assert_eq!(next_day_starts(at("2026-12-03T10:00:00Z")), at("2026-12-03T23:00:00Z"));
+        assert_eq!(next_day_starts(at("2026-12-03T23:30:00Z")), at("2026-12-04T23:00:00Z"));
+        // Summer (UTC+2), and the night clocks go back (25 October 2026).
+        assert_eq!(next_day_starts(at("2026-07-01T12:00:00Z")), at("2026-07-01T22:00:00Z"));
+        assert_eq!(next_day_starts(at("2026-10-24T12:00:00Z")), at("2026-10-24T22:00:00Z"));
+        assert_eq!(next_day_starts(at("2026-10-25T12:00:00Z")), at("2026-10-25T23:00:00Z"));
+    }
 
     #[test]
     fn working_days_skip_weekends() {

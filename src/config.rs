@@ -16,6 +16,12 @@ pub struct Config {
     pub session_lifetime_secs: i64,
     /// `GEPI_SESSION_IDLE_SECS`: a session unused for this long is refused.
     pub session_idle_secs: i64,
+    /// `GEPI_SESSION_CACHE_SECS`: how long an instance may serve a session (or an
+    /// API key) from memory without reading it again; 0 turns the cache off. A
+    /// change made on this instance (logout, profile switch, an operator or a
+    /// profile suspended, revoked or changed) takes effect at once; one made by
+    /// another instance or by the command line, at most this many seconds later.
+    pub session_cache_secs: u64,
     /// `GEPI_DEV_LOGIN`: enables `POST /auth/dev-login` (loopback binds only).
     pub dev_login: bool,
     /// Set by `serve --demo` (never from the environment or a file): the demo
@@ -132,6 +138,7 @@ impl Default for Config {
             bind: "127.0.0.1:8080".parse().expect("valid default address"),
             session_lifetime_secs: 12 * 3600,
             session_idle_secs: 30 * 60,
+            session_cache_secs: 5,
             dev_login: false,
             demo: false,
             request_timeout_secs: 30,
@@ -157,6 +164,7 @@ struct FileConfig {
     bind: Option<SocketAddr>,
     session_lifetime_secs: Option<i64>,
     session_idle_secs: Option<i64>,
+    session_cache_secs: Option<u64>,
     dev_login: Option<bool>,
     request_timeout_secs: Option<u64>,
     body_limit_bytes: Option<usize>,
@@ -201,6 +209,7 @@ impl Config {
                 bind,
                 session_lifetime_secs,
                 session_idle_secs,
+                session_cache_secs,
                 dev_login,
                 request_timeout_secs,
                 body_limit_bytes,
@@ -234,6 +243,9 @@ impl Config {
         }
         if let Some(v) = env("GEPI_SESSION_IDLE_SECS") {
             c.session_idle_secs = parse("GEPI_SESSION_IDLE_SECS", v)?;
+        }
+        if let Some(v) = env("GEPI_SESSION_CACHE_SECS") {
+            c.session_cache_secs = parse("GEPI_SESSION_CACHE_SECS", v)?;
         }
         if let Some(v) = env("GEPI_DEV_LOGIN") {
             c.dev_login = parse("GEPI_DEV_LOGIN", v)?;
@@ -277,6 +289,11 @@ impl Config {
         }
         if self.session_lifetime_secs <= 0 || self.session_idle_secs <= 0 {
             return Err(ConfigError::Invalid("session lifetimes must be positive".into()));
+        }
+        if self.session_cache_secs > 60 {
+            return Err(ConfigError::Invalid(
+                "GEPI_SESSION_CACHE_SECS is at most 60: it bounds how late another instance sees a revocation".into(),
+            ));
         }
         if self.db_max_connections == 0 {
             return Err(ConfigError::Invalid("GEPI_DB_MAX_CONNECTIONS must be at least 1".into()));
@@ -453,6 +470,7 @@ impl fmt::Debug for Config {
             .field("bind", &self.bind)
             .field("session_lifetime_secs", &self.session_lifetime_secs)
             .field("session_idle_secs", &self.session_idle_secs)
+            .field("session_cache_secs", &self.session_cache_secs)
             .field("dev_login", &self.dev_login)
             .field("demo", &self.demo)
             .field("request_timeout_secs", &self.request_timeout_secs)

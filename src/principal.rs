@@ -4,7 +4,10 @@
 //! authorization, audit and every use case consume them; it imports nothing of
 //! the crate above `error`.
 
-use std::sync::Arc;
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc,
+};
 
 use entity::enums::Role;
 use uuid::Uuid;
@@ -89,5 +92,29 @@ impl Authn {
             },
             _ => None,
         }
+    }
+}
+
+/// Counts the changes, made through this instance, to who may act: sessions
+/// revoked or switched, operators, profiles, their Comuni and conventions, API
+/// clients. A principal cached before the last change is read again. Advance it
+/// only after the change is committed: a principal read from the database in
+/// between would otherwise be cached as current.
+#[derive(Debug, Clone, Default)]
+pub struct PrincipalEpoch(Arc<AtomicU64>);
+
+impl PrincipalEpoch {
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    pub fn advance(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether an audited change of `entity` (the audit trail's entity name) can
+    /// change a principal: the commit of such a change advances the epoch.
+    pub fn concerns(entity: &str) -> bool {
+        matches!(entity, "operator" | "profile" | "session" | "convention" | "api_client")
     }
 }

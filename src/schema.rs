@@ -62,10 +62,15 @@ fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>
     Schema::build(Query::default(), Mutation::default(), EmptySubscription).extension(limits::Bounds)
 }
 
-pub fn build_schema(db: DatabaseConnection, config: Arc<Config>, policy: Arc<Policy>) -> GepiSchema {
+pub fn build_schema(
+    db: DatabaseConnection,
+    config: Arc<Config>,
+    policy: Arc<Policy>,
+    principals: crate::principal::PrincipalEpoch,
+) -> GepiSchema {
     // "Did you mean …" would name fields a role is not shown: only the demo has it.
     let b = if config.demo { builder() } else { builder().disable_suggestions() };
-    b.data(db).data(config).data(policy).finish()
+    b.data(db).data(config).data(policy).data(principals).finish()
 }
 
 /// The SDL of the API, as checked in at `schema.graphql`.

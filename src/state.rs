@@ -16,6 +16,8 @@ pub struct AppState {
     pub schema: GepiSchema,
     /// Field types of the schema, for the strict-mode check before execution.
     pub schema_index: Arc<crate::authz::strict::SchemaIndex>,
+    /// Principals of recent tokens (see [`crate::auth::cache`]).
+    pub principals: Arc<crate::auth::cache::PrincipalCache>,
     /// Counters served at `/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Per source address limit on the anonymous login endpoints.
@@ -41,10 +43,13 @@ impl AppState {
         let config = Arc::new(config);
         let sdl = crate::schema::sdl();
         let policy = Arc::new(Policy::load(&sdl, crate::api::views::OWN_ROW_TYPES).await?);
-        let schema = crate::schema::build_schema(db.clone(), config.clone(), policy.clone());
+        let principals = Arc::new(crate::auth::cache::PrincipalCache::new(&config, Default::default()));
+        let schema =
+            crate::schema::build_schema(db.clone(), config.clone(), policy.clone(), principals.epoch().clone());
         let schema_index = Arc::new(crate::authz::strict::SchemaIndex::from_sdl(&sdl));
         let login_limiter = Arc::new(crate::ratelimit::login_limiter(&config));
         Ok(AppState {
+            principals,
             metrics,
             login_limiter,
             config,

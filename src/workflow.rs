@@ -31,7 +31,7 @@ pub struct Acting<'a> {
 impl Acting<'_> {
     /// Opens the unit of work of one use case.
     pub(crate) async fn begin(&self) -> Result<Work, AppError> {
-        Ok(Work { txn: self.gw.db.begin().await?, audit: self.audit_ctx() })
+        Ok(Work { txn: self.gw.db.begin().await?, audit: self.audit_ctx(), principals: self.gw.principals.clone() })
     }
 
     pub(crate) fn me(&self) -> Result<Uuid, AppError> {
@@ -97,14 +97,21 @@ impl Acting<'_> {
 pub struct Work {
     txn: DatabaseTransaction,
     audit: AuditContext,
+    principals: crate::principal::PrincipalEpoch,
 }
 
 impl Work {
     /// Records `entries` (who did what, with the before/after of each change),
-    /// then commits.
+    /// then commits. A change to who may act (an operator, a profile, a session,
+    /// a convention) then advances the principal epoch, so that no principal
+    /// cached before it is served again.
     pub(crate) async fn commit(self, entries: Vec<AuditEntry>) -> Result<(), AppError> {
+        let concerns_principals = entries.iter().any(|e| crate::principal::PrincipalEpoch::concerns(e.entity));
         audit::record(&self.txn, &self.audit, entries).await?;
         self.txn.commit().await?;
+        if concerns_principals {
+            self.principals.advance();
+        }
         Ok(())
     }
 }

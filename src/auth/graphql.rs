@@ -17,7 +17,7 @@ use crate::{
     graphql::RequestId,
     ids,
     operators::service as operators,
-    principal::{Authn, PendingSession, Principal},
+    principal::{Authn, PendingSession, Principal, PrincipalEpoch},
 };
 
 /// The logged-in operator and the profile the session is bound to.
@@ -166,6 +166,7 @@ impl AuthMutation {
         .await
         .map_err(AppError::from)
         .gql()?;
+        ctx.data_unchecked::<PrincipalEpoch>().advance();
         let operator = operators::operator_by_id(db, operator_id)
             .await
             .gql()?
@@ -180,6 +181,7 @@ impl AuthMutation {
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.clone());
         login::logout_session(db, s, p, request_id).await.gql()?;
+        ctx.data_unchecked::<PrincipalEpoch>().advance();
         Ok(true)
     }
 }

@@ -5,6 +5,7 @@
 //! the dev login; API keys for integration partners map to the `ApiClient` actor.
 
 pub mod api_key;
+pub mod cache;
 pub mod graphql;
 pub mod login;
 pub mod session;

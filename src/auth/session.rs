@@ -124,10 +124,31 @@ pub async fn authenticate<C: ConnectionTrait>(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<SessionState, AppError> {
+    Ok(check(db, config, &hash_token(token), now).await?.state)
+}
+
+/// A session as checked at `now`, with the instants after which it is refused
+/// whatever the database says (for the principal cache).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub state: SessionState,
+    pub expires_at: DateTime<Utc>,
+    /// The idle deadline as of this check (`last_seen_at`, refreshed at most
+    /// once a minute, plus the idle timeout).
+    pub idle_until: DateTime<Utc>,
+}
+
+/// [`authenticate`] from the token's hash.
+pub async fn check<C: ConnectionTrait>(
+    db: &C,
+    config: &Config,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Checked, AppError> {
     let refused = |why: &str| AppError::Unauthenticated(format!("session refused: {why}; log in again"));
     let s = Unscoped::Login
         .find::<session::Entity>()
-        .filter(session::Column::TokenHash.eq(hash_token(token)))
+        .filter(session::Column::TokenHash.eq(token_hash))
         .one(db)
         .await?
         .ok_or_else(|| refused("unknown token"))?;
@@ -137,7 +158,8 @@ pub async fn authenticate<C: ConnectionTrait>(
     if s.expires_at <= now {
         return Err(refused("it expired"));
     }
-    if s.last_seen_at + Duration::seconds(config.session_idle_secs) <= now {
+    let idle = Duration::seconds(config.session_idle_secs);
+    if s.last_seen_at + idle <= now {
         return Err(refused("it was idle too long"));
     }
     let op = operators::operator_by_id(db, s.operator_id).await?;
@@ -152,21 +174,26 @@ pub async fn authenticate<C: ConnectionTrait>(
         ),
         None => None,
     };
+    let mut last_seen = s.last_seen_at;
     if (now - s.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS {
         let mut am = s.clone().into_active_model();
         am.last_seen_at = Set(now);
         am.update(db).await?;
+        last_seen = now;
     }
+    let (expires_at, idle_until) = (s.expires_at, last_seen + idle);
     let Some(profile) = profile else {
-        return Ok(SessionState::ChooseProfile(PendingSession { operator_id: s.operator_id, session_id: s.id }));
+        let state = SessionState::ChooseProfile(PendingSession { operator_id: s.operator_id, session_id: s.id });
+        return Ok(Checked { state, expires_at, idle_until });
     };
     let comuni = operators::profile_comuni_in_force(db, &profile, crate::calendar::today()).await?;
-    Ok(SessionState::Active(Principal {
+    let state = SessionState::Active(Principal {
         actor: Actor::Operator { operator_id: s.operator_id, profile_id: profile.id, session_id: s.id },
         role: profile.role,
         ambito_id: profile.ambito_id,
         comuni: Arc::new(comuni),
-    }))
+    });
+    Ok(Checked { state, expires_at, idle_until })
 }
 
 /// Revokes a session (logout). Revoking twice is harmless.

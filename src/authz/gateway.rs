@@ -115,6 +115,8 @@ pub const DEFAULT_PAGE: u64 = 20;
 pub struct Gateway {
     pub db: DatabaseConnection,
     pub authz: Arc<RequestAuthz>,
+    /// Advanced by the commit of a change to who may act (see `Work::commit`).
+    pub principals: crate::principal::PrincipalEpoch,
 }
 
 fn encode_cursor(v: &Value, id: Uuid) -> String {
@@ -143,8 +145,8 @@ fn decode_cursor(c: &str) -> Result<(Value, Uuid), AppError> {
 }
 
 impl Gateway {
-    pub fn new(db: DatabaseConnection, authz: Arc<RequestAuthz>) -> Self {
-        Gateway { db, authz }
+    pub fn new(db: DatabaseConnection, authz: Arc<RequestAuthz>, principals: crate::principal::PrincipalEpoch) -> Self {
+        Gateway { db, authz, principals }
     }
 
     /// The row condition of the principal for `E`, or `FORBIDDEN`.

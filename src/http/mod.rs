@@ -93,12 +93,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, state_changing: boo
             "the session cookie is accepted on a POST only from GePI's own pages (Sec-Fetch-Site: same-origin, or an Origin naming this host); send the token as a bearer token otherwise".into(),
         );
     }
-    let result = if auth::api_key::is_api_key(&token) {
-        auth::api_key::authenticate(&state.db, &token).await.map(Authn::Authenticated)
-    } else {
-        auth::session::authenticate(&state.db, &state.config, &token, Utc::now()).await.map(Authn::from)
-    };
-    match result {
+    match state.principals.authenticate(&state.db, &state.config, &token, Utc::now()).await {
         Ok(a) => a,
         Err(AppError::Unauthenticated(reason)) => Authn::Rejected(reason),
         Err(other) => {
@@ -160,7 +155,11 @@ async fn graphql_handler(
                     }
                 }
             }
-            req = req.data(a.clone()).data(Loaders::new(Gateway::new(state.db.clone(), a.clone())));
+            req = req.data(a.clone()).data(Loaders::new(Gateway::new(
+                state.db.clone(),
+                a.clone(),
+                state.principals.epoch().clone(),
+            )));
             Some(a)
         }
         _ => None,
@@ -406,5 +405,6 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     let authn = Authn::from(auth::session::authenticate(&state.db, &state.config, &token, Utc::now()).await?);
     let (pending, principal) = authn.operator_session().expect("a session belongs to an operator");
     login::logout_session(&state.db, pending, principal, login::request_id(&headers)).await?;
+    state.principals.epoch().advance();
     Ok((StatusCode::NO_CONTENT, [(axum::http::header::SET_COOKIE, auth::clear_session_cookie())]).into_response())
 }

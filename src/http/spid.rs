@@ -810,6 +810,9 @@ async fn answer_logout(
             }
         };
         txn.commit().await?;
+        if result.is_ok() {
+            state.principals.epoch().advance();
+        }
         Ok(result)
     }
     .await;

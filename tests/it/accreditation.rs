@@ -748,6 +748,9 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
 
     // The whole operator: suspension ends the live session; reinstatement lets it back in.
     let officer_token = app.login(&officer_cf, officer_profile["id"].as_str().unwrap()).await;
+    // Used once, so that this instance holds its principal in memory.
+    let r = app.gql(Some(&officer_token), "{ me { operator { id } } }", json!({})).await;
+    assert!(r["errors"].is_null(), "{r}");
     let op_now = |id: &Value| {
         let q = "query($id: ID!) { operator(id: $id) { version } }";
         let id = id.clone();
@@ -967,7 +970,11 @@ async fn conventions_gate_comune_level_profiles_and_the_administrator_changes_pr
 #[tokio::test]
 async fn a_comune_level_role_stops_reaching_a_comune_whose_convention_lapsed() {
     use sea_orm::{sea_query::Expr, ColumnTrait, QueryFilter};
-    let app = TestApp::new().await;
+    // The lapse is simulated by moving the convention's end into the past behind
+    // the server's back, where in life the day turns (which ends every cached
+    // principal at midnight): the principal cache is off, so that the next
+    // request reads it again.
+    let app = TestApp::with_config(|c| c.session_cache_secs = 0).await;
     let a = builders::ambito(&app.db, "LOM-MB-DESIO").await;
     let desio = builders::comune(&app.db, &a, "108023", "D286", "Desio").await;
     let varedo = builders::comune(&app.db, &a, "108045", "L677", "Varedo").await;

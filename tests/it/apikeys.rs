@@ -42,7 +42,13 @@ async fn api_keys_authenticate_partners_under_the_same_policies() {
     // Wrong and revoked keys.
     let r = app.gql(Some("gepi_not-a-key"), "{ pucProjects { totalCount } }", json!({})).await;
     assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "{r}");
+    // `gepi apikeys revoke` runs in another process: the server, which holds the
+    // key's principal in memory, refuses it at most `session_cache_secs` later.
     api_key::revoke(&app.db, "CPI Monza").await.unwrap();
+    let config = app.state.config.as_ref().clone();
+    let bound = chrono::Utc::now() + chrono::Duration::seconds(config.session_cache_secs as i64);
+    let r = app.state.principals.authenticate(&app.db, &config, &cpi.key, bound).await;
+    assert!(matches!(r, Err(gepi::error::AppError::Unauthenticated(_))), "{r:?}");
     let r = app.gql(Some(&cpi.key), "{ pucProjects { totalCount } }", json!({})).await;
     assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "{r}");
     assert_eq!(api_key::revoke(&app.db, "CPI Monza").await.unwrap_err().code().as_str(), "CONFLICT");

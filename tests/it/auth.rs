@@ -262,6 +262,9 @@ async fn expired_idle_and_revoked_sessions_are_refused() {
 async fn http_logout_revokes_and_clears_the_cookie() {
     let w = world().await;
     let token = w.app.login(&w.cm_cf, &w.cm_profile).await;
+    // Used once, so that its principal is cached.
+    let me = w.app.gql(Some(&token), ME, json!({})).await;
+    assert!(me["errors"].is_null(), "{me}");
     let r = w.app.post_json("/auth/logout", Some(&token), json!({})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert!(r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
@@ -516,4 +519,112 @@ async fn the_statements_run_on_the_database_are_counted() {
     }
     assert_eq!(metrics.db_statements.get(), 3);
     assert!(metrics.render().lines().any(|l| l == "gepi_db_statements_total 3"), "{}", metrics.render());
+}
+
+/// An authenticated request whose principal was read less than
+/// `session_cache_secs` ago runs no statement to authenticate.
+#[tokio::test]
+async fn a_recent_principal_is_served_from_memory() {
+    let w = world().await;
+    let token = w.app.login(&w.cm_cf, &w.cm_profile).await;
+    let mut counts = Vec::new();
+    for _ in 0..3 {
+        w.app.record_statements();
+        let r = w.app.gql(Some(&token), "{ __typename }", json!({})).await;
+        assert!(r["errors"].is_null(), "{r}");
+        counts.push(w.app.recorded_statements().len());
+    }
+    assert!(counts[0] >= 3, "the first request reads the session, operator, profile and Comuni: {counts:?}");
+    assert_eq!(&counts[1..], &[0, 0], "then none: {counts:?}");
+    // With the cache off, every request reads them.
+    let off = TestApp::with_config(|c| c.session_cache_secs = 0).await;
+    let db = &off.db;
+    let a = ambito(db, "T-2").await;
+    let c = comune(db, &a, "108023", "D286", "Desio").await;
+    let op = operator("Luca", "Rossi").insert(db).await;
+    let p = profile(&op, Role::CaseManager).ambito(&a).comuni(&[&c]).insert(db).await;
+    let token = off.login(&op.fiscal_code, &gid("Profile", p.id)).await;
+    for _ in 0..2 {
+        off.record_statements();
+        off.gql(Some(&token), "{ __typename }", json!({})).await;
+        assert!(off.recorded_statements().len() >= 3);
+    }
+}
+
+/// Two instances over one database: a logout on one is refused there at once,
+/// and on the other at most `session_cache_secs` later (the documented bound);
+/// a cached session is refused at its expiry whatever the cache holds.
+#[tokio::test]
+async fn another_instance_sees_a_revocation_within_the_cache_bound() {
+    let w = world().await;
+    let app = &w.app;
+    let config = app.state.config.as_ref().clone();
+    let other = gepi::AppState::new(config.clone(), app.db.clone()).await.unwrap();
+    let token = app.login(&w.cm_cf, &w.cm_profile).await;
+    let now = chrono::Utc::now();
+    let on_other = |at: chrono::DateTime<chrono::Utc>| {
+        let (other, db, config, token) = (&other, &app.db, &config, &token);
+        async move { other.principals.authenticate(db, config, token, at).await }
+    };
+    assert!(on_other(now).await.is_ok());
+    let out = app.gql(Some(&token), "mutation { logout }", json!({})).await;
+    assert_eq!(out["data"]["logout"], true, "{out}");
+    // This instance: refused at once.
+    let r = app.gql(Some(&token), ME, json!({})).await;
+    assert_eq!(error_code(&r), Some("UNAUTHENTICATED"), "{r}");
+    // The other: still served from its memory within the bound, refused at it.
+    let bound = chrono::Duration::seconds(config.session_cache_secs as i64);
+    assert!(bound > chrono::Duration::zero());
+    assert!(on_other(now + bound - chrono::Duration::milliseconds(1)).await.is_ok(), "served from memory");
+    let r = on_other(now + bound).await;
+    assert!(matches!(&r, Err(gepi::error::AppError::Unauthenticated(m)) if m.contains("revoked")), "{r:?}");
+
+    // Expiry is kept with the cached principal: a session expiring two seconds
+    // from now is refused then, though its entry would be fresh for longer.
+    let token = app.login(&w.cm_cf, &w.cm_profile).await;
+    let soon = now + chrono::Duration::seconds(2);
+    entity::session::Entity::update_many()
+        .col_expr(entity::session::Column::ExpiresAt, sea_orm::sea_query::Expr::value(soon))
+        .filter(entity::session::Column::TokenHash.eq(gepi::auth::session::hash_token(&token)))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let at = |t| app.state.principals.authenticate(&app.db, &config, &token, t);
+    assert!(at(now).await.is_ok());
+    assert!(at(soon - chrono::Duration::milliseconds(1)).await.is_ok());
+    let r = at(soon).await;
+    assert!(matches!(&r, Err(gepi::error::AppError::Unauthenticated(m)) if m.contains("expired")), "{r:?}");
+}
+
+/// What is in force "today" is read again when the day turns in Italy: a
+/// principal cached a second before midnight is not served after it.
+#[tokio::test]
+async fn a_cached_principal_is_read_again_when_the_day_turns() {
+    let app = TestApp::with_config(|c| {
+        c.session_lifetime_secs = 3 * 24 * 3600;
+        c.session_idle_secs = 3 * 24 * 3600;
+        c.session_cache_secs = 60;
+    })
+    .await;
+    let db = &app.db;
+    let a = ambito(db, "T-3").await;
+    let c = comune(db, &a, "108023", "D286", "Desio").await;
+    let op = operator("Luca", "Rossi").insert(db).await;
+    let p = profile(&op, Role::CaseManager).ambito(&a).comuni(&[&c]).insert(db).await;
+    let token = app.login(&op.fiscal_code, &gid("Profile", p.id)).await;
+    let config = app.state.config.as_ref().clone();
+    let midnight = gepi::calendar::next_day_starts(chrono::Utc::now());
+    let statements_at = |t: chrono::DateTime<chrono::Utc>| {
+        let (app, config, token) = (&app, &config, &token);
+        async move {
+            app.record_statements();
+            let r = app.state.principals.authenticate(&app.db, config, token, t).await;
+            assert!(r.is_ok(), "{r:?}");
+            app.recorded_statements().len()
+        }
+    };
+    let before = midnight - chrono::Duration::seconds(2);
+    assert!(statements_at(before).await > 0, "read");
+    assert_eq!(statements_at(before + chrono::Duration::seconds(1)).await, 0, "served from memory");
+    assert!(statements_at(midnight).await > 0, "read again at midnight");
 }
