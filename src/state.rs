@@ -18,6 +18,8 @@ pub struct AppState {
     pub schema_index: Arc<crate::authz::strict::SchemaIndex>,
     /// Principals of recent tokens (see [`crate::auth::cache`]).
     pub principals: Arc<crate::auth::cache::PrincipalCache>,
+    /// Operation documents that passed the bounds (`graphql::limits`).
+    pub checked_documents: Arc<crate::graphql::limits::CheckedDocuments>,
     /// Counters served at `/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Per source address limit on the anonymous login endpoints.
@@ -49,6 +51,7 @@ impl AppState {
         let schema_index = Arc::new(crate::authz::strict::SchemaIndex::from_sdl(&sdl));
         let login_limiter = Arc::new(crate::ratelimit::login_limiter(&config));
         Ok(AppState {
+            checked_documents: Arc::default(),
             principals,
             metrics,
             login_limiter,

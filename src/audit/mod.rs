@@ -104,6 +104,6 @@ pub async fn record<C: ConnectionTrait>(db: &C, ctx: &AuditContext, entries: Vec
         action: Set(e.action),
         changes: Set(e.changes.map(|c| c.to_string())),
     });
-    audit_event::Entity::insert_many(rows).exec(db).await?;
+    audit_event::Entity::insert_many(rows).exec_without_returning(db).await?;
     Ok(())
 }

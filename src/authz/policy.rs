@@ -76,7 +76,9 @@ pub struct FieldDecision {
 #[derive(Debug)]
 pub struct Policy {
     grants: HashMap<(Role, Object, Action), Grant>,
-    fields: HashMap<(Role, String), FieldDecision>,
+    /// Per role, per `Type.field`: looked up on every field of every row, so
+    /// by a borrowed key.
+    fields: HashMap<Role, HashMap<String, FieldDecision>>,
     classes: BTreeMap<String, Class>,
     /// Every governed field, `Type.field`, from the schema.
     schema_fields: BTreeMap<Object, Vec<String>>,
@@ -319,7 +321,7 @@ impl Policy {
                             }
                         }
                     };
-                    fields.insert((role, key), d);
+                    fields.entry(role).or_insert_with(HashMap::new).insert(key, d);
                 }
             }
         }
@@ -338,7 +340,7 @@ impl Policy {
     /// The field-level decision for `Type.field`; fields outside the governed
     /// types (plumbing) are readable.
     pub fn field(&self, role: Role, key: &str) -> Option<&FieldDecision> {
-        self.fields.get(&(role, key.to_string()))
+        self.fields.get(&role)?.get(key)
     }
 
     pub fn class_of(&self, key: &str) -> Option<Class> {
@@ -351,7 +353,7 @@ impl Policy {
 
     /// Number of (role, field) decisions compiled.
     pub fn field_decisions(&self) -> usize {
-        self.fields.len()
+        self.fields.values().map(HashMap::len).sum()
     }
 
     /// `gepi policy explain`: the decision and the line behind it.

@@ -99,6 +99,35 @@ pub fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
     rows.saturating_mul(child_complexity).saturating_add(1)
 }
 
+/// Documents that passed [`check`], by their SHA-256: a client sends the same few
+/// operations over and over, and each is parsed and walked once. A document's
+/// hash names it exactly (no collision is known for SHA-256), so a document
+/// never passes on another's check. Refusals are not kept.
+pub struct CheckedDocuments(quick_cache::sync::Cache<[u8; 32], ()>);
+
+/// Documents kept.
+const CHECKED_DOCUMENTS: usize = 2_000;
+
+impl Default for CheckedDocuments {
+    fn default() -> Self {
+        CheckedDocuments(quick_cache::sync::Cache::new(CHECKED_DOCUMENTS))
+    }
+}
+
+impl CheckedDocuments {
+    /// [`check`], once per distinct document.
+    pub fn check(&self, query: &str) -> Result<(), AppError> {
+        use sha2::{Digest, Sha256};
+        let key: [u8; 32] = Sha256::digest(query.as_bytes()).into();
+        if self.0.get(&key).is_some() {
+            return Ok(());
+        }
+        check(query)?;
+        self.0.insert(key, ());
+        Ok(())
+    }
+}
+
 /// Checks an operation document before anything parses or runs it in full.
 pub fn check(query: &str) -> Result<(), AppError> {
     let tokens = count_tokens(query, MAX_TOKENS + 1);
@@ -318,6 +347,18 @@ fn count_tokens(s: &str, stop: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_checked_document_is_remembered_and_a_refused_one_refused_every_time() {
+        let docs = CheckedDocuments::default();
+        let aliases = (0..=MAX_ALIASES).map(|i| format!("a{i}: __typename")).collect::<Vec<_>>().join(" ");
+        let refused = format!("{{ {aliases} }}");
+        for _ in 0..2 {
+            assert!(matches!(docs.check(&refused), Err(AppError::Limit(_))));
+            assert!(docs.check("{ __typename }").is_ok());
+        }
+        assert_eq!(docs.0.len(), 1, "only the accepted document is kept");
+    }
 
     #[test]
     fn tokens_are_counted_as_the_grammar_defines_them() {

@@ -112,7 +112,7 @@ async fn graphql_handler(
 ) -> Response {
     let mut req = req.into_inner();
     // Bounds first: a flood of tokens or aliases costs nothing beyond counting.
-    if let Err(e) = crate::graphql::limits::check(&req.query) {
+    if let Err(e) = state.checked_documents.check(&req.query) {
         return GraphQLResponse::from(error_response(&e)).into_response();
     }
     if method == Method::GET && !is_query_only(&req.query) {
