@@ -103,7 +103,7 @@ pub struct Work {
 impl Work {
     /// Records `entries` (who did what, with the before/after of each change),
     /// then commits. A change to who may act (an operator, a profile, a session,
-    /// a convention) then advances the principal epoch, so that no principal
+    /// a convention, an API client) then advances the principal epoch, so that no principal
     /// cached before it is served again.
     pub(crate) async fn commit(self, entries: Vec<AuditEntry>) -> Result<(), AppError> {
         let concerns_principals = entries.iter().any(|e| crate::principal::PrincipalEpoch::concerns(e.entity));

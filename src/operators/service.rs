@@ -1020,8 +1020,9 @@ pub struct ProfileEdit {
 
 /// Changes the Comuni, validity or funding of an active or suspended profile
 /// the caller may grant, under the same checks as its accreditation. Comuni
-/// dropped from a profile take effect at once (sessions stay: every request
-/// reads the profile's Comuni afresh).
+/// dropped from a profile take effect at once (sessions stay: the commit ends
+/// every cached principal of this instance, and other instances read the
+/// profile's Comuni again within `GEPI_SESSION_CACHE_SECS`).
 pub async fn change_profile(
     a: &Acting<'_>,
     profile_id: Uuid,

@@ -158,16 +158,17 @@ pub fn check_document(field: &str, doc: &[u8]) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Records a convention of a Comune of `ambito_id` with its document, audited
-/// in the same transaction. Field names are those of the API input (`prefix` is
+/// Records a convention of a Comune of `ambito_id` with its document, and
+/// returns its audit entry for the caller's commit (a convention changes the
+/// Comuni a Comune-level profile reaches: the commit of a unit of work that
+/// carries the entry ends the cached principals). Field names are those of the API input (`prefix` is
 /// `input` there, the option names on the command line map onto them).
 pub async fn add_convention(
     txn: &DatabaseTransaction,
     ambito_id: Uuid,
     c: &ConventionInput,
     uploaded_by: Option<Uuid>,
-    ctx: &AuditContext,
-) -> Result<convention::Model, AppError> {
+) -> Result<(convention::Model, AuditEntry), AppError> {
     use sha2::{Digest, Sha256};
     let today = crate::calendar::today();
     let code = crate::territory::model::IstatCode::parse_at("input.comune", &c.comune)?;
@@ -245,8 +246,7 @@ pub async fn add_convention(
         "document_sha256": { "before": null, "after": sha },
         "document_size": { "before": null, "after": size },
     }));
-    audit::record(txn, ctx, vec![e]).await?;
-    Ok(row)
+    Ok((row, e))
 }
 
 /// Who uploads conventions, and for which Ambito: the Ambito administrator,
@@ -276,9 +276,8 @@ pub async fn upload_convention(
     c: &ConventionInput,
 ) -> Result<Uuid, AppError> {
     let txn = a.begin().await?;
-    let row = add_convention(&txn, by.ambito, c, Some(by.operator), &a.audit_ctx()).await?;
-    // add_convention recorded its entry in the transaction (the CLI shares it).
-    txn.commit(Vec::new()).await?;
+    let (row, entry) = add_convention(&txn, by.ambito, c, Some(by.operator)).await?;
+    txn.commit(vec![entry]).await?;
     Ok(row.id)
 }
 
@@ -298,7 +297,7 @@ pub async fn cli_add_convention(
         })?
         .ambito_id;
     let ctx = AuditContext::unattributed(entity::enums::ActorKind::System, None);
-    let row = add_convention(&txn, ambito_id, c, None, &ctx).await.map_err(|e| match e.field() {
+    let (row, entry) = add_convention(&txn, ambito_id, c, None).await.map_err(|e| match e.field() {
         Some(f) if f.starts_with("input.") => {
             let opt = match f {
                 "input.comune" => "--comune".to_string(),
@@ -312,6 +311,7 @@ pub async fn cli_add_convention(
         }
         _ => e,
     })?;
+    audit::record(&txn, &ctx, vec![entry]).await?;
     txn.commit().await?;
     Ok(row)
 }

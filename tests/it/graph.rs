@@ -246,8 +246,13 @@ async fn statements_do_not_grow_with_page_size() {
         assert!(r["errors"].is_null(), "{r}");
         assert_eq!(r["data"]["cases"]["edges"].as_array().unwrap().len(), n as usize, "page of {n}");
         let stmts = app.recorded_statements();
-        // The audit aside, count the reads of the graph.
-        let selects: Vec<String> = stmts.into_iter().filter(|s| s.trim_start().starts_with("SELECT")).collect();
+        // The audit and the session check aside (the principal is re-read when
+        // the cache bound passes on a slow machine), count the reads of the graph.
+        let auth = ["FROM \"session\"", "FROM \"operator\"", "FROM \"profile\"", "FROM \"profile_comune\""];
+        let selects: Vec<String> = stmts
+            .into_iter()
+            .filter(|s| s.trim_start().starts_with("SELECT") && !auth.iter().any(|a| s.contains(a)))
+            .collect();
         counts.push(selects.len());
         reads.push(selects.iter().map(|s| s.chars().take(90).collect::<String>()).collect::<Vec<_>>().join("\n  "));
     }
