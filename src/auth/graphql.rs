@@ -180,10 +180,7 @@ impl AuthMutation {
         let (s, p) = operator_session(ctx)?;
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.clone());
-        let out = login::logout_session(db, s, p, request_id).await;
-        // Advanced even when the audit row failed: the revocation may have landed.
-        ctx.data_unchecked::<PrincipalEpoch>().advance();
-        out.gql()?;
+        login::logout_session(db, ctx.data_unchecked::<PrincipalEpoch>(), s, p, request_id).await.gql()?;
         Ok(true)
     }
 }

@@ -118,14 +118,22 @@ pub fn session_audit_context(
     }
 }
 
-/// Revokes an operator's session and audits it.
+/// Revokes an operator's session and audits it, then ends the principals this
+/// instance holds in memory (`epoch`), even when the audit row failed after the
+/// revocation landed.
 pub async fn logout_session<C: sea_orm::ConnectionTrait>(
     db: &C,
+    epoch: &crate::principal::PrincipalEpoch,
     session: PendingSession,
     principal: Option<&crate::principal::Principal>,
     request_id: Option<String>,
 ) -> Result<(), AppError> {
-    session::revoke(db, session.session_id, Utc::now()).await?;
-    let ctx = session_audit_context(session, principal, request_id);
-    audit::record(db, &ctx, vec![AuditEntry::new("session", session.session_id, AuditAction::Logout)]).await
+    let out = async {
+        session::revoke(db, session.session_id, Utc::now()).await?;
+        let ctx = session_audit_context(session, principal, request_id);
+        audit::record(db, &ctx, vec![AuditEntry::new("session", session.session_id, AuditAction::Logout)]).await
+    }
+    .await;
+    epoch.advance();
+    out
 }

@@ -404,9 +404,6 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     }
     let authn = Authn::from(auth::session::authenticate(&state.db, &state.config, &token, Utc::now()).await?);
     let (pending, principal) = authn.operator_session().expect("a session belongs to an operator");
-    let out = login::logout_session(&state.db, pending, principal, login::request_id(&headers)).await;
-    // Advanced even when the audit row failed: the revocation may have landed.
-    state.principals.epoch().advance();
-    out?;
+    login::logout_session(&state.db, state.principals.epoch(), pending, principal, login::request_id(&headers)).await?;
     Ok((StatusCode::NO_CONTENT, [(axum::http::header::SET_COOKIE, auth::clear_session_cookie())]).into_response())
 }

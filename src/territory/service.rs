@@ -161,8 +161,9 @@ pub fn check_document(field: &str, doc: &[u8]) -> Result<(), AppError> {
 /// Records a convention of a Comune of `ambito_id` with its document, and
 /// returns its audit entry for the caller's commit (a convention changes the
 /// Comuni a Comune-level profile reaches: the commit of a unit of work that
-/// carries the entry ends the cached principals). Field names are those of the API input (`prefix` is
-/// `input` there, the option names on the command line map onto them).
+/// carries the entry ends the cached principals). Field names are those of the
+/// API input (`prefix` is `input` there, the option names on the command line
+/// map onto them).
 pub async fn add_convention(
     txn: &DatabaseTransaction,
     ambito_id: Uuid,

@@ -521,6 +521,16 @@ async fn the_statements_run_on_the_database_are_counted() {
     assert!(metrics.render().lines().any(|l| l == "gepi_db_statements_total 3"), "{}", metrics.render());
 }
 
+/// A case manager of one Comune in an Ambito of its own, logged in: its token.
+async fn lone_case_manager(app: &TestApp) -> String {
+    let db = &app.db;
+    let a = ambito(db, "T-2").await;
+    let c = comune(db, &a, "108023", "D286", "Desio").await;
+    let op = operator("Luca", "Rossi").insert(db).await;
+    let p = profile(&op, Role::CaseManager).ambito(&a).comuni(&[&c]).insert(db).await;
+    app.login(&op.fiscal_code, &gid("Profile", p.id)).await
+}
+
 /// An authenticated request whose principal was read less than
 /// `session_cache_secs` ago runs no statement to authenticate.
 #[tokio::test]
@@ -538,12 +548,7 @@ async fn a_recent_principal_is_served_from_memory() {
     assert_eq!(&counts[1..], &[0, 0], "then none: {counts:?}");
     // With the cache off, every request reads them.
     let off = TestApp::with_config(|c| c.session_cache_secs = 0).await;
-    let db = &off.db;
-    let a = ambito(db, "T-2").await;
-    let c = comune(db, &a, "108023", "D286", "Desio").await;
-    let op = operator("Luca", "Rossi").insert(db).await;
-    let p = profile(&op, Role::CaseManager).ambito(&a).comuni(&[&c]).insert(db).await;
-    let token = off.login(&op.fiscal_code, &gid("Profile", p.id)).await;
+    let token = lone_case_manager(&off).await;
     for _ in 0..2 {
         off.record_statements();
         off.gql(Some(&token), "{ __typename }", json!({})).await;
@@ -606,12 +611,7 @@ async fn a_cached_principal_is_read_again_when_the_day_turns() {
         c.session_cache_secs = 60;
     })
     .await;
-    let db = &app.db;
-    let a = ambito(db, "T-3").await;
-    let c = comune(db, &a, "108023", "D286", "Desio").await;
-    let op = operator("Luca", "Rossi").insert(db).await;
-    let p = profile(&op, Role::CaseManager).ambito(&a).comuni(&[&c]).insert(db).await;
-    let token = app.login(&op.fiscal_code, &gid("Profile", p.id)).await;
+    let token = lone_case_manager(&app).await;
     let config = app.state.config.as_ref().clone();
     let midnight = gepi::calendar::next_day_starts(chrono::Utc::now());
     let statements_at = |t: chrono::DateTime<chrono::Utc>| {
