@@ -1,5 +1,5 @@
 //! Bounds on what one operation may cost, checked before it runs (tokens,
-//! aliases, directives; depth and complexity in the executor) and after (the
+//! aliases, directives, depth; complexity in the executor) and after (the
 //! size of the response). Every refusal is `LIMIT`, naming the limit and the
 //! value; an unknown directive is a validation error, as the GraphQL
 //! specification makes it.
@@ -40,16 +40,21 @@ pub const EXECUTABLE_DIRECTIVES: &[&str] = &["skip", "include"];
 /// by its page size, capped here; the resolver refuses a larger `first`).
 const LARGEST_PAGE: usize = 500;
 
-/// Largest nesting of selections a query may have.
+/// Largest nesting of selections a query may have (introspection aside).
 pub const MAX_DEPTH: usize = 10;
+/// Largest nesting under `__schema` and `__type`. The standard introspection
+/// query every GraphQL tool sends (graphql-js's `getIntrospectionQuery`) nests 13
+/// levels (a field's argument's type, seven `ofType` deep); introspection reads
+/// the role's schema in memory, never a row, so it has its own, higher bound.
+pub const MAX_INTROSPECTION_DEPTH: usize = 20;
 /// Largest complexity a query may have: every selected field counts one, and a
 /// paginated list counts its page size (`first`, default 20) times the cost of a
 /// row ([`page_cost`]), so the limit bounds the rows an operation reads.
 pub const MAX_COMPLEXITY: usize = 10_000;
 
-/// Depth and complexity, checked after validation computed them: `LIMIT`, with
-/// the limit and the value in the message (the executor's own limits say
-/// neither).
+/// Complexity, checked after validation computed it: `LIMIT`, with the limit
+/// and the value in the message (the executor's own limit says neither). Depth
+/// is checked before, by [`check`], which tells introspection from data.
 pub struct Bounds;
 
 impl ExtensionFactory for Bounds {
@@ -68,9 +73,6 @@ impl Extension for Bounds {
         let r = next.run(ctx).await?;
         let refuse =
             |m: String| Err(vec![AppError::Limit(m).extend().into_server_error(async_graphql::Pos::default())]);
-        if r.depth > MAX_DEPTH {
-            return refuse(format!("the operation nests {} levels, over the depth limit of {MAX_DEPTH}", r.depth));
-        }
         if r.complexity > MAX_COMPLEXITY {
             return refuse(format!(
                 "the operation's complexity is {}, over the limit of {MAX_COMPLEXITY} (a list weighs its page size, `first`, times the fields of a row)",
@@ -153,7 +155,110 @@ pub fn check(query: &str) -> Result<(), AppError> {
             walk.aliases
         )));
     }
+    let depth = depths(&doc);
+    if depth.data > MAX_DEPTH {
+        return Err(AppError::Limit(format!(
+            "the operation nests {} levels, over the depth limit of {MAX_DEPTH}",
+            depth.data
+        )));
+    }
+    if depth.introspection > MAX_INTROSPECTION_DEPTH {
+        return Err(AppError::Limit(format!(
+            "the introspection nests {} levels, over the limit of {MAX_INTROSPECTION_DEPTH}",
+            depth.introspection
+        )));
+    }
     Ok(())
+}
+
+/// The deepest nesting of fields of the operations, fragments inlined (as the
+/// executor counts it): under the introspection roots and elsewhere.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Depths {
+    data: usize,
+    introspection: usize,
+}
+
+/// Root fields that read the schema rather than data.
+const INTROSPECTION_ROOTS: &[&str] = &["__schema", "__type"];
+
+fn depths(doc: &ExecutableDocument) -> Depths {
+    use std::collections::HashMap;
+    /// Nesting of `s`, fragments inlined, memoised per fragment; a spread of a
+    /// fragment being expanded (a cycle, refused by validation) counts nothing.
+    fn nesting<'a>(
+        s: &'a SelectionSet,
+        doc: &'a ExecutableDocument,
+        memo: &mut HashMap<&'a str, usize>,
+        stack: &mut Vec<&'a str>,
+    ) -> usize {
+        s.items.iter().fold(0, |d, item| {
+            d.max(match &item.node {
+                Selection::Field(f) => 1 + nesting(&f.node.selection_set.node, doc, memo, stack),
+                Selection::InlineFragment(i) => nesting(&i.node.selection_set.node, doc, memo, stack),
+                Selection::FragmentSpread(sp) => {
+                    fragment(sp.node.fragment_name.node.as_str(), doc, stack, |f, stack| {
+                        if let Some(n) = memo.get(f) {
+                            return *n;
+                        }
+                        let frag = &doc.fragments[&sp.node.fragment_name.node];
+                        let n = nesting(&frag.node.selection_set.node, doc, memo, stack);
+                        memo.insert(f, n);
+                        n
+                    })
+                }
+            })
+        })
+    }
+    /// `visit` of fragment `name` unless it is unknown or being expanded.
+    fn fragment<'a>(
+        name: &'a str,
+        doc: &'a ExecutableDocument,
+        stack: &mut Vec<&'a str>,
+        visit: impl FnOnce(&'a str, &mut Vec<&'a str>) -> usize,
+    ) -> usize {
+        if stack.contains(&name) || !doc.fragments.keys().any(|k| k.as_str() == name) {
+            return 0;
+        }
+        stack.push(name);
+        let n = visit(name, stack);
+        stack.pop();
+        n
+    }
+    /// The root level: each root field counts toward data or introspection.
+    fn roots<'a>(
+        s: &'a SelectionSet,
+        doc: &'a ExecutableDocument,
+        memo: &mut HashMap<&'a str, usize>,
+        stack: &mut Vec<&'a str>,
+        out: &mut Depths,
+    ) {
+        for item in &s.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    let d = 1 + nesting(&f.node.selection_set.node, doc, memo, stack);
+                    if INTROSPECTION_ROOTS.contains(&f.node.name.node.as_str()) {
+                        out.introspection = out.introspection.max(d);
+                    } else {
+                        out.data = out.data.max(d);
+                    }
+                }
+                Selection::InlineFragment(i) => roots(&i.node.selection_set.node, doc, memo, stack, out),
+                Selection::FragmentSpread(sp) => {
+                    fragment(sp.node.fragment_name.node.as_str(), doc, stack, |_, stack| {
+                        let frag = &doc.fragments[&sp.node.fragment_name.node];
+                        roots(&frag.node.selection_set.node, doc, memo, stack, out);
+                        0
+                    });
+                }
+            }
+        }
+    }
+    let (mut memo, mut out) = (HashMap::new(), Depths::default());
+    for (_, op) in doc.operations.iter() {
+        roots(&op.node.selection_set.node, doc, &mut memo, &mut Vec::new(), &mut out);
+    }
+    out
 }
 
 /// The size check of a response's data (`GEPI_RESPONSE_LIMIT_BYTES`, 4 MiB by default).
@@ -413,6 +518,48 @@ mod tests {
         assert_eq!(expanded(&doc), 6);
         let doc = parse_query("{ ...A } fragment A on Q { x ...B } fragment B on Q { y ...A }").unwrap();
         assert_eq!(expanded(&doc), 2);
+    }
+
+    /// `{ kind ofType { kind ofType { … } } }`, `n` levels of `ofType`.
+    fn type_ref(n: usize) -> String {
+        (0..n).fold("{ kind }".to_string(), |inner, _| format!("{{ kind ofType {inner} }}"))
+    }
+
+    #[test]
+    fn introspection_has_its_own_depth_bound_and_data_keeps_its_own() {
+        // The shape of graphql-js's standard query: a field's argument's type, seven `ofType` deep.
+        let standard = format!(
+            "query IntrospectionQuery {{ __schema {{ ...S }} }} fragment S on __Schema {{ types {{ fields {{ args {{ type {} }} }} }} }}",
+            type_ref(7)
+        );
+        assert_eq!(depths(&parse_query(&standard).unwrap()), Depths { data: 0, introspection: 13 });
+        check(&standard).unwrap();
+        let e = check(&format!(
+            "{{ __type(name: \"Case\") {{ fields {{ type {} }} }} }}",
+            type_ref(MAX_INTROSPECTION_DEPTH)
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(&e, AppError::Limit(m) if m.contains(&format!("limit of {MAX_INTROSPECTION_DEPTH}"))),
+            "{e:?}"
+        );
+        // Data is counted apart, fragments inlined, even beside introspection.
+        let data = |levels: usize| (1..levels).fold("id".to_string(), |inner, _| format!("household {{ {inner} }}"));
+        check(&format!("{{ __schema {{ types {{ name }} }} {} }}", data(MAX_DEPTH))).unwrap();
+        let deep =
+            format!("{{ __schema {{ types {{ name }} }} ...F }} fragment F on Query {{ {} }}", data(MAX_DEPTH + 1));
+        assert_eq!(depths(&parse_query(&deep).unwrap()), Depths { data: MAX_DEPTH + 1, introspection: 3 });
+        let e = check(&deep).unwrap_err();
+        assert!(
+            matches!(&e, AppError::Limit(m) if m.contains(&format!("nests {} levels", MAX_DEPTH + 1)) && m.contains(&format!("limit of {MAX_DEPTH}"))),
+            "{e:?}"
+        );
+        // `__schema` below the root is no introspection root: it counts as data.
+        let nested = parse_query("{ me { __schema { a { b } } } }").unwrap();
+        assert_eq!(depths(&nested), Depths { data: 4, introspection: 0 });
+        // A cycle of fragments (refused by validation) counts nothing more.
+        let doc = parse_query("{ ...A } fragment A on Query { a { ...B } } fragment B on T { b { ...A } }").unwrap();
+        assert_eq!(depths(&doc).data, 2);
     }
 
     #[test]

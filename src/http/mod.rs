@@ -1,9 +1,11 @@
 //! The HTTP surface: `/graphql` (POST; GET for queries only), `/graphiql`,
 //! `/healthz`, `/readyz`, and `/auth/*`. Tower layers give every request the
 //! server's own id (echoed as `x-request-id`; a client's id is kept beside it as
-//! `x-client-request-id`), a timeout and a body limit. Access logs carry the
-//! method, path, status and latency, never query strings or bodies (they hold
-//! personal data).
+//! `x-client-request-id`), a timeout and a body limit. One access log line per
+//! request at INFO carries the method, path, status, duration, request ids, the
+//! W3C trace context (`traceparent`: trace and parent ids) and, for GraphQL, the
+//! operation name, the role and the outcome code; never query strings, query
+//! text, variables or bodies (they hold personal data).
 
 mod dev_login;
 #[cfg(feature = "spid")]
@@ -66,16 +68,34 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state, count_refusals))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
-            tracing::info_span!(
-                "request",
-                method = %req.method(),
-                path = %req.uri().path(),
-                request_id = %header("x-request-id"),
-                client_request_id = %header("x-client-request-id")
-            )
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let header =
+                        |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+                    let (trace_id, parent_id) = trace_context(req.headers()).unwrap_or(("-", "-"));
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        request_id = %header("x-request-id"),
+                        client_request_id = %header("x-client-request-id"),
+                        trace_id = %trace_id,
+                        parent_id = %parent_id,
+                        operation = tracing::field::Empty,
+                        role = tracing::field::Empty,
+                        outcome = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(|res: &Response, latency: Duration, _: &tracing::Span| {
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        duration_ms = %format!("{:.2}", latency.as_secs_f64() * 1000.0),
+                        "served"
+                    )
+                }),
+        )
         .layer(axum::middleware::map_request(server_request_id))
 }
 
@@ -104,33 +124,69 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, state_changing: boo
     }
 }
 
+/// `/graphql`: runs the operation, then logs (on the request's span) and counts
+/// its operation name, role and outcome.
 async fn graphql_handler(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
     req: GraphQLRequest,
 ) -> Response {
-    let mut req = req.into_inner();
+    let started = std::time::Instant::now();
+    let req = req.into_inner();
+    let operation =
+        operation_name(req.operation_name.as_deref().or_else(|| named_operation(&req.query))).map(str::to_string);
+    let span = tracing::Span::current();
+    if let Some(name) = &operation {
+        span.record("operation", tracing::field::display(name));
+    }
+    let (status, resp) = run_graphql(&state, method, headers, req).await;
+    let outcome = resp
+        .errors
+        .first()
+        .map(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .and_then(|c| if let async_graphql::Value::String(s) = c { Some(s.clone()) } else { None })
+                .unwrap_or_else(|| "INTERNAL".into())
+        })
+        .unwrap_or_else(|| "OK".into());
+    span.record("outcome", tracing::field::display(&outcome));
+    state.metrics.graphql_request(operation.as_deref(), &outcome, started.elapsed().as_secs_f64());
+    match status {
+        Some(status) => (status, GraphQLResponse::from(resp)).into_response(),
+        None => GraphQLResponse::from(resp).into_response(),
+    }
+}
+
+/// The answer to one GraphQL request, with the HTTP status when it is not 200.
+async fn run_graphql(
+    state: &AppState,
+    method: Method,
+    headers: HeaderMap,
+    mut req: async_graphql::Request,
+) -> (Option<StatusCode>, async_graphql::Response) {
     // Bounds first: a flood of tokens or aliases costs nothing beyond counting.
     if let Err(e) = state.checked_documents.check(&req.query) {
-        return GraphQLResponse::from(error_response(&e)).into_response();
+        return (None, error_response(&e));
     }
     if method == Method::GET && !is_query_only(&req.query) {
         let err = AppError::Validation {
             field: None,
             message: "GET requests may only run queries; send mutations with POST".into(),
         };
-        return (StatusCode::METHOD_NOT_ALLOWED, GraphQLResponse::from(error_response(&err))).into_response();
+        return (Some(StatusCode::METHOD_NOT_ALLOWED), error_response(&err));
     }
     let strict =
         headers.get("x-gepi-strict").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let authn = authenticate(&state, &headers, method != Method::GET).await;
+    let authn = authenticate(state, &headers, method != Method::GET).await;
     // Without a profile, only the login surface runs; anything else is refused
     // before validation, whose messages (a required argument, an input field's
     // type) would describe the schema such a caller is not shown.
     if let Err(e) = authn.principal() {
         if !crate::graphql::visibility::login_surface_only(&req.query) {
-            return GraphQLResponse::from(error_response(&e)).into_response();
+            return (None, error_response(&e));
         }
     }
     let request_id = login::request_id(&headers);
@@ -140,6 +196,7 @@ async fn graphql_handler(
     let authz = match &authn {
         Authn::Authenticated(p) => {
             let a = Arc::new(RequestAuthz::new(p.clone(), state.policy.clone()));
+            tracing::Span::current().record("role", tracing::field::display(a.role().as_str()));
             // Strict clients: a field the role can never read refuses the whole
             // operation before anything runs (mutations included).
             if strict {
@@ -151,7 +208,7 @@ async fn graphql_handler(
                             a.role().as_str(),
                             never.join(", ")
                         ));
-                        return GraphQLResponse::from(error_response(&err)).into_response();
+                        return (None, error_response(&err));
                     }
                 }
             }
@@ -172,7 +229,7 @@ async fn graphql_handler(
     if let Err(e) =
         crate::graphql::limits::check_response_size(json_size(&resp.data), state.config.response_limit_bytes)
     {
-        return GraphQLResponse::from(error_response(&e)).into_response();
+        return (None, error_response(&e));
     }
     if let Some(a) = authz {
         let redactions = a.take_redactions();
@@ -183,7 +240,7 @@ async fn graphql_handler(
                 a.role().as_str(),
                 redactions[0].path.join(".")
             ));
-            return GraphQLResponse::from(error_response(&err)).into_response();
+            return (None, error_response(&err));
         }
         if !redactions.is_empty() {
             let v = serde_json::to_value(&redactions).unwrap_or_default();
@@ -191,11 +248,11 @@ async fn graphql_handler(
         }
         // Reads of case content are written before the response leaves: no
         // trace, no data.
-        if let Err(e) = audit_reads(&state, &a, request_id).await {
-            return GraphQLResponse::from(error_response(&e)).into_response();
+        if let Err(e) = audit_reads(state, &a, request_id).await {
+            return (None, error_response(&e));
         }
     }
-    GraphQLResponse::from(resp).into_response()
+    (None, resp)
 }
 
 fn error_response(err: &AppError) -> async_graphql::Response {
@@ -286,6 +343,59 @@ async fn server_request_id(mut req: Request<axum::body::Body>) -> Request<axum::
     let id = uuid::Uuid::new_v4().to_string();
     headers.insert("x-request-id", axum::http::HeaderValue::from_str(&id).expect("a UUID is a header value"));
     req
+}
+
+/// The W3C trace context of a request (`traceparent: 00-<trace id>-<parent id>-<flags>`):
+/// its trace and parent ids, when the header is well formed (lower-case hex, ids
+/// not all zeros, a version other than `ff`); otherwise none, as the
+/// recommendation says a malformed header is ignored.
+fn trace_context(headers: &HeaderMap) -> Option<(&str, &str)> {
+    let v = headers.get("traceparent")?.to_str().ok()?;
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let mut parts = v.trim().split('-');
+    let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let zero = |s: &str| s.bytes().all(|b| b == b'0');
+    let well_formed = hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && !zero(trace)
+        && hex(parent, 16)
+        && !zero(parent)
+        && hex(flags, 2)
+        && (version != "00" || parts.next().is_none());
+    well_formed.then_some((trace, parent))
+}
+
+/// The operation name a client sent, when it is a GraphQL name of at most 64
+/// characters (anything else is not logged nor labelled).
+fn operation_name(name: Option<&str>) -> Option<&str> {
+    name.filter(|n| {
+        let b = n.as_bytes();
+        (1..=64).contains(&b.len())
+            && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    })
+}
+
+/// The name of a document's first operation when the client sent none: the
+/// name after a leading `query`, `mutation` or `subscription` (whitespace,
+/// commas and comments skipped), read without parsing the document.
+fn named_operation(query: &str) -> Option<&str> {
+    let mut rest = query;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',' || c == '\u{feff}');
+        match rest.strip_prefix('#') {
+            Some(comment) => rest = comment.split_once(['\n', '\r']).map_or("", |(_, after)| after),
+            None => break,
+        }
+    }
+    let after = ["query", "mutation", "subscription"].iter().find_map(|k| rest.strip_prefix(k))?;
+    let name = after.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+    if name.len() == after.len() {
+        return None; // `queryX`: not the keyword
+    }
+    let end = name.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(name.len());
+    Some(&name[..end]).filter(|n| !n.is_empty())
 }
 
 /// Whether every operation of a document is a query (unparseable documents pass
@@ -406,4 +516,46 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     let (pending, principal) = authn.operator_session().expect("a session belongs to an operator");
     login::logout_session(&state.db, state.principals.epoch(), pending, principal, login::request_id(&headers)).await?;
     Ok((StatusCode::NO_CONTENT, [(axum::http::header::SET_COOKIE, auth::clear_session_cookie())]).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operation_name_is_read_from_the_document_when_the_client_sends_none() {
+        assert_eq!(named_operation("query ListMine($n: Int) { cases { totalCount } }"), Some("ListMine"));
+        assert_eq!(named_operation("\u{feff} # a comment\n, mutation\tAssign{ x }"), Some("Assign"));
+        assert_eq!(named_operation("{ me { id } }"), None);
+        assert_eq!(named_operation("query { me { id } }"), None);
+        assert_eq!(named_operation("queryX { me }"), None);
+        assert_eq!(operation_name(Some("Mine_2")), Some("Mine_2"));
+        for bad in ["", "2Mine", "Mario Rossi", "a-b", &"a".repeat(65)] {
+            assert_eq!(operation_name(Some(bad)), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_a_well_formed_trace_context_is_kept() {
+        let ctx = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("traceparent", v.parse().unwrap());
+            trace_context(&h).map(|(t, p)| (t.to_string(), p.to_string()))
+        };
+        let t = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_eq!(ctx(&format!("00-{t}-00f067aa0ba902b7-01")), Some((t.into(), "00f067aa0ba902b7".into())));
+        // A later version may carry more fields; version 00 may not.
+        assert!(ctx(&format!("01-{t}-00f067aa0ba902b7-01-extra")).is_some());
+        for bad in [
+            format!("00-{t}-00f067aa0ba902b7-01-extra"),
+            format!("ff-{t}-00f067aa0ba902b7-01"),
+            format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32)),
+            format!("00-{t}-0000000000000000-01"),
+            format!("00-{}-00f067aa0ba902b7-01", t.to_uppercase()),
+            format!("00-{t}-00f067aa0ba902b7"),
+            "not-a-trace-context".into(),
+        ] {
+            assert_eq!(ctx(&bad), None, "{bad}");
+        }
+    }
 }

@@ -97,3 +97,38 @@ async fn an_answer_over_the_size_cap_is_refused_and_its_reads_not_recorded() {
     assert!(r["data"].is_null(), "{r}");
     assert_eq!(app.count("audit_event WHERE action = 'read'").await, reads, "nothing left, nothing recorded");
 }
+
+/// Issue 15, point 1: the introspection query GraphQL tools send (graphql-js's
+/// `getIntrospectionQuery`: 13 levels, a field's argument's type seven `ofType`
+/// deep) is answered for every role, while data keeps its depth limit. The
+/// query itself, in its variants, is run against the demo server by
+/// `tools/ecosystem/check.sh`; this is its shape.
+#[tokio::test]
+async fn the_standard_introspection_depth_is_answered_for_every_role_and_data_keeps_its_limit() {
+    use gepi::graphql::limits::{MAX_DEPTH, MAX_INTROSPECTION_DEPTH};
+    let app = TestApp::seeded().await;
+    let type_ref =
+        |n: usize| (0..n).fold("{ kind name }".to_string(), |inner, _| format!("{{ kind name ofType {inner} }}"));
+    let standard = format!(
+        "query IntrospectionQuery {{ __schema {{ queryType {{ name }} types {{ ...FullType }} }} }}
+         fragment FullType on __Type {{ kind name fields(includeDeprecated: true) {{ name args {{ name type {t} }} type {t} }}
+           inputFields {{ name type {t} }} }}",
+        t = type_ref(7)
+    );
+    let over = format!("{{ __type(name: \"Case\") {{ fields {{ type {} }} }} }}", type_ref(MAX_INTROSPECTION_DEPTH));
+    let deep_data = (0..MAX_DEPTH).fold("id".to_string(), |inner, _| format!("household {{ cases {{ {inner} }} }}"));
+    let deep_data = format!("{{ cases {{ edges {{ node {{ {deep_data} }} }} }} }}");
+    use sea_orm::Iterable;
+    for role in Role::iter().filter(|r| !r.is_api_client_role()) {
+        let (token, _, _) = app.login_role(role, 0).await;
+        let r = app.gql(Some(&token), &standard, json!({})).await;
+        assert!(r["errors"].is_null(), "{role:?}: {r}");
+        assert!(r["data"]["__schema"]["types"].as_array().is_some_and(|t| t.len() > 20), "{role:?}: {r}");
+        let r = app.gql(Some(&token), &over, json!({})).await;
+        assert_eq!(error_code(&r), Some("LIMIT"), "{role:?}: {r}");
+        assert!(message(&r).contains(&MAX_INTROSPECTION_DEPTH.to_string()), "{r}");
+        let r = app.gql(Some(&token), &deep_data, json!({})).await;
+        assert_eq!(error_code(&r), Some("LIMIT"), "{role:?}: {r}");
+        assert!(message(&r).contains(&format!("depth limit of {MAX_DEPTH}")), "{r}");
+    }
+}

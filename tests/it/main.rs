@@ -9,6 +9,7 @@ mod apikeys;
 mod audit_reads;
 mod auth;
 mod disadvantage;
+mod ecosystem;
 mod graph;
 mod indexes;
 mod introspection;

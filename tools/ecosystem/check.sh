@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# GePI against the tools GraphQL users already have, on the demo server: the
+# standard introspection query of graphql-js 16, in its variants, for every
+# role (tools/ecosystem/introspection.mjs). Needs Node 18+ and npm (the npm
+# packages are pinned in package-lock.json and installed here).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+port="${GEPI_ECOSYSTEM_PORT:-8298}"
+base="http://127.0.0.1:$port"
+work="$(mktemp -d)"
+trap 'kill "${server_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+(cd tools/ecosystem && npm ci --no-audit --no-fund --silent)
+cargo build --locked --bin gepi
+GEPI_DATABASE_URL="sqlite://$work/gepi.db?mode=rwc" target/debug/gepi serve --demo --bind "127.0.0.1:$port" \
+  >"$work/server.out" 2>"$work/server.err" &
+server_pid=$!
+for _ in $(seq 1 120); do
+  curl -sf "$base/readyz" >/dev/null 2>&1 && grep -q profileId "$work/server.out" && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.err" >&2; exit 1; }
+  sleep 0.5
+done
+# The demo operators the server prints, one per role.
+python3 - "$work/server.out" >"$work/logins.json" <<'PY'
+import json, re, sys
+rows = re.findall(r"^\s+(\S+)\s+([A-Z0-9]{16})\s+.*profileId (\S+)$", open(sys.argv[1]).read(), re.M)
+print(json.dumps([{"role": r, "fiscalCode": cf, "profileId": p} for r, cf, p in rows]))
+PY
+node tools/ecosystem/introspection.mjs "$base" "$work/logins.json"
