@@ -45,8 +45,15 @@ pub const MAX_DEPTH: usize = 10;
 /// Largest nesting under `__schema` and `__type`. The standard introspection
 /// query every GraphQL tool sends (graphql-js's `getIntrospectionQuery`) nests 13
 /// levels (a field's argument's type, seven `ofType` deep); introspection reads
-/// the role's schema in memory, never a row, so it has its own, higher bound.
-pub const MAX_INTROSPECTION_DEPTH: usize = 20;
+/// the role's schema in memory, never a row, so it has its own bound.
+pub const MAX_INTROSPECTION_DEPTH: usize = 14;
+/// Lists nested under an introspection root (`types { fields { args } }` is
+/// three, the most the standard query nests): each multiplies the answer by the
+/// size of the schema, and the executor weighs introspection fields one each.
+pub const MAX_INTROSPECTION_LISTS: usize = 3;
+/// The introspection fields that answer lists.
+const INTROSPECTION_LISTS: &[&str] =
+    &["types", "fields", "args", "inputFields", "interfaces", "possibleTypes", "enumValues", "directives"];
 /// Largest complexity a query may have: every selected field counts one, and a
 /// paginated list counts its page size (`first`, default 20) times the cost of a
 /// row ([`page_cost`]), so the limit bounds the rows an operation reads.
@@ -105,7 +112,11 @@ pub fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
 /// operations over and over, and each is parsed and walked once. A document's
 /// hash names it exactly (no collision is known for SHA-256), so a document
 /// never passes on another's check. Refusals are not kept.
-pub struct CheckedDocuments(quick_cache::sync::Cache<[u8; 32], ()>);
+pub struct CheckedDocuments(quick_cache::sync::Cache<[u8; 32], Operations>);
+
+/// The operations of a checked document, by name (`None`: an anonymous one);
+/// empty for a document that does not parse.
+pub type Operations = std::sync::Arc<[Option<String>]>;
 
 /// Documents kept.
 const CHECKED_DOCUMENTS: usize = 2_000;
@@ -118,26 +129,27 @@ impl Default for CheckedDocuments {
 
 impl CheckedDocuments {
     /// [`check`], once per distinct document.
-    pub fn check(&self, query: &str) -> Result<(), AppError> {
+    pub fn check(&self, query: &str) -> Result<Operations, AppError> {
         use sha2::{Digest, Sha256};
         let key: [u8; 32] = Sha256::digest(query.as_bytes()).into();
-        if self.0.get(&key).is_some() {
-            return Ok(());
+        if let Some(ops) = self.0.get(&key) {
+            return Ok(ops);
         }
-        check(query)?;
-        self.0.insert(key, ());
-        Ok(())
+        let ops = check(query)?;
+        self.0.insert(key, ops.clone());
+        Ok(ops)
     }
 }
 
-/// Checks an operation document before anything parses or runs it in full.
-pub fn check(query: &str) -> Result<(), AppError> {
+/// Checks an operation document before anything parses or runs it in full;
+/// gives the names of its operations.
+pub fn check(query: &str) -> Result<Operations, AppError> {
     let tokens = count_tokens(query, MAX_TOKENS + 1);
     if tokens > MAX_TOKENS {
         return Err(AppError::Limit(format!("the operation has more than {MAX_TOKENS} tokens (the limit)")));
     }
     // An unparseable document is the executor's to report (a syntax error).
-    let Ok(doc) = parse_query(query) else { return Ok(()) };
+    let Ok(doc) = parse_query(query) else { return Ok(Operations::from([])) };
     let mut walk = Walk::default();
     walk.document(&doc);
     if let Some(e) = walk.error {
@@ -168,7 +180,13 @@ pub fn check(query: &str) -> Result<(), AppError> {
             depth.introspection
         )));
     }
-    Ok(())
+    if depth.introspection_lists > MAX_INTROSPECTION_LISTS {
+        return Err(AppError::Limit(format!(
+            "the introspection nests {} lists, over the limit of {MAX_INTROSPECTION_LISTS}",
+            depth.introspection_lists
+        )));
+    }
+    Ok(doc.operations.iter().map(|(name, _)| name.map(|n| n.to_string())).collect())
 }
 
 /// The deepest nesting of fields of the operations, fragments inlined (as the
@@ -177,6 +195,8 @@ pub fn check(query: &str) -> Result<(), AppError> {
 struct Depths {
     data: usize,
     introspection: usize,
+    /// Introspection lists nested in one another (`INTROSPECTION_LISTS`).
+    introspection_lists: usize,
 }
 
 /// Root fields that read the schema rather than data.
@@ -189,36 +209,44 @@ fn depths(doc: &ExecutableDocument) -> Depths {
     fn nesting<'a>(
         s: &'a SelectionSet,
         doc: &'a ExecutableDocument,
-        memo: &mut HashMap<&'a str, usize>,
+        memo: &mut HashMap<&'a str, (usize, usize)>,
         stack: &mut Vec<&'a str>,
-    ) -> usize {
-        s.items.iter().fold(0, |d, item| {
-            d.max(match &item.node {
-                Selection::Field(f) => 1 + nesting(&f.node.selection_set.node, doc, memo, stack),
-                Selection::InlineFragment(i) => nesting(&i.node.selection_set.node, doc, memo, stack),
-                Selection::FragmentSpread(sp) => {
-                    fragment(sp.node.fragment_name.node.as_str(), doc, stack, |f, stack| {
-                        if let Some(n) = memo.get(f) {
-                            return *n;
-                        }
-                        let frag = &doc.fragments[&sp.node.fragment_name.node];
-                        let n = nesting(&frag.node.selection_set.node, doc, memo, stack);
-                        memo.insert(f, n);
-                        n
-                    })
-                }
-            })
+    ) -> (usize, usize) {
+        let max = |a: (usize, usize), b: (usize, usize)| (a.0.max(b.0), a.1.max(b.1));
+        s.items.iter().fold((0, 0), |d, item| {
+            max(
+                d,
+                match &item.node {
+                    Selection::Field(f) => {
+                        let (depth, lists) = nesting(&f.node.selection_set.node, doc, memo, stack);
+                        (1 + depth, lists + usize::from(INTROSPECTION_LISTS.contains(&f.node.name.node.as_str())))
+                    }
+                    Selection::InlineFragment(i) => nesting(&i.node.selection_set.node, doc, memo, stack),
+                    Selection::FragmentSpread(sp) => {
+                        fragment(sp.node.fragment_name.node.as_str(), doc, stack, (0, 0), |f, stack| {
+                            if let Some(n) = memo.get(f) {
+                                return *n;
+                            }
+                            let frag = &doc.fragments[&sp.node.fragment_name.node];
+                            let n = nesting(&frag.node.selection_set.node, doc, memo, stack);
+                            memo.insert(f, n);
+                            n
+                        })
+                    }
+                },
+            )
         })
     }
     /// `visit` of fragment `name` unless it is unknown or being expanded.
-    fn fragment<'a>(
+    fn fragment<'a, T>(
         name: &'a str,
         doc: &'a ExecutableDocument,
         stack: &mut Vec<&'a str>,
-        visit: impl FnOnce(&'a str, &mut Vec<&'a str>) -> usize,
-    ) -> usize {
+        none: T,
+        visit: impl FnOnce(&'a str, &mut Vec<&'a str>) -> T,
+    ) -> T {
         if stack.contains(&name) || !doc.fragments.keys().any(|k| k.as_str() == name) {
-            return 0;
+            return none;
         }
         stack.push(name);
         let n = visit(name, stack);
@@ -229,26 +257,26 @@ fn depths(doc: &ExecutableDocument) -> Depths {
     fn roots<'a>(
         s: &'a SelectionSet,
         doc: &'a ExecutableDocument,
-        memo: &mut HashMap<&'a str, usize>,
+        memo: &mut HashMap<&'a str, (usize, usize)>,
         stack: &mut Vec<&'a str>,
         out: &mut Depths,
     ) {
         for item in &s.items {
             match &item.node {
                 Selection::Field(f) => {
-                    let d = 1 + nesting(&f.node.selection_set.node, doc, memo, stack);
+                    let (depth, lists) = nesting(&f.node.selection_set.node, doc, memo, stack);
                     if INTROSPECTION_ROOTS.contains(&f.node.name.node.as_str()) {
-                        out.introspection = out.introspection.max(d);
+                        out.introspection = out.introspection.max(1 + depth);
+                        out.introspection_lists = out.introspection_lists.max(lists);
                     } else {
-                        out.data = out.data.max(d);
+                        out.data = out.data.max(1 + depth);
                     }
                 }
                 Selection::InlineFragment(i) => roots(&i.node.selection_set.node, doc, memo, stack, out),
                 Selection::FragmentSpread(sp) => {
-                    fragment(sp.node.fragment_name.node.as_str(), doc, stack, |_, stack| {
+                    fragment(sp.node.fragment_name.node.as_str(), doc, stack, (), |_, stack| {
                         let frag = &doc.fragments[&sp.node.fragment_name.node];
                         roots(&frag.node.selection_set.node, doc, memo, stack, out);
-                        0
                     });
                 }
             }
@@ -463,6 +491,11 @@ mod tests {
             assert!(docs.check("{ __typename }").is_ok());
         }
         assert_eq!(docs.0.len(), 1, "only the accepted document is kept");
+        let mut ops = docs.check("query A { __typename } mutation B { __typename }").unwrap().to_vec();
+        ops.sort();
+        assert_eq!(ops, [Some("A".to_string()), Some("B".to_string())]);
+        assert_eq!(&*docs.check("{ __typename }").unwrap(), &[None]);
+        assert!(docs.check("{ unparseable").unwrap().is_empty());
     }
 
     #[test]
@@ -532,8 +565,15 @@ mod tests {
             "query IntrospectionQuery {{ __schema {{ ...S }} }} fragment S on __Schema {{ types {{ fields {{ args {{ type {} }} }} }} }}",
             type_ref(7)
         );
-        assert_eq!(depths(&parse_query(&standard).unwrap()), Depths { data: 0, introspection: 13 });
+        assert_eq!(
+            depths(&parse_query(&standard).unwrap()),
+            Depths { data: 0, introspection: 13, introspection_lists: 3 }
+        );
         check(&standard).unwrap();
+        // A fourth nested list multiplies the answer by the schema once more.
+        let fan_out = "{ __type(name: \"Case\") { fields { type { fields { type { fields { type { fields { name } } } } } } } } }";
+        let e = check(fan_out).unwrap_err();
+        assert!(matches!(&e, AppError::Limit(m) if m.contains("nests 4 lists")), "{e:?}");
         let e = check(&format!(
             "{{ __type(name: \"Case\") {{ fields {{ type {} }} }} }}",
             type_ref(MAX_INTROSPECTION_DEPTH)
@@ -548,7 +588,10 @@ mod tests {
         check(&format!("{{ __schema {{ types {{ name }} }} {} }}", data(MAX_DEPTH))).unwrap();
         let deep =
             format!("{{ __schema {{ types {{ name }} }} ...F }} fragment F on Query {{ {} }}", data(MAX_DEPTH + 1));
-        assert_eq!(depths(&parse_query(&deep).unwrap()), Depths { data: MAX_DEPTH + 1, introspection: 3 });
+        assert_eq!(
+            depths(&parse_query(&deep).unwrap()),
+            Depths { data: MAX_DEPTH + 1, introspection: 3, introspection_lists: 1 }
+        );
         let e = check(&deep).unwrap_err();
         assert!(
             matches!(&e, AppError::Limit(m) if m.contains(&format!("nests {} levels", MAX_DEPTH + 1)) && m.contains(&format!("limit of {MAX_DEPTH}"))),
@@ -556,7 +599,7 @@ mod tests {
         );
         // `__schema` below the root is no introspection root: it counts as data.
         let nested = parse_query("{ me { __schema { a { b } } } }").unwrap();
-        assert_eq!(depths(&nested), Depths { data: 4, introspection: 0 });
+        assert_eq!(depths(&nested), Depths { data: 4, introspection: 0, introspection_lists: 0 });
         // A cycle of fragments (refused by validation) counts nothing more.
         let doc = parse_query("{ ...A } fragment A on Query { a { ...B } } fragment B on T { b { ...A } }").unwrap();
         assert_eq!(depths(&doc).data, 2);

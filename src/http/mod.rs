@@ -124,8 +124,11 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, state_changing: boo
     }
 }
 
-/// `/graphql`: runs the operation, then logs (on the request's span) and counts
-/// its operation name, role and outcome.
+/// `/graphql`: checks the operation's bounds, runs it, then logs (on the
+/// request's span) and counts its operation name, role and outcome. The name is
+/// one of the document's operations (the one `operationName` names, or the only
+/// one), and is labelled only for an authenticated caller: an anonymous one
+/// cannot fill the metric's labels with names of its choosing.
 async fn graphql_handler(
     State(state): State<AppState>,
     method: Method,
@@ -134,13 +137,24 @@ async fn graphql_handler(
 ) -> Response {
     let started = std::time::Instant::now();
     let req = req.into_inner();
-    let operation =
-        operation_name(req.operation_name.as_deref().or_else(|| named_operation(&req.query))).map(str::to_string);
     let span = tracing::Span::current();
-    if let Some(name) = &operation {
-        span.record("operation", tracing::field::display(name));
-    }
-    let (status, resp) = run_graphql(&state, method, headers, req).await;
+    // Bounds first: a flood of tokens or aliases costs nothing beyond counting.
+    let (status, resp, operation) = match state.checked_documents.check(&req.query) {
+        Err(e) => (None, error_response(&e), None),
+        Ok(operations) => {
+            let named = match req.operation_name.as_deref() {
+                Some(n) => operations.iter().flatten().find(|o| o.as_str() == n).cloned(),
+                None if operations.len() == 1 => operations[0].clone(),
+                None => None,
+            };
+            let operation = named.filter(|n| operation_name(Some(n)).is_some());
+            if let Some(name) = &operation {
+                span.record("operation", tracing::field::display(name));
+            }
+            let (status, resp, authenticated) = run_graphql(&state, method, headers, req).await;
+            (status, resp, if authenticated { operation } else { Some("unauthenticated".into()) })
+        }
+    };
     let outcome = resp
         .errors
         .first()
@@ -160,33 +174,31 @@ async fn graphql_handler(
     }
 }
 
-/// The answer to one GraphQL request, with the HTTP status when it is not 200.
+/// The answer to one GraphQL request whose bounds were checked, with the HTTP
+/// status when it is not 200, and whether a principal made it.
 async fn run_graphql(
     state: &AppState,
     method: Method,
     headers: HeaderMap,
     mut req: async_graphql::Request,
-) -> (Option<StatusCode>, async_graphql::Response) {
-    // Bounds first: a flood of tokens or aliases costs nothing beyond counting.
-    if let Err(e) = state.checked_documents.check(&req.query) {
-        return (None, error_response(&e));
-    }
+) -> (Option<StatusCode>, async_graphql::Response, bool) {
     if method == Method::GET && !is_query_only(&req.query) {
         let err = AppError::Validation {
             field: None,
             message: "GET requests may only run queries; send mutations with POST".into(),
         };
-        return (Some(StatusCode::METHOD_NOT_ALLOWED), error_response(&err));
+        return (Some(StatusCode::METHOD_NOT_ALLOWED), error_response(&err), false);
     }
     let strict =
         headers.get("x-gepi-strict").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let authn = authenticate(state, &headers, method != Method::GET).await;
+    let authenticated = matches!(authn, Authn::Authenticated(_));
     // Without a profile, only the login surface runs; anything else is refused
     // before validation, whose messages (a required argument, an input field's
     // type) would describe the schema such a caller is not shown.
     if let Err(e) = authn.principal() {
         if !crate::graphql::visibility::login_surface_only(&req.query) {
-            return (None, error_response(&e));
+            return (None, error_response(&e), authenticated);
         }
     }
     let request_id = login::request_id(&headers);
@@ -208,7 +220,7 @@ async fn run_graphql(
                             a.role().as_str(),
                             never.join(", ")
                         ));
-                        return (None, error_response(&err));
+                        return (None, error_response(&err), authenticated);
                     }
                 }
             }
@@ -229,7 +241,7 @@ async fn run_graphql(
     if let Err(e) =
         crate::graphql::limits::check_response_size(json_size(&resp.data), state.config.response_limit_bytes)
     {
-        return (None, error_response(&e));
+        return (None, error_response(&e), authenticated);
     }
     if let Some(a) = authz {
         let redactions = a.take_redactions();
@@ -240,7 +252,7 @@ async fn run_graphql(
                 a.role().as_str(),
                 redactions[0].path.join(".")
             ));
-            return (None, error_response(&err));
+            return (None, error_response(&err), authenticated);
         }
         if !redactions.is_empty() {
             let v = serde_json::to_value(&redactions).unwrap_or_default();
@@ -249,10 +261,10 @@ async fn run_graphql(
         // Reads of case content are written before the response leaves: no
         // trace, no data.
         if let Err(e) = audit_reads(state, &a, request_id).await {
-            return (None, error_response(&e));
+            return (None, error_response(&e), authenticated);
         }
     }
-    (None, resp)
+    (None, resp, authenticated)
 }
 
 fn error_response(err: &AppError) -> async_graphql::Response {
@@ -347,10 +359,11 @@ async fn server_request_id(mut req: Request<axum::body::Body>) -> Request<axum::
 
 /// The W3C trace context of a request (`traceparent: 00-<trace id>-<parent id>-<flags>`):
 /// its trace and parent ids, when the header is well formed (lower-case hex, ids
-/// not all zeros, a version other than `ff`); otherwise none, as the
-/// recommendation says a malformed header is ignored.
+/// not all zeros, a version other than `ff`, one header only); otherwise none,
+/// as the recommendation says a malformed or repeated header is ignored.
 fn trace_context(headers: &HeaderMap) -> Option<(&str, &str)> {
-    let v = headers.get("traceparent")?.to_str().ok()?;
+    let mut all = headers.get_all("traceparent").iter();
+    let (v, None) = (all.next()?.to_str().ok()?, all.next()) else { return None };
     let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     let mut parts = v.trim().split('-');
     let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -375,27 +388,6 @@ fn operation_name(name: Option<&str>) -> Option<&str> {
             && (b[0].is_ascii_alphabetic() || b[0] == b'_')
             && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
     })
-}
-
-/// The name of a document's first operation when the client sent none: the
-/// name after a leading `query`, `mutation` or `subscription` (whitespace,
-/// commas and comments skipped), read without parsing the document.
-fn named_operation(query: &str) -> Option<&str> {
-    let mut rest = query;
-    loop {
-        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',' || c == '\u{feff}');
-        match rest.strip_prefix('#') {
-            Some(comment) => rest = comment.split_once(['\n', '\r']).map_or("", |(_, after)| after),
-            None => break,
-        }
-    }
-    let after = ["query", "mutation", "subscription"].iter().find_map(|k| rest.strip_prefix(k))?;
-    let name = after.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
-    if name.len() == after.len() {
-        return None; // `queryX`: not the keyword
-    }
-    let end = name.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(name.len());
-    Some(&name[..end]).filter(|n| !n.is_empty())
 }
 
 /// Whether every operation of a document is a query (unparseable documents pass
@@ -523,12 +515,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_operation_name_is_read_from_the_document_when_the_client_sends_none() {
-        assert_eq!(named_operation("query ListMine($n: Int) { cases { totalCount } }"), Some("ListMine"));
-        assert_eq!(named_operation("\u{feff} # a comment\n, mutation\tAssign{ x }"), Some("Assign"));
-        assert_eq!(named_operation("{ me { id } }"), None);
-        assert_eq!(named_operation("query { me { id } }"), None);
-        assert_eq!(named_operation("queryX { me }"), None);
+    fn only_a_graphql_name_is_an_operation_name() {
         assert_eq!(operation_name(Some("Mine_2")), Some("Mine_2"));
         for bad in ["", "2Mine", "Mario Rossi", "a-b", &"a".repeat(65)] {
             assert_eq!(operation_name(Some(bad)), None, "{bad}");

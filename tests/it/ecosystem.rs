@@ -106,4 +106,18 @@ async fn every_request_is_logged_at_info_with_its_outcome_and_never_its_query_or
         metrics.contains(r#"gepi_graphql_request_duration_seconds_count{operation="Mine",outcome="OK"} 1"#),
         "{metrics}"
     );
+    // Without a principal, the name a caller chose is not a label; nor is a
+    // name that is none of the document's operations.
+    app.gql(None, "query ChosenByAnyone { me { operator { id } } }", json!({})).await;
+    let r = app
+        .post_json(
+            "/graphql",
+            Some(&token),
+            json!({ "query": "query Real { __typename }", "operationName": "Invented" }),
+        )
+        .await;
+    assert!(r.status.is_success() || r.status.is_client_error());
+    let (_, _, metrics) = app.request_text(Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert!(!metrics.contains("ChosenByAnyone") && !metrics.contains("Invented"), "{metrics}");
+    assert!(metrics.contains(r#"gepi_graphql_requests_total{operation="unauthenticated""#), "{metrics}");
 }
