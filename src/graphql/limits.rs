@@ -43,10 +43,11 @@ const LARGEST_PAGE: usize = 500;
 /// Largest nesting of selections a query may have (introspection aside).
 pub const MAX_DEPTH: usize = 10;
 /// Largest nesting under `__schema` and `__type`. The standard introspection
-/// query every GraphQL tool sends (graphql-js's `getIntrospectionQuery`) nests 13
-/// levels (a field's argument's type, seven `ofType` deep); introspection reads
-/// the role's schema in memory, never a row, so it has its own bound.
-pub const MAX_INTROSPECTION_DEPTH: usize = 14;
+/// query every GraphQL tool sends (graphql-js 16's `getIntrospectionQuery`)
+/// nests 15 levels (a field's argument's type, nine `ofType` deep);
+/// introspection reads the role's schema in memory, never a row, so it has its
+/// own bound.
+pub const MAX_INTROSPECTION_DEPTH: usize = 16;
 /// Lists nested under an introspection root (`types { fields { args } }` is
 /// three, the most the standard query nests): each multiplies the answer by the
 /// size of the schema, and the executor weighs introspection fields one each.
@@ -560,14 +561,14 @@ mod tests {
 
     #[test]
     fn introspection_has_its_own_depth_bound_and_data_keeps_its_own() {
-        // The shape of graphql-js's standard query: a field's argument's type, seven `ofType` deep.
+        // The shape of graphql-js 16's standard query: a field's argument's type, nine `ofType` deep.
         let standard = format!(
             "query IntrospectionQuery {{ __schema {{ ...S }} }} fragment S on __Schema {{ types {{ fields {{ args {{ type {} }} }} }} }}",
-            type_ref(7)
+            type_ref(9)
         );
         assert_eq!(
             depths(&parse_query(&standard).unwrap()),
-            Depths { data: 0, introspection: 13, introspection_lists: 3 }
+            Depths { data: 0, introspection: 15, introspection_lists: 3 }
         );
         check(&standard).unwrap();
         // A fourth nested list multiplies the answer by the schema once more.

@@ -99,8 +99,8 @@ async fn an_answer_over_the_size_cap_is_refused_and_its_reads_not_recorded() {
 }
 
 /// Issue 15, point 1: the introspection query GraphQL tools send (graphql-js's
-/// `getIntrospectionQuery`: 13 levels, a field's argument's type seven `ofType`
-/// deep) is answered for every role, while data keeps its depth limit. The
+/// `getIntrospectionQuery` in graphql-js 16: 15 levels, a field's argument's
+/// type nine `ofType` deep) is answered for every role, while data keeps its depth limit. The
 /// query itself, in its variants, is run against the demo server by
 /// `tools/ecosystem/check.sh`; this is its shape.
 #[tokio::test]
@@ -113,7 +113,7 @@ async fn the_standard_introspection_depth_is_answered_for_every_role_and_data_ke
         "query IntrospectionQuery {{ __schema {{ queryType {{ name }} types {{ ...FullType }} }} }}
          fragment FullType on __Type {{ kind name fields(includeDeprecated: true) {{ name args {{ name type {t} }} type {t} }}
            inputFields {{ name type {t} }} }}",
-        t = type_ref(7)
+        t = type_ref(9)
     );
     let over = format!("{{ __type(name: \"Case\") {{ fields {{ type {} }} }} }}", type_ref(MAX_INTROSPECTION_DEPTH));
     let deep_data = (0..MAX_DEPTH).fold("id".to_string(), |inner, _| format!("household {{ cases {{ {inner} }} }}"));
