@@ -107,10 +107,10 @@ impl CaseQuery {
 
     /// One case by id; an id out of the viewer's scope answers like a missing one.
     #[graphql(visible = "crate::graphql::visibility::reads_case")]
-    async fn case(&self, ctx: &Context<'_>, id: ID) -> GqlResult<CaseView> {
+    async fn case(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<CaseView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "Case", &id)?;
-        Ok(CaseView(by_id::<case_file::Entity>(gw, case_file::Column::Id, id, "Case").await.gql()?))
+        Ok(Some(CaseView(by_id::<case_file::Entity>(gw, case_file::Column::Id, id, "Case").await.gql()?)))
     }
 }
 

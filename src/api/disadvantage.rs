@@ -100,13 +100,13 @@ impl DisadvantageQuery {
 
     /// One disadvantage validation request by id.
     #[graphql(visible = "crate::graphql::visibility::reads_disadvantage_check")]
-    async fn disadvantage_check(&self, ctx: &Context<'_>, id: ID) -> GqlResult<DisadvantageCheckView> {
+    async fn disadvantage_check(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<DisadvantageCheckView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "DisadvantageCheck", &id)?;
-        Ok(DisadvantageCheckView(
+        Ok(Some(DisadvantageCheckView(
             by_id::<disadvantage_check::Entity>(gw, disadvantage_check::Column::Id, id, "DisadvantageCheck")
                 .await
                 .gql()?,
-        ))
+        )))
     }
 }

@@ -39,9 +39,9 @@ impl HouseholdQuery {
 
     /// One household by id.
     #[graphql(visible = "crate::graphql::visibility::reads_household")]
-    async fn household(&self, ctx: &Context<'_>, id: ID) -> GqlResult<HouseholdView> {
+    async fn household(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<HouseholdView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "Household", &id)?;
-        Ok(HouseholdView(by_id::<household::Entity>(gw, household::Column::Id, id, "Household").await.gql()?))
+        Ok(Some(HouseholdView(by_id::<household::Entity>(gw, household::Column::Id, id, "Household").await.gql()?)))
     }
 }

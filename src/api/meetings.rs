@@ -180,10 +180,10 @@ impl MeetingQuery {
 
     /// One meeting by id.
     #[graphql(visible = "crate::graphql::visibility::reads_meeting")]
-    async fn meeting(&self, ctx: &Context<'_>, id: ID) -> GqlResult<MeetingView> {
+    async fn meeting(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<MeetingView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "Meeting", &id)?;
-        Ok(MeetingView(by_id::<meeting::Entity>(gw, meeting::Column::Id, id, "Meeting").await.gql()?))
+        Ok(Some(MeetingView(by_id::<meeting::Entity>(gw, meeting::Column::Id, id, "Meeting").await.gql()?)))
     }
 
     /// The calendar over [from, to] (at most 92 days), for a Comune or an operator.

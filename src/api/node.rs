@@ -154,11 +154,43 @@ pub async fn node(gw: &Gateway, id: &ID) -> GqlResult<Node> {
 #[derive(Default)]
 pub struct NodeQuery;
 
+/// Ids one `nodes` may ask for.
+pub const MAX_NODES: usize = 100;
+
 #[Object]
 impl NodeQuery {
-    /// Any object by its global id.
+    /// Any object by its global id: null, with a `NOT_FOUND` error, when there is none
+    /// the viewer may see (a missing id and one out of scope answer alike).
     #[graphql(visible = "crate::graphql::visibility::node")]
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Node> {
-        node(crate::graphql::context::gateway(ctx)?, &id).await
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Node>> {
+        node(crate::graphql::context::gateway(ctx)?, &id).await.map(Some)
+    }
+    /// Objects by their global ids (at most 100), in the order asked: null for an id
+    /// with none the viewer may see (a missing id and one out of scope answer alike).
+    #[graphql(
+        visible = "crate::graphql::visibility::node",
+        complexity = "crate::graphql::limits::page_cost(Some(ids.len().min(MAX_NODES) as i32), child_complexity)"
+    )]
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> GqlResult<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(AppError::Limit(format!("nodes: {} ids, over the limit of {MAX_NODES}", ids.len()))).gql();
+        }
+        let gw = crate::graphql::context::gateway(ctx)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            let field = format!("ids.{i}");
+            ids::decode(&field, id).gql()?;
+            out.push(match node(gw, id).await {
+                Ok(n) => Some(n),
+                Err(e) => match e.extensions.as_ref().and_then(|x| x.get("code")) {
+                    Some(async_graphql::Value::String(c)) if c == "NOT_FOUND" => None,
+                    Some(async_graphql::Value::String(c)) if c == "VALIDATION" => {
+                        return Err(AppError::validation(field, "not a valid id")).gql()
+                    }
+                    _ => return Err(e),
+                },
+            });
+        }
+        Ok(out)
     }
 }

@@ -392,9 +392,9 @@ impl OperatorQuery {
 
     /// One operator by id.
     #[graphql(visible = "crate::graphql::visibility::reads_operator")]
-    async fn operator(&self, ctx: &Context<'_>, id: ID) -> GqlResult<OperatorView> {
+    async fn operator(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<OperatorView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "Operator", &id)?;
-        Ok(OperatorView(by_id::<operator::Entity>(gw, operator::Column::Id, id, "Operator").await.gql()?))
+        Ok(Some(OperatorView(by_id::<operator::Entity>(gw, operator::Column::Id, id, "Operator").await.gql()?)))
     }
 }

@@ -364,9 +364,11 @@ impl PucQuery {
 
     /// One PUC project by id.
     #[graphql(visible = "crate::graphql::visibility::reads_puc_project")]
-    async fn puc_project(&self, ctx: &Context<'_>, id: ID) -> GqlResult<PucProjectView> {
+    async fn puc_project(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<PucProjectView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "PucProject", &id)?;
-        Ok(PucProjectView(by_id::<puc_project::Entity>(gw, puc_project::Column::Id, id, "PucProject").await.gql()?))
+        Ok(Some(PucProjectView(
+            by_id::<puc_project::Entity>(gw, puc_project::Column::Id, id, "PucProject").await.gql()?,
+        )))
     }
 }

@@ -194,11 +194,11 @@ impl ResidencyQuery {
 
     /// One residency check by id.
     #[graphql(visible = "crate::graphql::visibility::reads_residency_check")]
-    async fn residency_check(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ResidencyCheckView> {
+    async fn residency_check(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<ResidencyCheckView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "ResidencyCheck", &id)?;
-        Ok(ResidencyCheckView(
+        Ok(Some(ResidencyCheckView(
             by_id::<residency_check::Entity>(gw, residency_check::Column::Id, id, "ResidencyCheck").await.gql()?,
-        ))
+        )))
     }
 }

@@ -113,11 +113,16 @@ pub fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
 /// operations over and over, and each is parsed and walked once. A document's
 /// hash names it exactly (no collision is known for SHA-256), so a document
 /// never passes on another's check. Refusals are not kept.
-pub struct CheckedDocuments(quick_cache::sync::Cache<[u8; 32], Operations>);
+pub struct CheckedDocuments(quick_cache::sync::Cache<[u8; 32], Arc<Checked>>);
 
-/// The operations of a checked document, by name (`None`: an anonymous one);
-/// empty for a document that does not parse.
-pub type Operations = std::sync::Arc<[Option<String>]>;
+/// A document that passed [`check`]: its operations by name (`None`: an
+/// anonymous one) and its syntax tree; neither for a document that does not
+/// parse (the executor reports the syntax error).
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub operations: Vec<Option<String>>,
+    pub document: Option<ExecutableDocument>,
+}
 
 /// Documents kept.
 const CHECKED_DOCUMENTS: usize = 2_000;
@@ -130,27 +135,27 @@ impl Default for CheckedDocuments {
 
 impl CheckedDocuments {
     /// [`check`], once per distinct document.
-    pub fn check(&self, query: &str) -> Result<Operations, AppError> {
+    pub fn check(&self, query: &str) -> Result<Arc<Checked>, AppError> {
         use sha2::{Digest, Sha256};
         let key: [u8; 32] = Sha256::digest(query.as_bytes()).into();
         if let Some(ops) = self.0.get(&key) {
             return Ok(ops);
         }
-        let ops = check(query)?;
-        self.0.insert(key, ops.clone());
-        Ok(ops)
+        let checked = Arc::new(check(query)?);
+        self.0.insert(key, checked.clone());
+        Ok(checked)
     }
 }
 
 /// Checks an operation document before anything parses or runs it in full;
 /// gives the names of its operations.
-pub fn check(query: &str) -> Result<Operations, AppError> {
+pub fn check(query: &str) -> Result<Checked, AppError> {
     let tokens = count_tokens(query, MAX_TOKENS + 1);
     if tokens > MAX_TOKENS {
         return Err(AppError::Limit(format!("the operation has more than {MAX_TOKENS} tokens (the limit)")));
     }
     // An unparseable document is the executor's to report (a syntax error).
-    let Ok(doc) = parse_query(query) else { return Ok(Operations::from([])) };
+    let Ok(doc) = parse_query(query) else { return Ok(Checked::default()) };
     let mut walk = Walk::default();
     walk.document(&doc);
     if let Some(e) = walk.error {
@@ -187,7 +192,8 @@ pub fn check(query: &str) -> Result<Operations, AppError> {
             depth.introspection_lists
         )));
     }
-    Ok(doc.operations.iter().map(|(name, _)| name.map(|n| n.to_string())).collect())
+    let operations = doc.operations.iter().map(|(name, _)| name.map(|n| n.to_string())).collect();
+    Ok(Checked { operations, document: Some(doc) })
 }
 
 /// The deepest nesting of fields of the operations, fragments inlined (as the
@@ -492,11 +498,11 @@ mod tests {
             assert!(docs.check("{ __typename }").is_ok());
         }
         assert_eq!(docs.0.len(), 1, "only the accepted document is kept");
-        let mut ops = docs.check("query A { __typename } mutation B { __typename }").unwrap().to_vec();
+        let mut ops = docs.check("query A { __typename } mutation B { __typename }").unwrap().operations.clone();
         ops.sort();
         assert_eq!(ops, [Some("A".to_string()), Some("B".to_string())]);
-        assert_eq!(&*docs.check("{ __typename }").unwrap(), &[None]);
-        assert!(docs.check("{ unparseable").unwrap().is_empty());
+        assert_eq!(docs.check("{ __typename }").unwrap().operations, [None]);
+        assert!(docs.check("{ unparseable").unwrap().document.is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod guard;
 pub mod limits;
 pub mod node;
 pub mod relations;
+pub mod shape;
 pub mod visibility;
 
 pub use limits::{MAX_COMPLEXITY, MAX_DEPTH};

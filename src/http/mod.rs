@@ -14,7 +14,8 @@ mod spid;
 use std::{net::SocketAddr, time::Duration};
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql::ParseRequestError;
+use async_graphql_axum::GraphQLRequest;
 use axum::{
     extract::{ConnectInfo, State},
     http::{HeaderMap, Method, Request, StatusCode},
@@ -133,15 +134,23 @@ async fn graphql_handler(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
-    req: GraphQLRequest,
+    req: GraphQLRequest<BadGraphQLRequest>,
 ) -> Response {
     let started = std::time::Instant::now();
     let req = req.into_inner();
     let span = tracing::Span::current();
+    let graphql_response = accepts_graphql_response(&headers);
+    // A request without a document is malformed (GraphQL over HTTP: 400).
+    if req.query.trim().is_empty() {
+        let err = AppError::validation("query", "a GraphQL request needs a `query`: the operation document");
+        state.metrics.graphql_request(None, "VALIDATION", started.elapsed().as_secs_f64());
+        return answer(error_response(&err), graphql_response, Some(StatusCode::BAD_REQUEST));
+    }
     // Bounds first: a flood of tokens or aliases costs nothing beyond counting.
     let (status, resp, operation) = match state.checked_documents.check(&req.query) {
         Err(e) => (None, error_response(&e), None),
-        Ok(operations) => {
+        Ok(checked) => {
+            let operations = &checked.operations;
             let named = match req.operation_name.as_deref() {
                 Some(n) => operations.iter().flatten().find(|o| o.as_str() == n).cloned(),
                 None if operations.len() == 1 => operations[0].clone(),
@@ -151,26 +160,113 @@ async fn graphql_handler(
             if let Some(name) = &operation {
                 span.record("operation", tracing::field::display(name));
             }
-            let (status, resp, authenticated) = run_graphql(&state, method, headers, req).await;
+            let (status, resp, authenticated) = run_graphql(&state, method, headers, req, &checked).await;
             (status, resp, if authenticated { operation } else { Some("unauthenticated".into()) })
         }
     };
-    let outcome = resp
-        .errors
-        .first()
-        .map(|e| {
-            e.extensions
-                .as_ref()
-                .and_then(|x| x.get("code"))
-                .and_then(|c| if let async_graphql::Value::String(s) = c { Some(s.clone()) } else { None })
-                .unwrap_or_else(|| "INTERNAL".into())
-        })
-        .unwrap_or_else(|| "OK".into());
+    let outcome =
+        resp.errors.first().map(|e| error_code(e).unwrap_or("INTERNAL").to_string()).unwrap_or_else(|| "OK".into());
     span.record("outcome", tracing::field::display(&outcome));
     state.metrics.graphql_request(operation.as_deref(), &outcome, started.elapsed().as_secs_f64());
-    match status {
-        Some(status) => (status, GraphQLResponse::from(resp)).into_response(),
-        None => GraphQLResponse::from(resp).into_response(),
+    answer(resp, graphql_response, status)
+}
+
+/// The `extensions.code` of an error.
+fn error_code(e: &async_graphql::ServerError) -> Option<&str> {
+    match e.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(s) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+/// Whether the client names `application/graphql-response+json` in `Accept`
+/// (with a weight above 0): GraphQL over HTTP answers in that media type then,
+/// and in `application/json` otherwise (`application/json`, `*/*` or no `Accept`).
+fn accepts_graphql_response(headers: &HeaderMap) -> bool {
+    headers.get_all(axum::http::header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |range| {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()).is_some_and(|q| q <= 0.0)
+            });
+            media.eq_ignore_ascii_case("application/graphql-response+json") && !refused
+        },
+    )
+}
+
+/// The HTTP answer of a GraphQL response, as GraphQL over HTTP has it. A request
+/// error (nothing was executed: a syntax, validation or variable error, or a
+/// refusal before execution) has no `data` entry; under
+/// `application/graphql-response+json` it has a 4xx status (401 and 403 for who
+/// may act, 500 for a server fault, 400 otherwise), while `application/json`
+/// answers 200 to any request it could read. `status` overrides both.
+fn answer(resp: async_graphql::Response, graphql_response: bool, status: Option<StatusCode>) -> Response {
+    use axum::http::{header, HeaderValue};
+    let request_error = resp.data == async_graphql::Value::Null
+        && !resp.errors.is_empty()
+        && resp.errors.iter().all(|e| e.path.is_empty());
+    let body = if request_error {
+        let mut body = serde_json::json!({ "errors": resp.errors });
+        if !resp.extensions.is_empty() {
+            body["extensions"] = serde_json::to_value(&resp.extensions).unwrap_or_default();
+        }
+        serde_json::to_vec(&body)
+    } else {
+        serde_json::to_vec(&resp)
+    }
+    .unwrap_or_default();
+    let status =
+        status.unwrap_or(match (graphql_response && request_error, resp.errors.first().and_then(error_code)) {
+            (false, _) => StatusCode::OK,
+            (true, Some("UNAUTHENTICATED")) => StatusCode::UNAUTHORIZED,
+            (true, Some("FORBIDDEN" | "PROFILE_REQUIRED")) => StatusCode::FORBIDDEN,
+            (true, Some("INTERNAL")) => StatusCode::INTERNAL_SERVER_ERROR,
+            (true, _) => StatusCode::BAD_REQUEST,
+        });
+    let media = if graphql_response { "application/graphql-response+json" } else { "application/json" };
+    let mut out = (status, [(header::CONTENT_TYPE, HeaderValue::from_static(media))], body).into_response();
+    if resp.errors.is_empty() {
+        if let Some(v) = resp.cache_control.value().and_then(|v| HeaderValue::from_str(&v).ok()) {
+            out.headers_mut().insert(header::CACHE_CONTROL, v);
+        }
+    }
+    out.headers_mut().extend(resp.http_headers);
+    out
+}
+
+/// A body `/graphql` cannot read as a GraphQL request: 400 (413 over the body
+/// limit) with the JSON error body of every refusal, `VALIDATION` (`LIMIT`),
+/// saying what a request must be, never the parser's internals.
+pub struct BadGraphQLRequest(ParseRequestError);
+
+impl From<ParseRequestError> for BadGraphQLRequest {
+    fn from(e: ParseRequestError) -> Self {
+        BadGraphQLRequest(e)
+    }
+}
+
+impl IntoResponse for BadGraphQLRequest {
+    fn into_response(self) -> Response {
+        const SHAPE: &str = "a GraphQL request is a JSON object with a string `query`, and optionally an `operationName` string and a `variables` object";
+        let (status, err) = match &self.0 {
+            ParseRequestError::PayloadTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, AppError::Limit("the request body is over the size limit".into()))
+            }
+            ParseRequestError::InvalidRequest(e) => (
+                StatusCode::BAD_REQUEST,
+                AppError::Validation { field: None, message: format!("the request could not be read ({e}): {SHAPE}") },
+            ),
+            ParseRequestError::UnsupportedBatch => (
+                StatusCode::BAD_REQUEST,
+                AppError::Validation {
+                    field: None,
+                    message: "batches are not accepted: send one operation per request".into(),
+                },
+            ),
+            _ => (StatusCode::BAD_REQUEST, AppError::Validation { field: None, message: SHAPE.into() }),
+        };
+        answer(error_response(&err), false, Some(status))
     }
 }
 
@@ -181,6 +277,7 @@ async fn run_graphql(
     method: Method,
     headers: HeaderMap,
     mut req: async_graphql::Request,
+    checked: &crate::graphql::limits::Checked,
 ) -> (Option<StatusCode>, async_graphql::Response, bool) {
     if method == Method::GET && !is_query_only(&req.query) {
         let err = AppError::Validation {
@@ -234,8 +331,12 @@ async fn run_graphql(
         _ => None,
     };
     req = req.data(authn);
+    let operation_name = req.operation_name.clone();
     let mut resp = state.schema.execute(req).await;
     add_error_codes(&mut resp);
+    if let Some(doc) = &checked.document {
+        crate::graphql::shape::shape(doc, operation_name.as_deref(), &mut resp.data, &resp.errors);
+    }
     // The size of the answer, counted without building it: over the cap, no data
     // leaves (and no read of it is recorded).
     if let Err(e) =
@@ -267,10 +368,12 @@ async fn run_graphql(
     (None, resp, authenticated)
 }
 
+/// The response of a refusal before execution: one error, no location (it
+/// points at no place in the document).
 fn error_response(err: &AppError) -> async_graphql::Response {
-    async_graphql::Response::from_errors(vec![
-        async_graphql::ErrorExtensions::extend(err).into_server_error(async_graphql::Pos::default())
-    ])
+    let mut e = async_graphql::ErrorExtensions::extend(err).into_server_error(async_graphql::Pos::default());
+    e.locations.clear();
+    async_graphql::Response::from_errors(vec![e])
 }
 
 /// Bytes of the JSON of `v`, counted while serialising into nothing.
@@ -325,14 +428,14 @@ async fn graphql_json_only(req: Request<axum::body::Body>, next: axum::middlewar
         .is_some_and(|e| e == "application/json" || e == "application/graphql-response+json");
     if req.method() != Method::GET && req.method() != Method::POST {
         let err = AppError::Validation { field: None, message: "GraphQL is served over GET (queries) and POST".into() };
-        return (StatusCode::METHOD_NOT_ALLOWED, GraphQLResponse::from(error_response(&err))).into_response();
+        return answer(error_response(&err), false, Some(StatusCode::METHOD_NOT_ALLOWED));
     }
     if req.method() == Method::POST && !json {
         let err = AppError::Validation {
             field: None,
             message: "a GraphQL POST is application/json (or application/graphql-response+json)".into(),
         };
-        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, GraphQLResponse::from(error_response(&err))).into_response();
+        return answer(error_response(&err), false, Some(StatusCode::UNSUPPORTED_MEDIA_TYPE));
     }
     next.run(req).await
 }
@@ -466,7 +569,7 @@ async fn count_refusals(
     let limit = state.config.body_limit_bytes;
     let err = AppError::Limit(format!("the request body is over the limit of {limit} bytes (GEPI_BODY_LIMIT_BYTES)"));
     if graphql {
-        (StatusCode::PAYLOAD_TOO_LARGE, GraphQLResponse::from(error_response(&err))).into_response()
+        answer(error_response(&err), false, Some(StatusCode::PAYLOAD_TOO_LARGE))
     } else {
         err.into_response()
     }

@@ -38,17 +38,29 @@ impl Captured {
     }
 }
 
+/// The log of this test process: a global subscriber, set once (a thread's own
+/// subscriber misses events whose callsites another test thread registered
+/// first). Each test picks its own lines by the client request id it sent.
+fn process_log() -> &'static Captured {
+    static LOG: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .with_env_filter("info,sqlx=warn,sea_orm=warn")
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in the tests");
+        logs
+    })
+}
+
 #[tokio::test]
 async fn every_request_is_logged_at_info_with_its_outcome_and_never_its_query_or_variables() {
+    let logs = process_log();
     let app = TestApp::seeded().await;
     let (token, _, operator) = app.login_role(Role::CaseManager, 0).await;
-    let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .with_env_filter("info,sqlx=warn,sea_orm=warn")
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let client_id = format!("eco-{}", uuid::Uuid::new_v4());
 
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
@@ -57,22 +69,24 @@ async fn every_request_is_logged_at_info_with_its_outcome_and_never_its_query_or
     let query =
         "query ListMine($c: String) { zzAliasInTheQueryText: cases(first: 1, filter: { comune: $c }) { totalCount } }";
     let variables = json!({ "c": "ZZ-VARIABLE-VALUE" });
-    let r = app.gql_with(&token, &[("traceparent", &traceparent)], query, variables).await;
+    let r =
+        app.gql_with(&token, &[("traceparent", &traceparent), ("x-request-id", &client_id)], query, variables).await;
     assert_eq!(r["errors"][0]["extensions"]["code"], "VALIDATION", "{r}");
     let r = app
         .gql_with(
             &token,
-            &[("traceparent", "not-a-trace-context")],
+            &[("traceparent", "not-a-trace-context"), ("x-request-id", &client_id)],
             "query Mine { me { operator { fiscalCode } } }",
             json!({}),
         )
         .await;
     assert!(r["errors"].is_null(), "{r}");
-    drop(_guard);
 
     let lines = logs.lines();
-    let served: Vec<&String> = lines.iter().filter(|l| l.contains(" INFO ") && l.contains("served")).collect();
-    assert_eq!(served.len(), 2, "one line per request: {lines:#?}");
+    let ours = format!("client_request_id={client_id}");
+    let served: Vec<&String> =
+        lines.iter().filter(|l| l.contains(" INFO ") && l.contains("served") && l.contains(&ours)).collect();
+    assert_eq!(served.len(), 2, "one line per request: {served:#?}");
     let first = served[0];
     for part in [
         "method=POST",
@@ -120,4 +134,146 @@ async fn every_request_is_logged_at_info_with_its_outcome_and_never_its_query_or
     let (_, _, metrics) = app.request_text(Request::get("/metrics").body(Body::empty()).unwrap()).await;
     assert!(!metrics.contains("ChosenByAnyone") && !metrics.contains("Invented"), "{metrics}");
     assert!(metrics.contains(r#"gepi_graphql_requests_total{operation="unauthenticated""#), "{metrics}");
+}
+
+/// Point 3, GraphQL over HTTP: the media type follows `Accept`; a request error
+/// (syntax, validation, variables, a refusal before execution) has no `data`,
+/// and under `application/graphql-response+json` a 4xx status; a body that is no
+/// GraphQL request, or has no query, is 400 with the JSON error body.
+#[tokio::test]
+async fn graphql_over_http_media_types_and_status_codes() {
+    let app = TestApp::seeded().await;
+    let (token, _, _) = app.login_role(Role::CaseManager, 0).await;
+    let send = |accept: Option<&'static str>, body: String, auth: bool| {
+        let mut b = Request::post("/graphql").header("content-type", "application/json");
+        if let Some(a) = accept {
+            b = b.header("accept", a);
+        }
+        if auth {
+            b = b.header("authorization", format!("Bearer {token}"));
+        }
+        b.body(Body::from(body)).unwrap()
+    };
+    let gql = |q: &str, vars: serde_json::Value| json!({ "query": q, "variables": vars }).to_string();
+    const GRJ: &str = "application/graphql-response+json";
+    const JSON: &str = "application/json";
+
+    // The media type: application/json unless the client names the GraphQL one.
+    for (accept, media) in [
+        (Some(JSON), JSON),
+        (Some("*/*"), JSON),
+        (None, JSON),
+        (Some(GRJ), GRJ),
+        (Some("application/graphql-response+json, application/json;q=0.9"), GRJ),
+        (Some("application/graphql-response+json;q=0, application/json"), JSON),
+    ] {
+        let r = app.request(send(accept, gql("{ __typename }", json!({})), true)).await;
+        assert_eq!(r.status, 200, "{accept:?}");
+        assert_eq!(r.headers["content-type"], media, "{accept:?}");
+        assert_eq!(r.body["data"]["__typename"], "Query");
+    }
+
+    // Request errors: no data entry; 400 under the GraphQL media type, 200 under JSON.
+    let cases = [
+        ("syntax", gql("{", json!({}))),
+        ("validation", gql("{ noSuchField }", json!({}))),
+        ("variables", gql("query V($id: ID!) { __typename }", json!({ "id": null }))),
+        (
+            "limit",
+            gql(
+                &format!("{{ {} }}", (0..=30).map(|i| format!("a{i}: __typename")).collect::<Vec<_>>().join(" ")),
+                json!({}),
+            ),
+        ),
+    ];
+    for (what, body) in cases {
+        let r = app.request(send(Some(GRJ), body.clone(), true)).await;
+        assert_eq!(r.status, 400, "{what}: {}", r.body);
+        assert!(r.body.get("data").is_none() && r.body["errors"][0]["message"].is_string(), "{what}: {}", r.body);
+        let r = app.request(send(Some(JSON), body, true)).await;
+        assert_eq!(r.status, 200, "{what}: {}", r.body);
+        assert!(r.body.get("data").is_none(), "{what}: {}", r.body);
+    }
+    // Who may act: 401 under the GraphQL media type.
+    let r = app.request(send(Some(GRJ), gql("{ cases { totalCount } }", json!({})), false)).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert!(r.body["errors"][0].get("locations").is_none(), "a refusal points at no place: {}", r.body);
+    // An execution error keeps its data and its 200.
+    let r = app.request(send(Some(GRJ), gql("{ case(id: \"Q2FzZTpub3BlCg\") { id } }", json!({})), true)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.get("data").is_some(), "{}", r.body);
+
+    // Not a GraphQL request: 400, the JSON error body, nothing of the parser's internals.
+    for body in [r#"{"notquery": "{ __typename }"}"#, r#"{"query": "#, r#"{"query": 0}"#, r#"{"query": ["array"]}"#, ""]
+    {
+        let r = app.request(send(Some(GRJ), body.into(), true)).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(r.body["errors"][0]["extensions"]["code"], "VALIDATION", "{body}: {}", r.body);
+        let message = r.body["errors"][0]["message"].as_str().unwrap();
+        assert!(!message.contains("Error(") && !message.contains("InvalidRequest"), "{message}");
+    }
+    let r = app.request(send(None, r#"{"notquery": "{ __typename }"}"#.into(), true)).await;
+    assert_eq!(r.body["errors"][0]["extensions"]["field"], "query", "{}", r.body);
+}
+
+/// Point 4, Relay: by-id roots and `node` are nullable, so a missing id nulls
+/// its own field and not the whole `data`; `nodes(ids:)` answers in the order
+/// asked, null for a missing id and for one out of scope alike.
+#[tokio::test]
+async fn by_id_roots_are_nullable_and_nodes_answers_each_id() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let app = TestApp::seeded().await;
+    let (token, _, operator) = app.login_role(Role::CaseManager, 0).await;
+    let mine = entity::case_file::Entity::find()
+        .filter(entity::case_file::Column::CaseManagerId.eq(operator.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the case manager has a case");
+    let theirs = entity::case_file::Entity::find()
+        .filter(entity::case_file::Column::CaseManagerId.ne(operator.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("another case manager's case");
+    let (mine, theirs) = (gepi::ids::encode("Case", mine.id), gepi::ids::encode("Case", theirs.id));
+    let missing = gepi::ids::encode("Case", uuid::Uuid::new_v4());
+
+    let (_, _, text) = app
+        .request_text(
+            Request::post("/graphql")
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::from(
+                    json!({ "query": format!("{{ first: case(id: \"{missing}\") {{ id }} me {{ operator {{ id }} }} last: node(id: \"{theirs}\") {{ id }} }}") })
+                        .to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(r["data"]["first"].is_null() && r["data"]["last"].is_null(), "{r}");
+    assert!(r["data"]["me"]["operator"]["id"].is_string(), "the other roots keep their data: {r}");
+    let codes: Vec<_> = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["path"][0].clone(), e["extensions"]["code"].clone()))
+        .collect();
+    assert_eq!(codes, [(json!("first"), json!("NOT_FOUND")), (json!("last"), json!("NOT_FOUND"))], "{r}");
+    let (first, me, last) =
+        (text.find("\"first\"").unwrap(), text.find("\"me\"").unwrap(), text.find("\"last\"").unwrap());
+    assert!(first < me && me < last, "top-level keys in selection order: {text}");
+
+    let q = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }";
+    let r = app.gql(Some(&token), q, json!({ "ids": [mine, missing, theirs] })).await;
+    assert!(r["errors"].is_null(), "{r}");
+    assert_eq!(r["data"]["nodes"], json!([{ "id": mine }, null, null]), "out of scope answers like missing");
+    let r = app.gql(Some(&token), q, json!({ "ids": [mine, "not an id"] })).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "VALIDATION", "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "ids.1", "{r}");
+    let many: Vec<String> = (0..=gepi::api::node::MAX_NODES).map(|_| mine.clone()).collect();
+    let r = app.gql(Some(&token), q, json!({ "ids": many })).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "LIMIT", "{r}");
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GePI against the tools GraphQL users already have, on the demo server: the
 # standard introspection query of graphql-js 16, in its variants, for every
-# role (tools/ecosystem/introspection.mjs). Needs Node 18+ and npm (the npm
+# role (tools/ecosystem/introspection.mjs), and the GraphQL over HTTP audit of
+# the graphql-http package (tools/ecosystem/http-audit.mjs, every audit). Needs Node 18+ and npm (the npm
 # packages are pinned in package-lock.json and installed here).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,3 +29,4 @@ rows = re.findall(r"^\s+(\S+)\s+([A-Z0-9]{16})\s+.*profileId (\S+)$", open(sys.a
 print(json.dumps([{"role": r, "fiscalCode": cf, "profileId": p} for r, cf, p in rows]))
 PY
 node tools/ecosystem/introspection.mjs "$base" "$work/logins.json"
+node tools/ecosystem/http-audit.mjs "$base" "$work/logins.json"
