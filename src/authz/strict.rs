@@ -15,12 +15,15 @@ use super::RequestAuthz;
 #[derive(Debug, Default)]
 pub struct SchemaIndex {
     fields: HashMap<String, HashMap<String, String>>,
+    /// Whether each field (`type → field`) may be null.
+    nullable: HashMap<String, HashMap<String, bool>>,
     roots: (String, String),
 }
 
 impl SchemaIndex {
     pub fn from_sdl(sdl: &str) -> Self {
         let mut fields: HashMap<String, HashMap<String, String>> = HashMap::new();
+        let mut nullable: HashMap<String, HashMap<String, bool>> = HashMap::new();
         if let Ok(doc) = async_graphql::parser::parse_schema(sdl) {
             for d in doc.definitions {
                 if let TypeSystemDefinition::Type(t) = d {
@@ -30,7 +33,9 @@ impl SchemaIndex {
                         _ => continue,
                     };
                     let mut m = HashMap::new();
+                    let mut n = HashMap::new();
                     for f in list {
+                        n.insert(f.node.name.node.to_string(), f.node.ty.node.nullable);
                         let mut ty = &f.node.ty.node;
                         let name = loop {
                             match &ty.base {
@@ -41,10 +46,25 @@ impl SchemaIndex {
                         m.insert(f.node.name.node.to_string(), name);
                     }
                     fields.insert(t.node.name.node.to_string(), m);
+                    nullable.insert(t.node.name.node.to_string(), n);
                 }
             }
         }
-        SchemaIndex { fields, roots: ("Query".into(), "Mutation".into()) }
+        SchemaIndex { fields, nullable, roots: ("Query".into(), "Mutation".into()) }
+    }
+
+    /// The root type of an operation.
+    pub fn root(&self, ty: async_graphql::parser::types::OperationType) -> &str {
+        match ty {
+            async_graphql::parser::types::OperationType::Mutation => &self.roots.1,
+            _ => &self.roots.0,
+        }
+    }
+
+    /// The named type `ty.field` returns (lists unwrapped), and whether the field may be null.
+    pub fn field(&self, ty: &str, field: &str) -> Option<(&str, bool)> {
+        let next = self.fields.get(ty)?.get(field)?;
+        Some((next.as_str(), *self.nullable.get(ty)?.get(field)?))
     }
 
     /// Fields of `doc` that the role may read on no row, as `Type.field`.

@@ -126,6 +126,11 @@ pub struct Checked {
 
 /// Documents kept.
 const CHECKED_DOCUMENTS: usize = 2_000;
+/// The largest document kept (its syntax tree is kept with it): the standard
+/// introspection query is about 2 KB, a client's largest operation less; a
+/// larger one is checked again each time, and the cache stays within a few
+/// tens of MiB.
+const CACHED_DOCUMENT_BYTES: usize = 8 * 1024;
 
 impl Default for CheckedDocuments {
     fn default() -> Self {
@@ -142,7 +147,9 @@ impl CheckedDocuments {
             return Ok(ops);
         }
         let checked = Arc::new(check(query)?);
-        self.0.insert(key, checked.clone());
+        if query.len() <= CACHED_DOCUMENT_BYTES {
+            self.0.insert(key, checked.clone());
+        }
         Ok(checked)
     }
 }

@@ -144,11 +144,11 @@ async fn graphql_handler(
     if req.query.trim().is_empty() {
         let err = AppError::validation("query", "a GraphQL request needs a `query`: the operation document");
         state.metrics.graphql_request(None, "VALIDATION", started.elapsed().as_secs_f64());
-        return answer(error_response(&err), graphql_response, Some(StatusCode::BAD_REQUEST));
+        return answer(error_response(&err), graphql_response, Some(StatusCode::BAD_REQUEST), false);
     }
     // Bounds first: a flood of tokens or aliases costs nothing beyond counting.
-    let (status, resp, operation) = match state.checked_documents.check(&req.query) {
-        Err(e) => (None, error_response(&e), None),
+    let (status, resp, operation, executed) = match state.checked_documents.check(&req.query) {
+        Err(e) => (None, error_response(&e), None, false),
         Ok(checked) => {
             let operations = &checked.operations;
             let named = match req.operation_name.as_deref() {
@@ -160,15 +160,21 @@ async fn graphql_handler(
             if let Some(name) = &operation {
                 span.record("operation", tracing::field::display(name));
             }
-            let (status, resp, authenticated) = run_graphql(&state, method, headers, req, &checked).await;
-            (status, resp, if authenticated { operation } else { Some("unauthenticated".into()) })
+            let a = run_graphql(&state, method, headers, req, &checked).await;
+            let operation = if a.authenticated { operation } else { Some("unauthenticated".into()) };
+            (a.status, a.resp, operation, a.executed)
         }
     };
     let outcome =
         resp.errors.first().map(|e| error_code(e).unwrap_or("INTERNAL").to_string()).unwrap_or_else(|| "OK".into());
     span.record("outcome", tracing::field::display(&outcome));
     state.metrics.graphql_request(operation.as_deref(), &outcome, started.elapsed().as_secs_f64());
-    answer(resp, graphql_response, status)
+    answer(resp, graphql_response, status, executed)
+}
+
+/// Whether nothing of `resp` was executed: no data, and no error at a path.
+fn is_request_error(resp: &async_graphql::Response) -> bool {
+    resp.data == async_graphql::Value::Null && !resp.errors.is_empty() && resp.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// The `extensions.code` of an error.
@@ -179,20 +185,29 @@ fn error_code(e: &async_graphql::ServerError) -> Option<&str> {
     }
 }
 
-/// Whether the client names `application/graphql-response+json` in `Accept`
-/// (with a weight above 0): GraphQL over HTTP answers in that media type then,
-/// and in `application/json` otherwise (`application/json`, `*/*` or no `Accept`).
+/// Whether to answer in `application/graphql-response+json`: the client names
+/// it in `Accept` with a weight above 0 and at least that of `application/json`
+/// (or of `application/*`, `*/*` standing for it); `application/json` otherwise,
+/// also without an `Accept`.
 fn accepts_graphql_response(headers: &HeaderMap) -> bool {
-    headers.get_all(axum::http::header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
-        |range| {
-            let mut parts = range.split(';');
-            let media = parts.next().unwrap_or("").trim();
-            let refused = parts.any(|p| {
-                p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()).is_some_and(|q| q <= 0.0)
-            });
-            media.eq_ignore_ascii_case("application/graphql-response+json") && !refused
-        },
-    )
+    let (mut graphql, mut json) = (0.0f32, 0.0f32);
+    for range in
+        headers.get_all(axum::http::header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','))
+    {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+            .map_or(Some(1.0), |(_, v)| v.trim().parse::<f32>().ok())
+            .unwrap_or(0.0);
+        match media.as_str() {
+            "application/graphql-response+json" => graphql = graphql.max(q),
+            "application/json" | "application/*" | "*/*" => json = json.max(q),
+            _ => {}
+        }
+    }
+    graphql > 0.0 && graphql >= json
 }
 
 /// The HTTP answer of a GraphQL response, as GraphQL over HTTP has it. A request
@@ -200,12 +215,16 @@ fn accepts_graphql_response(headers: &HeaderMap) -> bool {
 /// refusal before execution) has no `data` entry; under
 /// `application/graphql-response+json` it has a 4xx status (401 and 403 for who
 /// may act, 500 for a server fault, 400 otherwise), while `application/json`
-/// answers 200 to any request it could read. `status` overrides both.
-fn answer(resp: async_graphql::Response, graphql_response: bool, status: Option<StatusCode>) -> Response {
+/// answers 200 to any request it could read. A refusal after execution
+/// (`executed`) keeps `data: null` and 200. `status` overrides all.
+fn answer(
+    resp: async_graphql::Response,
+    graphql_response: bool,
+    status: Option<StatusCode>,
+    executed: bool,
+) -> Response {
     use axum::http::{header, HeaderValue};
-    let request_error = resp.data == async_graphql::Value::Null
-        && !resp.errors.is_empty()
-        && resp.errors.iter().all(|e| e.path.is_empty());
+    let request_error = !executed && is_request_error(&resp);
     let body = if request_error {
         let mut body = serde_json::json!({ "errors": resp.errors });
         if !resp.extensions.is_empty() {
@@ -266,25 +285,41 @@ impl IntoResponse for BadGraphQLRequest {
             ),
             _ => (StatusCode::BAD_REQUEST, AppError::Validation { field: None, message: SHAPE.into() }),
         };
-        answer(error_response(&err), false, Some(status))
+        answer(error_response(&err), false, Some(status), false)
     }
 }
 
-/// The answer to one GraphQL request whose bounds were checked, with the HTTP
-/// status when it is not 200, and whether a principal made it.
+/// The answer to one GraphQL request whose bounds were checked.
+struct Answered {
+    /// The HTTP status, when it is not the one [`answer`] gives.
+    status: Option<StatusCode>,
+    resp: async_graphql::Response,
+    /// Whether a principal made the request.
+    authenticated: bool,
+    /// Whether the operation ran (its fields resolved): a refusal after that
+    /// (the size cap, strict mode, the audit) keeps `data: null` and its 200, so
+    /// that no client takes a mutation that ran for one that did not.
+    executed: bool,
+}
+
 async fn run_graphql(
     state: &AppState,
     method: Method,
     headers: HeaderMap,
     mut req: async_graphql::Request,
     checked: &crate::graphql::limits::Checked,
-) -> (Option<StatusCode>, async_graphql::Response, bool) {
+) -> Answered {
     if method == Method::GET && !is_query_only(&req.query) {
         let err = AppError::Validation {
             field: None,
             message: "GET requests may only run queries; send mutations with POST".into(),
         };
-        return (Some(StatusCode::METHOD_NOT_ALLOWED), error_response(&err), false);
+        return Answered {
+            status: Some(StatusCode::METHOD_NOT_ALLOWED),
+            resp: error_response(&err),
+            authenticated: false,
+            executed: false,
+        };
     }
     let strict =
         headers.get("x-gepi-strict").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -295,7 +330,7 @@ async fn run_graphql(
     // type) would describe the schema such a caller is not shown.
     if let Err(e) = authn.principal() {
         if !crate::graphql::visibility::login_surface_only(&req.query) {
-            return (None, error_response(&e), authenticated);
+            return Answered { status: None, resp: error_response(&e), authenticated, executed: false };
         }
     }
     let request_id = login::request_id(&headers);
@@ -317,7 +352,7 @@ async fn run_graphql(
                             a.role().as_str(),
                             never.join(", ")
                         ));
-                        return (None, error_response(&err), authenticated);
+                        return Answered { status: None, resp: error_response(&err), authenticated, executed: false };
                     }
                 }
             }
@@ -334,15 +369,16 @@ async fn run_graphql(
     let operation_name = req.operation_name.clone();
     let mut resp = state.schema.execute(req).await;
     add_error_codes(&mut resp);
-    if let Some(doc) = &checked.document {
-        crate::graphql::shape::shape(doc, operation_name.as_deref(), &mut resp.data, &resp.errors);
-    }
+    let executed = !is_request_error(&resp);
     // The size of the answer, counted without building it: over the cap, no data
     // leaves (and no read of it is recorded).
     if let Err(e) =
         crate::graphql::limits::check_response_size(json_size(&resp.data), state.config.response_limit_bytes)
     {
-        return (None, error_response(&e), authenticated);
+        return Answered { status: None, resp: error_response(&e), authenticated, executed };
+    }
+    if let Some(doc) = &checked.document {
+        crate::graphql::shape::shape(&state.schema_index, doc, operation_name.as_deref(), &mut resp.data, &resp.errors);
     }
     if let Some(a) = authz {
         let redactions = a.take_redactions();
@@ -353,7 +389,7 @@ async fn run_graphql(
                 a.role().as_str(),
                 redactions[0].path.join(".")
             ));
-            return (None, error_response(&err), authenticated);
+            return Answered { status: None, resp: error_response(&err), authenticated, executed };
         }
         if !redactions.is_empty() {
             let v = serde_json::to_value(&redactions).unwrap_or_default();
@@ -362,10 +398,10 @@ async fn run_graphql(
         // Reads of case content are written before the response leaves: no
         // trace, no data.
         if let Err(e) = audit_reads(state, &a, request_id).await {
-            return (None, error_response(&e), authenticated);
+            return Answered { status: None, resp: error_response(&e), authenticated, executed };
         }
     }
-    (None, resp, authenticated)
+    Answered { status: None, resp, authenticated, executed }
 }
 
 /// The response of a refusal before execution: one error, no location (it
@@ -428,14 +464,14 @@ async fn graphql_json_only(req: Request<axum::body::Body>, next: axum::middlewar
         .is_some_and(|e| e == "application/json" || e == "application/graphql-response+json");
     if req.method() != Method::GET && req.method() != Method::POST {
         let err = AppError::Validation { field: None, message: "GraphQL is served over GET (queries) and POST".into() };
-        return answer(error_response(&err), false, Some(StatusCode::METHOD_NOT_ALLOWED));
+        return answer(error_response(&err), false, Some(StatusCode::METHOD_NOT_ALLOWED), false);
     }
     if req.method() == Method::POST && !json {
         let err = AppError::Validation {
             field: None,
             message: "a GraphQL POST is application/json (or application/graphql-response+json)".into(),
         };
-        return answer(error_response(&err), false, Some(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        return answer(error_response(&err), false, Some(StatusCode::UNSUPPORTED_MEDIA_TYPE), false);
     }
     next.run(req).await
 }
@@ -569,7 +605,7 @@ async fn count_refusals(
     let limit = state.config.body_limit_bytes;
     let err = AppError::Limit(format!("the request body is over the limit of {limit} bytes (GEPI_BODY_LIMIT_BYTES)"));
     if graphql {
-        answer(error_response(&err), false, Some(StatusCode::PAYLOAD_TOO_LARGE))
+        answer(error_response(&err), false, Some(StatusCode::PAYLOAD_TOO_LARGE), false)
     } else {
         err.into_response()
     }
@@ -623,6 +659,39 @@ mod tests {
         for bad in ["", "2Mine", "Mario Rossi", "a-b", &"a".repeat(65)] {
             assert_eq!(operation_name(Some(bad)), None, "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_after_execution_keeps_its_data_entry_and_its_200() {
+        let body = |r: Response| async move {
+            let (parts, body) = r.into_parts();
+            let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            (parts.status, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap())
+        };
+        let refusal = || error_response(&AppError::Limit("over the cap".into()));
+        let (status, json) = body(answer(refusal(), true, None, false)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(json.get("data").is_none(), "{json}");
+        let (status, json) = body(answer(refusal(), true, None, true)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(json.get("data").is_some_and(|d| d.is_null()), "{json}");
+        assert_eq!(json["errors"][0]["extensions"]["code"], "LIMIT");
+    }
+
+    #[test]
+    fn the_accept_weights_choose_the_media_type() {
+        let pick = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(axum::http::header::ACCEPT, v.parse().unwrap());
+            accepts_graphql_response(&h)
+        };
+        assert!(pick("application/graphql-response+json"));
+        assert!(pick("application/json;q=0.9, application/graphql-response+json"));
+        assert!(!pick("application/graphql-response+json;q=0.1, application/json"));
+        assert!(!pick("application/graphql-response+json; Q=0"));
+        assert!(!pick("*/*"));
+        assert!(!pick("text/html, application/*"));
+        assert!(!accepts_graphql_response(&HeaderMap::new()));
     }
 
     #[test]

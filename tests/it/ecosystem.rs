@@ -166,6 +166,8 @@ async fn graphql_over_http_media_types_and_status_codes() {
         (Some(GRJ), GRJ),
         (Some("application/graphql-response+json, application/json;q=0.9"), GRJ),
         (Some("application/graphql-response+json;q=0, application/json"), JSON),
+        (Some("application/graphql-response+json;Q=0.1, application/json"), JSON),
+        (Some("application/json;q=0.5, application/graphql-response+json"), GRJ),
     ] {
         let r = app.request(send(accept, gql("{ __typename }", json!({})), true)).await;
         assert_eq!(r.status, 200, "{accept:?}");
@@ -202,7 +204,7 @@ async fn graphql_over_http_media_types_and_status_codes() {
     // An execution error keeps its data and its 200.
     let r = app.request(send(Some(GRJ), gql("{ case(id: \"Q2FzZTpub3BlCg\") { id } }", json!({})), true)).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(r.body.get("data").is_some(), "{}", r.body);
+    assert!(r.body["data"].is_object() && r.body["data"]["case"].is_null(), "{}", r.body);
 
     // Not a GraphQL request: 400, the JSON error body, nothing of the parser's internals.
     for body in [r#"{"notquery": "{ __typename }"}"#, r#"{"query": "#, r#"{"query": 0}"#, r#"{"query": ["array"]}"#, ""]

@@ -506,7 +506,7 @@ async fn check(app: &TestApp, world: &World, who: &Who, allowed: &Allowed, forbi
         // The role may not read the type at all.
     } else {
         assert_eq!(error_code(&r), Some("NOT_FOUND"), "{ty} {id} out of scope: {r}");
-        assert!(r["data"].is_null());
+        assert_eq!(r["data"], json!({ "node": null }), "{r}");
     }
 }
 
