@@ -48,6 +48,10 @@ pub struct Config {
     pub client_ip_header: Option<String>,
     /// `GEPI_LOG_FORMAT`: `text` or `json`.
     pub log_format: LogFormat,
+    /// `GEPI_METRICS_TOKEN` (environment only: a secret): `/metrics` then wants
+    /// `Authorization: Bearer <token>`. Without it, `/metrics` is served only on
+    /// a loopback bind (development, the benchmark), and is absent otherwise.
+    pub metrics_token: Option<String>,
     /// `[saml]` / `GEPI_SAML_*`: SPID login; None leaves it off.
     pub saml: Option<SamlConfig>,
 }
@@ -150,6 +154,7 @@ impl Default for Config {
             login_rate_per_minute: 300,
             login_rate_burst: 60,
             client_ip_header: None,
+            metrics_token: None,
             log_format: LogFormat::Text,
             saml: None,
         }
@@ -271,6 +276,9 @@ impl Config {
         if let Some(v) = env("GEPI_CLIENT_IP_HEADER") {
             c.client_ip_header = Some(v.trim().to_string()).filter(|h| !h.is_empty());
         }
+        if let Some(v) = env("GEPI_METRICS_TOKEN") {
+            c.metrics_token = Some(v.trim().to_string()).filter(|t| !t.is_empty());
+        }
         if let Some(v) = env("GEPI_LOG_FORMAT") {
             c.log_format = parse("GEPI_LOG_FORMAT", v)?;
         }
@@ -286,6 +294,9 @@ impl Config {
             || self.database_url.starts_with("postgresql://"))
         {
             return Err(ConfigError::Invalid("GEPI_DATABASE_URL must start with sqlite: or postgres://".into()));
+        }
+        if self.metrics_token.as_ref().is_some_and(|t| t.len() < 32) {
+            return Err(ConfigError::Invalid("GEPI_METRICS_TOKEN must be at least 32 characters".into()));
         }
         if self.session_lifetime_secs <= 0 || self.session_idle_secs <= 0 {
             return Err(ConfigError::Invalid("session lifetimes must be positive".into()));
@@ -481,6 +492,7 @@ impl fmt::Debug for Config {
             .field("login_rate_burst", &self.login_rate_burst)
             .field("client_ip_header", &self.client_ip_header)
             .field("log_format", &self.log_format)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))
             .field("saml", &self.saml)
             .finish()
     }
@@ -506,6 +518,17 @@ mod tests {
     fn bad_values_are_named() {
         let err = Config::load_from(None, |k| (k == "GEPI_BIND").then(|| "nowhere".into())).unwrap_err();
         assert!(err.to_string().contains("GEPI_BIND"), "{err}");
+    }
+
+    #[test]
+    fn the_metrics_token_is_long_and_never_printed() {
+        let token = |t: &'static str| move |k: &str| (k == "GEPI_METRICS_TOKEN").then(|| t.to_string());
+        let err = Config::load_from(None, token("short")).and_then(|c| c.validate().map(|_| c)).unwrap_err();
+        assert!(err.to_string().contains("GEPI_METRICS_TOKEN"), "{err}");
+        let c = Config::load_from(None, token("0123456789abcdef0123456789abcdef-secret")).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.metrics_token.as_deref(), Some("0123456789abcdef0123456789abcdef-secret"));
+        assert!(!format!("{c:?}").contains("secret"), "{c:?}");
     }
 
     #[test]

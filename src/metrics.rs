@@ -2,8 +2,11 @@
 //! Prometheus text format: SAML messages refused (by endpoint and outcome,
 //! every refusal; only those whose IdP signature verified are also audited),
 //! request bodies over the limit, requests over the login rate limit, the
-//! SQL statements the service runs, and GraphQL requests by operation name and
-//! outcome code (a count and a latency histogram).
+//! SQL statements the service runs, GraphQL requests by operation name and
+//! outcome code (a count and a latency histogram), the SQL statements and the
+//! audit events of each request, the errors of the answers by code (the
+//! authorization refusals among them), fields redacted by the field rules, the
+//! database pool, and the build.
 //! One registry per [`crate::AppState`], not a process-wide one, so that two
 //! services in one process (the tests) count apart. Labels are closed
 //! vocabularies (endpoint names, refusal codes) or operation names, of which the
@@ -15,7 +18,51 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+tokio::task_local! {
+    /// What the request running in this task has done so far.
+    static REQUEST: RequestCounts;
+}
+
+/// Statements and audit events of one request (see [`counted`]).
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub statements: u64,
+    pub audit_events: u64,
+}
+
+#[derive(Default)]
+struct RequestCounts {
+    statements: std::cell::Cell<u64>,
+    audit_events: std::cell::Cell<u64>,
+}
+
+/// Runs `f`, counting the statements and audit events it causes in this task
+/// (work spawned onto other tasks is not counted).
+pub async fn counted<F: std::future::Future>(f: F) -> (F::Output, Counts) {
+    REQUEST
+        .scope(RequestCounts::default(), async {
+            let out = f.await;
+            let counts =
+                REQUEST.with(|r| Counts { statements: r.statements.get(), audit_events: r.audit_events.get() });
+            (out, counts)
+        })
+        .await
+}
+
+/// Notes a statement run by the request running in this task, if any (the
+/// connection's statement hook calls it).
+pub fn statement_ran() {
+    let _ = REQUEST.try_with(|r| r.statements.set(r.statements.get() + 1));
+}
+
+/// Notes `n` audit events written by the request running in this task, if any.
+pub fn audit_events_written(n: usize) {
+    let _ = REQUEST.try_with(|r| r.audit_events.set(r.audit_events.get() + n as u64));
+}
 
 /// Distinct operation names labelled apart; later ones are `other`.
 pub const OPERATION_NAMES: usize = 200;
@@ -36,6 +83,17 @@ pub struct Metrics {
     pub graphql_requests: IntCounterVec,
     /// `gepi_graphql_request_duration_seconds{operation, outcome}`.
     pub graphql_duration: HistogramVec,
+    /// `gepi_graphql_statements_per_request`: SQL statements of one GraphQL request.
+    pub graphql_statements: Histogram,
+    /// `gepi_graphql_errors_total{code}`: errors in GraphQL answers, by code
+    /// (`UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`: the authorization refusals).
+    pub graphql_errors: IntCounterVec,
+    /// `gepi_graphql_redacted_fields_total`: fields answered null by the field rules.
+    pub redacted_fields: IntCounter,
+    /// `gepi_audit_events_total`: audit events written by requests.
+    pub audit_events: IntCounter,
+    /// `gepi_db_pool_connections{state="in_use|idle|max"}`, read when scraped.
+    pub pool: IntGaugeVec,
     operations: Arc<Mutex<HashSet<String>>>,
 }
 
@@ -71,8 +129,35 @@ impl Metrics {
             &["operation", "outcome"],
         )
         .expect("valid metric");
+        let graphql_statements = Histogram::with_opts(
+            HistogramOpts::new("gepi_graphql_statements_per_request", "SQL statements run by one GraphQL request")
+                .buckets(vec![0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0, 100.0]),
+        )
+        .expect("valid metric");
+        let graphql_errors =
+            IntCounterVec::new(Opts::new("gepi_graphql_errors_total", "Errors in GraphQL answers, by code"), &["code"])
+                .expect("valid metric");
+        let redacted_fields =
+            IntCounter::new("gepi_graphql_redacted_fields_total", "Fields answered null by the field rules")
+                .expect("valid metric");
+        let audit_events =
+            IntCounter::new("gepi_audit_events_total", "Audit events written by requests").expect("valid metric");
+        let pool = IntGaugeVec::new(
+            Opts::new("gepi_db_pool_connections", "Database pool connections: in use, idle, and the maximum"),
+            &["state"],
+        )
+        .expect("valid metric");
+        let build = IntGaugeVec::new(Opts::new("gepi_build_info", "The running build: always 1"), &["version"])
+            .expect("valid metric");
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         for c in [
             Box::new(saml_refused.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(graphql_statements.clone()),
+            Box::new(graphql_errors.clone()),
+            Box::new(redacted_fields.clone()),
+            Box::new(audit_events.clone()),
+            Box::new(pool.clone()),
+            Box::new(build),
             Box::new(body_too_large.clone()),
             Box::new(rate_limited.clone()),
             Box::new(db_statements.clone()),
@@ -89,7 +174,19 @@ impl Metrics {
             db_statements,
             graphql_requests,
             graphql_duration,
+            graphql_statements,
+            graphql_errors,
+            redacted_fields,
+            audit_events,
+            pool,
             operations: Arc::default(),
+        }
+    }
+
+    /// The pool's connections, as the scrape sees them.
+    pub fn set_pool(&self, in_use: u64, idle: u64, max: u64) {
+        for (state, n) in [("in_use", in_use), ("idle", idle), ("max", max)] {
+            self.pool.with_label_values(&[state]).set(n as i64);
         }
     }
 
@@ -116,7 +213,10 @@ impl Metrics {
     /// one statement hook: set it before the connection is cloned into the state.
     pub fn count_statements(&self, db: &mut sea_orm::DatabaseConnection) {
         let c = self.db_statements.clone();
-        db.set_metric_callback(move |_| c.inc());
+        db.set_metric_callback(move |_| {
+            c.inc();
+            statement_ran();
+        });
     }
 
     /// The Prometheus text exposition of every counter.

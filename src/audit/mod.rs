@@ -89,6 +89,7 @@ pub async fn record<C: ConnectionTrait>(db: &C, ctx: &AuditContext, entries: Vec
         return Ok(());
     }
     let now = Utc::now();
+    let n = entries.len();
     let rows = entries.into_iter().map(|e| audit_event::ActiveModel {
         id: Set(Uuid::now_v7()),
         occurred_at: Set(now),
@@ -105,5 +106,6 @@ pub async fn record<C: ConnectionTrait>(db: &C, ctx: &AuditContext, entries: Vec
         changes: Set(e.changes.map(|c| c.to_string())),
     });
     audit_event::Entity::insert_many(rows).exec_without_returning(db).await?;
+    crate::metrics::audit_events_written(n);
     Ok(())
 }

@@ -160,7 +160,9 @@ async fn graphql_handler(
             if let Some(name) = &operation {
                 span.record("operation", tracing::field::display(name));
             }
-            let a = run_graphql(&state, method, headers, req, &checked).await;
+            let (a, counts) = crate::metrics::counted(run_graphql(&state, method, headers, req, &checked)).await;
+            state.metrics.graphql_statements.observe(counts.statements as f64);
+            state.metrics.audit_events.inc_by(counts.audit_events);
             let operation = if a.authenticated { operation } else { Some("unauthenticated".into()) };
             (a.status, a.resp, operation, a.executed)
         }
@@ -168,6 +170,10 @@ async fn graphql_handler(
     let outcome =
         resp.errors.first().map(|e| error_code(e).unwrap_or("INTERNAL").to_string()).unwrap_or_else(|| "OK".into());
     span.record("outcome", tracing::field::display(&outcome));
+    for e in &resp.errors {
+        let code = error_code(e).filter(|c| ERROR_CODES.contains(c)).unwrap_or("INTERNAL");
+        state.metrics.graphql_errors.with_label_values(&[code]).inc();
+    }
     state.metrics.graphql_request(operation.as_deref(), &outcome, started.elapsed().as_secs_f64());
     answer(resp, graphql_response, status, executed)
 }
@@ -176,6 +182,10 @@ async fn graphql_handler(
 fn is_request_error(resp: &async_graphql::Response) -> bool {
     resp.data == async_graphql::Value::Null && !resp.errors.is_empty() && resp.errors.iter().all(|e| e.path.is_empty())
 }
+
+/// The codes an answer's errors may carry (a closed label vocabulary).
+const ERROR_CODES: &[&str] =
+    &["UNAUTHENTICATED", "FORBIDDEN", "PROFILE_REQUIRED", "NOT_FOUND", "VALIDATION", "CONFLICT", "LIMIT", "INTERNAL"];
 
 /// The `extensions.code` of an error.
 fn error_code(e: &async_graphql::ServerError) -> Option<&str> {
@@ -382,6 +392,7 @@ async fn run_graphql(
     }
     if let Some(a) = authz {
         let redactions = a.take_redactions();
+        state.metrics.redacted_fields.inc_by(redactions.len() as u64);
         if strict && !redactions.is_empty() {
             let err = AppError::Forbidden(format!(
                 "strict mode: the operation selects {} field(s) the role {} may not read (first: {})",
@@ -611,9 +622,46 @@ async fn count_refusals(
     }
 }
 
-/// `GET /metrics`: the counters, Prometheus text format.
-async fn metrics(State(state): State<AppState>) -> Response {
+/// `GET /metrics`: the counters, Prometheus text format. With
+/// `GEPI_METRICS_TOKEN`, only for `Authorization: Bearer <that token>` (401
+/// otherwise); without it, only on a loopback bind (404 otherwise: it would
+/// show every operation name and error count to anyone).
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    use sha2::{Digest, Sha256};
+    match &state.config.metrics_token {
+        Some(token) => {
+            let given = headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            // Digests compared: no timing of how much of the token matched.
+            if Sha256::digest(given.as_bytes()) != Sha256::digest(token.as_bytes()) {
+                return (StatusCode::UNAUTHORIZED, [(axum::http::header::WWW_AUTHENTICATE, "Bearer")]).into_response();
+            }
+        }
+        None if !state.config.bind.ip().is_loopback() => return StatusCode::NOT_FOUND.into_response(),
+        None => {}
+    }
+    let (in_use, idle) = pool_connections(&state.db);
+    state.metrics.set_pool(in_use, idle, u64::from(state.config.db_max_connections));
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+}
+
+/// Connections of the pool in use and idle.
+fn pool_connections(db: &sea_orm::DatabaseConnection) -> (u64, u64) {
+    let (size, idle) = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            let p = db.get_postgres_connection_pool();
+            (u64::from(p.size()), p.num_idle() as u64)
+        }
+        sea_orm::DbBackend::Sqlite => {
+            let p = db.get_sqlite_connection_pool();
+            (u64::from(p.size()), p.num_idle() as u64)
+        }
+        _ => (0, 0),
+    };
+    (size.saturating_sub(idle), idle)
 }
 
 async fn healthz() -> &'static str {

@@ -279,3 +279,55 @@ async fn by_id_roots_are_nullable_and_nodes_answers_each_id() {
     let r = app.gql(Some(&token), q, json!({ "ids": many })).await;
     assert_eq!(r["errors"][0]["extensions"]["code"], "LIMIT", "{r}");
 }
+
+/// The value of the first sample of `/metrics` whose line starts with `prefix`.
+fn sample(metrics: &str, prefix: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix} in\n{metrics}"))
+}
+
+/// Point 7, the rest: statements and audit events per request, errors by code,
+/// redactions, the pool and the build; `/metrics` wants its token when one is
+/// configured, and is absent on a public bind without one.
+#[tokio::test]
+async fn metrics_count_each_request_and_are_not_open_to_all() {
+    let app = TestApp::seeded().await;
+    let (token, _, _) = app.login_role(Role::CaseManager, 0).await;
+    let q = "{ cases(first: 3) { edges { node { id household { members { firstName } } } } } }";
+    let before = app.count("audit_event").await;
+    let r = app.gql(Some(&token), q, json!({})).await;
+    assert!(r["errors"].is_null(), "{r}");
+    let written = app.count("audit_event").await - before;
+    let missing = gepi::ids::encode("Case", uuid::Uuid::new_v4());
+    app.gql(Some(&token), &format!("{{ case(id: \"{missing}\") {{ id }} }}"), json!({})).await;
+    let get = |t: Option<&str>| {
+        let mut b = Request::get("/metrics");
+        if let Some(t) = t {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    let (status, _, m) = app.request_text(get(None)).await;
+    assert_eq!(status, 200, "loopback, no token configured: served");
+    assert_eq!(sample(&m, "gepi_graphql_statements_per_request_count"), 2.0, "{m}");
+    assert!(sample(&m, "gepi_graphql_statements_per_request_sum") >= 4.0, "{m}");
+    assert!(written > 0, "the reads of the list are audited");
+    assert_eq!(sample(&m, "gepi_audit_events_total"), written as f64, "{m}");
+    assert_eq!(sample(&m, r#"gepi_graphql_errors_total{code="NOT_FOUND"}"#), 1.0, "{m}");
+    assert_eq!(sample(&m, r#"gepi_db_pool_connections{state="max"}"#), 4.0, "{m}");
+    assert!(m.contains(&format!(r#"gepi_build_info{{version="{}"}} 1"#, env!("CARGO_PKG_VERSION"))), "{m}");
+
+    let secret = "a-metrics-token-of-at-least-32-characters";
+    let guarded = TestApp::with_config(|c| c.metrics_token = Some(secret.into())).await;
+    let (status, headers, _) = guarded.request_text(get(None)).await;
+    assert_eq!(status, 401);
+    assert_eq!(headers["www-authenticate"], "Bearer");
+    assert_eq!(guarded.request_text(get(Some("wrong"))).await.0, 401);
+    assert_eq!(guarded.request_text(get(Some(secret))).await.0, 200);
+    let public = TestApp::with_config(|c| c.bind = "0.0.0.0:8080".parse().unwrap()).await;
+    assert_eq!(public.request_text(get(None)).await.0, 404, "no token, public bind: no metrics");
+}

@@ -116,6 +116,7 @@ impl TestApp {
         let statements: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
         let log = statements.clone();
         conn.set_metric_callback(move |info| {
+            gepi::metrics::statement_ran();
             if let Some(v) = log.lock().unwrap().as_mut() {
                 v.push(info.statement.sql.clone());
             }
