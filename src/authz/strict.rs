@@ -14,16 +14,14 @@ use super::RequestAuthz;
 /// Output fields of every object and interface type, with the named type each returns.
 #[derive(Debug, Default)]
 pub struct SchemaIndex {
-    fields: HashMap<String, HashMap<String, String>>,
-    /// Whether each field (`type → field`) may be null.
-    nullable: HashMap<String, HashMap<String, bool>>,
+    /// `type → field →` the named type it returns (lists unwrapped), and whether it may be null.
+    fields: HashMap<String, HashMap<String, (String, bool)>>,
     roots: (String, String),
 }
 
 impl SchemaIndex {
     pub fn from_sdl(sdl: &str) -> Self {
-        let mut fields: HashMap<String, HashMap<String, String>> = HashMap::new();
-        let mut nullable: HashMap<String, HashMap<String, bool>> = HashMap::new();
+        let mut fields: HashMap<String, HashMap<String, (String, bool)>> = HashMap::new();
         if let Ok(doc) = async_graphql::parser::parse_schema(sdl) {
             for d in doc.definitions {
                 if let TypeSystemDefinition::Type(t) = d {
@@ -33,9 +31,7 @@ impl SchemaIndex {
                         _ => continue,
                     };
                     let mut m = HashMap::new();
-                    let mut n = HashMap::new();
                     for f in list {
-                        n.insert(f.node.name.node.to_string(), f.node.ty.node.nullable);
                         let mut ty = &f.node.ty.node;
                         let name = loop {
                             match &ty.base {
@@ -43,14 +39,13 @@ impl SchemaIndex {
                                 BaseType::List(inner) => ty = inner,
                             }
                         };
-                        m.insert(f.node.name.node.to_string(), name);
+                        m.insert(f.node.name.node.to_string(), (name, f.node.ty.node.nullable));
                     }
                     fields.insert(t.node.name.node.to_string(), m);
-                    nullable.insert(t.node.name.node.to_string(), n);
                 }
             }
         }
-        SchemaIndex { fields, nullable, roots: ("Query".into(), "Mutation".into()) }
+        SchemaIndex { fields, roots: ("Query".into(), "Mutation".into()) }
     }
 
     /// The root type of an operation.
@@ -63,8 +58,8 @@ impl SchemaIndex {
 
     /// The named type `ty.field` returns (lists unwrapped), and whether the field may be null.
     pub fn field(&self, ty: &str, field: &str) -> Option<(&str, bool)> {
-        let next = self.fields.get(ty)?.get(field)?;
-        Some((next.as_str(), *self.nullable.get(ty)?.get(field)?))
+        let (next, nullable) = self.fields.get(ty)?.get(field)?;
+        Some((next.as_str(), *nullable))
     }
 
     /// Fields of `doc` that the role may read on no row, as `Type.field`.
@@ -75,11 +70,7 @@ impl SchemaIndex {
             DocumentOperations::Multiple(m) => m.values().collect(),
         };
         for op in ops {
-            let root = match op.node.ty {
-                async_graphql::parser::types::OperationType::Mutation => &self.roots.1,
-                _ => &self.roots.0,
-            };
-            self.walk(doc, root, &op.node.selection_set.node, authz, &mut out, 0);
+            self.walk(doc, self.root(op.node.ty), &op.node.selection_set.node, authz, &mut out, 0);
         }
         out.sort();
         out.dedup();
@@ -110,7 +101,7 @@ impl SchemaIndex {
                         out.push(key);
                         continue;
                     }
-                    if let Some(next) = self.fields.get(ty).and_then(|m| m.get(name)) {
+                    if let Some((next, _)) = self.field(ty, name) {
                         self.walk(doc, next, &f.node.selection_set.node, authz, out, depth + 1);
                     }
                 }

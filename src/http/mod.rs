@@ -354,8 +354,8 @@ async fn run_graphql(
             // Strict clients: a field the role can never read refuses the whole
             // operation before anything runs (mutations included).
             if strict {
-                if let Ok(doc) = async_graphql::parser::parse_query(&req.query) {
-                    let never = state.schema_index.never_readable(&doc, &a);
+                if let Some(doc) = &checked.document {
+                    let never = state.schema_index.never_readable(doc, &a);
                     if !never.is_empty() {
                         let err = AppError::Forbidden(format!(
                             "strict mode: the role {} may not read {}",

@@ -227,18 +227,16 @@ async fn by_id_roots_are_nullable_and_nodes_answers_each_id() {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let app = TestApp::seeded().await;
     let (token, _, operator) = app.login_role(Role::CaseManager, 0).await;
-    let mine = entity::case_file::Entity::find()
-        .filter(entity::case_file::Column::CaseManagerId.eq(operator.id))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .expect("the case manager has a case");
-    let theirs = entity::case_file::Entity::find()
-        .filter(entity::case_file::Column::CaseManagerId.ne(operator.id))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .expect("another case manager's case");
+    let one_case = |of_this_operator: bool| {
+        let column = entity::case_file::Column::CaseManagerId;
+        let find = entity::case_file::Entity::find().filter(if of_this_operator {
+            column.eq(operator.id)
+        } else {
+            column.ne(operator.id)
+        });
+        async { find.one(&app.db).await.unwrap().expect("a case of each kind") }
+    };
+    let (mine, theirs) = (one_case(true).await, one_case(false).await);
     let (mine, theirs) = (gepi::ids::encode("Case", mine.id), gepi::ids::encode("Case", theirs.id));
     let missing = gepi::ids::encode("Case", uuid::Uuid::new_v4());
 
