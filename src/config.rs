@@ -22,6 +22,10 @@ pub struct Config {
     /// profile suspended, revoked or changed) takes effect at once; one made by
     /// another instance or by the command line, at most this many seconds later.
     pub session_cache_secs: u64,
+    /// `GEPI_COMPILED_READS`: answer the queries the compiler knows from one SQL
+    /// statement (`api::compiled`, PostgreSQL only); `false` runs every operation
+    /// through the executor (to compare the two, or to rule the compiler out).
+    pub compiled_reads: bool,
     /// `GEPI_DEV_LOGIN`: enables `POST /auth/dev-login` (loopback binds only).
     pub dev_login: bool,
     /// Set by `serve --demo` (never from the environment or a file): the demo
@@ -143,6 +147,7 @@ impl Default for Config {
             session_lifetime_secs: 12 * 3600,
             session_idle_secs: 30 * 60,
             session_cache_secs: 5,
+            compiled_reads: true,
             dev_login: false,
             demo: false,
             request_timeout_secs: 30,
@@ -170,6 +175,7 @@ struct FileConfig {
     session_lifetime_secs: Option<i64>,
     session_idle_secs: Option<i64>,
     session_cache_secs: Option<u64>,
+    compiled_reads: Option<bool>,
     dev_login: Option<bool>,
     request_timeout_secs: Option<u64>,
     body_limit_bytes: Option<usize>,
@@ -215,6 +221,7 @@ impl Config {
                 session_lifetime_secs,
                 session_idle_secs,
                 session_cache_secs,
+                compiled_reads,
                 dev_login,
                 request_timeout_secs,
                 body_limit_bytes,
@@ -251,6 +258,9 @@ impl Config {
         }
         if let Some(v) = env("GEPI_SESSION_CACHE_SECS") {
             c.session_cache_secs = parse("GEPI_SESSION_CACHE_SECS", v)?;
+        }
+        if let Some(v) = env("GEPI_COMPILED_READS") {
+            c.compiled_reads = parse("GEPI_COMPILED_READS", v)?;
         }
         if let Some(v) = env("GEPI_DEV_LOGIN") {
             c.dev_login = parse("GEPI_DEV_LOGIN", v)?;
@@ -482,6 +492,7 @@ impl fmt::Debug for Config {
             .field("session_lifetime_secs", &self.session_lifetime_secs)
             .field("session_idle_secs", &self.session_idle_secs)
             .field("session_cache_secs", &self.session_cache_secs)
+            .field("compiled_reads", &self.compiled_reads)
             .field("dev_login", &self.dev_login)
             .field("demo", &self.demo)
             .field("request_timeout_secs", &self.request_timeout_secs)

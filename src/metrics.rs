@@ -90,6 +90,9 @@ pub struct Metrics {
     pub graphql_errors: IntCounterVec,
     /// `gepi_graphql_redacted_fields_total`: fields answered null by the field rules.
     pub redacted_fields: IntCounter,
+    /// `gepi_graphql_compiled_reads_total`: queries answered from one statement
+    /// (`api::compiled`) rather than through the executor.
+    pub compiled_reads: IntCounter,
     /// `gepi_audit_events_total`: audit events written by requests.
     pub audit_events: IntCounter,
     /// `gepi_db_pool_connections{state="in_use|idle|max"}`, read when scraped.
@@ -140,6 +143,11 @@ impl Metrics {
         let redacted_fields =
             IntCounter::new("gepi_graphql_redacted_fields_total", "Fields answered null by the field rules")
                 .expect("valid metric");
+        let compiled_reads = IntCounter::new(
+            "gepi_graphql_compiled_reads_total",
+            "GraphQL queries answered from one compiled statement instead of the executor",
+        )
+        .expect("valid metric");
         let audit_events =
             IntCounter::new("gepi_audit_events_total", "Audit events written by requests").expect("valid metric");
         let pool = IntGaugeVec::new(
@@ -155,6 +163,7 @@ impl Metrics {
             Box::new(graphql_statements.clone()),
             Box::new(graphql_errors.clone()),
             Box::new(redacted_fields.clone()),
+            Box::new(compiled_reads.clone()),
             Box::new(audit_events.clone()),
             Box::new(pool.clone()),
             Box::new(build),
@@ -177,6 +186,7 @@ impl Metrics {
             graphql_statements,
             graphql_errors,
             redacted_fields,
+            compiled_reads,
             audit_events,
             pool,
             operations: Arc::default(),

@@ -2,7 +2,7 @@
 //! convention row so that lists never read it.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "convention_document")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -1,7 +1,7 @@
 //! Table `pact_commitment_member`: other members involved in a commitment.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "pact_commitment_member")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

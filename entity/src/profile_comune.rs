@@ -1,7 +1,7 @@
 //! Table `profile_comune`: the Comuni a profile covers.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "profile_comune")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

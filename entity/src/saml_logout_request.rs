@@ -3,7 +3,7 @@
 //! same request is honoured at most once (on any instance).
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "saml_logout_request")]
 pub struct Model {
     /// The IdP that sent it.

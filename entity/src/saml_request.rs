@@ -1,7 +1,7 @@
 //! Table `saml_request`: SPID AuthnRequests in flight, consumed once by the ACS.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "saml_request")]
 pub struct Model {
     /// The AuthnRequest ID, echoed by the Response as InResponseTo.

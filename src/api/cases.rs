@@ -5,12 +5,16 @@
 use async_graphql::{Context, Enum, InputObject, Object, ID};
 use entity::case_file;
 
+use async_graphql::parser::types::Field as QField;
+use sea_orm::{ColumnTrait, QueryFilter};
+
+use super::compiled::{Fallback, Plan, Planned, Planner, RootNode};
 use super::lists::{page_of, sort, DateRange};
 use crate::cases::{lists, service};
 use crate::meetings::service as meetings;
 use crate::{
     api::views::{CaseView, ReportView},
-    authz::gateway::{Direction, Gateway},
+    authz::gateway::{Direction, Gateway, SortKey},
     error::{GqlResult, ResultExt},
     graphql::{
         connection::Connection,
@@ -81,28 +85,8 @@ impl CaseQuery {
         filter: Option<CaseFilter>,
         order_by: Option<CaseOrder>,
     ) -> GqlResult<Connection<CaseView>> {
-        let f = filter.unwrap_or_default();
-        let f = lists::CaseFilter {
-            states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
-            comune: f.comune,
-            pad_date: f.pad_date.map(Into::into),
-            due_within_days: f.due_within_days,
-            overdue: f.overdue,
-            unassigned: f.unassigned,
-            to_reassign: f.to_reassign,
-            pathway_type: f.pathway_type.map(Into::into),
-        };
-        let direction = match order_by.unwrap_or_default() {
-            CaseOrder::PadDateAsc => Direction::Asc,
-            CaseOrder::PadDateDesc => Direction::Desc,
-        };
-        let sort = sort!(case_file, PadDate, direction, |r: &case_file::Model| r.pad_date);
-        let filter = |gw: &Gateway| {
-            let c = lists::case_list(&gw.authz, f)?;
-            lists::may_order_by_pad_date(&gw.authz)?;
-            Ok(c)
-        };
-        page_of(ctx, filter, &sort, (first, after), CaseView).await
+        let (condition, sort) = case_list(filter, order_by);
+        page_of(ctx, condition, &sort, (first, after), CaseView).await
     }
 
     /// One case by id; an id out of the viewer's scope answers like a missing one.
@@ -112,6 +96,60 @@ impl CaseQuery {
         let id = uuid_arg("id", "Case", &id)?;
         Ok(Some(CaseView(by_id::<case_file::Entity>(gw, case_file::Column::Id, id, "Case").await.gql()?)))
     }
+}
+
+/// The condition (after the row rule) and the order of the case list, for the
+/// resolver and the compiled read alike.
+fn case_list(
+    filter: Option<CaseFilter>,
+    order_by: Option<CaseOrder>,
+) -> (impl FnOnce(&Gateway) -> Result<sea_orm::Condition, crate::error::AppError>, SortKey<case_file::Entity>) {
+    let f = filter.unwrap_or_default();
+    let f = lists::CaseFilter {
+        states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
+        comune: f.comune,
+        pad_date: f.pad_date.map(Into::into),
+        due_within_days: f.due_within_days,
+        overdue: f.overdue,
+        unassigned: f.unassigned,
+        to_reassign: f.to_reassign,
+        pathway_type: f.pathway_type.map(Into::into),
+    };
+    let direction = match order_by.unwrap_or_default() {
+        CaseOrder::PadDateAsc => Direction::Asc,
+        CaseOrder::PadDateDesc => Direction::Desc,
+    };
+    let sort = sort!(case_file, PadDate, direction, |r: &case_file::Model| r.pad_date);
+    let condition = move |gw: &Gateway| {
+        let c = lists::case_list(&gw.authz, f)?;
+        lists::may_order_by_pad_date(&gw.authz)?;
+        Ok(c)
+    };
+    (condition, sort)
+}
+
+/// `cases`, compiled (see `api::compiled`).
+pub(super) fn compiled_cases(pl: &mut Planner<'_>, f: &QField) -> Plan<Planned<Box<dyn RootNode>>> {
+    if f.arguments.iter().any(|(n, _)| !matches!(n.node.as_str(), "first" | "after" | "filter" | "orderBy")) {
+        return Err(Fallback);
+    }
+    let first: Option<i32> = pl.arg(f, "first")?;
+    let after: Option<String> = pl.arg(f, "after")?;
+    let (condition, sort) = case_list(pl.arg(f, "filter")?, pl.arg(f, "orderBy")?);
+    let select = pl.gw.select::<case_file::Entity>()?;
+    let select = select.filter(condition(pl.gw)?);
+    pl.connection::<CaseView>(f, select, sort, first, after)
+}
+
+/// `case(id)`, compiled (see `api::compiled`).
+pub(super) fn compiled_case(pl: &mut Planner<'_>, f: &QField) -> Plan<Planned<Box<dyn RootNode>>> {
+    if f.arguments.iter().any(|(n, _)| n.node.as_str() != "id") {
+        return Err(Fallback);
+    }
+    let id: ID = pl.arg(f, "id")?;
+    let id = crate::ids::decode_uuid("id", "Case", &id)?;
+    let select = pl.gw.select::<case_file::Entity>()?.filter(case_file::Column::Id.eq(id));
+    pl.one_row::<CaseView>(f, select)
 }
 
 /// A case and the version the client last saw (optimistic concurrency).

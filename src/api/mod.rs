@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod cases;
+pub mod compiled;
 pub mod disadvantage;
 pub mod households;
 pub mod lists;
@@ -20,6 +21,7 @@ pub mod reports;
 pub mod residency;
 pub mod territory;
 pub mod views;
+mod views_compiled;
 mod views_ext;
 
 /// The kit's enums, as the generated views name them (`super::enums`).

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement, SimpleExpr},
     ColumnTrait, ColumnType, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic, Iterable,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, Value,
+    PrimaryKeyToColumn, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -119,7 +119,8 @@ pub struct Gateway {
     pub principals: crate::principal::PrincipalEpoch,
 }
 
-fn encode_cursor(v: &Value, id: Uuid) -> String {
+/// The opaque cursor of a row whose sort value is `v`.
+pub fn encode_cursor(v: &Value, id: Uuid) -> String {
     let s = match v {
         Value::ChronoDate(Some(d)) => format!("d:{d}"),
         Value::ChronoDateTimeUtc(Some(t)) => format!("t:{}", t.to_rfc3339()),
@@ -207,6 +208,11 @@ impl Gateway {
                 self.select::<E>()?.filter(col.is_in(chunk.iter().cloned().map(Into::into).collect::<Vec<Value>>()));
             if let Some(o) = order {
                 q = q.order_by_asc(o);
+                // Ties in the order column fall back on the primary key, as in the
+                // compiled reads (`api::compiled`): both paths list the same rows alike.
+                for k in E::PrimaryKey::iter() {
+                    q = q.order_by_asc(k.into_column());
+                }
             }
             out.extend(q.all(&self.db).await?);
         }
@@ -222,32 +228,32 @@ impl Gateway {
         Ok(self.select::<E>()?.filter(id_col.eq(id)).one(&self.db).await?)
     }
 
-    /// A keyset page of `select` (which already carries the row condition and the
-    /// filters) in the order of `sort`.
-    pub async fn page<E>(
+    /// The page size `first` asks for (the default when omitted), or the
+    /// refusal: negative is `VALIDATION`, over the role's cap `LIMIT`.
+    pub fn page_size(&self, first: Option<i32>) -> Result<u64, AppError> {
+        let cap = page_cap(self.authz.role());
+        match first {
+            None => Ok(std::cmp::min(DEFAULT_PAGE, cap)),
+            Some(n) if n < 0 => Err(AppError::validation("first", "must not be negative")),
+            Some(n) if n as u64 > cap => Err(AppError::Limit(format!(
+                "first: {n} is over the page size limit of {cap} for the role {}",
+                self.authz.role().as_str()
+            ))),
+            Some(n) => Ok(n as u64),
+        }
+    }
+
+    /// The rows of a keyset page: `select` after the cursor `after`, in the order
+    /// of `sort`, one row more than `first` (whether there is a next page).
+    pub fn page_select<E: Projected>(
         &self,
         select: Select<E>,
         sort: &SortKey<E>,
-        args: &PageArgs,
-    ) -> Result<Page<E::Model>, AppError>
-    where
-        E: Projected,
-    {
-        let cap = page_cap(self.authz.role());
-        let first = match args.first {
-            None => std::cmp::min(DEFAULT_PAGE, cap),
-            Some(n) if n < 0 => return Err(AppError::validation("first", "must not be negative")),
-            Some(n) if n as u64 > cap => {
-                return Err(AppError::Limit(format!(
-                    "first: {n} is over the page size limit of {cap} for the role {}",
-                    self.authz.role().as_str()
-                )))
-            }
-            Some(n) => n as u64,
-        };
-        let count = CountQuery { db: self.db.clone(), stmt: select.clone().into_query() };
+        after: Option<&str>,
+        first: u64,
+    ) -> Result<Select<E>, AppError> {
         let mut q = select;
-        if let Some(after) = &args.after {
+        if let Some(after) = after {
             let (v, id) = decode_cursor(after)?;
             let c = Expr::col((E::default(), sort.column));
             let i = Expr::col((E::default(), sort.id));
@@ -265,7 +271,23 @@ impl Gateway {
             Direction::Asc => q.order_by_asc(sort.column).order_by_asc(sort.id),
             Direction::Desc => q.order_by_desc(sort.column).order_by_desc(sort.id),
         };
-        let mut rows = q.limit(first + 1).all(&self.db).await?;
+        Ok(q.limit(first + 1))
+    }
+
+    /// A keyset page of `select` (which already carries the row condition and the
+    /// filters) in the order of `sort`.
+    pub async fn page<E>(
+        &self,
+        select: Select<E>,
+        sort: &SortKey<E>,
+        args: &PageArgs,
+    ) -> Result<Page<E::Model>, AppError>
+    where
+        E: Projected,
+    {
+        let first = self.page_size(args.first)?;
+        let count = CountQuery { db: self.db.clone(), stmt: select.clone().into_query() };
+        let mut rows = self.page_select(select, sort, args.after.as_deref(), first)?.all(&self.db).await?;
         let has_next_page = rows.len() as u64 > first;
         rows.truncate(first as usize);
         let rows = rows

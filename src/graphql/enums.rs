@@ -9,6 +9,12 @@ macro_rules! gql_enum {
         #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
         #[graphql(name = $name, remote = $remote)]
         pub enum $view { $($v),+ }
+
+        impl $crate::graphql::out::Out for $view {
+            fn out(self) -> async_graphql::Value {
+                async_graphql::resolver_utils::enum_value(self)
+            }
+        }
     };
 }
 
@@ -93,6 +99,12 @@ pub enum MeetingKindView {
     Monitoraggio90gg,
     VerificaPatto,
     Equipe,
+}
+
+impl crate::graphql::out::Out for MeetingKindView {
+    fn out(self) -> async_graphql::Value {
+        async_graphql::resolver_utils::enum_value(self)
+    }
 }
 gql_enum!(
     /// State of a meeting, domain spec §2.5.

@@ -31,7 +31,18 @@ pub fn request_authz<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Arc<
 /// otherwise `None` and a redaction entry at the field's path.
 pub fn show<T>(ctx: &Context<'_>, key: FieldKey, own_row: bool, value: impl FnOnce() -> T) -> Option<T> {
     let authz = ctx.data_opt::<Arc<RequestAuthz>>()?;
-    let path = || ctx.path_node.map(|n| n.to_string_vec()).unwrap_or_default();
+    show_in(authz, || ctx.path_node.map(|n| n.to_string_vec()).unwrap_or_default(), key, own_row, value)
+}
+
+/// The field guard itself, for any reader of a field (the resolvers through
+/// [`show`], the compiled reads of `api::compiled` with the path they keep).
+pub fn show_in<T>(
+    authz: &RequestAuthz,
+    path: impl FnOnce() -> Vec<String>,
+    key: FieldKey,
+    own_row: bool,
+    value: impl FnOnce() -> T,
+) -> Option<T> {
     match authz.field_scope(key) {
         Some(FieldScope::Any) => Some(value()),
         Some(FieldScope::Own) if own_row => Some(value()),

@@ -122,6 +122,28 @@ pub struct CheckedDocuments(quick_cache::sync::Cache<[u8; 32], Arc<Checked>>);
 pub struct Checked {
     pub operations: Vec<Option<String>>,
     pub document: Option<ExecutableDocument>,
+    /// The roles for whose schema the executor validated the document, one bit
+    /// each (the schema is per role): the compiled reads (`api::compiled`)
+    /// answer only a document the executor validated for the caller's role.
+    validated: std::sync::atomic::AtomicU32,
+}
+
+impl Checked {
+    fn role_bit(role: entity::enums::Role) -> u32 {
+        use sea_orm::Iterable;
+        let i = entity::enums::Role::iter().position(|r| r == role).unwrap_or(31);
+        1u32 << i.min(31)
+    }
+
+    /// Whether the executor validated the document for `role`.
+    pub fn validated_for(&self, role: entity::enums::Role) -> bool {
+        self.validated.load(std::sync::atomic::Ordering::Relaxed) & Self::role_bit(role) != 0
+    }
+
+    /// The executor validated the document for `role`.
+    pub fn mark_validated(&self, role: entity::enums::Role) {
+        self.validated.fetch_or(Self::role_bit(role), std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Documents kept.
@@ -200,7 +222,7 @@ pub fn check(query: &str) -> Result<Checked, AppError> {
         )));
     }
     let operations = doc.operations.iter().map(|(name, _)| name.map(|n| n.to_string())).collect();
-    Ok(Checked { operations, document: Some(doc) })
+    Ok(Checked { operations, document: Some(doc), ..Checked::default() })
 }
 
 /// The deepest nesting of fields of the operations, fragments inlined (as the

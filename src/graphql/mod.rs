@@ -8,6 +8,7 @@ pub mod enums;
 pub mod guard;
 pub mod limits;
 pub mod node;
+pub mod out;
 pub mod relations;
 pub mod shape;
 pub mod visibility;

@@ -19,7 +19,7 @@ use crate::{
         FieldKey, RequestAuthz,
     },
     error::{AppError, GqlResult},
-    graphql::guard::{request_authz, show},
+    graphql::guard::{request_authz, show_in},
     principal::Actor,
 };
 
@@ -43,9 +43,13 @@ impl IntoKey<Uuid> for Option<Uuid> {
 
 /// Whether `id` is the principal's operator id.
 pub fn is_me(ctx: &Context<'_>, id: impl Into<Option<Uuid>>) -> bool {
-    let Some(a) = ctx.data_opt::<Arc<RequestAuthz>>() else { return false };
-    match (a.principal.actor.clone(), id.into()) {
-        (Actor::Operator { operator_id, .. }, Some(id)) => operator_id == id,
+    ctx.data_opt::<Arc<RequestAuthz>>().is_some_and(|a| is_me_in(a, id))
+}
+
+/// Whether `id` is the operator id of the request's principal.
+pub fn is_me_in(a: &RequestAuthz, id: impl Into<Option<Uuid>>) -> bool {
+    match (&a.principal.actor, id.into()) {
+        (Actor::Operator { operator_id, .. }, Some(id)) => *operator_id == id,
         _ => false,
     }
 }
@@ -227,15 +231,26 @@ pub fn loaders<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Loaders> {
 /// Whether the relation `key` may be followed; records the redaction otherwise.
 pub fn may_follow<E: Projected>(ctx: &Context<'_>, key: FieldKey, own: bool) -> GqlResult<bool> {
     let authz = request_authz(ctx)?;
-    if show(ctx, key, own, || ()).is_none() {
-        return Ok(false);
+    Ok(may_follow_in(authz, || ctx.path_node.map(|n| n.to_string_vec()).unwrap_or_default(), key, own, E::OBJECT))
+}
+
+/// [`may_follow`] for any reader of a relation: the field guard on `key`, then
+/// whether the role reads the target type at all.
+pub fn may_follow_in(
+    authz: &RequestAuthz,
+    path: impl Fn() -> Vec<String>,
+    key: FieldKey,
+    own: bool,
+    target: crate::authz::Object,
+) -> bool {
+    if show_in(authz, &path, key, own, || ()).is_none() {
+        return false;
     }
-    if !authz.can_read(E::OBJECT) {
-        let path = ctx.path_node.map(|n| n.to_string_vec()).unwrap_or_default();
-        authz.redact(path, format!("the role {} may not read {}", authz.role().as_str(), E::OBJECT));
-        return Ok(false);
+    if !authz.can_read(target) {
+        authz.redact(path(), format!("the role {} may not read {}", authz.role().as_str(), target));
+        return false;
     }
-    Ok(true)
+    true
 }
 
 /// To-one relation: the row of `E` whose `col` is `key`, if visible.

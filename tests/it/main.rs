@@ -8,6 +8,7 @@ mod accreditation;
 mod apikeys;
 mod audit_reads;
 mod auth;
+mod compiled;
 mod disadvantage;
 mod ecosystem;
 mod graph;

@@ -134,6 +134,19 @@ impl TestApp {
         self
     }
 
+    /// Another app over the same database (sessions, rows and audit trail
+    /// shared), its configuration changed by `f`: to compare two ways of answering.
+    pub async fn twin(&self, f: impl FnOnce(&mut Config)) -> Router {
+        let mut config = (*self.state.config).clone();
+        f(&mut config);
+        gepi::app(AppState::new(config, self.db.clone()).await.expect("policies compile"))
+    }
+
+    /// Whether the tests run on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres
+    }
+
     /// Sends a request; the body comes back as text.
     pub async fn request_text(&self, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
         let resp = self.router.clone().oneshot(req).await.expect("infallible router");

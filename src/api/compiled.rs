@@ -1,0 +1,782 @@
+//! Compiled reads: a query whose every field the compiler knows is answered from
+//! one SQL statement instead of the executor's resolvers and one statement per
+//! nesting level.
+//!
+//! The plan walks the operation beside the role's views: each root the compiler
+//! knows (`ROOTS`) builds its rows' `SELECT` through the gateway (the row rule,
+//! the hidden columns' placeholders, the list's filter, the keyset page), and each
+//! relation selected becomes a correlated subquery under the target's own row
+//! rule, aggregated into JSON (`json_agg`), so PostgreSQL returns the whole answer
+//! as one JSON value. Rendering then reads every field through the code the
+//! generator wrote for it from the same spec as the resolvers
+//! (`api/views_compiled.rs`): the same field guard and redactions, the same owner
+//! of a row, the same relation guard, the same audit of reads. Nothing about
+//! who sees what is decided here.
+//!
+//! Anything the compiler does not know — a mutation, a root or field it has no
+//! plan for, fragments, directives, an argument it cannot read, a refusal the
+//! executor words (a page over the cap, a bad cursor, a missing id), a
+//! complexity over the limit — is a [`Fallback`]: the request runs through the
+//! executor, which stays the authority. The HTTP layer only compiles a document
+//! the executor has validated once for the same role (the schema is per role).
+//! PostgreSQL only; SQLite runs through the executor.
+
+use std::fmt::Write as _;
+
+use async_graphql::{
+    indexmap::IndexMap,
+    parser::types::{DocumentOperations, ExecutableDocument, Field as QField, OperationType, Selection, SelectionSet},
+    InputType, Name, Positioned, Response, Value, Variables,
+};
+use sea_orm::{
+    sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement, SubQueryStatement},
+    ConnectionTrait, DatabaseBackend, EntityName, EntityTrait, IdenStatic, Iterable, PrimaryKeyToColumn, QueryFilter,
+    QueryTrait, Select,
+};
+
+use crate::{
+    authz::{
+        gateway::{encode_cursor, Direction, Gateway, Projected, SortKey},
+        FieldKey, FieldScope, Object,
+    },
+    graphql::{
+        limits::{nested_cost, page_cost, MAX_COMPLEXITY},
+        out::{Out, ReadCtx, Step},
+    },
+    principal::Actor,
+};
+
+/// The operation runs through the executor (see the module's documentation).
+#[derive(Debug)]
+pub struct Fallback;
+
+pub type Plan<T> = Result<T, Fallback>;
+
+impl From<crate::error::AppError> for Fallback {
+    fn from(_: crate::error::AppError) -> Self {
+        Fallback
+    }
+}
+
+/// How many rows of the target a relation answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Card {
+    /// The row whose key column is the parent's key (`one`).
+    One,
+    /// Every row whose foreign key is the parent's key, in order (`many`).
+    Many,
+    /// The first of those rows (`first`).
+    First,
+    /// The last of those rows (`last`).
+    Last,
+}
+
+/// A relation of a governed type, as the spec declares it.
+pub struct RelSpec<V> {
+    pub key: FieldKey,
+    pub card: Card,
+    /// The parent's column holding the key.
+    pub parent_column: &'static str,
+    /// The target's column matched against it.
+    pub target_column: &'static str,
+    /// The target's column the rows are ordered by (then by primary key).
+    pub order_column: &'static str,
+    /// Whether the parent has a key at all (a null key is no relation and no redaction).
+    pub has_key: fn(&V) -> bool,
+    /// Whether a returned relation records the parent as read.
+    pub audit: bool,
+    /// Plans the relation's selection on its target type.
+    pub plan: fn(&RelSpec<V>, &QField, &mut Planner<'_>, &str) -> Plan<Planned<Box<dyn RelNode<V>>>>,
+}
+
+impl<V> Clone for RelSpec<V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<V> Copy for RelSpec<V> {}
+
+/// How a field of a governed type is read.
+pub enum Field<V> {
+    /// A value of the row (through the field guard, audited when it must be).
+    Value(fn(&V, &ReadCtx) -> Value),
+    /// A relation to rows of another governed type.
+    Rel(RelSpec<V>),
+}
+
+/// A governed type's view, as the compiled reads use it (generated).
+pub trait CompiledView: Sized + Send + Sync + 'static {
+    type Entity: Projected;
+    const TYPE: &'static str;
+    const OBJECT: Object;
+    /// The column naming the row's owner, when rows can be the principal's own.
+    const OWN_COLUMN: Option<&'static str>;
+    /// The row from its JSON (`row_to_json`).
+    fn decode(row: serde_json::Value) -> serde_json::Result<Self>;
+    fn model(&self) -> &<Self::Entity as EntityTrait>::Model;
+    /// Whether the row is the principal's own.
+    fn own_in(&self, rc: &ReadCtx) -> bool;
+    /// Records the row as read for the field `key` (types whose reads are audited).
+    fn audit_in(&self, rc: &ReadCtx, key: FieldKey);
+    /// How the field `name` is read; `None` when it cannot be compiled.
+    fn field(name: &str) -> Option<Field<Self>>;
+}
+
+/// A part of the plan: what renders it, the SQL that fetches it, and its
+/// complexity as the executor weighs it.
+pub struct Planned<T> {
+    pub node: T,
+    pub sql: Option<Expr>,
+    pub complexity: usize,
+}
+
+/// Renders a relation of a parent row from the JSON its subquery returned.
+pub trait RelNode<P>: Send + Sync {
+    fn render(&self, parent: &P, json: serde_json::Value, rc: &ReadCtx) -> Plan<Value>;
+}
+
+/// Renders a root field from the JSON its part of the statement returned.
+pub trait RootNode: Send + Sync {
+    fn render(&self, json: serde_json::Value, rc: &ReadCtx) -> Plan<Value>;
+}
+
+/// The planning of one operation.
+pub struct Planner<'a> {
+    pub gw: &'a Gateway,
+    vars: &'a Variables,
+    defs: &'a [Positioned<async_graphql::parser::types::VariableDefinition>],
+    aliases: usize,
+}
+
+impl<'a> Planner<'a> {
+    fn alias(&mut self) -> String {
+        self.aliases += 1;
+        format!("t{}", self.aliases)
+    }
+
+    /// The argument `name` of `field`, read as the resolver's parameter would be
+    /// (variables and their defaults resolved, then `InputType::parse`).
+    pub fn arg<T: InputType>(&self, field: &QField, name: &str) -> Plan<T> {
+        let value = match field.get_argument(name) {
+            None => None,
+            Some(v) => Some(v.node.clone().into_const_with(|var| {
+                if let Some(v) = self.vars.get(&var) {
+                    return Ok(v.clone());
+                }
+                self.defs
+                    .iter()
+                    .find(|d| d.node.name.node == var)
+                    .and_then(|d| d.node.default_value().cloned())
+                    .ok_or(Fallback)
+            })?),
+        };
+        T::parse(value).map_err(|_| Fallback)
+    }
+
+    /// The fields of a selection set: only plain fields, without directives.
+    fn fields<'s>(set: &'s SelectionSet) -> Plan<Vec<&'s QField>> {
+        let mut out: Vec<&QField> = Vec::with_capacity(set.items.len());
+        for item in &set.items {
+            let Selection::Field(f) = &item.node else { return Err(Fallback) };
+            let f = &f.node;
+            if !f.directives.is_empty() {
+                return Err(Fallback);
+            }
+            // Two selections under one response key are merged by the executor.
+            if out.iter().any(|o| o.response_key().node == f.response_key().node) {
+                return Err(Fallback);
+            }
+            out.push(f);
+        }
+        Ok(out)
+    }
+
+    /// A selection on the governed type `W`, whose rows the statement names
+    /// `alias`; the subqueries of its relations are appended to `rels`.
+    pub fn selection<W: CompiledView>(
+        &mut self,
+        set: &SelectionSet,
+        alias: &str,
+        rels: &mut Vec<Expr>,
+    ) -> Plan<TypeSel<W>> {
+        let mut fields = Vec::new();
+        let mut complexity = 0usize;
+        for f in Self::fields(set)? {
+            let key = f.response_key().node.clone();
+            let name = f.name.node.as_str();
+            if name == "__typename" {
+                fields.push((key, Item::Typename));
+                complexity += 1;
+                continue;
+            }
+            if !f.arguments.is_empty() {
+                return Err(Fallback);
+            }
+            match W::field(name).ok_or(Fallback)? {
+                Field::Value(read) => {
+                    if !f.selection_set.node.items.is_empty() {
+                        return Err(Fallback);
+                    }
+                    fields.push((key, Item::Value(read)));
+                    complexity += 1;
+                }
+                Field::Rel(spec) => {
+                    let p = (spec.plan)(&spec, f, self, alias)?;
+                    let slot = match p.sql {
+                        Some(sql) => {
+                            rels.push(sql);
+                            Some(rels.len())
+                        }
+                        None => None,
+                    };
+                    fields.push((key, Item::Rel(slot, p.node)));
+                    complexity = complexity.saturating_add(p.complexity);
+                }
+            }
+        }
+        Ok(TypeSel { fields, complexity })
+    }
+
+    /// A Relay connection over the rows of `select` (row rule and filter applied),
+    /// in the order of `sort`: `first`/`after` as the gateway's `page` reads them.
+    pub fn connection<W: CompiledView>(
+        &mut self,
+        field: &QField,
+        select: Select<W::Entity>,
+        sort: SortKey<W::Entity>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Plan<Planned<Box<dyn RootNode>>> {
+        let size = self.gw.page_size(first)?;
+        let count_stmt = select.clone().into_query();
+        let page = self.gw.page_select(select, &sort, after.as_deref(), size)?.into_query();
+        let alias = self.alias();
+        let mut rels = Vec::new();
+        let mut items = Vec::new();
+        let mut children = 0usize;
+        let mut count = false;
+        for f in Self::fields(&field.selection_set.node)? {
+            if !f.arguments.is_empty() {
+                return Err(Fallback);
+            }
+            let key = f.response_key().node.clone();
+            let item = match f.name.node.as_str() {
+                "__typename" => {
+                    children += 1;
+                    ConnItem::Typename
+                }
+                "totalCount" => {
+                    children += 1;
+                    count = true;
+                    ConnItem::TotalCount
+                }
+                "nodes" => {
+                    let sel = self.selection::<W>(&f.selection_set.node, &alias, &mut rels)?;
+                    children = children.saturating_add(1 + sel.complexity);
+                    ConnItem::Nodes(sel)
+                }
+                "edges" => {
+                    let mut edge = Vec::new();
+                    let mut c = 0usize;
+                    for e in Self::fields(&f.selection_set.node)? {
+                        if !e.arguments.is_empty() {
+                            return Err(Fallback);
+                        }
+                        let k = e.response_key().node.clone();
+                        match e.name.node.as_str() {
+                            "__typename" => {
+                                c += 1;
+                                edge.push((k, EdgeItem::Typename));
+                            }
+                            "cursor" => {
+                                c += 1;
+                                edge.push((k, EdgeItem::Cursor));
+                            }
+                            "node" => {
+                                let sel = self.selection::<W>(&e.selection_set.node, &alias, &mut rels)?;
+                                c = c.saturating_add(1 + sel.complexity);
+                                edge.push((k, EdgeItem::Node(sel)));
+                            }
+                            _ => return Err(Fallback),
+                        }
+                    }
+                    children = children.saturating_add(1 + c);
+                    ConnItem::Edges(edge)
+                }
+                "pageInfo" => {
+                    let mut info = Vec::new();
+                    for e in Self::fields(&f.selection_set.node)? {
+                        if !e.arguments.is_empty() {
+                            return Err(Fallback);
+                        }
+                        let k = e.response_key().node.clone();
+                        info.push((
+                            k,
+                            match e.name.node.as_str() {
+                                "__typename" => PageItem::Typename,
+                                "hasNextPage" => PageItem::HasNext,
+                                "hasPreviousPage" => PageItem::HasPrevious,
+                                "startCursor" => PageItem::Start,
+                                "endCursor" => PageItem::End,
+                                _ => return Err(Fallback),
+                            },
+                        ));
+                    }
+                    children = children.saturating_add(1 + info.len());
+                    ConnItem::PageInfo(info)
+                }
+                _ => return Err(Fallback),
+            };
+            items.push((key, item));
+        }
+        let order = |col: &str| {
+            let dir = if sort.direction == Direction::Asc { "ASC" } else { "DESC" };
+            format!("\"{alias}\".\"{col}\" {dir}")
+        };
+        let order_by = format!("{}, {}", order(sort.column.as_str()), order(sort.id.as_str()));
+        let rows = aggregate(&alias, page, &rels, &order_by);
+        let total = if count {
+            let mut q = Query::select();
+            q.expr(Expr::cust("COUNT(*)")).from_subquery(count_stmt, Alias::new("counted"));
+            subquery(q)
+        } else {
+            Expr::cust("NULL")
+        };
+        Ok(Planned {
+            node: Box::new(Connection::<W> { items, sort, size, has_previous: after.is_some() }),
+            sql: Some(Expr::cust_with_exprs("json_build_array($1, $2)", [rows, total])),
+            complexity: page_cost(first, children),
+        })
+    }
+
+    /// One row of `select` (row rule applied), or the executor's answer when there
+    /// is none.
+    pub fn one_row<W: CompiledView>(
+        &mut self,
+        field: &QField,
+        select: Select<W::Entity>,
+    ) -> Plan<Planned<Box<dyn RootNode>>> {
+        let alias = self.alias();
+        let mut rels = Vec::new();
+        let sel = self.selection::<W>(&field.selection_set.node, &alias, &mut rels)?;
+        let complexity = 1 + sel.complexity;
+        let mut q = Query::select();
+        q.expr(row_json(&alias, &rels)).from_subquery(select.into_query(), Alias::new(&alias)).limit(1);
+        Ok(Planned { node: Box::new(OneRow(sel)), sql: Some(subquery(q)), complexity })
+    }
+}
+
+/// `(SELECT …)` as an expression.
+fn subquery(q: SelectStatement) -> Expr {
+    Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(q)))
+}
+
+/// The JSON of a row of `alias` with its relations: `[row, rel1, rel2, …]`.
+fn row_json(alias: &str, rels: &[Expr]) -> Expr {
+    let mut template = format!("json_build_array(row_to_json(\"{alias}\")");
+    for i in 0..rels.len() {
+        let _ = write!(template, ", ${}", i + 1);
+    }
+    template.push(')');
+    Expr::cust_with_exprs(template, rels.iter().cloned())
+}
+
+/// `(SELECT coalesce(json_agg(<row> ORDER BY …), '[]') FROM (<rows>) alias)`.
+fn aggregate(alias: &str, rows: SelectStatement, rels: &[Expr], order_by: &str) -> Expr {
+    let mut template = format!("coalesce(json_agg(json_build_array(row_to_json(\"{alias}\")");
+    for i in 0..rels.len() {
+        let _ = write!(template, ", ${}", i + 1);
+    }
+    let _ = write!(template, ") ORDER BY {order_by}), '[]'::json)");
+    let mut q = Query::select();
+    q.expr(Expr::cust_with_exprs(template, rels.iter().cloned())).from_subquery(rows, Alias::new(alias));
+    subquery(q)
+}
+
+/// The relation `spec` of `P` to rows of `W`, selected by `field`; the parent's
+/// rows are `parent` in the statement.
+pub fn plan_rel<P: CompiledView, W: CompiledView>(
+    spec: &RelSpec<P>,
+    field: &QField,
+    pl: &mut Planner<'_>,
+    parent: &str,
+) -> Plan<Planned<Box<dyn RelNode<P>>>> {
+    let alias = pl.alias();
+    let mut rels = Vec::new();
+    let sel = pl.selection::<W>(&field.selection_set.node, &alias, &mut rels)?;
+    let complexity = if spec.card == Card::Many { nested_cost(sel.complexity) } else { 1 + sel.complexity };
+    // Fetched only where the relation guard can let it through: the role reads
+    // the field (on its own rows only, when its scope is `own`) and the target.
+    let authz = &pl.gw.authz;
+    let me = match &authz.principal.actor {
+        Actor::Operator { operator_id, .. } => Some(*operator_id),
+        _ => None,
+    };
+    let gate = match authz.field_scope(spec.key) {
+        _ if !authz.can_read(W::OBJECT) => None,
+        Some(FieldScope::Any) => Some(None),
+        Some(FieldScope::Own) => match (P::OWN_COLUMN, me) {
+            (Some(col), Some(me)) => Some(Some((col, me))),
+            _ => None,
+        },
+        None => None,
+    };
+    let sql = match gate {
+        None => None,
+        Some(own) => {
+            let table = W::Entity::default().table_name();
+            let mut q = pl.gw.select::<W::Entity>()?.filter(
+                Expr::col((Alias::new(table), Alias::new(spec.target_column)))
+                    .eq(Expr::col((Alias::new(parent), Alias::new(spec.parent_column)))),
+            );
+            if let Some((col, me)) = own {
+                q = q.filter(Expr::col((Alias::new(parent), Alias::new(col))).eq(me));
+            }
+            let rows = q.into_query();
+            Some(if spec.card == Card::One {
+                let mut one = Query::select();
+                one.expr(row_json(&alias, &rels)).from_subquery(rows, Alias::new(&alias)).limit(1);
+                subquery(one)
+            } else {
+                let mut order_by = format!("\"{alias}\".\"{}\"", spec.order_column);
+                for k in <W::Entity as EntityTrait>::PrimaryKey::iter() {
+                    let pk = k.into_column();
+                    if pk.as_str() != spec.order_column {
+                        let _ = write!(order_by, ", \"{alias}\".\"{}\"", pk.as_str());
+                    }
+                }
+                aggregate(&alias, rows, &rels, &order_by)
+            })
+        }
+    };
+    let fetched = sql.is_some();
+    Ok(Planned { node: Box::new(RelTo::<P, W> { spec: *spec, sel, fetched }), sql, complexity })
+}
+
+/// A planned selection on a governed type.
+pub struct TypeSel<W> {
+    fields: Vec<(Name, Item<W>)>,
+    complexity: usize,
+}
+
+enum Item<W> {
+    Typename,
+    Value(fn(&W, &ReadCtx) -> Value),
+    /// A relation, and the place of its subquery in the row's JSON (none when
+    /// the relation guard stops it for every row).
+    Rel(Option<usize>, Box<dyn RelNode<W>>),
+}
+
+impl<W: CompiledView> TypeSel<W> {
+    /// The fields of `row`; `json` is the row's `[row, rel1, rel2, …]`.
+    fn render(&self, row: &W, json: &mut [serde_json::Value], rc: &ReadCtx<'_>) -> Plan<Value> {
+        let mut out = IndexMap::with_capacity(self.fields.len());
+        for (key, item) in &self.fields {
+            rc.push(Step::Key(key.clone()));
+            let v = match item {
+                Item::Typename => Value::String(W::TYPE.to_string()),
+                Item::Value(read) => read(row, rc),
+                Item::Rel(slot, node) => {
+                    let j = match slot {
+                        Some(i) => json.get_mut(*i).map(serde_json::Value::take).ok_or(Fallback)?,
+                        None => serde_json::Value::Null,
+                    };
+                    node.render(row, j, rc)?
+                }
+            };
+            rc.pop();
+            out.insert(key.clone(), v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Decodes a row's JSON (`[row, rel1, …]`): the row, and the parts (the row's
+/// place taken, the relations' at their slots).
+fn decode_row<W: CompiledView>(json: serde_json::Value) -> Plan<(W, Vec<serde_json::Value>)> {
+    let serde_json::Value::Array(mut parts) = json else { return Err(Fallback) };
+    if parts.is_empty() {
+        return Err(Fallback);
+    }
+    let row = W::decode(parts[0].take()).map_err(|e| {
+        tracing::error!(ty = W::TYPE, error = %e, "a compiled read could not decode its row");
+        Fallback
+    })?;
+    Ok((row, parts))
+}
+
+struct RelTo<P, W> {
+    spec: RelSpec<P>,
+    sel: TypeSel<W>,
+    fetched: bool,
+}
+
+impl<P: CompiledView, W: CompiledView> RelNode<P> for RelTo<P, W> {
+    fn render(&self, parent: &P, json: serde_json::Value, rc: &ReadCtx) -> Plan<Value> {
+        if !(self.spec.has_key)(parent) {
+            return Ok(Value::Null);
+        }
+        if !rc.may_follow(self.spec.key, parent.own_in(rc), W::OBJECT) {
+            return Ok(Value::Null);
+        }
+        if !self.fetched {
+            // The guard let through what the statement did not fetch: the two
+            // disagree, and the executor answers.
+            tracing::error!(key = %self.spec.key, "a compiled relation the guard follows was not fetched");
+            return Err(Fallback);
+        }
+        let v = match self.spec.card {
+            Card::One => {
+                if json == serde_json::Value::Null {
+                    Value::Null
+                } else {
+                    let (row, mut parts) = decode_row::<W>(json)?;
+                    self.sel.render(&row, &mut parts, rc)?
+                }
+            }
+            Card::Many => {
+                let serde_json::Value::Array(rows) = json else { return Err(Fallback) };
+                let mut list = Vec::with_capacity(rows.len());
+                for (i, r) in rows.into_iter().enumerate() {
+                    rc.push(Step::Index(i));
+                    let (row, mut parts) = decode_row::<W>(r)?;
+                    list.push(self.sel.render(&row, &mut parts, rc)?);
+                    rc.pop();
+                }
+                Value::List(list)
+            }
+            Card::First | Card::Last => {
+                let serde_json::Value::Array(mut rows) = json else { return Err(Fallback) };
+                let pick = if self.spec.card == Card::First {
+                    if rows.is_empty() {
+                        None
+                    } else {
+                        Some(rows.swap_remove(0))
+                    }
+                } else {
+                    rows.pop()
+                };
+                match pick {
+                    None => Value::Null,
+                    Some(r) => {
+                        let (row, mut parts) = decode_row::<W>(r)?;
+                        self.sel.render(&row, &mut parts, rc)?
+                    }
+                }
+            }
+        };
+        let present = match &v {
+            Value::Null => false,
+            Value::List(l) => !l.is_empty(),
+            _ => true,
+        };
+        if self.spec.audit && present {
+            parent.audit_in(rc, self.spec.key);
+        }
+        Ok(v)
+    }
+}
+
+enum ConnItem<W> {
+    Typename,
+    TotalCount,
+    Nodes(TypeSel<W>),
+    Edges(Vec<(Name, EdgeItem<W>)>),
+    PageInfo(Vec<(Name, PageItem)>),
+}
+
+enum EdgeItem<W> {
+    Typename,
+    Cursor,
+    Node(TypeSel<W>),
+}
+
+enum PageItem {
+    Typename,
+    HasNext,
+    HasPrevious,
+    Start,
+    End,
+}
+
+struct Connection<W: CompiledView> {
+    items: Vec<(Name, ConnItem<W>)>,
+    sort: SortKey<W::Entity>,
+    size: u64,
+    has_previous: bool,
+}
+
+impl<W: CompiledView> RootNode for Connection<W> {
+    fn render(&self, json: serde_json::Value, rc: &ReadCtx) -> Plan<Value> {
+        let serde_json::Value::Array(mut parts) = json else { return Err(Fallback) };
+        if parts.len() != 2 {
+            return Err(Fallback);
+        }
+        let total = parts.pop().unwrap_or_default();
+        let serde_json::Value::Array(rows) = parts.pop().unwrap_or_default() else { return Err(Fallback) };
+        let has_next = rows.len() as u64 > self.size;
+        let mut decoded = Vec::with_capacity(rows.len());
+        for r in rows.into_iter().take(self.size as usize) {
+            let (row, rels) = decode_row::<W>(r)?;
+            let (v, id) = (self.sort.value_of)(row.model());
+            decoded.push((encode_cursor(&v, id), row, rels));
+        }
+        let mut out = IndexMap::with_capacity(self.items.len());
+        for (key, item) in &self.items {
+            rc.push(Step::Key(key.clone()));
+            let v = match item {
+                ConnItem::Typename => Value::String(format!("{}Connection", W::TYPE)),
+                ConnItem::TotalCount => {
+                    let n = total.as_i64().ok_or(Fallback)?;
+                    Value::from(n as u64)
+                }
+                ConnItem::Nodes(sel) => {
+                    let mut list = Vec::with_capacity(decoded.len());
+                    for (i, (_, row, rels)) in decoded.iter_mut().enumerate() {
+                        rc.push(Step::Index(i));
+                        list.push(sel.render(row, rels, rc)?);
+                        rc.pop();
+                    }
+                    Value::List(list)
+                }
+                ConnItem::Edges(edge) => {
+                    let mut list = Vec::with_capacity(decoded.len());
+                    for (i, (cursor, row, rels)) in decoded.iter_mut().enumerate() {
+                        rc.push(Step::Index(i));
+                        let mut e = IndexMap::with_capacity(edge.len());
+                        for (k, it) in edge {
+                            rc.push(Step::Key(k.clone()));
+                            let v = match it {
+                                EdgeItem::Typename => Value::String(format!("{}Edge", W::TYPE)),
+                                EdgeItem::Cursor => Value::String(cursor.clone()),
+                                EdgeItem::Node(sel) => sel.render(row, rels, rc)?,
+                            };
+                            rc.pop();
+                            e.insert(k.clone(), v);
+                        }
+                        rc.pop();
+                        list.push(Value::Object(e));
+                    }
+                    Value::List(list)
+                }
+                ConnItem::PageInfo(info) => {
+                    let mut p = IndexMap::with_capacity(info.len());
+                    for (k, it) in info {
+                        let v = match it {
+                            PageItem::Typename => Value::String("PageInfo".into()),
+                            PageItem::HasNext => Value::Boolean(has_next),
+                            PageItem::HasPrevious => Value::Boolean(self.has_previous),
+                            PageItem::Start => decoded.first().map(|d| d.0.clone()).out(),
+                            PageItem::End => decoded.last().map(|d| d.0.clone()).out(),
+                        };
+                        p.insert(k.clone(), v);
+                    }
+                    Value::Object(p)
+                }
+            };
+            rc.pop();
+            out.insert(key.clone(), v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+struct OneRow<W>(TypeSel<W>);
+
+impl<W: CompiledView> RootNode for OneRow<W> {
+    fn render(&self, json: serde_json::Value, rc: &ReadCtx) -> Plan<Value> {
+        // No row: the executor words the NOT_FOUND.
+        if json == serde_json::Value::Null {
+            return Err(Fallback);
+        }
+        let (row, mut parts) = decode_row::<W>(json)?;
+        self.0.render(&row, &mut parts, rc)
+    }
+}
+
+/// A root the compiler knows: plans the root field `field`.
+pub type RootPlanner = fn(&mut Planner<'_>, &QField) -> Plan<Planned<Box<dyn RootNode>>>;
+
+/// The roots the compiler knows, by name.
+const ROOTS: &[(&str, RootPlanner)] = &[("cases", super::cases::compiled_cases), ("case", super::cases::compiled_case)];
+
+/// The operation `operation_name` of `doc`, answered from one statement, or
+/// `None` when it runs through the executor (see the module's documentation).
+/// Redactions and reads land in the request's authorization state as the
+/// resolvers would leave them; on `None` it is left as it was.
+pub async fn read(
+    gw: &Gateway,
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+    vars: &Variables,
+) -> Option<Response> {
+    if gw.db.get_database_backend() != DatabaseBackend::Postgres {
+        return None;
+    }
+    let op = match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        _ => return None,
+    };
+    let op = &op.node;
+    if op.ty != OperationType::Query || !op.directives.is_empty() || !doc.fragments.is_empty() {
+        return None;
+    }
+    let mut pl = Planner { gw, vars, defs: &op.variable_definitions, aliases: 0 };
+    let mut roots: Vec<(Name, Box<dyn RootNode>)> = Vec::new();
+    let mut sql = Vec::new();
+    let mut complexity = 0usize;
+    for f in Planner::fields(&op.selection_set.node).ok()? {
+        let plan = ROOTS.iter().find(|(n, _)| *n == f.name.node.as_str())?.1;
+        let p = plan(&mut pl, f).ok()?;
+        complexity = complexity.saturating_add(p.complexity);
+        sql.push(p.sql?);
+        roots.push((f.response_key().node.clone(), p.node));
+    }
+    if roots.is_empty() || complexity > MAX_COMPLEXITY {
+        return None;
+    }
+    let mut template = String::from("json_build_array(");
+    for i in 0..sql.len() {
+        let _ = write!(template, "{}${}", if i == 0 { "" } else { ", " }, i + 1);
+    }
+    template.push(')');
+    let mut q = Query::select();
+    q.expr_as(Expr::cust_with_exprs(template, sql), Alias::new("j"));
+    let stmt = gw.db.get_database_backend().build(&q);
+    let row = match gw.db.query_one_raw(stmt).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!(error = %e, "a compiled read failed; the executor answers");
+            return None;
+        }
+    };
+    let serde_json::Value::Array(parts) = row.try_get::<serde_json::Value>("", "j").ok()? else { return None };
+    let rc = ReadCtx::new(&gw.authz);
+    let mut data = IndexMap::with_capacity(roots.len());
+    let mut failed = parts.len() != roots.len();
+    for ((key, node), json) in roots.iter().zip(parts) {
+        rc.push(Step::Key(key.clone()));
+        match node.render(json, &rc) {
+            Ok(v) => {
+                data.insert(key.clone(), v);
+            }
+            Err(Fallback) => {
+                failed = true;
+                break;
+            }
+        }
+        rc.pop();
+    }
+    drop(rc);
+    if failed {
+        // What the partial read recorded is not the executor's to inherit.
+        gw.authz.take_redactions();
+        gw.authz.take_reads();
+        return None;
+    }
+    Some(Response::new(Value::Object(data)))
+}
