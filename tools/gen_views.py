@@ -315,6 +315,16 @@ def col_of(expr, what):
         sys.exit(f'{what}: the expression {expr} must read exactly one column of the row')
     return cols[0]
 
+def columns_of(expr):
+    """The columns of the row an expression reads, or ['*'] when it takes the whole
+    row (`next_check_due(m)`)."""
+    if re.search(r'\bm\b(?!\.)', expr):
+        return ['*']
+    return sorted(set(re.findall(r'\bm\.(\w+)', expr)))
+
+def rust_strs(cols):
+    return '&[' + ', '.join('"%s"' % c for c in cols) + ']'
+
 def compiled_rs(types):
     """The compiled reads of the governed types (`api::compiled`): the same field
     guard, relations and audit of reads as the resolvers of views.rs, over rows
@@ -364,9 +374,11 @@ def compiled_rs(types):
         else:
             w('        false')
         w('    }')
+        owner = owner_expr(t)
+        audit_cols = sorted(set(['id'] + columns_of(owner))) if owner else []
+        w(f'    const AUDIT_COLUMNS: &\'static [&\'static str] = {rust_strs(audit_cols)};')
         w('    #[allow(unused_variables)]')
         w('    fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {')
-        owner = owner_expr(t)
         if owner:
             w('        let m = &self.0;')
             w(f'        rc.authz.record_read(key, ("{mod}", m.id), || {owner});')
@@ -374,36 +386,36 @@ def compiled_rs(types):
         w('    fn field(name: &str) -> Option<Field<Self>> {')
         w('        Some(match name {')
         if t['id']:
-            w(f'            "id" => Field::Value(|v, _| ID(ids::encode("{name}", &v.0.{t["id"]})).out()),')
+            w(f'            "id" => Field::Value(|v, _| ID(ids::encode("{name}", &v.0.{t["id"]})).out(), &["{t["id"]}"]),')
         else:
-            w(f'            "id" => Field::Value(|v, _| ID(ids::encode("{name}", v.0.id)).out()),')
+            w(f'            "id" => Field::Value(|v, _| ID(ids::encode("{name}", v.0.id)).out(), &["id"]),')
         for f in t['fields']:
             key = key_const(name, f['name'])
             kind, args = f['kind'], f['args']
             audit = audited(t, f)
-            def value(ty, expr, present):
+            def value(ty, expr, present, cols):
                 body = f'let m = &v.0; let x: {ty} = {expr};'
                 if audit:
                     body += f' if {present} {{ v.audit_in(rc, {key}); }}'
-                w(f'            "{f["name"]}" => Field::Value(|v, rc| {{ {body} x.out() }}),')
+                w(f'            "{f["name"]}" => Field::Value(|v, rc| {{ {body} x.out() }}, {rust_strs(cols)}),')
             if kind in SCALARS:
                 ty, expr = SCALARS[kind]
                 expr = expr.format(c=snake(f['name']))
                 value(f'Option<{ty}>', f'rc.show({key}, v.own_in(rc), || {expr})',
-                      'matches!(x, Some(Some(_)))' if ty.startswith('Option<') else 'x.is_some()')
+                      'matches!(x, Some(Some(_)))' if ty.startswith('Option<') else 'x.is_some()', columns_of(expr))
             elif kind in ('enum', 'oenum'):
                 e = args[0]
                 c = snake(f['name'])
                 if kind == 'enum':
-                    value(f'Option<{e}View>', f'rc.show({key}, v.own_in(rc), || m.{c}.into())', 'x.is_some()')
+                    value(f'Option<{e}View>', f'rc.show({key}, v.own_in(rc), || m.{c}.into())', 'x.is_some()', [c])
                 else:
-                    value(f'Option<{e}View>', f'rc.show({key}, v.own_in(rc), || m.{c}.map(Into::into)).flatten()', 'x.is_some()')
+                    value(f'Option<{e}View>', f'rc.show({key}, v.own_in(rc), || m.{c}.map(Into::into)).flatten()', 'x.is_some()', [c])
             elif kind == 'calc':
                 ty = args[0]
                 expr = ' '.join(args[1:])
                 opt = ty.startswith('Option<')
                 rty = ty if opt else f'Option<{ty}>'
-                value(rty, f'rc.show({key}, v.own_in(rc), || {expr}){".flatten()" if opt else ""}', 'x.is_some()')
+                value(rty, f'rc.show({key}, v.own_in(rc), || {expr}){".flatten()" if opt else ""}', 'x.is_some()', columns_of(expr))
             elif kind in ('one', 'many', 'first', 'last'):
                 target = args[0]
                 tmod = args[1]

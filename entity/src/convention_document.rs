@@ -2,7 +2,8 @@
 //! convention row so that lists never read it.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Default, serde::Deserialize)]
+#[serde(default)]
 #[sea_orm(table_name = "convention_document")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

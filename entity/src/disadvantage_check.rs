@@ -3,7 +3,8 @@
 use crate::enums::*;
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Default, serde::Deserialize)]
+#[serde(default)]
 #[sea_orm(table_name = "disadvantage_check")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

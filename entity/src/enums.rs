@@ -13,6 +13,14 @@ macro_rules! string_enum {
         #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(40))", rename_all = $case)]
         #[serde(rename_all = $case)]
         pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        /// The first code: only the compiled reads use it, to fill a column of a
+        /// row they did not select (and do not read).
+        impl Default for $name {
+            fn default() -> Self {
+                <Self as sea_orm::Iterable>::iter().next().expect("a code")
+            }
+        }
     };
 }
 

@@ -1,7 +1,8 @@
 //! Table `profile_comune`: the Comuni a profile covers.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Default, serde::Deserialize)]
+#[serde(default)]
 #[sea_orm(table_name = "profile_comune")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -3,7 +3,8 @@
 //! same request is honoured at most once (on any instance).
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Default, serde::Deserialize)]
+#[serde(default)]
 #[sea_orm(table_name = "saml_logout_request")]
 pub struct Model {
     /// The IdP that sent it.

@@ -1,7 +1,8 @@
 //! Table `saml_request`: SPID AuthnRequests in flight, consumed once by the ACS.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Default, serde::Deserialize)]
+#[serde(default)]
 #[sea_orm(table_name = "saml_request")]
 pub struct Model {
     /// The AuthnRequest ID, echoed by the Response as InResponseTo.

@@ -99,8 +99,9 @@ impl<V> Copy for RelSpec<V> {}
 
 /// How a field of a governed type is read.
 pub enum Field<V> {
-    /// A value of the row (through the field guard, audited when it must be).
-    Value(fn(&V, &ReadCtx) -> Value),
+    /// A value of the row (through the field guard, audited when it must be),
+    /// and the columns it reads (`*`: the whole row).
+    Value(fn(&V, &ReadCtx) -> Value, &'static [&'static str]),
     /// A relation to rows of another governed type.
     Rel(RelSpec<V>),
 }
@@ -112,7 +113,10 @@ pub trait CompiledView: Sized + Send + Sync + 'static {
     const OBJECT: Object;
     /// The column naming the row's owner, when rows can be the principal's own.
     const OWN_COLUMN: Option<&'static str>;
-    /// The row from its JSON (`row_to_json`).
+    /// The columns the audit of a read of the row reads (its owner).
+    const AUDIT_COLUMNS: &'static [&'static str];
+    /// The row from its JSON: the columns selected, the others left at their
+    /// defaults (no field reads them).
     fn decode(row: serde_json::Value) -> serde_json::Result<Self>;
     fn model(&self) -> &<Self::Entity as EntityTrait>::Model;
     /// Whether the row is the principal's own.
@@ -193,15 +197,22 @@ impl<'a> Planner<'a> {
     }
 
     /// A selection on the governed type `W`, whose rows the statement names
-    /// `alias`; the subqueries of its relations are appended to `rels`.
+    /// `alias`; the columns it reads and the subqueries of its relations are
+    /// added to the row's `parts`.
     pub fn selection<W: CompiledView>(
         &mut self,
         set: &SelectionSet,
         alias: &str,
-        rels: &mut Vec<Expr>,
+        parts: &mut RowParts,
     ) -> Plan<TypeSel<W>> {
         let mut fields = Vec::new();
         let mut complexity = 0usize;
+        // What every read of a row may use: its key, its owner, its audit.
+        for k in <W::Entity as EntityTrait>::PrimaryKey::iter() {
+            parts.column(k.into_column().as_str());
+        }
+        parts.columns(W::OWN_COLUMN.as_slice());
+        parts.columns(W::AUDIT_COLUMNS);
         for f in Self::fields(set)? {
             let key = f.response_key().node.clone();
             let name = f.name.node.as_str();
@@ -214,22 +225,18 @@ impl<'a> Planner<'a> {
                 return Err(Fallback);
             }
             match W::field(name).ok_or(Fallback)? {
-                Field::Value(read) => {
+                Field::Value(read, columns) => {
                     if !f.selection_set.node.items.is_empty() {
                         return Err(Fallback);
                     }
+                    parts.columns(columns);
                     fields.push((key, Item::Value(read)));
                     complexity += 1;
                 }
                 Field::Rel(spec) => {
+                    parts.column(spec.parent_column);
                     let p = (spec.plan)(&spec, f, self, alias)?;
-                    let slot = match p.sql {
-                        Some(sql) => {
-                            rels.push(sql);
-                            Some(rels.len())
-                        }
-                        None => None,
-                    };
+                    let slot = p.sql.map(|sql| parts.relation(sql));
                     fields.push((key, Item::Rel(slot, p.node)));
                     complexity = complexity.saturating_add(p.complexity);
                 }
@@ -252,7 +259,9 @@ impl<'a> Planner<'a> {
         let count_stmt = select.clone().into_query();
         let page = self.gw.page_select(select, &sort, after.as_deref(), size)?.into_query();
         let alias = self.alias();
-        let mut rels = Vec::new();
+        let mut parts = RowParts::default();
+        parts.column(sort.column.as_str());
+        parts.column(sort.id.as_str());
         let mut items = Vec::new();
         let mut children = 0usize;
         let mut count = false;
@@ -272,7 +281,7 @@ impl<'a> Planner<'a> {
                     ConnItem::TotalCount
                 }
                 "nodes" => {
-                    let sel = self.selection::<W>(&f.selection_set.node, &alias, &mut rels)?;
+                    let sel = self.selection::<W>(&f.selection_set.node, &alias, &mut parts)?;
                     children = children.saturating_add(1 + sel.complexity);
                     ConnItem::Nodes(sel)
                 }
@@ -294,7 +303,7 @@ impl<'a> Planner<'a> {
                                 edge.push((k, EdgeItem::Cursor));
                             }
                             "node" => {
-                                let sel = self.selection::<W>(&e.selection_set.node, &alias, &mut rels)?;
+                                let sel = self.selection::<W>(&e.selection_set.node, &alias, &mut parts)?;
                                 c = c.saturating_add(1 + sel.complexity);
                                 edge.push((k, EdgeItem::Node(sel)));
                             }
@@ -335,7 +344,7 @@ impl<'a> Planner<'a> {
             format!("\"{alias}\".\"{col}\" {dir}")
         };
         let order_by = format!("{}, {}", order(sort.column.as_str()), order(sort.id.as_str()));
-        let rows = aggregate(&alias, page, &rels, &order_by);
+        let rows = aggregate(&alias, page, parts, &order_by);
         let total = if count {
             let mut q = Query::select();
             q.expr(Expr::cust("COUNT(*)")).from_subquery(count_stmt, Alias::new("counted"));
@@ -358,11 +367,11 @@ impl<'a> Planner<'a> {
         select: Select<W::Entity>,
     ) -> Plan<Planned<Box<dyn RootNode>>> {
         let alias = self.alias();
-        let mut rels = Vec::new();
-        let sel = self.selection::<W>(&field.selection_set.node, &alias, &mut rels)?;
+        let mut parts = RowParts::default();
+        let sel = self.selection::<W>(&field.selection_set.node, &alias, &mut parts)?;
         let complexity = 1 + sel.complexity;
         let mut q = Query::select();
-        q.expr(row_json(&alias, &rels)).from_subquery(select.into_query(), Alias::new(&alias)).limit(1);
+        q.expr(row_json(&alias, parts)).from_subquery(select.into_query(), Alias::new(&alias)).limit(1);
         Ok(Planned { node: Box::new(OneRow(sel)), sql: Some(subquery(q)), complexity })
     }
 }
@@ -372,25 +381,67 @@ fn subquery(q: SelectStatement) -> Expr {
     Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(q)))
 }
 
-/// The JSON of a row of `alias` with its relations: `[row, rel1, rel2, …]`.
-fn row_json(alias: &str, rels: &[Expr]) -> Expr {
-    let mut template = format!("json_build_array(row_to_json(\"{alias}\")");
-    for i in 0..rels.len() {
-        let _ = write!(template, ", ${}", i + 1);
+/// What the JSON of a row carries: the columns its fields read (or all of
+/// them), and its relations' subqueries.
+#[derive(Default)]
+pub struct RowParts {
+    columns: std::collections::BTreeSet<&'static str>,
+    whole: bool,
+    rels: Vec<Expr>,
+}
+
+impl RowParts {
+    fn column(&mut self, c: &'static str) {
+        if c == "*" {
+            self.whole = true;
+        } else {
+            self.columns.insert(c);
+        }
     }
-    template.push(')');
-    Expr::cust_with_exprs(template, rels.iter().cloned())
+
+    fn columns(&mut self, cs: &[&'static str]) {
+        for c in cs {
+            self.column(c);
+        }
+    }
+
+    /// Adds a relation's subquery; its place in the row's JSON.
+    fn relation(&mut self, sql: Expr) -> usize {
+        self.rels.push(sql);
+        self.rels.len()
+    }
+
+    /// `json_build_array(<row>, rel1, rel2, …)`, the row an object of its columns
+    /// (`row_to_json` when a field reads the whole row).
+    fn template(&self, alias: &str) -> String {
+        let mut t = String::from("json_build_array(");
+        if self.whole || self.columns.len() > 50 {
+            let _ = write!(t, "row_to_json(\"{alias}\")");
+        } else {
+            t.push_str("json_build_object(");
+            for (i, c) in self.columns.iter().enumerate() {
+                let _ = write!(t, "{}'{c}', \"{alias}\".\"{c}\"", if i == 0 { "" } else { ", " });
+            }
+            t.push(')');
+        }
+        for i in 0..self.rels.len() {
+            let _ = write!(t, ", ${}", i + 1);
+        }
+        t.push(')');
+        t
+    }
+}
+
+/// The JSON of a row of `alias`: `[row, rel1, rel2, …]`.
+fn row_json(alias: &str, parts: RowParts) -> Expr {
+    Expr::cust_with_exprs(parts.template(alias), parts.rels)
 }
 
 /// `(SELECT coalesce(json_agg(<row> ORDER BY …), '[]') FROM (<rows>) alias)`.
-fn aggregate(alias: &str, rows: SelectStatement, rels: &[Expr], order_by: &str) -> Expr {
-    let mut template = format!("coalesce(json_agg(json_build_array(row_to_json(\"{alias}\")");
-    for i in 0..rels.len() {
-        let _ = write!(template, ", ${}", i + 1);
-    }
-    let _ = write!(template, ") ORDER BY {order_by}), '[]'::json)");
+fn aggregate(alias: &str, rows: SelectStatement, parts: RowParts, order_by: &str) -> Expr {
+    let template = format!("coalesce(json_agg({} ORDER BY {order_by}), '[]'::json)", parts.template(alias));
     let mut q = Query::select();
-    q.expr(Expr::cust_with_exprs(template, rels.iter().cloned())).from_subquery(rows, Alias::new(alias));
+    q.expr(Expr::cust_with_exprs(template, parts.rels)).from_subquery(rows, Alias::new(alias));
     subquery(q)
 }
 
@@ -403,8 +454,8 @@ pub fn plan_rel<P: CompiledView, W: CompiledView>(
     parent: &str,
 ) -> Plan<Planned<Box<dyn RelNode<P>>>> {
     let alias = pl.alias();
-    let mut rels = Vec::new();
-    let sel = pl.selection::<W>(&field.selection_set.node, &alias, &mut rels)?;
+    let mut parts = RowParts::default();
+    let sel = pl.selection::<W>(&field.selection_set.node, &alias, &mut parts)?;
     let complexity = if spec.card == Card::Many { nested_cost(sel.complexity) } else { 1 + sel.complexity };
     // Fetched only where the relation guard can let it through: the role reads
     // the field (on its own rows only, when its scope is `own`) and the target.
@@ -436,7 +487,7 @@ pub fn plan_rel<P: CompiledView, W: CompiledView>(
             let rows = q.into_query();
             Some(if spec.card == Card::One {
                 let mut one = Query::select();
-                one.expr(row_json(&alias, &rels)).from_subquery(rows, Alias::new(&alias)).limit(1);
+                one.expr(row_json(&alias, parts)).from_subquery(rows, Alias::new(&alias)).limit(1);
                 subquery(one)
             } else {
                 let mut order_by = format!("\"{alias}\".\"{}\"", spec.order_column);
@@ -446,7 +497,7 @@ pub fn plan_rel<P: CompiledView, W: CompiledView>(
                         let _ = write!(order_by, ", \"{alias}\".\"{}\"", pk.as_str());
                     }
                 }
-                aggregate(&alias, rows, &rels, &order_by)
+                aggregate(&alias, rows, parts, &order_by)
             })
         }
     };

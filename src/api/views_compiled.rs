@@ -36,32 +36,45 @@ impl CompiledView for AmbitoView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &[];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {}
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("Ambito", v.0.id)).out()),
-            "code" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::ambito::CODE, v.own_in(rc), || m.code.clone());
-                x.out()
-            }),
-            "name" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::ambito::NAME, v.own_in(rc), || m.name.clone());
-                x.out()
-            }),
-            "region" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::ambito::REGION, v.own_in(rc), || m.region.clone());
-                x.out()
-            }),
-            "managementForm" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<ManagementFormView> =
-                    rc.show(keys::ambito::MANAGEMENT_FORM, v.own_in(rc), || m.management_form.into());
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("Ambito", v.0.id)).out(), &["id"]),
+            "code" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::ambito::CODE, v.own_in(rc), || m.code.clone());
+                    x.out()
+                },
+                &["code"],
+            ),
+            "name" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::ambito::NAME, v.own_in(rc), || m.name.clone());
+                    x.out()
+                },
+                &["name"],
+            ),
+            "region" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::ambito::REGION, v.own_in(rc), || m.region.clone());
+                    x.out()
+                },
+                &["region"],
+            ),
+            "managementForm" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ManagementFormView> =
+                        rc.show(keys::ambito::MANAGEMENT_FORM, v.own_in(rc), || m.management_form.into());
+                    x.out()
+                },
+                &["management_form"],
+            ),
             "comuni" => Field::Rel(RelSpec {
                 key: keys::ambito::COMUNI,
                 card: Card::Many,
@@ -92,37 +105,54 @@ impl CompiledView for ComuneView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &[];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {}
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("Comune", &v.0.istat_code)).out()),
-            "istatCode" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::comune::ISTAT_CODE, v.own_in(rc), || m.istat_code.clone());
-                x.out()
-            }),
-            "belfioreCode" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::comune::BELFIORE_CODE, v.own_in(rc), || m.belfiore_code.clone());
-                x.out()
-            }),
-            "name" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::comune::NAME, v.own_in(rc), || m.name.clone());
-                x.out()
-            }),
-            "province" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::comune::PROVINCE, v.own_in(rc), || m.province.clone());
-                x.out()
-            }),
-            "socialServicesDelegated" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<bool> =
-                    rc.show(keys::comune::SOCIAL_SERVICES_DELEGATED, v.own_in(rc), || m.social_services_delegated);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("Comune", &v.0.istat_code)).out(), &["istat_code"]),
+            "istatCode" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::comune::ISTAT_CODE, v.own_in(rc), || m.istat_code.clone());
+                    x.out()
+                },
+                &["istat_code"],
+            ),
+            "belfioreCode" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> =
+                        rc.show(keys::comune::BELFIORE_CODE, v.own_in(rc), || m.belfiore_code.clone());
+                    x.out()
+                },
+                &["belfiore_code"],
+            ),
+            "name" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::comune::NAME, v.own_in(rc), || m.name.clone());
+                    x.out()
+                },
+                &["name"],
+            ),
+            "province" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::comune::PROVINCE, v.own_in(rc), || m.province.clone());
+                    x.out()
+                },
+                &["province"],
+            ),
+            "socialServicesDelegated" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<bool> =
+                        rc.show(keys::comune::SOCIAL_SERVICES_DELEGATED, v.own_in(rc), || m.social_services_delegated);
+                    x.out()
+                },
+                &["social_services_delegated"],
+            ),
             "ambito" => Field::Rel(RelSpec {
                 key: keys::comune::AMBITO,
                 card: Card::One,
@@ -156,56 +186,82 @@ impl CompiledView for ConventionView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &[];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {}
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("Convention", v.0.id)).out()),
-            "kind" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<ConventionKindView> = rc.show(keys::convention::KIND, v.own_in(rc), || m.kind.into());
-                x.out()
-            }),
-            "signedOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::convention::SIGNED_ON, v.own_in(rc), || m.signed_on);
-                x.out()
-            }),
-            "validFrom" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::convention::VALID_FROM, v.own_in(rc), || m.valid_from);
-                x.out()
-            }),
-            "validTo" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> = rc.show(keys::convention::VALID_TO, v.own_in(rc), || m.valid_to);
-                x.out()
-            }),
-            "documentSha256" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::convention::DOCUMENT_SHA256, v.own_in(rc), || m.document_sha256.clone());
-                x.out()
-            }),
-            "documentSize" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc
-                    .show(keys::convention::DOCUMENT_SIZE, v.own_in(rc), || {
-                        m.document_size.and_then(crate::territory::model::size_as_int)
-                    })
-                    .flatten();
-                x.out()
-            }),
-            "uploadedAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<DateTime<Utc>> = rc.show(keys::convention::UPLOADED_AT, v.own_in(rc), || m.uploaded_at);
-                x.out()
-            }),
-            "version" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::convention::VERSION, v.own_in(rc), || m.version);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("Convention", v.0.id)).out(), &["id"]),
+            "kind" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ConventionKindView> = rc.show(keys::convention::KIND, v.own_in(rc), || m.kind.into());
+                    x.out()
+                },
+                &["kind"],
+            ),
+            "signedOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::convention::SIGNED_ON, v.own_in(rc), || m.signed_on);
+                    x.out()
+                },
+                &["signed_on"],
+            ),
+            "validFrom" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::convention::VALID_FROM, v.own_in(rc), || m.valid_from);
+                    x.out()
+                },
+                &["valid_from"],
+            ),
+            "validTo" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> = rc.show(keys::convention::VALID_TO, v.own_in(rc), || m.valid_to);
+                    x.out()
+                },
+                &["valid_to"],
+            ),
+            "documentSha256" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::convention::DOCUMENT_SHA256, v.own_in(rc), || m.document_sha256.clone());
+                    x.out()
+                },
+                &["document_sha256"],
+            ),
+            "documentSize" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc
+                        .show(keys::convention::DOCUMENT_SIZE, v.own_in(rc), || {
+                            m.document_size.and_then(crate::territory::model::size_as_int)
+                        })
+                        .flatten();
+                    x.out()
+                },
+                &["document_size"],
+            ),
+            "uploadedAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<DateTime<Utc>> =
+                        rc.show(keys::convention::UPLOADED_AT, v.own_in(rc), || m.uploaded_at);
+                    x.out()
+                },
+                &["uploaded_at"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::convention::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
             "comune" => Field::Rel(RelSpec {
                 key: keys::convention::COMUNE,
                 card: Card::One,
@@ -254,58 +310,89 @@ impl CompiledView for OperatorView {
         let m = &self.0;
         rc.is_me(m.id)
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &[];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {}
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("Operator", v.0.id)).out()),
-            "fiscalCode" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::operator::FISCAL_CODE, v.own_in(rc), || m.fiscal_code.clone());
-                x.out()
-            }),
-            "firstName" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::operator::FIRST_NAME, v.own_in(rc), || m.first_name.clone());
-                x.out()
-            }),
-            "lastName" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::operator::LAST_NAME, v.own_in(rc), || m.last_name.clone());
-                x.out()
-            }),
-            "displayName" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> =
-                    rc.show(keys::operator::DISPLAY_NAME, v.own_in(rc), || format!("{} {}", m.first_name, m.last_name));
-                x.out()
-            }),
-            "email" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> = rc.show(keys::operator::EMAIL, v.own_in(rc), || m.email.clone());
-                x.out()
-            }),
-            "phone" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> = rc.show(keys::operator::PHONE, v.own_in(rc), || m.phone.clone());
-                x.out()
-            }),
-            "status" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<OperatorStatusView> = rc.show(keys::operator::STATUS, v.own_in(rc), || m.status.into());
-                x.out()
-            }),
-            "version" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::operator::VERSION, v.own_in(rc), || m.version);
-                x.out()
-            }),
-            "lastLoginAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<DateTime<Utc>>> =
-                    rc.show(keys::operator::LAST_LOGIN_AT, v.own_in(rc), || m.last_login_at);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("Operator", v.0.id)).out(), &["id"]),
+            "fiscalCode" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> =
+                        rc.show(keys::operator::FISCAL_CODE, v.own_in(rc), || m.fiscal_code.clone());
+                    x.out()
+                },
+                &["fiscal_code"],
+            ),
+            "firstName" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::operator::FIRST_NAME, v.own_in(rc), || m.first_name.clone());
+                    x.out()
+                },
+                &["first_name"],
+            ),
+            "lastName" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::operator::LAST_NAME, v.own_in(rc), || m.last_name.clone());
+                    x.out()
+                },
+                &["last_name"],
+            ),
+            "displayName" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::operator::DISPLAY_NAME, v.own_in(rc), || {
+                        format!("{} {}", m.first_name, m.last_name)
+                    });
+                    x.out()
+                },
+                &["first_name", "last_name"],
+            ),
+            "email" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> = rc.show(keys::operator::EMAIL, v.own_in(rc), || m.email.clone());
+                    x.out()
+                },
+                &["email"],
+            ),
+            "phone" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> = rc.show(keys::operator::PHONE, v.own_in(rc), || m.phone.clone());
+                    x.out()
+                },
+                &["phone"],
+            ),
+            "status" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<OperatorStatusView> =
+                        rc.show(keys::operator::STATUS, v.own_in(rc), || m.status.into());
+                    x.out()
+                },
+                &["status"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::operator::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
+            "lastLoginAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<DateTime<Utc>>> =
+                        rc.show(keys::operator::LAST_LOGIN_AT, v.own_in(rc), || m.last_login_at);
+                    x.out()
+                },
+                &["last_login_at"],
+            ),
             "profiles" => Field::Rel(RelSpec {
                 key: keys::operator::PROFILES,
                 card: Card::Many,
@@ -337,46 +424,66 @@ impl CompiledView for ProfileView {
         let m = &self.0;
         rc.is_me(m.operator_id)
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &[];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {}
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("Profile", v.0.id)).out()),
-            "role" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<RoleView> = rc.show(keys::profile::ROLE, v.own_in(rc), || m.role.into());
-                x.out()
-            }),
-            "validFrom" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::profile::VALID_FROM, v.own_in(rc), || m.valid_from);
-                x.out()
-            }),
-            "validTo" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> = rc.show(keys::profile::VALID_TO, v.own_in(rc), || m.valid_to);
-                x.out()
-            }),
-            "fundingSources" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Vec<FundingSourceView>> = rc.show(keys::profile::FUNDING_SOURCES, v.own_in(rc), || {
-                    crate::operators::model::funding_of(m.funding_sources.as_deref())
-                        .into_iter()
-                        .map(Into::into)
-                        .collect()
-                });
-                x.out()
-            }),
-            "status" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<ProfileStatusView> = rc.show(keys::profile::STATUS, v.own_in(rc), || m.status.into());
-                x.out()
-            }),
-            "version" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::profile::VERSION, v.own_in(rc), || m.version);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("Profile", v.0.id)).out(), &["id"]),
+            "role" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<RoleView> = rc.show(keys::profile::ROLE, v.own_in(rc), || m.role.into());
+                    x.out()
+                },
+                &["role"],
+            ),
+            "validFrom" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::profile::VALID_FROM, v.own_in(rc), || m.valid_from);
+                    x.out()
+                },
+                &["valid_from"],
+            ),
+            "validTo" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> = rc.show(keys::profile::VALID_TO, v.own_in(rc), || m.valid_to);
+                    x.out()
+                },
+                &["valid_to"],
+            ),
+            "fundingSources" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Vec<FundingSourceView>> =
+                        rc.show(keys::profile::FUNDING_SOURCES, v.own_in(rc), || {
+                            crate::operators::model::funding_of(m.funding_sources.as_deref())
+                                .into_iter()
+                                .map(Into::into)
+                                .collect()
+                        });
+                    x.out()
+                },
+                &["funding_sources"],
+            ),
+            "status" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ProfileStatusView> = rc.show(keys::profile::STATUS, v.own_in(rc), || m.status.into());
+                    x.out()
+                },
+                &["status"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::profile::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
             "ambito" => Field::Rel(RelSpec {
                 key: keys::profile::AMBITO,
                 card: Card::One,
@@ -424,29 +531,39 @@ impl CompiledView for HouseholdView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &[];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {}
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("Household", v.0.id)).out()),
-            "inpsProtocol" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> =
-                    rc.show(keys::household::INPS_PROTOCOL, v.own_in(rc), || m.inps_protocol.clone());
-                x.out()
-            }),
-            "compositionVersion" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> =
-                    rc.show(keys::household::COMPOSITION_VERSION, v.own_in(rc), || m.composition_version);
-                x.out()
-            }),
-            "compositionDate" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> =
-                    rc.show(keys::household::COMPOSITION_DATE, v.own_in(rc), || m.composition_date);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("Household", v.0.id)).out(), &["id"]),
+            "inpsProtocol" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> =
+                        rc.show(keys::household::INPS_PROTOCOL, v.own_in(rc), || m.inps_protocol.clone());
+                    x.out()
+                },
+                &["inps_protocol"],
+            ),
+            "compositionVersion" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> =
+                        rc.show(keys::household::COMPOSITION_VERSION, v.own_in(rc), || m.composition_version);
+                    x.out()
+                },
+                &["composition_version"],
+            ),
+            "compositionDate" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> =
+                        rc.show(keys::household::COMPOSITION_DATE, v.own_in(rc), || m.composition_date);
+                    x.out()
+                },
+                &["composition_date"],
+            ),
             "comune" => Field::Rel(RelSpec {
                 key: keys::household::COMUNE,
                 card: Card::One,
@@ -523,6 +640,7 @@ impl CompiledView for MemberView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["household_id", "id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -530,111 +648,160 @@ impl CompiledView for MemberView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("Member", v.0.id)).out()),
-            "fiscalCode" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::member::FISCAL_CODE, v.own_in(rc), || m.fiscal_code.clone());
-                x.out()
-            }),
-            "firstName" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::member::FIRST_NAME, v.own_in(rc), || m.first_name.clone());
-                x.out()
-            }),
-            "lastName" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::member::LAST_NAME, v.own_in(rc), || m.last_name.clone());
-                x.out()
-            }),
-            "birthDate" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::member::BIRTH_DATE, v.own_in(rc), || m.birth_date);
-                x.out()
-            }),
-            "birthPlaceCode" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> =
-                    rc.show(keys::member::BIRTH_PLACE_CODE, v.own_in(rc), || m.birth_place_code.clone());
-                x.out()
-            }),
-            "sex" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<SexView> = rc.show(keys::member::SEX, v.own_in(rc), || m.sex.into());
-                x.out()
-            }),
-            "citizenship" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::member::CITIZENSHIP, v.own_in(rc), || m.citizenship.clone());
-                x.out()
-            }),
-            "relation" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<FamilyRelationView> = rc.show(keys::member::RELATION, v.own_in(rc), || m.relation.into());
-                x.out()
-            }),
-            "inEquivalenceScale" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<bool> =
-                    rc.show(keys::member::IN_EQUIVALENCE_SCALE, v.own_in(rc), || m.in_equivalence_scale);
-                if x.is_some() {
-                    v.audit_in(rc, keys::member::IN_EQUIVALENCE_SCALE);
-                }
-                x.out()
-            }),
-            "obligatedActivation" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<bool> =
-                    rc.show(keys::member::OBLIGATED_ACTIVATION, v.own_in(rc), || m.obligated_activation);
-                if x.is_some() {
-                    v.audit_in(rc, keys::member::OBLIGATED_ACTIVATION);
-                }
-                x.out()
-            }),
-            "disabled" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<bool> = rc.show(keys::member::DISABLED, v.own_in(rc), || m.disabled);
-                if x.is_some() {
-                    v.audit_in(rc, keys::member::DISABLED);
-                }
-                x.out()
-            }),
-            "email" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> = rc.show(keys::member::EMAIL, v.own_in(rc), || m.email.clone());
-                x.out()
-            }),
-            "phone" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> = rc.show(keys::member::PHONE, v.own_in(rc), || m.phone.clone());
-                x.out()
-            }),
-            "permitType" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::member::PERMIT_TYPE, v.own_in(rc), || m.permit_type.clone());
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::member::PERMIT_TYPE);
-                }
-                x.out()
-            }),
-            "permitExpiry" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> =
-                    rc.show(keys::member::PERMIT_EXPIRY, v.own_in(rc), || m.permit_expiry);
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::member::PERMIT_EXPIRY);
-                }
-                x.out()
-            }),
-            "residualBenefitMonths" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> =
-                    rc.show(keys::member::RESIDUAL_BENEFIT_MONTHS, v.own_in(rc), || m.residual_benefit_months);
-                if x.is_some() {
-                    v.audit_in(rc, keys::member::RESIDUAL_BENEFIT_MONTHS);
-                }
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("Member", v.0.id)).out(), &["id"]),
+            "fiscalCode" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::member::FISCAL_CODE, v.own_in(rc), || m.fiscal_code.clone());
+                    x.out()
+                },
+                &["fiscal_code"],
+            ),
+            "firstName" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::member::FIRST_NAME, v.own_in(rc), || m.first_name.clone());
+                    x.out()
+                },
+                &["first_name"],
+            ),
+            "lastName" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::member::LAST_NAME, v.own_in(rc), || m.last_name.clone());
+                    x.out()
+                },
+                &["last_name"],
+            ),
+            "birthDate" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::member::BIRTH_DATE, v.own_in(rc), || m.birth_date);
+                    x.out()
+                },
+                &["birth_date"],
+            ),
+            "birthPlaceCode" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> =
+                        rc.show(keys::member::BIRTH_PLACE_CODE, v.own_in(rc), || m.birth_place_code.clone());
+                    x.out()
+                },
+                &["birth_place_code"],
+            ),
+            "sex" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<SexView> = rc.show(keys::member::SEX, v.own_in(rc), || m.sex.into());
+                    x.out()
+                },
+                &["sex"],
+            ),
+            "citizenship" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::member::CITIZENSHIP, v.own_in(rc), || m.citizenship.clone());
+                    x.out()
+                },
+                &["citizenship"],
+            ),
+            "relation" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<FamilyRelationView> =
+                        rc.show(keys::member::RELATION, v.own_in(rc), || m.relation.into());
+                    x.out()
+                },
+                &["relation"],
+            ),
+            "inEquivalenceScale" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<bool> =
+                        rc.show(keys::member::IN_EQUIVALENCE_SCALE, v.own_in(rc), || m.in_equivalence_scale);
+                    if x.is_some() {
+                        v.audit_in(rc, keys::member::IN_EQUIVALENCE_SCALE);
+                    }
+                    x.out()
+                },
+                &["in_equivalence_scale"],
+            ),
+            "obligatedActivation" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<bool> =
+                        rc.show(keys::member::OBLIGATED_ACTIVATION, v.own_in(rc), || m.obligated_activation);
+                    if x.is_some() {
+                        v.audit_in(rc, keys::member::OBLIGATED_ACTIVATION);
+                    }
+                    x.out()
+                },
+                &["obligated_activation"],
+            ),
+            "disabled" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<bool> = rc.show(keys::member::DISABLED, v.own_in(rc), || m.disabled);
+                    if x.is_some() {
+                        v.audit_in(rc, keys::member::DISABLED);
+                    }
+                    x.out()
+                },
+                &["disabled"],
+            ),
+            "email" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> = rc.show(keys::member::EMAIL, v.own_in(rc), || m.email.clone());
+                    x.out()
+                },
+                &["email"],
+            ),
+            "phone" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> = rc.show(keys::member::PHONE, v.own_in(rc), || m.phone.clone());
+                    x.out()
+                },
+                &["phone"],
+            ),
+            "permitType" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::member::PERMIT_TYPE, v.own_in(rc), || m.permit_type.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::member::PERMIT_TYPE);
+                    }
+                    x.out()
+                },
+                &["permit_type"],
+            ),
+            "permitExpiry" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> =
+                        rc.show(keys::member::PERMIT_EXPIRY, v.own_in(rc), || m.permit_expiry);
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::member::PERMIT_EXPIRY);
+                    }
+                    x.out()
+                },
+                &["permit_expiry"],
+            ),
+            "residualBenefitMonths" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> =
+                        rc.show(keys::member::RESIDUAL_BENEFIT_MONTHS, v.own_in(rc), || m.residual_benefit_months);
+                    if x.is_some() {
+                        v.audit_in(rc, keys::member::RESIDUAL_BENEFIT_MONTHS);
+                    }
+                    x.out()
+                },
+                &["residual_benefit_months"],
+            ),
             "residenceComune" => Field::Rel(RelSpec {
                 key: keys::member::RESIDENCE_COMUNE,
                 card: Card::One,
@@ -701,6 +868,7 @@ impl CompiledView for ApplicationView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["household_id", "id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -708,63 +876,92 @@ impl CompiledView for ApplicationView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("Application", v.0.id)).out()),
-            "inpsProtocol" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> =
-                    rc.show(keys::application::INPS_PROTOCOL, v.own_in(rc), || m.inps_protocol.clone());
-                x.out()
-            }),
-            "measure" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<MeasureView> = rc.show(keys::application::MEASURE, v.own_in(rc), || m.measure.into());
-                x.out()
-            }),
-            "applicantFiscalCode" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> =
-                    rc.show(keys::application::APPLICANT_FISCAL_CODE, v.own_in(rc), || m.applicant_fiscal_code.clone());
-                x.out()
-            }),
-            "submittedOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::application::SUBMITTED_ON, v.own_in(rc), || m.submitted_on);
-                x.out()
-            }),
-            "channel" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::application::CHANNEL, v.own_in(rc), || m.channel.clone());
-                x.out()
-            }),
-            "iseeProtocol" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::application::ISEE_PROTOCOL, v.own_in(rc), || m.isee_protocol.clone());
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::application::ISEE_PROTOCOL);
-                }
-                x.out()
-            }),
-            "padSignedOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> =
-                    rc.show(keys::application::PAD_SIGNED_ON, v.own_in(rc), || m.pad_signed_on);
-                x.out()
-            }),
-            "status" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<ApplicationStatusView> =
-                    rc.show(keys::application::STATUS, v.own_in(rc), || m.status.into());
-                x.out()
-            }),
-            "monthsPaid" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::application::MONTHS_PAID, v.own_in(rc), || m.months_paid);
-                if x.is_some() {
-                    v.audit_in(rc, keys::application::MONTHS_PAID);
-                }
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("Application", v.0.id)).out(), &["id"]),
+            "inpsProtocol" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> =
+                        rc.show(keys::application::INPS_PROTOCOL, v.own_in(rc), || m.inps_protocol.clone());
+                    x.out()
+                },
+                &["inps_protocol"],
+            ),
+            "measure" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<MeasureView> = rc.show(keys::application::MEASURE, v.own_in(rc), || m.measure.into());
+                    x.out()
+                },
+                &["measure"],
+            ),
+            "applicantFiscalCode" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::application::APPLICANT_FISCAL_CODE, v.own_in(rc), || {
+                        m.applicant_fiscal_code.clone()
+                    });
+                    x.out()
+                },
+                &["applicant_fiscal_code"],
+            ),
+            "submittedOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> =
+                        rc.show(keys::application::SUBMITTED_ON, v.own_in(rc), || m.submitted_on);
+                    x.out()
+                },
+                &["submitted_on"],
+            ),
+            "channel" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::application::CHANNEL, v.own_in(rc), || m.channel.clone());
+                    x.out()
+                },
+                &["channel"],
+            ),
+            "iseeProtocol" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::application::ISEE_PROTOCOL, v.own_in(rc), || m.isee_protocol.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::application::ISEE_PROTOCOL);
+                    }
+                    x.out()
+                },
+                &["isee_protocol"],
+            ),
+            "padSignedOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> =
+                        rc.show(keys::application::PAD_SIGNED_ON, v.own_in(rc), || m.pad_signed_on);
+                    x.out()
+                },
+                &["pad_signed_on"],
+            ),
+            "status" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ApplicationStatusView> =
+                        rc.show(keys::application::STATUS, v.own_in(rc), || m.status.into());
+                    x.out()
+                },
+                &["status"],
+            ),
+            "monthsPaid" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::application::MONTHS_PAID, v.own_in(rc), || m.months_paid);
+                    if x.is_some() {
+                        v.audit_in(rc, keys::application::MONTHS_PAID);
+                    }
+                    x.out()
+                },
+                &["months_paid"],
+            ),
             "household" => Field::Rel(RelSpec {
                 key: keys::application::HOUSEHOLD,
                 card: Card::One,
@@ -799,6 +996,7 @@ impl CompiledView for CaseView {
         let m = &self.0;
         rc.is_me(m.case_manager_id)
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["ambito_id", "id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -809,85 +1007,122 @@ impl CompiledView for CaseView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("Case", v.0.id)).out()),
-            "state" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<CaseStateView> = rc.show(keys::case::STATE, v.own_in(rc), || m.state.into());
-                x.out()
-            }),
-            "padDate" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::case::PAD_DATE, v.own_in(rc), || m.pad_date);
-                x.out()
-            }),
-            "assignedAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<DateTime<Utc>>> = rc.show(keys::case::ASSIGNED_AT, v.own_in(rc), || m.assigned_at);
-                x.out()
-            }),
-            "firstMeetingOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> =
-                    rc.show(keys::case::FIRST_MEETING_ON, v.own_in(rc), || m.first_meeting_on);
-                x.out()
-            }),
-            "lastMeetingOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> =
-                    rc.show(keys::case::LAST_MEETING_ON, v.own_in(rc), || m.last_meeting_on);
-                x.out()
-            }),
-            "firstMeetingDeadline" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::case::FIRST_MEETING_DEADLINE, v.own_in(rc), || {
-                    crate::cases::model::first_meeting_deadline(m.pad_date)
-                });
-                x.out()
-            }),
-            "recommendedConvocationBy" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::case::RECOMMENDED_CONVOCATION_BY, v.own_in(rc), || {
-                    crate::cases::model::recommended_convocation(m.pad_date)
-                });
-                x.out()
-            }),
-            "nextCheckDue" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc
-                    .show(keys::case::NEXT_CHECK_DUE, v.own_in(rc), || crate::cases::model::next_check_due(m))
-                    .flatten();
-                x.out()
-            }),
-            "daysToDeadline" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i64> = rc
-                    .show(keys::case::DAYS_TO_DEADLINE, v.own_in(rc), || {
-                        crate::cases::model::days_to_deadline(m, crate::calendar::today())
-                    })
-                    .flatten();
-                x.out()
-            }),
-            "overdue" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<bool> = rc.show(keys::case::OVERDUE, v.own_in(rc), || {
-                    crate::cases::model::overdue(m, crate::calendar::today())
-                });
-                x.out()
-            }),
-            "pathwayType" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<PathwayTypeView> =
-                    rc.show(keys::case::PATHWAY_TYPE, v.own_in(rc), || m.pathway_type.map(Into::into)).flatten();
-                if x.is_some() {
-                    v.audit_in(rc, keys::case::PATHWAY_TYPE);
-                }
-                x.out()
-            }),
-            "version" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::case::VERSION, v.own_in(rc), || m.version);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("Case", v.0.id)).out(), &["id"]),
+            "state" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<CaseStateView> = rc.show(keys::case::STATE, v.own_in(rc), || m.state.into());
+                    x.out()
+                },
+                &["state"],
+            ),
+            "padDate" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::case::PAD_DATE, v.own_in(rc), || m.pad_date);
+                    x.out()
+                },
+                &["pad_date"],
+            ),
+            "assignedAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<DateTime<Utc>>> =
+                        rc.show(keys::case::ASSIGNED_AT, v.own_in(rc), || m.assigned_at);
+                    x.out()
+                },
+                &["assigned_at"],
+            ),
+            "firstMeetingOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> =
+                        rc.show(keys::case::FIRST_MEETING_ON, v.own_in(rc), || m.first_meeting_on);
+                    x.out()
+                },
+                &["first_meeting_on"],
+            ),
+            "lastMeetingOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> =
+                        rc.show(keys::case::LAST_MEETING_ON, v.own_in(rc), || m.last_meeting_on);
+                    x.out()
+                },
+                &["last_meeting_on"],
+            ),
+            "firstMeetingDeadline" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::case::FIRST_MEETING_DEADLINE, v.own_in(rc), || {
+                        crate::cases::model::first_meeting_deadline(m.pad_date)
+                    });
+                    x.out()
+                },
+                &["pad_date"],
+            ),
+            "recommendedConvocationBy" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::case::RECOMMENDED_CONVOCATION_BY, v.own_in(rc), || {
+                        crate::cases::model::recommended_convocation(m.pad_date)
+                    });
+                    x.out()
+                },
+                &["pad_date"],
+            ),
+            "nextCheckDue" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc
+                        .show(keys::case::NEXT_CHECK_DUE, v.own_in(rc), || crate::cases::model::next_check_due(m))
+                        .flatten();
+                    x.out()
+                },
+                &["*"],
+            ),
+            "daysToDeadline" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i64> = rc
+                        .show(keys::case::DAYS_TO_DEADLINE, v.own_in(rc), || {
+                            crate::cases::model::days_to_deadline(m, crate::calendar::today())
+                        })
+                        .flatten();
+                    x.out()
+                },
+                &["*"],
+            ),
+            "overdue" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<bool> = rc.show(keys::case::OVERDUE, v.own_in(rc), || {
+                        crate::cases::model::overdue(m, crate::calendar::today())
+                    });
+                    x.out()
+                },
+                &["*"],
+            ),
+            "pathwayType" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<PathwayTypeView> =
+                        rc.show(keys::case::PATHWAY_TYPE, v.own_in(rc), || m.pathway_type.map(Into::into)).flatten();
+                    if x.is_some() {
+                        v.audit_in(rc, keys::case::PATHWAY_TYPE);
+                    }
+                    x.out()
+                },
+                &["pathway_type"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::case::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
             "ambito" => Field::Rel(RelSpec {
                 key: keys::case::AMBITO,
                 card: Card::One,
@@ -1043,6 +1278,7 @@ impl CompiledView for PreliminaryAnalysisView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["case_id", "id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -1050,60 +1286,84 @@ impl CompiledView for PreliminaryAnalysisView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("PreliminaryAnalysis", v.0.id)).out()),
-            "state" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<AnalysisStateView> =
-                    rc.show(keys::preliminary_analysis::STATE, v.own_in(rc), || m.state.into());
-                x.out()
-            }),
-            "outcome" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<AnalysisOutcomeView> =
-                    rc.show(keys::preliminary_analysis::OUTCOME, v.own_in(rc), || m.outcome.map(Into::into)).flatten();
-                if x.is_some() {
-                    v.audit_in(rc, keys::preliminary_analysis::OUTCOME);
-                }
-                x.out()
-            }),
-            "needsNotes" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::preliminary_analysis::NEEDS_NOTES, v.own_in(rc), || m.needs_notes.clone());
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::preliminary_analysis::NEEDS_NOTES);
-                }
-                x.out()
-            }),
-            "resourcesNotes" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::preliminary_analysis::RESOURCES_NOTES, v.own_in(rc), || m.resources_notes.clone());
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::preliminary_analysis::RESOURCES_NOTES);
-                }
-                x.out()
-            }),
-            "healthNotes" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::preliminary_analysis::HEALTH_NOTES, v.own_in(rc), || m.health_notes.clone());
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::preliminary_analysis::HEALTH_NOTES);
-                }
-                x.out()
-            }),
-            "completedAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<DateTime<Utc>>> =
-                    rc.show(keys::preliminary_analysis::COMPLETED_AT, v.own_in(rc), || m.completed_at);
-                x.out()
-            }),
-            "version" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::preliminary_analysis::VERSION, v.own_in(rc), || m.version);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("PreliminaryAnalysis", v.0.id)).out(), &["id"]),
+            "state" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<AnalysisStateView> =
+                        rc.show(keys::preliminary_analysis::STATE, v.own_in(rc), || m.state.into());
+                    x.out()
+                },
+                &["state"],
+            ),
+            "outcome" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<AnalysisOutcomeView> = rc
+                        .show(keys::preliminary_analysis::OUTCOME, v.own_in(rc), || m.outcome.map(Into::into))
+                        .flatten();
+                    if x.is_some() {
+                        v.audit_in(rc, keys::preliminary_analysis::OUTCOME);
+                    }
+                    x.out()
+                },
+                &["outcome"],
+            ),
+            "needsNotes" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::preliminary_analysis::NEEDS_NOTES, v.own_in(rc), || m.needs_notes.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::preliminary_analysis::NEEDS_NOTES);
+                    }
+                    x.out()
+                },
+                &["needs_notes"],
+            ),
+            "resourcesNotes" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::preliminary_analysis::RESOURCES_NOTES, v.own_in(rc), || {
+                            m.resources_notes.clone()
+                        });
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::preliminary_analysis::RESOURCES_NOTES);
+                    }
+                    x.out()
+                },
+                &["resources_notes"],
+            ),
+            "healthNotes" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::preliminary_analysis::HEALTH_NOTES, v.own_in(rc), || m.health_notes.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::preliminary_analysis::HEALTH_NOTES);
+                    }
+                    x.out()
+                },
+                &["health_notes"],
+            ),
+            "completedAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<DateTime<Utc>>> =
+                        rc.show(keys::preliminary_analysis::COMPLETED_AT, v.own_in(rc), || m.completed_at);
+                    x.out()
+                },
+                &["completed_at"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::preliminary_analysis::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
             "case" => Field::Rel(RelSpec {
                 key: keys::preliminary_analysis::CASE,
                 card: Card::One,
@@ -1137,6 +1397,7 @@ impl CompiledView for AnalysisFrameworkView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["case_id", "id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -1144,42 +1405,59 @@ impl CompiledView for AnalysisFrameworkView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("AnalysisFramework", v.0.id)).out()),
-            "state" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<FrameworkStateView> =
-                    rc.show(keys::analysis_framework::STATE, v.own_in(rc), || m.state.into());
-                x.out()
-            }),
-            "assessmentNotes" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::analysis_framework::ASSESSMENT_NOTES, v.own_in(rc), || m.assessment_notes.clone());
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::analysis_framework::ASSESSMENT_NOTES);
-                }
-                x.out()
-            }),
-            "priorities" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::analysis_framework::PRIORITIES, v.own_in(rc), || m.priorities.clone());
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::analysis_framework::PRIORITIES);
-                }
-                x.out()
-            }),
-            "completedAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<DateTime<Utc>>> =
-                    rc.show(keys::analysis_framework::COMPLETED_AT, v.own_in(rc), || m.completed_at);
-                x.out()
-            }),
-            "version" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::analysis_framework::VERSION, v.own_in(rc), || m.version);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("AnalysisFramework", v.0.id)).out(), &["id"]),
+            "state" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<FrameworkStateView> =
+                        rc.show(keys::analysis_framework::STATE, v.own_in(rc), || m.state.into());
+                    x.out()
+                },
+                &["state"],
+            ),
+            "assessmentNotes" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::analysis_framework::ASSESSMENT_NOTES, v.own_in(rc), || {
+                            m.assessment_notes.clone()
+                        });
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::analysis_framework::ASSESSMENT_NOTES);
+                    }
+                    x.out()
+                },
+                &["assessment_notes"],
+            ),
+            "priorities" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::analysis_framework::PRIORITIES, v.own_in(rc), || m.priorities.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::analysis_framework::PRIORITIES);
+                    }
+                    x.out()
+                },
+                &["priorities"],
+            ),
+            "completedAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<DateTime<Utc>>> =
+                        rc.show(keys::analysis_framework::COMPLETED_AT, v.own_in(rc), || m.completed_at);
+                    x.out()
+                },
+                &["completed_at"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::analysis_framework::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
             "team" => Field::Rel(RelSpec {
                 key: keys::analysis_framework::TEAM,
                 card: Card::Many,
@@ -1223,29 +1501,39 @@ impl CompiledView for AnalysisTeamMemberView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &[];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {}
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("AnalysisTeamMember", v.0.id)).out()),
-            "fullName" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> =
-                    rc.show(keys::analysis_team_member::FULL_NAME, v.own_in(rc), || m.full_name.clone());
-                x.out()
-            }),
-            "service" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<TeamServiceView> =
-                    rc.show(keys::analysis_team_member::SERVICE, v.own_in(rc), || m.service.into());
-                x.out()
-            }),
-            "teamRole" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> =
-                    rc.show(keys::analysis_team_member::TEAM_ROLE, v.own_in(rc), || m.team_role.clone());
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("AnalysisTeamMember", v.0.id)).out(), &["id"]),
+            "fullName" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> =
+                        rc.show(keys::analysis_team_member::FULL_NAME, v.own_in(rc), || m.full_name.clone());
+                    x.out()
+                },
+                &["full_name"],
+            ),
+            "service" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<TeamServiceView> =
+                        rc.show(keys::analysis_team_member::SERVICE, v.own_in(rc), || m.service.into());
+                    x.out()
+                },
+                &["service"],
+            ),
+            "teamRole" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> =
+                        rc.show(keys::analysis_team_member::TEAM_ROLE, v.own_in(rc), || m.team_role.clone());
+                    x.out()
+                },
+                &["team_role"],
+            ),
             _ => return None,
         })
     }
@@ -1266,6 +1554,7 @@ impl CompiledView for PactView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["case_id", "id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -1273,45 +1562,66 @@ impl CompiledView for PactView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("Pact", v.0.id)).out()),
-            "revision" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::pact::REVISION, v.own_in(rc), || m.revision);
-                x.out()
-            }),
-            "state" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<PactStateView> = rc.show(keys::pact::STATE, v.own_in(rc), || m.state.into());
-                x.out()
-            }),
-            "signedOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> = rc.show(keys::pact::SIGNED_ON, v.own_in(rc), || m.signed_on);
-                x.out()
-            }),
-            "nextReviewOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> =
-                    rc.show(keys::pact::NEXT_REVIEW_ON, v.own_in(rc), || m.next_review_on);
-                x.out()
-            }),
-            "contactModality" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::pact::CONTACT_MODALITY, v.own_in(rc), || m.contact_modality.clone());
-                x.out()
-            }),
-            "referencePerson" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::pact::REFERENCE_PERSON, v.own_in(rc), || m.reference_person.clone());
-                x.out()
-            }),
-            "version" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::pact::VERSION, v.own_in(rc), || m.version);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("Pact", v.0.id)).out(), &["id"]),
+            "revision" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::pact::REVISION, v.own_in(rc), || m.revision);
+                    x.out()
+                },
+                &["revision"],
+            ),
+            "state" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<PactStateView> = rc.show(keys::pact::STATE, v.own_in(rc), || m.state.into());
+                    x.out()
+                },
+                &["state"],
+            ),
+            "signedOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> = rc.show(keys::pact::SIGNED_ON, v.own_in(rc), || m.signed_on);
+                    x.out()
+                },
+                &["signed_on"],
+            ),
+            "nextReviewOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> =
+                        rc.show(keys::pact::NEXT_REVIEW_ON, v.own_in(rc), || m.next_review_on);
+                    x.out()
+                },
+                &["next_review_on"],
+            ),
+            "contactModality" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::pact::CONTACT_MODALITY, v.own_in(rc), || m.contact_modality.clone());
+                    x.out()
+                },
+                &["contact_modality"],
+            ),
+            "referencePerson" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::pact::REFERENCE_PERSON, v.own_in(rc), || m.reference_person.clone());
+                    x.out()
+                },
+                &["reference_person"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::pact::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
             "revisionOf" => Field::Rel(RelSpec {
                 key: keys::pact::REVISION_OF,
                 card: Card::One,
@@ -1398,6 +1708,7 @@ impl CompiledView for PactObjectiveView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["id", "pact_id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -1405,24 +1716,30 @@ impl CompiledView for PactObjectiveView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("PactObjective", v.0.id)).out()),
-            "area" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NeedAreaView> = rc.show(keys::pact_objective::AREA, v.own_in(rc), || m.area.into());
-                if x.is_some() {
-                    v.audit_in(rc, keys::pact_objective::AREA);
-                }
-                x.out()
-            }),
-            "description" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> =
-                    rc.show(keys::pact_objective::DESCRIPTION, v.own_in(rc), || m.description.clone());
-                if x.is_some() {
-                    v.audit_in(rc, keys::pact_objective::DESCRIPTION);
-                }
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("PactObjective", v.0.id)).out(), &["id"]),
+            "area" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NeedAreaView> = rc.show(keys::pact_objective::AREA, v.own_in(rc), || m.area.into());
+                    if x.is_some() {
+                        v.audit_in(rc, keys::pact_objective::AREA);
+                    }
+                    x.out()
+                },
+                &["area"],
+            ),
+            "description" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> =
+                        rc.show(keys::pact_objective::DESCRIPTION, v.own_in(rc), || m.description.clone());
+                    if x.is_some() {
+                        v.audit_in(rc, keys::pact_objective::DESCRIPTION);
+                    }
+                    x.out()
+                },
+                &["description"],
+            ),
             "expectedResults" => Field::Rel(RelSpec {
                 key: keys::pact_objective::EXPECTED_RESULTS,
                 card: Card::Many,
@@ -1453,6 +1770,7 @@ impl CompiledView for PactExpectedResultView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["id", "pact_id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -1460,21 +1778,27 @@ impl CompiledView for PactExpectedResultView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("PactExpectedResult", v.0.id)).out()),
-            "indicator" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> =
-                    rc.show(keys::pact_expected_result::INDICATOR, v.own_in(rc), || m.indicator.clone());
-                if x.is_some() {
-                    v.audit_in(rc, keys::pact_expected_result::INDICATOR);
-                }
-                x.out()
-            }),
-            "dueOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::pact_expected_result::DUE_ON, v.own_in(rc), || m.due_on);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("PactExpectedResult", v.0.id)).out(), &["id"]),
+            "indicator" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> =
+                        rc.show(keys::pact_expected_result::INDICATOR, v.own_in(rc), || m.indicator.clone());
+                    if x.is_some() {
+                        v.audit_in(rc, keys::pact_expected_result::INDICATOR);
+                    }
+                    x.out()
+                },
+                &["indicator"],
+            ),
+            "dueOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::pact_expected_result::DUE_ON, v.own_in(rc), || m.due_on);
+                    x.out()
+                },
+                &["due_on"],
+            ),
             _ => return None,
         })
     }
@@ -1495,6 +1819,7 @@ impl CompiledView for PactCommitmentView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["id", "pact_id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -1502,39 +1827,52 @@ impl CompiledView for PactCommitmentView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("PactCommitment", v.0.id)).out()),
-            "description" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> =
-                    rc.show(keys::pact_commitment::DESCRIPTION, v.own_in(rc), || m.description.clone());
-                if x.is_some() {
-                    v.audit_in(rc, keys::pact_commitment::DESCRIPTION);
-                }
-                x.out()
-            }),
-            "dueOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> = rc.show(keys::pact_commitment::DUE_ON, v.own_in(rc), || m.due_on);
-                x.out()
-            }),
-            "status" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<CommitmentStatusView> =
-                    rc.show(keys::pact_commitment::STATUS, v.own_in(rc), || m.status.into());
-                if x.is_some() {
-                    v.audit_in(rc, keys::pact_commitment::STATUS);
-                }
-                x.out()
-            }),
-            "isConditionality" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<bool> =
-                    rc.show(keys::pact_commitment::IS_CONDITIONALITY, v.own_in(rc), || m.is_conditionality);
-                if x.is_some() {
-                    v.audit_in(rc, keys::pact_commitment::IS_CONDITIONALITY);
-                }
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("PactCommitment", v.0.id)).out(), &["id"]),
+            "description" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> =
+                        rc.show(keys::pact_commitment::DESCRIPTION, v.own_in(rc), || m.description.clone());
+                    if x.is_some() {
+                        v.audit_in(rc, keys::pact_commitment::DESCRIPTION);
+                    }
+                    x.out()
+                },
+                &["description"],
+            ),
+            "dueOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> =
+                        rc.show(keys::pact_commitment::DUE_ON, v.own_in(rc), || m.due_on);
+                    x.out()
+                },
+                &["due_on"],
+            ),
+            "status" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<CommitmentStatusView> =
+                        rc.show(keys::pact_commitment::STATUS, v.own_in(rc), || m.status.into());
+                    if x.is_some() {
+                        v.audit_in(rc, keys::pact_commitment::STATUS);
+                    }
+                    x.out()
+                },
+                &["status"],
+            ),
+            "isConditionality" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<bool> =
+                        rc.show(keys::pact_commitment::IS_CONDITIONALITY, v.own_in(rc), || m.is_conditionality);
+                    if x.is_some() {
+                        v.audit_in(rc, keys::pact_commitment::IS_CONDITIONALITY);
+                    }
+                    x.out()
+                },
+                &["is_conditionality"],
+            ),
             "obligatedMember" => Field::Rel(RelSpec {
                 key: keys::pact_commitment::OBLIGATED_MEMBER,
                 card: Card::One,
@@ -1568,6 +1906,7 @@ impl CompiledView for SupportView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["case_id", "id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -1575,38 +1914,53 @@ impl CompiledView for SupportView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("Support", v.0.id)).out()),
-            "kind" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<SupportKindView> = rc.show(keys::support::KIND, v.own_in(rc), || m.kind.into());
-                if x.is_some() {
-                    v.audit_in(rc, keys::support::KIND);
-                }
-                x.out()
-            }),
-            "provider" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::support::PROVIDER, v.own_in(rc), || m.provider.clone());
-                if x.is_some() {
-                    v.audit_in(rc, keys::support::PROVIDER);
-                }
-                x.out()
-            }),
-            "startsOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> = rc.show(keys::support::STARTS_ON, v.own_in(rc), || m.starts_on);
-                x.out()
-            }),
-            "endsOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> = rc.show(keys::support::ENDS_ON, v.own_in(rc), || m.ends_on);
-                x.out()
-            }),
-            "status" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<SupportStatusView> = rc.show(keys::support::STATUS, v.own_in(rc), || m.status.into());
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("Support", v.0.id)).out(), &["id"]),
+            "kind" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<SupportKindView> = rc.show(keys::support::KIND, v.own_in(rc), || m.kind.into());
+                    if x.is_some() {
+                        v.audit_in(rc, keys::support::KIND);
+                    }
+                    x.out()
+                },
+                &["kind"],
+            ),
+            "provider" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::support::PROVIDER, v.own_in(rc), || m.provider.clone());
+                    if x.is_some() {
+                        v.audit_in(rc, keys::support::PROVIDER);
+                    }
+                    x.out()
+                },
+                &["provider"],
+            ),
+            "startsOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> = rc.show(keys::support::STARTS_ON, v.own_in(rc), || m.starts_on);
+                    x.out()
+                },
+                &["starts_on"],
+            ),
+            "endsOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> = rc.show(keys::support::ENDS_ON, v.own_in(rc), || m.ends_on);
+                    x.out()
+                },
+                &["ends_on"],
+            ),
+            "status" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<SupportStatusView> = rc.show(keys::support::STATUS, v.own_in(rc), || m.status.into());
+                    x.out()
+                },
+                &["status"],
+            ),
             "case" => Field::Rel(RelSpec {
                 key: keys::support::CASE,
                 card: Card::One,
@@ -1640,6 +1994,7 @@ impl CompiledView for ReportView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["ambito_id", "case_id", "id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -1650,76 +2005,114 @@ impl CompiledView for ReportView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("Report", v.0.id)).out()),
-            "kind" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<ReportKindView> = rc.show(keys::report::KIND, v.own_in(rc), || m.kind.into());
-                x.out()
-            }),
-            "state" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<ReportStateView> = rc.show(keys::report::STATE, v.own_in(rc), || m.state.into());
-                x.out()
-            }),
-            "factDate" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::report::FACT_DATE, v.own_in(rc), || m.fact_date);
-                x.out()
-            }),
-            "ascertainedOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::report::ASCERTAINED_ON, v.own_in(rc), || m.ascertained_on);
-                x.out()
-            }),
-            "deadline" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::report::DEADLINE, v.own_in(rc), || {
-                    crate::reports::model::report_deadline(m.kind, m.ascertained_on)
-                });
-                x.out()
-            }),
-            "description" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::report::DESCRIPTION, v.own_in(rc), || m.description.clone());
-                if x.is_some() {
-                    v.audit_in(rc, keys::report::DESCRIPTION);
-                }
-                x.out()
-            }),
-            "decidedAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<DateTime<Utc>>> = rc.show(keys::report::DECIDED_AT, v.own_in(rc), || m.decided_at);
-                x.out()
-            }),
-            "decisionComment" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::report::DECISION_COMMENT, v.own_in(rc), || m.decision_comment.clone());
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::report::DECISION_COMMENT);
-                }
-                x.out()
-            }),
-            "sentAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<DateTime<Utc>>> = rc.show(keys::report::SENT_AT, v.own_in(rc), || m.sent_at);
-                x.out()
-            }),
-            "inpsAck" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> = rc.show(keys::report::INPS_ACK, v.own_in(rc), || m.inps_ack.clone());
-                x.out()
-            }),
-            "createdAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<DateTime<Utc>> = rc.show(keys::report::CREATED_AT, v.own_in(rc), || m.created_at);
-                x.out()
-            }),
-            "version" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::report::VERSION, v.own_in(rc), || m.version);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("Report", v.0.id)).out(), &["id"]),
+            "kind" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ReportKindView> = rc.show(keys::report::KIND, v.own_in(rc), || m.kind.into());
+                    x.out()
+                },
+                &["kind"],
+            ),
+            "state" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ReportStateView> = rc.show(keys::report::STATE, v.own_in(rc), || m.state.into());
+                    x.out()
+                },
+                &["state"],
+            ),
+            "factDate" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::report::FACT_DATE, v.own_in(rc), || m.fact_date);
+                    x.out()
+                },
+                &["fact_date"],
+            ),
+            "ascertainedOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::report::ASCERTAINED_ON, v.own_in(rc), || m.ascertained_on);
+                    x.out()
+                },
+                &["ascertained_on"],
+            ),
+            "deadline" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::report::DEADLINE, v.own_in(rc), || {
+                        crate::reports::model::report_deadline(m.kind, m.ascertained_on)
+                    });
+                    x.out()
+                },
+                &["ascertained_on", "kind"],
+            ),
+            "description" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::report::DESCRIPTION, v.own_in(rc), || m.description.clone());
+                    if x.is_some() {
+                        v.audit_in(rc, keys::report::DESCRIPTION);
+                    }
+                    x.out()
+                },
+                &["description"],
+            ),
+            "decidedAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<DateTime<Utc>>> =
+                        rc.show(keys::report::DECIDED_AT, v.own_in(rc), || m.decided_at);
+                    x.out()
+                },
+                &["decided_at"],
+            ),
+            "decisionComment" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::report::DECISION_COMMENT, v.own_in(rc), || m.decision_comment.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::report::DECISION_COMMENT);
+                    }
+                    x.out()
+                },
+                &["decision_comment"],
+            ),
+            "sentAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<DateTime<Utc>>> = rc.show(keys::report::SENT_AT, v.own_in(rc), || m.sent_at);
+                    x.out()
+                },
+                &["sent_at"],
+            ),
+            "inpsAck" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::report::INPS_ACK, v.own_in(rc), || m.inps_ack.clone());
+                    x.out()
+                },
+                &["inps_ack"],
+            ),
+            "createdAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<DateTime<Utc>> = rc.show(keys::report::CREATED_AT, v.own_in(rc), || m.created_at);
+                    x.out()
+                },
+                &["created_at"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::report::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
             "comune" => Field::Rel(RelSpec {
                 key: keys::report::COMUNE,
                 card: Card::One,
@@ -1793,6 +2186,7 @@ impl CompiledView for MeetingView {
         let m = &self.0;
         rc.is_me(m.operator_id)
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["ambito_id", "case_id", "id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -1803,70 +2197,107 @@ impl CompiledView for MeetingView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("Meeting", v.0.id)).out()),
-            "kind" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<MeetingKindView> = rc.show(keys::meeting::KIND, v.own_in(rc), || m.kind.into());
-                x.out()
-            }),
-            "state" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<MeetingStateView> = rc.show(keys::meeting::STATE, v.own_in(rc), || m.state.into());
-                x.out()
-            }),
-            "scheduledAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<DateTime<Utc>> = rc.show(keys::meeting::SCHEDULED_AT, v.own_in(rc), || m.scheduled_at);
-                x.out()
-            }),
-            "durationMinutes" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::meeting::DURATION_MINUTES, v.own_in(rc), || m.duration_minutes);
-                x.out()
-            }),
-            "place" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::meeting::PLACE, v.own_in(rc), || m.place.clone());
-                x.out()
-            }),
-            "convocationChannel" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<ConvocationChannelView> = rc
-                    .show(keys::meeting::CONVOCATION_CHANNEL, v.own_in(rc), || m.convocation_channel.map(Into::into))
-                    .flatten();
-                x.out()
-            }),
-            "convocationRef" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::meeting::CONVOCATION_REF, v.own_in(rc), || m.convocation_ref.clone());
-                x.out()
-            }),
-            "attendees" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> = rc.show(keys::meeting::ATTENDEES, v.own_in(rc), || m.attendees.clone());
-                x.out()
-            }),
-            "justification" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::meeting::JUSTIFICATION, v.own_in(rc), || m.justification.clone());
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::meeting::JUSTIFICATION);
-                }
-                x.out()
-            }),
-            "recordedAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<DateTime<Utc>>> =
-                    rc.show(keys::meeting::RECORDED_AT, v.own_in(rc), || m.recorded_at);
-                x.out()
-            }),
-            "version" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::meeting::VERSION, v.own_in(rc), || m.version);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("Meeting", v.0.id)).out(), &["id"]),
+            "kind" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<MeetingKindView> = rc.show(keys::meeting::KIND, v.own_in(rc), || m.kind.into());
+                    x.out()
+                },
+                &["kind"],
+            ),
+            "state" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<MeetingStateView> = rc.show(keys::meeting::STATE, v.own_in(rc), || m.state.into());
+                    x.out()
+                },
+                &["state"],
+            ),
+            "scheduledAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<DateTime<Utc>> =
+                        rc.show(keys::meeting::SCHEDULED_AT, v.own_in(rc), || m.scheduled_at);
+                    x.out()
+                },
+                &["scheduled_at"],
+            ),
+            "durationMinutes" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::meeting::DURATION_MINUTES, v.own_in(rc), || m.duration_minutes);
+                    x.out()
+                },
+                &["duration_minutes"],
+            ),
+            "place" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::meeting::PLACE, v.own_in(rc), || m.place.clone());
+                    x.out()
+                },
+                &["place"],
+            ),
+            "convocationChannel" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ConvocationChannelView> = rc
+                        .show(keys::meeting::CONVOCATION_CHANNEL, v.own_in(rc), || {
+                            m.convocation_channel.map(Into::into)
+                        })
+                        .flatten();
+                    x.out()
+                },
+                &["convocation_channel"],
+            ),
+            "convocationRef" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::meeting::CONVOCATION_REF, v.own_in(rc), || m.convocation_ref.clone());
+                    x.out()
+                },
+                &["convocation_ref"],
+            ),
+            "attendees" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::meeting::ATTENDEES, v.own_in(rc), || m.attendees.clone());
+                    x.out()
+                },
+                &["attendees"],
+            ),
+            "justification" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::meeting::JUSTIFICATION, v.own_in(rc), || m.justification.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::meeting::JUSTIFICATION);
+                    }
+                    x.out()
+                },
+                &["justification"],
+            ),
+            "recordedAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<DateTime<Utc>>> =
+                        rc.show(keys::meeting::RECORDED_AT, v.own_in(rc), || m.recorded_at);
+                    x.out()
+                },
+                &["recorded_at"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::meeting::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
             "comune" => Field::Rel(RelSpec {
                 key: keys::meeting::COMUNE,
                 card: Card::One,
@@ -1940,26 +2371,36 @@ impl CompiledView for OfficeSlotView {
         let m = &self.0;
         rc.is_me(m.operator_id)
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &[];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {}
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("OfficeSlot", v.0.id)).out()),
-            "startsAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<DateTime<Utc>> = rc.show(keys::office_slot::STARTS_AT, v.own_in(rc), || m.starts_at);
-                x.out()
-            }),
-            "endsAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<DateTime<Utc>> = rc.show(keys::office_slot::ENDS_AT, v.own_in(rc), || m.ends_at);
-                x.out()
-            }),
-            "place" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::office_slot::PLACE, v.own_in(rc), || m.place.clone());
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("OfficeSlot", v.0.id)).out(), &["id"]),
+            "startsAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<DateTime<Utc>> = rc.show(keys::office_slot::STARTS_AT, v.own_in(rc), || m.starts_at);
+                    x.out()
+                },
+                &["starts_at"],
+            ),
+            "endsAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<DateTime<Utc>> = rc.show(keys::office_slot::ENDS_AT, v.own_in(rc), || m.ends_at);
+                    x.out()
+                },
+                &["ends_at"],
+            ),
+            "place" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::office_slot::PLACE, v.own_in(rc), || m.place.clone());
+                    x.out()
+                },
+                &["place"],
+            ),
             "comune" => Field::Rel(RelSpec {
                 key: keys::office_slot::COMUNE,
                 card: Card::One,
@@ -2007,92 +2448,144 @@ impl CompiledView for PucProjectView {
         let m = &self.0;
         rc.is_me(m.manager_id)
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &[];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {}
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("PucProject", v.0.id)).out()),
-            "title" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::puc_project::TITLE, v.own_in(rc), || m.title.clone());
-                x.out()
-            }),
-            "field" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<PucFieldView> = rc.show(keys::puc_project::FIELD, v.own_in(rc), || m.field.into());
-                x.out()
-            }),
-            "description" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::puc_project::DESCRIPTION, v.own_in(rc), || m.description.clone());
-                x.out()
-            }),
-            "hostBody" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::puc_project::HOST_BODY, v.own_in(rc), || m.host_body.clone());
-                x.out()
-            }),
-            "site" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::puc_project::SITE, v.own_in(rc), || m.site.clone());
-                x.out()
-            }),
-            "schedule" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::puc_project::SCHEDULE, v.own_in(rc), || m.schedule.clone());
-                x.out()
-            }),
-            "weeklyHours" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::puc_project::WEEKLY_HOURS, v.own_in(rc), || m.weekly_hours);
-                x.out()
-            }),
-            "placesComune" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::puc_project::PLACES_COMUNE, v.own_in(rc), || m.places_comune);
-                x.out()
-            }),
-            "placesCpi" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::puc_project::PLACES_CPI, v.own_in(rc), || m.places_cpi);
-                x.out()
-            }),
-            "placesVolunteer" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::puc_project::PLACES_VOLUNTEER, v.own_in(rc), || m.places_volunteer);
-                x.out()
-            }),
-            "startsOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::puc_project::STARTS_ON, v.own_in(rc), || m.starts_on);
-                x.out()
-            }),
-            "endsOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::puc_project::ENDS_ON, v.own_in(rc), || m.ends_on);
-                x.out()
-            }),
-            "minDurationMonths" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> =
-                    rc.show(keys::puc_project::MIN_DURATION_MONTHS, v.own_in(rc), || m.min_duration_months);
-                x.out()
-            }),
-            "tutor" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> = rc.show(keys::puc_project::TUTOR, v.own_in(rc), || m.tutor.clone());
-                x.out()
-            }),
-            "state" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<PucProjectStateView> = rc.show(keys::puc_project::STATE, v.own_in(rc), || m.state.into());
-                x.out()
-            }),
-            "version" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::puc_project::VERSION, v.own_in(rc), || m.version);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("PucProject", v.0.id)).out(), &["id"]),
+            "title" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::puc_project::TITLE, v.own_in(rc), || m.title.clone());
+                    x.out()
+                },
+                &["title"],
+            ),
+            "field" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<PucFieldView> = rc.show(keys::puc_project::FIELD, v.own_in(rc), || m.field.into());
+                    x.out()
+                },
+                &["field"],
+            ),
+            "description" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> =
+                        rc.show(keys::puc_project::DESCRIPTION, v.own_in(rc), || m.description.clone());
+                    x.out()
+                },
+                &["description"],
+            ),
+            "hostBody" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::puc_project::HOST_BODY, v.own_in(rc), || m.host_body.clone());
+                    x.out()
+                },
+                &["host_body"],
+            ),
+            "site" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::puc_project::SITE, v.own_in(rc), || m.site.clone());
+                    x.out()
+                },
+                &["site"],
+            ),
+            "schedule" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::puc_project::SCHEDULE, v.own_in(rc), || m.schedule.clone());
+                    x.out()
+                },
+                &["schedule"],
+            ),
+            "weeklyHours" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::puc_project::WEEKLY_HOURS, v.own_in(rc), || m.weekly_hours);
+                    x.out()
+                },
+                &["weekly_hours"],
+            ),
+            "placesComune" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::puc_project::PLACES_COMUNE, v.own_in(rc), || m.places_comune);
+                    x.out()
+                },
+                &["places_comune"],
+            ),
+            "placesCpi" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::puc_project::PLACES_CPI, v.own_in(rc), || m.places_cpi);
+                    x.out()
+                },
+                &["places_cpi"],
+            ),
+            "placesVolunteer" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> =
+                        rc.show(keys::puc_project::PLACES_VOLUNTEER, v.own_in(rc), || m.places_volunteer);
+                    x.out()
+                },
+                &["places_volunteer"],
+            ),
+            "startsOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::puc_project::STARTS_ON, v.own_in(rc), || m.starts_on);
+                    x.out()
+                },
+                &["starts_on"],
+            ),
+            "endsOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::puc_project::ENDS_ON, v.own_in(rc), || m.ends_on);
+                    x.out()
+                },
+                &["ends_on"],
+            ),
+            "minDurationMonths" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> =
+                        rc.show(keys::puc_project::MIN_DURATION_MONTHS, v.own_in(rc), || m.min_duration_months);
+                    x.out()
+                },
+                &["min_duration_months"],
+            ),
+            "tutor" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> = rc.show(keys::puc_project::TUTOR, v.own_in(rc), || m.tutor.clone());
+                    x.out()
+                },
+                &["tutor"],
+            ),
+            "state" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<PucProjectStateView> =
+                        rc.show(keys::puc_project::STATE, v.own_in(rc), || m.state.into());
+                    x.out()
+                },
+                &["state"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::puc_project::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
             "comune" => Field::Rel(RelSpec {
                 key: keys::puc_project::COMUNE,
                 card: Card::One,
@@ -2150,6 +2643,7 @@ impl CompiledView for PucAssignmentView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["case_id", "id", "project_id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -2160,65 +2654,92 @@ impl CompiledView for PucAssignmentView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("PucAssignment", v.0.id)).out()),
-            "source" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<PlaceSourceView> =
-                    rc.show(keys::puc_assignment::SOURCE, v.own_in(rc), || m.source.into());
-                x.out()
-            }),
-            "state" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<PucAssignmentStateView> =
-                    rc.show(keys::puc_assignment::STATE, v.own_in(rc), || m.state.into());
-                x.out()
-            }),
-            "startsOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> =
-                    rc.show(keys::puc_assignment::STARTS_ON, v.own_in(rc), || m.starts_on);
-                x.out()
-            }),
-            "plannedEndOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> =
-                    rc.show(keys::puc_assignment::PLANNED_END_ON, v.own_in(rc), || m.planned_end_on);
-                x.out()
-            }),
-            "weeklyHours" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::puc_assignment::WEEKLY_HOURS, v.own_in(rc), || m.weekly_hours);
-                x.out()
-            }),
-            "interruptionReason" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<InterruptionReasonView> = rc
-                    .show(keys::puc_assignment::INTERRUPTION_REASON, v.own_in(rc), || {
-                        m.interruption_reason.map(Into::into)
-                    })
-                    .flatten();
-                if x.is_some() {
-                    v.audit_in(rc, keys::puc_assignment::INTERRUPTION_REASON);
-                }
-                x.out()
-            }),
-            "interruptedOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> =
-                    rc.show(keys::puc_assignment::INTERRUPTED_ON, v.own_in(rc), || m.interrupted_on);
-                x.out()
-            }),
-            "inailRef" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::puc_assignment::INAIL_REF, v.own_in(rc), || m.inail_ref.clone());
-                x.out()
-            }),
-            "version" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::puc_assignment::VERSION, v.own_in(rc), || m.version);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("PucAssignment", v.0.id)).out(), &["id"]),
+            "source" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<PlaceSourceView> =
+                        rc.show(keys::puc_assignment::SOURCE, v.own_in(rc), || m.source.into());
+                    x.out()
+                },
+                &["source"],
+            ),
+            "state" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<PucAssignmentStateView> =
+                        rc.show(keys::puc_assignment::STATE, v.own_in(rc), || m.state.into());
+                    x.out()
+                },
+                &["state"],
+            ),
+            "startsOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> =
+                        rc.show(keys::puc_assignment::STARTS_ON, v.own_in(rc), || m.starts_on);
+                    x.out()
+                },
+                &["starts_on"],
+            ),
+            "plannedEndOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> =
+                        rc.show(keys::puc_assignment::PLANNED_END_ON, v.own_in(rc), || m.planned_end_on);
+                    x.out()
+                },
+                &["planned_end_on"],
+            ),
+            "weeklyHours" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::puc_assignment::WEEKLY_HOURS, v.own_in(rc), || m.weekly_hours);
+                    x.out()
+                },
+                &["weekly_hours"],
+            ),
+            "interruptionReason" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<InterruptionReasonView> = rc
+                        .show(keys::puc_assignment::INTERRUPTION_REASON, v.own_in(rc), || {
+                            m.interruption_reason.map(Into::into)
+                        })
+                        .flatten();
+                    if x.is_some() {
+                        v.audit_in(rc, keys::puc_assignment::INTERRUPTION_REASON);
+                    }
+                    x.out()
+                },
+                &["interruption_reason"],
+            ),
+            "interruptedOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> =
+                        rc.show(keys::puc_assignment::INTERRUPTED_ON, v.own_in(rc), || m.interrupted_on);
+                    x.out()
+                },
+                &["interrupted_on"],
+            ),
+            "inailRef" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::puc_assignment::INAIL_REF, v.own_in(rc), || m.inail_ref.clone());
+                    x.out()
+                },
+                &["inail_ref"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::puc_assignment::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
             "project" => Field::Rel(RelSpec {
                 key: keys::puc_assignment::PROJECT,
                 card: Card::One,
@@ -2276,6 +2797,7 @@ impl CompiledView for PucAttendanceView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["assignment_id", "id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -2283,34 +2805,47 @@ impl CompiledView for PucAttendanceView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("PucAttendance", v.0.id)).out()),
-            "day" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::puc_attendance::DAY, v.own_in(rc), || m.day);
-                x.out()
-            }),
-            "minutes" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::puc_attendance::MINUTES, v.own_in(rc), || m.minutes);
-                x.out()
-            }),
-            "status" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<AttendanceStatusView> =
-                    rc.show(keys::puc_attendance::STATUS, v.own_in(rc), || m.status.into());
-                if x.is_some() {
-                    v.audit_in(rc, keys::puc_attendance::STATUS);
-                }
-                x.out()
-            }),
-            "note" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> = rc.show(keys::puc_attendance::NOTE, v.own_in(rc), || m.note.clone());
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::puc_attendance::NOTE);
-                }
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("PucAttendance", v.0.id)).out(), &["id"]),
+            "day" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::puc_attendance::DAY, v.own_in(rc), || m.day);
+                    x.out()
+                },
+                &["day"],
+            ),
+            "minutes" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::puc_attendance::MINUTES, v.own_in(rc), || m.minutes);
+                    x.out()
+                },
+                &["minutes"],
+            ),
+            "status" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<AttendanceStatusView> =
+                        rc.show(keys::puc_attendance::STATUS, v.own_in(rc), || m.status.into());
+                    if x.is_some() {
+                        v.audit_in(rc, keys::puc_attendance::STATUS);
+                    }
+                    x.out()
+                },
+                &["status"],
+            ),
+            "note" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::puc_attendance::NOTE, v.own_in(rc), || m.note.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::puc_attendance::NOTE);
+                    }
+                    x.out()
+                },
+                &["note"],
+            ),
             _ => return None,
         })
     }
@@ -2332,58 +2867,83 @@ impl CompiledView for ResidencyCheckView {
         let m = &self.0;
         rc.is_me(m.officer_id)
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &[];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {}
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("ResidencyCheck", v.0.id)).out()),
-            "kind" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<ResidencyCheckKindView> =
-                    rc.show(keys::residency_check::KIND, v.own_in(rc), || m.kind.into());
-                x.out()
-            }),
-            "state" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<ResidencyCheckStateView> =
-                    rc.show(keys::residency_check::STATE, v.own_in(rc), || m.state.into());
-                x.out()
-            }),
-            "dueOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::residency_check::DUE_ON, v.own_in(rc), || m.due_on);
-                x.out()
-            }),
-            "forwardedAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<DateTime<Utc>>> =
-                    rc.show(keys::residency_check::FORWARDED_AT, v.own_in(rc), || m.forwarded_at);
-                x.out()
-            }),
-            "outcome" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<ResidencyOutcomeView> =
-                    rc.show(keys::residency_check::OUTCOME, v.own_in(rc), || m.outcome.map(Into::into)).flatten();
-                x.out()
-            }),
-            "finalisedAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<DateTime<Utc>>> =
-                    rc.show(keys::residency_check::FINALISED_AT, v.own_in(rc), || m.finalised_at);
-                x.out()
-            }),
-            "overdue" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<bool> = rc.show(keys::residency_check::OVERDUE, v.own_in(rc), || {
-                    m.outcome.is_none() && m.due_on < crate::calendar::today()
-                });
-                x.out()
-            }),
-            "version" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::residency_check::VERSION, v.own_in(rc), || m.version);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("ResidencyCheck", v.0.id)).out(), &["id"]),
+            "kind" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ResidencyCheckKindView> =
+                        rc.show(keys::residency_check::KIND, v.own_in(rc), || m.kind.into());
+                    x.out()
+                },
+                &["kind"],
+            ),
+            "state" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ResidencyCheckStateView> =
+                        rc.show(keys::residency_check::STATE, v.own_in(rc), || m.state.into());
+                    x.out()
+                },
+                &["state"],
+            ),
+            "dueOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::residency_check::DUE_ON, v.own_in(rc), || m.due_on);
+                    x.out()
+                },
+                &["due_on"],
+            ),
+            "forwardedAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<DateTime<Utc>>> =
+                        rc.show(keys::residency_check::FORWARDED_AT, v.own_in(rc), || m.forwarded_at);
+                    x.out()
+                },
+                &["forwarded_at"],
+            ),
+            "outcome" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ResidencyOutcomeView> =
+                        rc.show(keys::residency_check::OUTCOME, v.own_in(rc), || m.outcome.map(Into::into)).flatten();
+                    x.out()
+                },
+                &["outcome"],
+            ),
+            "finalisedAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<DateTime<Utc>>> =
+                        rc.show(keys::residency_check::FINALISED_AT, v.own_in(rc), || m.finalised_at);
+                    x.out()
+                },
+                &["finalised_at"],
+            ),
+            "overdue" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<bool> = rc.show(keys::residency_check::OVERDUE, v.own_in(rc), || {
+                        m.outcome.is_none() && m.due_on < crate::calendar::today()
+                    });
+                    x.out()
+                },
+                &["due_on", "outcome"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::residency_check::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
             "owningComune" => Field::Rel(RelSpec {
                 key: keys::residency_check::OWNING_COMUNE,
                 card: Card::One,
@@ -2469,21 +3029,28 @@ impl CompiledView for ResidencyPeriodView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &[];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {}
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("ResidencyPeriod", v.0.id)).out()),
-            "fromOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::residency_period::FROM_ON, v.own_in(rc), || m.from_on);
-                x.out()
-            }),
-            "toOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> = rc.show(keys::residency_period::TO_ON, v.own_in(rc), || m.to_on);
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("ResidencyPeriod", v.0.id)).out(), &["id"]),
+            "fromOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::residency_period::FROM_ON, v.own_in(rc), || m.from_on);
+                    x.out()
+                },
+                &["from_on"],
+            ),
+            "toOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> = rc.show(keys::residency_period::TO_ON, v.own_in(rc), || m.to_on);
+                    x.out()
+                },
+                &["to_on"],
+            ),
             "comune" => Field::Rel(RelSpec {
                 key: keys::residency_period::COMUNE,
                 card: Card::One,
@@ -2517,6 +3084,7 @@ impl CompiledView for DisadvantageCheckView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["ambito_id", "id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -2527,97 +3095,133 @@ impl CompiledView for DisadvantageCheckView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("DisadvantageCheck", v.0.id)).out()),
-            "inpsRequestId" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> =
-                    rc.show(keys::disadvantage_check::INPS_REQUEST_ID, v.own_in(rc), || m.inps_request_id.clone());
-                x.out()
-            }),
-            "category" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<DisadvantageCategoryView> =
-                    rc.show(keys::disadvantage_check::CATEGORY, v.own_in(rc), || m.category.into());
-                if x.is_some() {
-                    v.audit_in(rc, keys::disadvantage_check::CATEGORY);
-                }
-                x.out()
-            }),
-            "certificateProtocol" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::disadvantage_check::CERTIFICATE_PROTOCOL, v.own_in(rc), || {
-                        m.certificate_protocol.clone()
+            "id" => Field::Value(|v, _| ID(ids::encode("DisadvantageCheck", v.0.id)).out(), &["id"]),
+            "inpsRequestId" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> =
+                        rc.show(keys::disadvantage_check::INPS_REQUEST_ID, v.own_in(rc), || m.inps_request_id.clone());
+                    x.out()
+                },
+                &["inps_request_id"],
+            ),
+            "category" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<DisadvantageCategoryView> =
+                        rc.show(keys::disadvantage_check::CATEGORY, v.own_in(rc), || m.category.into());
+                    if x.is_some() {
+                        v.audit_in(rc, keys::disadvantage_check::CATEGORY);
+                    }
+                    x.out()
+                },
+                &["category"],
+            ),
+            "certificateProtocol" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::disadvantage_check::CERTIFICATE_PROTOCOL, v.own_in(rc), || {
+                            m.certificate_protocol.clone()
+                        });
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::disadvantage_check::CERTIFICATE_PROTOCOL);
+                    }
+                    x.out()
+                },
+                &["certificate_protocol"],
+            ),
+            "certificateFrom" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> =
+                        rc.show(keys::disadvantage_check::CERTIFICATE_FROM, v.own_in(rc), || m.certificate_from);
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::disadvantage_check::CERTIFICATE_FROM);
+                    }
+                    x.out()
+                },
+                &["certificate_from"],
+            ),
+            "certificateTo" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<NaiveDate>> =
+                        rc.show(keys::disadvantage_check::CERTIFICATE_TO, v.own_in(rc), || m.certificate_to);
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::disadvantage_check::CERTIFICATE_TO);
+                    }
+                    x.out()
+                },
+                &["certificate_to"],
+            ),
+            "receivedOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> =
+                        rc.show(keys::disadvantage_check::RECEIVED_ON, v.own_in(rc), || m.received_on);
+                    x.out()
+                },
+                &["received_on"],
+            ),
+            "dueOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<NaiveDate> = rc.show(keys::disadvantage_check::DUE_ON, v.own_in(rc), || {
+                        crate::disadvantage::model::disadvantage_due(m.received_on)
                     });
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::disadvantage_check::CERTIFICATE_PROTOCOL);
-                }
-                x.out()
-            }),
-            "certificateFrom" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> =
-                    rc.show(keys::disadvantage_check::CERTIFICATE_FROM, v.own_in(rc), || m.certificate_from);
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::disadvantage_check::CERTIFICATE_FROM);
-                }
-                x.out()
-            }),
-            "certificateTo" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<NaiveDate>> =
-                    rc.show(keys::disadvantage_check::CERTIFICATE_TO, v.own_in(rc), || m.certificate_to);
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::disadvantage_check::CERTIFICATE_TO);
-                }
-                x.out()
-            }),
-            "receivedOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> =
-                    rc.show(keys::disadvantage_check::RECEIVED_ON, v.own_in(rc), || m.received_on);
-                x.out()
-            }),
-            "dueOn" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<NaiveDate> = rc.show(keys::disadvantage_check::DUE_ON, v.own_in(rc), || {
-                    crate::disadvantage::model::disadvantage_due(m.received_on)
-                });
-                x.out()
-            }),
-            "expiredBySilence" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<bool> = rc.show(keys::disadvantage_check::EXPIRED_BY_SILENCE, v.own_in(rc), || {
-                    crate::disadvantage::model::disadvantage_expired(m, crate::calendar::today())
-                });
-                x.out()
-            }),
-            "state" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<DisadvantageStateView> =
-                    rc.show(keys::disadvantage_check::STATE, v.own_in(rc), || m.state.into());
-                x.out()
-            }),
-            "notes" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::disadvantage_check::NOTES, v.own_in(rc), || m.notes.clone());
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::disadvantage_check::NOTES);
-                }
-                x.out()
-            }),
-            "decidedAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<DateTime<Utc>>> =
-                    rc.show(keys::disadvantage_check::DECIDED_AT, v.own_in(rc), || m.decided_at);
-                x.out()
-            }),
-            "version" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<i32> = rc.show(keys::disadvantage_check::VERSION, v.own_in(rc), || m.version);
-                x.out()
-            }),
+                    x.out()
+                },
+                &["received_on"],
+            ),
+            "expiredBySilence" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<bool> = rc.show(keys::disadvantage_check::EXPIRED_BY_SILENCE, v.own_in(rc), || {
+                        crate::disadvantage::model::disadvantage_expired(m, crate::calendar::today())
+                    });
+                    x.out()
+                },
+                &["*"],
+            ),
+            "state" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<DisadvantageStateView> =
+                        rc.show(keys::disadvantage_check::STATE, v.own_in(rc), || m.state.into());
+                    x.out()
+                },
+                &["state"],
+            ),
+            "notes" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::disadvantage_check::NOTES, v.own_in(rc), || m.notes.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::disadvantage_check::NOTES);
+                    }
+                    x.out()
+                },
+                &["notes"],
+            ),
+            "decidedAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<DateTime<Utc>>> =
+                        rc.show(keys::disadvantage_check::DECIDED_AT, v.own_in(rc), || m.decided_at);
+                    x.out()
+                },
+                &["decided_at"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::disadvantage_check::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
             "certifyingComune" => Field::Rel(RelSpec {
                 key: keys::disadvantage_check::CERTIFYING_COMUNE,
                 card: Card::One,
@@ -2664,6 +3268,7 @@ impl CompiledView for AuditEventView {
     fn own_in(&self, rc: &ReadCtx) -> bool {
         false
     }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["ambito_id", "id"];
     #[allow(unused_variables)]
     fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
         let m = &self.0;
@@ -2674,54 +3279,81 @@ impl CompiledView for AuditEventView {
     }
     fn field(name: &str) -> Option<Field<Self>> {
         Some(match name {
-            "id" => Field::Value(|v, _| ID(ids::encode("AuditEvent", v.0.id)).out()),
-            "occurredAt" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<DateTime<Utc>> = rc.show(keys::audit_event::OCCURRED_AT, v.own_in(rc), || m.occurred_at);
-                x.out()
-            }),
-            "requestId" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::audit_event::REQUEST_ID, v.own_in(rc), || m.request_id.clone());
-                x.out()
-            }),
-            "actorKind" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<ActorKindView> =
-                    rc.show(keys::audit_event::ACTOR_KIND, v.own_in(rc), || m.actor_kind.into());
-                x.out()
-            }),
-            "role" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<RoleView> =
-                    rc.show(keys::audit_event::ROLE, v.own_in(rc), || m.role.map(Into::into)).flatten();
-                x.out()
-            }),
-            "entity" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<String> = rc.show(keys::audit_event::ENTITY, v.own_in(rc), || m.entity.clone());
-                x.out()
-            }),
-            "entityId" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> =
-                    rc.show(keys::audit_event::ENTITY_ID, v.own_in(rc), || m.entity_id.clone());
-                x.out()
-            }),
-            "action" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<AuditActionView> = rc.show(keys::audit_event::ACTION, v.own_in(rc), || m.action.into());
-                x.out()
-            }),
-            "changes" => Field::Value(|v, rc| {
-                let m = &v.0;
-                let x: Option<Option<String>> = rc.show(keys::audit_event::CHANGES, v.own_in(rc), || m.changes.clone());
-                if matches!(x, Some(Some(_))) {
-                    v.audit_in(rc, keys::audit_event::CHANGES);
-                }
-                x.out()
-            }),
+            "id" => Field::Value(|v, _| ID(ids::encode("AuditEvent", v.0.id)).out(), &["id"]),
+            "occurredAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<DateTime<Utc>> =
+                        rc.show(keys::audit_event::OCCURRED_AT, v.own_in(rc), || m.occurred_at);
+                    x.out()
+                },
+                &["occurred_at"],
+            ),
+            "requestId" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::audit_event::REQUEST_ID, v.own_in(rc), || m.request_id.clone());
+                    x.out()
+                },
+                &["request_id"],
+            ),
+            "actorKind" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ActorKindView> =
+                        rc.show(keys::audit_event::ACTOR_KIND, v.own_in(rc), || m.actor_kind.into());
+                    x.out()
+                },
+                &["actor_kind"],
+            ),
+            "role" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<RoleView> =
+                        rc.show(keys::audit_event::ROLE, v.own_in(rc), || m.role.map(Into::into)).flatten();
+                    x.out()
+                },
+                &["role"],
+            ),
+            "entity" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::audit_event::ENTITY, v.own_in(rc), || m.entity.clone());
+                    x.out()
+                },
+                &["entity"],
+            ),
+            "entityId" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::audit_event::ENTITY_ID, v.own_in(rc), || m.entity_id.clone());
+                    x.out()
+                },
+                &["entity_id"],
+            ),
+            "action" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<AuditActionView> =
+                        rc.show(keys::audit_event::ACTION, v.own_in(rc), || m.action.into());
+                    x.out()
+                },
+                &["action"],
+            ),
+            "changes" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::audit_event::CHANGES, v.own_in(rc), || m.changes.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::audit_event::CHANGES);
+                    }
+                    x.out()
+                },
+                &["changes"],
+            ),
             "operator" => Field::Rel(RelSpec {
                 key: keys::audit_event::OPERATOR,
                 card: Card::One,

@@ -122,27 +122,78 @@ pub struct CheckedDocuments(quick_cache::sync::Cache<[u8; 32], Arc<Checked>>);
 pub struct Checked {
     pub operations: Vec<Option<String>>,
     pub document: Option<ExecutableDocument>,
-    /// The roles for whose schema the executor validated the document, one bit
-    /// each (the schema is per role): the compiled reads (`api::compiled`)
-    /// answer only a document the executor validated for the caller's role.
-    validated: std::sync::atomic::AtomicU32,
+    /// The (role, shape of the variables) pairs for which the executor
+    /// validated the document (see [`Checked::validated_for`]).
+    validated: std::sync::Mutex<Vec<u64>>,
 }
 
+/// Validations of one document remembered: a client sends a few shapes of
+/// variables per operation.
+const VALIDATIONS_KEPT: usize = 64;
+
 impl Checked {
-    fn role_bit(role: entity::enums::Role) -> u32 {
-        use sea_orm::Iterable;
-        let i = entity::enums::Role::iter().position(|r| r == role).unwrap_or(31);
-        1u32 << i.min(31)
+    /// The role and the shape of the variables: their names, and at every depth
+    /// the kind of each value, the keys of each object (an input object's
+    /// fields) and each list's items. Validation reads variables only so far
+    /// (a field the input type lacks is refused); the values themselves are
+    /// parsed again by whoever reads them.
+    fn validation_key(role: entity::enums::Role, variables: &async_graphql::Variables) -> u64 {
+        use std::hash::{Hash, Hasher};
+        fn shape(v: &async_graphql::Value, h: &mut impl Hasher) {
+            use async_graphql::Value as V;
+            match v {
+                V::Null => 0u8.hash(h),
+                V::Number(n) => (if n.is_i64() || n.is_u64() { 1u8 } else { 2 }).hash(h),
+                V::String(_) => 3u8.hash(h),
+                V::Boolean(_) => 4u8.hash(h),
+                V::Binary(_) => 5u8.hash(h),
+                V::Enum(_) => 6u8.hash(h),
+                V::List(items) => {
+                    7u8.hash(h);
+                    items.len().hash(h);
+                    for i in items {
+                        shape(i, h);
+                    }
+                }
+                V::Object(map) => {
+                    8u8.hash(h);
+                    let mut keys: Vec<_> = map.iter().collect();
+                    keys.sort_by(|a, b| a.0.cmp(b.0));
+                    keys.len().hash(h);
+                    for (k, v) in keys {
+                        k.as_str().hash(h);
+                        shape(v, h);
+                    }
+                }
+            }
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        role.hash(&mut h);
+        let mut names: Vec<_> = variables.iter().collect();
+        names.sort_by(|a, b| a.0.cmp(b.0));
+        for (k, v) in names {
+            k.as_str().hash(&mut h);
+            shape(v, &mut h);
+        }
+        h.finish()
     }
 
-    /// Whether the executor validated the document for `role`.
-    pub fn validated_for(&self, role: entity::enums::Role) -> bool {
-        self.validated.load(std::sync::atomic::Ordering::Relaxed) & Self::role_bit(role) != 0
+    /// Whether the executor validated the document for `role` with variables of
+    /// this shape (the schema is per role; validation reads the variables'
+    /// shape): what the compiled reads (`api::compiled`) require before they
+    /// answer.
+    pub fn validated_for(&self, role: entity::enums::Role, variables: &async_graphql::Variables) -> bool {
+        let key = Self::validation_key(role, variables);
+        self.validated.lock().expect("validations lock").contains(&key)
     }
 
-    /// The executor validated the document for `role`.
-    pub fn mark_validated(&self, role: entity::enums::Role) {
-        self.validated.fetch_or(Self::role_bit(role), std::sync::atomic::Ordering::Relaxed);
+    /// The executor validated the document for `role` with these variables.
+    pub fn mark_validated(&self, role: entity::enums::Role, variables: &async_graphql::Variables) {
+        let key = Self::validation_key(role, variables);
+        let mut v = self.validated.lock().expect("validations lock");
+        if v.len() < VALIDATIONS_KEPT && !v.contains(&key) {
+            v.push(key);
+        }
     }
 }
 
