@@ -142,6 +142,20 @@ impl TestApp {
         gepi::app(AppState::new(config, self.db.clone()).await.expect("policies compile"))
     }
 
+    /// Executes a GraphQL operation as the session `token` on `router` (a twin).
+    pub async fn gql_on(&self, router: &Router, token: &str, query: &str, variables: Value) -> Value {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::from(json!({ "query": query, "variables": variables }).to_string()))
+            .unwrap();
+        let resp = router.clone().oneshot(req).await.expect("infallible router");
+        let bytes = axum::body::to_bytes(resp.into_body(), 16 * 1024 * 1024).await.expect("body");
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    }
+
     /// Whether the tests run on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres
