@@ -5,10 +5,9 @@
 use async_graphql::{Context, Enum, InputObject, Object, ID};
 use entity::case_file;
 
-use async_graphql::parser::types::Field as QField;
 use sea_orm::{ColumnTrait, QueryFilter};
 
-use super::compiled::{Fallback, Plan, Planned, Planner, RootNode};
+use super::compiled::{Collected, Fallback, Plan, Planned, Planner, RootNode};
 use super::lists::{page_of, sort, DateRange};
 use crate::cases::{lists, service};
 use crate::meetings::service as meetings;
@@ -129,7 +128,8 @@ fn case_list(
 }
 
 /// `cases`, compiled (see `api::compiled`).
-pub(super) fn compiled_cases(pl: &mut Planner<'_>, f: &QField) -> Plan<Planned<Box<dyn RootNode>>> {
+pub(super) fn compiled_cases(pl: &mut Planner<'_>, root: &Collected<'_>) -> Plan<Planned<Box<dyn RootNode>>> {
+    let f = root.field;
     if f.arguments.iter().any(|(n, _)| !matches!(n.node.as_str(), "first" | "after" | "filter" | "orderBy")) {
         return Err(Fallback);
     }
@@ -138,18 +138,19 @@ pub(super) fn compiled_cases(pl: &mut Planner<'_>, f: &QField) -> Plan<Planned<B
     let (condition, sort) = case_list(pl.arg(f, "filter")?, pl.arg(f, "orderBy")?);
     let select = pl.gw.select::<case_file::Entity>()?;
     let select = select.filter(condition(pl.gw)?);
-    pl.connection::<CaseView>(f, select, sort, first, after)
+    pl.connection::<CaseView>(root, select, sort, first, after)
 }
 
 /// `case(id)`, compiled (see `api::compiled`).
-pub(super) fn compiled_case(pl: &mut Planner<'_>, f: &QField) -> Plan<Planned<Box<dyn RootNode>>> {
+pub(super) fn compiled_case(pl: &mut Planner<'_>, root: &Collected<'_>) -> Plan<Planned<Box<dyn RootNode>>> {
+    let f = root.field;
     if f.arguments.iter().any(|(n, _)| n.node.as_str() != "id") {
         return Err(Fallback);
     }
     let id: ID = pl.arg(f, "id")?;
     let id = crate::ids::decode_uuid("id", "Case", &id)?;
     let select = pl.gw.select::<case_file::Entity>()?.filter(case_file::Column::Id.eq(id));
-    pl.one_row::<CaseView>(f, select)
+    pl.one_row::<CaseView>(root, select)
 }
 
 /// A case and the version the client last saw (optimistic concurrency).

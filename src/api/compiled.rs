@@ -13,13 +13,16 @@
 //! of a row, the same relation guard, the same audit of reads. Nothing about
 //! who sees what is decided here.
 //!
-//! Anything the compiler does not know — a mutation, a root or field it has no
-//! plan for, fragments, directives, an argument it cannot read, a refusal the
-//! executor words (a page over the cap, a bad cursor, a missing id), a
-//! complexity over the limit — is a [`Fallback`]: the request runs through the
-//! executor, which stays the authority. The HTTP layer only compiles a document
-//! the executor has validated once for the same role (the schema is per role).
-//! PostgreSQL only; SQLite runs through the executor.
+//! Fields are collected as the executor collects them: fragments (spread or
+//! inline) on the type itself or on `Node` inlined, `@skip`/`@include` applied,
+//! fields under one response key merged. Anything the compiler does not know —
+//! a mutation, a root or field it has no plan for, another directive, a fragment
+//! on another type, an argument it cannot read, a refusal the executor words (a
+//! page over the cap, a bad cursor, a missing id), a complexity that may be over
+//! the limit — is a [`Fallback`]: the request runs through the executor, which
+//! stays the authority. The HTTP layer only compiles a document the executor has
+//! validated once for the same role and shape of variables (the schema is per
+//! role). PostgreSQL only; SQLite runs through the executor.
 
 use std::fmt::Write as _;
 
@@ -86,8 +89,12 @@ pub struct RelSpec<V> {
     /// Whether a returned relation records the parent as read.
     pub audit: bool,
     /// Plans the relation's selection on its target type.
-    pub plan: fn(&RelSpec<V>, &QField, &mut Planner<'_>, &str) -> Plan<Planned<Box<dyn RelNode<V>>>>,
+    pub plan: RelPlanner<V>,
 }
+
+/// Plans a relation's selection on its target type (`plan_rel::<Parent, Target>`).
+pub type RelPlanner<V> =
+    fn(&RelSpec<V>, &[&SelectionSet], &mut Planner<'_>, &str) -> Plan<Planned<Box<dyn RelNode<V>>>>;
 
 impl<V> Clone for RelSpec<V> {
     fn clone(&self) -> Self {
@@ -137,7 +144,8 @@ pub struct Planned<T> {
 
 /// Renders a relation of a parent row from the JSON its subquery returned.
 pub trait RelNode<P>: Send + Sync {
-    fn render(&self, parent: &P, json: serde_json::Value, rc: &ReadCtx) -> Plan<Value>;
+    /// `occurrences`: how many times the executor would resolve the relation.
+    fn render(&self, parent: &P, json: serde_json::Value, occurrences: usize, rc: &ReadCtx) -> Plan<Value>;
 }
 
 /// Renders a root field from the JSON its part of the statement returned.
@@ -148,6 +156,7 @@ pub trait RootNode: Send + Sync {
 /// The planning of one operation.
 pub struct Planner<'a> {
     pub gw: &'a Gateway,
+    doc: &'a ExecutableDocument,
     vars: &'a Variables,
     defs: &'a [Positioned<async_graphql::parser::types::VariableDefinition>],
     aliases: usize,
@@ -164,36 +173,116 @@ impl<'a> Planner<'a> {
     pub fn arg<T: InputType>(&self, field: &QField, name: &str) -> Plan<T> {
         let value = match field.get_argument(name) {
             None => None,
-            Some(v) => Some(v.node.clone().into_const_with(|var| {
-                if let Some(v) = self.vars.get(&var) {
-                    return Ok(v.clone());
-                }
-                self.defs
-                    .iter()
-                    .find(|d| d.node.name.node == var)
-                    .and_then(|d| d.node.default_value().cloned())
-                    .ok_or(Fallback)
-            })?),
+            Some(v) => Some(v.node.clone().into_const_with(|var| self.var(&var))?),
         };
         T::parse(value).map_err(|_| Fallback)
     }
 
-    /// The fields of a selection set: only plain fields, without directives.
-    fn fields<'s>(set: &'s SelectionSet) -> Plan<Vec<&'s QField>> {
-        let mut out: Vec<&QField> = Vec::with_capacity(set.items.len());
-        for item in &set.items {
-            let Selection::Field(f) = &item.node else { return Err(Fallback) };
-            let f = &f.node;
-            if !f.directives.is_empty() {
+    /// Whether a selection's `@skip`/`@include` keep it (any other directive:
+    /// the executor answers).
+    fn included(&self, directives: &[Positioned<async_graphql::parser::types::Directive>]) -> Plan<bool> {
+        let mut keep = true;
+        for d in directives {
+            let d = &d.node;
+            let skip = match d.name.node.as_str() {
+                "skip" => true,
+                "include" => false,
+                _ => return Err(Fallback),
+            };
+            if d.arguments.len() != 1 || d.arguments[0].0.node != "if" {
                 return Err(Fallback);
             }
-            // Two selections under one response key are merged by the executor.
-            if out.iter().any(|o| o.response_key().node == f.response_key().node) {
-                return Err(Fallback);
-            }
-            out.push(f);
+            let value = d.arguments[0].1.node.clone().into_const_with(|var| self.var(&var))?;
+            let async_graphql::Value::Boolean(b) = value else { return Err(Fallback) };
+            keep &= b != skip;
+        }
+        Ok(keep)
+    }
+
+    /// The value of the variable `name`: given, or its default.
+    fn var(&self, name: &Name) -> Plan<async_graphql::Value> {
+        if let Some(v) = self.vars.get(name) {
+            return Ok(v.clone());
+        }
+        self.defs
+            .iter()
+            .find(|d| d.node.name.node == *name)
+            .and_then(|d| d.node.default_value().cloned())
+            .ok_or(Fallback)
+    }
+
+    /// The fields of selection sets on the type `on`, collected as the executor
+    /// does: fragments (spread or inline) that apply to the type inlined,
+    /// `@skip`/`@include` applied, and the fields under one response key merged
+    /// (their selections together), in the order they first appear.
+    /// `node`: the type is a `Node` (every governed type is).
+    fn collect<'s>(&self, sets: &[&'s SelectionSet], on: &str, node: bool) -> Plan<Vec<Collected<'s>>>
+    where
+        'a: 's,
+    {
+        let mut out: Vec<Collected<'s>> = Vec::new();
+        for set in sets {
+            self.collect_into(set, on, node, &mut out, 0)?;
         }
         Ok(out)
+    }
+
+    fn collect_into<'s>(
+        &self,
+        set: &'s SelectionSet,
+        on: &str,
+        node: bool,
+        out: &mut Vec<Collected<'s>>,
+        depth: usize,
+    ) -> Plan<()>
+    where
+        'a: 's,
+    {
+        // Fragment cycles are refused by validation; the bound is a second lock.
+        if depth > 32 {
+            return Err(Fallback);
+        }
+        let applies = |cond: &Name| cond.as_str() == on || (node && cond.as_str() == "Node");
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    let f = &f.node;
+                    if !self.included(&f.directives)? {
+                        continue;
+                    }
+                    let key = &f.response_key().node;
+                    match out.iter_mut().find(|c| c.field.response_key().node == *key) {
+                        Some(c) => {
+                            c.sets.push(&f.selection_set.node);
+                            c.occurrences += 1;
+                        }
+                        None => out.push(Collected { field: f, sets: vec![&f.selection_set.node], occurrences: 1 }),
+                    }
+                }
+                Selection::InlineFragment(fr) => {
+                    let fr = &fr.node;
+                    if !self.included(&fr.directives)? {
+                        continue;
+                    }
+                    match &fr.type_condition {
+                        Some(c) if !applies(&c.node.on.node) => return Err(Fallback),
+                        _ => self.collect_into(&fr.selection_set.node, on, node, out, depth + 1)?,
+                    }
+                }
+                Selection::FragmentSpread(sp) => {
+                    let sp = &sp.node;
+                    if !self.included(&sp.directives)? {
+                        continue;
+                    }
+                    let fr = &self.doc.fragments.get(&sp.fragment_name.node).ok_or(Fallback)?.node;
+                    if !fr.directives.is_empty() || !applies(&fr.type_condition.node.on.node) {
+                        return Err(Fallback);
+                    }
+                    self.collect_into(&fr.selection_set.node, on, node, out, depth + 1)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A selection on the governed type `W`, whose rows the statement names
@@ -201,7 +290,7 @@ impl<'a> Planner<'a> {
     /// added to the row's `parts`.
     pub fn selection<W: CompiledView>(
         &mut self,
-        set: &SelectionSet,
+        sets: &[&SelectionSet],
         alias: &str,
         parts: &mut RowParts,
     ) -> Plan<TypeSel<W>> {
@@ -213,12 +302,13 @@ impl<'a> Planner<'a> {
         }
         parts.columns(W::OWN_COLUMN.as_slice());
         parts.columns(W::AUDIT_COLUMNS);
-        for f in Self::fields(set)? {
+        for c in self.collect(sets, W::TYPE, true)? {
+            let f = c.field;
             let key = f.response_key().node.clone();
             let name = f.name.node.as_str();
             if name == "__typename" {
                 fields.push((key, Item::Typename));
-                complexity += 1;
+                complexity += c.occurrences;
                 continue;
             }
             if !f.arguments.is_empty() {
@@ -226,19 +316,20 @@ impl<'a> Planner<'a> {
             }
             match W::field(name).ok_or(Fallback)? {
                 Field::Value(read, columns) => {
-                    if !f.selection_set.node.items.is_empty() {
+                    if c.sets.iter().any(|s| !s.items.is_empty()) {
                         return Err(Fallback);
                     }
                     parts.columns(columns);
-                    fields.push((key, Item::Value(read)));
-                    complexity += 1;
+                    fields.push((key, Item::Value(read, c.occurrences)));
+                    complexity += c.occurrences;
                 }
                 Field::Rel(spec) => {
                     parts.column(spec.parent_column);
-                    let p = (spec.plan)(&spec, f, self, alias)?;
+                    let p = (spec.plan)(&spec, &c.sets, self, alias)?;
                     let slot = p.sql.map(|sql| parts.relation(sql));
-                    fields.push((key, Item::Rel(slot, p.node)));
-                    complexity = complexity.saturating_add(p.complexity);
+                    fields.push((key, Item::Rel(slot, p.node, c.occurrences)));
+                    // Merged selections weigh at most this (the executor weighs each).
+                    complexity = complexity.saturating_add(p.complexity.saturating_mul(c.occurrences));
                 }
             }
         }
@@ -249,7 +340,7 @@ impl<'a> Planner<'a> {
     /// in the order of `sort`: `first`/`after` as the gateway's `page` reads them.
     pub fn connection<W: CompiledView>(
         &mut self,
-        field: &QField,
+        root: &Collected<'_>,
         select: Select<W::Entity>,
         sort: SortKey<W::Entity>,
         first: Option<i32>,
@@ -265,60 +356,68 @@ impl<'a> Planner<'a> {
         let mut items = Vec::new();
         let mut children = 0usize;
         let mut count = false;
-        for f in Self::fields(&field.selection_set.node)? {
+        let connection_type = format!("{}Connection", W::TYPE);
+        let edge_type = format!("{}Edge", W::TYPE);
+        for cf in self.collect(&root.sets, &connection_type, false)? {
+            let f = cf.field;
+            let n = cf.occurrences;
             if !f.arguments.is_empty() {
                 return Err(Fallback);
             }
             let key = f.response_key().node.clone();
             let item = match f.name.node.as_str() {
                 "__typename" => {
-                    children += 1;
+                    children += n;
                     ConnItem::Typename
                 }
                 "totalCount" => {
-                    children += 1;
+                    children += n;
                     count = true;
                     ConnItem::TotalCount
                 }
                 "nodes" => {
-                    let sel = self.selection::<W>(&f.selection_set.node, &alias, &mut parts)?;
-                    children = children.saturating_add(1 + sel.complexity);
+                    let sel = self.selection::<W>(&cf.sets, &alias, &mut parts)?;
+                    children = children.saturating_add((1 + sel.complexity).saturating_mul(n));
                     ConnItem::Nodes(sel)
                 }
                 "edges" => {
                     let mut edge = Vec::new();
                     let mut c = 0usize;
-                    for e in Self::fields(&f.selection_set.node)? {
+                    for ce in self.collect(&cf.sets, &edge_type, false)? {
+                        let e = ce.field;
                         if !e.arguments.is_empty() {
                             return Err(Fallback);
                         }
                         let k = e.response_key().node.clone();
                         match e.name.node.as_str() {
                             "__typename" => {
-                                c += 1;
+                                c += ce.occurrences;
                                 edge.push((k, EdgeItem::Typename));
                             }
                             "cursor" => {
-                                c += 1;
+                                c += ce.occurrences;
                                 edge.push((k, EdgeItem::Cursor));
                             }
                             "node" => {
-                                let sel = self.selection::<W>(&e.selection_set.node, &alias, &mut parts)?;
-                                c = c.saturating_add(1 + sel.complexity);
+                                let sel = self.selection::<W>(&ce.sets, &alias, &mut parts)?;
+                                c = c.saturating_add((1 + sel.complexity).saturating_mul(ce.occurrences));
                                 edge.push((k, EdgeItem::Node(sel)));
                             }
                             _ => return Err(Fallback),
                         }
                     }
-                    children = children.saturating_add(1 + c);
+                    children = children.saturating_add((1 + c).saturating_mul(n));
                     ConnItem::Edges(edge)
                 }
                 "pageInfo" => {
                     let mut info = Vec::new();
-                    for e in Self::fields(&f.selection_set.node)? {
+                    let mut c = 0usize;
+                    for ce in self.collect(&cf.sets, "PageInfo", false)? {
+                        let e = ce.field;
                         if !e.arguments.is_empty() {
                             return Err(Fallback);
                         }
+                        c += ce.occurrences;
                         let k = e.response_key().node.clone();
                         info.push((
                             k,
@@ -332,7 +431,7 @@ impl<'a> Planner<'a> {
                             },
                         ));
                     }
-                    children = children.saturating_add(1 + info.len());
+                    children = children.saturating_add((1 + c).saturating_mul(n));
                     ConnItem::PageInfo(info)
                 }
                 _ => return Err(Fallback),
@@ -363,12 +462,12 @@ impl<'a> Planner<'a> {
     /// is none.
     pub fn one_row<W: CompiledView>(
         &mut self,
-        field: &QField,
+        root: &Collected<'_>,
         select: Select<W::Entity>,
     ) -> Plan<Planned<Box<dyn RootNode>>> {
         let alias = self.alias();
         let mut parts = RowParts::default();
-        let sel = self.selection::<W>(&field.selection_set.node, &alias, &mut parts)?;
+        let sel = self.selection::<W>(&root.sets, &alias, &mut parts)?;
         let complexity = 1 + sel.complexity;
         let mut q = Query::select();
         q.expr(row_json(&alias, parts)).from_subquery(select.into_query(), Alias::new(&alias)).limit(1);
@@ -445,17 +544,17 @@ fn aggregate(alias: &str, rows: SelectStatement, parts: RowParts, order_by: &str
     subquery(q)
 }
 
-/// The relation `spec` of `P` to rows of `W`, selected by `field`; the parent's
+/// The relation `spec` of `P` to rows of `W`, selected by `sets`; the parent's
 /// rows are `parent` in the statement.
 pub fn plan_rel<P: CompiledView, W: CompiledView>(
     spec: &RelSpec<P>,
-    field: &QField,
+    sets: &[&SelectionSet],
     pl: &mut Planner<'_>,
     parent: &str,
 ) -> Plan<Planned<Box<dyn RelNode<P>>>> {
     let alias = pl.alias();
     let mut parts = RowParts::default();
-    let sel = pl.selection::<W>(&field.selection_set.node, &alias, &mut parts)?;
+    let sel = pl.selection::<W>(sets, &alias, &mut parts)?;
     let complexity = if spec.card == Card::Many { nested_cost(sel.complexity) } else { 1 + sel.complexity };
     // Fetched only where the relation guard can let it through: the role reads
     // the field (on its own rows only, when its scope is `own`) and the target.
@@ -511,12 +610,15 @@ pub struct TypeSel<W> {
     complexity: usize,
 }
 
+/// The items of a selection carry how many times the executor would resolve
+/// them (once per path of occurrences through fragments and merged fields): it
+/// records a redaction each time, and so do the compiled reads.
 enum Item<W> {
     Typename,
-    Value(fn(&W, &ReadCtx) -> Value),
+    Value(fn(&W, &ReadCtx) -> Value, usize),
     /// A relation, and the place of its subquery in the row's JSON (none when
     /// the relation guard stops it for every row).
-    Rel(Option<usize>, Box<dyn RelNode<W>>),
+    Rel(Option<usize>, Box<dyn RelNode<W>>, usize),
 }
 
 impl<W: CompiledView> TypeSel<W> {
@@ -527,13 +629,18 @@ impl<W: CompiledView> TypeSel<W> {
             rc.push(Step::Key(key.clone()));
             let v = match item {
                 Item::Typename => Value::String(W::TYPE.to_string()),
-                Item::Value(read) => read(row, rc),
-                Item::Rel(slot, node) => {
+                Item::Value(read, n) => {
+                    for _ in 1..*n {
+                        read(row, rc);
+                    }
+                    read(row, rc)
+                }
+                Item::Rel(slot, node, n) => {
                     let j = match slot {
                         Some(i) => json.get_mut(*i).map(serde_json::Value::take).ok_or(Fallback)?,
                         None => serde_json::Value::Null,
                     };
-                    node.render(row, j, rc)?
+                    node.render(row, j, *n, rc)?
                 }
             };
             rc.pop();
@@ -564,11 +671,14 @@ struct RelTo<P, W> {
 }
 
 impl<P: CompiledView, W: CompiledView> RelNode<P> for RelTo<P, W> {
-    fn render(&self, parent: &P, json: serde_json::Value, rc: &ReadCtx) -> Plan<Value> {
+    fn render(&self, parent: &P, json: serde_json::Value, occurrences: usize, rc: &ReadCtx) -> Plan<Value> {
         if !(self.spec.has_key)(parent) {
             return Ok(Value::Null);
         }
         if !rc.may_follow(self.spec.key, parent.own_in(rc), W::OBJECT) {
+            for _ in 1..occurrences {
+                rc.may_follow(self.spec.key, parent.own_in(rc), W::OBJECT);
+            }
             return Ok(Value::Null);
         }
         if !self.fetched {
@@ -746,8 +856,17 @@ impl<W: CompiledView> RootNode for OneRow<W> {
     }
 }
 
-/// A root the compiler knows: plans the root field `field`.
-pub type RootPlanner = fn(&mut Planner<'_>, &QField) -> Plan<Planned<Box<dyn RootNode>>>;
+/// A root the compiler knows: plans the root field (its occurrences merged).
+pub type RootPlanner = fn(&mut Planner<'_>, &Collected<'_>) -> Plan<Planned<Box<dyn RootNode>>>;
+
+/// A field of a selection, its occurrences under one response key merged.
+pub struct Collected<'s> {
+    /// The first occurrence (the others have the same name and arguments).
+    pub field: &'s QField,
+    /// The selections of every occurrence.
+    pub sets: Vec<&'s SelectionSet>,
+    pub occurrences: usize,
+}
 
 /// The roots the compiler knows, by name.
 const ROOTS: &[(&str, RootPlanner)] = &[("cases", super::cases::compiled_cases), ("case", super::cases::compiled_case)];
@@ -772,19 +891,19 @@ pub async fn read(
         _ => return None,
     };
     let op = &op.node;
-    if op.ty != OperationType::Query || !op.directives.is_empty() || !doc.fragments.is_empty() {
+    if op.ty != OperationType::Query || !op.directives.is_empty() {
         return None;
     }
-    let mut pl = Planner { gw, vars, defs: &op.variable_definitions, aliases: 0 };
+    let mut pl = Planner { gw, doc, vars, defs: &op.variable_definitions, aliases: 0 };
     let mut roots: Vec<(Name, Box<dyn RootNode>)> = Vec::new();
     let mut sql = Vec::new();
     let mut complexity = 0usize;
-    for f in Planner::fields(&op.selection_set.node).ok()? {
-        let plan = ROOTS.iter().find(|(n, _)| *n == f.name.node.as_str())?.1;
-        let p = plan(&mut pl, f).ok()?;
-        complexity = complexity.saturating_add(p.complexity);
+    for c in pl.collect(&[&op.selection_set.node], "Query", false).ok()? {
+        let plan = ROOTS.iter().find(|(n, _)| *n == c.field.name.node.as_str())?.1;
+        let p = plan(&mut pl, &c).ok()?;
+        complexity = complexity.saturating_add(p.complexity.saturating_mul(c.occurrences));
         sql.push(p.sql?);
-        roots.push((f.response_key().node.clone(), p.node));
+        roots.push((c.field.response_key().node.clone(), p.node));
     }
     if roots.is_empty() || complexity > MAX_COMPLEXITY {
         return None;

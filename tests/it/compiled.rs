@@ -47,6 +47,15 @@ const WIDE: &str = "query($after: String) { cases(first: 4, after: $after, order
     meetings { id kind state scheduledAt place attendees justification household { id } } \
     preliminaryAnalysis { id state outcome needsNotes healthNotes completedAt } analysisFramework { id } \
     pacts { id } pact { id } supports { id } reports { id } } } nodes { id padDate } } }";
+/// Fragments spread and inline (on the type and on `Node`), fields merged
+/// across them, `@include` and `@skip` on fields and roots.
+const FRAGMENTS: &str =
+    "query($meetings: Boolean!) { cases(first: 3) { ...Page edges { node { id household { ...H } } } } \
+    skipped: cases(first: 2) @skip(if: true) { totalCount } } \
+    fragment Page on CaseConnection { pageInfo { hasNextPage } edges { cursor node { ...C } } } \
+    fragment C on Case { id state ... on Node { id } ... { padDate } household { id } \
+    meetings @include(if: $meetings) { id state } } \
+    fragment H on Household { members { id firstName } }";
 /// A filter in a variable.
 const FILTERED: &str = "query($f: CaseFilter) { cases(first: 3, filter: $f) { edges { node { id state } } } }";
 /// Aliases, two roots, a filter, a count alone.
@@ -120,6 +129,8 @@ async fn compiled_reads_answer_exactly_as_the_executor() {
             (WIDE, json!({}), true),
             (WIDE, json!({ "after": cursor }), true),
             (ALIASES, json!({}), true),
+            (FRAGMENTS, json!({ "meetings": true }), true),
+            (FRAGMENTS, json!({ "meetings": false }), true),
             (FILTERED, json!({ "f": { "state": ["ASSEGNATO"], "unassigned": false } }), true),
             // Variables the executor refuses or reads its own way: the compiled
             // read must agree with it (refuse the same, or read the same).
