@@ -387,6 +387,7 @@ async fn run_graphql(
         }
         _ => None,
     };
+    let was_compiled = compiled.is_some();
     let mut resp = match compiled {
         Some(resp) => {
             state.metrics.compiled_reads.inc();
@@ -412,7 +413,8 @@ async fn run_graphql(
     {
         return Answered { status: None, resp: error_response(&e), authenticated, executed };
     }
-    if let Some(doc) = &checked.document {
+    // A compiled answer is in selection order already, and no field of it failed.
+    if let (Some(doc), false) = (&checked.document, was_compiled) {
         crate::graphql::shape::shape(&state.schema_index, doc, operation_name.as_deref(), &mut resp.data, &resp.errors);
     }
     if let Some(a) = authz {

@@ -157,10 +157,13 @@ async fn compiled_reads_answer_exactly_as_the_executor() {
             let want_text = send_text(&executor, &token, &format!("{tag}-executor"), query, vars).await;
             let want = sorted(serde_json::from_str(&want_text).unwrap());
             assert_eq!(got, want, "{role:?} asked {query} with {vars}");
-            if used == 1 && want.get("extensions").is_none() {
-                // Byte for byte: the keys in the order of the selection too.
+            if used == 1 {
+                // `data` byte for byte: the keys in the order of the selection too
+                // (the redactions that follow it are listed in the order fields
+                // resolve, which the executor does not fix).
                 let again = send_text(&app.router, &token, &format!("{tag}-again"), query, vars).await;
-                assert_eq!(again, want_text, "{role:?} asked {query} with {vars}");
+                let data = |t: &str| t.split(",\"extensions\":").next().unwrap_or_default().to_string();
+                assert_eq!(data(&again), data(&want_text), "{role:?} asked {query} with {vars}");
             }
             assert_eq!(
                 trail(&app, &format!("{tag}-app")).await,
