@@ -5,9 +5,9 @@
 use async_graphql::{Context, Enum, InputObject, Object, ID};
 use entity::case_file;
 
-use sea_orm::{ColumnTrait, QueryFilter};
+use sea_orm::QueryFilter;
 
-use super::compiled::{Collected, Fallback, Plan, Planned, Planner, RootNode};
+use super::compiled::{only_arguments, Collected, Plan, Planned, Planner, RootNode};
 use super::lists::{page_of, sort, DateRange};
 use crate::cases::{lists, service};
 use crate::meetings::service as meetings;
@@ -130,27 +130,13 @@ fn case_list(
 /// `cases`, compiled (see `api::compiled`).
 pub(super) fn compiled_cases(pl: &mut Planner<'_>, root: &Collected<'_>) -> Plan<Planned<Box<dyn RootNode>>> {
     let f = root.field;
-    if f.arguments.iter().any(|(n, _)| !matches!(n.node.as_str(), "first" | "after" | "filter" | "orderBy")) {
-        return Err(Fallback);
-    }
+    only_arguments(root, &["first", "after", "filter", "orderBy"])?;
     let first: Option<i32> = pl.arg(f, "first")?;
     let after: Option<String> = pl.arg(f, "after")?;
     let (condition, sort) = case_list(pl.arg(f, "filter")?, pl.arg(f, "orderBy")?);
     let select = pl.gw.select::<case_file::Entity>()?;
     let select = select.filter(condition(pl.gw)?);
     pl.connection::<CaseView>(root, select, sort, first, after)
-}
-
-/// `case(id)`, compiled (see `api::compiled`).
-pub(super) fn compiled_case(pl: &mut Planner<'_>, root: &Collected<'_>) -> Plan<Planned<Box<dyn RootNode>>> {
-    let f = root.field;
-    if f.arguments.iter().any(|(n, _)| n.node.as_str() != "id") {
-        return Err(Fallback);
-    }
-    let id: ID = pl.arg(f, "id")?;
-    let id = crate::ids::decode_uuid("id", "Case", &id)?;
-    let select = pl.gw.select::<case_file::Entity>()?.filter(case_file::Column::Id.eq(id));
-    pl.one_row::<CaseView>(root, select)
 }
 
 /// A case and the version the client last saw (optimistic concurrency).

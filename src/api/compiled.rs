@@ -868,8 +868,38 @@ pub struct Collected<'s> {
     pub occurrences: usize,
 }
 
-/// The roots the compiler knows, by name.
-const ROOTS: &[(&str, RootPlanner)] = &[("cases", super::cases::compiled_cases), ("case", super::cases::compiled_case)];
+/// The roots the compiler knows, by name: the lists (planned in their domain's
+/// file, beside their resolver) and the lookups by id.
+const ROOTS: &[(&str, RootPlanner)] = &[
+    ("cases", super::cases::compiled_cases),
+    ("case", by_id::<super::views::CaseView>),
+    ("households", super::households::compiled_households),
+    ("household", by_id::<super::views::HouseholdView>),
+    ("meetings", super::meetings::compiled_meetings),
+    ("meeting", by_id::<super::views::MeetingView>),
+];
+
+/// A lookup by id (`case(id:)`): the row under the row rule, or the executor's
+/// answer (`NOT_FOUND`, worded alike for a missing row and one out of scope).
+fn by_id<W: CompiledView>(pl: &mut Planner<'_>, root: &Collected<'_>) -> Plan<Planned<Box<dyn RootNode>>> {
+    let f = root.field;
+    if f.arguments.iter().any(|(n, _)| n.node.as_str() != "id") {
+        return Err(Fallback);
+    }
+    let id: async_graphql::ID = pl.arg(f, "id")?;
+    let id = crate::ids::decode_uuid("id", W::TYPE, &id)?;
+    let table = W::Entity::default().table_name();
+    let select = pl.gw.select::<W::Entity>()?.filter(Expr::col((Alias::new(table), Alias::new("id"))).eq(id));
+    pl.one_row::<W>(root, select)
+}
+
+/// The arguments of a list root are among `names`.
+pub fn only_arguments(root: &Collected<'_>, names: &[&str]) -> Plan<()> {
+    match root.field.arguments.iter().all(|(n, _)| names.contains(&n.node.as_str())) {
+        true => Ok(()),
+        false => Err(Fallback),
+    }
+}
 
 /// The operation `operation_name` of `doc`, answered from one statement, or
 /// `None` when it runs through the executor (see the module's documentation).

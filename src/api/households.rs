@@ -4,11 +4,12 @@ use async_graphql::{Context, Object, ID};
 use entity::household;
 
 use super::{
+    compiled::{only_arguments, Collected, Plan, Planned, Planner, RootNode},
     lists::{all, page_of, sort},
     views::HouseholdView,
 };
 use crate::{
-    authz::gateway::Direction,
+    authz::gateway::{Direction, SortKey},
     error::{GqlResult, ResultExt},
     graphql::{
         connection::Connection,
@@ -33,8 +34,7 @@ impl HouseholdQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> GqlResult<Connection<HouseholdView>> {
-        let sort = sort!(household, CreatedAt, Direction::Asc, |r: &household::Model| r.created_at);
-        page_of(ctx, all, &sort, (first, after), HouseholdView).await
+        page_of(ctx, all, &household_order(), (first, after), HouseholdView).await
     }
 
     /// One household by id.
@@ -44,4 +44,18 @@ impl HouseholdQuery {
         let id = uuid_arg("id", "Household", &id)?;
         Ok(Some(HouseholdView(by_id::<household::Entity>(gw, household::Column::Id, id, "Household").await.gql()?)))
     }
+}
+
+/// The order of the household list: oldest first.
+fn household_order() -> SortKey<household::Entity> {
+    sort!(household, CreatedAt, Direction::Asc, |r: &household::Model| r.created_at)
+}
+
+/// `households`, compiled (see `api::compiled`).
+pub(super) fn compiled_households(pl: &mut Planner<'_>, root: &Collected<'_>) -> Plan<Planned<Box<dyn RootNode>>> {
+    only_arguments(root, &["first", "after"])?;
+    let first: Option<i32> = pl.arg(root.field, "first")?;
+    let after: Option<String> = pl.arg(root.field, "after")?;
+    let select = pl.gw.select::<household::Entity>()?;
+    pl.connection::<HouseholdView>(root, select, household_order(), first, after)
 }

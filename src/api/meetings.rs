@@ -168,14 +168,8 @@ impl MeetingQuery {
         after: Option<String>,
         filter: Option<MeetingFilter>,
     ) -> GqlResult<Connection<MeetingView>> {
-        let f = filter.unwrap_or_default();
-        let f = lists::MeetingFilter {
-            states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
-            comune: f.comune,
-            scheduled: f.scheduled.map(Into::into),
-        };
-        let sort = sort!(meeting, ScheduledAt, Direction::Asc, |r: &meeting::Model| r.scheduled_at);
-        page_of(ctx, |gw| lists::meeting_list(&gw.authz, f), &sort, (first, after), MeetingView).await
+        let f = meeting_filter(filter);
+        page_of(ctx, |gw| lists::meeting_list(&gw.authz, f), &meeting_order(), (first, after), MeetingView).await
     }
 
     /// One meeting by id.
@@ -354,4 +348,34 @@ impl MeetingMutation {
         let gw = gateway(ctx)?;
         Ok(CaseView(by_id::<entity::case_file::Entity>(gw, entity::case_file::Column::Id, id, "Case").await.gql()?))
     }
+}
+
+/// The filter of the meeting list, as the domain reads it.
+fn meeting_filter(filter: Option<MeetingFilter>) -> lists::MeetingFilter {
+    let f = filter.unwrap_or_default();
+    lists::MeetingFilter {
+        states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
+        comune: f.comune,
+        scheduled: f.scheduled.map(Into::into),
+    }
+}
+
+/// The order of the meeting list: calendar order.
+fn meeting_order() -> crate::authz::gateway::SortKey<meeting::Entity> {
+    sort!(meeting, ScheduledAt, Direction::Asc, |r: &meeting::Model| r.scheduled_at)
+}
+
+/// `meetings`, compiled (see `api::compiled`).
+pub(super) fn compiled_meetings(
+    pl: &mut super::compiled::Planner<'_>,
+    root: &super::compiled::Collected<'_>,
+) -> super::compiled::Plan<super::compiled::Planned<Box<dyn super::compiled::RootNode>>> {
+    use sea_orm::QueryFilter;
+    super::compiled::only_arguments(root, &["first", "after", "filter"])?;
+    let first: Option<i32> = pl.arg(root.field, "first")?;
+    let after: Option<String> = pl.arg(root.field, "after")?;
+    let f = meeting_filter(pl.arg(root.field, "filter")?);
+    let select = pl.gw.select::<meeting::Entity>()?;
+    let select = select.filter(lists::meeting_list(&pl.gw.authz, f)?);
+    pl.connection::<MeetingView>(root, select, meeting_order(), first, after)
 }

@@ -56,6 +56,18 @@ const FRAGMENTS: &str =
     fragment C on Case { id state ... on Node { id } ... { padDate } household { id } \
     meetings @include(if: $meetings) { id state } } \
     fragment H on Household { members { id firstName } }";
+/// The household list, every relation one level down.
+const HOUSEHOLDS: &str = "query($after: String) { households(first: 3, after: $after) { totalCount \
+    pageInfo { endCursor hasNextPage } edges { node { id inpsProtocol compositionVersion compositionDate \
+    comune { name } ambito { name } members { id fiscalCode disabled household { id } cases { id } } \
+    cases { id state } applications { id } } } } }";
+/// The meeting list with a filter.
+const MEETINGS: &str = "{ meetings(first: 4, filter: { state: [PIANIFICATO, CONVOCATO, SVOLTO] }) { edges { cursor \
+    node { id kind state scheduledAt durationMinutes place convocationChannel convocationRef attendees \
+    justification recordedAt version comune { name } case { id state } household { id } } } } }";
+/// Two lookups by id in one operation.
+const BY_IDS: &str = "query($h: ID!, $m: ID!) { household(id: $h) { id members { firstName } } \
+    meeting(id: $m) { id state case { id padDate } } }";
 /// A filter in a variable.
 const FILTERED: &str = "query($f: CaseFilter) { cases(first: 3, filter: $f) { edges { node { id state } } } }";
 /// Aliases, two roots, a filter, a count alone.
@@ -122,6 +134,8 @@ async fn compiled_reads_answer_exactly_as_the_executor() {
         let id = first.pointer("/data/cases/edges/0/node/id").cloned();
         let cursor = first.pointer("/data/cases/pageInfo/endCursor").cloned().unwrap_or(Value::Null);
         let missing = gepi::ids::encode("Case", uuid::Uuid::new_v4());
+        // Each operation, its variables, and whether the compiled read answers it
+        // (when the executor answers it without an error; otherwise the executor does).
         let mut cases: Vec<(&str, Value, bool)> = vec![
             (Q1, json!({ "n": 20 }), true),
             (Q1, json!({ "n": 3 }), true),
@@ -135,10 +149,10 @@ async fn compiled_reads_answer_exactly_as_the_executor() {
             // Variables the executor refuses or reads its own way: the compiled
             // read must agree with it (refuse the same, or read the same).
             (FILTERED, json!({ "f": { "state": "ASSEGNATO" } }), true),
-            (FILTERED, json!({ "f": { "bogus": 1 } }), true),
+            (FILTERED, json!({ "f": { "bogus": 1 } }), false),
             (FILTERED, json!({ "f": null }), true),
-            (Q1, json!({ "n": "3" }), true),
-            (Q1, json!({ "n": 3.5 }), true),
+            (Q1, json!({ "n": "3" }), false),
+            (Q1, json!({ "n": 3.5 }), false),
             // No such case: the executor words the NOT_FOUND.
             (DETAIL, json!({ "id": missing }), false),
             // Over the page cap: the executor words the LIMIT.
@@ -146,6 +160,17 @@ async fn compiled_reads_answer_exactly_as_the_executor() {
         ];
         if let Some(id) = id {
             cases.push((DETAIL, json!({ "id": id }), true));
+        }
+        let households = send(&executor, &token, "probe", HOUSEHOLDS, &json!({})).await;
+        let meetings = send(&executor, &token, "probe", MEETINGS, &json!({})).await;
+        let end = households.pointer("/data/households/pageInfo/endCursor").cloned().unwrap_or(Value::Null);
+        cases.push((HOUSEHOLDS, json!({}), true));
+        cases.push((HOUSEHOLDS, json!({ "after": end }), true));
+        cases.push((MEETINGS, json!({}), true));
+        if let (Some(h), Some(m)) =
+            (households.pointer("/data/households/edges/0/node/id"), meetings.pointer("/data/meetings/edges/0/node/id"))
+        {
+            cases.push((BY_IDS, json!({ "h": h, "m": m }), true));
         }
         for (i, (query, vars, compiles)) in cases.iter().enumerate() {
             let tag = format!("{role:?}-{i}");
@@ -174,6 +199,10 @@ async fn compiled_reads_answer_exactly_as_the_executor() {
             let expected = pg && *compiles && want.get("errors").is_none();
             assert_eq!(used, u64::from(expected), "{role:?}: compiled {used} times {query} with {vars}: {want}");
             compiled_total += used;
+            if pg && *role == Role::CaseManager && *compiles {
+                // The case manager reads every type these operations select.
+                assert_eq!(used, 1, "the case manager's {query} with {vars} was not compiled: {want}");
+            }
         }
     }
     if pg {
