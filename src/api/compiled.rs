@@ -179,7 +179,10 @@ impl<'a> Planner<'a> {
     }
 
     /// Whether a selection's `@skip`/`@include` keep it (any other directive:
-    /// the executor answers).
+    /// the executor answers). The executor reads their `if` from the variables
+    /// sent only (a default does not count), and weighs a skipped selection in
+    /// the operation's complexity: a selection they leave out, or a variable not
+    /// sent, is the executor's to answer.
     fn included(&self, directives: &[Positioned<async_graphql::parser::types::Directive>]) -> Plan<bool> {
         let mut keep = true;
         for d in directives {
@@ -192,11 +195,15 @@ impl<'a> Planner<'a> {
             if d.arguments.len() != 1 || d.arguments[0].0.node != "if" {
                 return Err(Fallback);
             }
-            let value = d.arguments[0].1.node.clone().into_const_with(|var| self.var(&var))?;
+            let value =
+                d.arguments[0].1.node.clone().into_const_with(|var| self.vars.get(&var).cloned().ok_or(Fallback))?;
             let async_graphql::Value::Boolean(b) = value else { return Err(Fallback) };
             keep &= b != skip;
         }
-        Ok(keep)
+        if !keep {
+            return Err(Fallback);
+        }
+        Ok(true)
     }
 
     /// The value of the variable `name`: given, or its default.
@@ -253,6 +260,12 @@ impl<'a> Planner<'a> {
                     let key = &f.response_key().node;
                     match out.iter_mut().find(|c| c.field.response_key().node == *key) {
                         Some(c) => {
+                            // Under one key, occurrences in fragments on different
+                            // types need not be the same field: the executor resolves
+                            // each apart; only identical ones are merged here.
+                            if c.field.name.node != f.name.node || c.field.arguments != f.arguments {
+                                return Err(Fallback);
+                            }
                             c.sets.push(&f.selection_set.node);
                             c.occurrences += 1;
                         }
@@ -347,6 +360,10 @@ impl<'a> Planner<'a> {
         after: Option<String>,
     ) -> Plan<Planned<Box<dyn RootNode>>> {
         let size = self.gw.page_size(first)?;
+        if self.gw.hidden_columns::<W::Entity>().iter().any(|c| c.as_str() == sort.column.as_str()) {
+            // The list is ordered by the table's value, the page by the placeholder.
+            return Err(Fallback);
+        }
         let count_stmt = select.clone().into_query();
         let page = self.gw.page_select(select, &sort, after.as_deref(), size)?.into_query();
         let alias = self.alias();
@@ -572,6 +589,20 @@ pub fn plan_rel<P: CompiledView, W: CompiledView>(
         },
         None => None,
     };
+    // A key or order column the role may not read is a placeholder in the rows:
+    // the executor matches and orders by it as it is; the compiler would use the
+    // table's value.
+    // (Only where the relation is fetched: one the guard stops reads nothing.)
+    if gate.is_some() {
+        let hidden = |cols: Vec<&'static str>, names: &[&str]| names.iter().any(|n| cols.contains(n));
+        let parent_hidden = pl.gw.hidden_columns::<P::Entity>().iter().map(|c| c.as_str()).collect();
+        let target_hidden = pl.gw.hidden_columns::<W::Entity>().iter().map(|c| c.as_str()).collect();
+        if hidden(parent_hidden, &[spec.parent_column])
+            || hidden(target_hidden, &[spec.target_column, spec.order_column])
+        {
+            return Err(Fallback);
+        }
+    }
     let sql = match gate {
         None => None,
         Some(own) => {
@@ -914,10 +945,17 @@ pub async fn read(
     if gw.db.get_database_backend() != DatabaseBackend::Postgres {
         return None;
     }
+    // One operation per document: the executor validates (and weighs) every
+    // operation of a document, the compiler only the one it runs.
     let op = match (&doc.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        (DocumentOperations::Single(op), None) => op,
+        (DocumentOperations::Multiple(ops), name) if ops.len() == 1 => {
+            let (n, op) = ops.iter().next()?;
+            if name.is_some_and(|name| name != n.as_str()) {
+                return None;
+            }
+            op
+        }
         _ => return None,
     };
     let op = &op.node;

@@ -156,9 +156,9 @@ impl Gateway {
         Ok(E::condition(scope, &self.authz.principal))
     }
 
-    /// `SELECT` of `E` under the row condition, with unreadable columns replaced.
-    pub fn select<E: Projected>(&self) -> Result<Select<E>, AppError> {
-        let cond = self.condition::<E>()?;
+    /// The columns of `E` the role may read through none of their fields: the
+    /// gateway's `SELECT` replaces them with placeholders.
+    pub fn hidden_columns<E: Projected>(&self) -> Vec<E::Column> {
         let mapping = E::field_columns();
         let mut hidden = Vec::new();
         for col in E::Column::iter() {
@@ -172,6 +172,13 @@ impl Gateway {
                 hidden.push(col);
             }
         }
+        hidden
+    }
+
+    /// `SELECT` of `E` under the row condition, with unreadable columns replaced.
+    pub fn select<E: Projected>(&self) -> Result<Select<E>, AppError> {
+        let cond = self.condition::<E>()?;
+        let hidden = self.hidden_columns::<E>();
         let mut select = E::find().filter(cond);
         if !hidden.is_empty() {
             select = select.select_only();

@@ -137,7 +137,7 @@ impl Checked {
     /// fields) and each list's items. Validation reads variables only so far
     /// (a field the input type lacks is refused); the values themselves are
     /// parsed again by whoever reads them.
-    fn validation_key(role: entity::enums::Role, variables: &async_graphql::Variables) -> u64 {
+    fn validation_key(role: entity::enums::Role, operation: Option<&str>, variables: &async_graphql::Variables) -> u64 {
         use std::hash::{Hash, Hasher};
         fn shape(v: &async_graphql::Value, h: &mut impl Hasher) {
             use async_graphql::Value as V;
@@ -167,8 +167,12 @@ impl Checked {
                 }
             }
         }
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        // Keyed once per process: a client cannot compute keys offline to look
+        // for another shape with the same key.
+        static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> = std::sync::OnceLock::new();
+        let mut h = std::hash::BuildHasher::build_hasher(KEYS.get_or_init(Default::default));
         role.hash(&mut h);
+        operation.hash(&mut h);
         let mut names: Vec<_> = variables.iter().collect();
         names.sort_by(|a, b| a.0.cmp(b.0));
         for (k, v) in names {
@@ -178,18 +182,29 @@ impl Checked {
         h.finish()
     }
 
-    /// Whether the executor validated the document for `role` with variables of
-    /// this shape (the schema is per role; validation reads the variables'
+    /// Whether the executor validated the document for `role`, the operation
+    /// `operation` and variables of this shape (the schema is per role;
+    /// validation reads the variables of the operation run, as far as their
     /// shape): what the compiled reads (`api::compiled`) require before they
     /// answer.
-    pub fn validated_for(&self, role: entity::enums::Role, variables: &async_graphql::Variables) -> bool {
-        let key = Self::validation_key(role, variables);
+    pub fn validated_for(
+        &self,
+        role: entity::enums::Role,
+        operation: Option<&str>,
+        variables: &async_graphql::Variables,
+    ) -> bool {
+        let key = Self::validation_key(role, operation, variables);
         self.validated.lock().expect("validations lock").contains(&key)
     }
 
     /// The executor validated the document for `role` with these variables.
-    pub fn mark_validated(&self, role: entity::enums::Role, variables: &async_graphql::Variables) {
-        let key = Self::validation_key(role, variables);
+    pub fn mark_validated(
+        &self,
+        role: entity::enums::Role,
+        operation: Option<&str>,
+        variables: &async_graphql::Variables,
+    ) {
+        let key = Self::validation_key(role, operation, variables);
         let mut v = self.validated.lock().expect("validations lock");
         if v.len() < VALIDATIONS_KEPT && !v.contains(&key) {
             v.push(key);

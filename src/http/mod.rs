@@ -381,7 +381,10 @@ async fn run_graphql(
     // which also validates the document for the role (the compiler answers only
     // documents it validated).
     let compiled = match (&authz, &checked.document) {
-        (Some(a), Some(doc)) if state.config.compiled_reads && checked.validated_for(a.role(), &req.variables) => {
+        (Some(a), Some(doc))
+            if state.config.compiled_reads
+                && checked.validated_for(a.role(), operation_name.as_deref(), &req.variables) =>
+        {
             let gw = Gateway::new(state.db.clone(), a.clone(), state.principals.epoch().clone());
             crate::api::compiled::read(&gw, doc, operation_name.as_deref(), &req.variables).await
         }
@@ -398,7 +401,7 @@ async fn run_graphql(
             let resp = state.schema.execute(req).await;
             if let (Some(a), Some(variables)) = (&authz, variables) {
                 if !is_request_error(&resp) {
-                    checked.mark_validated(a.role(), &variables);
+                    checked.mark_validated(a.role(), operation_name.as_deref(), &variables);
                 }
             }
             resp

@@ -48,10 +48,9 @@ const WIDE: &str = "query($after: String) { cases(first: 4, after: $after, order
     preliminaryAnalysis { id state outcome needsNotes healthNotes completedAt } analysisFramework { id } \
     pacts { id } pact { id } supports { id } reports { id } } } nodes { id padDate } } }";
 /// Fragments spread and inline (on the type and on `Node`), fields merged
-/// across them, `@include` and `@skip` on fields and roots.
+/// across them, `@include`.
 const FRAGMENTS: &str =
-    "query($meetings: Boolean!) { cases(first: 3) { ...Page edges { node { id household { ...H } } } } \
-    skipped: cases(first: 2) @skip(if: true) { totalCount } } \
+    "query($meetings: Boolean!) { cases(first: 3) { ...Page edges { node { id household { ...H } } } } } \
     fragment Page on CaseConnection { pageInfo { hasNextPage } edges { cursor node { ...C } } } \
     fragment C on Case { id state ... on Node { id } ... { padDate } household { id } \
     meetings @include(if: $meetings) { id state } } \
@@ -68,6 +67,12 @@ const MEETINGS: &str = "{ meetings(first: 4, filter: { state: [PIANIFICATO, CONV
 /// Two lookups by id in one operation.
 const BY_IDS: &str = "query($h: ID!, $m: ID!) { household(id: $h) { id members { firstName } } \
     meeting(id: $m) { id state case { id padDate } } }";
+/// A root left out by `@skip`.
+const SKIPPED: &str = "query($skip: Boolean!) { a: cases(first: 1) { totalCount } b: cases(first: 2) @skip(if: $skip) \
+    { edges { node { id } } } }";
+/// `@include` on a variable with a default.
+const DEFAULTED: &str = "query($full: Boolean = true) { cases(first: 3) { edges { node { id \
+    household @include(if: $full) { members { id disabled } } } } } }";
 /// A filter in a variable.
 const FILTERED: &str = "query($f: CaseFilter) { cases(first: 3, filter: $f) { edges { node { id state } } } }";
 /// Aliases, two roots, a filter, a count alone.
@@ -144,7 +149,12 @@ async fn compiled_reads_answer_exactly_as_the_executor() {
             (WIDE, json!({ "after": cursor }), true),
             (ALIASES, json!({}), true),
             (FRAGMENTS, json!({ "meetings": true }), true),
-            (FRAGMENTS, json!({ "meetings": false }), true),
+            // A selection left out is weighed by the executor: it answers.
+            (FRAGMENTS, json!({ "meetings": false }), false),
+            (SKIPPED, json!({ "skip": true }), false),
+            // The executor reads `if` from the variables sent, not their defaults.
+            (DEFAULTED, json!({}), false),
+            (DEFAULTED, json!({ "full": true }), true),
             (FILTERED, json!({ "f": { "state": ["ASSEGNATO"], "unassigned": false } }), true),
             // Variables the executor refuses or reads its own way: the compiled
             // read must agree with it (refuse the same, or read the same).
@@ -241,5 +251,57 @@ async fn a_compiled_case_list_is_one_statement() {
         assert_eq!(reads.len(), 2, "page of {n}: {reads:#?}");
         assert!(reads[0].starts_with("SELECT json_build_array"), "{}", reads[0]);
         assert!(reads[1].starts_with("INSERT INTO \"audit_event\""), "{}", reads[1]);
+    }
+}
+
+/// What the executor refuses or reads its own way, the compiled reads leave to
+/// it: an operation picked by name among several (the executor validates the
+/// variables of the one it runs), a name given to an anonymous operation, and
+/// fields under one key that are not the same field (in fragments on different
+/// types, the executor resolves each).
+#[tokio::test]
+async fn the_executor_answers_what_it_reads_its_own_way() {
+    let app = TestApp::seeded().await;
+    let executor = app.twin(|c| c.compiled_reads = false).await;
+    let (token, ..) = app.login_role(Role::CaseManager, 0).await;
+    let ids = send(&executor, &token, "probe", Q1, &json!({ "n": 2 })).await;
+    let (x, y) = (
+        ids["data"]["cases"]["edges"][0]["node"]["id"].clone(),
+        ids["data"]["cases"]["edges"][1]["node"]["id"].clone(),
+    );
+    let two =
+        "query A { __typename } query B($f: CaseFilter) { cases(first: 3, filter: $f) { edges { node { id } } } }";
+    let merged = "query($x: ID!, $y: ID!) { a: case(id: $x) { state } ...Q } \
+                  fragment Q on Query { a: case(id: $y) { household { id } } }";
+    let bogus = json!({ "f": { "state": ["ASSEGNATO"], "bogus": 1 } });
+    let requests = [
+        (two, Some("A"), bogus.clone()),
+        (two, Some("B"), bogus.clone()),
+        (two, Some("B"), json!({ "f": { "state": ["ASSEGNATO"] } })),
+        (Q1, Some("Named"), json!({ "n": 2 })),
+        (merged, None, json!({ "x": x, "y": y })),
+    ];
+    for (query, name, vars) in requests {
+        let body = json!({ "query": query, "operationName": name, "variables": vars }).to_string();
+        let post = |router: Router| {
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri("/graphql")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::from(body.clone()))
+                .unwrap();
+            async move {
+                let resp = router.oneshot(req).await.unwrap();
+                let bytes = axum::body::to_bytes(resp.into_body(), 16 << 20).await.unwrap();
+                sorted(serde_json::from_slice(&bytes).unwrap())
+            }
+        };
+        // Twice, so that a first validation could have let the second through.
+        post(app.router.clone()).await;
+        let before = app.state.metrics.compiled_reads.get();
+        let got = post(app.router.clone()).await;
+        assert_eq!(app.state.metrics.compiled_reads.get(), before, "compiled: {query} as {name:?} with {vars}");
+        assert_eq!(got, post(executor.clone()).await, "{query} as {name:?} with {vars}");
     }
 }
