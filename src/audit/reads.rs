@@ -132,21 +132,36 @@ async fn resolve<C: ConnectionTrait>(db: &C, reads: &Reads) -> Result<HashMap<Ow
             _ => None,
         }
     };
-    // Ambiti: of the cases whose owner does not carry it, of the projects, of the households.
-    let cases = unique(owners.iter().filter(|o| !matches!(o, Owner::Ambito { .. })).filter_map(|o| case_of(*o)));
+    // The Ambito of a case read in the same request is the one its own read
+    // carries (the case row's `ambito_id`, which the lookup below would read).
+    let mut case_ambito: HashMap<Uuid, Uuid> = reads
+        .iter()
+        .filter_map(|((entity, id), r)| match r.owner {
+            Owner::Ambito { ambito: Some(a), case: Some(c) } if *entity == "case_file" && c == *id => Some((c, a)),
+            _ => None,
+        })
+        .collect();
+    // Ambiti: of the other cases whose owner does not carry it, of the projects,
+    // of the households.
+    let cases = unique(
+        owners
+            .iter()
+            .filter(|o| !matches!(o, Owner::Ambito { .. }))
+            .filter_map(|o| case_of(*o))
+            .filter(|c| !case_ambito.contains_key(c)),
+    );
     let projects = unique(owners.iter().filter_map(|o| project_of(*o)));
-    let case_ambito: HashMap<Uuid, Uuid> = if cases.is_empty() {
-        HashMap::new()
-    } else {
-        Unscoped::Audit
-            .find::<case_file::Entity>()
-            .filter(case_file::Column::Id.is_in(cases))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c.ambito_id))
-            .collect()
-    };
+    if !cases.is_empty() {
+        case_ambito.extend(
+            Unscoped::Audit
+                .find::<case_file::Entity>()
+                .filter(case_file::Column::Id.is_in(cases))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c.ambito_id)),
+        );
+    }
     let project_ambito: HashMap<Uuid, Uuid> = if projects.is_empty() {
         HashMap::new()
     } else {

@@ -79,23 +79,24 @@ const FILTERED: &str = "query($f: CaseFilter) { cases(first: 3, filter: $f) { ed
 const ALIASES: &str = "{ a: cases(first: 2, filter: { state: [ASSEGNATO, CONVOCATO] }) { edges { c: cursor \
     n: node { i: id s: state } } } b: cases(first: 1) { totalCount } }";
 
-async fn send(router: &Router, token: &str, request_id: &str, query: &str, vars: &Value) -> Value {
-    serde_json::from_str(&send_text(router, token, request_id, query, vars).await).map(sorted).unwrap()
+async fn send(router: &Router, token: &str, query: &str, vars: &Value) -> Value {
+    serde_json::from_str(&send_text(router, token, query, vars).await.0).map(sorted).unwrap()
 }
 
-/// The answer as sent (keys in the order of the selection).
-async fn send_text(router: &Router, token: &str, request_id: &str, query: &str, vars: &Value) -> String {
+/// The answer as sent (keys in the order of the selection), and the request id
+/// the server gave it (the audit trail's `request_id`).
+async fn send_text(router: &Router, token: &str, query: &str, vars: &Value) -> (String, String) {
     let req = Request::builder()
         .method(Method::POST)
         .uri("/graphql")
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header("x-request-id", request_id)
         .body(Body::from(json!({ "query": query, "variables": vars }).to_string()))
         .unwrap();
     let resp = router.clone().oneshot(req).await.unwrap();
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     let bytes = axum::body::to_bytes(resp.into_body(), 16 << 20).await.unwrap();
-    String::from_utf8(bytes.to_vec()).unwrap()
+    (String::from_utf8(bytes.to_vec()).unwrap(), id)
 }
 
 /// Redactions and errors are listed in the order fields resolve, which the
@@ -132,10 +133,11 @@ async fn compiled_reads_answer_exactly_as_the_executor() {
     let executor = app.twin(|c| c.compiled_reads = false).await;
     let pg = app.is_postgres();
     let mut compiled_total = 0;
+    let mut audited = 0;
     for role in ROLES {
         let (token, ..) = app.login_role(*role, 0).await;
         // The first page through the executor: ids and a cursor to ask with.
-        let first = send(&executor, &token, "probe", WIDE, &json!({})).await;
+        let first = send(&executor, &token, WIDE, &json!({})).await;
         let id = first.pointer("/data/cases/edges/0/node/id").cloned();
         let cursor = first.pointer("/data/cases/pageInfo/endCursor").cloned().unwrap_or(Value::Null);
         let missing = gepi::ids::encode("Case", uuid::Uuid::new_v4());
@@ -171,8 +173,8 @@ async fn compiled_reads_answer_exactly_as_the_executor() {
         if let Some(id) = id {
             cases.push((DETAIL, json!({ "id": id }), true));
         }
-        let households = send(&executor, &token, "probe", HOUSEHOLDS, &json!({})).await;
-        let meetings = send(&executor, &token, "probe", MEETINGS, &json!({})).await;
+        let households = send(&executor, &token, HOUSEHOLDS, &json!({})).await;
+        let meetings = send(&executor, &token, MEETINGS, &json!({})).await;
         let end = households.pointer("/data/households/pageInfo/endCursor").cloned().unwrap_or(Value::Null);
         cases.push((HOUSEHOLDS, json!({}), true));
         cases.push((HOUSEHOLDS, json!({ "after": end }), true));
@@ -182,29 +184,27 @@ async fn compiled_reads_answer_exactly_as_the_executor() {
         {
             cases.push((BY_IDS, json!({ "h": h, "m": m }), true));
         }
-        for (i, (query, vars, compiles)) in cases.iter().enumerate() {
-            let tag = format!("{role:?}-{i}");
+        for (query, vars, compiles) in &cases {
             // Once through the executor, which validates the document for the role.
-            send(&app.router, &token, &format!("{tag}-warm"), query, vars).await;
+            send(&app.router, &token, query, vars).await;
             let before = app.state.metrics.compiled_reads.get();
-            let got = send(&app.router, &token, &format!("{tag}-app"), query, vars).await;
+            let (got_text, got_id) = send_text(&app.router, &token, query, vars).await;
+            let got = sorted(serde_json::from_str(&got_text).unwrap());
             let used = app.state.metrics.compiled_reads.get() - before;
-            let want_text = send_text(&executor, &token, &format!("{tag}-executor"), query, vars).await;
+            let (want_text, want_id) = send_text(&executor, &token, query, vars).await;
             let want = sorted(serde_json::from_str(&want_text).unwrap());
             assert_eq!(got, want, "{role:?} asked {query} with {vars}");
             if used == 1 {
                 // `data` byte for byte: the keys in the order of the selection too
                 // (the redactions that follow it are listed in the order fields
                 // resolve, which the executor does not fix).
-                let again = send_text(&app.router, &token, &format!("{tag}-again"), query, vars).await;
+                let (again, _) = send_text(&app.router, &token, query, vars).await;
                 let data = |t: &str| t.split(",\"extensions\":").next().unwrap_or_default().to_string();
                 assert_eq!(data(&again), data(&want_text), "{role:?} asked {query} with {vars}");
             }
-            assert_eq!(
-                trail(&app, &format!("{tag}-app")).await,
-                trail(&app, &format!("{tag}-executor")).await,
-                "the audit trail of {role:?} asking {query} with {vars}"
-            );
+            let written = trail(&app, &got_id).await;
+            assert_eq!(written, trail(&app, &want_id).await, "the audit trail of {role:?} asking {query} with {vars}");
+            audited += written.len();
             // Refusals are the executor's to word: only answers without errors compile.
             let expected = pg && *compiles && want.get("errors").is_none();
             assert_eq!(used, u64::from(expected), "{role:?}: compiled {used} times {query} with {vars}: {want}");
@@ -215,6 +215,8 @@ async fn compiled_reads_answer_exactly_as_the_executor() {
             }
         }
     }
+    // Reads of case content were recorded, alike on both ways.
+    assert!(audited > 100, "only {audited} audit entries compared");
     if pg {
         // Most roles read cases: most of the answers above came from one statement.
         assert!(compiled_total >= 20, "only {compiled_total} compiled answers");
@@ -234,9 +236,9 @@ async fn a_compiled_case_list_is_one_statement() {
     let (token, ..) = app.login_role(Role::CaseManager, 0).await;
     for n in [3, 20] {
         let vars = json!({ "n": n });
-        send(&app.router, &token, "warm", Q1, &vars).await;
+        send(&app.router, &token, Q1, &vars).await;
         app.record_statements();
-        let got = send(&app.router, &token, "counted", Q1, &vars).await;
+        let got = send(&app.router, &token, Q1, &vars).await;
         let statements = app.recorded_statements();
         assert!(got["errors"].is_null(), "{got}");
         let rows = got["data"]["cases"]["edges"].as_array().unwrap();
@@ -254,6 +256,58 @@ async fn a_compiled_case_list_is_one_statement() {
     }
 }
 
+/// A case's detail is one statement and the audit insert: the Ambito of the
+/// analysis read is the case's, which the case's own read carries (no lookup).
+#[tokio::test]
+async fn a_compiled_case_detail_is_one_statement_and_its_audit() {
+    use entity::audit_event;
+    let app = TestApp::seeded().await;
+    let (token, ..) = app.login_role(Role::CaseManager, 0).await;
+    let cases = send(&app.router, &token, Q1, &json!({ "n": 20 })).await;
+    let ids: Vec<&str> =
+        cases["data"]["cases"]["edges"].as_array().unwrap().iter().filter_map(|e| e["node"]["id"].as_str()).collect();
+    // A case with an analysis (its notes are special: the read is audited).
+    let mut found = false;
+    for id in ids {
+        let vars = json!({ "id": id });
+        send(&app.router, &token, DETAIL, &vars).await;
+        app.record_statements();
+        let (got, request) = send_text(&app.router, &token, DETAIL, &vars).await;
+        let got: Value = serde_json::from_str(&got).unwrap();
+        let statements = app.recorded_statements();
+        assert!(got["errors"].is_null(), "{got}");
+        if got["data"]["case"]["preliminaryAnalysis"].is_null() {
+            continue;
+        }
+        found = true;
+        let trail = audit_event::Entity::find()
+            .filter(audit_event::Column::RequestId.eq(request.as_str()))
+            .all(&app.db)
+            .await
+            .unwrap();
+        let case = trail.iter().find(|e| e.entity == "case_file").unwrap_or_else(|| panic!("the case read: {trail:?}"));
+        let analysis = trail.iter().find(|e| e.entity == "preliminary_analysis").expect("the analysis's read");
+        assert!(case.ambito_id.is_some());
+        assert_eq!(analysis.ambito_id, case.ambito_id, "the analysis's read names the case's Ambito");
+        let data: Vec<&String> = statements
+            .iter()
+            .filter(|s| {
+                !["\"session\"", "\"operator\"", "\"profile\"", "\"profile_comune\""].iter().any(|t| s.contains(t))
+            })
+            .collect();
+        let expected = if app.is_postgres() { 2 } else { data.len() };
+        assert_eq!(data.len(), expected, "{data:#?}");
+        assert!(
+            !data
+                .iter()
+                .any(|s| s.starts_with("SELECT") && s.contains("FROM \"case_file\" WHERE \"case_file\".\"id\" IN")),
+            "{data:#?}"
+        );
+        break;
+    }
+    assert!(found, "no case of the case manager has an analysis");
+}
+
 /// What the executor refuses or reads its own way, the compiled reads leave to
 /// it: an operation picked by name among several (the executor validates the
 /// variables of the one it runs), a name given to an anonymous operation, and
@@ -264,7 +318,7 @@ async fn the_executor_answers_what_it_reads_its_own_way() {
     let app = TestApp::seeded().await;
     let executor = app.twin(|c| c.compiled_reads = false).await;
     let (token, ..) = app.login_role(Role::CaseManager, 0).await;
-    let ids = send(&executor, &token, "probe", Q1, &json!({ "n": 2 })).await;
+    let ids = send(&executor, &token, Q1, &json!({ "n": 2 })).await;
     let (x, y) = (
         ids["data"]["cases"]["edges"][0]["node"]["id"].clone(),
         ids["data"]["cases"]["edges"][1]["node"]["id"].clone(),
