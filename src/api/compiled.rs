@@ -590,8 +590,9 @@ pub fn plan_rel<P: CompiledView, W: CompiledView>(
         None => None,
     };
     // A key or order column the role may not read is a placeholder in the rows:
-    // the executor matches and orders by it as it is; the compiler would use the
-    // table's value.
+    // the executor's loaders match rows by the placeholder and order them by the
+    // table's value; the compiler would match by the table's value and order by
+    // the placeholder.
     // (Only where the relation is fetched: one the guard stops reads nothing.)
     if gate.is_some() {
         let hidden = |cols: Vec<&'static str>, names: &[&str]| names.iter().any(|n| cols.contains(n));
@@ -908,6 +909,10 @@ const ROOTS: &[(&str, RootPlanner)] = &[
     ("household", by_id::<super::views::HouseholdView>),
     ("meetings", super::meetings::compiled_meetings),
     ("meeting", by_id::<super::views::MeetingView>),
+    ("pucProjects", super::puc::compiled_puc_projects),
+    ("residencyChecks", super::residency::compiled_residency_checks),
+    ("disadvantageChecks", super::disadvantage::compiled_disadvantage_checks),
+    ("reports", super::reports::compiled_reports),
 ];
 
 /// A lookup by id (`case(id:)`): the row under the row rule, or the executor's
@@ -922,6 +927,24 @@ fn by_id<W: CompiledView>(pl: &mut Planner<'_>, root: &Collected<'_>) -> Plan<Pl
     let table = W::Entity::default().table_name();
     let select = pl.gw.select::<W::Entity>()?.filter(Expr::col((Alias::new(table), Alias::new("id"))).eq(id));
     pl.one_row::<W>(root, select)
+}
+
+/// A list root whose arguments are `first`, `after` and, when `condition` reads
+/// one, `filter` (of the input type `F`): the rows of `W` under the row rule and
+/// the condition the domain builds from the filter, in the order of `sort`.
+pub fn list<W: CompiledView, F: InputType>(
+    pl: &mut Planner<'_>,
+    root: &Collected<'_>,
+    condition: impl FnOnce(Option<F>, &Gateway) -> Result<sea_orm::Condition, crate::error::AppError>,
+    sort: SortKey<W::Entity>,
+) -> Plan<Planned<Box<dyn RootNode>>> {
+    only_arguments(root, &["first", "after", "filter"])?;
+    let first: Option<i32> = pl.arg(root.field, "first")?;
+    let after: Option<String> = pl.arg(root.field, "after")?;
+    let filter: Option<F> = pl.arg(root.field, "filter")?;
+    let select = pl.gw.select::<W::Entity>()?;
+    let select = select.filter(condition(filter, pl.gw)?);
+    pl.connection::<W>(root, select, sort, first, after)
 }
 
 /// The arguments of a list root are among `names`.

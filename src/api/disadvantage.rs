@@ -88,14 +88,8 @@ impl DisadvantageQuery {
         after: Option<String>,
         filter: Option<DisadvantageCheckFilter>,
     ) -> GqlResult<Connection<DisadvantageCheckView>> {
-        let f = filter.unwrap_or_default();
-        let f = lists::DisadvantageCheckFilter {
-            states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
-            received: f.received.map(Into::into),
-            expired_by_silence: f.expired_by_silence,
-        };
-        let sort = sort!(disadvantage_check, ReceivedOn, Direction::Asc, |r: &disadvantage_check::Model| r.received_on);
-        page_of(ctx, |gw| lists::check_list(&gw.authz, f), &sort, (first, after), DisadvantageCheckView).await
+        let f = check_filter(filter);
+        page_of(ctx, |gw| lists::check_list(&gw.authz, f), &check_order(), (first, after), DisadvantageCheckView).await
     }
 
     /// One disadvantage validation request by id.
@@ -109,4 +103,32 @@ impl DisadvantageQuery {
                 .gql()?,
         )))
     }
+}
+
+/// The filter of the disadvantage check list, as the domain reads it.
+fn check_filter(filter: Option<DisadvantageCheckFilter>) -> lists::DisadvantageCheckFilter {
+    let f = filter.unwrap_or_default();
+    lists::DisadvantageCheckFilter {
+        states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
+        received: f.received.map(Into::into),
+        expired_by_silence: f.expired_by_silence,
+    }
+}
+
+/// The order of the disadvantage check list: by receipt.
+fn check_order() -> crate::authz::gateway::SortKey<disadvantage_check::Entity> {
+    sort!(disadvantage_check, ReceivedOn, Direction::Asc, |r: &disadvantage_check::Model| r.received_on)
+}
+
+/// `disadvantageChecks`, compiled (see `api::compiled`).
+pub(super) fn compiled_disadvantage_checks(
+    pl: &mut super::compiled::Planner<'_>,
+    root: &super::compiled::Collected<'_>,
+) -> super::compiled::Plan<super::compiled::Planned<Box<dyn super::compiled::RootNode>>> {
+    super::compiled::list::<DisadvantageCheckView, DisadvantageCheckFilter>(
+        pl,
+        root,
+        |f, gw| lists::check_list(&gw.authz, check_filter(f)),
+        check_order(),
+    )
 }

@@ -351,15 +351,8 @@ impl PucQuery {
         after: Option<String>,
         filter: Option<PucProjectFilter>,
     ) -> GqlResult<Connection<PucProjectView>> {
-        let f = filter.unwrap_or_default();
-        let f = lists::PucProjectFilter {
-            comune: f.comune,
-            field: f.field.map(Into::into),
-            states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
-            to_reassign: f.to_reassign,
-        };
-        let sort = sort!(puc_project, StartsOn, Direction::Asc, |r: &puc_project::Model| r.starts_on);
-        page_of(ctx, |gw| lists::project_list(&gw.authz, f), &sort, (first, after), PucProjectView).await
+        let f = project_filter(filter);
+        page_of(ctx, |gw| lists::project_list(&gw.authz, f), &project_order(), (first, after), PucProjectView).await
     }
 
     /// One PUC project by id.
@@ -371,4 +364,33 @@ impl PucQuery {
             by_id::<puc_project::Entity>(gw, puc_project::Column::Id, id, "PucProject").await.gql()?,
         )))
     }
+}
+
+/// The filter of the PUC project list, as the domain reads it.
+fn project_filter(filter: Option<PucProjectFilter>) -> lists::PucProjectFilter {
+    let f = filter.unwrap_or_default();
+    lists::PucProjectFilter {
+        comune: f.comune,
+        field: f.field.map(Into::into),
+        states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
+        to_reassign: f.to_reassign,
+    }
+}
+
+/// The order of the PUC project list: by start date.
+fn project_order() -> crate::authz::gateway::SortKey<puc_project::Entity> {
+    sort!(puc_project, StartsOn, Direction::Asc, |r: &puc_project::Model| r.starts_on)
+}
+
+/// `pucProjects`, compiled (see `api::compiled`).
+pub(super) fn compiled_puc_projects(
+    pl: &mut super::compiled::Planner<'_>,
+    root: &super::compiled::Collected<'_>,
+) -> super::compiled::Plan<super::compiled::Planned<Box<dyn super::compiled::RootNode>>> {
+    super::compiled::list::<PucProjectView, PucProjectFilter>(
+        pl,
+        root,
+        |f, gw| lists::project_list(&gw.authz, project_filter(f)),
+        project_order(),
+    )
 }

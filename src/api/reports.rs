@@ -26,7 +26,20 @@ impl ReportQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> GqlResult<Connection<ReportView>> {
-        let sort = sort!(report, CreatedAt, Direction::Desc, |r: &report::Model| r.created_at);
-        page_of(ctx, all, &sort, (first, after), ReportView).await
+        page_of(ctx, all, &report_order(), (first, after), ReportView).await
     }
+}
+
+/// The order of the segnalazioni: newest first.
+fn report_order() -> crate::authz::gateway::SortKey<report::Entity> {
+    sort!(report, CreatedAt, Direction::Desc, |r: &report::Model| r.created_at)
+}
+
+/// `reports`, compiled (see `api::compiled`). The list has no filter.
+pub(super) fn compiled_reports(
+    pl: &mut super::compiled::Planner<'_>,
+    root: &super::compiled::Collected<'_>,
+) -> super::compiled::Plan<super::compiled::Planned<Box<dyn super::compiled::RootNode>>> {
+    super::compiled::only_arguments(root, &["first", "after"])?;
+    super::compiled::list::<ReportView, bool>(pl, root, |_, gw| all(gw), report_order())
 }

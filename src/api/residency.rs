@@ -182,14 +182,8 @@ impl ResidencyQuery {
         after: Option<String>,
         filter: Option<ResidencyCheckFilter>,
     ) -> GqlResult<Connection<ResidencyCheckView>> {
-        let f = filter.unwrap_or_default();
-        let f = lists::ResidencyCheckFilter {
-            states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
-            overdue: f.overdue,
-            to_reassign: f.to_reassign,
-        };
-        let sort = sort!(residency_check, DueOn, Direction::Asc, |r: &residency_check::Model| r.due_on);
-        page_of(ctx, |gw| lists::check_list(&gw.authz, f), &sort, (first, after), ResidencyCheckView).await
+        let f = check_filter(filter);
+        page_of(ctx, |gw| lists::check_list(&gw.authz, f), &check_order(), (first, after), ResidencyCheckView).await
     }
 
     /// One residency check by id.
@@ -201,4 +195,32 @@ impl ResidencyQuery {
             by_id::<residency_check::Entity>(gw, residency_check::Column::Id, id, "ResidencyCheck").await.gql()?,
         )))
     }
+}
+
+/// The filter of the residency check list, as the domain reads it.
+fn check_filter(filter: Option<ResidencyCheckFilter>) -> lists::ResidencyCheckFilter {
+    let f = filter.unwrap_or_default();
+    lists::ResidencyCheckFilter {
+        states: f.state.map(|v| v.into_iter().map(Into::into).collect()),
+        overdue: f.overdue,
+        to_reassign: f.to_reassign,
+    }
+}
+
+/// The order of the residency check list: by due date.
+fn check_order() -> crate::authz::gateway::SortKey<residency_check::Entity> {
+    sort!(residency_check, DueOn, Direction::Asc, |r: &residency_check::Model| r.due_on)
+}
+
+/// `residencyChecks`, compiled (see `api::compiled`).
+pub(super) fn compiled_residency_checks(
+    pl: &mut super::compiled::Planner<'_>,
+    root: &super::compiled::Collected<'_>,
+) -> super::compiled::Plan<super::compiled::Planned<Box<dyn super::compiled::RootNode>>> {
+    super::compiled::list::<ResidencyCheckView, ResidencyCheckFilter>(
+        pl,
+        root,
+        |f, gw| lists::check_list(&gw.authz, check_filter(f)),
+        check_order(),
+    )
 }

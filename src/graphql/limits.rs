@@ -206,7 +206,12 @@ impl Checked {
     ) {
         let key = Self::validation_key(role, operation, variables);
         let mut v = self.validated.lock().expect("validations lock");
-        if v.len() < VALIDATIONS_KEPT && !v.contains(&key) {
+        if !v.contains(&key) {
+            // The oldest gives way: a client sending many shapes of a document
+            // cannot keep it from being compiled for the others.
+            if v.len() >= VALIDATIONS_KEPT {
+                v.remove(0);
+            }
             v.push(key);
         }
     }
