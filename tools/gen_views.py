@@ -98,6 +98,29 @@ def key_const(ty, field):
     """The generated constant naming the field key `ty.field` (see `authz::keys`)."""
     return f'keys::{snake(ty)}::{snake(field).upper()}'
 
+def value_field(f):
+    """How a value field (scalar, enum, calc) reads its row, for the resolver and
+    the compiled read alike: its type, the expression the field guard shows (over
+    `m`), the suffix that flattens an optional value, the test that the value is
+    present (over `{v}`: what the audit of reads counts as read) and the columns
+    the expression reads. None for a relation or an `ext` field."""
+    kind, args = f['kind'], f['args']
+    if kind in SCALARS:
+        ty, expr = SCALARS[kind]
+        expr = expr.format(c=snake(f['name']))
+        present = 'matches!({v}, Some(Some(_)))' if ty.startswith('Option<') else '{v}.is_some()'
+        return f'Option<{ty}>', expr, '', present, columns_of(expr)
+    if kind in ('enum', 'oenum'):
+        c = snake(f['name'])
+        if kind == 'enum':
+            return f'Option<{args[0]}View>', f'm.{c}.into()', '', '{v}.is_some()', [c]
+        return f'Option<{args[0]}View>', f'm.{c}.map(Into::into)', '.flatten()', '{v}.is_some()', [c]
+    if kind == 'calc':
+        ty, expr = args[0], ' '.join(args[1:])
+        opt = ty.startswith('Option<')
+        return (ty if opt else f'Option<{ty}>'), expr, '.flatten()' if opt else '', '{v}.is_some()', columns_of(expr)
+    return None
+
 def render(types):
     by_name = {t['name']: t for t in types}
     out = []
@@ -188,30 +211,12 @@ def render(types):
                 else:
                     w(f'        Ok({value})' if ok else f'        {value}')
 
-            if kind in SCALARS:
-                ty, expr = SCALARS[kind]
-                expr = expr.format(c=snake(f['name']))
-                w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> Option<{ty}> {{')
+            vf = value_field(f)
+            if vf:
+                ty, expr, flat, present, _ = vf
+                w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> {ty} {{')
                 w(f'        let m = &self.0;')
-                finish(f'show(ctx, {key}, self.own(ctx), || {expr})', 'matches!(v, Some(Some(_)))' if ty.startswith('Option<') else 'v.is_some()')
-                w('    }')
-            elif kind in ('enum', 'oenum'):
-                e = args[0]
-                c = snake(f['name'])
-                expr = f'm.{c}.into()' if kind == 'enum' else f'm.{c}.map(Into::into)'
-                w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> Option<{e}View> {{')
-                w(f'        let m = &self.0;')
-                flat = '' if kind == 'enum' else '.flatten()'
-                finish(f'show(ctx, {key}, self.own(ctx), || {expr}){flat}', 'v.is_some()')
-                w('    }')
-            elif kind == 'calc':
-                ty = args[0]
-                expr = ' '.join(args[1:])
-                opt = ty.startswith('Option<')
-                rty = ty if opt else f'Option<{ty}>'
-                w(f'    async fn {fn}(&self, ctx: &Context<\'_>) -> {rty} {{')
-                w(f'        let m = &self.0;')
-                finish(f'show(ctx, {key}, self.own(ctx), || {expr}){".flatten()" if opt else ""}', 'v.is_some()')
+                finish(f'show(ctx, {key}, self.own(ctx), || {expr}){flat}', present.format(v='v'))
                 w('    }')
             elif kind == 'one':
                 target, tmod, keyexpr = args[0], args[1], ' '.join(args[2:])
@@ -359,7 +364,8 @@ def compiled_rs(types):
         w(f'    const TYPE: &\'static str = "{name}";')
         w(f'    const OBJECT: Obj = Obj::{name};')
         own_col = col_of(t['own'], f'{name} own') if t['own'] else None
-        w(f'    const OWN_COLUMN: Option<&\'static str> = {"Some(%s)" % repr(own_col).replace(chr(39), chr(34)) if own_col else "None"};')
+        own_const = f'Some("{own_col}")' if own_col else 'None'
+        w(f'    const OWN_COLUMN: Option<&\'static str> = {own_const};')
         w(f'    fn decode(row: serde_json::Value) -> serde_json::Result<Self> {{')
         w(f'        serde_json::from_value(row).map({view})')
         w('    }')
@@ -398,24 +404,10 @@ def compiled_rs(types):
                 if audit:
                     body += f' if {present} {{ v.audit_in(rc, {key}); }}'
                 w(f'            "{f["name"]}" => Field::Value(|v, rc| {{ {body} x.out() }}, {rust_strs(cols)}),')
-            if kind in SCALARS:
-                ty, expr = SCALARS[kind]
-                expr = expr.format(c=snake(f['name']))
-                value(f'Option<{ty}>', f'rc.show({key}, v.own_in(rc), || {expr})',
-                      'matches!(x, Some(Some(_)))' if ty.startswith('Option<') else 'x.is_some()', columns_of(expr))
-            elif kind in ('enum', 'oenum'):
-                e = args[0]
-                c = snake(f['name'])
-                if kind == 'enum':
-                    value(f'Option<{e}View>', f'rc.show({key}, v.own_in(rc), || m.{c}.into())', 'x.is_some()', [c])
-                else:
-                    value(f'Option<{e}View>', f'rc.show({key}, v.own_in(rc), || m.{c}.map(Into::into)).flatten()', 'x.is_some()', [c])
-            elif kind == 'calc':
-                ty = args[0]
-                expr = ' '.join(args[1:])
-                opt = ty.startswith('Option<')
-                rty = ty if opt else f'Option<{ty}>'
-                value(rty, f'rc.show({key}, v.own_in(rc), || {expr}){".flatten()" if opt else ""}', 'x.is_some()', columns_of(expr))
+            vf = value_field(f)
+            if vf:
+                ty, expr, flat, present, cols = vf
+                value(ty, f'rc.show({key}, v.own_in(rc), || {expr}){flat}', present.format(v='x'), cols)
             elif kind in ('one', 'many', 'first', 'last'):
                 target = args[0]
                 tmod = args[1]

@@ -7,7 +7,7 @@ use entity::case_file;
 
 use sea_orm::QueryFilter;
 
-use super::compiled::{only_arguments, Collected, Plan, Planned, Planner, RootNode};
+use super::compiled::{only_arguments, Collected, Planner, RootPlan};
 use super::lists::{page_of, sort, DateRange};
 use crate::cases::{lists, service};
 use crate::meetings::service as meetings;
@@ -128,7 +128,7 @@ fn case_list(
 }
 
 /// `cases`, compiled (see `api::compiled`).
-pub(super) fn compiled_cases(pl: &mut Planner<'_>, root: &Collected<'_>) -> Plan<Planned<Box<dyn RootNode>>> {
+pub(super) fn compiled_cases(pl: &mut Planner<'_>, root: &Collected<'_>) -> RootPlan {
     let f = root.field;
     only_arguments(root, &["first", "after", "filter", "orderBy"])?;
     let first: Option<i32> = pl.arg(f, "first")?;

@@ -178,12 +178,12 @@ impl<'a> Planner<'a> {
         T::parse(value).map_err(|_| Fallback)
     }
 
-    /// Whether a selection's `@skip`/`@include` keep it (any other directive:
-    /// the executor answers). The executor reads their `if` from the variables
+    /// That a selection's `@skip`/`@include` keep it (any other directive: the
+    /// executor answers). The executor reads their `if` from the variables
     /// sent only (a default does not count), and weighs a skipped selection in
     /// the operation's complexity: a selection they leave out, or a variable not
     /// sent, is the executor's to answer.
-    fn included(&self, directives: &[Positioned<async_graphql::parser::types::Directive>]) -> Plan<bool> {
+    fn directives(&self, directives: &[Positioned<async_graphql::parser::types::Directive>]) -> Plan<()> {
         let mut keep = true;
         for d in directives {
             let d = &d.node;
@@ -203,7 +203,7 @@ impl<'a> Planner<'a> {
         if !keep {
             return Err(Fallback);
         }
-        Ok(true)
+        Ok(())
     }
 
     /// The value of the variable `name`: given, or its default.
@@ -254,9 +254,7 @@ impl<'a> Planner<'a> {
             match &item.node {
                 Selection::Field(f) => {
                     let f = &f.node;
-                    if !self.included(&f.directives)? {
-                        continue;
-                    }
+                    self.directives(&f.directives)?;
                     let key = &f.response_key().node;
                     match out.iter_mut().find(|c| c.field.response_key().node == *key) {
                         Some(c) => {
@@ -274,9 +272,7 @@ impl<'a> Planner<'a> {
                 }
                 Selection::InlineFragment(fr) => {
                     let fr = &fr.node;
-                    if !self.included(&fr.directives)? {
-                        continue;
-                    }
+                    self.directives(&fr.directives)?;
                     match &fr.type_condition {
                         Some(c) if !applies(&c.node.on.node) => return Err(Fallback),
                         _ => self.collect_into(&fr.selection_set.node, on, node, out, depth + 1)?,
@@ -284,9 +280,7 @@ impl<'a> Planner<'a> {
                 }
                 Selection::FragmentSpread(sp) => {
                     let sp = &sp.node;
-                    if !self.included(&sp.directives)? {
-                        continue;
-                    }
+                    self.directives(&sp.directives)?;
                     let fr = &self.doc.fragments.get(&sp.fragment_name.node).ok_or(Fallback)?.node;
                     if !fr.directives.is_empty() || !applies(&fr.type_condition.node.on.node) {
                         return Err(Fallback);
@@ -358,7 +352,7 @@ impl<'a> Planner<'a> {
         sort: SortKey<W::Entity>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Plan<Planned<Box<dyn RootNode>>> {
+    ) -> RootPlan {
         let size = self.gw.page_size(first)?;
         if self.gw.hidden_columns::<W::Entity>().iter().any(|c| c.as_str() == sort.column.as_str()) {
             // The list is ordered by the table's value, the page by the placeholder.
@@ -477,11 +471,7 @@ impl<'a> Planner<'a> {
 
     /// One row of `select` (row rule applied), or the executor's answer when there
     /// is none.
-    pub fn one_row<W: CompiledView>(
-        &mut self,
-        root: &Collected<'_>,
-        select: Select<W::Entity>,
-    ) -> Plan<Planned<Box<dyn RootNode>>> {
+    pub fn one_row<W: CompiledView>(&mut self, root: &Collected<'_>, select: Select<W::Entity>) -> RootPlan {
         let alias = self.alias();
         let mut parts = RowParts::default();
         let sel = self.selection::<W>(&root.sets, &alias, &mut parts)?;
@@ -888,8 +878,11 @@ impl<W: CompiledView> RootNode for OneRow<W> {
     }
 }
 
+/// The plan of a root field.
+pub type RootPlan = Plan<Planned<Box<dyn RootNode>>>;
+
 /// A root the compiler knows: plans the root field (its occurrences merged).
-pub type RootPlanner = fn(&mut Planner<'_>, &Collected<'_>) -> Plan<Planned<Box<dyn RootNode>>>;
+pub type RootPlanner = fn(&mut Planner<'_>, &Collected<'_>) -> RootPlan;
 
 /// A field of a selection, its occurrences under one response key merged.
 pub struct Collected<'s> {
@@ -917,7 +910,7 @@ const ROOTS: &[(&str, RootPlanner)] = &[
 
 /// A lookup by id (`case(id:)`): the row under the row rule, or the executor's
 /// answer (`NOT_FOUND`, worded alike for a missing row and one out of scope).
-fn by_id<W: CompiledView>(pl: &mut Planner<'_>, root: &Collected<'_>) -> Plan<Planned<Box<dyn RootNode>>> {
+fn by_id<W: CompiledView>(pl: &mut Planner<'_>, root: &Collected<'_>) -> RootPlan {
     let f = root.field;
     if f.arguments.iter().any(|(n, _)| n.node.as_str() != "id") {
         return Err(Fallback);
@@ -937,7 +930,7 @@ pub fn list<W: CompiledView, F: InputType>(
     root: &Collected<'_>,
     condition: impl FnOnce(Option<F>, &Gateway) -> Result<sea_orm::Condition, crate::error::AppError>,
     sort: SortKey<W::Entity>,
-) -> Plan<Planned<Box<dyn RootNode>>> {
+) -> RootPlan {
     only_arguments(root, &["first", "after", "filter"])?;
     let first: Option<i32> = pl.arg(root.field, "first")?;
     let after: Option<String> = pl.arg(root.field, "after")?;

@@ -124,7 +124,7 @@ fn check_order() -> crate::authz::gateway::SortKey<disadvantage_check::Entity> {
 pub(super) fn compiled_disadvantage_checks(
     pl: &mut super::compiled::Planner<'_>,
     root: &super::compiled::Collected<'_>,
-) -> super::compiled::Plan<super::compiled::Planned<Box<dyn super::compiled::RootNode>>> {
+) -> super::compiled::RootPlan {
     super::compiled::list::<DisadvantageCheckView, DisadvantageCheckFilter>(
         pl,
         root,

@@ -369,13 +369,11 @@ fn meeting_order() -> crate::authz::gateway::SortKey<meeting::Entity> {
 pub(super) fn compiled_meetings(
     pl: &mut super::compiled::Planner<'_>,
     root: &super::compiled::Collected<'_>,
-) -> super::compiled::Plan<super::compiled::Planned<Box<dyn super::compiled::RootNode>>> {
-    use sea_orm::QueryFilter;
-    super::compiled::only_arguments(root, &["first", "after", "filter"])?;
-    let first: Option<i32> = pl.arg(root.field, "first")?;
-    let after: Option<String> = pl.arg(root.field, "after")?;
-    let f = meeting_filter(pl.arg(root.field, "filter")?);
-    let select = pl.gw.select::<meeting::Entity>()?;
-    let select = select.filter(lists::meeting_list(&pl.gw.authz, f)?);
-    pl.connection::<MeetingView>(root, select, meeting_order(), first, after)
+) -> super::compiled::RootPlan {
+    super::compiled::list::<MeetingView, MeetingFilter>(
+        pl,
+        root,
+        |f, gw| lists::meeting_list(&gw.authz, meeting_filter(f)),
+        meeting_order(),
+    )
 }

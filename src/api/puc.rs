@@ -386,7 +386,7 @@ fn project_order() -> crate::authz::gateway::SortKey<puc_project::Entity> {
 pub(super) fn compiled_puc_projects(
     pl: &mut super::compiled::Planner<'_>,
     root: &super::compiled::Collected<'_>,
-) -> super::compiled::Plan<super::compiled::Planned<Box<dyn super::compiled::RootNode>>> {
+) -> super::compiled::RootPlan {
     super::compiled::list::<PucProjectView, PucProjectFilter>(
         pl,
         root,

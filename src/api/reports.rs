@@ -39,7 +39,7 @@ fn report_order() -> crate::authz::gateway::SortKey<report::Entity> {
 pub(super) fn compiled_reports(
     pl: &mut super::compiled::Planner<'_>,
     root: &super::compiled::Collected<'_>,
-) -> super::compiled::Plan<super::compiled::Planned<Box<dyn super::compiled::RootNode>>> {
+) -> super::compiled::RootPlan {
     super::compiled::only_arguments(root, &["first", "after"])?;
     super::compiled::list::<ReportView, bool>(pl, root, |_, gw| all(gw), report_order())
 }

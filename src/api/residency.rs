@@ -216,7 +216,7 @@ fn check_order() -> crate::authz::gateway::SortKey<residency_check::Entity> {
 pub(super) fn compiled_residency_checks(
     pl: &mut super::compiled::Planner<'_>,
     root: &super::compiled::Collected<'_>,
-) -> super::compiled::Plan<super::compiled::Planned<Box<dyn super::compiled::RootNode>>> {
+) -> super::compiled::RootPlan {
     super::compiled::list::<ResidencyCheckView, ResidencyCheckFilter>(
         pl,
         root,

@@ -34,29 +34,17 @@ impl Out for ID {
     }
 }
 
-impl Out for bool {
-    fn out(self) -> Value {
-        Value::Boolean(self)
-    }
+macro_rules! out_from {
+    ($($t:ty),+) => {
+        $(impl Out for $t {
+            fn out(self) -> Value {
+                Value::from(self)
+            }
+        })+
+    };
 }
 
-impl Out for i32 {
-    fn out(self) -> Value {
-        Value::from(self)
-    }
-}
-
-impl Out for i64 {
-    fn out(self) -> Value {
-        Value::from(self)
-    }
-}
-
-impl Out for u64 {
-    fn out(self) -> Value {
-        Value::from(self)
-    }
-}
+out_from!(bool, i32, i64, u64);
 
 impl Out for NaiveDate {
     fn out(self) -> Value {

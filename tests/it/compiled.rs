@@ -4,17 +4,13 @@
 //! PostgreSQL); its twin over the same database runs everything through the
 //! executor. On SQLite nothing is compiled, and the test checks that too.
 
-use axum::{
-    body::Body,
-    http::{header, Method, Request},
-    Router,
-};
+use axum::Router;
 use entity::enums::Role;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::helpers::TestApp;
+use crate::helpers::{graphql_request, TestApp};
 
 const ROLES: &[Role] = &[
     Role::CaseManager,
@@ -104,13 +100,7 @@ async fn send(router: &Router, token: &str, query: &str, vars: &Value) -> Value 
 /// The answer as sent (keys in the order of the selection), and the request id
 /// the server gave it (the audit trail's `request_id`).
 async fn send_text(router: &Router, token: &str, query: &str, vars: &Value) -> (String, String) {
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/graphql")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::from(json!({ "query": query, "variables": vars }).to_string()))
-        .unwrap();
+    let req = graphql_request(token, &json!({ "query": query, "variables": vars }));
     let resp = router.clone().oneshot(req).await.unwrap();
     let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     let bytes = axum::body::to_bytes(resp.into_body(), 16 << 20).await.unwrap();
@@ -370,15 +360,9 @@ async fn the_executor_answers_what_it_reads_its_own_way() {
         (merged, None, json!({ "x": x, "y": y })),
     ];
     for (query, name, vars) in requests {
-        let body = json!({ "query": query, "operationName": name, "variables": vars }).to_string();
+        let body = json!({ "query": query, "operationName": name, "variables": vars });
         let post = |router: Router| {
-            let req = Request::builder()
-                .method(Method::POST)
-                .uri("/graphql")
-                .header(header::CONTENT_TYPE, "application/json")
-                .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .body(Body::from(body.clone()))
-                .unwrap();
+            let req = graphql_request(&token, &body);
             async move {
                 let resp = router.oneshot(req).await.unwrap();
                 let bytes = axum::body::to_bytes(resp.into_body(), 16 << 20).await.unwrap();

@@ -144,13 +144,7 @@ impl TestApp {
 
     /// Executes a GraphQL operation as the session `token` on `router` (a twin).
     pub async fn gql_on(&self, router: &Router, token: &str, query: &str, variables: Value) -> Value {
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri("/graphql")
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(Body::from(json!({ "query": query, "variables": variables }).to_string()))
-            .unwrap();
+        let req = graphql_request(token, &json!({ "query": query, "variables": variables }));
         let resp = router.clone().oneshot(req).await.expect("infallible router");
         let bytes = axum::body::to_bytes(resp.into_body(), 16 * 1024 * 1024).await.expect("body");
         serde_json::from_slice(&bytes).unwrap_or(Value::Null)
@@ -279,6 +273,17 @@ impl TestApp {
             .unwrap();
         row.try_get::<i64>("", "n").unwrap()
     }
+}
+
+/// A GraphQL POST of `body` (query, variables, operation name) as the session `token`.
+pub fn graphql_request(token: &str, body: &Value) -> Request<Body> {
+    Request::builder()
+        .method(Method::POST)
+        .uri("/graphql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::from(body.to_string()))
+        .unwrap()
 }
 
 /// The `extensions.code` of the first GraphQL error.
