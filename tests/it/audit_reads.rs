@@ -194,3 +194,89 @@ async fn every_read_of_case_content_is_recorded_once_per_row_whatever_the_path()
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
     assert!(checked > 200 && by_node > 40, "only {checked} rows by list and {by_node} by node checked");
 }
+
+/// Requests served at once keep their read entries apart: each request's
+/// entries name that request, its profile and exactly the cases it returned.
+#[tokio::test]
+async fn concurrent_requests_each_have_their_own_read_entries() {
+    let app = TestApp::seeded().await;
+    let q = "{ cases(first: 5) { edges { node { id state household { id } } } } }";
+    let mut callers = Vec::new();
+    for nth in 0..2 {
+        let (token, profile, _) = app.login_role(Role::CaseManager, nth).await;
+        callers.push((token, profile.id));
+    }
+    let requests = (0..12).map(|i| {
+        let (token, profile) = callers[i % callers.len()].clone();
+        let req = crate::helpers::graphql_request(&token, &json!({ "query": q }));
+        let router = app.router.clone();
+        async move {
+            let resp = tower::ServiceExt::oneshot(router, req).await.unwrap();
+            let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            (id, profile, serde_json::from_slice::<Value>(&body).unwrap())
+        }
+    });
+    let answers = futures::future::join_all(requests).await;
+    for (id, profile, body) in answers {
+        assert!(body.get("errors").is_none(), "{body}");
+        let cases: BTreeSet<String> = body["data"]["cases"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| ids::decode_uuid("id", "Case", e["node"]["id"].as_str().unwrap()).unwrap().to_string())
+            .collect();
+        assert!(!cases.is_empty());
+        let events = audit_event::Entity::find()
+            .filter(audit_event::Column::RequestId.eq(id.as_str()))
+            .all(&app.db)
+            .await
+            .unwrap();
+        let entities: BTreeSet<String> = events.iter().filter_map(|e| e.entity_id.clone()).collect();
+        assert_eq!(entities, cases, "request {id}: the entries name the cases it returned");
+        assert!(events.iter().all(|e| e.profile_id == Some(profile) && e.action == AuditAction::Read));
+    }
+}
+
+/// No trace, no data: when the read entries cannot be written, the answer
+/// carries no data (an `INTERNAL` error, the database's message kept out of
+/// it), on either way of answering, for requests served at once.
+#[tokio::test]
+async fn a_read_that_cannot_be_audited_returns_no_data() {
+    let app = TestApp::seeded().await;
+    let (token, _, _) = app.login_role(Role::CaseManager, 0).await;
+    let q = "{ cases(first: 3) { edges { node { id state household { members { firstName } } } } } }";
+    let ok = app.gql(Some(&token), q, json!({})).await;
+    assert!(ok["data"]["cases"]["edges"].as_array().is_some_and(|e| !e.is_empty()), "{ok}");
+    if app.is_postgres() {
+        app.exec(
+            "CREATE FUNCTION refuse_reads() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused'; END $$; \
+             CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_event FOR EACH ROW \
+             WHEN (NEW.action = 'read') EXECUTE FUNCTION refuse_reads()",
+        )
+        .await;
+    } else {
+        app.exec(
+            "CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_event WHEN NEW.action = 'read' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .await;
+    }
+    let executor = app.twin(|c| c.compiled_reads = false).await;
+    let answers = futures::future::join_all((0..4).map(|i| {
+        let router = if i % 2 == 0 { app.router.clone() } else { executor.clone() };
+        let req = crate::helpers::graphql_request(&token, &json!({ "query": q }));
+        async move {
+            let resp = tower::ServiceExt::oneshot(router, req).await.unwrap();
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            serde_json::from_slice::<Value>(&body).unwrap()
+        }
+    }))
+    .await;
+    for r in answers {
+        assert!(r["data"].is_null(), "data left without its audit entries: {r}");
+        assert_eq!(crate::helpers::error_code(&r), Some("INTERNAL"), "{r}");
+        assert!(!r.to_string().contains("refused"), "the database's message stays in the log: {r}");
+    }
+}
