@@ -29,10 +29,10 @@ SCALARS = {
     'ostr': ('Option<String>', 'm.{c}.clone()'),
     'int': ('i32', 'm.{c}'),
     'bool': ('bool', 'm.{c}'),
-    'date': ('NaiveDate', 'm.{c}'),
-    'odate': ('Option<NaiveDate>', 'm.{c}'),
-    'ts': ('DateTime<Utc>', 'm.{c}'),
-    'ots': ('Option<DateTime<Utc>>', 'm.{c}'),
+    'date': ('Date', 'Date(m.{c})'),
+    'odate': ('Option<Date>', 'm.{c}.map(Date)'),
+    'ts': ('Timestamp', 'Timestamp(m.{c})'),
+    'ots': ('Option<Timestamp>', 'm.{c}.map(Timestamp)'),
 }
 
 def parse(path):
@@ -134,7 +134,7 @@ def render(types):
     w('#![allow(clippy::clone_on_copy, clippy::redundant_closure)]')
     w('')
     w('use async_graphql::{Context, Object, ID};')
-    w('use chrono::{DateTime, NaiveDate, Utc};')
+    w('use crate::graphql::scalars::{Date, Timestamp};')
     w('use entity::*;')
     w('')
     w('use super::enums::*;')
@@ -348,7 +348,7 @@ def compiled_rs(types):
     w('#![allow(clippy::clone_on_copy, clippy::redundant_closure)]')
     w('')
     w('use async_graphql::ID;')
-    w('use chrono::{DateTime, NaiveDate, Utc};')
+    w('use crate::graphql::scalars::{Date, Timestamp};')
     w('use entity::*;')
     w('')
     w('use super::compiled::{plan_rel, Card, CompiledView, Field, RelSpec};')

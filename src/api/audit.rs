@@ -1,13 +1,13 @@
 //! Root field of the audit trail: `auditEvents`.
 
 use async_graphql::{Context, InputObject, Object};
-use chrono::{DateTime, Utc};
 use entity::audit_event;
 
 use super::{
     lists::{page_of, sort},
     views::AuditEventView,
 };
+use crate::graphql::scalars::Timestamp;
 use crate::{
     audit::lists, authz::gateway::Direction, error::GqlResult, graphql::connection::Connection,
     graphql::enums::AuditActionView,
@@ -23,7 +23,7 @@ pub struct AuditEventFilter {
     /// Only events of this action.
     pub action: Option<AuditActionView>,
     /// Only events from this instant.
-    pub since: Option<DateTime<Utc>>,
+    pub since: Option<Timestamp>,
 }
 
 #[derive(Default)]
@@ -48,7 +48,7 @@ impl AuditQuery {
             entity: f.entity,
             entity_id: f.entity_id,
             action: f.action.map(Into::into),
-            since: f.since,
+            since: f.since.map(Into::into),
         };
         let sort = sort!(audit_event, OccurredAt, Direction::Desc, |r: &audit_event::Model| r.occurred_at);
         page_of(ctx, |_| Ok(lists::event_list(f)), &sort, (first, after), AuditEventView).await

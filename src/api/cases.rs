@@ -10,6 +10,7 @@ use sea_orm::QueryFilter;
 use super::compiled::{only_arguments, Collected, Planner, RootPlan};
 use super::lists::{page_of, sort, DateRange};
 use crate::cases::{lists, service};
+use crate::graphql::scalars::Date;
 use crate::meetings::service as meetings;
 use crate::{
     api::views::{CaseView, ReportView},
@@ -165,7 +166,7 @@ pub struct RecordFirstMeetingInput {
     /// The case's version.
     pub version: i32,
     /// The day the meeting was held (not in the future, not before the PAD).
-    pub held_on: chrono::NaiveDate,
+    pub held_on: Date,
     /// The household presented itself without being convened.
     #[graphql(default)]
     pub spontaneous: bool,
@@ -219,7 +220,7 @@ pub struct RaiseReportInput {
     /// Kind of fact.
     pub kind: ReportKindView,
     /// Date of the fact (not in the future, not before the PAD).
-    pub fact_date: chrono::NaiveDate,
+    pub fact_date: Date,
     /// The facts.
     pub description: String,
     /// The member concerned, of the household of the case.
@@ -295,7 +296,7 @@ pub struct ExpectedResultInput {
     /// How the result is verified.
     pub indicator: String,
     /// Due date.
-    pub due_on: chrono::NaiveDate,
+    pub due_on: Date,
 }
 
 /// A general objective of the pact.
@@ -321,7 +322,7 @@ pub struct CommitmentInput {
     #[graphql(default)]
     pub other_member_ids: Vec<ID>,
     /// Due date.
-    pub due_on: Option<chrono::NaiveDate>,
+    pub due_on: Option<Date>,
     /// Whether breaching it can cause decadenza.
     #[graphql(default)]
     pub is_conditionality: bool,
@@ -335,9 +336,9 @@ pub struct SupportFields {
     /// Who provides it.
     pub provider: String,
     /// Start.
-    pub starts_on: Option<chrono::NaiveDate>,
+    pub starts_on: Option<Date>,
     /// End.
-    pub ends_on: Option<chrono::NaiveDate>,
+    pub ends_on: Option<Date>,
 }
 
 /// Input of `savePact`: the draft's content replaces the saved one.
@@ -361,7 +362,7 @@ pub struct SavePactInput {
     /// Reference person overseeing delivery and monitoring.
     pub reference_person: Option<String>,
     /// Next review (default: 90 days after signature).
-    pub next_review_on: Option<chrono::NaiveDate>,
+    pub next_review_on: Option<Date>,
 }
 
 /// Input of `signPact`.
@@ -372,7 +373,7 @@ pub struct SignPactInput {
     /// The draft's version.
     pub version: i32,
     /// The day the household signed.
-    pub signed_on: chrono::NaiveDate,
+    pub signed_on: Date,
 }
 
 /// Input of `revisePact`.
@@ -392,7 +393,7 @@ pub struct RefusePactInput {
     /// The draft's version.
     pub version: i32,
     /// The day the household refused.
-    pub fact_date: chrono::NaiveDate,
+    pub fact_date: Date,
     /// What happened (goes into the segnalazione).
     pub description: String,
 }
@@ -423,15 +424,15 @@ pub struct ChangeSupportStateInput {
     /// What to do.
     pub action: SupportAction,
     /// The day the support ended (`CONCLUDE`; default today, not in the future).
-    pub on: Option<chrono::NaiveDate>,
+    pub on: Option<Date>,
 }
 
 fn support_fields(s: SupportFields) -> crate::cases::pact::SupportInput {
     crate::cases::pact::SupportInput {
         kind: s.kind.into(),
         provider: s.provider,
-        starts_on: s.starts_on,
-        ends_on: s.ends_on,
+        starts_on: s.starts_on.map(Into::into),
+        ends_on: s.ends_on.map(Into::into),
     }
 }
 
@@ -467,7 +468,7 @@ impl CaseMutation {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         let m = meetings::FirstMeeting {
-            held_on: input.held_on,
+            held_on: input.held_on.0,
             spontaneous: input.spontaneous,
             place: input.place,
             attendees: input.attendees,
@@ -519,7 +520,7 @@ impl CaseMutation {
         let member_id = input.member_id.as_ref().map(|m| uuid_arg("input.memberId", "Member", m)).transpose()?;
         let r = service::NewReport {
             kind: input.kind.into(),
-            fact_date: input.fact_date,
+            fact_date: input.fact_date.0,
             description: input.description,
             member_id,
             draft: input.draft,
@@ -592,7 +593,7 @@ impl CaseMutation {
                 description: c.description,
                 obligated_member_id: obligated,
                 other_member_ids: others,
-                due_on: c.due_on,
+                due_on: c.due_on.map(Into::into),
                 is_conditionality: c.is_conditionality,
             });
         }
@@ -603,14 +604,14 @@ impl CaseMutation {
                 .map(|o| crate::cases::pact::Objective {
                     area: o.area.into(),
                     description: o.description,
-                    expected_results: o.expected_results.into_iter().map(|r| (r.indicator, r.due_on)).collect(),
+                    expected_results: o.expected_results.into_iter().map(|r| (r.indicator, r.due_on.0)).collect(),
                 })
                 .collect(),
             commitments,
             supports: input.supports.into_iter().map(support_fields).collect(),
             contact_modality: input.contact_modality,
             reference_person: input.reference_person,
-            next_review_on: input.next_review_on,
+            next_review_on: input.next_review_on.map(Into::into),
         };
         crate::cases::pact::save_pact(&a, id, input.version, content).await.gql()?;
         read_case(ctx, id).await
@@ -621,7 +622,7 @@ impl CaseMutation {
     async fn sign_pact(&self, ctx: &Context<'_>, input: SignPactInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
-        crate::cases::pact::sign_pact(&a, id, input.version, input.signed_on).await.gql()?;
+        crate::cases::pact::sign_pact(&a, id, input.version, input.signed_on.0).await.gql()?;
         read_case(ctx, id).await
     }
 
@@ -640,7 +641,7 @@ impl CaseMutation {
     async fn refuse_pact(&self, ctx: &Context<'_>, input: RefusePactInput) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
-        crate::cases::pact::refuse_pact(&a, id, input.version, input.fact_date, input.description).await.gql()?;
+        crate::cases::pact::refuse_pact(&a, id, input.version, input.fact_date.0, input.description).await.gql()?;
         read_case(ctx, id).await
     }
 
@@ -669,7 +670,7 @@ impl CaseMutation {
             SupportAction::Conclude => crate::cases::pact::SupportStep::Conclude,
             SupportAction::Cancel => crate::cases::pact::SupportStep::Cancel,
         };
-        let case_id = crate::cases::pact::step_support(&a, id, step, input.on).await.gql()?;
+        let case_id = crate::cases::pact::step_support(&a, id, step, input.on.map(Into::into)).await.gql()?;
         read_case(ctx, case_id).await
     }
 

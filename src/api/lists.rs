@@ -2,9 +2,9 @@
 //! key of a list, and the page of a list under the row rule.
 
 use async_graphql::{Context, InputObject};
-use chrono::NaiveDate;
 use sea_orm::{Condition, QueryFilter};
 
+use crate::graphql::scalars::Date;
 use crate::{
     authz::gateway::{Gateway, PageArgs, Projected, SortKey},
     calendar::DayRange,
@@ -16,14 +16,14 @@ use crate::{
 #[derive(InputObject, Default)]
 pub struct DateRange {
     /// From this day (inclusive).
-    pub from: Option<NaiveDate>,
+    pub from: Option<Date>,
     /// To this day (inclusive).
-    pub to: Option<NaiveDate>,
+    pub to: Option<Date>,
 }
 
 impl From<DateRange> for DayRange {
     fn from(r: DateRange) -> DayRange {
-        DayRange { from: r.from, to: r.to }
+        DayRange { from: r.from.map(Into::into), to: r.to.map(Into::into) }
     }
 }
 

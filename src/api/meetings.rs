@@ -2,10 +2,10 @@
 //! mutations.
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
-use chrono::{DateTime, NaiveDate, Utc};
 use entity::{meeting, office_slot};
 
 use super::lists::{page_of, sort, DateRange};
+use crate::graphql::scalars::{Date, Timestamp};
 use crate::meetings::lists;
 use crate::{
     api::views::{CaseView, MeetingView, OfficeSlotView},
@@ -45,7 +45,7 @@ pub struct PlanMeetingInput {
     /// Kind of meeting (not a spontaneous presentation: that is recorded).
     pub kind: MeetingKindView,
     /// When; or give an office slot.
-    pub starts_at: Option<DateTime<Utc>>,
+    pub starts_at: Option<Timestamp>,
     /// Duration in minutes (15-480); a slot brings its own.
     #[graphql(default = 60)]
     pub duration_minutes: i32,
@@ -76,7 +76,7 @@ pub struct RescheduleMeetingInput {
     /// Its version.
     pub version: i32,
     /// The new time.
-    pub starts_at: DateTime<Utc>,
+    pub starts_at: Timestamp,
     /// The new duration, if it changes.
     pub duration_minutes: Option<i32>,
 }
@@ -124,7 +124,7 @@ pub struct SpontaneousPresentationInput {
     /// The case's version.
     pub version: i32,
     /// The day the household presented itself.
-    pub held_on: NaiveDate,
+    pub held_on: Date,
     /// Where.
     pub place: String,
     /// Who came.
@@ -188,14 +188,14 @@ impl MeetingQuery {
     async fn calendar(
         &self,
         ctx: &Context<'_>,
-        from: NaiveDate,
-        to: NaiveDate,
+        from: Date,
+        to: Date,
         comune: Option<String>,
         operator_id: Option<ID>,
     ) -> GqlResult<Calendar> {
         let gw = gateway(ctx)?;
         let operator = operator_id.map(|o| uuid_arg("operatorId", "Operator", &o)).transpose()?;
-        let c = lists::calendar(gw, (from, to), comune, operator).await.gql()?;
+        let c = lists::calendar(gw, (from.0, to.0), comune, operator).await.gql()?;
         let slots = c.slots.into_iter().map(|(s, booked)| CalendarSlot { booked, slot: OfficeSlotView(s) }).collect();
         Ok(Calendar { meetings: c.meetings.into_iter().map(MeetingView).collect(), slots })
     }
@@ -205,9 +205,9 @@ impl MeetingQuery {
 #[derive(InputObject)]
 pub struct OfficeSlotInput {
     /// Start.
-    pub starts_at: DateTime<Utc>,
+    pub starts_at: Timestamp,
     /// End (at most 8 hours after the start).
-    pub ends_at: DateTime<Utc>,
+    pub ends_at: Timestamp,
     /// Where.
     pub place: String,
 }
@@ -236,7 +236,7 @@ impl MeetingMutation {
         let slot_id = input.slot_id.as_ref().map(|s| uuid_arg("input.slotId", "OfficeSlot", s)).transpose()?;
         let p = crate::meetings::service::Plan {
             kind: input.kind.into(),
-            starts_at: input.starts_at,
+            starts_at: input.starts_at.map(Into::into),
             duration_minutes: input.duration_minutes,
             place: input.place,
             slot_id,
@@ -256,7 +256,11 @@ impl MeetingMutation {
         let slots = input
             .slots
             .into_iter()
-            .map(|s| crate::meetings::service::NewSlot { starts_at: s.starts_at, ends_at: s.ends_at, place: s.place })
+            .map(|s| crate::meetings::service::NewSlot {
+                starts_at: s.starts_at.0,
+                ends_at: s.ends_at.0,
+                place: s.place,
+            })
             .collect();
         let ids = crate::meetings::service::create_slots(&a, &input.comune_istat, slots).await.gql()?;
         let gw = gateway(ctx)?;
@@ -285,7 +289,7 @@ impl MeetingMutation {
     async fn reschedule_meeting(&self, ctx: &Context<'_>, input: RescheduleMeetingInput) -> GqlResult<MeetingView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
-        crate::meetings::service::reschedule(&a, id, input.version, input.starts_at, input.duration_minutes)
+        crate::meetings::service::reschedule(&a, id, input.version, input.starts_at.0, input.duration_minutes)
             .await
             .gql()?;
         done(ctx, id).await
@@ -331,7 +335,7 @@ impl MeetingMutation {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         let m = crate::meetings::service::FirstMeeting {
-            held_on: input.held_on,
+            held_on: input.held_on.0,
             spontaneous: true,
             place: input.place,
             attendees: input.attendees,

@@ -2,7 +2,6 @@
 //! result through the same authorization as any read).
 
 use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, SimpleObject, ID};
-use chrono::NaiveDate;
 use entity::{operator, profile};
 
 use super::lists::{page_of, sort};
@@ -23,6 +22,7 @@ use crate::{
 };
 
 use crate::graphql::context::acting;
+use crate::graphql::scalars::Date;
 
 /// A person as the administrator records them.
 #[derive(InputObject)]
@@ -64,9 +64,9 @@ pub struct AccreditProfileInput {
     /// roles, with a convention for GePI in force).
     pub comuni: Vec<String>,
     /// First day of validity.
-    pub valid_from: NaiveDate,
+    pub valid_from: Date,
     /// Last day of validity; omitted when open-ended.
-    pub valid_to: Option<NaiveDate>,
+    pub valid_to: Option<Date>,
     /// Funds paying for the professional's contract.
     pub funding_sources: Vec<FundingSourceView>,
 }
@@ -79,9 +79,9 @@ pub struct DesignateAmbitoAdminInput {
     /// The person the Ambito named to the Ministry (recorded if new).
     pub person: AddOperatorInput,
     /// First day of validity.
-    pub valid_from: NaiveDate,
+    pub valid_from: Date,
     /// Last day of validity; omitted when open-ended.
-    pub valid_to: Option<NaiveDate>,
+    pub valid_to: Option<Date>,
     /// Revoke the administrator in force (its sessions end) instead of refusing.
     #[graphql(default)]
     pub replace: bool,
@@ -148,9 +148,9 @@ pub struct ChangeProfileInput {
     /// The Comuni of competence, replacing the current ones.
     pub comuni: Option<Vec<String>>,
     /// New first day of validity.
-    pub valid_from: Option<NaiveDate>,
+    pub valid_from: Option<Date>,
     /// New last day of validity; null makes the profile open-ended.
-    pub valid_to: MaybeUndefined<NaiveDate>,
+    pub valid_to: MaybeUndefined<Date>,
     /// The funds paying for the professional, replacing the current ones.
     pub funding_sources: Option<Vec<FundingSourceView>>,
 }
@@ -223,8 +223,8 @@ impl OperatorMutation {
         let p = ProfileInput {
             role: input.role.into(),
             comuni: input.comuni,
-            valid_from: input.valid_from,
-            valid_to: input.valid_to,
+            valid_from: input.valid_from.0,
+            valid_to: input.valid_to.map(Into::into),
             funding: input.funding_sources.into_iter().map(Into::into).collect(),
         };
         let id = service::accredit_profile(&a, op, input.version, &p).await.gql()?;
@@ -242,10 +242,17 @@ impl OperatorMutation {
         let a = acting(ctx)?;
         let ambito = uuid_arg("input.ambitoId", "Ambito", &input.ambito_id)?;
         let person = PersonInput::from(&input.person);
-        let id = service::designate_ambito_admin(&a, ambito, &person, input.valid_from, input.valid_to, input.replace)
-            .await
-            .map_err(prefix_person)
-            .gql()?;
+        let id = service::designate_ambito_admin(
+            &a,
+            ambito,
+            &person,
+            input.valid_from.0,
+            input.valid_to.map(Into::into),
+            input.replace,
+        )
+        .await
+        .map_err(prefix_person)
+        .gql()?;
         Ok(ProfileView(by_id::<profile::Entity>(a.gw, profile::Column::Id, id, "Profile").await.gql()?))
     }
 
@@ -276,11 +283,11 @@ impl OperatorMutation {
         let id = uuid_arg("input.profileId", "Profile", &input.profile_id)?;
         let edit = ProfileEdit {
             comuni: input.comuni,
-            valid_from: input.valid_from,
+            valid_from: input.valid_from.map(Into::into),
             valid_to: match input.valid_to {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(d) => Some(Some(d)),
+                MaybeUndefined::Value(d) => Some(Some(d.0)),
             },
             funding: input.funding_sources.map(|v| v.into_iter().map(Into::into).collect()),
         };

@@ -1,11 +1,11 @@
 //! PUC mutations and the catalogue's vacancies.
 
 use async_graphql::{Context, Enum, ErrorExtensions, InputObject, Object, SimpleObject, ID};
-use chrono::NaiveDate;
 use entity::{puc_assignment, puc_project};
 use uuid::Uuid;
 
 use super::lists::{page_of, sort};
+use crate::graphql::scalars::Date;
 use crate::puc::{
     lists,
     service::{self as svc, Vacancies},
@@ -78,9 +78,9 @@ pub struct PucProjectFields {
     /// Places for volunteers.
     pub places_volunteer: Option<i32>,
     /// Start date.
-    pub starts_on: Option<NaiveDate>,
+    pub starts_on: Option<Date>,
     /// End date.
-    pub ends_on: Option<NaiveDate>,
+    pub ends_on: Option<Date>,
     /// Minimum participation in months.
     pub min_duration_months: Option<i32>,
     /// Tutor or contact person.
@@ -100,8 +100,8 @@ impl From<PucProjectFields> for svc::ProjectFields {
             places_comune: f.places_comune,
             places_cpi: f.places_cpi,
             places_volunteer: f.places_volunteer,
-            starts_on: f.starts_on,
-            ends_on: f.ends_on,
+            starts_on: f.starts_on.map(Into::into),
+            ends_on: f.ends_on.map(Into::into),
             min_duration_months: f.min_duration_months,
             tutor: f.tutor,
         }
@@ -169,7 +169,7 @@ pub struct PucAssignmentStepInput {
     /// Its version.
     pub version: i32,
     /// Start it on this day (INAIL reference required).
-    pub start_on: Option<NaiveDate>,
+    pub start_on: Option<Date>,
     /// INAIL activation reference, to start it.
     pub inail_ref: Option<String>,
     /// Complete it.
@@ -178,7 +178,7 @@ pub struct PucAssignmentStepInput {
     /// Interrupt it for this reason.
     pub interrupt: Option<InterruptionReasonView>,
     /// Day of the interruption.
-    pub interrupted_on: Option<NaiveDate>,
+    pub interrupted_on: Option<Date>,
     /// With an interruption: raise a segnalazione draft (refusal or abandonment).
     #[graphql(default)]
     pub raise_report: bool,
@@ -190,7 +190,7 @@ pub struct RecordPucAttendanceInput {
     /// The assignment.
     pub assignment_id: ID,
     /// The day.
-    pub day: NaiveDate,
+    pub day: Date,
     /// Minutes of activity (0 for an absence).
     pub minutes: i32,
     /// Present, justified or unjustified absence.
@@ -288,13 +288,13 @@ impl PucMutation {
             .gql();
         }
         let step = if let Some(on) = input.start_on {
-            svc::AssignmentStep::Start { starts_on: on, inail_ref: input.inail_ref.unwrap_or_default() }
+            svc::AssignmentStep::Start { starts_on: on.0, inail_ref: input.inail_ref.unwrap_or_default() }
         } else if input.complete {
             svc::AssignmentStep::Complete
         } else {
             svc::AssignmentStep::Interrupt {
                 reason: input.interrupt.expect("checked").into(),
-                on: input.interrupted_on.unwrap_or_else(crate::calendar::today),
+                on: input.interrupted_on.map_or_else(crate::calendar::today, Into::into),
                 raise_report: input.raise_report,
             }
         };
@@ -311,7 +311,7 @@ impl PucMutation {
     ) -> GqlResult<PucAssignmentView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.assignmentId", "PucAssignment", &input.assignment_id)?;
-        svc::record_attendance(&a, id, input.day, input.minutes, input.status.into(), input.note).await.gql()?;
+        svc::record_attendance(&a, id, input.day.0, input.minutes, input.status.into(), input.note).await.gql()?;
         assignment(ctx, id).await
     }
 }

@@ -6,6 +6,7 @@ use entity::residency_check;
 use crate::residency::lists;
 
 use super::lists::{page_of, sort};
+use crate::graphql::scalars::Date;
 use crate::{
     api::views::ResidencyCheckView,
     authz::gateway::Direction,
@@ -35,9 +36,9 @@ pub struct ResidencePeriodInput {
     /// Comune of residence (ISTAT code).
     pub comune_istat: String,
     /// From.
-    pub from: chrono::NaiveDate,
+    pub from: Date,
     /// To; omitted while the residence continues.
-    pub to: Option<chrono::NaiveDate>,
+    pub to: Option<Date>,
 }
 
 /// Input of `recordResidencyPeriods`.
@@ -114,7 +115,11 @@ impl ResidencyMutation {
         let periods = input
             .periods
             .into_iter()
-            .map(|p| crate::residency::service::Period { comune_istat: p.comune_istat, from: p.from, to: p.to })
+            .map(|p| crate::residency::service::Period {
+                comune_istat: p.comune_istat,
+                from: p.from.0,
+                to: p.to.map(Into::into),
+            })
             .collect();
         crate::residency::service::record_periods(&a, id, input.version, periods).await.gql()?;
         done(ctx, id).await

@@ -4,11 +4,11 @@
 
 use async_graphql::{Context, InputObject, Object, ID};
 use base64::Engine;
-use chrono::NaiveDate;
 use entity::{ambito, comune, convention};
 use sea_orm::{QueryFilter, QueryOrder};
 
 use super::lists::{all, page_of, sort};
+use crate::graphql::scalars::Date;
 use crate::territory::{
     lists,
     service::{self, ConventionInput},
@@ -33,11 +33,11 @@ pub struct UploadConventionInput {
     /// USO_GEPI (the Comune's data on GePI) or PUC.
     pub kind: ConventionKindView,
     /// Date of signature.
-    pub signed_on: NaiveDate,
+    pub signed_on: Date,
     /// First day of validity.
-    pub valid_from: NaiveDate,
+    pub valid_from: Date,
     /// Last day of validity; omitted when open-ended.
-    pub valid_to: Option<NaiveDate>,
+    pub valid_to: Option<Date>,
     /// The signed PDF, base64-encoded (standard alphabet, padded).
     pub document: String,
 }
@@ -61,9 +61,9 @@ impl TerritoryMutation {
         let c = ConventionInput {
             comune: input.comune,
             kind: input.kind.into(),
-            signed_on: input.signed_on,
-            valid_from: input.valid_from,
-            valid_to: input.valid_to,
+            signed_on: input.signed_on.0,
+            valid_from: input.valid_from.0,
+            valid_to: input.valid_to.map(Into::into),
             document,
         };
         let id = service::upload_convention(&a, by, &c).await.gql()?;

@@ -6,8 +6,8 @@
 //! relations load through per-request DataLoaders under the target's row rule.
 #![allow(clippy::clone_on_copy, clippy::redundant_closure)]
 
+use crate::graphql::scalars::{Date, Timestamp};
 use async_graphql::{Context, Object, ID};
-use chrono::{DateTime, NaiveDate, Utc};
 use entity::*;
 
 use super::enums::*;
@@ -225,21 +225,21 @@ impl ConventionView {
     }
     /// Date of signature.
     #[graphql(visible = "vis::convention_signed_on")]
-    async fn signed_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn signed_on(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::convention::SIGNED_ON, self.own(ctx), || m.signed_on)
+        show(ctx, keys::convention::SIGNED_ON, self.own(ctx), || Date(m.signed_on))
     }
     /// First day of validity.
     #[graphql(visible = "vis::convention_valid_from")]
-    async fn valid_from(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn valid_from(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::convention::VALID_FROM, self.own(ctx), || m.valid_from)
+        show(ctx, keys::convention::VALID_FROM, self.own(ctx), || Date(m.valid_from))
     }
     /// Last day of validity.
     #[graphql(visible = "vis::convention_valid_to")]
-    async fn valid_to(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn valid_to(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        show(ctx, keys::convention::VALID_TO, self.own(ctx), || m.valid_to)
+        show(ctx, keys::convention::VALID_TO, self.own(ctx), || m.valid_to.map(Date))
     }
     /// SHA-256 of the signed document.
     #[graphql(visible = "vis::convention_document_sha256")]
@@ -258,9 +258,9 @@ impl ConventionView {
     }
     /// When the Ambito administrator uploaded it.
     #[graphql(visible = "vis::convention_uploaded_at")]
-    async fn uploaded_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+    async fn uploaded_at(&self, ctx: &Context<'_>) -> Option<Timestamp> {
         let m = &self.0;
-        show(ctx, keys::convention::UPLOADED_AT, self.own(ctx), || m.uploaded_at)
+        show(ctx, keys::convention::UPLOADED_AT, self.own(ctx), || Timestamp(m.uploaded_at))
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::convention_version")]
@@ -403,9 +403,9 @@ impl OperatorView {
     }
     /// Last login.
     #[graphql(visible = "vis::operator_last_login_at")]
-    async fn last_login_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
+    async fn last_login_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
         let m = &self.0;
-        show(ctx, keys::operator::LAST_LOGIN_AT, self.own(ctx), || m.last_login_at)
+        show(ctx, keys::operator::LAST_LOGIN_AT, self.own(ctx), || m.last_login_at.map(Timestamp))
     }
     /// The operator's profiles (role assignments).
     #[graphql(visible = "vis::operator_profiles", complexity = "crate::graphql::limits::nested_cost(child_complexity)")]
@@ -479,15 +479,15 @@ impl ProfileView {
     }
     /// First day the profile is valid.
     #[graphql(visible = "vis::profile_valid_from")]
-    async fn valid_from(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn valid_from(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::profile::VALID_FROM, self.own(ctx), || m.valid_from)
+        show(ctx, keys::profile::VALID_FROM, self.own(ctx), || Date(m.valid_from))
     }
     /// Last day the profile is valid; null when open-ended.
     #[graphql(visible = "vis::profile_valid_to")]
-    async fn valid_to(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn valid_to(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        show(ctx, keys::profile::VALID_TO, self.own(ctx), || m.valid_to)
+        show(ctx, keys::profile::VALID_TO, self.own(ctx), || m.valid_to.map(Date))
     }
     /// Funds paying for the professional's contract (Fondo Povertà, PN Inclusione, ...).
     #[graphql(visible = "vis::profile_funding_sources")]
@@ -590,9 +590,9 @@ impl HouseholdView {
     }
     /// Date of the composition.
     #[graphql(visible = "vis::household_composition_date")]
-    async fn composition_date(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn composition_date(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::household::COMPOSITION_DATE, self.own(ctx), || m.composition_date)
+        show(ctx, keys::household::COMPOSITION_DATE, self.own(ctx), || Date(m.composition_date))
     }
     /// Comune of residence.
     #[graphql(visible = "vis::household_comune")]
@@ -757,9 +757,9 @@ impl MemberView {
     }
     /// Date of birth.
     #[graphql(visible = "vis::member_birth_date")]
-    async fn birth_date(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn birth_date(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::member::BIRTH_DATE, self.own(ctx), || m.birth_date)
+        show(ctx, keys::member::BIRTH_DATE, self.own(ctx), || Date(m.birth_date))
     }
     /// Belfiore code of the Comune or foreign state of birth.
     #[graphql(visible = "vis::member_birth_place_code")]
@@ -839,9 +839,9 @@ impl MemberView {
     }
     /// Permit of stay expiry (applicant).
     #[graphql(visible = "vis::member_permit_expiry")]
-    async fn permit_expiry(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn permit_expiry(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        let v = show(ctx, keys::member::PERMIT_EXPIRY, self.own(ctx), || m.permit_expiry);
+        let v = show(ctx, keys::member::PERMIT_EXPIRY, self.own(ctx), || m.permit_expiry.map(Date));
         if matches!(v, Some(Some(_))) {
             self.audit(ctx, keys::member::PERMIT_EXPIRY);
         }
@@ -1005,9 +1005,9 @@ impl ApplicationView {
     }
     /// Date of submission.
     #[graphql(visible = "vis::application_submitted_on")]
-    async fn submitted_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn submitted_on(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::application::SUBMITTED_ON, self.own(ctx), || m.submitted_on)
+        show(ctx, keys::application::SUBMITTED_ON, self.own(ctx), || Date(m.submitted_on))
     }
     /// Submission channel (online, patronato, CAF).
     #[graphql(visible = "vis::application_channel")]
@@ -1027,9 +1027,9 @@ impl ApplicationView {
     }
     /// Date the household signed the PAD: the 120-day clock starts here.
     #[graphql(visible = "vis::application_pad_signed_on")]
-    async fn pad_signed_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn pad_signed_on(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        show(ctx, keys::application::PAD_SIGNED_ON, self.own(ctx), || m.pad_signed_on)
+        show(ctx, keys::application::PAD_SIGNED_ON, self.own(ctx), || m.pad_signed_on.map(Date))
     }
     /// INPS-side state.
     #[graphql(visible = "vis::application_status")]
@@ -1125,49 +1125,50 @@ impl CaseView {
     }
     /// Date of the PAD signature.
     #[graphql(visible = "vis::case_pad_date")]
-    async fn pad_date(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn pad_date(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::case::PAD_DATE, self.own(ctx), || m.pad_date)
+        show(ctx, keys::case::PAD_DATE, self.own(ctx), || Date(m.pad_date))
     }
     /// When the case was assigned to its case manager.
     #[graphql(visible = "vis::case_assigned_at")]
-    async fn assigned_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
+    async fn assigned_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
         let m = &self.0;
-        show(ctx, keys::case::ASSIGNED_AT, self.own(ctx), || m.assigned_at)
+        show(ctx, keys::case::ASSIGNED_AT, self.own(ctx), || m.assigned_at.map(Timestamp))
     }
     /// Date of the first meeting (or spontaneous presentation).
     #[graphql(visible = "vis::case_first_meeting_on")]
-    async fn first_meeting_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn first_meeting_on(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        show(ctx, keys::case::FIRST_MEETING_ON, self.own(ctx), || m.first_meeting_on)
+        show(ctx, keys::case::FIRST_MEETING_ON, self.own(ctx), || m.first_meeting_on.map(Date))
     }
     /// Date of the last meeting held.
     #[graphql(visible = "vis::case_last_meeting_on")]
-    async fn last_meeting_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn last_meeting_on(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        show(ctx, keys::case::LAST_MEETING_ON, self.own(ctx), || m.last_meeting_on)
+        show(ctx, keys::case::LAST_MEETING_ON, self.own(ctx), || m.last_meeting_on.map(Date))
     }
     /// Legal deadline of the first meeting: 120 days from the PAD.
     #[graphql(visible = "vis::case_first_meeting_deadline")]
-    async fn first_meeting_deadline(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn first_meeting_deadline(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
         show(ctx, keys::case::FIRST_MEETING_DEADLINE, self.own(ctx), || {
-            crate::cases::model::first_meeting_deadline(m.pad_date)
+            Date(crate::cases::model::first_meeting_deadline(m.pad_date))
         })
     }
     /// Convening is recommended within 60 days from the PAD.
     #[graphql(visible = "vis::case_recommended_convocation_by")]
-    async fn recommended_convocation_by(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn recommended_convocation_by(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
         show(ctx, keys::case::RECOMMENDED_CONVOCATION_BY, self.own(ctx), || {
-            crate::cases::model::recommended_convocation(m.pad_date)
+            Date(crate::cases::model::recommended_convocation(m.pad_date))
         })
     }
     /// 90-day update due, from the last meeting.
     #[graphql(visible = "vis::case_next_check_due")]
-    async fn next_check_due(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn next_check_due(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::case::NEXT_CHECK_DUE, self.own(ctx), || crate::cases::model::next_check_due(m)).flatten()
+        show(ctx, keys::case::NEXT_CHECK_DUE, self.own(ctx), || crate::cases::model::next_check_due(m).map(Date))
+            .flatten()
     }
     /// Days left to the first-meeting deadline (negative when past); null once met.
     #[graphql(visible = "vis::case_days_to_deadline")]
@@ -1534,9 +1535,9 @@ impl PreliminaryAnalysisView {
     }
     /// When the analysis was completed.
     #[graphql(visible = "vis::preliminary_analysis_completed_at")]
-    async fn completed_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
+    async fn completed_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
         let m = &self.0;
-        show(ctx, keys::preliminary_analysis::COMPLETED_AT, self.own(ctx), || m.completed_at)
+        show(ctx, keys::preliminary_analysis::COMPLETED_AT, self.own(ctx), || m.completed_at.map(Timestamp))
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::preliminary_analysis_version")]
@@ -1640,9 +1641,9 @@ impl AnalysisFrameworkView {
     }
     /// When it was completed.
     #[graphql(visible = "vis::analysis_framework_completed_at")]
-    async fn completed_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
+    async fn completed_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
         let m = &self.0;
-        show(ctx, keys::analysis_framework::COMPLETED_AT, self.own(ctx), || m.completed_at)
+        show(ctx, keys::analysis_framework::COMPLETED_AT, self.own(ctx), || m.completed_at.map(Timestamp))
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::analysis_framework_version")]
@@ -1817,15 +1818,15 @@ impl PactView {
     }
     /// Date of signature.
     #[graphql(visible = "vis::pact_signed_on")]
-    async fn signed_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn signed_on(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        show(ctx, keys::pact::SIGNED_ON, self.own(ctx), || m.signed_on)
+        show(ctx, keys::pact::SIGNED_ON, self.own(ctx), || m.signed_on.map(Date))
     }
     /// Next review.
     #[graphql(visible = "vis::pact_next_review_on")]
-    async fn next_review_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn next_review_on(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        show(ctx, keys::pact::NEXT_REVIEW_ON, self.own(ctx), || m.next_review_on)
+        show(ctx, keys::pact::NEXT_REVIEW_ON, self.own(ctx), || m.next_review_on.map(Date))
     }
     /// How services will convene the household.
     #[graphql(visible = "vis::pact_contact_modality")]
@@ -2091,9 +2092,9 @@ impl PactExpectedResultView {
     }
     /// Due date.
     #[graphql(visible = "vis::pact_expected_result_due_on")]
-    async fn due_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn due_on(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::pact_expected_result::DUE_ON, self.own(ctx), || m.due_on)
+        show(ctx, keys::pact_expected_result::DUE_ON, self.own(ctx), || Date(m.due_on))
     }
 }
 
@@ -2158,9 +2159,9 @@ impl PactCommitmentView {
     }
     /// Due date.
     #[graphql(visible = "vis::pact_commitment_due_on")]
-    async fn due_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn due_on(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        show(ctx, keys::pact_commitment::DUE_ON, self.own(ctx), || m.due_on)
+        show(ctx, keys::pact_commitment::DUE_ON, self.own(ctx), || m.due_on.map(Date))
     }
     /// Progress.
     #[graphql(visible = "vis::pact_commitment_status")]
@@ -2273,15 +2274,15 @@ impl SupportView {
     }
     /// Start.
     #[graphql(visible = "vis::support_starts_on")]
-    async fn starts_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn starts_on(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        show(ctx, keys::support::STARTS_ON, self.own(ctx), || m.starts_on)
+        show(ctx, keys::support::STARTS_ON, self.own(ctx), || m.starts_on.map(Date))
     }
     /// End.
     #[graphql(visible = "vis::support_ends_on")]
-    async fn ends_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn ends_on(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        show(ctx, keys::support::ENDS_ON, self.own(ctx), || m.ends_on)
+        show(ctx, keys::support::ENDS_ON, self.own(ctx), || m.ends_on.map(Date))
     }
     /// Activation state.
     #[graphql(visible = "vis::support_status")]
@@ -2374,22 +2375,22 @@ impl ReportView {
     }
     /// Date of the fact.
     #[graphql(visible = "vis::report_fact_date")]
-    async fn fact_date(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn fact_date(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::report::FACT_DATE, self.own(ctx), || m.fact_date)
+        show(ctx, keys::report::FACT_DATE, self.own(ctx), || Date(m.fact_date))
     }
     /// Date the fact was ascertained.
     #[graphql(visible = "vis::report_ascertained_on")]
-    async fn ascertained_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn ascertained_on(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::report::ASCERTAINED_ON, self.own(ctx), || m.ascertained_on)
+        show(ctx, keys::report::ASCERTAINED_ON, self.own(ctx), || Date(m.ascertained_on))
     }
     /// Deadline to send it to INPS: 5 days for a refusal to sign, 10 working days for other facts.
     #[graphql(visible = "vis::report_deadline")]
-    async fn deadline(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn deadline(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
         show(ctx, keys::report::DEADLINE, self.own(ctx), || {
-            crate::reports::model::report_deadline(m.kind, m.ascertained_on)
+            Date(crate::reports::model::report_deadline(m.kind, m.ascertained_on))
         })
     }
     /// The facts.
@@ -2404,9 +2405,9 @@ impl ReportView {
     }
     /// When the coordinator decided.
     #[graphql(visible = "vis::report_decided_at")]
-    async fn decided_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
+    async fn decided_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
         let m = &self.0;
-        show(ctx, keys::report::DECIDED_AT, self.own(ctx), || m.decided_at)
+        show(ctx, keys::report::DECIDED_AT, self.own(ctx), || m.decided_at.map(Timestamp))
     }
     /// The coordinator's comment.
     #[graphql(visible = "vis::report_decision_comment")]
@@ -2420,9 +2421,9 @@ impl ReportView {
     }
     /// When it was sent to INPS.
     #[graphql(visible = "vis::report_sent_at")]
-    async fn sent_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
+    async fn sent_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
         let m = &self.0;
-        show(ctx, keys::report::SENT_AT, self.own(ctx), || m.sent_at)
+        show(ctx, keys::report::SENT_AT, self.own(ctx), || m.sent_at.map(Timestamp))
     }
     /// INPS acknowledgement.
     #[graphql(visible = "vis::report_inps_ack")]
@@ -2432,9 +2433,9 @@ impl ReportView {
     }
     /// When it was raised.
     #[graphql(visible = "vis::report_created_at")]
-    async fn created_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+    async fn created_at(&self, ctx: &Context<'_>) -> Option<Timestamp> {
         let m = &self.0;
-        show(ctx, keys::report::CREATED_AT, self.own(ctx), || m.created_at)
+        show(ctx, keys::report::CREATED_AT, self.own(ctx), || Timestamp(m.created_at))
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::report_version")]
@@ -2570,9 +2571,9 @@ impl MeetingView {
     }
     /// Date and time.
     #[graphql(visible = "vis::meeting_scheduled_at")]
-    async fn scheduled_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+    async fn scheduled_at(&self, ctx: &Context<'_>) -> Option<Timestamp> {
         let m = &self.0;
-        show(ctx, keys::meeting::SCHEDULED_AT, self.own(ctx), || m.scheduled_at)
+        show(ctx, keys::meeting::SCHEDULED_AT, self.own(ctx), || Timestamp(m.scheduled_at))
     }
     /// Planned duration.
     #[graphql(visible = "vis::meeting_duration_minutes")]
@@ -2616,9 +2617,9 @@ impl MeetingView {
     }
     /// When the outcome was recorded.
     #[graphql(visible = "vis::meeting_recorded_at")]
-    async fn recorded_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
+    async fn recorded_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
         let m = &self.0;
-        show(ctx, keys::meeting::RECORDED_AT, self.own(ctx), || m.recorded_at)
+        show(ctx, keys::meeting::RECORDED_AT, self.own(ctx), || m.recorded_at.map(Timestamp))
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::meeting_version")]
@@ -2730,15 +2731,15 @@ impl OfficeSlotView {
     }
     /// Start.
     #[graphql(visible = "vis::office_slot_starts_at")]
-    async fn starts_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+    async fn starts_at(&self, ctx: &Context<'_>) -> Option<Timestamp> {
         let m = &self.0;
-        show(ctx, keys::office_slot::STARTS_AT, self.own(ctx), || m.starts_at)
+        show(ctx, keys::office_slot::STARTS_AT, self.own(ctx), || Timestamp(m.starts_at))
     }
     /// End.
     #[graphql(visible = "vis::office_slot_ends_at")]
-    async fn ends_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+    async fn ends_at(&self, ctx: &Context<'_>) -> Option<Timestamp> {
         let m = &self.0;
-        show(ctx, keys::office_slot::ENDS_AT, self.own(ctx), || m.ends_at)
+        show(ctx, keys::office_slot::ENDS_AT, self.own(ctx), || Timestamp(m.ends_at))
     }
     /// Where.
     #[graphql(visible = "vis::office_slot_place")]
@@ -2900,15 +2901,15 @@ impl PucProjectView {
     }
     /// Start date.
     #[graphql(visible = "vis::puc_project_starts_on")]
-    async fn starts_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn starts_on(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::puc_project::STARTS_ON, self.own(ctx), || m.starts_on)
+        show(ctx, keys::puc_project::STARTS_ON, self.own(ctx), || Date(m.starts_on))
     }
     /// End date.
     #[graphql(visible = "vis::puc_project_ends_on")]
-    async fn ends_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn ends_on(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::puc_project::ENDS_ON, self.own(ctx), || m.ends_on)
+        show(ctx, keys::puc_project::ENDS_ON, self.own(ctx), || Date(m.ends_on))
     }
     /// Minimum participation in months.
     #[graphql(visible = "vis::puc_project_min_duration_months")]
@@ -3058,15 +3059,15 @@ impl PucAssignmentView {
     }
     /// Start.
     #[graphql(visible = "vis::puc_assignment_starts_on")]
-    async fn starts_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn starts_on(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        show(ctx, keys::puc_assignment::STARTS_ON, self.own(ctx), || m.starts_on)
+        show(ctx, keys::puc_assignment::STARTS_ON, self.own(ctx), || m.starts_on.map(Date))
     }
     /// Planned end.
     #[graphql(visible = "vis::puc_assignment_planned_end_on")]
-    async fn planned_end_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn planned_end_on(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        show(ctx, keys::puc_assignment::PLANNED_END_ON, self.own(ctx), || m.planned_end_on)
+        show(ctx, keys::puc_assignment::PLANNED_END_ON, self.own(ctx), || m.planned_end_on.map(Date))
     }
     /// Weekly hours.
     #[graphql(visible = "vis::puc_assignment_weekly_hours")]
@@ -3089,9 +3090,9 @@ impl PucAssignmentView {
     }
     /// When it was interrupted.
     #[graphql(visible = "vis::puc_assignment_interrupted_on")]
-    async fn interrupted_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn interrupted_on(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        show(ctx, keys::puc_assignment::INTERRUPTED_ON, self.own(ctx), || m.interrupted_on)
+        show(ctx, keys::puc_assignment::INTERRUPTED_ON, self.own(ctx), || m.interrupted_on.map(Date))
     }
     /// INAIL activation reference.
     #[graphql(visible = "vis::puc_assignment_inail_ref")]
@@ -3216,9 +3217,9 @@ impl PucAttendanceView {
     }
     /// The day.
     #[graphql(visible = "vis::puc_attendance_day")]
-    async fn day(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn day(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::puc_attendance::DAY, self.own(ctx), || m.day)
+        show(ctx, keys::puc_attendance::DAY, self.own(ctx), || Date(m.day))
     }
     /// Minutes of activity.
     #[graphql(visible = "vis::puc_attendance_minutes")]
@@ -3317,15 +3318,15 @@ impl ResidencyCheckView {
     }
     /// Deadline of the Comune holding the check.
     #[graphql(visible = "vis::residency_check_due_on")]
-    async fn due_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn due_on(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::residency_check::DUE_ON, self.own(ctx), || m.due_on)
+        show(ctx, keys::residency_check::DUE_ON, self.own(ctx), || Date(m.due_on))
     }
     /// When it was forwarded to the present Comune.
     #[graphql(visible = "vis::residency_check_forwarded_at")]
-    async fn forwarded_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
+    async fn forwarded_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
         let m = &self.0;
-        show(ctx, keys::residency_check::FORWARDED_AT, self.own(ctx), || m.forwarded_at)
+        show(ctx, keys::residency_check::FORWARDED_AT, self.own(ctx), || m.forwarded_at.map(Timestamp))
     }
     /// Outcome.
     #[graphql(visible = "vis::residency_check_outcome")]
@@ -3335,9 +3336,9 @@ impl ResidencyCheckView {
     }
     /// When the outcome was finalised.
     #[graphql(visible = "vis::residency_check_finalised_at")]
-    async fn finalised_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
+    async fn finalised_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
         let m = &self.0;
-        show(ctx, keys::residency_check::FINALISED_AT, self.own(ctx), || m.finalised_at)
+        show(ctx, keys::residency_check::FINALISED_AT, self.own(ctx), || m.finalised_at.map(Timestamp))
     }
     /// Whether the deadline passed without an outcome.
     #[graphql(visible = "vis::residency_check_overdue")]
@@ -3485,15 +3486,15 @@ impl ResidencyPeriodView {
     }
     /// From.
     #[graphql(visible = "vis::residency_period_from_on")]
-    async fn from_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn from_on(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::residency_period::FROM_ON, self.own(ctx), || m.from_on)
+        show(ctx, keys::residency_period::FROM_ON, self.own(ctx), || Date(m.from_on))
     }
     /// To; null while current.
     #[graphql(visible = "vis::residency_period_to_on")]
-    async fn to_on(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn to_on(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        show(ctx, keys::residency_period::TO_ON, self.own(ctx), || m.to_on)
+        show(ctx, keys::residency_period::TO_ON, self.own(ctx), || m.to_on.map(Date))
     }
     /// The Comune of residence in the period.
     #[graphql(visible = "vis::residency_period_comune")]
@@ -3593,9 +3594,9 @@ impl DisadvantageCheckView {
     }
     /// Start of the certified period.
     #[graphql(visible = "vis::disadvantage_check_certificate_from")]
-    async fn certificate_from(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn certificate_from(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        let v = show(ctx, keys::disadvantage_check::CERTIFICATE_FROM, self.own(ctx), || m.certificate_from);
+        let v = show(ctx, keys::disadvantage_check::CERTIFICATE_FROM, self.own(ctx), || m.certificate_from.map(Date));
         if matches!(v, Some(Some(_))) {
             self.audit(ctx, keys::disadvantage_check::CERTIFICATE_FROM);
         }
@@ -3603,9 +3604,9 @@ impl DisadvantageCheckView {
     }
     /// End of the certified period.
     #[graphql(visible = "vis::disadvantage_check_certificate_to")]
-    async fn certificate_to(&self, ctx: &Context<'_>) -> Option<Option<NaiveDate>> {
+    async fn certificate_to(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
         let m = &self.0;
-        let v = show(ctx, keys::disadvantage_check::CERTIFICATE_TO, self.own(ctx), || m.certificate_to);
+        let v = show(ctx, keys::disadvantage_check::CERTIFICATE_TO, self.own(ctx), || m.certificate_to.map(Date));
         if matches!(v, Some(Some(_))) {
             self.audit(ctx, keys::disadvantage_check::CERTIFICATE_TO);
         }
@@ -3613,16 +3614,16 @@ impl DisadvantageCheckView {
     }
     /// When the request arrived.
     #[graphql(visible = "vis::disadvantage_check_received_on")]
-    async fn received_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn received_on(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
-        show(ctx, keys::disadvantage_check::RECEIVED_ON, self.own(ctx), || m.received_on)
+        show(ctx, keys::disadvantage_check::RECEIVED_ON, self.own(ctx), || Date(m.received_on))
     }
     /// Response deadline: 60 days from receipt.
     #[graphql(visible = "vis::disadvantage_check_due_on")]
-    async fn due_on(&self, ctx: &Context<'_>) -> Option<NaiveDate> {
+    async fn due_on(&self, ctx: &Context<'_>) -> Option<Date> {
         let m = &self.0;
         show(ctx, keys::disadvantage_check::DUE_ON, self.own(ctx), || {
-            crate::disadvantage::model::disadvantage_due(m.received_on)
+            Date(crate::disadvantage::model::disadvantage_due(m.received_on))
         })
     }
     /// Past the deadline without a decision: counted as confirmed (silenzio-assenso).
@@ -3651,9 +3652,9 @@ impl DisadvantageCheckView {
     }
     /// When it was decided.
     #[graphql(visible = "vis::disadvantage_check_decided_at")]
-    async fn decided_at(&self, ctx: &Context<'_>) -> Option<Option<DateTime<Utc>>> {
+    async fn decided_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
         let m = &self.0;
-        show(ctx, keys::disadvantage_check::DECIDED_AT, self.own(ctx), || m.decided_at)
+        show(ctx, keys::disadvantage_check::DECIDED_AT, self.own(ctx), || m.decided_at.map(Timestamp))
     }
     /// Optimistic-concurrency version.
     #[graphql(visible = "vis::disadvantage_check_version")]
@@ -3753,9 +3754,9 @@ impl AuditEventView {
     }
     /// When.
     #[graphql(visible = "vis::audit_event_occurred_at")]
-    async fn occurred_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+    async fn occurred_at(&self, ctx: &Context<'_>) -> Option<Timestamp> {
         let m = &self.0;
-        show(ctx, keys::audit_event::OCCURRED_AT, self.own(ctx), || m.occurred_at)
+        show(ctx, keys::audit_event::OCCURRED_AT, self.own(ctx), || Timestamp(m.occurred_at))
     }
     /// Request id of the HTTP request.
     #[graphql(visible = "vis::audit_event_request_id")]

@@ -8,8 +8,8 @@
 //! through the executor.
 #![allow(clippy::clone_on_copy, clippy::redundant_closure)]
 
+use crate::graphql::scalars::{Date, Timestamp};
 use async_graphql::ID;
-use chrono::{DateTime, NaiveDate, Utc};
 use entity::*;
 
 use super::compiled::{plan_rel, Card, CompiledView, Field, RelSpec};
@@ -203,7 +203,7 @@ impl CompiledView for ConventionView {
             "signedOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::convention::SIGNED_ON, v.own_in(rc), || m.signed_on);
+                    let x: Option<Date> = rc.show(keys::convention::SIGNED_ON, v.own_in(rc), || Date(m.signed_on));
                     x.out()
                 },
                 &["signed_on"],
@@ -211,7 +211,7 @@ impl CompiledView for ConventionView {
             "validFrom" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::convention::VALID_FROM, v.own_in(rc), || m.valid_from);
+                    let x: Option<Date> = rc.show(keys::convention::VALID_FROM, v.own_in(rc), || Date(m.valid_from));
                     x.out()
                 },
                 &["valid_from"],
@@ -219,7 +219,8 @@ impl CompiledView for ConventionView {
             "validTo" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> = rc.show(keys::convention::VALID_TO, v.own_in(rc), || m.valid_to);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::convention::VALID_TO, v.own_in(rc), || m.valid_to.map(Date));
                     x.out()
                 },
                 &["valid_to"],
@@ -248,8 +249,8 @@ impl CompiledView for ConventionView {
             "uploadedAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<DateTime<Utc>> =
-                        rc.show(keys::convention::UPLOADED_AT, v.own_in(rc), || m.uploaded_at);
+                    let x: Option<Timestamp> =
+                        rc.show(keys::convention::UPLOADED_AT, v.own_in(rc), || Timestamp(m.uploaded_at));
                     x.out()
                 },
                 &["uploaded_at"],
@@ -387,8 +388,8 @@ impl CompiledView for OperatorView {
             "lastLoginAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<DateTime<Utc>>> =
-                        rc.show(keys::operator::LAST_LOGIN_AT, v.own_in(rc), || m.last_login_at);
+                    let x: Option<Option<Timestamp>> =
+                        rc.show(keys::operator::LAST_LOGIN_AT, v.own_in(rc), || m.last_login_at.map(Timestamp));
                     x.out()
                 },
                 &["last_login_at"],
@@ -441,7 +442,7 @@ impl CompiledView for ProfileView {
             "validFrom" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::profile::VALID_FROM, v.own_in(rc), || m.valid_from);
+                    let x: Option<Date> = rc.show(keys::profile::VALID_FROM, v.own_in(rc), || Date(m.valid_from));
                     x.out()
                 },
                 &["valid_from"],
@@ -449,7 +450,8 @@ impl CompiledView for ProfileView {
             "validTo" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> = rc.show(keys::profile::VALID_TO, v.own_in(rc), || m.valid_to);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::profile::VALID_TO, v.own_in(rc), || m.valid_to.map(Date));
                     x.out()
                 },
                 &["valid_to"],
@@ -558,8 +560,8 @@ impl CompiledView for HouseholdView {
             "compositionDate" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> =
-                        rc.show(keys::household::COMPOSITION_DATE, v.own_in(rc), || m.composition_date);
+                    let x: Option<Date> =
+                        rc.show(keys::household::COMPOSITION_DATE, v.own_in(rc), || Date(m.composition_date));
                     x.out()
                 },
                 &["composition_date"],
@@ -676,7 +678,7 @@ impl CompiledView for MemberView {
             "birthDate" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::member::BIRTH_DATE, v.own_in(rc), || m.birth_date);
+                    let x: Option<Date> = rc.show(keys::member::BIRTH_DATE, v.own_in(rc), || Date(m.birth_date));
                     x.out()
                 },
                 &["birth_date"],
@@ -781,8 +783,8 @@ impl CompiledView for MemberView {
             "permitExpiry" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> =
-                        rc.show(keys::member::PERMIT_EXPIRY, v.own_in(rc), || m.permit_expiry);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::member::PERMIT_EXPIRY, v.own_in(rc), || m.permit_expiry.map(Date));
                     if matches!(x, Some(Some(_))) {
                         v.audit_in(rc, keys::member::PERMIT_EXPIRY);
                     }
@@ -907,8 +909,8 @@ impl CompiledView for ApplicationView {
             "submittedOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> =
-                        rc.show(keys::application::SUBMITTED_ON, v.own_in(rc), || m.submitted_on);
+                    let x: Option<Date> =
+                        rc.show(keys::application::SUBMITTED_ON, v.own_in(rc), || Date(m.submitted_on));
                     x.out()
                 },
                 &["submitted_on"],
@@ -936,8 +938,8 @@ impl CompiledView for ApplicationView {
             "padSignedOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> =
-                        rc.show(keys::application::PAD_SIGNED_ON, v.own_in(rc), || m.pad_signed_on);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::application::PAD_SIGNED_ON, v.own_in(rc), || m.pad_signed_on.map(Date));
                     x.out()
                 },
                 &["pad_signed_on"],
@@ -1019,7 +1021,7 @@ impl CompiledView for CaseView {
             "padDate" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::case::PAD_DATE, v.own_in(rc), || m.pad_date);
+                    let x: Option<Date> = rc.show(keys::case::PAD_DATE, v.own_in(rc), || Date(m.pad_date));
                     x.out()
                 },
                 &["pad_date"],
@@ -1027,8 +1029,8 @@ impl CompiledView for CaseView {
             "assignedAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<DateTime<Utc>>> =
-                        rc.show(keys::case::ASSIGNED_AT, v.own_in(rc), || m.assigned_at);
+                    let x: Option<Option<Timestamp>> =
+                        rc.show(keys::case::ASSIGNED_AT, v.own_in(rc), || m.assigned_at.map(Timestamp));
                     x.out()
                 },
                 &["assigned_at"],
@@ -1036,8 +1038,8 @@ impl CompiledView for CaseView {
             "firstMeetingOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> =
-                        rc.show(keys::case::FIRST_MEETING_ON, v.own_in(rc), || m.first_meeting_on);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::case::FIRST_MEETING_ON, v.own_in(rc), || m.first_meeting_on.map(Date));
                     x.out()
                 },
                 &["first_meeting_on"],
@@ -1045,8 +1047,8 @@ impl CompiledView for CaseView {
             "lastMeetingOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> =
-                        rc.show(keys::case::LAST_MEETING_ON, v.own_in(rc), || m.last_meeting_on);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::case::LAST_MEETING_ON, v.own_in(rc), || m.last_meeting_on.map(Date));
                     x.out()
                 },
                 &["last_meeting_on"],
@@ -1054,8 +1056,8 @@ impl CompiledView for CaseView {
             "firstMeetingDeadline" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::case::FIRST_MEETING_DEADLINE, v.own_in(rc), || {
-                        crate::cases::model::first_meeting_deadline(m.pad_date)
+                    let x: Option<Date> = rc.show(keys::case::FIRST_MEETING_DEADLINE, v.own_in(rc), || {
+                        Date(crate::cases::model::first_meeting_deadline(m.pad_date))
                     });
                     x.out()
                 },
@@ -1064,8 +1066,8 @@ impl CompiledView for CaseView {
             "recommendedConvocationBy" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::case::RECOMMENDED_CONVOCATION_BY, v.own_in(rc), || {
-                        crate::cases::model::recommended_convocation(m.pad_date)
+                    let x: Option<Date> = rc.show(keys::case::RECOMMENDED_CONVOCATION_BY, v.own_in(rc), || {
+                        Date(crate::cases::model::recommended_convocation(m.pad_date))
                     });
                     x.out()
                 },
@@ -1074,8 +1076,10 @@ impl CompiledView for CaseView {
             "nextCheckDue" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc
-                        .show(keys::case::NEXT_CHECK_DUE, v.own_in(rc), || crate::cases::model::next_check_due(m))
+                    let x: Option<Date> = rc
+                        .show(keys::case::NEXT_CHECK_DUE, v.own_in(rc), || {
+                            crate::cases::model::next_check_due(m).map(Date)
+                        })
                         .flatten();
                     x.out()
                 },
@@ -1350,8 +1354,10 @@ impl CompiledView for PreliminaryAnalysisView {
             "completedAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<DateTime<Utc>>> =
-                        rc.show(keys::preliminary_analysis::COMPLETED_AT, v.own_in(rc), || m.completed_at);
+                    let x: Option<Option<Timestamp>> =
+                        rc.show(keys::preliminary_analysis::COMPLETED_AT, v.own_in(rc), || {
+                            m.completed_at.map(Timestamp)
+                        });
                     x.out()
                 },
                 &["completed_at"],
@@ -1444,8 +1450,8 @@ impl CompiledView for AnalysisFrameworkView {
             "completedAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<DateTime<Utc>>> =
-                        rc.show(keys::analysis_framework::COMPLETED_AT, v.own_in(rc), || m.completed_at);
+                    let x: Option<Option<Timestamp>> =
+                        rc.show(keys::analysis_framework::COMPLETED_AT, v.own_in(rc), || m.completed_at.map(Timestamp));
                     x.out()
                 },
                 &["completed_at"],
@@ -1582,7 +1588,8 @@ impl CompiledView for PactView {
             "signedOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> = rc.show(keys::pact::SIGNED_ON, v.own_in(rc), || m.signed_on);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::pact::SIGNED_ON, v.own_in(rc), || m.signed_on.map(Date));
                     x.out()
                 },
                 &["signed_on"],
@@ -1590,8 +1597,8 @@ impl CompiledView for PactView {
             "nextReviewOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> =
-                        rc.show(keys::pact::NEXT_REVIEW_ON, v.own_in(rc), || m.next_review_on);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::pact::NEXT_REVIEW_ON, v.own_in(rc), || m.next_review_on.map(Date));
                     x.out()
                 },
                 &["next_review_on"],
@@ -1794,7 +1801,7 @@ impl CompiledView for PactExpectedResultView {
             "dueOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::pact_expected_result::DUE_ON, v.own_in(rc), || m.due_on);
+                    let x: Option<Date> = rc.show(keys::pact_expected_result::DUE_ON, v.own_in(rc), || Date(m.due_on));
                     x.out()
                 },
                 &["due_on"],
@@ -1843,8 +1850,8 @@ impl CompiledView for PactCommitmentView {
             "dueOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> =
-                        rc.show(keys::pact_commitment::DUE_ON, v.own_in(rc), || m.due_on);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::pact_commitment::DUE_ON, v.own_in(rc), || m.due_on.map(Date));
                     x.out()
                 },
                 &["due_on"],
@@ -1940,7 +1947,8 @@ impl CompiledView for SupportView {
             "startsOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> = rc.show(keys::support::STARTS_ON, v.own_in(rc), || m.starts_on);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::support::STARTS_ON, v.own_in(rc), || m.starts_on.map(Date));
                     x.out()
                 },
                 &["starts_on"],
@@ -1948,7 +1956,7 @@ impl CompiledView for SupportView {
             "endsOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> = rc.show(keys::support::ENDS_ON, v.own_in(rc), || m.ends_on);
+                    let x: Option<Option<Date>> = rc.show(keys::support::ENDS_ON, v.own_in(rc), || m.ends_on.map(Date));
                     x.out()
                 },
                 &["ends_on"],
@@ -2025,7 +2033,7 @@ impl CompiledView for ReportView {
             "factDate" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::report::FACT_DATE, v.own_in(rc), || m.fact_date);
+                    let x: Option<Date> = rc.show(keys::report::FACT_DATE, v.own_in(rc), || Date(m.fact_date));
                     x.out()
                 },
                 &["fact_date"],
@@ -2033,7 +2041,8 @@ impl CompiledView for ReportView {
             "ascertainedOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::report::ASCERTAINED_ON, v.own_in(rc), || m.ascertained_on);
+                    let x: Option<Date> =
+                        rc.show(keys::report::ASCERTAINED_ON, v.own_in(rc), || Date(m.ascertained_on));
                     x.out()
                 },
                 &["ascertained_on"],
@@ -2041,8 +2050,8 @@ impl CompiledView for ReportView {
             "deadline" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::report::DEADLINE, v.own_in(rc), || {
-                        crate::reports::model::report_deadline(m.kind, m.ascertained_on)
+                    let x: Option<Date> = rc.show(keys::report::DEADLINE, v.own_in(rc), || {
+                        Date(crate::reports::model::report_deadline(m.kind, m.ascertained_on))
                     });
                     x.out()
                 },
@@ -2062,8 +2071,8 @@ impl CompiledView for ReportView {
             "decidedAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<DateTime<Utc>>> =
-                        rc.show(keys::report::DECIDED_AT, v.own_in(rc), || m.decided_at);
+                    let x: Option<Option<Timestamp>> =
+                        rc.show(keys::report::DECIDED_AT, v.own_in(rc), || m.decided_at.map(Timestamp));
                     x.out()
                 },
                 &["decided_at"],
@@ -2083,7 +2092,8 @@ impl CompiledView for ReportView {
             "sentAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<DateTime<Utc>>> = rc.show(keys::report::SENT_AT, v.own_in(rc), || m.sent_at);
+                    let x: Option<Option<Timestamp>> =
+                        rc.show(keys::report::SENT_AT, v.own_in(rc), || m.sent_at.map(Timestamp));
                     x.out()
                 },
                 &["sent_at"],
@@ -2100,7 +2110,8 @@ impl CompiledView for ReportView {
             "createdAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<DateTime<Utc>> = rc.show(keys::report::CREATED_AT, v.own_in(rc), || m.created_at);
+                    let x: Option<Timestamp> =
+                        rc.show(keys::report::CREATED_AT, v.own_in(rc), || Timestamp(m.created_at));
                     x.out()
                 },
                 &["created_at"],
@@ -2217,8 +2228,8 @@ impl CompiledView for MeetingView {
             "scheduledAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<DateTime<Utc>> =
-                        rc.show(keys::meeting::SCHEDULED_AT, v.own_in(rc), || m.scheduled_at);
+                    let x: Option<Timestamp> =
+                        rc.show(keys::meeting::SCHEDULED_AT, v.own_in(rc), || Timestamp(m.scheduled_at));
                     x.out()
                 },
                 &["scheduled_at"],
@@ -2284,8 +2295,8 @@ impl CompiledView for MeetingView {
             "recordedAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<DateTime<Utc>>> =
-                        rc.show(keys::meeting::RECORDED_AT, v.own_in(rc), || m.recorded_at);
+                    let x: Option<Option<Timestamp>> =
+                        rc.show(keys::meeting::RECORDED_AT, v.own_in(rc), || m.recorded_at.map(Timestamp));
                     x.out()
                 },
                 &["recorded_at"],
@@ -2380,7 +2391,8 @@ impl CompiledView for OfficeSlotView {
             "startsAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<DateTime<Utc>> = rc.show(keys::office_slot::STARTS_AT, v.own_in(rc), || m.starts_at);
+                    let x: Option<Timestamp> =
+                        rc.show(keys::office_slot::STARTS_AT, v.own_in(rc), || Timestamp(m.starts_at));
                     x.out()
                 },
                 &["starts_at"],
@@ -2388,7 +2400,8 @@ impl CompiledView for OfficeSlotView {
             "endsAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<DateTime<Utc>> = rc.show(keys::office_slot::ENDS_AT, v.own_in(rc), || m.ends_at);
+                    let x: Option<Timestamp> =
+                        rc.show(keys::office_slot::ENDS_AT, v.own_in(rc), || Timestamp(m.ends_at));
                     x.out()
                 },
                 &["ends_at"],
@@ -2539,7 +2552,7 @@ impl CompiledView for PucProjectView {
             "startsOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::puc_project::STARTS_ON, v.own_in(rc), || m.starts_on);
+                    let x: Option<Date> = rc.show(keys::puc_project::STARTS_ON, v.own_in(rc), || Date(m.starts_on));
                     x.out()
                 },
                 &["starts_on"],
@@ -2547,7 +2560,7 @@ impl CompiledView for PucProjectView {
             "endsOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::puc_project::ENDS_ON, v.own_in(rc), || m.ends_on);
+                    let x: Option<Date> = rc.show(keys::puc_project::ENDS_ON, v.own_in(rc), || Date(m.ends_on));
                     x.out()
                 },
                 &["ends_on"],
@@ -2676,8 +2689,8 @@ impl CompiledView for PucAssignmentView {
             "startsOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> =
-                        rc.show(keys::puc_assignment::STARTS_ON, v.own_in(rc), || m.starts_on);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::puc_assignment::STARTS_ON, v.own_in(rc), || m.starts_on.map(Date));
                     x.out()
                 },
                 &["starts_on"],
@@ -2685,8 +2698,8 @@ impl CompiledView for PucAssignmentView {
             "plannedEndOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> =
-                        rc.show(keys::puc_assignment::PLANNED_END_ON, v.own_in(rc), || m.planned_end_on);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::puc_assignment::PLANNED_END_ON, v.own_in(rc), || m.planned_end_on.map(Date));
                     x.out()
                 },
                 &["planned_end_on"],
@@ -2717,8 +2730,8 @@ impl CompiledView for PucAssignmentView {
             "interruptedOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> =
-                        rc.show(keys::puc_assignment::INTERRUPTED_ON, v.own_in(rc), || m.interrupted_on);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::puc_assignment::INTERRUPTED_ON, v.own_in(rc), || m.interrupted_on.map(Date));
                     x.out()
                 },
                 &["interrupted_on"],
@@ -2809,7 +2822,7 @@ impl CompiledView for PucAttendanceView {
             "day" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::puc_attendance::DAY, v.own_in(rc), || m.day);
+                    let x: Option<Date> = rc.show(keys::puc_attendance::DAY, v.own_in(rc), || Date(m.day));
                     x.out()
                 },
                 &["day"],
@@ -2894,7 +2907,7 @@ impl CompiledView for ResidencyCheckView {
             "dueOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::residency_check::DUE_ON, v.own_in(rc), || m.due_on);
+                    let x: Option<Date> = rc.show(keys::residency_check::DUE_ON, v.own_in(rc), || Date(m.due_on));
                     x.out()
                 },
                 &["due_on"],
@@ -2902,8 +2915,8 @@ impl CompiledView for ResidencyCheckView {
             "forwardedAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<DateTime<Utc>>> =
-                        rc.show(keys::residency_check::FORWARDED_AT, v.own_in(rc), || m.forwarded_at);
+                    let x: Option<Option<Timestamp>> =
+                        rc.show(keys::residency_check::FORWARDED_AT, v.own_in(rc), || m.forwarded_at.map(Timestamp));
                     x.out()
                 },
                 &["forwarded_at"],
@@ -2920,8 +2933,8 @@ impl CompiledView for ResidencyCheckView {
             "finalisedAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<DateTime<Utc>>> =
-                        rc.show(keys::residency_check::FINALISED_AT, v.own_in(rc), || m.finalised_at);
+                    let x: Option<Option<Timestamp>> =
+                        rc.show(keys::residency_check::FINALISED_AT, v.own_in(rc), || m.finalised_at.map(Timestamp));
                     x.out()
                 },
                 &["finalised_at"],
@@ -3038,7 +3051,7 @@ impl CompiledView for ResidencyPeriodView {
             "fromOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::residency_period::FROM_ON, v.own_in(rc), || m.from_on);
+                    let x: Option<Date> = rc.show(keys::residency_period::FROM_ON, v.own_in(rc), || Date(m.from_on));
                     x.out()
                 },
                 &["from_on"],
@@ -3046,7 +3059,8 @@ impl CompiledView for ResidencyPeriodView {
             "toOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> = rc.show(keys::residency_period::TO_ON, v.own_in(rc), || m.to_on);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::residency_period::TO_ON, v.own_in(rc), || m.to_on.map(Date));
                     x.out()
                 },
                 &["to_on"],
@@ -3134,8 +3148,10 @@ impl CompiledView for DisadvantageCheckView {
             "certificateFrom" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> =
-                        rc.show(keys::disadvantage_check::CERTIFICATE_FROM, v.own_in(rc), || m.certificate_from);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::disadvantage_check::CERTIFICATE_FROM, v.own_in(rc), || {
+                            m.certificate_from.map(Date)
+                        });
                     if matches!(x, Some(Some(_))) {
                         v.audit_in(rc, keys::disadvantage_check::CERTIFICATE_FROM);
                     }
@@ -3146,8 +3162,8 @@ impl CompiledView for DisadvantageCheckView {
             "certificateTo" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<NaiveDate>> =
-                        rc.show(keys::disadvantage_check::CERTIFICATE_TO, v.own_in(rc), || m.certificate_to);
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::disadvantage_check::CERTIFICATE_TO, v.own_in(rc), || m.certificate_to.map(Date));
                     if matches!(x, Some(Some(_))) {
                         v.audit_in(rc, keys::disadvantage_check::CERTIFICATE_TO);
                     }
@@ -3158,8 +3174,8 @@ impl CompiledView for DisadvantageCheckView {
             "receivedOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> =
-                        rc.show(keys::disadvantage_check::RECEIVED_ON, v.own_in(rc), || m.received_on);
+                    let x: Option<Date> =
+                        rc.show(keys::disadvantage_check::RECEIVED_ON, v.own_in(rc), || Date(m.received_on));
                     x.out()
                 },
                 &["received_on"],
@@ -3167,8 +3183,8 @@ impl CompiledView for DisadvantageCheckView {
             "dueOn" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<NaiveDate> = rc.show(keys::disadvantage_check::DUE_ON, v.own_in(rc), || {
-                        crate::disadvantage::model::disadvantage_due(m.received_on)
+                    let x: Option<Date> = rc.show(keys::disadvantage_check::DUE_ON, v.own_in(rc), || {
+                        Date(crate::disadvantage::model::disadvantage_due(m.received_on))
                     });
                     x.out()
                 },
@@ -3208,8 +3224,8 @@ impl CompiledView for DisadvantageCheckView {
             "decidedAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<Option<DateTime<Utc>>> =
-                        rc.show(keys::disadvantage_check::DECIDED_AT, v.own_in(rc), || m.decided_at);
+                    let x: Option<Option<Timestamp>> =
+                        rc.show(keys::disadvantage_check::DECIDED_AT, v.own_in(rc), || m.decided_at.map(Timestamp));
                     x.out()
                 },
                 &["decided_at"],
@@ -3283,8 +3299,8 @@ impl CompiledView for AuditEventView {
             "occurredAt" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<DateTime<Utc>> =
-                        rc.show(keys::audit_event::OCCURRED_AT, v.own_in(rc), || m.occurred_at);
+                    let x: Option<Timestamp> =
+                        rc.show(keys::audit_event::OCCURRED_AT, v.own_in(rc), || Timestamp(m.occurred_at));
                     x.out()
                 },
                 &["occurred_at"],

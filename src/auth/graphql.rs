@@ -2,11 +2,11 @@
 //! profile, logging out.
 
 use async_graphql::{Context, Object, SimpleObject, ID};
-use chrono::NaiveDate;
 use entity::{enums::AuditAction, profile};
 use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, TransactionTrait};
 
 use super::{login, session};
+use crate::graphql::scalars::Date;
 use crate::unscoped::Unscoped;
 use crate::{
     api::views::{OperatorView, ProfileView},
@@ -65,8 +65,8 @@ pub struct ProfileChoice {
     pub role: RoleView,
     /// The profile's Ambito (none for national roles).
     pub ambito_name: Option<String>,
-    pub valid_from: NaiveDate,
-    pub valid_to: Option<NaiveDate>,
+    pub valid_from: Date,
+    pub valid_to: Option<Date>,
     /// Whether the session is bound to this profile.
     pub active: bool,
 }
@@ -96,8 +96,8 @@ async fn profile_choices(
             id: ID(ids::encode("Profile", p.id)),
             role: p.role.into(),
             ambito_name: p.ambito_id.and_then(|a| names.get(&a).cloned()),
-            valid_from: p.valid_from,
-            valid_to: p.valid_to,
+            valid_from: Date(p.valid_from),
+            valid_to: p.valid_to.map(Date),
             active: Some(p.id) == active,
         })
         .collect())

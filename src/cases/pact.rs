@@ -665,7 +665,7 @@ pub async fn refuse_pact(
 /// race: the database holds one active row per case, kind and provider).
 pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) -> Result<Uuid, AppError> {
     let me = a.me()?;
-    let provider = check_support("input", &s)?;
+    let provider = check_support("input.support", &s)?;
     let txn = a.begin().await?;
     let c = super::service::case_under(a, &txn, case_id, support_scope(a, Action::Create)?).await?;
     if matches!(c.state, CaseState::Chiuso | CaseState::Trasferito | CaseState::InviatoAltroServizio) {
@@ -693,7 +693,7 @@ pub async fn activate_support(a: &Acting<'_>, case_id: Uuid, s: SupportInput) ->
             let ends_on = s.ends_on.or(x.ends_on);
             if let (Some(f), Some(t)) = (starts_on, ends_on) {
                 if t < f {
-                    return Err(AppError::validation("input.endsOn", "before the start"));
+                    return Err(AppError::validation("input.support.endsOn", "before the start"));
                 }
             }
             let res = support::Entity::update_many()

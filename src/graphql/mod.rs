@@ -1,4 +1,4 @@
-//! The GraphQL kit: connections, enums, limits, `node`/`by_id`, relations and
+//! The GraphQL kit: connections, enums, the date scalars, limits, `node`/`by_id`, relations and
 //! their loaders, visibility, and the generated views of the governed types.
 //! The schema is assembled above the domains, in `crate::schema`.
 
@@ -10,6 +10,7 @@ pub mod limits;
 pub mod node;
 pub mod out;
 pub mod relations;
+pub mod scalars;
 pub mod shape;
 pub mod visibility;
 

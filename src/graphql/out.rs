@@ -7,7 +7,8 @@
 use std::cell::RefCell;
 
 use async_graphql::{Name, ScalarType, Value, ID};
-use chrono::{DateTime, NaiveDate, Utc};
+
+use super::scalars::{Date, Timestamp};
 
 use crate::{
     authz::{FieldKey, Object, RequestAuthz},
@@ -46,13 +47,13 @@ macro_rules! out_from {
 
 out_from!(bool, i32, i64, u64);
 
-impl Out for NaiveDate {
+impl Out for Date {
     fn out(self) -> Value {
         ScalarType::to_value(&self)
     }
 }
 
-impl Out for DateTime<Utc> {
+impl Out for Timestamp {
     fn out(self) -> Value {
         ScalarType::to_value(&self)
     }

@@ -391,23 +391,24 @@ async fn run_graphql(
         _ => None,
     };
     let was_compiled = compiled.is_some();
+    let mut variables = None;
     let mut resp = match compiled {
         Some(resp) => {
             state.metrics.compiled_reads.inc();
             resp
         }
         None => {
-            let variables = authz.as_ref().map(|_| req.variables.clone());
+            variables = authz.as_ref().map(|_| req.variables.clone());
             let resp = state.schema.execute(req).await;
-            if let (Some(a), Some(variables)) = (&authz, variables) {
+            if let (Some(a), Some(variables)) = (&authz, &variables) {
                 if !is_request_error(&resp) {
-                    checked.mark_validated(a.role(), operation_name.as_deref(), &variables);
+                    checked.mark_validated(a.role(), operation_name.as_deref(), variables);
                 }
             }
             resp
         }
     };
-    add_error_codes(&mut resp);
+    add_error_codes(&mut resp, checked.document.as_ref(), variables.as_ref());
     let executed = !is_request_error(&resp);
     // The size of the answer, counted without building it: over the cap, no data
     // leaves (and no read of it is recorded).
@@ -470,18 +471,47 @@ fn json_size(v: &async_graphql::Value) -> usize {
     c.0
 }
 
-/// Errors raised by the executor itself (parsing, validation) carry no code;
-/// give them the stable ones. The limits are ours (`graphql::limits`) and carry
-/// `LIMIT` already.
-fn add_error_codes(resp: &mut async_graphql::Response) {
+/// Errors raised by the executor itself (parsing, validation, reading an
+/// argument) carry no code; give them the stable ones. A value that does not
+/// fit its type is the client's: `VALIDATION`, with the input path it names
+/// (or, for an `Int` out of range, the path found in the document). The limits
+/// are ours (`graphql::limits`) and carry `LIMIT` already.
+fn add_error_codes(
+    resp: &mut async_graphql::Response,
+    doc: Option<&async_graphql::parser::types::ExecutableDocument>,
+    variables: Option<&async_graphql::Variables>,
+) {
     for e in &mut resp.errors {
         let has_code = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
         if has_code {
             continue;
         }
-        let code = if e.path.is_empty() { "VALIDATION" } else { "INTERNAL" };
-        e.extensions.get_or_insert_with(Default::default).set("code", code);
+        let bad_value = e.message.starts_with("Failed to parse \"");
+        let code = if e.path.is_empty() || bad_value { "VALIDATION" } else { "INTERNAL" };
+        let field = if bad_value {
+            let at = e.locations.first().copied();
+            doc.zip(variables).zip(at).and_then(|((d, v), at)| crate::graphql::scalars::int_out_of_range(d, v, at))
+        } else if code == "VALIDATION" {
+            argument_path(&e.message)
+        } else {
+            None
+        };
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        ext.set("code", code);
+        if let Some(f) = field {
+            ext.set("field", f);
+        }
     }
+}
+
+/// The input path a validation message of the executor names: a value that
+/// does not fit its type (a malformed `Date`, an `Int` out of range, an unknown
+/// enum value...) reads `Invalid value for argument "input.support.startsOn",
+/// expected type "Date"`, in the document or in a variable alike.
+fn argument_path(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("Invalid value for argument \"")?;
+    let path = &rest[..rest.find('"')?];
+    (!path.is_empty()).then(|| path.to_string())
 }
 
 async fn audit_reads(state: &AppState, authz: &RequestAuthz, request_id: Option<String>) -> Result<(), AppError> {

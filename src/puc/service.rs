@@ -107,22 +107,22 @@ pub struct ProjectFields {
 /// Applies and validates `f` over `p`.
 fn merge(mut p: puc_project::Model, f: ProjectFields) -> Result<puc_project::Model, AppError> {
     if let Some(v) = f.title {
-        p.title = text("input.title", &v, 200)?;
+        p.title = text("input.project.title", &v, 200)?;
     }
     if let Some(v) = f.field {
         p.field = v;
     }
     if let Some(v) = f.description {
-        p.description = text("input.description", &v, 4000)?;
+        p.description = text("input.project.description", &v, 4000)?;
     }
     if let Some(v) = f.host_body {
-        p.host_body = text("input.hostBody", &v, 200)?;
+        p.host_body = text("input.project.hostBody", &v, 200)?;
     }
     if let Some(v) = f.site {
-        p.site = text("input.site", &v, 300)?;
+        p.site = text("input.project.site", &v, 300)?;
     }
     if let Some(v) = f.schedule {
-        p.schedule = text("input.schedule", &v, 300)?;
+        p.schedule = text("input.project.schedule", &v, 300)?;
     }
     if let Some(v) = f.weekly_hours {
         p.weekly_hours = v;
@@ -146,32 +146,32 @@ fn merge(mut p: puc_project::Model, f: ProjectFields) -> Result<puc_project::Mod
         p.min_duration_months = v;
     }
     if f.tutor.is_some() {
-        p.tutor = opt_text("input.tutor", f.tutor.as_deref(), 200)?;
+        p.tutor = opt_text("input.project.tutor", f.tutor.as_deref(), 200)?;
     }
     if !(8..=16).contains(&p.weekly_hours) {
-        return Err(AppError::validation("input.weeklyHours", "between 8 and 16 hours a week"));
+        return Err(AppError::validation("input.project.weeklyHours", "between 8 and 16 hours a week"));
     }
     for (field, n) in [
-        ("input.placesComune", p.places_comune),
-        ("input.placesCpi", p.places_cpi),
-        ("input.placesVolunteer", p.places_volunteer),
+        ("input.project.placesComune", p.places_comune),
+        ("input.project.placesCpi", p.places_cpi),
+        ("input.project.placesVolunteer", p.places_volunteer),
     ] {
         if !(0..=500).contains(&n) {
             return Err(AppError::validation(field, "between 0 and 500"));
         }
     }
     if p.places_comune + p.places_cpi + p.places_volunteer == 0 {
-        return Err(AppError::validation("input.placesComune", "a project offers at least one place"));
+        return Err(AppError::validation("input.project.placesComune", "a project offers at least one place"));
     }
     if p.ends_on < p.starts_on {
-        return Err(AppError::validation("input.endsOn", "ends before it starts"));
+        return Err(AppError::validation("input.project.endsOn", "ends before it starts"));
     }
     if !(1..=18).contains(&p.min_duration_months) {
-        return Err(AppError::validation("input.minDurationMonths", "between 1 and 18 months"));
+        return Err(AppError::validation("input.project.minDurationMonths", "between 1 and 18 months"));
     }
     let months = (p.ends_on - p.starts_on).num_days() / 30;
     if (p.min_duration_months as i64) > months.max(1) {
-        return Err(AppError::validation("input.minDurationMonths", "longer than the project"));
+        return Err(AppError::validation("input.project.minDurationMonths", "longer than the project"));
     }
     Ok(p)
 }
@@ -204,18 +204,18 @@ pub async fn create_project(a: &Acting<'_>, comune_istat: &str, f: ProjectFields
         ambito_id: c.ambito_id,
         comune_istat: c.istat_code.clone(),
         manager_id: Some(me),
-        title: required(f.title.clone(), "input.title")?,
-        field: f.field.ok_or_else(|| AppError::validation("input.field", "required"))?,
-        description: required(f.description.clone(), "input.description")?,
-        host_body: required(f.host_body.clone(), "input.hostBody")?,
-        site: required(f.site.clone(), "input.site")?,
-        schedule: required(f.schedule.clone(), "input.schedule")?,
+        title: required(f.title.clone(), "input.project.title")?,
+        field: f.field.ok_or_else(|| AppError::validation("input.project.field", "required"))?,
+        description: required(f.description.clone(), "input.project.description")?,
+        host_body: required(f.host_body.clone(), "input.project.hostBody")?,
+        site: required(f.site.clone(), "input.project.site")?,
+        schedule: required(f.schedule.clone(), "input.project.schedule")?,
         weekly_hours: f.weekly_hours.unwrap_or(8),
         places_comune: 0,
         places_cpi: 0,
         places_volunteer: 0,
-        starts_on: f.starts_on.ok_or_else(|| AppError::validation("input.startsOn", "required"))?,
-        ends_on: f.ends_on.ok_or_else(|| AppError::validation("input.endsOn", "required"))?,
+        starts_on: f.starts_on.ok_or_else(|| AppError::validation("input.project.startsOn", "required"))?,
+        ends_on: f.ends_on.ok_or_else(|| AppError::validation("input.project.endsOn", "required"))?,
         min_duration_months: f.min_duration_months.unwrap_or(1),
         tutor: None,
         state: PucProjectState::Bozza,
@@ -267,7 +267,10 @@ pub async fn update_project(a: &Acting<'_>, id: Uuid, version: i32, f: ProjectFi
     let new = merge(p, f)?;
     let v = vacancies(&txn, std::slice::from_ref(&new)).await?[&new.id];
     if v.comune < 0 || v.cpi < 0 || v.volunteer < 0 {
-        return Err(AppError::validation("input.placesComune", "fewer places than the assignments proposed or active"));
+        return Err(AppError::validation(
+            "input.project.placesComune",
+            "fewer places than the assignments proposed or active",
+        ));
     }
     let state = match new.state {
         PucProjectState::Attivo | PucProjectState::Completo if v.total() == 0 => PucProjectState::Completo,
@@ -519,7 +522,7 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
             }
             let inail = text("input.inailRef", inail_ref, 60)?;
             if *starts_on < project.starts_on || *starts_on > project.ends_on {
-                return Err(AppError::validation("input.startsOn", "outside the project's dates"));
+                return Err(AppError::validation("input.startOn", "outside the project's dates"));
             }
             let end = (*starts_on + chrono::Months::new(project.min_duration_months as u32)).min(project.ends_on);
             q = q
@@ -545,7 +548,7 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
                 )));
             }
             if *on > today() {
-                return Err(AppError::validation("input.on", "must not be in the future"));
+                return Err(AppError::validation("input.interruptedOn", "must not be in the future"));
             }
             q = q
                 .col_expr(puc_assignment::Column::InterruptionReason, Expr::value(*reason))

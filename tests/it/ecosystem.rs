@@ -331,3 +331,67 @@ async fn metrics_count_each_request_and_are_not_open_to_all() {
     let public = TestApp::with_config(|c| c.bind = "0.0.0.0:8080".parse().unwrap()).await;
     assert_eq!(public.request_text(get(None)).await.0, 404, "no token, public bind: no metrics");
 }
+
+/// Point 5: a value that does not fit its scalar (a malformed `Date`, a
+/// `DateTime` without its offset, an `Int` out of range), in the document or in
+/// a variable, at the top of an input or nested in it, is `VALIDATION` naming
+/// the whole input path, and nothing runs.
+#[tokio::test]
+async fn malformed_scalars_are_validation_errors_naming_their_input_path() {
+    let app = TestApp::seeded().await;
+    let (token, _, _) = app.login_role(Role::CaseManager, 0).await;
+    let case = {
+        use sea_orm::EntityTrait;
+        let c = entity::case_file::Entity::find().one(&app.db).await.unwrap().unwrap();
+        gepi::ids::encode("Case", c.id)
+    };
+    let activate = "mutation($i: ActivateSupportInput!) { activateSupport(input: $i) { id } }";
+    let support = |starts_on: &str| json!({ "i": { "caseId": case, "support": { "kind": "TIROCINIO_INCLUSIONE", "provider": "ASL", "startsOn": starts_on } } });
+    let plan = "mutation($i: PlanMeetingInput!) { planMeeting(input: $i) { id } }";
+    let meeting = |starts_at: &str| json!({ "i": { "caseId": case, "kind": "CONVOCAZIONE", "startsAt": starts_at } });
+    let calendar = "query($f: Date!) { calendar(from: $f, to: $f) { slots { booked } } }";
+    let cases: &[(&str, &str, serde_json::Value, &str)] = &[
+        ("a month 13, nested in a variable", activate, support("2026-13-01"), "input.support.startsOn"),
+        ("a day first, nested in a variable", activate, support("02/12/2026"), "input.support.startsOn"),
+        ("a day that does not exist", activate, support("2025-02-29"), "input.support.startsOn"),
+        ("an instant without its offset", plan, meeting("2026-12-20T10:00:00"), "input.startsAt"),
+        ("an instant with a space for T", plan, meeting("2026-12-20 10:00:00Z"), "input.startsAt"),
+        ("a date in a variable of a query", calendar, json!({ "f": "2026-12-32" }), "from"),
+        (
+            "a date in the document",
+            "{ calendar(from: \"2026-12-01\", to: \"12/12/2026\") { slots { booked } } }",
+            json!({}),
+            "to",
+        ),
+        ("an Int out of range", "{ cases(first: 3000000000) { totalCount } }", json!({}), "first"),
+        (
+            "an Int out of range, nested in the document",
+            "mutation { planMeeting(input: { caseId: \"x\", kind: CONVOCAZIONE, durationMinutes: 99999999999 }) { id } }",
+            json!({}),
+            "input.durationMinutes",
+        ),
+    ];
+    let (supports, meetings) = (app.count("support").await, app.count("meeting").await);
+    for (what, query, variables, field) in cases {
+        let r = app.gql(Some(&token), query, variables.clone()).await;
+        assert!(r["data"].is_null(), "{what}: nothing runs: {r}");
+        assert_eq!(r["errors"][0]["extensions"]["code"], "VALIDATION", "{what}: {r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], *field, "{what}: {r}");
+    }
+    assert_eq!((app.count("support").await, app.count("meeting").await), (supports, meetings));
+
+    // Well-formed values still work, and the scalars say what they follow.
+    let r = app.gql(Some(&token), calendar, json!({ "f": "2026-12-01" })).await;
+    assert!(r["errors"].is_null(), "{r}");
+    let r = app
+        .gql(
+            Some(&token),
+            "{ d: __type(name: \"Date\") { specifiedByURL description } t: __type(name: \"DateTime\") { specifiedByURL } n: __type(name: \"NaiveDate\") { name } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r["data"]["d"]["specifiedByURL"], "https://scalars.graphql.org/andimarek/local-date.html", "{r}");
+    assert_eq!(r["data"]["t"]["specifiedByURL"], "https://scalars.graphql.org/andimarek/date-time.html", "{r}");
+    assert!(r["data"]["d"]["description"].as_str().is_some_and(|d| d.contains("YYYY-MM-DD")), "{r}");
+    assert!(r["data"]["n"].is_null(), "no NaiveDate scalar left: {r}");
+}

@@ -212,7 +212,7 @@ async fn the_calendar_shows_meetings_and_slots_and_books_slots_once() {
         .comune_istat;
     let from = gepi::calendar::today();
     let to = from + Duration::days(14);
-    let q = "query($f: NaiveDate!, $t: NaiveDate!, $c: String) { calendar(from: $f, to: $t, comune: $c) { meetings { id scheduledAt comune { istatCode } } slots { booked slot { id startsAt place } } } }";
+    let q = "query($f: Date!, $t: Date!, $c: String) { calendar(from: $f, to: $t, comune: $c) { meetings { id scheduledAt comune { istatCode } } slots { booked slot { id startsAt place } } } }";
     let r = app.gql(Some(&token), q, json!({ "f": from, "t": to, "c": comune })).await;
     let cal = ok(&r)["calendar"].clone();
     let slots = cal["slots"].as_array().unwrap();
@@ -282,6 +282,6 @@ async fn registrars_publish_office_slots_of_their_comuni() {
     let r = app.gql(Some(&cm), q, input(&mine[0], one)).await;
     assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
     // The calendar shows them.
-    let r = app.gql(Some(&token), "query($f: NaiveDate!, $c: String) { calendar(from: $f, to: $f, comune: $c) { slots { booked slot { place } } } }", json!({ "f": day, "c": mine[0] })).await;
+    let r = app.gql(Some(&token), "query($f: Date!, $c: String) { calendar(from: $f, to: $f, comune: $c) { slots { booked slot { place } } } }", json!({ "f": day, "c": mine[0] })).await;
     assert_eq!(ok(&r)["calendar"]["slots"].as_array().unwrap().len(), 2, "{r}");
 }

@@ -55,7 +55,7 @@ async fn a_project_fills_up_and_its_assignments_run_to_the_end() {
     let mut bad = project(1, 3);
     bad["i"]["project"]["weeklyHours"] = json!(20);
     let r = app.gql(Some(&pm), CREATE, bad).await;
-    assert_eq!(r["errors"][0]["extensions"]["field"], "input.weeklyHours", "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.project.weeklyHours", "{r}");
     let mine: Vec<String> = profile_comune::Entity::find()
         .filter(profile_comune::Column::ProfileId.eq(p.id))
         .all(&app.db)

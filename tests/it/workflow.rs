@@ -710,7 +710,7 @@ async fn the_referente_works_on_the_cases_not_yet_assigned_only() {
     let mut bad = input(unassigned[1].id);
     bad["i"]["support"]["endsOn"] = json!("2026-01-01");
     let r = s.app.gql(Some(&token), ACTIVATE, bad).await;
-    assert_eq!(r["errors"][0]["extensions"]["field"], "input.endsOn", "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.support.endsOn", "{r}");
 }
 
 const SUPPORT_STATE: &str = "mutation($i: ChangeSupportStateInput!) { changeSupportState(input: $i) { id supports { id kind provider status endsOn } } }";
