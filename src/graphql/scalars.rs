@@ -137,7 +137,7 @@ impl std::ops::Deref for Timestamp {
 /// naming it (`Failed to parse "Int": ...`); the schema has no other number
 /// scalar, so the number out of 32-bit range under that field is the culprit.
 pub fn int_out_of_range(doc: &ExecutableDocument, variables: &Variables, pos: Pos) -> Option<String> {
-    fn find<'d>(set: &'d SelectionSet, pos: Pos) -> Option<&'d Field> {
+    fn find(set: &SelectionSet, pos: Pos) -> Option<&Field> {
         set.items.iter().find_map(|s| match &s.node {
             // The executor points at the field (while weighing it) or at the
             // argument's value (while reading it).
