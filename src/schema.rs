@@ -28,6 +28,9 @@ use crate::{
     graphql::limits,
 };
 
+/// What an actor may read: each role sees its own part of the graph (fields it
+/// may not read answer null and are listed in `extensions.redactions`; rows
+/// outside its scope do not exist for it).
 #[derive(MergedObject, Default)]
 pub struct Query(
     AuthQuery,
@@ -44,6 +47,9 @@ pub struct Query(
     CaseQuery,
 );
 
+/// The workflows' steps: each checks the actor's permission and the current
+/// state, takes the version read (a stale one is `CONFLICT`), and writes its
+/// audit entries with the change.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     AuthMutation,

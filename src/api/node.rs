@@ -162,7 +162,7 @@ impl NodeQuery {
     /// Any object by its global id: null, with a `NOT_FOUND` error, when there is none
     /// the viewer may see (a missing id and one out of scope answer alike).
     #[graphql(visible = "crate::graphql::visibility::node")]
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Node>> {
+    async fn node(&self, ctx: &Context<'_>, #[graphql(desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist.")] id: ID) -> GqlResult<Option<Node>> {
         node(crate::graphql::context::gateway(ctx)?, &id).await.map(Some)
     }
     /// Objects by their global ids (at most 100), in the order asked: null for an id
@@ -171,7 +171,11 @@ impl NodeQuery {
         visible = "crate::graphql::visibility::node",
         complexity = "crate::graphql::limits::page_cost(Some(ids.len().min(MAX_NODES) as i32), child_complexity)"
     )]
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> GqlResult<Vec<Option<Node>>> {
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global ids, at most 100; each answers as `node(id:)` would, in the same order.")] ids: Vec<ID>,
+    ) -> GqlResult<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             return Err(AppError::Limit(format!("nodes: {} ids, over the limit of {MAX_NODES}", ids.len()))).gql();
         }

@@ -94,7 +94,7 @@ impl ResidencyMutation {
     async fn assign_residency_check(
         &self,
         ctx: &Context<'_>,
-        input: AssignResidencyCheckInput,
+        #[graphql(desc = "The check, the version read and the officer it goes to.")] input: AssignResidencyCheckInput,
     ) -> GqlResult<ResidencyCheckView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
@@ -108,7 +108,7 @@ impl ResidencyMutation {
     async fn record_residency_periods(
         &self,
         ctx: &Context<'_>,
-        input: RecordResidencyPeriodsInput,
+        #[graphql(desc = "The check, the version read and the residence periods found in the registry.")] input: RecordResidencyPeriodsInput,
     ) -> GqlResult<ResidencyCheckView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
@@ -132,7 +132,7 @@ impl ResidencyMutation {
     async fn forward_residency_check(
         &self,
         ctx: &Context<'_>,
-        input: ForwardResidencyCheckInput,
+        #[graphql(desc = "The check, the version read and the Comune it goes to.")] input: ForwardResidencyCheckInput,
     ) -> GqlResult<Option<ResidencyCheckView>> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
@@ -146,7 +146,7 @@ impl ResidencyMutation {
     async fn finalise_residency_check(
         &self,
         ctx: &Context<'_>,
-        input: FinaliseResidencyCheckInput,
+        #[graphql(desc = "The check, the version read and the outcome.")] input: FinaliseResidencyCheckInput,
     ) -> GqlResult<ResidencyCheckView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
@@ -183,9 +183,9 @@ impl ResidencyQuery {
     async fn residency_checks(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<ResidencyCheckFilter>,
+        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")] first: Option<i32>,
+        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Only the rows that match every condition given.")] filter: Option<ResidencyCheckFilter>,
     ) -> GqlResult<Connection<ResidencyCheckView>> {
         let f = check_filter(filter);
         page_of(ctx, |gw| lists::check_list(&gw.authz, f), &check_order(), (first, after), ResidencyCheckView).await
@@ -193,7 +193,7 @@ impl ResidencyQuery {
 
     /// One residency check by id.
     #[graphql(visible = "crate::graphql::visibility::reads_residency_check")]
-    async fn residency_check(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<ResidencyCheckView>> {
+    async fn residency_check(&self, ctx: &Context<'_>, #[graphql(desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist.")] id: ID) -> GqlResult<Option<ResidencyCheckView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "ResidencyCheck", &id)?;
         Ok(Some(ResidencyCheckView(

@@ -20,12 +20,12 @@ use crate::{
     principal::{Authn, PendingSession, Principal, PrincipalEpoch},
 };
 
-/// The logged-in operator and the profile the session is bound to.
 pub struct Me {
     operator: entity::operator::Model,
     profile: profile::Model,
 }
 
+/// The logged-in operator and the profile the session is bound to.
 #[Object]
 impl Me {
     /// The operator.
@@ -62,10 +62,13 @@ fn operator_session<'a>(ctx: &'a Context<'_>) -> GqlResult<(PendingSession, Opti
 pub struct ProfileChoice {
     /// Global id of the profile, to pass to `switchProfile`.
     pub id: ID,
+    /// The role the profile grants.
     pub role: RoleView,
     /// The profile's Ambito (none for national roles).
     pub ambito_name: Option<String>,
+    /// First day the profile is in force.
     pub valid_from: Date,
+    /// Last day the profile is in force (none: until revoked).
     pub valid_to: Option<Date>,
     /// Whether the session is bound to this profile.
     pub active: bool,
@@ -144,7 +147,7 @@ impl AuthMutation {
     /// after a SPID login with several profiles, or a switch later (explicit,
     /// audited). Takes effect from the next request.
     #[graphql(visible = "crate::graphql::visibility::login_surface")]
-    async fn switch_profile(&self, ctx: &Context<'_>, profile_id: ID) -> GqlResult<Me> {
+    async fn switch_profile(&self, ctx: &Context<'_>, #[graphql(desc = "The profile to act with: one of `profileChoices`.")] profile_id: ID) -> GqlResult<Me> {
         let (s, p) = operator_session(ctx)?;
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.clone());

@@ -35,6 +35,8 @@ impl<N: OutputType> TypeName for Connection<N> {
     }
 }
 
+/// A page of rows (a Relay connection): the rows with their cursors, whether
+/// there are more, and how many there are in all.
 #[Object(name_type)]
 impl<N: OutputType + Clone> Connection<N> {
     /// The page: one edge per row, with its cursor.
@@ -71,6 +73,7 @@ impl<N: OutputType> TypeName for Edge<N> {
     }
 }
 
+/// One row of a page, with the cursor to continue after it.
 #[Object(name_type)]
 impl<N: OutputType + Clone> Edge<N> {
     /// Opaque cursor of this row.

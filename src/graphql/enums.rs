@@ -4,11 +4,11 @@
 use async_graphql::Enum;
 
 macro_rules! gql_enum {
-    ($(#[$m:meta])* $view:ident, $name:literal, $remote:literal, { $($v:ident),+ $(,)? }) => {
+    ($(#[$m:meta])* $view:ident, $name:literal, $remote:literal, { $( $(#[$vm:meta])* $v:ident ),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
         #[graphql(name = $name, remote = $remote)]
-        pub enum $view { $($v),+ }
+        pub enum $view { $( $(#[$vm])* $v ),+ }
 
         impl $crate::graphql::out::Out for $view {
             fn out(self) -> async_graphql::Value {
@@ -20,84 +20,383 @@ macro_rules! gql_enum {
 
 gql_enum!(
     /// Accreditation state of an operator (domain spec §2.1).
-    OperatorStatusView, "OperatorStatus", "entity::enums::OperatorStatus", { Requested, PendingAccreditation, Active, Suspended, Revoked });
+    OperatorStatusView, "OperatorStatus", "entity::enums::OperatorStatus", {
+        /// Accreditation requested, before the Comune indicates the person; this API records new operators
+        /// as `PENDING_ACCREDITATION` instead.
+        Requested,
+        /// Recorded (e.g. a person a Comune indicated), with no profile accredited yet: cannot log in;
+        /// becomes `ACTIVE` with its first accredited profile.
+        PendingAccreditation,
+        /// Accredited: logs in with SPID and acts through its profiles in force.
+        Active,
+        /// Suspended by the administrator: cannot log in and its sessions ended; its profiles stay and it
+        /// can be reinstated.
+        Suspended,
+        /// Revoked, final: every profile of the operator is revoked and its sessions ended.
+        Revoked,
+    }
+);
 gql_enum!(
     /// Whether a role assignment is in force: `SUSPENDED` can be reinstated, `REVOKED` is final.
-    ProfileStatusView, "ProfileStatus", "entity::enums::ProfileStatus", { Active, Suspended, Revoked });
+    ProfileStatusView, "ProfileStatus", "entity::enums::ProfileStatus", {
+        /// Usable: the operator can act through it on the days of its validity.
+        Active,
+        /// Suspended by the administrator: its sessions ended; it can be reinstated.
+        Suspended,
+        /// Revoked, final: by the administrator, with its operator, or when a successor replaces it.
+        Revoked,
+    }
+);
 gql_enum!(
     /// Fund paying for an accredited professional: Quota servizi del Fondo Povertà,
     /// PON Inclusione 2014-2020, PN Inclusione e lotta alla povertà 2021-2027, a
     /// regional FSE+ programme, the budget of a Comune or of the Ambito, other.
-    FundingSourceView, "FundingSource", "entity::enums::FundingSource", { FondoPoverta, PonInclusione, PnInclusione, FsePlusRegionale, BilancioComunale, BilancioAmbito, Altro });
+    FundingSourceView, "FundingSource", "entity::enums::FundingSource", {
+        /// The Quota servizi of the Fondo Povertà.
+        FondoPoverta,
+        /// The PON Inclusione 2014-2020.
+        PonInclusione,
+        /// The PN Inclusione e lotta alla povertà 2021-2027.
+        PnInclusione,
+        /// A regional FSE+ programme.
+        FsePlusRegionale,
+        /// The budget of a Comune.
+        BilancioComunale,
+        /// The budget of the Ambito.
+        BilancioAmbito,
+        /// Another source.
+        Altro,
+    }
+);
 gql_enum!(
     /// Form of associated management of an Ambito.
-    ManagementFormView, "ManagementForm", "entity::enums::ManagementForm", { CapofilaComune, Consorzio, AziendaSpeciale, Altro });
+    ManagementFormView, "ManagementForm", "entity::enums::ManagementForm", {
+        /// A lead Comune (Comune capofila) manages the Ambito on behalf of the other Comuni.
+        CapofilaComune,
+        /// A consortium (consorzio) of the Comuni.
+        Consorzio,
+        /// An azienda speciale of the Comuni.
+        AziendaSpeciale,
+        /// Another form; Ambiti loaded with `gepi territory import` start with this value.
+        Altro,
+    }
+);
 gql_enum!(
     /// Kind of convention between a Comune and its Ambito.
-    ConventionKindView, "ConventionKind", "entity::enums::ConventionKind", { UsoGepi, Puc });
+    ConventionKindView, "ConventionKind", "entity::enums::ConventionKind", {
+        /// Use of GePI: the Comune is the controller of its data on this basis; profiles working on the
+        /// Comune's own data (registry checks, PUC, meetings, disadvantage) need one in force.
+        UsoGepi,
+        /// Running PUC (Progetti Utili alla Collettività).
+        Puc,
+    }
+);
 gql_enum!(
     /// How a session was authenticated.
-    AuthMethodView, "AuthMethod", "entity::enums::AuthMethod", { Dev, Spid });
+    AuthMethodView, "AuthMethod", "entity::enums::AuthMethod", {
+        /// Development login trusting the codice fiscale given: only with `--demo` or `GEPI_DEV_LOGIN=true`,
+        /// on a loopback address.
+        Dev,
+        /// SPID login, at level 2 or higher.
+        Spid,
+    }
+);
 gql_enum!(
     /// The measure an application is for.
-    MeasureView, "Measure", "entity::enums::Measure", { Rdc, Pdc, Adi, Sfl });
+    MeasureView, "Measure", "entity::enums::Measure", {
+        /// Reddito di Cittadinanza (DL 4/2019), 2019-2023: legacy records.
+        Rdc,
+        /// Pensione di Cittadinanza (DL 4/2019), the measure introduced with the RdC: legacy records.
+        Pdc,
+        /// Assegno di Inclusione (DL 48/2023), from January 2024.
+        Adi,
+        /// Supporto Formazione e Lavoro, from September 2023: GePI handles only its residency checks and PUC.
+        Sfl,
+    }
+);
 gql_enum!(
     /// INPS-side state of an application (domanda).
-    ApplicationStatusView, "ApplicationStatus", "entity::enums::ApplicationStatus", { Acquisita, Verificata, Accolta, Annullata, Decaduta, InEvidenza, Sospesa, FinePeriodo });
+    ApplicationStatusView, "ApplicationStatus", "entity::enums::ApplicationStatus", {
+        /// Received by INPS (acquisita).
+        Acquisita,
+        /// Checked by INPS (verificata); the household has yet to sign the PAD on SIISL.
+        Verificata,
+        /// Accepted subject to further checks (accolta salvo ulteriori controlli), after the household signed
+        /// the PAD; INPS then sends the household to the social services of its Comune.
+        Accolta,
+        /// Cancelled (annullata).
+        Annullata,
+        /// Decadenza declared by INPS, e.g. after an unjustified absence or another sanctionable fact; the
+        /// household may apply again after 6 months.
+        Decaduta,
+        /// In evidenza alla sede: held by the INPS office for anomalies in the DSU.
+        InEvidenza,
+        /// Payments suspended: no meeting within 120 days of the PAD, or the 90-day update missed; lifted,
+        /// with arrears, once the meeting is registered.
+        Sospesa,
+        /// The 18 monthly payments are over; the benefit can be renewed with a new PAD.
+        FinePeriodo,
+    }
+);
 gql_enum!(
     /// Registry sex of a member.
-    SexView, "Sex", "entity::enums::Sex", { M, F });
+    SexView, "Sex", "entity::enums::Sex", {
+        /// Male, as recorded in the registry.
+        M,
+        /// Female, as recorded in the registry.
+        F,
+    }
+);
 gql_enum!(
     /// Relation of a member to the applicant.
-    FamilyRelationView, "FamilyRelation", "entity::enums::FamilyRelation", { Richiedente, Coniuge, Figlio, Genitore, Fratello, Altro });
+    FamilyRelationView, "FamilyRelation", "entity::enums::FamilyRelation", {
+        /// The applicant (richiedente).
+        Richiedente,
+        /// Spouse (coniuge) of the applicant.
+        Coniuge,
+        /// Child (figlio or figlia) of the applicant.
+        Figlio,
+        /// Parent (genitore) of the applicant.
+        Genitore,
+        /// Brother or sister (fratello or sorella) of the applicant.
+        Fratello,
+        /// Any other relation.
+        Altro,
+    }
+);
 gql_enum!(
     /// State of a case (presa in carico), domain spec §2.3.
-    CaseStateView, "CaseState", "entity::enums::CaseState", { DaAssegnare, Assegnato, Convocato, ApInCorso, QdaInCorso, PattoInDefinizione, InviatoAltroServizio, InMonitoraggio, Chiuso, Trasferito });
+    CaseStateView, "CaseState", "entity::enums::CaseState", {
+        /// Received after the household signed the PAD, with no case manager yet; the Coordinatore per il
+        /// Patto assigns it (`assignCases`).
+        DaAssegnare,
+        /// Assigned to a case manager, who has not yet convened the household.
+        Assegnato,
+        /// The household was convened to its first meeting (`convokeMeeting`), not yet held.
+        Convocato,
+        /// The first meeting (or a spontaneous presentation) was held: the Analisi preliminare is in progress.
+        ApInCorso,
+        /// The Analisi preliminare found complex needs: the Quadro di analisi, with the équipe
+        /// multidisciplinare, is in progress.
+        QdaInCorso,
+        /// The Patto per l'inclusione sociale is being drafted, after the Analisi preliminare or the Quadro
+        /// di analisi.
+        PattoInDefinizione,
+        /// The Analisi preliminare routed the household to the CPI, to specialist services or to no pathway:
+        /// no Patto is drafted; the analysis can be reopened.
+        InviatoAltroServizio,
+        /// The Patto is signed: the case is monitored, with an update every 90 days; the Patto can be revised.
+        InMonitoraggio,
+        /// Closed: the benefit ended, was revoked or fell into decadenza; nothing more can be done on it.
+        Chiuso,
+        /// Transferred: the household moved to another Comune; nothing more can be done on it here.
+        Trasferito,
+    }
+);
 gql_enum!(
     /// ADI pathway type produced by the multidimensional analysis.
-    PathwayTypeView, "PathwayType", "entity::enums::PathwayType", { ObbligoAttivazione, OpzioneAttivazione, OpzioneSfl, ObbligoSocialeOpzioneLavoro });
+    PathwayTypeView, "PathwayType", "entity::enums::PathwayType", {
+        /// Obligation of work and social activation.
+        ObbligoAttivazione,
+        /// Option of work and social activation.
+        OpzioneAttivazione,
+        /// Option to join the Supporto Formazione e Lavoro (SFL).
+        OpzioneSfl,
+        /// Obligation of social activation, with the option of work activation.
+        ObbligoSocialeOpzioneLavoro,
+    }
+);
 gql_enum!(
     /// State of the Analisi preliminare.
-    AnalysisStateView, "AnalysisState", "entity::enums::AnalysisState", { Bozza, Completata });
+    AnalysisStateView, "AnalysisState", "entity::enums::AnalysisState", {
+        /// Being written by the case manager (`saveAnalysis`): opened at the first meeting, or reopened.
+        Bozza,
+        /// Completed with its outcome (`completeAnalysis`), which routed the case; it can be reopened.
+        Completata,
+    }
+);
 gql_enum!(
     /// Outcome (routing) of the Analisi preliminare.
-    AnalysisOutcomeView, "AnalysisOutcome", "entity::enums::AnalysisOutcome", { PaisSemplificato, QuadroAnalisi, Cpi, ServiziSpecialistici, NessunPercorso });
+    AnalysisOutcomeView, "AnalysisOutcome", "entity::enums::AnalysisOutcome", {
+        /// No complex needs: the Patto is written on the basis of the Analisi preliminare alone; the case
+        /// goes to `PATTO_IN_DEFINIZIONE`.
+        PaisSemplificato,
+        /// Complex needs: a Quadro di analisi with an équipe multidisciplinare follows; the case goes to
+        /// `QDA_IN_CORSO`.
+        QuadroAnalisi,
+        /// Referral to the Centro per l'impiego (CPI), where members activable to work sign a Patto di
+        /// servizio personalizzato; the case goes to `INVIATO_ALTRO_SERVIZIO`.
+        Cpi,
+        /// The need is mainly in charge of specialist services (health, mental health, addiction); the case
+        /// goes to `INVIATO_ALTRO_SERVIZIO`.
+        ServiziSpecialistici,
+        /// No pathway (e.g. the household is exempt); the case goes to `INVIATO_ALTRO_SERVIZIO`.
+        NessunPercorso,
+    }
+);
 gql_enum!(
     /// State of the Quadro di analisi.
-    FrameworkStateView, "FrameworkState", "entity::enums::FrameworkState", { DaAvviare, InCorso, Completato });
+    FrameworkStateView, "FrameworkState", "entity::enums::FrameworkState", {
+        /// Opened when the Analisi preliminare found complex needs; the équipe is not defined yet.
+        DaAvviare,
+        /// The équipe multidisciplinare is defined (`saveFramework`): the analysis is in progress.
+        InCorso,
+        /// Completed (`completeFramework`): the case moved on to drafting the Patto.
+        Completato,
+    }
+);
 gql_enum!(
     /// Service a member of the équipe multidisciplinare comes from.
-    TeamServiceView, "TeamService", "entity::enums::TeamService", { ServiziSociali, Asl, Cpi, Scuola, Serd, Csm, TerzoSettore, Altro });
+    TeamServiceView, "TeamService", "entity::enums::TeamService", {
+        /// The social services (servizi sociali) of the Comune or the Ambito.
+        ServiziSociali,
+        /// The local health authority (ASL).
+        Asl,
+        /// The Centro per l'impiego (CPI).
+        Cpi,
+        /// A school (scuola).
+        Scuola,
+        /// The addiction service (SerD).
+        Serd,
+        /// The mental health centre (CSM).
+        Csm,
+        /// A third-sector body (terzo settore).
+        TerzoSettore,
+        /// Another service.
+        Altro,
+    }
+);
 gql_enum!(
     /// State of a version of the Patto per l'inclusione sociale.
-    PactStateView, "PactState", "entity::enums::PactState", { Bozza, Sottoscritto, Chiuso, NonSottoscritto });
+    PactStateView, "PactState", "entity::enums::PactState", {
+        /// Draft being written (`savePact`), to be signed or refused; a revision of a signed Patto starts here.
+        Bozza,
+        /// Signed by the household (`signPact`): the version in force.
+        Sottoscritto,
+        /// No longer in force: a later revision was signed.
+        Chiuso,
+        /// The household refused to sign the draft (`refusePact`): a `MANCATA_SOTTOSCRIZIONE` segnalazione
+        /// goes to the coordinator for approval.
+        NonSottoscritto,
+    }
+);
 gql_enum!(
     /// The six areas of the multidimensional analysis.
-    NeedAreaView, "NeedArea", "entity::enums::NeedArea", { FunzionamentoPersonaleSociale, SituazioneEconomica, SituazioneLavorativa, EducazioneFormazione, CondizioneAbitativa, RetiFamiliariSociali });
+    NeedAreaView, "NeedArea", "entity::enums::NeedArea", {
+        /// Personal and social functioning.
+        FunzionamentoPersonaleSociale,
+        /// Economic situation.
+        SituazioneEconomica,
+        /// Work situation and employability.
+        SituazioneLavorativa,
+        /// Education and training.
+        EducazioneFormazione,
+        /// Housing.
+        CondizioneAbitativa,
+        /// Family, proximity and social networks.
+        RetiFamiliariSociali,
+    }
+);
 gql_enum!(
     /// Progress of a commitment (impegno) of the pact.
-    CommitmentStatusView, "CommitmentStatus", "entity::enums::CommitmentStatus", { DaAvviare, InCorso, Rispettato, NonRispettato });
+    CommitmentStatusView, "CommitmentStatus", "entity::enums::CommitmentStatus", {
+        /// Not started: every commitment starts here when the Patto is saved.
+        DaAvviare,
+        /// Under way.
+        InCorso,
+        /// Fulfilled (rispettato).
+        Rispettato,
+        /// Not fulfilled (non rispettato).
+        NonRispettato,
+    }
+);
 gql_enum!(
     /// Kind of support (sostegno) from the LEPS catalogue.
-    SupportKindView, "SupportKind", "entity::enums::SupportKind", { TirocinioInclusione, SostegnoSocioEducativo, AssistenzaDomiciliare, SostegnoGenitorialita, MediazioneFamiliare, MediazioneCulturale, ProntoInterventoSociale, ServizioSocialeProfessionale, Altro });
+    SupportKindView, "SupportKind", "entity::enums::SupportKind", {
+        /// Traineeship for social inclusion (tirocinio di inclusione).
+        TirocinioInclusione,
+        /// Socio-educational support at home or in the community, budgeting support included.
+        SostegnoSocioEducativo,
+        /// Home care (assistenza domiciliare).
+        AssistenzaDomiciliare,
+        /// Parenting support (sostegno alla genitorialità).
+        SostegnoGenitorialita,
+        /// Family mediation (mediazione familiare).
+        MediazioneFamiliare,
+        /// Cultural mediation (mediazione culturale).
+        MediazioneCulturale,
+        /// Social emergency response (pronto intervento sociale).
+        ProntoInterventoSociale,
+        /// Professional social work (servizio sociale professionale).
+        ServizioSocialeProfessionale,
+        /// Another support.
+        Altro,
+    }
+);
 gql_enum!(
     /// Activation state of a support.
-    SupportStatusView, "SupportStatus", "entity::enums::SupportStatus", { DaAttivare, Attivo, Concluso, Annullato });
+    SupportStatusView, "SupportStatus", "entity::enums::SupportStatus", {
+        /// Planned in the Patto, not started yet; `activateSupport` starts it.
+        DaAttivare,
+        /// Being delivered, since `activateSupport`.
+        Attivo,
+        /// Ended, on the day recorded as its end.
+        Concluso,
+        /// Cancelled: it will not take place, or it stopped.
+        Annullato,
+    }
+);
 gql_enum!(
     /// Kind of segnalazione (report of a sanctionable fact or failed check).
-    ReportKindView, "ReportKind", "entity::enums::ReportKind", { MancataPresentazione, MancataSottoscrizione, RifiutoPuc, AbbandonoPuc, RequisitoResidenza, RequisitoSoggiorno, ComposizioneDifforme, AltroFattoSanzionabile });
+    ReportKindView, "ReportKind", "entity::enums::ReportKind", {
+        /// Absence, without a justified reason, from a meeting the household was convened to; drafted when
+        /// the absence is recorded.
+        MancataPresentazione,
+        /// Refusal to sign the Patto, raised by `refusePact`; to be sent to INPS within 5 days.
+        MancataSottoscrizione,
+        /// Refusal of a proposed PUC; can be drafted when a `PROPOSTO` assignment is interrupted.
+        RifiutoPuc,
+        /// Abandonment of a PUC under way; can be drafted when an `ATTIVO` assignment is interrupted.
+        AbbandonoPuc,
+        /// Residence requirement not met: raised by a negative residency check.
+        RequisitoResidenza,
+        /// Permit of stay (soggiorno) requirement not met.
+        RequisitoSoggiorno,
+        /// Household composition differing from the one declared for the ISEE.
+        ComposizioneDifforme,
+        /// Another fact that may lead to a sanction (decadenza or revoca), described in the segnalazione.
+        AltroFattoSanzionabile,
+    }
+);
 gql_enum!(
     /// State of a segnalazione, domain spec §2.9.
-    ReportStateView, "ReportState", "entity::enums::ReportState", { Bozza, DaApprovare, Inviata, Rifiutata, Rettificata });
+    ReportStateView, "ReportState", "entity::enums::ReportState", {
+        /// Draft, not yet submitted (`submitReport`); absences and PUC interruptions are drafted this way.
+        Bozza,
+        /// Submitted, awaiting the decision of the competent coordinator (`decideReport`).
+        DaApprovare,
+        /// Approved by the coordinator and sent to INPS.
+        Inviata,
+        /// Rejected by the coordinator, with a comment: not sent.
+        Rifiutata,
+        /// Sent to INPS, then rectified or annulled in GePI.
+        Rettificata,
+    }
+);
 /// Kind of meeting.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(name = "MeetingKind", remote = "entity::enums::MeetingKind")]
 pub enum MeetingKindView {
+    /// A meeting the household is convened to.
     Convocazione,
+    /// The household came of its own accord; recorded once held, never planned.
     PresentazioneSpontanea,
+    /// The periodic update, due 90 days after the last meeting.
     #[graphql(name = "MONITORAGGIO_90GG")]
     Monitoraggio90gg,
+    /// A check of the Patto's objectives and commitments.
     VerificaPatto,
+    /// A meeting of the équipe multidisciplinare.
     Equipe,
 }
 
@@ -108,53 +407,288 @@ impl crate::graphql::out::Out for MeetingKindView {
 }
 gql_enum!(
     /// State of a meeting, domain spec §2.5.
-    MeetingStateView, "MeetingState", "entity::enums::MeetingState", { Pianificato, Convocato, Svolto, Valutato, AssenteGiustificato, AssenteIngiustificato, Annullato });
+    MeetingStateView, "MeetingState", "entity::enums::MeetingState", {
+        /// Planned, convocation not sent yet; a rescheduled meeting comes back here and needs a new one.
+        Pianificato,
+        /// The convocation was sent (`convokeMeeting`, with its channel and reference).
+        Convocato,
+        /// Held; a case's first meeting opens its Analisi preliminare.
+        Svolto,
+        /// Held, and its objectives and commitments evaluated by the case manager.
+        Valutato,
+        /// The household was absent for a justified reason, recorded; the meeting can be rescheduled.
+        AssenteGiustificato,
+        /// The household, convened, was absent without a justified reason: a `MANCATA_PRESENTAZIONE`
+        /// segnalazione is drafted.
+        AssenteIngiustificato,
+        /// Cancelled before it took place.
+        Annullato,
+    }
+);
 gql_enum!(
     /// Channel a convocation was sent through.
-    ConvocationChannelView, "ConvocationChannel", "entity::enums::ConvocationChannel", { Sms, Email, NotificaSiisl, Raccomandata, Telefono });
+    ConvocationChannelView, "ConvocationChannel", "entity::enums::ConvocationChannel", {
+        /// Text message (SMS).
+        Sms,
+        /// E-mail.
+        Email,
+        /// Notification on SIISL.
+        NotificaSiisl,
+        /// Registered letter (raccomandata).
+        Raccomandata,
+        /// Phone call.
+        Telefono,
+    }
+);
 gql_enum!(
     /// Field of activity of a PUC.
-    PucFieldView, "PucField", "entity::enums::PucField", { Culturale, Sociale, Artistico, Ambientale, Formativo, TutelaBeniComuni });
+    PucFieldView, "PucField", "entity::enums::PucField", {
+        /// Cultural.
+        Culturale,
+        /// Social.
+        Sociale,
+        /// Artistic.
+        Artistico,
+        /// Environmental.
+        Ambientale,
+        /// Training.
+        Formativo,
+        /// Protection of common goods (tutela dei beni comuni).
+        TutelaBeniComuni,
+    }
+);
 gql_enum!(
     /// State of a PUC project, domain spec §2.8.
-    PucProjectStateView, "PucProjectState", "entity::enums::PucProjectState", { Bozza, Attivo, Completo, Concluso, Annullato });
+    PucProjectStateView, "PucProjectState", "entity::enums::PucProjectState", {
+        /// Being prepared by the Responsabile PUC, not yet in the catalogue.
+        Bozza,
+        /// Published in the catalogue with places free: beneficiaries can be proposed.
+        Attivo,
+        /// Published, every place taken by a proposed or active assignment; a place freed reopens it.
+        Completo,
+        /// Closed by the Responsabile PUC.
+        Concluso,
+        /// Cancelled (never while beneficiaries are active on it).
+        Annullato,
+    }
+);
 gql_enum!(
     /// Source of the beneficiary a PUC place is reserved for.
-    PlaceSourceView, "PlaceSource", "entity::enums::PlaceSource", { Comune, Cpi, Volontario });
+    PlaceSourceView, "PlaceSource", "entity::enums::PlaceSource", {
+        /// Beneficiaries in charge of the Comune's social services.
+        Comune,
+        /// Beneficiaries in charge of the Centro per l'impiego (CPI).
+        Cpi,
+        /// Volunteers (the Volontari RdC of GePI): people taking part of their own accord.
+        Volontario,
+    }
+);
 gql_enum!(
     /// State of a PUC assignment, domain spec §2.8.
-    PucAssignmentStateView, "PucAssignmentState", "entity::enums::PucAssignmentState", { DaAssegnare, Proposto, Attivo, Completato, Interrotto });
+    PucAssignmentStateView, "PucAssignmentState", "entity::enums::PucAssignmentState", {
+        /// To be assigned to a project; this API records assignments as `PROPOSTO` from the start.
+        DaAssegnare,
+        /// Proposed for the project by a case manager or the Responsabile PUC; it holds a place.
+        Proposto,
+        /// Started, with INAIL insurance activated: attendance is recorded day by day.
+        Attivo,
+        /// Completed: the planned participation was carried out.
+        Completato,
+        /// Interrupted, with its reason; a refusal or an abandonment can raise a segnalazione draft.
+        Interrotto,
+    }
+);
 gql_enum!(
     /// Why a PUC assignment was interrupted.
-    InterruptionReasonView, "InterruptionReason", "entity::enums::InterruptionReason", { Rinuncia, Decadenza, FineBeneficio, Assunzione, Altro });
+    InterruptionReasonView, "InterruptionReason", "entity::enums::InterruptionReason", {
+        /// The beneficiary withdrew (rinuncia).
+        Rinuncia,
+        /// The benefit fell into decadenza.
+        Decadenza,
+        /// The benefit period ended.
+        FineBeneficio,
+        /// The beneficiary was hired (assunzione).
+        Assunzione,
+        /// Another reason.
+        Altro,
+    }
+);
 gql_enum!(
     /// Attendance of a day of PUC.
-    AttendanceStatusView, "AttendanceStatus", "entity::enums::AttendanceStatus", { Presente, AssenteGiustificato, AssenteIngiustificato });
+    AttendanceStatusView, "AttendanceStatus", "entity::enums::AttendanceStatus", {
+        /// Present, with the minutes of activity.
+        Presente,
+        /// Absent for a justified reason (no minutes).
+        AssenteGiustificato,
+        /// Absent without a justified reason (no minutes).
+        AssenteIngiustificato,
+    }
+);
 gql_enum!(
     /// What a residency check (controllo anagrafico) verifies.
-    ResidencyCheckKindView, "ResidencyCheckKind", "entity::enums::ResidencyCheckKind", { Residenza, Soggiorno, ComposizioneNucleo, ContinuitaResidenzaExpost });
+    ResidencyCheckKindView, "ResidencyCheckKind", "entity::enums::ResidencyCheckKind", {
+        /// The residence requirement: the years of residence in Italy, from the registries of the Comuni.
+        Residenza,
+        /// The permit of stay (soggiorno) of a non-EU applicant.
+        Soggiorno,
+        /// The household declared for the ISEE against the registry household.
+        ComposizioneNucleo,
+        /// Continuity of residence of the members in the equivalence scale, checked ex post (ADI).
+        ContinuitaResidenzaExpost,
+    }
+);
 gql_enum!(
     /// State of a residency check, domain spec §2.6.
-    ResidencyCheckStateView, "ResidencyCheckState", "entity::enums::ResidencyCheckState", { DaAssegnare, Assegnato, InLavorazione, Inoltrato, InAttesaInteressato, EsitoPositivo, EsitoNegativo, InviatoInps });
+    ResidencyCheckStateView, "ResidencyCheckState", "entity::enums::ResidencyCheckState", {
+        /// Waiting for the Coordinatore controlli anagrafici to assign it to an officer.
+        DaAssegnare,
+        /// Assigned to a Responsabile controlli anagrafici, who has not recorded periods yet.
+        Assegnato,
+        /// Residence periods are being recorded; the check can be forwarded or finalised.
+        InLavorazione,
+        /// Forwarded to the previous Comune of residence (or of birth), which has 20 days (30 back at the
+        /// Comune of residence); its coordinator assigns it.
+        Inoltrato,
+        /// The requirement could not be determined: the person is convened within 30 days.
+        InAttesaInteressato,
+        /// Finalised: the requirement is met.
+        EsitoPositivo,
+        /// Finalised: the requirement is not met; its segnalazione awaits the coordinator's approval.
+        EsitoNegativo,
+        /// The negative outcome was sent to INPS (its segnalazione approved).
+        InviatoInps,
+    }
+);
 gql_enum!(
     /// Outcome of a residency check.
-    ResidencyOutcomeView, "ResidencyOutcome", "entity::enums::ResidencyOutcome", { Positivo, Negativo, NonDeterminabile });
+    ResidencyOutcomeView, "ResidencyOutcome", "entity::enums::ResidencyOutcome", {
+        /// The requirement is met.
+        Positivo,
+        /// The requirement is not met: a segnalazione for INPS is raised for approval.
+        Negativo,
+        /// Not determinable from the registries: the check waits for the person (`IN_ATTESA_INTERESSATO`)
+        /// and is not closed with this outcome.
+        NonDeterminabile,
+    }
+);
 gql_enum!(
     /// Category of the condizione di svantaggio (DM 160/2023). Special-category data.
-    DisadvantageCategoryView, "DisadvantageCategory", "entity::enums::DisadvantageCategory", { DisturbiMentali, Disabilita, Dipendenze, VittimeTratta, VittimeViolenzaGenere, ExDetenuti, FragilitaAccoglienza, SenzaDimora, NeomaggiorenniFuoriFamiglia });
+    DisadvantageCategoryView, "DisadvantageCategory", "entity::enums::DisadvantageCategory", {
+        /// Mental disorders, in charge of socio-health services (former psychiatric inpatients included).
+        DisturbiMentali,
+        /// Certified physical, psychic or sensory disability, in charge of social or socio-health services
+        /// and needing integrated care.
+        Disabilita,
+        /// Pathological addictions (alcohol and gambling included), in a non-residential rehabilitation
+        /// programme.
+        Dipendenze,
+        /// Victims of trafficking, in charge of services.
+        VittimeTratta,
+        /// Victims of gender violence, in charge of services (anti-violence centres, shelters) or by court
+        /// order.
+        VittimeViolenzaGenere,
+        /// Former detainees in their first year after release, or people in alternative measures or external
+        /// work handled by UEPE.
+        ExDetenuti,
+        /// Specific social fragilities, in reception facilities or housing-emergency programmes.
+        FragilitaAccoglienza,
+        /// Homeless people in poverty (senza dimora).
+        SenzaDimora,
+        /// Young adults aged 18-21 living outside the family of origin under a court order.
+        NeomaggiorenniFuoriFamiglia,
+    }
+);
 gql_enum!(
     /// Stored state of a disadvantage validation; expiry by silence is computed from the deadline.
-    DisadvantageStateView, "DisadvantageState", "entity::enums::DisadvantageState", { Ricevuta, InVerifica, Confermata, NonConfermata });
+    DisadvantageStateView, "DisadvantageState", "entity::enums::DisadvantageState", {
+        /// Received from INPS; the Comune has 60 days from receipt, after which silence counts as confirmation.
+        Ricevuta,
+        /// Taken into verification by the Responsabile condizione di svantaggio.
+        InVerifica,
+        /// Confirmed: the certification and the care programme were found.
+        Confermata,
+        /// Not confirmed, with the reasons in the notes.
+        NonConfermata,
+    }
+);
 gql_enum!(
     /// Who acted, in an audit event.
-    ActorKindView, "ActorKind", "entity::enums::ActorKind", { Operator, ApiClient, System, Anonymous });
+    ActorKindView, "ActorKind", "entity::enums::ActorKind", {
+        /// An operator, acting through one of its profiles.
+        Operator,
+        /// An integration partner, authenticated with an API key.
+        ApiClient,
+        /// The service itself: command-line tasks and logouts requested by a SPID identity provider.
+        System,
+        /// A caller not identified, such as a refused SPID login.
+        Anonymous,
+    }
+);
 gql_enum!(
     /// What was done, in an audit event.
-    AuditActionView, "AuditAction", "entity::enums::AuditAction", { Read, Create, Update, Assign, Transition, Export, Login, LoginFailed, Logout, LogoutRefused, SwitchProfile });
+    AuditActionView, "AuditAction", "entity::enums::AuditAction", {
+        /// A read of protected content: a row whose sensitive or special fields (or a case whose detail) a
+        /// response carried.
+        Read,
+        /// A record created.
+        Create,
+        /// A record changed, with the before and after of the changed fields.
+        Update,
+        /// An assignment or reassignment (a case to a case manager, a residency check to an officer).
+        Assign,
+        /// A change of state.
+        Transition,
+        /// An export or download of data.
+        Export,
+        /// A login: a session opened.
+        Login,
+        /// A refused SPID login.
+        LoginFailed,
+        /// A logout: by the operator, or requested by the SPID identity provider.
+        Logout,
+        /// A refused SPID logout request whose signature was verified.
+        LogoutRefused,
+        /// The session moved to another profile of the operator.
+        SwitchProfile,
+    }
+);
 
 gql_enum!(
     /// A role of a profile or API client (the policy ids of `policies/`).
     RoleView, "Role", "entity::enums::Role", {
-    MinistryAdmin, AmbitoAdmin, PaisCoordinator, CaseManager, RegistryCheckCoordinator,
-    RegistryCheckOfficer, PucManager, SupportActivationOfficer, MeetingRegistrar,
-    DisadvantageValidator, Analyst, InpsFeed, CpiPartner });
+        /// Ministry administrator: designates the Ambito administrators; granted only from the command line.
+        MinistryAdmin,
+        /// Amministratore d'Ambito: records and accredits the operators of the Ambito and uploads the
+        /// conventions; holds no other role there.
+        AmbitoAdmin,
+        /// Coordinatore per il Patto: assigns the cases of the Ambito and approves their segnalazioni; sees
+        /// the cases as a list, never their content.
+        PaisCoordinator,
+        /// Case Manager: works the cases assigned to it (meetings, analyses, Patto, segnalazioni).
+        CaseManager,
+        /// Coordinatore controlli anagrafici: assigns the residency checks of its Comuni and approves the
+        /// segnalazioni of negative ones.
+        RegistryCheckCoordinator,
+        /// Responsabile controlli anagrafici: records residence periods, forwards and finalises the checks
+        /// of its Comune.
+        RegistryCheckOfficer,
+        /// Responsabile PUC: manages the PUC projects of its Comuni, their assignments and attendance.
+        PucManager,
+        /// Referente per l'attivazione dei sostegni: activates supports on the cases of the Ambito not yet
+        /// assigned to a case manager.
+        SupportActivationOfficer,
+        /// Responsabile della registrazione degli incontri: office slots, meetings and spontaneous
+        /// presentations of its Comuni, never the analysis or the Patto.
+        MeetingRegistrar,
+        /// Responsabile condizione di svantaggio: confirms or not the disadvantage conditions its Comuni
+        /// certified; held by default by the first Coordinatore per il Patto, the administrator can move it.
+        DisadvantageValidator,
+        /// Analyst of an Ambito: no case, household or member data, and list pages give it no rows.
+        Analyst,
+        /// INPS, as an API client: reads the disadvantage validation requests and their state, without the
+        /// category.
+        InpsFeed,
+        /// A Centro per l'impiego, as an API client: reads the PUC catalogue.
+        CpiPartner,
+    }
+);

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # GePI against the tools GraphQL users already have, on the demo server: the
 # standard introspection query of graphql-js 16, in its variants, for every
-# role (tools/ecosystem/introspection.mjs), and the GraphQL over HTTP audit of
-# the graphql-http package (tools/ecosystem/http-audit.mjs, every audit). Needs Node 18+ and npm (the npm
+# role (tools/ecosystem/introspection.mjs), the GraphQL over HTTP audit of
+# the graphql-http package (tools/ecosystem/http-audit.mjs, every audit), and
+# graphql-schema-linter on the schema the binary serves (its description,
+# naming and Relay rules: tools/ecosystem/.graphql-schema-linterrc; the
+# ordering rules are off, fields follow the domain's order). Needs Node 18+ and npm (the npm
 # packages are pinned in package-lock.json and installed here).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,6 +17,8 @@ trap 'kill "${server_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 (cd tools/ecosystem && npm ci --no-audit --no-fund --silent)
 cargo build --locked --bin gepi
+target/debug/gepi schema >"$work/schema.graphql"
+tools/ecosystem/node_modules/.bin/graphql-schema-linter --format compact -c tools/ecosystem "$work/schema.graphql"
 GEPI_DATABASE_URL="sqlite://$work/gepi.db?mode=rwc" target/debug/gepi serve --demo --bind "127.0.0.1:$port" \
   >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
