@@ -182,7 +182,7 @@ impl NodeQuery {
         let gw = crate::graphql::context::gateway(ctx)?;
         let mut out = Vec::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
-            let field = format!("ids.{i}");
+            let field = format!("ids[{i}]");
             ids::decode(&field, id).gql()?;
             out.push(match node(gw, id).await {
                 Ok(n) => Some(n),

@@ -6,32 +6,49 @@
 use std::collections::HashMap;
 
 use async_graphql::parser::types::{
-    BaseType, DocumentOperations, ExecutableDocument, Selection, SelectionSet, TypeKind, TypeSystemDefinition,
+    BaseType, DocumentOperations, ExecutableDocument, Selection, SelectionSet, Type, TypeKind, TypeSystemDefinition,
 };
 
 use super::RequestAuthz;
 
-/// Output fields of every object and interface type, with the named type each returns.
+/// Output fields of every object and interface type, with the named type each
+/// returns; the arguments of each field and the fields of each input type, with
+/// their types.
 #[derive(Debug, Default)]
 pub struct SchemaIndex {
     /// `type → field →` the named type it returns (lists unwrapped), and whether it may be null.
     fields: HashMap<String, HashMap<String, (String, bool)>>,
+    /// `type → field → argument →` its type.
+    args: HashMap<String, HashMap<String, HashMap<String, Type>>>,
+    /// `input type → field →` its type.
+    inputs: HashMap<String, HashMap<String, Type>>,
     roots: (String, String),
 }
 
 impl SchemaIndex {
     pub fn from_sdl(sdl: &str) -> Self {
         let mut fields: HashMap<String, HashMap<String, (String, bool)>> = HashMap::new();
+        let mut args: HashMap<String, HashMap<String, HashMap<String, Type>>> = HashMap::new();
+        let mut inputs: HashMap<String, HashMap<String, Type>> = HashMap::new();
         if let Ok(doc) = async_graphql::parser::parse_schema(sdl) {
             for d in doc.definitions {
                 if let TypeSystemDefinition::Type(t) = d {
                     let list = match &t.node.kind {
                         TypeKind::Object(o) => &o.fields,
                         TypeKind::Interface(i) => &i.fields,
+                        TypeKind::InputObject(i) => {
+                            let m = i.fields.iter().map(|f| (f.node.name.node.to_string(), f.node.ty.node.clone()));
+                            inputs.insert(t.node.name.node.to_string(), m.collect());
+                            continue;
+                        }
                         _ => continue,
                     };
                     let mut m = HashMap::new();
+                    let mut a = HashMap::new();
                     for f in list {
+                        let of_field =
+                            f.node.arguments.iter().map(|x| (x.node.name.node.to_string(), x.node.ty.node.clone()));
+                        a.insert(f.node.name.node.to_string(), of_field.collect());
                         let mut ty = &f.node.ty.node;
                         let name = loop {
                             match &ty.base {
@@ -42,10 +59,22 @@ impl SchemaIndex {
                         m.insert(f.node.name.node.to_string(), (name, f.node.ty.node.nullable));
                     }
                     fields.insert(t.node.name.node.to_string(), m);
+                    args.insert(t.node.name.node.to_string(), a);
                 }
             }
         }
-        SchemaIndex { fields, roots: ("Query".into(), "Mutation".into()) }
+        SchemaIndex { fields, args, inputs, roots: ("Query".into(), "Mutation".into()) }
+    }
+
+    /// The type of the argument `arg` of `ty.field`.
+    pub fn argument(&self, ty: &str, field: &str, arg: &str) -> Option<&Type> {
+        self.args.get(ty)?.get(field)?.get(arg)
+    }
+
+    /// The type of the field `field` of the input type `input`; None when
+    /// `input` is not an input type.
+    pub fn input_field(&self, input: &str, field: &str) -> Option<Option<&Type>> {
+        self.inputs.get(input).map(|m| m.get(field))
     }
 
     /// The root type of an operation.

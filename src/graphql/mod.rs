@@ -6,6 +6,7 @@ pub mod connection;
 pub mod context;
 pub mod enums;
 pub mod guard;
+pub mod inputs;
 pub mod limits;
 pub mod node;
 pub mod out;

@@ -10,10 +10,7 @@
 //! In Rust they are [`Date`] and [`Timestamp`], thin wrappers of chrono's
 //! `NaiveDate` and `DateTime<Utc>` that convert both ways.
 
-use async_graphql::{
-    parser::types::{ExecutableDocument, Field, Selection, SelectionSet},
-    InputValueError, InputValueResult, Pos, Scalar, ScalarType, Value, Variables,
-};
+use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use chrono::{NaiveDate, SecondsFormat, Utc};
 
 /// A calendar day.
@@ -37,11 +34,12 @@ fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
-/// RFC 3339 `date-time`: `T` (or `t`) between day and time, the offset required.
+/// RFC 3339 `date-time`: `T` (or `t`) between day and time, the offset required,
+/// ASCII only (chrono would take a Unicode minus in the offset).
 fn parse_instant(s: &str) -> Option<chrono::DateTime<Utc>> {
     // RFC 3339 allows a space for `T` only "for readability" in prose; the
     // format proper (and `specifiedBy`) has `T`.
-    if s.as_bytes().get(10).is_some_and(|c| !matches!(c, b'T' | b't')) {
+    if !s.is_ascii() || s.as_bytes().get(10).is_some_and(|c| !matches!(c, b'T' | b't')) {
         return None;
     }
     chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
@@ -129,41 +127,6 @@ impl std::ops::Deref for Timestamp {
     fn deref(&self) -> &chrono::DateTime<Utc> {
         &self.0
     }
-}
-
-/// The input path of an `Int` out of range in the arguments of the field at
-/// `pos` (or one of whose arguments is at `pos`), the variables substituted. async-graphql's `Int` accepts any 64-bit
-/// number during validation and refuses it while reading the argument, without
-/// naming it (`Failed to parse "Int": ...`); the schema has no other number
-/// scalar, so the number out of 32-bit range under that field is the culprit.
-pub fn int_out_of_range(doc: &ExecutableDocument, variables: &Variables, pos: Pos) -> Option<String> {
-    fn find(set: &SelectionSet, pos: Pos) -> Option<&Field> {
-        set.items.iter().find_map(|s| match &s.node {
-            // The executor points at the field (while weighing it) or at the
-            // argument's value (while reading it).
-            Selection::Field(f) if f.pos == pos || f.node.arguments.iter().any(|(_, v)| v.pos == pos) => Some(&f.node),
-            Selection::Field(f) => find(&f.node.selection_set.node, pos),
-            Selection::InlineFragment(i) => find(&i.node.selection_set.node, pos),
-            Selection::FragmentSpread(_) => None,
-        })
-    }
-    fn culprit(v: &Value, path: String) -> Option<String> {
-        match v {
-            Value::Number(n) if n.as_i64().is_none_or(|n| i32::try_from(n).is_err()) => Some(path),
-            Value::List(items) => items.iter().enumerate().find_map(|(i, x)| culprit(x, format!("{path}.{i}"))),
-            Value::Object(fields) => fields.iter().find_map(|(k, x)| culprit(x, format!("{path}.{k}"))),
-            _ => None,
-        }
-    }
-    let field = doc
-        .operations
-        .iter()
-        .find_map(|(_, op)| find(&op.node.selection_set.node, pos))
-        .or_else(|| doc.fragments.values().find_map(|f| find(&f.node.selection_set.node, pos)))?;
-    field.arguments.iter().find_map(|(name, value)| {
-        let value = value.node.clone().into_const_with(|v| variables.get(&v).cloned().ok_or(())).ok()?;
-        culprit(&value, name.node.to_string())
-    })
 }
 
 #[cfg(test)]

@@ -343,6 +343,15 @@ async fn run_graphql(
             return Answered { status: None, resp: error_response(&e), authenticated, executed: false };
         }
     }
+    // Input values the executor would refuse only midway (an `Int` out of
+    // range, a required variable missing): refused before anything runs.
+    if let Some(doc) = &checked.document {
+        if let Some(e) =
+            crate::graphql::inputs::refusal(&state.schema_index, doc, req.operation_name.as_deref(), &req.variables)
+        {
+            return Answered { status: None, resp: error_response(&e), authenticated, executed: false };
+        }
+    }
     let request_id = login::request_id(&headers);
     if let Some(id) = &request_id {
         req = req.data(RequestId(id.clone()));
@@ -391,14 +400,13 @@ async fn run_graphql(
         _ => None,
     };
     let was_compiled = compiled.is_some();
-    let mut variables = None;
     let mut resp = match compiled {
         Some(resp) => {
             state.metrics.compiled_reads.inc();
             resp
         }
         None => {
-            variables = authz.as_ref().map(|_| req.variables.clone());
+            let variables = authz.as_ref().map(|_| req.variables.clone());
             let resp = state.schema.execute(req).await;
             if let (Some(a), Some(variables)) = (&authz, &variables) {
                 if !is_request_error(&resp) {
@@ -408,7 +416,7 @@ async fn run_graphql(
             resp
         }
     };
-    add_error_codes(&mut resp, checked.document.as_ref(), variables.as_ref());
+    add_error_codes(&mut resp);
     let executed = !is_request_error(&resp);
     // The size of the answer, counted without building it: over the cap, no data
     // leaves (and no read of it is recorded).
@@ -473,29 +481,19 @@ fn json_size(v: &async_graphql::Value) -> usize {
 
 /// Errors raised by the executor itself (parsing, validation, reading an
 /// argument) carry no code; give them the stable ones. A value that does not
-/// fit its type is the client's: `VALIDATION`, with the input path it names
-/// (or, for an `Int` out of range, the path found in the document). The limits
-/// are ours (`graphql::limits`) and carry `LIMIT` already.
-fn add_error_codes(
-    resp: &mut async_graphql::Response,
-    doc: Option<&async_graphql::parser::types::ExecutableDocument>,
-    variables: Option<&async_graphql::Variables>,
-) {
+/// fit its type is the client's: `VALIDATION`, with the input path it names.
+/// The limits are ours (`graphql::limits`) and carry `LIMIT` already.
+fn add_error_codes(resp: &mut async_graphql::Response) {
     for e in &mut resp.errors {
         let has_code = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
         if has_code {
             continue;
         }
+        // Values are checked before execution (`graphql::inputs` and the
+        // validation); one refused while a field reads it is still the client's.
         let bad_value = e.message.starts_with("Failed to parse \"");
         let code = if e.path.is_empty() || bad_value { "VALIDATION" } else { "INTERNAL" };
-        let field = if bad_value {
-            let at = e.locations.first().copied();
-            doc.zip(variables).zip(at).and_then(|((d, v), at)| crate::graphql::scalars::int_out_of_range(d, v, at))
-        } else if code == "VALIDATION" {
-            argument_path(&e.message)
-        } else {
-            None
-        };
+        let field = (code == "VALIDATION").then(|| argument_path(&e.message)).flatten();
         let ext = e.extensions.get_or_insert_with(Default::default);
         ext.set("code", code);
         if let Some(f) = field {
@@ -508,10 +506,26 @@ fn add_error_codes(
 /// does not fit its type (a malformed `Date`, an `Int` out of range, an unknown
 /// enum value...) reads `Invalid value for argument "input.support.startsOn",
 /// expected type "Date"`, in the document or in a variable alike.
+/// List indices are written as the rest of GePI writes them: the executor's
+/// `input.slots.0.startsAt` is `input.slots[0].startsAt` (a GraphQL name never
+/// starts with a digit, so a numeric segment is always an index).
 fn argument_path(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("Invalid value for argument \"")?;
+    let rest = message
+        .strip_prefix("Invalid value for argument \"")
+        .or_else(|| message.strip_prefix("Invalid default value for argument: \""))?;
     let path = &rest[..rest.find('"')?];
-    (!path.is_empty()).then(|| path.to_string())
+    let mut out = String::with_capacity(path.len() + 4);
+    for segment in path.split('.').filter(|s| !s.is_empty()) {
+        if segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 async fn audit_reads(state: &AppState, authz: &RequestAuthz, request_id: Option<String>) -> Result<(), AppError> {

@@ -274,7 +274,7 @@ async fn by_id_roots_are_nullable_and_nodes_answers_each_id() {
     assert_eq!(r["data"]["nodes"], json!([{ "id": mine }, null, null]), "out of scope answers like missing");
     let r = app.gql(Some(&token), q, json!({ "ids": [mine, "not an id"] })).await;
     assert_eq!(r["errors"][0]["extensions"]["code"], "VALIDATION", "{r}");
-    assert_eq!(r["errors"][0]["extensions"]["field"], "ids.1", "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "ids[1]", "{r}");
     let many: Vec<String> = (0..=gepi::api::node::MAX_NODES).map(|_| mine.clone()).collect();
     let r = app.gql(Some(&token), q, json!({ "ids": many })).await;
     assert_eq!(r["errors"][0]["extensions"]["code"], "LIMIT", "{r}");
@@ -333,9 +333,10 @@ async fn metrics_count_each_request_and_are_not_open_to_all() {
 }
 
 /// Point 5: a value that does not fit its scalar (a malformed `Date`, a
-/// `DateTime` without its offset, an `Int` out of range), in the document or in
-/// a variable, at the top of an input or nested in it, is `VALIDATION` naming
-/// the whole input path, and nothing runs.
+/// `DateTime` without its offset, an `Int` out of range), in the document, in a
+/// variable or in a variable's default, at the top of an input or nested in it,
+/// is `VALIDATION` naming the whole input path, and nothing of the operation
+/// runs (not even the fields before it); so is a required variable not sent.
 #[tokio::test]
 async fn malformed_scalars_are_validation_errors_naming_their_input_path() {
     let app = TestApp::seeded().await;
@@ -370,7 +371,38 @@ async fn malformed_scalars_are_validation_errors_naming_their_input_path() {
             json!({}),
             "input.durationMinutes",
         ),
+        (
+            "an Int out of range after a field that would have run",
+            "{ a: cases(first: 2) { edges { node { id household { id } } } } b: cases(first: 2, filter: { dueWithinDays: 3000000000 }) { totalCount } }",
+            json!({}),
+            "filter.dueWithinDays",
+        ),
+        (
+            "a large number for an ID is not an Int",
+            "mutation { planMeeting(input: { caseId: 5000000000, kind: CONVOCAZIONE, durationMinutes: 3000000000 }) { id } }",
+            json!({}),
+            "input.durationMinutes",
+        ),
+        ("a required variable not sent", activate, json!({}), "i"),
+        (
+            "a malformed instant in a list, in a variable",
+            "mutation($i: CreateOfficeSlotsInput!) { createOfficeSlots(input: $i) { id } }",
+            json!({ "i": { "comuneIstat": "015146", "slots": [
+                { "startsAt": "2027-01-04T09:00:00Z", "endsAt": "2027-01-04T09:30:00Z", "place": "Sportello" },
+                { "startsAt": "2027-01-04T10:00:00", "endsAt": "2027-01-04T10:30:00Z", "place": "Sportello" },
+            ] } }),
+            "input.slots[1].startsAt",
+        ),
+
+        ("an Int out of range as a variable's default", "query($n: Int = 3000000000) { cases(first: $n) { totalCount } }", json!({}), "first"),
+        (
+            "a malformed date as a variable's default",
+            "query($d: Date = \"2026-13-01\") { calendar(from: $d, to: $d) { slots { booked } } }",
+            json!({}),
+            "d",
+        ),
     ];
+    let reads = app.count("audit_event WHERE action = 'read'").await;
     let (supports, meetings) = (app.count("support").await, app.count("meeting").await);
     for (what, query, variables, field) in cases {
         let r = app.gql(Some(&token), query, variables.clone()).await;
@@ -379,6 +411,7 @@ async fn malformed_scalars_are_validation_errors_naming_their_input_path() {
         assert_eq!(r["errors"][0]["extensions"]["field"], *field, "{what}: {r}");
     }
     assert_eq!((app.count("support").await, app.count("meeting").await), (supports, meetings));
+    assert_eq!(app.count("audit_event WHERE action = 'read'").await, reads, "no field ran, none was read");
 
     // Well-formed values still work, and the scalars say what they follow.
     let r = app.gql(Some(&token), calendar, json!({ "f": "2026-12-01" })).await;

@@ -1,0 +1,131 @@
+//! The input values of an operation checked before anything of it runs, where
+//! the executor's validation leaves a gap:
+//!
+//! - an `Int` out of 32-bit range: async-graphql's validation accepts any
+//!   64-bit number and refuses it only while the field reads its argument, so
+//!   the fields resolved before it (a mutation among them) would already have
+//!   run;
+//! - a required variable that was not sent: the executor notices it only
+//!   while resolving the field that uses it.
+//!
+//! Both are the client's mistake: `VALIDATION` naming the input path
+//! (`input.durationMinutes`, `input.slots[0].place`) or the variable, and
+//! nothing runs. The
+//! walk follows the types of the schema, so a large number given for an `ID`
+//! is not mistaken for an `Int`.
+
+use std::collections::HashSet;
+
+use async_graphql::{
+    parser::types::{BaseType, DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet, Type},
+    Name, Value, Variables,
+};
+
+use crate::{authz::strict::SchemaIndex, error::AppError};
+
+/// The refusal of the operation `operation_name` of `doc` with `variables`,
+/// if one of its input values is out of its type's range or a required
+/// variable is missing. None when the operation is not found (the executor
+/// reports that).
+pub fn refusal(
+    index: &SchemaIndex,
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+) -> Option<AppError> {
+    let op = match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => &op.node,
+        (DocumentOperations::Multiple(ops), Some(name)) => &ops.get(name)?.node,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => &ops.values().next()?.node,
+        _ => return None,
+    };
+    for def in &op.variable_definitions {
+        let d = &def.node;
+        let sent = variables.get(&d.name.node).is_some_and(|v| *v != Value::Null);
+        if !sent && !d.var_type.node.nullable && d.default_value.is_none() {
+            return Some(AppError::validation(d.name.node.to_string(), "a required variable was not sent"));
+        }
+    }
+    let walk = Walk { index, doc, op, variables };
+    let mut seen = HashSet::new();
+    walk.selection(&op.selection_set.node, index.root(op.ty), &mut seen).map(|path| {
+        AppError::validation(path, format!("an Int is a whole number from {} to {}", i32::MIN, i32::MAX))
+    })
+}
+
+struct Walk<'a> {
+    index: &'a SchemaIndex,
+    doc: &'a ExecutableDocument,
+    op: &'a OperationDefinition,
+    variables: &'a Variables,
+}
+
+impl<'a> Walk<'a> {
+    /// The value of the variable `name`: as sent, else its default.
+    fn variable(&self, name: &Name) -> Option<Value> {
+        if let Some(v) = self.variables.get(name) {
+            return Some(v.clone());
+        }
+        let def = self.op.variable_definitions.iter().find(|d| d.node.name.node == *name)?;
+        def.node.default_value.as_ref().map(|d| d.node.clone())
+    }
+
+    /// The path of the first `Int` out of range in the arguments of `set`'s
+    /// fields (on `parent`), fragments followed once each.
+    fn selection(&self, set: &'a SelectionSet, parent: &str, seen: &mut HashSet<&'a str>) -> Option<String> {
+        for item in &set.items {
+            let found = match &item.node {
+                Selection::Field(f) => {
+                    let f = &f.node;
+                    let name = f.name.node.as_str();
+                    let from_args = f.arguments.iter().find_map(|(arg, value)| {
+                        let ty = self.index.argument(parent, name, arg.node.as_str())?;
+                        let value = value.node.clone().into_const_with(|v| self.variable(&v).ok_or(())).ok()?;
+                        self.value(&value, ty, arg.node.to_string())
+                    });
+                    from_args.or_else(|| {
+                        let (child, _) = self.index.field(parent, name)?;
+                        self.selection(&f.selection_set.node, child, seen)
+                    })
+                }
+                Selection::InlineFragment(i) => {
+                    let on = i.node.type_condition.as_ref().map_or(parent, |c| c.node.on.node.as_str());
+                    self.selection(&i.node.selection_set.node, on, seen)
+                }
+                Selection::FragmentSpread(s) => {
+                    let name = s.node.fragment_name.node.as_str();
+                    let fragment = self.doc.fragments.get(&s.node.fragment_name.node)?;
+                    if !seen.insert(name) {
+                        continue;
+                    }
+                    let on = fragment.node.type_condition.node.on.node.as_str();
+                    self.selection(&fragment.node.selection_set.node, on, seen)
+                }
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+
+    /// The path of the first `Int` out of range in `value`, of type `ty`.
+    fn value(&self, value: &Value, ty: &Type, path: String) -> Option<String> {
+        match (&ty.base, value) {
+            (_, Value::Null) => None,
+            (BaseType::List(inner), Value::List(items)) => {
+                items.iter().enumerate().find_map(|(i, x)| self.value(x, inner, format!("{path}[{i}]")))
+            }
+            // A single value where a list is expected is a list of one.
+            (BaseType::List(inner), _) => self.value(value, inner, path),
+            (BaseType::Named(n), Value::Number(x)) if n.as_str() == "Int" => {
+                x.as_i64().is_none_or(|x| i32::try_from(x).is_err()).then_some(path)
+            }
+            (BaseType::Named(n), Value::Object(fields)) => fields.iter().find_map(|(k, x)| {
+                let ty = self.index.input_field(n.as_str(), k.as_str())??;
+                self.value(x, ty, format!("{path}.{k}"))
+            }),
+            _ => None,
+        }
+    }
+}
