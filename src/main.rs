@@ -537,28 +537,18 @@ async fn serve(mut config: Config, demo: bool, bind: Option<std::net::SocketAddr
 
 /// One operator per role, with the request that logs in as them.
 async fn print_demo_logins(conn: &sea_orm::DatabaseConnection, bind: SocketAddr) -> anyhow::Result<()> {
-    let list = operators::listing(conn).await?;
-    let mut seen = std::collections::BTreeSet::new();
+    let list = operators::one_per_role(conn).await?;
     println!("\nDev login is enabled. Demo operators (one per role; `gepi operators` lists all):");
-    for o in &list {
-        for p in &o.profiles {
-            if seen.insert(p.role.as_str()) {
-                println!(
-                    "  {:<28} {}  {:<26} profileId {}",
-                    p.role.as_str(),
-                    o.fiscal_code,
-                    o.display_name,
-                    p.profile_id
-                );
-            }
-        }
+    for l in &list {
+        println!("  {:<28} {}  {:<26} profileId {}", l.role, l.fiscal_code, l.display_name, l.profile_id);
     }
-    if let Some(o) = list.iter().find(|o| !o.profiles.is_empty()) {
+    if let Some(l) = list.first() {
         println!(
-            "\nLog in, then send the token as `Authorization: Bearer <token>` (GraphiQL: Headers tab):\n  \
+            "\nLog in from GraphiQL (http://{bind}/graphiql: the demo login form), or send a token as\n  \
+             `Authorization: Bearer <token>`:\n  \
              curl -s -X POST http://{bind}/auth/dev-login -H 'content-type: application/json' \\\n    \
              -d '{{\"fiscalCode\":\"{}\",\"profileId\":\"{}\"}}'\n",
-            o.fiscal_code, o.profiles[0].profile_id
+            l.fiscal_code, l.profile_id
         );
     }
     println!(

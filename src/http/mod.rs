@@ -8,12 +8,12 @@
 //! text, variables or bodies (they hold personal data).
 
 mod dev_login;
+mod graphiql;
 #[cfg(feature = "spid")]
 mod spid;
 
 use std::{net::SocketAddr, time::Duration};
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::ParseRequestError;
 use async_graphql_axum::GraphQLRequest;
 use axum::{
@@ -48,13 +48,14 @@ pub fn app(state: AppState) -> Router {
             get(graphql_handler).post(graphql_handler).layer(axum::middleware::from_fn(graphql_json_only)),
         )
         .route("/", get(home))
-        .route("/graphiql", get(graphiql))
+        .route("/graphiql", get(graphiql::page))
+        .route("/graphiql/assets/{name}", get(graphiql::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/auth/logout", post(logout));
     if state.config.dev_login {
-        router = router.route("/auth/dev-login", post(dev_login::dev_login));
+        router = router.route("/auth/dev-login", post(dev_login::dev_login).get(graphiql::demo_logins));
     }
     #[cfg(feature = "spid")]
     if state.spid.is_some() {
@@ -636,10 +637,6 @@ async fn home(State(state): State<AppState>) -> Html<String> {
     Html(format!(
         r#"<!DOCTYPE html><html lang="it"><head><meta charset="utf-8"><title>GePI</title></head><body><h1>GePI</h1><p>Gestione dei Patti per l'inclusione sociale.</p>{login}<p><a href="/graphiql">GraphiQL</a></p></body></html>"#
     ))
-}
-
-async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").title("GePI GraphiQL").finish())
 }
 
 /// Anonymous endpoints that write (a pending request, an audit row, a session)

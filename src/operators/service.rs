@@ -128,6 +128,36 @@ pub struct ProfileListing {
     pub comuni: Vec<String>,
 }
 
+/// An operator to log in as, with one of its profiles (the demo logins).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleLogin {
+    pub role: &'static str,
+    pub display_name: String,
+    pub fiscal_code: String,
+    pub profile_id: String,
+}
+
+/// One operator per role (the first by the listing's order), with the
+/// profile to log in with.
+pub async fn one_per_role<C: ConnectionTrait>(db: &C) -> Result<Vec<RoleLogin>, AppError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for o in listing(db).await? {
+        for p in &o.profiles {
+            if seen.insert(p.role.as_str()) {
+                out.push(RoleLogin {
+                    role: p.role.as_str(),
+                    display_name: o.display_name.clone(),
+                    fiscal_code: o.fiscal_code.clone(),
+                    profile_id: p.profile_id.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Every operator with its profiles (operator tooling; not exposed over the API).
 pub async fn listing<C: ConnectionTrait>(db: &C) -> Result<Vec<OperatorListing>, AppError> {
     let operators = Unscoped::System

@@ -5,8 +5,12 @@
 # the graphql-http package (tools/ecosystem/http-audit.mjs, every audit), and
 # graphql-schema-linter on the schema the binary serves (its description,
 # naming and Relay rules: tools/ecosystem/.graphql-schema-linterrc; the
-# ordering rules are off, fields follow the domain's order). Needs Node 18+ and npm (the npm
-# packages are pinned in package-lock.json and installed here).
+# ordering rules are off, fields follow the domain's order); then GraphiQL as
+# the binary serves it, in Debian's chromium driven by playwright-core
+# (tools/ecosystem/graphiql.mjs), after checking that the GraphiQL and React
+# builds embedded in the binary (assets/graphiql/) are byte for byte those of
+# the npm packages pinned here. Needs Node 18+, npm (the npm packages are
+# pinned in package-lock.json and installed here) and chromium.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -16,6 +20,13 @@ work="$(mktemp -d)"
 trap 'kill "${server_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 (cd tools/ecosystem && npm ci --no-audit --no-fund --silent)
+modules=tools/ecosystem/node_modules
+for pair in graphiql/graphiql.min.js:graphiql.min.js graphiql/graphiql.min.css:graphiql.min.css \
+  react/umd/react.production.min.js:react.production.min.js \
+  react-dom/umd/react-dom.production.min.js:react-dom.production.min.js; do
+  cmp "$modules/${pair%%:*}" "assets/graphiql/${pair##*:}" ||
+    { echo "assets/graphiql/${pair##*:} is not the pinned npm build: run tools/ecosystem/update-graphiql.sh" >&2; exit 1; }
+done
 cargo build --locked --bin gepi
 target/debug/gepi schema >"$work/schema.graphql"
 tools/ecosystem/node_modules/.bin/graphql-schema-linter --format compact -c tools/ecosystem "$work/schema.graphql"
@@ -35,3 +46,4 @@ print(json.dumps([{"role": r, "fiscalCode": cf, "profileId": p} for r, cf, p in 
 PY
 node tools/ecosystem/introspection.mjs "$base" "$work/logins.json"
 node tools/ecosystem/http-audit.mjs "$base" "$work/logins.json"
+node tools/ecosystem/graphiql.mjs "$base"
