@@ -39,8 +39,11 @@ impl AuditQuery {
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")] first: Option<i32>,
-        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")]
+        first: Option<i32>,
+        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<
+            String,
+        >,
         #[graphql(desc = "Only the rows that match every condition given.")] filter: Option<AuditEventFilter>,
     ) -> GqlResult<Connection<AuditEventView>> {
         let f = filter.unwrap_or_default();

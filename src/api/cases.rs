@@ -80,10 +80,15 @@ impl CaseQuery {
     async fn cases(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")] first: Option<i32>,
-        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")]
+        first: Option<i32>,
+        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<
+            String,
+        >,
         #[graphql(desc = "Only the rows that match every condition given.")] filter: Option<CaseFilter>,
-        #[graphql(desc = "Sort order of the rows (ties broken by id, so that pages do not overlap).")] order_by: Option<CaseOrder>,
+        #[graphql(desc = "Sort order of the rows (ties broken by id, so that pages do not overlap).")] order_by: Option<
+            CaseOrder,
+        >,
     ) -> GqlResult<Connection<CaseView>> {
         let (condition, sort) = case_list(filter, order_by);
         page_of(ctx, condition, &sort, (first, after), CaseView).await
@@ -91,7 +96,14 @@ impl CaseQuery {
 
     /// One case by id; an id out of the viewer's scope answers like a missing one.
     #[graphql(visible = "crate::graphql::visibility::reads_case")]
-    async fn case(&self, ctx: &Context<'_>, #[graphql(desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist.")] id: ID) -> GqlResult<Option<CaseView>> {
+    async fn case(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist."
+        )]
+        id: ID,
+    ) -> GqlResult<Option<CaseView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "Case", &id)?;
         Ok(Some(CaseView(by_id::<case_file::Entity>(gw, case_file::Column::Id, id, "Case").await.gql()?)))
@@ -444,7 +456,12 @@ impl CaseMutation {
     /// Coordinatore per il Patto: assigns or reassigns cases of the Ambito to a case
     /// manager of the same Ambito. All or nothing.
     #[graphql(visible = "crate::graphql::visibility::assigns_case")]
-    async fn assign_cases(&self, ctx: &Context<'_>, #[graphql(desc = "The cases, each with the version read, and the case manager they go to.")] input: AssignCasesInput) -> GqlResult<Vec<CaseView>> {
+    async fn assign_cases(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The cases, each with the version read, and the case manager they go to.")]
+        input: AssignCasesInput,
+    ) -> GqlResult<Vec<CaseView>> {
         let a = acting(ctx)?;
         let refs = input
             .cases
@@ -464,7 +481,12 @@ impl CaseMutation {
     /// Case manager: records the first meeting or the spontaneous presentation; the
     /// case moves to the Analisi preliminare.
     #[graphql(visible = "crate::graphql::visibility::updates_case")]
-    async fn record_first_meeting(&self, ctx: &Context<'_>, #[graphql(desc = "The case, the version read and the day of the first meeting.")] input: RecordFirstMeetingInput) -> GqlResult<CaseView> {
+    async fn record_first_meeting(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case, the version read and the day of the first meeting.")]
+        input: RecordFirstMeetingInput,
+    ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         let m = meetings::FirstMeeting {
@@ -480,7 +502,12 @@ impl CaseMutation {
 
     /// Case manager: saves the draft of the Analisi preliminare.
     #[graphql(visible = "crate::graphql::visibility::updates_preliminary_analysis")]
-    async fn save_analysis(&self, ctx: &Context<'_>, #[graphql(desc = "The case, the version read and the content of the Analisi preliminare draft.")] input: SaveAnalysisInput) -> GqlResult<CaseView> {
+    async fn save_analysis(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case, the version read and the content of the Analisi preliminare draft.")]
+        input: SaveAnalysisInput,
+    ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         let notes = service::AnalysisNotes {
@@ -495,7 +522,12 @@ impl CaseMutation {
     /// Case manager: completes the Analisi preliminare with its outcome, which routes
     /// the case (simplified pact, Quadro di analisi, CPI, specialist services).
     #[graphql(visible = "crate::graphql::visibility::updates_preliminary_analysis")]
-    async fn complete_analysis(&self, ctx: &Context<'_>, #[graphql(desc = "The case, the version read and the outcome of the Analisi preliminare.")] input: CompleteAnalysisInput) -> GqlResult<CaseView> {
+    async fn complete_analysis(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case, the version read and the outcome of the Analisi preliminare.")]
+        input: CompleteAnalysisInput,
+    ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         service::complete_analysis(&a, id, input.version, input.outcome.into()).await.gql()?;
@@ -504,7 +536,11 @@ impl CaseMutation {
 
     /// Case manager: reopens a completed Analisi preliminare.
     #[graphql(visible = "crate::graphql::visibility::updates_preliminary_analysis")]
-    async fn reopen_analysis(&self, ctx: &Context<'_>, #[graphql(desc = "The case and the version read.")] input: CaseVersionInput) -> GqlResult<CaseView> {
+    async fn reopen_analysis(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case and the version read.")] input: CaseVersionInput,
+    ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         service::reopen_analysis(&a, id, input.version).await.gql()?;
@@ -514,7 +550,12 @@ impl CaseMutation {
     /// Case manager: raises a segnalazione (non-attendance, refusal to sign or of a
     /// PUC, other sanctionable facts) for the coordinator's approval.
     #[graphql(visible = "crate::graphql::visibility::creates_report")]
-    async fn raise_report(&self, ctx: &Context<'_>, #[graphql(desc = "The case, the kind of segnalazione, the date of the fact and its description.")] input: RaiseReportInput) -> GqlResult<ReportView> {
+    async fn raise_report(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case, the kind of segnalazione, the date of the fact and its description.")]
+        input: RaiseReportInput,
+    ) -> GqlResult<ReportView> {
         let a = acting(ctx)?;
         let case_id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         let member_id = input.member_id.as_ref().map(|m| uuid_arg("input.memberId", "Member", m)).transpose()?;
@@ -531,7 +572,11 @@ impl CaseMutation {
 
     /// Case manager: submits a draft segnalazione for approval.
     #[graphql(visible = "crate::graphql::visibility::creates_report")]
-    async fn submit_report(&self, ctx: &Context<'_>, #[graphql(desc = "The segnalazione draft and the version read.")] input: SubmitReportInput) -> GqlResult<ReportView> {
+    async fn submit_report(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The segnalazione draft and the version read.")] input: SubmitReportInput,
+    ) -> GqlResult<ReportView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.reportId", "Report", &input.report_id)?;
         crate::reports::service::submit_report(&a, id, input.version).await.gql()?;
@@ -540,7 +585,12 @@ impl CaseMutation {
 
     /// Case manager: saves the Quadro di analisi and its équipe multidisciplinare.
     #[graphql(visible = "crate::graphql::visibility::updates_analysis_framework")]
-    async fn save_framework(&self, ctx: &Context<'_>, #[graphql(desc = "The case, the version read and the content of the Quadro di analisi draft.")] input: SaveFrameworkInput) -> GqlResult<CaseView> {
+    async fn save_framework(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case, the version read and the content of the Quadro di analisi draft.")]
+        input: SaveFrameworkInput,
+    ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         let f = crate::cases::pact::Framework {
@@ -562,7 +612,11 @@ impl CaseMutation {
 
     /// Case manager: closes the Quadro di analisi; the case moves to the pact.
     #[graphql(visible = "crate::graphql::visibility::updates_analysis_framework")]
-    async fn complete_framework(&self, ctx: &Context<'_>, #[graphql(desc = "The case and the version read.")] input: CaseVersionInput) -> GqlResult<CaseView> {
+    async fn complete_framework(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case and the version read.")] input: CaseVersionInput,
+    ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         crate::cases::pact::complete_framework(&a, id, input.version).await.gql()?;
@@ -572,7 +626,14 @@ impl CaseMutation {
     /// Case manager: writes the draft pact: objectives, expected results,
     /// commitments per member, supports.
     #[graphql(visible = "crate::graphql::visibility::updates_pact")]
-    async fn save_pact(&self, ctx: &Context<'_>, #[graphql(desc = "The case, the version read and the content of the Patto draft, which replaces the saved one.")] input: SavePactInput) -> GqlResult<CaseView> {
+    async fn save_pact(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "The case, the version read and the content of the Patto draft, which replaces the saved one."
+        )]
+        input: SavePactInput,
+    ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         let member = |field: String, m: &ID| uuid_arg(&field, "Member", m);
@@ -619,7 +680,11 @@ impl CaseMutation {
 
     /// Case manager: records the household's signature; the case goes to monitoring.
     #[graphql(visible = "crate::graphql::visibility::updates_pact")]
-    async fn sign_pact(&self, ctx: &Context<'_>, #[graphql(desc = "The case, the version read and the day the Patto was signed.")] input: SignPactInput) -> GqlResult<CaseView> {
+    async fn sign_pact(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case, the version read and the day the Patto was signed.")] input: SignPactInput,
+    ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         crate::cases::pact::sign_pact(&a, id, input.version, input.signed_on.0).await.gql()?;
@@ -629,7 +694,11 @@ impl CaseMutation {
     /// Case manager: opens a revision of the signed pact as a new draft version,
     /// keeping the signed one in force until the new one is signed.
     #[graphql(visible = "crate::graphql::visibility::updates_pact")]
-    async fn revise_pact(&self, ctx: &Context<'_>, #[graphql(desc = "The case and the version read.")] input: RevisePactInput) -> GqlResult<CaseView> {
+    async fn revise_pact(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case and the version read.")] input: RevisePactInput,
+    ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         crate::cases::pact::revise_pact(&a, id, input.version).await.gql()?;
@@ -638,7 +707,12 @@ impl CaseMutation {
 
     /// Case manager: the household refuses to sign; a segnalazione goes to the coordinator.
     #[graphql(visible = "crate::graphql::visibility::updates_pact")]
-    async fn refuse_pact(&self, ctx: &Context<'_>, #[graphql(desc = "The case, the version read, the day of the refusal and what happened.")] input: RefusePactInput) -> GqlResult<CaseView> {
+    async fn refuse_pact(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case, the version read, the day of the refusal and what happened.")]
+        input: RefusePactInput,
+    ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         crate::cases::pact::refuse_pact(&a, id, input.version, input.fact_date.0, input.description).await.gql()?;
@@ -652,7 +726,11 @@ impl CaseMutation {
     /// new active support recorded. The same kind and provider already active is
     /// a conflict.
     #[graphql(visible = "crate::graphql::visibility::creates_support")]
-    async fn activate_support(&self, ctx: &Context<'_>, #[graphql(desc = "The case and the support to activate.")] input: ActivateSupportInput) -> GqlResult<CaseView> {
+    async fn activate_support(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case and the support to activate.")] input: ActivateSupportInput,
+    ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         crate::cases::pact::activate_support(&a, id, support_fields(input.support)).await.gql()?;
@@ -663,7 +741,11 @@ impl CaseMutation {
     /// concludes an active support or cancels a planned or active one. Returns
     /// the case.
     #[graphql(visible = "crate::graphql::visibility::updates_support")]
-    async fn change_support_state(&self, ctx: &Context<'_>, #[graphql(desc = "The support, what to do with it and on which day.")] input: ChangeSupportStateInput) -> GqlResult<CaseView> {
+    async fn change_support_state(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The support, what to do with it and on which day.")] input: ChangeSupportStateInput,
+    ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.supportId", "Support", &input.support_id)?;
         let step = match input.action {
@@ -676,7 +758,11 @@ impl CaseMutation {
 
     /// Coordinatore per il Patto: approves (sent to INPS) or rejects a segnalazione.
     #[graphql(visible = "crate::graphql::visibility::approves_report")]
-    async fn decide_report(&self, ctx: &Context<'_>, #[graphql(desc = "The segnalazione, the version read and the decision.")] input: DecideReportInput) -> GqlResult<ReportView> {
+    async fn decide_report(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The segnalazione, the version read and the decision.")] input: DecideReportInput,
+    ) -> GqlResult<ReportView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.reportId", "Report", &input.report_id)?;
         crate::reports::service::decide_report(&a, id, input.version, input.approve, input.comment).await.gql()?;

@@ -42,7 +42,8 @@ impl DisadvantageMutation {
     async fn decide_disadvantage_check(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The check, the version read, the decision and its notes.")] input: DecideDisadvantageCheckInput,
+        #[graphql(desc = "The check, the version read, the decision and its notes.")]
+        input: DecideDisadvantageCheckInput,
     ) -> GqlResult<DisadvantageCheckView> {
         let gw = gateway(ctx)?;
         let a = Acting { gw, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) };
@@ -84,8 +85,11 @@ impl DisadvantageQuery {
     async fn disadvantage_checks(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")] first: Option<i32>,
-        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")]
+        first: Option<i32>,
+        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<
+            String,
+        >,
         #[graphql(desc = "Only the rows that match every condition given.")] filter: Option<DisadvantageCheckFilter>,
     ) -> GqlResult<Connection<DisadvantageCheckView>> {
         let f = check_filter(filter);
@@ -94,7 +98,14 @@ impl DisadvantageQuery {
 
     /// One disadvantage validation request by id.
     #[graphql(visible = "crate::graphql::visibility::reads_disadvantage_check")]
-    async fn disadvantage_check(&self, ctx: &Context<'_>, #[graphql(desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist.")] id: ID) -> GqlResult<Option<DisadvantageCheckView>> {
+    async fn disadvantage_check(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist."
+        )]
+        id: ID,
+    ) -> GqlResult<Option<DisadvantageCheckView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "DisadvantageCheck", &id)?;
         Ok(Some(DisadvantageCheckView(

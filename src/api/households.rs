@@ -31,15 +31,25 @@ impl HouseholdQuery {
     async fn households(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")] first: Option<i32>,
-        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")]
+        first: Option<i32>,
+        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<
+            String,
+        >,
     ) -> GqlResult<Connection<HouseholdView>> {
         page_of(ctx, all, &household_order(), (first, after), HouseholdView).await
     }
 
     /// One household by id.
     #[graphql(visible = "crate::graphql::visibility::reads_household")]
-    async fn household(&self, ctx: &Context<'_>, #[graphql(desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist.")] id: ID) -> GqlResult<Option<HouseholdView>> {
+    async fn household(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist."
+        )]
+        id: ID,
+    ) -> GqlResult<Option<HouseholdView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "Household", &id)?;
         Ok(Some(HouseholdView(by_id::<household::Entity>(gw, household::Column::Id, id, "Household").await.gql()?)))

@@ -164,8 +164,11 @@ impl MeetingQuery {
     async fn meetings(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")] first: Option<i32>,
-        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")]
+        first: Option<i32>,
+        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<
+            String,
+        >,
         #[graphql(desc = "Only the rows that match every condition given.")] filter: Option<MeetingFilter>,
     ) -> GqlResult<Connection<MeetingView>> {
         let f = meeting_filter(filter);
@@ -174,7 +177,14 @@ impl MeetingQuery {
 
     /// One meeting by id.
     #[graphql(visible = "crate::graphql::visibility::reads_meeting")]
-    async fn meeting(&self, ctx: &Context<'_>, #[graphql(desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist.")] id: ID) -> GqlResult<Option<MeetingView>> {
+    async fn meeting(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist."
+        )]
+        id: ID,
+    ) -> GqlResult<Option<MeetingView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "Meeting", &id)?;
         Ok(Some(MeetingView(by_id::<meeting::Entity>(gw, meeting::Column::Id, id, "Meeting").await.gql()?)))
@@ -190,7 +200,9 @@ impl MeetingQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "First day of the period (Italian calendar).")] from: Date,
         #[graphql(desc = "Last day of the period, at most 92 days after `from`.")] to: Date,
-        #[graphql(desc = "ISTAT code of the Comune whose calendar to show (one of the profile's).")] comune: Option<String>,
+        #[graphql(desc = "ISTAT code of the Comune whose calendar to show (one of the profile's).")] comune: Option<
+            String,
+        >,
         #[graphql(desc = "The operator whose calendar to show (default: the caller).")] operator_id: Option<ID>,
     ) -> GqlResult<Calendar> {
         let gw = gateway(ctx)?;
@@ -230,7 +242,12 @@ impl MeetingMutation {
     /// with the household of a case. Double booking of the operator or of an office
     /// slot is refused.
     #[graphql(visible = "crate::graphql::visibility::creates_meeting")]
-    async fn plan_meeting(&self, ctx: &Context<'_>, #[graphql(desc = "The case, the kind of meeting, and when and where (a time and place, or an office slot).")] input: PlanMeetingInput) -> GqlResult<MeetingView> {
+    async fn plan_meeting(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case, the kind of meeting, and when and where (a time and place, or an office slot).")]
+        input: PlanMeetingInput,
+    ) -> GqlResult<MeetingView> {
         let a = acting(ctx)?;
         let case_id = uuid_arg("input.caseId", "Case", &input.case_id)?;
         let slot_id = input.slot_id.as_ref().map(|s| uuid_arg("input.slotId", "OfficeSlot", s)).transpose()?;
@@ -277,7 +294,12 @@ impl MeetingMutation {
 
     /// Records the convocation sent; the case becomes CONVOCATO.
     #[graphql(visible = "crate::graphql::visibility::updates_meeting")]
-    async fn convoke_meeting(&self, ctx: &Context<'_>, #[graphql(desc = "The meeting, the version read and how the household was convened.")] input: ConvokeMeetingInput) -> GqlResult<MeetingView> {
+    async fn convoke_meeting(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The meeting, the version read and how the household was convened.")]
+        input: ConvokeMeetingInput,
+    ) -> GqlResult<MeetingView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
         crate::meetings::service::convoke(&a, id, input.version, input.channel.into(), input.reference).await.gql()?;
@@ -286,7 +308,11 @@ impl MeetingMutation {
 
     /// Moves a meeting; it needs a new convocation.
     #[graphql(visible = "crate::graphql::visibility::updates_meeting")]
-    async fn reschedule_meeting(&self, ctx: &Context<'_>, #[graphql(desc = "The meeting, the version read and the new time.")] input: RescheduleMeetingInput) -> GqlResult<MeetingView> {
+    async fn reschedule_meeting(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The meeting, the version read and the new time.")] input: RescheduleMeetingInput,
+    ) -> GqlResult<MeetingView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
         crate::meetings::service::reschedule(&a, id, input.version, input.starts_at.0, input.duration_minutes)
@@ -297,7 +323,11 @@ impl MeetingMutation {
 
     /// Cancels a planned or convened meeting.
     #[graphql(visible = "crate::graphql::visibility::updates_meeting")]
-    async fn cancel_meeting(&self, ctx: &Context<'_>, #[graphql(desc = "The meeting and the version read.")] input: MeetingVersionInput) -> GqlResult<MeetingView> {
+    async fn cancel_meeting(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The meeting and the version read.")] input: MeetingVersionInput,
+    ) -> GqlResult<MeetingView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.meetingId", "Meeting", &input.meeting_id)?;
         crate::meetings::service::cancel(&a, id, input.version).await.gql()?;
@@ -330,7 +360,8 @@ impl MeetingMutation {
     async fn record_spontaneous_presentation(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The case, the day the household came and what was done.")] input: SpontaneousPresentationInput,
+        #[graphql(desc = "The case, the day the household came and what was done.")]
+        input: SpontaneousPresentationInput,
     ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;

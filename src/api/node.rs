@@ -162,7 +162,14 @@ impl NodeQuery {
     /// Any object by its global id: null, with a `NOT_FOUND` error, when there is none
     /// the viewer may see (a missing id and one out of scope answer alike).
     #[graphql(visible = "crate::graphql::visibility::node")]
-    async fn node(&self, ctx: &Context<'_>, #[graphql(desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist.")] id: ID) -> GqlResult<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist."
+        )]
+        id: ID,
+    ) -> GqlResult<Option<Node>> {
         node(crate::graphql::context::gateway(ctx)?, &id).await.map(Some)
     }
     /// Objects by their global ids (at most 100), in the order asked: null for an id
@@ -174,7 +181,7 @@ impl NodeQuery {
     async fn nodes(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Global ids, at most 100; each answers as `node(id:)` would, in the same order.")] ids: Vec<ID>,
+        #[graphql(desc = "Global ids (at most 100), each answered as `node(id:)` would.")] ids: Vec<ID>,
     ) -> GqlResult<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             return Err(AppError::Limit(format!("nodes: {} ids, over the limit of {MAX_NODES}", ids.len()))).gql();

@@ -208,7 +208,11 @@ impl OperatorMutation {
     /// Amministratore dell'Ambito: records a person a Comune indicated, pending
     /// accreditation.
     #[graphql(visible = "crate::graphql::visibility::creates_operator")]
-    async fn add_operator(&self, ctx: &Context<'_>, #[graphql(desc = "The person to register: fiscal code and name.")] input: AddOperatorInput) -> GqlResult<OperatorView> {
+    async fn add_operator(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The person to register: fiscal code and name.")] input: AddOperatorInput,
+    ) -> GqlResult<OperatorView> {
         let a = acting(ctx)?;
         let id = service::add_operator(&a, &PersonInput::from(&input)).await.gql()?;
         Ok(OperatorView(by_id::<operator::Entity>(a.gw, operator::Column::Id, id, "Operator").await.gql()?))
@@ -217,7 +221,12 @@ impl OperatorMutation {
     /// Amministratore dell'Ambito: accredits a profile (role, Comuni, validity,
     /// funding) of an operator of the Ambito; a pending operator becomes active.
     #[graphql(visible = "crate::graphql::visibility::updates_operator")]
-    async fn accredit_profile(&self, ctx: &Context<'_>, #[graphql(desc = "The person, the role, its territory and validity, and the funds paying for it.")] input: AccreditProfileInput) -> GqlResult<ProfileView> {
+    async fn accredit_profile(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The person, the role, its territory and validity, and the funds paying for it.")]
+        input: AccreditProfileInput,
+    ) -> GqlResult<ProfileView> {
         let a = acting(ctx)?;
         let op = uuid_arg("input.operatorId", "Operator", &input.operator_id)?;
         let p = ProfileInput {
@@ -237,7 +246,8 @@ impl OperatorMutation {
     async fn designate_ambito_admin(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The Ambito, the person and the validity of the designation.")] input: DesignateAmbitoAdminInput,
+        #[graphql(desc = "The Ambito, the person and the validity of the designation.")]
+        input: DesignateAmbitoAdminInput,
     ) -> GqlResult<ProfileView> {
         let a = acting(ctx)?;
         let ambito = uuid_arg("input.ambitoId", "Ambito", &input.ambito_id)?;
@@ -278,7 +288,11 @@ impl OperatorMutation {
 
     /// Changes the Comuni, validity or funding of a profile the caller may grant.
     #[graphql(visible = "crate::graphql::visibility::updates_profile")]
-    async fn change_profile(&self, ctx: &Context<'_>, #[graphql(desc = "The profile, the version read and the fields to change.")] input: ChangeProfileInput) -> GqlResult<ProfileView> {
+    async fn change_profile(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The profile, the version read and the fields to change.")] input: ChangeProfileInput,
+    ) -> GqlResult<ProfileView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.profileId", "Profile", &input.profile_id)?;
         let edit = ProfileEdit {
@@ -322,7 +336,8 @@ impl OperatorMutation {
     async fn move_disadvantage_validator(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The disadvantage validator's profile and the Ambito it moves to.")] input: MoveDisadvantageValidatorInput,
+        #[graphql(desc = "The disadvantage validator's profile and the Ambito it moves to.")]
+        input: MoveDisadvantageValidatorInput,
     ) -> GqlResult<ProfileView> {
         let a = acting(ctx)?;
         let op = uuid_arg("input.operatorId", "Operator", &input.operator_id)?;
@@ -388,8 +403,11 @@ impl OperatorQuery {
     async fn operators(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")] first: Option<i32>,
-        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")]
+        first: Option<i32>,
+        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<
+            String,
+        >,
         #[graphql(desc = "Only the rows that match every condition given.")] filter: Option<OperatorFilter>,
     ) -> GqlResult<Connection<OperatorView>> {
         let f = filter.unwrap_or_default().into();
@@ -399,7 +417,14 @@ impl OperatorQuery {
 
     /// One operator by id.
     #[graphql(visible = "crate::graphql::visibility::reads_operator")]
-    async fn operator(&self, ctx: &Context<'_>, #[graphql(desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist.")] id: ID) -> GqlResult<Option<OperatorView>> {
+    async fn operator(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist."
+        )]
+        id: ID,
+    ) -> GqlResult<Option<OperatorView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "Operator", &id)?;
         Ok(Some(OperatorView(by_id::<operator::Entity>(gw, operator::Column::Id, id, "Operator").await.gql()?)))

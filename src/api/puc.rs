@@ -220,7 +220,11 @@ pub struct PucMutation;
 impl PucMutation {
     /// Responsabile PUC: creates a project (a draft) in one of its Comuni.
     #[graphql(visible = "crate::graphql::visibility::creates_puc_project")]
-    async fn create_puc_project(&self, ctx: &Context<'_>, #[graphql(desc = "The Comune owning the project and the project.")] input: CreatePucProjectInput) -> GqlResult<PucProjectView> {
+    async fn create_puc_project(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The Comune owning the project and the project.")] input: CreatePucProjectInput,
+    ) -> GqlResult<PucProjectView> {
         let a = acting(ctx)?;
         let id = svc::create_project(&a, &input.comune_istat, input.project.into()).await.gql()?;
         project(ctx, id).await
@@ -228,7 +232,11 @@ impl PucMutation {
 
     /// Responsabile PUC: edits a project.
     #[graphql(visible = "crate::graphql::visibility::updates_puc_project")]
-    async fn update_puc_project(&self, ctx: &Context<'_>, #[graphql(desc = "The project, the version read and the fields to change.")] input: UpdatePucProjectInput) -> GqlResult<PucProjectView> {
+    async fn update_puc_project(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The project, the version read and the fields to change.")] input: UpdatePucProjectInput,
+    ) -> GqlResult<PucProjectView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.projectId", "PucProject", &input.project_id)?;
         svc::update_project(&a, id, input.version, input.project.into()).await.gql()?;
@@ -307,7 +315,8 @@ impl PucMutation {
     async fn record_puc_attendance(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The assignment, the day, the minutes and the attendance status.")] input: RecordPucAttendanceInput,
+        #[graphql(desc = "The assignment, the day, the minutes and the attendance status.")]
+        input: RecordPucAttendanceInput,
     ) -> GqlResult<PucAssignmentView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.assignmentId", "PucAssignment", &input.assignment_id)?;
@@ -347,8 +356,11 @@ impl PucQuery {
     async fn puc_projects(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")] first: Option<i32>,
-        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")]
+        first: Option<i32>,
+        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<
+            String,
+        >,
         #[graphql(desc = "Only the rows that match every condition given.")] filter: Option<PucProjectFilter>,
     ) -> GqlResult<Connection<PucProjectView>> {
         let f = project_filter(filter);
@@ -357,7 +369,14 @@ impl PucQuery {
 
     /// One PUC project by id.
     #[graphql(visible = "crate::graphql::visibility::reads_puc_project")]
-    async fn puc_project(&self, ctx: &Context<'_>, #[graphql(desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist.")] id: ID) -> GqlResult<Option<PucProjectView>> {
+    async fn puc_project(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist."
+        )]
+        id: ID,
+    ) -> GqlResult<Option<PucProjectView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "PucProject", &id)?;
         Ok(Some(PucProjectView(

@@ -108,7 +108,8 @@ impl ResidencyMutation {
     async fn record_residency_periods(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The check, the version read and the residence periods found in the registry.")] input: RecordResidencyPeriodsInput,
+        #[graphql(desc = "The check, the version read and the residence periods found in the registry.")]
+        input: RecordResidencyPeriodsInput,
     ) -> GqlResult<ResidencyCheckView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
@@ -183,8 +184,11 @@ impl ResidencyQuery {
     async fn residency_checks(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")] first: Option<i32>,
-        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")]
+        first: Option<i32>,
+        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<
+            String,
+        >,
         #[graphql(desc = "Only the rows that match every condition given.")] filter: Option<ResidencyCheckFilter>,
     ) -> GqlResult<Connection<ResidencyCheckView>> {
         let f = check_filter(filter);
@@ -193,7 +197,14 @@ impl ResidencyQuery {
 
     /// One residency check by id.
     #[graphql(visible = "crate::graphql::visibility::reads_residency_check")]
-    async fn residency_check(&self, ctx: &Context<'_>, #[graphql(desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist.")] id: ID) -> GqlResult<Option<ResidencyCheckView>> {
+    async fn residency_check(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Global id, as the `id` field gives it. An id the role may not see answers as one that does not exist."
+        )]
+        id: ID,
+    ) -> GqlResult<Option<ResidencyCheckView>> {
         let gw = gateway(ctx)?;
         let id = uuid_arg("id", "ResidencyCheck", &id)?;
         Ok(Some(ResidencyCheckView(

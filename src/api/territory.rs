@@ -50,7 +50,12 @@ impl TerritoryMutation {
     /// Amministratore dell'Ambito: records a signed convention of a Comune of the
     /// Ambito, with its document (PDF; its SHA-256 and size are kept).
     #[graphql(visible = "crate::graphql::visibility::creates_convention")]
-    async fn upload_convention(&self, ctx: &Context<'_>, #[graphql(desc = "The Comune, the kind of convention, its dates and the signed document.")] input: UploadConventionInput) -> GqlResult<ConventionView> {
+    async fn upload_convention(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The Comune, the kind of convention, its dates and the signed document.")]
+        input: UploadConventionInput,
+    ) -> GqlResult<ConventionView> {
         let a = acting(ctx)?;
         // Who may upload, before the input is looked at.
         let by = service::uploader(&a).gql()?;
@@ -84,8 +89,11 @@ impl TerritoryQuery {
     async fn ambiti(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")] first: Option<i32>,
-        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")]
+        first: Option<i32>,
+        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<
+            String,
+        >,
     ) -> GqlResult<Connection<AmbitoView>> {
         let sort = sort!(ambito, Name, Direction::Asc, |r: &ambito::Model| r.name.clone());
         page_of(ctx, all, &sort, (first, after), AmbitoView).await
@@ -93,7 +101,11 @@ impl TerritoryQuery {
 
     /// Comuni the viewer may see, by name (a small reference table: not paginated).
     #[graphql(visible = "crate::graphql::visibility::reads_comune")]
-    async fn comuni(&self, ctx: &Context<'_>, #[graphql(desc = "Only the Comuni of this Ambito.")] ambito_id: Option<ID>) -> GqlResult<Vec<ComuneView>> {
+    async fn comuni(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the Comuni of this Ambito.")] ambito_id: Option<ID>,
+    ) -> GqlResult<Vec<ComuneView>> {
         let gw = gateway(ctx)?;
         let ambito = ambito_id.map(|a| uuid_arg("ambitoId", "Ambito", &a)).transpose()?;
         let rows = gw
@@ -116,8 +128,11 @@ impl TerritoryQuery {
     async fn conventions(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")] first: Option<i32>,
-        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")]
+        first: Option<i32>,
+        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<
+            String,
+        >,
         #[graphql(
             desc = "Only conventions whose validity ends within this many days from today (0-3650), today included; see `dependentProfiles`."
         )]

@@ -147,7 +147,11 @@ impl AuthMutation {
     /// after a SPID login with several profiles, or a switch later (explicit,
     /// audited). Takes effect from the next request.
     #[graphql(visible = "crate::graphql::visibility::login_surface")]
-    async fn switch_profile(&self, ctx: &Context<'_>, #[graphql(desc = "The profile to act with: one of `profileChoices`.")] profile_id: ID) -> GqlResult<Me> {
+    async fn switch_profile(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The profile to act with: one of `profileChoices`.")] profile_id: ID,
+    ) -> GqlResult<Me> {
         let (s, p) = operator_session(ctx)?;
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.clone());

@@ -17,7 +17,9 @@
 use std::collections::HashSet;
 
 use async_graphql::{
-    parser::types::{BaseType, DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet, Type},
+    parser::types::{
+        BaseType, DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet, Type,
+    },
     Name, Value, Variables,
 };
 
@@ -48,9 +50,8 @@ pub fn refusal(
     }
     let walk = Walk { index, doc, op, variables };
     let mut seen = HashSet::new();
-    walk.selection(&op.selection_set.node, index.root(op.ty), &mut seen).map(|path| {
-        AppError::validation(path, format!("an Int is a whole number from {} to {}", i32::MIN, i32::MAX))
-    })
+    walk.selection(&op.selection_set.node, index.root(op.ty), &mut seen)
+        .map(|path| AppError::validation(path, format!("an Int is a whole number from {} to {}", i32::MIN, i32::MAX)))
 }
 
 struct Walk<'a> {

@@ -44,7 +44,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../../assets/graphiql/graphiql.min.css"),
     },
-    Asset { name: "gepi-graphiql.js", content_type: JS, body: include_bytes!("../../assets/graphiql/gepi-graphiql.js") },
+    Asset {
+        name: "gepi-graphiql.js",
+        content_type: JS,
+        body: include_bytes!("../../assets/graphiql/gepi-graphiql.js"),
+    },
 ];
 
 /// Scripts and styles from this server only (GraphiQL sets inline styles),
@@ -67,6 +71,7 @@ pub async fn page(State(state): State<AppState>) -> Response {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>GePI GraphiQL</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/graphiql/assets/graphiql.min.css">
 <style>html, body {{ height: 100%; margin: 0; font-family: system-ui, sans-serif; }} body {{ display: flex; flex-direction: column; }} #gepi-bar {{ padding: 6px 12px; border-bottom: 1px solid #ddd; font-size: 14px; }} #gepi-bar form, #gepi-bar p {{ margin: 0; }} #graphiql {{ flex: 1; min-height: 0; }}</style>
 </head>

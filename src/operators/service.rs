@@ -132,7 +132,7 @@ pub struct ProfileListing {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleLogin {
-    pub role: &'static str,
+    pub role: String,
     pub display_name: String,
     pub fiscal_code: String,
     pub profile_id: String,

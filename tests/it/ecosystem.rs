@@ -441,10 +441,15 @@ async fn graphiql_is_served_whole_from_the_binary() {
     assert_eq!(status, 200);
     let csp = headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"), "{csp}");
-    let sources: Vec<&str> =
-        page.split(['"', '\'']).filter(|s| s.starts_with("http") || s.starts_with("//")).collect();
+    let sources: Vec<&str> = page.split(['"', '\'']).filter(|s| s.starts_with("http") || s.starts_with("//")).collect();
     assert!(sources.is_empty(), "the page names other origins: {sources:?}");
-    for asset in ["react.production.min.js", "react-dom.production.min.js", "graphiql.min.js", "graphiql.min.css", "gepi-graphiql.js"] {
+    for asset in [
+        "react.production.min.js",
+        "react-dom.production.min.js",
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "gepi-graphiql.js",
+    ] {
         assert!(page.contains(&format!("/graphiql/assets/{asset}")), "{asset} not in the page");
         let (status, headers, body) =
             app.request_text(Request::get(format!("/graphiql/assets/{asset}")).body(Body::empty()).unwrap()).await;

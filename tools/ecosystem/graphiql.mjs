@@ -23,8 +23,9 @@ try {
   page.on("request", (r) => {
     if (!r.url().startsWith(base) && !r.url().startsWith("data:")) elsewhere.push(r.url());
   });
+  page.on("response", (r) => r.status() >= 400 && errors.push(`${r.status()} for ${r.url()}`));
   page.on("pageerror", (e) => errors.push(String(e)));
-  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()));
 
   await page.goto(`${base}/graphiql?query=${encodeURIComponent(query)}`, { waitUntil: "load" });
   await page.waitForSelector(".graphiql-container", { timeout: 20000 });
