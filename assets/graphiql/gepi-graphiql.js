@@ -1,6 +1,7 @@
 // GePI's GraphiQL: the page's own script (the rest is GraphiQL and React,
 // served by the binary from the pinned npm builds: no network at run time).
-// It sends the token of the session opened here as a bearer token, and, when
+// It sends the token of the session opened here as a bearer token (and no
+// cookie: the actor is always the one the bar shows), and, when
 // the server has the dev login on (demo mode), offers a small form to log in as
 // one of the demo operators.
 (function () {
@@ -15,7 +16,7 @@
     if (token && !headers.Authorization && !headers.authorization) {
       headers.Authorization = "Bearer " + token;
     }
-    return fetch("/graphql", { method: "POST", headers: headers, body: JSON.stringify(params), credentials: "same-origin" })
+    return fetch("/graphql", { method: "POST", headers: headers, body: JSON.stringify(params), credentials: "omit" })
       .then(function (r) { return r.json(); });
   }
 

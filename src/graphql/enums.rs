@@ -1,5 +1,7 @@
 //! GraphQL enums mirroring the stored vocabularies of `entity::enums`; values
-//! are the GraphQL convention of the same codes (e.g. `DA_ASSEGNARE`).
+//! are the GraphQL convention of the same codes (e.g. `DA_ASSEGNARE`). Every
+//! value is described; a description names no operation (the enums are shown
+//! to roles that may not see every mutation).
 
 use async_graphql::Enum;
 
@@ -168,11 +170,11 @@ gql_enum!(
     /// State of a case (presa in carico), domain spec §2.3.
     CaseStateView, "CaseState", "entity::enums::CaseState", {
         /// Received after the household signed the PAD, with no case manager yet; the Coordinatore per il
-        /// Patto assigns it (`assignCases`).
+        /// Patto assigns it.
         DaAssegnare,
         /// Assigned to a case manager, who has not yet convened the household.
         Assegnato,
-        /// The household was convened to its first meeting (`convokeMeeting`), not yet held.
+        /// The household was convened to its first meeting, not yet held.
         Convocato,
         /// The first meeting (or a spontaneous presentation) was held: the Analisi preliminare is in progress.
         ApInCorso,
@@ -209,9 +211,9 @@ gql_enum!(
 gql_enum!(
     /// State of the Analisi preliminare.
     AnalysisStateView, "AnalysisState", "entity::enums::AnalysisState", {
-        /// Being written by the case manager (`saveAnalysis`): opened at the first meeting, or reopened.
+        /// Being written by the case manager: opened at the first meeting, or reopened.
         Bozza,
-        /// Completed with its outcome (`completeAnalysis`), which routed the case; it can be reopened.
+        /// Completed with its outcome, which routed the case; it can be reopened.
         Completata,
     }
 );
@@ -239,9 +241,9 @@ gql_enum!(
     FrameworkStateView, "FrameworkState", "entity::enums::FrameworkState", {
         /// Opened when the Analisi preliminare found complex needs; the équipe is not defined yet.
         DaAvviare,
-        /// The équipe multidisciplinare is defined (`saveFramework`): the analysis is in progress.
+        /// The équipe multidisciplinare is defined: the analysis is in progress.
         InCorso,
-        /// Completed (`completeFramework`): the case moved on to drafting the Patto.
+        /// Completed: the case moved on to drafting the Patto.
         Completato,
     }
 );
@@ -269,13 +271,13 @@ gql_enum!(
 gql_enum!(
     /// State of a version of the Patto per l'inclusione sociale.
     PactStateView, "PactState", "entity::enums::PactState", {
-        /// Draft being written (`savePact`), to be signed or refused; a revision of a signed Patto starts here.
+        /// Draft being written, to be signed or refused; a revision of a signed Patto starts here.
         Bozza,
-        /// Signed by the household (`signPact`): the version in force.
+        /// Signed by the household: the version in force.
         Sottoscritto,
         /// No longer in force: a later revision was signed.
         Chiuso,
-        /// The household refused to sign the draft (`refusePact`): a `MANCATA_SOTTOSCRIZIONE` segnalazione
+        /// The household refused to sign the draft: a `MANCATA_SOTTOSCRIZIONE` segnalazione
         /// goes to the coordinator for approval.
         NonSottoscritto,
     }
@@ -336,9 +338,9 @@ gql_enum!(
 gql_enum!(
     /// Activation state of a support.
     SupportStatusView, "SupportStatus", "entity::enums::SupportStatus", {
-        /// Planned in the Patto, not started yet; `activateSupport` starts it.
+        /// Planned in the Patto, not started yet.
         DaAttivare,
-        /// Being delivered, since `activateSupport`.
+        /// Being delivered, since its activation.
         Attivo,
         /// Ended, on the day recorded as its end.
         Concluso,
@@ -352,7 +354,7 @@ gql_enum!(
         /// Absence, without a justified reason, from a meeting the household was convened to; drafted when
         /// the absence is recorded.
         MancataPresentazione,
-        /// Refusal to sign the Patto, raised by `refusePact`; to be sent to INPS within 5 days.
+        /// Refusal to sign the Patto, raised when it is refused; to be sent to INPS within 5 days.
         MancataSottoscrizione,
         /// Refusal of a proposed PUC; can be drafted when a `PROPOSTO` assignment is interrupted.
         RifiutoPuc,
@@ -371,9 +373,9 @@ gql_enum!(
 gql_enum!(
     /// State of a segnalazione, domain spec §2.9.
     ReportStateView, "ReportState", "entity::enums::ReportState", {
-        /// Draft, not yet submitted (`submitReport`); absences and PUC interruptions are drafted this way.
+        /// Draft, not yet submitted; absences and PUC interruptions are drafted this way.
         Bozza,
-        /// Submitted, awaiting the decision of the competent coordinator (`decideReport`).
+        /// Submitted, awaiting the decision of the competent coordinator.
         DaApprovare,
         /// Approved by the coordinator and sent to INPS.
         Inviata,
@@ -410,7 +412,7 @@ gql_enum!(
     MeetingStateView, "MeetingState", "entity::enums::MeetingState", {
         /// Planned, convocation not sent yet; a rescheduled meeting comes back here and needs a new one.
         Pianificato,
-        /// The convocation was sent (`convokeMeeting`, with its channel and reference).
+        /// The convocation was sent, with its channel and reference.
         Convocato,
         /// Held; a case's first meeting opens its Analisi preliminare.
         Svolto,

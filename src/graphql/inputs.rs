@@ -6,7 +6,11 @@
 //!   the fields resolved before it (a mutation among them) would already have
 //!   run;
 //! - a required variable that was not sent: the executor notices it only
-//!   while resolving the field that uses it.
+//!   while resolving the field that uses it;
+//! - an argument that uses a variable which was not sent: the executor's
+//!   validation skips the whole argument (its `Date`s, enums and `Int`s), so
+//!   [`fill_defaults`] first gives every such variable its default (or null,
+//!   which is what the executor reads for it anyway).
 //!
 //! Both are the client's mistake: `VALIDATION` naming the input path
 //! (`input.durationMinutes`, `input.slots[0].place`) or the variable, and
@@ -25,6 +29,31 @@ use async_graphql::{
 
 use crate::{authz::strict::SchemaIndex, error::AppError};
 
+/// The operation `operation_name` of `doc` (the only one when unnamed).
+fn operation<'d>(doc: &'d ExecutableDocument, operation_name: Option<&str>) -> Option<&'d OperationDefinition> {
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| &op.node),
+        _ => None,
+    }
+}
+
+/// Gives every variable of the operation that was not sent its default value,
+/// or null: what the executor reads for it while resolving, now seen by the
+/// validation too (which skips an argument whose variable is absent).
+pub fn fill_defaults(doc: &ExecutableDocument, operation_name: Option<&str>, variables: &mut Variables) {
+    let Some(op) = operation(doc, operation_name) else { return };
+    for def in &op.variable_definitions {
+        let d = &def.node;
+        if variables.get(&d.name.node).is_none() {
+            if let Some(v) = d.default_value() {
+                variables.insert(d.name.node.clone(), v.clone());
+            }
+        }
+    }
+}
+
 /// The refusal of the operation `operation_name` of `doc` with `variables`,
 /// if one of its input values is out of its type's range or a required
 /// variable is missing. None when the operation is not found (the executor
@@ -35,17 +64,16 @@ pub fn refusal(
     operation_name: Option<&str>,
     variables: &Variables,
 ) -> Option<AppError> {
-    let op = match (&doc.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => &op.node,
-        (DocumentOperations::Multiple(ops), Some(name)) => &ops.get(name)?.node,
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => &ops.values().next()?.node,
-        _ => return None,
-    };
+    let op = operation(doc, operation_name)?;
     for def in &op.variable_definitions {
         let d = &def.node;
-        let sent = variables.get(&d.name.node).is_some_and(|v| *v != Value::Null);
-        if !sent && !d.var_type.node.nullable && d.default_value.is_none() {
-            return Some(AppError::validation(d.name.node.to_string(), "a required variable was not sent"));
+        if d.var_type.node.nullable || d.default_value.is_some() {
+            continue;
+        }
+        match variables.get(&d.name.node) {
+            None => return Some(AppError::validation(d.name.node.to_string(), "a required variable was not sent")),
+            Some(Value::Null) => return Some(AppError::validation(d.name.node.to_string(), "must not be null")),
+            Some(_) => {}
         }
     }
     let walk = Walk { index, doc, op, variables };

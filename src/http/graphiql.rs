@@ -114,6 +114,8 @@ pub async fn asset(Path(name): Path<String>) -> Response {
 /// as `serve --demo` prints them.
 pub async fn demo_logins(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Json<Vec<crate::operators::service::RoleLogin>>, AppError> {
+    super::dev_login::loopback_host(&headers)?;
     Ok(Json(crate::operators::service::one_per_role(&state.db).await?))
 }

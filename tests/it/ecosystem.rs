@@ -384,6 +384,19 @@ async fn malformed_scalars_are_validation_errors_naming_their_input_path() {
             "input.durationMinutes",
         ),
         ("a required variable not sent", activate, json!({}), "i"),
+        ("a required variable sent as null", activate, json!({ "i": null }), "i"),
+        (
+            "an Int out of range beside a variable that was not sent",
+            "mutation($place: String) { planMeeting(input: { caseId: \"x\", kind: CONVOCAZIONE, durationMinutes: 3000000000, place: $place }) { id } }",
+            json!({}),
+            "input.durationMinutes",
+        ),
+        (
+            "a malformed date beside a variable that was not sent",
+            "mutation($e: Date) { activateSupport(input: { caseId: \"x\", support: { kind: TIROCINIO_INCLUSIONE, provider: \"ASL\", startsOn: \"2026-13-01\", endsOn: $e } }) { id } }",
+            json!({}),
+            "input.support.startsOn",
+        ),
         (
             "a malformed instant in a list, in a variable",
             "mutation($i: CreateOfficeSlotsInput!) { createOfficeSlots(input: $i) { id } }",
@@ -473,6 +486,25 @@ async fn graphiql_is_served_whole_from_the_binary() {
     let token = app.login(cm["fiscalCode"].as_str().unwrap(), cm["profileId"].as_str().unwrap()).await;
     let r = app.gql(Some(&token), "{ me { profile { role } } }", json!({})).await;
     assert_eq!(r["data"]["me"]["profile"]["role"], "CASE_MANAGER", "{r}");
+
+    // Only for requests addressed to a loopback name (no DNS rebinding).
+    for (host, allowed) in [
+        ("127.0.0.1:8080", true),
+        ("localhost", true),
+        ("[::1]:8080", true),
+        ("gepi.evil.example", false),
+        ("127.0.0.1.evil.example:8080", false),
+    ] {
+        let list = Request::get("/auth/dev-login").header("host", host).body(Body::empty()).unwrap();
+        let (status, _, _) = app.request_text(list).await;
+        let login = Request::post("/auth/dev-login")
+            .header("host", host)
+            .header("content-type", "application/json")
+            .body(Body::from(json!({ "fiscalCode": cm["fiscalCode"], "profileId": cm["profileId"] }).to_string()))
+            .unwrap();
+        let (login_status, _, body) = app.request_text(login).await;
+        assert_eq!((status.is_success(), login_status.is_success()), (allowed, allowed), "{host}: {body}");
+    }
 
     // Without the dev login, no list and no form.
     let plain = app.twin(|c| c.dev_login = false).await;
