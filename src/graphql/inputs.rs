@@ -9,8 +9,8 @@
 //!   while resolving the field that uses it;
 //! - an argument that uses a variable which was not sent: the executor's
 //!   validation skips the whole argument (its `Date`s, enums and `Int`s), so
-//!   [`fill_defaults`] first gives every such variable its default (or null,
-//!   which is what the executor reads for it anyway).
+//!   [`check`] first gives every such variable its default (or null, which is
+//!   what the executor reads for it anyway).
 //!
 //! Both are the client's mistake: `VALIDATION` naming the input path
 //! (`input.durationMinutes`, `input.slots[0].place`) or the variable, and
@@ -21,29 +21,26 @@
 use std::collections::HashSet;
 
 use async_graphql::{
-    parser::types::{
-        BaseType, DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet, Type,
-    },
-    Name, Value, Variables,
+    parser::types::{BaseType, ExecutableDocument, Selection, SelectionSet, Type},
+    Value, Variables,
 };
 
+use super::shape::operation;
 use crate::{authz::strict::SchemaIndex, error::AppError};
 
-/// The operation `operation_name` of `doc` (the only one when unnamed).
-fn operation<'d>(doc: &'d ExecutableDocument, operation_name: Option<&str>) -> Option<&'d OperationDefinition> {
-    match (&doc.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(&op.node),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| &op.node),
-        _ => None,
-    }
-}
-
-/// Gives every variable of the operation that was not sent its default value,
-/// or null: what the executor reads for it while resolving, now seen by the
-/// validation too (which skips an argument whose variable is absent).
-pub fn fill_defaults(doc: &ExecutableDocument, operation_name: Option<&str>, variables: &mut Variables) {
-    let Some(op) = operation(doc, operation_name) else { return };
+/// Gives every variable of the operation `operation_name` of `doc` that was
+/// not sent its default value, or null (what the executor reads for it while
+/// resolving, now seen by the validation too, which skips an argument whose
+/// variable is absent); then the refusal of the operation, if one of its input
+/// values is out of its type's range or a required variable is missing. None
+/// when the operation is not found (the executor reports that).
+pub fn check(
+    index: &SchemaIndex,
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &mut Variables,
+) -> Option<AppError> {
+    let op = operation(doc, operation_name)?;
     for def in &op.variable_definitions {
         let d = &def.node;
         if variables.get(&d.name.node).is_none() {
@@ -52,19 +49,6 @@ pub fn fill_defaults(doc: &ExecutableDocument, operation_name: Option<&str>, var
             }
         }
     }
-}
-
-/// The refusal of the operation `operation_name` of `doc` with `variables`,
-/// if one of its input values is out of its type's range or a required
-/// variable is missing. None when the operation is not found (the executor
-/// reports that).
-pub fn refusal(
-    index: &SchemaIndex,
-    doc: &ExecutableDocument,
-    operation_name: Option<&str>,
-    variables: &Variables,
-) -> Option<AppError> {
-    let op = operation(doc, operation_name)?;
     for def in &op.variable_definitions {
         let d = &def.node;
         if d.var_type.node.nullable || d.default_value.is_some() {
@@ -76,7 +60,7 @@ pub fn refusal(
             Some(_) => {}
         }
     }
-    let walk = Walk { index, doc, op, variables };
+    let walk = Walk { index, doc, variables };
     let mut seen = HashSet::new();
     walk.selection(&op.selection_set.node, index.root(op.ty), &mut seen)
         .map(|path| AppError::validation(path, format!("an Int is a whole number from {} to {}", i32::MIN, i32::MAX)))
@@ -85,20 +69,11 @@ pub fn refusal(
 struct Walk<'a> {
     index: &'a SchemaIndex,
     doc: &'a ExecutableDocument,
-    op: &'a OperationDefinition,
+    /// As sent, with the defaults of those that were not.
     variables: &'a Variables,
 }
 
 impl<'a> Walk<'a> {
-    /// The value of the variable `name`: as sent, else its default.
-    fn variable(&self, name: &Name) -> Option<Value> {
-        if let Some(v) = self.variables.get(name) {
-            return Some(v.clone());
-        }
-        let def = self.op.variable_definitions.iter().find(|d| d.node.name.node == *name)?;
-        def.node.default_value.as_ref().map(|d| d.node.clone())
-    }
-
     /// The path of the first `Int` out of range in the arguments of `set`'s
     /// fields (on `parent`), fragments followed once each.
     fn selection(&self, set: &'a SelectionSet, parent: &str, seen: &mut HashSet<&'a str>) -> Option<String> {
@@ -109,7 +84,8 @@ impl<'a> Walk<'a> {
                     let name = f.name.node.as_str();
                     let from_args = f.arguments.iter().find_map(|(arg, value)| {
                         let ty = self.index.argument(parent, name, arg.node.as_str())?;
-                        let value = value.node.clone().into_const_with(|v| self.variable(&v).ok_or(())).ok()?;
+                        let value =
+                            value.node.clone().into_const_with(|v| self.variables.get(&v).cloned().ok_or(())).ok()?;
                         self.value(&value, ty, arg.node.to_string())
                     });
                     from_args.or_else(|| {

@@ -8,7 +8,7 @@
 //!   `±hh:mm`) required; answered in UTC.
 //!
 //! In Rust they are [`Date`] and [`Timestamp`], thin wrappers of chrono's
-//! `NaiveDate` and `DateTime<Utc>` that convert both ways.
+//! `NaiveDate` and `DateTime<Utc>` that convert into them.
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use chrono::{NaiveDate, SecondsFormat, Utc};
@@ -91,41 +91,15 @@ impl ScalarType for Timestamp {
     }
 }
 
-impl From<NaiveDate> for Date {
-    fn from(d: NaiveDate) -> Self {
-        Date(d)
-    }
-}
-
 impl From<Date> for NaiveDate {
     fn from(d: Date) -> Self {
         d.0
     }
 }
 
-impl From<chrono::DateTime<Utc>> for Timestamp {
-    fn from(t: chrono::DateTime<Utc>) -> Self {
-        Timestamp(t)
-    }
-}
-
 impl From<Timestamp> for chrono::DateTime<Utc> {
     fn from(t: Timestamp) -> Self {
         t.0
-    }
-}
-
-impl std::ops::Deref for Date {
-    type Target = NaiveDate;
-    fn deref(&self) -> &NaiveDate {
-        &self.0
-    }
-}
-
-impl std::ops::Deref for Timestamp {
-    type Target = chrono::DateTime<Utc>;
-    fn deref(&self) -> &chrono::DateTime<Utc> {
-        &self.0
     }
 }
 

@@ -16,7 +16,7 @@ use async_graphql::{
 use crate::authz::strict::SchemaIndex;
 
 /// The operation a request runs: the one `name` names, or the only one.
-fn operation<'a>(doc: &'a ExecutableDocument, name: Option<&str>) -> Option<&'a OperationDefinition> {
+pub(crate) fn operation<'a>(doc: &'a ExecutableDocument, name: Option<&str>) -> Option<&'a OperationDefinition> {
     let mut ops = doc.operations.iter();
     match name {
         Some(n) => ops.find(|(op, _)| op.is_some_and(|o| o.as_str() == n)).map(|(_, op)| &op.node),

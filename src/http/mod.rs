@@ -347,10 +347,8 @@ async fn run_graphql(
     // Input values the executor would refuse only midway (an `Int` out of
     // range, a required variable missing): refused before anything runs.
     if let Some(doc) = &checked.document {
-        crate::graphql::inputs::fill_defaults(doc, req.operation_name.as_deref(), &mut req.variables);
-        if let Some(e) =
-            crate::graphql::inputs::refusal(&state.schema_index, doc, req.operation_name.as_deref(), &req.variables)
-        {
+        let name = req.operation_name.as_deref();
+        if let Some(e) = crate::graphql::inputs::check(&state.schema_index, doc, name, &mut req.variables) {
             return Answered { status: None, resp: error_response(&e), authenticated, executed: false };
         }
     }
