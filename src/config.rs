@@ -46,6 +46,12 @@ pub struct Config {
     pub login_rate_per_minute: u32,
     /// `GEPI_LOGIN_RATE_BURST`: how many of those it may make at once.
     pub login_rate_burst: u32,
+    /// `GEPI_API_QUOTA_POINTS_PER_HOUR`: points of operation cost (the
+    /// complexity of each operation, as the limit `MAX_COMPLEXITY` counts it)
+    /// an API client may spend per hour, unless its key sets its own
+    /// (`gepi apikey quota`). The whole hour's points may be spent at once;
+    /// they come back evenly over the hour.
+    pub api_quota_points_per_hour: u32,
     /// `GEPI_CLIENT_IP_HEADER`: behind a reverse proxy, the header in which it
     /// puts the client's address (e.g. `X-Forwarded-For`; the last entry counts).
     /// Unset: the peer address. Set it only when a proxy you run sets it.
@@ -158,6 +164,9 @@ impl Default for Config {
             // the morning; a flood from one address gets 5 requests a second.
             login_rate_per_minute: 300,
             login_rate_burst: 60,
+            // A partner polling its change feed every ten seconds with pages of
+            // a hundred events spends about a third of it.
+            api_quota_points_per_hour: 1_000_000,
             client_ip_header: None,
             metrics_token: None,
             log_format: LogFormat::Text,
@@ -183,6 +192,7 @@ struct FileConfig {
     db_max_connections: Option<u32>,
     login_rate_per_minute: Option<u32>,
     login_rate_burst: Option<u32>,
+    api_quota_points_per_hour: Option<u32>,
     client_ip_header: Option<String>,
     log_format: Option<LogFormat>,
     saml: Option<SamlConfig>,
@@ -229,6 +239,7 @@ impl Config {
                 db_max_connections,
                 login_rate_per_minute,
                 login_rate_burst,
+                api_quota_points_per_hour,
                 log_format
             );
             if f.saml.is_some() {
@@ -283,6 +294,9 @@ impl Config {
         if let Some(v) = env("GEPI_LOGIN_RATE_BURST") {
             c.login_rate_burst = parse("GEPI_LOGIN_RATE_BURST", v)?;
         }
+        if let Some(v) = env("GEPI_API_QUOTA_POINTS_PER_HOUR") {
+            c.api_quota_points_per_hour = parse("GEPI_API_QUOTA_POINTS_PER_HOUR", v)?;
+        }
         if let Some(v) = env("GEPI_CLIENT_IP_HEADER") {
             c.client_ip_header = Some(v.trim().to_string()).filter(|h| !h.is_empty());
         }
@@ -328,6 +342,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "GEPI_LOGIN_RATE_PER_MINUTE and GEPI_LOGIN_RATE_BURST must be at least 1".into(),
             ));
+        }
+        if self.api_quota_points_per_hour == 0 {
+            return Err(ConfigError::Invalid("GEPI_API_QUOTA_POINTS_PER_HOUR must be at least 1".into()));
         }
         if let Some(s) = &self.saml {
             s.validate()?;
@@ -501,6 +518,7 @@ impl fmt::Debug for Config {
             .field("db_max_connections", &self.db_max_connections)
             .field("login_rate_per_minute", &self.login_rate_per_minute)
             .field("login_rate_burst", &self.login_rate_burst)
+            .field("api_quota_points_per_hour", &self.api_quota_points_per_hour)
             .field("client_ip_header", &self.client_ip_header)
             .field("log_format", &self.log_format)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))

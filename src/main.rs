@@ -190,6 +190,10 @@ enum ApikeyCommand {
         /// Code of the Ambito the key is limited to, if any.
         #[arg(long)]
         ambito: Option<String>,
+        /// Points of operation cost the key may spend per hour (default:
+        /// GEPI_API_QUOTA_POINTS_PER_HOUR).
+        #[arg(long)]
+        quota: Option<u32>,
     },
     /// List the keys (never the keys themselves).
     List {
@@ -202,6 +206,18 @@ enum ApikeyCommand {
         /// Name of the integration partner.
         #[arg(long)]
         name: String,
+    },
+    /// Set the hourly quota of a partner's key (points of operation cost).
+    Quota {
+        /// Name of the integration partner.
+        #[arg(long)]
+        name: String,
+        /// Points per hour.
+        #[arg(long, conflicts_with = "default", required_unless_present = "default")]
+        points: Option<u32>,
+        /// Back to the deployment's default (GEPI_API_QUOTA_POINTS_PER_HOUR).
+        #[arg(long)]
+        default: bool,
     },
 }
 
@@ -334,14 +350,14 @@ async fn policy(command: PolicyCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `gepi apikey create|list|revoke`.
+/// `gepi apikey create|list|revoke|quota`.
 async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
     let conn = db::connect(config).await?;
     db::migrate(&conn).await?;
     match command {
-        ApikeyCommand::Create { name, role, ambito } => {
+        ApikeyCommand::Create { name, role, ambito, quota } => {
             let role = gepi::authz::vocab::parse_role(&role).map_err(anyhow::Error::msg)?;
-            let k = gepi::auth::api_key::create(&conn, &name, role, ambito.as_deref()).await?;
+            let k = gepi::auth::api_key::create_with_quota(&conn, &name, role, ambito.as_deref(), quota).await?;
             println!("{}", k.key);
             eprintln!("API key for `{name}` created: it is shown only now; send it as `Authorization: Bearer <key>`.");
         }
@@ -352,10 +368,13 @@ async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
             } else {
                 for k in keys {
                     println!(
-                        "{:<30} {:<12} {}…  created {}  {}",
+                        "{:<30} {:<12} {}…  {}  created {}  {}",
                         k.name,
                         k.role.as_str(),
                         k.key_prefix,
+                        k.quota_points_per_hour
+                            .map(|q| format!("{q} points/h"))
+                            .unwrap_or_else(|| format!("{} points/h (default)", config.api_quota_points_per_hour)),
                         k.created_at.format("%Y-%m-%d"),
                         k.revoked_at
                             .map(|r| format!("revoked {}", r.format("%Y-%m-%d")))
@@ -367,6 +386,10 @@ async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
         ApikeyCommand::Revoke { name } => {
             gepi::auth::api_key::revoke(&conn, &name).await?;
             println!("revoked");
+        }
+        ApikeyCommand::Quota { name, points, default } => {
+            gepi::auth::api_key::set_quota(&conn, &name, if default { None } else { points }).await?;
+            println!("quota of `{}` set", name.trim());
         }
     }
     Ok(())

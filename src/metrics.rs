@@ -112,7 +112,7 @@ impl Metrics {
             IntCounter::new("gepi_http_body_too_large_total", "Requests refused with 413: body over the limit")
                 .expect("valid metric");
         let rate_limited = IntCounterVec::new(
-            Opts::new("gepi_http_rate_limited_total", "Requests refused with 429: over the login rate limit"),
+            Opts::new("gepi_http_rate_limited_total", "Requests refused with 429: over the login rate limit of an address, or over the hourly quota of an API client (graphql_quota)"),
             &["endpoint"],
         )
         .expect("valid metric");

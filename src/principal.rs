@@ -32,6 +32,15 @@ pub struct Principal {
     pub ambito_id: Option<Uuid>,
     /// ISTAT codes of the Comuni the profile covers.
     pub comuni: Arc<Vec<String>>,
+    /// What an API client's key allows beyond its role (None for operators).
+    pub terms: Option<Arc<ClientTerms>>,
+}
+
+/// The terms of an API client's key, read with the key: how much it may run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientTerms {
+    /// Points of operation cost per hour; None: the deployment's default.
+    pub quota_points_per_hour: Option<u32>,
 }
 
 impl Principal {

@@ -1,11 +1,13 @@
-//! The per-address rate limit of the anonymous login endpoints (`/saml/*`,
-//! `/auth/dev-login`), applied by the HTTP layer: `governor`'s keyed GCRA
-//! limiter, in memory, per instance. The key is the client's address: the
-//! peer, or the last entry of a header a trusted proxy sets.
+//! Rate limits, with `governor`'s GCRA limiters, in memory, per instance: the
+//! per-address limit of the anonymous login endpoints (`/saml/*`,
+//! `/auth/dev-login`), keyed by the client's address (the peer, or the last
+//! entry of a header a trusted proxy sets), and the hourly quotas of API
+//! clients ([`Quotas`]), charged with the cost of each operation.
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     num::NonZeroU32,
+    sync::Arc,
     time::Duration,
 };
 
@@ -66,5 +68,118 @@ impl LoginLimiter {
         self.limiter
             .check_key(&self.key(headers, peer))
             .map_err(|not_until| not_until.wait_time_from(governor::clock::DefaultClock::default().now()))
+    }
+}
+
+/// The hourly quotas of API clients: each client spends points (the cost of
+/// its operations) from a budget of its points per hour, which refills evenly
+/// over the hour (`governor`'s GCRA, one limiter per client, in memory, per
+/// instance: each instance counts what it serves).
+#[derive(Default)]
+pub struct Quotas {
+    clients: std::sync::RwLock<std::collections::HashMap<uuid::Uuid, Arc<ClientQuota>>>,
+}
+
+type QuotaLimiter = governor::RateLimiter<
+    governor::state::NotKeyed,
+    governor::state::InMemoryState,
+    governor::clock::DefaultClock,
+    governor::middleware::StateInformationMiddleware,
+>;
+
+/// One client's budget, at the quota it was made with.
+struct ClientQuota {
+    per_hour: NonZeroU32,
+    limiter: QuotaLimiter,
+}
+
+/// How a client's budget stands after a charge: what the `RateLimit` headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaState {
+    /// Points per hour.
+    pub per_hour: u32,
+    /// Points left.
+    pub remaining: u32,
+    /// Seconds until the budget is full again.
+    pub full_in_secs: u64,
+}
+
+/// A charge the budget could not take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaRefusal {
+    /// Not enough points now: they will be there in `retry_after_secs`.
+    Spent { state: QuotaState, cost: u32, retry_after_secs: u64 },
+    /// The operation costs more than the whole hour's quota.
+    OverQuota { per_hour: u32, cost: u32 },
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+impl Quotas {
+    /// Spends `cost` points (at least one: every operation counts) of the
+    /// client's budget of `per_hour` points. A client whose quota changed
+    /// starts a budget at the new quota, full less what the old one had spent.
+    pub fn charge(&self, client: uuid::Uuid, per_hour: u32, cost: usize) -> Result<QuotaState, QuotaRefusal> {
+        let per_hour = NonZeroU32::new(per_hour).unwrap_or(NonZeroU32::MIN);
+        let cost = u32::try_from(cost).unwrap_or(u32::MAX).max(1);
+        let quota = self.client(client, per_hour);
+        let n = NonZeroU32::new(cost).expect("at least one");
+        let period = Duration::from_secs(3600) / per_hour.get();
+        let state = |remaining: u32| QuotaState {
+            per_hour: per_hour.get(),
+            remaining,
+            full_in_secs: ceil_secs(period * (per_hour.get() - remaining.min(per_hour.get()))),
+        };
+        match quota.limiter.check_n(n) {
+            Ok(Ok(snapshot)) => Ok(state(snapshot.remaining_burst_capacity())),
+            Ok(Err(not_until)) => {
+                use governor::clock::Clock;
+                let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+                // The `cost` points are there after `wait`, one coming back
+                // each `period`: what is left now is that many fewer.
+                let short = wait.as_nanos().div_ceil(period.as_nanos().max(1));
+                let remaining = u64::from(cost).saturating_sub(u64::try_from(short).unwrap_or(u64::MAX)) as u32;
+                Err(QuotaRefusal::Spent { state: state(remaining), cost, retry_after_secs: ceil_secs(wait).max(1) })
+            }
+            Err(_) => Err(QuotaRefusal::OverQuota { per_hour: per_hour.get(), cost }),
+        }
+    }
+
+    fn client(&self, client: uuid::Uuid, per_hour: NonZeroU32) -> Arc<ClientQuota> {
+        if let Some(q) = self.clients.read().expect("quotas lock").get(&client) {
+            if q.per_hour == per_hour {
+                return q.clone();
+            }
+        }
+        let mut clients = self.clients.write().expect("quotas lock");
+        let fresh = Arc::new(ClientQuota {
+            per_hour,
+            limiter: governor::RateLimiter::direct(governor::Quota::per_hour(per_hour))
+                .with_middleware::<governor::middleware::StateInformationMiddleware>(),
+        });
+        match clients.get(&client) {
+            Some(q) if q.per_hour == per_hour => q.clone(),
+            Some(old) => {
+                // Carry over what the old budget had spent, as far as the new one holds.
+                let spent = old
+                    .limiter
+                    .check_n(NonZeroU32::MIN)
+                    .ok()
+                    .and_then(Result::ok)
+                    .map(|s| old.per_hour.get().saturating_sub(s.remaining_burst_capacity() + 1))
+                    .unwrap_or(old.per_hour.get());
+                if let Some(n) = NonZeroU32::new(spent.min(per_hour.get())) {
+                    let _ = fresh.limiter.check_n(n);
+                }
+                clients.insert(client, fresh.clone());
+                fresh
+            }
+            None => {
+                clients.insert(client, fresh.clone());
+                fresh
+            }
+        }
     }
 }

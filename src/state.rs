@@ -24,6 +24,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Per source address limit on the anonymous login endpoints.
     pub login_limiter: Arc<crate::ratelimit::LoginLimiter>,
+    /// The hourly quotas of API clients, charged per operation.
+    pub quotas: Arc<crate::ratelimit::Quotas>,
     /// The SPID service provider, when SAML is configured.
     #[cfg(feature = "spid")]
     pub spid: Option<Arc<crate::spid::Sp>>,
@@ -55,6 +57,7 @@ impl AppState {
             principals,
             metrics,
             login_limiter,
+            quotas: Arc::default(),
             config,
             db,
             policy,

@@ -19,6 +19,9 @@ pub struct Model {
     pub key_prefix: String,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// Points of operation cost the client may spend per hour; None: the
+    /// deployment's default (`GEPI_API_QUOTA_POINTS_PER_HOUR`).
+    pub quota_points_per_hour: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

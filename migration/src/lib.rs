@@ -9,6 +9,7 @@ mod m20261126_000003_spid_login;
 mod m20261202_000001_saml_logout_replay;
 mod m20261202_000002_support_active_once;
 mod m20261202_000003_accreditation;
+mod m20261206_000001_api_client_quota;
 mod table_def;
 
 /// What the database answers when a change would break the Ambito administrator rules.
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_saml_logout_replay::Migration),
             Box::new(m20261202_000002_support_active_once::Migration),
             Box::new(m20261202_000003_accreditation::Migration),
+            Box::new(m20261206_000001_api_client_quota::Migration),
         ]
     }
 }

@@ -18,7 +18,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::session::hash_token;
-use crate::principal::{Actor, Principal};
+use crate::principal::{Actor, ClientTerms, Principal};
 use crate::unscoped::Unscoped;
 use crate::{
     audit::{self, AuditContext, AuditEntry},
@@ -43,13 +43,38 @@ pub struct CreatedKey {
     pub key: String,
 }
 
-/// Creates a key for an integration partner (`gepi apikey create`).
+/// Creates a key for an integration partner, with the deployment's default
+/// quota.
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     name: &str,
     role: Role,
     ambito_code: Option<&str>,
 ) -> Result<CreatedKey, AppError> {
+    create_with_quota(db, name, role, ambito_code, None).await
+}
+
+/// The largest hourly quota a key may have (what `api_client` stores).
+pub const MAX_QUOTA: u32 = i32::MAX as u32;
+
+fn check_quota(quota: Option<u32>) -> Result<Option<i32>, AppError> {
+    match quota {
+        None => Ok(None),
+        Some(q) if (1..=MAX_QUOTA).contains(&q) => Ok(Some(q as i32)),
+        Some(_) => Err(AppError::validation("quota", format!("points per hour between 1 and {MAX_QUOTA}"))),
+    }
+}
+
+/// Creates a key for an integration partner (`gepi apikey create`); `quota`:
+/// its points per hour (None: the deployment's default).
+pub async fn create_with_quota<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+    role: Role,
+    ambito_code: Option<&str>,
+    quota: Option<u32>,
+) -> Result<CreatedKey, AppError> {
+    let quota = check_quota(quota)?;
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(AppError::validation("name", "between 1 and 100 characters"));
@@ -91,12 +116,13 @@ pub async fn create<C: ConnectionTrait>(
         key_prefix: Set(key[..12].to_string()),
         created_at: Set(Utc::now()),
         revoked_at: Set(None),
+        quota_points_per_hour: Set(quota),
     }
     .insert(db)
     .await?;
     let mut e = AuditEntry::new("api_client", id, AuditAction::Create);
     e.ambito_id = ambito_id;
-    e.changes = Some(serde_json::json!({ "name": name, "role": role }));
+    e.changes = Some(serde_json::json!({ "name": name, "role": role, "quotaPointsPerHour": quota }));
     audit::record(db, &system_ctx(), vec![e]).await?;
     Ok(CreatedKey { id, key })
 }
@@ -111,6 +137,8 @@ pub struct KeyListing {
     pub key_prefix: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Points per hour; None: the deployment's default.
+    pub quota_points_per_hour: Option<u32>,
 }
 
 pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<KeyListing>, AppError> {
@@ -127,18 +155,47 @@ pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<KeyListing>, AppErro
             key_prefix: c.key_prefix,
             created_at: c.created_at,
             revoked_at: c.revoked_at,
+            quota_points_per_hour: c.quota_points_per_hour.map(|q| q as u32),
         })
         .collect())
 }
 
-/// Revokes the key of the client `name`.
-pub async fn revoke<C: ConnectionTrait>(db: &C, name: &str) -> Result<(), AppError> {
-    let c = Unscoped::System
+/// The API client named `name` (revoked or not).
+async fn by_name<C: ConnectionTrait>(db: &C, name: &str) -> Result<api_client::Model, AppError> {
+    Unscoped::System
         .find::<api_client::Entity>()
         .filter(api_client::Column::Name.eq(name.trim()))
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found(format!("no API client named `{}`", name.trim())))?;
+        .ok_or_else(|| AppError::not_found(format!("no API client named `{}`", name.trim())))
+}
+
+/// Sets the hourly quota of the client `name` (`gepi apikey quota`); None: the
+/// deployment's default. A running server applies it when it next reads the
+/// key (at most `GEPI_SESSION_CACHE_SECS` later), with the points already
+/// spent this hour still counted.
+pub async fn set_quota<C: ConnectionTrait>(db: &C, name: &str, quota: Option<u32>) -> Result<(), AppError> {
+    let quota = check_quota(quota)?;
+    let c = by_name(db, name).await?;
+    if c.quota_points_per_hour == quota {
+        return Ok(());
+    }
+    api_client::Entity::update_many()
+        .col_expr(api_client::Column::QuotaPointsPerHour, sea_orm::sea_query::Expr::value(quota))
+        .filter(api_client::Column::Id.eq(c.id))
+        .exec(db)
+        .await?;
+    let mut e = AuditEntry::new("api_client", c.id, AuditAction::Update);
+    e.ambito_id = c.ambito_id;
+    e.changes =
+        Some(serde_json::json!({ "quotaPointsPerHour": { "before": c.quota_points_per_hour, "after": quota } }));
+    audit::record(db, &system_ctx(), vec![e]).await?;
+    Ok(())
+}
+
+/// Revokes the key of the client `name`.
+pub async fn revoke<C: ConnectionTrait>(db: &C, name: &str) -> Result<(), AppError> {
+    let c = by_name(db, name).await?;
     if c.revoked_at.is_some() {
         return Err(AppError::Conflict(format!("the key of `{}` is already revoked", c.name)));
     }
@@ -168,5 +225,6 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, key: &str) -> Result<Princ
         role: c.role,
         ambito_id: c.ambito_id,
         comuni: Arc::new(Vec::new()),
+        terms: Some(Arc::new(ClientTerms { quota_points_per_hour: c.quota_points_per_hour.map(|q| q as u32) })),
     })
 }

@@ -192,6 +192,7 @@ pub async fn check<C: ConnectionTrait>(
         role: profile.role,
         ambito_id: profile.ambito_id,
         comuni: Arc::new(comuni),
+        terms: None,
     });
     Ok(Checked { state, expires_at, idle_until })
 }

@@ -203,6 +203,7 @@ mod tests {
             role: Role::PaisCoordinator,
             ambito_id: Some(Uuid::nil()),
             comuni: Arc::new(vec![]),
+            terms: None,
         };
         let authz = RequestAuthz::new(principal, Arc::new(policy));
         assert_eq!(authz.field_scope(keys::case::STATE), Some(FieldScope::Any), "a known public field");

@@ -16,7 +16,11 @@ use async_graphql::{
     ErrorExtensions, ServerError, ValidationResult,
 };
 
-use crate::{authz::gateway::DEFAULT_PAGE, error::AppError};
+use crate::{
+    authz::gateway::DEFAULT_PAGE,
+    error::AppError,
+    ratelimit::{QuotaRefusal, QuotaState, Quotas},
+};
 
 /// Lexical tokens an operation document may have (punctuators, names, values;
 /// whitespace, commas and comments are not tokens). The largest operation the
@@ -87,7 +91,70 @@ impl Extension for Bounds {
                 r.complexity
             ));
         }
+        if let Some(m) = ctx.data_opt::<Arc<Metered>>() {
+            m.complexity.store(r.complexity, std::sync::atomic::Ordering::Relaxed);
+            if let Err(e) = m.charge(r.complexity) {
+                return Err(vec![e.extend().into_server_error(async_graphql::Pos::default())]);
+            }
+        }
         Ok(r)
+    }
+}
+
+/// The cost of the operation a request runs (its complexity, once validation
+/// computed it) and the quota of the API client that pays for it, charged
+/// once, before the operation runs: by [`Bounds`] when the executor validates
+/// it, or by `/graphql` before a compiled read (which reuses the cost the
+/// executor computed for the same document, role and variables).
+#[derive(Default)]
+pub struct Metered {
+    /// The complexity validation computed (0: not computed).
+    pub complexity: std::sync::atomic::AtomicUsize,
+    quota: Option<QuotaPayer>,
+    /// How the charge went: what the `RateLimit` headers and a 429 say.
+    outcome: std::sync::Mutex<Option<Result<QuotaState, QuotaRefusal>>>,
+}
+
+struct QuotaPayer {
+    quotas: Arc<Quotas>,
+    client: uuid::Uuid,
+    per_hour: u32,
+}
+
+impl Metered {
+    /// Metering for an API client with `per_hour` points an hour.
+    pub fn for_client(quotas: Arc<Quotas>, client: uuid::Uuid, per_hour: u32) -> Self {
+        Metered { quota: Some(QuotaPayer { quotas, client, per_hour }), ..Default::default() }
+    }
+
+    /// Charges `cost` to the client's quota, if any: `LIMIT` when the quota
+    /// cannot take it (the outcome says how long to wait).
+    pub fn charge(&self, cost: usize) -> Result<(), AppError> {
+        let Some(q) = &self.quota else { return Ok(()) };
+        let mut last = self.outcome.lock().expect("quota outcome lock");
+        // Once per request: a compiled read that falls back to the executor
+        // was paid for already.
+        if matches!(*last, Some(Ok(_))) {
+            return Ok(());
+        }
+        let outcome = q.quotas.charge(q.client, q.per_hour, cost);
+        *last = Some(outcome);
+        drop(last);
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(QuotaRefusal::Spent { state, cost, retry_after_secs }) => Err(AppError::Limit(format!(
+                "the hourly quota of this API key is spent for now: the operation costs {cost} points, {} of {} are left; retry in {retry_after_secs} s",
+                state.remaining, state.per_hour
+            ))),
+            Err(QuotaRefusal::OverQuota { per_hour, cost }) => Err(AppError::Limit(format!(
+                "the operation costs {cost} points, more than this API key's whole hourly quota of {per_hour}: ask for fewer rows (`first`) or fewer fields"
+            ))),
+        }
+    }
+
+    /// How the last charge went (None: nothing was charged).
+    pub fn outcome(&self) -> Option<Result<QuotaState, QuotaRefusal>> {
+        *self.outcome.lock().expect("quota outcome lock")
     }
 }
 
@@ -123,8 +190,9 @@ pub struct Checked {
     pub operations: Vec<Option<String>>,
     pub document: Option<ExecutableDocument>,
     /// The (role, shape of the variables) pairs for which the executor
-    /// validated the document (see [`Checked::validated_for`]).
-    validated: std::sync::Mutex<Vec<u64>>,
+    /// validated the document (see [`Checked::validated_for`]), with the
+    /// operation's complexity it computed.
+    validated: std::sync::Mutex<Vec<(u64, usize)>>,
 }
 
 /// Validations of one document remembered: a client sends a few shapes of
@@ -134,16 +202,20 @@ const VALIDATIONS_KEPT: usize = 64;
 impl Checked {
     /// The role and the shape of the variables: their names, and at every depth
     /// the kind of each value, the keys of each object (an input object's
-    /// fields) and each list's items. Validation reads variables only so far
-    /// (a field the input type lacks is refused); the values themselves are
-    /// parsed again by whoever reads them.
+    /// fields) and each list's items, and numbers with their value (a page
+    /// size, `first`, weighs in the operation's complexity). Validation reads
+    /// variables only so far (a field the input type lacks is refused); the
+    /// other values are parsed again by whoever reads them.
     fn validation_key(role: entity::enums::Role, operation: Option<&str>, variables: &async_graphql::Variables) -> u64 {
         use std::hash::{Hash, Hasher};
         fn shape(v: &async_graphql::Value, h: &mut impl Hasher) {
             use async_graphql::Value as V;
             match v {
                 V::Null => 0u8.hash(h),
-                V::Number(n) => (if n.is_i64() || n.is_u64() { 1u8 } else { 2 }).hash(h),
+                V::Number(n) => {
+                    (if n.is_i64() || n.is_u64() { 1u8 } else { 2 }).hash(h);
+                    n.to_string().hash(h);
+                }
                 V::String(_) => 3u8.hash(h),
                 V::Boolean(_) => 4u8.hash(h),
                 V::Binary(_) => 5u8.hash(h),
@@ -186,33 +258,35 @@ impl Checked {
     /// `operation` and variables of this shape (the schema is per role;
     /// validation reads the variables of the operation run, as far as their
     /// shape): what the compiled reads (`api::compiled`) require before they
-    /// answer.
+    /// answer. Some: the operation's complexity, as validation computed it.
     pub fn validated_for(
         &self,
         role: entity::enums::Role,
         operation: Option<&str>,
         variables: &async_graphql::Variables,
-    ) -> bool {
+    ) -> Option<usize> {
         let key = Self::validation_key(role, operation, variables);
-        self.validated.lock().expect("validations lock").contains(&key)
+        self.validated.lock().expect("validations lock").iter().find(|(k, _)| *k == key).map(|(_, c)| *c)
     }
 
-    /// The executor validated the document for `role` with these variables.
+    /// The executor validated the document for `role` with these variables,
+    /// and computed this complexity.
     pub fn mark_validated(
         &self,
         role: entity::enums::Role,
         operation: Option<&str>,
         variables: &async_graphql::Variables,
+        complexity: usize,
     ) {
         let key = Self::validation_key(role, operation, variables);
         let mut v = self.validated.lock().expect("validations lock");
-        if !v.contains(&key) {
+        if !v.iter().any(|(k, _)| *k == key) {
             // The oldest gives way: a client sending many shapes of a document
             // cannot keep it from being compiled for the others.
             if v.len() >= VALIDATIONS_KEPT {
                 v.remove(0);
             }
-            v.push(key);
+            v.push((key, complexity));
         }
     }
 }

@@ -35,8 +35,9 @@ use crate::{
     auth::{self, login},
     authz::{gateway::Gateway, RequestAuthz},
     error::{AppError, ResultExt},
-    graphql::{relations::Loaders, RequestId},
-    principal::Authn,
+    graphql::{limits::Metered, relations::Loaders, RequestId},
+    principal::{Actor, Authn},
+    ratelimit::{QuotaRefusal, QuotaState},
     state::AppState,
 };
 
@@ -161,7 +162,12 @@ async fn graphql_handler(
             if let Some(name) = &operation {
                 span.record("operation", tracing::field::display(name));
             }
-            let (a, counts) = crate::metrics::counted(run_graphql(&state, method, headers, req, &checked)).await;
+            let meter = std::sync::OnceLock::new();
+            let (mut a, counts) =
+                crate::metrics::counted(run_graphql(&state, method, headers, req, &checked, &meter)).await;
+            if let Some(outcome) = meter.get().and_then(|m| m.outcome()) {
+                quota_answer(&state, &mut a, outcome);
+            }
             state.metrics.graphql_statements.observe(counts.statements as f64);
             state.metrics.audit_events.inc_by(counts.audit_events);
             let operation = if a.authenticated { operation } else { Some("unauthenticated".into()) };
@@ -313,12 +319,39 @@ struct Answered {
     executed: bool,
 }
 
+/// The `RateLimit` headers of an API client's quota on its answer, and a 429
+/// with `Retry-After` when the quota could not take the operation.
+fn quota_answer(state: &AppState, a: &mut Answered, outcome: Result<QuotaState, QuotaRefusal>) {
+    use axum::http::HeaderValue;
+    let state_headers = |h: &mut HeaderMap, q: QuotaState| {
+        let policy = format!("\"hourly\";q={};w=3600", q.per_hour);
+        let now = format!("\"hourly\";r={};t={}", q.remaining, q.full_in_secs);
+        for (name, v) in [("ratelimit-policy", policy), ("ratelimit", now)] {
+            h.insert(name, HeaderValue::from_str(&v).expect("digits and quotes"));
+        }
+    };
+    match outcome {
+        Ok(q) => state_headers(&mut a.resp.http_headers, q),
+        Err(QuotaRefusal::Spent { state: q, retry_after_secs, .. }) => {
+            state_headers(&mut a.resp.http_headers, q);
+            a.resp.http_headers.insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+            a.status = Some(StatusCode::TOO_MANY_REQUESTS);
+            state.metrics.rate_limited.with_label_values(&["graphql_quota"]).inc();
+        }
+        Err(QuotaRefusal::OverQuota { per_hour, .. }) => {
+            let policy = format!("\"hourly\";q={per_hour};w=3600");
+            a.resp.http_headers.insert("ratelimit-policy", HeaderValue::from_str(&policy).expect("digits and quotes"));
+        }
+    }
+}
+
 async fn run_graphql(
     state: &AppState,
     method: Method,
     headers: HeaderMap,
     mut req: async_graphql::Request,
     checked: &crate::graphql::limits::Checked,
+    meter: &std::sync::OnceLock<Arc<Metered>>,
 ) -> Answered {
     if method == Method::GET && !is_query_only(&req.query) {
         let err = AppError::Validation {
@@ -375,6 +408,17 @@ async fn run_graphql(
                     }
                 }
             }
+            // An API client pays for each operation from its hourly quota.
+            let metered = match (&p.actor, &p.terms) {
+                (Actor::ApiClient { client_id }, Some(terms)) => Metered::for_client(
+                    state.quotas.clone(),
+                    *client_id,
+                    terms.quota_points_per_hour.unwrap_or(state.config.api_quota_points_per_hour),
+                ),
+                _ => Metered::default(),
+            };
+            let metered = meter.get_or_init(|| Arc::new(metered)).clone();
+            req = req.data(metered);
             req = req.data(a.clone()).data(Loaders::new(Gateway::new(
                 state.db.clone(),
                 a.clone(),
@@ -389,11 +433,16 @@ async fn run_graphql(
     // A query the compiler knows, from one statement; otherwise the executor,
     // which also validates the document for the role (the compiler answers only
     // documents it validated).
-    let compiled = match (&authz, &checked.document) {
-        (Some(a), Some(doc))
-            if state.config.compiled_reads
-                && checked.validated_for(a.role(), operation_name.as_deref(), &req.variables) =>
-        {
+    let validated = match (&authz, state.config.compiled_reads) {
+        (Some(a), true) => checked.validated_for(a.role(), operation_name.as_deref(), &req.variables),
+        _ => None,
+    };
+    let compiled = match (&authz, &checked.document, validated) {
+        (Some(a), Some(doc), Some(cost)) => {
+            // Paid for before it runs, at the cost the executor computed.
+            if let Some(Err(e)) = meter.get().map(|m| m.charge(cost)) {
+                return Answered { status: None, resp: error_response(&e), authenticated, executed: false };
+            }
             let gw = Gateway::new(state.db.clone(), a.clone(), state.principals.epoch().clone());
             crate::api::compiled::read(&gw, doc, operation_name.as_deref(), &req.variables).await
         }
@@ -410,7 +459,8 @@ async fn run_graphql(
             let resp = state.schema.execute(req).await;
             if let (Some(a), Some(variables)) = (&authz, &variables) {
                 if !is_request_error(&resp) {
-                    checked.mark_validated(a.role(), operation_name.as_deref(), variables);
+                    let cost = meter.get().map_or(0, |m| m.complexity.load(std::sync::atomic::Ordering::Relaxed));
+                    checked.mark_validated(a.role(), operation_name.as_deref(), variables, cost);
                 }
             }
             resp
@@ -640,7 +690,8 @@ async fn home(State(state): State<AppState>) -> Html<String> {
 
 /// Anonymous endpoints that write (a pending request, an audit row, a session)
 /// or sign something: one source address may not flood them. Over the limit:
-/// 429 with `Retry-After`, counted, nothing else done.
+/// 429 with `Retry-After` and the `RateLimit` headers, counted, nothing else
+/// done.
 async fn limit_logins(
     State(state): State<AppState>,
     req: Request<axum::body::Body>,
@@ -662,7 +713,15 @@ async fn limit_logins(
             let mut resp = AppError::Limit(format!("too many login requests from this address: retry in {secs} s"))
                 .into_response();
             *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+            let h = resp.headers_mut();
+            h.insert(axum::http::header::RETRY_AFTER, secs.into());
+            let policy = format!("\"login\";q={};w=60", state.config.login_rate_per_minute);
+            if let Ok(v) = axum::http::HeaderValue::from_str(&policy) {
+                h.insert("ratelimit-policy", v);
+            }
+            if let Ok(v) = axum::http::HeaderValue::from_str(&format!("\"login\";r=0;t={secs}")) {
+                h.insert("ratelimit", v);
+            }
             resp
         }
     }

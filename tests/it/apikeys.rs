@@ -101,3 +101,90 @@ async fn a_key_created_for_one_ambito_reads_that_ambito_only_even_with_a_nationa
     let all = entity::disadvantage_check::Entity::find().all(&app.db).await.unwrap();
     assert!(checks.len() < all.len());
 }
+
+/// The `RateLimit` header of a response: (remaining points, seconds until full).
+fn quota_left(r: &crate::helpers::Resp) -> (u64, u64) {
+    let v = r.headers.get("ratelimit").unwrap_or_else(|| panic!("no RateLimit header: {}", r.body));
+    let v = v.to_str().unwrap();
+    let param = |k: &str| -> u64 {
+        v.split(';')
+            .find_map(|p| p.strip_prefix(&format!("{k}=")))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{k} in {v}"))
+    };
+    (param("r"), param("t"))
+}
+
+#[tokio::test]
+async fn an_api_client_spends_its_hourly_quota_is_refused_with_429_and_recovers() {
+    use crate::helpers::graphql_request;
+    use axum::http::StatusCode;
+    let app = TestApp::seeded().await;
+    // 100,000 points an hour: about 28 come back each second.
+    let k = api_key::create_with_quota(&app.db, "CPI quota", Role::CpiPartner, None, Some(100_000)).await.unwrap();
+    let page =
+        |n: u32| json!({ "query": format!("{{ pucProjects(first: {n}) {{ edges {{ node {{ id title }} }} }} }}") });
+    let r = app.request(graphql_request(&k.key, &page(1))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body["data"]["pucProjects"].is_object(), "{}", r.body);
+    assert_eq!(r.headers["ratelimit-policy"], "\"hourly\";q=100000;w=3600");
+    let (left, full_in) = quota_left(&r);
+    let cost = 100_000 - left;
+    assert!(cost >= 1 && full_in >= 1, "the first page cost {cost} points, full in {full_in} s");
+    // The same operation again (compiled on PostgreSQL) costs as much.
+    let r = app.request(graphql_request(&k.key, &page(1))).await;
+    let (again, _) = quota_left(&r);
+    assert!(again < left && left - again <= cost, "{left} then {again}, cost {cost}");
+    // Large pages, then smaller ones, until even one row is refused.
+    let mut refused = None;
+    for n in [500, 50, 5, 1] {
+        for _ in 0..200 {
+            let r = app.request(graphql_request(&k.key, &page(n))).await;
+            if r.status == StatusCode::TOO_MANY_REQUESTS {
+                refused = Some(r);
+                break;
+            }
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        }
+    }
+    let r = refused.expect("the quota runs out");
+    assert_eq!(error_code(&r.body), Some("LIMIT"), "{}", r.body);
+    assert!(r.body.get("data").is_none(), "nothing ran: {}", r.body);
+    let msg = r.body["errors"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("quota") && msg.contains("retry in"), "{msg}");
+    let (left, _) = quota_left(&r);
+    assert!(left < cost, "refused with {left} points left of a {cost}-point operation");
+    let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&wait), "Retry-After: {wait}");
+    assert!(app.state.metrics.rate_limited.with_label_values(&["graphql_quota"]).get() >= 1);
+    // Points come back: after Retry-After, the operation runs.
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    let r = app.request(graphql_request(&k.key, &page(1))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body["data"]["pucProjects"].is_object(), "{}", r.body);
+}
+
+#[tokio::test]
+async fn an_operation_costing_more_than_the_whole_quota_is_refused_without_retry() {
+    use crate::helpers::graphql_request;
+    let app = TestApp::seeded().await;
+    let k = api_key::create_with_quota(&app.db, "CPI small", Role::CpiPartner, None, Some(1_000)).await.unwrap();
+    let q = json!({ "query": "{ pucProjects(first: 500) { edges { node { id title } } } }" });
+    let r = app.request(graphql_request(&k.key, &q)).await;
+    assert_eq!(r.status, axum::http::StatusCode::OK, "{}", r.body);
+    assert_eq!(error_code(&r.body), Some("LIMIT"), "{}", r.body);
+    assert!(r.body["errors"][0]["message"].as_str().unwrap().contains("whole hourly quota of 1000"), "{}", r.body);
+    assert!(r.headers.get("retry-after").is_none());
+    // A smaller page runs, and the refusal spent nothing.
+    let r = app
+        .request(graphql_request(&k.key, &json!({ "query": "{ pucProjects(first: 1) { edges { node { id } } } }" })))
+        .await;
+    assert!(r.body["data"]["pucProjects"].is_object(), "{}", r.body);
+    assert!(quota_left(&r).0 > 990, "{:?}", r.headers);
+    // Quotas are checked, and an operator pays none.
+    assert_eq!(api_key::set_quota(&app.db, "CPI small", Some(0)).await.unwrap_err().code().as_str(), "VALIDATION");
+    assert_eq!(api_key::set_quota(&app.db, "nobody", Some(10)).await.unwrap_err().code().as_str(), "NOT_FOUND");
+    let (token, _, _) = app.login_role(Role::CaseManager, 0).await;
+    let r = app.request(graphql_request(&token, &json!({ "query": "{ me { operator { id } } }" }))).await;
+    assert!(r.headers.get("ratelimit").is_none() && r.headers.get("ratelimit-policy").is_none());
+}

@@ -559,6 +559,7 @@ fn the_graph_answers_as_the_reference_model_of_the_policies() {
                 role: p.role,
                 ambito_id: p.ambito_id,
                 comuni: std::sync::Arc::new(comuni.into_iter().map(|l| l.comune_istat).collect()),
+                terms: None,
             },
         });
     }

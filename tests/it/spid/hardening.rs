@@ -510,6 +510,8 @@ async fn anonymous_floods_are_throttled_per_address_and_garbage_writes_no_rows()
     assert_eq!(r.body["error"]["code"], "LIMIT");
     let retry: u64 = r.headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(r.headers["ratelimit-policy"], "\"login\";q=60;w=60");
+    assert_eq!(r.headers["ratelimit"].to_str().unwrap(), format!("\"login\";r=0;t={retry}"));
     assert_eq!(app.count("saml_request").await, 3, "the refused request stored nothing");
     // The same address over IPv6 (a dual-stack listener) is the same client.
     let mut mapped = HttpRequest::builder().uri(login.clone()).body(Body::empty()).unwrap();
