@@ -219,6 +219,43 @@ enum ApikeyCommand {
         #[arg(long)]
         default: bool,
     },
+    /// The operation documents a partner's key may run (trusted documents):
+    /// once it has any, it runs only those.
+    Documents {
+        #[command(subcommand)]
+        command: DocumentsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DocumentsCommand {
+    /// Register operation documents (.graphql files) for a partner's key.
+    Add {
+        /// Name of the integration partner.
+        #[arg(long)]
+        name: String,
+        /// The documents, one per file.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the documents registered for a partner's key.
+    List {
+        /// Name of the integration partner.
+        #[arg(long)]
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a registered document.
+    Remove {
+        /// Name of the integration partner.
+        #[arg(long)]
+        name: String,
+        /// The document's id, `sha256:<hex>`.
+        #[arg(long)]
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -350,7 +387,7 @@ async fn policy(command: PolicyCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `gepi apikey create|list|revoke|quota`.
+/// `gepi apikey create|list|revoke|quota|documents`.
 async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
     let conn = db::connect(config).await?;
     db::migrate(&conn).await?;
@@ -386,6 +423,39 @@ async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
         ApikeyCommand::Revoke { name } => {
             gepi::auth::api_key::revoke(&conn, &name).await?;
             println!("revoked");
+        }
+        ApikeyCommand::Documents { command: DocumentsCommand::Add { name, files } } => {
+            let mut docs = Vec::new();
+            for f in &files {
+                let text =
+                    std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+                let label = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                docs.push((label, text));
+            }
+            let added = gepi::auth::api_key::add_documents(&conn, &name, &docs).await?;
+            for id in &added {
+                println!("{id}");
+            }
+            eprintln!(
+                "{} document(s) registered for `{}` ({} already were); its key now runs only its registered documents.",
+                added.len(),
+                name.trim(),
+                docs.len() - added.len()
+            );
+        }
+        ApikeyCommand::Documents { command: DocumentsCommand::List { name, json } } => {
+            let docs = gepi::auth::api_key::documents(&conn, &name).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&docs)?);
+            } else {
+                for d in docs {
+                    println!("{}  {:<40} {}", d.id, d.name, d.operations.join(", "));
+                }
+            }
+        }
+        ApikeyCommand::Documents { command: DocumentsCommand::Remove { name, id } } => {
+            gepi::auth::api_key::remove_document(&conn, &name, &id).await?;
+            println!("removed");
         }
         ApikeyCommand::Quota { name, points, default } => {
             gepi::auth::api_key::set_quota(&conn, &name, if default { None } else { points }).await?;

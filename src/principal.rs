@@ -36,11 +36,22 @@ pub struct Principal {
     pub terms: Option<Arc<ClientTerms>>,
 }
 
-/// The terms of an API client's key, read with the key: how much it may run.
+/// The terms of an API client's key, read with the key: how much it may run,
+/// and what.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientTerms {
     /// Points of operation cost per hour; None: the deployment's default.
     pub quota_points_per_hour: Option<u32>,
+    /// The documents the client registered, by the SHA-256 of their text. When
+    /// there is any, the client may run only these.
+    pub documents: std::collections::HashMap<[u8; 32], Arc<str>>,
+}
+
+impl ClientTerms {
+    /// Whether the client may run only its registered documents.
+    pub fn trusted_documents_only(&self) -> bool {
+        !self.documents.is_empty()
+    }
 }
 
 impl Principal {

@@ -5,6 +5,7 @@ pub mod ambito;
 pub mod analysis_framework;
 pub mod analysis_team_member;
 pub mod api_client;
+pub mod api_client_document;
 pub mod application;
 pub mod audit_event;
 pub mod case_file;

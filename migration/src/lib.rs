@@ -10,6 +10,7 @@ mod m20261202_000001_saml_logout_replay;
 mod m20261202_000002_support_active_once;
 mod m20261202_000003_accreditation;
 mod m20261206_000001_api_client_quota;
+mod m20261206_000002_api_client_document;
 mod table_def;
 
 /// What the database answers when a change would break the Ambito administrator rules.
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_support_active_once::Migration),
             Box::new(m20261202_000003_accreditation::Migration),
             Box::new(m20261206_000001_api_client_quota::Migration),
+            Box::new(m20261206_000002_api_client_document::Migration),
         ]
     }
 }

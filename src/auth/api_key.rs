@@ -211,6 +211,137 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, name: &str) -> Result<(), AppErr
     Ok(())
 }
 
+/// The id of a document: `sha256:` and the SHA-256 of its text, lower-case hex
+/// (the form GraphQL clients send as `documentId`).
+pub fn document_id(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
+}
+
+/// A registered document, as `gepi apikey documents list` shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentListing {
+    /// `sha256:<hex>`: what a request names it by.
+    pub id: String,
+    pub name: String,
+    /// The names of its operations (`-` for an anonymous one).
+    pub operations: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The names of a document's operations, once it passed the operation bounds.
+fn operations_of(name: &str, text: &str) -> Result<Vec<String>, AppError> {
+    let checked =
+        crate::graphql::limits::check(text).map_err(|e| AppError::validation("document", format!("{name}: {e}")))?;
+    if checked.document.is_none() || checked.operations.is_empty() {
+        return Err(AppError::validation("document", format!("{name}: not a GraphQL operation document")));
+    }
+    Ok(checked.operations.iter().map(|o| o.clone().unwrap_or_else(|| "-".into())).collect())
+}
+
+/// Registers operation documents for the client `client` (`gepi apikey
+/// documents add`): from then on the client may run only its registered
+/// documents. Each is `(name, text)`; a document registered already is left as
+/// it is. Each must parse and pass the operation bounds. Gives the ids of the
+/// documents newly registered; the audit trail names them.
+pub async fn add_documents<C: ConnectionTrait>(
+    db: &C,
+    client: &str,
+    documents: &[(String, String)],
+) -> Result<Vec<String>, AppError> {
+    use entity::api_client_document as doc;
+    let c = by_name(db, client).await?;
+    let known: std::collections::HashSet<String> = Unscoped::System
+        .find::<doc::Entity>()
+        .filter(doc::Column::ClientId.eq(c.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| d.sha256)
+        .collect();
+    let mut added = Vec::new();
+    let mut rows = Vec::new();
+    for (name, text) in documents {
+        operations_of(name, text)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(AppError::validation("name", "a document's name is between 1 and 200 characters"));
+        }
+        let id = document_id(text);
+        let hex = id["sha256:".len()..].to_string();
+        if known.contains(&hex) || rows.iter().any(|r: &doc::ActiveModel| r.sha256.as_ref() == &hex) {
+            continue;
+        }
+        added.push(serde_json::json!({ "id": id, "name": name }));
+        rows.push(doc::ActiveModel {
+            client_id: Set(c.id),
+            sha256: Set(hex),
+            name: Set(name.to_string()),
+            document: Set(text.clone()),
+            created_at: Set(Utc::now()),
+        });
+    }
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    doc::Entity::insert_many(rows).exec(db).await?;
+    let mut e = AuditEntry::new("api_client", c.id, AuditAction::Update);
+    e.ambito_id = c.ambito_id;
+    e.changes = Some(serde_json::json!({ "documents": { "added": added } }));
+    audit::record(db, &system_ctx(), vec![e]).await?;
+    Ok(added.into_iter().filter_map(|a| a["id"].as_str().map(String::from)).collect())
+}
+
+/// The documents the client `client` registered.
+pub async fn documents<C: ConnectionTrait>(db: &C, client: &str) -> Result<Vec<DocumentListing>, AppError> {
+    use entity::api_client_document as doc;
+    let c = by_name(db, client).await?;
+    Unscoped::System
+        .find::<doc::Entity>()
+        .filter(doc::Column::ClientId.eq(c.id))
+        .order_by_asc(doc::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| {
+            Ok(DocumentListing {
+                id: format!("sha256:{}", d.sha256),
+                operations: operations_of(&d.name, &d.document)?,
+                name: d.name,
+                created_at: d.created_at,
+            })
+        })
+        .collect()
+}
+
+/// Removes a registered document of the client `client` (`gepi apikey
+/// documents remove`); when it was the last, the client may again send any
+/// operation its role allows.
+pub async fn remove_document<C: ConnectionTrait>(db: &C, client: &str, id: &str) -> Result<(), AppError> {
+    use entity::api_client_document as doc;
+    let c = by_name(db, client).await?;
+    let hex = id.trim().strip_prefix("sha256:").unwrap_or(id.trim()).to_ascii_lowercase();
+    let d = Unscoped::System
+        .find::<doc::Entity>()
+        .filter(doc::Column::ClientId.eq(c.id))
+        .filter(doc::Column::Sha256.eq(hex.clone()))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("`{}` has no document {}", c.name, id.trim())))?;
+    doc::Entity::delete_many()
+        .filter(doc::Column::ClientId.eq(c.id))
+        .filter(doc::Column::Sha256.eq(hex.clone()))
+        .exec(db)
+        .await?;
+    let mut e = AuditEntry::new("api_client", c.id, AuditAction::Update);
+    e.ambito_id = c.ambito_id;
+    e.changes =
+        Some(serde_json::json!({ "documents": { "removed": [{ "id": format!("sha256:{hex}"), "name": d.name }] } }));
+    audit::record(db, &system_ctx(), vec![e]).await?;
+    Ok(())
+}
+
 /// The principal of an API key; unknown and revoked keys are refused alike.
 pub async fn authenticate<C: ConnectionTrait>(db: &C, key: &str) -> Result<Principal, AppError> {
     let c = Unscoped::Login
@@ -225,6 +356,19 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, key: &str) -> Result<Princ
         role: c.role,
         ambito_id: c.ambito_id,
         comuni: Arc::new(Vec::new()),
-        terms: Some(Arc::new(ClientTerms { quota_points_per_hour: c.quota_points_per_hour.map(|q| q as u32) })),
+        terms: Some(Arc::new(ClientTerms {
+            quota_points_per_hour: c.quota_points_per_hour.map(|q| q as u32),
+            documents: Unscoped::Login
+                .find::<entity::api_client_document::Entity>()
+                .filter(entity::api_client_document::Column::ClientId.eq(c.id))
+                .all(db)
+                .await?
+                .into_iter()
+                .filter_map(|d| {
+                    let hash: [u8; 32] = hex::decode(&d.sha256).ok()?.try_into().ok()?;
+                    Some((hash, Arc::from(d.document)))
+                })
+                .collect(),
+        })),
     })
 }

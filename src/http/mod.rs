@@ -11,11 +11,11 @@ mod dev_login;
 mod graphiql;
 #[cfg(feature = "spid")]
 mod spid;
+mod trusted;
 
 use std::{net::SocketAddr, time::Duration};
 
 use async_graphql::ParseRequestError;
-use async_graphql_axum::GraphQLRequest;
 use axum::{
     extract::{ConnectInfo, State},
     http::{HeaderMap, Method, Request, StatusCode},
@@ -27,6 +27,7 @@ use chrono::Utc;
 use tower_http::{
     limit::RequestBodyLimitLayer, request_id::PropagateRequestIdLayer, timeout::TimeoutLayer, trace::TraceLayer,
 };
+use trusted::GraphQLBody;
 
 use std::sync::Arc;
 
@@ -136,17 +137,40 @@ async fn graphql_handler(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
-    req: GraphQLRequest<BadGraphQLRequest>,
+    body: GraphQLBody,
 ) -> Response {
     let started = std::time::Instant::now();
-    let req = req.into_inner();
+    let GraphQLBody { mut req, document_id } = body;
     let span = tracing::Span::current();
     let graphql_response = accepts_graphql_response(&headers);
+    let refuse = |err: AppError, status: Option<StatusCode>| {
+        state.metrics.graphql_request(None, err.code().as_str(), started.elapsed().as_secs_f64());
+        answer(error_response(&err), graphql_response, status, false)
+    };
+    // A trusted document named by its id: the text is the one the caller's key
+    // registered (authentication comes first, to know whose documents).
+    let mut authn = None;
+    match trusted::named(document_id, &req) {
+        Err(e) => return refuse(e, Some(StatusCode::BAD_REQUEST)),
+        Ok(None) => {}
+        Ok(Some(hash)) => {
+            let a = authenticate(&state, &headers, method != Method::GET).await;
+            if let Err(e) = trusted::resolve(&a, &hash, &mut req.query) {
+                // A query that is not the document named is malformed; the
+                // rest (who asks, an unknown document) answer as any refusal.
+                let status = matches!(e, AppError::Validation { .. }).then_some(StatusCode::BAD_REQUEST);
+                return refuse(e, status);
+            }
+            authn = Some(a);
+        }
+    }
     // A request without a document is malformed (GraphQL over HTTP: 400).
     if req.query.trim().is_empty() {
-        let err = AppError::validation("query", "a GraphQL request needs a `query`: the operation document");
-        state.metrics.graphql_request(None, "VALIDATION", started.elapsed().as_secs_f64());
-        return answer(error_response(&err), graphql_response, Some(StatusCode::BAD_REQUEST), false);
+        let err = AppError::validation(
+            "query",
+            "a GraphQL request needs a `query` (the operation document) or a `documentId` naming a registered one",
+        );
+        return refuse(err, Some(StatusCode::BAD_REQUEST));
     }
     // Bounds first: a flood of tokens or aliases costs nothing beyond counting.
     let (status, resp, operation, executed) = match state.checked_documents.check(&req.query) {
@@ -164,7 +188,7 @@ async fn graphql_handler(
             }
             let meter = std::sync::OnceLock::new();
             let (mut a, counts) =
-                crate::metrics::counted(run_graphql(&state, method, headers, req, &checked, &meter)).await;
+                crate::metrics::counted(run_graphql(&state, method, headers, req, &checked, &meter, authn)).await;
             if let Some(outcome) = meter.get().and_then(|m| m.outcome()) {
                 quota_answer(&state, &mut a, outcome);
             }
@@ -352,6 +376,7 @@ async fn run_graphql(
     mut req: async_graphql::Request,
     checked: &crate::graphql::limits::Checked,
     meter: &std::sync::OnceLock<Arc<Metered>>,
+    authn: Option<Authn>,
 ) -> Answered {
     if method == Method::GET && !is_query_only(&req.query) {
         let err = AppError::Validation {
@@ -367,8 +392,15 @@ async fn run_graphql(
     }
     let strict =
         headers.get("x-gepi-strict").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let authn = authenticate(state, &headers, method != Method::GET).await;
+    let authn = match authn {
+        Some(a) => a,
+        None => authenticate(state, &headers, method != Method::GET).await,
+    };
     let authenticated = matches!(authn, Authn::Authenticated(_));
+    // A key with registered documents runs only those.
+    if let Err(e) = trusted::allowed(&authn, &req.query) {
+        return Answered { status: None, resp: error_response(&e), authenticated, executed: false };
+    }
     // Without a profile, only the login surface runs; anything else is refused
     // before validation, whose messages (a required argument, an input field's
     // type) would describe the schema such a caller is not shown.

@@ -188,3 +188,111 @@ async fn an_operation_costing_more_than_the_whole_quota_is_refused_without_retry
     let r = app.request(graphql_request(&token, &json!({ "query": "{ me { operator { id } } }" }))).await;
     assert!(r.headers.get("ratelimit").is_none() && r.headers.get("ratelimit-policy").is_none());
 }
+
+#[tokio::test]
+async fn a_key_with_registered_documents_runs_only_those_named_by_their_id() {
+    use crate::helpers::graphql_request;
+    use axum::{body::Body, http::StatusCode};
+    use sea_orm::{ColumnTrait, QueryFilter};
+    // No principal cache: a registration takes effect at the next request.
+    let app = TestApp::with_config(|c| c.session_cache_secs = 0).await;
+    gepi::seed::run(&app.db, &gepi::seed::SeedOptions::demo(crate::helpers::seed_today())).await.unwrap();
+    let k = api_key::create(&app.db, "CPI docs", Role::CpiPartner, None).await.unwrap();
+    let free = json!({ "query": "{ pucProjects(first: 1) { totalCount } }" });
+    let r = app.request(graphql_request(&k.key, &free)).await;
+    assert!(r.body["data"]["pucProjects"]["totalCount"].is_number(), "{}", r.body);
+
+    let catalogue = "query Catalogue($n: Int) { pucProjects(first: $n) { totalCount edges { node { id title } } } }";
+    let id = api_key::document_id(catalogue);
+    // Unknown while not registered.
+    let r = app.request(graphql_request(&k.key, &json!({ "documentId": id, "variables": { "n": 2 } }))).await;
+    assert_eq!(error_code(&r.body), Some("NOT_FOUND"), "{}", r.body);
+    assert_eq!(r.body["errors"][0]["extensions"]["field"], "documentId", "{}", r.body);
+    // Registered once, whatever the number of times it is added; refused when it does not parse.
+    let added = api_key::add_documents(&app.db, "CPI docs", &[("catalogue.graphql".into(), catalogue.into())]).await;
+    assert_eq!(added.unwrap(), vec![id.clone()]);
+    let again = api_key::add_documents(&app.db, "CPI docs", &[("copy.graphql".into(), catalogue.into())]).await;
+    assert!(again.unwrap().is_empty());
+    let bad = api_key::add_documents(&app.db, "CPI docs", &[("bad.graphql".into(), "query {".into())]).await;
+    assert_eq!(bad.unwrap_err().code().as_str(), "VALIDATION");
+    let listed = api_key::documents(&app.db, "CPI docs").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].id.as_str(), listed[0].operations.as_slice()), (id.as_str(), &["Catalogue".to_string()][..]));
+    // The audit trail names the document.
+    let client = entity::api_client::Entity::find()
+        .filter(entity::api_client::Column::Name.eq("CPI docs"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let trail = entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::Entity.eq("api_client"))
+        .filter(entity::audit_event::Column::EntityId.eq(client.id.to_string()))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        trail.iter().any(|e| e.changes.as_deref().is_some_and(|c| c.contains(&id) && c.contains("catalogue.graphql"))),
+        "{trail:?}"
+    );
+
+    // By id: POST with documentId, Apollo's extension, GET.
+    let r = app.request(graphql_request(&k.key, &json!({ "documentId": id, "variables": { "n": 2 } }))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["data"]["pucProjects"]["edges"].as_array().map(Vec::len), Some(2), "{}", r.body);
+    let hex = id.strip_prefix("sha256:").unwrap();
+    let apollo =
+        json!({ "variables": { "n": 1 }, "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hex } } });
+    let r = app.request(graphql_request(&k.key, &apollo)).await;
+    assert_eq!(r.body["data"]["pucProjects"]["edges"].as_array().map(Vec::len), Some(1), "{}", r.body);
+    let get =
+        axum::http::Request::get(format!("/graphql?documentId={}&variables=%7B%22n%22%3A1%7D", id.replace(':', "%3A")))
+            .header("authorization", format!("Bearer {}", k.key))
+            .body(Body::empty())
+            .unwrap();
+    let r = app.request(get).await;
+    assert_eq!(r.body["data"]["pucProjects"]["edges"].as_array().map(Vec::len), Some(1), "{}", r.body);
+    // The same text sent whole is the same document.
+    let r = app.request(graphql_request(&k.key, &json!({ "query": catalogue, "variables": { "n": 1 } }))).await;
+    assert!(r.body["data"]["pucProjects"].is_object(), "{}", r.body);
+
+    // Anything else is refused before it runs.
+    let r = app.request(graphql_request(&k.key, &free)).await;
+    assert_eq!(error_code(&r.body), Some("FORBIDDEN"), "{}", r.body);
+    assert!(r.body.get("data").is_none(), "{}", r.body);
+    let r = app.request(graphql_request(&k.key, &json!({ "query": free["query"], "documentId": id }))).await;
+    assert_eq!((r.status, error_code(&r.body)), (StatusCode::BAD_REQUEST, Some("VALIDATION")), "{}", r.body);
+    for (body, field) in [
+        (json!({ "documentId": format!("md5:{hex}") }), "documentId"),
+        (json!({ "documentId": "sha256:xyz" }), "documentId"),
+        (json!({ "documentId": 7 }), "documentId"),
+        (
+            json!({ "extensions": { "persistedQuery": { "version": 2, "sha256Hash": hex } } }),
+            "extensions.persistedQuery.version",
+        ),
+    ] {
+        let r = app.request(graphql_request(&k.key, &body)).await;
+        assert_eq!(
+            (r.status, error_code(&r.body)),
+            (StatusCode::BAD_REQUEST, Some("VALIDATION")),
+            "{body}: {}",
+            r.body
+        );
+        assert_eq!(r.body["errors"][0]["extensions"]["field"], field, "{}", r.body);
+    }
+    // Without a key, or with a session (which registers nothing).
+    let r = app.post_json("/graphql", None, json!({ "documentId": id })).await;
+    assert_eq!(error_code(&r.body), Some("UNAUTHENTICATED"), "{}", r.body);
+    let (token, _, _) = app.login_role(Role::CaseManager, 0).await;
+    let r = app.request(graphql_request(&token, &json!({ "documentId": id }))).await;
+    assert_eq!(error_code(&r.body), Some("NOT_FOUND"), "{}", r.body);
+
+    // Removing the last document gives the key back free-form operations.
+    assert_eq!(
+        api_key::remove_document(&app.db, "CPI docs", "sha256:00").await.unwrap_err().code().as_str(),
+        "NOT_FOUND"
+    );
+    api_key::remove_document(&app.db, "CPI docs", &id).await.unwrap();
+    let r = app.request(graphql_request(&k.key, &free)).await;
+    assert!(r.body["data"]["pucProjects"]["totalCount"].is_number(), "{}", r.body);
+}

@@ -36,6 +36,7 @@ async fn migrations_go_up_down_and_up_again() {
         "profile_comune",
         "session",
         "api_client",
+        "api_client_document",
         "household",
         "member",
         "application",
