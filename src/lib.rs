@@ -22,6 +22,7 @@ pub mod graphql;
 pub mod households;
 pub mod http;
 pub mod ids;
+pub mod inps;
 pub mod meetings;
 pub mod metrics;
 pub mod operators;

@@ -92,6 +92,11 @@ enum Command {
         #[command(subcommand)]
         command: TerritoryCommand,
     },
+    /// Read a partner's feed.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Conventions of the Comuni (for the bootstrap of an installation; the
     /// Ambito administrator uploads them through the API afterwards).
     Conventions {
@@ -174,6 +179,20 @@ enum TerritoryCommand {
     Import {
         #[arg(long)]
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Apply an INPS feed (JSON Lines, `feeds/inps/v1/`): each record in its own
+    /// transaction, bad rows reported and skipped; sending a feed again changes
+    /// nothing. Prints the report (JSON) on standard output.
+    Inps {
+        /// The feed file.
+        file: PathBuf,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
     },
 }
 
@@ -315,6 +334,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Policy { command } => policy(command).await,
         Command::Apikey { command } => apikey(&config, command).await,
         Command::Territory { command: TerritoryCommand::Import { file } } => import_territory(&config, file).await,
+        Command::Import { command: ImportCommand::Inps { file, quiet } } => import_inps(&config, file, quiet).await,
         Command::Conventions { command } => add_convention(&config, command).await,
         Command::Operators { command: Some(command), .. } => operators_command(&config, command).await,
         Command::Operators { json, command: None } => list_operators(&config, json).await,
@@ -461,6 +481,61 @@ async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
             gepi::auth::api_key::set_quota(&conn, &name, if default { None } else { points }).await?;
             println!("quota of `{}` set", name.trim());
         }
+    }
+    Ok(())
+}
+
+/// `gepi import inps FILE`: the report on standard output, a summary and the
+/// progress on standard error; exit status 1 when a row was rejected, 2 when
+/// the file was refused whole.
+async fn import_inps(config: &Config, file: PathBuf, quiet: bool) -> anyhow::Result<()> {
+    let conn = db::connect(config).await?;
+    db::migrate(&conn).await?;
+    let f = tokio::fs::File::open(&file).await.map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let size = f.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let bar = if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let b = indicatif::ProgressBar::new(size);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes}  {elapsed_precise} eta {eta}")
+                .expect("valid template"),
+        );
+        b
+    };
+    let started = std::time::Instant::now();
+    let reader = tokio::io::BufReader::with_capacity(256 * 1024, f);
+    let report =
+        match gepi::inps::service::import(&conn, gepi::inps::service::Source::Cli, reader, |n| bar.set_position(n))
+            .await
+        {
+            Ok(r) => r,
+            Err(gepi::error::AppError::Validation { field, message }) => {
+                bar.finish_and_clear();
+                eprintln!(
+                    "the feed was refused whole{}: {message}",
+                    field.filter(|f| !f.is_empty()).map(|f| format!(" ({f})")).unwrap_or_default()
+                );
+                std::process::exit(2);
+            }
+            Err(e) => return Err(e.into()),
+        };
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    eprintln!(
+        "feed {}: {} records, {} applied, {} unchanged, {} rejected in {:.1} s ({:.0} records/s); job {}",
+        report.feed_id,
+        report.received,
+        report.applied,
+        report.unchanged,
+        report.rejected,
+        secs,
+        report.received as f64 / secs.max(1e-9),
+        report.job_id
+    );
+    if report.rejected > 0 {
+        std::process::exit(1);
     }
     Ok(())
 }

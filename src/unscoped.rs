@@ -28,6 +28,11 @@ pub enum Unscoped {
     Login,
     /// Tooling on the command line: the system acts, there is no principal.
     System,
+    /// The INPS feed (`inps`): its records name rows by INPS's own identifiers
+    /// (protocols, codici fiscali, feed sequence numbers), and it is the only
+    /// writer of households, members and applications; whoever sends it (the
+    /// command line, an `inps_feed` key) reads nothing of what it finds.
+    Feed,
     /// The audit trail's own bookkeeping (the owner of a row read).
     Audit,
 }

@@ -71,7 +71,7 @@ string_enum!(
 string_enum!(
     /// INPS-side state of an application (domanda).
     ApplicationStatus, "SCREAMING_SNAKE_CASE", {
-    Acquisita, Verificata, Accolta, Annullata, Decaduta, InEvidenza, Sospesa, FinePeriodo });
+    Acquisita, Verificata, Accolta, Annullata, Decaduta, InEvidenza, Sospesa, FinePeriodo, Revocata });
 string_enum!(
     /// Registry sex of a member.
     Sex, "SCREAMING_SNAKE_CASE", { M, F });

@@ -138,6 +138,9 @@ gql_enum!(
         Sospesa,
         /// The 18 monthly payments are over; the benefit can be renewed with a new PAD.
         FinePeriodo,
+        /// Revoked by INPS (revoca): the requirements were found missing from the start, and what was
+        /// paid is recovered.
+        Revocata,
     }
 );
 gql_enum!(

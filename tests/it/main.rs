@@ -13,6 +13,7 @@ mod disadvantage;
 mod ecosystem;
 mod graph;
 mod indexes;
+mod inps_feed;
 mod introspection;
 mod layering;
 mod limits;

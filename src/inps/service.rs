@@ -1,0 +1,788 @@
+//! Applying the INPS feed: each record in its own transaction, with its audit
+//! entries (naming the feed and the record's sequence number) and its line in
+//! the ledger (`inps_feed_record`), or rejected with a stable code and the
+//! field, and nothing of it applied. A record sent again (the same sequence
+//! number and content) changes nothing; a sequence number reused for other
+//! content is refused. The command line (`gepi import inps`) and the bulk
+//! endpoint (`POST /inps/feed`) both come here.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, Utc};
+use entity::{
+    application, case_file, comune,
+    enums::{ActorKind, ApplicationStatus, AuditAction, CaseState},
+    household, inps_feed_job, inps_feed_record, inps_feed_rejection, member,
+};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::feed::{self, Body, Header, Record};
+use crate::{
+    audit::{self, AuditContext, AuditEntry},
+    error::AppError,
+    households::model::CodiceFiscale,
+    unscoped::Unscoped,
+    workflow::compare_and_set,
+};
+
+/// Who sends a feed.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    /// `gepi import inps` on the command line.
+    Cli,
+    /// The bulk endpoint, with an `inps_feed` key.
+    Api { client_id: Uuid },
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    Unchanged,
+}
+
+/// A row that was not applied.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Rejection {
+    pub line: i64,
+    pub seq: Option<i64>,
+    pub code: String,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// The report of an import.
+#[derive(Debug, Clone, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub job_id: Uuid,
+    pub feed_id: String,
+    pub received: i64,
+    pub applied: i64,
+    pub unchanged: i64,
+    pub rejected: i64,
+    pub rejections: Vec<Rejection>,
+}
+
+/// An import under way: the job, the header, and the Comuni read so far.
+pub struct Import {
+    db: DatabaseConnection,
+    ctx: AuditContext,
+    header: Header,
+    pub report: Report,
+    comuni: HashMap<String, Option<(Uuid, String)>>,
+    /// Rejections not yet written to the job.
+    pending: Vec<inps_feed_rejection::ActiveModel>,
+}
+
+/// Rejections written to the job at once.
+const REJECTIONS_PER_WRITE: usize = 200;
+/// Rejections a report carries (the job keeps all of them).
+pub const REPORTED_REJECTIONS: usize = 1_000;
+
+impl Import {
+    /// Reads the header line and opens a job; a file whose header is wrong is
+    /// refused whole (`VALIDATION`), and no job is opened.
+    pub async fn start(db: &DatabaseConnection, source: Source, header_line: &str) -> Result<Import, AppError> {
+        let header = feed::header(header_line)?;
+        let job_id = Uuid::now_v7();
+        let (source_name, client, ctx) = match source {
+            Source::Cli => {
+                ("cli", None, AuditContext::unattributed(ActorKind::System, Some(format!("inps-feed:{job_id}"))))
+            }
+            Source::Api { client_id } => {
+                let mut ctx = AuditContext::unattributed(ActorKind::ApiClient, Some(format!("inps-feed:{job_id}")));
+                ctx.api_client_id = Some(client_id);
+                ctx.role = Some(entity::enums::Role::InpsFeed);
+                ("api", Some(client_id), ctx)
+            }
+        };
+        inps_feed_job::ActiveModel {
+            id: Set(job_id),
+            feed_id: Set(header.feed_id.clone()),
+            source: Set(source_name.into()),
+            api_client_id: Set(client),
+            state: Set("RUNNING".into()),
+            received: Set(0),
+            applied: Set(0),
+            unchanged: Set(0),
+            rejected: Set(0),
+            error: Set(None),
+            started_at: Set(Utc::now()),
+            finished_at: Set(None),
+        }
+        .insert(db)
+        .await?;
+        let report = Report { job_id, feed_id: header.feed_id.clone(), ..Default::default() };
+        Ok(Import { db: db.clone(), ctx, header, report, comuni: HashMap::new(), pending: Vec::new() })
+    }
+
+    /// Applies the record on line `line` (the header is line 1), or rejects
+    /// it. Only a server fault (the database gone) is an error.
+    pub async fn line(&mut self, line: i64, text: &str) -> Result<(), AppError> {
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        self.report.received += 1;
+        let result = match feed::record(text) {
+            Ok(rec) => {
+                let seq = rec.seq;
+                self.apply(&rec).await.map_err(|e| (Some(seq), e))
+            }
+            // The row's number, when it has one, even if the rest is wrong.
+            Err(e) => Err((serde_json::from_str::<serde_json::Value>(text).ok().and_then(|v| v["seq"].as_i64()), e)),
+        };
+        match result {
+            Ok(Outcome::Applied) => self.report.applied += 1,
+            Ok(Outcome::Unchanged) => self.report.unchanged += 1,
+            Err((_, e)) if e.code().as_str() == "INTERNAL" => return Err(e),
+            Err((seq, e)) => self.reject(line, seq, e).await?,
+        }
+        Ok(())
+    }
+
+    async fn reject(&mut self, line: i64, seq: Option<i64>, e: AppError) -> Result<(), AppError> {
+        self.report.rejected += 1;
+        let (field, message) = match &e {
+            AppError::Validation { field, message } => (field.clone().filter(|f| !f.is_empty()), message.clone()),
+            AppError::NotFound { field, message } => (field.clone(), message.clone()),
+            // A conflict names its field first (`household.members[0].fiscalCode: …`).
+            AppError::Conflict(m) => match m.split_once(": ") {
+                Some((f, rest)) if f.starts_with("household.") => (Some(f.to_string()), rest.to_string()),
+                _ => (None, m.clone()),
+            },
+            other => (None, other.to_string()),
+        };
+        let r = Rejection { line, seq, code: e.code().as_str().to_string(), field, message };
+        if self.report.rejections.len() < REPORTED_REJECTIONS {
+            self.report.rejections.push(r.clone());
+        }
+        self.pending.push(inps_feed_rejection::ActiveModel {
+            job_id: Set(self.report.job_id),
+            line: Set(r.line),
+            seq: Set(r.seq),
+            code: Set(r.code),
+            field: Set(r.field),
+            message: Set(r.message),
+        });
+        if self.pending.len() >= REJECTIONS_PER_WRITE {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), AppError> {
+        let rows = std::mem::take(&mut self.pending);
+        if !rows.is_empty() {
+            inps_feed_rejection::Entity::insert_many(rows).exec_without_returning(&self.db).await?;
+        }
+        Ok(())
+    }
+
+    /// Closes the job with its counts: `DONE`, or `FAILED` with `error` (a
+    /// server fault stopped it; what was applied stays, and the feed may be
+    /// sent again).
+    pub async fn finish(mut self, error: Option<&AppError>) -> Result<Report, AppError> {
+        self.flush().await?;
+        let r = &self.report;
+        inps_feed_job::Entity::update_many()
+            .col_expr(inps_feed_job::Column::State, Expr::value(if error.is_some() { "FAILED" } else { "DONE" }))
+            .col_expr(inps_feed_job::Column::Received, Expr::value(r.received))
+            .col_expr(inps_feed_job::Column::Applied, Expr::value(r.applied))
+            .col_expr(inps_feed_job::Column::Unchanged, Expr::value(r.unchanged))
+            .col_expr(inps_feed_job::Column::Rejected, Expr::value(r.rejected))
+            .col_expr(inps_feed_job::Column::Error, Expr::value(error.map(|_| "stopped by a server fault".to_string())))
+            .col_expr(inps_feed_job::Column::FinishedAt, Expr::value(Utc::now()))
+            .filter(inps_feed_job::Column::Id.eq(r.job_id))
+            .exec(&self.db)
+            .await?;
+        Ok(self.report)
+    }
+
+    /// One record, in its own transaction.
+    async fn apply(&mut self, rec: &Record) -> Result<Outcome, AppError> {
+        let txn = self.db.begin().await?;
+        if let Some(done) = Unscoped::Feed.find_by_id::<inps_feed_record::Entity>(rec.seq).one(&txn).await? {
+            return if done.sha256 == rec.sha256 {
+                Ok(Outcome::Unchanged)
+            } else {
+                Err(AppError::Conflict(format!(
+                    "feed sequence number {} was applied already with other content: INPS never reuses a number",
+                    rec.seq
+                )))
+            };
+        }
+        let entries = match &rec.body {
+            Body::Application(a) => self.application(&txn, rec.seq, a).await?,
+            Body::Status(s) => self.status(&txn, rec.seq, s).await?,
+        };
+        let changed = !entries.is_empty();
+        inps_feed_record::ActiveModel {
+            seq: Set(rec.seq),
+            kind: Set(rec.body.kind().into()),
+            protocol: Set(rec.body.protocol().into()),
+            sha256: Set(rec.sha256.clone()),
+            job_id: Set(self.report.job_id),
+            changed: Set(changed),
+            applied_at: Set(Utc::now()),
+        }
+        .insert(&txn)
+        .await?;
+        audit::record(&txn, &self.ctx, entries).await?;
+        txn.commit().await?;
+        Ok(if changed { Outcome::Applied } else { Outcome::Unchanged })
+    }
+
+    /// The Comune `istat` and its Ambito, read once per import.
+    async fn comune(&mut self, txn: &DatabaseTransaction, istat: &str) -> Result<Option<(Uuid, String)>, AppError> {
+        if let Some(c) = self.comuni.get(istat) {
+            return Ok(c.clone());
+        }
+        let found = Unscoped::Reference
+            .find_by_id::<comune::Entity>(istat.to_string())
+            .one(txn)
+            .await?
+            .map(|c| (c.ambito_id, c.istat_code));
+        self.comuni.insert(istat.to_string(), found.clone());
+        Ok(found)
+    }
+
+    /// An audit entry of this feed's record `seq`.
+    fn entry(
+        &self,
+        entity: &'static str,
+        id: Uuid,
+        action: AuditAction,
+        ambito: Uuid,
+        changes: serde_json::Value,
+    ) -> AuditEntry {
+        let mut e = AuditEntry::new(entity, id, action);
+        e.ambito_id = Some(ambito);
+        let mut c = serde_json::json!({ "feed": self.header.feed_id, "seq": changes["seq"] });
+        if let (Some(c), Some(more)) = (c.as_object_mut(), changes.as_object()) {
+            for (k, v) in more {
+                c.insert(k.clone(), v.clone());
+            }
+        }
+        e.changes = Some(c);
+        e
+    }
+
+    async fn application(
+        &mut self,
+        txn: &DatabaseTransaction,
+        seq: i64,
+        a: &feed::Application,
+    ) -> Result<Vec<AuditEntry>, AppError> {
+        let Some((ambito_id, comune_istat)) = self.comune(txn, &a.household.comune_istat).await? else {
+            return Err(AppError::not_found_at(
+                "household.comuneIstat",
+                "no Comune with this ISTAT code in GePI's territory (`gepi territory import`)",
+            ));
+        };
+        let existing = Unscoped::Feed
+            .find::<application::Entity>()
+            .filter(application::Column::InpsProtocol.eq(a.protocol.clone()))
+            .one(txn)
+            .await?;
+        let members: Vec<(CodiceFiscale, &feed::Member)> = a
+            .household
+            .members
+            .iter()
+            .map(|m| (CodiceFiscale::parse(&m.fiscal_code).expect("checked when read"), m))
+            .collect();
+        // A person is in one household: a codice fiscale of another household is refused.
+        let cfs: Vec<String> = members.iter().map(|(cf, _)| cf.as_str().to_string()).collect();
+        let elsewhere = Unscoped::Rule
+            .find::<member::Entity>()
+            .filter(member::Column::FiscalCode.is_in(cfs.clone()))
+            .all(txn)
+            .await?
+            .into_iter()
+            .find(|m| existing.as_ref().is_none_or(|app| app.household_id != m.household_id));
+        if let Some(m) = elsewhere {
+            let i = cfs.iter().position(|c| *c == m.fiscal_code).unwrap_or(0);
+            return Err(AppError::Conflict(format!(
+                "household.members[{i}].fiscalCode: this person is a member of another household already"
+            )));
+        }
+        let applicant = members
+            .iter()
+            .find(|(_, m)| m.relation == entity::enums::FamilyRelation::Richiedente)
+            .map(|(cf, _)| cf.as_str().to_string())
+            .expect("checked when read");
+        let Some(app) = existing else {
+            return self.new_household(txn, seq, a, &members, ambito_id, comune_istat, applicant).await;
+        };
+        let mut entries = Vec::new();
+        let hh = Unscoped::Feed
+            .find_by_id::<household::Entity>(app.household_id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| AppError::internal(format!("application {} without its household", app.id)))?;
+        // The application.
+        let mut changed = Vec::new();
+        let mut upd = application::Entity::update_many().filter(application::Column::Id.eq(app.id));
+        macro_rules! diff {
+            ($name:literal, $col:ident, $old:expr, $new:expr) => {
+                if $old != $new {
+                    changed.push($name);
+                    upd = upd.col_expr(application::Column::$col, Expr::value($new.clone()));
+                }
+            };
+        }
+        diff!("measure", Measure, app.measure, a.measure);
+        diff!("submittedOn", SubmittedOn, app.submitted_on, a.submitted_on);
+        diff!("channel", Channel, app.channel, a.channel);
+        diff!("iseeProtocol", IseeProtocol, app.isee_protocol, a.isee_protocol);
+        diff!("padSignedOn", PadSignedOn, app.pad_signed_on, a.pad_signed_on);
+        diff!("status", Status, app.status, a.status);
+        diff!("monthsPaid", MonthsPaid, app.months_paid, a.months_paid);
+        diff!("applicantFiscalCode", ApplicantFiscalCode, app.applicant_fiscal_code, applicant);
+        if !changed.is_empty() {
+            upd.exec(txn).await?;
+            let mut c = serde_json::json!({ "seq": seq, "fields": changed });
+            if app.status != a.status {
+                c["status"] = serde_json::json!({ "before": app.status, "after": a.status });
+            }
+            entries.push(self.entry("application", app.id, AuditAction::Update, hh.ambito_id, c));
+        }
+        // The household and its members.
+        let stored =
+            Unscoped::Feed.find::<member::Entity>().filter(member::Column::HouseholdId.eq(hh.id)).all(txn).await?;
+        if let Some(gone) = stored.iter().position(|m| !cfs.contains(&m.fiscal_code)) {
+            let _ = gone;
+            return Err(AppError::validation(
+                "household.members",
+                "a member of the household is missing: version 1 of the feed adds and updates members, it does not remove them",
+            ));
+        }
+        let mut added = 0;
+        let mut updated = Vec::new();
+        for (i, (cf, m)) in members.iter().enumerate() {
+            match stored.iter().find(|s| s.fiscal_code == cf.as_str()) {
+                None => {
+                    member_row(Uuid::now_v7(), hh.id, cf, m).insert(txn).await?;
+                    added += 1;
+                }
+                Some(s) => {
+                    let fields = member_changes(s, m);
+                    if !fields.is_empty() {
+                        let mut am = member_row(s.id, hh.id, cf, m).reset_all();
+                        am.id = sea_orm::ActiveValue::Unchanged(s.id);
+                        am.update(txn).await?;
+                        updated.push(serde_json::json!({ "member": i, "fields": fields }));
+                    }
+                }
+            }
+        }
+        let mut hh_fields = Vec::new();
+        let mut hh_upd = household::Entity::update_many().filter(household::Column::Id.eq(hh.id));
+        let moved_within_ambito = hh.comune_istat != comune_istat && hh.ambito_id == ambito_id;
+        if moved_within_ambito {
+            hh_fields.push("comuneIstat");
+            hh_upd = hh_upd.col_expr(household::Column::ComuneIstat, Expr::value(comune_istat.clone()));
+        }
+        if hh.composition_date != a.household.composition_date {
+            hh_fields.push("compositionDate");
+            hh_upd = hh_upd.col_expr(household::Column::CompositionDate, Expr::value(a.household.composition_date));
+        }
+        if added > 0 || !updated.is_empty() {
+            hh_fields.push("compositionVersion");
+            hh_upd = hh_upd.col_expr(household::Column::CompositionVersion, Expr::value(hh.composition_version + 1));
+        }
+        // A move to a Comune of another Ambito waits for the transfer of the
+        // case: the household stays where its case is, and the trail says so.
+        let transfer = (hh.comune_istat != comune_istat && hh.ambito_id != ambito_id).then_some(ambito_id);
+        if !hh_fields.is_empty() || transfer.is_some() {
+            if !hh_fields.is_empty() {
+                hh_upd.exec(txn).await?;
+            }
+            let mut c = serde_json::json!({ "seq": seq, "fields": hh_fields, "membersAdded": added, "membersUpdated": updated });
+            if let Some(to) = transfer {
+                c["transferPending"] = serde_json::json!({ "toComune": comune_istat, "toAmbito": to });
+            }
+            entries.push(self.entry("household", hh.id, AuditAction::Update, hh.ambito_id, c));
+        }
+        // The case follows the application.
+        let case = Unscoped::Feed
+            .find::<case_file::Entity>()
+            .filter(case_file::Column::ApplicationId.eq(app.id))
+            .one(txn)
+            .await?;
+        if let Some(c) = &case {
+            if moved_within_ambito && c.comune_istat != comune_istat && !closed(c.state) {
+                compare_and_set(
+                    txn,
+                    c,
+                    case_file::Entity::update_many()
+                        .col_expr(case_file::Column::ComuneIstat, Expr::value(comune_istat.clone()))
+                        .col_expr(case_file::Column::UpdatedAt, Expr::value(Utc::now())),
+                )
+                .await?;
+                entries.push(self.entry(
+                    "case_file",
+                    c.id,
+                    AuditAction::Update,
+                    c.ambito_id,
+                    serde_json::json!({ "seq": seq, "comuneIstat": { "before": c.comune_istat, "after": comune_istat } }),
+                ));
+            }
+        }
+        let case = match case {
+            Some(c) if moved_within_ambito => Unscoped::Feed.find_by_id::<case_file::Entity>(c.id).one(txn).await?,
+            other => other,
+        };
+        entries.extend(self.case_follows(txn, seq, &app_after(&app, a), &hh, case).await?);
+        Ok(entries)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn new_household(
+        &mut self,
+        txn: &DatabaseTransaction,
+        seq: i64,
+        a: &feed::Application,
+        members: &[(CodiceFiscale, &feed::Member)],
+        ambito_id: Uuid,
+        comune_istat: String,
+        applicant: String,
+    ) -> Result<Vec<AuditEntry>, AppError> {
+        let now = Utc::now();
+        let hh = household::Model {
+            id: Uuid::now_v7(),
+            inps_protocol: a.protocol.clone(),
+            ambito_id,
+            comune_istat,
+            composition_version: 1,
+            composition_date: a.household.composition_date,
+            created_at: now,
+        };
+        household::ActiveModel::from(hh.clone()).insert(txn).await?;
+        let rows: Vec<member::ActiveModel> =
+            members.iter().map(|(cf, m)| member_row(Uuid::now_v7(), hh.id, cf, m)).collect();
+        member::Entity::insert_many(rows).exec_without_returning(txn).await?;
+        let app = application::Model {
+            id: Uuid::now_v7(),
+            household_id: hh.id,
+            inps_protocol: a.protocol.clone(),
+            measure: a.measure,
+            applicant_fiscal_code: applicant,
+            submitted_on: a.submitted_on,
+            channel: a.channel.clone(),
+            isee_protocol: a.isee_protocol.clone(),
+            pad_signed_on: a.pad_signed_on,
+            status: a.status,
+            months_paid: a.months_paid,
+            renewal_of: None,
+        };
+        application::ActiveModel::from(app.clone()).insert(txn).await?;
+        let mut entries = vec![
+            self.entry(
+                "household",
+                hh.id,
+                AuditAction::Create,
+                ambito_id,
+                serde_json::json!({ "seq": seq, "members": members.len() }),
+            ),
+            self.entry(
+                "application",
+                app.id,
+                AuditAction::Create,
+                ambito_id,
+                serde_json::json!({ "seq": seq, "status": app.status }),
+            ),
+        ];
+        entries.extend(self.case_follows(txn, seq, &app, &hh, None).await?);
+        Ok(entries)
+    }
+
+    async fn status(
+        &mut self,
+        txn: &DatabaseTransaction,
+        seq: i64,
+        s: &feed::Status,
+    ) -> Result<Vec<AuditEntry>, AppError> {
+        let Some(app) = Unscoped::Feed
+            .find::<application::Entity>()
+            .filter(application::Column::InpsProtocol.eq(s.protocol.clone()))
+            .one(txn)
+            .await?
+        else {
+            return Err(AppError::not_found_at(
+                "protocol",
+                "no application with this protocol: send its `application` record first",
+            ));
+        };
+        if s.status == ApplicationStatus::Accolta && app.pad_signed_on.is_none() {
+            return Err(AppError::validation("status", "an application is accepted (ACCOLTA) once the PAD is signed: send its `application` record with `padSignedOn`"));
+        }
+        let hh = Unscoped::Feed
+            .find_by_id::<household::Entity>(app.household_id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| AppError::internal(format!("application {} without its household", app.id)))?;
+        let months = s.months_paid.unwrap_or(app.months_paid);
+        let mut entries = Vec::new();
+        if app.status != s.status || app.months_paid != months {
+            application::Entity::update_many()
+                .col_expr(application::Column::Status, Expr::value(s.status))
+                .col_expr(application::Column::MonthsPaid, Expr::value(months))
+                .filter(application::Column::Id.eq(app.id))
+                .exec(txn)
+                .await?;
+            entries.push(self.entry(
+                "application",
+                app.id,
+                AuditAction::Update,
+                hh.ambito_id,
+                serde_json::json!({ "seq": seq, "status": { "before": app.status, "after": s.status }, "on": s.on }),
+            ));
+        }
+        let after = application::Model { status: s.status, months_paid: months, ..app.clone() };
+        let case = Unscoped::Feed
+            .find::<case_file::Entity>()
+            .filter(case_file::Column::ApplicationId.eq(app.id))
+            .one(txn)
+            .await?;
+        entries.extend(self.case_follows(txn, seq, &after, &hh, case).await?);
+        Ok(entries)
+    }
+
+    /// The case as the application's state wants it: an accepted application
+    /// (PAD signed) has a case, `DA_ASSEGNARE` in the household's Ambito until
+    /// the coordinator assigns it; an application that ended (decaduta,
+    /// revocata, annullata, end of the period) closes its case.
+    async fn case_follows(
+        &self,
+        txn: &DatabaseTransaction,
+        seq: i64,
+        app: &application::Model,
+        hh: &household::Model,
+        case: Option<case_file::Model>,
+    ) -> Result<Vec<AuditEntry>, AppError> {
+        let ends = matches!(
+            app.status,
+            ApplicationStatus::Decaduta
+                | ApplicationStatus::Revocata
+                | ApplicationStatus::Annullata
+                | ApplicationStatus::FinePeriodo
+        );
+        match (case, app.pad_signed_on) {
+            (None, Some(pad)) if app.status == ApplicationStatus::Accolta => {
+                let id = self.new_case(txn, app, hh, pad).await?;
+                Ok(vec![self.entry(
+                    "case_file",
+                    id,
+                    AuditAction::Create,
+                    hh.ambito_id,
+                    serde_json::json!({ "seq": seq, "state": CaseState::DaAssegnare, "padDate": pad }),
+                )])
+            }
+            (Some(c), _) if ends && !closed(c.state) => {
+                compare_and_set(
+                    txn,
+                    &c,
+                    case_file::Entity::update_many()
+                        .col_expr(case_file::Column::State, Expr::value(CaseState::Chiuso))
+                        .col_expr(case_file::Column::UpdatedAt, Expr::value(Utc::now())),
+                )
+                .await?;
+                Ok(vec![self.entry(
+                    "case_file",
+                    c.id,
+                    AuditAction::Update,
+                    c.ambito_id,
+                    serde_json::json!({
+                        "seq": seq,
+                        "state": { "before": c.state, "after": CaseState::Chiuso },
+                        "because": { "applicationStatus": app.status },
+                    }),
+                )])
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    async fn new_case(
+        &self,
+        txn: &DatabaseTransaction,
+        app: &application::Model,
+        hh: &household::Model,
+        pad: NaiveDate,
+    ) -> Result<Uuid, AppError> {
+        let now = Utc::now();
+        let id = Uuid::now_v7();
+        case_file::ActiveModel::from(case_file::Model {
+            id,
+            household_id: hh.id,
+            application_id: app.id,
+            ambito_id: hh.ambito_id,
+            comune_istat: hh.comune_istat.clone(),
+            state: CaseState::DaAssegnare,
+            case_manager_id: None,
+            assigned_at: None,
+            assigned_by: None,
+            pad_date: pad,
+            first_meeting_on: None,
+            last_meeting_on: None,
+            pathway_type: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        })
+        .insert(txn)
+        .await?;
+        Ok(id)
+    }
+}
+
+/// Whether a case's work is over (closed, or transferred away).
+fn closed(state: CaseState) -> bool {
+    matches!(state, CaseState::Chiuso | CaseState::Trasferito)
+}
+
+/// The application as the record leaves it.
+fn app_after(app: &application::Model, a: &feed::Application) -> application::Model {
+    application::Model {
+        measure: a.measure,
+        submitted_on: a.submitted_on,
+        channel: a.channel.clone(),
+        isee_protocol: a.isee_protocol.clone(),
+        pad_signed_on: a.pad_signed_on,
+        status: a.status,
+        months_paid: a.months_paid,
+        ..app.clone()
+    }
+}
+
+fn member_row(id: Uuid, household_id: Uuid, cf: &CodiceFiscale, m: &feed::Member) -> member::ActiveModel {
+    member::ActiveModel::from(member::Model {
+        id,
+        household_id,
+        fiscal_code: cf.as_str().to_string(),
+        first_name: m.first_name.trim().to_string(),
+        last_name: m.last_name.trim().to_string(),
+        birth_date: m.birth_date,
+        birth_place_code: m.birth_place_code.to_ascii_uppercase(),
+        sex: m.sex,
+        citizenship: m.citizenship.clone(),
+        relation: m.relation,
+        residence_comune_istat: m.residence_comune_istat.clone(),
+        in_equivalence_scale: m.in_equivalence_scale,
+        obligated_activation: m.obligated_activation,
+        disabled: m.disabled,
+        email: m.email.clone(),
+        phone: m.phone.clone(),
+        permit_type: m.permit_type.clone(),
+        permit_expiry: m.permit_expiry,
+        residual_benefit_months: m.residual_benefit_months,
+    })
+}
+
+/// The names of the member's fields the record changes (never their values:
+/// the trail holds no personal data).
+fn member_changes(s: &member::Model, m: &feed::Member) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let mut check = |name: &'static str, same: bool| {
+        if !same {
+            out.push(name)
+        }
+    };
+    check("firstName", s.first_name == m.first_name.trim());
+    check("lastName", s.last_name == m.last_name.trim());
+    check("birthDate", s.birth_date == m.birth_date);
+    check("birthPlaceCode", s.birth_place_code == m.birth_place_code.to_ascii_uppercase());
+    check("sex", s.sex == m.sex);
+    check("citizenship", s.citizenship == m.citizenship);
+    check("relation", s.relation == m.relation);
+    check("residenceComuneIstat", s.residence_comune_istat == m.residence_comune_istat);
+    check("inEquivalenceScale", s.in_equivalence_scale == m.in_equivalence_scale);
+    check("obligatedActivation", s.obligated_activation == m.obligated_activation);
+    check("disabled", s.disabled == m.disabled);
+    check("email", s.email == m.email);
+    check("phone", s.phone == m.phone);
+    check("permitType", s.permit_type == m.permit_type);
+    check("permitExpiry", s.permit_expiry == m.permit_expiry);
+    check("residualBenefitMonths", s.residual_benefit_months == m.residual_benefit_months);
+    out
+}
+
+/// Reads a whole feed from `reader` (JSON Lines): the header, then every
+/// record. `progress` is told the bytes read so far.
+pub async fn import<R: tokio::io::AsyncBufRead + Unpin>(
+    db: &DatabaseConnection,
+    source: Source,
+    reader: R,
+    mut progress: impl FnMut(u64),
+) -> Result<Report, AppError> {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = reader.lines();
+    let mut read = 0u64;
+    let mut n = 0i64;
+    let header = loop {
+        match next_line(&mut lines).await? {
+            None => return Err(AppError::validation("", "the feed is empty: its first line is the header")),
+            Some(l) => {
+                n += 1;
+                read += l.len() as u64 + 1;
+                if !l.trim().is_empty() {
+                    break l;
+                }
+            }
+        }
+    };
+    let mut import = Import::start(db, source, header.trim_start_matches('\u{feff}')).await?;
+    loop {
+        let l = match next_line(&mut lines).await {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = import.finish(Some(&e)).await;
+                return Err(e);
+            }
+        };
+        n += 1;
+        read += l.len() as u64 + 1;
+        if let Err(e) = import.line(n, &l).await {
+            let _ = import.finish(Some(&e)).await;
+            return Err(e);
+        }
+        progress(read);
+    }
+    import.finish(None).await
+}
+
+async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(
+    lines: &mut tokio::io::Lines<R>,
+) -> Result<Option<String>, AppError> {
+    lines.next_line().await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => AppError::validation("", "the feed is not UTF-8 text"),
+        _ => AppError::internal(format!("reading the feed: {e}")),
+    })
+}
+
+/// An import's job as its sender reads it back.
+pub async fn job<C: ConnectionTrait>(
+    db: &C,
+    job_id: Uuid,
+    client: Option<Uuid>,
+) -> Result<(inps_feed_job::Model, Vec<inps_feed_rejection::Model>), AppError> {
+    let missing = || AppError::not_found("no feed job with this id");
+    let job = Unscoped::Feed.find_by_id::<inps_feed_job::Entity>(job_id).one(db).await?.ok_or_else(missing)?;
+    if client.is_some() && job.api_client_id != client {
+        return Err(missing());
+    }
+    let rejections = Unscoped::Feed
+        .find::<inps_feed_rejection::Entity>()
+        .filter(inps_feed_rejection::Column::JobId.eq(job_id))
+        .all(db)
+        .await?;
+    Ok((job, rejections))
+}

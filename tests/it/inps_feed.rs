@@ -1,0 +1,233 @@
+//! The INPS feed: applied once, bad rows reported and never half-applied, sent
+//! again without any change, refused whole when it is not a feed of this version.
+
+use entity::enums::{ApplicationStatus, CaseState, Role};
+use gepi::inps::service::{import, Report, Source};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+const EXAMPLE: &str = include_str!("../../feeds/inps/v1/example.jsonl");
+
+/// Bad rows after the example's five good ones (lines 7 to 12).
+fn bad_rows() -> Vec<String> {
+    let good: Vec<serde_json::Value> = EXAMPLE.lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut wrong_check = good[0].clone();
+    wrong_check["seq"] = json!(2001);
+    wrong_check["protocol"] = json!("INPS-ADI-2026-90000099");
+    wrong_check["household"]["members"][1]["fiscalCode"] = json!("BNCLRA87T52D286X");
+    let mut unknown_comune = good[3].clone();
+    unknown_comune["seq"] = json!(2002);
+    unknown_comune["protocol"] = json!("INPS-ADI-2026-90000098");
+    unknown_comune["household"]["comuneIstat"] = json!("001272");
+    let mut taken = good[3].clone();
+    taken["seq"] = json!(2003);
+    taken["protocol"] = json!("INPS-ADI-2026-90000097");
+    vec![
+        wrong_check.to_string(),
+        "{\"seq\": 2004, \"kind\": \"application\", this is not JSON".into(),
+        unknown_comune.to_string(),
+        json!({ "seq": 2005, "kind": "status", "protocol": "INPS-ADI-NOBODY", "status": "SOSPESA", "on": "2026-12-01" })
+            .to_string(),
+        taken.to_string(),
+        json!({ "seq": 1004, "kind": "status", "protocol": "INPS-ADI-2026-90000003", "status": "SOSPESA", "on": "2026-12-01" })
+            .to_string(),
+    ]
+}
+
+async fn counts(app: &TestApp) -> Vec<i64> {
+    let mut out = Vec::new();
+    for t in ["household", "member", "application", "case_file", "audit_event", "inps_feed_record"] {
+        out.push(app.count(t).await);
+    }
+    out
+}
+
+async fn run(app: &TestApp, text: &str) -> Report {
+    import(&app.db, Source::Cli, text.as_bytes(), |_| {}).await.expect("the feed is read")
+}
+
+#[tokio::test]
+async fn a_feed_applies_its_good_rows_once_reports_the_bad_ones_and_changes_nothing_when_sent_again() {
+    let app = TestApp::seeded().await;
+    let feed = format!("{}{}\n", EXAMPLE, bad_rows().join("\n"));
+    let before = counts(&app).await;
+    let r = run(&app, &feed).await;
+    assert_eq!((r.received, r.applied, r.unchanged, r.rejected), (11, 5, 0, 6), "{r:#?}");
+    let got: Vec<(i64, Option<i64>, &str, Option<&str>)> =
+        r.rejections.iter().map(|x| (x.line, x.seq, x.code.as_str(), x.field.as_deref())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (7, Some(2001), "VALIDATION", Some("household.members[1].fiscalCode")),
+            (8, None, "VALIDATION", None),
+            (9, Some(2002), "NOT_FOUND", Some("household.comuneIstat")),
+            (10, Some(2005), "NOT_FOUND", Some("protocol")),
+            (11, Some(2003), "CONFLICT", Some("household.members[0].fiscalCode")),
+            (12, Some(1004), "CONFLICT", None),
+        ]
+    );
+    assert!(r.rejections[0].message.contains("check character"), "{:?}", r.rejections[0]);
+    // No personal data in the report: the wrong codice fiscale is not echoed.
+    assert!(!serde_json::to_string(&r).unwrap().contains("BNCLRA87T52D286X"));
+    let after = counts(&app).await;
+    // Three households (3 + 2 + 1 members), their applications, three cases.
+    assert_eq!(after[0] - before[0], 3);
+    assert_eq!(after[1] - before[1], 6);
+    assert_eq!(after[2] - before[2], 3);
+    assert_eq!(after[3] - before[3], 3);
+    assert_eq!(after[5] - before[5], 5);
+
+    // The Bianchi case: DA_ASSEGNARE in Desio's Ambito, its deadlines from the PAD.
+    let bianchi = case_of(&app, "INPS-ADI-2026-90000001").await;
+    assert_eq!(bianchi.state, CaseState::DaAssegnare);
+    assert_eq!(bianchi.pad_date.to_string(), "2026-11-02");
+    assert_eq!(bianchi.comune_istat, "108023");
+    let desio = entity::comune::Entity::find_by_id("108023".to_string()).one(&app.db).await.unwrap().unwrap();
+    assert_eq!(bianchi.ambito_id, desio.ambito_id);
+    // The coordinator of that Ambito sees it, with its deadline.
+    let mut seen = false;
+    for nth in 0..4 {
+        let (token, profile, _) = app.login_role(Role::PaisCoordinator, nth).await;
+        if profile.ambito_id != Some(desio.ambito_id) {
+            continue;
+        }
+        let r = app
+            .gql(
+                Some(&token),
+                "query($id: ID!) { node(id: $id) { ... on Case { state padDate firstMeetingDeadline } } }",
+                json!({ "id": gepi::ids::encode("Case", bianchi.id) }),
+            )
+            .await;
+        assert_eq!(
+            r["data"]["node"],
+            json!({ "state": "DA_ASSEGNARE", "padDate": "2026-11-02", "firstMeetingDeadline": "2027-03-02" }),
+            "{r}"
+        );
+        seen = true;
+        break;
+    }
+    assert!(seen, "a coordinator of Desio's Ambito");
+    // Ferri: verified first (no case), accepted by the next record (a case).
+    let ferri = case_of(&app, "INPS-ADI-2026-90000002").await;
+    assert_eq!((ferri.state, ferri.pad_date.to_string()), (CaseState::DaAssegnare, "2026-11-28".to_string()));
+    // Verdi: decaduta, so the case is closed.
+    let verdi = case_of(&app, "INPS-ADI-2026-90000003").await;
+    assert_eq!(verdi.state, CaseState::Chiuso);
+    let verdi_app = application(&app, "INPS-ADI-2026-90000003").await;
+    assert_eq!(verdi_app.status, ApplicationStatus::Decaduta);
+    // The trail names the feed and the record.
+    let trail = entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::Entity.eq("case_file"))
+        .filter(entity::audit_event::Column::EntityId.eq(verdi.id.to_string()))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(trail.len(), 2, "created, then closed: {trail:?}");
+    assert!(trail.iter().all(|e| e.changes.as_deref().unwrap().contains("INPS-ADI-2026-12-06-001")));
+    assert!(trail.iter().any(|e| e.changes.as_deref().unwrap().contains("\"seq\":1005")));
+
+    // Sent again, whole: nothing changes, and the bad rows are reported again.
+    let after = counts(&app).await;
+    let r = run(&app, &feed).await;
+    assert_eq!((r.received, r.applied, r.unchanged, r.rejected), (11, 0, 5, 6), "{r:#?}");
+    assert_eq!(counts(&app).await, after);
+    // A part of it, in another transmission, spaced and ordered otherwise: nothing either.
+    let mut part = String::from(
+        "{\"version\":1,\"feed\":\"gepi.inps\",\"producedAt\":\"2026-12-07T06:00:00Z\",\"feedId\":\"INPS-ADI-2026-12-07-001\"}\n",
+    );
+    let last: serde_json::Value = serde_json::from_str(EXAMPLE.lines().nth(5).unwrap()).unwrap();
+    part.push_str(&serde_json::to_string_pretty(&last).unwrap().replace('\n', " "));
+    part.push('\n');
+    let r = run(&app, &part).await;
+    assert_eq!((r.applied, r.unchanged, r.rejected), (0, 1, 0), "{r:#?}");
+    assert_eq!(counts(&app).await, after);
+}
+
+#[tokio::test]
+async fn a_later_record_changes_the_household_with_a_trail_naming_the_feed() {
+    let app = TestApp::seeded().await;
+    run(&app, EXAMPLE).await;
+    let app_row = application(&app, "INPS-ADI-2026-90000001").await;
+    let hh = entity::household::Entity::find_by_id(app_row.household_id).one(&app.db).await.unwrap().unwrap();
+    // A newborn joins the Bianchi household, which moves to another Comune of the Ambito.
+    let mut rec: serde_json::Value = serde_json::from_str(EXAMPLE.lines().nth(1).unwrap()).unwrap();
+    rec["seq"] = json!(3001);
+    rec["household"]["comuneIstat"] = json!("108045");
+    rec["household"]["members"].as_array_mut().unwrap().push(json!({
+        "fiscalCode": "BNCMRC19L03D286N", "firstName": "Marco", "lastName": "Bianchi", "birthDate": "2019-07-03",
+        "birthPlaceCode": "D286", "sex": "M", "citizenship": "ITA", "relation": "FIGLIO", "residenceComuneIstat": "108045"
+    }));
+    for m in rec["household"]["members"].as_array_mut().unwrap() {
+        m["residenceComuneIstat"] = json!("108045");
+    }
+    let header = EXAMPLE.lines().next().unwrap().replace("2026-12-06-001", "2026-12-08-001");
+    let r = run(&app, &format!("{header}\n{rec}\n")).await;
+    assert_eq!((r.applied, r.rejected), (1, 0), "{r:#?}");
+    let after = entity::household::Entity::find_by_id(hh.id).one(&app.db).await.unwrap().unwrap();
+    assert_eq!((after.composition_version, after.comune_istat.as_str()), (2, "108045"));
+    let members = entity::member::Entity::find()
+        .filter(entity::member::Column::HouseholdId.eq(hh.id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(members.len(), 4);
+    assert!(members.iter().all(|m| m.residence_comune_istat == "108045"));
+    assert_eq!(case_of(&app, "INPS-ADI-2026-90000001").await.comune_istat, "108045");
+    let trail = entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::Entity.eq("household"))
+        .filter(entity::audit_event::Column::EntityId.eq(hh.id.to_string()))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let update = trail.iter().find(|e| e.action == entity::enums::AuditAction::Update).expect("an update");
+    let changes = update.changes.as_deref().unwrap();
+    assert!(changes.contains("INPS-ADI-2026-12-08-001") && changes.contains("\"membersAdded\":1"), "{changes}");
+    assert!(!changes.contains("Marco") && !changes.contains("BNCMRC19L03D286N"), "no personal data: {changes}");
+    // A member left out is refused, and nothing of the record is applied.
+    let mut fewer = rec.clone();
+    fewer["seq"] = json!(3002);
+    fewer["monthsPaid"] = json!(2);
+    fewer["household"]["members"].as_array_mut().unwrap().pop();
+    let r = run(&app, &format!("{header}\n{fewer}\n")).await;
+    assert_eq!(r.rejections[0].field.as_deref(), Some("household.members"), "{r:#?}");
+    assert_eq!(application(&app, "INPS-ADI-2026-90000001").await.months_paid, 1);
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_feed_of_this_version_is_refused_whole() {
+    let app = TestApp::seeded().await;
+    let jobs = app.count("inps_feed_job").await;
+    for text in [
+        "",
+        "not json\n",
+        &EXAMPLE.replacen("\"version\":1", "\"version\":2", 1),
+        &EXAMPLE.replacen("gepi.inps", "gepi.other", 1),
+        &EXAMPLE.lines().skip(1).collect::<Vec<_>>().join("\n"),
+    ] {
+        let r = import(&app.db, Source::Cli, text.as_bytes(), |_| {}).await;
+        assert!(matches!(r, Err(gepi::error::AppError::Validation { .. })), "{text:.40}: {r:?}");
+    }
+    assert_eq!(app.count("inps_feed_job").await, jobs, "no job opened");
+    assert_eq!(app.count("inps_feed_record").await, 0);
+}
+
+async fn application(app: &TestApp, protocol: &str) -> entity::application::Model {
+    entity::application::Entity::find()
+        .filter(entity::application::Column::InpsProtocol.eq(protocol))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn case_of(app: &TestApp, protocol: &str) -> entity::case_file::Model {
+    let a = application(app, protocol).await;
+    entity::case_file::Entity::find()
+        .filter(entity::case_file::Column::ApplicationId.eq(a.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("a case")
+}
