@@ -42,16 +42,10 @@ pub struct Principal {
 pub struct ClientTerms {
     /// Points of operation cost per hour; None: the deployment's default.
     pub quota_points_per_hour: Option<u32>,
-    /// The documents the client registered, by the SHA-256 of their text. When
-    /// there is any, the client may run only these.
+    /// Whether the client registered documents: it may then run only those.
+    pub documents_only: bool,
+    /// The documents the client registered, by the SHA-256 of their text.
     pub documents: std::collections::HashMap<[u8; 32], Arc<str>>,
-}
-
-impl ClientTerms {
-    /// Whether the client may run only its registered documents.
-    pub fn trusted_documents_only(&self) -> bool {
-        !self.documents.is_empty()
-    }
 }
 
 impl Principal {

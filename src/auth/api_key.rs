@@ -13,7 +13,10 @@ use entity::{
     enums::{ActorKind, AuditAction, Role},
 };
 use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -174,8 +177,10 @@ async fn by_name<C: ConnectionTrait>(db: &C, name: &str) -> Result<api_client::M
 /// deployment's default. A running server applies it when it next reads the
 /// key (at most `GEPI_SESSION_CACHE_SECS` later), with the points already
 /// spent this hour still counted.
-pub async fn set_quota<C: ConnectionTrait>(db: &C, name: &str, quota: Option<u32>) -> Result<(), AppError> {
+pub async fn set_quota(db: &sea_orm::DatabaseConnection, name: &str, quota: Option<u32>) -> Result<(), AppError> {
     let quota = check_quota(quota)?;
+    let txn = db.begin().await?;
+    let db = &txn;
     let c = by_name(db, name).await?;
     if c.quota_points_per_hour == quota {
         return Ok(());
@@ -190,6 +195,7 @@ pub async fn set_quota<C: ConnectionTrait>(db: &C, name: &str, quota: Option<u32
     e.changes =
         Some(serde_json::json!({ "quotaPointsPerHour": { "before": c.quota_points_per_hour, "after": quota } }));
     audit::record(db, &system_ctx(), vec![e]).await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -245,12 +251,14 @@ fn operations_of(name: &str, text: &str) -> Result<Vec<String>, AppError> {
 /// documents. Each is `(name, text)`; a document registered already is left as
 /// it is. Each must parse and pass the operation bounds. Gives the ids of the
 /// documents newly registered; the audit trail names them.
-pub async fn add_documents<C: ConnectionTrait>(
-    db: &C,
+pub async fn add_documents(
+    db: &sea_orm::DatabaseConnection,
     client: &str,
     documents: &[(String, String)],
 ) -> Result<Vec<String>, AppError> {
     use entity::api_client_document as doc;
+    let txn = db.begin().await?;
+    let db = &txn;
     let c = by_name(db, client).await?;
     let known: std::collections::HashSet<String> = Unscoped::System
         .find::<doc::Entity>()
@@ -290,6 +298,7 @@ pub async fn add_documents<C: ConnectionTrait>(
     e.ambito_id = c.ambito_id;
     e.changes = Some(serde_json::json!({ "documents": { "added": added } }));
     audit::record(db, &system_ctx(), vec![e]).await?;
+    txn.commit().await?;
     Ok(added.into_iter().filter_map(|a| a["id"].as_str().map(String::from)).collect())
 }
 
@@ -316,19 +325,34 @@ pub async fn documents<C: ConnectionTrait>(db: &C, client: &str) -> Result<Vec<D
 }
 
 /// Removes a registered document of the client `client` (`gepi apikey
-/// documents remove`); when it was the last, the client may again send any
-/// operation its role allows.
-pub async fn remove_document<C: ConnectionTrait>(db: &C, client: &str, id: &str) -> Result<(), AppError> {
+/// documents remove`). Not the last one: a key restricted to its documents
+/// stays restricted (to lift the restriction, create a new key), so that
+/// replacing a document is adding the new one first, then removing the old.
+pub async fn remove_document(db: &sea_orm::DatabaseConnection, client: &str, id: &str) -> Result<(), AppError> {
     use entity::api_client_document as doc;
+    let txn = db.begin().await?;
+    let db = &txn;
     let c = by_name(db, client).await?;
-    let hex = id.trim().strip_prefix("sha256:").unwrap_or(id.trim()).to_ascii_lowercase();
+    let id = id.trim();
+    let hex = match id.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("sha256:") => &id[7..],
+        _ => id,
+    }
+    .to_ascii_lowercase();
     let d = Unscoped::System
         .find::<doc::Entity>()
         .filter(doc::Column::ClientId.eq(c.id))
         .filter(doc::Column::Sha256.eq(hex.clone()))
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found(format!("`{}` has no document {}", c.name, id.trim())))?;
+        .ok_or_else(|| AppError::not_found(format!("`{}` has no document {}", c.name, id)))?;
+    let left = Unscoped::System.find::<doc::Entity>().filter(doc::Column::ClientId.eq(c.id)).count(db).await?;
+    if left <= 1 {
+        return Err(AppError::Conflict(format!(
+            "{id} is the last document of `{}`: its key runs only registered documents; add the replacement first, or revoke the key",
+            c.name
+        )));
+    }
     doc::Entity::delete_many()
         .filter(doc::Column::ClientId.eq(c.id))
         .filter(doc::Column::Sha256.eq(hex.clone()))
@@ -339,7 +363,30 @@ pub async fn remove_document<C: ConnectionTrait>(db: &C, client: &str, id: &str)
     e.changes =
         Some(serde_json::json!({ "documents": { "removed": [{ "id": format!("sha256:{hex}"), "name": d.name }] } }));
     audit::record(db, &system_ctx(), vec![e]).await?;
+    txn.commit().await?;
     Ok(())
+}
+
+/// What a key allows: its quota (a value that is not a positive number of
+/// points is the default) and its documents. A key with any document row is
+/// restricted, even to none when a row cannot be read (fails closed).
+async fn client_terms<C: ConnectionTrait>(db: &C, c: &api_client::Model) -> Result<ClientTerms, AppError> {
+    let rows = Unscoped::Login
+        .find::<entity::api_client_document::Entity>()
+        .filter(entity::api_client_document::Column::ClientId.eq(c.id))
+        .all(db)
+        .await?;
+    Ok(ClientTerms {
+        quota_points_per_hour: c.quota_points_per_hour.and_then(|q| u32::try_from(q).ok()).filter(|q| *q > 0),
+        documents_only: !rows.is_empty(),
+        documents: rows
+            .into_iter()
+            .filter_map(|d| {
+                let hash: [u8; 32] = hex::decode(d.sha256.to_ascii_lowercase()).ok()?.try_into().ok()?;
+                Some((hash, Arc::from(d.document)))
+            })
+            .collect(),
+    })
 }
 
 /// The principal of an API key; unknown and revoked keys are refused alike.
@@ -356,19 +403,6 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, key: &str) -> Result<Princ
         role: c.role,
         ambito_id: c.ambito_id,
         comuni: Arc::new(Vec::new()),
-        terms: Some(Arc::new(ClientTerms {
-            quota_points_per_hour: c.quota_points_per_hour.map(|q| q as u32),
-            documents: Unscoped::Login
-                .find::<entity::api_client_document::Entity>()
-                .filter(entity::api_client_document::Column::ClientId.eq(c.id))
-                .all(db)
-                .await?
-                .into_iter()
-                .filter_map(|d| {
-                    let hash: [u8; 32] = hex::decode(&d.sha256).ok()?.try_into().ok()?;
-                    Some((hash, Arc::from(d.document)))
-                })
-                .collect(),
-        })),
+        terms: Some(Arc::new(client_terms(db, &c).await?)),
     })
 }

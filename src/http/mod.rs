@@ -365,6 +365,7 @@ fn quota_answer(state: &AppState, a: &mut Answered, outcome: Result<QuotaState, 
         Err(QuotaRefusal::OverQuota { per_hour, .. }) => {
             let policy = format!("\"hourly\";q={per_hour};w=3600");
             a.resp.http_headers.insert("ratelimit-policy", HeaderValue::from_str(&policy).expect("digits and quotes"));
+            state.metrics.rate_limited.with_label_values(&["graphql_over_quota"]).inc();
         }
     }
 }

@@ -37,14 +37,17 @@ impl<S: Send + Sync> FromRequest<S> for GraphQLBody {
         type ParseError = async_graphql::ParseRequestError;
         if req.method() == Method::GET {
             let query = req.uri().query().unwrap_or_default();
-            let document_id =
-                axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(req.uri())
-                    .ok()
-                    .and_then(|q| q.0.get("documentId").cloned())
-                    .map(serde_json::Value::String);
-            let parsed = async_graphql::http::parse_query_string(query).map_err(|e| {
+            let params =
+                axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(req.uri()).ok();
+            let mut parsed = async_graphql::http::parse_query_string(query).map_err(|e| {
                 bad(ParseError::Io(std::io::Error::other(format!("the query string is not a GraphQL request: {e}"))))
             })?;
+            // GraphQL over HTTP names it `operationName` (async-graphql reads
+            // `operation_name` from a query string).
+            if let Some(name) = params.as_ref().and_then(|p| p.0.get("operationName")) {
+                parsed.operation_name = Some(name.clone());
+            }
+            let document_id = params.and_then(|p| p.0.get("documentId").cloned()).map(serde_json::Value::String);
             return Ok(GraphQLBody { req: parsed, document_id });
         }
         let content_type =
@@ -143,7 +146,7 @@ pub fn named(
 /// that is the document named, or the one its key registered. A document the
 /// key did not register is `NOT_FOUND` (also for sessions, which register none).
 pub fn resolve(authn: &Authn, hash: &[u8; 32], query: &mut String) -> Result<(), AppError> {
-    if !query.is_empty() {
+    if !query.trim().is_empty() {
         let sent: [u8; 32] = Sha256::digest(query.as_bytes()).into();
         if &sent != hash {
             return Err(AppError::validation("documentId", "the query sent is not the document its id names"));
@@ -171,7 +174,7 @@ pub fn resolve(authn: &Authn, hash: &[u8; 32], query: &mut String) -> Result<(),
 pub fn allowed(authn: &Authn, query: &str) -> Result<(), AppError> {
     let Authn::Authenticated(p) = authn else { return Ok(()) };
     match &p.terms {
-        Some(t) if t.trusted_documents_only() => {
+        Some(t) if t.documents_only => {
             let hash: [u8; 32] = Sha256::digest(query.as_bytes()).into();
             if t.documents.contains_key(&hash) {
                 Ok(())

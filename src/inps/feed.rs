@@ -362,7 +362,8 @@ mod tests {
         let (f, _) = field(record("{not json"));
         assert_eq!(f, "");
         // The content's hash does not depend on spacing or on the order of the keys.
-        let reordered = app(&member).replacen(r#"{"seq":7,"kind":"application","#, r#"{ "kind" : "application" , "seq":7,"#, 1);
+        let reordered =
+            app(&member).replacen(r#"{"seq":7,"kind":"application","#, r#"{ "kind" : "application" , "seq":7,"#, 1);
         assert_ne!(reordered, app(&member));
         assert_eq!(record(&reordered).unwrap().sha256, r.sha256);
         assert_ne!(record(&app(&member).replace("ONLINE", "CAF")).unwrap().sha256, r.sha256);
