@@ -2,7 +2,8 @@
 //! record applied (by INPS's feed sequence number, with the SHA-256 of its
 //! content, so that a record sent again changes nothing and a number reused
 //! for other content is refused), and the rows a job rejected (line, code,
-//! field, message: never the content of the row).
+//! field, message: never the content of the row); and the index that finds
+//! the case of an application.
 
 use crate::table_def::TableDef;
 use sea_orm_migration::{prelude::*, schema::*};
@@ -67,10 +68,16 @@ impl MigrationTrait for Migration {
         for t in tables() {
             t.create(manager).await?;
         }
-        Ok(())
+        // A change of state names the application: its case is found by it.
+        manager
+            .create_index(
+                Index::create().name("ix_case_file_application_id").table("case_file").col("application_id").to_owned(),
+            )
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_index(Index::drop().name("ix_case_file_application_id").table("case_file").to_owned()).await?;
         for t in tables().into_iter().rev() {
             manager.drop_table(Table::drop().table(t.name).to_owned()).await?;
         }

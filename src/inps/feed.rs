@@ -250,10 +250,7 @@ fn text(field: &str, v: &str, max: usize) -> Result<(), AppError> {
 }
 
 fn istat(field: &str, v: &str) -> Result<(), AppError> {
-    if v.len() != 6 || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AppError::validation(field, "an ISTAT code of a Comune: six digits"));
-    }
-    Ok(())
+    crate::territory::model::IstatCode::parse_at(field, v).map(|_| ())
 }
 
 /// The checks of an application record that need nothing but the record.

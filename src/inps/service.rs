@@ -35,8 +35,10 @@ use crate::{
 pub enum Source {
     /// `gepi import inps` on the command line.
     Cli,
-    /// The bulk endpoint, with an `inps_feed` key.
-    Api { client_id: Uuid },
+    /// The bulk endpoint, with an `inps_feed` key; `only_ambito`: the Ambito
+    /// a key limited to one may send records of (others are rejected as an
+    /// unknown Comune or application would be).
+    Api { client_id: Uuid, only_ambito: Option<Uuid> },
 }
 
 /// What became of one record.
@@ -74,6 +76,7 @@ pub struct Report {
 pub struct Import {
     db: DatabaseConnection,
     ctx: AuditContext,
+    only_ambito: Option<Uuid>,
     header: Header,
     pub report: Report,
     comuni: HashMap<String, Option<(Uuid, String)>>,
@@ -96,7 +99,7 @@ impl Import {
             Source::Cli => {
                 ("cli", None, AuditContext::unattributed(ActorKind::System, Some(format!("inps-feed:{job_id}"))))
             }
-            Source::Api { client_id } => {
+            Source::Api { client_id, .. } => {
                 let mut ctx = AuditContext::unattributed(ActorKind::ApiClient, Some(format!("inps-feed:{job_id}")));
                 ctx.api_client_id = Some(client_id);
                 ctx.role = Some(entity::enums::Role::InpsFeed);
@@ -120,24 +123,21 @@ impl Import {
         .insert(db)
         .await?;
         let report = Report { job_id, feed_id: header.feed_id.clone(), ..Default::default() };
-        Ok(Import { db: db.clone(), ctx, header, report, comuni: HashMap::new(), pending: Vec::new() })
+        let only_ambito = match source {
+            Source::Api { only_ambito, .. } => only_ambito,
+            Source::Cli => None,
+        };
+        Ok(Import { db: db.clone(), ctx, only_ambito, header, report, comuni: HashMap::new(), pending: Vec::new() })
     }
 
-    /// Applies the record on line `line` (the header is line 1), or rejects
-    /// it. Only a server fault (the database gone) is an error.
-    pub async fn line(&mut self, line: i64, text: &str) -> Result<(), AppError> {
-        if text.trim().is_empty() {
-            return Ok(());
-        }
-        self.report.received += 1;
-        let result = match feed::record(text) {
-            Ok(rec) => {
-                let seq = rec.seq;
-                self.apply(&rec).await.map_err(|e| (Some(seq), e))
-            }
-            // The row's number, when it has one, even if the rest is wrong.
-            Err(e) => Err((serde_json::from_str::<serde_json::Value>(text).ok().and_then(|v| v["seq"].as_i64()), e)),
-        };
+    /// One record, in its own transaction.
+    async fn one(&mut self, line: i64, rec: &Record) -> Result<(), AppError> {
+        let result = self.apply(rec).await.map_err(|e| (Some(rec.seq), e));
+        self.settle(line, result).await
+    }
+
+    /// Counts what became of a record, or records its rejection.
+    async fn settle(&mut self, line: i64, result: Result<Outcome, (Option<i64>, AppError)>) -> Result<(), AppError> {
         match result {
             Ok(Outcome::Applied) => self.report.applied += 1,
             Ok(Outcome::Unchanged) => self.report.unchanged += 1,
@@ -190,6 +190,7 @@ impl Import {
     /// sent again).
     pub async fn finish(mut self, error: Option<&AppError>) -> Result<Report, AppError> {
         self.flush().await?;
+        self.report.rejections.sort_by_key(|r| r.line);
         let r = &self.report;
         inps_feed_job::Entity::update_many()
             .col_expr(inps_feed_job::Column::State, Expr::value(if error.is_some() { "FAILED" } else { "DONE" }))
@@ -208,6 +209,14 @@ impl Import {
     /// One record, in its own transaction.
     async fn apply(&mut self, rec: &Record) -> Result<Outcome, AppError> {
         let txn = self.db.begin().await?;
+        // Each record's commit does not wait for the disk: a crash may lose the
+        // last records applied (never part of one: the change, its audit
+        // entries and its ledger line commit together), and the feed, sent
+        // again, applies them again. Waiting would bound a feed to the disk's
+        // flushes per second.
+        if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF").await?;
+        }
         if let Some(done) = Unscoped::Feed.find_by_id::<inps_feed_record::Entity>(rec.seq).one(&txn).await? {
             return if done.sha256 == rec.sha256 {
                 Ok(Outcome::Unchanged)
@@ -223,32 +232,25 @@ impl Import {
             Body::Status(s) => self.status(&txn, rec.seq, s).await?,
         };
         let changed = !entries.is_empty();
-        inps_feed_record::ActiveModel {
-            seq: Set(rec.seq),
-            kind: Set(rec.body.kind().into()),
-            protocol: Set(rec.body.protocol().into()),
-            sha256: Set(rec.sha256.clone()),
-            job_id: Set(self.report.job_id),
-            changed: Set(changed),
-            applied_at: Set(Utc::now()),
-        }
-        .insert(&txn)
-        .await?;
+        self.ledger_row(rec, changed).insert(&txn).await?;
         audit::record(&txn, &self.ctx, entries).await?;
         txn.commit().await?;
         Ok(if changed { Outcome::Applied } else { Outcome::Unchanged })
     }
 
     /// The Comune `istat` and its Ambito, read once per import.
-    async fn comune(&mut self, txn: &DatabaseTransaction, istat: &str) -> Result<Option<(Uuid, String)>, AppError> {
+    /// The Comune `istat` and its Ambito, read once per import; None when it
+    /// is not in GePI's territory, or not in the Ambito the key is limited to.
+    async fn comune<C: ConnectionTrait>(&mut self, db: &C, istat: &str) -> Result<Option<(Uuid, String)>, AppError> {
         if let Some(c) = self.comuni.get(istat) {
             return Ok(c.clone());
         }
         let found = Unscoped::Reference
             .find_by_id::<comune::Entity>(istat.to_string())
-            .one(txn)
+            .one(db)
             .await?
-            .map(|c| (c.ambito_id, c.istat_code));
+            .map(|c| (c.ambito_id, c.istat_code))
+            .filter(|(ambito, _)| self.only_ambito.is_none_or(|only| only == *ambito));
         self.comuni.insert(istat.to_string(), found.clone());
         Ok(found)
     }
@@ -326,6 +328,12 @@ impl Import {
             .one(txn)
             .await?
             .ok_or_else(|| AppError::internal(format!("application {} without its household", app.id)))?;
+        if self.only_ambito.is_some_and(|only| only != hh.ambito_id) {
+            return Err(AppError::not_found_at(
+                "protocol",
+                "no application with this protocol in the Ambito of this key",
+            ));
+        }
         // The application.
         let mut changed = Vec::new();
         let mut upd = application::Entity::update_many().filter(application::Column::Id.eq(app.id));
@@ -454,6 +462,24 @@ impl Import {
         comune_istat: String,
         applicant: String,
     ) -> Result<Vec<AuditEntry>, AppError> {
+        let mut rows = NewRows::default();
+        self.new_household_rows(&mut rows, seq, a, members, ambito_id, comune_istat, applicant);
+        rows.write(txn).await
+    }
+
+    /// The rows of a new household (with its members, its application and,
+    /// once accepted, its case) and their audit entries, added to `rows`.
+    #[allow(clippy::too_many_arguments)]
+    fn new_household_rows(
+        &self,
+        rows: &mut NewRows,
+        seq: i64,
+        a: &feed::Application,
+        members: &[(CodiceFiscale, &feed::Member)],
+        ambito_id: Uuid,
+        comune_istat: String,
+        applicant: String,
+    ) {
         let now = Utc::now();
         let hh = household::Model {
             id: Uuid::now_v7(),
@@ -464,10 +490,7 @@ impl Import {
             composition_date: a.household.composition_date,
             created_at: now,
         };
-        household::ActiveModel::from(hh.clone()).insert(txn).await?;
-        let rows: Vec<member::ActiveModel> =
-            members.iter().map(|(cf, m)| member_row(Uuid::now_v7(), hh.id, cf, m)).collect();
-        member::Entity::insert_many(rows).exec_without_returning(txn).await?;
+        rows.members.extend(members.iter().map(|(cf, m)| member_row(Uuid::now_v7(), hh.id, cf, m)));
         let app = application::Model {
             id: Uuid::now_v7(),
             household_id: hh.id,
@@ -482,25 +505,33 @@ impl Import {
             months_paid: a.months_paid,
             renewal_of: None,
         };
-        application::ActiveModel::from(app.clone()).insert(txn).await?;
-        let mut entries = vec![
-            self.entry(
-                "household",
-                hh.id,
+        rows.audit.push(self.entry(
+            "household",
+            hh.id,
+            AuditAction::Create,
+            ambito_id,
+            serde_json::json!({ "seq": seq, "members": members.len() }),
+        ));
+        rows.audit.push(self.entry(
+            "application",
+            app.id,
+            AuditAction::Create,
+            ambito_id,
+            serde_json::json!({ "seq": seq, "status": app.status }),
+        ));
+        if let (ApplicationStatus::Accolta, Some(pad)) = (app.status, app.pad_signed_on) {
+            let case = new_case(&app, &hh, pad);
+            rows.audit.push(self.entry(
+                "case_file",
+                case.id,
                 AuditAction::Create,
                 ambito_id,
-                serde_json::json!({ "seq": seq, "members": members.len() }),
-            ),
-            self.entry(
-                "application",
-                app.id,
-                AuditAction::Create,
-                ambito_id,
-                serde_json::json!({ "seq": seq, "status": app.status }),
-            ),
-        ];
-        entries.extend(self.case_follows(txn, seq, &app, &hh, None).await?);
-        Ok(entries)
+                serde_json::json!({ "seq": seq, "state": CaseState::DaAssegnare, "padDate": pad }),
+            ));
+            rows.cases.push(case.into());
+        }
+        rows.households.push(hh.into());
+        rows.applications.push(app.into());
     }
 
     async fn status(
@@ -528,6 +559,12 @@ impl Import {
             .one(txn)
             .await?
             .ok_or_else(|| AppError::internal(format!("application {} without its household", app.id)))?;
+        if self.only_ambito.is_some_and(|only| only != hh.ambito_id) {
+            return Err(AppError::not_found_at(
+                "protocol",
+                "no application with this protocol: send its `application` record first",
+            ));
+        }
         let months = s.months_paid.unwrap_or(app.months_paid);
         let mut entries = Vec::new();
         if app.status != s.status || app.months_paid != months {
@@ -576,7 +613,9 @@ impl Import {
         );
         match (case, app.pad_signed_on) {
             (None, Some(pad)) if app.status == ApplicationStatus::Accolta => {
-                let id = self.new_case(txn, app, hh, pad).await?;
+                let case = new_case(app, hh, pad);
+                let id = case.id;
+                case_file::ActiveModel::from(case).insert(txn).await?;
                 Ok(vec![self.entry(
                     "case_file",
                     id,
@@ -609,37 +648,293 @@ impl Import {
             _ => Ok(Vec::new()),
         }
     }
+}
 
-    async fn new_case(
-        &self,
-        txn: &DatabaseTransaction,
-        app: &application::Model,
-        hh: &household::Model,
-        pad: NaiveDate,
-    ) -> Result<Uuid, AppError> {
-        let now = Utc::now();
-        let id = Uuid::now_v7();
-        case_file::ActiveModel::from(case_file::Model {
-            id,
-            household_id: hh.id,
-            application_id: app.id,
-            ambito_id: hh.ambito_id,
-            comune_istat: hh.comune_istat.clone(),
-            state: CaseState::DaAssegnare,
-            case_manager_id: None,
-            assigned_at: None,
-            assigned_by: None,
-            pad_date: pad,
-            first_meeting_on: None,
-            last_meeting_on: None,
-            pathway_type: None,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        })
-        .insert(txn)
-        .await?;
-        Ok(id)
+/// The case of an application just accepted: `DA_ASSEGNARE` in the household's
+/// Ambito, its deadlines counted from the PAD.
+fn new_case(app: &application::Model, hh: &household::Model, pad: NaiveDate) -> case_file::Model {
+    let now = Utc::now();
+    case_file::Model {
+        id: Uuid::now_v7(),
+        household_id: hh.id,
+        application_id: app.id,
+        ambito_id: hh.ambito_id,
+        comune_istat: hh.comune_istat.clone(),
+        state: CaseState::DaAssegnare,
+        case_manager_id: None,
+        assigned_at: None,
+        assigned_by: None,
+        pad_date: pad,
+        first_meeting_on: None,
+        last_meeting_on: None,
+        pathway_type: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// New households to write, in as few statements as the database takes.
+#[derive(Default)]
+struct NewRows {
+    households: Vec<household::ActiveModel>,
+    members: Vec<member::ActiveModel>,
+    applications: Vec<application::ActiveModel>,
+    cases: Vec<case_file::ActiveModel>,
+    ledger: Vec<inps_feed_record::ActiveModel>,
+    audit: Vec<AuditEntry>,
+}
+
+/// Rows a multi-row `INSERT` carries: under SQLite's 32,766 parameters and
+/// PostgreSQL's 65,535 for the widest row (a member: 19 columns).
+const ROWS_PER_INSERT: usize = 1_000;
+
+async fn insert_all<A, C>(db: &C, rows: Vec<A>) -> Result<(), AppError>
+where
+    A: ActiveModelTrait + Send,
+    C: ConnectionTrait,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(ROWS_PER_INSERT).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
+impl NewRows {
+    /// Writes the rows (parents first); gives back the audit entries, for
+    /// the caller to record with the rest of its transaction's.
+    async fn write<C: ConnectionTrait>(self, db: &C) -> Result<Vec<AuditEntry>, AppError> {
+        insert_all(db, self.households).await?;
+        insert_all(db, self.members).await?;
+        insert_all(db, self.applications).await?;
+        insert_all(db, self.cases).await?;
+        insert_all(db, self.ledger).await?;
+        Ok(self.audit)
+    }
+}
+
+/// A record read, or why not, with its number when it has one.
+fn parse(text: &str) -> Result<Record, (Option<i64>, AppError)> {
+    feed::record(text)
+        .map_err(|e| (serde_json::from_str::<serde_json::Value>(text).ok().and_then(|v| v["seq"].as_i64()), e))
+}
+
+/// A household's members with their codici fiscali, and the applicant's.
+fn household_members(a: &feed::Application) -> (Vec<(CodiceFiscale, &feed::Member)>, String) {
+    let members: Vec<(CodiceFiscale, &feed::Member)> = a
+        .household
+        .members
+        .iter()
+        .map(|m| (CodiceFiscale::parse(&m.fiscal_code).expect("checked when read"), m))
+        .collect();
+    let applicant = members
+        .iter()
+        .find(|(_, m)| m.relation == entity::enums::FamilyRelation::Richiedente)
+        .map(|(cf, _)| cf.as_str().to_string())
+        .expect("checked when read");
+    (members, applicant)
+}
+
+fn conflict_seq(seq: i64) -> AppError {
+    AppError::Conflict(format!(
+        "feed sequence number {seq} was applied already with other content: INPS never reuses a number"
+    ))
+}
+
+/// Lines read and applied together: the new households among them are
+/// written in one transaction.
+pub const CHUNK: usize = 500;
+
+/// A new household waiting to be written with the others of its chunk.
+struct Pending<'r> {
+    line: i64,
+    rec: &'r Record,
+    ambito_id: Uuid,
+    comune_istat: String,
+}
+
+impl Import {
+    /// The ledger line of a record.
+    fn ledger_row(&self, rec: &Record, changed: bool) -> inps_feed_record::ActiveModel {
+        inps_feed_record::ActiveModel {
+            seq: Set(rec.seq),
+            kind: Set(rec.body.kind().into()),
+            protocol: Set(rec.body.protocol().into()),
+            sha256: Set(rec.sha256.clone()),
+            job_id: Set(self.report.job_id),
+            changed: Set(changed),
+            applied_at: Set(Utc::now()),
+        }
+    }
+
+    /// A chunk of lines. What the database knows of its records is read in
+    /// three statements; the new households whose protocol and members are
+    /// unknown (most of a first load) are checked here as the one-record path
+    /// checks them and written together in one transaction (each household
+    /// whole, with its audit entries and ledger line), and if that
+    /// transaction fails, each is applied on its own. Every other record
+    /// (a change, a state, a number seen before) is applied on its own, after
+    /// the pending households it may depend on.
+    pub async fn chunk(&mut self, lines: &[(i64, String)]) -> Result<(), AppError> {
+        use std::collections::HashSet;
+        let mut recs = Vec::with_capacity(lines.len());
+        for (n, text) in lines {
+            if text.trim().is_empty() {
+                continue;
+            }
+            self.report.received += 1;
+            match parse(text) {
+                Ok(r) => recs.push((*n, r)),
+                Err(e) => self.settle(*n, Err(e)).await?,
+            }
+        }
+        let db = self.db.clone();
+        let seqs: Vec<i64> = recs.iter().map(|(_, r)| r.seq).collect();
+        let applied: HashMap<i64, String> = Unscoped::Feed
+            .find::<inps_feed_record::Entity>()
+            .filter(inps_feed_record::Column::Seq.is_in(seqs))
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(|r| (r.seq, r.sha256))
+            .collect();
+        let apps: Vec<&feed::Application> = recs
+            .iter()
+            .filter_map(|(_, r)| match &r.body {
+                Body::Application(a) if !applied.contains_key(&r.seq) => Some(a),
+                _ => None,
+            })
+            .collect();
+        let protocols: Vec<String> = apps.iter().map(|a| a.protocol.clone()).collect();
+        let mut known_protocols: HashSet<String> = if protocols.is_empty() {
+            HashSet::new()
+        } else {
+            Unscoped::Feed
+                .find::<application::Entity>()
+                .filter(application::Column::InpsProtocol.is_in(protocols))
+                .all(&db)
+                .await?
+                .into_iter()
+                .map(|a| a.inps_protocol)
+                .collect()
+        };
+        let cfs: Vec<String> = apps
+            .iter()
+            .flat_map(|a| a.household.members.iter().map(|m| m.fiscal_code.trim().to_ascii_uppercase()))
+            .collect();
+        let mut known_cfs: HashSet<String> = HashSet::new();
+        for part in cfs.chunks(ROWS_PER_INSERT) {
+            known_cfs.extend(
+                Unscoped::Rule
+                    .find::<member::Entity>()
+                    .filter(member::Column::FiscalCode.is_in(part.to_vec()))
+                    .all(&db)
+                    .await?
+                    .into_iter()
+                    .map(|m| m.fiscal_code),
+            );
+        }
+        let mut group: Vec<Pending> = Vec::new();
+        let (mut pending_protocols, mut pending_cfs, mut pending_seqs) =
+            (HashSet::new(), HashSet::new(), HashSet::new());
+        for (n, rec) in &recs {
+            if let Some(sha) = applied.get(&rec.seq) {
+                let r = if *sha == rec.sha256 {
+                    Ok(Outcome::Unchanged)
+                } else {
+                    Err((Some(rec.seq), conflict_seq(rec.seq)))
+                };
+                self.settle(*n, r).await?;
+                continue;
+            }
+            let record_cfs: Vec<String> = match &rec.body {
+                Body::Application(a) => {
+                    a.household.members.iter().map(|m| m.fiscal_code.trim().to_ascii_uppercase()).collect()
+                }
+                Body::Status(_) => Vec::new(),
+            };
+            let depends = pending_seqs.contains(&rec.seq)
+                || pending_protocols.contains(rec.body.protocol())
+                || record_cfs.iter().any(|c| pending_cfs.contains(c));
+            let new = match &rec.body {
+                Body::Application(a)
+                    if !depends
+                        && !known_protocols.contains(&a.protocol)
+                        && !record_cfs.iter().any(|c| known_cfs.contains(c)) =>
+                {
+                    self.comune(&db, &a.household.comune_istat).await?
+                }
+                _ => None,
+            };
+            match new {
+                Some((ambito_id, comune_istat)) => {
+                    pending_seqs.insert(rec.seq);
+                    pending_protocols.insert(rec.body.protocol().to_string());
+                    pending_cfs.extend(record_cfs);
+                    group.push(Pending { line: *n, rec, ambito_id, comune_istat });
+                }
+                None => {
+                    if depends {
+                        self.write_new(std::mem::take(&mut group)).await?;
+                        pending_seqs.clear();
+                        known_protocols.extend(pending_protocols.drain());
+                        known_cfs.extend(pending_cfs.drain());
+                    }
+                    self.one(*n, rec).await?;
+                    // What it wrote is known from now on.
+                    known_protocols.insert(rec.body.protocol().to_string());
+                    known_cfs.extend(record_cfs);
+                }
+            }
+        }
+        self.write_new(group).await
+    }
+
+    /// New households, in one transaction; each on its own if that fails.
+    async fn write_new(&mut self, group: Vec<Pending<'_>>) -> Result<(), AppError> {
+        if group.is_empty() {
+            return Ok(());
+        }
+        let together = async {
+            let txn = self.db.begin().await?;
+            if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+                txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF").await?;
+            }
+            let mut rows = NewRows::default();
+            for p in &group {
+                let Body::Application(a) = &p.rec.body else { unreachable!("only applications wait") };
+                let (members, applicant) = household_members(a);
+                self.new_household_rows(
+                    &mut rows,
+                    p.rec.seq,
+                    a,
+                    &members,
+                    p.ambito_id,
+                    p.comune_istat.clone(),
+                    applicant,
+                );
+                rows.ledger.push(self.ledger_row(p.rec, true));
+            }
+            let entries = rows.write(&txn).await?;
+            audit::record(&txn, &self.ctx, entries).await?;
+            txn.commit().await?;
+            Ok::<(), AppError>(())
+        }
+        .await;
+        match together {
+            Ok(()) => {
+                self.report.applied += group.len() as i64;
+                Ok(())
+            }
+            Err(_) => {
+                for p in &group {
+                    self.one(p.line, p.rec).await?;
+                }
+                Ok(())
+            }
+        }
     }
 }
 
@@ -739,22 +1034,32 @@ pub async fn import<R: tokio::io::AsyncBufRead + Unpin>(
         }
     };
     let mut import = Import::start(db, source, header.trim_start_matches('\u{feff}')).await?;
+    let mut chunk = Vec::with_capacity(CHUNK);
     loop {
         let l = match next_line(&mut lines).await {
-            Ok(Some(l)) => l,
-            Ok(None) => break,
+            Ok(l) => l,
             Err(e) => {
                 let _ = import.finish(Some(&e)).await;
                 return Err(e);
             }
         };
-        n += 1;
-        read += l.len() as u64 + 1;
-        if let Err(e) = import.line(n, &l).await {
-            let _ = import.finish(Some(&e)).await;
-            return Err(e);
+        let end = l.is_none();
+        if let Some(l) = l {
+            n += 1;
+            read += l.len() as u64 + 1;
+            chunk.push((n, l));
         }
-        progress(read);
+        if chunk.len() == CHUNK || (end && !chunk.is_empty()) {
+            if let Err(e) = import.chunk(&chunk).await {
+                let _ = import.finish(Some(&e)).await;
+                return Err(e);
+            }
+            chunk.clear();
+            progress(read);
+        }
+        if end {
+            break;
+        }
     }
     import.finish(None).await
 }

@@ -10,7 +10,8 @@ use crate::helpers::TestApp;
 
 const EXAMPLE: &str = include_str!("../../feeds/inps/v1/example.jsonl");
 
-/// Bad rows after the example's five good ones (lines 7 to 12).
+/// Bad rows after the example's five good ones (lines 7 to 12), then a new
+/// household and another claiming one of its members (lines 13 and 14).
 fn bad_rows() -> Vec<String> {
     let good: Vec<serde_json::Value> = EXAMPLE.lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
     let mut wrong_check = good[0].clone();
@@ -24,6 +25,13 @@ fn bad_rows() -> Vec<String> {
     let mut taken = good[3].clone();
     taken["seq"] = json!(2003);
     taken["protocol"] = json!("INPS-ADI-2026-90000097");
+    let mut fresh = good[3].clone();
+    fresh["seq"] = json!(2006);
+    fresh["protocol"] = json!("INPS-ADI-2026-90000095");
+    fresh["household"]["members"][0]["fiscalCode"] = json!("GLLMRA75C10L677Z");
+    let mut claims = fresh.clone();
+    claims["seq"] = json!(2007);
+    claims["protocol"] = json!("INPS-ADI-2026-90000094");
     vec![
         wrong_check.to_string(),
         "{\"seq\": 2004, \"kind\": \"application\", this is not JSON".into(),
@@ -33,6 +41,8 @@ fn bad_rows() -> Vec<String> {
         taken.to_string(),
         json!({ "seq": 1004, "kind": "status", "protocol": "INPS-ADI-2026-90000003", "status": "SOSPESA", "on": "2026-12-01" })
             .to_string(),
+        fresh.to_string(),
+        claims.to_string(),
     ]
 }
 
@@ -54,7 +64,7 @@ async fn a_feed_applies_its_good_rows_once_reports_the_bad_ones_and_changes_noth
     let feed = format!("{}{}\n", EXAMPLE, bad_rows().join("\n"));
     let before = counts(&app).await;
     let r = run(&app, &feed).await;
-    assert_eq!((r.received, r.applied, r.unchanged, r.rejected), (11, 5, 0, 6), "{r:#?}");
+    assert_eq!((r.received, r.applied, r.unchanged, r.rejected), (13, 6, 0, 7), "{r:#?}");
     let got: Vec<(i64, Option<i64>, &str, Option<&str>)> =
         r.rejections.iter().map(|x| (x.line, x.seq, x.code.as_str(), x.field.as_deref())).collect();
     assert_eq!(
@@ -66,18 +76,19 @@ async fn a_feed_applies_its_good_rows_once_reports_the_bad_ones_and_changes_noth
             (10, Some(2005), "NOT_FOUND", Some("protocol")),
             (11, Some(2003), "CONFLICT", Some("household.members[0].fiscalCode")),
             (12, Some(1004), "CONFLICT", None),
+            (14, Some(2007), "CONFLICT", Some("household.members[0].fiscalCode")),
         ]
     );
     assert!(r.rejections[0].message.contains("check character"), "{:?}", r.rejections[0]);
     // No personal data in the report: the wrong codice fiscale is not echoed.
     assert!(!serde_json::to_string(&r).unwrap().contains("BNCLRA87T52D286X"));
     let after = counts(&app).await;
-    // Three households (3 + 2 + 1 members), their applications, three cases.
-    assert_eq!(after[0] - before[0], 3);
-    assert_eq!(after[1] - before[1], 6);
-    assert_eq!(after[2] - before[2], 3);
-    assert_eq!(after[3] - before[3], 3);
-    assert_eq!(after[5] - before[5], 5);
+    // Four households (3 + 2 + 1 + 1 members), their applications, four cases.
+    assert_eq!(after[0] - before[0], 4);
+    assert_eq!(after[1] - before[1], 7);
+    assert_eq!(after[2] - before[2], 4);
+    assert_eq!(after[3] - before[3], 4);
+    assert_eq!(after[5] - before[5], 6);
 
     // The Bianchi case: DA_ASSEGNARE in Desio's Ambito, its deadlines from the PAD.
     let bianchi = case_of(&app, "INPS-ADI-2026-90000001").await;
@@ -131,7 +142,7 @@ async fn a_feed_applies_its_good_rows_once_reports_the_bad_ones_and_changes_noth
     // Sent again, whole: nothing changes, and the bad rows are reported again.
     let after = counts(&app).await;
     let r = run(&app, &feed).await;
-    assert_eq!((r.received, r.applied, r.unchanged, r.rejected), (11, 0, 5, 6), "{r:#?}");
+    assert_eq!((r.received, r.applied, r.unchanged, r.rejected), (13, 0, 6, 7), "{r:#?}");
     assert_eq!(counts(&app).await, after);
     // A part of it, in another transmission, spaced and ordered otherwise: nothing either.
     let mut part = String::from(
