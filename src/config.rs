@@ -36,6 +36,9 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// `GEPI_BODY_LIMIT_BYTES`: largest accepted request body.
     pub body_limit_bytes: usize,
+    /// `GEPI_FEED_BODY_LIMIT_BYTES`: largest INPS feed sent to `POST /inps/feed`
+    /// (read as it arrives, never held whole; that route has no request timeout).
+    pub feed_body_limit_bytes: usize,
     /// `GEPI_RESPONSE_LIMIT_BYTES`: largest GraphQL answer (the JSON of `data`);
     /// a larger one is refused with `LIMIT`.
     pub response_limit_bytes: usize,
@@ -158,6 +161,8 @@ impl Default for Config {
             demo: false,
             request_timeout_secs: 30,
             body_limit_bytes: 1024 * 1024,
+            // A feed of 100,000 households is about 100 MB.
+            feed_body_limit_bytes: 1024 * 1024 * 1024,
             response_limit_bytes: 4 * 1024 * 1024,
             db_max_connections: 10,
             // Generous for an office of operators behind one address at nine in
@@ -188,6 +193,7 @@ struct FileConfig {
     dev_login: Option<bool>,
     request_timeout_secs: Option<u64>,
     body_limit_bytes: Option<usize>,
+    feed_body_limit_bytes: Option<usize>,
     response_limit_bytes: Option<usize>,
     db_max_connections: Option<u32>,
     login_rate_per_minute: Option<u32>,
@@ -235,6 +241,7 @@ impl Config {
                 dev_login,
                 request_timeout_secs,
                 body_limit_bytes,
+                feed_body_limit_bytes,
                 response_limit_bytes,
                 db_max_connections,
                 login_rate_per_minute,
@@ -281,6 +288,9 @@ impl Config {
         }
         if let Some(v) = env("GEPI_BODY_LIMIT_BYTES") {
             c.body_limit_bytes = parse("GEPI_BODY_LIMIT_BYTES", v)?;
+        }
+        if let Some(v) = env("GEPI_FEED_BODY_LIMIT_BYTES") {
+            c.feed_body_limit_bytes = parse("GEPI_FEED_BODY_LIMIT_BYTES", v)?;
         }
         if let Some(v) = env("GEPI_RESPONSE_LIMIT_BYTES") {
             c.response_limit_bytes = parse("GEPI_RESPONSE_LIMIT_BYTES", v)?;
@@ -514,6 +524,7 @@ impl fmt::Debug for Config {
             .field("demo", &self.demo)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("feed_body_limit_bytes", &self.feed_body_limit_bytes)
             .field("response_limit_bytes", &self.response_limit_bytes)
             .field("db_max_connections", &self.db_max_connections)
             .field("login_rate_per_minute", &self.login_rate_per_minute)

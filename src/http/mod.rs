@@ -8,6 +8,7 @@
 //! text, variables or bodies (they hold personal data).
 
 mod dev_login;
+mod feed;
 mod graphiql;
 #[cfg(feature = "spid")]
 mod spid;
@@ -65,12 +66,18 @@ pub fn app(state: AppState) -> Router {
     }
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     let body_limit = state.config.body_limit_bytes;
+    // The INPS feed: its own body limit, and no timeout (a feed takes minutes).
+    let feed = feed::routes()
+        .with_state(state.clone())
+        .layer(RequestBodyLimitLayer::new(state.config.feed_body_limit_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_refusals));
     router
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit_logins))
         .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(axum::middleware::from_fn_with_state(state, count_refusals))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .merge(feed)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()
@@ -769,14 +776,19 @@ async fn count_refusals(
     next: axum::middleware::Next,
 ) -> Response {
     let graphql = req.uri().path() == "/graphql";
+    let feed = req.uri().path().starts_with("/inps/");
     let resp = next.run(req).await;
     if resp.status() != StatusCode::PAYLOAD_TOO_LARGE {
         return resp;
     }
     state.metrics.body_too_large.inc();
     tracing::warn!("request body over the limit: 413");
-    let limit = state.config.body_limit_bytes;
-    let err = AppError::Limit(format!("the request body is over the limit of {limit} bytes (GEPI_BODY_LIMIT_BYTES)"));
+    let (limit, var) = if feed {
+        (state.config.feed_body_limit_bytes, "GEPI_FEED_BODY_LIMIT_BYTES")
+    } else {
+        (state.config.body_limit_bytes, "GEPI_BODY_LIMIT_BYTES")
+    };
+    let err = AppError::Limit(format!("the request body is over the limit of {limit} bytes ({var})"));
     if graphql {
         answer(error_response(&err), false, Some(StatusCode::PAYLOAD_TOO_LARGE), false)
     } else {

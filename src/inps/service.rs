@@ -565,6 +565,24 @@ impl Import {
                 "no application with this protocol: send its `application` record first",
             ));
         }
+        let case = Unscoped::Feed
+            .find::<case_file::Entity>()
+            .filter(case_file::Column::ApplicationId.eq(app.id))
+            .one(txn)
+            .await?;
+        self.state_change(txn, seq, s, &app, &hh, case).await
+    }
+
+    /// A change of state of a known application, and what follows for its case.
+    async fn state_change(
+        &self,
+        txn: &DatabaseTransaction,
+        seq: i64,
+        s: &feed::Status,
+        app: &application::Model,
+        hh: &household::Model,
+        case: Option<case_file::Model>,
+    ) -> Result<Vec<AuditEntry>, AppError> {
         let months = s.months_paid.unwrap_or(app.months_paid);
         let mut entries = Vec::new();
         if app.status != s.status || app.months_paid != months {
@@ -583,12 +601,7 @@ impl Import {
             ));
         }
         let after = application::Model { status: s.status, months_paid: months, ..app.clone() };
-        let case = Unscoped::Feed
-            .find::<case_file::Entity>()
-            .filter(case_file::Column::ApplicationId.eq(app.id))
-            .one(txn)
-            .await?;
-        entries.extend(self.case_follows(txn, seq, &after, &hh, case).await?);
+        entries.extend(self.case_follows(txn, seq, &after, hh, case).await?);
         Ok(entries)
     }
 
@@ -807,7 +820,11 @@ impl Import {
                 _ => None,
             })
             .collect();
-        let protocols: Vec<String> = apps.iter().map(|a| a.protocol.clone()).collect();
+        let protocols: Vec<String> = recs
+            .iter()
+            .filter(|(_, r)| !applied.contains_key(&r.seq))
+            .map(|(_, r)| r.body.protocol().to_string())
+            .collect();
         let mut known_protocols: HashSet<String> = if protocols.is_empty() {
             HashSet::new()
         } else {
@@ -837,6 +854,12 @@ impl Import {
             );
         }
         let mut group: Vec<Pending> = Vec::new();
+        // Changes of state of applications known before this chunk's records.
+        let mut states: Vec<(i64, &Record)> = Vec::new();
+        let mut state_protocols: HashSet<String> = HashSet::new();
+        // Every number met in this chunk: one met twice goes the one-record
+        // way, after everything before it, which the ledger then answers.
+        let mut seen: HashSet<i64> = HashSet::new();
         let (mut pending_protocols, mut pending_cfs, mut pending_seqs) =
             (HashSet::new(), HashSet::new(), HashSet::new());
         for (n, rec) in &recs {
@@ -855,7 +878,9 @@ impl Import {
                 }
                 Body::Status(_) => Vec::new(),
             };
-            let depends = pending_seqs.contains(&rec.seq)
+            let twice = !seen.insert(rec.seq);
+            let depends = twice
+                || pending_seqs.contains(&rec.seq)
                 || pending_protocols.contains(rec.body.protocol())
                 || record_cfs.iter().any(|c| pending_cfs.contains(c));
             let new = match &rec.body {
@@ -882,6 +907,16 @@ impl Import {
                         known_protocols.extend(pending_protocols.drain());
                         known_cfs.extend(pending_cfs.drain());
                     }
+                    let protocol = rec.body.protocol();
+                    if twice || state_protocols.contains(protocol) {
+                        self.write_states(std::mem::take(&mut states)).await?;
+                        state_protocols.clear();
+                    }
+                    if !twice && matches!(rec.body, Body::Status(_)) && known_protocols.contains(protocol) {
+                        state_protocols.insert(protocol.to_string());
+                        states.push((*n, rec));
+                        continue;
+                    }
                     self.one(*n, rec).await?;
                     // What it wrote is known from now on.
                     known_protocols.insert(rec.body.protocol().to_string());
@@ -889,7 +924,89 @@ impl Import {
                 }
             }
         }
-        self.write_new(group).await
+        self.write_new(group).await?;
+        self.write_states(states).await
+    }
+
+    /// Changes of state of known applications (one each), in one transaction:
+    /// the applications, households and cases read in three statements, then
+    /// each change as `status` makes it; each on its own if anything fails.
+    async fn write_states(&mut self, group: Vec<(i64, &Record)>) -> Result<(), AppError> {
+        if group.is_empty() {
+            return Ok(());
+        }
+        let together = async {
+            let txn = self.db.begin().await?;
+            if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+                txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF").await?;
+            }
+            let protocols: Vec<String> = group.iter().map(|(_, r)| r.body.protocol().to_string()).collect();
+            let apps: HashMap<String, application::Model> = Unscoped::Feed
+                .find::<application::Entity>()
+                .filter(application::Column::InpsProtocol.is_in(protocols))
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|a| (a.inps_protocol.clone(), a))
+                .collect();
+            let households: HashMap<Uuid, household::Model> = Unscoped::Feed
+                .find::<household::Entity>()
+                .filter(household::Column::Id.is_in(apps.values().map(|a| a.household_id).collect::<Vec<_>>()))
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|h| (h.id, h))
+                .collect();
+            let mut cases: HashMap<Uuid, case_file::Model> = Unscoped::Feed
+                .find::<case_file::Entity>()
+                .filter(case_file::Column::ApplicationId.is_in(apps.values().map(|a| a.id).collect::<Vec<_>>()))
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|c| (c.application_id, c))
+                .collect();
+            let mut entries = Vec::new();
+            let mut ledger = Vec::new();
+            let mut changed = Vec::new();
+            for (_, rec) in &group {
+                let Body::Status(s) = &rec.body else { unreachable!("only states wait here") };
+                // Anything the one-record path would refuse goes there.
+                let app = apps.get(&s.protocol).ok_or_else(|| AppError::internal("fall back"))?;
+                let hh = households.get(&app.household_id).ok_or_else(|| AppError::internal("fall back"))?;
+                if (s.status == ApplicationStatus::Accolta && app.pad_signed_on.is_none())
+                    || self.only_ambito.is_some_and(|only| only != hh.ambito_id)
+                {
+                    return Err(AppError::internal("fall back"));
+                }
+                let before = entries.len();
+                entries.extend(self.state_change(&txn, rec.seq, s, app, hh, cases.remove(&app.id)).await?);
+                changed.push(entries.len() > before);
+                ledger.push(self.ledger_row(rec, entries.len() > before));
+            }
+            insert_all(&txn, ledger).await?;
+            audit::record(&txn, &self.ctx, entries).await?;
+            txn.commit().await?;
+            Ok::<Vec<bool>, AppError>(changed)
+        }
+        .await;
+        match together {
+            Ok(changed) => {
+                for c in changed {
+                    if c {
+                        self.report.applied += 1;
+                    } else {
+                        self.report.unchanged += 1;
+                    }
+                }
+                Ok(())
+            }
+            Err(_) => {
+                for (n, rec) in &group {
+                    self.one(*n, rec).await?;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// New households, in one transaction; each on its own if that fails.

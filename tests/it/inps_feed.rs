@@ -242,3 +242,95 @@ async fn case_of(app: &TestApp, protocol: &str) -> entity::case_file::Model {
         .unwrap()
         .expect("a case")
 }
+
+fn feed_request(token: Option<&str>, content_type: &str, body: &str) -> axum::http::Request<axum::body::Body> {
+    let mut b = axum::http::Request::post("/inps/feed").header("content-type", content_type);
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    b.body(axum::body::Body::from(body.to_string())).unwrap()
+}
+
+#[tokio::test]
+async fn the_inps_key_sends_the_feed_to_the_bulk_endpoint_and_reads_its_job_back() {
+    use axum::http::StatusCode;
+    use gepi::auth::api_key;
+    let app = TestApp::seeded().await;
+    let inps = api_key::create(&app.db, "INPS", Role::InpsFeed, None).await.unwrap();
+    let feed = format!("{}{}\n", EXAMPLE, bad_rows()[0]);
+    let r = app.request(feed_request(Some(&inps.key), "application/x-ndjson", &feed)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!((r.body["applied"].as_i64(), r.body["rejected"].as_i64()), (Some(5), Some(1)), "{}", r.body);
+    let job = r.body["jobId"].as_str().unwrap().to_string();
+    let get = |token: String, id: String| {
+        axum::http::Request::get(format!("/inps/feed/jobs/{id}"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let r = app.request(get(inps.key.clone(), job.clone())).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["state"], "DONE");
+    assert_eq!(r.body["rejections"][0]["field"], "household.members[1].fiscalCode", "{}", r.body);
+    assert_eq!(r.body["rejections"][0]["line"], 7);
+    // The trail says which key sent it.
+    let client = entity::api_client::Entity::find_by_id(inps.id).one(&app.db).await.unwrap().unwrap();
+    let by_key = entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::ApiClientId.eq(client.id))
+        .filter(entity::audit_event::Column::Entity.eq("case_file"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(by_key.len(), 4, "three cases opened, one closed");
+    // Sent again: nothing changes.
+    let r = app.request(feed_request(Some(&inps.key), "application/x-ndjson", &feed)).await;
+    assert_eq!((r.body["applied"].as_i64(), r.body["unchanged"].as_i64()), (Some(0), Some(5)), "{}", r.body);
+
+    // Who may not: another key's job, a CPI key, an operator, nobody; the wrong media type; not a feed.
+    let other = api_key::create(&app.db, "INPS bis", Role::InpsFeed, None).await.unwrap();
+    let r = app.request(get(other.key.clone(), job.clone())).await;
+    assert_eq!((r.status, r.body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")), "{}", r.body);
+    let cpi = api_key::create(&app.db, "CPI", Role::CpiPartner, None).await.unwrap();
+    let r = app.request(feed_request(Some(&cpi.key), "application/x-ndjson", &feed)).await;
+    assert_eq!((r.status, r.body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("FORBIDDEN")), "{}", r.body);
+    let (token, _, _) = app.login_role(Role::PaisCoordinator, 0).await;
+    let r = app.request(feed_request(Some(&token), "application/x-ndjson", &feed)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = app.request(feed_request(None, "application/x-ndjson", &feed)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    let r = app.request(feed_request(Some(&inps.key), "application/json", &feed)).await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.body);
+    let jobs = app.count("inps_feed_job").await;
+    let r = app.request(feed_request(Some(&inps.key), "application/x-ndjson", "id;name\n")).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("VALIDATION")),
+        "{}",
+        r.body
+    );
+    assert_eq!(app.count("inps_feed_job").await, jobs);
+}
+
+#[tokio::test]
+async fn a_key_limited_to_an_ambito_sends_records_of_its_comuni_only() {
+    use gepi::auth::api_key;
+    let app = TestApp::seeded().await;
+    let desio = entity::comune::Entity::find_by_id("108023".to_string()).one(&app.db).await.unwrap().unwrap();
+    let ambito = entity::ambito::Entity::find_by_id(desio.ambito_id).one(&app.db).await.unwrap().unwrap();
+    let key = api_key::create(&app.db, "INPS Desio", Role::InpsFeed, Some(&ambito.code)).await.unwrap();
+    let r = app.request(feed_request(Some(&key.key), "application/x-ndjson", EXAMPLE)).await;
+    // Bianchi (Desio) and Verdi (Varedo, the same Ambito) apply; Ferri (Triggiano) does not.
+    assert_eq!((r.body["applied"].as_i64(), r.body["rejected"].as_i64()), (Some(3), Some(2)), "{}", r.body);
+    let fields: Vec<&str> =
+        r.body["rejections"].as_array().unwrap().iter().map(|x| x["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["household.comuneIstat", "household.comuneIstat"], "{}", r.body);
+    assert!(application_opt(&app, "INPS-ADI-2026-90000002").await.is_none());
+}
+
+async fn application_opt(app: &TestApp, protocol: &str) -> Option<entity::application::Model> {
+    entity::application::Entity::find()
+        .filter(entity::application::Column::InpsProtocol.eq(protocol))
+        .one(&app.db)
+        .await
+        .unwrap()
+}
