@@ -9,8 +9,9 @@
 # the binary serves it, in Debian's chromium driven by playwright-core
 # (tools/ecosystem/graphiql.mjs), after checking that the GraphiQL and React
 # builds embedded in the binary (assets/graphiql/) are byte for byte those of
-# the npm packages pinned here. Needs Node 18+, npm (the npm packages are
-# pinned in package-lock.json and installed here) and chromium.
+# the npm packages pinned here; and the INPS feed's example against its JSON
+# Schemas with Ajv (tools/ecosystem/feed-schemas.mjs). Needs Node 18+, npm (the
+# npm packages are pinned in package-lock.json and installed here) and chromium.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -27,6 +28,7 @@ for pair in graphiql/graphiql.min.js:graphiql.min.js graphiql/graphiql.min.css:g
   cmp "$modules/${pair%%:*}" "assets/graphiql/${pair##*:}" ||
     { echo "assets/graphiql/${pair##*:} is not the pinned npm build: run tools/ecosystem/update-graphiql.sh" >&2; exit 1; }
 done
+node tools/ecosystem/feed-schemas.mjs feeds/inps/v1
 cargo build --locked --bin gepi
 target/debug/gepi schema >"$work/schema.graphql"
 tools/ecosystem/node_modules/.bin/graphql-schema-linter --format compact -c tools/ecosystem "$work/schema.graphql"
