@@ -31,7 +31,7 @@ impl Code {
         }
     }
 
-    fn status(self) -> StatusCode {
+    pub(crate) fn status(self) -> StatusCode {
         match self {
             Code::Unauthenticated => StatusCode::UNAUTHORIZED,
             Code::Forbidden | Code::ProfileRequired => StatusCode::FORBIDDEN,

@@ -505,21 +505,30 @@ async fn import_inps(config: &Config, file: PathBuf, quiet: bool) -> anyhow::Res
     };
     let started = std::time::Instant::now();
     let reader = tokio::io::BufReader::with_capacity(256 * 1024, f);
-    let report =
-        match gepi::inps::service::import(&conn, gepi::inps::service::Source::Cli, reader, |n| bar.set_position(n))
-            .await
-        {
-            Ok(r) => r,
-            Err(gepi::error::AppError::Validation { field, message }) => {
-                bar.finish_and_clear();
+    let report = match gepi::inps::service::import(&conn, gepi::inps::service::Source::Cli, reader, |n| {
+        bar.set_position(n)
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err((None, gepi::error::AppError::Validation { field, message })) => {
+            bar.finish_and_clear();
+            eprintln!(
+                "the feed was refused whole{}: {message}",
+                field.filter(|f| !f.is_empty()).map(|f| format!(" ({f})")).unwrap_or_default()
+            );
+            std::process::exit(2);
+        }
+        Err((job, e)) => {
+            bar.finish_and_clear();
+            if let Some(job) = job {
                 eprintln!(
-                    "the feed was refused whole{}: {message}",
-                    field.filter(|f| !f.is_empty()).map(|f| format!(" ({f})")).unwrap_or_default()
-                );
-                std::process::exit(2);
+                        "the import stopped: job {job} is FAILED; what was applied stays, and sending the feed again applies the rest"
+                    );
             }
-            Err(e) => return Err(e.into()),
-        };
+            return Err(e.into());
+        }
+    };
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     println!("{}", serde_json::to_string_pretty(&report)?);

@@ -92,7 +92,19 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: axum::
     let task = tokio::spawn(async move { service::import(&db, source, reader, |_| {}).await });
     match task.await {
         Ok(Ok(report)) => (StatusCode::OK, Json(report)).into_response(),
-        Ok(Err(e)) => e.into_response(),
+        Ok(Err((job, e))) => {
+            // After the job opened: its id, to read back what was applied.
+            let status = e.code().status();
+            let mut body = serde_json::json!({ "error": { "code": e.code().as_str(), "message": e.to_string() } });
+            if let Some(f) = e.field() {
+                body["error"]["field"] = serde_json::Value::String(f.to_string());
+            }
+            if let Some(job) = job {
+                body["jobId"] = serde_json::json!(job);
+            }
+            let status = if matches!(e, AppError::Limit(_)) { StatusCode::PAYLOAD_TOO_LARGE } else { status };
+            (status, Json(body)).into_response()
+        }
         Err(join) => AppError::internal(format!("the feed's task: {join}")).into_response(),
     }
 }

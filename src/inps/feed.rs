@@ -60,8 +60,9 @@ pub fn header(line: &str) -> Result<Header, AppError> {
 pub struct Record {
     pub seq: i64,
     pub body: Body,
-    /// SHA-256 of the record's content with its keys sorted (the same record
-    /// however it is spaced or ordered), lower-case hex.
+    /// SHA-256 of the record as read (its fields after defaults, in a fixed
+    /// order: the same record however it is spaced, ordered, or whether it
+    /// spells out a default or a null), lower-case hex.
     pub sha256: String,
 }
 
@@ -91,7 +92,7 @@ impl Body {
 
 /// `kind: "application"`: an ADI application with its household, as INPS
 /// knows it now (a first transmission, or a later one with changes).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Application {
     /// INPS protocol of the application; also names the household.
@@ -111,7 +112,7 @@ pub struct Application {
     pub household: Household,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Household {
     /// ISTAT code of the Comune of residence: it decides the Ambito.
@@ -121,7 +122,7 @@ pub struct Household {
     pub members: Vec<Member>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Member {
     pub fiscal_code: String,
@@ -160,7 +161,7 @@ fn yes() -> bool {
 
 /// `kind: "status"`: a change of the application's state at INPS
 /// (suspension, decadenza, revoca, end of the period, …).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Status {
     pub protocol: String,
@@ -186,11 +187,6 @@ pub fn record(line: &str) -> Result<Record, AppError> {
     let mut value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
         AppError::validation("", format!("not a JSON object: {}", e.to_string().split(" at line").next().unwrap_or("")))
     })?;
-    // serde_json's maps keep their keys sorted: this is the canonical form.
-    let sha256 = {
-        use sha2::{Digest, Sha256};
-        hex::encode(Sha256::digest(value.to_string().as_bytes()))
-    };
     let Some(obj) = value.as_object_mut() else {
         return Err(AppError::validation("", "a record is a JSON object"));
     };
@@ -216,6 +212,16 @@ pub fn record(line: &str) -> Result<Record, AppError> {
         }
         _ => return Err(AppError::validation("kind", "`application` or `status`")),
     };
+    // The canonical form: the typed record, serialised.
+    let canonical = match &body {
+        Body::Application(a) => serde_json::to_string(&(seq, "application", a)),
+        Body::Status(s) => serde_json::to_string(&(seq, "status", s)),
+    }
+    .map_err(|e| AppError::internal(format!("serialising a record: {e}")))?;
+    let sha256 = {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    };
     Ok(Record { seq, body, sha256 })
 }
 
@@ -236,10 +242,26 @@ fn from_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, AppError> 
     })
 }
 
-/// serde's message without its position (a record is one line).
+/// serde's message without its position (a record is one line) and without
+/// the value it quotes (which may be a name or a codice fiscale): only what was
+/// expected.
 fn describe(e: &serde_json::Error) -> String {
     let m = e.to_string();
-    m.split(" at line ").next().unwrap_or(&m).to_string()
+    let m = m.split(" at line ").next().unwrap_or(&m);
+    let expected = m.rsplit_once(", expected ").map(|(_, x)| x);
+    if m.starts_with("invalid type") {
+        format!("wrong type: expected {}", expected.unwrap_or("another type"))
+    } else if m.starts_with("unknown variant") {
+        format!("unknown value: expected {}", expected.unwrap_or("a known value"))
+    } else if m.starts_with("invalid value") || m.starts_with("invalid length") {
+        format!("invalid value: expected {}", expected.unwrap_or("another value"))
+    } else if e.classify() == serde_json::error::Category::Syntax {
+        "not valid JSON".to_string()
+    } else {
+        // Missing or unknown fields name a field, never a value; chrono's date
+        // errors name no value either.
+        m.to_string()
+    }
 }
 
 fn text(field: &str, v: &str, max: usize) -> Result<(), AppError> {
@@ -294,7 +316,7 @@ fn application(a: Application) -> Result<Application, AppError> {
             return Err(AppError::validation(f("citizenship"), "an ISO 3166-1 alpha-3 code, e.g. ITA"));
         }
         istat(&f("residenceComuneIstat"), &m.residence_comune_istat)?;
-        for (name, v, max) in [("email", &m.email, 200), ("phone", &m.phone, 40), ("permitType", &m.permit_type, 60)] {
+        for (name, v, max) in [("email", &m.email, 200), ("phone", &m.phone, 32), ("permitType", &m.permit_type, 40)] {
             if let Some(v) = v {
                 text(&f(name), v, max)?;
             }
@@ -364,6 +386,15 @@ mod tests {
         assert_ne!(reordered, app(&member));
         assert_eq!(record(&reordered).unwrap().sha256, r.sha256);
         assert_ne!(record(&app(&member).replace("ONLINE", "CAF")).unwrap().sha256, r.sha256);
+        let spelt =
+            app(&member).replace(r#""channel":"ONLINE","#, r#""channel":"ONLINE","monthsPaid":0,"iseeProtocol":null,"#);
+        assert_eq!(record(&spelt).unwrap().sha256, r.sha256, "a default spelt out is the same record");
+        // A wrong value is not quoted back (it may be personal data).
+        let (f, m) = field(record(&app(&member.replace(r#""sex":"M""#, r#""sex":"Mario Rossi""#))));
+        assert_eq!(f, "household.members[0].sex");
+        assert!(!m.contains("Mario") && m.contains("expected"), "{m}");
+        let (_, m) = field(record(&app(&member.replace(r#""firstName":"Mario""#, r#""firstName":7"#))));
+        assert!(m.starts_with("wrong type"), "{m}");
     }
 
     #[test]

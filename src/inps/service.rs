@@ -16,7 +16,7 @@ use entity::{
 };
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -198,7 +198,13 @@ impl Import {
             .col_expr(inps_feed_job::Column::Applied, Expr::value(r.applied))
             .col_expr(inps_feed_job::Column::Unchanged, Expr::value(r.unchanged))
             .col_expr(inps_feed_job::Column::Rejected, Expr::value(r.rejected))
-            .col_expr(inps_feed_job::Column::Error, Expr::value(error.map(|_| "stopped by a server fault".to_string())))
+            .col_expr(
+                inps_feed_job::Column::Error,
+                Expr::value(error.map(|e| match e.code().as_str() {
+                    "INTERNAL" => "stopped by a server fault".to_string(),
+                    _ => e.to_string(),
+                })),
+            )
             .col_expr(inps_feed_job::Column::FinishedAt, Expr::value(Utc::now()))
             .filter(inps_feed_job::Column::Id.eq(r.job_id))
             .exec(&self.db)
@@ -208,6 +214,21 @@ impl Import {
 
     /// One record, in its own transaction.
     async fn apply(&mut self, rec: &Record) -> Result<Outcome, AppError> {
+        match self.apply_once(rec).await {
+            // Another import applied the same number meanwhile (the ledger's
+            // key refused ours): the ledger answers, as it would have.
+            Err(e) if e.code().as_str() == "INTERNAL" => {
+                match Unscoped::Feed.find_by_id::<inps_feed_record::Entity>(rec.seq).one(&self.db).await? {
+                    Some(done) if done.sha256 == rec.sha256 => Ok(Outcome::Unchanged),
+                    Some(_) => Err(conflict_seq(rec.seq)),
+                    None => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn apply_once(&mut self, rec: &Record) -> Result<Outcome, AppError> {
         let txn = self.db.begin().await?;
         // Each record's commit does not wait for the disk: a crash may lose the
         // last records applied (never part of one: the change, its audit
@@ -242,6 +263,17 @@ impl Import {
     /// The Comune `istat` and its Ambito, read once per import; None when it
     /// is not in GePI's territory, or not in the Ambito the key is limited to.
     async fn comune<C: ConnectionTrait>(&mut self, db: &C, istat: &str) -> Result<Option<(Uuid, String)>, AppError> {
+        let found = self.territory(db, istat).await?;
+        Ok(found.filter(|(ambito, _)| self.only_ambito.is_none_or(|only| only == *ambito)))
+    }
+
+    /// Whether the Comune `istat` is in GePI's territory (a member's residence
+    /// may be in any Ambito).
+    async fn in_territory<C: ConnectionTrait>(&mut self, db: &C, istat: &str) -> Result<bool, AppError> {
+        Ok(self.territory(db, istat).await?.is_some())
+    }
+
+    async fn territory<C: ConnectionTrait>(&mut self, db: &C, istat: &str) -> Result<Option<(Uuid, String)>, AppError> {
         if let Some(c) = self.comuni.get(istat) {
             return Ok(c.clone());
         }
@@ -249,8 +281,7 @@ impl Import {
             .find_by_id::<comune::Entity>(istat.to_string())
             .one(db)
             .await?
-            .map(|c| (c.ambito_id, c.istat_code))
-            .filter(|(ambito, _)| self.only_ambito.is_none_or(|only| only == *ambito));
+            .map(|c| (c.ambito_id, c.istat_code));
         self.comuni.insert(istat.to_string(), found.clone());
         Ok(found)
     }
@@ -288,11 +319,30 @@ impl Import {
                 "no Comune with this ISTAT code in GePI's territory (`gepi territory import`)",
             ));
         };
+        for (i, m) in a.household.members.iter().enumerate() {
+            if !self.in_territory(txn, &m.residence_comune_istat).await? {
+                return Err(AppError::not_found_at(
+                    format!("household.members[{i}].residenceComuneIstat"),
+                    "no Comune with this ISTAT code in GePI's territory (`gepi territory import`)",
+                ));
+            }
+        }
         let existing = Unscoped::Feed
             .find::<application::Entity>()
             .filter(application::Column::InpsProtocol.eq(a.protocol.clone()))
             .one(txn)
             .await?;
+        // A key limited to an Ambito changes that Ambito's households only
+        // (checked before anything about the people).
+        if let (Some(only), Some(app)) = (self.only_ambito, &existing) {
+            let hh = Unscoped::Feed.find_by_id::<household::Entity>(app.household_id).one(txn).await?;
+            if hh.is_none_or(|h| h.ambito_id != only) {
+                return Err(AppError::not_found_at(
+                    "protocol",
+                    "no application with this protocol in the Ambito of this key",
+                ));
+            }
+        }
         let members: Vec<(CodiceFiscale, &feed::Member)> = a
             .household
             .members
@@ -424,27 +474,30 @@ impl Import {
             .filter(case_file::Column::ApplicationId.eq(app.id))
             .one(txn)
             .await?;
-        if let Some(c) = &case {
-            if moved_within_ambito && c.comune_istat != comune_istat && !closed(c.state) {
-                compare_and_set(
-                    txn,
-                    c,
-                    case_file::Entity::update_many()
-                        .col_expr(case_file::Column::ComuneIstat, Expr::value(comune_istat.clone()))
-                        .col_expr(case_file::Column::UpdatedAt, Expr::value(Utc::now())),
-                )
-                .await?;
-                entries.push(self.entry(
-                    "case_file",
-                    c.id,
-                    AuditAction::Update,
-                    c.ambito_id,
-                    serde_json::json!({ "seq": seq, "comuneIstat": { "before": c.comune_istat, "after": comune_istat } }),
-                ));
+        // A case under way moves with its household within the Ambito, and
+        // counts its deadlines from the PAD as INPS now dates it.
+        let mut touched = false;
+        if let Some(c) = case.as_ref().filter(|c| !closed(c.state)) {
+            let mut upd =
+                case_file::Entity::update_many().col_expr(case_file::Column::UpdatedAt, Expr::value(Utc::now()));
+            let mut change = serde_json::json!({ "seq": seq });
+            if moved_within_ambito && c.comune_istat != comune_istat {
+                upd = upd.col_expr(case_file::Column::ComuneIstat, Expr::value(comune_istat.clone()));
+                change["comuneIstat"] = serde_json::json!({ "before": c.comune_istat, "after": comune_istat });
+                touched = true;
+            }
+            if let Some(pad) = a.pad_signed_on.filter(|pad| *pad != c.pad_date) {
+                upd = upd.col_expr(case_file::Column::PadDate, Expr::value(pad));
+                change["padDate"] = serde_json::json!({ "before": c.pad_date, "after": pad });
+                touched = true;
+            }
+            if touched {
+                compare_and_set(txn, c, upd).await?;
+                entries.push(self.entry("case_file", c.id, AuditAction::Update, c.ambito_id, change));
             }
         }
         let case = match case {
-            Some(c) if moved_within_ambito => Unscoped::Feed.find_by_id::<case_file::Entity>(c.id).one(txn).await?,
+            Some(c) if touched => Unscoped::Feed.find_by_id::<case_file::Entity>(c.id).one(txn).await?,
             other => other,
         };
         entries.extend(self.case_follows(txn, seq, &app_after(&app, a), &hh, case).await?);
@@ -790,17 +843,23 @@ impl Import {
     /// transaction fails, each is applied on its own. Every other record
     /// (a change, a state, a number seen before) is applied on its own, after
     /// the pending households it may depend on.
-    pub async fn chunk(&mut self, lines: &[(i64, String)]) -> Result<(), AppError> {
+    pub async fn chunk(&mut self, lines: Vec<(i64, Result<String, AppError>)>) -> Result<(), AppError> {
         use std::collections::HashSet;
         let mut recs = Vec::with_capacity(lines.len());
         for (n, text) in lines {
-            if text.trim().is_empty() {
-                continue;
-            }
+            let text = match text {
+                Ok(t) if t.trim().is_empty() => continue,
+                Ok(t) => t,
+                Err(e) => {
+                    self.report.received += 1;
+                    self.settle(n, Err((None, e))).await?;
+                    continue;
+                }
+            };
             self.report.received += 1;
-            match parse(text) {
-                Ok(r) => recs.push((*n, r)),
-                Err(e) => self.settle(*n, Err(e)).await?,
+            match parse(&text) {
+                Ok(r) => recs.push((n, r)),
+                Err(e) => self.settle(n, Err(e)).await?,
             }
         }
         let db = self.db.clone();
@@ -889,7 +948,15 @@ impl Import {
                         && !known_protocols.contains(&a.protocol)
                         && !record_cfs.iter().any(|c| known_cfs.contains(c)) =>
                 {
-                    self.comune(&db, &a.household.comune_istat).await?
+                    let mut resident = true;
+                    for m in &a.household.members {
+                        resident &= self.in_territory(&db, &m.residence_comune_istat).await?;
+                    }
+                    if resident {
+                        self.comune(&db, &a.household.comune_istat).await?
+                    } else {
+                        None
+                    }
                 }
                 _ => None,
             };
@@ -1127,67 +1194,120 @@ fn member_changes(s: &member::Model, m: &feed::Member) -> Vec<&'static str> {
 }
 
 /// Reads a whole feed from `reader` (JSON Lines): the header, then every
-/// record. `progress` is told the bytes read so far.
+/// record. `progress` is told the bytes read so far. A file refused whole (its
+/// header) opens no job; an error after the job opened (the body cut short or
+/// over its limit, a server fault) closes the job `FAILED`, with what was
+/// applied so far, and comes with the job's id.
 pub async fn import<R: tokio::io::AsyncBufRead + Unpin>(
     db: &DatabaseConnection,
     source: Source,
-    reader: R,
+    mut reader: R,
     mut progress: impl FnMut(u64),
-) -> Result<Report, AppError> {
-    use tokio::io::AsyncBufReadExt;
-    let mut lines = reader.lines();
+) -> Result<Report, (Option<Uuid>, AppError)> {
+    let mut buf = Vec::new();
     let mut read = 0u64;
     let mut n = 0i64;
     let header = loop {
-        match next_line(&mut lines).await? {
-            None => return Err(AppError::validation("", "the feed is empty: its first line is the header")),
+        match next_line(&mut reader, &mut buf, &mut read).await.map_err(|e| (None, e))? {
+            None => return Err((None, AppError::validation("", "the feed is empty: its first line is the header"))),
             Some(l) => {
                 n += 1;
-                read += l.len() as u64 + 1;
+                let l = l.map_err(|e| (None, e))?;
                 if !l.trim().is_empty() {
                     break l;
                 }
             }
         }
     };
-    let mut import = Import::start(db, source, header.trim_start_matches('\u{feff}')).await?;
+    let mut import = Import::start(db, source, header.trim_start_matches('\u{feff}')).await.map_err(|e| (None, e))?;
+    let job_id = import.report.job_id;
     let mut chunk = Vec::with_capacity(CHUNK);
     loop {
-        let l = match next_line(&mut lines).await {
+        let l = match next_line(&mut reader, &mut buf, &mut read).await {
             Ok(l) => l,
             Err(e) => {
                 let _ = import.finish(Some(&e)).await;
-                return Err(e);
+                return Err((Some(job_id), e));
             }
         };
         let end = l.is_none();
         if let Some(l) = l {
             n += 1;
-            read += l.len() as u64 + 1;
             chunk.push((n, l));
         }
         if chunk.len() == CHUNK || (end && !chunk.is_empty()) {
-            if let Err(e) = import.chunk(&chunk).await {
+            if let Err(e) = import.chunk(std::mem::take(&mut chunk)).await {
                 let _ = import.finish(Some(&e)).await;
-                return Err(e);
+                return Err((Some(job_id), e));
             }
-            chunk.clear();
             progress(read);
         }
         if end {
             break;
         }
     }
-    import.finish(None).await
+    import.finish(None).await.map_err(|e| (Some(job_id), e))
 }
 
+/// The next line (None at the end), read at most [`feed::MAX_LINE_BYTES`]
+/// at a time: a longer line, or one that is not UTF-8, is a bad row (`Err`
+/// inside), never held whole in memory.
 async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(
-    lines: &mut tokio::io::Lines<R>,
-) -> Result<Option<String>, AppError> {
-    lines.next_line().await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::InvalidData => AppError::validation("", "the feed is not UTF-8 text"),
-        _ => AppError::internal(format!("reading the feed: {e}")),
-    })
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    read: &mut u64,
+) -> Result<Option<Result<String, AppError>>, AppError> {
+    use tokio::io::AsyncBufReadExt;
+    buf.clear();
+    let (mut too_long, mut any) = (false, false);
+    loop {
+        let chunk = r.fill_buf().await.map_err(read_error)?;
+        if chunk.is_empty() {
+            break;
+        }
+        any = true;
+        let (take, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i, true),
+            None => (chunk.len(), false),
+        };
+        if !too_long {
+            if buf.len() + take > feed::MAX_LINE_BYTES {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(&chunk[..take]);
+            }
+        }
+        let used = if done { take + 1 } else { take };
+        r.consume(used);
+        *read += used as u64;
+        if done {
+            break;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    if too_long {
+        return Ok(Some(Err(AppError::validation("", format!("a record is at most {} bytes", feed::MAX_LINE_BYTES)))));
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(Some(String::from_utf8(std::mem::take(buf)).map_err(|_| AppError::validation("", "the line is not UTF-8 text"))))
+}
+
+/// A body that could not be read to its end: over its limit (`LIMIT`), or cut
+/// short.
+fn read_error(e: std::io::Error) -> AppError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return AppError::Limit("the feed is over the size limit (GEPI_FEED_BODY_LIMIT_BYTES)".into());
+        }
+        source = s.source();
+    }
+    AppError::internal(format!("reading the feed: {e}"))
 }
 
 /// An import's job as its sender reads it back.
@@ -1204,6 +1324,7 @@ pub async fn job<C: ConnectionTrait>(
     let rejections = Unscoped::Feed
         .find::<inps_feed_rejection::Entity>()
         .filter(inps_feed_rejection::Column::JobId.eq(job_id))
+        .order_by_asc(inps_feed_rejection::Column::Line)
         .all(db)
         .await?;
     Ok((job, rejections))

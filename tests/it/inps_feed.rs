@@ -55,7 +55,7 @@ async fn counts(app: &TestApp) -> Vec<i64> {
 }
 
 async fn run(app: &TestApp, text: &str) -> Report {
-    import(&app.db, Source::Cli, text.as_bytes(), |_| {}).await.expect("the feed is read")
+    import(&app.db, Source::Cli, text.as_bytes(), |_| {}).await.map_err(|(_, e)| e).expect("the feed is read")
 }
 
 #[tokio::test]
@@ -218,7 +218,7 @@ async fn a_file_that_is_not_a_feed_of_this_version_is_refused_whole() {
         &EXAMPLE.lines().skip(1).collect::<Vec<_>>().join("\n"),
     ] {
         let r = import(&app.db, Source::Cli, text.as_bytes(), |_| {}).await;
-        assert!(matches!(r, Err(gepi::error::AppError::Validation { .. })), "{text:.40}: {r:?}");
+        assert!(matches!(r, Err((None, gepi::error::AppError::Validation { .. }))), "{text:.40}: {r:?}");
     }
     assert_eq!(app.count("inps_feed_job").await, jobs, "no job opened");
     assert_eq!(app.count("inps_feed_record").await, 0);
@@ -325,6 +325,33 @@ async fn a_key_limited_to_an_ambito_sends_records_of_its_comuni_only() {
         r.body["rejections"].as_array().unwrap().iter().map(|x| x["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["household.comuneIstat", "household.comuneIstat"], "{}", r.body);
     assert!(application_opt(&app, "INPS-ADI-2026-90000002").await.is_none());
+    // Ferri comes through the national feed; the Desio key can change nothing of it.
+    let national = api_key::create(&app.db, "INPS", Role::InpsFeed, None).await.unwrap();
+    let r = app.request(feed_request(Some(&national.key), "application/x-ndjson", EXAMPLE)).await;
+    assert_eq!(r.body["applied"].as_i64(), Some(2), "{}", r.body);
+    let header = EXAMPLE.lines().next().unwrap().replace("2026-12-06-001", "2026-12-09-001");
+    let status = json!({ "seq": 4001, "kind": "status", "protocol": "INPS-ADI-2026-90000002", "status": "DECADUTA", "on": "2026-12-09" });
+    let mut update: serde_json::Value = serde_json::from_str(EXAMPLE.lines().nth(3).unwrap()).unwrap();
+    update["seq"] = json!(4002);
+    update["monthsPaid"] = json!(3);
+    let body = format!("{header}\n{status}\n{update}\n");
+    let r = app.request(feed_request(Some(&key.key), "application/x-ndjson", &body)).await;
+    assert_eq!((r.body["applied"].as_i64(), r.body["rejected"].as_i64()), (Some(0), Some(2)), "{}", r.body);
+    let ferri = application_opt(&app, "INPS-ADI-2026-90000002").await.unwrap();
+    assert_eq!((ferri.status, ferri.months_paid), (ApplicationStatus::Accolta, 0));
+}
+
+#[tokio::test]
+async fn a_member_living_outside_the_territory_is_a_rejected_row_not_a_stopped_feed() {
+    let app = territory_only().await;
+    let mut rec: serde_json::Value = serde_json::from_str(EXAMPLE.lines().nth(1).unwrap()).unwrap();
+    rec["household"]["members"][2]["residenceComuneIstat"] = json!("001272");
+    let header = EXAMPLE.lines().next().unwrap();
+    let rest: Vec<&str> = EXAMPLE.lines().skip(2).collect();
+    let r = run(&app, &format!("{header}\n{rec}\n{}\n", rest.join("\n"))).await;
+    assert_eq!((r.applied, r.rejected), (4, 1), "{r:#?}");
+    assert_eq!(r.rejections[0].field.as_deref(), Some("household.members[2].residenceComuneIstat"));
+    assert_eq!(r.rejections[0].code, "NOT_FOUND");
 }
 
 async fn application_opt(app: &TestApp, protocol: &str) -> Option<entity::application::Model> {
@@ -333,4 +360,137 @@ async fn application_opt(app: &TestApp, protocol: &str) -> Option<entity::applic
         .one(&app.db)
         .await
         .unwrap()
+}
+
+/// A feed of `n` records mixing new households, changes of state, new members,
+/// records sent twice and people claimed by a second household.
+fn synthetic_feed(n: usize) -> String {
+    use gepi::households::model::CodiceFiscale;
+    let comuni = ["108023", "108045", "072046"];
+    let mut person = 0i64;
+    let mut next_cf = |female: bool| {
+        person += 1;
+        let birth = chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap() + chrono::Duration::days(person * 7);
+        let cf = CodiceFiscale::compute("Bianchi", if female { "Anna" } else { "Marco" }, birth, female, "D286");
+        format!("{}|{birth}", cf.as_str())
+    };
+    let mut lines = vec![EXAMPLE.lines().next().unwrap().replace("2026-12-06-001", "SYNTH")];
+    let mut apps: Vec<serde_json::Value> = Vec::new();
+    for i in 0..n {
+        let seq = 10_000 + i as i64;
+        let member = |cf_birth: String, relation: &str, comune: &str| {
+            let (cf, birth) = cf_birth.split_once('|').unwrap();
+            json!({ "fiscalCode": cf, "firstName": "Anna", "lastName": "Bianchi", "birthDate": birth,
+                "birthPlaceCode": "D286", "sex": if cf.as_bytes()[9] >= b'4' { "F" } else { "M" }, "citizenship": "ITA",
+                "relation": relation, "residenceComuneIstat": comune, "residualBenefitMonths": 12 })
+        };
+        let line = match (i % 20, apps.len()) {
+            (3 | 11, k) if k > 0 => {
+                let target = &apps[(i * 7) % k];
+                json!({ "seq": seq, "kind": "status", "protocol": target["protocol"],
+                    "status": if i % 40 == 3 { "DECADUTA" } else { "SOSPESA" }, "on": "2026-12-01" })
+            }
+            (7, k) if k > 0 => {
+                let mut rec = apps[(i * 3) % k].clone();
+                rec["seq"] = json!(seq);
+                let comune = rec["household"]["comuneIstat"].as_str().unwrap().to_string();
+                let m = member(next_cf(i % 2 == 0), "FIGLIO", &comune);
+                rec["household"]["members"].as_array_mut().unwrap().push(m);
+                apps[(i * 3) % k] = rec.clone();
+                rec
+            }
+            (13, _) if lines.len() > 2 => serde_json::from_str(&lines[lines.len() / 2]).unwrap(),
+            (17, k) if k > 0 => {
+                let mut rec = apps[k - 1].clone();
+                rec["seq"] = json!(seq);
+                rec["protocol"] = json!(format!("INPS-SYNTH-{seq}"));
+                rec
+            }
+            _ => {
+                let comune = comuni[i % 3];
+                let mut members = vec![member(next_cf(i % 2 == 1), "RICHIEDENTE", comune)];
+                for _ in 0..(i % 3) {
+                    members.push(member(next_cf(i % 2 == 0), "FIGLIO", comune));
+                }
+                let rec = json!({ "seq": seq, "kind": "application", "protocol": format!("INPS-SYNTH-{seq}"),
+                    "measure": "ADI", "submittedOn": "2026-09-01", "channel": "ONLINE", "padSignedOn": "2026-09-20",
+                    "status": "ACCOLTA", "household": { "comuneIstat": comune, "compositionDate": "2026-08-20", "members": members } });
+                apps.push(rec.clone());
+                rec
+            }
+        };
+        lines.push(line.to_string());
+    }
+    lines.join("\n") + "\n"
+}
+
+/// What the feed left in the database, by INPS's identifiers.
+async fn state_of(app: &TestApp) -> Vec<String> {
+    let mut out = Vec::new();
+    let hh: std::collections::HashMap<uuid::Uuid, String> = entity::household::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.id, h.inps_protocol))
+        .collect();
+    for h in entity::household::Entity::find().all(&app.db).await.unwrap() {
+        out.push(format!(
+            "household {} {} {} v{}",
+            h.inps_protocol, h.comune_istat, h.composition_date, h.composition_version
+        ));
+    }
+    for m in entity::member::Entity::find().all(&app.db).await.unwrap() {
+        out.push(format!(
+            "member {} of {} {:?} {}",
+            m.fiscal_code, hh[&m.household_id], m.relation, m.residence_comune_istat
+        ));
+    }
+    for a in entity::application::Entity::find().all(&app.db).await.unwrap() {
+        out.push(format!("application {} {:?} {}", a.inps_protocol, a.status, a.months_paid));
+    }
+    for c in entity::case_file::Entity::find().all(&app.db).await.unwrap() {
+        out.push(format!("case of {} {:?} {} {}", hh[&c.household_id], c.state, c.pad_date, c.comune_istat));
+    }
+    for r in entity::inps_feed_record::Entity::find().all(&app.db).await.unwrap() {
+        out.push(format!("ledger {} {} {}", r.seq, r.protocol, r.changed));
+    }
+    let audit = entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::Entity.is_in(["household", "application", "case_file"]))
+        .all(&app.db)
+        .await
+        .unwrap();
+    out.push(format!("audit entries {}", audit.len()));
+    out.sort();
+    out
+}
+
+async fn territory_only() -> TestApp {
+    let app = TestApp::new().await;
+    let text = format!(
+        "{}\nLOM-MB-DESIO;Ambito di Desio;Lombardia;108023;D286;Desio;MB\nLOM-MB-DESIO;Ambito di Desio;Lombardia;108045;L677;Varedo;MB\nPUG-BA-TRIGGIANO;Ambito di Triggiano;Puglia;072046;L425;Triggiano;BA\n",
+        gepi::territory::service::IMPORT_HEADER
+    );
+    gepi::territory::service::import(&app.db, &text).await.unwrap();
+    app
+}
+
+#[tokio::test]
+async fn a_feed_read_in_chunks_leaves_what_its_records_applied_one_at_a_time_leave() {
+    let feed = synthetic_feed(1_100);
+    let whole = territory_only().await;
+    let r = run(&whole, &feed).await;
+    assert!(r.applied > 900 && r.unchanged > 20 && r.rejected > 20, "{:?}", (r.applied, r.unchanged, r.rejected));
+    let mut lines = feed.lines();
+    let header = lines.next().unwrap();
+    let single = territory_only().await;
+    let (mut applied, mut unchanged, mut rejected) = (0, 0, 0);
+    for l in lines {
+        let r = run(&single, &format!("{header}\n{l}\n")).await;
+        applied += r.applied;
+        unchanged += r.unchanged;
+        rejected += r.rejected;
+    }
+    assert_eq!((r.applied, r.unchanged, r.rejected), (applied, unchanged, rejected));
+    assert_eq!(state_of(&whole).await, state_of(&single).await);
 }
