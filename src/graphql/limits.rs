@@ -152,6 +152,11 @@ impl Metered {
         }
     }
 
+    /// Whether an API client's quota pays for the operation.
+    pub fn has_quota(&self) -> bool {
+        self.quota.is_some()
+    }
+
     /// How the last charge went (None: nothing was charged).
     pub fn outcome(&self) -> Option<Result<QuotaState, QuotaRefusal>> {
         *self.outcome.lock().expect("quota outcome lock")
@@ -190,9 +195,12 @@ pub struct Checked {
     pub operations: Vec<Option<String>>,
     pub document: Option<ExecutableDocument>,
     /// The (role, shape of the variables) pairs for which the executor
-    /// validated the document (see [`Checked::validated_for`]), with the
-    /// operation's complexity it computed.
-    validated: std::sync::Mutex<Vec<(u64, usize)>>,
+    /// validated the document (see [`Checked::validated_for`]).
+    validated: std::sync::Mutex<Vec<u64>>,
+    /// The operation's complexity the executor computed, by role, shape and
+    /// numbers of the variables (a page size weighs in): what an API client's
+    /// compiled read is charged (see [`Checked::cost_for`]).
+    costs: std::sync::Mutex<Vec<(u64, usize)>>,
 }
 
 /// Validations of one document remembered: a client sends a few shapes of
@@ -202,19 +210,26 @@ const VALIDATIONS_KEPT: usize = 64;
 impl Checked {
     /// The role and the shape of the variables: their names, and at every depth
     /// the kind of each value, the keys of each object (an input object's
-    /// fields) and each list's items, and numbers with their value (a page
-    /// size, `first`, weighs in the operation's complexity). Validation reads
-    /// variables only so far (a field the input type lacks is refused); the
-    /// other values are parsed again by whoever reads them.
-    fn validation_key(role: entity::enums::Role, operation: Option<&str>, variables: &async_graphql::Variables) -> u64 {
+    /// fields) and each list's items; with `numbers`, numbers with their value
+    /// too (a page size, `first`, weighs in the operation's complexity).
+    /// Validation reads variables only so far (a field the input type lacks is
+    /// refused); the values themselves are parsed again by whoever reads them.
+    fn validation_key(
+        role: entity::enums::Role,
+        operation: Option<&str>,
+        variables: &async_graphql::Variables,
+        numbers: bool,
+    ) -> u64 {
         use std::hash::{Hash, Hasher};
-        fn shape(v: &async_graphql::Value, h: &mut impl Hasher) {
+        fn shape(v: &async_graphql::Value, h: &mut impl Hasher, numbers: bool) {
             use async_graphql::Value as V;
             match v {
                 V::Null => 0u8.hash(h),
                 V::Number(n) => {
                     (if n.is_i64() || n.is_u64() { 1u8 } else { 2 }).hash(h);
-                    n.to_string().hash(h);
+                    if numbers {
+                        n.to_string().hash(h);
+                    }
                 }
                 V::String(_) => 3u8.hash(h),
                 V::Boolean(_) => 4u8.hash(h),
@@ -224,7 +239,7 @@ impl Checked {
                     7u8.hash(h);
                     items.len().hash(h);
                     for i in items {
-                        shape(i, h);
+                        shape(i, h, numbers);
                     }
                 }
                 V::Object(map) => {
@@ -234,7 +249,7 @@ impl Checked {
                     keys.len().hash(h);
                     for (k, v) in keys {
                         k.as_str().hash(h);
-                        shape(v, h);
+                        shape(v, h, numbers);
                     }
                 }
             }
@@ -249,8 +264,9 @@ impl Checked {
         names.sort_by(|a, b| a.0.cmp(b.0));
         for (k, v) in names {
             k.as_str().hash(&mut h);
-            shape(v, &mut h);
+            shape(v, &mut h, numbers);
         }
+        numbers.hash(&mut h);
         h.finish()
     }
 
@@ -258,15 +274,27 @@ impl Checked {
     /// `operation` and variables of this shape (the schema is per role;
     /// validation reads the variables of the operation run, as far as their
     /// shape): what the compiled reads (`api::compiled`) require before they
-    /// answer. Some: the operation's complexity, as validation computed it.
+    /// answer.
     pub fn validated_for(
         &self,
         role: entity::enums::Role,
         operation: Option<&str>,
         variables: &async_graphql::Variables,
+    ) -> bool {
+        let key = Self::validation_key(role, operation, variables, false);
+        self.validated.lock().expect("validations lock").contains(&key)
+    }
+
+    /// The operation's complexity, when the executor computed it for these
+    /// variables (their numbers included).
+    pub fn cost_for(
+        &self,
+        role: entity::enums::Role,
+        operation: Option<&str>,
+        variables: &async_graphql::Variables,
     ) -> Option<usize> {
-        let key = Self::validation_key(role, operation, variables);
-        self.validated.lock().expect("validations lock").iter().find(|(k, _)| *k == key).map(|(_, c)| *c)
+        let key = Self::validation_key(role, operation, variables, true);
+        self.costs.lock().expect("costs lock").iter().find(|(k, _)| *k == key).map(|(_, c)| *c)
     }
 
     /// The executor validated the document for `role` with these variables,
@@ -278,15 +306,24 @@ impl Checked {
         variables: &async_graphql::Variables,
         complexity: usize,
     ) {
-        let key = Self::validation_key(role, operation, variables);
+        let cost_key = Self::validation_key(role, operation, variables, true);
+        let mut c = self.costs.lock().expect("costs lock");
+        if !c.iter().any(|(k, _)| *k == cost_key) {
+            if c.len() >= VALIDATIONS_KEPT {
+                c.remove(0);
+            }
+            c.push((cost_key, complexity));
+        }
+        drop(c);
+        let key = Self::validation_key(role, operation, variables, false);
         let mut v = self.validated.lock().expect("validations lock");
-        if !v.iter().any(|(k, _)| *k == key) {
+        if !v.contains(&key) {
             // The oldest gives way: a client sending many shapes of a document
             // cannot keep it from being compiled for the others.
             if v.len() >= VALIDATIONS_KEPT {
                 v.remove(0);
             }
-            v.push((key, complexity));
+            v.push(key);
         }
     }
 }

@@ -473,14 +473,20 @@ async fn run_graphql(
     // A query the compiler knows, from one statement; otherwise the executor,
     // which also validates the document for the role (the compiler answers only
     // documents it validated).
+    // An API client's compiled read is paid for at the cost the executor
+    // computed for the same variables; until it did, the executor answers.
     let validated = match (&authz, state.config.compiled_reads) {
-        (Some(a), true) => checked.validated_for(a.role(), operation_name.as_deref(), &req.variables),
+        (Some(a), true) if checked.validated_for(a.role(), operation_name.as_deref(), &req.variables) => {
+            match meter.get().filter(|m| m.has_quota()) {
+                None => Some(None),
+                Some(_) => checked.cost_for(a.role(), operation_name.as_deref(), &req.variables).map(Some),
+            }
+        }
         _ => None,
     };
     let compiled = match (&authz, &checked.document, validated) {
         (Some(a), Some(doc), Some(cost)) => {
-            // Paid for before it runs, at the cost the executor computed.
-            if let Some(Err(e)) = meter.get().map(|m| m.charge(cost)) {
+            if let Some(Err(e)) = cost.and_then(|c| meter.get().map(|m| m.charge(c))) {
                 return Answered { status: None, resp: error_response(&e), authenticated, executed: false };
             }
             let gw = Gateway::new(state.db.clone(), a.clone(), state.principals.epoch().clone());
