@@ -229,15 +229,7 @@ impl Import {
     }
 
     async fn apply_once(&mut self, rec: &Record) -> Result<Outcome, AppError> {
-        let txn = self.db.begin().await?;
-        // Each record's commit does not wait for the disk: a crash may lose the
-        // last records applied (never part of one: the change, its audit
-        // entries and its ledger line commit together), and the feed, sent
-        // again, applies them again. Waiting would bound a feed to the disk's
-        // flushes per second.
-        if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-            txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF").await?;
-        }
+        let txn = self.begin().await?;
         if let Some(done) = Unscoped::Feed.find_by_id::<inps_feed_record::Entity>(rec.seq).one(&txn).await? {
             return if done.sha256 == rec.sha256 {
                 Ok(Outcome::Unchanged)
@@ -334,21 +326,20 @@ impl Import {
             .await?;
         // A key limited to an Ambito changes that Ambito's households only
         // (checked before anything about the people).
-        if let (Some(only), Some(app)) = (self.only_ambito, &existing) {
-            let hh = Unscoped::Feed.find_by_id::<household::Entity>(app.household_id).one(txn).await?;
-            if hh.is_none_or(|h| h.ambito_id != only) {
-                return Err(AppError::not_found_at(
-                    "protocol",
-                    "no application with this protocol in the Ambito of this key",
-                ));
+        let existing = match existing {
+            None => None,
+            Some(app) => {
+                let hh = household_of(txn, &app).await?;
+                if self.only_ambito.is_some_and(|only| only != hh.ambito_id) {
+                    return Err(AppError::not_found_at(
+                        "protocol",
+                        "no application with this protocol in the Ambito of this key",
+                    ));
+                }
+                Some((app, hh))
             }
-        }
-        let members: Vec<(CodiceFiscale, &feed::Member)> = a
-            .household
-            .members
-            .iter()
-            .map(|m| (CodiceFiscale::parse(&m.fiscal_code).expect("checked when read"), m))
-            .collect();
+        };
+        let (members, applicant) = household_members(a);
         // A person is in one household: a codice fiscale of another household is refused.
         let cfs: Vec<String> = members.iter().map(|(cf, _)| cf.as_str().to_string()).collect();
         let elsewhere = Unscoped::Rule
@@ -357,33 +348,17 @@ impl Import {
             .all(txn)
             .await?
             .into_iter()
-            .find(|m| existing.as_ref().is_none_or(|app| app.household_id != m.household_id));
+            .find(|m| existing.as_ref().is_none_or(|(app, _)| app.household_id != m.household_id));
         if let Some(m) = elsewhere {
             let i = cfs.iter().position(|c| *c == m.fiscal_code).unwrap_or(0);
             return Err(AppError::Conflict(format!(
                 "household.members[{i}].fiscalCode: this person is a member of another household already"
             )));
         }
-        let applicant = members
-            .iter()
-            .find(|(_, m)| m.relation == entity::enums::FamilyRelation::Richiedente)
-            .map(|(cf, _)| cf.as_str().to_string())
-            .expect("checked when read");
-        let Some(app) = existing else {
+        let Some((app, hh)) = existing else {
             return self.new_household(txn, seq, a, &members, ambito_id, comune_istat, applicant).await;
         };
         let mut entries = Vec::new();
-        let hh = Unscoped::Feed
-            .find_by_id::<household::Entity>(app.household_id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| AppError::internal(format!("application {} without its household", app.id)))?;
-        if self.only_ambito.is_some_and(|only| only != hh.ambito_id) {
-            return Err(AppError::not_found_at(
-                "protocol",
-                "no application with this protocol in the Ambito of this key",
-            ));
-        }
         // The application.
         let mut changed = Vec::new();
         let mut upd = application::Entity::update_many().filter(application::Column::Id.eq(app.id));
@@ -607,11 +582,7 @@ impl Import {
         if s.status == ApplicationStatus::Accolta && app.pad_signed_on.is_none() {
             return Err(AppError::validation("status", "an application is accepted (ACCOLTA) once the PAD is signed: send its `application` record with `padSignedOn`"));
         }
-        let hh = Unscoped::Feed
-            .find_by_id::<household::Entity>(app.household_id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| AppError::internal(format!("application {} without its household", app.id)))?;
+        let hh = household_of(txn, &app).await?;
         if self.only_ambito.is_some_and(|only| only != hh.ambito_id) {
             return Err(AppError::not_found_at(
                 "protocol",
@@ -787,6 +758,15 @@ fn parse(text: &str) -> Result<Record, (Option<i64>, AppError)> {
         .map_err(|e| (serde_json::from_str::<serde_json::Value>(text).ok().and_then(|v| v["seq"].as_i64()), e))
 }
 
+/// The household of an application.
+async fn household_of(txn: &DatabaseTransaction, app: &application::Model) -> Result<household::Model, AppError> {
+    Unscoped::Feed
+        .find_by_id::<household::Entity>(app.household_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::internal(format!("application {} without its household", app.id)))
+}
+
 /// A household's members with their codici fiscali, and the applicant's.
 fn household_members(a: &feed::Application) -> (Vec<(CodiceFiscale, &feed::Member)>, String) {
     let members: Vec<(CodiceFiscale, &feed::Member)> = a
@@ -822,6 +802,19 @@ struct Pending<'r> {
 }
 
 impl Import {
+    /// A transaction of the feed. Its commit does not wait for the disk: a
+    /// crash may lose the last records applied (never part of one: a change,
+    /// its audit entries and its ledger line commit together), and the feed,
+    /// sent again, applies them again. Waiting would bound a feed to the
+    /// disk's flushes per second.
+    async fn begin(&self) -> Result<DatabaseTransaction, AppError> {
+        let txn = self.db.begin().await?;
+        if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF").await?;
+        }
+        Ok(txn)
+    }
+
     /// The ledger line of a record.
     fn ledger_row(&self, rec: &Record, changed: bool) -> inps_feed_record::ActiveModel {
         inps_feed_record::ActiveModel {
@@ -1003,10 +996,7 @@ impl Import {
             return Ok(());
         }
         let together = async {
-            let txn = self.db.begin().await?;
-            if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-                txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF").await?;
-            }
+            let txn = self.begin().await?;
             let protocols: Vec<String> = group.iter().map(|(_, r)| r.body.protocol().to_string()).collect();
             let apps: HashMap<String, application::Model> = Unscoped::Feed
                 .find::<application::Entity>()
@@ -1082,10 +1072,7 @@ impl Import {
             return Ok(());
         }
         let together = async {
-            let txn = self.db.begin().await?;
-            if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-                txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF").await?;
-            }
+            let txn = self.begin().await?;
             let mut rows = NewRows::default();
             for p in &group {
                 let Body::Application(a) = &p.rec.body else { unreachable!("only applications wait") };
