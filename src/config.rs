@@ -55,6 +55,9 @@ pub struct Config {
     /// (`gepi apikey quota`). The whole hour's points may be spent at once;
     /// they come back evenly over the hour.
     pub api_quota_points_per_hour: u32,
+    /// `GEPI_PARTNER_EVENT_RETENTION_DAYS`: how long the partners' change feed
+    /// keeps an event; the server deletes older ones every hour.
+    pub partner_event_retention_days: u32,
     /// `GEPI_CLIENT_IP_HEADER`: behind a reverse proxy, the header in which it
     /// puts the client's address (e.g. `X-Forwarded-For`; the last entry counts).
     /// Unset: the peer address. Set it only when a proxy you run sets it.
@@ -172,6 +175,7 @@ impl Default for Config {
             // A partner polling its change feed every ten seconds with pages of
             // a hundred events spends about a third of it.
             api_quota_points_per_hour: 1_000_000,
+            partner_event_retention_days: 90,
             client_ip_header: None,
             metrics_token: None,
             log_format: LogFormat::Text,
@@ -199,6 +203,7 @@ struct FileConfig {
     login_rate_per_minute: Option<u32>,
     login_rate_burst: Option<u32>,
     api_quota_points_per_hour: Option<u32>,
+    partner_event_retention_days: Option<u32>,
     client_ip_header: Option<String>,
     log_format: Option<LogFormat>,
     saml: Option<SamlConfig>,
@@ -247,6 +252,7 @@ impl Config {
                 login_rate_per_minute,
                 login_rate_burst,
                 api_quota_points_per_hour,
+                partner_event_retention_days,
                 log_format
             );
             if f.saml.is_some() {
@@ -307,6 +313,9 @@ impl Config {
         if let Some(v) = env("GEPI_API_QUOTA_POINTS_PER_HOUR") {
             c.api_quota_points_per_hour = parse("GEPI_API_QUOTA_POINTS_PER_HOUR", v)?;
         }
+        if let Some(v) = env("GEPI_PARTNER_EVENT_RETENTION_DAYS") {
+            c.partner_event_retention_days = parse("GEPI_PARTNER_EVENT_RETENTION_DAYS", v)?;
+        }
         if let Some(v) = env("GEPI_CLIENT_IP_HEADER") {
             c.client_ip_header = Some(v.trim().to_string()).filter(|h| !h.is_empty());
         }
@@ -355,6 +364,9 @@ impl Config {
         }
         if self.api_quota_points_per_hour == 0 {
             return Err(ConfigError::Invalid("GEPI_API_QUOTA_POINTS_PER_HOUR must be at least 1".into()));
+        }
+        if self.partner_event_retention_days == 0 {
+            return Err(ConfigError::Invalid("GEPI_PARTNER_EVENT_RETENTION_DAYS must be at least 1".into()));
         }
         if let Some(s) = &self.saml {
             s.validate()?;
@@ -530,6 +542,7 @@ impl fmt::Debug for Config {
             .field("login_rate_per_minute", &self.login_rate_per_minute)
             .field("login_rate_burst", &self.login_rate_burst)
             .field("api_quota_points_per_hour", &self.api_quota_points_per_hour)
+            .field("partner_event_retention_days", &self.partner_event_retention_days)
             .field("client_ip_header", &self.client_ip_header)
             .field("log_format", &self.log_format)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))

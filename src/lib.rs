@@ -26,6 +26,7 @@ pub mod inps;
 pub mod meetings;
 pub mod metrics;
 pub mod operators;
+pub mod outbox;
 pub mod principal;
 pub mod puc;
 pub mod ratelimit;

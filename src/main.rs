@@ -97,6 +97,11 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// The partners' change feed (what `partnerEvents` serves).
+    PartnerEvents {
+        #[command(subcommand)]
+        command: PartnerEventsCommand,
+    },
     /// Conventions of the Comuni (for the bootstrap of an installation; the
     /// Ambito administrator uploads them through the API afterwards).
     Conventions {
@@ -194,6 +199,13 @@ enum ImportCommand {
         #[arg(long)]
         quiet: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum PartnerEventsCommand {
+    /// Delete the events older than the retention (`GEPI_PARTNER_EVENT_RETENTION_DAYS`);
+    /// the server does it every hour.
+    Purge,
 }
 
 #[derive(Subcommand)]
@@ -335,6 +347,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apikey { command } => apikey(&config, command).await,
         Command::Territory { command: TerritoryCommand::Import { file } } => import_territory(&config, file).await,
         Command::Import { command: ImportCommand::Inps { file, quiet } } => import_inps(&config, file, quiet).await,
+        Command::PartnerEvents { command: PartnerEventsCommand::Purge } => {
+            let conn = db::connect(&config).await?;
+            db::migrate(&conn).await?;
+            let n = gepi::outbox::purge_expired(&conn, config.partner_event_retention_days).await?;
+            println!("deleted: {n} (events older than {} days)", config.partner_event_retention_days);
+            Ok(())
+        }
         Command::Conventions { command } => add_convention(&config, command).await,
         Command::Operators { command: Some(command), .. } => operators_command(&config, command).await,
         Command::Operators { json, command: None } => list_operators(&config, json).await,
@@ -677,6 +696,7 @@ async fn serve(mut config: Config, demo: bool, bind: Option<std::net::SocketAddr
     }
     let bind = config.bind;
     let dev_login = config.dev_login;
+    tokio::spawn(gepi::outbox::purge_every_hour(conn.clone(), config.partner_event_retention_days));
     let saml = config.saml.clone();
     #[allow(unused_mut)]
     let mut state = AppState::with_metrics(config, conn.clone(), metrics).await?;

@@ -17,8 +17,9 @@ use crate::{
         meetings::{MeetingMutation, MeetingQuery},
         node::NodeQuery,
         operators::{OperatorMutation, OperatorQuery},
+        partners::PartnerQuery,
         puc::{PucMutation, PucQuery},
-        reports::ReportQuery,
+        reports::{ReportMutation, ReportQuery},
         residency::{ResidencyMutation, ResidencyQuery},
         territory::{TerritoryMutation, TerritoryQuery},
     },
@@ -43,6 +44,7 @@ pub struct Query(
     ResidencyQuery,
     DisadvantageQuery,
     ReportQuery,
+    PartnerQuery,
     AuditQuery,
     CaseQuery,
 );
@@ -60,6 +62,7 @@ pub struct Mutation(
     ResidencyMutation,
     MeetingMutation,
     PucMutation,
+    ReportMutation,
 );
 
 pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;

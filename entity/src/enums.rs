@@ -128,7 +128,13 @@ string_enum!(
     RequisitoResidenza, RequisitoSoggiorno, ComposizioneDifforme, AltroFattoSanzionabile });
 string_enum!(
     /// State of a segnalazione, domain spec §2.9.
-    ReportState, "SCREAMING_SNAKE_CASE", { Bozza, DaApprovare, Inviata, Rifiutata, Rettificata });
+    ReportState, "SCREAMING_SNAKE_CASE", { Bozza, DaApprovare, Inviata, Rifiutata, Rettificata, Acquisita });
+string_enum!(
+    /// Which partner an event of the change feed is for.
+    PartnerAudience, "SCREAMING_SNAKE_CASE", { Inps, Cpi });
+string_enum!(
+    /// What happened, in an event of the partners' change feed.
+    PartnerEventKind, "SCREAMING_SNAKE_CASE", { SegnalazioneInviata, SegnalazioneRettificata });
 string_enum!(
     /// Kind of meeting.
     MeetingKind, "SCREAMING_SNAKE_CASE", {

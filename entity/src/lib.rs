@@ -27,6 +27,7 @@ pub mod pact_commitment;
 pub mod pact_commitment_member;
 pub mod pact_expected_result;
 pub mod pact_objective;
+pub mod partner_event;
 pub mod preliminary_analysis;
 pub mod profile;
 pub mod profile_comune;

@@ -12,6 +12,7 @@ mod m20261202_000003_accreditation;
 mod m20261206_000001_api_client_quota;
 mod m20261206_000002_api_client_document;
 mod m20261206_000003_inps_feed;
+mod m20261206_000004_partner_event;
 mod table_def;
 
 /// What the database answers when a change would break the Ambito administrator rules.
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_api_client_quota::Migration),
             Box::new(m20261206_000002_api_client_document::Migration),
             Box::new(m20261206_000003_inps_feed::Migration),
+            Box::new(m20261206_000004_partner_event::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ pub mod lists;
 pub mod meetings;
 pub mod node;
 pub mod operators;
+pub mod partners;
 pub mod puc;
 pub mod relations;
 pub mod reports;

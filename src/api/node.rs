@@ -45,6 +45,7 @@ pub enum Node {
     ResidencyCheck(ResidencyCheckView),
     ResidencyPeriod(ResidencyPeriodView),
     DisadvantageCheck(DisadvantageCheckView),
+    PartnerEvent(PartnerEventView),
     AuditEvent(AuditEventView),
 }
 
@@ -143,6 +144,9 @@ pub async fn node(gw: &Gateway, id: &ID) -> GqlResult<Node> {
             by_id::<disadvantage_check::Entity>(gw, disadvantage_check::Column::Id, uuid()?, "DisadvantageCheck")
                 .await
                 .gql()?,
+        )),
+        "PartnerEvent" => Node::PartnerEvent(PartnerEventView(
+            by_id::<partner_event::Entity>(gw, partner_event::Column::Id, uuid()?, "PartnerEvent").await.gql()?,
         )),
         "AuditEvent" => Node::AuditEvent(AuditEventView(
             by_id::<audit_event::Entity>(gw, audit_event::Column::Id, uuid()?, "AuditEvent").await.gql()?,

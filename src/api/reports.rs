@@ -1,14 +1,23 @@
-//! Root field of segnalazioni: `reports` (their workflow mutations are the
-//! case's: see `api::cases`).
+//! Root field of segnalazioni: `reports`, and INPS's acknowledgement
+//! (`acknowledgeReport`); the other mutations of their workflow are the
+//! case's: see `api::cases`.
 
-use async_graphql::{Context, Object};
+use async_graphql::{Context, InputObject, Object, ID};
 use entity::report;
 
 use super::{
     lists::{all, page_of, sort},
     views::ReportView,
 };
-use crate::{authz::gateway::Direction, error::GqlResult, graphql::connection::Connection};
+use crate::{
+    authz::gateway::Direction,
+    error::{GqlResult, ResultExt},
+    graphql::{
+        connection::Connection,
+        context::{acting, gateway, uuid_arg},
+        node::by_id,
+    },
+};
 
 #[derive(Default)]
 pub struct ReportQuery;
@@ -30,6 +39,37 @@ impl ReportQuery {
         >,
     ) -> GqlResult<Connection<ReportView>> {
         page_of(ctx, all, &report_order(), (first, after), ReportView).await
+    }
+}
+
+/// Input of `acknowledgeReport`.
+#[derive(InputObject)]
+pub struct AcknowledgeReportInput {
+    /// The segnalazione, as the change feed named it.
+    pub report_id: ID,
+    /// INPS's protocol for it: 1 to 40 letters, digits and `-` `/` `.` `_`.
+    pub inps_protocol: String,
+    /// The version read, to refuse a change made since; without it only the state is checked.
+    pub version: Option<i32>,
+}
+
+#[derive(Default)]
+pub struct ReportMutation;
+
+#[Object]
+impl ReportMutation {
+    /// INPS: records its protocol on a segnalazione it collected from the change feed (`INVIATA` →
+    /// `ACQUISITA`). Sending the same protocol again changes nothing; another one is `CONFLICT`.
+    #[graphql(visible = "crate::graphql::visibility::updates_report")]
+    async fn acknowledge_report(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The segnalazione and INPS's protocol for it.")] input: AcknowledgeReportInput,
+    ) -> GqlResult<ReportView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.reportId", "Report", &input.report_id)?;
+        crate::reports::service::acknowledge_report(&a, id, input.version, &input.inps_protocol).await.gql()?;
+        Ok(ReportView(by_id::<report::Entity>(gateway(ctx)?, report::Column::Id, id, "Report").await.gql()?))
     }
 }
 

@@ -3712,6 +3712,117 @@ impl DisadvantageCheckView {
     pub const OBJECT: Obj = Obj::DisadvantageCheck;
 }
 
+/// An event of the partners' change feed: what a partner (INPS, a Centro per l'impiego) collects, in commit order.
+#[derive(Clone)]
+pub struct PartnerEventView(pub partner_event::Model);
+
+impl Projected for partner_event::Entity {
+    const TYPE: &'static str = "PartnerEvent";
+    fn field_columns() -> Vec<(&'static str, Self::Column)> {
+        vec![
+            ("kind", partner_event::Column::Kind),
+            ("occurredAt", partner_event::Column::OccurredAt),
+            ("applicationProtocol", partner_event::Column::ApplicationProtocol),
+            ("fiscalCode", partner_event::Column::FiscalCode),
+        ]
+    }
+    fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
+        use sea_orm::{ActiveEnum, Iterable};
+        match col {
+            partner_event::Column::Kind => {
+                Some(leak(entity::enums::PartnerEventKind::iter().next().expect("variant").to_value()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// An event of the partners' change feed: what a partner (INPS, a Centro per l'impiego) collects, in commit order.
+#[Object(name = "PartnerEvent", visible = "vis::type_partner_event")]
+impl PartnerEventView {
+    /// Global id.
+    #[graphql(visible = "vis::type_partner_event")]
+    pub async fn id(&self) -> ID {
+        ID(ids::encode("PartnerEvent", self.0.id))
+    }
+    /// What happened.
+    #[graphql(visible = "vis::partner_event_kind")]
+    async fn kind(&self, ctx: &Context<'_>) -> Option<PartnerEventKindView> {
+        let m = &self.0;
+        show(ctx, keys::partner_event::KIND, self.own(ctx), || m.kind.into())
+    }
+    /// When the change was committed.
+    #[graphql(visible = "vis::partner_event_occurred_at")]
+    async fn occurred_at(&self, ctx: &Context<'_>) -> Option<Timestamp> {
+        let m = &self.0;
+        show(ctx, keys::partner_event::OCCURRED_AT, self.own(ctx), || Timestamp(m.occurred_at))
+    }
+    /// INPS protocol of the application concerned, as it was when the event was written.
+    #[graphql(visible = "vis::partner_event_application_protocol")]
+    async fn application_protocol(&self, ctx: &Context<'_>) -> Option<Option<String>> {
+        let m = &self.0;
+        let v = show(ctx, keys::partner_event::APPLICATION_PROTOCOL, self.own(ctx), || m.application_protocol.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, keys::partner_event::APPLICATION_PROTOCOL);
+        }
+        v
+    }
+    /// Codice fiscale of the member concerned, as it was when the event was written.
+    #[graphql(visible = "vis::partner_event_fiscal_code")]
+    async fn fiscal_code(&self, ctx: &Context<'_>) -> Option<Option<String>> {
+        let m = &self.0;
+        let v = show(ctx, keys::partner_event::FISCAL_CODE, self.own(ctx), || m.fiscal_code.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, keys::partner_event::FISCAL_CODE);
+        }
+        v
+    }
+    /// Comune concerned.
+    #[graphql(visible = "vis::partner_event_comune")]
+    async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            keys::partner_event::COMUNE,
+            own,
+            comune::Column::IstatCode,
+            Some(m.comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
+    }
+    /// The segnalazione, for the events of segnalazioni (read under the partner's rules).
+    #[graphql(visible = "vis::partner_event_report")]
+    async fn report(&self, ctx: &Context<'_>) -> GqlResult<Option<ReportView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<report::Entity, _>(ctx, keys::partner_event::REPORT, own, report::Column::Id, m.report_id, |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(ReportView))
+    }
+}
+
+impl PartnerEventView {
+    /// Whether the row is the principal's own (for fields shown on own rows only).
+    #[allow(unused_variables)]
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
+        false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
+        let m = &self.0;
+        crate::graphql::guard::audit_read(ctx, key, ("partner_event", m.id), || crate::audit::reads::Owner::Ambito {
+            ambito: Some(m.ambito_id),
+            case: None,
+        });
+    }
+    pub const OBJECT: Obj = Obj::PartnerEvent;
+}
+
 /// An entry of the append-only audit trail.
 #[derive(Clone)]
 pub struct AuditEventView(pub audit_event::Model);
@@ -4690,6 +4801,27 @@ mod vis {
     }
     pub fn disadvantage_check_member(ctx: &Context<'_>) -> bool {
         field(ctx, crate::authz::keys::disadvantage_check::MEMBER) && reads(ctx, Object::Member)
+    }
+    pub fn type_partner_event(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::PartnerEvent)
+    }
+    pub fn partner_event_kind(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::partner_event::KIND)
+    }
+    pub fn partner_event_occurred_at(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::partner_event::OCCURRED_AT)
+    }
+    pub fn partner_event_application_protocol(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::partner_event::APPLICATION_PROTOCOL)
+    }
+    pub fn partner_event_fiscal_code(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::partner_event::FISCAL_CODE)
+    }
+    pub fn partner_event_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::partner_event::COMUNE) && reads(ctx, Object::Comune)
+    }
+    pub fn partner_event_report(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::partner_event::REPORT) && reads(ctx, Object::Report)
     }
     pub fn type_audit_event(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::AuditEvent)

@@ -3269,6 +3269,108 @@ impl CompiledView for DisadvantageCheckView {
     }
 }
 
+impl CompiledView for PartnerEventView {
+    type Entity = partner_event::Entity;
+    const TYPE: &'static str = "PartnerEvent";
+    const OBJECT: Obj = Obj::PartnerEvent;
+    const OWN_COLUMN: Option<&'static str> = None;
+    fn decode(row: serde_json::Value) -> serde_json::Result<Self> {
+        serde_json::from_value(row).map(PartnerEventView)
+    }
+    fn model(&self) -> &partner_event::Model {
+        &self.0
+    }
+    #[allow(unused_variables)]
+    fn own_in(&self, rc: &ReadCtx) -> bool {
+        false
+    }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["ambito_id", "id"];
+    #[allow(unused_variables)]
+    fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
+        let m = &self.0;
+        rc.authz.record_read(key, ("partner_event", m.id), || crate::audit::reads::Owner::Ambito {
+            ambito: Some(m.ambito_id),
+            case: None,
+        });
+    }
+    fn field(name: &str) -> Option<Field<Self>> {
+        Some(match name {
+            "id" => Field::Value(|v, _| ID(ids::encode("PartnerEvent", v.0.id)).out(), &["id"]),
+            "kind" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<PartnerEventKindView> =
+                        rc.show(keys::partner_event::KIND, v.own_in(rc), || m.kind.into());
+                    x.out()
+                },
+                &["kind"],
+            ),
+            "occurredAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Timestamp> =
+                        rc.show(keys::partner_event::OCCURRED_AT, v.own_in(rc), || Timestamp(m.occurred_at));
+                    x.out()
+                },
+                &["occurred_at"],
+            ),
+            "applicationProtocol" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::partner_event::APPLICATION_PROTOCOL, v.own_in(rc), || {
+                            m.application_protocol.clone()
+                        });
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::partner_event::APPLICATION_PROTOCOL);
+                    }
+                    x.out()
+                },
+                &["application_protocol"],
+            ),
+            "fiscalCode" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::partner_event::FISCAL_CODE, v.own_in(rc), || m.fiscal_code.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::partner_event::FISCAL_CODE);
+                    }
+                    x.out()
+                },
+                &["fiscal_code"],
+            ),
+            "comune" => Field::Rel(RelSpec {
+                key: keys::partner_event::COMUNE,
+                card: Card::One,
+                parent_column: "comune_istat",
+                target_column: "istat_code",
+                order_column: "istat_code",
+                has_key: |v| {
+                    let m = &v.0;
+                    (Some(m.comune_istat.clone())).is_some()
+                },
+                audit: false,
+                plan: plan_rel::<PartnerEventView, ComuneView>,
+            }),
+            "report" => Field::Rel(RelSpec {
+                key: keys::partner_event::REPORT,
+                card: Card::One,
+                parent_column: "report_id",
+                target_column: "id",
+                order_column: "id",
+                has_key: |v| {
+                    let m = &v.0;
+                    (m.report_id).is_some()
+                },
+                audit: false,
+                plan: plan_rel::<PartnerEventView, ReportView>,
+            }),
+            _ => return None,
+        })
+    }
+}
+
 impl CompiledView for AuditEventView {
     type Entity = audit_event::Entity;
     const TYPE: &'static str = "AuditEvent";

@@ -125,6 +125,7 @@ pub fn encode_cursor(v: &Value, id: Uuid) -> String {
         Value::ChronoDate(Some(d)) => format!("d:{d}"),
         Value::ChronoDateTimeUtc(Some(t)) => format!("t:{}", t.to_rfc3339()),
         Value::String(Some(s)) => format!("s:{s}"),
+        Value::BigInt(Some(n)) => format!("i:{n}"),
         other => format!("s:{other:?}"),
     };
     URL_SAFE_NO_PAD.encode(format!("{s}|{id}"))
@@ -140,6 +141,7 @@ fn decode_cursor(c: &str) -> Result<(Value, Uuid), AppError> {
         "d" => Value::from(raw.parse::<NaiveDate>().map_err(|_| bad())?),
         "t" => Value::from(DateTime::parse_from_rfc3339(raw).map_err(|_| bad())?.with_timezone(&Utc)),
         "s" => Value::from(raw.to_string()),
+        "i" => Value::from(raw.parse::<i64>().map_err(|_| bad())?),
         _ => return Err(bad()),
     };
     Ok((value, id))

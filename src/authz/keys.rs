@@ -419,6 +419,18 @@ pub mod disadvantage_check {
     pub const MEMBER: FieldKey = FieldKey("DisadvantageCheck.member");
 }
 
+/// Fields of `PartnerEvent`.
+pub mod partner_event {
+    use crate::authz::FieldKey;
+    pub const ID: FieldKey = FieldKey("PartnerEvent.id");
+    pub const KIND: FieldKey = FieldKey("PartnerEvent.kind");
+    pub const OCCURRED_AT: FieldKey = FieldKey("PartnerEvent.occurredAt");
+    pub const APPLICATION_PROTOCOL: FieldKey = FieldKey("PartnerEvent.applicationProtocol");
+    pub const FISCAL_CODE: FieldKey = FieldKey("PartnerEvent.fiscalCode");
+    pub const COMUNE: FieldKey = FieldKey("PartnerEvent.comune");
+    pub const REPORT: FieldKey = FieldKey("PartnerEvent.report");
+}
+
 /// Fields of `AuditEvent`.
 pub mod audit_event {
     use crate::authz::FieldKey;

@@ -286,10 +286,12 @@ impl Scoped for report::Entity {
     fn condition(scope: Scope, p: &Principal) -> Condition {
         // Segnalazioni of residency checks belong to the registry roles, the others
         // to the roles of the Patto: neither sees (or approves) the other's.
+        // INPS sees only what was sent to it, of either kind.
         let kind = match p.role {
             Role::RegistryCheckCoordinator | Role::RegistryCheckOfficer => {
                 report::Column::ResidencyCheckId.is_not_null()
             }
+            Role::InpsFeed => report::Column::SentAt.is_not_null(),
             _ => report::Column::ResidencyCheckId.is_null(),
         };
         Condition::all().add(kind).add(report_rows(scope, p))
@@ -408,6 +410,25 @@ impl Scoped for disadvantage_check::Entity {
             Scope::Own => is_me(disadvantage_check::Column::DecidedBy, p),
             Scope::Unassigned => never(),
         }
+    }
+}
+
+impl Scoped for partner_event::Entity {
+    const OBJECT: Object = Object::PartnerEvent;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        // Each partner reads the events meant for it, and no operator any.
+        let audience = match p.role {
+            Role::InpsFeed => enums::PartnerAudience::Inps,
+            Role::CpiPartner => enums::PartnerAudience::Cpi,
+            _ => return never(),
+        };
+        let rows = match scope {
+            Scope::National => always(),
+            Scope::Ambito => in_ambito(partner_event::Column::AmbitoId, p),
+            Scope::Comune => Condition::all().add(partner_event::Column::ComuneIstat.is_in(comuni(p))),
+            Scope::Own | Scope::Unassigned => never(),
+        };
+        Condition::all().add(partner_event::Column::Audience.eq(audience)).add(rows)
     }
 }
 

@@ -66,6 +66,7 @@ vocabulary!(
         ResidencyPeriod = "ResidencyPeriod",
         DisadvantageCheck = "DisadvantageCheck",
         AuditEvent = "AuditEvent",
+        PartnerEvent = "PartnerEvent",
     }
 );
 

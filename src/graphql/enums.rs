@@ -386,6 +386,18 @@ gql_enum!(
         Rifiutata,
         /// Sent to INPS, then rectified or annulled in GePI.
         Rettificata,
+        /// Sent to INPS, which recorded its protocol on it (`inpsAck`).
+        Acquisita,
+    }
+);
+gql_enum!(
+    /// What happened, in an event of the partners' change feed.
+    PartnerEventKindView, "PartnerEventKind", "entity::enums::PartnerEventKind", {
+        /// A coordinator approved a segnalazione: it is sent to INPS (the event names it).
+        SegnalazioneInviata,
+        /// A segnalazione already sent was rectified: the event names the rectification, which names the
+        /// segnalazione it replaces.
+        SegnalazioneRettificata,
     }
 );
 /// Kind of meeting.

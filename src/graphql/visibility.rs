@@ -64,6 +64,7 @@ reads! {
     reads_puc_project => PucProject, reads_residency_check => ResidencyCheck,
     reads_disadvantage_check => DisadvantageCheck, reads_report => Report,
     reads_audit_event => AuditEvent, reads_case => Case, reads_office_slot => OfficeSlot,
+    reads_partner_event => PartnerEvent,
 }
 
 may! {
@@ -81,6 +82,7 @@ may! {
     updates_support => Support Update,
     creates_report => Report Create,
     approves_report => Report Approve,
+    updates_report => Report Update,
     updates_disadvantage_check => DisadvantageCheck Update,
     assigns_residency_check => ResidencyCheck Assign,
     updates_residency_check => ResidencyCheck Update,

@@ -8,12 +8,15 @@ use entity::enums::{ReportKind, ReportState};
 pub enum ReportAction {
     Submit,
     Decide,
+    /// INPS records its protocol on a segnalazione it received.
+    Acknowledge,
 }
 
 pub fn report_allows(state: ReportState, action: ReportAction) -> bool {
     match action {
         ReportAction::Submit => state == ReportState::Bozza,
         ReportAction::Decide => state == ReportState::DaApprovare,
+        ReportAction::Acknowledge => state == ReportState::Inviata,
     }
 }
 
@@ -24,6 +27,9 @@ pub fn report_allowed_actions(state: ReportState) -> Vec<&'static str> {
     }
     if report_allows(state, ReportAction::Decide) {
         v.push("decideReport");
+    }
+    if report_allows(state, ReportAction::Acknowledge) {
+        v.push("acknowledgeReport");
     }
     v
 }

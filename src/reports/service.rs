@@ -4,8 +4,9 @@
 
 use chrono::{NaiveDate, Utc};
 use entity::{
-    enums::{AuditAction, ReportKind, ReportState, ResidencyCheckState},
-    report, residency_check,
+    application, case_file,
+    enums::{AuditAction, PartnerAudience, PartnerEventKind, ReportKind, ReportState, ResidencyCheckState},
+    member, report, residency_check,
 };
 use sea_orm::{sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait};
 use serde_json::json;
@@ -149,11 +150,26 @@ pub async fn decide_report(
     })
     .await?;
     let mut entries = Vec::new();
-    // An approved segnalazione of a negative residency check: the check is sent.
     if approve {
+        // An approved segnalazione of a negative residency check: the check is sent.
         if let Some(check_id) = r.residency_check_id {
             entries.extend(mark_check_sent(&txn, check_id).await?);
         }
+        // INPS collects it from its change feed.
+        let (application_protocol, fiscal_code) = inps_identifiers(&txn, &r).await?;
+        crate::outbox::emit(
+            &*txn,
+            crate::outbox::Event {
+                audience: PartnerAudience::Inps,
+                kind: PartnerEventKind::SegnalazioneInviata,
+                ambito_id: r.ambito_id,
+                comune_istat: r.comune_istat.clone(),
+                report_id: Some(r.id),
+                application_protocol,
+                fiscal_code,
+            },
+        )
+        .await?;
     }
     let mut e = AuditEntry::new("report", id, AuditAction::Transition);
     e.ambito_id = Some(r.ambito_id);
@@ -165,6 +181,91 @@ pub async fn decide_report(
     entries.push(e);
     txn.commit(entries).await?;
     Ok(id)
+}
+
+/// What INPS knows a segnalazione by: the protocol of the application behind
+/// it (its case's, or its residency check's) and the codice fiscale of the
+/// member concerned (named by it, or by its check).
+async fn inps_identifiers(
+    txn: &DatabaseTransaction,
+    r: &report::Model,
+) -> Result<(Option<String>, Option<String>), AppError> {
+    let check = match r.residency_check_id {
+        Some(id) => Unscoped::Child.find_by_id::<residency_check::Entity>(id).one(txn).await?,
+        None => None,
+    };
+    let application_id = match (r.case_id, &check) {
+        (Some(case_id), _) => {
+            Unscoped::Child.find_by_id::<case_file::Entity>(case_id).one(txn).await?.map(|c| c.application_id)
+        }
+        (None, Some(c)) => c.application_id,
+        (None, None) => None,
+    };
+    let protocol = match application_id {
+        Some(id) => Unscoped::Child.find_by_id::<application::Entity>(id).one(txn).await?.map(|a| a.inps_protocol),
+        None => None,
+    };
+    let fiscal_code = match r.member_id.or(check.as_ref().map(|c| c.member_id)) {
+        Some(id) => Unscoped::Child.find_by_id::<member::Entity>(id).one(txn).await?.map(|m| m.fiscal_code),
+        None => None,
+    };
+    Ok((protocol, fiscal_code))
+}
+
+/// INPS: records its protocol on a segnalazione it collected
+/// (`INVIATA → ACQUISITA`). Partners deliver at least once: the same protocol
+/// sent again for an acknowledged segnalazione changes nothing; another one is
+/// a conflict. Without `version` the check is on the state alone.
+pub async fn acknowledge_report(
+    a: &Acting<'_>,
+    id: Uuid,
+    version: Option<i32>,
+    protocol: &str,
+) -> Result<Uuid, AppError> {
+    let protocol = inps_protocol("input.inpsProtocol", protocol)?;
+    let txn = a.begin().await?;
+    let r = load_report(a, &txn, id, Action::Update).await?;
+    if r.state == ReportState::Acquisita && r.inps_ack.as_deref() == Some(protocol.as_str()) {
+        return Ok(id);
+    }
+    if let Some(v) = version {
+        check_version("segnalazione", r.version, v)?;
+    }
+    if r.state == ReportState::Acquisita {
+        return Err(AppError::conflict_at(
+            "input.inpsProtocol",
+            "the segnalazione was acknowledged with another protocol",
+        ));
+    }
+    if !report_allows(r.state, ReportAction::Acknowledge) {
+        return Err(refuse_report(&r, "acknowledgeReport"));
+    }
+    let p2 = protocol.clone();
+    update_report(&txn, &r, |q| {
+        q.col_expr(report::Column::State, Expr::value(ReportState::Acquisita))
+            .col_expr(report::Column::InpsAck, Expr::value(p2))
+    })
+    .await?;
+    let mut e = AuditEntry::new("report", id, AuditAction::Transition);
+    e.ambito_id = Some(r.ambito_id);
+    e.changes = Some(diff(&[
+        ("state", json!(r.state), json!(ReportState::Acquisita)),
+        ("inps_ack", json!(r.inps_ack), json!(protocol)),
+    ]));
+    txn.commit(vec![e]).await?;
+    Ok(id)
+}
+
+/// An INPS protocol: 1 to 40 letters, digits and `-` `/` `.` `_`.
+fn inps_protocol(field: &str, v: &str) -> Result<String, AppError> {
+    let v = v.trim();
+    let ok = !v.is_empty()
+        && v.len() <= 40
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | '.' | '_'));
+    if !ok {
+        return Err(AppError::validation(field, "an INPS protocol is 1 to 40 letters, digits and - / . _"));
+    }
+    Ok(v.to_string())
 }
 
 /// A negative residency check whose segnalazione was approved is sent to INPS

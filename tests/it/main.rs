@@ -20,6 +20,7 @@ mod limits;
 mod matrix;
 mod meetings;
 mod migrations;
+mod partners;
 mod property;
 mod puc;
 mod references;

@@ -45,6 +45,7 @@ pub(crate) const PROBES: &[(&str, &[&str], &str)] = &[
     ("disadvantageChecks", &[], "DisadvantageCheck"),
     ("disadvantageChecks", &["member"], "Member"),
     ("auditEvents", &[], "AuditEvent"),
+    ("partnerEvents", &[], "PartnerEvent"),
 ];
 
 /// Governed types no probe above reaches, each with the reason. A governed type

@@ -40,6 +40,7 @@ async fn migrations_go_up_down_and_up_again() {
         "inps_feed_job",
         "inps_feed_record",
         "inps_feed_rejection",
+        "partner_event",
         "household",
         "member",
         "application",

@@ -66,6 +66,7 @@ const NOT_MODELLED: &[(&str, &str)] = &[
     ("PactCommitment", "hangs off a pact of a case (modelled)"),
     ("Support", "hangs off a case (modelled)"),
     ("Report", "segnalazioni: the case workflow tests cover their Ambito rule"),
+    ("PartnerEvent", "the partners' change feed: no operator role reads it; tests/it/partners.rs covers its audience and Ambito rules"),
     ("OfficeSlot", "the meeting tests cover its Comune rule"),
     ("PucAssignment", "hangs off a project (modelled) and a case (modelled)"),
     ("PucAttendance", "hangs off an assignment"),

@@ -1,0 +1,57 @@
+//! The partners' change feed: one row per event a partner (INPS, the Centri per
+//! l'impiego) collects, written in the transaction of the change it reports
+//! (an outbox). Partners read it in `seq` order: one more than the largest so
+//! far, taken while the writers of events take turns (SQLite's write lock, a
+//! transaction-level advisory lock on PostgreSQL), so that `seq` follows the
+//! order of the commits.
+
+use crate::table_def::TableDef;
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+fn tables() -> Vec<TableDef> {
+    vec![TableDef::new("partner_event")
+        .cols([
+            uuid("id"),
+            string_len("audience", 40),
+            string_len("kind", 40),
+            big_integer("seq"),
+            uuid("ambito_id"),
+            string_len("comune_istat", 6),
+            uuid_null("report_id"),
+            string_len_null("application_protocol", 40),
+            string_len_null("fiscal_code", 16),
+            timestamp_with_time_zone("occurred_at"),
+        ])
+        .pk(&["id"])
+        .fk("ambito_id", "ambito", "id")
+        .fk("comune_istat", "comune", "istat_code")
+        .fk("report_id", "report", "id")
+        .uniq(&["seq"])
+        .idx(&["audience", "seq"])
+        .idx(&["audience", "ambito_id", "seq"])
+        .idx(&["occurred_at"])]
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for t in tables() {
+            t.create(manager).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for t in tables().into_iter().rev() {
+            manager.drop_table(Table::drop().table(t.name).to_owned()).await?;
+        }
+        Ok(())
+    }
+}

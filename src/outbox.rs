@@ -1,0 +1,120 @@
+//! The partners' change feed (an outbox). A use case whose change a partner
+//! must learn of (INPS: an approved segnalazione, its rectification) writes an
+//! event with [`emit`] in the transaction of the change: the event exists if
+//! and only if the change committed. Partners read the events of their
+//! audience in commit order with a cursor (`partnerEvents(after:)` in
+//! `api::partners`), at least once: a partner keeps the last cursor it
+//! processed and asks again from there.
+//!
+//! Commit order: each event carries `seq`, one more than the largest so far,
+//! taken while the writers of events take turns: SQLite's writers always do
+//! (one write lock), and on PostgreSQL [`emit`] first takes a
+//! transaction-level advisory lock, held until the change commits or rolls
+//! back. So an event is visible only once every event of a smaller `seq` is,
+//! and a cursor on `seq` never passes over one that commits later. The turns
+//! are short: an event is written last, just before its change commits.
+//!
+//! An event holds what identifies its subject for the partner (INPS's
+//! application protocol, the codice fiscale concerned) as it was when the
+//! event was written, and a reference to the row (the segnalazione), which the
+//! partner reads through the graph under its own row and field rules. Events
+//! older than the retention (`GEPI_PARTNER_EVENT_RETENTION_DAYS`) are deleted
+//! by the server every hour ([`purge_every_hour`]) or by `gepi partner-events purge`.
+
+use chrono::{DateTime, Utc};
+use entity::{
+    enums::{PartnerAudience, PartnerEventKind},
+    partner_event,
+};
+use sea_orm::{
+    sea_query::{Expr, Query},
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+};
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// An event to write.
+pub struct Event {
+    pub audience: PartnerAudience,
+    pub kind: PartnerEventKind,
+    pub ambito_id: Uuid,
+    pub comune_istat: String,
+    pub report_id: Option<Uuid>,
+    pub application_protocol: Option<String>,
+    pub fiscal_code: Option<String>,
+}
+
+/// The advisory lock the writers of events take turns on (PostgreSQL).
+const EMIT_LOCK: i64 = 0x6765_7069_6f62; // "gepiob"
+
+/// Writes `e` in the transaction `db` (the change's own), waiting for the turn
+/// of any other transaction writing an event.
+pub async fn emit<C: ConnectionTrait>(db: &C, e: Event) -> Result<Uuid, AppError> {
+    use partner_event::Column as C;
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({EMIT_LOCK})")).await?;
+    }
+    let seq = Expr::cust("(SELECT COALESCE(MAX(seq), 0) + 1 FROM partner_event)");
+    let id = Uuid::now_v7();
+    let q = Query::insert()
+        .into_table(partner_event::Entity)
+        .columns([
+            C::Id,
+            C::Audience,
+            C::Kind,
+            C::Seq,
+            C::AmbitoId,
+            C::ComuneIstat,
+            C::ReportId,
+            C::ApplicationProtocol,
+            C::FiscalCode,
+            C::OccurredAt,
+        ])
+        .values_panic([
+            id.into(),
+            crate::codes::code(e.audience).into(),
+            crate::codes::code(e.kind).into(),
+            seq,
+            e.ambito_id.into(),
+            e.comune_istat.into(),
+            e.report_id.into(),
+            e.application_protocol.into(),
+            e.fiscal_code.into(),
+            Utc::now().into(),
+        ])
+        .to_owned();
+    db.execute(&q).await?;
+    Ok(id)
+}
+
+/// Deletes the events that occurred before `before`, except the last one
+/// written (the next `seq` follows it: were it gone, new events would take
+/// numbers a partner's cursor already passed); returns how many.
+pub async fn purge<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<u64, AppError> {
+    let r = partner_event::Entity::delete_many()
+        .filter(partner_event::Column::OccurredAt.lt(before))
+        .filter(Expr::cust("seq < (SELECT MAX(seq) FROM partner_event)"))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected)
+}
+
+/// Deletes the events older than `days` days; returns how many.
+pub async fn purge_expired<C: ConnectionTrait>(db: &C, days: u32) -> Result<u64, AppError> {
+    purge(db, Utc::now() - chrono::Duration::days(i64::from(days))).await
+}
+
+/// The server's retention: every hour, the events older than `days` days go
+/// (a failure is logged and tried again the next hour).
+pub async fn purge_every_hour(db: sea_orm::DatabaseConnection, days: u32) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match purge_expired(&db, days).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, days, "partner events past their retention deleted"),
+            Err(e) => tracing::warn!(error = %e, "partner events could not be purged"),
+        }
+    }
+}
