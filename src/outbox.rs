@@ -6,13 +6,14 @@
 //! `api::partners`), at least once: a partner keeps the last cursor it
 //! processed and asks again from there.
 //!
-//! Commit order: each event carries `seq`, one more than the largest so far,
-//! taken while the writers of events take turns: SQLite's writers always do
-//! (one write lock), and on PostgreSQL [`emit`] first takes a
-//! transaction-level advisory lock, held until the change commits or rolls
-//! back. So an event is visible only once every event of a smaller `seq` is,
-//! and a cursor on `seq` never passes over one that commits later. The turns
-//! are short: an event is written last, just before its change commits.
+//! Commit order: each event takes the next number (`seq`) from the one row
+//! of `partner_event_counter`, by an `UPDATE` whose row lock the change holds
+//! until it commits or rolls back: the writers of events take turns from their
+//! event to their commit, so an event is visible only once every event of a
+//! smaller `seq` is, and a cursor on `seq` never passes over one that commits
+//! later (a rolled-back number is a gap no reader ever saw). Write the event
+//! last, just before the commit: the turn lasts from it to the commit, and
+//! the change should take no other lock after it.
 //!
 //! An event holds what identifies its subject for the partner (INPS's
 //! application protocol, the codice fiscale concerned) as it was when the
@@ -26,10 +27,7 @@ use entity::{
     enums::{PartnerAudience, PartnerEventKind},
     partner_event,
 };
-use sea_orm::{
-    sea_query::{Expr, Query},
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-};
+use sea_orm::{sea_query::Query, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 use uuid::Uuid;
 
 use crate::error::AppError;
@@ -45,17 +43,19 @@ pub struct Event {
     pub fiscal_code: Option<String>,
 }
 
-/// The advisory lock the writers of events take turns on (PostgreSQL).
-const EMIT_LOCK: i64 = 0x6765_7069_6f62; // "gepiob"
-
-/// Writes `e` in the transaction `db` (the change's own), waiting for the turn
-/// of any other transaction writing an event.
+/// Writes `e` in the transaction `db` (the change's own), after any other
+/// transaction writing an event has committed or rolled back.
 pub async fn emit<C: ConnectionTrait>(db: &C, e: Event) -> Result<Uuid, AppError> {
     use partner_event::Column as C;
-    if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({EMIT_LOCK})")).await?;
-    }
-    let seq = Expr::cust("(SELECT COALESCE(MAX(seq), 0) + 1 FROM partner_event)");
+    let next = Statement::from_string(
+        db.get_database_backend(),
+        "UPDATE partner_event_counter SET n = n + 1 WHERE id = 1 RETURNING n",
+    );
+    let seq: i64 = db
+        .query_one_raw(next)
+        .await?
+        .ok_or_else(|| AppError::Internal("the partner event counter is missing".into()))?
+        .try_get("", "n")?;
     let id = Uuid::now_v7();
     let q = Query::insert()
         .into_table(partner_event::Entity)
@@ -75,7 +75,7 @@ pub async fn emit<C: ConnectionTrait>(db: &C, e: Event) -> Result<Uuid, AppError
             id.into(),
             crate::codes::code(e.audience).into(),
             crate::codes::code(e.kind).into(),
-            seq,
+            seq.into(),
             e.ambito_id.into(),
             e.comune_istat.into(),
             e.report_id.into(),
@@ -88,15 +88,9 @@ pub async fn emit<C: ConnectionTrait>(db: &C, e: Event) -> Result<Uuid, AppError
     Ok(id)
 }
 
-/// Deletes the events that occurred before `before`, except the last one
-/// written (the next `seq` follows it: were it gone, new events would take
-/// numbers a partner's cursor already passed); returns how many.
+/// Deletes the events that occurred before `before`; returns how many.
 pub async fn purge<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<u64, AppError> {
-    let r = partner_event::Entity::delete_many()
-        .filter(partner_event::Column::OccurredAt.lt(before))
-        .filter(Expr::cust("seq < (SELECT MAX(seq) FROM partner_event)"))
-        .exec(db)
-        .await?;
+    let r = partner_event::Entity::delete_many().filter(partner_event::Column::OccurredAt.lt(before)).exec(db).await?;
     Ok(r.rows_affected)
 }
 

@@ -161,6 +161,15 @@ pub struct ProposePucAssignmentInput {
     pub source: PlaceSourceView,
 }
 
+/// Input of `proposeCpiBeneficiary`.
+#[derive(InputObject)]
+pub struct ProposeCpiBeneficiaryInput {
+    /// The project, from the catalogue.
+    pub project_id: ID,
+    /// Codice fiscale of the CPI's beneficiary.
+    pub fiscal_code: String,
+}
+
 /// What to do with an assignment.
 #[derive(InputObject)]
 pub struct PucAssignmentStepInput {
@@ -274,6 +283,23 @@ impl PucMutation {
         let pid = uuid_arg("input.projectId", "PucProject", &input.project_id)?;
         let mid = uuid_arg("input.memberId", "Member", &input.member_id)?;
         let id = svc::propose(&a, pid, mid, input.source.into()).await.gql()?;
+        assignment(ctx, id).await
+    }
+
+    /// Centro per l'impiego: proposes one of its beneficiaries (a member bound to work activation, of a
+    /// household with a case in the project's Comune), named by codice fiscale, for a CPI place of an
+    /// active project. A codice fiscale of anyone else answers `NOT_FOUND`, as one GePI does not know;
+    /// no free CPI place, another proposed or active assignment, or too few months of benefit left is
+    /// `CONFLICT`.
+    #[graphql(visible = "crate::graphql::visibility::proposes_cpi_beneficiary")]
+    async fn propose_cpi_beneficiary(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The project and the beneficiary's codice fiscale.")] input: ProposeCpiBeneficiaryInput,
+    ) -> GqlResult<PucAssignmentView> {
+        let a = acting(ctx)?;
+        let pid = uuid_arg("input.projectId", "PucProject", &input.project_id)?;
+        let id = svc::propose_cpi(&a, pid, &input.fiscal_code).await.gql()?;
         assignment(ctx, id).await
     }
 

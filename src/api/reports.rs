@@ -53,6 +53,19 @@ pub struct AcknowledgeReportInput {
     pub version: Option<i32>,
 }
 
+/// Input of `rectifyReport`.
+#[derive(InputObject)]
+pub struct RectifyReportInput {
+    /// The segnalazione already sent.
+    pub report_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// Date of the fact, as rectified (not in the future).
+    pub fact_date: crate::graphql::scalars::Date,
+    /// The facts, as rectified.
+    pub description: String,
+}
+
 #[derive(Default)]
 pub struct ReportMutation;
 
@@ -70,6 +83,23 @@ impl ReportMutation {
         let id = uuid_arg("input.reportId", "Report", &input.report_id)?;
         crate::reports::service::acknowledge_report(&a, id, input.version, &input.inps_protocol).await.gql()?;
         Ok(ReportView(by_id::<report::Entity>(gateway(ctx)?, report::Column::Id, id, "Report").await.gql()?))
+    }
+
+    /// Rectifies a segnalazione already sent to INPS (`INVIATA` or `ACQUISITA`): a new segnalazione, of
+    /// the same kind and about the same case and member, naming it (`rectificationOf`), submitted for the
+    /// coordinator's approval. Approved, it is sent to INPS and the one it replaces becomes `RETTIFICATA`.
+    #[graphql(visible = "crate::graphql::visibility::creates_report")]
+    async fn rectify_report(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The segnalazione, the version read, and the date and facts as rectified.")]
+        input: RectifyReportInput,
+    ) -> GqlResult<ReportView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.reportId", "Report", &input.report_id)?;
+        let r = crate::reports::service::Rectification { fact_date: input.fact_date.0, description: input.description };
+        let new_id = crate::reports::service::rectify_report(&a, id, input.version, r).await.gql()?;
+        Ok(ReportView(by_id::<report::Entity>(gateway(ctx)?, report::Column::Id, new_id, "Report").await.gql()?))
     }
 }
 

@@ -2367,7 +2367,7 @@ impl ReportView {
         let m = &self.0;
         show(ctx, keys::report::KIND, self.own(ctx), || m.kind.into())
     }
-    /// BOZZA, DA_APPROVARE, INVIATA, RIFIUTATA or RETTIFICATA.
+    /// BOZZA, DA_APPROVARE, INVIATA, ACQUISITA (INPS recorded its protocol), RIFIUTATA or RETTIFICATA.
     #[graphql(visible = "vis::report_state")]
     async fn state(&self, ctx: &Context<'_>) -> Option<ReportStateView> {
         let m = &self.0;
@@ -2496,6 +2496,22 @@ impl ReportView {
         })
         .await?
         .map(MemberView))
+    }
+    /// The segnalazione already sent that this one rectifies.
+    #[graphql(visible = "vis::report_rectification_of")]
+    async fn rectification_of(&self, ctx: &Context<'_>) -> GqlResult<Option<ReportView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<report::Entity, _>(
+            ctx,
+            keys::report::RECTIFICATION_OF,
+            own,
+            report::Column::Id,
+            m.rectification_of,
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(ReportView))
     }
 }
 
@@ -3751,7 +3767,7 @@ impl PartnerEventView {
         let m = &self.0;
         show(ctx, keys::partner_event::KIND, self.own(ctx), || m.kind.into())
     }
-    /// When the change was committed.
+    /// When the event was written, in the transaction of the change, just before it committed.
     #[graphql(visible = "vis::partner_event_occurred_at")]
     async fn occurred_at(&self, ctx: &Context<'_>) -> Option<Timestamp> {
         let m = &self.0;
@@ -4507,6 +4523,9 @@ mod vis {
     }
     pub fn report_member(ctx: &Context<'_>) -> bool {
         field(ctx, crate::authz::keys::report::MEMBER) && reads(ctx, Object::Member)
+    }
+    pub fn report_rectification_of(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::report::RECTIFICATION_OF) && reads(ctx, Object::Report)
     }
     pub fn type_meeting(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Meeting)

@@ -2176,6 +2176,19 @@ impl CompiledView for ReportView {
                 audit: false,
                 plan: plan_rel::<ReportView, MemberView>,
             }),
+            "rectificationOf" => Field::Rel(RelSpec {
+                key: keys::report::RECTIFICATION_OF,
+                card: Card::One,
+                parent_column: "rectification_of",
+                target_column: "id",
+                order_column: "id",
+                has_key: |v| {
+                    let m = &v.0;
+                    (m.rectification_of).is_some()
+                },
+                audit: false,
+                plan: plan_rel::<ReportView, ReportView>,
+            }),
             _ => return None,
         })
     }

@@ -147,6 +147,18 @@ fn decode_cursor(c: &str) -> Result<(Value, Uuid), AppError> {
     Ok((value, id))
 }
 
+/// Whether a cursor's value is of the type of the sort column.
+fn cursor_fits(ct: &sea_orm::ColumnType, v: &Value) -> bool {
+    use sea_orm::ColumnType as T;
+    match v {
+        Value::ChronoDate(_) => matches!(ct, T::Date),
+        Value::ChronoDateTimeUtc(_) => matches!(ct, T::TimestampWithTimeZone | T::DateTime | T::Timestamp),
+        Value::BigInt(_) => matches!(ct, T::BigInteger | T::Integer | T::SmallInteger),
+        Value::String(_) => matches!(ct, T::String(_) | T::Text | T::Char(_) | T::Enum { .. }),
+        _ => false,
+    }
+}
+
 impl Gateway {
     pub fn new(db: DatabaseConnection, authz: Arc<RequestAuthz>, principals: crate::principal::PrincipalEpoch) -> Self {
         Gateway { db, authz, principals }
@@ -264,6 +276,10 @@ impl Gateway {
         let mut q = select;
         if let Some(after) = after {
             let (v, id) = decode_cursor(after)?;
+            // A cursor of another list (a date where this one sorts by text...).
+            if !cursor_fits(&sort.column.def().get_column_type().clone(), &v) {
+                return Err(AppError::validation("after", "not a cursor of this list"));
+            }
             let c = Expr::col((E::default(), sort.column));
             let i = Expr::col((E::default(), sort.id));
             let cond = match sort.direction {

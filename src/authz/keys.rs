@@ -279,6 +279,7 @@ pub mod report {
     pub const CASE: FieldKey = FieldKey("Report.case");
     pub const RESIDENCY_CHECK: FieldKey = FieldKey("Report.residencyCheck");
     pub const MEMBER: FieldKey = FieldKey("Report.member");
+    pub const RECTIFICATION_OF: FieldKey = FieldKey("Report.rectificationOf");
 }
 
 /// Fields of `Meeting`.

@@ -367,6 +367,10 @@ impl Scoped for puc_assignment::Entity {
             (Scope::Own, Role::CaseManager) => {
                 Condition::all().add(puc_assignment::Column::CaseId.in_subquery(case_ids(Scope::Own, p)))
             }
+            // A Centro per l'impiego: the CPI places of the projects in its scope.
+            (_, Role::CpiPartner) => Condition::all()
+                .add(puc_assignment::Column::Source.eq(enums::PlaceSource::Cpi))
+                .add(via!(puc_assignment::Column::ProjectId, puc_project::Entity, puc_project::Column::Id, scope, p)),
             _ => via!(puc_assignment::Column::ProjectId, puc_project::Entity, puc_project::Column::Id, scope, p),
         }
     }

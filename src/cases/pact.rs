@@ -640,6 +640,7 @@ pub async fn refuse_pact(
             fact_date,
             description,
             created_by: me,
+            rectification_of: None,
         },
     )
     .await?;

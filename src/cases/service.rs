@@ -429,6 +429,7 @@ pub async fn raise_report(a: &Acting<'_>, case_id: Uuid, r: NewReport) -> Result
             fact_date: r.fact_date,
             description,
             created_by: me,
+            rectification_of: None,
         },
     )
     .await?;

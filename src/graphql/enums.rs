@@ -395,8 +395,8 @@ gql_enum!(
     PartnerEventKindView, "PartnerEventKind", "entity::enums::PartnerEventKind", {
         /// A coordinator approved a segnalazione: it is sent to INPS (the event names it).
         SegnalazioneInviata,
-        /// A segnalazione already sent was rectified: the event names the rectification, which names the
-        /// segnalazione it replaces.
+        /// The rectification of a segnalazione already sent was approved: the event names the rectification
+        /// (sent to INPS), whose `rectificationOf` names the segnalazione it replaces (now `RETTIFICATA`).
         SegnalazioneRettificata,
     }
 );

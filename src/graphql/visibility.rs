@@ -91,8 +91,17 @@ may! {
     creates_office_slot => OfficeSlot Create,
     creates_puc_project => PucProject Create,
     updates_puc_project => PucProject Update,
-    creates_puc_assignment => PucAssignment Create,
     updates_puc_assignment => PucAssignment Update,
+}
+
+/// `proposePucAssignment`: operators who may propose (they name a member they read by id).
+pub fn creates_puc_assignment(ctx: &Context<'_>) -> bool {
+    may(ctx, Object::PucAssignment, Action::Create) && !authz(ctx).is_some_and(|a| a.role().is_api_client_role())
+}
+
+/// `proposeCpiBeneficiary`: partners who may propose (they name a person by codice fiscale).
+pub fn proposes_cpi_beneficiary(ctx: &Context<'_>) -> bool {
+    may(ctx, Object::PucAssignment, Action::Create) && authz(ctx).is_some_and(|a| a.role().is_api_client_role())
 }
 
 /// Filter fields: shown when the role may filter by the fields they test.

@@ -493,6 +493,7 @@ pub async fn record_outcome(
                         fact_date: held_on,
                         description: "Assenza all'incontro convocato senza giustificato motivo.".into(),
                         created_by: me,
+                        rectification_of: None,
                     },
                 )
                 .await?;

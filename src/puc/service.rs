@@ -405,13 +405,86 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
                 .ok_or_else(not_found)?
         }
     };
+    let (id, entries) = place(&txn, &project, &m, &case, source, Some(me), "proposePucAssignment").await?;
+    txn.commit(entries).await?;
+    Ok(id)
+}
+
+/// A Centro per l'impiego proposes one of its beneficiaries, named by codice
+/// fiscale, for a CPI place of a project it may propose for (the catalogue
+/// under its scope: a key limited to an Ambito, that Ambito's projects). Its
+/// beneficiaries are the members bound to work activation (PAD individuale and
+/// PSP at the CPI) of a household with a case in the project's Comune; any
+/// other codice fiscale answers exactly as one GePI does not know. Then the
+/// same rules as every proposal: an active project, a free CPI place, no other
+/// proposed or active assignment, residual benefit ≥ the minimum duration.
+/// The assignment has no proposing operator: the audit trail names the key.
+pub async fn propose_cpi(a: &Acting<'_>, project_id: Uuid, fiscal_code: &str) -> Result<Uuid, AppError> {
+    let cf = crate::households::model::CodiceFiscale::parse(fiscal_code)
+        .map_err(|e| AppError::validation("input.fiscalCode", e.to_string()))?;
+    let scope = a.gw.authz.scope_for(Object::PucAssignment, Action::Create)?;
+    let txn = a.begin().await?;
+    let project = a
+        .named::<puc_project::Entity>(&txn, (puc_project::Column::Id, project_id), "input.projectId", "PUC project")
+        .await?;
+    let in_scope = find_under::<puc_project::Entity>(scope, &a.gw.authz.principal)
+        .filter(puc_project::Column::Id.eq(project.id))
+        .one(&txn)
+        .await?;
+    if in_scope.is_none() {
+        return Err(AppError::not_found_at("input.projectId", "no PUC project with this id"));
+    }
+    let not_found = || {
+        AppError::not_found_at(
+            "input.fiscalCode",
+            "no beneficiary with this codice fiscale that you may propose for this project",
+        )
+    };
+    let members = Unscoped::Rule
+        .find::<member::Entity>()
+        .filter(member::Column::FiscalCode.eq(cf.as_str()))
+        .filter(member::Column::ObligatedActivation.eq(true))
+        .all(&txn)
+        .await?;
+    let mut found = None;
+    for m in members {
+        let case = Unscoped::Rule
+            .find::<case_file::Entity>()
+            .filter(case_file::Column::HouseholdId.eq(m.household_id))
+            .filter(case_file::Column::ComuneIstat.eq(project.comune_istat.clone()))
+            .filter(case_file::Column::State.is_not_in(crate::codes::CASE_CLOSED))
+            .one(&txn)
+            .await?;
+        if let Some(case) = case {
+            found = Some((m, case));
+            break;
+        }
+    }
+    let (m, case) = found.ok_or_else(not_found)?;
+    let (id, entries) = place(&txn, &project, &m, &case, PlaceSource::Cpi, None, "proposeCpiBeneficiary").await?;
+    txn.commit(entries).await?;
+    Ok(id)
+}
+
+/// The rules every proposal meets once the project, the member and the case
+/// are known, then the assignment (`PROPOSTO`) and its audit entries (and the
+/// project's, when this took its last place).
+async fn place(
+    txn: &DatabaseTransaction,
+    project: &puc_project::Model,
+    m: &member::Model,
+    case: &case_file::Model,
+    source: PlaceSource,
+    proposed_by: Option<Uuid>,
+    what: &str,
+) -> Result<(Uuid, Vec<AuditEntry>), AppError> {
     if project.state != PucProjectState::Attivo {
         return Err(AppError::Conflict(format!(
-            "proposePucAssignment is not allowed: the project is {}",
+            "{what} is not allowed: the project is {}",
             crate::codes::code(project.state)
         )));
     }
-    let v = vacancies(&txn, std::slice::from_ref(&project)).await?[&project.id];
+    let v = vacancies(txn, std::slice::from_ref(project)).await?[&project.id];
     if v.of(source) <= 0 {
         return Err(AppError::Conflict(format!(
             "the project has no vacancy for {} beneficiaries",
@@ -422,7 +495,7 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
         .find::<puc_assignment::Entity>()
         .filter(puc_assignment::Column::MemberId.eq(m.id))
         .filter(puc_assignment::Column::State.is_in([PucAssignmentState::Proposto, PucAssignmentState::Attivo]))
-        .one(&txn)
+        .one(txn)
         .await?;
     if busy.is_some() {
         return Err(AppError::Conflict("the member already has a proposed or active PUC assignment".into()));
@@ -441,7 +514,7 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
         case_id: Set(Some(case.id)),
         source: Set(source),
         state: Set(PucAssignmentState::Proposto),
-        proposed_by: Set(Some(me)),
+        proposed_by: Set(proposed_by),
         proposed_at: Set(Some(Utc::now())),
         starts_on: Set(None),
         planned_end_on: Set(None),
@@ -451,17 +524,17 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
         inail_ref: Set(None),
         version: Set(1),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     let mut entries = Vec::new();
     if v.total() == 1 {
         bump_version::<puc_project::Model>(puc_project::Entity::update_many())
             .col_expr(puc_project::Column::State, Expr::value(PucProjectState::Completo))
             .filter(puc_project::Column::Id.eq(project.id))
-            .exec(&txn)
+            .exec(txn)
             .await?;
         entries.push(project_entry(
-            &project,
+            project,
             AuditAction::Transition,
             diff(&[("state", json!(project.state), json!(PucProjectState::Completo))]),
         ));
@@ -470,8 +543,7 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
     e.ambito_id = Some(project.ambito_id);
     e.changes = Some(json!({ "project_id": project.id, "source": source, "state": PucAssignmentState::Proposto }));
     entries.push(e);
-    txn.commit(entries).await?;
-    Ok(id)
+    Ok((id, entries))
 }
 
 async fn load_assignment(
@@ -595,6 +667,7 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
                 fact_date: on,
                 description: format!("Interruzione del PUC per {}.", crate::codes::code(reason).to_lowercase()),
                 created_by: me,
+                rectification_of: None,
             },
         )
         .await?;

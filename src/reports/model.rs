@@ -10,6 +10,8 @@ pub enum ReportAction {
     Decide,
     /// INPS records its protocol on a segnalazione it received.
     Acknowledge,
+    /// A segnalazione already sent is rectified (since December 2020).
+    Rectify,
 }
 
 pub fn report_allows(state: ReportState, action: ReportAction) -> bool {
@@ -17,6 +19,7 @@ pub fn report_allows(state: ReportState, action: ReportAction) -> bool {
         ReportAction::Submit => state == ReportState::Bozza,
         ReportAction::Decide => state == ReportState::DaApprovare,
         ReportAction::Acknowledge => state == ReportState::Inviata,
+        ReportAction::Rectify => matches!(state, ReportState::Inviata | ReportState::Acquisita),
     }
 }
 
@@ -30,6 +33,9 @@ pub fn report_allowed_actions(state: ReportState) -> Vec<&'static str> {
     }
     if report_allows(state, ReportAction::Acknowledge) {
         v.push("acknowledgeReport");
+    }
+    if report_allows(state, ReportAction::Rectify) {
+        v.push("rectifyReport");
     }
     v
 }

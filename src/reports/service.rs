@@ -8,7 +8,10 @@ use entity::{
     enums::{AuditAction, PartnerAudience, PartnerEventKind, ReportKind, ReportState, ResidencyCheckState},
     member, report, residency_check,
 };
-use sea_orm::{sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, QueryFilter,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -19,7 +22,7 @@ use crate::{
     authz::Action,
     calendar::today,
     error::AppError,
-    workflow::{check_version, compare_and_set, diff, opt_text, Acting},
+    workflow::{check_version, compare_and_set, diff, opt_text, text, Acting},
 };
 
 /// A segnalazione to raise: what differs between the workflows that raise one
@@ -37,6 +40,8 @@ pub struct ReportDraft {
     pub fact_date: NaiveDate,
     pub description: String,
     pub created_by: Uuid,
+    /// The segnalazione already sent that this one rectifies.
+    pub rectification_of: Option<Uuid>,
 }
 
 /// Inserts a new segnalazione (ascertained today, version 1); the caller audits it.
@@ -61,7 +66,7 @@ pub async fn insert_report(txn: &DatabaseTransaction, d: ReportDraft) -> Result<
         decision_comment: Set(None),
         sent_at: Set(None),
         inps_ack: Set(None),
-        rectification_of: Set(None),
+        rectification_of: Set(d.rectification_of),
         version: Set(1),
         created_at: Set(Utc::now()),
     }
@@ -155,13 +160,21 @@ pub async fn decide_report(
         if let Some(check_id) = r.residency_check_id {
             entries.extend(mark_check_sent(&txn, check_id).await?);
         }
+        // A rectification: the segnalazione it replaces is rectified.
+        let kind = match r.rectification_of {
+            Some(old_id) => {
+                entries.push(mark_rectified(&txn, old_id).await?);
+                PartnerEventKind::SegnalazioneRettificata
+            }
+            None => PartnerEventKind::SegnalazioneInviata,
+        };
         // INPS collects it from its change feed.
         let (application_protocol, fiscal_code) = inps_identifiers(&txn, &r).await?;
         crate::outbox::emit(
             &*txn,
             crate::outbox::Event {
                 audience: PartnerAudience::Inps,
-                kind: PartnerEventKind::SegnalazioneInviata,
+                kind,
                 ambito_id: r.ambito_id,
                 comune_istat: r.comune_istat.clone(),
                 report_id: Some(r.id),
@@ -181,6 +194,87 @@ pub async fn decide_report(
     entries.push(e);
     txn.commit(entries).await?;
     Ok(id)
+}
+
+/// The segnalazione `old_id`, replaced by its approved rectification:
+/// `INVIATA|ACQUISITA → RETTIFICATA`; returns its audit entry.
+async fn mark_rectified(txn: &DatabaseTransaction, old_id: Uuid) -> Result<AuditEntry, AppError> {
+    let old = Unscoped::Child
+        .find_by_id::<report::Entity>(old_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("the segnalazione rectified, {old_id}, is missing")))?;
+    if !report_allows(old.state, ReportAction::Rectify) {
+        return Err(AppError::Conflict(format!(
+            "the segnalazione this one rectifies is {}: it can no longer be rectified",
+            crate::codes::code(old.state)
+        )));
+    }
+    update_report(txn, &old, |q| q.col_expr(report::Column::State, Expr::value(ReportState::Rettificata))).await?;
+    let mut e = AuditEntry::new("report", old.id, AuditAction::Transition);
+    e.ambito_id = Some(old.ambito_id);
+    e.changes = Some(diff(&[("state", json!(old.state), json!(ReportState::Rettificata))]));
+    Ok(e)
+}
+
+/// What a rectification says anew: the date of the fact and the facts.
+pub struct Rectification {
+    pub fact_date: NaiveDate,
+    pub description: String,
+}
+
+/// Whoever may raise segnalazioni on it: rectifies one already sent to INPS
+/// (possible in GePI since December 2020). The rectification is a new
+/// segnalazione naming the one it replaces (`rectificationOf`), of the same
+/// kind, case, check and member, submitted for the coordinator's approval;
+/// once approved it is sent to INPS (a `SEGNALAZIONE_RETTIFICATA` event) and
+/// the one it replaces becomes `RETTIFICATA`. One rectification at a time.
+pub async fn rectify_report(a: &Acting<'_>, id: Uuid, version: i32, r: Rectification) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let description = text("input.description", &r.description, 4000)?;
+    if r.fact_date > today() {
+        return Err(AppError::validation("input.factDate", "must not be in the future"));
+    }
+    let txn = a.begin().await?;
+    let old = load_report(a, &txn, id, Action::Create).await?;
+    check_version("segnalazione", old.version, version)?;
+    if !report_allows(old.state, ReportAction::Rectify) {
+        return Err(refuse_report(&old, "rectifyReport"));
+    }
+    let pending = Unscoped::Rule
+        .find::<report::Entity>()
+        .filter(report::Column::RectificationOf.eq(old.id))
+        .filter(report::Column::State.is_in([ReportState::Bozza, ReportState::DaApprovare]))
+        .one(&*txn)
+        .await?;
+    if pending.is_some() {
+        return Err(AppError::Conflict("the segnalazione has a rectification awaiting approval".into()));
+    }
+    let new_id = insert_report(
+        &txn,
+        ReportDraft {
+            ambito_id: old.ambito_id,
+            comune_istat: old.comune_istat.clone(),
+            case_id: old.case_id,
+            residency_check_id: old.residency_check_id,
+            puc_assignment_id: old.puc_assignment_id,
+            member_id: old.member_id,
+            kind: old.kind,
+            state: ReportState::DaApprovare,
+            fact_date: r.fact_date,
+            description,
+            created_by: me,
+            rectification_of: Some(old.id),
+        },
+    )
+    .await?;
+    let mut e = AuditEntry::new("report", new_id, AuditAction::Create);
+    e.ambito_id = Some(old.ambito_id);
+    e.changes = Some(
+        json!({ "rectification_of": old.id, "kind": old.kind, "state": ReportState::DaApprovare, "fact_date": r.fact_date }),
+    );
+    txn.commit(vec![e]).await?;
+    Ok(new_id)
 }
 
 /// What INPS knows a segnalazione by: the protocol of the application behind
@@ -241,11 +335,20 @@ pub async fn acknowledge_report(
         return Err(refuse_report(&r, "acknowledgeReport"));
     }
     let p2 = protocol.clone();
-    update_report(&txn, &r, |q| {
+    let written = update_report(&txn, &r, |q| {
         q.col_expr(report::Column::State, Expr::value(ReportState::Acquisita))
             .col_expr(report::Column::InpsAck, Expr::value(p2))
     })
-    .await?;
+    .await;
+    if let Err(e) = written {
+        // A retry that raced the first delivery: the same protocol, recorded
+        // meanwhile, is what was asked.
+        let now = Unscoped::Child.find_by_id::<report::Entity>(id).one(&*txn).await?;
+        if now.is_some_and(|n| n.state == ReportState::Acquisita && n.inps_ack.as_deref() == Some(protocol.as_str())) {
+            return Ok(id);
+        }
+        return Err(e);
+    }
     let mut e = AuditEntry::new("report", id, AuditAction::Transition);
     e.ambito_id = Some(r.ambito_id);
     e.changes = Some(diff(&[

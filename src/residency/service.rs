@@ -317,6 +317,7 @@ pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: Residency
                 fact_date: today(),
                 description: "Requisito di residenza non soddisfatto all'esito del controllo anagrafico.".into(),
                 created_by: me,
+                rectification_of: None,
             },
         )
         .await?;

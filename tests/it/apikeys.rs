@@ -17,13 +17,21 @@ async fn api_keys_authenticate_partners_under_the_same_policies() {
     let stored = entity::api_client::Entity::find_by_id(cpi.id).one(&app.db).await.unwrap().unwrap();
     assert_ne!(stored.key_hash, cpi.key);
     assert!(cpi.key.starts_with(&stored.key_prefix));
-    // The catalogue: readable, without tutors or beneficiaries.
-    let r = app.gql(Some(&cpi.key), "{ pucProjects(first: 5) { totalCount edges { node { title tutor assignments { id } vacancies { total } } } } }", json!({})).await;
-    assert!(r["data"]["pucProjects"]["totalCount"].as_u64().unwrap() > 0, "{r}");
+    // The catalogue: readable, without tutors; of the assignments, those of CPI
+    // places only, without the beneficiary's record.
+    let r = app.gql(Some(&cpi.key), "{ pucProjects(first: 100) { totalCount edges { node { title tutor assignments { id source member { id } } vacancies { total } } } } }", json!({})).await;
+    assert!(r["data"]["pucProjects"]["totalCount"].as_u64().is_some_and(|n| n > 0), "{r}");
+    let (mut cpi_places, all_places) = (0, app.count("puc_assignment").await);
     for e in r["data"]["pucProjects"]["edges"].as_array().unwrap() {
-        assert!(e["node"]["tutor"].is_null() && e["node"]["assignments"].is_null());
+        assert!(e["node"]["tutor"].is_null());
         assert!(e["node"]["vacancies"]["total"].is_number());
+        for a in e["node"]["assignments"].as_array().unwrap() {
+            assert_eq!(a["source"], "CPI", "{a}");
+            assert!(a["member"].is_null(), "{a}");
+            cpi_places += 1;
+        }
     }
+    assert!(cpi_places > 0 && cpi_places < all_places, "the seed has CPI places and others: {cpi_places}/{all_places}");
     // A role without access to cases.
     let r = app.gql(Some(&cpi.key), "{ cases { totalCount } }", json!({})).await;
     assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");

@@ -9,7 +9,7 @@ use entity::{
     partner_event, report,
 };
 use gepi::{auth::api_key, ids};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -17,7 +17,7 @@ use crate::helpers::{builders, error_code, TestApp};
 
 const RAISE: &str = "mutation($i: RaiseReportInput!) { raiseReport(input: $i) { id state version } }";
 const DECIDE: &str = "mutation($i: DecideReportInput!) { decideReport(input: $i) { id state version } }";
-const EVENTS: &str = "query($after: String) { partnerEvents(first: 50, after: $after) { totalCount edges { node { id kind occurredAt applicationProtocol fiscalCode comune { istatCode } report { id kind state factDate description decisionComment sentAt inpsAck version case { id } member { id } } } } pageInfo { endCursor hasNextPage } } }";
+const EVENTS: &str = "query($after: String) { partnerEvents(first: 50, after: $after) { totalCount edges { cursor node { id kind occurredAt applicationProtocol fiscalCode comune { istatCode } report { id kind state factDate description decisionComment sentAt inpsAck version case { id } member { id } } } } pageInfo { endCursor hasNextPage } } }";
 const ACK: &str = "mutation($i: AcknowledgeReportInput!) { acknowledgeReport(input: $i) { id state inpsAck version } }";
 
 fn ok(r: &Value) -> &Value {
@@ -94,11 +94,12 @@ async fn inps_collects_an_approved_segnalazione_from_its_feed_and_acknowledges_i
     // Reading the identifiers is on the audit trail, under the key.
     let reads = audit_event::Entity::find()
         .filter(audit_event::Column::Action.eq(AuditAction::Read))
+        .filter(audit_event::Column::Entity.eq("partner_event"))
         .filter(audit_event::Column::ApiClientId.eq(inps.id))
         .count(&s.app.db)
         .await
         .unwrap();
-    assert!(reads >= 1, "the key's reads are audited");
+    assert_eq!(reads, 1, "the key's read of the event is audited");
 
     // From the cursor, nothing more until something else is sent.
     let cursor = page["pageInfo"]["endCursor"].as_str().unwrap().to_string();
@@ -185,18 +186,44 @@ async fn the_feed_is_the_partners_own_and_a_limited_key_sees_its_ambito_only() {
     assert_eq!(events(&s.app, &theirs.key, None).await["totalCount"], 0);
     let r = s.app.gql(Some(&theirs.key), ACK, json!({ "i": { "reportId": sent["id"], "inpsProtocol": "P-1" } })).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    let r = s.app.gql(Some(&theirs.key), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": sent["id"] })).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "another Ambito's segnalazione: {r}");
+    let r = s.app.gql(Some(&mine.key), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": sent["id"] })).await;
+    assert_eq!(ok(&r)["node"]["id"], sent["id"]);
+    // INPS's list of segnalazioni: the sent ones only (the seed has others, not sent).
+    let national = api_key::create(&s.app.db, "INPS all", Role::InpsFeed, None).await.unwrap();
+    let r = s
+        .app
+        .gql(
+            Some(&national.key),
+            "{ reports(first: 500) { totalCount edges { node { id state sentAt } } } }",
+            json!({}),
+        )
+        .await;
+    let listed = ok(&r)["reports"]["edges"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 1, "{r}");
+    assert_eq!(listed[0]["node"]["id"], sent["id"]);
+    assert!(s.app.count("report").await > 1);
     // The CPI reads its own audience only, and may not acknowledge.
     let r = s.app.gql(Some(&cpi.key), "{ partnerEvents { totalCount } }", json!({})).await;
     assert_eq!(ok(&r)["partnerEvents"]["totalCount"], 0);
     let r = s.app.gql(Some(&cpi.key), ACK, json!({ "i": { "reportId": sent["id"], "inpsProtocol": "P-1" } })).await;
-    assert!(error_code(&r).is_some(), "{r}");
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "the CPI may not acknowledge: {r}");
     // No operator reads the feed, nor acknowledges.
     for token in [&s.coordinator, &s.cm] {
         let r = s.app.gql(Some(token), "{ partnerEvents { totalCount } }", json!({})).await;
         assert!(r["data"].is_null() || r["data"]["partnerEvents"].is_null(), "{r}");
         let r = s.app.gql(Some(token), ACK, json!({ "i": { "reportId": sent["id"], "inpsProtocol": "P-1" } })).await;
-        assert!(error_code(&r).is_some(), "{r}");
+        assert_eq!(error_code(&r), Some("FORBIDDEN"), "no operator acknowledges: {r}");
     }
+    let row = report::Entity::find_by_id(
+        Uuid::parse_str(&ids::decode("id", sent["id"].as_str().unwrap()).unwrap().1).unwrap(),
+    )
+    .one(&s.app.db)
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!((row.state, row.inps_ack), (ReportState::Inviata, None), "nothing changed");
     // By id: the type is refused to an operator, whatever the id (as for every
     // type a role may not read), and the row is missing for the other Ambito's key.
     let event = partner_event::Entity::find().one(&s.app.db).await.unwrap().unwrap();
@@ -235,37 +262,61 @@ async fn the_feed_is_the_partners_own_and_a_limited_key_sees_its_ambito_only() {
 #[tokio::test]
 async fn a_cursor_never_passes_an_event_that_commits_later() {
     use sea_orm::TransactionTrait;
-    let app = TestApp::seeded().await;
-    let inps = api_key::create(&app.db, "INPS", Role::InpsFeed, None).await.unwrap();
-    let c = entity::comune::Entity::find().one(&app.db).await.unwrap().unwrap();
-    let event = move |kind| gepi::outbox::Event {
+    let s = scene().await;
+    let inps = api_key::create(&s.app.db, "INPS", Role::InpsFeed, None).await.unwrap();
+    let event = |report_id| gepi::outbox::Event {
         audience: PartnerAudience::Inps,
-        kind,
-        ambito_id: c.ambito_id,
-        comune_istat: c.istat_code.clone(),
-        report_id: None,
+        kind: PartnerEventKind::SegnalazioneInviata,
+        ambito_id: s.ambito.id,
+        comune_istat: "108991".into(),
+        report_id: Some(report_id),
         application_protocol: None,
         fiscal_code: None,
     };
-    let slow = app.db.begin().await.unwrap();
-    gepi::outbox::emit(&slow, event(PartnerEventKind::SegnalazioneInviata)).await.unwrap();
-    let db = app.db.clone();
-    let e2 = event(PartnerEventKind::SegnalazioneRettificata);
-    let fast = tokio::spawn(async move {
+    sent_report(&s, true).await;
+    let page = events(&s.app, &inps.key, None).await;
+    assert_eq!(page["edges"].as_array().unwrap().len(), 1);
+    let cursor = page["pageInfo"]["endCursor"].as_str().unwrap().to_string();
+    let report_id = partner_event::Entity::find().one(&s.app.db).await.unwrap().unwrap().report_id.unwrap();
+    let ids_of = |page: &Value| -> Vec<String> {
+        page["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().to_string()).collect()
+    };
+    // The first writer holds its turn; the second waits for it.
+    let first = s.app.db.begin().await.unwrap();
+    let e1 = gepi::outbox::emit(&first, event(report_id)).await.unwrap();
+    let db = s.app.db.clone();
+    let ev2 = event(report_id);
+    let second = tokio::spawn(async move {
         let t = db.begin().await.unwrap();
-        gepi::outbox::emit(&t, e2).await.unwrap();
-        t.commit().await.unwrap();
+        let id = gepi::outbox::emit(&t, ev2).await.unwrap();
+        (t, id)
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(!fast.is_finished(), "the second writer waits for the first one's commit");
-    let page = events(&app, &inps.key, None).await;
-    assert_eq!(page["edges"].as_array().unwrap().len(), 0, "nothing committed yet: {page}");
-    slow.commit().await.unwrap();
-    fast.await.unwrap();
-    let page = events(&app, &inps.key, None).await;
-    let kinds: Vec<&str> =
-        page["edges"].as_array().unwrap().iter().map(|e| e["node"]["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["SEGNALAZIONE_INVIATA", "SEGNALAZIONE_RETTIFICATA"], "in commit order");
+    assert!(!second.is_finished(), "the second writer waits for the first one's commit");
+    first.commit().await.unwrap();
+    let (second, e2) = second.await.unwrap();
+    // The first is committed, the second not yet: a reader takes the first and
+    // moves its cursor past it. (On SQLite the reader's own audit entry would
+    // wait for the open writer: there, commit it first.)
+    let cursor = if s.app.is_postgres() {
+        let page = events(&s.app, &inps.key, Some(&cursor)).await;
+        assert_eq!(ids_of(&page), [ids::encode("PartnerEvent", e1)], "{page}");
+        page["pageInfo"]["endCursor"].as_str().unwrap().to_string()
+    } else {
+        second.commit().await.unwrap();
+        let page = events(&s.app, &inps.key, Some(&cursor)).await;
+        assert_eq!(ids_of(&page)[0], ids::encode("PartnerEvent", e1), "{page}");
+        let c = page["edges"][0]["cursor"].as_str().unwrap().to_string();
+        let page = events(&s.app, &inps.key, Some(&c)).await;
+        assert_eq!(ids_of(&page), [ids::encode("PartnerEvent", e2)], "{page}");
+        return;
+    };
+    second.commit().await.unwrap();
+    let page = events(&s.app, &inps.key, Some(&cursor)).await;
+    assert_eq!(ids_of(&page), [ids::encode("PartnerEvent", e2)], "the event committed later comes after the cursor");
+    // A cursor of another list is refused as such.
+    let r = s.app.gql(Some(&inps.key), EVENTS, json!({ "after": gepi::authz::gateway::encode_cursor(&sea_orm::Value::from("x".to_string()), Uuid::nil()) })).await;
+    assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
 }
 
 /// `gepi partner-events purge` deletes the events past the retention and keeps
@@ -275,7 +326,8 @@ async fn events_past_their_retention_are_purged() {
     let s = scene().await;
     sent_report(&s, true).await;
     sent_report(&s, true).await;
-    let old = partner_event::Entity::find().one(&s.app.db).await.unwrap().unwrap();
+    let old =
+        partner_event::Entity::find().order_by_asc(partner_event::Column::Seq).one(&s.app.db).await.unwrap().unwrap();
     let long_ago = chrono::Utc::now() - chrono::Duration::days(31);
     partner_event::Entity::update_many()
         .col_expr(partner_event::Column::OccurredAt, sea_orm::sea_query::Expr::value(long_ago))
@@ -299,15 +351,216 @@ async fn events_past_their_retention_are_purged() {
     let left = partner_event::Entity::find().all(&s.app.db).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_ne!(left[0].id, old.id);
-    // The last event written stays, however old: the next number follows it.
+    // Every event past the retention goes; numbers go on after a purge.
     partner_event::Entity::update_many()
         .col_expr(partner_event::Column::OccurredAt, sea_orm::sea_query::Expr::value(long_ago))
         .exec(&s.app.db)
         .await
         .unwrap();
-    assert_eq!(gepi::outbox::purge_expired(&s.app.db, 30).await.unwrap(), 0);
-    let last = sent_report(&s, true).await;
+    assert_eq!(gepi::outbox::purge_expired(&s.app.db, 30).await.unwrap(), 1);
+    assert_eq!(s.app.count("partner_event").await, 0);
+    sent_report(&s, true).await;
     let seqs: Vec<i64> = partner_event::Entity::find().all(&s.app.db).await.unwrap().iter().map(|e| e.seq).collect();
-    assert_eq!(seqs.len(), 2, "{last}");
-    assert!(seqs.contains(&3), "numbers go on after a purge: {seqs:?}");
+    assert_eq!(seqs, [3], "a purge never gives a number again");
+}
+
+const PROPOSE_CPI: &str = "mutation($i: ProposeCpiBeneficiaryInput!) { proposeCpiBeneficiary(input: $i) { id source state version member { id } project { id } } }";
+
+/// A Centro per l'impiego proposes its beneficiary, by codice fiscale, for a
+/// CPI place, under the rules of every proposal; anyone else's codice fiscale
+/// answers as an unknown one; it follows the CPI places only.
+#[tokio::test]
+async fn a_cpi_key_proposes_its_beneficiary_for_a_cpi_place() {
+    use entity::{enums::PlaceSource, puc_assignment, puc_project};
+    let s = scene().await;
+    let comune = entity::comune::Entity::find_by_id("108991".to_string()).one(&s.app.db).await.unwrap().unwrap();
+    let project = builders::puc_project(&comune).insert(&s.app.db).await;
+    puc_project::Entity::update_many()
+        .col_expr(puc_project::Column::PlacesCpi, sea_orm::sea_query::Expr::value(1))
+        .filter(puc_project::Column::Id.eq(project.id))
+        .exec(&s.app.db)
+        .await
+        .unwrap();
+    // Another household holds a Comune place of the same project.
+    let other = builders::household(&comune).insert(&s.app.db).await;
+    let other_case = builders::case_of(&other).insert(&s.app.db).await;
+    let comune_place = builders::puc_assignment(&s.app.db, &project, &other, 0, &other_case).await;
+    let cpi = api_key::create(&s.app.db, "CPI Borgo", Role::CpiPartner, None).await.unwrap();
+    let pid = ids::encode("PucProject", project.id);
+    let propose = |cf: &str| json!({ "i": { "projectId": pid, "fiscalCode": cf } });
+    let before = s.app.count("puc_assignment").await;
+
+    let r = s.app.gql(Some(&cpi.key), PROPOSE_CPI, propose("RSSMRA80A01")).await;
+    assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.fiscalCode");
+    // Unknown to GePI, and a member not bound to work activation: the same answer.
+    let stranger = builders::operator("Ugo", "Estranei").insert(&s.app.db).await;
+    let unknown = s.app.gql(Some(&cpi.key), PROPOSE_CPI, propose(&stranger.fiscal_code)).await;
+    let not_activable = s.app.gql(Some(&cpi.key), PROPOSE_CPI, propose(&s.household.members[1].fiscal_code)).await;
+    assert_eq!(error_code(&unknown), Some("NOT_FOUND"), "{unknown}");
+    assert_eq!(unknown["errors"][0]["extensions"]["field"], "input.fiscalCode");
+    assert_eq!(unknown["errors"], not_activable["errors"]);
+    assert_eq!(s.app.count("puc_assignment").await, before, "nothing written");
+
+    let r = s.app.gql(Some(&cpi.key), PROPOSE_CPI, propose(&s.household.members[0].fiscal_code.to_lowercase())).await;
+    let a = ok(&r)["proposeCpiBeneficiary"].clone();
+    assert_eq!((a["source"].as_str(), a["state"].as_str()), (Some("CPI"), Some("PROPOSTO")));
+    assert_eq!(a["project"]["id"], pid);
+    assert!(a["member"].is_null(), "the CPI does not read the member's record: {a}");
+    let row = puc_assignment::Entity::find()
+        .filter(puc_assignment::Column::Source.eq(PlaceSource::Cpi))
+        .filter(puc_assignment::Column::ProjectId.eq(project.id))
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.member_id, row.case_id, row.proposed_by), (s.household.members[0].id, Some(s.case.id), None));
+    let audited = audit_event::Entity::find()
+        .filter(audit_event::Column::Entity.eq("puc_assignment"))
+        .filter(audit_event::Column::Action.eq(AuditAction::Create))
+        .filter(audit_event::Column::ApiClientId.eq(cpi.id))
+        .count(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(audited, 1, "the audit trail names the key");
+
+    // The only CPI place is taken: the next proposal is a conflict.
+    let r = s.app.gql(Some(&cpi.key), PROPOSE_CPI, propose(&other.members[0].fiscal_code)).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    // The CPI follows the CPI places, not the Comune's.
+    let r = s
+        .app
+        .gql(
+            Some(&cpi.key),
+            "query($id: ID!) { node(id: $id) { ... on PucProject { assignments { id source } } } }",
+            json!({ "id": pid }),
+        )
+        .await;
+    let seen: Vec<&str> =
+        ok(&r)["node"]["assignments"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap()).collect();
+    assert_eq!(seen, [a["id"].as_str().unwrap()], "{r}");
+    let r = s
+        .app
+        .gql(
+            Some(&cpi.key),
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": ids::encode("PucAssignment", comune_place.id) }),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+
+    // A key of another Ambito does not find the project.
+    let other_ambito = entity::ambito::Entity::find()
+        .filter(entity::ambito::Column::Id.ne(s.ambito.id))
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let far = api_key::create(&s.app.db, "CPI lontano", Role::CpiPartner, Some(&other_ambito.code)).await.unwrap();
+    let r = s.app.gql(Some(&far.key), PROPOSE_CPI, propose(&other.members[0].fiscal_code)).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.projectId");
+    // Operators propose members by id; the partner by codice fiscale only.
+    let r = s.app.gql(Some(&s.cm), PROPOSE_CPI, propose(&other.members[0].fiscal_code)).await;
+    assert!(error_code(&r).is_some() && s.app.count("puc_assignment").await == before + 1, "{r}");
+    let r = s
+        .app
+        .gql(
+            Some(&cpi.key),
+            "mutation { proposePucAssignment(input: { projectId: \"x\", memberId: \"y\", source: CPI }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(error_code(&r).is_some(), "{r}");
+}
+
+const RECTIFY: &str = "mutation($i: RectifyReportInput!) { rectifyReport(input: $i) { id state version factDate description rectificationOf { id state } } }";
+
+fn uuid_of(v: &Value) -> Uuid {
+    Uuid::parse_str(&ids::decode("id", v["id"].as_str().unwrap()).unwrap().1).unwrap()
+}
+
+async fn report_row(app: &TestApp, v: &Value) -> report::Model {
+    report::Entity::find_by_id(uuid_of(v)).one(&app.db).await.unwrap().unwrap()
+}
+
+/// A segnalazione already sent (and acknowledged) is rectified: the
+/// rectification is approved like any segnalazione, replaces the first, and
+/// reaches INPS as a `SEGNALAZIONE_RETTIFICATA` event naming both.
+#[tokio::test]
+async fn a_rectified_segnalazione_reaches_inps_naming_the_one_it_replaces() {
+    let s = scene().await;
+    let inps = api_key::create(&s.app.db, "INPS", Role::InpsFeed, None).await.unwrap();
+    let sent = sent_report(&s, true).await;
+    let page = events(&s.app, &inps.key, None).await;
+    let cursor = page["pageInfo"]["endCursor"].as_str().unwrap().to_string();
+    let r =
+        s.app.gql(Some(&inps.key), ACK, json!({ "i": { "reportId": sent["id"], "inpsProtocol": "INPS-77" } })).await;
+    ok(&r);
+    let v = report_row(&s.app, &sent).await.version;
+    let rectify = |version: i32, date: chrono::NaiveDate| json!({ "i": { "reportId": sent["id"], "version": version, "factDate": date, "description": "Assente all'incontro del 4 novembre, non del 3" } });
+    // A future date, a stale version: refused, nothing written.
+    let before = s.app.count("report").await;
+    let r = s.app.gql(Some(&s.cm), RECTIFY, rectify(v, gepi::calendar::today() + chrono::Duration::days(1))).await;
+    assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.factDate");
+    let r = s.app.gql(Some(&s.cm), RECTIFY, rectify(v - 1, s.case.pad_date)).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    assert_eq!(s.app.count("report").await, before);
+
+    let r = s.app.gql(Some(&s.cm), RECTIFY, rectify(v, s.case.pad_date)).await;
+    let rect = ok(&r)["rectifyReport"].clone();
+    assert_eq!(rect["state"], "DA_APPROVARE");
+    assert_eq!(rect["rectificationOf"]["id"], sent["id"]);
+    assert_eq!(rect["rectificationOf"]["state"], "ACQUISITA", "unchanged until the rectification is approved");
+    let r = s.app.gql(Some(&s.cm), RECTIFY, rectify(v, s.case.pad_date)).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "one rectification at a time: {r}");
+    // Nothing for INPS until it is approved.
+    assert_eq!(events(&s.app, &inps.key, Some(&cursor)).await["edges"].as_array().unwrap().len(), 0);
+
+    let r = s
+        .app
+        .gql(
+            Some(&s.coordinator),
+            DECIDE,
+            json!({ "i": { "reportId": rect["id"], "version": rect["version"], "approve": true } }),
+        )
+        .await;
+    assert_eq!(ok(&r)["decideReport"]["state"], "INVIATA");
+    assert_eq!(report_row(&s.app, &sent).await.state, ReportState::Rettificata);
+    let page = events(&s.app, &inps.key, Some(&cursor)).await;
+    let edges = page["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 1, "{page}");
+    let e = &edges[0]["node"];
+    assert_eq!(e["kind"], "SEGNALAZIONE_RETTIFICATA");
+    assert_eq!(e["fiscalCode"], s.household.members[1].fiscal_code.as_str());
+    assert_eq!(e["report"]["id"], rect["id"]);
+    let r = s
+        .app
+        .gql(
+            Some(&inps.key),
+            "query($id: ID!) { node(id: $id) { ... on Report { description rectificationOf { id state inpsAck } } } }",
+            json!({ "id": rect["id"] }),
+        )
+        .await;
+    let n = &ok(&r)["node"];
+    assert_eq!(n["rectificationOf"]["id"], sent["id"]);
+    assert_eq!(n["rectificationOf"]["state"], "RETTIFICATA");
+    assert_eq!(n["rectificationOf"]["inpsAck"], "INPS-77");
+    assert_eq!(n["description"], "Assente all'incontro del 4 novembre, non del 3");
+    // A segnalazione already rectified is not rectified again.
+    let v = report_row(&s.app, &sent).await.version;
+    let r = s.app.gql(Some(&s.cm), RECTIFY, rectify(v, s.case.pad_date)).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+
+    // A rejected rectification leaves the one it would replace as it was.
+    let rect2 = {
+        let v = report_row(&s.app, &rect).await.version;
+        let r = s.app.gql(Some(&s.cm), RECTIFY, json!({ "i": { "reportId": rect["id"], "version": v, "factDate": s.case.pad_date, "description": "Altra rettifica" } })).await;
+        ok(&r)["rectifyReport"].clone()
+    };
+    let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": rect2["id"], "version": rect2["version"], "approve": false, "comment": "Non necessaria" } })).await;
+    assert_eq!(ok(&r)["decideReport"]["state"], "RIFIUTATA");
+    assert_eq!(report_row(&s.app, &rect).await.state, ReportState::Inviata);
+    assert_eq!(events(&s.app, &inps.key, None).await["totalCount"], 2, "no event for a rejected rectification");
 }

@@ -268,6 +268,14 @@ fn table() -> Vec<Arg> {
             "Case",
         ),
         arg(
+            CaseManager,
+            "rectifyReport",
+            "RectifyReportInput",
+            "Report",
+            "input.reportId",
+            json!({ "reportId": "$ID", "version": "$V", "factDate": today, "description": "Rettifica" }),
+        ),
+        arg(
             PaisCoordinator,
             "decideReport",
             "DecideReportInput",

@@ -188,6 +188,18 @@ async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_appr
     assert_eq!(ok(&r)["decideReport"]["state"], "INVIATA");
     let r = app.gql(Some(&coord), CHECK, json!({ "id": gid })).await;
     assert_eq!(ok(&r)["residencyCheck"]["state"], "INVIATO_INPS");
+    // INPS collects it, knowing it by the check's member and application.
+    let events = entity::partner_event::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(events.len(), 1);
+    let member = entity::member::Entity::find_by_id(c.member_id).one(&app.db).await.unwrap().unwrap();
+    assert_eq!(events[0].fiscal_code.as_deref(), Some(member.fiscal_code.as_str()));
+    let application =
+        entity::application::Entity::find_by_id(c.application_id.expect("the check names its application"))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(events[0].application_protocol.as_deref(), Some(application.inps_protocol.as_str()));
     // Both Ambiti's trails saw the check cross.
     assert!(app.count("audit_event WHERE entity = 'residency_check' AND action = 'transition'").await >= 5);
 }
