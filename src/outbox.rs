@@ -24,23 +24,36 @@
 
 use chrono::{DateTime, Utc};
 use entity::{
+    application,
     enums::{PartnerAudience, PartnerEventKind},
-    partner_event,
+    member, partner_event,
 };
 use sea_orm::{sea_query::Query, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 use uuid::Uuid;
 
-use crate::error::AppError;
+use crate::{error::AppError, unscoped::Unscoped};
 
-/// An event to write.
+/// The row an event is about, which the partner reads through the graph.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject {
+    Report(Uuid),
+    ResidencyCheck(Uuid),
+    DisadvantageCheck(Uuid),
+    Pact(Uuid),
+    PucAssignment(Uuid),
+}
+
+/// An event to write: for whom, what happened, where, about which row, and
+/// the application and member INPS knows it by (their protocol and codice
+/// fiscale are copied into the event as they are now).
 pub struct Event {
     pub audience: PartnerAudience,
     pub kind: PartnerEventKind,
     pub ambito_id: Uuid,
     pub comune_istat: String,
-    pub report_id: Option<Uuid>,
-    pub application_protocol: Option<String>,
-    pub fiscal_code: Option<String>,
+    pub subject: Subject,
+    pub application_id: Option<Uuid>,
+    pub member_id: Option<Uuid>,
 }
 
 /// Writes `e` in the transaction `db` (the change's own), after any other
@@ -56,6 +69,22 @@ pub async fn emit<C: ConnectionTrait>(db: &C, e: Event) -> Result<Uuid, AppError
         .await?
         .ok_or_else(|| AppError::Internal("the partner event counter is missing".into()))?
         .try_get("", "n")?;
+    let protocol = match e.application_id {
+        Some(id) => Unscoped::Child.find_by_id::<application::Entity>(id).one(db).await?.map(|a| a.inps_protocol),
+        None => None,
+    };
+    let fiscal_code = match e.member_id {
+        Some(id) => Unscoped::Child.find_by_id::<member::Entity>(id).one(db).await?.map(|m| m.fiscal_code),
+        None => None,
+    };
+    let (mut report, mut residency, mut disadvantage, mut pact, mut assignment) = (None, None, None, None, None);
+    match e.subject {
+        Subject::Report(id) => report = Some(id),
+        Subject::ResidencyCheck(id) => residency = Some(id),
+        Subject::DisadvantageCheck(id) => disadvantage = Some(id),
+        Subject::Pact(id) => pact = Some(id),
+        Subject::PucAssignment(id) => assignment = Some(id),
+    }
     let id = Uuid::now_v7();
     let q = Query::insert()
         .into_table(partner_event::Entity)
@@ -67,6 +96,10 @@ pub async fn emit<C: ConnectionTrait>(db: &C, e: Event) -> Result<Uuid, AppError
             C::AmbitoId,
             C::ComuneIstat,
             C::ReportId,
+            C::ResidencyCheckId,
+            C::DisadvantageCheckId,
+            C::PactId,
+            C::PucAssignmentId,
             C::ApplicationProtocol,
             C::FiscalCode,
             C::OccurredAt,
@@ -78,9 +111,13 @@ pub async fn emit<C: ConnectionTrait>(db: &C, e: Event) -> Result<Uuid, AppError
             seq.into(),
             e.ambito_id.into(),
             e.comune_istat.into(),
-            e.report_id.into(),
-            e.application_protocol.into(),
-            e.fiscal_code.into(),
+            report.into(),
+            residency.into(),
+            disadvantage.into(),
+            pact.into(),
+            assignment.into(),
+            protocol.into(),
+            fiscal_code.into(),
             Utc::now().into(),
         ])
         .to_owned();

@@ -134,7 +134,9 @@ string_enum!(
     PartnerAudience, "SCREAMING_SNAKE_CASE", { Inps, Cpi });
 string_enum!(
     /// What happened, in an event of the partners' change feed.
-    PartnerEventKind, "SCREAMING_SNAKE_CASE", { SegnalazioneInviata, SegnalazioneRettificata });
+    PartnerEventKind, "SCREAMING_SNAKE_CASE", {
+    SegnalazioneInviata, SegnalazioneRettificata, EsitoControlloAnagrafico, EsitoSvantaggio, PattoSottoscritto,
+    PucAvviato, PucConcluso, PucInterrotto });
 string_enum!(
     /// Kind of meeting.
     MeetingKind, "SCREAMING_SNAKE_CASE", {

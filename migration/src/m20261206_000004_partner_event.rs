@@ -23,6 +23,10 @@ fn tables() -> Vec<TableDef> {
                 uuid("ambito_id"),
                 string_len("comune_istat", 6),
                 uuid_null("report_id"),
+                uuid_null("residency_check_id"),
+                uuid_null("disadvantage_check_id"),
+                uuid_null("pact_id"),
+                uuid_null("puc_assignment_id"),
                 string_len_null("application_protocol", 40),
                 string_len_null("fiscal_code", 16),
                 timestamp_with_time_zone("occurred_at"),
@@ -31,6 +35,10 @@ fn tables() -> Vec<TableDef> {
             .fk("ambito_id", "ambito", "id")
             .fk("comune_istat", "comune", "istat_code")
             .fk("report_id", "report", "id")
+            .fk("residency_check_id", "residency_check", "id")
+            .fk("disadvantage_check_id", "disadvantage_check", "id")
+            .fk("pact_id", "pact", "id")
+            .fk("puc_assignment_id", "puc_assignment", "id")
             .uniq(&["seq"])
             .idx(&["audience", "seq"])
             .idx(&["audience", "ambito_id", "seq"])

@@ -3820,6 +3820,65 @@ impl PartnerEventView {
         .await?
         .map(ReportView))
     }
+    /// The residency check, for its outcome (read under the partner's rules).
+    #[graphql(visible = "vis::partner_event_residency_check")]
+    async fn residency_check(&self, ctx: &Context<'_>) -> GqlResult<Option<ResidencyCheckView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<residency_check::Entity, _>(
+            ctx,
+            keys::partner_event::RESIDENCY_CHECK,
+            own,
+            residency_check::Column::Id,
+            m.residency_check_id,
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(ResidencyCheckView))
+    }
+    /// The validation request, for its decision (read under the partner's rules).
+    #[graphql(visible = "vis::partner_event_disadvantage_check")]
+    async fn disadvantage_check(&self, ctx: &Context<'_>) -> GqlResult<Option<DisadvantageCheckView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<disadvantage_check::Entity, _>(
+            ctx,
+            keys::partner_event::DISADVANTAGE_CHECK,
+            own,
+            disadvantage_check::Column::Id,
+            m.disadvantage_check_id,
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(DisadvantageCheckView))
+    }
+    /// The pact signed (read under the partner's rules).
+    #[graphql(visible = "vis::partner_event_pact")]
+    async fn pact(&self, ctx: &Context<'_>) -> GqlResult<Option<PactView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<pact::Entity, _>(ctx, keys::partner_event::PACT, own, pact::Column::Id, m.pact_id, |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(PactView))
+    }
+    /// The PUC assignment that started or ended (read under the partner's rules).
+    #[graphql(visible = "vis::partner_event_puc_assignment")]
+    async fn puc_assignment(&self, ctx: &Context<'_>) -> GqlResult<Option<PucAssignmentView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<puc_assignment::Entity, _>(
+            ctx,
+            keys::partner_event::PUC_ASSIGNMENT,
+            own,
+            puc_assignment::Column::Id,
+            m.puc_assignment_id,
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(PucAssignmentView))
+    }
 }
 
 impl PartnerEventView {
@@ -4841,6 +4900,18 @@ mod vis {
     }
     pub fn partner_event_report(ctx: &Context<'_>) -> bool {
         field(ctx, crate::authz::keys::partner_event::REPORT) && reads(ctx, Object::Report)
+    }
+    pub fn partner_event_residency_check(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::partner_event::RESIDENCY_CHECK) && reads(ctx, Object::ResidencyCheck)
+    }
+    pub fn partner_event_disadvantage_check(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::partner_event::DISADVANTAGE_CHECK) && reads(ctx, Object::DisadvantageCheck)
+    }
+    pub fn partner_event_pact(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::partner_event::PACT) && reads(ctx, Object::Pact)
+    }
+    pub fn partner_event_puc_assignment(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::partner_event::PUC_ASSIGNMENT) && reads(ctx, Object::PucAssignment)
     }
     pub fn type_audit_event(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::AuditEvent)

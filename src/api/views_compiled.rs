@@ -3379,6 +3379,58 @@ impl CompiledView for PartnerEventView {
                 audit: false,
                 plan: plan_rel::<PartnerEventView, ReportView>,
             }),
+            "residencyCheck" => Field::Rel(RelSpec {
+                key: keys::partner_event::RESIDENCY_CHECK,
+                card: Card::One,
+                parent_column: "residency_check_id",
+                target_column: "id",
+                order_column: "id",
+                has_key: |v| {
+                    let m = &v.0;
+                    (m.residency_check_id).is_some()
+                },
+                audit: false,
+                plan: plan_rel::<PartnerEventView, ResidencyCheckView>,
+            }),
+            "disadvantageCheck" => Field::Rel(RelSpec {
+                key: keys::partner_event::DISADVANTAGE_CHECK,
+                card: Card::One,
+                parent_column: "disadvantage_check_id",
+                target_column: "id",
+                order_column: "id",
+                has_key: |v| {
+                    let m = &v.0;
+                    (m.disadvantage_check_id).is_some()
+                },
+                audit: false,
+                plan: plan_rel::<PartnerEventView, DisadvantageCheckView>,
+            }),
+            "pact" => Field::Rel(RelSpec {
+                key: keys::partner_event::PACT,
+                card: Card::One,
+                parent_column: "pact_id",
+                target_column: "id",
+                order_column: "id",
+                has_key: |v| {
+                    let m = &v.0;
+                    (m.pact_id).is_some()
+                },
+                audit: false,
+                plan: plan_rel::<PartnerEventView, PactView>,
+            }),
+            "pucAssignment" => Field::Rel(RelSpec {
+                key: keys::partner_event::PUC_ASSIGNMENT,
+                card: Card::One,
+                parent_column: "puc_assignment_id",
+                target_column: "id",
+                order_column: "id",
+                has_key: |v| {
+                    let m = &v.0;
+                    (m.puc_assignment_id).is_some()
+                },
+                audit: false,
+                plan: plan_rel::<PartnerEventView, PucAssignmentView>,
+            }),
             _ => return None,
         })
     }

@@ -430,6 +430,10 @@ pub mod partner_event {
     pub const FISCAL_CODE: FieldKey = FieldKey("PartnerEvent.fiscalCode");
     pub const COMUNE: FieldKey = FieldKey("PartnerEvent.comune");
     pub const REPORT: FieldKey = FieldKey("PartnerEvent.report");
+    pub const RESIDENCY_CHECK: FieldKey = FieldKey("PartnerEvent.residencyCheck");
+    pub const DISADVANTAGE_CHECK: FieldKey = FieldKey("PartnerEvent.disadvantageCheck");
+    pub const PACT: FieldKey = FieldKey("PartnerEvent.pact");
+    pub const PUC_ASSIGNMENT: FieldKey = FieldKey("PartnerEvent.pucAssignment");
 }
 
 /// Fields of `AuditEvent`.

@@ -251,7 +251,18 @@ macro_rules! of_case {
 }
 of_case!(preliminary_analysis, PreliminaryAnalysis);
 of_case!(analysis_framework, AnalysisFramework);
-of_case!(pact, Pact);
+
+impl Scoped for pact::Entity {
+    const OBJECT: Object = Object::Pact;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        let rows = Condition::all().add(pact::Column::CaseId.in_subquery(case_ids(scope, p)));
+        // INPS reads the pacts signed (never a draft).
+        if p.role == Role::InpsFeed {
+            return rows.add(pact::Column::SignedOn.is_not_null());
+        }
+        rows
+    }
+}
 of_case!(support, Support);
 
 impl Scoped for analysis_team_member::Entity {
@@ -367,6 +378,10 @@ impl Scoped for puc_assignment::Entity {
             (Scope::Own, Role::CaseManager) => {
                 Condition::all().add(puc_assignment::Column::CaseId.in_subquery(case_ids(Scope::Own, p)))
             }
+            // INPS: the assignments that started, ended or were interrupted.
+            (_, Role::InpsFeed) => Condition::all()
+                .add(puc_assignment::Column::State.ne(enums::PucAssignmentState::Proposto))
+                .add(via!(puc_assignment::Column::ProjectId, puc_project::Entity, puc_project::Column::Id, scope, p)),
             // A Centro per l'impiego: the CPI places of the projects in its scope.
             (_, Role::CpiPartner) => Condition::all()
                 .add(puc_assignment::Column::Source.eq(enums::PlaceSource::Cpi))
@@ -386,14 +401,24 @@ impl Scoped for puc_attendance::Entity {
 impl Scoped for residency_check::Entity {
     const OBJECT: Object = Object::ResidencyCheck;
     fn condition(scope: Scope, p: &Principal) -> Condition {
-        match scope {
-            Scope::National => always(),
-            Scope::Ambito => in_ambito(residency_check::Column::AmbitoId, p),
-            // The checks a Comune holds now (forwarded ones included).
-            Scope::Comune => Condition::all().add(residency_check::Column::CurrentComuneIstat.is_in(comuni(p))),
-            Scope::Own => is_me(residency_check::Column::OfficerId, p),
-            Scope::Unassigned => never(),
+        // INPS, which requested them, reads the checks with an outcome.
+        if p.role == Role::InpsFeed {
+            return Condition::all()
+                .add(residency_check::Column::FinalisedAt.is_not_null())
+                .add(residency_check_rows(scope, p));
         }
+        residency_check_rows(scope, p)
+    }
+}
+
+fn residency_check_rows(scope: Scope, p: &Principal) -> Condition {
+    match scope {
+        Scope::National => always(),
+        Scope::Ambito => in_ambito(residency_check::Column::AmbitoId, p),
+        // The checks a Comune holds now (forwarded ones included).
+        Scope::Comune => Condition::all().add(residency_check::Column::CurrentComuneIstat.is_in(comuni(p))),
+        Scope::Own => is_me(residency_check::Column::OfficerId, p),
+        Scope::Unassigned => never(),
     }
 }
 

@@ -509,6 +509,20 @@ pub async fn sign_pact(a: &Acting<'_>, case_id: Uuid, version: i32, signed_on: N
         ("next_review_on", json!(p.next_review_on), json!(review)),
     ]));
     entries.push(e);
+    // INPS collects the signature of the pact.
+    crate::outbox::emit(
+        &txn,
+        crate::outbox::Event {
+            audience: PartnerAudience::Inps,
+            kind: PartnerEventKind::PattoSottoscritto,
+            ambito_id: c.ambito_id,
+            comune_istat: c.comune_istat.clone(),
+            subject: crate::outbox::Subject::Pact(p.id),
+            application_id: Some(c.application_id),
+            member_id: None,
+        },
+    )
+    .await?;
     txn.commit(entries).await?;
     Ok(c.id)
 }

@@ -78,6 +78,22 @@ pub async fn decide(
         ("state", json!(d.state), json!(new_state)),
         ("notes", json!(d.notes.is_some()), json!(notes.is_some() || d.notes.is_some())),
     ]));
+    // INPS asked for the validation: it collects the decision.
+    if decision.is_some() {
+        crate::outbox::emit(
+            &txn,
+            crate::outbox::Event {
+                audience: PartnerAudience::Inps,
+                kind: PartnerEventKind::EsitoSvantaggio,
+                ambito_id: d.ambito_id,
+                comune_istat: d.certifying_comune_istat.clone(),
+                subject: crate::outbox::Subject::DisadvantageCheck(d.id),
+                application_id: None,
+                member_id: Some(d.member_id),
+            },
+        )
+        .await?;
+    }
     txn.commit(vec![e]).await?;
     Ok(d.id)
 }

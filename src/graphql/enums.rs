@@ -398,6 +398,19 @@ gql_enum!(
         /// The rectification of a segnalazione already sent was approved: the event names the rectification
         /// (sent to INPS), whose `rectificationOf` names the segnalazione it replaces (now `RETTIFICATA`).
         SegnalazioneRettificata,
+        /// The Comune of residence finalised a residency check INPS requested (`ESITO_POSITIVO` or
+        /// `ESITO_NEGATIVO`: a negative one also becomes a segnalazione once approved).
+        EsitoControlloAnagrafico,
+        /// The certifying Comune decided a request to validate the condizione di svantaggio.
+        EsitoSvantaggio,
+        /// The household signed a pact (a first one or a revision).
+        PattoSottoscritto,
+        /// A beneficiary started a PUC.
+        PucAvviato,
+        /// A beneficiary completed a PUC.
+        PucConcluso,
+        /// A PUC assignment was interrupted (refused, abandoned, ended early).
+        PucInterrotto,
     }
 );
 /// Kind of meeting.

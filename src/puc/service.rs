@@ -676,6 +676,36 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
         e.changes = Some(json!({ "puc_assignment_id": asg.id, "kind": kind, "state": ReportState::Bozza }));
         entries.push(e);
     }
+    // INPS collects every start and end; the Centro per l'impiego those of its places.
+    let kind = match to {
+        Attivo => PartnerEventKind::PucAvviato,
+        Completato => PartnerEventKind::PucConcluso,
+        _ => PartnerEventKind::PucInterrotto,
+    };
+    let application_id = match asg.case_id {
+        Some(c) => Unscoped::Child.find_by_id::<case_file::Entity>(c).one(&txn).await?.map(|c| c.application_id),
+        None => None,
+    };
+    let audiences: &[PartnerAudience] = if asg.source == PlaceSource::Cpi {
+        &[PartnerAudience::Inps, PartnerAudience::Cpi]
+    } else {
+        &[PartnerAudience::Inps]
+    };
+    for audience in audiences {
+        crate::outbox::emit(
+            &txn,
+            crate::outbox::Event {
+                audience: *audience,
+                kind,
+                ambito_id: project.ambito_id,
+                comune_istat: project.comune_istat.clone(),
+                subject: crate::outbox::Subject::PucAssignment(asg.id),
+                application_id,
+                member_id: Some(asg.member_id),
+            },
+        )
+        .await?;
+    }
     txn.commit(entries).await?;
     Ok(asg.id)
 }

@@ -4,9 +4,9 @@
 
 use chrono::{NaiveDate, Utc};
 use entity::{
-    application, case_file,
+    case_file,
     enums::{AuditAction, PartnerAudience, PartnerEventKind, ReportKind, ReportState, ResidencyCheckState},
-    member, report, residency_check,
+    report, residency_check,
 };
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
@@ -169,7 +169,7 @@ pub async fn decide_report(
             None => PartnerEventKind::SegnalazioneInviata,
         };
         // INPS collects it from its change feed.
-        let (application_protocol, fiscal_code) = inps_identifiers(&txn, &r).await?;
+        let (application_id, member_id) = inps_identifiers(&txn, &r).await?;
         crate::outbox::emit(
             &*txn,
             crate::outbox::Event {
@@ -177,9 +177,9 @@ pub async fn decide_report(
                 kind,
                 ambito_id: r.ambito_id,
                 comune_istat: r.comune_istat.clone(),
-                report_id: Some(r.id),
-                application_protocol,
-                fiscal_code,
+                subject: crate::outbox::Subject::Report(r.id),
+                application_id,
+                member_id,
             },
         )
         .await?;
@@ -277,13 +277,13 @@ pub async fn rectify_report(a: &Acting<'_>, id: Uuid, version: i32, r: Rectifica
     Ok(new_id)
 }
 
-/// What INPS knows a segnalazione by: the protocol of the application behind
-/// it (its case's, or its residency check's) and the codice fiscale of the
-/// member concerned (named by it, or by its check).
+/// What INPS knows a segnalazione by: the application behind it (its case's,
+/// or its residency check's) and the member concerned (named by it, or by its
+/// check).
 async fn inps_identifiers(
     txn: &DatabaseTransaction,
     r: &report::Model,
-) -> Result<(Option<String>, Option<String>), AppError> {
+) -> Result<(Option<Uuid>, Option<Uuid>), AppError> {
     let check = match r.residency_check_id {
         Some(id) => Unscoped::Child.find_by_id::<residency_check::Entity>(id).one(txn).await?,
         None => None,
@@ -295,15 +295,7 @@ async fn inps_identifiers(
         (None, Some(c)) => c.application_id,
         (None, None) => None,
     };
-    let protocol = match application_id {
-        Some(id) => Unscoped::Child.find_by_id::<application::Entity>(id).one(txn).await?.map(|a| a.inps_protocol),
-        None => None,
-    };
-    let fiscal_code = match r.member_id.or(check.as_ref().map(|c| c.member_id)) {
-        Some(id) => Unscoped::Child.find_by_id::<member::Entity>(id).one(txn).await?.map(|m| m.fiscal_code),
-        None => None,
-    };
-    Ok((protocol, fiscal_code))
+    Ok((application_id, r.member_id.or(check.as_ref().map(|c| c.member_id))))
 }
 
 /// INPS: records its protocol on a segnalazione it collected

@@ -328,6 +328,22 @@ pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: Residency
         );
         entries.push(e);
     }
+    // INPS requested the check: it collects the outcome.
+    if final_outcome.is_some() {
+        crate::outbox::emit(
+            &txn,
+            crate::outbox::Event {
+                audience: PartnerAudience::Inps,
+                kind: PartnerEventKind::EsitoControlloAnagrafico,
+                ambito_id: c.ambito_id,
+                comune_istat: c.owning_comune_istat.clone(),
+                subject: crate::outbox::Subject::ResidencyCheck(c.id),
+                application_id: c.application_id,
+                member_id: Some(c.member_id),
+            },
+        )
+        .await?;
+    }
     txn.commit(entries).await?;
     Ok(c.id)
 }

@@ -62,6 +62,16 @@ async fn the_validator_decides_within_sixty_days_and_silence_counts_as_consent()
         } else {
             assert!(r["errors"].is_null(), "day {days}: {r}");
             assert_eq!(r["data"]["decideDisadvantageCheck"]["state"], "CONFERMATA");
+            // INPS collects the decision.
+            use sea_orm::{ColumnTrait, QueryFilter};
+            let events = entity::partner_event::Entity::find()
+                .filter(entity::partner_event::Column::DisadvantageCheckId.eq(d.id))
+                .all(&app.db)
+                .await
+                .unwrap();
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0].kind, entity::enums::PartnerEventKind::EsitoSvantaggio);
+            assert!(events[0].fiscal_code.is_some());
             // Decided: no second decision.
             let r = app
                 .gql(

@@ -269,9 +269,9 @@ async fn a_cursor_never_passes_an_event_that_commits_later() {
         kind: PartnerEventKind::SegnalazioneInviata,
         ambito_id: s.ambito.id,
         comune_istat: "108991".into(),
-        report_id: Some(report_id),
-        application_protocol: None,
-        fiscal_code: None,
+        subject: gepi::outbox::Subject::Report(report_id),
+        application_id: None,
+        member_id: None,
     };
     sent_report(&s, true).await;
     let page = events(&s.app, &inps.key, None).await;
@@ -563,4 +563,103 @@ async fn a_rectified_segnalazione_reaches_inps_naming_the_one_it_replaces() {
     assert_eq!(ok(&r)["decideReport"]["state"], "RIFIUTATA");
     assert_eq!(report_row(&s.app, &rect).await.state, ReportState::Inviata);
     assert_eq!(events(&s.app, &inps.key, None).await["totalCount"], 2, "no event for a rejected rectification");
+}
+
+/// The start of a PUC reaches INPS and, for a CPI place, the CPI: each reads
+/// the assignment through its event under its own rules (state and dates,
+/// never the member's record or the reason of an interruption); what has no
+/// event yet (a proposal, a check without outcome, a draft pact) INPS does not read.
+#[tokio::test]
+async fn puc_starts_reach_inps_and_the_cpi_under_their_own_rules() {
+    use entity::{enums::PlaceSource, puc_assignment, puc_project};
+    let s = scene().await;
+    let comune = entity::comune::Entity::find_by_id("108991".to_string()).one(&s.app.db).await.unwrap().unwrap();
+    let project = builders::puc_project(&comune).insert(&s.app.db).await;
+    puc_project::Entity::update_many()
+        .col_expr(puc_project::Column::PlacesCpi, sea_orm::sea_query::Expr::value(1))
+        .filter(puc_project::Column::Id.eq(project.id))
+        .exec(&s.app.db)
+        .await
+        .unwrap();
+    let cpi = api_key::create(&s.app.db, "CPI", Role::CpiPartner, None).await.unwrap();
+    let inps = api_key::create(&s.app.db, "INPS", Role::InpsFeed, None).await.unwrap();
+    let r = s.app.gql(Some(&cpi.key), PROPOSE_CPI, json!({ "i": { "projectId": ids::encode("PucProject", project.id), "fiscalCode": s.household.members[0].fiscal_code } })).await;
+    let proposed = ok(&r)["proposeCpiBeneficiary"].clone();
+    // Proposed only: no event, and INPS does not read it.
+    assert_eq!(events(&s.app, &inps.key, None).await["totalCount"], 0);
+    let r =
+        s.app.gql(Some(&inps.key), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": proposed["id"] })).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+
+    let op = builders::operator("Piero", "Verdi").insert(&s.app.db).await;
+    let p = builders::profile(&op, Role::PucManager).ambito(&s.ambito).comuni(&[&comune]).insert(&s.app.db).await;
+    let pm = s.app.login(&op.fiscal_code, &ids::encode("Profile", p.id)).await;
+    let r = s.app.gql(Some(&pm), "mutation($i: PucAssignmentStepInput!) { stepPucAssignment(input: $i) { state } }", json!({ "i": { "assignmentId": proposed["id"], "version": proposed["version"], "startOn": gepi::calendar::today(), "inailRef": "INAIL-9" } })).await;
+    assert_eq!(ok(&r)["stepPucAssignment"]["state"], "ATTIVO");
+    let q = "{ partnerEvents { edges { node { kind fiscalCode pucAssignment { id state source startsOn plannedEndOn inailRef interruptionReason member { id } project { id } } } } } }";
+    for key in [&inps.key, &cpi.key] {
+        let r = s.app.gql(Some(key), q, json!({})).await;
+        let edges = ok(&r)["partnerEvents"]["edges"].as_array().unwrap().clone();
+        assert_eq!(edges.len(), 1, "{r}");
+        let e = &edges[0]["node"];
+        assert_eq!(e["kind"], "PUC_AVVIATO");
+        assert_eq!(e["fiscalCode"], s.household.members[0].fiscal_code.as_str());
+        let a = &e["pucAssignment"];
+        assert_eq!(
+            (a["id"].clone(), a["state"].as_str(), a["source"].as_str()),
+            (proposed["id"].clone(), Some("ATTIVO"), Some("CPI"))
+        );
+        assert!(a["startsOn"].is_string() && a["plannedEndOn"].is_string());
+        assert!(a["member"].is_null() && a["inailRef"].is_null() && a["interruptionReason"].is_null(), "{a}");
+    }
+    let row = puc_assignment::Entity::find_by_id(
+        Uuid::parse_str(&ids::decode("id", proposed["id"].as_str().unwrap()).unwrap().1).unwrap(),
+    )
+    .one(&s.app.db)
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(row.source, PlaceSource::Cpi);
+
+    // A residency check without an outcome is not INPS's to read.
+    let check = entity::residency_check::Entity::find()
+        .filter(entity::residency_check::Column::FinalisedAt.is_null())
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let r = s
+        .app
+        .gql(
+            Some(&inps.key),
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": ids::encode("ResidencyCheck", check.id) }),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    let r = s
+        .app
+        .gql(
+            Some(&inps.key),
+            "{ residencyChecks(first: 500) { edges { node { id outcome member { id } } } } }",
+            json!({}),
+        )
+        .await;
+    for e in ok(&r)["residencyChecks"]["edges"].as_array().unwrap() {
+        assert!(e["node"]["outcome"].is_string() && e["node"]["member"].is_null(), "{e}");
+    }
+    // Nor a draft pact.
+    if let Some(draft) =
+        entity::pact::Entity::find().filter(entity::pact::Column::SignedOn.is_null()).one(&s.app.db).await.unwrap()
+    {
+        let r = s
+            .app
+            .gql(
+                Some(&inps.key),
+                "query($id: ID!) { node(id: $id) { id } }",
+                json!({ "id": ids::encode("Pact", draft.id) }),
+            )
+            .await;
+        assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    }
 }

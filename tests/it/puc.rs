@@ -153,6 +153,28 @@ async fn a_project_fills_up_and_its_assignments_run_to_the_end() {
     // The freed place reopens the project; an interruption raises a segnalazione draft.
     let r = app.gql(Some(&pm), STEP, json!({ "i": { "assignmentId": a1["id"], "version": a1["version"], "interrupt": "RINUNCIA", "raiseReport": true } })).await;
     assert_eq!(ok(&r)["stepPucAssignment"]["state"], "INTERROTTO");
+    // INPS collects every start and end; the CPI those of CPI places (a1).
+    {
+        use entity::{enums::PartnerAudience::*, enums::PartnerEventKind::*, partner_event};
+        let id = |v: &Value| uuid::Uuid::parse_str(&ids::decode("id", v["id"].as_str().unwrap()).unwrap().1).unwrap();
+        let events = partner_event::Entity::find()
+            .filter(partner_event::Column::PucAssignmentId.is_in([id(&a0), id(&a1)]))
+            .order_by_asc(partner_event::Column::Seq)
+            .all(&app.db)
+            .await
+            .unwrap();
+        let got: Vec<_> = events.iter().map(|e| (e.kind, e.audience, e.puc_assignment_id.unwrap())).collect();
+        assert_eq!(
+            got,
+            [
+                (PucAvviato, Inps, id(&a0)),
+                (PucConcluso, Inps, id(&a0)),
+                (PucInterrotto, Inps, id(&a1)),
+                (PucInterrotto, Cpi, id(&a1)),
+            ]
+        );
+        assert!(events.iter().all(|e| e.fiscal_code.is_some() && e.application_protocol.is_some()));
+    }
     let reports = entity::report::Entity::find()
         .filter(entity::report::Column::Kind.eq(ReportKind::RifiutoPuc))
         .all(&app.db)

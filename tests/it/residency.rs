@@ -189,17 +189,28 @@ async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_appr
     let r = app.gql(Some(&coord), CHECK, json!({ "id": gid })).await;
     assert_eq!(ok(&r)["residencyCheck"]["state"], "INVIATO_INPS");
     // INPS collects it, knowing it by the check's member and application.
-    let events = entity::partner_event::Entity::find().all(&app.db).await.unwrap();
-    assert_eq!(events.len(), 1);
+    // First the outcome, then the segnalazione.
+    use entity::enums::PartnerEventKind::*;
+    let events = entity::partner_event::Entity::find()
+        .order_by_asc(entity::partner_event::Column::Seq)
+        .all(&app.db)
+        .await
+        .unwrap();
+    let kinds: Vec<_> =
+        events.iter().map(|e| (e.kind, e.residency_check_id.is_some(), e.report_id.is_some())).collect();
+    assert_eq!(kinds, [(EsitoControlloAnagrafico, true, false), (SegnalazioneInviata, false, true)]);
+    assert_eq!(events[0].residency_check_id, Some(c.id));
     let member = entity::member::Entity::find_by_id(c.member_id).one(&app.db).await.unwrap().unwrap();
-    assert_eq!(events[0].fiscal_code.as_deref(), Some(member.fiscal_code.as_str()));
     let application =
         entity::application::Entity::find_by_id(c.application_id.expect("the check names its application"))
             .one(&app.db)
             .await
             .unwrap()
             .unwrap();
-    assert_eq!(events[0].application_protocol.as_deref(), Some(application.inps_protocol.as_str()));
+    for e in &events {
+        assert_eq!(e.fiscal_code.as_deref(), Some(member.fiscal_code.as_str()));
+        assert_eq!(e.application_protocol.as_deref(), Some(application.inps_protocol.as_str()));
+    }
     // Both Ambiti's trails saw the check cross.
     assert!(app.count("audit_event WHERE entity = 'residency_check' AND action = 'transition'").await >= 5);
 }

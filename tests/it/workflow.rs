@@ -595,6 +595,26 @@ async fn the_pact_is_drafted_signed_and_revised_as_a_new_version() {
     let c = &ok(&r)["signPact"];
     assert_eq!(c["pacts"], json!([{ "revision": 1, "state": "CHIUSO" }, { "revision": 2, "state": "SOTTOSCRITTO" }]));
     assert_eq!(c["state"], "IN_MONITORAGGIO");
+    // Each signature reaches INPS, naming the pact and the household's application.
+    let events = entity::partner_event::Entity::find()
+        .filter(entity::partner_event::Column::Kind.eq(PartnerEventKind::PattoSottoscritto))
+        .order_by_asc(entity::partner_event::Column::Seq)
+        .all(&s.app.db)
+        .await
+        .unwrap();
+    let pacts = entity::pact::Entity::find()
+        .filter(entity::pact::Column::CaseId.eq(s.case.id))
+        .order_by_asc(entity::pact::Column::Revision)
+        .all(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.pact_id).collect::<Vec<_>>(),
+        pacts.iter().map(|p| Some(p.id)).collect::<Vec<_>>()
+    );
+    assert!(events
+        .iter()
+        .all(|e| e.application_protocol.as_deref() == Some(s.household.application.inps_protocol.as_str())));
 }
 
 #[tokio::test]
