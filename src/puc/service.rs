@@ -420,6 +420,13 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
 /// proposed or active assignment, residual benefit ≥ the minimum duration.
 /// The assignment has no proposing operator: the audit trail names the key.
 pub async fn propose_cpi(a: &Acting<'_>, project_id: Uuid, fiscal_code: &str) -> Result<Uuid, AppError> {
+    // Only the CPI's key: an operator proposes members it reads, by id.
+    let p = &a.gw.authz.principal;
+    if !(matches!(p.actor, crate::principal::Actor::ApiClient { .. }) && p.role == Role::CpiPartner) {
+        return Err(AppError::Forbidden(
+            "proposeCpiBeneficiary is a Centro per l'impiego's: operators use proposePucAssignment".into(),
+        ));
+    }
     let cf = crate::households::model::CodiceFiscale::parse(fiscal_code)
         .map_err(|e| AppError::validation("input.fiscalCode", e.to_string()))?;
     let scope = a.gw.authz.scope_for(Object::PucAssignment, Action::Create)?;
@@ -434,6 +441,9 @@ pub async fn propose_cpi(a: &Acting<'_>, project_id: Uuid, fiscal_code: &str) ->
     if in_scope.is_none() {
         return Err(AppError::not_found_at("input.projectId", "no PUC project with this id"));
     }
+    // What depends on the project alone comes first: after the lookup, the
+    // answers must not tell one codice fiscale from another.
+    open_for(&txn, &project, PlaceSource::Cpi, "proposeCpiBeneficiary").await?;
     let not_found = || {
         AppError::not_found_at(
             "input.fiscalCode",
@@ -461,9 +471,44 @@ pub async fn propose_cpi(a: &Acting<'_>, project_id: Uuid, fiscal_code: &str) ->
         }
     }
     let (m, case) = found.ok_or_else(not_found)?;
-    let (id, entries) = place(&txn, &project, &m, &case, PlaceSource::Cpi, None, "proposeCpiBeneficiary").await?;
+    // The person's other assignments and months of benefit are not the CPI's
+    // to read: one refusal for both, without figures.
+    let (id, entries) = place(&txn, &project, &m, &case, PlaceSource::Cpi, None, "proposeCpiBeneficiary")
+        .await
+        .map_err(|e| match e {
+            AppError::Conflict(_) => AppError::Conflict(
+                "this beneficiary cannot take a place of this project now (another PUC assignment proposed or \
+                 active, or fewer months of benefit left than the project's minimum duration)"
+                    .into(),
+            ),
+            other => other,
+        })?;
     txn.commit(entries).await?;
     Ok(id)
+}
+
+/// The project takes a proposal for a place of `source`: it is active and has
+/// one free; returns its vacancies.
+async fn open_for(
+    txn: &DatabaseTransaction,
+    project: &puc_project::Model,
+    source: PlaceSource,
+    what: &str,
+) -> Result<Vacancies, AppError> {
+    if project.state != PucProjectState::Attivo {
+        return Err(AppError::Conflict(format!(
+            "{what} is not allowed: the project is {}",
+            crate::codes::code(project.state)
+        )));
+    }
+    let v = vacancies(txn, std::slice::from_ref(project)).await?[&project.id];
+    if v.of(source) <= 0 {
+        return Err(AppError::Conflict(format!(
+            "the project has no vacancy for {} beneficiaries",
+            crate::codes::code(source)
+        )));
+    }
+    Ok(v)
 }
 
 /// The rules every proposal meets once the project, the member and the case
@@ -478,18 +523,13 @@ async fn place(
     proposed_by: Option<Uuid>,
     what: &str,
 ) -> Result<(Uuid, Vec<AuditEntry>), AppError> {
-    if project.state != PucProjectState::Attivo {
-        return Err(AppError::Conflict(format!(
-            "{what} is not allowed: the project is {}",
-            crate::codes::code(project.state)
-        )));
-    }
-    let v = vacancies(txn, std::slice::from_ref(project)).await?[&project.id];
-    if v.of(source) <= 0 {
-        return Err(AppError::Conflict(format!(
-            "the project has no vacancy for {} beneficiaries",
-            crate::codes::code(source)
-        )));
+    let v = open_for(txn, project, source, what).await?;
+    // A CPI place is for a beneficiary of the Centro per l'impiego: a member
+    // bound to work activation (whose starts and ends the CPI then learns).
+    if source == PlaceSource::Cpi && !m.obligated_activation {
+        return Err(AppError::Conflict(
+            "a CPI place is for a member bound to work activation (a beneficiary of the Centro per l'impiego)".into(),
+        ));
     }
     let busy = Unscoped::Rule
         .find::<puc_assignment::Entity>()
@@ -700,7 +740,9 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
                 ambito_id: project.ambito_id,
                 comune_istat: project.comune_istat.clone(),
                 subject: crate::outbox::Subject::PucAssignment(asg.id),
-                application_id,
+                // The CPI knows its beneficiary by codice fiscale; INPS's
+                // protocol is not its to read.
+                application_id: application_id.filter(|_| *audience == PartnerAudience::Inps),
                 member_id: Some(asg.member_id),
             },
         )

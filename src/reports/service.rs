@@ -250,6 +250,8 @@ pub async fn rectify_report(a: &Acting<'_>, id: Uuid, version: i32, r: Rectifica
     if pending.is_some() {
         return Err(AppError::Conflict("the segnalazione has a rectification awaiting approval".into()));
     }
+    // Its version moves: two rectifications raised at once cannot both pass.
+    update_report(&txn, &old, |q| q).await?;
     let new_id = insert_report(
         &txn,
         ReportDraft {
@@ -311,7 +313,18 @@ pub async fn acknowledge_report(
     let protocol = inps_protocol("input.inpsProtocol", protocol)?;
     let txn = a.begin().await?;
     let r = load_report(a, &txn, id, Action::Update).await?;
-    if r.state == ReportState::Acquisita && r.inps_ack.as_deref() == Some(protocol.as_str()) {
+    if r.inps_ack.as_deref() == Some(protocol.as_str()) {
+        return Ok(id);
+    }
+    // Rectified before INPS acknowledged it: INPS still records its protocol
+    // on it (the state stays `RETTIFICATA`).
+    if r.state == ReportState::Rettificata && r.inps_ack.is_none() {
+        let p2 = protocol.clone();
+        update_report(&txn, &r, |q| q.col_expr(report::Column::InpsAck, Expr::value(p2))).await?;
+        let mut e = AuditEntry::new("report", id, AuditAction::Update);
+        e.ambito_id = Some(r.ambito_id);
+        e.changes = Some(diff(&[("inps_ack", json!(null), json!(protocol))]));
+        txn.commit(vec![e]).await?;
         return Ok(id);
     }
     if let Some(v) = version {

@@ -461,8 +461,29 @@ async fn a_cpi_key_proposes_its_beneficiary_for_a_cpi_place() {
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.projectId");
     // Operators propose members by id; the partner by codice fiscale only.
-    let r = s.app.gql(Some(&s.cm), PROPOSE_CPI, propose(&other.members[0].fiscal_code)).await;
-    assert!(error_code(&r).is_some() && s.app.count("puc_assignment").await == before + 1, "{r}");
+    let op = builders::operator("Piero", "Verdi").insert(&s.app.db).await;
+    let p = builders::profile(&op, Role::PucManager).ambito(&s.ambito).comuni(&[&comune]).insert(&s.app.db).await;
+    let pm = s.app.login(&op.fiscal_code, &ids::encode("Profile", p.id)).await;
+    for token in [&s.cm, &pm] {
+        let r = s.app.gql(Some(token), PROPOSE_CPI, propose(&other.members[0].fiscal_code)).await;
+        assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+    }
+    assert_eq!(s.app.count("puc_assignment").await, before + 1);
+    // A project that takes no proposal answers so before looking at the person:
+    // the same for a beneficiary and for a stranger.
+    let draft = builders::puc_project(&comune).insert(&s.app.db).await;
+    puc_project::Entity::update_many()
+        .col_expr(puc_project::Column::State, sea_orm::sea_query::Expr::value(entity::enums::PucProjectState::Bozza))
+        .col_expr(puc_project::Column::PlacesCpi, sea_orm::sea_query::Expr::value(1))
+        .filter(puc_project::Column::Id.eq(draft.id))
+        .exec(&s.app.db)
+        .await
+        .unwrap();
+    let on_draft = |cf: &str| json!({ "i": { "projectId": ids::encode("PucProject", draft.id), "fiscalCode": cf } });
+    let known = s.app.gql(Some(&cpi.key), PROPOSE_CPI, on_draft(&other.members[0].fiscal_code)).await;
+    let stranger_answer = s.app.gql(Some(&cpi.key), PROPOSE_CPI, on_draft(&stranger.fiscal_code)).await;
+    assert_eq!(error_code(&known), Some("CONFLICT"), "{known}");
+    assert_eq!(known, stranger_answer);
     let r = s
         .app
         .gql(
@@ -513,8 +534,10 @@ async fn a_rectified_segnalazione_reaches_inps_naming_the_one_it_replaces() {
     assert_eq!(rect["state"], "DA_APPROVARE");
     assert_eq!(rect["rectificationOf"]["id"], sent["id"]);
     assert_eq!(rect["rectificationOf"]["state"], "ACQUISITA", "unchanged until the rectification is approved");
+    let v = report_row(&s.app, &sent).await.version;
     let r = s.app.gql(Some(&s.cm), RECTIFY, rectify(v, s.case.pad_date)).await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "one rectification at a time: {r}");
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("awaiting approval"), "{r}");
     // Nothing for INPS until it is approved.
     assert_eq!(events(&s.app, &inps.key, Some(&cursor)).await["edges"].as_array().unwrap().len(), 0);
 
@@ -563,6 +586,25 @@ async fn a_rectified_segnalazione_reaches_inps_naming_the_one_it_replaces() {
     assert_eq!(ok(&r)["decideReport"]["state"], "RIFIUTATA");
     assert_eq!(report_row(&s.app, &rect).await.state, ReportState::Inviata);
     assert_eq!(events(&s.app, &inps.key, None).await["totalCount"], 2, "no event for a rejected rectification");
+    // Rectified before INPS acknowledged it: INPS still records its protocol.
+    let v = report_row(&s.app, &rect).await.version;
+    let r = s.app.gql(Some(&s.cm), RECTIFY, json!({ "i": { "reportId": rect["id"], "version": v, "factDate": s.case.pad_date, "description": "Terza versione" } })).await;
+    let rect3 = ok(&r)["rectifyReport"].clone();
+    let r = s
+        .app
+        .gql(
+            Some(&s.coordinator),
+            DECIDE,
+            json!({ "i": { "reportId": rect3["id"], "version": rect3["version"], "approve": true } }),
+        )
+        .await;
+    ok(&r);
+    let r =
+        s.app.gql(Some(&inps.key), ACK, json!({ "i": { "reportId": rect["id"], "inpsProtocol": "INPS-78" } })).await;
+    assert_eq!(
+        (ok(&r)["acknowledgeReport"]["state"].as_str(), ok(&r)["acknowledgeReport"]["inpsAck"].as_str()),
+        (Some("RETTIFICATA"), Some("INPS-78"))
+    );
 }
 
 /// The start of a PUC reaches INPS and, for a CPI place, the CPI: each reads
@@ -596,7 +638,7 @@ async fn puc_starts_reach_inps_and_the_cpi_under_their_own_rules() {
     let pm = s.app.login(&op.fiscal_code, &ids::encode("Profile", p.id)).await;
     let r = s.app.gql(Some(&pm), "mutation($i: PucAssignmentStepInput!) { stepPucAssignment(input: $i) { state } }", json!({ "i": { "assignmentId": proposed["id"], "version": proposed["version"], "startOn": gepi::calendar::today(), "inailRef": "INAIL-9" } })).await;
     assert_eq!(ok(&r)["stepPucAssignment"]["state"], "ATTIVO");
-    let q = "{ partnerEvents { edges { node { kind fiscalCode pucAssignment { id state source startsOn plannedEndOn inailRef interruptionReason member { id } project { id } } } } } }";
+    let q = "{ partnerEvents { edges { node { kind fiscalCode applicationProtocol pucAssignment { id state source startsOn plannedEndOn inailRef interruptionReason member { id } project { id } } } } } }";
     for key in [&inps.key, &cpi.key] {
         let r = s.app.gql(Some(key), q, json!({})).await;
         let edges = ok(&r)["partnerEvents"]["edges"].as_array().unwrap().clone();
@@ -604,6 +646,8 @@ async fn puc_starts_reach_inps_and_the_cpi_under_their_own_rules() {
         let e = &edges[0]["node"];
         assert_eq!(e["kind"], "PUC_AVVIATO");
         assert_eq!(e["fiscalCode"], s.household.members[0].fiscal_code.as_str());
+        // INPS's protocol goes to INPS only.
+        assert_eq!(e["applicationProtocol"].is_string(), key == &inps.key, "{e}");
         let a = &e["pucAssignment"];
         assert_eq!(
             (a["id"].clone(), a["state"].as_str(), a["source"].as_str()),

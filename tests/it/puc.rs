@@ -173,7 +173,11 @@ async fn a_project_fills_up_and_its_assignments_run_to_the_end() {
                 (PucInterrotto, Cpi, id(&a1)),
             ]
         );
-        assert!(events.iter().all(|e| e.fiscal_code.is_some() && e.application_protocol.is_some()));
+        assert!(events.iter().all(|e| e.fiscal_code.is_some()));
+        assert!(
+            events.iter().all(|e| e.application_protocol.is_some() == (e.audience == Inps)),
+            "INPS's protocol to INPS only"
+        );
     }
     let reports = entity::report::Entity::find()
         .filter(entity::report::Column::Kind.eq(ReportKind::RifiutoPuc))
