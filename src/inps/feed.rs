@@ -7,7 +7,7 @@
 //! GePI's data (the Comuni) are checked when the record is applied.
 
 use chrono::NaiveDate;
-use entity::enums::{ApplicationStatus, FamilyRelation, Measure, Sex};
+use entity::enums::{ApplicationStatus, DisadvantageCategory, FamilyRelation, Measure, ResidencyCheckKind, Sex};
 use serde::{de::DeserializeOwned, Deserialize};
 
 use crate::{error::AppError, households::model::CodiceFiscale};
@@ -70,6 +70,8 @@ pub struct Record {
 pub enum Body {
     Application(Application),
     Status(Status),
+    ResidencyCheck(ResidencyCheckRequest),
+    Disadvantage(DisadvantageRequest),
 }
 
 impl Body {
@@ -77,6 +79,8 @@ impl Body {
         match self {
             Body::Application(_) => "application",
             Body::Status(_) => "status",
+            Body::ResidencyCheck(_) => "residencyCheck",
+            Body::Disadvantage(_) => "disadvantage",
         }
     }
 
@@ -86,8 +90,46 @@ impl Body {
         match self {
             Body::Application(a) => &a.protocol,
             Body::Status(s) => &s.protocol,
+            Body::ResidencyCheck(r) => &r.protocol,
+            Body::Disadvantage(d) => &d.protocol,
         }
     }
+}
+
+/// `kind: "residencyCheck"`: INPS asks the Comune of residence of a member of
+/// an application's household to check a requirement (residence, permit of
+/// stay, composition of the household).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResidencyCheckRequest {
+    pub protocol: String,
+    /// The member whose requirement is checked.
+    pub fiscal_code: String,
+    pub check_kind: ResidencyCheckKind,
+    /// When INPS asked: the Comune's 30 days run from here.
+    pub requested_on: NaiveDate,
+}
+
+/// `kind: "disadvantage"`: INPS asks the certifying Comune to validate the
+/// condizione di svantaggio a member declared.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DisadvantageRequest {
+    pub protocol: String,
+    /// INPS's id of the request (unique).
+    pub request_id: String,
+    pub fiscal_code: String,
+    pub category: DisadvantageCategory,
+    /// ISTAT code of the Comune that issued the certification: it decides.
+    pub certifying_comune_istat: String,
+    #[serde(default)]
+    pub certificate_protocol: Option<String>,
+    #[serde(default)]
+    pub certificate_from: Option<NaiveDate>,
+    #[serde(default)]
+    pub certificate_to: Option<NaiveDate>,
+    /// When the request reached the Comune: its 60 days run from here.
+    pub received_on: NaiveDate,
 }
 
 /// `kind: "application"`: an ADI application with its household, as INPS
@@ -210,12 +252,40 @@ pub fn record(line: &str) -> Result<Record, AppError> {
             }
             Body::Status(s)
         }
-        _ => return Err(AppError::validation("kind", "`application` or `status`")),
+        Some("residencyCheck") => {
+            let r: ResidencyCheckRequest = from_value(value)?;
+            text("protocol", &r.protocol, 40)?;
+            let cf =
+                CodiceFiscale::parse(&r.fiscal_code).map_err(|e| AppError::validation("fiscalCode", e.to_string()))?;
+            Body::ResidencyCheck(ResidencyCheckRequest { fiscal_code: cf.as_str().to_string(), ..r })
+        }
+        Some("disadvantage") => {
+            let d: DisadvantageRequest = from_value(value)?;
+            text("protocol", &d.protocol, 40)?;
+            text("requestId", &d.request_id, 40)?;
+            let cf =
+                CodiceFiscale::parse(&d.fiscal_code).map_err(|e| AppError::validation("fiscalCode", e.to_string()))?;
+            if let Some(p) = &d.certificate_protocol {
+                text("certificateProtocol", p, 60)?;
+            }
+            if let (Some(from), Some(to)) = (d.certificate_from, d.certificate_to) {
+                if to < from {
+                    return Err(AppError::validation("certificateTo", "before certificateFrom"));
+                }
+            }
+            if d.certifying_comune_istat.len() != 6 || !d.certifying_comune_istat.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(AppError::validation("certifyingComuneIstat", "an ISTAT code has six digits"));
+            }
+            Body::Disadvantage(DisadvantageRequest { fiscal_code: cf.as_str().to_string(), ..d })
+        }
+        _ => return Err(AppError::validation("kind", "`application`, `status`, `residencyCheck` or `disadvantage`")),
     };
     // The canonical form: the typed record, serialised.
     let canonical = match &body {
         Body::Application(a) => serde_json::to_string(&(seq, "application", a)),
         Body::Status(s) => serde_json::to_string(&(seq, "status", s)),
+        Body::ResidencyCheck(r) => serde_json::to_string(&(seq, "residencyCheck", r)),
+        Body::Disadvantage(d) => serde_json::to_string(&(seq, "disadvantage", d)),
     }
     .map_err(|e| AppError::internal(format!("serialising a record: {e}")))?;
     let sha256 = {

@@ -152,6 +152,7 @@ impl Import {
         let (field, message) = match &e {
             AppError::Validation { field, message } => (field.clone().filter(|f| !f.is_empty()), message.clone()),
             AppError::NotFound { field, message } => (field.clone(), message.clone()),
+            AppError::At { field, inner } => (Some(field.clone()), inner.to_string()),
             // A conflict names its field first (`household.members[0].fiscalCode: …`).
             AppError::Conflict(m) => match m.split_once(": ") {
                 Some((f, rest)) if f.starts_with("household.") => (Some(f.to_string()), rest.to_string()),
@@ -243,6 +244,8 @@ impl Import {
         let entries = match &rec.body {
             Body::Application(a) => self.application(&txn, rec.seq, a).await?,
             Body::Status(s) => self.status(&txn, rec.seq, s).await?,
+            Body::ResidencyCheck(r) => self.residency_check(&txn, rec.seq, r).await?,
+            Body::Disadvantage(d) => self.disadvantage(&txn, rec.seq, d).await?,
         };
         let changed = !entries.is_empty();
         self.ledger_row(rec, changed).insert(&txn).await?;
@@ -597,6 +600,164 @@ impl Import {
         self.state_change(txn, seq, s, &app, &hh, case).await
     }
 
+    /// The application `protocol`, its household, and its member `fiscal_code`
+    /// (a key limited to an Ambito: of that Ambito's households only).
+    async fn member_of(
+        &self,
+        txn: &DatabaseTransaction,
+        protocol: &str,
+        fiscal_code: &str,
+    ) -> Result<(application::Model, household::Model, member::Model), AppError> {
+        let unknown = || {
+            AppError::not_found_at("protocol", "no application with this protocol: send its `application` record first")
+        };
+        let app = Unscoped::Feed
+            .find::<application::Entity>()
+            .filter(application::Column::InpsProtocol.eq(protocol))
+            .one(txn)
+            .await?
+            .ok_or_else(unknown)?;
+        let hh = household_of(txn, &app).await?;
+        if self.only_ambito.is_some_and(|only| only != hh.ambito_id) {
+            return Err(unknown());
+        }
+        let m = Unscoped::Feed
+            .find::<member::Entity>()
+            .filter(member::Column::HouseholdId.eq(hh.id))
+            .filter(member::Column::FiscalCode.eq(fiscal_code))
+            .one(txn)
+            .await?
+            .ok_or_else(|| {
+                AppError::not_found_at(
+                    "fiscalCode",
+                    "no member of the application's household with this codice fiscale",
+                )
+            })?;
+        Ok((app, hh, m))
+    }
+
+    /// INPS asks for a residency check: a new check `DA_ASSEGNARE` at the
+    /// member's Comune of residence, due in 30 days from the request; a check
+    /// of the same kind still open for the member and application is the same
+    /// request (nothing changes).
+    async fn residency_check(
+        &mut self,
+        txn: &DatabaseTransaction,
+        seq: i64,
+        r: &feed::ResidencyCheckRequest,
+    ) -> Result<Vec<AuditEntry>, AppError> {
+        use entity::{enums::ResidencyCheckState, residency_check};
+        let (app, hh, m) = self.member_of(txn, &r.protocol, &r.fiscal_code).await?;
+        let Some((ambito_id, owning)) = self.territory(txn, &m.residence_comune_istat).await? else {
+            return Err(AppError::not_found_at("fiscalCode", "the member's Comune of residence is not on GePI"));
+        };
+        let open = Unscoped::Feed
+            .find::<residency_check::Entity>()
+            .filter(residency_check::Column::MemberId.eq(m.id))
+            .filter(residency_check::Column::ApplicationId.eq(app.id))
+            .filter(residency_check::Column::Kind.eq(r.check_kind))
+            .filter(residency_check::Column::FinalisedAt.is_null())
+            .one(txn)
+            .await?;
+        if open.is_some() {
+            return Ok(Vec::new());
+        }
+        let id = Uuid::now_v7();
+        residency_check::ActiveModel {
+            id: Set(id),
+            kind: Set(r.check_kind),
+            household_id: Set(hh.id),
+            member_id: Set(m.id),
+            application_id: Set(Some(app.id)),
+            owning_comune_istat: Set(owning.clone()),
+            current_comune_istat: Set(owning),
+            ambito_id: Set(ambito_id),
+            officer_id: Set(None),
+            state: Set(ResidencyCheckState::DaAssegnare),
+            due_on: Set(r.requested_on + chrono::Duration::days(crate::residency::model::RESIDENCE_COMUNE_DAYS)),
+            forwarded_at: Set(None),
+            outcome: Set(None),
+            finalised_at: Set(None),
+            version: Set(1),
+            created_at: Set(Utc::now()),
+        }
+        .insert(txn)
+        .await?;
+        Ok(vec![self.entry(
+            "residency_check",
+            id,
+            AuditAction::Create,
+            ambito_id,
+            serde_json::json!({ "seq": seq, "kind": r.check_kind, "requested_on": r.requested_on }),
+        )])
+    }
+
+    /// INPS asks the certifying Comune to validate a member's condizione di
+    /// svantaggio: a request `RICEVUTA` in the certifying Comune's Ambito. The
+    /// same request id again is the same request (the same content changes
+    /// nothing; other content is a conflict).
+    async fn disadvantage(
+        &mut self,
+        txn: &DatabaseTransaction,
+        seq: i64,
+        d: &feed::DisadvantageRequest,
+    ) -> Result<Vec<AuditEntry>, AppError> {
+        use entity::{disadvantage_check, enums::DisadvantageState};
+        let (_, hh, m) = self.member_of(txn, &d.protocol, &d.fiscal_code).await?;
+        let Some((ambito_id, certifying)) = self.territory(txn, &d.certifying_comune_istat).await? else {
+            return Err(AppError::not_found_at("certifyingComuneIstat", "no Comune with this ISTAT code on GePI"));
+        };
+        if let Some(known) = Unscoped::Feed
+            .find::<disadvantage_check::Entity>()
+            .filter(disadvantage_check::Column::InpsRequestId.eq(d.request_id.clone()))
+            .one(txn)
+            .await?
+        {
+            let same = known.member_id == m.id
+                && known.category == d.category
+                && known.certifying_comune_istat == certifying
+                && known.received_on == d.received_on
+                && known.certificate_protocol == d.certificate_protocol
+                && known.certificate_from == d.certificate_from
+                && known.certificate_to == d.certificate_to;
+            return if same {
+                Ok(Vec::new())
+            } else {
+                Err(AppError::conflict_at("requestId", "a request with this id was received with other content"))
+            };
+        }
+        let id = Uuid::now_v7();
+        disadvantage_check::ActiveModel {
+            id: Set(id),
+            inps_request_id: Set(d.request_id.clone()),
+            household_id: Set(hh.id),
+            member_id: Set(m.id),
+            ambito_id: Set(ambito_id),
+            certifying_comune_istat: Set(certifying),
+            category: Set(d.category),
+            certificate_protocol: Set(d.certificate_protocol.clone()),
+            certificate_from: Set(d.certificate_from),
+            certificate_to: Set(d.certificate_to),
+            received_on: Set(d.received_on),
+            state: Set(DisadvantageState::Ricevuta),
+            notes: Set(None),
+            decided_by: Set(None),
+            decided_at: Set(None),
+            sent_to_inps_at: Set(None),
+            version: Set(1),
+        }
+        .insert(txn)
+        .await?;
+        // The audit names the request, never the category (special data).
+        Ok(vec![self.entry(
+            "disadvantage_check",
+            id,
+            AuditAction::Create,
+            ambito_id,
+            serde_json::json!({ "seq": seq, "request_id": d.request_id, "received_on": d.received_on }),
+        )])
+    }
+
     /// A change of state of a known application, and what follows for its case.
     async fn state_change(
         &self,
@@ -928,7 +1089,8 @@ impl Import {
                 Body::Application(a) => {
                     a.household.members.iter().map(|m| m.fiscal_code.trim().to_ascii_uppercase()).collect()
                 }
-                Body::Status(_) => Vec::new(),
+                // The others wait for their application by its protocol.
+                Body::Status(_) | Body::ResidencyCheck(_) | Body::Disadvantage(_) => Vec::new(),
             };
             let twice = !seen.insert(rec.seq);
             let depends = twice

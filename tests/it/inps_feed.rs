@@ -10,8 +10,8 @@ use crate::helpers::TestApp;
 
 const EXAMPLE: &str = include_str!("../../feeds/inps/v1/example.jsonl");
 
-/// Bad rows after the example's five good ones (lines 7 to 12), then a new
-/// household and another claiming one of its members (lines 13 and 14).
+/// Bad rows after the example's seven good ones (lines 9 to 14), then a new
+/// household and another claiming one of its members (lines 15 and 16).
 fn bad_rows() -> Vec<String> {
     let good: Vec<serde_json::Value> = EXAMPLE.lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
     let mut wrong_check = good[0].clone();
@@ -64,19 +64,19 @@ async fn a_feed_applies_its_good_rows_once_reports_the_bad_ones_and_changes_noth
     let feed = format!("{}{}\n", EXAMPLE, bad_rows().join("\n"));
     let before = counts(&app).await;
     let r = run(&app, &feed).await;
-    assert_eq!((r.received, r.applied, r.unchanged, r.rejected), (13, 6, 0, 7), "{r:#?}");
+    assert_eq!((r.received, r.applied, r.unchanged, r.rejected), (15, 8, 0, 7), "{r:#?}");
     let got: Vec<(i64, Option<i64>, &str, Option<&str>)> =
         r.rejections.iter().map(|x| (x.line, x.seq, x.code.as_str(), x.field.as_deref())).collect();
     assert_eq!(
         got,
         vec![
-            (7, Some(2001), "VALIDATION", Some("household.members[1].fiscalCode")),
-            (8, None, "VALIDATION", None),
-            (9, Some(2002), "NOT_FOUND", Some("household.comuneIstat")),
-            (10, Some(2005), "NOT_FOUND", Some("protocol")),
-            (11, Some(2003), "CONFLICT", Some("household.members[0].fiscalCode")),
-            (12, Some(1004), "CONFLICT", None),
-            (14, Some(2007), "CONFLICT", Some("household.members[0].fiscalCode")),
+            (9, Some(2001), "VALIDATION", Some("household.members[1].fiscalCode")),
+            (10, None, "VALIDATION", None),
+            (11, Some(2002), "NOT_FOUND", Some("household.comuneIstat")),
+            (12, Some(2005), "NOT_FOUND", Some("protocol")),
+            (13, Some(2003), "CONFLICT", Some("household.members[0].fiscalCode")),
+            (14, Some(1004), "CONFLICT", None),
+            (16, Some(2007), "CONFLICT", Some("household.members[0].fiscalCode")),
         ]
     );
     assert!(r.rejections[0].message.contains("check character"), "{:?}", r.rejections[0]);
@@ -88,7 +88,7 @@ async fn a_feed_applies_its_good_rows_once_reports_the_bad_ones_and_changes_noth
     assert_eq!(after[1] - before[1], 7);
     assert_eq!(after[2] - before[2], 4);
     assert_eq!(after[3] - before[3], 4);
-    assert_eq!(after[5] - before[5], 6);
+    assert_eq!(after[5] - before[5], 8);
 
     // The Bianchi case: DA_ASSEGNARE in Desio's Ambito, its deadlines from the PAD.
     let bianchi = case_of(&app, "INPS-ADI-2026-90000001").await;
@@ -139,10 +139,56 @@ async fn a_feed_applies_its_good_rows_once_reports_the_bad_ones_and_changes_noth
     assert!(trail.iter().all(|e| e.changes.as_deref().unwrap().contains("INPS-ADI-2026-12-06-001")));
     assert!(trail.iter().any(|e| e.changes.as_deref().unwrap().contains("\"seq\":1005")));
 
+    // INPS's requests: a residency check at Bianchi's Comune, due 30 days
+    // from the request, and a validation request in Desio's Ambito.
+    let bianchi_cf = "BNCGNN85M10D286C";
+    let m = entity::member::Entity::find()
+        .filter(entity::member::Column::FiscalCode.eq(bianchi_cf))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let check = entity::residency_check::Entity::find()
+        .filter(entity::residency_check::Column::MemberId.eq(m.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (check.state, check.owning_comune_istat.as_str(), check.due_on.to_string(), check.application_id),
+        (
+            entity::enums::ResidencyCheckState::DaAssegnare,
+            "108023",
+            "2027-01-04".to_string(),
+            Some(bianchi.application_id)
+        )
+    );
+    let request = entity::disadvantage_check::Entity::find()
+        .filter(entity::disadvantage_check::Column::InpsRequestId.eq("INPS-SVA-2026-00000001"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (request.member_id, request.state, request.ambito_id),
+        (m.id, entity::enums::DisadvantageState::Ricevuta, desio.ambito_id)
+    );
+    // The same request id with other content, a member not of the household: refused.
+    let header = EXAMPLE.lines().next().unwrap().replace("2026-12-06-001", "2026-12-06-002");
+    let mut other: serde_json::Value = serde_json::from_str(EXAMPLE.lines().nth(7).unwrap()).unwrap();
+    other["seq"] = json!(3001);
+    other["category"] = json!("DIPENDENZE");
+    let mut stranger: serde_json::Value = serde_json::from_str(EXAMPLE.lines().nth(6).unwrap()).unwrap();
+    stranger["seq"] = json!(3002);
+    stranger["fiscalCode"] = json!("GLLMRA75C10L677Z");
+    let r = run(&app, &format!("{header}\n{other}\n{stranger}\n")).await;
+    let got: Vec<(&str, Option<&str>)> = r.rejections.iter().map(|x| (x.code.as_str(), x.field.as_deref())).collect();
+    assert_eq!(got, [("CONFLICT", Some("requestId")), ("NOT_FOUND", Some("fiscalCode"))], "{r:#?}");
+
     // Sent again, whole: nothing changes, and the bad rows are reported again.
     let after = counts(&app).await;
     let r = run(&app, &feed).await;
-    assert_eq!((r.received, r.applied, r.unchanged, r.rejected), (13, 0, 6, 7), "{r:#?}");
+    assert_eq!((r.received, r.applied, r.unchanged, r.rejected), (15, 0, 8, 7), "{r:#?}");
     assert_eq!(counts(&app).await, after);
     // A part of it, in another transmission, spaced and ordered otherwise: nothing either.
     let mut part = String::from(
@@ -260,7 +306,7 @@ async fn the_inps_key_sends_the_feed_to_the_bulk_endpoint_and_reads_its_job_back
     let feed = format!("{}{}\n", EXAMPLE, bad_rows()[0]);
     let r = app.request(feed_request(Some(&inps.key), "application/x-ndjson", &feed)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!((r.body["applied"].as_i64(), r.body["rejected"].as_i64()), (Some(5), Some(1)), "{}", r.body);
+    assert_eq!((r.body["applied"].as_i64(), r.body["rejected"].as_i64()), (Some(7), Some(1)), "{}", r.body);
     let job = r.body["jobId"].as_str().unwrap().to_string();
     let get = |token: String, id: String| {
         axum::http::Request::get(format!("/inps/feed/jobs/{id}"))
@@ -272,7 +318,7 @@ async fn the_inps_key_sends_the_feed_to_the_bulk_endpoint_and_reads_its_job_back
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["state"], "DONE");
     assert_eq!(r.body["rejections"][0]["field"], "household.members[1].fiscalCode", "{}", r.body);
-    assert_eq!(r.body["rejections"][0]["line"], 7);
+    assert_eq!(r.body["rejections"][0]["line"], 9);
     // The trail says which key sent it.
     let client = entity::api_client::Entity::find_by_id(inps.id).one(&app.db).await.unwrap().unwrap();
     let by_key = entity::audit_event::Entity::find()
@@ -284,7 +330,7 @@ async fn the_inps_key_sends_the_feed_to_the_bulk_endpoint_and_reads_its_job_back
     assert_eq!(by_key.len(), 4, "three cases opened, one closed");
     // Sent again: nothing changes.
     let r = app.request(feed_request(Some(&inps.key), "application/x-ndjson", &feed)).await;
-    assert_eq!((r.body["applied"].as_i64(), r.body["unchanged"].as_i64()), (Some(0), Some(5)), "{}", r.body);
+    assert_eq!((r.body["applied"].as_i64(), r.body["unchanged"].as_i64()), (Some(0), Some(7)), "{}", r.body);
 
     // Who may not: another key's job, a CPI key, an operator, nobody; the wrong media type; not a feed.
     let other = api_key::create(&app.db, "INPS bis", Role::InpsFeed, None).await.unwrap();
@@ -319,8 +365,9 @@ async fn a_key_limited_to_an_ambito_sends_records_of_its_comuni_only() {
     let ambito = entity::ambito::Entity::find_by_id(desio.ambito_id).one(&app.db).await.unwrap().unwrap();
     let key = api_key::create(&app.db, "INPS Desio", Role::InpsFeed, Some(&ambito.code)).await.unwrap();
     let r = app.request(feed_request(Some(&key.key), "application/x-ndjson", EXAMPLE)).await;
-    // Bianchi (Desio) and Verdi (Varedo, the same Ambito) apply; Ferri (Triggiano) does not.
-    assert_eq!((r.body["applied"].as_i64(), r.body["rejected"].as_i64()), (Some(3), Some(2)), "{}", r.body);
+    // Bianchi (Desio, with a residency check and a validation request) and
+    // Verdi (Varedo, the same Ambito) apply; Ferri (Triggiano) does not.
+    assert_eq!((r.body["applied"].as_i64(), r.body["rejected"].as_i64()), (Some(5), Some(2)), "{}", r.body);
     let fields: Vec<&str> =
         r.body["rejections"].as_array().unwrap().iter().map(|x| x["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["household.comuneIstat", "household.comuneIstat"], "{}", r.body);
@@ -349,7 +396,8 @@ async fn a_member_living_outside_the_territory_is_a_rejected_row_not_a_stopped_f
     let header = EXAMPLE.lines().next().unwrap();
     let rest: Vec<&str> = EXAMPLE.lines().skip(2).collect();
     let r = run(&app, &format!("{header}\n{rec}\n{}\n", rest.join("\n"))).await;
-    assert_eq!((r.applied, r.rejected), (4, 1), "{r:#?}");
+    // Bianchi's household is refused, and with it its check and its request.
+    assert_eq!((r.applied, r.rejected), (4, 3), "{r:#?}");
     assert_eq!(r.rejections[0].field.as_deref(), Some("household.members[2].residenceComuneIstat"));
     assert_eq!(r.rejections[0].code, "NOT_FOUND");
 }

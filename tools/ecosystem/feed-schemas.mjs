@@ -13,7 +13,12 @@ const ajv = new Ajv2020({ allErrors: true, strict: true });
 addFormats(ajv);
 const schema = (name) => ajv.compile(JSON.parse(readFileSync(`${dir}/${name}.schema.json`, "utf8")));
 const header = schema("header");
-const kinds = { application: schema("application"), status: schema("status") };
+const kinds = {
+  application: schema("application"),
+  status: schema("status"),
+  residencyCheck: schema("residencyCheck"),
+  disadvantage: schema("disadvantage"),
+};
 
 let failures = 0;
 const check = (label, validate, value, expected) => {
@@ -45,9 +50,11 @@ const badCf = structuredClone(app);
 badCf.household.members[0].fiscalCode = "BNC-GNN85M10D286";
 check("malformed codice fiscale", kinds.application, badCf, false);
 check("header of another version", header, { ...JSON.parse(lines[0]), version: 2 }, false);
+const dis = JSON.parse(lines.find((l) => l.includes('"kind":"disadvantage"')));
+check("a category not in the list", kinds.disadvantage, { ...dis, category: "ALTRO" }, false);
 
 if (failures) {
   console.error(`${failures} check(s) failed`);
   process.exit(1);
 }
-console.log(`feeds/inps/v1: the example's ${lines.length} lines match their schemas; 4 refusals refused`);
+console.log(`feeds/inps/v1: the example's ${lines.length} lines match their schemas; 5 refusals refused`);
