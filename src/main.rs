@@ -696,7 +696,7 @@ async fn serve(mut config: Config, demo: bool, bind: Option<std::net::SocketAddr
     }
     let bind = config.bind;
     let dev_login = config.dev_login;
-    tokio::spawn(gepi::outbox::purge_every_hour(conn.clone(), config.partner_event_retention_days));
+    tokio::spawn(every_hour(conn.clone(), config.partner_event_retention_days));
     let saml = config.saml.clone();
     #[allow(unused_mut)]
     let mut state = AppState::with_metrics(config, conn.clone(), metrics).await?;
@@ -730,6 +730,26 @@ async fn serve(mut config: Config, demo: bool, bind: Option<std::net::SocketAddr
     let app = gepi::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())
+}
+
+/// The server's hourly chores: validation requests expired by silence go to
+/// INPS's change feed, and the change feed's events past their retention go.
+/// A failure is logged and tried again the next hour.
+async fn every_hour(db: sea_orm::DatabaseConnection, retention_days: u32) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match gepi::disadvantage::service::expire_by_silence(&db, gepi::calendar::today()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(requests = n, "validation requests expired by silence sent to INPS's feed"),
+            Err(e) => tracing::warn!(error = %e, "validation requests expired by silence could not be sent"),
+        }
+        match gepi::outbox::purge_expired(&db, retention_days).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, retention_days, "partner events past their retention deleted"),
+            Err(e) => tracing::warn!(error = %e, "partner events could not be purged"),
+        }
+    }
 }
 
 /// One operator per role, with the request that logs in as them.

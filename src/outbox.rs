@@ -20,7 +20,7 @@
 //! event was written, and a reference to the row (the segnalazione), which the
 //! partner reads through the graph under its own row and field rules. Events
 //! older than the retention (`GEPI_PARTNER_EVENT_RETENTION_DAYS`) are deleted
-//! by the server every hour ([`purge_every_hour`]) or by `gepi partner-events purge`.
+//! by the server every hour or by `gepi partner-events purge`.
 
 use chrono::{DateTime, Utc};
 use entity::{
@@ -134,18 +134,4 @@ pub async fn purge<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<
 /// Deletes the events older than `days` days; returns how many.
 pub async fn purge_expired<C: ConnectionTrait>(db: &C, days: u32) -> Result<u64, AppError> {
     purge(db, Utc::now() - chrono::Duration::days(i64::from(days))).await
-}
-
-/// The server's retention: every hour, the events older than `days` days go
-/// (a failure is logged and tried again the next hour).
-pub async fn purge_every_hour(db: sea_orm::DatabaseConnection, days: u32) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        match purge_expired(&db, days).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, days, "partner events past their retention deleted"),
-            Err(e) => tracing::warn!(error = %e, "partner events could not be purged"),
-        }
-    }
 }

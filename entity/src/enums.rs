@@ -135,7 +135,7 @@ string_enum!(
 string_enum!(
     /// What happened, in an event of the partners' change feed.
     PartnerEventKind, "SCREAMING_SNAKE_CASE", {
-    SegnalazioneInviata, SegnalazioneRettificata, EsitoControlloAnagrafico, EsitoSvantaggio, PattoSottoscritto,
+    SegnalazioneInviata, SegnalazioneRettificata, EsitoControlloAnagrafico, EsitoSvantaggio, SilenzioAssenso, PattoSottoscritto,
     PucAvviato, PucConcluso, PucInterrotto });
 string_enum!(
     /// Kind of meeting.

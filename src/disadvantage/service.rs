@@ -1,14 +1,14 @@
 //! Use cases of the disadvantage validation.
 
-use chrono::Utc;
+use chrono::{Duration, NaiveDate, Utc};
 use entity::{disadvantage_check, enums::*};
-use sea_orm::{sea_query::Expr, EntityTrait};
+use sea_orm::{sea_query::Expr, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::model::{disadvantage_due, disadvantage_expired};
+use super::model::{disadvantage_due, disadvantage_expired, DISADVANTAGE_RESPONSE_DAYS};
 use crate::{
-    audit::AuditEntry,
+    audit::{self, AuditContext, AuditEntry},
     authz::Action,
     calendar::today,
     error::AppError,
@@ -69,7 +69,9 @@ pub async fn decide(
         q = q
             .col_expr(disadvantage_check::Column::Notes, Expr::value(notes.clone()))
             .col_expr(disadvantage_check::Column::DecidedBy, Expr::value(me))
-            .col_expr(disadvantage_check::Column::DecidedAt, Expr::value(now));
+            .col_expr(disadvantage_check::Column::DecidedAt, Expr::value(now))
+            // The decision goes to INPS's change feed, below.
+            .col_expr(disadvantage_check::Column::SentToInpsAt, Expr::value(now));
     }
     compare_and_set(&txn, &d, q).await?;
     let mut e = AuditEntry::new("disadvantage_check", d.id, AuditAction::Transition);
@@ -96,4 +98,57 @@ pub async fn decide(
     }
     txn.commit(vec![e]).await?;
     Ok(d.id)
+}
+
+/// Requests left undecided past their 60 days count as confirmed
+/// (silenzio-assenso): each goes to INPS's change feed once, as
+/// `SILENZIO_ASSENSO`, and is marked sent (`sent_to_inps_at`), in one
+/// transaction per request; the server runs it every hour, and several
+/// instances may run it at once (the mark is taken by one). Returns how many.
+pub async fn expire_by_silence(db: &DatabaseConnection, today: NaiveDate) -> Result<u64, AppError> {
+    let received_before = today - Duration::days(DISADVANTAGE_RESPONSE_DAYS);
+    let due = crate::unscoped::Unscoped::System
+        .find::<disadvantage_check::Entity>()
+        .filter(disadvantage_check::Column::State.is_in([DisadvantageState::Ricevuta, DisadvantageState::InVerifica]))
+        .filter(disadvantage_check::Column::SentToInpsAt.is_null())
+        .filter(disadvantage_check::Column::ReceivedOn.lt(received_before))
+        .all(db)
+        .await?;
+    let ctx = AuditContext::unattributed(ActorKind::System, Some("silenzio-assenso".into()));
+    let mut n = 0;
+    for d in due.into_iter().filter(|d| disadvantage_expired(d, today)) {
+        let txn = db.begin().await?;
+        let taken = disadvantage_check::Entity::update_many()
+            .col_expr(disadvantage_check::Column::SentToInpsAt, Expr::value(Utc::now()))
+            .filter(disadvantage_check::Column::Id.eq(d.id))
+            .filter(disadvantage_check::Column::SentToInpsAt.is_null())
+            .filter(
+                disadvantage_check::Column::State.is_in([DisadvantageState::Ricevuta, DisadvantageState::InVerifica]),
+            )
+            .exec(&txn)
+            .await?;
+        if taken.rows_affected != 1 {
+            continue;
+        }
+        let mut e = AuditEntry::new("disadvantage_check", d.id, AuditAction::Update);
+        e.ambito_id = Some(d.ambito_id);
+        e.changes = Some(json!({ "expired_by_silence": true, "due_on": disadvantage_due(d.received_on) }));
+        audit::record(&txn, &ctx, vec![e]).await?;
+        crate::outbox::emit(
+            &txn,
+            crate::outbox::Event {
+                audience: PartnerAudience::Inps,
+                kind: PartnerEventKind::SilenzioAssenso,
+                ambito_id: d.ambito_id,
+                comune_istat: d.certifying_comune_istat.clone(),
+                subject: crate::outbox::Subject::DisadvantageCheck(d.id),
+                application_id: None,
+                member_id: Some(d.member_id),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        n += 1;
+    }
+    Ok(n)
 }

@@ -403,6 +403,9 @@ gql_enum!(
         EsitoControlloAnagrafico,
         /// The certifying Comune decided a request to validate the condizione di svantaggio.
         EsitoSvantaggio,
+        /// A request to validate the condizione di svantaggio went 60 days without a decision: it counts as
+        /// confirmed (silenzio-assenso).
+        SilenzioAssenso,
         /// The household signed a pact (a first one or a revision).
         PattoSottoscritto,
         /// A beneficiary started a PUC.

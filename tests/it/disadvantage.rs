@@ -151,3 +151,45 @@ async fn other_roles_and_other_comuni_cannot_decide() {
         assert_eq!((after.version, after.state), (1, DisadvantageState::Ricevuta));
     }
 }
+
+/// A request left undecided past its 60 days goes to INPS's change feed once,
+/// as silenzio-assenso; one decided in time, or still in time, does not.
+#[tokio::test]
+async fn a_request_expired_by_silence_reaches_inps_once() {
+    use entity::{enums::PartnerEventKind, partner_event};
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let s = scene(TestApp::new().await).await;
+    let expired =
+        builders::disadvantage_check(&s.household, 0).received_on(today() - Duration::days(61)).insert(&s.app.db).await;
+    let in_time =
+        builders::disadvantage_check(&s.household, 1).received_on(today() - Duration::days(60)).insert(&s.app.db).await;
+    let decided = builders::disadvantage_check(&s.household, 1)
+        .received_on(today() - Duration::days(90))
+        .state(DisadvantageState::Confermata)
+        .insert(&s.app.db)
+        .await;
+    let sweep = gepi::disadvantage::service::expire_by_silence;
+    assert_eq!(sweep(&s.app.db, today()).await.unwrap(), 1);
+    assert_eq!(sweep(&s.app.db, today()).await.unwrap(), 0, "once");
+    let events = partner_event::Entity::find().all(&s.app.db).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].kind, events[0].disadvantage_check_id),
+        (PartnerEventKind::SilenzioAssenso, Some(expired.id))
+    );
+    assert_eq!(events[0].fiscal_code.as_deref(), Some(s.household.members[0].fiscal_code.as_str()));
+    let trail = entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::EntityId.eq(expired.id.to_string()))
+        .all(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0].actor_kind, ActorKind::System);
+    // The next day, the one that was still in time goes too; the decided one never.
+    assert_eq!(sweep(&s.app.db, today() + Duration::days(1)).await.unwrap(), 1);
+    let ids: Vec<_> =
+        partner_event::Entity::find().all(&s.app.db).await.unwrap().iter().map(|e| e.disadvantage_check_id).collect();
+    assert!(ids.contains(&Some(in_time.id)) && !ids.contains(&Some(decided.id)), "{ids:?}");
+    let row = disadvantage_check::Entity::find_by_id(expired.id).one(&s.app.db).await.unwrap().unwrap();
+    assert!(row.sent_to_inps_at.is_some(), "marked sent");
+}
