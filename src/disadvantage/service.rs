@@ -118,15 +118,18 @@ pub async fn expire_by_silence(db: &DatabaseConnection, today: NaiveDate) -> Res
     let mut n = 0;
     for d in due.into_iter().filter(|d| disadvantage_expired(d, today)) {
         let txn = db.begin().await?;
-        let taken = disadvantage_check::Entity::update_many()
-            .col_expr(disadvantage_check::Column::SentToInpsAt, Expr::value(Utc::now()))
-            .filter(disadvantage_check::Column::Id.eq(d.id))
-            .filter(disadvantage_check::Column::SentToInpsAt.is_null())
-            .filter(
-                disadvantage_check::Column::State.is_in([DisadvantageState::Ricevuta, DisadvantageState::InVerifica]),
-            )
-            .exec(&txn)
-            .await?;
+        // The version moves: a decision read before it is then stale.
+        let taken =
+            crate::workflow::bump_version::<disadvantage_check::Model>(disadvantage_check::Entity::update_many())
+                .col_expr(disadvantage_check::Column::SentToInpsAt, Expr::value(Utc::now()))
+                .filter(disadvantage_check::Column::Id.eq(d.id))
+                .filter(disadvantage_check::Column::SentToInpsAt.is_null())
+                .filter(
+                    disadvantage_check::Column::State
+                        .is_in([DisadvantageState::Ricevuta, DisadvantageState::InVerifica]),
+                )
+                .exec(&txn)
+                .await?;
         if taken.rows_affected != 1 {
             continue;
         }

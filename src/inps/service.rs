@@ -222,7 +222,10 @@ impl Import {
                 match Unscoped::Feed.find_by_id::<inps_feed_record::Entity>(rec.seq).one(&self.db).await? {
                     Some(done) if done.sha256 == rec.sha256 => Ok(Outcome::Unchanged),
                     Some(_) => Err(conflict_seq(rec.seq)),
-                    None => Err(e),
+                    // Another import wrote the same request under another
+                    // number meanwhile (a unique key refused ours): once more,
+                    // the record now meets what it wrote.
+                    None => self.apply_once(rec).await,
                 }
             }
             other => other,
@@ -647,9 +650,16 @@ impl Import {
         r: &feed::ResidencyCheckRequest,
     ) -> Result<Vec<AuditEntry>, AppError> {
         use entity::{enums::ResidencyCheckState, residency_check};
+        if r.requested_on > crate::calendar::today() {
+            return Err(AppError::validation("requestedOn", "must not be in the future"));
+        }
         let (app, hh, m) = self.member_of(txn, &r.protocol, &r.fiscal_code).await?;
-        let Some((ambito_id, owning)) = self.territory(txn, &m.residence_comune_istat).await? else {
-            return Err(AppError::not_found_at("fiscalCode", "the member's Comune of residence is not on GePI"));
+        // A key limited to an Ambito: a check in that Ambito only.
+        let Some((ambito_id, owning)) = self.comune(txn, &m.residence_comune_istat).await? else {
+            return Err(AppError::not_found_at(
+                "fiscalCode",
+                "the member's Comune of residence is not on GePI (or not in the Ambito this key sends for)",
+            ));
         };
         let open = Unscoped::Feed
             .find::<residency_check::Entity>()
@@ -703,9 +713,16 @@ impl Import {
         d: &feed::DisadvantageRequest,
     ) -> Result<Vec<AuditEntry>, AppError> {
         use entity::{disadvantage_check, enums::DisadvantageState};
+        if d.received_on > crate::calendar::today() {
+            return Err(AppError::validation("receivedOn", "must not be in the future"));
+        }
         let (_, hh, m) = self.member_of(txn, &d.protocol, &d.fiscal_code).await?;
-        let Some((ambito_id, certifying)) = self.territory(txn, &d.certifying_comune_istat).await? else {
-            return Err(AppError::not_found_at("certifyingComuneIstat", "no Comune with this ISTAT code on GePI"));
+        // A key limited to an Ambito: a request in that Ambito only.
+        let Some((ambito_id, certifying)) = self.comune(txn, &d.certifying_comune_istat).await? else {
+            return Err(AppError::not_found_at(
+                "certifyingComuneIstat",
+                "no Comune with this ISTAT code on GePI (or not in the Ambito this key sends for)",
+            ));
         };
         if let Some(known) = Unscoped::Feed
             .find::<disadvantage_check::Entity>()

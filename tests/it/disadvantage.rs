@@ -187,6 +187,13 @@ async fn a_request_expired_by_silence_reaches_inps_once() {
     assert_eq!(trail[0].actor_kind, ActorKind::System);
     // The next day, the one that was still in time goes too; the decided one never.
     assert_eq!(sweep(&s.app.db, today() + Duration::days(1)).await.unwrap(), 1);
+    // A decision read before that sweep (still in time by today's date) is
+    // stale now: the request cannot be both silent and decided.
+    let r = s
+        .app
+        .gql(Some(&s.token), DECIDE, json!({ "i": { "checkId": ids::encode("DisadvantageCheck", in_time.id), "version": 1, "confirmed": true, "notes": "In tempo" } }))
+        .await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     let ids: Vec<_> =
         partner_event::Entity::find().all(&s.app.db).await.unwrap().iter().map(|e| e.disadvantage_check_id).collect();
     assert!(ids.contains(&Some(in_time.id)) && !ids.contains(&Some(decided.id)), "{ids:?}");

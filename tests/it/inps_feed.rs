@@ -181,9 +181,17 @@ async fn a_feed_applies_its_good_rows_once_reports_the_bad_ones_and_changes_noth
     let mut stranger: serde_json::Value = serde_json::from_str(EXAMPLE.lines().nth(6).unwrap()).unwrap();
     stranger["seq"] = json!(3002);
     stranger["fiscalCode"] = json!("GLLMRA75C10L677Z");
-    let r = run(&app, &format!("{header}\n{other}\n{stranger}\n")).await;
+    let mut future: serde_json::Value = serde_json::from_str(EXAMPLE.lines().nth(7).unwrap()).unwrap();
+    future["seq"] = json!(3003);
+    future["requestId"] = json!("INPS-SVA-2026-00000002");
+    future["receivedOn"] = json!(gepi::calendar::today() + chrono::Duration::days(1));
+    let r = run(&app, &format!("{header}\n{other}\n{stranger}\n{future}\n")).await;
     let got: Vec<(&str, Option<&str>)> = r.rejections.iter().map(|x| (x.code.as_str(), x.field.as_deref())).collect();
-    assert_eq!(got, [("CONFLICT", Some("requestId")), ("NOT_FOUND", Some("fiscalCode"))], "{r:#?}");
+    assert_eq!(
+        got,
+        [("CONFLICT", Some("requestId")), ("NOT_FOUND", Some("fiscalCode")), ("VALIDATION", Some("receivedOn"))],
+        "{r:#?}"
+    );
 
     // Sent again, whole: nothing changes, and the bad rows are reported again.
     let after = counts(&app).await;
@@ -381,9 +389,15 @@ async fn a_key_limited_to_an_ambito_sends_records_of_its_comuni_only() {
     let mut update: serde_json::Value = serde_json::from_str(EXAMPLE.lines().nth(3).unwrap()).unwrap();
     update["seq"] = json!(4002);
     update["monthsPaid"] = json!(3);
-    let body = format!("{header}\n{status}\n{update}\n");
+    // A validation request of a Desio household, certified in another Ambito: not this key's.
+    let mut elsewhere: serde_json::Value = serde_json::from_str(EXAMPLE.lines().nth(7).unwrap()).unwrap();
+    elsewhere["seq"] = json!(4003);
+    elsewhere["requestId"] = json!("INPS-SVA-2026-00000003");
+    elsewhere["certifyingComuneIstat"] = json!("072046");
+    let body = format!("{header}\n{status}\n{update}\n{elsewhere}\n");
     let r = app.request(feed_request(Some(&key.key), "application/x-ndjson", &body)).await;
-    assert_eq!((r.body["applied"].as_i64(), r.body["rejected"].as_i64()), (Some(0), Some(2)), "{}", r.body);
+    assert_eq!((r.body["applied"].as_i64(), r.body["rejected"].as_i64()), (Some(0), Some(3)), "{}", r.body);
+    assert_eq!(r.body["rejections"][2]["field"], "certifyingComuneIstat", "{}", r.body);
     let ferri = application_opt(&app, "INPS-ADI-2026-90000002").await.unwrap();
     assert_eq!((ferri.status, ferri.months_paid), (ApplicationStatus::Accolta, 0));
 }
