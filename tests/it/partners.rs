@@ -707,3 +707,105 @@ async fn puc_starts_reach_inps_and_the_cpi_under_their_own_rules() {
         assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     }
 }
+
+/// The partner roles, as a property over the seeded data: for INPS and a CPI,
+/// national and limited to an Ambito, the rows each reads of every type its
+/// events name are exactly those its rules say, computed here from the tables.
+#[tokio::test]
+async fn each_partner_reads_exactly_the_rows_its_rules_give_it() {
+    use std::collections::BTreeSet;
+
+    use entity::{enums::PlaceSource, enums::PucAssignmentState, puc_assignment, puc_project, residency_check};
+    let app = TestApp::seeded().await;
+    let ambito = entity::ambito::Entity::find().one(&app.db).await.unwrap().unwrap();
+    let projects = puc_project::Entity::find().all(&app.db).await.unwrap();
+    let ambito_of = |project: Uuid| projects.iter().find(|p| p.id == project).unwrap().ambito_id;
+    let checks = residency_check::Entity::find().all(&app.db).await.unwrap();
+    // One assignment only proposed (the seed's have all started).
+    let first = puc_assignment::Entity::find().one(&app.db).await.unwrap().unwrap();
+    puc_assignment::Entity::update_many()
+        .col_expr(puc_assignment::Column::State, sea_orm::sea_query::Expr::value(PucAssignmentState::Proposto))
+        .filter(puc_assignment::Column::Id.eq(first.id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let assignments = puc_assignment::Entity::find().all(&app.db).await.unwrap();
+    assert!(checks.iter().any(|c| c.finalised_at.is_some()) && checks.iter().any(|c| c.finalised_at.is_none()));
+    let ids_in = |v: &Value, path: &[&str]| -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for e in v["edges"].as_array().unwrap() {
+            let mut nodes = vec![e["node"].clone()];
+            for step in path {
+                nodes = nodes.iter().flat_map(|n| n[*step].as_array().cloned().unwrap_or_default()).collect();
+            }
+            out.extend(nodes.iter().map(|n| n["id"].as_str().unwrap().to_string()));
+        }
+        out
+    };
+    for (role, limited) in
+        [(Role::InpsFeed, false), (Role::InpsFeed, true), (Role::CpiPartner, false), (Role::CpiPartner, true)]
+    {
+        let name = format!("{role:?} {limited}");
+        let key = api_key::create(&app.db, &name, role, limited.then_some(ambito.code.as_str())).await.unwrap();
+        let in_scope = |a: Uuid| !limited || a == ambito.id;
+        let expected: BTreeSet<String> = assignments
+            .iter()
+            .filter(|a| in_scope(ambito_of(a.project_id)))
+            .filter(|a| match role {
+                Role::InpsFeed => a.state != PucAssignmentState::Proposto,
+                _ => a.source == PlaceSource::Cpi,
+            })
+            .map(|a| ids::encode("PucAssignment", a.id))
+            .collect();
+        // By id, every assignment of the seed.
+        let mut seen = BTreeSet::new();
+        for a in &assignments {
+            let id = ids::encode("PucAssignment", a.id);
+            let r = app.gql(Some(&key.key), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": id })).await;
+            if r["data"]["node"].is_object() {
+                seen.insert(id);
+            } else {
+                assert_eq!(error_code(&r), Some("NOT_FOUND"), "{name}: {r}");
+            }
+        }
+        assert_eq!(seen, expected, "{name}: PUC assignments by id");
+        assert!(
+            (limited || !expected.is_empty()) && expected.len() < assignments.len(),
+            "{name}: the seed tells the rule apart"
+        );
+        // The CPI also follows them through the catalogue.
+        if role == Role::CpiPartner {
+            let q = "{ pucProjects(first: 100) { totalCount edges { node { id assignments { id } } } } }";
+            let r = app.gql(Some(&key.key), q, json!({})).await;
+            let page = &ok(&r)["pucProjects"];
+            assert!(page["totalCount"].as_u64().unwrap() <= 100, "one page holds them all");
+            assert_eq!(ids_in(page, &["assignments"]), expected, "{name}: PUC assignments of the catalogue");
+        }
+        if role == Role::InpsFeed {
+            let expected: BTreeSet<String> = checks
+                .iter()
+                .filter(|c| c.finalised_at.is_some() && in_scope(c.ambito_id))
+                .map(|c| ids::encode("ResidencyCheck", c.id))
+                .collect();
+            let r =
+                app.gql(Some(&key.key), "{ residencyChecks(first: 500) { edges { node { id } } } }", json!({})).await;
+            assert_eq!(ids_in(&ok(&r)["residencyChecks"], &[]), expected, "{name}: residency checks");
+            // Pacts: by id, the signed ones only.
+            let mut outcomes = BTreeSet::new();
+            for p in entity::pact::Entity::find().all(&app.db).await.unwrap().iter().take(40) {
+                let case = entity::case_file::Entity::find_by_id(p.case_id).one(&app.db).await.unwrap().unwrap();
+                let r = app
+                    .gql(
+                        Some(&key.key),
+                        "query($id: ID!) { node(id: $id) { id } }",
+                        json!({ "id": ids::encode("Pact", p.id) }),
+                    )
+                    .await;
+                let visible = p.signed_on.is_some() && in_scope(case.ambito_id);
+                assert_eq!(r["data"]["node"].is_object(), visible, "{name}: pact {}: {r}", p.id);
+                outcomes.insert(visible);
+            }
+            assert_eq!(outcomes.len(), 2, "{name}: the pacts probed include some INPS reads and some it does not");
+        }
+    }
+}
