@@ -360,13 +360,18 @@ impl Scoped for office_slot::Entity {
 impl Scoped for puc_project::Entity {
     const OBJECT: Object = Object::PucProject;
     fn condition(scope: Scope, p: &Principal) -> Condition {
-        match scope {
+        let rows = match scope {
             Scope::National => always(),
             Scope::Ambito => in_ambito(puc_project::Column::AmbitoId, p),
             Scope::Comune => in_comuni(puc_project::Column::AmbitoId, puc_project::Column::ComuneIstat, p),
             Scope::Own => is_me(puc_project::Column::ManagerId, p),
             Scope::Unassigned => never(),
+        };
+        // Partners read the published catalogue: never a draft.
+        if p.role.is_api_client_role() {
+            return rows.add(puc_project::Column::State.ne(enums::PucProjectState::Bozza));
         }
+        rows
     }
 }
 

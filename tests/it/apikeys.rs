@@ -78,7 +78,11 @@ async fn a_key_created_for_one_ambito_reads_that_ambito_only_even_with_a_nationa
     let cpi = api_key::create(&app.db, "CPI Desio", Role::CpiPartner, Some(&mine.code)).await.unwrap();
     let inps = api_key::create(&app.db, "INPS Desio", Role::InpsFeed, Some(&mine.code)).await.unwrap();
     let national = api_key::create(&app.db, "CPI nazionale", Role::CpiPartner, None).await.unwrap();
-    let projects = entity::puc_project::Entity::find().all(&app.db).await.unwrap();
+    // The published catalogue: partners never see a draft.
+    let all_projects = entity::puc_project::Entity::find().all(&app.db).await.unwrap();
+    let projects: Vec<_> =
+        all_projects.iter().filter(|p| p.state != entity::enums::PucProjectState::Bozza).cloned().collect();
+    assert!(projects.len() < all_projects.len(), "the seed has a draft");
     let in_mine = projects.iter().filter(|p| p.ambito_id == mine.id).count();
     assert!(in_mine > 0 && in_mine < projects.len(), "the seed has projects in both Ambiti");
     let q = "{ pucProjects(first: 500) { totalCount edges { node { id } } } }";

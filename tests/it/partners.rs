@@ -471,19 +471,36 @@ async fn a_cpi_key_proposes_its_beneficiary_for_a_cpi_place() {
     assert_eq!(s.app.count("puc_assignment").await, before + 1);
     // A project that takes no proposal answers so before looking at the person:
     // the same for a beneficiary and for a stranger.
-    let draft = builders::puc_project(&comune).insert(&s.app.db).await;
-    puc_project::Entity::update_many()
-        .col_expr(puc_project::Column::State, sea_orm::sea_query::Expr::value(entity::enums::PucProjectState::Bozza))
-        .col_expr(puc_project::Column::PlacesCpi, sea_orm::sea_query::Expr::value(1))
-        .filter(puc_project::Column::Id.eq(draft.id))
-        .exec(&s.app.db)
-        .await
-        .unwrap();
-    let on_draft = |cf: &str| json!({ "i": { "projectId": ids::encode("PucProject", draft.id), "fiscalCode": cf } });
-    let known = s.app.gql(Some(&cpi.key), PROPOSE_CPI, on_draft(&other.members[0].fiscal_code)).await;
-    let stranger_answer = s.app.gql(Some(&cpi.key), PROPOSE_CPI, on_draft(&stranger.fiscal_code)).await;
+    let ended = builders::puc_project(&comune).insert(&s.app.db).await;
+    let set_state = |id: Uuid, state: entity::enums::PucProjectState| {
+        puc_project::Entity::update_many()
+            .col_expr(puc_project::Column::State, sea_orm::sea_query::Expr::value(state))
+            .col_expr(puc_project::Column::PlacesCpi, sea_orm::sea_query::Expr::value(1))
+            .filter(puc_project::Column::Id.eq(id))
+            .exec(&s.app.db)
+    };
+    set_state(ended.id, entity::enums::PucProjectState::Concluso).await.unwrap();
+    let on =
+        |project: Uuid, cf: &str| json!({ "i": { "projectId": ids::encode("PucProject", project), "fiscalCode": cf } });
+    let known = s.app.gql(Some(&cpi.key), PROPOSE_CPI, on(ended.id, &other.members[0].fiscal_code)).await;
+    let stranger_answer = s.app.gql(Some(&cpi.key), PROPOSE_CPI, on(ended.id, &stranger.fiscal_code)).await;
     assert_eq!(error_code(&known), Some("CONFLICT"), "{known}");
     assert_eq!(known, stranger_answer);
+    // A draft project is not in the partners' catalogue at all.
+    let draft = builders::puc_project(&comune).insert(&s.app.db).await;
+    set_state(draft.id, entity::enums::PucProjectState::Bozza).await.unwrap();
+    let r = s.app.gql(Some(&cpi.key), PROPOSE_CPI, on(draft.id, &other.members[0].fiscal_code)).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.projectId");
+    let r = s
+        .app
+        .gql(
+            Some(&cpi.key),
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": ids::encode("PucProject", draft.id) }),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     let r = s
         .app
         .gql(
