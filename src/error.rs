@@ -185,14 +185,21 @@ impl<T> ResultExt<T> for Result<T, AppError> {
 }
 
 /// JSON error body of the plain HTTP endpoints (`/auth/*`), same codes as GraphQL.
-impl IntoResponse for AppError {
-    fn into_response(self) -> axum::response::Response {
+impl AppError {
+    /// The JSON body of an answer outside GraphQL: `{"error": {code, message,
+    /// field}}` (a server fault is logged first, and its message is generic).
+    pub fn http_body(&self) -> serde_json::Value {
         self.log_internal();
-        let code = self.code();
-        let mut body = serde_json::json!({ "error": { "code": code.as_str(), "message": self.to_string() } });
+        let mut body = serde_json::json!({ "error": { "code": self.code().as_str(), "message": self.to_string() } });
         if let Some(f) = self.field() {
             body["error"]["field"] = serde_json::Value::String(f.to_string());
         }
-        (code.status(), Json(body)).into_response()
+        body
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        (self.code().status(), Json(self.http_body())).into_response()
     }
 }

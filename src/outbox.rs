@@ -22,7 +22,7 @@
 //! older than the retention (`GEPI_PARTNER_EVENT_RETENTION_DAYS`) are deleted
 //! by the server every hour or by `gepi partner-events purge`.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use entity::{
     application,
     enums::{PartnerAudience, PartnerEventKind},
@@ -125,13 +125,9 @@ pub async fn emit<C: ConnectionTrait>(db: &C, e: Event) -> Result<Uuid, AppError
     Ok(id)
 }
 
-/// Deletes the events that occurred before `before`; returns how many.
-pub async fn purge<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<u64, AppError> {
-    let r = partner_event::Entity::delete_many().filter(partner_event::Column::OccurredAt.lt(before)).exec(db).await?;
-    Ok(r.rows_affected)
-}
-
 /// Deletes the events older than `days` days; returns how many.
 pub async fn purge_expired<C: ConnectionTrait>(db: &C, days: u32) -> Result<u64, AppError> {
-    purge(db, Utc::now() - chrono::Duration::days(i64::from(days))).await
+    let before = Utc::now() - chrono::Duration::days(i64::from(days));
+    let r = partner_event::Entity::delete_many().filter(partner_event::Column::OccurredAt.lt(before)).exec(db).await?;
+    Ok(r.rows_affected)
 }

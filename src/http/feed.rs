@@ -95,10 +95,7 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: axum::
         Ok(Err((job, e))) => {
             // After the job opened: its id, to read back what was applied.
             let status = e.code().status();
-            let mut body = serde_json::json!({ "error": { "code": e.code().as_str(), "message": e.to_string() } });
-            if let Some(f) = e.field() {
-                body["error"]["field"] = serde_json::Value::String(f.to_string());
-            }
+            let mut body = e.http_body();
             if let Some(job) = job {
                 body["jobId"] = serde_json::json!(job);
             }

@@ -574,33 +574,31 @@ impl Import {
         seq: i64,
         s: &feed::Status,
     ) -> Result<Vec<AuditEntry>, AppError> {
-        let Some(app) = Unscoped::Feed
-            .find::<application::Entity>()
-            .filter(application::Column::InpsProtocol.eq(s.protocol.clone()))
-            .one(txn)
-            .await?
-        else {
-            return Err(AppError::not_found_at(
-                "protocol",
-                "no application with this protocol: send its `application` record first",
-            ));
-        };
+        let app = known_application(txn, &s.protocol).await?;
         if s.status == ApplicationStatus::Accolta && app.pad_signed_on.is_none() {
             return Err(AppError::validation("status", "an application is accepted (ACCOLTA) once the PAD is signed: send its `application` record with `padSignedOn`"));
         }
-        let hh = household_of(txn, &app).await?;
-        if self.only_ambito.is_some_and(|only| only != hh.ambito_id) {
-            return Err(AppError::not_found_at(
-                "protocol",
-                "no application with this protocol: send its `application` record first",
-            ));
-        }
+        let hh = self.household_in_scope(txn, &app).await?;
         let case = Unscoped::Feed
             .find::<case_file::Entity>()
             .filter(case_file::Column::ApplicationId.eq(app.id))
             .one(txn)
             .await?;
         self.state_change(txn, seq, s, &app, &hh, case).await
+    }
+
+    /// The household of `app`; for a key limited to another Ambito, the
+    /// application is unknown.
+    async fn household_in_scope(
+        &self,
+        txn: &DatabaseTransaction,
+        app: &application::Model,
+    ) -> Result<household::Model, AppError> {
+        let hh = household_of(txn, app).await?;
+        if self.only_ambito.is_some_and(|only| only != hh.ambito_id) {
+            return Err(unknown_application());
+        }
+        Ok(hh)
     }
 
     /// The application `protocol`, its household, and its member `fiscal_code`
@@ -611,19 +609,8 @@ impl Import {
         protocol: &str,
         fiscal_code: &str,
     ) -> Result<(application::Model, household::Model, member::Model), AppError> {
-        let unknown = || {
-            AppError::not_found_at("protocol", "no application with this protocol: send its `application` record first")
-        };
-        let app = Unscoped::Feed
-            .find::<application::Entity>()
-            .filter(application::Column::InpsProtocol.eq(protocol))
-            .one(txn)
-            .await?
-            .ok_or_else(unknown)?;
-        let hh = household_of(txn, &app).await?;
-        if self.only_ambito.is_some_and(|only| only != hh.ambito_id) {
-            return Err(unknown());
-        }
+        let app = known_application(txn, protocol).await?;
+        let hh = self.household_in_scope(txn, &app).await?;
         let m = Unscoped::Feed
             .find::<member::Entity>()
             .filter(member::Column::HouseholdId.eq(hh.id))
@@ -937,6 +924,20 @@ fn parse(text: &str) -> Result<Record, (Option<i64>, AppError)> {
 }
 
 /// The household of an application.
+/// An application a record names by its protocol: it came in an earlier record.
+async fn known_application(txn: &DatabaseTransaction, protocol: &str) -> Result<application::Model, AppError> {
+    Unscoped::Feed
+        .find::<application::Entity>()
+        .filter(application::Column::InpsProtocol.eq(protocol))
+        .one(txn)
+        .await?
+        .ok_or_else(unknown_application)
+}
+
+fn unknown_application() -> AppError {
+    AppError::not_found_at("protocol", "no application with this protocol: send its `application` record first")
+}
+
 async fn household_of(txn: &DatabaseTransaction, app: &application::Model) -> Result<household::Model, AppError> {
     Unscoped::Feed
         .find_by_id::<household::Entity>(app.household_id)

@@ -405,7 +405,8 @@ pub async fn propose(a: &Acting<'_>, project_id: Uuid, member_id: Uuid, source: 
                 .ok_or_else(not_found)?
         }
     };
-    let (id, entries) = place(&txn, &project, &m, &case, source, Some(me), "proposePucAssignment").await?;
+    let v = open_for(&txn, &project, source, "proposePucAssignment").await?;
+    let (id, entries) = place(&txn, &project, v, &m, &case, source, Some(me)).await?;
     txn.commit(entries).await?;
     Ok(id)
 }
@@ -443,7 +444,7 @@ pub async fn propose_cpi(a: &Acting<'_>, project_id: Uuid, fiscal_code: &str) ->
     }
     // What depends on the project alone comes first: after the lookup, the
     // answers must not tell one codice fiscale from another.
-    open_for(&txn, &project, PlaceSource::Cpi, "proposeCpiBeneficiary").await?;
+    let v = open_for(&txn, &project, PlaceSource::Cpi, "proposeCpiBeneficiary").await?;
     let not_found = || {
         AppError::not_found_at(
             "input.fiscalCode",
@@ -473,16 +474,14 @@ pub async fn propose_cpi(a: &Acting<'_>, project_id: Uuid, fiscal_code: &str) ->
     let (m, case) = found.ok_or_else(not_found)?;
     // The person's other assignments and months of benefit are not the CPI's
     // to read: one refusal for both, without figures.
-    let (id, entries) = place(&txn, &project, &m, &case, PlaceSource::Cpi, None, "proposeCpiBeneficiary")
-        .await
-        .map_err(|e| match e {
-            AppError::Conflict(_) => AppError::Conflict(
-                "this beneficiary cannot take a place of this project now (another PUC assignment proposed or \
+    let (id, entries) = place(&txn, &project, v, &m, &case, PlaceSource::Cpi, None).await.map_err(|e| match e {
+        AppError::Conflict(_) => AppError::Conflict(
+            "this beneficiary cannot take a place of this project now (another PUC assignment proposed or \
                  active, or fewer months of benefit left than the project's minimum duration)"
-                    .into(),
-            ),
-            other => other,
-        })?;
+                .into(),
+        ),
+        other => other,
+    })?;
     txn.commit(entries).await?;
     Ok(id)
 }
@@ -511,19 +510,19 @@ async fn open_for(
     Ok(v)
 }
 
-/// The rules every proposal meets once the project, the member and the case
-/// are known, then the assignment (`PROPOSTO`) and its audit entries (and the
-/// project's, when this took its last place).
+/// The rules every proposal meets once the project (open for `source`, with
+/// vacancies `v`: [`open_for`]), the member and the case are known, then the
+/// assignment (`PROPOSTO`) and its audit entries (and the project's, when this
+/// took its last place).
 async fn place(
     txn: &DatabaseTransaction,
     project: &puc_project::Model,
+    v: Vacancies,
     m: &member::Model,
     case: &case_file::Model,
     source: PlaceSource,
     proposed_by: Option<Uuid>,
-    what: &str,
 ) -> Result<(Uuid, Vec<AuditEntry>), AppError> {
-    let v = open_for(txn, project, source, what).await?;
     // A CPI place is for a beneficiary of the Centro per l'impiego: a member
     // bound to work activation (whose starts and ends the CPI then learns).
     if source == PlaceSource::Cpi && !m.obligated_activation {

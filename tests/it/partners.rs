@@ -5,7 +5,7 @@
 
 use entity::{
     audit_event,
-    enums::{AuditAction, CaseState, PartnerAudience, PartnerEventKind, ReportState, Role},
+    enums::{AuditAction, CaseState, PartnerAudience, PartnerEventKind, PucProjectState, ReportState, Role},
     partner_event, report,
 };
 use gepi::{auth::api_key, ids};
@@ -49,6 +49,32 @@ async fn scene() -> Scene {
     Scene { app, coordinator, cm, ambito, household, case }
 }
 
+/// A PUC project of `comune` in `state`, with one CPI place (and the
+/// builder's two for the Comune's beneficiaries).
+async fn cpi_project(
+    app: &TestApp,
+    comune: &entity::comune::Model,
+    state: PucProjectState,
+) -> entity::puc_project::Model {
+    use entity::puc_project;
+    let p = builders::puc_project(comune).insert(&app.db).await;
+    puc_project::Entity::update_many()
+        .col_expr(puc_project::Column::State, sea_orm::sea_query::Expr::value(state))
+        .col_expr(puc_project::Column::PlacesCpi, sea_orm::sea_query::Expr::value(1))
+        .filter(puc_project::Column::Id.eq(p.id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    puc_project::Model { state, places_cpi: 1, ..p }
+}
+
+/// A Responsabile PUC of `comune`, logged in.
+async fn puc_manager(s: &Scene, comune: &entity::comune::Model) -> String {
+    let op = builders::operator("Piero", "Verdi").insert(&s.app.db).await;
+    let p = builders::profile(&op, Role::PucManager).ambito(&s.ambito).comuni(&[comune]).insert(&s.app.db).await;
+    s.app.login(&op.fiscal_code, &ids::encode("Profile", p.id)).await
+}
+
 /// A segnalazione raised by the case manager and decided by the coordinator.
 async fn sent_report(s: &Scene, approve: bool) -> Value {
     let m = &s.household.members[1];
@@ -57,6 +83,16 @@ async fn sent_report(s: &Scene, approve: bool) -> Value {
     assert_eq!(raised["state"], "DA_APPROVARE");
     let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": raised["id"], "version": raised["version"], "approve": approve, "comment": "Nota interna del coordinatore" } })).await;
     ok(&r)["decideReport"].clone()
+}
+
+/// The UUID of the object `v` (its `id`).
+fn uuid_of(v: &Value) -> Uuid {
+    Uuid::parse_str(&ids::decode("id", v["id"].as_str().unwrap()).unwrap().1).unwrap()
+}
+
+/// `node(id:)` with `key`: the answer, whole.
+async fn node(app: &TestApp, key: &str, id: Value) -> Value {
+    app.gql(Some(key), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": id })).await
 }
 
 async fn events(app: &TestApp, key: &str, after: Option<&str>) -> Value {
@@ -135,11 +171,7 @@ async fn inps_collects_an_approved_segnalazione_from_its_feed_and_acknowledges_i
     let r =
         s.app.gql(Some(&inps.key), ACK, json!({ "i": { "reportId": rid, "inpsProtocol": "INPS-2026-999999" } })).await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
-    let row = report::Entity::find_by_id(Uuid::parse_str(&ids::decode("id", rid).unwrap().1).unwrap())
-        .one(&s.app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = report::Entity::find_by_id(uuid_of(&json!({ "id": rid }))).one(&s.app.db).await.unwrap().unwrap();
     assert_eq!((row.state, row.inps_ack.as_deref()), (ReportState::Acquisita, Some("INPS-2026-000123")));
     // A stale version is refused.
     let second_id = second["id"].as_str().unwrap();
@@ -160,8 +192,7 @@ async fn inps_collects_an_approved_segnalazione_from_its_feed_and_acknowledges_i
     assert_eq!(ok(&r)["node"]["state"], "ACQUISITA");
 
     // A segnalazione not sent is not there for INPS, by id or to acknowledge.
-    let r =
-        s.app.gql(Some(&inps.key), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": rejected["id"] })).await;
+    let r = node(&s.app, &inps.key, json!(rejected["id"])).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     let r =
         s.app.gql(Some(&inps.key), ACK, json!({ "i": { "reportId": rejected["id"], "inpsProtocol": "P-1" } })).await;
@@ -186,9 +217,9 @@ async fn the_feed_is_the_partners_own_and_a_limited_key_sees_its_ambito_only() {
     assert_eq!(events(&s.app, &theirs.key, None).await["totalCount"], 0);
     let r = s.app.gql(Some(&theirs.key), ACK, json!({ "i": { "reportId": sent["id"], "inpsProtocol": "P-1" } })).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
-    let r = s.app.gql(Some(&theirs.key), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": sent["id"] })).await;
+    let r = node(&s.app, &theirs.key, json!(sent["id"])).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "another Ambito's segnalazione: {r}");
-    let r = s.app.gql(Some(&mine.key), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": sent["id"] })).await;
+    let r = node(&s.app, &mine.key, json!(sent["id"])).await;
     assert_eq!(ok(&r)["node"]["id"], sent["id"]);
     // INPS's list of segnalazioni: the sent ones only (the seed has others, not sent).
     let national = api_key::create(&s.app.db, "INPS all", Role::InpsFeed, None).await.unwrap();
@@ -216,34 +247,14 @@ async fn the_feed_is_the_partners_own_and_a_limited_key_sees_its_ambito_only() {
         let r = s.app.gql(Some(token), ACK, json!({ "i": { "reportId": sent["id"], "inpsProtocol": "P-1" } })).await;
         assert_eq!(error_code(&r), Some("FORBIDDEN"), "no operator acknowledges: {r}");
     }
-    let row = report::Entity::find_by_id(
-        Uuid::parse_str(&ids::decode("id", sent["id"].as_str().unwrap()).unwrap().1).unwrap(),
-    )
-    .one(&s.app.db)
-    .await
-    .unwrap()
-    .unwrap();
+    let row = report::Entity::find_by_id(uuid_of(&sent)).one(&s.app.db).await.unwrap().unwrap();
     assert_eq!((row.state, row.inps_ack), (ReportState::Inviata, None), "nothing changed");
     // By id: the type is refused to an operator, whatever the id (as for every
     // type a role may not read), and the row is missing for the other Ambito's key.
     let event = partner_event::Entity::find().one(&s.app.db).await.unwrap().unwrap();
-    let r = s
-        .app
-        .gql(
-            Some(&s.coordinator),
-            "query($id: ID!) { node(id: $id) { id } }",
-            json!({ "id": ids::encode("PartnerEvent", event.id) }),
-        )
-        .await;
+    let r = node(&s.app, &s.coordinator, json!(ids::encode("PartnerEvent", event.id))).await;
     assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
-    let r = s
-        .app
-        .gql(
-            Some(&theirs.key),
-            "query($id: ID!) { node(id: $id) { id } }",
-            json!({ "id": ids::encode("PartnerEvent", event.id) }),
-        )
-        .await;
+    let r = node(&s.app, &theirs.key, json!(ids::encode("PartnerEvent", event.id))).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     let r = s
         .app
@@ -371,16 +382,10 @@ const PROPOSE_CPI: &str = "mutation($i: ProposeCpiBeneficiaryInput!) { proposeCp
 /// answers as an unknown one; it follows the CPI places only.
 #[tokio::test]
 async fn a_cpi_key_proposes_its_beneficiary_for_a_cpi_place() {
-    use entity::{enums::PlaceSource, puc_assignment, puc_project};
+    use entity::{enums::PlaceSource, puc_assignment};
     let s = scene().await;
     let comune = entity::comune::Entity::find_by_id("108991".to_string()).one(&s.app.db).await.unwrap().unwrap();
-    let project = builders::puc_project(&comune).insert(&s.app.db).await;
-    puc_project::Entity::update_many()
-        .col_expr(puc_project::Column::PlacesCpi, sea_orm::sea_query::Expr::value(1))
-        .filter(puc_project::Column::Id.eq(project.id))
-        .exec(&s.app.db)
-        .await
-        .unwrap();
+    let project = cpi_project(&s.app, &comune, PucProjectState::Attivo).await;
     // Another household holds a Comune place of the same project.
     let other = builders::household(&comune).insert(&s.app.db).await;
     let other_case = builders::case_of(&other).insert(&s.app.db).await;
@@ -439,14 +444,7 @@ async fn a_cpi_key_proposes_its_beneficiary_for_a_cpi_place() {
     let seen: Vec<&str> =
         ok(&r)["node"]["assignments"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap()).collect();
     assert_eq!(seen, [a["id"].as_str().unwrap()], "{r}");
-    let r = s
-        .app
-        .gql(
-            Some(&cpi.key),
-            "query($id: ID!) { node(id: $id) { id } }",
-            json!({ "id": ids::encode("PucAssignment", comune_place.id) }),
-        )
-        .await;
+    let r = node(&s.app, &cpi.key, json!(ids::encode("PucAssignment", comune_place.id))).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
 
     // A key of another Ambito does not find the project.
@@ -461,9 +459,7 @@ async fn a_cpi_key_proposes_its_beneficiary_for_a_cpi_place() {
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.projectId");
     // Operators propose members by id; the partner by codice fiscale only.
-    let op = builders::operator("Piero", "Verdi").insert(&s.app.db).await;
-    let p = builders::profile(&op, Role::PucManager).ambito(&s.ambito).comuni(&[&comune]).insert(&s.app.db).await;
-    let pm = s.app.login(&op.fiscal_code, &ids::encode("Profile", p.id)).await;
+    let pm = puc_manager(&s, &comune).await;
     for token in [&s.cm, &pm] {
         let r = s.app.gql(Some(token), PROPOSE_CPI, propose(&other.members[0].fiscal_code)).await;
         assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
@@ -471,15 +467,7 @@ async fn a_cpi_key_proposes_its_beneficiary_for_a_cpi_place() {
     assert_eq!(s.app.count("puc_assignment").await, before + 1);
     // A project that takes no proposal answers so before looking at the person:
     // the same for a beneficiary and for a stranger.
-    let ended = builders::puc_project(&comune).insert(&s.app.db).await;
-    let set_state = |id: Uuid, state: entity::enums::PucProjectState| {
-        puc_project::Entity::update_many()
-            .col_expr(puc_project::Column::State, sea_orm::sea_query::Expr::value(state))
-            .col_expr(puc_project::Column::PlacesCpi, sea_orm::sea_query::Expr::value(1))
-            .filter(puc_project::Column::Id.eq(id))
-            .exec(&s.app.db)
-    };
-    set_state(ended.id, entity::enums::PucProjectState::Concluso).await.unwrap();
+    let ended = cpi_project(&s.app, &comune, PucProjectState::Concluso).await;
     let on =
         |project: Uuid, cf: &str| json!({ "i": { "projectId": ids::encode("PucProject", project), "fiscalCode": cf } });
     let known = s.app.gql(Some(&cpi.key), PROPOSE_CPI, on(ended.id, &other.members[0].fiscal_code)).await;
@@ -487,19 +475,11 @@ async fn a_cpi_key_proposes_its_beneficiary_for_a_cpi_place() {
     assert_eq!(error_code(&known), Some("CONFLICT"), "{known}");
     assert_eq!(known, stranger_answer);
     // A draft project is not in the partners' catalogue at all.
-    let draft = builders::puc_project(&comune).insert(&s.app.db).await;
-    set_state(draft.id, entity::enums::PucProjectState::Bozza).await.unwrap();
+    let draft = cpi_project(&s.app, &comune, PucProjectState::Bozza).await;
     let r = s.app.gql(Some(&cpi.key), PROPOSE_CPI, on(draft.id, &other.members[0].fiscal_code)).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.projectId");
-    let r = s
-        .app
-        .gql(
-            Some(&cpi.key),
-            "query($id: ID!) { node(id: $id) { id } }",
-            json!({ "id": ids::encode("PucProject", draft.id) }),
-        )
-        .await;
+    let r = node(&s.app, &cpi.key, json!(ids::encode("PucProject", draft.id))).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     let r = s
         .app
@@ -513,10 +493,6 @@ async fn a_cpi_key_proposes_its_beneficiary_for_a_cpi_place() {
 }
 
 const RECTIFY: &str = "mutation($i: RectifyReportInput!) { rectifyReport(input: $i) { id state version factDate description rectificationOf { id state } } }";
-
-fn uuid_of(v: &Value) -> Uuid {
-    Uuid::parse_str(&ids::decode("id", v["id"].as_str().unwrap()).unwrap().1).unwrap()
-}
 
 async fn report_row(app: &TestApp, v: &Value) -> report::Model {
     report::Entity::find_by_id(uuid_of(v)).one(&app.db).await.unwrap().unwrap()
@@ -630,29 +606,20 @@ async fn a_rectified_segnalazione_reaches_inps_naming_the_one_it_replaces() {
 /// event yet (a proposal, a check without outcome, a draft pact) INPS does not read.
 #[tokio::test]
 async fn puc_starts_reach_inps_and_the_cpi_under_their_own_rules() {
-    use entity::{enums::PlaceSource, puc_assignment, puc_project};
+    use entity::{enums::PlaceSource, puc_assignment};
     let s = scene().await;
     let comune = entity::comune::Entity::find_by_id("108991".to_string()).one(&s.app.db).await.unwrap().unwrap();
-    let project = builders::puc_project(&comune).insert(&s.app.db).await;
-    puc_project::Entity::update_many()
-        .col_expr(puc_project::Column::PlacesCpi, sea_orm::sea_query::Expr::value(1))
-        .filter(puc_project::Column::Id.eq(project.id))
-        .exec(&s.app.db)
-        .await
-        .unwrap();
+    let project = cpi_project(&s.app, &comune, PucProjectState::Attivo).await;
     let cpi = api_key::create(&s.app.db, "CPI", Role::CpiPartner, None).await.unwrap();
     let inps = api_key::create(&s.app.db, "INPS", Role::InpsFeed, None).await.unwrap();
     let r = s.app.gql(Some(&cpi.key), PROPOSE_CPI, json!({ "i": { "projectId": ids::encode("PucProject", project.id), "fiscalCode": s.household.members[0].fiscal_code } })).await;
     let proposed = ok(&r)["proposeCpiBeneficiary"].clone();
     // Proposed only: no event, and INPS does not read it.
     assert_eq!(events(&s.app, &inps.key, None).await["totalCount"], 0);
-    let r =
-        s.app.gql(Some(&inps.key), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": proposed["id"] })).await;
+    let r = node(&s.app, &inps.key, json!(proposed["id"])).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
 
-    let op = builders::operator("Piero", "Verdi").insert(&s.app.db).await;
-    let p = builders::profile(&op, Role::PucManager).ambito(&s.ambito).comuni(&[&comune]).insert(&s.app.db).await;
-    let pm = s.app.login(&op.fiscal_code, &ids::encode("Profile", p.id)).await;
+    let pm = puc_manager(&s, &comune).await;
     let r = s.app.gql(Some(&pm), "mutation($i: PucAssignmentStepInput!) { stepPucAssignment(input: $i) { state } }", json!({ "i": { "assignmentId": proposed["id"], "version": proposed["version"], "startOn": gepi::calendar::today(), "inailRef": "INAIL-9" } })).await;
     assert_eq!(ok(&r)["stepPucAssignment"]["state"], "ATTIVO");
     let q = "{ partnerEvents { edges { node { kind fiscalCode applicationProtocol pucAssignment { id state source startsOn plannedEndOn inailRef interruptionReason member { id } project { id } } } } } }";
@@ -673,13 +640,7 @@ async fn puc_starts_reach_inps_and_the_cpi_under_their_own_rules() {
         assert!(a["startsOn"].is_string() && a["plannedEndOn"].is_string());
         assert!(a["member"].is_null() && a["inailRef"].is_null() && a["interruptionReason"].is_null(), "{a}");
     }
-    let row = puc_assignment::Entity::find_by_id(
-        Uuid::parse_str(&ids::decode("id", proposed["id"].as_str().unwrap()).unwrap().1).unwrap(),
-    )
-    .one(&s.app.db)
-    .await
-    .unwrap()
-    .unwrap();
+    let row = puc_assignment::Entity::find_by_id(uuid_of(&proposed)).one(&s.app.db).await.unwrap().unwrap();
     assert_eq!(row.source, PlaceSource::Cpi);
 
     // A residency check without an outcome is not INPS's to read.
@@ -689,14 +650,7 @@ async fn puc_starts_reach_inps_and_the_cpi_under_their_own_rules() {
         .await
         .unwrap()
         .unwrap();
-    let r = s
-        .app
-        .gql(
-            Some(&inps.key),
-            "query($id: ID!) { node(id: $id) { id } }",
-            json!({ "id": ids::encode("ResidencyCheck", check.id) }),
-        )
-        .await;
+    let r = node(&s.app, &inps.key, json!(ids::encode("ResidencyCheck", check.id))).await;
     assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     let r = s
         .app
@@ -713,14 +667,7 @@ async fn puc_starts_reach_inps_and_the_cpi_under_their_own_rules() {
     if let Some(draft) =
         entity::pact::Entity::find().filter(entity::pact::Column::SignedOn.is_null()).one(&s.app.db).await.unwrap()
     {
-        let r = s
-            .app
-            .gql(
-                Some(&inps.key),
-                "query($id: ID!) { node(id: $id) { id } }",
-                json!({ "id": ids::encode("Pact", draft.id) }),
-            )
-            .await;
+        let r = node(&s.app, &inps.key, json!(ids::encode("Pact", draft.id))).await;
         assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
     }
 }
@@ -778,7 +725,7 @@ async fn each_partner_reads_exactly_the_rows_its_rules_give_it() {
         let mut seen = BTreeSet::new();
         for a in &assignments {
             let id = ids::encode("PucAssignment", a.id);
-            let r = app.gql(Some(&key.key), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": id })).await;
+            let r = node(&app, &key.key, json!(id)).await;
             if r["data"]["node"].is_object() {
                 seen.insert(id);
             } else {
@@ -811,13 +758,7 @@ async fn each_partner_reads_exactly_the_rows_its_rules_give_it() {
             let mut outcomes = BTreeSet::new();
             for p in entity::pact::Entity::find().all(&app.db).await.unwrap().iter().take(40) {
                 let case = entity::case_file::Entity::find_by_id(p.case_id).one(&app.db).await.unwrap().unwrap();
-                let r = app
-                    .gql(
-                        Some(&key.key),
-                        "query($id: ID!) { node(id: $id) { id } }",
-                        json!({ "id": ids::encode("Pact", p.id) }),
-                    )
-                    .await;
+                let r = node(&app, &key.key, json!(ids::encode("Pact", p.id))).await;
                 let visible = p.signed_on.is_some() && in_scope(case.ambito_id);
                 assert_eq!(r["data"]["node"].is_object(), visible, "{name}: pact {}: {r}", p.id);
                 outcomes.insert(visible);
