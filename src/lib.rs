@@ -37,6 +37,7 @@ pub mod seed;
 #[cfg(feature = "spid")]
 pub mod spid;
 pub mod state;
+pub mod stats;
 pub mod territory;
 pub mod unscoped;
 pub mod workflow;

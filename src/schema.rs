@@ -21,6 +21,7 @@ use crate::{
         puc::{PucMutation, PucQuery},
         reports::{ReportMutation, ReportQuery},
         residency::{ResidencyMutation, ResidencyQuery},
+        stats::StatsQuery,
         territory::{TerritoryMutation, TerritoryQuery},
     },
     auth::graphql::{AuthMutation, AuthQuery},
@@ -45,6 +46,7 @@ pub struct Query(
     DisadvantageQuery,
     ReportQuery,
     PartnerQuery,
+    StatsQuery,
     AuditQuery,
     CaseQuery,
 );

@@ -13,10 +13,13 @@ mod m20261206_000001_api_client_quota;
 mod m20261206_000002_api_client_document;
 mod m20261206_000003_inps_feed;
 mod m20261206_000004_partner_event;
+mod m20261207_000001_record_key;
 mod table_def;
 
 /// What the database answers when a change would break the Ambito administrator rules.
 pub use m20261202_000003_accreditation::ONE_ADMIN as ONE_AMBITO_ADMIN;
+/// The tables whose rows carry a record key for the cell-key method.
+pub use m20261207_000001_record_key::UNIT_TABLES;
 
 pub struct Migrator;
 
@@ -34,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000002_api_client_document::Migration),
             Box::new(m20261206_000003_inps_feed::Migration),
             Box::new(m20261206_000004_partner_event::Migration),
+            Box::new(m20261207_000001_record_key::Migration),
         ]
     }
 }

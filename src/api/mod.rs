@@ -20,6 +20,7 @@ pub mod puc;
 pub mod relations;
 pub mod reports;
 pub mod residency;
+pub mod stats;
 pub mod territory;
 pub mod views;
 mod views_compiled;

@@ -330,6 +330,15 @@ impl Gateway {
         self.authz.field_scope(key)
     }
 
+    /// The rows of `E` an aggregate counts under `scope` (`stats`): the row rule
+    /// of that scope, as a statement to group. The caller takes `scope` from the
+    /// role's read grant (exact counts) or from its aggregate grant, narrowed
+    /// like every other scope (`RequestAuthz::narrow`); an aggregate selects no
+    /// field of a row, only what it groups by.
+    pub fn aggregate<E: Scoped>(&self, scope: super::Scope) -> SelectStatement {
+        E::find().filter(E::condition(scope, &self.authz.principal)).into_query()
+    }
+
     /// Runs a raw statement (for aggregates built on scoped subqueries).
     pub async fn query_all(&self, stmt: Statement) -> Result<Vec<sea_orm::QueryResult>, AppError> {
         Ok(self.db.query_all_raw(stmt).await?)

@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod keys;
 pub mod policy;
 pub mod rows;
+pub mod stats;
 pub mod strict;
 pub mod vocab;
 
@@ -102,7 +103,7 @@ impl RequestAuthz {
     /// An API key created for one Ambito (`gepi apikey create --ambito`) works in
     /// that Ambito only, even when its role's grant is national: every read and
     /// write it makes is narrowed here, the one place scopes are handed out.
-    fn narrow(&self, scope: Scope) -> Scope {
+    pub(crate) fn narrow(&self, scope: Scope) -> Scope {
         match (&self.principal.actor, self.principal.ambito_id, scope) {
             (crate::principal::Actor::ApiClient { .. }, Some(_), Scope::National) => Scope::Ambito,
             _ => scope,

@@ -83,6 +83,8 @@ pub struct Policy {
     classes: BTreeMap<String, Class>,
     /// Every governed field, `Type.field`, from the schema.
     schema_fields: BTreeMap<Object, Vec<String>>,
+    /// Aggregates: measures, dimensions, thresholds and grants (`policies/stats.csv`).
+    pub stats: super::stats::StatsPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +156,10 @@ impl Policy {
     /// authorization does not depend on the GraphQL layer above it.
     pub async fn load(sdl: &str, own_row_types: &[&str]) -> Result<Policy, PolicyError> {
         let files: Vec<(String, String)> = POLICY_FILES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
-        Self::load_from(MODEL, &files, FIELDS_FILES, sdl, own_row_types).await
+        let mut policy = Self::load_from(MODEL, &files, FIELDS_FILES, sdl, own_row_types).await?;
+        let (name, text) = super::stats::STATS_FILE;
+        policy.stats = super::stats::StatsPolicy::parse(name, text, &policy).map_err(PolicyError)?;
+        Ok(policy)
     }
 
     pub async fn load_from(
@@ -326,7 +331,7 @@ impl Policy {
                 }
             }
         }
-        Ok(Policy { grants, fields, classes, schema_fields })
+        Ok(Policy { grants, fields, classes, schema_fields, stats: Default::default() })
     }
 
     /// The type-level decision; unknown combinations are denials.

@@ -123,3 +123,53 @@ pub fn parse_role(s: &str) -> Result<Role, String> {
         )
     })
 }
+
+vocabulary!(
+    /// What an aggregate counts (`policies/stats.csv`): the units of a table.
+    Measure {
+        Households = "households",
+        Cases = "cases",
+        Members = "members",
+        Meetings = "meetings",
+        PucAssignments = "puc_assignments",
+        ResidencyChecks = "residency_checks",
+        Reports = "reports",
+        DisadvantageChecks = "disadvantage_checks",
+    }
+);
+
+vocabulary!(
+    /// What an aggregate groups and filters by (`policies/stats.csv`). The
+    /// territory and time dimensions apply to every measure that has them;
+    /// the others to one measure each.
+    Dimension {
+        Regione = "regione",
+        Ambito = "ambito",
+        Comune = "comune",
+        Year = "year",
+        Quarter = "quarter",
+        Month = "month",
+        CaseState = "case_state",
+        Pathway = "pathway",
+        SizeBand = "size_band",
+        AgeBand = "age_band",
+        MeetingKind = "meeting_kind",
+        MeetingState = "meeting_state",
+        PucSource = "puc_source",
+        PucState = "puc_state",
+        ResidencyKind = "residency_kind",
+        ResidencyState = "residency_state",
+        ResidencyOutcome = "residency_outcome",
+        ReportKind = "report_kind",
+        ReportState = "report_state",
+        DisadvantageCategory = "disadvantage_category",
+        DisadvantageState = "disadvantage_state",
+    }
+);
+
+vocabulary!(
+    /// How a role's aggregates are answered: `exact` counts within the rows the
+    /// role reads anyway (its read scope of the measure's type), or `cell_key`
+    /// (perturbed, with primary and secondary suppression) under the grant's scope.
+    Method { Exact = "exact", CellKey = "cell_key" }
+);

@@ -39,6 +39,11 @@ pub fn may(ctx: &Context<'_>, object: Object, action: Action) -> bool {
     authz(ctx).is_some_and(|a| a.policy.grant(a.role(), object, action).is_some())
 }
 
+/// Whether the role may count anything (`stats`, `policies/stats.csv`).
+pub fn counts(ctx: &Context<'_>) -> bool {
+    authz(ctx).is_some_and(|a| a.policy.stats.any_grant(a.role()))
+}
+
 /// Whether the request has a principal with a profile.
 pub fn signed_in(ctx: &Context<'_>) -> bool {
     authz(ctx).is_some()

@@ -30,4 +30,5 @@ mod seed;
 mod snapshots;
 #[cfg(feature = "spid")]
 mod spid;
+mod stats;
 mod workflow;

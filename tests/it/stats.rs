@@ -1,0 +1,315 @@
+//! Aggregates (`stats`): exact counts for the roles that read the rows anyway,
+//! perturbed and suppressed ones for the analyst, the same row rules either
+//! way, and clear refusals of what a role may not count.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Datelike, NaiveDate};
+use entity::enums::Role;
+use gepi::stats::disclosure::{perturb, KEY_SPACE, MAX_NOISE};
+use sea_orm::{ActiveEnum, ConnectionTrait, EntityTrait, Statement};
+use serde_json::{json, Value};
+
+use crate::helpers::{error_code, TestApp};
+
+/// A finest cell of the cases: Ambito, Comune, month, state, pathway, size band.
+type Finest = (String, String, String, String, String, String);
+
+const TABLE: &str = r#"query($m: StatsMeasure!, $by: [StatsDimension!]!, $f: [StatsFilter!], $p: StatsPeriod) {
+  stats(measure: $m, by: $by, filter: $f, period: $p) {
+    measure dimensions method threshold maxNoise
+    cells { coordinates { dimension value label } value flag }
+  } }"#;
+
+async fn table(app: &TestApp, token: &str, vars: Value) -> Value {
+    app.gql(Some(token), TABLE, vars).await
+}
+
+/// `(coordinate values...) -> (value, flag)` of an answered table.
+fn cells(r: &Value) -> BTreeMap<Vec<String>, (Option<i64>, String)> {
+    r["data"]["stats"]["cells"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no table: {r}"))
+        .iter()
+        .map(|c| {
+            let key =
+                c["coordinates"].as_array().unwrap().iter().map(|x| x["value"].as_str().unwrap().to_string()).collect();
+            (key, (c["value"].as_i64(), c["flag"].as_str().unwrap().to_string()))
+        })
+        .collect()
+}
+
+/// The cases as the tests count them: (ambito code, comune, month, state,
+/// pathway, size band, record key).
+async fn case_rows(app: &TestApp) -> Vec<(String, String, String, String, String, String, i64)> {
+    let db = &app.db;
+    let codes: HashMap<uuid::Uuid, String> =
+        entity::ambito::Entity::find().all(db).await.unwrap().into_iter().map(|a| (a.id, a.code)).collect();
+    let mut sizes: HashMap<uuid::Uuid, usize> = HashMap::new();
+    for m in entity::member::Entity::find().all(db).await.unwrap() {
+        *sizes.entry(m.household_id).or_default() += 1;
+    }
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id, record_key FROM case_file".to_string(),
+        ))
+        .await
+        .unwrap();
+    let keys: HashMap<uuid::Uuid, i64> = rows
+        .into_iter()
+        .map(|r| (r.try_get::<uuid::Uuid>("", "id").unwrap(), i64::from(r.try_get::<i32>("", "record_key").unwrap())))
+        .collect();
+    entity::case_file::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| {
+            let size = match sizes.get(&c.household_id).copied().unwrap_or(0) {
+                0 | 1 => "1",
+                2 => "2",
+                3 | 4 => "3-4",
+                _ => "5+",
+            };
+            (
+                codes[&c.ambito_id].clone(),
+                c.comune_istat.clone(),
+                c.pad_date.format("%Y-%m").to_string(),
+                c.state.to_value(),
+                c.pathway_type.map(|p| p.to_value()).unwrap_or_else(|| "NESSUNO".into()),
+                size.to_string(),
+                keys[&c.id],
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_coordinator_counts_exactly_the_cases_of_its_ambito() {
+    let app = TestApp::seeded().await;
+    let (token, profile, _) = app.login_role(Role::PaisCoordinator, 0).await;
+    let r = table(&app, &token, json!({ "m": "CASES", "by": ["COMUNE", "CASE_STATE"] })).await;
+    assert!(r["errors"].is_null(), "{r}");
+    assert_eq!(r["data"]["stats"]["method"], "EXACT");
+    assert!(r["data"]["stats"]["threshold"].is_null());
+    let got = cells(&r);
+    let ambito = entity::ambito::Entity::find_by_id(profile.ambito_id.unwrap()).one(&app.db).await.unwrap().unwrap();
+    let mut want: BTreeMap<Vec<String>, i64> = BTreeMap::new();
+    for (a, comune, _, state, ..) in case_rows(&app).await {
+        if a == ambito.code {
+            *want.entry(vec![comune, state]).or_default() += 1;
+        }
+    }
+    assert!(!want.is_empty());
+    for (k, (v, flag)) in &got {
+        assert_eq!(flag, "EXACT");
+        assert_eq!(*v, Some(want.get(k).copied().unwrap_or(0)), "cell {k:?}");
+    }
+    for k in want.keys() {
+        assert!(got.contains_key(k), "the table misses {k:?}");
+    }
+    // The same total as the list the coordinator reads.
+    let total: i64 = got.values().map(|(v, _)| v.unwrap()).sum();
+    let list = app.gql(Some(&token), "{ cases { totalCount } }", json!({})).await;
+    assert_eq!(list["data"]["cases"]["totalCount"].as_i64(), Some(total), "{list}");
+}
+
+#[tokio::test]
+async fn the_analyst_gets_the_sum_of_the_perturbed_finest_cells_with_small_cells_suppressed() {
+    let app = TestApp::seeded().await;
+    let (token, _, _) = app.login_role(Role::Analyst, 0).await;
+    let vars = json!({ "m": "CASES", "by": ["AMBITO", "CASE_STATE"] });
+    let r = table(&app, &token, vars.clone()).await;
+    assert!(r["errors"].is_null(), "{r}");
+    let t = &r["data"]["stats"];
+    assert_eq!(t["method"], "CELL_KEY");
+    assert_eq!(t["threshold"], 3, "public measure and dimensions: k = 3");
+    assert_eq!(t["maxNoise"].as_i64(), Some(MAX_NOISE));
+    let got = cells(&r);
+
+    // Recomputed here from the rows: the finest cells, their keys, their noise.
+    let mut finest: BTreeMap<Finest, (i64, i64)> = BTreeMap::new();
+    let mut truth: BTreeMap<Vec<String>, i64> = BTreeMap::new();
+    for (a, c, mo, s, p, z, key) in case_rows(&app).await {
+        let e = finest.entry((a.clone(), c, mo, s.clone(), p, z)).or_default();
+        e.0 += 1;
+        e.1 += key;
+        *truth.entry(vec![a, s]).or_default() += 1;
+    }
+    let mut perturbed: BTreeMap<Vec<String>, i64> = BTreeMap::new();
+    for ((a, _, _, s, _, _), (n, sum)) in &finest {
+        *perturbed.entry(vec![a.clone(), s.clone()]).or_default() += perturb(*n, sum % KEY_SPACE);
+    }
+    let states: Vec<_> = <entity::enums::CaseState as sea_orm::Iterable>::iter().collect();
+    let ambiti = entity::ambito::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(got.len(), ambiti.len() * states.len(), "every combination is listed, empty ones too");
+    let mut shown = 0;
+    let mut moved = 0;
+    for (k, (v, flag)) in &got {
+        let p = perturbed.get(k).copied().unwrap_or(0);
+        match flag.as_str() {
+            "PERTURBED" => {
+                assert_eq!(*v, Some(p), "cell {k:?}");
+                assert!(p >= 3, "a shown cell is at least k");
+                shown += 1;
+                if truth.get(k).copied().unwrap_or(0) != p {
+                    moved += 1;
+                }
+            }
+            "SUPPRESSED_PRIMARY" => {
+                assert_eq!(*v, None);
+                assert!(p < 3, "cell {k:?} suppressed at {p}");
+            }
+            "SUPPRESSED_SECONDARY" => assert_eq!(*v, None),
+            other => panic!("flag {other}"),
+        }
+    }
+    assert!(shown > 0 && moved > 0, "some cells shown ({shown}), some moved by the noise ({moved})");
+    // A line never keeps a single suppressed cell.
+    for a in ambiti.iter().map(|a| a.code.clone()) {
+        let line: Vec<_> = got.iter().filter(|(k, _)| k[0] == a).collect();
+        let n = line.iter().filter(|(_, (v, _))| v.is_none()).count();
+        assert!(n != 1, "ambito {a} keeps one suppressed cell");
+    }
+    // The same question, the same answer.
+    let again = table(&app, &token, vars).await;
+    assert_eq!(again, r);
+}
+
+#[tokio::test]
+async fn every_unit_gets_a_record_key_when_it_is_written() {
+    let app = TestApp::seeded().await;
+    for t in migration::UNIT_TABLES {
+        let n = app.count(&format!("{t} WHERE record_key IS NULL OR record_key < 0 OR record_key >= 1048576")).await;
+        assert_eq!(n, 0, "{t}");
+        let distinct = app.count(&format!("(SELECT DISTINCT record_key FROM {t}) d")).await;
+        let all = app.count(t).await;
+        assert!(all == 0 || distinct * 10 > all * 9, "{t}: {distinct} distinct keys over {all} rows");
+    }
+}
+
+#[tokio::test]
+async fn what_a_role_may_not_count_is_refused_with_its_field() {
+    let app = TestApp::seeded().await;
+    let (coord, _, _) = app.login_role(Role::PaisCoordinator, 0).await;
+    let (analyst, _, _) = app.login_role(Role::Analyst, 0).await;
+    let refusals: Vec<(&str, Value, &str, &str)> = vec![
+        (&coord, json!({ "m": "RESIDENCY_CHECKS", "by": ["COMUNE"] }), "FORBIDDEN", "measure"),
+        (&coord, json!({ "m": "CASES", "by": ["PATHWAY"] }), "FORBIDDEN", "by"),
+        (&coord, json!({ "m": "CASES", "by": ["MEETING_KIND"] }), "VALIDATION", "by"),
+        (&coord, json!({ "m": "CASES", "by": ["COMUNE", "COMUNE"] }), "VALIDATION", "by"),
+        (&analyst, json!({ "m": "CASES", "by": ["COMUNE", "MONTH", "CASE_STATE", "PATHWAY"] }), "VALIDATION", "by"),
+        (&analyst, json!({ "m": "MEMBERS", "by": ["MONTH"] }), "VALIDATION", "by"),
+        (
+            &analyst,
+            json!({ "m": "MEMBERS", "by": [], "p": { "from": "2026-01", "to": "2026-03" } }),
+            "VALIDATION",
+            "period",
+        ),
+        (
+            &analyst,
+            json!({ "m": "CASES", "by": ["MONTH"], "p": { "from": "2026-13", "to": "2026-03" } }),
+            "VALIDATION",
+            "period.from",
+        ),
+        (
+            &analyst,
+            json!({ "m": "CASES", "by": ["MONTH"], "p": { "from": "2026-05", "to": "2026-03" } }),
+            "VALIDATION",
+            "period",
+        ),
+        (
+            &analyst,
+            json!({ "m": "CASES", "by": ["MONTH"], "p": { "from": "2000-01", "to": "2026-03" } }),
+            "VALIDATION",
+            "period",
+        ),
+        (
+            &analyst,
+            json!({ "m": "CASES", "by": ["CASE_STATE"], "f": [{ "dimension": "CASE_STATE", "values": ["NOPE"] }] }),
+            "VALIDATION",
+            "filter",
+        ),
+        (
+            &analyst,
+            json!({ "m": "CASES", "by": ["CASE_STATE"], "f": [{ "dimension": "COMUNE", "values": [] }] }),
+            "VALIDATION",
+            "filter",
+        ),
+    ];
+    for (token, vars, code, field) in refusals {
+        let r = table(&app, token, vars.clone()).await;
+        assert_eq!(error_code(&r), Some(code), "{vars}: {r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], field, "{vars}: {r}");
+        assert!(r["data"].is_null() || r["data"]["stats"].is_null(), "{r}");
+    }
+    // A Comune of another Ambito is, for the coordinator, a Comune that does not exist.
+    let other = entity::comune::Entity::find().all(&app.db).await.unwrap();
+    let (_, profile, _) = app.login_role(Role::PaisCoordinator, 0).await;
+    let outside = other.iter().find(|c| Some(c.ambito_id) != profile.ambito_id).expect("another Ambito");
+    let a = table(
+        &app,
+        &coord,
+        json!({ "m": "CASES", "by": ["CASE_STATE"], "f": [{ "dimension": "COMUNE", "values": [outside.istat_code] }] }),
+    )
+    .await;
+    let b = table(
+        &app,
+        &coord,
+        json!({ "m": "CASES", "by": ["CASE_STATE"], "f": [{ "dimension": "COMUNE", "values": ["999999"] }] }),
+    )
+    .await;
+    assert_eq!(error_code(&a), Some("VALIDATION"));
+    assert_eq!(
+        a["errors"][0]["message"].as_str().unwrap().replace(&outside.istat_code, "X"),
+        b["errors"][0]["message"].as_str().unwrap().replace("999999", "X"),
+    );
+    // A role without a grant is not shown the root, and is refused it.
+    let (registrar, _, _) = app.login_role(Role::MeetingRegistrar, 0).await;
+    let r = table(&app, &registrar, json!({ "m": "CASES", "by": ["COMUNE"] })).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+    let roots = |t: &str| {
+        let t = t.to_string();
+        let app = &app;
+        async move {
+            let r = app.gql(Some(&t), "{ __schema { queryType { fields { name } } } }", json!({})).await;
+            r["data"]["__schema"]["queryType"]["fields"].as_array().unwrap().iter().any(|f| f["name"] == "stats")
+        }
+    };
+    assert!(!roots(&registrar).await);
+    assert!(roots(&analyst).await && roots(&coord).await);
+}
+
+#[tokio::test]
+async fn filters_and_time_select_whole_finest_cells() {
+    let app = TestApp::seeded().await;
+    let (token, _, _) = app.login_role(Role::PaisCoordinator, 0).await;
+    let today = gepi::calendar::today();
+    let from = NaiveDate::from_ymd_opt(today.year() - 3, 1, 1).unwrap();
+    let p = json!({ "from": from.format("%Y-%m").to_string(), "to": today.format("%Y-%m").to_string() });
+    let by_month = table(&app, &token, json!({ "m": "CASES", "by": ["YEAR", "CASE_STATE"], "p": p })).await;
+    assert!(by_month["errors"].is_null(), "{by_month}");
+    let by_state = table(&app, &token, json!({ "m": "CASES", "by": ["CASE_STATE"], "p": p })).await;
+    let sum_years: BTreeMap<String, i64> =
+        cells(&by_month).into_iter().fold(BTreeMap::new(), |mut acc, (k, (v, _))| {
+            *acc.entry(k[1].clone()).or_default() += v.unwrap();
+            acc
+        });
+    for (k, (v, _)) in cells(&by_state) {
+        assert_eq!(sum_years.get(&k[0]).copied().unwrap_or(0), v.unwrap(), "state {k:?}");
+    }
+    // A filter on a state counts exactly that state's cells.
+    let state = "ASSEGNATO";
+    let f = table(
+        &app,
+        &token,
+        json!({ "m": "CASES", "by": ["COMUNE"], "f": [{ "dimension": "CASE_STATE", "values": [state] }] }),
+    )
+    .await;
+    let all = table(&app, &token, json!({ "m": "CASES", "by": ["COMUNE", "CASE_STATE"] })).await;
+    let want: BTreeMap<String, i64> =
+        cells(&all).into_iter().filter(|(k, _)| k[1] == state).map(|(k, (v, _))| (k[0].clone(), v.unwrap())).collect();
+    let got: BTreeMap<String, i64> = cells(&f).into_iter().map(|(k, (v, _))| (k[0].clone(), v.unwrap())).collect();
+    assert_eq!(got, want);
+}
