@@ -48,6 +48,8 @@ struct Spec {
     comune: &'static str,
     /// A date or timestamp column: the month of the measure's event.
     time: Option<&'static str>,
+    /// The household's id column, when the measure has a size band.
+    household: Option<&'static str>,
     own: Vec<(Dimension, String)>,
 }
 
@@ -55,11 +57,12 @@ fn q(t: &str, c: &str) -> String {
     format!("\"{t}\".\"{c}\"")
 }
 
-fn band_of_size(hh: &str) -> String {
-    format!(
-        "(SELECT CASE WHEN COUNT(*) <= 1 THEN '1' WHEN COUNT(*) = 2 THEN '2' WHEN COUNT(*) <= 4 THEN '3-4' \
-         ELSE '5+' END FROM \"member\" \"sb\" WHERE \"sb\".\"household_id\" = {hh})"
-    )
+/// The size band of the household: its number of members comes from the
+/// statement's `sizes` join (one grouping of the members, not one count per row).
+fn band_of_size() -> String {
+    "CASE WHEN \"sizes\".\"members\" IS NULL OR \"sizes\".\"members\" <= 1 THEN '1' \
+     WHEN \"sizes\".\"members\" = 2 THEN '2' WHEN \"sizes\".\"members\" <= 4 THEN '3-4' ELSE '5+' END"
+        .to_string()
 }
 
 fn band_of_age(birth: &str, today: chrono::NaiveDate) -> String {
@@ -98,7 +101,8 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "household.ambito_id",
             comune: "household.comune_istat",
             time: Some("household.composition_date"),
-            own: vec![(SizeBand, band_of_size(&q("household", "id")))],
+            household: Some("household.id"),
+            own: vec![(SizeBand, band_of_size())],
         },
         Measure::Cases => Spec {
             table: "case_file",
@@ -106,10 +110,11 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "case_file.ambito_id",
             comune: "case_file.comune_istat",
             time: Some("case_file.pad_date"),
+            household: Some("case_file.household_id"),
             own: vec![
                 (CaseState, q("case_file", "state")),
                 (Pathway, coalesced(q("case_file", "pathway_type"))),
-                (SizeBand, band_of_size(&q("case_file", "household_id"))),
+                (SizeBand, band_of_size()),
             ],
         },
         Measure::Members => Spec {
@@ -118,6 +123,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "household.ambito_id",
             comune: "household.comune_istat",
             time: None,
+            household: None,
             own: vec![(AgeBand, band_of_age(&q("member", "birth_date"), today))],
         },
         Measure::Meetings => Spec {
@@ -126,6 +132,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "meeting.ambito_id",
             comune: "meeting.comune_istat",
             time: Some("meeting.scheduled_at"),
+            household: None,
             own: vec![(MeetingKind, q("meeting", "kind")), (MeetingState, q("meeting", "state"))],
         },
         Measure::PucAssignments => Spec {
@@ -134,6 +141,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "puc_project.ambito_id",
             comune: "puc_project.comune_istat",
             time: None,
+            household: None,
             own: vec![(PucSource, q("puc_assignment", "source")), (PucState, q("puc_assignment", "state"))],
         },
         Measure::ResidencyChecks => Spec {
@@ -142,6 +150,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "residency_check.ambito_id",
             comune: "residency_check.owning_comune_istat",
             time: Some("residency_check.due_on"),
+            household: None,
             own: vec![
                 (ResidencyKind, q("residency_check", "kind")),
                 (ResidencyState, q("residency_check", "state")),
@@ -154,6 +163,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "report.ambito_id",
             comune: "report.comune_istat",
             time: Some("report.created_at"),
+            household: None,
             own: vec![(ReportKind, q("report", "kind")), (ReportState, q("report", "state"))],
         },
         Measure::DisadvantageChecks => Spec {
@@ -162,6 +172,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "disadvantage_check.ambito_id",
             comune: "disadvantage_check.certifying_comune_istat",
             time: Some("disadvantage_check.received_on"),
+            household: None,
             own: vec![
                 (DisadvantageCategory, q("disadvantage_check", "category")),
                 (DisadvantageState, q("disadvantage_check", "state")),
@@ -508,6 +519,20 @@ fn statement(
     if let Some((table, on)) = s.join {
         inner.join(JoinType::InnerJoin, Alias::new(table), Expr::cust(on.to_string()));
     }
+    if let Some(hh) = s.household {
+        let sizes = Query::select()
+            .expr_as(Expr::cust("\"member\".\"household_id\""), Alias::new("household_id"))
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("members"))
+            .from(Alias::new("member"))
+            .add_group_by([Expr::cust("1")])
+            .to_owned();
+        inner.join_subquery(
+            JoinType::LeftJoin,
+            sizes,
+            Alias::new("sizes"),
+            Expr::cust(format!("\"sizes\".\"household_id\" = {}", col(hh))),
+        );
+    }
     // The finest grain: Ambito, Comune, month, and every dimension of the measure.
     let mut finest: Vec<(String, String)> =
         vec![("d_ambito".into(), col(s.ambito)), ("d_comune".into(), col(s.comune))];
@@ -590,9 +615,9 @@ fn statement(
         outer.expr_as(Expr::cust(expr), Alias::new(format!("g{i}")));
     }
     let value = if noise {
-        format!("CAST(SUM({}) AS BIGINT)", disclosure::perturb_sql("base.n", "base.ck"))
+        format!("CAST(COALESCE(SUM({}), 0) AS BIGINT)", disclosure::perturb_sql("base.n", "base.ck"))
     } else {
-        "CAST(SUM(base.n) AS BIGINT)".into()
+        "CAST(COALESCE(SUM(base.n), 0) AS BIGINT)".into()
     };
     outer.expr_as(Expr::cust(value), Alias::new("v"));
     for i in 1..=req.by.len() {

@@ -31,4 +31,7 @@ mod snapshots;
 #[cfg(feature = "spid")]
 mod spid;
 mod stats;
+// The attacker of the analysts' tables takes minutes: once per backend, not again with the SPID feature.
+#[cfg(not(feature = "spid"))]
+mod stats_attack;
 mod workflow;
