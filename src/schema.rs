@@ -21,7 +21,7 @@ use crate::{
         puc::{PucMutation, PucQuery},
         reports::{ReportMutation, ReportQuery},
         residency::{ResidencyMutation, ResidencyQuery},
-        stats::StatsQuery,
+        stats::{StatsMutation, StatsQuery},
         territory::{TerritoryMutation, TerritoryQuery},
     },
     auth::graphql::{AuthMutation, AuthQuery},
@@ -65,6 +65,7 @@ pub struct Mutation(
     MeetingMutation,
     PucMutation,
     ReportMutation,
+    StatsMutation,
 );
 
 pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;

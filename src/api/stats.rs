@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use crate::{
     authz::vocab,
     error::{GqlResult, ResultExt},
-    graphql::context::gateway,
+    graphql::context::{acting, gateway},
     stats::{model as m, service},
 };
 
@@ -234,6 +234,48 @@ pub fn request(
             .collect(),
         period,
     })
+}
+
+/// A table exported as CSV.
+#[derive(SimpleObject)]
+pub struct StatsExport {
+    /// A name for the file: the measure, its dimensions and the day.
+    pub filename: String,
+    /// `text/csv; charset=utf-8`.
+    pub content_type: String,
+    /// One line per cell: each dimension's code and label, the value (empty when suppressed), the flag.
+    pub csv: String,
+    /// The same table.
+    pub table: StatsTable,
+}
+
+#[derive(Default)]
+pub struct StatsMutation;
+
+#[Object]
+impl StatsMutation {
+    /// The table `stats` answers, as CSV, for a role that may export the measure. Each export is
+    /// recorded in the audit trail (action `export`, with the table's definition) before it is given.
+    #[graphql(visible = "crate::graphql::visibility::exports")]
+    async fn export_stats(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to count.")] measure: StatsMeasure,
+        #[graphql(desc = "Up to three dimensions to group by.")] by: Vec<StatsDimension>,
+        #[graphql(desc = "Count only the units with these values.")] filter: Option<Vec<StatsFilter>>,
+        #[graphql(desc = "The months counted.")] period: Option<StatsPeriod>,
+    ) -> GqlResult<StatsExport> {
+        let req = request(measure, by, filter, period)?;
+        let a = acting(ctx)?;
+        let (t, csv) = service::export(&a, &req).await.gql()?;
+        let filename = format!(
+            "gepi-{}{}-{}.csv",
+            t.measure.as_str(),
+            t.by.iter().map(|d| format!("-{d}")).collect::<String>(),
+            crate::calendar::today()
+        );
+        Ok(StatsExport { filename, content_type: "text/csv; charset=utf-8".into(), csv, table: t.into() })
+    }
 }
 
 #[derive(Default)]

@@ -128,6 +128,7 @@ pub struct StatsPolicy {
     threshold: BTreeMap<Class, u32>,
     grants: HashMap<(Role, Measure), StatsGrant>,
     uses: HashMap<Role, BTreeSet<Dimension>>,
+    exports: BTreeSet<(Role, Measure)>,
 }
 
 impl StatsPolicy {
@@ -143,6 +144,11 @@ impl StatsPolicy {
     /// The measures the role may count.
     pub fn measures(&self, role: Role) -> Vec<Measure> {
         Measure::ALL.iter().copied().filter(|m| self.grants.contains_key(&(role, *m))).collect()
+    }
+
+    /// Whether the role may export the tables of a measure as CSV (`exportStats`).
+    pub fn may_export(&self, role: Role, m: Measure) -> bool {
+        self.exports.contains(&(role, m))
     }
 
     pub fn may_use(&self, role: Role, d: Dimension) -> bool {
@@ -195,6 +201,11 @@ impl StatsPolicy {
         thresholds.sort();
         if thresholds.windows(2).any(|w| w[0].1 > w[1].1) {
             errors.push(format!("policies/{file}: a more protected class needs a threshold at least as high"));
+        }
+        for (role, m) in &p.exports {
+            if !p.grants.contains_key(&(*role, *m)) {
+                errors.push(format!("policies/{file}: `{}` may export `{m}`, which it may not count", role.as_str()));
+            }
         }
         for ((role, m), g) in &p.grants {
             if g.method != Method::Exact {
@@ -266,6 +277,13 @@ impl StatsPolicy {
                     return Err(format!("`{}` is granted `{m}` twice", role.as_str()));
                 }
             }
+            ("export", 3) => {
+                let role = parse_role(cols[1])?;
+                let m: Measure = cols[2].parse()?;
+                if !self.exports.insert((role, m)) {
+                    return Err(format!("`{}` may export `{m}` twice", role.as_str()));
+                }
+            }
             ("use", 3) => {
                 let role = parse_role(cols[1])?;
                 let d: Dimension = cols[2].parse()?;
@@ -275,7 +293,7 @@ impl StatsPolicy {
             }
             _ => {
                 return Err("expected `measure, m, class`, `dimension, d, class`, `threshold, class, k`, \
-                            `grant, role, measure, scope, method` or `use, role, dimension`"
+                            `grant, role, measure, scope, method`, `use, role, dimension` or `export, role, measure`"
                     .into())
             }
         }
@@ -323,6 +341,7 @@ mod tests {
             ("grant, meeting_registrar, cases, comune, cell_key", "under `ambito` or `national`"),
             ("grant, analyst, cases, national, cell_key", "granted `cases` twice"),
             ("threshold, public, 2", "below 3"),
+            ("export, puc_manager, cases", "which it may not count"),
             ("dimension, comune, public", "classified twice"),
             ("grant, pais_coordinator, households, ambito, exact", "reads Household"),
         ];

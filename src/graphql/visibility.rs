@@ -44,6 +44,12 @@ pub fn counts(ctx: &Context<'_>) -> bool {
     authz(ctx).is_some_and(|a| a.policy.stats.any_grant(a.role()))
 }
 
+/// Whether the role may export any table of counts as CSV.
+pub fn exports(ctx: &Context<'_>) -> bool {
+    authz(ctx)
+        .is_some_and(|a| crate::authz::vocab::Measure::ALL.iter().any(|m| a.policy.stats.may_export(a.role(), *m)))
+}
+
 /// Whether the request has a principal with a profile.
 pub fn signed_in(ctx: &Context<'_>) -> bool {
     authz(ctx).is_some()

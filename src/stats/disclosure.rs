@@ -82,6 +82,16 @@ pub enum Flag {
 }
 
 impl Flag {
+    /// The flag as the API and the exports name it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Flag::Exact => "EXACT",
+            Flag::Perturbed => "PERTURBED",
+            Flag::SuppressedPrimary => "SUPPRESSED_PRIMARY",
+            Flag::SuppressedSecondary => "SUPPRESSED_SECONDARY",
+        }
+    }
+
     pub fn suppressed(self) -> bool {
         matches!(self, Flag::SuppressedPrimary | Flag::SuppressedSecondary)
     }

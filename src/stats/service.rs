@@ -15,6 +15,7 @@ use super::{
     model::*,
 };
 use crate::{
+    audit::AuditEntry,
     authz::{
         gateway::Gateway,
         stats::StatsGrant,
@@ -22,6 +23,7 @@ use crate::{
     },
     error::AppError,
     unscoped::Unscoped,
+    workflow::Acting,
 };
 
 /// Household size bands, by number of members.
@@ -666,4 +668,64 @@ fn lines(by: &[Dimension], coords: &[Vec<(String, String)>], t: &Territory) -> V
         })));
     }
     out
+}
+
+/// The table `req` as CSV, for a role that may export it: recorded in the
+/// audit trail (`export`, with the table's definition, never its cells) before
+/// it is given. The same cells as `table`: an export is never a path to rows.
+pub async fn export(a: &Acting<'_>, req: &Request) -> Result<(Table, String), AppError> {
+    let authz = &a.gw.authz;
+    let m = req.measure;
+    if !authz.policy.stats.may_export(authz.role(), m) {
+        return Err(AppError::forbidden_at(
+            "measure",
+            format!("the role {} may not export {m}", authz.role().as_str()),
+        ));
+    }
+    let t = table(a.gw, req).await?;
+    let csv = to_csv(&t)?;
+    let definition = serde_json::json!({
+        "measure": m.as_str(),
+        "by": req.by.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
+        "filters": req.filters.iter().map(|f| serde_json::json!({ "dimension": f.dimension.as_str(), "values": f.values })).collect::<Vec<_>>(),
+        "period": req.period.map(|(f, t)| serde_json::json!({ "from": f.to_string(), "to": t.to_string() })),
+        "method": t.method.as_str(),
+        "threshold": t.threshold,
+        "cells": t.cells.len(),
+    });
+    let work = a.begin().await?;
+    let entry = AuditEntry {
+        entity: "StatsTable",
+        entity_id: None,
+        action: entity::enums::AuditAction::Export,
+        ambito_id: None,
+        changes: Some(definition),
+    };
+    work.commit(vec![entry]).await?;
+    Ok((t, csv))
+}
+
+/// One line per cell: each dimension's code and label, the value (empty when
+/// suppressed) and the flag.
+fn to_csv(t: &Table) -> Result<String, AppError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = Vec::new();
+    for d in &t.by {
+        header.push(d.as_str().to_string());
+        header.push(format!("{d}_label"));
+    }
+    header.extend(["value".to_string(), "flag".to_string()]);
+    w.write_record(&header).map_err(AppError::internal)?;
+    for c in &t.cells {
+        let mut rec: Vec<String> = Vec::with_capacity(header.len());
+        for x in &c.coordinates {
+            rec.push(x.value.clone());
+            rec.push(x.label.clone());
+        }
+        rec.push(c.value.map(|v| v.to_string()).unwrap_or_default());
+        rec.push(c.flag.code().to_string());
+        w.write_record(&rec).map_err(AppError::internal)?;
+    }
+    let bytes = w.into_inner().map_err(AppError::internal)?;
+    String::from_utf8(bytes).map_err(AppError::internal)
 }

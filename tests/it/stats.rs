@@ -313,3 +313,55 @@ async fn filters_and_time_select_whole_finest_cells() {
     let got: BTreeMap<String, i64> = cells(&f).into_iter().map(|(k, (v, _))| (k[0].clone(), v.unwrap())).collect();
     assert_eq!(got, want);
 }
+
+#[tokio::test]
+async fn an_export_is_the_same_table_as_csv_and_is_audited_before_it_is_given() {
+    let app = TestApp::seeded().await;
+    let (analyst, _, op) = app.login_role(Role::Analyst, 0).await;
+    let exports = || async { app.count("audit_event WHERE action = 'export' AND entity = 'StatsTable'").await };
+    let before = exports().await;
+    let q = r#"mutation($f: [StatsFilter!]) { exportStats(measure: CASES, by: [AMBITO, CASE_STATE], filter: $f) {
+        filename contentType csv table { cells { value flag } } } }"#;
+    let r = app.gql(Some(&analyst), q, json!({})).await;
+    assert!(r["errors"].is_null(), "{r}");
+    let e = &r["data"]["exportStats"];
+    assert_eq!(e["contentType"], "text/csv; charset=utf-8");
+    assert!(e["filename"].as_str().unwrap().starts_with("gepi-cases-ambito-case_state-"));
+    let csv = e["csv"].as_str().unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "ambito,ambito_label,case_state,case_state_label,value,flag");
+    let table = table(&app, &analyst, json!({ "m": "CASES", "by": ["AMBITO", "CASE_STATE"] })).await;
+    let cells = table["data"]["stats"]["cells"].as_array().unwrap();
+    assert_eq!(lines.len(), cells.len() + 1);
+    for (line, cell) in lines[1..].iter().zip(cells) {
+        let cols: Vec<&str> = line.rsplitn(3, ',').collect();
+        assert_eq!(cols[0], cell["flag"].as_str().unwrap());
+        assert_eq!(cols[1], cell["value"].as_i64().map(|v| v.to_string()).unwrap_or_default(), "{line}");
+    }
+    assert_eq!(exports().await, before + 1);
+    let row = app
+        .db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT operator_id, changes FROM audit_event WHERE action = 'export' ORDER BY occurred_at DESC".to_string(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<uuid::Uuid>("", "operator_id").unwrap(), op.id);
+    let changes: Value = serde_json::from_str(&row.try_get::<String>("", "changes").unwrap()).unwrap();
+    assert_eq!(changes["measure"], "cases");
+    assert_eq!(changes["by"], json!(["ambito", "case_state"]));
+    assert_eq!(changes["method"], "cell_key");
+
+    // A role that may count but not export, and bad input, write nothing.
+    let (cm, _, _) = app.login_role(Role::CaseManager, 0).await;
+    let r = app.gql(Some(&cm), "mutation { exportStats(measure: CASES, by: [CASE_STATE]) { csv } }", json!({})).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "measure");
+    let r = app
+        .gql(Some(&analyst), q, json!({ "f": [{ "dimension": "CASE_STATE", "values": ["NOPE"] }] }))
+        .await;
+    assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
+    assert_eq!(exports().await, before + 1, "refusals are not exports");
+}
