@@ -7,6 +7,7 @@
 //! operation name, the role and the outcome code; never query strings, query
 //! text, variables or bodies (they hold personal data).
 
+mod dashboard;
 mod dev_login;
 mod feed;
 mod graphiql;
@@ -53,6 +54,8 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(home))
         .route("/graphiql", get(graphiql::page))
         .route("/graphiql/assets/{name}", get(graphiql::asset))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard/assets/{name}", get(dashboard::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -730,7 +733,7 @@ async fn home(State(state): State<AppState>) -> Html<String> {
         String::new()
     };
     Html(format!(
-        r#"<!DOCTYPE html><html lang="it"><head><meta charset="utf-8"><title>GePI</title></head><body><h1>GePI</h1><p>Gestione dei Patti per l'inclusione sociale.</p>{login}<p><a href="/graphiql">GraphiQL</a></p></body></html>"#
+        r#"<!DOCTYPE html><html lang="it"><head><meta charset="utf-8"><title>GePI</title></head><body><h1>GePI</h1><p>Gestione dei Patti per l'inclusione sociale.</p>{login}<p><a href="/graphiql">GraphiQL</a> · <a href="/dashboard">Cruscotto</a></p></body></html>"#
     ))
 }
 

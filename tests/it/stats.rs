@@ -343,7 +343,8 @@ async fn an_export_is_the_same_table_as_csv_and_is_audited_before_it_is_given() 
         .db
         .query_one_raw(Statement::from_string(
             app.db.get_database_backend(),
-            "SELECT operator_id, changes FROM audit_event WHERE action = 'export' ORDER BY occurred_at DESC".to_string(),
+            "SELECT operator_id, changes FROM audit_event WHERE action = 'export' ORDER BY occurred_at DESC"
+                .to_string(),
         ))
         .await
         .unwrap()
@@ -359,9 +360,7 @@ async fn an_export_is_the_same_table_as_csv_and_is_audited_before_it_is_given() 
     let r = app.gql(Some(&cm), "mutation { exportStats(measure: CASES, by: [CASE_STATE]) { csv } }", json!({})).await;
     assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
     assert_eq!(r["errors"][0]["extensions"]["field"], "measure");
-    let r = app
-        .gql(Some(&analyst), q, json!({ "f": [{ "dimension": "CASE_STATE", "values": ["NOPE"] }] }))
-        .await;
+    let r = app.gql(Some(&analyst), q, json!({ "f": [{ "dimension": "CASE_STATE", "values": ["NOPE"] }] })).await;
     assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
     assert_eq!(exports().await, before + 1, "refusals are not exports");
 }

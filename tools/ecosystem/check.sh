@@ -7,9 +7,11 @@
 # naming and Relay rules: tools/ecosystem/.graphql-schema-linterrc; the
 # ordering rules are off, fields follow the domain's order); then GraphiQL as
 # the binary serves it, in Debian's chromium driven by playwright-core
-# (tools/ecosystem/graphiql.mjs), after checking that the GraphiQL and React
-# builds embedded in the binary (assets/graphiql/) are byte for byte those of
-# the npm packages pinned here; and the INPS feed's example against its JSON
+# (tools/ecosystem/graphiql.mjs), and the dashboard as an analyst and as a
+# coordinator (tools/ecosystem/dashboard.mjs: charts drawn, no cell under k in
+# the page), after checking that the GraphiQL, React and Chart.js builds
+# embedded in the binary (assets/graphiql/, assets/dashboard/) are byte for
+# byte those of the npm packages pinned here; and the INPS feed's example against its JSON
 # Schemas with Ajv (tools/ecosystem/feed-schemas.mjs). Needs Node 18+, npm (the
 # npm packages are pinned in package-lock.json and installed here) and chromium.
 set -euo pipefail
@@ -28,6 +30,8 @@ for pair in graphiql/graphiql.min.js:graphiql.min.js graphiql/graphiql.min.css:g
   cmp "$modules/${pair%%:*}" "assets/graphiql/${pair##*:}" ||
     { echo "assets/graphiql/${pair##*:} is not the pinned npm build: run tools/ecosystem/update-graphiql.sh" >&2; exit 1; }
 done
+cmp "$modules/chart.js/dist/chart.umd.min.js" assets/dashboard/chart.umd.min.js ||
+  { echo "assets/dashboard/chart.umd.min.js is not the pinned npm build: run tools/ecosystem/update-graphiql.sh" >&2; exit 1; }
 node tools/ecosystem/feed-schemas.mjs feeds/inps/v1
 cargo build --locked --bin gepi
 target/debug/gepi schema >"$work/schema.graphql"
@@ -49,3 +53,4 @@ PY
 node tools/ecosystem/introspection.mjs "$base" "$work/logins.json"
 node tools/ecosystem/http-audit.mjs "$base" "$work/logins.json"
 node tools/ecosystem/graphiql.mjs "$base"
+node tools/ecosystem/dashboard.mjs "$base"
