@@ -96,7 +96,7 @@ impl Measure {
             Measure::PucAssignments if territory => "PucAssignment.project",
             Measure::PucAssignments if d == PucSource => "PucAssignment.source",
             Measure::PucAssignments => "PucAssignment.state",
-            Measure::ResidencyChecks if territory => "ResidencyCheck.owningComune",
+            Measure::ResidencyChecks if territory => "ResidencyCheck.currentComune",
             Measure::ResidencyChecks if time => "ResidencyCheck.dueOn",
             Measure::ResidencyChecks if d == ResidencyKind => "ResidencyCheck.kind",
             Measure::ResidencyChecks if d == ResidencyState => "ResidencyCheck.state",

@@ -19,6 +19,14 @@
 //! stop a dashboard when it runs out; the cell key gives the same answer to the
 //! same question forever, which is what a dashboard wants.
 //!
+//! What it does not hide, and is left to the next steps: a finest cell with no
+//! unit is not in the base, so it is exactly zero, and a perturbed count of one
+//! or more tells that a finest cell has units (existence, not a count); and
+//! the same units split differently over finest cells (a case changing state)
+//! give a total fresh noise, so snapshots taken over time are not one noisy
+//! base. Tables filter a protected measure on one value per dimension, which
+//! keeps a union and its complement from singling out one part of a total.
+//!
 //! **Primary suppression.** A cell whose perturbed count is below *k* (by the
 //! most protected class among the measure, the dimensions and the filters) is
 //! not shown. The table lists every combination of the dimensions' values in the

@@ -12,6 +12,8 @@ use crate::{
 pub const MAX_DIMENSIONS: usize = 3;
 /// At most this many cells in one table (`LIMIT` beyond).
 pub const MAX_CELLS: usize = 100_000;
+/// At most this many values in a filter.
+pub const MAX_FILTER_VALUES: usize = 200;
 /// At most this many months in a period.
 pub const MAX_MONTHS: usize = 120;
 

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use chrono::Datelike;
 use entity::{enums as e, *};
 use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement},
@@ -50,6 +51,8 @@ struct Spec {
     comune: &'static str,
     /// A date or timestamp column: the month of the measure's event.
     time: Option<&'static str>,
+    /// Whether `time` is an instant (its month is the month in Rome) rather than a day.
+    instant: bool,
     /// The household's id column, when the measure has a size band.
     household: Option<&'static str>,
     own: Vec<(Dimension, String)>,
@@ -94,6 +97,8 @@ fn coalesced(expr: String) -> String {
     format!("COALESCE({expr}, '{NONE}')")
 }
 
+/// `today` is the first day of the current month: ages (and so the finest
+/// cells of members) move once a month, not every day.
 fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
     use Dimension::*;
     match m {
@@ -103,6 +108,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "household.ambito_id",
             comune: "household.comune_istat",
             time: Some("household.composition_date"),
+            instant: false,
             household: Some("household.id"),
             own: vec![(SizeBand, band_of_size())],
         },
@@ -112,6 +118,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "case_file.ambito_id",
             comune: "case_file.comune_istat",
             time: Some("case_file.pad_date"),
+            instant: false,
             household: Some("case_file.household_id"),
             own: vec![
                 (CaseState, q("case_file", "state")),
@@ -125,6 +132,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "household.ambito_id",
             comune: "household.comune_istat",
             time: None,
+            instant: false,
             household: None,
             own: vec![(AgeBand, band_of_age(&q("member", "birth_date"), today))],
         },
@@ -134,6 +142,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "meeting.ambito_id",
             comune: "meeting.comune_istat",
             time: Some("meeting.scheduled_at"),
+            instant: true,
             household: None,
             own: vec![(MeetingKind, q("meeting", "kind")), (MeetingState, q("meeting", "state"))],
         },
@@ -143,6 +152,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "puc_project.ambito_id",
             comune: "puc_project.comune_istat",
             time: None,
+            instant: false,
             household: None,
             own: vec![(PucSource, q("puc_assignment", "source")), (PucState, q("puc_assignment", "state"))],
         },
@@ -150,8 +160,9 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             table: "residency_check",
             join: None,
             ambito: "residency_check.ambito_id",
-            comune: "residency_check.owning_comune_istat",
+            comune: "residency_check.current_comune_istat",
             time: Some("residency_check.due_on"),
+            instant: false,
             household: None,
             own: vec![
                 (ResidencyKind, q("residency_check", "kind")),
@@ -165,6 +176,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "report.ambito_id",
             comune: "report.comune_istat",
             time: Some("report.created_at"),
+            instant: true,
             household: None,
             own: vec![(ReportKind, q("report", "kind")), (ReportState, q("report", "state"))],
         },
@@ -174,6 +186,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             ambito: "disadvantage_check.ambito_id",
             comune: "disadvantage_check.certifying_comune_istat",
             time: Some("disadvantage_check.received_on"),
+            instant: false,
             household: None,
             own: vec![
                 (DisadvantageCategory, q("disadvantage_check", "category")),
@@ -189,10 +202,22 @@ fn col(dotted: &str) -> String {
     q(t, c)
 }
 
-fn month_sql(backend: DbBackend, dotted: &str) -> String {
-    match backend {
-        DbBackend::Postgres => format!("to_char({}, 'YYYY-MM')", col(dotted)),
-        _ => format!("substr({}, 1, 7)", col(dotted)),
+/// The month (`YYYY-MM`) of a day, or of an instant in Rome. SQLite keeps
+/// instants as UTC text and has no time zones: the last hours of a UTC month
+/// fall in the next month in Rome when they are an hour (winter: the months
+/// ending in November to February) or two (summer: March to September, and
+/// October ends after the change back) before midnight, which is what the
+/// offset by the UTC month gives; the first hours of a month are the same
+/// month in both.
+fn month_sql(backend: DbBackend, dotted: &str, instant: bool) -> String {
+    let c = col(dotted);
+    match (backend, instant) {
+        (DbBackend::Postgres, true) => format!("to_char({c} AT TIME ZONE 'Europe/Rome', 'YYYY-MM')"),
+        (DbBackend::Postgres, false) => format!("to_char({c}, 'YYYY-MM')"),
+        (_, true) => format!(
+            "strftime('%Y-%m', {c}, CASE WHEN substr({c}, 6, 2) BETWEEN '03' AND '09' THEN '+2 hours' ELSE '+1 hours' END)"
+        ),
+        (_, false) => format!("substr({c}, 1, 7)"),
     }
 }
 
@@ -279,6 +304,22 @@ pub async fn table_with(gw: &Gateway, req: &Request, protection: Protection) -> 
         if f.values.is_empty() {
             return Err(AppError::validation("filter", format!("the filter on `{}` names no value", f.dimension)));
         }
+        if f.values.len() > MAX_FILTER_VALUES {
+            return Err(AppError::validation("filter", format!("at most {MAX_FILTER_VALUES} values per filter")));
+        }
+        // A protected table filters on one value per dimension: a union and its
+        // complement would subtract one part from the total outside the lines
+        // secondary suppression protects.
+        if grant.method == Method::CellKey && f.values.len() > 1 {
+            return Err(AppError::validation(
+                "filter",
+                format!("a protected table filters `{}` on one value", f.dimension),
+            ));
+        }
+        let distinct: BTreeSet<&String> = f.values.iter().collect();
+        if distinct.len() != f.values.len() {
+            return Err(AppError::validation("filter", format!("the filter on `{}` names a value twice", f.dimension)));
+        }
     }
 
     // The scope: exact counts under the role's read rule of the type; protected
@@ -346,21 +387,22 @@ pub async fn table_with(gw: &Gateway, req: &Request, protection: Protection) -> 
 
     // The one statement.
     let backend = gw.db.get_database_backend();
-    let s = spec(m, today);
+    let s = spec(m, today.with_day(1).expect("the first of the month"));
     let protected = grant.method == Method::CellKey;
     let stmt = statement(gw, m, &s, req, scope, &territory, &domains, &months, protected && protection.noise)?;
     let rows = gw.query_all(backend.build(&stmt)).await?;
 
     // Counts by the coordinates the statement grouped by (an Ambito for a Regione).
     let mut counted: HashMap<Vec<String>, i64> = HashMap::new();
-    for r in rows {
+    'rows: for r in rows {
         let mut key = Vec::with_capacity(req.by.len());
         for (i, d) in req.by.iter().enumerate() {
             let name = format!("g{i}");
             let v = match d {
                 Dimension::Regione | Dimension::Ambito => {
                     let id: Uuid = r.try_get("", &name)?;
-                    let Some((code, _, region)) = territory.ambiti.get(&id) else { continue };
+                    // Not an Ambito of the scope: the territory filter keeps none.
+                    let Some((code, _, region)) = territory.ambiti.get(&id) else { continue 'rows };
                     if *d == Dimension::Regione {
                         region.clone()
                     } else {
@@ -539,7 +581,7 @@ fn statement(
     let mut finest: Vec<(String, String)> =
         vec![("d_ambito".into(), col(s.ambito)), ("d_comune".into(), col(s.comune))];
     if let Some(time) = s.time {
-        finest.push(("d_month".into(), month_sql(backend, time)));
+        finest.push(("d_month".into(), month_sql(backend, time, s.instant)));
     }
     for (d, expr) in &s.own {
         finest.push((format!("d_{d}"), expr.clone()));
@@ -562,7 +604,7 @@ fn statement(
     }
     if s.time.is_some() && !months.is_empty() {
         let (from, to) = (months[0], *months.last().expect("months"));
-        let month = s.time.map(|t| month_sql(backend, t)).expect("time");
+        let month = s.time.map(|t| month_sql(backend, t, s.instant)).expect("time");
         inner.and_where(Expr::cust(month.clone()).gte(from.to_string()));
         inner.and_where(Expr::cust(month).lte(to.to_string()));
     }
@@ -590,7 +632,7 @@ fn statement(
                     })
                     .map(|mo| mo.to_string())
                     .collect();
-                Expr::cust(month_sql(backend, s.time.expect("time"))).is_in(ms)
+                Expr::cust(month_sql(backend, s.time.expect("time"), s.instant)).is_in(ms)
             }
             own => {
                 let expr = s.own.iter().find(|(d, _)| *d == own).map(|(_, e)| e.clone()).expect("own dimension");

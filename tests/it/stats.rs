@@ -364,3 +364,43 @@ async fn an_export_is_the_same_table_as_csv_and_is_audited_before_it_is_given() 
     assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
     assert_eq!(exports().await, before + 1, "refusals are not exports");
 }
+
+#[tokio::test]
+async fn an_instant_counts_in_its_month_in_rome() {
+    use chrono::TimeZone;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let app = TestApp::seeded().await;
+    let (token, _, op) = app.login_role(Role::CaseManager, 0).await;
+    let mine = entity::meeting::Entity::find()
+        .filter(entity::meeting::Column::OperatorId.eq(op.id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(mine.len() >= 3, "the case manager has meetings");
+    // 22:30 UTC on 31 March is 00:30 on 1 April in Rome (summer time); 22:30 UTC
+    // on 31 January is 23:30 on 31 January (winter time).
+    let moved =
+        [(mine[0].id, "2026-03-31 22:30:00"), (mine[1].id, "2026-03-31 21:30:00"), (mine[2].id, "2026-01-31 22:30:00")];
+    for (id, at) in moved {
+        let v = if app.is_postgres() { format!("'{at}+00'") } else { format!("'{}+00:00'", at.replace(' ', "T")) };
+        app.exec(&format!("UPDATE meeting SET scheduled_at = {v} WHERE id = '{id}'")).await;
+    }
+    let mine = entity::meeting::Entity::find()
+        .filter(entity::meeting::Column::OperatorId.eq(op.id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let mut want: BTreeMap<String, i64> = BTreeMap::new();
+    for m in &mine {
+        let rome = chrono_tz::Europe::Rome.from_utc_datetime(&m.scheduled_at.naive_utc());
+        *want.entry(rome.format("%Y-%m").to_string()).or_default() += 1;
+    }
+    let r =
+        table(&app, &token, json!({ "m": "MEETINGS", "by": ["MONTH"], "p": { "from": "2026-01", "to": "2026-04" } }))
+            .await;
+    assert!(r["errors"].is_null(), "{r}");
+    for (k, (v, _)) in cells(&r) {
+        assert_eq!(v, Some(want.get(&k[0]).copied().unwrap_or(0)), "month {}", k[0]);
+    }
+    assert!(want.get("2026-04").copied().unwrap_or(0) >= 1 && want.get("2026-01").copied().unwrap_or(0) >= 1);
+}

@@ -303,7 +303,6 @@ fn attack(
 
 #[tokio::test]
 async fn an_analyst_recovers_no_cell_below_k_from_every_table_it_may_ask() {
-    let today = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
     let app = TestApp::seeded_with(gepi::seed::SeedOptions {
         ambiti: 4,
         households: HOUSEHOLDS,
@@ -312,7 +311,6 @@ async fn an_analyst_recovers_no_cell_below_k_from_every_table_it_may_ask() {
         progress: false,
     })
     .await;
-    let _ = today;
     let db = &app.db;
     let ambiti = entity::ambito::Entity::find().all(db).await.unwrap();
     let comuni = entity::comune::Entity::find().all(db).await.unwrap();
