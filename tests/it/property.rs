@@ -593,6 +593,29 @@ fn the_graph_answers_as_the_reference_model_of_the_policies() {
             v
         })
         .collect();
+    // Tables of counts: a role counting exactly counts the rows the reference
+    // model gives it, no more and no fewer; the analyst is never given an exact count.
+    for (w, a) in whos.iter().zip(&allowed) {
+        for m in policy.stats.measures(w.principal.role) {
+            let ty = m.object().as_str();
+            let grant = policy.stats.grant(w.principal.role, m).unwrap();
+            let q = format!(
+                "{{ stats(measure: {}, by: []) {{ method cells {{ value flag }} }} }}",
+                m.as_str().to_uppercase()
+            );
+            let r = rt.block_on(app.gql(Some(&w.token), &q, json!({})));
+            assert!(r["errors"].is_null(), "{q} as {}: {r}", w.principal.role.as_str());
+            let cell = &r["data"]["stats"]["cells"][0];
+            match grant.method {
+                gepi::authz::vocab::Method::Exact => {
+                    let Some(rows) = a.by_type.get(ty) else { continue };
+                    assert_eq!(cell["flag"], "EXACT");
+                    assert_eq!(cell["value"].as_u64(), Some(rows.len() as u64), "{q} as {}", w.principal.role.as_str());
+                }
+                gepi::authz::vocab::Method::CellKey => assert_ne!(cell["flag"], "EXACT", "{q}"),
+            }
+        }
+    }
     let _ = rt.block_on(app.db.ping());
     let mut runner = TestRunner::new(Config { cases: 48, failure_persistence: None, ..Config::default() });
     runner

@@ -404,3 +404,95 @@ async fn an_instant_counts_in_its_month_in_rome() {
     }
     assert!(want.get("2026-04").copied().unwrap_or(0) >= 1 && want.get("2026-01").copied().unwrap_or(0) >= 1);
 }
+
+/// The role × measure × dimension matrix of the tables of counts: what
+/// `policies/stats.csv` decides (method, scope, class, k) and what the API
+/// answers a table by that one dimension. Checked in at
+/// `tests/golden/stats_matrix.tsv`; regenerate with
+/// `GEPI_UPDATE_GOLDEN=1 cargo test --test it stats_matrix` and review the diff.
+#[tokio::test]
+async fn the_stats_matrix_matches_the_policies_and_the_golden_file() {
+    use gepi::authz::vocab::{Dimension, Measure};
+    let app = TestApp::seeded().await;
+    let stats = &app.state.policy.stats;
+    let mut out = String::from("# role\tmeasure\tdimension\tclass\tpolicy\tanswered\n");
+    let mut answered = 0;
+    for role in <Role as sea_orm::Iterable>::iter() {
+        if role.is_api_client_role() {
+            assert!(
+                stats.measures(role).is_empty(),
+                "{}: an API client counts nothing (no row of this matrix)",
+                role.as_str()
+            );
+            continue;
+        }
+        let (token, _, _) = app.login_role(role, 0).await;
+        for m in Measure::ALL {
+            let grant = stats.grant(role, *m);
+            for d in Dimension::ALL {
+                let class = stats.dimension_class(*d).max(stats.measure_class(*m));
+                let policy = match grant {
+                    None => "deny".to_string(),
+                    Some(_) if !m.dimensions().contains(d) => "not a dimension".to_string(),
+                    Some(_) if !stats.may_use(role, *d) => "deny dimension".to_string(),
+                    Some(g) => format!(
+                        "{} {}{}",
+                        g.method,
+                        g.scope,
+                        if g.method == gepi::authz::vocab::Method::CellKey {
+                            format!(" k={}", stats.threshold(class))
+                        } else {
+                            String::new()
+                        }
+                    ),
+                };
+                let q = format!(
+                    "{{ stats(measure: {}, by: [{}]) {{ method threshold cells {{ flag }} }} }}",
+                    m.as_str().to_uppercase(),
+                    d.as_str().to_uppercase()
+                );
+                let r = app.gql(Some(&token), &q, json!({})).await;
+                let seen = match error_code(&r) {
+                    Some(code) => format!("{code} {}", r["errors"][0]["extensions"]["field"].as_str().unwrap_or("-")),
+                    None => {
+                        let t = &r["data"]["stats"];
+                        format!(
+                            "{}{}",
+                            t["method"].as_str().unwrap(),
+                            t["threshold"].as_i64().map(|k| format!(" k={k}")).unwrap_or_default()
+                        )
+                    }
+                };
+                // What the policies say must be what happened.
+                match (grant, policy.as_str()) {
+                    (None, _) => assert_eq!(seen, "FORBIDDEN measure", "{q} as {}", role.as_str()),
+                    (_, "not a dimension") => assert_eq!(seen, "VALIDATION by", "{q}"),
+                    (_, "deny dimension") => assert_eq!(seen, "FORBIDDEN by", "{q} as {}", role.as_str()),
+                    (Some(g), _) => {
+                        answered += 1;
+                        assert!(
+                            seen.starts_with(&g.method.as_str().to_uppercase()),
+                            "{q} as {}: {seen}",
+                            role.as_str()
+                        );
+                        if g.method == gepi::authz::vocab::Method::CellKey {
+                            assert!(seen.ends_with(&format!(" k={}", stats.threshold(class))), "{q}: {seen}");
+                        }
+                    }
+                }
+                out += &format!("{}\t{m}\t{d}\t{class}\t{policy}\t{seen}\n", role.as_str());
+            }
+        }
+    }
+    assert!(answered > 80, "{answered} tables answered");
+    let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/stats_matrix.tsv");
+    if std::env::var("GEPI_UPDATE_GOLDEN").is_ok() {
+        std::fs::write(golden, &out).unwrap();
+    }
+    let expected = std::fs::read_to_string(golden).unwrap_or_default();
+    assert!(
+        expected == out,
+        "the stats matrix changed; if intended, regenerate with GEPI_UPDATE_GOLDEN=1 cargo test --test it stats_matrix \
+         and review the diff"
+    );
+}
