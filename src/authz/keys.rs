@@ -506,3 +506,39 @@ pub mod operator_status_change {
     pub const OPERATOR: FieldKey = FieldKey("OperatorStatusChange.operator");
     pub const ORPHANED_WORK: FieldKey = FieldKey("OperatorStatusChange.orphanedWork");
 }
+
+/// Fields of `StatsTable`.
+pub mod stats_table {
+    use crate::authz::FieldKey;
+    pub const MEASURE: FieldKey = FieldKey("StatsTable.measure");
+    pub const DIMENSIONS: FieldKey = FieldKey("StatsTable.dimensions");
+    pub const METHOD: FieldKey = FieldKey("StatsTable.method");
+    pub const THRESHOLD: FieldKey = FieldKey("StatsTable.threshold");
+    pub const MAX_NOISE: FieldKey = FieldKey("StatsTable.maxNoise");
+    pub const CELLS: FieldKey = FieldKey("StatsTable.cells");
+}
+
+/// Fields of `StatsCell`.
+pub mod stats_cell {
+    use crate::authz::FieldKey;
+    pub const COORDINATES: FieldKey = FieldKey("StatsCell.coordinates");
+    pub const VALUE: FieldKey = FieldKey("StatsCell.value");
+    pub const FLAG: FieldKey = FieldKey("StatsCell.flag");
+}
+
+/// Fields of `StatsCoordinate`.
+pub mod stats_coordinate {
+    use crate::authz::FieldKey;
+    pub const DIMENSION: FieldKey = FieldKey("StatsCoordinate.dimension");
+    pub const VALUE: FieldKey = FieldKey("StatsCoordinate.value");
+    pub const LABEL: FieldKey = FieldKey("StatsCoordinate.label");
+}
+
+/// Fields of `StatsExport`.
+pub mod stats_export {
+    use crate::authz::FieldKey;
+    pub const FILENAME: FieldKey = FieldKey("StatsExport.filename");
+    pub const CONTENT_TYPE: FieldKey = FieldKey("StatsExport.contentType");
+    pub const CSV: FieldKey = FieldKey("StatsExport.csv");
+    pub const TABLE: FieldKey = FieldKey("StatsExport.table");
+}
