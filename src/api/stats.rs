@@ -160,6 +160,15 @@ pub struct StatsCoordinate {
     pub label: String,
 }
 
+/// One dimension of a table and its values, in the order the cells run over them.
+#[derive(SimpleObject)]
+pub struct StatsAxis {
+    /// The dimension.
+    pub dimension: StatsDimension,
+    /// Its values in the table's order (each with the dimension, its code and its label).
+    pub values: Vec<StatsCoordinate>,
+}
+
 /// One cell: its coordinates, its count (null when suppressed) and what was done to it.
 #[derive(SimpleObject)]
 pub struct StatsCell {
@@ -184,6 +193,9 @@ pub struct StatsTable {
     pub threshold: Option<i32>,
     /// The largest noise added to each finest cell of a protected table.
     pub max_noise: Option<i32>,
+    /// The dimensions' values, once each: the cells run over them in row-major order (the last
+    /// dimension fastest), so a large table can select `cells { value flag }` alone.
+    pub axes: Vec<StatsAxis>,
     /// Every combination of the dimensions' values, empty ones too.
     pub cells: Vec<StatsCell>,
 }
@@ -196,6 +208,17 @@ impl From<m::Table> for StatsTable {
             method: t.method.into(),
             threshold: t.threshold.map(|k| k as i32),
             max_noise: t.max_noise.map(|n| n as i32),
+            axes: t
+                .axes
+                .into_iter()
+                .map(|(d, values)| StatsAxis {
+                    dimension: d.into(),
+                    values: values
+                        .into_iter()
+                        .map(|(value, label)| StatsCoordinate { dimension: d.into(), value, label })
+                        .collect(),
+                })
+                .collect(),
             cells: t
                 .cells
                 .into_iter()

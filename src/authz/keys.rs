@@ -516,6 +516,7 @@ pub mod stats_table {
     pub const THRESHOLD: FieldKey = FieldKey("StatsTable.threshold");
     pub const MAX_NOISE: FieldKey = FieldKey("StatsTable.maxNoise");
     pub const CELLS: FieldKey = FieldKey("StatsTable.cells");
+    pub const AXES: FieldKey = FieldKey("StatsTable.axes");
 }
 
 /// Fields of `StatsCell`.
@@ -541,4 +542,11 @@ pub mod stats_export {
     pub const CONTENT_TYPE: FieldKey = FieldKey("StatsExport.contentType");
     pub const CSV: FieldKey = FieldKey("StatsExport.csv");
     pub const TABLE: FieldKey = FieldKey("StatsExport.table");
+}
+
+/// Fields of `StatsAxis`.
+pub mod stats_axis {
+    use crate::authz::FieldKey;
+    pub const DIMENSION: FieldKey = FieldKey("StatsAxis.dimension");
+    pub const VALUES: FieldKey = FieldKey("StatsAxis.values");
 }

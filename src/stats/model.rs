@@ -124,6 +124,9 @@ pub struct Table {
     pub threshold: Option<u32>,
     /// The largest noise of a finest cell, in a protected table.
     pub max_noise: Option<u32>,
+    /// Each dimension's values (code, label), in order: the cells run over
+    /// them in row-major order (the last dimension fastest).
+    pub axes: Vec<(Dimension, Vec<(String, String)>)>,
     pub cells: Vec<Cell>,
 }
 

@@ -456,6 +456,7 @@ pub async fn table_with(gw: &Gateway, req: &Request, protection: Protection) -> 
         (vec![Flag::Exact; values.len()], None)
     };
 
+    let axes = req.by.iter().map(|d| (*d, domains[d].clone())).collect();
     let cells = coords
         .into_iter()
         .zip(values)
@@ -477,6 +478,7 @@ pub async fn table_with(gw: &Gateway, req: &Request, protection: Protection) -> 
         method: grant.method,
         threshold,
         max_noise: (protected && protection.noise).then_some(disclosure::MAX_NOISE as u32),
+        axes,
         cells,
     })
 }

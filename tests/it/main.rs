@@ -31,7 +31,8 @@ mod snapshots;
 #[cfg(feature = "spid")]
 mod spid;
 mod stats;
-// The attacker of the analysts' tables takes minutes: once per backend, not again with the SPID feature.
+// The attacker of the analysts' tables takes minutes: once, in the plain run on SQLite (the
+// statements on PostgreSQL are checked by `stats`).
 #[cfg(not(feature = "spid"))]
 mod stats_attack;
 mod workflow;

@@ -172,6 +172,22 @@ async fn the_analyst_gets_the_sum_of_the_perturbed_finest_cells_with_small_cells
         let n = line.iter().filter(|(_, (v, _))| v.is_none()).count();
         assert!(n != 1, "ambito {a} keeps one suppressed cell");
     }
+    // The axes list each dimension's values once; the cells run over them, the last fastest.
+    let q = r#"{ stats(measure: CASES, by: [AMBITO, CASE_STATE]) { axes { dimension values { value } } cells { coordinates { value } } } }"#;
+    let axes = {
+        let _ = axes;
+        app.gql(Some(&token), q, json!({})).await
+    };
+    let t = &axes["data"]["stats"];
+    let a0: Vec<&str> =
+        t["axes"][0]["values"].as_array().unwrap().iter().map(|v| v["value"].as_str().unwrap()).collect();
+    let a1: Vec<&str> =
+        t["axes"][1]["values"].as_array().unwrap().iter().map(|v| v["value"].as_str().unwrap()).collect();
+    assert_eq!(t["axes"][1]["dimension"], "CASE_STATE");
+    for (i, c) in t["cells"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(c["coordinates"][0]["value"], a0[i / a1.len()]);
+        assert_eq!(c["coordinates"][1]["value"], a1[i % a1.len()]);
+    }
     // The same question, the same answer.
     let again = table(&app, &token, vars).await;
     assert_eq!(again, r);
