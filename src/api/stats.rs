@@ -198,11 +198,20 @@ pub struct StatsTable {
     pub axes: Vec<StatsAxis>,
     /// Every combination of the dimensions' values, empty ones too.
     pub cells: Vec<StatsCell>,
+    /// The cells' values in the cells' order (null when suppressed): with `axes`, a large table
+    /// without an object per cell.
+    pub values: Vec<Option<i32>>,
+    /// The cells' flags in the cells' order.
+    pub flags: Vec<StatsFlag>,
 }
 
 impl From<m::Table> for StatsTable {
     fn from(t: m::Table) -> Self {
+        let values = t.cells.iter().map(|c| c.value.map(|v| i32::try_from(v).unwrap_or(i32::MAX))).collect();
+        let flags = t.cells.iter().map(|c| c.flag.into()).collect();
         StatsTable {
+            values,
+            flags,
             measure: t.measure.into(),
             dimensions: t.by.iter().map(|d| (*d).into()).collect(),
             method: t.method.into(),

@@ -517,6 +517,8 @@ pub mod stats_table {
     pub const MAX_NOISE: FieldKey = FieldKey("StatsTable.maxNoise");
     pub const CELLS: FieldKey = FieldKey("StatsTable.cells");
     pub const AXES: FieldKey = FieldKey("StatsTable.axes");
+    pub const VALUES: FieldKey = FieldKey("StatsTable.values");
+    pub const FLAGS: FieldKey = FieldKey("StatsTable.flags");
 }
 
 /// Fields of `StatsCell`.

@@ -53,8 +53,6 @@ struct Spec {
     time: Option<&'static str>,
     /// Whether `time` is an instant (its month is the month in Rome) rather than a day.
     instant: bool,
-    /// The household's id column, when the measure has a size band.
-    household: Option<&'static str>,
     own: Vec<(Dimension, String)>,
 }
 
@@ -62,12 +60,15 @@ fn q(t: &str, c: &str) -> String {
     format!("\"{t}\".\"{c}\"")
 }
 
-/// The size band of the household: its number of members comes from the
-/// statement's `sizes` join (one grouping of the members, not one count per row).
-fn band_of_size() -> String {
-    "CASE WHEN \"sizes\".\"members\" IS NULL OR \"sizes\".\"members\" <= 1 THEN '1' \
-     WHEN \"sizes\".\"members\" = 2 THEN '2' WHEN \"sizes\".\"members\" <= 4 THEN '3-4' ELSE '5+' END"
-        .to_string()
+/// The size band of the household `hh` (a column): its members counted on
+/// the index of `member.household_id`, for the rows in scope only (a grouping
+/// of every member would cost the whole table to an Ambito's dashboard). The
+/// members of a household in scope, counted and never read.
+fn band_of_size(hh: &str) -> String {
+    format!(
+        "(SELECT CASE WHEN COUNT(*) <= 1 THEN '1' WHEN COUNT(*) = 2 THEN '2' WHEN COUNT(*) <= 4 THEN '3-4' \
+         ELSE '5+' END FROM \"member\" \"sb\" WHERE \"sb\".\"household_id\" = {hh})"
+    )
 }
 
 fn band_of_age(birth: &str, today: chrono::NaiveDate) -> String {
@@ -109,8 +110,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             comune: "household.comune_istat",
             time: Some("household.composition_date"),
             instant: false,
-            household: Some("household.id"),
-            own: vec![(SizeBand, band_of_size())],
+            own: vec![(SizeBand, band_of_size(&q("household", "id")))],
         },
         Measure::Cases => Spec {
             table: "case_file",
@@ -119,11 +119,10 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             comune: "case_file.comune_istat",
             time: Some("case_file.pad_date"),
             instant: false,
-            household: Some("case_file.household_id"),
             own: vec![
                 (CaseState, q("case_file", "state")),
                 (Pathway, coalesced(q("case_file", "pathway_type"))),
-                (SizeBand, band_of_size()),
+                (SizeBand, band_of_size(&q("case_file", "household_id"))),
             ],
         },
         Measure::Members => Spec {
@@ -133,7 +132,6 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             comune: "household.comune_istat",
             time: None,
             instant: false,
-            household: None,
             own: vec![(AgeBand, band_of_age(&q("member", "birth_date"), today))],
         },
         Measure::Meetings => Spec {
@@ -143,7 +141,6 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             comune: "meeting.comune_istat",
             time: Some("meeting.scheduled_at"),
             instant: true,
-            household: None,
             own: vec![(MeetingKind, q("meeting", "kind")), (MeetingState, q("meeting", "state"))],
         },
         Measure::PucAssignments => Spec {
@@ -153,7 +150,6 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             comune: "puc_project.comune_istat",
             time: None,
             instant: false,
-            household: None,
             own: vec![(PucSource, q("puc_assignment", "source")), (PucState, q("puc_assignment", "state"))],
         },
         Measure::ResidencyChecks => Spec {
@@ -163,7 +159,6 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             comune: "residency_check.current_comune_istat",
             time: Some("residency_check.due_on"),
             instant: false,
-            household: None,
             own: vec![
                 (ResidencyKind, q("residency_check", "kind")),
                 (ResidencyState, q("residency_check", "state")),
@@ -177,7 +172,6 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             comune: "report.comune_istat",
             time: Some("report.created_at"),
             instant: true,
-            household: None,
             own: vec![(ReportKind, q("report", "kind")), (ReportState, q("report", "state"))],
         },
         Measure::DisadvantageChecks => Spec {
@@ -187,7 +181,6 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             comune: "disadvantage_check.certifying_comune_istat",
             time: Some("disadvantage_check.received_on"),
             instant: false,
-            household: None,
             own: vec![
                 (DisadvantageCategory, q("disadvantage_check", "category")),
                 (DisadvantageState, q("disadvantage_check", "state")),
@@ -564,20 +557,6 @@ fn statement(
     inner.clear_selects();
     if let Some((table, on)) = s.join {
         inner.join(JoinType::InnerJoin, Alias::new(table), Expr::cust(on.to_string()));
-    }
-    if let Some(hh) = s.household {
-        let sizes = Query::select()
-            .expr_as(Expr::cust("\"member\".\"household_id\""), Alias::new("household_id"))
-            .expr_as(Expr::cust("COUNT(*)"), Alias::new("members"))
-            .from(Alias::new("member"))
-            .add_group_by([Expr::cust("1")])
-            .to_owned();
-        inner.join_subquery(
-            JoinType::LeftJoin,
-            sizes,
-            Alias::new("sizes"),
-            Expr::cust(format!("\"sizes\".\"household_id\" = {}", col(hh))),
-        );
     }
     // The finest grain: Ambito, Comune, month, and every dimension of the measure.
     let mut finest: Vec<(String, String)> =

@@ -173,11 +173,8 @@ async fn the_analyst_gets_the_sum_of_the_perturbed_finest_cells_with_small_cells
         assert!(n != 1, "ambito {a} keeps one suppressed cell");
     }
     // The axes list each dimension's values once; the cells run over them, the last fastest.
-    let q = r#"{ stats(measure: CASES, by: [AMBITO, CASE_STATE]) { axes { dimension values { value } } cells { coordinates { value } } } }"#;
-    let axes = {
-        let _ = axes;
-        app.gql(Some(&token), q, json!({})).await
-    };
+    let q = r#"{ stats(measure: CASES, by: [AMBITO, CASE_STATE]) { axes { dimension values { value } } cells { coordinates { value } value flag } values flags } }"#;
+    let axes = app.gql(Some(&token), q, json!({})).await;
     let t = &axes["data"]["stats"];
     let a0: Vec<&str> =
         t["axes"][0]["values"].as_array().unwrap().iter().map(|v| v["value"].as_str().unwrap()).collect();
@@ -185,6 +182,8 @@ async fn the_analyst_gets_the_sum_of_the_perturbed_finest_cells_with_small_cells
         t["axes"][1]["values"].as_array().unwrap().iter().map(|v| v["value"].as_str().unwrap()).collect();
     assert_eq!(t["axes"][1]["dimension"], "CASE_STATE");
     for (i, c) in t["cells"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(c["value"], t["values"][i]);
+        assert_eq!(c["flag"], t["flags"][i]);
         assert_eq!(c["coordinates"][0]["value"], a0[i / a1.len()]);
         assert_eq!(c["coordinates"][1]["value"], a1[i % a1.len()]);
     }
