@@ -76,8 +76,7 @@ impl Measure {
         if !self.dimensions().contains(&d) {
             return None;
         }
-        let territory = matches!(d, Regione | Ambito | Comune);
-        let time = matches!(d, Year | Quarter | Month);
+        let (territory, time) = (d.is_territory(), d.is_time());
         Some(match self {
             Measure::Households if territory => "Household.comune",
             Measure::Households if time => "Household.compositionDate",
@@ -110,6 +109,18 @@ impl Measure {
             Measure::DisadvantageChecks if d == DisadvantageCategory => "DisadvantageCheck.category",
             Measure::DisadvantageChecks => "DisadvantageCheck.state",
         })
+    }
+}
+
+impl Dimension {
+    /// Year, quarter or month of the measure's event.
+    pub fn is_time(self) -> bool {
+        matches!(self, Dimension::Year | Dimension::Quarter | Dimension::Month)
+    }
+
+    /// Regione, Ambito or Comune.
+    pub fn is_territory(self) -> bool {
+        matches!(self, Dimension::Regione | Dimension::Ambito | Dimension::Comune)
     }
 }
 

@@ -9,18 +9,24 @@
 
 use axum::{
     extract::{Path, State},
-    http::{header, HeaderValue, StatusCode},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 
+use super::graphiql::{asset_of, page_of, Asset, JS};
 use crate::state::AppState;
 
-const JS: &str = "text/javascript; charset=utf-8";
-
 /// The files under `/dashboard/assets/`.
-const ASSETS: &[(&str, &str, &[u8])] = &[
-    ("chart.umd.min.js", JS, include_bytes!("../../assets/dashboard/chart.umd.min.js")),
-    ("gepi-dashboard.js", JS, include_bytes!("../../assets/dashboard/gepi-dashboard.js")),
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "chart.umd.min.js",
+        content_type: JS,
+        body: include_bytes!("../../assets/dashboard/chart.umd.min.js"),
+    },
+    Asset {
+        name: "gepi-dashboard.js",
+        content_type: JS,
+        body: include_bytes!("../../assets/dashboard/gepi-dashboard.js"),
+    },
 ];
 
 /// Scripts from this server only; styles from this server and inline (the
@@ -66,24 +72,10 @@ td.suppressed {{ color: #a00; background: repeating-linear-gradient(45deg, #fff,
 </html>
 "#
     );
-    let mut resp = axum::response::Html(html).into_response();
-    resp.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    resp
+    page_of(html, CSP)
 }
 
 /// `GET /dashboard/assets/{name}`.
 pub async fn asset(Path(name): Path<String>) -> Response {
-    match ASSETS.iter().find(|(n, _, _)| *n == name) {
-        Some((_, content_type, body)) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
-                (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-            ],
-            *body,
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    asset_of(ASSETS, &name)
 }

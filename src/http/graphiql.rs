@@ -17,14 +17,39 @@ use axum::{
 
 use crate::{error::AppError, state::AppState};
 
-/// One embedded file.
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
+/// One embedded file (of GraphiQL's page and of the dashboard's).
+pub(super) struct Asset {
+    pub name: &'static str,
+    pub content_type: &'static str,
+    pub body: &'static [u8],
 }
 
-const JS: &str = "text/javascript; charset=utf-8";
+pub(super) const JS: &str = "text/javascript; charset=utf-8";
+
+/// An embedded page, with its Content-Security-Policy, never cached.
+pub(super) fn page_of(html: String, csp: &'static str) -> Response {
+    let mut resp = axum::response::Html(html).into_response();
+    resp.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// The file `name` of `assets`, or 404.
+pub(super) fn asset_of(assets: &[Asset], name: &str) -> Response {
+    match assets.iter().find(|a| a.name == name) {
+        Some(a) => (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(a.content_type)),
+                // The files change only with the binary.
+                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+                (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            ],
+            a.body,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
 
 /// The files under `/graphiql/assets/`.
 const ASSETS: &[Asset] = &[
@@ -86,28 +111,13 @@ pub async fn page(State(state): State<AppState>) -> Response {
 </html>
 "#
     );
-    let mut resp = axum::response::Html(html).into_response();
     // The inline <style> above is allowed by 'unsafe-inline' for styles only.
-    resp.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    resp
+    page_of(html, CSP)
 }
 
 /// `GET /graphiql/assets/{name}`.
 pub async fn asset(Path(name): Path<String>) -> Response {
-    match ASSETS.iter().find(|a| a.name == name) {
-        Some(a) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static(a.content_type)),
-                // The files change only with the binary.
-                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
-                (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-            ],
-            a.body,
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    asset_of(ASSETS, &name)
 }
 
 /// `GET /auth/dev-login` (only with the dev login on): one operator per role,

@@ -476,16 +476,6 @@ pub async fn table_with(gw: &Gateway, req: &Request, protection: Protection) -> 
     })
 }
 
-impl Dimension {
-    pub fn is_time(self) -> bool {
-        matches!(self, Dimension::Year | Dimension::Quarter | Dimension::Month)
-    }
-
-    pub fn is_territory(self) -> bool {
-        matches!(self, Dimension::Regione | Dimension::Ambito | Dimension::Comune)
-    }
-}
-
 /// The Ambiti and Comuni of the scope (reference data, public to every role).
 async fn territory(gw: &Gateway, scope: Scope) -> Result<Territory, AppError> {
     let p = &gw.authz.principal;
