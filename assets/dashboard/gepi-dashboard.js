@@ -12,6 +12,7 @@
   var status = document.getElementById("gepi-login-status");
   var panels = [
     { id: "cases-time", title: "Casi per mese della firma del PAD e stato", measure: "CASES", by: ["MONTH", "CASE_STATE"], chart: "bar", stacked: true },
+    { id: "deadlines", title: "Scadenze dei casi oggi, per Comune (60/120 giorni dal PAD, verifica ogni 90)", measure: "CASES", by: ["COMUNE", "DEADLINE"], chart: "bar", stacked: true },
     { id: "puc", title: "Occupazione dei PUC: assegnazioni per fonte dei posti e stato", measure: "PUC_ASSIGNMENTS", by: ["PUC_SOURCE", "PUC_STATE"], chart: "bar", stacked: true },
     { id: "residency", title: "Esiti dei controlli anagrafici", measure: "RESIDENCY_CHECKS", by: ["RESIDENCY_OUTCOME"], chart: "bar" },
     { id: "meetings", title: "Incontri per mese e stato", measure: "MEETINGS", by: ["MONTH", "MEETING_STATE"], chart: "line" },

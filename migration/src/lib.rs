@@ -14,6 +14,7 @@ mod m20261206_000002_api_client_document;
 mod m20261206_000003_inps_feed;
 mod m20261206_000004_partner_event;
 mod m20261207_000001_record_key;
+mod m20261207_000002_member_count;
 mod table_def;
 
 /// What the database answers when a change would break the Ambito administrator rules.
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000003_inps_feed::Migration),
             Box::new(m20261206_000004_partner_event::Migration),
             Box::new(m20261207_000001_record_key::Migration),
+            Box::new(m20261207_000002_member_count::Migration),
         ]
     }
 }

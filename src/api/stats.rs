@@ -1,7 +1,12 @@
 //! `stats`: tables of counts for dashboards (see `stats`). The measures and
 //! dimensions are the vocabulary of `policies/stats.csv`, as GraphQL enums.
 
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
+use std::{borrow::Cow, marker::PhantomData};
+
+use async_graphql::{
+    parser::types::Field, registry::Registry, resolver_utils::enum_value, Context, ContextSelectionSet, Enum,
+    InputObject, Object, OutputType, Positioned, ServerResult, SimpleObject, Value,
+};
 
 use crate::{
     authz::vocab,
@@ -69,6 +74,12 @@ mirror!(
         Pathway,
         /// The household's size band: 1, 2, 3-4, 5+ members.
         SizeBand,
+        /// Where a case stands today against its deadlines: without a first meeting, within the
+        /// 60 days recommended for convening (`ENTRO_60_GIORNI`), past them (`OLTRE_60_GIORNI`),
+        /// within 30 days of the 120-day deadline (`IN_SCADENZA`) or past it (`SCADUTO`); after
+        /// one, within or past the 90 days of the periodic check (`VERIFICA_IN_TERMINE`,
+        /// `VERIFICA_SCADUTA`); `NESSUNA` for a closed or transferred case. Exact counts only.
+        Deadline,
         /// A member's age band today: 0-17, 18-29, 30-49, 50-66, 67+.
         AgeBand,
         /// The kind of a meeting.
@@ -180,68 +191,123 @@ pub struct StatsCell {
     pub flag: StatsFlag,
 }
 
-/// A table of counts: every combination of the dimensions' values in the role's scope, in order.
-#[derive(SimpleObject)]
-pub struct StatsTable {
-    /// What is counted.
-    pub measure: StatsMeasure,
-    /// What the cells are grouped by, in order.
-    pub dimensions: Vec<StatsDimension>,
-    /// How the table was counted.
-    pub method: StatsMethod,
-    /// The threshold *k* of a protected table: cells of fewer units are not shown.
-    pub threshold: Option<i32>,
-    /// The largest noise added to each finest cell of a protected table.
-    pub max_noise: Option<i32>,
-    /// The dimensions' values, once each: the cells run over them in row-major order (the last
-    /// dimension fastest), so a large table can select `cells { value flag }` alone.
-    pub axes: Vec<StatsAxis>,
-    /// Every combination of the dimensions' values, empty ones too.
-    pub cells: Vec<StatsCell>,
-    /// The cells' values in the cells' order (null when suppressed): with `axes`, a large table
-    /// without an object per cell.
-    pub values: Vec<Option<i32>>,
-    /// The cells' flags in the cells' order.
-    pub flags: Vec<StatsFlag>,
+fn count(v: Option<i64>) -> Option<i32> {
+    v.map(|v| i32::try_from(v).unwrap_or(i32::MAX))
 }
+
+/// A table of counts: every combination of the dimensions' values in the role's scope, in order.
+pub struct StatsTable(m::Table);
 
 impl From<m::Table> for StatsTable {
     fn from(t: m::Table) -> Self {
-        let values = t.cells.iter().map(|c| c.value.map(|v| i32::try_from(v).unwrap_or(i32::MAX))).collect();
-        let flags = t.cells.iter().map(|c| c.flag.into()).collect();
-        StatsTable {
-            values,
-            flags,
-            measure: t.measure.into(),
-            dimensions: t.by.iter().map(|d| (*d).into()).collect(),
-            method: t.method.into(),
-            threshold: t.threshold.map(|k| k as i32),
-            max_noise: t.max_noise.map(|n| n as i32),
-            axes: t
-                .axes
-                .into_iter()
-                .map(|(d, values)| StatsAxis {
-                    dimension: d.into(),
-                    values: values
-                        .into_iter()
-                        .map(|(value, label)| StatsCoordinate { dimension: d.into(), value, label })
-                        .collect(),
-                })
-                .collect(),
-            cells: t
-                .cells
-                .into_iter()
-                .map(|c| StatsCell {
-                    coordinates: c
-                        .coordinates
-                        .into_iter()
-                        .map(|x| StatsCoordinate { dimension: x.dimension.into(), value: x.value, label: x.label })
-                        .collect(),
-                    value: c.value.map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
-                    flag: c.flag.into(),
-                })
-                .collect(),
-        }
+        StatsTable(t)
+    }
+}
+
+// The fields read the table as the service counted it; a cell's object is
+// built only when `cells` is selected (a national table has 72,000).
+/// A table of counts: every combination of the dimensions' values in the role's scope, in order.
+#[Object]
+impl StatsTable {
+    /// What is counted.
+    async fn measure(&self) -> StatsMeasure {
+        self.0.measure.into()
+    }
+
+    /// What the cells are grouped by, in order.
+    async fn dimensions(&self) -> Vec<StatsDimension> {
+        self.0.by.iter().map(|d| (*d).into()).collect()
+    }
+
+    /// How the table was counted.
+    async fn method(&self) -> StatsMethod {
+        self.0.method.into()
+    }
+
+    /// The threshold *k* of a protected table: cells of fewer units are not shown.
+    async fn threshold(&self) -> Option<i32> {
+        self.0.threshold.map(|k| k as i32)
+    }
+
+    /// The largest noise added to each finest cell of a protected table.
+    async fn max_noise(&self) -> Option<i32> {
+        self.0.max_noise.map(|n| n as i32)
+    }
+
+    /// The dimensions' values, once each: the cells run over them in row-major order (the last
+    /// dimension fastest), so a large table can select `cells { value flag }` alone.
+    async fn axes(&self) -> Vec<StatsAxis> {
+        self.0
+            .axes
+            .iter()
+            .map(|(d, values)| StatsAxis {
+                dimension: (*d).into(),
+                values: values
+                    .iter()
+                    .map(|(value, label)| StatsCoordinate {
+                        dimension: (*d).into(),
+                        value: value.clone(),
+                        label: label.clone(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Every combination of the dimensions' values, empty ones too.
+    async fn cells(&self) -> Vec<StatsCell> {
+        (0..self.0.values.len())
+            .map(|i| StatsCell {
+                coordinates: self
+                    .0
+                    .coordinates(i)
+                    .into_iter()
+                    .map(|x| StatsCoordinate { dimension: x.dimension.into(), value: x.value, label: x.label })
+                    .collect(),
+                value: count(self.0.values[i]),
+                flag: self.0.flags[i].into(),
+            })
+            .collect()
+    }
+
+    /// The cells' values in the cells' order (null when suppressed): with `axes`, a large table
+    /// without an object per cell.
+    async fn values(&self) -> Whole<Option<i32>> {
+        Whole::new(self.0.values.iter().map(|v| count(*v).map_or(Value::Null, Value::from)).collect())
+    }
+
+    /// The cells' flags in the cells' order.
+    async fn flags(&self) -> Whole<StatsFlag> {
+        Whole::new(self.0.flags.iter().map(|f| enum_value(StatsFlag::from(*f))).collect())
+    }
+}
+
+/// A list of plain values answered whole, the same type as `Vec<T>` to the
+/// schema: the executor would resolve each item of a `Vec` as a field of its
+/// own (a national table has 72,000 values and as many flags).
+pub struct Whole<T>(Vec<Value>, PhantomData<T>);
+
+impl<T> Whole<T> {
+    fn new(values: Vec<Value>) -> Self {
+        Whole(values, PhantomData)
+    }
+}
+
+impl<T: OutputType> OutputType for Whole<T> {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<T> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<T> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<T> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(&self, _: &ContextSelectionSet<'_>, _: &Positioned<Field>) -> ServerResult<Value> {
+        Ok(Value::List(self.0.clone()))
     }
 }
 

@@ -49,7 +49,7 @@ impl Measure {
         use Dimension::*;
         match self {
             Measure::Households => &[SizeBand],
-            Measure::Cases => &[CaseState, Pathway, SizeBand],
+            Measure::Cases => &[CaseState, Pathway, SizeBand, Deadline],
             Measure::Members => &[AgeBand],
             Measure::Meetings => &[MeetingKind, MeetingState],
             Measure::PucAssignments => &[PucSource, PucState],
@@ -85,6 +85,7 @@ impl Measure {
             Measure::Cases if time => "Case.padDate",
             Measure::Cases if d == CaseState => "Case.state",
             Measure::Cases if d == Pathway => "Case.pathwayType",
+            Measure::Cases if d == Deadline => "Case.overdue",
             Measure::Cases => "Case.household",
             Measure::Members if territory => "Member.household",
             Measure::Members => "Member.birthDate",
@@ -121,6 +122,13 @@ impl Dimension {
     /// Regione, Ambito or Comune.
     pub fn is_territory(self) -> bool {
         matches!(self, Dimension::Regione | Dimension::Ambito | Dimension::Comune)
+    }
+
+    /// A dimension of the day's work rather than of the units (the deadlines,
+    /// which move every day): exact counts only. Protected tables count the
+    /// same finest cells every day, so that a cell keeps its noise.
+    pub fn is_operational(self) -> bool {
+        matches!(self, Dimension::Deadline)
     }
 }
 
@@ -220,6 +228,14 @@ impl StatsPolicy {
         }
         for ((role, m), g) in &p.grants {
             if g.method != Method::Exact {
+                for d in p.uses.get(role).into_iter().flatten().filter(|d| d.is_operational()) {
+                    if m.dimensions().contains(d) {
+                        errors.push(format!(
+                            "policies/{file}: `{}` counts `{m}` perturbed, and `{d}` is counted exactly only",
+                            role.as_str()
+                        ));
+                    }
+                }
                 continue;
             }
             // Exact counts only of what the role reads row by row.
@@ -355,6 +371,7 @@ mod tests {
             ("export, puc_manager, cases", "which it may not count"),
             ("dimension, comune, public", "classified twice"),
             ("grant, pais_coordinator, households, ambito, exact", "reads Household"),
+            ("use, analyst, deadline", "`deadline` is counted exactly only"),
         ];
         for (line, why) in bad {
             let err = StatsPolicy::parse("stats.csv", &with(line), &p).unwrap_err().join("\n");

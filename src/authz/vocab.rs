@@ -152,6 +152,7 @@ vocabulary!(
         CaseState = "case_state",
         Pathway = "pathway",
         SizeBand = "size_band",
+        Deadline = "deadline",
         AgeBand = "age_band",
         MeetingKind = "meeting_kind",
         MeetingState = "meeting_state",

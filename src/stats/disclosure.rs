@@ -41,8 +41,6 @@
 //! depends only on the perturbed counts, so the same table is suppressed alike
 //! every time it is asked.
 
-use std::collections::BTreeMap;
-
 /// Size of the record-key space: keys are in `[0, KEY_SPACE)`.
 pub const KEY_SPACE: i64 = 1 << 20;
 
@@ -145,18 +143,10 @@ pub fn suppress(values: &[i64], lines: &[Vec<usize>], k: i64, secondary: bool) -
     }
 }
 
-/// Groups cell indexes into lines by a key (cells sharing every other
-/// coordinate and the same parent along one dimension).
-pub fn lines_by<K: Ord>(keys: impl IntoIterator<Item = (K, usize)>) -> Vec<Vec<usize>> {
-    let mut map: BTreeMap<K, Vec<usize>> = BTreeMap::new();
-    for (k, i) in keys {
-        map.entry(k).or_default().push(i);
-    }
-    map.into_values().collect()
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]

@@ -127,7 +127,36 @@ pub struct Table {
     /// Each dimension's values (code, label), in order: the cells run over
     /// them in row-major order (the last dimension fastest).
     pub axes: Vec<(Dimension, Vec<(String, String)>)>,
-    pub cells: Vec<Cell>,
+    /// Each cell's count in row-major order, `None` when suppressed.
+    pub values: Vec<Option<i64>>,
+    /// Each cell's flag in row-major order.
+    pub flags: Vec<Flag>,
+}
+
+impl Table {
+    /// The coordinates of the cell at `index` (row-major, the last dimension fastest).
+    pub fn coordinates(&self, index: usize) -> Vec<Coordinate> {
+        let mut rest = index;
+        let mut out: Vec<Coordinate> = self
+            .axes
+            .iter()
+            .rev()
+            .map(|(d, values)| {
+                let (value, label) = &values[rest % values.len()];
+                rest /= values.len();
+                Coordinate { dimension: *d, value: value.clone(), label: label.clone() }
+            })
+            .collect();
+        out.reverse();
+        out
+    }
+
+    /// Every cell, with its coordinates.
+    pub fn cells(&self) -> Vec<Cell> {
+        (0..self.values.len())
+            .map(|i| Cell { coordinates: self.coordinates(i), value: self.values[i], flag: self.flags[i] })
+            .collect()
+    }
 }
 
 /// What the engine applies to a protected table. Production always applies

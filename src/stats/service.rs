@@ -7,7 +7,7 @@ use chrono::Datelike;
 use entity::{enums as e, *};
 use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement},
-    ActiveEnum, DbBackend, Iterable,
+    ActiveEnum, ColumnTrait, DbBackend, Iterable, QueryFilter,
 };
 use uuid::Uuid;
 
@@ -33,6 +33,18 @@ const SIZE_BANDS: &[&str] = &["1", "2", "3-4", "5+"];
 const AGE_BANDS: &[(&str, u32)] = &[("0-17", 18), ("18-29", 30), ("30-49", 50), ("50-66", 67), ("67+", 200)];
 /// The code of "no value" (a case without a pathway yet, a check without an outcome).
 const NONE: &str = "NESSUNO";
+/// Where a case stands against its deadlines (see `StatsDimension::Deadline`).
+const DEADLINES: &[&str] = &[
+    "ENTRO_60_GIORNI",
+    "OLTRE_60_GIORNI",
+    "IN_SCADENZA",
+    "SCADUTO",
+    "VERIFICA_IN_TERMINE",
+    "VERIFICA_SCADUTA",
+    "NESSUNA",
+];
+/// Days before the 120-day deadline from which a case is `IN_SCADENZA`.
+const DEADLINE_NEAR_DAYS: i64 = 30;
 
 /// Territory of the scope: the Ambiti and Comuni a table may list.
 struct Territory {
@@ -42,33 +54,32 @@ struct Territory {
     comuni: BTreeMap<String, (String, Uuid)>,
 }
 
+/// A table joined to the measure's: its name, its alias, and the condition.
+type Join = (&'static str, &'static str, &'static str);
+
 /// How one measure is counted: its table, the expressions of its finest
 /// dimensions, and a join when its territory lies on another table.
 struct Spec {
     table: &'static str,
-    join: Option<(&'static str, &'static str)>,
+    join: Option<Join>,
     ambito: &'static str,
     comune: &'static str,
     /// A date or timestamp column: the month of the measure's event.
     time: Option<&'static str>,
     /// Whether `time` is an instant (its month is the month in Rome) rather than a day.
     instant: bool,
-    own: Vec<(Dimension, String)>,
+    /// The measure's own dimensions: each one's expression, and the join it needs.
+    own: Vec<(Dimension, String, Option<Join>)>,
 }
 
 fn q(t: &str, c: &str) -> String {
     format!("\"{t}\".\"{c}\"")
 }
 
-/// The size band of the household `hh` (a column): its members counted on
-/// the index of `member.household_id`, for the rows in scope only (a grouping
-/// of every member would cost the whole table to an Ambito's dashboard). The
-/// members of a household in scope, counted and never read.
-fn band_of_size(hh: &str) -> String {
-    format!(
-        "(SELECT CASE WHEN COUNT(*) <= 1 THEN '1' WHEN COUNT(*) = 2 THEN '2' WHEN COUNT(*) <= 4 THEN '3-4' \
-         ELSE '5+' END FROM \"member\" \"sb\" WHERE \"sb\".\"household_id\" = {hh})"
-    )
+/// The size band of a household, from its number of members (a column the
+/// database keeps, `household.member_count`).
+fn band_of_size(count: &str) -> String {
+    format!("CASE WHEN {count} <= 1 THEN '1' WHEN {count} = 2 THEN '2' WHEN {count} <= 4 THEN '3-4' ELSE '5+' END")
 }
 
 fn band_of_age(birth: &str, today: chrono::NaiveDate) -> String {
@@ -94,13 +105,43 @@ impl YearsBack for chrono::NaiveDate {
     }
 }
 
+/// Where a case stands today against the deadlines of domain spec §2.3 (the
+/// same days as `Case.overdue`, `Case.recommendedConvocationBy` and
+/// `Case.nextCheckDue`): without a first meeting, by the days since its PAD;
+/// after one, by the 90 days since the last; none once closed or transferred.
+fn deadline_of_case(day: chrono::NaiveDate) -> String {
+    use crate::cases::model::{FIRST_MEETING_DAYS, PERIODIC_CHECK_DAYS, RECOMMENDED_CONVOCATION_DAYS};
+    let ago = |days: i64| day - chrono::Duration::days(days);
+    let (state, pad, first, last) = (
+        q("case_file", "state"),
+        q("case_file", "pad_date"),
+        q("case_file", "first_meeting_on"),
+        q("case_file", "last_meeting_on"),
+    );
+    let closed = [e::CaseState::Chiuso, e::CaseState::Trasferito].map(|s| format!("'{}'", s.to_value())).join(", ");
+    format!(
+        "CASE WHEN {state} IN ({closed}) THEN 'NESSUNA' \
+         WHEN {first} IS NULL AND {pad} < '{overdue}' THEN 'SCADUTO' \
+         WHEN {first} IS NULL AND {pad} <= '{near}' THEN 'IN_SCADENZA' \
+         WHEN {first} IS NULL AND {pad} < '{late}' THEN 'OLTRE_60_GIORNI' \
+         WHEN {first} IS NULL THEN 'ENTRO_60_GIORNI' \
+         WHEN COALESCE({last}, {first}) < '{check}' THEN 'VERIFICA_SCADUTA' \
+         ELSE 'VERIFICA_IN_TERMINE' END",
+        overdue = ago(FIRST_MEETING_DAYS),
+        near = ago(FIRST_MEETING_DAYS - DEADLINE_NEAR_DAYS),
+        late = ago(RECOMMENDED_CONVOCATION_DAYS),
+        check = ago(PERIODIC_CHECK_DAYS),
+    )
+}
+
 fn coalesced(expr: String) -> String {
     format!("COALESCE({expr}, '{NONE}')")
 }
 
 /// `today` is the first day of the current month: ages (and so the finest
-/// cells of members) move once a month, not every day.
-fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
+/// cells of members) move once a month, not every day; `day` is today, for
+/// the deadlines (exact counts only: they are no part of a protected grain).
+fn spec(m: Measure, today: chrono::NaiveDate, day: chrono::NaiveDate) -> Spec {
     use Dimension::*;
     match m {
         Measure::Households => Spec {
@@ -110,7 +151,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             comune: "household.comune_istat",
             time: Some("household.composition_date"),
             instant: false,
-            own: vec![(SizeBand, band_of_size(&q("household", "id")))],
+            own: vec![(SizeBand, band_of_size(&q("household", "member_count")), None)],
         },
         Measure::Cases => Spec {
             table: "case_file",
@@ -120,19 +161,24 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             time: Some("case_file.pad_date"),
             instant: false,
             own: vec![
-                (CaseState, q("case_file", "state")),
-                (Pathway, coalesced(q("case_file", "pathway_type"))),
-                (SizeBand, band_of_size(&q("case_file", "household_id"))),
+                (CaseState, q("case_file", "state"), None),
+                (Pathway, coalesced(q("case_file", "pathway_type")), None),
+                (
+                    SizeBand,
+                    band_of_size(&q("size_of", "member_count")),
+                    Some(("household", "size_of", "\"size_of\".\"id\" = \"case_file\".\"household_id\"")),
+                ),
+                (Deadline, deadline_of_case(day), None),
             ],
         },
         Measure::Members => Spec {
             table: "member",
-            join: Some(("household", "\"household\".\"id\" = \"member\".\"household_id\"")),
+            join: Some(("household", "household", "\"household\".\"id\" = \"member\".\"household_id\"")),
             ambito: "household.ambito_id",
             comune: "household.comune_istat",
             time: None,
             instant: false,
-            own: vec![(AgeBand, band_of_age(&q("member", "birth_date"), today))],
+            own: vec![(AgeBand, band_of_age(&q("member", "birth_date"), today), None)],
         },
         Measure::Meetings => Spec {
             table: "meeting",
@@ -141,16 +187,16 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             comune: "meeting.comune_istat",
             time: Some("meeting.scheduled_at"),
             instant: true,
-            own: vec![(MeetingKind, q("meeting", "kind")), (MeetingState, q("meeting", "state"))],
+            own: vec![(MeetingKind, q("meeting", "kind"), None), (MeetingState, q("meeting", "state"), None)],
         },
         Measure::PucAssignments => Spec {
             table: "puc_assignment",
-            join: Some(("puc_project", "\"puc_project\".\"id\" = \"puc_assignment\".\"project_id\"")),
+            join: Some(("puc_project", "puc_project", "\"puc_project\".\"id\" = \"puc_assignment\".\"project_id\"")),
             ambito: "puc_project.ambito_id",
             comune: "puc_project.comune_istat",
             time: None,
             instant: false,
-            own: vec![(PucSource, q("puc_assignment", "source")), (PucState, q("puc_assignment", "state"))],
+            own: vec![(PucSource, q("puc_assignment", "source"), None), (PucState, q("puc_assignment", "state"), None)],
         },
         Measure::ResidencyChecks => Spec {
             table: "residency_check",
@@ -160,9 +206,9 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             time: Some("residency_check.due_on"),
             instant: false,
             own: vec![
-                (ResidencyKind, q("residency_check", "kind")),
-                (ResidencyState, q("residency_check", "state")),
-                (ResidencyOutcome, coalesced(q("residency_check", "outcome"))),
+                (ResidencyKind, q("residency_check", "kind"), None),
+                (ResidencyState, q("residency_check", "state"), None),
+                (ResidencyOutcome, coalesced(q("residency_check", "outcome")), None),
             ],
         },
         Measure::Reports => Spec {
@@ -172,7 +218,7 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             comune: "report.comune_istat",
             time: Some("report.created_at"),
             instant: true,
-            own: vec![(ReportKind, q("report", "kind")), (ReportState, q("report", "state"))],
+            own: vec![(ReportKind, q("report", "kind"), None), (ReportState, q("report", "state"), None)],
         },
         Measure::DisadvantageChecks => Spec {
             table: "disadvantage_check",
@@ -182,8 +228,8 @@ fn spec(m: Measure, today: chrono::NaiveDate) -> Spec {
             time: Some("disadvantage_check.received_on"),
             instant: false,
             own: vec![
-                (DisadvantageCategory, q("disadvantage_check", "category")),
-                (DisadvantageState, q("disadvantage_check", "state")),
+                (DisadvantageCategory, q("disadvantage_check", "category"), None),
+                (DisadvantageState, q("disadvantage_check", "state"), None),
             ],
         },
     }
@@ -214,6 +260,53 @@ fn month_sql(backend: DbBackend, dotted: &str, instant: bool) -> String {
     }
 }
 
+/// The month of a day, or of an instant in Rome, as the grain of a table
+/// groups by it: on PostgreSQL the month's first instant (`date_trunc`, which
+/// groups faster than text), formatted by [`month_text`] once grouped.
+fn month_grain(backend: DbBackend, dotted: &str, instant: bool) -> String {
+    let c = col(dotted);
+    match (backend, instant) {
+        (DbBackend::Postgres, true) => format!("date_trunc('month', {c} AT TIME ZONE 'Europe/Rome')"),
+        (DbBackend::Postgres, false) => format!("date_trunc('month', CAST({c} AS timestamp))"),
+        _ => month_sql(backend, dotted, instant),
+    }
+}
+
+/// A month of the grain (`base.d_month`) as `YYYY-MM`.
+fn month_text(backend: DbBackend, grain: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("to_char({grain}, 'YYYY-MM')"),
+        _ => grain.to_string(),
+    }
+}
+
+/// The rows whose month (in Rome for an instant) is within `from..=to`: a
+/// range on the column itself, which its statistics and indexes know (a
+/// condition on the formatted month is a guess to the planner). SQLite keeps
+/// instants as text, compared by their month.
+fn period_condition(backend: DbBackend, dotted: &str, instant: bool, from: Month, to: Month) -> String {
+    let c = col(dotted);
+    let first = |m: Month| chrono::NaiveDate::from_ymd_opt(m.year, m.month, 1).expect("a month");
+    match (backend, instant) {
+        (DbBackend::Postgres, true) => {
+            let at = |m: Month| {
+                let midnight = first(m).and_hms_opt(0, 0, 0).expect("midnight");
+                let rome = midnight
+                    .and_local_timezone(chrono_tz::Europe::Rome)
+                    .earliest()
+                    .expect("midnight exists in Rome on the first of a month");
+                rome.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M:%S+00").to_string()
+            };
+            format!("{c} >= '{}' AND {c} < '{}'", at(from), at(to.next()))
+        }
+        (_, false) => format!("{c} >= '{}' AND {c} < '{}'", first(from), first(to.next())),
+        (_, true) => {
+            let month = month_sql(backend, dotted, true);
+            format!("{month} >= '{from}' AND {month} <= '{to}'")
+        }
+    }
+}
+
 fn codes<T: ActiveEnum<Value = String> + Iterable>() -> Vec<String> {
     T::iter().map(|v| v.to_value()).collect()
 }
@@ -229,6 +322,7 @@ fn own_domain(d: Dimension) -> Vec<String> {
         CaseState => codes::<e::CaseState>(),
         Pathway => with_none(codes::<e::PathwayType>()),
         SizeBand => SIZE_BANDS.iter().map(|s| s.to_string()).collect(),
+        Deadline => DEADLINES.iter().map(|s| s.to_string()).collect(),
         AgeBand => AGE_BANDS.iter().map(|(s, _)| s.to_string()).collect(),
         MeetingKind => codes::<e::MeetingKind>(),
         MeetingState => codes::<e::MeetingState>(),
@@ -380,53 +474,30 @@ pub async fn table_with(gw: &Gateway, req: &Request, protection: Protection) -> 
 
     // The one statement.
     let backend = gw.db.get_database_backend();
-    let s = spec(m, today.with_day(1).expect("the first of the month"));
+    let s = spec(m, today.with_day(1).expect("the first of the month"), today);
     let protected = grant.method == Method::CellKey;
-    let stmt = statement(gw, m, &s, req, scope, &territory, &domains, &months, protected && protection.noise)?;
+    let stmt =
+        statement(gw, m, &s, req, scope, &territory, &domains, &months, protected, protected && protection.noise)?;
     let rows = gw.query_all(backend.build(&stmt)).await?;
 
-    // Counts by the coordinates the statement grouped by (an Ambito for a Regione).
-    let mut counted: HashMap<Vec<String>, i64> = HashMap::new();
+    // The grid: every combination of the domains' values, in row-major order
+    // (the last dimension fastest); each row of the statement adds to its cell.
+    let axes: Vec<(Dimension, Vec<(String, String)>)> = req.by.iter().map(|d| (*d, domains[d].clone())).collect();
+    let grid = Grid::new(&axes, &territory);
+    let mut values = vec![0i64; grid.len];
     'rows: for r in rows {
-        let mut key = Vec::with_capacity(req.by.len());
+        let mut at = 0;
         for (i, d) in req.by.iter().enumerate() {
-            let name = format!("g{i}");
-            let v = match d {
-                Dimension::Regione | Dimension::Ambito => {
-                    let id: Uuid = r.try_get("", &name)?;
-                    // Not an Ambito of the scope: the territory filter keeps none.
-                    let Some((code, _, region)) = territory.ambiti.get(&id) else { continue 'rows };
-                    if *d == Dimension::Regione {
-                        region.clone()
-                    } else {
-                        code.clone()
-                    }
-                }
-                _ => r.try_get::<String>("", &name)?,
+            let index = match d {
+                Dimension::Regione | Dimension::Ambito => grid.of_ambito(i, &r.try_get_by_index::<Uuid>(i)?),
+                _ => grid.of_code(i, &r.try_get_by_index::<String>(i)?),
             };
-            key.push(v);
+            // A value outside the domain (an Ambito out of the scope): no cell.
+            let Some(index) = index else { continue 'rows };
+            at += index * grid.strides[i];
         }
-        let v: i64 = r.try_get("", "v")?;
-        *counted.entry(key).or_insert(0) += v;
+        values[at] += r.try_get_by_index::<i64>(req.by.len())?;
     }
-
-    // The grid: every combination, in the order of the domains.
-    let mut coords: Vec<Vec<(String, String)>> = vec![Vec::new()];
-    for d in &req.by {
-        let mut next = Vec::with_capacity(coords.len() * domains[d].len());
-        for c in &coords {
-            for v in &domains[d] {
-                let mut c2 = c.clone();
-                c2.push(v.clone());
-                next.push(c2);
-            }
-        }
-        coords = next;
-    }
-    let values: Vec<i64> = coords
-        .iter()
-        .map(|c| counted.get(&c.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>()).copied().unwrap_or(0))
-        .collect();
 
     let (flags, threshold) = if protected {
         let class = req
@@ -439,8 +510,7 @@ pub async fn table_with(gw: &Gateway, req: &Request, protection: Protection) -> 
             .unwrap_or(Class::Public);
         let k = stats.threshold(class);
         let flags = if protection.suppression {
-            let lines = lines(&req.by, &coords, &territory);
-            disclosure::suppress(&values, &lines, i64::from(k), true)
+            disclosure::suppress(&values, &grid.lines(&axes, &territory), i64::from(k), true)
         } else {
             vec![if protection.noise { Flag::Perturbed } else { Flag::Exact }; values.len()]
         };
@@ -448,23 +518,8 @@ pub async fn table_with(gw: &Gateway, req: &Request, protection: Protection) -> 
     } else {
         (vec![Flag::Exact; values.len()], None)
     };
+    let values = values.into_iter().zip(&flags).map(|(v, f)| (!f.suppressed()).then_some(v)).collect();
 
-    let axes = req.by.iter().map(|d| (*d, domains[d].clone())).collect();
-    let cells = coords
-        .into_iter()
-        .zip(values)
-        .zip(flags)
-        .map(|((c, v), flag)| Cell {
-            coordinates: req
-                .by
-                .iter()
-                .zip(c)
-                .map(|(d, (value, label))| Coordinate { dimension: *d, value, label })
-                .collect(),
-            value: (!flag.suppressed()).then_some(v),
-            flag,
-        })
-        .collect();
     Ok(Table {
         measure: m,
         by: req.by.clone(),
@@ -472,15 +527,24 @@ pub async fn table_with(gw: &Gateway, req: &Request, protection: Protection) -> 
         threshold,
         max_noise: (protected && protection.noise).then_some(disclosure::MAX_NOISE as u32),
         axes,
-        cells,
+        values,
+        flags,
     })
 }
 
 /// The Ambiti and Comuni of the scope (reference data, public to every role).
 async fn territory(gw: &Gateway, scope: Scope) -> Result<Territory, AppError> {
     let p = &gw.authz.principal;
-    let ambiti_all = Unscoped::Reference.find::<ambito::Entity>().all(&gw.db).await?;
-    let comuni_all = Unscoped::Reference.find::<comune::Entity>().all(&gw.db).await?;
+    // A scope within an Ambito reads that Ambito's rows only.
+    let mut ambiti_q = Unscoped::Reference.find::<ambito::Entity>();
+    let mut comuni_q = Unscoped::Reference.find::<comune::Entity>();
+    if scope != Scope::National {
+        let id = p.ambito_id.unwrap_or_else(Uuid::nil);
+        ambiti_q = ambiti_q.filter(ambito::Column::Id.eq(id));
+        comuni_q = comuni_q.filter(comune::Column::AmbitoId.eq(id));
+    }
+    let ambiti_all = ambiti_q.all(&gw.db).await?;
+    let comuni_all = comuni_q.all(&gw.db).await?;
     let in_ambito = |a: Uuid| p.ambito_id == Some(a);
     let comuni: BTreeMap<String, (String, Uuid)> = comuni_all
         .into_iter()
@@ -528,8 +592,13 @@ fn domain(d: Dimension, t: &Territory, months: &[Month]) -> Vec<(String, String)
 }
 
 /// The statement: the measure's rows under the row rule and the filters,
-/// grouped at the finest grain (with each finest cell's count and cell key),
-/// then grouped by the table's dimensions.
+/// grouped at the grain of the table (with each cell's count, and for a
+/// protected table its cell key), then grouped by the table's dimensions.
+///
+/// A protected table's grain is the measure's finest (Ambito, Comune, month
+/// and every dimension of its own), whatever it is grouped by: a finest cell
+/// is then the same units in every table, with the same noise. An exact
+/// table's grain is what it is grouped by.
 #[allow(clippy::too_many_arguments)]
 fn statement(
     gw: &Gateway,
@@ -540,32 +609,53 @@ fn statement(
     t: &Territory,
     domains: &HashMap<Dimension, Vec<(String, String)>>,
     months: &[Month],
+    protected: bool,
     noise: bool,
 ) -> Result<SelectStatement, AppError> {
+    use Dimension as D;
     let backend = gw.db.get_database_backend();
     let mut inner = rule_select(gw, m, scope);
     inner.clear_selects();
-    if let Some((table, on)) = s.join {
-        inner.join(JoinType::InnerJoin, Alias::new(table), Expr::cust(on.to_string()));
+    let by = |any: &[Dimension]| protected || req.by.iter().any(|d| any.contains(d));
+    let filtered = |d: Dimension| req.filters.iter().any(|f| f.dimension == d);
+    let mut joins: Vec<Join> = s.join.into_iter().collect();
+    let mut grain: Vec<(String, String)> = Vec::new();
+    if by(&[D::Regione, D::Ambito]) {
+        grain.push(("d_ambito".into(), col(s.ambito)));
     }
-    // The finest grain: Ambito, Comune, month, and every dimension of the measure.
-    let mut finest: Vec<(String, String)> =
-        vec![("d_ambito".into(), col(s.ambito)), ("d_comune".into(), col(s.comune))];
+    if by(&[D::Comune]) {
+        grain.push(("d_comune".into(), col(s.comune)));
+    }
     if let Some(time) = s.time {
-        finest.push(("d_month".into(), month_sql(backend, time, s.instant)));
+        if by(&[D::Year, D::Quarter, D::Month]) {
+            grain.push(("d_month".into(), month_grain(backend, time, s.instant)));
+        }
     }
-    for (d, expr) in &s.own {
-        finest.push((format!("d_{d}"), expr.clone()));
+    for (d, expr, join) in &s.own {
+        let grouped = if d.is_operational() { req.by.contains(d) } else { by(&[*d]) };
+        if grouped {
+            grain.push((format!("d_{d}"), expr.clone()));
+        }
+        if let Some(j) = join {
+            if (grouped || filtered(*d)) && !joins.iter().any(|x| x.1 == j.1) {
+                joins.push(*j);
+            }
+        }
     }
-    for (alias, expr) in &finest {
+    for (table, alias, on) in joins {
+        inner.join_as(JoinType::InnerJoin, Alias::new(table), Alias::new(alias), Expr::cust(on.to_string()));
+    }
+    for (alias, expr) in &grain {
         inner.expr_as(Expr::cust(expr.clone()), Alias::new(alias.as_str()));
     }
     inner.expr_as(Expr::cust("COUNT(*)"), Alias::new("n"));
-    inner.expr_as(
-        Expr::cust(format!("CAST(SUM({}) % {} AS BIGINT)", q(s.table, "record_key"), disclosure::KEY_SPACE)),
-        Alias::new("ck"),
-    );
-    for i in 1..=finest.len() {
+    if noise {
+        inner.expr_as(
+            Expr::cust(format!("CAST(SUM({}) % {} AS BIGINT)", q(s.table, "record_key"), disclosure::KEY_SPACE)),
+            Alias::new("ck"),
+        );
+    }
+    for i in 1..=grain.len() {
         inner.add_group_by([Expr::cust(i.to_string())]);
     }
     // Territory of the scope, and the filters (on whole finest cells).
@@ -573,11 +663,8 @@ fn statement(
     if !matches!(scope, Scope::National) {
         inner.and_where(Expr::cust(col(s.comune)).is_in(comuni.clone()));
     }
-    if s.time.is_some() && !months.is_empty() {
-        let (from, to) = (months[0], *months.last().expect("months"));
-        let month = s.time.map(|t| month_sql(backend, t, s.instant)).expect("time");
-        inner.and_where(Expr::cust(month.clone()).gte(from.to_string()));
-        inner.and_where(Expr::cust(month).lte(to.to_string()));
+    if let (Some(time), Some(from), Some(to)) = (s.time, months.first(), months.last()) {
+        inner.and_where(Expr::cust(period_condition(backend, time, s.instant, *from, *to)));
     }
     for f in &req.filters {
         let allowed: Vec<String> = domains[&f.dimension].iter().map(|(c, _)| c.clone()).collect();
@@ -606,7 +693,7 @@ fn statement(
                 Expr::cust(month_sql(backend, s.time.expect("time"), s.instant)).is_in(ms)
             }
             own => {
-                let expr = s.own.iter().find(|(d, _)| *d == own).map(|(_, e)| e.clone()).expect("own dimension");
+                let expr = s.own.iter().find(|(d, _, _)| *d == own).map(|(_, e, _)| e.clone()).expect("own dimension");
                 Expr::cust(expr).is_in(allowed)
             }
         };
@@ -616,15 +703,16 @@ fn statement(
     // The table: by the asked dimensions over the finest cells.
     let mut outer = Query::select();
     outer.from_subquery(inner, Alias::new("base"));
+    let month = month_text(backend, "base.d_month");
     for (i, d) in req.by.iter().enumerate() {
         let expr = match d {
             Dimension::Regione | Dimension::Ambito => "base.d_ambito".to_string(),
             Dimension::Comune => "base.d_comune".to_string(),
-            Dimension::Month => "base.d_month".to_string(),
-            Dimension::Year => "substr(base.d_month, 1, 4)".to_string(),
-            Dimension::Quarter => "substr(base.d_month, 1, 4) || '-Q' || \
-                 CAST((CAST(substr(base.d_month, 6, 2) AS INTEGER) + 2) / 3 AS TEXT)"
-                .to_string(),
+            Dimension::Month => month.clone(),
+            Dimension::Year => format!("substr({month}, 1, 4)"),
+            Dimension::Quarter => format!(
+                "substr({month}, 1, 4) || '-Q' || CAST((CAST(substr({month}, 6, 2) AS INTEGER) + 2) / 3 AS TEXT)"
+            ),
             own => format!("base.d_{own}"),
         };
         outer.expr_as(Expr::cust(expr), Alias::new(format!("g{i}")));
@@ -656,31 +744,92 @@ fn rule_select(gw: &Gateway, m: Measure, scope: Scope) -> SelectStatement {
     }
 }
 
-/// The lines of a table: for each dimension, the cells that share every other
-/// coordinate and the same parent along it (the Ambito of a Comune, the Regione
-/// of an Ambito, the quarter of a month, the year of a quarter; the whole
-/// dimension otherwise): each adds up to a total another table shows.
-fn lines(by: &[Dimension], coords: &[Vec<(String, String)>], t: &Territory) -> Vec<Vec<usize>> {
-    let mut out = Vec::new();
-    let region_of_ambito: HashMap<&String, &String> = t.ambiti.values().map(|(c, _, r)| (c, r)).collect();
-    for (j, d) in by.iter().enumerate() {
-        let parent = |v: &String| -> String {
-            match d {
-                Dimension::Comune => t.comuni.get(v).map(|(_, a)| a.to_string()).unwrap_or_default(),
-                Dimension::Ambito => region_of_ambito.get(v).map(|r| r.to_string()).unwrap_or_default(),
-                Dimension::Month => Month::parse("", v).map(|m| m.quarter()).unwrap_or_default(),
-                Dimension::Quarter => v.get(..4).unwrap_or_default().to_string(),
-                _ => String::new(),
-            }
-        };
-        out.extend(disclosure::lines_by(coords.iter().enumerate().map(|(i, c)| {
-            let mut key: Vec<String> =
-                c.iter().enumerate().filter(|(x, _)| *x != j).map(|(_, (v, _))| v.clone()).collect();
-            key.push(parent(&c[j].0));
-            (key, i)
-        })));
+/// The cells of a table by index: each dimension's values by code (and the
+/// Ambiti by id), and the stride of each dimension in row-major order.
+struct Grid {
+    len: usize,
+    strides: Vec<usize>,
+    codes: Vec<HashMap<String, usize>>,
+    ambiti: Vec<HashMap<Uuid, usize>>,
+}
+
+impl Grid {
+    fn new(axes: &[(Dimension, Vec<(String, String)>)], t: &Territory) -> Grid {
+        let mut strides = vec![1; axes.len()];
+        for i in (0..axes.len().saturating_sub(1)).rev() {
+            strides[i] = strides[i + 1] * axes[i + 1].1.len();
+        }
+        let codes: Vec<HashMap<String, usize>> = axes
+            .iter()
+            .map(|(_, values)| values.iter().enumerate().map(|(i, (c, _))| (c.clone(), i)).collect())
+            .collect();
+        let ambiti = axes
+            .iter()
+            .zip(&codes)
+            .map(|((d, _), codes)| match d {
+                Dimension::Regione | Dimension::Ambito => t
+                    .ambiti
+                    .iter()
+                    .filter_map(|(id, (code, _, region))| {
+                        let key = if *d == Dimension::Regione { region } else { code };
+                        codes.get(key).map(|i| (*id, *i))
+                    })
+                    .collect(),
+                _ => HashMap::new(),
+            })
+            .collect();
+        Grid { len: axes.iter().map(|(_, v)| v.len()).product(), strides, codes, ambiti }
     }
-    out
+
+    fn of_code(&self, axis: usize, code: &str) -> Option<usize> {
+        self.codes[axis].get(code).copied()
+    }
+
+    fn of_ambito(&self, axis: usize, id: &Uuid) -> Option<usize> {
+        self.ambiti[axis].get(id).copied()
+    }
+
+    /// The lines of the table: for each dimension, the cells that share every
+    /// other coordinate and the same parent along it (the Ambito of a Comune,
+    /// the Regione of an Ambito, the quarter of a month, the year of a quarter;
+    /// the whole dimension otherwise): each adds up to a total another table
+    /// shows. In a fixed order, so that suppression is the same every time.
+    fn lines(&self, axes: &[(Dimension, Vec<(String, String)>)], t: &Territory) -> Vec<Vec<usize>> {
+        let region_of_ambito: HashMap<&String, &String> = t.ambiti.values().map(|(c, _, r)| (c, r)).collect();
+        let mut out = Vec::new();
+        for (j, (d, values)) in axes.iter().enumerate() {
+            let parent = |v: &String| -> String {
+                match d {
+                    Dimension::Comune => t.comuni.get(v).map(|(_, a)| a.to_string()).unwrap_or_default(),
+                    Dimension::Ambito => region_of_ambito.get(v).map(|r| r.to_string()).unwrap_or_default(),
+                    Dimension::Month => Month::parse("", v).map(|m| m.quarter()).unwrap_or_default(),
+                    Dimension::Quarter => v.get(..4).unwrap_or_default().to_string(),
+                    _ => String::new(),
+                }
+            };
+            // Each value's parent, numbered in order of first appearance.
+            let mut parents: HashMap<String, usize> = HashMap::new();
+            let parent_of: Vec<usize> = values
+                .iter()
+                .map(|(v, _)| {
+                    let n = parents.len();
+                    *parents.entry(parent(v)).or_insert(n)
+                })
+                .collect();
+            let stride = self.strides[j];
+            let len = values.len();
+            // A cell's line: its index with this coordinate taken out, and the parent.
+            let mut keyed: Vec<((usize, usize), usize)> = (0..self.len)
+                .map(|i| {
+                    let x = (i / stride) % len;
+                    ((i - x * stride, parent_of[x]), i)
+                })
+                .collect();
+            keyed.sort_unstable();
+            out.extend(keyed.chunk_by(|a, b| a.0 == b.0).map(|c| c.iter().map(|(_, i)| *i).collect::<Vec<_>>()));
+        }
+        out
+    }
 }
 
 /// The table `req` as CSV, for a role that may export it: recorded in the
@@ -704,7 +853,7 @@ pub async fn export(a: &Acting<'_>, req: &Request) -> Result<(Table, String), Ap
         "period": req.period.map(|(f, t)| serde_json::json!({ "from": f.to_string(), "to": t.to_string() })),
         "method": t.method.as_str(),
         "threshold": t.threshold,
-        "cells": t.cells.len(),
+        "cells": t.values.len(),
     });
     let work = a.begin().await?;
     let entry = AuditEntry {
@@ -729,7 +878,7 @@ fn to_csv(t: &Table) -> Result<String, AppError> {
     }
     header.extend(["value".to_string(), "flag".to_string()]);
     w.write_record(&header).map_err(AppError::internal)?;
-    for c in &t.cells {
+    for c in t.cells() {
         let mut rec: Vec<String> = Vec::with_capacity(header.len());
         for x in &c.coordinates {
             rec.push(x.value.clone());

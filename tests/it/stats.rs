@@ -116,6 +116,112 @@ async fn the_coordinator_counts_exactly_the_cases_of_its_ambito() {
 }
 
 #[tokio::test]
+async fn the_coordinator_counts_cases_by_deadline_as_the_case_list_filters_them() {
+    use entity::{case_file, enums::CaseState};
+    use sea_orm::{ActiveModelTrait, ColumnTrait, Iterable, QueryFilter, QueryOrder, Set};
+    let app = TestApp::seeded().await;
+    let (token, profile, _) = app.login_role(Role::PaisCoordinator, 0).await;
+    let today = gepi::calendar::today();
+    // Whatever the seed's dates: three open cases 100 days after their PAD
+    // without a meeting (within 30 days of the 120-day deadline), two past it.
+    let mine = case_file::Entity::find()
+        .filter(case_file::Column::AmbitoId.eq(profile.ambito_id.unwrap()))
+        .order_by_asc(case_file::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(mine.len() >= 5);
+    for (i, c) in mine.iter().take(5).enumerate() {
+        let mut m: case_file::ActiveModel = c.clone().into();
+        m.pad_date = Set(today - chrono::Duration::days(if i < 3 { 100 } else { 130 }));
+        m.first_meeting_on = Set(None);
+        m.last_meeting_on = Set(None);
+        m.state = Set(CaseState::Assegnato);
+        m.update(&app.db).await.unwrap();
+    }
+    let r = table(&app, &token, json!({ "m": "CASES", "by": ["DEADLINE"] })).await;
+    assert!(r["errors"].is_null(), "{r}");
+    let got: BTreeMap<String, i64> = cells(&r)
+        .into_iter()
+        .map(|(k, (v, flag))| {
+            assert_eq!(flag, "EXACT");
+            (k[0].clone(), v.unwrap())
+        })
+        .collect();
+    let order: Vec<&str> = r["data"]["stats"]["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["coordinates"][0]["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "ENTRO_60_GIORNI",
+            "OLTRE_60_GIORNI",
+            "IN_SCADENZA",
+            "SCADUTO",
+            "VERIFICA_IN_TERMINE",
+            "VERIFICA_SCADUTA",
+            "NESSUNA"
+        ]
+    );
+    assert!(got["IN_SCADENZA"] >= 3 && got["SCADUTO"] >= 2, "{got:?}");
+    // The same cases as the list's filters of open cases: overdue, and due within 30 days.
+    let open: Vec<String> = CaseState::iter()
+        .filter(|s| !matches!(s, CaseState::Chiuso | CaseState::Trasferito))
+        .map(|s| s.to_value())
+        .collect();
+    let count = |filter: Value| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let r = app
+                .gql(Some(token), "query($f: CaseFilter) { cases(filter: $f) { totalCount } }", json!({ "f": filter }))
+                .await;
+            r["data"]["cases"]["totalCount"].as_i64().unwrap_or_else(|| panic!("{r}"))
+        }
+    };
+    assert_eq!(got["SCADUTO"], count(json!({ "overdue": true, "state": open })).await);
+    assert_eq!(got["IN_SCADENZA"], count(json!({ "dueWithinDays": 30, "state": open })).await);
+    let closed = count(json!({ "state": ["CHIUSO", "TRASFERITO"] })).await;
+    assert_eq!(got["NESSUNA"], closed);
+    assert_eq!(got.values().sum::<i64>(), count(json!({})).await, "every case in one band");
+    // Each case in its band, as the case's own fields place it.
+    let rows = case_file::Entity::find()
+        .filter(case_file::Column::AmbitoId.eq(profile.ambito_id.unwrap()))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let mut want: BTreeMap<String, i64> = BTreeMap::new();
+    for c in rows {
+        let since = (today - c.pad_date).num_days();
+        let band = if matches!(c.state, CaseState::Chiuso | CaseState::Trasferito) {
+            "NESSUNA"
+        } else if c.first_meeting_on.is_none() {
+            match since {
+                d if d > 120 => "SCADUTO",
+                d if d >= 90 => "IN_SCADENZA",
+                d if d > 60 => "OLTRE_60_GIORNI",
+                _ => "ENTRO_60_GIORNI",
+            }
+        } else if (today - c.last_meeting_on.or(c.first_meeting_on).unwrap()).num_days() > 90 {
+            "VERIFICA_SCADUTA"
+        } else {
+            "VERIFICA_IN_TERMINE"
+        };
+        *want.entry(band.to_string()).or_default() += 1;
+    }
+    for (band, n) in &got {
+        assert_eq!(*n, want.get(band).copied().unwrap_or(0), "{band}");
+    }
+    // A perturbed role may not count by it.
+    let (analyst, _, _) = app.login_role(Role::Analyst, 0).await;
+    let r = table(&app, &analyst, json!({ "m": "CASES", "by": ["DEADLINE"] })).await;
+    assert_eq!(error_code(&r), Some("FORBIDDEN"), "{r}");
+}
+
+#[tokio::test]
 async fn the_analyst_gets_the_sum_of_the_perturbed_finest_cells_with_small_cells_suppressed() {
     let app = TestApp::seeded().await;
     let (token, _, _) = app.login_role(Role::Analyst, 0).await;
@@ -202,6 +308,42 @@ async fn every_unit_gets_a_record_key_when_it_is_written() {
         let all = app.count(t).await;
         assert!(all == 0 || distinct * 10 > all * 9, "{t}: {distinct} distinct keys over {all} rows");
     }
+}
+
+#[tokio::test]
+async fn every_household_knows_its_number_of_members_whatever_writes_them() {
+    // The size band reads household.member_count, which the database keeps.
+    let app = TestApp::seeded().await;
+    let wrong = "household h WHERE h.member_count <> (SELECT COUNT(*) FROM member m WHERE m.household_id = h.id)";
+    assert!(app.count("member").await > 0);
+    assert_eq!(app.count(wrong).await, 0, "after the seed");
+    // Members no other row names: removed, and written back as the INPS feed
+    // does on a new composition (several households in one statement).
+    let free = "member WHERE id NOT IN (SELECT obligated_member_id FROM pact_commitment \
+                WHERE obligated_member_id IS NOT NULL) \
+                AND id NOT IN (SELECT member_id FROM pact_commitment_member) \
+                AND id NOT IN (SELECT member_id FROM puc_assignment) \
+                AND id NOT IN (SELECT member_id FROM residency_check) \
+                AND id NOT IN (SELECT member_id FROM disadvantage_check) \
+                AND id NOT IN (SELECT member_id FROM report WHERE member_id IS NOT NULL)";
+    let before = app.count("household WHERE member_count > 0").await;
+    app.exec(&format!("CREATE TABLE member_copy AS SELECT * FROM {free}")).await;
+    let moved = app.count("member_copy").await;
+    assert!(moved > 10, "{moved} members to remove");
+    app.exec("DELETE FROM member WHERE id IN (SELECT id FROM member_copy)").await;
+    assert_eq!(app.count(wrong).await, 0, "after deleting members");
+    assert!(app.count("household WHERE member_count > 0").await < before, "some households were emptied");
+    app.exec("INSERT INTO member SELECT * FROM member_copy").await;
+    assert_eq!(app.count(wrong).await, 0, "after inserting members");
+    assert_eq!(app.count("household WHERE member_count > 0").await, before);
+    // A member moved to another household.
+    app.exec(
+        "UPDATE member SET household_id = (SELECT id FROM household ORDER BY id LIMIT 1) \
+         WHERE id = (SELECT id FROM member_copy WHERE household_id <> (SELECT id FROM household ORDER BY id LIMIT 1) \
+         ORDER BY id DESC LIMIT 1)",
+    )
+    .await;
+    assert_eq!(app.count(wrong).await, 0);
 }
 
 #[tokio::test]

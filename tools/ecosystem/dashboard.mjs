@@ -66,6 +66,11 @@ try {
   let cells = 0;
   let suppressed = 0;
   for (const p of analyst.panels) {
+    // Deadlines move every day: counted exactly only, never for the analyst.
+    if (p.id === "deadlines") {
+      if (!p.unavailable || analyst.tables[p.id]) fail("the analyst counts cases by deadline");
+      continue;
+    }
     const t = analyst.tables[p.id];
     if (!t) fail(`the analyst has no table for ${p.id}`);
     if (t.method !== "CELL_KEY" || !(t.threshold >= 3)) fail(`${p.id}: not protected: ${t.method} k=${t.threshold}`);
@@ -97,6 +102,10 @@ try {
   const mine = coordinator.tables["cases-time"];
   if (!mine || mine.method !== "EXACT") fail(`the coordinator's cases are not exact: ${JSON.stringify(mine && mine.method)}`);
   if (!coordinator.panels.find((p) => p.id === "puc").unavailable) fail("the coordinator counts PUC assignments");
+  const due = coordinator.tables["deadlines"];
+  if (!due || due.method !== "EXACT" || !due.cells.some((c) => c.value > 0)) fail("the coordinator has no exact table of deadlines");
+  const drawn = coordinator.panels.find((p) => p.id === "deadlines");
+  if (!drawn.chart || !drawn.chart.drawn) fail("deadlines: no chart drawn");
   console.log(
     `dashboard: rendered offline; analyst: ${analyst.panels.length} panels, ${cells} cells, ${suppressed} suppressed, none under k; ` +
       `coordinator: exact cases, ${coordinator.panels.filter((p) => p.unavailable).length} panels not for its role`,
