@@ -15,6 +15,7 @@ mod m20261206_000003_inps_feed;
 mod m20261206_000004_partner_event;
 mod m20261207_000001_record_key;
 mod m20261207_000002_member_count;
+mod m20261207_000003_case_household_size;
 mod table_def;
 
 /// What the database answers when a change would break the Ambito administrator rules.
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000004_partner_event::Migration),
             Box::new(m20261207_000001_record_key::Migration),
             Box::new(m20261207_000002_member_count::Migration),
+            Box::new(m20261207_000003_case_household_size::Migration),
         ]
     }
 }

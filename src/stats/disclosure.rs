@@ -1,7 +1,9 @@
 //! Statistical disclosure control of the tables a protected role is given.
 //!
 //! **The noisy base.** Every measure is first counted at its finest grain (the
-//! cross of all its dimensions: Comune, month, and each dimension of its own).
+//! cross of all its dimensions: Comune, month, and each dimension of its own,
+//! but for the operational ones, such as a case's deadlines, which move every
+//! day and are counted exactly only).
 //! Each finest cell gets a small noise drawn from its *cell key*, the sum of the
 //! secret record keys of its units modulo 2^20 (the cell-key method of the
 //! European statistical system): the same units always give the same noise, in

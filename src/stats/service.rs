@@ -54,22 +54,19 @@ struct Territory {
     comuni: BTreeMap<String, (String, Uuid)>,
 }
 
-/// A table joined to the measure's: its name, its alias, and the condition.
-type Join = (&'static str, &'static str, &'static str);
-
 /// How one measure is counted: its table, the expressions of its finest
 /// dimensions, and a join when its territory lies on another table.
 struct Spec {
     table: &'static str,
-    join: Option<Join>,
+    join: Option<(&'static str, &'static str)>,
     ambito: &'static str,
     comune: &'static str,
     /// A date or timestamp column: the month of the measure's event.
     time: Option<&'static str>,
     /// Whether `time` is an instant (its month is the month in Rome) rather than a day.
     instant: bool,
-    /// The measure's own dimensions: each one's expression, and the join it needs.
-    own: Vec<(Dimension, String, Option<Join>)>,
+    /// The measure's own dimensions and their expressions.
+    own: Vec<(Dimension, String)>,
 }
 
 fn q(t: &str, c: &str) -> String {
@@ -108,7 +105,8 @@ impl YearsBack for chrono::NaiveDate {
 /// Where a case stands today against the deadlines of domain spec §2.3 (the
 /// same days as `Case.overdue`, `Case.recommendedConvocationBy` and
 /// `Case.nextCheckDue`): without a first meeting, by the days since its PAD;
-/// after one, by the 90 days since the last; none once closed or transferred.
+/// after one, by the 90 days since the last; none once closed or transferred
+/// (where `Case.overdue` still says whether the 120 days passed unmet).
 fn deadline_of_case(day: chrono::NaiveDate) -> String {
     use crate::cases::model::{FIRST_MEETING_DAYS, PERIODIC_CHECK_DAYS, RECOMMENDED_CONVOCATION_DAYS};
     let ago = |days: i64| day - chrono::Duration::days(days);
@@ -125,7 +123,7 @@ fn deadline_of_case(day: chrono::NaiveDate) -> String {
          WHEN {first} IS NULL AND {pad} <= '{near}' THEN 'IN_SCADENZA' \
          WHEN {first} IS NULL AND {pad} < '{late}' THEN 'OLTRE_60_GIORNI' \
          WHEN {first} IS NULL THEN 'ENTRO_60_GIORNI' \
-         WHEN COALESCE({last}, {first}) < '{check}' THEN 'VERIFICA_SCADUTA' \
+         WHEN {last} < '{check}' THEN 'VERIFICA_SCADUTA' \
          ELSE 'VERIFICA_IN_TERMINE' END",
         overdue = ago(FIRST_MEETING_DAYS),
         near = ago(FIRST_MEETING_DAYS - DEADLINE_NEAR_DAYS),
@@ -151,7 +149,7 @@ fn spec(m: Measure, today: chrono::NaiveDate, day: chrono::NaiveDate) -> Spec {
             comune: "household.comune_istat",
             time: Some("household.composition_date"),
             instant: false,
-            own: vec![(SizeBand, band_of_size(&q("household", "member_count")), None)],
+            own: vec![(SizeBand, band_of_size(&q("household", "member_count")))],
         },
         Measure::Cases => Spec {
             table: "case_file",
@@ -161,24 +159,20 @@ fn spec(m: Measure, today: chrono::NaiveDate, day: chrono::NaiveDate) -> Spec {
             time: Some("case_file.pad_date"),
             instant: false,
             own: vec![
-                (CaseState, q("case_file", "state"), None),
-                (Pathway, coalesced(q("case_file", "pathway_type")), None),
-                (
-                    SizeBand,
-                    band_of_size(&q("size_of", "member_count")),
-                    Some(("household", "size_of", "\"size_of\".\"id\" = \"case_file\".\"household_id\"")),
-                ),
-                (Deadline, deadline_of_case(day), None),
+                (CaseState, q("case_file", "state")),
+                (Pathway, coalesced(q("case_file", "pathway_type"))),
+                (SizeBand, band_of_size(&q("case_file", "household_size"))),
+                (Deadline, deadline_of_case(day)),
             ],
         },
         Measure::Members => Spec {
             table: "member",
-            join: Some(("household", "household", "\"household\".\"id\" = \"member\".\"household_id\"")),
+            join: Some(("household", "\"household\".\"id\" = \"member\".\"household_id\"")),
             ambito: "household.ambito_id",
             comune: "household.comune_istat",
             time: None,
             instant: false,
-            own: vec![(AgeBand, band_of_age(&q("member", "birth_date"), today), None)],
+            own: vec![(AgeBand, band_of_age(&q("member", "birth_date"), today))],
         },
         Measure::Meetings => Spec {
             table: "meeting",
@@ -187,16 +181,16 @@ fn spec(m: Measure, today: chrono::NaiveDate, day: chrono::NaiveDate) -> Spec {
             comune: "meeting.comune_istat",
             time: Some("meeting.scheduled_at"),
             instant: true,
-            own: vec![(MeetingKind, q("meeting", "kind"), None), (MeetingState, q("meeting", "state"), None)],
+            own: vec![(MeetingKind, q("meeting", "kind")), (MeetingState, q("meeting", "state"))],
         },
         Measure::PucAssignments => Spec {
             table: "puc_assignment",
-            join: Some(("puc_project", "puc_project", "\"puc_project\".\"id\" = \"puc_assignment\".\"project_id\"")),
+            join: Some(("puc_project", "\"puc_project\".\"id\" = \"puc_assignment\".\"project_id\"")),
             ambito: "puc_project.ambito_id",
             comune: "puc_project.comune_istat",
             time: None,
             instant: false,
-            own: vec![(PucSource, q("puc_assignment", "source"), None), (PucState, q("puc_assignment", "state"), None)],
+            own: vec![(PucSource, q("puc_assignment", "source")), (PucState, q("puc_assignment", "state"))],
         },
         Measure::ResidencyChecks => Spec {
             table: "residency_check",
@@ -206,9 +200,9 @@ fn spec(m: Measure, today: chrono::NaiveDate, day: chrono::NaiveDate) -> Spec {
             time: Some("residency_check.due_on"),
             instant: false,
             own: vec![
-                (ResidencyKind, q("residency_check", "kind"), None),
-                (ResidencyState, q("residency_check", "state"), None),
-                (ResidencyOutcome, coalesced(q("residency_check", "outcome")), None),
+                (ResidencyKind, q("residency_check", "kind")),
+                (ResidencyState, q("residency_check", "state")),
+                (ResidencyOutcome, coalesced(q("residency_check", "outcome"))),
             ],
         },
         Measure::Reports => Spec {
@@ -218,7 +212,7 @@ fn spec(m: Measure, today: chrono::NaiveDate, day: chrono::NaiveDate) -> Spec {
             comune: "report.comune_istat",
             time: Some("report.created_at"),
             instant: true,
-            own: vec![(ReportKind, q("report", "kind"), None), (ReportState, q("report", "state"), None)],
+            own: vec![(ReportKind, q("report", "kind")), (ReportState, q("report", "state"))],
         },
         Measure::DisadvantageChecks => Spec {
             table: "disadvantage_check",
@@ -228,8 +222,8 @@ fn spec(m: Measure, today: chrono::NaiveDate, day: chrono::NaiveDate) -> Spec {
             time: Some("disadvantage_check.received_on"),
             instant: false,
             own: vec![
-                (DisadvantageCategory, q("disadvantage_check", "category"), None),
-                (DisadvantageState, q("disadvantage_check", "state"), None),
+                (DisadvantageCategory, q("disadvantage_check", "category")),
+                (DisadvantageState, q("disadvantage_check", "state")),
             ],
         },
     }
@@ -289,12 +283,16 @@ fn period_condition(backend: DbBackend, dotted: &str, instant: bool, from: Month
     let first = |m: Month| chrono::NaiveDate::from_ymd_opt(m.year, m.month, 1).expect("a month");
     match (backend, instant) {
         (DbBackend::Postgres, true) => {
+            // The month's first instant in Rome: midnight, or the hour the clocks
+            // jumped to when they skipped it (1 June 1969, for one).
             let at = |m: Month| {
-                let midnight = first(m).and_hms_opt(0, 0, 0).expect("midnight");
-                let rome = midnight
-                    .and_local_timezone(chrono_tz::Europe::Rome)
-                    .earliest()
-                    .expect("midnight exists in Rome on the first of a month");
+                let rome = (0..4)
+                    .find_map(|h| {
+                        first(m)
+                            .and_hms_opt(h, 0, 0)
+                            .and_then(|t| t.and_local_timezone(chrono_tz::Europe::Rome).earliest())
+                    })
+                    .expect("a day in Rome begins within its first hours");
                 rome.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M:%S+00").to_string()
             };
             format!("{c} >= '{}' AND {c} < '{}'", at(from), at(to.next()))
@@ -381,6 +379,16 @@ pub async fn table_with(gw: &Gateway, req: &Request, protection: Protection) -> 
         }
         if field == "by" && !seen.insert(d) {
             return Err(AppError::validation("by", format!("`{d}` is named twice")));
+        }
+    }
+    // Operational dimensions are no part of a protected grain (the policies
+    // grant them to exact roles only; this holds whatever they say).
+    if grant.method == Method::CellKey {
+        let asked = req.by.iter().map(|d| ("by", *d)).chain(req.filters.iter().map(|f| ("filter", f.dimension)));
+        for (field, d) in asked {
+            if d.is_operational() {
+                return Err(AppError::forbidden_at(field, format!("`{d}` is counted exactly only")));
+            }
         }
     }
     let mut filtered = BTreeSet::new();
@@ -617,8 +625,6 @@ fn statement(
     let mut inner = rule_select(gw, m, scope);
     inner.clear_selects();
     let by = |any: &[Dimension]| protected || req.by.iter().any(|d| any.contains(d));
-    let filtered = |d: Dimension| req.filters.iter().any(|f| f.dimension == d);
-    let mut joins: Vec<Join> = s.join.into_iter().collect();
     let mut grain: Vec<(String, String)> = Vec::new();
     if by(&[D::Regione, D::Ambito]) {
         grain.push(("d_ambito".into(), col(s.ambito)));
@@ -631,19 +637,14 @@ fn statement(
             grain.push(("d_month".into(), month_grain(backend, time, s.instant)));
         }
     }
-    for (d, expr, join) in &s.own {
+    for (d, expr) in &s.own {
         let grouped = if d.is_operational() { req.by.contains(d) } else { by(&[*d]) };
         if grouped {
             grain.push((format!("d_{d}"), expr.clone()));
         }
-        if let Some(j) = join {
-            if (grouped || filtered(*d)) && !joins.iter().any(|x| x.1 == j.1) {
-                joins.push(*j);
-            }
-        }
     }
-    for (table, alias, on) in joins {
-        inner.join_as(JoinType::InnerJoin, Alias::new(table), Alias::new(alias), Expr::cust(on.to_string()));
+    if let Some((table, on)) = s.join {
+        inner.join(JoinType::InnerJoin, Alias::new(table), Expr::cust(on.to_string()));
     }
     for (alias, expr) in &grain {
         inner.expr_as(Expr::cust(expr.clone()), Alias::new(alias.as_str()));
@@ -693,7 +694,7 @@ fn statement(
                 Expr::cust(month_sql(backend, s.time.expect("time"), s.instant)).is_in(ms)
             }
             own => {
-                let expr = s.own.iter().find(|(d, _, _)| *d == own).map(|(_, e, _)| e.clone()).expect("own dimension");
+                let expr = s.own.iter().find(|(d, _)| *d == own).map(|(_, e)| e.clone()).expect("own dimension");
                 Expr::cust(expr).is_in(allowed)
             }
         };
@@ -809,11 +810,15 @@ impl Grid {
             };
             // Each value's parent, numbered in order of first appearance.
             let mut parents: HashMap<String, usize> = HashMap::new();
+            let mut parent_names: Vec<String> = Vec::new();
             let parent_of: Vec<usize> = values
                 .iter()
                 .map(|(v, _)| {
-                    let n = parents.len();
-                    *parents.entry(parent(v)).or_insert(n)
+                    let p = parent(v);
+                    *parents.entry(p.clone()).or_insert_with(|| {
+                        parent_names.push(p);
+                        parent_names.len() - 1
+                    })
                 })
                 .collect();
             let stride = self.strides[j];
@@ -826,7 +831,22 @@ impl Grid {
                 })
                 .collect();
             keyed.sort_unstable();
-            out.extend(keyed.chunk_by(|a, b| a.0 == b.0).map(|c| c.iter().map(|(_, i)| *i).collect::<Vec<_>>()));
+            // In the order of their codes (the other coordinates', then the
+            // parent's), the order tables have always been suppressed in.
+            let mut lines: Vec<(Vec<&str>, Vec<usize>)> = keyed
+                .chunk_by(|a, b| a.0 == b.0)
+                .map(|c| {
+                    let first = c[0].1;
+                    let mut key: Vec<&str> = (0..axes.len())
+                        .filter(|k| *k != j)
+                        .map(|k| axes[k].1[(first / self.strides[k]) % axes[k].1.len()].0.as_str())
+                        .collect();
+                    key.push(parent_names[parent_of[(first / stride) % len]].as_str());
+                    (key, c.iter().map(|(_, i)| *i).collect())
+                })
+                .collect();
+            lines.sort_by(|a, b| a.0.cmp(&b.0));
+            out.extend(lines.into_iter().map(|(_, cells)| cells));
         }
         out
     }
@@ -890,4 +910,32 @@ fn to_csv(t: &Table) -> Result<String, AppError> {
     }
     let bytes = w.into_inner().map_err(AppError::internal)?;
     String::from_utf8(bytes).map_err(AppError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_period_of_instants_begins_at_the_first_instant_of_its_month_in_rome() {
+        let m = |year, month| Month { year, month };
+        let at = |from, to| period_condition(DbBackend::Postgres, "meeting.scheduled_at", true, from, to);
+        // Winter: Rome is an hour ahead of UTC; summer: two.
+        assert_eq!(
+            at(m(2026, 1), m(2026, 6)),
+            "\"meeting\".\"scheduled_at\" >= '2025-12-31 23:00:00+00' AND \"meeting\".\"scheduled_at\" < '2026-06-30 22:00:00+00'"
+        );
+        // On 1 June 1969 Rome's clocks went from midnight to one: the month
+        // begins at the first hour that existed, and nothing panics.
+        assert_eq!(
+            at(m(1969, 5), m(1969, 6)),
+            "\"meeting\".\"scheduled_at\" >= '1969-04-30 23:00:00+00' AND \"meeting\".\"scheduled_at\" < '1969-06-30 22:00:00+00'"
+        );
+        assert!(at(m(1969, 6), m(1969, 6)).contains(">= '1969-05-31 23:00:00+00'"));
+        // Days are compared as days, on both backends.
+        assert_eq!(
+            period_condition(DbBackend::Sqlite, "case_file.pad_date", false, m(2026, 11), m(2026, 12)),
+            "\"case_file\".\"pad_date\" >= '2026-11-01' AND \"case_file\".\"pad_date\" < '2027-01-01'"
+        );
+    }
 }

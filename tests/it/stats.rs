@@ -205,7 +205,7 @@ async fn the_coordinator_counts_cases_by_deadline_as_the_case_list_filters_them(
                 d if d > 60 => "OLTRE_60_GIORNI",
                 _ => "ENTRO_60_GIORNI",
             }
-        } else if (today - c.last_meeting_on.or(c.first_meeting_on).unwrap()).num_days() > 90 {
+        } else if c.last_meeting_on.is_some_and(|l| (today - l).num_days() > 90) {
             "VERIFICA_SCADUTA"
         } else {
             "VERIFICA_IN_TERMINE"
@@ -312,9 +312,14 @@ async fn every_unit_gets_a_record_key_when_it_is_written() {
 
 #[tokio::test]
 async fn every_household_knows_its_number_of_members_whatever_writes_them() {
-    // The size band reads household.member_count, which the database keeps.
+    // The size band reads household.member_count and case_file.household_size,
+    // which the database keeps.
     let app = TestApp::seeded().await;
-    let wrong = "household h WHERE h.member_count <> (SELECT COUNT(*) FROM member m WHERE m.household_id = h.id)";
+    // Households whose count is wrong, or one of whose cases holds another size.
+    let wrong = "household h WHERE h.member_count <> (SELECT COUNT(*) FROM member m WHERE m.household_id = h.id) \
+                 OR EXISTS (SELECT 1 FROM case_file c WHERE c.household_id = h.id \
+                 AND c.household_size <> h.member_count)";
+    assert!(app.count("case_file WHERE household_size > 0").await > 0);
     assert!(app.count("member").await > 0);
     assert_eq!(app.count(wrong).await, 0, "after the seed");
     // Members no other row names: removed, and written back as the INPS feed
@@ -439,7 +444,7 @@ async fn what_a_role_may_not_count_is_refused_with_its_field() {
 }
 
 #[tokio::test]
-async fn filters_and_time_select_whole_finest_cells() {
+async fn filters_and_time_add_up_in_exact_tables() {
     let app = TestApp::seeded().await;
     let (token, _, _) = app.login_role(Role::PaisCoordinator, 0).await;
     let today = gepi::calendar::today();
