@@ -128,14 +128,14 @@ string_enum!(
     RequisitoResidenza, RequisitoSoggiorno, ComposizioneDifforme, AltroFattoSanzionabile });
 string_enum!(
     /// State of a segnalazione, domain spec §2.9.
-    ReportState, "SCREAMING_SNAKE_CASE", { Bozza, DaApprovare, Inviata, Rifiutata, Rettificata, Acquisita });
+    ReportState, "SCREAMING_SNAKE_CASE", { Bozza, DaApprovare, Inviata, Rifiutata, Rettificata, Acquisita, Annullata });
 string_enum!(
     /// Which partner an event of the change feed is for.
     PartnerAudience, "SCREAMING_SNAKE_CASE", { Inps, Cpi });
 string_enum!(
     /// What happened, in an event of the partners' change feed.
     PartnerEventKind, "SCREAMING_SNAKE_CASE", {
-    SegnalazioneInviata, SegnalazioneRettificata, EsitoControlloAnagrafico, EsitoSvantaggio, SilenzioAssenso, PattoSottoscritto,
+    SegnalazioneInviata, SegnalazioneRettificata, SegnalazioneAnnullata, EsitoControlloAnagrafico, EsitoSvantaggio, SilenzioAssenso, PattoSottoscritto,
     PucAvviato, PucConcluso, PucInterrotto });
 string_enum!(
     /// Kind of meeting.
@@ -181,6 +181,12 @@ string_enum!(
 string_enum!(
     /// Outcome of a residency check.
     ResidencyOutcome, "SCREAMING_SNAKE_CASE", { Positivo, Negativo, NonDeterminabile });
+
+string_enum!(
+    /// Why a residency outcome contradicts the requirement computed from the
+    /// recorded periods.
+    ResidencyOverrideReason, "SCREAMING_SNAKE_CASE", {
+    DocumentazioneInteressato, PeriodiNonRegistrati, RettificaAnagrafica, IrreperibilitaAccertata, Altro });
 string_enum!(
     /// Category of the condizione di svantaggio (DM 160/2023). Special-category data.
     DisadvantageCategory, "SCREAMING_SNAKE_CASE", {

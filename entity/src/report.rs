@@ -27,6 +27,10 @@ pub struct Model {
     pub sent_at: Option<DateTimeUtc>,
     pub inps_ack: Option<String>,
     pub rectification_of: Option<Uuid>,
+    /// A request to annul `rectification_of` (withdraw it), not to rectify it.
+    pub annuls: bool,
+    /// For a failed residency check: why its outcome contradicts the computed requirement.
+    pub override_reason: Option<ResidencyOverrideReason>,
     pub version: i32,
     pub created_at: DateTimeUtc,
 }

@@ -26,6 +26,10 @@ pub struct Model {
     pub forwarded_at: Option<DateTimeUtc>,
     pub outcome: Option<ResidencyOutcome>,
     pub finalised_at: Option<DateTimeUtc>,
+    /// Why the outcome contradicts the requirement computed from the periods.
+    pub override_reason: Option<ResidencyOverrideReason>,
+    /// The officer's account of that reason.
+    pub override_note: Option<String>,
     pub version: i32,
     pub created_at: DateTimeUtc,
 }

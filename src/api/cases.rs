@@ -48,6 +48,9 @@ pub struct CaseFilter {
     /// Only cases with no case manager (or, with false, assigned ones).
     #[graphql(visible = "crate::graphql::visibility::case_unassigned")]
     pub unassigned: Option<bool>,
+    /// Only the cases of this case manager (an `Operator` id): one case manager's workload.
+    #[graphql(visible = "crate::graphql::visibility::case_unassigned")]
+    pub case_manager_id: Option<ID>,
     /// Only cases whose case manager no longer holds a case-manager profile in
     /// force (revoked, suspended, expired): work to reassign (or, with false, the others).
     #[graphql(visible = "crate::graphql::visibility::case_to_reassign")]
@@ -124,6 +127,7 @@ fn case_list(
         due_within_days: f.due_within_days,
         overdue: f.overdue,
         unassigned: f.unassigned,
+        case_manager: f.case_manager_id.map(|id| id.to_string()),
         to_reassign: f.to_reassign,
         pathway_type: f.pathway_type.map(Into::into),
     };
@@ -212,6 +216,10 @@ pub struct CompleteAnalysisInput {
     pub version: i32,
     /// Where the analysis routes the case.
     pub outcome: AnalysisOutcomeView,
+    /// The ADI pathway it sets. Left out: `OBBLIGO_ATTIVAZIONE` when a member is bound to work
+    /// activation, `OBBLIGO_SOCIALE_OPZIONE_LAVORO` otherwise; an option (`OPZIONE_ATTIVAZIONE`,
+    /// `OPZIONE_SFL`) is named. None with `NESSUN_PERCORSO`.
+    pub pathway_type: Option<PathwayTypeView>,
 }
 
 /// A case and its version, for actions that need nothing else
@@ -530,7 +538,9 @@ impl CaseMutation {
     ) -> GqlResult<CaseView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
-        service::complete_analysis(&a, id, input.version, input.outcome.into()).await.gql()?;
+        service::complete_analysis(&a, id, input.version, input.outcome.into(), input.pathway_type.map(Into::into))
+            .await
+            .gql()?;
         read_case(ctx, id).await
     }
 

@@ -55,6 +55,25 @@ pub struct PlanMeetingInput {
     pub slot_id: Option<ID>,
 }
 
+/// Input of `recordHeldMeeting`.
+#[derive(InputObject)]
+pub struct RecordHeldMeetingInput {
+    /// The case whose household was met (past its first meeting).
+    pub case_id: ID,
+    /// Kind of meeting: `MONITORAGGIO_90GG`, `VERIFICA_PATTO` or `EQUIPE` (a first meeting has
+    /// `recordFirstMeeting`).
+    pub kind: MeetingKindView,
+    /// When it began (in the past).
+    pub held_at: Timestamp,
+    /// Duration in minutes (15-480).
+    #[graphql(default = 60)]
+    pub duration_minutes: i32,
+    /// Where.
+    pub place: String,
+    /// Who attended.
+    pub attendees: Option<String>,
+}
+
 /// Input of `convokeMeeting`.
 #[derive(InputObject)]
 pub struct ConvokeMeetingInput {
@@ -259,6 +278,30 @@ impl MeetingMutation {
             slot_id,
         };
         let id = crate::meetings::service::plan(&a, case_id, p).await.gql()?;
+        done(ctx, id).await
+    }
+
+    /// Case manager (own cases) or meeting registrar (its Comuni): records a meeting
+    /// held and not planned in GePI, after the fact (a 90-day update the household
+    /// came to, a verification of the pact). It is `SVOLTO`, and the case's last
+    /// meeting when it is the latest.
+    #[graphql(visible = "crate::graphql::visibility::creates_meeting")]
+    async fn record_held_meeting(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case, the kind of meeting, when it began, how long, where and who attended.")]
+        input: RecordHeldMeetingInput,
+    ) -> GqlResult<MeetingView> {
+        let a = acting(ctx)?;
+        let case_id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        let h = crate::meetings::service::HeldMeeting {
+            kind: input.kind.into(),
+            held_at: input.held_at.into(),
+            duration_minutes: input.duration_minutes,
+            place: input.place,
+            attendees: input.attendees,
+        };
+        let id = crate::meetings::service::record_held_meeting(&a, case_id, h).await.gql()?;
         done(ctx, id).await
     }
 

@@ -66,6 +66,17 @@ pub struct RectifyReportInput {
     pub description: String,
 }
 
+/// Input of `annulReport`.
+#[derive(InputObject)]
+pub struct AnnulReportInput {
+    /// The segnalazione already sent.
+    pub report_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// Why it is withdrawn.
+    pub reason: String,
+}
+
 #[derive(Default)]
 pub struct ReportMutation;
 
@@ -99,6 +110,23 @@ impl ReportMutation {
         let id = uuid_arg("input.reportId", "Report", &input.report_id)?;
         let r = crate::reports::service::Rectification { fact_date: input.fact_date.0, description: input.description };
         let new_id = crate::reports::service::rectify_report(&a, id, input.version, r).await.gql()?;
+        Ok(ReportView(by_id::<report::Entity>(gateway(ctx)?, report::Column::Id, new_id, "Report").await.gql()?))
+    }
+
+    /// Whoever may raise segnalazioni on it (the case manager, on its own cases): asks to annul a
+    /// segnalazione already sent to INPS (`INVIATA` or `ACQUISITA`), saying why. The request is a new segnalazione
+    /// with `annuls` true naming it in `rectificationOf`, `DA_APPROVARE` by the coordinator who decides
+    /// the others; once approved INPS collects a `SEGNALAZIONE_ANNULLATA` event and the segnalazione
+    /// withdrawn is `ANNULLATA`. One rectification or annulment at a time.
+    #[graphql(visible = "crate::graphql::visibility::creates_report")]
+    async fn annul_report(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The segnalazione, the version read, and why it is withdrawn.")] input: AnnulReportInput,
+    ) -> GqlResult<ReportView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.reportId", "Report", &input.report_id)?;
+        let new_id = crate::reports::service::annul_report(&a, id, input.version, &input.reason).await.gql()?;
         Ok(ReportView(by_id::<report::Entity>(gateway(ctx)?, report::Column::Id, new_id, "Report").await.gql()?))
     }
 }

@@ -10,11 +10,11 @@ use crate::graphql::scalars::Date;
 use crate::{
     api::views::ResidencyCheckView,
     authz::gateway::Direction,
-    error::{GqlResult, ResultExt},
+    error::{AppError, GqlResult, ResultExt},
     graphql::{
         connection::Connection,
         context::{gateway, uuid_arg},
-        enums::{ResidencyCheckStateView, ResidencyOutcomeView},
+        enums::{ResidencyCheckStateView, ResidencyOutcomeView, ResidencyOverrideReasonView},
         node::by_id,
     },
 };
@@ -72,6 +72,20 @@ pub struct FinaliseResidencyCheckInput {
     pub version: i32,
     /// The outcome.
     pub outcome: ResidencyOutcomeView,
+    /// Required when the outcome contradicts `requirementMet` (a positive outcome on periods that do not
+    /// meet the requirement, or a negative one on periods that do); refused otherwise.
+    pub override_reason: Option<ResidencyOverrideReasonView>,
+    /// The account of that reason (required with it).
+    pub override_note: Option<String>,
+}
+
+/// A check and its version, for actions that need nothing else (`resumeResidencyCheck`).
+#[derive(InputObject)]
+pub struct ResidencyCheckVersionInput {
+    /// The check.
+    pub check_id: ID,
+    /// Its version.
+    pub version: i32,
 }
 
 async fn done(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<ResidencyCheckView> {
@@ -151,7 +165,36 @@ impl ResidencyMutation {
     ) -> GqlResult<ResidencyCheckView> {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
-        crate::residency::service::finalise(&a, id, input.version, input.outcome.into()).await.gql()?;
+        let overriding = match (input.override_reason, input.override_note) {
+            (Some(reason), Some(note)) => {
+                Some(crate::residency::service::Override { reason: reason.into(), note })
+            }
+            (Some(_), None) => {
+                return Err(AppError::validation("input.overrideNote", "give the account of the override reason"))
+                    .gql()
+            }
+            (None, Some(_)) => {
+                return Err(AppError::validation("input.overrideReason", "an override note needs its coded reason"))
+                    .gql()
+            }
+            (None, None) => None,
+        };
+        crate::residency::service::finalise(&a, id, input.version, input.outcome.into(), overriding).await.gql()?;
+        done(ctx, id).await
+    }
+
+    /// Responsabile: takes back into work a check assigned to it again after it came
+    /// back from the Comuni it was forwarded to, on the periods already recorded
+    /// (`ASSEGNATO → IN_LAVORAZIONE`), to forward it further or finalise it.
+    #[graphql(visible = "crate::graphql::visibility::updates_residency_check")]
+    async fn resume_residency_check(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The check and the version read.")] input: ResidencyCheckVersionInput,
+    ) -> GqlResult<ResidencyCheckView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
+        crate::residency::service::resume(&a, id, input.version).await.gql()?;
         done(ctx, id).await
     }
 }

@@ -2341,6 +2341,8 @@ impl Projected for report::Entity {
             ("inpsAck", report::Column::InpsAck),
             ("createdAt", report::Column::CreatedAt),
             ("version", report::Column::Version),
+            ("annuls", report::Column::Annuls),
+            ("overrideReason", report::Column::OverrideReason),
         ]
     }
     fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
@@ -2497,7 +2499,19 @@ impl ReportView {
         .await?
         .map(MemberView))
     }
-    /// The segnalazione already sent that this one rectifies.
+    /// Whether this segnalazione withdraws the one in `rectificationOf` (an annulment) instead of rectifying it.
+    #[graphql(visible = "vis::report_annuls")]
+    async fn annuls(&self, ctx: &Context<'_>) -> Option<bool> {
+        let m = &self.0;
+        show(ctx, keys::report::ANNULS, self.own(ctx), || m.annuls)
+    }
+    /// For a failed residency check whose outcome contradicts the requirement computed from the periods: the officer's reason.
+    #[graphql(visible = "vis::report_override_reason")]
+    async fn override_reason(&self, ctx: &Context<'_>) -> Option<ResidencyOverrideReasonView> {
+        let m = &self.0;
+        show(ctx, keys::report::OVERRIDE_REASON, self.own(ctx), || m.override_reason.map(Into::into)).flatten()
+    }
+    /// The segnalazione already sent that this one rectifies (or annuls).
     #[graphql(visible = "vis::report_rectification_of")]
     async fn rectification_of(&self, ctx: &Context<'_>) -> GqlResult<Option<ReportView>> {
         let m = &self.0;
@@ -3295,6 +3309,8 @@ impl Projected for residency_check::Entity {
             ("forwardedAt", residency_check::Column::ForwardedAt),
             ("outcome", residency_check::Column::Outcome),
             ("finalisedAt", residency_check::Column::FinalisedAt),
+            ("overrideReason", residency_check::Column::OverrideReason),
+            ("overrideNote", residency_check::Column::OverrideNote),
             ("version", residency_check::Column::Version),
         ]
     }
@@ -3355,6 +3371,18 @@ impl ResidencyCheckView {
     async fn finalised_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
         let m = &self.0;
         show(ctx, keys::residency_check::FINALISED_AT, self.own(ctx), || m.finalised_at.map(Timestamp))
+    }
+    /// Why the outcome contradicts the requirement computed from the periods (null when it agrees).
+    #[graphql(visible = "vis::residency_check_override_reason")]
+    async fn override_reason(&self, ctx: &Context<'_>) -> Option<ResidencyOverrideReasonView> {
+        let m = &self.0;
+        show(ctx, keys::residency_check::OVERRIDE_REASON, self.own(ctx), || m.override_reason.map(Into::into)).flatten()
+    }
+    /// The officer's account of that reason.
+    #[graphql(visible = "vis::residency_check_override_note")]
+    async fn override_note(&self, ctx: &Context<'_>) -> Option<Option<String>> {
+        let m = &self.0;
+        show(ctx, keys::residency_check::OVERRIDE_NOTE, self.own(ctx), || m.override_note.clone())
     }
     /// Whether the deadline passed without an outcome.
     #[graphql(visible = "vis::residency_check_overdue")]
@@ -4583,6 +4611,12 @@ mod vis {
     pub fn report_member(ctx: &Context<'_>) -> bool {
         field(ctx, crate::authz::keys::report::MEMBER) && reads(ctx, Object::Member)
     }
+    pub fn report_annuls(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::report::ANNULS)
+    }
+    pub fn report_override_reason(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::report::OVERRIDE_REASON)
+    }
     pub fn report_rectification_of(ctx: &Context<'_>) -> bool {
         field(ctx, crate::authz::keys::report::RECTIFICATION_OF) && reads(ctx, Object::Report)
     }
@@ -4792,6 +4826,12 @@ mod vis {
     }
     pub fn residency_check_finalised_at(ctx: &Context<'_>) -> bool {
         field(ctx, crate::authz::keys::residency_check::FINALISED_AT)
+    }
+    pub fn residency_check_override_reason(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::residency_check::OVERRIDE_REASON)
+    }
+    pub fn residency_check_override_note(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::residency_check::OVERRIDE_NOTE)
     }
     pub fn residency_check_overdue(ctx: &Context<'_>) -> bool {
         field(ctx, crate::authz::keys::residency_check::OVERDUE)

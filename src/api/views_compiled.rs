@@ -2176,6 +2176,24 @@ impl CompiledView for ReportView {
                 audit: false,
                 plan: plan_rel::<ReportView, MemberView>,
             }),
+            "annuls" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<bool> = rc.show(keys::report::ANNULS, v.own_in(rc), || m.annuls);
+                    x.out()
+                },
+                &["annuls"],
+            ),
+            "overrideReason" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ResidencyOverrideReasonView> = rc
+                        .show(keys::report::OVERRIDE_REASON, v.own_in(rc), || m.override_reason.map(Into::into))
+                        .flatten();
+                    x.out()
+                },
+                &["override_reason"],
+            ),
             "rectificationOf" => Field::Rel(RelSpec {
                 key: keys::report::RECTIFICATION_OF,
                 card: Card::One,
@@ -2951,6 +2969,27 @@ impl CompiledView for ResidencyCheckView {
                     x.out()
                 },
                 &["finalised_at"],
+            ),
+            "overrideReason" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ResidencyOverrideReasonView> = rc
+                        .show(keys::residency_check::OVERRIDE_REASON, v.own_in(rc), || {
+                            m.override_reason.map(Into::into)
+                        })
+                        .flatten();
+                    x.out()
+                },
+                &["override_reason"],
+            ),
+            "overrideNote" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::residency_check::OVERRIDE_NOTE, v.own_in(rc), || m.override_note.clone());
+                    x.out()
+                },
+                &["override_note"],
             ),
             "overdue" => Field::Value(
                 |v, rc| {

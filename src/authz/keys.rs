@@ -279,6 +279,8 @@ pub mod report {
     pub const CASE: FieldKey = FieldKey("Report.case");
     pub const RESIDENCY_CHECK: FieldKey = FieldKey("Report.residencyCheck");
     pub const MEMBER: FieldKey = FieldKey("Report.member");
+    pub const ANNULS: FieldKey = FieldKey("Report.annuls");
+    pub const OVERRIDE_REASON: FieldKey = FieldKey("Report.overrideReason");
     pub const RECTIFICATION_OF: FieldKey = FieldKey("Report.rectificationOf");
 }
 
@@ -379,6 +381,8 @@ pub mod residency_check {
     pub const FORWARDED_AT: FieldKey = FieldKey("ResidencyCheck.forwardedAt");
     pub const OUTCOME: FieldKey = FieldKey("ResidencyCheck.outcome");
     pub const FINALISED_AT: FieldKey = FieldKey("ResidencyCheck.finalisedAt");
+    pub const OVERRIDE_REASON: FieldKey = FieldKey("ResidencyCheck.overrideReason");
+    pub const OVERRIDE_NOTE: FieldKey = FieldKey("ResidencyCheck.overrideNote");
     pub const OVERDUE: FieldKey = FieldKey("ResidencyCheck.overdue");
     pub const VERSION: FieldKey = FieldKey("ResidencyCheck.version");
     pub const OWNING_COMUNE: FieldKey = FieldKey("ResidencyCheck.owningComune");

@@ -31,6 +31,8 @@ pub struct CaseFilter {
     pub overdue: Option<bool>,
     /// No case manager (true), or assigned (false).
     pub unassigned: Option<bool>,
+    /// The global id of one case manager (an `Operator`).
+    pub case_manager: Option<String>,
     /// The case manager holds no case-manager profile in force (true), or the others.
     pub to_reassign: Option<bool>,
     pub pathway_type: Option<PathwayType>,
@@ -89,6 +91,11 @@ pub fn case_list(authz: &RequestAuthz, f: CaseFilter) -> Result<Condition, AppEr
         } else {
             case_file::Column::CaseManagerId.is_not_null()
         });
+    }
+    if let Some(id) = f.case_manager {
+        authz.require_field(keys::case::CASE_MANAGER, "filtering")?;
+        let op = crate::ids::decode_uuid("filter.caseManagerId", "Operator", &id)?;
+        c = c.add(case_file::Column::CaseManagerId.eq(op));
     }
     if let Some(r) = f.to_reassign {
         authz.require_reassign(keys::case::CASE_MANAGER)?;

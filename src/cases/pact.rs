@@ -655,6 +655,8 @@ pub async fn refuse_pact(
             description,
             created_by: me,
             rectification_of: None,
+            annuls: false,
+            override_reason: None,
         },
     )
     .await?;

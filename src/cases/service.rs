@@ -275,6 +275,7 @@ pub async fn complete_analysis(
     case_id: Uuid,
     version: i32,
     outcome: AnalysisOutcome,
+    pathway: Option<PathwayType>,
 ) -> Result<Uuid, AppError> {
     let me = a.me()?;
     let txn = a.begin().await?;
@@ -291,6 +292,7 @@ pub async fn complete_analysis(
             "describe the needs (saveAnalysis) before completing the analysis",
         ));
     }
+    let pathway = pathway_after_analysis(&txn, &c, outcome, pathway).await?;
     let now = Utc::now();
     let mut am = pa.clone().into_active_model();
     am.state = Set(AnalysisState::Completata);
@@ -300,7 +302,11 @@ pub async fn complete_analysis(
     am.updated_at = Set(now);
     compare_and_set(&txn, &pa, preliminary_analysis::Entity::update_many().set(am)).await?;
     let new_state = state_after_analysis(outcome);
-    update_case(&txn, &c, |q| q.col_expr(case_file::Column::State, Expr::value(new_state))).await?;
+    update_case(&txn, &c, |q| {
+        q.col_expr(case_file::Column::State, Expr::value(new_state))
+            .col_expr(case_file::Column::PathwayType, Expr::value(pathway))
+    })
+    .await?;
     let mut entries = Vec::new();
     if new_state == CaseState::QdaInCorso {
         let exists = Unscoped::Child
@@ -337,11 +343,56 @@ pub async fn complete_analysis(
     entries.push(e);
     let mut e = AuditEntry::new("case_file", c.id, AuditAction::Transition);
     e.ambito_id = Some(c.ambito_id);
-    e.changes =
-        Some(diff(&[("state", json!(c.state), json!(new_state)), ("version", json!(c.version), json!(c.version + 1))]));
+    e.changes = Some(diff(&[
+        ("state", json!(c.state), json!(new_state)),
+        ("pathway_type", json!(c.pathway_type), json!(pathway)),
+        ("version", json!(c.version), json!(c.version + 1)),
+    ]));
     entries.push(e);
     txn.commit(entries).await?;
     Ok(c.id)
+}
+
+/// The ADI pathway an analysis sets (DL 48/2023 art. 6): none when it routes the
+/// household to no pathway; the obligation of work and social activation when a
+/// member is bound to work activation (`obligatedActivation`, as INPS reports
+/// it), which no choice can lift; otherwise the obligation of social activation
+/// with the option of work, or the option the case manager names (work and
+/// social activation, or the SFL).
+async fn pathway_after_analysis(
+    txn: &DatabaseTransaction,
+    c: &case_file::Model,
+    outcome: AnalysisOutcome,
+    chosen: Option<PathwayType>,
+) -> Result<Option<PathwayType>, AppError> {
+    if outcome == AnalysisOutcome::NessunPercorso {
+        return match chosen {
+            Some(_) => Err(AppError::validation(
+                "input.pathwayType",
+                "an analysis that routes the household to no pathway sets none",
+            )),
+            None => Ok(None),
+        };
+    }
+    let bound = Unscoped::Child
+        .find::<member::Entity>()
+        .filter(member::Column::HouseholdId.eq(c.household_id))
+        .filter(member::Column::ObligatedActivation.eq(true))
+        .one(txn)
+        .await?
+        .is_some();
+    match (bound, chosen) {
+        (true, None | Some(PathwayType::ObbligoAttivazione)) => Ok(Some(PathwayType::ObbligoAttivazione)),
+        (true, Some(_)) => Err(AppError::validation(
+            "input.pathwayType",
+            "a member of the household is bound to work activation: the pathway is OBBLIGO_ATTIVAZIONE",
+        )),
+        (false, Some(PathwayType::ObbligoAttivazione)) => Err(AppError::validation(
+            "input.pathwayType",
+            "no member of the household is bound to work activation: OBBLIGO_ATTIVAZIONE does not apply",
+        )),
+        (false, chosen) => Ok(Some(chosen.unwrap_or(PathwayType::ObbligoSocialeOpzioneLavoro))),
+    }
 }
 
 /// Case manager: reopens a completed analysis (the case goes back to it).
@@ -430,6 +481,8 @@ pub async fn raise_report(a: &Acting<'_>, case_id: Uuid, r: NewReport) -> Result
             description,
             created_by: me,
             rectification_of: None,
+            annuls: false,
+            override_reason: None,
         },
     )
     .await?;

@@ -384,10 +384,13 @@ gql_enum!(
         Inviata,
         /// Rejected by the coordinator, with a comment: not sent.
         Rifiutata,
-        /// Sent to INPS, then rectified or annulled in GePI.
+        /// Sent to INPS, then replaced by its approved rectification (which names it in `rectificationOf`).
         Rettificata,
         /// Sent to INPS, which recorded its protocol on it (`inpsAck`).
         Acquisita,
+        /// Sent to INPS, then withdrawn: its annulment (a segnalazione with `annuls` true naming it in
+        /// `rectificationOf`) was approved.
+        Annullata,
     }
 );
 gql_enum!(
@@ -398,6 +401,9 @@ gql_enum!(
         /// The rectification of a segnalazione already sent was approved: the event names the rectification
         /// (sent to INPS), whose `rectificationOf` names the segnalazione it replaces (now `RETTIFICATA`).
         SegnalazioneRettificata,
+        /// The annulment of a segnalazione already sent was approved: the event names the annulment, whose
+        /// `rectificationOf` names the segnalazione withdrawn (now `ANNULLATA`).
+        SegnalazioneAnnullata,
         /// The Comune of residence finalised a residency check INPS requested (`ESITO_POSITIVO` or
         /// `ESITO_NEGATIVO`: a negative one also becomes a segnalazione once approved).
         EsitoControlloAnagrafico,
@@ -590,6 +596,22 @@ gql_enum!(
         EsitoNegativo,
         /// The negative outcome was sent to INPS (its segnalazione approved).
         InviatoInps,
+    }
+);
+gql_enum!(
+    /// Why a residency outcome contradicts the requirement computed from the recorded periods.
+    ResidencyOverrideReasonView, "ResidencyOverrideReason", "entity::enums::ResidencyOverrideReason", {
+        /// Documents the person produced prove residence the registries do not show.
+        DocumentazioneInteressato,
+        /// Residence in a Comune that cannot record periods on GePI (abroad, or not on the platform).
+        PeriodiNonRegistrati,
+        /// The registry was corrected after the periods were recorded.
+        RettificaAnagrafica,
+        /// The person was found not to live at the registered address (irreperibilità): the periods do
+        /// not reflect actual residence.
+        IrreperibilitaAccertata,
+        /// Another reason, told in the note.
+        Altro,
     }
 );
 gql_enum!(

@@ -675,6 +675,8 @@ impl Import {
             forwarded_at: Set(None),
             outcome: Set(None),
             finalised_at: Set(None),
+            override_reason: Set(None),
+            override_note: Set(None),
             version: Set(1),
             created_at: Set(Utc::now()),
         }

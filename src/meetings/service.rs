@@ -13,7 +13,6 @@ use crate::unscoped::Unscoped;
 use crate::{
     audit::AuditEntry,
     authz::{Action, Object},
-    calendar::today,
     cases::{
         model::{case_allows, CaseAction},
         service::{apply_first_meeting, case_under, date_between, refuse_case},
@@ -277,6 +276,104 @@ pub async fn record_first_meeting(
     Ok(c.id)
 }
 
+/// A meeting held and not planned in GePI (a 90-day check, a verification of the
+/// pact), recorded afterwards.
+pub struct HeldMeeting {
+    pub kind: MeetingKind,
+    pub held_at: DateTime<Utc>,
+    pub duration_minutes: i32,
+    pub place: String,
+    pub attendees: Option<String>,
+}
+
+/// Case manager (own cases) or registrar (cases of its Comuni): records a meeting
+/// held with the household of a case past its first meeting, as the first one
+/// can be recorded after the fact. It counts as the case's last meeting (the
+/// 90-day update) when it is the latest.
+pub async fn record_held_meeting(a: &Acting<'_>, case_id: Uuid, h: HeldMeeting) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    if h.kind == MeetingKind::PresentazioneSpontanea || h.kind == MeetingKind::Convocazione {
+        return Err(AppError::validation(
+            "input.kind",
+            "a first meeting is recorded with recordFirstMeeting (or recordSpontaneousPresentation)",
+        ));
+    }
+    if !(15..=480).contains(&h.duration_minutes) {
+        return Err(AppError::validation("input.durationMinutes", "between 15 and 480 minutes"));
+    }
+    let place = text("input.place", &h.place, 200)?;
+    let attendees = opt_text("input.attendees", h.attendees.as_deref(), 1000)?;
+    if h.held_at > Utc::now() {
+        return Err(AppError::validation("input.heldAt", "a held meeting is in the past: plan a future one"));
+    }
+    let txn = a.begin().await?;
+    let scope = a.gw.authz.scope_for(Object::Meeting, Action::Create)?;
+    let c = case_under(a, &txn, case_id, scope).await?;
+    use CaseState::*;
+    if !matches!(c.state, ApInCorso | QdaInCorso | PattoInDefinizione | InviatoAltroServizio | InMonitoraggio) {
+        return Err(AppError::Conflict(format!(
+            "recordHeldMeeting is not allowed: the case is {}; a meeting held after the first one is recorded on \
+             open cases past their first meeting (the first one: recordFirstMeeting)",
+            crate::codes::code(c.state)
+        )));
+    }
+    let held_on = local_day(h.held_at);
+    if let Some(first) = c.first_meeting_on.filter(|first| held_on < *first) {
+        return Err(AppError::validation("input.heldAt", format!("must not be before the first meeting ({first})")));
+    }
+    let operator = c.case_manager_id.unwrap_or(me);
+    let id = insert_meeting(
+        &txn,
+        &c,
+        NewMeeting {
+            kind: h.kind,
+            state: MeetingState::Svolto,
+            operator,
+            at: h.held_at,
+            minutes: h.duration_minutes,
+            place,
+            attendees,
+            recorded_by: Some(me),
+        },
+    )
+    .await?;
+    let mut entries = vec![{
+        let mut e = AuditEntry::new("meeting", id, AuditAction::Create);
+        e.ambito_id = Some(c.ambito_id);
+        e.changes = Some(json!({ "case_id": c.id, "kind": h.kind, "held_on": held_on, "state": MeetingState::Svolto }));
+        e
+    }];
+    entries.extend(held_on_counts(&txn, &c, held_on).await?);
+    txn.commit(entries).await?;
+    Ok(id)
+}
+
+/// A meeting held on `held_on` is the case's last meeting when none later was
+/// recorded (the 90-day update counts from it).
+async fn held_on_counts(
+    txn: &DatabaseTransaction,
+    c: &case_file::Model,
+    held_on: NaiveDate,
+) -> Result<Option<AuditEntry>, AppError> {
+    let changed = bump_version::<case_file::Model>(case_file::Entity::update_many())
+        .col_expr(case_file::Column::LastMeetingOn, Expr::value(held_on))
+        .filter(case_file::Column::Id.eq(c.id))
+        .filter(
+            Condition::any()
+                .add(case_file::Column::LastMeetingOn.is_null())
+                .add(case_file::Column::LastMeetingOn.lt(held_on)),
+        )
+        .exec(txn)
+        .await?
+        .rows_affected;
+    Ok((changed > 0).then(|| {
+        let mut e = AuditEntry::new("case_file", c.id, AuditAction::Update);
+        e.ambito_id = Some(c.ambito_id);
+        e.changes = Some(diff(&[("last_meeting_on", json!(c.last_meeting_on), json!(held_on))]));
+        e
+    }))
+}
+
 async fn load(a: &Acting<'_>, txn: &DatabaseTransaction, id: Uuid) -> Result<meeting::Model, AppError> {
     a.load::<meeting::Entity>(txn, meeting::Column::Id, id, Action::Update, ("input.meetingId", "meeting")).await
 }
@@ -432,8 +529,12 @@ pub async fn record_outcome(
     if !matches!(m.state, MeetingState::Pianificato | MeetingState::Convocato) {
         return Err(refuse(&m, "recordMeetingOutcome"));
     }
-    if local_day(m.scheduled_at) > today() {
-        return Err(AppError::Conflict("recordMeetingOutcome is not allowed before the day of the meeting".into()));
+    // What happened at a meeting is known once it has begun, not on the morning of its day.
+    if m.scheduled_at > Utc::now() {
+        return Err(AppError::Conflict(format!(
+            "recordMeetingOutcome is not allowed before the meeting starts ({} UTC)",
+            m.scheduled_at.format("%Y-%m-%d %H:%M")
+        )));
     }
     if outcome == Outcome::AbsentUnjustified && m.state != MeetingState::Convocato {
         return Err(AppError::Conflict(
@@ -466,18 +567,7 @@ pub async fn record_outcome(
             Outcome::Held if matches!(c.state, CaseState::Assegnato | CaseState::Convocato) => {
                 entries.extend(apply_first_meeting(&txn, &c, held_on, m.id).await?);
             }
-            Outcome::Held => {
-                bump_version::<case_file::Model>(case_file::Entity::update_many())
-                    .col_expr(case_file::Column::LastMeetingOn, Expr::value(held_on))
-                    .filter(case_file::Column::Id.eq(c.id))
-                    .filter(
-                        Condition::any()
-                            .add(case_file::Column::LastMeetingOn.is_null())
-                            .add(case_file::Column::LastMeetingOn.lt(held_on)),
-                    )
-                    .exec(&txn)
-                    .await?;
-            }
+            Outcome::Held => entries.extend(held_on_counts(&txn, &c, held_on).await?),
             Outcome::AbsentUnjustified => {
                 let rid = insert_report(
                     &txn,
@@ -494,6 +584,8 @@ pub async fn record_outcome(
                         description: "Assenza all'incontro convocato senza giustificato motivo.".into(),
                         created_by: me,
                         rectification_of: None,
+                        annuls: false,
+                        override_reason: None,
                     },
                 )
                 .await?;

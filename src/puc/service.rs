@@ -649,6 +649,15 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
                     crate::codes::code(asg.state)
                 )));
             }
+            // Ending before the minimum duration (or the project's end, when
+            // that comes first) is an interruption, with its reason.
+            if let Some(end) = asg.planned_end_on.filter(|end| *end > today()) {
+                return Err(AppError::Conflict(format!(
+                    "completePucAssignment is not allowed before the planned end ({end}, the project's minimum \
+                     duration of {} months): an assignment that ends earlier is interrupted (interrupt, with its reason)",
+                    project.min_duration_months
+                )));
+            }
             Completato
         }
         AssignmentStep::Interrupt { reason, on, .. } => {
@@ -707,6 +716,8 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
                 description: format!("Interruzione del PUC per {}.", crate::codes::code(reason).to_lowercase()),
                 created_by: me,
                 rectification_of: None,
+                annuls: false,
+                override_reason: None,
             },
         )
         .await?;

@@ -10,7 +10,7 @@ pub enum ReportAction {
     Decide,
     /// INPS records its protocol on a segnalazione it received.
     Acknowledge,
-    /// A segnalazione already sent is rectified (since December 2020).
+    /// A segnalazione already sent is rectified or annulled (since December 2020).
     Rectify,
 }
 
@@ -36,6 +36,7 @@ pub fn report_allowed_actions(state: ReportState) -> Vec<&'static str> {
     }
     if report_allows(state, ReportAction::Rectify) {
         v.push("rectifyReport");
+        v.push("annulReport");
     }
     v
 }

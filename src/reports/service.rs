@@ -5,7 +5,10 @@
 use chrono::{NaiveDate, Utc};
 use entity::{
     case_file,
-    enums::{AuditAction, PartnerAudience, PartnerEventKind, ReportKind, ReportState, ResidencyCheckState},
+    enums::{
+        AuditAction, PartnerAudience, PartnerEventKind, ReportKind, ReportState, ResidencyCheckState,
+        ResidencyOverrideReason,
+    },
     report, residency_check,
 };
 use sea_orm::{
@@ -40,8 +43,12 @@ pub struct ReportDraft {
     pub fact_date: NaiveDate,
     pub description: String,
     pub created_by: Uuid,
-    /// The segnalazione already sent that this one rectifies.
+    /// The segnalazione already sent that this one rectifies (or annuls).
     pub rectification_of: Option<Uuid>,
+    /// Whether it annuls `rectification_of` instead of rectifying it.
+    pub annuls: bool,
+    /// A failed residency check's outcome that contradicts the computed requirement: why.
+    pub override_reason: Option<ResidencyOverrideReason>,
 }
 
 /// Inserts a new segnalazione (ascertained today, version 1); the caller audits it.
@@ -67,6 +74,8 @@ pub async fn insert_report(txn: &DatabaseTransaction, d: ReportDraft) -> Result<
         sent_at: Set(None),
         inps_ack: Set(None),
         rectification_of: Set(d.rectification_of),
+        annuls: Set(d.annuls),
+        override_reason: Set(d.override_reason),
         version: Set(1),
         created_at: Set(Utc::now()),
     }
@@ -160,10 +169,15 @@ pub async fn decide_report(
         if let Some(check_id) = r.residency_check_id {
             entries.extend(mark_check_sent(&txn, check_id).await?);
         }
-        // A rectification: the segnalazione it replaces is rectified.
+        // A rectification: the segnalazione it replaces is rectified; an
+        // annulment: the segnalazione it withdraws is annulled.
         let kind = match r.rectification_of {
+            Some(old_id) if r.annuls => {
+                entries.push(mark_replaced(&txn, old_id, ReportState::Annullata).await?);
+                PartnerEventKind::SegnalazioneAnnullata
+            }
             Some(old_id) => {
-                entries.push(mark_rectified(&txn, old_id).await?);
+                entries.push(mark_replaced(&txn, old_id, ReportState::Rettificata).await?);
                 PartnerEventKind::SegnalazioneRettificata
             }
             None => PartnerEventKind::SegnalazioneInviata,
@@ -196,9 +210,10 @@ pub async fn decide_report(
     Ok(id)
 }
 
-/// The segnalazione `old_id`, replaced by its approved rectification:
-/// `INVIATA|ACQUISITA → RETTIFICATA`; returns its audit entry.
-async fn mark_rectified(txn: &DatabaseTransaction, old_id: Uuid) -> Result<AuditEntry, AppError> {
+/// The segnalazione `old_id`, replaced by its approved rectification or
+/// withdrawn by its approved annulment: `INVIATA|ACQUISITA → RETTIFICATA`
+/// (or `ANNULLATA`); returns its audit entry.
+async fn mark_replaced(txn: &DatabaseTransaction, old_id: Uuid, to: ReportState) -> Result<AuditEntry, AppError> {
     let old = Unscoped::Child
         .find_by_id::<report::Entity>(old_id)
         .one(txn)
@@ -210,10 +225,10 @@ async fn mark_rectified(txn: &DatabaseTransaction, old_id: Uuid) -> Result<Audit
             crate::codes::code(old.state)
         )));
     }
-    update_report(txn, &old, |q| q.col_expr(report::Column::State, Expr::value(ReportState::Rettificata))).await?;
+    update_report(txn, &old, |q| q.col_expr(report::Column::State, Expr::value(to))).await?;
     let mut e = AuditEntry::new("report", old.id, AuditAction::Transition);
     e.ambito_id = Some(old.ambito_id);
-    e.changes = Some(diff(&[("state", json!(old.state), json!(ReportState::Rettificata))]));
+    e.changes = Some(diff(&[("state", json!(old.state), json!(to))]));
     Ok(e)
 }
 
@@ -230,16 +245,39 @@ pub struct Rectification {
 /// once approved it is sent to INPS (a `SEGNALAZIONE_RETTIFICATA` event) and
 /// the one it replaces becomes `RETTIFICATA`. One rectification at a time.
 pub async fn rectify_report(a: &Acting<'_>, id: Uuid, version: i32, r: Rectification) -> Result<Uuid, AppError> {
-    let me = a.me()?;
     let description = text("input.description", &r.description, 4000)?;
     if r.fact_date > today() {
         return Err(AppError::validation("input.factDate", "must not be in the future"));
     }
+    replace_report(a, id, version, Some(r.fact_date), description, false).await
+}
+
+/// Whoever may raise segnalazioni on it: asks to annul (withdraw) one already
+/// sent to INPS, saying why. The request is a new segnalazione naming it
+/// (`rectificationOf`, with `annuls`), for the coordinator's approval, as a
+/// rectification is; once approved INPS collects a `SEGNALAZIONE_ANNULLATA`
+/// event and the one withdrawn becomes `ANNULLATA`. One request at a time.
+pub async fn annul_report(a: &Acting<'_>, id: Uuid, version: i32, reason: &str) -> Result<Uuid, AppError> {
+    let reason = text("input.reason", reason, 4000)?;
+    replace_report(a, id, version, None, reason, true).await
+}
+
+/// A rectification or an annulment of the segnalazione `id`, awaiting approval.
+async fn replace_report(
+    a: &Acting<'_>,
+    id: Uuid,
+    version: i32,
+    fact_date: Option<NaiveDate>,
+    description: String,
+    annuls: bool,
+) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let action = if annuls { "annulReport" } else { "rectifyReport" };
     let txn = a.begin().await?;
     let old = load_report(a, &txn, id, Action::Create).await?;
     check_version("segnalazione", old.version, version)?;
     if !report_allows(old.state, ReportAction::Rectify) {
-        return Err(refuse_report(&old, "rectifyReport"));
+        return Err(refuse_report(&old, action));
     }
     let pending = Unscoped::Rule
         .find::<report::Entity>()
@@ -247,8 +285,9 @@ pub async fn rectify_report(a: &Acting<'_>, id: Uuid, version: i32, r: Rectifica
         .filter(report::Column::State.is_in([ReportState::Bozza, ReportState::DaApprovare]))
         .one(&*txn)
         .await?;
-    if pending.is_some() {
-        return Err(AppError::Conflict("the segnalazione has a rectification awaiting approval".into()));
+    if let Some(p) = pending {
+        let what = if p.annuls { "an annulment" } else { "a rectification" };
+        return Err(AppError::Conflict(format!("the segnalazione has {what} awaiting approval")));
     }
     // Its version moves: two rectifications raised at once cannot both pass.
     update_report(&txn, &old, |q| q).await?;
@@ -263,17 +302,19 @@ pub async fn rectify_report(a: &Acting<'_>, id: Uuid, version: i32, r: Rectifica
             member_id: old.member_id,
             kind: old.kind,
             state: ReportState::DaApprovare,
-            fact_date: r.fact_date,
+            fact_date: fact_date.unwrap_or(old.fact_date),
             description,
             created_by: me,
             rectification_of: Some(old.id),
+            annuls,
+            override_reason: old.override_reason,
         },
     )
     .await?;
     let mut e = AuditEntry::new("report", new_id, AuditAction::Create);
     e.ambito_id = Some(old.ambito_id);
     e.changes = Some(
-        json!({ "rectification_of": old.id, "kind": old.kind, "state": ReportState::DaApprovare, "fact_date": r.fact_date }),
+        json!({ "rectification_of": old.id, "annuls": annuls, "kind": old.kind, "state": ReportState::DaApprovare, "fact_date": fact_date.unwrap_or(old.fact_date) }),
     );
     txn.commit(vec![e]).await?;
     Ok(new_id)
@@ -316,9 +357,9 @@ pub async fn acknowledge_report(
     if r.inps_ack.as_deref() == Some(protocol.as_str()) {
         return Ok(id);
     }
-    // Rectified before INPS acknowledged it: INPS still records its protocol
-    // on it (the state stays `RETTIFICATA`).
-    if r.state == ReportState::Rettificata && r.inps_ack.is_none() {
+    // Rectified or annulled before INPS acknowledged it: INPS still records
+    // its protocol on it (the state stays `RETTIFICATA` or `ANNULLATA`).
+    if matches!(r.state, ReportState::Rettificata | ReportState::Annullata) && r.inps_ack.is_none() {
         let p2 = protocol.clone();
         update_report(&txn, &r, |q| q.col_expr(report::Column::InpsAck, Expr::value(p2))).await?;
         let mut e = AuditEntry::new("report", id, AuditAction::Update);

@@ -18,14 +18,14 @@ use crate::{
     operators::service::profile_in_force,
     reports::service::{insert_report, ReportDraft},
     territory::model::IstatCode,
-    workflow::{check_version, compare_and_set, diff, Acting},
+    workflow::{check_version, compare_and_set, diff, text, Acting},
 };
 
 fn allowed_actions(s: ResidencyCheckState) -> &'static str {
     use ResidencyCheckState::*;
     match s {
         DaAssegnare | Inoltrato => "assignResidencyCheck",
-        Assegnato => "assignResidencyCheck, recordResidencyPeriods",
+        Assegnato => "assignResidencyCheck, recordResidencyPeriods, resumeResidencyCheck (periods already recorded)",
         InLavorazione => "assignResidencyCheck, recordResidencyPeriods, forwardResidencyCheck, finaliseResidencyCheck",
         InAttesaInteressato => "recordResidencyPeriods, finaliseResidencyCheck",
         EsitoNegativo => "decideReport (coordinator, on its segnalazione)",
@@ -262,11 +262,61 @@ pub async fn forward(a: &Acting<'_>, id: Uuid, version: i32, to: Option<String>)
     Ok(c.id)
 }
 
+/// Why an outcome contradicts the requirement computed from the periods.
+pub struct Override {
+    pub reason: ResidencyOverrideReason,
+    pub note: String,
+}
+
+/// Officer of a Comune holding a check that came back (forwarded and returned)
+/// and was assigned again: takes it back into work on the periods already
+/// recorded, by any Comune, without recording new ones (`ASSEGNATO →
+/// IN_LAVORAZIONE`).
+pub async fn resume(a: &Acting<'_>, id: Uuid, version: i32) -> Result<Uuid, AppError> {
+    let txn = a.begin().await?;
+    let c = load(a, &txn, id, Action::Update).await?;
+    check_version("residency check", c.version, version)?;
+    if c.state != ResidencyCheckState::Assegnato {
+        return Err(refuse(&c, "resumeResidencyCheck"));
+    }
+    let recorded = Unscoped::Child
+        .find::<residency_period::Entity>()
+        .filter(residency_period::Column::CheckId.eq(c.id))
+        .one(&txn)
+        .await?
+        .is_some();
+    if !recorded {
+        return Err(AppError::Conflict(
+            "resumeResidencyCheck is not allowed: no period is recorded on the check yet; record them \
+             (recordResidencyPeriods)"
+                .into(),
+        ));
+    }
+    update(&txn, &c, |q| q.col_expr(residency_check::Column::State, Expr::value(ResidencyCheckState::InLavorazione)))
+        .await?;
+    let e = entry(&c, AuditAction::Transition, diff(&[("state", json!(c.state), json!(ResidencyCheckState::InLavorazione))]));
+    txn.commit(vec![e]).await?;
+    Ok(c.id)
+}
+
 /// Officer of the Comune of residence: finalises the outcome. A negative outcome
 /// raises a segnalazione for the coordinator; an outcome that cannot be
-/// determined convenes the person within 30 days.
-pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: ResidencyOutcome) -> Result<Uuid, AppError> {
+/// determined convenes the person within 30 days. A positive or negative outcome
+/// that contradicts the requirement computed from the recorded periods needs a
+/// coded reason and its account: both are kept on the check, and the reason on
+/// its segnalazione, where the coordinator deciding it (and INPS) see it.
+pub async fn finalise(
+    a: &Acting<'_>,
+    id: Uuid,
+    version: i32,
+    outcome: ResidencyOutcome,
+    overriding: Option<Override>,
+) -> Result<Uuid, AppError> {
     let me = a.me()?;
+    let overriding = match overriding {
+        Some(o) => Some((o.reason, text("input.overrideNote", &o.note, 2000)?)),
+        None => None,
+    };
     let txn = a.begin().await?;
     let c = load(a, &txn, id, Action::Update).await?;
     check_version("residency check", c.version, version)?;
@@ -279,6 +329,40 @@ pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: Residency
             "finaliseResidencyCheck is not allowed: only the Comune of residence finalises; forward the check back to it".into(),
         ));
     }
+    let periods: Vec<(NaiveDate, Option<NaiveDate>)> = Unscoped::Child
+        .find::<residency_period::Entity>()
+        .filter(residency_period::Column::CheckId.eq(c.id))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|p| (p.from_on, p.to_on))
+        .collect();
+    let met = summarise(&periods, today()).requirement_met;
+    let contradicts = match outcome {
+        ResidencyOutcome::Positivo => !met,
+        ResidencyOutcome::Negativo => met,
+        ResidencyOutcome::NonDeterminabile => false,
+    };
+    let overriding = match (contradicts, overriding) {
+        (true, None) => {
+            return Err(AppError::validation(
+                "input.overrideReason",
+                format!(
+                    "the recorded periods give requirementMet: {met}: an outcome {} that contradicts them needs \
+                     overrideReason and overrideNote",
+                    crate::codes::code(outcome)
+                ),
+            ))
+        }
+        (false, Some(_)) => {
+            return Err(AppError::validation(
+                "input.overrideReason",
+                "the outcome agrees with the requirement computed from the periods: there is nothing to override",
+            ))
+        }
+        (_, o) => o,
+    };
+    let (reason, note) = (overriding.as_ref().map(|o| o.0), overriding.map(|o| o.1));
     let now = Utc::now();
     let (state, final_outcome, due) = match outcome {
         ResidencyOutcome::Positivo => (EsitoPositivo, Some(outcome), c.due_on),
@@ -289,7 +373,9 @@ pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: Residency
         let q = q
             .col_expr(residency_check::Column::State, Expr::value(state))
             .col_expr(residency_check::Column::Outcome, Expr::value(final_outcome))
-            .col_expr(residency_check::Column::DueOn, Expr::value(due));
+            .col_expr(residency_check::Column::DueOn, Expr::value(due))
+            .col_expr(residency_check::Column::OverrideReason, Expr::value(reason))
+            .col_expr(residency_check::Column::OverrideNote, Expr::value(note));
         if final_outcome.is_some() {
             q.col_expr(residency_check::Column::FinalisedAt, Expr::value(now))
         } else {
@@ -300,7 +386,11 @@ pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: Residency
     let mut entries = vec![entry(
         &c,
         AuditAction::Transition,
-        diff(&[("state", json!(c.state), json!(state)), ("outcome", json!(c.outcome), json!(final_outcome))]),
+        diff(&[
+            ("state", json!(c.state), json!(state)),
+            ("outcome", json!(c.outcome), json!(final_outcome)),
+            ("override_reason", json!(c.override_reason), json!(reason)),
+        ]),
     )];
     if outcome == ResidencyOutcome::Negativo {
         let rid = insert_report(
@@ -318,13 +408,15 @@ pub async fn finalise(a: &Acting<'_>, id: Uuid, version: i32, outcome: Residency
                 description: "Requisito di residenza non soddisfatto all'esito del controllo anagrafico.".into(),
                 created_by: me,
                 rectification_of: None,
+                annuls: false,
+                override_reason: reason,
             },
         )
         .await?;
         let mut e = AuditEntry::new("report", rid, AuditAction::Create);
         e.ambito_id = Some(c.ambito_id);
         e.changes = Some(
-            json!({ "residency_check_id": c.id, "kind": ReportKind::RequisitoResidenza, "state": ReportState::DaApprovare }),
+            json!({ "residency_check_id": c.id, "kind": ReportKind::RequisitoResidenza, "state": ReportState::DaApprovare, "override_reason": reason }),
         );
         entries.push(e);
     }

@@ -1166,6 +1166,8 @@ impl Generator {
             sent_at: None,
             inps_ack: None,
             rectification_of: None,
+            annuls: false,
+            override_reason: None,
             version: 1,
             created_at: Self::noon(fact),
         };
@@ -1303,6 +1305,8 @@ impl Generator {
                 .then(|| Self::noon(today - Duration::days(self.range(1, 20)))),
             outcome,
             finalised_at: outcome.map(|_| Self::noon((started + Duration::days(self.range(5, 25))).min(today))),
+            override_reason: None,
+            override_note: None,
             version: 1,
             created_at: Self::noon(started),
         };

@@ -68,13 +68,14 @@ async fn plan_convoke_and_hold_a_first_meeting_with_double_booking_refused() {
         .await;
     let m = ok(&r)["convokeMeeting"].clone();
     assert_eq!(m["case"]["state"], "CONVOCATO");
-    // Its outcome cannot be recorded before the day: move it to today (past hour) via SQL.
+    // Its outcome cannot be recorded before it starts: move it to a minute ago via SQL.
     let r = app
         .gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": m["id"], "version": m["version"], "outcome": "HELD" } }))
         .await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     let (_, key) = ids::decode("id", m["id"].as_str().unwrap()).unwrap();
-    let today_9 = gepi::calendar::today().and_hms_opt(0, 5, 0).unwrap().and_utc();
+    let today_9 = Utc::now() - Duration::minutes(1);
+    let held_on = today_9.with_timezone(&chrono_tz::Europe::Rome).date_naive();
     let sql = match app.db.get_database_backend() {
         sea_orm::DbBackend::Postgres => {
             format!("UPDATE meeting SET scheduled_at = '{}' WHERE id = '{key}'", today_9.to_rfc3339())
@@ -90,7 +91,7 @@ async fn plan_convoke_and_hold_a_first_meeting_with_double_booking_refused() {
     let d = &ok(&r)["recordMeetingOutcome"];
     assert_eq!(d["state"], "SVOLTO");
     assert_eq!(d["case"]["state"], "AP_IN_CORSO", "the held convocation is the first meeting");
-    assert_eq!(d["case"]["firstMeetingOn"], json!(gepi::calendar::today()));
+    assert_eq!(d["case"]["firstMeetingOn"], json!(held_on));
     // Held is final.
     let r = app
         .gql(Some(&cm), RESCHEDULE, json!({ "i": { "meetingId": m["id"], "version": d["version"], "startsAt": at } }))
@@ -284,4 +285,86 @@ async fn registrars_publish_office_slots_of_their_comuni() {
     // The calendar shows them.
     let r = app.gql(Some(&token), "query($f: Date!, $c: String) { calendar(from: $f, to: $f, comune: $c) { slots { booked slot { place } } } }", json!({ "f": day, "c": mine[0] })).await;
     assert_eq!(ok(&r)["calendar"]["slots"].as_array().unwrap().len(), 2, "{r}");
+}
+
+#[tokio::test]
+async fn an_outcome_waits_for_the_meeting_to_start_not_for_its_day() {
+    let app = TestApp::seeded().await;
+    let (cm, c) = assigned_case(&app).await;
+    // Starting in two minutes: today (bar the two minutes before midnight in
+    // Rome), but not yet begun.
+    let soon = builders::meeting_of(&c).at(Utc::now() + Duration::minutes(2)).insert(&app.db).await;
+    for outcome in ["HELD", "ABSENT_UNJUSTIFIED"] {
+        let r = app.gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": ids::encode("Meeting", soon.id), "version": soon.version, "outcome": outcome } })).await;
+        assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+        assert!(r["errors"][0]["message"].as_str().unwrap().contains("before the meeting starts"), "{r}");
+    }
+    let m = entity::meeting::Entity::find_by_id(soon.id).one(&app.db).await.unwrap().unwrap();
+    assert_eq!((m.state, m.version), (MeetingState::Pianificato, 1), "nothing changed");
+    assert!(entity::report::Entity::find()
+        .filter(entity::report::Column::CaseId.eq(c.id))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .is_empty());
+    // Begun a minute ago: the outcome is recorded.
+    let begun = builders::meeting_of(&c).at(Utc::now() - Duration::minutes(1)).insert(&app.db).await;
+    let r = app.gql(Some(&cm), OUTCOME, json!({ "i": { "meetingId": ids::encode("Meeting", begun.id), "version": begun.version, "outcome": "HELD" } })).await;
+    assert_eq!(ok(&r)["recordMeetingOutcome"]["state"], "SVOLTO");
+}
+
+const HELD: &str = "mutation($i: RecordHeldMeetingInput!) { recordHeldMeeting(input: $i) { id kind state scheduledAt case { lastMeetingOn nextCheckDue version } } }";
+
+#[tokio::test]
+async fn a_held_90_day_meeting_is_recorded_after_the_fact() {
+    let app = TestApp::seeded().await;
+    let a = builders::ambito(&app.db, "LOM-MB-NOVANTA").await;
+    let comune = builders::comune(&app.db, &a, "108996", "Z987", "Novanta di Prova").await;
+    let op = builders::operator("Elena", "Riva").insert(&app.db).await;
+    let p = builders::profile(&op, Role::CaseManager).ambito(&a).comuni(&[&comune]).insert(&app.db).await;
+    let cm = app.login(&op.fiscal_code, &ids::encode("Profile", p.id)).await;
+    let h = builders::household(&comune).insert(&app.db).await;
+    let c = builders::case_of(&h).state(CaseState::InMonitoraggio).manager(&op).insert(&app.db).await;
+    let first = c.first_meeting_on.unwrap();
+    let at = |d: chrono::NaiveDate| d.and_hms_opt(9, 30, 0).unwrap().and_utc();
+    let input = |kind: &str, when: chrono::DateTime<Utc>| json!({ "i": { "caseId": ids::encode("Case", c.id), "kind": kind, "heldAt": when, "place": "Sportello sociale", "attendees": "Richiedente" } });
+    // Bad input: a first-meeting kind, the future, before the first meeting.
+    for (kind, when, field) in [
+        ("CONVOCAZIONE", at(first + Duration::days(1)), "input.kind"),
+        ("MONITORAGGIO_90GG", Utc::now() + Duration::hours(1), "input.heldAt"),
+        ("MONITORAGGIO_90GG", at(first - Duration::days(2)), "input.heldAt"),
+    ] {
+        let r = app.gql(Some(&cm), HELD, input(kind, when)).await;
+        assert_eq!(error_code(&r), Some("VALIDATION"), "{kind} {when}: {r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], field, "{r}");
+    }
+    let held_on = gepi::calendar::today() - Duration::days(1);
+    let r = app.gql(Some(&cm), HELD, input("MONITORAGGIO_90GG", at(held_on))).await;
+    let d = &ok(&r)["recordHeldMeeting"];
+    assert_eq!(d["state"], "SVOLTO");
+    assert_eq!(d["kind"], "MONITORAGGIO_90GG");
+    assert_eq!(d["case"]["lastMeetingOn"], json!(held_on));
+    assert_eq!(d["case"]["nextCheckDue"], json!(held_on + Duration::days(90)));
+    // An earlier one recorded later does not move the last meeting back.
+    let r = app.gql(Some(&cm), HELD, input("VERIFICA_PATTO", at(first + Duration::days(1)))).await;
+    assert_eq!(ok(&r)["recordHeldMeeting"]["case"]["lastMeetingOn"], json!(held_on));
+    let events = entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::Entity.eq("meeting"))
+        .filter(entity::audit_event::Column::Action.eq(AuditAction::Create))
+        .filter(entity::audit_event::Column::AmbitoId.eq(a.id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 2, "one audit entry per recorded meeting");
+    // A case not yet met: its first meeting has its own mutation.
+    let h2 = builders::household(&comune).insert(&app.db).await;
+    let c2 = builders::case_of(&h2).state(CaseState::Assegnato).manager(&op).insert(&app.db).await;
+    let r = app.gql(Some(&cm), HELD, json!({ "i": { "caseId": ids::encode("Case", c2.id), "kind": "MONITORAGGIO_90GG", "heldAt": at(held_on), "place": "Sportello" } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    // Another case manager's case answers as a case that does not exist.
+    let (other, _, _) = app.login_role(Role::CaseManager, 0).await;
+    let r = app.gql(Some(&other), HELD, input("MONITORAGGIO_90GG", at(held_on))).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    let r = app.gql(Some(&other), HELD, json!({ "i": { "caseId": ids::encode("Case", uuid::Uuid::new_v4()), "kind": "MONITORAGGIO_90GG", "heldAt": at(held_on), "place": "Sportello" } })).await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
 }

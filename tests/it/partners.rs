@@ -600,6 +600,67 @@ async fn a_rectified_segnalazione_reaches_inps_naming_the_one_it_replaces() {
     );
 }
 
+const ANNUL: &str = "mutation($i: AnnulReportInput!) { annulReport(input: $i) { id state version annuls factDate description rectificationOf { id state } } }";
+
+/// A segnalazione already sent is annulled inside GePI with the same
+/// maker-checker as the others: the case manager asks, the coordinator
+/// approves, INPS collects a `SEGNALAZIONE_ANNULLATA` event; a rejected request
+/// leaves it as it was.
+#[tokio::test]
+async fn an_annulled_segnalazione_is_withdrawn_after_the_coordinators_approval() {
+    let s = scene().await;
+    let inps = api_key::create(&s.app.db, "INPS", Role::InpsFeed, None).await.unwrap();
+    let sent = sent_report(&s, true).await;
+    let cursor = events(&s.app, &inps.key, None).await["pageInfo"]["endCursor"].as_str().unwrap().to_string();
+    let annul = |version: i32, reason: &str| json!({ "i": { "reportId": sent["id"], "version": version, "reason": reason } });
+    let v = report_row(&s.app, &sent).await.version;
+    // No reason, a stale version: refused, nothing written.
+    let before = s.app.count("report").await;
+    let r = s.app.gql(Some(&s.cm), ANNUL, annul(v, " ")).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.reason", "{r}");
+    let r = s.app.gql(Some(&s.cm), ANNUL, annul(v - 1, "Inviata per errore")).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    assert_eq!(s.app.count("report").await, before);
+    // The coordinator may not ask (it decides); the case manager asks.
+    let r = s.app.gql(Some(&s.coordinator), ANNUL, annul(v, "Inviata per errore")).await;
+    assert!(matches!(error_code(&r), Some("FORBIDDEN") | Some("VALIDATION") | Some("NOT_FOUND")), "{r}");
+    let r = s.app.gql(Some(&s.cm), ANNUL, annul(v, "Inviata per errore: il nucleo era stato convocato a un indirizzo errato")).await;
+    let req = ok(&r)["annulReport"].clone();
+    assert_eq!((req["state"].as_str(), req["annuls"].as_bool()), (Some("DA_APPROVARE"), Some(true)));
+    assert_eq!(req["rectificationOf"]["id"], sent["id"]);
+    assert_eq!(req["rectificationOf"]["state"], "INVIATA", "unchanged until approved");
+    assert_eq!(req["factDate"], report_row(&s.app, &sent).await.fact_date.to_string());
+    // One request at a time, whether rectification or annulment.
+    let v = report_row(&s.app, &sent).await.version;
+    let r = s.app.gql(Some(&s.cm), ANNUL, annul(v, "Di nuovo")).await;
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("an annulment awaiting approval"), "{r}");
+    let r = s.app.gql(Some(&s.cm), RECTIFY, json!({ "i": { "reportId": sent["id"], "version": v, "factDate": s.case.pad_date, "description": "x" } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    // Rejected: nothing changes for INPS.
+    let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": req["id"], "version": req["version"], "approve": false, "comment": "La convocazione era valida" } })).await;
+    assert_eq!(ok(&r)["decideReport"]["state"], "RIFIUTATA");
+    assert_eq!(report_row(&s.app, &sent).await.state, ReportState::Inviata);
+    assert_eq!(events(&s.app, &inps.key, Some(&cursor)).await["edges"].as_array().unwrap().len(), 0);
+    // Asked again and approved: withdrawn, and INPS collects it.
+    let v = report_row(&s.app, &sent).await.version;
+    let r = s.app.gql(Some(&s.cm), ANNUL, annul(v, "Convocazione a indirizzo errato, verificata")).await;
+    let req = ok(&r)["annulReport"].clone();
+    let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": req["id"], "version": req["version"], "approve": true } })).await;
+    assert_eq!(ok(&r)["decideReport"]["state"], "INVIATA");
+    assert_eq!(report_row(&s.app, &sent).await.state, ReportState::Annullata);
+    let page = events(&s.app, &inps.key, Some(&cursor)).await;
+    let edges = page["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 1, "{page}");
+    assert_eq!(edges[0]["node"]["kind"], "SEGNALAZIONE_ANNULLATA");
+    assert_eq!(edges[0]["node"]["report"]["id"], req["id"]);
+    // INPS still records its protocol on the one withdrawn; nothing more can be asked of it.
+    let r = s.app.gql(Some(&inps.key), ACK, json!({ "i": { "reportId": sent["id"], "inpsProtocol": "INPS-90" } })).await;
+    assert_eq!(ok(&r)["acknowledgeReport"]["state"], "ANNULLATA");
+    let v = report_row(&s.app, &sent).await.version;
+    let r = s.app.gql(Some(&s.cm), ANNUL, annul(v, "Ancora")).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+}
+
 /// The start of a PUC reaches INPS and, for a CPI place, the CPI: each reads
 /// the assignment through its event under its own rules (state and dates,
 /// never the member's record or the reason of an interruption); what has no

@@ -146,6 +146,24 @@ async fn a_project_fills_up_and_its_assignments_run_to_the_end() {
     assert_eq!(ok(&r)["recordPucAttendance"]["attendance"].as_array().unwrap().len(), 3);
     let r = app.gql(Some(&pm), ATTEND, json!({ "i": { "assignmentId": a0["id"], "day": today + Duration::days(1), "minutes": 60, "status": "PRESENTE" } })).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.day", "{r}");
+    // A week in, short of the minimum duration: completing it is refused (an
+    // assignment that ends early is interrupted, with its reason).
+    let r = app
+        .gql(Some(&pm), STEP, json!({ "i": { "assignmentId": a0["id"], "version": s["version"], "complete": true } }))
+        .await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let msg = r["errors"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("planned end") && msg.contains(s["plannedEndOn"].as_str().unwrap()), "{msg}");
+    let (_, key) = ids::decode("id", a0["id"].as_str().unwrap()).unwrap();
+    let key = uuid::Uuid::parse_str(&key).unwrap();
+    let row = entity::puc_assignment::Entity::find_by_id(key).one(&app.db).await.unwrap().unwrap();
+    assert_eq!((row.state, row.version as i64), (PucAssignmentState::Attivo, s["version"].as_i64().unwrap()), "nothing changed");
+    // Once the planned end is reached it completes.
+    let today_sql = match app.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => format!("UPDATE puc_assignment SET planned_end_on = '{today}' WHERE id = '{key}'"),
+        _ => format!("UPDATE puc_assignment SET planned_end_on = '{today}' WHERE id = X'{}'", key.simple()),
+    };
+    app.exec(&today_sql).await;
     let r = app
         .gql(Some(&pm), STEP, json!({ "i": { "assignmentId": a0["id"], "version": s["version"], "complete": true } }))
         .await;

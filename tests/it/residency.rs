@@ -37,6 +37,7 @@ const ASSIGN: &str = "mutation($i: AssignResidencyCheckInput!) { assignResidency
 const PERIODS: &str = "mutation($i: RecordResidencyPeriodsInput!) { recordResidencyPeriods(input: $i) { id state version totalResidenceDays lastContinuousDays requirementMet periods { fromOn toOn comune { istatCode } } } }";
 const FORWARD: &str = "mutation($i: ForwardResidencyCheckInput!) { forwardResidencyCheck(input: $i) { id state } }";
 const FINALISE: &str = "mutation($i: FinaliseResidencyCheckInput!) { finaliseResidencyCheck(input: $i) { id state version outcome dueOn } }";
+const RESUME: &str = "mutation($i: ResidencyCheckVersionInput!) { resumeResidencyCheck(input: $i) { id state version requirementMet periods { fromOn } } }";
 const CHECK: &str = "query($id: ID!) { residencyCheck(id: $id) { id state version dueOn currentComune { istatCode } owningComune { istatCode } member { fiscalCode phone } } }";
 
 #[tokio::test]
@@ -151,10 +152,22 @@ async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_appr
         .await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     assert!(r["errors"][0]["message"].as_str().unwrap().contains("ASSEGNATO"));
-    let r = app.gql(Some(&officer), PERIODS, json!({ "i": { "checkId": gid, "version": v, "periods": [{ "comuneIstat": owning, "from": "2018-01-01", "to": "2018-06-30" }] } })).await;
-    let d = ok(&r)["recordResidencyPeriods"].clone();
-    assert_eq!(d["periods"].as_array().unwrap().len(), 3);
+    // Back home, the officer takes it into work on the periods both Comuni
+    // recorded, without inventing one.
+    let r = app.gql(Some(&officer), RESUME, json!({ "i": { "checkId": gid, "version": v } })).await;
+    let d = ok(&r)["resumeResidencyCheck"].clone();
+    assert_eq!(d["state"], "IN_LAVORAZIONE");
+    assert_eq!(d["periods"].as_array().unwrap().len(), 2, "the periods of both Comuni count");
     assert_eq!(d["requirementMet"], false, "less than ten years");
+    // A positive outcome contradicting them needs its reason.
+    let r = app
+        .gql(Some(&officer), FINALISE, json!({ "i": { "checkId": gid, "version": d["version"], "outcome": "POSITIVO" } }))
+        .await;
+    assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.overrideReason");
+    // A negative one agrees: a reason is refused.
+    let r = app.gql(Some(&officer), FINALISE, json!({ "i": { "checkId": gid, "version": d["version"], "outcome": "NEGATIVO", "overrideReason": "ALTRO", "overrideNote": "x" } })).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.overrideReason", "{r}");
     let r = app
         .gql(
             Some(&officer),
@@ -254,4 +267,76 @@ async fn forwarding_falls_back_to_the_comune_of_birth_and_other_roles_are_refuse
     assert_eq!(after.state, ResidencyCheckState::Inoltrato);
     assert_eq!(after.officer_id, None);
     assert_eq!(after.ambito_id, there.id);
+}
+
+#[tokio::test]
+async fn an_outcome_against_the_computed_requirement_needs_a_coded_reason_and_is_flagged() {
+    let app = TestApp::seeded().await;
+    let here = builders::ambito(&app.db, "LOM-MB-ESITI").await;
+    let comune = builders::comune(&app.db, &here, "108993", "Z983", "Esiti di Prova").await;
+    let h = builders::household(&comune).members(2).insert(&app.db).await;
+    let op = builders::operator("Luca", "Brambilla").insert(&app.db).await;
+    let p = builders::profile(&op, Role::RegistryCheckOfficer).ambito(&here).comuni(&[&comune]).insert(&app.db).await;
+    let officer = app.login(&op.fiscal_code, &builders::gid("Profile", p.id)).await;
+    let cop = builders::operator("Giulia", "Sala").insert(&app.db).await;
+    let cp = builders::profile(&cop, Role::RegistryCheckCoordinator).ambito(&here).comuni(&[&comune]).insert(&app.db).await;
+    let coord = app.login(&cop.fiscal_code, &builders::gid("Profile", cp.id)).await;
+    // Assigned and never worked: nothing to take back into work.
+    let fresh = builders::residency_check(&h, 1, &comune).officer(&op).insert(&app.db).await;
+    let r = app.gql(Some(&officer), RESUME, json!({ "i": { "checkId": ids::encode("ResidencyCheck", fresh.id), "version": 1 } })).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("recordResidencyPeriods"), "{r}");
+    // Sixteen years in the Comune: the requirement is met.
+    let c = builders::residency_check(&h, 0, &comune).officer(&op).insert(&app.db).await;
+    let gid = ids::encode("ResidencyCheck", c.id);
+    let r = app.gql(Some(&officer), PERIODS, json!({ "i": { "checkId": gid, "version": 1, "periods": [{ "comuneIstat": comune.istat_code, "from": "2010-01-01" }] } })).await;
+    let d = ok(&r)["recordResidencyPeriods"].clone();
+    assert_eq!(d["requirementMet"], true);
+    let v = d["version"].clone();
+    let finalise = |extra: Value| {
+        let mut i = json!({ "checkId": gid, "version": v, "outcome": "NEGATIVO" });
+        i.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        json!({ "i": i })
+    };
+    for (extra, field) in [
+        (json!({}), "input.overrideReason"),
+        (json!({ "overrideReason": "IRREPERIBILITA_ACCERTATA" }), "input.overrideNote"),
+        (json!({ "overrideNote": "Non vive all'indirizzo" }), "input.overrideReason"),
+        (json!({ "overrideReason": "IRREPERIBILITA_ACCERTATA", "overrideNote": "  " }), "input.overrideNote"),
+    ] {
+        let r = app.gql(Some(&officer), FINALISE, finalise(extra.clone())).await;
+        assert_eq!(error_code(&r), Some("VALIDATION"), "{extra}: {r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], field, "{extra}: {r}");
+    }
+    let unchanged = residency_check::Entity::find_by_id(c.id).one(&app.db).await.unwrap().unwrap();
+    assert_eq!((unchanged.state, unchanged.outcome), (ResidencyCheckState::InLavorazione, None), "nothing changed");
+    assert_eq!(app.count(&format!("report WHERE kind = 'REQUISITO_RESIDENZA' AND comune_istat = '{}'", comune.istat_code)).await, 0);
+    let r = app.gql(Some(&officer), FINALISE, finalise(json!({ "overrideReason": "IRREPERIBILITA_ACCERTATA", "overrideNote": "Accertata l'irreperibilità all'indirizzo di residenza" }))).await;
+    assert_eq!(ok(&r)["finaliseResidencyCheck"]["state"], "ESITO_NEGATIVO");
+    // The coordinator deciding the segnalazione sees the flag on it and on the check.
+    let q = "{ reports(first: 50) { edges { node { id kind state overrideReason residencyCheck { id overrideReason overrideNote requirementMet } } } } }";
+    let r = app.gql(Some(&coord), q, json!({})).await;
+    let rep = ok(&r)["reports"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .find(|n| n["residencyCheck"]["id"] == gid)
+        .expect("the segnalazione");
+    assert_eq!(rep["state"], "DA_APPROVARE");
+    assert_eq!(rep["overrideReason"], "IRREPERIBILITA_ACCERTATA");
+    assert_eq!(rep["residencyCheck"]["overrideReason"], "IRREPERIBILITA_ACCERTATA");
+    assert_eq!(rep["residencyCheck"]["overrideNote"], "Accertata l'irreperibilità all'indirizzo di residenza");
+    assert_eq!(rep["residencyCheck"]["requirementMet"], true);
+    // The trail records the reason's code, never the note.
+    let e = entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::Entity.eq("residency_check"))
+        .filter(entity::audit_event::Column::EntityId.eq(c.id.to_string()))
+        .filter(entity::audit_event::Column::Action.eq(AuditAction::Transition))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the finalisation's entry");
+    let changes = e.changes.unwrap();
+    assert!(changes.contains("IRREPERIBILITA_ACCERTATA") && !changes.contains("indirizzo"), "{changes}");
 }

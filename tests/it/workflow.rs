@@ -1006,3 +1006,97 @@ async fn a_reassigned_case_takes_its_meetings_with_it() {
     let r = s.app.gql(Some(&token), convoke, input(&m["id"])).await;
     assert_eq!(ok(&r)["convokeMeeting"]["id"], m["id"]);
 }
+
+#[tokio::test]
+async fn the_analysis_sets_the_adi_pathway() {
+    let s = scene().await;
+    let (v, _) = to_analysis(&s).await;
+    const Q: &str = "mutation($i: CompleteAnalysisInput!) { completeAnalysis(input: $i) { state version pathwayType } }";
+    let complete = |v: i64, outcome: &str, pathway: Option<&str>| json!({ "i": { "caseId": gid("Case", s.case.id), "version": v, "outcome": outcome, "pathwayType": pathway } });
+    let reopen = |v: Value| json!({ "i": { "caseId": gid("Case", s.case.id), "version": v } });
+    // The applicant is bound to work activation: no option lifts the obligation.
+    for p in ["OPZIONE_SFL", "OPZIONE_ATTIVAZIONE", "OBBLIGO_SOCIALE_OPZIONE_LAVORO"] {
+        let r = s.app.gql(Some(&s.cm), Q, complete(v, "PAIS_SEMPLIFICATO", Some(p))).await;
+        assert_eq!(error_code(&r), Some("VALIDATION"), "{p}: {r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], "input.pathwayType");
+    }
+    let c = case_row(&s.app, s.case.id).await;
+    assert_eq!((c.state, c.version as i64, c.pathway_type), (CaseState::ApInCorso, v, None), "nothing changed");
+    let r = s.app.gql(Some(&s.cm), Q, complete(v, "PAIS_SEMPLIFICATO", None)).await;
+    let d = &ok(&r)["completeAnalysis"];
+    assert_eq!(d["pathwayType"], "OBBLIGO_ATTIVAZIONE");
+    assert_eq!(case_row(&s.app, s.case.id).await.pathway_type, Some(PathwayType::ObbligoAttivazione));
+    let r = s.app.gql(Some(&s.cm), REOPEN, reopen(d["version"].clone())).await;
+    let v = ok(&r)["reopenAnalysis"]["version"].as_i64().unwrap();
+    // Nobody bound to work: the social obligation by default, or the option named.
+    let bound = s.household.members[0].id;
+    let sql = match s.app.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => format!("UPDATE member SET obligated_activation = false WHERE id = '{bound}'"),
+        _ => format!("UPDATE member SET obligated_activation = 0 WHERE id = X'{}'", bound.simple()),
+    };
+    s.app.exec(&sql).await;
+    let r = s.app.gql(Some(&s.cm), Q, complete(v, "CPI", Some("OBBLIGO_ATTIVAZIONE"))).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.pathwayType", "{r}");
+    let r = s.app.gql(Some(&s.cm), Q, complete(v, "CPI", Some("OPZIONE_SFL"))).await;
+    let d = &ok(&r)["completeAnalysis"];
+    assert_eq!((d["state"].as_str(), d["pathwayType"].as_str()), (Some("INVIATO_ALTRO_SERVIZIO"), Some("OPZIONE_SFL")));
+    let r = s.app.gql(Some(&s.cm), REOPEN, reopen(d["version"].clone())).await;
+    let v = ok(&r)["reopenAnalysis"]["version"].as_i64().unwrap();
+    let r = s.app.gql(Some(&s.cm), Q, complete(v, "QUADRO_ANALISI", None)).await;
+    assert_eq!(ok(&r)["completeAnalysis"]["pathwayType"], "OBBLIGO_SOCIALE_OPZIONE_LAVORO");
+    // No pathway: none is set, and none may be named.
+    let v = ok(&r)["completeAnalysis"]["version"].clone();
+    let r = s.app.gql(Some(&s.cm), REOPEN, reopen(v)).await;
+    let v = ok(&r)["reopenAnalysis"]["version"].as_i64().unwrap();
+    let r = s.app.gql(Some(&s.cm), Q, complete(v, "NESSUN_PERCORSO", Some("OPZIONE_SFL"))).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.pathwayType", "{r}");
+    let r = s.app.gql(Some(&s.cm), Q, complete(v, "NESSUN_PERCORSO", None)).await;
+    assert!(ok(&r)["completeAnalysis"]["pathwayType"].is_null());
+    assert_eq!(case_row(&s.app, s.case.id).await.pathway_type, None);
+}
+
+#[tokio::test]
+async fn the_coordinator_lists_one_case_managers_workload() {
+    let app = TestApp::seeded().await;
+    let (coordinator, cp, _) = app.login_role(Role::PaisCoordinator, 0).await;
+    let ambito = cp.ambito_id.unwrap();
+    // The case manager with the most cases in the Ambito.
+    let cases = case_file::Entity::find().filter(case_file::Column::AmbitoId.eq(ambito)).all(&app.db).await.unwrap();
+    let mut load: std::collections::HashMap<Uuid, Vec<Uuid>> = Default::default();
+    for c in &cases {
+        if let Some(m) = c.case_manager_id {
+            load.entry(m).or_default().push(c.id);
+        }
+    }
+    let (cm, mut expected) = load.into_iter().max_by_key(|(_, v)| v.len()).expect("assigned cases in the demo");
+    assert!(expected.len() > 1);
+    const Q: &str = "query($f: CaseFilter, $after: String) { cases(first: 100, filter: $f, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id caseManager { id } } } } }";
+    let mut got = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let r = app.gql(Some(&coordinator), Q, json!({ "f": { "caseManagerId": gid("Operator", cm) }, "after": after })).await;
+        let d = &ok(&r)["cases"];
+        assert_eq!(d["totalCount"].as_u64().unwrap() as usize, expected.len());
+        for e in d["edges"].as_array().unwrap() {
+            assert_eq!(e["node"]["caseManager"]["id"], gid("Operator", cm));
+            got.push(Uuid::parse_str(&ids::decode("id", e["node"]["id"].as_str().unwrap()).unwrap().1).unwrap());
+        }
+        if d["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = d["pageInfo"]["endCursor"].clone();
+    }
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected);
+    // With the unassigned filter: the cases without an owner, none of them.
+    let r = app.gql(Some(&coordinator), Q, json!({ "f": { "caseManagerId": gid("Operator", cm), "unassigned": true } })).await;
+    assert_eq!(ok(&r)["cases"]["totalCount"], 0);
+    let r = app.gql(Some(&coordinator), Q, json!({ "f": { "unassigned": true } })).await;
+    let unassigned = cases.iter().filter(|c| c.case_manager_id.is_none()).count();
+    assert_eq!(ok(&r)["cases"]["totalCount"].as_u64().unwrap() as usize, unassigned);
+    // Not an operator's id: bad input.
+    let r = app.gql(Some(&coordinator), Q, json!({ "f": { "caseManagerId": gid("Case", cm) } })).await;
+    assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "filter.caseManagerId");
+}

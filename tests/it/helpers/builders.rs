@@ -544,6 +544,8 @@ impl ResidencyCheckBuilder {
             forwarded_at: None,
             outcome: None,
             finalised_at: None,
+            override_reason: None,
+            override_note: None,
             version: 1,
             created_at: Utc::now(),
         }
