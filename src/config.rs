@@ -58,6 +58,10 @@ pub struct Config {
     /// `GEPI_PARTNER_EVENT_RETENTION_DAYS`: how long the partners' change feed
     /// keeps an event; the server deletes older ones every hour.
     pub partner_event_retention_days: u32,
+    /// `GEPI_TRANSFER_DECISION_DAYS`: working days the receiving Ambito has to
+    /// decide a case transfer; past them the transfer escalates to both Ambito
+    /// administrators (it never accepts itself).
+    pub transfer_decision_days: u32,
     /// `GEPI_CLIENT_IP_HEADER`: behind a reverse proxy, the header in which it
     /// puts the client's address (e.g. `X-Forwarded-For`; the last entry counts).
     /// Unset: the peer address. Set it only when a proxy you run sets it.
@@ -176,6 +180,7 @@ impl Default for Config {
             // a hundred events spends about a third of it.
             api_quota_points_per_hour: 1_000_000,
             partner_event_retention_days: 90,
+            transfer_decision_days: 10,
             client_ip_header: None,
             metrics_token: None,
             log_format: LogFormat::Text,
@@ -204,6 +209,7 @@ struct FileConfig {
     login_rate_burst: Option<u32>,
     api_quota_points_per_hour: Option<u32>,
     partner_event_retention_days: Option<u32>,
+    transfer_decision_days: Option<u32>,
     client_ip_header: Option<String>,
     log_format: Option<LogFormat>,
     saml: Option<SamlConfig>,
@@ -253,6 +259,7 @@ impl Config {
                 login_rate_burst,
                 api_quota_points_per_hour,
                 partner_event_retention_days,
+                transfer_decision_days,
                 log_format
             );
             if f.saml.is_some() {
@@ -313,6 +320,9 @@ impl Config {
         if let Some(v) = env("GEPI_API_QUOTA_POINTS_PER_HOUR") {
             c.api_quota_points_per_hour = parse("GEPI_API_QUOTA_POINTS_PER_HOUR", v)?;
         }
+        if let Some(v) = env("GEPI_TRANSFER_DECISION_DAYS") {
+            c.transfer_decision_days = parse("GEPI_TRANSFER_DECISION_DAYS", v)?;
+        }
         if let Some(v) = env("GEPI_PARTNER_EVENT_RETENTION_DAYS") {
             c.partner_event_retention_days = parse("GEPI_PARTNER_EVENT_RETENTION_DAYS", v)?;
         }
@@ -364,6 +374,9 @@ impl Config {
         }
         if self.api_quota_points_per_hour == 0 {
             return Err(ConfigError::Invalid("GEPI_API_QUOTA_POINTS_PER_HOUR must be at least 1".into()));
+        }
+        if !(1..=60).contains(&self.transfer_decision_days) {
+            return Err(ConfigError::Invalid("GEPI_TRANSFER_DECISION_DAYS must be between 1 and 60".into()));
         }
         if self.partner_event_retention_days == 0 {
             return Err(ConfigError::Invalid("GEPI_PARTNER_EVENT_RETENTION_DAYS must be at least 1".into()));
@@ -543,6 +556,7 @@ impl fmt::Debug for Config {
             .field("login_rate_burst", &self.login_rate_burst)
             .field("api_quota_points_per_hour", &self.api_quota_points_per_hour)
             .field("partner_event_retention_days", &self.partner_event_retention_days)
+            .field("transfer_decision_days", &self.transfer_decision_days)
             .field("client_ip_header", &self.client_ip_header)
             .field("log_format", &self.log_format)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))

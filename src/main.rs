@@ -733,7 +733,8 @@ async fn serve(mut config: Config, demo: bool, bind: Option<std::net::SocketAddr
 }
 
 /// The server's hourly chores: validation requests expired by silence go to
-/// INPS's change feed, and the change feed's events past their retention go.
+/// INPS's change feed, case transfers past their deadline escalate, and the
+/// change feed's events past their retention go.
 /// A failure is logged and tried again the next hour.
 async fn every_hour(db: sea_orm::DatabaseConnection, retention_days: u32) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -743,6 +744,11 @@ async fn every_hour(db: sea_orm::DatabaseConnection, retention_days: u32) {
             Ok(0) => {}
             Ok(n) => tracing::info!(requests = n, "validation requests expired by silence sent to INPS's feed"),
             Err(e) => tracing::warn!(error = %e, "validation requests expired by silence could not be sent"),
+        }
+        match gepi::transfers::service::escalate_overdue(&db, gepi::calendar::today()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(transfers = n, "case transfers past their deadline escalated"),
+            Err(e) => tracing::warn!(error = %e, "case transfers past their deadline could not be escalated"),
         }
         match gepi::outbox::purge_expired(&db, retention_days).await {
             Ok(0) => {}

@@ -23,6 +23,7 @@ use crate::{
         residency::{ResidencyMutation, ResidencyQuery},
         stats::{StatsMutation, StatsQuery},
         territory::{TerritoryMutation, TerritoryQuery},
+        transfers::{TransferMutation, TransferQuery},
     },
     auth::graphql::{AuthMutation, AuthQuery},
     authz::Policy,
@@ -49,6 +50,7 @@ pub struct Query(
     StatsQuery,
     AuditQuery,
     CaseQuery,
+    TransferQuery,
 );
 
 /// The workflows' steps: each checks the actor's permission and the current
@@ -66,6 +68,7 @@ pub struct Mutation(
     PucMutation,
     ReportMutation,
     StatsMutation,
+    TransferMutation,
 );
 
 pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;

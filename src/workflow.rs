@@ -179,6 +179,7 @@ macro_rules! versioned {
 versioned! {
     analysis_framework => "Quadro di analisi",
     case_file => "case",
+    case_transfer => "transfer",
     convention => "convention",
     disadvantage_check => "request",
     meeting => "meeting",

@@ -202,3 +202,14 @@ string_enum!(
     /// What was done, in an audit event.
     AuditAction, "snake_case", {
     Read, Create, Update, Assign, Transition, Export, Login, LoginFailed, Logout, LogoutRefused, SwitchProfile });
+
+string_enum!(
+    /// State of a case transfer between Ambiti.
+    TransferState, "SCREAMING_SNAKE_CASE", { Richiesto, Accettato, Rifiutato, Ritirato });
+string_enum!(
+    /// Why a case transfer is requested.
+    TransferReason, "SCREAMING_SNAKE_CASE", { CambioResidenza, SegnalazioneInps, ControlloAnagrafico });
+string_enum!(
+    /// Why the receiving Ambito rejects a case transfer.
+    TransferRejectionReason, "SCREAMING_SNAKE_CASE", {
+    ResidenzaNonConfermata, ComuneNonCompetente, GiaInCarico, Altro });

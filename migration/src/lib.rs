@@ -17,6 +17,7 @@ mod m20261207_000001_record_key;
 mod m20261207_000002_member_count;
 mod m20261207_000003_case_household_size;
 mod m20261208_000001_workflow_integrity;
+mod m20261208_000002_case_transfer;
 mod table_def;
 
 /// What the database answers when a change would break the Ambito administrator rules.
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000002_member_count::Migration),
             Box::new(m20261207_000003_case_household_size::Migration),
             Box::new(m20261208_000001_workflow_integrity::Migration),
+            Box::new(m20261208_000002_case_transfer::Migration),
         ]
     }
 }

@@ -22,6 +22,7 @@ pub mod reports;
 pub mod residency;
 pub mod stats;
 pub mod territory;
+pub mod transfers;
 pub mod views;
 mod views_compiled;
 mod views_ext;

@@ -37,6 +37,7 @@ pub enum Node {
     PactCommitment(PactCommitmentView),
     Support(SupportView),
     Report(ReportView),
+    CaseTransfer(CaseTransferView),
     Meeting(MeetingView),
     OfficeSlot(OfficeSlotView),
     PucProject(PucProjectView),
@@ -117,6 +118,9 @@ pub async fn node(gw: &Gateway, id: &ID) -> GqlResult<Node> {
         "Report" => {
             Node::Report(ReportView(by_id::<report::Entity>(gw, report::Column::Id, uuid()?, "Report").await.gql()?))
         }
+        "CaseTransfer" => Node::CaseTransfer(CaseTransferView(
+            by_id::<case_transfer::Entity>(gw, case_transfer::Column::Id, uuid()?, "CaseTransfer").await.gql()?,
+        )),
         "Meeting" => Node::Meeting(MeetingView(
             by_id::<meeting::Entity>(gw, meeting::Column::Id, uuid()?, "Meeting").await.gql()?,
         )),

@@ -166,12 +166,9 @@ impl ResidencyMutation {
         let a = acting(ctx)?;
         let id = uuid_arg("input.checkId", "ResidencyCheck", &input.check_id)?;
         let overriding = match (input.override_reason, input.override_note) {
-            (Some(reason), Some(note)) => {
-                Some(crate::residency::service::Override { reason: reason.into(), note })
-            }
+            (Some(reason), Some(note)) => Some(crate::residency::service::Override { reason: reason.into(), note }),
             (Some(_), None) => {
-                return Err(AppError::validation("input.overrideNote", "give the account of the override reason"))
-                    .gql()
+                return Err(AppError::validation("input.overrideNote", "give the account of the override reason")).gql()
             }
             (None, Some(_)) => {
                 return Err(AppError::validation("input.overrideReason", "an override note needs its coded reason"))

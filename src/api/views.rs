@@ -2546,6 +2546,226 @@ impl ReportView {
     pub const OBJECT: Obj = Obj::Report;
 }
 
+/// Trasferimento: a case moving to another Comune (and Ambito) with its household, requested by the sending coordinator and decided by the receiving one on a minimal card.
+#[derive(Clone)]
+pub struct CaseTransferView(pub case_transfer::Model);
+
+impl Projected for case_transfer::Entity {
+    const TYPE: &'static str = "CaseTransfer";
+    fn field_columns() -> Vec<(&'static str, Self::Column)> {
+        vec![
+            ("state", case_transfer::Column::State),
+            ("reason", case_transfer::Column::Reason),
+            ("householdSize", case_transfer::Column::HouseholdSize),
+            ("caseState", case_transfer::Column::CaseState),
+            ("padDate", case_transfer::Column::PadDate),
+            ("firstMeetingOn", case_transfer::Column::FirstMeetingOn),
+            ("legalBasis", case_transfer::Column::LegalBasis),
+            ("requestedAt", case_transfer::Column::RequestedAt),
+            ("dueOn", case_transfer::Column::DueOn),
+            ("escalatedAt", case_transfer::Column::EscalatedAt),
+            ("decidedAt", case_transfer::Column::DecidedAt),
+            ("rejectionReason", case_transfer::Column::RejectionReason),
+            ("decisionNote", case_transfer::Column::DecisionNote),
+            ("version", case_transfer::Column::Version),
+        ]
+    }
+    fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
+        use sea_orm::{ActiveEnum, Iterable};
+        match col {
+            case_transfer::Column::State => {
+                Some(leak(entity::enums::TransferState::iter().next().expect("variant").to_value()))
+            }
+            case_transfer::Column::Reason => {
+                Some(leak(entity::enums::TransferReason::iter().next().expect("variant").to_value()))
+            }
+            case_transfer::Column::CaseState => {
+                Some(leak(entity::enums::CaseState::iter().next().expect("variant").to_value()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Trasferimento: a case moving to another Comune (and Ambito) with its household, requested by the sending coordinator and decided by the receiving one on a minimal card.
+#[Object(name = "CaseTransfer", visible = "vis::type_case_transfer")]
+impl CaseTransferView {
+    /// Global id.
+    #[graphql(visible = "vis::type_case_transfer")]
+    pub async fn id(&self) -> ID {
+        ID(ids::encode("CaseTransfer", self.0.id))
+    }
+    /// RICHIESTO (awaiting the receiving Ambito), ACCETTATO (the case moved), RIFIUTATO (with a coded reason) or RITIRATO (withdrawn by the sender).
+    #[graphql(visible = "vis::case_transfer_state")]
+    async fn state(&self, ctx: &Context<'_>) -> Option<TransferStateView> {
+        let m = &self.0;
+        show(ctx, keys::case_transfer::STATE, self.own(ctx), || m.state.into())
+    }
+    /// Why the transfer was requested.
+    #[graphql(visible = "vis::case_transfer_reason")]
+    async fn reason(&self, ctx: &Context<'_>) -> Option<TransferReasonView> {
+        let m = &self.0;
+        show(ctx, keys::case_transfer::REASON, self.own(ctx), || m.reason.into())
+    }
+    /// The card: members of the household when requested.
+    #[graphql(visible = "vis::case_transfer_household_size")]
+    async fn household_size(&self, ctx: &Context<'_>) -> Option<i32> {
+        let m = &self.0;
+        let v = show(ctx, keys::case_transfer::HOUSEHOLD_SIZE, self.own(ctx), || m.household_size);
+        if v.is_some() {
+            self.audit(ctx, keys::case_transfer::HOUSEHOLD_SIZE);
+        }
+        v
+    }
+    /// The card: the case's stage when requested.
+    #[graphql(visible = "vis::case_transfer_case_state")]
+    async fn case_state(&self, ctx: &Context<'_>) -> Option<CaseStateView> {
+        let m = &self.0;
+        let v = show(ctx, keys::case_transfer::CASE_STATE, self.own(ctx), || m.case_state.into());
+        if v.is_some() {
+            self.audit(ctx, keys::case_transfer::CASE_STATE);
+        }
+        v
+    }
+    /// The card: when the PAD was signed.
+    #[graphql(visible = "vis::case_transfer_pad_date")]
+    async fn pad_date(&self, ctx: &Context<'_>) -> Option<Date> {
+        let m = &self.0;
+        let v = show(ctx, keys::case_transfer::PAD_DATE, self.own(ctx), || Date(m.pad_date));
+        if v.is_some() {
+            self.audit(ctx, keys::case_transfer::PAD_DATE);
+        }
+        v
+    }
+    /// The card: the first meeting, if held.
+    #[graphql(visible = "vis::case_transfer_first_meeting_on")]
+    async fn first_meeting_on(&self, ctx: &Context<'_>) -> Option<Option<Date>> {
+        let m = &self.0;
+        let v = show(ctx, keys::case_transfer::FIRST_MEETING_ON, self.own(ctx), || m.first_meeting_on.map(Date));
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, keys::case_transfer::FIRST_MEETING_ON);
+        }
+        v
+    }
+    /// The legal basis recorded for health notes and disadvantage details to travel (null: they do not).
+    #[graphql(visible = "vis::case_transfer_legal_basis")]
+    async fn legal_basis(&self, ctx: &Context<'_>) -> Option<Option<String>> {
+        let m = &self.0;
+        show(ctx, keys::case_transfer::LEGAL_BASIS, self.own(ctx), || m.legal_basis.clone())
+    }
+    /// When the transfer was requested.
+    #[graphql(visible = "vis::case_transfer_requested_at")]
+    async fn requested_at(&self, ctx: &Context<'_>) -> Option<Timestamp> {
+        let m = &self.0;
+        show(ctx, keys::case_transfer::REQUESTED_AT, self.own(ctx), || Timestamp(m.requested_at))
+    }
+    /// The receiving Ambito decides by this day; silence past it escalates to both Ambito administrators.
+    #[graphql(visible = "vis::case_transfer_due_on")]
+    async fn due_on(&self, ctx: &Context<'_>) -> Option<Date> {
+        let m = &self.0;
+        show(ctx, keys::case_transfer::DUE_ON, self.own(ctx), || Date(m.due_on))
+    }
+    /// When silence past the deadline escalated it.
+    #[graphql(visible = "vis::case_transfer_escalated_at")]
+    async fn escalated_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
+        let m = &self.0;
+        show(ctx, keys::case_transfer::ESCALATED_AT, self.own(ctx), || m.escalated_at.map(Timestamp))
+    }
+    /// When the receiving Ambito decided.
+    #[graphql(visible = "vis::case_transfer_decided_at")]
+    async fn decided_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
+        let m = &self.0;
+        show(ctx, keys::case_transfer::DECIDED_AT, self.own(ctx), || m.decided_at.map(Timestamp))
+    }
+    /// Why it was rejected.
+    #[graphql(visible = "vis::case_transfer_rejection_reason")]
+    async fn rejection_reason(&self, ctx: &Context<'_>) -> Option<TransferRejectionReasonView> {
+        let m = &self.0;
+        show(ctx, keys::case_transfer::REJECTION_REASON, self.own(ctx), || m.rejection_reason.map(Into::into)).flatten()
+    }
+    /// The receiving coordinator's note on the decision.
+    #[graphql(visible = "vis::case_transfer_decision_note")]
+    async fn decision_note(&self, ctx: &Context<'_>) -> Option<Option<String>> {
+        let m = &self.0;
+        let v = show(ctx, keys::case_transfer::DECISION_NOTE, self.own(ctx), || m.decision_note.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, keys::case_transfer::DECISION_NOTE);
+        }
+        v
+    }
+    /// Optimistic-concurrency version.
+    #[graphql(visible = "vis::case_transfer_version")]
+    async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
+        let m = &self.0;
+        show(ctx, keys::case_transfer::VERSION, self.own(ctx), || m.version)
+    }
+    /// The Comune the household leaves.
+    #[graphql(visible = "vis::case_transfer_from_comune")]
+    async fn from_comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            keys::case_transfer::FROM_COMUNE,
+            own,
+            comune::Column::IstatCode,
+            Some(m.from_comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
+    }
+    /// The Comune the household moves to.
+    #[graphql(visible = "vis::case_transfer_to_comune")]
+    async fn to_comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            keys::case_transfer::TO_COMUNE,
+            own,
+            comune::Column::IstatCode,
+            Some(m.to_comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
+    }
+    /// The case, for whoever reads it: the sending Ambito until the transfer is accepted, the receiving one afterwards.
+    #[graphql(visible = "vis::case_transfer_case")]
+    async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<case_file::Entity, _>(
+            ctx,
+            keys::case_transfer::CASE,
+            own,
+            case_file::Column::Id,
+            Some(m.case_id),
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(CaseView))
+    }
+}
+
+impl CaseTransferView {
+    /// Whether the row is the principal's own (for fields shown on own rows only).
+    #[allow(unused_variables)]
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
+        false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
+        let m = &self.0;
+        crate::graphql::guard::audit_read(ctx, key, ("case_transfer", m.id), || crate::audit::reads::Owner::Ambito {
+            ambito: Some(m.to_ambito_id),
+            case: Some(m.case_id),
+        });
+    }
+    pub const OBJECT: Obj = Obj::CaseTransfer;
+}
+
 /// Incontro: a meeting with a household (convocation, spontaneous presentation, monitoring...).
 #[derive(Clone)]
 pub struct MeetingView(pub meeting::Model);
@@ -4619,6 +4839,60 @@ mod vis {
     }
     pub fn report_rectification_of(ctx: &Context<'_>) -> bool {
         field(ctx, crate::authz::keys::report::RECTIFICATION_OF) && reads(ctx, Object::Report)
+    }
+    pub fn type_case_transfer(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::CaseTransfer)
+    }
+    pub fn case_transfer_state(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::STATE)
+    }
+    pub fn case_transfer_reason(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::REASON)
+    }
+    pub fn case_transfer_household_size(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::HOUSEHOLD_SIZE)
+    }
+    pub fn case_transfer_case_state(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::CASE_STATE)
+    }
+    pub fn case_transfer_pad_date(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::PAD_DATE)
+    }
+    pub fn case_transfer_first_meeting_on(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::FIRST_MEETING_ON)
+    }
+    pub fn case_transfer_legal_basis(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::LEGAL_BASIS)
+    }
+    pub fn case_transfer_requested_at(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::REQUESTED_AT)
+    }
+    pub fn case_transfer_due_on(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::DUE_ON)
+    }
+    pub fn case_transfer_escalated_at(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::ESCALATED_AT)
+    }
+    pub fn case_transfer_decided_at(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::DECIDED_AT)
+    }
+    pub fn case_transfer_rejection_reason(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::REJECTION_REASON)
+    }
+    pub fn case_transfer_decision_note(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::DECISION_NOTE)
+    }
+    pub fn case_transfer_version(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::VERSION)
+    }
+    pub fn case_transfer_from_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::FROM_COMUNE) && reads(ctx, Object::Comune)
+    }
+    pub fn case_transfer_to_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::TO_COMUNE) && reads(ctx, Object::Comune)
+    }
+    pub fn case_transfer_case(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_transfer::CASE) && reads(ctx, Object::Case)
     }
     pub fn type_meeting(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Meeting)

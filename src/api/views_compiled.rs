@@ -2212,6 +2212,218 @@ impl CompiledView for ReportView {
     }
 }
 
+impl CompiledView for CaseTransferView {
+    type Entity = case_transfer::Entity;
+    const TYPE: &'static str = "CaseTransfer";
+    const OBJECT: Obj = Obj::CaseTransfer;
+    const OWN_COLUMN: Option<&'static str> = None;
+    fn decode(row: serde_json::Value) -> serde_json::Result<Self> {
+        serde_json::from_value(row).map(CaseTransferView)
+    }
+    fn model(&self) -> &case_transfer::Model {
+        &self.0
+    }
+    #[allow(unused_variables)]
+    fn own_in(&self, rc: &ReadCtx) -> bool {
+        false
+    }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["case_id", "id", "to_ambito_id"];
+    #[allow(unused_variables)]
+    fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
+        let m = &self.0;
+        rc.authz.record_read(key, ("case_transfer", m.id), || crate::audit::reads::Owner::Ambito {
+            ambito: Some(m.to_ambito_id),
+            case: Some(m.case_id),
+        });
+    }
+    fn field(name: &str) -> Option<Field<Self>> {
+        Some(match name {
+            "id" => Field::Value(|v, _| ID(ids::encode("CaseTransfer", v.0.id)).out(), &["id"]),
+            "state" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<TransferStateView> =
+                        rc.show(keys::case_transfer::STATE, v.own_in(rc), || m.state.into());
+                    x.out()
+                },
+                &["state"],
+            ),
+            "reason" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<TransferReasonView> =
+                        rc.show(keys::case_transfer::REASON, v.own_in(rc), || m.reason.into());
+                    x.out()
+                },
+                &["reason"],
+            ),
+            "householdSize" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> =
+                        rc.show(keys::case_transfer::HOUSEHOLD_SIZE, v.own_in(rc), || m.household_size);
+                    if x.is_some() {
+                        v.audit_in(rc, keys::case_transfer::HOUSEHOLD_SIZE);
+                    }
+                    x.out()
+                },
+                &["household_size"],
+            ),
+            "caseState" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<CaseStateView> =
+                        rc.show(keys::case_transfer::CASE_STATE, v.own_in(rc), || m.case_state.into());
+                    if x.is_some() {
+                        v.audit_in(rc, keys::case_transfer::CASE_STATE);
+                    }
+                    x.out()
+                },
+                &["case_state"],
+            ),
+            "padDate" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Date> = rc.show(keys::case_transfer::PAD_DATE, v.own_in(rc), || Date(m.pad_date));
+                    if x.is_some() {
+                        v.audit_in(rc, keys::case_transfer::PAD_DATE);
+                    }
+                    x.out()
+                },
+                &["pad_date"],
+            ),
+            "firstMeetingOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<Date>> =
+                        rc.show(keys::case_transfer::FIRST_MEETING_ON, v.own_in(rc), || m.first_meeting_on.map(Date));
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::case_transfer::FIRST_MEETING_ON);
+                    }
+                    x.out()
+                },
+                &["first_meeting_on"],
+            ),
+            "legalBasis" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::case_transfer::LEGAL_BASIS, v.own_in(rc), || m.legal_basis.clone());
+                    x.out()
+                },
+                &["legal_basis"],
+            ),
+            "requestedAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Timestamp> =
+                        rc.show(keys::case_transfer::REQUESTED_AT, v.own_in(rc), || Timestamp(m.requested_at));
+                    x.out()
+                },
+                &["requested_at"],
+            ),
+            "dueOn" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Date> = rc.show(keys::case_transfer::DUE_ON, v.own_in(rc), || Date(m.due_on));
+                    x.out()
+                },
+                &["due_on"],
+            ),
+            "escalatedAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<Timestamp>> =
+                        rc.show(keys::case_transfer::ESCALATED_AT, v.own_in(rc), || m.escalated_at.map(Timestamp));
+                    x.out()
+                },
+                &["escalated_at"],
+            ),
+            "decidedAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<Timestamp>> =
+                        rc.show(keys::case_transfer::DECIDED_AT, v.own_in(rc), || m.decided_at.map(Timestamp));
+                    x.out()
+                },
+                &["decided_at"],
+            ),
+            "rejectionReason" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<TransferRejectionReasonView> = rc
+                        .show(keys::case_transfer::REJECTION_REASON, v.own_in(rc), || {
+                            m.rejection_reason.map(Into::into)
+                        })
+                        .flatten();
+                    x.out()
+                },
+                &["rejection_reason"],
+            ),
+            "decisionNote" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::case_transfer::DECISION_NOTE, v.own_in(rc), || m.decision_note.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::case_transfer::DECISION_NOTE);
+                    }
+                    x.out()
+                },
+                &["decision_note"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::case_transfer::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
+            "fromComune" => Field::Rel(RelSpec {
+                key: keys::case_transfer::FROM_COMUNE,
+                card: Card::One,
+                parent_column: "from_comune_istat",
+                target_column: "istat_code",
+                order_column: "istat_code",
+                has_key: |v| {
+                    let m = &v.0;
+                    (Some(m.from_comune_istat.clone())).is_some()
+                },
+                audit: false,
+                plan: plan_rel::<CaseTransferView, ComuneView>,
+            }),
+            "toComune" => Field::Rel(RelSpec {
+                key: keys::case_transfer::TO_COMUNE,
+                card: Card::One,
+                parent_column: "to_comune_istat",
+                target_column: "istat_code",
+                order_column: "istat_code",
+                has_key: |v| {
+                    let m = &v.0;
+                    (Some(m.to_comune_istat.clone())).is_some()
+                },
+                audit: false,
+                plan: plan_rel::<CaseTransferView, ComuneView>,
+            }),
+            "case" => Field::Rel(RelSpec {
+                key: keys::case_transfer::CASE,
+                card: Card::One,
+                parent_column: "case_id",
+                target_column: "id",
+                order_column: "id",
+                has_key: |v| {
+                    let m = &v.0;
+                    (Some(m.case_id)).is_some()
+                },
+                audit: false,
+                plan: plan_rel::<CaseTransferView, CaseView>,
+            }),
+            _ => return None,
+        })
+    }
+}
+
 impl CompiledView for MeetingView {
     type Entity = meeting::Entity;
     const TYPE: &'static str = "Meeting";

@@ -284,6 +284,29 @@ pub mod report {
     pub const RECTIFICATION_OF: FieldKey = FieldKey("Report.rectificationOf");
 }
 
+/// Fields of `CaseTransfer`.
+pub mod case_transfer {
+    use crate::authz::FieldKey;
+    pub const ID: FieldKey = FieldKey("CaseTransfer.id");
+    pub const STATE: FieldKey = FieldKey("CaseTransfer.state");
+    pub const REASON: FieldKey = FieldKey("CaseTransfer.reason");
+    pub const HOUSEHOLD_SIZE: FieldKey = FieldKey("CaseTransfer.householdSize");
+    pub const CASE_STATE: FieldKey = FieldKey("CaseTransfer.caseState");
+    pub const PAD_DATE: FieldKey = FieldKey("CaseTransfer.padDate");
+    pub const FIRST_MEETING_ON: FieldKey = FieldKey("CaseTransfer.firstMeetingOn");
+    pub const LEGAL_BASIS: FieldKey = FieldKey("CaseTransfer.legalBasis");
+    pub const REQUESTED_AT: FieldKey = FieldKey("CaseTransfer.requestedAt");
+    pub const DUE_ON: FieldKey = FieldKey("CaseTransfer.dueOn");
+    pub const ESCALATED_AT: FieldKey = FieldKey("CaseTransfer.escalatedAt");
+    pub const DECIDED_AT: FieldKey = FieldKey("CaseTransfer.decidedAt");
+    pub const REJECTION_REASON: FieldKey = FieldKey("CaseTransfer.rejectionReason");
+    pub const DECISION_NOTE: FieldKey = FieldKey("CaseTransfer.decisionNote");
+    pub const VERSION: FieldKey = FieldKey("CaseTransfer.version");
+    pub const FROM_COMUNE: FieldKey = FieldKey("CaseTransfer.fromComune");
+    pub const TO_COMUNE: FieldKey = FieldKey("CaseTransfer.toComune");
+    pub const CASE: FieldKey = FieldKey("CaseTransfer.case");
+}
+
 /// Fields of `Meeting`.
 pub mod meeting {
     use crate::authz::FieldKey;

@@ -27,6 +27,7 @@ pub const POLICY_FILES: &[(&str, &str)] = &[
     ("disadvantage.csv", include_str!("../../policies/disadvantage.csv")),
     ("audit.csv", include_str!("../../policies/audit.csv")),
     ("partners.csv", include_str!("../../policies/partners.csv")),
+    ("transfers.csv", include_str!("../../policies/transfers.csv")),
 ];
 /// The classification of fields: generated for the governed types, written by
 /// hand for the output types around them.

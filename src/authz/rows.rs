@@ -196,6 +196,23 @@ impl Scoped for case_file::Entity {
     }
 }
 
+impl Scoped for case_transfer::Entity {
+    const OBJECT: Object = Object::CaseTransfer;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        // A transfer belongs to both Ambiti: the one it leaves and the one it goes to.
+        match scope {
+            Scope::National => always(),
+            Scope::Ambito => Condition::any()
+                .add(in_ambito(case_transfer::Column::FromAmbitoId, p))
+                .add(in_ambito(case_transfer::Column::ToAmbitoId, p)),
+            Scope::Comune => Condition::any()
+                .add(case_transfer::Column::FromComuneIstat.is_in(comuni(p)))
+                .add(case_transfer::Column::ToComuneIstat.is_in(comuni(p))),
+            Scope::Own | Scope::Unassigned => never(),
+        }
+    }
+}
+
 impl Scoped for household::Entity {
     const OBJECT: Object = Object::Household;
     fn condition(scope: Scope, p: &Principal) -> Condition {

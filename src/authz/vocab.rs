@@ -48,6 +48,7 @@ vocabulary!(
         Member = "Member",
         Application = "Application",
         Case = "Case",
+        CaseTransfer = "CaseTransfer",
         PreliminaryAnalysis = "PreliminaryAnalysis",
         AnalysisFramework = "AnalysisFramework",
         AnalysisTeamMember = "AnalysisTeamMember",

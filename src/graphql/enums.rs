@@ -747,3 +747,40 @@ gql_enum!(
         CpiPartner,
     }
 );
+gql_enum!(
+    /// State of a case transfer between Ambiti.
+    TransferStateView, "TransferState", "entity::enums::TransferState", {
+        /// Requested by the sending coordinator: the receiving Ambito decides on the minimal card.
+        Richiesto,
+        /// Accepted: the case, its household and its open work moved; the sending Ambito no longer reads it.
+        Accettato,
+        /// Rejected by the receiving Ambito, with a coded reason: the case stays where it was.
+        Rifiutato,
+        /// Withdrawn by the sending coordinator before a decision.
+        Ritirato,
+    }
+);
+gql_enum!(
+    /// Why a case transfer is requested.
+    TransferReasonView, "TransferReason", "entity::enums::TransferReason", {
+        /// The household told the social services (or the registry recorded) its new residence.
+        CambioResidenza,
+        /// An INPS feed reported the household's new Comune of residence.
+        SegnalazioneInps,
+        /// A residency check found the household resident elsewhere.
+        ControlloAnagrafico,
+    }
+);
+gql_enum!(
+    /// Why the receiving Ambito rejects a case transfer.
+    TransferRejectionReasonView, "TransferRejectionReason", "entity::enums::TransferRejectionReason", {
+        /// The new residence is not in the receiving Comune's registry.
+        ResidenzaNonConfermata,
+        /// The Comune named is not the one the household moved to, or not of this Ambito.
+        ComuneNonCompetente,
+        /// The household already has a case in the receiving Ambito.
+        GiaInCarico,
+        /// Another reason, told in the note.
+        Altro,
+    }
+);

@@ -75,7 +75,7 @@ reads! {
     reads_puc_project => PucProject, reads_residency_check => ResidencyCheck,
     reads_disadvantage_check => DisadvantageCheck, reads_report => Report,
     reads_audit_event => AuditEvent, reads_case => Case, reads_office_slot => OfficeSlot,
-    reads_partner_event => PartnerEvent,
+    reads_partner_event => PartnerEvent, reads_case_transfer => CaseTransfer,
 }
 
 may! {
@@ -103,6 +103,8 @@ may! {
     creates_puc_project => PucProject Create,
     updates_puc_project => PucProject Update,
     updates_puc_assignment => PucAssignment Update,
+    creates_case_transfer => CaseTransfer Create,
+    approves_case_transfer => CaseTransfer Approve,
 }
 
 /// `proposePucAssignment`: operators who may propose (they name a member they read by id).

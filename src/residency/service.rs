@@ -294,7 +294,11 @@ pub async fn resume(a: &Acting<'_>, id: Uuid, version: i32) -> Result<Uuid, AppE
     }
     update(&txn, &c, |q| q.col_expr(residency_check::Column::State, Expr::value(ResidencyCheckState::InLavorazione)))
         .await?;
-    let e = entry(&c, AuditAction::Transition, diff(&[("state", json!(c.state), json!(ResidencyCheckState::InLavorazione))]));
+    let e = entry(
+        &c,
+        AuditAction::Transition,
+        diff(&[("state", json!(c.state), json!(ResidencyCheckState::InLavorazione))]),
+    );
     txn.commit(vec![e]).await?;
     Ok(c.id)
 }

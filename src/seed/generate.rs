@@ -291,8 +291,68 @@ impl Generator {
         self.rows.flush(db, &mut self.counts).await?;
         bar.inc(pending as u64);
         bar.finish_and_clear();
+        self.transfers(db, &seeds).await?;
         let _ = today;
         Ok(SeedSummary(self.counts))
+    }
+
+    /// A few case transfers from each Ambito to the next one's first Comune (one
+    /// awaiting a decision, one rejected, one escalated after its deadline), so
+    /// that both coordinators and administrators have some to read. Cases stay
+    /// where they are: none is accepted.
+    async fn transfers<C: ConnectionTrait>(&mut self, db: &C, seeds: &[AmbitoSeed]) -> Result<(), DbErr> {
+        use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+        if seeds.len() < 2 {
+            return Ok(());
+        }
+        let today = self.today();
+        let mut rows = Vec::new();
+        for (i, s) in seeds.iter().enumerate() {
+            let next = &seeds[(i + 1) % seeds.len()];
+            let to = next.reference.comuni[0].istat;
+            let cases = case_file::Entity::find()
+                .filter(case_file::Column::AmbitoId.eq(s.id))
+                .filter(case_file::Column::State.is_not_in([CaseState::Chiuso, CaseState::Trasferito]))
+                .order_by_asc(case_file::Column::Id)
+                .limit(3)
+                .all(db)
+                .await?;
+            for (k, c) in cases.into_iter().enumerate() {
+                let size =
+                    member::Entity::find().filter(member::Column::HouseholdId.eq(c.household_id)).count(db).await?;
+                let asked = today - Duration::days([2, 20, 30][k]);
+                let due = crate::calendar::add_working_days(asked, 10);
+                let (state, rejection, decided) = match k {
+                    1 => (TransferState::Rifiutato, Some(TransferRejectionReason::ComuneNonCompetente), true),
+                    _ => (TransferState::Richiesto, None, false),
+                };
+                rows.push(case_transfer::Model {
+                    id: self.uuid(),
+                    case_id: c.id,
+                    state,
+                    reason: if k == 0 { TransferReason::CambioResidenza } else { TransferReason::SegnalazioneInps },
+                    from_ambito_id: s.id,
+                    from_comune_istat: c.comune_istat.clone(),
+                    to_ambito_id: next.id,
+                    to_comune_istat: to.into(),
+                    household_size: size as i32,
+                    case_state: c.state,
+                    pad_date: c.pad_date,
+                    first_meeting_on: c.first_meeting_on,
+                    legal_basis: None,
+                    requested_by: Some(s.staff.coordinator),
+                    requested_at: Self::noon(asked),
+                    due_on: due,
+                    escalated_at: (k == 2 && due < today).then(|| Self::noon(due + Duration::days(1))),
+                    decided_by: decided.then_some(next.staff.coordinator),
+                    decided_at: decided.then(|| Self::noon(asked + Duration::days(3))),
+                    rejection_reason: rejection,
+                    decision_note: None,
+                    version: 1,
+                });
+            }
+        }
+        insert_all::<case_transfer::Entity, _>(db, &mut rows, &mut self.counts).await
     }
 
     fn operator(&mut self, ambito_id: Option<Uuid>) -> Uuid {

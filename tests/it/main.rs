@@ -31,6 +31,7 @@ mod snapshots;
 #[cfg(feature = "spid")]
 mod spid;
 mod stats;
+mod transfers;
 // The attacker of the analysts' tables takes minutes: once, in the plain run on SQLite (the
 // statements on PostgreSQL are checked by `stats`).
 #[cfg(not(feature = "spid"))]

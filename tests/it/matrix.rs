@@ -46,6 +46,7 @@ pub(crate) const PROBES: &[(&str, &[&str], &str)] = &[
     ("disadvantageChecks", &["member"], "Member"),
     ("auditEvents", &[], "AuditEvent"),
     ("partnerEvents", &[], "PartnerEvent"),
+    ("caseTransfers", &[], "CaseTransfer"),
 ];
 
 /// Governed types no probe above reaches, each with the reason. A governed type

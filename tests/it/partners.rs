@@ -612,7 +612,8 @@ async fn an_annulled_segnalazione_is_withdrawn_after_the_coordinators_approval()
     let inps = api_key::create(&s.app.db, "INPS", Role::InpsFeed, None).await.unwrap();
     let sent = sent_report(&s, true).await;
     let cursor = events(&s.app, &inps.key, None).await["pageInfo"]["endCursor"].as_str().unwrap().to_string();
-    let annul = |version: i32, reason: &str| json!({ "i": { "reportId": sent["id"], "version": version, "reason": reason } });
+    let annul =
+        |version: i32, reason: &str| json!({ "i": { "reportId": sent["id"], "version": version, "reason": reason } });
     let v = report_row(&s.app, &sent).await.version;
     // No reason, a stale version: refused, nothing written.
     let before = s.app.count("report").await;
@@ -624,7 +625,10 @@ async fn an_annulled_segnalazione_is_withdrawn_after_the_coordinators_approval()
     // The coordinator may not ask (it decides); the case manager asks.
     let r = s.app.gql(Some(&s.coordinator), ANNUL, annul(v, "Inviata per errore")).await;
     assert!(matches!(error_code(&r), Some("FORBIDDEN") | Some("VALIDATION") | Some("NOT_FOUND")), "{r}");
-    let r = s.app.gql(Some(&s.cm), ANNUL, annul(v, "Inviata per errore: il nucleo era stato convocato a un indirizzo errato")).await;
+    let r = s
+        .app
+        .gql(Some(&s.cm), ANNUL, annul(v, "Inviata per errore: il nucleo era stato convocato a un indirizzo errato"))
+        .await;
     let req = ok(&r)["annulReport"].clone();
     assert_eq!((req["state"].as_str(), req["annuls"].as_bool()), (Some("DA_APPROVARE"), Some(true)));
     assert_eq!(req["rectificationOf"]["id"], sent["id"]);
@@ -634,7 +638,14 @@ async fn an_annulled_segnalazione_is_withdrawn_after_the_coordinators_approval()
     let v = report_row(&s.app, &sent).await.version;
     let r = s.app.gql(Some(&s.cm), ANNUL, annul(v, "Di nuovo")).await;
     assert!(r["errors"][0]["message"].as_str().unwrap().contains("an annulment awaiting approval"), "{r}");
-    let r = s.app.gql(Some(&s.cm), RECTIFY, json!({ "i": { "reportId": sent["id"], "version": v, "factDate": s.case.pad_date, "description": "x" } })).await;
+    let r = s
+        .app
+        .gql(
+            Some(&s.cm),
+            RECTIFY,
+            json!({ "i": { "reportId": sent["id"], "version": v, "factDate": s.case.pad_date, "description": "x" } }),
+        )
+        .await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     // Rejected: nothing changes for INPS.
     let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": req["id"], "version": req["version"], "approve": false, "comment": "La convocazione era valida" } })).await;
@@ -645,7 +656,14 @@ async fn an_annulled_segnalazione_is_withdrawn_after_the_coordinators_approval()
     let v = report_row(&s.app, &sent).await.version;
     let r = s.app.gql(Some(&s.cm), ANNUL, annul(v, "Convocazione a indirizzo errato, verificata")).await;
     let req = ok(&r)["annulReport"].clone();
-    let r = s.app.gql(Some(&s.coordinator), DECIDE, json!({ "i": { "reportId": req["id"], "version": req["version"], "approve": true } })).await;
+    let r = s
+        .app
+        .gql(
+            Some(&s.coordinator),
+            DECIDE,
+            json!({ "i": { "reportId": req["id"], "version": req["version"], "approve": true } }),
+        )
+        .await;
     assert_eq!(ok(&r)["decideReport"]["state"], "INVIATA");
     assert_eq!(report_row(&s.app, &sent).await.state, ReportState::Annullata);
     let page = events(&s.app, &inps.key, Some(&cursor)).await;
@@ -654,7 +672,8 @@ async fn an_annulled_segnalazione_is_withdrawn_after_the_coordinators_approval()
     assert_eq!(edges[0]["node"]["kind"], "SEGNALAZIONE_ANNULLATA");
     assert_eq!(edges[0]["node"]["report"]["id"], req["id"]);
     // INPS still records its protocol on the one withdrawn; nothing more can be asked of it.
-    let r = s.app.gql(Some(&inps.key), ACK, json!({ "i": { "reportId": sent["id"], "inpsProtocol": "INPS-90" } })).await;
+    let r =
+        s.app.gql(Some(&inps.key), ACK, json!({ "i": { "reportId": sent["id"], "inpsProtocol": "INPS-90" } })).await;
     assert_eq!(ok(&r)["acknowledgeReport"]["state"], "ANNULLATA");
     let v = report_row(&s.app, &sent).await.version;
     let r = s.app.gql(Some(&s.cm), ANNUL, annul(v, "Ancora")).await;

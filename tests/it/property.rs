@@ -34,6 +34,7 @@ struct World {
     checks: Vec<residency_check::Model>,
     disadvantage: Vec<disadvantage_check::Model>,
     analyses: Vec<preliminary_analysis::Model>,
+    transfers: Vec<case_transfer::Model>,
 }
 
 /// One logged-in principal.
@@ -45,7 +46,7 @@ struct Who {
 
 /// The types the reference model computes the rows of.
 const MODELLED: &[&str] =
-    &["Case", "Household", "Member", "Meeting", "PucProject", "ResidencyCheck", "DisadvantageCheck"];
+    &["Case", "Household", "Member", "Meeting", "PucProject", "ResidencyCheck", "DisadvantageCheck", "CaseTransfer"];
 
 /// Governed types the reference model leaves out, each with the reason. A type
 /// in neither list fails `every_governed_type_is_modelled`: adding a type means
@@ -263,6 +264,24 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
     by_type.insert("PucProject", projects);
     by_type.insert("ResidencyCheck", checks);
     by_type.insert("DisadvantageCheck", disadvantage);
+    // A transfer belongs to the Ambito (and Comune) it leaves and the one it goes to.
+    let transfers: HashSet<Uuid> = match scope(policy, role, Object::CaseTransfer) {
+        Some(s) => world
+            .transfers
+            .iter()
+            .filter(|t| match s {
+                Scope::National => true,
+                Scope::Ambito => Some(t.from_ambito_id) == amb || Some(t.to_ambito_id) == amb,
+                Scope::Comune => {
+                    comuni.contains(t.from_comune_istat.as_str()) || comuni.contains(t.to_comune_istat.as_str())
+                }
+                Scope::Own | Scope::Unassigned => false,
+            })
+            .map(|t| t.id)
+            .collect(),
+        None => HashSet::new(),
+    };
+    by_type.insert("CaseTransfer", transfers);
     let mut keys: Vec<&str> = by_type.keys().copied().collect();
     keys.sort_unstable();
     let mut listed = MODELLED.to_vec();
@@ -311,6 +330,14 @@ const ROOTS: &[(&str, &str, &[&str])] = &[
         &["member { __typename id fiscalCode household { __typename id } }", "periods { id comune { name } }"],
     ),
     ("disadvantageChecks", "DisadvantageCheck", &["member { __typename id fiscalCode cases { __typename id } }"]),
+    (
+        "caseTransfers",
+        "CaseTransfer",
+        &[
+            "case { __typename id household { __typename id members { __typename id fiscalCode } } }",
+            "householdSize caseState toComune { name }",
+        ],
+    ),
 ];
 
 /// Every (type, uuid) of an object with `__typename` and `id` in the JSON.
@@ -498,6 +525,7 @@ async fn check(app: &TestApp, world: &World, who: &Who, allowed: &Allowed, forbi
         "Meeting" => world.meetings.iter().map(|x| x.id).collect(),
         "PucProject" => world.projects.iter().map(|x| x.id).collect(),
         "ResidencyCheck" => world.checks.iter().map(|x| x.id).collect(),
+        "CaseTransfer" => world.transfers.iter().map(|x| x.id).collect(),
         _ => world.disadvantage.iter().map(|x| x.id).collect(),
     };
     if all.is_empty() {
@@ -542,6 +570,7 @@ fn the_graph_answers_as_the_reference_model_of_the_policies() {
             checks: residency_check::Entity::find().all(&app.db).await.unwrap(),
             disadvantage: disadvantage_check::Entity::find().all(&app.db).await.unwrap(),
             analyses: preliminary_analysis::Entity::find().all(&app.db).await.unwrap(),
+            transfers: case_transfer::Entity::find().all(&app.db).await.unwrap(),
         }
     });
     let profiles = rt.block_on(profile::Entity::find().all(&app.db)).unwrap();

@@ -157,10 +157,16 @@ async fn a_project_fills_up_and_its_assignments_run_to_the_end() {
     let (_, key) = ids::decode("id", a0["id"].as_str().unwrap()).unwrap();
     let key = uuid::Uuid::parse_str(&key).unwrap();
     let row = entity::puc_assignment::Entity::find_by_id(key).one(&app.db).await.unwrap().unwrap();
-    assert_eq!((row.state, row.version as i64), (PucAssignmentState::Attivo, s["version"].as_i64().unwrap()), "nothing changed");
+    assert_eq!(
+        (row.state, row.version as i64),
+        (PucAssignmentState::Attivo, s["version"].as_i64().unwrap()),
+        "nothing changed"
+    );
     // Once the planned end is reached it completes.
     let today_sql = match app.db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => format!("UPDATE puc_assignment SET planned_end_on = '{today}' WHERE id = '{key}'"),
+        sea_orm::DbBackend::Postgres => {
+            format!("UPDATE puc_assignment SET planned_end_on = '{today}' WHERE id = '{key}'")
+        }
         _ => format!("UPDATE puc_assignment SET planned_end_on = '{today}' WHERE id = X'{}'", key.simple()),
     };
     app.exec(&today_sql).await;

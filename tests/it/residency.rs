@@ -161,7 +161,11 @@ async fn a_check_travels_across_comuni_and_ambiti_and_a_negative_outcome_is_appr
     assert_eq!(d["requirementMet"], false, "less than ten years");
     // A positive outcome contradicting them needs its reason.
     let r = app
-        .gql(Some(&officer), FINALISE, json!({ "i": { "checkId": gid, "version": d["version"], "outcome": "POSITIVO" } }))
+        .gql(
+            Some(&officer),
+            FINALISE,
+            json!({ "i": { "checkId": gid, "version": d["version"], "outcome": "POSITIVO" } }),
+        )
         .await;
     assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
     assert_eq!(r["errors"][0]["extensions"]["field"], "input.overrideReason");
@@ -279,11 +283,18 @@ async fn an_outcome_against_the_computed_requirement_needs_a_coded_reason_and_is
     let p = builders::profile(&op, Role::RegistryCheckOfficer).ambito(&here).comuni(&[&comune]).insert(&app.db).await;
     let officer = app.login(&op.fiscal_code, &builders::gid("Profile", p.id)).await;
     let cop = builders::operator("Giulia", "Sala").insert(&app.db).await;
-    let cp = builders::profile(&cop, Role::RegistryCheckCoordinator).ambito(&here).comuni(&[&comune]).insert(&app.db).await;
+    let cp =
+        builders::profile(&cop, Role::RegistryCheckCoordinator).ambito(&here).comuni(&[&comune]).insert(&app.db).await;
     let coord = app.login(&cop.fiscal_code, &builders::gid("Profile", cp.id)).await;
     // Assigned and never worked: nothing to take back into work.
     let fresh = builders::residency_check(&h, 1, &comune).officer(&op).insert(&app.db).await;
-    let r = app.gql(Some(&officer), RESUME, json!({ "i": { "checkId": ids::encode("ResidencyCheck", fresh.id), "version": 1 } })).await;
+    let r = app
+        .gql(
+            Some(&officer),
+            RESUME,
+            json!({ "i": { "checkId": ids::encode("ResidencyCheck", fresh.id), "version": 1 } }),
+        )
+        .await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
     assert!(r["errors"][0]["message"].as_str().unwrap().contains("recordResidencyPeriods"), "{r}");
     // Sixteen years in the Comune: the requirement is met.
@@ -310,7 +321,11 @@ async fn an_outcome_against_the_computed_requirement_needs_a_coded_reason_and_is
     }
     let unchanged = residency_check::Entity::find_by_id(c.id).one(&app.db).await.unwrap().unwrap();
     assert_eq!((unchanged.state, unchanged.outcome), (ResidencyCheckState::InLavorazione, None), "nothing changed");
-    assert_eq!(app.count(&format!("report WHERE kind = 'REQUISITO_RESIDENZA' AND comune_istat = '{}'", comune.istat_code)).await, 0);
+    assert_eq!(
+        app.count(&format!("report WHERE kind = 'REQUISITO_RESIDENZA' AND comune_istat = '{}'", comune.istat_code))
+            .await,
+        0
+    );
     let r = app.gql(Some(&officer), FINALISE, finalise(json!({ "overrideReason": "IRREPERIBILITA_ACCERTATA", "overrideNote": "Accertata l'irreperibilità all'indirizzo di residenza" }))).await;
     assert_eq!(ok(&r)["finaliseResidencyCheck"]["state"], "ESITO_NEGATIVO");
     // The coordinator deciding the segnalazione sees the flag on it and on the check.

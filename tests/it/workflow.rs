@@ -1011,7 +1011,8 @@ async fn a_reassigned_case_takes_its_meetings_with_it() {
 async fn the_analysis_sets_the_adi_pathway() {
     let s = scene().await;
     let (v, _) = to_analysis(&s).await;
-    const Q: &str = "mutation($i: CompleteAnalysisInput!) { completeAnalysis(input: $i) { state version pathwayType } }";
+    const Q: &str =
+        "mutation($i: CompleteAnalysisInput!) { completeAnalysis(input: $i) { state version pathwayType } }";
     let complete = |v: i64, outcome: &str, pathway: Option<&str>| json!({ "i": { "caseId": gid("Case", s.case.id), "version": v, "outcome": outcome, "pathwayType": pathway } });
     let reopen = |v: Value| json!({ "i": { "caseId": gid("Case", s.case.id), "version": v } });
     // The applicant is bound to work activation: no option lifts the obligation.
@@ -1074,7 +1075,9 @@ async fn the_coordinator_lists_one_case_managers_workload() {
     let mut got = Vec::new();
     let mut after = Value::Null;
     loop {
-        let r = app.gql(Some(&coordinator), Q, json!({ "f": { "caseManagerId": gid("Operator", cm) }, "after": after })).await;
+        let r = app
+            .gql(Some(&coordinator), Q, json!({ "f": { "caseManagerId": gid("Operator", cm) }, "after": after }))
+            .await;
         let d = &ok(&r)["cases"];
         assert_eq!(d["totalCount"].as_u64().unwrap() as usize, expected.len());
         for e in d["edges"].as_array().unwrap() {
@@ -1090,7 +1093,9 @@ async fn the_coordinator_lists_one_case_managers_workload() {
     expected.sort();
     assert_eq!(got, expected);
     // With the unassigned filter: the cases without an owner, none of them.
-    let r = app.gql(Some(&coordinator), Q, json!({ "f": { "caseManagerId": gid("Operator", cm), "unassigned": true } })).await;
+    let r = app
+        .gql(Some(&coordinator), Q, json!({ "f": { "caseManagerId": gid("Operator", cm), "unassigned": true } }))
+        .await;
     assert_eq!(ok(&r)["cases"]["totalCount"], 0);
     let r = app.gql(Some(&coordinator), Q, json!({ "f": { "unassigned": true } })).await;
     let unassigned = cases.iter().filter(|c| c.case_manager_id.is_none()).count();

@@ -1,0 +1,211 @@
+//! Case transfers between Ambiti: the list both coordinators (and the Ambito
+//! administrators, for escalations) read, and the request, decision and
+//! withdrawal. See `transfers`.
+
+use async_graphql::{Context, InputObject, Object, ID};
+use entity::{case_transfer, enums::TransferState};
+use sea_orm::{ColumnTrait, Condition};
+
+use super::{
+    lists::{page_of, sort},
+    views::CaseTransferView,
+};
+use crate::{
+    authz::{
+        gateway::{Direction, Gateway},
+        keys,
+    },
+    config::Config,
+    error::{AppError, GqlResult, ResultExt},
+    graphql::{
+        connection::Connection,
+        context::{acting, gateway, uuid_arg},
+        enums::{TransferReasonView, TransferRejectionReasonView, TransferStateView},
+        node::by_id,
+    },
+    transfers::service,
+};
+
+/// Filters of `caseTransfers`.
+#[derive(InputObject, Default)]
+pub struct CaseTransferFilter {
+    /// Only transfers in these states.
+    pub state: Option<Vec<TransferStateView>>,
+    /// Only the transfers coming into the viewer's Ambito (true) or leaving it (false).
+    pub incoming: Option<bool>,
+    /// Only the transfers escalated after their deadline passed without a decision (or, with false,
+    /// the others).
+    pub escalated: Option<bool>,
+}
+
+#[derive(Default)]
+pub struct TransferQuery;
+
+#[Object]
+impl TransferQuery {
+    /// Case transfers leaving or coming into the viewer's Ambito, newest first.
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_case_transfer"
+    )]
+    async fn case_transfers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")]
+        first: Option<i32>,
+        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<
+            String,
+        >,
+        #[graphql(desc = "Only the rows that match every condition given.")] filter: Option<CaseTransferFilter>,
+    ) -> GqlResult<Connection<CaseTransferView>> {
+        let f = filter.unwrap_or_default();
+        let condition = move |gw: &Gateway| transfer_filter(gw, f);
+        page_of(ctx, condition, &transfer_order(), (first, after), CaseTransferView).await
+    }
+}
+
+fn transfer_filter(gw: &Gateway, f: CaseTransferFilter) -> Result<Condition, AppError> {
+    let mut c = Condition::all();
+    if let Some(states) = f.state {
+        gw.authz.require_field(keys::case_transfer::STATE, "filtering")?;
+        let states: Vec<TransferState> = states.into_iter().map(Into::into).collect();
+        c = c.add(case_transfer::Column::State.is_in(states));
+    }
+    if let Some(incoming) = f.incoming {
+        let Some(mine) = gw.authz.principal.ambito_id else {
+            return Err(AppError::validation("filter.incoming", "the viewer has no Ambito"));
+        };
+        c = c.add(if incoming {
+            case_transfer::Column::ToAmbitoId.eq(mine)
+        } else {
+            case_transfer::Column::FromAmbitoId.eq(mine)
+        });
+    }
+    if let Some(e) = f.escalated {
+        gw.authz.require_field(keys::case_transfer::ESCALATED_AT, "filtering")?;
+        c = c.add(if e {
+            case_transfer::Column::EscalatedAt.is_not_null()
+        } else {
+            case_transfer::Column::EscalatedAt.is_null()
+        });
+    }
+    Ok(c)
+}
+
+fn transfer_order() -> crate::authz::gateway::SortKey<case_transfer::Entity> {
+    sort!(case_transfer, RequestedAt, Direction::Desc, |r: &case_transfer::Model| r.requested_at)
+}
+
+/// Input of `requestCaseTransfer`.
+#[derive(InputObject)]
+pub struct RequestCaseTransferInput {
+    /// The case.
+    pub case_id: ID,
+    /// The case's version.
+    pub version: i32,
+    /// ISTAT code of the Comune the household moved to.
+    pub to_comune: String,
+    /// Why.
+    pub reason: TransferReasonView,
+    /// The legal basis under which the case's health notes and disadvantage details may travel with it.
+    pub legal_basis: Option<String>,
+}
+
+/// Input of `decideCaseTransfer`.
+#[derive(InputObject)]
+pub struct DecideCaseTransferInput {
+    /// The transfer.
+    pub transfer_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// Accept (the case moves here) or reject.
+    pub accept: bool,
+    /// Required to reject; refused with an acceptance.
+    pub rejection_reason: Option<TransferRejectionReasonView>,
+    /// A note on the decision (required with `ALTRO`).
+    pub note: Option<String>,
+}
+
+/// A transfer and its version.
+#[derive(InputObject)]
+pub struct CaseTransferVersionInput {
+    /// The transfer.
+    pub transfer_id: ID,
+    /// Its version.
+    pub version: i32,
+}
+
+#[derive(Default)]
+pub struct TransferMutation;
+
+async fn done(ctx: &Context<'_>, id: uuid::Uuid) -> GqlResult<CaseTransferView> {
+    Ok(CaseTransferView(
+        by_id::<case_transfer::Entity>(gateway(ctx)?, case_transfer::Column::Id, id, "CaseTransfer").await.gql()?,
+    ))
+}
+
+#[Object]
+impl TransferMutation {
+    /// Coordinatore per il Patto of the case's Ambito: the household moved to another Comune;
+    /// asks its Ambito to take the case over. The receiving coordinator decides on a minimal
+    /// card (household size, Comune, dates, stage) within `GEPI_TRANSFER_DECISION_DAYS` working
+    /// days; then the transfer escalates to both Ambito administrators.
+    #[graphql(visible = "crate::graphql::visibility::creates_case_transfer")]
+    async fn request_case_transfer(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case, its version, the Comune it moves to, why, and any legal basis.")]
+        input: RequestCaseTransferInput,
+    ) -> GqlResult<CaseTransferView> {
+        let a = acting(ctx)?;
+        let days = ctx.data::<std::sync::Arc<Config>>().map(|c| c.transfer_decision_days).unwrap_or(10);
+        let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        let r = service::Request {
+            to_comune: input.to_comune,
+            reason: input.reason.into(),
+            legal_basis: input.legal_basis,
+        };
+        let tid = service::request(&a, id, input.version, r, days).await.gql()?;
+        done(ctx, tid).await
+    }
+
+    /// Coordinatore per il Patto of the receiving Ambito: accepts the transfer (in one
+    /// transaction the case, its household, its meetings and segnalazioni move here, open
+    /// meetings are cancelled, and the case waits for a case manager of this Ambito) or
+    /// rejects it with a coded reason.
+    #[graphql(visible = "crate::graphql::visibility::approves_case_transfer")]
+    async fn decide_case_transfer(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The transfer, the version read and the decision.")] input: DecideCaseTransferInput,
+    ) -> GqlResult<CaseTransferView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.transferId", "CaseTransfer", &input.transfer_id)?;
+        let d = match (input.accept, input.rejection_reason) {
+            (true, None) => service::Decision::Accept,
+            (false, Some(r)) => service::Decision::Reject { reason: r.into() },
+            (true, Some(_)) => {
+                return Err(AppError::validation("input.rejectionReason", "an acceptance has no rejection reason"))
+                    .gql()
+            }
+            (false, None) => {
+                return Err(AppError::validation("input.rejectionReason", "say why the transfer is rejected")).gql()
+            }
+        };
+        service::decide(&a, id, input.version, d, input.note).await.gql()?;
+        done(ctx, id).await
+    }
+
+    /// Coordinatore per il Patto of the sending Ambito: withdraws a transfer not decided yet.
+    #[graphql(visible = "crate::graphql::visibility::creates_case_transfer")]
+    async fn withdraw_case_transfer(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The transfer and the version read.")] input: CaseTransferVersionInput,
+    ) -> GqlResult<CaseTransferView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.transferId", "CaseTransfer", &input.transfer_id)?;
+        service::withdraw(&a, id, input.version).await.gql()?;
+        done(ctx, id).await
+    }
+}

@@ -1,0 +1,367 @@
+//! Use cases of case transfers.
+
+use chrono::Utc;
+use entity::{case_file, case_transfer, comune, enums::*, household, meeting, member, report};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::model::*;
+use crate::{
+    audit::{self, AuditContext, AuditEntry},
+    authz::{Action, Object},
+    calendar::{add_working_days, today},
+    cases::service::{case_under, update_case},
+    error::AppError,
+    territory::model::IstatCode,
+    unscoped::Unscoped,
+    workflow::{bump_version, check_version, compare_and_set, diff, opt_text, Acting},
+};
+
+/// What the sending coordinator asks.
+pub struct Request {
+    pub to_comune: String,
+    pub reason: TransferReason,
+    /// The legal basis under which health notes and disadvantage details travel.
+    pub legal_basis: Option<String>,
+}
+
+/// One entry for each Ambito the transfer concerns (one when both are the same).
+fn both(
+    t: &case_transfer::Model,
+    entity: &'static str,
+    id: Uuid,
+    action: AuditAction,
+    changes: serde_json::Value,
+) -> Vec<AuditEntry> {
+    let mut out = Vec::new();
+    for ambito in [t.from_ambito_id, t.to_ambito_id] {
+        if out.iter().any(|e: &AuditEntry| e.ambito_id == Some(ambito)) {
+            continue;
+        }
+        let mut e = AuditEntry::new(entity, id, action);
+        e.ambito_id = Some(ambito);
+        e.changes = Some(changes.clone());
+        out.push(e);
+    }
+    out
+}
+
+fn refuse(t: &case_transfer::Model, action: &str) -> AppError {
+    AppError::Conflict(format!(
+        "{action} is not allowed: the transfer is {}; allowed now: {}",
+        crate::codes::code(t.state),
+        allowed_actions(t.state)
+    ))
+}
+
+/// Coordinatore per il Patto of the case's Ambito: asks the Ambito of the
+/// Comune the household moved to to take the case over.
+pub async fn request(
+    a: &Acting<'_>,
+    case_id: Uuid,
+    version: i32,
+    r: Request,
+    decision_days: u32,
+) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let legal_basis = opt_text("input.legalBasis", r.legal_basis.as_deref(), 2000)?;
+    let code = IstatCode::parse_at("input.toComune", &r.to_comune)?;
+    let txn = a.begin().await?;
+    let scope = a.gw.authz.scope_for(Object::CaseTransfer, Action::Create)?;
+    let c = case_under(a, &txn, case_id, scope).await?;
+    check_version("case", c.version, version)?;
+    if !transferable(c.state) {
+        return Err(AppError::Conflict(format!(
+            "requestCaseTransfer is not allowed: the case is {}; only an open case is transferred",
+            crate::codes::code(c.state)
+        )));
+    }
+    let to = Unscoped::Reference
+        .find_by_id::<comune::Entity>(code.as_str().to_string())
+        .one(&*txn)
+        .await?
+        .ok_or_else(|| AppError::validation("input.toComune", format!("no Comune with ISTAT code {code}")))?;
+    if to.istat_code == c.comune_istat {
+        return Err(AppError::validation("input.toComune", "the case is already in this Comune"));
+    }
+    let open = Unscoped::Rule
+        .find::<case_transfer::Entity>()
+        .filter(case_transfer::Column::CaseId.eq(c.id))
+        .filter(case_transfer::Column::State.eq(TransferState::Richiesto))
+        .count(&*txn)
+        .await?;
+    if open > 0 {
+        return Err(AppError::Conflict("the case already has a transfer awaiting a decision".into()));
+    }
+    let size = Unscoped::Child
+        .find::<member::Entity>()
+        .filter(member::Column::HouseholdId.eq(c.household_id))
+        .count(&*txn)
+        .await?;
+    // The case's version moves: a change read before the request is stale.
+    update_case(&txn, &c, |q| q).await?;
+    let now = Utc::now();
+    let t = case_transfer::Model {
+        id: Uuid::now_v7(),
+        case_id: c.id,
+        state: TransferState::Richiesto,
+        reason: r.reason,
+        from_ambito_id: c.ambito_id,
+        from_comune_istat: c.comune_istat.clone(),
+        to_ambito_id: to.ambito_id,
+        to_comune_istat: to.istat_code.clone(),
+        household_size: size as i32,
+        case_state: c.state,
+        pad_date: c.pad_date,
+        first_meeting_on: c.first_meeting_on,
+        legal_basis: legal_basis.clone(),
+        requested_by: Some(me),
+        requested_at: now,
+        due_on: add_working_days(today(), decision_days),
+        escalated_at: None,
+        decided_by: None,
+        decided_at: None,
+        rejection_reason: None,
+        decision_note: None,
+        version: 1,
+    };
+    sea_orm::IntoActiveModel::into_active_model(t.clone()).insert(&*txn).await?;
+    let changes = json!({
+        "case_id": c.id, "state": TransferState::Richiesto, "reason": r.reason,
+        "from_comune": c.comune_istat, "to_comune": to.istat_code, "due_on": t.due_on,
+        "legal_basis": legal_basis.is_some(),
+    });
+    txn.commit(both(&t, "case_transfer", t.id, AuditAction::Create, changes)).await?;
+    Ok(t.id)
+}
+
+/// How the receiving Ambito decides.
+pub enum Decision {
+    Accept,
+    Reject { reason: TransferRejectionReason },
+}
+
+/// Coordinatore per il Patto of the receiving Ambito: accepts the transfer (the
+/// case and what hangs off it move, in this transaction) or rejects it with a
+/// coded reason (a note is required with `ALTRO`).
+pub async fn decide(
+    a: &Acting<'_>,
+    id: Uuid,
+    version: i32,
+    d: Decision,
+    note: Option<String>,
+) -> Result<Uuid, AppError> {
+    let me = a.me()?;
+    let note = opt_text("input.note", note.as_deref(), 2000)?;
+    if matches!(d, Decision::Reject { reason: TransferRejectionReason::Altro }) && note.is_none() {
+        return Err(AppError::validation("input.note", "say why the transfer is rejected"));
+    }
+    let txn = a.begin().await?;
+    let t = a
+        .load::<case_transfer::Entity>(
+            &txn,
+            case_transfer::Column::Id,
+            id,
+            Action::Approve,
+            ("input.transferId", "transfer"),
+        )
+        .await?;
+    if Some(t.to_ambito_id) != a.gw.authz.principal.ambito_id {
+        return Err(AppError::Forbidden("only the receiving Ambito decides a transfer".into()));
+    }
+    check_version("transfer", t.version, version)?;
+    if t.state != TransferState::Richiesto {
+        return Err(refuse(&t, "decideCaseTransfer"));
+    }
+    let now = Utc::now();
+    let (state, rejection) = match d {
+        Decision::Accept => (TransferState::Accettato, None),
+        Decision::Reject { reason } => (TransferState::Rifiutato, Some(reason)),
+    };
+    let n2 = note.clone();
+    let q = case_transfer::Entity::update_many()
+        .col_expr(case_transfer::Column::State, Expr::value(state))
+        .col_expr(case_transfer::Column::RejectionReason, Expr::value(rejection))
+        .col_expr(case_transfer::Column::DecisionNote, Expr::value(n2))
+        .col_expr(case_transfer::Column::DecidedBy, Expr::value(me))
+        .col_expr(case_transfer::Column::DecidedAt, Expr::value(now));
+    compare_and_set(&*txn, &t, q).await?;
+    let mut entries = both(
+        &t,
+        "case_transfer",
+        t.id,
+        AuditAction::Transition,
+        json!({ "state": { "before": t.state, "after": state }, "rejection_reason": rejection, "note": note.is_some() }),
+    );
+    if state == TransferState::Accettato {
+        entries.extend(move_case(&txn, &t).await?);
+    }
+    txn.commit(entries).await?;
+    Ok(t.id)
+}
+
+/// Moves the case of an accepted transfer, its household, its meetings and its
+/// segnalazioni to the receiving Ambito and Comune; returns their trail.
+async fn move_case(txn: &crate::workflow::Work, t: &case_transfer::Model) -> Result<Vec<AuditEntry>, AppError> {
+    let c = Unscoped::Child
+        .find_by_id::<case_file::Entity>(t.case_id)
+        .one(&**txn)
+        .await?
+        .ok_or_else(|| AppError::internal("transfer of a missing case"))?;
+    if !transferable(c.state) {
+        return Err(AppError::Conflict(format!(
+            "the case was {} meanwhile: the transfer can only be rejected",
+            crate::codes::code(c.state)
+        )));
+    }
+    let state = state_after_transfer(c.state);
+    let (to_ambito, to_comune) = (t.to_ambito_id, t.to_comune_istat.clone());
+    let tc = to_comune.clone();
+    update_case(txn, &c, move |q| {
+        q.col_expr(case_file::Column::AmbitoId, Expr::value(to_ambito))
+            .col_expr(case_file::Column::ComuneIstat, Expr::value(tc))
+            .col_expr(case_file::Column::State, Expr::value(state))
+            .col_expr(case_file::Column::CaseManagerId, Expr::value(Option::<Uuid>::None))
+            .col_expr(case_file::Column::AssignedAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+            .col_expr(case_file::Column::AssignedBy, Expr::value(Option::<Uuid>::None))
+    })
+    .await?;
+    let mut entries = both(
+        t,
+        "case_file",
+        c.id,
+        AuditAction::Transition,
+        diff(&[
+            ("ambito_id", json!(c.ambito_id), json!(to_ambito)),
+            ("comune_istat", json!(c.comune_istat), json!(to_comune)),
+            ("state", json!(c.state), json!(state)),
+            ("case_manager_id", json!(c.case_manager_id), json!(null)),
+            ("version", json!(c.version), json!(c.version + 1)),
+        ]),
+    );
+    household::Entity::update_many()
+        .col_expr(household::Column::AmbitoId, Expr::value(to_ambito))
+        .col_expr(household::Column::ComuneIstat, Expr::value(to_comune.clone()))
+        .filter(household::Column::Id.eq(c.household_id))
+        .exec(&**txn)
+        .await?;
+    let moved_members = member::Entity::update_many()
+        .col_expr(member::Column::ResidenceComuneIstat, Expr::value(to_comune.clone()))
+        .filter(member::Column::HouseholdId.eq(c.household_id))
+        .exec(&**txn)
+        .await?
+        .rows_affected;
+    entries.extend(both(
+        t,
+        "household",
+        c.household_id,
+        AuditAction::Update,
+        json!({ "ambito_id": { "before": c.ambito_id, "after": to_ambito }, "comune_istat": { "before": c.comune_istat, "after": to_comune }, "members_moved": moved_members }),
+    ));
+    // Open meetings are cancelled: the new Ambito plans its own.
+    let open = Unscoped::Child
+        .find::<meeting::Entity>()
+        .filter(meeting::Column::CaseId.eq(c.id))
+        .filter(meeting::Column::State.is_in([MeetingState::Pianificato, MeetingState::Convocato]))
+        .all(&**txn)
+        .await?;
+    for m in &open {
+        bump_version::<meeting::Model>(meeting::Entity::update_many())
+            .col_expr(meeting::Column::State, Expr::value(MeetingState::Annullato))
+            .filter(meeting::Column::Id.eq(m.id))
+            .exec(&**txn)
+            .await?;
+        let mut e = AuditEntry::new("meeting", m.id, AuditAction::Transition);
+        e.ambito_id = Some(c.ambito_id);
+        e.changes =
+            Some(json!({ "state": { "before": m.state, "after": MeetingState::Annullato }, "transfer_id": t.id }));
+        entries.push(e);
+    }
+    // The case's history goes with it: its meetings and segnalazioni belong
+    // to the new Ambito, and the old one's row rules no longer reach them.
+    bump_version::<meeting::Model>(meeting::Entity::update_many())
+        .col_expr(meeting::Column::AmbitoId, Expr::value(to_ambito))
+        .col_expr(meeting::Column::ComuneIstat, Expr::value(to_comune.clone()))
+        .filter(meeting::Column::CaseId.eq(c.id))
+        .exec(&**txn)
+        .await?;
+    bump_version::<report::Model>(report::Entity::update_many())
+        .col_expr(report::Column::AmbitoId, Expr::value(to_ambito))
+        .col_expr(report::Column::ComuneIstat, Expr::value(to_comune))
+        .filter(report::Column::CaseId.eq(c.id))
+        .exec(&**txn)
+        .await?;
+    Ok(entries)
+}
+
+/// Coordinatore per il Patto of the sending Ambito: withdraws a request not
+/// decided yet.
+pub async fn withdraw(a: &Acting<'_>, id: Uuid, version: i32) -> Result<Uuid, AppError> {
+    let txn = a.begin().await?;
+    let t = a
+        .load::<case_transfer::Entity>(
+            &txn,
+            case_transfer::Column::Id,
+            id,
+            Action::Create,
+            ("input.transferId", "transfer"),
+        )
+        .await?;
+    if Some(t.from_ambito_id) != a.gw.authz.principal.ambito_id {
+        return Err(AppError::Forbidden("only the sending Ambito withdraws a transfer".into()));
+    }
+    check_version("transfer", t.version, version)?;
+    if t.state != TransferState::Richiesto {
+        return Err(refuse(&t, "withdrawCaseTransfer"));
+    }
+    let q = case_transfer::Entity::update_many()
+        .col_expr(case_transfer::Column::State, Expr::value(TransferState::Ritirato));
+    compare_and_set(&*txn, &t, q).await?;
+    let entries = both(
+        &t,
+        "case_transfer",
+        t.id,
+        AuditAction::Transition,
+        json!({ "state": { "before": t.state, "after": TransferState::Ritirato } }),
+    );
+    txn.commit(entries).await?;
+    Ok(t.id)
+}
+
+/// The server's chore: transfers past their deadline without a decision are
+/// escalated to both Ambito administrators (they read them, flagged, and both
+/// trails record it). Returns how many were escalated.
+pub async fn escalate_overdue(db: &DatabaseConnection, today: chrono::NaiveDate) -> Result<u64, AppError> {
+    let due = Unscoped::System
+        .find::<case_transfer::Entity>()
+        .filter(case_transfer::Column::State.eq(TransferState::Richiesto))
+        .filter(case_transfer::Column::EscalatedAt.is_null())
+        .filter(case_transfer::Column::DueOn.lt(today))
+        .all(db)
+        .await?;
+    let ctx = AuditContext::unattributed(ActorKind::System, Some("transfer-escalation".into()));
+    let mut n = 0;
+    for t in due {
+        let txn = db.begin().await?;
+        let taken = bump_version::<case_transfer::Model>(case_transfer::Entity::update_many())
+            .col_expr(case_transfer::Column::EscalatedAt, Expr::value(Utc::now()))
+            .filter(case_transfer::Column::Id.eq(t.id))
+            .filter(case_transfer::Column::State.eq(TransferState::Richiesto))
+            .filter(case_transfer::Column::EscalatedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if taken.rows_affected != 1 {
+            continue;
+        }
+        let entries =
+            both(&t, "case_transfer", t.id, AuditAction::Update, json!({ "escalated": true, "due_on": t.due_on }));
+        audit::record(&txn, &ctx, entries).await?;
+        txn.commit().await?;
+        n += 1;
+    }
+    Ok(n)
+}
