@@ -524,7 +524,8 @@ async fn import_inps(config: &Config, file: PathBuf, quiet: bool) -> anyhow::Res
     };
     let started = std::time::Instant::now();
     let reader = tokio::io::BufReader::with_capacity(256 * 1024, f);
-    let report = match gepi::inps::service::import(&conn, gepi::inps::service::Source::Cli, reader, |n| {
+    let days = config.transfer_decision_days;
+    let report = match gepi::inps::service::import(&conn, gepi::inps::service::Source::Cli, days, reader, |n| {
         bar.set_position(n)
     })
     .await

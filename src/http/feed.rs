@@ -89,7 +89,8 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: axum::
     // applies the rest), never one left running.
     let db = state.db.clone();
     let source = Source::Api { client_id, only_ambito };
-    let task = tokio::spawn(async move { service::import(&db, source, reader, |_| {}).await });
+    let days = state.config.transfer_decision_days;
+    let task = tokio::spawn(async move { service::import(&db, source, days, reader, |_| {}).await });
     match task.await {
         Ok(Ok(report)) => (StatusCode::OK, Json(report)).into_response(),
         Ok(Err((job, e))) => {

@@ -82,6 +82,8 @@ pub struct Import {
     comuni: HashMap<String, Option<(Uuid, String)>>,
     /// Rejections not yet written to the job.
     pending: Vec<inps_feed_rejection::ActiveModel>,
+    /// Working days the receiving Ambito has to decide a transfer the feed raises.
+    transfer_days: u32,
 }
 
 /// Rejections written to the job at once.
@@ -127,7 +129,16 @@ impl Import {
             Source::Api { only_ambito, .. } => only_ambito,
             Source::Cli => None,
         };
-        Ok(Import { db: db.clone(), ctx, only_ambito, header, report, comuni: HashMap::new(), pending: Vec::new() })
+        Ok(Import {
+            db: db.clone(),
+            ctx,
+            only_ambito,
+            header,
+            report,
+            comuni: HashMap::new(),
+            pending: Vec::new(),
+            transfer_days: 10,
+        })
     }
 
     /// One record, in its own transaction.
@@ -481,6 +492,27 @@ impl Import {
             Some(c) if touched => Unscoped::Feed.find_by_id::<case_file::Entity>(c.id).one(txn).await?,
             other => other,
         };
+        // The household moved to another Ambito: its open case is proposed to
+        // the receiving Ambito, once (not again while a request awaits a
+        // decision, nor after that Comune rejected it).
+        if let (Some(to_ambito), Some(c)) = (transfer, case.as_ref().filter(|c| !closed(c.state))) {
+            if !crate::transfers::service::already_proposed(txn, c.id, &comune_istat).await? {
+                let asked = crate::transfers::service::Asked {
+                    to_ambito,
+                    to_comune: comune_istat.clone(),
+                    reason: entity::enums::TransferReason::SegnalazioneInps,
+                    legal_basis: None,
+                    by: None,
+                };
+                let (_, opened) = crate::transfers::service::open(txn, c, asked, self.transfer_days).await?;
+                entries.extend(opened.into_iter().map(|mut e| {
+                    let mut ch = e.changes.take().unwrap_or_default();
+                    ch["seq"] = serde_json::json!(seq);
+                    e.changes = Some(ch);
+                    e
+                }));
+            }
+        }
         entries.extend(self.case_follows(txn, seq, &app_after(&app, a), &hh, case).await?);
         Ok(entries)
     }
@@ -1370,6 +1402,7 @@ fn member_changes(s: &member::Model, m: &feed::Member) -> Vec<&'static str> {
 pub async fn import<R: tokio::io::AsyncBufRead + Unpin>(
     db: &DatabaseConnection,
     source: Source,
+    transfer_days: u32,
     mut reader: R,
     mut progress: impl FnMut(u64),
 ) -> Result<Report, (Option<Uuid>, AppError)> {
@@ -1389,6 +1422,7 @@ pub async fn import<R: tokio::io::AsyncBufRead + Unpin>(
         }
     };
     let mut import = Import::start(db, source, header.trim_start_matches('\u{feff}')).await.map_err(|e| (None, e))?;
+    import.transfer_days = transfer_days;
     let job_id = import.report.job_id;
     let mut chunk = Vec::with_capacity(CHUNK);
     loop {

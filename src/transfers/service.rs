@@ -3,8 +3,8 @@
 use chrono::Utc;
 use entity::{case_file, case_transfer, comune, enums::*, household, meeting, member, report};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    TransactionTrait,
+    sea_query::Expr, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -88,39 +88,86 @@ pub async fn request(
     if to.istat_code == c.comune_istat {
         return Err(AppError::validation("input.toComune", "the case is already in this Comune"));
     }
-    let open = Unscoped::Rule
-        .find::<case_transfer::Entity>()
-        .filter(case_transfer::Column::CaseId.eq(c.id))
-        .filter(case_transfer::Column::State.eq(TransferState::Richiesto))
-        .count(&*txn)
-        .await?;
-    if open > 0 {
+    if awaiting_decision(&txn, c.id).await? {
         return Err(AppError::Conflict("the case already has a transfer awaiting a decision".into()));
     }
+    // The case's version moves: a change read before the request is stale.
+    update_case(&txn, &c, |q| q).await?;
+    let asked =
+        Asked { to_ambito: to.ambito_id, to_comune: to.istat_code, reason: r.reason, legal_basis, by: Some(me) };
+    let (id, entries) = open(&txn, &c, asked, decision_days).await?;
+    txn.commit(entries).await?;
+    Ok(id)
+}
+
+/// Whether the case has a transfer awaiting a decision.
+pub async fn awaiting_decision<C: ConnectionTrait>(db: &C, case_id: Uuid) -> Result<bool, AppError> {
+    let open = Unscoped::Rule
+        .find::<case_transfer::Entity>()
+        .filter(case_transfer::Column::CaseId.eq(case_id))
+        .filter(case_transfer::Column::State.eq(TransferState::Richiesto))
+        .count(db)
+        .await?;
+    Ok(open > 0)
+}
+
+/// Whether the case was already proposed to the Comune `to`: a request awaiting
+/// a decision (to any Comune), or one rejected for this Comune. The INPS feed,
+/// which reports the same residence again and again, raises a transfer once.
+pub async fn already_proposed<C: ConnectionTrait>(db: &C, case_id: Uuid, to: &str) -> Result<bool, AppError> {
+    if awaiting_decision(db, case_id).await? {
+        return Ok(true);
+    }
+    let rejected = Unscoped::Rule
+        .find::<case_transfer::Entity>()
+        .filter(case_transfer::Column::CaseId.eq(case_id))
+        .filter(case_transfer::Column::ToComuneIstat.eq(to))
+        .filter(case_transfer::Column::State.eq(TransferState::Rifiutato))
+        .count(db)
+        .await?;
+    Ok(rejected > 0)
+}
+
+/// A transfer to open: where to, why, under which legal basis, by whom (none:
+/// raised by the INPS feed).
+pub struct Asked {
+    pub to_ambito: Uuid,
+    pub to_comune: String,
+    pub reason: TransferReason,
+    pub legal_basis: Option<String>,
+    pub by: Option<Uuid>,
+}
+
+/// Opens a transfer of the case `c` (the caller checked that none awaits a
+/// decision), with the card as the case stands; returns its id and the entries
+/// of both Ambiti's trails.
+pub async fn open<C: ConnectionTrait>(
+    db: &C,
+    c: &case_file::Model,
+    asked: Asked,
+    decision_days: u32,
+) -> Result<(Uuid, Vec<AuditEntry>), AppError> {
     let size = Unscoped::Child
         .find::<member::Entity>()
         .filter(member::Column::HouseholdId.eq(c.household_id))
-        .count(&*txn)
+        .count(db)
         .await?;
-    // The case's version moves: a change read before the request is stale.
-    update_case(&txn, &c, |q| q).await?;
-    let now = Utc::now();
     let t = case_transfer::Model {
         id: Uuid::now_v7(),
         case_id: c.id,
         state: TransferState::Richiesto,
-        reason: r.reason,
+        reason: asked.reason,
         from_ambito_id: c.ambito_id,
         from_comune_istat: c.comune_istat.clone(),
-        to_ambito_id: to.ambito_id,
-        to_comune_istat: to.istat_code.clone(),
+        to_ambito_id: asked.to_ambito,
+        to_comune_istat: asked.to_comune.clone(),
         household_size: size as i32,
         case_state: c.state,
         pad_date: c.pad_date,
         first_meeting_on: c.first_meeting_on,
-        legal_basis: legal_basis.clone(),
-        requested_by: Some(me),
-        requested_at: now,
+        legal_basis: asked.legal_basis.clone(),
+        requested_by: asked.by,
+        requested_at: Utc::now(),
         due_on: add_working_days(today(), decision_days),
         escalated_at: None,
         decided_by: None,
@@ -129,14 +176,13 @@ pub async fn request(
         decision_note: None,
         version: 1,
     };
-    sea_orm::IntoActiveModel::into_active_model(t.clone()).insert(&*txn).await?;
+    sea_orm::IntoActiveModel::into_active_model(t.clone()).insert(db).await?;
     let changes = json!({
-        "case_id": c.id, "state": TransferState::Richiesto, "reason": r.reason,
-        "from_comune": c.comune_istat, "to_comune": to.istat_code, "due_on": t.due_on,
-        "legal_basis": legal_basis.is_some(),
+        "case_id": c.id, "state": TransferState::Richiesto, "reason": asked.reason,
+        "from_comune": c.comune_istat, "to_comune": asked.to_comune, "due_on": t.due_on,
+        "legal_basis": asked.legal_basis.is_some(),
     });
-    txn.commit(both(&t, "case_transfer", t.id, AuditAction::Create, changes)).await?;
-    Ok(t.id)
+    Ok((t.id, both(&t, "case_transfer", t.id, AuditAction::Create, changes)))
 }
 
 /// How the receiving Ambito decides.

@@ -55,7 +55,7 @@ async fn counts(app: &TestApp) -> Vec<i64> {
 }
 
 async fn run(app: &TestApp, text: &str) -> Report {
-    import(&app.db, Source::Cli, text.as_bytes(), |_| {}).await.map_err(|(_, e)| e).expect("the feed is read")
+    import(&app.db, Source::Cli, 10, text.as_bytes(), |_| {}).await.map_err(|(_, e)| e).expect("the feed is read")
 }
 
 #[tokio::test]
@@ -271,7 +271,7 @@ async fn a_file_that_is_not_a_feed_of_this_version_is_refused_whole() {
         &EXAMPLE.replacen("gepi.inps", "gepi.other", 1),
         &EXAMPLE.lines().skip(1).collect::<Vec<_>>().join("\n"),
     ] {
-        let r = import(&app.db, Source::Cli, text.as_bytes(), |_| {}).await;
+        let r = import(&app.db, Source::Cli, 10, text.as_bytes(), |_| {}).await;
         assert!(matches!(r, Err((None, gepi::error::AppError::Validation { .. }))), "{text:.40}: {r:?}");
     }
     assert_eq!(app.count("inps_feed_job").await, jobs, "no job opened");
@@ -555,4 +555,79 @@ async fn a_feed_read_in_chunks_leaves_what_its_records_applied_one_at_a_time_lea
     }
     assert_eq!((r.applied, r.unchanged, r.rejected), (applied, unchanged, rejected));
     assert_eq!(state_of(&whole).await, state_of(&single).await);
+}
+
+#[tokio::test]
+async fn a_household_moving_to_another_ambito_raises_a_transfer_of_its_case_once() {
+    let app = TestApp::seeded().await;
+    run(&app, EXAMPLE).await;
+    let app_row = application(&app, "INPS-ADI-2026-90000001").await;
+    let hh = entity::household::Entity::find_by_id(app_row.household_id).one(&app.db).await.unwrap().unwrap();
+    let case = case_of(&app, "INPS-ADI-2026-90000001").await;
+    let elsewhere = entity::comune::Entity::find()
+        .filter(entity::comune::Column::AmbitoId.ne(hh.ambito_id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("a Comune of the other demo Ambito");
+    let mut rec: serde_json::Value = serde_json::from_str(EXAMPLE.lines().nth(1).unwrap()).unwrap();
+    rec["seq"] = json!(3101);
+    rec["household"]["comuneIstat"] = json!(elsewhere.istat_code);
+    for m in rec["household"]["members"].as_array_mut().unwrap() {
+        m["residenceComuneIstat"] = json!(elsewhere.istat_code);
+    }
+    let header = EXAMPLE.lines().next().unwrap().replace("2026-12-06-001", "2026-12-09-001");
+    let r = run(&app, &format!("{header}\n{rec}\n")).await;
+    assert_eq!((r.applied, r.rejected), (1, 0), "{r:#?}");
+    // The household stays with its case until the receiving Ambito accepts it.
+    let after = entity::household::Entity::find_by_id(hh.id).one(&app.db).await.unwrap().unwrap();
+    assert_eq!((after.ambito_id, after.comune_istat.as_str()), (hh.ambito_id, hh.comune_istat.as_str()));
+    let transfers = entity::case_transfer::Entity::find()
+        .filter(entity::case_transfer::Column::CaseId.eq(case.id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(transfers.len(), 1, "{transfers:?}");
+    let t = &transfers[0];
+    assert_eq!(
+        (t.state, t.reason, t.to_ambito_id, t.to_comune_istat.as_str(), t.requested_by),
+        (
+            entity::enums::TransferState::Richiesto,
+            entity::enums::TransferReason::SegnalazioneInps,
+            elsewhere.ambito_id,
+            elsewhere.istat_code.as_str(),
+            None
+        )
+    );
+    assert_eq!(t.due_on, gepi::calendar::add_working_days(gepi::calendar::today(), 10));
+    for ambito in [hh.ambito_id, elsewhere.ambito_id] {
+        let n = app
+            .count(&format!(
+                "audit_event WHERE entity = 'case_transfer' AND action = 'create' AND entity_id = '{}' AND ambito_id {}",
+                t.id,
+                match app.db.get_database_backend() {
+                    sea_orm::DbBackend::Postgres => format!("= '{ambito}'"),
+                    _ => format!("= X'{}'", ambito.simple()),
+                }
+            ))
+            .await;
+        assert_eq!(n, 1, "the request in the trail of {ambito}");
+    }
+    // The same residence reported again: no second request.
+    rec["seq"] = json!(3102);
+    rec["monthsPaid"] = json!(3);
+    let header = EXAMPLE.lines().next().unwrap().replace("2026-12-06-001", "2026-12-10-001");
+    let r = run(&app, &format!("{header}\n{rec}\n")).await;
+    assert_eq!(r.rejected, 0, "{r:#?}");
+    assert_eq!(app.count("case_transfer").await as usize, transfers.len() + seeded_transfers(&app, case.id).await);
+}
+
+/// The demo's own transfers (of other cases).
+async fn seeded_transfers(app: &TestApp, except: uuid::Uuid) -> usize {
+    entity::case_transfer::Entity::find()
+        .filter(entity::case_transfer::Column::CaseId.ne(except))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .len()
 }
