@@ -165,7 +165,7 @@ string_enum!(
     PucAssignmentState, "SCREAMING_SNAKE_CASE", { DaAssegnare, Proposto, Attivo, Completato, Interrotto });
 string_enum!(
     /// Why a PUC assignment was interrupted.
-    InterruptionReason, "SCREAMING_SNAKE_CASE", { Rinuncia, Decadenza, FineBeneficio, Assunzione, Altro });
+    InterruptionReason, "SCREAMING_SNAKE_CASE", { Rinuncia, Decadenza, FineBeneficio, Assunzione, Trasferimento, Altro });
 string_enum!(
     /// Attendance of a day of PUC.
     AttendanceStatus, "SCREAMING_SNAKE_CASE", { Presente, AssenteGiustificato, AssenteIngiustificato });

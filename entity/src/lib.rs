@@ -40,5 +40,6 @@ pub mod residency_check;
 pub mod residency_period;
 pub mod saml_logout_request;
 pub mod saml_request;
+pub mod sealed_field;
 pub mod session;
 pub mod support;

@@ -107,7 +107,8 @@ pub struct RequestCaseTransferInput {
     pub to_comune: String,
     /// Why.
     pub reason: TransferReasonView,
-    /// The legal basis under which the case's health notes and disadvantage details may travel with it.
+    /// The legal basis under which the content `policies/travel.csv` marks `legal_basis` (health notes, the
+    /// Quadro di analisi assessment) travels with the case; without it that content is sealed at acceptance.
     pub legal_basis: Option<String>,
 }
 

@@ -2647,11 +2647,15 @@ impl CaseTransferView {
         }
         v
     }
-    /// The legal basis recorded for health notes and disadvantage details to travel (null: they do not).
+    /// The legal basis recorded for the content `policies/travel.csv` lets travel only with one (the health notes, the Quadro di analisi assessment); null: that content was sealed at acceptance.
     #[graphql(visible = "vis::case_transfer_legal_basis")]
     async fn legal_basis(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, keys::case_transfer::LEGAL_BASIS, self.own(ctx), || m.legal_basis.clone())
+        let v = show(ctx, keys::case_transfer::LEGAL_BASIS, self.own(ctx), || m.legal_basis.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, keys::case_transfer::LEGAL_BASIS);
+        }
+        v
     }
     /// When the transfer was requested.
     #[graphql(visible = "vis::case_transfer_requested_at")]

@@ -2309,6 +2309,9 @@ impl CompiledView for CaseTransferView {
                     let m = &v.0;
                     let x: Option<Option<String>> =
                         rc.show(keys::case_transfer::LEGAL_BASIS, v.own_in(rc), || m.legal_basis.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::case_transfer::LEGAL_BASIS);
+                    }
                     x.out()
                 },
                 &["legal_basis"],

@@ -331,9 +331,10 @@ fn report_rows(scope: Scope, p: &Principal) -> Condition {
         Scope::National => always(),
         Scope::Ambito => in_ambito(report::Column::AmbitoId, p),
         Scope::Comune => Condition::all().add(report::Column::ComuneIstat.is_in(comuni(p))),
-        // Raised by the principal, or about the principal's own cases.
+        // Raised by the principal in its Ambito (one whose case moved to
+        // another Ambito went with it), or about the principal's own cases.
         Scope::Own => Condition::any()
-            .add(is_me(report::Column::CreatedBy, p))
+            .add(is_me(report::Column::CreatedBy, p).add(in_ambito(report::Column::AmbitoId, p)))
             .add(report::Column::CaseId.in_subquery(case_ids(Scope::Own, p))),
         Scope::Unassigned => Condition::all().add(report::Column::CaseId.in_subquery(case_ids(Scope::Unassigned, p))),
     }

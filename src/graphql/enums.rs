@@ -548,6 +548,8 @@ gql_enum!(
         FineBeneficio,
         /// The beneficiary was hired (assunzione).
         Assunzione,
+        /// The household moved to another Ambito, which accepted the transfer of its case.
+        Trasferimento,
         /// Another reason.
         Altro,
     }
@@ -752,7 +754,8 @@ gql_enum!(
     TransferStateView, "TransferState", "entity::enums::TransferState", {
         /// Requested by the sending coordinator: the receiving Ambito decides on the minimal card.
         Richiesto,
-        /// Accepted: the case, its household and its open work moved; the sending Ambito no longer reads it.
+        /// Accepted: the case, its household, meetings and segnalazioni moved; the case roles of the sending
+        /// Ambito no longer read it (what belongs to a Comune stays: see `policies/travel.csv`).
         Accettato,
         /// Rejected by the receiving Ambito, with a coded reason: the case stays where it was.
         Rifiutato,

@@ -653,8 +653,9 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
             // that comes first) is an interruption, with its reason.
             if let Some(end) = asg.planned_end_on.filter(|end| *end > today()) {
                 return Err(AppError::Conflict(format!(
-                    "completePucAssignment is not allowed before the planned end ({end}, the project's minimum \
-                     duration of {} months): an assignment that ends earlier is interrupted (interrupt, with its reason)",
+                    "completePucAssignment is not allowed before the planned end ({end}: the project's minimum \
+                     duration of {} months, or its end if that comes first): an assignment that ends earlier is \
+                     interrupted (interrupt, with its reason)",
                     project.min_duration_months
                 )));
             }
@@ -704,7 +705,8 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
         let rid = insert_report(
             &txn,
             ReportDraft {
-                ambito_id: project.ambito_id,
+                // A case's segnalazione belongs to the case's Ambito (its coordinator decides it).
+                ambito_id: case.as_ref().map(|c| c.ambito_id).unwrap_or(project.ambito_id),
                 comune_istat: case.as_ref().map(|c| c.comune_istat.clone()).unwrap_or(project.comune_istat.clone()),
                 case_id: asg.case_id,
                 residency_check_id: None,
@@ -826,4 +828,83 @@ pub async fn record_attendance(
     );
     txn.commit(vec![e]).await?;
     Ok(asg.id)
+}
+
+/// The open assignments (proposed or active) of a case whose household moved
+/// to another Ambito end with it: interrupted (`TRASFERIMENTO`, today), the
+/// place freed, INPS (and the CPI, for its places) told, as an interruption
+/// by the Responsabile PUC would. Returns the trail's entries (the project's
+/// Ambito, and `also`, the Ambito the case goes to).
+pub async fn interrupt_for_transfer(
+    txn: &DatabaseTransaction,
+    c: &case_file::Model,
+    also: Uuid,
+) -> Result<Vec<AuditEntry>, AppError> {
+    use PucAssignmentState::*;
+    let open = Unscoped::Child
+        .find::<puc_assignment::Entity>()
+        .filter(puc_assignment::Column::CaseId.eq(c.id))
+        .filter(puc_assignment::Column::State.is_in([Proposto, Attivo]))
+        .all(txn)
+        .await?;
+    let mut entries = Vec::new();
+    for asg in open {
+        let q = puc_assignment::Entity::update_many()
+            .col_expr(puc_assignment::Column::State, Expr::value(Interrotto))
+            .col_expr(puc_assignment::Column::InterruptionReason, Expr::value(InterruptionReason::Trasferimento))
+            .col_expr(puc_assignment::Column::InterruptedOn, Expr::value(today()));
+        compare_and_set(txn, &asg, q).await?;
+        let project = Unscoped::Child
+            .find_by_id::<puc_project::Entity>(asg.project_id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| AppError::internal("assignment without project"))?;
+        for ambito in [project.ambito_id, also] {
+            if entries.iter().any(|e: &AuditEntry| {
+                e.entity == "puc_assignment" && e.ambito_id == Some(ambito) && e.entity_id == Some(asg.id.to_string())
+            }) {
+                continue;
+            }
+            let mut e = AuditEntry::new("puc_assignment", asg.id, AuditAction::Transition);
+            e.ambito_id = Some(ambito);
+            e.changes = Some(json!({
+                "state": { "before": asg.state, "after": Interrotto },
+                "interruption_reason": InterruptionReason::Trasferimento,
+            }));
+            entries.push(e);
+        }
+        if project.state == PucProjectState::Completo {
+            bump_version::<puc_project::Model>(puc_project::Entity::update_many())
+                .col_expr(puc_project::Column::State, Expr::value(PucProjectState::Attivo))
+                .filter(puc_project::Column::Id.eq(project.id))
+                .exec(txn)
+                .await?;
+            entries.push(project_entry(
+                &project,
+                AuditAction::Transition,
+                diff(&[("state", json!(PucProjectState::Completo), json!(PucProjectState::Attivo))]),
+            ));
+        }
+        let audiences: &[PartnerAudience] = if asg.source == PlaceSource::Cpi {
+            &[PartnerAudience::Inps, PartnerAudience::Cpi]
+        } else {
+            &[PartnerAudience::Inps]
+        };
+        for audience in audiences {
+            crate::outbox::emit(
+                txn,
+                crate::outbox::Event {
+                    audience: *audience,
+                    kind: PartnerEventKind::PucInterrotto,
+                    ambito_id: project.ambito_id,
+                    comune_istat: project.comune_istat.clone(),
+                    subject: crate::outbox::Subject::PucAssignment(asg.id),
+                    application_id: Some(c.application_id).filter(|_| *audience == PartnerAudience::Inps),
+                    member_id: Some(asg.member_id),
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(entries)
 }

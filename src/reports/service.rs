@@ -279,6 +279,11 @@ async fn replace_report(
     if !report_allows(old.state, ReportAction::Rectify) {
         return Err(refuse_report(&old, action));
     }
+    if old.annuls {
+        return Err(AppError::Conflict(format!(
+            "{action} is not allowed: this segnalazione annulled another; it is neither rectified nor annulled"
+        )));
+    }
     let pending = Unscoped::Rule
         .find::<report::Entity>()
         .filter(report::Column::RectificationOf.eq(old.id))

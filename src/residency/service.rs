@@ -279,6 +279,14 @@ pub async fn resume(a: &Acting<'_>, id: Uuid, version: i32) -> Result<Uuid, AppE
     if c.state != ResidencyCheckState::Assegnato {
         return Err(refuse(&c, "resumeResidencyCheck"));
     }
+    // Back home: a Comune the check was forwarded to records its own periods.
+    if c.current_comune_istat != c.owning_comune_istat || c.forwarded_at.is_none() {
+        return Err(AppError::Conflict(
+            "resumeResidencyCheck is not allowed: only a check back at the Comune of residence after forwarding \
+             resumes on the periods already recorded; record this Comune's periods (recordResidencyPeriods)"
+                .into(),
+        ));
+    }
     let recorded = Unscoped::Child
         .find::<residency_period::Entity>()
         .filter(residency_period::Column::CheckId.eq(c.id))

@@ -37,3 +37,66 @@ mod tests {
         assert!(!transferable(CaseState::Chiuso) && transferable(CaseState::ApInCorso));
     }
 }
+
+/// What happens to a type or field of a case when its transfer is accepted
+/// (`policies/travel.csv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Travel {
+    Travels,
+    LegalBasis,
+    Stays,
+}
+
+/// `policies/travel.csv`, embedded: the binary carries the rule its tests ran against.
+pub const TRAVEL_FILE: &str = include_str!("../../policies/travel.csv");
+
+/// The lines of `policies/travel.csv`: (type or `Type.field`, what happens).
+pub fn travel_rules() -> Result<Vec<(String, Travel)>, String> {
+    let mut out = Vec::new();
+    for (i, raw) in TRAVEL_FILE.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (what, how) = line
+            .split_once(',')
+            .ok_or_else(|| format!("policies/travel.csv:{}: expected `<Type or Type.field>, <rule>`", i + 1))?;
+        let how = match how.trim() {
+            "travels" => Travel::Travels,
+            "legal_basis" => Travel::LegalBasis,
+            "stays" => Travel::Stays,
+            other => {
+                return Err(format!(
+                    "policies/travel.csv:{}: unknown rule `{other}` (travels, legal_basis, stays)",
+                    i + 1
+                ))
+            }
+        };
+        out.push((what.trim().to_string(), how));
+    }
+    Ok(out)
+}
+
+/// The fields that travel only with a legal basis, as `Type.field`.
+pub fn needs_legal_basis() -> Vec<String> {
+    travel_rules()
+        .expect("policies/travel.csv is checked by the tests")
+        .into_iter()
+        .filter(|(what, how)| *how == Travel::LegalBasis && what.contains('.'))
+        .map(|(what, _)| what)
+        .collect()
+}
+
+#[cfg(test)]
+mod travel_tests {
+    use super::*;
+
+    #[test]
+    fn the_travel_rules_parse_and_every_field_needing_a_legal_basis_can_be_sealed() {
+        let rules = travel_rules().unwrap();
+        assert!(rules.iter().any(|(w, h)| w == "PreliminaryAnalysis.healthNotes" && *h == Travel::LegalBasis));
+        for f in needs_legal_basis() {
+            assert!(crate::transfers::service::sealable(&f).is_some(), "{f}: no way to seal it at acceptance");
+        }
+    }
+}

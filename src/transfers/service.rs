@@ -1,7 +1,10 @@
 //! Use cases of case transfers.
 
 use chrono::Utc;
-use entity::{case_file, case_transfer, comune, enums::*, household, meeting, member, report};
+use entity::{
+    analysis_framework, case_file, case_transfer, comune, enums::*, household, meeting, member, preliminary_analysis,
+    report, sealed_field,
+};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
     QueryFilter, TransactionTrait,
@@ -88,6 +91,12 @@ pub async fn request(
     if to.istat_code == c.comune_istat {
         return Err(AppError::validation("input.toComune", "the case is already in this Comune"));
     }
+    if to.ambito_id == c.ambito_id {
+        return Err(AppError::validation(
+            "input.toComune",
+            "the Comune is in the case's own Ambito: a move within the Ambito follows the INPS feed, no transfer",
+        ));
+    }
     if awaiting_decision(&txn, c.id).await? {
         return Err(AppError::Conflict("the case already has a transfer awaiting a decision".into()));
     }
@@ -95,7 +104,11 @@ pub async fn request(
     update_case(&txn, &c, |q| q).await?;
     let asked =
         Asked { to_ambito: to.ambito_id, to_comune: to.istat_code, reason: r.reason, legal_basis, by: Some(me) };
-    let (id, entries) = open(&txn, &c, asked, decision_days).await?;
+    let (id, mut entries) = open(&txn, &c, asked, decision_days).await?;
+    let mut e = AuditEntry::new("case_file", c.id, AuditAction::Update);
+    e.ambito_id = Some(c.ambito_id);
+    e.changes = Some(json!({ "transfer_requested": id, "version": { "before": c.version, "after": c.version + 1 } }));
+    entries.push(e);
     txn.commit(entries).await?;
     Ok(id)
 }
@@ -295,18 +308,13 @@ async fn move_case(txn: &crate::workflow::Work, t: &case_transfer::Model) -> Res
         .filter(household::Column::Id.eq(c.household_id))
         .exec(&**txn)
         .await?;
-    let moved_members = member::Entity::update_many()
-        .col_expr(member::Column::ResidenceComuneIstat, Expr::value(to_comune.clone()))
-        .filter(member::Column::HouseholdId.eq(c.household_id))
-        .exec(&**txn)
-        .await?
-        .rows_affected;
+    // Each member's residence is INPS's to report (the feed): it is not touched here.
     entries.extend(both(
         t,
         "household",
         c.household_id,
         AuditAction::Update,
-        json!({ "ambito_id": { "before": c.ambito_id, "after": to_ambito }, "comune_istat": { "before": c.comune_istat, "after": to_comune }, "members_moved": moved_members }),
+        json!({ "ambito_id": { "before": c.ambito_id, "after": to_ambito }, "comune_istat": { "before": c.comune_istat, "after": to_comune }, "transfer_id": t.id }),
     ));
     // Open meetings are cancelled: the new Ambito plans its own.
     let open = Unscoped::Child
@@ -316,19 +324,46 @@ async fn move_case(txn: &crate::workflow::Work, t: &case_transfer::Model) -> Res
         .all(&**txn)
         .await?;
     for m in &open {
-        bump_version::<meeting::Model>(meeting::Entity::update_many())
-            .col_expr(meeting::Column::State, Expr::value(MeetingState::Annullato))
-            .filter(meeting::Column::Id.eq(m.id))
-            .exec(&**txn)
-            .await?;
-        let mut e = AuditEntry::new("meeting", m.id, AuditAction::Transition);
-        e.ambito_id = Some(c.ambito_id);
-        e.changes =
-            Some(json!({ "state": { "before": m.state, "after": MeetingState::Annullato }, "transfer_id": t.id }));
-        entries.push(e);
+        // Only as it was read: an outcome recorded meanwhile is a conflict.
+        let q = meeting::Entity::update_many().col_expr(meeting::Column::State, Expr::value(MeetingState::Annullato));
+        compare_and_set(&**txn, m, q).await?;
+        entries.extend(both(
+            t,
+            "meeting",
+            m.id,
+            AuditAction::Transition,
+            json!({ "state": { "before": m.state, "after": MeetingState::Annullato }, "transfer_id": t.id }),
+        ));
     }
     // The case's history goes with it: its meetings and segnalazioni belong
     // to the new Ambito, and the old one's row rules no longer reach them.
+    let meetings: Vec<Uuid> = Unscoped::Child
+        .find::<meeting::Entity>()
+        .filter(meeting::Column::CaseId.eq(c.id))
+        .all(&**txn)
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    let reports: Vec<Uuid> = Unscoped::Child
+        .find::<report::Entity>()
+        .filter(report::Column::CaseId.eq(c.id))
+        .all(&**txn)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    for (entity, ids) in [("meeting", &meetings), ("report", &reports)] {
+        for id in ids {
+            entries.extend(both(
+                t,
+                entity,
+                *id,
+                AuditAction::Update,
+                json!({ "ambito_id": { "before": c.ambito_id, "after": to_ambito }, "transfer_id": t.id }),
+            ));
+        }
+    }
     bump_version::<meeting::Model>(meeting::Entity::update_many())
         .col_expr(meeting::Column::AmbitoId, Expr::value(to_ambito))
         .col_expr(meeting::Column::ComuneIstat, Expr::value(to_comune.clone()))
@@ -341,6 +376,89 @@ async fn move_case(txn: &crate::workflow::Work, t: &case_transfer::Model) -> Res
         .filter(report::Column::CaseId.eq(c.id))
         .exec(&**txn)
         .await?;
+    // Its PUC ends with the move; the project's Comune keeps the record.
+    entries.extend(crate::puc::service::interrupt_for_transfer(txn, &c, to_ambito).await?);
+    // What needs a legal basis the request did not record does not travel.
+    if t.legal_basis.is_none() {
+        entries.extend(seal(txn, t, &c).await?);
+    }
+    Ok(entries)
+}
+
+/// Where a field that travels only with a legal basis lives (its table and
+/// column): the fields `policies/travel.csv` marks `legal_basis` must be here.
+pub fn sealable(field: &str) -> Option<(&'static str, &'static str)> {
+    match field {
+        "PreliminaryAnalysis.healthNotes" => Some(("preliminary_analysis", "health_notes")),
+        "AnalysisFramework.assessmentNotes" => Some(("analysis_framework", "assessment_notes")),
+        _ => None,
+    }
+}
+
+/// Seals the case's content that needs a legal basis: each value is taken off
+/// its row (whose version moves) into `sealed_field`, where no role reads it;
+/// the trail of both Ambiti records what was sealed, never the value.
+async fn seal(
+    txn: &crate::workflow::Work,
+    t: &case_transfer::Model,
+    c: &case_file::Model,
+) -> Result<Vec<AuditEntry>, AppError> {
+    let mut sealed: Vec<(&'static str, Uuid, String, String)> = Vec::new();
+    for field in super::model::needs_legal_basis() {
+        match field.as_str() {
+            "PreliminaryAnalysis.healthNotes" => {
+                let rows = Unscoped::Child
+                    .find::<preliminary_analysis::Entity>()
+                    .filter(preliminary_analysis::Column::CaseId.eq(c.id))
+                    .filter(preliminary_analysis::Column::HealthNotes.is_not_null())
+                    .all(&**txn)
+                    .await?;
+                for r in rows {
+                    bump_version::<preliminary_analysis::Model>(preliminary_analysis::Entity::update_many())
+                        .col_expr(preliminary_analysis::Column::HealthNotes, Expr::value(Option::<String>::None))
+                        .filter(preliminary_analysis::Column::Id.eq(r.id))
+                        .exec(&**txn)
+                        .await?;
+                    sealed.push(("preliminary_analysis", r.id, field.clone(), r.health_notes.unwrap_or_default()));
+                }
+            }
+            "AnalysisFramework.assessmentNotes" => {
+                let rows = Unscoped::Child
+                    .find::<analysis_framework::Entity>()
+                    .filter(analysis_framework::Column::CaseId.eq(c.id))
+                    .filter(analysis_framework::Column::AssessmentNotes.is_not_null())
+                    .all(&**txn)
+                    .await?;
+                for r in rows {
+                    bump_version::<analysis_framework::Model>(analysis_framework::Entity::update_many())
+                        .col_expr(analysis_framework::Column::AssessmentNotes, Expr::value(Option::<String>::None))
+                        .filter(analysis_framework::Column::Id.eq(r.id))
+                        .exec(&**txn)
+                        .await?;
+                    sealed.push(("analysis_framework", r.id, field.clone(), r.assessment_notes.unwrap_or_default()));
+                }
+            }
+            other => {
+                return Err(AppError::internal(format!("policies/travel.csv names {other}, which cannot be sealed")))
+            }
+        }
+    }
+    let now = Utc::now();
+    let mut entries = Vec::new();
+    for (entity, id, field, value) in sealed {
+        sealed_field::ActiveModel {
+            id: sea_orm::ActiveValue::Set(Uuid::now_v7()),
+            transfer_id: sea_orm::ActiveValue::Set(t.id),
+            entity: sea_orm::ActiveValue::Set(entity.to_string()),
+            entity_id: sea_orm::ActiveValue::Set(id),
+            field: sea_orm::ActiveValue::Set(field.clone()),
+            value: sea_orm::ActiveValue::Set(value),
+            sealed_at: sea_orm::ActiveValue::Set(now),
+        }
+        .insert(&**txn)
+        .await?;
+        entries.extend(both(t, entity, id, AuditAction::Update, json!({ "sealed": field, "transfer_id": t.id })));
+    }
     Ok(entries)
 }
 
@@ -393,7 +511,8 @@ pub async fn escalate_overdue(db: &DatabaseConnection, today: chrono::NaiveDate)
     let mut n = 0;
     for t in due {
         let txn = db.begin().await?;
-        let taken = bump_version::<case_transfer::Model>(case_transfer::Entity::update_many())
+        // The version stays: a decision made on the card read before is still good.
+        let taken = case_transfer::Entity::update_many()
             .col_expr(case_transfer::Column::EscalatedAt, Expr::value(Utc::now()))
             .filter(case_transfer::Column::Id.eq(t.id))
             .filter(case_transfer::Column::State.eq(TransferState::Richiesto))

@@ -678,6 +678,23 @@ async fn an_annulled_segnalazione_is_withdrawn_after_the_coordinators_approval()
     let v = report_row(&s.app, &sent).await.version;
     let r = s.app.gql(Some(&s.cm), ANNUL, annul(v, "Ancora")).await;
     assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    // Nor is the annulment itself annulled or rectified.
+    let v = report_row(&s.app, &req).await.version;
+    let r = s
+        .app
+        .gql(Some(&s.cm), ANNUL, json!({ "i": { "reportId": req["id"], "version": v, "reason": "Ripensamento" } }))
+        .await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let r = s
+        .app
+        .gql(
+            Some(&s.cm),
+            RECTIFY,
+            json!({ "i": { "reportId": req["id"], "version": v, "factDate": s.case.pad_date, "description": "x" } }),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    assert_eq!(report_row(&s.app, &req).await.state, ReportState::Inviata);
 }
 
 /// The start of a PUC reaches INPS and, for a CPI place, the CPI: each reads

@@ -48,25 +48,54 @@ async fn login_in(app: &TestApp, role: Role, ambito: Uuid, comune: Option<&str>)
 const REQUEST: &str = "mutation($i: RequestCaseTransferInput!) { requestCaseTransfer(input: $i) { id state version dueOn householdSize caseState padDate fromComune { istatCode } toComune { istatCode } case { id } } }";
 const DECIDE: &str = "mutation($i: DecideCaseTransferInput!) { decideCaseTransfer(input: $i) { id state version rejectionReason decidedAt case { id state comune { istatCode } caseManager { id } } } }";
 const CARDS: &str = "query($f: CaseTransferFilter) { caseTransfers(first: 50, filter: $f) { totalCount edges { node { id state householdSize caseState padDate firstMeetingOn escalatedAt toComune { istatCode } case { id } } } } }";
-/// What a role could read of the case, by every way in.
-const CONTENT: &str = "query($c: ID!, $h: ID!) { case(id: $c) { id state household { id } } household(id: $h) { id members { fiscalCode } } node(id: $c) { id } }";
-
-async fn reads_nothing_of(app: &TestApp, token: &str, c: &case_file::Model, who: &str) {
-    let r = app
-        .gql(
-            Some(token),
-            CONTENT,
-            json!({ "c": ids::encode("Case", c.id), "h": ids::encode("Household", c.household_id) }),
-        )
-        .await;
-    let data = &r["data"];
-    for path in ["case", "household", "node"] {
-        let v = &data[path];
-        assert!(v.is_null() || v.get("id").is_none(), "{who} still reads {path}: {r}");
+/// Asks `q` and checks the answer names none of `ids`: either the root is not
+/// in the role's schema (a validation error, nothing run) or the row is not
+/// found; never a value.
+async fn never_answers(app: &TestApp, token: &str, q: &str, vars: Value, ids: &[String], who: &str) -> Value {
+    let r = app.gql(Some(token), q, vars).await;
+    let text = r.to_string();
+    for id in ids {
+        assert!(!text.contains(id.as_str()), "{who} reads {id} through {q}: {r}");
     }
-    assert!(!r.to_string().contains(&c.household_id.to_string()), "{who}: {r}");
-    let r = app.gql(Some(token), "{ cases(first: 100) { edges { node { id } } } }", json!({})).await;
-    assert!(!r.to_string().contains(&ids::encode("Case", c.id)), "{who} lists the case: {r}");
+    if !r["errors"].is_null() {
+        let code = error_code(&r).unwrap_or("none");
+        let unknown = r["errors"][0]["message"].as_str().unwrap_or("").contains("Unknown field");
+        assert!(code == "NOT_FOUND" || code == "FORBIDDEN" || unknown, "{who}: {q}: {r}");
+    }
+    r
+}
+
+/// Every way a role could reach the case or what hangs off it: by id, `node`,
+/// the lists paged to the end.
+async fn reads_nothing_of(app: &TestApp, token: &str, c: &case_file::Model, rows: &[String], who: &str) {
+    let case = ids::encode("Case", c.id);
+    let hh = ids::encode("Household", c.household_id);
+    let mut all = vec![case.clone(), hh.clone()];
+    all.extend(rows.iter().cloned());
+    for (q, vars) in [
+        ("query($c: ID!) { case(id: $c) { id } }", json!({ "c": case })),
+        ("query($c: ID!) { node(id: $c) { id } }", json!({ "c": case })),
+        ("query($h: ID!) { household(id: $h) { id members { id } } }", json!({ "h": hh })),
+        ("query($h: ID!) { node(id: $h) { id } }", json!({ "h": hh })),
+    ] {
+        never_answers(app, token, q, vars, &all, who).await;
+    }
+    for row in rows {
+        never_answers(app, token, "query($i: ID!) { node(id: $i) { id } }", json!({ "i": row }), &all, who).await;
+    }
+    for root in ["cases", "households", "meetings", "reports"] {
+        let q = format!(
+            "query($a: String) {{ {root}(first: 100, after: $a) {{ pageInfo {{ hasNextPage endCursor }} edges {{ node {{ id }} }} }} }}"
+        );
+        let mut after = Value::Null;
+        for _ in 0..200 {
+            let r = never_answers(app, token, &q, json!({ "a": after }), &all, who).await;
+            if r["data"][root]["pageInfo"]["hasNextPage"] != true {
+                break;
+            }
+            after = r["data"][root]["pageInfo"]["endCursor"].clone();
+        }
+    }
 }
 
 #[tokio::test]
@@ -90,6 +119,53 @@ async fn a_case_moves_to_another_ambito_and_the_sending_ambito_loses_it() {
         .unwrap()
         .expect("a monitored case in the demo");
     let planned = builders::meeting_of(&c).insert(&app.db).await;
+    // Health notes in its analysis (special: they travel only with a legal basis).
+    {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+        let pa = entity::preliminary_analysis::Entity::find()
+            .filter(entity::preliminary_analysis::Column::CaseId.eq(c.id))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .expect("the analysis of a monitored case");
+        let mut am = pa.into_active_model();
+        am.health_notes = Set(Some("NOTA-SANITARIA-RISERVATA".into()));
+        am.needs_notes = Set(Some("Bisogni abitativi".into()));
+        am.update(&app.db).await.unwrap();
+    }
+    // An active PUC assignment in the old Comune.
+    let old_comune = entity::comune::Entity::find_by_id(c.comune_istat.clone()).one(&app.db).await.unwrap().unwrap();
+    let project = builders::puc_project(&old_comune).insert(&app.db).await;
+    let member0 = entity::member::Entity::find()
+        .filter(entity::member::Column::HouseholdId.eq(c.household_id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let puc = {
+        use sea_orm::{ActiveModelTrait, IntoActiveModel};
+        entity::puc_assignment::Model {
+            id: Uuid::new_v4(),
+            project_id: project.id,
+            member_id: member0.id,
+            case_id: Some(c.id),
+            source: PlaceSource::Comune,
+            state: PucAssignmentState::Attivo,
+            proposed_by: None,
+            proposed_at: None,
+            starts_on: Some(gepi::calendar::today() - chrono::Duration::days(5)),
+            planned_end_on: Some(gepi::calendar::today() + chrono::Duration::days(60)),
+            weekly_hours: 8,
+            interruption_reason: None,
+            interrupted_on: None,
+            inail_ref: Some("INAIL-T".into()),
+            version: 1,
+        }
+        .into_active_model()
+        .insert(&app.db)
+        .await
+        .unwrap()
+    };
     let to = entity::comune::Entity::find()
         .filter(entity::comune::Column::AmbitoId.eq(b.id))
         .order_by_asc(entity::comune::Column::IstatCode)
@@ -109,6 +185,9 @@ async fn a_case_moves_to_another_ambito_and_the_sending_ambito_loses_it() {
         .unwrap()
         .unwrap();
     let cm = app.login(&cm_op.fiscal_code, &ids::encode("Profile", cm_profile.id)).await;
+    // A draft segnalazione the case manager raised on the case.
+    let r = app.gql(Some(&cm), "mutation($i: RaiseReportInput!) { raiseReport(input: $i) { id version } }", json!({ "i": { "caseId": ids::encode("Case", c.id), "kind": "ALTRO_FATTO_SANZIONABILE", "factDate": c.pad_date, "description": "Fatto da verificare", "draft": true } })).await;
+    let draft = ok(&r)["raiseReport"].clone();
     let registrar_a = login_in(&app, Role::MeetingRegistrar, a.id, Some(&c.comune_istat)).await;
     let admin_a = login_in(&app, Role::AmbitoAdmin, a.id, None).await;
     let admin_b = login_in(&app, Role::AmbitoAdmin, b.id, None).await;
@@ -165,7 +244,12 @@ async fn a_case_moves_to_another_ambito_and_the_sending_ambito_loses_it() {
     assert_eq!(card["householdSize"], members.len());
     assert_eq!(card["padDate"], json!(c.pad_date));
     assert!(card["case"].is_null(), "no content before acceptance: {r}");
-    reads_nothing_of(&app, &coord_b, &c, "the receiving coordinator before acceptance").await;
+    let rows = vec![
+        draft["id"].as_str().unwrap().to_string(),
+        ids::encode("Meeting", planned.id),
+        ids::encode("PucAssignment", puc.id),
+    ];
+    reads_nothing_of(&app, &coord_b, &c, &rows, "the receiving coordinator before acceptance").await;
     // The sending Ambito's administrator sees the transfer, not the card.
     let r = app.gql(Some(&admin_a), CARDS, json!({})).await;
     let admin_view = &ok(&r)["caseTransfers"]["edges"]
@@ -226,15 +310,72 @@ async fn a_case_moves_to_another_ambito_and_the_sending_ambito_loses_it() {
         .await;
     assert!(r.to_string().contains(&case_gid), "in the new coordinator's list to assign: {r}");
 
-    // Every role of the sending Ambito lost it.
+    // Every case role of the sending Ambito lost it, with its meetings and segnalazioni.
+    let rows = vec![draft["id"].as_str().unwrap().to_string(), ids::encode("Meeting", planned.id)];
     for (who, token) in [
         ("the previous case manager", &cm),
         ("the sending coordinator", &coord_a),
         ("the registrar of the old Comune", &registrar_a),
         ("the sending administrator", &admin_a),
     ] {
-        reads_nothing_of(&app, token, &c, who).await;
+        reads_nothing_of(&app, token, &c, &rows, who).await;
     }
+    // The previous case manager can no longer submit the draft it raised.
+    let r = app
+        .gql(
+            Some(&cm),
+            "mutation($i: SubmitReportInput!) { submitReport(input: $i) { id } }",
+            json!({ "i": { "reportId": draft["id"], "version": draft["version"] } }),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    // The PUC ended with the move; its project's Comune keeps the record.
+    let p = entity::puc_assignment::Entity::find_by_id(puc.id).one(&app.db).await.unwrap().unwrap();
+    assert_eq!(
+        (p.state, p.interruption_reason),
+        (PucAssignmentState::Interrotto, Some(InterruptionReason::Trasferimento))
+    );
+    assert!(app.count("partner_event WHERE kind = 'PUC_INTERROTTO'").await >= 1);
+    // No legal basis was recorded: the health notes were sealed, the needs travelled.
+    let pa = entity::preliminary_analysis::Entity::find()
+        .filter(entity::preliminary_analysis::Column::CaseId.eq(c.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((pa.health_notes.as_deref(), pa.needs_notes.as_deref()), (None, Some("Bisogni abitativi")));
+    let sealed = entity::sealed_field::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(sealed.len(), 1, "{sealed:?}");
+    assert_eq!(
+        (sealed[0].field.as_str(), sealed[0].value.as_str()),
+        ("PreliminaryAnalysis.healthNotes", "NOTA-SANITARIA-RISERVATA")
+    );
+    let trail: Vec<String> =
+        audit_event::Entity::find().all(&app.db).await.unwrap().into_iter().filter_map(|e| e.changes).collect();
+    assert!(trail.iter().any(|c| c.contains("PreliminaryAnalysis.healthNotes")), "the sealing is in the trail");
+    assert!(!trail.iter().any(|c| c.contains("NOTA-SANITARIA-RISERVATA")), "never its value");
+    // A case manager of the new Ambito, once assigned, reads what travelled.
+    let new_cm = profile::Entity::find()
+        .filter(profile::Column::Role.eq(Role::CaseManager))
+        .filter(profile::Column::AmbitoId.eq(b.id))
+        .order_by_asc(profile::Column::Id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let moved = case_file::Entity::find_by_id(c.id).one(&app.db).await.unwrap().unwrap();
+    let r = app.gql(Some(&coord_b), "mutation($i: AssignCasesInput!) { assignCases(input: $i) { id state } }", json!({ "i": { "cases": [{ "id": case_gid, "version": moved.version }], "caseManagerId": ids::encode("Operator", new_cm.operator_id) } })).await;
+    assert_eq!(ok(&r)["assignCases"][0]["state"], "IN_MONITORAGGIO", "{r}");
+    let op = entity::operator::Entity::find_by_id(new_cm.operator_id).one(&app.db).await.unwrap().unwrap();
+    let new_cm_token = app.login(&op.fiscal_code, &ids::encode("Profile", new_cm.id)).await;
+    let r = app.gql(Some(&new_cm_token), "query($c: ID!) { case(id: $c) { id preliminaryAnalysis { needsNotes healthNotes } meetings { id state } } }", json!({ "c": case_gid })).await;
+    let d = &ok(&r)["case"];
+    assert_eq!(d["preliminaryAnalysis"]["needsNotes"], "Bisogni abitativi");
+    assert!(d["preliminaryAnalysis"]["healthNotes"].is_null(), "sealed: {r}");
+    assert!(
+        d["meetings"].as_array().unwrap().iter().any(|m| m["id"] == ids::encode("Meeting", planned.id)),
+        "its meetings came along"
+    );
     // Both trails record the transfer and the move.
     for ambito in [a.id, b.id] {
         let events = audit_event::Entity::find()
@@ -302,6 +443,16 @@ async fn a_case_moves_to_another_ambito_and_the_sending_ambito_loses_it() {
         .count(&format!("audit_event WHERE entity = 'case_transfer' AND action = 'update' AND entity_id = '{t2_id}'"))
         .await;
     assert_eq!(escalations, 2, "one entry in each Ambito's trail");
+    // A transfer that does not exist answers NOT_FOUND on its field.
+    let r = app
+        .gql(
+            Some(&coord_b),
+            DECIDE,
+            json!({ "i": { "transferId": ids::encode("CaseTransfer", Uuid::new_v4()), "version": 1, "accept": true } }),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.transferId");
     let row = case_transfer::Entity::find()
         .filter(case_transfer::Column::CaseId.eq(back.id))
         .one(&app.db)
@@ -324,4 +475,124 @@ async fn a_case_moves_to_another_ambito_and_the_sending_ambito_loses_it() {
         )
         .await;
     assert_eq!(ok(&r)["withdrawCaseTransfer"]["state"], "RITIRATO");
+}
+
+#[tokio::test]
+async fn a_rejected_transfer_leaves_the_case_where_it_was_and_a_legal_basis_lets_the_notes_travel() {
+    let app = TestApp::seeded().await;
+    let ambiti = entity::ambito::Entity::find().order_by_asc(entity::ambito::Column::Id).all(&app.db).await.unwrap();
+    let (a, b) = (&ambiti[0], &ambiti[1]);
+    let seeded: Vec<Uuid> =
+        case_transfer::Entity::find().all(&app.db).await.unwrap().iter().map(|t| t.case_id).collect();
+    let cases = case_file::Entity::find()
+        .filter(case_file::Column::AmbitoId.eq(a.id))
+        .filter(case_file::Column::State.eq(CaseState::InMonitoraggio))
+        .filter(case_file::Column::Id.is_not_in(seeded))
+        .order_by_asc(case_file::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap();
+    let (c1, c2) = (&cases[0], &cases[1]);
+    let to = entity::comune::Entity::find()
+        .filter(entity::comune::Column::AmbitoId.eq(b.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let same = entity::comune::Entity::find()
+        .filter(entity::comune::Column::AmbitoId.eq(a.id))
+        .filter(entity::comune::Column::IstatCode.ne(c1.comune_istat.clone()))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let coord_a = login_in(&app, Role::PaisCoordinator, a.id, None).await;
+    let coord_b = login_in(&app, Role::PaisCoordinator, b.id, None).await;
+    // A Comune of the same Ambito: no transfer (the feed moves the household).
+    let r = app.gql(Some(&coord_a), REQUEST, json!({ "i": { "caseId": ids::encode("Case", c1.id), "version": c1.version, "toComune": same.istat_code, "reason": "CAMBIO_RESIDENZA" } })).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.toComune", "{r}");
+    // Rejected with its reason and note: the case stays where it was.
+    let r = app.gql(Some(&coord_a), REQUEST, json!({ "i": { "caseId": ids::encode("Case", c1.id), "version": c1.version, "toComune": to.istat_code, "reason": "CAMBIO_RESIDENZA" } })).await;
+    let t = ok(&r)["requestCaseTransfer"].clone();
+    let r = app.gql(Some(&coord_b), DECIDE, json!({ "i": { "transferId": t["id"], "version": t["version"], "accept": false, "rejectionReason": "RESIDENZA_NON_CONFERMATA", "note": "Non risulta iscritto in anagrafe" } })).await;
+    let d = &ok(&r)["decideCaseTransfer"];
+    assert_eq!(
+        (d["state"].as_str(), d["rejectionReason"].as_str()),
+        (Some("RIFIUTATO"), Some("RESIDENZA_NON_CONFERMATA"))
+    );
+    assert!(d["case"].is_null(), "the receiving coordinator still does not read it");
+    let after = case_file::Entity::find_by_id(c1.id).one(&app.db).await.unwrap().unwrap();
+    assert_eq!(
+        (after.ambito_id, after.comune_istat.as_str(), after.case_manager_id, after.state),
+        (a.id, c1.comune_istat.as_str(), c1.case_manager_id, c1.state)
+    );
+    let trail: Vec<String> =
+        audit_event::Entity::find().all(&app.db).await.unwrap().into_iter().filter_map(|e| e.changes).collect();
+    assert!(!trail.iter().any(|c| c.contains("Non risulta iscritto")), "the note is never copied into the trail");
+    // With a legal basis, the health notes travel.
+    {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+        let pa = entity::preliminary_analysis::Entity::find()
+            .filter(entity::preliminary_analysis::Column::CaseId.eq(c2.id))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut am = pa.into_active_model();
+        am.health_notes = Set(Some("NOTA-CON-BASE-GIURIDICA".into()));
+        am.update(&app.db).await.unwrap();
+    }
+    let r = app.gql(Some(&coord_a), REQUEST, json!({ "i": { "caseId": ids::encode("Case", c2.id), "version": c2.version, "toComune": to.istat_code, "reason": "CAMBIO_RESIDENZA", "legalBasis": "Consenso dell'interessato, art. 9 c. 2 lett. a GDPR" } })).await;
+    let t = ok(&r)["requestCaseTransfer"].clone();
+    let r = app
+        .gql(Some(&coord_b), DECIDE, json!({ "i": { "transferId": t["id"], "version": t["version"], "accept": true } }))
+        .await;
+    assert_eq!(ok(&r)["decideCaseTransfer"]["state"], "ACCETTATO");
+    let pa = entity::preliminary_analysis::Entity::find()
+        .filter(entity::preliminary_analysis::Column::CaseId.eq(c2.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pa.health_notes.as_deref(), Some("NOTA-CON-BASE-GIURIDICA"));
+    assert_eq!(app.count("sealed_field").await, 0);
+    let trail: Vec<String> =
+        audit_event::Entity::find().all(&app.db).await.unwrap().into_iter().filter_map(|e| e.changes).collect();
+    assert!(!trail.iter().any(|c| c.contains("art. 9")), "the legal basis's text is never copied into the trail");
+}
+
+/// `policies/travel.csv` names only known types and fields, and decides every
+/// special-category field of a type that travels.
+#[test]
+fn every_special_field_of_what_travels_is_decided() {
+    use gepi::transfers::model::{travel_rules, Travel};
+    let rules = travel_rules().unwrap();
+    let fields = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/fields.csv")).unwrap();
+    let classes: Vec<(String, String)> = fields
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(',').map(|(f, c)| (f.trim().to_string(), c.trim().to_string())))
+        .collect();
+    for (what, _) in &rules {
+        let known = if what.contains('.') {
+            classes.iter().any(|(f, _)| f == what)
+        } else {
+            gepi::authz::Object::ALL.iter().any(|o| o.as_str() == what)
+        };
+        assert!(known, "policies/travel.csv names {what}, which the schema does not have");
+    }
+    let relations = ["Case.preliminaryAnalysis", "Case.analysisFramework"];
+    for (ty, how) in &rules {
+        if ty.contains('.') || *how != Travel::Travels {
+            continue;
+        }
+        for (f, class) in &classes {
+            if f.split('.').next() == Some(ty.as_str()) && class == "special" && !relations.contains(&f.as_str()) {
+                assert!(
+                    rules.iter().any(|(w, _)| w == f),
+                    "{f} is special and travels with {ty}: decide it in policies/travel.csv"
+                );
+            }
+        }
+    }
 }
