@@ -41,6 +41,7 @@ pub enum Subject {
     DisadvantageCheck(Uuid),
     Pact(Uuid),
     PucAssignment(Uuid),
+    Referral(Uuid),
 }
 
 /// An event to write: for whom, what happened, where, about which row, and
@@ -78,12 +79,14 @@ pub async fn emit<C: ConnectionTrait>(db: &C, e: Event) -> Result<Uuid, AppError
         None => None,
     };
     let (mut report, mut residency, mut disadvantage, mut pact, mut assignment) = (None, None, None, None, None);
+    let mut referral = None;
     match e.subject {
         Subject::Report(id) => report = Some(id),
         Subject::ResidencyCheck(id) => residency = Some(id),
         Subject::DisadvantageCheck(id) => disadvantage = Some(id),
         Subject::Pact(id) => pact = Some(id),
         Subject::PucAssignment(id) => assignment = Some(id),
+        Subject::Referral(id) => referral = Some(id),
     }
     let id = Uuid::now_v7();
     let q = Query::insert()
@@ -100,6 +103,7 @@ pub async fn emit<C: ConnectionTrait>(db: &C, e: Event) -> Result<Uuid, AppError
             C::DisadvantageCheckId,
             C::PactId,
             C::PucAssignmentId,
+            C::ReferralId,
             C::ApplicationProtocol,
             C::FiscalCode,
             C::OccurredAt,
@@ -116,6 +120,7 @@ pub async fn emit<C: ConnectionTrait>(db: &C, e: Event) -> Result<Uuid, AppError
             disadvantage.into(),
             pact.into(),
             assignment.into(),
+            referral.into(),
             protocol.into(),
             fiscal_code.into(),
             Utc::now().into(),

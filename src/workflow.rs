@@ -180,6 +180,7 @@ versioned! {
     analysis_framework => "Quadro di analisi",
     case_file => "case",
     case_transfer => "transfer",
+    case_referral => "referral",
     convention => "convention",
     disadvantage_check => "request",
     meeting => "meeting",

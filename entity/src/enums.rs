@@ -136,7 +136,7 @@ string_enum!(
     /// What happened, in an event of the partners' change feed.
     PartnerEventKind, "SCREAMING_SNAKE_CASE", {
     SegnalazioneInviata, SegnalazioneRettificata, SegnalazioneAnnullata, EsitoControlloAnagrafico, EsitoSvantaggio, SilenzioAssenso, PattoSottoscritto,
-    PucAvviato, PucConcluso, PucInterrotto });
+    PucAvviato, PucConcluso, PucInterrotto, InvioCpi });
 string_enum!(
     /// Kind of meeting.
     MeetingKind, "SCREAMING_SNAKE_CASE", {
@@ -213,3 +213,9 @@ string_enum!(
     /// Why the receiving Ambito rejects a case transfer.
     TransferRejectionReason, "SCREAMING_SNAKE_CASE", {
     ResidenzaNonConfermata, ComuneNonCompetente, GiaInCarico, Altro });
+string_enum!(
+    /// Where a case is referred.
+    ReferralTarget, "SCREAMING_SNAKE_CASE", { Cpi, ServiziSpecialistici });
+string_enum!(
+    /// State of a referral.
+    ReferralState, "SCREAMING_SNAKE_CASE", { InAttesa, PresoInCarico, Chiuso });

@@ -9,6 +9,7 @@ pub mod api_client_document;
 pub mod application;
 pub mod audit_event;
 pub mod case_file;
+pub mod case_referral;
 pub mod case_transfer;
 pub mod comune;
 pub mod convention;

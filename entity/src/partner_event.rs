@@ -22,6 +22,7 @@ pub struct Model {
     pub disadvantage_check_id: Option<Uuid>,
     pub pact_id: Option<Uuid>,
     pub puc_assignment_id: Option<Uuid>,
+    pub referral_id: Option<Uuid>,
     pub application_protocol: Option<String>,
     pub fiscal_code: Option<String>,
     pub occurred_at: DateTimeUtc,

@@ -18,6 +18,7 @@ mod m20261207_000002_member_count;
 mod m20261207_000003_case_household_size;
 mod m20261208_000001_workflow_integrity;
 mod m20261208_000002_case_transfer;
+mod m20261208_000003_case_referral;
 mod table_def;
 
 /// What the database answers when a change would break the Ambito administrator rules.
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000003_case_household_size::Migration),
             Box::new(m20261208_000001_workflow_integrity::Migration),
             Box::new(m20261208_000002_case_transfer::Migration),
+            Box::new(m20261208_000003_case_referral::Migration),
         ]
     }
 }

@@ -38,6 +38,7 @@ pub enum Node {
     Support(SupportView),
     Report(ReportView),
     CaseTransfer(CaseTransferView),
+    CaseReferral(CaseReferralView),
     Meeting(MeetingView),
     OfficeSlot(OfficeSlotView),
     PucProject(PucProjectView),
@@ -120,6 +121,9 @@ pub async fn node(gw: &Gateway, id: &ID) -> GqlResult<Node> {
         }
         "CaseTransfer" => Node::CaseTransfer(CaseTransferView(
             by_id::<case_transfer::Entity>(gw, case_transfer::Column::Id, uuid()?, "CaseTransfer").await.gql()?,
+        )),
+        "CaseReferral" => Node::CaseReferral(CaseReferralView(
+            by_id::<case_referral::Entity>(gw, case_referral::Column::Id, uuid()?, "CaseReferral").await.gql()?,
         )),
         "Meeting" => Node::Meeting(MeetingView(
             by_id::<meeting::Entity>(gw, meeting::Column::Id, uuid()?, "Meeting").await.gql()?,

@@ -1,14 +1,15 @@
 //! Case transfers between Ambiti: the list both coordinators (and the Ambito
 //! administrators, for escalations) read, and the request, decision and
-//! withdrawal. See `transfers`.
+//! withdrawal; and referrals to a CPI or a specialist service (`caseReferrals`,
+//! `referCase`, `stepCaseReferral`). See `transfers`.
 
-use async_graphql::{Context, InputObject, Object, ID};
-use entity::{case_transfer, enums::TransferState};
+use async_graphql::{Context, Enum, InputObject, Object, ID};
+use entity::{case_referral, case_transfer, enums::TransferState};
 use sea_orm::{ColumnTrait, Condition};
 
 use super::{
     lists::{page_of, sort},
-    views::CaseTransferView,
+    views::{CaseReferralView, CaseTransferView},
 };
 use crate::{
     authz::{
@@ -20,7 +21,7 @@ use crate::{
     graphql::{
         connection::Connection,
         context::{acting, gateway, uuid_arg},
-        enums::{TransferReasonView, TransferRejectionReasonView, TransferStateView},
+        enums::{ReferralTargetView, TransferReasonView, TransferRejectionReasonView, TransferStateView},
         node::by_id,
     },
     transfers::service,
@@ -61,6 +62,25 @@ impl TransferQuery {
         let f = filter.unwrap_or_default();
         let condition = move |gw: &Gateway| transfer_filter(gw, f);
         page_of(ctx, condition, &transfer_order(), (first, after), CaseTransferView).await
+    }
+
+    /// Referrals of cases to a Centro per l'impiego or a specialist service the viewer may see,
+    /// newest first (a CPI's key: the referrals made to a CPI, with their declared projection).
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity)",
+        visible = "crate::graphql::visibility::reads_case_referral"
+    )]
+    async fn case_referrals(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Rows per page: 20 when omitted; over the role's page cap the answer is `LIMIT`.")]
+        first: Option<i32>,
+        #[graphql(desc = "The cursor to continue after: the `pageInfo.endCursor` of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> GqlResult<Connection<CaseReferralView>> {
+        let order = sort!(case_referral, RequestedAt, Direction::Desc, |r: &case_referral::Model| r.requested_at);
+        page_of(ctx, super::lists::all, &order, (first, after), CaseReferralView).await
     }
 }
 
@@ -136,6 +156,43 @@ pub struct CaseTransferVersionInput {
     pub version: i32,
 }
 
+/// Input of `referCase`.
+#[derive(InputObject)]
+pub struct ReferCaseInput {
+    /// The case.
+    pub case_id: ID,
+    /// The member referred (left out: the household as a whole).
+    pub member_id: Option<ID>,
+    /// Where.
+    pub target: ReferralTargetView,
+    /// The service, by name (a CPI, a Centro di salute mentale, a SerD...).
+    pub service: String,
+    /// Why (read by the case's roles, never by the service through GePI).
+    pub reason: String,
+}
+
+/// A step of a referral.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ReferralStep {
+    /// The service took the person in charge (`IN_ATTESA → PRESO_IN_CARICO`).
+    TakeInCharge,
+    /// The referral ends (`→ CHIUSO`).
+    Close,
+}
+
+/// Input of `stepCaseReferral`.
+#[derive(InputObject)]
+pub struct StepCaseReferralInput {
+    /// The referral.
+    pub referral_id: ID,
+    /// Its version.
+    pub version: i32,
+    /// What happened.
+    pub step: ReferralStep,
+    /// What the service reported.
+    pub note: Option<String>,
+}
+
 #[derive(Default)]
 pub struct TransferMutation;
 
@@ -195,6 +252,53 @@ impl TransferMutation {
         };
         service::decide(&a, id, input.version, d, input.note).await.gql()?;
         done(ctx, id).await
+    }
+
+    /// Case manager (own cases): refers the case, or one of its members, to a Centro per l'impiego or a
+    /// specialist service; the case keeps its Ambito and case manager. A referral to a CPI reaches the CPI's
+    /// change feed (`INVIO_CPI`, with the member's codice fiscale).
+    #[graphql(visible = "crate::graphql::visibility::creates_case_referral")]
+    async fn refer_case(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The case, the member (if one), the service and why.")] input: ReferCaseInput,
+    ) -> GqlResult<CaseReferralView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.caseId", "Case", &input.case_id)?;
+        let member_id = input.member_id.as_ref().map(|m| uuid_arg("input.memberId", "Member", m)).transpose()?;
+        let n = crate::transfers::referral::NewReferral {
+            member_id,
+            target: input.target.into(),
+            service: input.service,
+            reason: input.reason,
+        };
+        let rid = crate::transfers::referral::refer(&a, id, n).await.gql()?;
+        Ok(CaseReferralView(
+            by_id::<case_referral::Entity>(gateway(ctx)?, case_referral::Column::Id, rid, "CaseReferral")
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// The case manager (own cases), or a Centro per l'impiego's key for a referral to a CPI: the service
+    /// took the person in charge, or the referral closes.
+    #[graphql(visible = "crate::graphql::visibility::updates_case_referral")]
+    async fn step_case_referral(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The referral, the version read, the step and the service's note.")]
+        input: StepCaseReferralInput,
+    ) -> GqlResult<CaseReferralView> {
+        let a = acting(ctx)?;
+        let id = uuid_arg("input.referralId", "CaseReferral", &input.referral_id)?;
+        let step = match input.step {
+            ReferralStep::TakeInCharge => crate::transfers::referral::Step::TakeInCharge,
+            ReferralStep::Close => crate::transfers::referral::Step::Close,
+        };
+        crate::transfers::referral::step(&a, id, input.version, step, input.note).await.gql()?;
+        Ok(CaseReferralView(
+            by_id::<case_referral::Entity>(gateway(ctx)?, case_referral::Column::Id, id, "CaseReferral").await.gql()?,
+        ))
     }
 
     /// Coordinatore per il Patto of the sending Ambito: withdraws a transfer not decided yet.

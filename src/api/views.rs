@@ -2770,6 +2770,177 @@ impl CaseTransferView {
     pub const OBJECT: Obj = Obj::CaseTransfer;
 }
 
+/// Invio: a case referred to a Centro per l'impiego or a specialist service, which keeps its Ambito and case manager; the service sees a declared projection.
+#[derive(Clone)]
+pub struct CaseReferralView(pub case_referral::Model);
+
+impl Projected for case_referral::Entity {
+    const TYPE: &'static str = "CaseReferral";
+    fn field_columns() -> Vec<(&'static str, Self::Column)> {
+        vec![
+            ("target", case_referral::Column::Target),
+            ("service", case_referral::Column::Service),
+            ("state", case_referral::Column::State),
+            ("pathwayType", case_referral::Column::PathwayType),
+            ("reason", case_referral::Column::Reason),
+            ("outcomeNote", case_referral::Column::OutcomeNote),
+            ("requestedAt", case_referral::Column::RequestedAt),
+            ("takenAt", case_referral::Column::TakenAt),
+            ("closedAt", case_referral::Column::ClosedAt),
+            ("version", case_referral::Column::Version),
+        ]
+    }
+    fn enum_placeholder(col: Self::Column) -> Option<&'static str> {
+        use sea_orm::{ActiveEnum, Iterable};
+        match col {
+            case_referral::Column::Target => {
+                Some(leak(entity::enums::ReferralTarget::iter().next().expect("variant").to_value()))
+            }
+            case_referral::Column::State => {
+                Some(leak(entity::enums::ReferralState::iter().next().expect("variant").to_value()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Invio: a case referred to a Centro per l'impiego or a specialist service, which keeps its Ambito and case manager; the service sees a declared projection.
+#[Object(name = "CaseReferral", visible = "vis::type_case_referral")]
+impl CaseReferralView {
+    /// Global id.
+    #[graphql(visible = "vis::type_case_referral")]
+    pub async fn id(&self) -> ID {
+        ID(ids::encode("CaseReferral", self.0.id))
+    }
+    /// CPI or SERVIZI_SPECIALISTICI.
+    #[graphql(visible = "vis::case_referral_target")]
+    async fn target(&self, ctx: &Context<'_>) -> Option<ReferralTargetView> {
+        let m = &self.0;
+        show(ctx, keys::case_referral::TARGET, self.own(ctx), || m.target.into())
+    }
+    /// The service, by name.
+    #[graphql(visible = "vis::case_referral_service")]
+    async fn service(&self, ctx: &Context<'_>) -> Option<String> {
+        let m = &self.0;
+        show(ctx, keys::case_referral::SERVICE, self.own(ctx), || m.service.clone())
+    }
+    /// IN_ATTESA, PRESO_IN_CARICO (the service took the person in charge) or CHIUSO.
+    #[graphql(visible = "vis::case_referral_state")]
+    async fn state(&self, ctx: &Context<'_>) -> Option<ReferralStateView> {
+        let m = &self.0;
+        show(ctx, keys::case_referral::STATE, self.own(ctx), || m.state.into())
+    }
+    /// The case's ADI pathway when referred.
+    #[graphql(visible = "vis::case_referral_pathway_type")]
+    async fn pathway_type(&self, ctx: &Context<'_>) -> Option<PathwayTypeView> {
+        let m = &self.0;
+        show(ctx, keys::case_referral::PATHWAY_TYPE, self.own(ctx), || m.pathway_type.map(Into::into)).flatten()
+    }
+    /// Why the case was referred.
+    #[graphql(visible = "vis::case_referral_reason")]
+    async fn reason(&self, ctx: &Context<'_>) -> Option<String> {
+        let m = &self.0;
+        let v = show(ctx, keys::case_referral::REASON, self.own(ctx), || m.reason.clone());
+        if v.is_some() {
+            self.audit(ctx, keys::case_referral::REASON);
+        }
+        v
+    }
+    /// What the service reported when taking the person in charge or closing.
+    #[graphql(visible = "vis::case_referral_outcome_note")]
+    async fn outcome_note(&self, ctx: &Context<'_>) -> Option<Option<String>> {
+        let m = &self.0;
+        let v = show(ctx, keys::case_referral::OUTCOME_NOTE, self.own(ctx), || m.outcome_note.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, keys::case_referral::OUTCOME_NOTE);
+        }
+        v
+    }
+    /// When the case was referred.
+    #[graphql(visible = "vis::case_referral_requested_at")]
+    async fn requested_at(&self, ctx: &Context<'_>) -> Option<Timestamp> {
+        let m = &self.0;
+        show(ctx, keys::case_referral::REQUESTED_AT, self.own(ctx), || Timestamp(m.requested_at))
+    }
+    /// When the service took the person in charge.
+    #[graphql(visible = "vis::case_referral_taken_at")]
+    async fn taken_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
+        let m = &self.0;
+        show(ctx, keys::case_referral::TAKEN_AT, self.own(ctx), || m.taken_at.map(Timestamp))
+    }
+    /// When the referral was closed.
+    #[graphql(visible = "vis::case_referral_closed_at")]
+    async fn closed_at(&self, ctx: &Context<'_>) -> Option<Option<Timestamp>> {
+        let m = &self.0;
+        show(ctx, keys::case_referral::CLOSED_AT, self.own(ctx), || m.closed_at.map(Timestamp))
+    }
+    /// Optimistic-concurrency version.
+    #[graphql(visible = "vis::case_referral_version")]
+    async fn version(&self, ctx: &Context<'_>) -> Option<i32> {
+        let m = &self.0;
+        show(ctx, keys::case_referral::VERSION, self.own(ctx), || m.version)
+    }
+    /// The case's Comune.
+    #[graphql(visible = "vis::case_referral_comune")]
+    async fn comune(&self, ctx: &Context<'_>) -> GqlResult<Option<ComuneView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<comune::Entity, _>(
+            ctx,
+            keys::case_referral::COMUNE,
+            own,
+            comune::Column::IstatCode,
+            Some(m.comune_istat.clone()),
+            |r| r.istat_code.clone(),
+        )
+        .await?
+        .map(ComuneView))
+    }
+    /// The member referred (null: the household as a whole).
+    #[graphql(visible = "vis::case_referral_member")]
+    async fn member(&self, ctx: &Context<'_>) -> GqlResult<Option<MemberView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<member::Entity, _>(ctx, keys::case_referral::MEMBER, own, member::Column::Id, m.member_id, |r| {
+            r.id.clone()
+        })
+        .await?
+        .map(MemberView))
+    }
+    /// The case, for the roles that read it (never the service's).
+    #[graphql(visible = "vis::case_referral_case")]
+    async fn r#case(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<case_file::Entity, _>(
+            ctx,
+            keys::case_referral::CASE,
+            own,
+            case_file::Column::Id,
+            Some(m.case_id),
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(CaseView))
+    }
+}
+
+impl CaseReferralView {
+    /// Whether the row is the principal's own (for fields shown on own rows only).
+    #[allow(unused_variables)]
+    pub(super) fn own(&self, ctx: &Context<'_>) -> bool {
+        false
+    }
+    /// For the audit trail: the field `key` of the row is in the response.
+    pub(super) fn audit(&self, ctx: &Context<'_>, key: crate::authz::FieldKey) {
+        let m = &self.0;
+        crate::graphql::guard::audit_read(ctx, key, ("case_referral", m.id), || {
+            crate::audit::reads::Owner::Case(m.case_id)
+        });
+    }
+    pub const OBJECT: Obj = Obj::CaseReferral;
+}
+
 /// Incontro: a meeting with a household (convocation, spontaneous presentation, monitoring...).
 #[derive(Clone)]
 pub struct MeetingView(pub meeting::Model);
@@ -4131,6 +4302,22 @@ impl PartnerEventView {
         .await?
         .map(PucAssignmentView))
     }
+    /// The referral of a case to a CPI (read under the partner's rules).
+    #[graphql(visible = "vis::partner_event_referral")]
+    async fn referral(&self, ctx: &Context<'_>) -> GqlResult<Option<CaseReferralView>> {
+        let m = &self.0;
+        let own = self.own(ctx);
+        Ok(rel_one::<case_referral::Entity, _>(
+            ctx,
+            keys::partner_event::REFERRAL,
+            own,
+            case_referral::Column::Id,
+            m.referral_id,
+            |r| r.id.clone(),
+        )
+        .await?
+        .map(CaseReferralView))
+    }
 }
 
 impl PartnerEventView {
@@ -4898,6 +5085,48 @@ mod vis {
     pub fn case_transfer_case(ctx: &Context<'_>) -> bool {
         field(ctx, crate::authz::keys::case_transfer::CASE) && reads(ctx, Object::Case)
     }
+    pub fn type_case_referral(ctx: &Context<'_>) -> bool {
+        reads(ctx, Object::CaseReferral)
+    }
+    pub fn case_referral_target(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_referral::TARGET)
+    }
+    pub fn case_referral_service(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_referral::SERVICE)
+    }
+    pub fn case_referral_state(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_referral::STATE)
+    }
+    pub fn case_referral_pathway_type(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_referral::PATHWAY_TYPE)
+    }
+    pub fn case_referral_reason(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_referral::REASON)
+    }
+    pub fn case_referral_outcome_note(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_referral::OUTCOME_NOTE)
+    }
+    pub fn case_referral_requested_at(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_referral::REQUESTED_AT)
+    }
+    pub fn case_referral_taken_at(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_referral::TAKEN_AT)
+    }
+    pub fn case_referral_closed_at(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_referral::CLOSED_AT)
+    }
+    pub fn case_referral_version(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_referral::VERSION)
+    }
+    pub fn case_referral_comune(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_referral::COMUNE) && reads(ctx, Object::Comune)
+    }
+    pub fn case_referral_member(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_referral::MEMBER) && reads(ctx, Object::Member)
+    }
+    pub fn case_referral_case(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::case_referral::CASE) && reads(ctx, Object::Case)
+    }
     pub fn type_meeting(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::Meeting)
     }
@@ -5230,6 +5459,9 @@ mod vis {
     }
     pub fn partner_event_puc_assignment(ctx: &Context<'_>) -> bool {
         field(ctx, crate::authz::keys::partner_event::PUC_ASSIGNMENT) && reads(ctx, Object::PucAssignment)
+    }
+    pub fn partner_event_referral(ctx: &Context<'_>) -> bool {
+        field(ctx, crate::authz::keys::partner_event::REFERRAL) && reads(ctx, Object::CaseReferral)
     }
     pub fn type_audit_event(ctx: &Context<'_>) -> bool {
         reads(ctx, Object::AuditEvent)

@@ -2427,6 +2427,168 @@ impl CompiledView for CaseTransferView {
     }
 }
 
+impl CompiledView for CaseReferralView {
+    type Entity = case_referral::Entity;
+    const TYPE: &'static str = "CaseReferral";
+    const OBJECT: Obj = Obj::CaseReferral;
+    const OWN_COLUMN: Option<&'static str> = None;
+    fn decode(row: serde_json::Value) -> serde_json::Result<Self> {
+        serde_json::from_value(row).map(CaseReferralView)
+    }
+    fn model(&self) -> &case_referral::Model {
+        &self.0
+    }
+    #[allow(unused_variables)]
+    fn own_in(&self, rc: &ReadCtx) -> bool {
+        false
+    }
+    const AUDIT_COLUMNS: &'static [&'static str] = &["case_id", "id"];
+    #[allow(unused_variables)]
+    fn audit_in(&self, rc: &ReadCtx, key: FieldKey) {
+        let m = &self.0;
+        rc.authz.record_read(key, ("case_referral", m.id), || crate::audit::reads::Owner::Case(m.case_id));
+    }
+    fn field(name: &str) -> Option<Field<Self>> {
+        Some(match name {
+            "id" => Field::Value(|v, _| ID(ids::encode("CaseReferral", v.0.id)).out(), &["id"]),
+            "target" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ReferralTargetView> =
+                        rc.show(keys::case_referral::TARGET, v.own_in(rc), || m.target.into());
+                    x.out()
+                },
+                &["target"],
+            ),
+            "service" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::case_referral::SERVICE, v.own_in(rc), || m.service.clone());
+                    x.out()
+                },
+                &["service"],
+            ),
+            "state" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<ReferralStateView> =
+                        rc.show(keys::case_referral::STATE, v.own_in(rc), || m.state.into());
+                    x.out()
+                },
+                &["state"],
+            ),
+            "pathwayType" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<PathwayTypeView> = rc
+                        .show(keys::case_referral::PATHWAY_TYPE, v.own_in(rc), || m.pathway_type.map(Into::into))
+                        .flatten();
+                    x.out()
+                },
+                &["pathway_type"],
+            ),
+            "reason" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<String> = rc.show(keys::case_referral::REASON, v.own_in(rc), || m.reason.clone());
+                    if x.is_some() {
+                        v.audit_in(rc, keys::case_referral::REASON);
+                    }
+                    x.out()
+                },
+                &["reason"],
+            ),
+            "outcomeNote" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<String>> =
+                        rc.show(keys::case_referral::OUTCOME_NOTE, v.own_in(rc), || m.outcome_note.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::case_referral::OUTCOME_NOTE);
+                    }
+                    x.out()
+                },
+                &["outcome_note"],
+            ),
+            "requestedAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Timestamp> =
+                        rc.show(keys::case_referral::REQUESTED_AT, v.own_in(rc), || Timestamp(m.requested_at));
+                    x.out()
+                },
+                &["requested_at"],
+            ),
+            "takenAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<Timestamp>> =
+                        rc.show(keys::case_referral::TAKEN_AT, v.own_in(rc), || m.taken_at.map(Timestamp));
+                    x.out()
+                },
+                &["taken_at"],
+            ),
+            "closedAt" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<Option<Timestamp>> =
+                        rc.show(keys::case_referral::CLOSED_AT, v.own_in(rc), || m.closed_at.map(Timestamp));
+                    x.out()
+                },
+                &["closed_at"],
+            ),
+            "version" => Field::Value(
+                |v, rc| {
+                    let m = &v.0;
+                    let x: Option<i32> = rc.show(keys::case_referral::VERSION, v.own_in(rc), || m.version);
+                    x.out()
+                },
+                &["version"],
+            ),
+            "comune" => Field::Rel(RelSpec {
+                key: keys::case_referral::COMUNE,
+                card: Card::One,
+                parent_column: "comune_istat",
+                target_column: "istat_code",
+                order_column: "istat_code",
+                has_key: |v| {
+                    let m = &v.0;
+                    (Some(m.comune_istat.clone())).is_some()
+                },
+                audit: false,
+                plan: plan_rel::<CaseReferralView, ComuneView>,
+            }),
+            "member" => Field::Rel(RelSpec {
+                key: keys::case_referral::MEMBER,
+                card: Card::One,
+                parent_column: "member_id",
+                target_column: "id",
+                order_column: "id",
+                has_key: |v| {
+                    let m = &v.0;
+                    (m.member_id).is_some()
+                },
+                audit: false,
+                plan: plan_rel::<CaseReferralView, MemberView>,
+            }),
+            "case" => Field::Rel(RelSpec {
+                key: keys::case_referral::CASE,
+                card: Card::One,
+                parent_column: "case_id",
+                target_column: "id",
+                order_column: "id",
+                has_key: |v| {
+                    let m = &v.0;
+                    (Some(m.case_id)).is_some()
+                },
+                audit: false,
+                plan: plan_rel::<CaseReferralView, CaseView>,
+            }),
+            _ => return None,
+        })
+    }
+}
+
 impl CompiledView for MeetingView {
     type Entity = meeting::Entity;
     const TYPE: &'static str = "Meeting";
@@ -3684,6 +3846,19 @@ impl CompiledView for PartnerEventView {
                 },
                 audit: false,
                 plan: plan_rel::<PartnerEventView, PucAssignmentView>,
+            }),
+            "referral" => Field::Rel(RelSpec {
+                key: keys::partner_event::REFERRAL,
+                card: Card::One,
+                parent_column: "referral_id",
+                target_column: "id",
+                order_column: "id",
+                has_key: |v| {
+                    let m = &v.0;
+                    (m.referral_id).is_some()
+                },
+                audit: false,
+                plan: plan_rel::<PartnerEventView, CaseReferralView>,
             }),
             _ => return None,
         })

@@ -307,6 +307,25 @@ pub mod case_transfer {
     pub const CASE: FieldKey = FieldKey("CaseTransfer.case");
 }
 
+/// Fields of `CaseReferral`.
+pub mod case_referral {
+    use crate::authz::FieldKey;
+    pub const ID: FieldKey = FieldKey("CaseReferral.id");
+    pub const TARGET: FieldKey = FieldKey("CaseReferral.target");
+    pub const SERVICE: FieldKey = FieldKey("CaseReferral.service");
+    pub const STATE: FieldKey = FieldKey("CaseReferral.state");
+    pub const PATHWAY_TYPE: FieldKey = FieldKey("CaseReferral.pathwayType");
+    pub const REASON: FieldKey = FieldKey("CaseReferral.reason");
+    pub const OUTCOME_NOTE: FieldKey = FieldKey("CaseReferral.outcomeNote");
+    pub const REQUESTED_AT: FieldKey = FieldKey("CaseReferral.requestedAt");
+    pub const TAKEN_AT: FieldKey = FieldKey("CaseReferral.takenAt");
+    pub const CLOSED_AT: FieldKey = FieldKey("CaseReferral.closedAt");
+    pub const VERSION: FieldKey = FieldKey("CaseReferral.version");
+    pub const COMUNE: FieldKey = FieldKey("CaseReferral.comune");
+    pub const MEMBER: FieldKey = FieldKey("CaseReferral.member");
+    pub const CASE: FieldKey = FieldKey("CaseReferral.case");
+}
+
 /// Fields of `Meeting`.
 pub mod meeting {
     use crate::authz::FieldKey;
@@ -461,6 +480,7 @@ pub mod partner_event {
     pub const DISADVANTAGE_CHECK: FieldKey = FieldKey("PartnerEvent.disadvantageCheck");
     pub const PACT: FieldKey = FieldKey("PartnerEvent.pact");
     pub const PUC_ASSIGNMENT: FieldKey = FieldKey("PartnerEvent.pucAssignment");
+    pub const REFERRAL: FieldKey = FieldKey("PartnerEvent.referral");
 }
 
 /// Fields of `AuditEvent`.

@@ -213,6 +213,30 @@ impl Scoped for case_transfer::Entity {
     }
 }
 
+impl Scoped for case_referral::Entity {
+    const OBJECT: Object = Object::CaseReferral;
+    fn condition(scope: Scope, p: &Principal) -> Condition {
+        // A Centro per l'impiego reads the referrals made to a CPI (in its scope);
+        // the case's roles, those of the cases they reach.
+        if p.role == Role::CpiPartner {
+            let rows = match scope {
+                Scope::National => always(),
+                Scope::Ambito => in_ambito(case_referral::Column::AmbitoId, p),
+                _ => never(),
+            };
+            return Condition::all().add(case_referral::Column::Target.eq(enums::ReferralTarget::Cpi)).add(rows);
+        }
+        match scope {
+            Scope::National => always(),
+            Scope::Ambito => in_ambito(case_referral::Column::AmbitoId, p),
+            Scope::Comune => in_comuni(case_referral::Column::AmbitoId, case_referral::Column::ComuneIstat, p),
+            Scope::Own | Scope::Unassigned => {
+                Condition::all().add(case_referral::Column::CaseId.in_subquery(case_ids(scope, p)))
+            }
+        }
+    }
+}
+
 impl Scoped for household::Entity {
     const OBJECT: Object = Object::Household;
     fn condition(scope: Scope, p: &Principal) -> Condition {

@@ -49,6 +49,7 @@ vocabulary!(
         Application = "Application",
         Case = "Case",
         CaseTransfer = "CaseTransfer",
+        CaseReferral = "CaseReferral",
         PreliminaryAnalysis = "PreliminaryAnalysis",
         AnalysisFramework = "AnalysisFramework",
         AnalysisTeamMember = "AnalysisTeamMember",

@@ -420,6 +420,9 @@ gql_enum!(
         PucConcluso,
         /// A PUC assignment was interrupted (refused, abandoned, ended early).
         PucInterrotto,
+        /// A case manager referred a member (or a household) to a Centro per l'impiego: the event names the
+        /// referral, with the member's codice fiscale.
+        InvioCpi,
     }
 );
 /// Kind of meeting.
@@ -785,5 +788,27 @@ gql_enum!(
         GiaInCarico,
         /// Another reason, told in the note.
         Altro,
+    }
+);
+gql_enum!(
+    /// Where a case is referred.
+    ReferralTargetView, "ReferralTarget", "entity::enums::ReferralTarget", {
+        /// A Centro per l'impiego: members activable to work sign a Patto di servizio personalizzato there;
+        /// the CPI collects the referral from its change feed.
+        Cpi,
+        /// A specialist service (health, mental health, addiction) whose project replaces or integrates the
+        /// pact; the case manager records its steps.
+        ServiziSpecialistici,
+    }
+);
+gql_enum!(
+    /// State of a referral.
+    ReferralStateView, "ReferralState", "entity::enums::ReferralState", {
+        /// Sent, awaiting the service.
+        InAttesa,
+        /// The service took the person in charge.
+        PresoInCarico,
+        /// Closed (the service's path ended, or the referral was withdrawn).
+        Chiuso,
     }
 );

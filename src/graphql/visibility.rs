@@ -76,6 +76,7 @@ reads! {
     reads_disadvantage_check => DisadvantageCheck, reads_report => Report,
     reads_audit_event => AuditEvent, reads_case => Case, reads_office_slot => OfficeSlot,
     reads_partner_event => PartnerEvent, reads_case_transfer => CaseTransfer,
+    reads_case_referral => CaseReferral,
 }
 
 may! {
@@ -105,6 +106,8 @@ may! {
     updates_puc_assignment => PucAssignment Update,
     creates_case_transfer => CaseTransfer Create,
     approves_case_transfer => CaseTransfer Approve,
+    creates_case_referral => CaseReferral Create,
+    updates_case_referral => CaseReferral Update,
 }
 
 /// `proposePucAssignment`: operators who may propose (they name a member they read by id).

@@ -352,7 +352,41 @@ impl Generator {
                 });
             }
         }
-        insert_all::<case_transfer::Entity, _>(db, &mut rows, &mut self.counts).await
+        insert_all::<case_transfer::Entity, _>(db, &mut rows, &mut self.counts).await?;
+        // And a few referrals: to the CPI (taken in charge) and to a specialist service.
+        let mut referrals = Vec::new();
+        for s in seeds {
+            let cases = case_file::Entity::find()
+                .filter(case_file::Column::AmbitoId.eq(s.id))
+                .filter(case_file::Column::State.eq(CaseState::InMonitoraggio))
+                .order_by_desc(case_file::Column::Id)
+                .limit(2)
+                .all(db)
+                .await?;
+            for (k, c) in cases.into_iter().enumerate() {
+                let asked = today - Duration::days(15 + k as i64);
+                let cpi = k == 0;
+                referrals.push(case_referral::Model {
+                    id: self.uuid(),
+                    case_id: c.id,
+                    ambito_id: c.ambito_id,
+                    comune_istat: c.comune_istat.clone(),
+                    member_id: None,
+                    target: if cpi { ReferralTarget::Cpi } else { ReferralTarget::ServiziSpecialistici },
+                    service: if cpi { "Centro per l'impiego".into() } else { "Centro di salute mentale".into() },
+                    reason: "Invio a seguito dell'analisi preliminare.".into(),
+                    pathway_type: c.pathway_type,
+                    state: if cpi { ReferralState::PresoInCarico } else { ReferralState::InAttesa },
+                    requested_by: c.case_manager_id,
+                    requested_at: Self::noon(asked),
+                    taken_at: cpi.then(|| Self::noon(asked + Duration::days(5))),
+                    closed_at: None,
+                    outcome_note: None,
+                    version: 1,
+                });
+            }
+        }
+        insert_all::<case_referral::Entity, _>(db, &mut referrals, &mut self.counts).await
     }
 
     fn operator(&mut self, ambito_id: Option<Uuid>) -> Uuid {

@@ -6,12 +6,18 @@
 //! `GEPI_TRANSFER_DECISION_DAYS` working days escalates it to both Ambito
 //! administrators; it never accepts itself.
 //!
+//! A referral (`referral`) to a Centro per l'impiego or a specialist service
+//! shares the case without moving it.
+//!
 //! Invariants: one open request per case; accepting moves, in one transaction,
-//! the case, its household (and its members' residence), its meetings (the open
-//! ones cancelled) and its segnalazioni to the new Ambito and Comune, and takes
+//! the case, its household, its meetings (the open
+//! ones cancelled), its segnalazioni and referrals to the new Ambito and Comune
+//! (its open PUC assignments end; what needs a legal basis the request did not
+//! record is sealed, `policies/travel.csv`), and takes
 //! the case from its case manager, so that the sending Ambito's roles lose it
 //! at once (their row rules read the moved columns); both Ambiti's trails
 //! record each step.
 
 pub mod model;
+pub mod referral;
 pub mod service;

@@ -2,8 +2,8 @@
 
 use chrono::Utc;
 use entity::{
-    analysis_framework, case_file, case_transfer, comune, enums::*, household, meeting, member, preliminary_analysis,
-    report, sealed_field,
+    analysis_framework, case_file, case_referral, case_transfer, comune, enums::*, household, meeting, member,
+    preliminary_analysis, report, sealed_field,
 };
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
@@ -353,7 +353,15 @@ async fn move_case(txn: &crate::workflow::Work, t: &case_transfer::Model) -> Res
         .into_iter()
         .map(|r| r.id)
         .collect();
-    for (entity, ids) in [("meeting", &meetings), ("report", &reports)] {
+    let referrals: Vec<Uuid> = Unscoped::Child
+        .find::<case_referral::Entity>()
+        .filter(case_referral::Column::CaseId.eq(c.id))
+        .all(&**txn)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    for (entity, ids) in [("meeting", &meetings), ("report", &reports), ("case_referral", &referrals)] {
         for id in ids {
             entries.extend(both(
                 t,
@@ -374,6 +382,12 @@ async fn move_case(txn: &crate::workflow::Work, t: &case_transfer::Model) -> Res
         .col_expr(report::Column::AmbitoId, Expr::value(to_ambito))
         .col_expr(report::Column::ComuneIstat, Expr::value(to_comune))
         .filter(report::Column::CaseId.eq(c.id))
+        .exec(&**txn)
+        .await?;
+    bump_version::<case_referral::Model>(case_referral::Entity::update_many())
+        .col_expr(case_referral::Column::AmbitoId, Expr::value(to_ambito))
+        .col_expr(case_referral::Column::ComuneIstat, Expr::value(t.to_comune_istat.clone()))
+        .filter(case_referral::Column::CaseId.eq(c.id))
         .exec(&**txn)
         .await?;
     // Its PUC ends with the move; the project's Comune keeps the record.

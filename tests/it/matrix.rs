@@ -47,6 +47,7 @@ pub(crate) const PROBES: &[(&str, &[&str], &str)] = &[
     ("auditEvents", &[], "AuditEvent"),
     ("partnerEvents", &[], "PartnerEvent"),
     ("caseTransfers", &[], "CaseTransfer"),
+    ("caseReferrals", &[], "CaseReferral"),
 ];
 
 /// Governed types no probe above reaches, each with the reason. A governed type

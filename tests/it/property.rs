@@ -35,6 +35,7 @@ struct World {
     disadvantage: Vec<disadvantage_check::Model>,
     analyses: Vec<preliminary_analysis::Model>,
     transfers: Vec<case_transfer::Model>,
+    referrals: Vec<case_referral::Model>,
 }
 
 /// One logged-in principal.
@@ -45,8 +46,17 @@ struct Who {
 }
 
 /// The types the reference model computes the rows of.
-const MODELLED: &[&str] =
-    &["Case", "Household", "Member", "Meeting", "PucProject", "ResidencyCheck", "DisadvantageCheck", "CaseTransfer"];
+const MODELLED: &[&str] = &[
+    "Case",
+    "Household",
+    "Member",
+    "Meeting",
+    "PucProject",
+    "ResidencyCheck",
+    "DisadvantageCheck",
+    "CaseTransfer",
+    "CaseReferral",
+];
 
 /// Governed types the reference model leaves out, each with the reason. A type
 /// in neither list fails `every_governed_type_is_modelled`: adding a type means
@@ -282,6 +292,22 @@ fn reference(world: &World, policy: &Policy, who: &Who) -> Allowed {
         None => HashSet::new(),
     };
     by_type.insert("CaseTransfer", transfers);
+    // A referral stays with its case: the case's scope (a CPI's key is not among these principals).
+    let referrals: HashSet<Uuid> = match scope(policy, role, Object::CaseReferral) {
+        Some(s) => world
+            .referrals
+            .iter()
+            .filter(|r| match s {
+                Scope::National => true,
+                Scope::Ambito => Some(r.ambito_id) == amb,
+                Scope::Comune => Some(r.ambito_id) == amb && comuni.contains(r.comune_istat.as_str()),
+                Scope::Own | Scope::Unassigned => world.cases.iter().any(|c| c.id == r.case_id && case_in(c, s)),
+            })
+            .map(|r| r.id)
+            .collect(),
+        None => HashSet::new(),
+    };
+    by_type.insert("CaseReferral", referrals);
     let mut keys: Vec<&str> = by_type.keys().copied().collect();
     keys.sort_unstable();
     let mut listed = MODELLED.to_vec();
@@ -337,6 +363,11 @@ const ROOTS: &[(&str, &str, &[&str])] = &[
             "case { __typename id household { __typename id members { __typename id fiscalCode } } }",
             "householdSize caseState toComune { name }",
         ],
+    ),
+    (
+        "caseReferrals",
+        "CaseReferral",
+        &["case { __typename id household { __typename id } }", "member { __typename id fiscalCode }", "reason state"],
     ),
 ];
 
@@ -526,6 +557,7 @@ async fn check(app: &TestApp, world: &World, who: &Who, allowed: &Allowed, forbi
         "PucProject" => world.projects.iter().map(|x| x.id).collect(),
         "ResidencyCheck" => world.checks.iter().map(|x| x.id).collect(),
         "CaseTransfer" => world.transfers.iter().map(|x| x.id).collect(),
+        "CaseReferral" => world.referrals.iter().map(|x| x.id).collect(),
         _ => world.disadvantage.iter().map(|x| x.id).collect(),
     };
     if all.is_empty() {
@@ -571,6 +603,7 @@ fn the_graph_answers_as_the_reference_model_of_the_policies() {
             disadvantage: disadvantage_check::Entity::find().all(&app.db).await.unwrap(),
             analyses: preliminary_analysis::Entity::find().all(&app.db).await.unwrap(),
             transfers: case_transfer::Entity::find().all(&app.db).await.unwrap(),
+            referrals: case_referral::Entity::find().all(&app.db).await.unwrap(),
         }
     });
     let profiles = rt.block_on(profile::Entity::find().all(&app.db)).unwrap();

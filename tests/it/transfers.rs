@@ -596,3 +596,152 @@ fn every_special_field_of_what_travels_is_decided() {
         }
     }
 }
+
+const REFER: &str = "mutation($i: ReferCaseInput!) { referCase(input: $i) { id state version target service pathwayType reason member { id } case { id } } }";
+const STEP_REFERRAL: &str =
+    "mutation($i: StepCaseReferralInput!) { stepCaseReferral(input: $i) { id state version takenAt closedAt } }";
+
+/// A referral keeps the case where it is and shares a declared projection: the
+/// CPI collects it from its feed (with the member's codice fiscale), reads the
+/// service, state, dates and pathway, never the reason, the member's record or
+/// the case, and records its steps; a specialist referral never reaches it.
+#[tokio::test]
+async fn a_referral_to_a_cpi_shares_its_projection_and_keeps_the_case() {
+    let app = TestApp::seeded().await;
+    let c = case_file::Entity::find()
+        .filter(case_file::Column::State.eq(CaseState::InMonitoraggio))
+        .filter(case_file::Column::CaseManagerId.is_not_null())
+        .order_by_asc(case_file::Column::Id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let cm_op = entity::operator::Entity::find_by_id(c.case_manager_id.unwrap()).one(&app.db).await.unwrap().unwrap();
+    let cm_profile = profile::Entity::find()
+        .filter(profile::Column::OperatorId.eq(cm_op.id))
+        .filter(profile::Column::Role.eq(Role::CaseManager))
+        .filter(profile::Column::AmbitoId.eq(c.ambito_id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let cm = app.login(&cm_op.fiscal_code, &ids::encode("Profile", cm_profile.id)).await;
+    let coord = login_in(&app, Role::PaisCoordinator, c.ambito_id, None).await;
+    let m = entity::member::Entity::find()
+        .filter(entity::member::Column::HouseholdId.eq(c.household_id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let stranger = entity::member::Entity::find()
+        .filter(entity::member::Column::HouseholdId.ne(c.household_id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let case_gid = ids::encode("Case", c.id);
+    let refer = |member: &Uuid, target: &str, service: &str| json!({ "i": { "caseId": case_gid, "memberId": ids::encode("Member", *member), "target": target, "service": service, "reason": "RISERVATO: attivabile al lavoro" } });
+    // Bad input, a member of another household (answered as a missing one): nothing written.
+    let r = app.gql(Some(&cm), REFER, refer(&m.id, "CPI", "  ")).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.service", "{r}");
+    for other in [stranger.id, Uuid::new_v4()] {
+        let r = app.gql(Some(&cm), REFER, refer(&other, "CPI", "CPI di Monza")).await;
+        assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], "input.memberId");
+        assert_eq!(r["errors"][0]["message"], "no member with this id");
+    }
+    let seeded = app.count("case_referral").await;
+    assert!(seeded > 0, "the demo has referrals");
+    let r = app.gql(Some(&cm), REFER, refer(&m.id, "CPI", "CPI di Monza")).await;
+    let cpi_ref = ok(&r)["referCase"].clone();
+    assert_eq!((cpi_ref["state"].as_str(), cpi_ref["target"].as_str()), (Some("IN_ATTESA"), Some("CPI")));
+    assert_eq!(cpi_ref["case"]["id"], case_gid);
+    let r = app.gql(Some(&cm), REFER, refer(&m.id, "CPI", "CPI di Monza")).await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "one open referral per service and member: {r}");
+    let r = app.gql(Some(&cm), REFER, refer(&m.id, "SERVIZI_SPECIALISTICI", "CSM di Monza")).await;
+    let spec = ok(&r)["referCase"].clone();
+    let after = case_file::Entity::find_by_id(c.id).one(&app.db).await.unwrap().unwrap();
+    assert_eq!(
+        (after.ambito_id, after.case_manager_id, after.state),
+        (c.ambito_id, c.case_manager_id, c.state),
+        "the case stays"
+    );
+
+    // The CPI: its feed names the referral, with the codice fiscale; the projection only.
+    let cpi = gepi::auth::api_key::create(&app.db, "CPI", Role::CpiPartner, None).await.unwrap();
+    let r = app.gql(Some(&cpi.key), "{ partnerEvents(first: 50) { edges { node { kind fiscalCode applicationProtocol referral { id state service pathwayType reason member { id } case { id } } } } } }", json!({})).await;
+    let edges = r["data"]["partnerEvents"]["edges"].as_array().unwrap().clone();
+    let e = &edges.iter().find(|e| e["node"]["kind"] == "INVIO_CPI").expect("the referral's event")["node"];
+    assert_eq!(e["fiscalCode"], m.fiscal_code.as_str());
+    assert!(e["applicationProtocol"].is_null(), "INPS's protocol is not the CPI's");
+    assert_eq!(e["referral"]["id"], cpi_ref["id"]);
+    assert_eq!(e["referral"]["service"], "CPI di Monza");
+    for hidden in ["reason", "member", "case"] {
+        assert!(e["referral"][hidden].is_null(), "{hidden} is not the CPI's: {r}");
+    }
+    assert!(!r.to_string().contains("RISERVATO"), "{r}");
+    let r = app.gql(Some(&cpi.key), "{ caseReferrals(first: 50) { edges { node { id target } } } }", json!({})).await;
+    let seen = ok(&r)["caseReferrals"]["edges"].as_array().unwrap().clone();
+    let cpi_rows = entity::case_referral::Entity::find()
+        .filter(entity::case_referral::Column::Target.eq(ReferralTarget::Cpi))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(seen.len(), cpi_rows.len(), "every referral to a CPI: {r}");
+    assert!(seen.iter().all(|e| e["node"]["target"] == "CPI"), "a specialist referral never reaches a CPI: {r}");
+    assert!(seen.iter().any(|e| e["node"]["id"] == cpi_ref["id"]));
+    let r = app
+        .gql(
+            Some(&cpi.key),
+            STEP_REFERRAL,
+            json!({ "i": { "referralId": spec["id"], "version": 1, "step": "TAKE_IN_CHARGE" } }),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
+    // The CPI records its steps; the case manager sees them.
+    let r = app.gql(Some(&cpi.key), STEP_REFERRAL, json!({ "i": { "referralId": cpi_ref["id"], "version": cpi_ref["version"], "step": "TAKE_IN_CHARGE", "note": "Patto di servizio firmato" } })).await;
+    let s = ok(&r)["stepCaseReferral"].clone();
+    assert_eq!(s["state"], "PRESO_IN_CARICO");
+    let r = app
+        .gql(
+            Some(&cpi.key),
+            STEP_REFERRAL,
+            json!({ "i": { "referralId": cpi_ref["id"], "version": s["version"], "step": "TAKE_IN_CHARGE" } }),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("CONFLICT"), "{r}");
+    let r = app
+        .gql(
+            Some(&cm),
+            STEP_REFERRAL,
+            json!({ "i": { "referralId": cpi_ref["id"], "version": s["version"], "step": "CLOSE" } }),
+        )
+        .await;
+    assert_eq!(ok(&r)["stepCaseReferral"]["state"], "CHIUSO");
+    let r = app.gql(Some(&cm), "query($c: ID!) { case(id: $c) { id } caseReferrals(first: 10) { edges { node { id state outcomeNote reason } } } }", json!({ "c": case_gid })).await;
+    let mine = ok(&r)["caseReferrals"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["id"] == cpi_ref["id"])
+        .expect("the referral")["node"]
+        .clone();
+    assert_eq!(
+        (mine["state"].as_str(), mine["outcomeNote"].as_str()),
+        (Some("CHIUSO"), Some("Patto di servizio firmato"))
+    );
+    // The coordinator sees the workload, not the reason.
+    let r =
+        app.gql(Some(&coord), "{ caseReferrals(first: 50) { edges { node { id state reason } } } }", json!({})).await;
+    let edges = ok(&r)["caseReferrals"]["edges"].as_array().unwrap().clone();
+    for mine in [&cpi_ref, &spec] {
+        assert!(edges.iter().any(|e| e["node"]["id"] == mine["id"]), "{r}");
+    }
+    assert!(edges.iter().all(|e| e["node"]["reason"].is_null()), "{r}");
+    // Each step is in the Ambito's trail.
+    assert_eq!(app.count("audit_event WHERE entity = 'case_referral' AND action <> 'read'").await, 4);
+    assert!(
+        app.count("audit_event WHERE entity = 'case_referral' AND action = 'read'").await >= 1,
+        "reading the reason is audited"
+    );
+}
