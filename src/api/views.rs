@@ -1170,7 +1170,7 @@ impl CaseView {
         show(ctx, keys::case::NEXT_CHECK_DUE, self.own(ctx), || crate::cases::model::next_check_due(m).map(Date))
             .flatten()
     }
-    /// Days left to the first-meeting deadline (negative when past); null once met.
+    /// Days left to the first-meeting deadline (negative when past); null once met, or once the case is closed or transferred.
     #[graphql(visible = "vis::case_days_to_deadline")]
     async fn days_to_deadline(&self, ctx: &Context<'_>) -> Option<i64> {
         let m = &self.0;
@@ -1179,7 +1179,7 @@ impl CaseView {
         })
         .flatten()
     }
-    /// Whether the first-meeting deadline passed without a meeting.
+    /// Whether the first-meeting deadline passed without a meeting, on a case still open (not closed or transferred).
     #[graphql(visible = "vis::case_overdue")]
     async fn overdue(&self, ctx: &Context<'_>) -> Option<bool> {
         let m = &self.0;

@@ -18,6 +18,9 @@ use crate::{
     workflow::check_range,
 };
 
+/// The states in which a case's deadlines no longer run (`model::ended`).
+const ENDED: [CaseState; 2] = [CaseState::Chiuso, CaseState::Trasferito];
+
 /// Filters of the case list, decoded.
 #[derive(Default)]
 pub struct CaseFilter {
@@ -70,17 +73,23 @@ pub fn case_list(authz: &RequestAuthz, f: CaseFilter) -> Result<Condition, AppEr
         let hi = today() + Duration::days(n as i64 - FIRST_MEETING_DAYS);
         c = c
             .add(case_file::Column::FirstMeetingOn.is_null())
+            .add(case_file::Column::State.is_not_in(ENDED))
             .add(case_file::Column::PadDate.gte(lo))
             .add(case_file::Column::PadDate.lte(hi));
     }
     if let Some(o) = f.overdue {
         authz.require_field(keys::case::OVERDUE, "filtering")?;
         let limit = today() - Duration::days(FIRST_MEETING_DAYS);
+        // As `Case.overdue`: an open case past the deadline without a meeting.
         c = c.add(if o {
-            Condition::all().add(case_file::Column::FirstMeetingOn.is_null()).add(case_file::Column::PadDate.lt(limit))
+            Condition::all()
+                .add(case_file::Column::FirstMeetingOn.is_null())
+                .add(case_file::Column::State.is_not_in(ENDED))
+                .add(case_file::Column::PadDate.lt(limit))
         } else {
             Condition::any()
                 .add(case_file::Column::FirstMeetingOn.is_not_null())
+                .add(case_file::Column::State.is_in(ENDED))
                 .add(case_file::Column::PadDate.gte(limit))
         });
     }

@@ -30,14 +30,21 @@ pub fn next_check_due(c: &case_file::Model) -> Option<NaiveDate> {
     c.last_meeting_on.map(|d| d + Duration::days(PERIODIC_CHECK_DAYS))
 }
 
-/// Days left to the first-meeting deadline (negative past it); None once met.
-pub fn days_to_deadline(c: &case_file::Model, today: NaiveDate) -> Option<i64> {
-    c.first_meeting_on.is_none().then(|| (first_meeting_deadline(c.pad_date) - today).num_days())
+/// Whether the case is over here (closed, or transferred): its deadlines no longer run.
+pub fn ended(state: CaseState) -> bool {
+    matches!(state, CaseState::Chiuso | CaseState::Trasferito)
 }
 
-/// The first-meeting deadline passed and no meeting was recorded.
+/// Days left to the first-meeting deadline (negative past it); None once met,
+/// or once the case ended.
+pub fn days_to_deadline(c: &case_file::Model, today: NaiveDate) -> Option<i64> {
+    (c.first_meeting_on.is_none() && !ended(c.state)).then(|| (first_meeting_deadline(c.pad_date) - today).num_days())
+}
+
+/// The first-meeting deadline passed and no meeting was recorded, on a case
+/// still open (a case closed without a meeting is not late any more).
 pub fn overdue(c: &case_file::Model, today: NaiveDate) -> bool {
-    c.first_meeting_on.is_none() && today > first_meeting_deadline(c.pad_date)
+    c.first_meeting_on.is_none() && !ended(c.state) && today > first_meeting_deadline(c.pad_date)
 }
 
 /// What can be done to a case; the state machine of domain spec §2.3 says from

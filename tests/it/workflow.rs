@@ -1105,3 +1105,45 @@ async fn the_coordinator_lists_one_case_managers_workload() {
     assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
     assert_eq!(r["errors"][0]["extensions"]["field"], "filter.caseManagerId");
 }
+
+#[tokio::test]
+async fn a_case_closed_without_a_meeting_is_not_overdue() {
+    let s = scene().await;
+    let op = builders::operator("Paolo", "Conti").insert(&s.app.db).await;
+    let closed = builders::case_of(&builders::household(&s.comune).insert(&s.app.db).await)
+        .state(CaseState::Chiuso)
+        .manager(&op)
+        .insert(&s.app.db)
+        .await;
+    let open = builders::case_of(&builders::household(&s.comune).insert(&s.app.db).await).insert(&s.app.db).await;
+    // Both signed their PAD 200 days ago, neither was met.
+    let old = gepi::calendar::today() - chrono::Duration::days(200);
+    for id in [closed.id, open.id] {
+        let sql = match s.app.db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                format!("UPDATE case_file SET pad_date = '{old}', first_meeting_on = NULL, last_meeting_on = NULL WHERE id = '{id}'")
+            }
+            _ => format!(
+                "UPDATE case_file SET pad_date = '{old}', first_meeting_on = NULL, last_meeting_on = NULL WHERE id = X'{}'",
+                id.simple()
+            ),
+        };
+        s.app.exec(&sql).await;
+    }
+    let q = "query($f: CaseFilter) { cases(first: 100, filter: $f) { edges { node { id state overdue daysToDeadline } } } }";
+    let r = s.app.gql(Some(&s.coordinator), q, json!({ "f": { "comune": s.comune.istat_code } })).await;
+    let nodes: Vec<Value> = ok(&r)["cases"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect();
+    let node = |id: Uuid| nodes.iter().find(|n| n["id"] == gid("Case", id)).unwrap().clone();
+    assert_eq!((node(open.id)["overdue"].as_bool(), node(open.id)["daysToDeadline"].as_i64()), (Some(true), Some(-80)));
+    assert_eq!(node(closed.id)["overdue"], false, "closed: its deadline no longer runs");
+    assert!(node(closed.id)["daysToDeadline"].is_null());
+    for (overdue, has_open, has_closed) in [(true, true, false), (false, false, true)] {
+        let r = s
+            .app
+            .gql(Some(&s.coordinator), q, json!({ "f": { "comune": s.comune.istat_code, "overdue": overdue } }))
+            .await;
+        let text = ok(&r).to_string();
+        assert_eq!(text.contains(&gid("Case", open.id)), has_open, "overdue: {overdue}: {text}");
+        assert_eq!(text.contains(&gid("Case", closed.id)), has_closed, "overdue: {overdue}: {text}");
+    }
+}
