@@ -17,8 +17,9 @@ pub struct Model {
     pub member_id: Option<Uuid>,
     pub target: ReferralTarget,
     /// The service, by name (a CPI, a Centro di salute mentale, a SerD...).
-    pub service: String,
-    pub reason: String,
+    /// Null once sealed (a transfer accepted without a legal basis).
+    pub service: Option<String>,
+    pub reason: Option<String>,
     /// The case's ADI pathway when referred (what a CPI works from).
     pub pathway_type: Option<PathwayType>,
     pub state: ReferralState,

@@ -80,6 +80,14 @@ impl MigrationTrait for Migration {
         for t in tables() {
             t.create(manager).await?;
         }
+        // One request awaiting a decision per case, whoever opens it (a
+        // coordinator, the INPS feed) and however they race.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX case_transfer_one_pending ON case_transfer (case_id) WHERE state = 'RICHIESTO'",
+            )
+            .await?;
         Ok(())
     }
 

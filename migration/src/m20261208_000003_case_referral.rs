@@ -19,8 +19,9 @@ fn tables() -> Vec<TableDef> {
             string_len("comune_istat", 6),
             uuid_null("member_id"),
             string_len("target", 40),
-            string_len("service", 200),
-            text("reason"),
+            // Null once sealed (a transfer accepted without a legal basis).
+            string_len_null("service", 200),
+            text_null("reason"),
             string_len_null("pathway_type", 40),
             string_len("state", 40),
             uuid_null("requested_by"),

@@ -2818,11 +2818,15 @@ impl CaseReferralView {
         let m = &self.0;
         show(ctx, keys::case_referral::TARGET, self.own(ctx), || m.target.into())
     }
-    /// The service, by name.
+    /// The service, by name (for a specialist service, health information; null once sealed).
     #[graphql(visible = "vis::case_referral_service")]
-    async fn service(&self, ctx: &Context<'_>) -> Option<String> {
+    async fn service(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
-        show(ctx, keys::case_referral::SERVICE, self.own(ctx), || m.service.clone())
+        let v = show(ctx, keys::case_referral::SERVICE, self.own(ctx), || m.service.clone());
+        if matches!(v, Some(Some(_))) {
+            self.audit(ctx, keys::case_referral::SERVICE);
+        }
+        v
     }
     /// IN_ATTESA, PRESO_IN_CARICO (the service took the person in charge) or CHIUSO.
     #[graphql(visible = "vis::case_referral_state")]
@@ -2834,14 +2838,19 @@ impl CaseReferralView {
     #[graphql(visible = "vis::case_referral_pathway_type")]
     async fn pathway_type(&self, ctx: &Context<'_>) -> Option<PathwayTypeView> {
         let m = &self.0;
-        show(ctx, keys::case_referral::PATHWAY_TYPE, self.own(ctx), || m.pathway_type.map(Into::into)).flatten()
+        let v =
+            show(ctx, keys::case_referral::PATHWAY_TYPE, self.own(ctx), || m.pathway_type.map(Into::into)).flatten();
+        if v.is_some() {
+            self.audit(ctx, keys::case_referral::PATHWAY_TYPE);
+        }
+        v
     }
-    /// Why the case was referred.
+    /// Why the case was referred (null once sealed).
     #[graphql(visible = "vis::case_referral_reason")]
-    async fn reason(&self, ctx: &Context<'_>) -> Option<String> {
+    async fn reason(&self, ctx: &Context<'_>) -> Option<Option<String>> {
         let m = &self.0;
         let v = show(ctx, keys::case_referral::REASON, self.own(ctx), || m.reason.clone());
-        if v.is_some() {
+        if matches!(v, Some(Some(_))) {
             self.audit(ctx, keys::case_referral::REASON);
         }
         v

@@ -2463,7 +2463,11 @@ impl CompiledView for CaseReferralView {
             "service" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<String> = rc.show(keys::case_referral::SERVICE, v.own_in(rc), || m.service.clone());
+                    let x: Option<Option<String>> =
+                        rc.show(keys::case_referral::SERVICE, v.own_in(rc), || m.service.clone());
+                    if matches!(x, Some(Some(_))) {
+                        v.audit_in(rc, keys::case_referral::SERVICE);
+                    }
                     x.out()
                 },
                 &["service"],
@@ -2483,6 +2487,9 @@ impl CompiledView for CaseReferralView {
                     let x: Option<PathwayTypeView> = rc
                         .show(keys::case_referral::PATHWAY_TYPE, v.own_in(rc), || m.pathway_type.map(Into::into))
                         .flatten();
+                    if x.is_some() {
+                        v.audit_in(rc, keys::case_referral::PATHWAY_TYPE);
+                    }
                     x.out()
                 },
                 &["pathway_type"],
@@ -2490,8 +2497,9 @@ impl CompiledView for CaseReferralView {
             "reason" => Field::Value(
                 |v, rc| {
                     let m = &v.0;
-                    let x: Option<String> = rc.show(keys::case_referral::REASON, v.own_in(rc), || m.reason.clone());
-                    if x.is_some() {
+                    let x: Option<Option<String>> =
+                        rc.show(keys::case_referral::REASON, v.own_in(rc), || m.reason.clone());
+                    if matches!(x, Some(Some(_))) {
                         v.audit_in(rc, keys::case_referral::REASON);
                     }
                     x.out()

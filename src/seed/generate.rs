@@ -365,16 +365,23 @@ impl Generator {
                 .await?;
             for (k, c) in cases.into_iter().enumerate() {
                 let asked = today - Duration::days(15 + k as i64);
-                let cpi = k == 0;
+                // To the CPI: a member bound to work activation, when the household has one.
+                let bound = member::Entity::find()
+                    .filter(member::Column::HouseholdId.eq(c.household_id))
+                    .filter(member::Column::ObligatedActivation.eq(true))
+                    .order_by_asc(member::Column::Id)
+                    .one(db)
+                    .await?;
+                let cpi = k == 0 && bound.is_some();
                 referrals.push(case_referral::Model {
                     id: self.uuid(),
                     case_id: c.id,
                     ambito_id: c.ambito_id,
                     comune_istat: c.comune_istat.clone(),
-                    member_id: None,
+                    member_id: if cpi { bound.map(|m| m.id) } else { None },
                     target: if cpi { ReferralTarget::Cpi } else { ReferralTarget::ServiziSpecialistici },
-                    service: if cpi { "Centro per l'impiego".into() } else { "Centro di salute mentale".into() },
-                    reason: "Invio a seguito dell'analisi preliminare.".into(),
+                    service: Some(if cpi { "Centro per l'impiego".into() } else { "Centro di salute mentale".into() }),
+                    reason: Some("Invio a seguito dell'analisi preliminare.".into()),
                     pathway_type: c.pathway_type,
                     state: if cpi { ReferralState::PresoInCarico } else { ReferralState::InAttesa },
                     requested_by: c.case_manager_id,

@@ -106,7 +106,7 @@ impl YearsBack for chrono::NaiveDate {
 /// same days as `Case.overdue`, `Case.recommendedConvocationBy` and
 /// `Case.nextCheckDue`): without a first meeting, by the days since its PAD;
 /// after one, by the 90 days since the last; none once closed or transferred
-/// (where `Case.overdue` still says whether the 120 days passed unmet).
+/// (as `Case.overdue`, which is false then).
 fn deadline_of_case(day: chrono::NaiveDate) -> String {
     use crate::cases::model::{FIRST_MEETING_DAYS, PERIODIC_CHECK_DAYS, RECOMMENDED_CONVOCATION_DAYS};
     let ago = |days: i64| day - chrono::Duration::days(days);

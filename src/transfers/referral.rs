@@ -53,16 +53,25 @@ pub async fn refer(a: &Acting<'_>, case_id: Uuid, n: NewReferral) -> Result<Uuid
             crate::codes::code(c.state)
         )));
     }
-    if let Some(m) = n.member_id {
+    let member = match n.member_id {
         // A member of the case's household, or not found (as any id the actor cannot name).
-        let found = Unscoped::Child
-            .find_by_id::<member::Entity>(m)
-            .one(&*txn)
-            .await?
-            .filter(|x| x.household_id == c.household_id);
-        if found.is_none() {
-            return Err(AppError::not_found_at("input.memberId", "no member with this id"));
-        }
+        Some(m) => Some(
+            Unscoped::Child
+                .find_by_id::<member::Entity>(m)
+                .one(&*txn)
+                .await?
+                .filter(|x| x.household_id == c.household_id)
+                .ok_or_else(|| AppError::not_found_at("input.memberId", "no member with this id"))?,
+        ),
+        None => None,
+    };
+    // A CPI works with a person bound to work activation, whose codice fiscale
+    // is all its feed gives it: never a minor, a carer or the whole household.
+    if n.target == ReferralTarget::Cpi && !member.as_ref().is_some_and(|m| m.obligated_activation) {
+        return Err(AppError::validation(
+            "input.memberId",
+            "a referral to a CPI names a member of the household bound to work activation (obligatedActivation)",
+        ));
     }
     let open = Unscoped::Rule
         .find::<case_referral::Entity>()
@@ -82,8 +91,8 @@ pub async fn refer(a: &Acting<'_>, case_id: Uuid, n: NewReferral) -> Result<Uuid
         comune_istat: c.comune_istat.clone(),
         member_id: n.member_id,
         target: n.target,
-        service,
-        reason,
+        service: Some(service),
+        reason: Some(reason),
         pathway_type: c.pathway_type,
         state: ReferralState::InAttesa,
         requested_by: Some(me),

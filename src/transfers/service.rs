@@ -125,7 +125,7 @@ pub async fn awaiting_decision<C: ConnectionTrait>(db: &C, case_id: Uuid) -> Res
 }
 
 /// Whether the case was already proposed to the Comune `to`: a request awaiting
-/// a decision (to any Comune), or one rejected for this Comune. The INPS feed,
+/// a decision (to any Comune), or one for this Comune rejected or withdrawn. The INPS feed,
 /// which reports the same residence again and again, raises a transfer once.
 pub async fn already_proposed<C: ConnectionTrait>(db: &C, case_id: Uuid, to: &str) -> Result<bool, AppError> {
     if awaiting_decision(db, case_id).await? {
@@ -135,7 +135,7 @@ pub async fn already_proposed<C: ConnectionTrait>(db: &C, case_id: Uuid, to: &st
         .find::<case_transfer::Entity>()
         .filter(case_transfer::Column::CaseId.eq(case_id))
         .filter(case_transfer::Column::ToComuneIstat.eq(to))
-        .filter(case_transfer::Column::State.eq(TransferState::Rifiutato))
+        .filter(case_transfer::Column::State.is_in([TransferState::Rifiutato, TransferState::Ritirato]))
         .count(db)
         .await?;
     Ok(rejected > 0)
@@ -404,58 +404,85 @@ async fn move_case(txn: &crate::workflow::Work, t: &case_transfer::Model) -> Res
 pub fn sealable(field: &str) -> Option<(&'static str, &'static str)> {
     match field {
         "PreliminaryAnalysis.healthNotes" => Some(("preliminary_analysis", "health_notes")),
+        "PreliminaryAnalysis.needsNotes" => Some(("preliminary_analysis", "needs_notes")),
         "AnalysisFramework.assessmentNotes" => Some(("analysis_framework", "assessment_notes")),
+        "CaseReferral.service" => Some(("case_referral", "service")),
+        "CaseReferral.reason" => Some(("case_referral", "reason")),
+        "CaseReferral.outcomeNote" => Some(("case_referral", "outcome_note")),
         _ => None,
     }
 }
 
 /// Seals the case's content that needs a legal basis: each value is taken off
-/// its row (whose version moves) into `sealed_field`, where no role reads it;
-/// the trail of both Ambiti records what was sealed, never the value.
+/// its row into `sealed_field`, where no role reads it; the trail of both
+/// Ambiti records what was sealed, never the value. Every row that could hold
+/// such content is locked and its version moved, sealed or not: a save read
+/// before the move (a note written on an empty field, a note rewritten) is
+/// then stale and refused, instead of landing on the moved case or being lost.
 async fn seal(
     txn: &crate::workflow::Work,
     t: &case_transfer::Model,
     c: &case_file::Model,
 ) -> Result<Vec<AuditEntry>, AppError> {
-    let mut sealed: Vec<(&'static str, Uuid, String, String)> = Vec::new();
-    for field in super::model::needs_legal_basis() {
-        match field.as_str() {
-            "PreliminaryAnalysis.healthNotes" => {
-                let rows = Unscoped::Child
-                    .find::<preliminary_analysis::Entity>()
-                    .filter(preliminary_analysis::Column::CaseId.eq(c.id))
-                    .filter(preliminary_analysis::Column::HealthNotes.is_not_null())
-                    .all(&**txn)
-                    .await?;
-                for r in rows {
-                    bump_version::<preliminary_analysis::Model>(preliminary_analysis::Entity::update_many())
-                        .col_expr(preliminary_analysis::Column::HealthNotes, Expr::value(Option::<String>::None))
-                        .filter(preliminary_analysis::Column::Id.eq(r.id))
-                        .exec(&**txn)
-                        .await?;
-                    sealed.push(("preliminary_analysis", r.id, field.clone(), r.health_notes.unwrap_or_default()));
-                }
-            }
-            "AnalysisFramework.assessmentNotes" => {
-                let rows = Unscoped::Child
-                    .find::<analysis_framework::Entity>()
-                    .filter(analysis_framework::Column::CaseId.eq(c.id))
-                    .filter(analysis_framework::Column::AssessmentNotes.is_not_null())
-                    .all(&**txn)
-                    .await?;
-                for r in rows {
-                    bump_version::<analysis_framework::Model>(analysis_framework::Entity::update_many())
-                        .col_expr(analysis_framework::Column::AssessmentNotes, Expr::value(Option::<String>::None))
-                        .filter(analysis_framework::Column::Id.eq(r.id))
-                        .exec(&**txn)
-                        .await?;
-                    sealed.push(("analysis_framework", r.id, field.clone(), r.assessment_notes.unwrap_or_default()));
-                }
-            }
-            other => {
-                return Err(AppError::internal(format!("policies/travel.csv names {other}, which cannot be sealed")))
+    use sea_orm::QuerySelect;
+    let fields = super::model::needs_legal_basis();
+    let wants = |f: &str| fields.iter().any(|x| x == f);
+    if let Some(other) = fields.iter().find(|f| sealable(f).is_none()) {
+        return Err(AppError::internal(format!("policies/travel.csv names {other}, which cannot be sealed")));
+    }
+    let mut sealed: Vec<(&'static str, Uuid, &'static str, String)> = Vec::new();
+    let analyses = Unscoped::Child
+        .find::<preliminary_analysis::Entity>()
+        .filter(preliminary_analysis::Column::CaseId.eq(c.id))
+        .lock_exclusive()
+        .all(&**txn)
+        .await?;
+    for r in analyses {
+        let mut q = preliminary_analysis::Entity::update_many();
+        for (field, value, col) in [
+            ("PreliminaryAnalysis.healthNotes", &r.health_notes, preliminary_analysis::Column::HealthNotes),
+            ("PreliminaryAnalysis.needsNotes", &r.needs_notes, preliminary_analysis::Column::NeedsNotes),
+        ] {
+            if let (true, Some(v)) = (wants(field), value) {
+                sealed.push(("preliminary_analysis", r.id, field, v.clone()));
+                q = q.col_expr(col, Expr::value(Option::<String>::None));
             }
         }
+        compare_and_set(&**txn, &r, q).await?;
+    }
+    let frameworks = Unscoped::Child
+        .find::<analysis_framework::Entity>()
+        .filter(analysis_framework::Column::CaseId.eq(c.id))
+        .lock_exclusive()
+        .all(&**txn)
+        .await?;
+    for r in frameworks {
+        let mut q = analysis_framework::Entity::update_many();
+        if let (true, Some(v)) = (wants("AnalysisFramework.assessmentNotes"), &r.assessment_notes) {
+            sealed.push(("analysis_framework", r.id, "AnalysisFramework.assessmentNotes", v.clone()));
+            q = q.col_expr(analysis_framework::Column::AssessmentNotes, Expr::value(Option::<String>::None));
+        }
+        compare_and_set(&**txn, &r, q).await?;
+    }
+    let referrals = Unscoped::Child
+        .find::<case_referral::Entity>()
+        .filter(case_referral::Column::CaseId.eq(c.id))
+        .lock_exclusive()
+        .all(&**txn)
+        .await?;
+    for r in referrals {
+        let mut q = case_referral::Entity::update_many();
+        for (field, value, col) in [
+            ("CaseReferral.service", &r.service, case_referral::Column::Service),
+            ("CaseReferral.reason", &r.reason, case_referral::Column::Reason),
+            ("CaseReferral.outcomeNote", &r.outcome_note, case_referral::Column::OutcomeNote),
+        ] {
+            if let (true, Some(v)) = (wants(field), value) {
+                sealed.push(("case_referral", r.id, field, v.clone()));
+                q = q.col_expr(col, Expr::value(Option::<String>::None));
+            }
+        }
+        compare_and_set(&**txn, &r, q).await?;
     }
     let now = Utc::now();
     let mut entries = Vec::new();
@@ -465,7 +492,7 @@ async fn seal(
             transfer_id: sea_orm::ActiveValue::Set(t.id),
             entity: sea_orm::ActiveValue::Set(entity.to_string()),
             entity_id: sea_orm::ActiveValue::Set(id),
-            field: sea_orm::ActiveValue::Set(field.clone()),
+            field: sea_orm::ActiveValue::Set(field.to_string()),
             value: sea_orm::ActiveValue::Set(value),
             sealed_at: sea_orm::ActiveValue::Set(now),
         }

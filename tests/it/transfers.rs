@@ -343,12 +343,21 @@ async fn a_case_moves_to_another_ambito_and_the_sending_ambito_loses_it() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((pa.health_notes.as_deref(), pa.needs_notes.as_deref()), (None, Some("Bisogni abitativi")));
-    let sealed = entity::sealed_field::Entity::find().all(&app.db).await.unwrap();
-    assert_eq!(sealed.len(), 1, "{sealed:?}");
+    assert_eq!((pa.health_notes.as_deref(), pa.needs_notes.as_deref()), (None, None), "both special, both sealed");
+    let mut sealed: Vec<(String, String)> = entity::sealed_field::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.field, s.value))
+        .collect();
+    sealed.sort();
     assert_eq!(
-        (sealed[0].field.as_str(), sealed[0].value.as_str()),
-        ("PreliminaryAnalysis.healthNotes", "NOTA-SANITARIA-RISERVATA")
+        sealed,
+        vec![
+            ("PreliminaryAnalysis.healthNotes".to_string(), "NOTA-SANITARIA-RISERVATA".to_string()),
+            ("PreliminaryAnalysis.needsNotes".to_string(), "Bisogni abitativi".to_string()),
+        ]
     );
     let trail: Vec<String> =
         audit_event::Entity::find().all(&app.db).await.unwrap().into_iter().filter_map(|e| e.changes).collect();
@@ -370,7 +379,7 @@ async fn a_case_moves_to_another_ambito_and_the_sending_ambito_loses_it() {
     let new_cm_token = app.login(&op.fiscal_code, &ids::encode("Profile", new_cm.id)).await;
     let r = app.gql(Some(&new_cm_token), "query($c: ID!) { case(id: $c) { id preliminaryAnalysis { needsNotes healthNotes } meetings { id state } } }", json!({ "c": case_gid })).await;
     let d = &ok(&r)["case"];
-    assert_eq!(d["preliminaryAnalysis"]["needsNotes"], "Bisogni abitativi");
+    assert!(d["preliminaryAnalysis"]["needsNotes"].is_null(), "sealed: {r}");
     assert!(d["preliminaryAnalysis"]["healthNotes"].is_null(), "sealed: {r}");
     assert!(
         d["meetings"].as_array().unwrap().iter().any(|m| m["id"] == ids::encode("Meeting", planned.id)),
@@ -608,14 +617,24 @@ const STEP_REFERRAL: &str =
 #[tokio::test]
 async fn a_referral_to_a_cpi_shares_its_projection_and_keeps_the_case() {
     let app = TestApp::seeded().await;
+    // A monitored case whose household has a member bound to work activation.
+    let bound: Vec<Uuid> = entity::member::Entity::find()
+        .filter(entity::member::Column::ObligatedActivation.eq(true))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.household_id)
+        .collect();
     let c = case_file::Entity::find()
         .filter(case_file::Column::State.eq(CaseState::InMonitoraggio))
         .filter(case_file::Column::CaseManagerId.is_not_null())
+        .filter(case_file::Column::HouseholdId.is_in(bound))
         .order_by_asc(case_file::Column::Id)
         .one(&app.db)
         .await
         .unwrap()
-        .unwrap();
+        .expect("a monitored case with a member bound to work activation");
     let cm_op = entity::operator::Entity::find_by_id(c.case_manager_id.unwrap()).one(&app.db).await.unwrap().unwrap();
     let cm_profile = profile::Entity::find()
         .filter(profile::Column::OperatorId.eq(cm_op.id))
@@ -627,12 +646,12 @@ async fn a_referral_to_a_cpi_shares_its_projection_and_keeps_the_case() {
         .unwrap();
     let cm = app.login(&cm_op.fiscal_code, &ids::encode("Profile", cm_profile.id)).await;
     let coord = login_in(&app, Role::PaisCoordinator, c.ambito_id, None).await;
-    let m = entity::member::Entity::find()
+    let members = entity::member::Entity::find()
         .filter(entity::member::Column::HouseholdId.eq(c.household_id))
-        .one(&app.db)
+        .all(&app.db)
         .await
-        .unwrap()
         .unwrap();
+    let m = members.iter().find(|m| m.obligated_activation).expect("a member bound to work activation").clone();
     let stranger = entity::member::Entity::find()
         .filter(entity::member::Column::HouseholdId.ne(c.household_id))
         .one(&app.db)
@@ -649,6 +668,19 @@ async fn a_referral_to_a_cpi_shares_its_projection_and_keeps_the_case() {
         assert_eq!(error_code(&r), Some("NOT_FOUND"), "{r}");
         assert_eq!(r["errors"][0]["extensions"]["field"], "input.memberId");
         assert_eq!(r["errors"][0]["message"], "no member with this id");
+    }
+    // A CPI works with a member bound to work activation: never the household as a whole, nor another member.
+    let r = app
+        .gql(
+            Some(&cm),
+            REFER,
+            json!({ "i": { "caseId": case_gid, "target": "CPI", "service": "CPI di Monza", "reason": "x" } }),
+        )
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "input.memberId", "{r}");
+    if let Some(free) = members.iter().find(|m| !m.obligated_activation) {
+        let r = app.gql(Some(&cm), REFER, refer(&free.id, "CPI", "CPI di Monza")).await;
+        assert_eq!(error_code(&r), Some("VALIDATION"), "{r}");
     }
     let seeded = app.count("case_referral").await;
     assert!(seeded > 0, "the demo has referrals");
@@ -731,13 +763,15 @@ async fn a_referral_to_a_cpi_shares_its_projection_and_keeps_the_case() {
         (Some("CHIUSO"), Some("Patto di servizio firmato"))
     );
     // The coordinator sees the workload, not the reason.
-    let r =
-        app.gql(Some(&coord), "{ caseReferrals(first: 50) { edges { node { id state reason } } } }", json!({})).await;
+    let r = app
+        .gql(Some(&coord), "{ caseReferrals(first: 50) { edges { node { id state reason service } } } }", json!({}))
+        .await;
     let edges = ok(&r)["caseReferrals"]["edges"].as_array().unwrap().clone();
     for mine in [&cpi_ref, &spec] {
         assert!(edges.iter().any(|e| e["node"]["id"] == mine["id"]), "{r}");
     }
-    assert!(edges.iter().all(|e| e["node"]["reason"].is_null()), "{r}");
+    assert!(edges.iter().all(|e| e["node"]["reason"].is_null() && e["node"]["service"].is_null()), "{r}");
+    assert!(!r.to_string().contains("CSM"), "a specialist service's name is health information: {r}");
     // Each step is in the Ambito's trail.
     assert_eq!(app.count("audit_event WHERE entity = 'case_referral' AND action <> 'read'").await, 4);
     assert!(
