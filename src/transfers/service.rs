@@ -335,61 +335,22 @@ async fn move_case(txn: &crate::workflow::Work, t: &case_transfer::Model) -> Res
             json!({ "state": { "before": m.state, "after": MeetingState::Annullato }, "transfer_id": t.id }),
         ));
     }
-    // The case's history goes with it: its meetings and segnalazioni belong
-    // to the new Ambito, and the old one's row rules no longer reach them.
-    let meetings: Vec<Uuid> = Unscoped::Child
-        .find::<meeting::Entity>()
-        .filter(meeting::Column::CaseId.eq(c.id))
-        .all(&**txn)
-        .await?
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
-    let reports: Vec<Uuid> = Unscoped::Child
-        .find::<report::Entity>()
-        .filter(report::Column::CaseId.eq(c.id))
-        .all(&**txn)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    let referrals: Vec<Uuid> = Unscoped::Child
-        .find::<case_referral::Entity>()
-        .filter(case_referral::Column::CaseId.eq(c.id))
-        .all(&**txn)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    for (entity, ids) in [("meeting", &meetings), ("report", &reports), ("case_referral", &referrals)] {
-        for id in ids {
-            entries.extend(both(
-                t,
-                entity,
-                *id,
-                AuditAction::Update,
-                json!({ "ambito_id": { "before": c.ambito_id, "after": to_ambito }, "transfer_id": t.id }),
-            ));
-        }
-    }
-    bump_version::<meeting::Model>(meeting::Entity::update_many())
-        .col_expr(meeting::Column::AmbitoId, Expr::value(to_ambito))
-        .col_expr(meeting::Column::ComuneIstat, Expr::value(to_comune.clone()))
-        .filter(meeting::Column::CaseId.eq(c.id))
-        .exec(&**txn)
-        .await?;
-    bump_version::<report::Model>(report::Entity::update_many())
-        .col_expr(report::Column::AmbitoId, Expr::value(to_ambito))
-        .col_expr(report::Column::ComuneIstat, Expr::value(to_comune))
-        .filter(report::Column::CaseId.eq(c.id))
-        .exec(&**txn)
-        .await?;
-    bump_version::<case_referral::Model>(case_referral::Entity::update_many())
-        .col_expr(case_referral::Column::AmbitoId, Expr::value(to_ambito))
-        .col_expr(case_referral::Column::ComuneIstat, Expr::value(t.to_comune_istat.clone()))
-        .filter(case_referral::Column::CaseId.eq(c.id))
-        .exec(&**txn)
-        .await?;
+    // The case's history goes with it: its meetings, segnalazioni and
+    // referrals belong to the new Ambito, and the old one's row rules no
+    // longer reach them.
+    use meeting::Column as M;
+    use report::Column as R;
+    entries.extend(
+        move_with_case::<meeting::Entity>(txn, t, &c, "meeting", (M::CaseId, M::AmbitoId, M::ComuneIstat)).await?,
+    );
+    entries.extend(
+        move_with_case::<report::Entity>(txn, t, &c, "report", (R::CaseId, R::AmbitoId, R::ComuneIstat)).await?,
+    );
+    use case_referral::Column as F;
+    entries.extend(
+        move_with_case::<case_referral::Entity>(txn, t, &c, "case_referral", (F::CaseId, F::AmbitoId, F::ComuneIstat))
+            .await?,
+    );
     // Its PUC ends with the move; the project's Comune keeps the record.
     entries.extend(crate::puc::service::interrupt_for_transfer(txn, &c, to_ambito).await?);
     // What needs a legal basis the request did not record does not travel.
@@ -399,18 +360,114 @@ async fn move_case(txn: &crate::workflow::Work, t: &case_transfer::Model) -> Res
     Ok(entries)
 }
 
+/// Moves the rows of `E` that hang off the case `c` (by `case`) to the Ambito
+/// and Comune of the transfer `t` (`ambito`, `comune`), moving their versions;
+/// returns an entry for each in both trails.
+async fn move_with_case<E>(
+    txn: &crate::workflow::Work,
+    t: &case_transfer::Model,
+    c: &case_file::Model,
+    entity: &'static str,
+    (case, ambito, comune): (E::Column, E::Column, E::Column),
+) -> Result<Vec<AuditEntry>, AppError>
+where
+    E: EntityTrait,
+    E::Model: crate::workflow::Versioned,
+{
+    use crate::workflow::Versioned;
+    let rows = Unscoped::Child.find::<E>().filter(case.eq(c.id)).all(&**txn).await?;
+    let mut entries = Vec::new();
+    for r in &rows {
+        entries.extend(both(
+            t,
+            entity,
+            r.row_id(),
+            AuditAction::Update,
+            json!({ "ambito_id": { "before": c.ambito_id, "after": t.to_ambito_id }, "transfer_id": t.id }),
+        ));
+    }
+    bump_version::<E::Model>(E::update_many())
+        .col_expr(ambito, Expr::value(t.to_ambito_id))
+        .col_expr(comune, Expr::value(t.to_comune_istat.clone()))
+        .filter(case.eq(c.id))
+        .exec(&**txn)
+        .await?;
+    Ok(entries)
+}
+
+/// The fields of one table that `policies/travel.csv` may mark `legal_basis`:
+/// their names there, and their columns.
+struct Sealable<E: EntityTrait> {
+    table: &'static str,
+    fields: &'static [(&'static str, E::Column)],
+}
+
+const SEALABLE_ANALYSIS: Sealable<preliminary_analysis::Entity> = Sealable {
+    table: "preliminary_analysis",
+    fields: &[
+        ("PreliminaryAnalysis.healthNotes", preliminary_analysis::Column::HealthNotes),
+        ("PreliminaryAnalysis.needsNotes", preliminary_analysis::Column::NeedsNotes),
+    ],
+};
+const SEALABLE_FRAMEWORK: Sealable<analysis_framework::Entity> = Sealable {
+    table: "analysis_framework",
+    fields: &[("AnalysisFramework.assessmentNotes", analysis_framework::Column::AssessmentNotes)],
+};
+const SEALABLE_REFERRAL: Sealable<case_referral::Entity> = Sealable {
+    table: "case_referral",
+    fields: &[
+        ("CaseReferral.service", case_referral::Column::Service),
+        ("CaseReferral.reason", case_referral::Column::Reason),
+        ("CaseReferral.outcomeNote", case_referral::Column::OutcomeNote),
+    ],
+};
+
+impl<E: EntityTrait> Sealable<E> {
+    fn column_of(&self, field: &str) -> Option<(&'static str, &'static str)> {
+        use sea_orm::IdenStatic;
+        self.fields.iter().find(|(f, _)| *f == field).map(|(_, col)| (self.table, col.as_str()))
+    }
+}
+
 /// Where a field that travels only with a legal basis lives (its table and
 /// column): the fields `policies/travel.csv` marks `legal_basis` must be here.
 pub fn sealable(field: &str) -> Option<(&'static str, &'static str)> {
-    match field {
-        "PreliminaryAnalysis.healthNotes" => Some(("preliminary_analysis", "health_notes")),
-        "PreliminaryAnalysis.needsNotes" => Some(("preliminary_analysis", "needs_notes")),
-        "AnalysisFramework.assessmentNotes" => Some(("analysis_framework", "assessment_notes")),
-        "CaseReferral.service" => Some(("case_referral", "service")),
-        "CaseReferral.reason" => Some(("case_referral", "reason")),
-        "CaseReferral.outcomeNote" => Some(("case_referral", "outcome_note")),
-        _ => None,
+    SEALABLE_ANALYSIS
+        .column_of(field)
+        .or_else(|| SEALABLE_FRAMEWORK.column_of(field))
+        .or_else(|| SEALABLE_REFERRAL.column_of(field))
+}
+
+/// A value taken off its row: table, row, field, value.
+type Sealed = (&'static str, Uuid, &'static str, String);
+
+/// Seals, on every row of `E` of the case, the fields of `s` that `wanted`
+/// names: locks the rows and moves each one's version, sealed or not.
+async fn seal_rows<E>(
+    txn: &crate::workflow::Work,
+    case: (E::Column, Uuid),
+    s: &Sealable<E>,
+    wanted: &[String],
+    out: &mut Vec<Sealed>,
+) -> Result<(), AppError>
+where
+    E: EntityTrait,
+    E::Model: crate::workflow::Versioned,
+{
+    use crate::workflow::Versioned;
+    use sea_orm::{ModelTrait, QuerySelect};
+    let rows = Unscoped::Child.find::<E>().filter(case.0.eq(case.1)).lock_exclusive().all(&**txn).await?;
+    for r in rows {
+        let mut q = E::update_many();
+        for (field, col) in s.fields.iter().filter(|(f, _)| wanted.iter().any(|w| w == f)) {
+            if let sea_orm::Value::String(Some(v)) = r.get(*col) {
+                out.push((s.table, r.row_id(), field, v.to_string()));
+                q = q.col_expr(*col, Expr::value(Option::<String>::None));
+            }
+        }
+        compare_and_set(&**txn, &r, q).await?;
     }
+    Ok(())
 }
 
 /// Seals the case's content that needs a legal basis: each value is taken off
@@ -424,66 +481,14 @@ async fn seal(
     t: &case_transfer::Model,
     c: &case_file::Model,
 ) -> Result<Vec<AuditEntry>, AppError> {
-    use sea_orm::QuerySelect;
     let fields = super::model::needs_legal_basis();
-    let wants = |f: &str| fields.iter().any(|x| x == f);
     if let Some(other) = fields.iter().find(|f| sealable(f).is_none()) {
         return Err(AppError::internal(format!("policies/travel.csv names {other}, which cannot be sealed")));
     }
-    let mut sealed: Vec<(&'static str, Uuid, &'static str, String)> = Vec::new();
-    let analyses = Unscoped::Child
-        .find::<preliminary_analysis::Entity>()
-        .filter(preliminary_analysis::Column::CaseId.eq(c.id))
-        .lock_exclusive()
-        .all(&**txn)
-        .await?;
-    for r in analyses {
-        let mut q = preliminary_analysis::Entity::update_many();
-        for (field, value, col) in [
-            ("PreliminaryAnalysis.healthNotes", &r.health_notes, preliminary_analysis::Column::HealthNotes),
-            ("PreliminaryAnalysis.needsNotes", &r.needs_notes, preliminary_analysis::Column::NeedsNotes),
-        ] {
-            if let (true, Some(v)) = (wants(field), value) {
-                sealed.push(("preliminary_analysis", r.id, field, v.clone()));
-                q = q.col_expr(col, Expr::value(Option::<String>::None));
-            }
-        }
-        compare_and_set(&**txn, &r, q).await?;
-    }
-    let frameworks = Unscoped::Child
-        .find::<analysis_framework::Entity>()
-        .filter(analysis_framework::Column::CaseId.eq(c.id))
-        .lock_exclusive()
-        .all(&**txn)
-        .await?;
-    for r in frameworks {
-        let mut q = analysis_framework::Entity::update_many();
-        if let (true, Some(v)) = (wants("AnalysisFramework.assessmentNotes"), &r.assessment_notes) {
-            sealed.push(("analysis_framework", r.id, "AnalysisFramework.assessmentNotes", v.clone()));
-            q = q.col_expr(analysis_framework::Column::AssessmentNotes, Expr::value(Option::<String>::None));
-        }
-        compare_and_set(&**txn, &r, q).await?;
-    }
-    let referrals = Unscoped::Child
-        .find::<case_referral::Entity>()
-        .filter(case_referral::Column::CaseId.eq(c.id))
-        .lock_exclusive()
-        .all(&**txn)
-        .await?;
-    for r in referrals {
-        let mut q = case_referral::Entity::update_many();
-        for (field, value, col) in [
-            ("CaseReferral.service", &r.service, case_referral::Column::Service),
-            ("CaseReferral.reason", &r.reason, case_referral::Column::Reason),
-            ("CaseReferral.outcomeNote", &r.outcome_note, case_referral::Column::OutcomeNote),
-        ] {
-            if let (true, Some(v)) = (wants(field), value) {
-                sealed.push(("case_referral", r.id, field, v.clone()));
-                q = q.col_expr(col, Expr::value(Option::<String>::None));
-            }
-        }
-        compare_and_set(&**txn, &r, q).await?;
-    }
+    let mut sealed: Vec<Sealed> = Vec::new();
+    seal_rows(txn, (preliminary_analysis::Column::CaseId, c.id), &SEALABLE_ANALYSIS, &fields, &mut sealed).await?;
+    seal_rows(txn, (analysis_framework::Column::CaseId, c.id), &SEALABLE_FRAMEWORK, &fields, &mut sealed).await?;
+    seal_rows(txn, (case_referral::Column::CaseId, c.id), &SEALABLE_REFERRAL, &fields, &mut sealed).await?;
     let now = Utc::now();
     let mut entries = Vec::new();
     for (entity, id, field, value) in sealed {
