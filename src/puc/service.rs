@@ -683,18 +683,8 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
     e.ambito_id = Some(project.ambito_id);
     e.changes = Some(diff(&[("state", json!(asg.state), json!(to))]));
     let mut entries = vec![e];
-    // A place freed on a full project reopens it.
-    if matches!(to, Completato | Interrotto) && project.state == PucProjectState::Completo {
-        bump_version::<puc_project::Model>(puc_project::Entity::update_many())
-            .col_expr(puc_project::Column::State, Expr::value(PucProjectState::Attivo))
-            .filter(puc_project::Column::Id.eq(project.id))
-            .exec(&txn)
-            .await?;
-        entries.push(project_entry(
-            &project,
-            AuditAction::Transition,
-            diff(&[("state", json!(PucProjectState::Completo), json!(PucProjectState::Attivo))]),
-        ));
+    if matches!(to, Completato | Interrotto) {
+        entries.extend(reopen_if_full(&txn, &project).await?);
     }
     if let AssignmentStep::Interrupt { reason, on, raise_report: true } = step {
         let kind = if asg.state == Proposto { ReportKind::RifiutoPuc } else { ReportKind::AbbandonoPuc };
@@ -738,28 +728,7 @@ pub async fn step_assignment(a: &Acting<'_>, id: Uuid, version: i32, step: Assig
         Some(c) => Unscoped::Child.find_by_id::<case_file::Entity>(c).one(&txn).await?.map(|c| c.application_id),
         None => None,
     };
-    let audiences: &[PartnerAudience] = if asg.source == PlaceSource::Cpi {
-        &[PartnerAudience::Inps, PartnerAudience::Cpi]
-    } else {
-        &[PartnerAudience::Inps]
-    };
-    for audience in audiences {
-        crate::outbox::emit(
-            &txn,
-            crate::outbox::Event {
-                audience: *audience,
-                kind,
-                ambito_id: project.ambito_id,
-                comune_istat: project.comune_istat.clone(),
-                subject: crate::outbox::Subject::PucAssignment(asg.id),
-                // The CPI knows its beneficiary by codice fiscale; INPS's
-                // protocol is not its to read.
-                application_id: application_id.filter(|_| *audience == PartnerAudience::Inps),
-                member_id: Some(asg.member_id),
-            },
-        )
-        .await?;
-    }
+    tell_partners(&txn, &asg, &project, kind, application_id).await?;
     txn.commit(entries).await?;
     Ok(asg.id)
 }
@@ -873,38 +842,62 @@ pub async fn interrupt_for_transfer(
             }));
             entries.push(e);
         }
-        if project.state == PucProjectState::Completo {
-            bump_version::<puc_project::Model>(puc_project::Entity::update_many())
-                .col_expr(puc_project::Column::State, Expr::value(PucProjectState::Attivo))
-                .filter(puc_project::Column::Id.eq(project.id))
-                .exec(txn)
-                .await?;
-            entries.push(project_entry(
-                &project,
-                AuditAction::Transition,
-                diff(&[("state", json!(PucProjectState::Completo), json!(PucProjectState::Attivo))]),
-            ));
-        }
-        let audiences: &[PartnerAudience] = if asg.source == PlaceSource::Cpi {
-            &[PartnerAudience::Inps, PartnerAudience::Cpi]
-        } else {
-            &[PartnerAudience::Inps]
-        };
-        for audience in audiences {
-            crate::outbox::emit(
-                txn,
-                crate::outbox::Event {
-                    audience: *audience,
-                    kind: PartnerEventKind::PucInterrotto,
-                    ambito_id: project.ambito_id,
-                    comune_istat: project.comune_istat.clone(),
-                    subject: crate::outbox::Subject::PucAssignment(asg.id),
-                    application_id: Some(c.application_id).filter(|_| *audience == PartnerAudience::Inps),
-                    member_id: Some(asg.member_id),
-                },
-            )
-            .await?;
-        }
+        entries.extend(reopen_if_full(txn, &project).await?);
+        tell_partners(txn, &asg, &project, PartnerEventKind::PucInterrotto, Some(c.application_id)).await?;
     }
     Ok(entries)
+}
+
+/// A place freed on a full project reopens it; returns the project's entry.
+async fn reopen_if_full(
+    txn: &DatabaseTransaction,
+    project: &puc_project::Model,
+) -> Result<Option<AuditEntry>, AppError> {
+    if project.state != PucProjectState::Completo {
+        return Ok(None);
+    }
+    bump_version::<puc_project::Model>(puc_project::Entity::update_many())
+        .col_expr(puc_project::Column::State, Expr::value(PucProjectState::Attivo))
+        .filter(puc_project::Column::Id.eq(project.id))
+        .exec(txn)
+        .await?;
+    Ok(Some(project_entry(
+        project,
+        AuditAction::Transition,
+        diff(&[("state", json!(PucProjectState::Completo), json!(PucProjectState::Attivo))]),
+    )))
+}
+
+/// INPS collects every start and end of an assignment; the Centro per
+/// l'impiego those of its places.
+async fn tell_partners(
+    txn: &DatabaseTransaction,
+    asg: &puc_assignment::Model,
+    project: &puc_project::Model,
+    kind: PartnerEventKind,
+    application_id: Option<Uuid>,
+) -> Result<(), AppError> {
+    let audiences: &[PartnerAudience] = if asg.source == PlaceSource::Cpi {
+        &[PartnerAudience::Inps, PartnerAudience::Cpi]
+    } else {
+        &[PartnerAudience::Inps]
+    };
+    for audience in audiences {
+        crate::outbox::emit(
+            txn,
+            crate::outbox::Event {
+                audience: *audience,
+                kind,
+                ambito_id: project.ambito_id,
+                comune_istat: project.comune_istat.clone(),
+                subject: crate::outbox::Subject::PucAssignment(asg.id),
+                // The CPI knows its beneficiary by codice fiscale; INPS's
+                // protocol is not its to read.
+                application_id: application_id.filter(|_| *audience == PartnerAudience::Inps),
+                member_id: Some(asg.member_id),
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
