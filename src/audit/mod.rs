@@ -5,7 +5,9 @@
 //! the changed fields.
 
 pub mod lists;
+pub mod note;
 pub mod reads;
+pub mod tree;
 
 use chrono::Utc;
 use entity::{
