@@ -74,6 +74,17 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// `[saml]` / `GEPI_SAML_*`: SPID login; None leaves it off.
     pub saml: Option<SamlConfig>,
+    /// `GEPI_AUDIT_SIGNING_KEY` (environment only: a secret) or the file named
+    /// by `GEPI_AUDIT_SIGNING_KEY_FILE` / `audit_signing_key_file`: the Ed25519
+    /// key that signs the audit tree's checkpoints, as `gepi audit keygen`
+    /// writes it (`PRIVATE+KEY+<origin>+…`). Without it the tree is still
+    /// built but no checkpoint is signed (the server says so when it starts).
+    pub audit_signing_key: Option<String>,
+    /// `GEPI_AUDIT_CHECKPOINT_SECS`: seconds between signed checkpoints (1–60).
+    pub audit_checkpoint_secs: u64,
+    /// `GEPI_AUDIT_CHECKPOINT_DIR`: a directory each checkpoint is also written
+    /// to, for a shipper to take out of the database owner's reach.
+    pub audit_checkpoint_dir: Option<std::path::PathBuf>,
 }
 
 /// Which IdPs a SPID service provider may trust.
@@ -185,6 +196,9 @@ impl Default for Config {
             metrics_token: None,
             log_format: LogFormat::Text,
             saml: None,
+            audit_signing_key: None,
+            audit_checkpoint_secs: 60,
+            audit_checkpoint_dir: None,
         }
     }
 }
@@ -213,6 +227,9 @@ struct FileConfig {
     client_ip_header: Option<String>,
     log_format: Option<LogFormat>,
     saml: Option<SamlConfig>,
+    audit_signing_key_file: Option<std::path::PathBuf>,
+    audit_checkpoint_secs: Option<u64>,
+    audit_checkpoint_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -260,8 +277,15 @@ impl Config {
                 api_quota_points_per_hour,
                 partner_event_retention_days,
                 transfer_decision_days,
+                audit_checkpoint_secs,
                 log_format
             );
+            if let Some(k) = f.audit_signing_key_file {
+                c.audit_signing_key = Some(read_key_file(&k)?);
+            }
+            if f.audit_checkpoint_dir.is_some() {
+                c.audit_checkpoint_dir = f.audit_checkpoint_dir;
+            }
             if f.saml.is_some() {
                 c.saml = f.saml;
             }
@@ -335,6 +359,18 @@ impl Config {
         if let Some(v) = env("GEPI_LOG_FORMAT") {
             c.log_format = parse("GEPI_LOG_FORMAT", v)?;
         }
+        if let Some(v) = env("GEPI_AUDIT_SIGNING_KEY_FILE") {
+            c.audit_signing_key = Some(read_key_file(Path::new(v.trim()))?);
+        }
+        if let Some(v) = env("GEPI_AUDIT_SIGNING_KEY") {
+            c.audit_signing_key = Some(v.trim().to_string()).filter(|k| !k.is_empty());
+        }
+        if let Some(v) = env("GEPI_AUDIT_CHECKPOINT_SECS") {
+            c.audit_checkpoint_secs = parse("GEPI_AUDIT_CHECKPOINT_SECS", v)?;
+        }
+        if let Some(v) = env("GEPI_AUDIT_CHECKPOINT_DIR") {
+            c.audit_checkpoint_dir = Some(std::path::PathBuf::from(v.trim())).filter(|d| !d.as_os_str().is_empty());
+        }
         saml_from_env(&mut c.saml, &env)?;
         c.validate()?;
         Ok(c)
@@ -384,7 +420,20 @@ impl Config {
         if let Some(s) = &self.saml {
             s.validate()?;
         }
+        if !(1..=60).contains(&self.audit_checkpoint_secs) {
+            return Err(ConfigError::Invalid("GEPI_AUDIT_CHECKPOINT_SECS must be between 1 and 60".into()));
+        }
+        self.audit_signer()?;
         Ok(())
+    }
+
+    /// The key that signs the audit tree's checkpoints, if configured.
+    pub fn audit_signer(&self) -> Result<Option<crate::tlog::note::Signer>, ConfigError> {
+        self.audit_signing_key
+            .as_deref()
+            .map(crate::tlog::note::Signer::parse)
+            .transpose()
+            .map_err(|e| ConfigError::Invalid(format!("GEPI_AUDIT_SIGNING_KEY: {e}")))
     }
 
     /// Checks for `serve`: the dev login is a shortcut for a developer's machine and
@@ -414,6 +463,13 @@ impl Config {
     pub fn is_postgres(&self) -> bool {
         self.database_url.starts_with("postgres")
     }
+}
+
+/// The checkpoint signing key kept in a file (its first line).
+fn read_key_file(path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+    Ok(text.lines().next().unwrap_or_default().trim().to_string())
 }
 
 /// Overlays `GEPI_SAML_*` on the `[saml]` section: setting `GEPI_SAML_ENTITY_ID`

@@ -39,6 +39,7 @@ pub mod spid;
 pub mod state;
 pub mod stats;
 pub mod territory;
+pub mod tlog;
 pub mod transfers;
 pub mod unscoped;
 pub mod workflow;

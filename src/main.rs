@@ -108,6 +108,37 @@ enum Command {
         #[command(subcommand)]
         command: ConventionsCommand,
     },
+    /// The audit trail's Merkle tree: keys, checkpoints, verification.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Make a checkpoint signing key: the secret (for GEPI_AUDIT_SIGNING_KEY,
+    /// never the repository) on standard output, the verifier key on standard error.
+    Keygen {
+        /// The log's origin, which names the key: e.g. `gepi.ambito.example.it/audit`.
+        #[arg(long)]
+        origin: String,
+    },
+    /// Put every queued event into the tree and sign a checkpoint now
+    /// (the server does both on its own; this is for the command line).
+    Checkpoint,
+    /// Recompute the tree from the events and check it against every stored
+    /// checkpoint and the ones given; exits with 1 and names the first event
+    /// that does not match.
+    Verify {
+        /// A checkpoint kept outside the database (repeatable).
+        #[arg(long = "from-checkpoint")]
+        from_checkpoint: Vec<PathBuf>,
+        /// The verifier key (`<origin>+<hash>+<key>`, as `GET /audit/key`
+        /// serves it); default: the public half of the configured signing key.
+        #[arg(long)]
+        key: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -355,6 +386,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Conventions { command } => add_convention(&config, command).await,
+        Command::Audit { command } => audit_command(&config, command).await,
         Command::Operators { command: Some(command), .. } => operators_command(&config, command).await,
         Command::Operators { json, command: None } => list_operators(&config, json).await,
         Command::Serve { demo, bind } => serve(config, demo, bind).await,
@@ -697,10 +729,24 @@ async fn serve(mut config: Config, demo: bool, bind: Option<std::net::SocketAddr
     }
     let bind = config.bind;
     let dev_login = config.dev_login;
+    if config.audit_signing_key.is_none() {
+        if demo {
+            // A key for this run only: the demo's checkpoints verify while it runs.
+            let key = gepi::tlog::note::Signer::generate("gepi.demo/audit").map_err(anyhow::Error::msg)?;
+            println!("  Audit:     checkpoints signed by {} (a key for this demo run)", key.verifier().to_vkey());
+            config.audit_signing_key = Some(key.to_skey());
+        } else {
+            tracing::warn!(
+                "no GEPI_AUDIT_SIGNING_KEY: the audit tree is built but no checkpoint is signed, \
+                 so nothing outside the database can show the trail was not rewritten"
+            );
+        }
+    }
     tokio::spawn(every_hour(conn.clone(), config.partner_event_retention_days));
     let saml = config.saml.clone();
     #[allow(unused_mut)]
     let mut state = AppState::with_metrics(config, conn.clone(), metrics).await?;
+    tokio::spawn(every_second(conn.clone(), state.audit_log.clone()));
     match saml {
         #[cfg(feature = "spid")]
         Some(saml) => {
@@ -755,6 +801,99 @@ async fn every_hour(db: sea_orm::DatabaseConnection, retention_days: u32) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, retention_days, "partner events past their retention deleted"),
             Err(e) => tracing::warn!(error = %e, "partner events could not be purged"),
+        }
+    }
+}
+
+/// The audit tree's sequencer and checkpointer: every second, the events
+/// written since into the tree, and a signed checkpoint when one is due. A
+/// failure is logged and tried again the next second (the events wait queued).
+async fn every_second(db: sea_orm::DatabaseConnection, log: std::sync::Arc<gepi::audit::log::Publisher>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        // A failure is logged once, not every second, until a round succeeds.
+        match log.tick(&db).await {
+            Ok((_, c)) => {
+                if let Some(c) = c {
+                    tracing::debug!(size = c.size, "audit checkpoint signed");
+                }
+                failing = false;
+            }
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "the audit tree could not be extended");
+                failing = true;
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// `gepi audit keygen|checkpoint|verify`.
+async fn audit_command(config: &Config, command: AuditCommand) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::Keygen { origin } => {
+            let key = gepi::tlog::note::Signer::generate(&origin).map_err(anyhow::Error::msg)?;
+            println!("{}", key.to_skey());
+            eprintln!("verifier key (publish it; `gepi audit verify --key` takes it):\n{}", key.verifier().to_vkey());
+            Ok(())
+        }
+        AuditCommand::Checkpoint => {
+            let signer = config
+                .audit_signer()?
+                .ok_or_else(|| anyhow::anyhow!("set GEPI_AUDIT_SIGNING_KEY to sign checkpoints"))?;
+            let conn = db::connect(config).await?;
+            db::migrate(&conn).await?;
+            let n = gepi::audit::log::sequence_all(&conn).await?;
+            let c = gepi::audit::log::checkpoint(
+                &conn,
+                &signer,
+                chrono::Duration::zero(),
+                config.audit_checkpoint_dir.as_deref(),
+            )
+            .await?
+            .expect("a checkpoint is always due after zero seconds");
+            eprintln!("{n} events added to the tree; checkpoint of size {}", c.size);
+            print!("{}", c.note);
+            Ok(())
+        }
+        AuditCommand::Verify { from_checkpoint, key } => {
+            let verifier = match key {
+                Some(k) => gepi::tlog::note::Verifier::parse(&k).map_err(anyhow::Error::msg)?,
+                None => config.audit_signer()?.map(|s| s.verifier()).ok_or_else(|| {
+                    anyhow::anyhow!("give the verifier key with --key, or configure GEPI_AUDIT_SIGNING_KEY")
+                })?,
+            };
+            let mut external = Vec::new();
+            for f in &from_checkpoint {
+                external.push(std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?);
+            }
+            let conn = db::connect(config).await?;
+            let started = std::time::Instant::now();
+            let v = gepi::audit::log::verify(&conn, &verifier, &external, 50_000).await?;
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "{} leaves and {} checkpoints checked in {secs:.2} s ({:.0} events/s); {} events queued",
+                v.leaves,
+                v.checkpoints,
+                v.leaves as f64 / secs.max(1e-9),
+                v.queued
+            );
+            match v.findings.first() {
+                None => {
+                    println!("ok: the trail matches its tree and every checkpoint");
+                    Ok(())
+                }
+                Some(first) => {
+                    println!("TAMPERED: {first}");
+                    for f in v.findings.iter().skip(1).take(20) {
+                        println!("  also: {f}");
+                    }
+                    anyhow::bail!("the audit trail does not match its tree ({} findings)", v.findings.len())
+                }
+            }
         }
     }
 }

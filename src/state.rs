@@ -26,6 +26,8 @@ pub struct AppState {
     pub login_limiter: Arc<crate::ratelimit::LoginLimiter>,
     /// The hourly quotas of API clients, charged per operation.
     pub quotas: Arc<crate::ratelimit::Quotas>,
+    /// The audit trail's Merkle tree: its checkpoints and proofs.
+    pub audit_log: Arc<crate::audit::log::Publisher>,
     /// The SPID service provider, when SAML is configured.
     #[cfg(feature = "spid")]
     pub spid: Option<Arc<crate::spid::Sp>>,
@@ -52,7 +54,14 @@ impl AppState {
             crate::schema::build_schema(db.clone(), config.clone(), policy.clone(), principals.epoch().clone());
         let schema_index = Arc::new(crate::authz::strict::SchemaIndex::from_sdl(&sdl));
         let login_limiter = Arc::new(crate::ratelimit::login_limiter(&config));
+        // The configuration was validated: its key parses.
+        let audit_log = Arc::new(crate::audit::log::Publisher::new(
+            config.audit_signer().ok().flatten(),
+            config.audit_checkpoint_secs,
+            config.audit_checkpoint_dir.clone(),
+        ));
         Ok(AppState {
+            audit_log,
             checked_documents: Arc::default(),
             principals,
             metrics,

@@ -19,6 +19,7 @@ mod m20261207_000003_case_household_size;
 mod m20261208_000001_workflow_integrity;
 mod m20261208_000002_case_transfer;
 mod m20261208_000003_case_referral;
+mod m20261209_000001_audit_tree;
 mod table_def;
 
 /// What the database answers when a change would break the Ambito administrator rules.
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000001_workflow_integrity::Migration),
             Box::new(m20261208_000002_case_transfer::Migration),
             Box::new(m20261208_000003_case_referral::Migration),
+            Box::new(m20261209_000001_audit_tree::Migration),
         ]
     }
 }

@@ -5,11 +5,10 @@
 //! the changed fields.
 
 pub mod lists;
-pub mod note;
+pub mod log;
 pub mod reads;
-pub mod tree;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use entity::{
     audit_event,
     enums::{ActorKind, AuditAction, Role},
@@ -90,7 +89,8 @@ pub async fn record<C: ConnectionTrait>(db: &C, ctx: &AuditContext, entries: Vec
     if entries.is_empty() {
         return Ok(());
     }
-    let now = Utc::now();
+    // Microseconds: what both databases keep, and what the leaf hashes.
+    let now = Utc::now().trunc_subsecs(6);
     let n = entries.len();
     let rows = entries.into_iter().map(|e| audit_event::ActiveModel {
         id: Set(Uuid::now_v7()),

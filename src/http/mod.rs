@@ -7,6 +7,7 @@
 //! operation name, the role and the outcome code; never query strings, query
 //! text, variables or bodies (they hold personal data).
 
+mod audit_log;
 mod dashboard;
 mod dev_login;
 mod feed;
@@ -59,7 +60,8 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/auth/logout", post(logout));
+        .route("/auth/logout", post(logout))
+        .merge(audit_log::routes());
     if state.config.dev_login {
         router = router.route("/auth/dev-login", post(dev_login::dev_login).get(graphiql::demo_logins));
     }
@@ -751,6 +753,8 @@ async fn limit_logins(
         "/saml/acs" => "saml_acs",
         "/saml/slo" => "saml_slo",
         "/auth/dev-login" => "dev_login",
+        // Not a login, but anonymous and costly: a proof reads the tree's leaves.
+        "/audit/consistency" => "audit_consistency",
         _ => return next.run(req).await,
     };
     match state.login_limiter.check(req.headers(), req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))

@@ -6,6 +6,7 @@ mod helpers;
 
 mod accreditation;
 mod apikeys;
+mod audit_log;
 mod audit_reads;
 mod auth;
 mod compiled;

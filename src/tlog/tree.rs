@@ -53,7 +53,7 @@ impl Frontier {
 
     /// The frontier stored as its nodes' bytes, concatenated.
     pub fn from_bytes(size: u64, bytes: &[u8]) -> Option<Self> {
-        if bytes.len() % 32 != 0 {
+        if !bytes.len().is_multiple_of(32) {
             return None;
         }
         let nodes = bytes.chunks_exact(32).map(|c| c.try_into().expect("32 bytes")).collect();

@@ -1,0 +1,556 @@
+//! The audit trail as a tamper-evident log: every event becomes a leaf of an
+//! append-only Merkle tree (`tlog::tree`), and the tree heads are signed as
+//! checkpoints (`note`) that leave the database (an endpoint, a directory
+//! shipped elsewhere), so that whoever owns the database cannot rewrite the
+//! trail without the checkpoints held elsewhere showing it.
+//!
+//! - **Writing an event costs the request nothing more** than the row it
+//!   already wrote: a trigger queues the event's id in `audit_pending` in the
+//!   same statement, and the sequencer ([`sequence`], a background task every
+//!   second) takes the queue in batches, in (time, id) order, as leaves.
+//!   Only committed events are ever queued, so concurrent transactions
+//!   committing out of order cannot leave a hole.
+//! - **A leaf** is `H(0x00 ‖ canonical event)` ([`EventRow::canonical`]): every
+//!   column of the row, length-prefixed, so two different events never share a
+//!   serialisation.
+//! - **Checkpoints** ([`checkpoint`]) are signed at most every configured
+//!   interval (60 s by default) by the key in `GEPI_AUDIT_SIGNING_KEY`; the
+//!   service keeps each in `audit_checkpoint` and writes it to
+//!   `GEPI_AUDIT_CHECKPOINT_DIR` when set.
+//! - **[`verify`]** recomputes every leaf from its event and the tree from the
+//!   leaves, checks every stored checkpoint (and any given from outside)
+//!   against the recomputed roots, and names what does not match: an edited,
+//!   deleted, reordered or inserted event.
+//!
+//! Retention (a later change) will delete events' rows but keep their leaves'
+//! hashes: the tree covers hashes, so verification needs the event only while
+//! it is kept.
+
+use std::path::Path;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entity::{audit_checkpoint, audit_leaf, audit_pending, audit_tree};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QueryResult, Statement, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::tlog::note::{Checkpoint, Signer, Verifier};
+use crate::tlog::tree::{self, Frontier, Hash};
+use crate::{error::AppError, unscoped::Unscoped};
+
+/// Events taken by the sequencer per transaction.
+pub const BATCH: u64 = 5_000;
+
+/// The columns of an event, in the order of its canonical form.
+const EVENT_COLUMNS: &str = "e.id, e.occurred_at, e.request_id, e.actor_kind, e.operator_id, e.profile_id, \
+     e.api_client_id, e.role, e.ambito_id, e.entity, e.entity_id, e.action, e.changes";
+
+/// An audit event as stored, column by column (codes as their stored text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub request_id: Option<String>,
+    pub actor_kind: String,
+    pub operator_id: Option<Uuid>,
+    pub profile_id: Option<Uuid>,
+    pub api_client_id: Option<Uuid>,
+    pub role: Option<String>,
+    pub ambito_id: Option<Uuid>,
+    pub entity: String,
+    pub entity_id: Option<String>,
+    pub action: String,
+    pub changes: Option<String>,
+}
+
+/// Version tag of the canonical form: a change of form is a new tag.
+const CANONICAL_V1: &[u8] = b"gepi.audit_event.v1";
+
+impl EventRow {
+    /// Reads the event whose [`EVENT_COLUMNS`] begin at column `at` of `row`.
+    fn read(row: &QueryResult, at: usize) -> Result<Self, sea_orm::DbErr> {
+        Ok(EventRow {
+            id: row.try_get_by_index(at)?,
+            occurred_at: row.try_get_by_index(at + 1)?,
+            request_id: row.try_get_by_index(at + 2)?,
+            actor_kind: row.try_get_by_index(at + 3)?,
+            operator_id: row.try_get_by_index(at + 4)?,
+            profile_id: row.try_get_by_index(at + 5)?,
+            api_client_id: row.try_get_by_index(at + 6)?,
+            role: row.try_get_by_index(at + 7)?,
+            ambito_id: row.try_get_by_index(at + 8)?,
+            entity: row.try_get_by_index(at + 9)?,
+            entity_id: row.try_get_by_index(at + 10)?,
+            action: row.try_get_by_index(at + 11)?,
+            changes: row.try_get_by_index(at + 12)?,
+        })
+    }
+
+    /// The bytes the leaf hashes: the version tag, then each column in order,
+    /// `0x00` when null, else `0x01`, its length (4 bytes, big-endian) and its
+    /// bytes (a UUID's 16 bytes; the time as microseconds since 1970, 8
+    /// bytes big-endian, the precision both databases keep; text as UTF-8).
+    pub fn canonical(&self) -> Vec<u8> {
+        fn put(out: &mut Vec<u8>, v: Option<&[u8]>) {
+            match v {
+                None => out.push(0),
+                Some(b) => {
+                    out.push(1);
+                    out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+                    out.extend_from_slice(b);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(256 + self.changes.as_ref().map_or(0, String::len));
+        put(&mut out, Some(CANONICAL_V1));
+        put(&mut out, Some(self.id.as_bytes()));
+        put(&mut out, Some(&self.occurred_at.timestamp_micros().to_be_bytes()));
+        put(&mut out, self.request_id.as_deref().map(str::as_bytes));
+        put(&mut out, Some(self.actor_kind.as_bytes()));
+        put(&mut out, self.operator_id.as_ref().map(|u| &u.as_bytes()[..]));
+        put(&mut out, self.profile_id.as_ref().map(|u| &u.as_bytes()[..]));
+        put(&mut out, self.api_client_id.as_ref().map(|u| &u.as_bytes()[..]));
+        put(&mut out, self.role.as_deref().map(str::as_bytes));
+        put(&mut out, self.ambito_id.as_ref().map(|u| &u.as_bytes()[..]));
+        put(&mut out, Some(self.entity.as_bytes()));
+        put(&mut out, self.entity_id.as_deref().map(str::as_bytes));
+        put(&mut out, Some(self.action.as_bytes()));
+        put(&mut out, self.changes.as_deref().map(str::as_bytes));
+        out
+    }
+
+    pub fn leaf_hash(&self) -> Hash {
+        tree::leaf_hash(&self.canonical())
+    }
+}
+
+/// The tree as the sequencer left it.
+async fn tree_state<C: ConnectionTrait>(db: &C) -> Result<Frontier, AppError> {
+    let t = Unscoped::Audit
+        .find_by_id::<audit_tree::Entity>(1)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::internal("the audit tree's state row is missing"))?;
+    Frontier::from_bytes(t.size as u64, &t.frontier)
+        .ok_or_else(|| AppError::internal("the audit tree's stored frontier does not match its size"))
+}
+
+/// The tree head now: size and root.
+pub async fn head<C: ConnectionTrait>(db: &C) -> Result<(u64, Hash), AppError> {
+    let f = tree_state(db).await?;
+    Ok((f.size(), f.root()))
+}
+
+/// Takes the audit tree's row lock: the sequencer and the checkpointer of
+/// every instance take turns on it (on SQLite, the write lock).
+async fn lock_tree<C: ConnectionTrait>(db: &C) -> Result<(), AppError> {
+    db.execute_unprepared("UPDATE audit_tree SET size = size WHERE id = 1").await?;
+    Ok(())
+}
+
+/// Appends one batch of queued events to the tree; the number appended (0
+/// when the queue is empty).
+pub async fn sequence(db: &DatabaseConnection) -> Result<u64, AppError> {
+    let txn = db.begin().await?;
+    lock_tree(&txn).await?;
+    let mut frontier = tree_state(&txn).await?;
+    let rows = txn
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_pending p JOIN audit_event e ON e.id = p.event_id \
+                 ORDER BY e.occurred_at, e.id LIMIT {BATCH}"
+            ),
+        ))
+        .await?;
+    if rows.is_empty() {
+        txn.commit().await?;
+        return Ok(0);
+    }
+    let mut leaves = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let e = EventRow::read(r, 0)?;
+        let hash = e.leaf_hash();
+        leaves.push(audit_leaf::ActiveModel {
+            seq: Set(frontier.size() as i64),
+            event_id: Set(e.id),
+            hash: Set(hash.to_vec()),
+        });
+        frontier.push(hash);
+    }
+    let ids: Vec<Uuid> = leaves.iter().map(|l| *l.event_id.as_ref()).collect();
+    let n = leaves.len() as u64;
+    let mut leaves = leaves.into_iter().peekable();
+    while leaves.peek().is_some() {
+        let chunk: Vec<_> = leaves.by_ref().take(1000).collect();
+        audit_leaf::Entity::insert_many(chunk).exec_without_returning(&txn).await?;
+    }
+    for chunk in ids.chunks(1000) {
+        audit_pending::Entity::delete_many()
+            .filter(audit_pending::Column::EventId.is_in(chunk.iter().copied()))
+            .exec(&txn)
+            .await?;
+    }
+    audit_tree::Entity::update(audit_tree::ActiveModel {
+        id: Set(1),
+        size: Set(frontier.size() as i64),
+        frontier: Set(frontier.to_bytes()),
+        updated_at: Set(Utc::now()),
+    })
+    .exec(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(n)
+}
+
+/// Appends every queued event; the number appended.
+pub async fn sequence_all(db: &DatabaseConnection) -> Result<u64, AppError> {
+    let mut total = 0;
+    loop {
+        let n = sequence(db).await?;
+        total += n;
+        if n < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// The latest stored checkpoint.
+pub async fn latest_checkpoint<C: ConnectionTrait>(db: &C) -> Result<Option<audit_checkpoint::Model>, AppError> {
+    Ok(Unscoped::Audit
+        .find::<audit_checkpoint::Entity>()
+        .order_by_desc(audit_checkpoint::Column::SignedAt)
+        .order_by_desc(audit_checkpoint::Column::Size)
+        .one(db)
+        .await?)
+}
+
+/// Signs the current tree head unless a checkpoint was signed less than
+/// `every` ago (by this instance or another); the new checkpoint, if any.
+/// It is stored, and written to `sink` (a directory) when given.
+pub async fn checkpoint(
+    db: &DatabaseConnection,
+    signer: &Signer,
+    every: chrono::Duration,
+    sink: Option<&Path>,
+) -> Result<Option<audit_checkpoint::Model>, AppError> {
+    let now = Utc::now().trunc_subsecs(0);
+    let txn = db.begin().await?;
+    lock_tree(&txn).await?;
+    if let Some(last) = latest_checkpoint(&txn).await? {
+        if now - last.signed_at < every {
+            txn.commit().await?;
+            return Ok(None);
+        }
+    }
+    let frontier = tree_state(&txn).await?;
+    let c =
+        Checkpoint { origin: signer.name().to_string(), size: frontier.size(), root: frontier.root(), time: Some(now) };
+    let row = audit_checkpoint::Model {
+        id: Uuid::now_v7(),
+        size: c.size as i64,
+        root: c.root.to_vec(),
+        signed_at: now,
+        note: signer.sign(&c.body()),
+    };
+    audit_checkpoint::Entity::insert(audit_checkpoint::ActiveModel::from(row.clone()))
+        .exec_without_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    if let Some(dir) = sink {
+        write_to_sink(dir, &row)
+            .map_err(|e| AppError::internal(format!("audit checkpoint sink {}: {e}", dir.display())))?;
+    }
+    Ok(Some(row))
+}
+
+/// `<dir>/<day>/<size>-<HHMMSS>.checkpoint` and `<dir>/latest`, each written
+/// whole (a temporary file renamed), for a shipper to take elsewhere.
+fn write_to_sink(dir: &Path, c: &audit_checkpoint::Model) -> std::io::Result<()> {
+    let day = dir.join(c.signed_at.format("%Y-%m-%d").to_string());
+    std::fs::create_dir_all(&day)?;
+    let write = |path: std::path::PathBuf| -> std::io::Result<()> {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, c.note.as_bytes())?;
+        std::fs::rename(&tmp, &path)
+    };
+    write(day.join(format!("{}-{}.checkpoint", c.size, c.signed_at.format("%H%M%S"))))?;
+    write(dir.join("latest"))
+}
+
+/// The hashes of leaves `from..to`, in order.
+async fn leaf_hashes<C: ConnectionTrait>(db: &C, from: u64, to: u64) -> Result<Vec<Hash>, AppError> {
+    let rows = Unscoped::Audit
+        .find::<audit_leaf::Entity>()
+        .filter(audit_leaf::Column::Seq.gte(from as i64))
+        .filter(audit_leaf::Column::Seq.lt(to as i64))
+        .order_by_asc(audit_leaf::Column::Seq)
+        .all(db)
+        .await?;
+    if rows.len() as u64 != to - from {
+        return Err(AppError::internal("the audit tree has missing leaves"));
+    }
+    rows.into_iter()
+        .map(|l| {
+            <Hash>::try_from(l.hash.as_slice()).map_err(|_| AppError::internal("an audit leaf hash is not 32 bytes"))
+        })
+        .collect()
+}
+
+/// The consistency proof between the tree of `from` leaves and that of `to`
+/// (both at most the tree's size). It reads the hashes of the first `to`
+/// leaves: the callers cache it.
+pub async fn consistency<C: ConnectionTrait>(db: &C, from: u64, to: u64) -> Result<Vec<Hash>, AppError> {
+    let (size, _) = head(db).await?;
+    if from > to {
+        return Err(AppError::validation("from", "`from` must not be larger than `to`"));
+    }
+    if to > size {
+        return Err(AppError::validation("to", format!("the tree has {size} leaves")));
+    }
+    let leaves = leaf_hashes(db, 0, to).await?;
+    Ok(tree::consistency_proof(from as usize, &leaves).expect("from <= to"))
+}
+
+/// What does not match, in the order verification meets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// The event's row no longer hashes to its leaf: edited, or swapped with
+    /// another leaf's event.
+    Edited { seq: u64, event: Uuid },
+    /// The leaf's event is gone.
+    Deleted { seq: u64, event: Uuid },
+    /// A leaf number is missing or its hash is malformed.
+    BrokenLeaf { seq: u64 },
+    /// An event that is neither a leaf nor queued: written behind the trigger.
+    NotInTree { event: Uuid },
+    /// A checkpoint that does not verify or does not match the recomputed
+    /// tree (the leaves between the previous good checkpoint and this one were
+    /// rewritten, hashes and all).
+    Checkpoint { size: u64, signed_at: Option<DateTime<Utc>>, since_leaf: u64, reason: String },
+    /// The stored tree head does not match the leaves.
+    TreeHead { size: u64 },
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finding::Edited { seq, event } => {
+                write!(f, "event {event} (leaf {seq}) does not match its leaf hash: edited or reordered")
+            }
+            Finding::Deleted { seq, event } => write!(f, "event {event} (leaf {seq}) is missing: deleted"),
+            Finding::BrokenLeaf { seq } => write!(f, "leaf {seq} is missing or malformed"),
+            Finding::NotInTree { event } => {
+                write!(f, "event {event} is in no leaf and not queued: inserted behind the trail's trigger")
+            }
+            Finding::Checkpoint { size, signed_at, since_leaf, reason } => {
+                let at = signed_at.map(|t| format!(" signed {}", t.to_rfc3339())).unwrap_or_default();
+                write!(f, "checkpoint of size {size}{at}: {reason} (leaves {since_leaf}..{size} rewritten)")
+            }
+            Finding::TreeHead { size } => write!(f, "the stored tree head of size {size} does not match the leaves"),
+        }
+    }
+}
+
+/// What [`verify`] checked and found.
+#[derive(Debug, Default)]
+pub struct Verification {
+    pub leaves: u64,
+    pub queued: u64,
+    pub checkpoints: u64,
+    pub findings: Vec<Finding>,
+}
+
+/// A checkpoint to check: its size and root, and how to name it.
+struct Claim {
+    size: u64,
+    root: Hash,
+    signed_at: Option<DateTime<Utc>>,
+}
+
+/// Recomputes the tree from the events and checks it against every stored
+/// checkpoint (each must verify with `verifier`) and against `external`
+/// (signed notes kept outside the database, e.g. the Ministry's copies).
+/// Leaves are read `page` at a time.
+pub async fn verify<C: ConnectionTrait>(
+    db: &C,
+    verifier: &Verifier,
+    external: &[String],
+    page: u64,
+) -> Result<Verification, AppError> {
+    let mut out = Verification::default();
+    // The claims: stored checkpoints, then the external ones.
+    let mut claims = Vec::new();
+    let stored = Unscoped::Audit
+        .find::<audit_checkpoint::Entity>()
+        .order_by_asc(audit_checkpoint::Column::SignedAt)
+        .all(db)
+        .await?;
+    for c in stored
+        .iter()
+        .map(|c| (c.note.as_str(), c.size as u64, Some(c.signed_at)))
+        .chain(external.iter().map(|n| (n.as_str(), 0, None)))
+    {
+        let (note, size, signed_at) = c;
+        out.checkpoints += 1;
+        match Checkpoint::open(note, verifier) {
+            Ok(cp) => claims.push(Claim { size: cp.size, root: cp.root, signed_at: cp.time.or(signed_at) }),
+            Err(reason) => out.findings.push(Finding::Checkpoint { size, signed_at, since_leaf: 0, reason }),
+        }
+    }
+    claims.sort_by_key(|c| c.size);
+    let stored_head = tree_state(db).await?;
+    let backend = db.get_database_backend();
+    let mut frontier = Frontier::default();
+    let mut claim = claims.iter().peekable();
+    let mut good_size = 0u64;
+    let mut check_claims = |frontier: &Frontier, out: &mut Verification, good: &mut u64| {
+        // Claims are checked after every leaf, so each is met at its own size.
+        while let Some(c) = claim.next_if(|c| c.size <= frontier.size()) {
+            if c.root == frontier.root() {
+                *good = c.size;
+            } else {
+                out.findings.push(Finding::Checkpoint {
+                    size: c.size,
+                    signed_at: c.signed_at,
+                    since_leaf: *good,
+                    reason: "its root is not the root of the recomputed tree".into(),
+                });
+            }
+        }
+    };
+    // Checkpoints of the empty tree.
+    check_claims(&frontier, &mut out, &mut good_size);
+    let mut from = 0u64;
+    loop {
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!(
+                    "SELECT l.seq, l.event_id, l.hash, {EVENT_COLUMNS} FROM audit_leaf l \
+                     LEFT JOIN audit_event e ON e.id = l.event_id \
+                     WHERE l.seq >= {from} AND l.seq < {} ORDER BY l.seq",
+                    from + page
+                ),
+            ))
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in &rows {
+            let seq: i64 = r.try_get_by_index(0)?;
+            let event: Uuid = r.try_get_by_index(1)?;
+            let stored: Vec<u8> = r.try_get_by_index(2)?;
+            let seq = seq as u64;
+            while frontier.size() < seq {
+                // A hole in the numbering: nothing to recompute it from.
+                out.findings.push(Finding::BrokenLeaf { seq: frontier.size() });
+                frontier.push([0; 32]);
+                check_claims(&frontier, &mut out, &mut good_size);
+            }
+            let present: Option<Uuid> = r.try_get_by_index(3)?;
+            // The event against its leaf; the leaves against the checkpoints.
+            // A mismatch of the first kind is named once, by the event: the
+            // tree goes on with the stored leaf, so that a checkpoint fails
+            // only where the leaves themselves were rewritten.
+            let Ok(hash) = <Hash>::try_from(stored.as_slice()) else {
+                out.findings.push(Finding::BrokenLeaf { seq });
+                frontier.push([0; 32]);
+                check_claims(&frontier, &mut out, &mut good_size);
+                continue;
+            };
+            match present {
+                Some(_) if EventRow::read(r, 3)?.leaf_hash() != hash => {
+                    out.findings.push(Finding::Edited { seq, event })
+                }
+                Some(_) => {}
+                None => out.findings.push(Finding::Deleted { seq, event }),
+            }
+            frontier.push(hash);
+            check_claims(&frontier, &mut out, &mut good_size);
+        }
+        from += page;
+    }
+    out.leaves = frontier.size();
+    if frontier.size() != stored_head.size() || frontier.root() != stored_head.root() {
+        out.findings.push(Finding::TreeHead { size: stored_head.size() });
+    }
+    for c in claim {
+        out.findings.push(Finding::Checkpoint {
+            size: c.size,
+            signed_at: c.signed_at,
+            since_leaf: good_size,
+            reason: format!("the tree has only {} leaves", frontier.size()),
+        });
+    }
+    // Events that are neither leaves nor queued.
+    let strays = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT e.id FROM audit_event e \
+             WHERE NOT EXISTS (SELECT 1 FROM audit_leaf l WHERE l.event_id = e.id) \
+             AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.event_id = e.id) \
+             ORDER BY e.occurred_at, e.id"
+                .to_string(),
+        ))
+        .await?;
+    for r in strays {
+        out.findings.push(Finding::NotInTree { event: r.try_get_by_index(0)? });
+    }
+    out.queued = Unscoped::Audit.find::<audit_pending::Entity>().count(db).await?;
+    Ok(out)
+}
+
+/// The log as the server runs it: the sequencer and the checkpointer on a
+/// timer, and the proofs it serves (cached: a proof reads the leaves' hashes).
+pub struct Publisher {
+    signer: Option<Signer>,
+    every: chrono::Duration,
+    sink: Option<std::path::PathBuf>,
+    proofs: quick_cache::sync::Cache<(u64, u64), std::sync::Arc<Vec<Hash>>>,
+}
+
+impl Publisher {
+    /// Checkpoints signed by `signer` every `every_secs`, also written to `sink`.
+    pub fn new(signer: Option<Signer>, every_secs: u64, sink: Option<std::path::PathBuf>) -> Self {
+        Publisher {
+            signer,
+            every: chrono::Duration::seconds(every_secs as i64),
+            sink,
+            proofs: quick_cache::sync::Cache::new(64),
+        }
+    }
+
+    /// The key that checks this log's checkpoints.
+    pub fn verifier(&self) -> Option<Verifier> {
+        self.signer.as_ref().map(Signer::verifier)
+    }
+
+    /// One round: every queued event into the tree, then a checkpoint if one
+    /// is due (and a key is configured). Leaves appended, and the checkpoint.
+    pub async fn tick(&self, db: &DatabaseConnection) -> Result<(u64, Option<audit_checkpoint::Model>), AppError> {
+        let n = sequence_all(db).await?;
+        let c = match &self.signer {
+            Some(s) => checkpoint(db, s, self.every, self.sink.as_deref()).await?,
+            None => None,
+        };
+        Ok((n, c))
+    }
+
+    /// The consistency proof between two sizes of the tree (see [`consistency`]).
+    pub async fn consistency(
+        &self,
+        db: &DatabaseConnection,
+        from: u64,
+        to: u64,
+    ) -> Result<std::sync::Arc<Vec<Hash>>, AppError> {
+        if let Some(p) = self.proofs.get(&(from, to)) {
+            return Ok(p);
+        }
+        let p = std::sync::Arc::new(consistency(db, from, to).await?);
+        self.proofs.insert((from, to), p.clone());
+        Ok(p)
+    }
+}
