@@ -7,7 +7,8 @@
 //! - **Writing an event costs the request nothing more** than the row it
 //!   already wrote: a trigger queues the event's id in `audit_pending` in the
 //!   same statement, and the sequencer ([`sequence`], a background task every
-//!   second) takes the queue in batches, in (time, id) order, as leaves.
+//!   second) takes the queue in batches, in id order (ids are time-ordered
+//!   UUIDs, and the queue's key: a batch is read along its index), as leaves.
 //!   Only committed events are ever queued, so concurrent transactions
 //!   committing out of order cannot leave a hole.
 //! - **A leaf** is `H(0x00 ‖ canonical event)` ([`EventRow::canonical`]): every
@@ -161,7 +162,7 @@ pub async fn sequence(db: &DatabaseConnection) -> Result<u64, AppError> {
             db.get_database_backend(),
             format!(
                 "SELECT {EVENT_COLUMNS} FROM audit_pending p JOIN audit_event e ON e.id = p.event_id \
-                 ORDER BY e.occurred_at, e.id LIMIT {BATCH}"
+                 ORDER BY p.event_id LIMIT {BATCH}"
             ),
         ))
         .await?;

@@ -53,7 +53,7 @@ async fn ids_in_order(db: &DatabaseConnection) -> Vec<Uuid> {
     let rows = db
         .query_all_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
-            "SELECT id FROM audit_event ORDER BY occurred_at, id".to_string(),
+            "SELECT id FROM audit_event ORDER BY id".to_string(),
         ))
         .await
         .unwrap();
