@@ -85,6 +85,10 @@ pub struct Config {
     /// `GEPI_AUDIT_CHECKPOINT_DIR`: a directory each checkpoint is also written
     /// to, for a shipper to take out of the database owner's reach.
     pub audit_checkpoint_dir: Option<std::path::PathBuf>,
+    /// `GEPI_RETENTION_DAYS`: retention periods that override
+    /// `policies/retention.csv`, as `category=days,…` (checked against the
+    /// categories and their floors by `gepi retention run`).
+    pub retention_days: Option<String>,
 }
 
 /// Which IdPs a SPID service provider may trust.
@@ -199,6 +203,7 @@ impl Default for Config {
             audit_signing_key: None,
             audit_checkpoint_secs: 60,
             audit_checkpoint_dir: None,
+            retention_days: None,
         }
     }
 }
@@ -230,6 +235,7 @@ struct FileConfig {
     audit_signing_key_file: Option<std::path::PathBuf>,
     audit_checkpoint_secs: Option<u64>,
     audit_checkpoint_dir: Option<std::path::PathBuf>,
+    retention_days: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -285,6 +291,9 @@ impl Config {
             }
             if f.audit_checkpoint_dir.is_some() {
                 c.audit_checkpoint_dir = f.audit_checkpoint_dir;
+            }
+            if f.retention_days.is_some() {
+                c.retention_days = f.retention_days;
             }
             if f.saml.is_some() {
                 c.saml = f.saml;
@@ -367,6 +376,9 @@ impl Config {
         }
         if let Some(v) = env("GEPI_AUDIT_CHECKPOINT_SECS") {
             c.audit_checkpoint_secs = parse("GEPI_AUDIT_CHECKPOINT_SECS", v)?;
+        }
+        if let Some(v) = env("GEPI_RETENTION_DAYS") {
+            c.retention_days = Some(v.trim().to_string()).filter(|d| !d.is_empty());
         }
         if let Some(v) = env("GEPI_AUDIT_CHECKPOINT_DIR") {
             c.audit_checkpoint_dir = Some(std::path::PathBuf::from(v.trim())).filter(|d| !d.as_os_str().is_empty());

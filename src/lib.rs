@@ -32,6 +32,7 @@ pub mod puc;
 pub mod ratelimit;
 pub mod reports;
 pub mod residency;
+pub mod retention;
 pub mod schema;
 pub mod seed;
 #[cfg(feature = "spid")]

@@ -113,6 +113,61 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Retention of personal data (`policies/retention.csv`).
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// Legal holds: what retention must not touch.
+    Hold {
+        #[command(subcommand)]
+        command: HoldCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Anonymise the households whose cases closed longer ago than their
+    /// period and delete the audit events past theirs (leaves and tombstones
+    /// kept), except what a legal hold covers; says what and why.
+    Run {
+        /// Only say what would be done.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum HoldCommand {
+    /// Place a hold on a case, a household or a person (one of the three).
+    Place {
+        /// The case (its id).
+        #[arg(long, conflicts_with_all = ["household", "fiscal_code"], required_unless_present_any = ["household", "fiscal_code"])]
+        case: Option<String>,
+        /// The household (its id).
+        #[arg(long, conflicts_with = "fiscal_code")]
+        household: Option<String>,
+        /// The person's codice fiscale.
+        #[arg(long = "fiscal-code")]
+        fiscal_code: Option<String>,
+        /// Who asks for it (a court, the Garante, the Ambito's legal office).
+        #[arg(long)]
+        holder: String,
+        /// The legal basis (proceedings, order, article).
+        #[arg(long)]
+        basis: String,
+    },
+    /// Release a hold.
+    Release {
+        /// The hold's id.
+        #[arg(long)]
+        id: uuid::Uuid,
+        /// Why it is released.
+        #[arg(long)]
+        reason: String,
+    },
+    /// The holds in force.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -138,6 +193,18 @@ enum AuditCommand {
         /// serves it); default: the public half of the configured signing key.
         #[arg(long)]
         key: Option<String>,
+    },
+    /// Who accessed a person's data: every event about the person with this
+    /// codice fiscale, their household and its case, in every Ambito, each
+    /// with its inclusion proof against the latest checkpoint (the asking is
+    /// recorded in the trail).
+    Report {
+        /// The person's codice fiscale.
+        #[arg(long = "fiscal-code")]
+        fiscal_code: String,
+        /// `json` (default) or `csv`.
+        #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
+        format: String,
     },
 }
 
@@ -387,6 +454,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Conventions { command } => add_convention(&config, command).await,
         Command::Audit { command } => audit_command(&config, command).await,
+        Command::Retention { command: RetentionCommand::Run { dry_run } } => retention_run(&config, dry_run).await,
+        Command::Hold { command } => hold_command(&config, command).await,
         Command::Operators { command: Some(command), .. } => operators_command(&config, command).await,
         Command::Operators { json, command: None } => list_operators(&config, json).await,
         Command::Serve { demo, bind } => serve(config, demo, bind).await,
@@ -859,6 +928,21 @@ async fn audit_command(config: &Config, command: AuditCommand) -> anyhow::Result
             print!("{}", c.note);
             Ok(())
         }
+        AuditCommand::Report { fiscal_code, format } => {
+            let conn = db::connect(config).await?;
+            db::migrate(&conn).await?;
+            let ctx = gepi::audit::AuditContext::unattributed(entity::enums::ActorKind::System, None)
+                .during(Some("gepi audit report".into()));
+            let report =
+                gepi::audit::access::report(&conn, &ctx, gepi::audit::access::Asker::System, &fiscal_code).await?;
+            if format == "csv" {
+                print!("{}", report.csv());
+            } else {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            }
+            eprintln!("{} events", report.lines.len());
+            Ok(())
+        }
         AuditCommand::Verify { from_checkpoint, key } => {
             let verifier = match key {
                 Some(k) => gepi::tlog::note::Verifier::parse(&k).map_err(anyhow::Error::msg)?,
@@ -875,11 +959,12 @@ async fn audit_command(config: &Config, command: AuditCommand) -> anyhow::Result
             let v = gepi::audit::log::verify(&conn, &verifier, &external, 50_000).await?;
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
-                "{} leaves and {} checkpoints checked in {secs:.2} s ({:.0} events/s); {} events queued",
+                "{} leaves and {} checkpoints checked in {secs:.2} s ({:.0} events/s); {} events queued, {} purged by retention",
                 v.leaves,
                 v.checkpoints,
                 v.leaves as f64 / secs.max(1e-9),
-                v.queued
+                v.queued,
+                v.purged
             );
             match v.findings.first() {
                 None => {
@@ -896,6 +981,71 @@ async fn audit_command(config: &Config, command: AuditCommand) -> anyhow::Result
             }
         }
     }
+}
+
+/// `gepi retention run [--dry-run]`.
+async fn retention_run(config: &Config, dry_run: bool) -> anyhow::Result<()> {
+    let policy = gepi::retention::Policy::load(config.retention_days.as_deref()).map_err(anyhow::Error::msg)?;
+    let conn = db::connect(config).await?;
+    db::migrate(&conn).await?;
+    let ctx = gepi::audit::AuditContext::unattributed(entity::enums::ActorKind::System, None)
+        .during(Some("gepi retention run".into()));
+    for r in policy.rules.values() {
+        eprintln!("{}: {:?} after {} days from {} ({})", r.category.as_str(), r.action, r.days, r.anchor, r.source);
+    }
+    let o = gepi::retention::run(&conn, &ctx, &policy, chrono::Utc::now(), dry_run).await?;
+    for l in &o.lines {
+        println!("{l}");
+    }
+    let verb = if dry_run { "would be" } else { "were" };
+    eprintln!(
+        "{} households {verb} anonymised ({} held); {} audit events {verb} deleted ({} held, {} waiting for a checkpoint)",
+        o.households_anonymised, o.households_held, o.audit_events_purged, o.audit_events_held, o.audit_events_waiting
+    );
+    Ok(())
+}
+
+/// `gepi hold place|release|list`.
+async fn hold_command(config: &Config, command: HoldCommand) -> anyhow::Result<()> {
+    let conn = db::connect(config).await?;
+    db::migrate(&conn).await?;
+    let ctx = gepi::audit::AuditContext::unattributed(entity::enums::ActorKind::System, None);
+    let id_of = |kind: &str, field: &str, s: &str| -> anyhow::Result<uuid::Uuid> {
+        s.parse::<uuid::Uuid>()
+            .or_else(|_| gepi::ids::decode_uuid(field, kind, s))
+            .map_err(|_| anyhow::anyhow!("--{field}: not an id of a {kind}"))
+    };
+    match command {
+        HoldCommand::Place { case, household, fiscal_code, holder, basis } => {
+            let scope = match (case, household, fiscal_code) {
+                (Some(c), _, _) => gepi::retention::HoldScope::Case(id_of("Case", "case", &c)?),
+                (_, Some(h), _) => gepi::retention::HoldScope::Household(id_of("Household", "household", &h)?),
+                (_, _, Some(cf)) => gepi::retention::HoldScope::Person(cf),
+                _ => anyhow::bail!("name a --case, a --household or a --fiscal-code"),
+            };
+            let h =
+                gepi::retention::place_hold(&conn, &ctx.during(Some("gepi hold place".into())), scope, &holder, &basis)
+                    .await?;
+            println!("{}", h.id);
+            eprintln!("hold placed ({})", h.scope);
+        }
+        HoldCommand::Release { id, reason } => {
+            gepi::retention::release_hold(&conn, &ctx.during(Some("gepi hold release".into())), id, &reason).await?;
+            eprintln!("hold released");
+        }
+        HoldCommand::List => {
+            for h in gepi::retention::holds_in_force(&conn).await? {
+                let what = h
+                    .case_id
+                    .map(|c| format!("case {c}"))
+                    .or_else(|| h.fiscal_code.clone().map(|f| format!("person {f}")))
+                    .or_else(|| h.household_id.map(|x| format!("household {x}")))
+                    .unwrap_or_default();
+                println!("{}  {}  {what}  {}  ({})", h.id, h.placed_at.format("%Y-%m-%d"), h.holder, h.legal_basis);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One operator per role, with the request that logs in as them.

@@ -10,7 +10,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     api::{
-        audit::AuditQuery,
+        audit::{AuditMutation, AuditQuery},
         cases::{CaseMutation, CaseQuery},
         disadvantage::{DisadvantageMutation, DisadvantageQuery},
         households::HouseholdQuery,
@@ -69,6 +69,7 @@ pub struct Mutation(
     ReportMutation,
     StatsMutation,
     TransferMutation,
+    AuditMutation,
 );
 
 pub type GepiSchema = Schema<Query, Mutation, EmptySubscription>;

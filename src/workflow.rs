@@ -26,6 +26,8 @@ use crate::{
 pub struct Acting<'a> {
     pub gw: &'a Gateway,
     pub request_id: Option<String>,
+    /// The request's operation name, for the audit trail.
+    pub operation: Option<String>,
 }
 
 impl Acting<'_> {
@@ -44,7 +46,7 @@ impl Acting<'_> {
     }
 
     pub(crate) fn audit_ctx(&self) -> AuditContext {
-        AuditContext::of(&self.gw.authz.principal, self.request_id.clone())
+        AuditContext::of(&self.gw.authz.principal, self.request_id.clone()).during(self.operation.clone())
     }
 
     /// Rows of `E` the principal may act on with `action`.

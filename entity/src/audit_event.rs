@@ -11,6 +11,8 @@ pub struct Model {
     pub id: Uuid,
     pub occurred_at: DateTimeUtc,
     pub request_id: Option<String>,
+    /// The GraphQL operation the request ran (its name), when it had one.
+    pub operation: Option<String>,
     pub actor_kind: ActorKind,
     pub operator_id: Option<Uuid>,
     pub profile_id: Option<Uuid>,

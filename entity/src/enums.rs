@@ -201,7 +201,8 @@ string_enum!(
 string_enum!(
     /// What was done, in an audit event.
     AuditAction, "snake_case", {
-    Read, Create, Update, Assign, Transition, Export, Login, LoginFailed, Logout, LogoutRefused, SwitchProfile });
+    Read, Create, Update, Assign, Transition, Export, Login, LoginFailed, Logout, LogoutRefused, SwitchProfile,
+    Purge, Anonymise });
 
 string_enum!(
     /// State of a case transfer between Ambiti.

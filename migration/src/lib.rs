@@ -20,6 +20,7 @@ mod m20261208_000001_workflow_integrity;
 mod m20261208_000002_case_transfer;
 mod m20261208_000003_case_referral;
 mod m20261209_000001_audit_tree;
+mod m20261209_000002_retention;
 mod table_def;
 
 /// What the database answers when a change would break the Ambito administrator rules.
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000002_case_transfer::Migration),
             Box::new(m20261208_000003_case_referral::Migration),
             Box::new(m20261209_000001_audit_tree::Migration),
+            Box::new(m20261209_000002_retention::Migration),
         ]
     }
 }

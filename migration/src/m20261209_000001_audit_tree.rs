@@ -8,9 +8,15 @@
 //!   SQLite), so an event is in the tree only once committed, whatever order
 //!   concurrent transactions commit in. The existing events are queued here.
 //! - `audit_leaf`: leaf `seq` is event `event_id`, with the leaf hash.
+//! - `audit_node`: the root of every perfect subtree of 256 leaves or more
+//!   (height ≥ 8, index at that height), so that a proof reads a few of them
+//!   and at most two runs of 256 leaves instead of every leaf.
 //! - `audit_tree`: one row, the tree's size and right edge (`frontier`) after
 //!   the last batch; the sequencer locks it to take its turn.
 //! - `audit_checkpoint`: every signed checkpoint, as signed.
+//!
+//! - `audit_event.operation`: the name of the GraphQL operation a request ran,
+//!   the reason the per-person access report gives for each line.
 //!
 //! The trigger only feeds the queue: the evidence is the leaf hashes and the
 //! signed checkpoints, which `gepi audit verify` recomputes from the events.
@@ -29,6 +35,9 @@ fn tables() -> Vec<TableDef> {
             .cols([big_integer("seq"), uuid("event_id"), blob("hash")])
             .pk(&["seq"])
             .uniq(&["event_id"]),
+        TableDef::new("audit_node")
+            .cols([small_integer("height"), big_integer("idx"), blob("hash")])
+            .pk(&["height", "idx"]),
         TableDef::new("audit_tree")
             .cols([integer("id"), big_integer("size"), blob("frontier"), timestamp_with_time_zone("updated_at")])
             .pk(&["id"]),
@@ -51,6 +60,8 @@ impl MigrationTrait for Migration {
             t.create(manager).await?;
         }
         let db = manager.get_connection();
+        // The operation a request ran: why it did what the event records.
+        db.execute_unprepared("ALTER TABLE audit_event ADD COLUMN operation varchar(64)").await?;
         match manager.get_database_backend() {
             DatabaseBackend::Postgres => {
                 db.execute_unprepared(
@@ -96,6 +107,7 @@ impl MigrationTrait for Migration {
         for t in tables().into_iter().rev() {
             manager.drop_table(Table::drop().table(t.name).to_owned()).await?;
         }
+        db.execute_unprepared("ALTER TABLE audit_event DROP COLUMN operation").await?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
-//! Root field of the audit trail: `auditEvents`.
+//! Root fields of the audit trail: `auditEvents`, and the per-person access report
+//! (`exportPersonAccessReport`).
 
-use async_graphql::{Context, InputObject, Object};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use entity::audit_event;
 
 use super::{
@@ -9,8 +10,13 @@ use super::{
 };
 use crate::graphql::scalars::Timestamp;
 use crate::{
-    audit::lists, authz::gateway::Direction, error::GqlResult, graphql::connection::Connection,
-    graphql::enums::AuditActionView,
+    audit::{
+        access::{self, Asker},
+        lists,
+    },
+    authz::{gateway::Direction, Object as Governed, Scope},
+    error::{AppError, GqlResult, ResultExt},
+    graphql::{connection::Connection, context::acting, enums::AuditActionView},
 };
 
 /// Filters of `auditEvents`.
@@ -55,5 +61,55 @@ impl AuditQuery {
         };
         let sort = sort!(audit_event, OccurredAt, Direction::Desc, |r: &audit_event::Model| r.occurred_at);
         page_of(ctx, |_| Ok(lists::event_list(f)), &sort, (first, after), AuditEventView).await
+    }
+}
+
+/// The per-person access report, as a download.
+#[derive(SimpleObject)]
+pub struct PersonAccessReport {
+    /// A file name for the download.
+    pub filename: String,
+    /// The report as JSON: the checkpoint the proofs are against (as signed), and one line per
+    /// event (when, who, what, why, the event's leaf and its inclusion proof).
+    pub json: String,
+    /// The same lines as CSV, one per event.
+    pub csv: String,
+    /// How many events the report lists.
+    pub lines: i32,
+}
+
+#[derive(Default)]
+pub struct AuditMutation;
+
+#[Object]
+impl AuditMutation {
+    /// Who accessed a person's data (GDPR art. 15, or the Garante): every event of the viewer's
+    /// audit trail about the person with this codice fiscale, their household and its case, with
+    /// who, when, what and why, each with its proof against the latest signed checkpoint. Asking
+    /// is itself recorded. A codice fiscale with no data in the viewer's Ambito answers as an
+    /// unknown one.
+    #[graphql(visible = "crate::graphql::visibility::reads_audit_event")]
+    async fn export_person_access_report(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The person's codice fiscale.")] fiscal_code: String,
+    ) -> GqlResult<PersonAccessReport> {
+        let a = acting(ctx)?;
+        let principal = &a.gw.authz.principal;
+        let asker = match a.gw.authz.read_scope(Governed::AuditEvent).gql()? {
+            Scope::National => Asker::System,
+            Scope::Ambito => Asker::Ambito(
+                principal.ambito_id.ok_or_else(|| AppError::Forbidden("the profile has no Ambito".into())).gql()?,
+            ),
+            _ => return Err(AppError::Forbidden("the role reads no Ambito's audit trail".into())).gql(),
+        };
+        let report = access::report(&a.gw.db, &a.audit_ctx(), asker, &fiscal_code).await.gql()?;
+        let json = serde_json::to_string_pretty(&report).map_err(AppError::internal).gql()?;
+        Ok(PersonAccessReport {
+            filename: format!("gepi-access-report-{}.json", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
+            lines: report.lines.len() as i32,
+            csv: report.csv(),
+            json,
+        })
     }
 }

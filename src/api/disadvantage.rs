@@ -46,7 +46,11 @@ impl DisadvantageMutation {
         input: DecideDisadvantageCheckInput,
     ) -> GqlResult<DisadvantageCheckView> {
         let gw = gateway(ctx)?;
-        let a = Acting { gw, request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()) };
+        let a = Acting {
+            gw,
+            request_id: ctx.data_opt::<crate::graphql::RequestId>().map(|r| r.0.clone()),
+            operation: ctx.data_opt::<crate::graphql::OperationName>().map(|o| o.0.clone()),
+        };
         let id = uuid_arg("input.checkId", "DisadvantageCheck", &input.check_id)?;
         crate::disadvantage::service::decide(&a, id, input.version, input.confirmed, input.notes).await.gql()?;
         Ok(DisadvantageCheckView(

@@ -27,10 +27,10 @@
 //! hashes: the tree covers hashes, so verification needs the event only while
 //! it is kept.
 
-use std::path::Path;
+use std::{collections::HashMap, path::Path};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use entity::{audit_checkpoint, audit_leaf, audit_pending, audit_tree};
+use entity::{audit_checkpoint, audit_leaf, audit_node, audit_pending, audit_tree};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QueryResult, Statement, TransactionTrait,
@@ -44,9 +44,13 @@ use crate::{error::AppError, unscoped::Unscoped};
 /// Events taken by the sequencer per transaction.
 pub const BATCH: u64 = 5_000;
 
+/// Subtrees of this height and above are stored (`audit_node`): one row per
+/// 128 leaves, and a proof reads at most two runs of 256 leaves besides them.
+pub const NODE_HEIGHT: u32 = 8;
+
 /// The columns of an event, in the order of its canonical form.
-const EVENT_COLUMNS: &str = "e.id, e.occurred_at, e.request_id, e.actor_kind, e.operator_id, e.profile_id, \
-     e.api_client_id, e.role, e.ambito_id, e.entity, e.entity_id, e.action, e.changes";
+const EVENT_COLUMNS: &str = "e.id, e.occurred_at, e.request_id, e.operation, e.actor_kind, e.operator_id, \
+     e.profile_id, e.api_client_id, e.role, e.ambito_id, e.entity, e.entity_id, e.action, e.changes";
 
 /// An audit event as stored, column by column (codes as their stored text).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +58,7 @@ pub struct EventRow {
     pub id: Uuid,
     pub occurred_at: DateTime<Utc>,
     pub request_id: Option<String>,
+    pub operation: Option<String>,
     pub actor_kind: String,
     pub operator_id: Option<Uuid>,
     pub profile_id: Option<Uuid>,
@@ -71,21 +76,22 @@ const CANONICAL_V1: &[u8] = b"gepi.audit_event.v1";
 
 impl EventRow {
     /// Reads the event whose [`EVENT_COLUMNS`] begin at column `at` of `row`.
-    fn read(row: &QueryResult, at: usize) -> Result<Self, sea_orm::DbErr> {
+    pub fn read(row: &QueryResult, at: usize) -> Result<Self, sea_orm::DbErr> {
         Ok(EventRow {
             id: row.try_get_by_index(at)?,
             occurred_at: row.try_get_by_index(at + 1)?,
             request_id: row.try_get_by_index(at + 2)?,
-            actor_kind: row.try_get_by_index(at + 3)?,
-            operator_id: row.try_get_by_index(at + 4)?,
-            profile_id: row.try_get_by_index(at + 5)?,
-            api_client_id: row.try_get_by_index(at + 6)?,
-            role: row.try_get_by_index(at + 7)?,
-            ambito_id: row.try_get_by_index(at + 8)?,
-            entity: row.try_get_by_index(at + 9)?,
-            entity_id: row.try_get_by_index(at + 10)?,
-            action: row.try_get_by_index(at + 11)?,
-            changes: row.try_get_by_index(at + 12)?,
+            operation: row.try_get_by_index(at + 3)?,
+            actor_kind: row.try_get_by_index(at + 4)?,
+            operator_id: row.try_get_by_index(at + 5)?,
+            profile_id: row.try_get_by_index(at + 6)?,
+            api_client_id: row.try_get_by_index(at + 7)?,
+            role: row.try_get_by_index(at + 8)?,
+            ambito_id: row.try_get_by_index(at + 9)?,
+            entity: row.try_get_by_index(at + 10)?,
+            entity_id: row.try_get_by_index(at + 11)?,
+            action: row.try_get_by_index(at + 12)?,
+            changes: row.try_get_by_index(at + 13)?,
         })
     }
 
@@ -109,6 +115,7 @@ impl EventRow {
         put(&mut out, Some(self.id.as_bytes()));
         put(&mut out, Some(&self.occurred_at.timestamp_micros().to_be_bytes()));
         put(&mut out, self.request_id.as_deref().map(str::as_bytes));
+        put(&mut out, self.operation.as_deref().map(str::as_bytes));
         put(&mut out, Some(self.actor_kind.as_bytes()));
         put(&mut out, self.operator_id.as_ref().map(|u| &u.as_bytes()[..]));
         put(&mut out, self.profile_id.as_ref().map(|u| &u.as_bytes()[..]));
@@ -171,6 +178,7 @@ pub async fn sequence(db: &DatabaseConnection) -> Result<u64, AppError> {
         return Ok(0);
     }
     let mut leaves = Vec::with_capacity(rows.len());
+    let mut nodes = Vec::new();
     for r in &rows {
         let e = EventRow::read(r, 0)?;
         let hash = e.leaf_hash();
@@ -179,7 +187,18 @@ pub async fn sequence(db: &DatabaseConnection) -> Result<u64, AppError> {
             event_id: Set(e.id),
             hash: Set(hash.to_vec()),
         });
-        frontier.push(hash);
+        frontier.push_with(hash, |height, idx, root| {
+            if height >= NODE_HEIGHT {
+                nodes.push(audit_node::ActiveModel {
+                    height: Set(height as i16),
+                    idx: Set(idx as i64),
+                    hash: Set(root.to_vec()),
+                });
+            }
+        });
+    }
+    if !nodes.is_empty() {
+        audit_node::Entity::insert_many(nodes).exec_without_returning(&txn).await?;
     }
     let ids: Vec<Uuid> = leaves.iter().map(|l| *l.event_id.as_ref()).collect();
     let n = leaves.len() as u64;
@@ -281,28 +300,122 @@ fn write_to_sink(dir: &Path, c: &audit_checkpoint::Model) -> std::io::Result<()>
     write(dir.join("latest"))
 }
 
-/// The hashes of leaves `from..to`, in order.
-async fn leaf_hashes<C: ConnectionTrait>(db: &C, from: u64, to: u64) -> Result<Vec<Hash>, AppError> {
-    let rows = Unscoped::Audit
-        .find::<audit_leaf::Entity>()
-        .filter(audit_leaf::Column::Seq.gte(from as i64))
-        .filter(audit_leaf::Column::Seq.lt(to as i64))
-        .order_by_asc(audit_leaf::Column::Seq)
+/// Roots of ranges of leaves, from the stored subtrees and leaves, read once
+/// each (a report's proofs share most of them).
+pub struct Subtrees<'a, C> {
+    db: &'a C,
+    nodes: HashMap<(u32, u64), Hash>,
+    blocks: HashMap<u64, Vec<Hash>>,
+}
+
+impl<'a, C: ConnectionTrait> Subtrees<'a, C> {
+    pub fn new(db: &'a C) -> Self {
+        Subtrees { db, nodes: HashMap::new(), blocks: HashMap::new() }
+    }
+
+    /// The hashes of the leaves of block `b` (leaves `256·b` to `256·b + 255`,
+    /// as many as there are).
+    async fn block(&mut self, b: u64) -> Result<&Vec<Hash>, AppError> {
+        if !self.blocks.contains_key(&b) {
+            let width = 1u64 << NODE_HEIGHT;
+            let rows = Unscoped::Audit
+                .find::<audit_leaf::Entity>()
+                .filter(audit_leaf::Column::Seq.gte((b * width) as i64))
+                .filter(audit_leaf::Column::Seq.lt(((b + 1) * width) as i64))
+                .order_by_asc(audit_leaf::Column::Seq)
+                .all(self.db)
+                .await?;
+            let mut hashes = Vec::with_capacity(rows.len());
+            for (i, l) in rows.into_iter().enumerate() {
+                if l.seq as u64 != b * width + i as u64 {
+                    return Err(AppError::internal("the audit tree has missing leaves"));
+                }
+                hashes.push(
+                    <Hash>::try_from(l.hash.as_slice())
+                        .map_err(|_| AppError::internal("an audit leaf hash is not 32 bytes"))?,
+                );
+            }
+            self.blocks.insert(b, hashes);
+        }
+        Ok(&self.blocks[&b])
+    }
+
+    /// The root of the perfect subtree at `height` and `idx`.
+    async fn subtree(&mut self, height: u32, idx: u64) -> Result<Hash, AppError> {
+        if height >= NODE_HEIGHT {
+            if let Some(h) = self.nodes.get(&(height, idx)) {
+                return Ok(*h);
+            }
+            let n = Unscoped::Audit
+                .find_by_id::<audit_node::Entity>((height as i16, idx as i64))
+                .one(self.db)
+                .await?
+                .ok_or_else(|| AppError::internal(format!("the audit subtree {height}/{idx} is not stored")))?;
+            let h = <Hash>::try_from(n.hash.as_slice())
+                .map_err(|_| AppError::internal("an audit subtree hash is not 32 bytes"))?;
+            self.nodes.insert((height, idx), h);
+            return Ok(h);
+        }
+        // Below the stored height: from the leaves of its block.
+        let first = idx << height;
+        let block = first >> NODE_HEIGHT;
+        let offset = (first - (block << NODE_HEIGHT)) as usize;
+        let leaves = self.block(block).await?;
+        let run = leaves
+            .get(offset..offset + (1usize << height))
+            .ok_or_else(|| AppError::internal("the audit tree has missing leaves"))?;
+        Ok(tree::root(run))
+    }
+
+    /// The roots of `ranges`, in order: a proof.
+    pub async fn proof(&mut self, ranges: &[tree::Range]) -> Result<Vec<Hash>, AppError> {
+        let mut out = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            let mut roots = Vec::new();
+            for (height, idx) in tree::subtrees(*r) {
+                roots.push(self.subtree(height, idx).await?);
+            }
+            out.push(tree::fold(&roots));
+        }
+        Ok(out)
+    }
+
+    /// The leaf hash of leaf `seq`.
+    pub async fn leaf(&mut self, seq: u64) -> Result<Hash, AppError> {
+        let block = self.block(seq >> NODE_HEIGHT).await?;
+        block.get((seq & ((1 << NODE_HEIGHT) - 1)) as usize).copied().ok_or_else(|| AppError::not_found("no such leaf"))
+    }
+}
+
+/// The leaves whose events retention deleted, as the tombstones (events of
+/// action `purge`, themselves leaves) name them: inclusive runs, sorted.
+async fn purged_leaves<C: ConnectionTrait>(db: &C) -> Result<Vec<(u64, u64)>, AppError> {
+    let tombstones = Unscoped::Audit
+        .find::<entity::audit_event::Entity>()
+        .filter(entity::audit_event::Column::Action.eq(entity::enums::AuditAction::Purge))
         .all(db)
         .await?;
-    if rows.len() as u64 != to - from {
-        return Err(AppError::internal("the audit tree has missing leaves"));
+    let mut runs = Vec::new();
+    for t in tombstones {
+        let v: serde_json::Value = serde_json::from_str(t.changes.as_deref().unwrap_or("{}")).unwrap_or_default();
+        for r in v["leaves"].as_array().into_iter().flatten() {
+            if let (Some(a), Some(b)) = (r[0].as_u64(), r[1].as_u64()) {
+                runs.push((a, b));
+            }
+        }
     }
-    rows.into_iter()
-        .map(|l| {
-            <Hash>::try_from(l.hash.as_slice()).map_err(|_| AppError::internal("an audit leaf hash is not 32 bytes"))
-        })
-        .collect()
+    runs.sort_unstable();
+    Ok(runs)
+}
+
+fn covered(runs: &[(u64, u64)], seq: u64) -> bool {
+    let i = runs.partition_point(|r| r.0 <= seq);
+    i > 0 && runs[i - 1].1 >= seq
 }
 
 /// The consistency proof between the tree of `from` leaves and that of `to`
-/// (both at most the tree's size). It reads the hashes of the first `to`
-/// leaves: the callers cache it.
+/// (both at most the tree's size): a few stored subtrees and at most two
+/// runs of 256 leaves.
 pub async fn consistency<C: ConnectionTrait>(db: &C, from: u64, to: u64) -> Result<Vec<Hash>, AppError> {
     let (size, _) = head(db).await?;
     if from > to {
@@ -311,8 +424,7 @@ pub async fn consistency<C: ConnectionTrait>(db: &C, from: u64, to: u64) -> Resu
     if to > size {
         return Err(AppError::validation("to", format!("the tree has {size} leaves")));
     }
-    let leaves = leaf_hashes(db, 0, to).await?;
-    Ok(tree::consistency_proof(from as usize, &leaves).expect("from <= to"))
+    Subtrees::new(db).proof(&tree::consistency_ranges(from, to).expect("from <= to")).await
 }
 
 /// What does not match, in the order verification meets it.
@@ -359,6 +471,8 @@ impl std::fmt::Display for Finding {
 #[derive(Debug, Default)]
 pub struct Verification {
     pub leaves: u64,
+    /// Leaves whose events retention deleted (a tombstone names them).
+    pub purged: u64,
     pub queued: u64,
     pub checkpoints: u64,
     pub findings: Vec<Finding>,
@@ -403,6 +517,7 @@ pub async fn verify<C: ConnectionTrait>(
     }
     claims.sort_by_key(|c| c.size);
     let stored_head = tree_state(db).await?;
+    let tombstones = purged_leaves(db).await?;
     let backend = db.get_database_backend();
     let mut frontier = Frontier::default();
     let mut claim = claims.iter().peekable();
@@ -467,6 +582,7 @@ pub async fn verify<C: ConnectionTrait>(
                     out.findings.push(Finding::Edited { seq, event })
                 }
                 Some(_) => {}
+                None if covered(&tombstones, seq) => out.purged += 1,
                 None => out.findings.push(Finding::Deleted { seq, event }),
             }
             frontier.push(hash);

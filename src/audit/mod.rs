@@ -4,6 +4,7 @@
 //! Entries never carry personal data beyond ids; changes hold the before/after of
 //! the changed fields.
 
+pub mod access;
 pub mod lists;
 pub mod log;
 pub mod reads;
@@ -31,6 +32,9 @@ pub struct AuditContext {
     pub role: Option<Role>,
     pub ambito_id: Option<Uuid>,
     pub request_id: Option<String>,
+    /// The name of the GraphQL operation the request ran, when it had one:
+    /// why the thing was done, as the per-person access report shows it.
+    pub operation: Option<String>,
 }
 
 impl AuditContext {
@@ -45,7 +49,14 @@ impl AuditContext {
             role: None,
             ambito_id: None,
             request_id,
+            operation: None,
         }
+    }
+
+    /// The same context, under the request's operation `operation`.
+    pub fn during(mut self, operation: Option<String>) -> Self {
+        self.operation = operation;
+        self
     }
 
     pub fn of(principal: &Principal, request_id: Option<String>) -> Self {
@@ -63,6 +74,7 @@ impl AuditContext {
             role: Some(principal.role),
             ambito_id: principal.ambito_id,
             request_id,
+            operation: None,
         }
     }
 }
@@ -96,6 +108,7 @@ pub async fn record<C: ConnectionTrait>(db: &C, ctx: &AuditContext, entries: Vec
         id: Set(Uuid::now_v7()),
         occurred_at: Set(now),
         request_id: Set(ctx.request_id.clone()),
+        operation: Set(ctx.operation.clone()),
         actor_kind: Set(ctx.actor_kind),
         operator_id: Set(ctx.operator_id),
         profile_id: Set(ctx.profile_id),

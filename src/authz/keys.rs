@@ -593,6 +593,15 @@ pub mod stats_export {
     pub const TABLE: FieldKey = FieldKey("StatsExport.table");
 }
 
+/// Fields of `PersonAccessReport`.
+pub mod person_access_report {
+    use crate::authz::FieldKey;
+    pub const FILENAME: FieldKey = FieldKey("PersonAccessReport.filename");
+    pub const LINES: FieldKey = FieldKey("PersonAccessReport.lines");
+    pub const JSON: FieldKey = FieldKey("PersonAccessReport.json");
+    pub const CSV: FieldKey = FieldKey("PersonAccessReport.csv");
+}
+
 /// Fields of `StatsAxis`.
 pub mod stats_axis {
     use crate::authz::FieldKey;

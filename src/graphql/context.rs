@@ -19,7 +19,11 @@ pub fn gateway<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Gateway> {
 
 /// Who acts in a mutation: the request's gateway and request id.
 pub fn acting<'a>(ctx: &'a Context<'_>) -> GqlResult<crate::workflow::Acting<'a>> {
-    Ok(crate::workflow::Acting { gw: gateway(ctx)?, request_id: ctx.data_opt::<RequestId>().map(|r| r.0.clone()) })
+    Ok(crate::workflow::Acting {
+        gw: gateway(ctx)?,
+        request_id: ctx.data_opt::<RequestId>().map(|r| r.0.clone()),
+        operation: ctx.data_opt::<super::OperationName>().map(|o| o.0.clone()),
+    })
 }
 
 pub fn uuid_arg(field: &str, kind: &str, id: &ID) -> GqlResult<uuid::Uuid> {

@@ -710,6 +710,12 @@ gql_enum!(
         LogoutRefused,
         /// The session moved to another profile of the operator.
         SwitchProfile,
+        /// Entries of the audit trail past their retention were deleted; their leaves stay in the
+        /// trail's Merkle tree, and this entry names them.
+        Purge,
+        /// Personal data past their retention were anonymised (the entry names the fields, never
+        /// their values).
+        Anonymise,
     }
 );
 

@@ -20,3 +20,7 @@ pub use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 /// Request id of the HTTP request, for the audit trail.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
+
+/// The name of the operation a request runs (when it has one): the audit
+/// trail records it as the reason of what the request did.
+pub struct OperationName(pub String);

@@ -7,9 +7,10 @@
 //!   `tlog-checkpoint` in a `signed-note`), `text/plain`.
 //! - `GET /audit/key`: the verifier key (`<origin>+<hash>+<key>`).
 //! - `GET /audit/consistency?from=M&to=N`: `{"from", "to", "proof": [base64…]}`,
-//!   the RFC 9162 consistency proof between the trees of M and N leaves. A
-//!   proof reads the hashes of N leaves: answers are cached, and the endpoint
-//!   is under the per-address limit of the anonymous endpoints.
+//!   the RFC 9162 consistency proof between the trees of M and N leaves, from
+//!   the stored subtrees (a few rows and at most two runs of 256 leaves);
+//!   answers are cached, and the endpoint is under the per-address limit of
+//!   the anonymous endpoints.
 
 use axum::{
     extract::{Query, State},

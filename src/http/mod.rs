@@ -199,8 +199,16 @@ async fn graphql_handler(
                 span.record("operation", tracing::field::display(name));
             }
             let meter = std::sync::OnceLock::new();
-            let (mut a, counts) =
-                crate::metrics::counted(run_graphql(&state, method, headers, req, &checked, &meter, authn)).await;
+            let (mut a, counts) = crate::metrics::counted(run_graphql(
+                &state,
+                method,
+                headers,
+                req,
+                (&checked, operation.clone()),
+                &meter,
+                authn,
+            ))
+            .await;
             if let Some(outcome) = meter.get().and_then(|m| m.outcome()) {
                 quota_answer(&state, &mut a, outcome);
             }
@@ -387,7 +395,7 @@ async fn run_graphql(
     method: Method,
     headers: HeaderMap,
     mut req: async_graphql::Request,
-    checked: &crate::graphql::limits::Checked,
+    (checked, operation): (&crate::graphql::limits::Checked, Option<String>),
     meter: &std::sync::OnceLock<Arc<Metered>>,
     authn: Option<Authn>,
 ) -> Answered {
@@ -433,6 +441,9 @@ async fn run_graphql(
     let request_id = login::request_id(&headers);
     if let Some(id) = &request_id {
         req = req.data(RequestId(id.clone()));
+    }
+    if let Some(name) = &operation {
+        req = req.data(crate::graphql::OperationName(name.clone()));
     }
     let authz = match &authn {
         Authn::Authenticated(p) => {
@@ -548,7 +559,7 @@ async fn run_graphql(
         }
         // Reads of case content are written before the response leaves: no
         // trace, no data.
-        if let Err(e) = audit_reads(state, &a, request_id).await {
+        if let Err(e) = audit_reads(state, &a, request_id, operation).await {
             return Answered { status: None, resp: error_response(&e), authenticated, executed };
         }
     }
@@ -629,12 +640,18 @@ fn argument_path(message: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-async fn audit_reads(state: &AppState, authz: &RequestAuthz, request_id: Option<String>) -> Result<(), AppError> {
+async fn audit_reads(
+    state: &AppState,
+    authz: &RequestAuthz,
+    request_id: Option<String>,
+    operation: Option<String>,
+) -> Result<(), AppError> {
     let reads = authz.take_reads();
     if reads.is_empty() {
         return Ok(());
     }
-    audit::reads::record(&state.db, &AuditContext::of(&authz.principal, request_id), reads).await
+    let ctx = AuditContext::of(&authz.principal, request_id).during(operation);
+    audit::reads::record(&state.db, &ctx, reads).await
 }
 
 /// A GraphQL POST must declare its body as GraphQL JSON (GraphQL over HTTP):
@@ -753,7 +770,7 @@ async fn limit_logins(
         "/saml/acs" => "saml_acs",
         "/saml/slo" => "saml_slo",
         "/auth/dev-login" => "dev_login",
-        // Not a login, but anonymous and costly: a proof reads the tree's leaves.
+        // Not a login, but anonymous and it reads the database.
         "/audit/consistency" => "audit_consistency",
         _ => return next.run(req).await,
     };

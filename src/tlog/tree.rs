@@ -71,12 +71,21 @@ impl Frontier {
 
     /// Appends a leaf (its hash).
     pub fn push(&mut self, leaf: Hash) {
+        self.push_with(leaf, |_, _, _| {});
+    }
+
+    /// Appends a leaf, telling `completed` each perfect subtree it completes
+    /// (height ≥ 1, its index at that height, its root).
+    pub fn push_with(&mut self, leaf: Hash, mut completed: impl FnMut(u32, u64, &Hash)) {
         let mut h = leaf;
         let mut s = self.size;
+        let mut height = 0;
         while s & 1 == 1 {
             let left = self.nodes.pop().expect("one node per bit set");
             h = node_hash(&left, &h);
             s >>= 1;
+            height += 1;
+            completed(height, ((self.size + 1) >> height) - 1, &h);
         }
         self.nodes.push(h);
         self.size += 1;
@@ -84,11 +93,7 @@ impl Frontier {
 
     /// The tree head: the root hash of the leaves pushed so far.
     pub fn root(&self) -> Hash {
-        let mut it = self.nodes.iter().rev();
-        match it.next() {
-            None => empty_root(),
-            Some(last) => it.fold(*last, |acc, left| node_hash(left, &acc)),
-        }
+        fold(&self.nodes)
     }
 }
 
@@ -102,66 +107,108 @@ pub fn root(leaves: &[Hash]) -> Hash {
 }
 
 /// The largest power of two smaller than `n` (`n >= 2`).
-fn split(n: usize) -> usize {
+fn split(n: u64) -> u64 {
     debug_assert!(n >= 2);
-    1 << (usize::BITS - 1 - (n - 1).leading_zeros())
+    1 << (u64::BITS - 1 - (n - 1).leading_zeros())
 }
 
-/// The inclusion proof (RFC 9162 §2.1.3.1, `PATH(m, D[n])`) of leaf `index`
-/// in the tree over `leaves`; `None` when `index` is not a leaf of it.
-pub fn inclusion_proof(index: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
-    if index >= leaves.len() {
+/// The leaves `[a, b)` whose root is one hash of a proof.
+pub type Range = (u64, u64);
+
+/// The ranges of leaves whose roots are, in order, the inclusion proof (RFC
+/// 9162 §2.1.3.1, `PATH(m, D[n])`) of leaf `index` in a tree of `size`
+/// leaves; `None` when `index` is not a leaf of it. Each range is either a
+/// perfect subtree or a right edge `[a, n)` with `a` a multiple of a power of
+/// two at least `n - a`, so its root is the fold of the perfect subtrees
+/// that make it up, largest first (what a store of subtree roots can answer).
+pub fn inclusion_ranges(index: u64, size: u64) -> Option<Vec<Range>> {
+    if index >= size {
         return None;
     }
-    let mut proof = Vec::new();
-    path(index, leaves, &mut proof);
-    Some(proof)
-}
-
-fn path(m: usize, d: &[Hash], out: &mut Vec<Hash>) {
-    if d.len() <= 1 {
-        return;
-    }
-    let k = split(d.len());
-    if m < k {
-        path(m, &d[..k], out);
-        out.push(root(&d[k..]));
-    } else {
-        path(m - k, &d[k..], out);
-        out.push(root(&d[..k]));
-    }
-}
-
-/// The consistency proof (RFC 9162 §2.1.4.1, `PROOF(m, D[n])`) between the
-/// tree of the first `m` leaves and the tree over all `leaves`; `None` unless
-/// `m <= n`. Empty when `m` is 0 or `n`.
-pub fn consistency_proof(m: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
-    if m > leaves.len() {
-        return None;
-    }
-    let mut proof = Vec::new();
-    if m > 0 && m < leaves.len() {
-        subproof(m, leaves, true, &mut proof);
-    }
-    Some(proof)
-}
-
-fn subproof(m: usize, d: &[Hash], complete: bool, out: &mut Vec<Hash>) {
-    let n = d.len();
-    if m == n {
-        if !complete {
-            out.push(root(d));
+    fn path(m: u64, lo: u64, hi: u64, out: &mut Vec<Range>) {
+        if hi - lo <= 1 {
+            return;
         }
-        return;
+        let k = split(hi - lo);
+        if m < k {
+            path(m, lo, lo + k, out);
+            out.push((lo + k, hi));
+        } else {
+            path(m - k, lo + k, hi, out);
+            out.push((lo, lo + k));
+        }
     }
-    let k = split(n);
-    if m <= k {
-        subproof(m, &d[..k], complete, out);
-        out.push(root(&d[k..]));
-    } else {
-        subproof(m - k, &d[k..], false, out);
-        out.push(root(&d[..k]));
+    let mut out = Vec::new();
+    path(index, 0, size, &mut out);
+    Some(out)
+}
+
+/// The ranges of leaves whose roots are, in order, the consistency proof
+/// (RFC 9162 §2.1.4.1, `PROOF(m, D[n])`) between the trees of `m` and `n`
+/// leaves; `None` unless `m <= n`, empty when `m` is 0 or `n`.
+pub fn consistency_ranges(m: u64, n: u64) -> Option<Vec<Range>> {
+    if m > n {
+        return None;
     }
+    fn subproof(m: u64, lo: u64, hi: u64, complete: bool, out: &mut Vec<Range>) {
+        if m == hi - lo {
+            if !complete {
+                out.push((lo, hi));
+            }
+            return;
+        }
+        let k = split(hi - lo);
+        if m <= k {
+            subproof(m, lo, lo + k, complete, out);
+            out.push((lo + k, hi));
+        } else {
+            subproof(m - k, lo + k, hi, false, out);
+            out.push((lo, lo + k));
+        }
+    }
+    let mut out = Vec::new();
+    if m > 0 && m < n {
+        subproof(m, 0, n, true, &mut out);
+    }
+    Some(out)
+}
+
+/// The perfect subtrees that make up `range` (see [`inclusion_ranges`]), as
+/// (height, index at that height), largest first.
+pub fn subtrees((a, b): Range) -> Vec<(u32, u64)> {
+    let mut out = Vec::new();
+    let mut x = a;
+    while x < b {
+        let mut h = if x == 0 { 63 } else { x.trailing_zeros() };
+        while (1u64 << h) > b - x {
+            h -= 1;
+        }
+        out.push((h, x >> h));
+        x += 1 << h;
+    }
+    out
+}
+
+/// The root of leaves `range` from the roots of its [`subtrees`].
+pub fn fold(roots: &[Hash]) -> Hash {
+    let mut it = roots.iter().rev();
+    match it.next() {
+        None => empty_root(),
+        Some(last) => it.fold(*last, |acc, left| node_hash(left, &acc)),
+    }
+}
+
+/// The inclusion proof of leaf `index` in the tree over `leaves`.
+pub fn inclusion_proof(index: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
+    let ranges = inclusion_ranges(index as u64, leaves.len() as u64)?;
+    Some(ranges.into_iter().map(|(a, b)| root(&leaves[a as usize..b as usize])).collect())
+}
+
+/// The consistency proof between the tree of the first `m` leaves and the
+/// tree over all `leaves`.
+pub fn consistency_proof(m: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
+    let ranges = consistency_ranges(m as u64, leaves.len() as u64)?;
+    Some(ranges.into_iter().map(|(a, b)| root(&leaves[a as usize..b as usize])).collect())
 }
 
 /// RFC 9162 §2.1.3.2: does `proof` show `leaf` at `index` in the tree of
@@ -387,6 +434,26 @@ mod tests {
                     assert!(!verify_consistency(m as u64, n as u64, &roots[m], &roots[n - 1], &p));
                     assert!(!verify_consistency(m as u64, n as u64, &roots[m], &roots[n], &p[..last]));
                 }
+            }
+        }
+        // Every range of every proof is the fold of its perfect subtrees, as
+        // pushing the leaves reports them.
+        let mut perfect = std::collections::HashMap::new();
+        let mut f = Frontier::default();
+        for leaf in &l {
+            let at = f.size();
+            f.push_with(*leaf, |h, i, r| {
+                perfect.insert((h, i), *r);
+            });
+            perfect.insert((0, at), *leaf);
+        }
+        for n in 1..=l.len() as u64 {
+            let ranges = (0..n)
+                .flat_map(|i| inclusion_ranges(i, n).unwrap())
+                .chain((0..=n).flat_map(|m| consistency_ranges(m, n).unwrap()));
+            for (a, b) in ranges {
+                let roots: Vec<Hash> = subtrees((a, b)).iter().map(|k| perfect[k]).collect();
+                assert_eq!(fold(&roots), root(&l[a as usize..b as usize]), "range {a}..{b}");
             }
         }
         assert!(consistency_proof(71, &l).is_none());

@@ -242,33 +242,14 @@ async fn leaf_hashes_recomputed(db: &DatabaseConnection) -> Vec<tree::Hash> {
     let rows = db
         .query_all_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
-            "SELECT e.id, e.occurred_at, e.request_id, e.actor_kind, e.operator_id, e.profile_id, e.api_client_id, \
-             e.role, e.ambito_id, e.entity, e.entity_id, e.action, e.changes \
+            "SELECT e.id, e.occurred_at, e.request_id, e.operation, e.actor_kind, e.operator_id, e.profile_id, \
+             e.api_client_id, e.role, e.ambito_id, e.entity, e.entity_id, e.action, e.changes \
              FROM audit_leaf l JOIN audit_event e ON e.id = l.event_id ORDER BY l.seq"
                 .to_string(),
         ))
         .await
         .unwrap();
-    rows.iter()
-        .map(|r| {
-            log::EventRow {
-                id: r.try_get_by_index(0).unwrap(),
-                occurred_at: r.try_get_by_index(1).unwrap(),
-                request_id: r.try_get_by_index(2).unwrap(),
-                actor_kind: r.try_get_by_index(3).unwrap(),
-                operator_id: r.try_get_by_index(4).unwrap(),
-                profile_id: r.try_get_by_index(5).unwrap(),
-                api_client_id: r.try_get_by_index(6).unwrap(),
-                role: r.try_get_by_index(7).unwrap(),
-                ambito_id: r.try_get_by_index(8).unwrap(),
-                entity: r.try_get_by_index(9).unwrap(),
-                entity_id: r.try_get_by_index(10).unwrap(),
-                action: r.try_get_by_index(11).unwrap(),
-                changes: r.try_get_by_index(12).unwrap(),
-            }
-            .leaf_hash()
-        })
-        .collect()
+    rows.iter().map(|r| log::EventRow::read(r, 0).unwrap().leaf_hash()).collect()
 }
 
 /// What the server publishes: the latest checkpoint, the key that opens it,
@@ -405,4 +386,51 @@ async fn the_command_line_verifies_and_names_the_first_mismatch() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.starts_with(&format!("TAMPERED: event {} (leaf 4) is missing: deleted", ids[4])), "{stdout}");
     let _ = std::fs::remove_file(file);
+}
+
+/// Proofs read from the stored subtrees (height ≥ 8) and runs of leaves are
+/// the proofs computed from every leaf, for trees built over several batches
+/// of the sequencer; and they verify against the tree heads.
+#[tokio::test]
+async fn proofs_from_the_stored_subtrees_are_the_proofs_over_all_leaves() {
+    let signer = key();
+    let app = app_with(&signer, None).await;
+    let ctx = AuditContext::unattributed(ActorKind::System, None);
+    for round in 0..7 {
+        let entries = (0..(97 + round * 31))
+            .map(|i| {
+                let mut e = AuditEntry::new("household", Uuid::now_v7(), AuditAction::Read);
+                e.changes = Some(json!({ "round": round, "i": i }));
+                e
+            })
+            .collect();
+        audit::record(&app.db, &ctx, entries).await.unwrap();
+        log::sequence_all(&app.db).await.unwrap();
+    }
+    let leaves = leaf_hashes_recomputed(&app.db).await;
+    let n = leaves.len() as u64;
+    assert_eq!(n, 1330);
+    let (size, root) = log::head(&app.db).await.unwrap();
+    assert_eq!((size, root), (n, tree::root(&leaves)));
+    let mut store = log::Subtrees::new(&app.db);
+    for (m, to) in
+        [(0, n), (1, n), (255, 256), (256, 512), (300, 1024), (513, 1330), (1024, 1329), (1330, 1330), (7, 1100)]
+    {
+        let expected = tree::consistency_proof(m as usize, &leaves[..to as usize]).unwrap();
+        assert_eq!(log::consistency(&app.db, m, to).await.unwrap(), expected, "consistency {m} → {to}");
+        let root_m = tree::root(&leaves[..m as usize]);
+        let root_to = tree::root(&leaves[..to as usize]);
+        assert!(tree::verify_consistency(m, to, &root_m, &root_to, &expected));
+    }
+    for (i, size) in [(0, n), (255, n), (256, n), (1329, n), (700, 1000), (999, 1000), (3, 4)] {
+        let ranges = tree::inclusion_ranges(i, size).unwrap();
+        let proof = store.proof(&ranges).await.unwrap();
+        assert_eq!(
+            proof,
+            tree::inclusion_proof(i as usize, &leaves[..size as usize]).unwrap(),
+            "inclusion {i} in {size}"
+        );
+        let leaf = store.leaf(i).await.unwrap();
+        assert!(tree::verify_inclusion(i, size, &leaf, &proof, &tree::root(&leaves[..size as usize])));
+    }
 }

@@ -280,3 +280,168 @@ async fn a_read_that_cannot_be_audited_returns_no_data() {
         assert!(!r.to_string().contains("refused"), "the database's message stays in the log: {r}");
     }
 }
+
+/// "Who accessed my data": after every role has read every path of the field
+/// matrix (lists, then `node` on the person's rows), the access report of a
+/// seeded person lists every read of their member row, their household, its
+/// case and the case's content (whatever the table: the read entries name the
+/// case they belong to), and no read of another member's row; each line's
+/// proof verifies against the signed checkpoint. The Ambito administrator of
+/// the person's Ambito gets the same lines of its trail, and asking is itself
+/// recorded; an administrator of another Ambito is answered as for an unknown
+/// codice fiscale.
+#[tokio::test]
+async fn the_access_report_lists_every_read_of_a_person_whatever_the_path() {
+    use gepi::{audit::access, tlog::tree};
+    let app = TestApp::seeded().await;
+    let leaves = crate::matrix::leaf_fields();
+    for role in ROLES {
+        let (token, _, _) = app.login_role(*role, 0).await;
+        for (root, path, ty) in probes() {
+            let fields: Vec<&str> = leaves[*ty].iter().map(String::as_str).collect();
+            let q =
+                format!("{{ {root}(first: 20) {{ edges {{ node {{ {} }} }} }} }}", selection(path, &fields.join(" ")));
+            app.gql(Some(&token), &q, json!({})).await;
+        }
+    }
+    // The person: a member of the household whose case was read the most.
+    let case_reads = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq(AuditAction::Read))
+        .filter(audit_event::Column::Entity.eq("case_file"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let mut by_case: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &case_reads {
+        *by_case.entry(e.entity_id.clone().unwrap()).or_default() += 1;
+    }
+    let (case_id, _) = by_case.iter().max_by_key(|(_, n)| **n).unwrap();
+    let case = entity::case_file::Entity::find_by_id(case_id.parse::<uuid::Uuid>().unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let members = entity::member::Entity::find()
+        .filter(entity::member::Column::HouseholdId.eq(case.household_id))
+        .order_by_asc(entity::member::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(members.len() >= 2, "a household of several members");
+    let person = &members[0];
+    // The person's rows by `node` too, as the Ambito's coordinator.
+    let (token, _, _) = app.login_role(Role::PaisCoordinator, 0).await;
+    for (ty, id) in [("Case", case.id), ("Household", case.household_id), ("Member", person.id)] {
+        let q = format!("query($id: ID!) {{ node(id: $id) {{ id ... on {ty} {{ {} }} }} }}", leaves[ty].join(" "));
+        app.gql(Some(&token), &q, json!({ "id": ids::encode(ty, id) })).await;
+    }
+    gepi::audit::log::sequence_all(&app.db).await.unwrap();
+    let signer = gepi::tlog::note::Signer::generate("gepi.test/audit").unwrap();
+    let cp = gepi::audit::log::checkpoint(&app.db, &signer, chrono::Duration::zero(), None).await.unwrap().unwrap();
+
+    // What the report must list, found another way: the reads whose row is the
+    // person's, their household or the case, or whose entry names the case.
+    let (c, h, m) = (case.id.to_string(), case.household_id.to_string(), person.id.to_string());
+    let reads = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq(AuditAction::Read))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let names_case = |e: &audit_event::Model| {
+        e.changes
+            .as_deref()
+            .and_then(|c| serde_json::from_str::<Value>(c).ok())
+            .is_some_and(|v| v["case_id"].as_str() == Some(c.as_str()))
+    };
+    let expected: BTreeSet<uuid::Uuid> = reads
+        .iter()
+        .filter(|e| {
+            let id = e.entity_id.as_deref().unwrap_or_default();
+            (e.entity == "case_file" && id == c)
+                || (e.entity == "household" && id == h)
+                || (e.entity == "member" && id == m)
+                || names_case(e)
+        })
+        .map(|e| e.id)
+        .collect();
+    let tables: BTreeSet<&str> = reads.iter().filter(|e| expected.contains(&e.id)).map(|e| e.entity.as_str()).collect();
+    assert!(tables.len() >= 4, "reads of the person in several tables: {tables:?}");
+    let others: BTreeSet<String> = members[1..].iter().map(|o| o.id.to_string()).collect();
+
+    let ctx = gepi::audit::AuditContext::unattributed(ActorKind::System, None);
+    let report = access::report(&app.db, &ctx, access::Asker::System, &person.fiscal_code).await.unwrap();
+    let listed: BTreeSet<uuid::Uuid> = report.lines.iter().map(|l| l.event_id).collect();
+    let missing: Vec<_> = expected.difference(&listed).collect();
+    assert!(missing.is_empty(), "{} of {} reads missing from the report: {missing:?}", missing.len(), expected.len());
+    assert!(
+        report.lines.iter().all(|l| !(l.entity == "member" && others.contains(l.entity_id.as_deref().unwrap_or("")))),
+        "no read of another member's row"
+    );
+    assert!(report.lines.iter().all(|l| l.actor_kind != "operator" || l.actor.is_some()), "operators are named");
+    // Every line in the checkpoint's tree has a proof that verifies.
+    let root: tree::Hash = cp.root.clone().try_into().unwrap();
+    let mut proved = 0;
+    use base64::Engine;
+    let b64 =
+        |s: &str| -> tree::Hash { base64::engine::general_purpose::STANDARD.decode(s).unwrap().try_into().unwrap() };
+    for l in report.lines.iter().filter(|l| l.leaf.is_some_and(|s| s < cp.size as u64)) {
+        let proof: Vec<tree::Hash> = l.proof.iter().map(|p| b64(p)).collect();
+        let leaf = b64(l.leaf_hash.as_deref().unwrap());
+        assert!(tree::verify_inclusion(l.leaf.unwrap(), cp.size as u64, &leaf, &proof, &root), "line {l:?}");
+        proved += 1;
+    }
+    assert!(proved >= expected.len(), "{proved} proofs for {} reads", expected.len());
+
+    // The Ambito administrator: the same lines of its Ambito's trail, asked
+    // through the API; the asking shows in the next report.
+    let admin = entity::profile::Entity::find()
+        .filter(entity::profile::Column::Role.eq(Role::AmbitoAdmin))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let here = admin.iter().find(|p| p.ambito_id == Some(case.ambito_id)).unwrap();
+    let elsewhere = admin.iter().find(|p| p.ambito_id != Some(case.ambito_id)).unwrap();
+    let login = |p: &entity::profile::Model| {
+        let p = p.clone();
+        let app = &app;
+        async move {
+            let op = entity::operator::Entity::find_by_id(p.operator_id).one(&app.db).await.unwrap().unwrap();
+            app.login(&op.fiscal_code, &ids::encode("Profile", p.id)).await
+        }
+    };
+    let q =
+        "mutation AccessReport($cf: String!) { exportPersonAccessReport(fiscalCode: $cf) { filename lines json csv } }";
+    let r = app.gql(Some(&login(here).await), q, json!({ "cf": person.fiscal_code })).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let doc: Value = serde_json::from_str(r["data"]["exportPersonAccessReport"]["json"].as_str().unwrap()).unwrap();
+    let via_api: BTreeSet<uuid::Uuid> =
+        doc["lines"].as_array().unwrap().iter().map(|l| l["eventId"].as_str().unwrap().parse().unwrap()).collect();
+    let in_ambito: BTreeSet<uuid::Uuid> = reads
+        .iter()
+        .filter(|e| expected.contains(&e.id) && e.ambito_id == Some(case.ambito_id))
+        .map(|e| e.id)
+        .collect();
+    assert!(!in_ambito.is_empty() && in_ambito.is_subset(&via_api), "the administrator sees its Ambito's lines");
+    let csv = r["data"]["exportPersonAccessReport"]["csv"].as_str().unwrap();
+    assert_eq!(csv.lines().count(), via_api.len() + 1, "one CSV line per event, after the header");
+    let asked = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq(AuditAction::Export))
+        .filter(audit_event::Column::EntityId.eq(m.as_str()))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(asked.iter().any(|e| e.operation.as_deref() == Some("AccessReport") && e.profile_id == Some(here.id)));
+    // Another Ambito's administrator: as for a codice fiscale nobody has.
+    let other = login(elsewhere).await;
+    let r = app.gql(Some(&other), q, json!({ "cf": person.fiscal_code })).await;
+    let unknown = app.gql(Some(&other), q, json!({ "cf": "ZZZZZZ00A00Z000Z" })).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "NOT_FOUND", "{r}");
+    assert_eq!(r["errors"][0]["message"], unknown["errors"][0]["message"]);
+    // A role that does not read the trail is refused, and nothing is recorded.
+    let (cm, _, _) = app.login_role(Role::CaseManager, 0).await;
+    let exports = app.count("audit_event WHERE action = 'export'").await;
+    let r = app.gql(Some(&cm), q, json!({ "cf": person.fiscal_code })).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+    assert!(r["data"].is_null(), "{r}");
+    assert_eq!(app.count("audit_event WHERE action = 'export'").await, exports);
+}

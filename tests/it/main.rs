@@ -26,6 +26,7 @@ mod property;
 mod puc;
 mod references;
 mod residency;
+mod retention;
 mod schema;
 mod seed;
 mod snapshots;
