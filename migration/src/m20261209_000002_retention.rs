@@ -9,8 +9,11 @@
 //! - `audit_purge_permit`: the append-only triggers of `audit_event` let a
 //!   `DELETE` through only while this table holds a row, which the retention's
 //!   purge writes and removes in its own transaction (so no other transaction
-//!   ever sees it). The purged events keep their leaves in the audit tree, and
-//!   a content-free tombstone event names them: verification goes on.
+//!   ever sees it), and only of an event older than 183 days (the floor of
+//!   the trail's retention) that is not a tombstone. The purged events keep
+//!   their leaves in the audit tree, and a content-free tombstone event names
+//!   them: verification goes on, and accepts only tombstones that could be
+//!   true (see `audit::log::purged_leaves`).
 
 use crate::table_def::TableDef;
 use sea_orm_migration::sea_orm::DatabaseBackend;
@@ -65,7 +68,8 @@ impl MigrationTrait for Migration {
                 db.execute_unprepared(
                     "CREATE OR REPLACE FUNCTION gepi_audit_append_only() RETURNS trigger AS $$
                      BEGIN
-                       IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM audit_purge_permit) THEN
+                       IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM audit_purge_permit)
+                          AND OLD.occurred_at < now() - interval '183 days' AND OLD.action <> 'purge' THEN
                          RETURN OLD;
                        END IF;
                        RAISE EXCEPTION 'audit_event is append-only: % refused', TG_OP;
@@ -78,6 +82,7 @@ impl MigrationTrait for Migration {
                 db.execute_unprepared(
                     "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event
                      WHEN NOT EXISTS (SELECT 1 FROM audit_purge_permit)
+                       OR OLD.occurred_at >= datetime('now', '-183 days') OR OLD.action = 'purge'
                      BEGIN SELECT RAISE(ABORT, 'audit_event is append-only: DELETE refused'); END;",
                 )
                 .await?;

@@ -96,8 +96,9 @@ impl AuditMutation {
     ) -> GqlResult<PersonAccessReport> {
         let a = acting(ctx)?;
         let principal = &a.gw.authz.principal;
+        // An Ambito's trail only: a national reader of the trail, should a role
+        // ever be one, would need its own decision on cross-Ambito reports.
         let asker = match a.gw.authz.read_scope(Governed::AuditEvent).gql()? {
-            Scope::National => Asker::System,
             Scope::Ambito => Asker::Ambito(
                 principal.ambito_id.ok_or_else(|| AppError::Forbidden("the profile has no Ambito".into())).gql()?,
             ),

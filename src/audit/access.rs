@@ -140,11 +140,7 @@ pub struct Subjects {
 impl Subjects {
     /// The rows about the person with `fiscal_code` (empty when nobody has it).
     pub async fn of_person<C: ConnectionTrait>(db: &C, fiscal_code: &str) -> Result<Self, AppError> {
-        let members = Unscoped::Audit
-            .find::<entity::member::Entity>()
-            .filter(entity::member::Column::FiscalCode.eq(fiscal_code))
-            .all(db)
-            .await?;
+        let (members, _) = locate(db, fiscal_code).await?;
         let households = members.iter().map(|m| m.household_id).collect();
         collect(db, members, households).await
     }
@@ -159,11 +155,6 @@ impl Subjects {
         collect(db, members, BTreeSet::from([household])).await
     }
 
-    /// Whether a row is among them.
-    pub fn covers(&self, table: &str, id: &str) -> bool {
-        self.rows.get(table).is_some_and(|ids| ids.iter().any(|i| i.to_string() == id))
-    }
-
     /// Adds `other`'s rows.
     pub fn extend(&mut self, other: Subjects) {
         for (t, ids) in other.rows {
@@ -173,6 +164,40 @@ impl Subjects {
         self.members.extend(other.members);
         self.households.extend(other.households);
     }
+}
+
+/// The members with `fiscal_code` and the Ambiti of their households and
+/// cases: the same three statements whether or not anybody has it (so that
+/// the answer to an Ambito that holds nothing of the person takes as long as
+/// the one to a codice fiscale nobody has).
+async fn locate<C: ConnectionTrait>(
+    db: &C,
+    fiscal_code: &str,
+) -> Result<(Vec<entity::member::Model>, BTreeSet<Uuid>), AppError> {
+    let members = Unscoped::Audit
+        .find::<entity::member::Entity>()
+        .filter(entity::member::Column::FiscalCode.eq(fiscal_code))
+        .all(db)
+        .await?;
+    let households: BTreeSet<Uuid> = members.iter().map(|m| m.household_id).collect();
+    let mut ambiti: BTreeSet<Uuid> = Unscoped::Audit
+        .find::<entity::household::Entity>()
+        .filter(entity::household::Column::Id.is_in(households.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|h| h.ambito_id)
+        .collect();
+    ambiti.extend(
+        Unscoped::Audit
+            .find::<entity::case_file::Entity>()
+            .filter(entity::case_file::Column::HouseholdId.is_in(households.iter().copied()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| c.ambito_id),
+    );
+    Ok((members, ambiti))
 }
 
 /// The rows about `members` and `households`: the member rows, the
@@ -268,14 +293,17 @@ pub async fn report(
     if fiscal_code.len() != 16 || !fiscal_code.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(AppError::validation("fiscalCode", "a codice fiscale is 16 letters and digits"));
     }
-    let subjects = Subjects::of_person(db, &fiscal_code).await?;
     let within = match asker {
         Asker::System => None,
         Asker::Ambito(a) => Some(a),
     };
-    if subjects.members.is_empty() || within.is_some_and(|a| !subjects.ambiti.contains(&a)) {
+    // Whether the asker may know the person at all, before anything else is read.
+    let (members, ambiti) = locate(db, &fiscal_code).await?;
+    if members.is_empty() || within.is_some_and(|a| !ambiti.contains(&a)) {
         return Err(AppError::not_found_at("fiscalCode", "no person with this codice fiscale has data here"));
     }
+    let households = members.iter().map(|m| m.household_id).collect();
+    let subjects = collect(db, members, households).await?;
     // The asking itself, recorded first: no report without its trace.
     let entries = subjects
         .members

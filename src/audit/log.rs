@@ -4,9 +4,9 @@
 //! shipped elsewhere), so that whoever owns the database cannot rewrite the
 //! trail without the checkpoints held elsewhere showing it.
 //!
-//! - **Writing an event costs the request nothing more** than the row it
-//!   already wrote: a trigger queues the event's id in `audit_pending` in the
-//!   same statement, and the sequencer ([`sequence`], a background task every
+//! - **Writing an event costs the request no extra round trip**: a trigger
+//!   queues the event's id in `audit_pending` in the same statement, and the
+//!   sequencer ([`sequence`], a background task every
 //!   second) takes the queue in batches, in id order (ids are time-ordered
 //!   UUIDs, and the queue's key: a batch is read along its index), as leaves.
 //!   Only committed events are ever queued, so concurrent transactions
@@ -23,17 +23,19 @@
 //!   against the recomputed roots, and names what does not match: an edited,
 //!   deleted, reordered or inserted event.
 //!
-//! Retention (a later change) will delete events' rows but keep their leaves'
-//! hashes: the tree covers hashes, so verification needs the event only while
-//! it is kept.
+//! Retention (`crate::retention`) deletes old events' rows but keeps their
+//! leaves, and a tombstone names them: the tree covers hashes, so
+//! verification needs an event only while it is kept.
 
 use std::{collections::HashMap, path::Path};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::{audit_checkpoint, audit_leaf, audit_node, audit_pending, audit_tree};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QueryResult, Statement, TransactionTrait,
+    sea_query::{Alias, Expr, ExprTrait, Query},
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -164,19 +166,30 @@ pub async fn sequence(db: &DatabaseConnection) -> Result<u64, AppError> {
     let txn = db.begin().await?;
     lock_tree(&txn).await?;
     let mut frontier = tree_state(&txn).await?;
-    let rows = txn
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_pending p JOIN audit_event e ON e.id = p.event_id \
-                 ORDER BY p.event_id LIMIT {BATCH}"
-            ),
-        ))
-        .await?;
-    if rows.is_empty() {
+    // The batch along the queue's key, then its events by id: two index walks
+    // (a join ordered by the queue's key may be planned as a sort of both tables).
+    let batch: Vec<Uuid> = Unscoped::Audit
+        .find::<audit_pending::Entity>()
+        .order_by_asc(audit_pending::Column::EventId)
+        .limit(BATCH)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|p| p.event_id)
+        .collect();
+    if batch.is_empty() {
         txn.commit().await?;
         return Ok(0);
     }
+    let mut select = Query::select();
+    for c in EVENT_COLUMNS.split(',').map(|c| c.trim().trim_start_matches("e.")) {
+        select.column(Alias::new(c));
+    }
+    select
+        .from(Alias::new("audit_event"))
+        .and_where(Expr::col(Alias::new("id")).is_in(batch.iter().copied()))
+        .order_by(Alias::new("id"), sea_orm::Order::Asc);
+    let rows = txn.query_all(&select).await?;
     let mut leaves = Vec::with_capacity(rows.len());
     let mut nodes = Vec::new();
     for r in &rows {
@@ -200,7 +213,8 @@ pub async fn sequence(db: &DatabaseConnection) -> Result<u64, AppError> {
     if !nodes.is_empty() {
         audit_node::Entity::insert_many(nodes).exec_without_returning(&txn).await?;
     }
-    let ids: Vec<Uuid> = leaves.iter().map(|l| *l.event_id.as_ref()).collect();
+    // The whole batch leaves the queue (an id whose event is gone included).
+    let ids = batch;
     let n = leaves.len() as u64;
     let mut leaves = leaves.into_iter().peekable();
     while leaves.peek().is_some() {
@@ -231,7 +245,7 @@ pub async fn sequence_all(db: &DatabaseConnection) -> Result<u64, AppError> {
     loop {
         let n = sequence(db).await?;
         total += n;
-        if n < BATCH {
+        if n == 0 {
             return Ok(total);
         }
     }
@@ -256,7 +270,18 @@ pub async fn checkpoint(
     every: chrono::Duration,
     sink: Option<&Path>,
 ) -> Result<Option<audit_checkpoint::Model>, AppError> {
-    let now = Utc::now().trunc_subsecs(0);
+    checkpoint_at(db, signer, every, sink, Utc::now()).await
+}
+
+/// [`checkpoint`] as of `now` (the tests sign checkpoints of the past).
+pub async fn checkpoint_at(
+    db: &DatabaseConnection,
+    signer: &Signer,
+    every: chrono::Duration,
+    sink: Option<&Path>,
+    now: DateTime<Utc>,
+) -> Result<Option<audit_checkpoint::Model>, AppError> {
+    let now = now.trunc_subsecs(0);
     let txn = db.begin().await?;
     lock_tree(&txn).await?;
     if let Some(last) = latest_checkpoint(&txn).await? {
@@ -387,25 +412,64 @@ impl<'a, C: ConnectionTrait> Subtrees<'a, C> {
     }
 }
 
-/// The leaves whose events retention deleted, as the tombstones (events of
-/// action `purge`, themselves leaves) name them: inclusive runs, sorted.
-async fn purged_leaves<C: ConnectionTrait>(db: &C) -> Result<Vec<(u64, u64)>, AppError> {
-    let tombstones = Unscoped::Audit
-        .find::<entity::audit_event::Entity>()
-        .filter(entity::audit_event::Column::Action.eq(entity::enums::AuditAction::Purge))
-        .all(db)
+/// The shortest retention of the audit trail (the Italian floor for access
+/// logs): no tombstone may name a leaf younger than this.
+pub const PURGE_FLOOR_DAYS: i64 = 183;
+
+/// The leaves whose events retention deleted, as valid tombstones name them:
+/// inclusive runs, sorted and merged. A tombstone (an event of action
+/// `purge`) counts only if it is itself a leaf of the tree (below `head`)
+/// that matches its event, every leaf it names comes before it, its cutoff
+/// (`before`) is at least [`PURGE_FLOOR_DAYS`] before it was written, and
+/// every leaf it names was already in a signed checkpoint (one of `claims`)
+/// made no later than that cutoff — so the events it names were in the tree
+/// before the cutoff, hence older than it. Whoever forges a tombstone can
+/// therefore only hide events as old as a real purge could delete, and the
+/// tombstone itself stays in the tree for good.
+async fn purged_leaves<C: ConnectionTrait>(db: &C, head: u64, claims: &[Claim]) -> Result<Vec<(u64, u64)>, AppError> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT l.seq, l.hash, {EVENT_COLUMNS} FROM audit_event e JOIN audit_leaf l ON l.event_id = e.id \
+                 WHERE e.action = 'purge' AND l.seq < {head}"
+            ),
+        ))
         .await?;
     let mut runs = Vec::new();
-    for t in tombstones {
-        let v: serde_json::Value = serde_json::from_str(t.changes.as_deref().unwrap_or("{}")).unwrap_or_default();
+    for r in rows {
+        let seq = r.try_get_by_index::<i64>(0)? as u64;
+        let hash: Vec<u8> = r.try_get_by_index(1)?;
+        let e = EventRow::read(&r, 2)?;
+        if e.leaf_hash().as_slice() != hash.as_slice() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(e.changes.as_deref().unwrap_or("{}")).unwrap_or_default();
+        let Some(before) = v["before"].as_str().and_then(|b| DateTime::parse_from_rfc3339(b).ok()) else { continue };
+        let before = before.with_timezone(&Utc);
+        if before > e.occurred_at - chrono::Duration::days(PURGE_FLOOR_DAYS) {
+            continue;
+        }
+        // The largest tree signed by the cutoff.
+        let signed_by =
+            claims.iter().filter(|c| c.signed_at.is_some_and(|t| t <= before)).map(|c| c.size).max().unwrap_or(0);
         for r in v["leaves"].as_array().into_iter().flatten() {
             if let (Some(a), Some(b)) = (r[0].as_u64(), r[1].as_u64()) {
-                runs.push((a, b));
+                if a <= b && b < seq && b < signed_by {
+                    runs.push((a, b));
+                }
             }
         }
     }
     runs.sort_unstable();
-    Ok(runs)
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (a, b) in runs {
+        match merged.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = std::cmp::max(last.1, b),
+            _ => merged.push((a, b)),
+        }
+    }
+    Ok(merged)
 }
 
 fn covered(runs: &[(u64, u64)], seq: u64) -> bool {
@@ -488,7 +552,8 @@ struct Claim {
 /// Recomputes the tree from the events and checks it against every stored
 /// checkpoint (each must verify with `verifier`) and against `external`
 /// (signed notes kept outside the database, e.g. the Ministry's copies).
-/// Leaves are read `page` at a time.
+/// Leaves are read `page` at a time, up to the tree head read at the start
+/// (leaves the sequencer adds meanwhile are for the next run).
 pub async fn verify<C: ConnectionTrait>(
     db: &C,
     verifier: &Verifier,
@@ -496,7 +561,8 @@ pub async fn verify<C: ConnectionTrait>(
     page: u64,
 ) -> Result<Verification, AppError> {
     let mut out = Verification::default();
-    // The claims: stored checkpoints, then the external ones.
+    // The claims: stored checkpoints, then the external ones. Read before the
+    // head: every checkpoint stored so far is of a tree no larger than it.
     let mut claims = Vec::new();
     let stored = Unscoped::Audit
         .find::<audit_checkpoint::Entity>()
@@ -517,7 +583,7 @@ pub async fn verify<C: ConnectionTrait>(
     }
     claims.sort_by_key(|c| c.size);
     let stored_head = tree_state(db).await?;
-    let tombstones = purged_leaves(db).await?;
+    let head = stored_head.size();
     let backend = db.get_database_backend();
     let mut frontier = Frontier::default();
     let mut claim = claims.iter().peekable();
@@ -539,16 +605,18 @@ pub async fn verify<C: ConnectionTrait>(
     };
     // Checkpoints of the empty tree.
     check_claims(&frontier, &mut out, &mut good_size);
+    // Leaves whose event is gone: a finding unless a valid tombstone names them
+    // (decided at the end, once the tombstones committed so far are known).
+    let mut missing: Vec<(u64, Uuid, usize)> = Vec::new();
     let mut from = 0u64;
-    loop {
+    while from < head {
         let rows = db
             .query_all_raw(Statement::from_string(
                 backend,
                 format!(
                     "SELECT l.seq, l.event_id, l.hash, {EVENT_COLUMNS} FROM audit_leaf l \
                      LEFT JOIN audit_event e ON e.id = l.event_id \
-                     WHERE l.seq >= {from} AND l.seq < {} ORDER BY l.seq",
-                    from + page
+                     WHERE l.seq >= {from} AND l.seq < {head} ORDER BY l.seq LIMIT {page}"
                 ),
             ))
             .await?;
@@ -582,17 +650,18 @@ pub async fn verify<C: ConnectionTrait>(
                     out.findings.push(Finding::Edited { seq, event })
                 }
                 Some(_) => {}
-                None if covered(&tombstones, seq) => out.purged += 1,
-                None => out.findings.push(Finding::Deleted { seq, event }),
+                None => {
+                    missing.push((seq, event, out.findings.len()));
+                }
             }
             frontier.push(hash);
             check_claims(&frontier, &mut out, &mut good_size);
         }
-        from += page;
+        from = frontier.size();
     }
     out.leaves = frontier.size();
-    if frontier.size() != stored_head.size() || frontier.root() != stored_head.root() {
-        out.findings.push(Finding::TreeHead { size: stored_head.size() });
+    if frontier.size() != head || frontier.root() != stored_head.root() {
+        out.findings.push(Finding::TreeHead { size: head });
     }
     for c in claim {
         out.findings.push(Finding::Checkpoint {
@@ -601,6 +670,22 @@ pub async fn verify<C: ConnectionTrait>(
             since_leaf: good_size,
             reason: format!("the tree has only {} leaves", frontier.size()),
         });
+    }
+    // The missing events: purged by retention when a valid tombstone names
+    // them, deleted otherwise (in leaf order, before the other findings).
+    if !missing.is_empty() {
+        let purged = purged_leaves(db, head, &claims).await?;
+        let mut deleted = Vec::new();
+        for (seq, event, at) in missing {
+            if covered(&purged, seq) {
+                out.purged += 1;
+            } else {
+                deleted.push((at, Finding::Deleted { seq, event }));
+            }
+        }
+        for (i, (at, f)) in deleted.into_iter().enumerate() {
+            out.findings.insert(at + i, f);
+        }
     }
     // Events that are neither leaves nor queued.
     let strays = db

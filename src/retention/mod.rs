@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{
-    audit::{self, access::Subjects, log, AuditContext, AuditEntry},
+    audit::{self, access::Subjects, AuditContext, AuditEntry},
     codes,
     error::AppError,
     unscoped::Unscoped,
@@ -445,8 +445,11 @@ async fn anonymise_closed(
             "closed_case: household {h}: last case closed {}, over {days} days ago: anonymise",
             last.date_naive()
         ));
-        if !dry_run {
-            anonymise_household(db, ctx, h).await?;
+        // Decided again in the household's own transaction (see `anonymise_household`).
+        if !dry_run && !anonymise_household(db, ctx, h, cutoff).await? {
+            out.households_held += 1;
+            out.lines.push(format!("closed_case: household {h} held or reopened since the run began: kept"));
+            continue;
         }
         out.households_anonymised += 1;
     }
@@ -479,12 +482,43 @@ const ANONYMISED: &[(&str, &[&str])] = &[
     ("partner_event", &["fiscal_code"]),
 ];
 
-async fn anonymise_household(db: &DatabaseConnection, ctx: &AuditContext, household: Uuid) -> Result<(), AppError> {
+/// Anonymises `household` unless, in its own transaction, a hold now covers
+/// it or one of its cases is no longer closed before `cutoff` (a hold placed,
+/// or a case reopened, since the run began); whether it did.
+async fn anonymise_household(
+    db: &DatabaseConnection,
+    ctx: &AuditContext,
+    household: Uuid,
+    cutoff: DateTime<Utc>,
+) -> Result<bool, AppError> {
     let s = Subjects::of_household(db, household).await?;
     let ids = |t: &str| -> Vec<Uuid> { s.rows.get(t).map(|i| i.iter().copied().collect()).unwrap_or_default() };
     let txn = db.begin().await?;
     let members =
         Unscoped::System.find::<member::Entity>().filter(member::Column::HouseholdId.eq(household)).all(&txn).await?;
+    let cases = Unscoped::System
+        .find::<case_file::Entity>()
+        .filter(case_file::Column::HouseholdId.eq(household))
+        .all(&txn)
+        .await?;
+    if cases.iter().any(|c| !codes::CASE_CLOSED.contains(&c.state) || c.updated_at >= cutoff) {
+        return Ok(false);
+    }
+    let fiscal_codes: Vec<String> = members.iter().map(|m| m.fiscal_code.clone()).collect();
+    let holds = Unscoped::System
+        .find::<legal_hold::Entity>()
+        .filter(legal_hold::Column::ReleasedAt.is_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(legal_hold::Column::HouseholdId.eq(household))
+                .add(legal_hold::Column::CaseId.is_in(cases.iter().map(|c| c.id)))
+                .add(legal_hold::Column::FiscalCode.is_in(fiscal_codes)),
+        )
+        .one(&txn)
+        .await?;
+    if holds.is_some() {
+        return Ok(false);
+    }
     for m in &members {
         let year = NaiveDate::from_ymd_opt(m.birth_date.year(), 1, 1).unwrap_or(m.birth_date);
         member::Entity::update(member::ActiveModel {
@@ -540,7 +574,7 @@ async fn anonymise_household(db: &DatabaseConnection, ctx: &AuditContext, househ
     }));
     audit::record(&txn, ctx, vec![e]).await?;
     txn.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Events per purge transaction (and per tombstone).
@@ -554,7 +588,16 @@ async fn purge_trail(
     dry_run: bool,
     out: &mut Outcome,
 ) -> Result<(), AppError> {
-    let covered = log::latest_checkpoint(db).await?.map(|c| c.size as u64).unwrap_or(0);
+    // Only leaves already in a checkpoint signed by the cutoff: their events
+    // were in the tree before it (what `verify` asks of a tombstone).
+    let covered = Unscoped::Audit
+        .find::<entity::audit_checkpoint::Entity>()
+        .filter(entity::audit_checkpoint::Column::SignedAt.lte(cutoff))
+        .order_by_desc(entity::audit_checkpoint::Column::Size)
+        .one(db)
+        .await?
+        .map(|c| c.size as u64)
+        .unwrap_or(0);
     let mut after: Option<Uuid> = None;
     loop {
         let mut q = Unscoped::Audit

@@ -22,7 +22,7 @@ use std::fmt;
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use chrono::{DateTime, SecondsFormat, Utc};
-use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use super::tree::Hash;
@@ -186,7 +186,7 @@ impl Verifier {
             let sig = Signature::from_slice(&raw[4..]).map_err(|_| "not a signed note: malformed signature")?;
             return self
                 .key
-                .verify(text.as_bytes(), &sig)
+                .verify_strict(text.as_bytes(), &sig)
                 .map(|_| text)
                 .map_err(|_| format!("the signature of {} does not verify", self.name));
         }

@@ -434,3 +434,60 @@ async fn proofs_from_the_stored_subtrees_are_the_proofs_over_all_leaves() {
         assert!(tree::verify_inclusion(i, size, &leaf, &proof, &tree::root(&leaves[..size as usize])));
     }
 }
+
+/// A tombstone forged to hide a deletion is refused: the triggers let the
+/// service's own role delete no recent event, and a tombstone written by an
+/// owner who deleted one behind the triggers does not cover it (its leaf was
+/// in no checkpoint signed by the cutoff the tombstone claims).
+#[tokio::test]
+async fn a_forged_tombstone_hides_no_deletion() {
+    let signer = key();
+    let (app, ids, _) = trail(&signer).await;
+    let victim = ids[2];
+    // With the service's rights: the purge permit does not open the door to a recent event.
+    app.db.execute_unprepared("INSERT INTO audit_purge_permit (id) VALUES (1)").await.unwrap();
+    let refused = app
+        .db
+        .execute_unprepared(&format!("DELETE FROM audit_event WHERE id = {}", uuid_literal(&app.db, victim)))
+        .await;
+    assert!(refused.is_err(), "a recent event is never deleted");
+    app.db.execute_unprepared("DELETE FROM audit_purge_permit").await.unwrap();
+    // As the owner: deleted behind the triggers, with a tombstone naming its leaf.
+    let leaf: i64 = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT seq FROM audit_leaf WHERE event_id = {}", uuid_literal(&app.db, victim)),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    as_owner(&app.db, &format!("DELETE FROM audit_event WHERE id = {}", uuid_literal(&app.db, victim))).await;
+    let ctx = AuditContext::unattributed(ActorKind::System, None);
+    let mut tomb = AuditEntry {
+        entity: "audit_event",
+        entity_id: None,
+        action: AuditAction::Purge,
+        ambito_id: None,
+        changes: None,
+    };
+    tomb.changes = Some(json!({ "rule": "audit_trail", "before": "2020-01-01T00:00:00Z", "leaves": [[leaf, leaf]] }));
+    if app.is_postgres() {
+        app.db.execute_unprepared("ALTER TABLE audit_event ENABLE TRIGGER USER").await.unwrap();
+    } else {
+        app.db
+            .execute_unprepared(
+                "CREATE TRIGGER IF NOT EXISTS audit_event_pending AFTER INSERT ON audit_event FOR EACH ROW BEGIN \
+                 INSERT INTO audit_pending (event_id) VALUES (NEW.id); END",
+            )
+            .await
+            .unwrap();
+    }
+    audit::record(&app.db, &ctx, vec![tomb]).await.unwrap();
+    log::sequence_all(&app.db).await.unwrap();
+    let v = log::verify(&app.db, &signer.verifier(), &[], 7).await.unwrap();
+    assert_eq!(v.purged, 0);
+    assert_eq!(v.findings, vec![Finding::Deleted { seq: leaf as u64, event: victim }]);
+}
