@@ -542,6 +542,15 @@ pub struct Verification {
     pub findings: Vec<Finding>,
 }
 
+/// A leaf as read for verification: its stored hash, and the hash of its
+/// event when the event is there.
+struct Checked {
+    seq: u64,
+    event: Uuid,
+    stored: Vec<u8>,
+    computed: Option<Hash>,
+}
+
 /// A checkpoint to check: its size and root, and how to name it.
 struct Claim {
     size: u64,
@@ -608,56 +617,72 @@ pub async fn verify<C: ConnectionTrait>(
     // Leaves whose event is gone: a finding unless a valid tombstone names them
     // (decided at the end, once the tombstones committed so far are known).
     let mut missing: Vec<(u64, Uuid, usize)> = Vec::new();
-    let mut from = 0u64;
-    while from < head {
-        let rows = db
-            .query_all_raw(Statement::from_string(
-                backend,
-                format!(
-                    "SELECT l.seq, l.event_id, l.hash, {EVENT_COLUMNS} FROM audit_leaf l \
-                     LEFT JOIN audit_event e ON e.id = l.event_id \
-                     WHERE l.seq >= {from} AND l.seq < {head} ORDER BY l.seq LIMIT {page}"
-                ),
-            ))
-            .await?;
-        if rows.is_empty() {
-            break;
-        }
-        for r in &rows {
-            let seq: i64 = r.try_get_by_index(0)?;
-            let event: Uuid = r.try_get_by_index(1)?;
-            let stored: Vec<u8> = r.try_get_by_index(2)?;
-            let seq = seq as u64;
+    // Pages by key; the next page is read while the current one is decoded
+    // and hashed on a blocking thread (the database and the hashing overlap).
+    let fetch = |from: u64| {
+        let sql = format!(
+            "SELECT l.seq, l.event_id, l.hash, {EVENT_COLUMNS} FROM audit_leaf l \
+             LEFT JOIN audit_event e ON e.id = l.event_id \
+             WHERE l.seq >= {from} AND l.seq < {head} ORDER BY l.seq LIMIT {page}"
+        );
+        db.query_all_raw(Statement::from_string(backend, sql))
+    };
+    let mut rows = if head > 0 { fetch(0).await? } else { Vec::new() };
+    while !rows.is_empty() {
+        let last: i64 = rows[rows.len() - 1].try_get_by_index(0)?;
+        let next_from = last as u64 + 1;
+        let hashing = tokio::task::spawn_blocking(move || -> Result<Vec<Checked>, sea_orm::DbErr> {
+            rows.iter()
+                .map(|r| {
+                    let present: Option<Uuid> = r.try_get_by_index(3)?;
+                    Ok(Checked {
+                        seq: r.try_get_by_index::<i64>(0)? as u64,
+                        event: r.try_get_by_index(1)?,
+                        stored: r.try_get_by_index(2)?,
+                        computed: match present {
+                            Some(_) => Some(EventRow::read(r, 3)?.leaf_hash()),
+                            None => None,
+                        },
+                    })
+                })
+                .collect()
+        });
+        let next = async {
+            if next_from < head {
+                fetch(next_from).await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let (checked, next) = tokio::join!(hashing, next);
+        let checked = checked.map_err(|e| AppError::internal(format!("verification thread: {e}")))??;
+        for c in checked {
+            let seq = c.seq;
             while frontier.size() < seq {
                 // A hole in the numbering: nothing to recompute it from.
                 out.findings.push(Finding::BrokenLeaf { seq: frontier.size() });
                 frontier.push([0; 32]);
                 check_claims(&frontier, &mut out, &mut good_size);
             }
-            let present: Option<Uuid> = r.try_get_by_index(3)?;
             // The event against its leaf; the leaves against the checkpoints.
             // A mismatch of the first kind is named once, by the event: the
             // tree goes on with the stored leaf, so that a checkpoint fails
             // only where the leaves themselves were rewritten.
-            let Ok(hash) = <Hash>::try_from(stored.as_slice()) else {
+            let Ok(hash) = <Hash>::try_from(c.stored.as_slice()) else {
                 out.findings.push(Finding::BrokenLeaf { seq });
                 frontier.push([0; 32]);
                 check_claims(&frontier, &mut out, &mut good_size);
                 continue;
             };
-            match present {
-                Some(_) if EventRow::read(r, 3)?.leaf_hash() != hash => {
-                    out.findings.push(Finding::Edited { seq, event })
-                }
+            match c.computed {
+                Some(h) if h != hash => out.findings.push(Finding::Edited { seq, event: c.event }),
                 Some(_) => {}
-                None => {
-                    missing.push((seq, event, out.findings.len()));
-                }
+                None => missing.push((seq, c.event, out.findings.len())),
             }
             frontier.push(hash);
             check_claims(&frontier, &mut out, &mut good_size);
         }
-        from = frontier.size();
+        rows = next?;
     }
     out.leaves = frontier.size();
     if frontier.size() != head || frontier.root() != stored_head.root() {

@@ -385,11 +385,11 @@ async fn blank<C: ConnectionTrait>(
 }
 
 fn null() -> SimpleExpr {
-    Expr::val(Option::<String>::None).into()
+    Expr::val(Option::<String>::None)
 }
 
 fn empty() -> SimpleExpr {
-    Expr::val("").into()
+    Expr::val("")
 }
 
 async fn anonymise_closed(
@@ -540,7 +540,7 @@ async fn anonymise_household(
     blank(
         &txn,
         "application",
-        &[("applicant_fiscal_code", Expr::val("ANONIMIZZATO0000").into())],
+        &[("applicant_fiscal_code", Expr::val("ANONIMIZZATO0000"))],
         "household_id",
         &[household],
     )
