@@ -617,20 +617,23 @@ pub async fn verify<C: ConnectionTrait>(
     // Leaves whose event is gone: a finding unless a valid tombstone names them
     // (decided at the end, once the tombstones committed so far are known).
     let mut missing: Vec<(u64, Uuid, usize)> = Vec::new();
-    // Pages by key; the next page is read while the current one is decoded
-    // and hashed on a blocking thread (the database and the hashing overlap).
+    // Pages of `page` leaf numbers (a bounded range: the planner walks both
+    // indexes; an empty page, a hole in the numbering, does not end the scan);
+    // the next page is read while the current one is decoded and hashed on a
+    // blocking thread, so the database and the hashing overlap.
     let fetch = |from: u64| {
+        let to = std::cmp::min(from + page, head);
         let sql = format!(
             "SELECT l.seq, l.event_id, l.hash, {EVENT_COLUMNS} FROM audit_leaf l \
              LEFT JOIN audit_event e ON e.id = l.event_id \
-             WHERE l.seq >= {from} AND l.seq < {head} ORDER BY l.seq LIMIT {page}"
+             WHERE l.seq >= {from} AND l.seq < {to} ORDER BY l.seq"
         );
         db.query_all_raw(Statement::from_string(backend, sql))
     };
+    let mut from = 0u64;
     let mut rows = if head > 0 { fetch(0).await? } else { Vec::new() };
-    while !rows.is_empty() {
-        let last: i64 = rows[rows.len() - 1].try_get_by_index(0)?;
-        let next_from = last as u64 + 1;
+    while from < head {
+        let next_from = from + page;
         let hashing = tokio::task::spawn_blocking(move || -> Result<Vec<Checked>, sea_orm::DbErr> {
             rows.iter()
                 .map(|r| {
@@ -683,6 +686,7 @@ pub async fn verify<C: ConnectionTrait>(
             check_claims(&frontier, &mut out, &mut good_size);
         }
         rows = next?;
+        from = next_from;
     }
     out.leaves = frontier.size();
     if frontier.size() != head || frontier.root() != stored_head.root() {
