@@ -931,8 +931,7 @@ async fn audit_command(config: &Config, command: AuditCommand) -> anyhow::Result
         AuditCommand::Report { fiscal_code, format } => {
             let conn = db::connect(config).await?;
             db::migrate(&conn).await?;
-            let ctx = gepi::audit::AuditContext::unattributed(entity::enums::ActorKind::System, None)
-                .during(Some("gepi audit report".into()));
+            let ctx = cli_ctx("gepi audit report");
             let report =
                 gepi::audit::access::report(&conn, &ctx, gepi::audit::access::Asker::System, &fiscal_code).await?;
             if format == "csv" {
@@ -983,13 +982,17 @@ async fn audit_command(config: &Config, command: AuditCommand) -> anyhow::Result
     }
 }
 
+/// The audit context of a command: the system acts, and the command is why.
+fn cli_ctx(command: &str) -> gepi::audit::AuditContext {
+    gepi::audit::AuditContext::unattributed(entity::enums::ActorKind::System, None).during(Some(command.into()))
+}
+
 /// `gepi retention run [--dry-run]`.
 async fn retention_run(config: &Config, dry_run: bool) -> anyhow::Result<()> {
     let policy = gepi::retention::Policy::load(config.retention_days.as_deref()).map_err(anyhow::Error::msg)?;
     let conn = db::connect(config).await?;
     db::migrate(&conn).await?;
-    let ctx = gepi::audit::AuditContext::unattributed(entity::enums::ActorKind::System, None)
-        .during(Some("gepi retention run".into()));
+    let ctx = cli_ctx("gepi retention run");
     for r in policy.rules.values() {
         eprintln!("{}: {:?} after {} days from {} ({})", r.category.as_str(), r.action, r.days, r.anchor, r.source);
     }
@@ -1009,7 +1012,6 @@ async fn retention_run(config: &Config, dry_run: bool) -> anyhow::Result<()> {
 async fn hold_command(config: &Config, command: HoldCommand) -> anyhow::Result<()> {
     let conn = db::connect(config).await?;
     db::migrate(&conn).await?;
-    let ctx = gepi::audit::AuditContext::unattributed(entity::enums::ActorKind::System, None);
     let id_of = |kind: &str, field: &str, s: &str| -> anyhow::Result<uuid::Uuid> {
         s.parse::<uuid::Uuid>()
             .or_else(|_| gepi::ids::decode_uuid(field, kind, s))
@@ -1023,14 +1025,12 @@ async fn hold_command(config: &Config, command: HoldCommand) -> anyhow::Result<(
                 (_, _, Some(cf)) => gepi::retention::HoldScope::Person(cf),
                 _ => anyhow::bail!("name a --case, a --household or a --fiscal-code"),
             };
-            let h =
-                gepi::retention::place_hold(&conn, &ctx.during(Some("gepi hold place".into())), scope, &holder, &basis)
-                    .await?;
+            let h = gepi::retention::place_hold(&conn, &cli_ctx("gepi hold place"), scope, &holder, &basis).await?;
             println!("{}", h.id);
             eprintln!("hold placed ({})", h.scope);
         }
         HoldCommand::Release { id, reason } => {
-            gepi::retention::release_hold(&conn, &ctx.during(Some("gepi hold release".into())), id, &reason).await?;
+            gepi::retention::release_hold(&conn, &cli_ctx("gepi hold release"), id, &reason).await?;
             eprintln!("hold released");
         }
         HoldCommand::List => {

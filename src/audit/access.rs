@@ -140,9 +140,7 @@ pub struct Subjects {
 impl Subjects {
     /// The rows about the person with `fiscal_code` (empty when nobody has it).
     pub async fn of_person<C: ConnectionTrait>(db: &C, fiscal_code: &str) -> Result<Self, AppError> {
-        let (members, _) = locate(db, fiscal_code).await?;
-        let households = members.iter().map(|m| m.household_id).collect();
-        collect(db, members, households).await
+        collect(db, locate(db, fiscal_code).await?).await
     }
 
     /// The rows about every member of `household`, and the household's.
@@ -152,7 +150,7 @@ impl Subjects {
             .filter(entity::member::Column::HouseholdId.eq(household))
             .all(db)
             .await?;
-        collect(db, members, BTreeSet::from([household])).await
+        collect(db, place(db, members, BTreeSet::from([household])).await?).await
     }
 
     /// Adds `other`'s rows.
@@ -166,20 +164,35 @@ impl Subjects {
     }
 }
 
-/// The members with `fiscal_code` and the Ambiti of their households and
-/// cases: the same three statements whether or not anybody has it (so that
-/// the answer to an Ambito that holds nothing of the person takes as long as
-/// the one to a codice fiscale nobody has).
-async fn locate<C: ConnectionTrait>(
-    db: &C,
-    fiscal_code: &str,
-) -> Result<(Vec<entity::member::Model>, BTreeSet<Uuid>), AppError> {
+/// Members, their households, the households' cases, and the Ambiti that
+/// hold them.
+struct Located {
+    members: Vec<entity::member::Model>,
+    households: BTreeSet<Uuid>,
+    cases: Vec<Uuid>,
+    ambiti: BTreeSet<Uuid>,
+}
+
+/// The members with `fiscal_code` and where they are: the same three
+/// statements whether or not anybody has it (so that the answer to an Ambito
+/// that holds nothing of the person takes as long as the one to a codice
+/// fiscale nobody has).
+async fn locate<C: ConnectionTrait>(db: &C, fiscal_code: &str) -> Result<Located, AppError> {
     let members = Unscoped::Audit
         .find::<entity::member::Entity>()
         .filter(entity::member::Column::FiscalCode.eq(fiscal_code))
         .all(db)
         .await?;
-    let households: BTreeSet<Uuid> = members.iter().map(|m| m.household_id).collect();
+    let households = members.iter().map(|m| m.household_id).collect();
+    place(db, members, households).await
+}
+
+/// The cases of `households` and the Ambiti of both (two statements).
+async fn place<C: ConnectionTrait>(
+    db: &C,
+    members: Vec<entity::member::Model>,
+    households: BTreeSet<Uuid>,
+) -> Result<Located, AppError> {
     let mut ambiti: BTreeSet<Uuid> = Unscoped::Audit
         .find::<entity::household::Entity>()
         .filter(entity::household::Column::Id.is_in(households.iter().copied()))
@@ -188,48 +201,27 @@ async fn locate<C: ConnectionTrait>(
         .into_iter()
         .map(|h| h.ambito_id)
         .collect();
-    ambiti.extend(
-        Unscoped::Audit
-            .find::<entity::case_file::Entity>()
-            .filter(entity::case_file::Column::HouseholdId.is_in(households.iter().copied()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|c| c.ambito_id),
-    );
-    Ok((members, ambiti))
-}
-
-/// The rows about `members` and `households`: the member rows, the
-/// households and their applications, the households' cases and what hangs
-/// off them, the members' own checks, and the change-feed events carrying
-/// the members' codici fiscali.
-async fn collect<C: ConnectionTrait>(
-    db: &C,
-    members: Vec<entity::member::Model>,
-    households: BTreeSet<Uuid>,
-) -> Result<Subjects, AppError> {
-    let mut s = Subjects::default();
-    if households.is_empty() {
-        return Ok(s);
-    }
-    let member_ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
-    let fiscal_codes: BTreeSet<String> = members.iter().map(|m| m.fiscal_code.clone()).collect();
-    for h in Unscoped::Audit
-        .find::<entity::household::Entity>()
-        .filter(entity::household::Column::Id.is_in(households.iter().copied()))
-        .all(db)
-        .await?
-    {
-        s.ambiti.insert(h.ambito_id);
-    }
     let cases = Unscoped::Audit
         .find::<entity::case_file::Entity>()
         .filter(entity::case_file::Column::HouseholdId.is_in(households.iter().copied()))
         .all(db)
         .await?;
-    s.ambiti.extend(cases.iter().map(|c| c.ambito_id));
-    let cases: Vec<Uuid> = cases.into_iter().map(|c| c.id).collect();
+    ambiti.extend(cases.iter().map(|c| c.ambito_id));
+    Ok(Located { members, households, cases: cases.into_iter().map(|c| c.id).collect(), ambiti })
+}
+
+/// The rows about located members and households: the member rows, the
+/// households and their applications, the households' cases and what hangs
+/// off them, the members' own checks, and the change-feed events carrying
+/// the members' codici fiscali.
+async fn collect<C: ConnectionTrait>(db: &C, located: Located) -> Result<Subjects, AppError> {
+    let Located { members, households, cases, ambiti } = located;
+    let mut s = Subjects { ambiti, ..Subjects::default() };
+    if households.is_empty() {
+        return Ok(s);
+    }
+    let member_ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
+    let fiscal_codes: BTreeSet<String> = members.iter().map(|m| m.fiscal_code.clone()).collect();
     let rows = &mut s.rows;
     let mut add = |table: &'static str, ids: Vec<Uuid>| rows.entry(table).or_default().extend(ids);
     add("member", member_ids.clone());
@@ -298,12 +290,11 @@ pub async fn report(
         Asker::Ambito(a) => Some(a),
     };
     // Whether the asker may know the person at all, before anything else is read.
-    let (members, ambiti) = locate(db, &fiscal_code).await?;
-    if members.is_empty() || within.is_some_and(|a| !ambiti.contains(&a)) {
+    let located = locate(db, &fiscal_code).await?;
+    if located.members.is_empty() || within.is_some_and(|a| !located.ambiti.contains(&a)) {
         return Err(AppError::not_found_at("fiscalCode", "no person with this codice fiscale has data here"));
     }
-    let households = members.iter().map(|m| m.household_id).collect();
-    let subjects = collect(db, members, households).await?;
+    let subjects = collect(db, located).await?;
     // The asking itself, recorded first: no report without its trace.
     let entries = subjects
         .members

@@ -45,6 +45,37 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && !name.contains('+') && !name.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// Reads `<name>+<hash>+<base64(0x01 ‖ 32 bytes)>` (a signer's key after its
+/// `PRIVATE+KEY+` prefix, or a verifier's): the name, the hash as written and
+/// the 32 bytes. `bad` words the refusal. The base64 may hold `+` itself:
+/// the text is split at its first two.
+fn parse_key<'a>(text: &'a str, bad: &dyn Fn(&str) -> String) -> Result<(&'a str, &'a str, [u8; 32]), String> {
+    let mut parts = text.splitn(3, '+');
+    let (Some(name), Some(hash), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad("expected <name>+<hash>+<key>"));
+    };
+    if !valid_name(name) {
+        return Err(bad("invalid name"));
+    }
+    let raw = B64.decode(key).map_err(|_| bad("the key is not base64"))?;
+    let (Some(&ED25519), Ok(bytes)) = (raw.first(), <[u8; 32]>::try_from(&raw[1.min(raw.len())..])) else {
+        return Err(bad("not an Ed25519 key"));
+    };
+    Ok((name, hash, bytes))
+}
+
+/// Whether `hash`, as written in a key, is `computed`.
+fn hash_matches(hash: &str, computed: u32) -> bool {
+    hash.len() == 8 && u32::from_str_radix(hash, 16).ok() == Some(computed)
+}
+
+/// `<name>+<hash>+<base64(0x01 ‖ bytes)>`.
+fn write_key(name: &str, hash: u32, bytes: &[u8; 32]) -> String {
+    let mut raw = vec![ED25519];
+    raw.extend_from_slice(bytes);
+    format!("{name}+{hash:08x}+{}", B64.encode(raw))
+}
+
 /// A key that signs checkpoints.
 pub struct Signer {
     name: String,
@@ -76,21 +107,10 @@ impl Signer {
     pub fn parse(skey: &str) -> Result<Self, String> {
         let bad = |why: &str| format!("not a checkpoint signing key ({why})");
         let rest = skey.trim().strip_prefix("PRIVATE+KEY+").ok_or_else(|| bad("no PRIVATE+KEY+ prefix"))?;
-        // The base64 of the key may hold `+` itself: split at the first two.
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(hash), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected PRIVATE+KEY+<name>+<hash>+<key>"));
-        };
-        if !valid_name(name) {
-            return Err(bad("invalid name"));
-        }
-        let raw = B64.decode(key).map_err(|_| bad("the key is not base64"))?;
-        let (Some(&ED25519), Ok(seed)) = (raw.first(), <[u8; 32]>::try_from(&raw[1.min(raw.len())..])) else {
-            return Err(bad("not an Ed25519 key"));
-        };
+        let (name, hash, seed) = parse_key(rest, &bad)?;
         let key = SigningKey::from_bytes(&seed);
         let computed = key_hash(name, key.verifying_key().as_bytes());
-        if u32::from_str_radix(hash, 16).ok() != Some(computed) || hash.len() != 8 {
+        if !hash_matches(hash, computed) {
             return Err(bad("its hash does not match the key"));
         }
         Ok(Signer { name: name.to_string(), key, hash: computed })
@@ -98,9 +118,7 @@ impl Signer {
 
     /// The key as [`Signer::parse`] reads it (a secret).
     pub fn to_skey(&self) -> String {
-        let mut raw = vec![ED25519];
-        raw.extend_from_slice(self.key.as_bytes());
-        format!("PRIVATE+KEY+{}+{:08x}+{}", self.name, self.hash, B64.encode(raw))
+        format!("PRIVATE+KEY+{}", write_key(&self.name, self.hash, self.key.as_bytes()))
     }
 
     /// The log's origin (the key's name).
@@ -135,20 +153,10 @@ impl Verifier {
     /// Reads `<name>+<hash>+<base64(0x01 ‖ public key)>`.
     pub fn parse(vkey: &str) -> Result<Self, String> {
         let bad = |why: &str| format!("not a checkpoint verifier key ({why})");
-        let mut parts = vkey.trim().splitn(3, '+');
-        let (Some(name), Some(hash), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected <name>+<hash>+<key>"));
-        };
-        if !valid_name(name) {
-            return Err(bad("invalid name"));
-        }
-        let raw = B64.decode(key).map_err(|_| bad("the key is not base64"))?;
-        let (Some(&ED25519), Ok(public)) = (raw.first(), <[u8; 32]>::try_from(&raw[1.min(raw.len())..])) else {
-            return Err(bad("not an Ed25519 key"));
-        };
+        let (name, hash, public) = parse_key(vkey.trim(), &bad)?;
         let key = VerifyingKey::from_bytes(&public).map_err(|_| bad("not a valid Ed25519 point"))?;
         let computed = key_hash(name, &public);
-        if u32::from_str_radix(hash, 16).ok() != Some(computed) || hash.len() != 8 {
+        if !hash_matches(hash, computed) {
             return Err(bad("its hash does not match the key"));
         }
         Ok(Verifier { name: name.to_string(), key, hash: computed })
@@ -156,9 +164,7 @@ impl Verifier {
 
     /// The key as [`Verifier::parse`] reads it.
     pub fn to_vkey(&self) -> String {
-        let mut raw = vec![ED25519];
-        raw.extend_from_slice(self.key.as_bytes());
-        format!("{}+{:08x}+{}", self.name, self.hash, B64.encode(raw))
+        write_key(&self.name, self.hash, self.key.as_bytes())
     }
 
     pub fn name(&self) -> &str {

@@ -75,7 +75,7 @@ async fn as_owner(db: &DatabaseConnection, sql: &str) {
     }
 }
 
-fn uuid_literal(db: &DatabaseConnection, id: Uuid) -> String {
+pub(crate) fn uuid_literal(db: &DatabaseConnection, id: Uuid) -> String {
     if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
         format!("'{id}'::uuid")
     } else {

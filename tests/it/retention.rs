@@ -55,11 +55,7 @@ async fn holds_block_every_purge_and_anonymisation_they_cover() {
         let m = &members_of(&app, *h).await[0];
         let case = cases.iter().find(|c| c.household_id == *h).unwrap();
         for (entity, id) in [("member", m.id), ("case_file", case.id)] {
-            let id_lit = if app.is_postgres() {
-                format!("'{}'::uuid", Uuid::now_v7())
-            } else {
-                format!("X'{}'", Uuid::now_v7().simple())
-            };
+            let id_lit = crate::audit_log::uuid_literal(&app.db, Uuid::now_v7());
             let at = if app.is_postgres() {
                 format!("'{}'", old.to_rfc3339())
             } else {
