@@ -4,12 +4,16 @@
 //! shipped elsewhere), so that whoever owns the database cannot rewrite the
 //! trail without the checkpoints held elsewhere showing it.
 //!
-//! - **Writing an event costs the request no extra round trip**: a trigger
-//!   queues the event's id in `audit_pending` in the same statement, and the
-//!   sequencer ([`sequence`], a background task every
-//!   second) takes the queue in batches, in id order (ids are time-ordered
-//!   UUIDs, and the queue's key: a batch is read along its index), as leaves.
-//!   Only committed events are ever queued, so concurrent transactions
+//! - **Writing an event costs the request no extra round trip**, and the
+//!   sequencer ([`sequence`], a background task every second) takes the new
+//!   events in batches as leaves. On PostgreSQL each event carries the id of
+//!   the transaction that wrote it (`xid`, a column default: one more index
+//!   entry per event); the sequencer takes the events after its cursor in
+//!   `(xid, id)` order whose transaction is below its snapshot's horizon, so
+//!   every transaction it passes has ended and none can commit an event behind
+//!   it. On SQLite (one writer at a time) a trigger queues each event's id in
+//!   `audit_pending`, and the sequencer takes the queue in id order. Either
+//!   way only committed events are taken, so concurrent transactions
 //!   committing out of order cannot leave a hole.
 //! - **A leaf** is `H(0x00 ‖ canonical event)` ([`EventRow::canonical`]): every
 //!   column of the row, length-prefixed, so two different events never share a
@@ -136,15 +140,23 @@ impl EventRow {
     }
 }
 
-/// The tree as the sequencer left it.
-async fn tree_state<C: ConnectionTrait>(db: &C) -> Result<Frontier, AppError> {
-    let t = Unscoped::Audit
+/// The audit tree's state row.
+async fn tree_row<C: ConnectionTrait>(db: &C) -> Result<audit_tree::Model, AppError> {
+    Unscoped::Audit
         .find_by_id::<audit_tree::Entity>(1)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::internal("the audit tree's state row is missing"))?;
+        .ok_or_else(|| AppError::internal("the audit tree's state row is missing"))
+}
+
+fn frontier_of(t: &audit_tree::Model) -> Result<Frontier, AppError> {
     Frontier::from_bytes(t.size as u64, &t.frontier)
         .ok_or_else(|| AppError::internal("the audit tree's stored frontier does not match its size"))
+}
+
+/// The tree as the sequencer left it.
+async fn tree_state<C: ConnectionTrait>(db: &C) -> Result<Frontier, AppError> {
+    frontier_of(&tree_row(db).await?)
 }
 
 /// The tree head now: size and root.
@@ -160,36 +172,48 @@ async fn lock_tree<C: ConnectionTrait>(db: &C) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Appends one batch of queued events to the tree; the number appended (0
-/// when the queue is empty).
+/// Appends one batch of new events to the tree; the number appended (0 when
+/// there is none).
+///
+/// The batch is the queue's (`audit_pending`: every event on SQLite; on
+/// PostgreSQL, those written before it numbered events by transaction), and
+/// once the queue is empty, on PostgreSQL, the events after the cursor in
+/// `(xid, id)` order whose transaction is below the horizon of the statement's
+/// snapshot: every such transaction has ended, so no event can later commit
+/// behind the cursor.
 pub async fn sequence(db: &DatabaseConnection) -> Result<u64, AppError> {
     let txn = db.begin().await?;
     lock_tree(&txn).await?;
-    let mut frontier = tree_state(&txn).await?;
-    // The batch along the queue's key, then its events by id: two index walks
-    // (a join ordered by the queue's key may be planned as a sort of both tables).
-    let batch: Vec<Uuid> = Unscoped::Audit
-        .find::<audit_pending::Entity>()
-        .order_by_asc(audit_pending::Column::EventId)
-        .limit(BATCH)
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|p| p.event_id)
-        .collect();
-    if batch.is_empty() {
+    let state = tree_row(&txn).await?;
+    let mut frontier = frontier_of(&state)?;
+    let (rows, cursor) = match queued_batch(&txn).await? {
+        Some(rows) => (rows, None),
+        None if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres => {
+            let (xid, id) = (state.cursor_xid.unwrap_or(0), state.cursor_event.unwrap_or_default());
+            // The row comparison walks the `(xid, id)` index from the cursor.
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS}, e.xid::text FROM audit_event e \
+                 WHERE (e.xid, e.id) > ('{xid}'::xid8, '{id}'::uuid) \
+                 AND e.xid < pg_snapshot_xmin(pg_current_snapshot()) \
+                 ORDER BY e.xid, e.id LIMIT {BATCH}"
+            );
+            let rows = txn.query_all_raw(Statement::from_string(sea_orm::DatabaseBackend::Postgres, sql)).await?;
+            let cursor = match rows.last() {
+                Some(r) => {
+                    let xid: String = r.try_get_by_index(14)?;
+                    let xid = xid.parse::<i64>().map_err(|_| AppError::internal("a transaction id out of range"))?;
+                    Some((xid, r.try_get_by_index::<Uuid>(0)?))
+                }
+                None => None,
+            };
+            (rows, cursor)
+        }
+        None => (Vec::new(), None),
+    };
+    if rows.is_empty() {
         txn.commit().await?;
         return Ok(0);
     }
-    let mut select = Query::select();
-    for c in EVENT_COLUMNS.split(',').map(|c| c.trim().trim_start_matches("e.")) {
-        select.column(Alias::new(c));
-    }
-    select
-        .from(Alias::new("audit_event"))
-        .and_where(Expr::col(Alias::new("id")).is_in(batch.iter().copied()))
-        .order_by(Alias::new("id"), sea_orm::Order::Asc);
-    let rows = txn.query_all(&select).await?;
     let mut leaves = Vec::with_capacity(rows.len());
     let mut nodes = Vec::new();
     for r in &rows {
@@ -213,34 +237,68 @@ pub async fn sequence(db: &DatabaseConnection) -> Result<u64, AppError> {
     if !nodes.is_empty() {
         audit_node::Entity::insert_many(nodes).exec_without_returning(&txn).await?;
     }
-    // The whole batch leaves the queue (an id whose event is gone included).
-    let ids = batch;
     let n = leaves.len() as u64;
     let mut leaves = leaves.into_iter().peekable();
     while leaves.peek().is_some() {
         let chunk: Vec<_> = leaves.by_ref().take(1000).collect();
         audit_leaf::Entity::insert_many(chunk).exec_without_returning(&txn).await?;
     }
-    for chunk in ids.chunks(1000) {
-        audit_pending::Entity::delete_many()
-            .filter(audit_pending::Column::EventId.is_in(chunk.iter().copied()))
-            .exec(&txn)
-            .await?;
-    }
-    audit_tree::Entity::update(audit_tree::ActiveModel {
+    let mut next = audit_tree::ActiveModel {
         id: Set(1),
         size: Set(frontier.size() as i64),
         frontier: Set(frontier.to_bytes()),
         updated_at: Set(Utc::now()),
-    })
-    .exec(&txn)
-    .await?;
+        ..Default::default()
+    };
+    if let Some((xid, id)) = cursor {
+        next.cursor_xid = Set(Some(xid));
+        next.cursor_event = Set(Some(id));
+    }
+    audit_tree::Entity::update(next).exec(&txn).await?;
     txn.commit().await?;
     Ok(n)
 }
 
-/// Appends every queued event; the number appended.
-pub async fn sequence_all(db: &DatabaseConnection) -> Result<u64, AppError> {
+/// The next batch of the queue, its events in id order, and the batch taken
+/// off the queue (an id whose event is gone included); `None` when the queue
+/// is empty.
+async fn queued_batch<C: ConnectionTrait>(txn: &C) -> Result<Option<Vec<QueryResult>>, AppError> {
+    // The batch along the queue's key, then its events by id: two index walks
+    // (a join ordered by the queue's key may be planned as a sort of both tables).
+    let batch: Vec<Uuid> = Unscoped::Audit
+        .find::<audit_pending::Entity>()
+        .order_by_asc(audit_pending::Column::EventId)
+        .limit(BATCH)
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|p| p.event_id)
+        .collect();
+    if batch.is_empty() {
+        return Ok(None);
+    }
+    let mut select = Query::select();
+    for c in EVENT_COLUMNS.split(',').map(|c| c.trim().trim_start_matches("e.")) {
+        select.column(Alias::new(c));
+    }
+    select
+        .from(Alias::new("audit_event"))
+        .and_where(Expr::col(Alias::new("id")).is_in(batch.iter().copied()))
+        .order_by(Alias::new("id"), sea_orm::Order::Asc);
+    let rows = txn.query_all(&select).await?;
+    for chunk in batch.chunks(1000) {
+        audit_pending::Entity::delete_many()
+            .filter(audit_pending::Column::EventId.is_in(chunk.iter().copied()))
+            .exec(txn)
+            .await?;
+    }
+    Ok(Some(rows))
+}
+
+/// Appends every event that can be sequenced now; the number appended. On
+/// PostgreSQL a transaction still open holds back the events of those that
+/// began after it (the server's tick: they are for a later round).
+pub async fn sequence_available(db: &DatabaseConnection) -> Result<u64, AppError> {
     let mut total = 0;
     loop {
         let n = sequence(db).await?;
@@ -249,6 +307,34 @@ pub async fn sequence_all(db: &DatabaseConnection) -> Result<u64, AppError> {
             return Ok(total);
         }
     }
+}
+
+/// How long [`sequence_all`] waits for the transactions open when it began.
+pub const SEQUENCE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Appends every event committed before the call; the number appended. On
+/// PostgreSQL it first waits (up to [`SEQUENCE_WAIT`]) for every transaction
+/// open at the call to end, so that nothing committed before is held back
+/// (the command line's checkpoint and report, and the tests).
+pub async fn sequence_all(db: &DatabaseConnection) -> Result<u64, AppError> {
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        let horizon =
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, pg_snapshot_xmax(pg_current_snapshot())::text";
+        let read = |r: Option<QueryResult>| -> Result<(u64, u64), AppError> {
+            let r = r.ok_or_else(|| AppError::internal("no snapshot"))?;
+            let n = |i| -> Result<u64, AppError> {
+                r.try_get_by_index::<String>(i)?.parse().map_err(|_| AppError::internal("a transaction id"))
+            };
+            Ok((n(0)?, n(1)?))
+        };
+        let stmt = || Statement::from_string(sea_orm::DatabaseBackend::Postgres, horizon);
+        let (_, target) = read(db.query_one_raw(stmt()).await?)?;
+        let until = std::time::Instant::now() + SEQUENCE_WAIT;
+        while read(db.query_one_raw(stmt()).await?)?.0 < target && std::time::Instant::now() < until {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    sequence_available(db).await
 }
 
 /// The latest stored checkpoint.
@@ -509,7 +595,17 @@ pub enum Finding {
     Checkpoint { size: u64, signed_at: Option<DateTime<Utc>>, since_leaf: u64, reason: String },
     /// The stored tree head does not match the leaves.
     TreeHead { size: u64 },
+    /// An event that says it happened more than [`BACKDATING_TOLERANCE`]
+    /// before a checkpoint that does not contain it was signed: written later
+    /// than it claims (the trail's time comes from whoever writes the row).
+    Backdated { seq: u64, event: Uuid, occurred_at: DateTime<Utc>, checkpoint: u64, signed_at: DateTime<Utc> },
 }
+
+/// How long an event may take from its time to its leaf: the longest
+/// transaction that writes audit events, and the sequencer's lag. An event
+/// older than a checkpoint's signing by more than this, yet not in it, is
+/// [`Finding::Backdated`].
+pub const BACKDATING_TOLERANCE: chrono::Duration = chrono::Duration::hours(1);
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -527,6 +623,13 @@ impl std::fmt::Display for Finding {
                 write!(f, "checkpoint of size {size}{at}: {reason} (leaves {since_leaf}..{size} rewritten)")
             }
             Finding::TreeHead { size } => write!(f, "the stored tree head of size {size} does not match the leaves"),
+            Finding::Backdated { seq, event, occurred_at, checkpoint, signed_at } => write!(
+                f,
+                "event {event} (leaf {seq}) says it happened at {}, but the checkpoint of size {checkpoint} \
+                 signed at {} does not contain it: backdated",
+                occurred_at.to_rfc3339(),
+                signed_at.to_rfc3339()
+            ),
         }
     }
 }
@@ -549,6 +652,7 @@ struct Checked {
     event: Uuid,
     stored: Vec<u8>,
     computed: Option<Hash>,
+    occurred_at: Option<DateTime<Utc>>,
 }
 
 /// A checkpoint to check: its size and root, and how to name it.
@@ -614,6 +718,13 @@ pub async fn verify<C: ConnectionTrait>(
     };
     // Checkpoints of the empty tree.
     check_claims(&frontier, &mut out, &mut good_size);
+    // The latest-signed checkpoint among those a leaf is not in (size ≤ its
+    // number), for the backdating check.
+    let mut signings: Vec<(u64, DateTime<Utc>)> =
+        claims.iter().filter_map(|c| c.signed_at.map(|t| (c.size, t))).collect();
+    signings.sort();
+    let mut signing = signings.into_iter().peekable();
+    let mut latest_signed: Option<(u64, DateTime<Utc>)> = None;
     // Leaves whose event is gone: a finding unless a valid tombstone names them
     // (decided at the end, once the tombstones committed so far are known).
     let mut missing: Vec<(u64, Uuid, usize)> = Vec::new();
@@ -638,14 +749,16 @@ pub async fn verify<C: ConnectionTrait>(
             rows.iter()
                 .map(|r| {
                     let present: Option<Uuid> = r.try_get_by_index(3)?;
+                    let event = match present {
+                        Some(_) => Some(EventRow::read(r, 3)?),
+                        None => None,
+                    };
                     Ok(Checked {
                         seq: r.try_get_by_index::<i64>(0)? as u64,
                         event: r.try_get_by_index(1)?,
                         stored: r.try_get_by_index(2)?,
-                        computed: match present {
-                            Some(_) => Some(EventRow::read(r, 3)?.leaf_hash()),
-                            None => None,
-                        },
+                        computed: event.as_ref().map(EventRow::leaf_hash),
+                        occurred_at: event.map(|e| e.occurred_at),
                     })
                 })
                 .collect()
@@ -682,6 +795,16 @@ pub async fn verify<C: ConnectionTrait>(
                 Some(_) => {}
                 None => missing.push((seq, c.event, out.findings.len())),
             }
+            while let Some((size, at)) = signing.next_if(|(size, _)| *size <= seq) {
+                if latest_signed.is_none_or(|(_, t)| at > t) {
+                    latest_signed = Some((size, at));
+                }
+            }
+            if let (Some(occurred_at), Some((checkpoint, signed_at))) = (c.occurred_at, latest_signed) {
+                if occurred_at + BACKDATING_TOLERANCE < signed_at {
+                    out.findings.push(Finding::Backdated { seq, event: c.event, occurred_at, checkpoint, signed_at });
+                }
+            }
             frontier.push(hash);
             check_claims(&frontier, &mut out, &mut good_size);
         }
@@ -716,21 +839,43 @@ pub async fn verify<C: ConnectionTrait>(
             out.findings.insert(at + i, f);
         }
     }
-    // Events that are neither leaves nor queued.
+    // Events that are neither leaves nor waiting for the sequencer (queued,
+    // or on PostgreSQL after its cursor).
+    let cursor = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            let state = tree_row(db).await?;
+            let (xid, id) = (state.cursor_xid.unwrap_or(0), state.cursor_event.unwrap_or_default());
+            format!("('{xid}'::xid8, '{id}'::uuid)")
+        }
+        _ => String::new(),
+    };
+    let (passed, ahead) = match backend {
+        sea_orm::DatabaseBackend::Postgres => (
+            format!("AND (e.xid IS NULL OR (e.xid, e.id) <= {cursor})"),
+            format!("SELECT count(*) FROM audit_event e WHERE (e.xid, e.id) > {cursor}"),
+        ),
+        _ => (String::new(), String::new()),
+    };
     let strays = db
         .query_all_raw(Statement::from_string(
             backend,
-            "SELECT e.id FROM audit_event e \
-             WHERE NOT EXISTS (SELECT 1 FROM audit_leaf l WHERE l.event_id = e.id) \
-             AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.event_id = e.id) \
-             ORDER BY e.occurred_at, e.id"
-                .to_string(),
+            format!(
+                "SELECT e.id FROM audit_event e \
+                 WHERE NOT EXISTS (SELECT 1 FROM audit_leaf l WHERE l.event_id = e.id) \
+                 AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.event_id = e.id) {passed} \
+                 ORDER BY e.occurred_at, e.id"
+            ),
         ))
         .await?;
     for r in strays {
         out.findings.push(Finding::NotInTree { event: r.try_get_by_index(0)? });
     }
     out.queued = Unscoped::Audit.find::<audit_pending::Entity>().count(db).await?;
+    if !ahead.is_empty() {
+        if let Some(r) = db.query_one_raw(Statement::from_string(backend, ahead)).await? {
+            out.queued += r.try_get_by_index::<i64>(0)? as u64;
+        }
+    }
     Ok(out)
 }
 
@@ -759,10 +904,11 @@ impl Publisher {
         self.signer.as_ref().map(Signer::verifier)
     }
 
-    /// One round: every queued event into the tree, then a checkpoint if one
-    /// is due (and a key is configured). Leaves appended, and the checkpoint.
+    /// One round: every event that can be sequenced into the tree, then a
+    /// checkpoint if one is due (and a key is configured). Leaves appended,
+    /// and the checkpoint.
     pub async fn tick(&self, db: &DatabaseConnection) -> Result<(u64, Option<audit_checkpoint::Model>), AppError> {
-        let n = sequence_all(db).await?;
+        let n = sequence_available(db).await?;
         let c = match &self.signer {
             Some(s) => checkpoint(db, s, self.every, self.sink.as_deref()).await?,
             None => None,

@@ -49,6 +49,17 @@ async fn write_events(db: &DatabaseConnection, n: usize) -> Vec<Uuid> {
     ids_in_order(db).await
 }
 
+async fn leaf_events(db: &DatabaseConnection) -> Vec<Uuid> {
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT event_id FROM audit_leaf ORDER BY seq".to_string(),
+        ))
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.try_get_by_index::<Uuid>(0).unwrap()).collect()
+}
+
 async fn ids_in_order(db: &DatabaseConnection) -> Vec<Uuid> {
     let rows = db
         .query_all_raw(sea_orm::Statement::from_string(
@@ -61,7 +72,8 @@ async fn ids_in_order(db: &DatabaseConnection) -> Vec<Uuid> {
 }
 
 /// Runs `sql` as the database owner would to rewrite the trail: with the
-/// append-only triggers (and the one that queues new events) out of the way.
+/// append-only triggers (and on SQLite the one that queues new events) out
+/// of the way.
 async fn as_owner(db: &DatabaseConnection, sql: &str) {
     if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
         db.execute_unprepared("ALTER TABLE audit_event DISABLE TRIGGER USER").await.unwrap();
@@ -180,26 +192,115 @@ async fn reordered_events_are_named() {
     assert_eq!(f[..2], [Finding::Edited { seq: 5, event: ids[5] }, Finding::Edited { seq: 6, event: ids[6] }], "{f:?}");
 }
 
+/// An event slipped in where the sequencer has already passed: behind the
+/// queueing trigger on SQLite, with an old transaction id on PostgreSQL.
 #[tokio::test]
-async fn an_event_inserted_behind_the_trigger_is_named() {
+async fn an_event_inserted_behind_the_sequencer_is_named() {
     let signer = key();
     let (app, _, _) = trail(&signer).await;
     let forged = Uuid::now_v7();
-    let (ts, id) = if app.is_postgres() {
-        ("'2026-01-01T00:00:00Z'".to_string(), uuid_literal(&app.db, forged))
+    let id = uuid_literal(&app.db, forged);
+    let sql = if app.is_postgres() {
+        format!(
+            "INSERT INTO audit_event (id, occurred_at, actor_kind, entity, entity_id, action, xid) \
+             VALUES ({id}, '2026-01-01T00:00:00Z', 'system', 'case_file', 'x', 'read', '3'::xid8)"
+        )
     } else {
-        ("'2026-01-01 00:00:00+00:00'".to_string(), uuid_literal(&app.db, forged))
-    };
-    as_owner(
-        &app.db,
-        &format!(
+        format!(
             "INSERT INTO audit_event (id, occurred_at, actor_kind, entity, entity_id, action) \
-             VALUES ({id}, {ts}, 'system', 'case_file', 'x', 'read')"
-        ),
-    )
-    .await;
+             VALUES ({id}, '2026-01-01 00:00:00+00:00', 'system', 'case_file', 'x', 'read')"
+        )
+    };
+    as_owner(&app.db, &sql).await;
+    assert_eq!(log::sequence_all(&app.db).await.unwrap(), 0, "the sequencer does not see it");
     let f = findings(&app, &signer, &[]).await;
     assert_eq!(f, vec![Finding::NotInTree { event: forged }]);
+}
+
+/// An event written now that says it happened long ago becomes a leaf like
+/// any other, after checkpoints signed since the time it claims: named.
+#[tokio::test]
+async fn a_backdated_event_is_named() {
+    let signer = key();
+    let (app, _, _) = trail(&signer).await;
+    let forged = Uuid::now_v7();
+    let id = uuid_literal(&app.db, forged);
+    let ts = if app.is_postgres() { "'2026-01-01T00:00:00Z'" } else { "'2026-01-01 00:00:00+00:00'" };
+    // Writing is what the service's own rights allow: no trigger in the way.
+    app.db
+        .execute_unprepared(&format!(
+            "INSERT INTO audit_event (id, occurred_at, actor_kind, entity, entity_id, action) \
+             VALUES ({id}, {ts}, 'system', 'case_file', 'x', 'read')"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(log::sequence_all(&app.db).await.unwrap(), 1);
+    let f = findings(&app, &signer, &[]).await;
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(matches!(f[0], Finding::Backdated { seq: 45, event, checkpoint: 40, .. } if event == forged), "{f:?}");
+    // An event a little older than the last checkpoint, within the tolerance
+    // (a long transaction), is not.
+    let app = app_with(&signer, None).await;
+    write_events(&app.db, 3).await;
+    log::sequence_all(&app.db).await.unwrap();
+    let late = chrono::Utc::now() - log::BACKDATING_TOLERANCE / 2;
+    let ctx = AuditContext::unattributed(ActorKind::System, None);
+    log::checkpoint(&app.db, &signer, chrono::Duration::zero(), None).await.unwrap().unwrap();
+    let id = Uuid::now_v7();
+    let ts = if app.is_postgres() {
+        format!("'{}'", late.to_rfc3339())
+    } else {
+        format!("'{}'", late.format("%Y-%m-%d %H:%M:%S%.6f+00:00"))
+    };
+    app.db
+        .execute_unprepared(&format!(
+            "INSERT INTO audit_event (id, occurred_at, actor_kind, entity, entity_id, action) \
+             VALUES ({}, {ts}, 'system', 'case_file', 'x', 'read')",
+            uuid_literal(&app.db, id)
+        ))
+        .await
+        .unwrap();
+    audit::record(&app.db, &ctx, vec![AuditEntry::new("case_file", Uuid::now_v7(), AuditAction::Read)]).await.unwrap();
+    assert_eq!(log::sequence_all(&app.db).await.unwrap(), 2);
+    assert_eq!(findings(&app, &signer, &[]).await, vec![]);
+}
+
+/// On PostgreSQL the sequencer does not pass a transaction still writing: the
+/// events of transactions that began later wait, however early they commit,
+/// and each event ends up in one leaf.
+#[tokio::test]
+async fn the_sequencer_waits_for_a_transaction_still_open() {
+    use sea_orm::TransactionTrait;
+    let signer = key();
+    let app = app_with(&signer, None).await;
+    if !app.is_postgres() {
+        return; // SQLite has one writer at a time.
+    }
+    write_events(&app.db, 2).await;
+    let open = app.db.begin().await.unwrap();
+    let ctx = AuditContext::unattributed(ActorKind::System, None);
+    audit::record(&open, &ctx, vec![AuditEntry::new("case_file", Uuid::now_v7(), AuditAction::Read)]).await.unwrap();
+    let before = ids_in_order(&app.db).await;
+    write_events(&app.db, 3).await;
+    // Without waiting (the server's tick): the events of the transactions
+    // that began after the open one are not taken (nor, while a transaction
+    // of another test is open, maybe the first two).
+    let n = log::sequence_available(&app.db).await.unwrap();
+    assert!(n <= 2, "{n} events sequenced past an open transaction");
+    let leaves = leaf_events(&app.db).await;
+    assert!(leaves.iter().all(|e| before.contains(e)), "{leaves:?} not all in {before:?}");
+    open.commit().await.unwrap();
+    assert_eq!(log::sequence_all(&app.db).await.unwrap(), 6 - n);
+    // A rolled-back transaction leaves nothing behind.
+    let gone = app.db.begin().await.unwrap();
+    audit::record(&gone, &ctx, vec![AuditEntry::new("case_file", Uuid::now_v7(), AuditAction::Read)]).await.unwrap();
+    gone.rollback().await.unwrap();
+    write_events(&app.db, 1).await;
+    assert_eq!(log::sequence_all(&app.db).await.unwrap(), 1);
+    log::checkpoint(&app.db, &signer, chrono::Duration::zero(), None).await.unwrap().unwrap();
+    let v = log::verify(&app.db, &signer.verifier(), &[], 1000).await.unwrap();
+    assert_eq!(v.findings, vec![]);
+    assert_eq!((v.leaves, v.queued), (7, 0));
 }
 
 /// The owner rewrites an event, recomputes its leaf's hash and the tree head,
@@ -264,13 +365,17 @@ async fn checkpoints_and_proofs_are_served() {
     let (status, _, body) = app.request_text(get("/audit/checkpoint".into())).await;
     assert_eq!(status, 404, "no checkpoint yet: {body}");
 
+    // The tick sequences what it can without waiting (on PostgreSQL another
+    // test's open transaction may hold events back): wait for them first.
     write_events(&app.db, 11).await;
-    let (n, first) = app.state.audit_log.tick(&app.db).await.unwrap();
+    let n = log::sequence_all(&app.db).await.unwrap();
+    let (_, first) = app.state.audit_log.tick(&app.db).await.unwrap();
     assert_eq!(n, 11);
     let first = first.expect("the first checkpoint is due at once");
     // Within the interval, no new checkpoint.
     write_events(&app.db, 6).await;
-    let (n, none) = app.state.audit_log.tick(&app.db).await.unwrap();
+    let n = log::sequence_all(&app.db).await.unwrap();
+    let (_, none) = app.state.audit_log.tick(&app.db).await.unwrap();
     assert_eq!((n, none), (6, None));
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let second = log::checkpoint(&app.db, &signer, chrono::Duration::zero(), Some(&sink)).await.unwrap().unwrap();
