@@ -849,8 +849,9 @@ async fn serve(mut config: Config, demo: bool, bind: Option<std::net::SocketAddr
 }
 
 /// The server's hourly chores: validation requests expired by silence go to
-/// INPS's change feed, case transfers past their deadline escalate, and the
-/// change feed's events past their retention go.
+/// INPS's change feed, case transfers past their deadline escalate, the
+/// change feed's events past their retention go, and (PostgreSQL) the audit
+/// trail's partitions of the coming months exist.
 /// A failure is logged and tried again the next hour.
 async fn every_hour(db: sea_orm::DatabaseConnection, retention_days: u32) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -870,6 +871,9 @@ async fn every_hour(db: sea_orm::DatabaseConnection, retention_days: u32) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, retention_days, "partner events past their retention deleted"),
             Err(e) => tracing::warn!(error = %e, "partner events could not be purged"),
+        }
+        if let Err(e) = gepi::retention::ensure_partitions(&db).await {
+            tracing::warn!(error = %e, "the audit trail's partitions of the coming months could not be created");
         }
     }
 }

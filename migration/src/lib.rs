@@ -22,6 +22,7 @@ mod m20261208_000003_case_referral;
 mod m20261209_000001_audit_tree;
 mod m20261209_000002_retention;
 mod m20261210_000001_audit_xid;
+mod m20261210_000002_audit_partitions;
 mod table_def;
 
 /// What the database answers when a change would break the Ambito administrator rules.
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000001_audit_tree::Migration),
             Box::new(m20261209_000002_retention::Migration),
             Box::new(m20261210_000001_audit_xid::Migration),
+            Box::new(m20261210_000002_audit_partitions::Migration),
         ]
     }
 }

@@ -645,14 +645,11 @@ pub struct Verification {
     pub findings: Vec<Finding>,
 }
 
-/// A leaf as read for verification: its stored hash, and the hash of its
-/// event when the event is there.
-struct Checked {
-    seq: u64,
-    event: Uuid,
-    stored: Vec<u8>,
-    computed: Option<Hash>,
-    occurred_at: Option<DateTime<Utc>>,
+/// An event as read for verification: its leaf hash and time.
+struct Hashed {
+    id: Uuid,
+    hash: Hash,
+    occurred_at: DateTime<Utc>,
 }
 
 /// A checkpoint to check: its size and root, and how to name it.
@@ -662,11 +659,30 @@ struct Claim {
     signed_at: Option<DateTime<Utc>>,
 }
 
+/// Where the events stream of [`verify`] has got to, in the order the
+/// sequencer took them.
+#[derive(Clone, Copy)]
+enum EventsFrom {
+    /// Events taken from the queue, by id (all of SQLite's; PostgreSQL's
+    /// written before it numbered events by transaction, whose `xid` is null).
+    Queued(Uuid),
+    /// PostgreSQL: events by `(xid, id)`, up to the sequencer's cursor.
+    ByXid(i64, Uuid),
+    Done,
+}
+
 /// Recomputes the tree from the events and checks it against every stored
 /// checkpoint (each must verify with `verifier`) and against `external`
 /// (signed notes kept outside the database, e.g. the Ministry's copies).
-/// Leaves are read `page` at a time, up to the tree head read at the start
-/// (leaves the sequencer adds meanwhile are for the next run).
+///
+/// Two streams are read `page` rows at a time, each along an index and
+/// without a join (the trail is partitioned by month on PostgreSQL): the
+/// leaves by number, up to the tree head read at the start (leaves the
+/// sequencer adds meanwhile are for the next run), and the events in the
+/// order the sequencer took them. The next pages are read while the current
+/// events are decoded and hashed on a blocking thread. A leaf and its event
+/// meet in whichever stream reaches them second, so the events' order only
+/// bounds the memory used, never the result.
 pub async fn verify<C: ConnectionTrait>(
     db: &C,
     verifier: &Verifier,
@@ -695,183 +711,266 @@ pub async fn verify<C: ConnectionTrait>(
         }
     }
     claims.sort_by_key(|c| c.size);
-    let stored_head = tree_state(db).await?;
+    // Findings are put in the order verification meets them along the tree
+    // at the end: (leaf, rank), a checkpoint after the leaf that completes it.
+    let mut found: Vec<((u64, u8), Finding)> =
+        std::mem::take(&mut out.findings).into_iter().map(|f| ((0, 0), f)).collect();
+    let state = tree_row(db).await?;
+    let stored_head = frontier_of(&state)?;
     let head = stored_head.size();
+    let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+    let cursor = (state.cursor_xid.unwrap_or(0), state.cursor_event.unwrap_or_default());
     let backend = db.get_database_backend();
+    // For the backdating check: the latest signing among the checkpoints of
+    // at most each size (a leaf is in none of size ≤ its number).
+    let mut signings: Vec<(u64, DateTime<Utc>)> =
+        claims.iter().filter_map(|c| c.signed_at.map(|t| (c.size, t))).collect();
+    signings.sort();
+    let mut latest = Vec::with_capacity(signings.len());
+    for (size, at) in signings {
+        let at = latest.last().map_or(at, |(_, t): &(u64, DateTime<Utc>)| std::cmp::max(*t, at));
+        latest.push((size, at));
+    }
+    let signed_before = |seq: u64| -> Option<(u64, DateTime<Utc>)> {
+        let i = latest.partition_point(|(size, _)| *size <= seq);
+        i.checked_sub(1).map(|i| latest[i])
+    };
+
     let mut frontier = Frontier::default();
     let mut claim = claims.iter().peekable();
     let mut good_size = 0u64;
-    let mut check_claims = |frontier: &Frontier, out: &mut Verification, good: &mut u64| {
+    let mut check_claims = |frontier: &Frontier, found: &mut Vec<((u64, u8), Finding)>, good: &mut u64| {
         // Claims are checked after every leaf, so each is met at its own size.
         while let Some(c) = claim.next_if(|c| c.size <= frontier.size()) {
             if c.root == frontier.root() {
                 *good = c.size;
             } else {
-                out.findings.push(Finding::Checkpoint {
-                    size: c.size,
-                    signed_at: c.signed_at,
-                    since_leaf: *good,
-                    reason: "its root is not the root of the recomputed tree".into(),
-                });
+                found.push((
+                    (c.size.saturating_sub(1), 1),
+                    Finding::Checkpoint {
+                        size: c.size,
+                        signed_at: c.signed_at,
+                        since_leaf: *good,
+                        reason: "its root is not the root of the recomputed tree".into(),
+                    },
+                ));
             }
         }
     };
     // Checkpoints of the empty tree.
-    check_claims(&frontier, &mut out, &mut good_size);
-    // The latest-signed checkpoint among those a leaf is not in (size ≤ its
-    // number), for the backdating check.
-    let mut signings: Vec<(u64, DateTime<Utc>)> =
-        claims.iter().filter_map(|c| c.signed_at.map(|t| (c.size, t))).collect();
-    signings.sort();
-    let mut signing = signings.into_iter().peekable();
-    let mut latest_signed: Option<(u64, DateTime<Utc>)> = None;
-    // Leaves whose event is gone: a finding unless a valid tombstone names them
-    // (decided at the end, once the tombstones committed so far are known).
-    let mut missing: Vec<(u64, Uuid, usize)> = Vec::new();
-    // Pages of `page` leaf numbers (a bounded range: the planner walks both
-    // indexes; an empty page, a hole in the numbering, does not end the scan);
-    // the next page is read while the current one is decoded and hashed on a
-    // blocking thread, so the database and the hashing overlap.
-    let fetch = |from: u64| {
-        let to = std::cmp::min(from + page, head);
-        let sql = format!(
-            "SELECT l.seq, l.event_id, l.hash, {EVENT_COLUMNS} FROM audit_leaf l \
-             LEFT JOIN audit_event e ON e.id = l.event_id \
-             WHERE l.seq >= {from} AND l.seq < {to} ORDER BY l.seq"
-        );
-        db.query_all_raw(Statement::from_string(backend, sql))
+    check_claims(&frontier, &mut found, &mut good_size);
+    // A leaf waiting for its event, an event waiting for its leaf.
+    let mut leaves_waiting: HashMap<Uuid, (u64, Hash)> = HashMap::new();
+    let mut events_waiting: HashMap<Uuid, (Hash, DateTime<Utc>)> = HashMap::new();
+    let compare = |seq: u64, event: Uuid, stored: &Hash, e: (Hash, DateTime<Utc>), found: &mut Vec<_>| {
+        let (computed, occurred_at) = e;
+        if computed != *stored {
+            found.push(((seq, 0), Finding::Edited { seq, event }));
+        } else if let Some((checkpoint, signed_at)) = signed_before(seq) {
+            if occurred_at + BACKDATING_TOLERANCE < signed_at {
+                found.push(((seq, 0), Finding::Backdated { seq, event, occurred_at, checkpoint, signed_at }));
+            }
+        }
     };
-    let mut from = 0u64;
-    let mut rows = if head > 0 { fetch(0).await? } else { Vec::new() };
-    while from < head {
-        let next_from = from + page;
-        let hashing = tokio::task::spawn_blocking(move || -> Result<Vec<Checked>, sea_orm::DbErr> {
+
+    let fetch_leaves = |from: u64| {
+        let to = std::cmp::min(from + page, head);
+        db.query_all_raw(Statement::from_string(
+            backend,
+            format!("SELECT seq, event_id, hash FROM audit_leaf WHERE seq >= {from} AND seq < {to} ORDER BY seq"),
+        ))
+    };
+    let events_sql = |from: EventsFrom| -> Option<String> {
+        let lit = |id: Uuid| match backend {
+            sea_orm::DatabaseBackend::Postgres => format!("'{id}'::uuid"),
+            _ => format!("X'{}'", id.simple()),
+        };
+        match from {
+            EventsFrom::Queued(after) => Some(format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_event e WHERE e.id > {} {} ORDER BY e.id LIMIT {page}",
+                lit(after),
+                if postgres { "AND e.xid IS NULL" } else { "" }
+            )),
+            EventsFrom::ByXid(xid, id) => Some(format!(
+                "SELECT {EVENT_COLUMNS}, e.xid::text FROM audit_event e \
+                 WHERE (e.xid, e.id) > ('{xid}'::xid8, '{id}'::uuid) \
+                 AND (e.xid, e.id) <= ('{}'::xid8, '{}'::uuid) ORDER BY e.xid, e.id LIMIT {page}",
+                cursor.0, cursor.1
+            )),
+            EventsFrom::Done => None,
+        }
+    };
+    let fetch_events = |from: EventsFrom| {
+        let sql = events_sql(from);
+        async move {
+            match sql {
+                Some(sql) => db.query_all_raw(Statement::from_string(backend, sql)).await,
+                None => Ok(Vec::new()),
+            }
+        }
+    };
+    // Where the events stream goes after a page.
+    let next_events = |from: EventsFrom, rows: &[QueryResult]| -> Result<EventsFrom, AppError> {
+        let full = rows.len() as u64 == page;
+        Ok(match (from, rows.last()) {
+            (EventsFrom::Queued(_), Some(r)) if full => EventsFrom::Queued(r.try_get_by_index(0)?),
+            (EventsFrom::Queued(_), _) if postgres => EventsFrom::ByXid(0, Uuid::nil()),
+            (EventsFrom::ByXid(..), Some(r)) if full => {
+                let xid: String = r.try_get_by_index(14)?;
+                EventsFrom::ByXid(
+                    xid.parse().map_err(|_| AppError::internal("a transaction id out of range"))?,
+                    r.try_get_by_index(0)?,
+                )
+            }
+            _ => EventsFrom::Done,
+        })
+    };
+
+    let mut leaf_from = 0u64;
+    let mut leaf_rows = if head > 0 { fetch_leaves(0).await? } else { Vec::new() };
+    let mut events_from = EventsFrom::Queued(Uuid::nil());
+    if postgres {
+        // Events from before transaction ids, if any (found along the xid index).
+        let legacy = "SELECT EXISTS (SELECT 1 FROM audit_event WHERE xid IS NULL)";
+        let r = db.query_one_raw(Statement::from_string(backend, legacy)).await?;
+        if !r.map(|r| r.try_get_by_index::<bool>(0)).transpose()?.unwrap_or(false) {
+            events_from = EventsFrom::ByXid(0, Uuid::nil());
+        }
+    }
+    let mut event_rows = fetch_events(events_from).await?;
+    loop {
+        let leaves_left = leaf_from < head;
+        let events_left = !matches!(events_from, EventsFrom::Done);
+        if !leaves_left && !events_left {
+            break;
+        }
+        let rows = std::mem::take(&mut event_rows);
+        let after = if events_left { next_events(events_from, &rows)? } else { EventsFrom::Done };
+        let hashing = tokio::task::spawn_blocking(move || -> Result<Vec<Hashed>, sea_orm::DbErr> {
             rows.iter()
                 .map(|r| {
-                    let present: Option<Uuid> = r.try_get_by_index(3)?;
-                    let event = match present {
-                        Some(_) => Some(EventRow::read(r, 3)?),
-                        None => None,
-                    };
-                    Ok(Checked {
-                        seq: r.try_get_by_index::<i64>(0)? as u64,
-                        event: r.try_get_by_index(1)?,
-                        stored: r.try_get_by_index(2)?,
-                        computed: event.as_ref().map(EventRow::leaf_hash),
-                        occurred_at: event.map(|e| e.occurred_at),
-                    })
+                    let e = EventRow::read(r, 0)?;
+                    Ok(Hashed { id: e.id, hash: e.leaf_hash(), occurred_at: e.occurred_at })
                 })
                 .collect()
         });
-        let next = async {
-            if next_from < head {
-                fetch(next_from).await
-            } else {
-                Ok(Vec::new())
-            }
-        };
-        let (checked, next) = tokio::join!(hashing, next);
-        let checked = checked.map_err(|e| AppError::internal(format!("verification thread: {e}")))??;
-        for c in checked {
-            let seq = c.seq;
-            while frontier.size() < seq {
-                // A hole in the numbering: nothing to recompute it from.
-                out.findings.push(Finding::BrokenLeaf { seq: frontier.size() });
-                frontier.push([0; 32]);
-                check_claims(&frontier, &mut out, &mut good_size);
-            }
-            // The event against its leaf; the leaves against the checkpoints.
-            // A mismatch of the first kind is named once, by the event: the
-            // tree goes on with the stored leaf, so that a checkpoint fails
-            // only where the leaves themselves were rewritten.
-            let Ok(hash) = <Hash>::try_from(c.stored.as_slice()) else {
-                out.findings.push(Finding::BrokenLeaf { seq });
-                frontier.push([0; 32]);
-                check_claims(&frontier, &mut out, &mut good_size);
-                continue;
-            };
-            match c.computed {
-                Some(h) if h != hash => out.findings.push(Finding::Edited { seq, event: c.event }),
-                Some(_) => {}
-                None => missing.push((seq, c.event, out.findings.len())),
-            }
-            while let Some((size, at)) = signing.next_if(|(size, _)| *size <= seq) {
-                if latest_signed.is_none_or(|(_, t)| at > t) {
-                    latest_signed = Some((size, at));
+        let next_leaf_from = leaf_from + page;
+        let (hashed, next_leaves, next_event_rows) = tokio::join!(
+            hashing,
+            async {
+                if leaves_left && next_leaf_from < head {
+                    fetch_leaves(next_leaf_from).await
+                } else {
+                    Ok(Vec::new())
                 }
-            }
-            if let (Some(occurred_at), Some((checkpoint, signed_at))) = (c.occurred_at, latest_signed) {
-                if occurred_at + BACKDATING_TOLERANCE < signed_at {
-                    out.findings.push(Finding::Backdated { seq, event: c.event, occurred_at, checkpoint, signed_at });
+            },
+            fetch_events(after)
+        );
+        // This page's leaves: the tree, then each meets its event if it came.
+        if leaves_left {
+            for r in &leaf_rows {
+                let seq = r.try_get_by_index::<i64>(0)? as u64;
+                let event: Uuid = r.try_get_by_index(1)?;
+                let stored: Vec<u8> = r.try_get_by_index(2)?;
+                while frontier.size() < seq {
+                    // A hole in the numbering: nothing to recompute it from.
+                    found.push(((frontier.size(), 0), Finding::BrokenLeaf { seq: frontier.size() }));
+                    frontier.push([0; 32]);
+                    check_claims(&frontier, &mut found, &mut good_size);
                 }
+                // The leaves against the checkpoints go on with the stored
+                // hash: a checkpoint fails only where the leaves themselves
+                // were rewritten (an edited event is named once, by itself).
+                let Ok(hash) = <Hash>::try_from(stored.as_slice()) else {
+                    found.push(((seq, 0), Finding::BrokenLeaf { seq }));
+                    frontier.push([0; 32]);
+                    check_claims(&frontier, &mut found, &mut good_size);
+                    continue;
+                };
+                match events_waiting.remove(&event) {
+                    Some(e) => compare(seq, event, &hash, e, &mut found),
+                    None => {
+                        leaves_waiting.insert(event, (seq, hash));
+                    }
+                }
+                frontier.push(hash);
+                check_claims(&frontier, &mut found, &mut good_size);
             }
-            frontier.push(hash);
-            check_claims(&frontier, &mut out, &mut good_size);
+            leaf_from = next_leaf_from;
         }
-        rows = next?;
-        from = next_from;
+        for e in hashed.map_err(|e| AppError::internal(format!("verification thread: {e}")))?? {
+            match leaves_waiting.remove(&e.id) {
+                Some((seq, stored)) => compare(seq, e.id, &stored, (e.hash, e.occurred_at), &mut found),
+                None => {
+                    events_waiting.insert(e.id, (e.hash, e.occurred_at));
+                }
+            }
+        }
+        leaf_rows = next_leaves?;
+        event_rows = next_event_rows?;
+        events_from = after;
     }
     out.leaves = frontier.size();
     if frontier.size() != head || frontier.root() != stored_head.root() {
-        out.findings.push(Finding::TreeHead { size: head });
+        found.push(((u64::MAX, 2), Finding::TreeHead { size: head }));
     }
     for c in claim {
-        out.findings.push(Finding::Checkpoint {
-            size: c.size,
-            signed_at: c.signed_at,
-            since_leaf: good_size,
-            reason: format!("the tree has only {} leaves", frontier.size()),
-        });
+        found.push((
+            (u64::MAX, 3),
+            Finding::Checkpoint {
+                size: c.size,
+                signed_at: c.signed_at,
+                since_leaf: good_size,
+                reason: format!("the tree has only {} leaves", frontier.size()),
+            },
+        ));
     }
-    // The missing events: purged by retention when a valid tombstone names
-    // them, deleted otherwise (in leaf order, before the other findings).
-    if !missing.is_empty() {
+    // Leaves whose event is gone: purged by retention when a valid tombstone
+    // names them, deleted otherwise.
+    if !leaves_waiting.is_empty() {
         let purged = purged_leaves(db, head, &claims).await?;
-        let mut deleted = Vec::new();
-        for (seq, event, at) in missing {
+        for (event, (seq, _)) in leaves_waiting {
             if covered(&purged, seq) {
                 out.purged += 1;
             } else {
-                deleted.push((at, Finding::Deleted { seq, event }));
+                found.push(((seq, 0), Finding::Deleted { seq, event }));
             }
         }
-        for (i, (at, f)) in deleted.into_iter().enumerate() {
-            out.findings.insert(at + i, f);
+    }
+    // Events in no leaf read: a leaf added since the head was read, or (SQLite)
+    // queued; else slipped in where the sequencer had passed.
+    let mut strays: Vec<Uuid> = events_waiting.into_keys().collect();
+    strays.sort();
+    for chunk in strays.chunks(500) {
+        let ids = chunk
+            .iter()
+            .map(|id| if postgres { format!("'{id}'::uuid") } else { format!("X'{}'", id.simple()) })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let known: std::collections::HashSet<Uuid> = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!(
+                    "SELECT event_id FROM audit_leaf WHERE event_id IN ({ids}) \
+                     UNION SELECT event_id FROM audit_pending WHERE event_id IN ({ids})"
+                ),
+            ))
+            .await?
+            .iter()
+            .map(|r| r.try_get_by_index::<Uuid>(0))
+            .collect::<Result<_, _>>()?;
+        for id in chunk.iter().filter(|id| !known.contains(id)) {
+            found.push(((u64::MAX, 4), Finding::NotInTree { event: *id }));
         }
     }
-    // Events that are neither leaves nor waiting for the sequencer (queued,
-    // or on PostgreSQL after its cursor).
-    let cursor = match backend {
-        sea_orm::DatabaseBackend::Postgres => {
-            let state = tree_row(db).await?;
-            let (xid, id) = (state.cursor_xid.unwrap_or(0), state.cursor_event.unwrap_or_default());
-            format!("('{xid}'::xid8, '{id}'::uuid)")
-        }
-        _ => String::new(),
-    };
-    let (passed, ahead) = match backend {
-        sea_orm::DatabaseBackend::Postgres => (
-            format!("AND (e.xid IS NULL OR (e.xid, e.id) <= {cursor})"),
-            format!("SELECT count(*) FROM audit_event e WHERE (e.xid, e.id) > {cursor}"),
-        ),
-        _ => (String::new(), String::new()),
-    };
-    let strays = db
-        .query_all_raw(Statement::from_string(
-            backend,
-            format!(
-                "SELECT e.id FROM audit_event e \
-                 WHERE NOT EXISTS (SELECT 1 FROM audit_leaf l WHERE l.event_id = e.id) \
-                 AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.event_id = e.id) {passed} \
-                 ORDER BY e.occurred_at, e.id"
-            ),
-        ))
-        .await?;
-    for r in strays {
-        out.findings.push(Finding::NotInTree { event: r.try_get_by_index(0)? });
-    }
+    found.sort_by_key(|(at, _)| *at);
+    out.findings = found.into_iter().map(|(_, f)| f).collect();
     out.queued = Unscoped::Audit.find::<audit_pending::Entity>().count(db).await?;
-    if !ahead.is_empty() {
+    if postgres {
+        let ahead = format!(
+            "SELECT count(*) FROM audit_event e WHERE (e.xid, e.id) > ('{}'::xid8, '{}'::uuid)",
+            cursor.0, cursor.1
+        );
         if let Some(r) = db.query_one_raw(Statement::from_string(backend, ahead)).await? {
             out.queued += r.try_get_by_index::<i64>(0)? as u64;
         }

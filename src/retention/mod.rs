@@ -347,6 +347,9 @@ pub async fn run(
 ) -> Result<Outcome, AppError> {
     let held = Held::load(db).await?;
     let mut out = Outcome::default();
+    if !dry_run {
+        ensure_partitions(db).await?;
+    }
     if let Some(cutoff) = policy.cutoff(Category::ClosedCase, now) {
         anonymise_closed(db, ctx, policy, cutoff, &held, dry_run, &mut out).await?;
     }
@@ -598,6 +601,11 @@ async fn purge_trail(
         .await?
         .map(|c| c.size as u64)
         .unwrap_or(0);
+    // The months dropped whole (or that a dry run would drop): not row by row.
+    let dropped = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => drop_partitions(db, ctx, cutoff, covered, held, dry_run, out).await?,
+        _ => Vec::new(),
+    };
     let mut after: Option<Uuid> = None;
     loop {
         let mut q = Unscoped::Audit
@@ -606,6 +614,13 @@ async fn purge_trail(
             .filter(audit_event::Column::Action.ne(AuditAction::Purge))
             .order_by_asc(audit_event::Column::Id)
             .limit(PURGE_BATCH);
+        for (from, to) in &dropped {
+            q = q.filter(
+                sea_orm::Condition::any()
+                    .add(audit_event::Column::OccurredAt.lt(*from))
+                    .add(audit_event::Column::OccurredAt.gte(*to)),
+            );
+        }
         if let Some(a) = after {
             q = q.filter(audit_event::Column::Id.gt(a));
         }
@@ -673,6 +688,161 @@ async fn purge_trail(
         txn.commit().await?;
     }
     Ok(())
+}
+
+/// Months of audit partitions kept ready ahead of the current one.
+pub const PARTITIONS_AHEAD: u32 = 3;
+
+/// On PostgreSQL, the audit trail's partitions of this month and the next
+/// [`PARTITIONS_AHEAD`] (the server's hourly chore; a run of retention too).
+pub async fn ensure_partitions<C: ConnectionTrait>(db: &C) -> Result<(), AppError> {
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        db.execute_unprepared(&format!("SELECT gepi_audit_partitions({PARTITIONS_AHEAD})")).await?;
+    }
+    Ok(())
+}
+
+/// The month (UTC; start, and end exclusive) of partition `name`
+/// (`audit_event_pYYYYMM`).
+fn partition_month(name: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let ym = name.strip_prefix("audit_event_p")?;
+    if ym.len() != 6 || !ym.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (y, m): (i32, u32) = (ym[..4].parse().ok()?, ym[4..].parse().ok()?);
+    let start = NaiveDate::from_ymd_opt(y, m, 1)?;
+    let end = start.checked_add_months(chrono::Months::new(1))?;
+    Some((start.and_hms_opt(0, 0, 0)?.and_utc(), end.and_hms_opt(0, 0, 0)?.and_utc()))
+}
+
+/// PostgreSQL: drops every month's partition of the trail that ended by the
+/// cutoff, when every event in it is a leaf of a checkpoint signed by the
+/// cutoff (below `covered`) and no hold covers any of them. One tombstone per
+/// partition names its leaves and the leaves named by the tombstones it held
+/// (so those stay accounted for). A partition that cannot go whole is left to
+/// the row-by-row purge, which keeps what is held or not yet checkpointed.
+/// The months dropped (or, dry, that would be).
+async fn drop_partitions(
+    db: &DatabaseConnection,
+    ctx: &AuditContext,
+    cutoff: DateTime<Utc>,
+    covered: u64,
+    held: &Held,
+    dry_run: bool,
+    out: &mut Outcome,
+) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, AppError> {
+    let backend = db.get_database_backend();
+    let mut dropped = Vec::new();
+    let q = |sql: String| sea_orm::Statement::from_string(backend, sql);
+    let parts = db
+        .query_all_raw(q("SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                WHERE i.inhparent = 'audit_event'::regclass ORDER BY 1"
+            .into()))
+        .await?;
+    for r in parts {
+        let name: String = r.try_get_by_index(0)?;
+        let Some((start, end)) = partition_month(&name) else { continue };
+        if end > cutoff {
+            continue;
+        }
+        let txn = db.begin().await?;
+        // No event may arrive in it meanwhile; readers of the trail wait.
+        txn.execute_unprepared(&format!("LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")).await?;
+        let count = |sql: String| {
+            let txn = &txn;
+            async move {
+                let r = txn.query_one_raw(q(sql)).await?.ok_or_else(|| AppError::internal("no count"))?;
+                Ok::<u64, AppError>(r.try_get_by_index::<i64>(0)? as u64)
+            }
+        };
+        let events = count(format!("SELECT count(*) FROM {name}")).await?;
+        let waiting = count(format!(
+            "SELECT count(*) FROM {name} e LEFT JOIN audit_leaf l ON l.event_id = e.id \
+             WHERE l.seq IS NULL OR l.seq >= {covered}"
+        ))
+        .await?;
+        let mut held_here = 0;
+        let pairs: Vec<&(String, String)> = held.rows.iter().collect();
+        for chunk in pairs.chunks(500) {
+            let list = chunk
+                .iter()
+                .map(|(t, id)| format!("('{}', '{}')", t.replace('\'', "''"), id.replace('\'', "''")))
+                .collect::<Vec<_>>()
+                .join(", ");
+            held_here += count(format!("SELECT count(*) FROM {name} WHERE (entity, entity_id) IN ({list})")).await?;
+        }
+        if waiting > 0 || held_here > 0 {
+            out.lines.push(format!(
+                "audit_trail: partition {name} ({events} events): {waiting} not yet in a checkpoint signed by {}, \
+                 {held_here} held: purged row by row",
+                cutoff.date_naive()
+            ));
+            txn.rollback().await?;
+            continue;
+        }
+        // Its leaves as runs (gaps and islands), and the runs its tombstones name.
+        let mut runs: Vec<(u64, u64)> = txn
+            .query_all_raw(q(format!(
+                "SELECT min(seq), max(seq) FROM (SELECT l.seq, l.seq - row_number() OVER (ORDER BY l.seq) AS g \
+                 FROM {name} e JOIN audit_leaf l ON l.event_id = e.id) r GROUP BY g ORDER BY 1"
+            )))
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get_by_index::<i64>(0)? as u64, r.try_get_by_index::<i64>(1)? as u64)))
+            .collect::<Result<_, sea_orm::DbErr>>()?;
+        for r in txn.query_all_raw(q(format!("SELECT changes FROM {name} WHERE action = 'purge'"))).await? {
+            let changes: Option<String> = r.try_get_by_index(0)?;
+            let v: serde_json::Value = serde_json::from_str(changes.as_deref().unwrap_or("{}")).unwrap_or_default();
+            runs.extend(
+                v["leaves"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| Some((p.get(0)?.as_u64()?, p.get(1)?.as_u64()?))),
+            );
+        }
+        let runs = merge(runs);
+        dropped.push((start, end));
+        out.audit_events_purged += events;
+        out.lines.push(format!(
+            "audit_trail: partition {name} ({events} events, the month before {}): drop, tombstone kept",
+            end.date_naive()
+        ));
+        if dry_run {
+            txn.rollback().await?;
+            continue;
+        }
+        let mut e = AuditEntry {
+            entity: "audit_event",
+            entity_id: None,
+            action: AuditAction::Purge,
+            ambito_id: None,
+            changes: None,
+        };
+        e.changes = Some(serde_json::json!({
+            "rule": Category::AuditTrail.as_str(),
+            "before": cutoff,
+            "leaves": runs,
+            "partition": name,
+        }));
+        audit::record(&txn, ctx, vec![e]).await?;
+        txn.execute_unprepared(&format!("DROP TABLE {name}")).await?;
+        txn.commit().await?;
+    }
+    Ok(dropped)
+}
+
+/// Inclusive runs, sorted and merged where they touch or overlap.
+fn merge(mut runs: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    runs.sort();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for (a, b) in runs {
+        match out.last_mut() {
+            Some((_, end)) if a <= *end + 1 => *end = std::cmp::max(*end, b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
 }
 
 /// Sorted numbers as inclusive runs.

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Duration, Utc};
+use chrono::{Datelike, Duration, Utc};
 use entity::{audit_event, case_file, enums::*, member};
 use gepi::{
     audit::{self, AuditContext, AuditEntry},
@@ -180,4 +180,96 @@ async fn the_audit_trail_refuses_deletes_without_the_purge_permit() {
     audit::record(&app.db, &ctx, vec![AuditEntry::new("member", Uuid::now_v7(), AuditAction::Read)]).await.unwrap();
     assert!(app.db.execute_unprepared("DELETE FROM audit_event").await.is_err());
     assert_eq!(audit_event::Entity::find().all(&app.db).await.unwrap().len(), 1);
+}
+
+/// On PostgreSQL a month of the trail past its period goes whole: its
+/// partition is dropped, and one tombstone names its leaves and those named by
+/// the tombstones it held (an earlier purge's), so the trail still verifies.
+/// A month with an event not yet in a checkpoint signed by the cutoff stays.
+#[tokio::test]
+async fn a_month_of_the_trail_goes_as_a_partition_on_postgresql() {
+    use gepi::audit::log;
+    let app = TestApp::new().await;
+    if !app.is_postgres() {
+        return; // SQLite deletes rows (the test above).
+    }
+    let signer = gepi::tlog::note::Signer::generate("gepi.test/audit").unwrap();
+    let ctx = AuditContext::unattributed(ActorKind::System, None);
+    let now = Utc::now();
+    let (a0, a) = (now - Duration::days(7 * 365), now - Duration::days(6 * 365));
+    let b = a + Duration::days(40);
+    let part = |t: chrono::DateTime<Utc>| format!("audit_event_p{}", t.format("%Y%m"));
+    let exists = |name: String| {
+        let db = app.db.clone();
+        async move {
+            let r = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    format!("SELECT to_regclass('{name}') IS NOT NULL"),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            r.try_get_by_index::<bool>(0).unwrap()
+        }
+    };
+    let insert = |at: chrono::DateTime<Utc>, action: &str, changes: Option<String>| {
+        let db = app.db.clone();
+        let action = action.to_string();
+        async move {
+            let changes = changes.map(|c| format!("'{c}'")).unwrap_or("NULL".into());
+            db.execute_unprepared(&format!(
+                "INSERT INTO audit_event (id, occurred_at, actor_kind, entity, entity_id, action, changes) \
+                 VALUES ('{}', '{}', 'operator', 'member', '{}', '{action}', {changes})",
+                Uuid::now_v7(),
+                at.to_rfc3339(),
+                Uuid::now_v7()
+            ))
+            .await
+            .unwrap();
+        }
+    };
+    for t in [a0, a, b] {
+        app.db.execute_unprepared(&format!("SELECT gepi_audit_partition('{}')", t.date_naive())).await.unwrap();
+    }
+    // Month A0: three events, signed then; an earlier purge dropped them, its
+    // tombstone in month A.
+    for _ in 0..3 {
+        insert(a0, "read", None).await;
+    }
+    log::sequence_all(&app.db).await.unwrap();
+    log::checkpoint_at(&app.db, &signer, Duration::zero(), None, a0 + Duration::days(1)).await.unwrap().unwrap();
+    let before = (a0 + Duration::days(2)).to_rfc3339();
+    insert(a, "purge", Some(format!(r#"{{"rule":"audit_trail","before":"{before}","leaves":[[0,2]]}}"#))).await;
+    for _ in 0..4 {
+        insert(a, "read", None).await;
+    }
+    log::sequence_all(&app.db).await.unwrap();
+    app.db.execute_unprepared(&format!("DROP TABLE {}", part(a0))).await.unwrap();
+    log::checkpoint_at(&app.db, &signer, Duration::zero(), None, a + Duration::days(1)).await.unwrap().unwrap();
+    // Month B: two events in no checkpoint signed by the cutoff.
+    for _ in 0..2 {
+        insert(b, "read", None).await;
+    }
+    log::sequence_all(&app.db).await.unwrap();
+    log::checkpoint(&app.db, &signer, Duration::zero(), None).await.unwrap().unwrap();
+    let v = log::verify(&app.db, &signer.verifier(), &[], 1000).await.unwrap();
+    assert_eq!((v.findings, v.purged, v.leaves), (vec![], 3, 10));
+
+    let policy = Policy::load(None).unwrap();
+    let dry = retention::run(&app.db, &ctx, &policy, now, true).await.unwrap();
+    assert_eq!(dry.audit_events_purged, 5, "{:?}", dry.lines);
+    assert!(exists(part(a)).await, "a dry run drops nothing");
+    let done = retention::run(&app.db, &ctx, &policy, now, false).await.unwrap();
+    assert_eq!((done.audit_events_purged, done.audit_events_waiting), (5, 2), "{:?}", done.lines);
+    assert!(!exists(part(a)).await, "month A is gone whole");
+    assert!(exists(part(b)).await, "month B waits for a checkpoint signed by the cutoff");
+    log::sequence_all(&app.db).await.unwrap();
+    let v = log::verify(&app.db, &signer.verifier(), &[], 1000).await.unwrap();
+    assert_eq!(v.findings, vec![]);
+    assert_eq!(v.purged, 8, "month A0's three through the new tombstone, and month A's five");
+    // The partitions of the coming months are there.
+    let next =
+        (now.date_naive().with_day(1).unwrap() + chrono::Months::new(retention::PARTITIONS_AHEAD)).and_hms_opt(0, 0, 0);
+    assert!(exists(part(next.unwrap().and_utc())).await);
 }
