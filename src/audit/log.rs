@@ -198,6 +198,9 @@ pub async fn sequence(db: &DatabaseConnection) -> Result<u64, AppError> {
              AND e.xid < pg_snapshot_xmin(pg_current_snapshot()) \
              ORDER BY e.xid, e.id LIMIT {room}"
         );
+        // Along the index of each month, merged: the planner's estimate of the
+        // rows after the cursor may make it sort them all instead.
+        txn.execute_unprepared("SET LOCAL enable_sort = off").await?;
         let more = txn.query_all_raw(Statement::from_string(sea_orm::DatabaseBackend::Postgres, sql)).await?;
         if let Some(r) = more.last() {
             let xid: String = r.try_get_by_index(14)?;
@@ -685,7 +688,7 @@ enum EventsFrom {
 /// events are decoded and hashed on a blocking thread. A leaf and its event
 /// meet in whichever stream reaches them second, so the events' order only
 /// bounds the memory used, never the result.
-pub async fn verify<C: ConnectionTrait>(
+pub async fn verify<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     verifier: &Verifier,
     external: &[String],
@@ -806,6 +809,14 @@ pub async fn verify<C: ConnectionTrait>(
         let sql = events_sql(from);
         async move {
             match sql {
+                // Along the index of each month, merged (see `sequence`).
+                Some(sql) if postgres => {
+                    let txn = db.begin().await?;
+                    txn.execute_unprepared("SET LOCAL enable_sort = off").await?;
+                    let rows = txn.query_all_raw(Statement::from_string(backend, sql)).await?;
+                    sea_orm::TransactionSession::commit(txn).await?;
+                    Ok(rows)
+                }
                 Some(sql) => db.query_all_raw(Statement::from_string(backend, sql)).await,
                 None => Ok(Vec::new()),
             }
