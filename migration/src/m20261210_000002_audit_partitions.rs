@@ -8,7 +8,7 @@
 //!   key; ids stay unique, they are time-ordered UUIDs made by the service).
 //!   The existing events are copied, their transaction ids kept.
 //! - `audit_event_pYYYYMM`: one partition per month (UTC), from the oldest
-//!   event's month; `gepi_audit_partitions(n)` creates the current month's and
+//!   event's month (at most ten years back); `gepi_audit_partitions(n)` creates the current month's and
 //!   the next `n` (the server calls it every hour, with 3). `audit_event_default`
 //!   takes an event of a month with no partition (a clock far off), so an
 //!   event is never refused.
@@ -89,16 +89,23 @@ impl MigrationTrait for Migration {
                FOR i IN 0..ahead LOOP
                  BEGIN
                    PERFORM gepi_audit_partition(((now() AT TIME ZONE 'UTC')::date + make_interval(months => i))::date);
-                 EXCEPTION WHEN check_violation THEN
-                   RAISE WARNING 'audit_event: the default partition holds events of month +%', i;
+                 EXCEPTION
+                   WHEN check_violation THEN
+                     RAISE WARNING 'audit_event: the default partition holds events of month +%', i;
+                   WHEN duplicate_table THEN
+                     NULL; -- another instance made it meanwhile
                  END;
                END LOOP;
              END $$",
             "CREATE TABLE audit_event_default PARTITION OF audit_event DEFAULT",
             "CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event_default
                FOR EACH STATEMENT EXECUTE FUNCTION gepi_audit_append_only()",
+            // From the oldest event's month, but no more than ten years back
+            // (one stray timestamp must not make hundreds of partitions; older
+            // events go to the default partition).
             "SELECT gepi_audit_partition(m::date) FROM generate_series(
-               date_trunc('month', (SELECT min(occurred_at) FROM audit_event_unpartitioned) AT TIME ZONE 'UTC'),
+               date_trunc('month', (SELECT greatest(min(occurred_at), now() - interval '10 years')
+                 FROM audit_event_unpartitioned HAVING count(*) > 0) AT TIME ZONE 'UTC'),
                now() AT TIME ZONE 'UTC', interval '1 month') AS m",
             "SELECT gepi_audit_partitions(3)",
         ] {

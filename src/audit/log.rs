@@ -186,16 +186,26 @@ pub async fn sequence(db: &DatabaseConnection) -> Result<u64, AppError> {
     lock_tree(&txn).await?;
     let state = tree_row(&txn).await?;
     let mut frontier = frontier_of(&state)?;
+    let postgres = txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+    let (mut xid, mut id) = (state.cursor_xid.unwrap_or(0), state.cursor_event.unwrap_or_default());
+    if postgres {
+        let (xmin, xmax) = snapshot_bounds(&txn).await?;
+        if xid >= xmax {
+            (xid, id) = rebase(&txn, xmin).await?;
+        }
+    }
     let mut rows = queued_batch(&txn).await?.unwrap_or_default();
     let mut cursor = None;
     let room = BATCH.saturating_sub(rows.len() as u64);
-    if room > 0 && txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        let (xid, id) = (state.cursor_xid.unwrap_or(0), state.cursor_event.unwrap_or_default());
-        // The row comparison walks the `(xid, id)` index from the cursor.
+    if room > 0 && postgres {
+        // The row comparison walks the `(xid, id)` index from the cursor; an
+        // event already a leaf (an id written twice, or a restored database's
+        // events, see `rebase`) is not taken again.
         let sql = format!(
             "SELECT {EVENT_COLUMNS}, e.xid::text FROM audit_event e \
              WHERE (e.xid, e.id) > ('{xid}'::xid8, '{id}'::uuid) \
              AND e.xid < pg_snapshot_xmin(pg_current_snapshot()) \
+             AND NOT EXISTS (SELECT 1 FROM audit_leaf l WHERE l.event_id = e.id) \
              ORDER BY e.xid, e.id LIMIT {room}"
         );
         // Along the index of each month, merged: the planner's estimate of the
@@ -256,6 +266,49 @@ pub async fn sequence(db: &DatabaseConnection) -> Result<u64, AppError> {
     audit_tree::Entity::update(next).exec(&txn).await?;
     txn.commit().await?;
     Ok(n)
+}
+
+/// PostgreSQL: the horizon and the next transaction id of the statement's
+/// snapshot (`pg_snapshot_xmin`, `pg_snapshot_xmax`).
+async fn snapshot_bounds<C: ConnectionTrait>(db: &C) -> Result<(i64, i64), AppError> {
+    let r = db
+        .query_one_raw(Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, pg_snapshot_xmax(pg_current_snapshot())::text",
+        ))
+        .await?
+        .ok_or_else(|| AppError::internal("no snapshot"))?;
+    let n = |i| -> Result<i64, AppError> {
+        r.try_get_by_index::<String>(i)?.parse().map_err(|_| AppError::internal("a transaction id out of range"))
+    };
+    Ok((n(0)?, n(1)?))
+}
+
+/// PostgreSQL: the cursor is past every transaction id of this cluster, so the
+/// database was restored from a dump or moved to another cluster (logical
+/// replication), whose transaction ids start lower: new events would all fall
+/// behind the cursor. Every event not yet a leaf whose transaction has ended
+/// is queued (taken from the queue first), and the cursor restarts at the
+/// horizon; the new cursor.
+async fn rebase<C: ConnectionTrait>(txn: &C, xmin: i64) -> Result<(i64, Uuid), AppError> {
+    tracing::warn!(
+        horizon = xmin,
+        "the audit sequencer's cursor is past this database cluster's transaction ids (a restored or moved \
+         database): the events not yet in the tree are queued and the cursor restarts at the horizon"
+    );
+    txn.execute_unprepared(&format!(
+        "INSERT INTO audit_pending (event_id) SELECT e.id FROM audit_event e \
+         WHERE (e.xid IS NULL OR e.xid < '{xmin}'::xid8) \
+         AND NOT EXISTS (SELECT 1 FROM audit_leaf l WHERE l.event_id = e.id) ON CONFLICT DO NOTHING"
+    ))
+    .await?;
+    let cursor = (xmin - 1, Uuid::max());
+    txn.execute_unprepared(&format!(
+        "UPDATE audit_tree SET cursor_xid = {}, cursor_event = '{}'::uuid WHERE id = 1",
+        cursor.0, cursor.1
+    ))
+    .await?;
+    Ok(cursor)
 }
 
 /// The next batch of the queue, its events in id order, and the batch taken
@@ -323,19 +376,22 @@ pub const SEQUENCE_WAIT: std::time::Duration = std::time::Duration::from_secs(30
 /// (the command line's checkpoint and report, and the tests).
 pub async fn sequence_all(db: &DatabaseConnection) -> Result<u64, AppError> {
     if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        let horizon =
-            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, pg_snapshot_xmax(pg_current_snapshot())::text";
-        let read = |r: Option<QueryResult>| -> Result<(u64, u64), AppError> {
-            let r = r.ok_or_else(|| AppError::internal("no snapshot"))?;
-            let n = |i| -> Result<u64, AppError> {
-                r.try_get_by_index::<String>(i)?.parse().map_err(|_| AppError::internal("a transaction id"))
-            };
-            Ok((n(0)?, n(1)?))
-        };
-        let stmt = || Statement::from_string(sea_orm::DatabaseBackend::Postgres, horizon);
-        let (_, target) = read(db.query_one_raw(stmt()).await?)?;
+        let (_, target) = snapshot_bounds(db).await?;
         let until = std::time::Instant::now() + SEQUENCE_WAIT;
-        while read(db.query_one_raw(stmt()).await?)?.0 < target && std::time::Instant::now() < until {
+        loop {
+            let (horizon, _) = snapshot_bounds(db).await?;
+            if horizon >= target {
+                break;
+            }
+            if std::time::Instant::now() >= until {
+                tracing::warn!(
+                    horizon,
+                    target,
+                    "a transaction open for over {} s holds back the audit events written after it began",
+                    SEQUENCE_WAIT.as_secs()
+                );
+                break;
+            }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }
@@ -381,7 +437,33 @@ pub async fn checkpoint_at(
             return Ok(None);
         }
     }
-    let frontier = tree_state(&txn).await?;
+    let state = tree_row(&txn).await?;
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // Events held back by a transaction open for long (anywhere in the
+        // cluster: the horizon is the cluster's) would become leaves after
+        // checkpoints signed long after their time, and read as backdated:
+        // no checkpoint until they are in.
+        let (xid, id) = (state.cursor_xid.unwrap_or(0), state.cursor_event.unwrap_or_default());
+        let oldest = txn
+            .query_one_raw(Statement::from_string(
+                sea_orm::DatabaseBackend::Postgres,
+                format!("SELECT min(occurred_at) FROM audit_event WHERE (xid, id) > ('{xid}'::xid8, '{id}'::uuid)"),
+            ))
+            .await?
+            .map(|r| r.try_get_by_index::<Option<DateTime<Utc>>>(0))
+            .transpose()?
+            .flatten();
+        if let Some(oldest) = oldest.filter(|t| *t < now - HELD_BACK) {
+            tracing::warn!(
+                since = %oldest,
+                "audit events are held back by a long open transaction (see pg_stat_activity and \
+                 pg_prepared_xacts): no checkpoint is signed until they are in the tree"
+            );
+            txn.commit().await?;
+            return Ok(None);
+        }
+    }
+    let frontier = frontier_of(&state)?;
     let c =
         Checkpoint { origin: signer.name().to_string(), size: frontier.size(), root: frontier.root(), time: Some(now) };
     let row = audit_checkpoint::Model {
@@ -592,7 +674,9 @@ pub enum Finding {
     Deleted { seq: u64, event: Uuid },
     /// A leaf number is missing or its hash is malformed.
     BrokenLeaf { seq: u64 },
-    /// An event that is neither a leaf nor queued: written behind the trigger.
+    /// An event that is neither a leaf nor waiting for one: written behind
+    /// the queueing trigger (SQLite) or with a transaction id the sequencer
+    /// has passed or no transaction has had (PostgreSQL).
     NotInTree { event: Uuid },
     /// A checkpoint that does not verify or does not match the recomputed
     /// tree (the leaves between the previous good checkpoint and this one were
@@ -605,6 +689,10 @@ pub enum Finding {
     /// than it claims (the trail's time comes from whoever writes the row).
     Backdated { seq: u64, event: Uuid, occurred_at: DateTime<Utc>, checkpoint: u64, signed_at: DateTime<Utc> },
 }
+
+/// How long committed events may wait behind an open transaction before
+/// checkpoints stop (well within [`BACKDATING_TOLERANCE`]).
+pub const HELD_BACK: chrono::Duration = chrono::Duration::minutes(30);
 
 /// How long an event may take from its time to its leaf: the longest
 /// transaction that writes audit events, and the sequencer's lag. An event
@@ -621,7 +709,10 @@ impl std::fmt::Display for Finding {
             Finding::Deleted { seq, event } => write!(f, "event {event} (leaf {seq}) is missing: deleted"),
             Finding::BrokenLeaf { seq } => write!(f, "leaf {seq} is missing or malformed"),
             Finding::NotInTree { event } => {
-                write!(f, "event {event} is in no leaf and not queued: inserted behind the trail's trigger")
+                write!(
+                    f,
+                    "event {event} is in no leaf and not waiting for one: inserted where the sequencer had passed"
+                )
             }
             Finding::Checkpoint { size, signed_at, since_leaf, reason } => {
                 let at = signed_at.map(|t| format!(" signed {}", t.to_rfc3339())).unwrap_or_default();
@@ -839,6 +930,11 @@ pub async fn verify<C: ConnectionTrait + TransactionTrait>(
         })
     };
 
+    // The leaves valid tombstones name: a leaf among them whose event is gone
+    // is not kept waiting for it (after years of retention, most leaves).
+    let purged = purged_leaves(db, head, &claims).await?;
+    let mut purged_here = 0u64;
+
     let mut leaf_from = 0u64;
     let mut leaf_rows = if head > 0 { fetch_leaves(0).await? } else { Vec::new() };
     let mut events_from = EventsFrom::Queued(Uuid::nil());
@@ -851,14 +947,18 @@ pub async fn verify<C: ConnectionTrait + TransactionTrait>(
         }
     }
     let mut event_rows = fetch_events(events_from).await?;
+    // A stream that has run ahead by more than two pages waits for the other.
+    let ahead = 2 * page as usize;
     loop {
         let leaves_left = leaf_from < head;
         let events_left = !matches!(events_from, EventsFrom::Done);
         if !leaves_left && !events_left {
             break;
         }
-        let rows = std::mem::take(&mut event_rows);
-        let after = if events_left { next_events(events_from, &rows)? } else { EventsFrom::Done };
+        let take_events = events_left && !(leaves_left && events_waiting.len() > ahead);
+        let take_leaves = leaves_left && !(take_events && leaves_waiting.len() > ahead);
+        let rows = if take_events { std::mem::take(&mut event_rows) } else { Vec::new() };
+        let after = if take_events { next_events(events_from, &rows)? } else { events_from };
         let hashing = tokio::task::spawn_blocking(move || -> Result<Vec<Hashed>, sea_orm::DbErr> {
             rows.iter()
                 .map(|r| {
@@ -871,16 +971,22 @@ pub async fn verify<C: ConnectionTrait + TransactionTrait>(
         let (hashed, next_leaves, next_event_rows) = tokio::join!(
             hashing,
             async {
-                if leaves_left && next_leaf_from < head {
+                if take_leaves && next_leaf_from < head {
                     fetch_leaves(next_leaf_from).await
                 } else {
                     Ok(Vec::new())
                 }
             },
-            fetch_events(after)
+            async {
+                if take_events {
+                    fetch_events(after).await
+                } else {
+                    Ok(Vec::new())
+                }
+            }
         );
         // This page's leaves: the tree, then each meets its event if it came.
-        if leaves_left {
+        if take_leaves {
             for r in &leaf_rows {
                 let seq = r.try_get_by_index::<i64>(0)? as u64;
                 let event: Uuid = r.try_get_by_index(1)?;
@@ -902,6 +1008,8 @@ pub async fn verify<C: ConnectionTrait + TransactionTrait>(
                 };
                 match events_waiting.remove(&event) {
                     Some(e) => compare(seq, event, &hash, e, &mut found),
+                    // Purged, unless its event comes later (checked at the end).
+                    None if covered(&purged, seq) => purged_here += 1,
                     None => {
                         leaves_waiting.insert(event, (seq, hash));
                     }
@@ -909,6 +1017,7 @@ pub async fn verify<C: ConnectionTrait + TransactionTrait>(
                 frontier.push(hash);
                 check_claims(&frontier, &mut found, &mut good_size);
             }
+            leaf_rows = next_leaves?;
             leaf_from = next_leaf_from;
         }
         for e in hashed.map_err(|e| AppError::internal(format!("verification thread: {e}")))?? {
@@ -919,9 +1028,10 @@ pub async fn verify<C: ConnectionTrait + TransactionTrait>(
                 }
             }
         }
-        leaf_rows = next_leaves?;
-        event_rows = next_event_rows?;
-        events_from = after;
+        if take_events {
+            event_rows = next_event_rows?;
+            events_from = after;
+        }
     }
     out.leaves = frontier.size();
     if frontier.size() != head || frontier.root() != stored_head.root() {
@@ -938,42 +1048,81 @@ pub async fn verify<C: ConnectionTrait + TransactionTrait>(
             },
         ));
     }
-    // Leaves whose event is gone: purged by retention when a valid tombstone
-    // names them, deleted otherwise.
-    if !leaves_waiting.is_empty() {
-        let purged = purged_leaves(db, head, &claims).await?;
-        for (event, (seq, _)) in leaves_waiting {
-            if covered(&purged, seq) {
-                out.purged += 1;
-            } else {
-                found.push(((seq, 0), Finding::Deleted { seq, event }));
-            }
+    // Leaves whose event is gone and that no valid tombstone names: deleted.
+    for (event, (seq, _)) in leaves_waiting {
+        found.push(((seq, 0), Finding::Deleted { seq, event }));
+    }
+    // Events that met no leaf in the streams: one whose leaf was read and
+    // taken as purged, or a second row with a leaf's id, is checked against
+    // that leaf; one whose leaf was added since the head was read, or (SQLite)
+    // queued, waits; any other slipped in where the sequencer had passed.
+    if postgres {
+        // After the cursor, an event that is already a leaf (a second row with
+        // its id) would wait for the sequencer for ever: checked here.
+        let twins = format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_event e WHERE (e.xid, e.id) > ('{}'::xid8, '{}'::uuid) \
+             AND EXISTS (SELECT 1 FROM audit_leaf l WHERE l.event_id = e.id)",
+            cursor.0, cursor.1
+        );
+        for r in db.query_all_raw(Statement::from_string(backend, twins)).await? {
+            let e = EventRow::read(&r, 0)?;
+            events_waiting.insert(e.id, (e.leaf_hash(), e.occurred_at));
         }
     }
-    // Events in no leaf read: a leaf added since the head was read, or (SQLite)
-    // queued; else slipped in where the sequencer had passed.
-    let mut strays: Vec<Uuid> = events_waiting.into_keys().collect();
-    strays.sort();
+    let mut strays: Vec<(Uuid, (Hash, DateTime<Utc>))> = events_waiting.into_iter().collect();
+    strays.sort_by_key(|(id, _)| *id);
     for chunk in strays.chunks(500) {
         let ids = chunk
             .iter()
-            .map(|id| if postgres { format!("'{id}'::uuid") } else { format!("X'{}'", id.simple()) })
+            .map(|(id, _)| if postgres { format!("'{id}'::uuid") } else { format!("X'{}'", id.simple()) })
             .collect::<Vec<_>>()
             .join(", ");
-        let known: std::collections::HashSet<Uuid> = db
+        let leaves: HashMap<Uuid, (u64, Vec<u8>)> = db
             .query_all_raw(Statement::from_string(
                 backend,
-                format!(
-                    "SELECT event_id FROM audit_leaf WHERE event_id IN ({ids}) \
-                     UNION SELECT event_id FROM audit_pending WHERE event_id IN ({ids})"
-                ),
+                format!("SELECT event_id, seq, hash FROM audit_leaf WHERE event_id IN ({ids})"),
+            ))
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get_by_index(0)?, (r.try_get_by_index::<i64>(1)? as u64, r.try_get_by_index(2)?))))
+            .collect::<Result<_, sea_orm::DbErr>>()?;
+        let queued: std::collections::HashSet<Uuid> = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!("SELECT event_id FROM audit_pending WHERE event_id IN ({ids})"),
             ))
             .await?
             .iter()
             .map(|r| r.try_get_by_index::<Uuid>(0))
             .collect::<Result<_, _>>()?;
-        for id in chunk.iter().filter(|id| !known.contains(id)) {
-            found.push(((u64::MAX, 4), Finding::NotInTree { event: *id }));
+        for (id, e) in chunk {
+            match leaves.get(id) {
+                Some((seq, stored)) if *seq < head => {
+                    if covered(&purged, *seq) {
+                        purged_here = purged_here.saturating_sub(1);
+                    }
+                    match <Hash>::try_from(stored.as_slice()) {
+                        Ok(h) => compare(*seq, *id, &h, *e, &mut found),
+                        Err(_) => found.push(((*seq, 0), Finding::BrokenLeaf { seq: *seq })),
+                    }
+                }
+                Some(_) => {}
+                None if queued.contains(id) => {}
+                None => found.push(((u64::MAX, 4), Finding::NotInTree { event: *id })),
+            }
+        }
+    }
+    out.purged = purged_here;
+    if postgres {
+        // An event with a transaction id no transaction has had yet: never
+        // sequenced, and not waiting for it either.
+        let future = format!(
+            "SELECT id FROM audit_event WHERE (xid, id) > ('{}'::xid8, '{}'::uuid) \
+             AND xid >= pg_snapshot_xmax(pg_current_snapshot()) ORDER BY id",
+            cursor.0, cursor.1
+        );
+        for r in db.query_all_raw(Statement::from_string(backend, future)).await? {
+            found.push(((u64::MAX, 4), Finding::NotInTree { event: r.try_get_by_index(0)? }));
         }
     }
     found.sort_by_key(|(at, _)| *at);
@@ -981,7 +1130,8 @@ pub async fn verify<C: ConnectionTrait + TransactionTrait>(
     out.queued = Unscoped::Audit.find::<audit_pending::Entity>().count(db).await?;
     if postgres {
         let ahead = format!(
-            "SELECT count(*) FROM audit_event e WHERE (e.xid, e.id) > ('{}'::xid8, '{}'::uuid)",
+            "SELECT count(*) FROM audit_event e WHERE (e.xid, e.id) > ('{}'::xid8, '{}'::uuid) \
+             AND NOT EXISTS (SELECT 1 FROM audit_leaf l WHERE l.event_id = e.id)",
             cursor.0, cursor.1
         );
         if let Some(r) = db.query_one_raw(Statement::from_string(backend, ahead)).await? {

@@ -596,3 +596,67 @@ async fn a_forged_tombstone_hides_no_deletion() {
     assert_eq!(v.purged, 0);
     assert_eq!(v.findings, vec![Finding::Deleted { seq: leaf as u64, event: victim }]);
 }
+
+/// PostgreSQL: what the sequencer does when the database is not as it left
+/// it: a cursor past the cluster's transaction ids (a restored dump) is
+/// rebased and the new events still become leaves; a second row with the id
+/// of an event in the tree neither stops the sequencer nor hides (its content
+/// differs: named as edited); an event with a transaction id no transaction
+/// has had is named; and no checkpoint is signed while events wait behind a
+/// transaction for long.
+#[tokio::test]
+async fn the_sequencer_survives_a_database_not_as_it_left_it() {
+    let signer = key();
+    let (app, ids, _) = trail(&signer).await;
+    if !app.is_postgres() {
+        return; // SQLite queues by trigger: none of these can happen there.
+    }
+    // A restored dump: the cursor is far ahead of the cluster's ids.
+    app.db.execute_unprepared("UPDATE audit_tree SET cursor_xid = 4000000000000 WHERE id = 1").await.unwrap();
+    write_events(&app.db, 3).await;
+    assert_eq!(log::sequence_all(&app.db).await.unwrap(), 3);
+    write_events(&app.db, 2).await;
+    assert_eq!(log::sequence_all(&app.db).await.unwrap(), 2, "and after the rebase, by transaction again");
+    assert_eq!(findings(&app, &signer, &[]).await, vec![]);
+
+    // A second row with the id of leaf 7's event, another time and content.
+    let twin = ids_in_order(&app.db).await[7];
+    app.db
+        .execute_unprepared(&format!(
+            "INSERT INTO audit_event (id, occurred_at, actor_kind, entity, entity_id, action) \
+             VALUES ('{twin}', now() - interval '1 day', 'system', 'case_file', 'x', 'read')"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(log::sequence_all(&app.db).await.unwrap(), 0, "not a new leaf, and no failure");
+    let f = findings(&app, &signer, &[]).await;
+    assert_eq!(f, vec![Finding::Edited { seq: 7, event: twin }]);
+
+    // An event with a transaction id from the future.
+    let (app, _, _) = trail(&signer).await;
+    let forged = Uuid::now_v7();
+    app.db
+        .execute_unprepared(&format!(
+            "INSERT INTO audit_event (id, occurred_at, actor_kind, entity, entity_id, action, xid) \
+             VALUES ('{forged}', now(), 'system', 'case_file', 'x', 'read', '3000000000000'::xid8)"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(findings(&app, &signer, &[]).await, vec![Finding::NotInTree { event: forged }]);
+
+    // Events older than half an hour not yet in the tree: no checkpoint.
+    let (app, _, _) = trail(&signer).await;
+    app.db
+        .execute_unprepared(&format!(
+            "INSERT INTO audit_event (id, occurred_at, actor_kind, entity, entity_id, action) \
+             VALUES ('{}', now() - interval '2 hours', 'system', 'case_file', 'x', 'read')",
+            Uuid::now_v7()
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(log::checkpoint(&app.db, &signer, chrono::Duration::zero(), None).await.unwrap().is_none());
+    log::sequence_all(&app.db).await.unwrap();
+    assert!(log::checkpoint(&app.db, &signer, chrono::Duration::zero(), None).await.unwrap().is_some());
+    let _ = ids;
+}
