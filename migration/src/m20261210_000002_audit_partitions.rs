@@ -27,6 +27,43 @@ pub struct Migration;
 const COLUMNS: &str = "id, occurred_at, request_id, actor_kind, operator_id, profile_id, api_client_id, role, \
      ambito_id, entity, entity_id, action, changes, operation, xid";
 
+/// `audit_event` with its columns, then `tail` (its key, and how it is
+/// partitioned), its indexes and its append-only triggers.
+async fn create_table(db: &SchemaManagerConnection<'_>, tail: &str) -> Result<(), DbErr> {
+    db.execute_unprepared(&format!(
+        "CREATE TABLE audit_event (
+               id uuid NOT NULL,
+               occurred_at timestamp with time zone NOT NULL,
+               request_id varchar(64),
+               actor_kind varchar(40) NOT NULL,
+               operator_id uuid,
+               profile_id uuid,
+               api_client_id uuid,
+               role varchar(40),
+               ambito_id uuid,
+               entity varchar(40) NOT NULL,
+               entity_id varchar(64),
+               action varchar(40) NOT NULL,
+               changes text,
+               operation varchar(64),
+               xid xid8 DEFAULT pg_current_xact_id(),
+               {tail}"
+    ))
+    .await?;
+    for sql in [
+        "CREATE INDEX idx_audit_event_xid ON audit_event (xid, id)",
+        "CREATE INDEX ix_audit_event_ambito_id_occurred_at_id ON audit_event (ambito_id, occurred_at, id)",
+        "CREATE INDEX ix_audit_event_entity_entity_id ON audit_event (entity, entity_id)",
+        "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
+           FOR EACH ROW EXECUTE FUNCTION gepi_audit_append_only()",
+        "CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
+           FOR EACH STATEMENT EXECUTE FUNCTION gepi_audit_append_only()",
+    ] {
+        db.execute_unprepared(sql).await?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     fn use_transaction(&self) -> Option<bool> {
@@ -44,31 +81,11 @@ impl MigrationTrait for Migration {
             "ALTER INDEX idx_audit_event_xid RENAME TO idx_audit_event_unpartitioned_xid",
             "ALTER INDEX ix_audit_event_ambito_id_occurred_at_id RENAME TO ix_audit_event_unpartitioned_ambito",
             "ALTER INDEX ix_audit_event_entity_entity_id RENAME TO ix_audit_event_unpartitioned_entity",
-            "CREATE TABLE audit_event (
-               id uuid NOT NULL,
-               occurred_at timestamp with time zone NOT NULL,
-               request_id varchar(64),
-               actor_kind varchar(40) NOT NULL,
-               operator_id uuid,
-               profile_id uuid,
-               api_client_id uuid,
-               role varchar(40),
-               ambito_id uuid,
-               entity varchar(40) NOT NULL,
-               entity_id varchar(64),
-               action varchar(40) NOT NULL,
-               changes text,
-               operation varchar(64),
-               xid xid8 DEFAULT pg_current_xact_id(),
-               PRIMARY KEY (id, occurred_at)
-             ) PARTITION BY RANGE (occurred_at)",
-            "CREATE INDEX idx_audit_event_xid ON audit_event (xid, id)",
-            "CREATE INDEX ix_audit_event_ambito_id_occurred_at_id ON audit_event (ambito_id, occurred_at, id)",
-            "CREATE INDEX ix_audit_event_entity_entity_id ON audit_event (entity, entity_id)",
-            "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
-               FOR EACH ROW EXECUTE FUNCTION gepi_audit_append_only()",
-            "CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
-               FOR EACH STATEMENT EXECUTE FUNCTION gepi_audit_append_only()",
+        ] {
+            db.execute_unprepared(sql).await?;
+        }
+        create_table(db, "PRIMARY KEY (id, occurred_at)) PARTITION BY RANGE (occurred_at)").await?;
+        for sql in [
             // One month's partition (UTC), with its own TRUNCATE trigger; nothing if it exists.
             "CREATE FUNCTION gepi_audit_partition(month date) RETURNS void LANGUAGE plpgsql AS $$
              DECLARE
@@ -130,36 +147,18 @@ impl MigrationTrait for Migration {
             "ALTER INDEX ix_audit_event_ambito_id_occurred_at_id RENAME TO ix_audit_event_partitioned_ambito",
             "ALTER INDEX ix_audit_event_entity_entity_id RENAME TO ix_audit_event_partitioned_entity",
             "ALTER TABLE audit_event_partitioned RENAME CONSTRAINT audit_event_pkey TO audit_event_partitioned_pkey",
-            "CREATE TABLE audit_event (
-               id uuid NOT NULL PRIMARY KEY,
-               occurred_at timestamp with time zone NOT NULL,
-               request_id varchar(64),
-               actor_kind varchar(40) NOT NULL,
-               operator_id uuid,
-               profile_id uuid,
-               api_client_id uuid,
-               role varchar(40),
-               ambito_id uuid,
-               entity varchar(40) NOT NULL,
-               entity_id varchar(64),
-               action varchar(40) NOT NULL,
-               changes text,
-               operation varchar(64),
-               xid xid8 DEFAULT pg_current_xact_id()
-             )",
-            "INSERT INTO audit_event SELECT id, occurred_at, request_id, actor_kind, operator_id, profile_id,
-               api_client_id, role, ambito_id, entity, entity_id, action, changes, operation, xid
-               FROM audit_event_partitioned",
+        ] {
+            db.execute_unprepared(sql).await?;
+        }
+        create_table(db, "PRIMARY KEY (id))").await?;
+        db.execute_unprepared(&format!(
+            "INSERT INTO audit_event ({COLUMNS}) SELECT {COLUMNS} FROM audit_event_partitioned"
+        ))
+        .await?;
+        for sql in [
             "DROP TABLE audit_event_partitioned",
             "DROP FUNCTION gepi_audit_partitions(int)",
             "DROP FUNCTION gepi_audit_partition(date)",
-            "CREATE INDEX idx_audit_event_xid ON audit_event (xid, id)",
-            "CREATE INDEX ix_audit_event_ambito_id_occurred_at_id ON audit_event (ambito_id, occurred_at, id)",
-            "CREATE INDEX ix_audit_event_entity_entity_id ON audit_event (entity, entity_id)",
-            "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
-               FOR EACH ROW EXECUTE FUNCTION gepi_audit_append_only()",
-            "CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
-               FOR EACH STATEMENT EXECUTE FUNCTION gepi_audit_append_only()",
         ] {
             db.execute_unprepared(sql).await?;
         }

@@ -154,6 +154,33 @@ fn frontier_of(t: &audit_tree::Model) -> Result<Frontier, AppError> {
         .ok_or_else(|| AppError::internal("the audit tree's stored frontier does not match its size"))
 }
 
+/// PostgreSQL: where the sequencer stopped, `(xid, event id)`.
+fn cursor_of(t: &audit_tree::Model) -> (i64, Uuid) {
+    (t.cursor_xid.unwrap_or(0), t.cursor_event.unwrap_or_default())
+}
+
+/// The cursor as an SQL row value, to compare `(xid, id)` with.
+fn cursor_row((xid, id): (i64, Uuid)) -> String {
+    format!("('{xid}'::xid8, '{id}'::uuid)")
+}
+
+/// Stores where the sequencer stopped.
+async fn store_cursor<C: ConnectionTrait>(txn: &C, (xid, id): (i64, Uuid)) -> Result<(), AppError> {
+    txn.execute_unprepared(&format!(
+        "UPDATE audit_tree SET cursor_xid = {xid}, cursor_event = '{id}'::uuid WHERE id = 1"
+    ))
+    .await?;
+    Ok(())
+}
+
+/// An event id as an SQL literal of `backend`.
+fn uuid_literal(backend: sea_orm::DatabaseBackend, id: Uuid) -> String {
+    match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("'{id}'::uuid"),
+        _ => format!("X'{}'", id.simple()),
+    }
+}
+
 /// The tree as the sequencer left it.
 async fn tree_state<C: ConnectionTrait>(db: &C) -> Result<Frontier, AppError> {
     frontier_of(&tree_row(db).await?)
@@ -187,11 +214,11 @@ pub async fn sequence(db: &DatabaseConnection) -> Result<u64, AppError> {
     let state = tree_row(&txn).await?;
     let mut frontier = frontier_of(&state)?;
     let postgres = txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
-    let (mut xid, mut id) = (state.cursor_xid.unwrap_or(0), state.cursor_event.unwrap_or_default());
+    let mut from = cursor_of(&state);
     if postgres {
         let (xmin, xmax) = snapshot_bounds(&txn).await?;
-        if xid >= xmax {
-            (xid, id) = rebase(&txn, xmin).await?;
+        if from.0 >= xmax {
+            from = rebase(&txn, xmin).await?;
         }
     }
     let mut rows = queued_batch(&txn).await?.unwrap_or_default();
@@ -201,9 +228,10 @@ pub async fn sequence(db: &DatabaseConnection) -> Result<u64, AppError> {
         // The row comparison walks the `(xid, id)` index from the cursor.
         let sql = format!(
             "SELECT {EVENT_COLUMNS}, e.xid::text FROM audit_event e \
-             WHERE (e.xid, e.id) > ('{xid}'::xid8, '{id}'::uuid) \
+             WHERE (e.xid, e.id) > {} \
              AND e.xid < pg_snapshot_xmin(pg_current_snapshot()) \
-             ORDER BY e.xid, e.id LIMIT {room}"
+             ORDER BY e.xid, e.id LIMIT {room}",
+            cursor_row(from)
         );
         // Along the index of each month, merged: the planner's estimate of the
         // rows after the cursor may make it sort them all instead.
@@ -234,11 +262,8 @@ pub async fn sequence(db: &DatabaseConnection) -> Result<u64, AppError> {
     }
     if rows.is_empty() {
         // Only events passed over: the cursor moves past them all the same.
-        if let Some((xid, id)) = cursor {
-            txn.execute_unprepared(&format!(
-                "UPDATE audit_tree SET cursor_xid = {xid}, cursor_event = '{id}'::uuid WHERE id = 1"
-            ))
-            .await?;
+        if let Some(c) = cursor {
+            store_cursor(&txn, c).await?;
         }
         txn.commit().await?;
         return Ok(0);
@@ -323,11 +348,7 @@ async fn rebase<C: ConnectionTrait>(txn: &C, xmin: i64) -> Result<(i64, Uuid), A
     ))
     .await?;
     let cursor = (xmin - 1, Uuid::max());
-    txn.execute_unprepared(&format!(
-        "UPDATE audit_tree SET cursor_xid = {}, cursor_event = '{}'::uuid WHERE id = 1",
-        cursor.0, cursor.1
-    ))
-    .await?;
+    store_cursor(txn, cursor).await?;
     Ok(cursor)
 }
 
@@ -463,11 +484,10 @@ pub async fn checkpoint_at(
         // cluster: the horizon is the cluster's) would become leaves after
         // checkpoints signed long after their time, and read as backdated:
         // no checkpoint until they are in.
-        let (xid, id) = (state.cursor_xid.unwrap_or(0), state.cursor_event.unwrap_or_default());
         let oldest = txn
             .query_one_raw(Statement::from_string(
                 sea_orm::DatabaseBackend::Postgres,
-                format!("SELECT min(occurred_at) FROM audit_event WHERE (xid, id) > ('{xid}'::xid8, '{id}'::uuid)"),
+                format!("SELECT min(occurred_at) FROM audit_event WHERE (xid, id) > {}", cursor_row(cursor_of(&state))),
             ))
             .await?
             .map(|r| r.try_get_by_index::<Option<DateTime<Utc>>>(0))
@@ -835,7 +855,7 @@ pub async fn verify<C: ConnectionTrait + TransactionTrait>(
     let stored_head = frontier_of(&state)?;
     let head = stored_head.size();
     let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
-    let cursor = (state.cursor_xid.unwrap_or(0), state.cursor_event.unwrap_or_default());
+    let cursor = cursor_of(&state);
     let backend = db.get_database_backend();
     // For the backdating check: the latest signing among the checkpoints of
     // at most each size (a leaf is in none of size ≤ its number).
@@ -897,21 +917,17 @@ pub async fn verify<C: ConnectionTrait + TransactionTrait>(
         ))
     };
     let events_sql = |from: EventsFrom| -> Option<String> {
-        let lit = |id: Uuid| match backend {
-            sea_orm::DatabaseBackend::Postgres => format!("'{id}'::uuid"),
-            _ => format!("X'{}'", id.simple()),
-        };
         match from {
             EventsFrom::Queued(after) => Some(format!(
                 "SELECT {EVENT_COLUMNS} FROM audit_event e WHERE e.id > {} {} ORDER BY e.id LIMIT {page}",
-                lit(after),
+                uuid_literal(backend, after),
                 if postgres { "AND e.xid IS NULL" } else { "" }
             )),
             EventsFrom::ByXid(xid, id) => Some(format!(
                 "SELECT {EVENT_COLUMNS}, e.xid::text FROM audit_event e \
-                 WHERE (e.xid, e.id) > ('{xid}'::xid8, '{id}'::uuid) \
-                 AND (e.xid, e.id) <= ('{}'::xid8, '{}'::uuid) ORDER BY e.xid, e.id LIMIT {page}",
-                cursor.0, cursor.1
+                 WHERE (e.xid, e.id) > {} AND (e.xid, e.id) <= {} ORDER BY e.xid, e.id LIMIT {page}",
+                cursor_row((xid, id)),
+                cursor_row(cursor)
             )),
             EventsFrom::Done => None,
         }
@@ -1080,9 +1096,9 @@ pub async fn verify<C: ConnectionTrait + TransactionTrait>(
         // After the cursor, an event that is already a leaf (a second row with
         // its id) would wait for the sequencer for ever: checked here.
         let twins = format!(
-            "SELECT {EVENT_COLUMNS} FROM audit_event e WHERE (e.xid, e.id) > ('{}'::xid8, '{}'::uuid) \
+            "SELECT {EVENT_COLUMNS} FROM audit_event e WHERE (e.xid, e.id) > {} \
              AND EXISTS (SELECT 1 FROM audit_leaf l WHERE l.event_id = e.id)",
-            cursor.0, cursor.1
+            cursor_row(cursor)
         );
         for r in db.query_all_raw(Statement::from_string(backend, twins)).await? {
             let e = EventRow::read(&r, 0)?;
@@ -1092,11 +1108,7 @@ pub async fn verify<C: ConnectionTrait + TransactionTrait>(
     let mut strays: Vec<(Uuid, (Hash, DateTime<Utc>))> = events_waiting.into_iter().collect();
     strays.sort_by_key(|(id, _)| *id);
     for chunk in strays.chunks(500) {
-        let ids = chunk
-            .iter()
-            .map(|(id, _)| if postgres { format!("'{id}'::uuid") } else { format!("X'{}'", id.simple()) })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let ids = chunk.iter().map(|(id, _)| uuid_literal(backend, *id)).collect::<Vec<_>>().join(", ");
         let leaves: HashMap<Uuid, (u64, Vec<u8>)> = db
             .query_all_raw(Statement::from_string(
                 backend,
@@ -1137,9 +1149,9 @@ pub async fn verify<C: ConnectionTrait + TransactionTrait>(
         // An event with a transaction id no transaction has had yet: never
         // sequenced, and not waiting for it either.
         let future = format!(
-            "SELECT id FROM audit_event WHERE (xid, id) > ('{}'::xid8, '{}'::uuid) \
+            "SELECT id FROM audit_event WHERE (xid, id) > {} \
              AND xid >= pg_snapshot_xmax(pg_current_snapshot()) ORDER BY id",
-            cursor.0, cursor.1
+            cursor_row(cursor)
         );
         for r in db.query_all_raw(Statement::from_string(backend, future)).await? {
             found.push(((u64::MAX, 4), Finding::NotInTree { event: r.try_get_by_index(0)? }));
@@ -1150,9 +1162,9 @@ pub async fn verify<C: ConnectionTrait + TransactionTrait>(
     out.queued = Unscoped::Audit.find::<audit_pending::Entity>().count(db).await?;
     if postgres {
         let ahead = format!(
-            "SELECT count(*) FROM audit_event e WHERE (e.xid, e.id) > ('{}'::xid8, '{}'::uuid) \
+            "SELECT count(*) FROM audit_event e WHERE (e.xid, e.id) > {} \
              AND NOT EXISTS (SELECT 1 FROM audit_leaf l WHERE l.event_id = e.id)",
-            cursor.0, cursor.1
+            cursor_row(cursor)
         );
         if let Some(r) = db.query_one_raw(Statement::from_string(backend, ahead)).await? {
             out.queued += r.try_get_by_index::<i64>(0)? as u64;

@@ -672,22 +672,31 @@ async fn purge_trail(
             .exec(&txn)
             .await?;
         txn.execute_unprepared("DELETE FROM audit_purge_permit").await?;
-        let mut e = AuditEntry {
-            entity: "audit_event",
-            entity_id: None,
-            action: AuditAction::Purge,
-            ambito_id: None,
-            changes: None,
-        };
-        e.changes = Some(serde_json::json!({
-            "rule": Category::AuditTrail.as_str(),
-            "before": cutoff,
-            "leaves": ranges,
-        }));
-        audit::record(&txn, ctx, vec![e]).await?;
+        audit::record(&txn, ctx, vec![tombstone(cutoff, &ranges, None)]).await?;
         txn.commit().await?;
     }
     Ok(())
+}
+
+/// The content-free event that names the leaves whose events a purge deleted
+/// (with the partition dropped, if it was one): what `audit::log::verify`
+/// accepts their absence by.
+fn tombstone(cutoff: DateTime<Utc>, runs: &[(u64, u64)], partition: Option<&str>) -> AuditEntry {
+    let mut changes = serde_json::json!({
+        "rule": Category::AuditTrail.as_str(),
+        "before": cutoff,
+        "leaves": runs,
+    });
+    if let Some(name) = partition {
+        changes["partition"] = name.into();
+    }
+    AuditEntry {
+        entity: "audit_event",
+        entity_id: None,
+        action: AuditAction::Purge,
+        ambito_id: None,
+        changes: Some(changes),
+    }
 }
 
 /// Months of audit partitions kept ready ahead of the current one.
@@ -816,20 +825,7 @@ async fn drop_partitions(
             continue;
         }
         if !runs.is_empty() {
-            let mut e = AuditEntry {
-                entity: "audit_event",
-                entity_id: None,
-                action: AuditAction::Purge,
-                ambito_id: None,
-                changes: None,
-            };
-            e.changes = Some(serde_json::json!({
-                "rule": Category::AuditTrail.as_str(),
-                "before": cutoff,
-                "leaves": runs,
-                "partition": name,
-            }));
-            audit::record(&txn, ctx, vec![e]).await?;
+            audit::record(&txn, ctx, vec![tombstone(cutoff, &runs, Some(&name))]).await?;
         }
         // Dropping a partition locks the whole trail for a moment: rather than
         // make every request's audit write queue behind it for long, give up
