@@ -44,6 +44,15 @@ pub struct Config {
     pub response_limit_bytes: usize,
     /// `GEPI_DB_MAX_CONNECTIONS`: size of the database pool.
     pub db_max_connections: u32,
+    /// `GEPI_DB_ACQUIRE_TIMEOUT_MS`: how long a request waits for a pooled
+    /// connection (or for a new one to be made) before it is answered
+    /// `UNAVAILABLE` (503).
+    pub db_acquire_timeout_ms: u64,
+    /// `GEPI_DB_STATEMENT_TIMEOUT_MS`: PostgreSQL's `statement_timeout` on the
+    /// server's connections; a statement running longer is cancelled and its
+    /// request answered `UNAVAILABLE` (503). 0 turns it off. The command line's
+    /// tasks (migrations, seeding, retention, verification) run without it.
+    pub db_statement_timeout_ms: u64,
     /// `GEPI_LOGIN_RATE_PER_MINUTE`: requests per minute one source address may
     /// make to the anonymous login endpoints (`/saml/*`, `/auth/dev-login`).
     pub login_rate_per_minute: u32,
@@ -187,6 +196,8 @@ impl Default for Config {
             feed_body_limit_bytes: 1024 * 1024 * 1024,
             response_limit_bytes: 4 * 1024 * 1024,
             db_max_connections: 10,
+            db_acquire_timeout_ms: 10_000,
+            db_statement_timeout_ms: 10_000,
             // Generous for an office of operators behind one address at nine in
             // the morning; a flood from one address gets 5 requests a second.
             login_rate_per_minute: 300,
@@ -224,6 +235,8 @@ struct FileConfig {
     feed_body_limit_bytes: Option<usize>,
     response_limit_bytes: Option<usize>,
     db_max_connections: Option<u32>,
+    db_acquire_timeout_ms: Option<u64>,
+    db_statement_timeout_ms: Option<u64>,
     login_rate_per_minute: Option<u32>,
     login_rate_burst: Option<u32>,
     api_quota_points_per_hour: Option<u32>,
@@ -278,6 +291,8 @@ impl Config {
                 feed_body_limit_bytes,
                 response_limit_bytes,
                 db_max_connections,
+                db_acquire_timeout_ms,
+                db_statement_timeout_ms,
                 login_rate_per_minute,
                 login_rate_burst,
                 api_quota_points_per_hour,
@@ -344,6 +359,12 @@ impl Config {
         if let Some(v) = env("GEPI_DB_MAX_CONNECTIONS") {
             c.db_max_connections = parse("GEPI_DB_MAX_CONNECTIONS", v)?;
         }
+        if let Some(v) = env("GEPI_DB_ACQUIRE_TIMEOUT_MS") {
+            c.db_acquire_timeout_ms = parse("GEPI_DB_ACQUIRE_TIMEOUT_MS", v)?;
+        }
+        if let Some(v) = env("GEPI_DB_STATEMENT_TIMEOUT_MS") {
+            c.db_statement_timeout_ms = parse("GEPI_DB_STATEMENT_TIMEOUT_MS", v)?;
+        }
         if let Some(v) = env("GEPI_LOGIN_RATE_PER_MINUTE") {
             c.login_rate_per_minute = parse("GEPI_LOGIN_RATE_PER_MINUTE", v)?;
         }
@@ -409,6 +430,20 @@ impl Config {
         }
         if self.db_max_connections == 0 {
             return Err(ConfigError::Invalid("GEPI_DB_MAX_CONNECTIONS must be at least 1".into()));
+        }
+        // The request timeout cuts a request without a word: the database's
+        // own limits must come first, so that a request waiting on it gets
+        // the answer that says so (`UNAVAILABLE`).
+        let request_ms = self.request_timeout_secs.saturating_mul(1000);
+        if self.db_acquire_timeout_ms == 0 || self.db_acquire_timeout_ms >= request_ms {
+            return Err(ConfigError::Invalid(format!(
+                "GEPI_DB_ACQUIRE_TIMEOUT_MS must be between 1 and the request timeout ({request_ms} ms), exclusive"
+            )));
+        }
+        if self.db_statement_timeout_ms >= request_ms {
+            return Err(ConfigError::Invalid(format!(
+                "GEPI_DB_STATEMENT_TIMEOUT_MS must be under the request timeout ({request_ms} ms), or 0 for none"
+            )));
         }
         if let Some(h) = &self.client_ip_header {
             if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
@@ -620,6 +655,8 @@ impl fmt::Debug for Config {
             .field("feed_body_limit_bytes", &self.feed_body_limit_bytes)
             .field("response_limit_bytes", &self.response_limit_bytes)
             .field("db_max_connections", &self.db_max_connections)
+            .field("db_acquire_timeout_ms", &self.db_acquire_timeout_ms)
+            .field("db_statement_timeout_ms", &self.db_statement_timeout_ms)
             .field("login_rate_per_minute", &self.login_rate_per_minute)
             .field("login_rate_burst", &self.login_rate_burst)
             .field("api_quota_points_per_hour", &self.api_quota_points_per_hour)

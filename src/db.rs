@@ -12,16 +12,38 @@ use sea_orm::{
 
 use crate::config::Config;
 
+/// The pool of a command-line task: no statement timeout (a migration, a
+/// retention run or a verification may rightly run long).
 pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
-    connect_url(&config.database_url, config.db_max_connections).await
+    let acquire = Duration::from_millis(config.db_acquire_timeout_ms);
+    connect_with(&config.database_url, config.db_max_connections, acquire, None).await
+}
+
+/// The pool of the server: on PostgreSQL every connection has
+/// `statement_timeout` (`GEPI_DB_STATEMENT_TIMEOUT_MS`), so that a statement
+/// stuck behind a lock or a sick plan ends, and its request is answered
+/// `UNAVAILABLE`, before the request timeout cuts it without a word.
+pub async fn connect_serving(config: &Config) -> Result<DatabaseConnection, DbErr> {
+    let acquire = Duration::from_millis(config.db_acquire_timeout_ms);
+    let statements = Some(Duration::from_millis(config.db_statement_timeout_ms)).filter(|d| !d.is_zero());
+    connect_with(&config.database_url, config.db_max_connections, acquire, statements).await
 }
 
 pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, max_connections, Duration::from_secs(10), None).await
+}
+
+async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+    statement_timeout: Option<Duration>,
+) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(acquire_timeout)
+        .acquire_timeout(acquire_timeout)
         // A connection idle for 30 s is pinged before use (a server, proxy or
         // firewall may have dropped it); a hot one is not: the driver's default
         // pings on every checkout, a round trip before every statement.
@@ -39,10 +61,14 @@ pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConn
     // insert is one). A remote server keeps the driver's `prefer`.
     let explicit_ssl = url.contains("sslmode=");
     opts.map_sqlx_postgres_opts(move |o| {
-        if !explicit_ssl && on_this_host(o.get_host()) {
+        let o = if !explicit_ssl && on_this_host(o.get_host()) {
             o.ssl_mode(sea_orm::sqlx::postgres::PgSslMode::Disable)
         } else {
             o
+        };
+        match statement_timeout {
+            Some(t) => o.options([("statement_timeout", t.as_millis().to_string())]),
+            None => o,
         }
     });
     let db = Database::connect(opts).await?;
@@ -60,6 +86,13 @@ fn on_this_host(host: &str) -> bool {
 /// Applies every pending migration, all or nothing (see [`migrate_with`]).
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     migrate_with::<Migrator>(db).await
+}
+
+/// The migrations of this build not yet applied to `db`, oldest first (an
+/// error when `db` has one applied that this build does not know: a newer
+/// build migrated it).
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    Ok(Migrator::get_pending_migrations(db).await?.iter().map(|m| m.name().to_string()).collect())
 }
 
 /// Rolls back `steps` migrations (all when `None`), all or nothing.
@@ -100,6 +133,10 @@ async fn migration_transaction(db: &DatabaseConnection) -> Result<DatabaseTransa
         TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
     let txn = db.begin_with_options(options).await?;
     if db.get_database_backend() == DbBackend::Postgres {
+        // The server's pool has a statement timeout; a migration may rightly
+        // run longer (an index on a large table), and the lock waits for
+        // another instance's migration.
+        txn.execute_unprepared("SET LOCAL statement_timeout = 0").await?;
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")).await?;
     }
     Ok(txn)

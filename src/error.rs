@@ -14,6 +14,10 @@ pub enum Code {
     Validation,
     Conflict,
     Limit,
+    /// The database cannot serve now (unreachable, restarting, the pool
+    /// exhausted, a statement over its timeout): nothing was done that the
+    /// client can see half done, and the same request may be sent again.
+    Unavailable,
     Internal,
 }
 
@@ -27,6 +31,7 @@ impl Code {
             Code::Validation => "VALIDATION",
             Code::Conflict => "CONFLICT",
             Code::Limit => "LIMIT",
+            Code::Unavailable => "UNAVAILABLE",
             Code::Internal => "INTERNAL",
         }
     }
@@ -39,12 +44,13 @@ impl Code {
             Code::Validation => StatusCode::BAD_REQUEST,
             Code::Conflict => StatusCode::CONFLICT,
             Code::Limit => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
     #[error("{0}")]
     Unauthenticated(String),
@@ -64,6 +70,10 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     Limit(String),
+    /// The database cannot serve now; the message says which way (it names no
+    /// row and quotes no value), the detail goes to the log.
+    #[error("{message}")]
+    Unavailable { message: &'static str, detail: String },
     /// Details go to the log (without personal data), never to the client.
     #[error("internal error")]
     Internal(String),
@@ -93,7 +103,7 @@ impl AppError {
             AppError::Validation { message, .. } => AppError::Validation { field: Some(field.into()), message },
             AppError::NotFound { message, .. } => AppError::NotFound { field: Some(field.into()), message },
             AppError::At { inner, .. } => AppError::At { field: field.into(), inner },
-            AppError::Internal(_) => self,
+            AppError::Internal(_) | AppError::Unavailable { .. } => self,
             other => AppError::At { field: field.into(), inner: Box::new(other) },
         }
     }
@@ -130,14 +140,17 @@ impl AppError {
             AppError::Validation { .. } => Code::Validation,
             AppError::Conflict(_) => Code::Conflict,
             AppError::Limit(_) => Code::Limit,
+            AppError::Unavailable { .. } => Code::Unavailable,
             AppError::Internal(_) => Code::Internal,
             AppError::At { inner, .. } => inner.code(),
         }
     }
 
     fn log_internal(&self) {
-        if let AppError::Internal(detail) = self {
-            tracing::error!(error = %detail, "internal error");
+        match self {
+            AppError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            AppError::Unavailable { detail, .. } => tracing::warn!(error = %detail, "database unavailable"),
+            _ => {}
         }
     }
 }
@@ -145,7 +158,44 @@ impl AppError {
 impl From<sea_orm::DbErr> for AppError {
     fn from(e: sea_orm::DbErr) -> Self {
         // Database errors can quote values; they are logged, never returned.
-        AppError::Internal(format!("database: {e}"))
+        match unavailability(&e) {
+            Some(message) => AppError::Unavailable { message, detail: format!("database: {e}") },
+            None => AppError::Internal(format!("database: {e}")),
+        }
+    }
+}
+
+/// What the client is told when `e` means the database cannot serve now
+/// rather than that the statement is wrong: the pool gave no connection in
+/// time, the connection broke or could not be made, the server is shutting
+/// down or starting (SQLSTATE class 08, 57P01–57P03, 53300), or a statement
+/// ran past `statement_timeout` (57014). None for anything else (a constraint,
+/// a bad statement: a fault of ours, `INTERNAL`).
+pub fn unavailability(e: &sea_orm::DbErr) -> Option<&'static str> {
+    use sea_orm::{sqlx::Error as Sqlx, DbErr, RuntimeErr};
+    const DOWN: &str = "the database is unavailable: nothing was done, try again shortly";
+    const SLOW: &str = "the database did not answer in time: nothing was done, try again shortly";
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(_) => return Some(DOWN),
+        DbErr::Conn(RuntimeErr::SqlxError(x))
+        | DbErr::Exec(RuntimeErr::SqlxError(x))
+        | DbErr::Query(RuntimeErr::SqlxError(x)) => x,
+        DbErr::Conn(_) => return Some(DOWN),
+        _ => return None,
+    };
+    match &**sqlx {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed
+        | Sqlx::Protocol(_) => Some(DOWN),
+        Sqlx::Database(d) => match d.code().as_deref() {
+            Some("57014") => Some(SLOW),
+            Some(c) if c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300") => Some(DOWN),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -200,6 +250,10 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
-        (self.code().status(), Json(self.http_body())).into_response()
+        let mut out = (self.code().status(), Json(self.http_body())).into_response();
+        if self.code() == Code::Unavailable {
+            out.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        out
     }
 }

@@ -29,7 +29,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP service (migrates the database first).
+    /// Run the HTTP service (migrates the database first, unless --no-migrate).
     Serve {
         /// Demo mode: enable the dev login and load the demo data set into an empty database.
         #[arg(long)]
@@ -37,6 +37,11 @@ enum Command {
         /// Address to listen on (overrides GEPI_BIND).
         #[arg(long)]
         bind: Option<SocketAddr>,
+        /// Do not migrate: refuse to start unless the database is already at
+        /// this build's schema (a deployment that runs `gepi migrate` once, as
+        /// a step of its own, before it starts or replaces the instances).
+        #[arg(long)]
+        no_migrate: bool,
     },
     /// Apply pending migrations (or roll back with --down).
     Migrate {
@@ -458,7 +463,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Hold { command } => hold_command(&config, command).await,
         Command::Operators { command: Some(command), .. } => operators_command(&config, command).await,
         Command::Operators { json, command: None } => list_operators(&config, json).await,
-        Command::Serve { demo, bind } => serve(config, demo, bind).await,
+        Command::Serve { demo, bind, no_migrate } => serve(config, demo, bind, no_migrate).await,
     }
 }
 
@@ -777,7 +782,12 @@ async fn list_operators(config: &Config, json: bool) -> anyhow::Result<()> {
 }
 
 /// `gepi serve`: the HTTP service (with the demo data and dev login under `--demo`).
-async fn serve(mut config: Config, demo: bool, bind: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+async fn serve(
+    mut config: Config,
+    demo: bool,
+    bind: Option<std::net::SocketAddr>,
+    no_migrate: bool,
+) -> anyhow::Result<()> {
     if let Some(b) = bind {
         config.bind = b;
     }
@@ -787,10 +797,21 @@ async fn serve(mut config: Config, demo: bool, bind: Option<std::net::SocketAddr
     }
     config.validate_for_serve()?;
     init_tracing(config.log_format);
-    let mut conn = db::connect(&config).await?;
+    let mut conn = db::connect_serving(&config).await?;
     let metrics = gepi::metrics::Metrics::new();
     metrics.count_statements(&mut conn);
-    db::migrate(&conn).await?;
+    if no_migrate {
+        let pending = db::pending_migrations(&conn).await?;
+        if let Some(first) = pending.first() {
+            anyhow::bail!(
+                "the database is {} migration(s) behind this build (the first: {first}); \
+                 run `gepi migrate`, or start without --no-migrate",
+                pending.len()
+            );
+        }
+    } else {
+        db::migrate(&conn).await?;
+    }
     if demo && seed::is_empty(&conn).await? {
         let opts = seed::SeedOptions::demo(gepi::calendar::today());
         seed::run(&conn, &opts).await?;

@@ -73,6 +73,9 @@ pub enum Authn {
     Anonymous,
     /// Credentials were sent and refused (expired, revoked, unknown): the reason.
     Rejected(String),
+    /// Credentials were sent and could not be checked: the database cannot
+    /// serve now (`UNAVAILABLE`: the client keeps its token and tries again).
+    Unchecked(AppError),
     /// A valid session that has no profile yet.
     ChooseProfile(PendingSession),
     Authenticated(Principal),
@@ -87,6 +90,7 @@ impl Authn {
                 "authentication required: send a session token as `Authorization: Bearer <token>`".into(),
             )),
             Authn::Rejected(reason) => Err(AppError::Unauthenticated(reason.clone())),
+            Authn::Unchecked(e) => Err(e.clone()),
             Authn::ChooseProfile(_) => Err(AppError::ProfileRequired(
                 "choose a profile first: list them with `profileChoices`, activate one with `switchProfile`".into(),
             )),

@@ -132,6 +132,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, state_changing: boo
     match state.principals.authenticate(&state.db, &state.config, &token, Utc::now()).await {
         Ok(a) => a,
         Err(AppError::Unauthenticated(reason)) => Authn::Rejected(reason),
+        Err(e @ AppError::Unavailable { .. }) => Authn::Unchecked(e),
         Err(other) => {
             // A database failure is not the client's fault: log it, refuse the session.
             let _ = Err::<(), _>(other).gql();
@@ -296,8 +297,13 @@ fn answer(
         serde_json::to_vec(&resp)
     }
     .unwrap_or_default();
+    // The database could not serve any of it: 503, whatever the media type,
+    // so that a client or a balancer retries (a part answered before the
+    // database went away is not worth keeping over a retry of the whole).
+    let unavailable = !resp.errors.is_empty() && resp.errors.iter().all(|e| error_code(e) == Some("UNAVAILABLE"));
     let status =
         status.unwrap_or(match (graphql_response && request_error, resp.errors.first().and_then(error_code)) {
+            _ if unavailable => StatusCode::SERVICE_UNAVAILABLE,
             (false, _) => StatusCode::OK,
             (true, Some("UNAUTHENTICATED")) => StatusCode::UNAUTHORIZED,
             (true, Some("FORBIDDEN" | "PROFILE_REQUIRED")) => StatusCode::FORBIDDEN,
@@ -312,6 +318,9 @@ fn answer(
         }
     }
     out.headers_mut().extend(resp.http_headers);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        out.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     out
 }
 
@@ -421,6 +430,11 @@ async fn run_graphql(
     // A key with registered documents runs only those.
     if let Err(e) = trusted::allowed(&authn, &req.query) {
         return Answered { status: None, resp: error_response(&e), authenticated, executed: false };
+    }
+    // Credentials that could not be checked (the database cannot serve):
+    // nothing runs, not even the login surface.
+    if let Authn::Unchecked(e) = &authn {
+        return Answered { status: None, resp: error_response(e), authenticated, executed: false };
     }
     // Without a profile, only the login surface runs; anything else is refused
     // before validation, whose messages (a required argument, an input field's
@@ -873,7 +887,10 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match crate::db::ping(&state.db).await {
+    // A balancer asks often and wants an answer: a database that does not
+    // answer within 2 s is as good as down (the pool would wait longer).
+    let ping = tokio::time::timeout(Duration::from_secs(2), crate::db::ping(&state.db)).await;
+    match ping.map_err(|_| "no answer within 2 s".to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready" }))).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

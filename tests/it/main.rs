@@ -12,6 +12,7 @@ mod auth;
 mod compiled;
 mod disadvantage;
 mod ecosystem;
+mod faults;
 mod graph;
 mod indexes;
 mod inps_feed;

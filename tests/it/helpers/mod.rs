@@ -112,7 +112,7 @@ impl TestApp {
         };
         f(&mut config);
         let url = config.database_url.clone();
-        let mut conn = db::connect(&config).await.expect("connect");
+        let mut conn = db::connect_serving(&config).await.expect("connect");
         let statements: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
         let log = statements.clone();
         conn.set_metric_callback(move |info| {
