@@ -236,8 +236,17 @@ fn is_request_error(resp: &async_graphql::Response) -> bool {
 }
 
 /// The codes an answer's errors may carry (a closed label vocabulary).
-const ERROR_CODES: &[&str] =
-    &["UNAUTHENTICATED", "FORBIDDEN", "PROFILE_REQUIRED", "NOT_FOUND", "VALIDATION", "CONFLICT", "LIMIT", "INTERNAL"];
+const ERROR_CODES: &[&str] = &[
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "PROFILE_REQUIRED",
+    "NOT_FOUND",
+    "VALIDATION",
+    "CONFLICT",
+    "LIMIT",
+    "UNAVAILABLE",
+    "INTERNAL",
+];
 
 /// The `extensions.code` of an error.
 fn error_code(e: &async_graphql::ServerError) -> Option<&str> {
