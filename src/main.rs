@@ -819,6 +819,7 @@ async fn serve(
     }
     let bind = config.bind;
     let dev_login = config.dev_login;
+    let request_timeout_secs = config.request_timeout_secs;
     if config.audit_signing_key.is_none() {
         if demo {
             // A key for this run only: the demo's checkpoints verify while it runs.
@@ -865,7 +866,26 @@ async fn serve(
     }
     // The peer address keys the login rate limit.
     let app = gepi::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    // On SIGTERM (or Ctrl-C) the listener closes at once and the requests in
+    // flight finish; each is bounded by the request timeout, and the drain by
+    // that plus a margin, so a stop never hangs on a stuck connection.
+    let drain = std::time::Duration::from_secs(request_timeout_secs + 5);
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("stopping: no new connections, draining the requests in flight");
+        let _ = stopping.send(());
+    });
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(server) => served?,
+        () = async {
+            if stopped.await.is_ok() {
+                tokio::time::sleep(drain).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => tracing::warn!(seconds = drain.as_secs(), "requests still in flight after the drain: stopping anyway"),
+    }
     Ok(())
 }
 

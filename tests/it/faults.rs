@@ -228,3 +228,87 @@ fn direct_url(app: &TestApp) -> String {
     let (_, via) = through(&app.url, "127.0.0.1:1".parse().unwrap());
     app.url.replacen(&via, &upstream, 1)
 }
+
+/// `serve --no-migrate` refuses a database behind this build and says what
+/// to run.
+#[tokio::test]
+async fn serve_no_migrate_refuses_a_database_behind_this_build() {
+    let path = std::env::temp_dir().join(format!("gepi-no-migrate-{}.db", uuid::Uuid::new_v4().simple()));
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_gepi"))
+        .args(["serve", "--no-migrate", "--bind", "127.0.0.1:1"])
+        .env("GEPI_DATABASE_URL", format!("sqlite://{}?mode=rwc", path.display()))
+        .output()
+        .await
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "it started: {err}");
+    assert!(err.contains("migration(s) behind this build") && err.contains("gepi migrate"), "{err}");
+}
+
+/// A request over plain HTTP/1.1 to the server on `port`: its status and the
+/// whole answer as text.
+async fn http(port: u16, path: &str, token: Option<&str>, body: Option<&str>) -> std::io::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let req = match body {
+        Some(b) => format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{b}",
+            b.len()
+        ),
+        None => format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n"),
+    };
+    s.write_all(req.as_bytes()).await?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await?;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    Ok((text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0), text))
+}
+
+/// SIGTERM: the server stops taking connections at once, answers the request
+/// in flight (here one waiting on a lock), and exits 0.
+#[tokio::test]
+async fn sigterm_drains_the_request_in_flight_and_exits_zero() {
+    let app = seeded(|_| {}).await;
+    if !app.is_postgres() {
+        return; // the request is held in flight by a PostgreSQL table lock
+    }
+    let (token, _, _) = app.login_role(Role::CaseManager, 0).await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_gepi"))
+        .args(["serve", "--no-migrate", "--bind", &format!("127.0.0.1:{port}")])
+        .env("GEPI_DATABASE_URL", &app.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(http(port, "/readyz", None, None).await, Ok((200, _))) {
+        assert!(Instant::now() < deadline, "the server did not get ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let other = gepi::db::connect_url(&app.url, 1).await.unwrap();
+    let lock = other.begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE case_file IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let body = json!({ "query": CASES }).to_string();
+    let in_flight = tokio::spawn(async move { http(port, "/graphql", Some(&token), Some(&body)).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = server.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(http(port, "/readyz", None, None).await.is_err(), "a new connection was taken after SIGTERM");
+    assert!(!in_flight.is_finished(), "the request in flight ended before its lock went");
+    lock.rollback().await.unwrap();
+
+    let (status, text) = in_flight.await.unwrap().expect("the request in flight was answered");
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"cases\"") && !text.contains("\"errors\""), "{text}");
+    let exit = tokio::time::timeout(Duration::from_secs(15), server.wait()).await.expect("exited").unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
