@@ -50,6 +50,10 @@ impl AppState {
         let sdl = crate::schema::sdl();
         let policy = Arc::new(Policy::load(&sdl, crate::api::views::OWN_ROW_TYPES).await?);
         let principals = Arc::new(crate::auth::cache::PrincipalCache::new(&config, Default::default()));
+        // Other instances' changes to who may act, as they commit.
+        if config.is_postgres() && config.session_cache_secs > 0 {
+            crate::auth::cache::listen(config.database_url.clone(), Arc::downgrade(&principals));
+        }
         let schema =
             crate::schema::build_schema(db.clone(), config.clone(), policy.clone(), principals.epoch().clone());
         let schema_index = Arc::new(crate::authz::strict::SchemaIndex::from_sdl(&sdl));

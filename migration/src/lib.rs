@@ -23,6 +23,7 @@ mod m20261209_000001_audit_tree;
 mod m20261209_000002_retention;
 mod m20261210_000001_audit_xid;
 mod m20261210_000002_audit_partitions;
+mod m20261211_000001_principal_changes;
 mod table_def;
 
 /// What the database answers when a change would break the Ambito administrator rules.
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000002_retention::Migration),
             Box::new(m20261210_000001_audit_xid::Migration),
             Box::new(m20261210_000002_audit_partitions::Migration),
+            Box::new(m20261211_000001_principal_changes::Migration),
         ]
     }
 }

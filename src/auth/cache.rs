@@ -7,9 +7,15 @@
 //!   logout, profile switch, single logout, an operator or a profile suspended,
 //!   revoked, renewed or given other Comuni, a convention: they advance the
 //!   [`PrincipalEpoch`], and an entry read before the last advance is stale;
+//! - on PostgreSQL, at once after such a change committed anywhere else (another
+//!   instance, the command line, plain SQL): triggers on the tables a principal
+//!   is read from notify the channel [`CHANNEL`] at commit, and [`listen`]
+//!   advances the epoch of this instance on each notification, and whenever its
+//!   connection was lost (a notification may have been missed meanwhile);
 //! - at most `session_cache_secs` (`GEPI_SESSION_CACHE_SECS`, 5 by default, 60 at
-//!   most) after a change made by another instance or by the command line, or
-//!   straight in the database: the entry is then read again;
+//!   most) after a change made elsewhere when nothing tells this instance (on
+//!   SQLite, or while the listener is reconnecting): the entry is then read
+//!   again;
 //! - at once when its session expires or goes idle (the instants are cached), and
 //!   at midnight in Italy, when what is in force "today" (a profile, a
 //!   convention) is read again.
@@ -29,6 +35,65 @@ use crate::{
 
 /// Tokens kept: a few hundred bytes each.
 pub const CAPACITY: usize = 20_000;
+
+/// The PostgreSQL channel on which a committed change to who may act is
+/// announced (migration `m20261211_000001_principal_changes`).
+pub const CHANNEL: &str = "gepi_principals";
+
+/// On PostgreSQL, listens on [`CHANNEL`] over a connection of its own (never
+/// one of the serving pool) and makes every principal `cache` holds stale on
+/// each notification, and after each reconnection. Ends when `cache` is
+/// dropped and the listener next wakes (a notification, a lost connection).
+pub fn listen(url: String, cache: std::sync::Weak<PrincipalCache>) -> tokio::task::JoinHandle<()> {
+    use sea_orm::sqlx::postgres::PgListener;
+    let advance = move || match cache.upgrade() {
+        Some(c) => {
+            c.epoch.advance();
+            true
+        }
+        None => false,
+    };
+    tokio::spawn(async move {
+        loop {
+            let connected = async {
+                let conn = crate::db::connect_url(&url, 1).await.map_err(|e| e.to_string())?;
+                let mut l =
+                    PgListener::connect_with(conn.get_postgres_connection_pool()).await.map_err(|e| e.to_string())?;
+                l.listen(CHANNEL).await.map_err(|e| e.to_string())?;
+                Ok::<_, String>((conn, l))
+            }
+            .await;
+            match connected {
+                Ok((_conn, mut l)) => {
+                    // Changes committed while nobody listened are not known.
+                    if !advance() {
+                        return;
+                    }
+                    loop {
+                        match l.try_recv().await {
+                            // A notification, or a lost connection (reconnected
+                            // and listening again): either way, read again.
+                            Ok(_) => {
+                                if !advance() {
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "the principals' change listener lost its connection");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "the principals' change listener cannot connect"),
+            }
+            if !advance() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    })
+}
 
 #[derive(Clone)]
 struct Entry {

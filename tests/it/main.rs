@@ -16,6 +16,7 @@ mod faults;
 mod graph;
 mod indexes;
 mod inps_feed;
+mod instances;
 mod introspection;
 mod layering;
 mod limits;
