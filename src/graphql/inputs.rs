@@ -12,7 +12,11 @@
 //!   [`check`] first gives every such variable its default (or null, which is
 //!   what the executor reads for it anyway).
 //!
-//! Both are the client's mistake: `VALIDATION` naming the input path
+//! - a text with the character U+0000 (NUL): valid in GraphQL and JSON, but
+//!   no text column of PostgreSQL can hold it, so the database would refuse
+//!   the statement (an `INTERNAL` error for a client's input).
+//!
+//! All are the client's mistake: `VALIDATION` naming the input path
 //! (`input.durationMinutes`, `input.slots[0].place`) or the variable, and
 //! nothing runs. The
 //! walk follows the types of the schema, so a large number given for an `ID`
@@ -62,8 +66,18 @@ pub fn check(
     }
     let walk = Walk { index, doc, variables };
     let mut seen = HashSet::new();
-    walk.selection(&op.selection_set.node, index.root(op.ty), &mut seen)
-        .map(|path| AppError::validation(path, format!("an Int is a whole number from {} to {}", i32::MIN, i32::MAX)))
+    walk.selection(&op.selection_set.node, index.root(op.ty), &mut seen).map(|(path, bad)| match bad {
+        Bad::Int => AppError::validation(path, format!("an Int is a whole number from {} to {}", i32::MIN, i32::MAX)),
+        Bad::Nul => AppError::validation(path, "a text may not contain the character U+0000"),
+    })
+}
+
+/// What is wrong with an input value.
+enum Bad {
+    /// An `Int` out of 32-bit range.
+    Int,
+    /// A text with U+0000.
+    Nul,
 }
 
 struct Walk<'a> {
@@ -74,9 +88,9 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    /// The path of the first `Int` out of range in the arguments of `set`'s
-    /// fields (on `parent`), fragments followed once each.
-    fn selection(&self, set: &'a SelectionSet, parent: &str, seen: &mut HashSet<&'a str>) -> Option<String> {
+    /// The path of the first bad value in the arguments of `set`'s fields (on
+    /// `parent`), fragments followed once each.
+    fn selection(&self, set: &'a SelectionSet, parent: &str, seen: &mut HashSet<&'a str>) -> Option<(String, Bad)> {
         for item in &set.items {
             let found = match &item.node {
                 Selection::Field(f) => {
@@ -114,8 +128,8 @@ impl<'a> Walk<'a> {
         None
     }
 
-    /// The path of the first `Int` out of range in `value`, of type `ty`.
-    fn value(&self, value: &Value, ty: &Type, path: String) -> Option<String> {
+    /// The path of the first bad value in `value`, of type `ty`.
+    fn value(&self, value: &Value, ty: &Type, path: String) -> Option<(String, Bad)> {
         match (&ty.base, value) {
             (_, Value::Null) => None,
             (BaseType::List(inner), Value::List(items)) => {
@@ -124,8 +138,11 @@ impl<'a> Walk<'a> {
             // A single value where a list is expected is a list of one.
             (BaseType::List(inner), _) => self.value(value, inner, path),
             (BaseType::Named(n), Value::Number(x)) if n.as_str() == "Int" => {
-                x.as_i64().is_none_or(|x| i32::try_from(x).is_err()).then_some(path)
+                x.as_i64().is_none_or(|x| i32::try_from(x).is_err()).then_some((path, Bad::Int))
             }
+            // Any text: a String, an ID, a Date, an enum's name.
+            (_, Value::String(t)) if t.contains('\0') => Some((path, Bad::Nul)),
+            (_, Value::Enum(t)) if t.as_str().contains('\0') => Some((path, Bad::Nul)),
             (BaseType::Named(n), Value::Object(fields)) => fields.iter().find_map(|(k, x)| {
                 let ty = self.index.input_field(n.as_str(), k.as_str())??;
                 self.value(x, ty, format!("{path}.{k}"))

@@ -333,7 +333,7 @@ async fn metrics_count_each_request_and_are_not_open_to_all() {
 }
 
 /// Point 5: a value that does not fit its scalar (a malformed `Date`, a
-/// `DateTime` without its offset, an `Int` out of range), in the document, in a
+/// `DateTime` without its offset, an `Int` out of range, a text with U+0000), in the document, in a
 /// variable or in a variable's default, at the top of an input or nested in it,
 /// is `VALIDATION` naming the whole input path, and nothing of the operation
 /// runs (not even the fields before it); so is a required variable not sent.
@@ -407,6 +407,16 @@ async fn malformed_scalars_are_validation_errors_naming_their_input_path() {
             "input.slots[1].startsAt",
         ),
 
+        // U+0000: valid JSON, refused by every text column of PostgreSQL
+        // (found by the fuzzer as an INTERNAL error of `auditEvents`).
+        ("a NUL in a text of a variable", plan, json!({ "i": { "caseId": case, "kind": "CONVOCAZIONE", "place": "Sala\u{0}1" } }), "input.place"),
+        (
+            "a NUL in a text in the document",
+            "mutation { planMeeting(input: { caseId: \"x\", kind: CONVOCAZIONE, place: \"\\u0000\" }) { id } }",
+            json!({}),
+            "input.place",
+        ),
+        ("a NUL in an ID", "query($id: ID!) { case(id: $id) { id } }", json!({ "id": "\u{0}" }), "id"),
         ("an Int out of range as a variable's default", "query($n: Int = 3000000000) { cases(first: $n) { totalCount } }", json!({}), "first"),
         (
             "a malformed date as a variable's default",
