@@ -312,3 +312,168 @@ async fn sigterm_drains_the_request_in_flight_and_exits_zero() {
     let exit = tokio::time::timeout(Duration::from_secs(15), server.wait()).await.expect("exited").unwrap();
     assert!(exit.success(), "{exit:?}");
 }
+
+/// A server of its own on `app`'s database (`serve --no-migrate` on `port`),
+/// ready to answer.
+async fn start_server(app: &TestApp, port: u16) -> tokio::process::Child {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gepi"))
+        .args(["serve", "--no-migrate", "--bind", &format!("127.0.0.1:{port}")])
+        .env("GEPI_DATABASE_URL", &app.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(http(port, "/readyz", None, None).await, Ok((200, _))) {
+        assert!(Instant::now() < deadline, "the server did not get ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child
+}
+
+/// SIGKILL under write load: clients keep saving drafts of the Analisi
+/// preliminare of their cases (each save a new version of the row and one
+/// audit event, in one transaction) while the server is killed with SIGKILL at
+/// random moments and started again. Afterwards every save a client saw
+/// succeed is there, each version of each row has exactly one audit event
+/// (none lost with a committed change, none left by one that did not commit),
+/// and each row holds the text of its last committed version.
+#[tokio::test]
+async fn sigkill_under_write_load_leaves_every_change_whole() {
+    use std::collections::HashMap;
+    let app = seeded(|_| {}).await;
+    if !app.is_postgres() {
+        return; // the server process runs on the PostgreSQL database
+    }
+    let (token, _, op) = app.login_role(Role::CaseManager, 0).await;
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            format!(
+                "SELECT c.id, pa.id, pa.version FROM case_file c JOIN preliminary_analysis pa ON pa.case_id = c.id \
+                 WHERE c.case_manager_id = '{}' AND c.state = 'AP_IN_CORSO' AND pa.state = 'BOZZA' ORDER BY c.id LIMIT 3",
+                op.id
+            ),
+        ))
+        .await
+        .unwrap();
+    let cases: Vec<(uuid::Uuid, uuid::Uuid, i32)> = rows
+        .iter()
+        .map(|r| (r.try_get_by_index(0).unwrap(), r.try_get_by_index(1).unwrap(), r.try_get_by_index(2).unwrap()))
+        .collect();
+    assert!(cases.len() >= 2, "the demo data has analyses in draft: {cases:?}");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut server = start_server(&app, port).await;
+
+    // Each client owns one case: what it saw succeed, and how it went.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for &(case, _, _) in &cases {
+        let (stop, token) = (stop.clone(), token.clone());
+        clients.push(tokio::spawn(async move {
+            let id = gepi::ids::encode("Case", case);
+            let (mut acked, mut lost, mut refused) = (None::<i64>, 0, 0);
+            while !stop.load(Ordering::SeqCst) {
+                let read = json!({ "query": "query($id: ID!) { case(id: $id) { preliminaryAnalysis { version } } }",
+                                   "variables": { "id": id } })
+                .to_string();
+                let Ok((200, text)) = http(port, "/graphql", Some(&token), Some(&read)).await else {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                };
+                let Some(v) = body_of(&text)["data"]["case"]["preliminaryAnalysis"]["version"].as_i64() else {
+                    panic!("cannot read the version: {text}");
+                };
+                let save = json!({ "query": "mutation($i: SaveAnalysisInput!) { saveAnalysis(input: $i) { preliminaryAnalysis { version } } }",
+                                   "variables": { "i": { "caseId": id, "version": v, "needsNotes": format!("draft {}", v + 1) } } })
+                .to_string();
+                match http(port, "/graphql", Some(&token), Some(&save)).await {
+                    Ok((200, text)) => {
+                        let body = body_of(&text);
+                        match body["data"]["saveAnalysis"]["preliminaryAnalysis"]["version"].as_i64() {
+                            Some(after) => {
+                                assert_eq!(after, v + 1, "{text}");
+                                acked = Some(after);
+                            }
+                            None => panic!("a save refused without a fault: {text}"),
+                        }
+                    }
+                    Ok((503, _)) => refused += 1,
+                    // The server died under it (no answer, or the connection
+                    // reset): committed or not, the read that follows tells.
+                    Ok((0, _)) | Err(_) => lost += 1,
+                    Ok((status, text)) => panic!("a save answered {status}: {text}"),
+                }
+            }
+            (case, acked, lost, refused)
+        }));
+    }
+
+    // Kill the server at random moments, and start it again.
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    println!("kill schedule seed {seed}");
+    for _ in 0..5 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        tokio::time::sleep(Duration::from_millis(300 + seed % 900)).await;
+        server.start_kill().unwrap();
+        server.wait().await.unwrap();
+        server = start_server(&app, port).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut saves = 0;
+    let mut outcomes = HashMap::new();
+    for c in clients {
+        let (case, acked, lost, refused) = c.await.unwrap();
+        println!("case {case}: last acked version {acked:?}, {lost} cut off, {refused} refused");
+        outcomes.insert(case, acked);
+    }
+    server.start_kill().unwrap();
+
+    for (case, analysis, v0) in cases {
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Postgres,
+                format!("SELECT version, needs_notes FROM preliminary_analysis WHERE id = '{analysis}'"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let (version, notes): (i32, Option<String>) =
+            (row.try_get_by_index(0).unwrap(), row.try_get_by_index(1).unwrap());
+        if let Some(acked) = outcomes[&case] {
+            assert!(i64::from(version) >= acked, "case {case}: version {version} lost the acknowledged {acked}");
+        }
+        saves += version - v0;
+        if version > v0 {
+            assert_eq!(notes.as_deref(), Some(format!("draft {version}").as_str()), "case {case}: a torn row");
+        }
+        let events = app
+            .db
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Postgres,
+                format!(
+                    "SELECT (changes::jsonb -> 'version' ->> 'after')::int FROM audit_event \
+                     WHERE entity = 'preliminary_analysis' AND entity_id = '{analysis}' AND action = 'update' ORDER BY 1"
+                ),
+            ))
+            .await
+            .unwrap();
+        let versions: Vec<i32> = events.iter().map(|r| r.try_get_by_index(0).unwrap()).collect();
+        assert_eq!(versions, ((v0 + 1)..=version).collect::<Vec<_>>(), "case {case}: one event per committed version");
+    }
+    assert!(saves >= 10, "the load saved too little to mean anything: {saves}");
+}
+
+fn body_of(text: &str) -> serde_json::Value {
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+}
