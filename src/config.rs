@@ -272,6 +272,9 @@ impl Config {
     /// As [`Config::load`], with the environment given as a lookup (for tests).
     pub fn load_from(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut c = Config::default();
+        // Whether the acquire and statement timeouts were set (else they follow
+        // a request timeout shorter than their defaults).
+        let mut db_timeouts_set = (false, false);
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
@@ -291,8 +294,6 @@ impl Config {
                 feed_body_limit_bytes,
                 response_limit_bytes,
                 db_max_connections,
-                db_acquire_timeout_ms,
-                db_statement_timeout_ms,
                 login_rate_per_minute,
                 login_rate_burst,
                 api_quota_points_per_hour,
@@ -303,6 +304,14 @@ impl Config {
             );
             if let Some(k) = f.audit_signing_key_file {
                 c.audit_signing_key = Some(read_key_file(&k)?);
+            }
+            if let Some(v) = f.db_acquire_timeout_ms {
+                c.db_acquire_timeout_ms = v;
+                db_timeouts_set.0 = true;
+            }
+            if let Some(v) = f.db_statement_timeout_ms {
+                c.db_statement_timeout_ms = v;
+                db_timeouts_set.1 = true;
             }
             if f.audit_checkpoint_dir.is_some() {
                 c.audit_checkpoint_dir = f.audit_checkpoint_dir;
@@ -361,9 +370,11 @@ impl Config {
         }
         if let Some(v) = env("GEPI_DB_ACQUIRE_TIMEOUT_MS") {
             c.db_acquire_timeout_ms = parse("GEPI_DB_ACQUIRE_TIMEOUT_MS", v)?;
+            db_timeouts_set.0 = true;
         }
         if let Some(v) = env("GEPI_DB_STATEMENT_TIMEOUT_MS") {
             c.db_statement_timeout_ms = parse("GEPI_DB_STATEMENT_TIMEOUT_MS", v)?;
+            db_timeouts_set.1 = true;
         }
         if let Some(v) = env("GEPI_LOGIN_RATE_PER_MINUTE") {
             c.login_rate_per_minute = parse("GEPI_LOGIN_RATE_PER_MINUTE", v)?;
@@ -405,6 +416,15 @@ impl Config {
             c.audit_checkpoint_dir = Some(std::path::PathBuf::from(v.trim())).filter(|d| !d.as_os_str().is_empty());
         }
         saml_from_env(&mut c.saml, &env)?;
+        // A request timeout at or under the defaults: the database's limits
+        // left at their defaults take half of it, so that they still come first.
+        let half = c.request_timeout_secs.saturating_mul(500).max(1);
+        if !db_timeouts_set.0 {
+            c.db_acquire_timeout_ms = c.db_acquire_timeout_ms.min(half);
+        }
+        if !db_timeouts_set.1 && c.db_statement_timeout_ms > 0 {
+            c.db_statement_timeout_ms = c.db_statement_timeout_ms.min(half);
+        }
         c.validate()?;
         Ok(c)
     }
@@ -673,6 +693,31 @@ impl fmt::Debug for Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The database's limits come before the request timeout: left at their
+    /// defaults they follow a short request timeout down; set, they must fit.
+    #[test]
+    fn database_timeouts_fit_under_the_request_timeout() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        let c = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!((c.db_acquire_timeout_ms, c.db_statement_timeout_ms), (10_000, 10_000));
+        let c = Config::load_from(None, env(&[("GEPI_REQUEST_TIMEOUT_SECS", "5")])).unwrap();
+        assert_eq!((c.db_acquire_timeout_ms, c.db_statement_timeout_ms), (2_500, 2_500));
+        let c =
+            Config::load_from(None, env(&[("GEPI_REQUEST_TIMEOUT_SECS", "5"), ("GEPI_DB_STATEMENT_TIMEOUT_MS", "0")]))
+                .unwrap();
+        assert_eq!(c.db_statement_timeout_ms, 0, "none, as asked");
+        for bad in [
+            &[("GEPI_REQUEST_TIMEOUT_SECS", "5"), ("GEPI_DB_STATEMENT_TIMEOUT_MS", "5000")][..],
+            &[("GEPI_DB_ACQUIRE_TIMEOUT_MS", "0")][..],
+            &[("GEPI_DB_ACQUIRE_TIMEOUT_MS", "30000")][..],
+        ] {
+            let e = Config::load_from(None, env(bad)).unwrap_err().to_string();
+            assert!(e.contains("under the request timeout") || e.contains("between 1 and"), "{bad:?}: {e}");
+        }
+    }
 
     #[test]
     fn env_overrides_file_overrides_defaults() {

@@ -29,6 +29,15 @@ pub async fn connect_serving(config: &Config) -> Result<DatabaseConnection, DbEr
     connect_with(&config.database_url, config.db_max_connections, acquire, statements).await
 }
 
+/// The pool of the server's own chores (sequencing the audit trail, the
+/// hourly purges and escalations): two connections, no statement timeout (a
+/// rebase of the trail after a restore, a purge with a backlog may rightly run
+/// long), apart from the requests' pool so that neither starves the other.
+pub async fn connect_chores(config: &Config) -> Result<DatabaseConnection, DbErr> {
+    let acquire = Duration::from_millis(config.db_acquire_timeout_ms);
+    connect_with(&config.database_url, 2, acquire, None).await
+}
+
 pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     connect_with(url, max_connections, Duration::from_secs(10), None).await
 }

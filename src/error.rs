@@ -168,13 +168,15 @@ impl From<sea_orm::DbErr> for AppError {
 /// What the client is told when `e` means the database cannot serve now
 /// rather than that the statement is wrong: the pool gave no connection in
 /// time, the connection broke or could not be made, the server is shutting
-/// down or starting (SQLSTATE class 08, 57P01–57P03, 53300), or a statement
-/// ran past `statement_timeout` (57014). None for anything else (a constraint,
-/// a bad statement: a fault of ours, `INTERNAL`).
+/// down, starting or a standby (SQLSTATE class 08, 57P01–57P03, 53300,
+/// 25006), or a statement ran past `statement_timeout` (57014). None for
+/// anything else (a constraint, a bad statement: a fault of ours, `INTERNAL`).
+/// The message does not say whether a change was made: a connection lost
+/// while a commit was under way leaves that unknown.
 pub fn unavailability(e: &sea_orm::DbErr) -> Option<&'static str> {
     use sea_orm::{sqlx::Error as Sqlx, DbErr, RuntimeErr};
-    const DOWN: &str = "the database is unavailable: nothing was done, try again shortly";
-    const SLOW: &str = "the database did not answer in time: nothing was done, try again shortly";
+    const DOWN: &str = "the database is unavailable: try again shortly";
+    const SLOW: &str = "the database did not answer in time: try again shortly";
     let sqlx = match e {
         DbErr::ConnectionAcquire(_) => return Some(DOWN),
         DbErr::Conn(RuntimeErr::SqlxError(x))
@@ -184,15 +186,15 @@ pub fn unavailability(e: &sea_orm::DbErr) -> Option<&'static str> {
         _ => return None,
     };
     match &**sqlx {
-        Sqlx::Io(_)
-        | Sqlx::Tls(_)
-        | Sqlx::PoolTimedOut
-        | Sqlx::PoolClosed
-        | Sqlx::WorkerCrashed
-        | Sqlx::Protocol(_) => Some(DOWN),
+        // Not `Protocol` (the driver also says so of a statement with too many
+        // parameters: a fault of ours) nor `WorkerCrashed` (SQLite's thread).
+        Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed => Some(DOWN),
         Sqlx::Database(d) => match d.code().as_deref() {
             Some("57014") => Some(SLOW),
-            Some(c) if c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300") => Some(DOWN),
+            // 25006: a read-only transaction, that is a standby (a failover under way).
+            Some(c) if c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300" | "25006") => {
+                Some(DOWN)
+            }
             _ => None,
         },
         _ => None,
@@ -255,5 +257,42 @@ impl IntoResponse for AppError {
             out.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{sqlx::Error as Sqlx, ConnAcquireErr, DbErr, RuntimeErr};
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn sqlx(e: Sqlx) -> DbErr {
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)))
+    }
+
+    #[test]
+    fn a_database_that_cannot_serve_is_unavailable_and_a_fault_of_ours_is_not() {
+        let io = || std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        for e in [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            sqlx(Sqlx::PoolTimedOut),
+            sqlx(Sqlx::PoolClosed),
+            sqlx(Sqlx::Io(io())),
+            DbErr::Exec(RuntimeErr::SqlxError(Arc::new(Sqlx::Io(io())))),
+        ] {
+            assert!(unavailability(&e).is_some(), "{e}");
+            assert_eq!(AppError::from(e).code(), Code::Unavailable);
+        }
+        for e in [
+            sqlx(Sqlx::Protocol("too many arguments".into())),
+            sqlx(Sqlx::RowNotFound),
+            sqlx(Sqlx::ColumnNotFound("x".into())),
+            DbErr::RecordNotFound("x".into()),
+            DbErr::Custom("x".into()),
+        ] {
+            assert!(unavailability(&e).is_none(), "{e}");
+            assert_eq!(AppError::from(e).code(), Code::Internal);
+        }
     }
 }

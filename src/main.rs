@@ -833,11 +833,13 @@ async fn serve(
             );
         }
     }
-    tokio::spawn(every_hour(conn.clone(), config.partner_event_retention_days));
+    let mut chores = db::connect_chores(&config).await?;
+    metrics.count_statements(&mut chores);
+    tokio::spawn(every_hour(chores.clone(), config.partner_event_retention_days));
     let saml = config.saml.clone();
     #[allow(unused_mut)]
     let mut state = AppState::with_metrics(config, conn.clone(), metrics).await?;
-    tokio::spawn(every_second(conn.clone(), state.audit_log.clone()));
+    tokio::spawn(every_second(chores, state.audit_log.clone()));
     match saml {
         #[cfg(feature = "spid")]
         Some(saml) => {

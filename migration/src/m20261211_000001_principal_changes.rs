@@ -19,13 +19,13 @@ pub struct Migration;
 
 /// (trigger's table, the events that fire it).
 const TRIGGERS: &[(&str, &str)] = &[
-    ("session", "UPDATE OF revoked_at, profile_id, expires_at, operator_id OR DELETE"),
-    ("operator", "UPDATE OF status OR DELETE"),
-    ("profile", "INSERT OR UPDATE OR DELETE"),
-    ("profile_comune", "INSERT OR UPDATE OR DELETE"),
-    ("convention", "INSERT OR UPDATE OR DELETE"),
-    ("api_client", "UPDATE OF revoked_at, key_hash, role, ambito_id, quota_points_per_hour OR DELETE"),
-    ("api_client_document", "INSERT OR UPDATE OR DELETE"),
+    ("session", "UPDATE OF revoked_at, profile_id, expires_at, operator_id, token_hash OR DELETE OR TRUNCATE"),
+    ("operator", "UPDATE OF status OR DELETE OR TRUNCATE"),
+    ("profile", "INSERT OR UPDATE OR DELETE OR TRUNCATE"),
+    ("profile_comune", "INSERT OR UPDATE OR DELETE OR TRUNCATE"),
+    ("convention", "INSERT OR UPDATE OR DELETE OR TRUNCATE"),
+    ("api_client", "UPDATE OF revoked_at, key_hash, role, ambito_id, quota_points_per_hour OR DELETE OR TRUNCATE"),
+    ("api_client_document", "INSERT OR UPDATE OR DELETE OR TRUNCATE"),
 ];
 
 #[async_trait::async_trait]

@@ -167,11 +167,15 @@ pub async fn check<C: ConnectionTrait>(
         return Err(refused("the operator is no longer accredited"));
     }
     let profile = match s.profile_id {
-        Some(pid) => Some(
-            operators::profile_for_login(db, s.operator_id, pid, crate::calendar::today())
-                .await
-                .map_err(|_| refused("the profile is no longer in force"))?,
-        ),
+        Some(pid) => {
+            Some(operators::profile_for_login(db, s.operator_id, pid, crate::calendar::today()).await.map_err(|e| {
+                match e {
+                    // The database could not answer: the session is not refused.
+                    AppError::Unavailable { .. } | AppError::Internal(_) => e,
+                    _ => refused("the profile is no longer in force"),
+                }
+            })?)
+        }
         None => None,
     };
     let mut last_seen = s.last_seen_at;

@@ -195,6 +195,10 @@ async fn graphql_handler(
                 None if operations.len() == 1 => operations[0].clone(),
                 None => None,
             };
+            let mutation = checked.document.as_ref().is_some_and(|doc| {
+                crate::graphql::shape::operation(doc, req.operation_name.as_deref())
+                    .is_some_and(|op| op.ty == async_graphql::parser::types::OperationType::Mutation)
+            });
             let operation = named.filter(|n| operation_name(Some(n)).is_some());
             if let Some(name) = &operation {
                 span.record("operation", tracing::field::display(name));
@@ -216,7 +220,10 @@ async fn graphql_handler(
             state.metrics.graphql_statements.observe(counts.statements as f64);
             state.metrics.audit_events.inc_by(counts.audit_events);
             let operation = if a.authenticated { operation } else { Some("unauthenticated".into()) };
-            (a.status, a.resp, operation, a.executed)
+            // A mutation that ran may have committed before the database went
+            // away: its answer is not the 503 that invites a blind retry.
+            let status = a.status.or((mutation && a.executed).then_some(StatusCode::OK));
+            (status, a.resp, operation, a.executed)
         }
     };
     let outcome =
@@ -308,7 +315,8 @@ fn answer(
     .unwrap_or_default();
     // The database could not serve any of it: 503, whatever the media type,
     // so that a client or a balancer retries (a part answered before the
-    // database went away is not worth keeping over a retry of the whole).
+    // database went away is not worth keeping over a retry of the whole). A
+    // mutation that ran is answered 200 by the caller (it may have committed).
     let unavailable = !resp.errors.is_empty() && resp.errors.iter().all(|e| error_code(e) == Some("UNAVAILABLE"));
     let status =
         status.unwrap_or(match (graphql_response && request_error, resp.errors.first().and_then(error_code)) {

@@ -566,6 +566,9 @@ async fn another_instance_sees_a_revocation_within_the_cache_bound() {
     let app = &w.app;
     let config = app.state.config.as_ref().clone();
     let other = gepi::AppState::new(config.clone(), app.db.clone()).await.unwrap();
+    if app.is_postgres() {
+        app.until_listening(2).await; // the other's first advance must not hide the logout's
+    }
     let token = app.login(&w.cm_cf, &w.cm_profile).await;
     let now = chrono::Utc::now();
     let on_other = |at: chrono::DateTime<chrono::Utc>| {

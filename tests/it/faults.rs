@@ -36,7 +36,7 @@ fn assert_unavailable(r: &Resp, what: &str) {
     for e in errors {
         assert_eq!(e["extensions"]["code"], "UNAVAILABLE", "{what}: {e}");
         let m = e["message"].as_str().unwrap();
-        assert!(m.contains("try again"), "{what}: {m}");
+        assert!(m.contains("try again") && !m.contains("nothing was done"), "{what}: {m}");
         // The driver's words (and the statement) stay in the log.
         assert!(!m.contains("SELECT") && !m.contains("canceling") && !m.contains("pool"), "{what}: {m}");
     }
@@ -476,4 +476,50 @@ async fn sigkill_under_write_load_leaves_every_change_whole() {
 fn body_of(text: &str) -> serde_json::Value {
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+}
+
+/// The drain on SIGTERM is bounded: a connection that never ends (an INPS
+/// feed whose sender stalls half way; that route has no request timeout)
+/// holds the stop for the request timeout plus 5 s, not for ever.
+#[tokio::test]
+async fn sigterm_stops_within_its_bound_though_a_feed_upload_stalls() {
+    use tokio::io::AsyncWriteExt;
+    let app = seeded(|_| {}).await;
+    let key = gepi::auth::api_key::create(&app.db, "INPS", Role::InpsFeed, None).await.unwrap().key;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_gepi"))
+        .args(["serve", "--no-migrate", "--bind", &format!("127.0.0.1:{port}")])
+        .env("GEPI_DATABASE_URL", &app.url)
+        .env("GEPI_REQUEST_TIMEOUT_SECS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(http(port, "/readyz", None, None).await, Ok((200, _))) {
+        assert!(Instant::now() < deadline, "the server did not get ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A feed announced at 10 MB, of which a few bytes are sent.
+    let mut upload = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let head = format!(
+        "POST /inps/feed HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\n\
+         Authorization: Bearer {key}\r\nContent-Length: 10000000\r\n\r\n{{\"protocol\""
+    );
+    upload.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = server.id().unwrap().to_string();
+    let stopping = Instant::now();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let exit = tokio::time::timeout(Duration::from_secs(30), server.wait()).await.expect("it stopped").unwrap();
+    let took = stopping.elapsed();
+    assert!(exit.success(), "{exit:?}");
+    // The drain waited for the upload (a stop is not a crash), then gave up:
+    // the request timeout (1 s) plus 5 s.
+    assert!(took >= Duration::from_secs(5) && took < Duration::from_secs(15), "stopped after {took:?}");
+    drop(upload);
 }

@@ -50,6 +50,7 @@ async fn a_change_to_who_may_act_reaches_every_instance_at_once() {
     }
     gepi::seed::run(&app.db, &gepi::seed::SeedOptions::demo(seed_today())).await.unwrap();
     let (other_state, other) = second_instance(&app).await;
+    app.until_listening(2).await;
 
     // A session opened on the first is served by the second (and cached there).
     let (token, _, op) = app.login_role(Role::CaseManager, 0).await;

@@ -150,6 +150,31 @@ impl TestApp {
         serde_json::from_slice(&bytes).unwrap_or(Value::Null)
     }
 
+    /// Waits (up to 10 s) until `n` instances listen on this PostgreSQL
+    /// database for changes to who may act (`auth::cache::listen`): a test of
+    /// what they hear must not race their start.
+    pub async fn until_listening(&self, n: i64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let row = self
+                .db
+                .query_one_raw(Statement::from_string(
+                    sea_orm::DatabaseBackend::Postgres,
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                     AND query ILIKE 'LISTEN%gepi_principals%'",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            let listening: i64 = row.try_get_by_index(0).unwrap();
+            if listening >= n {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{listening} of {n} instances listen");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Whether the tests run on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres
