@@ -287,23 +287,8 @@ async fn sigterm_drains_the_request_in_flight_and_exits_zero() {
         return; // the request is held in flight by a PostgreSQL table lock
     }
     let (token, _, _) = app.login_role(Role::CaseManager, 0).await;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_gepi"))
-        .args(["serve", "--no-migrate", "--bind", &format!("127.0.0.1:{port}")])
-        .env("GEPI_DATABASE_URL", &app.url)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !matches!(http(port, "/readyz", None, None).await, Ok((200, _))) {
-        assert!(Instant::now() < deadline, "the server did not get ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let port = free_port();
+    let mut server = start_server(&app, port, &[]).await;
 
     let other = gepi::db::connect_url(&app.url, 1).await.unwrap();
     let lock = other.begin().await.unwrap();
@@ -325,12 +310,19 @@ async fn sigterm_drains_the_request_in_flight_and_exits_zero() {
     assert!(exit.success(), "{exit:?}");
 }
 
-/// A server of its own on `app`'s database (`serve --no-migrate` on `port`),
-/// ready to answer.
-async fn start_server(app: &TestApp, port: u16) -> tokio::process::Child {
+/// A port no one listens on now (the server is told to take it).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A server of its own on `app`'s database (`serve --no-migrate` on `port`,
+/// with `env` added), ready to answer.
+async fn start_server(app: &TestApp, port: u16, env: &[(&str, &str)]) -> tokio::process::Child {
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gepi"))
         .args(["serve", "--no-migrate", "--bind", &format!("127.0.0.1:{port}")])
         .env("GEPI_DATABASE_URL", &app.url)
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -376,11 +368,8 @@ async fn sigkill_under_write_load_leaves_every_change_whole() {
         .map(|r| (r.try_get_by_index(0).unwrap(), r.try_get_by_index(1).unwrap(), r.try_get_by_index(2).unwrap()))
         .collect();
     assert!(cases.len() >= 2, "the demo data has analyses in draft: {cases:?}");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut server = start_server(&app, port).await;
+    let port = free_port();
+    let mut server = start_server(&app, port, &[]).await;
 
     // Each client owns one case: what it saw succeed, and how it went.
     let stop = Arc::new(AtomicBool::new(false));
@@ -436,7 +425,7 @@ async fn sigkill_under_write_load_leaves_every_change_whole() {
         tokio::time::sleep(Duration::from_millis(300 + seed % 900)).await;
         server.start_kill().unwrap();
         server.wait().await.unwrap();
-        server = start_server(&app, port).await;
+        server = start_server(&app, port, &[]).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::SeqCst);
@@ -498,24 +487,8 @@ async fn sigterm_stops_within_its_bound_though_a_feed_upload_stalls() {
     use tokio::io::AsyncWriteExt;
     let app = seeded(|_| {}).await;
     let key = gepi::auth::api_key::create(&app.db, "INPS", Role::InpsFeed, None).await.unwrap().key;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_gepi"))
-        .args(["serve", "--no-migrate", "--bind", &format!("127.0.0.1:{port}")])
-        .env("GEPI_DATABASE_URL", &app.url)
-        .env("GEPI_REQUEST_TIMEOUT_SECS", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !matches!(http(port, "/readyz", None, None).await, Ok((200, _))) {
-        assert!(Instant::now() < deadline, "the server did not get ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let port = free_port();
+    let mut server = start_server(&app, port, &[("GEPI_REQUEST_TIMEOUT_SECS", "1")]).await;
     // A feed announced at 10 MB, of which a few bytes are sent.
     let mut upload = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let head = format!(

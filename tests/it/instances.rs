@@ -75,20 +75,7 @@ async fn a_change_to_who_may_act_reaches_every_instance_at_once() {
     // What does not change who may act leaves the caches alone: a login
     // elsewhere (a new session, the operator's last login) and a session's
     // touch are not announced.
-    let listening: i64 = {
-        let row = app
-            .db
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DatabaseBackend::Postgres,
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-                 AND query ILIKE 'LISTEN%gepi_principals%'",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get_by_index(0).unwrap()
-    };
-    assert_eq!(listening, 2, "each instance listens on a connection of its own");
+    app.until_listening(2).await; // each instance on a connection of its own
     let epoch = other_state.principals.epoch().current();
     let (_, _, _) = app.login_role(Role::PaisCoordinator, 0).await;
     app.db.execute_unprepared("UPDATE session SET last_seen_at = now()").await.unwrap();
