@@ -53,6 +53,16 @@ pub struct Config {
     /// request answered `UNAVAILABLE` (503). 0 turns it off. The command line's
     /// tasks (migrations, seeding, retention, verification) run without it.
     pub db_statement_timeout_ms: u64,
+    /// `GEPI_DATABASE_REPLICA_URL`: a PostgreSQL streaming replica of the
+    /// primary. Queries read from it (mutations, authentication and the audit
+    /// trail stay on the primary), except a principal's reads after its own
+    /// write until the replica has replayed it, and every read while the
+    /// replica is down or further behind than `replica_max_lag_ms`
+    /// (`db::replica`).
+    pub database_replica_url: Option<String>,
+    /// `GEPI_REPLICA_MAX_LAG_MS`: how far behind the primary the replica may be
+    /// and still serve reads.
+    pub replica_max_lag_ms: u64,
     /// `GEPI_LOGIN_RATE_PER_MINUTE`: requests per minute one source address may
     /// make to the anonymous login endpoints (`/saml/*`, `/auth/dev-login`).
     pub login_rate_per_minute: u32,
@@ -198,6 +208,8 @@ impl Default for Config {
             db_max_connections: 10,
             db_acquire_timeout_ms: 10_000,
             db_statement_timeout_ms: 10_000,
+            database_replica_url: None,
+            replica_max_lag_ms: 5_000,
             // Generous for an office of operators behind one address at nine in
             // the morning; a flood from one address gets 5 requests a second.
             login_rate_per_minute: 300,
@@ -237,6 +249,8 @@ struct FileConfig {
     db_max_connections: Option<u32>,
     db_acquire_timeout_ms: Option<u64>,
     db_statement_timeout_ms: Option<u64>,
+    database_replica_url: Option<String>,
+    replica_max_lag_ms: Option<u64>,
     login_rate_per_minute: Option<u32>,
     login_rate_burst: Option<u32>,
     api_quota_points_per_hour: Option<u32>,
@@ -325,6 +339,12 @@ impl Config {
             if f.client_ip_header.is_some() {
                 c.client_ip_header = f.client_ip_header;
             }
+            if f.database_replica_url.is_some() {
+                c.database_replica_url = f.database_replica_url;
+            }
+            if let Some(v) = f.replica_max_lag_ms {
+                c.replica_max_lag_ms = v;
+            }
         }
         fn parse<T: FromStr>(var: &'static str, v: String) -> Result<T, ConfigError>
         where
@@ -371,6 +391,12 @@ impl Config {
         if let Some(v) = env("GEPI_DB_ACQUIRE_TIMEOUT_MS") {
             c.db_acquire_timeout_ms = parse("GEPI_DB_ACQUIRE_TIMEOUT_MS", v)?;
             db_timeouts_set.0 = true;
+        }
+        if let Some(v) = env("GEPI_DATABASE_REPLICA_URL") {
+            c.database_replica_url = Some(v).filter(|v| !v.trim().is_empty());
+        }
+        if let Some(v) = env("GEPI_REPLICA_MAX_LAG_MS") {
+            c.replica_max_lag_ms = parse("GEPI_REPLICA_MAX_LAG_MS", v)?;
         }
         if let Some(v) = env("GEPI_DB_STATEMENT_TIMEOUT_MS") {
             c.db_statement_timeout_ms = parse("GEPI_DB_STATEMENT_TIMEOUT_MS", v)?;
@@ -464,6 +490,16 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "GEPI_DB_STATEMENT_TIMEOUT_MS must be under the request timeout ({request_ms} ms), or 0 for none"
             )));
+        }
+        if let Some(r) = &self.database_replica_url {
+            if !self.is_postgres() || !(r.starts_with("postgres://") || r.starts_with("postgresql://")) {
+                return Err(ConfigError::Invalid(
+                    "GEPI_DATABASE_REPLICA_URL must be a postgres:// URL, and the primary PostgreSQL too".into(),
+                ));
+            }
+        }
+        if self.replica_max_lag_ms == 0 {
+            return Err(ConfigError::Invalid("GEPI_REPLICA_MAX_LAG_MS must be at least 1".into()));
         }
         if let Some(h) = &self.client_ip_header {
             if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
@@ -677,6 +713,8 @@ impl fmt::Debug for Config {
             .field("db_max_connections", &self.db_max_connections)
             .field("db_acquire_timeout_ms", &self.db_acquire_timeout_ms)
             .field("db_statement_timeout_ms", &self.db_statement_timeout_ms)
+            .field("database_replica_url", &self.database_replica_url.as_deref().map(redact_url))
+            .field("replica_max_lag_ms", &self.replica_max_lag_ms)
             .field("login_rate_per_minute", &self.login_rate_per_minute)
             .field("login_rate_burst", &self.login_rate_burst)
             .field("api_quota_points_per_hour", &self.api_quota_points_per_hour)

@@ -837,8 +837,13 @@ async fn serve(
     metrics.count_statements(&mut chores);
     tokio::spawn(every_hour(chores.clone(), config.partner_event_retention_days));
     let saml = config.saml.clone();
+    // A read replica's reads count as the requests' statements, as the primary's do.
+    let replica = db::replica::Replica::connect(&config, |db| metrics.count_statements(db)).await?;
+    if let Some(url) = &config.database_replica_url {
+        println!("  Replica:   {} (queries read from it when it is current enough)", gepi::config::redact_url(url));
+    }
     #[allow(unused_mut)]
-    let mut state = AppState::with_metrics(config, conn.clone(), metrics).await?;
+    let mut state = AppState::with_metrics(config, conn.clone(), metrics).await?.with_replica(replica);
     tokio::spawn(every_second(chores, state.audit_log.clone()));
     match saml {
         #[cfg(feature = "spid")]

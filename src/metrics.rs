@@ -19,7 +19,8 @@ use std::{
 };
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 tokio::task_local! {
@@ -97,6 +98,9 @@ pub struct Metrics {
     pub audit_events: IntCounter,
     /// `gepi_db_pool_connections{state="in_use|idle|max"}`, read when scraped.
     pub pool: IntGaugeVec,
+    /// The read replica's, registered when first used (a service without a
+    /// replica shows none).
+    replica: Arc<std::sync::OnceLock<ReplicaMetrics>>,
     operations: Arc<Mutex<HashSet<String>>>,
 }
 
@@ -189,8 +193,37 @@ impl Metrics {
             compiled_reads,
             audit_events,
             pool,
+            replica: Arc::default(),
             operations: Arc::default(),
         }
+    }
+
+    /// The read replica's metrics (registered on first use).
+    pub fn replica(&self) -> &ReplicaMetrics {
+        self.replica.get_or_init(|| {
+            let m = ReplicaMetrics {
+                query_reads: IntCounterVec::new(
+                    Opts::new("gepi_db_query_reads_total", "GraphQL queries by the database they read from"),
+                    &["on"],
+                )
+                .expect("valid metric"),
+                up: IntGauge::new("gepi_db_replica_up", "Whether the read replica answered when last asked (1 or 0)")
+                    .expect("valid metric"),
+                lag: prometheus::Gauge::new(
+                    "gepi_db_replica_lag_seconds",
+                    "How far the read replica is behind the primary (-1: further than the sampled window)",
+                )
+                .expect("valid metric"),
+            };
+            for c in [
+                Box::new(m.query_reads.clone()) as Box<dyn prometheus::core::Collector>,
+                Box::new(m.up.clone()),
+                Box::new(m.lag.clone()),
+            ] {
+                self.registry.register(c).expect("metric registered once");
+            }
+            m
+        })
     }
 
     /// The pool's connections, as the scrape sees them.
@@ -233,6 +266,14 @@ impl Metrics {
     pub fn render(&self) -> String {
         TextEncoder::new().encode_to_string(&self.registry.gather()).unwrap_or_default()
     }
+}
+
+/// The read replica's metrics: `gepi_db_query_reads_total{on="replica|primary"}`,
+/// and, read when scraped, `gepi_db_replica_up` and `gepi_db_replica_lag_seconds`.
+pub struct ReplicaMetrics {
+    pub query_reads: IntCounterVec,
+    pub up: IntGauge,
+    pub lag: prometheus::Gauge,
 }
 
 impl Default for Metrics {

@@ -23,6 +23,16 @@ pub enum Actor {
     ApiClient { client_id: Uuid },
 }
 
+impl Actor {
+    /// The operator or the API client acting (any profile, any session).
+    pub fn id(&self) -> Uuid {
+        match self {
+            Actor::Operator { operator_id, .. } => *operator_id,
+            Actor::ApiClient { client_id } => *client_id,
+        }
+    }
+}
+
 /// The authenticated subject of a request.
 #[derive(Debug, Clone)]
 pub struct Principal {

@@ -11,7 +11,11 @@ use crate::{authz::Policy, config::Config, schema::GepiSchema};
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
+    /// The primary: read-write.
     pub db: DatabaseConnection,
+    /// The read replica, when one is configured (`db::replica`): queries'
+    /// reads only.
+    pub replica: Option<Arc<crate::db::replica::Replica>>,
     pub policy: Arc<Policy>,
     pub schema: GepiSchema,
     /// Field types of the schema, for the strict-mode check before execution.
@@ -73,12 +77,25 @@ impl AppState {
             quotas: Arc::default(),
             config,
             db,
+            replica: None,
             policy,
             schema,
             schema_index,
             #[cfg(feature = "spid")]
             spid: None,
         })
+    }
+
+    /// The same state reading queries from `replica` when it may: starts its
+    /// poller and its listener for other instances' writes, which stop when
+    /// the last state holding it is dropped.
+    pub fn with_replica(mut self, replica: Option<Arc<crate::db::replica::Replica>>) -> Self {
+        if let Some(r) = &replica {
+            r.watch();
+            r.listen(self.config.database_url.clone());
+        }
+        self.replica = replica;
+        self
     }
 
     /// The same state with SPID login served by `sp`.

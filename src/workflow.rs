@@ -33,7 +33,7 @@ pub struct Acting<'a> {
 impl Acting<'_> {
     /// Opens the unit of work of one use case.
     pub(crate) async fn begin(&self) -> Result<Work, AppError> {
-        Ok(Work { txn: self.gw.db.begin().await?, audit: self.audit_ctx(), principals: self.gw.principals.clone() })
+        Ok(Work { txn: self.gw.writes.begin().await?, audit: self.audit_ctx(), principals: self.gw.principals.clone() })
     }
 
     pub(crate) fn me(&self) -> Result<Uuid, AppError> {

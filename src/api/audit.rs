@@ -104,7 +104,7 @@ impl AuditMutation {
             ),
             _ => return Err(AppError::Forbidden("the role reads no Ambito's audit trail".into())).gql(),
         };
-        let report = access::report(&a.gw.db, &a.audit_ctx(), asker, &fiscal_code).await.gql()?;
+        let report = access::report(&a.gw.writes, &a.audit_ctx(), asker, &fiscal_code).await.gql()?;
         let json = serde_json::to_string_pretty(&report).map_err(AppError::internal).gql()?;
         Ok(PersonAccessReport {
             filename: format!("gepi-access-report-{}.json", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),

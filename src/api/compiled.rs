@@ -958,7 +958,7 @@ pub async fn read(
     operation_name: Option<&str>,
     vars: &Variables,
 ) -> Option<Response> {
-    if gw.db.get_database_backend() != DatabaseBackend::Postgres {
+    if gw.reads.get_database_backend() != DatabaseBackend::Postgres {
         return None;
     }
     // One operation per document: the executor validates (and weighs) every
@@ -999,8 +999,8 @@ pub async fn read(
     template.push(')');
     let mut q = Query::select();
     q.expr_as(Expr::cust_with_exprs(template, sql), Alias::new("j"));
-    let stmt = gw.db.get_database_backend().build(&q);
-    let row = match gw.db.query_one_raw(stmt).await {
+    let stmt = gw.reads.get_database_backend().build(&q);
+    let row = match gw.reads.query_one_raw(stmt).await {
         Ok(Some(row)) => row,
         Ok(None) => return None,
         Err(e) => {

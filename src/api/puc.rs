@@ -45,7 +45,7 @@ impl From<Vacancies> for PucVacancies {
 /// Places taken on a project, batched for the request.
 pub async fn taken(ctx: &Context<'_>, project: Uuid) -> GqlResult<Vacancies> {
     let b = loaders(ctx)?.batcher::<Uuid, Vacancies>("puc_taken_places", |gw| {
-        let db = gw.db.clone();
+        let db = gw.reads.clone();
         Batcher::new(Box::new(move |keys: Vec<Uuid>| {
             let db = db.clone();
             Box::pin(async move { svc::taken_places(&db, &keys).await })

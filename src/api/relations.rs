@@ -29,7 +29,7 @@ pub async fn profile_comuni(
         .find::<profile_comune::Entity>()
         .filter(profile_comune::Column::ProfileId.eq(profile_id))
         .order_by_asc(profile_comune::Column::ComuneIstat)
-        .all(&l.gateway().db)
+        .all(&l.gateway().reads)
         .await
         .map_err(|e| AppError::from(e).extend())?
         .into_iter()
@@ -74,7 +74,7 @@ pub async fn dependent_profiles(
         .filter(
             Condition::any().add(convention::Column::ValidTo.is_null()).add(convention::Column::ValidTo.gte(next_day)),
         )
-        .one(&l.gateway().db)
+        .one(&l.gateway().reads)
         .await
         .map_err(db_err)?;
     if successor.is_some() {
@@ -97,7 +97,7 @@ pub async fn dependent_profiles(
         .order_by_asc(profile::Column::Role)
         .order_by_asc(profile::Column::Id)
         .limit(1000)
-        .all(&l.gateway().db)
+        .all(&l.gateway().reads)
         .await
         .map_err(db_err)?;
     Ok(Some(rows))

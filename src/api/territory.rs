@@ -113,7 +113,7 @@ impl TerritoryQuery {
             .gql()?
             .filter(lists::comune_list(ambito))
             .order_by_asc(comune::Column::Name)
-            .all(&gw.db)
+            .all(&gw.reads)
             .await
             .map_err(AppError::from)
             .gql()?;

@@ -45,53 +45,14 @@ pub const CHANNEL: &str = "gepi_principals";
 /// each notification, and after each reconnection. Ends when `cache` is
 /// dropped and the listener next wakes (a notification, a lost connection).
 pub fn listen(url: String, cache: std::sync::Weak<PrincipalCache>) -> tokio::task::JoinHandle<()> {
-    use sea_orm::sqlx::postgres::PgListener;
-    let advance = move || match cache.upgrade() {
+    // A notification, or listening again after a loss (a change may have
+    // been missed meanwhile): either way, read again.
+    crate::db::listen(url, &[CHANNEL], move |_| match cache.upgrade() {
         Some(c) => {
             c.epoch.advance();
             true
         }
         None => false,
-    };
-    tokio::spawn(async move {
-        loop {
-            let connected = async {
-                let conn = crate::db::connect_url(&url, 1).await.map_err(|e| e.to_string())?;
-                let mut l =
-                    PgListener::connect_with(conn.get_postgres_connection_pool()).await.map_err(|e| e.to_string())?;
-                l.listen(CHANNEL).await.map_err(|e| e.to_string())?;
-                Ok::<_, String>((conn, l))
-            }
-            .await;
-            match connected {
-                Ok((_conn, mut l)) => {
-                    // Changes committed while nobody listened are not known.
-                    if !advance() {
-                        return;
-                    }
-                    loop {
-                        match l.try_recv().await {
-                            // A notification, or a lost connection (reconnected
-                            // and listening again): either way, read again.
-                            Ok(_) => {
-                                if !advance() {
-                                    return;
-                                }
-                            }
-                            Err(e) => {
-                                tracing::warn!(error = %e, "the principals' change listener lost its connection");
-                                break;
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "the principals' change listener cannot connect"),
-            }
-            if !advance() {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        }
     })
 }
 

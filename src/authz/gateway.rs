@@ -113,7 +113,11 @@ pub const DEFAULT_PAGE: u64 = 20;
 
 #[derive(Clone)]
 pub struct Gateway {
-    pub db: DatabaseConnection,
+    /// Where reads go: the primary, or for a query the read replica when it
+    /// may serve this principal (`db::replica`).
+    pub reads: DatabaseConnection,
+    /// The primary: every unit of work (`Acting::begin`) and what it reads.
+    pub writes: DatabaseConnection,
     pub authz: Arc<RequestAuthz>,
     /// Advanced by the commit of a change to who may act (see `Work::commit`).
     pub principals: crate::principal::PrincipalEpoch,
@@ -160,8 +164,14 @@ fn cursor_fits(ct: &sea_orm::ColumnType, v: &Value) -> bool {
 }
 
 impl Gateway {
+    /// A gateway reading and writing on the primary `db`.
     pub fn new(db: DatabaseConnection, authz: Arc<RequestAuthz>, principals: crate::principal::PrincipalEpoch) -> Self {
-        Gateway { db, authz, principals }
+        Gateway { reads: db.clone(), writes: db, authz, principals }
+    }
+
+    /// The same gateway, reading from `reads` (a query's, on the replica).
+    pub fn reading_from(self, reads: DatabaseConnection) -> Self {
+        Gateway { reads, ..self }
     }
 
     /// The row condition of the principal for `E`, or `FORBIDDEN`.
@@ -235,7 +245,7 @@ impl Gateway {
                     q = q.order_by_asc(k.into_column());
                 }
             }
-            out.extend(q.all(&self.db).await?);
+            out.extend(q.all(&self.reads).await?);
         }
         Ok(out)
     }
@@ -246,7 +256,7 @@ impl Gateway {
     where
         E: Projected,
     {
-        Ok(self.select::<E>()?.filter(id_col.eq(id)).one(&self.db).await?)
+        Ok(self.select::<E>()?.filter(id_col.eq(id)).one(&self.reads).await?)
     }
 
     /// The page size `first` asks for (the default when omitted), or the
@@ -311,8 +321,8 @@ impl Gateway {
         E: Projected,
     {
         let first = self.page_size(args.first)?;
-        let count = CountQuery { db: self.db.clone(), stmt: select.clone().into_query() };
-        let mut rows = self.page_select(select, sort, args.after.as_deref(), first)?.all(&self.db).await?;
+        let count = CountQuery { db: self.reads.clone(), stmt: select.clone().into_query() };
+        let mut rows = self.page_select(select, sort, args.after.as_deref(), first)?.all(&self.reads).await?;
         let has_next_page = rows.len() as u64 > first;
         rows.truncate(first as usize);
         let rows = rows
@@ -341,6 +351,6 @@ impl Gateway {
 
     /// Runs a raw statement (for aggregates built on scoped subqueries).
     pub async fn query_all(&self, stmt: Statement) -> Result<Vec<sea_orm::QueryResult>, AppError> {
-        Ok(self.db.query_all_raw(stmt).await?)
+        Ok(self.reads.query_all_raw(stmt).await?)
     }
 }

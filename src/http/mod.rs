@@ -209,7 +209,7 @@ async fn graphql_handler(
                 method,
                 headers,
                 req,
-                (&checked, operation.clone()),
+                (&checked, operation.clone(), mutation),
                 &meter,
                 authn,
             ))
@@ -421,7 +421,7 @@ async fn run_graphql(
     method: Method,
     headers: HeaderMap,
     mut req: async_graphql::Request,
-    (checked, operation): (&crate::graphql::limits::Checked, Option<String>),
+    (checked, operation, mutation): (&crate::graphql::limits::Checked, Option<String>, bool),
     meter: &std::sync::OnceLock<Arc<Metered>>,
     authn: Option<Authn>,
 ) -> Answered {
@@ -476,6 +476,9 @@ async fn run_graphql(
     if let Some(name) = &operation {
         req = req.data(crate::graphql::OperationName(name.clone()));
     }
+    // A query reads from the replica when it may serve this principal
+    // (`db::replica`); a mutation, and everything else, from the primary.
+    let mut on_replica = None;
     let authz = match &authn {
         Authn::Authenticated(p) => {
             let a = Arc::new(RequestAuthz::new(p.clone(), state.policy.clone()));
@@ -506,11 +509,21 @@ async fn run_graphql(
             };
             let metered = meter.get_or_init(|| Arc::new(metered)).clone();
             req = req.data(metered);
-            req = req.data(a.clone()).data(Loaders::new(Gateway::new(
-                state.db.clone(),
-                a.clone(),
-                state.principals.epoch().clone(),
-            )));
+            let mut reads = state.db.clone();
+            if let Some(r) = &state.replica {
+                if !mutation {
+                    let replica = r.reads_for(p.actor.id()).await;
+                    let on = if replica.is_some() { "replica" } else { "primary" };
+                    state.metrics.replica().query_reads.with_label_values(&[on]).inc();
+                    if let Some(db) = replica {
+                        reads = db;
+                        on_replica = Some(r.clone());
+                    }
+                }
+            }
+            req = req.data(a.clone()).data(Loaders::new(
+                Gateway::new(state.db.clone(), a.clone(), state.principals.epoch().clone()).reading_from(reads),
+            ));
             Some(a)
         }
         _ => None,
@@ -536,7 +549,10 @@ async fn run_graphql(
             if let Some(Err(e)) = cost.and_then(|c| meter.get().map(|m| m.charge(c))) {
                 return Answered { status: None, resp: error_response(&e), authenticated, executed: false };
             }
-            let gw = Gateway::new(state.db.clone(), a.clone(), state.principals.epoch().clone());
+            let mut gw = Gateway::new(state.db.clone(), a.clone(), state.principals.epoch().clone());
+            if let Some(r) = &on_replica {
+                gw = gw.reading_from(r.pool().clone());
+            }
             crate::api::compiled::read(&gw, doc, operation_name.as_deref(), &req.variables).await
         }
         _ => None,
@@ -561,6 +577,18 @@ async fn run_graphql(
     };
     add_error_codes(&mut resp);
     let executed = !is_request_error(&resp);
+    if let Some(r) = &on_replica {
+        // The replica could not serve: the next queries read from the primary
+        // until it answers again.
+        if resp.errors.iter().any(|e| error_code(e) == Some("UNAVAILABLE")) {
+            r.failed();
+        }
+    }
+    // After a principal's mutation, its queries read from the primary until the
+    // replica has replayed it (on every instance).
+    if let (Some(r), true, true, Some(a)) = (&state.replica, mutation, executed, &authz) {
+        r.wrote(a.principal.actor.id()).await;
+    }
     // The size of the answer, counted without building it: over the cap, no data
     // leaves (and no read of it is recorded).
     if let Err(e) =
@@ -880,6 +908,12 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     }
     let (in_use, idle) = pool_connections(&state.db);
     state.metrics.set_pool(in_use, idle, u64::from(state.config.db_max_connections));
+    if let Some(r) = &state.replica {
+        let h = r.health();
+        let m = state.metrics.replica();
+        m.up.set(i64::from(h.up));
+        m.lag.set(h.lag.map_or(-1.0, |l| l.as_secs_f64()));
+    }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }
 

@@ -98,9 +98,10 @@ pub async fn calendar(
         mq = mq.filter(meeting::Column::OperatorId.eq(o));
         sq = sq.map(|q| q.filter(office_slot::Column::OperatorId.eq(o)));
     }
-    let meetings = mq.order_by_asc(meeting::Column::ScheduledAt).order_by_asc(meeting::Column::Id).all(&gw.db).await?;
+    let meetings =
+        mq.order_by_asc(meeting::Column::ScheduledAt).order_by_asc(meeting::Column::Id).all(&gw.reads).await?;
     let slots = match sq {
-        Some(q) => q.order_by_asc(office_slot::Column::StartsAt).all(&gw.db).await?,
+        Some(q) => q.order_by_asc(office_slot::Column::StartsAt).all(&gw.reads).await?,
         None => Vec::new(),
     };
     let booked = |s: &office_slot::Model| {

@@ -481,7 +481,7 @@ pub async fn table_with(gw: &Gateway, req: &Request, protection: Protection) -> 
     }
 
     // The one statement.
-    let backend = gw.db.get_database_backend();
+    let backend = gw.reads.get_database_backend();
     let s = spec(m, today.with_day(1).expect("the first of the month"), today);
     let protected = grant.method == Method::CellKey;
     let stmt =
@@ -551,8 +551,8 @@ async fn territory(gw: &Gateway, scope: Scope) -> Result<Territory, AppError> {
         ambiti_q = ambiti_q.filter(ambito::Column::Id.eq(id));
         comuni_q = comuni_q.filter(comune::Column::AmbitoId.eq(id));
     }
-    let ambiti_all = ambiti_q.all(&gw.db).await?;
-    let comuni_all = comuni_q.all(&gw.db).await?;
+    let ambiti_all = ambiti_q.all(&gw.reads).await?;
+    let comuni_all = comuni_q.all(&gw.reads).await?;
     let in_ambito = |a: Uuid| p.ambito_id == Some(a);
     let comuni: BTreeMap<String, (String, Uuid)> = comuni_all
         .into_iter()
@@ -621,7 +621,7 @@ fn statement(
     noise: bool,
 ) -> Result<SelectStatement, AppError> {
     use Dimension as D;
-    let backend = gw.db.get_database_backend();
+    let backend = gw.reads.get_database_backend();
     let mut inner = rule_select(gw, m, scope);
     inner.clear_selects();
     let by = |any: &[Dimension]| protected || req.by.iter().any(|d| any.contains(d));

@@ -9,7 +9,7 @@
 
 use std::sync::{
     atomic::{AtomicBool, Ordering},
-    Arc, Mutex,
+    Arc,
 };
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,10 @@ use entity::enums::Role;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::json;
 
-use crate::helpers::{seed_today, Resp, TestApp};
+use crate::helpers::{
+    proxy::{through, Proxy},
+    seed_today, Resp, TestApp,
+};
 
 const CASES: &str = "{ cases(first: 3) { edges { node { id state household { members { firstName } } } } } }";
 
@@ -114,60 +117,6 @@ async fn answered_again(app: &TestApp, token: &str, bound: Duration, what: &str)
         assert!(Instant::now() < deadline, "{what}: not answered within {bound:?}: {}", r.body);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// A TCP proxy to PostgreSQL that can be cut (every connection through it
-/// reset, new ones refused) and restored.
-struct Proxy {
-    addr: std::net::SocketAddr,
-    down: Arc<AtomicBool>,
-    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn to(upstream: String) -> Proxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let down = Arc::new(AtomicBool::new(false));
-        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
-        let (d, l) = (down.clone(), links.clone());
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if d.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                let upstream = upstream.clone();
-                l.lock().unwrap().push(tokio::spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                }));
-            }
-        });
-        Proxy { addr, down, links }
-    }
-
-    fn cut(&self) {
-        self.down.store(true, Ordering::SeqCst);
-        for link in self.links.lock().unwrap().drain(..) {
-            link.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.down.store(false, Ordering::SeqCst);
-    }
-}
-
-/// `postgres://user@host:port/db?…` with its host and port replaced by `addr`,
-/// and the `host:port` it named.
-fn through(url: &str, addr: std::net::SocketAddr) -> (String, String) {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (auth, tail) = rest.split_once('/').unwrap();
-    let (user, hostport) = auth.rsplit_once('@').map(|(u, h)| (format!("{u}@"), h)).unwrap_or((String::new(), auth));
-    let upstream = if hostport.contains(':') { hostport.to_string() } else { format!("{hostport}:5432") };
-    (format!("{scheme}://{user}{addr}/{tail}"), upstream)
 }
 
 async fn ready(app: &TestApp) -> StatusCode {

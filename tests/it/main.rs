@@ -27,6 +27,7 @@ mod partners;
 mod property;
 mod puc;
 mod references;
+mod replica;
 mod residency;
 mod retention;
 mod schema;

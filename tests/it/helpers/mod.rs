@@ -3,6 +3,7 @@
 //! given session.
 
 pub mod builders;
+pub mod proxy;
 
 use axum::{
     body::Body,
@@ -110,19 +111,35 @@ impl TestApp {
             login_rate_burst: 1_000_000,
             ..Config::default()
         };
+        // On PostgreSQL, queries read through the replica's handle, here a
+        // read-only pool on the same database: a query path that writes
+        // anywhere but the primary fails every test that takes it
+        // (`tests/it/replica.rs` has a real streaming replica).
+        let primary = config.database_url.clone();
+        if config.is_postgres() {
+            config.database_replica_url = Some(primary.clone());
+        }
         f(&mut config);
+        // A test that moved the primary (behind a proxy) moves this too.
+        if config.database_replica_url.as_ref() == Some(&primary) {
+            config.database_replica_url = Some(config.database_url.clone());
+        }
         let url = config.database_url.clone();
         let mut conn = db::connect_serving(&config).await.expect("connect");
         let statements: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
-        let log = statements.clone();
-        conn.set_metric_callback(move |info| {
-            gepi::metrics::statement_ran();
-            if let Some(v) = log.lock().unwrap().as_mut() {
-                v.push(info.statement.sql.clone());
-            }
-        });
+        let record = |conn: &mut sea_orm::DatabaseConnection| {
+            let log = statements.clone();
+            conn.set_metric_callback(move |info| {
+                gepi::metrics::statement_ran();
+                if let Some(v) = log.lock().unwrap().as_mut() {
+                    v.push(info.statement.sql.clone());
+                }
+            });
+        };
+        record(&mut conn);
         db::migrate(&conn).await.expect("migrate");
-        let state = AppState::new(config, conn.clone()).await.expect("policies compile");
+        let replica = db::replica::Replica::connect(&config, record).await.expect("connect the replica");
+        let state = AppState::new(config, conn.clone()).await.expect("policies compile").with_replica(replica);
         TestApp { router: gepi::app(state.clone()), state, db: conn, url, statements, _guard: guard }
     }
 

@@ -12,6 +12,8 @@ use sea_orm::{
 
 use crate::config::Config;
 
+pub mod replica;
+
 /// The pool of a command-line task: no statement timeout (a migration, a
 /// retention run or a verification may rightly run long).
 pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
@@ -38,6 +40,21 @@ pub async fn connect_chores(config: &Config) -> Result<DatabaseConnection, DbErr
     connect_with(&config.database_url, 2, acquire, None).await
 }
 
+/// The pool of the replica's reads (`GEPI_DATABASE_REPLICA_URL`): the
+/// request pool's size and statement timeout, every transaction read-only (a
+/// URL that names a primary by mistake still takes no write), and an acquire
+/// timeout of at most 2 s, so that a replica gone quiet soon hands its reads
+/// back to the primary.
+pub async fn connect_replica(config: &Config, url: &str) -> Result<DatabaseConnection, DbErr> {
+    let acquire = Duration::from_millis(config.db_acquire_timeout_ms.min(2_000));
+    let statements = Some(Duration::from_millis(config.db_statement_timeout_ms)).filter(|d| !d.is_zero());
+    // Lazy: a replica down when the server starts does not stop it (its reads
+    // go to the primary until the replica answers).
+    let mut opts = options(url, config.db_max_connections, acquire, statements, true);
+    opts.connect_lazy(true);
+    Database::connect(opts).await
+}
+
 pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     connect_with(url, max_connections, Duration::from_secs(10), None).await
 }
@@ -48,6 +65,16 @@ async fn connect_with(
     acquire_timeout: Duration,
     statement_timeout: Option<Duration>,
 ) -> Result<DatabaseConnection, DbErr> {
+    Database::connect(options(url, max_connections, acquire_timeout, statement_timeout, false)).await
+}
+
+fn options(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+    statement_timeout: Option<Duration>,
+    read_only: bool,
+) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(max_connections)
         .min_connections(1)
@@ -75,13 +102,17 @@ async fn connect_with(
         } else {
             o
         };
-        match statement_timeout {
+        let o = match statement_timeout {
             Some(t) => o.options([("statement_timeout", t.as_millis().to_string())]),
             None => o,
+        };
+        if read_only {
+            o.options([("default_transaction_read_only", "on")])
+        } else {
+            o
         }
     });
-    let db = Database::connect(opts).await?;
-    Ok(db)
+    opts
 }
 
 /// Whether a PostgreSQL host is this machine: a loopback name or address, or a
@@ -149,6 +180,70 @@ async fn migration_transaction(db: &DatabaseConnection) -> Result<DatabaseTransa
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")).await?;
     }
     Ok(txn)
+}
+
+/// What a [`listen`]er hears.
+pub enum Heard<'a> {
+    /// Listening (again): whatever was sent while nobody listened is lost.
+    Listening,
+    /// A notification on `channel`.
+    Notified { channel: &'a str, payload: &'a str },
+}
+
+/// On PostgreSQL, listens on `channels` over a connection of its own (never one
+/// of a serving pool), reconnecting every second after a loss, and hands what
+/// it hears to `on`. Ends when `on` answers false (its owner is gone), at the
+/// next thing heard.
+pub fn listen(
+    url: String,
+    channels: &'static [&'static str],
+    mut on: impl FnMut(Heard<'_>) -> bool + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    use sea_orm::sqlx::postgres::PgListener;
+    tokio::spawn(async move {
+        loop {
+            let connected = async {
+                let conn = connect_url(&url, 1).await.map_err(|e| e.to_string())?;
+                let mut l =
+                    PgListener::connect_with(conn.get_postgres_connection_pool()).await.map_err(|e| e.to_string())?;
+                l.listen_all(channels.iter().copied()).await.map_err(|e| e.to_string())?;
+                Ok::<_, String>((conn, l))
+            }
+            .await;
+            match connected {
+                Ok((_conn, mut l)) => {
+                    if !on(Heard::Listening) {
+                        return;
+                    }
+                    loop {
+                        match l.try_recv().await {
+                            Ok(Some(n)) => {
+                                if !on(Heard::Notified { channel: n.channel(), payload: n.payload() }) {
+                                    return;
+                                }
+                            }
+                            // The connection was lost; the listener reconnected
+                            // and listens again.
+                            Ok(None) => {
+                                if !on(Heard::Listening) {
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, ?channels, "a listener lost its connection");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, ?channels, "a listener cannot connect"),
+            }
+            if !on(Heard::Listening) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
 }
 
 /// Liveness of the database, for `/readyz`.
