@@ -129,6 +129,10 @@ async fn start_login(app: &TestApp, next: &str) -> (Request, String, String) {
 /// `POST /saml/acs` with a Response, from the browser that started the login
 /// with `relay` (it carries the login's cookie, whose value is the RelayState).
 async fn post_acs(app: &TestApp, response_xml: &str, relay: Option<&str>) -> (StatusCode, HeaderMap, String) {
+    app.request_text(acs_request(response_xml, relay)).await
+}
+
+fn acs_request(response_xml: &str, relay: Option<&str>) -> HttpRequest<Body> {
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     form.append_pair("SAMLResponse", &fake_idp::encode(response_xml));
     if let Some(r) = relay {
@@ -141,7 +145,7 @@ async fn post_acs(app: &TestApp, response_xml: &str, relay: Option<&str>) -> (St
     if let Some(r) = relay {
         req = req.header(header::COOKIE, format!("{BROWSER_COOKIE}={r}"));
     }
-    app.request_text(req.body(Body::from(form.finish())).unwrap()).await
+    req.body(Body::from(form.finish())).unwrap()
 }
 
 /// The cookie that binds a login to its browser (https: `__Host-`).
@@ -910,6 +914,28 @@ async fn login_acs_session_and_graphql_me_end_to_end_over_http() {
     let r = http.send("POST", "/graphql", &headers, &body).await;
     let me: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(me["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{me}");
+}
+
+/// Several instances behind a balancer: a login started on one completes on
+/// another (the pending AuthnRequest is a row, not memory), its session works
+/// on the first, and the Response cannot be used again on either.
+#[tokio::test]
+async fn a_login_started_on_one_instance_completes_on_another() {
+    use tower::ServiceExt;
+    let w = world().await;
+    let state = gepi::AppState::new((*w.app.state.config).clone(), w.app.db.clone()).await.unwrap();
+    let other = gepi::app(state.with_spid(service_provider()));
+    let (req, relay, _) = start_login(&w.app, "/").await;
+    let resp = Spec::valid(&req, &w.cf, 2).build();
+    let answer = other.clone().oneshot(acs_request(&resp, Some(&relay))).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let token = session_token(answer.headers()).expect("a session from the other instance");
+    let me = w.app.gql(Some(&token), "{ me { operator { fiscalCode } } }", json!({})).await;
+    assert_eq!(me["data"]["me"]["operator"]["fiscalCode"], w.cf, "{me}");
+    // Consumed on the second instance: refused on the first too.
+    let (status, headers, _) = post_acs(&w.app, &resp, Some(&relay)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(session_token(&headers).is_none());
 }
 
 #[tokio::test]
