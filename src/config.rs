@@ -498,8 +498,10 @@ impl Config {
                 ));
             }
         }
-        if self.replica_max_lag_ms == 0 {
-            return Err(ConfigError::Invalid("GEPI_REPLICA_MAX_LAG_MS must be at least 1".into()));
+        if self.replica_max_lag_ms < 1_000 {
+            return Err(ConfigError::Invalid(
+                "GEPI_REPLICA_MAX_LAG_MS must be at least 1000: the lag is sampled every 250 ms".into(),
+            ));
         }
         if let Some(h) = &self.client_ip_header {
             if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {

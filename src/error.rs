@@ -169,7 +169,8 @@ impl From<sea_orm::DbErr> for AppError {
 /// rather than that the statement is wrong: the pool gave no connection in
 /// time, the connection broke or could not be made, the server is shutting
 /// down, starting or a standby (SQLSTATE class 08, 57P01–57P03, 53300,
-/// 25006), or a statement ran past `statement_timeout` (57014). None for
+/// 25006), a statement ran past `statement_timeout` (57014), or a standby
+/// cancelled a read that conflicted with its replay (40001). None for
 /// anything else (a constraint, a bad statement: a fault of ours, `INTERNAL`).
 /// The message does not say whether a change was made: a connection lost
 /// while a commit was under way leaves that unknown.
@@ -177,6 +178,7 @@ pub fn unavailability(e: &sea_orm::DbErr) -> Option<&'static str> {
     use sea_orm::{sqlx::Error as Sqlx, DbErr, RuntimeErr};
     const DOWN: &str = "the database is unavailable: try again shortly";
     const SLOW: &str = "the database did not answer in time: try again shortly";
+    const AGAIN: &str = "the database could not complete the statement now: try again shortly";
     let sqlx = match e {
         DbErr::ConnectionAcquire(_) => return Some(DOWN),
         DbErr::Conn(RuntimeErr::SqlxError(x))
@@ -191,6 +193,9 @@ pub fn unavailability(e: &sea_orm::DbErr) -> Option<&'static str> {
         Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed => Some(DOWN),
         Sqlx::Database(d) => match d.code().as_deref() {
             Some("57014") => Some(SLOW),
+            // 40001: a standby cancelled the read for a conflict with what it
+            // replays (or a serialization failure): the same read again passes.
+            Some("40001") => Some(AGAIN),
             // 25006: a read-only transaction, that is a standby (a failover under way).
             Some(c) if c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300" | "25006") => {
                 Some(DOWN)

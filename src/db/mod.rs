@@ -184,10 +184,14 @@ async fn migration_transaction(db: &DatabaseConnection) -> Result<DatabaseTransa
 
 /// What a [`listen`]er hears.
 pub enum Heard<'a> {
-    /// Listening (again): whatever was sent while nobody listened is lost.
+    /// Listening (again), `LISTEN` confirmed: whatever was sent while nobody
+    /// listened is lost.
     Listening,
     /// A notification on `channel`.
     Notified { channel: &'a str, payload: &'a str },
+    /// Not listening: the connection was lost or could not be made (the
+    /// listener tries again every second).
+    Lost,
 }
 
 /// On PostgreSQL, listens on `channels` over a connection of its own (never one
@@ -222,12 +226,12 @@ pub fn listen(
                                     return;
                                 }
                             }
-                            // The connection was lost; the listener reconnected
-                            // and listens again.
+                            // The connection was lost (the listener would
+                            // reconnect by itself, but unseen): connect
+                            // again here, to know when it listens.
                             Ok(None) => {
-                                if !on(Heard::Listening) {
-                                    return;
-                                }
+                                tracing::warn!(?channels, "a listener lost its connection");
+                                break;
                             }
                             Err(e) => {
                                 tracing::warn!(error = %e, ?channels, "a listener lost its connection");
@@ -238,7 +242,7 @@ pub fn listen(
                 }
                 Err(e) => tracing::warn!(error = %e, ?channels, "a listener cannot connect"),
             }
-            if !on(Heard::Listening) {
+            if !on(Heard::Lost) {
                 return;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;

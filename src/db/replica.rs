@@ -34,6 +34,9 @@ use uuid::Uuid;
 pub const POLL: Duration = Duration::from_millis(250);
 /// How long a position query may take before its server counts as down.
 const ASK_TIMEOUT: Duration = Duration::from_secs(1);
+/// Past this age the newest sample of the primary says nothing of the lag
+/// (the poller could not reach the primary since): reads go to the primary.
+const FRESH: Duration = Duration::from_millis(2 * 250 + 1000);
 /// The channel on which instances tell each other of a principal's write.
 pub const CHANNEL: &str = "gepi_writes";
 
@@ -43,7 +46,7 @@ pub struct Replica {
     db: DatabaseConnection,
     /// The same pool, not counted as the requests' statements: the positions.
     positions: DatabaseConnection,
-    /// Two connections to the primary of its own, for the positions there.
+    /// A connection to the primary of its own, for the poller.
     primary: DatabaseConnection,
     max_lag: Duration,
     state: Mutex<State>,
@@ -59,9 +62,13 @@ struct State {
     samples: VecDeque<(Instant, u64)>,
     /// Principals' last writes not yet known to be replayed: position, and when.
     writes: HashMap<Uuid, (u64, Instant)>,
-    /// Since when this instance may have missed other instances' writes (its
-    /// listener was (re)connecting): every read goes to the primary until the
-    /// replica replays a position the primary had after that.
+    /// The primary, as the poller last found it.
+    primary: Option<Server>,
+    /// Whether the listener for other instances' writes is not listening now
+    /// (not yet, or its connection is lost): every read goes to the primary.
+    deaf: bool,
+    /// When it listened again: until the replica replays a position the
+    /// primary had after that, a write it missed may not be replayed.
     deaf_since: Option<Instant>,
 }
 
@@ -81,7 +88,10 @@ impl State {
     /// position it has replayed (zero when it has replayed the newest).
     fn lag(&self, now: Instant) -> Option<Duration> {
         let replayed = self.replayed?;
-        let (_, newest) = self.samples.back()?;
+        let (at, newest) = self.samples.back()?;
+        if now.duration_since(*at) > FRESH {
+            return None;
+        }
         if replayed >= *newest {
             return Some(Duration::ZERO);
         }
@@ -90,6 +100,9 @@ impl State {
 
     /// Whether writes this instance may not have heard of are replayed.
     fn heard_all(&self) -> bool {
+        if self.deaf {
+            return false;
+        }
         let Some(since) = self.deaf_since else { return true };
         let replayed = self.replayed.unwrap_or(0);
         self.samples.iter().find(|(at, _)| *at >= since).is_some_and(|(_, lsn)| replayed >= *lsn)
@@ -116,13 +129,13 @@ impl Replica {
         let mut db = super::connect_replica(config, url).await?;
         let positions = db.clone();
         count(&mut db);
-        let primary = super::connect_url(&config.database_url, 2).await?;
+        let primary = super::connect_url(&config.database_url, 1).await?;
         Ok(Some(Arc::new(Replica {
             db,
             positions,
             primary,
             max_lag: Duration::from_millis(config.replica_max_lag_ms),
-            state: Mutex::new(State { deaf_since: Some(Instant::now()), ..Default::default() }),
+            state: Mutex::new(State { deaf: true, ..Default::default() }),
         })))
     }
 
@@ -150,11 +163,14 @@ impl Replica {
         // The instant before asking: the position read covers every commit
         // before it.
         let at = Instant::now();
-        let primary = ask(&self.primary, "SELECT pg_current_wal_insert_lsn()::text AS lsn").await;
-        if let Ok(lsn) = primary {
+        let primary = ask(&self.primary, IDENTIFIED_POSITION).await;
+        {
             let now = Instant::now();
             let mut s = self.state.lock().expect("replica state");
-            s.samples.push_back((at, lsn));
+            if let Ok(p) = primary {
+                s.samples.push_back((at, p.lsn));
+                s.primary = Some(p.server);
+            }
             // The window the lag is measured in: a little over the bound.
             let keep = self.max_lag + 4 * POLL;
             while s.samples.len() > 1 && s.samples.front().is_some_and(|(at, _)| now.duration_since(*at) > keep) {
@@ -166,24 +182,36 @@ impl Replica {
         self.refresh().await;
     }
 
-    /// Asks the replica how far it has replayed; false if it did not answer.
+    /// Asks the replica how far it has replayed; false if it did not answer,
+    /// or is not a copy of the primary.
     async fn refresh(&self) -> bool {
-        let replayed = ask(
-            &self.positions,
-            "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() \
-             ELSE pg_current_wal_insert_lsn() END)::text AS lsn",
-        )
-        .await;
+        let replica = ask(&self.positions, IDENTIFIED_POSITION).await;
         let mut s = self.state.lock().expect("replica state");
-        match replayed {
-            Ok(lsn) => {
-                s.replayed = Some(lsn);
+        let refusal = match (&replica, &s.primary) {
+            (Err(e), _) => Some(format!("the read replica does not answer ({e}): reads go to the primary")),
+            (Ok(_), None) => Some("the primary's identity is not known yet: reads go to the primary".to_string()),
+            (Ok(r), Some(p)) if r.server.system != p.system => Some(
+                "the read replica is not a copy of the primary (another system identifier): reads go to the primary"
+                    .into(),
+            ),
+            // Not in recovery: only the primary itself may answer so (a
+            // promoted standby has gone its own way).
+            (Ok(r), Some(p)) if !r.server.standby && r.server.started != p.started => Some(
+                "the read replica is not a standby (promoted?) nor the primary itself: reads go to the primary".into(),
+            ),
+            _ => None,
+        };
+        match (replica, refusal) {
+            (Ok(r), None) => {
+                // Concurrent askers: the position only moves forward.
+                s.replayed = Some(s.replayed.unwrap_or(0).max(r.lsn));
                 s.up = true;
                 true
             }
-            Err(e) => {
+            (_, why) => {
+                let why = why.unwrap_or_default();
                 if s.up {
-                    tracing::warn!(error = %e, "the read replica does not answer: reads go to the primary");
+                    tracing::warn!("{why}");
                 }
                 s.up = false;
                 false
@@ -231,18 +259,24 @@ impl Replica {
 
     /// Principal `who` has written (a mutation ran): until the replica replays
     /// the primary's position now, its reads go to the primary, on this
-    /// instance and, through `NOTIFY`, on the others.
-    pub async fn wrote(&self, who: Uuid) {
+    /// instance and, through `NOTIFY`, on the others. `primary` is the
+    /// requests' pool (this is one more statement of the request).
+    pub async fn wrote(&self, primary: &DatabaseConnection, who: Uuid) {
         let stmt = Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT lsn, (SELECT pg_notify($1, $2 || ':' || lsn)) IS NULL AS sent \
              FROM (SELECT pg_current_wal_insert_lsn()::text AS lsn) p",
             [CHANNEL.into(), who.to_string().into()],
         );
-        let lsn = match tokio::time::timeout(ASK_TIMEOUT, self.primary.query_one_raw(stmt)).await {
+        let lsn = match tokio::time::timeout(ASK_TIMEOUT, primary.query_one_raw(stmt)).await {
             Ok(Ok(Some(row))) => row.try_get::<String>("", "lsn").ok().and_then(|t| parse_lsn(&t)),
             _ => None,
         };
+        if lsn.is_none() {
+            tracing::warn!(
+                "the position of a write could not be read: its principal reads from the primary for the bound"
+            );
+        }
         // Without the position, the principal reads from the primary for as
         // long as the bound (then a replica within the bound has the write).
         self.heard_write(who, lsn.unwrap_or(u64::MAX));
@@ -265,7 +299,12 @@ impl Replica {
             let Some(r) = weak.upgrade() else { return false };
             match h {
                 super::Heard::Notified { payload, .. } => r.heard(payload),
-                super::Heard::Listening => r.state.lock().expect("replica state").deaf_since = Some(Instant::now()),
+                super::Heard::Listening => {
+                    let mut s = r.state.lock().expect("replica state");
+                    s.deaf = false;
+                    s.deaf_since = Some(Instant::now());
+                }
+                super::Heard::Lost => r.state.lock().expect("replica state").deaf = true,
             }
             true
         })
@@ -296,8 +335,27 @@ impl Replica {
     }
 }
 
-/// One position from `sql` (a single `lsn` column of type text).
-async fn ask(db: &DatabaseConnection, sql: &str) -> Result<u64, String> {
+/// A server's WAL position (replayed on a standby, written on a primary) and
+/// who it is.
+const IDENTIFIED_POSITION: &str = "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() \
+     ELSE pg_current_wal_insert_lsn() END)::text AS lsn, pg_is_in_recovery() AS standby, \
+     system_identifier::text AS system, pg_postmaster_start_time()::text AS started FROM pg_control_system()";
+
+/// Which server answered: its cluster (a standby has its primary's system
+/// identifier), whether it is in recovery, and when it started.
+#[derive(Debug, Clone, PartialEq)]
+struct Server {
+    system: String,
+    standby: bool,
+    started: String,
+}
+
+struct Position {
+    lsn: u64,
+    server: Server,
+}
+
+async fn ask(db: &DatabaseConnection, sql: &str) -> Result<Position, String> {
     let stmt = Statement::from_string(DbBackend::Postgres, sql.to_string());
     let row = tokio::time::timeout(ASK_TIMEOUT, db.query_one_raw(stmt))
         .await
@@ -305,8 +363,13 @@ async fn ask(db: &DatabaseConnection, sql: &str) -> Result<u64, String> {
         .map_err(|e| e.to_string())?
         .ok_or_else(|| "no row".to_string())?;
     let text: Option<String> = row.try_get("", "lsn").map_err(|e| e.to_string())?;
+    let server = Server {
+        system: row.try_get("", "system").map_err(|e| e.to_string())?,
+        standby: row.try_get("", "standby").map_err(|e| e.to_string())?,
+        started: row.try_get("", "started").map_err(|e| e.to_string())?,
+    };
     // A standby that has replayed nothing yet has no position.
-    Ok(text.as_deref().and_then(parse_lsn).unwrap_or(0))
+    Ok(Position { lsn: text.as_deref().and_then(parse_lsn).unwrap_or(0), server })
 }
 
 /// PostgreSQL's `pg_lsn` text form, `XXXXXXXX/YYYYYYYY` (hexadecimal).
@@ -339,13 +402,36 @@ mod tests {
         for (i, lsn) in [100, 200, 300].into_iter().enumerate() {
             s.samples.push_back((t0 + Duration::from_secs(i as u64), lsn));
         }
-        let now = t0 + Duration::from_secs(10);
-        assert_eq!(s.lag(now), Some(Duration::from_secs(10)), "only the sample at 100 is replayed");
+        let now = t0 + Duration::from_secs(3);
+        assert_eq!(s.lag(now), Some(Duration::from_secs(3)), "only the sample at 100 is replayed");
         s.replayed = Some(200);
-        assert_eq!(s.lag(now), Some(Duration::from_secs(9)));
+        assert_eq!(s.lag(now), Some(Duration::from_secs(2)));
         s.replayed = Some(300);
         assert_eq!(s.lag(now), Some(Duration::ZERO), "caught up with the newest sample");
         s.replayed = Some(50);
         assert_eq!(s.lag(now), None, "behind the whole window");
+        s.replayed = Some(300);
+        assert_eq!(s.lag(t0 + Duration::from_secs(10)), None, "no recent sample of the primary: the lag is unknown");
+    }
+
+    #[test]
+    fn a_listener_that_may_have_missed_writes_serves_nothing_until_the_replica_passes_its_return() {
+        let t0 = Instant::now();
+        let max = Duration::from_secs(5);
+        let mut s = State { replayed: Some(100), up: true, deaf: true, ..Default::default() };
+        s.samples.push_back((t0, 100));
+        assert!(!s.serving(t0, max), "not listening yet");
+        // Listening again at t1: a sample taken after it must be replayed.
+        let t1 = t0 + Duration::from_millis(10);
+        s.deaf = false;
+        s.deaf_since = Some(t1);
+        assert!(!s.serving(t1, max), "no sample after it yet");
+        s.samples.push_back((t1 + Duration::from_millis(250), 180));
+        assert!(!s.serving(t1 + Duration::from_millis(300), max), "the replica is before that sample");
+        s.replayed = Some(180);
+        assert!(s.serving(t1 + Duration::from_millis(300), max));
+        assert_eq!(s.deaf_since, None);
+        s.up = false;
+        assert!(!s.serving(t1 + Duration::from_millis(300), max), "down");
     }
 }

@@ -90,13 +90,16 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: axum::
     let db = state.db.clone();
     let source = Source::Api { client_id, only_ambito };
     let days = state.config.transfer_decision_days;
-    let task = tokio::spawn(async move { service::import(&db, source, days, reader, |_| {}).await });
-    let outcome = task.await;
-    // The sender's next reads see what it applied, on every instance.
-    if let Some(r) = &state.replica {
-        r.wrote(client_id).await;
-    }
-    match outcome {
+    let replica = state.replica.clone();
+    let task = tokio::spawn(async move {
+        let outcome = service::import(&db, source, days, reader, |_| {}).await;
+        // The sender's next reads see what it applied, on every instance.
+        if let Some(r) = replica {
+            r.wrote(&db, client_id).await;
+        }
+        outcome
+    });
+    match task.await {
         Ok(Ok(report)) => (StatusCode::OK, Json(report)).into_response(),
         Ok(Err((job, e))) => {
             // After the job opened: its id, to read back what was applied.

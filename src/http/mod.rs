@@ -587,7 +587,10 @@ async fn run_graphql(
     // After a principal's mutation, its queries read from the primary until the
     // replica has replayed it (on every instance).
     if let (Some(r), true, true, Some(a)) = (&state.replica, mutation, executed, &authz) {
-        r.wrote(a.principal.actor.id()).await;
+        // In a task of its own, awaited: a request cut off now (its timeout,
+        // the client gone) still marks the write.
+        let (r, db, who) = (r.clone(), state.db.clone(), a.principal.actor.id());
+        let _ = tokio::spawn(async move { r.wrote(&db, who).await }).await;
     }
     // The size of the answer, counted without building it: over the cap, no data
     // leaves (and no read of it is recorded).
