@@ -139,11 +139,6 @@ impl Replica {
         })))
     }
 
-    /// The pool the queries read from.
-    pub fn pool(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
     /// Starts the poller; it stops when the replica is dropped.
     pub fn watch(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let weak: Weak<Replica> = Arc::downgrade(self);

@@ -479,6 +479,8 @@ async fn run_graphql(
     // A query reads from the replica when it may serve this principal
     // (`db::replica`); a mutation, and everything else, from the primary.
     let mut on_replica = None;
+    // The request's gateway: the executor's loaders and a compiled read share it.
+    let mut gateway = None;
     let authz = match &authn {
         Authn::Authenticated(p) => {
             let a = Arc::new(RequestAuthz::new(p.clone(), state.policy.clone()));
@@ -521,9 +523,9 @@ async fn run_graphql(
                     }
                 }
             }
-            req = req.data(a.clone()).data(Loaders::new(
-                Gateway::new(state.db.clone(), a.clone(), state.principals.epoch().clone()).reading_from(reads),
-            ));
+            let gw = Gateway::new(state.db.clone(), a.clone(), state.principals.epoch().clone()).reading_from(reads);
+            req = req.data(a.clone()).data(Loaders::new(gw.clone()));
+            gateway = Some(gw);
             Some(a)
         }
         _ => None,
@@ -544,16 +546,12 @@ async fn run_graphql(
         }
         _ => None,
     };
-    let compiled = match (&authz, &checked.document, validated) {
-        (Some(a), Some(doc), Some(cost)) => {
+    let compiled = match (&gateway, &checked.document, validated) {
+        (Some(gw), Some(doc), Some(cost)) => {
             if let Some(Err(e)) = cost.and_then(|c| meter.get().map(|m| m.charge(c))) {
                 return Answered { status: None, resp: error_response(&e), authenticated, executed: false };
             }
-            let mut gw = Gateway::new(state.db.clone(), a.clone(), state.principals.epoch().clone());
-            if let Some(r) = &on_replica {
-                gw = gw.reading_from(r.pool().clone());
-            }
-            crate::api::compiled::read(&gw, doc, operation_name.as_deref(), &req.variables).await
+            crate::api::compiled::read(gw, doc, operation_name.as_deref(), &req.variables).await
         }
         _ => None,
     };

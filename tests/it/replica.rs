@@ -31,6 +31,16 @@ fn standby_base() -> Option<String> {
     std::env::var("GEPI_TEST_REPLICA_URL").ok().filter(|u| !u.is_empty())
 }
 
+/// The standby's base URL, held by this test alone; `None` (the test skipped)
+/// without one.
+async fn the_standby() -> Option<(String, tokio::sync::MutexGuard<'static, ()>)> {
+    let Some(base) = standby_base() else {
+        eprintln!("skipped: GEPI_TEST_REPLICA_URL names no streaming replica (tools/pg-replica start)");
+        return None;
+    };
+    Some((base, SERIAL.lock().await))
+}
+
 /// `url` (a database on the primary) on the standby.
 fn on_standby(base: &str, url: &str) -> String {
     let (server, _) = base.rsplit_once('/').expect("a URL with a database");
@@ -184,11 +194,7 @@ async fn seeded_on_standby(base: &str, max_lag_ms: u64) -> (TestApp, Standby) {
 
 #[tokio::test]
 async fn queries_read_from_the_replica_and_a_writer_reads_its_own_writes_on_every_instance() {
-    let Some(base) = standby_base() else {
-        eprintln!("skipped: GEPI_TEST_REPLICA_URL names no streaming replica (tools/pg-replica start)");
-        return;
-    };
-    let _one = SERIAL.lock().await;
+    let Some((base, _one)) = the_standby().await else { return };
     // A bound the paused standby stays within while the test runs.
     let (app, standby) = seeded_on_standby(&base, 120_000).await;
     let (writer, _, a) = app.login_role(Role::CaseManager, 0).await;
@@ -252,11 +258,7 @@ async fn queries_read_from_the_replica_and_a_writer_reads_its_own_writes_on_ever
 
 #[tokio::test]
 async fn a_replica_past_its_bound_or_cut_off_hands_every_read_to_the_primary() {
-    let Some(base) = standby_base() else {
-        eprintln!("skipped: GEPI_TEST_REPLICA_URL names no streaming replica (tools/pg-replica start)");
-        return;
-    };
-    let _one = SERIAL.lock().await;
+    let Some((base, _one)) = the_standby().await else { return };
     let (app, standby) = seeded_on_standby(&base, 60_000).await;
     let (reader, _, b) = app.login_role(Role::CaseManager, 1).await;
     let (case_b, analysis_b) = draft_of(&app, b.id).await;
